@@ -1,0 +1,248 @@
+//! Big-endian bit writer and reader for the chunk codecs.
+//!
+//! The writer buffers up to 63 bits in a register and spills whole 32-bit
+//! words; the reader keeps a left-aligned 64-bit window refilled a word at a
+//! time. Reading past the end yields zero bits and sets a sticky flag, so the
+//! decoder's hot loop never branches on a `Result`.
+
+/// Appends bits most-significant first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BitWriter {
+    bytes: Vec<u8>,
+    /// Pending bits, right-aligned; fewer than 32 between calls.
+    acc: u64,
+    nacc: u32,
+}
+
+impl BitWriter {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        BitWriter {
+            bytes: Vec::with_capacity(bytes),
+            acc: 0,
+            nacc: 0,
+        }
+    }
+
+    /// Writes the low `k` bits of `v`, `k <= 32`.
+    #[inline]
+    pub(crate) fn write_bits(&mut self, v: u64, k: u32) {
+        debug_assert!(k <= 32);
+        debug_assert!(k == 64 || v >> k == 0 || k == 0);
+        self.acc = (self.acc << k) | v;
+        self.nacc += k;
+        if self.nacc >= 32 {
+            self.nacc -= 32;
+            let word = (self.acc >> self.nacc) as u32;
+            self.bytes.extend_from_slice(&word.to_be_bytes());
+        }
+    }
+
+    /// Writes the low `k` bits of `v`, `k <= 64`.
+    #[inline]
+    pub(crate) fn write_bits_wide(&mut self, v: u64, k: u32) {
+        if k > 32 {
+            self.write_bits(v >> 32, k - 32);
+            self.write_bits(v & 0xffff_ffff, 32);
+        } else {
+            self.write_bits(v, k);
+        }
+    }
+
+    /// Total bits written.
+    pub(crate) fn bit_len(&self) -> usize {
+        self.bytes.len() * 8 + self.nacc as usize
+    }
+
+    /// Appends the written bits to `out`, the last byte zero-padded.
+    pub(crate) fn copy_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes);
+        let mut n = self.nacc;
+        while n > 0 {
+            let take = n.min(8);
+            let byte = ((self.acc >> (n - take)) & ((1 << take) - 1)) << (8 - take);
+            out.push(byte as u8);
+            n -= take;
+        }
+    }
+
+    /// Heap bytes held (for memory accounting).
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+}
+
+/// Reads bits most-significant first from a byte slice.
+#[derive(Debug, Clone)]
+pub(crate) struct BitReader<'a> {
+    data: &'a [u8],
+    /// Next byte of `data` to load into the window.
+    pos: usize,
+    /// Left-aligned window of unread bits.
+    acc: u64,
+    /// Valid bits in `acc`.
+    n: u32,
+    /// Zero bits appended past the end of `data` so reads stay branch-free.
+    fake: u64,
+}
+
+impl<'a> BitReader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        BitReader {
+            data,
+            pos: 0,
+            acc: 0,
+            n: 0,
+            fake: 0,
+        }
+    }
+
+    /// True once a read consumed bits past the end of the data.
+    #[inline]
+    pub(crate) fn overrun(&self) -> bool {
+        // Cheap common case: nothing was ever padded.
+        self.fake > 0 && {
+            let loaded = self.pos as u64 * 8 + self.fake;
+            loaded - u64::from(self.n) > self.data.len() as u64 * 8
+        }
+    }
+
+    #[inline]
+    fn refill(&mut self) {
+        if let Some(w) = self.data.get(self.pos..self.pos + 8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            let word = u64::from_be_bytes(b);
+            // n < 64 here; load as many whole bytes as fit.
+            self.acc |= word >> self.n;
+            let bytes = (63 - self.n) / 8;
+            self.pos += bytes as usize;
+            self.n += bytes * 8;
+        } else {
+            self.refill_slow();
+        }
+    }
+
+    #[cold]
+    fn refill_slow(&mut self) {
+        while self.n <= 56 {
+            match self.data.get(self.pos) {
+                Some(&b) => {
+                    self.acc |= u64::from(b) << (56 - self.n);
+                    self.pos += 1;
+                    self.n += 8;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Ensures at least `k` bits (k <= 56) are in the window, padding with
+    /// zeros past the end (see [`BitReader::overrun`]).
+    #[inline]
+    fn ensure(&mut self, k: u32) {
+        if self.n < k {
+            self.refill();
+            if self.n < k {
+                self.fake += u64::from(64 - self.n);
+                self.n = 64;
+            }
+        }
+    }
+
+    /// Reads `k` bits, 1 <= k <= 56.
+    #[inline]
+    pub(crate) fn read_bits(&mut self, k: u32) -> u64 {
+        debug_assert!((1..=56).contains(&k));
+        self.ensure(k);
+        let v = self.acc >> (64 - k);
+        self.acc <<= k;
+        self.n -= k;
+        v
+    }
+
+    /// Reads `k` bits, 0 <= k <= 64.
+    #[inline]
+    pub(crate) fn read_bits_wide(&mut self, k: u32) -> u64 {
+        match k {
+            0 => 0,
+            1..=32 => self.read_bits(k),
+            _ => {
+                let hi = self.read_bits(k - 32);
+                (hi << 32) | self.read_bits(32)
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn read_bit(&mut self) -> bool {
+        self.read_bits(1) == 1
+    }
+
+    /// Counts leading one bits, consuming them and the terminating zero, up
+    /// to `max` ones (then nothing more is consumed). Returns the count.
+    #[inline]
+    pub(crate) fn read_unary(&mut self, max: u32) -> u32 {
+        debug_assert!(max < 8);
+        self.ensure(max + 1);
+        let ones = (self.acc.leading_ones()).min(max);
+        let used = if ones == max { max } else { ones + 1 };
+        self.acc <<= used;
+        self.n -= used;
+        ones
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_mixed_widths() {
+        let mut w = BitWriter::default();
+        let items: Vec<(u64, u32)> = (0..500u64)
+            .map(|i| {
+                let k = (i % 64 + 1) as u32;
+                let v = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - k);
+                (v, k)
+            })
+            .collect();
+        for &(v, k) in &items {
+            w.write_bits_wide(v, k);
+        }
+        let mut bytes = Vec::new();
+        w.copy_to(&mut bytes);
+        assert_eq!(bytes.len(), w.bit_len().div_ceil(8));
+        let mut r = BitReader::new(&bytes);
+        for &(v, k) in &items {
+            assert_eq!(r.read_bits_wide(k), v, "width {k}");
+        }
+        assert!(!r.overrun());
+    }
+
+    #[test]
+    fn reading_past_the_end_flags_overrun_and_yields_zeros() {
+        let mut r = BitReader::new(&[0xff]);
+        assert_eq!(r.read_bits(4), 0xf);
+        assert!(!r.overrun());
+        assert_eq!(r.read_bits(8), 0xf0);
+        assert!(r.overrun());
+    }
+
+    #[test]
+    fn unary_stops_at_max() {
+        let mut w = BitWriter::default();
+        w.write_bits(0b10, 2);
+        w.write_bits(0b1111, 4);
+        w.write_bits(0b0, 1);
+        let mut b = Vec::new();
+        w.copy_to(&mut b);
+        let mut r = BitReader::new(&b);
+        assert_eq!(r.read_unary(4), 1);
+        assert_eq!(r.read_unary(4), 4);
+        assert!(!r.read_bit());
+    }
+}

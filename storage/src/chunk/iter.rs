@@ -1,0 +1,243 @@
+//! Decoding iterator over one chunk.
+
+use super::ChunkError;
+use super::bitstream::BitReader;
+use super::xor::{DEC_BITS, DOD_BITS, POW10, decimal_repr, unzigzag};
+use crate::model::sample::Sample;
+
+/// Iterates a chunk's samples in time order.
+///
+/// Contract: `next` yields samples with strictly increasing `t`. Corrupt
+/// bytes never panic: iteration stops early and [`ChunkIter::error`]
+/// reports why, so check it once after the loop (as with Prometheus's
+/// `Err()`); a clean end leaves it `None`.
+#[derive(Debug, Clone)]
+pub struct ChunkIter<'a> {
+    r: BitReader<'a>,
+    count: u16,
+    read: u16,
+    t: i64,
+    delta: i64,
+    vbits: u64,
+    /// Decimal form of the previous value: valid, or to compute on demand.
+    dec_n: i64,
+    dec_k: u8,
+    dec_valid: bool,
+    lead: u32,
+    sig: u32,
+    /// The last sample returned, for `seek` to reuse.
+    cur: Option<Sample>,
+    err: Option<ChunkError>,
+}
+
+impl<'a> ChunkIter<'a> {
+    pub(crate) fn new(stream: &'a [u8], count: u16) -> Self {
+        ChunkIter {
+            r: BitReader::new(stream),
+            count,
+            read: 0,
+            t: 0,
+            delta: 0,
+            vbits: 0,
+            dec_n: 0,
+            dec_k: 0,
+            dec_valid: false,
+            lead: 0,
+            sig: 0,
+            cur: None,
+            err: None,
+        }
+    }
+
+    /// Why iteration stopped early, if it did.
+    pub fn error(&self) -> Option<&ChunkError> {
+        self.err.as_ref()
+    }
+
+    /// Consumes the iterator into `Ok(())` or the error that stopped it.
+    pub fn finish(self) -> Result<(), ChunkError> {
+        self.err.map_or(Ok(()), Err)
+    }
+
+    /// Samples not yet returned (as the header claims).
+    pub fn remaining(&self) -> usize {
+        if self.err.is_some() {
+            0
+        } else {
+            usize::from(self.count - self.read)
+        }
+    }
+
+    /// Advances to the first sample with timestamp `>= t` and returns it.
+    ///
+    /// If the last returned sample already qualifies it is returned again;
+    /// seeking never moves backwards.
+    pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        if let Some(c) = self.cur
+            && c.t >= t
+        {
+            return Some(c);
+        }
+        self.by_ref().find(|s| s.t >= t)
+    }
+
+    #[cold]
+    fn fail(&mut self, reason: &'static str) -> Option<Sample> {
+        self.err = Some(ChunkError::Corrupt {
+            sample: self.read,
+            reason,
+        });
+        self.count = self.read;
+        self.cur = None;
+        None
+    }
+
+    #[inline]
+    fn read_uvarint(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.r.read_bits(8);
+            if shift == 63 && b > 1 {
+                return None;
+            }
+            x |= (b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(x);
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+
+    #[inline]
+    fn read_signed(&mut self, bits: u32) -> i64 {
+        match bits {
+            0 => 0,
+            64 => self.r.read_bits_wide(64) as i64,
+            _ => {
+                let raw = self.r.read_bits_wide(bits);
+                ((raw << (64 - bits)) as i64) >> (64 - bits)
+            }
+        }
+    }
+
+    fn first(&mut self) -> Option<Sample> {
+        let Some(zt) = self.read_uvarint() else {
+            return self.fail("bad first timestamp varint");
+        };
+        self.t = unzigzag(zt);
+        if self.r.read_bit() {
+            let k = self.r.read_bits(3) as u8;
+            let Some(zn) = self.read_uvarint() else {
+                return self.fail("bad first value varint");
+            };
+            let n = unzigzag(zn);
+            self.vbits = ((n as f64) / POW10[usize::from(k)]).to_bits();
+            self.dec_n = n;
+            self.dec_k = k;
+            self.dec_valid = true;
+        } else {
+            self.vbits = self.r.read_bits_wide(64);
+            self.dec_valid = false;
+        }
+        Some(Sample::new(self.t, f64::from_bits(self.vbits)))
+    }
+
+    #[inline]
+    fn value(&mut self) -> Result<(), &'static str> {
+        match self.r.read_unary(2) {
+            0 => {}
+            1 => {
+                let b = self.r.read_unary(4) as usize;
+                let d = self.read_signed(DEC_BITS[b]);
+                if !self.dec_valid {
+                    match decimal_repr(f64::from_bits(self.vbits)) {
+                        Some((n, k)) => {
+                            self.dec_n = n;
+                            self.dec_k = k;
+                        }
+                        None => return Err("decimal delta after a non-decimal value"),
+                    }
+                }
+                let n = self.dec_n.wrapping_add(d);
+                self.dec_n = n;
+                self.dec_valid = true;
+                self.vbits = ((n as f64) / POW10[usize::from(self.dec_k & 7)]).to_bits();
+            }
+            _ => {
+                if self.r.read_bit() {
+                    let lead = self.r.read_bits(6) as u32;
+                    let sig = self.r.read_bits(6) as u32 + 1;
+                    if lead + sig > 64 {
+                        return Err("xor window wider than 64 bits");
+                    }
+                    self.lead = lead;
+                    self.sig = sig;
+                } else if self.sig == 0 {
+                    return Err("xor window reused before one was set");
+                }
+                let x = self.r.read_bits_wide(self.sig) << (64 - self.lead - self.sig);
+                self.vbits ^= x;
+                self.dec_valid = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = Sample;
+
+    #[inline]
+    fn next(&mut self) -> Option<Sample> {
+        if self.read >= self.count {
+            return None;
+        }
+        let s = match self.read {
+            0 => self.first()?,
+            1 => {
+                let Some(d) = self.read_uvarint() else {
+                    return self.fail("bad first delta varint");
+                };
+                self.delta = d as i64;
+                self.step()?
+            }
+            _ => {
+                let b = self.r.read_unary(4) as usize;
+                let dod = self.read_signed(DOD_BITS[b]);
+                self.delta = self.delta.wrapping_add(dod);
+                self.step()?
+            }
+        };
+        if self.r.overrun() {
+            return self.fail("stream ends before the sample count");
+        }
+        self.read += 1;
+        self.cur = Some(s);
+        Some(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining()))
+    }
+}
+
+impl ChunkIter<'_> {
+    #[inline]
+    fn step(&mut self) -> Option<Sample> {
+        if self.delta <= 0 {
+            return self.fail("timestamps not increasing");
+        }
+        let Some(t) = self.t.checked_add(self.delta) else {
+            return self.fail("timestamp overflow");
+        };
+        self.t = t;
+        if let Err(reason) = self.value() {
+            return self.fail(reason);
+        }
+        Some(Sample::new(self.t, f64::from_bits(self.vbits)))
+    }
+}

@@ -1,0 +1,222 @@
+//! Compressed chunks of samples: the unit the head seals and partitions
+//! store. Byte layout in `FORMAT.md` beside this file.
+//!
+//! A [`XorAppender`] is an open chunk; [`XorAppender::to_chunk`] seals a
+//! copy into a [`Chunk`] (header + stream + CRC32). Readers of bytes from
+//! disk go through [`ChunkView::parse`], which checks length, encoding and
+//! checksum before any decoding.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod bitstream;
+mod iter;
+mod xor;
+
+pub use iter::ChunkIter;
+pub use xor::XorAppender;
+
+/// Encoding byte of the only encoding so far (version 1 of our XOR codec).
+pub const ENCODING_XOR: u8 = 0x01;
+/// Encoding byte, then the sample count as a big-endian u16.
+pub const HEADER_LEN: usize = 3;
+/// CRC32 (IEEE) of everything before it, big-endian.
+pub const CRC_LEN: usize = 4;
+
+/// What can go wrong building or reading a chunk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChunkError {
+    /// Fewer bytes than a header and checksum.
+    #[error("chunk too short: {len} bytes")]
+    TooShort {
+        /// Bytes present.
+        len: usize,
+    },
+    /// The encoding byte is not one we know.
+    #[error("unknown chunk encoding {0:#04x}")]
+    UnknownEncoding(u8),
+    /// The stored CRC32 does not match the bytes.
+    #[error("chunk checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Checksum {
+        /// CRC found in the chunk.
+        stored: u32,
+        /// CRC of the bytes.
+        computed: u32,
+    },
+    /// The stream cannot be decoded.
+    #[error("corrupt chunk at sample {sample}: {reason}")]
+    Corrupt {
+        /// Index of the sample being decoded.
+        sample: u16,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// An append was not after the chunk's last timestamp.
+    #[error("sample at t={t} is not after the chunk's last t={last}")]
+    OutOfOrder {
+        /// Refused timestamp.
+        t: i64,
+        /// Last timestamp in the chunk.
+        last: i64,
+    },
+    /// The chunk holds `u16::MAX` samples already.
+    #[error("chunk is full")]
+    Full,
+}
+
+/// A borrowed, validated chunk (e.g. inside an mmapped partition).
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkView<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> ChunkView<'a> {
+    /// Checks length, encoding and CRC32, then allows decoding.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        let v = Self::parse_unverified(bytes)?;
+        let body = bytes.len() - CRC_LEN;
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(&bytes[body..]);
+        let stored = u32::from_be_bytes(crc);
+        let computed = crc32fast::hash(&bytes[..body]);
+        if stored != computed {
+            return Err(ChunkError::Checksum { stored, computed });
+        }
+        Ok(v)
+    }
+
+    /// Checks length and encoding but not the checksum. Decoding stays
+    /// memory-safe and panic-free; only the values may be garbage. For
+    /// fuzzing and repair tools.
+    pub fn parse_unverified(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        if bytes.len() < HEADER_LEN + CRC_LEN {
+            return Err(ChunkError::TooShort { len: bytes.len() });
+        }
+        if bytes[0] != ENCODING_XOR {
+            return Err(ChunkError::UnknownEncoding(bytes[0]));
+        }
+        Ok(ChunkView { bytes })
+    }
+
+    /// Samples the header claims.
+    pub fn num_samples(&self) -> usize {
+        usize::from(u16::from_be_bytes([self.bytes[1], self.bytes[2]]))
+    }
+
+    /// The whole chunk, header to checksum.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Decodes the samples.
+    pub fn iter(&self) -> ChunkIter<'a> {
+        let stream = &self.bytes[HEADER_LEN..self.bytes.len() - CRC_LEN];
+        ChunkIter::new(stream, self.num_samples() as u16)
+    }
+}
+
+/// An owned, sealed chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    bytes: Box<[u8]>,
+}
+
+impl Chunk {
+    /// Validates bytes read from elsewhere (see [`ChunkView::parse`]).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Chunk, ChunkError> {
+        ChunkView::parse(&bytes)?;
+        Ok(Chunk {
+            bytes: bytes.into_boxed_slice(),
+        })
+    }
+
+    /// Bytes this crate just sealed itself.
+    pub(crate) fn from_sealed_unchecked(bytes: Vec<u8>) -> Chunk {
+        Chunk {
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// A view for decoding.
+    pub fn view(&self) -> ChunkView<'_> {
+        ChunkView { bytes: &self.bytes }
+    }
+
+    /// Decodes the samples.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        self.view().iter()
+    }
+
+    /// Samples in the chunk.
+    pub fn num_samples(&self) -> usize {
+        self.view().num_samples()
+    }
+
+    /// The serialized chunk.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Decodes `bytes` checking everything; an error stops at the first problem.
+pub fn decode_all(bytes: &[u8]) -> Result<Vec<crate::Sample>, ChunkError> {
+    let view = ChunkView::parse(bytes)?;
+    let mut it = view.iter();
+    let out: Vec<_> = it.by_ref().collect();
+    it.finish().map(|()| out)
+}
+
+/// Fuzz body shared by `fuzz/fuzz_targets/chunk_decode.rs` and the unit
+/// tests: decodes arbitrary bytes, checked and unchecked, and panics only if
+/// a decoder invariant breaks (timestamps not increasing, more samples than
+/// the header claims).
+#[doc(hidden)]
+pub fn fuzz_decode(bytes: &[u8]) {
+    let _ = decode_all(bytes);
+    if let Ok(v) = ChunkView::parse_unverified(bytes) {
+        let mut it = v.iter();
+        let mut last: Option<i64> = None;
+        let mut n = 0;
+        for s in it.by_ref() {
+            assert!(last.is_none_or(|l| s.t > l), "timestamps must increase");
+            last = Some(s.t);
+            n += 1;
+        }
+        assert!(n <= v.num_samples());
+        assert!(it.seek(i64::MAX).is_none() || it.error().is_none());
+    }
+}
+
+/// When the head closes an open chunk and starts a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutPolicy {
+    /// Most samples in one chunk.
+    pub max_samples: u16,
+    /// Chunks never straddle a multiple of this many ms (partition hours).
+    pub boundary_ms: i64,
+}
+
+impl Default for CutPolicy {
+    fn default() -> Self {
+        CutPolicy {
+            max_samples: 120,
+            boundary_ms: 3_600_000,
+        }
+    }
+}
+
+impl CutPolicy {
+    /// Should a sample at `t` start a new chunk after `open`?
+    pub fn should_cut(&self, open: &XorAppender, t: i64) -> bool {
+        match open.first_t() {
+            None => false,
+            Some(first) => {
+                open.len() >= usize::from(self.max_samples)
+                    || first.div_euclid(self.boundary_ms.max(1))
+                        != t.div_euclid(self.boundary_ms.max(1))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

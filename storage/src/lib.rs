@@ -1,0 +1,17 @@
+//! Hourglass storage engine.
+//!
+//! This crate owns everything between a validated batch of samples and the
+//! bytes on disk: series labels, Gorilla-compressed chunks, the in-memory
+//! head, the roaring-bitmap inverted index, hourly partitions, the querier
+//! that merges them, retention and compaction. Durability comes from
+//! [`hourglass_wal`]; this crate decides what goes into WAL records.
+//!
+//! It never knows about HTTP, protobuf or PromQL: callers hand it
+//! [`Labels`], [`Sample`]s and [`Matcher`]s.
+
+pub mod chunk;
+mod model;
+
+pub use model::labels::{Label, Labels};
+pub use model::matcher::{MatchOp, Matcher, MatcherError};
+pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};

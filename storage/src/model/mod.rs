@@ -1,0 +1,5 @@
+//! The vocabulary shared by every room: labels, samples, matchers.
+
+pub mod labels;
+pub mod matcher;
+pub mod sample;
