@@ -1,0 +1,3 @@
+//! `hourglass`: the server and the offline CLI.
+
+fn main() {}

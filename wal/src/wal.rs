@@ -1,0 +1,772 @@
+//! The log itself: opening (with recovery), appending, group commit,
+//! replay and truncation.
+
+use crate::checkpoint::{self, CheckpointRecords};
+use crate::error::{Error, IoContext, Result};
+use crate::frame::{self, FRAME_HEADER_LEN, FragmentType};
+use crate::fs::{Fs, StdFs, WalFile};
+use crate::options::{MIN_SEGMENT_SIZE, Options, SyncPolicy};
+use crate::reader::{End, Position, Scanner};
+use crate::record::{Lsn, Record};
+use crate::recovery::{self, RecoveryReport};
+use crate::segment::{SEGMENT_HEADER_LEN, SegmentHeader, parse_segment_name, segment_name};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A segmented, checksummed write-ahead log.
+///
+/// `Wal` is `Send + Sync`: append from as many threads as you like. Under
+/// [`SyncPolicy::Group`] appenders that arrive while an fsync is in flight
+/// share the next one, so throughput grows with concurrency.
+///
+/// ```
+/// use hourglass_wal::{Lsn, Options, Wal};
+/// let dir = tempfile::tempdir().unwrap();
+/// let wal = Wal::open(dir.path(), Options::default()).unwrap();
+/// let lsn = wal.append(b"batch of samples").unwrap();
+/// assert_eq!(lsn, Lsn(1));
+/// drop(wal);
+///
+/// let wal = Wal::open(dir.path(), Options::default()).unwrap();
+/// let records: Vec<_> = wal.replay(Lsn(0)).unwrap().collect::<Result<_, _>>().unwrap();
+/// assert_eq!(records[0].data, b"batch of samples");
+/// ```
+pub struct Wal {
+    shared: Arc<Shared>,
+    ticker: Option<Ticker>,
+    report: RecoveryReport,
+    closed: bool,
+}
+
+struct Shared {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    opts: Options,
+    writer: Mutex<Writer>,
+    durable: Mutex<Durable>,
+    durable_changed: Condvar,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    appends: AtomicU64,
+    bytes: AtomicU64,
+    fsyncs: AtomicU64,
+    fsync_nanos: AtomicU64,
+}
+
+/// State of the segment being appended to. Guarded by one mutex that is
+/// held only while bytes are handed to the OS, never across an fsync.
+struct Writer {
+    file: Arc<dyn WalFile>,
+    segment: u32,
+    segment_len: u64,
+    next_lsn: u64,
+    /// First LSN of every segment on disk.
+    firsts: BTreeMap<u32, u64>,
+    buf: Vec<u8>,
+    poisoned: Option<String>,
+}
+
+/// Group-commit bookkeeping.
+struct Durable {
+    /// Every record with an LSN below this is durable.
+    upto: u64,
+    /// An fsync is in flight; later arrivals wait for it and the next.
+    syncing: bool,
+    failed: Option<String>,
+}
+
+/// Figures for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WalStats {
+    /// Records appended since open.
+    pub appends: u64,
+    /// Bytes written since open, framing included.
+    pub bytes: u64,
+    /// Successful fsyncs since open.
+    pub fsyncs: u64,
+    /// Time spent in fsync since open.
+    pub fsync_seconds: f64,
+    /// Segment files on disk.
+    pub segments: usize,
+    /// The LSN the next append gets.
+    pub next_lsn: Lsn,
+    /// Whether an earlier failure stopped appends.
+    pub poisoned: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log in `dir` on the real file system,
+    /// recovering from a crash or damage as [`Wal::open_with`] describes.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        Wal::open_with(Arc::new(StdFs), dir, opts)
+    }
+
+    /// Opens the log in `dir` through `fs`.
+    ///
+    /// Recovery: a torn last record is cut off and logged; damage anywhere
+    /// else is logged with its segment and offset, everything from there on
+    /// is copied aside into `*.corrupt` files, and the log continues from the
+    /// last whole record before it. [`Wal::recovery_report`] says what was
+    /// found.
+    pub fn open_with(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        validate(&opts)?;
+        let dir = dir.as_ref().to_path_buf();
+        fs.create_dir_all(&dir).at(&dir)?;
+        checkpoint::clean_up(&*fs, &dir)?;
+        let fresh_lsn = checkpoint::latest(&*fs, &dir)?.unwrap_or(1);
+        let mut segments: Vec<u32> = fs
+            .list_dir(&dir)
+            .at(&dir)?
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .filter_map(|e| parse_segment_name(&e.name))
+            .collect();
+        segments.sort_unstable();
+
+        let (writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        let next_lsn = writer.next_lsn;
+        let shared = Arc::new(Shared {
+            fs,
+            dir,
+            opts,
+            writer: Mutex::new(writer),
+            durable: Mutex::new(Durable {
+                upto: next_lsn,
+                syncing: false,
+                failed: None,
+            }),
+            durable_changed: Condvar::new(),
+            counters: Counters::default(),
+        });
+        let ticker = match shared.opts.sync {
+            SyncPolicy::Interval(every) => Some(Ticker::start(Arc::clone(&shared), every)),
+            _ => None,
+        };
+        tracing::debug!(dir = %shared.dir.display(), next_lsn, "WAL opened");
+        Ok(Wal {
+            shared,
+            ticker,
+            report,
+            closed: false,
+        })
+    }
+
+    /// Appends one record and returns its LSN.
+    ///
+    /// Under [`SyncPolicy::Always`] and [`SyncPolicy::Group`] it returns only
+    /// once the record is durable. An empty record is allowed.
+    pub fn append(&self, record: &[u8]) -> Result<Lsn> {
+        let sh = &*self.shared;
+        if record.len() > sh.opts.max_record_size {
+            return Err(Error::RecordTooLarge {
+                size: record.len(),
+                max: sh.opts.max_record_size,
+            });
+        }
+        let (lsn, file, written) = {
+            let mut w = lock(&sh.writer);
+            let before = w.segment_len;
+            let lsn = w.append(sh, record)?;
+            let written = w.segment_len.saturating_sub(before);
+            (lsn, Arc::clone(&w.file), written)
+        };
+        sh.counters.appends.fetch_add(1, Ordering::Relaxed);
+        sh.counters.bytes.fetch_add(written, Ordering::Relaxed);
+        match sh.opts.sync {
+            SyncPolicy::Always => sh.sync_file(&file, lsn + 1)?,
+            SyncPolicy::Group => sh.wait_durable(lsn + 1)?,
+            SyncPolicy::Interval(_) | SyncPolicy::Never => {}
+        }
+        Ok(Lsn(lsn))
+    }
+
+    /// Makes every record appended so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.shared.sync_all()
+    }
+
+    /// The LSN the next append will get.
+    pub fn next_lsn(&self) -> Lsn {
+        Lsn(lock(&self.shared.writer).next_lsn)
+    }
+
+    /// What recovery found when the log was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Counters since open.
+    pub fn stats(&self) -> WalStats {
+        let c = &self.shared.counters;
+        let w = lock(&self.shared.writer);
+        WalStats {
+            appends: c.appends.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            fsync_seconds: c.fsync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            segments: w.firsts.len(),
+            next_lsn: Lsn(w.next_lsn),
+            poisoned: w.poisoned.is_some(),
+        }
+    }
+
+    /// Reads records with LSN ≥ `from`, oldest first.
+    ///
+    /// Meant for startup, before appends begin; it must not run concurrently
+    /// with [`Wal::truncate_before`]. Damage ends the iteration with
+    /// [`Error::Corrupt`] (after [`Wal::open`] has repaired the log, only
+    /// damage that appeared since can show up here).
+    pub fn replay(&self, from: Lsn) -> Result<Replay> {
+        let w = lock(&self.shared.writer);
+        let start = w
+            .firsts
+            .iter()
+            .rev()
+            .find(|&(_, &first)| first <= from.0)
+            .or_else(|| w.firsts.iter().next())
+            .map(|(&n, _)| n)
+            .unwrap_or(w.segment);
+        let segments: Vec<u32> = w.firsts.range(start..).map(|(&n, _)| n).collect();
+        drop(w);
+        Ok(Replay {
+            scanner: Scanner::new(
+                Arc::clone(&self.shared.fs),
+                self.shared.dir.clone(),
+                segments,
+                from.0,
+                true,
+            ),
+            done: false,
+        })
+    }
+
+    /// Deletes segments that hold only records with LSN < `lsn`. The segment
+    /// being appended to is always kept. Returns how many were deleted.
+    pub fn truncate_before(&self, lsn: Lsn) -> Result<usize> {
+        let sh = &*self.shared;
+        let mut w = lock(&sh.writer);
+        if lsn.0 > w.next_lsn {
+            return Err(Error::BeyondEnd {
+                lsn: lsn.0,
+                next: w.next_lsn,
+            });
+        }
+        let numbers: Vec<(u32, u64)> = w.firsts.iter().map(|(&n, &f)| (n, f)).collect();
+        let mut removed = 0;
+        for pair in numbers.windows(2) {
+            let [(seg, _), (_, next_first)] = [pair[0], pair[1]];
+            if next_first > lsn.0 || seg == w.segment {
+                break;
+            }
+            let path = sh.dir.join(segment_name(seg));
+            sh.fs.remove_file(&path).at(&path)?;
+            w.firsts.remove(&seg);
+            removed += 1;
+        }
+        if removed > 0 {
+            sh.fs.sync_dir(&sh.dir).at(&sh.dir)?;
+            tracing::debug!(removed, before = lsn.0, "WAL segments truncated");
+        }
+        Ok(removed)
+    }
+
+    /// Writes a checkpoint: `records` stand for everything before `upto`.
+    /// Once it is durable, segments wholly before `upto` and older
+    /// checkpoints are deleted. Call it from one thread at a time.
+    pub fn checkpoint<I, R>(&self, upto: Lsn, records: I) -> Result<()>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
+        let sh = &*self.shared;
+        let next = lock(&sh.writer).next_lsn;
+        if upto.0 > next {
+            return Err(Error::BeyondEnd { lsn: upto.0, next });
+        }
+        checkpoint::write(&*sh.fs, &sh.dir, upto.0, records, sh.opts.max_record_size)?;
+        self.truncate_before(upto)?;
+        checkpoint::remove_older(&*sh.fs, &sh.dir, upto.0)
+    }
+
+    /// The newest checkpoint: its `upto` LSN and its records. Replay the log
+    /// from that LSN after applying them.
+    pub fn read_checkpoint(&self) -> Result<Option<(Lsn, CheckpointRecords)>> {
+        let sh = &*self.shared;
+        match checkpoint::latest(&*sh.fs, &sh.dir)? {
+            None => Ok(None),
+            Some(upto) => Ok(Some((
+                Lsn(upto),
+                checkpoint::read(Arc::clone(&sh.fs), &sh.dir, upto),
+            ))),
+        }
+    }
+
+    /// Syncs and closes the log, reporting a failure to sync.
+    pub fn close(mut self) -> Result<()> {
+        self.closed = true;
+        if let Some(t) = self.ticker.take() {
+            t.stop();
+        }
+        self.shared.sync_all()
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.stop();
+        }
+        if !self.closed
+            && let Err(e) = self.shared.sync_all()
+        {
+            tracing::warn!(error = %e, "WAL sync on drop failed");
+        }
+    }
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.shared.dir)
+            .field("opts", &self.shared.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn validate(opts: &Options) -> Result<()> {
+    if opts.segment_size < MIN_SEGMENT_SIZE || opts.segment_size > u64::from(u32::MAX) {
+        return Err(Error::InvalidOption {
+            field: "segment_size",
+            reason: format!(
+                "{} is outside {MIN_SEGMENT_SIZE}..={}",
+                opts.segment_size,
+                u32::MAX
+            ),
+        });
+    }
+    if opts.max_record_size == 0 || opts.max_record_size > u32::MAX as usize {
+        return Err(Error::InvalidOption {
+            field: "max_record_size",
+            reason: format!("{} is outside 1..={}", opts.max_record_size, u32::MAX),
+        });
+    }
+    if let SyncPolicy::Interval(d) = opts.sync
+        && d.is_zero()
+    {
+        return Err(Error::InvalidOption {
+            field: "sync",
+            reason: "the sync interval must be positive".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Scans the log, repairs its end, and returns the writer positioned after
+/// the last whole record.
+fn recover(
+    fs: &Arc<dyn Fs>,
+    dir: &Path,
+    segments: &[u32],
+    fresh_lsn: u64,
+) -> Result<(Writer, RecoveryReport)> {
+    let mut scanner = Scanner::new(
+        Arc::clone(fs),
+        dir.to_path_buf(),
+        segments.to_vec(),
+        u64::MAX,
+        false,
+    );
+    while scanner.next_record()?.is_some() {}
+    let end = scanner.end().cloned().unwrap_or(End::Clean);
+    let mut firsts: BTreeMap<u32, u64> = scanner.firsts.iter().copied().collect();
+    let next_lsn = scanner.next_lsn().unwrap_or(fresh_lsn);
+    let first_lsn = firsts.values().next().copied().unwrap_or(next_lsn);
+    let mut report = RecoveryReport {
+        records: next_lsn.saturating_sub(first_lsn),
+        next_lsn: Lsn(next_lsn),
+        ..RecoveryReport::default()
+    };
+    let cut = match &end {
+        End::Clean => None,
+        End::Torn { cut, reason } => {
+            let bytes_cut = recovery::bytes_from(&**fs, dir, segments, *cut)?;
+            tracing::warn!(
+                segment = cut.segment,
+                offset = cut.offset,
+                bytes_cut,
+                reason,
+                "WAL ends in a torn record; cutting it off"
+            );
+            report.torn_tail = Some(recovery::TornTail {
+                segment: cut.segment,
+                offset: cut.offset,
+                bytes_cut,
+                reason,
+            });
+            Some(*cut)
+        }
+        End::Corrupt { at, cut, reason } => {
+            let kept_aside = recovery::keep_aside(&**fs, dir, segments, *cut)?;
+            tracing::error!(
+                segment = at.segment,
+                offset = at.offset,
+                reason = %reason,
+                kept_aside = ?kept_aside,
+                "WAL corrupt; replay stops here and the rest is kept aside"
+            );
+            report.corruption = Some(recovery::Corruption {
+                segment: at.segment,
+                offset: at.offset,
+                reason: reason.clone(),
+                kept_aside,
+            });
+            Some(*cut)
+        }
+    };
+    if let Some(cut) = cut {
+        recovery::cut_at(&**fs, dir, segments, cut)?;
+        firsts.retain(|&n, _| {
+            n < cut.segment || (n == cut.segment && cut.offset >= SEGMENT_HEADER_LEN as u64)
+        });
+    }
+    let writer = match firsts.iter().next_back() {
+        Some((&segment, _)) => {
+            let path = dir.join(segment_name(segment));
+            let file = fs.open_append(&path).at(&path)?;
+            let segment_len = file.size().at(&path)?;
+            file.sync().at(&path)?;
+            Writer::new(file, segment, segment_len, next_lsn, firsts)
+        }
+        None => {
+            let segment = cut.map_or(0, |c| c.segment);
+            let (file, segment_len) = create_segment(&**fs, dir, segment, next_lsn)?;
+            file.sync().at(dir.join(segment_name(segment)))?;
+            firsts.insert(segment, next_lsn);
+            Writer::new(file, segment, segment_len, next_lsn, firsts)
+        }
+    };
+    fs.sync_dir(dir).at(dir)?;
+    Ok((writer, report))
+}
+
+fn create_segment(
+    fs: &dyn Fs,
+    dir: &Path,
+    number: u32,
+    first_lsn: u64,
+) -> Result<(Arc<dyn WalFile>, u64)> {
+    let path = dir.join(segment_name(number));
+    let file = fs.create(&path).at(&path)?;
+    let header = SegmentHeader { first_lsn, number }.encode();
+    file.write_all(&header).at(&path)?;
+    fs.sync_dir(dir).at(dir)?;
+    Ok((file, SEGMENT_HEADER_LEN as u64))
+}
+
+impl Writer {
+    fn new(
+        file: Arc<dyn WalFile>,
+        segment: u32,
+        segment_len: u64,
+        next_lsn: u64,
+        firsts: BTreeMap<u32, u64>,
+    ) -> Writer {
+        Writer {
+            file,
+            segment,
+            segment_len,
+            next_lsn,
+            firsts,
+            buf: Vec::new(),
+            poisoned: None,
+        }
+    }
+
+    fn append(&mut self, sh: &Shared, record: &[u8]) -> Result<u64> {
+        if let Some(why) = &self.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        let lsn = self.next_lsn;
+        let segment_size = sh.opts.segment_size;
+        let whole = (FRAME_HEADER_LEN + record.len()) as u64;
+        // A recovered segment may exceed a since-lowered segment size.
+        let room = segment_size.saturating_sub(self.segment_len);
+        let result = if whole <= room {
+            self.write_frame(sh, FragmentType::Full, record)
+        } else if whole + SEGMENT_HEADER_LEN as u64 <= segment_size {
+            self.roll(sh, lsn)
+                .and_then(|()| self.write_frame(sh, FragmentType::Full, record))
+                .inspect_err(|e| self.poison(e))
+        } else {
+            self.write_fragments(sh, lsn, record)
+                .inspect_err(|e| self.poison(e))
+        };
+        if self.buf.capacity() > 4 << 20 {
+            self.buf = Vec::new();
+        }
+        result?;
+        self.next_lsn += 1;
+        Ok(lsn)
+    }
+
+    fn poison(&mut self, e: &Error) {
+        self.poisoned.get_or_insert_with(|| e.to_string());
+    }
+
+    /// Writes one frame; on failure cuts the file back so that no partial
+    /// frame is followed by later ones.
+    fn write_frame(&mut self, sh: &Shared, kind: FragmentType, payload: &[u8]) -> Result<()> {
+        self.buf.clear();
+        frame::encode(&mut self.buf, kind, payload);
+        match self.file.write_all(&self.buf) {
+            Ok(()) => {
+                self.segment_len += self.buf.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                let path = sh.dir.join(segment_name(self.segment));
+                if let Err(cut) = self.file.truncate(self.segment_len) {
+                    self.poisoned = Some(format!(
+                        "write failed ({source}) and cutting the partial write back failed ({cut})"
+                    ));
+                }
+                Err(Error::Io { path, source })
+            }
+        }
+    }
+
+    fn write_fragments(&mut self, sh: &Shared, lsn: u64, record: &[u8]) -> Result<()> {
+        let segment_size = sh.opts.segment_size;
+        if segment_size.saturating_sub(self.segment_len) <= FRAME_HEADER_LEN as u64 {
+            self.roll(sh, lsn)?;
+        }
+        let mut rest = record;
+        let mut first = true;
+        loop {
+            let room = (segment_size.saturating_sub(self.segment_len) as usize)
+                .saturating_sub(FRAME_HEADER_LEN)
+                .max(1);
+            let n = room.min(rest.len());
+            let last = n == rest.len();
+            let kind = match (first, last) {
+                (true, true) => FragmentType::Full,
+                (true, false) => FragmentType::First,
+                (false, false) => FragmentType::Middle,
+                (false, true) => FragmentType::Last,
+            };
+            self.write_frame(sh, kind, &rest[..n])?;
+            rest = &rest[n..];
+            first = false;
+            if last {
+                return Ok(());
+            }
+            // Records starting in the next segment begin after this one.
+            self.roll(sh, lsn + 1)?;
+        }
+    }
+
+    /// Seals the current segment (fsynced, so a crash can only ever tear the
+    /// last one) and starts the next, whose first record will be `first_lsn`.
+    fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
+        let old = sh.dir.join(segment_name(self.segment));
+        self.file.sync().at(&old)?;
+        let number = self.segment + 1;
+        let (file, len) = create_segment(&*sh.fs, &sh.dir, number, first_lsn)?;
+        self.file = file;
+        self.segment = number;
+        self.segment_len = len;
+        self.firsts.insert(number, first_lsn);
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn sync_all(&self) -> Result<()> {
+        let upto = lock(&self.writer).next_lsn;
+        self.wait_durable(upto)
+    }
+
+    /// Group commit: returns once every LSN below `upto` is durable. One
+    /// waiter at a time is the leader and runs the fsync; the others wait
+    /// for it and, if it did not cover them, elect the next leader.
+    fn wait_durable(&self, upto: u64) -> Result<()> {
+        let mut d = lock(&self.durable);
+        loop {
+            if let Some(why) = &d.failed {
+                return Err(Error::Poisoned(why.clone()));
+            }
+            if d.upto >= upto {
+                return Ok(());
+            }
+            if d.syncing {
+                d = self
+                    .durable_changed
+                    .wait(d)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            d.syncing = true;
+            drop(d);
+            let result = self.sync_current();
+            d = lock(&self.durable);
+            d.syncing = false;
+            let outcome = match result {
+                Ok(target) => {
+                    d.upto = d.upto.max(target);
+                    Ok(())
+                }
+                Err(e) => {
+                    d.failed = Some(e.to_string());
+                    Err(e)
+                }
+            };
+            self.durable_changed.notify_all();
+            outcome?;
+        }
+    }
+
+    /// fsyncs the current segment; returns the LSN bound it made durable.
+    fn sync_current(&self) -> Result<u64> {
+        let (file, target, segment) = {
+            let w = lock(&self.writer);
+            if let Some(why) = &w.poisoned {
+                return Err(Error::Poisoned(why.clone()));
+            }
+            (Arc::clone(&w.file), w.next_lsn, w.segment)
+        };
+        self.fsync(&file, segment)?;
+        Ok(target)
+    }
+
+    /// [`SyncPolicy::Always`]: this appender's own fsync.
+    fn sync_file(&self, file: &Arc<dyn WalFile>, upto: u64) -> Result<()> {
+        let segment = lock(&self.writer).segment;
+        self.fsync(file, segment)?;
+        let mut d = lock(&self.durable);
+        d.upto = d.upto.max(upto);
+        Ok(())
+    }
+
+    fn fsync(&self, file: &Arc<dyn WalFile>, segment: u32) -> Result<()> {
+        let t0 = Instant::now();
+        match file.sync() {
+            Ok(()) => {
+                self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .fsync_nanos
+                    .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(source) => {
+                // After a failed fsync the kernel may have dropped the dirty
+                // pages: nothing written since the last good fsync can be
+                // trusted, so stop accepting appends.
+                let e = Error::Io {
+                    path: self.dir.join(segment_name(segment)),
+                    source,
+                };
+                lock(&self.writer).poison(&e);
+                lock(&self.durable)
+                    .failed
+                    .get_or_insert_with(|| e.to_string());
+                self.durable_changed.notify_all();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Records read back by [`Wal::replay`].
+pub struct Replay {
+    scanner: Scanner,
+    done: bool,
+}
+
+impl Iterator for Replay {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        if self.done {
+            return None;
+        }
+        match self.scanner.next_record() {
+            Ok(Some((lsn, data))) => Some(Ok(Record {
+                lsn: Lsn(lsn),
+                data,
+            })),
+            Ok(None) => {
+                self.done = true;
+                match self.scanner.end() {
+                    Some(End::Corrupt { at, reason, .. }) => Some(Err(corrupt(*at, reason))),
+                    _ => None,
+                }
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn corrupt(at: Position, reason: &str) -> Error {
+    Error::Corrupt {
+        segment: at.segment,
+        offset: at.offset,
+        reason: reason.to_string(),
+    }
+}
+
+/// The background fsync of [`SyncPolicy::Interval`].
+struct Ticker {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(shared: Arc<Shared>, every: Duration) -> Ticker {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let (m, cv) = &*flag;
+            let mut stopped = lock(m);
+            loop {
+                let (g, _) = cv
+                    .wait_timeout(stopped, every)
+                    .unwrap_or_else(PoisonError::into_inner);
+                stopped = g;
+                if *stopped {
+                    return;
+                }
+                drop(stopped);
+                if let Err(e) = shared.sync_all() {
+                    tracing::warn!(error = %e, "periodic WAL sync failed");
+                }
+                stopped = lock(m);
+            }
+        });
+        Ticker { stop, handle }
+    }
+
+    fn stop(self) {
+        *lock(&self.stop.0) = true;
+        self.stop.1.notify_all();
+        let _ = self.handle.join();
+    }
+}

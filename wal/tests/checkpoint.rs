@@ -1,0 +1,125 @@
+//! Checkpoints stand in for the records before them; truncation drops the
+//! segments they replace.
+
+mod common;
+
+use common::*;
+use hourglass_wal::fs::{FaultyFs, Fs};
+use hourglass_wal::{Error, Lsn, SyncPolicy};
+use std::path::Path;
+
+fn checkpoint_dirs(fs: &FaultyFs) -> Vec<String> {
+    let mut v: Vec<String> = fs
+        .list_dir(Path::new(DIR))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .map(|e| e.name)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn checkpoint_replaces_old_segments() {
+    let fs = FaultyFs::new();
+    let o = opts(256, SyncPolicy::Group);
+    let wal = open(&fs, o.clone());
+    for j in 0..100 {
+        wal.append(&[j as u8; 40]).unwrap();
+    }
+    let before = wal.stats().segments;
+    wal.checkpoint(Lsn(60), [b"series a".as_slice(), b"series b"])
+        .unwrap();
+    assert!(wal.stats().segments < before);
+    let (upto, recs) = wal.read_checkpoint().unwrap().unwrap();
+    assert_eq!(upto, Lsn(60));
+    assert_eq!(
+        recs.collect::<Result<Vec<_>, _>>().unwrap(),
+        vec![b"series a".to_vec(), b"series b".to_vec()]
+    );
+    let tail: Vec<u64> = wal
+        .replay(Lsn(60))
+        .unwrap()
+        .map(|r| r.unwrap().lsn.0)
+        .collect();
+    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+    drop(wal);
+
+    let wal = open(&fs, o.clone());
+    assert_eq!(wal.next_lsn(), Lsn(101));
+    let tail: Vec<u64> = wal
+        .replay(Lsn(60))
+        .unwrap()
+        .map(|r| r.unwrap().lsn.0)
+        .collect();
+    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+
+    // A newer checkpoint replaces the older; one at the same LSN is swapped.
+    wal.checkpoint(Lsn(80), [b"v1"]).unwrap();
+    wal.checkpoint(Lsn(80), [b"v2"]).unwrap();
+    assert_eq!(checkpoint_dirs(&fs), vec!["checkpoint.0000000000000080"]);
+    let (_, recs) = wal.read_checkpoint().unwrap().unwrap();
+    assert_eq!(
+        recs.map(|r| r.unwrap()).collect::<Vec<_>>(),
+        vec![b"v2".to_vec()]
+    );
+
+    assert!(matches!(
+        wal.checkpoint(Lsn(500), [b"x"]),
+        Err(Error::BeyondEnd { .. })
+    ));
+}
+
+#[test]
+fn unfinished_checkpoint_is_removed_on_open() {
+    let fs = FaultyFs::new();
+    let o = opts(256, SyncPolicy::Group);
+    let wal = open(&fs, o.clone());
+    for j in 0..10 {
+        wal.append(&[j; 30]).unwrap();
+    }
+    wal.checkpoint(Lsn(5), [b"state"]).unwrap();
+    drop(wal);
+    let tmp = Path::new(DIR).join("checkpoint.0000000000000009.tmp");
+    fs.create_dir_all(&tmp).unwrap();
+    fs.write_file(&tmp.join("00000000"), b"half").unwrap();
+    let wal = open(&fs, o);
+    assert_eq!(checkpoint_dirs(&fs), vec!["checkpoint.0000000000000005"]);
+    assert_eq!(wal.read_checkpoint().unwrap().unwrap().0, Lsn(5));
+}
+
+#[test]
+fn damaged_checkpoint_is_an_error_not_a_panic() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(256, SyncPolicy::Group));
+    wal.append(b"x").unwrap();
+    wal.checkpoint(Lsn(2), [b"one", b"two"]).unwrap();
+    let file = Path::new(DIR).join("checkpoint.0000000000000002/00000000");
+    let mut b = fs.file_bytes(&file).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 0x80;
+    fs.write_file(&file, &b).unwrap();
+    let (_, recs) = wal.read_checkpoint().unwrap().unwrap();
+    let out: Vec<_> = recs.collect();
+    assert!(out[0].is_ok());
+    assert!(matches!(out[1], Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn truncate_keeps_the_active_segment() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(128, SyncPolicy::Never));
+    for j in 0..30 {
+        wal.append(&[j; 20]).unwrap();
+    }
+    let n = wal.truncate_before(wal.next_lsn()).unwrap();
+    assert!(n > 0);
+    assert_eq!(wal.stats().segments, 1);
+    wal.append(b"more").unwrap();
+    drop(wal);
+    let wal = open(&fs, opts(128, SyncPolicy::Never));
+    let got = replay_all(&wal);
+    assert_eq!(got.last().unwrap().data, b"more");
+    assert_eq!(got.last().unwrap().lsn, Lsn(31));
+}

@@ -1,0 +1,207 @@
+//! Crashes and failing disks: every append that returned under `always` or
+//! `group` survives; nothing replays half-written.
+
+mod common;
+
+use common::*;
+use hourglass_wal::fs::FaultyFs;
+use hourglass_wal::{Error, Lsn, SyncPolicy, Wal};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const APPENDERS: u32 = 4;
+
+/// Runs concurrent appenders, crashes the file system once `crash_after`
+/// appends were acknowledged, and returns what was acknowledged.
+fn run_until_crash(
+    fs: &FaultyFs,
+    sync: SyncPolicy,
+    crash_after: usize,
+    torn_seed: Option<u64>,
+) -> Vec<(Lsn, Vec<u8>)> {
+    let wal = Arc::new(open(fs, opts(2048, sync)));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let crashed = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..APPENDERS)
+        .map(|t| {
+            let (wal, acked, crashed, fs) = (
+                Arc::clone(&wal),
+                Arc::clone(&acked),
+                Arc::clone(&crashed),
+                fs.clone(),
+            );
+            std::thread::spawn(move || {
+                for j in 0..100_000 {
+                    let p = payload(t, j);
+                    match wal.append(&p) {
+                        Ok(lsn) => {
+                            let mut a = acked.lock().unwrap();
+                            a.push((lsn, p));
+                            if a.len() >= crash_after && !crashed.swap(true, Ordering::SeqCst) {
+                                match torn_seed {
+                                    Some(seed) => fs.crash_torn(seed),
+                                    None => fs.crash(),
+                                }
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(crashed.load(Ordering::SeqCst), "the crash never happened");
+    drop(wal);
+    fs.restart();
+    Arc::try_unwrap(acked).unwrap().into_inner().unwrap()
+}
+
+fn check_recovered(fs: &FaultyFs, acked: &[(Lsn, Vec<u8>)], all_acked_survive: bool) {
+    let wal = open(fs, opts(2048, SyncPolicy::Group));
+    assert!(
+        wal.recovery_report().corruption.is_none(),
+        "{:?}",
+        wal.recovery_report()
+    );
+    let replayed = replay_all(&wal);
+    // LSNs run without gaps and every record is whole.
+    for (i, r) in replayed.iter().enumerate() {
+        assert_eq!(r.lsn, Lsn(i as u64 + 1));
+        assert!(
+            payload_is_whole(&r.data),
+            "half-written record at {}",
+            r.lsn
+        );
+    }
+    if all_acked_survive {
+        let by_lsn: HashMap<Lsn, &Vec<u8>> = replayed.iter().map(|r| (r.lsn, &r.data)).collect();
+        for (lsn, p) in acked {
+            assert_eq!(by_lsn.get(lsn), Some(&p), "acknowledged record {lsn} lost");
+        }
+    }
+}
+
+#[test]
+fn group_commit_crash_loses_no_acknowledged_record() {
+    for seed in 0..12u64 {
+        let fs = FaultyFs::new();
+        let acked = run_until_crash(&fs, SyncPolicy::Group, 50 + seed as usize * 37, None);
+        check_recovered(&fs, &acked, true);
+    }
+}
+
+#[test]
+fn group_commit_torn_crash_loses_no_acknowledged_record() {
+    for seed in 0..12u64 {
+        let fs = FaultyFs::new();
+        let acked = run_until_crash(&fs, SyncPolicy::Group, 80 + seed as usize * 23, Some(seed));
+        check_recovered(&fs, &acked, true);
+    }
+}
+
+#[test]
+fn always_policy_crash_loses_no_acknowledged_record() {
+    for seed in 0..6u64 {
+        let fs = FaultyFs::new();
+        let acked = run_until_crash(&fs, SyncPolicy::Always, 40 + seed as usize * 11, Some(seed));
+        check_recovered(&fs, &acked, true);
+    }
+}
+
+#[test]
+fn unsynced_policies_lose_only_whole_records() {
+    for (seed, sync) in [
+        (1, SyncPolicy::Never),
+        (2, SyncPolicy::Interval(Duration::from_millis(1))),
+    ] {
+        let fs = FaultyFs::new();
+        let acked = run_until_crash(&fs, sync, 300, Some(seed));
+        check_recovered(&fs, &acked, false);
+    }
+}
+
+#[test]
+fn failed_fsync_is_an_error_and_stops_appends_until_reopen() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(4096, SyncPolicy::Group));
+    assert_eq!(wal.append(b"kept").unwrap(), Lsn(1));
+    fs.fail_next_syncs(1);
+    let e = wal.append(b"unsure").unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(matches!(wal.append(b"refused"), Err(Error::Poisoned(_))));
+    assert!(wal.stats().poisoned);
+    drop(wal);
+    // Power loss after the failed fsync: the unsynced record may vanish, the
+    // acknowledged one may not.
+    fs.crash();
+    fs.restart();
+    let wal = open(&fs, opts(4096, SyncPolicy::Group));
+    let got = data(&replay_all(&wal));
+    assert_eq!(got[0], b"kept");
+    assert!(!got.contains(&b"refused".to_vec()));
+    wal.append(b"again").unwrap();
+}
+
+#[test]
+fn short_write_is_cut_back_and_the_log_goes_on() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(4096, SyncPolicy::Always));
+    wal.append(b"one").unwrap();
+    fs.short_write_next(7);
+    assert!(matches!(
+        wal.append(b"two, cut short"),
+        Err(Error::Io { .. })
+    ));
+    assert_eq!(wal.append(b"three").unwrap(), Lsn(2));
+    drop(wal);
+    let wal = open(&fs, opts(4096, SyncPolicy::Always));
+    let r = wal.recovery_report();
+    assert!(r.torn_tail.is_none() && r.corruption.is_none(), "{r:?}");
+    assert_eq!(
+        data(&replay_all(&wal)),
+        vec![b"one".to_vec(), b"three".to_vec()]
+    );
+}
+
+#[test]
+fn failing_writes_never_acknowledge() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(4096, SyncPolicy::Group));
+    fs.set_fail_writes(true);
+    assert!(wal.append(b"x").is_err());
+    fs.set_fail_writes(false);
+    assert_eq!(wal.append(b"y").unwrap(), Lsn(1));
+}
+
+#[test]
+fn crash_while_opening_a_new_segment_is_recovered() {
+    // Roll constantly so that crashes often land between creating a segment
+    // and its header reaching the disk.
+    for seed in 0..8u64 {
+        let fs = FaultyFs::new();
+        let wal = Arc::new(
+            Wal::open_with(Arc::new(fs.clone()), DIR, opts(64, SyncPolicy::Group)).unwrap(),
+        );
+        let mut acked = Vec::new();
+        for j in 0..(20 + seed as u32 * 3) {
+            acked.push((wal.append(&payload(9, j % 3)).unwrap(), payload(9, j % 3)));
+        }
+        let _ = wal.append(&payload(9, 1));
+        fs.crash_torn(seed);
+        drop(wal);
+        fs.restart();
+        let wal = open(&fs, opts(64, SyncPolicy::Group));
+        let by_lsn: HashMap<Lsn, Vec<u8>> = replay_all(&wal)
+            .into_iter()
+            .map(|r| (r.lsn, r.data))
+            .collect();
+        for (lsn, p) in &acked {
+            assert_eq!(by_lsn.get(lsn), Some(p), "seed {seed}: record {lsn} lost");
+        }
+    }
+}
