@@ -1,7 +1,25 @@
 //! PromQL for Hourglass.
 //!
 //! This crate owns the query language: the lexer and parser (built on
-//! `nom`) producing an AST, the printer that turns an AST back into
-//! canonical PromQL, and the evaluation engine that runs an AST over a
-//! storage `Querier`. It reaches storage only through that seam and never
-//! knows about HTTP or files.
+//! `nom`) producing an [`Expr`]-shaped AST, the printer that turns an AST
+//! back into canonical PromQL, and the evaluation engine that runs an AST
+//! over a storage `Querier`. It reaches storage only through that seam and
+//! never knows about HTTP or files.
+//!
+//! The parser accepts the language of Prometheus 3 (UTF-8 quoted names,
+//! durations as numbers, experimental functions and `limitk`/`limit_ratio`
+//! enabled) and type-checks as Prometheus does. Every [`ParseError`] carries
+//! the byte range of the problem; its `Display` draws a caret under it.
+//! `parse(&e.to_string()) == Ok(e)` for every expression `e` it returns.
+//! Inputs over [`MAX_QUERY_BYTES`] or nested deeper than [`MAX_NESTING`] /
+//! [`MAX_DEPTH`] are refused, so no input overflows the stack.
+
+mod parser;
+
+pub use parser::ast::{
+    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
+    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
+};
+pub use parser::error::ParseError;
+pub use parser::functions::{Function, all_functions, lookup_function};
+pub use parser::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_BYTES, parse};

@@ -1,0 +1,409 @@
+//! The PromQL syntax tree. Nodes hold no positions, so two parses of the
+//! same query in different spellings compare equal; the printer writes one
+//! canonical spelling.
+
+use super::functions::Function;
+use hourglass_storage::Matcher;
+
+/// The four types a PromQL expression can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// A single float.
+    Scalar,
+    /// One sample per series at each evaluation time.
+    Vector,
+    /// A window of samples per series (`foo[5m]`, subqueries).
+    Matrix,
+    /// A string literal.
+    String,
+}
+
+impl ValueType {
+    /// The name Prometheus uses in type errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Scalar => "scalar",
+            ValueType::Vector => "instant vector",
+            ValueType::Matrix => "range vector",
+            ValueType::String => "string",
+        }
+    }
+}
+
+/// A PromQL expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// `1`, `0x1f`, `Inf`, `5m` (as 300 seconds).
+    Number(NumberLiteral),
+    /// `"text"`.
+    String(String),
+    /// `foo{job="api"} offset 5m`.
+    Vector(VectorSelector),
+    /// `foo[5m]`.
+    Matrix(MatrixSelector),
+    /// `expr[1h:1m]`.
+    Subquery(Subquery),
+    /// `(expr)`, kept so printing preserves the grouping.
+    Paren(Box<Expr>),
+    /// `-expr` or `+expr` (never directly on a number: `-1` is a literal).
+    Unary(Unary),
+    /// `lhs op rhs`.
+    Binary(Binary),
+    /// `sum by (job) (expr)`.
+    Aggregate(Aggregate),
+    /// `rate(foo[5m])`.
+    Call(Call),
+}
+
+/// A float literal. All NaNs compare equal so that printed-and-reparsed
+/// trees compare equal.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberLiteral(pub f64);
+
+impl PartialEq for NumberLiteral {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || (self.0.is_nan() && other.0.is_nan())
+    }
+}
+
+/// `@` modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// `@ 1700000000.123`, in milliseconds since the epoch.
+    Timestamp(i64),
+    /// `@ start()`.
+    Start,
+    /// `@ end()`.
+    End,
+}
+
+/// Selects series by label matchers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSelector {
+    /// The metric name when written as `foo{…}` or `{"foo", …}`.
+    pub name: Option<String>,
+    /// Every matcher, starting with `__name__="<name>"` when `name` is set;
+    /// this is the list storage selects with.
+    pub matchers: Vec<Matcher>,
+    /// `offset` in milliseconds; `None` when absent or zero.
+    pub offset: Option<i64>,
+    /// `@` modifier.
+    pub at: Option<At>,
+}
+
+/// `selector[range]`; offset and `@` live on the inner selector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixSelector {
+    /// The selector and its modifiers.
+    pub vector: VectorSelector,
+    /// Window length in milliseconds, > 0.
+    pub range_ms: i64,
+}
+
+/// `expr[range:step]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subquery {
+    /// An instant-vector expression.
+    pub expr: Box<Expr>,
+    /// Range in milliseconds, > 0.
+    pub range_ms: i64,
+    /// Step in milliseconds; `None` means the default evaluation interval.
+    pub step_ms: Option<i64>,
+    /// `offset` in milliseconds; `None` when absent or zero.
+    pub offset: Option<i64>,
+    /// `@` modifier.
+    pub at: Option<At>,
+}
+
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    /// `-`
+    Neg,
+    /// `+`
+    Plus,
+}
+
+/// `-expr`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unary {
+    /// The operator.
+    pub op: UnaryOp,
+    /// Scalar or instant-vector operand.
+    pub expr: Box<Expr>,
+}
+
+/// Binary operators, lowest precedence first in groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `or`
+    Or,
+    /// `and`
+    And,
+    /// `unless`
+    Unless,
+    /// `==`
+    Eql,
+    /// `!=`
+    Neq,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `atan2`
+    Atan2,
+    /// `^`
+    Pow,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Or => "or",
+            And => "and",
+            Unless => "unless",
+            Eql => "==",
+            Neq => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Mod => "%",
+            Atan2 => "atan2",
+            Pow => "^",
+        }
+    }
+
+    /// Binding strength: higher binds tighter.
+    pub fn precedence(self) -> u8 {
+        use BinaryOp::*;
+        match self {
+            Or => 1,
+            And | Unless => 2,
+            Eql | Neq | Lt | Le | Gt | Ge => 3,
+            Add | Sub => 4,
+            Mul | Div | Mod | Atan2 => 5,
+            Pow => 6,
+        }
+    }
+
+    /// `^` groups from the right: `2 ^ 3 ^ 2` is `2 ^ (3 ^ 2)`.
+    pub fn is_right_associative(self) -> bool {
+        self == BinaryOp::Pow
+    }
+
+    /// `== != < <= > >=`.
+    pub fn is_comparison(self) -> bool {
+        self.precedence() == 3
+    }
+
+    /// `and or unless`.
+    pub fn is_set(self) -> bool {
+        matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
+    }
+}
+
+/// Which side of a many-to-one match has the many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSide {
+    /// `group_left`: the left side has many.
+    Left,
+    /// `group_right`: the right side has many.
+    Right,
+}
+
+/// `on(…)`/`ignoring(…)` with optional `group_left/right(…)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorMatching {
+    /// `on` when true, `ignoring` when false.
+    pub on: bool,
+    /// The labels listed after `on`/`ignoring`.
+    pub labels: Vec<String>,
+    /// `group_left(…)`/`group_right(…)` and the labels to copy over.
+    pub group: Option<(GroupSide, Vec<String>)>,
+}
+
+/// `lhs op rhs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binary {
+    /// The operator.
+    pub op: BinaryOp,
+    /// Left operand.
+    pub lhs: Box<Expr>,
+    /// Right operand.
+    pub rhs: Box<Expr>,
+    /// `bool` modifier (comparisons only).
+    pub return_bool: bool,
+    /// Vector matching; `None` for the default (one-to-one on all labels,
+    /// many-to-many for set operators) and whenever a side is a scalar.
+    pub matching: Option<VectorMatching>,
+}
+
+/// Aggregation operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateOp {
+    /// `sum`
+    Sum,
+    /// `min`
+    Min,
+    /// `max`
+    Max,
+    /// `avg`
+    Avg,
+    /// `group`
+    Group,
+    /// `stddev`
+    Stddev,
+    /// `stdvar`
+    Stdvar,
+    /// `count`
+    Count,
+    /// `count_values("label", v)`
+    CountValues,
+    /// `bottomk(k, v)`
+    Bottomk,
+    /// `topk(k, v)`
+    Topk,
+    /// `quantile(φ, v)`
+    Quantile,
+    /// `limitk(k, v)`
+    Limitk,
+    /// `limit_ratio(r, v)`
+    LimitRatio,
+}
+
+impl AggregateOp {
+    /// Every aggregation, for lookups.
+    pub const ALL: [AggregateOp; 14] = {
+        use AggregateOp::*;
+        [
+            Sum,
+            Min,
+            Max,
+            Avg,
+            Group,
+            Stddev,
+            Stdvar,
+            Count,
+            CountValues,
+            Bottomk,
+            Topk,
+            Quantile,
+            Limitk,
+            LimitRatio,
+        ]
+    };
+
+    /// The keyword.
+    pub fn as_str(self) -> &'static str {
+        use AggregateOp::*;
+        match self {
+            Sum => "sum",
+            Min => "min",
+            Max => "max",
+            Avg => "avg",
+            Group => "group",
+            Stddev => "stddev",
+            Stdvar => "stdvar",
+            Count => "count",
+            CountValues => "count_values",
+            Bottomk => "bottomk",
+            Topk => "topk",
+            Quantile => "quantile",
+            Limitk => "limitk",
+            LimitRatio => "limit_ratio",
+        }
+    }
+
+    /// The type of the leading parameter, if the aggregation takes one.
+    pub fn param_type(self) -> Option<ValueType> {
+        use AggregateOp::*;
+        match self {
+            CountValues => Some(ValueType::String),
+            Bottomk | Topk | Quantile | Limitk | LimitRatio => Some(ValueType::Scalar),
+            _ => None,
+        }
+    }
+
+    /// Looks a keyword up, ignoring case as Prometheus does.
+    pub fn from_word(word: &str) -> Option<AggregateOp> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+/// `by (…)` or `without (…)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grouping {
+    /// Keep only these labels (never empty: `by ()` is no grouping).
+    By(Vec<String>),
+    /// Drop these labels (may be empty).
+    Without(Vec<String>),
+}
+
+/// `op [grouping] ([param,] expr)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// The aggregation.
+    pub op: AggregateOp,
+    /// The instant vector aggregated.
+    pub expr: Box<Expr>,
+    /// `k`, `φ` or the label of `count_values`.
+    pub param: Option<Box<Expr>>,
+    /// `by`/`without`; `None` aggregates everything into one series.
+    pub grouping: Option<Grouping>,
+}
+
+/// A function call, checked against the function table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The function's table entry.
+    pub func: &'static Function,
+    /// Arguments, already type-checked.
+    pub args: Vec<Expr>,
+}
+
+impl Expr {
+    /// The static type of the expression.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Expr::Number(_) => ValueType::Scalar,
+            Expr::String(_) => ValueType::String,
+            Expr::Vector(_) | Expr::Aggregate(_) => ValueType::Vector,
+            Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
+            Expr::Paren(e) => e.value_type(),
+            Expr::Unary(u) => u.expr.value_type(),
+            Expr::Binary(b) => {
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
+                {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Expr::Call(c) => c.func.returns,
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Expressions: binary operators by precedence climbing, unary signs,
+//! primaries and their postfix modifiers (`[range]`, `[range:step]`,
+//! `offset`, `@`).
+
+use super::ast::{
+    At, Binary, BinaryOp, Expr, GroupSide, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp,
+    ValueType, VectorMatching,
+};
+use super::duration::{parse_duration, seconds_to_ms};
+use super::error::ParseError;
+use super::lexer::{Tok, Token};
+use super::number::parse_number;
+use super::{Node, PResult, Parser};
+
+/// Unary signs bind tighter than `*` but looser than `^`: `-2 ^ 2` is -4.
+const UNARY_OPERAND_PREC: u8 = 6;
+
+/// Keywords that may not name a metric where an expression starts.
+const RESERVED: [&str; 6] = [
+    "on",
+    "ignoring",
+    "bool",
+    "group_left",
+    "group_right",
+    "atan2",
+];
+
+impl<'a> Parser<'a> {
+    /// Parses operators of precedence `min_prec` and above.
+    pub(crate) fn parse_expr(&mut self, min_prec: u8) -> PResult<Node> {
+        let mut lhs = self.parse_unary()?;
+        while let Some(op) = self.peek_binary_op() {
+            if op.precedence() < min_prec {
+                break;
+            }
+            let op_tok = self.next();
+            let (return_bool, matching) = self.parse_bin_modifiers()?;
+            let next_min = if op.is_right_associative() {
+                op.precedence()
+            } else {
+                op.precedence() + 1
+            };
+            self.enter(op_tok)?;
+            let rhs = self.parse_expr(next_min);
+            self.leave();
+            let rhs = rhs?;
+            lhs = self.make_binary(op, op_tok, lhs, rhs, return_bool, matching)?;
+        }
+        Ok(lhs)
+    }
+
+    fn peek_binary_op(&self) -> Option<BinaryOp> {
+        let t = self.peek();
+        Some(match t.kind {
+            Tok::Add => BinaryOp::Add,
+            Tok::Sub => BinaryOp::Sub,
+            Tok::Mul => BinaryOp::Mul,
+            Tok::Div => BinaryOp::Div,
+            Tok::Mod => BinaryOp::Mod,
+            Tok::Pow => BinaryOp::Pow,
+            Tok::Eql => BinaryOp::Eql,
+            Tok::Neq => BinaryOp::Neq,
+            Tok::Lt => BinaryOp::Lt,
+            Tok::Le => BinaryOp::Le,
+            Tok::Gt => BinaryOp::Gt,
+            Tok::Ge => BinaryOp::Ge,
+            Tok::Ident => {
+                let w = self.text(t).to_ascii_lowercase();
+                match w.as_str() {
+                    "and" => BinaryOp::And,
+                    "or" => BinaryOp::Or,
+                    "unless" => BinaryOp::Unless,
+                    "atan2" => BinaryOp::Atan2,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// `[bool] [on|ignoring (labels) [group_left|group_right [(labels)]]]`.
+    fn parse_bin_modifiers(&mut self) -> PResult<(bool, Option<VectorMatching>)> {
+        let return_bool = self.is_word(self.peek(), "bool");
+        if return_bool {
+            self.next();
+        }
+        let t = self.peek();
+        let on = self.is_word(t, "on");
+        if !on && !self.is_word(t, "ignoring") {
+            let g = self.peek();
+            if self.is_word(g, "group_left") || self.is_word(g, "group_right") {
+                return Err(ParseError::new(
+                    g.start..g.end,
+                    "group_left/group_right must follow on(…) or ignoring(…)",
+                ));
+            }
+            return Ok((return_bool, None));
+        }
+        self.next();
+        let labels = self.parse_label_list()?;
+        let g = self.peek();
+        let side = if self.is_word(g, "group_left") {
+            Some(GroupSide::Left)
+        } else if self.is_word(g, "group_right") {
+            Some(GroupSide::Right)
+        } else {
+            None
+        };
+        let group = match side {
+            Some(side) => {
+                self.next();
+                let include = if self.peek().kind == Tok::LParen {
+                    self.parse_label_list()?
+                } else {
+                    Vec::new()
+                };
+                Some((side, include))
+            }
+            None => None,
+        };
+        Ok((return_bool, Some(VectorMatching { on, labels, group })))
+    }
+
+    fn parse_unary(&mut self) -> PResult<Node> {
+        let t = self.peek();
+        let op = match t.kind {
+            Tok::Add => UnaryOp::Plus,
+            Tok::Sub => UnaryOp::Neg,
+            _ => return self.parse_postfix(),
+        };
+        self.next();
+        self.enter(t)?;
+        let operand = self.parse_expr(UNARY_OPERAND_PREC);
+        self.leave();
+        let operand = operand?;
+        let end = operand.end;
+        // A sign on a literal folds into it, as in Prometheus: `-1` is a number.
+        if let Expr::Number(NumberLiteral(v)) = operand.expr {
+            let v = if op == UnaryOp::Neg { -v } else { v };
+            return self.node(
+                Expr::Number(NumberLiteral(v)),
+                ValueType::Scalar,
+                t.start,
+                end,
+                0,
+            );
+        }
+        if !matches!(operand.ty, ValueType::Scalar | ValueType::Vector) {
+            return Err(ParseError::new(
+                t.start..end,
+                format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    operand.ty.name()
+                ),
+            ));
+        }
+        let ty = operand.ty;
+        let expr = Expr::Unary(Unary {
+            op,
+            expr: Box::new(operand.expr),
+        });
+        self.node(expr, ty, t.start, end, operand.depth)
+    }
+
+    /// A primary followed by any number of `[…]`, `offset` and `@`.
+    fn parse_postfix(&mut self) -> PResult<Node> {
+        let mut node = self.parse_primary()?;
+        loop {
+            let t = self.peek();
+            node = match t.kind {
+                Tok::LBracket => self.parse_range_or_subquery(node)?,
+                Tok::At => self.parse_at(node)?,
+                Tok::Ident if self.is_word(t, "offset") => self.parse_offset(node)?,
+                _ => return Ok(node),
+            };
+        }
+    }
+
+    fn parse_primary(&mut self) -> PResult<Node> {
+        let t = self.peek();
+        match t.kind {
+            Tok::Number | Tok::Duration => {
+                self.next();
+                let v = self.literal_seconds(t)?;
+                self.node(
+                    Expr::Number(NumberLiteral(v)),
+                    ValueType::Scalar,
+                    t.start,
+                    t.end,
+                    0,
+                )
+            }
+            Tok::Str => {
+                self.next();
+                let s = self.string_value(t)?;
+                self.node(Expr::String(s), ValueType::String, t.start, t.end, 0)
+            }
+            Tok::LParen => {
+                self.next();
+                self.enter(t)?;
+                let inner = self.parse_expr(0);
+                self.leave();
+                let inner = inner?;
+                let close = self.expect(Tok::RParen, "\")\"")?;
+                let ty = inner.ty;
+                self.node(
+                    Expr::Paren(Box::new(inner.expr)),
+                    ty,
+                    t.start,
+                    close.end,
+                    inner.depth,
+                )
+            }
+            Tok::LBrace => self.parse_vector_selector(None),
+            Tok::Ident => self.parse_word(t),
+            _ => Err(self.unexpected(t, "an expression")),
+        }
+    }
+
+    /// A word where an expression starts: a number word, an aggregation, a
+    /// function call or a metric name.
+    fn parse_word(&mut self, t: Token) -> PResult<Node> {
+        let word = self.text(t);
+        if word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("nan") {
+            self.next();
+            let v = if word.eq_ignore_ascii_case("inf") {
+                f64::INFINITY
+            } else {
+                f64::NAN
+            };
+            return self.node(
+                Expr::Number(NumberLiteral(v)),
+                ValueType::Scalar,
+                t.start,
+                t.end,
+                0,
+            );
+        }
+        let after = self.peek_at(1);
+        if let Some(op) = super::ast::AggregateOp::from_word(word)
+            && (after.kind == Tok::LParen
+                || self.is_word(after, "by")
+                || self.is_word(after, "without"))
+        {
+            return self.parse_aggregate(op);
+        }
+        if RESERVED.iter().any(|k| word.eq_ignore_ascii_case(k)) {
+            return Err(self.unexpected(t, "an expression"));
+        }
+        if after.kind == Tok::LParen {
+            return self.parse_call();
+        }
+        self.next();
+        self.parse_vector_selector(Some(t))
+    }
+
+    /// The value in seconds of a number or duration token.
+    pub(crate) fn literal_seconds(&self, t: Token) -> PResult<f64> {
+        let text = self.text(t);
+        let res = if t.kind == Tok::Duration {
+            parse_duration(text).map(|ms| ms as f64 / 1000.0)
+        } else {
+            parse_number(text)
+        };
+        res.map_err(|m| ParseError::new(t.start..t.end, m))
+    }
+
+    /// A duration token, or a number of seconds, as milliseconds.
+    fn duration_ms(&mut self, what: &str, allow_zero: bool) -> PResult<i64> {
+        let t = self.peek();
+        if !matches!(t.kind, Tok::Number | Tok::Duration) {
+            return Err(self.unexpected(t, what));
+        }
+        self.next();
+        let ms = if t.kind == Tok::Duration {
+            parse_duration(self.text(t))
+        } else {
+            parse_number(self.text(t)).and_then(seconds_to_ms)
+        }
+        .map_err(|m| ParseError::new(t.start..t.end, m))?;
+        if ms < 0 || (ms == 0 && !allow_zero) {
+            return Err(ParseError::new(
+                t.start..t.end,
+                "duration must be greater than 0",
+            ));
+        }
+        Ok(ms)
+    }
+
+    fn parse_range_or_subquery(&mut self, node: Node) -> PResult<Node> {
+        let open = self.next();
+        let range_ms = self.duration_ms("a range duration such as 5m", false)?;
+        let t = self.next();
+        match t.kind {
+            Tok::RBracket => {
+                let Expr::Vector(vector) = node.expr else {
+                    return Err(ParseError::new(
+                        node.start..t.end,
+                        "ranges only allowed for vector selectors",
+                    ));
+                };
+                if vector.offset.is_some() || vector.at.is_some() {
+                    return Err(ParseError::new(
+                        open.start..t.end,
+                        "no offset or @ modifiers allowed before range",
+                    ));
+                }
+                let expr = Expr::Matrix(MatrixSelector { vector, range_ms });
+                self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
+            }
+            Tok::Colon => {
+                let step_ms = if self.peek().kind == Tok::RBracket {
+                    None
+                } else {
+                    Some(self.duration_ms("a step duration or \"]\"", false)?)
+                };
+                let close = self.expect(Tok::RBracket, "\"]\"")?;
+                if node.ty != ValueType::Vector {
+                    return Err(ParseError::new(
+                        node.start..close.end,
+                        format!(
+                            "subquery is only allowed on instant vector, got {} instead",
+                            node.ty.name()
+                        ),
+                    ));
+                }
+                let expr = Expr::Subquery(Subquery {
+                    expr: Box::new(node.expr),
+                    range_ms,
+                    step_ms,
+                    offset: None,
+                    at: None,
+                });
+                self.node(expr, ValueType::Matrix, node.start, close.end, node.depth)
+            }
+            _ => Err(self.unexpected(t, "\"]\" or \":\"")),
+        }
+    }
+
+    fn parse_offset(&mut self, mut node: Node) -> PResult<Node> {
+        let kw = self.next();
+        let negative = self.peek().kind == Tok::Sub;
+        if negative {
+            self.next();
+        }
+        let ms = self.duration_ms("an offset duration such as 5m", true)?;
+        let ms = if negative { -ms } else { ms };
+        let end = self
+            .toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(kw.end, |t| t.end);
+        let slot = match &mut node.expr {
+            Expr::Vector(v) => &mut v.offset,
+            Expr::Matrix(m) => &mut m.vector.offset,
+            Expr::Subquery(s) => &mut s.offset,
+            _ => {
+                return Err(ParseError::new(
+                    kw.start..end,
+                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(ParseError::new(
+                kw.start..end,
+                "offset may not be set multiple times",
+            ));
+        }
+        // A zero offset is no offset, as Prometheus prints it.
+        *slot = (ms != 0).then_some(ms);
+        node.end = end;
+        Ok(node)
+    }
+
+    fn parse_at(&mut self, mut node: Node) -> PResult<Node> {
+        let at_tok = self.next();
+        let t = self.next();
+        let at = match t.kind {
+            Tok::Ident if self.is_word(t, "start") || self.is_word(t, "end") => {
+                self.expect(Tok::LParen, "\"(\"")?;
+                self.expect(Tok::RParen, "\")\"")?;
+                if self.is_word(t, "start") {
+                    At::Start
+                } else {
+                    At::End
+                }
+            }
+            Tok::Ident if self.is_word(t, "inf") || self.is_word(t, "nan") => {
+                return Err(ParseError::new(
+                    at_tok.start..t.end,
+                    format!("timestamp out of bounds for @ modifier: {}", self.text(t)),
+                ));
+            }
+            Tok::Add | Tok::Sub | Tok::Number | Tok::Duration => {
+                let sign = match t.kind {
+                    Tok::Sub => -1.0,
+                    _ => 1.0,
+                };
+                let num = if matches!(t.kind, Tok::Add | Tok::Sub) {
+                    self.next()
+                } else {
+                    t
+                };
+                let secs = match num.kind {
+                    Tok::Number | Tok::Duration => sign * self.literal_seconds(num)?,
+                    Tok::Ident if self.is_word(num, "inf") => sign * f64::INFINITY,
+                    Tok::Ident if self.is_word(num, "nan") => f64::NAN,
+                    _ => return Err(self.unexpected(num, "a timestamp")),
+                };
+                let ms = (secs * 1000.0).round();
+                if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
+                    return Err(ParseError::new(
+                        at_tok.start..num.end,
+                        format!("timestamp out of bounds for @ modifier: {secs}"),
+                    ));
+                }
+                At::Timestamp(ms as i64)
+            }
+            _ => return Err(self.unexpected(t, "a timestamp, start() or end()")),
+        };
+        let end = self
+            .toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(t.end, |t| t.end);
+        let slot = match &mut node.expr {
+            Expr::Vector(v) => &mut v.at,
+            Expr::Matrix(m) => &mut m.vector.at,
+            Expr::Subquery(s) => &mut s.at,
+            _ => {
+                return Err(ParseError::new(
+                    at_tok.start..end,
+                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(ParseError::new(
+                at_tok.start..end,
+                "@ <timestamp> may not be set multiple times",
+            ));
+        }
+        *slot = Some(at);
+        node.end = end;
+        Ok(node)
+    }
+
+    fn make_binary(
+        &self,
+        op: BinaryOp,
+        op_tok: Token,
+        lhs: Node,
+        rhs: Node,
+        return_bool: bool,
+        matching: Option<VectorMatching>,
+    ) -> PResult<Node> {
+        let (start, end) = (lhs.start, rhs.end);
+        let (ty, matching) =
+            super::typecheck::check_binary(op, op_tok, &lhs, &rhs, return_bool, matching)?;
+        let depth = lhs.depth.max(rhs.depth);
+        let expr = Expr::Binary(Binary {
+            op,
+            lhs: Box::new(lhs.expr),
+            rhs: Box::new(rhs.expr),
+            return_bool,
+            matching,
+        });
+        self.node(expr, ty, start, end, depth)
+    }
+}

@@ -1,0 +1,228 @@
+//! Canonical PromQL for an [`Expr`]: one space around binary operators,
+//! `sum by (job) (x)` for aggregations, double-quoted strings, compound
+//! durations. Parsing the output gives back an equal tree.
+
+use super::ast::{
+    Aggregate, At, Binary, Call, Expr, GroupSide, Grouping, MatrixSelector, Subquery, Unary,
+    UnaryOp, VectorSelector,
+};
+use super::duration::format_duration;
+use super::number::format_number;
+use super::selector::is_legacy_label;
+use super::string::quote;
+use std::fmt::{self, Display, Formatter, Write};
+
+/// Words that would not read back as a metric name if printed bare.
+const KEYWORDS: [&str; 31] = [
+    "and",
+    "or",
+    "unless",
+    "atan2",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "start",
+    "end",
+    "inf",
+    "nan",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
+    "nan",
+];
+
+fn is_bare_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        && !KEYWORDS.iter().any(|k| s.eq_ignore_ascii_case(k))
+}
+
+fn write_label(f: &mut Formatter<'_>, name: &str, in_list: bool) -> fmt::Result {
+    let numeric = name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan");
+    if is_legacy_label(name) && !(in_list && numeric) {
+        f.write_str(name)
+    } else {
+        f.write_str(&quote(name))
+    }
+}
+
+fn write_label_list(f: &mut Formatter<'_>, labels: &[String]) -> fmt::Result {
+    f.write_char('(')?;
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write_label(f, l, true)?;
+    }
+    f.write_char(')')
+}
+
+fn write_modifiers(f: &mut Formatter<'_>, at: Option<At>, offset: Option<i64>) -> fmt::Result {
+    match at {
+        Some(At::Timestamp(ms)) => {
+            let sign = if ms < 0 { "-" } else { "" };
+            let abs = ms.unsigned_abs();
+            write!(f, " @ {sign}{}.{:03}", abs / 1000, abs % 1000)?;
+        }
+        Some(At::Start) => f.write_str(" @ start()")?,
+        Some(At::End) => f.write_str(" @ end()")?,
+        None => {}
+    }
+    if let Some(ms) = offset.filter(|&ms| ms != 0) {
+        write!(f, " offset {}", format_duration(ms))?;
+    }
+    Ok(())
+}
+
+impl VectorSelector {
+    fn write_selector(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut rest = self.matchers.as_slice();
+        let mut items: Vec<String> = Vec::new();
+        if let Some(name) = &self.name {
+            // The first matcher is the name's own `__name__="…"`.
+            rest = rest.get(1..).unwrap_or(&[]);
+            if is_bare_metric_name(name) {
+                f.write_str(name)?;
+            } else {
+                items.push(quote(name));
+            }
+        }
+        for m in rest {
+            let label = if is_legacy_label(m.name()) {
+                m.name().to_owned()
+            } else {
+                quote(m.name())
+            };
+            items.push(format!("{label}{}{}", m.op().as_str(), quote(m.value())));
+        }
+        if !items.is_empty() || self.name.is_none() {
+            write!(f, "{{{}}}", items.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for VectorSelector {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_selector(f)?;
+        write_modifiers(f, self.at, self.offset)
+    }
+}
+
+impl Display for MatrixSelector {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.vector.write_selector(f)?;
+        write!(f, "[{}]", format_duration(self.range_ms))?;
+        write_modifiers(f, self.vector.at, self.vector.offset)
+    }
+}
+
+impl Display for Subquery {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}:", self.expr, format_duration(self.range_ms))?;
+        if let Some(step) = self.step_ms {
+            f.write_str(&format_duration(step))?;
+        }
+        f.write_char(']')?;
+        write_modifiers(f, self.at, self.offset)
+    }
+}
+
+impl Display for Unary {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let op = if self.op == UnaryOp::Neg { '-' } else { '+' };
+        write!(f, "{op}{}", self.expr)
+    }
+}
+
+impl Display for Binary {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.lhs, self.op.as_str())?;
+        if self.return_bool {
+            f.write_str(" bool")?;
+        }
+        if let Some(m) = &self.matching {
+            f.write_str(if m.on { " on " } else { " ignoring " })?;
+            write_label_list(f, &m.labels)?;
+            if let Some((side, include)) = &m.group {
+                f.write_str(match side {
+                    GroupSide::Left => " group_left ",
+                    GroupSide::Right => " group_right ",
+                })?;
+                write_label_list(f, include)?;
+            }
+        }
+        write!(f, " {}", self.rhs)
+    }
+}
+
+impl Display for Aggregate {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(self.op.as_str())?;
+        match &self.grouping {
+            Some(Grouping::By(l)) => {
+                f.write_str(" by ")?;
+                write_label_list(f, l)?;
+                f.write_char(' ')?;
+            }
+            Some(Grouping::Without(l)) => {
+                f.write_str(" without ")?;
+                write_label_list(f, l)?;
+                f.write_char(' ')?;
+            }
+            None => {}
+        }
+        f.write_char('(')?;
+        if let Some(p) = &self.param {
+            write!(f, "{p}, ")?;
+        }
+        write!(f, "{})", self.expr)
+    }
+}
+
+impl Display for Call {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.func.name)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        f.write_char(')')
+    }
+}
+
+impl Display for Expr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Number(n) => f.write_str(&format_number(n.0)),
+            Expr::String(s) => f.write_str(&quote(s)),
+            Expr::Vector(v) => v.fmt(f),
+            Expr::Matrix(m) => m.fmt(f),
+            Expr::Subquery(s) => s.fmt(f),
+            Expr::Paren(e) => write!(f, "({e})"),
+            Expr::Unary(u) => u.fmt(f),
+            Expr::Binary(b) => b.fmt(f),
+            Expr::Aggregate(a) => a.fmt(f),
+            Expr::Call(c) => c.fmt(f),
+        }
+    }
+}

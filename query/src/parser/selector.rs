@@ -1,0 +1,183 @@
+//! Vector selectors `name{label op "value", …}` (with Prometheus 3's quoted
+//! UTF-8 names) and the label lists of `by`, `on` and `group_left`.
+
+use super::ast::{Expr, ValueType, VectorSelector};
+use super::error::ParseError;
+use super::lexer::{Tok, Token};
+use super::string::unquote;
+use super::{Node, PResult, Parser};
+use hourglass_storage::{MatchOp, Matcher};
+
+const METRIC_NAME: &str = "__name__";
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name that needs no quotes.
+pub(crate) fn is_legacy_label(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl<'a> Parser<'a> {
+    /// Decodes a string token, mapping escape errors into the query.
+    pub(crate) fn string_value(&self, t: Token) -> PResult<String> {
+        unquote(self.text(t)).map_err(|(off, msg)| {
+            let at = (t.start + off).min(t.end);
+            ParseError::new(at..t.end.min(at + 2).max(at + 1), msg)
+        })
+    }
+
+    /// A label name: a bare word or a quoted string.
+    fn label_name(&mut self, t: Token, allow_colon: bool) -> PResult<String> {
+        let name = match t.kind {
+            Tok::Str => self.string_value(t)?,
+            Tok::Ident => {
+                let w = self.text(t);
+                if !allow_colon && w.contains(':') {
+                    return Err(ParseError::new(
+                        t.start..t.end,
+                        format!("invalid label name {w:?}: quote names that contain \":\""),
+                    ));
+                }
+                w.to_owned()
+            }
+            _ => return Err(self.unexpected(t, "a label name")),
+        };
+        if name.is_empty() {
+            return Err(ParseError::new(
+                t.start..t.end,
+                "label name must not be empty",
+            ));
+        }
+        Ok(name)
+    }
+
+    /// `( label, … )`, a trailing comma allowed.
+    pub(crate) fn parse_label_list(&mut self) -> PResult<Vec<String>> {
+        self.expect(Tok::LParen, "\"(\" and a list of label names")?;
+        let mut labels = Vec::new();
+        loop {
+            let t = self.next();
+            if t.kind == Tok::RParen {
+                return Ok(labels);
+            }
+            if t.kind == Tok::Ident {
+                let w = self.text(t);
+                if w.eq_ignore_ascii_case("inf") || w.eq_ignore_ascii_case("nan") {
+                    return Err(self.unexpected(t, "a label name"));
+                }
+            }
+            labels.push(self.label_name(t, true)?);
+            let sep = self.next();
+            match sep.kind {
+                Tok::Comma => {}
+                Tok::RParen => return Ok(labels),
+                _ => return Err(self.unexpected(sep, "\",\" or \")\"")),
+            }
+        }
+    }
+
+    /// `name`, `name{…}` or `{…}`; `name_tok` has already been consumed.
+    pub(crate) fn parse_vector_selector(&mut self, name_tok: Option<Token>) -> PResult<Node> {
+        let start = name_tok.map_or(self.peek().start, |t| t.start);
+        let mut end = name_tok.map_or(start, |t| t.end);
+        let mut name = name_tok.map(|t| self.text(t).to_owned());
+        let mut matchers = Vec::new();
+        if self.peek().kind == Tok::LBrace {
+            self.next();
+            loop {
+                let t = self.next();
+                if t.kind == Tok::RBrace {
+                    end = t.end;
+                    break;
+                }
+                let op_tok = self.peek();
+                let op = match op_tok.kind {
+                    Tok::Assign => Some(MatchOp::Equal),
+                    Tok::Neq => Some(MatchOp::NotEqual),
+                    Tok::ReMatch => Some(MatchOp::RegexMatch),
+                    Tok::ReNoMatch => Some(MatchOp::RegexNoMatch),
+                    _ => None,
+                };
+                match (t.kind, op) {
+                    (Tok::Str, None) => {
+                        // A lone quoted string names the metric.
+                        let n = self.string_value(t)?;
+                        if let Some(prev) = &name {
+                            return Err(ParseError::new(
+                                t.start..t.end,
+                                format!("metric name must not be set twice: {prev:?} or {n:?}"),
+                            ));
+                        }
+                        name = Some(n);
+                    }
+                    (Tok::Str | Tok::Ident, Some(op)) => {
+                        let label = self.label_name(t, false)?;
+                        self.next();
+                        let v = self.peek();
+                        if v.kind != Tok::Str {
+                            return Err(self.unexpected(v, "a quoted label value"));
+                        }
+                        self.next();
+                        let value = self.string_value(v)?;
+                        let m = Matcher::new(op, label, value).map_err(|e| {
+                            // The regex crate's report spans lines; keep its last line.
+                            let reason = e.reason.lines().last().unwrap_or("").trim();
+                            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                            ParseError::new(
+                                v.start..v.end,
+                                format!(
+                                    "invalid regular expression {:?} for label {:?}: {reason}",
+                                    e.pattern, e.name
+                                ),
+                            )
+                        })?;
+                        matchers.push(m);
+                    }
+                    (Tok::Ident, None) => {
+                        return Err(
+                            self.unexpected(op_tok, "a label matching operator (=, !=, =~ or !~)")
+                        );
+                    }
+                    _ => return Err(self.unexpected(t, "a label matcher or \"}\"")),
+                }
+                let sep = self.next();
+                match sep.kind {
+                    Tok::Comma => {}
+                    Tok::RBrace => {
+                        end = sep.end;
+                        break;
+                    }
+                    _ => return Err(self.unexpected(sep, "\",\" or \"}\"")),
+                }
+            }
+        }
+        let span = start..end;
+        if let Some(n) = &name {
+            if let Some(m) = matchers.iter().find(|m| m.name() == METRIC_NAME) {
+                return Err(ParseError::new(
+                    span,
+                    format!(
+                        "metric name must not be set twice: {n:?} or {:?}",
+                        m.value()
+                    ),
+                ));
+            }
+            let m = Matcher::new(MatchOp::Equal, METRIC_NAME, n.as_str())
+                .map_err(|e| ParseError::new(span.clone(), e.to_string()))?;
+            matchers.insert(0, m);
+        }
+        if matchers.iter().all(Matcher::matches_empty) {
+            return Err(ParseError::new(
+                span,
+                "vector selector must contain at least one non-empty matcher",
+            ));
+        }
+        let vs = VectorSelector {
+            name,
+            matchers,
+            offset: None,
+            at: None,
+        };
+        self.node(Expr::Vector(vs), ValueType::Vector, start, end, 0)
+    }
+}
