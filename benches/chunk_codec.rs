@@ -108,7 +108,9 @@ fn shape_mix_jitter(r: &mut Rng, i: usize) -> Vec<Sample> {
 }
 fn shape_random_float(r: &mut Rng, _: usize) -> Vec<Sample> {
     let ts = times(r, 0);
-    ts.into_iter().map(|t| Sample::new(t, r.unit() * 1e3)).collect()
+    ts.into_iter()
+        .map(|t| Sample::new(t, r.unit() * 1e3))
+        .collect()
 }
 
 const SHAPES: [(&str, Gen); 7] = [

@@ -10,6 +10,7 @@
 //! [`Labels`], [`Sample`]s and [`Matcher`]s.
 
 pub mod chunk;
+pub mod index;
 mod model;
 
 pub use model::labels::{Label, Labels};

@@ -153,6 +153,26 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Ensures at least `k` bits (k <= 56) are visible to [`BitReader::peek`].
+    #[inline]
+    pub(crate) fn prepare(&mut self, k: u32) {
+        self.ensure(k);
+    }
+
+    /// The unread bits, left-aligned (only the prepared ones are meaningful).
+    #[inline]
+    pub(crate) fn peek(&self) -> u64 {
+        self.acc
+    }
+
+    /// Drops `k` prepared bits, 1 <= k <= the prepared count.
+    #[inline]
+    pub(crate) fn consume(&mut self, k: u32) {
+        debug_assert!(k >= 1 && k <= self.n);
+        self.acc <<= k;
+        self.n -= k;
+    }
+
     /// Reads `k` bits, 1 <= k <= 56.
     #[inline]
     pub(crate) fn read_bits(&mut self, k: u32) -> u64 {

@@ -25,8 +25,6 @@ pub struct ChunkIter<'a> {
     dec_valid: bool,
     lead: u32,
     sig: u32,
-    /// The last sample returned, for `seek` to reuse.
-    cur: Option<Sample>,
     err: Option<ChunkError>,
 }
 
@@ -44,7 +42,6 @@ impl<'a> ChunkIter<'a> {
             dec_valid: false,
             lead: 0,
             sig: 0,
-            cur: None,
             err: None,
         }
     }
@@ -73,10 +70,8 @@ impl<'a> ChunkIter<'a> {
     /// If the last returned sample already qualifies it is returned again;
     /// seeking never moves backwards.
     pub fn seek(&mut self, t: i64) -> Option<Sample> {
-        if let Some(c) = self.cur
-            && c.t >= t
-        {
-            return Some(c);
+        if self.read > 0 && self.err.is_none() && self.t >= t {
+            return Some(Sample::new(self.t, f64::from_bits(self.vbits)));
         }
         self.by_ref().find(|s| s.t >= t)
     }
@@ -88,7 +83,6 @@ impl<'a> ChunkIter<'a> {
             reason,
         });
         self.count = self.read;
-        self.cur = None;
         None
     }
 
@@ -206,6 +200,9 @@ impl Iterator for ChunkIter<'_> {
                 self.step()?
             }
             _ => {
+                if let Some(s) = self.next_fast() {
+                    return Some(s);
+                }
                 let b = self.r.read_unary(4) as usize;
                 let dod = self.read_signed(DOD_BITS[b]);
                 self.delta = self.delta.wrapping_add(dod);
@@ -216,7 +213,6 @@ impl Iterator for ChunkIter<'_> {
             return self.fail("stream ends before the sample count");
         }
         self.read += 1;
-        self.cur = Some(s);
         Some(s)
     }
 
@@ -226,6 +222,57 @@ impl Iterator for ChunkIter<'_> {
 }
 
 impl ChunkIter<'_> {
+    /// Samples whose whole encoding fits in one 56-bit peek (nearly all:
+    /// dod in the first two buckets, a same/decimal/XOR value) decoded
+    /// without intermediate shifts of the reader. `None` leaves the reader
+    /// untouched for the general path, which also reports any corruption.
+    #[inline(always)]
+    fn next_fast(&mut self) -> Option<Sample> {
+        const BUDGET: u32 = 56;
+        self.r.prepare(BUDGET);
+        let top = self.r.peek();
+        let (dod, mut used) = if top >> 63 == 0 {
+            (0, 1)
+        } else if top >> 62 == 0b10 {
+            (((top << 2) as i64) >> (64 - DOD_BITS[1]), 2 + DOD_BITS[1])
+        } else {
+            return None;
+        };
+        let delta = self.delta.wrapping_add(dod);
+        if delta <= 0 {
+            return None;
+        }
+        let t = self.t.checked_add(delta)?;
+        let v = top << used;
+        let mut general = false;
+        if v >> 63 == 0 {
+            used += 1;
+        } else if v >> 62 == 0b10 && self.dec_valid && (v << 2).leading_ones() < 3 {
+            let (plen, width) = match (v << 2).leading_ones() {
+                0 => (1, DEC_BITS[0]),
+                1 => (2, DEC_BITS[1]),
+                _ => (3, DEC_BITS[2]),
+            };
+            let d = ((v << (2 + plen)) as i64) >> (64 - width);
+            used += 2 + plen + width;
+            self.dec_n = self.dec_n.wrapping_add(d);
+            self.vbits = ((self.dec_n as f64) / POW10[usize::from(self.dec_k & 7)]).to_bits();
+        } else {
+            general = true;
+        }
+        self.r.consume(used);
+        self.t = t;
+        self.delta = delta;
+        if general && let Err(reason) = self.value() {
+            return self.fail(reason);
+        }
+        if self.r.overrun() {
+            return self.fail("stream ends before the sample count");
+        }
+        self.read += 1;
+        Some(Sample::new(self.t, f64::from_bits(self.vbits)))
+    }
+
     #[inline]
     fn step(&mut self) -> Option<Sample> {
         if self.delta <= 0 {
