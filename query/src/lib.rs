@@ -14,6 +14,8 @@
 //! Inputs over [`MAX_QUERY_BYTES`] or nested deeper than [`MAX_NESTING`] /
 //! [`MAX_DEPTH`] are refused, so no input overflows the stack.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod parser;
 
 pub use parser::ast::{

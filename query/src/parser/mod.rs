@@ -25,7 +25,7 @@ pub const MAX_QUERY_BYTES: usize = 128 * 1024;
 
 /// Deepest nesting of parentheses, calls, aggregations and unary operators.
 /// The parser recurses once per level, so this bounds its stack use.
-pub const MAX_NESTING: usize = 128;
+pub const MAX_NESTING: usize = 64;
 
 /// Deepest syntax tree, counting chains of binary operators (`a + b + …`),
 /// which the parser builds without recursing but which later walks of the

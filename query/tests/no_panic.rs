@@ -1,0 +1,239 @@
+//! What the fuzz target checks, run over corpus mutations and random token
+//! soup, plus the size and depth limits.
+
+use hourglass_query::fuzzing::parse_and_round_trip;
+use hourglass_query::{MAX_NESTING, MAX_QUERY_BYTES, parse};
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const PIECES: &[&str] = &[
+    "foo",
+    "bar",
+    "sum",
+    "rate",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "@",
+    "start()",
+    "end()",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "5m",
+    "1h30m",
+    "0",
+    "1",
+    "-1",
+    "0x1f",
+    "1e3",
+    ".5",
+    "Inf",
+    "NaN",
+    "\"x\"",
+    "'y'",
+    "`z`",
+    "=",
+    "!=",
+    "=~",
+    "!~",
+    "==",
+    "<",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "and",
+    "or",
+    "unless",
+    "atan2",
+    "topk",
+    "count_values",
+    "label_join",
+    "histogram_quantile",
+    "time",
+    "vector",
+    "#c\n",
+    " ",
+    "\t",
+    "job",
+    "\"a.b\"",
+    "\"\\u00e9\"",
+    "\"\\x\"",
+    "é",
+    "le",
+    "__name__",
+    "5",
+    "[5m:1m]",
+    "[5m]",
+];
+
+fn corpus_lines() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/promql/parse/");
+    let mut out = Vec::new();
+    for f in ["valid.txt", "invalid.txt"] {
+        let text = std::fs::read_to_string(format!("{dir}{f}")).unwrap();
+        for line in text.lines().filter(|l| !l.starts_with("##")) {
+            out.push(
+                line.rsplit_once(" ==> ")
+                    .map_or(line, |(q, _)| q)
+                    .to_owned(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_and_its_mutations_never_panic() {
+    let lines = corpus_lines();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for line in &lines {
+        parse_and_round_trip(line.as_bytes());
+        for _ in 0..8 {
+            let mut bytes = line.as_bytes().to_vec();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(bytes.len() + 1);
+                match rng.below(4) {
+                    0 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    1 => {
+                        let piece = PIECES[rng.below(PIECES.len())];
+                        bytes.splice(at..at, piece.bytes());
+                    }
+                    2 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                    _ => bytes.truncate(at),
+                }
+            }
+            parse_and_round_trip(&bytes);
+        }
+    }
+}
+
+#[test]
+fn random_token_soup_never_panics() {
+    let mut rng = Rng(42);
+    for _ in 0..5000 {
+        let mut q = String::new();
+        for _ in 0..rng.below(24) {
+            q.push_str(PIECES[rng.below(PIECES.len())]);
+            if rng.below(3) == 0 {
+                q.push(' ');
+            }
+        }
+        parse_and_round_trip(q.as_bytes());
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let deep = |open: &str, inner: &str, close: &str, n: usize| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    for q in [
+        deep("(", "foo", ")", 100_000),
+        deep("sum(", "foo", ")", 50_000),
+        deep("abs(", "foo", ")", 50_000),
+        deep("-", "foo", "", 100_000),
+        deep("2^", "2", "", 50_000),
+        deep("foo + ", "foo", "", 30_000),
+        deep("", "foo", " or foo", 30_000),
+        deep("(foo + ", "1", ")", 20_000),
+        deep("foo[1m:", "", "]", 1),
+    ] {
+        let q = &q[..q.len().min(MAX_QUERY_BYTES)];
+        let _ = parse(q);
+    }
+    let err = parse(&deep("(", "foo", ")", MAX_NESTING + 1)).unwrap_err();
+    assert!(err.message().contains("nested too deeply"), "{err}");
+    assert!(parse(&deep("(", "foo", ")", MAX_NESTING - 1)).is_ok());
+    let chain = vec!["foo"; 2000].join(" + ");
+    assert!(parse(&chain).unwrap_err().message().contains("too deep"));
+    let chain = vec!["foo"; 300].join(" or ");
+    assert!(parse(&chain).is_ok());
+}
+
+#[test]
+fn huge_input_is_refused() {
+    let q = format!("foo{{a=\"{}\"}}", "x".repeat(MAX_QUERY_BYTES));
+    let err = parse(&q).unwrap_err();
+    assert!(err.message().contains("too long"), "{err}");
+    assert!(err.to_string().len() < 1000);
+}
+
+#[test]
+fn pathological_regexes_are_refused_or_cheap() {
+    for re in [
+        "((a{100}){100}){100}",
+        "(?:(?:(?:a*)*)*)*b",
+        "(a|aa)*(a|aa)*(a|aa)*c",
+        "\\w{1000}\\w{1000}\\w{1000}",
+    ] {
+        let start = std::time::Instant::now();
+        let _ = parse(&format!("foo{{a=~\"{}\"}}", re.replace('\\', "\\\\")));
+        // Generous for debug builds on a shared machine; a blow-up takes far longer.
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "{re} took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn error_display_has_a_caret_under_the_problem() {
+    let err = parse("sum(rate(foo[5m])) + rate(bar)").unwrap_err();
+    let shown = err.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[0],
+        "parse error at 1:27: expected type range vector in call to function \"rate\", got instant vector"
+    );
+    assert_eq!(lines[1], "  sum(rate(foo[5m])) + rate(bar)");
+    assert_eq!(lines[2], format!("{}^^^", " ".repeat(2 + 26)));
+    let err = parse("foo +\n  bar{a=}").unwrap_err();
+    assert_eq!(err.line_col(), (2, 9));
+    assert!(
+        err.to_string().ends_with("    bar{a=}\n          ^"),
+        "{err}"
+    );
+}
+
+#[test]
+fn comments_and_newlines_are_blanks() {
+    let q = "sum by (job) ( # total\n  rate(foo[5m]) # per second\n)\n# end";
+    assert_eq!(
+        parse(q).unwrap().to_string(),
+        "sum by (job) (rate(foo[5m]))"
+    );
+    assert!(parse("\"a\nb\"").is_err());
+    assert_eq!(parse("`a\nb`").unwrap().to_string(), "\"a\\nb\"");
+}

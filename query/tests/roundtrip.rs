@@ -1,0 +1,386 @@
+//! Property: printing any well-formed tree and parsing it back yields the
+//! same tree. Trees are generated typed and in the shape the parser builds
+//! (parentheses wherever precedence needs them, signs folded into numbers).
+
+use hourglass_query::{
+    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
+    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
+    all_functions, parse,
+};
+use hourglass_storage::{MatchOp, Matcher};
+use proptest::prelude::*;
+
+const LABELS: &[&str] = &[
+    "job", "le", "a.b", "sum", "by", "inf", "é", "_x1", "a:b", "on",
+];
+const NAMES: &[&str] = &[
+    "foo",
+    "my.metric",
+    "sum",
+    "a:b",
+    ":x",
+    "by",
+    "Inf",
+    "rate",
+    "x y",
+];
+const REGEXES: &[&str] = &["api|web", ".*", ".+", "a\\.b", "(?i)x", "[0-9]{2}", ""];
+
+fn label() -> impl Strategy<Value = String> {
+    prop::sample::select(LABELS).prop_map(str::to_owned)
+}
+
+fn labels(max: usize) -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(label(), 0..=max)
+}
+
+fn ms() -> impl Strategy<Value = i64> {
+    prop_oneof![1i64..=120_000, 1i64..=400 * 86_400_000]
+}
+
+fn at() -> impl Strategy<Value = Option<At>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(At::Start)),
+        1 => Just(Some(At::End)),
+        1 => (-(10i64.pow(15))..10i64.pow(15)).prop_map(|t| Some(At::Timestamp(t))),
+    ]
+}
+
+fn offset() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![2 => Just(None), 1 => ms().prop_map(Some), 1 => ms().prop_map(|m| Some(-m))]
+}
+
+fn matcher() -> impl Strategy<Value = Matcher> {
+    let eq = (
+        label(),
+        prop_oneof![Just(MatchOp::Equal), Just(MatchOp::NotEqual)],
+        "\\PC{0,6}|[\"\\\\\n\t\u{1}]{1,3}",
+    )
+        .prop_map(|(n, op, v)| Matcher::new(op, n, v).unwrap());
+    let re = (
+        label(),
+        prop_oneof![Just(MatchOp::RegexMatch), Just(MatchOp::RegexNoMatch)],
+        prop::sample::select(REGEXES),
+    )
+        .prop_map(|(n, op, v)| Matcher::new(op, n, v).unwrap());
+    prop_oneof![eq, re]
+}
+
+fn selector() -> impl Strategy<Value = VectorSelector> {
+    (
+        prop::option::of(prop::sample::select(NAMES)),
+        prop::collection::vec(matcher(), 0..3),
+        offset(),
+        at(),
+    )
+        .prop_map(|(name, mut matchers, offset, at)| {
+            if let Some(n) = name {
+                matchers.insert(0, Matcher::new(MatchOp::Equal, "__name__", n).unwrap());
+            } else if matchers.iter().all(Matcher::matches_empty) {
+                matchers.push(Matcher::new(MatchOp::Equal, "job", "x").unwrap());
+            }
+            VectorSelector {
+                name: name.map(str::to_owned),
+                matchers,
+                offset,
+                at,
+            }
+        })
+}
+
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => 0u32..1000u32,
+        1 => Just(u32::MAX),
+    ]
+    .prop_map(f64::from)
+    .boxed()
+    .prop_union(
+        prop_oneof![
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(-0.0),
+            any::<f64>().prop_filter("finite", |v| v.is_finite()),
+        ]
+        .boxed(),
+    )
+}
+
+fn paren(e: Expr) -> Expr {
+    Expr::Paren(Box::new(e))
+}
+
+fn is_negative_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Number(NumberLiteral(v)) if v.is_sign_negative() && !v.is_nan())
+}
+
+/// Parenthesises operands the way a user must for the tree to parse back.
+fn binary(
+    op: BinaryOp,
+    lhs: Expr,
+    rhs: Expr,
+    return_bool: bool,
+    matching: Option<VectorMatching>,
+) -> Expr {
+    let prec = |e: &Expr| match e {
+        Expr::Binary(b) => Some(b.op.precedence()),
+        _ => None,
+    };
+    let lhs = match prec(&lhs) {
+        Some(p) if p < op.precedence() || (p == op.precedence() && op.is_right_associative()) => {
+            paren(lhs)
+        }
+        _ if op == BinaryOp::Pow
+            && (matches!(lhs, Expr::Unary(_)) || is_negative_literal(&lhs)) =>
+        {
+            paren(lhs)
+        }
+        _ => lhs,
+    };
+    let rhs = match prec(&rhs) {
+        Some(p) if p < op.precedence() || (p == op.precedence() && !op.is_right_associative()) => {
+            paren(rhs)
+        }
+        _ => rhs,
+    };
+    Expr::Binary(Binary {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+        return_bool,
+        matching,
+    })
+}
+
+fn unary(op: UnaryOp, e: Expr) -> Expr {
+    let e = match e {
+        Expr::Number(_) => paren(e),
+        Expr::Binary(ref b) if b.op != BinaryOp::Pow => paren(e),
+        e => e,
+    };
+    Expr::Unary(Unary {
+        op,
+        expr: Box::new(e),
+    })
+}
+
+/// A subquery's operand must be a primary to print unambiguously.
+fn subquery(
+    e: Expr,
+    range_ms: i64,
+    step_ms: Option<i64>,
+    offset: Option<i64>,
+    at: Option<At>,
+) -> Expr {
+    let e = match e {
+        Expr::Binary(_) | Expr::Unary(_) => paren(e),
+        e => e,
+    };
+    Expr::Subquery(Subquery {
+        expr: Box::new(e),
+        range_ms,
+        step_ms,
+        offset,
+        at,
+    })
+}
+
+const OPS: [BinaryOp; 16] = {
+    use BinaryOp::*;
+    [
+        Or, And, Unless, Eql, Neq, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod, Atan2, Pow,
+    ]
+};
+
+fn matching(op: BinaryOp) -> impl Strategy<Value = Option<VectorMatching>> {
+    let group = prop_oneof![
+        Just(None),
+        (
+            prop_oneof![Just(GroupSide::Left), Just(GroupSide::Right)],
+            labels(2)
+        )
+            .prop_map(Some),
+    ];
+    prop_oneof![
+        2 => Just(None),
+        1 => (any::<bool>(), labels(3), group).prop_map(move |(on, labels, group)| {
+            let mut group = if op.is_set() { None } else { group };
+            if let (true, Some((_, include))) = (on, &mut group) {
+                include.retain(|l| !labels.contains(l));
+            }
+            (on || !labels.is_empty() || group.is_some()).then_some(VectorMatching { on, labels, group })
+        }),
+    ]
+}
+
+fn expr(ty: ValueType, depth: u32) -> BoxedStrategy<Expr> {
+    let leaf = match ty {
+        ValueType::Scalar => number()
+            .prop_map(|v| Expr::Number(NumberLiteral(v)))
+            .boxed(),
+        ValueType::String => "\\PC{0,8}".prop_map(Expr::String).boxed(),
+        ValueType::Vector => selector().prop_map(Expr::Vector).boxed(),
+        ValueType::Matrix => (selector(), ms())
+            .prop_map(|(vector, range_ms)| Expr::Matrix(MatrixSelector { vector, range_ms }))
+            .boxed(),
+    };
+    if depth == 0 {
+        return leaf;
+    }
+    let d = depth - 1;
+    let mut options: Vec<(u32, BoxedStrategy<Expr>)> =
+        vec![(3, leaf), (1, expr(ty, d).prop_map(paren).boxed())];
+    options.push((2, call(ty, d)));
+    match ty {
+        ValueType::Scalar => {
+            let non_set: Vec<BinaryOp> = OPS.into_iter().filter(|o| !o.is_set()).collect();
+            options.push((
+                3,
+                (
+                    prop::sample::select(non_set),
+                    expr(ValueType::Scalar, d),
+                    expr(ValueType::Scalar, d),
+                )
+                    .prop_map(|(op, l, r)| binary(op, l, r, op.is_comparison(), None))
+                    .boxed(),
+            ));
+            options.push((
+                1,
+                (any::<bool>(), expr(ValueType::Scalar, d))
+                    .prop_map(|(neg, e)| unary(if neg { UnaryOp::Neg } else { UnaryOp::Plus }, e))
+                    .boxed(),
+            ));
+        }
+        ValueType::Vector => {
+            let vv = prop::sample::select(OPS.to_vec()).prop_flat_map(move |op| {
+                (
+                    Just(op),
+                    expr(ValueType::Vector, d),
+                    expr(ValueType::Vector, d),
+                    any::<bool>(),
+                    matching(op),
+                )
+            });
+            options.push((
+                3,
+                vv.prop_map(|(op, l, r, b, m)| binary(op, l, r, b && op.is_comparison(), m))
+                    .boxed(),
+            ));
+            let non_set: Vec<BinaryOp> = OPS.into_iter().filter(|o| !o.is_set()).collect();
+            options.push((
+                2,
+                (
+                    prop::sample::select(non_set),
+                    expr(ValueType::Vector, d),
+                    expr(ValueType::Scalar, d),
+                    any::<bool>(),
+                    any::<bool>(),
+                )
+                    .prop_map(|(op, v, s, flip, b)| {
+                        let (l, r) = if flip { (s, v) } else { (v, s) };
+                        binary(op, l, r, b && op.is_comparison(), None)
+                    })
+                    .boxed(),
+            ));
+            options.push((
+                1,
+                (any::<bool>(), expr(ValueType::Vector, d))
+                    .prop_map(|(neg, e)| unary(if neg { UnaryOp::Neg } else { UnaryOp::Plus }, e))
+                    .boxed(),
+            ));
+            options.push((3, aggregate(d)));
+        }
+        ValueType::Matrix => {
+            options.push((
+                3,
+                (
+                    expr(ValueType::Vector, d),
+                    ms(),
+                    prop::option::of(ms()),
+                    offset(),
+                    at(),
+                )
+                    .prop_map(|(e, r, s, o, a)| subquery(e, r, s, o, a))
+                    .boxed(),
+            ));
+        }
+        ValueType::String => {}
+    }
+    prop::strategy::Union::new_weighted(options).boxed()
+}
+
+fn aggregate(d: u32) -> BoxedStrategy<Expr> {
+    let grouping = prop_oneof![
+        Just(None),
+        prop::collection::vec(label(), 1..3).prop_map(|l| Some(Grouping::By(l))),
+        labels(2).prop_map(|l| Some(Grouping::Without(l))),
+    ];
+    (prop::sample::select(AggregateOp::ALL.to_vec()), grouping)
+        .prop_flat_map(move |(op, g)| {
+            let param = match op.param_type() {
+                Some(t) => expr(t, d).prop_map(|p| Some(Box::new(p))).boxed(),
+                None => Just(None).boxed(),
+            };
+            (Just(op), Just(g), param, expr(ValueType::Vector, d))
+        })
+        .prop_map(|(op, grouping, param, e)| {
+            Expr::Aggregate(Aggregate {
+                op,
+                expr: Box::new(e),
+                param,
+                grouping,
+            })
+        })
+        .boxed()
+}
+
+fn call(ty: ValueType, d: u32) -> BoxedStrategy<Expr> {
+    let funcs: Vec<_> = all_functions().iter().filter(|f| f.returns == ty).collect();
+    if funcs.is_empty() {
+        return expr(ty, 0);
+    }
+    prop::sample::select(funcs)
+        .prop_flat_map(move |f| {
+            let max = f
+                .max_args()
+                .unwrap_or(f.min_args() + 2)
+                .min(f.min_args() + 2);
+            (Just(f), f.min_args()..=max)
+        })
+        .prop_flat_map(move |(f, n)| {
+            let args: Vec<BoxedStrategy<Expr>> = (0..n)
+                .map(|i| match (f.name, i) {
+                    ("info", 1) => selector().prop_map(Expr::Vector).boxed(),
+                    _ => expr(f.arg_type(i).unwrap_or(ValueType::Scalar), d),
+                })
+                .collect();
+            (Just(f), args)
+        })
+        .prop_map(|(func, args)| Expr::Call(Call { func, args }))
+        .boxed()
+}
+
+fn any_expr() -> BoxedStrategy<Expr> {
+    prop_oneof![
+        4 => expr(ValueType::Vector, 3),
+        2 => expr(ValueType::Scalar, 3),
+        2 => expr(ValueType::Matrix, 3),
+        1 => expr(ValueType::String, 1),
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn printed_trees_parse_back_equal(e in any_expr()) {
+        let printed = e.to_string();
+        let again = parse(&printed).map_err(|err| TestCaseError::fail(format!("{printed}\n{err}")))?;
+        prop_assert_eq!(&again, &e, "printed: {}", printed);
+        prop_assert_eq!(again.value_type(), e.value_type());
+        prop_assert_eq!(again.to_string(), printed);
+    }
+}
