@@ -237,3 +237,13 @@ fn comments_and_newlines_are_blanks() {
     assert!(parse("\"a\nb\"").is_err());
     assert_eq!(parse("`a\nb`").unwrap().to_string(), "\"a\\nb\"");
 }
+
+#[test]
+fn many_expensive_regexes_hit_the_compile_budget() {
+    let matchers: Vec<String> = (0..2000).map(|i| format!("l{i}=~\".{{1000}}\"")).collect();
+    let q = format!("foo{{{}}}", matchers.join(","));
+    let start = std::time::Instant::now();
+    let err = parse(&q).unwrap_err();
+    assert!(err.message().contains("too expensive"), "{err}");
+    assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+}

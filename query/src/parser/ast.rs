@@ -376,12 +376,22 @@ pub struct Aggregate {
 }
 
 /// A function call, checked against the function table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Call {
     /// The function's table entry.
     pub func: &'static Function,
     /// Arguments, already type-checked.
     pub args: Vec<Expr>,
+}
+
+impl std::fmt::Debug for Call {
+    // The name identifies the table entry; its signature is noise here.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("func", &self.func.name)
+            .field("args", &self.args)
+            .finish()
+    }
 }
 
 impl Expr {

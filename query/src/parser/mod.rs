@@ -9,6 +9,7 @@ pub(crate) mod error;
 mod expr;
 pub(crate) mod functions;
 pub(crate) mod lexer;
+mod matcher_cache;
 pub(crate) mod number;
 mod printer;
 mod selector;
@@ -31,6 +32,11 @@ pub const MAX_NESTING: usize = 64;
 /// which the parser builds without recursing but which later walks of the
 /// tree (printing, checking, dropping) recurse through.
 pub const MAX_DEPTH: u32 = 512;
+
+/// Wall time one query may spend compiling label-matcher regexes. Each
+/// regex is bounded by the regex crate's size limit, but thousands of
+/// large ones in one query would still add up to seconds.
+const REGEX_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Parses and type-checks one PromQL expression.
 ///
@@ -60,6 +66,7 @@ fn parse_inner(query: &str) -> Result<Expr, ParseError> {
         toks,
         pos: 0,
         nesting: 0,
+        regex_time: std::time::Duration::ZERO,
     };
     if p.peek().kind == Tok::Eof {
         return Err(ParseError::new(
@@ -98,6 +105,7 @@ pub(crate) struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     nesting: usize,
+    regex_time: std::time::Duration,
 }
 
 impl<'a> Parser<'a> {

@@ -5,7 +5,7 @@ use super::ast::{Expr, ValueType, VectorSelector};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::string::unquote;
-use super::{Node, PResult, Parser};
+use super::{Node, PResult, Parser, REGEX_BUDGET};
 use hourglass_storage::{MatchOp, Matcher};
 
 const METRIC_NAME: &str = "__name__";
@@ -119,7 +119,18 @@ impl<'a> Parser<'a> {
                         }
                         self.next();
                         let value = self.string_value(v)?;
-                        let m = Matcher::new(op, label, value).map_err(|e| {
+                        let started = std::time::Instant::now();
+                        let (m, compiled) = super::matcher_cache::matcher(op, label, value);
+                        if compiled {
+                            self.regex_time += started.elapsed();
+                            if self.regex_time > REGEX_BUDGET {
+                                return Err(ParseError::new(
+                                    v.start..v.end,
+                                    "regular expressions in this query are too expensive to compile",
+                                ));
+                            }
+                        }
+                        let m = m.map_err(|e| {
                             // The regex crate's report spans lines; keep its last line.
                             let reason = e.reason.lines().last().unwrap_or("").trim();
                             let reason = reason.strip_prefix("error: ").unwrap_or(reason);
