@@ -10,9 +10,18 @@
 //! [`Labels`], [`Sample`]s and [`Matcher`]s.
 
 pub mod chunk;
+mod error;
+pub mod head;
 pub mod index;
 mod model;
+mod querier;
+mod storage;
 
-pub use model::labels::{Label, Labels};
+pub use error::StorageError;
+pub use head::{AppendStats, HeadStats, Rejected};
+pub use model::batch::{SeriesSamples, WriteBatch};
+pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
+pub use querier::{Querier, SampleIter, Series, SeriesSet};
+pub use storage::{Options, Storage};

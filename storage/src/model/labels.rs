@@ -71,6 +71,162 @@ impl Labels {
     }
 }
 
+impl Labels {
+    /// Labels from pairs already sorted by name with no empty values (the
+    /// head rebuilds labels with interned strings this way).
+    pub(crate) fn from_sorted(pairs: Vec<Label>) -> Labels {
+        debug_assert!(pairs.windows(2).all(|w| w[0].name <= w[1].name));
+        Labels(pairs.into())
+    }
+
+    /// A stable 64-bit hash of the pairs: the same on every run, machine
+    /// and version (it may be persisted), unlike `std`'s `Hash`.
+    pub fn stable_hash(&self) -> u64 {
+        let mut h = StableHasher::new();
+        for l in self.iter() {
+            h.write_str(&l.name);
+            h.write_str(&l.value);
+        }
+        h.finish()
+    }
+
+    /// Checks names, duplicates and sizes against `limits`; the error names
+    /// the series.
+    pub fn validate(&self, limits: &LabelLimits) -> Result<(), LabelError> {
+        let fail = |reason: String| {
+            Err(LabelError {
+                series: self.to_string(),
+                reason,
+            })
+        };
+        if self.is_empty() {
+            return fail("series has no labels".into());
+        }
+        if self.len() > limits.max_labels {
+            return fail(format!(
+                "{} labels, more than the limit of {}",
+                self.len(),
+                limits.max_labels
+            ));
+        }
+        let mut prev: Option<&str> = None;
+        for l in self.iter() {
+            if l.name.is_empty() {
+                return fail("empty label name".into());
+            }
+            if prev == Some(&*l.name) {
+                return fail(format!("duplicate label name {:?}", &*l.name));
+            }
+            prev = Some(&l.name);
+            if l.name.len() > limits.max_name_bytes {
+                return fail(format!(
+                    "label name {:?} longer than {} bytes",
+                    &*l.name, limits.max_name_bytes
+                ));
+            }
+            if l.value.len() > limits.max_value_bytes {
+                return fail(format!(
+                    "value of label {:?} longer than {} bytes",
+                    &*l.name, limits.max_value_bytes
+                ));
+            }
+            let legal = if limits.utf8_names {
+                !l.name.chars().any(char::is_control)
+            } else {
+                is_legacy_name(&l.name)
+            };
+            if !legal {
+                return fail(format!("invalid label name {:?}", &*l.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the classic Prometheus label name.
+fn is_legacy_name(n: &str) -> bool {
+    let mut b = n.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Limits enforced by [`Labels::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelLimits {
+    /// Most labels per series, `__name__` included.
+    pub max_labels: usize,
+    /// Longest label name in bytes.
+    pub max_name_bytes: usize,
+    /// Longest label value in bytes.
+    pub max_value_bytes: usize,
+    /// Accept any UTF-8 name without control characters (Prometheus 3);
+    /// otherwise only `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub utf8_names: bool,
+}
+
+impl Default for LabelLimits {
+    fn default() -> Self {
+        LabelLimits {
+            max_labels: 64,
+            max_name_bytes: 1024,
+            max_value_bytes: 4096,
+            utf8_names: true,
+        }
+    }
+}
+
+/// A series refused by [`Labels::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid series {series}: {reason}")]
+pub struct LabelError {
+    /// The series as printed by `Display`.
+    pub series: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A small word-at-a-time multiply-rotate hash; its output is part of
+/// nothing on disk yet, but keep it stable anyway.
+struct StableHasher(u64);
+
+impl StableHasher {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn new() -> Self {
+        StableHasher(0x243f_6a88_85a3_08d3)
+    }
+
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0 ^ w).wrapping_mul(Self::K).rotate_left(29);
+    }
+
+    fn write_str(&mut self, s: &str) {
+        let b = s.as_bytes();
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let mut w = [0u8; 8];
+        let r = chunks.remainder();
+        w[..r.len()].copy_from_slice(r);
+        self.mix(u64::from_le_bytes(w));
+        // The length ends each string, so ("ab","c") != ("a","bc").
+        self.mix(b.len() as u64 | 0xff00_0000_0000_0000);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+}
+
 /// Prints `name{a="b", c="d"}` as Prometheus does.
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,5 +257,77 @@ mod tests {
         assert_eq!(l.metric_name(), Some("up"));
         assert_eq!(l.get("zone"), None);
         assert_eq!(l.to_string(), r#"up{job="api"}"#);
+    }
+
+    #[test]
+    fn stable_hash_is_fixed_and_separates_boundaries() {
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "api")]);
+        assert_eq!(a.stable_hash(), a.clone().stable_hash());
+        let b = Labels::from_pairs([("ab", "c")]);
+        let c = Labels::from_pairs([("a", "bc")]);
+        assert_ne!(b.stable_hash(), c.stable_hash());
+        // Pinned: the hash must not change between versions.
+        assert_eq!(a.stable_hash(), PINNED_HASH);
+    }
+
+    const PINNED_HASH: u64 = 13_877_166_846_984_847_179;
+
+    #[track_caller]
+    fn refused(l: Labels, limits: &LabelLimits, want: &str) {
+        let e = l.validate(limits).unwrap_err();
+        assert!(e.reason.contains(want), "{e}");
+        assert_eq!(e.series, l.to_string());
+    }
+
+    #[test]
+    fn validation_names_the_series() {
+        let lim = LabelLimits::default();
+        assert!(
+            Labels::from_pairs([("__name__", "up")])
+                .validate(&lim)
+                .is_ok()
+        );
+        refused(Labels::from_pairs([("", "x")]), &lim, "empty label name");
+        refused(
+            Labels::from_pairs([("a", "1"), ("a", "2")]),
+            &lim,
+            "duplicate",
+        );
+        refused(
+            Labels::from_pairs([("a\n", "1")]),
+            &lim,
+            "invalid label name",
+        );
+        refused(
+            Labels::from_pairs(Vec::<(&str, &str)>::new()),
+            &lim,
+            "no labels",
+        );
+        let strict = LabelLimits {
+            utf8_names: false,
+            max_labels: 2,
+            max_value_bytes: 3,
+            ..lim
+        };
+        refused(
+            Labels::from_pairs([("é", "1")]),
+            &strict,
+            "invalid label name",
+        );
+        refused(
+            Labels::from_pairs([("9a", "1")]),
+            &strict,
+            "invalid label name",
+        );
+        refused(
+            Labels::from_pairs([("a", "1"), ("b", "1"), ("c", "1")]),
+            &strict,
+            "3 labels",
+        );
+        refused(
+            Labels::from_pairs([("a", "1234")]),
+            &strict,
+            "longer than 3 bytes",
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The vocabulary shared by every room: labels, samples, matchers.
+//! The vocabulary shared by every room: labels, samples, matchers, batches.
 
+pub mod batch;
 pub mod labels;
 pub mod matcher;
 pub mod sample;

@@ -1,0 +1,40 @@
+//! The storage crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything `Storage` and its queriers can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] hourglass_wal::Error),
+    /// A WAL record this crate cannot decode.
+    #[error("WAL record at LSN {lsn} is invalid at byte {offset}: {reason}")]
+    BadWalRecord {
+        /// The record's LSN.
+        lsn: u64,
+        /// Byte offset inside the record.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A file or directory operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A chunk failed to decode while reading a series.
+    #[error("series {series}: {source}")]
+    Chunk {
+        /// The series as printed.
+        series: String,
+        /// The decoder's error.
+        #[source]
+        source: crate::chunk::ChunkError,
+    },
+}

@@ -1,0 +1,233 @@
+//! The head: every series' recent samples in memory, behind the WAL.
+//!
+//! Series live in `SHARDS` hash-sharded maps (labels hash → series, with
+//! collisions kept side by side), so writers of different series never
+//! share a lock; each series has its own mutex. Series get dense `u32` ids
+//! (their postings ordinals and WAL refs), stable across restarts because
+//! the WAL records them.
+//!
+//! Split by verb: `append.rs` (acceptance and WAL records), `read.rs`
+//! (the querier), `replay.rs` (recovery), `series.rs` (one series).
+
+mod append;
+mod intern;
+mod read;
+mod replay;
+mod series;
+pub(crate) mod wal_records;
+
+pub use append::{AppendStats, Rejected};
+pub use read::HeadQuerier;
+pub use replay::ReplayStats;
+
+use crate::chunk::CutPolicy;
+use crate::index::MemPostings;
+use crate::model::labels::{LabelLimits, Labels};
+use intern::Interner;
+use series::MemSeries;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+const SHARDS: usize = 64;
+
+/// Head behaviour.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// When open chunks are cut.
+    pub cut: CutPolicy,
+    /// How far behind its newest sample a series still accepts samples.
+    pub ooo_window_ms: i64,
+    /// Samples older than the newest stored sample minus this are refused.
+    pub retention_ms: Option<i64>,
+    /// Label validation limits.
+    pub limits: LabelLimits,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions {
+            cut: CutPolicy::default(),
+            ooo_window_ms: 3_600_000,
+            retention_ms: None,
+            limits: LabelLimits::default(),
+        }
+    }
+}
+
+/// The key of a shard map is already a hash; don't hash it again.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+}
+
+type ShardMap = HashMap<u64, Vec<Arc<MemSeries>>, BuildHasherDefault<IdentityHasher>>;
+
+/// Cumulative counters since open.
+#[derive(Debug, Default)]
+struct Counters {
+    appended: AtomicU64,
+    duplicates: AtomicU64,
+    out_of_window: AtomicU64,
+    past_retention: AtomicU64,
+    duplicate_conflict: AtomicU64,
+    invalid_series: AtomicU64,
+}
+
+/// Head statistics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Live series.
+    pub series: usize,
+    /// Samples accepted since open (WAL replay included).
+    pub appended: u64,
+    /// Exact duplicates accepted silently.
+    pub duplicates: u64,
+    /// Refusals by reason since open.
+    pub rejected: Rejected,
+    /// Newest sample time stored, if any.
+    pub max_t: Option<i64>,
+}
+
+/// The in-memory series registry with its postings.
+#[derive(Debug)]
+pub struct Head {
+    opts: HeadOptions,
+    shards: Box<[RwLock<ShardMap>]>,
+    /// Series by id; `None` for ids not (or no longer) in use.
+    by_id: RwLock<Vec<Option<Arc<MemSeries>>>>,
+    postings: RwLock<MemPostings>,
+    interner: Interner,
+    /// Newest sample time over all series; `i64::MIN` when empty.
+    max_t: AtomicI64,
+    counters: Counters,
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Head {
+    /// An empty head.
+    pub fn new(opts: HeadOptions) -> Self {
+        Head {
+            opts,
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(ShardMap::default()))
+                .collect(),
+            by_id: RwLock::new(Vec::new()),
+            postings: RwLock::new(MemPostings::new()),
+            interner: Interner::default(),
+            max_t: AtomicI64::new(i64::MIN),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &HeadOptions {
+        &self.opts
+    }
+
+    fn shard(&self, hash: u64) -> &RwLock<ShardMap> {
+        // Middle bits: the map itself uses the low and top bits.
+        &self.shards[((hash >> 32) as usize) % SHARDS]
+    }
+
+    /// The series with these labels, if present.
+    fn get(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        read(self.shard(hash))
+            .get(&hash)?
+            .iter()
+            .find(|s| s.labels == *labels)
+            .cloned()
+    }
+
+    /// The series with these labels, created (with a fresh id, or `id`
+    /// during replay) if missing. Validation is the caller's.
+    fn get_or_create(&self, labels: &Labels, id: Option<u32>) -> Arc<MemSeries> {
+        let hash = labels.stable_hash();
+        if let Some(s) = self.get(hash, labels) {
+            return s;
+        }
+        let mut shard = write(self.shard(hash));
+        let entry = shard.entry(hash).or_default();
+        if let Some(s) = entry.iter().find(|s| s.labels == *labels) {
+            return Arc::clone(s);
+        }
+        let mut by_id = write(&self.by_id);
+        let id = match id {
+            Some(id) => id,
+            None => u32::try_from(by_id.len()).unwrap_or(u32::MAX),
+        };
+        let s = Arc::new(MemSeries::new(id, self.interner.labels(labels)));
+        let slot = id as usize;
+        if by_id.len() <= slot {
+            by_id.resize(slot + 1, None);
+        }
+        by_id[slot] = Some(Arc::clone(&s));
+        drop(by_id);
+        write(&self.postings).add(id, &s.labels);
+        entry.push(Arc::clone(&s));
+        s
+    }
+
+    /// The series with id `id`.
+    fn by_id(&self, id: u32) -> Option<Arc<MemSeries>> {
+        read(&self.by_id).get(id as usize).cloned().flatten()
+    }
+
+    /// Statistics since open.
+    pub fn stats(&self) -> HeadStats {
+        let c = &self.counters;
+        let max_t = self.max_t.load(Ordering::Relaxed);
+        HeadStats {
+            series: read(&self.postings).all().len() as usize,
+            appended: c.appended.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            rejected: Rejected {
+                out_of_window: c.out_of_window.load(Ordering::Relaxed),
+                past_retention: c.past_retention.load(Ordering::Relaxed),
+                duplicate_conflict: c.duplicate_conflict.load(Ordering::Relaxed),
+                invalid_series: c.invalid_series.load(Ordering::Relaxed),
+            },
+            max_t: (max_t != i64::MIN).then_some(max_t),
+        }
+    }
+
+    /// Samples before this time are refused (retention by age, measured
+    /// from the newest sample stored, not the wall clock).
+    fn min_valid_t(&self) -> i64 {
+        match self.opts.retention_ms {
+            Some(r) => {
+                let max = self.max_t.load(Ordering::Relaxed);
+                if max == i64::MIN {
+                    i64::MIN
+                } else {
+                    max.saturating_sub(r)
+                }
+            }
+            None => i64::MIN,
+        }
+    }
+}

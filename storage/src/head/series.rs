@@ -1,0 +1,268 @@
+//! One in-memory series: sealed chunks, the open chunk, and the
+//! out-of-order buffer, with the acceptance rules.
+
+use crate::chunk::{Chunk, CutPolicy, XorAppender};
+use crate::model::labels::Labels;
+use crate::model::sample::Sample;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+/// A chunk the head has sealed, with its time range.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) chunk: Arc<Chunk>,
+}
+
+/// A series' samples. In-order samples live in chunks; older samples that
+/// arrive later sit in `ooo` and are merged at read time.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesData {
+    pub(crate) sealed: Vec<HeadChunk>,
+    pub(crate) open: XorAppender,
+    /// Out-of-order samples by time (value bits).
+    pub(crate) ooo: BTreeMap<i64, u64>,
+}
+
+/// What happened to one sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Appended,
+    /// Same timestamp and same value as a stored sample: nothing to do.
+    Duplicate,
+    /// Older than the series' newest by more than the out-of-order window.
+    OutOfWindow,
+    /// Older than retention allows.
+    PastRetention,
+    /// Same timestamp as a stored sample, different value.
+    DuplicateConflict,
+}
+
+/// The rules in force for an append.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    pub(crate) cut: CutPolicy,
+    pub(crate) ooo_window_ms: i64,
+    /// Samples before this are refused (retention).
+    pub(crate) min_valid_t: i64,
+    /// Replay: samples were accepted once already, so no window applies.
+    pub(crate) replay: bool,
+}
+
+/// A series in the head.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) id: u32,
+    pub(crate) labels: Labels,
+    pub(crate) data: Mutex<SeriesData>,
+    /// Set once a WAL record holding this series' definition is durable;
+    /// until then every record that uses the series repeats it.
+    pub(crate) def_durable: AtomicBool,
+}
+
+impl MemSeries {
+    pub(crate) fn new(id: u32, labels: Labels) -> Self {
+        MemSeries {
+            id,
+            labels,
+            data: Mutex::new(SeriesData::default()),
+            def_durable: AtomicBool::new(false),
+        }
+    }
+}
+
+impl SeriesData {
+    /// Newest in-order timestamp.
+    pub(crate) fn max_t(&self) -> Option<i64> {
+        self.open
+            .last_t()
+            .or_else(|| self.sealed.last().map(|c| c.max_t))
+    }
+
+    pub(crate) fn append(&mut self, s: Sample, rules: &Rules) -> Outcome {
+        if s.t < rules.min_valid_t && !rules.replay {
+            return Outcome::PastRetention;
+        }
+        let Some(max_t) = self.max_t() else {
+            return self.append_in_order(s, rules);
+        };
+        if s.t > max_t {
+            return self.append_in_order(s, rules);
+        }
+        if !rules.replay && s.t < max_t.saturating_sub(rules.ooo_window_ms) {
+            return Outcome::OutOfWindow;
+        }
+        let bits = s.v.to_bits();
+        if let Some(stored) = self.stored_at(s.t) {
+            return if stored == bits {
+                Outcome::Duplicate
+            } else {
+                Outcome::DuplicateConflict
+            };
+        }
+        self.ooo.insert(s.t, bits);
+        Outcome::Appended
+    }
+
+    fn append_in_order(&mut self, s: Sample, rules: &Rules) -> Outcome {
+        if rules.cut.should_cut(&self.open, s.t) {
+            self.seal_open();
+        }
+        match self.open.append(s) {
+            Ok(()) => Outcome::Appended,
+            // Full (u16::MAX samples) cannot happen below the cut policy's
+            // max; seal and retry once rather than lose the sample.
+            Err(_) => {
+                self.seal_open();
+                match self.open.append(s) {
+                    Ok(()) => Outcome::Appended,
+                    Err(_) => Outcome::DuplicateConflict,
+                }
+            }
+        }
+    }
+
+    /// Moves the open chunk to `sealed`.
+    pub(crate) fn seal_open(&mut self) {
+        if let (Some(min_t), Some(max_t)) = (self.open.first_t(), self.open.last_t()) {
+            let chunk = Arc::new(self.open.to_chunk());
+            self.sealed.push(HeadChunk {
+                min_t,
+                max_t,
+                chunk,
+            });
+        }
+        self.open = XorAppender::new();
+    }
+
+    /// The value bits stored at exactly `t`, if any.
+    fn stored_at(&self, t: i64) -> Option<u64> {
+        if let Some(&b) = self.ooo.get(&t) {
+            return Some(b);
+        }
+        if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last()) {
+            if t == last.t {
+                return Some(last.v.to_bits());
+            }
+            if t >= first {
+                return self
+                    .open
+                    .to_chunk()
+                    .iter()
+                    .find(|s| s.t == t)
+                    .map(|s| s.v.to_bits());
+            }
+        }
+        // Sealed chunks are sorted and disjoint.
+        let i = self.sealed.partition_point(|c| c.max_t < t);
+        let c = self.sealed.get(i).filter(|c| c.min_t <= t)?;
+        let mut it = c.chunk.iter();
+        it.seek(t).filter(|s| s.t == t).map(|s| s.v.to_bits())
+    }
+
+    /// Samples with `mint <= t <= maxt`, for a reader: chunk handles and
+    /// the out-of-order samples, copied so the lock can be released.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn snapshot(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> (Vec<(i64, i64, Arc<Chunk>)>, Vec<Sample>) {
+        let mut chunks: Vec<(i64, i64, Arc<Chunk>)> = self
+            .sealed
+            .iter()
+            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+            .map(|c| (c.min_t, c.max_t, Arc::clone(&c.chunk)))
+            .collect();
+        if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last_t())
+            && last >= mint
+            && first <= maxt
+        {
+            chunks.push((first, last, Arc::new(self.open.to_chunk())));
+        }
+        let ooo = if mint <= maxt {
+            self.ooo
+                .range(mint..=maxt)
+                .map(|(&t, &b)| Sample::new(t, f64::from_bits(b)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (chunks, ooo)
+    }
+
+    /// Samples stored (in-order and out-of-order).
+    #[cfg(test)]
+    pub(crate) fn num_samples(&self) -> usize {
+        self.sealed
+            .iter()
+            .map(|c| c.chunk.num_samples())
+            .sum::<usize>()
+            + self.open.len()
+            + self.ooo.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            cut: CutPolicy {
+                max_samples: 4,
+                boundary_ms: 3_600_000,
+            },
+            ooo_window_ms: 1000,
+            min_valid_t: 0,
+            replay: false,
+        }
+    }
+
+    #[test]
+    fn acceptance_rules() {
+        let r = rules();
+        let mut d = SeriesData::default();
+        for t in (10_000..20_000).step_by(500) {
+            assert_eq!(d.append(Sample::new(t, t as f64), &r), Outcome::Appended);
+        }
+        let newest = 19_500;
+        assert_eq!(
+            d.append(Sample::new(newest, newest as f64), &r),
+            Outcome::Duplicate
+        );
+        assert_eq!(
+            d.append(Sample::new(newest, 1.0), &r),
+            Outcome::DuplicateConflict
+        );
+        assert_eq!(
+            d.append(Sample::new(19_000, 19_000.0), &r),
+            Outcome::Duplicate
+        );
+        assert_eq!(
+            d.append(Sample::new(19_000, 1.0), &r),
+            Outcome::DuplicateConflict
+        );
+        assert_eq!(d.append(Sample::new(18_600, 1.0), &r), Outcome::Appended);
+        assert_eq!(d.append(Sample::new(18_600, 1.0), &r), Outcome::Duplicate);
+        assert_eq!(d.append(Sample::new(18_400, 1.0), &r), Outcome::OutOfWindow);
+        // A sealed chunk's sample is found for the duplicate check.
+        assert_eq!(
+            d.append(Sample::new(10_000, 2.0), &Rules { replay: true, ..r }),
+            Outcome::DuplicateConflict
+        );
+        let past = Rules {
+            min_valid_t: 50_000,
+            ..r
+        };
+        assert_eq!(
+            d.append(Sample::new(40_000, 1.0), &past),
+            Outcome::PastRetention
+        );
+        assert!(d.sealed.len() >= 4);
+        assert_eq!(d.num_samples(), 21);
+    }
+}
