@@ -1,3 +1,64 @@
 //! `hourglass`: the server and the offline CLI.
 
-fn main() {}
+mod build_info;
+mod cli;
+mod data_dir;
+mod duration;
+mod server;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Hourglass: a time-series database for metrics.
+#[derive(Debug, Parser)]
+#[command(name = "hourglass", version, about)]
+struct Cli {
+    /// Log level or filter (e.g. `debug`, `hourglass=trace`); overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(cli::serve::ServeArgs),
+    /// PromQL tools: format or dump an expression.
+    Promql {
+        #[command(subcommand)]
+        cmd: cli::promql::PromqlCmd,
+    },
+}
+
+fn init_logging(flag: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match flag {
+        Some(f) => EnvFilter::try_new(f),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(cli.log_level.as_deref());
+            match cli::serve::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hourglass: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Promql { cmd } => cli::promql::run(cmd),
+    }
+}

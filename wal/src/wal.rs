@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A segmented, checksummed write-ahead log.
 ///
@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Wal {
     shared: Arc<Shared>,
-    ticker: Option<Ticker>,
+    syncer: Option<JoinHandle<()>>,
     report: RecoveryReport,
     closed: bool,
 }
@@ -48,7 +48,11 @@ struct Shared {
     opts: Options,
     writer: Mutex<Writer>,
     durable: Mutex<Durable>,
-    durable_changed: Condvar,
+    /// Wakes the sync thread when someone waits for durability.
+    work: Condvar,
+    /// Waiters park on the condvar of the round that will cover them, so a
+    /// finished fsync wakes only the appenders it made durable.
+    rounds: [Condvar; 2],
     counters: Counters,
 }
 
@@ -61,24 +65,36 @@ struct Counters {
 }
 
 /// State of the segment being appended to. Guarded by one mutex that is
-/// held only while bytes are handed to the OS, never across an fsync.
+/// never held across an fsync.
 struct Writer {
     file: Arc<dyn WalFile>,
     segment: u32,
+    /// Logical length: bytes written plus bytes buffered.
     segment_len: u64,
     next_lsn: u64,
     /// First LSN of every segment on disk.
     firsts: BTreeMap<u32, u64>,
+    /// Under group commit, frames wait here for the sync thread, which writes
+    /// them in one call before its fsync: nobody is acknowledged before that
+    /// fsync anyway, and it saves a syscall per append.
+    buffered: bool,
     buf: Vec<u8>,
     poisoned: Option<String>,
 }
 
-/// Group-commit bookkeeping.
+/// Durability bookkeeping shared by appenders and the sync thread.
 struct Durable {
     /// Every record with an LSN below this is durable.
     upto: u64,
-    /// An fsync is in flight; later arrivals wait for it and the next.
-    syncing: bool,
+    /// Highest bound anyone waits for.
+    requested: u64,
+    /// Completed fsync rounds; round `r` wakes `rounds[r % 2]`.
+    round: u64,
+    /// Bound the in-flight fsync will make durable, once its bytes are
+    /// written.
+    flushing: Option<u64>,
+    sync_idle: bool,
+    shutdown: bool,
     failed: Option<String>,
 }
 
@@ -134,7 +150,8 @@ impl Wal {
             .collect();
         segments.sort_unstable();
 
-        let (writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        let (mut writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        writer.buffered = opts.sync == SyncPolicy::Group;
         let next_lsn = writer.next_lsn;
         let shared = Arc::new(Shared {
             fs,
@@ -143,20 +160,28 @@ impl Wal {
             writer: Mutex::new(writer),
             durable: Mutex::new(Durable {
                 upto: next_lsn,
-                syncing: false,
+                requested: next_lsn,
+                round: 0,
+                flushing: None,
+                sync_idle: false,
+                shutdown: false,
                 failed: None,
             }),
-            durable_changed: Condvar::new(),
+            work: Condvar::new(),
+            rounds: [Condvar::new(), Condvar::new()],
             counters: Counters::default(),
         });
-        let ticker = match shared.opts.sync {
-            SyncPolicy::Interval(every) => Some(Ticker::start(Arc::clone(&shared), every)),
-            _ => None,
+        let syncer = {
+            let for_thread = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("wal-sync".into())
+                .spawn(move || for_thread.sync_loop())
+                .at(&shared.dir)?
         };
         tracing::debug!(dir = %shared.dir.display(), next_lsn, "WAL opened");
         Ok(Wal {
             shared,
-            ticker,
+            syncer: Some(syncer),
             report,
             closed: false,
         })
@@ -320,23 +345,28 @@ impl Wal {
     /// Syncs and closes the log, reporting a failure to sync.
     pub fn close(mut self) -> Result<()> {
         self.closed = true;
-        if let Some(t) = self.ticker.take() {
-            t.stop();
+        let result = self.shared.sync_all();
+        self.stop_syncer();
+        result
+    }
+
+    fn stop_syncer(&mut self) {
+        if let Some(handle) = self.syncer.take() {
+            lock(&self.shared.durable).shutdown = true;
+            self.shared.work.notify_all();
+            let _ = handle.join();
         }
-        self.shared.sync_all()
     }
 }
 
 impl Drop for Wal {
     fn drop(&mut self) {
-        if let Some(t) = self.ticker.take() {
-            t.stop();
-        }
         if !self.closed
             && let Err(e) = self.shared.sync_all()
         {
             tracing::warn!(error = %e, "WAL sync on drop failed");
         }
+        self.stop_syncer();
     }
 }
 
@@ -493,6 +523,7 @@ impl Writer {
             segment_len,
             next_lsn,
             firsts,
+            buffered: false,
             buf: Vec::new(),
             poisoned: None,
         }
@@ -517,7 +548,7 @@ impl Writer {
             self.write_fragments(sh, lsn, record)
                 .inspect_err(|e| self.poison(e))
         };
-        if self.buf.capacity() > 4 << 20 {
+        if !self.buffered && self.buf.capacity() > 4 << 20 {
             self.buf = Vec::new();
         }
         result?;
@@ -532,6 +563,12 @@ impl Writer {
     /// Writes one frame; on failure cuts the file back so that no partial
     /// frame is followed by later ones.
     fn write_frame(&mut self, sh: &Shared, kind: FragmentType, payload: &[u8]) -> Result<()> {
+        if self.buffered {
+            let before = self.buf.len();
+            frame::encode(&mut self.buf, kind, payload);
+            self.segment_len += (self.buf.len() - before) as u64;
+            return Ok(());
+        }
         self.buf.clear();
         frame::encode(&mut self.buf, kind, payload);
         match self.file.write_all(&self.buf) {
@@ -581,10 +618,31 @@ impl Writer {
         }
     }
 
+    /// Hands buffered frames to the OS. A failure poisons the log: those
+    /// frames already have LSNs that later records count on.
+    fn flush(&mut self, sh: &Shared) -> Result<()> {
+        if !self.buffered || self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.buf).map_err(|source| Error::Io {
+            path: sh.dir.join(segment_name(self.segment)),
+            source,
+        });
+        if let Err(e) = &result {
+            self.poison(e);
+        }
+        self.buf.clear();
+        if self.buf.capacity() > 4 << 20 {
+            self.buf = Vec::new();
+        }
+        result
+    }
+
     /// Seals the current segment (fsynced, so a crash can only ever tear the
     /// last one) and starts the next, whose first record will be `first_lsn`.
     fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
         let old = sh.dir.join(segment_name(self.segment));
+        self.flush(sh)?;
         self.file.sync().at(&old)?;
         let number = self.segment + 1;
         let (file, len) = create_segment(&*sh.fs, &sh.dir, number, first_lsn)?;
@@ -602,9 +660,8 @@ impl Shared {
         self.wait_durable(upto)
     }
 
-    /// Group commit: returns once every LSN below `upto` is durable. One
-    /// waiter at a time is the leader and runs the fsync; the others wait
-    /// for it and, if it did not cover them, elect the next leader.
+    /// Returns once every LSN below `upto` is durable. The sync thread does
+    /// the work; this only asks for it and waits for the round covering it.
     fn wait_durable(&self, upto: u64) -> Result<()> {
         let mut d = lock(&self.durable);
         loop {
@@ -614,44 +671,96 @@ impl Shared {
             if d.upto >= upto {
                 return Ok(());
             }
-            if d.syncing {
-                d = self
-                    .durable_changed
-                    .wait(d)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
+            if d.shutdown {
+                return Err(Error::Poisoned("the WAL is closing".into()));
             }
-            d.syncing = true;
-            drop(d);
-            let result = self.sync_current();
-            d = lock(&self.durable);
-            d.syncing = false;
-            let outcome = match result {
-                Ok(target) => {
-                    d.upto = d.upto.max(target);
-                    Ok(())
+            if d.requested < upto {
+                d.requested = upto;
+                if d.sync_idle {
+                    self.work.notify_one();
                 }
-                Err(e) => {
-                    d.failed = Some(e.to_string());
-                    Err(e)
-                }
+            }
+            // An fsync whose bytes are already written without ours cannot
+            // cover us: wait for the round after it.
+            let round = match d.flushing {
+                Some(bound) if bound < upto => d.round + 1,
+                _ => d.round,
             };
-            self.durable_changed.notify_all();
-            outcome?;
+            d = self.rounds[(round % 2) as usize]
+                .wait(d)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
-    /// fsyncs the current segment; returns the LSN bound it made durable.
-    fn sync_current(&self) -> Result<u64> {
-        let (file, target, segment) = {
-            let w = lock(&self.writer);
-            if let Some(why) = &w.poisoned {
-                return Err(Error::Poisoned(why.clone()));
-            }
-            (Arc::clone(&w.file), w.next_lsn, w.segment)
+    /// The sync thread: whenever someone waits (or, under
+    /// [`SyncPolicy::Interval`], on every tick with unsynced records), write
+    /// out buffered frames, fsync, and wake the round's waiters.
+    fn sync_loop(&self) {
+        let tick = match self.opts.sync {
+            SyncPolicy::Interval(every) => Some(every),
+            _ => None,
         };
-        self.fsync(&file, segment)?;
-        Ok(target)
+        let mut d = lock(&self.durable);
+        loop {
+            d.sync_idle = true;
+            // A failed log has nothing left to sync: park until shutdown.
+            while !d.shutdown && (d.failed.is_some() || d.requested <= d.upto) {
+                d = match tick {
+                    None => self.work.wait(d).unwrap_or_else(PoisonError::into_inner),
+                    Some(every) => {
+                        let (g, timeout) = self
+                            .work
+                            .wait_timeout(d, every)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        let mut g = g;
+                        if timeout.timed_out() {
+                            g.requested = g.requested.max(lock(&self.writer).next_lsn);
+                        }
+                        g
+                    }
+                };
+            }
+            d.sync_idle = false;
+            if d.failed.is_some() || d.requested <= d.upto {
+                return; // shut down with nothing left to do
+            }
+            drop(d);
+            let flushed = self.flush_current();
+            d = lock(&self.durable);
+            let result = match flushed {
+                Ok((file, bound, segment)) => {
+                    d.flushing = Some(bound);
+                    drop(d);
+                    let r = self.fsync(&file, segment).map(|()| bound);
+                    d = lock(&self.durable);
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            d.flushing = None;
+            match result {
+                Ok(bound) => d.upto = d.upto.max(bound),
+                Err(e) => {
+                    d.failed.get_or_insert_with(|| e.to_string());
+                    // Nobody waiting can succeed now.
+                    self.rounds[((d.round + 1) % 2) as usize].notify_all();
+                }
+            }
+            let finished = d.round;
+            d.round += 1;
+            self.rounds[(finished % 2) as usize].notify_all();
+        }
+    }
+
+    /// Writes out buffered frames; returns the segment to fsync and the LSN
+    /// bound that fsync makes durable.
+    fn flush_current(&self) -> Result<(Arc<dyn WalFile>, u64, u32)> {
+        let mut w = lock(&self.writer);
+        if let Some(why) = &w.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        w.flush(self)?;
+        Ok((Arc::clone(&w.file), w.next_lsn, w.segment))
     }
 
     /// [`SyncPolicy::Always`]: this appender's own fsync.
@@ -682,10 +791,6 @@ impl Shared {
                     source,
                 };
                 lock(&self.writer).poison(&e);
-                lock(&self.durable)
-                    .failed
-                    .get_or_insert_with(|| e.to_string());
-                self.durable_changed.notify_all();
                 Err(e)
             }
         }
@@ -730,43 +835,5 @@ fn corrupt(at: Position, reason: &str) -> Error {
         segment: at.segment,
         offset: at.offset,
         reason: reason.to_string(),
-    }
-}
-
-/// The background fsync of [`SyncPolicy::Interval`].
-struct Ticker {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: JoinHandle<()>,
-}
-
-impl Ticker {
-    fn start(shared: Arc<Shared>, every: Duration) -> Ticker {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || {
-            let (m, cv) = &*flag;
-            let mut stopped = lock(m);
-            loop {
-                let (g, _) = cv
-                    .wait_timeout(stopped, every)
-                    .unwrap_or_else(PoisonError::into_inner);
-                stopped = g;
-                if *stopped {
-                    return;
-                }
-                drop(stopped);
-                if let Err(e) = shared.sync_all() {
-                    tracing::warn!(error = %e, "periodic WAL sync failed");
-                }
-                stopped = lock(m);
-            }
-        });
-        Ticker { stop, handle }
-    }
-
-    fn stop(self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        let _ = self.handle.join();
     }
 }

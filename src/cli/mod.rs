@@ -1,0 +1,4 @@
+//! Subcommands.
+
+pub mod promql;
+pub mod serve;

@@ -1,0 +1,138 @@
+//! `hourglass serve`: open the data directory, then answer HTTP until
+//! SIGINT or SIGTERM.
+
+use crate::data_dir::DataDir;
+use crate::duration::parse_duration;
+use crate::server::{self, AppState};
+use anyhow::Context;
+use hourglass_wal::{Options as WalOptions, SyncPolicy, Wal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags of `hourglass serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    #[arg(long, env = "HOURGLASS_LISTEN", default_value = "127.0.0.1:9201")]
+    listen: String,
+    /// Directory for all data; created if missing, locked while running.
+    #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// When WAL appends are fsynced: `group` (group commit), `always`,
+    /// `never`, or an interval such as `100ms`.
+    #[arg(long, default_value = "group", value_parser = parse_sync_policy)]
+    wal_sync: SyncPolicy,
+    /// WAL segment size in MiB.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4095))]
+    wal_segment_mib: u64,
+}
+
+fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
+    match s {
+        "group" => Ok(SyncPolicy::Group),
+        "always" => Ok(SyncPolicy::Always),
+        "never" => Ok(SyncPolicy::Never),
+        other => match parse_duration(other) {
+            Ok(d) if !d.is_zero() => Ok(SyncPolicy::Interval(d)),
+            _ => Err(format!(
+                "expected group, always, never or a positive interval such as 100ms, got {other:?}"
+            )),
+        },
+    }
+}
+
+/// Runs the server until a shutdown signal.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hourglass")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data = DataDir::open(&args.data_dir)?;
+    let wal_dir = data.path().join("wal");
+    let opts = WalOptions {
+        segment_size: args.wal_segment_mib << 20,
+        sync: args.wal_sync,
+        ..WalOptions::default()
+    };
+    let wal = Wal::open(&wal_dir, opts)
+        .with_context(|| format!("cannot open the WAL in {}", wal_dir.display()))?;
+    let report = wal.recovery_report();
+    tracing::info!(
+        dir = %wal_dir.display(),
+        records = report.records,
+        next_lsn = %report.next_lsn,
+        torn_tail = report.torn_tail.is_some(),
+        corruption = report.corruption.is_some(),
+        "WAL recovered"
+    );
+    let wal = Arc::new(wal);
+    let state = AppState::new(Arc::clone(&wal));
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%addr, data_dir = %data.path().display(), "listening");
+    state.set_ready(true);
+
+    axum::serve(listener, server::router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+
+    state.set_ready(false);
+    tracing::info!("shutting down: syncing the WAL");
+    tokio::task::spawn_blocking(move || wal.sync())
+        .await
+        .context("WAL sync task failed")?
+        .context("final WAL sync failed")?;
+    drop(data);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_policy_flag() {
+        assert_eq!(parse_sync_policy("group"), Ok(SyncPolicy::Group));
+        assert_eq!(
+            parse_sync_policy("250ms"),
+            Ok(SyncPolicy::Interval(std::time::Duration::from_millis(250)))
+        );
+        assert!(parse_sync_policy("0").is_err());
+        assert!(parse_sync_policy("sometimes").is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! The data directory and the exclusive lock that keeps a second server
+//! off it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why the data directory could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// The directory or its lock file could not be created.
+    #[error("cannot use data directory {dir}: {source}")]
+    Io {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the lock.
+    #[error(
+        "data directory {dir} is in use by another hourglass process (lock file {lock} is held)"
+    )]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+}
+
+/// A data directory held exclusively for the life of this value.
+#[derive(Debug)]
+pub struct DataDir {
+    path: PathBuf,
+    // Held for the lock; the OS releases it when the process ends, even on
+    // kill -9, so a stale LOCK file never blocks a restart.
+    _lock: File,
+}
+
+impl DataDir {
+    /// Creates `path` if needed and locks it.
+    pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
+        let io = |source| DataDirError::Io {
+            dir: path.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(path).map_err(io)?;
+        let lock_path = path.join("LOCK");
+        let mut lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(DataDirError::Locked {
+                    dir: path.to_path_buf(),
+                    lock: lock_path,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // The holder's PID, for whoever wonders who has the lock.
+        lock.set_len(0).map_err(io)?;
+        writeln!(lock, "{}", std::process::id()).map_err(io)?;
+        Ok(DataDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_is_refused_while_the_first_is_held() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let first = DataDir::open(&dir).unwrap();
+        let err = DataDir::open(&dir).unwrap_err();
+        assert!(matches!(err, DataDirError::Locked { .. }));
+        assert!(err.to_string().contains(&dir.display().to_string()));
+        drop(first);
+        DataDir::open(&dir).unwrap();
+    }
+}

@@ -1,0 +1,283 @@
+//! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
+
+use super::AppState;
+use crate::build_info;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Requests answered, by handler and status code.
+#[derive(Default)]
+pub struct HttpMetrics {
+    by_handler: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+}
+
+impl HttpMetrics {
+    /// Records one answered request.
+    pub fn observe(&self, handler: &str, code: u16, took: Duration) {
+        let mut m = self
+            .by_handler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let e = m.entry((handler.to_string(), code)).or_default();
+        e.0 += 1;
+        e.1 += took.as_secs_f64();
+    }
+}
+
+/// Writes families in the text exposition format.
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{k}=\"{}\"", escape(v));
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {}", format_value(value));
+    }
+
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', r"\\")
+        .replace('"', "\\\"")
+        .replace('\n', r"\n")
+}
+
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Resident memory, CPU seconds and open descriptors from `/proc`.
+fn process_figures() -> (Option<f64>, Option<f64>, Option<f64>) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map(|kb| kb * 1024.0)
+        });
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        });
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as f64);
+    (rss, cpu, fds)
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let inner = &state.inner;
+    let mut out = Exposition(String::with_capacity(4096));
+
+    out.family(
+        "hourglass_build_info",
+        "gauge",
+        "Build of this server; always 1.",
+    );
+    out.sample(
+        "hourglass_build_info",
+        &[
+            ("version", build_info::VERSION),
+            ("revision", build_info::REVISION),
+            ("rustc", build_info::RUSTC),
+        ],
+        1.0,
+    );
+    out.single(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch in seconds.",
+        inner.start_time_unix,
+    );
+    let (rss, cpu, fds) = process_figures();
+    if let Some(v) = rss {
+        out.single(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            v,
+        );
+    }
+    if let Some(v) = cpu {
+        out.single(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            v,
+        );
+    }
+    if let Some(v) = fds {
+        out.single(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            v,
+        );
+    }
+
+    let w = inner.wal.stats();
+    out.single(
+        "hourglass_wal_appends_total",
+        "counter",
+        "Records appended to the write-ahead log.",
+        w.appends as f64,
+    );
+    out.single(
+        "hourglass_wal_written_bytes_total",
+        "counter",
+        "Bytes written to WAL segments, framing included.",
+        w.bytes as f64,
+    );
+    out.single(
+        "hourglass_wal_fsyncs_total",
+        "counter",
+        "Successful fsyncs of WAL segments.",
+        w.fsyncs as f64,
+    );
+    out.single(
+        "hourglass_wal_fsync_seconds_total",
+        "counter",
+        "Time spent in WAL fsyncs.",
+        w.fsync_seconds,
+    );
+    out.single(
+        "hourglass_wal_segments",
+        "gauge",
+        "WAL segment files on disk.",
+        w.segments as f64,
+    );
+    out.single(
+        "hourglass_wal_next_lsn",
+        "gauge",
+        "Sequence number the next WAL record gets.",
+        w.next_lsn.0 as f64,
+    );
+    out.single(
+        "hourglass_wal_poisoned",
+        "gauge",
+        "1 when an earlier write or fsync failure stopped WAL appends.",
+        if w.poisoned { 1.0 } else { 0.0 },
+    );
+    let report = inner.wal.recovery_report();
+    out.single(
+        "hourglass_wal_recovery_torn_bytes",
+        "gauge",
+        "Bytes of a torn WAL tail cut off at startup.",
+        report
+            .torn_tail
+            .as_ref()
+            .map_or(0.0, |t| t.bytes_cut as f64),
+    );
+    out.single(
+        "hourglass_wal_recovery_corruptions",
+        "gauge",
+        "1 when startup found WAL corruption and set the rest aside.",
+        if report.corruption.is_some() {
+            1.0
+        } else {
+            0.0
+        },
+    );
+
+    let http = inner
+        .http
+        .by_handler
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    out.family(
+        "hourglass_http_requests_total",
+        "counter",
+        "HTTP requests answered, by handler and status code.",
+    );
+    for ((handler, code), (count, _)) in &http {
+        let code = code.to_string();
+        out.sample(
+            "hourglass_http_requests_total",
+            &[("handler", handler), ("code", &code)],
+            *count as f64,
+        );
+    }
+    out.family(
+        "hourglass_http_request_duration_seconds",
+        "summary",
+        "Time to answer HTTP requests, by handler.",
+    );
+    let mut per_handler: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
+    for ((handler, _), (count, secs)) in &http {
+        let e = per_handler.entry(handler).or_default();
+        e.0 += count;
+        e.1 += secs;
+    }
+    for (handler, (count, secs)) in per_handler {
+        out.sample(
+            "hourglass_http_request_duration_seconds_sum",
+            &[("handler", handler)],
+            secs,
+        );
+        out.sample(
+            "hourglass_http_request_duration_seconds_count",
+            &[("handler", handler)],
+            count as f64,
+        );
+    }
+
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out.0,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut e = Exposition(String::new());
+        e.sample("m", &[("l", "a\"b\\c\nd")], f64::INFINITY);
+        assert_eq!(e.0, "m{l=\"a\\\"b\\\\c\\nd\"} +Inf\n");
+    }
+}

@@ -1,0 +1,53 @@
+//! Health, readiness and build information, shaped as Prometheus's.
+
+use super::AppState;
+use crate::build_info;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub async fn healthy() -> &'static str {
+    "Hourglass is Healthy.\n"
+}
+
+pub async fn ready(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        "Hourglass is Ready.\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
+    }
+}
+
+/// Prometheus's buildinfo fields. `version` is the Prometheus release whose
+/// API we follow (Grafana gates features on it); `features` is left out on
+/// purpose, since Grafana takes a non-empty one to mean Mimir.
+pub async fn buildinfo() -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "success",
+        "data": {
+            "version": build_info::PROMETHEUS_COMPAT_VERSION,
+            "revision": build_info::REVISION,
+            "branch": "main",
+            "buildUser": "hourglass",
+            "buildDate": build_info::BUILD_DATE,
+            "goVersion": build_info::RUSTC,
+            "hourglassVersion": build_info::VERSION,
+        }
+    }))
+}
+
+/// 404 in Prometheus's error envelope under `/api/`, plain text elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        let body = json!({
+            "status": "error",
+            "errorType": "not_found",
+            "error": format!("no such endpoint: {}", uri.path()),
+        });
+        (StatusCode::NOT_FOUND, Json(body)).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
+    }
+}
