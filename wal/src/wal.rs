@@ -12,9 +12,9 @@ use crate::recovery::{self, RecoveryReport};
 use crate::segment::{SEGMENT_HEADER_LEN, SegmentHeader, parse_segment_name, segment_name};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Instant;
 
 /// A segmented, checksummed write-ahead log.
@@ -48,11 +48,11 @@ struct Shared {
     opts: Options,
     writer: Mutex<Writer>,
     durable: Mutex<Durable>,
+    /// Copy of `Durable::upto` that parked waiters check without the lock.
+    durable_upto: AtomicU64,
+    failed: AtomicBool,
     /// Wakes the sync thread when someone waits for durability.
     work: Condvar,
-    /// Waiters park on the condvar of the round that will cover them, so a
-    /// finished fsync wakes only the appenders it made durable.
-    rounds: [Condvar; 2],
     counters: Counters,
 }
 
@@ -88,11 +88,10 @@ struct Durable {
     upto: u64,
     /// Highest bound anyone waits for.
     requested: u64,
-    /// Completed fsync rounds; round `r` wakes `rounds[r % 2]`.
-    round: u64,
-    /// Bound the in-flight fsync will make durable, once its bytes are
-    /// written.
-    flushing: Option<u64>,
+    /// Parked appenders and the bound each waits for. Each is unparked by
+    /// name once covered, so an fsync wakes exactly the appenders it made
+    /// durable and none of them contends for a lock on the way out.
+    waiters: Vec<(u64, Thread)>,
     sync_idle: bool,
     shutdown: bool,
     failed: Option<String>,
@@ -161,14 +160,14 @@ impl Wal {
             durable: Mutex::new(Durable {
                 upto: next_lsn,
                 requested: next_lsn,
-                round: 0,
-                flushing: None,
+                waiters: Vec::new(),
                 sync_idle: false,
                 shutdown: false,
                 failed: None,
             }),
+            durable_upto: AtomicU64::new(next_lsn),
+            failed: AtomicBool::new(false),
             work: Condvar::new(),
-            rounds: [Condvar::new(), Condvar::new()],
             counters: Counters::default(),
         });
         let syncer = {
@@ -661,10 +660,13 @@ impl Shared {
     }
 
     /// Returns once every LSN below `upto` is durable. The sync thread does
-    /// the work; this only asks for it and waits for the round covering it.
+    /// the work; this asks for it and parks until unparked by it.
     fn wait_durable(&self, upto: u64) -> Result<()> {
-        let mut d = lock(&self.durable);
-        loop {
+        if self.durable_upto.load(Ordering::Acquire) >= upto {
+            return Ok(());
+        }
+        {
+            let mut d = lock(&self.durable);
             if let Some(why) = &d.failed {
                 return Err(Error::Poisoned(why.clone()));
             }
@@ -674,27 +676,31 @@ impl Shared {
             if d.shutdown {
                 return Err(Error::Poisoned("the WAL is closing".into()));
             }
+            d.waiters.push((upto, std::thread::current()));
             if d.requested < upto {
                 d.requested = upto;
                 if d.sync_idle {
                     self.work.notify_one();
                 }
             }
-            // An fsync whose bytes are already written without ours cannot
-            // cover us: wait for the round after it.
-            let round = match d.flushing {
-                Some(bound) if bound < upto => d.round + 1,
-                _ => d.round,
-            };
-            d = self.rounds[(round % 2) as usize]
-                .wait(d)
-                .unwrap_or_else(PoisonError::into_inner);
+        }
+        loop {
+            std::thread::park();
+            if self.durable_upto.load(Ordering::Acquire) >= upto {
+                return Ok(());
+            }
+            if self.failed.load(Ordering::Acquire) {
+                let d = lock(&self.durable);
+                let why = d.failed.clone().unwrap_or_default();
+                return Err(Error::Poisoned(why));
+            }
+            // Spurious wake-up: park again.
         }
     }
 
     /// The sync thread: whenever someone waits (or, under
     /// [`SyncPolicy::Interval`], on every tick with unsynced records), write
-    /// out buffered frames, fsync, and wake the round's waiters.
+    /// out buffered frames, fsync, and unpark the waiters now covered.
     fn sync_loop(&self) {
         let tick = match self.opts.sync {
             SyncPolicy::Interval(every) => Some(every),
@@ -708,11 +714,10 @@ impl Shared {
                 d = match tick {
                     None => self.work.wait(d).unwrap_or_else(PoisonError::into_inner),
                     Some(every) => {
-                        let (g, timeout) = self
+                        let (mut g, timeout) = self
                             .work
                             .wait_timeout(d, every)
                             .unwrap_or_else(PoisonError::into_inner);
-                        let mut g = g;
                         if timeout.timed_out() {
                             g.requested = g.requested.max(lock(&self.writer).next_lsn);
                         }
@@ -725,30 +730,23 @@ impl Shared {
                 return; // shut down with nothing left to do
             }
             drop(d);
-            let flushed = self.flush_current();
+            let result = self
+                .flush_current()
+                .and_then(|(file, bound, segment)| self.fsync(&file, segment).map(|()| bound));
             d = lock(&self.durable);
-            let result = match flushed {
-                Ok((file, bound, segment)) => {
-                    d.flushing = Some(bound);
-                    drop(d);
-                    let r = self.fsync(&file, segment).map(|()| bound);
-                    d = lock(&self.durable);
-                    r
-                }
-                Err(e) => Err(e),
-            };
-            d.flushing = None;
-            match result {
-                Ok(bound) => d.upto = d.upto.max(bound),
+            let ready: Vec<Thread> = match result {
+                Ok(bound) => self.publish(&mut d, bound),
                 Err(e) => {
                     d.failed.get_or_insert_with(|| e.to_string());
-                    // Nobody waiting can succeed now.
-                    self.rounds[((d.round + 1) % 2) as usize].notify_all();
+                    self.failed.store(true, Ordering::Release);
+                    d.waiters.drain(..).map(|(_, t)| t).collect()
                 }
+            };
+            drop(d);
+            for t in ready {
+                t.unpark();
             }
-            let finished = d.round;
-            d.round += 1;
-            self.rounds[(finished % 2) as usize].notify_all();
+            d = lock(&self.durable);
         }
     }
 
@@ -767,9 +765,28 @@ impl Shared {
     fn sync_file(&self, file: &Arc<dyn WalFile>, upto: u64) -> Result<()> {
         let segment = lock(&self.writer).segment;
         self.fsync(file, segment)?;
-        let mut d = lock(&self.durable);
-        d.upto = d.upto.max(upto);
+        let ready = self.publish(&mut lock(&self.durable), upto);
+        for t in ready {
+            t.unpark();
+        }
         Ok(())
+    }
+
+    /// Records that every LSN below `bound` is durable; returns the waiters
+    /// that covers, for the caller to unpark once the lock is released.
+    fn publish(&self, d: &mut Durable, bound: u64) -> Vec<Thread> {
+        d.upto = d.upto.max(bound);
+        self.durable_upto.store(d.upto, Ordering::Release);
+        let upto = d.upto;
+        let mut ready = Vec::new();
+        d.waiters.retain(|(want, t)| {
+            let covered = *want <= upto;
+            if covered {
+                ready.push(t.clone());
+            }
+            !covered
+        });
+        ready
     }
 
     fn fsync(&self, file: &Arc<dyn WalFile>, segment: u32) -> Result<()> {

@@ -220,3 +220,41 @@ fn crash_while_opening_a_new_segment_is_recovered() {
         }
     }
 }
+
+#[test]
+fn sync_callers_and_appenders_never_hang_under_any_policy() {
+    for sync in [
+        SyncPolicy::Always,
+        SyncPolicy::Group,
+        SyncPolicy::Interval(Duration::from_millis(2)),
+        SyncPolicy::Never,
+    ] {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let fs = FaultyFs::new();
+            let wal = Arc::new(open(&fs, opts(1024, sync)));
+            let threads: Vec<_> = (0..6u32)
+                .map(|t| {
+                    let wal = Arc::clone(&wal);
+                    std::thread::spawn(move || {
+                        for j in 0..300 {
+                            if t % 3 == 0 {
+                                wal.sync().unwrap();
+                            } else {
+                                wal.append(&payload(t, j)).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            wal.sync().unwrap();
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{sync:?}: appenders or sync() callers hung"));
+    }
+}
