@@ -73,7 +73,7 @@ fn bench_append(c: &mut Criterion) {
         })
     });
 
-    for threads in [1usize, 2, 4] {
+    for threads in [1usize, 4, 16] {
         let dir = match tempfile::tempdir() {
             Ok(d) => d,
             Err(e) => panic!("tempdir: {e}"),

@@ -222,14 +222,16 @@ impl Iterator for ChunkIter<'_> {
 }
 
 impl ChunkIter<'_> {
-    /// Samples whose whole encoding fits in one 56-bit peek (nearly all:
-    /// dod in the first two buckets, a same/decimal/XOR value) decoded
-    /// without intermediate shifts of the reader. `None` leaves the reader
-    /// untouched for the general path, which also reports any corruption.
+    /// The common samples decoded from one peek: dod in the first two
+    /// buckets, then an unchanged value or a small decimal delta (other
+    /// values continue on the general path after the timestamp). `None`
+    /// leaves the reader untouched for the general path, which also reports
+    /// any corruption.
     #[inline(always)]
     fn next_fast(&mut self) -> Option<Sample> {
-        const BUDGET: u32 = 56;
-        self.r.prepare(BUDGET);
+        // Longest fast sample: `10` + 7-bit dod, then `10` + `110` + 12 bits.
+        const FAST_BITS: u32 = 2 + 7 + 2 + 3 + 12;
+        self.r.prepare(FAST_BITS);
         let top = self.r.peek();
         let (dod, mut used) = if top >> 63 == 0 {
             (0, 1)

@@ -13,8 +13,20 @@ use crate::model::sample::Sample;
 pub(crate) const POW10: [f64; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
 /// Largest scale the encoder tries; the decoder accepts any 3-bit scale.
 const MAX_SCALE: usize = 6;
-/// Integers beyond this are not exact in an f64.
-const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+/// Scaled values at or beyond 2^51 get no decimal form (the rounding
+/// trick below needs the headroom; such values are rare and still exact
+/// through XOR).
+const MAX_EXACT: f64 = 2_251_799_813_685_248.0; // 2^51
+/// 1.5 · 2^52: adding and subtracting it rounds |x| < 2^51 to an integer
+/// with plain adds (no libm `round` call without SSE4.1).
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+
+/// `x` rounded to an integer, for |x| < 2^51. Any rounding would do: the
+/// result is only a candidate that the caller checks exactly.
+#[inline]
+fn round_fast(x: f64) -> f64 {
+    (x + ROUNDER) - ROUNDER
+}
 
 /// Bucket widths for timestamp delta-of-deltas after the unary prefix
 /// `0`, `10`, `110`, `1110`, `1111` (the first bucket is dod = 0).
@@ -30,11 +42,11 @@ pub(crate) const DEC_BITS: [u32; 5] = [4, 7, 12, 24, 64];
 pub(crate) fn decimal_repr(v: f64) -> Option<(i64, u8)> {
     let bits = v.to_bits();
     for (k, &p) in POW10.iter().enumerate().take(MAX_SCALE + 1) {
-        let nf = (v * p).round();
-        // Also false for NaN and infinities.
-        if nf.is_nan() || nf.abs() >= MAX_EXACT {
+        let x = v * p;
+        if x.is_nan() || x.abs() >= MAX_EXACT {
             return None;
         }
+        let nf = round_fast(x);
         let n = nf as i64;
         if ((n as f64) / p).to_bits() == bits {
             return Some((n, k as u8));
@@ -47,10 +59,11 @@ pub(crate) fn decimal_repr(v: f64) -> Option<(i64, u8)> {
 #[inline]
 fn at_scale(v: f64, k: u8) -> Option<i64> {
     let p = POW10[usize::from(k & 7)];
-    let nf = (v * p).round();
-    if nf.is_nan() || nf.abs() >= MAX_EXACT {
+    let x = v * p;
+    if x.is_nan() || x.abs() >= MAX_EXACT {
         return None;
     }
+    let nf = round_fast(x);
     let n = nf as i64;
     (((n as f64) / p).to_bits() == v.to_bits()).then_some(n)
 }
