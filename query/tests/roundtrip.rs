@@ -38,6 +38,11 @@ fn ms() -> impl Strategy<Value = i64> {
     prop_oneof![1i64..=120_000, 1i64..=400 * 86_400_000]
 }
 
+/// Ranges may be zero when written as a plain `0`.
+fn range_ms() -> impl Strategy<Value = i64> {
+    prop_oneof![1 => Just(0i64), 8 => ms()]
+}
+
 fn at() -> impl Strategy<Value = Option<At>> {
     prop_oneof![
         3 => Just(None),
@@ -222,7 +227,7 @@ fn expr(ty: ValueType, depth: u32) -> BoxedStrategy<Expr> {
             .boxed(),
         ValueType::String => "\\PC{0,8}".prop_map(Expr::String).boxed(),
         ValueType::Vector => selector().prop_map(Expr::Vector).boxed(),
-        ValueType::Matrix => (selector(), ms())
+        ValueType::Matrix => (selector(), range_ms())
             .prop_map(|(vector, range_ms)| Expr::Matrix(MatrixSelector { vector, range_ms }))
             .boxed(),
     };
@@ -352,7 +357,17 @@ fn call(ty: ValueType, d: u32) -> BoxedStrategy<Expr> {
         .prop_flat_map(move |(f, n)| {
             let args: Vec<BoxedStrategy<Expr>> = (0..n)
                 .map(|i| match (f.name, i) {
-                    ("info", 1) => selector().prop_map(Expr::Vector).boxed(),
+                    // Labels only, and empty matchers are fine here.
+                    ("info", 1) => prop::collection::vec(matcher(), 0..3)
+                        .prop_map(|matchers| {
+                            Expr::Vector(VectorSelector {
+                                name: None,
+                                matchers,
+                                offset: None,
+                                at: None,
+                            })
+                        })
+                        .boxed(),
                     _ => expr(f.arg_type(i).unwrap_or(ValueType::Scalar), d),
                 })
                 .collect();

@@ -10,20 +10,23 @@ use super::{Node, PResult, Parser};
 
 impl<'a> Parser<'a> {
     /// `( expr, … )`; returns the arguments and the closing token.
-    fn parse_args(&mut self) -> PResult<(Vec<Node>, Token)> {
+    fn parse_args(&mut self, bypass_arg: Option<usize>) -> PResult<(Vec<Node>, Token)> {
         let open = self.expect(Tok::LParen, "\"(\"")?;
         self.enter(open)?;
-        let res = self.parse_args_inner();
+        let res = self.parse_args_inner(bypass_arg);
         self.leave();
         res
     }
 
-    fn parse_args_inner(&mut self) -> PResult<(Vec<Node>, Token)> {
+    fn parse_args_inner(&mut self, bypass_arg: Option<usize>) -> PResult<(Vec<Node>, Token)> {
         let mut args = Vec::new();
         if self.peek().kind == Tok::RParen {
             return Ok((args, self.next()));
         }
         loop {
+            if bypass_arg == Some(args.len()) {
+                self.bypass_empty_at = Some(self.pos);
+            }
             args.push(self.parse_expr(0)?);
             let t = self.next();
             match t.kind {
@@ -49,7 +52,8 @@ impl<'a> Parser<'a> {
                 format!("unknown function with name {name:?}"),
             )
         })?;
-        let (args, close) = self.parse_args()?;
+        let bypass = (func.name == "info").then_some(1);
+        let (args, close) = self.parse_args(bypass)?;
         let span = name_tok.start..close.end;
         check_call(func, &args, span.clone())?;
         let depth = args.iter().map(|a| a.depth).max().unwrap_or(0);
@@ -78,7 +82,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn parse_aggregate(&mut self, op: AggregateOp) -> PResult<Node> {
         let op_tok = self.next();
         let before = self.parse_grouping()?;
-        let (args, close) = self.parse_args()?;
+        let (args, close) = self.parse_args(None)?;
         let mut end = close.end;
         let grouping = match before {
             Some(g) => Some(g),

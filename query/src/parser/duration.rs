@@ -53,9 +53,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// Seconds (from a plain number such as `[300]`) to whole milliseconds.
+/// Seconds (from a plain number such as `[300]`) to whole milliseconds,
+/// truncated as Prometheus does.
 pub(crate) fn seconds_to_ms(secs: f64) -> Result<i64, String> {
-    let ms = (secs * 1000.0).round();
+    let ms = (secs * 1000.0).trunc();
     // i64::MAX as f64 rounds up, so compare strictly.
     if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
         return Err("duration out of range".to_owned());
@@ -64,9 +65,10 @@ pub(crate) fn seconds_to_ms(secs: f64) -> Result<i64, String> {
 }
 
 /// Prints milliseconds in the compound form (`90000` → `1m30s`).
+/// Zero prints as `0`: only a plain number can spell a zero range.
 pub(crate) fn format_duration(ms: i64) -> String {
     if ms == 0 {
-        return "0s".to_owned();
+        return "0".to_owned();
     }
     let mut out = String::new();
     if ms < 0 {

@@ -149,7 +149,7 @@ impl<'a> Parser<'a> {
             return Err(ParseError::new(
                 t.start..end,
                 format!(
-                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
                     operand.ty.name()
                 ),
             ));
@@ -265,31 +265,26 @@ impl<'a> Parser<'a> {
         res.map_err(|m| ParseError::new(t.start..t.end, m))
     }
 
-    /// A duration token, or a number of seconds, as milliseconds.
-    fn duration_ms(&mut self, what: &str, allow_zero: bool) -> PResult<i64> {
+    /// A duration token, or a number of seconds, as milliseconds. A zero
+    /// duration token is refused when parsed; a plain `0` is accepted, as in
+    /// Prometheus.
+    fn duration_ms(&mut self, what: &str) -> PResult<i64> {
         let t = self.peek();
         if !matches!(t.kind, Tok::Number | Tok::Duration) {
             return Err(self.unexpected(t, what));
         }
         self.next();
-        let ms = if t.kind == Tok::Duration {
+        if t.kind == Tok::Duration {
             parse_duration(self.text(t))
         } else {
             parse_number(self.text(t)).and_then(seconds_to_ms)
         }
-        .map_err(|m| ParseError::new(t.start..t.end, m))?;
-        if ms < 0 || (ms == 0 && !allow_zero) {
-            return Err(ParseError::new(
-                t.start..t.end,
-                "duration must be greater than 0",
-            ));
-        }
-        Ok(ms)
+        .map_err(|m| ParseError::new(t.start..t.end, m))
     }
 
     fn parse_range_or_subquery(&mut self, node: Node) -> PResult<Node> {
         let open = self.next();
-        let range_ms = self.duration_ms("a range duration such as 5m", false)?;
+        let range_ms = self.duration_ms("a range duration such as 5m")?;
         let t = self.next();
         match t.kind {
             Tok::RBracket => {
@@ -299,11 +294,15 @@ impl<'a> Parser<'a> {
                         "ranges only allowed for vector selectors",
                     ));
                 };
-                if vector.offset.is_some() || vector.at.is_some() {
-                    return Err(ParseError::new(
-                        open.start..t.end,
-                        "no offset or @ modifiers allowed before range",
-                    ));
+                let misplaced = if vector.offset.is_some() {
+                    Some("no offset modifiers allowed before range")
+                } else if vector.at.is_some() {
+                    Some("no @ modifiers allowed before range")
+                } else {
+                    None
+                };
+                if let Some(msg) = misplaced {
+                    return Err(ParseError::new(open.start..t.end, msg));
                 }
                 let expr = Expr::Matrix(MatrixSelector { vector, range_ms });
                 self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
@@ -312,7 +311,8 @@ impl<'a> Parser<'a> {
                 let step_ms = if self.peek().kind == Tok::RBracket {
                     None
                 } else {
-                    Some(self.duration_ms("a step duration or \"]\"", false)?)
+                    // A zero step means the default step, the same as none.
+                    Some(self.duration_ms("a step duration or \"]\"")?).filter(|&ms| ms != 0)
                 };
                 let close = self.expect(Tok::RBracket, "\"]\"")?;
                 if node.ty != ValueType::Vector {
@@ -343,7 +343,7 @@ impl<'a> Parser<'a> {
         if negative {
             self.next();
         }
-        let ms = self.duration_ms("an offset duration such as 5m", true)?;
+        let ms = self.duration_ms("an offset duration such as 5m")?;
         let ms = if negative { -ms } else { ms };
         let end = self
             .toks

@@ -3,11 +3,9 @@
 //! depends on where it stands, so the parser decides.
 
 use super::error::ParseError;
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while, take_while1};
-use nom::character::complete::{char, one_of};
+use nom::character::complete::{char, digit1, one_of};
 use nom::combinator::{opt, recognize};
-use nom::sequence::pair;
+use nom::multi::many0;
 use nom::{IResult, Parser};
 
 /// What a token is; its text is `src[span]`.
@@ -107,36 +105,89 @@ fn skip_blanks(mut s: &str) -> &str {
     }
 }
 
-/// `0x1F`, `12`, `1.5`, `.5`, `5.`, `1e-3`: the shapes Prometheus scans as a
-/// number; whether the text parses as one is checked later.
-fn number(s: &str) -> IResult<&str, &str> {
-    let hex = recognize((
-        char('0'),
-        one_of("xX"),
-        take_while(|c: char| c.is_ascii_hexdigit()),
-    ));
-    let digits = |s| take_while(|c: char| c.is_ascii_digit())(s);
-    let exponent = opt((one_of("eE"), opt(one_of("+-")), digits));
-    let decimal = recognize((digits, opt(pair(char('.'), digits)), exponent));
-    alt((hex, decimal)).parse(s)
+/// Prometheus's number scan: an optional `0x` prefix, digits with at most
+/// one `.` and one exponent, `_` between digits. Returns how far the scan
+/// got and whether that is a number (not glued to a letter or digit).
+///
+/// The rules are Prometheus's, quirks included: an `e` right after hex
+/// digits starts an exponent, so `0x1e3` scans but `0x1e` does not.
+fn scan_number(s: &str) -> (usize, bool) {
+    let b = s.as_bytes();
+    let at = |i: usize| b.get(i).copied();
+    let mut i = 0;
+    let hex = b.len() >= 2 && b[0] == b'0' && matches!(b[1], b'x' | b'X');
+    if hex {
+        i = 2;
+        if at(i) == Some(b'_') {
+            i += 1;
+        }
+    }
+    let is_digit = |c: u8| {
+        if hex {
+            c.is_ascii_hexdigit()
+        } else {
+            c.is_ascii_digit()
+        }
+    };
+    if at(i) == Some(b'.') {
+        i += 1;
+    }
+    if at(i).is_some_and(is_digit) {
+        i += 1;
+    }
+    let (mut dot, mut exp) = (false, false);
+    while let Some(c) = at(i) {
+        match c {
+            b'.' => {
+                if dot || hex {
+                    return (i + 1, false);
+                }
+                dot = true;
+                i += 1;
+                if matches!(at(i), Some(b'_' | b'.')) {
+                    return (i + 1, false);
+                }
+            }
+            b'e' | b'E' => {
+                if exp {
+                    return (i + 1, false);
+                }
+                exp = true;
+                i += 1;
+                if matches!(at(i), Some(b'+' | b'-')) {
+                    i += 1;
+                }
+                match at(i) {
+                    None => return (i, false),
+                    Some(b'.' | b'_' | b'e' | b'E') => return (i + 1, false),
+                    _ => {}
+                }
+            }
+            b'_' => {
+                i += 1;
+                match at(i) {
+                    None => return (i, false),
+                    Some(b'.' | b'_' | b'e' | b'E') => return (i + 1, false),
+                    _ => {}
+                }
+            }
+            c if is_digit(c) => i += 1,
+            _ => break,
+        }
+    }
+    let glued = at(i).is_some_and(|c| is_alnum(c as char));
+    (i, i > 0 && !glued)
 }
 
-/// `1h30m`: digit runs each followed by a unit.
-fn duration(s: &str) -> IResult<&str, &str> {
-    let unit = alt((
-        tag("ms"),
-        tag("s"),
-        tag("m"),
-        tag("h"),
-        tag("d"),
-        tag("w"),
-        tag("y"),
-    ));
-    recognize(nom::multi::many1(pair(
-        take_while1(|c: char| c.is_ascii_digit()),
-        unit,
-    )))
-    .parse(s)
+/// After the digits of a duration: a unit (`ms` included), then more
+/// digit-unit pairs, then something that is not a letter or digit. Unit
+/// order and repeats are checked when the duration is parsed.
+fn duration_tail(s: &str) -> Option<usize> {
+    let first = (one_of("smhdwy"), opt(char('s')));
+    let more = many0((digit1, one_of("smhdw"), opt(char('s'))));
+    let res: IResult<&str, &str> = recognize((first, more)).parse(s);
+    let (after, tail) = res.ok()?;
+    (!after.starts_with(is_alnum)).then_some(tail.len())
 }
 
 /// Length of a quoted string starting at `s` (which begins with the quote),
@@ -171,7 +222,8 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
     while let Some(c) = rest.chars().next() {
         let start = src.len() - rest.len();
         let (kind, len) = match c {
-            '0'..='9' | '.' => lex_number(rest, start)?,
+            '0'..='9' => lex_number(rest, start)?,
+            '.' if rest[1..].starts_with(|c: char| c.is_ascii_digit()) => lex_number(rest, start)?,
             '"' | '\'' | '`' => match quoted_len(rest, c) {
                 Ok(n) => (Tok::Str, n),
                 Err(msg) => return Err(ParseError::new(start..src.len(), msg)),
@@ -206,30 +258,22 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
 }
 
 fn lex_number(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
-    let bad = |n: usize| {
-        let end = s[n..]
-            .find(|c: char| !is_alnum(c) && c != '.')
-            .map_or(s.len(), |i| n + i);
-        ParseError::new(
-            start..start + end,
-            format!("bad number or duration syntax: {:?}", &s[..end]),
-        )
-    };
-    let (after, text) = number(s).map_err(|_| bad(0))?;
-    if text.is_empty() || text == "." {
-        return Err(bad(0));
+    let (n, is_number) = scan_number(s);
+    if is_number {
+        return Ok((Tok::Number, n));
     }
-    match after.chars().next() {
-        Some(c) if is_alnum(c) => {}
-        _ => return Ok((Tok::Number, text.len())),
+    // `5m`, `1h30m`: the number scan stops at the unit.
+    if let Some(len) = s.get(n..).and_then(duration_tail) {
+        return Ok((Tok::Duration, n + len));
     }
-    // A number glued to letters must be a duration such as `5m` or `1h30m`.
-    match duration(s) {
-        Ok((after, d)) if !after.starts_with(|c: char| is_alnum(c) || c == '.') => {
-            Ok((Tok::Duration, d.len()))
-        }
-        _ => Err(bad(text.len())),
-    }
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| i >= n && !is_alnum(c) && c != '.')
+        .map_or(s.len(), |(i, _)| i);
+    Err(ParseError::new(
+        start..start + end.max(1),
+        format!("bad number or duration syntax: {:?}", &s[..end]),
+    ))
 }
 
 fn lex_punct(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
@@ -300,7 +344,10 @@ mod tests {
             [Ident, LBracket, Duration, Colon, Duration, RBracket, Eof]
         });
         assert!(tokenize("5x").is_err());
-        assert!(tokenize("1.5h").is_err());
+        assert_eq!(kinds("1.5h"), [Tok::Duration, Tok::Eof]);
+        assert_eq!(kinds("1_000"), [Tok::Number, Tok::Eof]);
+        assert!(tokenize("1_").is_err());
+        assert!(tokenize("0x1e").is_err());
         assert!(tokenize("\"abc").is_err());
     }
 

@@ -67,6 +67,7 @@ fn parse_inner(query: &str) -> Result<Expr, ParseError> {
         pos: 0,
         nesting: 0,
         regex_time: std::time::Duration::ZERO,
+        bypass_empty_at: None,
     };
     if p.peek().kind == Tok::Eof {
         return Err(ParseError::new(
@@ -106,6 +107,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     nesting: usize,
     regex_time: std::time::Duration,
+    /// Token index of a `{…}` selector exempt from the non-empty matcher
+    /// rule (the second argument of `info`).
+    bypass_empty_at: Option<usize>,
 }
 
 impl<'a> Parser<'a> {

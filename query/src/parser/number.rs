@@ -4,6 +4,18 @@
 
 /// Parses the text of a number token. `Err` carries the reason.
 pub(crate) fn parse_number(text: &str) -> Result<f64, String> {
+    // Go allows `_` only between digits (or after `0x`); the lexer already
+    // refused every other misplacement but a doubled one.
+    if text.contains("__") {
+        return Err(format!("error parsing number {text:?}"));
+    }
+    let stripped;
+    let text = if text.contains('_') {
+        stripped = text.replace('_', "");
+        stripped.as_str()
+    } else {
+        text
+    };
     if let Some(v) = parse_int(text) {
         return Ok(v as f64);
     }
@@ -63,6 +75,11 @@ mod tests {
         assert!(parse_number("0x").is_err());
         assert!(parse_number("1e").is_err());
         assert!(parse_number("1e400").is_err());
+        assert_eq!(parse_number("1_000"), Ok(1000.0));
+        assert_eq!(parse_number("0x_ff"), Ok(255.0));
+        assert_eq!(parse_number("0_10"), Ok(8.0));
+        assert_eq!(parse_number("5.e3"), Ok(5000.0));
+        assert!(parse_number("1__0").is_err());
     }
 
     #[test]

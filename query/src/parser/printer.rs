@@ -98,7 +98,9 @@ impl VectorSelector {
         if let Some(name) = &self.name {
             // The first matcher is the name's own `__name__="…"`.
             rest = rest.get(1..).unwrap_or(&[]);
-            if is_bare_metric_name(name) {
+            // Outside the braces a name may not meet another `__name__`.
+            let other_name = rest.iter().any(|m| m.name() == "__name__");
+            if is_bare_metric_name(name) && !other_name {
                 f.write_str(name)?;
             } else {
                 items.push(quote(name));

@@ -42,12 +42,6 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.unexpected(t, "a label name")),
         };
-        if name.is_empty() {
-            return Err(ParseError::new(
-                t.start..t.end,
-                "label name must not be empty",
-            ));
-        }
         Ok(name)
     }
 
@@ -66,7 +60,14 @@ impl<'a> Parser<'a> {
                     return Err(self.unexpected(t, "a label name"));
                 }
             }
-            labels.push(self.label_name(t, true)?);
+            let label = self.label_name(t, true)?;
+            if label.is_empty() {
+                return Err(ParseError::new(
+                    t.start..t.end,
+                    "invalid label name for grouping: \"\"",
+                ));
+            }
+            labels.push(label);
             let sep = self.next();
             match sep.kind {
                 Tok::Comma => {}
@@ -78,6 +79,9 @@ impl<'a> Parser<'a> {
 
     /// `name`, `name{…}` or `{…}`; `name_tok` has already been consumed.
     pub(crate) fn parse_vector_selector(&mut self, name_tok: Option<Token>) -> PResult<Node> {
+        // `info(v, {…})` may select with empty matchers only.
+        let bypass_empty = name_tok.is_none() && self.bypass_empty_at == Some(self.pos);
+        let name_outside = name_tok.is_some();
         let start = name_tok.map_or(self.peek().start, |t| t.start);
         let mut end = name_tok.map_or(start, |t| t.end);
         let mut name = name_tok.map(|t| self.text(t).to_owned());
@@ -100,18 +104,31 @@ impl<'a> Parser<'a> {
                 };
                 match (t.kind, op) {
                     (Tok::Str, None) => {
-                        // A lone quoted string names the metric.
+                        // A lone quoted string names the metric; a second
+                        // one inside the braces is just another matcher.
                         let n = self.string_value(t)?;
-                        if let Some(prev) = &name {
-                            return Err(ParseError::new(
-                                t.start..t.end,
-                                format!("metric name must not be set twice: {prev:?} or {n:?}"),
-                            ));
+                        match &name {
+                            None => name = Some(n),
+                            Some(prev) if name_outside => {
+                                return Err(ParseError::new(
+                                    t.start..t.end,
+                                    format!("metric name must not be set twice: {prev:?} or {n:?}"),
+                                ));
+                            }
+                            Some(_) => matchers.push(
+                                Matcher::new(MatchOp::Equal, METRIC_NAME, n)
+                                    .map_err(|e| ParseError::new(t.start..t.end, e.to_string()))?,
+                            ),
                         }
-                        name = Some(n);
                     }
                     (Tok::Str | Tok::Ident, Some(op)) => {
                         let label = self.label_name(t, false)?;
+                        if label.is_empty() {
+                            return Err(ParseError::new(
+                                t.start..t.end,
+                                "label name must not be empty",
+                            ));
+                        }
                         self.next();
                         let v = self.peek();
                         if v.kind != Tok::Str {
@@ -164,7 +181,10 @@ impl<'a> Parser<'a> {
         }
         let span = start..end;
         if let Some(n) = &name {
-            if let Some(m) = matchers.iter().find(|m| m.name() == METRIC_NAME) {
+            if let Some(m) = matchers
+                .iter()
+                .find(|m| name_outside && m.name() == METRIC_NAME)
+            {
                 return Err(ParseError::new(
                     span,
                     format!(
@@ -177,7 +197,7 @@ impl<'a> Parser<'a> {
                 .map_err(|e| ParseError::new(span.clone(), e.to_string()))?;
             matchers.insert(0, m);
         }
-        if matchers.iter().all(Matcher::matches_empty) {
+        if !bypass_empty && matchers.iter().all(Matcher::matches_empty) {
             return Err(ParseError::new(
                 span,
                 "vector selector must contain at least one non-empty matcher",

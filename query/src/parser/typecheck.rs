@@ -25,18 +25,19 @@ pub(crate) fn expect_type(node: &Node, want: ValueType, context: &str) -> PResul
 
 pub(crate) fn check_call(func: &Function, args: &[Node], span: Range<usize>) -> PResult<()> {
     let n = args.len();
-    if n < func.min_args() || func.max_args().is_some_and(|max| n > max) {
-        let want = match (func.variadic, func.max_args()) {
-            (0, _) => format!("{}", func.min_args()),
-            (_, Some(max)) => format!("between {} and {max}", func.min_args()),
-            (_, None) => format!("at least {}", func.min_args()),
-        };
+    let (min, max) = (func.min_args(), func.max_args());
+    let problem = if func.variadic == 0 && n != min {
+        Some(format!("expected {min} argument(s)"))
+    } else if n < min {
+        Some(format!("expected at least {min} argument(s)"))
+    } else {
+        max.filter(|&max| n > max)
+            .map(|max| format!("expected at most {max} argument(s)"))
+    };
+    if let Some(p) = problem {
         return Err(ParseError::new(
             span,
-            format!(
-                "expected {want} argument(s) in call to {:?}, got {n}",
-                func.name
-            ),
+            format!("{p} in call to {:?}, got {n}", func.name),
         ));
     }
     let context = format!("call to function {:?}", func.name);
@@ -45,15 +46,19 @@ pub(crate) fn check_call(func: &Function, args: &[Node], span: Range<usize>) -> 
             expect_type(arg, want, &context)?;
         }
     }
-    // `info`'s second argument selects the info metrics by labels.
+    // `info`'s second argument selects info metrics by labels only.
     if func.name == "info"
         && let Some(sel) = args.get(1)
-        && !matches!(sel.expr, Expr::Vector(_))
     {
-        return Err(ParseError::new(
-            sel.span(),
-            "expected label selectors only in the second argument of \"info\"",
-        ));
+        match &sel.expr {
+            Expr::Vector(v) if v.name.is_none() => {}
+            _ => {
+                return Err(ParseError::new(
+                    sel.span(),
+                    "expected label selectors only, got vector selector instead",
+                ));
+            }
+        }
     }
     Ok(())
 }
