@@ -4,7 +4,9 @@
 //! replays it into the head; partitions (`<dir>/parts/`) come next.
 
 use crate::error::StorageError;
-use crate::head::{AppendStats, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats};
+use crate::head::{
+    AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
+};
 use crate::model::batch::WriteBatch;
 use hourglass_wal::Wal;
 use hourglass_wal::fs::Fs;
@@ -100,6 +102,11 @@ impl Storage {
     /// Head statistics since open.
     pub fn stats(&self) -> HeadStats {
         self.head.stats()
+    }
+
+    /// Series and samples per metric, label name and label pair (top `top`).
+    pub fn cardinality(&self, top: usize) -> Cardinality {
+        self.head.cardinality(top)
     }
 
     /// What recovery replayed at open.

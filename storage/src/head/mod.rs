@@ -14,11 +14,13 @@ mod intern;
 mod read;
 mod replay;
 mod series;
+mod stats;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, Rejected};
 pub use read::HeadQuerier;
 pub use replay::ReplayStats;
+pub use stats::Cardinality;
 
 use crate::chunk::CutPolicy;
 use crate::index::MemPostings;

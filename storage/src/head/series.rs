@@ -195,7 +195,6 @@ impl SeriesData {
     }
 
     /// Samples stored (in-order and out-of-order).
-    #[cfg(test)]
     pub(crate) fn num_samples(&self) -> usize {
         self.sealed
             .iter()
