@@ -109,6 +109,16 @@ impl Storage {
         self.head.cardinality(top)
     }
 
+    /// The WAL's counters, for `/metrics`.
+    pub fn wal_stats(&self) -> hourglass_wal::WalStats {
+        self.wal.stats()
+    }
+
+    /// What WAL recovery found at open (torn tail, corruption).
+    pub fn wal_recovery(&self) -> &hourglass_wal::RecoveryReport {
+        self.wal.recovery_report()
+    }
+
     /// What recovery replayed at open.
     pub fn replay_stats(&self) -> &ReplayStats {
         &self.replay
