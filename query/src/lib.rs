@@ -6,13 +6,19 @@
 //! over a storage `Querier`. It reaches storage only through that seam and
 //! never knows about HTTP or files.
 //!
-//! The parser accepts the language of Prometheus 3 (UTF-8 quoted names,
-//! durations as numbers, experimental functions and `limitk`/`limit_ratio`
-//! enabled) and type-checks as Prometheus does. Every [`ParseError`] carries
-//! the byte range of the problem; its `Display` draws a caret under it.
-//! `parse(&e.to_string()) == Ok(e)` for every expression `e` it returns.
-//! Inputs over [`MAX_QUERY_BYTES`] or nested deeper than [`MAX_NESTING`] /
-//! [`MAX_DEPTH`] are refused, so no input overflows the stack.
+//! The parser accepts the language of Prometheus 3: UTF-8 quoted metric and
+//! label names, durations and plain numbers (seconds) wherever Prometheus
+//! takes a duration, `_` digit separators, and the experimental functions
+//! and `limitk`/`limit_ratio` as if `promql-experimental-functions` were on.
+//! It type-checks as Prometheus does, as each node is built. Every
+//! [`ParseError`] carries the byte range of the problem; its `Display` draws
+//! a caret under it. `parse(&e.to_string()) == Ok(e)` for every expression
+//! `e` it returns.
+//!
+//! Inputs over [`MAX_QUERY_BYTES`], nested deeper than [`MAX_NESTING`] or
+//! [`MAX_DEPTH`], or whose regexes take too long to compile are refused, so
+//! no input overflows the stack or stalls the caller. Compiled regex
+//! matchers are cached process-wide, since dashboards repeat them.
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -11,6 +11,10 @@ const UNITS: [(&str, i64); 7] = [
     ("ms", 1),
 ];
 
+/// Longest duration Prometheus can hold: Go's `time.Duration` counts
+/// nanoseconds in an i64, about 292 years.
+const MAX_MS: i64 = i64::MAX / 1_000_000;
+
 /// Parses a duration token into milliseconds. Zero is refused, as in
 /// Prometheus, because a zero range or step is always a mistake.
 pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
@@ -50,6 +54,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
     if total == 0 {
         return Err("duration must be greater than 0".to_owned());
     }
+    if total > MAX_MS {
+        return Err("duration out of range".to_owned());
+    }
     Ok(total)
 }
 
@@ -58,7 +65,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
 pub(crate) fn seconds_to_ms(secs: f64) -> Result<i64, String> {
     let ms = (secs * 1000.0).trunc();
     // i64::MAX as f64 rounds up, so compare strictly.
-    if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
+    if !ms.is_finite() || ms.abs() > MAX_MS as f64 {
         return Err("duration out of range".to_owned());
     }
     Ok(ms as i64)

@@ -163,9 +163,17 @@ impl<'a> Parser<'a> {
             }
             k => k.describe().to_owned(),
         };
+        let word = self.text(t);
+        let hint = if t.kind == Tok::Ident
+            && (word.eq_ignore_ascii_case("by") || word.eq_ignore_ascii_case("without"))
+        {
+            " (by/without may only follow an aggregation such as sum)"
+        } else {
+            ""
+        };
         ParseError::new(
             t.start..t.end,
-            format!("unexpected {what}; expected {expected}"),
+            format!("unexpected {what}; expected {expected}{hint}"),
         )
     }
 
