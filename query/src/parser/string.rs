@@ -9,7 +9,8 @@ pub(crate) fn unquote(tok: &str) -> Result<String, (usize, String)> {
         .get(1..tok.len().saturating_sub(1))
         .ok_or((0, "malformed string".to_owned()))?;
     if quote == '`' {
-        return Ok(body.to_owned());
+        // Go drops carriage returns from raw strings.
+        return Ok(body.replace('\r', ""));
     }
     if !body.contains('\\') {
         return Ok(body.to_owned());
@@ -115,6 +116,7 @@ mod tests {
         assert!(unquote(r#"'a\"b'"#).is_err());
         assert_eq!(unquote(r#""\x41\101\u00e9\U0001F600""#).unwrap(), "AAé😀");
         assert_eq!(unquote(r"`a\n`").unwrap(), "a\\n");
+        assert_eq!(unquote("`a\r\nb`").unwrap(), "a\nb");
         assert!(unquote(r#""\q""#).is_err());
         assert!(unquote(r#""\ud800""#).is_err());
         assert!(unquote(r#""\xff""#).is_err());
