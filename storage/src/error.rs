@@ -28,6 +28,9 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// A partition could not be written or opened.
+    #[error(transparent)]
+    Partition(#[from] crate::partition::PartitionError),
     /// A chunk failed to decode while reading a series.
     #[error("series {series}: {source}")]
     Chunk {

@@ -14,8 +14,10 @@ mod error;
 pub mod head;
 pub mod index;
 mod model;
+pub mod partition;
 mod querier;
 mod storage;
+mod storage_querier;
 
 pub use error::StorageError;
 pub use head::{AppendStats, HeadStats, Rejected};
@@ -24,4 +26,5 @@ pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
 pub use querier::{Querier, SampleIter, Series, SeriesSet};
-pub use storage::{Options, Storage};
+pub use storage::{Options, PersistStats, Storage};
+pub use storage_querier::StorageQuerier;

@@ -7,7 +7,7 @@
 //! `Send + Sync`; each `Series` owns its data, so iterators run on any
 //! thread after the querier is gone.
 
-use crate::chunk::{Chunk, ChunkError};
+use crate::chunk::{Chunk, ChunkError, ChunkView};
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
@@ -66,12 +66,25 @@ impl Iterator for SeriesSet {
 
 impl ExactSizeIterator for SeriesSet {}
 
+/// Where a chunk's bytes are.
+#[derive(Debug, Clone)]
+pub(crate) enum ChunkData {
+    /// Sealed in memory (the head).
+    Owned(Arc<Chunk>),
+    /// A range of a partition's mmapped chunks file, CRC checked on decode.
+    Mapped {
+        file: Arc<memmap2::Mmap>,
+        start: usize,
+        end: usize,
+    },
+}
+
 /// A chunk handle with its time range, so whole chunks can be skipped.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkMeta {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) chunk: Arc<Chunk>,
+    pub(crate) data: ChunkData,
 }
 
 /// One sorted source of samples.
@@ -179,11 +192,28 @@ impl SampleIter {
             }
             src.buf.clear();
             src.pos = 0;
-            let mut it = c.chunk.iter();
             let (lo, hi) = (from, self.maxt);
-            src.buf
-                .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
-            if let Err(e) = it.finish() {
+            let res = match &c.data {
+                ChunkData::Owned(chunk) => {
+                    let mut it = chunk.iter();
+                    src.buf
+                        .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
+                    it.finish()
+                }
+                ChunkData::Mapped { file, start, end } => {
+                    match file.get(*start..*end).map(ChunkView::parse) {
+                        Some(Ok(view)) => {
+                            let mut it = view.iter();
+                            src.buf
+                                .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
+                            it.finish()
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Err(ChunkError::TooShort { len: 0 }),
+                    }
+                }
+            };
+            if let Err(e) = res {
                 self.err.get_or_insert(e);
                 self.sources.iter_mut().for_each(|s| {
                     s.buf.clear();
@@ -242,7 +272,7 @@ mod tests {
                 ChunkMeta {
                     min_t: c[0].0,
                     max_t: c[c.len() - 1].0,
-                    chunk: Arc::new(a.to_chunk()),
+                    data: ChunkData::Owned(Arc::new(a.to_chunk())),
                 }
             })
             .collect()

@@ -1,17 +1,20 @@
 //! `Storage`: the engine behind the write and read seams.
 //!
-//! On disk (so far): `<dir>/wal/` holds the write-ahead log. Opening
-//! replays it into the head; partitions (`<dir>/parts/`) come next.
+//! On disk: `<dir>/wal/` holds the write-ahead log, `<dir>/parts/` the
+//! hourly partitions. Opening loads the partitions (quarantining any that
+//! fail their checks) and replays the WAL into the head.
 
 use crate::error::StorageError;
 use crate::head::{
     AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
 };
 use crate::model::batch::WriteBatch;
+use crate::partition::{Partition, write_partition};
+use crate::storage_querier::StorageQuerier;
 use hourglass_wal::Wal;
 use hourglass_wal::fs::Fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// How storage is set up.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +23,18 @@ pub struct Options {
     pub head: HeadOptions,
     /// The WAL's segment size and sync policy.
     pub wal: hourglass_wal::Options,
+    /// Inside a partition, series are grouped by metric name, then by this
+    /// label's value (`job` unless set).
+    pub source_label: Option<String>,
+}
+
+/// What one [`Storage::persist`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersistStats {
+    /// Partition directories written.
+    pub partitions: Vec<PathBuf>,
+    /// Series written (summed over partitions).
+    pub series: u64,
 }
 
 /// The storage engine: WAL + head (partitions to come).
@@ -32,6 +47,10 @@ pub struct Storage {
     head: Head,
     wal: Wal,
     replay: ReplayStats,
+    parts: RwLock<Vec<Arc<Partition>>>,
+    source_label: String,
+    /// One persist at a time.
+    persisting: Mutex<()>,
 }
 
 impl Storage {
@@ -43,8 +62,8 @@ impl Storage {
             path: wal_dir.clone(),
             source,
         })?;
-        let wal = Wal::open(&wal_dir, opts.wal)?;
-        Self::with_wal(dir, wal, opts.head)
+        let wal = Wal::open(&wal_dir, opts.wal.clone())?;
+        Self::with_wal(dir, wal, opts)
     }
 
     /// Like [`Storage::open`] over another file system (crash tests).
@@ -61,12 +80,13 @@ impl Storage {
                 path: wal_dir.clone(),
                 source,
             })?;
-        let wal = Wal::open_with(fs, &wal_dir, opts.wal)?;
-        Self::with_wal(dir, wal, opts.head)
+        let wal = Wal::open_with(fs, &wal_dir, opts.wal.clone())?;
+        Self::with_wal(dir, wal, opts)
     }
 
-    fn with_wal(dir: PathBuf, wal: Wal, head: HeadOptions) -> Result<Storage, StorageError> {
-        let head = Head::new(head);
+    fn with_wal(dir: PathBuf, wal: Wal, opts: Options) -> Result<Storage, StorageError> {
+        let parts = load_partitions(&dir.join("parts"))?;
+        let head = Head::new(opts.head);
         let replay = head.replay(&wal)?;
         tracing::info!(
             records = replay.records,
@@ -79,6 +99,9 @@ impl Storage {
             head,
             wal,
             replay,
+            parts: RwLock::new(parts),
+            source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
+            persisting: Mutex::new(()),
         })
     }
 
@@ -89,9 +112,57 @@ impl Storage {
         self.head.append(batch, Some(&self.wal))
     }
 
-    /// A querier over `[mint, maxt]` (inclusive, ms).
-    pub fn querier(&self, mint: i64, maxt: i64) -> HeadQuerier<'_> {
+    /// A querier over head and partitions for `[mint, maxt]` (inclusive, ms).
+    pub fn querier(&self, mint: i64, maxt: i64) -> StorageQuerier<'_> {
+        StorageQuerier {
+            head: &self.head,
+            parts: self.parts.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            mint,
+            maxt,
+        }
+    }
+
+    /// A querier over the head alone.
+    pub fn head_querier(&self, mint: i64, maxt: i64) -> HeadQuerier<'_> {
         self.head.querier(mint, maxt)
+    }
+
+    /// The open partitions.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Writes every hour that no acceptable sample can reach any more (it
+    /// ended more than the out-of-order window before the newest sample)
+    /// as a partition, drops it from the head, then checkpoints and
+    /// truncates the WAL.
+    pub fn persist(&self) -> Result<PersistStats, StorageError> {
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = PersistStats::default();
+        let Some(end) = self.head.ready_end() else {
+            return Ok(stats);
+        };
+        // Read before collecting: every record below `upto` has its samples
+        // in memory already (they are applied before they are logged).
+        let upto = self.wal.next_lsn();
+        let ready = self.head.collect_ready(end);
+        if ready.is_empty() {
+            return Ok(stats);
+        }
+        let parts_dir = self.dir.join("parts");
+        for (hour, (series, taken)) in ready {
+            stats.series += series.len() as u64;
+            let dir = write_partition(&parts_dir, hour, series, &self.source_label)?;
+            let p = Partition::open(&dir)?;
+            self.parts
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::new(p));
+            self.head.drop_persisted(taken);
+            stats.partitions.push(dir);
+        }
+        self.wal.checkpoint(upto, self.head.checkpoint_records())?;
+        Ok(stats)
     }
 
     /// Makes everything appended so far durable.
@@ -133,4 +204,42 @@ impl Storage {
     pub fn close(self) -> Result<(), StorageError> {
         Ok(self.wal.close()?)
     }
+}
+
+/// Opens every partition under `parts`: leftover temp directories are
+/// removed, corrupt partitions renamed to `<name>.corrupt` and skipped.
+fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
+    let io = |source| StorageError::Io {
+        path: parts.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(parts).map_err(io)?;
+    let mut names: Vec<String> = std::fs::read_dir(parts)
+        .map_err(io)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let path = parts.join(&name);
+        if name.starts_with(".tmp-") {
+            // A write that never reached its rename.
+            std::fs::remove_dir_all(&path).map_err(io)?;
+            continue;
+        }
+        if name.ends_with(".corrupt") {
+            continue;
+        }
+        match Partition::open(&path) {
+            Ok(p) => out.push(Arc::new(p)),
+            Err(e) => {
+                tracing::error!(partition = %path.display(), error = %e, "partition quarantined");
+                let dst = parts.join(format!("{name}.corrupt"));
+                std::fs::rename(&path, &dst).map_err(io)?;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -11,6 +11,7 @@
 
 mod append;
 mod intern;
+mod persist;
 mod read;
 mod replay;
 mod series;

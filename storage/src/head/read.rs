@@ -2,8 +2,10 @@
 
 use super::{Head, lock, read};
 use crate::error::StorageError;
+use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
-use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::model::sample::Sample;
+use crate::querier::{ChunkData, ChunkMeta, Querier, SampleIter, Series, SeriesSet};
 use roaring::RoaringBitmap;
 
 /// A [`Querier`] over the head for `[mint, maxt]`.
@@ -29,6 +31,43 @@ impl Head {
     }
 }
 
+impl Head {
+    /// Matching series with their data in `[mint, maxt]`: chunk handles and
+    /// out-of-order samples (unsorted by labels, possibly empty in range).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn select_raw(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, Vec<ChunkMeta>, Vec<Sample>)> {
+        let ids = self.select_ids(matchers);
+        let series: Vec<_> = {
+            let by_id = read(&self.by_id);
+            ids.iter()
+                .filter_map(|id| by_id.get(id as usize).cloned().flatten())
+                .collect()
+        };
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            let (chunks, ooo) = lock(&s.data).snapshot(mint, maxt);
+            if chunks.is_empty() && ooo.is_empty() {
+                continue;
+            }
+            let run: Vec<ChunkMeta> = chunks
+                .into_iter()
+                .map(|(min_t, max_t, chunk)| ChunkMeta {
+                    min_t,
+                    max_t,
+                    data: ChunkData::Owned(chunk),
+                })
+                .collect();
+            out.push((s.labels.clone(), run, ooo));
+        }
+        out
+    }
+}
+
 impl Querier for HeadQuerier<'_> {
     fn select(
         &self,
@@ -40,39 +79,13 @@ impl Querier for HeadQuerier<'_> {
         if mint > maxt {
             return Ok(SeriesSet::default());
         }
-        let ids = self.head.select_ids(matchers);
-        let series: Vec<_> = {
-            let by_id = read(&self.head.by_id);
-            ids.iter()
-                .filter_map(|id| by_id.get(id as usize).cloned().flatten())
-                .collect()
-        };
-        let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            let (chunks, ooo) = {
-                let data = lock(&s.data);
-                data.snapshot(mint, maxt)
-            };
-            if chunks.is_empty() && ooo.is_empty() {
-                continue;
-            }
-            let run: Vec<ChunkMeta> = chunks
-                .into_iter()
-                .map(|(min_t, max_t, chunk)| ChunkMeta {
-                    min_t,
-                    max_t,
-                    chunk,
-                })
-                .collect();
+        let mut out = Vec::new();
+        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
             let samples = SampleIter::new(vec![run], ooo, mint, maxt);
             // Chunks may overlap the range without a sample inside it.
-            if samples.is_exhausted() {
-                continue;
+            if !samples.is_exhausted() {
+                out.push(Series { labels, samples });
             }
-            out.push(Series {
-                labels: s.labels.clone(),
-                samples,
-            });
         }
         Ok(SeriesSet::new(out))
     }

@@ -25,6 +25,9 @@ pub(crate) struct SeriesData {
     pub(crate) open: XorAppender,
     /// Out-of-order samples by time (value bits).
     pub(crate) ooo: BTreeMap<i64, u64>,
+    /// Newest in-order sample (time, value bits); kept when its chunk moves
+    /// to a partition, so the acceptance rules still see it.
+    pub(crate) newest: Option<(i64, u64)>,
 }
 
 /// What happened to one sample.
@@ -77,9 +80,7 @@ impl MemSeries {
 impl SeriesData {
     /// Newest in-order timestamp.
     pub(crate) fn max_t(&self) -> Option<i64> {
-        self.open
-            .last_t()
-            .or_else(|| self.sealed.last().map(|c| c.max_t))
+        self.newest.map(|(t, _)| t)
     }
 
     pub(crate) fn append(&mut self, s: Sample, rules: &Rules) -> Outcome {
@@ -111,18 +112,17 @@ impl SeriesData {
         if rules.cut.should_cut(&self.open, s.t) {
             self.seal_open();
         }
-        match self.open.append(s) {
-            Ok(()) => Outcome::Appended,
+        let ok = self.open.append(s).is_ok() || {
             // Full (u16::MAX samples) cannot happen below the cut policy's
             // max; seal and retry once rather than lose the sample.
-            Err(_) => {
-                self.seal_open();
-                match self.open.append(s) {
-                    Ok(()) => Outcome::Appended,
-                    Err(_) => Outcome::DuplicateConflict,
-                }
-            }
+            self.seal_open();
+            self.open.append(s).is_ok()
+        };
+        if !ok {
+            return Outcome::DuplicateConflict;
         }
+        self.newest = Some((s.t, s.v.to_bits()));
+        Outcome::Appended
     }
 
     /// Moves the open chunk to `sealed`.
@@ -142,6 +142,11 @@ impl SeriesData {
     fn stored_at(&self, t: i64) -> Option<u64> {
         if let Some(&b) = self.ooo.get(&t) {
             return Some(b);
+        }
+        if let Some((nt, nb)) = self.newest
+            && nt == t
+        {
+            return Some(nb);
         }
         if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last()) {
             if t == last.t {

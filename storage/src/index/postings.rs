@@ -176,6 +176,24 @@ impl MemPostings {
             .collect()
     }
 
+    /// Every `(name, value, postings)`, names and values sorted.
+    pub(crate) fn pairs(&self) -> Vec<(&str, &str, &RoaringBitmap)> {
+        let mut names: Vec<(&Arc<str>, &NamePostings)> = self.names.iter().collect();
+        names.sort_by(|a, b| a.0.cmp(b.0));
+        names
+            .into_iter()
+            .flat_map(|(n, np)| np.values.iter().map(move |(v, bm)| (&**n, &**v, bm)))
+            .collect()
+    }
+
+    /// Adds a whole postings list (a partition's, read from disk).
+    pub(crate) fn insert_bitmap(&mut self, name: Arc<str>, value: Arc<str>, bm: RoaringBitmap) {
+        self.all |= &bm;
+        let np = self.names.entry(name).or_default();
+        np.any |= &bm;
+        *np.values.entry(value).or_default() |= bm;
+    }
+
     /// Distinct label pairs (for cardinality statistics).
     pub fn num_pairs(&self) -> usize {
         self.names.values().map(|np| np.values.len()).sum()

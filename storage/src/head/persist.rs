@@ -1,0 +1,160 @@
+//! Moving finished hours out of the head into partitions, and the WAL
+//! checkpoint of what stays.
+//!
+//! An hour is ready once it ended more than the out-of-order window before
+//! the newest sample: no acceptable sample can land in it any more, except
+//! in-order samples of lagging series, which later go to a further
+//! partition for that hour. Steps: `collect_ready` copies the hours'
+//! chunks (merging out-of-order samples in), the caller writes and opens
+//! the partitions, then `drop_persisted` removes exactly what was written.
+
+use super::series::{HeadChunk, MemSeries};
+use super::wal_records::RecordWriter;
+use super::{Head, lock, read};
+use crate::chunk::{Chunk, XorAppender};
+use crate::model::sample::Sample;
+use crate::partition::{HOUR_MS, PartSeries};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What one series contributed to one hour's partition.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    series: Arc<MemSeries>,
+    chunks: Vec<Arc<Chunk>>,
+    ooo: Vec<i64>,
+}
+
+/// Hours ready to persist: hour start → series data to write, and what to
+/// drop from the head once written.
+pub(crate) type Ready = BTreeMap<i64, (Vec<PartSeries>, Vec<Taken>)>;
+
+fn hour_of(t: i64) -> i64 {
+    t.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+impl Head {
+    /// End (exclusive) of the time before which hours are ready.
+    pub(crate) fn ready_end(&self) -> Option<i64> {
+        let max = self.stats().max_t?;
+        Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
+    }
+
+    /// Copies the data of every hour that ends at or before `ready_end`.
+    pub(crate) fn collect_ready(&self, ready_end: i64) -> Ready {
+        let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
+        let mut out = Ready::new();
+        for s in series {
+            let mut d = lock(&s.data);
+            if let Some(first) = d.open.first_t()
+                && hour_of(first) + HOUR_MS <= ready_end
+            {
+                d.seal_open();
+            }
+            let mut hours: BTreeMap<i64, (Vec<HeadChunk>, Vec<Sample>)> = BTreeMap::new();
+            for c in d
+                .sealed
+                .iter()
+                .filter(|c| hour_of(c.min_t) + HOUR_MS <= ready_end)
+            {
+                hours.entry(hour_of(c.min_t)).or_default().0.push(c.clone());
+            }
+            for (&t, &b) in d.ooo.range(..ready_end) {
+                hours
+                    .entry(hour_of(t))
+                    .or_default()
+                    .1
+                    .push(Sample::new(t, f64::from_bits(b)));
+            }
+            drop(d);
+            for (hour, (chunks, ooo)) in hours {
+                let taken = Taken {
+                    series: Arc::clone(&s),
+                    chunks: chunks.iter().map(|c| Arc::clone(&c.chunk)).collect(),
+                    ooo: ooo.iter().map(|x| x.t).collect(),
+                };
+                let part_chunks = if ooo.is_empty() {
+                    chunks
+                        .into_iter()
+                        .map(|c| (c.min_t, c.max_t, c.chunk))
+                        .collect()
+                } else {
+                    merge_and_encode(&chunks, ooo, self.opts.cut.max_samples)
+                };
+                let e = out.entry(hour).or_default();
+                e.0.push(PartSeries {
+                    labels: s.labels.clone(),
+                    chunks: part_chunks,
+                });
+                e.1.push(taken);
+            }
+        }
+        out
+    }
+
+    /// Removes what `collect_ready` took, once it is durable elsewhere.
+    pub(crate) fn drop_persisted(&self, taken: Vec<Taken>) {
+        for t in taken {
+            let mut d = lock(&t.series.data);
+            d.sealed
+                .retain(|c| !t.chunks.iter().any(|x| Arc::ptr_eq(x, &c.chunk)));
+            for k in t.ooo {
+                d.ooo.remove(&k);
+            }
+        }
+    }
+
+    /// WAL checkpoint records standing for everything still in the head:
+    /// one series-snapshot record per series with data.
+    pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
+        series.into_iter().filter_map(|s| {
+            let d = lock(&s.data);
+            let mut samples: Vec<Sample> = Vec::with_capacity(d.num_samples());
+            for c in &d.sealed {
+                samples.extend(c.chunk.iter());
+            }
+            if !d.open.is_empty() {
+                samples.extend(d.open.to_chunk().iter());
+            }
+            samples.extend(
+                d.ooo
+                    .iter()
+                    .map(|(&t, &b)| Sample::new(t, f64::from_bits(b))),
+            );
+            drop(d);
+            if samples.is_empty() {
+                return None;
+            }
+            let mut w = RecordWriter::with_capacity(samples.len());
+            w.def(s.id, &s.labels);
+            w.group(s.id, &samples);
+            Some(w.finish())
+        })
+    }
+}
+
+/// Merges an hour's in-order chunks with its out-of-order samples into
+/// new chunks of at most `max` samples.
+fn merge_and_encode(
+    chunks: &[HeadChunk],
+    ooo: Vec<Sample>,
+    max: u16,
+) -> Vec<(i64, i64, Arc<Chunk>)> {
+    let mut all: Vec<Sample> = chunks.iter().flat_map(|c| c.chunk.iter()).collect();
+    all.extend(ooo);
+    all.sort_by_key(|s| s.t);
+    all.dedup_by_key(|s| s.t);
+    let mut out = Vec::new();
+    for part in all.chunks(usize::from(max.max(1))) {
+        let mut a = XorAppender::new();
+        for &s in part {
+            // Sorted and de-duplicated: appends cannot fail.
+            let _ = a.append(s);
+        }
+        if let (Some(lo), Some(hi)) = (a.first_t(), a.last_t()) {
+            out.push((lo, hi, Arc::new(a.to_chunk())));
+        }
+    }
+    out
+}

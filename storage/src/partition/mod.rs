@@ -1,0 +1,41 @@
+//! Hourly partitions: immutable, checksummed directories of sealed chunks
+//! with their own label index. Layout in `FORMAT.md` beside this file.
+
+mod meta;
+mod reader;
+mod writer;
+
+pub use meta::Meta;
+pub(crate) use meta::hour_name;
+pub use reader::Partition;
+pub(crate) use writer::{PartSeries, write_partition};
+
+/// One hour in ms.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Why a partition cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartitionError {
+    /// A file or directory operation failed.
+    #[error("partition {dir}: I/O error: {source}")]
+    Io {
+        /// The partition directory.
+        dir: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A check failed: the partition must not be served.
+    #[error("partition {dir} corrupt in {file} at byte {offset}: {reason}")]
+    Corrupt {
+        /// The partition directory.
+        dir: String,
+        /// The file inside it.
+        file: &'static str,
+        /// Where the problem was found.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}

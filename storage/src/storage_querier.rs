@@ -1,0 +1,103 @@
+//! The querier over the head and every open partition.
+
+use crate::error::StorageError;
+use crate::head::Head;
+use crate::model::labels::Labels;
+use crate::model::matcher::Matcher;
+use crate::model::sample::Sample;
+use crate::partition::Partition;
+use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// A [`Querier`] over head + partitions for `[mint, maxt]`. Partitions are
+/// captured when it is created; later ones are not seen.
+#[derive(Debug)]
+pub struct StorageQuerier<'a> {
+    pub(crate) head: &'a Head,
+    pub(crate) parts: Vec<Arc<Partition>>,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+impl Querier for StorageQuerier<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet, StorageError> {
+        let (mint, maxt) = (mint.max(self.mint), maxt.min(self.maxt));
+        if mint > maxt {
+            return Ok(SeriesSet::default());
+        }
+        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
+        let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
+        // Partitions first: on a timestamp present in several sources the
+        // first wins, and persisted data is final.
+        for p in &self.parts {
+            for (labels, chunks) in p.select(matchers, mint, maxt) {
+                by.entry(labels).or_default().0.push(chunks);
+            }
+        }
+        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
+            let e = by.entry(labels).or_default();
+            e.0.push(run);
+            e.1 = ooo;
+        }
+        let mut out = Vec::with_capacity(by.len());
+        for (labels, (runs, ooo)) in by {
+            let samples = SampleIter::new(runs, ooo, mint, maxt);
+            if !samples.is_exhausted() {
+                out.push(Series { labels, samples });
+            }
+        }
+        Ok(SeriesSet::new(out))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut all: BTreeSet<String> = self
+            .head
+            .querier(self.mint, self.maxt)
+            .label_names(matchers)?
+            .into_iter()
+            .collect();
+        for p in self.overlapping() {
+            let pp = p.postings();
+            let names = if matchers.is_empty() {
+                pp.label_names(None)
+            } else {
+                pp.label_names(Some(&pp.select(matchers)))
+            };
+            all.extend(names);
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut all: BTreeSet<String> = self
+            .head
+            .querier(self.mint, self.maxt)
+            .label_values(name, matchers)?
+            .into_iter()
+            .collect();
+        for p in self.overlapping() {
+            let pp = p.postings();
+            let values = if matchers.is_empty() {
+                pp.label_values(name, None)
+            } else {
+                pp.label_values(name, Some(&pp.select(matchers)))
+            };
+            all.extend(values);
+        }
+        Ok(all.into_iter().collect())
+    }
+}
+
+impl StorageQuerier<'_> {
+    fn overlapping(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.parts
+            .iter()
+            .filter(|p| p.meta().max_t >= self.mint && p.meta().min_t <= self.maxt)
+    }
+}
