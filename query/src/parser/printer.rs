@@ -3,8 +3,8 @@
 //! durations. Parsing the output gives back an equal tree.
 
 use super::ast::{
-    Aggregate, At, Binary, Call, Expr, GroupSide, Grouping, MatrixSelector, Subquery, Unary,
-    UnaryOp, VectorSelector,
+    Aggregate, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector, Subquery,
+    Unary, UnaryOp, VectorSelector,
 };
 use super::duration::format_duration;
 use super::number::format_number;
@@ -138,7 +138,10 @@ impl Display for MatrixSelector {
 
 impl Display for Subquery {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}:", self.expr, format_duration(self.range_ms))?;
+        // `[…]` binds tighter than any operator.
+        let wrap = matches!(*self.expr, Expr::Binary(_) | Expr::Unary(_));
+        write_operand(f, &self.expr, wrap)?;
+        write!(f, "[{}:", format_duration(self.range_ms))?;
         if let Some(step) = self.step_ms {
             f.write_str(&format_duration(step))?;
         }
@@ -147,16 +150,48 @@ impl Display for Subquery {
     }
 }
 
+/// Writes `e`, in parentheses when `wrap`. Trees from the parser already
+/// hold `Paren` nodes wherever grouping matters, so this only fires for
+/// hand-built trees, keeping their printed meaning intact.
+fn write_operand(f: &mut Formatter<'_>, e: &Expr, wrap: bool) -> fmt::Result {
+    if wrap {
+        write!(f, "({e})")
+    } else {
+        write!(f, "{e}")
+    }
+}
+
+fn precedence(e: &Expr) -> Option<u8> {
+    match e {
+        Expr::Binary(b) => Some(b.op.precedence()),
+        _ => None,
+    }
+}
+
+fn is_negative_number(e: &Expr) -> bool {
+    matches!(e, Expr::Number(n) if n.0.is_sign_negative() && !n.0.is_nan())
+}
+
 impl Display for Unary {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let op = if self.op == UnaryOp::Neg { '-' } else { '+' };
-        write!(f, "{op}{}", self.expr)
+        f.write_char(op)?;
+        // The operand binds like `^`; a literal would fold into the sign.
+        let wrap = matches!(*self.expr, Expr::Number(_))
+            || precedence(&self.expr).is_some_and(|p| p < BinaryOp::Pow.precedence());
+        write_operand(f, &self.expr, wrap)
     }
 }
 
 impl Display for Binary {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.lhs, self.op.as_str())?;
+        let p = self.op.precedence();
+        let right_assoc = self.op.is_right_associative();
+        let wrap_lhs = precedence(&self.lhs).is_some_and(|l| l < p || (l == p && right_assoc))
+            || (self.op == BinaryOp::Pow
+                && (matches!(*self.lhs, Expr::Unary(_)) || is_negative_number(&self.lhs)));
+        write_operand(f, &self.lhs, wrap_lhs)?;
+        write!(f, " {}", self.op.as_str())?;
         if self.return_bool {
             f.write_str(" bool")?;
         }
@@ -171,7 +206,9 @@ impl Display for Binary {
                 write_label_list(f, include)?;
             }
         }
-        write!(f, " {}", self.rhs)
+        let wrap_rhs = precedence(&self.rhs).is_some_and(|r| r < p || (r == p && !right_assoc));
+        f.write_char(' ')?;
+        write_operand(f, &self.rhs, wrap_rhs)
     }
 }
 
@@ -226,5 +263,65 @@ impl Display for Expr {
             Expr::Aggregate(a) => a.fmt(f),
             Expr::Call(c) => c.fmt(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ast::NumberLiteral;
+    use super::*;
+
+    fn bin(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
+        Expr::Binary(Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            return_bool: false,
+            matching: None,
+        })
+    }
+
+    fn num(v: f64) -> Expr {
+        Expr::Number(NumberLiteral(v))
+    }
+
+    #[test]
+    fn hand_built_trees_keep_their_meaning() {
+        let a = crate::parse("a").unwrap();
+        let sum = bin(BinaryOp::Add, a.clone(), num(1.0));
+        assert_eq!(
+            bin(BinaryOp::Mul, sum.clone(), num(2.0)).to_string(),
+            "(a + 1) * 2"
+        );
+        assert_eq!(
+            bin(BinaryOp::Sub, num(2.0), sum.clone()).to_string(),
+            "2 - (a + 1)"
+        );
+        assert_eq!(
+            bin(BinaryOp::Pow, num(-1.0), num(2.0)).to_string(),
+            "(-1) ^ 2"
+        );
+        let pow = bin(BinaryOp::Pow, num(2.0), num(3.0));
+        assert_eq!(
+            bin(BinaryOp::Pow, pow.clone(), num(2.0)).to_string(),
+            "(2 ^ 3) ^ 2"
+        );
+        assert_eq!(bin(BinaryOp::Pow, num(2.0), pow).to_string(), "2 ^ 2 ^ 3");
+        let neg = |e: Expr| {
+            Expr::Unary(Unary {
+                op: UnaryOp::Neg,
+                expr: Box::new(e),
+            })
+        };
+        assert_eq!(neg(num(1.0)).to_string(), "-(1)");
+        assert_eq!(neg(sum.clone()).to_string(), "-(a + 1)");
+        let sq = Expr::Subquery(Subquery {
+            expr: Box::new(sum),
+            range_ms: 60_000,
+            step_ms: None,
+            offset: None,
+            at: None,
+        });
+        assert_eq!(sq.to_string(), "(a + 1)[1m:]");
     }
 }
