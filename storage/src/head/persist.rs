@@ -73,14 +73,10 @@ impl Head {
                     chunks: chunks.iter().map(|c| Arc::clone(&c.chunk)).collect(),
                     ooo: ooo.iter().map(|x| x.t).collect(),
                 };
-                let part_chunks = if ooo.is_empty() {
-                    chunks
-                        .into_iter()
-                        .map(|c| (c.min_t, c.max_t, c.chunk))
-                        .collect()
-                } else {
-                    merge_and_encode(&chunks, ooo, self.opts.cut.max_samples)
-                };
+                // One chunk per series-hour on disk: half the per-chunk
+                // overhead of the head's 120-sample chunks, and the
+                // out-of-order samples merged in.
+                let part_chunks = merge_and_encode(&chunks, ooo, u16::MAX);
                 let e = out.entry(hour).or_default();
                 e.0.push(PartSeries {
                     labels: s.labels.clone(),
@@ -105,31 +101,37 @@ impl Head {
     }
 
     /// WAL checkpoint records standing for everything still in the head:
-    /// one series-snapshot record per series with data.
+    /// the definition of every live series (even one whose samples all
+    /// moved to partitions, as later records name it by ref only) and its
+    /// remaining samples, a few hundred series per record.
     pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        const PER_RECORD: usize = 256;
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
-        series.into_iter().filter_map(|s| {
-            let d = lock(&s.data);
-            let mut samples: Vec<Sample> = Vec::with_capacity(d.num_samples());
-            for c in &d.sealed {
-                samples.extend(c.chunk.iter());
+        let groups: Vec<Vec<Arc<MemSeries>>> = series
+            .chunks(PER_RECORD)
+            .map(<[Arc<MemSeries>]>::to_vec)
+            .collect();
+        groups.into_iter().map(|group| {
+            let mut w = RecordWriter::with_capacity(0);
+            for s in group {
+                let d = lock(&s.data);
+                let mut samples: Vec<Sample> = Vec::with_capacity(d.num_samples());
+                for c in &d.sealed {
+                    samples.extend(c.chunk.iter());
+                }
+                if !d.open.is_empty() {
+                    samples.extend(d.open.to_chunk().iter());
+                }
+                samples.extend(
+                    d.ooo
+                        .iter()
+                        .map(|(&t, &b)| Sample::new(t, f64::from_bits(b))),
+                );
+                drop(d);
+                w.def(s.id, &s.labels);
+                w.group(s.id, &samples);
             }
-            if !d.open.is_empty() {
-                samples.extend(d.open.to_chunk().iter());
-            }
-            samples.extend(
-                d.ooo
-                    .iter()
-                    .map(|(&t, &b)| Sample::new(t, f64::from_bits(b))),
-            );
-            drop(d);
-            if samples.is_empty() {
-                return None;
-            }
-            let mut w = RecordWriter::with_capacity(samples.len());
-            w.def(s.id, &s.labels);
-            w.group(s.id, &samples);
-            Some(w.finish())
+            w.finish()
         })
     }
 }

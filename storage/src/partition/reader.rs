@@ -208,6 +208,8 @@ impl Partition {
 
         let n = ser.count()?;
         let mut series = Vec::with_capacity(n);
+        // Chunks follow the 8-byte header back to back, in index order.
+        let mut next_chunk = 8usize;
         for _ in 0..n {
             let nl = ser.count()?;
             let mut pairs = Vec::with_capacity(nl);
@@ -224,16 +226,20 @@ impl Partition {
             let mut prev_max = i64::MIN;
             for _ in 0..nc {
                 let z = ser.uvarint()?;
-                let min_t = ((z >> 1) as i64) ^ -((z & 1) as i64);
+                let rel = ((z >> 1) as i64) ^ -((z & 1) as i64);
+                let min_t = meta
+                    .hour_start_ms
+                    .checked_add(rel)
+                    .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
                 let max_t = min_t
                     .checked_add_unsigned(ser.uvarint()?)
                     .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
-                let start = ser.uvarint()? as usize;
+                let start = next_chunk;
                 let len = ser.uvarint()? as usize;
-                let end = start.checked_add(len).filter(|&e| start >= 8 && e <= body);
-                let Some(end) = end else {
+                let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
                     return Err(ser.corrupt("chunk outside the chunks file"));
                 };
+                next_chunk = end;
                 if !chunks.is_empty() && min_t <= prev_max {
                     return Err(ser.corrupt("chunks overlap or are unsorted"));
                 }
@@ -246,6 +252,9 @@ impl Partition {
             });
         }
 
+        if next_chunk != body {
+            return Err(ser.corrupt("chunks file holds bytes no series uses"));
+        }
         let n = post.count()?;
         let mut postings = MemPostings::new();
         for _ in 0..n {

@@ -118,10 +118,11 @@ pub(crate) fn write_partition(
         }
         put_uvarint(&mut ser_sec, s.chunks.len() as u64);
         for (lo, hi, c) in &s.chunks {
-            let z = (lo << 1) ^ (lo >> 63);
-            put_uvarint(&mut ser_sec, z as u64);
+            // Times relative to the hour; offsets implicit (chunks are laid
+            // out in index order, back to back).
+            let rel = lo.wrapping_sub(hour_start_ms);
+            put_uvarint(&mut ser_sec, ((rel << 1) ^ (rel >> 63)) as u64);
             put_uvarint(&mut ser_sec, hi.wrapping_sub(*lo) as u64);
-            put_uvarint(&mut ser_sec, chunks.len() as u64);
             put_uvarint(&mut ser_sec, c.as_bytes().len() as u64);
             chunks.extend_from_slice(c.as_bytes());
             min_t = min_t.min(*lo);
