@@ -1,6 +1,4 @@
 //! `hourglass promql fmt|ast` end to end, on the built binary.
-//! Ignored until `src/main.rs` routes `promql` to `cli::promql::run`;
-//! run with `cargo test --test promql_cli -- --ignored`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -27,7 +25,6 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-#[ignore = "needs `hourglass promql` wired into src/main.rs by the lead"]
 fn fmt_prints_the_canonical_form() {
     let out = hourglass(
         &["promql", "fmt", "sum(rate(foo{job='api'}[300]))by(job)"],
@@ -41,7 +38,6 @@ fn fmt_prints_the_canonical_form() {
 }
 
 #[test]
-#[ignore = "needs `hourglass promql` wired into src/main.rs by the lead"]
 fn fmt_shows_the_error_with_a_caret_and_exits_1() {
     let out = hourglass(&["promql", "fmt", "rate(foo)"], "");
     assert_eq!(out.status.code(), Some(1));
@@ -55,7 +51,6 @@ fn fmt_shows_the_error_with_a_caret_and_exits_1() {
 }
 
 #[test]
-#[ignore = "needs `hourglass promql` wired into src/main.rs by the lead"]
 fn dash_reads_one_expression_per_line_from_stdin() {
     let out = hourglass(&["promql", "fmt", "-"], "foo+bar\n\n1 > 2\nsum(x)by(a)\n");
     assert_eq!(out.status.code(), Some(1), "one line is invalid");
@@ -68,7 +63,6 @@ fn dash_reads_one_expression_per_line_from_stdin() {
 }
 
 #[test]
-#[ignore = "needs `hourglass promql` wired into src/main.rs by the lead"]
 fn ast_prints_the_tree() {
     let out = hourglass(&["promql", "ast", "rate(foo[5m])"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
