@@ -1,12 +1,7 @@
 //! `hourglass`: the server and the offline CLI.
 
-mod build_info;
-mod cli;
-mod data_dir;
-mod duration;
-mod server;
-
 use clap::{Parser, Subcommand};
+use hourglass::cli;
 use std::process::ExitCode;
 
 /// Hourglass: a time-series database for metrics.

@@ -2,12 +2,14 @@
 //! SIGINT or SIGTERM.
 
 use crate::data_dir::DataDir;
-use crate::duration::parse_duration;
 use crate::server::{self, AppState};
 use anyhow::Context;
-use hourglass_wal::{Options as WalOptions, SyncPolicy, Wal};
+use hourglass_storage::head::HeadOptions;
+use hourglass_storage::{Options as StorageOptions, Storage};
+use hourglass_wal::{Options as WalOptions, SyncPolicy};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Flags of `hourglass serve`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +27,29 @@ pub struct ServeArgs {
     /// WAL segment size in MiB.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4095))]
     wal_segment_mib: u64,
+    /// How long samples are kept, measured back from the newest sample
+    /// stored (not the wall clock); `0` keeps everything.
+    #[arg(long, default_value = "15d", value_parser = parse_duration)]
+    retention: Duration,
+    /// How far behind its newest sample a series still accepts samples.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    out_of_order_window: Duration,
+    /// Label whose value groups series inside a partition, after the
+    /// metric name (the "source").
+    #[arg(long, default_value = "job")]
+    source_label: String,
+    /// Largest remote-write body accepted, in MiB (compressed and
+    /// decompressed alike).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_body_mib: u64,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
@@ -32,7 +57,7 @@ fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
         "group" => Ok(SyncPolicy::Group),
         "always" => Ok(SyncPolicy::Always),
         "never" => Ok(SyncPolicy::Never),
-        other => match parse_duration(other) {
+        other => match crate::duration::parse_duration(other) {
             Ok(d) if !d.is_zero() => Ok(SyncPolicy::Interval(d)),
             _ => Err(format!(
                 "expected group, always, never or a positive interval such as 100ms, got {other:?}"
@@ -53,25 +78,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data = DataDir::open(&args.data_dir)?;
-    let wal_dir = data.path().join("wal");
-    let opts = WalOptions {
-        segment_size: args.wal_segment_mib << 20,
-        sync: args.wal_sync,
-        ..WalOptions::default()
+    let opts = StorageOptions {
+        head: HeadOptions {
+            ooo_window_ms: millis(args.out_of_order_window),
+            retention_ms: (!args.retention.is_zero()).then(|| millis(args.retention)),
+            ..HeadOptions::default()
+        },
+        wal: WalOptions {
+            segment_size: args.wal_segment_mib << 20,
+            sync: args.wal_sync,
+            ..WalOptions::default()
+        },
+        source_label: Some(args.source_label.clone()),
     };
-    let wal = Wal::open(&wal_dir, opts)
-        .with_context(|| format!("cannot open the WAL in {}", wal_dir.display()))?;
-    let report = wal.recovery_report();
+    let dir = data.path().to_path_buf();
+    let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts))
+        .await
+        .context("storage open task failed")?
+        .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
+    let report = storage.wal_recovery();
     tracing::info!(
-        dir = %wal_dir.display(),
         records = report.records,
         next_lsn = %report.next_lsn,
         torn_tail = report.torn_tail.is_some(),
         corruption = report.corruption.is_some(),
-        "WAL recovered"
+        series = storage.stats().series,
+        "storage recovered"
     );
-    let wal = Arc::new(wal);
-    let state = AppState::new(Arc::clone(&wal));
+    let storage = Arc::new(storage);
+    let limits = server::Limits {
+        max_body_bytes: usize::try_from(args.max_body_mib << 20).unwrap_or(usize::MAX),
+    };
+    let state = AppState::new(Arc::clone(&storage), limits);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -86,11 +124,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("HTTP server failed")?;
 
     state.set_ready(false);
+    drop(state);
     tracing::info!("shutting down: syncing the WAL");
-    tokio::task::spawn_blocking(move || wal.sync())
-        .await
-        .context("WAL sync task failed")?
-        .context("final WAL sync failed")?;
+    tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
+        Ok(storage) => storage.close(),
+        Err(shared) => shared.flush(),
+    })
+    .await
+    .context("storage close task failed")?
+    .context("final WAL sync failed")?;
     drop(data);
     tracing::info!("stopped");
     Ok(())

@@ -154,7 +154,72 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         );
     }
 
-    let w = inner.wal.stats();
+    let head = inner.storage.stats();
+    out.single(
+        "hourglass_head_series",
+        "gauge",
+        "Series in the head.",
+        head.series as f64,
+    );
+    out.single(
+        "hourglass_head_samples_appended_total",
+        "counter",
+        "Samples stored since start, WAL replay included.",
+        head.appended as f64,
+    );
+    out.single(
+        "hourglass_head_samples_duplicate_total",
+        "counter",
+        "Exact duplicate samples (a sender's retry) accepted without storing twice.",
+        head.duplicates as f64,
+    );
+    out.family(
+        "hourglass_head_samples_rejected_total",
+        "counter",
+        "Samples refused, by reason.",
+    );
+    let r = &head.rejected;
+    for (reason, n) in [
+        ("out_of_window", r.out_of_window),
+        ("past_retention", r.past_retention),
+        ("duplicate_timestamp_different_value", r.duplicate_conflict),
+        ("invalid_series", r.invalid_series),
+    ] {
+        out.sample(
+            "hourglass_head_samples_rejected_total",
+            &[("reason", reason)],
+            n as f64,
+        );
+    }
+    if let Some(t) = head.max_t {
+        out.single(
+            "hourglass_head_max_time_seconds",
+            "gauge",
+            "Timestamp of the newest sample stored.",
+            t as f64 / 1000.0,
+        );
+    }
+    let replay = inner.storage.replay_stats();
+    out.single(
+        "hourglass_wal_replayed_records",
+        "gauge",
+        "WAL records replayed into the head at startup.",
+        replay.records as f64,
+    );
+    out.single(
+        "hourglass_wal_replayed_samples",
+        "gauge",
+        "Samples replayed from the WAL into the head at startup.",
+        replay.samples as f64,
+    );
+    out.single(
+        "hourglass_metadata_families",
+        "gauge",
+        "Metric families with metadata from senders.",
+        inner.metadata.len() as f64,
+    );
+
+    let w = inner.storage.wal_stats();
     out.single(
         "hourglass_wal_appends_total",
         "counter",
@@ -197,7 +262,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "1 when an earlier write or fsync failure stopped WAL appends.",
         if w.poisoned { 1.0 } else { 0.0 },
     );
-    let report = inner.wal.recovery_report();
+    let report = inner.storage.wal_recovery();
     out.single(
         "hourglass_wal_recovery_torn_bytes",
         "gauge",

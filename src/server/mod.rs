@@ -1,19 +1,29 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
+mod metadata;
 mod metrics;
 mod status;
+mod write;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
-use hourglass_wal::Wal;
+use axum::routing::{get, post};
+use hourglass_storage::Storage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use metadata::MetadataStore;
 pub use metrics::HttpMetrics;
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, compressed or decompressed.
+    pub max_body_bytes: usize,
+}
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -22,22 +32,26 @@ pub struct AppState {
 }
 
 struct Inner {
-    wal: Arc<Wal>,
+    storage: Arc<Storage>,
+    limits: Limits,
+    metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
     start_time_unix: f64,
 }
 
 impl AppState {
-    /// State over an open WAL; not ready until [`AppState::set_ready`].
-    pub fn new(wal: Arc<Wal>) -> AppState {
+    /// State over open storage; not ready until [`AppState::set_ready`].
+    pub fn new(storage: Arc<Storage>, limits: Limits) -> AppState {
         let start_time_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         AppState {
             inner: Arc::new(Inner {
-                wal,
+                storage,
+                limits,
+                metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
                 start_time_unix,
@@ -57,10 +71,16 @@ impl AppState {
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.inner.limits.max_body_bytes;
     Router::new()
+        .route(
+            "/api/v1/write",
+            post(write::remote_write).layer(DefaultBodyLimit::max(body_limit)),
+        )
         .route("/-/healthy", get(status::healthy))
         .route("/-/ready", get(status::ready))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/metadata", get(metadata::metadata))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)

@@ -1,0 +1,4 @@
+//! Everything that turns outside bytes into samples for storage.
+
+pub mod protobuf;
+pub mod remote_write;

@@ -1,0 +1,59 @@
+//! Prometheus remote write: the snappy block envelope and the protobuf
+//! payloads.
+
+pub mod v1;
+
+/// Why a body could not be decompressed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnappyError {
+    /// The body announces more bytes than we accept.
+    #[error("snappy body decompresses to {len} bytes, over the limit of {max}")]
+    TooLarge {
+        /// Announced decompressed length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a snappy block (remote write forbids the framed format).
+    #[error("body is not snappy block-compressed: {0}")]
+    Invalid(String),
+}
+
+/// Decompresses a snappy block, refusing to allocate more than `max` bytes.
+pub fn decompress(body: &[u8], max: usize) -> Result<Vec<u8>, SnappyError> {
+    let len = snap::raw::decompress_len(body).map_err(|e| SnappyError::Invalid(e.to_string()))?;
+    if len > max {
+        return Err(SnappyError::TooLarge { len, max });
+    }
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| SnappyError::Invalid(e.to_string()))
+}
+
+/// Compresses a body for sending (load generator, tests).
+pub fn compress(body: &[u8]) -> Vec<u8> {
+    // The encoder only fails on inputs over 4 GiB, which we never build.
+    snap::raw::Encoder::new()
+        .compress_vec(body)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_limits() {
+        let body = b"remote write remote write remote write".repeat(10);
+        let c = compress(&body);
+        assert_eq!(decompress(&c, 1 << 20).unwrap(), body);
+        assert!(matches!(
+            decompress(&c, 10),
+            Err(SnappyError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decompress(b"\xff\xff\xff\xff\xff", 1 << 20),
+            Err(SnappyError::Invalid(_))
+        ));
+    }
+}

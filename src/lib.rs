@@ -1,0 +1,14 @@
+//! The Hourglass server and CLI: configuration, the HTTP surface
+//! (Prometheus API, remote write, status), and the subcommands.
+//!
+//! This is the outermost room: protocol code (protobuf, JSON, HTTP) lives
+//! here and nowhere else; storage and PromQL come from `hourglass-storage`
+//! and `hourglass-query`. Nothing depends on this crate but its own binary,
+//! tests and benches.
+
+mod build_info;
+pub mod cli;
+mod data_dir;
+mod duration;
+pub mod ingest;
+mod server;

@@ -1,0 +1,287 @@
+//! Remote write 1.0 end to end: a real server, real snappy + protobuf
+//! bodies, every documented refusal, and a kill -9 under write load.
+
+mod common;
+
+use common::*;
+use hourglass::ingest::protobuf::Writer;
+use hourglass::ingest::remote_write::{compress, v1};
+use hourglass_storage::Sample;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<Sample>);
+
+fn body(series: &[Series<'_>]) -> Vec<u8> {
+    let mut w = Writer::default();
+    for (labels, samples) in series {
+        v1::encode_series(&mut w, labels.iter().copied(), samples);
+    }
+    compress(&w.buf)
+}
+
+const HEADERS: [(&str, &str); 3] = [
+    ("Content-Type", "application/x-protobuf"),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+];
+
+fn write(server: &Server, body: &[u8]) -> Response {
+    request(server.addr, "POST", "/api/v1/write", &HEADERS, body)
+}
+
+/// The value of an unlabelled sample line in `/metrics`.
+fn metric(server: &Server, line_start: &str) -> f64 {
+    let text = server.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line_start} not in /metrics:\n{text}"))
+}
+
+const T0: i64 = 1_700_000_000_000;
+
+#[test]
+fn valid_write_is_stored_and_answered_204() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let r = write(
+        &server,
+        &body(&[
+            (
+                vec![("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
+                vec![Sample::new(T0, 1.0), Sample::new(T0 + 15_000, 1.0)],
+            ),
+            (
+                vec![("__name__", "up"), ("job", "node"), ("instance", "b:9100")],
+                vec![Sample::new(T0, 0.0)],
+            ),
+        ]),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        3.0
+    );
+    assert_eq!(metric(&server, "hourglass_head_series"), 2.0);
+    // A retry of the same request is accepted silently (idempotent).
+    let again = write(
+        &server,
+        &body(&[(
+            vec![("__name__", "up"), ("job", "node"), ("instance", "b:9100")],
+            vec![Sample::new(T0, 0.0)],
+        )]),
+    );
+    assert_eq!(again.status, 204, "{}", again.text());
+}
+
+#[test]
+fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let good = body(&[(
+        vec![("__name__", "m"), ("job", "j")],
+        vec![Sample::new(T0, 1.0)],
+    )]);
+    assert_eq!(write(&server, &good).status, 204);
+
+    let not_snappy = write(&server, b"\xff\xff\xff\xff\xff not snappy");
+    assert_eq!(not_snappy.status, 400, "{}", not_snappy.text());
+    assert!(not_snappy.text().contains("snappy"));
+
+    let not_protobuf = write(&server, &compress(b"\x0a\xff\xff\xff\xff\x0f garbage"));
+    assert_eq!(not_protobuf.status, 400);
+    assert!(
+        not_protobuf.text().contains("cannot decode WriteRequest"),
+        "{}",
+        not_protobuf.text()
+    );
+
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        1.0
+    );
+}
+
+#[test]
+fn unsupported_formats_get_415_and_oversized_bodies_413() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--max-body-mib", "1"]);
+    let b = body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
+    let v2 = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            (
+                "Content-Type",
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            ),
+            ("Content-Encoding", "snappy"),
+        ],
+        &b,
+    );
+    assert_eq!(v2.status, 415, "{}", v2.text());
+    assert!(v2.text().contains("2.0"));
+    let gzip = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &b,
+    );
+    assert_eq!(gzip.status, 415);
+    let json = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(json.status, 415);
+
+    let huge = vec![0u8; 2 << 20];
+    assert_eq!(write(&server, &huge).status, 413);
+    // A small body that decompresses past the limit is refused too.
+    let bomb = compress(&vec![0u8; 3 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    let r = write(&server, &bomb);
+    assert_eq!(r.status, 413, "{}", r.text());
+}
+
+#[test]
+fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let a = vec![("__name__", "temp"), ("job", "a")];
+    assert_eq!(
+        write(&server, &body(&[(a.clone(), vec![Sample::new(T0, 20.0)])])).status,
+        204
+    );
+
+    let r = write(
+        &server,
+        &body(&[
+            // Two hours older than this series' newest: past the window.
+            (a.clone(), vec![Sample::new(T0 - 7_200_000, 1.0)]),
+            // Same timestamp, different value.
+            (a.clone(), vec![Sample::new(T0, 21.0)]),
+            // Duplicate label name.
+            (
+                vec![("__name__", "temp"), ("job", "x"), ("job", "y")],
+                vec![Sample::new(T0, 1.0)],
+            ),
+            // A good series in the same request.
+            (
+                vec![("__name__", "temp"), ("job", "b")],
+                vec![Sample::new(T0, 5.0)],
+            ),
+        ]),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let msg = r.text();
+    for part in [
+        "stored 1 samples",
+        "out_of_window=1",
+        "duplicate_timestamp_different_value=1",
+        "invalid_series=1",
+        "first invalid series",
+    ] {
+        assert!(msg.contains(part), "{part:?} missing from {msg:?}");
+    }
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        2.0
+    );
+    // A sample behind its series' newest but inside the out-of-order window
+    // is fine.
+    let ooo = write(&server, &body(&[(a, vec![Sample::new(T0 - 60_000, 19.0)])]));
+    assert_eq!(ooo.status, 204, "{}", ooo.text());
+}
+
+#[test]
+fn metadata_is_kept_for_the_metadata_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let mut w = Writer::default();
+    v1::encode_series(
+        &mut w,
+        [("__name__", "http_requests_total")],
+        &[Sample::new(T0, 1.0)],
+    );
+    v1::encode_metadata(
+        &mut w,
+        &v1::Metadata {
+            kind: v1::MetricType::Counter,
+            family: "http_requests_total",
+            help: "Requests served.",
+            unit: "",
+        },
+    );
+    assert_eq!(write(&server, &compress(&w.buf)).status, 204);
+    let v = server.get("/api/v1/metadata").json();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["http_requests_total"][0]["type"], "counter");
+    assert_eq!(
+        v["data"]["http_requests_total"][0]["help"],
+        "Requests served."
+    );
+    let one = server.get("/api/v1/metadata?metric=nope").json();
+    assert_eq!(one["data"], serde_json::json!({}));
+}
+
+/// Writers send acknowledged requests until the server is killed with
+/// SIGKILL; after a restart every acknowledged sample is there.
+#[test]
+fn kill_9_under_write_load_loses_no_acknowledged_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let addr = server.addr;
+    let acked = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let acked = Arc::clone(&acked);
+            std::thread::spawn(move || {
+                let mut n = 0i64;
+                while Instant::now() < deadline {
+                    let job = format!("w{w}");
+                    let samples: Vec<Sample> = (0..50)
+                        .map(|i| Sample::new(T0 + (n * 50 + i) * 1000, i as f64))
+                        .collect();
+                    let b = body(&[(vec![("__name__", "load"), ("job", job.as_str())], samples)]);
+                    match try_request(addr, "POST", "/api/v1/write", &HEADERS, &b) {
+                        Ok(r) if r.status == 204 => {
+                            acked.fetch_add(50, Ordering::SeqCst);
+                        }
+                        // The server died mid-request: not acknowledged.
+                        _ => return,
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut server = server;
+    let mut child = server.child.take().unwrap();
+    child.kill().unwrap(); // SIGKILL, mid-load
+    child.wait().unwrap();
+    for w in writers {
+        let _ = w.join();
+    }
+    let acked = acked.load(Ordering::SeqCst);
+    assert!(acked > 0, "no write was acknowledged before the kill");
+
+    let restarted = Server::start(tmp.path(), &[]);
+    let replayed = metric(&restarted, "hourglass_wal_replayed_samples");
+    assert!(
+        replayed >= acked as f64,
+        "acknowledged {acked} samples, only {replayed} came back"
+    );
+}
