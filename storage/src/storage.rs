@@ -27,8 +27,6 @@ pub struct Options {
     /// Inside a partition, series are grouped by metric name, then by this
     /// label's value (`job` unless set).
     pub source_label: Option<String>,
-    /// Drop the oldest partitions while they take more than this many bytes.
-    pub retention_bytes: Option<u64>,
 }
 
 /// What one [`Storage::persist`] did.
@@ -94,6 +92,7 @@ impl Storage {
     fn with_wal(dir: PathBuf, wal: Wal, opts: Options) -> Result<Storage, StorageError> {
         let parts = load_partitions(&dir.join("parts"))?;
         let retention_ms = opts.head.retention_ms;
+        let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
         let replay = head.replay(&wal)?;
         tracing::info!(
@@ -110,7 +109,7 @@ impl Storage {
             parts: RwLock::new(parts),
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
-            retention_bytes: opts.retention_bytes,
+            retention_bytes,
             persisting: Mutex::new(()),
         })
     }

@@ -316,7 +316,7 @@ fn retention_drops_old_partitions_by_age_then_by_size() {
             .map(|f| std::fs::metadata(d.join(f)).unwrap().len())
             .sum::<u64>()
     };
-    o.retention_bytes = Some(one + one / 2);
+    o.head.retention_bytes = Some(one + one / 2);
     let st = Storage::open(dir.path(), o).unwrap();
     let r = st.retain().unwrap();
     assert_eq!(r.by_size, 2);
