@@ -54,8 +54,9 @@ pub struct Storage {
     source_label: String,
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
-    /// One persist at a time.
-    persisting: Mutex<()>,
+    /// One persist at a time; holds the last `ready_end` collected, so a
+    /// call with no newly finished hour skips the pass over all series.
+    persisting: Mutex<Option<i64>>,
 }
 
 impl Storage {
@@ -110,7 +111,7 @@ impl Storage {
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
             retention_bytes,
-            persisting: Mutex::new(()),
+            persisting: Mutex::new(None),
         })
     }
 
@@ -144,14 +145,22 @@ impl Storage {
     /// Writes every hour that no acceptable sample can reach any more (it
     /// ended more than the out-of-order window before the newest sample)
     /// as a partition, drops it from the head, then checkpoints and
-    /// truncates the WAL.
+    /// truncates the WAL. Cheap to call often (e.g. every minute): it does
+    /// the work only once another hour has finished; late samples for
+    /// hours already written follow at the next run that does, as a
+    /// further partition for their hour.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
-        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
-        let Some(end) = self.head.ready_end() else {
+        let Some(end) = self
+            .head
+            .ready_end()
+            .filter(|&e| last.is_none_or(|l| e > l))
+        else {
             stats.retention = self.retain()?;
             return Ok(stats);
         };
+        *last = Some(end);
         // Read before collecting: every record below `upto` has its samples
         // in memory already (they are applied before they are logged).
         let upto = self.wal.next_lsn();

@@ -117,6 +117,10 @@ fn late_in_order_data_goes_to_a_further_partition_for_its_hour() {
     let mut b = WriteBatch::new();
     b.push(lbl("up", "lag", "x"), vec![Sample::new(T0 + 120_000, 2.0)]);
     assert_eq!(st.append(&b).unwrap().appended, 1);
+    // Nothing new finished: the late sample waits in the head...
+    assert!(st.persist().unwrap().partitions.is_empty());
+    // ...until the next hour is ready.
+    write_hours(&st, T0 + 3 * H, 1);
     let before = dump(&st);
     st.persist().unwrap();
     assert!(part_names(dir.path()).contains(&"2025-11-22T18-1".to_string()));
@@ -322,4 +326,51 @@ fn retention_drops_old_partitions_by_age_then_by_size() {
     assert_eq!(r.by_size, 2);
     assert_eq!(part_names(dir.path()), vec!["2025-11-22T22"]);
     assert_eq!(st.partitions().len(), 1);
+}
+
+#[test]
+fn persist_while_writers_append_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let writers = 3;
+    let steps = 4 * H / 15_000;
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let st = &st;
+            s.spawn(move || {
+                for r in 0..steps {
+                    let t = T0 + r * 15_000;
+                    let mut b = WriteBatch::new();
+                    for i in 0..10 {
+                        let mut v = vec![Sample::new(t, r as f64)];
+                        if r % 13 == 7 {
+                            v.push(Sample::new(t - 5_000, -1.0));
+                        }
+                        b.push(lbl("m", &format!("w{w}"), &format!("i{i}")), v);
+                    }
+                    st.append(&b).unwrap();
+                }
+            });
+        }
+        let st = &st;
+        s.spawn(move || {
+            for _ in 0..40 {
+                st.persist().unwrap();
+                std::thread::yield_now();
+            }
+        });
+    });
+    st.persist().unwrap();
+    let check = |d: &BTreeMap<String, Vec<(i64, u64)>>| {
+        assert_eq!(d.len(), writers * 10);
+        for v in d.values() {
+            let extra = (0..steps).filter(|r| r % 13 == 7).count() as usize;
+            assert_eq!(v.len(), steps as usize + extra);
+        }
+    };
+    check(&dump(&st));
+    assert!(!st.partitions().is_empty());
+    drop(st);
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    check(&dump(&st));
 }
