@@ -364,7 +364,7 @@ fn persist_while_writers_append_loses_and_duplicates_nothing() {
     let check = |d: &BTreeMap<String, Vec<(i64, u64)>>| {
         assert_eq!(d.len(), writers * 10);
         for v in d.values() {
-            let extra = (0..steps).filter(|r| r % 13 == 7).count() as usize;
+            let extra = (0..steps).filter(|r| r % 13 == 7).count();
             assert_eq!(v.len(), steps as usize + extra);
         }
     };
