@@ -44,6 +44,19 @@ pub struct ServeArgs {
     max_body_mib: u64,
 }
 
+/// A duration as Prometheus prints one: `15d`, `1h30m`.
+fn humanize(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -108,6 +121,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = Arc::new(storage);
     let limits = server::Limits {
         max_body_bytes: usize::try_from(args.max_body_mib << 20).unwrap_or(usize::MAX),
+        retention: if args.retention.is_zero() {
+            "0 (keep everything)".to_string()
+        } else {
+            humanize(args.retention)
+        },
     };
     let state = AppState::new(Arc::clone(&storage), limits);
 

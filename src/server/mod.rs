@@ -18,11 +18,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use metadata::MetadataStore;
 pub use metrics::HttpMetrics;
 
-/// Request limits.
+/// Request limits and settings handlers report.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request body, compressed or decompressed.
     pub max_body_bytes: usize,
+    /// Retention as configured, for `/api/v1/status/runtimeinfo`.
+    pub retention: String,
 }
 
 /// State shared by every handler.
@@ -67,6 +69,21 @@ impl AppState {
     fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)
     }
+
+    /// The storage engine.
+    pub fn storage(&self) -> Arc<Storage> {
+        Arc::clone(&self.inner.storage)
+    }
+
+    /// When the server started, in Unix seconds.
+    pub fn start_time_unix(&self) -> f64 {
+        self.inner.start_time_unix
+    }
+
+    /// Retention as configured.
+    pub fn retention_text(&self) -> String {
+        self.inner.limits.retention.clone()
+    }
 }
 
 /// All routes.
@@ -82,8 +99,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/metadata", get(metadata::metadata))
         .route("/metrics", get(metrics::metrics))
+        .merge(crate::api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 
