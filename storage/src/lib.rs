@@ -16,6 +16,7 @@ pub mod index;
 mod model;
 pub mod partition;
 mod querier;
+mod retention;
 mod storage;
 mod storage_querier;
 
@@ -26,5 +27,6 @@ pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
 pub use querier::{Querier, SampleIter, Series, SeriesSet};
+pub use retention::RetentionStats;
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;

@@ -10,6 +10,7 @@ use crate::head::{
 };
 use crate::model::batch::WriteBatch;
 use crate::partition::{Partition, write_partition};
+use crate::retention::{self, RetentionStats};
 use crate::storage_querier::StorageQuerier;
 use hourglass_wal::Wal;
 use hourglass_wal::fs::Fs;
@@ -35,6 +36,8 @@ pub struct PersistStats {
     pub partitions: Vec<PathBuf>,
     /// Series written (summed over partitions).
     pub series: u64,
+    /// What retention removed afterwards.
+    pub retention: RetentionStats,
 }
 
 /// The storage engine: WAL + head (partitions to come).
@@ -49,6 +52,8 @@ pub struct Storage {
     replay: ReplayStats,
     parts: RwLock<Vec<Arc<Partition>>>,
     source_label: String,
+    retention_ms: Option<i64>,
+    retention_bytes: Option<u64>,
     /// One persist at a time.
     persisting: Mutex<()>,
 }
@@ -86,6 +91,8 @@ impl Storage {
 
     fn with_wal(dir: PathBuf, wal: Wal, opts: Options) -> Result<Storage, StorageError> {
         let parts = load_partitions(&dir.join("parts"))?;
+        let retention_ms = opts.head.retention_ms;
+        let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
         let replay = head.replay(&wal)?;
         tracing::info!(
@@ -101,6 +108,8 @@ impl Storage {
             replay,
             parts: RwLock::new(parts),
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
+            retention_ms,
+            retention_bytes,
             persisting: Mutex::new(()),
         })
     }
@@ -140,6 +149,7 @@ impl Storage {
         let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
         let Some(end) = self.head.ready_end() else {
+            stats.retention = self.retain()?;
             return Ok(stats);
         };
         // Read before collecting: every record below `upto` has its samples
@@ -147,6 +157,7 @@ impl Storage {
         let upto = self.wal.next_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
+            stats.retention = self.retain()?;
             return Ok(stats);
         }
         let parts_dir = self.dir.join("parts");
@@ -162,6 +173,34 @@ impl Storage {
             stats.partitions.push(dir);
         }
         self.wal.checkpoint(upto, self.head.checkpoint_records())?;
+        stats.retention = self.retain()?;
+        Ok(stats)
+    }
+
+    /// Applies retention by age (from the newest sample stored) and by
+    /// size to the partitions. `persist` calls it after each run.
+    pub fn retain(&self) -> Result<RetentionStats, StorageError> {
+        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
+        let newest = parts
+            .iter()
+            .map(|p| p.meta().max_t)
+            .chain(self.head.stats().max_t)
+            .max();
+        let (keep, dropped, stats) = retention::plan(
+            std::mem::take(&mut *parts),
+            newest,
+            self.retention_ms,
+            self.retention_bytes,
+        );
+        *parts = keep;
+        drop(parts);
+        for p in dropped {
+            tracing::info!(partition = %p.dir().display(), "partition dropped by retention");
+            retention::delete(&p).map_err(|source| StorageError::Io {
+                path: p.dir().to_path_buf(),
+                source,
+            })?;
+        }
         Ok(stats)
     }
 
@@ -224,7 +263,7 @@ fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
     let mut out = Vec::new();
     for name in names {
         let path = parts.join(&name);
-        if name.starts_with(".tmp-") {
+        if name.starts_with(".tmp-") || retention::is_leftover(&name) {
             // A write that never reached its rename.
             std::fs::remove_dir_all(&path).map_err(io)?;
             continue;

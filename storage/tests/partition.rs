@@ -282,3 +282,44 @@ fn sealed_partitions_are_compact_on_scrape_aligned_data() {
     );
     assert!(bps < 1.0, "{bps} bytes/sample");
 }
+
+#[test]
+fn retention_drops_old_partitions_by_age_then_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.head.retention_ms = Some(3 * H);
+    let st = Storage::open(dir.path(), o.clone()).unwrap();
+    write_hours(&st, T0, 6);
+    let p = st.persist().unwrap();
+    // Hours 18..=22 are ready (newest ≈ T0+6h, window 10 min); with 3 h of
+    // retention from the newest sample, hours 18 and 19 go.
+    assert_eq!(p.partitions.len(), 5);
+    assert_eq!(p.retention.by_age, 2, "{p:?}");
+    assert_eq!(
+        part_names(dir.path()),
+        vec!["2025-11-22T20", "2025-11-22T21", "2025-11-22T22"]
+    );
+    let oldest = dump(&st)
+        .values()
+        .filter_map(|v| v.first())
+        .map(|x| x.0)
+        .min()
+        .unwrap();
+    assert!(oldest >= T0 + 2 * H - 7_000);
+    st.close().unwrap();
+
+    // Now a size limit that holds about one partition.
+    let one = {
+        let d = dir.path().join("parts/2025-11-22T22");
+        ["chunks", "index", "meta.json"]
+            .iter()
+            .map(|f| std::fs::metadata(d.join(f)).unwrap().len())
+            .sum::<u64>()
+    };
+    o.head.retention_bytes = Some(one + one / 2);
+    let st = Storage::open(dir.path(), o).unwrap();
+    let r = st.retain().unwrap();
+    assert_eq!(r.by_size, 2);
+    assert_eq!(part_names(dir.path()), vec!["2025-11-22T22"]);
+    assert_eq!(st.partitions().len(), 1);
+}

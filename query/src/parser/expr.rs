@@ -414,7 +414,13 @@ impl<'a> Parser<'a> {
                         format!("timestamp out of bounds for @ modifier: {secs}"),
                     ));
                 }
-                At::Timestamp(ms as i64)
+                // Plain decimals are converted exactly, so the printed
+                // `@ 1700000000.123` always reads back to the same instant.
+                let exact = (num.kind == Tok::Number)
+                    .then(|| decimal_ms(self.text(num)))
+                    .flatten()
+                    .map(|ms| if sign < 0.0 { -ms } else { ms });
+                At::Timestamp(exact.unwrap_or(ms as i64))
             }
             _ => return Err(self.unexpected(t, "a timestamp, start() or end()")),
         };
@@ -466,4 +472,29 @@ impl<'a> Parser<'a> {
         });
         self.node(expr, ty, start, end, depth)
     }
+}
+
+/// `123.4567` seconds as milliseconds, rounded half away from zero, using
+/// integer arithmetic. `None` for anything but plain decimal digits (hex,
+/// exponents, Go's octal `010`) or on overflow.
+fn decimal_ms(text: &str) -> Option<i64> {
+    let text = text.replace('_', "");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let octal_looking =
+        frac.is_empty() && !text.contains('.') && int.len() > 1 && int.starts_with('0');
+    if !digits(int) || !digits(frac) || (int.is_empty() && frac.is_empty()) || octal_looking {
+        return None;
+    }
+    let whole: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut ms = whole.checked_mul(1000)?;
+    let mut place = 100;
+    for b in frac.bytes().take(3) {
+        ms = ms.checked_add(i64::from(b - b'0') * place)?;
+        place /= 10;
+    }
+    if frac.as_bytes().get(3).is_some_and(|&b| b >= b'5') {
+        ms = ms.checked_add(1)?;
+    }
+    Some(ms)
 }

@@ -76,17 +76,25 @@ impl Head {
         let mut accepted: Vec<Sample> = Vec::new();
         let mut batch_max = i64::MIN;
         for ss in &batch.series {
-            if let Err(e) = ss.labels.validate(&self.opts.limits) {
-                stats.rejected.invalid_series += ss.samples.len() as u64;
-                if stats.invalid_series.len() < MAX_REPORTED_ERRORS {
-                    stats.invalid_series.push(e);
-                }
-                continue;
-            }
             if ss.samples.is_empty() {
                 continue;
             }
-            let series = self.get_or_create(&ss.labels, None);
+            let hash = ss.labels.stable_hash();
+            // Labels equal to a stored series' were validated when it was
+            // created; only new series need checking.
+            let series = match self.get(hash, &ss.labels) {
+                Some(s) => s,
+                None => {
+                    if let Err(e) = ss.labels.validate(&self.opts.limits) {
+                        stats.rejected.invalid_series += ss.samples.len() as u64;
+                        if stats.invalid_series.len() < MAX_REPORTED_ERRORS {
+                            stats.invalid_series.push(e);
+                        }
+                        continue;
+                    }
+                    self.create(hash, &ss.labels, None)
+                }
+            };
             accepted.clear();
             {
                 let mut data = lock(&series.data);

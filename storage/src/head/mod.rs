@@ -42,8 +42,11 @@ pub struct HeadOptions {
     pub cut: CutPolicy,
     /// How far behind its newest sample a series still accepts samples.
     pub ooo_window_ms: i64,
-    /// Samples older than the newest stored sample minus this are refused.
+    /// Samples older than the newest stored sample minus this are refused,
+    /// and partitions wholly older are dropped.
     pub retention_ms: Option<i64>,
+    /// Drop the oldest partitions while they take more than this many bytes.
+    pub retention_bytes: Option<u64>,
     /// Label validation limits.
     pub limits: LabelLimits,
 }
@@ -54,6 +57,7 @@ impl Default for HeadOptions {
             cut: CutPolicy::default(),
             ooo_window_ms: 3_600_000,
             retention_ms: None,
+            retention_bytes: None,
             limits: LabelLimits::default(),
         }
     }
@@ -77,7 +81,24 @@ impl Hasher for IdentityHasher {
     }
 }
 
-type ShardMap = HashMap<u64, Vec<Arc<MemSeries>>, BuildHasherDefault<IdentityHasher>>;
+/// Series under one labels hash: nearly always one, so no extra
+/// allocation (and cache miss) for the common case.
+#[derive(Debug)]
+enum Slot {
+    One(Arc<MemSeries>),
+    Many(Vec<Arc<MemSeries>>),
+}
+
+impl Slot {
+    fn find(&self, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        match self {
+            Slot::One(s) => (s.labels == *labels).then_some(s),
+            Slot::Many(v) => v.iter().find(|s| s.labels == *labels),
+        }
+    }
+}
+
+type ShardMap = HashMap<u64, Slot, BuildHasherDefault<IdentityHasher>>;
 
 /// Cumulative counters since open.
 #[derive(Debug, Default)]
@@ -159,23 +180,23 @@ impl Head {
 
     /// The series with these labels, if present.
     fn get(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        read(self.shard(hash))
-            .get(&hash)?
-            .iter()
-            .find(|s| s.labels == *labels)
-            .cloned()
+        read(self.shard(hash)).get(&hash)?.find(labels).cloned()
     }
 
     /// The series with these labels, created (with a fresh id, or `id`
     /// during replay) if missing. Validation is the caller's.
     fn get_or_create(&self, labels: &Labels, id: Option<u32>) -> Arc<MemSeries> {
         let hash = labels.stable_hash();
-        if let Some(s) = self.get(hash, labels) {
-            return s;
+        match self.get(hash, labels) {
+            Some(s) => s,
+            None => self.create(hash, labels, id),
         }
+    }
+
+    /// Creates the series unless a racing writer just did.
+    fn create(&self, hash: u64, labels: &Labels, id: Option<u32>) -> Arc<MemSeries> {
         let mut shard = write(self.shard(hash));
-        let entry = shard.entry(hash).or_default();
-        if let Some(s) = entry.iter().find(|s| s.labels == *labels) {
+        if let Some(s) = shard.get(&hash).and_then(|slot| slot.find(labels)) {
             return Arc::clone(s);
         }
         let mut by_id = write(&self.by_id);
@@ -191,7 +212,16 @@ impl Head {
         by_id[slot] = Some(Arc::clone(&s));
         drop(by_id);
         write(&self.postings).add(id, &s.labels);
-        entry.push(Arc::clone(&s));
+        let new = Arc::clone(&s);
+        // A 64-bit hash collision: keep both series side by side.
+        match shard.remove(&hash) {
+            None => shard.insert(hash, Slot::One(new)),
+            Some(Slot::One(old)) => shard.insert(hash, Slot::Many(vec![old, new])),
+            Some(Slot::Many(mut v)) => {
+                v.push(new);
+                shard.insert(hash, Slot::Many(v))
+            }
+        };
         s
     }
 
@@ -232,5 +262,33 @@ impl Head {
             }
             None => i64::MIN,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_collisions_keep_series_apart() {
+        let h = Head::new(HeadOptions::default());
+        let a = Labels::from_pairs([("__name__", "a")]);
+        let b = Labels::from_pairs([("__name__", "b")]);
+        let c = Labels::from_pairs([("__name__", "c")]);
+        // Pretend all three share one hash.
+        let sa = h.create(42, &a, None);
+        let sb = h.create(42, &b, None);
+        let sc = h.create(42, &c, None);
+        assert_eq!(h.create(42, &b, None).id, sb.id);
+        let ids = [sa.id, sb.id, sc.id];
+        assert_eq!(ids, [0, 1, 2]);
+        for (l, id) in [(&a, 0), (&b, 1), (&c, 2)] {
+            assert_eq!(h.get(42, l).map(|s| s.id), Some(id));
+        }
+        assert!(
+            h.get(42, &Labels::from_pairs([("__name__", "d")]))
+                .is_none()
+        );
+        assert_eq!(read(&h.postings).select(&[]).len(), 3);
     }
 }
