@@ -20,6 +20,7 @@
 //! no input overflows the stack or stalls the caller. Compiled regex
 //! matchers are cached process-wide, since dashboards repeat them.
 
+pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 mod parser;
@@ -27,6 +28,10 @@ mod parser;
 pub use parser::ast::{
     Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
     NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
+};
+pub use engine::{
+    Engine, EngineOptions, ErrorKind, EvalError, InstantSample, QueryOptions, QueryOutput,
+    QueryStats, RangeSeries, Value,
 };
 pub use parser::error::ParseError;
 pub use parser::functions::{Function, all_functions, lookup_function};

@@ -1,0 +1,339 @@
+//! Aggregation operators over the step grid: series are grouped once
+//! (labels do not change over time), then each group is folded per step.
+
+use super::Ctx;
+use super::error::EvalError;
+use super::eval::eval as eval_expr;
+use super::value::{GSeries, GValue, Grid, NAME};
+use crate::parser::ast::{Aggregate, AggregateOp, Grouping};
+use hourglass_storage::Labels;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// Kahan-compensated running sum: returns the new (sum, compensation).
+/// An infinite sum resets the compensation so it cannot turn into NaN.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Compensated sum of `vals`.
+pub(crate) fn kahan_sum(vals: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for v in vals {
+        (s, c) = kahan_inc(v, s, c);
+    }
+    if s.is_infinite() { s } else { s + c }
+}
+
+/// Mean that survives overflow of the plain sum.
+pub(crate) fn mean(vals: &[f64]) -> f64 {
+    let n = vals.len() as f64;
+    let sum = kahan_sum(vals.iter().copied());
+    if sum.is_finite() || vals.iter().any(|v| !v.is_finite()) {
+        return sum / n;
+    }
+    // The plain sum overflowed: add up the shares instead.
+    kahan_sum(vals.iter().map(|v| v / n))
+}
+
+/// Population variance (Welford).
+pub(crate) fn variance(vals: &[f64]) -> f64 {
+    let (mut count, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for &v in vals {
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        m2 += delta * (v - mean);
+    }
+    m2 / count
+}
+
+/// φ-quantile with linear interpolation between closest ranks; `vals` is
+/// sorted in place (NaN first, as Go's sort does).
+pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
+    if vals.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    vals.sort_by(nan_first);
+    let n = vals.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    vals[lower as usize] * (1.0 - weight) + vals[upper as usize] * weight
+}
+
+/// Ascending with NaN before everything.
+pub(crate) fn nan_first(a: &f64, b: &f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// The labels a series is grouped under.
+pub(crate) fn group_key(l: &Labels, g: &Option<Grouping>) -> Labels {
+    match g {
+        None => Labels::default(),
+        Some(Grouping::By(names)) => Labels::from_pairs(
+            l.iter()
+                .filter(|p| names.iter().any(|n| n == &*p.name))
+                .map(|p| (&*p.name, &*p.value)),
+        ),
+        Some(Grouping::Without(names)) => Labels::from_pairs(
+            l.iter()
+                .filter(|p| &*p.name != NAME && !names.iter().any(|n| n == &*p.name))
+                .map(|p| (&*p.name, &*p.value)),
+        ),
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    // Prometheus 3 accepts any UTF-8 name; only the empty name is invalid.
+    !s.is_empty()
+}
+
+pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalError> {
+    let input = match eval_expr(ctx, &a.expr, g)? {
+        GValue::Vector(v) => v,
+        _ => Vec::new(),
+    };
+    let param = match &a.param {
+        Some(p) => Some(eval_expr(ctx, p, g)?),
+        None => None,
+    };
+    let scalar_param = |k: usize| match &param {
+        Some(GValue::Scalar(v)) => v.get(k).copied().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    };
+    // Groups in first-seen order.
+    let mut keys: Vec<Labels> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        let key = group_key(&s.labels, &a.grouping);
+        let gi = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            members.push(Vec::new());
+            keys.len() - 1
+        });
+        members[gi].push(i);
+    }
+    ctx.check()?;
+    use AggregateOp::*;
+    let out = match a.op {
+        Topk | Bottomk | Limitk | LimitRatio => {
+            select_series(a.op, input, &members, g.n, scalar_param)?
+        }
+        CountValues => {
+            let label = match &param {
+                Some(GValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            if !valid_label_name(&label) {
+                return Err(EvalError::InvalidArgument {
+                    func: "count_values",
+                    reason: format!("invalid label name {label:?}"),
+                });
+            }
+            let mut out: Vec<GSeries> = Vec::new();
+            let mut by: HashMap<Labels, usize> = HashMap::new();
+            for (key, mem) in keys.iter().zip(&members) {
+                for k in 0..g.n {
+                    for &i in mem {
+                        let Some(v) = input[i].vals[k] else { continue };
+                        let val = format_value(v);
+                        let labels = Labels::from_pairs(
+                            key.iter()
+                                .filter(|p| *p.name != *label)
+                                .map(|p| (&*p.name, &*p.value))
+                                .chain(std::iter::once((label.as_str(), val.as_str()))),
+                        );
+                        let idx = *by.entry(labels.clone()).or_insert_with(|| {
+                            out.push(GSeries {
+                                labels,
+                                vals: vec![None; g.n],
+                            });
+                            out.len() - 1
+                        });
+                        let slot = &mut out[idx].vals[k];
+                        *slot = Some(slot.unwrap_or(0.0) + 1.0);
+                    }
+                }
+            }
+            out
+        }
+        op => {
+            let mut out = Vec::with_capacity(keys.len());
+            let mut buf: Vec<f64> = Vec::new();
+            for (key, mem) in keys.into_iter().zip(&members) {
+                let mut vals = vec![None; g.n];
+                for (k, slot) in vals.iter_mut().enumerate() {
+                    buf.clear();
+                    buf.extend(mem.iter().filter_map(|&i| input[i].vals[k]));
+                    if buf.is_empty() {
+                        continue;
+                    }
+                    *slot = Some(fold(op, &mut buf, scalar_param(k)));
+                }
+                out.push(GSeries { labels: key, vals });
+            }
+            out
+        }
+    };
+    Ok(GValue::Vector(out))
+}
+
+fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
+    use AggregateOp::*;
+    match op {
+        Sum => kahan_sum(vals.iter().copied()),
+        Avg => mean(vals),
+        Count => vals.len() as f64,
+        Group => 1.0,
+        // NaN loses to any number; only all-NaN gives NaN.
+        Min => vals
+            .iter()
+            .copied()
+            .fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
+        Max => vals
+            .iter()
+            .copied()
+            .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
+        Stdvar => variance(vals),
+        Stddev => variance(vals).sqrt(),
+        Quantile => quantile(param, vals),
+        _ => f64::NAN,
+    }
+}
+
+/// topk/bottomk/limitk/limit_ratio keep input series (with their labels)
+/// at the steps where they are selected.
+fn select_series(
+    op: AggregateOp,
+    input: Vec<GSeries>,
+    members: &[Vec<usize>],
+    n: usize,
+    param: impl Fn(usize) -> f64,
+) -> Result<Vec<GSeries>, EvalError> {
+    let mut keep = vec![vec![false; n]; input.len()];
+    // At a single step, the order of the result is the rank order.
+    let mut order: Vec<usize> = Vec::new();
+    for mem in members {
+        let mut mem = mem.clone();
+        if op == AggregateOp::Limitk {
+            mem.sort_by(|&a, &b| input[a].labels.cmp(&input[b].labels));
+        }
+        #[allow(clippy::needless_range_loop)] // k indexes `keep` rows and the input
+        for k in 0..n {
+            let p = param(k);
+            let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+            let chosen: Vec<usize> = match op {
+                AggregateOp::LimitRatio => {
+                    if p.is_nan() {
+                        return Err(EvalError::InvalidArgument {
+                            func: "limit_ratio",
+                            reason: "ratio value is NaN".into(),
+                        });
+                    }
+                    let r = p.clamp(-1.0, 1.0);
+                    present
+                        .filter(|&i| {
+                            let ratio = input[i].labels.stable_hash() as f64 / u64::MAX as f64;
+                            if r >= 0.0 {
+                                ratio < r
+                            } else {
+                                ratio >= 1.0 + r
+                            }
+                        })
+                        .collect()
+                }
+                _ => {
+                    if p.is_nan() {
+                        return Err(EvalError::InvalidArgument {
+                            func: op.as_str(),
+                            reason: "parameter value is NaN".into(),
+                        });
+                    }
+                    let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
+                    let mut cand: Vec<usize> = present.collect();
+                    let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
+                    match op {
+                        AggregateOp::Topk => cand
+                            .sort_by(|&a, &b| nan_first(&val(b), &val(a)).then_with(|| a.cmp(&b))),
+                        AggregateOp::Bottomk => cand
+                            .sort_by(|&a, &b| nan_last(&val(a), &val(b)).then_with(|| a.cmp(&b))),
+                        _ => {}
+                    }
+                    cand.truncate(kk);
+                    cand
+                }
+            };
+            for &i in &chosen {
+                keep[i][k] = true;
+            }
+            if n == 1 {
+                order.extend(chosen);
+            }
+        }
+    }
+    let mut input: Vec<Option<GSeries>> = input.into_iter().map(Some).collect();
+    let mut pick = |i: usize, keep: &[bool]| {
+        input[i].take().map(|mut s| {
+            for (v, &kp) in s.vals.iter_mut().zip(keep) {
+                if !kp {
+                    *v = None;
+                }
+            }
+            s
+        })
+    };
+    let out: Vec<GSeries> = if n == 1 {
+        order.iter().filter_map(|&i| pick(i, &keep[i])).collect()
+    } else {
+        (0..keep.len())
+            .filter_map(|i| pick(i, &keep[i]))
+            .filter(|s| s.vals.iter().any(Option::is_some))
+            .collect()
+    };
+    Ok(out)
+}
+
+/// Ascending with NaN after everything.
+fn nan_last(a: &f64, b: &f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    }
+}

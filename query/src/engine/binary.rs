@@ -1,0 +1,331 @@
+//! Binary operators: scalar/vector arithmetic and comparisons, vector
+//! matching (one-to-one, many-to-one, one-to-many) and set operators.
+//!
+//! Labels do not change over time, so signatures and pairings are worked
+//! out once per series; only the per-step checks for clashes run per step.
+
+use super::Ctx;
+use super::error::EvalError;
+use super::eval::eval as eval_expr;
+use super::value::{GSeries, GValue, Grid, NAME, drop_name, merge_same_labels};
+use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
+use hourglass_storage::Labels;
+use std::collections::HashMap;
+
+pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> {
+    let lhs = eval_expr(ctx, &b.lhs, g)?;
+    let rhs = eval_expr(ctx, &b.rhs, g)?;
+    let op = b.op;
+    Ok(match (lhs, rhs) {
+        (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar(
+            l.iter()
+                .zip(&r)
+                .map(|(&a, &c)| {
+                    let (v, keep) = apply(op, a, c);
+                    if op.is_comparison() {
+                        if keep { 1.0 } else { 0.0 }
+                    } else {
+                        v
+                    }
+                })
+                .collect(),
+        ),
+        (GValue::Vector(v), GValue::Scalar(s)) => {
+            GValue::Vector(vector_scalar(op, v, &s, false, b.return_bool)?)
+        }
+        (GValue::Scalar(s), GValue::Vector(v)) => {
+            GValue::Vector(vector_scalar(op, v, &s, true, b.return_bool)?)
+        }
+        (GValue::Vector(l), GValue::Vector(r)) => {
+            let default = VectorMatching {
+                on: false,
+                labels: Vec::new(),
+                group: None,
+            };
+            let m = b.matching.as_ref().unwrap_or(&default);
+            if op.is_set() {
+                GValue::Vector(set_op(ctx, op, l, r, m, g.n)?)
+            } else {
+                GValue::Vector(vector_vector(ctx, op, l, r, m, b.return_bool, g.n)?)
+            }
+        }
+        // The parser refuses strings as operands; nothing sensible to do.
+        (_, _) => GValue::Vector(Vec::new()),
+    })
+}
+
+/// `lhs op rhs` on two floats: the value and, for comparisons, whether it
+/// holds (the value of a comparison is its left operand).
+pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
+    use BinaryOp::*;
+    match op {
+        Add => (l + r, true),
+        Sub => (l - r, true),
+        Mul => (l * r, true),
+        Div => (l / r, true),
+        Mod => (l % r, true),
+        Pow => (l.powf(r), true),
+        Atan2 => (l.atan2(r), true),
+        Eql => (l, l == r),
+        Neq => (l, l != r),
+        Gt => (l, l > r),
+        Lt => (l, l < r),
+        Ge => (l, l >= r),
+        Le => (l, l <= r),
+        And | Or | Unless => (l, true),
+    }
+}
+
+fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
+    return_bool || !(op.is_comparison() || op.is_set())
+}
+
+fn vector_scalar(
+    op: BinaryOp,
+    mut series: Vec<GSeries>,
+    scalar: &[f64],
+    swap: bool,
+    return_bool: bool,
+) -> Result<Vec<GSeries>, EvalError> {
+    let drop = drops_name(op, return_bool);
+    for s in &mut series {
+        if drop {
+            s.labels = drop_name(&s.labels);
+        }
+        for (v, &sc) in s.vals.iter_mut().zip(scalar) {
+            if let Some(x) = *v {
+                let (l, r) = if swap { (sc, x) } else { (x, sc) };
+                let (mut val, keep) = apply(op, l, r);
+                // A comparison keeps the vector's value whichever side it is on.
+                if op.is_comparison() && swap {
+                    val = x;
+                }
+                *v = if return_bool {
+                    Some(if keep { 1.0 } else { 0.0 })
+                } else if keep {
+                    Some(val)
+                } else {
+                    None
+                };
+            }
+        }
+    }
+    if drop {
+        merge_same_labels(series)
+    } else {
+        Ok(series)
+    }
+}
+
+/// The matching signature of a series under `on`/`ignoring`.
+fn signature(l: &Labels, m: &VectorMatching) -> Labels {
+    if m.on {
+        Labels::from_pairs(
+            l.iter()
+                .filter(|p| m.labels.iter().any(|n| n == &*p.name))
+                .map(|p| (&*p.name, &*p.value)),
+        )
+    } else {
+        Labels::from_pairs(
+            l.iter()
+                .filter(|p| &*p.name != NAME && !m.labels.iter().any(|n| n == &*p.name))
+                .map(|p| (&*p.name, &*p.value)),
+        )
+    }
+}
+
+/// Interns signatures: series index -> signature id.
+fn sig_ids(
+    sides: [&[GSeries]; 2],
+    m: &VectorMatching,
+) -> ([Vec<usize>; 2], HashMap<Labels, usize>) {
+    let mut ids: HashMap<Labels, usize> = HashMap::new();
+    let mut per = [Vec::new(), Vec::new()];
+    for (side, series) in sides.iter().enumerate() {
+        for s in series.iter() {
+            let sig = signature(&s.labels, m);
+            let next = ids.len();
+            per[side].push(*ids.entry(sig).or_insert(next));
+        }
+    }
+    (per, ids)
+}
+
+fn set_op(
+    ctx: &Ctx,
+    op: BinaryOp,
+    lhs: Vec<GSeries>,
+    rhs: Vec<GSeries>,
+    m: &VectorMatching,
+    n: usize,
+) -> Result<Vec<GSeries>, EvalError> {
+    let ([lsig, rsig], ids) = sig_ids([&lhs, &rhs], m);
+    // present[sig][k]: does that side have a series with this sig at step k?
+    let presence = |series: &[GSeries], sigs: &[usize]| {
+        let mut p = vec![false; ids.len() * n];
+        for (s, &id) in series.iter().zip(sigs) {
+            for (k, v) in s.vals.iter().enumerate() {
+                if v.is_some() {
+                    p[id * n + k] = true;
+                }
+            }
+        }
+        p
+    };
+    ctx.check()?;
+    Ok(match op {
+        BinaryOp::And | BinaryOp::Unless => {
+            let rp = presence(&rhs, &rsig);
+            let want = op == BinaryOp::And;
+            let mut out = lhs;
+            for (s, &id) in out.iter_mut().zip(&lsig) {
+                for (k, v) in s.vals.iter_mut().enumerate() {
+                    if rp[id * n + k] != want {
+                        *v = None;
+                    }
+                }
+            }
+            out.retain(|s| s.vals.iter().any(Option::is_some));
+            out
+        }
+        _ => {
+            let lp = presence(&lhs, &lsig);
+            let mut out = lhs;
+            for (mut s, &id) in rhs.into_iter().zip(&rsig) {
+                for (k, v) in s.vals.iter_mut().enumerate() {
+                    if lp[id * n + k] {
+                        *v = None;
+                    }
+                }
+                out.push(s);
+            }
+            merge_same_labels(out)?
+        }
+    })
+}
+
+fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) -> Labels {
+    let include: &[String] = m.group.as_ref().map_or(&[], |(_, l)| l.as_slice());
+    let keep = |name: &str| {
+        if drop && name == NAME {
+            return false;
+        }
+        if m.group.is_none() {
+            let listed = m.labels.iter().any(|n| n == name);
+            if m.on != listed {
+                return false;
+            }
+        }
+        !include.iter().any(|n| n == name)
+    };
+    let mut pairs: Vec<(&str, &str)> = many
+        .iter()
+        .filter(|p| keep(&p.name))
+        .map(|p| (&*p.name, &*p.value))
+        .collect();
+    for name in include {
+        if let Some(v) = one.get(name) {
+            pairs.push((name, v));
+        }
+    }
+    Labels::from_pairs(pairs)
+}
+
+fn vector_vector(
+    ctx: &Ctx,
+    op: BinaryOp,
+    lhs: Vec<GSeries>,
+    rhs: Vec<GSeries>,
+    m: &VectorMatching,
+    return_bool: bool,
+    n: usize,
+) -> Result<Vec<GSeries>, EvalError> {
+    let swapped = matches!(m.group, Some((GroupSide::Right, _)));
+    let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let ([msig, osig], ids) = sig_ids([&many, &one], m);
+    // The "one" side must be unique per signature at every step.
+    let mut one_by_sig: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
+    for (j, &id) in osig.iter().enumerate() {
+        one_by_sig[id].push(j);
+    }
+    for members in one_by_sig.iter().filter(|m| m.len() > 1) {
+        for k in 0..n {
+            let present: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&j| one[j].vals[k].is_some())
+                .collect();
+            if present.len() > 1 {
+                return Err(EvalError::ManyToMany {
+                    group: signature(&one[present[0]].labels, m).to_string(),
+                    side: if swapped { "left" } else { "right" },
+                    series: present
+                        .iter()
+                        .map(|&j| one[j].labels.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+    }
+    ctx.check()?;
+    let drop = drops_name(op, return_bool);
+    let one_to_one = m.group.is_none();
+    // For one-to-one: at each step, how often each "one" series was used.
+    let mut used: Vec<Vec<u32>> = if one_to_one {
+        vec![vec![0; n]; one.len()]
+    } else {
+        Vec::new()
+    };
+    let mut out: Vec<GSeries> = Vec::new();
+    let mut by_labels: HashMap<Labels, usize> = HashMap::new();
+    for (i, ms) in many.iter().enumerate() {
+        for &j in &one_by_sig[msig[i]] {
+            let os = &one[j];
+            let labels = result_labels(&ms.labels, &os.labels, m, drop);
+            let mut vals = vec![None; n];
+            for k in 0..n {
+                let (Some(mv), Some(ov)) = (ms.vals[k], os.vals[k]) else {
+                    continue;
+                };
+                if one_to_one {
+                    used[j][k] += 1;
+                    if used[j][k] > 1 {
+                        return Err(EvalError::MultipleMatches {
+                            reason: "many-to-one matching must be explicit (group_left/group_right)",
+                        });
+                    }
+                }
+                let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
+                let (val, keep) = apply(op, l, r);
+                vals[k] = if return_bool {
+                    Some(if keep { 1.0 } else { 0.0 })
+                } else if keep {
+                    Some(val)
+                } else {
+                    None
+                };
+            }
+            match by_labels.get(&labels) {
+                None => {
+                    by_labels.insert(labels.clone(), out.len());
+                    out.push(GSeries { labels, vals });
+                }
+                Some(&idx) => {
+                    for (d, v) in out[idx].vals.iter_mut().zip(vals) {
+                        if v.is_some() {
+                            if d.is_some() {
+                                return Err(EvalError::MultipleMatches {
+                                    reason: "grouping labels must ensure unique matches",
+                                });
+                            }
+                            *d = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|s| s.vals.iter().any(Option::is_some));
+    Ok(out)
+}

@@ -1,0 +1,71 @@
+//! The evaluator's dispatch over the AST.
+
+use super::Ctx;
+use super::error::EvalError;
+use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels};
+use super::{aggregate, binary, functions, range};
+use crate::parser::ast::{Expr, UnaryOp};
+
+/// Evaluates an expression of scalar, string or instant-vector type at
+/// every step of `g`.
+pub(crate) fn eval(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
+    ctx.check()?;
+    Ok(match e {
+        Expr::Number(n) => GValue::Scalar(vec![n.0; g.n]),
+        Expr::String(s) => GValue::String(s.clone()),
+        Expr::Paren(inner) => eval(ctx, inner, g)?,
+        Expr::Vector(vs) => GValue::Vector(range::vector_selector(ctx, vs, g, false)?),
+        Expr::Matrix(_) | Expr::Subquery(_) => {
+            return Err(EvalError::BadRangeType {
+                got: "range vector",
+            });
+        }
+        Expr::Unary(u) => {
+            let v = eval(ctx, &u.expr, g)?;
+            match (u.op, v) {
+                (UnaryOp::Plus, v) => v,
+                (UnaryOp::Neg, GValue::Scalar(v)) => {
+                    GValue::Scalar(v.into_iter().map(|x| -x).collect())
+                }
+                (UnaryOp::Neg, GValue::Vector(mut series)) => {
+                    for s in &mut series {
+                        s.labels = drop_name(&s.labels);
+                        s.vals.iter_mut().flatten().for_each(|x| *x = -*x);
+                    }
+                    GValue::Vector(merge_same_labels(series)?)
+                }
+                (UnaryOp::Neg, v) => v,
+            }
+        }
+        Expr::Binary(b) => binary::eval(ctx, b, g)?,
+        Expr::Aggregate(a) => aggregate::eval(ctx, a, g)?,
+        Expr::Call(c) => functions::call(ctx, c, g)?,
+    })
+}
+
+/// An instant query of a range-vector expression: the raw samples of
+/// each window at `t`.
+pub(crate) fn eval_raw_matrix(ctx: &Ctx, e: &Expr, t: i64) -> Result<Vec<RangeSeries>, EvalError> {
+    let g = Grid {
+        start: t,
+        step: 1,
+        n: 1,
+    };
+    let m = range::matrix_arg(ctx, e, g)?;
+    let end = m.ends[0];
+    let mut out: Vec<RangeSeries> = m
+        .series
+        .into_iter()
+        .map(|s| RangeSeries {
+            points: s
+                .samples
+                .into_iter()
+                .filter(|p| p.t > end - m.range && p.t <= end)
+                .collect(),
+            labels: s.labels,
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(out)
+}

@@ -1,0 +1,125 @@
+//! `histogram_quantile` over classic `le` buckets.
+
+use super::super::error::EvalError;
+use super::super::value::{GSeries, NAME};
+use hourglass_storage::Labels;
+use std::collections::HashMap;
+
+/// The φ-quantile of one histogram given as (upper bound, cumulative
+/// count) buckets in any order.
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    match buckets.last() {
+        Some(&(ub, _)) if ub == f64::INFINITY => {}
+        _ => return f64::NAN,
+    }
+    // Buckets with the same bound are added up.
+    buckets.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 += b.1;
+            true
+        } else {
+            false
+        }
+    });
+    if buckets.len() < 2 {
+        return f64::NAN;
+    }
+    // Counts must not decrease; scraping races make them, so take the
+    // running maximum (which also smooths float noise).
+    let mut max = f64::NEG_INFINITY;
+    for b in buckets.iter_mut() {
+        if b.1 < max {
+            b.1 = max;
+        } else if !b.1.is_nan() {
+            max = b.1;
+        }
+    }
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 || total.is_nan() {
+        return f64::NAN;
+    }
+    let mut rank = q * total;
+    let last = buckets.len() - 1;
+    let b = buckets[..last].partition_point(|x| x.1 < rank);
+    if b == last {
+        return buckets[last - 1].0;
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return buckets[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, buckets[b].0, buckets[b].1);
+    if b > 0 {
+        start = buckets[b - 1].0;
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+/// `histogram_quantile(φ, v)`: series are grouped by their labels without
+/// `le` and the metric name; series without a parsable `le` are ignored.
+pub(super) fn quantile(
+    q: &[f64],
+    input: Vec<GSeries>,
+    n: usize,
+) -> Result<Vec<GSeries>, EvalError> {
+    let mut keys: Vec<Labels> = Vec::new();
+    let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        let Some(le) = s.labels.get("le").and_then(parse_le) else {
+            continue;
+        };
+        let key = Labels::from_pairs(
+            s.labels
+                .iter()
+                .filter(|p| &*p.name != "le" && &*p.name != NAME)
+                .map(|p| (&*p.name, &*p.value)),
+        );
+        let gi = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            groups.push(Vec::new());
+            keys.len() - 1
+        });
+        groups[gi].push((le, i));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let mut buckets = Vec::new();
+    for (key, members) in keys.into_iter().zip(groups) {
+        let mut vals = vec![None; n];
+        for (k, slot) in vals.iter_mut().enumerate() {
+            buckets.clear();
+            buckets.extend(
+                members
+                    .iter()
+                    .filter_map(|&(le, i)| input[i].vals[k].map(|c| (le, c))),
+            );
+            if buckets.is_empty() {
+                continue;
+            }
+            *slot = Some(bucket_quantile(q[k], &mut buckets));
+        }
+        out.push(GSeries { labels: key, vals });
+    }
+    out.retain(|s| s.vals.iter().any(Option::is_some));
+    Ok(out)
+}
+
+/// Go's `strconv.ParseFloat` for bucket bounds (`+Inf`, `1e3`, `0.5`).
+fn parse_le(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}

@@ -1,0 +1,96 @@
+//! `label_replace`, `label_join` and `sort_by_label*`: labels are rewritten
+//! once per series, since they do not change over time.
+
+use super::super::Ctx;
+use super::super::error::EvalError;
+use super::super::value::{GSeries, Grid, merge_same_labels};
+use super::{string_arg, vector_arg};
+use crate::parser::ast::Expr;
+use hourglass_storage::Labels;
+use regex::Regex;
+
+fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
+    Labels::from_pairs(
+        l.iter()
+            .filter(|p| &*p.name != name)
+            .map(|p| (&*p.name, &*p.value))
+            .chain(std::iter::once((name, value))),
+    )
+}
+
+fn check_name(func: &'static str, name: &str) -> Result<(), EvalError> {
+    if name.is_empty() {
+        return Err(EvalError::InvalidArgument {
+            func,
+            reason: format!("invalid destination label name {name:?}"),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn call(
+    ctx: &Ctx,
+    name: &str,
+    args: &[Expr],
+    g: Grid,
+) -> Result<Option<Vec<GSeries>>, EvalError> {
+    Ok(Some(match name {
+        "label_replace" => {
+            let dst = string_arg(args.get(1));
+            let repl = string_arg(args.get(2));
+            let src = string_arg(args.get(3));
+            let pattern = string_arg(args.get(4));
+            let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
+                EvalError::InvalidArgument {
+                    func: "label_replace",
+                    reason: format!("invalid regular expression {pattern:?}: {e}"),
+                }
+            })?;
+            check_name("label_replace", &dst)?;
+            let mut v = vector_arg(ctx, args.first(), g)?;
+            for s in &mut v {
+                let value = s.labels.get(&src).unwrap_or("");
+                if let Some(caps) = re.captures(value) {
+                    let mut out = String::new();
+                    caps.expand(&repl, &mut out);
+                    s.labels = set_label(&s.labels, &dst, &out);
+                }
+            }
+            merge_same_labels(v)?
+        }
+        "label_join" => {
+            let dst = string_arg(args.get(1));
+            let sep = string_arg(args.get(2));
+            let srcs: Vec<String> = args.iter().skip(3).map(|a| string_arg(Some(a))).collect();
+            check_name("label_join", &dst)?;
+            let mut v = vector_arg(ctx, args.first(), g)?;
+            for s in &mut v {
+                let joined = srcs
+                    .iter()
+                    .map(|n| s.labels.get(n).unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(&sep);
+                s.labels = set_label(&s.labels, &dst, &joined);
+            }
+            merge_same_labels(v)?
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let names: Vec<String> = args.iter().skip(1).map(|a| string_arg(Some(a))).collect();
+            let mut v = vector_arg(ctx, args.first(), g)?;
+            let desc = name == "sort_by_label_desc";
+            v.sort_by(|a, b| {
+                let ord = names
+                    .iter()
+                    .map(|n| {
+                        let (x, y) = (a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""));
+                        x.cmp(y)
+                    })
+                    .find(|o| o.is_ne())
+                    .unwrap_or_else(|| a.labels.cmp(&b.labels));
+                if desc { ord.reverse() } else { ord }
+            });
+            v
+        }
+        _ => return Ok(None),
+    }))
+}

@@ -1,0 +1,244 @@
+//! Function calls: dispatch on the function table's name.
+
+mod histogram;
+mod label;
+mod math;
+mod over_time;
+mod rate;
+mod time;
+
+use super::Ctx;
+use super::error::EvalError;
+use super::eval::eval as eval_expr;
+use super::range::{self, MatrixArg};
+use super::value::{GSeries, GValue, Grid, RawSeries, drop_name, merge_same_labels};
+use crate::parser::ast::{Call, Expr};
+use hourglass_storage::{Labels, MatchOp, Sample};
+use rayon::prelude::*;
+
+pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
+    let name = c.func.name;
+    let args = &c.args;
+    match name {
+        "time" => {
+            return Ok(GValue::Scalar(
+                g.times().map(|t| t as f64 / 1000.0).collect(),
+            ));
+        }
+        "pi" => return Ok(GValue::Scalar(vec![std::f64::consts::PI; g.n])),
+        "vector" => {
+            let v = scalar_arg(ctx, args.first(), g)?;
+            return Ok(GValue::Vector(vec![GSeries {
+                labels: Labels::default(),
+                vals: v.into_iter().map(Some).collect(),
+            }]));
+        }
+        "scalar" => {
+            let series = vector_arg(ctx, args.first(), g)?;
+            let vals = (0..g.n)
+                .map(|k| {
+                    let mut it = series.iter().filter_map(|s| s.vals[k]);
+                    match (it.next(), it.next()) {
+                        (Some(v), None) => v,
+                        _ => f64::NAN,
+                    }
+                })
+                .collect();
+            return Ok(GValue::Scalar(vals));
+        }
+        "timestamp" => return timestamp(ctx, args.first(), g).map(GValue::Vector),
+        "absent" => {
+            let series = vector_arg(ctx, args.first(), g)?;
+            let present = |k: usize| series.iter().any(|s| s.vals[k].is_some());
+            return Ok(absent_result(args.first(), g.n, present));
+        }
+        _ => {}
+    }
+    if let Some(r) = math::call(ctx, name, args, g)? {
+        return Ok(GValue::Vector(r));
+    }
+    if let Some(r) = time::call(ctx, name, args, g)? {
+        return Ok(GValue::Vector(r));
+    }
+    if let Some(r) = label::call(ctx, name, args, g)? {
+        return Ok(GValue::Vector(r));
+    }
+    if name == "histogram_quantile" {
+        let q = scalar_arg(ctx, args.first(), g)?;
+        let v = vector_arg(ctx, args.get(1), g)?;
+        return Ok(GValue::Vector(histogram::quantile(&q, v, g.n)?));
+    }
+    if name == "absent_over_time" {
+        let m = matrix(ctx, args.first(), g)?;
+        let windows: Vec<Vec<(usize, usize)>> = m
+            .series
+            .iter()
+            .map(|s| range::windows(&s.samples, &m.ends, m.range).collect())
+            .collect();
+        let present = |k: usize| {
+            let k = if m.ends.len() == 1 { 0 } else { k };
+            windows.iter().any(|w| w[k].0 < w[k].1)
+        };
+        return Ok(absent_result(args.first(), g.n, present));
+    }
+    if let Some(r) = rate::call(ctx, name, args, g)? {
+        return Ok(GValue::Vector(r));
+    }
+    if let Some(r) = over_time::call(ctx, name, args, g)? {
+        return Ok(GValue::Vector(r));
+    }
+    // Native-histogram functions and info(): float series carry no
+    // histograms and we keep no info metrics, so these select nothing new.
+    match name {
+        "info" => Ok(GValue::Vector(vector_arg(ctx, args.first(), g)?)),
+        _ => Ok(GValue::Vector(Vec::new())),
+    }
+}
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(inner) => unparen(inner),
+        e => e,
+    }
+}
+
+pub(super) fn scalar_arg(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<f64>, EvalError> {
+    Ok(match e.map(|e| eval_expr(ctx, e, g)).transpose()? {
+        Some(GValue::Scalar(v)) => v,
+        _ => vec![f64::NAN; g.n],
+    })
+}
+
+pub(super) fn vector_arg(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    Ok(match e.map(|e| eval_expr(ctx, e, g)).transpose()? {
+        Some(GValue::Vector(v)) => v,
+        _ => Vec::new(),
+    })
+}
+
+pub(super) fn string_arg(e: Option<&Expr>) -> String {
+    match e.map(unparen) {
+        Some(Expr::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+pub(super) fn matrix(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<MatrixArg, EvalError> {
+    match e {
+        Some(e) => range::matrix_arg(ctx, e, g),
+        None => Ok(MatrixArg {
+            series: Vec::new(),
+            range: 1,
+            ends: vec![g.start],
+            times: vec![g.start],
+        }),
+    }
+}
+
+/// Applies `f` to every window of every series of `m`; `f` gets the
+/// window's samples (never empty), the step index into `m.ends` and the
+/// window's (exclusive) start and (inclusive) end.
+pub(super) fn over_windows<F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    keep_name: bool,
+    f: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    F: Fn(&RawSeries, &[Sample], usize, i64, i64) -> Option<f64> + Sync,
+{
+    let MatrixArg {
+        series,
+        range: width,
+        ends,
+        ..
+    } = m;
+    let mut out: Vec<GSeries> = series
+        .into_par_iter()
+        .map(|s| {
+            ctx.check()?;
+            let vals = range::windows(&s.samples, &ends, width)
+                .enumerate()
+                .map(|(k, (lo, hi))| {
+                    if lo == hi {
+                        None
+                    } else {
+                        f(&s, &s.samples[lo..hi], k, ends[k] - width, ends[k])
+                    }
+                })
+                .collect();
+            Ok(GSeries {
+                labels: if keep_name {
+                    s.labels.clone()
+                } else {
+                    drop_name(&s.labels)
+                },
+                vals,
+            })
+        })
+        .collect::<Result<_, EvalError>>()?;
+    range::broadcast(&mut out, n);
+    merge_same_labels(out)
+}
+
+/// Element-wise map over an instant vector, dropping the metric name.
+pub(super) fn map_values(
+    series: Vec<GSeries>,
+    f: impl Fn(f64, usize) -> f64,
+) -> Result<Vec<GSeries>, EvalError> {
+    let out: Vec<GSeries> = series
+        .into_iter()
+        .map(|mut s| {
+            s.labels = drop_name(&s.labels);
+            for (k, v) in s.vals.iter_mut().enumerate() {
+                if let Some(x) = v {
+                    *x = f(*x, k);
+                }
+            }
+            s
+        })
+        .collect();
+    merge_same_labels(out)
+}
+
+fn timestamp(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    // On a plain selector the sample's own time; otherwise the step's.
+    if let Some(Expr::Vector(vs)) = e.map(unparen) {
+        let series = range::vector_selector(ctx, vs, g, true)?;
+        return map_values(series, |v, _| v);
+    }
+    let series = vector_arg(ctx, e, g)?;
+    map_values(series, |_, k| g.t(k) as f64 / 1000.0)
+}
+
+/// `absent`/`absent_over_time`: one series at the steps where the
+/// argument had none, labelled from the selector's equality matchers.
+fn absent_result(arg: Option<&Expr>, n: usize, present: impl Fn(usize) -> bool) -> GValue {
+    let matchers = match arg.map(unparen) {
+        Some(Expr::Vector(vs)) => vs.matchers.as_slice(),
+        Some(Expr::Matrix(ms)) => ms.vector.matchers.as_slice(),
+        _ => &[],
+    };
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    let mut dup: Vec<&str> = Vec::new();
+    for m in matchers {
+        if m.op() != MatchOp::Equal || m.name() == "__name__" {
+            continue;
+        }
+        if pairs.iter().any(|(n, _)| *n == m.name()) {
+            dup.push(m.name());
+        } else {
+            pairs.push((m.name(), m.value()));
+        }
+    }
+    pairs.retain(|(n, _)| !dup.contains(n));
+    let vals: Vec<Option<f64>> = (0..n).map(|k| (!present(k)).then_some(1.0)).collect();
+    if vals.iter().all(Option::is_none) {
+        return GValue::Vector(Vec::new());
+    }
+    GValue::Vector(vec![GSeries {
+        labels: Labels::from_pairs(pairs),
+        vals,
+    }])
+}

@@ -1,0 +1,185 @@
+//! The `*_over_time` family and other window functions: `changes`,
+//! `resets`, `deriv`, `predict_linear`, `double_exponential_smoothing`.
+
+use super::super::Ctx;
+use super::super::aggregate::{kahan_inc, kahan_sum, mean, quantile, variance};
+use super::super::error::EvalError;
+use super::super::value::{GSeries, Grid};
+use super::{matrix, over_windows, scalar_arg};
+use crate::parser::ast::Expr;
+use hourglass_storage::Sample;
+
+/// Least-squares slope (per second) and intercept at `at` (ms), with
+/// times taken relative to `at` for accuracy.
+fn linear_regression(s: &[Sample], at: i64) -> (f64, f64) {
+    let first = s[0].v;
+    if s.iter().all(|p| p.v == first) {
+        if first.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, first);
+    }
+    let n = s.len() as f64;
+    let (mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    for p in s {
+        let x = (p.t - at) as f64 / 1000.0;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(p.v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn median(vals: &mut [f64]) -> f64 {
+    quantile(0.5, vals)
+}
+
+/// Holt's linear smoothing, as Prometheus's `double_exponential_smoothing`.
+fn smooth(s: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let mut level = s[0].v;
+    let mut prev_level = 0.0;
+    let mut trend = s[1].v - s[0].v;
+    for (i, p) in s.iter().enumerate().skip(1) {
+        if i > 1 {
+            trend = tf * (level - prev_level) + (1.0 - tf) * trend;
+        }
+        let next = sf * p.v + (1.0 - sf) * (level + trend);
+        prev_level = level;
+        level = next;
+    }
+    Some(level)
+}
+
+/// A window's samples, the step index and the evaluation time to a value.
+type WindowFn<'a> = dyn Fn(&[Sample], usize, i64) -> Option<f64> + Sync + 'a;
+
+pub(super) fn call(
+    ctx: &Ctx,
+    name: &str,
+    args: &[Expr],
+    g: Grid,
+) -> Result<Option<Vec<GSeries>>, EvalError> {
+    let vals = |w: &[Sample]| w.iter().map(|p| p.v).collect::<Vec<f64>>();
+    let run = |arg: Option<&Expr>, keep_name: bool, f: &WindowFn| {
+        let m = matrix(ctx, arg, g)?;
+        let times = m.times.clone();
+        over_windows(ctx, m, g.n, keep_name, |_, w, k, _, _| f(w, k, times[k]))
+    };
+    let first = args.first();
+    let out = match name {
+        "sum_over_time" => run(first, false, &|w, _, _| {
+            Some(kahan_sum(w.iter().map(|p| p.v)))
+        })?,
+        "avg_over_time" => run(first, false, &|w, _, _| Some(mean(&vals(w))))?,
+        "count_over_time" => run(first, false, &|w, _, _| Some(w.len() as f64))?,
+        "min_over_time" => run(first, false, &|w, _, _| {
+            Some(
+                w.iter()
+                    .fold(f64::NAN, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
+            )
+        })?,
+        "max_over_time" => run(first, false, &|w, _, _| {
+            Some(
+                w.iter()
+                    .fold(f64::NAN, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
+            )
+        })?,
+        "stddev_over_time" => run(first, false, &|w, _, _| Some(variance(&vals(w)).sqrt()))?,
+        "stdvar_over_time" => run(first, false, &|w, _, _| Some(variance(&vals(w))))?,
+        "last_over_time" => run(first, true, &|w, _, _| w.last().map(|p| p.v))?,
+        "first_over_time" => run(first, true, &|w, _, _| w.first().map(|p| p.v))?,
+        "ts_of_last_over_time" => run(first, false, &|w, _, _| {
+            w.last().map(|p| p.t as f64 / 1000.0)
+        })?,
+        "ts_of_first_over_time" => run(first, false, &|w, _, _| {
+            w.first().map(|p| p.t as f64 / 1000.0)
+        })?,
+        // On ties the latest sample wins.
+        "ts_of_max_over_time" => run(first, false, &|w, _, _| {
+            let mut best: Option<Sample> = None;
+            for p in w {
+                if best.is_none_or(|b| p.v >= b.v || b.v.is_nan()) {
+                    best = Some(*p);
+                }
+            }
+            best.map(|b| b.t as f64 / 1000.0)
+        })?,
+        "ts_of_min_over_time" => run(first, false, &|w, _, _| {
+            let mut best: Option<Sample> = None;
+            for p in w {
+                if best.is_none_or(|b| p.v <= b.v || b.v.is_nan()) {
+                    best = Some(*p);
+                }
+            }
+            best.map(|b| b.t as f64 / 1000.0)
+        })?,
+        "present_over_time" => run(first, false, &|_, _, _| Some(1.0))?,
+        "mad_over_time" => run(first, false, &|w, _, _| {
+            let mut v = vals(w);
+            let med = median(&mut v);
+            let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+            Some(median(&mut dev))
+        })?,
+        "changes" => run(first, false, &|w, _, _| {
+            let c = w
+                .windows(2)
+                .filter(|p| !(p[0].v == p[1].v || (p[0].v.is_nan() && p[1].v.is_nan())))
+                .count();
+            Some(c as f64)
+        })?,
+        "resets" => run(first, false, &|w, _, _| {
+            Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
+        })?,
+        "deriv" => run(first, false, &|w, _, _| {
+            (w.len() >= 2).then(|| linear_regression(w, w[0].t).0)
+        })?,
+        "quantile_over_time" => {
+            let q = scalar_arg(ctx, first, g)?;
+            run(args.get(1), false, &|w, k, _| {
+                let q = q.get(k).copied().unwrap_or(q[0]);
+                Some(quantile(q, &mut vals(w)))
+            })?
+        }
+        "predict_linear" => {
+            let d = scalar_arg(ctx, args.get(1), g)?;
+            run(first, false, &|w, k, t| {
+                (w.len() >= 2).then(|| {
+                    let (slope, icept) = linear_regression(w, t);
+                    icept + slope * d.get(k).copied().unwrap_or(d[0])
+                })
+            })?
+        }
+        "double_exponential_smoothing" => {
+            let sf = scalar_arg(ctx, args.get(1), g)?;
+            let tf = scalar_arg(ctx, args.get(2), g)?;
+            for (&s, &t) in sf.iter().zip(&tf) {
+                if !(s > 0.0 && s < 1.0) {
+                    return Err(EvalError::InvalidArgument {
+                        func: "double_exponential_smoothing",
+                        reason: format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {s}"),
+                    });
+                }
+                if !(t > 0.0 && t < 1.0) {
+                    return Err(EvalError::InvalidArgument {
+                        func: "double_exponential_smoothing",
+                        reason: format!("invalid trend factor. Expected: 0 < tf < 1, got: {t}"),
+                    });
+                }
+            }
+            run(first, false, &|w, k, _| {
+                smooth(w, sf[k.min(sf.len() - 1)], tf[k.min(tf.len() - 1)])
+            })?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(out))
+}

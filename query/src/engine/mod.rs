@@ -1,0 +1,330 @@
+//! The PromQL evaluation engine: runs a parsed [`Expr`] over a storage
+//! [`Querier`] with Prometheus 3's semantics.
+//!
+//! Every expression is evaluated once over the whole grid of evaluation
+//! times (an instant query is a grid of one step): selectors load each
+//! series once and walk its samples across all steps, so a range query
+//! costs one pass per series, and series are processed in parallel with
+//! rayon. `@` pins a subtree to one time; it is evaluated once and
+//! broadcast.
+
+mod aggregate;
+mod binary;
+mod error;
+mod eval;
+mod functions;
+mod range;
+mod value;
+
+pub use error::{ErrorKind, EvalError};
+pub use value::{InstantSample, RangeSeries, Value};
+
+use crate::parser::ast::{Expr, ValueType};
+use hourglass_storage::{Querier, Sample};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use value::{GValue, Grid};
+
+/// Engine-wide settings and limits.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (ms).
+    pub lookback_delta_ms: i64,
+    /// Step of subqueries written without one (ms).
+    pub default_subquery_step_ms: i64,
+    /// Longest a query may run.
+    pub timeout: Duration,
+    /// Most samples a query may load from storage.
+    pub max_samples: usize,
+    /// Most series a query may select from storage.
+    pub max_series: usize,
+    /// Most points per series in a range query.
+    pub max_points_per_series: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: 5 * 60 * 1000,
+            default_subquery_step_ms: 60 * 1000,
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
+            max_series: 1_000_000,
+            max_points_per_series: 11_000,
+        }
+    }
+}
+
+/// Per-query overrides.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// Overrides [`EngineOptions::lookback_delta_ms`] when > 0.
+    pub lookback_delta_ms: Option<i64>,
+    /// A shorter timeout than the engine's (the shorter one wins).
+    pub timeout: Option<Duration>,
+    /// Set to true from another thread to stop the query.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// What a query cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Samples read from storage.
+    pub samples_loaded: usize,
+    /// Series read from storage.
+    pub series_loaded: usize,
+}
+
+/// A result with its statistics.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// The result.
+    pub value: Value,
+    /// What it cost.
+    pub stats: QueryStats,
+}
+
+/// Evaluates PromQL. Cheap to clone and share between threads.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+impl Engine {
+    /// An engine with these options.
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine { opts }
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Evaluates `expr` at time `t` (ms).
+    pub fn instant(&self, q: &dyn Querier, expr: &Expr, t: i64) -> Result<Value, EvalError> {
+        self.instant_with(q, expr, t, &QueryOptions::default())
+            .map(|o| o.value)
+    }
+
+    /// Evaluates `expr` at `start, start+step, …, <= end` (ms); the result
+    /// is a matrix sorted by labels.
+    pub fn range(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Value, EvalError> {
+        self.range_with(q, expr, start, end, step, &QueryOptions::default())
+            .map(|o| o.value)
+    }
+
+    /// [`Engine::instant`] with per-query options and statistics.
+    pub fn instant_with(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+        qo: &QueryOptions,
+    ) -> Result<QueryOutput, EvalError> {
+        let ctx = self.ctx(q, t, t, qo);
+        let grid = Grid {
+            start: t,
+            step: 1,
+            n: 1,
+        };
+        let value = match expr.value_type() {
+            ValueType::Matrix => Value::Matrix(eval::eval_raw_matrix(&ctx, expr, t)?),
+            _ => match eval::eval(&ctx, expr, grid)? {
+                GValue::Scalar(v) => Value::Scalar {
+                    t,
+                    v: v.first().copied().unwrap_or(f64::NAN),
+                },
+                GValue::String(s) => Value::String { t, s },
+                GValue::Vector(series) => Value::Vector(
+                    series
+                        .into_iter()
+                        .filter_map(|s| {
+                            s.vals.first().copied().flatten().map(|v| InstantSample {
+                                labels: s.labels,
+                                t,
+                                v,
+                            })
+                        })
+                        .collect(),
+                ),
+            },
+        };
+        Ok(QueryOutput {
+            value,
+            stats: ctx.stats(),
+        })
+    }
+
+    /// [`Engine::range`] with per-query options and statistics.
+    pub fn range_with(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        qo: &QueryOptions,
+    ) -> Result<QueryOutput, EvalError> {
+        if step <= 0 {
+            return Err(EvalError::BadRange {
+                reason: "zero or negative query resolution step widths are not accepted",
+            });
+        }
+        if end < start {
+            return Err(EvalError::BadRange {
+                reason: "end timestamp must not be before start time",
+            });
+        }
+        let points = (end - start) / step;
+        if points > self.opts.max_points_per_series as i64 {
+            return Err(EvalError::TooManyPoints {
+                limit: self.opts.max_points_per_series,
+            });
+        }
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                return Err(EvalError::BadRangeType { got: other.name() });
+            }
+        }
+        let ctx = self.ctx(q, start, end, qo);
+        let grid = Grid {
+            start,
+            step,
+            n: points as usize + 1,
+        };
+        let series = match eval::eval(&ctx, expr, grid)? {
+            GValue::Scalar(v) => vec![value::GSeries {
+                labels: Default::default(),
+                vals: v.into_iter().map(Some).collect(),
+            }],
+            GValue::Vector(s) => value::merge_same_labels(s)?,
+            GValue::String(_) => return Err(EvalError::BadRangeType { got: "string" }),
+        };
+        let mut out: Vec<RangeSeries> = series
+            .into_iter()
+            .map(|s| RangeSeries {
+                points: s
+                    .vals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v)))
+                    .collect(),
+                labels: s.labels,
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryOutput {
+            value: Value::Matrix(out),
+            stats: ctx.stats(),
+        })
+    }
+
+    fn ctx<'a>(
+        &'a self,
+        q: &'a dyn Querier,
+        start: i64,
+        end: i64,
+        qo: &'a QueryOptions,
+    ) -> Ctx<'a> {
+        let timeout = qo
+            .timeout
+            .map_or(self.opts.timeout, |t| t.min(self.opts.timeout));
+        Ctx {
+            querier: q,
+            lookback: qo
+                .lookback_delta_ms
+                .filter(|&l| l > 0)
+                .unwrap_or(self.opts.lookback_delta_ms),
+            query_start: start,
+            query_end: end,
+            subquery_step: self.opts.default_subquery_step_ms.max(1),
+            deadline: Instant::now().checked_add(timeout),
+            timeout,
+            cancel: qo.cancel.as_deref(),
+            samples: AtomicUsize::new(0),
+            series: AtomicUsize::new(0),
+            max_samples: self.opts.max_samples,
+            max_series: self.opts.max_series,
+        }
+    }
+}
+
+/// Everything one query's evaluation shares.
+pub(crate) struct Ctx<'a> {
+    pub querier: &'a dyn Querier,
+    pub lookback: i64,
+    pub query_start: i64,
+    pub query_end: i64,
+    pub subquery_step: i64,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    cancel: Option<&'a AtomicBool>,
+    samples: AtomicUsize,
+    series: AtomicUsize,
+    max_samples: usize,
+    max_series: usize,
+}
+
+impl Ctx<'_> {
+    /// Fails once the query is out of time or cancelled; called in every
+    /// loop over series so a stopped query frees its memory promptly.
+    pub fn check(&self) -> Result<(), EvalError> {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(EvalError::Canceled);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(EvalError::Timeout {
+                after: self.timeout,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn add_samples(&self, n: usize) -> Result<(), EvalError> {
+        let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.max_samples {
+            return Err(EvalError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn add_series(&self, n: usize) -> Result<(), EvalError> {
+        let total = self.series.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.max_series {
+            return Err(EvalError::TooManySeries {
+                limit: self.max_series,
+            });
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> QueryStats {
+        QueryStats {
+            samples_loaded: self.samples.load(Ordering::Relaxed),
+            series_loaded: self.series.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The time an `@` modifier pins to.
+    pub fn at_time(&self, at: crate::parser::ast::At) -> i64 {
+        use crate::parser::ast::At;
+        match at {
+            At::Timestamp(t) => t,
+            At::Start => self.query_start,
+            At::End => self.query_end,
+        }
+    }
+}

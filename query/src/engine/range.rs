@@ -1,0 +1,225 @@
+//! Selectors over the step grid: the lookback walk for instant selectors,
+//! and the per-step windows of range selectors and subqueries.
+
+use super::Ctx;
+use super::error::EvalError;
+use super::eval;
+use super::value::{GSeries, GValue, Grid, RawSeries};
+use crate::parser::ast::{Expr, MatrixSelector, Subquery, VectorSelector};
+use hourglass_storage::{Matcher, Sample, StorageError, is_stale_nan};
+use rayon::prelude::*;
+
+/// Loads every series matching `matchers` with samples in `[mint, maxt]`.
+pub(crate) fn load(
+    ctx: &Ctx,
+    matchers: &[Matcher],
+    mint: i64,
+    maxt: i64,
+    keep_stale: bool,
+) -> Result<Vec<RawSeries>, EvalError> {
+    ctx.check()?;
+    if mint > maxt {
+        return Ok(Vec::new());
+    }
+    let set = ctx.querier.select(matchers, mint, maxt)?;
+    let series: Vec<_> = set.collect();
+    ctx.add_series(series.len())?;
+    series
+        .into_par_iter()
+        .map(|mut s| {
+            ctx.check()?;
+            let mut samples = Vec::new();
+            for smp in s.samples.by_ref() {
+                if keep_stale || !is_stale_nan(smp.v) {
+                    samples.push(smp);
+                }
+            }
+            if let Some(e) = s.samples.error() {
+                return Err(EvalError::Storage(StorageError::Chunk {
+                    series: s.labels.to_string(),
+                    source: e.clone(),
+                }));
+            }
+            ctx.add_samples(samples.len())?;
+            Ok(RawSeries {
+                labels: s.labels,
+                samples,
+            })
+        })
+        .collect()
+}
+
+/// Repeats single-step results over `n` steps (for `@`).
+pub(crate) fn broadcast(series: &mut [GSeries], n: usize) {
+    for s in series {
+        if s.vals.len() == 1 && n != 1 {
+            s.vals = vec![s.vals[0]; n];
+        }
+    }
+}
+
+/// An instant selector: at each step the newest sample in
+/// `(t - lookback, t]`, unless that sample is a stale marker. With
+/// `timestamps`, the value is the sample's time in seconds instead.
+pub(crate) fn vector_selector(
+    ctx: &Ctx,
+    vs: &VectorSelector,
+    g: Grid,
+    timestamps: bool,
+) -> Result<Vec<GSeries>, EvalError> {
+    let eg = match vs.at {
+        Some(at) => Grid {
+            start: ctx.at_time(at),
+            step: 1,
+            n: 1,
+        },
+        None => g,
+    };
+    let off = vs.offset.unwrap_or(0);
+    let first = eg.t(0) - off;
+    let last = eg.t(eg.n - 1) - off;
+    let raw = load(ctx, &vs.matchers, first - ctx.lookback + 1, last, true)?;
+    let lookback = ctx.lookback;
+    let mut out: Vec<GSeries> = raw
+        .into_par_iter()
+        .map(|r| {
+            let s = &r.samples;
+            let mut vals = Vec::with_capacity(eg.n);
+            let mut i = 0usize; // samples[..i] have t <= current step
+            for t in eg.times() {
+                let te = t - off;
+                while i < s.len() && s[i].t <= te {
+                    i += 1;
+                }
+                let v = match i.checked_sub(1).map(|j| s[j]) {
+                    Some(smp) if smp.t > te - lookback && !is_stale_nan(smp.v) => {
+                        Some(if timestamps {
+                            smp.t as f64 / 1000.0
+                        } else {
+                            smp.v
+                        })
+                    }
+                    _ => None,
+                };
+                vals.push(v);
+            }
+            GSeries {
+                labels: r.labels,
+                vals,
+            }
+        })
+        .collect();
+    broadcast(&mut out, g.n);
+    Ok(out)
+}
+
+/// A range vector, ready for a function: its series and, per output step,
+/// the inclusive end of the window `(end - range, end]`.
+pub(crate) struct MatrixArg {
+    pub series: Vec<RawSeries>,
+    pub range: i64,
+    /// One entry per step, or a single entry under `@` (broadcast later).
+    pub ends: Vec<i64>,
+    /// The evaluation time of each entry of `ends` (before `offset`).
+    pub times: Vec<i64>,
+}
+
+/// Evaluates a range-vector expression (range selector or subquery) for
+/// the steps of `g`.
+pub(crate) fn matrix_arg(ctx: &Ctx, e: &Expr, g: Grid) -> Result<MatrixArg, EvalError> {
+    match e {
+        Expr::Paren(inner) => matrix_arg(ctx, inner, g),
+        Expr::Matrix(ms) => matrix_selector(ctx, ms, g),
+        Expr::Subquery(sq) => subquery(ctx, sq, g),
+        _ => Err(EvalError::BadRangeType {
+            got: e.value_type().name(),
+        }),
+    }
+}
+
+fn times_for(ctx: &Ctx, at: Option<crate::parser::ast::At>, g: Grid) -> Vec<i64> {
+    match at {
+        Some(at) => vec![ctx.at_time(at)],
+        None => g.times().collect(),
+    }
+}
+
+fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg, EvalError> {
+    let vs = &ms.vector;
+    let off = vs.offset.unwrap_or(0);
+    let times = times_for(ctx, vs.at, g);
+    let ends: Vec<i64> = times.iter().map(|t| t - off).collect();
+    let (first, last) = (ends[0], ends[ends.len() - 1]);
+    let series = load(ctx, &vs.matchers, first - ms.range_ms + 1, last, false)?;
+    Ok(MatrixArg {
+        series,
+        range: ms.range_ms,
+        ends,
+        times,
+    })
+}
+
+fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
+    let off = sq.offset.unwrap_or(0);
+    let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
+    let times = times_for(ctx, sq.at, g);
+    let ends: Vec<i64> = times.iter().map(|t| t - off).collect();
+    let (first, last) = (ends[0], ends[ends.len() - 1]);
+    // Points sit on absolute multiples of the step (epoch-aligned).
+    let lo = first - sq.range_ms;
+    let start = lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
+    let series = if start > last {
+        Vec::new()
+    } else {
+        let inner = Grid {
+            start,
+            step,
+            n: ((last - start) / step) as usize + 1,
+        };
+        let gs = match eval::eval(ctx, &sq.expr, inner)? {
+            GValue::Vector(s) => s,
+            GValue::Scalar(v) => vec![GSeries {
+                labels: Default::default(),
+                vals: v.into_iter().map(Some).collect(),
+            }],
+            GValue::String(_) => Vec::new(),
+        };
+        gs.into_iter()
+            .map(|s| RawSeries {
+                samples: s
+                    .vals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
+                    .collect(),
+                labels: s.labels,
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect()
+    };
+    Ok(MatrixArg {
+        series,
+        range: sq.range_ms,
+        ends,
+        times,
+    })
+}
+
+/// Index ranges `[lo, hi)` of the samples inside each window
+/// `(end - range, end]`; `ends` must not decrease.
+pub(crate) fn windows<'a>(
+    samples: &'a [Sample],
+    ends: &'a [i64],
+    range: i64,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (mut lo, mut hi) = (0usize, 0usize);
+    ends.iter().map(move |&e| {
+        while hi < samples.len() && samples[hi].t <= e {
+            hi += 1;
+        }
+        while lo < hi && samples[lo].t <= e - range {
+            lo += 1;
+        }
+        (lo, hi)
+    })
+}

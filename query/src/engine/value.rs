@@ -1,0 +1,138 @@
+//! Query results, and the step-grid form the evaluator works on inside.
+
+use super::error::EvalError;
+use hourglass_storage::{Labels, Sample};
+use std::collections::HashMap;
+
+/// One sample of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Evaluation time (ms).
+    pub t: i64,
+    /// The value.
+    pub v: f64,
+}
+
+/// One series of a range-vector result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Points in time order.
+    pub points: Vec<Sample>,
+}
+
+/// The result of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A float at the evaluation time.
+    Scalar {
+        /// Evaluation time (ms).
+        t: i64,
+        /// The value.
+        v: f64,
+    },
+    /// A string literal at the evaluation time.
+    String {
+        /// Evaluation time (ms).
+        t: i64,
+        /// The string.
+        s: String,
+    },
+    /// An instant vector; ordered only after `sort*`, `topk`/`bottomk`.
+    Vector(Vec<InstantSample>),
+    /// A range vector (range queries, or instant queries of `x[5m]`),
+    /// sorted by labels.
+    Matrix(Vec<RangeSeries>),
+}
+
+/// The evaluation times of one (sub)query: `start + k*step` for `k < n`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub step: i64,
+    pub n: usize,
+}
+
+impl Grid {
+    pub fn t(&self, k: usize) -> i64 {
+        self.start + self.step * k as i64
+    }
+
+    pub fn times(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.n).map(|k| self.t(k))
+    }
+}
+
+/// One series of an instant-vector expression over the whole grid:
+/// `vals[k]` is its value at step `k`, if it has one there.
+#[derive(Debug, Clone)]
+pub(crate) struct GSeries {
+    pub labels: Labels,
+    pub vals: Vec<Option<f64>>,
+}
+
+/// An evaluated expression over the grid.
+#[derive(Debug, Clone)]
+pub(crate) enum GValue {
+    Scalar(Vec<f64>),
+    String(String),
+    Vector(Vec<GSeries>),
+}
+
+/// A range vector's raw series: samples, stale markers removed.
+#[derive(Debug, Clone)]
+pub(crate) struct RawSeries {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// Merges series that carry the same labels. Two values at the same step
+/// are the "same labelset" error Prometheus raises; series with no value
+/// at all are dropped. Keeps first-seen order.
+pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+    let mut out: Vec<GSeries> = Vec::with_capacity(series.len());
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    for s in series {
+        if s.vals.iter().all(Option::is_none) {
+            continue;
+        }
+        match index.get(&s.labels) {
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+            Some(&i) => {
+                let dst = &mut out[i];
+                for (d, v) in dst.vals.iter_mut().zip(s.vals) {
+                    if v.is_some() {
+                        if d.is_some() {
+                            return Err(EvalError::DuplicateLabelset {
+                                labels: dst.labels.to_string(),
+                            });
+                        }
+                        *d = v;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Labels without `__name__`.
+pub(crate) fn drop_name(l: &Labels) -> Labels {
+    if l.metric_name().is_none() {
+        return l.clone();
+    }
+    Labels::from_pairs(
+        l.iter()
+            .filter(|p| &*p.name != NAME)
+            .map(|p| (&*p.name, &*p.value)),
+    )
+}
+
+/// The label carrying the metric name.
+pub(crate) const NAME: &str = "__name__";

@@ -1,0 +1,250 @@
+//! Runs every `testdata/promql/eval/**/*.test` script against the engine
+//! over a real `Storage`. The scripts use the shape of Prometheus's PromQL
+//! test language; the cases are our own.
+
+#[path = "script/parse.rs"]
+mod parse;
+
+use hourglass_query::{Engine, Value, parse as parse_promql};
+use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use parse::{Command, Eval, Kind, Slot};
+use std::path::{Path, PathBuf};
+
+fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            scripts(&p, out);
+        } else if p.extension().is_some_and(|e| e == "test") {
+            out.push(p);
+        }
+    }
+}
+
+fn open() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = Options::default();
+    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
+    let storage = Storage::open(dir.path(), opts).expect("open storage");
+    (dir, storage)
+}
+
+fn same(a: f64, b: f64) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() && b.is_nan();
+    }
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    diff <= 1e-6 * a.abs().max(b.abs()) || diff < 1e-12
+}
+
+fn fmt_slots(v: &[Slot]) -> String {
+    v.iter()
+        .map(|s| s.map_or("_".to_string(), |x| x.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Checks one eval; `Err` says what differs.
+fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
+    let expr = match parse_promql(&ev.expr) {
+        Ok(e) => e,
+        Err(e) if ev.fail => {
+            return match &ev.fail_message {
+                Some(m) if !e.to_string().contains(m.as_str()) => {
+                    Err(format!("parse error {e} does not contain {m:?}"))
+                }
+                _ => Ok(()),
+            };
+        }
+        Err(e) => return Err(format!("parse error: {e}")),
+    };
+    let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let (res, grid) = match ev.kind {
+        Kind::Instant { at } => (engine.instant(&q, &expr, at), None),
+        Kind::Range { start, end, step } => (
+            engine.range(&q, &expr, start, end, step),
+            Some((start, end, step)),
+        ),
+    };
+    let value = match (res, ev.fail) {
+        (Err(e), true) => {
+            return match &ev.fail_message {
+                Some(m) if !e.to_string().contains(m.as_str()) => {
+                    Err(format!("error {e:?} ({e}) does not contain {m:?}"))
+                }
+                _ => Ok(()),
+            };
+        }
+        (Ok(v), true) => return Err(format!("expected an error, got {v:?}")),
+        (Err(e), false) => return Err(format!("unexpected error: {e}")),
+        (Ok(v), false) => v,
+    };
+    // Normalise the result to (labels, slots) rows.
+    let got: Vec<(Option<Labels>, Vec<Slot>)> = match (&value, grid) {
+        (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(*v)])],
+        (Value::String { s, .. }, _) => return Err(format!("string result {s:?} unsupported")),
+        (Value::Vector(v), _) => v
+            .iter()
+            .map(|s| (Some(s.labels.clone()), vec![Some(s.v)]))
+            .collect(),
+        (Value::Matrix(m), Some((start, end, step))) => m
+            .iter()
+            .map(|s| {
+                let n = ((end - start) / step) as usize + 1;
+                let mut slots = vec![None; n];
+                for p in &s.points {
+                    slots[((p.t - start) / step) as usize] = Some(p.v);
+                }
+                while slots.last().is_some_and(Option::is_none) {
+                    slots.pop();
+                }
+                let labels =
+                    if s.labels.is_empty() && ev.expected.iter().all(|e| e.labels.is_none()) {
+                        None
+                    } else {
+                        Some(s.labels.clone())
+                    };
+                (labels, slots)
+            })
+            .collect(),
+        (Value::Matrix(m), None) => m
+            .iter()
+            .map(|s| {
+                (
+                    Some(s.labels.clone()),
+                    s.points.iter().map(|p| Some(p.v)).collect(),
+                )
+            })
+            .collect(),
+    };
+    let trim = |v: &[Slot]| {
+        let mut v = v.to_vec();
+        while v.last().is_some_and(Option::is_none) {
+            v.pop();
+        }
+        v
+    };
+    let show = |rows: &[(Option<Labels>, Vec<Slot>)]| {
+        rows.iter()
+            .map(|(l, v)| {
+                format!(
+                    "\n    {} {}",
+                    l.as_ref().map_or(String::new(), |l| l.to_string()),
+                    fmt_slots(v)
+                )
+            })
+            .collect::<String>()
+    };
+    let mismatch = || {
+        format!(
+            "expected:{}\n  got:{}",
+            show(
+                &ev.expected
+                    .iter()
+                    .map(|e| (e.labels.clone(), e.values.clone()))
+                    .collect::<Vec<_>>()
+            ),
+            show(&got)
+        )
+    };
+    if got.len() != ev.expected.len() {
+        return Err(format!(
+            "{} series expected, {} returned\n  {}",
+            ev.expected.len(),
+            got.len(),
+            mismatch()
+        ));
+    }
+    for (pos, exp) in ev.expected.iter().enumerate() {
+        let found = if ev.ordered {
+            got.get(pos).filter(|(l, _)| *l == exp.labels)
+        } else {
+            got.iter().find(|(l, _)| *l == exp.labels)
+        };
+        let Some((_, vals)) = found else {
+            return Err(format!(
+                "series {:?} missing (or out of order)\n  {}",
+                exp.labels.as_ref().map(|l| l.to_string()),
+                mismatch()
+            ));
+        };
+        let (e, g) = (trim(&exp.values), trim(vals));
+        let eq = e.len() == g.len()
+            && e.iter().zip(&g).all(|(a, b)| match (a, b) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same(*a, *b),
+                _ => false,
+            });
+        if !eq {
+            return Err(format!("values differ\n  {}", mismatch()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn promql_scripts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/promql/eval");
+    let mut files = Vec::new();
+    scripts(&root, &mut files);
+    assert!(!files.is_empty(), "no scripts under {}", root.display());
+    let engine = Engine::default();
+    let (mut evals, mut failures) = (0usize, Vec::new());
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read script");
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let cmds = match parse::parse(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let (mut _dir, mut storage) = open();
+        for cmd in cmds {
+            match cmd {
+                Command::Clear => (_dir, storage) = open(),
+                Command::Load { step, series } => {
+                    let mut batch = WriteBatch::new();
+                    for (labels, slots) in series {
+                        let samples = slots
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, s)| s.map(|v| Sample::new(i as i64 * step, v)))
+                            .collect();
+                        batch.push(labels, samples);
+                    }
+                    storage.append(&batch).expect("append");
+                }
+                Command::Eval(ev) => {
+                    evals += 1;
+                    if let Err(e) = check(&engine, &storage, &ev) {
+                        failures.push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} scripts, {evals} evals, {} failures",
+        files.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {evals} evals failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,308 @@
+//! Parsing the PromQL test-script language: `load`, `clear`, `eval`.
+
+use hourglass_storage::{Labels, STALE_NAN_BITS};
+
+/// One value slot of a series: missing, or a float (stale markers are the
+/// StaleNaN bit pattern).
+pub type Slot = Option<f64>;
+
+#[derive(Debug)]
+pub enum Kind {
+    Instant { at: i64 },
+    Range { start: i64, end: i64, step: i64 },
+}
+
+#[derive(Debug)]
+pub struct Expected {
+    /// `None` for a bare scalar line.
+    pub labels: Option<Labels>,
+    pub values: Vec<Slot>,
+}
+
+#[derive(Debug)]
+pub struct Eval {
+    pub line: usize,
+    pub kind: Kind,
+    pub expr: String,
+    pub fail: bool,
+    pub ordered: bool,
+    pub fail_message: Option<String>,
+    pub expected: Vec<Expected>,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Load {
+        step: i64,
+        series: Vec<(Labels, Vec<Slot>)>,
+    },
+    Clear,
+    Eval(Eval),
+}
+
+/// A Prometheus duration (`1h30m`, `5m`, `100ms`, `0`) in milliseconds;
+/// a leading `-` is allowed.
+pub fn duration(s: &str) -> Result<i64, String> {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total = 0i64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("bad duration {s:?}"));
+        }
+        let n: i64 = rest[..digits].parse().map_err(|e| format!("{s:?}: {e}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            u => return Err(format!("bad duration unit {u:?} in {s:?}")),
+        };
+        total += n * mult;
+        rest = &rest[unit_len..];
+    }
+    Ok(if neg { -total } else { total })
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    match s {
+        "Inf" | "+Inf" | "inf" => Ok(f64::INFINITY),
+        "-Inf" | "-inf" => Ok(f64::NEG_INFINITY),
+        "NaN" | "nan" => Ok(f64::NAN),
+        "stale" => Ok(f64::from_bits(STALE_NAN_BITS)),
+        _ => s.parse().map_err(|_| format!("bad number {s:?}")),
+    }
+}
+
+/// Expands one value token: `1`, `_`, `_x3`, `stale`, `1x3`, `0+10x5`,
+/// `10-2x4` (`a±bxN` is N+1 values a, a±b, ..., a±N·b).
+fn expand(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
+    if tok == "_" {
+        out.push(None);
+        return Ok(());
+    }
+    if let Some(n) = tok.strip_prefix("_x") {
+        let n: usize = n.parse().map_err(|_| format!("bad token {tok:?}"))?;
+        out.extend(std::iter::repeat_n(None, n));
+        return Ok(());
+    }
+    let Some(xpos) = tok.rfind('x').filter(|_| !tok.starts_with("0x")) else {
+        out.push(Some(number(tok)?));
+        return Ok(());
+    };
+    let (head, times) = (&tok[..xpos], &tok[xpos + 1..]);
+    let n: usize = times
+        .parse()
+        .map_err(|_| format!("bad repeat in {tok:?}"))?;
+    // The operator is the first +/- after the first character that does
+    // not follow an exponent marker.
+    let bytes = head.as_bytes();
+    let op = (1..bytes.len())
+        .find(|&i| (bytes[i] == b'+' || bytes[i] == b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
+    let (a, b) = match op {
+        Some(i) => {
+            let a = number(&head[..i])?;
+            let b = number(&head[i + 1..])?;
+            (a, if bytes[i] == b'-' { -b } else { b })
+        }
+        None => (number(head)?, 0.0),
+    };
+    for k in 0..=n {
+        out.push(Some(a + b * k as f64));
+    }
+    Ok(())
+}
+
+pub fn values(s: &str) -> Result<Vec<Slot>, String> {
+    let mut out = Vec::new();
+    for tok in s.split_whitespace() {
+        expand(tok, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// `name{a="b", c="d"} rest` -> (labels, rest).
+pub fn series_desc(s: &str) -> Result<(Labels, &str), String> {
+    let s = s.trim_start();
+    let name_end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(s.len());
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if name_end > 0 {
+        pairs.push(("__name__".into(), s[..name_end].into()));
+    }
+    let mut rest = &s[name_end..];
+    if let Some(body) = rest.strip_prefix('{') {
+        let mut chars = body.char_indices().peekable();
+        let mut end = None;
+        loop {
+            while chars
+                .peek()
+                .is_some_and(|(_, c)| c.is_whitespace() || *c == ',')
+            {
+                chars.next();
+            }
+            let Some(&(i, c)) = chars.peek() else { break };
+            if c == '}' {
+                end = Some(i + 1);
+                break;
+            }
+            let mut name = String::new();
+            while let Some(&(_, c)) = chars.peek() {
+                if c == '=' || c.is_whitespace() {
+                    break;
+                }
+                name.push(c);
+                chars.next();
+            }
+            while chars
+                .peek()
+                .is_some_and(|(_, c)| c.is_whitespace() || *c == '=')
+            {
+                chars.next();
+            }
+            if chars.next().map(|(_, c)| c) != Some('"') {
+                return Err(format!("expected quoted value in {s:?}"));
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next() {
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, c)) => value.push(c),
+                        None => return Err(format!("unterminated value in {s:?}")),
+                    },
+                    Some((_, '"')) => break,
+                    Some((_, c)) => value.push(c),
+                    None => return Err(format!("unterminated value in {s:?}")),
+                }
+            }
+            pairs.push((name, value));
+        }
+        let end = end.ok_or_else(|| format!("unterminated labels in {s:?}"))?;
+        rest = &body[end..];
+    } else if name_end == 0 {
+        return Err(format!("expected a series description in {s:?}"));
+    }
+    Ok((Labels::from_pairs(pairs), rest))
+}
+
+fn is_indented(l: &str) -> bool {
+    l.starts_with(' ') || l.starts_with('\t')
+}
+
+pub fn parse(text: &str) -> Result<Vec<Command>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut cmds = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let lno = i + 1;
+        i += 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        // The indented block after a command.
+        let mut block = Vec::new();
+        while i < lines.len() && is_indented(lines[i]) && !lines[i].trim().is_empty() {
+            if !lines[i].trim().starts_with('#') {
+                block.push((i + 1, lines[i].trim()));
+            }
+            i += 1;
+        }
+        let err = |m: String| format!("line {lno}: {m}");
+        let mut words = t.split_whitespace();
+        match words.next() {
+            Some("clear") => cmds.push(Command::Clear),
+            Some("load") => {
+                let step = duration(words.next().unwrap_or("")).map_err(err)?;
+                let mut series = Vec::new();
+                for (bl, l) in block {
+                    let (labels, rest) = series_desc(l).map_err(|m| format!("line {bl}: {m}"))?;
+                    series.push((labels, values(rest).map_err(|m| format!("line {bl}: {m}"))?));
+                }
+                cmds.push(Command::Load { step, series });
+            }
+            Some(w @ ("eval" | "eval_fail" | "eval_ordered")) => {
+                let rest = t[w.len()..].trim_start();
+                let (kind, expr) = if let Some(r) = rest.strip_prefix("instant at ") {
+                    let (at, expr) = r
+                        .split_once(' ')
+                        .ok_or_else(|| err("missing expr".into()))?;
+                    (
+                        Kind::Instant {
+                            at: duration(at).map_err(err)?,
+                        },
+                        expr,
+                    )
+                } else if let Some(r) = rest.strip_prefix("range from ") {
+                    let mut p = r.splitn(6, ' ');
+                    let start = duration(p.next().unwrap_or("")).map_err(err)?;
+                    let _to = p.next();
+                    let end = duration(p.next().unwrap_or("")).map_err(err)?;
+                    let _step = p.next();
+                    let step = duration(p.next().unwrap_or("")).map_err(err)?;
+                    let expr = p.next().ok_or_else(|| err("missing expr".into()))?;
+                    (Kind::Range { start, end, step }, expr)
+                } else {
+                    return Err(err(format!("bad eval line {t:?}")));
+                };
+                let mut expected = Vec::new();
+                let mut fail_message = None;
+                for (bl, l) in block {
+                    if let Some(m) = l.strip_prefix("expected_fail_message ") {
+                        fail_message = Some(m.trim().to_string());
+                        continue;
+                    }
+                    let e = |m: String| format!("line {bl}: {m}");
+                    if l.starts_with('{')
+                        || l.starts_with(|c: char| {
+                            c.is_ascii_alphabetic()
+                                && !l.starts_with("NaN")
+                                && !l.starts_with("Inf")
+                        })
+                    {
+                        let (labels, rest) = series_desc(l).map_err(e)?;
+                        expected.push(Expected {
+                            labels: Some(labels),
+                            values: values(rest).map_err(e)?,
+                        });
+                    } else {
+                        expected.push(Expected {
+                            labels: None,
+                            values: values(l).map_err(e)?,
+                        });
+                    }
+                }
+                cmds.push(Command::Eval(Eval {
+                    line: lno,
+                    kind,
+                    expr: expr.trim().to_string(),
+                    fail: w == "eval_fail",
+                    ordered: w == "eval_ordered",
+                    fail_message,
+                    expected,
+                }));
+            }
+            _ => return Err(err(format!("unknown command {t:?}"))),
+        }
+    }
+    Ok(cmds)
+}
