@@ -18,8 +18,6 @@ pub enum ErrorType {
     Canceled,
     /// 500: our own failure.
     Internal,
-    /// 503: not ready.
-    Unavailable,
     /// 404
     NotFound,
 }
@@ -32,7 +30,6 @@ impl ErrorType {
             ErrorType::Timeout => "timeout",
             ErrorType::Canceled => "canceled",
             ErrorType::Internal => "internal",
-            ErrorType::Unavailable => "unavailable",
             ErrorType::NotFound => "not_found",
         }
     }
@@ -41,7 +38,7 @@ impl ErrorType {
         match self {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorType::Timeout | ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorType::NotFound => StatusCode::NOT_FOUND,

@@ -112,7 +112,10 @@ pub async fn label_values(
 pub fn labels_json(l: &Labels) -> Value {
     let mut m = Map::new();
     for label in l.iter() {
-        m.insert(label.name.to_string(), Value::String(label.value.to_string()));
+        m.insert(
+            label.name.to_string(),
+            Value::String(label.value.to_string()),
+        );
     }
     Value::Object(m)
 }

@@ -1,9 +1,11 @@
 //! The Prometheus HTTP API (`/api/v1/...`), as Prometheus documents it and
 //! as Grafana and `promtool` call it.
 
-mod envelope;
+pub(crate) mod envelope;
+mod json;
 mod labels;
 mod params;
+mod query;
 mod status;
 pub mod time;
 
@@ -11,13 +13,13 @@ use crate::server::AppState;
 use axum::Router;
 use axum::routing::get;
 
-pub use envelope::{ApiError, ErrorType};
-
 /// The API routes. Endpoints that Prometheus serves on POST accept
 /// form-encoded POST too (Grafana retries a refused POST as GET, but a
 /// valid POST must never get 405).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
         .route("/api/v1/labels", get(labels::labels).post(labels::labels))
         .route("/api/v1/label/{name}/values", get(labels::label_values))
         .route("/api/v1/series", get(labels::series).post(labels::series))

@@ -114,7 +114,10 @@ impl Params {
         let start = self.time_or("start", MIN_TIME_MS)?;
         let end = self.time_or("end", MAX_TIME_MS)?;
         if end < start {
-            return Err(ApiError::param("end", "end timestamp must not be before start time"));
+            return Err(ApiError::param(
+                "end",
+                "end timestamp must not be before start time",
+            ));
         }
         Ok((start, end))
     }
@@ -157,7 +160,11 @@ mod tests {
         assert!(p.range().unwrap_err().message.contains("\"end\""));
         let p = Params::from_pairs(&[("match[]", "{job=~\".*\"}")]);
         let e = p.match_sets().unwrap_err();
-        assert!(e.message.starts_with("invalid parameter \"match[]\""), "{}", e.message);
+        assert!(
+            e.message.starts_with("invalid parameter \"match[]\""),
+            "{}",
+            e.message
+        );
         let p = Params::from_pairs(&[("limit", "-1")]);
         assert!(p.limit().is_err());
         let p = Params::from_pairs(&[("match[]", "rate(x[5m])")]);

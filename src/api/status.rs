@@ -47,13 +47,17 @@ pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
     let mut bytes_by_name: HashMap<String, u64> = HashMap::new();
     let mut by_pair: HashMap<String, u64> = HashMap::new();
     for labels in &series {
-        *by_metric.entry(labels.metric_name().unwrap_or_default().to_string()).or_default() += 1;
+        *by_metric
+            .entry(labels.metric_name().unwrap_or_default().to_string())
+            .or_default() += 1;
         for l in labels.iter() {
             values_by_name
                 .entry(l.name.to_string())
                 .or_default()
                 .insert(l.value.to_string());
-            *by_pair.entry(format!("{}={}", l.name, l.value)).or_default() += 1;
+            *by_pair
+                .entry(format!("{}={}", l.name, l.value))
+                .or_default() += 1;
         }
     }
     for (name, values) in &values_by_name {
@@ -130,6 +134,7 @@ pub async fn format_query(params: Params) -> ApiResult {
     let q = params
         .get("query")
         .ok_or_else(|| ApiError::param("query", "query is required"))?;
-    let expr = hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
+    let expr =
+        hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
     Ok(success(Value::String(expr.to_string()), &[]))
 }

@@ -40,7 +40,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<f64>() {
         let ms = secs * 1000.0;
         if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
-            return Err(format!("cannot parse {s:?} to a valid duration. It overflows int64"));
+            return Err(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            ));
         }
         return Ok(ms as i64);
     }
@@ -104,8 +106,13 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
+    {
         return None;
     }
     let mut rest = &b[19..];
@@ -173,9 +180,18 @@ mod tests {
 
     #[test]
     fn rfc3339_with_offsets_and_fractions() {
-        assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
-        assert_eq!(parse_time("2015-07-01T22:10:51.781+02:00"), Ok(1_435_781_451_781));
-        assert_eq!(parse_time("2015-07-01T20:10:51.781999999Z"), Ok(1_435_781_451_781));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Ok(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51.781+02:00"),
+            Ok(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781999999Z"),
+            Ok(1_435_781_451_781)
+        );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
         assert_eq!(parse_time("2024-02-29T00:00:00Z"), Ok(1_709_164_800_000));
         for bad in [
@@ -212,7 +228,10 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-        assert_eq!(format_rfc3339(1_435_781_451_781), "2015-07-01T20:10:51.781Z");
+        assert_eq!(
+            format_rfc3339(1_435_781_451_781),
+            "2015-07-01T20:10:51.781Z"
+        );
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
 }

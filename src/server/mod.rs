@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,7 @@ pub struct AppState {
 
 struct Inner {
     storage: Arc<Storage>,
+    engine: Arc<Engine>,
     limits: Limits,
     metadata: MetadataStore,
     ready: AtomicBool,
@@ -44,7 +46,7 @@ struct Inner {
 
 impl AppState {
     /// State over open storage; not ready until [`AppState::set_ready`].
-    pub fn new(storage: Arc<Storage>, limits: Limits) -> AppState {
+    pub fn new(storage: Arc<Storage>, engine: Engine, limits: Limits) -> AppState {
         let start_time_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -52,6 +54,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 storage,
+                engine: Arc::new(engine),
                 limits,
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
@@ -73,6 +76,11 @@ impl AppState {
     /// The storage engine.
     pub fn storage(&self) -> Arc<Storage> {
         Arc::clone(&self.inner.storage)
+    }
+
+    /// The PromQL engine.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.inner.engine)
     }
 
     /// When the server started, in Unix seconds.
