@@ -6,6 +6,7 @@
 //! and `hourglass-query`. Nothing depends on this crate but its own binary,
 //! tests and benches.
 
+mod api;
 mod build_info;
 pub mod cli;
 mod data_dir;

@@ -4,6 +4,7 @@
 use crate::data_dir::DataDir;
 use crate::server::{self, AppState};
 use anyhow::Context;
+use hourglass_query::{Engine, EngineOptions};
 use hourglass_storage::head::HeadOptions;
 use hourglass_storage::{Options as StorageOptions, Storage};
 use hourglass_wal::{Options as WalOptions, SyncPolicy};
@@ -31,9 +32,23 @@ pub struct ServeArgs {
     /// stored (not the wall clock); `0` keeps everything.
     #[arg(long, default_value = "15d", value_parser = parse_duration)]
     retention: Duration,
+    /// Largest total size of partitions on disk; the oldest are removed
+    /// beyond it (`512MB`, `10GB`, units of 1024 as Prometheus counts them;
+    /// `0` for no limit).
+    #[arg(long, default_value = "0", value_parser = parse_size)]
+    retention_size: u64,
     /// How far behind its newest sample a series still accepts samples.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     out_of_order_window: Duration,
+    /// Longest a query may run (a query's own `timeout` can only shorten it).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    query_timeout: Duration,
+    /// Most samples one query may load.
+    #[arg(long, default_value_t = 50_000_000)]
+    query_max_samples: usize,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    query_lookback_delta: Duration,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -44,12 +59,51 @@ pub struct ServeArgs {
     max_body_mib: u64,
 }
 
+/// A duration as Prometheus prints one: `15d`, `1h30m`.
+fn humanize(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    let mut out = String::new();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `1024`, `512KB`, `10GB`, `1TiB`: bytes, in units of 1024.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected a number and a unit such as 10GB"))?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "KB" | "KIB" => 10,
+        "MB" | "MIB" => 20,
+        "GB" | "GIB" => 30,
+        "TB" | "TIB" => 40,
+        "PB" | "PIB" => 50,
+        _ => return Err(format!("invalid size {s:?}: unknown unit {unit:?}")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("invalid size {s:?}: too large"))
 }
 
 fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
@@ -82,6 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         head: HeadOptions {
             ooo_window_ms: millis(args.out_of_order_window),
             retention_ms: (!args.retention.is_zero()).then(|| millis(args.retention)),
+            retention_bytes: (args.retention_size > 0).then_some(args.retention_size),
             ..HeadOptions::default()
         },
         wal: WalOptions {
@@ -108,8 +163,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = Arc::new(storage);
     let limits = server::Limits {
         max_body_bytes: usize::try_from(args.max_body_mib << 20).unwrap_or(usize::MAX),
+        retention: if args.retention.is_zero() {
+            "0 (keep everything)".to_string()
+        } else {
+            humanize(args.retention)
+        },
     };
-    let state = AppState::new(Arc::clone(&storage), limits);
+    let engine = Engine::new(EngineOptions {
+        lookback_delta_ms: millis(args.query_lookback_delta).max(1),
+        timeout: args.query_timeout,
+        max_samples: args.query_max_samples,
+        ..EngineOptions::default()
+    });
+    let state = AppState::new(Arc::clone(&storage), engine, limits);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -166,6 +232,15 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_flag() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5XB").is_err());
+    }
 
     #[test]
     fn sync_policy_flag() {

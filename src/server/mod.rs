@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,11 +19,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use metadata::MetadataStore;
 pub use metrics::HttpMetrics;
 
-/// Request limits.
+/// Request limits and settings handlers report.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request body, compressed or decompressed.
     pub max_body_bytes: usize,
+    /// Retention as configured, for `/api/v1/status/runtimeinfo`.
+    pub retention: String,
 }
 
 /// State shared by every handler.
@@ -33,6 +36,7 @@ pub struct AppState {
 
 struct Inner {
     storage: Arc<Storage>,
+    engine: Arc<Engine>,
     limits: Limits,
     metadata: MetadataStore,
     ready: AtomicBool,
@@ -42,7 +46,7 @@ struct Inner {
 
 impl AppState {
     /// State over open storage; not ready until [`AppState::set_ready`].
-    pub fn new(storage: Arc<Storage>, limits: Limits) -> AppState {
+    pub fn new(storage: Arc<Storage>, engine: Engine, limits: Limits) -> AppState {
         let start_time_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -50,6 +54,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 storage,
+                engine: Arc::new(engine),
                 limits,
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
@@ -67,6 +72,26 @@ impl AppState {
     fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)
     }
+
+    /// The storage engine.
+    pub fn storage(&self) -> Arc<Storage> {
+        Arc::clone(&self.inner.storage)
+    }
+
+    /// The PromQL engine.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.inner.engine)
+    }
+
+    /// When the server started, in Unix seconds.
+    pub fn start_time_unix(&self) -> f64 {
+        self.inner.start_time_unix
+    }
+
+    /// Retention as configured.
+    pub fn retention_text(&self) -> String {
+        self.inner.limits.retention.clone()
+    }
 }
 
 /// All routes.
@@ -82,8 +107,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/metadata", get(metadata::metadata))
         .route("/metrics", get(metrics::metrics))
+        .merge(crate::api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

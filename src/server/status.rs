@@ -1,6 +1,7 @@
 //! Health, readiness and build information, shaped as Prometheus's.
 
 use super::AppState;
+use crate::api::envelope::{ApiError, ErrorType};
 use crate::build_info;
 use axum::Json;
 use axum::extract::State;
@@ -41,12 +42,11 @@ pub async fn buildinfo() -> Json<serde_json::Value> {
 /// 404 in Prometheus's error envelope under `/api/`, plain text elsewhere.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        let body = json!({
-            "status": "error",
-            "errorType": "not_found",
-            "error": format!("no such endpoint: {}", uri.path()),
-        });
-        (StatusCode::NOT_FOUND, Json(body)).into_response()
+        ApiError {
+            kind: ErrorType::NotFound,
+            message: format!("no such endpoint: {}", uri.path()),
+        }
+        .into_response()
     } else {
         (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
     }

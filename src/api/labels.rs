@@ -1,0 +1,168 @@
+//! `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/series`,
+//! answered from the storage index.
+
+use super::envelope::{ApiError, ApiResult, success};
+use super::params::Params;
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use hourglass_storage::{Labels, Matcher, Querier, Storage};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Runs storage work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+}
+
+fn storage_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("storage: {e}"))
+}
+
+fn truncate<T>(v: &mut Vec<T>, limit: Option<usize>, warnings: &mut Vec<String>) {
+    if let Some(l) = limit
+        && v.len() > l
+    {
+        v.truncate(l);
+        warnings.push("results truncated due to limit".to_string());
+    }
+}
+
+/// Union of what `f` returns for each matcher set (or for none).
+fn union(
+    sets: &[Vec<Matcher>],
+    mut f: impl FnMut(&[Matcher]) -> Result<Vec<String>, ApiError>,
+) -> Result<Vec<String>, ApiError> {
+    if sets.is_empty() {
+        return f(&[]);
+    }
+    let mut all = BTreeSet::new();
+    for set in sets {
+        all.extend(f(set)?);
+    }
+    Ok(all.into_iter().collect())
+}
+
+pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult {
+    let (start, end) = params.range()?;
+    let sets = params.match_sets()?;
+    let limit = params.limit()?;
+    let storage = state.storage();
+    let mut names = blocking(move || {
+        let q = storage.querier(start, end);
+        union(&sets, |m| q.label_names(m).map_err(storage_error))
+    })
+    .await?;
+    let mut warnings = Vec::new();
+    truncate(&mut names, limit, &mut warnings);
+    Ok(success(json!(names), &warnings))
+}
+
+/// Undoes Prometheus's `U__` value escaping of label names in URL paths:
+/// `__` is `_`, `_<hex>_` is that code point.
+fn unescape_label_name(s: &str) -> Option<String> {
+    let Some(rest) = s.strip_prefix("U__") else {
+        return Some(s.to_string());
+    };
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'_') {
+            chars.next();
+            out.push('_');
+            continue;
+        }
+        let hex: String = chars.by_ref().take_while(|&h| h != '_').collect();
+        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+    }
+    Some(out)
+}
+
+pub async fn label_values(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    params: Params,
+) -> ApiResult {
+    let name = unescape_label_name(&name)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_data(format!("invalid label name: {name:?}")))?;
+    let (start, end) = params.range()?;
+    let sets = params.match_sets()?;
+    let limit = params.limit()?;
+    let storage = state.storage();
+    let mut values = blocking(move || {
+        let q = storage.querier(start, end);
+        union(&sets, |m| q.label_values(&name, m).map_err(storage_error))
+    })
+    .await?;
+    let mut warnings = Vec::new();
+    truncate(&mut values, limit, &mut warnings);
+    Ok(success(json!(values), &warnings))
+}
+
+/// Labels as a JSON object, in label order.
+pub fn labels_json(l: &Labels) -> Value {
+    let mut m = Map::new();
+    for label in l.iter() {
+        m.insert(
+            label.name.to_string(),
+            Value::String(label.value.to_string()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// Distinct label sets of series matching any of `sets` in `[start, end]`.
+pub fn select_labels(
+    storage: &Storage,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Labels>, ApiError> {
+    let q = storage.querier(start, end);
+    let mut all = BTreeSet::new();
+    for set in sets {
+        for s in q.select(set, start, end).map_err(storage_error)? {
+            all.insert(s.labels);
+        }
+    }
+    Ok(all.into_iter().collect())
+}
+
+pub async fn series(State(state): State<AppState>, params: Params) -> ApiResult {
+    let sets = params.match_sets()?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let (start, end) = params.range()?;
+    let limit = params.limit()?;
+    let storage: Arc<Storage> = state.storage();
+    let mut found = blocking(move || select_labels(&storage, &sets, start, end)).await?;
+    let mut warnings = Vec::new();
+    truncate(&mut found, limit, &mut warnings);
+    let data: Vec<Value> = found.iter().map(labels_json).collect();
+    Ok(success(Value::Array(data), &warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u_escaped_label_names() {
+        assert_eq!(unescape_label_name("job").as_deref(), Some("job"));
+        assert_eq!(
+            unescape_label_name("U__http_2e_status__code").as_deref(),
+            Some("http.status_code")
+        );
+        assert_eq!(unescape_label_name("U__bad_zz_"), None);
+    }
+}

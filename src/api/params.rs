@@ -1,0 +1,173 @@
+//! Request parameters, read as Prometheus reads them: the URL's query
+//! string and, for a form-encoded POST, the body, merged (body first), with
+//! repeated names such as `match[]` all kept.
+
+use super::envelope::ApiError;
+use super::time::{MAX_TIME_MS, MIN_TIME_MS, parse_duration, parse_time};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, header};
+use hourglass_query::{Expr, ParseError};
+use hourglass_storage::Matcher;
+
+/// All parameters of one request.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Params, ApiError> {
+        let query = req.uri().query().map(str::to_owned);
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let body = if req.method() == Method::POST && is_form {
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_data(format!("cannot read the form body: {e}")))?
+        } else {
+            Bytes::new()
+        };
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        if let Some(q) = query {
+            pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+        }
+        Ok(Params { pairs })
+    }
+}
+
+/// A parse error in Prometheus's one-line wording: `1:5: parse error: …`.
+pub fn parse_error_text(e: &ParseError) -> String {
+    let (line, col) = e.line_col();
+    format!("{line}:{col}: parse error: {}", e.message())
+}
+
+/// The matchers of a series selector such as `up{job="api"}`.
+pub fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
+    match hourglass_query::parse(s) {
+        Ok(Expr::Vector(v)) => Ok(v.matchers),
+        Ok(_) => Err(format!("{s:?} is not a series selector")),
+        Err(e) => Err(parse_error_text(&e)),
+    }
+}
+
+impl Params {
+    /// Parameters from literal pairs (tests).
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
+        Params {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The first value of `name`, if given and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A time parameter in ms, or `default` when absent.
+    pub fn time_or(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => parse_time(v).map_err(|e| ApiError::param(name, e)),
+        }
+    }
+
+    /// A required time parameter in ms.
+    pub fn time(&self, name: &str) -> Result<i64, ApiError> {
+        let v = self
+            .get(name)
+            .ok_or_else(|| ApiError::param(name, "cannot parse \"\" to a valid timestamp"))?;
+        parse_time(v).map_err(|e| ApiError::param(name, e))
+    }
+
+    /// An optional duration parameter in ms.
+    pub fn duration(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .map(|v| parse_duration(v).map_err(|e| ApiError::param(name, e)))
+            .transpose()
+    }
+
+    /// `start` and `end` of a metadata query: the whole time range when
+    /// absent; `end` before `start` is refused.
+    pub fn range(&self) -> Result<(i64, i64), ApiError> {
+        let start = self.time_or("start", MIN_TIME_MS)?;
+        let end = self.time_or("end", MAX_TIME_MS)?;
+        if end < start {
+            return Err(ApiError::param(
+                "end",
+                "end timestamp must not be before start time",
+            ));
+        }
+        Ok((start, end))
+    }
+
+    /// `limit`: `None` for absent or 0; negative is refused.
+    pub fn limit(&self) -> Result<Option<usize>, ApiError> {
+        match self.get("limit") {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n > 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+                _ => Err(ApiError::param("limit", "limit must be a positive number")),
+            },
+        }
+    }
+
+    /// The selectors of every `match[]`, parsed.
+    pub fn match_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
+        self.all("match[]")
+            .into_iter()
+            .map(|s| parse_selector(s).map_err(|e| ApiError::param("match[]", e)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_match_is_kept_and_empty_values_ignored() {
+        let p = Params::from_pairs(&[("match[]", "up"), ("match[]", "{job=\"x\"}"), ("start", "")]);
+        assert_eq!(p.match_sets().unwrap().len(), 2);
+        assert_eq!(p.range().unwrap(), (MIN_TIME_MS, MAX_TIME_MS));
+    }
+
+    #[test]
+    fn bad_parameters_say_which() {
+        let p = Params::from_pairs(&[("start", "10"), ("end", "5")]);
+        assert!(p.range().unwrap_err().message.contains("\"end\""));
+        let p = Params::from_pairs(&[("match[]", "{job=~\".*\"}")]);
+        let e = p.match_sets().unwrap_err();
+        assert!(
+            e.message.starts_with("invalid parameter \"match[]\""),
+            "{}",
+            e.message
+        );
+        let p = Params::from_pairs(&[("limit", "-1")]);
+        assert!(p.limit().is_err());
+        let p = Params::from_pairs(&[("match[]", "rate(x[5m])")]);
+        assert!(p.match_sets().is_err());
+    }
+}

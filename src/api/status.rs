@@ -1,0 +1,140 @@
+//! The smaller endpoints: TSDB and runtime status, rules and alerts (none
+//! yet), exemplars (none stored yet), and the query formatter.
+
+use super::envelope::{ApiError, ApiResult, success};
+use super::labels::{blocking, select_labels};
+use super::params::{Params, parse_error_text};
+use super::time::{MAX_TIME_MS, MIN_TIME_MS, format_rfc3339};
+use crate::server::AppState;
+use axum::extract::State;
+use hourglass_storage::{MatchOp, Matcher};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+fn top(counts: HashMap<String, u64>, limit: usize) -> Value {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(limit);
+    Value::Array(
+        v.into_iter()
+            .map(|(name, value)| json!({ "name": name, "value": value }))
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/status/tsdb[?limit=N][&match[]=…]`: cardinality in
+/// Prometheus's shape, over all series or those matching `match[]`.
+pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
+    let limit = match params.get("limit") {
+        None => 10,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(ApiError::param("limit", "limit must be a positive number")),
+        },
+    };
+    let mut sets = params.match_sets()?;
+    if sets.is_empty() {
+        let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+")
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        sets.push(vec![all]);
+    }
+    let storage = state.storage();
+    let max_t = storage.stats().max_t;
+    let series = blocking(move || select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS)).await?;
+
+    let mut by_metric: HashMap<String, u64> = HashMap::new();
+    let mut values_by_name: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    let mut bytes_by_name: HashMap<String, u64> = HashMap::new();
+    let mut by_pair: HashMap<String, u64> = HashMap::new();
+    for labels in &series {
+        *by_metric
+            .entry(labels.metric_name().unwrap_or_default().to_string())
+            .or_default() += 1;
+        for l in labels.iter() {
+            values_by_name
+                .entry(l.name.to_string())
+                .or_default()
+                .insert(l.value.to_string());
+            *by_pair
+                .entry(format!("{}={}", l.name, l.value))
+                .or_default() += 1;
+        }
+    }
+    for (name, values) in &values_by_name {
+        bytes_by_name.insert(name.clone(), values.iter().map(|v| v.len() as u64).sum());
+    }
+    let value_counts: HashMap<String, u64> = values_by_name
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len() as u64))
+        .collect();
+    let mut head = json!({
+        "numSeries": series.len(),
+        "numLabelPairs": by_pair.len(),
+    });
+    if let Some(t) = max_t {
+        head["maxTime"] = json!(t);
+    }
+    Ok(success(
+        json!({
+            "headStats": head,
+            "seriesCountByMetricName": top(by_metric, limit),
+            "labelValueCountByLabelName": top(value_counts, limit),
+            "memoryInBytesByLabelName": top(bytes_by_name, limit),
+            "seriesCountByLabelValuePair": top(by_pair, limit),
+        }),
+        &[],
+    ))
+}
+
+/// `GET /api/v1/status/runtimeinfo`.
+pub async fn runtimeinfo(State(state): State<AppState>) -> ApiResult {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started_ms = (state.start_time_unix() * 1000.0) as i64;
+    Ok(success(
+        json!({
+            "startTime": format_rfc3339(started_ms),
+            "CWD": cwd,
+            "reloadConfigSuccess": true,
+            "lastConfigTime": format_rfc3339(started_ms),
+            "corruptionCount": u64::from(state.storage().wal_recovery().corruption.is_some()),
+            "goroutineCount": 0,
+            "GOMAXPROCS": threads,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": state.retention_text(),
+        }),
+        &[],
+    ))
+}
+
+/// `GET /api/v1/rules`: no rules are evaluated yet.
+pub async fn rules() -> ApiResult {
+    Ok(success(json!({ "groups": [] }), &[]))
+}
+
+/// `GET /api/v1/alerts`: no alerts without rules.
+pub async fn alerts() -> ApiResult {
+    Ok(success(json!({ "alerts": [] }), &[]))
+}
+
+/// `GET|POST /api/v1/query_exemplars`: exemplars are not stored yet, so the
+/// answer is an empty success, whatever the times (Grafana sends ms).
+pub async fn query_exemplars(params: Params) -> ApiResult {
+    if let Some(q) = params.get("query") {
+        hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
+    }
+    Ok(success(json!([]), &[]))
+}
+
+/// `GET|POST /api/v1/format_query`: the canonical form of `query`.
+pub async fn format_query(params: Params) -> ApiResult {
+    let q = params
+        .get("query")
+        .ok_or_else(|| ApiError::param("query", "query is required"))?;
+    let expr =
+        hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
+    Ok(success(Value::String(expr.to_string()), &[]))
+}
