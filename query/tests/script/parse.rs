@@ -102,7 +102,7 @@ fn expand(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
         out.extend(std::iter::repeat_n(None, n));
         return Ok(());
     }
-    let Some(xpos) = tok.rfind('x').filter(|_| !tok.starts_with("0x")) else {
+    let Some(xpos) = tok.rfind('x') else {
         out.push(Some(number(tok)?));
         return Ok(());
     };
