@@ -36,6 +36,8 @@ pub struct PersistStats {
     pub partitions: Vec<PathBuf>,
     /// Series written (summed over partitions).
     pub series: u64,
+    /// Idle, empty series dropped from the head.
+    pub series_removed: usize,
     /// What retention removed afterwards.
     pub retention: RetentionStats,
 }
@@ -181,6 +183,8 @@ impl Storage {
             self.head.drop_persisted(taken);
             stats.partitions.push(dir);
         }
+        // Series idle since before the persisted hours hold nothing now.
+        stats.series_removed = self.head.gc(end);
         self.wal.checkpoint(upto, self.head.checkpoint_records())?;
         stats.retention = self.retain()?;
         Ok(stats)

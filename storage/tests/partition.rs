@@ -374,3 +374,30 @@ fn persist_while_writers_append_loses_and_duplicates_nothing() {
     let st = Storage::open(dir.path(), opts()).unwrap();
     check(&dump(&st));
 }
+
+#[test]
+fn series_that_stopped_reporting_leave_the_head_but_not_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let gone = lbl("up", "gone", "x");
+    let mut b = WriteBatch::new();
+    b.push(gone.clone(), vec![Sample::new(T0 + 1_000, 1.0)]);
+    st.append(&b).unwrap();
+    write_hours(&st, T0, 3);
+    assert_eq!(st.stats().series, 31);
+    let p = st.persist().unwrap();
+    assert_eq!(p.series_removed, 1, "{p:?}");
+    assert_eq!(st.stats().series, 30);
+    let d = dump(&st);
+    assert_eq!(d[&gone.to_string()], vec![(T0 + 1_000, 1f64.to_bits())]);
+    // It comes back as a new series, and that survives a restart.
+    let mut b = WriteBatch::new();
+    b.push(gone.clone(), vec![Sample::new(T0 + 3 * H, 2.0)]);
+    assert_eq!(st.append(&b).unwrap().appended, 1);
+    let before = dump(&st);
+    drop(st);
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(st.replay_stats().unknown_series_samples, 0);
+    assert_eq!(dump(&st), before);
+    assert_eq!(before[&gone.to_string()].len(), 2);
+}

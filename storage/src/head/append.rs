@@ -82,7 +82,7 @@ impl Head {
             let hash = ss.labels.stable_hash();
             // Labels equal to a stored series' were validated when it was
             // created; only new series need checking.
-            let series = match self.get(hash, &ss.labels) {
+            let mut series = match self.get(hash, &ss.labels) {
                 Some(s) => s,
                 None => {
                     if let Err(e) = ss.labels.validate(&self.opts.limits) {
@@ -98,6 +98,13 @@ impl Head {
             accepted.clear();
             {
                 let mut data = lock(&series.data);
+                // Collected between lookup and lock: start it afresh.
+                while data.deleted {
+                    drop(data);
+                    std::thread::yield_now();
+                    series = self.get_or_create(&ss.labels, None);
+                    data = lock(&series.data);
+                }
                 for &s in &ss.samples {
                     match data.append(s, &rules) {
                         Outcome::Appended => {

@@ -10,7 +10,7 @@
 
 use super::series::{HeadChunk, MemSeries};
 use super::wal_records::RecordWriter;
-use super::{Head, lock, read};
+use super::{Head, Slot, lock, read, write};
 use crate::chunk::{Chunk, XorAppender};
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
@@ -98,6 +98,50 @@ impl Head {
                 d.ooo.remove(&k);
             }
         }
+    }
+
+    /// Removes series that hold no samples and whose newest sample is
+    /// before `before` (they stopped reporting). Returns how many.
+    pub(crate) fn gc(&self, before: i64) -> usize {
+        let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
+        let mut removed = 0;
+        for s in series {
+            {
+                let mut d = lock(&s.data);
+                if d.deleted || !d.idle_before(before) {
+                    continue;
+                }
+                d.deleted = true;
+            }
+            let hash = s.labels.stable_hash();
+            {
+                let mut shard = write(self.shard(hash));
+                if let Some(slot) = shard.remove(&hash) {
+                    let rest: Vec<Arc<MemSeries>> = match slot {
+                        Slot::One(x) => vec![x],
+                        Slot::Many(v) => v,
+                    }
+                    .into_iter()
+                    .filter(|x| !Arc::ptr_eq(x, &s))
+                    .collect();
+                    match rest.len() {
+                        0 => {}
+                        1 => {
+                            shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
+                        }
+                        _ => {
+                            shard.insert(hash, Slot::Many(rest));
+                        }
+                    }
+                }
+            }
+            if let Some(slot) = write(&self.by_id).get_mut(s.id as usize) {
+                *slot = None;
+            }
+            write(&self.postings).remove(s.id, &s.labels);
+            removed += 1;
+        }
+        removed
     }
 
     /// WAL checkpoint records standing for everything still in the head:

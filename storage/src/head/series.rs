@@ -28,6 +28,9 @@ pub(crate) struct SeriesData {
     /// Newest in-order sample (time, value bits); kept when its chunk moves
     /// to a partition, so the acceptance rules still see it.
     pub(crate) newest: Option<(i64, u64)>,
+    /// Set (under this lock) when garbage collection removed the series;
+    /// an appender that finds it set looks the series up again.
+    pub(crate) deleted: bool,
 }
 
 /// What happened to one sample.
@@ -197,6 +200,14 @@ impl SeriesData {
             Vec::new()
         };
         (chunks, ooo)
+    }
+
+    /// True when nothing is held and the newest sample is before `t`.
+    pub(crate) fn idle_before(&self, t: i64) -> bool {
+        self.sealed.is_empty()
+            && self.open.is_empty()
+            && self.ooo.is_empty()
+            && self.newest.is_none_or(|(n, _)| n < t)
     }
 
     /// Samples stored (in-order and out-of-order).
