@@ -248,3 +248,100 @@ fn promql_scripts() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn limits_and_error_kinds() {
+    use hourglass_query::{EngineOptions, ErrorKind, EvalError, QueryOptions};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    let (_dir, storage) = open();
+    let mut batch = WriteBatch::new();
+    for i in 0..3 {
+        let labels = Labels::from_pairs([("__name__", "x"), ("i", &i.to_string())]);
+        batch.push(
+            labels,
+            (0..100)
+                .map(|k| Sample::new(k * 15_000, k as f64))
+                .collect(),
+        );
+    }
+    storage.append(&batch).expect("append");
+    let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let expr = parse_promql("sum(rate(x[1h]))").expect("parse");
+
+    let small = Engine::new(EngineOptions {
+        max_samples: 100,
+        ..EngineOptions::default()
+    });
+    let err = small.instant(&q, &expr, 1_500_000).unwrap_err();
+    assert!(matches!(err, EvalError::TooManySamples { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Execution);
+
+    let few = Engine::new(EngineOptions {
+        max_series: 2,
+        ..EngineOptions::default()
+    });
+    let err = few.instant(&q, &expr, 1_500_000).unwrap_err();
+    assert!(matches!(err, EvalError::TooManySeries { .. }), "{err}");
+
+    let engine = Engine::default();
+    let err = engine.range(&q, &expr, 0, 11_001_000, 1000).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadData);
+    assert!(err.to_string().contains("11000 points"), "{err}");
+    assert!(engine.range(&q, &expr, 0, 11_000_000, 1000).is_ok());
+    assert_eq!(
+        engine.range(&q, &expr, 10, 0, 1000).unwrap_err().kind(),
+        ErrorKind::BadData
+    );
+    assert_eq!(
+        engine.range(&q, &expr, 0, 10, 0).unwrap_err().kind(),
+        ErrorKind::BadData
+    );
+
+    let timeout = QueryOptions {
+        timeout: Some(Duration::ZERO),
+        ..QueryOptions::default()
+    };
+    std::thread::sleep(Duration::from_millis(2));
+    let err = engine
+        .instant_with(&q, &expr, 1_500_000, &timeout)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(err.kind().error_type(), "timeout");
+
+    let cancel = QueryOptions {
+        cancel: Some(Arc::new(AtomicBool::new(true))),
+        ..QueryOptions::default()
+    };
+    let err = engine
+        .instant_with(&q, &expr, 1_500_000, &cancel)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Canceled);
+
+    let dup = parse_promql("x + ignoring(i) x").expect("parse");
+    let err = engine.instant(&q, &dup, 1_500_000).unwrap_err();
+    assert_eq!(err.kind().error_type(), "execution");
+
+    // Statistics and per-query lookback.
+    let sel = parse_promql("x").expect("parse");
+    let out = engine
+        .instant_with(&q, &sel, 1_500_000, &QueryOptions::default())
+        .expect("eval");
+    assert_eq!(out.stats.series_loaded, 3);
+    assert!(out.stats.samples_loaded > 0);
+    let short = QueryOptions {
+        lookback_delta_ms: Some(10_000),
+        ..QueryOptions::default()
+    };
+    let out = engine
+        .instant_with(&q, &sel, 1_500_000, &short)
+        .expect("eval");
+    assert_eq!(out.value, Value::Vector(Vec::new()));
+    let s = parse_promql("\"hello\"").expect("parse");
+    assert!(matches!(
+        engine.instant(&q, &s, 0),
+        Ok(Value::String { .. })
+    ));
+}
