@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(cli::serve::ServeArgs),
+    /// Print partitions, series, samples and bytes per sample on disk.
+    Inspect(cli::inspect::InspectArgs),
     /// PromQL tools: format or dump an expression.
     Promql {
         #[command(subcommand)]
@@ -54,6 +56,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Inspect(args) => match cli::inspect::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hourglass: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Promql { cmd } => cli::promql::run(cmd),
     }
 }

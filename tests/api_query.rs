@@ -24,7 +24,11 @@ fn seeded() -> (tempfile::TempDir, Server) {
             .collect();
         v1::encode_series(
             &mut w,
-            [("__name__", "requests_total"), ("job", "api"), ("instance", inst)],
+            [
+                ("__name__", "requests_total"),
+                ("job", "api"),
+                ("instance", inst),
+            ],
             &samples,
         );
     }
@@ -37,7 +41,10 @@ fn seeded() -> (tempfile::TempDir, Server) {
         server.addr,
         "POST",
         "/api/v1/write",
-        &[("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy")],
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
         &compress(&w.buf),
     );
     assert_eq!(r.status, 204, "{}", r.text());
@@ -58,8 +65,17 @@ fn enc(s: &str) -> String {
 fn grafana_health_check_one_plus_one_at_time_four() {
     let (_tmp, server) = seeded();
     let v = get(&server, "/api/v1/query?query=1%2B1&time=4");
-    assert_eq!(v, json!({"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}}));
-    let r = request(server.addr, "POST", "/api/v1/query", &[FORM], b"query=1%2B1&time=4");
+    assert_eq!(
+        v,
+        json!({"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}})
+    );
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/query",
+        &[FORM],
+        b"query=1%2B1&time=4",
+    );
     assert_eq!(r.json()["data"]["result"], json!([4, "2"]));
 }
 
@@ -67,20 +83,44 @@ fn grafana_health_check_one_plus_one_at_time_four() {
 fn instant_vector_with_lookback_and_aggregation() {
     let (_tmp, server) = seeded();
     let t = (T0 + 600_000) / 1000;
-    let v = get(&server, &format!("/api/v1/query?query={}&time={t}", enc("requests_total{instance=\"a\"}")));
+    let v = get(
+        &server,
+        &format!(
+            "/api/v1/query?query={}&time={t}",
+            enc("requests_total{instance=\"a\"}")
+        ),
+    );
     assert_eq!(v["data"]["resultType"], "vector");
     assert_eq!(
         v["data"]["result"],
         json!([{"metric": {"__name__": "requests_total", "instance": "a", "job": "api"}, "value": [t, "400"]}])
     );
-    let v = get(&server, &format!("/api/v1/query?query={}&time={t}", enc("sum by (job) (rate(requests_total[1m]))")));
-    assert_eq!(v["data"]["result"], json!([{"metric": {"job": "api"}, "value": [t, "2"]}]));
+    let v = get(
+        &server,
+        &format!(
+            "/api/v1/query?query={}&time={t}",
+            enc("sum by (job) (rate(requests_total[1m]))")
+        ),
+    );
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric": {"job": "api"}, "value": [t, "2"]}])
+    );
     // 5 minutes after the last sample the lookback window has passed it.
     let late = (T0 + 600_000 + 301_000) / 1000;
-    let v = get(&server, &format!("/api/v1/query?query=requests_total&time={late}"));
+    let v = get(
+        &server,
+        &format!("/api/v1/query?query=requests_total&time={late}"),
+    );
     assert_eq!(v["data"]["result"], json!([]));
     // NaN is data, printed as "NaN".
-    let v = get(&server, &format!("/api/v1/query?query=temperature&time={}", (T0 + 60_000) / 1000));
+    let v = get(
+        &server,
+        &format!(
+            "/api/v1/query?query=temperature&time={}",
+            (T0 + 60_000) / 1000
+        ),
+    );
     assert_eq!(v["data"]["result"][0]["value"][1], "NaN");
 }
 
@@ -88,7 +128,13 @@ fn instant_vector_with_lookback_and_aggregation() {
 fn instant_query_of_a_range_selector_is_a_matrix() {
     let (_tmp, server) = seeded();
     let t = (T0 + 60_000) / 1000;
-    let v = get(&server, &format!("/api/v1/query?query={}&time={t}", enc("requests_total{instance=\"b\"}[1m]")));
+    let v = get(
+        &server,
+        &format!(
+            "/api/v1/query?query={}&time={t}",
+            enc("requests_total{instance=\"b\"}[1m]")
+        ),
+    );
     assert_eq!(v["data"]["resultType"], "matrix");
     let values = v["data"]["result"][0]["values"].as_array().unwrap();
     // Left-open window (t-1m, t]: the samples at +15s, +30s, +45s, +60s.
@@ -105,7 +151,13 @@ fn range_query_on_the_step_grid_as_a_form_post() {
         "query={}&start={start}&end={end}&step=60",
         enc("rate(requests_total{instance=\"a\"}[2m])")
     );
-    let r = request(server.addr, "POST", "/api/v1/query_range", &[FORM], body.as_bytes());
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/query_range",
+        &[FORM],
+        body.as_bytes(),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["data"]["resultType"], "matrix");
@@ -125,10 +177,26 @@ fn errors_carry_prometheus_types_and_codes() {
         ("/api/v1/query?query=sum(", 400, "bad_data"),
         ("/api/v1/query", 400, "bad_data"),
         ("/api/v1/query?query=up&time=later", 400, "bad_data"),
-        ("/api/v1/query_range?query=up&start=10&end=20&step=0", 400, "bad_data"),
-        ("/api/v1/query_range?query=up&start=20&end=10&step=1", 400, "bad_data"),
-        ("/api/v1/query_range?query=up&start=0&end=100000&step=1", 400, "bad_data"),
-        ("/api/v1/query_range?query=up%5B5m%5D&start=0&end=100&step=1", 400, "bad_data"),
+        (
+            "/api/v1/query_range?query=up&start=10&end=20&step=0",
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=20&end=10&step=1",
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=0&end=100000&step=1",
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=up%5B5m%5D&start=0&end=100&step=1",
+            400,
+            "bad_data",
+        ),
     ] {
         let r = server.get(path);
         assert_eq!(r.status, code, "{path}: {}", r.text());
@@ -136,7 +204,10 @@ fn errors_carry_prometheus_types_and_codes() {
         assert_eq!(r.json()["status"], "error");
     }
     let r = server.get("/api/v1/query_range?query=up&start=0&end=100000&step=1");
-    assert!(r.json()["error"].as_str().unwrap().contains("11000") || r.text().contains("maximum resolution"));
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("11000")
+            || r.text().contains("maximum resolution")
+    );
     // Duplicate series on the "one" side: an execution error, 422.
     let t = (T0 + 60_000) / 1000;
     let q = enc("requests_total * on(job) group_left requests_total");
@@ -149,7 +220,10 @@ fn errors_carry_prometheus_types_and_codes() {
 fn limit_truncates_with_a_warning() {
     let (_tmp, server) = seeded();
     let t = (T0 + 60_000) / 1000;
-    let v = get(&server, &format!("/api/v1/query?query=requests_total&time={t}&limit=1"));
+    let v = get(
+        &server,
+        &format!("/api/v1/query?query=requests_total&time={t}&limit=1"),
+    );
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1);
     assert_eq!(v["warnings"][0], "results truncated due to limit");
 }

@@ -1,4 +1,5 @@
 //! Subcommands.
 
+pub mod inspect;
 pub mod promql;
 pub mod serve;

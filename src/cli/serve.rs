@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// How far behind its newest sample a series still accepts samples.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     out_of_order_window: Duration,
+    /// How often hours that can no longer receive samples are written out
+    /// as partitions (and retention applied).
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    persist_interval: Duration,
     /// Longest a query may run (a query's own `timeout` can only shorten it).
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     query_timeout: Duration,
@@ -177,6 +181,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let state = AppState::new(Arc::clone(&storage), engine, limits);
 
+    let persister = tokio::spawn(persist_loop(
+        state.clone(),
+        args.persist_interval.max(Duration::from_secs(1)),
+    ));
+
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -190,6 +199,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("HTTP server failed")?;
 
     state.set_ready(false);
+    persister.abort();
+    let _ = persister.await;
     drop(state);
     tracing::info!("shutting down: syncing the WAL");
     tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
@@ -202,6 +213,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(data);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Periodically seals finished hours into partitions and applies retention.
+/// A failure is logged and counted; the data stays in the head and the WAL,
+/// and the next round tries again.
+async fn persist_loop(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let storage = state.storage();
+        match tokio::task::spawn_blocking(move || storage.persist()).await {
+            Ok(Ok(stats)) => {
+                state.persisted(&stats);
+                if !stats.partitions.is_empty()
+                    || stats.retention.by_age + stats.retention.by_size > 0
+                {
+                    tracing::info!(
+                        partitions = stats.partitions.len(),
+                        series = stats.series,
+                        removed_by_age = stats.retention.by_age,
+                        removed_by_size = stats.retention.by_size,
+                        "persisted"
+                    );
+                }
+            }
+            Ok(Err(e)) => {
+                state.persist_failed();
+                tracing::error!(error = %e, "persisting partitions failed; will retry");
+            }
+            Err(e) => {
+                state.persist_failed();
+                tracing::error!(error = %e, "persist task failed");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -219,6 +219,68 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         inner.metadata.len() as f64,
     );
 
+    let parts = inner.storage.partitions();
+    let part_bytes: u64 = parts
+        .iter()
+        .map(|p| crate::cli::inspect::dir_bytes(p.dir()))
+        .sum();
+    let part_samples: u64 = parts.iter().map(|p| p.meta().samples).sum();
+    out.single(
+        "hourglass_partitions",
+        "gauge",
+        "Sealed partitions open.",
+        parts.len() as f64,
+    );
+    out.single(
+        "hourglass_partition_bytes",
+        "gauge",
+        "Bytes of sealed partitions on disk.",
+        part_bytes as f64,
+    );
+    out.single(
+        "hourglass_partition_samples",
+        "gauge",
+        "Samples in sealed partitions.",
+        part_samples as f64,
+    );
+    let p = &inner.persist;
+    for (name, help, v) in [
+        (
+            "hourglass_persist_runs_total",
+            "Persist rounds run.",
+            &p.runs,
+        ),
+        (
+            "hourglass_persist_failures_total",
+            "Persist rounds that failed.",
+            &p.failures,
+        ),
+        (
+            "hourglass_persist_partitions_written_total",
+            "Partitions written by persist rounds.",
+            &p.partitions_written,
+        ),
+    ] {
+        out.single(
+            name,
+            "counter",
+            help,
+            v.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        );
+    }
+    out.family(
+        "hourglass_retention_partitions_removed_total",
+        "counter",
+        "Partitions removed by retention, by reason.",
+    );
+    for (reason, v) in [("age", &p.removed_by_age), ("size", &p.removed_by_size)] {
+        out.sample(
+            "hourglass_retention_partitions_removed_total",
+            &[("reason", reason)],
+            v.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        );
+    }
+
     let w = inner.storage.wal_stats();
     out.single(
         "hourglass_wal_appends_total",

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use metadata::MetadataStore;
@@ -26,6 +26,16 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Retention as configured, for `/api/v1/status/runtimeinfo`.
     pub retention: String,
+}
+
+/// What the background persister did, for `/metrics`.
+#[derive(Default)]
+struct PersistCounters {
+    runs: AtomicU64,
+    failures: AtomicU64,
+    partitions_written: AtomicU64,
+    removed_by_age: AtomicU64,
+    removed_by_size: AtomicU64,
 }
 
 /// State shared by every handler.
@@ -41,6 +51,7 @@ struct Inner {
     metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
+    persist: PersistCounters,
     start_time_unix: f64,
 }
 
@@ -59,6 +70,7 @@ impl AppState {
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
+                persist: PersistCounters::default(),
                 start_time_unix,
             }),
         }
@@ -76,6 +88,25 @@ impl AppState {
     /// The storage engine.
     pub fn storage(&self) -> Arc<Storage> {
         Arc::clone(&self.inner.storage)
+    }
+
+    /// Records a successful persist round.
+    pub fn persisted(&self, stats: &hourglass_storage::PersistStats) {
+        let p = &self.inner.persist;
+        p.runs.fetch_add(1, Ordering::Relaxed);
+        p.partitions_written
+            .fetch_add(stats.partitions.len() as u64, Ordering::Relaxed);
+        p.removed_by_age
+            .fetch_add(stats.retention.by_age as u64, Ordering::Relaxed);
+        p.removed_by_size
+            .fetch_add(stats.retention.by_size as u64, Ordering::Relaxed);
+    }
+
+    /// Records a failed persist round.
+    pub fn persist_failed(&self) {
+        let p = &self.inner.persist;
+        p.runs.fetch_add(1, Ordering::Relaxed);
+        p.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The PromQL engine.

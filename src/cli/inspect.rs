@@ -1,0 +1,127 @@
+//! `hourglass inspect`: what is on disk, read without taking the lock or
+//! replaying anything, so it is safe beside a running server.
+
+use hourglass_storage::partition::Partition;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Flags of `hourglass inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The data directory.
+    #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+/// Total bytes of the regular files directly in `dir`.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn hour_text(ms: i64) -> String {
+    crate::api::time::format_rfc3339(ms)
+}
+
+/// Builds the report; `Err` only when the directory cannot be read.
+pub fn report(data_dir: &Path) -> std::io::Result<String> {
+    let mut out = String::new();
+    let parts_dir = data_dir.join("parts");
+    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&parts_dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    dirs.sort();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<24} {:>10} {:>12} {:>12} {:>8}",
+        "PARTITION", "HOUR", "SERIES", "SAMPLES", "BYTES", "B/SAMPLE"
+    );
+    let (mut series, mut samples, mut bytes) = (0u64, 0u64, 0u64);
+    for dir in &dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let b = dir_bytes(dir);
+        match Partition::open(dir) {
+            Ok(p) => {
+                let m = p.meta();
+                let per = if m.samples > 0 {
+                    b as f64 / m.samples as f64
+                } else {
+                    0.0
+                };
+                let _ = writeln!(
+                    out,
+                    "{name:<28} {:<24} {:>10} {:>12} {:>12} {per:>8.3}",
+                    hour_text(m.hour_start_ms),
+                    m.series,
+                    m.samples,
+                    b
+                );
+                series += m.series;
+                samples += m.samples;
+                bytes += b;
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{name:<28} UNREADABLE: {e}");
+            }
+        }
+    }
+    let per = if samples > 0 {
+        bytes as f64 / samples as f64
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "{:<28} {:<24} {series:>10} {samples:>12} {bytes:>12} {per:>8.3}",
+        format!("total ({} partitions)", dirs.len()),
+        ""
+    );
+    let wal_dir = data_dir.join("wal");
+    let mut segments = 0;
+    let mut wal_bytes = 0;
+    let mut checkpoints = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(&wal_dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("checkpoint.") {
+                checkpoints.push(name);
+            } else if let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                segments += 1;
+                wal_bytes += m.len();
+            }
+        }
+    }
+    checkpoints.sort();
+    let _ = writeln!(
+        out,
+        "WAL: {segments} files, {wal_bytes} bytes; checkpoint: {}",
+        checkpoints.last().map_or("none", String::as_str)
+    );
+    Ok(out)
+}
+
+/// Runs `hourglass inspect`.
+pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    if !args.data_dir.is_dir() {
+        anyhow::bail!("{} is not a directory", args.data_dir.display());
+    }
+    print!("{}", report(&args.data_dir)?);
+    Ok(())
+}

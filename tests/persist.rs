@@ -1,0 +1,138 @@
+//! Sealed hours become partitions while the server runs; queries read
+//! across partitions and the head, before and after a restart;
+//! `hourglass inspect` reports them; retention removes old ones.
+
+mod common;
+
+use common::*;
+use hourglass::ingest::protobuf::Writer;
+use hourglass::ingest::remote_write::{compress, v1};
+use hourglass_storage::Sample;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// 2024-01-01T00:00:00Z.
+const T0: i64 = 1_704_067_200_000;
+
+fn write_hours(server: &Server, hours: i64) {
+    let mut w = Writer::default();
+    for inst in ["a", "b"] {
+        let samples: Vec<Sample> = (0..hours * 240)
+            .map(|i| Sample::new(T0 + i * 15_000, (i * 3) as f64))
+            .collect();
+        v1::encode_series(
+            &mut w,
+            [
+                ("__name__", "bytes_total"),
+                ("job", "node"),
+                ("instance", inst),
+            ],
+            &samples,
+        );
+    }
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
+        &compress(&w.buf),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+}
+
+fn metric(server: &Server, name: &str) -> f64 {
+    let text = server.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "condition not reached in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn value_at(server: &Server, query: &str, t_ms: i64) -> String {
+    let q: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    let v = server
+        .get(&format!("/api/v1/query?query={q}&time={}", t_ms / 1000))
+        .json();
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap_or_else(|| panic!("no result for {query}: {v}"))
+        .to_string()
+}
+
+#[test]
+fn sealed_hours_become_partitions_and_stay_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
+    write_hours(&server, 4);
+    // Hours 0 and 1 end more than the 1 h out-of-order window before the
+    // newest sample (end of hour 3), so they are sealed.
+    wait_for(|| metric(&server, "hourglass_partitions") >= 2.0);
+    let first_hour_sample = value_at(&server, "bytes_total{instance=\"a\"}", T0 + 30 * 60_000);
+    assert_eq!(first_hour_sample, "360");
+    // A rate across the partition/head boundary sees no gap.
+    let across: f64 = value_at(
+        &server,
+        "sum(rate(bytes_total[10m]))",
+        T0 + 2 * 3_600_000 + 60_000,
+    )
+    .parse()
+    .unwrap();
+    assert!((across - 0.4).abs() < 1e-9, "{across}");
+
+    let out = Command::new(BIN)
+        .args(["inspect", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2024-01-01T00:00:00.000Z"), "{text}");
+    assert!(
+        text.contains(" 480 "),
+        "hour 0 holds 2 series × 240 samples: {text}"
+    );
+    assert!(text.contains("WAL:"), "{text}");
+
+    let (ok, _) = server.terminate();
+    assert!(ok);
+    let again = Server::start(tmp.path(), &[]);
+    assert!(metric(&again, "hourglass_partitions") >= 2.0);
+    assert_eq!(
+        value_at(&again, "bytes_total{instance=\"a\"}", T0 + 30 * 60_000),
+        "360"
+    );
+    assert_eq!(
+        value_at(
+            &again,
+            "bytes_total{instance=\"b\"}",
+            T0 + 3 * 3_600_000 + 59 * 60_000
+        ),
+        format!("{}", (4 * 240 - 4) * 3)
+    );
+}
+
+#[test]
+fn retention_by_size_removes_the_oldest_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        &["--persist-interval", "1s", "--retention-size", "1B"],
+    );
+    write_hours(&server, 4);
+    wait_for(|| {
+        let text = server.get("/metrics").text();
+        text.contains("hourglass_retention_partitions_removed_total{reason=\"size\"} 2")
+    });
+    assert_eq!(metric(&server, "hourglass_partitions"), 0.0);
+}
