@@ -250,11 +250,11 @@ impl ChunkIter<'_> {
         if v >> 63 == 0 {
             used += 1;
         } else if v >> 62 == 0b10 && self.dec_valid && (v << 2).leading_ones() < 3 {
-            let (plen, width) = match (v << 2).leading_ones() {
-                0 => (1, DEC_BITS[0]),
-                1 => (2, DEC_BITS[1]),
-                _ => (3, DEC_BITS[2]),
-            };
+            // Table lookups rather than a match: bucket sizes of a random
+            // walk are unpredictable.
+            const PLEN: [u32; 3] = [1, 2, 3];
+            let b = (v << 2).leading_ones() as usize;
+            let (plen, width) = (PLEN[b], DEC_BITS[b]);
             let d = ((v << (2 + plen)) as i64) >> (64 - width);
             used += 2 + plen + width;
             self.dec_n = self.dec_n.wrapping_add(d);
