@@ -200,6 +200,11 @@ fn partition_reader_survives_arbitrary_damage() {
         }
         std::fs::write(part.join("index"), &b).unwrap();
         let _ = Partition::open(&part);
+        // The fuzz target's body, on the same input and on noise.
+        let body = std::fs::metadata(part.join("chunks")).unwrap().len() as usize - 12;
+        hourglass_storage::partition::fuzz_index(&meta, &b, body);
+        let noise: Vec<u8> = (0..(x % 300)).map(|k| (x >> (k % 56)) as u8).collect();
+        hourglass_storage::partition::fuzz_index(&meta, &noise, body);
     }
     std::fs::write(part.join("index"), &index).unwrap();
     std::fs::write(part.join("meta.json"), &meta[..meta.len() / 2]).unwrap();

@@ -7,7 +7,7 @@ mod writer;
 
 pub use meta::Meta;
 pub(crate) use meta::hour_name;
-pub use reader::Partition;
+pub use reader::{Partition, fuzz_index};
 pub(crate) use writer::{PartSeries, write_partition};
 
 /// One hour in ms.

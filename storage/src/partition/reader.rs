@@ -177,98 +177,7 @@ impl Partition {
         }
 
         let index = std::fs::read(dir.join("index")).map_err(io(&dir))?;
-        let mut c = Cursor {
-            b: &index,
-            pos: 0,
-            base: 0,
-            file: "index",
-            dir: &dname,
-        };
-        if c.bytes(4)? != INDEX_MAGIC || c.bytes(4)?.first() != Some(&VERSION) {
-            return Err(c.corrupt("bad magic or version"));
-        }
-        let mut sym = c.section()?;
-        let mut ser = c.section()?;
-        let mut post = c.section()?;
-        if c.pos != index.len() {
-            return Err(c.corrupt("trailing bytes"));
-        }
-
-        let n = sym.count()?;
-        let mut symbols: Vec<Arc<str>> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = sym.count()?;
-            let at = sym.pos;
-            let s = std::str::from_utf8(sym.bytes(len)?).map_err(|_| {
-                sym.pos = at;
-                sym.corrupt("symbol is not UTF-8")
-            })?;
-            symbols.push(Arc::from(s));
-        }
-
-        let n = ser.count()?;
-        let mut series = Vec::with_capacity(n);
-        // Chunks follow the 8-byte header back to back, in index order.
-        let mut next_chunk = 8usize;
-        for _ in 0..n {
-            let nl = ser.count()?;
-            let mut pairs = Vec::with_capacity(nl);
-            for _ in 0..nl {
-                let name = Arc::clone(&symbols[ser.index(symbols.len())?]);
-                let value = Arc::clone(&symbols[ser.index(symbols.len())?]);
-                pairs.push(Label { name, value });
-            }
-            if pairs.windows(2).any(|w| w[0].name >= w[1].name) {
-                return Err(ser.corrupt("labels not sorted"));
-            }
-            let nc = ser.count()?;
-            let mut chunks = Vec::with_capacity(nc);
-            let mut prev_max = i64::MIN;
-            for _ in 0..nc {
-                let z = ser.uvarint()?;
-                let rel = ((z >> 1) as i64) ^ -((z & 1) as i64);
-                let min_t = meta
-                    .hour_start_ms
-                    .checked_add(rel)
-                    .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
-                let max_t = min_t
-                    .checked_add_unsigned(ser.uvarint()?)
-                    .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
-                let start = next_chunk;
-                let len = ser.uvarint()? as usize;
-                let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
-                    return Err(ser.corrupt("chunk outside the chunks file"));
-                };
-                next_chunk = end;
-                if !chunks.is_empty() && min_t <= prev_max {
-                    return Err(ser.corrupt("chunks overlap or are unsorted"));
-                }
-                prev_max = max_t;
-                chunks.push((min_t, max_t, start, end));
-            }
-            series.push(SeriesEntry {
-                labels: Labels::from_sorted(pairs),
-                chunks,
-            });
-        }
-
-        if next_chunk != body {
-            return Err(ser.corrupt("chunks file holds bytes no series uses"));
-        }
-        let n = post.count()?;
-        let mut postings = MemPostings::new();
-        for _ in 0..n {
-            let name = Arc::clone(&symbols[post.index(symbols.len())?]);
-            let value = Arc::clone(&symbols[post.index(symbols.len())?]);
-            let len = post.count()?;
-            let bytes = post.bytes(len)?;
-            let bm = RoaringBitmap::deserialize_from(bytes)
-                .map_err(|e| post.corrupt(format!("bad postings: {e}")))?;
-            if bm.max().is_some_and(|m| m as usize >= series.len()) {
-                return Err(post.corrupt("postings name a series beyond the table"));
-            }
-            postings.insert_bitmap(name, value, bm);
-        }
+        let (series, postings) = parse_index(&dname, &meta, &index, body)?;
 
         Ok(Partition {
             dir,
@@ -329,4 +238,118 @@ impl Partition {
     pub(crate) fn postings(&self) -> &MemPostings {
         &self.postings
     }
+}
+
+/// Parses and checks the index against the meta and the chunks file's body
+/// length (bytes between its header and its CRC).
+fn parse_index(
+    dname: &str,
+    meta: &Meta,
+    index: &[u8],
+    body: usize,
+) -> Result<(Vec<SeriesEntry>, MemPostings), PartitionError> {
+    let mut c = Cursor {
+        b: index,
+        pos: 0,
+        base: 0,
+        file: "index",
+        dir: dname,
+    };
+    if c.bytes(4)? != INDEX_MAGIC || c.bytes(4)?.first() != Some(&VERSION) {
+        return Err(c.corrupt("bad magic or version"));
+    }
+    let mut sym = c.section()?;
+    let mut ser = c.section()?;
+    let mut post = c.section()?;
+    if c.pos != index.len() {
+        return Err(c.corrupt("trailing bytes"));
+    }
+
+    let n = sym.count()?;
+    let mut symbols: Vec<Arc<str>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = sym.count()?;
+        let at = sym.pos;
+        let s = std::str::from_utf8(sym.bytes(len)?).map_err(|_| {
+            sym.pos = at;
+            sym.corrupt("symbol is not UTF-8")
+        })?;
+        symbols.push(Arc::from(s));
+    }
+
+    let n = ser.count()?;
+    let mut series = Vec::with_capacity(n);
+    // Chunks follow the 8-byte header back to back, in index order.
+    let mut next_chunk = 8usize;
+    for _ in 0..n {
+        let nl = ser.count()?;
+        let mut pairs = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            let name = Arc::clone(&symbols[ser.index(symbols.len())?]);
+            let value = Arc::clone(&symbols[ser.index(symbols.len())?]);
+            pairs.push(Label { name, value });
+        }
+        if pairs.windows(2).any(|w| w[0].name >= w[1].name) {
+            return Err(ser.corrupt("labels not sorted"));
+        }
+        let nc = ser.count()?;
+        let mut chunks = Vec::with_capacity(nc);
+        let mut prev_max = i64::MIN;
+        for _ in 0..nc {
+            let z = ser.uvarint()?;
+            let rel = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            let min_t = meta
+                .hour_start_ms
+                .checked_add(rel)
+                .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
+            let max_t = min_t
+                .checked_add_unsigned(ser.uvarint()?)
+                .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
+            let start = next_chunk;
+            let len = ser.uvarint()? as usize;
+            let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
+                return Err(ser.corrupt("chunk outside the chunks file"));
+            };
+            next_chunk = end;
+            if !chunks.is_empty() && min_t <= prev_max {
+                return Err(ser.corrupt("chunks overlap or are unsorted"));
+            }
+            prev_max = max_t;
+            chunks.push((min_t, max_t, start, end));
+        }
+        series.push(SeriesEntry {
+            labels: Labels::from_sorted(pairs),
+            chunks,
+        });
+    }
+
+    if next_chunk != body {
+        return Err(ser.corrupt("chunks file holds bytes no series uses"));
+    }
+    let n = post.count()?;
+    let mut postings = MemPostings::new();
+    for _ in 0..n {
+        let name = Arc::clone(&symbols[post.index(symbols.len())?]);
+        let value = Arc::clone(&symbols[post.index(symbols.len())?]);
+        let len = post.count()?;
+        let bytes = post.bytes(len)?;
+        let bm = RoaringBitmap::deserialize_from(bytes)
+            .map_err(|e| post.corrupt(format!("bad postings: {e}")))?;
+        if bm.max().is_some_and(|m| m as usize >= series.len()) {
+            return Err(post.corrupt("postings name a series beyond the table"));
+        }
+        postings.insert_bitmap(name, value, bm);
+    }
+
+    Ok((series, postings))
+}
+
+/// Fuzz body for the partition reader (the index and meta parsers; chunk
+/// bytes are covered by the chunk decoder's target). Never panics.
+#[doc(hidden)]
+pub fn fuzz_index(meta_json: &[u8], index: &[u8], chunks_body_len: usize) {
+    let Ok(meta) = serde_json::from_slice::<Meta>(meta_json) else {
+        return;
+    };
+    let _ = parse_index("fuzz", &meta, index, chunks_body_len);
 }
