@@ -406,3 +406,37 @@ fn series_that_stopped_reporting_leave_the_head_but_not_the_data() {
     assert_eq!(dump(&st), before);
     assert_eq!(before[&gone.to_string()].len(), 2);
 }
+
+#[test]
+fn query_types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<hourglass_storage::StorageQuerier<'static>>();
+    send_sync::<hourglass_storage::SampleIter>();
+    send_sync::<hourglass_storage::Series>();
+    send_sync::<Storage>();
+}
+
+#[test]
+fn label_names_and_values_span_head_and_partitions() {
+    use hourglass_storage::{MatchOp, Matcher};
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let mut b = WriteBatch::new();
+    b.push(
+        Labels::from_pairs([("__name__", "old_only"), ("zone", "eu")]),
+        vec![Sample::new(T0, 1.0)],
+    );
+    st.append(&b).unwrap();
+    write_hours(&st, T0, 3);
+    st.persist().unwrap();
+    let q = st.querier(i64::MIN, i64::MAX);
+    assert!(q.label_names(&[]).unwrap().contains(&"zone".to_string()));
+    let m = Matcher::new(MatchOp::RegexMatch, "__name__", "old.*").unwrap();
+    assert_eq!(
+        q.label_names(std::slice::from_ref(&m)).unwrap(),
+        vec!["__name__", "zone"]
+    );
+    assert_eq!(q.label_values("zone", &[m]).unwrap(), vec!["eu"]);
+    let names = q.label_values("__name__", &[]).unwrap();
+    assert_eq!(names, vec!["cpu", "mem", "old_only", "up"]);
+}

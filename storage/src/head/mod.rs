@@ -18,7 +18,7 @@ mod series;
 mod stats;
 pub(crate) mod wal_records;
 
-pub use append::{AppendStats, Rejected};
+pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
 pub use read::HeadQuerier;
 pub use replay::ReplayStats;
 pub use stats::Cardinality;
