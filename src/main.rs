@@ -19,6 +19,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(cli::serve::ServeArgs),
+    /// Benchmarks against a running server.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
     /// PromQL tools: format or dump an expression.
@@ -26,6 +31,12 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::promql::PromqlCmd,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCmd {
+    /// Send node-exporter-like remote-write traffic; report samples/s and latency.
+    Ingest(cli::bench::IngestArgs),
 }
 
 fn init_logging(flag: Option<&str>) {
@@ -56,6 +67,15 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench {
+            cmd: BenchCmd::Ingest(args),
+        } => match cli::bench::ingest(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hourglass: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Inspect(args) => match cli::inspect::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

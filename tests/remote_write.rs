@@ -110,21 +110,20 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &["--max-body-mib", "1"]);
     let b = body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
-    let v2 = request(
+    let unknown = request(
         server.addr,
         "POST",
         "/api/v1/write",
         &[
             (
                 "Content-Type",
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "application/x-protobuf;proto=io.prometheus.write.v9.Request",
             ),
             ("Content-Encoding", "snappy"),
         ],
         &b,
     );
-    assert_eq!(v2.status, 415, "{}", v2.text());
-    assert!(v2.text().contains("2.0"));
+    assert_eq!(unknown.status, 415, "{}", unknown.text());
     let gzip = request(
         server.addr,
         "POST",
@@ -283,5 +282,87 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
     assert!(
         replayed >= acked as f64,
         "acknowledged {acked} samples, only {replayed} came back"
+    );
+}
+
+const V2_HEADERS: [(&str, &str); 3] = [
+    (
+        "Content-Type",
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    ),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
+];
+
+#[test]
+fn remote_write_2_with_symbols_headers_and_created_timestamps() {
+    use hourglass::ingest::remote_write::v2::Encoder;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let mut e = Encoder::new();
+    // A counter that started 30 s before its first sample.
+    e.series(
+        [("__name__", "jobs_total"), ("job", "batch")],
+        &[
+            (Sample::new(T0, 6.0), T0 - 30_000),
+            (Sample::new(T0 + 15_000, 9.0), T0 - 30_000),
+        ],
+        Some(v1::MetricType::Counter),
+    );
+    e.series(
+        [("__name__", "queue_depth"), ("job", "batch")],
+        &[(Sample::new(T0, 3.0), 0)],
+        None,
+    );
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &V2_HEADERS,
+        &compress(&e.finish()),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        r.header("X-Prometheus-Remote-Write-Samples-Written"),
+        Some("3")
+    );
+    assert_eq!(
+        r.header("X-Prometheus-Remote-Write-Histograms-Written"),
+        Some("0")
+    );
+    assert_eq!(
+        r.header("X-Prometheus-Remote-Write-Exemplars-Written"),
+        Some("0")
+    );
+    // The injected zero at the start timestamp makes the first increase
+    // visible: 9 over the 45 s from start to the last sample.
+    let q: String = form_urlencoded::byte_serialize(b"increase(jobs_total[1m])").collect();
+    let v = server
+        .get(&format!(
+            "/api/v1/query?query={q}&time={}",
+            (T0 + 15_000) / 1000
+        ))
+        .json();
+    let inc: f64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(inc >= 9.0, "increase {inc} misses the start");
+    let md = server.get("/api/v1/metadata?metric=jobs_total").json();
+    assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
+
+    // Damage: still the headers, and a 400.
+    let bad = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &V2_HEADERS,
+        &compress(b"\x22\x01x"),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(
+        bad.header("X-Prometheus-Remote-Write-Samples-Written"),
+        Some("0")
     );
 }

@@ -1,5 +1,6 @@
 //! Subcommands.
 
+pub mod bench;
 pub mod inspect;
 pub mod promql;
 pub mod serve;

@@ -1,4 +1,5 @@
-//! `POST /api/v1/write`: Prometheus remote write 1.0.
+//! `POST /api/v1/write`: Prometheus remote write 1.0 and 2.0, told apart
+//! by `Content-Type` (`proto=io.prometheus.write.v2.Request` for 2.0).
 //!
 //! Status codes follow the spec's retry contract: 204 when everything was
 //! stored; 400 for data that will never be accepted (the valid series of
@@ -8,7 +9,7 @@
 
 use super::AppState;
 use super::metadata::MetricMetadata;
-use crate::ingest::remote_write::{self, SnappyError, v1};
+use crate::ingest::remote_write::{self, SnappyError, v1, v2};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,6 +19,13 @@ use std::fmt::Write as _;
 
 const V1_PROTO: &str = "prometheus.WriteRequest";
 const V2_PROTO: &str = "io.prometheus.write.v2.Request";
+
+/// Which message the body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    V1,
+    V2,
+}
 
 fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
     let mut msg = msg.into();
@@ -30,9 +38,10 @@ pub async fn remote_write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err((code, msg)) = check_headers(&headers) {
-        return plain(code, msg);
-    }
+    let proto = match check_headers(&headers) {
+        Ok(p) => p,
+        Err((code, msg)) => return plain(code, msg),
+    };
     let max = state.inner.limits.max_body_bytes;
     let raw = match remote_write::decompress(&body, max) {
         Ok(raw) => raw,
@@ -43,7 +52,12 @@ pub async fn remote_write(
     };
     // Decoding and appending (which waits for the WAL's fsync) stay off the
     // async worker threads.
-    match tokio::task::spawn_blocking(move || ingest(&state, &raw)).await {
+    match tokio::task::spawn_blocking(move || match proto {
+        Proto::V1 => ingest_v1(&state, &raw),
+        Proto::V2 => ingest_v2(&state, &raw),
+    })
+    .await
+    {
         Ok(response) => response,
         Err(e) => plain(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -52,7 +66,8 @@ pub async fn remote_write(
     }
 }
 
-fn check_headers(h: &HeaderMap) -> Result<(), (StatusCode, String)> {
+fn check_headers(h: &HeaderMap) -> Result<Proto, (StatusCode, String)> {
+    let mut proto = Proto::V1;
     if let Some(ct) = h.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default();
         let mut parts = ct.split(';').map(str::trim);
@@ -68,18 +83,13 @@ fn check_headers(h: &HeaderMap) -> Result<(), (StatusCode, String)> {
         for p in parts {
             match p.strip_prefix("proto=") {
                 None | Some(V1_PROTO) => {}
-                Some(V2_PROTO) => {
-                    return Err((
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!(
-                            "remote write 2.0 ({V2_PROTO}) is not supported yet; send {V1_PROTO}"
-                        ),
-                    ));
-                }
+                Some(V2_PROTO) => proto = Proto::V2,
                 Some(other) => {
                     return Err((
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!("unsupported protobuf message {other:?}; send {V1_PROTO}"),
+                        format!(
+                            "unsupported protobuf message {other:?}; send {V1_PROTO} or {V2_PROTO}"
+                        ),
                     ));
                 }
             }
@@ -96,19 +106,86 @@ fn check_headers(h: &HeaderMap) -> Result<(), (StatusCode, String)> {
             ),
         ));
     }
-    Ok(())
+    Ok(proto)
 }
 
-fn ingest(state: &AppState, raw: &[u8]) -> Response {
-    let req = match v1::decode(raw) {
+fn ingest_v1(state: &AppState, raw: &[u8]) -> Response {
+    match v1::decode(raw) {
+        Ok(req) => match store(state, &req, &[]) {
+            Ok((stats, histograms)) => answer(&stats, histograms),
+            Err(e) => storage_failed(&e),
+        },
+        Err(e) => plain(
+            StatusCode::BAD_REQUEST,
+            format!("cannot decode WriteRequest: {e}"),
+        ),
+    }
+}
+
+/// 2.0 also reports what was written in headers, whatever the status.
+fn ingest_v2(state: &AppState, raw: &[u8]) -> Response {
+    let decoded = match v2::decode(raw) {
         Ok(r) => r,
         Err(e) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("cannot decode WriteRequest: {e}"),
+            return with_written(
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot decode {V2_PROTO}: {e}"),
+                ),
+                0,
             );
         }
     };
+    // A start ("created") timestamp before a sample marks where the counter
+    // began: store a zero there, as Prometheus's created-timestamp zero
+    // injection does, so rate() sees the whole first increase.
+    let mut zeros = WriteBatch::new();
+    for ts in &decoded.req.series {
+        let mut last_st = 0;
+        let starts = &decoded.start_timestamps[ts.samples.clone()];
+        for (s, &st) in decoded.req.samples_of(ts).iter().zip(starts) {
+            if st > 0 && st < s.t && st != last_st {
+                zeros.push(
+                    Labels::from_pairs(decoded.req.labels_of(ts).iter().copied()),
+                    vec![hourglass_storage::Sample::new(st, 0.0)],
+                );
+                last_st = st;
+            }
+        }
+    }
+    match store(state, &decoded.req, &[zeros]) {
+        Ok((stats, histograms)) => with_written(
+            answer(&stats, histograms),
+            stats.appended + stats.duplicates,
+        ),
+        Err(e) => with_written(storage_failed(&e), 0),
+    }
+}
+
+/// Our own failure: 500, so the sender retries.
+fn storage_failed(e: &hourglass_storage::StorageError) -> Response {
+    tracing::error!(error = %e, "remote write: storage failed");
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("storage failed, nothing from this request is acknowledged: {e}"),
+    )
+}
+
+fn with_written(mut r: Response, samples: u64) -> Response {
+    let h = r.headers_mut();
+    h.insert("X-Prometheus-Remote-Write-Samples-Written", samples.into());
+    h.insert("X-Prometheus-Remote-Write-Histograms-Written", 0u64.into());
+    h.insert("X-Prometheus-Remote-Write-Exemplars-Written", 0u64.into());
+    r
+}
+
+/// Stores a decoded request (after `extra`, whose refusals are not the
+/// sender's concern); returns what storage did and the histogram count.
+fn store(
+    state: &AppState,
+    req: &v1::WriteRequest<'_>,
+    extra: &[WriteBatch],
+) -> Result<(AppendStats, u64), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
             state.inner.metadata.set(
@@ -133,24 +210,23 @@ fn ingest(state: &AppState, raw: &[u8]) -> Response {
             );
         }
     }
+    for b in extra.iter().filter(|b| !b.is_empty()) {
+        state.inner.storage.append(b)?;
+    }
     let stats = if batch.is_empty() {
         AppendStats::default()
     } else {
-        match state.inner.storage.append(&batch) {
-            Ok(stats) => stats,
-            Err(e) => {
-                tracing::error!(error = %e, "remote write: storage failed");
-                return plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("storage failed, nothing from this request is acknowledged: {e}"),
-                );
-            }
-        }
+        state.inner.storage.append(&batch)?
     };
+    Ok((stats, histograms))
+}
+
+/// 204 when everything was stored, else 400 saying what was refused.
+fn answer(stats: &AppendStats, histograms: u64) -> Response {
     if stats.rejected.total() == 0 && histograms == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let msg = refusal_message(&stats, histograms);
+    let msg = refusal_message(stats, histograms);
     tracing::debug!(%msg, "remote write: samples refused");
     plain(StatusCode::BAD_REQUEST, msg)
 }

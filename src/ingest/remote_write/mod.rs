@@ -2,6 +2,7 @@
 //! payloads.
 
 pub mod v1;
+pub mod v2;
 
 /// Why a body could not be decompressed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,0 +1,319 @@
+//! Remote write 2.0: `io.prometheus.write.v2.Request`, decoded into the
+//! same borrowed shape as 1.0.
+//!
+//! Strings live once in a symbol table (`symbols[0]` is always `""`);
+//! series name their labels, help and unit by index into it. Samples may
+//! carry a start ("created") timestamp.
+
+use super::v1::{Metadata, MetricType, TimeSeries, WriteRequest};
+use crate::ingest::protobuf::{Reader, WireError, WireType, Writer};
+use hourglass_storage::Sample;
+
+/// A decoded 2.0 request.
+#[derive(Debug, Default, PartialEq)]
+pub struct Request<'a> {
+    /// Series, labels, samples and metadata (family = the series' name).
+    pub req: WriteRequest<'a>,
+    /// Start timestamp of each sample in `req.samples` (0: none).
+    pub start_timestamps: Vec<i64>,
+    /// Native histogram samples received (not stored yet).
+    pub histograms: u64,
+    /// Exemplars received (not stored yet).
+    pub exemplars: u64,
+}
+
+fn err(what: &'static str) -> WireError {
+    WireError { offset: 0, what }
+}
+
+fn symbol<'a>(symbols: &[&'a str], r: u64) -> Result<&'a str, WireError> {
+    usize::try_from(r)
+        .ok()
+        .and_then(|i| symbols.get(i).copied())
+        .ok_or_else(|| err("symbol reference out of range"))
+}
+
+/// Decodes a decompressed 2.0 request.
+pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
+    // Series refer to symbols that may come later in the message.
+    let mut symbols: Vec<&str> = Vec::new();
+    let mut r = Reader::new(buf);
+    while let Some((field, wire)) = r.key()? {
+        if field == 4 {
+            r.expect(wire, WireType::Len)?;
+            symbols.push(r.str()?);
+        } else {
+            r.skip(wire)?;
+        }
+    }
+    if symbols.first().is_some_and(|s| !s.is_empty()) {
+        return Err(err("symbols[0] must be the empty string"));
+    }
+    let mut out = Request::default();
+    let mut r = Reader::new(buf);
+    while let Some((field, wire)) = r.key()? {
+        if field == 5 {
+            r.expect(wire, WireType::Len)?;
+            let m = r.message()?;
+            decode_series(m, &symbols, &mut out)?;
+        } else {
+            r.skip(wire)?;
+        }
+    }
+    Ok(out)
+}
+
+fn decode_series<'a>(
+    mut r: Reader<'a>,
+    symbols: &[&'a str],
+    out: &mut Request<'a>,
+) -> Result<(), WireError> {
+    let req = &mut out.req;
+    let (l0, s0) = (req.labels.len(), req.samples.len());
+    let mut refs: Vec<u64> = Vec::new();
+    let mut meta: Option<(MetricType, &'a str, &'a str)> = None;
+    let mut created = 0i64;
+    let (mut histograms, mut exemplars) = (0u32, 0u32);
+    while let Some((field, wire)) = r.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => {
+                let mut packed = Reader::new(r.bytes()?);
+                while !packed.is_empty() {
+                    refs.push(packed.varint()?);
+                }
+            }
+            (1, WireType::Varint) => refs.push(r.varint()?),
+            (2, WireType::Len) => {
+                let mut m = r.message()?;
+                let mut s = Sample::new(0, 0.0);
+                let mut st = 0i64;
+                while let Some((f, w)) = m.key()? {
+                    match (f, w) {
+                        (1, WireType::Fixed64) => s.v = f64::from_bits(m.fixed64()?),
+                        (2, WireType::Varint) => s.t = m.varint()? as i64,
+                        (3, WireType::Varint) => st = m.varint()? as i64,
+                        (1..=3, _) => return Err(err("sample field has the wrong wire type")),
+                        _ => m.skip(w)?,
+                    }
+                }
+                req.samples.push(s);
+                out.start_timestamps.push(st);
+            }
+            (3, _) => {
+                histograms += 1;
+                r.skip(wire)?;
+            }
+            (4, _) => {
+                exemplars += 1;
+                r.skip(wire)?;
+            }
+            (5, WireType::Len) => {
+                let mut m = r.message()?;
+                let (mut kind, mut help, mut unit) = (MetricType::Unknown, "", "");
+                while let Some((f, w)) = m.key()? {
+                    match (f, w) {
+                        (1, WireType::Varint) => kind = metric_type(m.varint()?),
+                        (3, WireType::Varint) => help = symbol(symbols, m.varint()?)?,
+                        (4, WireType::Varint) => unit = symbol(symbols, m.varint()?)?,
+                        _ => m.skip(w)?,
+                    }
+                }
+                meta = Some((kind, help, unit));
+            }
+            // Earlier drafts carried one created timestamp per series here.
+            (6, WireType::Varint) => created = r.varint()? as i64,
+            (1 | 2 | 5 | 6, _) => return Err(err("series field has the wrong wire type")),
+            _ => r.skip(wire)?,
+        }
+    }
+    if !refs.len().is_multiple_of(2) {
+        return Err(err("odd number of label references"));
+    }
+    for pair in refs.chunks_exact(2) {
+        req.labels
+            .push((symbol(symbols, pair[0])?, symbol(symbols, pair[1])?));
+    }
+    if created != 0 {
+        for st in &mut out.start_timestamps[s0..] {
+            if *st == 0 {
+                *st = created;
+            }
+        }
+    }
+    let series = TimeSeries {
+        labels: l0..req.labels.len(),
+        samples: s0..req.samples.len(),
+        exemplars,
+        histograms,
+    };
+    if let Some((kind, help, unit)) = meta
+        && let Some(&(_, family)) = req
+            .labels_of(&series)
+            .iter()
+            .find(|(n, _)| *n == "__name__")
+    {
+        req.metadata.push(Metadata {
+            kind,
+            family,
+            help,
+            unit,
+        });
+    }
+    out.histograms += u64::from(histograms);
+    out.exemplars += u64::from(exemplars);
+    req.series.push(series);
+    Ok(())
+}
+
+fn metric_type(v: u64) -> MetricType {
+    match v {
+        1 => MetricType::Counter,
+        2 => MetricType::Gauge,
+        3 => MetricType::Histogram,
+        4 => MetricType::GaugeHistogram,
+        5 => MetricType::Summary,
+        6 => MetricType::Info,
+        7 => MetricType::StateSet,
+        _ => MetricType::Unknown,
+    }
+}
+
+/// Builds 2.0 requests (load generator, tests): interns strings as it goes.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    symbols: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+    series: Writer,
+}
+
+impl Encoder {
+    /// An encoder with `symbols[0] = ""`.
+    pub fn new() -> Encoder {
+        let mut e = Encoder::default();
+        e.intern("");
+        e
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.symbols.len() as u32;
+        self.symbols.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+
+    /// Adds a series with its samples (`(sample, start timestamp)`).
+    pub fn series<'s>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+        samples: &[(Sample, i64)],
+        kind: Option<MetricType>,
+    ) {
+        let refs: Vec<u32> = labels
+            .into_iter()
+            .flat_map(|(n, v)| [n, v])
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|s| self.intern(s))
+            .collect();
+        self.series.message(5, |ts| {
+            let mut packed = Writer::default();
+            for r in &refs {
+                packed.varint(u64::from(*r));
+            }
+            ts.bytes(1, &packed.buf);
+            for (s, st) in samples {
+                ts.message(2, |m| {
+                    m.double(1, s.v);
+                    m.uint(2, s.t as u64);
+                    if *st != 0 {
+                        m.uint(3, *st as u64);
+                    }
+                });
+            }
+            if let Some(k) = kind {
+                ts.message(5, |m| m.uint(1, k as u64));
+            }
+        });
+    }
+
+    /// The encoded request (uncompressed).
+    pub fn finish(self) -> Vec<u8> {
+        let mut w = Writer::default();
+        for s in &self.symbols {
+            w.bytes(4, s.as_bytes());
+        }
+        w.buf.extend_from_slice(&self.series.buf);
+        w.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_hand_written_request() {
+        let mut b = Vec::new();
+        for s in ["", "__name__", "up", "job", "api"] {
+            b.push(0x22); // symbols, field 4
+            b.push(s.len() as u8);
+            b.extend_from_slice(s.as_bytes());
+        }
+        let mut ts = vec![0x0a, 0x04, 1, 2, 3, 4]; // packed label refs
+        ts.extend([0x12, 0x0e, 0x09]);
+        ts.extend(2.5f64.to_le_bytes());
+        ts.extend([0x10, 0xe8, 0x07, 0x18, 0x64]); // t=1000, start=100
+        ts.extend([0x2a, 0x02, 0x08, 0x02]); // metadata: gauge
+        b.push(0x2a);
+        b.push(ts.len() as u8);
+        b.extend(ts);
+        let r = decode(&b).unwrap();
+        let s = &r.req.series[0];
+        assert_eq!(r.req.labels_of(s), &[("__name__", "up"), ("job", "api")]);
+        assert_eq!(r.req.samples_of(s), &[Sample::new(1000, 2.5)]);
+        assert_eq!(r.start_timestamps, vec![100]);
+        assert_eq!(r.req.metadata[0].kind, MetricType::Gauge);
+        assert_eq!(r.req.metadata[0].family, "up");
+    }
+
+    #[test]
+    fn bad_references_are_errors() {
+        let mut e = Encoder::new();
+        e.series([("__name__", "x")], &[(Sample::new(1, 1.0), 0)], None);
+        let mut b = e.finish();
+        assert!(decode(&b).is_ok());
+        // Point a label reference past the table.
+        let at = b.iter().rposition(|&c| c == 0x0a).unwrap();
+        b[at + 2] = 99;
+        assert!(decode(&b).is_err());
+        let mut first_not_empty = Writer::default();
+        first_not_empty.bytes(4, b"x");
+        assert!(decode(&first_not_empty.buf).is_err());
+    }
+
+    #[test]
+    fn encoder_round_trip() {
+        let mut e = Encoder::new();
+        e.series(
+            [("__name__", "c_total"), ("job", "j")],
+            &[(Sample::new(5, 1.0), 2), (Sample::new(6, 2.0), 2)],
+            Some(MetricType::Counter),
+        );
+        e.series(
+            [("__name__", "g"), ("job", "j")],
+            &[(Sample::new(5, -1.0), 0)],
+            None,
+        );
+        let b = e.finish();
+        let r = decode(&b).unwrap();
+        assert_eq!(r.req.series.len(), 2);
+        assert_eq!(r.start_timestamps, vec![2, 2, 0]);
+        assert_eq!(
+            r.req.labels_of(&r.req.series[1]),
+            &[("__name__", "g"), ("job", "j")]
+        );
+    }
+}
