@@ -89,6 +89,14 @@ fn persisted_hours_read_the_same_before_and_after_reopen() {
     // Bytes per sample on disk, for the record.
     let meta = st.partitions()[0].meta().clone();
     assert_eq!(meta.series, 30);
+    let first = st.partitions()[0]
+        .series()
+        .next()
+        .map(|(l, n)| (l.to_string(), n));
+    assert_eq!(
+        first,
+        Some((r#"cpu{instance="h1", job="api"}"#.to_string(), 1))
+    );
     st.close().unwrap();
 
     let st = Storage::open(dir.path(), opts()).unwrap();

@@ -198,6 +198,12 @@ impl Partition {
         &self.dir
     }
 
+    /// Series in storage order (metric, source, labels) with their chunk
+    /// count, for `hourglass inspect`.
+    pub fn series(&self) -> impl Iterator<Item = (&Labels, usize)> {
+        self.series.iter().map(|s| (&s.labels, s.chunks.len()))
+    }
+
     /// Series matching `matchers` with chunks overlapping `[mint, maxt]`.
     pub(crate) fn select(
         &self,
