@@ -45,9 +45,9 @@ pub(crate) fn mean(vals: &[f64]) -> f64 {
 }
 
 /// Population variance (Welford).
-pub(crate) fn variance(vals: &[f64]) -> f64 {
+pub(crate) fn variance(vals: impl Iterator<Item = f64>) -> f64 {
     let (mut count, mut mean, mut m2) = (0.0, 0.0, 0.0);
-    for &v in vals {
+    for v in vals {
         count += 1.0;
         let delta = v - mean;
         mean += delta / count;
@@ -192,6 +192,14 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalErro
             }
             out
         }
+        op @ (Sum | Avg | Count | Group | Min | Max) => keys
+            .into_iter()
+            .zip(&members)
+            .map(|(key, mem)| GSeries {
+                vals: stream(op, &input, mem, g.n),
+                labels: key,
+            })
+            .collect(),
         op => {
             let mut out = Vec::with_capacity(keys.len());
             let mut buf: Vec<f64> = Vec::new();
@@ -213,6 +221,66 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalErro
     Ok(GValue::Vector(out))
 }
 
+/// The simple aggregations, folded series by series (each series' values
+/// are contiguous, so this walks memory in order) with per-step state.
+fn stream(op: AggregateOp, input: &[GSeries], mem: &[usize], n: usize) -> Vec<Option<f64>> {
+    use AggregateOp::*;
+    let mut acc = vec![
+        if matches!(op, Min | Max) {
+            f64::NAN
+        } else {
+            0.0
+        };
+        n
+    ];
+    let mut comp = vec![0.0; n];
+    let mut count = vec![0u32; n];
+    let mut nonfinite = vec![false; n];
+    for &i in mem {
+        for (k, v) in input[i].vals.iter().enumerate() {
+            let Some(x) = *v else { continue };
+            count[k] += 1;
+            let a = &mut acc[k];
+            match op {
+                Sum | Avg => {
+                    (*a, comp[k]) = kahan_inc(x, *a, comp[k]);
+                    nonfinite[k] |= !x.is_finite();
+                }
+                // NaN loses to any number; only all-NaN gives NaN.
+                Min if x < *a || a.is_nan() => *a = x,
+                Max if x > *a || a.is_nan() => *a = x,
+                _ => {}
+            }
+        }
+    }
+    (0..n)
+        .map(|k| {
+            let c = count[k];
+            (c > 0).then(|| match op {
+                Count => f64::from(c),
+                Group => 1.0,
+                Sum | Avg => {
+                    let sum = if acc[k].is_infinite() {
+                        acc[k]
+                    } else {
+                        acc[k] + comp[k]
+                    };
+                    if op == Sum {
+                        sum
+                    } else if sum.is_finite() || nonfinite[k] {
+                        sum / f64::from(c)
+                    } else {
+                        // The plain sum overflowed: redo this step exactly.
+                        let vals: Vec<f64> = mem.iter().filter_map(|&i| input[i].vals[k]).collect();
+                        mean(&vals)
+                    }
+                }
+                _ => acc[k],
+            })
+        })
+        .collect()
+}
+
 fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
     use AggregateOp::*;
     match op {
@@ -229,8 +297,8 @@ fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
             .iter()
             .copied()
             .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
-        Stdvar => variance(vals),
-        Stddev => variance(vals).sqrt(),
+        Stdvar => variance(vals.iter().copied()),
+        Stddev => variance(vals.iter().copied()).sqrt(),
         Quantile => quantile(param, vals),
         _ => f64::NAN,
     }
@@ -287,12 +355,17 @@ fn select_series(
                     let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
                     let mut cand: Vec<usize> = present.collect();
                     let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
-                    match op {
-                        AggregateOp::Topk => cand
-                            .sort_by(|&a, &b| nan_first(&val(b), &val(a)).then_with(|| a.cmp(&b))),
-                        AggregateOp::Bottomk => cand
-                            .sort_by(|&a, &b| nan_last(&val(a), &val(b)).then_with(|| a.cmp(&b))),
-                        _ => {}
+                    let by = |a: &usize, b: &usize| match op {
+                        AggregateOp::Topk => nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b)),
+                        _ => nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b)),
+                    };
+                    if op != AggregateOp::Limitk {
+                        // Partition out the k best, then order just those.
+                        if kk > 0 && kk < cand.len() {
+                            cand.select_nth_unstable_by(kk - 1, by);
+                        }
+                        cand.truncate(kk);
+                        cand.sort_by(by);
                     }
                     cand.truncate(kk);
                     cand

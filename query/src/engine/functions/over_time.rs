@@ -79,7 +79,15 @@ pub(super) fn call(
         "sum_over_time" => run(first, false, &|w, _, _| {
             Some(kahan_sum(w.iter().map(|p| p.v)))
         })?,
-        "avg_over_time" => run(first, false, &|w, _, _| Some(mean(&vals(w))))?,
+        "avg_over_time" => run(first, false, &|w, _, _| {
+            // Allocation-free unless the plain sum overflows.
+            let sum = kahan_sum(w.iter().map(|p| p.v));
+            if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
+                Some(sum / w.len() as f64)
+            } else {
+                Some(mean(&vals(w)))
+            }
+        })?,
         "count_over_time" => run(first, false, &|w, _, _| Some(w.len() as f64))?,
         "min_over_time" => run(first, false, &|w, _, _| {
             Some(
@@ -93,8 +101,12 @@ pub(super) fn call(
                     .fold(f64::NAN, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
             )
         })?,
-        "stddev_over_time" => run(first, false, &|w, _, _| Some(variance(&vals(w)).sqrt()))?,
-        "stdvar_over_time" => run(first, false, &|w, _, _| Some(variance(&vals(w))))?,
+        "stddev_over_time" => run(first, false, &|w, _, _| {
+            Some(variance(w.iter().map(|p| p.v)).sqrt())
+        })?,
+        "stdvar_over_time" => run(first, false, &|w, _, _| {
+            Some(variance(w.iter().map(|p| p.v)))
+        })?,
         "last_over_time" => run(first, true, &|w, _, _| w.last().map(|p| p.v))?,
         "first_over_time" => run(first, true, &|w, _, _| w.first().map(|p| p.v))?,
         "ts_of_last_over_time" => run(first, false, &|w, _, _| {
