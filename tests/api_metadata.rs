@@ -189,3 +189,20 @@ fn responses_are_gzipped_when_the_client_asks() {
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(&r.body[..2], &[0x1f, 0x8b]);
 }
+
+#[test]
+fn parse_query_returns_the_ast() {
+    let (_tmp, server) = seeded();
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/parse_query",
+        &[FORM],
+        b"query=rate(up%5B5m%5D)",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["data"]["type"], "call");
+    assert_eq!(v["data"]["args"][0]["range"], 300_000);
+    assert_eq!(server.get("/api/v1/parse_query?query=rate(up)").status, 400);
+}

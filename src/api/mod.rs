@@ -5,6 +5,7 @@ pub(crate) mod envelope;
 mod json;
 mod labels;
 mod params;
+mod parse_query;
 mod query;
 mod status;
 pub mod time;
@@ -30,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/query_exemplars",
             get(status::query_exemplars).post(status::query_exemplars),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(parse_query::parse_query).post(parse_query::parse_query),
         )
         .route(
             "/api/v1/format_query",
