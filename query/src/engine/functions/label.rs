@@ -8,6 +8,7 @@ use super::{string_arg, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use regex::Regex;
+use std::cmp::Ordering;
 
 fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
     Labels::from_pairs(
@@ -16,6 +17,39 @@ fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
             .map(|p| (&*p.name, &*p.value))
             .chain(std::iter::once((name, value))),
     )
+}
+
+/// Natural order, as Prometheus's `sort_by_label`: runs of digits compare
+/// as numbers (`a9` < `a10`), everything else byte-wise.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (nx, ny) = (run(x), run(y));
+                let trim = |s: &[u8]| {
+                    let z = s.iter().take_while(|&&c| c == b'0').count();
+                    s[z..].to_vec()
+                };
+                let (dx, dy) = (trim(&x[..nx]), trim(&y[..ny]));
+                let ord = dx.len().cmp(&dy.len()).then_with(|| dx.cmp(&dy));
+                if ord.is_ne() {
+                    return ord;
+                }
+                (x, y) = (&x[nx..], &y[ny..]);
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                (x, y) = (&x[1..], &y[1..]);
+            }
+        }
+    }
 }
 
 fn check_name(func: &'static str, name: &str) -> Result<(), EvalError> {
@@ -83,7 +117,7 @@ pub(super) fn call(
                     .iter()
                     .map(|n| {
                         let (x, y) = (a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""));
-                        x.cmp(y)
+                        natural_cmp(x, y)
                     })
                     .find(|o| o.is_ne())
                     .unwrap_or_else(|| a.labels.cmp(&b.labels));
