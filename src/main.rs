@@ -24,6 +24,10 @@ enum Command {
         #[command(subcommand)]
         cmd: BenchCmd,
     },
+    /// Write series matching selectors as JSON lines (offline).
+    Export(cli::export::ExportArgs),
+    /// Read JSON lines into storage (offline); old hours become partitions.
+    Import(cli::import::ImportArgs),
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
     /// PromQL tools: format or dump an expression.
@@ -54,35 +58,29 @@ fn init_logging(flag: Option<&str>) {
         .init();
 }
 
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hourglass: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
             init_logging(cli.log_level.as_deref());
-            match cli::serve::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("hourglass: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            report(cli::serve::run(args))
         }
         Command::Bench {
             cmd: BenchCmd::Ingest(args),
-        } => match cli::bench::ingest(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hourglass: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Inspect(args) => match cli::inspect::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hourglass: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        } => report(cli::bench::ingest(args)),
+        Command::Export(args) => report(cli::export::run(args)),
+        Command::Import(args) => report(cli::import::run(args)),
+        Command::Inspect(args) => report(cli::inspect::run(args)),
         Command::Promql { cmd } => cli::promql::run(cmd),
     }
 }

@@ -4,7 +4,7 @@
 pub(crate) mod envelope;
 mod json;
 mod labels;
-mod params;
+pub(crate) mod params;
 mod parse_query;
 mod query;
 mod status;

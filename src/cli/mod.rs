@@ -1,6 +1,8 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod promql;
 pub mod serve;

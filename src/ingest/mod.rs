@@ -1,4 +1,5 @@
 //! Everything that turns outside bytes into samples for storage.
 
+pub mod jsonl;
 pub mod protobuf;
 pub mod remote_write;

@@ -1,0 +1,149 @@
+//! `hourglass export` then `hourglass import` reproduces the data exactly,
+//! special values included; bad lines are reported by number and field.
+
+mod common;
+
+use common::*;
+use hourglass::ingest::protobuf::Writer;
+use hourglass::ingest::remote_write::{compress, v1};
+use hourglass_storage::{STALE_NAN_BITS, Sample};
+use std::process::Command;
+
+/// 2023-03-01T00:00:00Z: old data, so import seals it into partitions.
+const T0: i64 = 1_677_628_800_000;
+
+fn hourglass(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn export_then_import_reproduces_the_data_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let server = Server::start(&a, &[]);
+    let mut w = Writer::default();
+    let specials = [
+        1.5,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::from_bits(0x7ff8_0000_0000_0001),
+        f64::from_bits(STALE_NAN_BITS),
+        1e-300,
+        123456789.123,
+    ];
+    for job in ["x", "y"] {
+        let samples: Vec<Sample> = (0..3 * 240)
+            .map(|i| Sample::new(T0 + i * 15_000, specials[i as usize % specials.len()]))
+            .collect();
+        v1::encode_series(&mut w, [("__name__", "m"), ("job", job)], &samples);
+    }
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
+        &compress(&w.buf),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (ok, _) = server.terminate();
+    assert!(ok);
+
+    let first = tmp.path().join("first.jsonl");
+    let (ok, _, err) = hourglass(&[
+        "export",
+        "--match",
+        "m",
+        "--data-dir",
+        a.to_str().unwrap(),
+        "-o",
+        first.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("exported 2 series, 1440 samples"), "{err}");
+
+    let b = tmp.path().join("b");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        b.to_str().unwrap(),
+        first.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("1440 samples stored"), "{err}");
+    assert!(
+        !err.contains(" 0 partitions written"),
+        "old hours should be sealed: {err}"
+    );
+
+    let (ok, second, err) = hourglass(&[
+        "export",
+        "--match",
+        "{job=~\"x|y\"}",
+        "--data-dir",
+        b.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(second, std::fs::read_to_string(&first).unwrap());
+    assert!(
+        second.contains("\"StaleNaN\"") && second.contains("\"-Inf\"") && second.contains("-0.0")
+    );
+}
+
+#[test]
+fn bad_lines_are_reported_and_good_ones_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            "{\"metric\":{\"__name__\":\"ok\"},\"values\":[1,2],\"timestamps\":[1000,2000]}\n",
+            "{\"metric\":{\"__name__\":\"bad\"},\"values\":[1],\"timestamps\":[]}\n",
+            "not json\n",
+        ),
+    )
+    .unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("line 2: field \"values\""), "{err}");
+    assert!(err.contains("line 3: field \"line\""), "{err}");
+    assert!(err.contains("2 samples stored"), "{err}");
+    let (ok, out, _) = hourglass(&[
+        "export",
+        "--match",
+        "ok",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 1);
+}
+
+#[test]
+fn export_refuses_a_directory_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _server = Server::start(tmp.path(), &[]);
+    let (ok, _, err) = hourglass(&[
+        "export",
+        "--match",
+        "up",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("in use"), "{err}");
+}
