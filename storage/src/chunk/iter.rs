@@ -229,8 +229,8 @@ impl ChunkIter<'_> {
     /// any corruption.
     #[inline(always)]
     fn next_fast(&mut self) -> Option<Sample> {
-        // Longest fast sample: `10` + 7-bit dod, then `10` + `110` + 12 bits.
-        const FAST_BITS: u32 = 2 + 7 + 2 + 3 + 12;
+        // Longest fast sample: `10` + short dod, then `10` + `110` + 12 bits.
+        const FAST_BITS: u32 = 2 + DOD_BITS[1] + 2 + 3 + DEC_BITS[2];
         self.r.prepare(FAST_BITS);
         let top = self.r.peek();
         let (dod, mut used) = if top >> 63 == 0 {

@@ -30,7 +30,7 @@ fn round_fast(x: f64) -> f64 {
 
 /// Bucket widths for timestamp delta-of-deltas after the unary prefix
 /// `0`, `10`, `110`, `1110`, `1111` (the first bucket is dod = 0).
-pub(crate) const DOD_BITS: [u32; 5] = [0, 7, 14, 24, 64];
+pub(crate) const DOD_BITS: [u32; 5] = [0, 5, 9, 16, 64];
 /// Bucket widths for decimal deltas after the unary prefix.
 pub(crate) const DEC_BITS: [u32; 5] = [4, 7, 12, 24, 64];
 
@@ -352,9 +352,11 @@ mod tests {
     #[test]
     fn buckets_pick_the_smallest_width() {
         assert_eq!(bucket(&DOD_BITS, 0), 0);
-        assert_eq!(bucket(&DOD_BITS, 63), 1);
-        assert_eq!(bucket(&DOD_BITS, -64), 1);
-        assert_eq!(bucket(&DOD_BITS, 64), 2);
+        assert_eq!(bucket(&DOD_BITS, 15), 1);
+        assert_eq!(bucket(&DOD_BITS, -16), 1);
+        assert_eq!(bucket(&DOD_BITS, 16), 2);
+        assert_eq!(bucket(&DOD_BITS, -256), 2);
+        assert_eq!(bucket(&DOD_BITS, 40_000), 4);
         assert_eq!(bucket(&DOD_BITS, i64::MIN), 4);
         assert_eq!(bucket(&DEC_BITS, 7), 0);
         assert_eq!(bucket(&DEC_BITS, 8), 1);
