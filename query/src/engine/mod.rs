@@ -301,6 +301,16 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Refuses grids with more points than samples the query may hold.
+    pub fn check_points(&self, n: u64) -> Result<(), EvalError> {
+        if n > self.max_samples as u64 {
+            return Err(EvalError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
     pub fn add_series(&self, n: usize) -> Result<(), EvalError> {
         let total = self.series.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.max_series {

@@ -78,7 +78,8 @@ pub(crate) fn vector_selector(
     let off = vs.offset.unwrap_or(0);
     let first = eg.t(0) - off;
     let last = eg.t(eg.n - 1) - off;
-    let raw = load(ctx, &vs.matchers, first - ctx.lookback + 1, last, true)?;
+    let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
+    let raw = load(ctx, &vs.matchers, mint, last, true)?;
     let lookback = ctx.lookback;
     let mut out: Vec<GSeries> = raw
         .into_par_iter()
@@ -87,12 +88,12 @@ pub(crate) fn vector_selector(
             let mut vals = Vec::with_capacity(eg.n);
             let mut i = 0usize; // samples[..i] have t <= current step
             for t in eg.times() {
-                let te = t - off;
+                let te = t.saturating_sub(off);
                 while i < s.len() && s[i].t <= te {
                     i += 1;
                 }
                 let v = match i.checked_sub(1).map(|j| s[j]) {
-                    Some(smp) if smp.t > te - lookback && !is_stale_nan(smp.v) => {
+                    Some(smp) if smp.t > te.saturating_sub(lookback) && !is_stale_nan(smp.v) => {
                         Some(if timestamps {
                             smp.t as f64 / 1000.0
                         } else {
@@ -148,9 +149,10 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
     let times = times_for(ctx, vs.at, g);
-    let ends: Vec<i64> = times.iter().map(|t| t - off).collect();
+    let ends: Vec<i64> = times.iter().map(|t| t.saturating_sub(off)).collect();
     let (first, last) = (ends[0], ends[ends.len() - 1]);
-    let series = load(ctx, &vs.matchers, first - ms.range_ms + 1, last, false)?;
+    let mint = first.saturating_sub(ms.range_ms).saturating_add(1);
+    let series = load(ctx, &vs.matchers, mint, last, false)?;
     Ok(MatrixArg {
         series,
         range: ms.range_ms,
@@ -163,18 +165,24 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
     let off = sq.offset.unwrap_or(0);
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
     let times = times_for(ctx, sq.at, g);
-    let ends: Vec<i64> = times.iter().map(|t| t - off).collect();
+    let ends: Vec<i64> = times.iter().map(|t| t.saturating_sub(off)).collect();
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     // Points sit on absolute multiples of the step (epoch-aligned).
-    let lo = first - sq.range_ms;
-    let start = lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
+    let lo = first.saturating_sub(sq.range_ms);
+    let start = lo
+        .div_euclid(step)
+        .saturating_mul(step)
+        .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
     let series = if start > last {
         Vec::new()
     } else {
+        // A tiny step over a long range would allocate without bound.
+        let n = ((last - start) / step) as u64 + 1;
+        ctx.check_points(n)?;
         let inner = Grid {
             start,
             step,
-            n: ((last - start) / step) as usize + 1,
+            n: n as usize,
         };
         let gs = match eval::eval(ctx, &sq.expr, inner)? {
             GValue::Vector(s) => s,
@@ -217,7 +225,7 @@ pub(crate) fn windows<'a>(
         while hi < samples.len() && samples[hi].t <= e {
             hi += 1;
         }
-        while lo < hi && samples[lo].t <= e - range {
+        while lo < hi && samples[lo].t <= e.saturating_sub(range) {
             lo += 1;
         }
         (lo, hi)

@@ -58,7 +58,8 @@ pub(crate) struct Grid {
 
 impl Grid {
     pub fn t(&self, k: usize) -> i64 {
-        self.start + self.step * k as i64
+        self.start
+            .saturating_add(self.step.saturating_mul(k as i64))
     }
 
     pub fn times(&self) -> impl Iterator<Item = i64> + '_ {
@@ -120,6 +121,26 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
         }
     }
     Ok(out)
+}
+
+/// True when every series carries the same metric name: dropping it then
+/// cannot make two labelsets equal, so the merge check can be skipped.
+pub(crate) fn one_name(series: &[RawSeries]) -> bool {
+    let first = series.first().and_then(|s| s.labels.metric_name());
+    series.iter().all(|s| s.labels.metric_name() == first)
+}
+
+/// [`merge_same_labels`] unless the labels are known to be distinct.
+pub(crate) fn merge_unless_distinct(
+    mut series: Vec<GSeries>,
+    distinct: bool,
+) -> Result<Vec<GSeries>, EvalError> {
+    if distinct {
+        series.retain(|s| s.vals.iter().any(Option::is_some));
+        Ok(series)
+    } else {
+        merge_same_labels(series)
+    }
 }
 
 /// Labels without `__name__`.

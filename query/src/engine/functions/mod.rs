@@ -11,7 +11,9 @@ use super::Ctx;
 use super::error::EvalError;
 use super::eval::eval as eval_expr;
 use super::range::{self, MatrixArg};
-use super::value::{GSeries, GValue, Grid, RawSeries, drop_name, merge_same_labels};
+use super::value::{
+    GSeries, GValue, Grid, RawSeries, drop_name, merge_same_labels, merge_unless_distinct, one_name,
+};
 use crate::parser::ast::{Call, Expr};
 use hourglass_storage::{Labels, MatchOp, Sample};
 use rayon::prelude::*;
@@ -154,6 +156,7 @@ where
         ends,
         ..
     } = m;
+    let distinct = keep_name || one_name(&series);
     let mut out: Vec<GSeries> = series
         .into_par_iter()
         .map(|s| {
@@ -179,7 +182,7 @@ where
         })
         .collect::<Result<_, EvalError>>()?;
     range::broadcast(&mut out, n);
-    merge_same_labels(out)
+    merge_unless_distinct(out, distinct)
 }
 
 /// Element-wise map over an instant vector, dropping the metric name.

@@ -3,7 +3,7 @@
 use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
-use super::super::value::{GSeries, Grid, drop_name, merge_same_labels};
+use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::matrix;
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
@@ -65,6 +65,7 @@ pub(super) fn call(
     let m = matrix(ctx, args.first(), g)?;
     let width = m.range;
     let ends = m.ends;
+    let distinct = one_name(&m.series);
     let mut out: Vec<GSeries> = m
         .series
         .into_par_iter()
@@ -121,7 +122,7 @@ pub(super) fn call(
         })
         .collect::<Result<_, EvalError>>()?;
     range::broadcast(&mut out, g.n);
-    merge_same_labels(out).map(Some)
+    merge_unless_distinct(out, distinct).map(Some)
 }
 
 /// `irate`/`idelta`: the last two samples of each window.
