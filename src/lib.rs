@@ -9,6 +9,7 @@
 mod api;
 mod build_info;
 pub mod cli;
+mod config;
 mod data_dir;
 mod duration;
 pub mod ingest;

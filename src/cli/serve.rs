@@ -1,12 +1,13 @@
 //! `hourglass serve`: open the data directory, then answer HTTP until
 //! SIGINT or SIGTERM.
 
+use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
 use hourglass_storage::head::HeadOptions;
-use hourglass_storage::{Options as StorageOptions, Storage};
+use hourglass_storage::{LabelLimits, Options as StorageOptions, Storage};
 use hourglass_wal::{Options as WalOptions, SyncPolicy};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use std::time::Duration;
 /// Flags of `hourglass serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// Configuration file (TOML): credentials and request limits.
+    #[arg(long, env = "HOURGLASS_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on (`host:port`; port 0 picks a free one).
     #[arg(long, env = "HOURGLASS_LISTEN", default_value = "127.0.0.1:9201")]
     listen: String,
@@ -135,12 +139,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    tracing::info!(
+        write_auth = !config.auth.write.is_open(),
+        read_auth = !config.auth.read.is_open(),
+        "credentials"
+    );
     let data = DataDir::open(&args.data_dir)?;
     let opts = StorageOptions {
         head: HeadOptions {
             ooo_window_ms: millis(args.out_of_order_window),
             retention_ms: (!args.retention.is_zero()).then(|| millis(args.retention)),
             retention_bytes: (args.retention_size > 0).then_some(args.retention_size),
+            limits: LabelLimits {
+                max_labels: config.limits.max_labels_per_series,
+                max_name_bytes: config.limits.max_label_name_bytes,
+                max_value_bytes: config.limits.max_label_value_bytes,
+                ..LabelLimits::default()
+            },
             ..HeadOptions::default()
         },
         wal: WalOptions {
@@ -172,6 +191,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             humanize(args.retention)
         },
+        max_series_per_request: config.limits.max_series_per_request,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -179,7 +199,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_samples: args.query_max_samples,
         ..EngineOptions::default()
     });
-    let state = AppState::new(Arc::clone(&storage), engine, limits);
+    let state = AppState::new(Arc::clone(&storage), engine, limits, &config.auth);
 
     let persister = tokio::spawn(persist_loop(
         state.clone(),

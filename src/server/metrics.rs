@@ -345,6 +345,24 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         },
     );
 
+    out.family(
+        "hourglass_refusals_total",
+        "counter",
+        "Requests refused before storage, by kind (auth, rate_limit, limit) and reason.",
+    );
+    let refusals = inner
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for ((kind, reason), n) in &refusals {
+        out.sample(
+            "hourglass_refusals_total",
+            &[("kind", kind), ("reason", reason)],
+            *n as f64,
+        );
+    }
+
     let http = inner
         .http
         .by_handler

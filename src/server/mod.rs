@@ -1,5 +1,6 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
+mod auth;
 mod metadata;
 mod metrics;
 mod status;
@@ -26,6 +27,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Retention as configured, for `/api/v1/status/runtimeinfo`.
     pub retention: String,
+    /// Most series in one write request.
+    pub max_series_per_request: usize,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -51,13 +54,22 @@ struct Inner {
     metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
+    write_gate: auth::Gate,
+    read_gate: auth::Gate,
+    /// Requests refused before storage: `(kind, reason)` → count.
+    refusals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     persist: PersistCounters,
     start_time_unix: f64,
 }
 
 impl AppState {
     /// State over open storage; not ready until [`AppState::set_ready`].
-    pub fn new(storage: Arc<Storage>, engine: Engine, limits: Limits) -> AppState {
+    pub fn new(
+        storage: Arc<Storage>,
+        engine: Engine,
+        limits: Limits,
+        auth: &crate::config::Auth,
+    ) -> AppState {
         let start_time_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -70,6 +82,9 @@ impl AppState {
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
+                write_gate: auth::Gate::new(&auth.write),
+                read_gate: auth::Gate::new(&auth.read),
+                refusals: Default::default(),
                 persist: PersistCounters::default(),
                 start_time_unix,
             }),
@@ -88,6 +103,17 @@ impl AppState {
     /// The storage engine.
     pub fn storage(&self) -> Arc<Storage> {
         Arc::clone(&self.inner.storage)
+    }
+
+    /// Counts a request refused before storage (auth, rate, limits).
+    pub fn refused(&self, kind: &'static str, reason: &str) {
+        *self
+            .inner
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((kind, reason.to_string()))
+            .or_default() += 1;
     }
 
     /// Records a successful persist round.
@@ -142,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
         .with_state(state)
 }
 

@@ -35,6 +35,7 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 
 pub async fn remote_write(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<super::auth::Caller>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -52,9 +53,10 @@ pub async fn remote_write(
     };
     // Decoding and appending (which waits for the WAL's fsync) stay off the
     // async worker threads.
+    let caller = caller.map(|axum::Extension(c)| c);
     match tokio::task::spawn_blocking(move || match proto {
-        Proto::V1 => ingest_v1(&state, &raw),
-        Proto::V2 => ingest_v2(&state, &raw),
+        Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw),
+        Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw),
     })
     .await
     {
@@ -109,12 +111,53 @@ fn check_headers(h: &HeaderMap) -> Result<Proto, (StatusCode, String)> {
     Ok(proto)
 }
 
-fn ingest_v1(state: &AppState, raw: &[u8]) -> Response {
+/// Enforces the request's series limit and the caller's samples/s budget.
+fn admit(
+    state: &AppState,
+    caller: Option<&super::auth::Caller>,
+    req: &v1::WriteRequest<'_>,
+) -> Result<(), Response> {
+    let max = state.inner.limits.max_series_per_request;
+    if req.series.len() > max {
+        state.refused("limit", "series_per_request");
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "request has {} series, over the limit of {max}",
+                req.series.len()
+            ),
+        ));
+    }
+    if let Some(c) = caller
+        && let Some(budget) = &c.budget
+        && let Err(wait) = budget.take(req.samples.len())
+    {
+        state.refused("rate_limit", &c.name);
+        let mut r = plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{}: samples/s limit reached; retry after {wait:.1} s",
+                c.name
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, (wait.ceil() as u64).max(1).into());
+        return Err(r);
+    }
+    Ok(())
+}
+
+fn ingest_v1(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8]) -> Response {
     match v1::decode(raw) {
-        Ok(req) => match store(state, &req, &[]) {
-            Ok((stats, histograms)) => answer(&stats, histograms),
-            Err(e) => storage_failed(&e),
-        },
+        Ok(req) => {
+            if let Err(r) = admit(state, caller, &req) {
+                return r;
+            }
+            match store(state, &req, &[]) {
+                Ok((stats, histograms)) => answer(&stats, histograms),
+                Err(e) => storage_failed(&e),
+            }
+        }
         Err(e) => plain(
             StatusCode::BAD_REQUEST,
             format!("cannot decode WriteRequest: {e}"),
@@ -123,7 +166,7 @@ fn ingest_v1(state: &AppState, raw: &[u8]) -> Response {
 }
 
 /// 2.0 also reports what was written in headers, whatever the status.
-fn ingest_v2(state: &AppState, raw: &[u8]) -> Response {
+fn ingest_v2(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8]) -> Response {
     let decoded = match v2::decode(raw) {
         Ok(r) => r,
         Err(e) => {
@@ -136,6 +179,9 @@ fn ingest_v2(state: &AppState, raw: &[u8]) -> Response {
             );
         }
     };
+    if let Err(r) = admit(state, caller, &decoded.req) {
+        return with_written(r, 0);
+    }
     // A start ("created") timestamp before a sample marks where the counter
     // began: store a zero there, as Prometheus's created-timestamp zero
     // injection does, so rate() sees the whole first increase.

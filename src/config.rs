@@ -1,0 +1,197 @@
+//! The optional configuration file (`--config hourglass.toml`): who may
+//! write and read, and request limits.
+//!
+//! ```toml
+//! [limits]
+//! max_series_per_request = 100000
+//! max_labels_per_series = 64
+//! max_label_name_bytes = 1024
+//! max_label_value_bytes = 4096
+//!
+//! [[auth.write.tokens]]          # Authorization: Bearer <token>
+//! name = "prometheus-a"
+//! token = "…"
+//! samples_per_second = 500000    # optional rate limit (429 beyond it)
+//!
+//! [[auth.write.basic]]           # Authorization: Basic …
+//! username = "pusher"
+//! password = "…"
+//!
+//! [[auth.read.tokens]]
+//! name = "grafana"
+//! token = "…"
+//! ```
+//!
+//! A path class with no credentials configured is open.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Credentials per path class.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Credentials for writing and for reading, separately.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Remote write, pushes.
+    #[serde(default)]
+    pub write: Credentials,
+    /// Queries and the rest of the Prometheus API.
+    #[serde(default)]
+    pub read: Credentials,
+}
+
+/// Who may use one path class.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Bearer tokens.
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+    /// Basic-auth users.
+    #[serde(default)]
+    pub basic: Vec<BasicUser>,
+}
+
+impl Credentials {
+    /// True when nothing is configured: the class is open.
+    pub fn is_open(&self) -> bool {
+        self.tokens.is_empty() && self.basic.is_empty()
+    }
+}
+
+/// One bearer token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// A name for logs and metrics (never the token itself).
+    pub name: String,
+    /// The secret.
+    pub token: String,
+    /// Most samples per second this caller may write.
+    pub samples_per_second: Option<u64>,
+}
+
+/// One basic-auth user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicUser {
+    /// User name (also the name in logs and metrics).
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// Most samples per second this caller may write.
+    pub samples_per_second: Option<u64>,
+}
+
+/// Request limits beyond the body size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most series in one write request.
+    #[serde(default = "default_series")]
+    pub max_series_per_request: usize,
+    /// Most labels per series, `__name__` included.
+    #[serde(default = "default_labels")]
+    pub max_labels_per_series: usize,
+    /// Longest label name in bytes.
+    #[serde(default = "default_name")]
+    pub max_label_name_bytes: usize,
+    /// Longest label value in bytes.
+    #[serde(default = "default_value")]
+    pub max_label_value_bytes: usize,
+}
+
+fn default_series() -> usize {
+    1_000_000
+}
+fn default_labels() -> usize {
+    64
+}
+fn default_name() -> usize {
+    1024
+}
+fn default_value() -> usize {
+    4096
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_series_per_request: default_series(),
+            max_labels_per_series: default_labels(),
+            max_label_name_bytes: default_name(),
+            max_label_value_bytes: default_value(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parses config text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text)?;
+        for (class, creds) in [("write", &c.auth.write), ("read", &c.auth.read)] {
+            if let Some(t) = creds.tokens.iter().find(|t| t.token.len() < 16) {
+                anyhow::bail!(
+                    "auth.{class}.tokens: token {:?} is shorter than 16 characters",
+                    t.name
+                );
+            }
+            if creds.basic.iter().any(|u| u.password.is_empty()) {
+                anyhow::bail!("auth.{class}.basic: empty password");
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::parse(
+            r#"
+            [limits]
+            max_series_per_request = 5
+            [[auth.write.tokens]]
+            name = "a"
+            token = "0123456789abcdef"
+            samples_per_second = 100
+            [[auth.read.basic]]
+            username = "u"
+            password = "p"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_series_per_request, 5);
+        assert_eq!(c.limits.max_labels_per_series, 64);
+        assert_eq!(c.auth.write.tokens[0].samples_per_second, Some(100));
+        assert!(!c.auth.read.is_open());
+    }
+
+    #[test]
+    fn refuses_weak_or_unknown_settings() {
+        assert!(Config::parse("[[auth.write.tokens]]\nname='a'\ntoken='short'").is_err());
+        assert!(Config::parse("[limits]\nmax_serie = 3").is_err());
+    }
+}

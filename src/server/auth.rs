@@ -1,0 +1,211 @@
+//! Who is calling: bearer tokens and basic auth per path class, compared in
+//! constant time, and each caller's samples/s budget.
+
+use super::AppState;
+use crate::config::Credentials;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// Which credentials a path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathClass {
+    /// Health, readiness, our own metrics: always open.
+    Open,
+    /// Remote write and pushes.
+    Write,
+    /// Queries and the rest of the API.
+    Read,
+}
+
+/// Classifies a request path.
+pub fn classify(path: &str) -> PathClass {
+    if path == "/api/v1/write"
+        || path == "/api/v1/metrics/custom"
+        || path.starts_with("/metrics/job/")
+    {
+        PathClass::Write
+    } else if path.starts_with("/api/") {
+        PathClass::Read
+    } else {
+        PathClass::Open
+    }
+}
+
+/// Equal without leaking where two secrets first differ.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A samples/s budget. A request may overdraw it once: what it took beyond
+/// the balance must be earned back before the next one is let through, so
+/// the long-run rate holds whatever the request sizes.
+#[derive(Debug)]
+pub struct Budget {
+    per_second: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Budget {
+    /// A full budget of `per_second` samples.
+    pub fn new(per_second: u64) -> Budget {
+        Budget {
+            per_second: per_second as f64,
+            state: Mutex::new((per_second as f64, Instant::now())),
+        }
+    }
+
+    /// Takes `n` samples, or says how many seconds to wait.
+    pub fn take(&self, n: usize) -> Result<(), f64> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let earned = now.duration_since(s.1).as_secs_f64() * self.per_second;
+        s.0 = (s.0 + earned).min(self.per_second);
+        s.1 = now;
+        if s.0 < 0.0 {
+            return Err(-s.0 / self.per_second);
+        }
+        s.0 -= n as f64;
+        Ok(())
+    }
+}
+
+/// The authenticated caller, for handlers that meter writes.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Its configured name.
+    pub name: String,
+    /// Its samples/s budget, if it has one.
+    pub budget: Option<Arc<Budget>>,
+}
+
+/// Credentials with their budgets, built once at startup.
+#[derive(Debug, Default)]
+pub struct Gate {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The exact `Authorization` header value that admits this caller.
+    header: Vec<u8>,
+    caller: Caller,
+}
+
+impl Gate {
+    /// The gate for one path class.
+    pub fn new(c: &Credentials) -> Gate {
+        let budget = |r: Option<u64>| r.map(|r| Arc::new(Budget::new(r)));
+        let mut entries = Vec::new();
+        for t in &c.tokens {
+            entries.push(Entry {
+                header: format!("Bearer {}", t.token).into_bytes(),
+                caller: Caller {
+                    name: t.name.clone(),
+                    budget: budget(t.samples_per_second),
+                },
+            });
+        }
+        for u in &c.basic {
+            let pair = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", u.username, u.password));
+            entries.push(Entry {
+                header: format!("Basic {pair}").into_bytes(),
+                caller: Caller {
+                    name: u.username.clone(),
+                    budget: budget(u.samples_per_second),
+                },
+            });
+        }
+        Gate { entries }
+    }
+
+    fn is_open(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The caller an `Authorization` header admits. Every entry is compared
+    /// so that timing says nothing about which one matched.
+    fn admit(&self, auth: Option<&HeaderValue>) -> Option<Caller> {
+        let given = auth.map_or(&[][..], HeaderValue::as_bytes);
+        let mut found = None;
+        for e in &self.entries {
+            if ct_eq(&e.header, given) && found.is_none() {
+                found = Some(e.caller.clone());
+            }
+        }
+        found
+    }
+}
+
+/// Refuses requests without valid credentials for their path class.
+pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let class = classify(req.uri().path());
+    let gate = match class {
+        PathClass::Open => return next.run(req).await,
+        PathClass::Write => &state.inner.write_gate,
+        PathClass::Read => &state.inner.read_gate,
+    };
+    if gate.is_open() {
+        return next.run(req).await;
+    }
+    match gate.admit(req.headers().get(header::AUTHORIZATION)) {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        None => {
+            let what = if class == PathClass::Write {
+                "write"
+            } else {
+                "read"
+            };
+            state.refused("auth", what);
+            (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "Bearer, Basic realm=\"hourglass\"",
+                )],
+                "401 Unauthorized: missing or invalid credentials\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn budget_allows_one_overdraw_then_waits() {
+        let b = Budget::new(1000);
+        assert!(b.take(1500).is_ok());
+        let wait = b.take(1).unwrap_err();
+        assert!(wait > 0.4 && wait <= 0.5, "{wait}");
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(classify("/api/v1/write"), PathClass::Write);
+        assert_eq!(classify("/metrics/job/x"), PathClass::Write);
+        assert_eq!(classify("/api/v1/query"), PathClass::Read);
+        assert_eq!(classify("/metrics"), PathClass::Open);
+        assert_eq!(classify("/-/ready"), PathClass::Open);
+    }
+}
