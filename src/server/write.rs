@@ -111,16 +111,17 @@ fn check_headers(h: &HeaderMap) -> Result<Proto, (StatusCode, String)> {
     Ok(proto)
 }
 
-/// Enforces the request's series limit and the caller's samples/s budget.
-fn admit(
+/// Enforces the request's series limit and the caller's samples/s budget:
+/// the refusal to send, if any.
+fn refusal(
     state: &AppState,
     caller: Option<&super::auth::Caller>,
     req: &v1::WriteRequest<'_>,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let max = state.inner.limits.max_series_per_request;
     if req.series.len() > max {
         state.refused("limit", "series_per_request");
-        return Err(plain(
+        return Some(plain(
             StatusCode::BAD_REQUEST,
             format!(
                 "request has {} series, over the limit of {max}",
@@ -142,15 +143,15 @@ fn admit(
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, (wait.ceil() as u64).max(1).into());
-        return Err(r);
+        return Some(r);
     }
-    Ok(())
+    None
 }
 
 fn ingest_v1(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8]) -> Response {
     match v1::decode(raw) {
         Ok(req) => {
-            if let Err(r) = admit(state, caller, &req) {
+            if let Some(r) = refusal(state, caller, &req) {
                 return r;
             }
             match store(state, &req, &[]) {
@@ -179,7 +180,7 @@ fn ingest_v2(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8])
             );
         }
     };
-    if let Err(r) = admit(state, caller, &decoded.req) {
+    if let Some(r) = refusal(state, caller, &decoded.req) {
         return with_written(r, 0);
     }
     // A start ("created") timestamp before a sample marks where the counter
