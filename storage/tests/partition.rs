@@ -448,3 +448,29 @@ fn label_names_and_values_span_head_and_partitions() {
     let names = q.label_values("__name__", &[]).unwrap();
     assert_eq!(names, vec!["cpu", "mem", "old_only", "up"]);
 }
+
+#[test]
+fn extreme_timestamps_neither_panic_nor_get_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let mut b = WriteBatch::new();
+    b.push(
+        lbl("edge", "a", "min"),
+        vec![Sample::new(i64::MIN, 1.0), Sample::new(i64::MIN + 1, 2.0)],
+    );
+    b.push(
+        lbl("edge", "a", "max"),
+        vec![Sample::new(i64::MAX - 1, 1.0), Sample::new(i64::MAX, 2.0)],
+    );
+    b.push(
+        lbl("edge", "a", "zero"),
+        vec![Sample::new(-1, 1.0), Sample::new(0, 2.0)],
+    );
+    st.append(&b).unwrap();
+    let before = dump(&st);
+    st.persist().unwrap();
+    assert_eq!(dump(&st), before);
+    st.close().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&st), before);
+}

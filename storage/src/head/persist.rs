@@ -30,7 +30,8 @@ pub(crate) struct Taken {
 pub(crate) type Ready = BTreeMap<i64, (Vec<PartSeries>, Vec<Taken>)>;
 
 fn hour_of(t: i64) -> i64 {
-    t.div_euclid(HOUR_MS) * HOUR_MS
+    // Saturating: the hour of the first ms of i64 would be below i64::MIN.
+    t.saturating_sub(t.rem_euclid(HOUR_MS))
 }
 
 impl Head {
@@ -47,7 +48,7 @@ impl Head {
         for s in series {
             let mut d = lock(&s.data);
             if let Some(first) = d.open.first_t()
-                && hour_of(first) + HOUR_MS <= ready_end
+                && hour_of(first).saturating_add(HOUR_MS) <= ready_end
             {
                 d.seal_open();
             }
@@ -55,7 +56,7 @@ impl Head {
             for c in d
                 .sealed
                 .iter()
-                .filter(|c| hour_of(c.min_t) + HOUR_MS <= ready_end)
+                .filter(|c| hour_of(c.min_t).saturating_add(HOUR_MS) <= ready_end)
             {
                 hours.entry(hour_of(c.min_t)).or_default().0.push(c.clone());
             }
