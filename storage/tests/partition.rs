@@ -474,3 +474,56 @@ fn extreme_timestamps_neither_panic_nor_get_lost() {
     let st = Storage::open(dir.path(), opts()).unwrap();
     assert_eq!(dump(&st), before);
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Whatever the storage acknowledges is what it returns, through any
+        /// interleaving of appends, persists (with late data and garbage
+        /// collection) and restarts.
+        #[test]
+        fn head_and_partitions_return_exactly_what_was_accepted(
+            ops in prop::collection::vec((0usize..4, 0i64..(5 * 240), any::<bool>(), 0u8..20), 1..300),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut st = Storage::open(dir.path(), opts()).unwrap();
+            let mut want: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+            for (series, step, late, action) in ops {
+                // Mostly moving forward, sometimes far back.
+                let t = if late { T0 + step * 15_000 - 3 * H } else { T0 + step * 15_000 };
+                let v = (series as i64 * 1_000_003 + t) as f64 / 100.0;
+                let l = lbl("m", "j", &series.to_string());
+                let mut b = WriteBatch::new();
+                b.push(l.clone(), vec![Sample::new(t, v)]);
+                let s = st.append(&b).unwrap();
+                if s.appended == 1 {
+                    want.entry(l.to_string()).or_default().insert(t, v.to_bits());
+                }
+                match action {
+                    0..=2 => {
+                        st.persist().unwrap();
+                    }
+                    3 => {
+                        drop(st);
+                        st = Storage::open(dir.path(), opts()).unwrap();
+                    }
+                    _ => {}
+                }
+            }
+            let want: BTreeMap<String, Vec<(i64, u64)>> = want
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect();
+            prop_assert_eq!(&dump(&st), &want);
+            st.persist().unwrap();
+            prop_assert_eq!(&dump(&st), &want);
+            drop(st);
+            let st = Storage::open(dir.path(), opts()).unwrap();
+            prop_assert_eq!(&dump(&st), &want);
+        }
+    }
+}
