@@ -9,7 +9,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_query::{Engine, QueryOptions, parse};
-use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};
 use std::hint::black_box;
 
 const SERIES: usize = 2_000;
@@ -88,6 +88,22 @@ fn bench(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("promql_eval");
     group.sample_size(10);
+    // Baseline: what storage alone costs to hand the samples over.
+    let name = match Matcher::new(MatchOp::Equal, "__name__", "x") {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    let (mint, maxt) = (start - 300_000 + 1, end);
+    let decode = |name: &Matcher| -> usize {
+        match q.select(std::slice::from_ref(name), mint, maxt) {
+            Ok(set) => set.map(|s| s.samples.count()).sum(),
+            Err(e) => panic!("select: {e}"),
+        }
+    };
+    group.throughput(Throughput::Elements(decode(&name) as u64));
+    group.bench_function("storage_select_decode", |b| {
+        b.iter(|| black_box(decode(&name)))
+    });
     for (name, text) in queries {
         let expr = match parse(text) {
             Ok(e) => e,

@@ -164,6 +164,16 @@ pub fn series_desc(s: &str) -> Result<(Labels, &str), String> {
                 break;
             }
             let mut name = String::new();
+            if c == '"' {
+                // A quoted (UTF-8) label name.
+                chars.next();
+                for (_, c) in chars.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                    name.push(c);
+                }
+            }
             while let Some(&(_, c)) = chars.peek() {
                 if c == '=' || c.is_whitespace() {
                     break;
