@@ -288,7 +288,10 @@ fn vector_vector(
                 let (Some(mv), Some(ov)) = (ms.vals[k], os.vals[k]) else {
                     continue;
                 };
-                if one_to_one {
+                let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
+                let (val, keep) = apply(op, l, r);
+                // Only results that survive a filtering comparison can clash.
+                if one_to_one && (keep || return_bool) {
                     used[j][k] += 1;
                     if used[j][k] > 1 {
                         return Err(EvalError::MultipleMatches {
@@ -296,8 +299,6 @@ fn vector_vector(
                         });
                     }
                 }
-                let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
-                let (val, keep) = apply(op, l, r);
                 vals[k] = if return_bool {
                     Some(if keep { 1.0 } else { 0.0 })
                 } else if keep {
