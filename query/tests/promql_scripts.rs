@@ -345,3 +345,29 @@ fn limits_and_error_kinds() {
         Ok(Value::String { .. })
     ));
 }
+
+#[test]
+fn annotations() {
+    use hourglass_query::QueryOptions;
+    let (_dir, storage) = open();
+    let mut batch = WriteBatch::new();
+    for (le, v) in [("1", 10.0), ("2", 8.0), ("+Inf", 12.0), ("x", 1.0)] {
+        let labels = Labels::from_pairs([("__name__", "h_bucket"), ("le", le)]);
+        batch.push(labels, vec![Sample::new(0, v)]);
+    }
+    storage.append(&batch).expect("append");
+    let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let expr = parse_promql("histogram_quantile(0.5, h_bucket)").expect("parse");
+    let out = Engine::default()
+        .instant_with(&q, &expr, 0, &QueryOptions::default())
+        .expect("eval");
+    assert_eq!(out.infos.len(), 1, "{:?}", out.infos);
+    assert!(out.infos[0].contains("monotonicity"), "{:?}", out.infos);
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(out.warnings[0].contains("\"x\""), "{:?}", out.warnings);
+    let Value::Vector(v) = out.value else {
+        panic!("not a vector")
+    };
+    assert_eq!(v.len(), 1);
+    assert!((v[0].v - 0.6).abs() < 1e-9, "{}", v[0].v);
+}

@@ -21,8 +21,8 @@ pub use value::{InstantSample, RangeSeries, Value};
 
 use crate::parser::ast::{Expr, ValueType};
 use hourglass_storage::{Querier, Sample};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use value::{GValue, Grid};
 
@@ -83,6 +83,11 @@ pub struct QueryOutput {
     pub value: Value,
     /// What it cost.
     pub stats: QueryStats,
+    /// Prometheus-style annotations: `warnings` for results that are
+    /// probably wrong, `infos` for data the engine had to repair.
+    pub warnings: Vec<String>,
+    /// See `warnings`.
+    pub infos: Vec<String>,
 }
 
 /// Evaluates PromQL. Cheap to clone and share between threads.
@@ -161,6 +166,8 @@ impl Engine {
         Ok(QueryOutput {
             value,
             stats: ctx.stats(),
+            warnings: ctx.take_notes(Note::Warning),
+            infos: ctx.take_notes(Note::Info),
         })
     }
 
@@ -227,6 +234,8 @@ impl Engine {
         Ok(QueryOutput {
             value: Value::Matrix(out),
             stats: ctx.stats(),
+            warnings: ctx.take_notes(Note::Warning),
+            infos: ctx.take_notes(Note::Info),
         })
     }
 
@@ -254,10 +263,18 @@ impl Engine {
             cancel: qo.cancel.as_deref(),
             samples: AtomicUsize::new(0),
             series: AtomicUsize::new(0),
+            notes: Mutex::new(Vec::new()),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
         }
     }
+}
+
+/// The two kinds of annotation Prometheus returns beside a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Note {
+    Warning,
+    Info,
 }
 
 /// Everything one query's evaluation shares.
@@ -272,6 +289,7 @@ pub(crate) struct Ctx<'a> {
     cancel: Option<&'a AtomicBool>,
     samples: AtomicUsize,
     series: AtomicUsize,
+    notes: Mutex<Vec<(Note, String)>>,
     max_samples: usize,
     max_series: usize,
 }
@@ -319,6 +337,26 @@ impl Ctx<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Records an annotation once.
+    pub fn note(&self, kind: Note, text: String) {
+        if let Ok(mut notes) = self.notes.lock()
+            && !notes.iter().any(|(k, t)| *k == kind && *t == text)
+        {
+            notes.push((kind, text));
+        }
+    }
+
+    fn take_notes(&self, kind: Note) -> Vec<String> {
+        match self.notes.lock() {
+            Ok(notes) => notes
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, t)| t.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     fn stats(&self) -> QueryStats {

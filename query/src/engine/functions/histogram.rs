@@ -2,12 +2,19 @@
 
 use super::super::error::EvalError;
 use super::super::value::{GSeries, NAME};
+use super::super::{Ctx, Note};
 use hourglass_storage::Labels;
 use std::collections::HashMap;
 
 /// The φ-quantile of one histogram given as (upper bound, cumulative
 /// count) buckets in any order.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+    let mut forced = false;
+    let v = bucket_quantile_inner(q, buckets, &mut forced);
+    (v, forced)
+}
+
+fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut bool) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -39,6 +46,10 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
     let mut max = f64::NEG_INFINITY;
     for b in buckets.iter_mut() {
         if b.1 < max {
+            // Differences within float noise are smoothed silently.
+            if max - b.1 > 1e-12 * max.abs() {
+                *forced = true;
+            }
             b.1 = max;
         } else if !b.1.is_nan() {
             max = b.1;
@@ -69,6 +80,7 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
 /// `histogram_quantile(φ, v)`: series are grouped by their labels without
 /// `le` and the metric name; series without a parsable `le` are ignored.
 pub(super) fn quantile(
+    ctx: &Ctx,
     q: &[f64],
     input: Vec<GSeries>,
     n: usize,
@@ -77,7 +89,14 @@ pub(super) fn quantile(
     let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (i, s) in input.iter().enumerate() {
-        let Some(le) = s.labels.get("le").and_then(parse_le) else {
+        let Some(le_text) = s.labels.get("le") else {
+            continue;
+        };
+        let Some(le) = parse_le(le_text) else {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: bucket label \"le\" is missing or has a malformed value of {le_text:?} for metric name {:?}", s.labels.metric_name().unwrap_or("")),
+            );
             continue;
         };
         let key = Labels::from_pairs(
@@ -107,7 +126,17 @@ pub(super) fn quantile(
             if buckets.is_empty() {
                 continue;
             }
-            *slot = Some(bucket_quantile(q[k], &mut buckets));
+            let (v, forced) = bucket_quantile(q[k], &mut buckets);
+            if forced {
+                ctx.note(
+                    Note::Info,
+                    format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}", members
+                        .first()
+                        .and_then(|&(_, i)| input[i].labels.metric_name())
+                        .unwrap_or("")),
+                );
+            }
+            *slot = Some(v);
         }
         out.push(GSeries { labels: key, vals });
     }

@@ -68,7 +68,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     if name == "histogram_quantile" {
         let q = scalar_arg(ctx, args.first(), g)?;
         let v = vector_arg(ctx, args.get(1), g)?;
-        return Ok(GValue::Vector(histogram::quantile(&q, v, g.n)?));
+        return Ok(GValue::Vector(histogram::quantile(ctx, &q, v, g.n)?));
     }
     if name == "absent_over_time" {
         let m = matrix(ctx, args.first(), g)?;
