@@ -25,13 +25,13 @@ pub mod engine;
 pub mod fuzzing;
 mod parser;
 
-pub use parser::ast::{
-    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
-    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
-};
 pub use engine::{
     Engine, EngineOptions, ErrorKind, EvalError, InstantSample, QueryOptions, QueryOutput,
     QueryStats, RangeSeries, Value,
+};
+pub use parser::ast::{
+    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
+    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
 };
 pub use parser::error::ParseError;
 pub use parser::functions::{Function, all_functions, lookup_function};
