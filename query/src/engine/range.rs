@@ -26,26 +26,32 @@ pub(crate) fn load(
     ctx.add_series(series.len())?;
     series
         .into_par_iter()
-        .map(|mut s| {
-            ctx.check()?;
-            let mut samples = Vec::new();
-            for smp in s.samples.by_ref() {
-                if keep_stale || !is_stale_nan(smp.v) {
-                    samples.push(smp);
+        // Series of one selector tend to have similar lengths: size each
+        // buffer like the previous one this thread filled.
+        .map_init(
+            || 0usize,
+            |hint, mut s| {
+                ctx.check()?;
+                let mut samples = Vec::with_capacity(*hint);
+                for smp in s.samples.by_ref() {
+                    if keep_stale || !is_stale_nan(smp.v) {
+                        samples.push(smp);
+                    }
                 }
-            }
-            if let Some(e) = s.samples.error() {
-                return Err(EvalError::Storage(StorageError::Chunk {
-                    series: s.labels.to_string(),
-                    source: e.clone(),
-                }));
-            }
-            ctx.add_samples(samples.len())?;
-            Ok(RawSeries {
-                labels: s.labels,
-                samples,
-            })
-        })
+                if let Some(e) = s.samples.error() {
+                    return Err(EvalError::Storage(StorageError::Chunk {
+                        series: s.labels.to_string(),
+                        source: e.clone(),
+                    }));
+                }
+                ctx.add_samples(samples.len())?;
+                *hint = samples.len();
+                Ok(RawSeries {
+                    labels: s.labels,
+                    samples,
+                })
+            },
+        )
         .collect()
 }
 

@@ -69,7 +69,7 @@ pub(super) fn call(
     let mut out: Vec<GSeries> = m
         .series
         .into_par_iter()
-        .map(|s| {
+        .map_init(Vec::new, |corrected: &mut Vec<f64>, s| {
             ctx.check()?;
             let smp = &s.samples;
             // Counter values with every earlier reset added back, so the
@@ -77,21 +77,19 @@ pub(super) fn call(
             // Non-finite values would poison the running sum: fall back to
             // a per-window loop for those series.
             let finite = smp.iter().all(|p| p.v.is_finite());
-            let corrected: Vec<f64> = if counter && finite {
+            corrected.clear();
+            if counter && finite {
                 let mut acc = 0.0;
                 let mut prev = f64::NAN;
-                smp.iter()
-                    .map(|p| {
-                        if p.v < prev {
-                            acc += prev;
-                        }
-                        prev = p.v;
-                        p.v + acc
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+                corrected.extend(smp.iter().map(|p| {
+                    if p.v < prev {
+                        acc += prev;
+                    }
+                    prev = p.v;
+                    p.v + acc
+                }));
+            }
+            let corrected = &*corrected;
             let vals = range::windows(smp, &ends, width)
                 .enumerate()
                 .map(|(k, (lo, hi))| {
