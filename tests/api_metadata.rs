@@ -61,6 +61,11 @@ fn labels_and_values_with_and_without_match() {
         .get("/api/v1/label/job/values?start=1699999000&end=1700001000&limit=40000")
         .json();
     assert_eq!(v["data"], json!(["api", "node"]));
+    // Outside the data's time range nothing matches.
+    let v = server.get("/api/v1/label/job/values?start=1&end=2").json();
+    assert_eq!(v["data"], json!([]));
+    let v = server.get("/api/v1/labels?start=1800000000").json();
+    assert_eq!(v["data"], json!([]));
     let limited = server.get("/api/v1/label/instance/values?limit=1").json();
     assert_eq!(limited["data"].as_array().unwrap().len(), 1);
     assert_eq!(limited["warnings"][0], "results truncated due to limit");

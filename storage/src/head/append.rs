@@ -75,6 +75,7 @@ impl Head {
         let mut new_defs = Vec::new();
         let mut accepted: Vec<Sample> = Vec::new();
         let mut batch_max = i64::MIN;
+        let mut batch_min = i64::MAX;
         for ss in &batch.series {
             if ss.samples.is_empty() {
                 continue;
@@ -110,6 +111,7 @@ impl Head {
                         Outcome::Appended => {
                             accepted.push(s);
                             batch_max = batch_max.max(s.t);
+                            batch_min = batch_min.min(s.t);
                         }
                         Outcome::Duplicate => stats.duplicates += 1,
                         Outcome::OutOfWindow => stats.rejected.out_of_window += 1,
@@ -139,6 +141,7 @@ impl Head {
         }
         if batch_max != i64::MIN {
             self.max_t.fetch_max(batch_max, Ordering::Relaxed);
+            self.min_t.fetch_min(batch_min, Ordering::Relaxed);
         }
         let c = &self.counters;
         c.appended.fetch_add(stats.appended, Ordering::Relaxed);

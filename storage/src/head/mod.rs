@@ -137,6 +137,10 @@ pub struct Head {
     interner: Interner,
     /// Newest sample time over all series; `i64::MIN` when empty.
     max_t: AtomicI64,
+    /// Oldest sample time ever appended; `i64::MAX` when empty. It is not
+    /// raised when data moves to partitions, so it may be older than what
+    /// the head holds: good enough to skip the head for ranges before it.
+    min_t: AtomicI64,
     counters: Counters,
 }
 
@@ -164,6 +168,7 @@ impl Head {
             postings: RwLock::new(MemPostings::new()),
             interner: Interner::default(),
             max_t: AtomicI64::new(i64::MIN),
+            min_t: AtomicI64::new(i64::MAX),
             counters: Counters::default(),
         }
     }
@@ -231,6 +236,13 @@ impl Head {
     }
 
     /// Statistics since open.
+    /// Whether the head may hold samples in `[mint, maxt]`.
+    pub(crate) fn may_overlap(&self, mint: i64, maxt: i64) -> bool {
+        let lo = self.min_t.load(Ordering::Relaxed);
+        let hi = self.max_t.load(Ordering::Relaxed);
+        lo <= hi && lo <= maxt && hi >= mint
+    }
+
     pub fn stats(&self) -> HeadStats {
         let c = &self.counters;
         let max_t = self.max_t.load(Ordering::Relaxed);

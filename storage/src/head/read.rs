@@ -91,6 +91,11 @@ impl Querier for HeadQuerier<'_> {
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        // As Prometheus does: the index is not time-bounded per series, but
+        // a head holding nothing in the range answers nothing.
+        if !self.head.may_overlap(self.mint, self.maxt) {
+            return Ok(Vec::new());
+        }
         let p = read(&self.head.postings);
         if matchers.is_empty() {
             return Ok(p.label_names(None));
@@ -100,6 +105,9 @@ impl Querier for HeadQuerier<'_> {
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        if !self.head.may_overlap(self.mint, self.maxt) {
+            return Ok(Vec::new());
+        }
         let p = read(&self.head.postings);
         if matchers.is_empty() {
             return Ok(p.label_values(name, None));

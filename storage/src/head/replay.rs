@@ -85,6 +85,7 @@ impl Head {
             replay: true,
         };
         let mut max = i64::MIN;
+        let mut min = i64::MAX;
         for (id, samples) in rec.groups {
             let Some(s) = self.by_id(id) else {
                 stats.unknown_series_samples += samples.len() as u64;
@@ -95,10 +96,12 @@ impl Head {
                 if data.append(x, &rules) == Outcome::Appended {
                     stats.samples += 1;
                     max = max.max(x.t);
+                    min = min.min(x.t);
                 }
             }
         }
         self.max_t.fetch_max(max, Ordering::Relaxed);
+        self.min_t.fetch_min(min, Ordering::Relaxed);
         Ok(())
     }
 }
