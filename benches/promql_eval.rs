@@ -65,6 +65,44 @@ fn build(dir: &std::path::Path) -> Storage {
     storage
 }
 
+/// CPU time of this process (all threads), from /proc; None elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are
+    // the 14th and 15th fields overall, in clock ticks (100 Hz on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Wall-clock figures suffer on a shared machine; samples per CPU-second
+/// measures the work itself. Printed beside criterion's numbers.
+fn report_cpu(name: &str, samples: usize, mut run: impl FnMut() -> bool) {
+    let Some(before) = process_cpu_seconds() else {
+        return;
+    };
+    let mut iters = 0u32;
+    let wall = std::time::Instant::now();
+    while wall.elapsed().as_secs_f64() < 2.0 || iters < 5 {
+        if !run() {
+            return;
+        }
+        iters += 1;
+    }
+    if let Some(after) = process_cpu_seconds() {
+        let cpu = after - before;
+        if cpu > 0.0 {
+            eprintln!(
+                "promql_eval/{name}: {:.1} M samples per CPU-second ({iters} runs, {:.1} ms CPU each)",
+                samples as f64 * f64::from(iters) / cpu / 1e6,
+                cpu * 1e3 / f64::from(iters),
+            );
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
@@ -100,7 +138,11 @@ fn bench(c: &mut Criterion) {
             Err(e) => panic!("select: {e}"),
         }
     };
-    group.throughput(Throughput::Elements(decode(&name) as u64));
+    let decoded = decode(&name);
+    report_cpu("storage_select_decode", decoded, || {
+        black_box(decode(&name)) > 0
+    });
+    group.throughput(Throughput::Elements(decoded as u64));
     group.bench_function("storage_select_decode", |b| {
         b.iter(|| black_box(decode(&name)))
     });
@@ -115,6 +157,9 @@ fn bench(c: &mut Criterion) {
                 Err(e) => panic!("{text}: {e}"),
             };
         group.throughput(Throughput::Elements(stats.samples_loaded as u64));
+        report_cpu(name, stats.samples_loaded, || {
+            black_box(engine.range(&q, &expr, start, end, STEP_MS)).is_ok()
+        });
         group.bench_function(name, |b| {
             b.iter(|| black_box(engine.range(&q, &expr, start, end, STEP_MS)))
         });

@@ -371,3 +371,50 @@ fn annotations() {
     assert_eq!(v.len(), 1);
     assert!((v[0].v - 0.6).abs() < 1e-9, "{}", v[0].v);
 }
+
+/// Every query of the parser's corpus evaluates (or fails cleanly) over a
+/// small dataset, as an instant and as a range query: no panics.
+#[test]
+fn parser_corpus_evaluates_without_panics() {
+    let (_dir, storage) = open();
+    let mut batch = WriteBatch::new();
+    let names = ["foo", "bar", "x", "up", "http_requests_total", "a", "b"];
+    for (n, name) in names.iter().enumerate() {
+        for i in 0..3 {
+            let inst = i.to_string();
+            let labels = Labels::from_pairs([
+                ("__name__", *name),
+                ("job", "api"),
+                ("instance", inst.as_str()),
+                ("le", ["0.1", "1", "+Inf"][i]),
+            ]);
+            let samples = (0..40)
+                .map(|k| Sample::new(k * 15_000, (k * (n as i64 + 1) + i as i64) as f64))
+                .collect();
+            batch.push(labels, samples);
+        }
+    }
+    storage.append(&batch).expect("append");
+    let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let engine = Engine::new(hourglass_query::EngineOptions {
+        max_samples: 2_000_000,
+        ..hourglass_query::EngineOptions::default()
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/promql/parse/valid.txt");
+    let text = std::fs::read_to_string(path).expect("corpus");
+    let mut evaluated = 0;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("##") {
+            continue;
+        }
+        let query = line.rsplit_once(" ==> ").map_or(line, |(q, _)| q);
+        let Ok(expr) = parse_promql(query) else {
+            continue;
+        };
+        let _ = engine.instant(&q, &expr, 300_000);
+        let _ = engine.range(&q, &expr, 0, 600_000, 60_000);
+        evaluated += 1;
+    }
+    assert!(evaluated > 100, "only {evaluated} corpus queries evaluated");
+}
