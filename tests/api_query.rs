@@ -227,3 +227,44 @@ fn limit_truncates_with_a_warning() {
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1);
     assert_eq!(v["warnings"][0], "results truncated due to limit");
 }
+
+#[test]
+fn engine_annotations_reach_the_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let mut w = Writer::default();
+    // Buckets that are not monotonic: histogram_quantile repairs them and
+    // says so in an annotation.
+    for (le, v) in [("0.1", 10.0), ("1", 5.0), ("+Inf", 12.0)] {
+        v1::encode_series(
+            &mut w,
+            [("__name__", "lat_bucket"), ("job", "api"), ("le", le)],
+            &[Sample::new(T0, v)],
+        );
+    }
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
+        &compress(&w.buf),
+    );
+    assert_eq!(r.status, 204);
+    let v = get(
+        &server,
+        &format!(
+            "/api/v1/query?query={}&time={}",
+            enc("histogram_quantile(0.5, lat_bucket)"),
+            T0 / 1000
+        ),
+    );
+    let notes: Vec<&serde_json::Value> = ["warnings", "infos"]
+        .iter()
+        .filter_map(|k| v.get(*k))
+        .flat_map(|l| l.as_array().unwrap())
+        .collect();
+    assert!(!notes.is_empty(), "no annotation: {v}");
+}

@@ -116,7 +116,7 @@ fn write_matrix(m: &[RangeSeries], out: &mut String) {
 }
 
 /// The whole success envelope of a query result.
-pub fn query_response(value: &Value, warnings: &[String]) -> String {
+pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":");
     match value {
@@ -141,9 +141,14 @@ pub fn query_response(value: &Value, warnings: &[String]) -> String {
         }
     }
     out.push('}');
-    if !warnings.is_empty() {
-        out.push_str(",\"warnings\":[");
-        for (i, w) in warnings.iter().enumerate() {
+    for (key, list) in [("warnings", warnings), ("infos", infos)] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":[");
+        for (i, w) in list.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -205,12 +210,13 @@ mod tests {
             t: 4000,
             v: f64::NAN,
         }]);
-        let text = query_response(&value, &["careful".into()]);
+        let text = query_response(&value, &["careful".into()], &["repaired".into()]);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["data"]["result"][0]["metric"]["job"], "a\"b\\c\n");
         assert_eq!(parsed["data"]["result"][0]["value"][1], "NaN");
         assert_eq!(parsed["warnings"][0], "careful");
-        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[]);
+        assert_eq!(parsed["infos"][0], "repaired");
+        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[]);
         assert_eq!(
             s,
             r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#

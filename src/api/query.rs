@@ -7,7 +7,7 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, Value};
+use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -90,7 +90,7 @@ fn apply_limit(value: &mut Value, limit: Option<usize>, warnings: &mut Vec<Strin
 async fn run(
     state: AppState,
     mut opts: QueryOptions,
-    eval: impl FnOnce(&AppState, &QueryOptions) -> Result<Value, EvalError> + Send + 'static,
+    eval: impl FnOnce(&AppState, &QueryOptions) -> Result<QueryOutput, EvalError> + Send + 'static,
     limit: Option<usize>,
 ) -> ApiResult {
     let cancel = Arc::new(AtomicBool::new(false));
@@ -99,10 +99,14 @@ async fn run(
     let result = tokio::task::spawn_blocking(move || eval(&state, &opts))
         .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
-    let mut value = result.map_err(|e| eval_error(&e))?;
-    let mut warnings = Vec::new();
+    let QueryOutput {
+        mut value,
+        mut warnings,
+        infos,
+        ..
+    } = result.map_err(|e| eval_error(&e))?;
     apply_limit(&mut value, limit, &mut warnings);
-    let body = query_response(&value, &warnings);
+    let body = query_response(&value, &warnings, &infos);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -117,9 +121,7 @@ pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult
         move |st, o| {
             let storage = st.storage();
             let q = storage.querier(i64::MIN, i64::MAX);
-            st.engine()
-                .instant_with(&q, &expr, t, o)
-                .map(|out| out.value)
+            st.engine().instant_with(&q, &expr, t, o)
         },
         limit,
     )
@@ -153,9 +155,7 @@ pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
         move |st, o| {
             let storage = st.storage();
             let q = storage.querier(i64::MIN, i64::MAX);
-            st.engine()
-                .range_with(&q, &expr, start, end, step, o)
-                .map(|out| out.value)
+            st.engine().range_with(&q, &expr, start, end, step, o)
         },
         limit,
     )
