@@ -82,7 +82,12 @@ impl Server {
         let mut child = self.child.take().expect("running");
         signal(&child, "TERM");
         let status = wait_with_timeout(&mut child, Duration::from_secs(20));
-        let log = self.log.try_iter().collect();
+        // The reader thread forwards lines until stderr closes: drain until
+        // it hangs up rather than taking only what has arrived so far.
+        let mut log = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(5)) {
+            log.push(line);
+        }
         (status, log)
     }
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Hourglass and Debian's Prometheus 2.42 side by side on the same generated
+# remote-write traffic (node-exporter-like series, 15 s scrapes): ingest
+# samples/s, request latency, resident memory per series, and on-disk bytes
+# per sample of sealed data (Hourglass partitions vs Prometheus's first
+# 2-hour block). Loopback only; both servers are stopped at the end.
+#
+#   SERIES=20000 SCRAPES=960 CONCURRENCY=8 JITTER_MS=0 benches/vs_prometheus.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SERIES=${SERIES:-20000}
+SCRAPES=${SCRAPES:-960}          # 960 × 15 s = 4 h: Prometheus cuts a block after 3 h
+CONCURRENCY=${CONCURRENCY:-8}
+JITTER_MS=${JITTER_MS:-0}
+HG_PORT=${HG_PORT:-19201}
+PROM_PORT=${PROM_PORT:-19090}
+
+cargo build --release --quiet
+bin=target/release/hourglass
+work=$(mktemp -d)
+hg_pid=""; prom_pid=""
+cleanup() {
+  [ -n "$hg_pid" ] && kill "$hg_pid" 2>/dev/null || true
+  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Four hours ending an hour ago, aligned to the hour, the same for both.
+now_s=$(date +%s)
+start_ms=$(( (now_s / 3600 - 5) * 3600 * 1000 ))
+gen=(--series "$SERIES" --scrapes "$SCRAPES" --concurrency "$CONCURRENCY"
+     --jitter-ms "$JITTER_MS" --start-ms "$start_ms")
+
+wait_http() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; return 1; }
+rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
+
+echo "== Hourglass"
+"$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/hg" --persist-interval 1s \
+  --retention 0 >"$work/hg.log" 2>&1 &
+hg_pid=$!
+wait_http "http://127.0.0.1:$HG_PORT/-/ready"
+hg_out=$("$bin" bench ingest --url "http://127.0.0.1:$HG_PORT/api/v1/write" "${gen[@]}" 2>/dev/null)
+echo "$hg_out"
+hg_rss=$(rss_kb $hg_pid)
+for _ in $(seq 60); do
+  "$bin" inspect --data-dir "$work/hg" | grep -q "total (3 partitions)" && break; sleep 1
+done
+hg_total=$("$bin" inspect --data-dir "$work/hg" | grep '^total')
+echo "$hg_total"
+
+echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}')"
+printf 'global:\n  scrape_interval: 15s\n' > "$work/prom.yml"
+prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$work/prom" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
+  --storage.tsdb.retention.time=10y >"$work/prom.log" 2>&1 &
+prom_pid=$!
+wait_http "http://127.0.0.1:$PROM_PORT/-/ready"
+prom_out=$("$bin" bench ingest --url "http://127.0.0.1:$PROM_PORT/api/v1/write" "${gen[@]}" 2>/dev/null)
+echo "$prom_out"
+prom_rss=$(rss_kb $prom_pid)
+block=""
+for _ in $(seq 180); do
+  block=$(find "$work/prom" -maxdepth 2 -name meta.json -not -path '*/wal/*' | head -1)
+  [ -n "$block" ] && break; sleep 1
+done
+if [ -z "$block" ]; then echo "Prometheus cut no block in time"; exit 1; fi
+sleep 2
+bdir=$(dirname "$block")
+prom_samples=$(python3 -c "import json,sys; print(json.load(open('$block'))['stats']['numSamples'])")
+prom_bytes=$(du -sb "$bdir" | cut -f1)
+
+field() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
+hg_samples=$(echo "$hg_total" | awk '{print $(NF-2)}')
+hg_bytes=$(echo "$hg_total" | awk '{print $(NF-1)}')
+python3 - "$hg_out" "$prom_out" "$hg_rss" "$prom_rss" "$hg_bytes" "$hg_samples" "$prom_bytes" "$prom_samples" "$SERIES" <<'PY'
+import sys
+hg, prom, hg_rss, prom_rss, hb, hs, pb, ps, series = sys.argv[1:]
+f = lambda s, k: float(dict(x.split("=") for x in s.split())[k])
+print()
+print(f"{'':28}{'Hourglass':>14}{'Prometheus':>14}{'ratio':>10}")
+r = lambda a, b: f"{a / b:.2f}x" if b else "-"
+a, b = f(hg, "samples_per_second"), f(prom, "samples_per_second")
+print(f"{'ingest samples/s':28}{a:>14,.0f}{b:>14,.0f}{r(a, b):>10}")
+a, b = f(hg, "p99_ms"), f(prom, "p99_ms")
+print(f"{'request p99 ms':28}{a:>14.1f}{b:>14.1f}{r(a, b):>10}")
+a, b = int(hg_rss) * 1024 / int(series), int(prom_rss) * 1024 / int(series)
+print(f"{'RSS bytes per series':28}{a:>14,.0f}{b:>14,.0f}{r(a, b):>10}")
+a, b = int(hb) / int(hs), int(pb) / int(ps)
+print(f"{'bytes per sample (sealed)':28}{a:>14.3f}{b:>14.3f}{r(a, b):>10}")
+PY
