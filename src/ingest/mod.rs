@@ -2,3 +2,4 @@
 
 pub mod protobuf;
 pub mod remote_write;
+pub mod text;
