@@ -2,6 +2,7 @@
 
 mod metadata;
 mod metrics;
+mod push;
 mod status;
 mod write;
 
@@ -9,7 +10,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ struct Inner {
     ready: AtomicBool,
     http: HttpMetrics,
     persist: PersistCounters,
+    push: push::PushState,
     start_time_unix: f64,
 }
 
@@ -71,6 +73,7 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
                 persist: PersistCounters::default(),
+                push: push::PushState::default(),
                 start_time_unix,
             }),
         }
@@ -132,6 +135,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route(
+            "/metrics/{*grouping}",
+            put(push::pushgateway)
+                .post(push::pushgateway)
+                .delete(push::pushgateway)
+                .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/-/healthy", get(status::healthy))
         .route("/-/ready", get(status::ready))

@@ -1,0 +1,238 @@
+//! The Pushgateway-compatible endpoint end to end: pushes in text format
+//! 0.0.4, read back through the query API.
+
+mod common;
+mod push_util;
+
+use common::*;
+use push_util::*;
+
+const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+
+fn send(server: &Server, method: &str, path: &str, body: &str) -> Response {
+    request(server.addr, method, path, &[TEXT], body.as_bytes())
+}
+
+const BODY: &str = "\
+# HELP jobs_total Jobs done.
+# TYPE jobs_total counter
+jobs_total{queue=\"a\"} 3
+jobs_total{queue=\"b\"} 5
+# TYPE last_run gauge
+last_run 1.7e9
+# TYPE dur histogram
+dur_bucket{le=\"1\"} 1
+dur_bucket{le=\"+Inf\"} 2
+dur_sum 3.5
+dur_count 2
+";
+
+#[test]
+fn put_stores_with_grouping_labels_and_answers_200() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    // instance "a/b" in URL-safe base64, zone with a percent-escape.
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/batch/instance@base64/YS9i/zone/eu%2B1",
+        BODY,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = query(&server, "jobs_total");
+    assert_eq!(
+        got,
+        vec![
+            (
+                labels(&[
+                    ("__name__", "jobs_total"),
+                    ("instance", "a/b"),
+                    ("job", "batch"),
+                    ("queue", "a"),
+                    ("zone", "eu+1")
+                ]),
+                3.0
+            ),
+            (
+                labels(&[
+                    ("__name__", "jobs_total"),
+                    ("instance", "a/b"),
+                    ("job", "batch"),
+                    ("queue", "b"),
+                    ("zone", "eu+1")
+                ]),
+                5.0
+            ),
+        ]
+    );
+    assert_eq!(value(&server, "last_run"), Some(1.7e9));
+    // `le` normalised like Prometheus 3, so histogram_quantile works.
+    assert_eq!(value(&server, "dur_bucket{le=\"1.0\"}"), Some(1.0));
+    assert_eq!(
+        value(&server, "histogram_quantile(0.5, dur_bucket)"),
+        Some(1.0)
+    );
+    assert_eq!(value(&server, "dur_sum / dur_count"), Some(1.75));
+    let pushed = value(&server, "push_time_seconds{job=\"batch\"}").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - pushed).abs() < 60.0, "{pushed} vs {now}");
+
+    let md = server.get("/api/v1/metadata?metric=jobs_total").json();
+    assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
+    assert_eq!(md["data"]["jobs_total"][0]["help"], "Jobs done.");
+    assert_eq!(
+        self_metric(
+            &server,
+            "hourglass_push_samples_total{path=\"pushgateway\",result=\"accepted\"}"
+        ),
+        8.0
+    );
+}
+
+#[test]
+fn grouping_labels_override_body_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/real",
+        "m{job=\"fake\",x=\"1\"} 1\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        query(&server, "m"),
+        vec![(
+            labels(&[("__name__", "m"), ("job", "real"), ("x", "1")]),
+            1.0
+        )]
+    );
+    // Two body series that collapse into one are refused.
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/real",
+        "m{job=\"a\"} 1\nm{job=\"b\"} 2\n",
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("appears twice"), "{}", r.text());
+}
+
+#[test]
+fn put_replaces_group_post_replaces_families_delete_drops_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let g1 = "/metrics/job/j/instance/one";
+    let g2 = "/metrics/job/j/instance/two";
+    assert_eq!(
+        send(&server, "PUT", g1, "a{k=\"x\"} 1\na{k=\"y\"} 2\nb 3\n").status,
+        200
+    );
+    assert_eq!(send(&server, "PUT", g2, "a{k=\"x\"} 10\n").status, 200);
+
+    // POST: family `a` replaced (k="y" ends), `b` untouched, `c` added.
+    assert_eq!(send(&server, "POST", g1, "a{k=\"x\"} 4\nc 5\n").status, 200);
+    assert_eq!(value(&server, "a{instance=\"one\",k=\"x\"}"), Some(4.0));
+    assert_eq!(value(&server, "a{instance=\"one\",k=\"y\"}"), None);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(3.0));
+    assert_eq!(value(&server, "c{instance=\"one\"}"), Some(5.0));
+
+    // PUT: everything not in the new body ends.
+    assert_eq!(send(&server, "PUT", g1, "b 6\n").status, 200);
+    assert_eq!(value(&server, "a{instance=\"one\"}"), None);
+    assert_eq!(value(&server, "c{instance=\"one\"}"), None);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(6.0));
+    // The other group is its own.
+    assert_eq!(value(&server, "a{instance=\"two\"}"), Some(10.0));
+
+    // DELETE: 202, all series of the group end, push_time_seconds too.
+    let r = send(&server, "DELETE", g1, "");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(query(&server, "{instance=\"one\"}"), vec![]);
+    assert_eq!(value(&server, "a{instance=\"two\"}"), Some(10.0));
+    // Deleting an unknown group is fine too.
+    assert_eq!(
+        send(&server, "DELETE", "/metrics/job/nobody", "").status,
+        202
+    );
+    // A push after a delete stores again.
+    assert_eq!(send(&server, "PUT", g1, "b 7\n").status, 200);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(7.0));
+}
+
+#[test]
+fn refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let g = "/metrics/job/j";
+    let r = send(&server, "PUT", g, "ok 1\nm 1 1700000000000\n");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("timestamp"), "{}", r.text());
+    let r = send(&server, "PUT", g, "ok 1\nm{a=\"1\" 2\n");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("line 2, column 9: expected ',' or '}'"),
+        "{}",
+        r.text()
+    );
+    // Nothing of a refused push was stored.
+    assert_eq!(query(&server, "ok"), vec![]);
+
+    for path in [
+        "/metrics/instance/x",
+        "/metrics/job/",
+        "/metrics/job/j/zone",
+        "/metrics/job/j/x@base64/!!",
+    ] {
+        let r = send(&server, "PUT", path, "m 1\n");
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+    }
+    let r = request(
+        server.addr,
+        "PUT",
+        g,
+        &[(
+            "Content-Type",
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+        )],
+        b"\x00",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    let r = request(
+        server.addr,
+        "PUT",
+        g,
+        &[TEXT, ("Content-Encoding", "gzip")],
+        b"m 1\n",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert_eq!(
+        self_metric(
+            &server,
+            "hourglass_push_requests_refused_total{path=\"pushgateway\"}"
+        ),
+        8.0
+    );
+    // GET /metrics is still our own metrics page.
+    assert_eq!(server.get("/metrics").status, 200);
+}
+
+#[test]
+fn utf8_names_and_escapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let body = "{\"my.metric\", \"a.b\"=\"q\\\"\\\\\"} 2\n";
+    let r = send(&server, "PUT", "/metrics/job/u", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = query(&server, "{\"my.metric\"}");
+    assert_eq!(
+        got,
+        vec![(
+            labels(&[("__name__", "my.metric"), ("a.b", "q\"\\"), ("job", "u")]),
+            2.0
+        )]
+    );
+}
