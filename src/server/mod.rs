@@ -143,6 +143,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(push::pushgateway)
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
+        .route(
+            "/api/v1/metrics/custom",
+            post(push::custom_metrics).layer(DefaultBodyLimit::max(body_limit)),
+        )
         .route("/-/healthy", get(status::healthy))
         .route("/-/ready", get(status::ready))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))

@@ -1,10 +1,13 @@
 //! Pushes: the Pushgateway-compatible endpoint, the REST custom-metrics
 //! endpoint, and the state and counters they share.
 
+mod custom;
+mod custom_model;
 mod gateway;
 mod grouping;
 mod groups;
 
+pub use custom::custom_metrics;
 pub use gateway::pushgateway;
 
 use std::sync::atomic::{AtomicU64, Ordering};
