@@ -170,7 +170,11 @@ fn refusals() {
     let g = "/metrics/job/j";
     let r = send(&server, "PUT", g, "ok 1\nm 1 1700000000000\n");
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("timestamp"), "{}", r.text());
+    assert!(
+        r.text().contains("line 2: sample m has a timestamp"),
+        "{}",
+        r.text()
+    );
     let r = send(&server, "PUT", g, "ok 1\nm{a=\"1\" 2\n");
     assert_eq!(r.status, 400);
     assert!(

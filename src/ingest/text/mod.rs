@@ -152,6 +152,13 @@ pub struct Parser<'a> {
     failed: bool,
 }
 
+impl Parser<'_> {
+    /// 1-based number of the line the last entry came from.
+    pub fn line(&self) -> usize {
+        self.line_no
+    }
+}
+
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 

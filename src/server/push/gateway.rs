@@ -146,17 +146,18 @@ fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushe
     let mut seen = HashSet::new();
     let mut helps: Vec<(String, String)> = Vec::new();
     let mut kinds: Vec<(String, MetricKind)> = Vec::new();
-    for (n, entry) in text::parse_bytes(body).map_err(bad)?.enumerate() {
+    let mut parser = text::parse_bytes(body).map_err(bad)?;
+    while let Some(entry) = parser.next() {
         match entry.map_err(bad)? {
             Entry::Help { family, text } => helps.push((family.into_owned(), text.into_owned())),
             Entry::Type { family, kind } => kinds.push((family.into_owned(), kind)),
             Entry::Sample(s) => {
                 if s.timestamp_ms.is_some() {
                     return Err(format!(
-                        "sample {} (entry {}) has a timestamp: pushed samples are stamped at \
+                        "line {}: sample {} has a timestamp; pushed samples are stamped at \
                          receive time, so timestamps are refused (as the Pushgateway does)",
+                        parser.line(),
                         s.name,
-                        n + 1
                     ));
                 }
                 let body_labels = s
