@@ -6,7 +6,7 @@
 //! when none were; a body that is not a JSON list is a 400 in Prometheus's
 //! error envelope. Counters may not go backwards within one push.
 
-use super::custom_model::{self, FieldError, Item, Kind};
+use super::custom_model::{self, FieldError, Item};
 use super::{Path, now_ms};
 use crate::api::envelope::ApiError;
 use crate::server::AppState;
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use hourglass_storage::{AppendStats, Labels, Sample, WriteBatch};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -77,16 +77,7 @@ fn ingest(state: &AppState, body: &[u8]) -> Response {
         }
     }
     refuse_backward_counters(&mut good, &mut errors);
-    let mut written: Vec<(usize, Item, WriteBatch)> = good
-        .into_iter()
-        .map(|(i, item)| {
-            let mut b = WriteBatch::new();
-            for (labels, v) in item.series() {
-                b.push(labels, vec![Sample::new(item.t, v)]);
-            }
-            (i, item, b)
-        })
-        .collect();
+    let mut written = good;
     if let Err(e) = append(state, &mut written, &mut errors) {
         tracing::error!(error = %e, "custom metrics: storage failed");
         return ApiError::internal(format!(
@@ -94,7 +85,7 @@ fn ingest(state: &AppState, body: &[u8]) -> Response {
         ))
         .into_response();
     }
-    for (_, item, _) in &written {
+    for (_, item) in &written {
         if item.help.is_some() || item.unit.is_some() {
             let md = MetricMetadata {
                 kind: item.kind.metadata(),
@@ -105,7 +96,10 @@ fn ingest(state: &AppState, body: &[u8]) -> Response {
         }
     }
     errors.sort_by_key(|e| e.index);
-    let samples: u64 = written.iter().map(|(_, _, b)| b.num_samples() as u64).sum();
+    let samples: u64 = written
+        .iter()
+        .map(|(_, item)| item.series().len() as u64)
+        .sum();
     push.count(Path::Custom, samples, errors.len() as u64);
     let result = IngestionResult {
         accepted: written.len(),
@@ -132,14 +126,14 @@ fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut Vec<Item
                 .push((item.t, *index, v));
         }
     }
-    let mut refused = Vec::new();
+    let mut refused = HashSet::new();
     for points in by_series.values_mut() {
         points.sort_by_key(|&(t, i, _)| (t, i));
         let mut prev: Option<(i64, f64)> = None;
         for &(t, index, v) in points.iter() {
             match prev {
                 Some((pt, pv)) if v < pv => {
-                    refused.push(index);
+                    refused.insert(index);
                     errors.push(ItemError {
                         index,
                         field: "value".into(),
@@ -152,7 +146,13 @@ fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut Vec<Item
             }
         }
     }
-    good.retain(|(i, item)| item.kind != Kind::Counter || !refused.contains(i));
+    good.retain(|(i, _)| !refused.contains(i));
+}
+
+fn add(batch: &mut WriteBatch, item: &Item) {
+    for (labels, v) in item.series() {
+        batch.push(labels, vec![Sample::new(item.t, v)]);
+    }
 }
 
 /// Appends everything in one batch; when storage refuses some samples,
@@ -160,24 +160,24 @@ fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut Vec<Item
 /// exact duplicates, which storage accepts).
 fn append(
     state: &AppState,
-    written: &mut Vec<(usize, Item, WriteBatch)>,
+    written: &mut Vec<(usize, Item)>,
     errors: &mut Vec<ItemError>,
 ) -> Result<(), hourglass_storage::StorageError> {
     let storage = &state.inner.storage;
     let mut all = WriteBatch::new();
-    for (_, _, b) in written.iter() {
-        for s in &b.series {
-            all.push(s.labels.clone(), s.samples.clone());
-        }
+    for (_, item) in written.iter() {
+        add(&mut all, item);
     }
     if all.is_empty() || storage.append(&all)?.rejected.total() == 0 {
         return Ok(());
     }
     let mut kept = Vec::with_capacity(written.len());
-    for (index, item, b) in written.drain(..) {
-        let stats = storage.append(&b)?;
+    for (index, item) in written.drain(..) {
+        let mut one = WriteBatch::new();
+        add(&mut one, &item);
+        let stats = storage.append(&one)?;
         if stats.rejected.total() == 0 {
-            kept.push((index, item, b));
+            kept.push((index, item));
         } else {
             errors.push(ItemError {
                 index,
