@@ -209,7 +209,7 @@ fn refusals() {
         server.addr,
         "PUT",
         g,
-        &[TEXT, ("Content-Encoding", "gzip")],
+        &[TEXT, ("Content-Encoding", "br")],
         b"m 1\n",
     );
     assert_eq!(r.status, 415, "{}", r.text());
@@ -239,4 +239,43 @@ fn utf8_names_and_escapes() {
             2.0
         )]
     );
+}
+
+#[test]
+fn compressed_bodies() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"zipped 1\n").unwrap();
+    let gz = gz.finish().unwrap();
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/gz",
+        &[TEXT, ("Content-Encoding", "gzip")],
+        &gz,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut sn = snap::write::FrameEncoder::new(Vec::new());
+    sn.write_all(b"snapped 2\n").unwrap();
+    let sn = sn.into_inner().unwrap();
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/sn",
+        &[TEXT, ("Content-Encoding", "snappy")],
+        &sn,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(value(&server, "zipped"), Some(1.0));
+    assert_eq!(value(&server, "snapped"), Some(2.0));
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/gz",
+        &[TEXT, ("Content-Encoding", "gzip")],
+        b"not gzip",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
 }

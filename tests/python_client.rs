@@ -102,6 +102,7 @@ fn prometheus_client_pushes_work_unchanged() {
     assert!(value(&server, &format!("jobs_processed_created{{{grp}}}")).is_some());
     // pushadd (POST) added a family and kept the others.
     assert_eq!(value(&server, &format!("extra_gauge{{{grp}}}")), Some(42.0));
+    assert_eq!(value(&server, "zipped_gauge{job=\"pyzip\"}"), Some(5.0));
     // delete_from_gateway ended the other group's series.
     assert_eq!(value(&server, "doomed_gauge"), None);
     assert_eq!(value(&server, "push_time_seconds{job=\"pydelete\"}"), None);

@@ -33,6 +33,13 @@ extra = CollectorRegistry()
 Gauge("extra_gauge", "Added by pushadd.", registry=extra).set(42)
 pushadd_to_gateway(addr, job="pybatch", registry=extra, grouping_key=group)
 
+zipped = CollectorRegistry()
+Gauge("zipped_gauge", "Sent gzip-compressed.", registry=zipped).set(5)
+try:
+    push_to_gateway(addr, job="pyzip", registry=zipped, compression="gzip")
+except TypeError:  # prometheus_client before 0.21 cannot compress
+    push_to_gateway(addr, job="pyzip", registry=zipped)
+
 doomed = CollectorRegistry()
 Gauge("doomed_gauge", "Deleted again.", registry=doomed).set(1)
 push_to_gateway(addr, job="pydelete", registry=doomed)

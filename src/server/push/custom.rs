@@ -14,7 +14,7 @@ use crate::server::metadata::MetricMetadata;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hourglass_storage::{AppendStats, Labels, Sample, WriteBatch};
 use serde::Serialize;
@@ -36,8 +36,27 @@ struct ItemError {
     reason: String,
 }
 
-pub async fn custom_metrics(State(state): State<AppState>, body: Bytes) -> Response {
-    let task = tokio::task::spawn_blocking(move || ingest(&state, &body));
+pub async fn custom_metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let task = tokio::task::spawn_blocking(move || {
+        let max = state.inner.limits.max_body_bytes;
+        match super::body::decode(&headers, body, max) {
+            Ok(body) => ingest(&state, &body),
+            Err((code, msg)) => {
+                state.inner.push.refused(Path::Custom);
+                // Prometheus's envelope, with 413/415 where they apply.
+                let body = serde_json::json!({
+                    "status": "error",
+                    "errorType": "bad_data",
+                    "error": msg,
+                });
+                (code, Json(body)).into_response()
+            }
+        }
+    });
     match task.await {
         Ok(r) => r,
         Err(e) => ApiError::internal(format!("push task failed: {e}")).into_response(),

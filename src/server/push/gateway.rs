@@ -7,8 +7,9 @@
 //! group, POST the families it carries, DELETE the whole group; series a
 //! group no longer has get a stale marker. The grouping labels override
 //! labels of the same name in the body, and every push also writes
-//! `push_time_seconds` for the group. Success: 200 (PUT/POST), 202
-//! (DELETE); 400 for a bad path or body, 415 for a body we cannot read.
+//! `push_time_seconds` for the group. Bodies may be gzip- or
+//! snappy-compressed. Success: 200 (PUT/POST), 202 (DELETE); 400 for a bad
+//! path or body, 413 for an oversized one, 415 for a body we cannot read.
 
 use super::grouping::{self, GroupKey};
 use super::groups::{Families, Plan, Replace};
@@ -63,7 +64,17 @@ pub async fn pushgateway(
         push.refused(Path::Pushgateway);
         return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
     }
-    run(state, move |s| ingest(s, &key, mode, &body)).await
+    run(state, move |s| {
+        let max = s.inner.limits.max_body_bytes;
+        match super::body::decode(&headers, body, max) {
+            Ok(body) => ingest(s, &key, mode, &body),
+            Err((code, msg)) => {
+                s.inner.push.refused(Path::Pushgateway);
+                plain(code, msg)
+            }
+        }
+    })
+    .await
 }
 
 /// Runs `f` off the async workers: parsing and the WAL's fsync block.
@@ -86,14 +97,6 @@ fn check_headers(h: &HeaderMap) -> Result<(), String> {
                 "unsupported Content-Type {ct:?}: send the text format 0.0.4 (text/plain; version=0.0.4)"
             ));
         }
-    }
-    if let Some(enc) = h.get(header::CONTENT_ENCODING)
-        && !enc.as_bytes().eq_ignore_ascii_case(b"identity")
-    {
-        return Err(format!(
-            "unsupported Content-Encoding {:?}: send the body uncompressed",
-            String::from_utf8_lossy(enc.as_bytes())
-        ));
     }
     Ok(())
 }

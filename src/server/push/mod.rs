@@ -1,6 +1,7 @@
 //! Pushes: the Pushgateway-compatible endpoint, the REST custom-metrics
 //! endpoint, and the state and counters they share.
 
+mod body;
 mod custom;
 mod custom_model;
 mod gateway;

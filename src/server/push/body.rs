@@ -1,0 +1,43 @@
+//! Request bodies as senders compress them: `Content-Encoding` gzip or
+//! snappy (framing format, as python-snappy's stream compressor and the
+//! Pushgateway clients send it), bounded by the body limit.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use std::io::Read;
+
+/// The decoded body, or the status and reason to refuse it with.
+pub fn decode(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, (StatusCode, String)> {
+    let Some(enc) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(body);
+    };
+    let enc = String::from_utf8_lossy(enc.as_bytes())
+        .trim()
+        .to_ascii_lowercase();
+    let reader: Box<dyn Read + '_> = match enc.as_str() {
+        "" | "identity" => return Ok(body),
+        "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(&body[..])),
+        "snappy" => Box::new(snap::read::FrameDecoder::new(&body[..])),
+        other => {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Encoding {other:?}: send identity, gzip or snappy"),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    if let Err(e) = reader.take(limit).read_to_end(&mut out) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("cannot decompress the {enc} body: {e}"),
+        ));
+    }
+    if out.len() > max {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("decompressed body is larger than the limit of {max} bytes"),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
