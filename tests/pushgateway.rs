@@ -279,3 +279,32 @@ fn compressed_bodies() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+#[test]
+fn concurrent_puts_to_one_group_leave_only_the_last_push_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let addr = server.addr;
+    let threads: Vec<_> = (0..6)
+        .map(|th| {
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let body = format!("v{{t=\"{th}\"}} {i}\n");
+                    let r = request(addr, "PUT", "/metrics/job/race", &[TEXT], body.as_bytes());
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Pushes in the same millisecond get increasing timestamps, which may
+    // run slightly ahead of the clock: look a little later.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let live = query_at(&server, "v", Some(now + 5.0));
+    assert_eq!(live.len(), 1, "{live:?}");
+}
