@@ -182,6 +182,9 @@ fn refusals() {
         "{}",
         r.text()
     );
+    let r = send(&server, "PUT", g, "push_time_seconds 1\n");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("written by the server"), "{}", r.text());
     // Nothing of a refused push was stored.
     assert_eq!(query(&server, "ok"), vec![]);
 
@@ -218,7 +221,7 @@ fn refusals() {
             &server,
             "hourglass_push_requests_refused_total{path=\"pushgateway\"}"
         ),
-        8.0
+        9.0
     );
     // GET /metrics is still our own metrics page.
     assert_eq!(server.get("/metrics").status, 200);

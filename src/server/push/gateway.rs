@@ -163,6 +163,12 @@ fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushe
                         s.name,
                     ));
                 }
+                if s.name == PUSH_TIME {
+                    return Err(format!(
+                        "line {}: {PUSH_TIME} is written by the server for each push",
+                        parser.line()
+                    ));
+                }
                 let body_labels = s
                     .labels
                     .iter()
