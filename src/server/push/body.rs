@@ -41,3 +41,61 @@ pub fn decode(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, (St
     }
     Ok(Bytes::from(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use std::io::Write;
+
+    fn headers(enc: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(enc) {
+            h.insert(header::CONTENT_ENCODING, v);
+        }
+        h
+    }
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(data).unwrap();
+        Bytes::from(gz.finish().unwrap())
+    }
+
+    #[test]
+    fn decodes_within_the_limit() {
+        let plain = Bytes::from_static(b"m 1\n");
+        assert_eq!(
+            decode(&HeaderMap::new(), plain.clone(), 4),
+            Ok(plain.clone())
+        );
+        assert_eq!(
+            decode(&headers("identity"), plain.clone(), 4),
+            Ok(plain.clone())
+        );
+        assert_eq!(decode(&headers("GZIP"), gzip(b"m 1\n"), 4), Ok(plain));
+    }
+
+    #[test]
+    fn refusals() {
+        // A small body that inflates past the limit is cut off, not read whole.
+        let big = gzip(&vec![b'x'; 1 << 20]);
+        assert_eq!(
+            decode(&headers("gzip"), big, 1000).map_err(|e| e.0),
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        let bad = Bytes::from_static(b"not gzip");
+        assert_eq!(
+            decode(&headers("gzip"), bad.clone(), 1000).map_err(|e| e.0),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            decode(&headers("snappy"), bad.clone(), 1000).map_err(|e| e.0),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            decode(&headers("br"), bad, 1000).map_err(|e| e.0),
+            Err(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+    }
+}
