@@ -3,3 +3,4 @@
 pub mod jsonl;
 pub mod protobuf;
 pub mod remote_write;
+pub mod text;

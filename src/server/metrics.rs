@@ -199,6 +199,27 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             t as f64 / 1000.0,
         );
     }
+    out.family(
+        "hourglass_push_samples_total",
+        "counter",
+        "Samples from Pushgateway and REST pushes, by endpoint and result.",
+    );
+    for (path, result, n) in inner.push.sample_counts() {
+        let labels = [("path", path), ("result", result)];
+        out.sample("hourglass_push_samples_total", &labels, n as f64);
+    }
+    out.family(
+        "hourglass_push_requests_refused_total",
+        "counter",
+        "Push requests refused as a whole (bad path, body or media type).",
+    );
+    for (path, n) in inner.push.refused_counts() {
+        out.sample(
+            "hourglass_push_requests_refused_total",
+            &[("path", path)],
+            n as f64,
+        );
+    }
     let replay = inner.storage.replay_stats();
     out.single(
         "hourglass_wal_replayed_records",

@@ -3,6 +3,7 @@
 mod auth;
 mod metadata;
 mod metrics;
+mod push;
 mod status;
 mod write;
 
@@ -10,7 +11,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ struct Inner {
     /// Requests refused before storage: `(kind, reason)` → count.
     refusals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     persist: PersistCounters,
+    push: push::PushState,
     start_time_unix: f64,
 }
 
@@ -86,6 +88,7 @@ impl AppState {
                 read_gate: auth::Gate::new(&auth.read),
                 refusals: Default::default(),
                 persist: PersistCounters::default(),
+                push: push::PushState::default(),
                 start_time_unix,
             }),
         }
@@ -158,6 +161,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route(
+            "/metrics/{*grouping}",
+            put(push::pushgateway)
+                .post(push::pushgateway)
+                .delete(push::pushgateway)
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route(
+            "/api/v1/metrics/custom",
+            post(push::custom_metrics).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/-/healthy", get(status::healthy))
         .route("/-/ready", get(status::ready))

@@ -1,0 +1,225 @@
+//! Prometheus text exposition format 0.0.4: a line parser with borrowed
+//! output, shared by the Pushgateway endpoint, scraping and `import`.
+//!
+//! Follows Prometheus 3: UTF-8 names may be quoted inside the braces
+//! (`{"my.metric", "a"="b"}`), and `le` (histograms) and `quantile`
+//! (summaries) label values are normalised to float form (`"1"` → `"1.0"`).
+//! Lenient where Prometheus is: unknown escapes in label values are kept
+//! verbatim.
+
+mod error;
+mod line;
+mod print;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+pub use error::{ErrorKind, ParseError};
+pub use print::{format_value, write_help, write_sample, write_type};
+
+/// A metric family's type from `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// `counter`
+    Counter,
+    /// `gauge`
+    Gauge,
+    /// `histogram`
+    Histogram,
+    /// `summary`
+    Summary,
+    /// `untyped`, or no `# TYPE` line at all.
+    Untyped,
+}
+
+impl MetricKind {
+    /// The word used in `# TYPE` lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
+            MetricKind::Untyped => "untyped",
+        }
+    }
+
+    fn from_word(w: &str) -> Option<MetricKind> {
+        Some(match w {
+            "counter" => MetricKind::Counter,
+            "gauge" => MetricKind::Gauge,
+            "histogram" => MetricKind::Histogram,
+            "summary" => MetricKind::Summary,
+            "untyped" => MetricKind::Untyped,
+            _ => return None,
+        })
+    }
+
+    /// Whether a sample called `name` belongs to the family `family` of
+    /// this kind (`x_bucket` belongs to histogram `x`, …).
+    fn owns(self, family: &str, name: &str) -> bool {
+        let Some(rest) = name.strip_prefix(family) else {
+            return false;
+        };
+        match self {
+            MetricKind::Histogram => matches!(rest, "_bucket" | "_sum" | "_count"),
+            MetricKind::Summary => matches!(rest, "" | "_sum" | "_count"),
+            MetricKind::Counter => matches!(rest, "" | "_total"),
+            MetricKind::Gauge | MetricKind::Untyped => rest.is_empty(),
+        }
+    }
+}
+
+/// One meaningful line of an exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry<'a> {
+    /// `# HELP family text`, text unescaped.
+    Help {
+        /// Family name.
+        family: Cow<'a, str>,
+        /// Help text.
+        text: Cow<'a, str>,
+    },
+    /// `# TYPE family kind`.
+    Type {
+        /// Family name.
+        family: Cow<'a, str>,
+        /// Its type.
+        kind: MetricKind,
+    },
+    /// A sample line.
+    Sample(SampleLine<'a>),
+}
+
+/// `name{labels} value [timestamp]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleLine<'a> {
+    /// Metric name (`__name__`).
+    pub name: Cow<'a, str>,
+    /// Labels in the order written, values unescaped (and normalised for
+    /// `le`/`quantile`).
+    pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The value.
+    pub value: f64,
+    /// Timestamp in Unix milliseconds, when the line has one.
+    pub timestamp_ms: Option<i64>,
+    /// The family this sample belongs to: the last `# TYPE`/`# HELP` name
+    /// when it owns this sample, else the sample's own name.
+    pub family: Cow<'a, str>,
+    /// The family's type.
+    pub kind: MetricKind,
+}
+
+/// Parses `input` lazily, one entry per meaningful line; stops after the
+/// first error.
+pub fn parse(input: &str) -> Parser<'_> {
+    Parser {
+        rest: input,
+        line_no: 0,
+        family: None,
+        failed: false,
+    }
+}
+
+/// Like [`parse`], for bytes that must be UTF-8.
+pub fn parse_bytes(input: &[u8]) -> Result<Parser<'_>, ParseError> {
+    match std::str::from_utf8(input) {
+        Ok(s) => Ok(parse(s)),
+        Err(e) => {
+            let good = &input[..e.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            // The valid prefix of the line is UTF-8 by construction.
+            let column =
+                std::str::from_utf8(&good[line_start..]).map_or(1, |s| s.chars().count() + 1);
+            Err(ParseError {
+                line,
+                column,
+                kind: ErrorKind::InvalidUtf8,
+            })
+        }
+    }
+}
+
+/// Iterator over the entries of an exposition; see [`parse`].
+#[derive(Debug, Clone)]
+pub struct Parser<'a> {
+    rest: &'a str,
+    line_no: usize,
+    /// The last `# TYPE`/`# HELP` family and its type.
+    family: Option<(Cow<'a, str>, MetricKind)>,
+    failed: bool,
+}
+
+impl Parser<'_> {
+    /// 1-based number of the line the last entry came from.
+    pub fn line(&self) -> usize {
+        self.line_no
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.failed && !self.rest.is_empty() {
+            let (text, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
+            self.rest = rest;
+            self.line_no += 1;
+            match line::parse_line(text, self.family.as_ref()) {
+                Ok(None) => continue,
+                Ok(Some(entry)) => {
+                    match &entry {
+                        Entry::Help { family, .. } => {
+                            let same = self.family.as_ref().is_some_and(|(f, _)| f == family);
+                            if !same {
+                                self.family = Some((family.clone(), MetricKind::Untyped));
+                            }
+                        }
+                        Entry::Type { family, kind } => {
+                            self.family = Some((family.clone(), *kind));
+                        }
+                        Entry::Sample(_) => {}
+                    }
+                    return Some(Ok(entry));
+                }
+                Err((column, kind)) => {
+                    self.failed = true;
+                    let column = text.get(..column).map_or(column, |p| p.chars().count()) + 1;
+                    return Some(Err(ParseError {
+                        line: self.line_no,
+                        column,
+                        kind,
+                    }));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Runs arbitrary bytes through the parser and checks that whatever parses
+/// prints back to text that parses the same. Shared by the `text_parse`
+/// fuzz target and a unit test; panics on a broken invariant.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    let Ok(parser) = parse_bytes(data) else {
+        return;
+    };
+    let mut printed = String::new();
+    let mut first = Vec::new();
+    for entry in parser {
+        let Ok(entry) = entry else { break };
+        print::write_entry(&mut printed, &entry);
+        first.push(entry);
+    }
+    let again: Vec<Entry<'_>> = match parse(&printed).collect::<Result<_, _>>() {
+        Ok(v) => v,
+        Err(e) => panic!("printed text does not parse: {e}\n{printed}"),
+    };
+    assert_eq!(again.len(), first.len(), "{printed}");
+    for (a, b) in again.iter().zip(&first) {
+        assert!(print::same_entry(a, b), "{a:?} != {b:?}\n{printed}");
+    }
+}

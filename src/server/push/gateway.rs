@@ -1,0 +1,275 @@
+//! `PUT`/`POST`/`DELETE /metrics/job/<job>{/<label>/<value>}`: the
+//! Pushgateway's API over the text format 0.0.4, so its clients work
+//! unchanged.
+//!
+//! A push is stored as samples stamped at receive time (bodies with
+//! timestamps are refused, as the Pushgateway does). PUT replaces the
+//! group, POST the families it carries, DELETE the whole group; series a
+//! group no longer has get a stale marker. The grouping labels override
+//! labels of the same name in the body, and every push also writes
+//! `push_time_seconds` for the group. Bodies may be gzip- or
+//! snappy-compressed. Success: 200 (PUT/POST), 202 (DELETE); 400 for a bad
+//! path or body, 413 for an oversized one, 415 for a body we cannot read.
+
+use super::grouping::{self, GroupKey};
+use super::groups::{Families, Plan, Replace};
+use super::{Path, now_ms};
+use crate::ingest::text::{self, Entry, MetricKind};
+use crate::server::AppState;
+use crate::server::metadata::MetricMetadata;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, WriteBatch};
+use std::collections::HashSet;
+
+const PUSH_TIME: &str = "push_time_seconds";
+
+fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
+    let mut msg = msg.into();
+    msg.push('\n');
+    (code, msg).into_response()
+}
+
+pub async fn pushgateway(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let push = &state.inner.push;
+    let path = uri.path().strip_prefix("/metrics/").unwrap_or_default();
+    let key = match grouping::parse(path) {
+        Ok(k) => k,
+        Err(e) => {
+            push.refused(Path::Pushgateway);
+            return plain(StatusCode::BAD_REQUEST, format!("bad grouping key: {e}"));
+        }
+    };
+    let mode = match method {
+        Method::PUT => Replace::Group,
+        Method::POST => Replace::Families,
+        Method::DELETE => {
+            let plan = push.groups.delete(&key, now_ms());
+            return run(state, move |s| {
+                store(s, Vec::new(), plan, StatusCode::ACCEPTED)
+            })
+            .await;
+        }
+        _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use PUT, POST or DELETE"),
+    };
+    if let Err(msg) = check_headers(&headers) {
+        push.refused(Path::Pushgateway);
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
+    }
+    run(state, move |s| {
+        let max = s.inner.limits.max_body_bytes;
+        match super::body::decode(&headers, body, max) {
+            Ok(body) => ingest(s, &key, mode, &body),
+            Err((code, msg)) => {
+                s.inner.push.refused(Path::Pushgateway);
+                plain(code, msg)
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `f` off the async workers: parsing and the WAL's fsync block.
+async fn run(state: AppState, f: impl FnOnce(&AppState) -> Response + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(move || f(&state)).await {
+        Ok(r) => r,
+        Err(e) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("push task failed: {e}"),
+        ),
+    }
+}
+
+fn check_headers(h: &HeaderMap) -> Result<(), String> {
+    if let Some(ct) = h.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default();
+        let media = ct.split(';').next().unwrap_or_default().trim();
+        if !media.is_empty() && !media.eq_ignore_ascii_case("text/plain") {
+            return Err(format!(
+                "unsupported Content-Type {ct:?}: send the text format 0.0.4 (text/plain; version=0.0.4)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One parsed series of a push.
+struct Pushed {
+    family: String,
+    labels: Labels,
+    value: f64,
+}
+
+fn ingest(state: &AppState, key: &GroupKey, mode: Replace, body: &[u8]) -> Response {
+    let push = &state.inner.push;
+    let series = match parse_body(state, key, body) {
+        Ok(s) => s,
+        Err(msg) => {
+            push.refused(Path::Pushgateway);
+            return plain(StatusCode::BAD_REQUEST, msg);
+        }
+    };
+    let now = now_ms();
+    let mut families = Families::new();
+    for p in &series {
+        families
+            .entry(p.family.clone())
+            .or_default()
+            .insert(p.labels.clone());
+    }
+    let time_labels = push_time_labels(key);
+    families
+        .entry(PUSH_TIME.to_string())
+        .or_default()
+        .insert(time_labels.clone());
+    let plan = push.groups.push(key, now, mode, families);
+    let mut samples: Vec<(Labels, f64)> = series.into_iter().map(|p| (p.labels, p.value)).collect();
+    samples.push((time_labels, plan.t as f64 / 1000.0));
+    store(state, samples, plan, StatusCode::OK)
+}
+
+fn push_time_labels(key: &GroupKey) -> Labels {
+    let name = std::iter::once(("__name__", PUSH_TIME));
+    Labels::from_pairs(name.chain(key.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
+}
+
+/// Parses the body into series with the grouping labels applied; refuses
+/// timestamps and series that appear twice.
+fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushed>, String> {
+    let bad = |e: text::ParseError| format!("text format parsing error: {e}");
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut helps: Vec<(String, String)> = Vec::new();
+    let mut kinds: Vec<(String, MetricKind)> = Vec::new();
+    let mut parser = text::parse_bytes(body).map_err(bad)?;
+    while let Some(entry) = parser.next() {
+        match entry.map_err(bad)? {
+            Entry::Help { family, text } => helps.push((family.into_owned(), text.into_owned())),
+            Entry::Type { family, kind } => kinds.push((family.into_owned(), kind)),
+            Entry::Sample(s) => {
+                if s.timestamp_ms.is_some() {
+                    return Err(format!(
+                        "line {}: sample {} has a timestamp; pushed samples are stamped at \
+                         receive time, so timestamps are refused (as the Pushgateway does)",
+                        parser.line(),
+                        s.name,
+                    ));
+                }
+                if s.name == PUSH_TIME {
+                    return Err(format!(
+                        "line {}: {PUSH_TIME} is written by the server for each push",
+                        parser.line()
+                    ));
+                }
+                let body_labels = s
+                    .labels
+                    .iter()
+                    .filter(|(name, _)| !key.iter().any(|(k, _)| k == name))
+                    .map(|(n, v)| (n.as_ref(), v.as_ref()));
+                let grouping = key.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                let labels = Labels::from_pairs(
+                    std::iter::once(("__name__", s.name.as_ref()))
+                        .chain(body_labels)
+                        .chain(grouping),
+                );
+                if !seen.insert(labels.clone()) {
+                    return Err(format!("series {labels} appears twice in the push"));
+                }
+                out.push(Pushed {
+                    family: s.family.into_owned(),
+                    labels,
+                    value: s.value,
+                });
+            }
+        }
+    }
+    record_metadata(state, helps, kinds);
+    Ok(out)
+}
+
+fn record_metadata(
+    state: &AppState,
+    helps: Vec<(String, String)>,
+    kinds: Vec<(String, MetricKind)>,
+) {
+    let mut families: Vec<&str> = helps
+        .iter()
+        .map(|(f, _)| f.as_str())
+        .chain(kinds.iter().map(|(f, _)| f.as_str()))
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    for family in families {
+        let kind =
+            kinds
+                .iter()
+                .rev()
+                .find(|(f, _)| f == family)
+                .map_or("unknown", |(_, k)| match k {
+                    MetricKind::Untyped => "unknown",
+                    k => k.as_str(),
+                });
+        let help = helps
+            .iter()
+            .rev()
+            .find(|(f, _)| f == family)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_default();
+        let md = MetricMetadata {
+            kind,
+            help,
+            unit: String::new(),
+        };
+        state.inner.metadata.set(family, md);
+    }
+}
+
+/// Appends the samples and stale markers at the plan's timestamp.
+fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: Plan, ok: StatusCode) -> Response {
+    let push = &state.inner.push;
+    let mut batch = WriteBatch::new();
+    for (labels, v) in samples {
+        batch.push(labels, vec![Sample::new(plan.t, v)]);
+    }
+    for labels in plan.stale {
+        batch.push(
+            labels,
+            vec![Sample::new(plan.t, f64::from_bits(STALE_NAN_BITS))],
+        );
+    }
+    if batch.is_empty() {
+        return ok.into_response();
+    }
+    let stats = match state.inner.storage.append(&batch) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "pushgateway: storage failed");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("storage failed, nothing from this push is acknowledged: {e}"),
+            );
+        }
+    };
+    let rejected = stats.rejected.total();
+    push.count(
+        Path::Pushgateway,
+        stats.appended + stats.duplicates,
+        rejected,
+    );
+    if rejected == 0 {
+        return ok.into_response();
+    }
+    let mut msg = format!("stored {} samples, refused {rejected}", stats.appended);
+    if let Some(first) = stats.invalid_series.first() {
+        msg.push_str(&format!("; first invalid series: {first}"));
+    }
+    plain(StatusCode::BAD_REQUEST, msg)
+}

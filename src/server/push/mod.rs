@@ -1,0 +1,82 @@
+//! Pushes: the Pushgateway-compatible endpoint, the REST custom-metrics
+//! endpoint, and the state and counters they share.
+
+mod body;
+mod custom;
+mod custom_model;
+mod gateway;
+mod grouping;
+mod groups;
+
+pub use custom::custom_metrics;
+pub use gateway::pushgateway;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which push endpoint, for the counters.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    Pushgateway = 0,
+    Custom = 1,
+}
+
+const PATHS: [(Path, &str); 2] = [(Path::Pushgateway, "pushgateway"), (Path::Custom, "custom")];
+
+/// State shared by the push endpoints.
+#[derive(Default)]
+pub struct PushState {
+    groups: groups::Groups,
+    accepted: [AtomicU64; 2],
+    rejected: [AtomicU64; 2],
+    refused_requests: [AtomicU64; 2],
+}
+
+impl PushState {
+    fn count(&self, path: Path, accepted: u64, rejected: u64) {
+        self.accepted[path as usize].fetch_add(accepted, Ordering::Relaxed);
+        self.rejected[path as usize].fetch_add(rejected, Ordering::Relaxed);
+    }
+
+    fn refused(&self, path: Path) {
+        self.refused_requests[path as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(path, result, samples)` for `hourglass_push_samples_total`.
+    pub fn sample_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let mut v = Vec::new();
+        for (p, name) in PATHS {
+            v.push((
+                name,
+                "accepted",
+                self.accepted[p as usize].load(Ordering::Relaxed),
+            ));
+            v.push((
+                name,
+                "rejected",
+                self.rejected[p as usize].load(Ordering::Relaxed),
+            ));
+        }
+        v
+    }
+
+    /// `(path, requests)` for `hourglass_push_requests_refused_total`:
+    /// requests refused as a whole (unparseable body, bad path, …).
+    pub fn refused_counts(&self) -> Vec<(&'static str, u64)> {
+        PATHS
+            .iter()
+            .map(|(p, name)| {
+                (
+                    *name,
+                    self.refused_requests[*p as usize].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Now in Unix milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

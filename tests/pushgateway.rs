@@ -1,0 +1,313 @@
+//! The Pushgateway-compatible endpoint end to end: pushes in text format
+//! 0.0.4, read back through the query API.
+
+mod common;
+mod push_util;
+
+use common::*;
+use push_util::*;
+
+const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+
+fn send(server: &Server, method: &str, path: &str, body: &str) -> Response {
+    request(server.addr, method, path, &[TEXT], body.as_bytes())
+}
+
+const BODY: &str = "\
+# HELP jobs_total Jobs done.
+# TYPE jobs_total counter
+jobs_total{queue=\"a\"} 3
+jobs_total{queue=\"b\"} 5
+# TYPE last_run gauge
+last_run 1.7e9
+# TYPE dur histogram
+dur_bucket{le=\"1\"} 1
+dur_bucket{le=\"+Inf\"} 2
+dur_sum 3.5
+dur_count 2
+";
+
+#[test]
+fn put_stores_with_grouping_labels_and_answers_200() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    // instance "a/b" in URL-safe base64, zone with a percent-escape.
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/batch/instance@base64/YS9i/zone/eu%2B1",
+        BODY,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = query(&server, "jobs_total");
+    assert_eq!(
+        got,
+        vec![
+            (
+                labels(&[
+                    ("__name__", "jobs_total"),
+                    ("instance", "a/b"),
+                    ("job", "batch"),
+                    ("queue", "a"),
+                    ("zone", "eu+1")
+                ]),
+                3.0
+            ),
+            (
+                labels(&[
+                    ("__name__", "jobs_total"),
+                    ("instance", "a/b"),
+                    ("job", "batch"),
+                    ("queue", "b"),
+                    ("zone", "eu+1")
+                ]),
+                5.0
+            ),
+        ]
+    );
+    assert_eq!(value(&server, "last_run"), Some(1.7e9));
+    // `le` normalised like Prometheus 3, so histogram_quantile works.
+    assert_eq!(value(&server, "dur_bucket{le=\"1.0\"}"), Some(1.0));
+    assert_eq!(
+        value(&server, "histogram_quantile(0.5, dur_bucket)"),
+        Some(1.0)
+    );
+    assert_eq!(value(&server, "dur_sum / dur_count"), Some(1.75));
+    let pushed = value(&server, "push_time_seconds{job=\"batch\"}").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - pushed).abs() < 60.0, "{pushed} vs {now}");
+
+    let md = server.get("/api/v1/metadata?metric=jobs_total").json();
+    assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
+    assert_eq!(md["data"]["jobs_total"][0]["help"], "Jobs done.");
+    assert_eq!(
+        self_metric(
+            &server,
+            "hourglass_push_samples_total{path=\"pushgateway\",result=\"accepted\"}"
+        ),
+        8.0
+    );
+}
+
+#[test]
+fn grouping_labels_override_body_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/real",
+        "m{job=\"fake\",x=\"1\"} 1\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        query(&server, "m"),
+        vec![(
+            labels(&[("__name__", "m"), ("job", "real"), ("x", "1")]),
+            1.0
+        )]
+    );
+    // Two body series that collapse into one are refused.
+    let r = send(
+        &server,
+        "PUT",
+        "/metrics/job/real",
+        "m{job=\"a\"} 1\nm{job=\"b\"} 2\n",
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("appears twice"), "{}", r.text());
+}
+
+#[test]
+fn put_replaces_group_post_replaces_families_delete_drops_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let g1 = "/metrics/job/j/instance/one";
+    let g2 = "/metrics/job/j/instance/two";
+    assert_eq!(
+        send(&server, "PUT", g1, "a{k=\"x\"} 1\na{k=\"y\"} 2\nb 3\n").status,
+        200
+    );
+    assert_eq!(send(&server, "PUT", g2, "a{k=\"x\"} 10\n").status, 200);
+
+    // POST: family `a` replaced (k="y" ends), `b` untouched, `c` added.
+    assert_eq!(send(&server, "POST", g1, "a{k=\"x\"} 4\nc 5\n").status, 200);
+    assert_eq!(value(&server, "a{instance=\"one\",k=\"x\"}"), Some(4.0));
+    assert_eq!(value(&server, "a{instance=\"one\",k=\"y\"}"), None);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(3.0));
+    assert_eq!(value(&server, "c{instance=\"one\"}"), Some(5.0));
+
+    // PUT: everything not in the new body ends.
+    assert_eq!(send(&server, "PUT", g1, "b 6\n").status, 200);
+    assert_eq!(value(&server, "a{instance=\"one\"}"), None);
+    assert_eq!(value(&server, "c{instance=\"one\"}"), None);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(6.0));
+    // The other group is its own.
+    assert_eq!(value(&server, "a{instance=\"two\"}"), Some(10.0));
+
+    // DELETE: 202, all series of the group end, push_time_seconds too.
+    let r = send(&server, "DELETE", g1, "");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(query(&server, "{instance=\"one\"}"), vec![]);
+    assert_eq!(value(&server, "a{instance=\"two\"}"), Some(10.0));
+    // Deleting an unknown group is fine too.
+    assert_eq!(
+        send(&server, "DELETE", "/metrics/job/nobody", "").status,
+        202
+    );
+    // A push after a delete stores again.
+    assert_eq!(send(&server, "PUT", g1, "b 7\n").status, 200);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(7.0));
+}
+
+#[test]
+fn refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let g = "/metrics/job/j";
+    let r = send(&server, "PUT", g, "ok 1\nm 1 1700000000000\n");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("line 2: sample m has a timestamp"),
+        "{}",
+        r.text()
+    );
+    let r = send(&server, "PUT", g, "ok 1\nm{a=\"1\" 2\n");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("line 2, column 9: expected ',' or '}'"),
+        "{}",
+        r.text()
+    );
+    let r = send(&server, "PUT", g, "push_time_seconds 1\n");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("written by the server"), "{}", r.text());
+    // Nothing of a refused push was stored.
+    assert_eq!(query(&server, "ok"), vec![]);
+
+    for path in [
+        "/metrics/instance/x",
+        "/metrics/job/",
+        "/metrics/job/j/zone",
+        "/metrics/job/j/x@base64/!!",
+    ] {
+        let r = send(&server, "PUT", path, "m 1\n");
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+    }
+    let r = request(
+        server.addr,
+        "PUT",
+        g,
+        &[(
+            "Content-Type",
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+        )],
+        b"\x00",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    let r = request(
+        server.addr,
+        "PUT",
+        g,
+        &[TEXT, ("Content-Encoding", "br")],
+        b"m 1\n",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert_eq!(
+        self_metric(
+            &server,
+            "hourglass_push_requests_refused_total{path=\"pushgateway\"}"
+        ),
+        9.0
+    );
+    // GET /metrics is still our own metrics page.
+    assert_eq!(server.get("/metrics").status, 200);
+}
+
+#[test]
+fn utf8_names_and_escapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let body = "{\"my.metric\", \"a.b\"=\"q\\\"\\\\\"} 2\n";
+    let r = send(&server, "PUT", "/metrics/job/u", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = query(&server, "{\"my.metric\"}");
+    assert_eq!(
+        got,
+        vec![(
+            labels(&[("__name__", "my.metric"), ("a.b", "q\"\\"), ("job", "u")]),
+            2.0
+        )]
+    );
+}
+
+#[test]
+fn compressed_bodies() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"zipped 1\n").unwrap();
+    let gz = gz.finish().unwrap();
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/gz",
+        &[TEXT, ("Content-Encoding", "gzip")],
+        &gz,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut sn = snap::write::FrameEncoder::new(Vec::new());
+    sn.write_all(b"snapped 2\n").unwrap();
+    let sn = sn.into_inner().unwrap();
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/sn",
+        &[TEXT, ("Content-Encoding", "snappy")],
+        &sn,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(value(&server, "zipped"), Some(1.0));
+    assert_eq!(value(&server, "snapped"), Some(2.0));
+    let r = request(
+        server.addr,
+        "PUT",
+        "/metrics/job/gz",
+        &[TEXT, ("Content-Encoding", "gzip")],
+        b"not gzip",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn concurrent_puts_to_one_group_leave_only_the_last_push_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let addr = server.addr;
+    let threads: Vec<_> = (0..6)
+        .map(|th| {
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let body = format!("v{{t=\"{th}\"}} {i}\n");
+                    let r = request(addr, "PUT", "/metrics/job/race", &[TEXT], body.as_bytes());
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Pushes in the same millisecond get increasing timestamps, which may
+    // run slightly ahead of the clock: look a little later.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let live = query_at(&server, "v", Some(now + 5.0));
+    assert_eq!(live.len(), 1, "{live:?}");
+}
