@@ -147,3 +147,44 @@ fn export_refuses_a_directory_in_use() {
     assert!(!ok);
     assert!(err.contains("in use"), "{err}");
 }
+
+#[test]
+fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.prom");
+    std::fs::write(
+        &input,
+        concat!(
+            "# HELP jobs_total Jobs done.\n",
+            "# TYPE jobs_total counter\n",
+            "jobs_total{queue=\"a\"} 3 1677628800000\n",
+            "jobs_total{queue=\"a\"} 5 1677628815000\n",
+            "jobs_total{queue=\"b\"} NaN 1677628800000\n",
+            "no_timestamp 1\n",
+        ),
+    )
+    .unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(!ok, "a sample without timestamp must fail the import");
+    assert!(err.contains("line 6: sample has no timestamp"), "{err}");
+    assert!(err.contains("3 samples stored"), "{err}");
+    let (ok, out, _) = hourglass(&[
+        "export",
+        "--match",
+        "jobs_total",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert!(
+        out.contains(r#""values":[3,5],"timestamps":[1677628800000,1677628815000]"#),
+        "{out}"
+    );
+    assert!(out.contains(r#""values":["NaN"]"#), "{out}");
+}

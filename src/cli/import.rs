@@ -1,12 +1,14 @@
 //! `hourglass import`: JSON lines (as `hourglass export` and
-//! VictoriaMetrics write them) into storage, old hours straight into
-//! sealed partitions.
+//! VictoriaMetrics write them) or text exposition format 0.0.4 with
+//! timestamps into storage, old hours straight into sealed partitions.
 
 use crate::data_dir::DataDir;
 use crate::ingest::jsonl::parse_line;
+use crate::ingest::text::{self, Entry};
 use anyhow::{Context, bail};
 use hourglass_storage::head::HeadOptions;
-use hourglass_storage::{Options, Storage, WriteBatch};
+use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -16,8 +18,73 @@ pub struct ImportArgs {
     /// The data directory (locked while importing: stop the server first).
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
-    /// Input file of JSON lines, or `-` for standard input.
+    /// Input format; `auto` takes a first line starting with `{` for JSON
+    /// lines, anything else for text exposition.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: Format,
+    /// Input file, or `-` for standard input.
     input: String,
+}
+
+/// What the input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Decide from the first line.
+    Auto,
+    /// `{"metric":{…},"values":[…],"timestamps":[…]}` per line.
+    Jsonl,
+    /// Text exposition 0.0.4, every sample with a timestamp (ms).
+    Text,
+}
+
+/// Lines of text exposition parsed at a time, so big files stream.
+const TEXT_BLOCK_LINES: usize = 100_000;
+
+/// Parses one block of text-format lines starting at line `first_line`;
+/// samples go into `batch`, grouped by series; errors are returned with
+/// their absolute line numbers.
+fn text_block(block: &str, first_line: usize, batch: &mut WriteBatch) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut by_series: HashMap<Vec<(String, String)>, Vec<Sample>> = HashMap::new();
+    let mut parser = text::parse(block);
+    while let Some(entry) = parser.next() {
+        let line = first_line + parser.line().saturating_sub(1);
+        match entry {
+            Ok(Entry::Sample(s)) => {
+                let Some(t) = s.timestamp_ms else {
+                    errors.push(format!(
+                        "line {line}: sample has no timestamp; import needs one"
+                    ));
+                    continue;
+                };
+                let mut key: Vec<(String, String)> = vec![("__name__".into(), s.name.into_owned())];
+                key.extend(
+                    s.labels
+                        .into_iter()
+                        .map(|(k, v)| (k.into_owned(), v.into_owned())),
+                );
+                by_series
+                    .entry(key)
+                    .or_default()
+                    .push(Sample::new(t, s.value));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                errors.push(format!(
+                    "line {}, column {}: {}",
+                    first_line + e.line - 1,
+                    e.column,
+                    e.kind
+                ));
+                break;
+            }
+        }
+    }
+    for (key, mut samples) in by_series {
+        samples.sort_by_key(|s| s.t);
+        batch.push(Labels::from_pairs(key), samples);
+    }
+    errors
 }
 
 /// Samples per storage append.
@@ -48,6 +115,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         ))
     };
     let (mut lines, mut bad_lines, mut stored, mut refused) = (0u64, 0u64, 0u64, 0u64);
+    let mut format = args.format;
+    let mut text_buf = String::new();
+    let (mut text_first, mut text_count) = (1usize, 0usize);
     let mut since_persist = 0usize;
     let mut batch = WriteBatch::new();
     let flush =
@@ -66,6 +136,34 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         };
     for (n, line) in input.lines().enumerate() {
         let line = line.context("reading input")?;
+        if format == Format::Auto && !line.trim().is_empty() {
+            format = if line.trim_start().starts_with('{') {
+                Format::Jsonl
+            } else {
+                Format::Text
+            };
+        }
+        if format == Format::Text {
+            if text_count == 0 {
+                text_first = n + 1;
+            }
+            text_buf.push_str(&line);
+            text_buf.push('\n');
+            text_count += 1;
+            lines += 1;
+            if text_count >= TEXT_BLOCK_LINES {
+                for e in text_block(&text_buf, text_first, &mut batch) {
+                    bad_lines += 1;
+                    if bad_lines <= 10 {
+                        eprintln!("{e}");
+                    }
+                }
+                text_buf.clear();
+                text_count = 0;
+                flush(&mut batch, &mut stored, &mut refused)?;
+            }
+            continue;
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -90,6 +188,14 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             flush(&mut batch, &mut stored, &mut refused)?;
             storage.persist()?;
             since_persist = 0;
+        }
+    }
+    if text_count > 0 {
+        for e in text_block(&text_buf, text_first, &mut batch) {
+            bad_lines += 1;
+            if bad_lines <= 10 {
+                eprintln!("{e}");
+            }
         }
     }
     flush(&mut batch, &mut stored, &mut refused)?;
