@@ -183,8 +183,8 @@ fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
     ]);
     assert!(ok);
     assert!(
-        out.contains(r#""values":[3,5],"timestamps":[1677628800000,1677628815000]"#),
+        out.contains(r#""timestamps":[1677628800000,1677628815000],"values":[3.0,5.0]"#),
         "{out}"
     );
-    assert!(out.contains(r#""values":["NaN"]"#), "{out}");
+    assert!(out.contains(r#""values":["NaN"#), "{out}");
 }
