@@ -16,7 +16,7 @@ HG_PORT=${HG_PORT:-19201}
 PROM_PORT=${PROM_PORT:-19090}
 
 cargo build --release --quiet
-bin=target/release/hourglass
+bin="${CARGO_TARGET_DIR:-target}/release/hourglass"
 work=$(mktemp -d)
 hg_pid=""; prom_pid=""
 cleanup() {
@@ -41,7 +41,7 @@ echo "== Hourglass"
   --retention 0 >"$work/hg.log" 2>&1 &
 hg_pid=$!
 wait_http "http://127.0.0.1:$HG_PORT/-/ready"
-hg_out=$("$bin" bench ingest --url "http://127.0.0.1:$HG_PORT/api/v1/write" "${gen[@]}" 2>/dev/null)
+hg_out=$("$bin" bench ingest --url "http://127.0.0.1:$HG_PORT/api/v1/write" "${gen[@]}")
 echo "$hg_out"
 hg_rss=$(rss_kb $hg_pid)
 for _ in $(seq 60); do
@@ -57,7 +57,7 @@ prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$work/prom" \
   --storage.tsdb.retention.time=10y >"$work/prom.log" 2>&1 &
 prom_pid=$!
 wait_http "http://127.0.0.1:$PROM_PORT/-/ready"
-prom_out=$("$bin" bench ingest --url "http://127.0.0.1:$PROM_PORT/api/v1/write" "${gen[@]}" 2>/dev/null)
+prom_out=$("$bin" bench ingest --url "http://127.0.0.1:$PROM_PORT/api/v1/write" "${gen[@]}")
 echo "$prom_out"
 prom_rss=$(rss_kb $prom_pid)
 block=""
@@ -71,12 +71,35 @@ bdir=$(dirname "$block")
 prom_samples=$(python3 -c "import json,sys; print(json.load(open('$block'))['stats']['numSamples'])")
 prom_bytes=$(du -sb "$bdir" | cut -f1)
 
+# Query latency on the same data: 1 h ranges at 15 s steps over the last
+# hour of the data, median of 5 runs each.
+q_end=$(( start_ms / 1000 + SCRAPES * 15 ))
+q_start=$(( q_end - 3600 ))
+median_ms() {  # url query
+  for _ in 1 2 3 4 5; do
+    curl -s -o /dev/null -w '%{time_total}\n' --data-urlencode "query=$2" \
+      --data "start=$q_start&end=$q_end&step=15" "$1/api/v1/query_range"
+  done | sort -n | sed -n 3p | awk '{printf "%.1f", $1 * 1000}'
+}
+queries=(
+  'sum(rate(node_cpu_seconds_total[5m]))'
+  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
+  'topk(10, avg_over_time(node_load1[5m]))'
+  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
+)
+query_rows=""
+for q in "${queries[@]}"; do
+  a=$(median_ms "http://127.0.0.1:$HG_PORT" "$q")
+  b=$(median_ms "http://127.0.0.1:$PROM_PORT" "$q")
+  query_rows+="$q"$'\t'"$a"$'\t'"$b"$'\n'
+done
+
 field() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
 hg_samples=$(echo "$hg_total" | awk '{print $(NF-2)}')
 hg_bytes=$(echo "$hg_total" | awk '{print $(NF-1)}')
-python3 - "$hg_out" "$prom_out" "$hg_rss" "$prom_rss" "$hg_bytes" "$hg_samples" "$prom_bytes" "$prom_samples" "$SERIES" <<'PY'
+python3 - "$hg_out" "$prom_out" "$hg_rss" "$prom_rss" "$hg_bytes" "$hg_samples" "$prom_bytes" "$prom_samples" "$SERIES" "$query_rows" <<'PY'
 import sys
-hg, prom, hg_rss, prom_rss, hb, hs, pb, ps, series = sys.argv[1:]
+hg, prom, hg_rss, prom_rss, hb, hs, pb, ps, series, query_rows = sys.argv[1:]
 f = lambda s, k: float(dict(x.split("=") for x in s.split())[k])
 print()
 print(f"{'':28}{'Hourglass':>14}{'Prometheus':>14}{'ratio':>10}")
@@ -89,4 +112,8 @@ a, b = int(hg_rss) * 1024 / int(series), int(prom_rss) * 1024 / int(series)
 print(f"{'RSS bytes per series':28}{a:>14,.0f}{b:>14,.0f}{r(a, b):>10}")
 a, b = int(hb) / int(hs), int(pb) / int(ps)
 print(f"{'bytes per sample (sealed)':28}{a:>14.3f}{b:>14.3f}{r(a, b):>10}")
+for row in filter(None, query_rows.split("\n")):
+    q, a, b = row.split("\t")
+    print(f"{'query ms: ' + q}")
+    print(f"{'':28}{float(a):>14.1f}{float(b):>14.1f}{r(float(a), float(b)):>10}")
 PY

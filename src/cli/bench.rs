@@ -45,6 +45,11 @@ pub struct IngestArgs {
     /// Remote-write protocol version: 1 or 2.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     protocol: u8,
+    /// Let senders run ahead of each other instead of moving from scrape
+    /// to scrape together (as a scraper's shards do). Prometheus refuses
+    /// samples more than about an hour behind its newest.
+    #[arg(long)]
+    free_running: bool,
     /// First scrape time, Unix ms (default: now minus the run's span).
     #[arg(long)]
     start_ms: Option<i64>,
@@ -74,6 +79,10 @@ enum Shape {
     Gauge,
     /// Never changes.
     Constant,
+    /// Integer counter (bytes, packets).
+    IntCounter,
+    /// Integer gauge moving in whole pages (memory, disk space).
+    Bytes,
 }
 
 struct SeriesSpec {
@@ -113,7 +122,8 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
             let mut l = base("node_cpu_seconds_total");
             l.push(("cpu".into(), cpu.to_string()));
             l.push(("mode".into(), mode.into()));
-            push(l, Shape::Counter, rng.unit() * 1e6);
+            // CPU seconds carry two decimals, as node exporter reports them.
+            push(l, Shape::Counter, (rng.unit() * 1e8).round() / 100.0);
         }
     }
     for m in [
@@ -133,12 +143,12 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
         let shape = if m.ends_with("Total") {
             Shape::Constant
         } else {
-            Shape::Gauge
+            Shape::Bytes
         };
         push(
             base(&format!("node_memory_{m}_bytes")),
             shape,
-            (rng.next() % (64 << 30)) as f64,
+            ((rng.next() % (16 << 20)) * 4096) as f64,
         );
     }
     for l in ["node_load1", "node_load5", "node_load15"] {
@@ -157,9 +167,9 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
             let shape = if m.contains("size") {
                 Shape::Constant
             } else {
-                Shape::Gauge
+                Shape::Bytes
             };
-            push(l, shape, (rng.next() % (1 << 40)) as f64);
+            push(l, shape, ((rng.next() % (1 << 28)) * 4096) as f64);
         }
     }
     for dev in ["eth0", "eth1", "lo"] {
@@ -171,7 +181,7 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
         ] {
             let mut l = base(m);
             l.push(("device".into(), dev.into()));
-            push(l, Shape::Counter, rng.unit() * 1e9);
+            push(l, Shape::IntCounter, (rng.next() % 1_000_000_000) as f64);
         }
     }
     out.truncate(100);
@@ -180,9 +190,13 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
 
 fn advance(s: &mut SeriesSpec, rng: &mut Rng) {
     s.value = match s.shape {
-        Shape::Counter => s.value + (rng.next() % 1000) as f64 / 100.0,
+        // Rounded after each step: node exporter reports CPU seconds as
+        // integer ticks / 100, never with accumulated float error.
+        Shape::Counter => ((s.value + (rng.next() % 1000) as f64 / 100.0) * 100.0).round() / 100.0,
         Shape::Gauge => ((s.value + (rng.unit() - 0.5) * 10.0) * 100.0).round() / 100.0,
         Shape::Constant => s.value,
+        Shape::IntCounter => s.value + (rng.next() % 100_000) as f64,
+        Shape::Bytes => (s.value + ((rng.next() % 65) as f64 - 32.0) * 4096.0).max(0.0),
     };
 }
 
@@ -313,7 +327,8 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
     }
     let series_total: usize = per_sender.iter().map(Vec::len).sum();
-    let mut plans: Vec<Vec<(Vec<u8>, usize)>> = Vec::with_capacity(args.concurrency);
+    per_sender.retain(|s| !s.is_empty());
+    let mut plans: Vec<Vec<(Vec<u8>, usize, usize)>> = Vec::with_capacity(per_sender.len());
     let mut raw_bytes = 0usize;
     for series in &mut per_sender {
         let mut reqs = Vec::new();
@@ -342,13 +357,15 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                     w.buf
                 };
                 raw_bytes += raw.len();
-                reqs.push((compress(&raw), group.len()));
+                reqs.push((compress(&raw), group.len(), k));
             }
         }
         plans.push(reqs);
     }
     let requests: usize = plans.iter().map(Vec::len).sum();
-    let wire_bytes: usize = plans.iter().flatten().map(|(b, _)| b.len()).sum();
+    let wire_bytes: usize = plans.iter().flatten().map(|(b, _, _)| b.len()).sum();
+    let barrier = Arc::new(std::sync::Barrier::new(plans.len()));
+    let lockstep = !args.free_running;
     let samples_total = series_total * args.scrapes;
     eprintln!(
         "built {requests} requests, {samples_total} samples over {series_total} series in {:.1} s \
@@ -368,12 +385,19 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             .map(|reqs| {
                 let target = Arc::clone(&target);
                 let failures = Arc::clone(&failures);
+                let barrier = Arc::clone(&barrier);
                 scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
                     let mut conn = Conn::open(&target, protocol)?;
                     let mut lat = Vec::with_capacity(reqs.len());
                     let started = Instant::now();
                     let mut sent = 0usize;
-                    for (body, n) in reqs {
+                    let mut scrape = 0usize;
+                    for (body, n, k) in reqs {
+                        // Shards of a scraper move from scrape to scrape together.
+                        if lockstep && k != scrape {
+                            barrier.wait();
+                            scrape = k;
+                        }
                         if let Some(rate) = per_sender_rate {
                             let due = Duration::from_secs_f64(sent as f64 / rate);
                             if let Some(wait) = due.checked_sub(started.elapsed()) {
