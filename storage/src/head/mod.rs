@@ -116,7 +116,8 @@ struct Counters {
 pub struct HeadStats {
     /// Live series.
     pub series: usize,
-    /// Samples accepted since open (WAL replay included).
+    /// Samples accepted by appends since open (WAL replay is counted in
+    /// `ReplayStats::samples` instead).
     pub appended: u64,
     /// Exact duplicates accepted silently.
     pub duplicates: u64,
