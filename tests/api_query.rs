@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::{compress, v1};
+use hourglass::ingest::remote_write::v1;
 use hourglass_storage::Sample;
 use serde_json::json;
 
@@ -37,16 +37,7 @@ fn seeded() -> (tempfile::TempDir, Server) {
         [("__name__", "temperature"), ("job", "api")],
         &[Sample::new(T0, 21.5), Sample::new(T0 + 60_000, f64::NAN)],
     );
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&w.buf),
-    );
+    let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204, "{}", r.text());
     (tmp, server)
 }
@@ -242,16 +233,7 @@ fn engine_annotations_reach_the_client() {
             &[Sample::new(T0, v)],
         );
     }
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&w.buf),
-    );
+    let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204);
     let v = get(
         &server,

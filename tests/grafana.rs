@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::{compress, v1};
+use hourglass::ingest::remote_write::v1;
 use hourglass_storage::Sample;
 use serde_json::Value;
 
@@ -40,16 +40,7 @@ fn seeded() -> (tempfile::TempDir, Server) {
             &samples,
         );
     }
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&w.buf),
-    );
+    let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204);
     (tmp, server)
 }

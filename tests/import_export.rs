@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::{compress, v1};
+use hourglass::ingest::remote_write::v1;
 use hourglass_storage::{STALE_NAN_BITS, Sample};
 use std::process::Command;
 
@@ -43,16 +43,7 @@ fn export_then_import_reproduces_the_data_exactly() {
             .collect();
         v1::encode_series(&mut w, [("__name__", "m"), ("job", job)], &samples);
     }
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&w.buf),
-    );
+    let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204, "{}", r.text());
     let (ok, _) = server.terminate();
     assert!(ok);

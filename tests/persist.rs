@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::{compress, v1};
+use hourglass::ingest::remote_write::v1;
 use hourglass_storage::Sample;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,16 +30,7 @@ fn write_hours(server: &Server, hours: i64) {
             &samples,
         );
     }
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&w.buf),
-    );
+    let r = remote_write(server, &w.buf);
     assert_eq!(r.status, 204, "{}", r.text());
 }
 

@@ -226,3 +226,18 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[start + size + 2..];
     }
 }
+
+/// Posts an uncompressed remote-write 1.0 body, snappy-compressed, as
+/// Prometheus sends it.
+pub fn remote_write(server: &Server, protobuf: &[u8]) -> Response {
+    request(
+        server.addr,
+        "POST",
+        "/api/v1/write",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
+        &hourglass::ingest::remote_write::compress(protobuf),
+    )
+}
