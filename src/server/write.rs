@@ -44,19 +44,33 @@ pub async fn remote_write(
         Err((code, msg)) => return plain(code, msg),
     };
     let max = state.inner.limits.max_body_bytes;
-    let raw = match remote_write::decompress(&body, max) {
-        Ok(raw) => raw,
-        Err(e @ SnappyError::TooLarge { .. }) => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
-        }
-        Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    // Decoding and appending (which waits for the WAL's fsync) stay off the
-    // async worker threads.
+    // Decompressing, decoding and appending (which waits for the WAL's
+    // fsync) stay off the async worker threads; each blocking thread keeps
+    // its decompression buffer from request to request.
     let caller = caller.map(|axum::Extension(c)| c);
-    match tokio::task::spawn_blocking(move || match proto {
-        Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw),
-        Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw),
+    match tokio::task::spawn_blocking(move || {
+        thread_local! {
+            static RAW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        RAW.with(|raw| {
+            let mut raw = raw.borrow_mut();
+            match remote_write::decompress_into(&body, max, &mut raw) {
+                Ok(()) => {}
+                Err(e @ SnappyError::TooLarge { .. }) => {
+                    return plain(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
+                }
+                Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+            let response = match proto {
+                Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw),
+                Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw),
+            };
+            // A one-off huge body should not pin its memory in every thread.
+            if raw.capacity() > 8 << 20 {
+                *raw = Vec::new();
+            }
+            response
+        })
     })
     .await
     {

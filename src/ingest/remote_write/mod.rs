@@ -22,13 +22,25 @@ pub enum SnappyError {
 
 /// Decompresses a snappy block, refusing to allocate more than `max` bytes.
 pub fn decompress(body: &[u8], max: usize) -> Result<Vec<u8>, SnappyError> {
+    let mut out = Vec::new();
+    decompress_into(body, max, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`decompress`], into a buffer the caller reuses: a fresh buffer per
+/// request made the kernel zero new pages for every request.
+pub fn decompress_into(body: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), SnappyError> {
     let len = snap::raw::decompress_len(body).map_err(|e| SnappyError::Invalid(e.to_string()))?;
     if len > max {
         return Err(SnappyError::TooLarge { len, max });
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| SnappyError::Invalid(e.to_string()))
+    out.clear();
+    out.resize(len, 0);
+    let n = snap::raw::Decoder::new()
+        .decompress(body, out)
+        .map_err(|e| SnappyError::Invalid(e.to_string()))?;
+    out.truncate(n);
+    Ok(())
 }
 
 /// Compresses a body for sending (load generator, tests).
