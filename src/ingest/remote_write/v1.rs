@@ -56,7 +56,7 @@ pub enum MetricType {
 }
 
 impl MetricType {
-    fn from_wire(v: u64) -> MetricType {
+    pub(crate) fn from_wire(v: u64) -> MetricType {
         match v {
             1 => MetricType::Counter,
             2 => MetricType::Gauge,
@@ -69,7 +69,7 @@ impl MetricType {
         }
     }
 
-    fn to_wire(self) -> u64 {
+    pub(crate) fn to_wire(self) -> u64 {
         match self {
             MetricType::Unknown => 0,
             MetricType::Counter => 1,

@@ -112,7 +112,7 @@ fn decode_series<'a>(
                 let (mut kind, mut help, mut unit) = (MetricType::Unknown, "", "");
                 while let Some((f, w)) = m.key()? {
                     match (f, w) {
-                        (1, WireType::Varint) => kind = metric_type(m.varint()?),
+                        (1, WireType::Varint) => kind = MetricType::from_wire(m.varint()?),
                         (3, WireType::Varint) => help = symbol(symbols, m.varint()?)?,
                         (4, WireType::Varint) => unit = symbol(symbols, m.varint()?)?,
                         _ => m.skip(w)?,
@@ -163,19 +163,6 @@ fn decode_series<'a>(
     out.exemplars += u64::from(exemplars);
     req.series.push(series);
     Ok(())
-}
-
-fn metric_type(v: u64) -> MetricType {
-    match v {
-        1 => MetricType::Counter,
-        2 => MetricType::Gauge,
-        3 => MetricType::Histogram,
-        4 => MetricType::GaugeHistogram,
-        5 => MetricType::Summary,
-        6 => MetricType::Info,
-        7 => MetricType::StateSet,
-        _ => MetricType::Unknown,
-    }
 }
 
 /// Builds 2.0 requests (load generator, tests): interns strings as it goes.
@@ -234,7 +221,7 @@ impl Encoder {
                 });
             }
             if let Some(k) = kind {
-                ts.message(5, |m| m.uint(1, k as u64));
+                ts.message(5, |m| m.uint(1, k.to_wire()));
             }
         });
     }
