@@ -26,6 +26,23 @@ pub fn format_value(v: f64, out: &mut String) {
     }
 }
 
+/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it, with
+/// Prometheus's spellings of NaN and the infinities: the text format and
+/// the parse_query AST use it.
+pub fn plain_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
 /// A timestamp in ms as Prometheus prints it: seconds, with three decimals
 /// only when there is a fraction.
 pub fn format_timestamp(ms: i64, out: &mut String) {

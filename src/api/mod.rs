@@ -2,7 +2,7 @@
 //! as Grafana and `promtool` call it.
 
 pub(crate) mod envelope;
-mod json;
+pub(crate) mod json;
 mod labels;
 pub(crate) mod params;
 mod parse_query;

@@ -2,6 +2,7 @@
 //! query explainer reads.
 
 use super::envelope::{ApiError, ApiResult, success};
+use super::json::plain_float;
 use super::params::{Params, parse_error_text};
 use hourglass_query::{
     At, BinaryOp, Expr, GroupSide, Grouping, UnaryOp, ValueType, VectorSelector,
@@ -15,20 +16,6 @@ fn type_name(t: ValueType) -> &'static str {
         ValueType::Vector => "vector",
         ValueType::Matrix => "matrix",
         ValueType::String => "string",
-    }
-}
-
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
     }
 }
 
@@ -64,7 +51,7 @@ fn selector(v: &VectorSelector) -> (Value, Value, Value, Value, Value) {
 /// Translates an expression into Prometheus's JSON AST.
 pub fn translate(e: &Expr) -> Value {
     match e {
-        Expr::Number(n) => json!({ "type": "numberLiteral", "val": number(n.0) }),
+        Expr::Number(n) => json!({ "type": "numberLiteral", "val": plain_float(n.0) }),
         Expr::String(s) => json!({ "type": "stringLiteral", "val": s }),
         Expr::Paren(inner) => json!({ "type": "parenExpr", "expr": translate(inner) }),
         Expr::Unary(u) => json!({

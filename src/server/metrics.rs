@@ -49,7 +49,7 @@ impl Exposition {
             }
             self.0.push('}');
         }
-        let _ = writeln!(self.0, " {}", format_value(value));
+        let _ = writeln!(self.0, " {}", crate::api::json::plain_float(value));
     }
 
     fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
@@ -62,20 +62,6 @@ fn escape(v: &str) -> String {
     v.replace('\\', r"\\")
         .replace('"', "\\\"")
         .replace('\n', r"\n")
-}
-
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
 }
 
 /// Resident memory, CPU seconds and open descriptors from `/proc`.
