@@ -206,6 +206,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.persist_interval.max(Duration::from_secs(1)),
     ));
 
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -214,7 +215,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.set_ready(true);
 
     axum::serve(listener, server::router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")?;
 
@@ -273,28 +274,21 @@ async fn persist_loop(state: AppState, every: Duration) {
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+///
+/// The handlers are installed here, before the server reports ready, not when
+/// the returned future is first polled: axum polls it on a spawned task, and a
+/// SIGTERM arriving before that would take the default action and kill the
+/// process without syncing the WAL.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
         }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received"),
-        () = term => tracing::info!("SIGTERM received"),
-    }
+    })
 }
 
 #[cfg(test)]
