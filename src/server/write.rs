@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{AppendStats, Labels, WriteBatch};
+use hourglass_storage::{AppendStats, BorrowedBatch, Labels, WriteBatch};
 use std::fmt::Write as _;
 
 const V1_PROTO: &str = "prometheus.WriteRequest";
@@ -259,16 +259,14 @@ fn store(
             );
         }
     }
-    let mut batch = WriteBatch::new();
+    let mut batch = BorrowedBatch::default();
+    batch.series.reserve(req.series.len());
     let mut histograms = 0u64;
     for ts in &req.series {
         histograms += u64::from(ts.histograms);
         let samples = req.samples_of(ts);
         if !samples.is_empty() {
-            batch.push(
-                Labels::from_pairs(req.labels_of(ts).iter().copied()),
-                samples.to_vec(),
-            );
+            batch.push(req.labels_of(ts), samples);
         }
     }
     for b in extra.iter().filter(|b| !b.is_empty()) {
@@ -277,7 +275,7 @@ fn store(
     let stats = if batch.is_empty() {
         AppendStats::default()
     } else {
-        state.inner.storage.append(&batch)?
+        state.inner.storage.append_borrowed(&batch)?
     };
     Ok((stats, histograms))
 }

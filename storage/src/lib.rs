@@ -22,7 +22,7 @@ mod storage_querier;
 
 pub use error::StorageError;
 pub use head::{AppendStats, HeadStats, Rejected};
-pub use model::batch::{SeriesSamples, WriteBatch};
+pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};

@@ -8,7 +8,7 @@ use crate::error::StorageError;
 use crate::head::{
     AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
 };
-use crate::model::batch::WriteBatch;
+use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::partition::{Partition, write_partition};
 use crate::retention::{self, RetentionStats};
 use crate::storage_querier::StorageQuerier;
@@ -122,6 +122,12 @@ impl Storage {
     /// the batch must be considered not acknowledged.
     pub fn append(&self, batch: &WriteBatch) -> Result<AppendStats, StorageError> {
         self.head.append(batch, Some(&self.wal))
+    }
+
+    /// Like [`Storage::append`], for a batch that borrows its labels from a
+    /// decoded request: series already stored are found without allocating.
+    pub fn append_borrowed(&self, batch: &BorrowedBatch<'_>) -> Result<AppendStats, StorageError> {
+        self.head.append_borrowed(batch, Some(&self.wal))
     }
 
     /// A querier over head and partitions for `[mint, maxt]` (inclusive, ms).

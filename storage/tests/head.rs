@@ -2,7 +2,8 @@
 //! out-of-order samples, recovery from the WAL, and crashes.
 
 use hourglass_storage::{
-    Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample, Storage, WriteBatch,
+    BorrowedBatch, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample, Storage,
+    WriteBatch,
 };
 use hourglass_wal::fs::FaultyFs;
 use proptest::prelude::*;
@@ -320,4 +321,66 @@ proptest! {
         let st = Storage::open(dir.path(), o).unwrap();
         check(&st)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Appending borrowed, unsorted pairs stores exactly what appending the
+    /// same series as `Labels` does, with the same counts, across restarts.
+    #[test]
+    fn borrowed_batches_store_what_owned_batches_store(
+        requests in prop::collection::vec(
+            prop::collection::vec((
+                // Pairs as a sender might send them: any order, empty
+                // values, duplicate and invalid names.
+                prop::collection::vec((
+                    prop::sample::select(vec!["__name__", "job", "a", "", "1x"]),
+                    prop::sample::select(vec!["up", "x", ""]),
+                ), 0..4),
+                prop::collection::vec((0i64..50, prop::sample::select(vec![0.0, 2.5, f64::NAN])), 0..4),
+            ), 1..8),
+            1..6),
+    ) {
+        let owned_dir = tempfile::tempdir().unwrap();
+        let borrowed_dir = tempfile::tempdir().unwrap();
+        let owned = Storage::open(owned_dir.path(), opts()).unwrap();
+        let borrowed = Storage::open(borrowed_dir.path(), opts()).unwrap();
+        for req in &requests {
+            let samples: Vec<Vec<Sample>> = req
+                .iter()
+                .map(|(_, s)| s.iter().map(|&(t, v)| Sample::new(t * 1000, v)).collect())
+                .collect();
+            let mut ob = WriteBatch::new();
+            let mut bb = BorrowedBatch::default();
+            for ((pairs, _), s) in req.iter().zip(&samples) {
+                ob.push(Labels::from_pairs(pairs.iter().copied()), s.clone());
+                bb.push(pairs, s);
+            }
+            prop_assert_eq!(owned.append(&ob).unwrap(), borrowed.append_borrowed(&bb).unwrap());
+        }
+        prop_assert_eq!(dump(&owned), dump(&borrowed));
+        prop_assert_eq!(owned.stats(), borrowed.stats());
+        borrowed.close().unwrap();
+        let reopened = Storage::open(borrowed_dir.path(), opts()).unwrap();
+        prop_assert_eq!(dump(&owned), dump(&reopened));
+    }
+}
+
+#[test]
+fn borrowed_pairs_in_any_order_name_one_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let sorted = [("__name__", "up"), ("job", "node"), ("zone", "")];
+    let shuffled = [("job", "node"), ("__name__", "up")];
+    let (a, b) = ([Sample::new(1_000, 1.0)], [Sample::new(2_000, 2.0)]);
+    let mut batch = BorrowedBatch::default();
+    batch.push(&shuffled, &a);
+    batch.push(&sorted, &b);
+    let stats = st.append_borrowed(&batch).unwrap();
+    assert_eq!(stats.appended, 2);
+    assert_eq!(st.stats().series, 1);
+    let d = dump(&st);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d.values().next().unwrap().len(), 2);
 }

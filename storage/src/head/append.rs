@@ -10,14 +10,15 @@
 //! order than their samples reached memory, replay re-applies samples
 //! without the out-of-order window (they were accepted once already).
 
-use super::series::{Outcome, Rules};
+use super::series::{MemSeries, Outcome, Rules};
 use super::wal_records::RecordWriter;
 use super::{Head, lock};
 use crate::error::StorageError;
-use crate::model::batch::WriteBatch;
-use crate::model::labels::LabelError;
+use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::labels::{LabelError, Labels, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
 use hourglass_wal::Wal;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// Samples refused, by reason.
@@ -57,6 +58,53 @@ pub struct AppendStats {
 /// How many validation errors one `AppendStats` reports in full.
 pub const MAX_REPORTED_ERRORS: usize = 16;
 
+/// How a batch names a series: owned labels, or borrowed pairs sorted by
+/// [`sort_pairs`]. Lookups use it as is; labels are built only for new
+/// series.
+trait SeriesKey {
+    fn hash(&self) -> u64;
+    fn matches(&self, labels: &Labels) -> bool;
+    fn to_labels(&self) -> Labels;
+}
+
+impl SeriesKey for &Labels {
+    fn hash(&self) -> u64 {
+        self.stable_hash()
+    }
+    fn matches(&self, labels: &Labels) -> bool {
+        labels == *self
+    }
+    fn to_labels(&self) -> Labels {
+        (*self).clone()
+    }
+}
+
+/// Pairs sorted by name with empty values dropped.
+struct SortedPairs<'p, 'a>(&'p [(&'a str, &'a str)]);
+
+impl SeriesKey for SortedPairs<'_, '_> {
+    fn hash(&self) -> u64 {
+        stable_hash_pairs(self.0)
+    }
+    fn matches(&self, labels: &Labels) -> bool {
+        labels.eq_pairs(self.0)
+    }
+    fn to_labels(&self) -> Labels {
+        Labels::from_pairs(self.0.iter().copied())
+    }
+}
+
+/// One `append` call's running state.
+struct Appending {
+    rules: Rules,
+    stats: AppendStats,
+    rec: Option<RecordWriter>,
+    new_defs: Vec<Arc<MemSeries>>,
+    accepted: Vec<Sample>,
+    batch_max: i64,
+    batch_min: i64,
+}
+
 impl Head {
     /// Applies a batch and logs it to `wal` (if any) as one record.
     pub fn append(
@@ -64,73 +112,113 @@ impl Head {
         batch: &WriteBatch,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        let rules = Rules {
-            cut: self.opts.cut,
-            ooo_window_ms: self.opts.ooo_window_ms,
-            min_valid_t: self.min_valid_t(),
-            replay: false,
-        };
-        let mut stats = AppendStats::default();
-        let mut rec = wal.map(|_| RecordWriter::with_capacity(batch.num_samples()));
-        let mut new_defs = Vec::new();
-        let mut accepted: Vec<Sample> = Vec::new();
-        let mut batch_max = i64::MIN;
-        let mut batch_min = i64::MAX;
+        let mut a = self.appending(wal.is_some(), batch.num_samples());
         for ss in &batch.series {
-            if ss.samples.is_empty() {
-                continue;
-            }
-            let hash = ss.labels.stable_hash();
-            // Labels equal to a stored series' were validated when it was
-            // created; only new series need checking.
-            let mut series = match self.get(hash, &ss.labels) {
-                Some(s) => s,
-                None => {
-                    if let Err(e) = ss.labels.validate(&self.opts.limits) {
-                        stats.rejected.invalid_series += ss.samples.len() as u64;
-                        if stats.invalid_series.len() < MAX_REPORTED_ERRORS {
-                            stats.invalid_series.push(e);
-                        }
-                        continue;
+            self.append_series(&mut a, &ss.labels, &ss.samples);
+        }
+        self.finish(a, wal)
+    }
+
+    /// Like [`Head::append`], for a batch borrowing its labels: series
+    /// already present are found without allocating.
+    pub fn append_borrowed(
+        &self,
+        batch: &BorrowedBatch<'_>,
+        wal: Option<&Wal>,
+    ) -> Result<AppendStats, StorageError> {
+        let mut a = self.appending(wal.is_some(), batch.num_samples());
+        let mut sorted = Vec::new();
+        for ss in &batch.series {
+            sort_pairs(ss.labels, &mut sorted);
+            self.append_series(&mut a, SortedPairs(&sorted), ss.samples);
+        }
+        self.finish(a, wal)
+    }
+
+    fn appending(&self, logged: bool, samples: usize) -> Appending {
+        Appending {
+            rules: Rules {
+                cut: self.opts.cut,
+                ooo_window_ms: self.opts.ooo_window_ms,
+                min_valid_t: self.min_valid_t(),
+                replay: false,
+            },
+            stats: AppendStats::default(),
+            rec: logged.then(|| RecordWriter::with_capacity(samples)),
+            new_defs: Vec::new(),
+            accepted: Vec::new(),
+            batch_max: i64::MIN,
+            batch_min: i64::MAX,
+        }
+    }
+
+    fn append_series(&self, a: &mut Appending, key: impl SeriesKey, samples: &[Sample]) {
+        if samples.is_empty() {
+            return;
+        }
+        let hash = key.hash();
+        // Labels equal to a stored series' were validated when it was
+        // created; only new series need checking.
+        let mut series = match self.get_by(hash, |l| key.matches(l)) {
+            Some(s) => s,
+            None => {
+                let labels = key.to_labels();
+                if let Err(e) = labels.validate(&self.opts.limits) {
+                    a.stats.rejected.invalid_series += samples.len() as u64;
+                    if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
+                        a.stats.invalid_series.push(e);
                     }
-                    self.create(hash, &ss.labels, None)
+                    return;
                 }
-            };
-            accepted.clear();
-            {
-                let mut data = lock(&series.data);
-                // Collected between lookup and lock: start it afresh.
-                while data.deleted {
-                    drop(data);
-                    std::thread::yield_now();
-                    series = self.get_or_create(&ss.labels, None);
-                    data = lock(&series.data);
-                }
-                for &s in &ss.samples {
-                    match data.append(s, &rules) {
-                        Outcome::Appended => {
-                            accepted.push(s);
-                            batch_max = batch_max.max(s.t);
-                            batch_min = batch_min.min(s.t);
-                        }
-                        Outcome::Duplicate => stats.duplicates += 1,
-                        Outcome::OutOfWindow => stats.rejected.out_of_window += 1,
-                        Outcome::PastRetention => stats.rejected.past_retention += 1,
-                        Outcome::DuplicateConflict => stats.rejected.duplicate_conflict += 1,
-                    }
-                }
+                self.create(hash, &labels, None)
             }
-            stats.appended += accepted.len() as u64;
-            if let Some(rec) = rec.as_mut()
-                && !accepted.is_empty()
-            {
-                if !series.def_durable.load(Ordering::Acquire) {
-                    rec.def(series.id, &series.labels);
-                    new_defs.push(series.clone());
+        };
+        a.accepted.clear();
+        {
+            let mut data = lock(&series.data);
+            // Collected between lookup and lock: start it afresh.
+            while data.deleted {
+                drop(data);
+                std::thread::yield_now();
+                series = self.get_or_create(&key.to_labels(), None);
+                data = lock(&series.data);
+            }
+            for &s in samples {
+                match data.append(s, &a.rules) {
+                    Outcome::Appended => {
+                        a.accepted.push(s);
+                        a.batch_max = a.batch_max.max(s.t);
+                        a.batch_min = a.batch_min.min(s.t);
+                    }
+                    Outcome::Duplicate => a.stats.duplicates += 1,
+                    Outcome::OutOfWindow => a.stats.rejected.out_of_window += 1,
+                    Outcome::PastRetention => a.stats.rejected.past_retention += 1,
+                    Outcome::DuplicateConflict => a.stats.rejected.duplicate_conflict += 1,
                 }
-                rec.group(series.id, &accepted);
             }
         }
+        a.stats.appended += a.accepted.len() as u64;
+        if let Some(rec) = a.rec.as_mut()
+            && !a.accepted.is_empty()
+        {
+            if !series.def_durable.load(Ordering::Acquire) {
+                rec.def(series.id, &series.labels);
+                a.new_defs.push(series.clone());
+            }
+            rec.group(series.id, &a.accepted);
+        }
+    }
+
+    /// Logs what was accepted and publishes counters.
+    fn finish(&self, a: Appending, wal: Option<&Wal>) -> Result<AppendStats, StorageError> {
+        let Appending {
+            stats,
+            rec,
+            new_defs,
+            batch_max,
+            batch_min,
+            ..
+        } = a;
         if let (Some(wal), Some(rec)) = (wal, rec)
             && !rec.is_empty()
         {

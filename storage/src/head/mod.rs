@@ -91,9 +91,13 @@ enum Slot {
 
 impl Slot {
     fn find(&self, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        self.find_by(|l| l == labels)
+    }
+
+    fn find_by(&self, matches: impl Fn(&Labels) -> bool) -> Option<&Arc<MemSeries>> {
         match self {
-            Slot::One(s) => (s.labels == *labels).then_some(s),
-            Slot::Many(v) => v.iter().find(|s| s.labels == *labels),
+            Slot::One(s) => matches(&s.labels).then_some(s),
+            Slot::Many(v) => v.iter().find(|s| matches(&s.labels)),
         }
     }
 }
@@ -186,7 +190,12 @@ impl Head {
 
     /// The series with these labels, if present.
     fn get(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        read(self.shard(hash)).get(&hash)?.find(labels).cloned()
+        self.get_by(hash, |l| l == labels)
+    }
+
+    /// The series under `hash` whose labels satisfy `matches`.
+    fn get_by(&self, hash: u64, matches: impl Fn(&Labels) -> bool) -> Option<Arc<MemSeries>> {
+        read(self.shard(hash)).get(&hash)?.find_by(matches).cloned()
     }
 
     /// The series with these labels, created (with a fresh id, or `id`

@@ -40,3 +40,48 @@ impl WriteBatch {
         self.num_samples() == 0
     }
 }
+
+/// Samples of one series borrowed from a decoded request: labels as sent
+/// (any order; an empty value means the label is absent).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeriesRef<'a> {
+    /// The series' label pairs.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Its samples.
+    pub samples: &'a [Sample],
+}
+
+/// A batch that borrows from the request it was decoded from, so storing
+/// samples of known series allocates nothing per series: labels are
+/// copied only when a series is new.
+///
+/// ```
+/// use hourglass_storage::{BorrowedBatch, Sample};
+/// let labels = [("__name__", "up"), ("job", "node")];
+/// let samples = [Sample::new(1_000, 1.0)];
+/// let mut batch = BorrowedBatch::default();
+/// batch.push(&labels, &samples);
+/// assert_eq!(batch.num_samples(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BorrowedBatch<'a> {
+    /// The series and their samples; a series may appear more than once.
+    pub series: Vec<SeriesRef<'a>>,
+}
+
+impl<'a> BorrowedBatch<'a> {
+    /// Adds samples for a series.
+    pub fn push(&mut self, labels: &'a [(&'a str, &'a str)], samples: &'a [Sample]) {
+        self.series.push(SeriesRef { labels, samples });
+    }
+
+    /// Total samples.
+    pub fn num_samples(&self) -> usize {
+        self.series.iter().map(|s| s.samples.len()).sum()
+    }
+
+    /// True when the batch holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.num_samples() == 0
+    }
+}

@@ -89,6 +89,40 @@ impl Labels {
         }
         h.finish()
     }
+}
+
+/// Sorts raw pairs the way [`Labels::from_pairs`] does (by name, stable,
+/// empty values dropped) into `out`, reusing its allocation.
+pub(crate) fn sort_pairs<'a>(pairs: &[(&'a str, &'a str)], out: &mut Vec<(&'a str, &'a str)>) {
+    out.clear();
+    out.extend(pairs.iter().filter(|(_, v)| !v.is_empty()));
+    // Senders nearly always send labels sorted already.
+    if !out.is_sorted_by(|a, b| a.0 <= b.0) {
+        out.sort_by(|a, b| a.0.cmp(b.0));
+    }
+}
+
+/// [`Labels::stable_hash`] of pairs prepared by [`sort_pairs`].
+pub(crate) fn stable_hash_pairs(pairs: &[(&str, &str)]) -> u64 {
+    let mut h = StableHasher::new();
+    for (n, v) in pairs {
+        h.write_str(n);
+        h.write_str(v);
+    }
+    h.finish()
+}
+
+impl Labels {
+    /// Whether these labels are exactly `pairs` (sorted by name, no empty
+    /// values), compared without building a `Labels`.
+    pub(crate) fn eq_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        self.0.len() == pairs.len()
+            && self
+                .0
+                .iter()
+                .zip(pairs)
+                .all(|(l, (n, v))| *l.value == **v && *l.name == **n)
+    }
 
     /// Checks names, duplicates and sizes against `limits`; the error names
     /// the series.
