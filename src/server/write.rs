@@ -51,9 +51,11 @@ pub async fn remote_write(
     match tokio::task::spawn_blocking(move || {
         thread_local! {
             static RAW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            static BUFS: std::cell::RefCell<v1::DecodeBuffers> = std::cell::RefCell::default();
         }
         RAW.with(|raw| {
             let mut raw = raw.borrow_mut();
+            let mut bufs = BUFS.with(|b| b.take());
             match remote_write::decompress_into(&body, max, &mut raw) {
                 Ok(()) => {}
                 Err(e @ SnappyError::TooLarge { .. }) => {
@@ -62,9 +64,10 @@ pub async fn remote_write(
                 Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
             }
             let response = match proto {
-                Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw),
-                Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw),
+                Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw, &mut bufs),
+                Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw, &mut bufs),
             };
+            BUFS.with(|b| b.replace(bufs));
             // A one-off huge body should not pin its memory in every thread.
             if raw.capacity() > 8 << 20 {
                 *raw = Vec::new();
@@ -162,16 +165,23 @@ fn refusal(
     None
 }
 
-fn ingest_v1(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8]) -> Response {
-    match v1::decode(raw) {
+fn ingest_v1(
+    state: &AppState,
+    caller: Option<&super::auth::Caller>,
+    raw: &[u8],
+    bufs: &mut v1::DecodeBuffers,
+) -> Response {
+    match v1::decode_into(raw, bufs.take()) {
         Ok(req) => {
-            if let Some(r) = refusal(state, caller, &req) {
-                return r;
-            }
-            match store(state, &req, &[]) {
-                Ok((stats, histograms)) => answer(&stats, histograms),
-                Err(e) => storage_failed(&e),
-            }
+            let response = match refusal(state, caller, &req) {
+                Some(r) => r,
+                None => match store(state, &req, &[]) {
+                    Ok((stats, histograms)) => answer(&stats, histograms),
+                    Err(e) => storage_failed(&e),
+                },
+            };
+            bufs.give_back(req);
+            response
         }
         Err(e) => plain(
             StatusCode::BAD_REQUEST,
@@ -181,8 +191,13 @@ fn ingest_v1(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8])
 }
 
 /// 2.0 also reports what was written in headers, whatever the status.
-fn ingest_v2(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8]) -> Response {
-    let decoded = match v2::decode(raw) {
+fn ingest_v2(
+    state: &AppState,
+    caller: Option<&super::auth::Caller>,
+    raw: &[u8],
+    bufs: &mut v1::DecodeBuffers,
+) -> Response {
+    let decoded = match v2::decode_into(raw, bufs.take()) {
         Ok(r) => r,
         Err(e) => {
             return with_written(
@@ -194,9 +209,15 @@ fn ingest_v2(state: &AppState, caller: Option<&super::auth::Caller>, raw: &[u8])
             );
         }
     };
-    if let Some(r) = refusal(state, caller, &decoded.req) {
-        return with_written(r, 0);
-    }
+    let response = match refusal(state, caller, &decoded.req) {
+        Some(r) => with_written(r, 0),
+        None => store_v2(state, &decoded),
+    };
+    bufs.give_back(decoded.req);
+    response
+}
+
+fn store_v2(state: &AppState, decoded: &v2::Request<'_>) -> Response {
     // A start ("created") timestamp before a sample marks where the counter
     // began: store a zero there, as Prometheus's created-timestamp zero
     // injection does, so rate() sees the whole first increase.

@@ -35,6 +35,12 @@ fn symbol<'a>(symbols: &[&'a str], r: u64) -> Result<&'a str, WireError> {
 
 /// Decodes a decompressed 2.0 request.
 pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
+    decode_into(buf, WriteRequest::default())
+}
+
+/// Decodes a decompressed 2.0 request, filling `req` (empty, from
+/// [`super::v1::DecodeBuffers::take`]).
+pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'a>, WireError> {
     // Series refer to symbols that may come later in the message.
     let mut symbols: Vec<&str> = Vec::new();
     let mut r = Reader::new(buf);
@@ -49,7 +55,10 @@ pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
     if symbols.first().is_some_and(|s| !s.is_empty()) {
         return Err(err("symbols[0] must be the empty string"));
     }
-    let mut out = Request::default();
+    let mut out = Request {
+        req,
+        ..Request::default()
+    };
     let mut r = Reader::new(buf);
     while let Some((field, wire)) = r.key()? {
         if field == 5 {
