@@ -74,7 +74,22 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Turns transparent huge pages off for this process. With THP, mimalloc's
+/// arenas are backed by 2 MiB pages: every page it returns and touches
+/// again costs the kernel zeroing 2 MiB (half the server's CPU under
+/// ingest, measured with perf), and RSS grows by whole huge pages (160 MB
+/// instead of 66 MB for 20,000 series).
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments and only sets a
+    // flag on this process; failure leaves THP as it was, which is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
