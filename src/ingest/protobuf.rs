@@ -68,6 +68,17 @@ impl<'a> Reader<'a> {
     /// Reads a base-128 varint.
     #[inline]
     pub fn varint(&mut self) -> Result<u64, WireError> {
+        // Keys and lengths are nearly always one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64, WireError> {
         let mut value: u64 = 0;
         for i in 0..10 {
             let Some(&b) = self.buf.get(self.pos) else {

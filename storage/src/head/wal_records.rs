@@ -37,6 +37,9 @@ pub(crate) struct RecordError {
     pub(crate) reason: &'static str,
 }
 
+/// A sample's largest encoding: a 10-byte varint and 8 value bytes.
+const MAX_SAMPLE_BYTES: usize = 18;
+
 /// Builds a batch record incrementally.
 #[derive(Debug, Default)]
 pub(crate) struct RecordWriter {
@@ -85,11 +88,23 @@ impl RecordWriter {
         let g = &mut self.groups;
         put_uvarint(g, u64::from(id));
         put_uvarint(g, samples.len() as u64);
+        g.reserve(samples.len() * MAX_SAMPLE_BYTES);
         let mut prev = 0i64;
         for s in samples {
             let d = s.t.wrapping_sub(prev);
-            put_uvarint(g, ((d << 1) ^ (d >> 63)) as u64);
-            g.extend_from_slice(&s.v.to_bits().to_le_bytes());
+            // One copy per sample from a stack buffer, not a push per byte.
+            let mut buf = [0u8; MAX_SAMPLE_BYTES];
+            let mut n = 0;
+            let mut x = ((d << 1) ^ (d >> 63)) as u64;
+            while x >= 0x80 {
+                buf[n] = (x as u8) | 0x80;
+                x >>= 7;
+                n += 1;
+            }
+            buf[n] = x as u8;
+            n += 1;
+            buf[n..n + 8].copy_from_slice(&s.v.to_bits().to_le_bytes());
+            g.extend_from_slice(&buf[..n + 8]);
             prev = s.t;
         }
     }
