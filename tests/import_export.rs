@@ -179,3 +179,68 @@ fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
     );
     assert!(out.contains(r#""values":["NaN"#), "{out}");
 }
+
+#[test]
+fn openmetrics_with_second_timestamps_and_exemplars_imports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.om");
+    std::fs::write(
+        &input,
+        concat!(
+            "# TYPE jobs counter\n",
+            "# UNIT jobs jobs\n",
+            "# HELP jobs Jobs done.\n",
+            "jobs_total{queue=\"a\"} 3 1677628800\n",
+            "jobs_total{queue=\"a\"} 5 1677628815.25 # {trace_id=\"abc\"} 1 1677628815.1\n",
+            "jobs_created{queue=\"a\"} 1677628000 1677628800\n",
+            "# TYPE build info\n",
+            "build_info{version=\"1.2\"} 1 1677628800.000\n",
+            "# EOF\n",
+        ),
+    )
+    .unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("4 samples stored"), "{err}");
+    let export = |m: &str| {
+        let (ok, out, err) =
+            hourglass(&["export", "--match", m, "--data-dir", dir.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        out
+    };
+    let jobs = export("jobs_total");
+    assert!(
+        jobs.contains(r#""timestamps":[1677628800000,1677628815250],"values":[3.0,5.0]"#),
+        "{jobs}"
+    );
+    assert!(export("build_info").contains(r#""version":"1.2""#));
+
+    // Text after `# EOF` is refused with its line, and `--format text`
+    // refuses second timestamps with a decimal point.
+    std::fs::write(&input, "up 1 1677628800\n# EOF\nup 2 1677628815\n").unwrap();
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("line 3") && err.contains("# EOF"), "{err}");
+    std::fs::write(&input, "up 1 1677628800.5\n").unwrap();
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--format",
+        "text",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("want integer milliseconds"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! `hourglass import`: JSON lines (as `hourglass export` and
-//! VictoriaMetrics write them) or text exposition format 0.0.4 with
-//! timestamps into storage, old hours straight into sealed partitions.
+//! VictoriaMetrics write them), text exposition format 0.0.4 or OpenMetrics
+//! 1.0 with timestamps into storage, old hours straight into sealed
+//! partitions.
 
 use crate::data_dir::DataDir;
 use crate::ingest::jsonl::parse_line;
@@ -19,7 +20,8 @@ pub struct ImportArgs {
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// Input format; `auto` takes a first line starting with `{` for JSON
-    /// lines, anything else for text exposition.
+    /// lines, else OpenMetrics when a `# EOF` line is among the first
+    /// 100,000 lines, else text exposition.
     #[arg(long, value_enum, default_value = "auto")]
     format: Format,
     /// Input file, or `-` for standard input.
@@ -35,6 +37,11 @@ pub enum Format {
     Jsonl,
     /// Text exposition 0.0.4, every sample with a timestamp (ms).
     Text,
+    /// OpenMetrics 1.0 text, every sample with a timestamp (seconds).
+    Openmetrics,
+    /// Text of either kind: settled on the first block.
+    #[value(skip)]
+    AnyText,
 }
 
 /// Lines of text exposition parsed at a time, so big files stream.
@@ -43,10 +50,19 @@ const TEXT_BLOCK_LINES: usize = 100_000;
 /// Parses one block of text-format lines starting at line `first_line`;
 /// samples go into `batch`, grouped by series; errors are returned with
 /// their absolute line numbers.
-fn text_block(block: &str, first_line: usize, batch: &mut WriteBatch) -> Vec<String> {
+fn text_block(
+    block: &str,
+    first_line: usize,
+    openmetrics: bool,
+    batch: &mut WriteBatch,
+) -> Vec<String> {
     let mut errors = Vec::new();
     let mut by_series: HashMap<Vec<(String, String)>, Vec<Sample>> = HashMap::new();
-    let mut parser = text::parse(block);
+    let mut parser = if openmetrics {
+        text::parse_openmetrics(block)
+    } else {
+        text::parse(block)
+    };
     while let Some(entry) = parser.next() {
         let line = first_line + parser.line().saturating_sub(1);
         match entry {
@@ -85,6 +101,19 @@ fn text_block(block: &str, first_line: usize, batch: &mut WriteBatch) -> Vec<Str
         batch.push(Labels::from_pairs(key), samples);
     }
     errors
+}
+
+/// Whether text is OpenMetrics; `auto` settles it on the first block.
+fn openmetrics(format: &mut Format, first_block: &str) -> bool {
+    if *format == Format::AnyText {
+        let om = first_block.lines().any(|l| l.trim() == "# EOF");
+        *format = if om {
+            Format::Openmetrics
+        } else {
+            Format::Text
+        };
+    }
+    *format == Format::Openmetrics
 }
 
 /// Samples per storage append.
@@ -140,10 +169,10 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             format = if line.trim_start().starts_with('{') {
                 Format::Jsonl
             } else {
-                Format::Text
+                Format::AnyText
             };
         }
-        if format == Format::Text {
+        if matches!(format, Format::Text | Format::Openmetrics | Format::AnyText) {
             if text_count == 0 {
                 text_first = n + 1;
             }
@@ -152,7 +181,8 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             text_count += 1;
             lines += 1;
             if text_count >= TEXT_BLOCK_LINES {
-                for e in text_block(&text_buf, text_first, &mut batch) {
+                let om = openmetrics(&mut format, &text_buf);
+                for e in text_block(&text_buf, text_first, om, &mut batch) {
                     bad_lines += 1;
                     if bad_lines <= 10 {
                         eprintln!("{e}");
@@ -160,7 +190,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                 }
                 text_buf.clear();
                 text_count = 0;
+                since_persist += batch.num_samples();
                 flush(&mut batch, &mut stored, &mut refused)?;
+                if since_persist >= PERSIST_EVERY_SAMPLES {
+                    storage.persist()?;
+                    since_persist = 0;
+                }
             }
             continue;
         }
@@ -191,7 +226,8 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         }
     }
     if text_count > 0 {
-        for e in text_block(&text_buf, text_first, &mut batch) {
+        let om = openmetrics(&mut format, &text_buf);
+        for e in text_block(&text_buf, text_first, om, &mut batch) {
             bad_lines += 1;
             if bad_lines <= 10 {
                 eprintln!("{e}");

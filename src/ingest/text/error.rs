@@ -63,6 +63,12 @@ pub enum ErrorKind {
     /// `# HELP`/`# TYPE` without a family name.
     #[error("expected a metric family name after # {0}")]
     ExpectedFamily(&'static str),
+    /// An OpenMetrics timestamp that is not a number of seconds.
+    #[error("invalid timestamp {0:?}: want seconds (OpenMetrics)")]
+    InvalidSeconds(String),
+    /// OpenMetrics text after `# EOF`.
+    #[error("text after # EOF")]
+    AfterEof,
     /// `# TYPE x y` with an unknown `y`.
     #[error("unknown metric type {0:?}: want counter, gauge, histogram, summary or untyped")]
     UnknownType(String),

@@ -11,6 +11,7 @@ type LineError = (usize, ErrorKind);
 pub(super) fn parse_line<'a>(
     text: &'a str,
     family: Option<&(Cow<'a, str>, MetricKind)>,
+    openmetrics: bool,
 ) -> Result<Option<Entry<'a>>, LineError> {
     let mut c = Cursor { s: text, pos: 0 };
     c.skip_blanks();
@@ -18,9 +19,9 @@ pub(super) fn parse_line<'a>(
         None => Ok(None),
         Some(b'#') => {
             c.pos += 1;
-            meta(c)
+            meta(c, openmetrics)
         }
-        Some(_) => sample(c, family).map(|s| Some(Entry::Sample(s))),
+        Some(_) => sample(c, family, openmetrics).map(|s| Some(Entry::Sample(s))),
     }
 }
 
@@ -137,7 +138,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// After `#`: `HELP`, `TYPE`, or a comment.
-fn meta(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, LineError> {
+fn meta(mut c: Cursor<'_>, openmetrics: bool) -> Result<Option<Entry<'_>>, LineError> {
     if !c.skip_blanks() {
         return Ok(None);
     }
@@ -156,7 +157,12 @@ fn meta(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, LineError> {
     }
     let at = c.pos;
     let word = c.word();
-    let Some(kind) = MetricKind::from_word(word) else {
+    let kind = match (openmetrics, word) {
+        (true, "unknown" | "info" | "stateset") => Some(MetricKind::Untyped),
+        (true, "gaugehistogram") => Some(MetricKind::Histogram),
+        _ => MetricKind::from_word(word),
+    };
+    let Some(kind) = kind else {
         return Err((at, ErrorKind::UnknownType(word.to_string())));
     };
     c.skip_blanks();
@@ -196,6 +202,7 @@ fn unescape_help(s: &str) -> Cow<'_, str> {
 fn sample<'a>(
     mut c: Cursor<'a>,
     family: Option<&(Cow<'a, str>, MetricKind)>,
+    openmetrics: bool,
 ) -> Result<SampleLine<'a>, LineError> {
     let start = c.pos;
     let mut name: Option<Cow<'a, str>> = match c.peek() {
@@ -223,17 +230,21 @@ fn sample<'a>(
     let value = parse_value(word).ok_or_else(|| (at, ErrorKind::InvalidValue(word.to_string())))?;
     c.skip_blanks();
     let mut timestamp_ms = None;
-    if !c.at_end() {
+    // An OpenMetrics exemplar (` # {labels} value [ts]`) ends the sample.
+    let at_exemplar = |c: &Cursor<'_>| openmetrics && c.peek() == Some(b'#');
+    if !c.at_end() && !at_exemplar(&c) {
         let at = c.pos;
         let word = c.word();
-        match word.parse::<i64>() {
-            Ok(t) => timestamp_ms = Some(t),
-            Err(_) => return Err((at, ErrorKind::InvalidTimestamp(word.to_string()))),
-        }
+        timestamp_ms = Some(if openmetrics {
+            seconds_to_ms(word).ok_or_else(|| (at, ErrorKind::InvalidSeconds(word.to_string())))?
+        } else {
+            word.parse::<i64>()
+                .map_err(|_| (at, ErrorKind::InvalidTimestamp(word.to_string())))?
+        });
         c.skip_blanks();
-        if !c.at_end() {
-            return Err((c.pos, ErrorKind::Trailing(c.s[c.pos..].to_string())));
-        }
+    }
+    if !c.at_end() && !at_exemplar(&c) {
+        return Err((c.pos, ErrorKind::Trailing(c.s[c.pos..].to_string())));
     }
     let (family, kind) = match family {
         Some((f, k)) if k.owns(f, &name) => (f.clone(), *k),
@@ -352,6 +363,18 @@ fn end_of_label(c: &mut Cursor<'_>) -> Result<bool, LineError> {
 
 /// A sample value: a float, `NaN`, `+Inf`, `-Inf` (any case, as Go's
 /// `ParseFloat` reads them).
+/// OpenMetrics seconds (`1700000000.123`, or an integer) as Unix ms,
+/// rounded to the nearest millisecond.
+fn seconds_to_ms(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return secs.checked_mul(1000);
+    }
+    let secs: f64 = s.parse().ok()?;
+    let ms = (secs * 1000.0).round();
+    // Within i64 and finite; `as` saturates, so check the range first.
+    (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64)
+}
+
 fn parse_value(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }

@@ -119,6 +119,20 @@ pub fn parse(input: &str) -> Parser<'_> {
         line_no: 0,
         family: None,
         failed: false,
+        openmetrics: false,
+        eof: false,
+    }
+}
+
+/// Like [`parse`], for OpenMetrics 1.0 text: timestamps are seconds (they
+/// come out as milliseconds), exemplars after ` # ` are skipped, `# UNIT`
+/// is read as a comment, the types `unknown`, `info`, `stateset` and
+/// `gaugehistogram` are accepted (as untyped, untyped, untyped and
+/// histogram), and nothing may follow `# EOF`.
+pub fn parse_openmetrics(input: &str) -> Parser<'_> {
+    Parser {
+        openmetrics: true,
+        ..parse(input)
     }
 }
 
@@ -150,6 +164,9 @@ pub struct Parser<'a> {
     /// The last `# TYPE`/`# HELP` family and its type.
     family: Option<(Cow<'a, str>, MetricKind)>,
     failed: bool,
+    openmetrics: bool,
+    /// `# EOF` seen (OpenMetrics).
+    eof: bool,
 }
 
 impl Parser<'_> {
@@ -167,7 +184,22 @@ impl<'a> Iterator for Parser<'a> {
             let (text, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
             self.rest = rest;
             self.line_no += 1;
-            match line::parse_line(text, self.family.as_ref()) {
+            if self.openmetrics {
+                let trimmed = text.trim();
+                if self.eof && !trimmed.is_empty() {
+                    self.failed = true;
+                    return Some(Err(ParseError {
+                        line: self.line_no,
+                        column: 1,
+                        kind: ErrorKind::AfterEof,
+                    }));
+                }
+                if trimmed == "# EOF" {
+                    self.eof = true;
+                    continue;
+                }
+            }
+            match line::parse_line(text, self.family.as_ref(), self.openmetrics) {
                 Ok(None) => continue,
                 Ok(Some(entry)) => {
                     match &entry {
@@ -207,6 +239,14 @@ pub fn fuzz_one(data: &[u8]) {
     let Ok(parser) = parse_bytes(data) else {
         return;
     };
+    // The OpenMetrics dialect reads the same bytes without panicking.
+    if let Ok(text) = std::str::from_utf8(data) {
+        for entry in parse_openmetrics(text) {
+            if entry.is_err() {
+                break;
+            }
+        }
+    }
     let mut printed = String::new();
     let mut first = Vec::new();
     for entry in parser {

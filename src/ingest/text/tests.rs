@@ -3,8 +3,12 @@ use proptest::prelude::*;
 
 /// Renders the parse of `input` one entry per line, compactly, or the error.
 fn render(input: &str) -> String {
+    render_with(parse(input))
+}
+
+fn render_with(parser: Parser<'_>) -> String {
     let mut out = Vec::new();
-    for e in parse(input) {
+    for e in parser {
         match e {
             Ok(Entry::Help { family, text }) => out.push(format!("HELP {family} {text:?}")),
             Ok(Entry::Type { family, kind }) => {
@@ -301,4 +305,32 @@ proptest! {
         prop_assert!(s.value == value || (s.value.is_nan() && value.is_nan()));
         prop_assert_eq!(s.timestamp_ms, ts);
     }
+}
+
+#[test]
+fn openmetrics_dialect() {
+    let om = |input: &str| render_with(parse_openmetrics(input));
+    assert_eq!(
+        om(
+            "# TYPE a counter\na_total 1 1700000000.123\na_total 2 1700000001 # {id=\"x\"} 1\n# EOF\n"
+        ),
+        "TYPE a counter\na_total{} 1.0 @1700000000123 [a counter]\na_total{} 2.0 @1700000001000 [a counter]"
+    );
+    // An exemplar right after the value, no timestamp.
+    assert_eq!(om("b 1 # {id=\"y\"} 2 3\n"), "b{} 1.0 [b untyped]");
+    // OpenMetrics-only types and UNIT.
+    assert_eq!(
+        om("# TYPE c unknown\n# UNIT c seconds\n# TYPE d gaugehistogram\nd_bucket{le=\"1\"} 3\n"),
+        "TYPE c untyped\nTYPE d histogram\nd_bucket{le=\"1.0\"} 3.0 [d histogram]"
+    );
+    assert!(
+        om("# EOF\nx 1\n").contains("error: line 2, column 1: text after # EOF"),
+        "{}",
+        om("# EOF\nx 1\n")
+    );
+    assert!(om("x 1 soon\n").contains("want seconds"));
+    assert!(om("x 1 NaN\n").contains("want seconds"));
+    // The 0.0.4 dialect keeps refusing both.
+    assert!(render("x 1 1.5\n").contains("want integer milliseconds"));
+    assert!(render("x 1 # {a=\"b\"} 1\n").contains("error: line 1, column 5: invalid timestamp"));
 }
