@@ -169,3 +169,60 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
         "{err}"
     );
 }
+
+#[test]
+fn pushes_draw_on_the_same_budget_as_remote_write() {
+    let (_tmp, server) = start();
+    let ok = format!("Bearer {WRITE_TOKEN}");
+    let auth = [("Authorization", ok.as_str())];
+    let push = |body: &str| {
+        request(
+            server.addr,
+            "PUT",
+            "/metrics/job/batch",
+            &auth,
+            body.as_bytes(),
+        )
+    };
+    let text: String = (0..150)
+        .map(|i| format!("pushed{{i=\"{i}\"}} 1\n"))
+        .collect();
+    // 151 samples (with push_time_seconds) overdraw the budget once.
+    let r = push(&text);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = push("pushed{i=\"0\"} 2\n");
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        r.text().contains("prometheus: samples/s limit reached"),
+        "{}",
+        r.text()
+    );
+    // Custom metrics: same caller, same budget, Prometheus's envelope.
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/metrics/custom",
+        &[
+            ("Authorization", ok.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        br#"[{"name":"c","metric_type":"GAUGE","value":1}]"#,
+    );
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["errorType"], "too_many_requests");
+    // The refused push left the group as the first push made it.
+    let r = request(
+        server.addr,
+        "GET",
+        "/api/v1/query?query=count(pushed)",
+        &[("Authorization", "Basic Z3JhZmFuYTpzM2NyZXQ=")],
+        b"",
+    );
+    assert_eq!(
+        r.json()["data"]["result"][0]["value"][1],
+        "150",
+        "{}",
+        r.text()
+    );
+}

@@ -86,6 +86,47 @@ pub struct Caller {
     pub budget: Option<Arc<Budget>>,
 }
 
+/// A write refused because its caller's samples/s budget is spent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimited {
+    /// Says who and when to retry.
+    pub message: String,
+    /// Whole seconds to wait, at least 1 (the `Retry-After` header).
+    pub retry_after_s: u64,
+}
+
+impl RateLimited {
+    /// Adds `Retry-After` to a response built from the message.
+    pub fn with_retry_after(&self, mut r: Response) -> Response {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, self.retry_after_s.into());
+        r
+    }
+}
+
+/// Charges `samples` to the caller's budget (if it has one); a refusal is
+/// counted on `/metrics` under the caller's name.
+pub fn charge(
+    state: &AppState,
+    caller: Option<&Caller>,
+    samples: usize,
+) -> Result<(), RateLimited> {
+    let Some(c) = caller else { return Ok(()) };
+    let Some(budget) = &c.budget else {
+        return Ok(());
+    };
+    budget.take(samples).map_err(|wait| {
+        state.refused("rate_limit", &c.name);
+        RateLimited {
+            message: format!(
+                "{}: samples/s limit reached; retry after {wait:.1} s",
+                c.name
+            ),
+            retry_after_s: (wait.ceil() as u64).max(1),
+        }
+    })
+}
+
 /// Credentials with their budgets, built once at startup.
 #[derive(Debug, Default)]
 pub struct Gate {

@@ -146,23 +146,12 @@ fn refusal(
             ),
         ));
     }
-    if let Some(c) = caller
-        && let Some(budget) = &c.budget
-        && let Err(wait) = budget.take(req.samples.len())
-    {
-        state.refused("rate_limit", &c.name);
-        let mut r = plain(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "{}: samples/s limit reached; retry after {wait:.1} s",
-                c.name
-            ),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, (wait.ceil() as u64).max(1).into());
-        return Some(r);
+    match super::auth::charge(state, caller, req.samples.len()) {
+        Ok(()) => None,
+        Err(limited) => {
+            Some(limited.with_retry_after(plain(StatusCode::TOO_MANY_REQUESTS, &limited.message)))
+        }
     }
-    None
 }
 
 fn ingest_v1(

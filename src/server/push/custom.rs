@@ -38,13 +38,15 @@ struct ItemError {
 
 pub async fn custom_metrics(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<crate::server::auth::Caller>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let caller = caller.map(|axum::Extension(c)| c);
     let task = tokio::task::spawn_blocking(move || {
         let max = state.inner.limits.max_body_bytes;
         match super::body::decode(&headers, body, max) {
-            Ok(body) => ingest(&state, &body),
+            Ok(body) => ingest(&state, caller.as_ref(), &body),
             Err((code, msg)) => {
                 state.inner.push.refused(Path::Custom);
                 // Prometheus's envelope, with 413/415 where they apply.
@@ -63,7 +65,7 @@ pub async fn custom_metrics(
     }
 }
 
-fn ingest(state: &AppState, body: &[u8]) -> Response {
+fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
     let push = &state.inner.push;
     let items = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items,
@@ -96,6 +98,17 @@ fn ingest(state: &AppState, body: &[u8]) -> Response {
         }
     }
     refuse_backward_counters(&mut good, &mut errors);
+    let samples: usize = good.iter().map(|(_, item)| item.series().len()).sum();
+    if let Err(limited) = crate::server::auth::charge(state, caller, samples) {
+        push.refused(Path::Custom);
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": "too_many_requests",
+            "error": limited.message,
+        });
+        return limited
+            .with_retry_after((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+    }
     let mut written = good;
     if let Err(e) = append(state, &mut written, &mut errors) {
         tracing::error!(error = %e, "custom metrics: storage failed");

@@ -34,6 +34,7 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 
 pub async fn pushgateway(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<crate::server::auth::Caller>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -64,10 +65,11 @@ pub async fn pushgateway(
         push.refused(Path::Pushgateway);
         return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
     }
+    let caller = caller.map(|axum::Extension(c)| c);
     run(state, move |s| {
         let max = s.inner.limits.max_body_bytes;
         match super::body::decode(&headers, body, max) {
-            Ok(body) => ingest(s, &key, mode, &body),
+            Ok(body) => ingest(s, caller.as_ref(), &key, mode, &body),
             Err((code, msg)) => {
                 s.inner.push.refused(Path::Pushgateway);
                 plain(code, msg)
@@ -108,7 +110,13 @@ struct Pushed {
     value: f64,
 }
 
-fn ingest(state: &AppState, key: &GroupKey, mode: Replace, body: &[u8]) -> Response {
+fn ingest(
+    state: &AppState,
+    caller: Option<&crate::server::auth::Caller>,
+    key: &GroupKey,
+    mode: Replace,
+    body: &[u8],
+) -> Response {
     let push = &state.inner.push;
     let series = match parse_body(state, key, body) {
         Ok(s) => s,
@@ -117,6 +125,11 @@ fn ingest(state: &AppState, key: &GroupKey, mode: Replace, body: &[u8]) -> Respo
             return plain(StatusCode::BAD_REQUEST, msg);
         }
     };
+    // Before the group changes: a refused push leaves it as it was.
+    if let Err(limited) = crate::server::auth::charge(state, caller, series.len() + 1) {
+        push.refused(Path::Pushgateway);
+        return limited.with_retry_after(plain(StatusCode::TOO_MANY_REQUESTS, &limited.message));
+    }
     let now = now_ms();
     let mut families = Families::new();
     for p in &series {
