@@ -320,10 +320,14 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let t_build = Instant::now();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut per_sender: Vec<Vec<SeriesSpec>> = (0..args.concurrency).map(|_| Vec::new()).collect();
+    // Spread series evenly, as a scraper's shards do by series hash: an
+    // uneven split leaves senders idle at every lockstep barrier and makes
+    // the busiest sender set the pace.
+    let mut next = 0usize;
     for h in 0..hosts {
         for s in host_series(h, &mut rng) {
-            let i = (h * 131 + s.labels.len()) % args.concurrency;
-            per_sender[(i + h) % args.concurrency].push(s);
+            per_sender[next % args.concurrency].push(s);
+            next += 1;
         }
     }
     let series_total: usize = per_sender.iter().map(Vec::len).sum();
@@ -376,13 +380,21 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     );
 
     let failures = Arc::new(AtomicU64::new(0));
-    let per_sender_rate = (args.rate > 0).then(|| args.rate as f64 / args.concurrency as f64);
+    // Each sender's share of the rate is its share of the samples.
+    let sender_rates: Vec<Option<f64>> = plans
+        .iter()
+        .map(|reqs| {
+            let mine: usize = reqs.iter().map(|(_, n, _)| n).sum();
+            (args.rate > 0).then(|| args.rate as f64 * mine as f64 / samples_total.max(1) as f64)
+        })
+        .collect();
     let protocol = args.protocol;
     let t0 = Instant::now();
     let latencies: Vec<Vec<Duration>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plans
             .into_iter()
-            .map(|reqs| {
+            .zip(sender_rates)
+            .map(|(reqs, per_sender_rate)| {
                 let target = Arc::clone(&target);
                 let failures = Arc::clone(&failures);
                 let barrier = Arc::clone(&barrier);
