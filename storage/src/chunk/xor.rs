@@ -154,8 +154,9 @@ pub struct XorAppender {
     vbits: u64,
     repr: Repr,
     /// XOR window: leading zeros and significant bits; `sig == 0` means none.
-    lead: u32,
-    sig: u32,
+    /// Bytes, not words: a million open appenders are held in memory.
+    lead: u8,
+    sig: u8,
 }
 
 impl Default for XorAppender {
@@ -299,18 +300,19 @@ impl XorAppender {
         let x = bits ^ self.vbits;
         let lead = x.leading_zeros();
         let trail = x.trailing_zeros();
-        if self.sig != 0 && lead >= self.lead && trail >= 64 - self.lead - self.sig {
+        let (plead, psig) = (u32::from(self.lead), u32::from(self.sig));
+        if psig != 0 && lead >= plead && trail >= 64 - plead - psig {
             self.w.write_bits(0, 1);
-            self.w
-                .write_bits_wide(x >> (64 - self.lead - self.sig), self.sig);
+            self.w.write_bits_wide(x >> (64 - plead - psig), psig);
         } else {
             let sig = 64 - lead - trail;
             self.w.write_bits(1, 1);
             self.w.write_bits(u64::from(lead), 6);
             self.w.write_bits(u64::from(sig - 1), 6);
             self.w.write_bits_wide(x >> trail, sig);
-            self.lead = lead;
-            self.sig = sig;
+            // Both at most 64.
+            self.lead = lead as u8;
+            self.sig = sig as u8;
         }
         self.repr = Repr::Unknown;
         self.vbits = bits;

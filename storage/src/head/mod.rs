@@ -16,6 +16,7 @@ mod read;
 mod replay;
 mod series;
 mod stats;
+mod thin;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
@@ -86,7 +87,8 @@ impl Hasher for IdentityHasher {
 #[derive(Debug)]
 enum Slot {
     One(Arc<MemSeries>),
-    Many(Vec<Arc<MemSeries>>),
+    /// Boxed, so a map entry is 24 bytes, not 32.
+    Many(Box<Vec<Arc<MemSeries>>>),
 }
 
 impl Slot {
@@ -231,7 +233,7 @@ impl Head {
         // A 64-bit hash collision: keep both series side by side.
         match shard.remove(&hash) {
             None => shard.insert(hash, Slot::One(new)),
-            Some(Slot::One(old)) => shard.insert(hash, Slot::Many(vec![old, new])),
+            Some(Slot::One(old)) => shard.insert(hash, Slot::Many(Box::new(vec![old, new]))),
             Some(Slot::Many(mut v)) => {
                 v.push(new);
                 shard.insert(hash, Slot::Many(v))

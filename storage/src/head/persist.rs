@@ -120,7 +120,7 @@ impl Head {
                 if let Some(slot) = shard.remove(&hash) {
                     let rest: Vec<Arc<MemSeries>> = match slot {
                         Slot::One(x) => vec![x],
-                        Slot::Many(v) => v,
+                        Slot::Many(v) => *v,
                     }
                     .into_iter()
                     .filter(|x| !Arc::ptr_eq(x, &s))
@@ -131,7 +131,7 @@ impl Head {
                             shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
                         }
                         _ => {
-                            shard.insert(hash, Slot::Many(rest));
+                            shard.insert(hash, Slot::Many(Box::new(rest)));
                         }
                     }
                 }
@@ -161,7 +161,7 @@ impl Head {
             for s in group {
                 let d = lock(&s.data);
                 let mut samples: Vec<Sample> = Vec::with_capacity(d.num_samples());
-                for c in &d.sealed {
+                for c in d.sealed.iter() {
                     samples.extend(c.chunk.iter());
                 }
                 if !d.open.is_empty() {
