@@ -88,6 +88,7 @@ impl Hasher for IdentityHasher {
 enum Slot {
     One(Arc<MemSeries>),
     /// Boxed, so a map entry is 24 bytes, not 32.
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<Arc<MemSeries>>>),
 }
 

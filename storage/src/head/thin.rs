@@ -10,6 +10,7 @@ use std::ops::{Deref, RangeBounds};
 
 /// A vector behind one pointer, `None` while empty.
 #[derive(Debug)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes, not 24
 pub(crate) struct ThinVec<T>(Option<Box<Vec<T>>>);
 
 impl<T> Default for ThinVec<T> {
@@ -42,6 +43,7 @@ impl<T> Deref for ThinVec<T> {
 
 /// Out-of-order samples (time → value bits) behind one pointer.
 #[derive(Debug, Default)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes, not 24
 pub(crate) struct OooMap(Option<Box<BTreeMap<i64, u64>>>);
 
 impl OooMap {
