@@ -146,6 +146,16 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The bytes this reader reads, whole.
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The absolute offset of `sub`, a slice of this reader's bytes.
+    pub fn offset_of(&self, sub: &[u8]) -> usize {
+        self.base + (sub.as_ptr() as usize).saturating_sub(self.buf.as_ptr() as usize)
+    }
+
     /// Reads a UTF-8 string field.
     #[inline]
     pub fn str(&mut self) -> Result<&'a str, WireError> {
