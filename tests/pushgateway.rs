@@ -311,3 +311,34 @@ fn concurrent_puts_to_one_group_leave_only_the_last_push_live() {
     let live = query_at(&server, "v", Some(now + 5.0));
     assert_eq!(live.len(), 1, "{live:?}");
 }
+
+#[test]
+fn groups_survive_a_restart_so_a_put_still_ends_old_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = "/metrics/job/j/instance/one";
+    let server = Server::start(tmp.path(), &[]);
+    assert_eq!(send(&server, "PUT", g, "a 1\nb 2\n").status, 200);
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
+    assert!(tmp.path().join("pushgateway.groups").exists());
+
+    let server = Server::start(tmp.path(), &[]);
+    assert_eq!(value(&server, "b{instance=\"one\"}"), Some(2.0));
+    // The group remembered `b`: this PUT ends it at once.
+    assert_eq!(send(&server, "PUT", g, "a 3\n").status, 200);
+    assert_eq!(value(&server, "a{instance=\"one\"}"), Some(3.0));
+    assert_eq!(value(&server, "b{instance=\"one\"}"), None);
+    let (ok, _) = server.terminate();
+    assert!(ok);
+
+    // A damaged file is set aside and the server starts without it.
+    let path = tmp.path().join("pushgateway.groups");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    assert_eq!(server.get("/-/ready").status, 200);
+    assert!(tmp.path().join("pushgateway.corrupt").exists());
+    assert_eq!(value(&server, "a{instance=\"one\"}"), Some(3.0));
+}

@@ -222,6 +222,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.set_ready(false);
     persister.abort();
     let _ = persister.await;
+    let side = state.clone();
+    let _ = tokio::task::spawn_blocking(move || side.save_side_state()).await;
     drop(state);
     tracing::info!("shutting down: syncing the WAL");
     tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
@@ -246,7 +248,13 @@ async fn persist_loop(state: AppState, every: Duration) {
     loop {
         tick.tick().await;
         let storage = state.storage();
-        match tokio::task::spawn_blocking(move || storage.persist()).await {
+        let side = state.clone();
+        match tokio::task::spawn_blocking(move || {
+            side.save_side_state();
+            storage.persist()
+        })
+        .await
+        {
             Ok(Ok(stats)) => {
                 state.persisted(&stats);
                 if !stats.partitions.is_empty()

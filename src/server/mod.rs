@@ -76,6 +76,7 @@ impl AppState {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
+        let push = push::PushState::open(storage.dir());
         AppState {
             inner: Arc::new(Inner {
                 storage,
@@ -88,7 +89,7 @@ impl AppState {
                 read_gate: auth::Gate::new(&auth.read),
                 refusals: Default::default(),
                 persist: PersistCounters::default(),
-                push: push::PushState::default(),
+                push,
                 start_time_unix,
             }),
         }
@@ -101,6 +102,11 @@ impl AppState {
 
     fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)
+    }
+
+    /// Saves state kept beside storage (Pushgateway groups) if it changed.
+    pub fn save_side_state(&self) {
+        self.inner.push.save_groups(self.inner.storage.dir());
     }
 
     /// The storage engine.

@@ -1,13 +1,17 @@
 //! What each Pushgateway group last pushed, so a later push or a delete
 //! can end the series it no longer has with stale markers.
 //!
-//! Kept in memory only: after a restart the first push to a group cannot
-//! mark the series of the previous run stale (they then fade after the
-//! 5-minute lookback, like any vanished series).
+//! Saved to the data directory (see `group_file`) every persist interval
+//! and at shutdown, as Pushgateway's `--persistence.file` does; after a
+//! crash, changes since the last save are forgotten and the series they
+//! would have ended fade after the 5-minute lookback instead.
 
+use super::group_file;
 use super::grouping::GroupKey;
 use hourglass_storage::Labels;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// Series of one push, by metric family.
@@ -23,17 +27,19 @@ pub enum Replace {
 }
 
 #[derive(Default)]
-struct Group {
+pub(super) struct Group {
     /// Timestamp of the last write, so pushes in the same millisecond
     /// still get increasing timestamps (the later push wins).
-    last_t: i64,
-    families: Families,
+    pub(super) last_t: i64,
+    pub(super) families: Families,
 }
 
 /// All groups.
 #[derive(Default)]
 pub struct Groups {
     by_key: Mutex<HashMap<GroupKey, Group>>,
+    /// Changed since the last save.
+    dirty: AtomicBool,
 }
 
 /// What to write for a push or delete: its timestamp and the series to
@@ -47,10 +53,58 @@ pub struct Plan {
 }
 
 impl Groups {
+    /// The groups saved in `path`; none when the file is missing. A damaged
+    /// file is set aside (`.corrupt`) and reported, never half-read.
+    pub fn load(path: &Path) -> Groups {
+        let groups = match std::fs::read(path) {
+            Ok(bytes) => match group_file::decode(&bytes) {
+                Ok(map) => {
+                    tracing::info!(groups = map.len(), file = %path.display(), "pushgateway groups loaded");
+                    map
+                }
+                Err(e) => {
+                    let aside = path.with_extension("corrupt");
+                    tracing::error!(error = %e, file = %path.display(), kept_as = %aside.display(),
+                        "pushgateway groups not loaded; starting without them");
+                    if let Err(e) = std::fs::rename(path, &aside) {
+                        tracing::error!(error = %e, "cannot set the groups file aside");
+                    }
+                    HashMap::new()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => {
+                tracing::error!(error = %e, file = %path.display(), "cannot read pushgateway groups");
+                HashMap::new()
+            }
+        };
+        Groups {
+            by_key: Mutex::new(groups),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes the groups to `path` if they changed since the last save.
+    pub fn save(&self, path: &Path) -> Result<bool, group_file::GroupFileError> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        let bytes = {
+            let map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+            group_file::encode(&map)
+        };
+        group_file::write(path, &bytes).inspect_err(|_| {
+            // Try again next time.
+            self.dirty.store(true, Ordering::Release);
+        })?;
+        Ok(true)
+    }
+
     /// Records a push to `key` at about `now`; returns the timestamp to use
     /// and the series to end.
     pub fn push(&self, key: &GroupKey, now: i64, mode: Replace, new: Families) -> Plan {
         let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        self.dirty.store(true, Ordering::Release);
         let group = map.entry(key.clone()).or_default();
         let t = now.max(group.last_t.saturating_add(1));
         group.last_t = t;
@@ -83,6 +137,7 @@ impl Groups {
     /// timestamp is kept so a push right after still comes later.
     pub fn delete(&self, key: &GroupKey, now: i64) -> Plan {
         let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        self.dirty.store(true, Ordering::Release);
         let group = map.entry(key.clone()).or_default();
         let t = now.max(group.last_t.saturating_add(1));
         group.last_t = t;

@@ -5,6 +5,7 @@ mod body;
 mod custom;
 mod custom_model;
 mod gateway;
+mod group_file;
 mod grouping;
 mod groups;
 
@@ -31,7 +32,27 @@ pub struct PushState {
     refused_requests: [AtomicU64; 2],
 }
 
+/// The groups file's name in the data directory.
+const GROUPS_FILE: &str = "pushgateway.groups";
+
 impl PushState {
+    /// Push state with the Pushgateway groups saved in `data_dir`.
+    pub fn open(data_dir: &std::path::Path) -> PushState {
+        PushState {
+            groups: groups::Groups::load(&data_dir.join(GROUPS_FILE)),
+            ..PushState::default()
+        }
+    }
+
+    /// Saves the Pushgateway groups to `data_dir` if they changed.
+    pub fn save_groups(&self, data_dir: &std::path::Path) {
+        match self.groups.save(&data_dir.join(GROUPS_FILE)) {
+            Ok(true) => tracing::debug!("pushgateway groups saved"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "saving pushgateway groups failed; will retry"),
+        }
+    }
+
     fn count(&self, path: Path, accepted: u64, rejected: u64) {
         self.accepted[path as usize].fetch_add(accepted, Ordering::Relaxed);
         self.rejected[path as usize].fetch_add(rejected, Ordering::Relaxed);
