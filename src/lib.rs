@@ -14,3 +14,9 @@ mod data_dir;
 mod duration;
 pub mod ingest;
 mod server;
+
+/// Fuzz entry points for decoders that live in private modules.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::server::fuzz_group_file;
+}

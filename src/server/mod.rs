@@ -20,6 +20,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use metadata::MetadataStore;
 pub use metrics::HttpMetrics;
+#[doc(hidden)]
+pub use push::fuzz_group_file;
 
 /// Request limits and settings handlers report.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@
 use super::grouping::GroupKey;
 use super::groups::{Families, Group};
 use hourglass_storage::Labels;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -54,12 +54,13 @@ pub enum GroupFileError {
 struct Stored {
     key: GroupKey,
     last_t: i64,
-    families: HashMap<String, Vec<Vec<(String, String)>>>,
+    families: BTreeMap<String, Vec<Vec<(String, String)>>>,
 }
 
 /// Encodes all groups.
 pub(super) fn encode(groups: &HashMap<GroupKey, Group>) -> Vec<u8> {
-    let stored: Vec<Stored> = groups
+    // Sorted throughout, so the same groups always give the same bytes.
+    let mut stored: Vec<Stored> = groups
         .iter()
         .map(|(key, g)| Stored {
             key: key.clone(),
@@ -68,7 +69,7 @@ pub(super) fn encode(groups: &HashMap<GroupKey, Group>) -> Vec<u8> {
                 .families
                 .iter()
                 .map(|(f, set)| {
-                    let series = set
+                    let mut series: Vec<Vec<(String, String)>> = set
                         .iter()
                         .map(|l| {
                             l.iter()
@@ -76,11 +77,13 @@ pub(super) fn encode(groups: &HashMap<GroupKey, Group>) -> Vec<u8> {
                                 .collect()
                         })
                         .collect();
+                    series.sort();
                     (f.clone(), series)
                 })
                 .collect(),
         })
         .collect();
+    stored.sort_by(|a, b| a.key.cmp(&b.key));
     // Plain data of strings and integers always serialises.
     let payload = serde_json::to_vec(&stored).unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER + payload.len());

@@ -32,6 +32,30 @@ pub struct PushState {
     refused_requests: [AtomicU64; 2],
 }
 
+/// Decodes arbitrary bytes as a groups file; for the `group_file` fuzz
+/// target (a decode error is fine, a panic is not).
+#[doc(hidden)]
+pub fn fuzz_group_file(data: &[u8]) {
+    // The bytes as a whole file, and as the payload of a file with a
+    // matching checksum (which random bytes would hardly ever have).
+    let mut framed = b"HGPG\x01".to_vec();
+    framed.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    framed.extend_from_slice(data);
+    for input in [data, &framed] {
+        fuzz_group_file_once(input);
+    }
+}
+
+fn fuzz_group_file_once(data: &[u8]) {
+    if let Ok(groups) = group_file::decode(data) {
+        // What decodes encodes and decodes to the same bytes.
+        let bytes = group_file::encode(&groups);
+        if let Ok(again) = group_file::decode(&bytes) {
+            assert_eq!(group_file::encode(&again), bytes);
+        }
+    }
+}
+
 /// The groups file's name in the data directory.
 const GROUPS_FILE: &str = "pushgateway.groups";
 
