@@ -115,6 +115,10 @@ pub struct SampleIter {
     /// The last sample returned, which `seek` may return again.
     last: Option<Sample>,
     err: Option<ChunkError>,
+    /// Whether the sources were filled. `new` defers that (so decoding
+    /// happens wherever the samples are read, e.g. on a worker thread)
+    /// when chunk bounds already prove a sample in range.
+    primed: bool,
 }
 
 impl SampleIter {
@@ -136,22 +140,87 @@ impl SampleIter {
                 pos: 0,
             });
         }
+        let inside = |t: i64| t >= mint && t <= maxt;
+        // A chunk's first and last times are sample times: either inside
+        // the range proves the series non-empty without decoding.
+        let sure = runs_hit(&sources, inside)
+            || sources
+                .iter()
+                .any(|s| s.buf.iter().any(|smp| inside(smp.t)));
         let mut it = SampleIter {
             sources,
             mint,
             maxt,
             last: None,
             err: None,
+            primed: false,
         };
-        for i in 0..it.sources.len() {
-            it.fill(i, mint);
+        if !sure {
+            it.prime();
         }
         it
     }
 
+    fn prime(&mut self) {
+        if !self.primed {
+            self.primed = true;
+            for i in 0..self.sources.len() {
+                self.fill(i, self.mint);
+            }
+        }
+    }
+
     /// True when no sample is left (and none failed to decode).
     pub fn is_exhausted(&self) -> bool {
-        self.err.is_none() && self.sources.iter().all(|s| s.head().is_none())
+        // Unprimed only when a sample in range is known to exist.
+        self.primed && self.err.is_none() && self.sources.iter().all(|s| s.head().is_none())
+    }
+
+    /// Appends every remaining sample to `out`: what the iterator would
+    /// yield, copied a run at a time instead of sample by sample. As with
+    /// the iterator, check [`SampleIter::error`] afterwards.
+    pub fn read_into(&mut self, out: &mut Vec<Sample>) {
+        self.prime();
+        loop {
+            // The source with the earliest head (the first such wins ties,
+            // as in `next`) and the earliest head among the others.
+            let mut best: Option<(usize, i64)> = None;
+            let mut second = i64::MAX;
+            for (i, src) in self.sources.iter().enumerate() {
+                let Some(h) = src.head() else { continue };
+                match best {
+                    Some((_, b)) if h.t >= b => second = second.min(h.t),
+                    _ => {
+                        if let Some((_, b)) = best {
+                            second = second.min(b);
+                        }
+                        best = Some((i, h.t));
+                    }
+                }
+            }
+            let Some((i, head)) = best else { return };
+            if head > self.maxt {
+                return;
+            }
+            let from = self
+                .last
+                .map_or(self.mint, |l| l.t.saturating_add(1))
+                .max(self.mint);
+            let maxt = self.maxt;
+            let src = &mut self.sources[i];
+            let rest = &src.buf[src.pos..];
+            // The run this source leads: up to the other sources' next
+            // sample (the head itself on a tie, which it wins).
+            let end = rest.partition_point(|s| s.t < second && s.t <= maxt).max(1);
+            let skip = rest[..end].partition_point(|s| s.t < from);
+            out.extend_from_slice(&rest[skip..end]);
+            if skip < end {
+                self.last = Some(rest[end - 1]);
+            }
+            let next_from = rest[end - 1].t.saturating_add(1);
+            src.pos += end;
+            self.fill(i, next_from);
+        }
     }
 
     /// Why iteration stopped early, if it did.
@@ -162,6 +231,7 @@ impl SampleIter {
     /// Advances to the first sample with time `>= t`; if the last returned
     /// sample already qualifies it is returned again (never backwards).
     pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        self.prime();
         if let Some(l) = self.last
             && l.t >= t
         {
@@ -191,28 +261,20 @@ impl SampleIter {
                 continue;
             }
             src.buf.clear();
-            src.pos = 0;
-            let (lo, hi) = (from, self.maxt);
             let res = match &c.data {
-                ChunkData::Owned(chunk) => {
-                    let mut it = chunk.iter();
-                    src.buf
-                        .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
-                    it.finish()
-                }
+                ChunkData::Owned(chunk) => chunk.decode_into(&mut src.buf),
                 ChunkData::Mapped { file, start, end } => {
                     match file.get(*start..*end).map(ChunkView::parse) {
-                        Some(Ok(view)) => {
-                            let mut it = view.iter();
-                            src.buf
-                                .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
-                            it.finish()
-                        }
+                        Some(Ok(view)) => view.decode_into(&mut src.buf),
                         Some(Err(e)) => Err(e),
                         None => Err(ChunkError::TooShort { len: 0 }),
                     }
                 }
             };
+            // Decoded times strictly increase: clip by binary search.
+            let maxt = self.maxt;
+            src.buf.truncate(src.buf.partition_point(|s| s.t <= maxt));
+            src.pos = src.buf.partition_point(|s| s.t < from);
             if let Err(e) = res {
                 self.err.get_or_insert(e);
                 self.sources.iter_mut().for_each(|s| {
@@ -226,10 +288,22 @@ impl SampleIter {
     }
 }
 
+/// True when some chunk of `sources` starts or ends at a time for which
+/// `inside` holds.
+fn runs_hit(sources: &[Source], inside: impl Fn(i64) -> bool) -> bool {
+    sources.iter().any(|s| {
+        s.chunks
+            .as_slice()
+            .iter()
+            .any(|c| inside(c.min_t) || inside(c.max_t))
+    })
+}
+
 impl Iterator for SampleIter {
     type Item = Sample;
 
     fn next(&mut self) -> Option<Sample> {
+        self.prime();
         loop {
             // Few sources (usually one or two): a linear scan is cheapest.
             let mut best: Option<(usize, Sample)> = None;
@@ -276,6 +350,89 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    use proptest::prelude::*;
+
+    /// Sorted, distinct timestamps with values tagged by source.
+    fn times(max: usize) -> impl Strategy<Value = Vec<i64>> {
+        prop::collection::btree_set(0i64..400, 0..max).prop_map(|s| s.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn read_into_agrees_with_next(
+            a in times(80), b in times(40), extra in times(10),
+            per_chunk in 1usize..30, mint in -5i64..300, len in 0i64..400, taken in 0usize..5,
+        ) {
+            let tagged = |ts: &[i64], v: f64| -> Vec<(i64, f64)> {
+                ts.iter().map(|&t| (t, v)).collect()
+            };
+            let make = || {
+                let mut runs = vec![run(&tagged(&a, 1.0), per_chunk)];
+                if !b.is_empty() {
+                    runs.push(run(&tagged(&b, 2.0), per_chunk.div_ceil(2)));
+                }
+                let extra = extra.iter().map(|&t| Sample::new(t, 3.0)).collect();
+                SampleIter::new(runs, extra, mint, mint + len)
+            };
+            let mut want_it = make();
+            let mut got_it = make();
+            prop_assert_eq!(want_it.is_exhausted(), got_it.is_exhausted());
+            let mut got: Vec<Sample> = Vec::new();
+            for _ in 0..taken {
+                got.extend(got_it.next());
+            }
+            got_it.read_into(&mut got);
+            let want: Vec<Sample> = want_it.by_ref().collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(got_it.error().is_none());
+            prop_assert!(got_it.next().is_none());
+        }
+    }
+
+    #[test]
+    fn emptiness_is_known_before_decoding() {
+        let a: Vec<_> = (0..10).map(|i| (i * 10, 1.0)).collect();
+        // Chunk bounds inside the range: not exhausted, nothing decoded yet.
+        let it = SampleIter::new(vec![run(&a, 3)], vec![], 25, 35);
+        assert!(!it.is_exhausted() && !it.primed);
+        // A chunk straddling a range with no sample in it: decoded to know.
+        let it = SampleIter::new(vec![run(&a, 10)], vec![], 41, 49);
+        assert!(it.is_exhausted());
+    }
+
+    #[test]
+    fn read_into_reports_corrupt_chunks() {
+        let a: Vec<_> = (0..10).map(|i| (i * 10, 1.0)).collect();
+        let mut bytes = run(&a, 10)
+            .pop()
+            .map(|c| match c.data {
+                ChunkData::Owned(c) => c.as_bytes().to_vec(),
+                ChunkData::Mapped { .. } => unreachable!(),
+            })
+            .unwrap();
+        bytes[6] ^= 0xff;
+        let len = bytes.len();
+        let mut file = memmap2::MmapMut::map_anon(len).unwrap();
+        file.copy_from_slice(&bytes);
+        let meta = ChunkMeta {
+            min_t: 0,
+            max_t: 90,
+            data: ChunkData::Mapped {
+                file: Arc::new(file.make_read_only().unwrap()),
+                start: 0,
+                end: len,
+            },
+        };
+        let mut it = SampleIter::new(vec![vec![meta]], vec![], 0, 100);
+        assert!(!it.is_exhausted());
+        let mut out = Vec::new();
+        it.read_into(&mut out);
+        assert!(out.is_empty());
+        assert!(matches!(it.error(), Some(ChunkError::Checksum { .. })));
     }
 
     #[test]

@@ -33,10 +33,9 @@ pub(crate) fn load(
             |hint, mut s| {
                 ctx.check()?;
                 let mut samples = Vec::with_capacity(*hint);
-                for smp in s.samples.by_ref() {
-                    if keep_stale || !is_stale_nan(smp.v) {
-                        samples.push(smp);
-                    }
+                s.samples.read_into(&mut samples);
+                if !keep_stale {
+                    samples.retain(|smp| !is_stale_nan(smp.v));
                 }
                 if let Some(e) = s.samples.error() {
                     return Err(EvalError::Storage(StorageError::Chunk {

@@ -203,21 +203,66 @@ impl Iterator for ChunkIter<'_> {
                 if let Some(s) = self.next_fast() {
                     return Some(s);
                 }
-                let b = self.r.read_unary(4) as usize;
-                let dod = self.read_signed(DOD_BITS[b]);
-                self.delta = self.delta.wrapping_add(dod);
-                self.step()?
+                // A failed fast step leaves `read == count`.
+                if self.read >= self.count {
+                    return None;
+                }
+                return self.next_general();
             }
         };
+        self.counted(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining()))
+    }
+}
+
+impl ChunkIter<'_> {
+    /// Appends every remaining sample to `out` in one tight loop (no
+    /// per-sample `Option` hand-off through an iterator adapter), then
+    /// reports how decoding ended as [`ChunkIter::finish`] does.
+    pub fn decode_into(mut self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        out.reserve(self.remaining());
+        while self.read < 2 {
+            match self.next() {
+                Some(s) => out.push(s),
+                None => return self.finish(),
+            }
+        }
+        while self.read < self.count {
+            let s = match self.next_fast() {
+                Some(s) => s,
+                // A failed fast step leaves `read == count`.
+                None if self.read < self.count => match self.next_general() {
+                    Some(s) => s,
+                    None => break,
+                },
+                None => break,
+            };
+            out.push(s);
+        }
+        self.finish()
+    }
+
+    /// A sample after the second on the general path (any bucket).
+    #[inline]
+    fn next_general(&mut self) -> Option<Sample> {
+        let b = self.r.read_unary(4) as usize;
+        let dod = self.read_signed(DOD_BITS[b]);
+        self.delta = self.delta.wrapping_add(dod);
+        let s = self.step()?;
+        self.counted(s)
+    }
+
+    /// Accepts a decoded sample unless the stream ran out under it.
+    #[inline]
+    fn counted(&mut self, s: Sample) -> Option<Sample> {
         if self.r.overrun() {
             return self.fail("stream ends before the sample count");
         }
         self.read += 1;
         Some(s)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.remaining()))
     }
 }
 
