@@ -1,5 +1,6 @@
 //! Function calls: dispatch on the function table's name.
 
+mod extrapolate;
 mod histogram;
 mod label;
 mod math;

@@ -4,50 +4,10 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::extrapolate::Extrapolator;
 use super::matrix;
 use crate::parser::ast::Expr;
-use hourglass_storage::Sample;
 use rayon::prelude::*;
-
-/// Prometheus's `extrapolatedRate` over `s` (the window's samples) for the
-/// window `(start, end]`. `increase` is `last - first` plus, for counters,
-/// the value before every reset (given by `resets`).
-fn extrapolate(
-    s: &[Sample],
-    increase: f64,
-    start: i64,
-    end: i64,
-    counter: bool,
-    per_second: bool,
-) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (first, last) = (s[0], s[s.len() - 1]);
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / (s.len() - 1) as f64;
-    let threshold = avg * 1.1;
-    let mut to_start = (first.t - start) as f64 / 1000.0;
-    let mut to_end = (end - last.t) as f64 / 1000.0;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    // A counter is not extrapolated below zero.
-    if counter && increase > 0.0 && first.v >= 0.0 {
-        let to_zero = sampled * (first.v / increase);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if per_second {
-        factor /= (end - start) as f64 / 1000.0;
-    }
-    Some(increase * factor)
-}
 
 pub(super) fn call(
     ctx: &Ctx,
@@ -90,6 +50,7 @@ pub(super) fn call(
                 }));
             }
             let corrected = &*corrected;
+            let mut x = Extrapolator::new(width, counter, per_second);
             let vals = range::windows(smp, &ends, width)
                 .enumerate()
                 .map(|(k, (lo, hi))| {
@@ -110,7 +71,7 @@ pub(super) fn call(
                         }
                         inc
                     };
-                    extrapolate(w, inc, ends[k] - width, ends[k], counter, per_second)
+                    Some(x.rate(w[0], w[w.len() - 1], w.len(), inc, ends[k] - width))
                 })
                 .collect();
             Ok(GSeries {
