@@ -125,9 +125,12 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
 
 /// True when every series carries the same metric name: dropping it then
 /// cannot make two labelsets equal, so the merge check can be skipped.
-pub(crate) fn one_name(series: &[RawSeries]) -> bool {
-    let first = series.first().and_then(|s| s.labels.metric_name());
-    series.iter().all(|s| s.labels.metric_name() == first)
+pub(crate) fn one_name<'a>(mut labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let Some(first) = labels.next() else {
+        return true;
+    };
+    let first = first.metric_name();
+    labels.all(|l| l.metric_name() == first)
 }
 
 /// [`merge_same_labels`] unless the labels are known to be distinct.

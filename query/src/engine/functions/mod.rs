@@ -12,12 +12,12 @@ use super::Ctx;
 use super::error::EvalError;
 use super::eval::eval as eval_expr;
 use super::range::{self, MatrixArg};
+use super::selected;
 use super::value::{
-    GSeries, GValue, Grid, RawSeries, drop_name, merge_same_labels, merge_unless_distinct, one_name,
+    GSeries, GValue, Grid, drop_name, merge_same_labels, merge_unless_distinct, one_name,
 };
 use crate::parser::ast::{Call, Expr};
 use hourglass_storage::{Labels, MatchOp, Sample};
-use rayon::prelude::*;
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let name = c.func.name;
@@ -73,11 +73,13 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     }
     if name == "absent_over_time" {
         let m = matrix(ctx, args.first(), g)?;
-        let windows: Vec<Vec<(usize, usize)>> = m
-            .series
-            .iter()
-            .map(|s| range::windows(&s.samples, &m.ends, m.range).collect())
-            .collect();
+        let (ends, width) = (&m.ends, m.range);
+        let windows: Vec<Vec<(usize, usize)>> = selected::par_map(
+            ctx,
+            m.series,
+            || (),
+            |_, _, samples| Ok(range::windows(samples, ends, width).collect()),
+        )?;
         let present = |k: usize| {
             let k = if m.ends.len() == 1 { 0 } else { k };
             windows.iter().any(|w| w[k].0 < w[k].1)
@@ -139,8 +141,7 @@ pub(super) fn matrix(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<MatrixArg, 
 }
 
 /// Applies `f` to every window of every series of `m`; `f` gets the
-/// window's samples (never empty), the step index into `m.ends` and the
-/// window's (exclusive) start and (inclusive) end.
+/// window's samples (never empty) and the step index into `m.ends`.
 pub(super) fn over_windows<F>(
     ctx: &Ctx,
     m: MatrixArg,
@@ -149,7 +150,7 @@ pub(super) fn over_windows<F>(
     f: F,
 ) -> Result<Vec<GSeries>, EvalError>
 where
-    F: Fn(&RawSeries, &[Sample], usize, i64, i64) -> Option<f64> + Sync,
+    F: Fn(&[Sample], usize) -> Option<f64> + Sync + Send,
 {
     let MatrixArg {
         series,
@@ -157,31 +158,32 @@ where
         ends,
         ..
     } = m;
-    let distinct = keep_name || one_name(&series);
-    let mut out: Vec<GSeries> = series
-        .into_par_iter()
-        .map(|s| {
-            ctx.check()?;
-            let vals = range::windows(&s.samples, &ends, width)
+    let distinct = keep_name || one_name(series.iter().map(|s| &s.labels));
+    let mut out = selected::par_map(
+        ctx,
+        series,
+        || (),
+        |_, labels, samples| {
+            let vals = range::windows(samples, &ends, width)
                 .enumerate()
                 .map(|(k, (lo, hi))| {
                     if lo == hi {
                         None
                     } else {
-                        f(&s, &s.samples[lo..hi], k, ends[k] - width, ends[k])
+                        f(&samples[lo..hi], k)
                     }
                 })
                 .collect();
             Ok(GSeries {
                 labels: if keep_name {
-                    s.labels.clone()
+                    labels.clone()
                 } else {
-                    drop_name(&s.labels)
+                    drop_name(labels)
                 },
                 vals,
             })
-        })
-        .collect::<Result<_, EvalError>>()?;
+        },
+    )?;
     range::broadcast(&mut out, n);
     merge_unless_distinct(out, distinct)
 }

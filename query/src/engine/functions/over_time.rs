@@ -72,7 +72,7 @@ pub(super) fn call(
     let run = |arg: Option<&Expr>, keep_name: bool, f: &WindowFn| {
         let m = matrix(ctx, arg, g)?;
         let times = m.times.clone();
-        over_windows(ctx, m, g.n, keep_name, |_, w, k, _, _| f(w, k, times[k]))
+        over_windows(ctx, m, g.n, keep_name, |w, k| f(w, k, times[k]))
     };
     let first = args.first();
     let out = match name {

@@ -3,11 +3,11 @@
 use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
+use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::extrapolate::Extrapolator;
 use super::matrix;
 use crate::parser::ast::Expr;
-use rayon::prelude::*;
 
 pub(super) fn call(
     ctx: &Ctx,
@@ -25,13 +25,12 @@ pub(super) fn call(
     let m = matrix(ctx, args.first(), g)?;
     let width = m.range;
     let ends = m.ends;
-    let distinct = one_name(&m.series);
-    let mut out: Vec<GSeries> = m
-        .series
-        .into_par_iter()
-        .map_init(Vec::new, |corrected: &mut Vec<f64>, s| {
-            ctx.check()?;
-            let smp = &s.samples;
+    let distinct = one_name(m.series.iter().map(|s| &s.labels));
+    let mut out = selected::par_map(
+        ctx,
+        m.series,
+        Vec::new,
+        |corrected: &mut Vec<f64>, labels, smp| {
             // Counter values with every earlier reset added back, so the
             // increase over any window is a difference of two entries.
             // Non-finite values would poison the running sum: fall back to
@@ -75,11 +74,11 @@ pub(super) fn call(
                 })
                 .collect();
             Ok(GSeries {
-                labels: drop_name(&s.labels),
+                labels: drop_name(labels),
                 vals,
             })
-        })
-        .collect::<Result<_, EvalError>>()?;
+        },
+    )?;
     range::broadcast(&mut out, g.n);
     merge_unless_distinct(out, distinct).map(Some)
 }
@@ -87,7 +86,7 @@ pub(super) fn call(
 /// `irate`/`idelta`: the last two samples of each window.
 fn instant(ctx: &Ctx, is_rate: bool, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let m = matrix(ctx, args.first(), g)?;
-    super::over_windows(ctx, m, g.n, false, |_, w, _, _, _| {
+    super::over_windows(ctx, m, g.n, false, |w, _| {
         if w.len() < 2 {
             return None;
         }
