@@ -47,7 +47,8 @@ pub struct SeriesSet {
 
 impl SeriesSet {
     pub(crate) fn new(mut series: Vec<Series>) -> Self {
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        // Labels are distinct within a set: an unstable sort is exact.
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         SeriesSet {
             series: series.into_iter(),
         }
@@ -85,6 +86,18 @@ pub(crate) struct ChunkMeta {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) data: ChunkData,
+}
+
+impl ChunkMeta {
+    /// Samples the chunk's header claims (0 if it cannot be read).
+    fn num_samples(&self) -> usize {
+        match &self.data {
+            ChunkData::Owned(c) => c.num_samples(),
+            ChunkData::Mapped { file, start, .. } => file
+                .get(start + 1..start + 3)
+                .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]]))),
+        }
+    }
 }
 
 /// One sorted source of samples.
@@ -181,6 +194,20 @@ impl SampleIter {
     /// the iterator, check [`SampleIter::error`] afterwards.
     pub fn read_into(&mut self, out: &mut Vec<Sample>) {
         self.prime();
+        // Room for every remaining chunk up front: no regrowth, and the
+        // headers' cache misses overlap instead of stalling one by one.
+        let upper: usize = self
+            .sources
+            .iter()
+            .map(|s| {
+                let queued: usize = s.chunks.as_slice().iter().map(ChunkMeta::num_samples).sum();
+                s.buf.len() - s.pos + queued
+            })
+            .sum();
+        out.reserve(upper);
+        if self.sources.len() == 1 {
+            return self.read_single(out);
+        }
         loop {
             // The source with the earliest head (the first such wins ties,
             // as in `next`) and the earliest head among the others.
@@ -261,28 +288,92 @@ impl SampleIter {
                 continue;
             }
             src.buf.clear();
-            let res = match &c.data {
-                ChunkData::Owned(chunk) => chunk.decode_into(&mut src.buf),
-                ChunkData::Mapped { file, start, end } => {
-                    match file.get(*start..*end).map(ChunkView::parse) {
-                        Some(Ok(view)) => view.decode_into(&mut src.buf),
-                        Some(Err(e)) => Err(e),
-                        None => Err(ChunkError::TooShort { len: 0 }),
-                    }
-                }
-            };
+            let res = c.decode_into(&mut src.buf);
             // Decoded times strictly increase: clip by binary search.
             let maxt = self.maxt;
             src.buf.truncate(src.buf.partition_point(|s| s.t <= maxt));
             src.pos = src.buf.partition_point(|s| s.t < from);
             if let Err(e) = res {
-                self.err.get_or_insert(e);
-                self.sources.iter_mut().for_each(|s| {
-                    s.buf.clear();
-                    s.pos = 0;
-                    s.chunks = Vec::new().into_iter();
-                });
+                self.fail(e);
                 return;
+            }
+        }
+    }
+
+    /// Stops iteration for good after a decoding error.
+    fn fail(&mut self, e: ChunkError) {
+        self.err.get_or_insert(e);
+        self.sources.iter_mut().for_each(|s| {
+            s.buf.clear();
+            s.pos = 0;
+            s.chunks = Vec::new().into_iter();
+        });
+    }
+
+    /// [`SampleIter::read_into`] for a single source: no merging, so the
+    /// chunks decode straight into `out` and are clipped there.
+    fn read_single(&mut self, out: &mut Vec<Sample>) {
+        let maxt = self.maxt;
+        let mut from = self
+            .last
+            .map_or(self.mint, |l| l.t.saturating_add(1))
+            .max(self.mint);
+        let first = out.len();
+        let Some(src) = self.sources.first_mut() else {
+            return;
+        };
+        let rest = &src.buf[src.pos..];
+        let hi = rest.partition_point(|s| s.t <= maxt);
+        let lo = rest[..hi].partition_point(|s| s.t < from);
+        out.extend_from_slice(&rest[lo..hi]);
+        src.pos = src.buf.len();
+        if let Some(l) = out.get(first..).and_then(<[Sample]>::last) {
+            from = l.t.saturating_add(1);
+        }
+        let mut failed = None;
+        for c in src.chunks.by_ref() {
+            if c.max_t < from || c.min_t > maxt {
+                continue;
+            }
+            let start = out.len();
+            if let Err(e) = c.decode_into(out) {
+                // As the iterator: nothing of a chunk that fails.
+                out.truncate(start);
+                failed = Some(e);
+                break;
+            }
+            let got = &out[start..];
+            let hi = got.partition_point(|s| s.t <= maxt);
+            let lo = got[..hi].partition_point(|s| s.t < from);
+            out.truncate(start + hi);
+            if lo > 0 {
+                out.drain(start..start + lo);
+            }
+            if let Some(l) = out.get(start..).and_then(<[Sample]>::last) {
+                from = l.t.saturating_add(1);
+            }
+        }
+        if let Some(l) = out.get(first..).and_then(<[Sample]>::last) {
+            self.last = Some(*l);
+        }
+        if let Some(e) = failed {
+            self.fail(e);
+        }
+    }
+}
+
+impl ChunkMeta {
+    /// Appends the chunk's samples to `out` (checking the CRC of mapped
+    /// bytes first).
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        match &self.data {
+            ChunkData::Owned(chunk) => chunk.decode_into(out),
+            ChunkData::Mapped { file, start, end } => {
+                match file.get(*start..*end).map(ChunkView::parse) {
+                    Some(Ok(view)) => view.decode_into(out),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ChunkError::TooShort { len: 0 }),
+                }
             }
         }
     }
@@ -366,15 +457,17 @@ mod tests {
         fn read_into_agrees_with_next(
             a in times(80), b in times(40), extra in times(10),
             per_chunk in 1usize..30, mint in -5i64..300, len in 0i64..400, taken in 0usize..5,
+            with_b in any::<bool>(), with_extra in any::<bool>(),
         ) {
             let tagged = |ts: &[i64], v: f64| -> Vec<(i64, f64)> {
                 ts.iter().map(|&t| (t, v)).collect()
             };
             let make = || {
                 let mut runs = vec![run(&tagged(&a, 1.0), per_chunk)];
-                if !b.is_empty() {
+                if with_b && !b.is_empty() {
                     runs.push(run(&tagged(&b, 2.0), per_chunk.div_ceil(2)));
                 }
+                let extra = if with_extra { extra.as_slice() } else { &[] };
                 let extra = extra.iter().map(|&t| Sample::new(t, 3.0)).collect();
                 SampleIter::new(runs, extra, mint, mint + len)
             };
@@ -427,12 +520,34 @@ mod tests {
                 end: len,
             },
         };
-        let mut it = SampleIter::new(vec![vec![meta]], vec![], 0, 100);
+        let good: Vec<_> = (10..20).map(|i| (i * 10, 2.0)).collect();
+        let mut it = SampleIter::new(vec![vec![meta.clone()]], vec![], 0, 100);
         assert!(!it.is_exhausted());
         let mut out = Vec::new();
         it.read_into(&mut out);
         assert!(out.is_empty());
         assert!(matches!(it.error(), Some(ChunkError::Checksum { .. })));
+        // Good chunks before a bad one are read, as by the iterator.
+        let mut bad_last: Vec<ChunkMeta> = run(&good, 4);
+        bad_last.push(ChunkMeta {
+            min_t: 200,
+            max_t: 290,
+            data: meta.data.clone(),
+        });
+        for merged in [false, true] {
+            let mut runs = vec![bad_last.clone()];
+            if merged {
+                runs.push(run(&[(1000, 9.0)], 1));
+            }
+            let mut want_it = SampleIter::new(runs.clone(), vec![], 0, 2000);
+            let want: Vec<_> = want_it.by_ref().collect();
+            let mut it = SampleIter::new(runs, vec![], 0, 2000);
+            let mut out = Vec::new();
+            it.read_into(&mut out);
+            assert_eq!(out.len(), 10);
+            assert_eq!(out, want);
+            assert_eq!(it.error(), want_it.error());
+        }
     }
 
     #[test]
