@@ -148,14 +148,7 @@ pub(crate) fn merge_unless_distinct(
 
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    if l.metric_name().is_none() {
-        return l.clone();
-    }
-    Labels::from_pairs(
-        l.iter()
-            .filter(|p| &*p.name != NAME)
-            .map(|p| (&*p.name, &*p.value)),
-    )
+    l.without(NAME)
 }
 
 /// The label carrying the metric name.
