@@ -12,15 +12,16 @@ use std::collections::HashMap;
 
 /// Kahan-compensated running sum: returns the new (sum, compensation).
 /// An infinite sum resets the compensation so it cannot turn into NaN.
+#[inline]
 pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
+    // Written as selects, which compile without branches.
+    let lost = if sum.abs() >= inc.abs() {
+        (sum - t) + inc
     } else {
-        c + ((inc - t) + sum)
+        (inc - t) + sum
     };
+    let c = if t.is_infinite() { 0.0 } else { c + lost };
     (t, c)
 }
 
@@ -237,19 +238,45 @@ fn stream(op: AggregateOp, input: &[GSeries], mem: &[usize], n: usize) -> Vec<Op
     let mut count = vec![0u32; n];
     let mut nonfinite = vec![false; n];
     for &i in mem {
-        for (k, v) in input[i].vals.iter().enumerate() {
-            let Some(x) = *v else { continue };
-            count[k] += 1;
-            let a = &mut acc[k];
-            match op {
-                Sum | Avg => {
-                    (*a, comp[k]) = kahan_inc(x, *a, comp[k]);
-                    nonfinite[k] |= !x.is_finite();
+        let vals = &input[i].vals;
+        // One loop per operator, zipped so the hot sum has no bounds checks.
+        let steps = vals.iter().zip(count.iter_mut()).zip(acc.iter_mut());
+        match op {
+            Sum | Avg => {
+                for (((v, c), a), (cp, nf)) in steps.zip(comp.iter_mut().zip(nonfinite.iter_mut()))
+                {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        (*a, *cp) = kahan_inc(x, *a, *cp);
+                        *nf |= !x.is_finite();
+                    }
                 }
-                // NaN loses to any number; only all-NaN gives NaN.
-                Min if x < *a || a.is_nan() => *a = x,
-                Max if x > *a || a.is_nan() => *a = x,
-                _ => {}
+            }
+            // NaN loses to any number; only all-NaN gives NaN.
+            Min => {
+                for ((v, c), a) in steps {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        if x < *a || a.is_nan() {
+                            *a = x;
+                        }
+                    }
+                }
+            }
+            Max => {
+                for ((v, c), a) in steps {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        if x > *a || a.is_nan() {
+                            *a = x;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for ((v, c), _) in steps {
+                    *c += u32::from(v.is_some());
+                }
             }
         }
     }
