@@ -231,18 +231,79 @@ impl ChunkIter<'_> {
             }
         }
         while self.read < self.count {
-            let s = match self.next_fast() {
-                Some(s) => s,
-                // A failed fast step leaves `read == count`.
-                None if self.read < self.count => match self.next_general() {
-                    Some(s) => s,
-                    None => break,
-                },
+            self.fast_run(out);
+            // Stopped at a sample the fast path does not take, or failed
+            // (which leaves `read == count`).
+            if self.read >= self.count {
+                break;
+            }
+            match self.next_general() {
+                Some(s) => out.push(s),
                 None => break,
-            };
-            out.push(s);
+            }
         }
         self.finish()
+    }
+
+    /// Appends the samples [`ChunkIter::next_fast`] would decode, until one
+    /// needs the general path or the chunk ends. The same steps, with the
+    /// state in locals so the loop runs in registers, and the decimal scale
+    /// looked up once (scale 0, integers, needs no division at all).
+    #[inline]
+    fn fast_run(&mut self, out: &mut Vec<Sample>) {
+        const FAST_BITS: u32 = 2 + DOD_BITS[1] + 2 + 3 + DEC_BITS[2];
+        const PLEN: [u32; 3] = [1, 2, 3];
+        let mut r = self.r.clone();
+        let (mut t, mut delta, mut dec_n, mut vbits) = (self.t, self.delta, self.dec_n, self.vbits);
+        let (mut read, count, dec_valid) = (self.read, self.count, self.dec_valid);
+        let k = usize::from(self.dec_k & 7);
+        let scale = POW10[k];
+        let mut overrun = false;
+        while read < count {
+            r.prepare(FAST_BITS);
+            let top = r.peek();
+            let (dod, mut used) = if top >> 63 == 0 {
+                (0, 1)
+            } else if top >> 62 == 0b10 {
+                (((top << 2) as i64) >> (64 - DOD_BITS[1]), 2 + DOD_BITS[1])
+            } else {
+                break;
+            };
+            let nd = delta.wrapping_add(dod);
+            if nd <= 0 {
+                break;
+            }
+            let Some(nt) = t.checked_add(nd) else {
+                break;
+            };
+            let v = top << used;
+            if v >> 63 == 0 {
+                used += 1;
+            } else if v >> 62 == 0b10 && dec_valid && (v << 2).leading_ones() < 3 {
+                let b = (v << 2).leading_ones() as usize;
+                let (plen, width) = (PLEN[b], DEC_BITS[b]);
+                let d = ((v << (2 + plen)) as i64) >> (64 - width);
+                used += 2 + plen + width;
+                dec_n = dec_n.wrapping_add(d);
+                let n = dec_n as f64;
+                vbits = if k == 0 { n } else { n / scale }.to_bits();
+            } else {
+                break;
+            }
+            r.consume(used);
+            if r.overrun() {
+                overrun = true;
+                break;
+            }
+            (t, delta) = (nt, nd);
+            read += 1;
+            out.push(Sample::new(t, f64::from_bits(vbits)));
+        }
+        self.r = r;
+        (self.t, self.delta, self.dec_n, self.vbits, self.read) = (t, delta, dec_n, vbits, read);
+        if overrun {
+            self.fail("stream ends before the sample count");
+        }
     }
 
     /// A sample after the second on the general path (any bucket).
