@@ -7,6 +7,7 @@ mod math;
 mod over_time;
 mod rate;
 mod time;
+mod window_sum;
 
 use super::Ctx;
 use super::error::EvalError;
@@ -152,6 +153,32 @@ pub(super) fn over_windows<F>(
 where
     F: Fn(&[Sample], usize) -> Option<f64> + Sync + Send,
 {
+    over_windows_prepared(
+        ctx,
+        m,
+        n,
+        keep_name,
+        |_, _: &mut ()| {},
+        |_, smp, lo, hi, k| f(&smp[lo..hi], k),
+    )
+}
+
+/// [`over_windows`] with a per-series pass first: `prepare` fills scratch
+/// state from the series' samples, and `f` gets that state, all samples,
+/// the window's index range `lo..hi` (never empty) and the step index.
+pub(super) fn over_windows_prepared<S, P, F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    keep_name: bool,
+    prepare: P,
+    f: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    S: Default,
+    P: Fn(&[Sample], &mut S) + Sync + Send,
+    F: Fn(&S, &[Sample], usize, usize, usize) -> Option<f64> + Sync + Send,
+{
     let MatrixArg {
         series,
         range: width,
@@ -159,31 +186,27 @@ where
         ..
     } = m;
     let distinct = keep_name || one_name(series.iter().map(|s| &s.labels));
-    let mut out = selected::par_map(
-        ctx,
-        series,
-        || (),
-        |_, labels, samples| {
-            let vals = range::windows(samples, &ends, width)
-                .enumerate()
-                .map(|(k, (lo, hi))| {
-                    if lo == hi {
-                        None
-                    } else {
-                        f(&samples[lo..hi], k)
-                    }
-                })
-                .collect();
-            Ok(GSeries {
-                labels: if keep_name {
-                    labels.clone()
+    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples| {
+        prepare(samples, state);
+        let vals = range::windows(samples, &ends, width)
+            .enumerate()
+            .map(|(k, (lo, hi))| {
+                if lo == hi {
+                    None
                 } else {
-                    drop_name(labels)
-                },
-                vals,
+                    f(state, samples, lo, hi, k)
+                }
             })
-        },
-    )?;
+            .collect();
+        Ok(GSeries {
+            labels: if keep_name {
+                labels.clone()
+            } else {
+                drop_name(labels)
+            },
+            vals,
+        })
+    })?;
     range::broadcast(&mut out, n);
     merge_unless_distinct(out, distinct)
 }
