@@ -380,22 +380,26 @@ fn select_series(
                         });
                     }
                     let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
-                    let mut cand: Vec<usize> = present.collect();
                     let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
                     let by = |a: &usize, b: &usize| match op {
                         AggregateOp::Topk => nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b)),
                         _ => nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b)),
                     };
-                    if op != AggregateOp::Limitk {
-                        // Partition out the k best, then order just those.
-                        if kk > 0 && kk < cand.len() {
-                            cand.select_nth_unstable_by(kk - 1, by);
+                    if op != AggregateOp::Limitk && kk <= SMALL_K {
+                        best_k(present, kk, by)
+                    } else {
+                        let mut cand: Vec<usize> = present.collect();
+                        if op != AggregateOp::Limitk {
+                            // Partition out the k best, then order just those.
+                            if kk > 0 && kk < cand.len() {
+                                cand.select_nth_unstable_by(kk - 1, by);
+                            }
+                            cand.truncate(kk);
+                            cand.sort_by(by);
                         }
                         cand.truncate(kk);
-                        cand.sort_by(by);
+                        cand
                     }
-                    cand.truncate(kk);
-                    cand
                 }
             };
             for &i in &chosen {
@@ -428,6 +432,32 @@ fn select_series(
     Ok(out)
 }
 
+/// Up to this k, `topk`/`bottomk` keep a sorted shortlist while scanning
+/// instead of collecting and partitioning every candidate.
+const SMALL_K: usize = 64;
+
+/// The first `kk` of `items` in the (total) order `by`, in that order:
+/// most items are rejected by one comparison with the shortlist's last.
+fn best_k(
+    items: impl Iterator<Item = usize>,
+    kk: usize,
+    by: impl Fn(&usize, &usize) -> Ordering,
+) -> Vec<usize> {
+    let mut best: Vec<usize> = Vec::with_capacity(kk + 1);
+    if kk == 0 {
+        return best;
+    }
+    for i in items {
+        if best.len() == kk && best.last().is_some_and(|l| by(&i, l) != Ordering::Less) {
+            continue;
+        }
+        let at = best.partition_point(|b| by(b, &i) == Ordering::Less);
+        best.insert(at, i);
+        best.truncate(kk);
+    }
+    best
+}
+
 /// Ascending with NaN after everything.
 fn nan_last(a: &f64, b: &f64) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
@@ -435,5 +465,32 @@ fn nan_last(a: &f64, b: &f64) -> Ordering {
         (true, false) => Ordering::Greater,
         (false, true) => Ordering::Less,
         _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn best_k_is_sort_then_truncate(
+            vals in prop::collection::vec(prop_oneof![(0i32..5).prop_map(f64::from), Just(f64::NAN)], 0..50),
+            kk in 0usize..12,
+            top in any::<bool>(),
+        ) {
+            let by = |a: &usize, b: &usize| {
+                if top {
+                    nan_first(&vals[*b], &vals[*a]).then_with(|| a.cmp(b))
+                } else {
+                    nan_last(&vals[*a], &vals[*b]).then_with(|| a.cmp(b))
+                }
+            };
+            let mut want: Vec<usize> = (0..vals.len()).collect();
+            want.sort_by(by);
+            want.truncate(kk);
+            prop_assert_eq!(best_k(0..vals.len(), kk, by), want);
+        }
     }
 }
