@@ -193,6 +193,10 @@ impl SampleIter {
     /// yield, copied a run at a time instead of sample by sample. As with
     /// the iterator, check [`SampleIter::error`] afterwards.
     pub fn read_into(&mut self, out: &mut Vec<Sample>) {
+        // A single source needs no buffering at all: skip priming it.
+        if self.sources.len() == 1 {
+            self.primed = true;
+        }
         self.prime();
         // Room for every remaining chunk up front: no regrowth, and the
         // headers' cache misses overlap instead of stalling one by one.

@@ -109,7 +109,7 @@ impl Extrapolator {
         // 1.1 × the average interval, so at most 1.1 × `sampled`: when
         // `first.v >= 2 × increase` the zero point is further away than
         // that and the division can be skipped.
-        if self.counter && increase > 0.0 && first.v >= 0.0 && first.v < 2.0 * increase {
+        if first.v < 2.0 * increase && self.counter && increase > 0.0 && first.v >= 0.0 {
             let to_zero = p.sampled * (first.v / increase);
             if to_zero < p.to_start {
                 let mut factor = (p.sampled + to_zero + p.to_end) / p.sampled;

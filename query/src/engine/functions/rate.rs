@@ -72,29 +72,28 @@ fn windowed(
         }));
     }
     let mut x = Extrapolator::new(width, counter, per_second);
-    let mut vals = Vec::with_capacity(ends.len());
+    let mut vals = vec![None; ends.len()];
     let (mut lo, mut hi) = (0usize, 0usize);
-    for &end in ends {
-        while hi < smp.len() && smp[hi].t <= end {
+    for (&end, slot) in ends.iter().zip(&mut vals) {
+        while smp.get(hi).is_some_and(|p| p.t <= end) {
             hi += 1;
         }
         let start = end.saturating_sub(width);
         while lo < hi && smp[lo].t <= start {
             lo += 1;
         }
+        let (Some(&first), Some(&last)) = (smp.get(lo), smp.get(hi.wrapping_sub(1))) else {
+            continue;
+        };
         if hi < lo + 2 {
-            vals.push(None);
             continue;
         }
-        let (first, last) = (smp[lo], smp[hi - 1]);
-        let inc = if prefix {
-            corrected[hi - 1] - corrected[lo]
-        } else if counter {
-            resets_added(&smp[lo..hi])
-        } else {
-            last.v - first.v
+        let inc = match corrected.get(lo..hi) {
+            Some([a, .., b]) => b - a,
+            _ if counter => resets_added(&smp[lo..hi]),
+            _ => last.v - first.v,
         };
-        vals.push(Some(x.rate(first, last, hi - lo, inc, end - width)));
+        *slot = Some(x.rate(first, last, hi - lo, inc, end - width));
     }
     vals
 }
