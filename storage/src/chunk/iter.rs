@@ -218,6 +218,24 @@ impl Iterator for ChunkIter<'_> {
     }
 }
 
+/// A decimal delta's header length (`10` and the bucket prefix) and width,
+/// indexed by the value's first five bits, for the first three buckets;
+/// `(0, 0)` for everything else (the general path).
+const DEC_FAST: [(u32, u32); 32] = {
+    let mut t = [(0, 0); 32];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = match i {
+            0b10000..=0b10011 => (3, DEC_BITS[0]),
+            0b10100..=0b10101 => (4, DEC_BITS[1]),
+            0b10110 => (5, DEC_BITS[2]),
+            _ => (0, 0),
+        };
+        i += 1;
+    }
+    t
+};
+
 impl ChunkIter<'_> {
     /// Appends every remaining sample to `out` in one tight loop (no
     /// per-sample `Option` hand-off through an iterator adapter), then
@@ -252,7 +270,6 @@ impl ChunkIter<'_> {
     #[inline]
     fn fast_run(&mut self, out: &mut Vec<Sample>) {
         const FAST_BITS: u32 = 2 + DOD_BITS[1] + 2 + 3 + DEC_BITS[2];
-        const PLEN: [u32; 3] = [1, 2, 3];
         let mut r = self.r.clone();
         let (mut t, mut delta, mut dec_n, mut vbits) = (self.t, self.delta, self.dec_n, self.vbits);
         let (mut read, count, dec_valid) = (self.read, self.count, self.dec_valid);
@@ -279,11 +296,11 @@ impl ChunkIter<'_> {
             let v = top << used;
             if v >> 63 == 0 {
                 used += 1;
-            } else if v >> 62 == 0b10 && dec_valid && (v << 2).leading_ones() < 3 {
-                let b = (v << 2).leading_ones() as usize;
-                let (plen, width) = (PLEN[b], DEC_BITS[b]);
-                let d = ((v << (2 + plen)) as i64) >> (64 - width);
-                used += 2 + plen + width;
+            } else if let (hdr @ 1.., width) = DEC_FAST[(v >> 59) as usize]
+                && dec_valid
+            {
+                let d = ((v << hdr) as i64) >> (64 - width);
+                used += hdr + width;
                 dec_n = dec_n.wrapping_add(d);
                 let n = dec_n as f64;
                 vbits = if k == 0 { n } else { n / scale }.to_bits();
