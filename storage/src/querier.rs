@@ -47,7 +47,8 @@ pub struct SeriesSet {
 
 impl SeriesSet {
     pub(crate) fn new(mut series: Vec<Series>) -> Self {
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        // Labels are distinct within a set: an unstable sort is exact.
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         SeriesSet {
             series: series.into_iter(),
         }
@@ -87,6 +88,18 @@ pub(crate) struct ChunkMeta {
     pub(crate) data: ChunkData,
 }
 
+impl ChunkMeta {
+    /// Samples the chunk's header claims (0 if it cannot be read).
+    fn num_samples(&self) -> usize {
+        match &self.data {
+            ChunkData::Owned(c) => c.num_samples(),
+            ChunkData::Mapped { file, start, .. } => file
+                .get(start + 1..start + 3)
+                .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]]))),
+        }
+    }
+}
+
 /// One sorted source of samples.
 #[derive(Debug)]
 struct Source {
@@ -115,6 +128,10 @@ pub struct SampleIter {
     /// The last sample returned, which `seek` may return again.
     last: Option<Sample>,
     err: Option<ChunkError>,
+    /// Whether the sources were filled. `new` defers that (so decoding
+    /// happens wherever the samples are read, e.g. on a worker thread)
+    /// when chunk bounds already prove a sample in range.
+    primed: bool,
 }
 
 impl SampleIter {
@@ -136,22 +153,105 @@ impl SampleIter {
                 pos: 0,
             });
         }
+        let inside = |t: i64| t >= mint && t <= maxt;
+        // A chunk's first and last times are sample times: either inside
+        // the range proves the series non-empty without decoding.
+        let sure = runs_hit(&sources, inside)
+            || sources
+                .iter()
+                .any(|s| s.buf.iter().any(|smp| inside(smp.t)));
         let mut it = SampleIter {
             sources,
             mint,
             maxt,
             last: None,
             err: None,
+            primed: false,
         };
-        for i in 0..it.sources.len() {
-            it.fill(i, mint);
+        if !sure {
+            it.prime();
         }
         it
     }
 
+    fn prime(&mut self) {
+        if !self.primed {
+            self.primed = true;
+            for i in 0..self.sources.len() {
+                self.fill(i, self.mint);
+            }
+        }
+    }
+
     /// True when no sample is left (and none failed to decode).
     pub fn is_exhausted(&self) -> bool {
-        self.err.is_none() && self.sources.iter().all(|s| s.head().is_none())
+        // Unprimed only when a sample in range is known to exist.
+        self.primed && self.err.is_none() && self.sources.iter().all(|s| s.head().is_none())
+    }
+
+    /// Appends every remaining sample to `out`: what the iterator would
+    /// yield, copied a run at a time instead of sample by sample. As with
+    /// the iterator, check [`SampleIter::error`] afterwards.
+    pub fn read_into(&mut self, out: &mut Vec<Sample>) {
+        // A single source needs no buffering at all: skip priming it.
+        if self.sources.len() == 1 {
+            self.primed = true;
+        }
+        self.prime();
+        // Room for every remaining chunk up front: no regrowth, and the
+        // headers' cache misses overlap instead of stalling one by one.
+        let upper: usize = self
+            .sources
+            .iter()
+            .map(|s| {
+                let queued: usize = s.chunks.as_slice().iter().map(ChunkMeta::num_samples).sum();
+                s.buf.len() - s.pos + queued
+            })
+            .sum();
+        out.reserve(upper);
+        if self.sources.len() == 1 {
+            return self.read_single(out);
+        }
+        loop {
+            // The source with the earliest head (the first such wins ties,
+            // as in `next`) and the earliest head among the others.
+            let mut best: Option<(usize, i64)> = None;
+            let mut second = i64::MAX;
+            for (i, src) in self.sources.iter().enumerate() {
+                let Some(h) = src.head() else { continue };
+                match best {
+                    Some((_, b)) if h.t >= b => second = second.min(h.t),
+                    _ => {
+                        if let Some((_, b)) = best {
+                            second = second.min(b);
+                        }
+                        best = Some((i, h.t));
+                    }
+                }
+            }
+            let Some((i, head)) = best else { return };
+            if head > self.maxt {
+                return;
+            }
+            let from = self
+                .last
+                .map_or(self.mint, |l| l.t.saturating_add(1))
+                .max(self.mint);
+            let maxt = self.maxt;
+            let src = &mut self.sources[i];
+            let rest = &src.buf[src.pos..];
+            // The run this source leads: up to the other sources' next
+            // sample (the head itself on a tie, which it wins).
+            let end = rest.partition_point(|s| s.t < second && s.t <= maxt).max(1);
+            let skip = rest[..end].partition_point(|s| s.t < from);
+            out.extend_from_slice(&rest[skip..end]);
+            if skip < end {
+                self.last = Some(rest[end - 1]);
+            }
+            let next_from = rest[end - 1].t.saturating_add(1);
+            src.pos += end;
+            self.fill(i, next_from);
+        }
     }
 
     /// Why iteration stopped early, if it did.
@@ -162,6 +262,7 @@ impl SampleIter {
     /// Advances to the first sample with time `>= t`; if the last returned
     /// sample already qualifies it is returned again (never backwards).
     pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        self.prime();
         if let Some(l) = self.last
             && l.t >= t
         {
@@ -191,45 +292,113 @@ impl SampleIter {
                 continue;
             }
             src.buf.clear();
-            src.pos = 0;
-            let (lo, hi) = (from, self.maxt);
-            let res = match &c.data {
-                ChunkData::Owned(chunk) => {
-                    let mut it = chunk.iter();
-                    src.buf
-                        .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
-                    it.finish()
-                }
-                ChunkData::Mapped { file, start, end } => {
-                    match file.get(*start..*end).map(ChunkView::parse) {
-                        Some(Ok(view)) => {
-                            let mut it = view.iter();
-                            src.buf
-                                .extend(it.by_ref().filter(|s| s.t >= lo && s.t <= hi));
-                            it.finish()
-                        }
-                        Some(Err(e)) => Err(e),
-                        None => Err(ChunkError::TooShort { len: 0 }),
-                    }
-                }
-            };
+            let res = c.decode_into(&mut src.buf);
+            // Decoded times strictly increase: clip by binary search.
+            let maxt = self.maxt;
+            src.buf.truncate(src.buf.partition_point(|s| s.t <= maxt));
+            src.pos = src.buf.partition_point(|s| s.t < from);
             if let Err(e) = res {
-                self.err.get_or_insert(e);
-                self.sources.iter_mut().for_each(|s| {
-                    s.buf.clear();
-                    s.pos = 0;
-                    s.chunks = Vec::new().into_iter();
-                });
+                self.fail(e);
                 return;
             }
         }
     }
+
+    /// Stops iteration for good after a decoding error.
+    fn fail(&mut self, e: ChunkError) {
+        self.err.get_or_insert(e);
+        self.sources.iter_mut().for_each(|s| {
+            s.buf.clear();
+            s.pos = 0;
+            s.chunks = Vec::new().into_iter();
+        });
+    }
+
+    /// [`SampleIter::read_into`] for a single source: no merging, so the
+    /// chunks decode straight into `out` and are clipped there.
+    fn read_single(&mut self, out: &mut Vec<Sample>) {
+        let maxt = self.maxt;
+        let mut from = self
+            .last
+            .map_or(self.mint, |l| l.t.saturating_add(1))
+            .max(self.mint);
+        let first = out.len();
+        let Some(src) = self.sources.first_mut() else {
+            return;
+        };
+        let rest = &src.buf[src.pos..];
+        let hi = rest.partition_point(|s| s.t <= maxt);
+        let lo = rest[..hi].partition_point(|s| s.t < from);
+        out.extend_from_slice(&rest[lo..hi]);
+        src.pos = src.buf.len();
+        if let Some(l) = out.get(first..).and_then(<[Sample]>::last) {
+            from = l.t.saturating_add(1);
+        }
+        let mut failed = None;
+        for c in src.chunks.by_ref() {
+            if c.max_t < from || c.min_t > maxt {
+                continue;
+            }
+            let start = out.len();
+            if let Err(e) = c.decode_into(out) {
+                // As the iterator: nothing of a chunk that fails.
+                out.truncate(start);
+                failed = Some(e);
+                break;
+            }
+            let got = &out[start..];
+            let hi = got.partition_point(|s| s.t <= maxt);
+            let lo = got[..hi].partition_point(|s| s.t < from);
+            out.truncate(start + hi);
+            if lo > 0 {
+                out.drain(start..start + lo);
+            }
+            if let Some(l) = out.get(start..).and_then(<[Sample]>::last) {
+                from = l.t.saturating_add(1);
+            }
+        }
+        if let Some(l) = out.get(first..).and_then(<[Sample]>::last) {
+            self.last = Some(*l);
+        }
+        if let Some(e) = failed {
+            self.fail(e);
+        }
+    }
+}
+
+impl ChunkMeta {
+    /// Appends the chunk's samples to `out` (checking the CRC of mapped
+    /// bytes first).
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        match &self.data {
+            ChunkData::Owned(chunk) => chunk.decode_into(out),
+            ChunkData::Mapped { file, start, end } => {
+                match file.get(*start..*end).map(ChunkView::parse) {
+                    Some(Ok(view)) => view.decode_into(out),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ChunkError::TooShort { len: 0 }),
+                }
+            }
+        }
+    }
+}
+
+/// True when some chunk of `sources` starts or ends at a time for which
+/// `inside` holds.
+fn runs_hit(sources: &[Source], inside: impl Fn(i64) -> bool) -> bool {
+    sources.iter().any(|s| {
+        s.chunks
+            .as_slice()
+            .iter()
+            .any(|c| inside(c.min_t) || inside(c.max_t))
+    })
 }
 
 impl Iterator for SampleIter {
     type Item = Sample;
 
     fn next(&mut self) -> Option<Sample> {
+        self.prime();
         loop {
             // Few sources (usually one or two): a linear scan is cheapest.
             let mut best: Option<(usize, Sample)> = None;
@@ -276,6 +445,113 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    use proptest::prelude::*;
+
+    /// Sorted, distinct timestamps with values tagged by source.
+    fn times(max: usize) -> impl Strategy<Value = Vec<i64>> {
+        prop::collection::btree_set(0i64..400, 0..max).prop_map(|s| s.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn read_into_agrees_with_next(
+            a in times(80), b in times(40), extra in times(10),
+            per_chunk in 1usize..30, mint in -5i64..300, len in 0i64..400, taken in 0usize..5,
+            with_b in any::<bool>(), with_extra in any::<bool>(),
+        ) {
+            let tagged = |ts: &[i64], v: f64| -> Vec<(i64, f64)> {
+                ts.iter().map(|&t| (t, v)).collect()
+            };
+            let make = || {
+                let mut runs = vec![run(&tagged(&a, 1.0), per_chunk)];
+                if with_b && !b.is_empty() {
+                    runs.push(run(&tagged(&b, 2.0), per_chunk.div_ceil(2)));
+                }
+                let extra = if with_extra { extra.as_slice() } else { &[] };
+                let extra = extra.iter().map(|&t| Sample::new(t, 3.0)).collect();
+                SampleIter::new(runs, extra, mint, mint + len)
+            };
+            let mut want_it = make();
+            let mut got_it = make();
+            prop_assert_eq!(want_it.is_exhausted(), got_it.is_exhausted());
+            let mut got: Vec<Sample> = Vec::new();
+            for _ in 0..taken {
+                got.extend(got_it.next());
+            }
+            got_it.read_into(&mut got);
+            let want: Vec<Sample> = want_it.by_ref().collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(got_it.error().is_none());
+            prop_assert!(got_it.next().is_none());
+        }
+    }
+
+    #[test]
+    fn emptiness_is_known_before_decoding() {
+        let a: Vec<_> = (0..10).map(|i| (i * 10, 1.0)).collect();
+        // Chunk bounds inside the range: not exhausted, nothing decoded yet.
+        let it = SampleIter::new(vec![run(&a, 3)], vec![], 25, 35);
+        assert!(!it.is_exhausted() && !it.primed);
+        // A chunk straddling a range with no sample in it: decoded to know.
+        let it = SampleIter::new(vec![run(&a, 10)], vec![], 41, 49);
+        assert!(it.is_exhausted());
+    }
+
+    #[test]
+    fn read_into_reports_corrupt_chunks() {
+        let a: Vec<_> = (0..10).map(|i| (i * 10, 1.0)).collect();
+        let mut bytes = run(&a, 10)
+            .pop()
+            .map(|c| match c.data {
+                ChunkData::Owned(c) => c.as_bytes().to_vec(),
+                ChunkData::Mapped { .. } => unreachable!(),
+            })
+            .unwrap();
+        bytes[6] ^= 0xff;
+        let len = bytes.len();
+        let mut file = memmap2::MmapMut::map_anon(len).unwrap();
+        file.copy_from_slice(&bytes);
+        let meta = ChunkMeta {
+            min_t: 0,
+            max_t: 90,
+            data: ChunkData::Mapped {
+                file: Arc::new(file.make_read_only().unwrap()),
+                start: 0,
+                end: len,
+            },
+        };
+        let good: Vec<_> = (10..20).map(|i| (i * 10, 2.0)).collect();
+        let mut it = SampleIter::new(vec![vec![meta.clone()]], vec![], 0, 100);
+        assert!(!it.is_exhausted());
+        let mut out = Vec::new();
+        it.read_into(&mut out);
+        assert!(out.is_empty());
+        assert!(matches!(it.error(), Some(ChunkError::Checksum { .. })));
+        // Good chunks before a bad one are read, as by the iterator.
+        let mut bad_last: Vec<ChunkMeta> = run(&good, 4);
+        bad_last.push(ChunkMeta {
+            min_t: 200,
+            max_t: 290,
+            data: meta.data.clone(),
+        });
+        for merged in [false, true] {
+            let mut runs = vec![bad_last.clone()];
+            if merged {
+                runs.push(run(&[(1000, 9.0)], 1));
+            }
+            let mut want_it = SampleIter::new(runs.clone(), vec![], 0, 2000);
+            let want: Vec<_> = want_it.by_ref().collect();
+            let mut it = SampleIter::new(runs, vec![], 0, 2000);
+            let mut out = Vec::new();
+            it.read_into(&mut out);
+            assert_eq!(out.len(), 10);
+            assert_eq!(out, want);
+            assert_eq!(it.error(), want_it.error());
+        }
     }
 
     #[test]

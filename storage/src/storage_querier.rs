@@ -31,12 +31,30 @@ impl Querier for StorageQuerier<'_> {
         if mint > maxt {
             return Ok(SeriesSet::default());
         }
+        let from_parts: Vec<_> = self
+            .parts
+            .iter()
+            .map(|p| p.select(matchers, mint, maxt))
+            .collect();
+        if from_parts.iter().all(Vec::is_empty) {
+            // Head only: its series are distinct, nothing to merge.
+            let out = self
+                .head
+                .select_raw(matchers, mint, maxt)
+                .into_iter()
+                .filter_map(|(labels, run, ooo)| {
+                    let samples = SampleIter::new(vec![run], ooo, mint, maxt);
+                    (!samples.is_exhausted()).then_some(Series { labels, samples })
+                })
+                .collect();
+            return Ok(SeriesSet::new(out));
+        }
         type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.
-        for p in &self.parts {
-            for (labels, chunks) in p.select(matchers, mint, maxt) {
+        for part in from_parts {
+            for (labels, chunks) in part {
                 by.entry(labels).or_default().0.push(chunks);
             }
         }

@@ -12,15 +12,16 @@ use std::collections::HashMap;
 
 /// Kahan-compensated running sum: returns the new (sum, compensation).
 /// An infinite sum resets the compensation so it cannot turn into NaN.
+#[inline]
 pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
+    // Written as selects, which compile without branches.
+    let lost = if sum.abs() >= inc.abs() {
+        (sum - t) + inc
     } else {
-        c + ((inc - t) + sum)
+        (inc - t) + sum
     };
+    let c = if t.is_infinite() { 0.0 } else { c + lost };
     (t, c)
 }
 
@@ -237,19 +238,45 @@ fn stream(op: AggregateOp, input: &[GSeries], mem: &[usize], n: usize) -> Vec<Op
     let mut count = vec![0u32; n];
     let mut nonfinite = vec![false; n];
     for &i in mem {
-        for (k, v) in input[i].vals.iter().enumerate() {
-            let Some(x) = *v else { continue };
-            count[k] += 1;
-            let a = &mut acc[k];
-            match op {
-                Sum | Avg => {
-                    (*a, comp[k]) = kahan_inc(x, *a, comp[k]);
-                    nonfinite[k] |= !x.is_finite();
+        let vals = &input[i].vals;
+        // One loop per operator, zipped so the hot sum has no bounds checks.
+        let steps = vals.iter().zip(count.iter_mut()).zip(acc.iter_mut());
+        match op {
+            Sum | Avg => {
+                for (((v, c), a), (cp, nf)) in steps.zip(comp.iter_mut().zip(nonfinite.iter_mut()))
+                {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        (*a, *cp) = kahan_inc(x, *a, *cp);
+                        *nf |= !x.is_finite();
+                    }
                 }
-                // NaN loses to any number; only all-NaN gives NaN.
-                Min if x < *a || a.is_nan() => *a = x,
-                Max if x > *a || a.is_nan() => *a = x,
-                _ => {}
+            }
+            // NaN loses to any number; only all-NaN gives NaN.
+            Min => {
+                for ((v, c), a) in steps {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        if x < *a || a.is_nan() {
+                            *a = x;
+                        }
+                    }
+                }
+            }
+            Max => {
+                for ((v, c), a) in steps {
+                    if let Some(x) = *v {
+                        *c += 1;
+                        if x > *a || a.is_nan() {
+                            *a = x;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for ((v, c), _) in steps {
+                    *c += u32::from(v.is_some());
+                }
             }
         }
     }
@@ -353,22 +380,26 @@ fn select_series(
                         });
                     }
                     let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
-                    let mut cand: Vec<usize> = present.collect();
                     let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
                     let by = |a: &usize, b: &usize| match op {
                         AggregateOp::Topk => nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b)),
                         _ => nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b)),
                     };
-                    if op != AggregateOp::Limitk {
-                        // Partition out the k best, then order just those.
-                        if kk > 0 && kk < cand.len() {
-                            cand.select_nth_unstable_by(kk - 1, by);
+                    if op != AggregateOp::Limitk && kk <= SMALL_K {
+                        best_k(present, kk, by)
+                    } else {
+                        let mut cand: Vec<usize> = present.collect();
+                        if op != AggregateOp::Limitk {
+                            // Partition out the k best, then order just those.
+                            if kk > 0 && kk < cand.len() {
+                                cand.select_nth_unstable_by(kk - 1, by);
+                            }
+                            cand.truncate(kk);
+                            cand.sort_by(by);
                         }
                         cand.truncate(kk);
-                        cand.sort_by(by);
+                        cand
                     }
-                    cand.truncate(kk);
-                    cand
                 }
             };
             for &i in &chosen {
@@ -401,6 +432,32 @@ fn select_series(
     Ok(out)
 }
 
+/// Up to this k, `topk`/`bottomk` keep a sorted shortlist while scanning
+/// instead of collecting and partitioning every candidate.
+const SMALL_K: usize = 64;
+
+/// The first `kk` of `items` in the (total) order `by`, in that order:
+/// most items are rejected by one comparison with the shortlist's last.
+fn best_k(
+    items: impl Iterator<Item = usize>,
+    kk: usize,
+    by: impl Fn(&usize, &usize) -> Ordering,
+) -> Vec<usize> {
+    let mut best: Vec<usize> = Vec::with_capacity(kk + 1);
+    if kk == 0 {
+        return best;
+    }
+    for i in items {
+        if best.len() == kk && best.last().is_some_and(|l| by(&i, l) != Ordering::Less) {
+            continue;
+        }
+        let at = best.partition_point(|b| by(b, &i) == Ordering::Less);
+        best.insert(at, i);
+        best.truncate(kk);
+    }
+    best
+}
+
 /// Ascending with NaN after everything.
 fn nan_last(a: &f64, b: &f64) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
@@ -408,5 +465,32 @@ fn nan_last(a: &f64, b: &f64) -> Ordering {
         (true, false) => Ordering::Greater,
         (false, true) => Ordering::Less,
         _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn best_k_is_sort_then_truncate(
+            vals in prop::collection::vec(prop_oneof![(0i32..5).prop_map(f64::from), Just(f64::NAN)], 0..50),
+            kk in 0usize..12,
+            top in any::<bool>(),
+        ) {
+            let by = |a: &usize, b: &usize| {
+                if top {
+                    nan_first(&vals[*b], &vals[*a]).then_with(|| a.cmp(b))
+                } else {
+                    nan_last(&vals[*a], &vals[*b]).then_with(|| a.cmp(b))
+                }
+            };
+            let mut want: Vec<usize> = (0..vals.len()).collect();
+            want.sort_by(by);
+            want.truncate(kk);
+            prop_assert_eq!(best_k(0..vals.len(), kk, by), want);
+        }
     }
 }

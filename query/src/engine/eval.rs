@@ -53,8 +53,7 @@ pub(crate) fn eval_raw_matrix(ctx: &Ctx, e: &Expr, t: i64) -> Result<Vec<RangeSe
     };
     let m = range::matrix_arg(ctx, e, g)?;
     let end = m.ends[0];
-    let mut out: Vec<RangeSeries> = m
-        .series
+    let mut out: Vec<RangeSeries> = super::selected::into_raw(ctx, m.series)?
         .into_iter()
         .map(|s| RangeSeries {
             points: s

@@ -14,6 +14,7 @@ mod error;
 mod eval;
 mod functions;
 mod range;
+mod selected;
 mod value;
 
 pub use error::{ErrorKind, EvalError};

@@ -4,55 +4,30 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::eval;
-use super::value::{GSeries, GValue, Grid, RawSeries};
+use super::selected::{self, Selected};
+use super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::{Expr, MatrixSelector, Subquery, VectorSelector};
-use hourglass_storage::{Matcher, Sample, StorageError, is_stale_nan};
-use rayon::prelude::*;
+use hourglass_storage::{Matcher, Sample, is_stale_nan};
 
-/// Loads every series matching `matchers` with samples in `[mint, maxt]`.
+/// Selects every series matching `matchers` with samples in `[mint, maxt]`;
+/// their samples are decoded later, by whoever consumes them.
 pub(crate) fn load(
     ctx: &Ctx,
     matchers: &[Matcher],
     mint: i64,
     maxt: i64,
     keep_stale: bool,
-) -> Result<Vec<RawSeries>, EvalError> {
+) -> Result<Vec<Selected>, EvalError> {
     ctx.check()?;
     if mint > maxt {
         return Ok(Vec::new());
     }
     let set = ctx.querier.select(matchers, mint, maxt)?;
-    let series: Vec<_> = set.collect();
+    let series: Vec<_> = set
+        .map(|s| Selected::stored(s.labels, s.samples, keep_stale))
+        .collect();
     ctx.add_series(series.len())?;
-    series
-        .into_par_iter()
-        // Series of one selector tend to have similar lengths: size each
-        // buffer like the previous one this thread filled.
-        .map_init(
-            || 0usize,
-            |hint, mut s| {
-                ctx.check()?;
-                let mut samples = Vec::with_capacity(*hint);
-                for smp in s.samples.by_ref() {
-                    if keep_stale || !is_stale_nan(smp.v) {
-                        samples.push(smp);
-                    }
-                }
-                if let Some(e) = s.samples.error() {
-                    return Err(EvalError::Storage(StorageError::Chunk {
-                        series: s.labels.to_string(),
-                        source: e.clone(),
-                    }));
-                }
-                ctx.add_samples(samples.len())?;
-                *hint = samples.len();
-                Ok(RawSeries {
-                    labels: s.labels,
-                    samples,
-                })
-            },
-        )
-        .collect()
+    Ok(series)
 }
 
 /// Repeats single-step results over `n` steps (for `@`).
@@ -87,10 +62,11 @@ pub(crate) fn vector_selector(
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
     let raw = load(ctx, &vs.matchers, mint, last, true)?;
     let lookback = ctx.lookback;
-    let mut out: Vec<GSeries> = raw
-        .into_par_iter()
-        .map(|r| {
-            let s = &r.samples;
+    let mut out = selected::par_map(
+        ctx,
+        raw,
+        || (),
+        |_, labels, s| {
             let mut vals = Vec::with_capacity(eg.n);
             let mut i = 0usize; // samples[..i] have t <= current step
             for t in eg.times() {
@@ -110,12 +86,12 @@ pub(crate) fn vector_selector(
                 };
                 vals.push(v);
             }
-            GSeries {
-                labels: r.labels,
+            Ok(GSeries {
+                labels: labels.clone(),
                 vals,
-            }
-        })
-        .collect();
+            })
+        },
+    )?;
     broadcast(&mut out, g.n);
     Ok(out)
 }
@@ -123,7 +99,7 @@ pub(crate) fn vector_selector(
 /// A range vector, ready for a function: its series and, per output step,
 /// the inclusive end of the window `(end - range, end]`.
 pub(crate) struct MatrixArg {
-    pub series: Vec<RawSeries>,
+    pub series: Vec<Selected>,
     pub range: i64,
     /// One entry per step, or a single entry under `@` (broadcast later).
     pub ends: Vec<i64>,
@@ -199,16 +175,16 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
             GValue::String(_) => Vec::new(),
         };
         gs.into_iter()
-            .map(|s| RawSeries {
-                samples: s
+            .map(|s| {
+                let samples: Vec<Sample> = s
                     .vals
                     .iter()
                     .enumerate()
                     .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
-                    .collect(),
-                labels: s.labels,
+                    .collect();
+                Selected::owned(s.labels, samples)
             })
-            .filter(|s| !s.samples.is_empty())
+            .filter(|s| s.has_owned_samples())
             .collect()
     };
     Ok(MatrixArg {

@@ -125,9 +125,12 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
 
 /// True when every series carries the same metric name: dropping it then
 /// cannot make two labelsets equal, so the merge check can be skipped.
-pub(crate) fn one_name(series: &[RawSeries]) -> bool {
-    let first = series.first().and_then(|s| s.labels.metric_name());
-    series.iter().all(|s| s.labels.metric_name() == first)
+pub(crate) fn one_name<'a>(mut labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let Some(first) = labels.next() else {
+        return true;
+    };
+    let first = first.metric_name();
+    labels.all(|l| l.metric_name() == first)
 }
 
 /// [`merge_same_labels`] unless the labels are known to be distinct.
@@ -145,14 +148,7 @@ pub(crate) fn merge_unless_distinct(
 
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    if l.metric_name().is_none() {
-        return l.clone();
-    }
-    Labels::from_pairs(
-        l.iter()
-            .filter(|p| &*p.name != NAME)
-            .map(|p| (&*p.name, &*p.value)),
-    )
+    l.without(NAME)
 }
 
 /// The label carrying the metric name.

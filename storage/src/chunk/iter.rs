@@ -203,21 +203,144 @@ impl Iterator for ChunkIter<'_> {
                 if let Some(s) = self.next_fast() {
                     return Some(s);
                 }
-                let b = self.r.read_unary(4) as usize;
-                let dod = self.read_signed(DOD_BITS[b]);
-                self.delta = self.delta.wrapping_add(dod);
-                self.step()?
+                // A failed fast step leaves `read == count`.
+                if self.read >= self.count {
+                    return None;
+                }
+                return self.next_general();
             }
         };
+        self.counted(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining()))
+    }
+}
+
+/// A decimal delta's header length (`10` and the bucket prefix) and width,
+/// indexed by the value's first five bits, for the first three buckets;
+/// `(0, 0)` for everything else (the general path).
+const DEC_FAST: [(u32, u32); 32] = {
+    let mut t = [(0, 0); 32];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = match i {
+            0b10000..=0b10011 => (3, DEC_BITS[0]),
+            0b10100..=0b10101 => (4, DEC_BITS[1]),
+            0b10110 => (5, DEC_BITS[2]),
+            _ => (0, 0),
+        };
+        i += 1;
+    }
+    t
+};
+
+impl ChunkIter<'_> {
+    /// Appends every remaining sample to `out` in one tight loop (no
+    /// per-sample `Option` hand-off through an iterator adapter), then
+    /// reports how decoding ended as [`ChunkIter::finish`] does.
+    pub fn decode_into(mut self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        out.reserve(self.remaining());
+        while self.read < 2 {
+            match self.next() {
+                Some(s) => out.push(s),
+                None => return self.finish(),
+            }
+        }
+        while self.read < self.count {
+            self.fast_run(out);
+            // Stopped at a sample the fast path does not take, or failed
+            // (which leaves `read == count`).
+            if self.read >= self.count {
+                break;
+            }
+            match self.next_general() {
+                Some(s) => out.push(s),
+                None => break,
+            }
+        }
+        self.finish()
+    }
+
+    /// Appends the samples [`ChunkIter::next_fast`] would decode, until one
+    /// needs the general path or the chunk ends. The same steps, with the
+    /// state in locals so the loop runs in registers, and the decimal scale
+    /// looked up once (scale 0, integers, needs no division at all).
+    #[inline]
+    fn fast_run(&mut self, out: &mut Vec<Sample>) {
+        const FAST_BITS: u32 = 2 + DOD_BITS[1] + 2 + 3 + DEC_BITS[2];
+        let mut r = self.r.clone();
+        let (mut t, mut delta, mut dec_n, mut vbits) = (self.t, self.delta, self.dec_n, self.vbits);
+        let (mut read, count, dec_valid) = (self.read, self.count, self.dec_valid);
+        let k = usize::from(self.dec_k & 7);
+        let scale = POW10[k];
+        let mut overrun = false;
+        while read < count {
+            r.prepare(FAST_BITS);
+            let top = r.peek();
+            let (dod, mut used) = if top >> 63 == 0 {
+                (0, 1)
+            } else if top >> 62 == 0b10 {
+                (((top << 2) as i64) >> (64 - DOD_BITS[1]), 2 + DOD_BITS[1])
+            } else {
+                break;
+            };
+            let nd = delta.wrapping_add(dod);
+            if nd <= 0 {
+                break;
+            }
+            let Some(nt) = t.checked_add(nd) else {
+                break;
+            };
+            let v = top << used;
+            if v >> 63 == 0 {
+                used += 1;
+            } else if let (hdr @ 1.., width) = DEC_FAST[(v >> 59) as usize]
+                && dec_valid
+            {
+                let d = ((v << hdr) as i64) >> (64 - width);
+                used += hdr + width;
+                dec_n = dec_n.wrapping_add(d);
+                let n = dec_n as f64;
+                vbits = if k == 0 { n } else { n / scale }.to_bits();
+            } else {
+                break;
+            }
+            r.consume(used);
+            if r.overrun() {
+                overrun = true;
+                break;
+            }
+            (t, delta) = (nt, nd);
+            read += 1;
+            out.push(Sample::new(t, f64::from_bits(vbits)));
+        }
+        self.r = r;
+        (self.t, self.delta, self.dec_n, self.vbits, self.read) = (t, delta, dec_n, vbits, read);
+        if overrun {
+            self.fail("stream ends before the sample count");
+        }
+    }
+
+    /// A sample after the second on the general path (any bucket).
+    #[inline]
+    fn next_general(&mut self) -> Option<Sample> {
+        let b = self.r.read_unary(4) as usize;
+        let dod = self.read_signed(DOD_BITS[b]);
+        self.delta = self.delta.wrapping_add(dod);
+        let s = self.step()?;
+        self.counted(s)
+    }
+
+    /// Accepts a decoded sample unless the stream ran out under it.
+    #[inline]
+    fn counted(&mut self, s: Sample) -> Option<Sample> {
         if self.r.overrun() {
             return self.fail("stream ends before the sample count");
         }
         self.read += 1;
         Some(s)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.remaining()))
     }
 }
 

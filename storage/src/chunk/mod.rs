@@ -14,6 +14,8 @@ mod xor;
 pub use iter::ChunkIter;
 pub use xor::XorAppender;
 
+use crate::model::sample::Sample;
+
 /// Encoding byte of the only encoding so far (version 1 of our XOR codec).
 pub const ENCODING_XOR: u8 = 0x01;
 /// Encoding byte, then the sample count as a big-endian u16.
@@ -112,6 +114,12 @@ impl<'a> ChunkView<'a> {
         let stream = &self.bytes[HEADER_LEN..self.bytes.len() - CRC_LEN];
         ChunkIter::new(stream, self.num_samples() as u16)
     }
+
+    /// Appends all samples to `out` (see [`ChunkIter::decode_into`]); on
+    /// error `out` keeps the samples decoded before the problem.
+    pub fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        self.iter().decode_into(out)
+    }
 }
 
 /// An owned, sealed chunk.
@@ -146,6 +154,11 @@ impl Chunk {
         self.view().iter()
     }
 
+    /// Appends all samples to `out`, see [`ChunkView::decode_into`].
+    pub fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        self.view().decode_into(out)
+    }
+
     /// Samples in the chunk.
     pub fn num_samples(&self) -> usize {
         self.view().num_samples()
@@ -158,7 +171,7 @@ impl Chunk {
 }
 
 /// Decodes `bytes` checking everything; an error stops at the first problem.
-pub fn decode_all(bytes: &[u8]) -> Result<Vec<crate::Sample>, ChunkError> {
+pub fn decode_all(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     let view = ChunkView::parse(bytes)?;
     let mut it = view.iter();
     let out: Vec<_> = it.by_ref().collect();
@@ -183,6 +196,12 @@ pub fn fuzz_decode(bytes: &[u8]) {
         }
         assert!(n <= v.num_samples());
         assert!(it.seek(i64::MAX).is_none() || it.error().is_none());
+        // The bulk decoder yields exactly what the iterator does.
+        let mut it = v.iter();
+        let want: Vec<_> = it.by_ref().collect();
+        let mut got = Vec::new();
+        assert_eq!(v.decode_into(&mut got), it.finish(), "same error");
+        assert_eq!(got, want, "same samples");
     }
 }
 

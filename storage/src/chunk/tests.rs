@@ -106,6 +106,15 @@ proptest! {
     }
 
     #[test]
+    fn decode_into_agrees_with_the_iterator(samples in series(), prefix in 0usize..3) {
+        let c = encode(&samples);
+        let mut out = vec![Sample::new(-1, 0.5); prefix];
+        c.decode_into(&mut out).unwrap();
+        prop_assert_eq!(&out[prefix..], &c.iter().collect::<Vec<_>>()[..]);
+        prop_assert_eq!(&out[prefix..], &samples[..]);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         fuzz_decode(&bytes);
     }

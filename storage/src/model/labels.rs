@@ -7,12 +7,33 @@ use std::sync::Arc;
 pub const METRIC_NAME: &str = "__name__";
 
 /// One `name="value"` pair.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Label {
     /// Label name.
     pub name: Arc<str>,
     /// Label value; never empty inside a [`Labels`] (empty means absent).
     pub value: Arc<str>,
+}
+
+/// By name, then value. Interned strings are compared by pointer first:
+/// sorting series mostly compares names and values they share.
+impl Ord for Label {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let same = |a: &Arc<str>, b: &Arc<str>| {
+            if Arc::ptr_eq(a, b) {
+                std::cmp::Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        };
+        same(&self.name, &other.name).then_with(|| same(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// A series' labels: sorted by name, names unique, no empty values.
@@ -48,6 +69,20 @@ impl Labels {
             .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
             .map(|i| &*self.0[i].value)
+    }
+
+    /// These labels without `name` (sharing the other pairs' strings).
+    pub fn without(&self, name: &str) -> Labels {
+        match self.0.binary_search_by(|l| (*l.name).cmp(name)) {
+            Ok(i) => Labels(
+                self.0[..i]
+                    .iter()
+                    .chain(&self.0[i + 1..])
+                    .cloned()
+                    .collect(),
+            ),
+            Err(_) => self.clone(),
+        }
     }
 
     /// The metric name (`__name__`), if present.
@@ -297,6 +332,23 @@ impl fmt::Display for Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_drops_one_name_and_order_ignores_sharing() {
+        let l = Labels::from_pairs([("job", "api"), ("__name__", "up"), ("a", "1")]);
+        assert_eq!(
+            l.without("__name__"),
+            Labels::from_pairs([("job", "api"), ("a", "1")])
+        );
+        assert_eq!(l.without("nope"), l);
+        // Shared and separately allocated strings order the same way.
+        let shared = Labels::from_sorted(l.iter().cloned().collect());
+        let other = Labels::from_pairs([("job", "apj"), ("__name__", "up"), ("a", "1")]);
+        assert_eq!(shared.cmp(&l), std::cmp::Ordering::Equal);
+        assert_eq!(shared.cmp(&other), l.cmp(&other));
+        assert!(shared < other);
+        assert_eq!(other.cmp(&shared), std::cmp::Ordering::Greater);
+    }
 
     #[test]
     fn sorted_and_empty_values_dropped() {

@@ -1,22 +1,24 @@
 //! Function calls: dispatch on the function table's name.
 
+mod extrapolate;
 mod histogram;
 mod label;
 mod math;
 mod over_time;
 mod rate;
 mod time;
+mod window_sum;
 
 use super::Ctx;
 use super::error::EvalError;
 use super::eval::eval as eval_expr;
 use super::range::{self, MatrixArg};
+use super::selected;
 use super::value::{
-    GSeries, GValue, Grid, RawSeries, drop_name, merge_same_labels, merge_unless_distinct, one_name,
+    GSeries, GValue, Grid, drop_name, merge_same_labels, merge_unless_distinct, one_name,
 };
 use crate::parser::ast::{Call, Expr};
 use hourglass_storage::{Labels, MatchOp, Sample};
-use rayon::prelude::*;
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let name = c.func.name;
@@ -72,11 +74,13 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     }
     if name == "absent_over_time" {
         let m = matrix(ctx, args.first(), g)?;
-        let windows: Vec<Vec<(usize, usize)>> = m
-            .series
-            .iter()
-            .map(|s| range::windows(&s.samples, &m.ends, m.range).collect())
-            .collect();
+        let (ends, width) = (&m.ends, m.range);
+        let windows: Vec<Vec<(usize, usize)>> = selected::par_map(
+            ctx,
+            m.series,
+            || (),
+            |_, _, samples| Ok(range::windows(samples, ends, width).collect()),
+        )?;
         let present = |k: usize| {
             let k = if m.ends.len() == 1 { 0 } else { k };
             windows.iter().any(|w| w[k].0 < w[k].1)
@@ -138,8 +142,7 @@ pub(super) fn matrix(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<MatrixArg, 
 }
 
 /// Applies `f` to every window of every series of `m`; `f` gets the
-/// window's samples (never empty), the step index into `m.ends` and the
-/// window's (exclusive) start and (inclusive) end.
+/// window's samples (never empty) and the step index into `m.ends`.
 pub(super) fn over_windows<F>(
     ctx: &Ctx,
     m: MatrixArg,
@@ -148,7 +151,33 @@ pub(super) fn over_windows<F>(
     f: F,
 ) -> Result<Vec<GSeries>, EvalError>
 where
-    F: Fn(&RawSeries, &[Sample], usize, i64, i64) -> Option<f64> + Sync,
+    F: Fn(&[Sample], usize) -> Option<f64> + Sync + Send,
+{
+    over_windows_prepared(
+        ctx,
+        m,
+        n,
+        keep_name,
+        |_, _: &mut ()| {},
+        |_, smp, lo, hi, k| f(&smp[lo..hi], k),
+    )
+}
+
+/// [`over_windows`] with a per-series pass first: `prepare` fills scratch
+/// state from the series' samples, and `f` gets that state, all samples,
+/// the window's index range `lo..hi` (never empty) and the step index.
+pub(super) fn over_windows_prepared<S, P, F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    keep_name: bool,
+    prepare: P,
+    f: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    S: Default,
+    P: Fn(&[Sample], &mut S) + Sync + Send,
+    F: Fn(&S, &[Sample], usize, usize, usize) -> Option<f64> + Sync + Send,
 {
     let MatrixArg {
         series,
@@ -156,31 +185,28 @@ where
         ends,
         ..
     } = m;
-    let distinct = keep_name || one_name(&series);
-    let mut out: Vec<GSeries> = series
-        .into_par_iter()
-        .map(|s| {
-            ctx.check()?;
-            let vals = range::windows(&s.samples, &ends, width)
-                .enumerate()
-                .map(|(k, (lo, hi))| {
-                    if lo == hi {
-                        None
-                    } else {
-                        f(&s, &s.samples[lo..hi], k, ends[k] - width, ends[k])
-                    }
-                })
-                .collect();
-            Ok(GSeries {
-                labels: if keep_name {
-                    s.labels.clone()
+    let distinct = keep_name || one_name(series.iter().map(|s| &s.labels));
+    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples| {
+        prepare(samples, state);
+        let vals = range::windows(samples, &ends, width)
+            .enumerate()
+            .map(|(k, (lo, hi))| {
+                if lo == hi {
+                    None
                 } else {
-                    drop_name(&s.labels)
-                },
-                vals,
+                    f(state, samples, lo, hi, k)
+                }
             })
+            .collect();
+        Ok(GSeries {
+            labels: if keep_name {
+                labels.clone()
+            } else {
+                drop_name(labels)
+            },
+            vals,
         })
-        .collect::<Result<_, EvalError>>()?;
+    })?;
     range::broadcast(&mut out, n);
     merge_unless_distinct(out, distinct)
 }

@@ -2,10 +2,11 @@
 //! `resets`, `deriv`, `predict_linear`, `double_exponential_smoothing`.
 
 use super::super::Ctx;
-use super::super::aggregate::{kahan_inc, kahan_sum, mean, quantile, variance};
+use super::super::aggregate::{kahan_inc, mean, quantile, variance};
 use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid};
-use super::{matrix, over_windows, scalar_arg};
+use super::window_sum::{exact_prefix, window_sum};
+use super::{matrix, over_windows, over_windows_prepared, scalar_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
 
@@ -72,22 +73,35 @@ pub(super) fn call(
     let run = |arg: Option<&Expr>, keep_name: bool, f: &WindowFn| {
         let m = matrix(ctx, arg, g)?;
         let times = m.times.clone();
-        over_windows(ctx, m, g.n, keep_name, |_, w, k, _, _| f(w, k, times[k]))
+        over_windows(ctx, m, g.n, keep_name, |w, k| f(w, k, times[k]))
     };
     let first = args.first();
     let out = match name {
-        "sum_over_time" => run(first, false, &|w, _, _| {
-            Some(kahan_sum(w.iter().map(|p| p.v)))
-        })?,
-        "avg_over_time" => run(first, false, &|w, _, _| {
-            // Allocation-free unless the plain sum overflows.
-            let sum = kahan_sum(w.iter().map(|p| p.v));
-            if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
-                Some(sum / w.len() as f64)
-            } else {
-                Some(mean(&vals(w)))
-            }
-        })?,
+        "sum_over_time" => over_windows_prepared(
+            ctx,
+            matrix(ctx, first, g)?,
+            g.n,
+            false,
+            exact_prefix,
+            |prefix, smp, lo, hi, _| Some(window_sum(prefix, smp, lo, hi)),
+        )?,
+        "avg_over_time" => over_windows_prepared(
+            ctx,
+            matrix(ctx, first, g)?,
+            g.n,
+            false,
+            exact_prefix,
+            |prefix, smp, lo, hi, _| {
+                // Allocation-free unless the plain sum overflows.
+                let w = &smp[lo..hi];
+                let sum = window_sum(prefix, smp, lo, hi);
+                if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
+                    Some(sum / w.len() as f64)
+                } else {
+                    Some(mean(&vals(w)))
+                }
+            },
+        )?,
         "count_over_time" => run(first, false, &|w, _, _| Some(w.len() as f64))?,
         "min_over_time" => run(first, false, &|w, _, _| {
             Some(

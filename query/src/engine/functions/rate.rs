@@ -3,51 +3,12 @@
 use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
+use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::extrapolate::Extrapolator;
 use super::matrix;
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
-use rayon::prelude::*;
-
-/// Prometheus's `extrapolatedRate` over `s` (the window's samples) for the
-/// window `(start, end]`. `increase` is `last - first` plus, for counters,
-/// the value before every reset (given by `resets`).
-fn extrapolate(
-    s: &[Sample],
-    increase: f64,
-    start: i64,
-    end: i64,
-    counter: bool,
-    per_second: bool,
-) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (first, last) = (s[0], s[s.len() - 1]);
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / (s.len() - 1) as f64;
-    let threshold = avg * 1.1;
-    let mut to_start = (first.t - start) as f64 / 1000.0;
-    let mut to_end = (end - last.t) as f64 / 1000.0;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    // A counter is not extrapolated below zero.
-    if counter && increase > 0.0 && first.v >= 0.0 {
-        let to_zero = sampled * (first.v / increase);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if per_second {
-        factor /= (end - start) as f64 / 1000.0;
-    }
-    Some(increase * factor)
-}
 
 pub(super) fn call(
     ctx: &Ctx,
@@ -65,68 +26,93 @@ pub(super) fn call(
     let m = matrix(ctx, args.first(), g)?;
     let width = m.range;
     let ends = m.ends;
-    let distinct = one_name(&m.series);
-    let mut out: Vec<GSeries> = m
-        .series
-        .into_par_iter()
-        .map_init(Vec::new, |corrected: &mut Vec<f64>, s| {
-            ctx.check()?;
-            let smp = &s.samples;
-            // Counter values with every earlier reset added back, so the
-            // increase over any window is a difference of two entries.
-            // Non-finite values would poison the running sum: fall back to
-            // a per-window loop for those series.
-            let finite = smp.iter().all(|p| p.v.is_finite());
-            corrected.clear();
-            if counter && finite {
-                let mut acc = 0.0;
-                let mut prev = f64::NAN;
-                corrected.extend(smp.iter().map(|p| {
-                    if p.v < prev {
-                        acc += prev;
-                    }
-                    prev = p.v;
-                    p.v + acc
-                }));
-            }
-            let corrected = &*corrected;
-            let vals = range::windows(smp, &ends, width)
-                .enumerate()
-                .map(|(k, (lo, hi))| {
-                    if hi < lo + 2 {
-                        return None;
-                    }
-                    let w = &smp[lo..hi];
-                    let inc = if !counter {
-                        w[w.len() - 1].v - w[0].v
-                    } else if finite {
-                        corrected[hi - 1] - corrected[lo]
-                    } else {
-                        let mut inc = w[w.len() - 1].v - w[0].v;
-                        for p in w.windows(2) {
-                            if p[1].v < p[0].v {
-                                inc += p[0].v;
-                            }
-                        }
-                        inc
-                    };
-                    extrapolate(w, inc, ends[k] - width, ends[k], counter, per_second)
-                })
-                .collect();
+    let distinct = one_name(m.series.iter().map(|s| &s.labels));
+    let mut out = selected::par_map(
+        ctx,
+        m.series,
+        Vec::new,
+        |corrected: &mut Vec<f64>, labels, smp| {
+            let vals = windowed(smp, &ends, width, counter, per_second, corrected);
             Ok(GSeries {
-                labels: drop_name(&s.labels),
+                labels: drop_name(labels),
                 vals,
             })
-        })
-        .collect::<Result<_, EvalError>>()?;
+        },
+    )?;
     range::broadcast(&mut out, g.n);
     merge_unless_distinct(out, distinct).map(Some)
+}
+
+/// One series' extrapolated rate (`per_second`), increase or delta over
+/// the window `(end - width, end]` for each of `ends` (non-decreasing);
+/// `corrected` is scratch space. One pass: the window's bounds only move
+/// forward and, for counters, the increase is a difference of prefix sums.
+fn windowed(
+    smp: &[Sample],
+    ends: &[i64],
+    width: i64,
+    counter: bool,
+    per_second: bool,
+    corrected: &mut Vec<f64>,
+) -> Vec<Option<f64>> {
+    // Counter values with every earlier reset added back, so the increase
+    // over any window is a difference of two entries. Non-finite values
+    // would poison the running sum: those series sum each window instead.
+    let prefix = counter && smp.iter().all(|p| p.v.is_finite());
+    corrected.clear();
+    if prefix {
+        let mut acc = 0.0;
+        let mut prev = f64::NAN;
+        corrected.extend(smp.iter().map(|p| {
+            if p.v < prev {
+                acc += prev;
+            }
+            prev = p.v;
+            p.v + acc
+        }));
+    }
+    let mut x = Extrapolator::new(width, counter, per_second);
+    let mut vals = vec![None; ends.len()];
+    let (mut lo, mut hi) = (0usize, 0usize);
+    for (&end, slot) in ends.iter().zip(&mut vals) {
+        while smp.get(hi).is_some_and(|p| p.t <= end) {
+            hi += 1;
+        }
+        let start = end.saturating_sub(width);
+        while lo < hi && smp[lo].t <= start {
+            lo += 1;
+        }
+        let (Some(&first), Some(&last)) = (smp.get(lo), smp.get(hi.wrapping_sub(1))) else {
+            continue;
+        };
+        if hi < lo + 2 {
+            continue;
+        }
+        let inc = match corrected.get(lo..hi) {
+            Some([a, .., b]) => b - a,
+            _ if counter => resets_added(&smp[lo..hi]),
+            _ => last.v - first.v,
+        };
+        *slot = Some(x.rate(first, last, hi - lo, inc, end - width));
+    }
+    vals
+}
+
+/// `last - first` plus the value before every reset in `w`.
+fn resets_added(w: &[Sample]) -> f64 {
+    let mut inc = w[w.len() - 1].v - w[0].v;
+    for p in w.windows(2) {
+        if p[1].v < p[0].v {
+            inc += p[0].v;
+        }
+    }
+    inc
 }
 
 /// `irate`/`idelta`: the last two samples of each window.
 fn instant(ctx: &Ctx, is_rate: bool, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let m = matrix(ctx, args.first(), g)?;
-    super::over_windows(ctx, m, g.n, false, |_, w, _, _, _| {
+    super::over_windows(ctx, m, g.n, false, |w, _| {
         if w.len() < 2 {
             return None;
         }
@@ -146,4 +132,78 @@ fn instant(ctx: &Ctx, is_rate: bool, args: &[Expr], g: Grid) -> Result<Vec<GSeri
         };
         Some(inc / dt)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::extrapolate::extrapolate;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition: each window's samples gathered from scratch.
+    fn naive(
+        smp: &[Sample],
+        ends: &[i64],
+        width: i64,
+        counter: bool,
+        per_second: bool,
+    ) -> Vec<Option<f64>> {
+        ends.iter()
+            .map(|&end| {
+                let w: Vec<Sample> = smp
+                    .iter()
+                    .copied()
+                    .filter(|p| p.t > end.saturating_sub(width) && p.t <= end)
+                    .collect();
+                if w.len() < 2 {
+                    return None;
+                }
+                let inc = if counter {
+                    resets_added(&w)
+                } else {
+                    w[w.len() - 1].v - w[0].v
+                };
+                extrapolate(&w, inc, end - width, end, counter, per_second)
+            })
+            .collect()
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        // Integers keep prefix sums exact, so results must match bitwise.
+        prop_oneof![
+            8 => (0i64..1000).prop_map(|v| v as f64),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn windowed_rate_matches_the_definition(
+            gaps in prop::collection::vec((prop_oneof![Just(15_000i64), 1i64..40_000], value()), 0..60),
+            finite in any::<bool>(),
+            first_end in -100_000i64..400_000,
+            step in prop_oneof![Just(15_000i64), 1i64..60_000],
+            steps in 1usize..40,
+            width in prop_oneof![Just(300_000i64), 1i64..200_000],
+            counter in any::<bool>(),
+            per_second in any::<bool>(),
+        ) {
+            let mut t = 0;
+            let smp: Vec<Sample> = gaps
+                .into_iter()
+                .map(|(d, v)| {
+                    t += d;
+                    Sample::new(t, if finite && !v.is_finite() { 7.0 } else { v })
+                })
+                .collect();
+            let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
+            let got = windowed(&smp, &ends, width, counter, per_second, &mut Vec::new());
+            let want = naive(&smp, &ends, width, counter, per_second);
+            let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+    }
 }

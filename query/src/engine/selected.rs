@@ -1,0 +1,122 @@
+//! Selected series whose samples are decoded by the worker that uses them,
+//! into a buffer that worker reuses from series to series: no allocation
+//! per series, and the samples are still in cache when the function reads
+//! them.
+
+use super::Ctx;
+use super::error::EvalError;
+use super::value::RawSeries;
+use hourglass_storage::{Labels, Sample, SampleIter, StorageError, is_stale_nan};
+use rayon::prelude::*;
+
+/// Where a series' samples are.
+enum Samples {
+    /// Still in storage; `keep_stale` keeps staleness markers.
+    Stored { iter: SampleIter, keep_stale: bool },
+    /// Already computed (subquery points).
+    Owned(Vec<Sample>),
+}
+
+/// One series of a selector or subquery.
+pub(crate) struct Selected {
+    pub labels: Labels,
+    samples: Samples,
+}
+
+impl Selected {
+    pub fn stored(labels: Labels, iter: SampleIter, keep_stale: bool) -> Self {
+        Selected {
+            labels,
+            samples: Samples::Stored { iter, keep_stale },
+        }
+    }
+
+    pub fn owned(labels: Labels, samples: Vec<Sample>) -> Self {
+        Selected {
+            labels,
+            samples: Samples::Owned(samples),
+        }
+    }
+
+    /// False for computed series without points (stored ones are only
+    /// selected with samples in range).
+    pub fn has_owned_samples(&self) -> bool {
+        match &self.samples {
+            Samples::Owned(v) => !v.is_empty(),
+            Samples::Stored { .. } => true,
+        }
+    }
+}
+
+/// The samples of `samples`, decoding stored ones into `buf` (and
+/// counting them against the query's sample limit).
+fn read<'a>(
+    ctx: &Ctx,
+    labels: &Labels,
+    samples: &'a mut Samples,
+    buf: &'a mut Vec<Sample>,
+) -> Result<&'a [Sample], EvalError> {
+    match samples {
+        Samples::Owned(v) => Ok(v),
+        Samples::Stored { iter, keep_stale } => {
+            buf.clear();
+            iter.read_into(buf);
+            if let Some(e) = iter.error() {
+                return Err(EvalError::Storage(StorageError::Chunk {
+                    series: labels.to_string(),
+                    source: e.clone(),
+                }));
+            }
+            if !*keep_stale && buf.iter().any(|s| is_stale_nan(s.v)) {
+                buf.retain(|s| !is_stale_nan(s.v));
+            }
+            ctx.add_samples(buf.len())?;
+            Ok(buf)
+        }
+    }
+}
+
+/// `f` over every series in parallel, results in input order. Each worker
+/// job gets one sample buffer and one scratch value from `init`.
+pub(crate) fn par_map<S, T, I, F>(
+    ctx: &Ctx,
+    series: Vec<Selected>,
+    init: I,
+    f: F,
+) -> Result<Vec<T>, EvalError>
+where
+    T: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, &Labels, &[Sample]) -> Result<T, EvalError> + Sync + Send,
+{
+    series
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), init()),
+            |(buf, scratch), s| {
+                ctx.check()?;
+                let Selected {
+                    labels,
+                    mut samples,
+                } = s;
+                let samples = read(ctx, &labels, &mut samples, buf)?;
+                f(scratch, &labels, samples)
+            },
+        )
+        .collect()
+}
+
+/// Every series with its samples in a vector of its own.
+pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries>, EvalError> {
+    par_map(
+        ctx,
+        series,
+        || (),
+        |_, labels, samples| {
+            Ok(RawSeries {
+                labels: labels.clone(),
+                samples: samples.to_vec(),
+            })
+        },
+    )
+}
