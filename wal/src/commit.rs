@@ -1,0 +1,175 @@
+//! Group commit: threads waiting for durability elect one of themselves to
+//! write and fsync for all, and the others park until an fsync covers them.
+//!
+//! Whoever finds no round running leads one, so a lone appender syncs its
+//! own record with no hand-off to another thread. When a round ends, its
+//! leader first wakes one waiter the round did not cover, to lead the next
+//! round while the disk would otherwise sit idle, and then wakes, one by one,
+//! the waiters it covered: nobody is woken to find they must wait again, and
+//! none of the woken contends for a lock on the way out.
+
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
+
+/// Durability bookkeeping shared by appenders, `sync` callers and the
+/// interval syncer.
+pub(crate) struct Commit {
+    state: Mutex<State>,
+    /// Copy of `State::upto` that woken waiters check without the lock.
+    upto: AtomicU64,
+}
+
+struct State {
+    /// Every record with an LSN below this is durable.
+    upto: u64,
+    /// A round (write + fsync) is running.
+    leading: bool,
+    /// Parked threads and the bound each waits for; all above `upto`.
+    /// Invariant: whenever the lock is released with no round running and
+    /// waiters left, one of them has been unparked to lead the next round.
+    waiters: Vec<Waiter>,
+    failed: Option<String>,
+}
+
+struct Waiter {
+    want: u64,
+    thread: Thread,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Commit {
+    /// Bookkeeping for a log whose records below `upto` are durable.
+    pub(crate) fn new(upto: u64) -> Commit {
+        Commit {
+            state: Mutex::new(State {
+                upto,
+                leading: false,
+                waiters: Vec::new(),
+                failed: None,
+            }),
+            upto: AtomicU64::new(upto),
+        }
+    }
+
+    /// Every record with an LSN below the result is durable.
+    pub(crate) fn durable_upto(&self) -> u64 {
+        self.upto.load(Ordering::Acquire)
+    }
+
+    /// Returns once every LSN below `want` is durable, running `round`
+    /// whenever no other thread is. `round` writes out and fsyncs whatever
+    /// has been appended and returns the bound that made durable; a failed
+    /// round fails the log: this and every later wait returns an error.
+    pub(crate) fn wait(&self, want: u64, round: impl Fn() -> Result<u64>) -> Result<()> {
+        let mut parked = false;
+        loop {
+            if self.durable_upto() >= want {
+                // Covered: whoever published that removed our entry.
+                return Ok(());
+            }
+            let mut s = lock(&self.state);
+            if s.upto >= want {
+                return Ok(());
+            }
+            if let Some(why) = &s.failed {
+                return Err(Error::Poisoned(why.clone()));
+            }
+            if !s.leading {
+                if parked {
+                    let me = thread::current().id();
+                    s.waiters.retain(|w| w.thread.id() != me);
+                    parked = false;
+                }
+                s.leading = true;
+                drop(s);
+                self.lead(&round)?;
+                continue;
+            }
+            if !parked {
+                s.waiters.push(Waiter {
+                    want,
+                    thread: thread::current(),
+                });
+                parked = true;
+            }
+            drop(s);
+            // Woken when covered, when the log fails, or to lead a round;
+            // a spurious wake-up just goes round the loop again.
+            thread::park();
+        }
+    }
+
+    /// Runs one round as leader and hands over to the next.
+    fn lead(&self, round: &impl Fn() -> Result<u64>) -> Result<()> {
+        let result = round();
+        let mut s = lock(&self.state);
+        s.leading = false;
+        let covered = match &result {
+            Ok(bound) => self.advance(&mut s, *bound),
+            Err(e) => self.fail(&mut s, e),
+        };
+        let next = successor(&s);
+        drop(s);
+        wake(next, covered);
+        result.map(drop)
+    }
+
+    /// Records that every LSN below `bound` is durable (an `always`
+    /// appender's own fsync) and wakes the waiters that covers.
+    pub(crate) fn publish(&self, bound: u64) {
+        let mut s = lock(&self.state);
+        let covered = self.advance(&mut s, bound);
+        let next = successor(&s);
+        drop(s);
+        wake(next, covered);
+    }
+
+    /// Raises the durable bound; returns the waiters it covers, removed
+    /// from the list, for the caller to unpark once the lock is released.
+    fn advance(&self, s: &mut State, bound: u64) -> Vec<Thread> {
+        if bound <= s.upto {
+            return Vec::new();
+        }
+        s.upto = bound;
+        let mut covered = Vec::new();
+        s.waiters.retain(|w| {
+            let done = w.want <= bound;
+            if done {
+                covered.push(w.thread.clone());
+            }
+            !done
+        });
+        self.upto.store(bound, Ordering::Release);
+        covered
+    }
+
+    /// Marks the log failed; returns every waiter, to be told.
+    fn fail(&self, s: &mut State, e: &Error) -> Vec<Thread> {
+        s.failed.get_or_insert_with(|| e.to_string());
+        s.waiters.drain(..).map(|w| w.thread).collect()
+    }
+}
+
+/// The waiter to unpark to lead the next round, if one is needed and none
+/// is running.
+fn successor(s: &State) -> Option<Thread> {
+    if s.leading {
+        return None;
+    }
+    s.waiters.first().map(|w| w.thread.clone())
+}
+
+/// The next leader first, so its write and fsync overlap the wake-ups.
+fn wake(next: Option<Thread>, covered: Vec<Thread>) {
+    if let Some(t) = next {
+        t.unpark();
+    }
+    for t in covered {
+        t.unpark();
+    }
+}
