@@ -4,9 +4,10 @@
 //! Whoever finds no round running leads one, so a lone appender syncs its
 //! own record with no hand-off to another thread. When a round ends, its
 //! leader first wakes one waiter the round did not cover, to lead the next
-//! round while the disk would otherwise sit idle, and then wakes, one by one,
-//! the waiters it covered: nobody is woken to find they must wait again, and
-//! none of the woken contends for a lock on the way out.
+//! round while the disk would otherwise sit idle, and then wakes the waiters
+//! it covered: nobody is woken to find they must wait again. Each wake-up
+//! costs several microseconds of kernel time, so the woken help: each wakes
+//! a few more on its way out, spreading the wake-ups over every core.
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,9 @@ pub(crate) struct Commit {
     state: Mutex<State>,
     /// Copy of `State::upto` that woken waiters check without the lock.
     upto: AtomicU64,
+    /// Covered waiters not yet unparked; a lock of its own so that draining
+    /// it never holds up appenders registering as waiters.
+    to_wake: Mutex<Vec<Thread>>,
 }
 
 struct State {
@@ -38,7 +42,11 @@ struct Waiter {
     thread: Thread,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+/// How many others a woken waiter unparks before it returns: two makes the
+/// wake-ups a tree, without queueing every woken thread on the list's lock.
+const PASS_ON: usize = 2;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -53,6 +61,7 @@ impl Commit {
                 failed: None,
             }),
             upto: AtomicU64::new(upto),
+            to_wake: Mutex::new(Vec::new()),
         }
     }
 
@@ -70,6 +79,7 @@ impl Commit {
         loop {
             if self.durable_upto() >= want {
                 // Covered: whoever published that removed our entry.
+                self.pass_on(PASS_ON);
                 return Ok(());
             }
             let mut s = lock(&self.state);
@@ -115,7 +125,7 @@ impl Commit {
         };
         let next = successor(&s);
         drop(s);
-        wake(next, covered);
+        self.wake(next, covered);
         result.map(drop)
     }
 
@@ -126,7 +136,7 @@ impl Commit {
         let covered = self.advance(&mut s, bound);
         let next = successor(&s);
         drop(s);
-        wake(next, covered);
+        self.wake(next, covered);
     }
 
     /// Raises the durable bound; returns the waiters it covers, removed
@@ -153,6 +163,30 @@ impl Commit {
         s.failed.get_or_insert_with(|| e.to_string());
         s.waiters.drain(..).map(|w| w.thread).collect()
     }
+
+    /// Unparks the next leader first, so its write and fsync overlap the
+    /// wake-ups, then the covered waiters, with the help of each woken one.
+    fn wake(&self, next: Option<Thread>, covered: Vec<Thread>) {
+        if let Some(t) = next {
+            t.unpark();
+        }
+        if covered.is_empty() {
+            return;
+        }
+        lock(&self.to_wake).extend(covered);
+        // Until the list is empty, so none is left behind.
+        self.pass_on(usize::MAX);
+    }
+
+    /// Unparks up to `n` threads from the list.
+    fn pass_on(&self, n: usize) {
+        for _ in 0..n {
+            let Some(t) = lock(&self.to_wake).pop() else {
+                return;
+            };
+            t.unpark();
+        }
+    }
 }
 
 /// The waiter to unpark to lead the next round, if one is needed and none
@@ -162,14 +196,4 @@ fn successor(s: &State) -> Option<Thread> {
         return None;
     }
     s.waiters.first().map(|w| w.thread.clone())
-}
-
-/// The next leader first, so its write and fsync overlap the wake-ups.
-fn wake(next: Option<Thread>, covered: Vec<Thread>) {
-    if let Some(t) = next {
-        t.unpark();
-    }
-    for t in covered {
-        t.unpark();
-    }
 }
