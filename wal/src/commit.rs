@@ -258,3 +258,170 @@ fn successor(s: &State) -> Option<Thread> {
     }
     s.waiters.first().map(|w| w.thread.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A log stand-in: LSNs handed out, and how far its "disk" is synced.
+    #[derive(Default)]
+    struct FakeLog {
+        next: AtomicU64,
+        synced: AtomicU64,
+        fsyncs: AtomicUsize,
+    }
+
+    impl FakeLog {
+        fn new() -> FakeLog {
+            // LSNs start at 1: every one below is trivially durable.
+            FakeLog {
+                next: AtomicU64::new(1),
+                synced: AtomicU64::new(1),
+                ..FakeLog::default()
+            }
+        }
+
+        fn append(&self) -> u64 {
+            self.next.fetch_add(1, Ordering::SeqCst)
+        }
+
+        /// Makes everything appended so far durable, slowly, like a disk.
+        fn fsync(&self) -> u64 {
+            let bound = self.next.load(Ordering::SeqCst);
+            thread::sleep(Duration::from_micros(100));
+            self.synced.fetch_max(bound, Ordering::SeqCst);
+            self.fsyncs.fetch_add(1, Ordering::SeqCst);
+            bound
+        }
+    }
+
+    fn injected() -> Error {
+        Error::Io {
+            path: "/fake".into(),
+            source: std::io::Error::other("injected fsync failure"),
+        }
+    }
+
+    /// Runs `f` on another thread and fails if it does not finish in time.
+    fn within_a_minute(f: impl FnOnce() + Send + 'static) {
+        let (done, finished) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            f();
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("waiters hung");
+    }
+
+    #[test]
+    fn a_lone_waiter_runs_its_own_round() {
+        let c = Commit::new(1);
+        let me = thread::current().id();
+        let ran_on = Mutex::new(None);
+        c.wait(2, || {
+            *ran_on.lock().unwrap() = Some(thread::current().id());
+            Ok(2)
+        })
+        .unwrap();
+        assert_eq!(*ran_on.lock().unwrap(), Some(me));
+        assert_eq!(c.durable_upto(), 2);
+        c.wait(2, || panic!("already durable: no round")).unwrap();
+    }
+
+    #[test]
+    fn concurrent_waiters_share_rounds_and_return_only_once_durable() {
+        within_a_minute(|| {
+            let c = Commit::new(1);
+            let log = FakeLog::new();
+            let (threads, each) = (64, 50);
+            thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        for _ in 0..each {
+                            let lsn = log.append();
+                            c.wait(lsn + 1, || Ok(log.fsync())).unwrap();
+                            assert!(log.synced.load(Ordering::SeqCst) > lsn);
+                        }
+                    });
+                }
+            });
+            let appends = threads * each;
+            assert_eq!(c.durable_upto(), appends as u64 + 1);
+            let fsyncs = log.fsyncs.load(Ordering::SeqCst);
+            assert!(
+                fsyncs < appends / 4,
+                "{fsyncs} fsyncs for {appends} appends"
+            );
+        });
+    }
+
+    #[test]
+    fn a_failed_round_fails_its_waiters_and_every_later_wait() {
+        within_a_minute(|| {
+            let c = Commit::new(1);
+            let log = FakeLog::new();
+            let start = std::sync::Barrier::new(16);
+            let results: Vec<Result<()>> = thread::scope(|s| {
+                let handles: Vec<_> = (0..16)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            let lsn = log.append();
+                            c.wait(lsn + 1, || {
+                                // Long enough for the others to queue up.
+                                thread::sleep(Duration::from_millis(20));
+                                Err(injected())
+                            })
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let io = results
+                .iter()
+                .filter(|r| matches!(r, Err(Error::Io { .. })))
+                .count();
+            let poisoned = results
+                .iter()
+                .filter(|r| matches!(r, Err(Error::Poisoned(why)) if why.contains("injected")))
+                .count();
+            assert_eq!((io, poisoned), (1, 15), "{results:?}");
+            assert!(matches!(
+                c.wait(100, || panic!("a failed log runs no rounds")),
+                Err(Error::Poisoned(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn own_fsyncs_and_group_rounds_mixed_never_hang_or_ack_early() {
+        // The `always` policy publishes its appenders' own fsyncs while
+        // `sync` callers wait in rounds: a published bound can cover a
+        // waiter just elected to lead, which must then not strand the rest.
+        within_a_minute(|| {
+            let c = Commit::new(1);
+            let log = FakeLog::new();
+            thread::scope(|s| {
+                for t in 0..12 {
+                    let (c, log) = (&c, &log);
+                    s.spawn(move || {
+                        for _ in 0..100 {
+                            let want = match t % 3 {
+                                0 => log.next.load(Ordering::SeqCst),
+                                _ => log.append() + 1,
+                            };
+                            if t % 3 == 1 {
+                                c.publish(log.fsync());
+                            } else {
+                                c.wait(want, || Ok(log.fsync())).unwrap();
+                            }
+                            assert!(log.synced.load(Ordering::SeqCst) >= want);
+                        }
+                    });
+                }
+            });
+        });
+    }
+}
