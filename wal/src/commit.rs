@@ -2,12 +2,14 @@
 //! write and fsync for all, and the others park until an fsync covers them.
 //!
 //! Whoever finds no round running leads one, so a lone appender syncs its
-//! own record with no hand-off to another thread. When a round ends, its
-//! leader first wakes one waiter the round did not cover, to lead the next
-//! round while the disk would otherwise sit idle, and then wakes the waiters
-//! it covered: nobody is woken to find they must wait again. Each wake-up
-//! costs several microseconds of kernel time, so the woken help: each wakes
-//! a few more on its way out, spreading the wake-ups over every core.
+//! own record with no hand-off to another thread. A leader whose round
+//! leaves waiters behind (they appended during its fsync) runs one more
+//! round for them, then hands over by waking one of those it leaves behind.
+//! Otherwise only covered waiters are woken, so nobody wakes to find it
+//! must wait again. A wake-up costs several microseconds of kernel time, so
+//! the woken help: each wakes two more on its way out, spreading the work
+//! over every core. And before taking the buffer a leader yields while woken
+//! appenders are still arriving, so that one fsync covers them too.
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,8 @@ pub(crate) struct Commit {
     arrivals: AtomicU64,
     /// How long the last round's write and fsync took, in nanoseconds.
     last_round_nanos: AtomicU64,
+    /// How many waiters the last round covered.
+    last_covered: AtomicU64,
 }
 
 struct State {
@@ -76,6 +80,7 @@ impl Commit {
             to_wake: Mutex::new(Vec::new()),
             arrivals: AtomicU64::new(0),
             last_round_nanos: AtomicU64::new(0),
+            last_covered: AtomicU64::new(0),
         }
     }
 
@@ -146,6 +151,8 @@ impl Commit {
                 Ok(bound) => self.advance(&mut s, *bound),
                 Err(e) => self.fail(&mut s, e),
             };
+            self.last_covered
+                .store(covered.len() as u64, Ordering::Relaxed);
             if result.is_ok() && extra > 0 && !s.waiters.is_empty() {
                 extra -= 1;
                 drop(s);
@@ -210,22 +217,24 @@ impl Commit {
         if let Some(t) = next {
             t.unpark();
         }
-        if covered.is_empty() {
-            return;
-        }
+        // Until the list is empty, so none is left behind, including any a
+        // continued round left to woken helpers.
         lock(&self.to_wake).extend(covered);
-        // Until the list is empty, so none is left behind.
         self.pass_on(usize::MAX);
     }
 
     /// Lets appenders that are runnable, typically those the last round
     /// woke, append before this round takes the buffer, so that it covers
     /// them too: on a busy machine larger rounds mean fewer fsyncs for the
-    /// same records. When nobody else is runnable it costs one yield.
+    /// same records.
     ///
     /// The disk idles meanwhile, so it stops once arrivals stop, and after
-    /// half as long as the last round took at most.
+    /// half as long as the last round took at most. A lone appender, whose
+    /// rounds cover nobody else, never yields.
     fn gather(&self) {
+        if self.last_covered.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let budget = Duration::from_nanos(self.last_round_nanos.load(Ordering::Relaxed) / 2);
         let started = Instant::now();
         let mut seen = self.arrivals.load(Ordering::Relaxed);
