@@ -165,28 +165,48 @@ impl Wal {
     /// Under [`SyncPolicy::Always`] and [`SyncPolicy::Group`] it returns only
     /// once the record is durable. An empty record is allowed.
     pub fn append(&self, record: &[u8]) -> Result<Lsn> {
+        self.append_batch(&[record])
+    }
+
+    /// Appends `records` in order, with consecutive LSNs, and returns the
+    /// first one's (the next LSN if `records` is empty).
+    ///
+    /// Under [`SyncPolicy::Always`] and [`SyncPolicy::Group`] it returns only
+    /// once all of them are durable, having waited once for the lot: one
+    /// fsync, or one share of a group commit round. If any record is too
+    /// large nothing is appended; on another error a prefix of the batch
+    /// may have been appended, and none of it is reported durable.
+    pub fn append_batch<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<Lsn> {
         let sh = &*self.shared;
-        if record.len() > sh.opts.max_record_size {
+        let max = sh.opts.max_record_size;
+        if let Some(r) = records.iter().find(|r| r.as_ref().len() > max) {
             return Err(Error::RecordTooLarge {
-                size: record.len(),
-                max: sh.opts.max_record_size,
+                size: r.as_ref().len(),
+                max,
             });
         }
-        let (lsn, file, written) = {
+        let (first, next, file) = {
             let mut w = lock(&sh.writer);
-            let before = w.segment_len;
-            let lsn = w.append(sh, record)?;
-            let written = w.segment_len.saturating_sub(before);
-            (lsn, Arc::clone(&w.file), written)
+            let first = w.next_lsn;
+            let result = records
+                .iter()
+                .try_for_each(|r| w.append(sh, r.as_ref()).map(drop));
+            // Counted even if a later record failed: those before it are in
+            // the log.
+            sh.counters
+                .appends
+                .fetch_add(w.next_lsn - first, Ordering::Relaxed);
+            result?;
+            (first, w.next_lsn, Arc::clone(&w.file))
         };
-        sh.counters.appends.fetch_add(1, Ordering::Relaxed);
-        sh.counters.bytes.fetch_add(written, Ordering::Relaxed);
-        match sh.opts.sync {
-            SyncPolicy::Always => sh.sync_file(&file, lsn + 1)?,
-            SyncPolicy::Group => sh.commit.wait(lsn + 1, || sh.round())?,
-            SyncPolicy::Interval(_) | SyncPolicy::Never => {}
+        if next > first {
+            match sh.opts.sync {
+                SyncPolicy::Always => sh.sync_file(&file, next)?,
+                SyncPolicy::Group => sh.commit.wait(next, || sh.round())?,
+                SyncPolicy::Interval(_) | SyncPolicy::Never => {}
+            }
         }
-        Ok(Lsn(lsn))
+        Ok(Lsn(first))
     }
 
     /// Makes every record appended so far durable.
@@ -537,7 +557,9 @@ impl Writer {
         if self.buffered {
             let before = self.buf.len();
             frame::encode(&mut self.buf, kind, payload);
-            self.segment_len += (self.buf.len() - before) as u64;
+            let len = (self.buf.len() - before) as u64;
+            self.segment_len += len;
+            sh.counters.bytes.fetch_add(len, Ordering::Relaxed);
             return Ok(());
         }
         self.buf.clear();
@@ -545,6 +567,9 @@ impl Writer {
         match self.file.write_all(&self.buf) {
             Ok(()) => {
                 self.segment_len += self.buf.len() as u64;
+                sh.counters
+                    .bytes
+                    .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(source) => {

@@ -182,6 +182,52 @@ fn failed_fsync_with_many_appenders_loses_no_acknowledged_record() {
 }
 
 #[test]
+fn acknowledged_batches_survive_a_crash_whole() {
+    for seed in 0..6u64 {
+        let fs = FaultyFs::new();
+        let wal = Arc::new(open(&fs, opts(2048, SyncPolicy::Group)));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let crashed = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..8u32)
+            .map(|t| {
+                let (wal, acked, crashed, fs) = (
+                    Arc::clone(&wal),
+                    Arc::clone(&acked),
+                    Arc::clone(&crashed),
+                    fs.clone(),
+                );
+                std::thread::spawn(move || {
+                    for j in 0..10_000u32 {
+                        let batch: Vec<Vec<u8>> =
+                            (0..1 + j % 5).map(|k| payload(t, j * 8 + k)).collect();
+                        let Ok(first) = wal.append_batch(&batch) else {
+                            return;
+                        };
+                        let mut a = acked.lock().unwrap();
+                        for (k, p) in batch.into_iter().enumerate() {
+                            a.push((Lsn(first.0 + k as u64), p));
+                        }
+                        if a.len() >= 300 + seed as usize * 41
+                            && !crashed.swap(true, Ordering::SeqCst)
+                        {
+                            fs.crash_torn(seed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(crashed.load(Ordering::SeqCst), "the crash never happened");
+        drop(wal);
+        fs.restart();
+        let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
+        check_recovered(&fs, &acked, true);
+    }
+}
+
+#[test]
 fn always_policy_crash_loses_no_acknowledged_record() {
     for seed in 0..6u64 {
         let fs = FaultyFs::new();
