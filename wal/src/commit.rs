@@ -62,6 +62,11 @@ const PASS_ON: usize = 2;
 /// waiting indefinitely under steady load.
 const EXTRA_ROUNDS: u32 = 1;
 
+/// Yields in a row without an arrival that end [`Commit::gather`]: a
+/// yield returns at once when this core has nothing else to run, while
+/// woken appenders may still be on their way on another.
+const GATHER_STALLS: u32 = 8;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -228,21 +233,29 @@ impl Commit {
     /// them too: on a busy machine larger rounds mean fewer fsyncs for the
     /// same records.
     ///
-    /// The disk idles meanwhile, so it stops once arrivals stop, and after
-    /// half as long as the last round took at most. A lone appender, whose
-    /// rounds cover nobody else, never yields.
+    /// The disk idles meanwhile, so it stops once [`GATHER_STALLS`] yields
+    /// in a row saw nobody arrive, and after twice as long as the last
+    /// round took at most. A lone appender, whose rounds cover nobody else,
+    /// never yields.
     fn gather(&self) {
         if self.last_covered.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let budget = Duration::from_nanos(self.last_round_nanos.load(Ordering::Relaxed) / 2);
+        let budget = Duration::from_nanos(
+            self.last_round_nanos
+                .load(Ordering::Relaxed)
+                .saturating_mul(2),
+        );
         let started = Instant::now();
         let mut seen = self.arrivals.load(Ordering::Relaxed);
-        loop {
+        let mut stalls = 0;
+        while stalls < GATHER_STALLS && started.elapsed() < budget {
             thread::yield_now();
             let now = self.arrivals.load(Ordering::Relaxed);
-            if (now == seen && lock(&self.to_wake).is_empty()) || started.elapsed() >= budget {
-                return;
+            if now == seen && lock(&self.to_wake).is_empty() {
+                stalls += 1;
+            } else {
+                stalls = 0;
             }
             seen = now;
         }
