@@ -29,9 +29,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;
+mod commit;
 mod error;
 mod frame;
 pub mod fs;
+mod interval;
 mod options;
 mod reader;
 mod record;

@@ -2,9 +2,11 @@
 //! replay and truncation.
 
 use crate::checkpoint::{self, CheckpointRecords};
+use crate::commit::Commit;
 use crate::error::{Error, IoContext, Result};
 use crate::frame::{self, FRAME_HEADER_LEN, FragmentType};
 use crate::fs::{Fs, StdFs, WalFile};
+use crate::interval::Ticker;
 use crate::options::{MIN_SEGMENT_SIZE, Options, SyncPolicy};
 use crate::reader::{End, Position, Scanner};
 use crate::record::{Lsn, Record};
@@ -12,16 +14,16 @@ use crate::recovery::{self, RecoveryReport};
 use crate::segment::{SEGMENT_HEADER_LEN, SegmentHeader, parse_segment_name, segment_name};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{JoinHandle, Thread};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 /// A segmented, checksummed write-ahead log.
 ///
 /// `Wal` is `Send + Sync`: append from as many threads as you like. Under
 /// [`SyncPolicy::Group`] appenders that arrive while an fsync is in flight
-/// share the next one, so throughput grows with concurrency.
+/// share the next one, run by one of them, so throughput grows with
+/// concurrency.
 ///
 /// ```
 /// use hourglass_wal::{Lsn, Options, Wal};
@@ -37,7 +39,8 @@ use std::time::Instant;
 /// ```
 pub struct Wal {
     shared: Arc<Shared>,
-    syncer: Option<JoinHandle<()>>,
+    /// Runs only under [`SyncPolicy::Interval`].
+    ticker: Option<Ticker>,
     report: RecoveryReport,
     closed: bool,
 }
@@ -47,12 +50,7 @@ struct Shared {
     dir: PathBuf,
     opts: Options,
     writer: Mutex<Writer>,
-    durable: Mutex<Durable>,
-    /// Copy of `Durable::upto` that parked waiters check without the lock.
-    durable_upto: AtomicU64,
-    failed: AtomicBool,
-    /// Wakes the sync thread when someone waits for durability.
-    work: Condvar,
+    commit: Commit,
     counters: Counters,
 }
 
@@ -74,27 +72,12 @@ struct Writer {
     next_lsn: u64,
     /// First LSN of every segment on disk.
     firsts: BTreeMap<u32, u64>,
-    /// Under group commit, frames wait here for the sync thread, which writes
-    /// them in one call before its fsync: nobody is acknowledged before that
-    /// fsync anyway, and it saves a syscall per append.
+    /// Under group commit, frames wait here for the round's leader, who
+    /// writes them in one call before its fsync: nobody is acknowledged
+    /// before that fsync anyway, and it saves a syscall per append.
     buffered: bool,
     buf: Vec<u8>,
     poisoned: Option<String>,
-}
-
-/// Durability bookkeeping shared by appenders and the sync thread.
-struct Durable {
-    /// Every record with an LSN below this is durable.
-    upto: u64,
-    /// Highest bound anyone waits for.
-    requested: u64,
-    /// Parked appenders and the bound each waits for. Each is unparked by
-    /// name once covered, so an fsync wakes exactly the appenders it made
-    /// durable and none of them contends for a lock on the way out.
-    waiters: Vec<(u64, Thread)>,
-    sync_idle: bool,
-    shutdown: bool,
-    failed: Option<String>,
 }
 
 /// Figures for `/metrics`.
@@ -157,30 +140,21 @@ impl Wal {
             dir,
             opts,
             writer: Mutex::new(writer),
-            durable: Mutex::new(Durable {
-                upto: next_lsn,
-                requested: next_lsn,
-                waiters: Vec::new(),
-                sync_idle: false,
-                shutdown: false,
-                failed: None,
-            }),
-            durable_upto: AtomicU64::new(next_lsn),
-            failed: AtomicBool::new(false),
-            work: Condvar::new(),
+            commit: Commit::new(next_lsn),
             counters: Counters::default(),
         });
-        let syncer = {
-            let for_thread = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("wal-sync".into())
-                .spawn(move || for_thread.sync_loop())
-                .at(&shared.dir)?
+        let ticker = match shared.opts.sync {
+            SyncPolicy::Interval(every) => {
+                let for_thread = Arc::clone(&shared);
+                let ticker = Ticker::spawn(every, move || for_thread.tick()).at(&shared.dir)?;
+                Some(ticker)
+            }
+            _ => None,
         };
         tracing::debug!(dir = %shared.dir.display(), next_lsn, "WAL opened");
         Ok(Wal {
             shared,
-            syncer: Some(syncer),
+            ticker,
             report,
             closed: false,
         })
@@ -191,28 +165,48 @@ impl Wal {
     /// Under [`SyncPolicy::Always`] and [`SyncPolicy::Group`] it returns only
     /// once the record is durable. An empty record is allowed.
     pub fn append(&self, record: &[u8]) -> Result<Lsn> {
+        self.append_batch(&[record])
+    }
+
+    /// Appends `records` in order, with consecutive LSNs, and returns the
+    /// first one's (the next LSN if `records` is empty).
+    ///
+    /// Under [`SyncPolicy::Always`] and [`SyncPolicy::Group`] it returns only
+    /// once all of them are durable, having waited once for the lot: one
+    /// fsync, or one share of a group commit round. If any record is too
+    /// large nothing is appended; on another error a prefix of the batch
+    /// may have been appended, and none of it is reported durable.
+    pub fn append_batch<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<Lsn> {
         let sh = &*self.shared;
-        if record.len() > sh.opts.max_record_size {
+        let max = sh.opts.max_record_size;
+        if let Some(r) = records.iter().find(|r| r.as_ref().len() > max) {
             return Err(Error::RecordTooLarge {
-                size: record.len(),
-                max: sh.opts.max_record_size,
+                size: r.as_ref().len(),
+                max,
             });
         }
-        let (lsn, file, written) = {
+        let (first, next, file) = {
             let mut w = lock(&sh.writer);
-            let before = w.segment_len;
-            let lsn = w.append(sh, record)?;
-            let written = w.segment_len.saturating_sub(before);
-            (lsn, Arc::clone(&w.file), written)
+            let first = w.next_lsn;
+            let result = records
+                .iter()
+                .try_for_each(|r| w.append(sh, r.as_ref()).map(drop));
+            // Counted even if a later record failed: those before it are in
+            // the log.
+            sh.counters
+                .appends
+                .fetch_add(w.next_lsn - first, Ordering::Relaxed);
+            result?;
+            (first, w.next_lsn, Arc::clone(&w.file))
         };
-        sh.counters.appends.fetch_add(1, Ordering::Relaxed);
-        sh.counters.bytes.fetch_add(written, Ordering::Relaxed);
-        match sh.opts.sync {
-            SyncPolicy::Always => sh.sync_file(&file, lsn + 1)?,
-            SyncPolicy::Group => sh.wait_durable(lsn + 1)?,
-            SyncPolicy::Interval(_) | SyncPolicy::Never => {}
+        if next > first {
+            match sh.opts.sync {
+                SyncPolicy::Always => sh.sync_file(&file, next)?,
+                SyncPolicy::Group => sh.commit.wait(next, || sh.round())?,
+                SyncPolicy::Interval(_) | SyncPolicy::Never => {}
+            }
         }
-        Ok(Lsn(lsn))
+        Ok(Lsn(first))
     }
 
     /// Makes every record appended so far durable.
@@ -345,15 +339,13 @@ impl Wal {
     pub fn close(mut self) -> Result<()> {
         self.closed = true;
         let result = self.shared.sync_all();
-        self.stop_syncer();
+        self.stop_ticker();
         result
     }
 
-    fn stop_syncer(&mut self) {
-        if let Some(handle) = self.syncer.take() {
-            lock(&self.shared.durable).shutdown = true;
-            self.shared.work.notify_all();
-            let _ = handle.join();
+    fn stop_ticker(&mut self) {
+        if let Some(mut ticker) = self.ticker.take() {
+            ticker.stop();
         }
     }
 }
@@ -365,7 +357,7 @@ impl Drop for Wal {
         {
             tracing::warn!(error = %e, "WAL sync on drop failed");
         }
-        self.stop_syncer();
+        self.stop_ticker();
     }
 }
 
@@ -565,7 +557,9 @@ impl Writer {
         if self.buffered {
             let before = self.buf.len();
             frame::encode(&mut self.buf, kind, payload);
-            self.segment_len += (self.buf.len() - before) as u64;
+            let len = (self.buf.len() - before) as u64;
+            self.segment_len += len;
+            sh.counters.bytes.fetch_add(len, Ordering::Relaxed);
             return Ok(());
         }
         self.buf.clear();
@@ -573,6 +567,9 @@ impl Writer {
         match self.file.write_all(&self.buf) {
             Ok(()) => {
                 self.segment_len += self.buf.len() as u64;
+                sh.counters
+                    .bytes
+                    .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(source) => {
@@ -656,97 +653,26 @@ impl Writer {
 impl Shared {
     fn sync_all(&self) -> Result<()> {
         let upto = lock(&self.writer).next_lsn;
-        self.wait_durable(upto)
+        self.commit.wait(upto, || self.round())
     }
 
-    /// Returns once every LSN below `upto` is durable. The sync thread does
-    /// the work; this asks for it and parks until unparked by it.
-    fn wait_durable(&self, upto: u64) -> Result<()> {
-        if self.durable_upto.load(Ordering::Acquire) >= upto {
-            return Ok(());
-        }
-        {
-            let mut d = lock(&self.durable);
-            if let Some(why) = &d.failed {
-                return Err(Error::Poisoned(why.clone()));
-            }
-            if d.upto >= upto {
-                return Ok(());
-            }
-            if d.shutdown {
-                return Err(Error::Poisoned("the WAL is closing".into()));
-            }
-            d.waiters.push((upto, std::thread::current()));
-            if d.requested < upto {
-                d.requested = upto;
-                if d.sync_idle {
-                    self.work.notify_one();
-                }
-            }
-        }
-        loop {
-            std::thread::park();
-            if self.durable_upto.load(Ordering::Acquire) >= upto {
-                return Ok(());
-            }
-            if self.failed.load(Ordering::Acquire) {
-                let d = lock(&self.durable);
-                let why = d.failed.clone().unwrap_or_default();
-                return Err(Error::Poisoned(why));
-            }
-            // Spurious wake-up: park again.
-        }
+    /// One group commit round: writes out buffered frames and fsyncs them;
+    /// returns the LSN bound that made durable.
+    fn round(&self) -> Result<u64> {
+        let (file, bound, segment) = self.flush_current()?;
+        self.fsync(&file, segment)?;
+        Ok(bound)
     }
 
-    /// The sync thread: whenever someone waits (or, under
-    /// [`SyncPolicy::Interval`], on every tick with unsynced records), write
-    /// out buffered frames, fsync, and unpark the waiters now covered.
-    fn sync_loop(&self) {
-        let tick = match self.opts.sync {
-            SyncPolicy::Interval(every) => Some(every),
-            _ => None,
-        };
-        let mut d = lock(&self.durable);
-        loop {
-            d.sync_idle = true;
-            // A failed log has nothing left to sync: park until shutdown.
-            while !d.shutdown && (d.failed.is_some() || d.requested <= d.upto) {
-                d = match tick {
-                    None => self.work.wait(d).unwrap_or_else(PoisonError::into_inner),
-                    Some(every) => {
-                        let (mut g, timeout) = self
-                            .work
-                            .wait_timeout(d, every)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        if timeout.timed_out() {
-                            g.requested = g.requested.max(lock(&self.writer).next_lsn);
-                        }
-                        g
-                    }
-                };
-            }
-            d.sync_idle = false;
-            if d.failed.is_some() || d.requested <= d.upto {
-                return; // shut down with nothing left to do
-            }
-            drop(d);
-            let result = self
-                .flush_current()
-                .and_then(|(file, bound, segment)| self.fsync(&file, segment).map(|()| bound));
-            d = lock(&self.durable);
-            let ready: Vec<Thread> = match result {
-                Ok(bound) => self.publish(&mut d, bound),
-                Err(e) => {
-                    d.failed.get_or_insert_with(|| e.to_string());
-                    self.failed.store(true, Ordering::Release);
-                    d.waiters.drain(..).map(|(_, t)| t).collect()
-                }
-            };
-            drop(d);
-            for t in ready {
-                t.unpark();
-            }
-            d = lock(&self.durable);
+    /// [`SyncPolicy::Interval`]: fsync whatever was appended since the last
+    /// tick.
+    fn tick(&self) {
+        if lock(&self.writer).next_lsn <= self.commit.durable_upto() {
+            return;
+        }
+        match self.sync_all() {
+            Ok(()) | Err(Error::Poisoned(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL interval sync failed"),
         }
     }
 
@@ -765,28 +691,8 @@ impl Shared {
     fn sync_file(&self, file: &Arc<dyn WalFile>, upto: u64) -> Result<()> {
         let segment = lock(&self.writer).segment;
         self.fsync(file, segment)?;
-        let ready = self.publish(&mut lock(&self.durable), upto);
-        for t in ready {
-            t.unpark();
-        }
+        self.commit.publish(upto);
         Ok(())
-    }
-
-    /// Records that every LSN below `bound` is durable; returns the waiters
-    /// that covers, for the caller to unpark once the lock is released.
-    fn publish(&self, d: &mut Durable, bound: u64) -> Vec<Thread> {
-        d.upto = d.upto.max(bound);
-        self.durable_upto.store(d.upto, Ordering::Release);
-        let upto = d.upto;
-        let mut ready = Vec::new();
-        d.waiters.retain(|(want, t)| {
-            let covered = *want <= upto;
-            if covered {
-                ready.push(t.clone());
-            }
-            !covered
-        });
-        ready
     }
 
     fn fsync(&self, file: &Arc<dyn WalFile>, segment: u32) -> Result<()> {

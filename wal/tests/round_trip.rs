@@ -124,3 +124,55 @@ fn real_directory_round_trip_under_every_policy() {
         );
     }
 }
+
+#[test]
+fn a_batch_gets_consecutive_lsns_and_replays_in_order() {
+    for sync in [SyncPolicy::Always, SyncPolicy::Group, SyncPolicy::Never] {
+        let fs = FaultyFs::new();
+        let syncs_before;
+        {
+            // Small segments, so batches roll mid-way and split records.
+            let wal = open(&fs, opts(256, sync));
+            assert_eq!(wal.append(b"alone").unwrap(), Lsn(1));
+            syncs_before = fs.sync_count();
+            let batch: Vec<Vec<u8>> = (0..3).map(|j| payload(2, j)).collect();
+            assert_eq!(wal.append_batch(&batch).unwrap(), Lsn(2));
+            if sync == SyncPolicy::Group {
+                // One wait for the lot: no roll happens in these 3, so one fsync.
+                assert_eq!(fs.sync_count() - syncs_before, 1, "{sync:?}");
+            }
+            let empty: [&[u8]; 0] = [];
+            assert_eq!(wal.append_batch(&empty).unwrap(), Lsn(5));
+            let big = vec![9u8; 700];
+            assert_eq!(
+                wal.append_batch(&[&b"x"[..], &big, &b"y"[..]]).unwrap(),
+                Lsn(5)
+            );
+            assert_eq!(wal.next_lsn(), Lsn(8));
+            assert_eq!(wal.stats().appends, 7);
+        }
+        let wal = open(&fs, opts(256, sync));
+        let got = data(&replay_all(&wal));
+        let mut want = vec![b"alone".to_vec()];
+        want.extend((0..3).map(|j| payload(2, j)));
+        want.extend([b"x".to_vec(), vec![9u8; 700], b"y".to_vec()]);
+        assert_eq!(got, want, "{sync:?}");
+    }
+}
+
+#[test]
+fn a_batch_with_an_oversized_record_appends_nothing() {
+    let fs = FaultyFs::new();
+    let o = Options {
+        max_record_size: 100,
+        ..opts(4096, SyncPolicy::Group)
+    };
+    let wal = open(&fs, o);
+    let batch = [vec![1u8; 10], vec![2u8; 101], vec![3u8; 10]];
+    assert!(matches!(
+        wal.append_batch(&batch),
+        Err(Error::RecordTooLarge { size: 101, .. })
+    ));
+    assert_eq!(wal.next_lsn(), Lsn(1));
+    assert_eq!(wal.append(b"after").unwrap(), Lsn(1));
+}
