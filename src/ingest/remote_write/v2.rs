@@ -60,11 +60,13 @@ pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'
         ..Request::default()
     };
     let mut r = Reader::new(buf);
+    // One label-reference buffer for the whole request, not one per series.
+    let mut refs: Vec<u64> = Vec::new();
     while let Some((field, wire)) = r.key()? {
         if field == 5 {
             r.expect(wire, WireType::Len)?;
             let m = r.message()?;
-            decode_series(m, &symbols, &mut out)?;
+            decode_series(m, &symbols, &mut refs, &mut out)?;
         } else {
             r.skip(wire)?;
         }
@@ -75,11 +77,12 @@ pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'
 fn decode_series<'a>(
     mut r: Reader<'a>,
     symbols: &[&'a str],
+    refs: &mut Vec<u64>,
     out: &mut Request<'a>,
 ) -> Result<(), WireError> {
     let req = &mut out.req;
     let (l0, s0) = (req.labels.len(), req.samples.len());
-    let mut refs: Vec<u64> = Vec::new();
+    refs.clear();
     let mut meta: Option<(MetricType, &'a str, &'a str)> = None;
     let mut created = 0i64;
     let (mut histograms, mut exemplars) = (0u32, 0u32);
