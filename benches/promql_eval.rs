@@ -1,79 +1,19 @@
-//! PromQL evaluation over a real head.
-//!
-//! Dataset (the issue's): 10,000 counter series `x{instance, job, pod}`
-//! plus a classic histogram `x_bucket` (100 label sets × 11 buckets), 24
-//! hours at 15 s (5,760 samples per series, 64M samples). Queries are range
-//! queries at a 15 s step over the last hour (every series read for 65
-//! minutes), and `sum by (instance)` over the whole day. Throughput is
-//! samples loaded from storage per second; run with `RAYON_NUM_THREADS=1`
-//! for the per-core figure.
+//! PromQL evaluation over a real head, on the dataset of
+//! `benches/data/promql.rs` (the issue's: 10,000 series × 24 h at 15 s).
+//! Queries are range queries at a 15 s step over the last hour (every
+//! series read for 65 minutes), and `sum by (instance)` over the whole day.
+//! Throughput is samples loaded from storage per second; run with
+//! `RAYON_NUM_THREADS=1` for the per-core figure.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_query::{Engine, EngineOptions, QueryOptions, parse};
-use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};
+use hourglass_storage::{MatchOp, Matcher, Querier};
 use std::hint::black_box;
 
-const SERIES: usize = 10_000;
-const HISTOGRAMS: usize = 100;
-const STEP_MS: i64 = 15_000;
-const POINTS: i64 = 5_760;
-const BOUNDS: [&str; 11] = [
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf",
-];
+#[path = "data/promql.rs"]
+mod data;
 
-fn build(dir: &std::path::Path) -> Storage {
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = match Storage::open(dir, opts) {
-        Ok(s) => s,
-        Err(e) => panic!("open: {e}"),
-    };
-    let mut batch = WriteBatch::new();
-    // Appended a few hundred series at a time: one batch of 64M samples
-    // would take a gigabyte on its own.
-    let flush = |batch: &mut WriteBatch| {
-        if let Err(e) = storage.append(batch) {
-            panic!("append: {e}");
-        }
-        *batch = WriteBatch::new();
-    };
-    for s in 0..SERIES {
-        let inst = format!("i-{:03}", s % 200);
-        let pod = format!("pod-{s}");
-        let job = format!("job-{}", s % 10);
-        let labels = Labels::from_pairs([
-            ("__name__", "x"),
-            ("instance", inst.as_str()),
-            ("job", job.as_str()),
-            ("pod", pod.as_str()),
-        ]);
-        let rate = 1.0 + (s % 7) as f64;
-        let samples = (0..POINTS)
-            .map(|k| Sample::new(k * STEP_MS, (k as f64 * rate * 15.0).floor()))
-            .collect();
-        batch.push(labels, samples);
-        if batch.series.len() == 500 {
-            flush(&mut batch);
-        }
-    }
-    for h in 0..HISTOGRAMS {
-        let inst = format!("i-{h:03}");
-        for (b, le) in BOUNDS.iter().enumerate() {
-            let labels = Labels::from_pairs([
-                ("__name__", "x_bucket"),
-                ("instance", inst.as_str()),
-                ("le", le),
-            ]);
-            let per_step = (b + 1) as f64 * 3.0;
-            let samples = (0..POINTS)
-                .map(|k| Sample::new(k * STEP_MS, k as f64 * per_step))
-                .collect();
-            batch.push(labels, samples);
-        }
-    }
-    flush(&mut batch);
-    storage
-}
+use data::{POINTS, STEP_MS};
 
 /// CPU time of this process (all threads), from /proc; None elsewhere.
 fn process_cpu_seconds() -> Option<f64> {
@@ -118,7 +58,10 @@ fn bench(c: &mut Criterion) {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
     };
-    let storage = build(dir.path());
+    let storage = match data::build(dir.path()) {
+        Ok(s) => s,
+        Err(e) => panic!("building the dataset: {e}"),
+    };
     let end = (POINTS - 1) * STEP_MS;
     let start = end - 3_600_000;
     // The whole day but the first 5 minutes, so every window is full.

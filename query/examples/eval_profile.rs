@@ -5,58 +5,13 @@
 //! (query, seconds to run, and optionally at most this many runs).
 
 use hourglass_query::{Engine, QueryOptions, parse};
-use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::hint::black_box;
 use std::time::Instant;
 
-const SERIES: usize = 2_000;
-const HISTOGRAMS: usize = 100;
-const STEP_MS: i64 = 15_000;
-const POINTS: i64 = 720;
-const BOUNDS: [&str; 11] = [
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf",
-];
+#[path = "../../benches/data/promql.rs"]
+mod data;
 
-/// The same series as `benches/promql_eval.rs`.
-fn build(dir: &std::path::Path) -> Result<Storage, Box<dyn std::error::Error>> {
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = Storage::open(dir, opts)?;
-    let mut batch = WriteBatch::new();
-    for s in 0..SERIES {
-        let inst = format!("i-{:03}", s % 200);
-        let pod = format!("pod-{s}");
-        let job = format!("job-{}", s % 10);
-        let labels = Labels::from_pairs([
-            ("__name__", "x"),
-            ("instance", inst.as_str()),
-            ("job", job.as_str()),
-            ("pod", pod.as_str()),
-        ]);
-        let rate = 1.0 + (s % 7) as f64;
-        let samples = (0..POINTS)
-            .map(|k| Sample::new(k * STEP_MS, (k as f64 * rate * 15.0).floor()))
-            .collect();
-        batch.push(labels, samples);
-    }
-    for h in 0..HISTOGRAMS {
-        let inst = format!("i-{h:03}");
-        for (b, le) in BOUNDS.iter().enumerate() {
-            let labels = Labels::from_pairs([
-                ("__name__", "x_bucket"),
-                ("instance", inst.as_str()),
-                ("le", le),
-            ]);
-            let per_step = (b + 1) as f64 * 3.0;
-            let samples = (0..POINTS)
-                .map(|k| Sample::new(k * STEP_MS, k as f64 * per_step))
-                .collect();
-            batch.push(labels, samples);
-        }
-    }
-    storage.append(&batch)?;
-    Ok(storage)
-}
+use data::{POINTS, STEP_MS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -64,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: f64 = args.next().map_or(Ok(5.0), |s| s.parse())?;
     let max_runs: u32 = args.next().map_or(Ok(u32::MAX), |s| s.parse())?;
     let dir = tempfile::tempdir()?;
-    let storage = build(dir.path())?;
+    let storage = data::build(dir.path())?;
     let end = (POINTS - 1) * STEP_MS;
     let start = end - 3_600_000;
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);

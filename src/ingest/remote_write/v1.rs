@@ -209,7 +209,8 @@ pub fn decode_into<'a>(
 /// Label strings of one series, as byte ranges of the series message,
 /// checked as UTF-8 together (see [`LabelSpans::finish`]).
 struct LabelSpans {
-    spans: [(u32, u32, u32, u32); LabelSpans::MAX],
+    /// (name start, name length, value start, value length).
+    spans: [(usize, usize, usize, usize); LabelSpans::MAX],
     n: usize,
 }
 
@@ -230,20 +231,26 @@ impl LabelSpans {
     ) -> Result<(), WireError> {
         let buf = r.buf();
         let spans = &self.spans[..self.n];
-        let lo = spans.iter().map(|s| s.0.min(s.2)).min().unwrap_or(0) as usize;
-        let hi = spans
-            .iter()
-            .map(|s| (s.0 + s.1).max(s.2 + s.3))
-            .max()
-            .unwrap_or(0) as usize;
+        // Absent fields are empty slices from elsewhere: no offset of theirs
+        // means anything, so they take no part.
+        let pieces = || {
+            spans
+                .iter()
+                .flat_map(|&(n, nl, v, vl)| [(n, nl), (v, vl)])
+                .filter(|&(_, len)| len > 0)
+        };
+        let lo = pieces().map(|(at, _)| at).min().unwrap_or(0);
+        let hi = pieces().map(|(at, len)| at + len).max().unwrap_or(0);
         let whole = buf.get(lo..hi).and_then(|b| std::str::from_utf8(b).ok());
         for &(n, nl, v, vl) in spans {
-            let piece = |at: u32, len: u32| -> Result<&'a str, WireError> {
-                let (at, len) = (at as usize, len as usize);
+            let piece = |at: usize, len: usize| -> Result<&'a str, WireError> {
+                if len == 0 {
+                    return Ok("");
+                }
                 if let Some(s) = whole.and_then(|w| w.get(at - lo..at - lo + len)) {
                     return Ok(s);
                 }
-                let b = &buf[at..at + len];
+                let b = buf.get(at..at + len).unwrap_or_default();
                 std::str::from_utf8(b).map_err(|_| WireError {
                     offset: r.offset_of(b),
                     what: "string is not valid UTF-8",
@@ -282,12 +289,10 @@ fn decode_series<'a>(mut r: Reader<'a>, req: &mut WriteRequest<'a>) -> Result<()
                         _ => m.skip(w)?,
                     }
                 }
-                // Offsets within the series message (which is far below
-                // 4 GiB: bodies are capped long before that).
-                let at = |b: &[u8]| (b.as_ptr() as usize).saturating_sub(base) as u32;
+                // Offsets within the series message.
+                let at = |b: &[u8]| (b.as_ptr() as usize).saturating_sub(base);
                 if spans.n < LabelSpans::MAX {
-                    spans.spans[spans.n] =
-                        (at(name), name.len() as u32, at(value), value.len() as u32);
+                    spans.spans[spans.n] = (at(name), name.len(), at(value), value.len());
                     spans.n += 1;
                 } else {
                     let check = |b: &'a [u8]| {
@@ -430,6 +435,15 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         assert_eq!(got, many, "order kept past the span limit");
+
+        // A label message without a name (or value) field decodes as "".
+        let mut w = Writer::default();
+        w.message(1, |ts| {
+            ts.message(1, |l| l.bytes(2, b"v"));
+            ts.message(1, |l| l.bytes(1, b"n"));
+        });
+        let req = decode(&w.buf).unwrap();
+        assert_eq!(req.labels_of(&req.series[0]), [("", "v"), ("n", "")]);
 
         // A bad byte in any label, first or past the limit, is refused
         // with its offset.
