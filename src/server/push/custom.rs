@@ -98,7 +98,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
         }
     }
     refuse_backward_counters(&mut good, &mut errors);
-    let samples: usize = good.iter().map(|(_, item)| item.series().len()).sum();
+    let samples: usize = good.iter().map(|(_, item)| item.num_samples()).sum();
     if let Err(limited) = crate::server::auth::charge(state, caller, samples) {
         push.refused(Path::Custom);
         let body = serde_json::json!({
@@ -130,7 +130,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
     errors.sort_by_key(|e| e.index);
     let samples: u64 = written
         .iter()
-        .map(|(_, item)| item.series().len() as u64)
+        .map(|(_, item)| item.num_samples() as u64)
         .sum();
     push.count(Path::Custom, samples, errors.len() as u64);
     let result = IngestionResult {

@@ -142,6 +142,15 @@ impl Item {
         }
     }
 
+    /// How many samples [`Item::series`] yields, without building them.
+    pub fn num_samples(&self) -> usize {
+        match &self.body {
+            Body::Single(_) => 1,
+            Body::Histogram { buckets, .. } => buckets.len() + 2,
+            Body::Summary { quantiles, .. } => quantiles.len() + 2,
+        }
+    }
+
     /// For counters: the series and value the monotonicity check compares.
     pub fn counter_value(&self) -> Option<(Labels, f64)> {
         match (self.kind, &self.body) {

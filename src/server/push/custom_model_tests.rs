@@ -16,6 +16,7 @@ fn refused(v: Value, field: &str, reason_part: &str) {
 
 fn series(v: Value) -> Vec<String> {
     let item = decode(&v, 1000).unwrap_or_else(|e| panic!("{v}: {e:?}"));
+    assert_eq!(item.num_samples(), item.series().len(), "{v}");
     item.series()
         .iter()
         .map(|(l, v)| format!("{l} {}", format_value(*v)))
