@@ -117,12 +117,7 @@ impl Labels {
     /// A stable 64-bit hash of the pairs: the same on every run, machine
     /// and version (it may be persisted), unlike `std`'s `Hash`.
     pub fn stable_hash(&self) -> u64 {
-        let mut h = StableHasher::new();
-        for l in self.iter() {
-            h.write_str(&l.name);
-            h.write_str(&l.value);
-        }
-        h.finish()
+        hash_pairs(self.iter().map(|l| (&*l.name, &*l.value)))
     }
 }
 
@@ -139,6 +134,10 @@ pub(crate) fn sort_pairs<'a>(pairs: &[(&'a str, &'a str)], out: &mut Vec<(&'a st
 
 /// [`Labels::stable_hash`] of pairs prepared by [`sort_pairs`].
 pub(crate) fn stable_hash_pairs(pairs: &[(&str, &str)]) -> u64 {
+    hash_pairs(pairs.iter().copied())
+}
+
+fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     let mut h = StableHasher::new();
     for (n, v) in pairs {
         h.write_str(n);
