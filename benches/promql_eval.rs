@@ -10,6 +10,10 @@ use hourglass_query::{Engine, EngineOptions, QueryOptions, parse};
 use hourglass_storage::{MatchOp, Matcher, Querier};
 use std::hint::black_box;
 
+// The allocator the server runs with, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "data/promql.rs"]
 mod data;
 

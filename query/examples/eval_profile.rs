@@ -2,11 +2,16 @@
 //! loop, for profilers (`perf record`) and quick before/after checks.
 //!
 //! `RAYON_NUM_THREADS=1 cargo run --release -p hourglass-query --example eval_profile -- 'sum(rate(x[5m]))' 5`
-//! (query, seconds to run, and optionally at most this many runs).
+//! (query, seconds to run, optionally at most this many runs, and the
+//! range in hours, 1 by default).
 
 use hourglass_query::{Engine, QueryOptions, parse};
 use std::hint::black_box;
 use std::time::Instant;
+
+// The allocator the server runs with, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../../benches/data/promql.rs"]
 mod data;
@@ -18,12 +23,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = args.next().unwrap_or_else(|| "sum(rate(x[5m]))".into());
     let secs: f64 = args.next().map_or(Ok(5.0), |s| s.parse())?;
     let max_runs: u32 = args.next().map_or(Ok(u32::MAX), |s| s.parse())?;
+    let hours: i64 = args.next().map_or(Ok(1), |s| s.parse())?;
     let dir = tempfile::tempdir()?;
     let storage = data::build(dir.path())?;
     let end = (POINTS - 1) * STEP_MS;
-    let start = end - 3_600_000;
+    // Every window full: the day-long range starts 5 minutes in.
+    let start = (end - hours * 3_600_000).max(300_000);
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
-    let engine = Engine::default();
+    let engine = Engine::new(hourglass_query::EngineOptions {
+        max_samples: usize::MAX,
+        ..Default::default()
+    });
     let expr = parse(&text)?;
     let loaded = engine
         .range_with(&q, &expr, start, end, STEP_MS, &QueryOptions::default())?

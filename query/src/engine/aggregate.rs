@@ -4,6 +4,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::eval::eval as eval_expr;
+use super::fused;
 use super::value::{GSeries, GValue, Grid, NAME};
 use crate::parser::ast::{Aggregate, AggregateOp, Grouping};
 use hourglass_storage::Labels;
@@ -124,10 +125,23 @@ pub(crate) fn valid_label_name(s: &str) -> bool {
 }
 
 pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalError> {
+    if let Some(v) = fused::eval(ctx, a, g)? {
+        return Ok(v);
+    }
     let input = match eval_expr(ctx, &a.expr, g)? {
         GValue::Vector(v) => v,
         _ => Vec::new(),
     };
+    eval_input(ctx, a, g, input)
+}
+
+/// `a` over its already evaluated input.
+pub(crate) fn eval_input(
+    ctx: &Ctx,
+    a: &Aggregate,
+    g: Grid,
+    input: Vec<GSeries>,
+) -> Result<GValue, EvalError> {
     let param = match &a.param {
         Some(p) => Some(eval_expr(ctx, p, g)?),
         None => None,

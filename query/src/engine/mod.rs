@@ -13,6 +13,7 @@ mod binary;
 mod error;
 mod eval;
 mod functions;
+mod fused;
 mod range;
 mod selected;
 mod value;

@@ -106,6 +106,41 @@ where
         .collect()
 }
 
+/// `f` over every series, `block` series at a time: each block is folded
+/// into a fresh state from `init` by one worker, in input order, and the
+/// states come back in block order. `f` gets the series' input index.
+pub(crate) fn par_blocks<S, I, F>(
+    ctx: &Ctx,
+    series: Vec<Selected>,
+    block: usize,
+    init: I,
+    f: F,
+) -> Result<Vec<S>, EvalError>
+where
+    S: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, &[Sample]) -> Result<(), EvalError> + Sync + Send,
+{
+    series
+        .into_par_iter()
+        .enumerate()
+        .chunks(block.max(1))
+        .map_init(Vec::new, |buf, items| {
+            let mut state = init();
+            for (i, s) in items {
+                ctx.check()?;
+                let Selected {
+                    labels,
+                    mut samples,
+                } = s;
+                let samples = read(ctx, &labels, &mut samples, buf)?;
+                f(&mut state, i, samples)?;
+            }
+            Ok(state)
+        })
+        .collect()
+}
+
 /// Every series with its samples in a vector of its own.
 pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries>, EvalError> {
     par_map(

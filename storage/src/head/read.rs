@@ -5,7 +5,7 @@ use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
-use crate::querier::{ChunkData, ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
 use roaring::RoaringBitmap;
 
 /// A [`Querier`] over the head for `[mint, maxt]`.
@@ -41,28 +41,24 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> Vec<(Labels, Vec<ChunkMeta>, Vec<Sample>)> {
-        let ids = self.select_ids(matchers);
-        let series: Vec<_> = {
+        let ids: Vec<u32> = self.select_ids(matchers).iter().collect();
+        let mut out = Vec::with_capacity(ids.len());
+        // Series are borrowed under the index's read lock rather than
+        // cloned out (two atomic operations each, which stall on a cold
+        // cache line); the lock is retaken per batch so that creating a
+        // series never waits on a long select.
+        for batch in ids.chunks(512) {
             let by_id = read(&self.by_id);
-            ids.iter()
-                .filter_map(|id| by_id.get(id as usize).cloned().flatten())
-                .collect()
-        };
-        let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            let (chunks, ooo) = lock(&s.data).snapshot(mint, maxt);
-            if chunks.is_empty() && ooo.is_empty() {
-                continue;
+            for &id in batch {
+                let Some(Some(s)) = by_id.get(id as usize) else {
+                    continue;
+                };
+                let (chunks, ooo) = lock(&s.data).snapshot(mint, maxt);
+                if chunks.is_empty() && ooo.is_empty() {
+                    continue;
+                }
+                out.push((s.labels.clone(), chunks, ooo));
             }
-            let run: Vec<ChunkMeta> = chunks
-                .into_iter()
-                .map(|(min_t, max_t, chunk)| ChunkMeta {
-                    min_t,
-                    max_t,
-                    data: ChunkData::Owned(chunk),
-                })
-                .collect();
-            out.push((s.labels.clone(), run, ooo));
         }
         out
     }

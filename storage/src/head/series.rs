@@ -5,6 +5,7 @@ use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
+use crate::querier::{ChunkData, ChunkMeta};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -173,23 +174,27 @@ impl SeriesData {
 
     /// Samples with `mint <= t <= maxt`, for a reader: chunk handles and
     /// the out-of-order samples, copied so the lock can be released.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn snapshot(
-        &self,
-        mint: i64,
-        maxt: i64,
-    ) -> (Vec<(i64, i64, Arc<Chunk>)>, Vec<Sample>) {
-        let mut chunks: Vec<(i64, i64, Arc<Chunk>)> = self
-            .sealed
-            .iter()
-            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-            .map(|c| (c.min_t, c.max_t, Arc::clone(&c.chunk)))
-            .collect();
+    pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> (Vec<ChunkMeta>, Vec<Sample>) {
+        // Sealed chunks are in time order and disjoint: binary search for
+        // the first that reaches `mint` instead of testing every chunk.
+        let from = self.sealed.partition_point(|c| c.max_t < mint);
+        let sealed = self.sealed.get(from..).unwrap_or_default();
+        let n = sealed.partition_point(|c| c.min_t <= maxt);
+        let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(n + 1);
+        chunks.extend(sealed[..n].iter().map(|c| ChunkMeta {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            data: ChunkData::Owned(Arc::clone(&c.chunk)),
+        }));
         if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last_t())
             && last >= mint
             && first <= maxt
         {
-            chunks.push((first, last, Arc::new(self.open.to_chunk())));
+            chunks.push(ChunkMeta {
+                min_t: first,
+                max_t: last,
+                data: ChunkData::Owned(Arc::new(self.open.to_chunk())),
+            });
         }
         let ooo = if mint <= maxt {
             self.ooo

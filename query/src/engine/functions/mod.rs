@@ -5,7 +5,7 @@ mod histogram;
 mod label;
 mod math;
 mod over_time;
-mod rate;
+pub(crate) mod rate;
 mod time;
 mod window_sum;
 

@@ -16,23 +16,32 @@ pub(super) fn call(
     args: &[Expr],
     g: Grid,
 ) -> Result<Option<Vec<GSeries>>, EvalError> {
-    let (counter, per_second) = match name {
-        "rate" => (true, true),
-        "increase" => (true, false),
-        "delta" => (false, false),
-        "irate" | "idelta" => return instant(ctx, name == "irate", args, g).map(Some),
-        _ => return Ok(None),
+    if matches!(name, "irate" | "idelta") {
+        return instant(ctx, name == "irate", args, g).map(Some);
+    }
+    let Some((counter, per_second)) = extrapolated(name) else {
+        return Ok(None);
     };
-    let m = matrix(ctx, args.first(), g)?;
+    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g).map(Some)
+}
+
+/// `rate`/`increase` (`counter`) or `delta` of an evaluated range argument.
+pub(crate) fn from_matrix(
+    ctx: &Ctx,
+    m: super::MatrixArg,
+    counter: bool,
+    per_second: bool,
+    g: Grid,
+) -> Result<Vec<GSeries>, EvalError> {
     let width = m.range;
     let ends = m.ends;
     let distinct = one_name(m.series.iter().map(|s| &s.labels));
     let mut out = selected::par_map(
         ctx,
         m.series,
-        Vec::new,
-        |corrected: &mut Vec<f64>, labels, smp| {
-            let vals = windowed(smp, &ends, width, counter, per_second, corrected);
+        || (),
+        |_, labels, smp| {
+            let vals = windowed(smp, &ends, width, counter, per_second);
             Ok(GSeries {
                 labels: drop_name(labels),
                 vals,
@@ -40,62 +49,105 @@ pub(super) fn call(
         },
     )?;
     range::broadcast(&mut out, g.n);
-    merge_unless_distinct(out, distinct).map(Some)
+    merge_unless_distinct(out, distinct)
 }
 
-/// One series' extrapolated rate (`per_second`), increase or delta over
-/// the window `(end - width, end]` for each of `ends` (non-decreasing);
-/// `corrected` is scratch space. One pass: the window's bounds only move
-/// forward and, for counters, the increase is a difference of prefix sums.
+/// `(counter, per_second)` for the extrapolating functions.
+pub(crate) fn extrapolated(name: &str) -> Option<(bool, bool)> {
+    match name {
+        "rate" => Some((true, true)),
+        "increase" => Some((true, false)),
+        "delta" => Some((false, false)),
+        _ => None,
+    }
+}
+
+/// [`windowed_each`] into one slot per step.
 fn windowed(
     smp: &[Sample],
     ends: &[i64],
     width: i64,
     counter: bool,
     per_second: bool,
-    corrected: &mut Vec<f64>,
 ) -> Vec<Option<f64>> {
-    // Counter values with every earlier reset added back, so the increase
-    // over any window is a difference of two entries. Non-finite values
-    // would poison the running sum: those series sum each window instead.
-    let prefix = counter && smp.iter().all(|p| p.v.is_finite());
-    corrected.clear();
-    if prefix {
-        let mut acc = 0.0;
-        let mut prev = f64::NAN;
-        corrected.extend(smp.iter().map(|p| {
-            if p.v < prev {
-                acc += prev;
-            }
-            prev = p.v;
-            p.v + acc
-        }));
-    }
-    let mut x = Extrapolator::new(width, counter, per_second);
     let mut vals = vec![None; ends.len()];
-    let (mut lo, mut hi) = (0usize, 0usize);
-    for (&end, slot) in ends.iter().zip(&mut vals) {
-        while smp.get(hi).is_some_and(|p| p.t <= end) {
-            hi += 1;
+    windowed_each(smp, ends, width, counter, per_second, |k, v| {
+        vals[k] = Some(v);
+    });
+    vals
+}
+
+/// One series' extrapolated rate (`per_second`), increase or delta over
+/// the window `(end - width, end]` for each of `ends` (non-decreasing),
+/// handed to `emit` with the step's index (steps without a value are
+/// skipped); `corrected` is scratch space. One pass: the window's bounds
+/// only move forward and, for counters, the increase is a difference of
+/// prefix sums.
+pub(crate) fn windowed_each(
+    smp: &[Sample],
+    ends: &[i64],
+    width: i64,
+    counter: bool,
+    per_second: bool,
+    mut emit: impl FnMut(usize, f64),
+) {
+    let mut x = Extrapolator::new(width, counter, per_second);
+    // Finite counters: the increase over a window is the difference of
+    // the values at its edges with every earlier reset added back, kept
+    // as one running sum per edge (each edge only moves forward, and both
+    // add the same resets in the same order, so the difference is exactly
+    // that of prefix sums). Non-finite values would poison the running
+    // sums: those series add up each window instead.
+    if counter && smp.iter().all(|p| p.v.is_finite()) {
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let (mut reset_lo, mut reset_hi) = (0.0f64, 0.0f64);
+        let mut prev_hi = f64::NAN;
+        for (k, &end) in ends.iter().enumerate() {
+            while let Some(p) = smp.get(hi)
+                && p.t <= end
+            {
+                if p.v < prev_hi {
+                    reset_hi += prev_hi;
+                }
+                prev_hi = p.v;
+                hi += 1;
+            }
+            let start = end.saturating_sub(width);
+            while lo < hi
+                && let Some(p) = smp.get(lo)
+                && p.t <= start
+            {
+                if let Some(next) = smp.get(lo + 1)
+                    && next.v < p.v
+                {
+                    reset_lo += p.v;
+                }
+                lo += 1;
+            }
+            if hi < lo + 2 {
+                continue;
+            }
+            let (Some(&first), Some(&last)) = (smp.get(lo), smp.get(hi - 1)) else {
+                continue;
+            };
+            let inc = (last.v + reset_hi) - (first.v + reset_lo);
+            emit(k, x.rate(first, last, hi - lo, inc, start));
         }
-        let start = end.saturating_sub(width);
-        while lo < hi && smp[lo].t <= start {
-            lo += 1;
-        }
-        let (Some(&first), Some(&last)) = (smp.get(lo), smp.get(hi.wrapping_sub(1))) else {
-            continue;
-        };
+        return;
+    }
+    for (k, (lo, hi)) in range::windows(smp, ends, width).enumerate() {
         if hi < lo + 2 {
             continue;
         }
-        let inc = match corrected.get(lo..hi) {
-            Some([a, .., b]) => b - a,
-            _ if counter => resets_added(&smp[lo..hi]),
-            _ => last.v - first.v,
+        let w = &smp[lo..hi];
+        let (first, last) = (w[0], w[w.len() - 1]);
+        let inc = if counter {
+            resets_added(w)
+        } else {
+            last.v - first.v
         };
-        *slot = Some(x.rate(first, last, hi - lo, inc, end - width));
+        emit(k, x.rate(first, last, w.len(), inc, ends[k].saturating_sub(width)));
     }
-    vals
 }
 
 /// `last - first` plus the value before every reset in `w`.
@@ -200,7 +252,7 @@ mod tests {
                 })
                 .collect();
             let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
-            let got = windowed(&smp, &ends, width, counter, per_second, &mut Vec::new());
+            let got = windowed(&smp, &ends, width, counter, per_second);
             let want = naive(&smp, &ends, width, counter, per_second);
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));

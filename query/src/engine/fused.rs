@@ -1,0 +1,326 @@
+//! Aggregations folded as their input is evaluated.
+//!
+//! `sum by (instance) (rate(x[5m]))` evaluated in two stages builds a step
+//! vector and a name-dropped label set for each of its (possibly many
+//! thousand) input series, only for the aggregation to add them up. Here
+//! each series' values go straight into its group's per-step accumulator
+//! instead: no per-series vectors, no relabelling.
+//!
+//! Only inputs whose per-series results cannot collide are fused (one
+//! metric name, so dropping it keeps series distinct), and only the
+//! aggregations that fold step by step (`sum`, `avg`, `count`, `group`,
+//! `min`, `max`). Results are deterministic: series are folded in fixed
+//! blocks of input order, and the blocks combined in that order.
+
+use super::Ctx;
+use super::aggregate::{self, group_key, kahan_inc};
+use super::error::EvalError;
+use super::functions::rate;
+use super::range::{self, MatrixArg};
+use super::selected;
+use super::value::{GSeries, GValue, Grid, NAME, one_name};
+use crate::parser::ast::{Aggregate, AggregateOp, Expr, Grouping};
+use hourglass_storage::{Labels, Sample};
+use std::collections::HashMap;
+
+/// Series folded by one worker before its partial result is handed back.
+/// Fixed, so the order of floating-point additions never depends on how
+/// rayon happened to split the work.
+const BLOCK: usize = 128;
+
+/// An input evaluated one series at a time: `rate`, `increase` or
+/// `delta` of a range selector.
+struct Plan {
+    m: MatrixArg,
+    counter: bool,
+    per_second: bool,
+}
+
+impl Plan {
+    /// Hands `emit` the series' value at each step that has one.
+    #[inline]
+    fn each(&self, smp: &[Sample], emit: impl FnMut(usize, f64)) {
+        let (m, c, p) = (&self.m, self.counter, self.per_second);
+        rate::windowed_each(smp, &m.ends, m.range, c, p, emit);
+    }
+}
+
+/// The input of an aggregation, selected but not yet decoded, if it is
+/// one that can be fused.
+fn plan(ctx: &Ctx, e: &Expr, g: Grid) -> Result<Option<Plan>, EvalError> {
+    let Expr::Call(c) = unparen(e) else {
+        return Ok(None);
+    };
+    let Some((counter, per_second)) = rate::extrapolated(c.func.name) else {
+        return Ok(None);
+    };
+    let Some(arg @ Expr::Matrix(ms)) = c.args.first().map(unparen) else {
+        return Ok(None);
+    };
+    // `@` evaluates one step and broadcasts it: left to the general path.
+    if ms.vector.at.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(Plan {
+        m: range::matrix_arg(ctx, arg, g)?,
+        counter,
+        per_second,
+    }))
+}
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(inner) => unparen(inner),
+        e => e,
+    }
+}
+
+/// Evaluates `a` fused with its input, or `None` when it does not qualify
+/// (and nothing was selected).
+pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, EvalError> {
+    use AggregateOp::*;
+    if !matches!(a.op, Sum | Avg | Count | Group | Min | Max) {
+        return Ok(None);
+    }
+    // The input drops the metric name, so grouping by it groups nothing.
+    if matches!(&a.grouping, Some(Grouping::By(names)) if names.iter().any(|n| n == NAME)) {
+        return Ok(None);
+    }
+    let Some(plan) = plan(ctx, &a.expr, g)? else {
+        return Ok(None);
+    };
+    if !one_name(plan.m.series.iter().map(|s| &s.labels)) {
+        // Per-series results may share labels, which is an error (or a
+        // merge) the general path knows how to report.
+        let Plan {
+            m,
+            counter,
+            per_second,
+        } = plan;
+        let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
+        return aggregate::eval_input(ctx, a, g, input).map(Some);
+    }
+    let mut plan = plan;
+    let series = std::mem::take(&mut plan.m.series);
+    // Groups are keyed once, in input order.
+    let mut keys: Vec<Labels> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let groups: Vec<usize> = series
+        .iter()
+        .map(|s| {
+            let key = group_key(&s.labels, &a.grouping);
+            *index.entry(key).or_insert_with_key(|k| {
+                keys.push(k.clone());
+                keys.len() - 1
+            })
+        })
+        .collect();
+    ctx.check()?;
+    let op = a.op;
+    let n = g.n;
+    let blocks = selected::par_blocks(
+        ctx,
+        series,
+        BLOCK,
+        Partial::default,
+        |part: &mut Partial, i, smp| {
+            let acc = part.group(groups[i], op, n);
+            if acc.fold(op, &plan, smp) {
+                acc.first = acc.first.min(i);
+            }
+            Ok(())
+        },
+    )?;
+    let mut total: Vec<Option<Acc>> = (0..keys.len()).map(|_| None).collect();
+    for part in blocks {
+        for (gi, acc) in part.groups {
+            match &mut total[gi] {
+                Some(t) => t.merge(op, &acc),
+                slot => *slot = Some(acc),
+            }
+        }
+    }
+    let mut out: Vec<(usize, GSeries)> = Vec::with_capacity(keys.len());
+    for (key, acc) in keys.into_iter().zip(total) {
+        let Some(acc) = acc else { continue };
+        if acc.first == usize::MAX {
+            continue;
+        }
+        let first = acc.first;
+        let Some(vals) = acc.finish(op) else {
+            // An average whose plain sum overflowed needs every value
+            // again: rare enough to evaluate the general way.
+            return Ok(None);
+        };
+        out.push((first, GSeries { labels: key, vals }));
+    }
+    // Groups in the order the general path finds them: by the first
+    // series that has a value.
+    out.sort_by_key(|(first, _)| *first);
+    Ok(Some(GValue::Vector(out.into_iter().map(|(_, s)| s).collect())))
+}
+
+/// One block's accumulators, for the groups its series fall in.
+#[derive(Default)]
+struct Partial {
+    groups: Vec<(usize, Acc)>,
+    slot: HashMap<usize, usize>,
+}
+
+impl Partial {
+    fn group(&mut self, gi: usize, op: AggregateOp, n: usize) -> &mut Acc {
+        let next = self.groups.len();
+        let s = *self.slot.entry(gi).or_insert(next);
+        if s == next {
+            self.groups.push((gi, Acc::new(op, n)));
+        }
+        &mut self.groups[s].1
+    }
+}
+
+/// One step's running state in one group, as `aggregate::stream` keeps
+/// it; together in one cell so a step costs one bounds check.
+#[derive(Clone, Copy)]
+struct Cell {
+    /// Sum, minimum or maximum.
+    acc: f64,
+    /// Kahan compensation of the sum.
+    comp: f64,
+    count: u32,
+    nonfinite: bool,
+}
+
+/// Per-step running state of one group.
+struct Acc {
+    cells: Vec<Cell>,
+    /// Input index of the first series that had a value.
+    first: usize,
+}
+
+impl Acc {
+    fn new(op: AggregateOp, n: usize) -> Acc {
+        let acc = if matches!(op, AggregateOp::Min | AggregateOp::Max) {
+            f64::NAN
+        } else {
+            0.0
+        };
+        let cell = Cell {
+            acc,
+            comp: 0.0,
+            count: 0,
+            nonfinite: false,
+        };
+        Acc {
+            cells: vec![cell; n],
+            first: usize::MAX,
+        }
+    }
+
+    /// Folds in one series' values; true if it had any. One closure per
+    /// operator, so the per-step work has no dispatch.
+    #[inline]
+    fn fold(&mut self, op: AggregateOp, plan: &Plan, smp: &[Sample]) -> bool {
+        use AggregateOp::*;
+        let mut any = false;
+        let cells = &mut self.cells[..];
+        match op {
+            Sum | Avg => plan.each(smp, |k, x| {
+                if let Some(c) = cells.get_mut(k) {
+                    any = true;
+                    c.count += 1;
+                    (c.acc, c.comp) = kahan_inc(x, c.acc, c.comp);
+                    c.nonfinite |= !x.is_finite();
+                }
+            }),
+            // NaN loses to any number; only all-NaN gives NaN.
+            Min => plan.each(smp, |k, x| {
+                if let Some(c) = cells.get_mut(k) {
+                    any = true;
+                    c.count += 1;
+                    if x < c.acc || c.acc.is_nan() {
+                        c.acc = x;
+                    }
+                }
+            }),
+            Max => plan.each(smp, |k, x| {
+                if let Some(c) = cells.get_mut(k) {
+                    any = true;
+                    c.count += 1;
+                    if x > c.acc || c.acc.is_nan() {
+                        c.acc = x;
+                    }
+                }
+            }),
+            _ => plan.each(smp, |k, _| {
+                if let Some(c) = cells.get_mut(k) {
+                    any = true;
+                    c.count += 1;
+                }
+            }),
+        }
+        any
+    }
+
+    /// Folds a later block's state into this one.
+    fn merge(&mut self, op: AggregateOp, b: &Acc) {
+        use AggregateOp::*;
+        self.first = self.first.min(b.first);
+        for (a, b) in self.cells.iter_mut().zip(&b.cells) {
+            if b.count == 0 {
+                continue;
+            }
+            a.count += b.count;
+            match op {
+                Sum | Avg => {
+                    let (s, c) = kahan_inc(b.acc, a.acc, a.comp);
+                    a.acc = s;
+                    a.comp = if s.is_infinite() { 0.0 } else { c + b.comp };
+                    a.nonfinite |= b.nonfinite;
+                }
+                Min => {
+                    if b.acc < a.acc || a.acc.is_nan() {
+                        a.acc = b.acc;
+                    }
+                }
+                Max => {
+                    if b.acc > a.acc || a.acc.is_nan() {
+                        a.acc = b.acc;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The group's values, or `None` for an average that overflowed.
+    fn finish(self, op: AggregateOp) -> Option<Vec<Option<f64>>> {
+        use AggregateOp::*;
+        let mut out = Vec::with_capacity(self.cells.len());
+        for c in self.cells {
+            if c.count == 0 {
+                out.push(None);
+                continue;
+            }
+            out.push(Some(match op {
+                Count => f64::from(c.count),
+                Group => 1.0,
+                Sum | Avg => {
+                    let sum = if c.acc.is_infinite() {
+                        c.acc
+                    } else {
+                        c.acc + c.comp
+                    };
+                    if op == Sum {
+                        sum
+                    } else if sum.is_finite() || c.nonfinite {
+                        sum / f64::from(c.count)
+                    } else {
+                        return None;
+                    }
+                }
+                _ => c.acc,
+            }));
+        }
+        Some(out)
+    }
+}
