@@ -271,13 +271,35 @@ fn limits_and_error_kinds() {
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
     let expr = parse_promql("sum(rate(x[1h]))").expect("parse");
 
-    let small = Engine::new(EngineOptions {
+    // The limit is on samples held at once: each series' 100 samples are
+    // released once it is evaluated, so 300 in all pass a limit of 100,
+    // but not one of 99 (any series alone is over it).
+    let enough = Engine::new(EngineOptions {
         max_samples: 100,
+        ..EngineOptions::default()
+    });
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
+        .install(|| enough.instant(&q, &expr, 1_500_000))
+        .expect("300 samples, at most 100 held at once");
+    let small = Engine::new(EngineOptions {
+        max_samples: 99,
         ..EngineOptions::default()
     });
     let err = small.instant(&q, &expr, 1_500_000).unwrap_err();
     assert!(matches!(err, EvalError::TooManySamples { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Execution);
+    // A range-vector result keeps its samples: 300 of them are over 100.
+    let raw = parse_promql("x[1h]").expect("parse");
+    let err = enough.instant(&q, &raw, 1_500_000).unwrap_err();
+    assert!(matches!(err, EvalError::TooManySamples { .. }), "{err}");
+    // So do a range query's result points: 3 series × 101 steps.
+    let err = enough
+        .range(&q, &parse_promql("x").expect("parse"), 0, 1_500_000, 15_000)
+        .unwrap_err();
+    assert!(matches!(err, EvalError::TooManySamples { .. }), "{err}");
 
     let few = Engine::new(EngineOptions {
         max_series: 2,

@@ -157,7 +157,9 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
     // Groups in the order the general path finds them: by the first
     // series that has a value.
     out.sort_by_key(|(first, _)| *first);
-    Ok(Some(GValue::Vector(out.into_iter().map(|(_, s)| s).collect())))
+    Ok(Some(GValue::Vector(
+        out.into_iter().map(|(_, s)| s).collect(),
+    )))
 }
 
 /// One block's accumulators, for the groups its series fall in.
@@ -277,16 +279,8 @@ impl Acc {
                     a.comp = if s.is_infinite() { 0.0 } else { c + b.comp };
                     a.nonfinite |= b.nonfinite;
                 }
-                Min => {
-                    if b.acc < a.acc || a.acc.is_nan() {
-                        a.acc = b.acc;
-                    }
-                }
-                Max => {
-                    if b.acc > a.acc || a.acc.is_nan() {
-                        a.acc = b.acc;
-                    }
-                }
+                Min if b.acc < a.acc || a.acc.is_nan() => a.acc = b.acc,
+                Max if b.acc > a.acc || a.acc.is_nan() => a.acc = b.acc,
                 _ => {}
             }
         }

@@ -37,7 +37,13 @@ pub struct EngineOptions {
     pub default_subquery_step_ms: i64,
     /// Longest a query may run.
     pub timeout: Duration,
-    /// Most samples a query may load from storage.
+    /// Most samples a query may hold in memory at once: samples decoded
+    /// from storage while their series is being evaluated, samples kept
+    /// for a range-vector result, and the points of the result (as
+    /// Prometheus's `--query.max-samples`). A series is released once
+    /// evaluated, so a query over many series is not refused for their
+    /// total; with parallel evaluation the samples of the series in
+    /// flight on other workers count too.
     pub max_samples: usize,
     /// Most series a query may select from storage.
     pub max_series: usize,
@@ -219,6 +225,12 @@ impl Engine {
             GValue::Vector(s) => value::merge_same_labels(s)?,
             GValue::String(_) => return Err(EvalError::BadRangeType { got: "string" }),
         };
+        // The result's points are held too, as Prometheus counts them.
+        let points: usize = series
+            .iter()
+            .map(|s| s.vals.iter().filter(|v| v.is_some()).count())
+            .sum();
+        ctx.keep(points)?;
         let mut out: Vec<RangeSeries> = series
             .into_iter()
             .map(|s| RangeSeries {
@@ -264,6 +276,7 @@ impl Engine {
             timeout,
             cancel: qo.cancel.as_deref(),
             samples: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
             series: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
             max_samples: self.opts.max_samples,
@@ -289,7 +302,10 @@ pub(crate) struct Ctx<'a> {
     deadline: Option<Instant>,
     timeout: Duration,
     cancel: Option<&'a AtomicBool>,
+    /// Samples loaded in all (for statistics).
     samples: AtomicUsize,
+    /// Samples held now (for the limit).
+    held: AtomicUsize,
     series: AtomicUsize,
     notes: Mutex<Vec<(Note, String)>>,
     max_samples: usize,
@@ -311,14 +327,33 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn add_samples(&self, n: usize) -> Result<(), EvalError> {
-        let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
-        if total > self.max_samples {
+    /// Counts `n` samples loaded and now held; fails past the limit.
+    pub fn hold(&self, n: usize) -> Result<(), EvalError> {
+        self.samples.fetch_add(n, Ordering::Relaxed);
+        let held = self.held.fetch_add(n, Ordering::Relaxed) + n;
+        if held > self.max_samples {
             return Err(EvalError::TooManySamples {
                 limit: self.max_samples,
             });
         }
         Ok(())
+    }
+
+    /// Counts `n` more samples held (copies kept for a result), without
+    /// counting them as loaded again.
+    pub fn keep(&self, n: usize) -> Result<(), EvalError> {
+        let held = self.held.fetch_add(n, Ordering::Relaxed) + n;
+        if held > self.max_samples {
+            return Err(EvalError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// Samples held by [`Ctx::hold`] that were let go.
+    pub fn release(&self, n: usize) {
+        self.held.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// Refuses grids with more points than samples the query may hold.

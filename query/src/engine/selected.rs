@@ -48,16 +48,17 @@ impl Selected {
     }
 }
 
-/// The samples of `samples`, decoding stored ones into `buf` (and
-/// counting them against the query's sample limit).
+/// The samples of `samples`, decoding stored ones into `buf` and holding
+/// them against the query's sample limit; with the number held, which the
+/// caller releases once done with them.
 fn read<'a>(
     ctx: &Ctx,
     labels: &Labels,
     samples: &'a mut Samples,
     buf: &'a mut Vec<Sample>,
-) -> Result<&'a [Sample], EvalError> {
+) -> Result<(&'a [Sample], usize), EvalError> {
     match samples {
-        Samples::Owned(v) => Ok(v),
+        Samples::Owned(v) => Ok((v, 0)),
         Samples::Stored { iter, keep_stale } => {
             buf.clear();
             iter.read_into(buf);
@@ -70,8 +71,8 @@ fn read<'a>(
             if !*keep_stale && buf.iter().any(|s| is_stale_nan(s.v)) {
                 buf.retain(|s| !is_stale_nan(s.v));
             }
-            ctx.add_samples(buf.len())?;
-            Ok(buf)
+            ctx.hold(buf.len())?;
+            Ok((buf, buf.len()))
         }
     }
 }
@@ -99,8 +100,10 @@ where
                     labels,
                     mut samples,
                 } = s;
-                let samples = read(ctx, &labels, &mut samples, buf)?;
-                f(scratch, &labels, samples)
+                let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
+                let out = f(scratch, &labels, samples);
+                ctx.release(held);
+                out
             },
         )
         .collect()
@@ -133,8 +136,10 @@ where
                     labels,
                     mut samples,
                 } = s;
-                let samples = read(ctx, &labels, &mut samples, buf)?;
-                f(&mut state, i, samples)?;
+                let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
+                let out = f(&mut state, i, samples);
+                ctx.release(held);
+                out?;
             }
             Ok(state)
         })
@@ -148,6 +153,8 @@ pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries
         series,
         || (),
         |_, labels, samples| {
+            // The copy outlives the decode buffer: it stays held.
+            ctx.keep(samples.len())?;
             Ok(RawSeries {
                 labels: labels.clone(),
                 samples: samples.to_vec(),

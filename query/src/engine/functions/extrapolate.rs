@@ -67,7 +67,7 @@ pub(super) struct Extrapolator {
 
 /// The parts of the formula that depend on the shape alone.
 #[derive(Clone, Copy)]
-struct Parts {
+pub(super) struct Parts {
     sampled: f64,
     to_start: f64,
     to_end: f64,
@@ -105,6 +105,12 @@ impl Extrapolator {
                 p
             }
         };
+        self.finish(&p, first, increase)
+    }
+
+    /// The result for a window whose shape gave `p`.
+    #[inline]
+    pub(super) fn finish(&self, p: &Parts, first: Sample, increase: f64) -> f64 {
         // A counter is not extrapolated below zero. `to_start` is at most
         // 1.1 × the average interval, so at most 1.1 × `sampled`: when
         // `first.v >= 2 × increase` the zero point is further away than
@@ -122,7 +128,7 @@ impl Extrapolator {
         increase * p.factor
     }
 
-    fn parts(&self, first: Sample, last: Sample, n: usize, start: i64) -> Parts {
+    pub(super) fn parts(&self, first: Sample, last: Sample, n: usize, start: i64) -> Parts {
         let sampled = (last.t - first.t) as f64 / 1000.0;
         let avg = sampled / (n - 1) as f64;
         let threshold = avg * 1.1;

@@ -99,40 +99,7 @@ pub(crate) fn windowed_each(
     // that of prefix sums). Non-finite values would poison the running
     // sums: those series add up each window instead.
     if counter && smp.iter().all(|p| p.v.is_finite()) {
-        let (mut lo, mut hi) = (0usize, 0usize);
-        let (mut reset_lo, mut reset_hi) = (0.0f64, 0.0f64);
-        let mut prev_hi = f64::NAN;
-        for (k, &end) in ends.iter().enumerate() {
-            while let Some(p) = smp.get(hi)
-                && p.t <= end
-            {
-                if p.v < prev_hi {
-                    reset_hi += prev_hi;
-                }
-                prev_hi = p.v;
-                hi += 1;
-            }
-            let start = end.saturating_sub(width);
-            while lo < hi
-                && let Some(p) = smp.get(lo)
-                && p.t <= start
-            {
-                if let Some(next) = smp.get(lo + 1)
-                    && next.v < p.v
-                {
-                    reset_lo += p.v;
-                }
-                lo += 1;
-            }
-            if hi < lo + 2 {
-                continue;
-            }
-            let (Some(&first), Some(&last)) = (smp.get(lo), smp.get(hi - 1)) else {
-                continue;
-            };
-            let inc = (last.v + reset_hi) - (first.v + reset_lo);
-            emit(k, x.rate(first, last, hi - lo, inc, start));
-        }
+        counter_windows(smp, ends, width, &x, emit);
         return;
     }
     for (k, (lo, hi)) in range::windows(smp, ends, width).enumerate() {
@@ -146,7 +113,60 @@ pub(crate) fn windowed_each(
         } else {
             last.v - first.v
         };
-        emit(k, x.rate(first, last, w.len(), inc, ends[k].saturating_sub(width)));
+        emit(
+            k,
+            x.rate(first, last, w.len(), inc, ends[k].saturating_sub(width)),
+        );
+    }
+}
+
+/// [`windowed_each`] for a counter whose values are all finite: the
+/// increase over a window is the difference of the values at its edges
+/// with every earlier reset added back, kept as one running sum per edge
+/// (each edge only moves forward, and both add the same resets in the same
+/// order, so the difference is exactly that of prefix sums). The shape's
+/// extrapolation parts are kept in locals while the shape repeats.
+#[inline]
+fn counter_windows(
+    smp: &[Sample],
+    ends: &[i64],
+    width: i64,
+    x: &Extrapolator,
+    mut emit: impl FnMut(usize, f64),
+) {
+    let len = smp.len();
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let (mut reset_lo, mut reset_hi) = (0.0f64, 0.0f64);
+    let mut prev_hi = f64::NAN;
+    let mut shape = (i64::MIN, i64::MIN, 0usize);
+    let mut parts = x.parts(Sample::new(0, 0.0), Sample::new(1, 0.0), 2, 0);
+    for (k, &end) in ends.iter().enumerate() {
+        while hi < len && smp[hi].t <= end {
+            let v = smp[hi].v;
+            if v < prev_hi {
+                reset_hi += prev_hi;
+            }
+            prev_hi = v;
+            hi += 1;
+        }
+        let start = end.saturating_sub(width);
+        while lo < hi && smp[lo].t <= start {
+            if lo + 1 < len && smp[lo + 1].v < smp[lo].v {
+                reset_lo += smp[lo].v;
+            }
+            lo += 1;
+        }
+        if hi < lo + 2 {
+            continue;
+        }
+        let (first, last) = (smp[lo], smp[hi - 1]);
+        let inc = (last.v + reset_hi) - (first.v + reset_lo);
+        let s = (first.t - start, last.t - start, hi - lo);
+        if s != shape {
+            shape = s;
+            parts = x.parts(first, last, hi - lo, start);
+        }
+        emit(k, x.finish(&parts, first, inc));
     }
 }
 
