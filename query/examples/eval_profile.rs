@@ -30,10 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every window full: the day-long range starts 5 minutes in.
     let start = (end - hours * 3_600_000).max(300_000);
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
-    let engine = Engine::new(hourglass_query::EngineOptions {
-        max_samples: usize::MAX,
-        ..Default::default()
-    });
+    let engine = Engine::default();
     let expr = parse(&text)?;
     let loaded = engine
         .range_with(&q, &expr, start, end, STEP_MS, &QueryOptions::default())?

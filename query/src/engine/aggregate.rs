@@ -362,6 +362,13 @@ fn select_series(
         if op == AggregateOp::Limitk {
             mem.sort_by(|&a, &b| input[a].labels.cmp(&input[b].labels));
         }
+        // Small k: every step's shortlist built in one pass over the
+        // members' values in memory order (step by step across thousands
+        // of series would miss the cache at every value).
+        let top = op == AggregateOp::Topk;
+        let mut shortlists = (matches!(op, AggregateOp::Topk | AggregateOp::Bottomk)
+            && (0..n).all(|k| small_k(param(k)).is_some()))
+        .then(|| shortlists(&input, &mem, n, top, |k| small_k(param(k)).unwrap_or(0)));
         #[allow(clippy::needless_range_loop)] // k indexes `keep` rows and the input
         for k in 0..n {
             let p = param(k);
@@ -399,7 +406,9 @@ fn select_series(
                         AggregateOp::Topk => nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b)),
                         _ => nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b)),
                     };
-                    if op != AggregateOp::Limitk && kk <= SMALL_K {
+                    if let Some(lists) = shortlists.as_mut() {
+                        std::mem::take(&mut lists[k])
+                    } else if op != AggregateOp::Limitk && kk <= SMALL_K {
                         best_k(present, kk, by)
                     } else {
                         let mut cand: Vec<usize> = present.collect();
@@ -472,6 +481,54 @@ fn best_k(
     best
 }
 
+/// `k` of `topk`/`bottomk` for parameter `p` when it is small enough for
+/// a shortlist (NaN is not: it is an error, reported by the caller).
+fn small_k(p: f64) -> Option<usize> {
+    if p.is_nan() {
+        return None;
+    }
+    let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
+    (kk <= SMALL_K).then_some(kk)
+}
+
+/// For each of `n` steps, the first `kk(step)` of `mem` with a value there,
+/// in `topk` (`top`) or `bottomk` order with ties to the earlier series:
+/// [`best_k`] for all steps at once, reading each series' values in order.
+fn shortlists(
+    input: &[GSeries],
+    mem: &[usize],
+    n: usize,
+    top: bool,
+    kk: impl Fn(usize) -> usize,
+) -> Vec<Vec<usize>> {
+    let kks: Vec<usize> = (0..n).map(kk).collect();
+    let mut best: Vec<Vec<(f64, usize)>> = kks.iter().map(|&k| Vec::with_capacity(k)).collect();
+    // `a` ranks before `b`; equal values keep member (input) order, since
+    // members arrive in increasing index order and a newcomer never ranks
+    // before an equal one.
+    let before = |a: f64, b: f64| {
+        if top {
+            nan_first(&b, &a) == Ordering::Less
+        } else {
+            nan_last(&a, &b) == Ordering::Less
+        }
+    };
+    for &i in mem {
+        for ((v, list), &kk) in input[i].vals.iter().zip(&mut best).zip(&kks) {
+            let Some(v) = *v else { continue };
+            if kk == 0 || (list.len() == kk && list.last().is_some_and(|l| !before(v, l.0))) {
+                continue;
+            }
+            let at = list.partition_point(|b| !before(v, b.0));
+            list.insert(at, (v, i));
+            list.truncate(kk);
+        }
+    }
+    best.into_iter()
+        .map(|l| l.into_iter().map(|(_, i)| i).collect())
+        .collect()
+}
+
 /// Ascending with NaN after everything.
 fn nan_last(a: &f64, b: &f64) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
@@ -505,6 +562,41 @@ mod tests {
             want.sort_by(by);
             want.truncate(kk);
             prop_assert_eq!(best_k(0..vals.len(), kk, by), want);
+        }
+
+        #[test]
+        fn shortlists_are_best_k_at_every_step(
+            rows in prop::collection::vec(
+                prop::collection::vec(prop_oneof![
+                    3 => (0i32..4).prop_map(|v| Some(f64::from(v))),
+                    1 => Just(Some(f64::NAN)),
+                    1 => Just(None),
+                ], 5),
+                0..30,
+            ),
+            skip in 0usize..3,
+            kks in prop::collection::vec(0usize..6, 5),
+            top in any::<bool>(),
+        ) {
+            let input: Vec<GSeries> = rows
+                .into_iter()
+                .map(|vals| GSeries { labels: Labels::default(), vals })
+                .collect();
+            // Members: every series but a few, in input order.
+            let mem: Vec<usize> = (0..input.len()).filter(|i| i % 4 != skip).collect();
+            let got = shortlists(&input, &mem, 5, top, |k| kks[k]);
+            for k in 0..5 {
+                let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
+                let by = |a: &usize, b: &usize| {
+                    if top {
+                        nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b))
+                    } else {
+                        nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b))
+                    }
+                };
+                let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+                prop_assert_eq!(&got[k], &best_k(present, kks[k], by), "step {}", k);
+            }
         }
     }
 }
