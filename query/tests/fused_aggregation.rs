@@ -109,18 +109,51 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
-const QUERIES: [&str; 9] = [
-    "sum(rate(x[5m]))",
-    "sum by (instance) (rate(x[5m]))",
-    "avg without (pod) (increase(x[3m]))",
-    "count by (instance) (delta(x[2m]))",
-    "group by (instance) (rate(x[1m]))",
-    "min by (instance) (rate(x[5m]))",
-    "max((rate(x[10m])))",
-    "sum(rate(x[5m] offset 2m))",
+/// Fusable queries, each with a form the general path evaluates to the
+/// same values (`1 *` or `and` make an input that is not fused).
+const CASES: [(&str, &str); 13] = [
+    ("sum(rate(x[5m]))", "sum(1 * rate(x[5m]))"),
+    (
+        "sum by (instance) (rate(x[5m]))",
+        "sum by (instance) (1 * rate(x[5m]))",
+    ),
+    (
+        "avg without (pod) (increase(x[3m]))",
+        "avg without (pod) (1 * increase(x[3m]))",
+    ),
+    (
+        "count by (instance) (delta(x[2m]))",
+        "count by (instance) (1 * delta(x[2m]))",
+    ),
+    (
+        "group by (instance) (rate(x[1m]))",
+        "group by (instance) (1 * rate(x[1m]))",
+    ),
+    (
+        "min by (instance) (rate(x[5m]))",
+        "min by (instance) (1 * rate(x[5m]))",
+    ),
+    ("max((rate(x[10m])))", "max(1 * rate(x[10m]))"),
+    (
+        "sum(rate(x[5m] offset 2m))",
+        "sum(1 * rate(x[5m] offset 2m))",
+    ),
     // Two metric names: per-series results collide once the name is
     // dropped, which the general path reports.
-    "sum(rate({__name__=~\"x|y\"}[5m]))",
+    (
+        "sum(rate({__name__=~\"x|y\"}[5m]))",
+        "sum(1 * rate({__name__=~\"x|y\"}[5m]))",
+    ),
+    ("sum(x)", "sum(x and x)"),
+    (
+        "max by (instance) (x offset 1m)",
+        "max by (instance) (x offset 1m and x offset 1m)",
+    ),
+    (
+        "count by (__name__) ({__name__=~\"x|y\"})",
+        "count by (__name__) ({__name__=~\"x|y\"} and {__name__=~\"x|y\"})",
+    ),
+    ("avg without (pod) (y)", "avg without (pod) (y and y)"),
 ];
 
 #[test]
@@ -128,12 +161,11 @@ fn fused_aggregations_match_the_general_path() {
     let (_dir, storage) = dataset();
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
     let engine = Engine::default();
-    for text in QUERIES {
-        // `1 *` keeps every value but is not a fusable input.
-        let general_text = ["rate(", "increase(", "delta("]
-            .iter()
-            .fold(text.to_string(), |t, f| t.replace(f, &format!("1 * {f}")));
-        let (fused, general) = (parse(text).expect(text), parse(&general_text).expect(text));
+    for (text, general_text) in CASES {
+        let (fused, general) = (
+            parse(text).expect(text),
+            parse(general_text).expect(general_text),
+        );
         assert_ne!(fused, general, "{text}: the general form must differ");
         let range = |e| engine.range(&q, e, 300_000, 2_400_000, 30_000);
         match (range(&fused), range(&general)) {
@@ -180,7 +212,7 @@ fn fused_results_do_not_depend_on_the_number_of_threads() {
     let (_dir, storage) = dataset();
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
     let engine = Engine::default();
-    for text in QUERIES {
+    for (text, _) in CASES {
         let e = parse(text).expect(text);
         let run = |threads| {
             in_pool(threads, || {

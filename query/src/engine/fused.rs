@@ -6,10 +6,11 @@
 //! each series' values go straight into its group's per-step accumulator
 //! instead: no per-series vectors, no relabelling.
 //!
-//! Only inputs whose per-series results cannot collide are fused (one
-//! metric name, so dropping it keeps series distinct), and only the
-//! aggregations that fold step by step (`sum`, `avg`, `count`, `group`,
-//! `min`, `max`). Results are deterministic: series are folded in fixed
+//! Fused inputs are instant selectors and `rate`/`increase`/`delta` of a
+//! range selector whose per-series results cannot collide (one metric
+//! name, so dropping it keeps series distinct); fused aggregations are
+//! those that fold step by step (`sum`, `avg`, `count`, `group`, `min`,
+//! `max`). Results are deterministic: series are folded in fixed
 //! blocks of input order, and the blocks combined in that order.
 
 use super::Ctx;
@@ -17,7 +18,7 @@ use super::aggregate::{self, group_key, kahan_inc};
 use super::error::EvalError;
 use super::functions::rate;
 use super::range::{self, MatrixArg};
-use super::selected;
+use super::selected::{self, Selected};
 use super::value::{GSeries, GValue, Grid, NAME, one_name};
 use crate::parser::ast::{Aggregate, AggregateOp, Expr, Grouping};
 use hourglass_storage::{Labels, Sample};
@@ -28,44 +29,87 @@ use std::collections::HashMap;
 /// rayon happened to split the work.
 const BLOCK: usize = 128;
 
-/// An input evaluated one series at a time: `rate`, `increase` or
-/// `delta` of a range selector.
-struct Plan {
-    m: MatrixArg,
-    counter: bool,
-    per_second: bool,
+/// An input evaluated one series at a time.
+enum Plan {
+    /// `rate`, `increase` or `delta` of a range selector: the metric
+    /// name is dropped.
+    Extrapolated {
+        m: MatrixArg,
+        counter: bool,
+        per_second: bool,
+    },
+    /// An instant selector (without `@`): labels are kept.
+    Selector {
+        series: Vec<Selected>,
+        g: Grid,
+        offset: i64,
+        lookback: i64,
+    },
 }
 
 impl Plan {
     /// Hands `emit` the series' value at each step that has one.
     #[inline]
     fn each(&self, smp: &[Sample], emit: impl FnMut(usize, f64)) {
-        let (m, c, p) = (&self.m, self.counter, self.per_second);
-        rate::windowed_each(smp, &m.ends, m.range, c, p, emit);
+        match self {
+            Plan::Extrapolated {
+                m,
+                counter,
+                per_second,
+            } => rate::windowed_each(smp, &m.ends, m.range, *counter, *per_second, emit),
+            Plan::Selector {
+                g,
+                offset,
+                lookback,
+                ..
+            } => range::lookback_each(smp, *g, *offset, *lookback, false, emit),
+        }
+    }
+
+    fn series(&mut self) -> &mut Vec<Selected> {
+        match self {
+            Plan::Extrapolated { m, .. } => &mut m.series,
+            Plan::Selector { series, .. } => series,
+        }
     }
 }
 
 /// The input of an aggregation, selected but not yet decoded, if it is
 /// one that can be fused.
-fn plan(ctx: &Ctx, e: &Expr, g: Grid) -> Result<Option<Plan>, EvalError> {
-    let Expr::Call(c) = unparen(e) else {
-        return Ok(None);
-    };
-    let Some((counter, per_second)) = rate::extrapolated(c.func.name) else {
-        return Ok(None);
-    };
-    let Some(arg @ Expr::Matrix(ms)) = c.args.first().map(unparen) else {
-        return Ok(None);
-    };
-    // `@` evaluates one step and broadcasts it: left to the general path.
-    if ms.vector.at.is_some() {
-        return Ok(None);
+fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
+    match unparen(&a.expr) {
+        Expr::Vector(vs) if vs.at.is_none() => {
+            let (series, g, offset) = range::selector_load(ctx, vs, g)?;
+            Ok(Some(Plan::Selector {
+                series,
+                g,
+                offset,
+                lookback: ctx.lookback,
+            }))
+        }
+        Expr::Call(c) => {
+            let Some((counter, per_second)) = rate::extrapolated(c.func.name) else {
+                return Ok(None);
+            };
+            let Some(arg @ Expr::Matrix(ms)) = c.args.first().map(unparen) else {
+                return Ok(None);
+            };
+            // `@` evaluates one step and broadcasts it: left to the
+            // general path. The input drops the metric name, so grouping
+            // by it groups nothing: left to the general path too.
+            let by_name = matches!(&a.grouping,
+                Some(Grouping::By(names)) if names.iter().any(|n| n == NAME));
+            if ms.vector.at.is_some() || by_name {
+                return Ok(None);
+            }
+            Ok(Some(Plan::Extrapolated {
+                m: range::matrix_arg(ctx, arg, g)?,
+                counter,
+                per_second,
+            }))
+        }
+        _ => Ok(None),
     }
-    Ok(Some(Plan {
-        m: range::matrix_arg(ctx, arg, g)?,
-        counter,
-        per_second,
-    }))
 }
 
 fn unparen(e: &Expr) -> &Expr {
@@ -82,26 +126,23 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
     if !matches!(a.op, Sum | Avg | Count | Group | Min | Max) {
         return Ok(None);
     }
-    // The input drops the metric name, so grouping by it groups nothing.
-    if matches!(&a.grouping, Some(Grouping::By(names)) if names.iter().any(|n| n == NAME)) {
-        return Ok(None);
-    }
-    let Some(plan) = plan(ctx, &a.expr, g)? else {
+    let Some(plan) = plan(ctx, a, g)? else {
         return Ok(None);
     };
-    if !one_name(plan.m.series.iter().map(|s| &s.labels)) {
+    let mut plan = match plan {
         // Per-series results may share labels, which is an error (or a
         // merge) the general path knows how to report.
-        let Plan {
+        Plan::Extrapolated {
             m,
             counter,
             per_second,
-        } = plan;
-        let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
-        return aggregate::eval_input(ctx, a, g, input).map(Some);
-    }
-    let mut plan = plan;
-    let series = std::mem::take(&mut plan.m.series);
+        } if !one_name(m.series.iter().map(|s| &s.labels)) => {
+            let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
+            return aggregate::eval_input(ctx, a, g, input).map(Some);
+        }
+        plan => plan,
+    };
+    let series = std::mem::take(plan.series());
     // Groups are keyed once, in input order.
     let mut keys: Vec<Labels> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();

@@ -48,6 +48,32 @@ pub(crate) fn vector_selector(
     g: Grid,
     timestamps: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
+    let (raw, eg, off) = selector_load(ctx, vs, g)?;
+    let lookback = ctx.lookback;
+    let mut out = selected::par_map(
+        ctx,
+        raw,
+        || (),
+        |_, labels, s| {
+            let mut vals = vec![None; eg.n];
+            lookback_each(s, eg, off, lookback, timestamps, |k, v| vals[k] = Some(v));
+            Ok(GSeries {
+                labels: labels.clone(),
+                vals,
+            })
+        },
+    )?;
+    broadcast(&mut out, g.n);
+    Ok(out)
+}
+
+/// The series of an instant selector, with the grid it is evaluated on
+/// (one step under `@`) and its offset.
+pub(crate) fn selector_load(
+    ctx: &Ctx,
+    vs: &VectorSelector,
+    g: Grid,
+) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
     let eg = match vs.at {
         Some(at) => Grid {
             start: ctx.at_time(at),
@@ -60,40 +86,42 @@ pub(crate) fn vector_selector(
     let first = eg.t(0) - off;
     let last = eg.t(eg.n - 1) - off;
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    let raw = load(ctx, &vs.matchers, mint, last, true)?;
-    let lookback = ctx.lookback;
-    let mut out = selected::par_map(
-        ctx,
-        raw,
-        || (),
-        |_, labels, s| {
-            let mut vals = Vec::with_capacity(eg.n);
-            let mut i = 0usize; // samples[..i] have t <= current step
-            for t in eg.times() {
-                let te = t.saturating_sub(off);
-                while i < s.len() && s[i].t <= te {
-                    i += 1;
-                }
-                let v = match i.checked_sub(1).map(|j| s[j]) {
-                    Some(smp) if smp.t > te.saturating_sub(lookback) && !is_stale_nan(smp.v) => {
-                        Some(if timestamps {
-                            smp.t as f64 / 1000.0
-                        } else {
-                            smp.v
-                        })
-                    }
-                    _ => None,
-                };
-                vals.push(v);
-            }
-            Ok(GSeries {
-                labels: labels.clone(),
-                vals,
-            })
-        },
-    )?;
-    broadcast(&mut out, g.n);
-    Ok(out)
+    Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
+}
+
+/// One series of an instant selector: hands `emit` the step index and
+/// value of every step of `eg` with a sample in `(t - lookback, t]` (after
+/// `offset`) that is not a stale marker; with `timestamps`, the sample's
+/// time in seconds instead of its value.
+#[inline]
+pub(crate) fn lookback_each(
+    s: &[Sample],
+    eg: Grid,
+    off: i64,
+    lookback: i64,
+    timestamps: bool,
+    mut emit: impl FnMut(usize, f64),
+) {
+    let mut i = 0usize; // s[..i] have t <= current step
+    for (k, t) in eg.times().enumerate() {
+        let te = t.saturating_sub(off);
+        while i < s.len() && s[i].t <= te {
+            i += 1;
+        }
+        if let Some(smp) = i.checked_sub(1).and_then(|j| s.get(j))
+            && smp.t > te.saturating_sub(lookback)
+            && !is_stale_nan(smp.v)
+        {
+            emit(
+                k,
+                if timestamps {
+                    smp.t as f64 / 1000.0
+                } else {
+                    smp.v
+                },
+            );
+        }
+    }
 }
 
 /// A range vector, ready for a function: its series and, per output step,
