@@ -249,7 +249,14 @@ impl ChunkIter<'_> {
             }
         }
         while self.read < self.count {
-            self.fast_run(out);
+            // Scale 0 (integers) gets its own loop: otherwise the compiler
+            // divides by 1.0 for every sample, which costs a third of the
+            // decoding time.
+            if self.dec_k & 7 == 0 {
+                self.fast_run::<true>(out);
+            } else {
+                self.fast_run::<false>(out);
+            }
             // Stopped at a sample the fast path does not take, or failed
             // (which leaves `read == count`).
             if self.read >= self.count {
@@ -268,7 +275,7 @@ impl ChunkIter<'_> {
     /// state in locals so the loop runs in registers, and the decimal scale
     /// looked up once (scale 0, integers, needs no division at all).
     #[inline]
-    fn fast_run(&mut self, out: &mut Vec<Sample>) {
+    fn fast_run<const INTEGERS: bool>(&mut self, out: &mut Vec<Sample>) {
         const FAST_BITS: u32 = 2 + DOD_BITS[1] + 2 + 3 + DEC_BITS[2];
         let mut r = self.r.clone();
         let (mut t, mut delta, mut dec_n, mut vbits) = (self.t, self.delta, self.dec_n, self.vbits);
@@ -303,7 +310,7 @@ impl ChunkIter<'_> {
                 used += hdr + width;
                 dec_n = dec_n.wrapping_add(d);
                 let n = dec_n as f64;
-                vbits = if k == 0 { n } else { n / scale }.to_bits();
+                vbits = if INTEGERS { n } else { n / scale }.to_bits();
             } else {
                 break;
             }
