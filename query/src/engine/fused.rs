@@ -146,16 +146,22 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
     // Groups are keyed once, in input order.
     let mut keys: Vec<Labels> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    let groups: Vec<usize> = series
-        .iter()
-        .map(|s| {
-            let key = group_key(&s.labels, &a.grouping);
-            *index.entry(key).or_insert_with_key(|k| {
-                keys.push(k.clone());
-                keys.len() - 1
+    let groups: Vec<usize> = if a.grouping.is_none() {
+        // One group: no key to build per series.
+        keys.push(Labels::default());
+        vec![0; series.len()]
+    } else {
+        series
+            .iter()
+            .map(|s| {
+                let key = group_key(&s.labels, &a.grouping);
+                *index.entry(key).or_insert_with_key(|k| {
+                    keys.push(k.clone());
+                    keys.len() - 1
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
     ctx.check()?;
     let op = a.op;
     let n = g.n;
