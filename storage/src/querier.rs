@@ -71,7 +71,7 @@ impl ExactSizeIterator for SeriesSet {}
 #[derive(Debug, Clone)]
 pub(crate) enum ChunkData {
     /// Sealed in memory (the head).
-    Owned(Arc<Chunk>),
+    Owned(Chunk),
     /// A range of a partition's mmapped chunks file, CRC checked on decode.
     Mapped {
         file: Arc<memmap2::Mmap>,
@@ -441,7 +441,7 @@ mod tests {
                 ChunkMeta {
                     min_t: c[0].0,
                     max_t: c[c.len() - 1].0,
-                    data: ChunkData::Owned(Arc::new(a.to_chunk())),
+                    data: ChunkData::Owned(a.to_chunk()),
                 }
             })
             .collect()

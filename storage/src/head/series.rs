@@ -6,7 +6,6 @@ use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
 use crate::querier::{ChunkData, ChunkMeta};
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
@@ -15,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) chunk: Arc<Chunk>,
+    pub(crate) chunk: Chunk,
 }
 
 /// A series' samples. In-order samples live in chunks; older samples that
@@ -132,7 +131,7 @@ impl SeriesData {
     /// Moves the open chunk to `sealed`.
     pub(crate) fn seal_open(&mut self) {
         if let (Some(min_t), Some(max_t)) = (self.open.first_t(), self.open.last_t()) {
-            let chunk = Arc::new(self.open.to_chunk());
+            let chunk = self.open.to_chunk();
             self.sealed.push(HeadChunk {
                 min_t,
                 max_t,
@@ -180,7 +179,7 @@ impl SeriesData {
         chunks.extend(sealed.iter().map(|c| ChunkMeta {
             min_t: c.min_t,
             max_t: c.max_t,
-            data: ChunkData::Owned(Arc::clone(&c.chunk)),
+            data: ChunkData::Owned(c.chunk.clone()),
         }));
         if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last_t())
             && last >= mint
@@ -189,7 +188,7 @@ impl SeriesData {
             chunks.push(ChunkMeta {
                 min_t: first,
                 max_t: last,
-                data: ChunkData::Owned(Arc::new(self.open.to_chunk())),
+                data: ChunkData::Owned(self.open.to_chunk()),
             });
         }
         let ooo = if mint <= maxt {
@@ -317,13 +316,13 @@ mod tests {
 
     #[test]
     fn overlapping_matches_a_binary_search() {
-        let chunk = Arc::new(XorAppender::new().to_chunk());
+        let chunk = XorAppender::new().to_chunk();
         for n in 0..12 {
             let sealed: Vec<HeadChunk> = (0..n)
                 .map(|i| HeadChunk {
                     min_t: i * 10,
                     max_t: i * 10 + 5,
-                    chunk: Arc::clone(&chunk),
+                    chunk: chunk.clone(),
                 })
                 .collect();
             for mint in -5..n * 10 + 10 {
