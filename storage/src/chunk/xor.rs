@@ -330,15 +330,19 @@ impl XorAppender {
         crc.update(words);
         crc.update(tail);
         let crc = crc.finalize().to_be_bytes();
-        // Every part has an exact length: the shared bytes are written in
-        // place, with no intermediate vector.
-        let bytes: Arc<[u8]> = header
-            .iter()
-            .chain(words)
-            .chain(tail)
-            .chain(&crc)
-            .copied()
-            .collect();
+        // Written in place in the shared allocation (zeroed, then copied
+        // a part at a time): no intermediate vector, no byte-wise loop.
+        let len = HEADER_LEN + words.len() + tail.len() + CRC_LEN;
+        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        if let Some(buf) = Arc::get_mut(&mut bytes) {
+            let (h, rest) = buf.split_at_mut(HEADER_LEN);
+            let (w, rest) = rest.split_at_mut(words.len());
+            let (t, c) = rest.split_at_mut(tail.len());
+            h.copy_from_slice(&header);
+            w.copy_from_slice(words);
+            t.copy_from_slice(tail);
+            c.copy_from_slice(&crc);
+        }
         debug_assert_eq!(bytes.len(), HEADER_LEN + self.stream_len() + CRC_LEN);
         Chunk::from_sealed_unchecked(bytes)
     }
