@@ -48,7 +48,7 @@ pub struct SeriesSet {
 impl SeriesSet {
     pub(crate) fn new(mut series: Vec<Series>) -> Self {
         // Labels are distinct within a set: an unstable sort is exact.
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        crate::series_order::sort_by_labels(&mut series, |s| &s.labels);
         SeriesSet {
             series: series.into_iter(),
         }
