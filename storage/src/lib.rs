@@ -17,6 +17,7 @@ mod model;
 pub mod partition;
 mod querier;
 mod retention;
+mod series_order;
 mod storage;
 mod storage_querier;
 

@@ -48,7 +48,7 @@ pub struct SeriesSet {
 impl SeriesSet {
     pub(crate) fn new(mut series: Vec<Series>) -> Self {
         // Labels are distinct within a set: an unstable sort is exact.
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        crate::series_order::sort_by_labels(&mut series, |s| &s.labels);
         SeriesSet {
             series: series.into_iter(),
         }
@@ -71,7 +71,7 @@ impl ExactSizeIterator for SeriesSet {}
 #[derive(Debug, Clone)]
 pub(crate) enum ChunkData {
     /// Sealed in memory (the head).
-    Owned(Arc<Chunk>),
+    Owned(Chunk),
     /// A range of a partition's mmapped chunks file, CRC checked on decode.
     Mapped {
         file: Arc<memmap2::Mmap>,
@@ -441,7 +441,7 @@ mod tests {
                 ChunkMeta {
                     min_t: c[0].0,
                     max_t: c[c.len() - 1].0,
-                    data: ChunkData::Owned(Arc::new(a.to_chunk())),
+                    data: ChunkData::Owned(a.to_chunk()),
                 }
             })
             .collect()

@@ -53,16 +53,32 @@ impl BitWriter {
         self.bytes.len() * 8 + self.nacc as usize
     }
 
+    /// The bytes spilled so far; [`BitWriter::tail`] follows them.
+    pub(crate) fn whole_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Appends the written bits to `out`, the last byte zero-padded.
+    #[cfg(test)]
     pub(crate) fn copy_to(&self, out: &mut Vec<u8>) {
+        let (tail, n) = self.tail();
         out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(&tail[..n]);
+    }
+
+    /// The pending bits as bytes (the last zero-padded) and how many.
+    pub(crate) fn tail(&self) -> ([u8; 4], usize) {
+        let mut out = [0u8; 4];
+        let mut len = 0;
         let mut n = self.nacc;
-        while n > 0 {
+        while n > 0 && len < out.len() {
             let take = n.min(8);
             let byte = ((self.acc >> (n - take)) & ((1 << take) - 1)) << (8 - take);
-            out.push(byte as u8);
+            out[len] = byte as u8;
+            len += 1;
             n -= take;
         }
+        (out, len)
     }
 
     /// Heap bytes held (for memory accounting).

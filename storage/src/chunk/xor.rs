@@ -6,8 +6,9 @@
 //! gauges), or a Gorilla XOR otherwise. Every bit pattern round-trips.
 
 use super::bitstream::BitWriter;
-use super::{Chunk, ChunkError, ENCODING_XOR, HEADER_LEN};
+use super::{CRC_LEN, Chunk, ChunkError, ENCODING_XOR, HEADER_LEN};
 use crate::model::sample::Sample;
+use std::sync::Arc;
 
 /// Powers of ten for decimal scales `k` (3 bits on the wire).
 pub(crate) const POW10: [f64; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
@@ -320,13 +321,30 @@ impl XorAppender {
 
     /// Seals a copy of the chunk: header, stream and CRC32.
     pub fn to_chunk(&self) -> Chunk {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.stream_len() + 4);
-        out.push(ENCODING_XOR);
-        out.extend_from_slice(&self.count.to_be_bytes());
-        self.w.copy_to(&mut out);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_be_bytes());
-        Chunk::from_sealed_unchecked(out)
+        let header = [ENCODING_XOR, (self.count >> 8) as u8, self.count as u8];
+        let (tail, tail_len) = self.w.tail();
+        let tail = &tail[..tail_len];
+        let words = self.w.whole_bytes();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        crc.update(words);
+        crc.update(tail);
+        let crc = crc.finalize().to_be_bytes();
+        // Written in place in the shared allocation (zeroed, then copied
+        // a part at a time): no intermediate vector, no byte-wise loop.
+        let len = HEADER_LEN + words.len() + tail.len() + CRC_LEN;
+        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        if let Some(buf) = Arc::get_mut(&mut bytes) {
+            let (h, rest) = buf.split_at_mut(HEADER_LEN);
+            let (w, rest) = rest.split_at_mut(words.len());
+            let (t, c) = rest.split_at_mut(tail.len());
+            h.copy_from_slice(&header);
+            w.copy_from_slice(words);
+            t.copy_from_slice(tail);
+            c.copy_from_slice(&crc);
+        }
+        debug_assert_eq!(bytes.len(), HEADER_LEN + self.stream_len() + CRC_LEN);
+        Chunk::from_sealed_unchecked(bytes)
     }
 
     /// Releases spare capacity once the chunk is full.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct Taken {
     series: Arc<MemSeries>,
-    chunks: Vec<Arc<Chunk>>,
+    chunks: Vec<Chunk>,
     ooo: Vec<i64>,
 }
 
@@ -71,7 +71,7 @@ impl Head {
             for (hour, (chunks, ooo)) in hours {
                 let taken = Taken {
                     series: Arc::clone(&s),
-                    chunks: chunks.iter().map(|c| Arc::clone(&c.chunk)).collect(),
+                    chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
                     ooo: ooo.iter().map(|x| x.t).collect(),
                 };
                 // One chunk per series-hour on disk: half the per-chunk
@@ -94,7 +94,7 @@ impl Head {
         for t in taken {
             let mut d = lock(&t.series.data);
             d.sealed
-                .retain(|c| !t.chunks.iter().any(|x| Arc::ptr_eq(x, &c.chunk)));
+                .retain(|c| !t.chunks.iter().any(|x| x.same(&c.chunk)));
             for k in t.ooo {
                 d.ooo.remove(&k);
             }

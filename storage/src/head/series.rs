@@ -6,7 +6,6 @@ use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
 use crate::querier::{ChunkData, ChunkMeta};
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
@@ -15,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 pub(crate) struct HeadChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) chunk: Arc<Chunk>,
+    pub(crate) chunk: Chunk,
 }
 
 /// A series' samples. In-order samples live in chunks; older samples that
@@ -132,7 +131,7 @@ impl SeriesData {
     /// Moves the open chunk to `sealed`.
     pub(crate) fn seal_open(&mut self) {
         if let (Some(min_t), Some(max_t)) = (self.open.first_t(), self.open.last_t()) {
-            let chunk = Arc::new(self.open.to_chunk());
+            let chunk = self.open.to_chunk();
             self.sealed.push(HeadChunk {
                 min_t,
                 max_t,
@@ -175,16 +174,12 @@ impl SeriesData {
     /// Samples with `mint <= t <= maxt`, for a reader: chunk handles and
     /// the out-of-order samples, copied so the lock can be released.
     pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> (Vec<ChunkMeta>, Vec<Sample>) {
-        // Sealed chunks are in time order and disjoint: binary search for
-        // the first that reaches `mint` instead of testing every chunk.
-        let from = self.sealed.partition_point(|c| c.max_t < mint);
-        let sealed = self.sealed.get(from..).unwrap_or_default();
-        let n = sealed.partition_point(|c| c.min_t <= maxt);
-        let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(n + 1);
-        chunks.extend(sealed[..n].iter().map(|c| ChunkMeta {
+        let sealed = overlapping(&self.sealed, mint, maxt);
+        let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(sealed.len() + 1);
+        chunks.extend(sealed.iter().map(|c| ChunkMeta {
             min_t: c.min_t,
             max_t: c.max_t,
-            data: ChunkData::Owned(Arc::clone(&c.chunk)),
+            data: ChunkData::Owned(c.chunk.clone()),
         }));
         if let (Some(first), Some(last)) = (self.open.first_t(), self.open.last_t())
             && last >= mint
@@ -193,7 +188,7 @@ impl SeriesData {
             chunks.push(ChunkMeta {
                 min_t: first,
                 max_t: last,
-                data: ChunkData::Owned(Arc::new(self.open.to_chunk())),
+                data: ChunkData::Owned(self.open.to_chunk()),
             });
         }
         let ooo = if mint <= maxt {
@@ -223,6 +218,31 @@ impl SeriesData {
             .sum::<usize>()
             + self.open.len()
             + self.ooo.len()
+    }
+}
+
+/// Entries searched from the end before falling back to binary search.
+const SCAN_BACK: usize = 4;
+
+/// The chunks of `sealed` (in time order, disjoint) that overlap
+/// `[mint, maxt]`. Queries mostly read the newest chunks: a short walk
+/// back from the end touches adjacent entries, whose cache misses overlap,
+/// where a binary search from the middle takes one dependent miss per step.
+fn overlapping(sealed: &[HeadChunk], mint: i64, maxt: i64) -> &[HeadChunk] {
+    let end = last_where(sealed, |c| c.min_t <= maxt);
+    let sealed = &sealed[..end];
+    let start = last_where(sealed, |c| c.max_t < mint);
+    &sealed[start..]
+}
+
+/// `v.partition_point(pred)`, searched from the end first.
+fn last_where(v: &[HeadChunk], pred: impl Fn(&HeadChunk) -> bool) -> usize {
+    match v.iter().rev().take(SCAN_BACK).position(&pred) {
+        Some(k) => v.len() - k,
+        None => {
+            let rest = &v[..v.len().saturating_sub(SCAN_BACK)];
+            rest.partition_point(pred)
+        }
     }
 }
 
@@ -292,5 +312,29 @@ mod tests {
         );
         assert!(d.sealed.len() >= 4);
         assert_eq!(d.num_samples(), 21);
+    }
+
+    #[test]
+    fn overlapping_matches_a_binary_search() {
+        let chunk = XorAppender::new().to_chunk();
+        for n in 0..12 {
+            let sealed: Vec<HeadChunk> = (0..n)
+                .map(|i| HeadChunk {
+                    min_t: i * 10,
+                    max_t: i * 10 + 5,
+                    chunk: chunk.clone(),
+                })
+                .collect();
+            for mint in -5..n * 10 + 10 {
+                for maxt in mint - 3..n * 10 + 10 {
+                    let from = sealed.partition_point(|c| c.max_t < mint);
+                    let to = sealed.partition_point(|c| c.min_t <= maxt).max(from);
+                    let got = overlapping(&sealed, mint, maxt);
+                    let want = &sealed[from..to];
+                    assert_eq!(got.len(), want.len(), "n={n} [{mint}, {maxt}]");
+                    assert!(got.first().map(|c| c.min_t) == want.first().map(|c| c.min_t));
+                }
+            }
+        }
     }
 }
