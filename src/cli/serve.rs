@@ -51,7 +51,9 @@ pub struct ServeArgs {
     /// Longest a query may run (a query's own `timeout` can only shorten it).
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     query_timeout: Duration,
-    /// Most samples one query may load.
+    /// Most samples one query may hold in memory at once (as Prometheus's
+    /// --query.max-samples): each series' samples while it is evaluated,
+    /// and the points of the result.
     #[arg(long, default_value_t = 50_000_000)]
     query_max_samples: usize,
     /// How far back an instant selector looks for a sample.

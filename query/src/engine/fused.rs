@@ -273,7 +273,16 @@ impl Acc {
         let mut any = false;
         let cells = &mut self.cells[..];
         match op {
-            Sum | Avg => plan.each(smp, |k, x| {
+            Sum => plan.each(smp, |k, x| {
+                if let Some(c) = cells.get_mut(k) {
+                    any = true;
+                    c.count += 1;
+                    (c.acc, c.comp) = kahan_inc(x, c.acc, c.comp);
+                }
+            }),
+            // Only the mean needs to know whether an infinite sum came
+            // from an infinite input or from overflow.
+            Avg => plan.each(smp, |k, x| {
                 if let Some(c) = cells.get_mut(k) {
                     any = true;
                     c.count += 1;
