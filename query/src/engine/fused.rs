@@ -136,7 +136,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
             m,
             counter,
             per_second,
-        } if !one_name(m.series.iter().map(|s| &s.labels)) => {
+        } if !m.name_fixed && !one_name(m.series.iter().map(|s| &s.labels)) => {
             let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
             return aggregate::eval_input(ctx, a, g, input).map(Some);
         }

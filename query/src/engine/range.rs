@@ -5,9 +5,10 @@ use super::Ctx;
 use super::error::EvalError;
 use super::eval;
 use super::selected::{self, Selected};
+use super::value::NAME;
 use super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::{Expr, MatrixSelector, Subquery, VectorSelector};
-use hourglass_storage::{Matcher, Sample, is_stale_nan};
+use hourglass_storage::{MatchOp, Matcher, Sample, is_stale_nan};
 
 /// Selects every series matching `matchers` with samples in `[mint, maxt]`;
 /// their samples are decoded later, by whoever consumes them.
@@ -133,6 +134,16 @@ pub(crate) struct MatrixArg {
     pub ends: Vec<i64>,
     /// The evaluation time of each entry of `ends` (before `offset`).
     pub times: Vec<i64>,
+    /// Every series carries the same metric name: the selector has an
+    /// `__name__="…"` matcher (otherwise unknown without looking).
+    pub name_fixed: bool,
+}
+
+/// True when `matchers` pin the metric name to one value.
+fn fixes_name(matchers: &[Matcher]) -> bool {
+    matchers
+        .iter()
+        .any(|m| m.name() == NAME && m.op() == MatchOp::Equal && !m.value().is_empty())
 }
 
 /// Evaluates a range-vector expression (range selector or subquery) for
@@ -168,6 +179,7 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
         range: ms.range_ms,
         ends,
         times,
+        name_fixed: fixes_name(&vs.matchers),
     })
 }
 
@@ -220,6 +232,7 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         range: sq.range_ms,
         ends,
         times,
+        name_fixed: false,
     })
 }
 

@@ -137,6 +137,7 @@ pub(super) fn matrix(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<MatrixArg, 
             range: 1,
             ends: vec![g.start],
             times: vec![g.start],
+            name_fixed: true,
         }),
     }
 }
@@ -183,9 +184,10 @@ where
         series,
         range: width,
         ends,
+        name_fixed,
         ..
     } = m;
-    let distinct = keep_name || one_name(series.iter().map(|s| &s.labels));
+    let distinct = keep_name || name_fixed || one_name(series.iter().map(|s| &s.labels));
     let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples| {
         prepare(samples, state);
         let vals = range::windows(samples, &ends, width)

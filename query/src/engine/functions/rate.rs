@@ -35,7 +35,7 @@ pub(crate) fn from_matrix(
 ) -> Result<Vec<GSeries>, EvalError> {
     let width = m.range;
     let ends = m.ends;
-    let distinct = one_name(m.series.iter().map(|s| &s.labels));
+    let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     let mut out = selected::par_map(
         ctx,
         m.series,
