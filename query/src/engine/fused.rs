@@ -165,7 +165,8 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
     ctx.check()?;
     let op = a.op;
     let n = g.n;
-    let blocks = selected::par_blocks(
+    let mut total: Vec<Option<Acc>> = (0..keys.len()).map(|_| None).collect();
+    selected::par_blocks(
         ctx,
         series,
         BLOCK,
@@ -177,16 +178,16 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
             }
             Ok(())
         },
-    )?;
-    let mut total: Vec<Option<Acc>> = (0..keys.len()).map(|_| None).collect();
-    for part in blocks {
-        for (gi, acc) in part.groups {
-            match &mut total[gi] {
-                Some(t) => t.merge(op, &acc),
-                slot => *slot = Some(acc),
+        |part| {
+            for (gi, acc) in part.groups {
+                match total.get_mut(gi) {
+                    Some(Some(t)) => t.merge(op, &acc),
+                    Some(slot) => *slot = Some(acc),
+                    None => {}
+                }
             }
-        }
-    }
+        },
+    )?;
     let mut out: Vec<(usize, GSeries)> = Vec::with_capacity(keys.len());
     for (key, acc) in keys.into_iter().zip(total) {
         let Some(acc) = acc else { continue };

@@ -110,40 +110,56 @@ where
 }
 
 /// `f` over every series, `block` series at a time: each block is folded
-/// into a fresh state from `init` by one worker, in input order, and the
-/// states come back in block order. `f` gets the series' input index.
-pub(crate) fn par_blocks<S, I, F>(
+/// into a fresh state from `init` by one worker, in input order, and
+/// `merge` gets the states in block order. `f` gets the series' input
+/// index. Blocks run a few per worker at a time, so only that many states
+/// are alive at once; block boundaries do not depend on the number of
+/// workers, so neither does anything `merge` computes.
+pub(crate) fn par_blocks<S, I, F, M>(
     ctx: &Ctx,
     series: Vec<Selected>,
     block: usize,
     init: I,
     f: F,
-) -> Result<Vec<S>, EvalError>
+    mut merge: M,
+) -> Result<(), EvalError>
 where
     S: Send,
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, usize, &[Sample]) -> Result<(), EvalError> + Sync + Send,
+    M: FnMut(S),
 {
-    series
-        .into_par_iter()
-        .enumerate()
-        .chunks(block.max(1))
-        .map_init(Vec::new, |buf, items| {
-            let mut state = init();
-            for (i, s) in items {
-                ctx.check()?;
-                let Selected {
-                    labels,
-                    mut samples,
-                } = s;
-                let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
-                let out = f(&mut state, i, samples);
-                ctx.release(held);
-                out?;
-            }
-            Ok(state)
-        })
-        .collect()
+    let block = block.max(1);
+    let wave = block * 2 * rayon::current_num_threads().max(1);
+    let mut slots: Vec<Option<Selected>> = series.into_iter().map(Some).collect();
+    for (w, chunk) in slots.chunks_mut(wave).enumerate() {
+        let base = w * wave;
+        let states: Vec<S> = chunk
+            .par_iter_mut()
+            .enumerate()
+            .chunks(block)
+            .map_init(Vec::new, |buf, items| {
+                let mut state = init();
+                for (i, slot) in items {
+                    ctx.check()?;
+                    let Some(Selected {
+                        labels,
+                        mut samples,
+                    }) = slot.take()
+                    else {
+                        continue;
+                    };
+                    let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
+                    let out = f(&mut state, base + i, samples);
+                    ctx.release(held);
+                    out?;
+                }
+                Ok(state)
+            })
+            .collect::<Result<_, EvalError>>()?;
+        states.into_iter().for_each(&mut merge);
+    }
+    Ok(())
 }
 
 /// Every series with its samples in a vector of its own.
