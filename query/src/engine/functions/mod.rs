@@ -6,6 +6,7 @@ mod label;
 mod math;
 mod over_time;
 pub(crate) mod rate;
+mod regular;
 mod time;
 mod window_sum;
 

@@ -7,6 +7,7 @@ use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::extrapolate::Extrapolator;
 use super::matrix;
+use super::regular;
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
 
@@ -99,7 +100,17 @@ pub(crate) fn windowed_each(
     // that of prefix sums). Non-finite values would poison the running
     // sums: those series add up each window instead.
     if counter && smp.iter().all(|p| p.v.is_finite()) {
-        counter_windows(smp, ends, width, &x, emit);
+        // Samples a fixed interval apart, read at a step that is a whole
+        // number of intervals: the windows slide (see `regular.rs`).
+        if let (Some(d), Some(step)) = (regular::interval(smp), regular::step(ends))
+            && step % d == 0
+            && ends.first().is_some_and(|e| e.checked_sub(width).is_some())
+            && let Ok(m) = usize::try_from(step / d)
+        {
+            regular::counter_windows(smp, ends, width, &x, m, emit);
+        } else {
+            counter_windows(smp, ends, width, &x, emit);
+        }
         return;
     }
     for (k, (lo, hi)) in range::windows(smp, ends, width).enumerate() {
