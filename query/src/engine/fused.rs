@@ -16,7 +16,7 @@
 use super::Ctx;
 use super::aggregate::{self, group_key, kahan_inc};
 use super::error::EvalError;
-use super::functions::rate;
+use super::functions::{rate, unparen};
 use super::range::{self, MatrixArg};
 use super::selected::{self, Selected};
 use super::value::{GSeries, GValue, Grid, NAME, one_name};
@@ -109,13 +109,6 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             }))
         }
         _ => Ok(None),
-    }
-}
-
-fn unparen(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(inner) => unparen(inner),
-        e => e,
     }
 }
 

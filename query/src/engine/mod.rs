@@ -330,13 +330,7 @@ impl Ctx<'_> {
     /// Counts `n` samples loaded and now held; fails past the limit.
     pub fn hold(&self, n: usize) -> Result<(), EvalError> {
         self.samples.fetch_add(n, Ordering::Relaxed);
-        let held = self.held.fetch_add(n, Ordering::Relaxed) + n;
-        if held > self.max_samples {
-            return Err(EvalError::TooManySamples {
-                limit: self.max_samples,
-            });
-        }
-        Ok(())
+        self.keep(n)
     }
 
     /// Counts `n` more samples held (copies kept for a result), without

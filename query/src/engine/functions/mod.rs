@@ -102,7 +102,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     }
 }
 
-fn unparen(e: &Expr) -> &Expr {
+/// `e` without the parentheses around it.
+pub(crate) fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(inner) => unparen(inner),
         e => e,

@@ -81,9 +81,7 @@ fn windowed(
 /// One series' extrapolated rate (`per_second`), increase or delta over
 /// the window `(end - width, end]` for each of `ends` (non-decreasing),
 /// handed to `emit` with the step's index (steps without a value are
-/// skipped); `corrected` is scratch space. One pass: the window's bounds
-/// only move forward and, for counters, the increase is a difference of
-/// prefix sums.
+/// skipped). One pass: the window's bounds only move forward.
 pub(crate) fn windowed_each(
     smp: &[Sample],
     ends: &[i64],
@@ -93,12 +91,8 @@ pub(crate) fn windowed_each(
     mut emit: impl FnMut(usize, f64),
 ) {
     let mut x = Extrapolator::new(width, counter, per_second);
-    // Finite counters: the increase over a window is the difference of
-    // the values at its edges with every earlier reset added back, kept
-    // as one running sum per edge (each edge only moves forward, and both
-    // add the same resets in the same order, so the difference is exactly
-    // that of prefix sums). Non-finite values would poison the running
-    // sums: those series add up each window instead.
+    // Non-finite values would poison the running sums of reset
+    // corrections: those series add up each window instead.
     if counter && smp.iter().all(|p| p.v.is_finite()) {
         // Samples a fixed interval apart, read at a step that is a whole
         // number of intervals: the windows slide (see `regular.rs`).
@@ -218,13 +212,13 @@ fn instant(ctx: &Ctx, is_rate: bool, args: &[Expr], g: Grid) -> Result<Vec<GSeri
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::extrapolate::extrapolate;
     use super::*;
     use proptest::prelude::*;
 
     /// The definition: each window's samples gathered from scratch.
-    fn naive(
+    pub(in super::super) fn naive(
         smp: &[Sample],
         ends: &[i64],
         width: i64,

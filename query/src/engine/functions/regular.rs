@@ -88,32 +88,9 @@ pub(super) fn counter_windows(
 
 #[cfg(test)]
 mod tests {
-    use super::super::extrapolate::extrapolate;
+    use super::super::rate::tests::naive;
     use super::*;
     use proptest::prelude::*;
-
-    /// The definition: each window's samples gathered from scratch.
-    fn naive(smp: &[Sample], ends: &[i64], width: i64, per_second: bool) -> Vec<Option<f64>> {
-        ends.iter()
-            .map(|&end| {
-                let w: Vec<Sample> = smp
-                    .iter()
-                    .copied()
-                    .filter(|p| p.t > end.saturating_sub(width) && p.t <= end)
-                    .collect();
-                if w.len() < 2 {
-                    return None;
-                }
-                let mut inc = w[w.len() - 1].v - w[0].v;
-                for p in w.windows(2) {
-                    if p[1].v < p[0].v {
-                        inc += p[0].v;
-                    }
-                }
-                extrapolate(&w, inc, end - width, end, true, per_second)
-            })
-            .collect()
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -146,7 +123,7 @@ mod tests {
             let x = Extrapolator::new(width, true, per_second);
             let mut got = vec![None; ends.len()];
             counter_windows(&smp, &ends, width, &x, m, |k, r| got[k] = Some(r));
-            let want = naive(&smp, &ends, width, per_second);
+            let want = naive(&smp, &ends, width, true, per_second);
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));
         }
