@@ -89,6 +89,26 @@ pub(crate) struct ChunkMeta {
 }
 
 impl ChunkMeta {
+    /// Appends the chunk's samples in `[from, to]` to `out`, or nothing
+    /// and the error (checking the CRC of mapped bytes first).
+    fn decode_range_into(
+        &self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        match &self.data {
+            ChunkData::Owned(chunk) => chunk.decode_range_into(from, to, out),
+            ChunkData::Mapped { file, start, end } => {
+                match file.get(*start..*end).map(ChunkView::parse) {
+                    Some(Ok(view)) => view.decode_range_into(from, to, out),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ChunkError::TooShort { len: 0 }),
+                }
+            }
+        }
+    }
+
     /// Samples the chunk's header claims (0 if it cannot be read).
     fn num_samples(&self) -> usize {
         match &self.data {
@@ -340,18 +360,10 @@ impl SampleIter {
                 continue;
             }
             let start = out.len();
-            if let Err(e) = c.decode_into(out) {
-                // As the iterator: nothing of a chunk that fails.
-                out.truncate(start);
+            // As the iterator: nothing of a chunk that fails.
+            if let Err(e) = c.decode_range_into(from, maxt, out) {
                 failed = Some(e);
                 break;
-            }
-            let got = &out[start..];
-            let hi = got.partition_point(|s| s.t <= maxt);
-            let lo = got[..hi].partition_point(|s| s.t < from);
-            out.truncate(start + hi);
-            if lo > 0 {
-                out.drain(start..start + lo);
             }
             if let Some(l) = out.get(start..).and_then(<[Sample]>::last) {
                 from = l.t.saturating_add(1);

@@ -1,15 +1,18 @@
 //! Compressed chunks of samples: the unit the head seals and partitions
 //! store. Byte layout in `FORMAT.md` beside this file.
 //!
-//! A [`XorAppender`] is an open chunk; [`XorAppender::to_chunk`] seals a
-//! copy into a [`Chunk`] (header + stream + CRC32). Readers of bytes from
+//! A [`XorAppender`] is an open chunk; [`XorAppender::to_chunk`] copies
+//! it into a [`Chunk`] (header + stream + CRC32), and [`seal`] picks the
+//! smaller of that and the packed encoding for a chunk that is done. Readers of bytes from
 //! disk go through [`ChunkView::parse`], which checks length, encoding and
 //! checksum before any decoding.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod bitstream;
 mod iter;
+mod packed;
 mod xor;
+mod xor_iter;
 
 pub use iter::ChunkIter;
 pub use xor::XorAppender;
@@ -17,8 +20,11 @@ pub use xor::XorAppender;
 use crate::model::sample::Sample;
 use std::sync::Arc;
 
-/// Encoding byte of the only encoding so far (version 1 of our XOR codec).
+/// Encoding byte of our XOR codec (version 1), the open chunks' encoding.
 pub const ENCODING_XOR: u8 = 0x01;
+/// Encoding byte of the packed codec: fixed interval, fixed-width value
+/// differences (see `packed.rs`).
+pub const ENCODING_PACKED: u8 = 0x02;
 /// Encoding byte, then the sample count as a big-endian u16.
 pub const HEADER_LEN: usize = 3;
 /// CRC32 (IEEE) of everything before it, big-endian.
@@ -94,7 +100,7 @@ impl<'a> ChunkView<'a> {
         if bytes.len() < HEADER_LEN + CRC_LEN {
             return Err(ChunkError::TooShort { len: bytes.len() });
         }
-        if bytes[0] != ENCODING_XOR {
+        if bytes[0] != ENCODING_XOR && bytes[0] != ENCODING_PACKED {
             return Err(ChunkError::UnknownEncoding(bytes[0]));
         }
         Ok(ChunkView { bytes })
@@ -110,16 +116,54 @@ impl<'a> ChunkView<'a> {
         self.bytes
     }
 
+    fn stream(&self) -> &'a [u8] {
+        &self.bytes[HEADER_LEN..self.bytes.len() - CRC_LEN]
+    }
+
     /// Decodes the samples.
     pub fn iter(&self) -> ChunkIter<'a> {
-        let stream = &self.bytes[HEADER_LEN..self.bytes.len() - CRC_LEN];
-        ChunkIter::new(stream, self.num_samples() as u16)
+        let count = self.num_samples() as u16;
+        if self.bytes[0] == ENCODING_PACKED {
+            ChunkIter::packed(packed::Packed::parse(self.stream(), count))
+        } else {
+            ChunkIter::xor(self.stream(), count)
+        }
     }
 
     /// Appends all samples to `out` (see [`ChunkIter::decode_into`]); on
     /// error `out` keeps the samples decoded before the problem.
     pub fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
         self.iter().decode_into(out)
+    }
+
+    /// Appends the samples with `from <= t <= to` to `out`. A packed chunk
+    /// starts at the first of them; an XOR chunk is decoded whole and
+    /// clipped. On error `out` is left as it was.
+    pub fn decode_range_into(
+        &self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        let start = out.len();
+        if self.bytes[0] == ENCODING_PACKED {
+            let p = packed::Packed::parse(self.stream(), self.num_samples() as u16)?;
+            let (lo, hi) = p.index_range(from, to);
+            p.decode_range(lo, hi, out);
+            return Ok(());
+        }
+        if let Err(e) = self.decode_into(out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let got = &out[start..];
+        let hi = got.partition_point(|s| s.t <= to);
+        let lo = got[..hi].partition_point(|s| s.t < from);
+        out.truncate(start + hi);
+        if lo > 0 {
+            out.drain(start..start + lo);
+        }
+        Ok(())
     }
 }
 
@@ -166,6 +210,16 @@ impl Chunk {
         self.view().decode_into(out)
     }
 
+    /// Appends the samples in `[from, to]`, see [`ChunkView::decode_range_into`].
+    pub fn decode_range_into(
+        &self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        self.view().decode_range_into(from, to, out)
+    }
+
     /// Samples in the chunk.
     pub fn num_samples(&self) -> usize {
         self.view().num_samples()
@@ -174,6 +228,43 @@ impl Chunk {
     /// The serialized chunk.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
+    }
+}
+
+/// Seals a finished open chunk: the packed encoding when the samples
+/// qualify and it is no larger, else the XOR bytes as they are.
+pub fn seal(open: &XorAppender) -> Chunk {
+    let xor = open.to_chunk();
+    if !open.regular() {
+        return xor;
+    }
+    let mut samples = Vec::with_capacity(open.len());
+    // Our own bytes: decoding cannot fail, and if it did the XOR copy stays.
+    if xor.decode_into(&mut samples).is_err() {
+        return xor;
+    }
+    smaller(xor, packed::encode(&samples))
+}
+
+/// Encodes sorted samples with distinct timestamps (at most `u16::MAX`)
+/// in the smaller encoding, as [`seal`] does.
+pub fn encode(samples: &[Sample]) -> Result<Chunk, ChunkError> {
+    let mut a = XorAppender::new();
+    for &s in samples {
+        a.append(s)?;
+    }
+    let xor = a.to_chunk();
+    Ok(if a.regular() {
+        smaller(xor, packed::encode(samples))
+    } else {
+        xor
+    })
+}
+
+fn smaller(xor: Chunk, packed: Option<Chunk>) -> Chunk {
+    match packed {
+        Some(p) if p.as_bytes().len() <= xor.as_bytes().len() => p,
+        _ => xor,
     }
 }
 

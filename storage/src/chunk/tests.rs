@@ -3,12 +3,15 @@ use crate::Sample;
 use crate::model::sample::STALE_NAN_BITS;
 use proptest::prelude::*;
 
+/// Sealed as the head seals a full chunk: packed when that is smaller.
 fn encode(samples: &[Sample]) -> Chunk {
     let mut a = XorAppender::new();
     for &s in samples {
         a.append(s).unwrap();
     }
-    a.to_chunk()
+    let sealed = seal(&a);
+    assert_eq!(&sealed, &super::encode(samples).unwrap());
+    sealed
 }
 
 #[track_caller]
@@ -76,8 +79,72 @@ fn series() -> impl Strategy<Value = Vec<Sample>> {
         })
 }
 
+/// Samples exactly `d` apart with decimal values of a few scales: what
+/// the packed encoding takes (unless a value needs more than scale 6).
+fn regular_series() -> impl Strategy<Value = Vec<Sample>> {
+    (
+        any::<i64>().prop_map(|t| t >> 12),
+        prop_oneof![Just(15_000i64), 1i64..100_000],
+        0u32..4,
+        prop::collection::vec(
+            prop_oneof![
+                4 => 0i64..200,
+                2 => -50i64..50,
+                1 => Just(0i64),
+                1 => -(1i64 << 40)..(1i64 << 40),
+            ],
+            0..300,
+        ),
+        -(1i64 << 30)..(1i64 << 30),
+    )
+        .prop_map(|(t0, d, k, steps, n0)| {
+            let p = 10f64.powi(k as i32);
+            let mut n = n0;
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, &step)| {
+                    n = n.saturating_add(step).clamp(-(1 << 50), 1 << 50);
+                    Sample::new(t0 + i as i64 * d, n as f64 / p)
+                })
+                .collect()
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn regular_decimal_chunks_round_trip_packed(samples in regular_series()) {
+        check_round_trip(&samples);
+        if let Some(p) = packed::encode(&samples) {
+            prop_assert_eq!(p.as_bytes()[0], ENCODING_PACKED);
+            prop_assert_eq!(decode_all(p.as_bytes()).unwrap(), samples.clone());
+        } else {
+            // Only fewer than two samples, or a value without a decimal form.
+            prop_assert!(samples.len() < 2 || samples.iter().any(|s| xor::decimal_repr(s.v).is_none()));
+        }
+    }
+
+    #[test]
+    fn range_decoding_is_decoding_then_clipping(
+        samples in prop_oneof![series(), regular_series()],
+        from in any::<i64>(),
+        len in prop_oneof![0i64..100_000, any::<i64>()],
+        prefix in 0usize..2,
+    ) {
+        let c = encode(&samples);
+        // Probe near the data as well as anywhere.
+        let from = match samples.get(from.unsigned_abs() as usize % (samples.len() + 1)) {
+            Some(s) if from % 3 != 0 => s.t.saturating_add(from % 7),
+            _ => from,
+        };
+        let to = from.saturating_add(len.abs());
+        let mut got = vec![Sample::new(-1, 0.5); prefix];
+        c.decode_range_into(from, to, &mut got).unwrap();
+        let want: Vec<Sample> = samples.iter().copied().filter(|s| s.t >= from && s.t <= to).collect();
+        prop_assert_eq!(&got[prefix..], &want[..]);
+    }
 
     #[test]
     fn round_trips_against_a_vec(samples in series()) {
@@ -85,7 +152,7 @@ proptest! {
     }
 
     #[test]
-    fn seek_agrees_with_a_linear_scan(samples in series(), probes in prop::collection::vec(any::<i64>(), 1..8)) {
+    fn seek_agrees_with_a_linear_scan(samples in prop_oneof![series(), regular_series()], probes in prop::collection::vec(any::<i64>(), 1..8)) {
         let c = encode(&samples);
         let mut probes = probes;
         if let (Some(f), Some(l)) = (samples.first(), samples.last()) {
@@ -106,12 +173,28 @@ proptest! {
     }
 
     #[test]
-    fn decode_into_agrees_with_the_iterator(samples in series(), prefix in 0usize..3) {
+    fn decode_into_agrees_with_the_iterator(
+        samples in prop_oneof![series(), regular_series()],
+        prefix in 0usize..3,
+        taken in 0usize..4,
+    ) {
         let c = encode(&samples);
         let mut out = vec![Sample::new(-1, 0.5); prefix];
         c.decode_into(&mut out).unwrap();
         prop_assert_eq!(&out[prefix..], &c.iter().collect::<Vec<_>>()[..]);
         prop_assert_eq!(&out[prefix..], &samples[..]);
+        // From part way through, after `next` and `seek`.
+        let mut it = c.iter();
+        let mut got: Vec<Sample> = it.by_ref().take(taken).collect();
+        if let Some(s) = samples.get(taken + 1) {
+            got.extend(it.seek(s.t));
+            prop_assert_eq!(got.len(), taken + 1);
+            got.pop();
+            got.extend(samples.get(taken).copied());
+            got.push(*s);
+        }
+        it.decode_into(&mut got).unwrap();
+        prop_assert_eq!(got, samples);
     }
 
     #[test]
@@ -134,7 +217,11 @@ fn random_bytes_with_valid_headers_never_panic() {
         let len = (next() % 200) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if b.len() >= 3 {
-            b[0] = ENCODING_XOR;
+            b[0] = if next() % 2 == 0 {
+                ENCODING_XOR
+            } else {
+                ENCODING_PACKED
+            };
         }
         fuzz_decode(&b);
         // And with a CRC that matches, to reach the checked path.
@@ -173,7 +260,13 @@ fn corruption_is_reported_not_panicked() {
     let s: Vec<Sample> = (0..120)
         .map(|i| Sample::new(i * 15_000, i as f64 * 0.25))
         .collect();
-    let c = encode(&s);
+    // The XOR stream (a packed chunk of equal steps has no fields to run
+    // short of: only its CRC notices a wrong count).
+    let mut a = XorAppender::new();
+    for &p in &s {
+        a.append(p).unwrap();
+    }
+    let c = a.to_chunk();
     let mut b = c.as_bytes().to_vec();
     b[10] ^= 0x40;
     assert!(matches!(decode_all(&b), Err(ChunkError::Checksum { .. })));
@@ -203,7 +296,42 @@ fn scrape_aligned_data_is_compact() {
         .collect();
     let c = encode(&s);
     let bps = c.as_bytes().len() as f64 / 120.0;
-    assert!(bps < 1.2, "{bps} bytes/sample");
+    // Increments of 0..=4 at one interval: packed, 3 bits a sample.
+    assert_eq!(c.as_bytes()[0], ENCODING_PACKED);
+    assert!(bps < 0.6, "{bps} bytes/sample");
+    // The same with a few ms of scrape jitter stays XOR.
+    let jittered: Vec<Sample> = s.iter().map(|p| Sample::new(p.t + p.t % 7, p.v)).collect();
+    let c = encode(&jittered);
+    assert_eq!(c.as_bytes()[0], ENCODING_XOR);
+    assert!((c.as_bytes().len() as f64 / 120.0) < 1.6);
+}
+
+#[test]
+fn packed_headers_are_checked() {
+    let s: Vec<Sample> = (0..10)
+        .map(|i| Sample::new(i * 1000, (i * i) as f64))
+        .collect();
+    let good = packed::encode(&s).unwrap().as_bytes().to_vec();
+    let resealed = |mut b: Vec<u8>| {
+        let n = b.len() - 4;
+        let crc = crc32fast::hash(&b[..n]).to_be_bytes();
+        b[n..].copy_from_slice(&crc);
+        b
+    };
+    let corrupt = |b: Vec<u8>| matches!(decode_all(&resealed(b)), Err(ChunkError::Corrupt { .. }));
+    // Fewer than two samples; more samples than fields; the interval's
+    // varint cut short (t0 is 0, one byte; d follows).
+    let mut b = good.clone();
+    b[2] = 1;
+    assert!(corrupt(b));
+    let mut b = good.clone();
+    b[1] = 0x10;
+    assert!(corrupt(b));
+    let mut b = good.clone();
+    b.truncate(HEADER_LEN + 1);
+    b.extend_from_slice(&[0x80, 0, 0, 0, 0]);
+    assert!(corrupt(b));
+    assert_eq!(decode_all(&good).unwrap(), s);
 }
 
 #[test]

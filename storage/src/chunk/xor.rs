@@ -58,7 +58,7 @@ pub(crate) fn decimal_repr(v: f64) -> Option<(i64, u8)> {
 
 /// `v` at scale `k`, if exact.
 #[inline]
-fn at_scale(v: f64, k: u8) -> Option<i64> {
+pub(crate) fn at_scale(v: f64, k: u8) -> Option<i64> {
     let p = POW10[usize::from(k & 7)];
     let x = v * p;
     if x.is_nan() || x.abs() >= MAX_EXACT {
@@ -158,6 +158,8 @@ pub struct XorAppender {
     /// Bytes, not words: a million open appenders are held in memory.
     lead: u8,
     sig: u8,
+    /// Some timestamp gap differed from the first one.
+    irregular: bool,
 }
 
 impl Default for XorAppender {
@@ -179,6 +181,7 @@ impl XorAppender {
             repr: Repr::Unknown,
             lead: 0,
             sig: 0,
+            irregular: false,
         }
     }
 
@@ -205,6 +208,12 @@ impl XorAppender {
     /// Last sample, if any.
     pub fn last(&self) -> Option<Sample> {
         (self.count > 0).then(|| Sample::new(self.t, f64::from_bits(self.vbits)))
+    }
+
+    /// Whether every timestamp so far is one fixed interval after the
+    /// previous (a candidate for the packed encoding when sealed).
+    pub fn regular(&self) -> bool {
+        self.count >= 2 && !self.irregular
     }
 
     /// Encoded stream size so far, in bytes (without header and CRC).
@@ -256,6 +265,7 @@ impl XorAppender {
                 let b = bucket(&DOD_BITS, dod);
                 write_prefix(&mut self.w, b);
                 write_signed(&mut self.w, dod, DOD_BITS[b]);
+                self.irregular |= dod != 0;
                 self.delta = delta;
             }
         }

@@ -11,7 +11,7 @@
 use super::series::{HeadChunk, MemSeries};
 use super::wal_records::RecordWriter;
 use super::{Head, Slot, lock, read, write};
-use crate::chunk::{Chunk, XorAppender};
+use crate::chunk::{self, Chunk};
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
 use std::collections::BTreeMap;
@@ -194,13 +194,9 @@ fn merge_and_encode(
     all.dedup_by_key(|s| s.t);
     let mut out = Vec::new();
     for part in all.chunks(usize::from(max.max(1))) {
-        let mut a = XorAppender::new();
-        for &s in part {
-            // Sorted and de-duplicated: appends cannot fail.
-            let _ = a.append(s);
-        }
-        if let (Some(lo), Some(hi)) = (a.first_t(), a.last_t()) {
-            out.push((lo, hi, Arc::new(a.to_chunk())));
+        // Sorted and de-duplicated: encoding cannot fail.
+        if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), chunk::encode(part)) {
+            out.push((lo.t, hi.t, Arc::new(c)));
         }
     }
     out

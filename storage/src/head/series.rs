@@ -131,7 +131,7 @@ impl SeriesData {
     /// Moves the open chunk to `sealed`.
     pub(crate) fn seal_open(&mut self) {
         if let (Some(min_t), Some(max_t)) = (self.open.first_t(), self.open.last_t()) {
-            let chunk = self.open.to_chunk();
+            let chunk = crate::chunk::seal(&self.open);
             self.sealed.push(HeadChunk {
                 min_t,
                 max_t,
