@@ -40,19 +40,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu0 = process_cpu_seconds();
     let mut runs = 0u32;
     // The fastest run is the figure least disturbed by other processes.
-    let mut best = f64::INFINITY;
+    let mut times = Vec::new();
     while wall.elapsed().as_secs_f64() < secs && runs < max_runs {
         let t = Instant::now();
         black_box(engine.range(&q, &expr, start, end, STEP_MS)?);
-        best = best.min(t.elapsed().as_secs_f64());
+        times.push(t.elapsed().as_secs_f64());
         runs += 1;
     }
+    times.sort_by(f64::total_cmp);
+    let best = times.first().copied().unwrap_or(f64::NAN);
+    let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
     let each = wall.elapsed().as_secs_f64() / f64::from(runs);
     let cpu = process_cpu_seconds() - cpu0;
     println!(
-        "{text}: {runs} runs, {:.2} ms wall (best {:.2}) / {:.2} ms CPU each, {loaded} samples, {:.1} M samples per CPU-second",
+        "{text}: {runs} runs, {:.2} ms wall (best {:.2}, median {:.2}) / {:.2} ms CPU each, {loaded} samples, {:.1} M samples per CPU-second",
         each * 1e3,
         best * 1e3,
+        median * 1e3,
         cpu * 1e3 / f64::from(runs),
         loaded as f64 * f64::from(runs) / cpu / 1e6
     );

@@ -108,14 +108,30 @@ impl Extrapolator {
         self.finish(&p, first, increase)
     }
 
+    /// Whether [`Extrapolator::finish`] may have to stop a counter's
+    /// extrapolation at zero; when not, the result is
+    /// [`Extrapolator::scaled`].
+    #[inline]
+    pub(super) fn near_zero(&self, first_v: f64, increase: f64) -> bool {
+        // `to_start` is at most 1.1 × the average interval, so at most
+        // 1.1 × `sampled`: when `first.v >= 2 × increase` the zero point is
+        // further away than that and the division can be skipped.
+        // Non-short-circuit `&` so a loop over windows has no branch.
+        (first_v < 2.0 * increase) & self.counter & (increase > 0.0) & (first_v >= 0.0)
+    }
+
+    /// The result for a window whose shape gave `p`, when not
+    /// [`Extrapolator::near_zero`].
+    #[inline]
+    pub(super) fn scaled(p: &Parts, increase: f64) -> f64 {
+        increase * p.factor
+    }
+
     /// The result for a window whose shape gave `p`.
     #[inline]
     pub(super) fn finish(&self, p: &Parts, first: Sample, increase: f64) -> f64 {
-        // A counter is not extrapolated below zero. `to_start` is at most
-        // 1.1 × the average interval, so at most 1.1 × `sampled`: when
-        // `first.v >= 2 × increase` the zero point is further away than
-        // that and the division can be skipped.
-        if first.v < 2.0 * increase && self.counter && increase > 0.0 && first.v >= 0.0 {
+        // A counter is not extrapolated below zero.
+        if self.near_zero(first.v, increase) {
             let to_zero = p.sampled * (first.v / increase);
             if to_zero < p.to_start {
                 let mut factor = (p.sampled + to_zero + p.to_end) / p.sampled;
@@ -125,7 +141,7 @@ impl Extrapolator {
                 return increase * factor;
             }
         }
-        increase * p.factor
+        Self::scaled(p, increase)
     }
 
     pub(super) fn parts(&self, first: Sample, last: Sample, n: usize, start: i64) -> Parts {

@@ -1,5 +1,6 @@
 //! Function calls: dispatch on the function table's name.
 
+mod emit;
 mod extrapolate;
 mod histogram;
 mod label;
@@ -19,6 +20,7 @@ use super::value::{
     GSeries, GValue, Grid, drop_name, merge_same_labels, merge_unless_distinct, one_name,
 };
 use crate::parser::ast::{Call, Expr};
+pub(crate) use emit::Emit;
 use hourglass_storage::{Labels, MatchOp, Sample};
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {

@@ -5,6 +5,7 @@ use super::super::error::EvalError;
 use super::super::range;
 use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::Emit;
 use super::extrapolate::Extrapolator;
 use super::matrix;
 use super::regular;
@@ -37,12 +38,13 @@ pub(crate) fn from_matrix(
     let width = m.range;
     let ends = m.ends;
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
+    let step = fixed_step(&ends);
     let mut out = selected::par_map(
         ctx,
         m.series,
         || (),
         |_, labels, smp| {
-            let vals = windowed(smp, &ends, width, counter, per_second);
+            let vals = windowed(smp, &ends, step, width, counter, per_second);
             Ok(GSeries {
                 labels: drop_name(labels),
                 vals,
@@ -67,36 +69,44 @@ pub(crate) fn extrapolated(name: &str) -> Option<(bool, bool)> {
 fn windowed(
     smp: &[Sample],
     ends: &[i64],
+    step: Option<i64>,
     width: i64,
     counter: bool,
     per_second: bool,
 ) -> Vec<Option<f64>> {
     let mut vals = vec![None; ends.len()];
-    windowed_each(smp, ends, width, counter, per_second, |k, v| {
-        vals[k] = Some(v);
-    });
+    let mut emit = |k: usize, v| vals[k] = Some(v);
+    windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
     vals
 }
 
+/// The spacing of `ends` if it is one fixed step, for [`windowed_each`]
+/// (found once per query, not once per series).
+pub(crate) fn fixed_step(ends: &[i64]) -> Option<i64> {
+    regular::step(ends)
+}
+
 /// One series' extrapolated rate (`per_second`), increase or delta over
-/// the window `(end - width, end]` for each of `ends` (non-decreasing),
-/// handed to `emit` with the step's index (steps without a value are
-/// skipped). One pass: the window's bounds only move forward.
+/// the window `(end - width, end]` for each of `ends` (non-decreasing,
+/// spaced `step` apart if that is `Some`), handed to `emit` with the
+/// step's index (steps without a value are skipped). One pass: the
+/// window's bounds only move forward.
 pub(crate) fn windowed_each(
     smp: &[Sample],
     ends: &[i64],
+    step: Option<i64>,
     width: i64,
     counter: bool,
     per_second: bool,
-    mut emit: impl FnMut(usize, f64),
+    emit: &mut impl Emit,
 ) {
     let mut x = Extrapolator::new(width, counter, per_second);
     // Non-finite values would poison the running sums of reset
     // corrections: those series add up each window instead.
-    if counter && smp.iter().all(|p| p.v.is_finite()) {
+    if counter && regular::all_finite(smp) {
         // Samples a fixed interval apart, read at a step that is a whole
         // number of intervals: the windows slide (see `regular.rs`).
-        if let (Some(d), Some(step)) = (regular::interval(smp), regular::step(ends))
+        if let (Some(d), Some(step)) = (regular::interval(smp), step)
             && step % d == 0
             && ends.first().is_some_and(|e| e.checked_sub(width).is_some())
             && let Ok(m) = usize::try_from(step / d)
@@ -118,7 +128,7 @@ pub(crate) fn windowed_each(
         } else {
             last.v - first.v
         };
-        emit(
+        emit.one(
             k,
             x.rate(first, last, w.len(), inc, ends[k].saturating_sub(width)),
         );
@@ -137,7 +147,7 @@ fn counter_windows(
     ends: &[i64],
     width: i64,
     x: &Extrapolator,
-    mut emit: impl FnMut(usize, f64),
+    emit: &mut impl Emit,
 ) {
     let len = smp.len();
     let (mut lo, mut hi) = (0usize, 0usize);
@@ -171,7 +181,7 @@ fn counter_windows(
             shape = s;
             parts = x.parts(first, last, hi - lo, start);
         }
-        emit(k, x.finish(&parts, first, inc));
+        emit.one(k, x.finish(&parts, first, inc));
     }
 }
 
@@ -277,7 +287,7 @@ pub(super) mod tests {
                 })
                 .collect();
             let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
-            let got = windowed(&smp, &ends, width, counter, per_second);
+            let got = windowed(&smp, &ends, fixed_step(&ends), width, counter, per_second);
             let want = naive(&smp, &ends, width, counter, per_second);
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));

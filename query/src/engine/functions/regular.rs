@@ -10,6 +10,7 @@
 //! check, only two prefix-sum lookups each, until the window reaches the
 //! end of the series.
 
+use super::Emit;
 use super::extrapolate::Extrapolator;
 use hourglass_storage::Sample;
 
@@ -17,8 +18,16 @@ use hourglass_storage::Sample;
 /// and every gap equals the first.
 pub(super) fn interval(smp: &[Sample]) -> Option<i64> {
     let d = smp.get(1)?.t - smp.first()?.t;
-    let regular = smp.windows(2).all(|w| w[1].t - w[0].t == d);
+    // No early exit: a plain fold over all gaps runs several at a time.
+    let regular = smp
+        .windows(2)
+        .fold(true, |ok, w| ok & (w[1].t.wrapping_sub(w[0].t) == d));
     (d > 0 && regular).then_some(d)
+}
+
+/// Whether every value is finite (folded without an early exit, as above).
+pub(super) fn all_finite(smp: &[Sample]) -> bool {
+    smp.iter().fold(true, |ok, p| ok & p.v.is_finite())
 }
 
 /// The spacing of `ends` if it is one fixed step.
@@ -36,11 +45,19 @@ pub(super) fn counter_windows(
     width: i64,
     x: &Extrapolator,
     m: usize,
-    mut emit: impl FnMut(usize, f64),
+    emit: &mut impl Emit,
 ) {
-    // Values with every earlier reset added back: the increase over a
-    // window is the difference of its edges' entries (the same additions
-    // in the same order as the running sums of the general walk).
+    // The increase over a window is the difference of its edges' values
+    // with every earlier reset added back (the same additions in the same
+    // order as the running sums of the general walk, and `+ 0.0` as they
+    // start from zero). Without a reset that is the values themselves:
+    // checked first, in a loop with no dependency from one sample to the
+    // next, where the running sum has one.
+    let resets = smp.windows(2).fold(false, |r, w| r | (w[1].v < w[0].v));
+    if !resets {
+        let p: Vec<f64> = smp.iter().map(|p| p.v + 0.0).collect();
+        return slide(smp, &p, ends, width, x, m, emit);
+    }
     let mut acc = 0.0;
     let mut prev = f64::NAN;
     let p: Vec<f64> = smp
@@ -53,9 +70,25 @@ pub(super) fn counter_windows(
             p.v + acc
         })
         .collect();
-    let len = smp.len();
+    slide(smp, &p, ends, width, x, m, emit)
+}
+
+/// The windows over `smp` whose increases are differences of `p`.
+#[inline]
+fn slide(
+    smp: &[Sample],
+    p: &[f64],
+    ends: &[i64],
+    width: i64,
+    x: &Extrapolator,
+    m: usize,
+    emit: &mut impl Emit,
+) {
+    let len = smp.len().min(p.len());
     let (mut lo, mut hi) = (0usize, 0usize);
     let mut k = 0;
+    // One run of slid windows' values at a time, handed over together.
+    let mut buf = [0.0f64; RUN];
     while k < ends.len() {
         let end = ends[k];
         while hi < len && smp[hi].t <= end {
@@ -71,20 +104,57 @@ pub(super) fn counter_windows(
         }
         let (first, last) = (smp[lo], smp[hi - 1]);
         let parts = x.parts(first, last, hi - lo, start);
-        emit(k, x.finish(&parts, first, p[hi - 1] - p[lo]));
+        emit.one(k, x.finish(&parts, first, p[hi - 1] - p[lo]));
         // The next windows are this one moved by `m` samples while a
         // sample precedes the window (so its start moves past exactly `m`
         // more) and the window's end stays within the series.
-        while lo >= 1 && hi + m <= len && k + 1 < ends.len() {
-            k += 1;
-            lo += m;
-            hi += m;
-            let first = smp[lo];
-            emit(k, x.finish(&parts, first, p[hi - 1] - p[lo]));
+        let slides = if lo >= 1 {
+            ((len - hi) / m).min(ends.len() - 1 - k)
+        } else {
+            0
+        };
+        let mut left = slides;
+        while left > 0 {
+            let n = left.min(RUN);
+            let out = &mut buf[..n];
+            if m == 1 {
+                // Contiguous: loops without branches, which the compiler
+                // turns into vector code; the rare window whose counter
+                // extrapolation may stop at zero is redone exactly.
+                let (firsts, los, his) =
+                    (&smp[lo + 1..=lo + n], &p[lo + 1..=lo + n], &p[hi..hi + n]);
+                for ((o, &a), &b) in out.iter_mut().zip(los).zip(his) {
+                    *o = Extrapolator::scaled(&parts, b - a);
+                }
+                let near = firsts
+                    .iter()
+                    .zip(los.iter().zip(his))
+                    .fold(false, |any, (f, (&a, &b))| any | x.near_zero(f.v, b - a));
+                if near {
+                    for (o, (f, (&a, &b))) in
+                        out.iter_mut().zip(firsts.iter().zip(los.iter().zip(his)))
+                    {
+                        *o = x.finish(&parts, *f, b - a);
+                    }
+                }
+            } else {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let (l, h) = (lo + (j + 1) * m, hi + (j + 1) * m);
+                    *o = x.finish(&parts, smp[l], p[h - 1] - p[l]);
+                }
+            }
+            lo += n * m;
+            hi += n * m;
+            emit.run(k + 1, &buf[..n]);
+            k += n;
+            left -= n;
         }
         k += 1;
     }
 }
+
+/// Slid windows computed before being handed over in one run.
+const RUN: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -122,7 +192,7 @@ mod tests {
             let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
             let x = Extrapolator::new(width, true, per_second);
             let mut got = vec![None; ends.len()];
-            counter_windows(&smp, &ends, width, &x, m, |k, r| got[k] = Some(r));
+            counter_windows(&smp, &ends, width, &x, m, &mut |k, r| got[k] = Some(r));
             let want = naive(&smp, &ends, width, true, per_second);
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));

@@ -13,14 +13,17 @@
 //! `max`). Results are deterministic: series are folded in fixed
 //! blocks of input order, and the blocks combined in that order.
 
+mod acc;
+
 use super::Ctx;
-use super::aggregate::{self, group_key, kahan_inc};
+use super::aggregate::{self, group_key};
 use super::error::EvalError;
-use super::functions::{rate, unparen};
+use super::functions::{Emit, rate, unparen};
 use super::range::{self, MatrixArg};
 use super::selected::{self, Selected};
 use super::value::{GSeries, GValue, Grid, NAME, one_name};
 use crate::parser::ast::{Aggregate, AggregateOp, Expr, Grouping};
+use acc::Acc;
 use hourglass_storage::{Labels, Sample};
 use std::collections::HashMap;
 
@@ -35,6 +38,8 @@ enum Plan {
     /// name is dropped.
     Extrapolated {
         m: MatrixArg,
+        /// The steps' fixed spacing, if any.
+        step: Option<i64>,
         counter: bool,
         per_second: bool,
     },
@@ -50,19 +55,20 @@ enum Plan {
 impl Plan {
     /// Hands `emit` the series' value at each step that has one.
     #[inline]
-    fn each(&self, smp: &[Sample], emit: impl FnMut(usize, f64)) {
+    fn each(&self, smp: &[Sample], emit: &mut impl Emit) {
         match self {
             Plan::Extrapolated {
                 m,
+                step,
                 counter,
                 per_second,
-            } => rate::windowed_each(smp, &m.ends, m.range, *counter, *per_second, emit),
+            } => rate::windowed_each(smp, &m.ends, *step, m.range, *counter, *per_second, emit),
             Plan::Selector {
                 g,
                 offset,
                 lookback,
                 ..
-            } => range::lookback_each(smp, *g, *offset, *lookback, false, emit),
+            } => range::lookback_each(smp, *g, *offset, *lookback, false, |k, x| emit.one(k, x)),
         }
     }
 
@@ -102,8 +108,10 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             if ms.vector.at.is_some() || by_name {
                 return Ok(None);
             }
+            let m = range::matrix_arg(ctx, arg, g)?;
             Ok(Some(Plan::Extrapolated {
-                m: range::matrix_arg(ctx, arg, g)?,
+                step: rate::fixed_step(&m.ends),
+                m,
                 counter,
                 per_second,
             }))
@@ -129,6 +137,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
             m,
             counter,
             per_second,
+            ..
         } if !m.name_fixed && !one_name(m.series.iter().map(|s| &s.labels)) => {
             let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
             return aggregate::eval_input(ctx, a, g, input).map(Some);
@@ -218,153 +227,5 @@ impl Partial {
             self.groups.push((gi, Acc::new(op, n)));
         }
         &mut self.groups[s].1
-    }
-}
-
-/// One step's running state in one group, as `aggregate::stream` keeps
-/// it; together in one cell so a step costs one bounds check.
-#[derive(Clone, Copy)]
-struct Cell {
-    /// Sum, minimum or maximum.
-    acc: f64,
-    /// Kahan compensation of the sum.
-    comp: f64,
-    count: u32,
-    nonfinite: bool,
-}
-
-/// Per-step running state of one group.
-struct Acc {
-    cells: Vec<Cell>,
-    /// Input index of the first series that had a value.
-    first: usize,
-}
-
-impl Acc {
-    fn new(op: AggregateOp, n: usize) -> Acc {
-        let acc = if matches!(op, AggregateOp::Min | AggregateOp::Max) {
-            f64::NAN
-        } else {
-            0.0
-        };
-        let cell = Cell {
-            acc,
-            comp: 0.0,
-            count: 0,
-            nonfinite: false,
-        };
-        Acc {
-            cells: vec![cell; n],
-            first: usize::MAX,
-        }
-    }
-
-    /// Folds in one series' values; true if it had any. One closure per
-    /// operator, so the per-step work has no dispatch.
-    #[inline]
-    fn fold(&mut self, op: AggregateOp, plan: &Plan, smp: &[Sample]) -> bool {
-        use AggregateOp::*;
-        let mut any = false;
-        let cells = &mut self.cells[..];
-        match op {
-            Sum => plan.each(smp, |k, x| {
-                if let Some(c) = cells.get_mut(k) {
-                    any = true;
-                    c.count += 1;
-                    (c.acc, c.comp) = kahan_inc(x, c.acc, c.comp);
-                }
-            }),
-            // Only the mean needs to know whether an infinite sum came
-            // from an infinite input or from overflow.
-            Avg => plan.each(smp, |k, x| {
-                if let Some(c) = cells.get_mut(k) {
-                    any = true;
-                    c.count += 1;
-                    (c.acc, c.comp) = kahan_inc(x, c.acc, c.comp);
-                    c.nonfinite |= !x.is_finite();
-                }
-            }),
-            // NaN loses to any number; only all-NaN gives NaN.
-            Min => plan.each(smp, |k, x| {
-                if let Some(c) = cells.get_mut(k) {
-                    any = true;
-                    c.count += 1;
-                    if x < c.acc || c.acc.is_nan() {
-                        c.acc = x;
-                    }
-                }
-            }),
-            Max => plan.each(smp, |k, x| {
-                if let Some(c) = cells.get_mut(k) {
-                    any = true;
-                    c.count += 1;
-                    if x > c.acc || c.acc.is_nan() {
-                        c.acc = x;
-                    }
-                }
-            }),
-            _ => plan.each(smp, |k, _| {
-                if let Some(c) = cells.get_mut(k) {
-                    any = true;
-                    c.count += 1;
-                }
-            }),
-        }
-        any
-    }
-
-    /// Folds a later block's state into this one.
-    fn merge(&mut self, op: AggregateOp, b: &Acc) {
-        use AggregateOp::*;
-        self.first = self.first.min(b.first);
-        for (a, b) in self.cells.iter_mut().zip(&b.cells) {
-            if b.count == 0 {
-                continue;
-            }
-            a.count += b.count;
-            match op {
-                Sum | Avg => {
-                    let (s, c) = kahan_inc(b.acc, a.acc, a.comp);
-                    a.acc = s;
-                    a.comp = if s.is_infinite() { 0.0 } else { c + b.comp };
-                    a.nonfinite |= b.nonfinite;
-                }
-                Min if b.acc < a.acc || a.acc.is_nan() => a.acc = b.acc,
-                Max if b.acc > a.acc || a.acc.is_nan() => a.acc = b.acc,
-                _ => {}
-            }
-        }
-    }
-
-    /// The group's values, or `None` for an average that overflowed.
-    fn finish(self, op: AggregateOp) -> Option<Vec<Option<f64>>> {
-        use AggregateOp::*;
-        let mut out = Vec::with_capacity(self.cells.len());
-        for c in self.cells {
-            if c.count == 0 {
-                out.push(None);
-                continue;
-            }
-            out.push(Some(match op {
-                Count => f64::from(c.count),
-                Group => 1.0,
-                Sum | Avg => {
-                    let sum = if c.acc.is_infinite() {
-                        c.acc
-                    } else {
-                        c.acc + c.comp
-                    };
-                    if op == Sum {
-                        sum
-                    } else if sum.is_finite() || c.nonfinite {
-                        sum / f64::from(c.count)
-                    } else {
-                        return None;
-                    }
-                }
-                _ => c.acc,
-            }));
-        }
-        Some(out)
     }
 }
