@@ -68,7 +68,9 @@ fn read<'a>(
                     source: e.clone(),
                 }));
             }
-            if !*keep_stale && buf.iter().any(|s| is_stale_nan(s.v)) {
+            // A fold with no early exit: the compiler vectorises it, and
+            // markers are rare enough that stopping early gains nothing.
+            if !*keep_stale && buf.iter().fold(false, |any, s| any | is_stale_nan(s.v)) {
                 buf.retain(|s| !is_stale_nan(s.v));
             }
             ctx.hold(buf.len())?;
@@ -130,8 +132,44 @@ where
     M: FnMut(S),
 {
     let block = block.max(1);
-    let wave = block * 2 * rayon::current_num_threads().max(1);
+    let workers = rayon::current_num_threads().max(1);
+    // One block into a fresh state; `i` is each series' input index.
+    let fold = |buf: &mut Vec<Sample>,
+                items: &mut dyn Iterator<Item = (usize, &mut Option<Selected>)>| {
+        let mut state = init();
+        for (i, slot) in items {
+            if i % CHECK_EVERY == 0 {
+                ctx.check()?;
+            }
+            let Some(Selected {
+                labels,
+                mut samples,
+            }) = slot.take()
+            else {
+                continue;
+            };
+            let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
+            let out = f(&mut state, i, samples);
+            ctx.release(held);
+            out?;
+        }
+        Ok(state)
+    };
     let mut slots: Vec<Option<Selected>> = series.into_iter().map(Some).collect();
+    if workers == 1 {
+        // The same blocks on this thread: no hand-off to the pool and back
+        // for every wave.
+        let mut buf = Vec::new();
+        for (b, chunk) in slots.chunks_mut(block).enumerate() {
+            let mut items = chunk
+                .iter_mut()
+                .enumerate()
+                .map(|(i, s)| (b * block + i, s));
+            merge(fold(&mut buf, &mut items)?);
+        }
+        return Ok(());
+    }
+    let wave = block * 2 * workers;
     for (w, chunk) in slots.chunks_mut(wave).enumerate() {
         let base = w * wave;
         let states: Vec<S> = chunk
@@ -139,28 +177,17 @@ where
             .enumerate()
             .chunks(block)
             .map_init(Vec::new, |buf, items| {
-                let mut state = init();
-                for (i, slot) in items {
-                    ctx.check()?;
-                    let Some(Selected {
-                        labels,
-                        mut samples,
-                    }) = slot.take()
-                    else {
-                        continue;
-                    };
-                    let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
-                    let out = f(&mut state, base + i, samples);
-                    ctx.release(held);
-                    out?;
-                }
-                Ok(state)
+                let mut items = items.into_iter().map(|(i, s)| (base + i, s));
+                fold(buf, &mut items)
             })
             .collect::<Result<_, EvalError>>()?;
         states.into_iter().for_each(&mut merge);
     }
     Ok(())
 }
+
+/// Series between checks of the query's deadline (a clock read each).
+const CHECK_EVERY: usize = 16;
 
 /// Every series with its samples in a vector of its own.
 pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries>, EvalError> {
