@@ -12,6 +12,7 @@ use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
+use crate::prefetch::{self, Prefetch};
 use std::sync::Arc;
 
 /// Read access to stored series over a time range.
@@ -271,6 +272,52 @@ impl SampleIter {
             let next_from = rest[end - 1].t.saturating_add(1);
             src.pos += end;
             self.fill(i, next_from);
+        }
+    }
+
+    /// Hints the CPU to fetch what reading will touch, one level at a
+    /// time (see [`Prefetch`]); no effect on the samples.
+    ///
+    /// ```
+    /// # use hourglass_storage::{Prefetch, SampleIter};
+    /// // Reading series after series: ask ahead, a level per distance.
+    /// fn read_all(iters: &mut [SampleIter]) -> usize {
+    ///     let mut n = 0;
+    ///     for i in 0..iters.len() {
+    ///         for (ahead, level) in [(3, Prefetch::Lists), (2, Prefetch::Chunks), (1, Prefetch::Bytes)] {
+    ///             if let Some(it) = iters.get(i + ahead) {
+    ///                 it.prefetch(level);
+    ///             }
+    ///         }
+    ///         n += iters[i].by_ref().count();
+    ///     }
+    ///     n
+    /// }
+    /// # assert_eq!(read_all(&mut []), 0);
+    /// ```
+    pub fn prefetch(&self, level: Prefetch) {
+        match level {
+            Prefetch::Lists => prefetch::line(self.sources.as_ptr()),
+            Prefetch::Chunks => {
+                for s in &self.sources {
+                    prefetch::line(s.chunks.as_slice().as_ptr());
+                }
+            }
+            Prefetch::Bytes => {
+                for s in &self.sources {
+                    for c in s.chunks.as_slice() {
+                        match &c.data {
+                            // The open chunk's copy spans a few lines.
+                            ChunkData::Owned(chunk) => prefetch::bytes(chunk.as_bytes(), 256),
+                            ChunkData::Mapped { file, start, end } => {
+                                if let Some(b) = file.get(*start..*end) {
+                                    prefetch::bytes(b, 64);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 

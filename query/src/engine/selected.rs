@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::value::RawSeries;
-use hourglass_storage::{Labels, Sample, SampleIter, StorageError, is_stale_nan};
+use hourglass_storage::{Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan};
 use rayon::prelude::*;
 
 /// Where a series' samples are.
@@ -133,18 +133,19 @@ where
 {
     let block = block.max(1);
     let workers = rayon::current_num_threads().max(1);
-    // One block into a fresh state; `i` is each series' input index.
-    let fold = |buf: &mut Vec<Sample>,
-                items: &mut dyn Iterator<Item = (usize, &mut Option<Selected>)>| {
+    // One block into a fresh state; `base` is its first series' index.
+    let run_block = |buf: &mut Vec<Sample>, base: usize, blk: &mut [Option<Selected>]| {
         let mut state = init();
-        for (i, slot) in items {
-            if i % CHECK_EVERY == 0 {
+        for j in 0..blk.len() {
+            prefetch_ahead(blk, j);
+            let i = base + j;
+            if i.is_multiple_of(CHECK_EVERY) {
                 ctx.check()?;
             }
             let Some(Selected {
                 labels,
                 mut samples,
-            }) = slot.take()
+            }) = blk[j].take()
             else {
                 continue;
             };
@@ -160,12 +161,8 @@ where
         // The same blocks on this thread: no hand-off to the pool and back
         // for every wave.
         let mut buf = Vec::new();
-        for (b, chunk) in slots.chunks_mut(block).enumerate() {
-            let mut items = chunk
-                .iter_mut()
-                .enumerate()
-                .map(|(i, s)| (b * block + i, s));
-            merge(fold(&mut buf, &mut items)?);
+        for (b, blk) in slots.chunks_mut(block).enumerate() {
+            merge(run_block(&mut buf, b * block, blk)?);
         }
         return Ok(());
     }
@@ -173,17 +170,40 @@ where
     for (w, chunk) in slots.chunks_mut(wave).enumerate() {
         let base = w * wave;
         let states: Vec<S> = chunk
-            .par_iter_mut()
+            .par_chunks_mut(block)
             .enumerate()
-            .chunks(block)
-            .map_init(Vec::new, |buf, items| {
-                let mut items = items.into_iter().map(|(i, s)| (base + i, s));
-                fold(buf, &mut items)
+            .map_init(Vec::new, |buf, (b, blk)| {
+                run_block(buf, base + b * block, blk)
             })
             .collect::<Result<_, EvalError>>()?;
         states.into_iter().for_each(&mut merge);
     }
     Ok(())
+}
+
+/// Asks for the memory the next few series of `blk` after `j` will need,
+/// a level of indirection per distance: by the time a series is read, its
+/// chunks have arrived instead of missing the cache one pointer after
+/// another.
+#[inline]
+fn prefetch_ahead(blk: &[Option<Selected>], j: usize) {
+    let stored = |k: usize| match blk.get(k) {
+        Some(Some(Selected {
+            labels,
+            samples: Samples::Stored { iter, .. },
+        })) => Some((labels, iter)),
+        _ => None,
+    };
+    if let Some((_, it)) = stored(j + 3) {
+        it.prefetch(Prefetch::Lists);
+    }
+    if let Some((_, it)) = stored(j + 2) {
+        it.prefetch(Prefetch::Chunks);
+    }
+    if let Some((labels, it)) = stored(j + 1) {
+        it.prefetch(Prefetch::Bytes);
+        labels.prefetch();
+    }
 }
 
 /// Series between checks of the query's deadline (a clock read each).

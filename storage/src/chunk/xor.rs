@@ -216,6 +216,11 @@ impl XorAppender {
         self.count >= 2 && !self.irregular
     }
 
+    /// Hints the CPU to fetch the stream's first bytes (before a copy).
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::bytes(self.w.whole_bytes(), 256);
+    }
+
     /// Encoded stream size so far, in bytes (without header and CRC).
     pub fn stream_len(&self) -> usize {
         self.w.bit_len().div_ceil(8)

@@ -1,10 +1,12 @@
 //! Reading the head: the querier over in-memory series.
 
+use super::series::MemSeries;
 use super::{Head, lock, read};
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
+use crate::prefetch;
 use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
 use roaring::RoaringBitmap;
 
@@ -49,7 +51,25 @@ impl Head {
         // series never waits on a long select.
         for batch in ids.chunks(512) {
             let by_id = read(&self.by_id);
-            for &id in batch {
+            let series = |k: usize| match batch.get(k).map(|&id| by_id.get(id as usize)) {
+                Some(Some(Some(s))) => Some(s),
+                _ => None,
+            };
+            for (j, &id) in batch.iter().enumerate() {
+                // A series' chunks sit behind three pointers: ask for each
+                // level a series or so before it is needed (skipping any
+                // series an appender holds right now).
+                if let Some(s) = series(j + 4) {
+                    prefetch::object::<MemSeries>(s);
+                }
+                for (ahead, level) in [(3, 0), (2, 1), (1, 2)] {
+                    if let Some(d) = series(j + ahead).and_then(|s| s.data.try_lock().ok()) {
+                        d.prefetch(level, mint, maxt);
+                    }
+                }
+                if let Some(s) = series(j + 1) {
+                    s.labels.prefetch();
+                }
                 let Some(Some(s)) = by_id.get(id as usize) else {
                     continue;
                 };

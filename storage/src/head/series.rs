@@ -5,6 +5,7 @@ use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
+use crate::prefetch;
 use crate::querier::{ChunkData, ChunkMeta};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -169,6 +170,31 @@ impl SeriesData {
         let c = self.sealed.get(i).filter(|c| c.min_t <= t)?;
         let mut it = c.chunk.iter();
         it.seek(t).filter(|s| s.t == t).map(|s| s.v.to_bits())
+    }
+
+    /// Hints the CPU to fetch what [`SeriesData::snapshot`] will read,
+    /// `level` 0 to 2, each reached through the one before: the chunk
+    /// list and the open chunk's bytes, then the newest chunk entries,
+    /// then those chunks' shared allocations.
+    pub(crate) fn prefetch(&self, level: u8, mint: i64, maxt: i64) {
+        match level {
+            0 => {
+                prefetch::line(self.sealed.as_ptr());
+                self.open.prefetch();
+            }
+            1 => {
+                // The entries a range near the present reads: the last few.
+                let n = self.sealed.len();
+                let tail = &self.sealed[n.saturating_sub(3)..];
+                prefetch::line(tail.as_ptr());
+                prefetch::line(tail.as_ptr_range().end.wrapping_sub(1));
+            }
+            _ => {
+                for c in overlapping(&self.sealed, mint, maxt).iter().rev().take(4) {
+                    prefetch::line(c.chunk.as_bytes().as_ptr());
+                }
+            }
+        }
     }
 
     /// Samples with `mint <= t <= maxt`, for a reader: chunk handles and

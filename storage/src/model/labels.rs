@@ -95,6 +95,12 @@ impl Labels {
         self.0.iter()
     }
 
+    /// Hints the CPU to fetch the shared label set (its reference count
+    /// sits beside the pairs), for a walk that will clone or drop it.
+    pub fn prefetch(&self) {
+        crate::prefetch::line(self.0.as_ptr());
+    }
+
     /// Number of pairs.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -18,11 +18,15 @@ use hourglass_storage::Sample;
 /// and every gap equals the first.
 pub(super) fn interval(smp: &[Sample]) -> Option<i64> {
     let d = smp.get(1)?.t - smp.first()?.t;
-    // No early exit: a plain fold over all gaps runs several at a time.
-    let regular = smp
-        .windows(2)
-        .fold(true, |ok, w| ok & (w[1].t.wrapping_sub(w[0].t) == d));
-    (d > 0 && regular).then_some(d)
+    // Every gap XOR `d`, OR-ed together, is zero exactly when all gaps
+    // are `d`: integer operations with no early exit and no compare, which
+    // the compiler runs several at a time.
+    let later = smp.get(1..).unwrap_or_default();
+    let differs = smp
+        .iter()
+        .zip(later)
+        .fold(0u64, |acc, (a, b)| acc | (b.t.wrapping_sub(a.t) ^ d) as u64);
+    (d > 0 && differs == 0).then_some(d)
 }
 
 /// Whether every value is finite (folded without an early exit, as above).
@@ -53,7 +57,11 @@ pub(super) fn counter_windows(
     // start from zero). Without a reset that is the values themselves:
     // checked first, in a loop with no dependency from one sample to the
     // next, where the running sum has one.
-    let resets = smp.windows(2).fold(false, |r, w| r | (w[1].v < w[0].v));
+    let later = smp.get(1..).unwrap_or_default();
+    let resets = smp
+        .iter()
+        .zip(later)
+        .fold(false, |r, (a, b)| r | (b.v < a.v));
     if !resets {
         let p: Vec<f64> = smp.iter().map(|p| p.v + 0.0).collect();
         return slide(smp, &p, ends, width, x, m, emit);
