@@ -1,12 +1,14 @@
 //! Chunk encode/decode throughput and size per named data shape.
 //!
 //! Each shape is 1,000 series × 120 samples (one chunk each) from a fixed
-//! seed. Throughput is in samples; bytes/sample (sealed chunk: header, stream
-//! and CRC) is printed once per shape.
+//! seed, appended and sealed as the head seals a full chunk (XOR, or packed
+//! when that is smaller). Throughput is in samples; bytes/sample (sealed
+//! chunk: header, stream and CRC) and the share of packed chunks are
+//! printed once per shape.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::Sample;
-use hourglass_storage::chunk::{Chunk, XorAppender};
+use hourglass_storage::chunk::{self, Chunk, ENCODING_PACKED, XorAppender};
 use std::hint::black_box;
 
 const SERIES: usize = 1_000;
@@ -136,7 +138,7 @@ fn encode(series: &[Sample]) -> Chunk {
     for &s in series {
         let _ = a.append(s);
     }
-    a.to_chunk()
+    chunk::seal(&a)
 }
 
 fn bench(c: &mut Criterion) {
@@ -148,7 +150,11 @@ fn bench(c: &mut Criterion) {
         let chunks: Vec<Chunk> = d.iter().map(|s| encode(s)).collect();
         let bytes: usize = chunks.iter().map(|c| c.as_bytes().len()).sum();
         let bps = bytes as f64 / (SERIES * PER_CHUNK) as f64;
-        println!("bytes/sample {name:<28} {bps:.3}");
+        let packed = chunks
+            .iter()
+            .filter(|c| c.as_bytes()[0] == ENCODING_PACKED)
+            .count();
+        println!("bytes/sample {name:<28} {bps:.3} ({packed} of {SERIES} chunks packed)");
         enc.bench_with_input(BenchmarkId::from_parameter(name), &d, |b, d| {
             b.iter(|| {
                 for s in d {

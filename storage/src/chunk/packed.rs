@@ -27,15 +27,27 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     {
         return None;
     }
-    // The smallest scale every value needs, then every value at it.
-    let mut k = 0u8;
-    for s in samples {
-        k = k.max(decimal_repr(s.v)?.1);
-    }
+    // Every value at the first one's scale, which fits them all unless a
+    // later value needs more decimals; then at the largest any needs.
     let mut ns = Vec::with_capacity(samples.len());
-    for s in samples {
-        ns.push(at_scale(s.v, k)?);
-    }
+    let (_, k) = decimal_repr(first.v)?;
+    let k = match samples
+        .iter()
+        .try_for_each(|s| at_scale(s.v, k).map(|n| ns.push(n)))
+    {
+        Some(()) => k,
+        None => {
+            let mut k = 0;
+            for s in samples {
+                k = k.max(decimal_repr(s.v)?.1);
+            }
+            ns.clear();
+            for s in samples {
+                ns.push(at_scale(s.v, k)?);
+            }
+            k
+        }
+    };
     // |n| < 2^51, so differences fit, and max - min fits a u64.
     let base = ns.windows(2).map(|w| w[1] - w[0]).min()?;
     let span = ns.windows(2).map(|w| (w[1] - w[0] - base) as u64).max()?;

@@ -158,8 +158,10 @@ pub struct XorAppender {
     /// Bytes, not words: a million open appenders are held in memory.
     lead: u8,
     sig: u8,
-    /// Some timestamp gap differed from the first one.
-    irregular: bool,
+    /// Some timestamp gap differed from the first one, or the first value
+    /// had no decimal form: the packed encoding cannot or most likely will
+    /// not take the chunk (later values are only checked when sealing).
+    unpackable: bool,
 }
 
 impl Default for XorAppender {
@@ -181,7 +183,7 @@ impl XorAppender {
             repr: Repr::Unknown,
             lead: 0,
             sig: 0,
-            irregular: false,
+            unpackable: false,
         }
     }
 
@@ -211,9 +213,10 @@ impl XorAppender {
     }
 
     /// Whether every timestamp so far is one fixed interval after the
-    /// previous (a candidate for the packed encoding when sealed).
+    /// previous and the first value is a decimal (a candidate for the
+    /// packed encoding when sealed).
     pub fn regular(&self) -> bool {
-        self.count >= 2 && !self.irregular
+        self.count >= 2 && !self.unpackable
     }
 
     /// Hints the CPU to fetch the stream's first bytes (before a copy).
@@ -252,6 +255,7 @@ impl XorAppender {
                         self.w.write_bits(0, 1);
                         self.w.write_bits_wide(bits, 64);
                         self.repr = Repr::None;
+                        self.unpackable = true;
                     }
                 }
                 self.vbits = bits;
@@ -270,7 +274,7 @@ impl XorAppender {
                 let b = bucket(&DOD_BITS, dod);
                 write_prefix(&mut self.w, b);
                 write_signed(&mut self.w, dod, DOD_BITS[b]);
-                self.irregular |= dod != 0;
+                self.unpackable |= dod != 0;
                 self.delta = delta;
             }
         }
