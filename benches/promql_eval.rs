@@ -98,9 +98,18 @@ fn bench(c: &mut Criterion) {
         Err(e) => panic!("{e}"),
     };
     let (mint, maxt) = (start - 300_000 + 1, end);
+    // Decoded as the engine does: each series' samples into one reused
+    // buffer.
     let decode = |name: &Matcher| -> usize {
+        let mut buf = Vec::new();
         match q.select(std::slice::from_ref(name), mint, maxt) {
-            Ok(set) => set.map(|s| s.samples.count()).sum(),
+            Ok(set) => set
+                .map(|mut s| {
+                    buf.clear();
+                    s.samples.read_into(&mut buf);
+                    buf.len()
+                })
+                .sum(),
             Err(e) => panic!("select: {e}"),
         }
     };

@@ -497,10 +497,11 @@ mod tests {
                 for &(t, v) in c {
                     a.append(Sample::new(t, v)).unwrap();
                 }
+                // Sealed as the head seals: packed when regular.
                 ChunkMeta {
                     min_t: c[0].0,
                     max_t: c[c.len() - 1].0,
-                    data: ChunkData::Owned(a.to_chunk()),
+                    data: ChunkData::Owned(crate::chunk::seal(&a)),
                 }
             })
             .collect()
@@ -508,9 +509,14 @@ mod tests {
 
     use proptest::prelude::*;
 
-    /// Sorted, distinct timestamps with values tagged by source.
+    /// Sorted, distinct timestamps with values tagged by source: random,
+    /// or one fixed interval apart (whose chunks seal packed).
     fn times(max: usize) -> impl Strategy<Value = Vec<i64>> {
-        prop::collection::btree_set(0i64..400, 0..max).prop_map(|s| s.into_iter().collect())
+        prop_oneof![
+            prop::collection::btree_set(0i64..400, 0..max).prop_map(|s| s.into_iter().collect()),
+            (0i64..100, 1i64..12, 0..max)
+                .prop_map(|(t0, d, n)| (0..n as i64).map(|i| t0 + i * d).collect()),
+        ]
     }
 
     proptest! {

@@ -129,17 +129,20 @@ proptest! {
     #[test]
     fn range_decoding_is_decoding_then_clipping(
         samples in prop_oneof![series(), regular_series()],
-        from in any::<i64>(),
-        len in prop_oneof![0i64..100_000, any::<i64>()],
+        lo in (any::<usize>(), -1i64..=1, any::<i64>(), any::<bool>()),
+        hi in (any::<usize>(), -1i64..=1, any::<i64>(), any::<bool>()),
         prefix in 0usize..2,
     ) {
         let c = encode(&samples);
-        // Probe near the data as well as anywhere.
-        let from = match samples.get(from.unsigned_abs() as usize % (samples.len() + 1)) {
-            Some(s) if from % 3 != 0 => s.t.saturating_add(from % 7),
-            _ => from,
+        // Bounds on, just before or just after a sample, or anywhere.
+        let near = |(i, off, anywhere, free): (usize, i64, i64, bool)| {
+            match samples.get(i % (samples.len() + 1)) {
+                Some(s) if !free => s.t.saturating_add(off),
+                _ => anywhere,
+            }
         };
-        let to = from.saturating_add(len.abs());
+        let from = near(lo);
+        let to = near(hi).max(from);
         let mut got = vec![Sample::new(-1, 0.5); prefix];
         c.decode_range_into(from, to, &mut got).unwrap();
         let want: Vec<Sample> = samples.iter().copied().filter(|s| s.t >= from && s.t <= to).collect();
