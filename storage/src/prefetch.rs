@@ -41,15 +41,16 @@ pub(crate) fn bytes(bytes: &[u8], max: usize) {
     }
 }
 
-/// How deep into a [`crate::SampleIter`] a prefetch reaches. Each level
-/// is found through the one before, so a walk asks for `Lists` a few
-/// series ahead, `Chunks` nearer and `Bytes` for the next series, when
-/// the level before has had time to arrive.
+/// How deep into a series' data a prefetch reaches (a
+/// [`crate::SampleIter`]'s, or the head's series when it selects). Each
+/// level is found through the one before, so a walk asks for `Lists` a few
+/// series ahead, `Chunks` nearer and `Bytes` for the next series, when the
+/// level before has had time to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prefetch {
-    /// The iterator's list of sources.
+    /// The list of sources (in the head: the chunk list and open chunk).
     Lists,
-    /// Each source's list of chunks.
+    /// Each source's list of chunks (in the head: the newest entries).
     Chunks,
     /// The chunks' first bytes.
     Bytes,

@@ -90,24 +90,26 @@ pub(crate) struct ChunkMeta {
 }
 
 impl ChunkMeta {
+    /// The chunk for decoding, checking the CRC of mapped bytes first
+    /// (owned chunks were sealed in this process).
+    fn view(&self) -> Result<ChunkView<'_>, ChunkError> {
+        match &self.data {
+            ChunkData::Owned(chunk) => Ok(chunk.view()),
+            ChunkData::Mapped { file, start, end } => file
+                .get(*start..*end)
+                .map_or(Err(ChunkError::TooShort { len: 0 }), ChunkView::parse),
+        }
+    }
+
     /// Appends the chunk's samples in `[from, to]` to `out`, or nothing
-    /// and the error (checking the CRC of mapped bytes first).
+    /// and the error.
     fn decode_range_into(
         &self,
         from: i64,
         to: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), ChunkError> {
-        match &self.data {
-            ChunkData::Owned(chunk) => chunk.decode_range_into(from, to, out),
-            ChunkData::Mapped { file, start, end } => {
-                match file.get(*start..*end).map(ChunkView::parse) {
-                    Some(Ok(view)) => view.decode_range_into(from, to, out),
-                    Some(Err(e)) => Err(e),
-                    None => Err(ChunkError::TooShort { len: 0 }),
-                }
-            }
-        }
+        self.view()?.decode_range_into(from, to, out)
     }
 
     /// Samples the chunk's header claims (0 if it cannot be read).
@@ -426,19 +428,9 @@ impl SampleIter {
 }
 
 impl ChunkMeta {
-    /// Appends the chunk's samples to `out` (checking the CRC of mapped
-    /// bytes first).
+    /// Appends the chunk's samples to `out`.
     fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
-        match &self.data {
-            ChunkData::Owned(chunk) => chunk.decode_into(out),
-            ChunkData::Mapped { file, start, end } => {
-                match file.get(*start..*end).map(ChunkView::parse) {
-                    Some(Ok(view)) => view.decode_into(out),
-                    Some(Err(e)) => Err(e),
-                    None => Err(ChunkError::TooShort { len: 0 }),
-                }
-            }
-        }
+        self.view()?.decode_into(out)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
-use crate::prefetch;
+use crate::prefetch::{self, Prefetch};
 use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
 use roaring::RoaringBitmap;
 
@@ -62,7 +62,12 @@ impl Head {
                 if let Some(s) = series(j + 4) {
                     prefetch::object::<MemSeries>(s);
                 }
-                for (ahead, level) in [(3, 0), (2, 1), (1, 2)] {
+                let levels = [
+                    (3, Prefetch::Lists),
+                    (2, Prefetch::Chunks),
+                    (1, Prefetch::Bytes),
+                ];
+                for (ahead, level) in levels {
                     if let Some(d) = series(j + ahead).and_then(|s| s.data.try_lock().ok()) {
                         d.prefetch(level, mint, maxt);
                     }

@@ -5,7 +5,7 @@ use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
-use crate::prefetch;
+use crate::prefetch::{self, Prefetch};
 use crate::querier::{ChunkData, ChunkMeta};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -172,24 +172,24 @@ impl SeriesData {
         it.seek(t).filter(|s| s.t == t).map(|s| s.v.to_bits())
     }
 
-    /// Hints the CPU to fetch what [`SeriesData::snapshot`] will read,
-    /// `level` 0 to 2, each reached through the one before: the chunk
+    /// Hints the CPU to fetch what [`SeriesData::snapshot`] will read, a
+    /// level at a time, each reached through the one before: the chunk
     /// list and the open chunk's bytes, then the newest chunk entries,
     /// then those chunks' shared allocations.
-    pub(crate) fn prefetch(&self, level: u8, mint: i64, maxt: i64) {
+    pub(crate) fn prefetch(&self, level: Prefetch, mint: i64, maxt: i64) {
         match level {
-            0 => {
+            Prefetch::Lists => {
                 prefetch::line(self.sealed.as_ptr());
                 self.open.prefetch();
             }
-            1 => {
+            Prefetch::Chunks => {
                 // The entries a range near the present reads: the last few.
                 let n = self.sealed.len();
                 let tail = &self.sealed[n.saturating_sub(3)..];
                 prefetch::line(tail.as_ptr());
                 prefetch::line(tail.as_ptr_range().end.wrapping_sub(1));
             }
-            _ => {
+            Prefetch::Bytes => {
                 for c in overlapping(&self.sealed, mint, maxt).iter().rev().take(4) {
                     prefetch::line(c.chunk.as_bytes().as_ptr());
                 }
