@@ -10,6 +10,7 @@
 //! [`Labels`], [`Sample`]s and [`Matcher`]s.
 
 pub mod chunk;
+mod clock;
 mod error;
 pub mod head;
 pub mod index;
@@ -22,8 +23,9 @@ mod series_order;
 mod storage;
 mod storage_querier;
 
+pub use clock::Clock;
 pub use error::StorageError;
-pub use head::{AppendStats, HeadStats, Rejected};
+pub use head::{AppendStats, HeadStats, Rejected, SeriesLimits, SeriesQuota, SeriesRefusal};
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};

@@ -2,7 +2,8 @@
 //!
 //! Age is measured from the newest sample stored, not the wall clock, so a
 //! node that was down (or data backfilled from long ago) is not emptied on
-//! start. Partitions are dropped oldest first; a dropped partition is first
+//! start; that newest time is capped at the wall clock plus the future
+//! grace, so a future-dated sample cannot make current data look old. Partitions are dropped oldest first; a dropped partition is first
 //! renamed to `.del-<name>` (gone from view atomically), then deleted;
 //! `open` finishes deletions a crash interrupted.
 

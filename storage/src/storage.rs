@@ -6,7 +6,7 @@
 
 use crate::error::StorageError;
 use crate::head::{
-    AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
+    AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats, SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::partition::{Partition, write_partition};
@@ -130,6 +130,31 @@ impl Storage {
         self.head.append_borrowed(batch, Some(&self.wal))
     }
 
+    /// Like [`Storage::append`], charging new series to the writer's quota
+    /// as well as the server's.
+    pub fn append_for(
+        &self,
+        batch: &WriteBatch,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        self.head.append_for(batch, Some(&self.wal), writer)
+    }
+
+    /// Like [`Storage::append_borrowed`], charging new series to the
+    /// writer's quota as well as the server's.
+    pub fn append_borrowed_for(
+        &self,
+        batch: &BorrowedBatch<'_>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        self.head.append_borrowed_for(batch, Some(&self.wal), writer)
+    }
+
+    /// Live series, as counted for the active-series limit.
+    pub fn active_series(&self) -> u64 {
+        self.head.active_series()
+    }
+
     /// A querier over head and partitions for `[mint, maxt]` (inclusive, ms).
     pub fn querier(&self, mint: i64, maxt: i64) -> StorageQuerier<'_> {
         StorageQuerier {
@@ -196,15 +221,17 @@ impl Storage {
         Ok(stats)
     }
 
-    /// Applies retention by age (from the newest sample stored) and by
-    /// size to the partitions. `persist` calls it after each run.
+    /// Applies retention by age (from the newest sample stored, capped at
+    /// the wall clock plus the future grace) and by size to the
+    /// partitions. `persist` calls it after each run.
     pub fn retain(&self) -> Result<RetentionStats, StorageError> {
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
         let newest = parts
             .iter()
             .map(|p| p.meta().max_t)
             .chain(self.head.stats().max_t)
-            .max();
+            .max()
+            .map(|t| self.head.anchor(t));
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
             newest,

@@ -10,9 +10,10 @@
 //! order than their samples reached memory, replay re-applies samples
 //! without the out-of-order window (they were accepted once already).
 
-use super::series::{MemSeries, Outcome, Rules};
+use super::series::{MemSeries, Outcome, Rules, SeriesData};
+use super::series_limits::{SeriesQuota, SeriesRefusal};
 use super::wal_records::RecordWriter;
-use super::{Head, lock};
+use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::model::labels::{LabelError, Labels, sort_pairs, stable_hash_pairs};
@@ -33,12 +34,66 @@ pub struct Rejected {
     pub duplicate_conflict: u64,
     /// Samples of series whose labels failed validation.
     pub invalid_series: u64,
+    /// Newer than the wall clock plus the future grace.
+    pub too_far_in_future: u64,
+    /// Samples of new series refused because the active-series cap (the
+    /// server's or the writer's) is reached.
+    pub active_series_limit: u64,
+    /// Samples of new series refused because this minute's new-series
+    /// budget (the server's or the writer's) is spent.
+    pub new_series_rate_limit: u64,
 }
 
 impl Rejected {
     /// All refusals.
     pub fn total(&self) -> u64 {
-        self.out_of_window + self.past_retention + self.duplicate_conflict + self.invalid_series
+        self.reasons().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Each reason's name (as reported to senders and on `/metrics`) and
+    /// count, in a fixed order.
+    pub fn reasons(&self) -> [(&'static str, u64); 7] {
+        [
+            ("out_of_window", self.out_of_window),
+            ("past_retention", self.past_retention),
+            (
+                "duplicate_timestamp_different_value",
+                self.duplicate_conflict,
+            ),
+            ("invalid_series", self.invalid_series),
+            ("too_far_in_future", self.too_far_in_future),
+            ("active_series_limit", self.active_series_limit),
+            ("new_series_rate_limit", self.new_series_rate_limit),
+        ]
+    }
+
+    /// True when every refusal is for the new-series rate: waiting for the
+    /// next minute and sending again would store them.
+    pub fn only_rate_limited(&self) -> bool {
+        self.new_series_rate_limit > 0 && self.total() == self.new_series_rate_limit
+    }
+
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Appended | Outcome::Duplicate => {}
+            Outcome::OutOfWindow => self.out_of_window += 1,
+            Outcome::PastRetention => self.past_retention += 1,
+            Outcome::DuplicateConflict => self.duplicate_conflict += 1,
+            Outcome::TooFarInFuture => self.too_far_in_future += 1,
+        }
+    }
+}
+
+/// `reason=count` for each reason, space-separated.
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (reason, n)) in self.reasons().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{reason}={n}")?;
+        }
+        Ok(())
     }
 }
 
@@ -51,6 +106,8 @@ pub struct AppendStats {
     pub duplicates: u64,
     /// Samples refused, by reason.
     pub rejected: Rejected,
+    /// Zeros stored at start timestamps (not counted in `appended`).
+    pub start_zeros: u64,
     /// Series refused by validation (at most [`MAX_REPORTED_ERRORS`]).
     pub invalid_series: Vec<LabelError>,
 }
@@ -95,8 +152,9 @@ impl SeriesKey for SortedPairs<'_, '_> {
 }
 
 /// One `append` call's running state.
-struct Appending {
+struct Appending<'w> {
     rules: Rules,
+    writer: Option<&'w Arc<SeriesQuota>>,
     stats: AppendStats,
     rec: Option<RecordWriter>,
     new_defs: Vec<Arc<MemSeries>>,
@@ -112,9 +170,20 @@ impl Head {
         batch: &WriteBatch,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        let mut a = self.appending(wal.is_some(), batch.num_samples());
+        self.append_for(batch, wal, None)
+    }
+
+    /// Like [`Head::append`], charging new series to `writer`'s quota
+    /// as well as the server's.
+    pub fn append_for(
+        &self,
+        batch: &WriteBatch,
+        wal: Option<&Wal>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let mut a = self.appending(wal.is_some(), batch.num_samples(), writer);
         for ss in &batch.series {
-            self.append_series(&mut a, &ss.labels, &ss.samples);
+            self.append_series(&mut a, &ss.labels, &ss.samples, &[]);
         }
         self.finish(a, wal)
     }
@@ -126,21 +195,44 @@ impl Head {
         batch: &BorrowedBatch<'_>,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        let mut a = self.appending(wal.is_some(), batch.num_samples());
+        self.append_borrowed_for(batch, wal, None)
+    }
+
+    /// Like [`Head::append_borrowed`], charging new series to `writer`'s
+    /// quota as well as the server's.
+    pub fn append_borrowed_for(
+        &self,
+        batch: &BorrowedBatch<'_>,
+        wal: Option<&Wal>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let mut a = self.appending(wal.is_some(), batch.num_samples(), writer);
         let mut sorted = Vec::new();
         for ss in &batch.series {
             sort_pairs(ss.labels, &mut sorted);
-            self.append_series(&mut a, SortedPairs(&sorted), ss.samples);
+            self.append_series(
+                &mut a,
+                SortedPairs(&sorted),
+                ss.samples,
+                ss.start_timestamps,
+            );
         }
         self.finish(a, wal)
     }
 
-    fn appending(&self, logged: bool, samples: usize) -> Appending {
+    fn appending<'w>(
+        &self,
+        logged: bool,
+        samples: usize,
+        writer: Option<&'w Arc<SeriesQuota>>,
+    ) -> Appending<'w> {
         Appending {
+            writer,
             rules: Rules {
                 cut: self.opts.cut,
                 ooo_window_ms: self.opts.ooo_window_ms,
                 min_valid_t: self.min_valid_t(),
+                max_valid_t: self.max_valid_t(),
                 replay: false,
             },
             stats: AppendStats::default(),
@@ -152,7 +244,15 @@ impl Head {
         }
     }
 
-    fn append_series(&self, a: &mut Appending, key: impl SeriesKey, samples: &[Sample]) {
+    /// Appends one series' samples; `starts` (empty, or one per sample)
+    /// are remote write 2.0 start timestamps.
+    fn append_series(
+        &self,
+        a: &mut Appending<'_>,
+        key: impl SeriesKey,
+        samples: &[Sample],
+        starts: &[i64],
+    ) {
         if samples.is_empty() {
             return;
         }
@@ -170,7 +270,10 @@ impl Head {
                     }
                     return;
                 }
-                self.create(hash, &labels, None)
+                match self.create(hash, &labels, None, Admit::Writer(a.writer)) {
+                    Ok(s) => s,
+                    Err(e) => return refuse_series(a, e, samples.len()),
+                }
             }
         };
         a.accepted.clear();
@@ -180,24 +283,34 @@ impl Head {
             while data.deleted {
                 drop(data);
                 std::thread::yield_now();
-                series = self.get_or_create(&key.to_labels(), None);
+                series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer))
+                {
+                    Ok(s) => s,
+                    Err(e) => return refuse_series(a, e, samples.len()),
+                };
                 data = lock(&series.data);
             }
-            for &s in samples {
+            let mut zeros = 0;
+            for (i, &s) in samples.iter().enumerate() {
+                if let Some(&st) = starts.get(i)
+                    && let Some(zero) = zero_at_start(&mut data, st, s, &a.rules)
+                {
+                    a.accepted.push(zero);
+                    zeros += 1;
+                }
                 match data.append(s, &a.rules) {
-                    Outcome::Appended => {
-                        a.accepted.push(s);
-                        a.batch_max = a.batch_max.max(s.t);
-                        a.batch_min = a.batch_min.min(s.t);
-                    }
+                    Outcome::Appended => a.accepted.push(s),
                     Outcome::Duplicate => a.stats.duplicates += 1,
-                    Outcome::OutOfWindow => a.stats.rejected.out_of_window += 1,
-                    Outcome::PastRetention => a.stats.rejected.past_retention += 1,
-                    Outcome::DuplicateConflict => a.stats.rejected.duplicate_conflict += 1,
+                    refused => a.stats.rejected.add(refused),
                 }
             }
+            for s in &a.accepted {
+                a.batch_max = a.batch_max.max(s.t);
+                a.batch_min = a.batch_min.min(s.t);
+            }
+            a.stats.start_zeros += zeros;
+            a.stats.appended += a.accepted.len() as u64 - zeros;
         }
-        a.stats.appended += a.accepted.len() as u64;
         if let Some(rec) = a.rec.as_mut()
             && !a.accepted.is_empty()
         {
@@ -232,7 +345,8 @@ impl Head {
             self.min_t.fetch_min(batch_min, Ordering::Relaxed);
         }
         let c = &self.counters;
-        c.appended.fetch_add(stats.appended, Ordering::Relaxed);
+        c.appended
+            .fetch_add(stats.appended + stats.start_zeros, Ordering::Relaxed);
         c.duplicates.fetch_add(stats.duplicates, Ordering::Relaxed);
         let r = &stats.rejected;
         for (ctr, n) in [
@@ -240,6 +354,9 @@ impl Head {
             (&c.past_retention, r.past_retention),
             (&c.duplicate_conflict, r.duplicate_conflict),
             (&c.invalid_series, r.invalid_series),
+            (&c.too_far_in_future, r.too_far_in_future),
+            (&c.active_series_limit, r.active_series_limit),
+            (&c.new_series_rate_limit, r.new_series_rate_limit),
         ] {
             if n > 0 {
                 ctr.fetch_add(n, Ordering::Relaxed);
@@ -247,4 +364,27 @@ impl Head {
         }
         Ok(stats)
     }
+}
+
+/// Counts a new series' samples as refused by a cardinality limit.
+fn refuse_series(a: &mut Appending<'_>, why: SeriesRefusal, samples: usize) {
+    let r = &mut a.stats.rejected;
+    let n = samples as u64;
+    match why {
+        SeriesRefusal::ActiveSeries => r.active_series_limit += n,
+        SeriesRefusal::NewSeriesRate => r.new_series_rate_limit += n,
+    }
+}
+
+/// Stores a zero at a sample's start timestamp `st` when, as Prometheus
+/// does, it marks a (re)start newer than everything the series holds and
+/// older than the sample; the zero it stored, if any. Done under the
+/// series' lock so it is decided against the series' true last sample.
+fn zero_at_start(data: &mut SeriesData, st: i64, s: Sample, rules: &Rules) -> Option<Sample> {
+    let fresh = st > 0 && st < s.t && s.t <= rules.max_valid_t;
+    if !fresh || data.max_t().is_some_and(|last| st <= last) {
+        return None;
+    }
+    let zero = Sample::new(st, 0.0);
+    (data.append(zero, rules) == Outcome::Appended).then_some(zero)
 }

@@ -15,6 +15,7 @@ mod persist;
 mod read;
 mod replay;
 mod series;
+mod series_limits;
 mod stats;
 mod thin;
 pub(crate) mod wal_records;
@@ -22,9 +23,11 @@ pub(crate) mod wal_records;
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
 pub use read::HeadQuerier;
 pub use replay::ReplayStats;
+pub use series_limits::{SeriesLimits, SeriesQuota, SeriesRefusal};
 pub use stats::Cardinality;
 
 use crate::chunk::CutPolicy;
+use crate::clock::Clock;
 use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
 use intern::Interner;
@@ -43,14 +46,26 @@ pub struct HeadOptions {
     pub cut: CutPolicy,
     /// How far behind its newest sample a series still accepts samples.
     pub ooo_window_ms: i64,
-    /// Samples older than the newest stored sample minus this are refused,
-    /// and partitions wholly older are dropped.
+    /// Samples older than the store's "now" minus this are refused, and
+    /// partitions wholly older are dropped. "Now" is the newest sample
+    /// stored, capped at the wall clock plus `future_grace_ms`.
     pub retention_ms: Option<i64>,
     /// Drop the oldest partitions while they take more than this many bytes.
     pub retention_bytes: Option<u64>,
     /// Label validation limits.
     pub limits: LabelLimits,
+    /// Samples newer than the wall clock plus this are refused
+    /// (`too_far_in_future`), so no sample moves the store's "now" past it.
+    pub future_grace_ms: i64,
+    /// The wall clock (tests inject their own).
+    pub clock: Clock,
+    /// Server-wide cardinality limits.
+    pub series_limits: SeriesLimits,
 }
+
+/// Default [`HeadOptions::future_grace_ms`]: ten minutes, as Mimir's
+/// creation grace period.
+pub const DEFAULT_FUTURE_GRACE_MS: i64 = 600_000;
 
 impl Default for HeadOptions {
     fn default() -> Self {
@@ -60,6 +75,9 @@ impl Default for HeadOptions {
             retention_ms: None,
             retention_bytes: None,
             limits: LabelLimits::default(),
+            future_grace_ms: DEFAULT_FUTURE_GRACE_MS,
+            clock: Clock::system(),
+            series_limits: SeriesLimits::default(),
         }
     }
 }
@@ -116,6 +134,18 @@ struct Counters {
     past_retention: AtomicU64,
     duplicate_conflict: AtomicU64,
     invalid_series: AtomicU64,
+    too_far_in_future: AtomicU64,
+    active_series_limit: AtomicU64,
+    new_series_rate_limit: AtomicU64,
+}
+
+/// Who a new series is created for: WAL replay (no limits apply; the
+/// series existed already) or a writer, checked against the server's
+/// limits and its own quota, if any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admit<'a> {
+    Replay,
+    Writer(Option<&'a Arc<SeriesQuota>>),
 }
 
 /// Head statistics.
@@ -150,6 +180,10 @@ pub struct Head {
     /// the head holds: good enough to skip the head for ranges before it.
     min_t: AtomicI64,
     counters: Counters,
+    /// Server-wide series budget; counts every live series.
+    quota: SeriesQuota,
+    /// Writers' quotas that series are charged to (`MemSeries::owner`).
+    owners: RwLock<Vec<Arc<SeriesQuota>>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -168,6 +202,8 @@ impl Head {
     /// An empty head.
     pub fn new(opts: HeadOptions) -> Self {
         Head {
+            quota: SeriesQuota::new(opts.series_limits),
+            owners: RwLock::new(Vec::new()),
             opts,
             shards: (0..SHARDS)
                 .map(|_| RwLock::new(ShardMap::default()))
@@ -203,26 +239,55 @@ impl Head {
 
     /// The series with these labels, created (with a fresh id, or `id`
     /// during replay) if missing. Validation is the caller's.
-    fn get_or_create(&self, labels: &Labels, id: Option<u32>) -> Arc<MemSeries> {
+    fn get_or_create(
+        &self,
+        labels: &Labels,
+        id: Option<u32>,
+        admit: Admit<'_>,
+    ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let hash = labels.stable_hash();
         match self.get(hash, labels) {
-            Some(s) => s,
-            None => self.create(hash, labels, id),
+            Some(s) => Ok(s),
+            None => self.create(hash, labels, id, admit),
         }
     }
 
-    /// Creates the series unless a racing writer just did.
-    fn create(&self, hash: u64, labels: &Labels, id: Option<u32>) -> Arc<MemSeries> {
+    /// Creates the series unless a racing writer just did; a writer's new
+    /// series is charged to the server's and the writer's quotas first.
+    fn create(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        id: Option<u32>,
+        admit: Admit<'_>,
+    ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
         if let Some(s) = shard.get(&hash).and_then(|slot| slot.find(labels)) {
-            return Arc::clone(s);
+            return Ok(Arc::clone(s));
         }
+        let owner = match admit {
+            Admit::Replay => {
+                self.quota.count_existing();
+                0
+            }
+            Admit::Writer(writer) => {
+                let now = self.opts.clock.now_ms();
+                self.quota.take(now)?;
+                if let Some(w) = writer
+                    && let Err(e) = w.take(now)
+                {
+                    self.quota.give_back(now);
+                    return Err(e);
+                }
+                writer.map_or(0, |w| self.owner_index(w))
+            }
+        };
         let mut by_id = write(&self.by_id);
         let id = match id {
             Some(id) => id,
             None => u32::try_from(by_id.len()).unwrap_or(u32::MAX),
         };
-        let s = Arc::new(MemSeries::new(id, self.interner.labels(labels)));
+        let s = Arc::new(MemSeries::new(id, self.interner.labels(labels), owner));
         let slot = id as usize;
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);
@@ -240,7 +305,33 @@ impl Head {
                 shard.insert(hash, Slot::Many(v))
             }
         };
-        s
+        Ok(s)
+    }
+
+    /// `quota`'s index in `owners` plus one, registering it if new; `0`
+    /// (not tracked) once `u16` indices run out.
+    fn owner_index(&self, quota: &Arc<SeriesQuota>) -> u16 {
+        let find = |v: &[Arc<SeriesQuota>]| v.iter().position(|q| Arc::ptr_eq(q, quota));
+        if let Some(i) = find(&read(&self.owners)) {
+            return u16::try_from(i + 1).unwrap_or(0);
+        }
+        let mut owners = write(&self.owners);
+        let i = find(&owners).unwrap_or_else(|| {
+            owners.push(Arc::clone(quota));
+            owners.len() - 1
+        });
+        u16::try_from(i + 1).unwrap_or(0)
+    }
+
+    /// Releases a removed series from the quotas it was charged to.
+    fn release_series(&self, owner: u16) {
+        self.quota.release();
+        if let Some(q) = usize::from(owner)
+            .checked_sub(1)
+            .and_then(|i| read(&self.owners).get(i).cloned())
+        {
+            q.release();
+        }
     }
 
     /// The series with id `id`.
@@ -268,13 +359,39 @@ impl Head {
                 past_retention: c.past_retention.load(Ordering::Relaxed),
                 duplicate_conflict: c.duplicate_conflict.load(Ordering::Relaxed),
                 invalid_series: c.invalid_series.load(Ordering::Relaxed),
+                too_far_in_future: c.too_far_in_future.load(Ordering::Relaxed),
+                active_series_limit: c.active_series_limit.load(Ordering::Relaxed),
+                new_series_rate_limit: c.new_series_rate_limit.load(Ordering::Relaxed),
             },
             max_t: (max_t != i64::MIN).then_some(max_t),
         }
     }
 
+    /// Live series, as counted for the active-series limit.
+    pub fn active_series(&self) -> u64 {
+        self.quota.active()
+    }
+
+    /// Samples after this time are refused: the wall clock plus the
+    /// future grace.
+    pub fn max_valid_t(&self) -> i64 {
+        self.opts
+            .clock
+            .now_ms()
+            .saturating_add(self.opts.future_grace_ms.max(0))
+    }
+
+    /// The store's "now" given the newest sample stored: that sample's
+    /// time, but never past [`Head::max_valid_t`], so a future sample
+    /// written before the bound existed cannot move retention or the
+    /// out-of-order cutoff.
+    pub fn anchor(&self, newest: i64) -> i64 {
+        newest.min(self.max_valid_t())
+    }
+
     /// Samples before this time are refused (retention by age, measured
-    /// from the newest sample stored, not the wall clock).
+    /// from the store's anchored "now", not the wall clock, so backfilled
+    /// history is kept).
     fn min_valid_t(&self) -> i64 {
         match self.opts.retention_ms {
             Some(r) => {
@@ -282,7 +399,7 @@ impl Head {
                 if max == i64::MIN {
                     i64::MIN
                 } else {
-                    max.saturating_sub(r)
+                    self.anchor(max).saturating_sub(r)
                 }
             }
             None => i64::MIN,
@@ -301,10 +418,10 @@ mod tests {
         let b = Labels::from_pairs([("__name__", "b")]);
         let c = Labels::from_pairs([("__name__", "c")]);
         // Pretend all three share one hash.
-        let sa = h.create(42, &a, None);
-        let sb = h.create(42, &b, None);
-        let sc = h.create(42, &c, None);
-        assert_eq!(h.create(42, &b, None).id, sb.id);
+        let sa = h.create(42, &a, None, Admit::Replay).unwrap();
+        let sb = h.create(42, &b, None, Admit::Replay).unwrap();
+        let sc = h.create(42, &c, None, Admit::Replay).unwrap();
+        assert_eq!(h.create(42, &b, None, Admit::Replay).unwrap().id, sb.id);
         let ids = [sa.id, sb.id, sc.id];
         assert_eq!(ids, [0, 1, 2]);
         for (l, id) in [(&a, 0), (&b, 1), (&c, 2)] {

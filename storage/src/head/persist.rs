@@ -37,7 +37,7 @@ fn hour_of(t: i64) -> i64 {
 impl Head {
     /// End (exclusive) of the time before which hours are ready.
     pub(crate) fn ready_end(&self) -> Option<i64> {
-        let max = self.stats().max_t?;
+        let max = self.anchor(self.stats().max_t?);
         Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
     }
 
@@ -140,6 +140,7 @@ impl Head {
                 *slot = None;
             }
             write(&self.postings).remove(s.id, &s.labels);
+            self.release_series(s.owner);
             removed += 1;
         }
         removed

@@ -2,7 +2,7 @@
 
 use super::series::{Outcome, Rules};
 use super::wal_records::{self, BatchRecord};
-use super::{Head, lock};
+use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use hourglass_wal::{Lsn, Wal};
 use std::sync::atomic::Ordering;
@@ -74,7 +74,8 @@ impl Head {
                     });
                 }
                 None => {
-                    self.get_or_create(&labels, Some(id));
+                    // Replay is never refused by limits.
+                    let _ = self.get_or_create(&labels, Some(id), Admit::Replay);
                 }
             }
         }
@@ -82,6 +83,7 @@ impl Head {
             cut: self.opts.cut,
             ooo_window_ms: self.opts.ooo_window_ms,
             min_valid_t: i64::MIN,
+            max_valid_t: i64::MAX,
             replay: true,
         };
         let mut max = i64::MIN;

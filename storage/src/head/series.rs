@@ -46,6 +46,8 @@ pub(crate) enum Outcome {
     PastRetention,
     /// Same timestamp as a stored sample, different value.
     DuplicateConflict,
+    /// Newer than the wall clock plus the future grace.
+    TooFarInFuture,
 }
 
 /// The rules in force for an append.
@@ -55,6 +57,10 @@ pub(crate) struct Rules {
     pub(crate) ooo_window_ms: i64,
     /// Samples before this are refused (retention).
     pub(crate) min_valid_t: i64,
+    /// Samples after this are refused (wall clock plus the future grace);
+    /// it also caps the time the out-of-order window is measured back
+    /// from, so a series holding a future sample still takes current ones.
+    pub(crate) max_valid_t: i64,
     /// Replay: samples were accepted once already, so no window applies.
     pub(crate) replay: bool,
 }
@@ -68,15 +74,19 @@ pub(crate) struct MemSeries {
     /// Set once a WAL record holding this series' definition is durable;
     /// until then every record that uses the series repeats it.
     pub(crate) def_durable: AtomicBool,
+    /// The writer's quota this series is charged to: an index into the
+    /// head's owners plus one, `0` for none (fits beside `id`).
+    pub(crate) owner: u16,
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: u32, labels: Labels) -> Self {
+    pub(crate) fn new(id: u32, labels: Labels, owner: u16) -> Self {
         MemSeries {
             id,
             labels,
             data: Mutex::new(SeriesData::default()),
             def_durable: AtomicBool::new(false),
+            owner,
         }
     }
 }
@@ -88,8 +98,13 @@ impl SeriesData {
     }
 
     pub(crate) fn append(&mut self, s: Sample, rules: &Rules) -> Outcome {
-        if s.t < rules.min_valid_t && !rules.replay {
-            return Outcome::PastRetention;
+        if !rules.replay {
+            if s.t < rules.min_valid_t {
+                return Outcome::PastRetention;
+            }
+            if s.t > rules.max_valid_t {
+                return Outcome::TooFarInFuture;
+            }
         }
         let Some(max_t) = self.max_t() else {
             return self.append_in_order(s, rules);
@@ -97,7 +112,8 @@ impl SeriesData {
         if s.t > max_t {
             return self.append_in_order(s, rules);
         }
-        if !rules.replay && s.t < max_t.saturating_sub(rules.ooo_window_ms) {
+        let window_end = max_t.min(rules.max_valid_t);
+        if !rules.replay && s.t < window_end.saturating_sub(rules.ooo_window_ms) {
             return Outcome::OutOfWindow;
         }
         let bits = s.v.to_bits();
@@ -292,6 +308,7 @@ mod tests {
             },
             ooo_window_ms: 1000,
             min_valid_t: 0,
+            max_valid_t: 1_000_000,
             replay: false,
         }
     }

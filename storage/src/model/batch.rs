@@ -49,6 +49,11 @@ pub struct SeriesRef<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     /// Its samples.
     pub samples: &'a [Sample],
+    /// Remote write 2.0 start timestamps, one per sample (`0`: none), or
+    /// empty. Storage puts a zero at a start timestamp only where it is
+    /// newer than the series' last sample and older than the sample, as
+    /// Prometheus does: the counter (re)started there.
+    pub start_timestamps: &'a [i64],
 }
 
 /// A batch that borrows from the request it was decoded from, so storing
@@ -72,7 +77,22 @@ pub struct BorrowedBatch<'a> {
 impl<'a> BorrowedBatch<'a> {
     /// Adds samples for a series.
     pub fn push(&mut self, labels: &'a [(&'a str, &'a str)], samples: &'a [Sample]) {
-        self.series.push(SeriesRef { labels, samples });
+        self.push_with_starts(labels, samples, &[]);
+    }
+
+    /// Adds samples for a series with their start timestamps (one per
+    /// sample, or empty).
+    pub fn push_with_starts(
+        &mut self,
+        labels: &'a [(&'a str, &'a str)],
+        samples: &'a [Sample],
+        start_timestamps: &'a [i64],
+    ) {
+        self.series.push(SeriesRef {
+            labels,
+            samples,
+            start_timestamps,
+        });
     }
 
     /// Total samples.
