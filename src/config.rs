@@ -7,11 +7,15 @@
 //! max_labels_per_series = 64
 //! max_label_name_bytes = 1024
 //! max_label_value_bytes = 4096
+//! max_active_series = 2000000        # optional: live series in the head
+//! max_new_series_per_minute = 100000 # optional: series created per minute
 //!
 //! [[auth.write.tokens]]          # Authorization: Bearer <token>
 //! name = "prometheus-a"
 //! token = "…"
 //! samples_per_second = 500000    # optional rate limit (429 beyond it)
+//! max_active_series = 500000     # optional: series this caller created
+//! max_new_series_per_minute = 10000
 //!
 //! [[auth.write.basic]]           # Authorization: Basic …
 //! username = "pusher"
@@ -81,6 +85,10 @@ pub struct Token {
     pub token: String,
     /// Most samples per second this caller may write.
     pub samples_per_second: Option<u64>,
+    /// Most live series this caller may have created.
+    pub max_active_series: Option<u64>,
+    /// Most series this caller may create per minute.
+    pub max_new_series_per_minute: Option<u64>,
 }
 
 /// One basic-auth user.
@@ -93,6 +101,10 @@ pub struct BasicUser {
     pub password: String,
     /// Most samples per second this caller may write.
     pub samples_per_second: Option<u64>,
+    /// Most live series this caller may have created.
+    pub max_active_series: Option<u64>,
+    /// Most series this caller may create per minute.
+    pub max_new_series_per_minute: Option<u64>,
 }
 
 /// Request limits beyond the body size.
@@ -111,6 +123,12 @@ pub struct Limits {
     /// Longest label value in bytes.
     #[serde(default = "default_value")]
     pub max_label_value_bytes: usize,
+    /// Most live series in the head, server-wide.
+    #[serde(default)]
+    pub max_active_series: Option<u64>,
+    /// Most series created per minute, server-wide.
+    #[serde(default)]
+    pub max_new_series_per_minute: Option<u64>,
 }
 
 fn default_series() -> usize {
@@ -133,6 +151,8 @@ impl Default for Limits {
             max_labels_per_series: default_labels(),
             max_label_name_bytes: default_name(),
             max_label_value_bytes: default_value(),
+            max_active_series: None,
+            max_new_series_per_minute: None,
         }
     }
 }
@@ -177,6 +197,7 @@ mod tests {
             name = "a"
             token = "0123456789abcdef"
             samples_per_second = 100
+            max_active_series = 7
             [[auth.read.basic]]
             username = "u"
             password = "p"
@@ -186,6 +207,9 @@ mod tests {
         assert_eq!(c.limits.max_series_per_request, 5);
         assert_eq!(c.limits.max_labels_per_series, 64);
         assert_eq!(c.auth.write.tokens[0].samples_per_second, Some(100));
+        assert_eq!(c.auth.write.tokens[0].max_active_series, Some(7));
+        assert_eq!(c.auth.write.tokens[0].max_new_series_per_minute, None);
+        assert_eq!(c.limits.max_active_series, None);
         assert!(!c.auth.read.is_open());
     }
 

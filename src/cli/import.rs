@@ -157,6 +157,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             let stats = storage.append(batch)?;
             *stored += stats.appended + stats.duplicates;
             *refused += stats.rejected.total();
+            if stats.rejected.total() > 0 {
+                eprintln!("refused samples by reason: {}", stats.rejected);
+            }
             for e in stats.invalid_series.iter().take(3) {
                 eprintln!("refused series: {e}");
             }

@@ -7,7 +7,7 @@ use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
 use hourglass_storage::head::HeadOptions;
-use hourglass_storage::{LabelLimits, Options as StorageOptions, Storage};
+use hourglass_storage::{LabelLimits, Options as StorageOptions, SeriesLimits, Storage};
 use hourglass_wal::{Options as WalOptions, SyncPolicy};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +33,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4095))]
     wal_segment_mib: u64,
     /// How long samples are kept, measured back from the newest sample
-    /// stored (not the wall clock); `0` keeps everything.
+    /// stored (not the wall clock, but never from past the wall clock plus
+    /// --future-grace); `0` keeps everything.
     #[arg(long, default_value = "15d", value_parser = parse_duration)]
     retention: Duration,
     /// Largest total size of partitions on disk; the oldest are removed
@@ -44,6 +45,11 @@ pub struct ServeArgs {
     /// How far behind its newest sample a series still accepts samples.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     out_of_order_window: Duration,
+    /// How far past the wall clock a sample may be stamped; newer samples
+    /// are refused per series (`too_far_in_future`), so none can move the
+    /// store's notion of "now" (retention, the out-of-order cutoff).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    future_grace: Duration,
     /// How often hours that can no longer receive samples are written out
     /// as partitions (and retention applied).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
@@ -161,6 +167,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_name_bytes: config.limits.max_label_name_bytes,
                 max_value_bytes: config.limits.max_label_value_bytes,
                 ..LabelLimits::default()
+            },
+            future_grace_ms: millis(args.future_grace),
+            series_limits: SeriesLimits {
+                max_active: config.limits.max_active_series,
+                max_new_per_minute: config.limits.max_new_series_per_minute,
             },
             ..HeadOptions::default()
         },

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use hourglass_storage::{SeriesLimits, SeriesQuota};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -84,6 +85,8 @@ pub struct Caller {
     pub name: String,
     /// Its samples/s budget, if it has one.
     pub budget: Option<Arc<Budget>>,
+    /// Its series quota (active and new per minute), if it has limits.
+    pub series: Option<Arc<SeriesQuota>>,
 }
 
 /// A write refused because its caller's samples/s budget is spent.
@@ -144,6 +147,13 @@ impl Gate {
     /// The gate for one path class.
     pub fn new(c: &Credentials) -> Gate {
         let budget = |r: Option<u64>| r.map(|r| Arc::new(Budget::new(r)));
+        let series = |max_active, max_new_per_minute| {
+            let limits = SeriesLimits {
+                max_active,
+                max_new_per_minute,
+            };
+            (!limits.is_unlimited()).then(|| Arc::new(SeriesQuota::new(limits)))
+        };
         let mut entries = Vec::new();
         for t in &c.tokens {
             entries.push(Entry {
@@ -151,6 +161,7 @@ impl Gate {
                 caller: Caller {
                     name: t.name.clone(),
                     budget: budget(t.samples_per_second),
+                    series: series(t.max_active_series, t.max_new_series_per_minute),
                 },
             });
         }
@@ -162,6 +173,7 @@ impl Gate {
                 caller: Caller {
                     name: u.username.clone(),
                     budget: budget(u.samples_per_second),
+                    series: series(u.max_active_series, u.max_new_series_per_minute),
                 },
             });
         }

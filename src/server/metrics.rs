@@ -164,13 +164,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "counter",
         "Samples refused, by reason.",
     );
-    let r = &head.rejected;
-    for (reason, n) in [
-        ("out_of_window", r.out_of_window),
-        ("past_retention", r.past_retention),
-        ("duplicate_timestamp_different_value", r.duplicate_conflict),
-        ("invalid_series", r.invalid_series),
-    ] {
+    for (reason, n) in head.rejected.reasons() {
         out.sample(
             "hourglass_head_samples_rejected_total",
             &[("reason", reason)],

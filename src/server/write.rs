@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{AppendStats, BorrowedBatch, Labels, WriteBatch};
+use hourglass_storage::{AppendStats, BorrowedBatch};
 use std::fmt::Write as _;
 
 const V1_PROTO: &str = "prometheus.WriteRequest";
@@ -164,7 +164,7 @@ fn ingest_v1(
         Ok(req) => {
             let response = match refusal(state, caller, &req) {
                 Some(r) => r,
-                None => match store(state, &req, &[]) {
+                None => match store(state, caller, &req, None) {
                     Ok((stats, histograms)) => answer(&stats, histograms),
                     Err(e) => storage_failed(&e),
                 },
@@ -200,31 +200,22 @@ fn ingest_v2(
     };
     let response = match refusal(state, caller, &decoded.req) {
         Some(r) => with_written(r, 0),
-        None => store_v2(state, &decoded),
+        None => store_v2(state, caller, &decoded),
     };
     bufs.give_back(decoded.req);
     response
 }
 
-fn store_v2(state: &AppState, decoded: &v2::Request<'_>) -> Response {
-    // A start ("created") timestamp before a sample marks where the counter
-    // began: store a zero there, as Prometheus's created-timestamp zero
-    // injection does, so rate() sees the whole first increase.
-    let mut zeros = WriteBatch::new();
-    for ts in &decoded.req.series {
-        let mut last_st = 0;
-        let starts = &decoded.start_timestamps[ts.samples.clone()];
-        for (s, &st) in decoded.req.samples_of(ts).iter().zip(starts) {
-            if st > 0 && st < s.t && st != last_st {
-                zeros.push(
-                    Labels::from_pairs(decoded.req.labels_of(ts).iter().copied()),
-                    vec![hourglass_storage::Sample::new(st, 0.0)],
-                );
-                last_st = st;
-            }
-        }
-    }
-    match store(state, &decoded.req, &[zeros]) {
+fn store_v2(
+    state: &AppState,
+    caller: Option<&super::auth::Caller>,
+    decoded: &v2::Request<'_>,
+) -> Response {
+    // A start ("created") timestamp marks where a counter began: storage
+    // stores a zero there when it is newer than the series' last sample
+    // (as Prometheus's created-timestamp zero injection does), so rate()
+    // sees the whole first increase and nothing lands between samples.
+    match store(state, caller, &decoded.req, Some(&decoded.start_timestamps)) {
         Ok((stats, histograms)) => with_written(
             answer(&stats, histograms),
             stats.appended + stats.duplicates,
@@ -250,12 +241,14 @@ fn with_written(mut r: Response, samples: u64) -> Response {
     r
 }
 
-/// Stores a decoded request (after `extra`, whose refusals are not the
-/// sender's concern); returns what storage did and the histogram count.
+/// Stores a decoded request, new series charged to the caller's series
+/// quota (`starts`: 2.0 start timestamps, parallel to `req.samples`);
+/// returns what storage did and the histogram count.
 fn store(
     state: &AppState,
+    caller: Option<&super::auth::Caller>,
     req: &v1::WriteRequest<'_>,
-    extra: &[WriteBatch],
+    starts: Option<&[i64]>,
 ) -> Result<(AppendStats, u64), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
@@ -275,29 +268,48 @@ fn store(
     for ts in &req.series {
         histograms += u64::from(ts.histograms);
         let samples = req.samples_of(ts);
+        let starts = starts
+            .and_then(|st| st.get(ts.samples.clone()))
+            .unwrap_or_default();
         if !samples.is_empty() {
-            batch.push(req.labels_of(ts), samples);
+            batch.push_with_starts(req.labels_of(ts), samples, starts);
         }
-    }
-    for b in extra.iter().filter(|b| !b.is_empty()) {
-        state.inner.storage.append(b)?;
     }
     let stats = if batch.is_empty() {
         AppendStats::default()
     } else {
-        state.inner.storage.append_borrowed(&batch)?
+        let quota = caller.and_then(|c| c.series.as_ref());
+        state.inner.storage.append_borrowed_for(&batch, quota)?
     };
     Ok((stats, histograms))
 }
 
-/// 204 when everything was stored, else 400 saying what was refused.
+/// 204 when everything was stored; 429 (with `Retry-After`) when the only
+/// refusals are new series over the per-minute budget, since sending the
+/// same request again once the minute turns stores them (what was stored
+/// comes back as exact duplicates, accepted silently); else 400 saying
+/// what was refused.
 fn answer(stats: &AppendStats, histograms: u64) -> Response {
     if stats.rejected.total() == 0 && histograms == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
     let msg = refusal_message(stats, histograms);
     tracing::debug!(%msg, "remote write: samples refused");
+    if histograms == 0 && stats.rejected.only_rate_limited() {
+        let mut r = plain(StatusCode::TOO_MANY_REQUESTS, msg);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, seconds_to_next_minute().into());
+        return r;
+    }
     plain(StatusCode::BAD_REQUEST, msg)
+}
+
+/// Whole seconds until the new-series budget's minute turns (at least 1).
+fn seconds_to_next_minute() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    60 - now % 60
 }
 
 /// Says what was stored, what was refused and why, naming the first series
@@ -305,14 +317,9 @@ fn answer(stats: &AppendStats, histograms: u64) -> Response {
 fn refusal_message(stats: &AppendStats, histograms: u64) -> String {
     let r = &stats.rejected;
     let mut msg = format!(
-        "stored {} samples, refused {}: out_of_window={} past_retention={} \
-         duplicate_timestamp_different_value={} invalid_series={}",
+        "stored {} samples, refused {}: {r}",
         stats.appended,
         r.total() + histograms,
-        r.out_of_window,
-        r.past_retention,
-        r.duplicate_conflict,
-        r.invalid_series,
     );
     if histograms > 0 {
         let _ = write!(msg, " native_histograms={histograms} (not supported yet)");

@@ -110,7 +110,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
             .with_retry_after((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
     }
     let mut written = good;
-    if let Err(e) = append(state, &mut written, &mut errors) {
+    if let Err(e) = append(state, caller, &mut written, &mut errors) {
         tracing::error!(error = %e, "custom metrics: storage failed");
         return ApiError::internal(format!(
             "storage failed, nothing from this request is acknowledged: {e}"
@@ -192,22 +192,24 @@ fn add(batch: &mut WriteBatch, item: &Item) {
 /// exact duplicates, which storage accepts).
 fn append(
     state: &AppState,
+    caller: Option<&crate::server::auth::Caller>,
     written: &mut Vec<(usize, Item)>,
     errors: &mut Vec<ItemError>,
 ) -> Result<(), hourglass_storage::StorageError> {
     let storage = &state.inner.storage;
+    let quota = caller.and_then(|c| c.series.as_ref());
     let mut all = WriteBatch::new();
     for (_, item) in written.iter() {
         add(&mut all, item);
     }
-    if all.is_empty() || storage.append(&all)?.rejected.total() == 0 {
+    if all.is_empty() || storage.append_for(&all, quota)?.rejected.total() == 0 {
         return Ok(());
     }
     let mut kept = Vec::with_capacity(written.len());
     for (index, item) in written.drain(..) {
         let mut one = WriteBatch::new();
         add(&mut one, &item);
-        let stats = storage.append(&one)?;
+        let stats = storage.append_for(&one, quota)?;
         if stats.rejected.total() == 0 {
             kept.push((index, item));
         } else {
@@ -233,6 +235,12 @@ fn storage_reason(stats: &AppendStats) -> String {
         "timestamp is older than the retention".into()
     } else if r.duplicate_conflict > 0 {
         "a different value is already stored at this timestamp".into()
+    } else if r.too_far_in_future > 0 {
+        "timestamp is too far in the future (past the wall clock plus the future grace)".into()
+    } else if r.active_series_limit > 0 {
+        "new series refused: the active series limit is reached".into()
+    } else if r.new_series_rate_limit > 0 {
+        "new series refused: the new series per minute limit is reached".into()
     } else {
         "refused by storage".into()
     }

@@ -280,7 +280,10 @@ fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: Plan, ok: StatusCo
     if rejected == 0 {
         return ok.into_response();
     }
-    let mut msg = format!("stored {} samples, refused {rejected}", stats.appended);
+    let mut msg = format!(
+        "stored {} samples, refused {rejected}: {}",
+        stats.appended, stats.rejected
+    );
     if let Some(first) = stats.invalid_series.first() {
         msg.push_str(&format!("; first invalid series: {first}"));
     }
