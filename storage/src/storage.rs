@@ -147,7 +147,8 @@ impl Storage {
         batch: &BorrowedBatch<'_>,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        self.head.append_borrowed_for(batch, Some(&self.wal), writer)
+        self.head
+            .append_borrowed_for(batch, Some(&self.wal), writer)
     }
 
     /// Live series, as counted for the active-series limit.

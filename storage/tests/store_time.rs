@@ -69,7 +69,10 @@ fn future_sample_beyond_grace_is_refused_per_series_and_current_writes_still_lan
     assert_eq!(st.stats().max_t, Some(NOW));
     // The bound is inclusive: exactly the grace is still accepted.
     let grace = hourglass_storage::head::DEFAULT_FUTURE_GRACE_MS;
-    assert_eq!(st.append(&one("edge", NOW + grace, 1.0)).unwrap().appended, 1);
+    assert_eq!(
+        st.append(&one("edge", NOW + grace, 1.0)).unwrap().appended,
+        1
+    );
     let past = st.append(&one("edge2", NOW + grace + 1, 1.0)).unwrap();
     assert_eq!(past.rejected.too_far_in_future, 1);
     // Current writes keep landing.

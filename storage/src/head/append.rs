@@ -283,8 +283,7 @@ impl Head {
             while data.deleted {
                 drop(data);
                 std::thread::yield_now();
-                series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer))
-                {
+                series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer)) {
                     Ok(s) => s,
                     Err(e) => return refuse_series(a, e, samples.len()),
                 };
