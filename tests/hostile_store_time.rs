@@ -23,7 +23,9 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn v1_write(server: &Server, series: &[(Vec<(&str, &str)>, Vec<Sample>)]) -> Response {
+type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<Sample>);
+
+fn v1_write(server: &Server, series: &[Series<'_>]) -> Response {
     let mut w = Writer::default();
     for (labels, samples) in series {
         v1::encode_series(&mut w, labels.iter().copied(), samples);
@@ -81,7 +83,7 @@ fn hostile_timestamps_never_move_the_store_nor_refuse_current_data() {
         0,
     ];
     let jobs: Vec<String> = (0..edges.len()).map(|i| format!("edge{i}")).collect();
-    let mut series: Vec<(Vec<(&str, &str)>, Vec<Sample>)> = jobs
+    let mut series: Vec<Series<'_>> = jobs
         .iter()
         .zip(edges)
         .map(|(j, t)| {
@@ -139,7 +141,7 @@ fn hostile_timestamps_never_move_the_store_nor_refuse_current_data() {
 
 fn flood(server: &Server, prefix: &str, n: usize, t: i64) -> Response {
     let jobs: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<Sample>)> = jobs
+    let series: Vec<Series<'_>> = jobs
         .iter()
         .map(|j| {
             (
