@@ -272,3 +272,28 @@ fn a_writer_quota_limits_its_own_series_and_is_released_when_they_go() {
     assert_eq!(s.appended, 2);
     assert!(Path::new(dir.path()).exists());
 }
+
+#[test]
+fn a_new_series_with_only_refused_samples_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(fixed(NOW));
+    o.head.series_limits = SeriesLimits {
+        max_active: Some(1),
+        max_new_per_minute: None,
+    };
+    let st = Storage::open(dir.path(), o).unwrap();
+    let mut b = WriteBatch::new();
+    b.push(lbl("future"), vec![Sample::new(NOW + 16 * DAY, 1.0)]);
+    b.push(lbl("ancient"), vec![Sample::new(NOW - 30 * DAY, 1.0)]);
+    let s = st.append(&b).unwrap();
+    // The empty store takes the backfill; the future-only series is
+    // refused without taking the one slot.
+    assert_eq!(
+        (s.appended, s.rejected.too_far_in_future, s.rejected.total()),
+        (1, 1, 1)
+    );
+    assert_eq!(st.active_series(), 1);
+    assert_eq!(st.stats().series, 1);
+    let s = st.append(&one("current", NOW, 1.0)).unwrap();
+    assert_eq!(s.rejected.active_series_limit, 1);
+}

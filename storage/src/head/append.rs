@@ -262,6 +262,18 @@ impl Head {
         let mut series = match self.get_by(hash, |l| key.matches(l)) {
             Some(s) => s,
             None => {
+                // A series none of whose samples could be stored is not
+                // created (nor charged to any quota).
+                let refusals: Vec<Outcome> = samples
+                    .iter()
+                    .map_while(|s| a.rules.refuse_time(s.t))
+                    .collect();
+                if refusals.len() == samples.len() {
+                    for o in refusals {
+                        a.stats.rejected.add(o);
+                    }
+                    return;
+                }
                 let labels = key.to_labels();
                 if let Err(e) = labels.validate(&self.opts.limits) {
                     a.stats.rejected.invalid_series += samples.len() as u64;

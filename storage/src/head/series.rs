@@ -65,6 +65,22 @@ pub(crate) struct Rules {
     pub(crate) replay: bool,
 }
 
+impl Rules {
+    /// The refusal of a sample at `t` by its time alone (retention, the
+    /// future bound), whatever the series holds.
+    pub(crate) fn refuse_time(&self, t: i64) -> Option<Outcome> {
+        if self.replay {
+            None
+        } else if t < self.min_valid_t {
+            Some(Outcome::PastRetention)
+        } else if t > self.max_valid_t {
+            Some(Outcome::TooFarInFuture)
+        } else {
+            None
+        }
+    }
+}
+
 /// A series in the head.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
@@ -98,13 +114,8 @@ impl SeriesData {
     }
 
     pub(crate) fn append(&mut self, s: Sample, rules: &Rules) -> Outcome {
-        if !rules.replay {
-            if s.t < rules.min_valid_t {
-                return Outcome::PastRetention;
-            }
-            if s.t > rules.max_valid_t {
-                return Outcome::TooFarInFuture;
-            }
+        if let Some(refused) = rules.refuse_time(s.t) {
+            return refused;
         }
         let Some(max_t) = self.max_t() else {
             return self.append_in_order(s, rules);
