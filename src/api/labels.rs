@@ -51,8 +51,10 @@ pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult 
     let (start, end) = params.range()?;
     let sets = params.match_sets()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage = state.storage();
     let mut names = blocking(move || {
+        let _slot = slot;
         let q = storage.querier(start, end);
         union(&sets, |m| q.label_names(m).map_err(storage_error))
     })
@@ -97,8 +99,10 @@ pub async fn label_values(
     let (start, end) = params.range()?;
     let sets = params.match_sets()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage = state.storage();
     let mut values = blocking(move || {
+        let _slot = slot;
         let q = storage.querier(start, end);
         union(&sets, |m| q.label_values(&name, m).map_err(storage_error))
     })
@@ -144,8 +148,13 @@ pub async fn series(State(state): State<AppState>, params: Params) -> ApiResult 
     }
     let (start, end) = params.range()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage: Arc<Storage> = state.storage();
-    let mut found = blocking(move || select_labels(&storage, &sets, start, end)).await?;
+    let mut found = blocking(move || {
+        let _slot = slot;
+        select_labels(&storage, &sets, start, end)
+    })
+    .await?;
     let mut warnings = Vec::new();
     truncate(&mut found, limit, &mut warnings);
     let data: Vec<Value> = found.iter().map(labels_json).collect();

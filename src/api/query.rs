@@ -7,7 +7,7 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Value};
+use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Slot, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +25,7 @@ fn eval_error(e: &EvalError) -> ApiError {
         ErrorKind::Timeout => ErrorType::Timeout,
         ErrorKind::Canceled => ErrorType::Canceled,
         ErrorKind::Internal => ErrorType::Internal,
+        ErrorKind::Unavailable => ErrorType::Unavailable,
     };
     ApiError {
         kind,
@@ -87,17 +88,39 @@ fn apply_limit(value: &mut Value, limit: Option<usize>, warnings: &mut Vec<Strin
     }
 }
 
+/// Waits for one of the engine's query slots (see
+/// `hourglass_query::Admission`); 503 `unavailable` when none frees up in
+/// time.
+pub(crate) async fn admitted(state: &AppState) -> Result<Slot, ApiError> {
+    state
+        .engine()
+        .admission()
+        .enter()
+        .await
+        .map_err(|e| ApiError {
+            kind: ErrorType::Unavailable,
+            message: e.to_string(),
+        })
+}
+
 async fn run(
     state: AppState,
     mut opts: QueryOptions,
     eval: impl FnOnce(&AppState, &QueryOptions) -> Result<QueryOutput, EvalError> + Send + 'static,
     limit: Option<usize>,
 ) -> ApiResult {
+    let slot = admitted(&state).await?;
     let cancel = Arc::new(AtomicBool::new(false));
     opts.cancel = Some(Arc::clone(&cancel));
     let _guard = CancelOnDrop(cancel);
-    let result = tokio::task::spawn_blocking(move || eval(&state, &opts))
-        .await
+    // The slot is held until the evaluation itself ends, even when the
+    // client has gone and the worker is still noticing the cancellation.
+    let result = tokio::task::spawn_blocking(move || {
+        let out = eval(&state, &opts);
+        drop(slot);
+        out
+    })
+    .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
     let QueryOutput {
         mut value,

@@ -40,7 +40,12 @@ pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
     }
     let storage = state.storage();
     let max_t = storage.stats().max_t;
-    let series = blocking(move || select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS)).await?;
+    let slot = super::query::admitted(&state).await?;
+    let series = blocking(move || {
+        let _slot = slot;
+        select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS)
+    })
+    .await?;
 
     let mut by_metric: HashMap<String, u64> = HashMap::new();
     let mut values_by_name: HashMap<String, std::collections::HashSet<String>> = HashMap::new();

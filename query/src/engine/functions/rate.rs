@@ -44,6 +44,7 @@ pub(crate) fn from_matrix(
         m.series,
         || (),
         |_, labels, smp| {
+            ctx.admit::<Option<f64>>(ends.len())?;
             let vals = windowed(smp, &ends, step, width, counter, per_second);
             Ok(GSeries {
                 labels: drop_name(labels),
@@ -51,7 +52,7 @@ pub(crate) fn from_matrix(
             })
         },
     )?;
-    range::broadcast(&mut out, g.n);
+    range::broadcast(ctx, &mut out, g.n)?;
     merge_unless_distinct(out, distinct)
 }
 
