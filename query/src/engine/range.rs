@@ -85,8 +85,8 @@ pub(crate) fn selector_load(
         None => g,
     };
     let off = vs.offset.unwrap_or(0);
-    let first = eg.t(0) - off;
-    let last = eg.t(eg.n - 1) - off;
+    let first = eg.t(0).saturating_sub(off);
+    let last = eg.t(eg.n - 1).saturating_sub(off);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
     Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
 }
