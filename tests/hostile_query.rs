@@ -46,7 +46,11 @@ fn seeded(extra: &[&str]) -> (tempfile::TempDir, Server, i64) {
             .collect();
         v1::encode_series(
             &mut w,
-            [("__name__", "m"), ("job", "hostile"), ("instance", inst.as_str())],
+            [
+                ("__name__", "m"),
+                ("job", "hostile"),
+                ("instance", inst.as_str()),
+            ],
             &samples,
         );
     }
@@ -116,6 +120,15 @@ fn hostile_queries_stop_with_422_within_the_budget_and_the_server_stays_ready() 
             enc(r#"count_values("v", m)"#)
         ),
     ];
+    // Steady state: the server after ordinary queries have warmed its
+    // worker pools.
+    for q in ["count(m)", "sum by (instance) (rate(m[5m]))"] {
+        let r = server.get(&format!(
+            "/api/v1/query_range?start={start}&end={stop}&step=15&query={}",
+            enc(q)
+        ));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
     let steady = proc_status_bytes(&server, "VmRSS");
     for path in &kinds {
         let paths = vec![path.clone(); 8];
@@ -177,7 +190,11 @@ fn queries_past_the_concurrency_limit_wait_in_line_then_get_503() {
     let took = started.elapsed();
     let ok = responses.iter().filter(|r| r.status == 200).count();
     let refused: Vec<_> = responses.iter().filter(|r| r.status == 503).collect();
-    assert!(ok >= 1, "none answered: {:?}", responses.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(
+        ok >= 1,
+        "none answered: {:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     assert!(
         !refused.is_empty(),
         "all 4 answered in {took:?}: the limit of 1 did not hold"
@@ -193,7 +210,10 @@ fn queries_past_the_concurrency_limit_wait_in_line_then_get_503() {
             "{body}"
         );
     }
-    assert!(took >= Duration::from_millis(300), "refused without waiting");
+    assert!(
+        took >= Duration::from_millis(300),
+        "refused without waiting"
+    );
     assert_ready_fast(&server);
     // Series lookups pass the same gate and still answer once it is free.
     let r = server.get(&format!("/api/v1/series?match[]={}", enc("m")));
@@ -214,7 +234,28 @@ fn range_query_whose_point_count_overflows_is_a_400_naming_the_step() {
         assert_eq!(r.status, 400, "{}", r.text());
         let body = r.json();
         assert_eq!(body["errorType"], "bad_data", "{body}");
-        assert!(body["error"].as_str().unwrap_or("").contains("step"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains("step"),
+            "{body}"
+        );
     }
     assert_ready_fast(&server);
+}
+
+#[test]
+fn hostile_query_parameters_through_the_fuzz_body_neither_panic_nor_leak() {
+    for seed in [
+        "query=m&start=-9.2e15&end=9.2e15&step=1",
+        "query=m&start=-9.2e15&end=9.2e15&step=0.001",
+        "query=max_over_time(rate(m[1m])[1h:1ms])&time=3600",
+        "query=count_values(%22v%22,m)&start=0&end=300&step=0.03",
+        "query=m%20offset%20-292y&time=-9223372036854775.808",
+        "query=sum_over_time(m[292y]%20@%209223372036854775.807)&time=9.2e15",
+        "query=m&start=292277025-08-18T07:12:54.999999999Z&end=292277025-08-18T07:12:54.999999999Z&step=1e300",
+        "query=m&time=1e300&timeout=-1&lookback_delta=1e18&limit=99999999999999999999",
+        "match[]={__name__=~%22.%2B%22}&match[]=rate(x[5m])&start=NaN&end=Inf",
+        "query=m[5m]&time=60&lookback_delta=0.001&timeout=0.001",
+    ] {
+        hourglass::fuzzing::fuzz_query_params(seed.as_bytes());
+    }
 }

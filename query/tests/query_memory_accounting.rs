@@ -45,11 +45,16 @@ fn refused_for_samples(engine: &Engine, err: EvalError, started: Instant) {
     assert!(matches!(err, EvalError::TooManySamples { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Execution);
     assert!(
-        err.to_string()
-            .starts_with("query processing would load too many samples into memory in query execution"),
+        err.to_string().starts_with(
+            "query processing would load too many samples into memory in query execution"
+        ),
         "{err}"
     );
-    assert_eq!(engine.admission().memory().in_use(), 0, "memory not returned");
+    assert_eq!(
+        engine.admission().memory().in_use(),
+        0,
+        "memory not returned"
+    );
     assert!(started.elapsed() < Duration::from_secs(30), "refused late");
 }
 
@@ -61,7 +66,9 @@ fn subquery_with_a_tiny_step_over_many_series_is_refused_before_allocating() {
     let e = engine(2_000_000, 1_000_000_000);
     let expr = parse("max_over_time(rate(m[1m])[1h:1ms])").expect("parse");
     let started = Instant::now();
-    let err = e.instant_with(&q, &expr, HOUR_MS, &Default::default()).unwrap_err();
+    let err = e
+        .instant_with(&q, &expr, HOUR_MS, &Default::default())
+        .unwrap_err();
     refused_for_samples(&e, err, started);
 }
 
@@ -72,7 +79,9 @@ fn subquery_over_every_series_under_an_aggregation_is_refused() {
     let e = engine(2_000_000, 1_000_000_000);
     let expr = parse(r#"count(max_over_time({__name__=~".+"}[1h:100ms]))"#).expect("parse");
     let started = Instant::now();
-    let err = e.instant_with(&q, &expr, HOUR_MS, &Default::default()).unwrap_err();
+    let err = e
+        .instant_with(&q, &expr, HOUR_MS, &Default::default())
+        .unwrap_err();
     refused_for_samples(&e, err, started);
 }
 
@@ -162,8 +171,22 @@ fn offsets_and_subquery_ranges_near_the_ends_of_time_do_not_overflow() {
         for t in [i64::MIN, 0, i64::MAX] {
             let _ = e.instant_with(&q, &expr, t, &Default::default());
         }
-        let _ = e.range_with(&q, &expr, i64::MAX - 10_000, i64::MAX, 1000, &Default::default());
-        let _ = e.range_with(&q, &expr, i64::MIN, i64::MIN + 10_000, 1000, &Default::default());
+        let _ = e.range_with(
+            &q,
+            &expr,
+            i64::MAX - 10_000,
+            i64::MAX,
+            1000,
+            &Default::default(),
+        );
+        let _ = e.range_with(
+            &q,
+            &expr,
+            i64::MIN,
+            i64::MIN + 10_000,
+            1000,
+            &Default::default(),
+        );
         assert_eq!(e.admission().memory().in_use(), 0, "{text}");
     }
 }

@@ -218,9 +218,7 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         let inner = Grid {
             start,
             step,
-            n: usize::try_from(n).map_err(|_| EvalError::TooManySamples {
-                limit: usize::MAX,
-            })?,
+            n: usize::try_from(n).map_err(|_| EvalError::TooManySamples { limit: usize::MAX })?,
         };
         let gs = match eval::eval(ctx, &sq.expr, inner)? {
             GValue::Vector(s) => s,

@@ -96,7 +96,11 @@ impl Extrapolator {
         increase: f64,
         start: i64,
     ) -> f64 {
-        let shape = (first.t.saturating_sub(start), last.t.saturating_sub(start), n);
+        let shape = (
+            first.t.saturating_sub(start),
+            last.t.saturating_sub(start),
+            n,
+        );
         let p = match self.memo {
             Some((s, p)) if s == shape => p,
             _ => {

@@ -177,7 +177,11 @@ fn counter_windows(
         }
         let (first, last) = (smp[lo], smp[hi - 1]);
         let inc = (last.v + reset_hi) - (first.v + reset_lo);
-        let s = (first.t.saturating_sub(start), last.t.saturating_sub(start), hi - lo);
+        let s = (
+            first.t.saturating_sub(start),
+            last.t.saturating_sub(start),
+            hi - lo,
+        );
         if s != shape {
             shape = s;
             parts = x.parts(first, last, hi - lo, start);
