@@ -190,3 +190,38 @@ fn offsets_and_subquery_ranges_near_the_ends_of_time_do_not_overflow() {
         assert_eq!(e.admission().memory().in_use(), 0, "{text}");
     }
 }
+
+#[test]
+fn label_replace_and_label_join_count_the_labels_they_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = Options::default();
+    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
+    let st = Storage::open(dir.path(), opts).expect("open");
+    let mut batch = WriteBatch::new();
+    let long = "x".repeat(4000);
+    for s in 0..20 {
+        let inst = format!("{s}{long}");
+        let labels = Labels::from_pairs([("__name__", "m"), ("instance", inst.as_str())]);
+        batch.push(labels, vec![Sample::new(0, 1.0)]);
+    }
+    st.append(&batch).expect("append");
+    let q = st.querier(i64::MIN / 4, i64::MAX / 4);
+    // 2000 copies of a 4 KB value: 8 MB of label per series, 160 MB in all.
+    let e = engine(1_000_000, 1_000_000_000);
+    let many = "$1".repeat(2000);
+    let args = vec![r#""instance""#; 2000].join(", ");
+    for text in [
+        format!(r#"label_replace(m, "d", "{many}", "instance", "(.*)")"#),
+        format!(r#"label_join(m, "d", "", {args})"#),
+    ] {
+        let expr = parse(&text).expect("parse");
+        let started = Instant::now();
+        let err = e
+            .instant_with(&q, &expr, 0, &Default::default())
+            .unwrap_err();
+        refused_for_samples(&e, err, started);
+    }
+    // The same functions within bounds still work.
+    let expr = parse(r#"label_replace(m, "d", "$1$1", "instance", "(.*)")"#).expect("parse");
+    e.instant(&q, &expr, 0).expect("small labels");
+}

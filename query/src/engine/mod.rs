@@ -373,10 +373,10 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Counts `n` samples loaded and now held; fails past the limit.
-    pub fn hold(&self, n: usize) -> Result<(), EvalError> {
+    /// Counts `n` samples as read from storage (for statistics; they are
+    /// held through [`Ctx::keep`]).
+    pub fn loaded(&self, n: usize) {
         self.samples.fetch_add(n, Ordering::Relaxed);
-        self.keep(n)
     }
 
     /// Counts `n` more samples held, without counting them as loaded:
@@ -432,7 +432,7 @@ impl Ctx<'_> {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// Samples counted by [`Ctx::hold`]/[`Ctx::keep`] that were let go.
+    /// Samples counted by [`Ctx::keep`] that were let go.
     pub fn release(&self, n: usize) {
         let _ = self
             .held
