@@ -268,3 +268,17 @@ fn hostile_query_parameters_through_the_fuzz_body_neither_panic_nor_leak() {
         hourglass::fuzzing::fuzz_query_params(seed.as_bytes());
     }
 }
+
+#[test]
+fn series_lookup_with_thousands_of_selectors_stops_at_the_query_timeout() {
+    let (_tmp, server, _) = seeded(&["--query-timeout", "1ms"]);
+    let one = format!("match[]={}", enc(r#"{__name__=~".+"}"#));
+    let body = vec![one; 5000].join("&");
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    for path in ["/api/v1/series", "/api/v1/labels"] {
+        let r = request(server.addr, "POST", path, &[form], body.as_bytes());
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        assert_eq!(r.json()["errorType"], "timeout", "{path}");
+    }
+    assert_ready_fast(&server);
+}

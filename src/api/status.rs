@@ -2,7 +2,7 @@
 //! yet), exemplars (none stored yet), and the query formatter.
 
 use super::envelope::{ApiError, ApiResult, success};
-use super::labels::{blocking, select_labels};
+use super::labels::{blocking, deadline, select_labels};
 use super::params::{Params, parse_error_text};
 use super::time::{MAX_TIME_MS, MIN_TIME_MS, format_rfc3339};
 use crate::server::AppState;
@@ -41,9 +41,10 @@ pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
     let storage = state.storage();
     let max_t = storage.stats().max_t;
     let slot = super::query::admitted(&state).await?;
+    let until = deadline(&state);
     let series = blocking(move || {
         let _slot = slot;
-        select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS)
+        select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS, until)
     })
     .await?;
 
