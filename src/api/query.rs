@@ -161,7 +161,8 @@ pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult
 /// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…`
 pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
-    let (start, end, step) = range_grid(&params)?;
+    let max_points = state.engine().options().max_points_per_series;
+    let (start, end, step) = range_grid(&params, max_points)?;
     let limit = params.limit()?;
     run(
         state,
@@ -176,8 +177,9 @@ pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
     .await
 }
 
-/// `start`, `end` and `step` of a range query, checked as Prometheus does.
-fn range_grid(params: &Params) -> Result<(i64, i64, i64), ApiError> {
+/// `start`, `end` and `step` of a range query, checked as Prometheus does,
+/// with at most `max_points` steps per series.
+fn range_grid(params: &Params, max_points: usize) -> Result<(i64, i64, i64), ApiError> {
     let start = params.time("start")?;
     let end = params.time("end")?;
     if end < start {
@@ -197,19 +199,16 @@ fn range_grid(params: &Params) -> Result<(i64, i64, i64), ApiError> {
     }
     // Prometheus's bound, in arithmetic that cannot overflow.
     let points = end.checked_sub(start).map_or(i64::MAX, |d| d / step);
-    if points > MAX_POINTS_PER_SERIES {
+    if points > i64::try_from(max_points).unwrap_or(i64::MAX) {
         return Err(ApiError::param(
             "step",
             format!(
-                "exceeded maximum resolution of {MAX_POINTS_PER_SERIES} points per timeseries. Try decreasing the query resolution (?step=XX)"
+                "exceeded maximum resolution of {max_points} points per timeseries. Try decreasing the query resolution (?step=XX)"
             ),
         ));
     }
     Ok((start, end, step))
 }
-
-/// Most points per series of a range query (Prometheus's 11,000).
-const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
 /// The body of the `query_params` fuzz target: `data` as a form-encoded
 /// query string, read by the handlers' own parameter parsing, and
@@ -258,7 +257,7 @@ pub fn fuzz_query_params(data: &[u8]) {
         return;
     };
     let q = storage.querier(i64::MIN, i64::MAX);
-    if let Ok((start, end, step)) = range_grid(&params) {
+    if let Ok((start, end, step)) = range_grid(&params, engine.options().max_points_per_series) {
         let _ = engine.range_with(&q, &expr, start, end, step, &opts);
     }
     if let Ok(t) = params.time_or("time", 0) {
