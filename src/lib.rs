@@ -18,5 +18,6 @@ mod server;
 /// Fuzz entry points for decoders that live in private modules.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::api::fuzz_query_params;
     pub use crate::server::fuzz_group_file;
 }

@@ -20,11 +20,13 @@
 //! no input overflows the stack or stalls the caller. Compiled regex
 //! matchers are cached process-wide, since dashboards repeat them.
 
+pub mod admission;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 mod parser;
 
+pub use admission::{Admission, MemoryBudget, QueueTimeout, Slot};
 pub use engine::{
     Engine, EngineOptions, ErrorKind, EvalError, InstantSample, QueryOptions, QueryOutput,
     QueryStats, RangeSeries, Value,

@@ -272,10 +272,11 @@ fn limits_and_error_kinds() {
     let expr = parse_promql("sum(rate(x[1h]))").expect("parse");
 
     // The limit is on samples held at once: each series' 100 samples are
-    // released once it is evaluated, so 300 in all pass a limit of 100,
-    // but not one of 99 (any series alone is over it).
+    // released once it is evaluated, so 300 in all pass a limit of 110
+    // (the sum's per-step state counts too), but not one of 99 (any
+    // series alone is over it).
     let enough = Engine::new(EngineOptions {
-        max_samples: 100,
+        max_samples: 110,
         ..EngineOptions::default()
     });
     rayon::ThreadPoolBuilder::new()
@@ -283,7 +284,7 @@ fn limits_and_error_kinds() {
         .build()
         .expect("pool")
         .install(|| enough.instant(&q, &expr, 1_500_000))
-        .expect("300 samples, at most 100 held at once");
+        .expect("300 samples, at most 100 and the sum's state held at once");
     let small = Engine::new(EngineOptions {
         max_samples: 99,
         ..EngineOptions::default()

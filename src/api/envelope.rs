@@ -20,6 +20,8 @@ pub enum ErrorType {
     Internal,
     /// 404
     NotFound,
+    /// 503: the server cannot take the request now (retry later).
+    Unavailable,
 }
 
 impl ErrorType {
@@ -31,6 +33,7 @@ impl ErrorType {
             ErrorType::Canceled => "canceled",
             ErrorType::Internal => "internal",
             ErrorType::NotFound => "not_found",
+            ErrorType::Unavailable => "unavailable",
         }
     }
 
@@ -42,6 +45,7 @@ impl ErrorType {
             ErrorType::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorType::NotFound => StatusCode::NOT_FOUND,
+            ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

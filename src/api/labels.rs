@@ -1,7 +1,7 @@
 //! `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/series`,
 //! answered from the storage index.
 
-use super::envelope::{ApiError, ApiResult, success};
+use super::envelope::{ApiError, ApiResult, ErrorType, success};
 use super::params::Params;
 use crate::server::AppState;
 use axum::extract::{Path, State};
@@ -9,6 +9,7 @@ use hourglass_storage::{Labels, Matcher, Querier, Storage};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Runs storage work off the async threads.
 pub async fn blocking<T: Send + 'static>(
@@ -32,9 +33,31 @@ fn truncate<T>(v: &mut Vec<T>, limit: Option<usize>, warnings: &mut Vec<String>)
     }
 }
 
+/// When a lookup must be done by: the engine's query timeout from now.
+pub(crate) fn deadline(state: &AppState) -> Instant {
+    let timeout = state.engine().options().timeout;
+    Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(Instant::now)
+}
+
+/// Fails once `deadline` has passed: many `match[]` sets each selecting
+/// every series must not hold a slot for ever.
+fn check_deadline(deadline: Instant) -> Result<(), ApiError> {
+    if Instant::now() > deadline {
+        return Err(ApiError {
+            kind: ErrorType::Timeout,
+            message: "series lookup timed out: too many match[] selectors over too many series"
+                .to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Union of what `f` returns for each matcher set (or for none).
 fn union(
     sets: &[Vec<Matcher>],
+    deadline: Instant,
     mut f: impl FnMut(&[Matcher]) -> Result<Vec<String>, ApiError>,
 ) -> Result<Vec<String>, ApiError> {
     if sets.is_empty() {
@@ -42,6 +65,7 @@ fn union(
     }
     let mut all = BTreeSet::new();
     for set in sets {
+        check_deadline(deadline)?;
         all.extend(f(set)?);
     }
     Ok(all.into_iter().collect())
@@ -51,10 +75,13 @@ pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult 
     let (start, end) = params.range()?;
     let sets = params.match_sets()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage = state.storage();
+    let until = deadline(&state);
     let mut names = blocking(move || {
+        let _slot = slot;
         let q = storage.querier(start, end);
-        union(&sets, |m| q.label_names(m).map_err(storage_error))
+        union(&sets, until, |m| q.label_names(m).map_err(storage_error))
     })
     .await?;
     let mut warnings = Vec::new();
@@ -97,10 +124,15 @@ pub async fn label_values(
     let (start, end) = params.range()?;
     let sets = params.match_sets()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage = state.storage();
+    let until = deadline(&state);
     let mut values = blocking(move || {
+        let _slot = slot;
         let q = storage.querier(start, end);
-        union(&sets, |m| q.label_values(&name, m).map_err(storage_error))
+        union(&sets, until, |m| {
+            q.label_values(&name, m).map_err(storage_error)
+        })
     })
     .await?;
     let mut warnings = Vec::new();
@@ -120,16 +152,19 @@ pub fn labels_json(l: &Labels) -> Value {
     Value::Object(m)
 }
 
-/// Distinct label sets of series matching any of `sets` in `[start, end]`.
+/// Distinct label sets of series matching any of `sets` in `[start, end]`,
+/// unless `deadline` passes first.
 pub fn select_labels(
     storage: &Storage,
     sets: &[Vec<Matcher>],
     start: i64,
     end: i64,
+    deadline: Instant,
 ) -> Result<Vec<Labels>, ApiError> {
     let q = storage.querier(start, end);
     let mut all = BTreeSet::new();
     for set in sets {
+        check_deadline(deadline)?;
         for s in q.select(set, start, end).map_err(storage_error)? {
             all.insert(s.labels);
         }
@@ -144,8 +179,14 @@ pub async fn series(State(state): State<AppState>, params: Params) -> ApiResult 
     }
     let (start, end) = params.range()?;
     let limit = params.limit()?;
+    let slot = super::query::admitted(&state).await?;
     let storage: Arc<Storage> = state.storage();
-    let mut found = blocking(move || select_labels(&storage, &sets, start, end)).await?;
+    let until = deadline(&state);
+    let mut found = blocking(move || {
+        let _slot = slot;
+        select_labels(&storage, &sets, start, end, until)
+    })
+    .await?;
     let mut warnings = Vec::new();
     truncate(&mut found, limit, &mut warnings);
     let data: Vec<Value> = found.iter().map(labels_json).collect();

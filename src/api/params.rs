@@ -68,6 +68,13 @@ impl Params {
         }
     }
 
+    /// Parameters of a form-encoded query string or body.
+    pub fn from_form(data: &[u8]) -> Params {
+        Params {
+            pairs: form_urlencoded::parse(data).into_owned().collect(),
+        }
+    }
+
     /// The first value of `name`, if given and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -7,7 +7,7 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Value};
+use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Slot, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +25,7 @@ fn eval_error(e: &EvalError) -> ApiError {
         ErrorKind::Timeout => ErrorType::Timeout,
         ErrorKind::Canceled => ErrorType::Canceled,
         ErrorKind::Internal => ErrorType::Internal,
+        ErrorKind::Unavailable => ErrorType::Unavailable,
     };
     ApiError {
         kind,
@@ -44,12 +45,19 @@ impl Drop for CancelOnDrop {
 
 /// What both endpoints read: the parsed query and per-query options.
 fn common(state: &AppState, params: &Params) -> Result<(Expr, QueryOptions), ApiError> {
+    query_params(params, state.engine().options().timeout)
+}
+
+/// The query and its options, a `timeout` capped at `server_timeout`.
+fn query_params(
+    params: &Params,
+    server_timeout: Duration,
+) -> Result<(Expr, QueryOptions), ApiError> {
     let text = params
         .get("query")
         .ok_or_else(|| ApiError::param("query", "query is required"))?;
     let expr =
         hourglass_query::parse(text).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
-    let server_timeout = state.engine().options().timeout;
     let timeout = match params.duration("timeout")? {
         Some(ms) if ms > 0 => Duration::from_millis(ms.unsigned_abs()).min(server_timeout),
         _ => server_timeout,
@@ -87,18 +95,40 @@ fn apply_limit(value: &mut Value, limit: Option<usize>, warnings: &mut Vec<Strin
     }
 }
 
+/// Waits for one of the engine's query slots (see
+/// `hourglass_query::Admission`); 503 `unavailable` when none frees up in
+/// time.
+pub(crate) async fn admitted(state: &AppState) -> Result<Slot, ApiError> {
+    state
+        .engine()
+        .admission()
+        .enter()
+        .await
+        .map_err(|e| ApiError {
+            kind: ErrorType::Unavailable,
+            message: e.to_string(),
+        })
+}
+
 async fn run(
     state: AppState,
     mut opts: QueryOptions,
     eval: impl FnOnce(&AppState, &QueryOptions) -> Result<QueryOutput, EvalError> + Send + 'static,
     limit: Option<usize>,
 ) -> ApiResult {
+    let slot = admitted(&state).await?;
     let cancel = Arc::new(AtomicBool::new(false));
     opts.cancel = Some(Arc::clone(&cancel));
     let _guard = CancelOnDrop(cancel);
-    let result = tokio::task::spawn_blocking(move || eval(&state, &opts))
-        .await
-        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
+    // The slot is held until the evaluation itself ends, even when the
+    // client has gone and the worker is still noticing the cancellation.
+    let result = tokio::task::spawn_blocking(move || {
+        let out = eval(&state, &opts);
+        drop(slot);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
     let QueryOutput {
         mut value,
         mut warnings,
@@ -131,6 +161,25 @@ pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult
 /// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…`
 pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
+    let max_points = state.engine().options().max_points_per_series;
+    let (start, end, step) = range_grid(&params, max_points)?;
+    let limit = params.limit()?;
+    run(
+        state,
+        opts,
+        move |st, o| {
+            let storage = st.storage();
+            let q = storage.querier(i64::MIN, i64::MAX);
+            st.engine().range_with(&q, &expr, start, end, step, o)
+        },
+        limit,
+    )
+    .await
+}
+
+/// `start`, `end` and `step` of a range query, checked as Prometheus does,
+/// with at most `max_points` steps per series.
+fn range_grid(params: &Params, max_points: usize) -> Result<(i64, i64, i64), ApiError> {
     let start = params.time("start")?;
     let end = params.time("end")?;
     if end < start {
@@ -148,16 +197,75 @@ pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    let limit = params.limit()?;
-    run(
-        state,
-        opts,
-        move |st, o| {
-            let storage = st.storage();
-            let q = storage.querier(i64::MIN, i64::MAX);
-            st.engine().range_with(&q, &expr, start, end, step, o)
-        },
-        limit,
-    )
-    .await
+    // Prometheus's bound, in arithmetic that cannot overflow.
+    let points = end.checked_sub(start).map_or(i64::MAX, |d| d / step);
+    if points > i64::try_from(max_points).unwrap_or(i64::MAX) {
+        return Err(ApiError::param(
+            "step",
+            format!(
+                "exceeded maximum resolution of {max_points} points per timeseries. Try decreasing the query resolution (?step=XX)"
+            ),
+        ));
+    }
+    Ok((start, end, step))
+}
+
+/// The body of the `query_params` fuzz target: `data` as a form-encoded
+/// query string, read by the handlers' own parameter parsing, and
+/// evaluated when valid against a tiny store with low limits. Panics only
+/// on a bug.
+pub fn fuzz_query_params(data: &[u8]) {
+    use hourglass_query::{Engine, EngineOptions};
+    use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+    use std::sync::OnceLock;
+    static STORE: OnceLock<Option<(Storage, Engine)>> = OnceLock::new();
+    let params = Params::from_form(data);
+    let _ = params.range();
+    let _ = params.match_sets();
+    let _ = params.limit();
+    let Ok((expr, opts)) = query_params(&params, Duration::from_millis(200)) else {
+        return;
+    };
+    let Some((storage, engine)) = STORE
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("hourglass-fuzz-{}", std::process::id()));
+            let mut o = Options::default();
+            o.wal.sync = hourglass_wal::SyncPolicy::Never;
+            let storage = Storage::open(&dir, o).ok()?;
+            let mut batch = WriteBatch::new();
+            for i in 0..3 {
+                let inst = i.to_string();
+                let samples = (0..20)
+                    .map(|k| Sample::new(k * 15_000, (k * i) as f64))
+                    .collect();
+                batch.push(
+                    Labels::from_pairs([("__name__", "m"), ("i", inst.as_str())]),
+                    samples,
+                );
+            }
+            storage.append(&batch).ok()?;
+            let engine = Engine::new(EngineOptions {
+                max_samples: 20_000,
+                memory_budget_samples: 50_000,
+                timeout: Duration::from_millis(200),
+                ..EngineOptions::default()
+            });
+            Some((storage, engine))
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let q = storage.querier(i64::MIN, i64::MAX);
+    if let Ok((start, end, step)) = range_grid(&params, engine.options().max_points_per_series) {
+        let _ = engine.range_with(&q, &expr, start, end, step, &opts);
+    }
+    if let Ok(t) = params.time_or("time", 0) {
+        let _ = engine.instant_with(&q, &expr, t, &opts);
+    }
+    assert_eq!(
+        engine.admission().memory().in_use(),
+        0,
+        "memory not returned"
+    );
 }

@@ -2,7 +2,7 @@
 //! yet), exemplars (none stored yet), and the query formatter.
 
 use super::envelope::{ApiError, ApiResult, success};
-use super::labels::{blocking, select_labels};
+use super::labels::{blocking, deadline, select_labels};
 use super::params::{Params, parse_error_text};
 use super::time::{MAX_TIME_MS, MIN_TIME_MS, format_rfc3339};
 use crate::server::AppState;
@@ -40,7 +40,13 @@ pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
     }
     let storage = state.storage();
     let max_t = storage.stats().max_t;
-    let series = blocking(move || select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS)).await?;
+    let slot = super::query::admitted(&state).await?;
+    let until = deadline(&state);
+    let series = blocking(move || {
+        let _slot = slot;
+        select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS, until)
+    })
+    .await?;
 
     let mut by_metric: HashMap<String, u64> = HashMap::new();
     let mut values_by_name: HashMap<String, std::collections::HashSet<String>> = HashMap::new();

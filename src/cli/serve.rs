@@ -62,6 +62,18 @@ pub struct ServeArgs {
     /// and the points of the result.
     #[arg(long, default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// Most queries (and series, label and TSDB-status lookups) running at
+    /// once (as Prometheus's --query.max-concurrency); more wait in line.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    query_max_concurrency: u64,
+    /// Longest a request waits in line for a query slot before a 503.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    query_queue_timeout: Duration,
+    /// Samples (16 bytes each) all running queries together may hold in
+    /// memory; every query's count is drawn from it, and a query that
+    /// cannot draw stops with a 503.
+    #[arg(long, default_value_t = 100_000_000)]
+    query_memory_budget: usize,
     /// How far back an instant selector looks for a sample.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     query_lookback_delta: Duration,
@@ -210,6 +222,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
         timeout: args.query_timeout,
         max_samples: args.query_max_samples,
+        max_concurrency: usize::try_from(args.query_max_concurrency).unwrap_or(usize::MAX),
+        queue_timeout: args.query_queue_timeout,
+        memory_budget_samples: args.query_memory_budget,
         ..EngineOptions::default()
     });
     let state = AppState::new(Arc::clone(&storage), engine, limits, &config.auth);

@@ -212,6 +212,19 @@ impl SampleIter {
         self.primed && self.err.is_none() && self.sources.iter().all(|s| s.head().is_none())
     }
 
+    /// At most how many samples [`SampleIter::read_into`] appends (the
+    /// chunk headers' counts, before clipping to the range), so a reader
+    /// can count them against a limit before anything is decoded.
+    pub fn upper_bound(&self) -> usize {
+        self.sources
+            .iter()
+            .map(|s| {
+                let queued: usize = s.chunks.as_slice().iter().map(ChunkMeta::num_samples).sum();
+                s.buf.len().saturating_sub(s.pos).saturating_add(queued)
+            })
+            .fold(0, usize::saturating_add)
+    }
+
     /// Appends every remaining sample to `out`: what the iterator would
     /// yield, copied a run at a time instead of sample by sample. As with
     /// the iterator, check [`SampleIter::error`] afterwards.
@@ -223,15 +236,7 @@ impl SampleIter {
         self.prime();
         // Room for every remaining chunk up front: no regrowth, and the
         // headers' cache misses overlap instead of stalling one by one.
-        let upper: usize = self
-            .sources
-            .iter()
-            .map(|s| {
-                let queued: usize = s.chunks.as_slice().iter().map(ChunkMeta::num_samples).sum();
-                s.buf.len() - s.pos + queued
-            })
-            .sum();
-        out.reserve(upper);
+        out.reserve(self.upper_bound());
         if self.sources.len() == 1 {
             return self.read_single(out);
         }

@@ -167,7 +167,7 @@ pub(crate) fn eval_input(
     use AggregateOp::*;
     let out = match a.op {
         Topk | Bottomk | Limitk | LimitRatio => {
-            select_series(a.op, input, &members, g.n, scalar_param)?
+            select_series(ctx, a.op, input, &members, g.n, scalar_param)?
         }
         CountValues => {
             let label = match &param {
@@ -184,6 +184,7 @@ pub(crate) fn eval_input(
             let mut by: HashMap<Labels, usize> = HashMap::new();
             for (key, mem) in keys.iter().zip(&members) {
                 for k in 0..g.n {
+                    ctx.check()?;
                     for &i in mem {
                         let Some(v) = input[i].vals[k] else { continue };
                         let val = format_value(v);
@@ -193,13 +194,17 @@ pub(crate) fn eval_input(
                                 .map(|p| (&*p.name, &*p.value))
                                 .chain(std::iter::once((label.as_str(), val.as_str()))),
                         );
-                        let idx = *by.entry(labels.clone()).or_insert_with(|| {
-                            out.push(GSeries {
-                                labels,
-                                vals: vec![None; g.n],
-                            });
-                            out.len() - 1
-                        });
+                        // Each distinct value is a series of its own over
+                        // every step: counted before it is allocated.
+                        let idx = match by.get(&labels) {
+                            Some(&idx) => idx,
+                            None => {
+                                let vals = ctx.grid(g.n)?;
+                                by.insert(labels.clone(), out.len());
+                                out.push(GSeries { labels, vals });
+                                out.len() - 1
+                            }
+                        };
                         let slot = &mut out[idx].vals[k];
                         *slot = Some(slot.unwrap_or(0.0) + 1.0);
                     }
@@ -210,16 +215,19 @@ pub(crate) fn eval_input(
         op @ (Sum | Avg | Count | Group | Min | Max) => keys
             .into_iter()
             .zip(&members)
-            .map(|(key, mem)| GSeries {
-                vals: stream(op, &input, mem, g.n),
-                labels: key,
+            .map(|(key, mem)| {
+                ctx.admit::<StreamStep>(g.n)?;
+                Ok(GSeries {
+                    vals: stream(op, &input, mem, g.n),
+                    labels: key,
+                })
             })
-            .collect(),
+            .collect::<Result<_, EvalError>>()?,
         op => {
             let mut out = Vec::with_capacity(keys.len());
             let mut buf: Vec<f64> = Vec::new();
             for (key, mem) in keys.into_iter().zip(&members) {
-                let mut vals = vec![None; g.n];
+                let mut vals = ctx.grid(g.n)?;
                 for (k, slot) in vals.iter_mut().enumerate() {
                     buf.clear();
                     buf.extend(mem.iter().filter_map(|&i| input[i].vals[k]));
@@ -235,6 +243,9 @@ pub(crate) fn eval_input(
     };
     Ok(GValue::Vector(out))
 }
+
+/// What [`stream`] allocates per step: its state and the result.
+type StreamStep = (f64, f64, u32, bool, Option<f64>);
 
 /// The simple aggregations, folded series by series (each series' values
 /// are contiguous, so this walks memory in order) with per-step state.
@@ -348,12 +359,14 @@ fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
 /// topk/bottomk/limitk/limit_ratio keep input series (with their labels)
 /// at the steps where they are selected.
 fn select_series(
+    ctx: &Ctx,
     op: AggregateOp,
     input: Vec<GSeries>,
     members: &[Vec<usize>],
     n: usize,
     param: impl Fn(usize) -> f64,
 ) -> Result<Vec<GSeries>, EvalError> {
+    ctx.admit::<bool>(n.saturating_mul(input.len()))?;
     let mut keep = vec![vec![false; n]; input.len()];
     // At a single step, the order of the result is the rank order.
     let mut order: Vec<usize> = Vec::new();

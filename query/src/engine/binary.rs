@@ -17,7 +17,8 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
     let rhs = eval_expr(ctx, &b.rhs, g)?;
     let op = b.op;
     Ok(match (lhs, rhs) {
-        (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar(
+        (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar({
+            ctx.admit::<f64>(l.len())?;
             l.iter()
                 .zip(&r)
                 .map(|(&a, &c)| {
@@ -28,8 +29,8 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
                         v
                     }
                 })
-                .collect(),
-        ),
+                .collect()
+        }),
         (GValue::Vector(v), GValue::Scalar(s)) => {
             GValue::Vector(vector_scalar(op, v, &s, false, b.return_bool)?)
         }
@@ -162,7 +163,7 @@ fn set_op(
     let ([lsig, rsig], ids) = sig_ids([&lhs, &rhs], m);
     // present[sig][k]: does that side have a series with this sig at step k?
     let presence = |series: &[GSeries], sigs: &[usize]| {
-        let mut p = vec![false; ids.len() * n];
+        let mut p = ctx.filled(false, ids.len().saturating_mul(n))?;
         for (s, &id) in series.iter().zip(sigs) {
             for (k, v) in s.vals.iter().enumerate() {
                 if v.is_some() {
@@ -170,12 +171,12 @@ fn set_op(
                 }
             }
         }
-        p
+        Ok::<_, EvalError>(p)
     };
     ctx.check()?;
     Ok(match op {
         BinaryOp::And | BinaryOp::Unless => {
-            let rp = presence(&rhs, &rsig);
+            let rp = presence(&rhs, &rsig)?;
             let want = op == BinaryOp::And;
             let mut out = lhs;
             for (s, &id) in out.iter_mut().zip(&lsig) {
@@ -189,7 +190,7 @@ fn set_op(
             out
         }
         _ => {
-            let lp = presence(&lhs, &lsig);
+            let lp = presence(&lhs, &lsig)?;
             let mut out = lhs;
             for (mut s, &id) in rhs.into_iter().zip(&rsig) {
                 for (k, v) in s.vals.iter_mut().enumerate() {
@@ -273,6 +274,7 @@ fn vector_vector(
     let one_to_one = m.group.is_none();
     // For one-to-one: at each step, how often each "one" series was used.
     let mut used: Vec<Vec<u32>> = if one_to_one {
+        ctx.admit::<u32>(n.saturating_mul(one.len()))?;
         vec![vec![0; n]; one.len()]
     } else {
         Vec::new()
@@ -283,7 +285,8 @@ fn vector_vector(
         for &j in &one_by_sig[msig[i]] {
             let os = &one[j];
             let labels = result_labels(&ms.labels, &os.labels, m, drop);
-            let mut vals = vec![None; n];
+            ctx.check()?;
+            let mut vals = ctx.grid(n)?;
             for k in 0..n {
                 let (Some(mv), Some(ov)) = (ms.vals[k], os.vals[k]) else {
                     continue;

@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Canceled,
     /// Storage failed underneath (`internal`, HTTP 500).
     Internal,
+    /// The server cannot take the query now: running queries hold the
+    /// shared memory budget (`unavailable`, HTTP 503).
+    Unavailable,
 }
 
 impl ErrorKind {
@@ -29,6 +32,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Canceled => "canceled",
             ErrorKind::Internal => "internal",
+            ErrorKind::Unavailable => "unavailable",
         }
     }
 }
@@ -98,6 +102,14 @@ pub enum EvalError {
         /// The configured limit.
         limit: usize,
     },
+    /// The server-wide memory budget for queries is in use by others.
+    #[error(
+        "query processing would load too many samples into memory in query execution: the server-wide query memory budget ({limit} samples) is held by running queries; retry later"
+    )]
+    MemoryBudget {
+        /// The budget in samples.
+        limit: usize,
+    },
     /// The query selected more series than allowed.
     #[error("query selected more than {limit} series")]
     TooManySeries {
@@ -133,6 +145,7 @@ impl EvalError {
             Timeout { .. } => ErrorKind::Timeout,
             Canceled => ErrorKind::Canceled,
             Storage(_) => ErrorKind::Internal,
+            MemoryBudget { .. } => ErrorKind::Unavailable,
         }
     }
 }

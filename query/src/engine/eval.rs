@@ -2,16 +2,25 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels};
+use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels, samples_held};
 use super::{aggregate, binary, functions, range};
 use crate::parser::ast::{Expr, UnaryOp};
 
 /// Evaluates an expression of scalar, string or instant-vector type at
-/// every step of `g`.
+/// every step of `g`. When it returns, the query's count of samples held
+/// is what it held before plus the result: the subexpression's inputs and
+/// scratch have been let go.
 pub(crate) fn eval(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
     ctx.check()?;
+    let before = ctx.held();
+    let v = eval_node(ctx, e, g)?;
+    ctx.settle(before, samples_held(&v))?;
+    Ok(v)
+}
+
+fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
     Ok(match e {
-        Expr::Number(n) => GValue::Scalar(vec![n.0; g.n]),
+        Expr::Number(n) => GValue::Scalar(ctx.filled(n.0, g.n)?),
         Expr::String(s) => GValue::String(s.clone()),
         Expr::Paren(inner) => eval(ctx, inner, g)?,
         Expr::Vector(vs) => GValue::Vector(range::vector_selector(ctx, vs, g, false)?),

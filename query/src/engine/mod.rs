@@ -21,6 +21,7 @@ mod value;
 pub use error::{ErrorKind, EvalError};
 pub use value::{InstantSample, RangeSeries, Value};
 
+use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
 use hourglass_storage::{Querier, Sample};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -49,6 +50,14 @@ pub struct EngineOptions {
     pub max_series: usize,
     /// Most points per series in a range query.
     pub max_points_per_series: usize,
+    /// Most queries (and series/label lookups) running at once; more wait
+    /// for a slot (as Prometheus's `--query.max-concurrency`).
+    pub max_concurrency: usize,
+    /// Longest a request waits for a slot before it is refused.
+    pub queue_timeout: Duration,
+    /// Samples all running queries together may hold (each query's count
+    /// is drawn from it), so concurrent queries cannot exceed it together.
+    pub memory_budget_samples: usize,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +69,9 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             max_series: 1_000_000,
             max_points_per_series: 11_000,
+            max_concurrency: 20,
+            queue_timeout: Duration::from_secs(120),
+            memory_budget_samples: 100_000_000,
         }
     }
 }
@@ -98,21 +110,40 @@ pub struct QueryOutput {
     pub infos: Vec<String>,
 }
 
-/// Evaluates PromQL. Cheap to clone and share between threads.
-#[derive(Debug, Clone, Default)]
+/// Evaluates PromQL. Cheap to clone and share between threads; clones
+/// share one [`Admission`] (concurrency gate and memory budget).
+#[derive(Debug, Clone)]
 pub struct Engine {
     opts: EngineOptions,
+    admission: Arc<Admission>,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(EngineOptions::default())
+    }
 }
 
 impl Engine {
     /// An engine with these options.
     pub fn new(opts: EngineOptions) -> Engine {
-        Engine { opts }
+        let admission = Arc::new(Admission::new(
+            opts.max_concurrency,
+            opts.queue_timeout,
+            opts.memory_budget_samples,
+        ));
+        Engine { opts, admission }
     }
 
     /// The engine's options.
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// The gate every query and series lookup passes, and the memory
+    /// budget all queries draw from.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Evaluates `expr` at time `t` (ms).
@@ -199,7 +230,7 @@ impl Engine {
                 reason: "end timestamp must not be before start time",
             });
         }
-        let points = (end - start) / step;
+        let points = end.checked_sub(start).map_or(i64::MAX, |d| d / step);
         if points > self.opts.max_points_per_series as i64 {
             return Err(EvalError::TooManyPoints {
                 limit: self.opts.max_points_per_series,
@@ -281,9 +312,14 @@ impl Engine {
             notes: Mutex::new(Vec::new()),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
+            budget: self.admission.memory(),
         }
     }
 }
+
+/// The unit of accounting: a sample (`i64` time and `f64` value), and
+/// also a grid slot (`Option<f64>`).
+const SAMPLE_BYTES: usize = 16;
 
 /// The two kinds of annotation Prometheus returns beside a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +346,16 @@ pub(crate) struct Ctx<'a> {
     notes: Mutex<Vec<(Note, String)>>,
     max_samples: usize,
     max_series: usize,
+    /// The server-wide budget `held` is drawn from.
+    budget: &'a MemoryBudget,
+}
+
+/// Whatever the query still holds goes back to the server-wide budget when
+/// its evaluation ends, whether it failed or not.
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        self.budget.give_back(*self.held.get_mut());
+    }
 }
 
 impl Ctx<'_> {
@@ -327,27 +373,88 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Counts `n` samples loaded and now held; fails past the limit.
-    pub fn hold(&self, n: usize) -> Result<(), EvalError> {
+    /// Counts `n` samples as read from storage (for statistics; they are
+    /// held through [`Ctx::keep`]).
+    pub fn loaded(&self, n: usize) {
         self.samples.fetch_add(n, Ordering::Relaxed);
-        self.keep(n)
     }
 
-    /// Counts `n` more samples held (copies kept for a result), without
-    /// counting them as loaded again.
+    /// Counts `n` more samples held, without counting them as loaded:
+    /// against the query's limit and drawn from the server-wide budget.
+    /// Nothing is counted when either refuses. Every allocation that
+    /// grows with steps, series or samples is counted here first.
     pub fn keep(&self, n: usize) -> Result<(), EvalError> {
-        let held = self.held.fetch_add(n, Ordering::Relaxed) + n;
-        if held > self.max_samples {
+        let prev = self.held.fetch_add(n, Ordering::Relaxed);
+        if prev.checked_add(n).is_none_or(|h| h > self.max_samples) {
+            self.held.fetch_sub(n, Ordering::Relaxed);
             return Err(EvalError::TooManySamples {
                 limit: self.max_samples,
+            });
+        }
+        if !self.budget.draw(n) {
+            self.held.fetch_sub(n, Ordering::Relaxed);
+            return Err(EvalError::MemoryBudget {
+                limit: self.budget.limit(),
             });
         }
         Ok(())
     }
 
-    /// Samples held by [`Ctx::hold`] that were let go.
+    /// Counts `n` values of `T` (in 16-byte samples, rounded up) before
+    /// they are allocated.
+    pub fn admit<T>(&self, n: usize) -> Result<(), EvalError> {
+        let too_many = EvalError::TooManySamples {
+            limit: self.max_samples,
+        };
+        let bytes = n.checked_mul(size_of::<T>()).ok_or(too_many)?;
+        self.keep(bytes.div_ceil(SAMPLE_BYTES))
+    }
+
+    /// An empty grid row of `n` steps, counted first.
+    pub fn grid(&self, n: usize) -> Result<Vec<Option<f64>>, EvalError> {
+        self.admit::<Option<f64>>(n)?;
+        Ok(vec![None; n])
+    }
+
+    /// `n` copies of `v`, counted first.
+    pub fn filled<T: Clone>(&self, v: T, n: usize) -> Result<Vec<T>, EvalError> {
+        self.admit::<T>(n)?;
+        Ok(vec![v; n])
+    }
+
+    /// Lets go of `n` values of `T` counted by [`Ctx::admit`].
+    pub fn let_go<T>(&self, n: usize) {
+        self.release(n.saturating_mul(size_of::<T>()).div_ceil(SAMPLE_BYTES));
+    }
+
+    /// Samples held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Samples counted by [`Ctx::keep`] that were let go.
     pub fn release(&self, n: usize) {
-        self.held.fetch_sub(n, Ordering::Relaxed);
+        let _ = self
+            .held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+                Some(h.saturating_sub(n))
+            });
+        self.budget.give_back(n);
+    }
+
+    /// Sets the count back to `before` plus `now`: a subexpression's
+    /// inputs and scratch are gone once it returns, and what remains held
+    /// is its result (`now` samples); also catches anything it did not
+    /// count.
+    pub fn settle(&self, before: usize, now: usize) -> Result<(), EvalError> {
+        let want = before.saturating_add(now);
+        let held = self.held();
+        if held > want {
+            self.release(held - want);
+            Ok(())
+        } else {
+            self.keep(want - held)
+        }
     }
 
     /// Refuses grids with more points than samples the query may hold.

@@ -32,12 +32,13 @@ pub(crate) fn load(
 }
 
 /// Repeats single-step results over `n` steps (for `@`).
-pub(crate) fn broadcast(series: &mut [GSeries], n: usize) {
+pub(crate) fn broadcast(ctx: &Ctx, series: &mut [GSeries], n: usize) -> Result<(), EvalError> {
     for s in series {
         if s.vals.len() == 1 && n != 1 {
-            s.vals = vec![s.vals[0]; n];
+            s.vals = ctx.filled(s.vals[0], n)?;
         }
     }
+    Ok(())
 }
 
 /// An instant selector: at each step the newest sample in
@@ -56,7 +57,7 @@ pub(crate) fn vector_selector(
         raw,
         || (),
         |_, labels, s| {
-            let mut vals = vec![None; eg.n];
+            let mut vals = ctx.grid(eg.n)?;
             lookback_each(s, eg, off, lookback, timestamps, |k, v| vals[k] = Some(v));
             Ok(GSeries {
                 labels: labels.clone(),
@@ -64,7 +65,7 @@ pub(crate) fn vector_selector(
             })
         },
     )?;
-    broadcast(&mut out, g.n);
+    broadcast(ctx, &mut out, g.n)?;
     Ok(out)
 }
 
@@ -84,8 +85,8 @@ pub(crate) fn selector_load(
         None => g,
     };
     let off = vs.offset.unwrap_or(0);
-    let first = eg.t(0) - off;
-    let last = eg.t(eg.n - 1) - off;
+    let first = eg.t(0).saturating_sub(off);
+    let last = eg.t(eg.n - 1).saturating_sub(off);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
     Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
 }
@@ -159,18 +160,29 @@ pub(crate) fn matrix_arg(ctx: &Ctx, e: &Expr, g: Grid) -> Result<MatrixArg, Eval
     }
 }
 
-fn times_for(ctx: &Ctx, at: Option<crate::parser::ast::At>, g: Grid) -> Vec<i64> {
-    match at {
+/// The evaluation times and window ends (after `off`) of a range
+/// argument, counted before they are allocated.
+fn times_for(
+    ctx: &Ctx,
+    at: Option<crate::parser::ast::At>,
+    off: i64,
+    g: Grid,
+) -> Result<(Vec<i64>, Vec<i64>), EvalError> {
+    let times: Vec<i64> = match at {
         Some(at) => vec![ctx.at_time(at)],
-        None => g.times().collect(),
-    }
+        None => {
+            ctx.admit::<i64>(g.n.saturating_mul(2))?;
+            g.times().collect()
+        }
+    };
+    let ends = times.iter().map(|t| t.saturating_sub(off)).collect();
+    Ok((times, ends))
 }
 
 fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg, EvalError> {
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
-    let times = times_for(ctx, vs.at, g);
-    let ends: Vec<i64> = times.iter().map(|t| t.saturating_sub(off)).collect();
+    let (times, ends) = times_for(ctx, vs.at, off, g)?;
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     let mint = first.saturating_sub(ms.range_ms).saturating_add(1);
     let series = load(ctx, &vs.matchers, mint, last, false)?;
@@ -186,8 +198,7 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
 fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
     let off = sq.offset.unwrap_or(0);
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
-    let times = times_for(ctx, sq.at, g);
-    let ends: Vec<i64> = times.iter().map(|t| t.saturating_sub(off)).collect();
+    let (times, ends) = times_for(ctx, sq.at, off, g)?;
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     // Points sit on absolute multiples of the step (epoch-aligned).
     let lo = first.saturating_sub(sq.range_ms);
@@ -199,33 +210,46 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         Vec::new()
     } else {
         // A tiny step over a long range would allocate without bound.
-        let n = ((last - start) / step) as u64 + 1;
+        let n = last
+            .checked_sub(start)
+            .map_or(u64::MAX, |d| (d / step) as u64)
+            .saturating_add(1);
         ctx.check_points(n)?;
         let inner = Grid {
             start,
             step,
-            n: n as usize,
+            n: usize::try_from(n).map_err(|_| EvalError::TooManySamples { limit: usize::MAX })?,
         };
         let gs = match eval::eval(ctx, &sq.expr, inner)? {
             GValue::Vector(s) => s,
-            GValue::Scalar(v) => vec![GSeries {
-                labels: Default::default(),
-                vals: v.into_iter().map(Some).collect(),
-            }],
+            GValue::Scalar(v) => {
+                ctx.admit::<Option<f64>>(v.len())?;
+                vec![GSeries {
+                    labels: Default::default(),
+                    vals: v.into_iter().map(Some).collect(),
+                }]
+            }
             GValue::String(_) => Vec::new(),
         };
-        gs.into_iter()
-            .map(|s| {
-                let samples: Vec<Sample> = s
-                    .vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
-                    .collect();
-                Selected::owned(s.labels, samples)
-            })
-            .filter(|s| s.has_owned_samples())
-            .collect()
+        // Each row becomes samples: counted before the copy, and the row
+        // let go after it.
+        let mut out = Vec::new();
+        for s in gs {
+            ctx.check()?;
+            ctx.keep(s.vals.iter().filter(|v| v.is_some()).count())?;
+            let samples: Vec<Sample> = s
+                .vals
+                .iter()
+                .enumerate()
+                .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
+                .collect();
+            ctx.release(s.vals.len());
+            let sel = Selected::owned(s.labels, samples);
+            if sel.has_owned_samples() {
+                out.push(sel);
+            }
+        }
+        out
     };
     Ok(MatrixArg {
         series,

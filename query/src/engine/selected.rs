@@ -60,6 +60,10 @@ fn read<'a>(
     match samples {
         Samples::Owned(v) => Ok((v, 0)),
         Samples::Stored { iter, keep_stale } => {
+            // Counted before decoding, at the chunk headers' bound; what
+            // the range clipped off is given back once decoded.
+            let bound = iter.upper_bound();
+            ctx.keep(bound)?;
             buf.clear();
             iter.read_into(buf);
             if let Some(e) = iter.error() {
@@ -73,7 +77,8 @@ fn read<'a>(
             if !*keep_stale && buf.iter().fold(false, |any, s| any | is_stale_nan(s.v)) {
                 buf.retain(|s| !is_stale_nan(s.v));
             }
-            ctx.hold(buf.len())?;
+            ctx.loaded(buf.len());
+            ctx.release(bound.saturating_sub(buf.len()));
             Ok((buf, buf.len()))
         }
     }

@@ -83,6 +83,15 @@ pub(crate) enum GValue {
     Vector(Vec<GSeries>),
 }
 
+/// The samples (16-byte units) the grid rows of `v` take.
+pub(crate) fn samples_held(v: &GValue) -> usize {
+    match v {
+        GValue::Scalar(vals) => vals.len().div_ceil(2),
+        GValue::String(_) => 0,
+        GValue::Vector(series) => series.iter().map(|s| s.vals.len()).sum(),
+    }
+}
+
 /// A range vector's raw series: samples, stale markers removed.
 #[derive(Debug, Clone)]
 pub(crate) struct RawSeries {

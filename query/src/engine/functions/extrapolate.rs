@@ -29,7 +29,7 @@ pub(super) fn extrapolate(
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let avg = sampled / (s.len() - 1) as f64;
     let threshold = avg * 1.1;
-    let mut to_start = (first.t - start) as f64 / 1000.0;
+    let mut to_start = first.t.saturating_sub(start) as f64 / 1000.0;
     let mut to_end = (end - last.t) as f64 / 1000.0;
     if to_start >= threshold {
         to_start = avg / 2.0;
@@ -96,7 +96,11 @@ impl Extrapolator {
         increase: f64,
         start: i64,
     ) -> f64 {
-        let shape = (first.t - start, last.t - start, n);
+        let shape = (
+            first.t.saturating_sub(start),
+            last.t.saturating_sub(start),
+            n,
+        );
         let p = match self.memo {
             Some((s, p)) if s == shape => p,
             _ => {
@@ -149,7 +153,7 @@ impl Extrapolator {
         let avg = sampled / (n - 1) as f64;
         let threshold = avg * 1.1;
         let end_gap = (start + self.width) - last.t;
-        let mut to_start = (first.t - start) as f64 / 1000.0;
+        let mut to_start = first.t.saturating_sub(start) as f64 / 1000.0;
         let mut to_end = end_gap as f64 / 1000.0;
         if to_start >= threshold {
             to_start = avg / 2.0;

@@ -115,7 +115,7 @@ pub(super) fn quantile(
     let mut out = Vec::with_capacity(keys.len());
     let mut buckets = Vec::new();
     for (key, members) in keys.into_iter().zip(groups) {
-        let mut vals = vec![None; n];
+        let mut vals = ctx.grid(n)?;
         for (k, slot) in vals.iter_mut().enumerate() {
             buckets.clear();
             buckets.extend(

@@ -82,9 +82,14 @@ pub(super) fn call(
             })?;
             check_name("label_replace", &dst)?;
             let mut v = vector_arg(ctx, args.first(), g)?;
+            let refs = repl.matches('$').count();
             for s in &mut v {
+                ctx.check()?;
                 let value = s.labels.get(&src).unwrap_or("");
                 if let Some(caps) = re.captures(value) {
+                    // Every `$` may repeat the whole value: a short query
+                    // can ask for huge labels, so they are counted first.
+                    ctx.admit::<u8>(refs.saturating_mul(value.len()).saturating_add(repl.len()))?;
                     let mut out = String::new();
                     caps.expand(&repl, &mut out);
                     s.labels = set_label(&s.labels, &dst, &out);
@@ -99,6 +104,17 @@ pub(super) fn call(
             check_name("label_join", &dst)?;
             let mut v = vector_arg(ctx, args.first(), g)?;
             for s in &mut v {
+                ctx.check()?;
+                let len = srcs
+                    .iter()
+                    .map(|n| {
+                        s.labels
+                            .get(n)
+                            .map_or(0, str::len)
+                            .saturating_add(sep.len())
+                    })
+                    .fold(0, usize::saturating_add);
+                ctx.admit::<u8>(len)?;
                 let joined = srcs
                     .iter()
                     .map(|n| s.labels.get(n).unwrap_or(""))

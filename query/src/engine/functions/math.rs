@@ -102,7 +102,7 @@ pub(super) fn call(
             let v = vector_arg(ctx, args.first(), g)?;
             let to = match args.get(1) {
                 Some(_) => scalar_arg(ctx, args.get(1), g)?,
-                None => vec![1.0; g.n],
+                None => ctx.filled(1.0, g.n)?,
             };
             // Halves round up, as Prometheus does (not away from zero).
             map_values(v, |x, k| {

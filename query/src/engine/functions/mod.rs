@@ -28,13 +28,15 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let args = &c.args;
     match name {
         "time" => {
+            ctx.admit::<f64>(g.n)?;
             return Ok(GValue::Scalar(
                 g.times().map(|t| t as f64 / 1000.0).collect(),
             ));
         }
-        "pi" => return Ok(GValue::Scalar(vec![std::f64::consts::PI; g.n])),
+        "pi" => return Ok(GValue::Scalar(ctx.filled(std::f64::consts::PI, g.n)?)),
         "vector" => {
             let v = scalar_arg(ctx, args.first(), g)?;
+            ctx.admit::<Option<f64>>(v.len())?;
             return Ok(GValue::Vector(vec![GSeries {
                 labels: Labels::default(),
                 vals: v.into_iter().map(Some).collect(),
@@ -42,6 +44,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         }
         "scalar" => {
             let series = vector_arg(ctx, args.first(), g)?;
+            ctx.admit::<f64>(g.n)?;
             let vals = (0..g.n)
                 .map(|k| {
                     let mut it = series.iter().filter_map(|s| s.vals[k]);
@@ -57,7 +60,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         "absent" => {
             let series = vector_arg(ctx, args.first(), g)?;
             let present = |k: usize| series.iter().any(|s| s.vals[k].is_some());
-            return Ok(absent_result(args.first(), g.n, present));
+            return absent_result(ctx, args.first(), g.n, present);
         }
         _ => {}
     }
@@ -82,13 +85,16 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
             ctx,
             m.series,
             || (),
-            |_, _, samples| Ok(range::windows(samples, ends, width).collect()),
+            |_, _, samples| {
+                ctx.admit::<(usize, usize)>(ends.len())?;
+                Ok(range::windows(samples, ends, width).collect())
+            },
         )?;
         let present = |k: usize| {
             let k = if m.ends.len() == 1 { 0 } else { k };
             windows.iter().any(|w| w[k].0 < w[k].1)
         };
-        return Ok(absent_result(args.first(), g.n, present));
+        return absent_result(ctx, args.first(), g.n, present);
     }
     if let Some(r) = rate::call(ctx, name, args, g)? {
         return Ok(GValue::Vector(r));
@@ -115,7 +121,7 @@ pub(crate) fn unparen(e: &Expr) -> &Expr {
 pub(super) fn scalar_arg(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<f64>, EvalError> {
     Ok(match e.map(|e| eval_expr(ctx, e, g)).transpose()? {
         Some(GValue::Scalar(v)) => v,
-        _ => vec![f64::NAN; g.n],
+        _ => ctx.filled(f64::NAN, g.n)?,
     })
 }
 
@@ -193,6 +199,7 @@ where
     } = m;
     let distinct = keep_name || name_fixed || one_name(series.iter().map(|s| &s.labels));
     let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples| {
+        ctx.admit::<Option<f64>>(ends.len())?;
         prepare(samples, state);
         let vals = range::windows(samples, &ends, width)
             .enumerate()
@@ -213,7 +220,7 @@ where
             vals,
         })
     })?;
-    range::broadcast(&mut out, n);
+    range::broadcast(ctx, &mut out, n)?;
     merge_unless_distinct(out, distinct)
 }
 
@@ -249,7 +256,12 @@ fn timestamp(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<GSeries>, EvalE
 
 /// `absent`/`absent_over_time`: one series at the steps where the
 /// argument had none, labelled from the selector's equality matchers.
-fn absent_result(arg: Option<&Expr>, n: usize, present: impl Fn(usize) -> bool) -> GValue {
+fn absent_result(
+    ctx: &Ctx,
+    arg: Option<&Expr>,
+    n: usize,
+    present: impl Fn(usize) -> bool,
+) -> Result<GValue, EvalError> {
     let matchers = match arg.map(unparen) {
         Some(Expr::Vector(vs)) => vs.matchers.as_slice(),
         Some(Expr::Matrix(ms)) => ms.vector.matchers.as_slice(),
@@ -268,12 +280,13 @@ fn absent_result(arg: Option<&Expr>, n: usize, present: impl Fn(usize) -> bool) 
         }
     }
     pairs.retain(|(n, _)| !dup.contains(n));
+    ctx.admit::<Option<f64>>(n)?;
     let vals: Vec<Option<f64>> = (0..n).map(|k| (!present(k)).then_some(1.0)).collect();
     if vals.iter().all(Option::is_none) {
-        return GValue::Vector(Vec::new());
+        return Ok(GValue::Vector(Vec::new()));
     }
-    GValue::Vector(vec![GSeries {
+    Ok(GValue::Vector(vec![GSeries {
         labels: Labels::from_pairs(pairs),
         vals,
-    }])
+    }]))
 }

@@ -44,6 +44,7 @@ pub(crate) fn from_matrix(
         m.series,
         || (),
         |_, labels, smp| {
+            ctx.admit::<Option<f64>>(ends.len())?;
             let vals = windowed(smp, &ends, step, width, counter, per_second);
             Ok(GSeries {
                 labels: drop_name(labels),
@@ -51,7 +52,7 @@ pub(crate) fn from_matrix(
             })
         },
     )?;
-    range::broadcast(&mut out, g.n);
+    range::broadcast(ctx, &mut out, g.n)?;
     merge_unless_distinct(out, distinct)
 }
 
@@ -176,7 +177,11 @@ fn counter_windows(
         }
         let (first, last) = (smp[lo], smp[hi - 1]);
         let inc = (last.v + reset_hi) - (first.v + reset_lo);
-        let s = (first.t - start, last.t - start, hi - lo);
+        let s = (
+            first.t.saturating_sub(start),
+            last.t.saturating_sub(start),
+            hi - lo,
+        );
         if s != shape {
             shape = s;
             parts = x.parts(first, last, hi - lo, start);

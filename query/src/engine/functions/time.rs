@@ -83,10 +83,13 @@ pub(super) fn call(
     // Without an argument: vector(time()).
     let input = match args.first() {
         Some(_) => vector_arg(ctx, args.first(), g)?,
-        None => vec![GSeries {
-            labels: Labels::default(),
-            vals: g.times().map(|t| Some(t as f64 / 1000.0)).collect(),
-        }],
+        None => {
+            ctx.admit::<Option<f64>>(g.n)?;
+            vec![GSeries {
+                labels: Labels::default(),
+                vals: g.times().map(|t| Some(t as f64 / 1000.0)).collect(),
+            }]
+        }
     };
     map_values(input, |v, _| date_part(name, v)).map(Some)
 }

@@ -10,6 +10,9 @@ use super::Plan;
 use crate::parser::ast::AggregateOp;
 use hourglass_storage::Sample;
 
+/// What an [`Acc`] holds per step, for counting it against the query.
+pub(super) type AccStep = (f64, f64, u32, bool);
+
 /// Per-step running state of one group.
 pub(super) struct Acc {
     /// Sum, minimum or maximum.

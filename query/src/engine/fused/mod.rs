@@ -23,7 +23,7 @@ use super::range::{self, MatrixArg};
 use super::selected::{self, Selected};
 use super::value::{GSeries, GValue, Grid, NAME, one_name};
 use crate::parser::ast::{Aggregate, AggregateOp, Expr, Grouping};
-use acc::Acc;
+use acc::{Acc, AccStep};
 use hourglass_storage::{Labels, Sample};
 use std::collections::HashMap;
 
@@ -174,7 +174,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
         BLOCK,
         Partial::default,
         |part: &mut Partial, i, smp| {
-            let acc = part.group(groups[i], op, n);
+            let acc = part.group(ctx, groups[i], op, n)?;
             if acc.fold(op, &plan, smp) {
                 acc.first = acc.first.min(i);
             }
@@ -183,9 +183,12 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
         |part| {
             for (gi, acc) in part.groups {
                 match total.get_mut(gi) {
-                    Some(Some(t)) => t.merge(op, &acc),
+                    Some(Some(t)) => {
+                        t.merge(op, &acc);
+                        ctx.let_go::<AccStep>(n);
+                    }
                     Some(slot) => *slot = Some(acc),
-                    None => {}
+                    None => ctx.let_go::<AccStep>(n),
                 }
             }
         },
@@ -197,6 +200,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
             continue;
         }
         let first = acc.first;
+        ctx.admit::<Option<f64>>(n)?;
         let Some(vals) = acc.finish(op) else {
             // An average whose plain sum overflowed needs every value
             // again: rare enough to evaluate the general way.
@@ -220,12 +224,20 @@ struct Partial {
 }
 
 impl Partial {
-    fn group(&mut self, gi: usize, op: AggregateOp, n: usize) -> &mut Acc {
+    /// The block's accumulators of group `gi`, counted when first made.
+    fn group(
+        &mut self,
+        ctx: &Ctx,
+        gi: usize,
+        op: AggregateOp,
+        n: usize,
+    ) -> Result<&mut Acc, EvalError> {
         let next = self.groups.len();
         let s = *self.slot.entry(gi).or_insert(next);
         if s == next {
+            ctx.admit::<AccStep>(n)?;
             self.groups.push((gi, Acc::new(op, n)));
         }
-        &mut self.groups[s].1
+        Ok(&mut self.groups[s].1)
     }
 }

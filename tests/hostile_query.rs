@@ -1,0 +1,284 @@
+//! Hostile queries against a real server with small limits: each stops
+//! with 422 (or 503 when the shared budget or the queue refuses it), the
+//! process stays up, `/-/ready` keeps answering fast, peak memory stays
+//! under the budget plus the steady state, and requests past the
+//! concurrency limit wait in line, then get 503. Loopback only; bounded in
+//! count and time.
+
+mod common;
+
+use common::*;
+use hourglass::ingest::protobuf::Writer;
+use hourglass::ingest::remote_write::v1;
+use hourglass_storage::Sample;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SERIES: usize = 100;
+const HOUR_MS: i64 = 3_600_000;
+/// `--query-memory-budget`, in samples of 16 bytes.
+const BUDGET_SAMPLES: u64 = 8_000_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A server with small limits and `SERIES` series of `m` over the last
+/// hour (a sample every 15 s); returns it with the end of the data (ms).
+fn seeded(extra: &[&str]) -> (tempfile::TempDir, Server, i64) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let budget = BUDGET_SAMPLES.to_string();
+    let mut args = vec![
+        "--query-max-samples",
+        "2000000",
+        "--query-memory-budget",
+        budget.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start(tmp.path(), &args);
+    let end = now_ms() - 60_000;
+    let mut w = Writer::default();
+    for s in 0..SERIES {
+        let inst = s.to_string();
+        let samples: Vec<Sample> = (0..=240)
+            .map(|k| Sample::new(end - HOUR_MS + k * 15_000, (s * 1000) as f64 + k as f64))
+            .collect();
+        v1::encode_series(
+            &mut w,
+            [
+                ("__name__", "m"),
+                ("job", "hostile"),
+                ("instance", inst.as_str()),
+            ],
+            &samples,
+        );
+    }
+    let r = remote_write(&server, &w.buf);
+    assert_eq!(r.status, 204, "{}", r.text());
+    (tmp, server, end)
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
+fn proc_status_bytes(server: &Server, field: &str) -> u64 {
+    let pid = server.child.as_ref().expect("running").id();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Resets the server's peak RSS (`VmHWM`) to its current RSS.
+fn reset_peak(server: &Server) {
+    let pid = server.child.as_ref().expect("running").id();
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+#[track_caller]
+fn assert_ready_fast(server: &Server) {
+    let started = Instant::now();
+    let r = server.get("/-/ready");
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(took < Duration::from_millis(100), "/-/ready took {took:?}");
+}
+
+/// Sends every path at once, one thread each; the responses in order.
+fn all_at_once(server: &Server, paths: &[String]) -> Vec<Response> {
+    let addr = server.addr;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|p| s.spawn(move || request(addr, "GET", p, &[], b"")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("request thread"))
+            .collect()
+    })
+}
+
+#[test]
+fn hostile_queries_stop_with_422_within_the_budget_and_the_server_stays_ready() {
+    let (_tmp, server, end) = seeded(&[]);
+    let t = end as f64 / 1000.0;
+    let (start, stop) = ((end - HOUR_MS) as f64 / 1000.0, t);
+    let kinds = [
+        format!(
+            "/api/v1/query?time={t}&query={}",
+            enc("max_over_time(rate(m[1m])[1h:1ms])")
+        ),
+        format!(
+            "/api/v1/query?time={t}&query={}",
+            enc("max_over_time(rate(m[1m])[1h:10ms])")
+        ),
+        format!(
+            "/api/v1/query?time={t}&query={}",
+            enc(r#"count(max_over_time({__name__=~".+"}[1h:100ms]))"#)
+        ),
+        format!(
+            "/api/v1/query_range?start={start}&end={stop}&step=1&query={}",
+            enc(r#"count_values("v", m)"#)
+        ),
+    ];
+    // Steady state: the server after ordinary queries have warmed its
+    // worker pools.
+    for q in ["count(m)", "sum by (instance) (rate(m[5m]))"] {
+        let r = server.get(&format!(
+            "/api/v1/query_range?start={start}&end={stop}&step=15&query={}",
+            enc(q)
+        ));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let budget_bytes = BUDGET_SAMPLES * 16;
+    // Decode buffers, labels and allocator slack on top of what is counted.
+    let slack = 48 << 20;
+    for path in &kinds {
+        // The peak is measured per kind from the RSS before it (freed
+        // memory the allocator keeps for reuse stays resident).
+        let steady = proc_status_bytes(&server, "VmRSS");
+        reset_peak(&server);
+        let paths = vec![path.clone(); 8];
+        for r in all_at_once(&server, &paths) {
+            let body = r.json();
+            match r.status {
+                422 => {
+                    assert_eq!(body["errorType"], "execution", "{body}");
+                    assert!(
+                        body["error"]
+                            .as_str()
+                            .unwrap_or("")
+                            .starts_with("query processing would load too many samples"),
+                        "{body}"
+                    );
+                }
+                503 => assert_eq!(body["errorType"], "unavailable", "{body}"),
+                other => panic!("{path}: {other} {body}"),
+            }
+        }
+        assert_ready_fast(&server);
+        let peak = proc_status_bytes(&server, "VmHWM");
+        eprintln!(
+            "8 x {path}: steady RSS {} MiB, peak RSS {} MiB, budget {} MiB",
+            steady >> 20,
+            peak >> 20,
+            budget_bytes >> 20
+        );
+        assert!(
+            peak < steady + budget_bytes + slack,
+            "{path}: peak {peak} over steady {steady} + budget {budget_bytes}"
+        );
+    }
+    // Still serving ordinary queries, with the budget all given back.
+    let r = server.get(&format!("/api/v1/query?time={t}&query={}", enc("count(m)")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["result"][0]["value"][1], "100");
+}
+
+#[test]
+fn queries_past_the_concurrency_limit_wait_in_line_then_get_503() {
+    let (_tmp, server, end) = seeded(&[
+        "--query-max-concurrency",
+        "1",
+        "--query-queue-timeout",
+        "300ms",
+    ]);
+    let (start, stop) = ((end - HOUR_MS) as f64 / 1000.0, end as f64 / 1000.0);
+    // Slow but small: every step sorts a window of every series.
+    let slow = format!(
+        "/api/v1/query_range?start={start}&end={stop}&step=0.5&query={}",
+        enc("quantile_over_time(0.5, m[1h])")
+    );
+    let started = Instant::now();
+    let responses = all_at_once(&server, &vec![slow; 4]);
+    let took = started.elapsed();
+    let ok = responses.iter().filter(|r| r.status == 200).count();
+    let refused: Vec<_> = responses.iter().filter(|r| r.status == 503).collect();
+    assert!(
+        ok >= 1,
+        "none answered: {:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        !refused.is_empty(),
+        "all 4 answered in {took:?}: the limit of 1 did not hold"
+    );
+    for r in refused {
+        let body = r.json();
+        assert_eq!(body["errorType"], "unavailable", "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("too many concurrent queries"),
+            "{body}"
+        );
+    }
+    assert!(
+        took >= Duration::from_millis(300),
+        "refused without waiting"
+    );
+    assert_ready_fast(&server);
+    // Series lookups pass the same gate and still answer once it is free.
+    let r = server.get(&format!("/api/v1/series?match[]={}", enc("m")));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn range_query_whose_point_count_overflows_is_a_400_naming_the_step() {
+    let (_tmp, server, _) = seeded(&[]);
+    for (start, end, step) in [
+        ("-9.2e15", "9.2e15", "1"),
+        ("-9.2e15", "9.2e15", "0.001"),
+        ("0", "9.2e15", "0.001"),
+    ] {
+        let r = server.get(&format!(
+            "/api/v1/query_range?query=m&start={start}&end={end}&step={step}"
+        ));
+        assert_eq!(r.status, 400, "{}", r.text());
+        let body = r.json();
+        assert_eq!(body["errorType"], "bad_data", "{body}");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains("step"),
+            "{body}"
+        );
+    }
+    assert_ready_fast(&server);
+}
+
+#[test]
+fn hostile_query_parameters_through_the_fuzz_body_neither_panic_nor_leak() {
+    for seed in [
+        "query=m&start=-9.2e15&end=9.2e15&step=1",
+        "query=m&start=-9.2e15&end=9.2e15&step=0.001",
+        "query=max_over_time(rate(m[1m])[1h:1ms])&time=3600",
+        "query=count_values(%22v%22,m)&start=0&end=300&step=0.03",
+        "query=m%20offset%20-292y&time=-9223372036854775.808",
+        "query=sum_over_time(m[292y]%20@%209223372036854775.807)&time=9.2e15",
+        "query=m&start=292277025-08-18T07:12:54.999999999Z&end=292277025-08-18T07:12:54.999999999Z&step=1e300",
+        "query=m&time=1e300&timeout=-1&lookback_delta=1e18&limit=99999999999999999999",
+        "match[]={__name__=~%22.%2B%22}&match[]=rate(x[5m])&start=NaN&end=Inf",
+        "query=m[5m]&time=60&lookback_delta=0.001&timeout=0.001",
+    ] {
+        hourglass::fuzzing::fuzz_query_params(seed.as_bytes());
+    }
+}
+
+#[test]
+fn series_lookup_with_thousands_of_selectors_stops_at_the_query_timeout() {
+    let (_tmp, server, _) = seeded(&["--query-timeout", "1ms"]);
+    let one = format!("match[]={}", enc(r#"{__name__=~".+"}"#));
+    let body = vec![one; 5000].join("&");
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    for path in ["/api/v1/series", "/api/v1/labels"] {
+        let r = request(server.addr, "POST", path, &[form], body.as_bytes());
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        assert_eq!(r.json()["errorType"], "timeout", "{path}");
+    }
+    assert_ready_fast(&server);
+}
