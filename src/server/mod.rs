@@ -4,6 +4,7 @@ mod auth;
 mod metadata;
 mod metrics;
 mod push;
+pub mod routes;
 mod status;
 mod write;
 
@@ -11,7 +12,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
@@ -162,35 +162,27 @@ impl AppState {
     }
 }
 
-/// All routes.
+/// All routes: one sub-router per class from [`routes::table`], each with
+/// its credentials layer, so the class of a route decides who may call it.
 pub fn router(state: AppState) -> Router {
+    use routes::{Class, class_router};
     let body_limit = state.inner.limits.max_body_bytes;
-    Router::new()
-        .route(
-            "/api/v1/write",
-            post(write::remote_write).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route(
-            "/metrics/{*grouping}",
-            put(push::pushgateway)
-                .post(push::pushgateway)
-                .delete(push::pushgateway)
-                .layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route(
-            "/api/v1/metrics/custom",
-            post(push::custom_metrics).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route("/-/healthy", get(status::healthy))
-        .route("/-/ready", get(status::ready))
-        .route("/api/v1/status/buildinfo", get(status::buildinfo))
-        .route("/api/v1/metadata", get(metadata::metadata))
-        .route("/metrics", get(metrics::metrics))
-        .merge(crate::api::routes())
+    let write = class_router(Class::Write)
+        .route_layer(DefaultBodyLimit::max(body_limit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_write,
+        ));
+    let read = class_router(Class::Read).route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_read,
+    ));
+    class_router(Class::Open)
+        .merge(write)
+        .merge(read)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
         .with_state(state)
 }
 
