@@ -1,9 +1,12 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
 mod auth;
+pub mod connections;
+mod inflight;
 mod metadata;
 mod metrics;
 mod push;
+mod request_body;
 pub mod routes;
 mod status;
 mod write;
@@ -32,6 +35,11 @@ pub struct Limits {
     pub retention: String,
     /// Most series in one write request.
     pub max_series_per_request: usize,
+    /// Most bytes all request bodies in flight may hold together:
+    /// received, decompressed and decoded.
+    pub max_inflight_body_bytes: usize,
+    /// Longest a request body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -54,6 +62,7 @@ struct Inner {
     storage: Arc<Storage>,
     engine: Arc<Engine>,
     limits: Limits,
+    bodies: Arc<inflight::BodyBudget>,
     metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
@@ -83,6 +92,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 storage,
                 engine: Arc::new(engine),
+                bodies: inflight::BodyBudget::new(limits.max_inflight_body_bytes),
                 limits,
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
@@ -167,17 +177,22 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     use routes::{Class, class_router};
     let body_limit = state.inner.limits.max_body_bytes;
+    let meter = || middleware::from_fn_with_state(state.clone(), request_body::meter);
     let write = class_router(Class::Write)
+        .route_layer(meter())
         .route_layer(DefaultBodyLimit::max(body_limit))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_write,
         ));
-    let read = class_router(Class::Read).route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_read,
-    ));
+    let read = class_router(Class::Read)
+        .route_layer(meter())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_read,
+        ));
     class_router(Class::Open)
+        .route_layer(meter())
         .merge(write)
         .merge(read)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
