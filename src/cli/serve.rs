@@ -256,8 +256,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %data.path().display(), "listening");
     state.set_ready(true);
 
-    server::connections::serve(listener, server::router(state.clone()), conn_limits, shutdown)
-        .await;
+    server::connections::serve(
+        listener,
+        server::router(state.clone()),
+        conn_limits,
+        shutdown,
+    )
+    .await;
 
     state.set_ready(false);
     persister.abort();

@@ -234,12 +234,7 @@ async fn serve_one(
                 Ok(r) => r,
                 Err(never) => match never {},
             };
-            Ok(resp.map(|inner| {
-                Body::new(Sending {
-                    inner,
-                    _busy: busy,
-                })
-            }))
+            Ok(resp.map(|inner| Body::new(Sending { inner, _busy: busy })))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -258,7 +253,16 @@ async fn serve_one(
         () = conn.evict.notified() => return,
         _ = stop.wait_for(|&s| s) => {}
     }
-    // Shutting down: finish the request in progress, then close.
+    // Shutting down: a connection with no request in progress closes now
+    // (a fresh one would otherwise wait out the header-read timeout); one
+    // with a request finishes it, then closes.
+    if conn
+        .busy
+        .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        return;
+    }
     http.as_mut().graceful_shutdown();
     if let Err(e) = http.await {
         tracing::debug!(error = %e, "connection closed with an error");

@@ -185,12 +185,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_write,
         ));
-    let read = class_router(Class::Read)
-        .route_layer(meter())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_read,
-        ));
+    let read =
+        class_router(Class::Read)
+            .route_layer(meter())
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_read,
+            ));
     class_router(Class::Open)
         .route_layer(meter())
         .merge(write)

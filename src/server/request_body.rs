@@ -57,7 +57,10 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
     req.extensions_mut().insert(res.clone());
     let resp = next.run(req).await;
     if res.was_refused() {
-        return over_budget(&state, "request bodies in flight are over the server's budget");
+        return over_budget(
+            &state,
+            "request bodies in flight are over the server's budget",
+        );
     }
     if timed_out.load(Ordering::Acquire) {
         state.refused("limit", "body_read_timeout");

@@ -39,13 +39,14 @@ struct ItemError {
 pub async fn custom_metrics(
     State(state): State<AppState>,
     caller: Option<axum::Extension<crate::server::auth::Caller>>,
+    axum::Extension(res): axum::Extension<crate::server::inflight::Reservation>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let caller = caller.map(|axum::Extension(c)| c);
     let task = tokio::task::spawn_blocking(move || {
         let max = state.inner.limits.max_body_bytes;
-        match super::body::decode(&headers, body, max) {
+        match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(&state, caller.as_ref(), &body),
             Err((code, msg)) => {
                 state.inner.push.refused(Path::Custom);
