@@ -90,7 +90,7 @@ pub async fn remote_write(
             };
             BUFS.with(|b| b.replace(bufs));
             // A one-off huge body should not pin its memory in every thread.
-            if raw.capacity() > 8 << 20 {
+            if raw.capacity() > 4 << 20 {
                 *raw = Vec::new();
             }
             response

@@ -133,8 +133,9 @@ pub struct DecodeBuffers {
     series: Vec<TimeSeries>,
 }
 
-/// Buffers larger than this (in elements) are not kept.
-const KEEP_AT_MOST: usize = 1 << 20;
+/// Buffers larger than this (in bytes) are not kept: what one hostile
+/// request grew must not stay held by every thread it ran on.
+const KEEP_AT_MOST_BYTES: usize = 2 << 20;
 
 impl DecodeBuffers {
     /// An empty request that reuses the buffers' room.
@@ -155,14 +156,14 @@ impl DecodeBuffers {
             mut samples,
             ..
         } = req;
-        if labels.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&labels) <= KEEP_AT_MOST_BYTES {
             self.labels = recycle(labels);
         }
-        if samples.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&samples) <= KEEP_AT_MOST_BYTES {
             samples.clear();
             self.samples = samples;
         }
-        if series.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&series) <= KEEP_AT_MOST_BYTES {
             series.clear();
             self.series = series;
         }

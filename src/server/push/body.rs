@@ -71,9 +71,10 @@ fn read_reserved(mut reader: impl Read, res: &Reservation) -> Result<Vec<u8>, Re
             Err(e) => return Err(ReadError::Io(e)),
         };
         if out.len() + n > out.capacity() {
+            // The whole new allocation is reserved: the old one is live
+            // while it is copied, and the allocator may keep its pages.
             let grown = (out.capacity() * 2).max(out.len() + n);
-            res.add(grown - out.capacity())
-                .map_err(ReadError::OverBudget)?;
+            res.add(grown).map_err(ReadError::OverBudget)?;
             out.reserve_exact(grown - out.len());
         }
         out.extend_from_slice(&chunk[..n]);
