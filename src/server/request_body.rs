@@ -36,11 +36,13 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     // No handler buffers more than the body limit (they answer 413 past
-    // it), so that is all an announced length needs reserved.
+    // it), so that is all an announced length needs reserved, twice: the
+    // chunks as received and the one buffer they are collected into are
+    // live together.
     let max = state.inner.limits.max_body_bytes;
     if let Some(len) = announced {
         let len = usize::try_from(len).unwrap_or(usize::MAX).min(max);
-        if let Err(e) = res.add(len) {
+        if let Err(e) = res.add(len.saturating_mul(2)) {
             return over_budget(&state, &e.to_string());
         }
     }
@@ -101,7 +103,7 @@ impl http_body::Body for Metered {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(res), Some(data)) = (&this.res, frame.data_ref())
-                    && let Err(e) = res.add(data.len())
+                    && let Err(e) = res.add(data.len().saturating_mul(2))
                 {
                     return Poll::Ready(Some(Err(axum::Error::new(BodyError::from(e)))));
                 }

@@ -12,7 +12,7 @@ pub enum DecodeError {
     #[error(transparent)]
     Wire(#[from] WireError),
     /// More series than a request may carry.
-    #[error("request has more than {max} series (the limit)")]
+    #[error("request has more series than allowed: over the limit of {max}")]
     TooManySeries {
         /// The limit.
         max: usize,
