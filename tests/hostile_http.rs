@@ -190,7 +190,10 @@ fn hostile_bodies_at_once_stay_within_the_inflight_budget() {
         server.addr,
         "PUT",
         "/metrics/job/warm",
-        &[("Content-Type", "text/plain; version=0.0.4"), ("Content-Encoding", "gzip")],
+        &[
+            ("Content-Type", "text/plain; version=0.0.4"),
+            ("Content-Encoding", "gzip"),
+        ],
         &gzip(b"warm_push 1\n"),
     );
     assert_eq!(push.status, 200, "{}", push.text());

@@ -187,15 +187,19 @@ impl Ctx<'_> {
     /// holds from the in-flight budget.
     fn decode<'a, T>(
         &self,
-        what: &str,
         raw: &'a [u8],
         req: v1::WriteRequest<'a>,
         f: fn(&'a [u8], v1::WriteRequest<'a>, &mut Bounds<'_>) -> Result<T, DecodeError>,
-    ) -> Result<T, Response> {
+    ) -> Result<T, DecodeError> {
         let mut allow = |n: usize| self.res.add(n).is_ok();
         let max_series = self.state.inner.limits.max_series_per_request;
-        let mut bounds = Bounds::new(max_series, &mut allow);
-        f(raw, req, &mut bounds).map_err(|e| match e {
+        f(raw, req, &mut Bounds::new(max_series, &mut allow))
+    }
+
+    /// The answer to a request that did not decode (`what` names the
+    /// message).
+    fn refuse(&self, what: &str, e: DecodeError) -> Response {
+        match e {
             DecodeError::Wire(e) => plain(
                 StatusCode::BAD_REQUEST,
                 format!("cannot decode {what}: {e}"),
@@ -205,13 +209,13 @@ impl Ctx<'_> {
                 plain(StatusCode::BAD_REQUEST, e.to_string())
             }
             e @ DecodeError::OverBudget { .. } => over_budget(self.state, &e.to_string()),
-        })
+        }
     }
 }
 
 fn ingest_v1(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Response {
     let (state, caller) = (ctx.state, ctx.caller);
-    match ctx.decode("WriteRequest", raw, bufs.take(), v1::decode_bounded) {
+    match ctx.decode(raw, bufs.take(), v1::decode_bounded) {
         Ok(req) => {
             let response = match refusal(state, caller, &req) {
                 Some(r) => r,
@@ -223,16 +227,16 @@ fn ingest_v1(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Respons
             bufs.give_back(req);
             response
         }
-        Err(refused) => refused,
+        Err(e) => ctx.refuse("WriteRequest", e),
     }
 }
 
 /// 2.0 also reports what was written in headers, whatever the status.
 fn ingest_v2(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Response {
     let (state, caller) = (ctx.state, ctx.caller);
-    let decoded = match ctx.decode(V2_PROTO, raw, bufs.take(), v2::decode_bounded) {
+    let decoded = match ctx.decode(raw, bufs.take(), v2::decode_bounded) {
         Ok(r) => r,
-        Err(refused) => return with_written(refused, 0),
+        Err(e) => return with_written(ctx.refuse(V2_PROTO, e), 0),
     };
     let response = match refusal(state, caller, &decoded.req) {
         Some(r) => with_written(r, 0),

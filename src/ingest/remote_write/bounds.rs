@@ -132,7 +132,6 @@ mod tests {
             b.check_series(2),
             Err(DecodeError::TooManySeries { max: 1 })
         );
-        drop(b);
         assert_eq!(asked, [32, 64, 128]);
     }
 }
