@@ -428,3 +428,26 @@ fn sigterm_with_idle_connections_open_stops_cleanly_and_finishes_requests_in_fli
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     drop(idle);
 }
+
+#[test]
+fn custom_metrics_error_list_is_bounded_and_counts_the_rest() {
+    let (_tmp, server) = start_with("", &[]);
+    let items: Vec<serde_json::Value> = (0..1000)
+        .map(|_| serde_json::json!({"name": "broken", "metric_type": "GAUGE"}))
+        .collect();
+    let body = serde_json::Value::Array(items).to_string();
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/metrics/custom",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["rejected"], 1000, "{j}");
+    assert_eq!(j["errors"].as_array().map(Vec::len), Some(100));
+    assert_eq!(j["errors_not_listed"], 900);
+    assert_eq!(j["errors"][99]["index"], 99);
+    assert!(r.body.len() < 16 << 10, "{} bytes", r.body.len());
+}
