@@ -367,6 +367,32 @@ fn slow_and_idle_connections_are_cut_and_ready_answers_at_the_fd_limit() {
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
     assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
 
+    // So does one dripped a byte at a time, never silent for long.
+    let mut drip = TcpStream::connect(server.addr).unwrap();
+    drip.write_all(
+        b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+          Content-Encoding: snappy\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    for _ in 0..40 {
+        if drip.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut got = Vec::new();
+    drip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = drip.read_to_end(&mut got);
+    let head = String::from_utf8_lossy(&got);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    // Cut at the 2 s deadline, well before the 4 s the drip would last.
+    assert!(
+        t0.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        t0.elapsed()
+    );
+
     // An idle keep-alive connection is closed after the same timeout.
     let mut keep = TcpStream::connect(server.addr).unwrap();
     keep.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")

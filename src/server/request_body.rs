@@ -100,6 +100,13 @@ impl http_body::Body for Metered {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
+        // Checked on every poll, not only when the client is silent: a body
+        // dripped a byte at a time must not outlive the deadline either.
+        if !this.inner.is_end_stream() && this.deadline.as_mut().poll(cx).is_ready() {
+            this.timed_out.store(true, Ordering::Release);
+            let e = BodyError::TimedOut(this.timeout);
+            return Poll::Ready(Some(Err(axum::Error::new(e))));
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(res), Some(data)) = (&this.res, frame.data_ref())
@@ -108,14 +115,6 @@ impl http_body::Body for Metered {
                     return Poll::Ready(Some(Err(axum::Error::new(BodyError::from(e)))));
                 }
                 Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Pending => {
-                if this.deadline.as_mut().poll(cx).is_ready() {
-                    this.timed_out.store(true, Ordering::Release);
-                    let e = BodyError::TimedOut(this.timeout);
-                    return Poll::Ready(Some(Err(axum::Error::new(e))));
-                }
-                Poll::Pending
             }
             other => other,
         }
