@@ -210,6 +210,31 @@ fn eight_hostile_bodies_of_each_kind(budget_mib: u64) {
     std::thread::sleep(Duration::from_millis(300));
     let (_, steady) = rss(&server);
 
+    // Bodies announced at the limit but not sent hold none of the budget:
+    // an ordinary write still goes through beside eight of them.
+    let announced: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(
+                b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+                  Content-Encoding: snappy\r\nContent-Length: 33554432\r\n\r\nabc",
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(remote_write(&server, &w.buf).status, 204);
+    let held: f64 = server
+        .get("/metrics")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("hourglass_inflight_body_bytes "))
+        .and_then(|v| v.parse().ok())
+        .expect("hourglass_inflight_body_bytes");
+    assert!(held < 4096.0, "{held} bytes held for bodies not sent");
+    drop(announced);
+
     // 16M empty TimeSeries: 32 MiB decompressed from ~1.5 MB of snappy.
     let empty = compress(&[0x0a, 0x00].repeat(16 << 20));
     assert!(empty.len() < 2 << 20, "{}", empty.len());

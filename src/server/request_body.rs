@@ -1,7 +1,6 @@
 //! Every routed request body, before any handler reads it: its bytes are
-//! reserved from the shared [`BodyBudget`](super::inflight::BodyBudget)
-//! (the announced length up front, or each chunk as it arrives), and it
-//! must arrive within the body-read timeout. The [`Reservation`] rides in
+//! reserved from the shared [`BodyBudget`](super::inflight::BodyBudget) as
+//! they arrive, and it must arrive within the body-read timeout. The [`Reservation`] rides in
 //! the request's extensions so handlers add what they decompress and
 //! decode to it.
 
@@ -30,28 +29,12 @@ enum BodyError {
 /// `Retry-After`) when the budget refused it and 408 when it was too slow.
 pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let res = Reservation::new(&state.inner.bodies);
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    // No handler buffers more than the body limit (they answer 413 past
-    // it), so that is all an announced length needs reserved, twice: the
-    // chunks as received and the one buffer they are collected into are
-    // live together.
-    let max = state.inner.limits.max_body_bytes;
-    if let Some(len) = announced {
-        let len = usize::try_from(len).unwrap_or(usize::MAX).min(max);
-        if let Err(e) = res.add(len.saturating_mul(2)) {
-            return over_budget(&state, &e.to_string());
-        }
-    }
     let timeout = state.inner.limits.body_read_timeout;
     let timed_out = Arc::new(AtomicBool::new(false));
     let body = std::mem::take(req.body_mut());
     *req.body_mut() = Body::new(Metered {
         inner: body,
-        res: (announced.is_none()).then(|| res.clone()),
+        res: res.clone(),
         deadline: Box::pin(tokio::time::sleep(timeout)),
         timeout,
         timed_out: Arc::clone(&timed_out),
@@ -81,11 +64,14 @@ pub fn over_budget(state: &AppState, msg: &str) -> Response {
     r
 }
 
-/// A body metered against the budget and bounded in time.
+/// A body metered against the budget and bounded in time. Each chunk is
+/// reserved as it arrives, not the announced length up front, so a client
+/// that announces much and sends slowly holds only what it sent; twice,
+/// because the chunks and the one buffer a handler collects them into are
+/// live together.
 struct Metered {
     inner: Body,
-    /// Set when the length was not announced: each chunk is reserved.
-    res: Option<Reservation>,
+    res: Reservation,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: std::time::Duration,
     timed_out: Arc<AtomicBool>,
@@ -109,8 +95,8 @@ impl http_body::Body for Metered {
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(res), Some(data)) = (&this.res, frame.data_ref())
-                    && let Err(e) = res.add(data.len().saturating_mul(2))
+                if let Some(data) = frame.data_ref()
+                    && let Err(e) = this.res.add(data.len().saturating_mul(2))
                 {
                     return Poll::Ready(Some(Err(axum::Error::new(BodyError::from(e)))));
                 }
