@@ -376,6 +376,24 @@ fn slow_and_idle_connections_are_cut_and_ready_answers_at_the_fd_limit() {
         "slowloris headers cut by the header-read timeout"
     );
 
+    // A request head larger than the read buffer is refused, not buffered.
+    let mut big = TcpStream::connect(server.addr).unwrap();
+    let mut head = b"GET /-/ready HTTP/1.1\r\nHost: x\r\n".to_vec();
+    // 50 headers (under hyper's count limit) of 2,000 bytes: 100 KB.
+    for i in 0..50 {
+        head.extend(format!("X-Pad-{i}: {}\r\n", "p".repeat(2000)).as_bytes());
+    }
+    head.extend(b"\r\n");
+    let _ = big.write_all(&head);
+    let mut got = Vec::new();
+    big.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = big.read_to_end(&mut got);
+    let answer = String::from_utf8_lossy(&got);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+
     // A body that stops arriving gets 408 after the body-read timeout.
     let mut body = TcpStream::connect(server.addr).unwrap();
     body.write_all(

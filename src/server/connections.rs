@@ -73,6 +73,11 @@ pub fn default_max_connections(fd_limit: u64) -> usize {
     usize::try_from(cap).unwrap_or(1 << 16)
 }
 
+/// Largest request head (line and headers), and about what a connection
+/// buffers while reading: hyper's default of ~400 KiB times thousands of
+/// connections trickling headers would be gigabytes outside any budget.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
 /// Set in [`Conn::busy`] once a connection is chosen to be closed.
 const EVICTED: usize = 1 << (usize::BITS - 1);
 
@@ -241,6 +246,8 @@ async fn serve_one(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let mut http = pin!(builder.serve_connection(TokioIo::new(stream), service));
     tokio::select! {
