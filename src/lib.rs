@@ -15,6 +15,9 @@ mod duration;
 pub mod ingest;
 mod server;
 
+/// Every route with its method and credentials class.
+pub use server::routes;
+
 /// Fuzz entry points for decoders that live in private modules.
 #[doc(hidden)]
 pub mod fuzzing {

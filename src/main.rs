@@ -88,8 +88,30 @@ fn disable_transparent_huge_pages() {
     }
 }
 
+/// Has mimalloc give freed pages back to the OS after 10 ms (mimalloc 2's
+/// default) instead of mimalloc 3's 1 s: under a burst of large request
+/// bodies, pages freed but not yet returned pushed peak RSS to twice the
+/// in-flight body budget (measured: 240 MiB against a 96 MiB budget over a
+/// 21 MiB steady state; 114 MiB with 10 ms). `MIMALLOC_PURGE_DELAY` still
+/// overrides it.
+fn shorten_allocator_purge_delay() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (mimalloc 3,
+    // as libmimalloc-sys builds it by default).
+    const MI_OPTION_PURGE_DELAY: libc::c_int = 15;
+    unsafe extern "C" {
+        fn mi_option_set(option: libc::c_int, value: libc::c_long);
+    }
+    // SAFETY: mi_option_set takes an option number and a value and only
+    // stores the value; the number is the one mimalloc.h gives.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 10) }
+}
+
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
+    shorten_allocator_purge_delay();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {

@@ -11,34 +11,125 @@ pub use query::fuzz_query_params;
 mod status;
 pub mod time;
 
-use crate::server::AppState;
-use axum::Router;
-use axum::routing::get;
+use crate::server::routes::{Class, Route};
+use axum::routing::{get, post};
 
-/// The API routes. Endpoints that Prometheus serves on POST accept
-/// form-encoded POST too (Grafana retries a refused POST as GET, but a
-/// valid POST must never get 405).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/query", get(query::instant).post(query::instant))
-        .route("/api/v1/query_range", get(query::range).post(query::range))
-        .route("/api/v1/labels", get(labels::labels).post(labels::labels))
-        .route("/api/v1/label/{name}/values", get(labels::label_values))
-        .route("/api/v1/series", get(labels::series).post(labels::series))
-        .route("/api/v1/status/tsdb", get(status::tsdb))
-        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
-        .route("/api/v1/rules", get(status::rules))
-        .route("/api/v1/alerts", get(status::alerts))
-        .route(
-            "/api/v1/query_exemplars",
-            get(status::query_exemplars).post(status::query_exemplars),
-        )
-        .route(
-            "/api/v1/parse_query",
-            get(parse_query::parse_query).post(parse_query::parse_query),
-        )
-        .route(
-            "/api/v1/format_query",
-            get(status::format_query).post(status::format_query),
-        )
-}
+/// The API routes (all read routes). Endpoints that Prometheus serves on
+/// POST accept form-encoded POST too (Grafana retries a refused POST as
+/// GET, but a valid POST must never get 405).
+pub(crate) const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/api/v1/query",
+        class: Class::Read,
+        handler: || get(query::instant),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/query",
+        class: Class::Read,
+        handler: || post(query::instant),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/query_range",
+        class: Class::Read,
+        handler: || get(query::range),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/query_range",
+        class: Class::Read,
+        handler: || post(query::range),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/labels",
+        class: Class::Read,
+        handler: || get(labels::labels),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/labels",
+        class: Class::Read,
+        handler: || post(labels::labels),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/label/{name}/values",
+        class: Class::Read,
+        handler: || get(labels::label_values),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/series",
+        class: Class::Read,
+        handler: || get(labels::series),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/series",
+        class: Class::Read,
+        handler: || post(labels::series),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/status/tsdb",
+        class: Class::Read,
+        handler: || get(status::tsdb),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/status/runtimeinfo",
+        class: Class::Read,
+        handler: || get(status::runtimeinfo),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/rules",
+        class: Class::Read,
+        handler: || get(status::rules),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/alerts",
+        class: Class::Read,
+        handler: || get(status::alerts),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/query_exemplars",
+        class: Class::Read,
+        handler: || get(status::query_exemplars),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/query_exemplars",
+        class: Class::Read,
+        handler: || post(status::query_exemplars),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/parse_query",
+        class: Class::Read,
+        handler: || get(parse_query::parse_query),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/parse_query",
+        class: Class::Read,
+        handler: || post(parse_query::parse_query),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/format_query",
+        class: Class::Read,
+        handler: || get(status::format_query),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/format_query",
+        class: Class::Read,
+        handler: || post(status::format_query),
+    },
+];

@@ -85,6 +85,23 @@ pub struct ServeArgs {
     /// decompressed alike).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     max_body_mib: u64,
+    /// Most MiB all request bodies in flight may hold together (received,
+    /// decompressed and decoded); a request beyond it gets 503 with
+    /// Retry-After.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    max_inflight_body_mib: u64,
+    /// Longest wait for a request's head (request line and headers); also
+    /// how long an idle keep-alive connection stays open.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    http_header_read_timeout: Duration,
+    /// Longest a request body may take to arrive (408 beyond it).
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration)]
+    http_body_read_timeout: Duration,
+    /// Most open connections; at the cap the oldest connection with no
+    /// request in progress is closed for a new one. 0: the open-files limit
+    /// (raised to its hard limit at startup) less 256, at least half of it.
+    #[arg(long, default_value_t = 0)]
+    max_connections: usize,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -112,6 +129,13 @@ fn millis(d: Duration) -> i64 {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("expected a positive duration, got {s:?}")),
+        d => Ok(d),
+    }
 }
 
 /// `1024`, `512KB`, `10GB`, `1TiB`: bytes, in units of 1024.
@@ -217,6 +241,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             humanize(args.retention)
         },
         max_series_per_request: config.limits.max_series_per_request,
+        max_inflight_body_bytes: usize::try_from(args.max_inflight_body_mib << 20)
+            .unwrap_or(usize::MAX),
+        body_read_timeout: args.http_body_read_timeout,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -239,13 +266,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listener has no address")?;
+    let fd_limit = server::connections::raise_fd_limit();
+    let conn_limits = server::connections::ConnLimits {
+        header_read_timeout: args.http_header_read_timeout,
+        max_connections: match args.max_connections {
+            0 => server::connections::default_max_connections(fd_limit),
+            n => n,
+        },
+    };
+    tracing::info!(
+        fd_limit,
+        max_connections = conn_limits.max_connections,
+        "connections"
+    );
     tracing::info!(%addr, data_dir = %data.path().display(), "listening");
     state.set_ready(true);
 
-    axum::serve(listener, server::router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed")?;
+    server::connections::serve(
+        listener,
+        server::router(state.clone()),
+        conn_limits,
+        shutdown,
+    )
+    .await;
 
     state.set_ready(false);
     persister.abort();

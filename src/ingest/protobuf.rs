@@ -84,6 +84,10 @@ impl<'a> Reader<'a> {
             let Some(&b) = self.buf.get(self.pos) else {
                 return Err(self.err("truncated varint"));
             };
+            // The tenth byte holds bit 63 only: anything more overflows.
+            if i == 9 && b > 1 {
+                return Err(self.err("varint overflows 64 bits"));
+            }
             self.pos += 1;
             value |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
@@ -170,7 +174,7 @@ impl<'a> Reader<'a> {
     /// Reads an 8-byte little-endian value.
     #[inline]
     pub fn fixed64(&mut self) -> Result<u64, WireError> {
-        let end = self.pos + 8;
+        let end = self.pos.saturating_add(8);
         let b = self
             .buf
             .get(self.pos..end)
@@ -181,14 +185,15 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(a))
     }
 
-    /// Skips a field's value.
+    /// Skips a field's value: a length is checked against the bytes left,
+    /// and groups (wire types 3 and 4) are refused by [`Reader::key`].
     pub fn skip(&mut self, wire: WireType) -> Result<(), WireError> {
         match wire {
             WireType::Varint => self.varint().map(drop),
             WireType::Fixed64 => self.fixed64().map(drop),
             WireType::Len => self.bytes().map(drop),
             WireType::Fixed32 => {
-                let end = self.pos + 4;
+                let end = self.pos.saturating_add(4);
                 if end > self.buf.len() {
                     return Err(self.err("truncated fixed32"));
                 }

@@ -1,5 +1,7 @@
-//! Who is calling: bearer tokens and basic auth per path class, compared in
-//! constant time, and each caller's samples/s budget.
+//! Who is calling: bearer tokens and basic auth per route class, compared in
+//! constant time, and each caller's samples/s budget. The router puts
+//! [`require_write`] on the write routes and [`require_read`] on the read
+//! routes (see `routes.rs`).
 
 use super::AppState;
 use crate::config::Credentials;
@@ -11,31 +13,6 @@ use base64::Engine as _;
 use hourglass_storage::{SeriesLimits, SeriesQuota};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-
-/// Which credentials a path needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathClass {
-    /// Health, readiness, our own metrics: always open.
-    Open,
-    /// Remote write and pushes.
-    Write,
-    /// Queries and the rest of the API.
-    Read,
-}
-
-/// Classifies a request path.
-pub fn classify(path: &str) -> PathClass {
-    if path == "/api/v1/write"
-        || path == "/api/v1/metrics/custom"
-        || path.starts_with("/metrics/job/")
-    {
-        PathClass::Write
-    } else if path.starts_with("/api/") {
-        PathClass::Read
-    } else {
-        PathClass::Open
-    }
-}
 
 /// Equal without leaking where two secrets first differ.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -198,14 +175,25 @@ impl Gate {
     }
 }
 
-/// Refuses requests without valid credentials for their path class.
-pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let class = classify(req.uri().path());
-    let gate = match class {
-        PathClass::Open => return next.run(req).await,
-        PathClass::Write => &state.inner.write_gate,
-        PathClass::Read => &state.inner.read_gate,
-    };
+/// Refuses a write route's request without valid write credentials.
+pub async fn require_write(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let gate = &state.inner.write_gate;
+    require(&state, gate, "write", req, next).await
+}
+
+/// Refuses a read route's request without valid read credentials.
+pub async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let gate = &state.inner.read_gate;
+    require(&state, gate, "read", req, next).await
+}
+
+async fn require(
+    state: &AppState,
+    gate: &Gate,
+    class: &str,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if gate.is_open() {
         return next.run(req).await;
     }
@@ -215,12 +203,7 @@ pub async fn require(State(state): State<AppState>, mut req: Request, next: Next
             next.run(req).await
         }
         None => {
-            let what = if class == PathClass::Write {
-                "write"
-            } else {
-                "read"
-            };
-            state.refused("auth", what);
+            state.refused("auth", class);
             (
                 StatusCode::UNAUTHORIZED,
                 [(
@@ -251,14 +234,5 @@ mod tests {
         assert!(b.take(1500).is_ok());
         let wait = b.take(1).unwrap_err();
         assert!(wait > 0.4 && wait <= 0.5, "{wait}");
-    }
-
-    #[test]
-    fn classes() {
-        assert_eq!(classify("/api/v1/write"), PathClass::Write);
-        assert_eq!(classify("/metrics/job/x"), PathClass::Write);
-        assert_eq!(classify("/api/v1/query"), PathClass::Read);
-        assert_eq!(classify("/metrics"), PathClass::Open);
-        assert_eq!(classify("/-/ready"), PathClass::Open);
     }
 }

@@ -406,6 +406,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             count as f64,
         );
     }
+    out.single(
+        "hourglass_inflight_body_bytes",
+        "gauge",
+        "Bytes request bodies in flight hold (received, decompressed, decoded).",
+        inner.bodies.used_bytes() as f64,
+    );
+    out.single(
+        "hourglass_inflight_body_limit_bytes",
+        "gauge",
+        "The budget request bodies in flight share (--max-inflight-body-mib).",
+        inner.bodies.limit_bytes() as f64,
+    );
 
     (
         [(

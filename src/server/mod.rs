@@ -1,9 +1,13 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
 mod auth;
+pub mod connections;
+mod inflight;
 mod metadata;
 mod metrics;
 mod push;
+mod request_body;
+pub mod routes;
 mod status;
 mod write;
 
@@ -11,7 +15,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::sync::Arc;
@@ -32,6 +35,11 @@ pub struct Limits {
     pub retention: String,
     /// Most series in one write request.
     pub max_series_per_request: usize,
+    /// Most bytes all request bodies in flight may hold together:
+    /// received, decompressed and decoded.
+    pub max_inflight_body_bytes: usize,
+    /// Longest a request body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -54,6 +62,7 @@ struct Inner {
     storage: Arc<Storage>,
     engine: Arc<Engine>,
     limits: Limits,
+    bodies: Arc<inflight::BodyBudget>,
     metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
@@ -83,6 +92,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 storage,
                 engine: Arc::new(engine),
+                bodies: inflight::BodyBudget::new(limits.max_inflight_body_bytes),
                 limits,
                 metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
@@ -162,35 +172,33 @@ impl AppState {
     }
 }
 
-/// All routes.
+/// All routes: one sub-router per class from [`routes::table`], each with
+/// its credentials layer, so the class of a route decides who may call it.
 pub fn router(state: AppState) -> Router {
+    use routes::{Class, class_router};
     let body_limit = state.inner.limits.max_body_bytes;
-    Router::new()
-        .route(
-            "/api/v1/write",
-            post(write::remote_write).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route(
-            "/metrics/{*grouping}",
-            put(push::pushgateway)
-                .post(push::pushgateway)
-                .delete(push::pushgateway)
-                .layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route(
-            "/api/v1/metrics/custom",
-            post(push::custom_metrics).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route("/-/healthy", get(status::healthy))
-        .route("/-/ready", get(status::ready))
-        .route("/api/v1/status/buildinfo", get(status::buildinfo))
-        .route("/api/v1/metadata", get(metadata::metadata))
-        .route("/metrics", get(metrics::metrics))
-        .merge(crate::api::routes())
+    let meter = || middleware::from_fn_with_state(state.clone(), request_body::meter);
+    let write = class_router(Class::Write)
+        .route_layer(meter())
+        .route_layer(DefaultBodyLimit::max(body_limit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_write,
+        ));
+    let read =
+        class_router(Class::Read)
+            .route_layer(meter())
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_read,
+            ));
+    class_router(Class::Open)
+        .route_layer(meter())
+        .merge(write)
+        .merge(read)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(status::not_found)
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
         .with_state(state)
 }
 

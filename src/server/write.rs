@@ -8,8 +8,10 @@
 //! failures, which the sender retries.
 
 use super::AppState;
+use super::inflight::Reservation;
 use super::metadata::MetricMetadata;
-use crate::ingest::remote_write::{self, SnappyError, v1, v2};
+use super::request_body::over_budget;
+use crate::ingest::remote_write::{self, Bounds, DecodeError, SnappyError, v1, v2};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,6 +38,7 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 pub async fn remote_write(
     State(state): State<AppState>,
     caller: Option<axum::Extension<super::auth::Caller>>,
+    axum::Extension(res): axum::Extension<Reservation>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -44,6 +47,19 @@ pub async fn remote_write(
         Err((code, msg)) => return plain(code, msg),
     };
     let max = state.inner.limits.max_body_bytes;
+    // The decompressed body is reserved before it is allocated.
+    match remote_write::decompressed_len(&body) {
+        Ok(len) if len <= max => {
+            if let Err(e) = res.add(len) {
+                return over_budget(&state, &e.to_string());
+            }
+        }
+        Ok(len) => {
+            let e = SnappyError::TooLarge { len, max };
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
+        }
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+    }
     // Decompressing, decoding and appending (which waits for the WAL's
     // fsync) stay off the async worker threads; each blocking thread keeps
     // its decompression buffer from request to request.
@@ -63,13 +79,18 @@ pub async fn remote_write(
                 }
                 Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
             }
+            let ctx = Ctx {
+                state: &state,
+                caller: caller.as_ref(),
+                res: &res,
+            };
             let response = match proto {
-                Proto::V1 => ingest_v1(&state, caller.as_ref(), &raw, &mut bufs),
-                Proto::V2 => ingest_v2(&state, caller.as_ref(), &raw, &mut bufs),
+                Proto::V1 => ingest_v1(&ctx, &raw, &mut bufs),
+                Proto::V2 => ingest_v2(&ctx, &raw, &mut bufs),
             };
             BUFS.with(|b| b.replace(bufs));
             // A one-off huge body should not pin its memory in every thread.
-            if raw.capacity() > 8 << 20 {
+            if raw.capacity() > 4 << 20 {
                 *raw = Vec::new();
             }
             response
@@ -154,13 +175,47 @@ fn refusal(
     }
 }
 
-fn ingest_v1(
-    state: &AppState,
-    caller: Option<&super::auth::Caller>,
-    raw: &[u8],
-    bufs: &mut v1::DecodeBuffers,
-) -> Response {
-    match v1::decode_into(raw, bufs.take()) {
+/// One request's context for decoding and storing.
+struct Ctx<'c> {
+    state: &'c AppState,
+    caller: Option<&'c super::auth::Caller>,
+    res: &'c Reservation,
+}
+
+impl Ctx<'_> {
+    /// Decodes within the series limit, reserving what the decoded request
+    /// holds from the in-flight budget.
+    fn decode<'a, T>(
+        &self,
+        raw: &'a [u8],
+        req: v1::WriteRequest<'a>,
+        f: fn(&'a [u8], v1::WriteRequest<'a>, &mut Bounds<'_>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        let mut allow = |n: usize| self.res.add(n).is_ok();
+        let max_series = self.state.inner.limits.max_series_per_request;
+        f(raw, req, &mut Bounds::new(max_series, &mut allow))
+    }
+
+    /// The answer to a request that did not decode (`what` names the
+    /// message).
+    fn refuse(&self, what: &str, e: DecodeError) -> Response {
+        match e {
+            DecodeError::Wire(e) => plain(
+                StatusCode::BAD_REQUEST,
+                format!("cannot decode {what}: {e}"),
+            ),
+            e @ DecodeError::TooManySeries { .. } => {
+                self.state.refused("limit", "series_per_request");
+                plain(StatusCode::BAD_REQUEST, e.to_string())
+            }
+            e @ DecodeError::OverBudget { .. } => over_budget(self.state, &e.to_string()),
+        }
+    }
+}
+
+fn ingest_v1(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Response {
+    let (state, caller) = (ctx.state, ctx.caller);
+    match ctx.decode(raw, bufs.take(), v1::decode_bounded) {
         Ok(req) => {
             let response = match refusal(state, caller, &req) {
                 Some(r) => r,
@@ -172,31 +227,16 @@ fn ingest_v1(
             bufs.give_back(req);
             response
         }
-        Err(e) => plain(
-            StatusCode::BAD_REQUEST,
-            format!("cannot decode WriteRequest: {e}"),
-        ),
+        Err(e) => ctx.refuse("WriteRequest", e),
     }
 }
 
 /// 2.0 also reports what was written in headers, whatever the status.
-fn ingest_v2(
-    state: &AppState,
-    caller: Option<&super::auth::Caller>,
-    raw: &[u8],
-    bufs: &mut v1::DecodeBuffers,
-) -> Response {
-    let decoded = match v2::decode_into(raw, bufs.take()) {
+fn ingest_v2(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Response {
+    let (state, caller) = (ctx.state, ctx.caller);
+    let decoded = match ctx.decode(raw, bufs.take(), v2::decode_bounded) {
         Ok(r) => r,
-        Err(e) => {
-            return with_written(
-                plain(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot decode {V2_PROTO}: {e}"),
-                ),
-                0,
-            );
-        }
+        Err(e) => return with_written(ctx.refuse(V2_PROTO, e), 0),
     };
     let response = match refusal(state, caller, &decoded.req) {
         Some(r) => with_written(r, 0),

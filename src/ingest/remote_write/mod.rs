@@ -1,8 +1,11 @@
 //! Prometheus remote write: the snappy block envelope and the protobuf
 //! payloads.
 
+mod bounds;
 pub mod v1;
 pub mod v2;
+
+pub use bounds::{Allowance, Bounds, DecodeError};
 
 /// Why a body could not be decompressed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -20,6 +23,12 @@ pub enum SnappyError {
     Invalid(String),
 }
 
+/// The length a snappy block announces it decompresses to, so it can be
+/// reserved before [`decompress_into`] allocates it.
+pub fn decompressed_len(body: &[u8]) -> Result<usize, SnappyError> {
+    snap::raw::decompress_len(body).map_err(|e| SnappyError::Invalid(e.to_string()))
+}
+
 /// Decompresses a snappy block, refusing to allocate more than `max` bytes.
 pub fn decompress(body: &[u8], max: usize) -> Result<Vec<u8>, SnappyError> {
     let mut out = Vec::new();
@@ -30,7 +39,7 @@ pub fn decompress(body: &[u8], max: usize) -> Result<Vec<u8>, SnappyError> {
 /// Like [`decompress`], into a buffer the caller reuses: a fresh buffer per
 /// request made the kernel zero new pages for every request.
 pub fn decompress_into(body: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), SnappyError> {
-    let len = snap::raw::decompress_len(body).map_err(|e| SnappyError::Invalid(e.to_string()))?;
+    let len = decompressed_len(body)?;
     if len > max {
         return Err(SnappyError::TooLarge { len, max });
     }

@@ -4,6 +4,7 @@
 //! of all series go into one vector. Exemplars and native histograms are
 //! counted, not decoded.
 
+use super::bounds::{Bounds, DecodeError, capacity_bytes};
 use crate::ingest::protobuf::{Reader, WireError, WireType, Writer};
 use hourglass_storage::Sample;
 use std::ops::Range;
@@ -132,8 +133,9 @@ pub struct DecodeBuffers {
     series: Vec<TimeSeries>,
 }
 
-/// Buffers larger than this (in elements) are not kept.
-const KEEP_AT_MOST: usize = 1 << 20;
+/// Buffers larger than this (in bytes) are not kept: what one hostile
+/// request grew must not stay held by every thread it ran on.
+const KEEP_AT_MOST_BYTES: usize = 2 << 20;
 
 impl DecodeBuffers {
     /// An empty request that reuses the buffers' room.
@@ -154,14 +156,14 @@ impl DecodeBuffers {
             mut samples,
             ..
         } = req;
-        if labels.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&labels) <= KEEP_AT_MOST_BYTES {
             self.labels = recycle(labels);
         }
-        if samples.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&samples) <= KEEP_AT_MOST_BYTES {
             samples.clear();
             self.samples = samples;
         }
-        if series.capacity() <= KEEP_AT_MOST {
+        if capacity_bytes(&series) <= KEEP_AT_MOST_BYTES {
             series.clear();
             self.series = series;
         }
@@ -177,7 +179,7 @@ fn recycle<'b>(mut v: Vec<(&str, &str)>) -> Vec<(&'b str, &'b str)> {
 }
 
 /// Decodes a decompressed `WriteRequest`.
-pub fn decode(buf: &[u8]) -> Result<WriteRequest<'_>, WireError> {
+pub fn decode(buf: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
     decode_into(buf, WriteRequest::default())
 }
 
@@ -185,25 +187,47 @@ pub fn decode(buf: &[u8]) -> Result<WriteRequest<'_>, WireError> {
 /// [`DecodeBuffers::take`]).
 pub fn decode_into<'a>(
     buf: &'a [u8],
+    req: WriteRequest<'a>,
+) -> Result<WriteRequest<'a>, DecodeError> {
+    decode_bounded(buf, req, &mut Bounds::none())
+}
+
+/// Like [`decode_into`], held to `bounds` as it builds: the series limit
+/// and the memory the decoded request may take (buffers reused from
+/// earlier requests included).
+pub fn decode_bounded<'a>(
+    buf: &'a [u8],
     mut req: WriteRequest<'a>,
-) -> Result<WriteRequest<'a>, WireError> {
+    bounds: &mut Bounds<'_>,
+) -> Result<WriteRequest<'a>, DecodeError> {
+    bounds.hold(held_bytes(&req))?;
     let mut r = Reader::new(buf);
     while let Some((field, wire)) = r.key()? {
         match field {
             1 => {
                 r.expect(wire, WireType::Len)?;
                 let m = r.message()?;
-                decode_series(m, &mut req)?;
+                bounds.check_series(req.series.len() + 1)?;
+                decode_series(m, &mut req, bounds)?;
             }
             3 => {
                 r.expect(wire, WireType::Len)?;
                 let m = r.message()?;
-                req.metadata.push(decode_metadata(m)?);
+                let md = decode_metadata(m)?;
+                bounds.push(&mut req.metadata, md)?;
             }
             _ => r.skip(wire)?,
         }
     }
     Ok(req)
+}
+
+/// Bytes a request's vectors hold.
+pub(crate) fn held_bytes(req: &WriteRequest<'_>) -> usize {
+    capacity_bytes(&req.series)
+        + capacity_bytes(&req.labels)
+        + capacity_bytes(&req.samples)
+        + capacity_bytes(&req.metadata)
 }
 
 /// Label strings of one series, as byte ranges of the series message,
@@ -228,7 +252,8 @@ impl LabelSpans {
         &self,
         r: &Reader<'a>,
         out: &mut Vec<(&'a str, &'a str)>,
-    ) -> Result<(), WireError> {
+        bounds: &mut Bounds<'_>,
+    ) -> Result<(), DecodeError> {
         let buf = r.buf();
         let spans = &self.spans[..self.n];
         // Absent fields are empty slices from elsewhere: no offset of theirs
@@ -256,13 +281,18 @@ impl LabelSpans {
                     what: "string is not valid UTF-8",
                 })
             };
-            out.push((piece(n, nl)?, piece(v, vl)?));
+            let pair = (piece(n, nl)?, piece(v, vl)?);
+            bounds.push(out, pair)?;
         }
         Ok(())
     }
 }
 
-fn decode_series<'a>(mut r: Reader<'a>, req: &mut WriteRequest<'a>) -> Result<(), WireError> {
+fn decode_series<'a>(
+    mut r: Reader<'a>,
+    req: &mut WriteRequest<'a>,
+    bounds: &mut Bounds<'_>,
+) -> Result<(), DecodeError> {
     let (l0, s0) = (req.labels.len(), req.samples.len());
     let (mut exemplars, mut histograms) = (0u32, 0u32);
     let base = r.buf().as_ptr() as usize;
@@ -302,7 +332,7 @@ fn decode_series<'a>(mut r: Reader<'a>, req: &mut WriteRequest<'a>) -> Result<()
                         })
                     };
                     let pair = (check(name)?, check(value)?);
-                    req.labels.push(pair);
+                    bounds.push(&mut req.labels, pair)?;
                 }
             }
             2 => {
@@ -323,7 +353,7 @@ fn decode_series<'a>(mut r: Reader<'a>, req: &mut WriteRequest<'a>) -> Result<()
                         _ => m.skip(w)?,
                     }
                 }
-                req.samples.push(s);
+                bounds.push(&mut req.samples, s)?;
             }
             3 => {
                 exemplars += 1;
@@ -339,15 +369,17 @@ fn decode_series<'a>(mut r: Reader<'a>, req: &mut WriteRequest<'a>) -> Result<()
     // Labels beyond `LabelSpans::MAX` were pushed already; keep the
     // order as sent.
     let overflow = req.labels.split_off(l0);
-    spans.finish(&r, &mut req.labels)?;
-    req.labels.extend(overflow);
-    req.series.push(TimeSeries {
+    spans.finish(&r, &mut req.labels, bounds)?;
+    for pair in overflow {
+        bounds.push(&mut req.labels, pair)?;
+    }
+    let series = TimeSeries {
         labels: l0..req.labels.len(),
         samples: s0..req.samples.len(),
         exemplars,
         histograms,
-    });
-    Ok(())
+    };
+    bounds.push(&mut req.series, series)
 }
 
 fn decode_metadata(mut m: Reader<'_>) -> Result<Metadata<'_>, WireError> {
@@ -463,7 +495,9 @@ mod tests {
             }
             let at = w.buf.windows(4).position(|x| x == b"bad!").unwrap();
             w.buf[at + 3] = 0xff;
-            let e = decode(&w.buf).unwrap_err();
+            let Err(DecodeError::Wire(e)) = decode(&w.buf) else {
+                panic!("decodes");
+            };
             assert_eq!(e.what, "string is not valid UTF-8");
             assert_eq!(e.offset, at, "series {series}");
         }

@@ -5,6 +5,7 @@
 //! series name their labels, help and unit by index into it. Samples may
 //! carry a start ("created") timestamp.
 
+use super::bounds::{Bounds, DecodeError};
 use super::v1::{Metadata, MetricType, TimeSeries, WriteRequest};
 use crate::ingest::protobuf::{Reader, WireError, WireType, Writer};
 use hourglass_storage::Sample;
@@ -34,26 +35,38 @@ fn symbol<'a>(symbols: &[&'a str], r: u64) -> Result<&'a str, WireError> {
 }
 
 /// Decodes a decompressed 2.0 request.
-pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
+pub fn decode(buf: &[u8]) -> Result<Request<'_>, DecodeError> {
     decode_into(buf, WriteRequest::default())
 }
 
 /// Decodes a decompressed 2.0 request, filling `req` (empty, from
 /// [`super::v1::DecodeBuffers::take`]).
-pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'a>, WireError> {
+pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'a>, DecodeError> {
+    decode_bounded(buf, req, &mut Bounds::none())
+}
+
+/// Like [`decode_into`], held to `bounds` as it builds (see
+/// [`super::v1::decode_bounded`]); the symbol table counts too.
+pub fn decode_bounded<'a>(
+    buf: &'a [u8],
+    req: WriteRequest<'a>,
+    bounds: &mut Bounds<'_>,
+) -> Result<Request<'a>, DecodeError> {
+    bounds.hold(super::v1::held_bytes(&req))?;
     // Series refer to symbols that may come later in the message.
     let mut symbols: Vec<&str> = Vec::new();
     let mut r = Reader::new(buf);
     while let Some((field, wire)) = r.key()? {
         if field == 4 {
             r.expect(wire, WireType::Len)?;
-            symbols.push(r.str()?);
+            let s = r.str()?;
+            bounds.push(&mut symbols, s)?;
         } else {
             r.skip(wire)?;
         }
     }
     if symbols.first().is_some_and(|s| !s.is_empty()) {
-        return Err(err("symbols[0] must be the empty string"));
+        return Err(err("symbols[0] must be the empty string").into());
     }
     let mut out = Request {
         req,
@@ -66,7 +79,8 @@ pub fn decode_into<'a>(buf: &'a [u8], req: WriteRequest<'a>) -> Result<Request<'
         if field == 5 {
             r.expect(wire, WireType::Len)?;
             let m = r.message()?;
-            decode_series(m, &symbols, &mut refs, &mut out)?;
+            bounds.check_series(out.req.series.len() + 1)?;
+            decode_series(m, &symbols, &mut refs, &mut out, bounds)?;
         } else {
             r.skip(wire)?;
         }
@@ -79,7 +93,8 @@ fn decode_series<'a>(
     symbols: &[&'a str],
     refs: &mut Vec<u64>,
     out: &mut Request<'a>,
-) -> Result<(), WireError> {
+    bounds: &mut Bounds<'_>,
+) -> Result<(), DecodeError> {
     let req = &mut out.req;
     let (l0, s0) = (req.labels.len(), req.samples.len());
     refs.clear();
@@ -91,10 +106,10 @@ fn decode_series<'a>(
             (1, WireType::Len) => {
                 let mut packed = Reader::new(r.bytes()?);
                 while !packed.is_empty() {
-                    refs.push(packed.varint()?);
+                    bounds.push(refs, packed.varint()?)?;
                 }
             }
-            (1, WireType::Varint) => refs.push(r.varint()?),
+            (1, WireType::Varint) => bounds.push(refs, r.varint()?)?,
             (2, WireType::Len) => {
                 let mut m = r.message()?;
                 let mut s = Sample::new(0, 0.0);
@@ -104,12 +119,14 @@ fn decode_series<'a>(
                         (1, WireType::Fixed64) => s.v = f64::from_bits(m.fixed64()?),
                         (2, WireType::Varint) => s.t = m.varint()? as i64,
                         (3, WireType::Varint) => st = m.varint()? as i64,
-                        (1..=3, _) => return Err(err("sample field has the wrong wire type")),
+                        (1..=3, _) => {
+                            return Err(err("sample field has the wrong wire type").into());
+                        }
                         _ => m.skip(w)?,
                     }
                 }
-                req.samples.push(s);
-                out.start_timestamps.push(st);
+                bounds.push(&mut req.samples, s)?;
+                bounds.push(&mut out.start_timestamps, st)?;
             }
             (3, _) => {
                 histograms += 1;
@@ -134,16 +151,16 @@ fn decode_series<'a>(
             }
             // Earlier drafts carried one created timestamp per series here.
             (6, WireType::Varint) => created = r.varint()? as i64,
-            (1 | 2 | 5 | 6, _) => return Err(err("series field has the wrong wire type")),
+            (1 | 2 | 5 | 6, _) => return Err(err("series field has the wrong wire type").into()),
             _ => r.skip(wire)?,
         }
     }
     if !refs.len().is_multiple_of(2) {
-        return Err(err("odd number of label references"));
+        return Err(err("odd number of label references").into());
     }
     for pair in refs.chunks_exact(2) {
-        req.labels
-            .push((symbol(symbols, pair[0])?, symbol(symbols, pair[1])?));
+        let label = (symbol(symbols, pair[0])?, symbol(symbols, pair[1])?);
+        bounds.push(&mut req.labels, label)?;
     }
     if created != 0 {
         for st in &mut out.start_timestamps[s0..] {
@@ -164,17 +181,17 @@ fn decode_series<'a>(
             .iter()
             .find(|(n, _)| *n == "__name__")
     {
-        req.metadata.push(Metadata {
+        let md = Metadata {
             kind,
             family,
             help,
             unit,
-        });
+        };
+        bounds.push(&mut req.metadata, md)?;
     }
     out.histograms += u64::from(histograms);
     out.exemplars += u64::from(exemplars);
-    req.series.push(series);
-    Ok(())
+    bounds.push(&mut req.series, series)
 }
 
 /// Builds 2.0 requests (load generator, tests): interns strings as it goes.

@@ -26,7 +26,19 @@ use std::collections::{HashMap, HashSet};
 struct IngestionResult {
     accepted: usize,
     rejected: usize,
+    /// The first [`MAX_LISTED_ERRORS`] refusals, by index.
     errors: Vec<ItemError>,
+    /// Refusals past those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    errors_not_listed: usize,
+}
+
+/// Refusals listed in one answer: the rest are only counted, so a body of
+/// millions of bad items cannot make an answer larger than itself.
+const MAX_LISTED_ERRORS: usize = 100;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize)]
@@ -39,13 +51,14 @@ struct ItemError {
 pub async fn custom_metrics(
     State(state): State<AppState>,
     caller: Option<axum::Extension<crate::server::auth::Caller>>,
+    axum::Extension(res): axum::Extension<crate::server::inflight::Reservation>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let caller = caller.map(|axum::Extension(c)| c);
     let task = tokio::task::spawn_blocking(move || {
         let max = state.inner.limits.max_body_bytes;
-        match super::body::decode(&headers, body, max) {
+        match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(&state, caller.as_ref(), &body),
             Err((code, msg)) => {
                 state.inner.push.refused(Path::Custom);
@@ -133,9 +146,12 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
         .map(|(_, item)| item.num_samples() as u64)
         .sum();
     push.count(Path::Custom, samples, errors.len() as u64);
+    let rejected = errors.len();
+    errors.truncate(MAX_LISTED_ERRORS);
     let result = IngestionResult {
         accepted: written.len(),
-        rejected: errors.len(),
+        rejected,
+        errors_not_listed: rejected - errors.len(),
         errors,
     };
     let code = match (result.accepted, result.rejected) {

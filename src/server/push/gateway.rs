@@ -35,6 +35,7 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 pub async fn pushgateway(
     State(state): State<AppState>,
     caller: Option<axum::Extension<crate::server::auth::Caller>>,
+    axum::Extension(res): axum::Extension<crate::server::inflight::Reservation>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -68,7 +69,7 @@ pub async fn pushgateway(
     let caller = caller.map(|axum::Extension(c)| c);
     run(state, move |s| {
         let max = s.inner.limits.max_body_bytes;
-        match super::body::decode(&headers, body, max) {
+        match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(s, caller.as_ref(), &key, mode, &body),
             Err((code, msg)) => {
                 s.inner.push.refused(Path::Pushgateway);
