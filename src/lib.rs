@@ -18,5 +18,5 @@ mod server;
 /// Fuzz entry points for decoders that live in private modules.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::server::fuzz_group_file;
+    pub use crate::server::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

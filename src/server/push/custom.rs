@@ -2,10 +2,14 @@
 //! refused on its own.
 //!
 //! Answers `{accepted, rejected, errors: [{index, field, reason}]}` (counts
-//! are items): 200 when every item was stored, 207 when some were, 400
-//! when none were; a body that is not a JSON list is a 400 in Prometheus's
-//! error envelope. Counters may not go backwards within one push.
+//! are items; `errors` lists the first [`MAX_ERRORS`] by index and
+//! `errors_omitted` counts the rest): 200 when every item was stored, 207
+//! when some were, 400 when none were; a body that is not a JSON list is a
+//! 400 in Prometheus's error envelope, one with more items than a write
+//! request may have series a 413, refused while decoding. Counters may not
+//! go backwards within one push.
 
+use super::custom_list::{self, ListError};
 use super::custom_model::{self, FieldError, Item};
 use super::{Path, now_ms};
 use crate::api::envelope::ApiError;
@@ -18,8 +22,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hourglass_storage::{AppendStats, Labels, Sample, WriteBatch};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+
+/// Most item errors an answer lists.
+pub const MAX_ERRORS: usize = 100;
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -27,6 +33,42 @@ struct IngestionResult {
     accepted: usize,
     rejected: usize,
     errors: Vec<ItemError>,
+    #[serde(skip_serializing_if = "is_zero")]
+    errors_omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Item errors, keeping only the [`MAX_ERRORS`] lowest indexes (in any
+/// order of arrival) and counting all.
+#[derive(Debug, Default)]
+struct ItemErrors {
+    kept: Vec<ItemError>,
+    total: usize,
+}
+
+impl ItemErrors {
+    fn push(&mut self, e: ItemError) {
+        self.total += 1;
+        self.kept.push(e);
+        if self.kept.len() >= 2 * MAX_ERRORS {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.kept.sort_by_key(|e| e.index);
+        self.kept.truncate(MAX_ERRORS);
+    }
+
+    /// The kept errors by index, and how many were left out.
+    fn finish(mut self) -> (Vec<ItemError>, usize) {
+        self.trim();
+        let omitted = self.total - self.kept.len();
+        (self.kept, omitted)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -67,28 +109,21 @@ pub async fn custom_metrics(
 
 fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
     let push = &state.inner.push;
-    let items = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(items)) => items,
-        Ok(Value::Object(mut o)) if o.get("metrics").is_some_and(Value::is_array) => {
-            match o.remove("metrics") {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            }
-        }
-        Ok(_) => {
-            push.refused(Path::Custom);
-            return ApiError::bad_data("body must be a JSON list of metrics").into_response();
-        }
-        Err(e) => {
-            push.refused(Path::Custom);
-            return ApiError::bad_data(format!("invalid JSON: {e}")).into_response();
-        }
-    };
     let now = now_ms();
-    let mut errors: Vec<ItemError> = Vec::new();
+    let mut errors = ItemErrors::default();
     let mut good: Vec<(usize, Item)> = Vec::new();
-    for (index, v) in items.iter().enumerate() {
-        match custom_model::decode(v, now) {
+    let mut each = |index: usize, tree: custom_list::ItemTree| {
+        let decoded = match tree {
+            Some(v) => custom_model::decode(&v, now),
+            None => Err(FieldError {
+                field: String::new(),
+                reason: format!(
+                    "item has more than {} JSON values",
+                    custom_list::MAX_ITEM_NODES
+                ),
+            }),
+        };
+        match decoded {
             Ok(item) => good.push((index, item)),
             Err(FieldError { field, reason }) => errors.push(ItemError {
                 index,
@@ -96,6 +131,20 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
                 reason,
             }),
         }
+    };
+    let max = state.inner.limits.max_series_per_request;
+    if let Err(e) = custom_list::decode(body, max, &mut each) {
+        push.refused(Path::Custom);
+        let code = match e {
+            ListError::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ListError::NotAList | ListError::Json(_) => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": "bad_data",
+            "error": e.to_string(),
+        });
+        return (code, Json(body)).into_response();
     }
     refuse_backward_counters(&mut good, &mut errors);
     let samples: usize = good.iter().map(|(_, item)| item.num_samples()).sum();
@@ -127,16 +176,18 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
             state.inner.metadata.set(&item.name, md);
         }
     }
-    errors.sort_by_key(|e| e.index);
     let samples: u64 = written
         .iter()
         .map(|(_, item)| item.num_samples() as u64)
         .sum();
-    push.count(Path::Custom, samples, errors.len() as u64);
+    let rejected = errors.total;
+    push.count(Path::Custom, samples, rejected as u64);
+    let (errors, errors_omitted) = errors.finish();
     let result = IngestionResult {
         accepted: written.len(),
-        rejected: errors.len(),
+        rejected,
         errors,
+        errors_omitted,
     };
     let code = match (result.accepted, result.rejected) {
         (_, 0) => StatusCode::OK,
@@ -148,7 +199,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
 
 /// Within one push, a counter series must not decrease as its timestamps
 /// grow; items that would are refused (the earliest stays).
-fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut Vec<ItemError>) {
+fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut ItemErrors) {
     let mut by_series: HashMap<Labels, Vec<(i64, usize, f64)>> = HashMap::new();
     for (index, item) in good.iter() {
         if let Some((labels, v)) = item.counter_value() {
@@ -193,7 +244,7 @@ fn add(batch: &mut WriteBatch, item: &Item) {
 fn append(
     state: &AppState,
     written: &mut Vec<(usize, Item)>,
-    errors: &mut Vec<ItemError>,
+    errors: &mut ItemErrors,
 ) -> Result<(), hourglass_storage::StorageError> {
     let storage = &state.inner.storage;
     let mut all = WriteBatch::new();
