@@ -206,6 +206,25 @@ impl Parser<'_> {
     pub fn recover(&mut self) {
         self.failed = false;
     }
+
+    /// A parser for the next piece of the same exposition, for readers that
+    /// parse big inputs a block of lines at a time: line numbers, the
+    /// current family, `# EOF` and (when strict) the families seen carry
+    /// over.
+    pub fn resume<'b>(&self, input: &'b str) -> Parser<'b> {
+        Parser {
+            rest: input,
+            line_no: self.line_no + self.rest.lines().count(),
+            family: self
+                .family
+                .as_ref()
+                .map(|(f, k)| (Cow::Owned(f.to_string()), *k)),
+            failed: false,
+            openmetrics: self.openmetrics,
+            eof: self.eof,
+            strict: self.strict.clone(),
+        }
+    }
 }
 
 impl<'a> Iterator for Parser<'a> {
