@@ -268,27 +268,34 @@ fn record_metadata(
     }
 }
 
-/// Appends the samples and stale markers at the plan's timestamp; `Err`
-/// when anything was refused, so the group is left as it was.
+/// Appends the push's samples, then (only when storage took them all) the
+/// stale markers, at the plan's timestamp; `Err` when anything was
+/// refused, so the group is left as it was.
 fn store(
     state: &AppState,
     samples: Vec<(Labels, f64)>,
     plan: &Plan,
     ok: StatusCode,
 ) -> Result<Response, Response> {
-    let push = &state.inner.push;
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    append(state, samples, plan.t)?;
+    append(state, plan.stale.iter().map(|l| (l.clone(), stale)), plan.t)?;
+    Ok(ok.into_response())
+}
+
+/// Appends `samples` at `t`; the refusal to send when storage failed or
+/// refused any.
+fn append(
+    state: &AppState,
+    samples: impl IntoIterator<Item = (Labels, f64)>,
+    t: i64,
+) -> Result<(), Response> {
     let mut batch = WriteBatch::new();
     for (labels, v) in samples {
-        batch.push(labels, vec![Sample::new(plan.t, v)]);
-    }
-    for labels in &plan.stale {
-        batch.push(
-            labels.clone(),
-            vec![Sample::new(plan.t, f64::from_bits(STALE_NAN_BITS))],
-        );
+        batch.push(labels, vec![Sample::new(t, v)]);
     }
     if batch.is_empty() {
-        return Ok(ok.into_response());
+        return Ok(());
     }
     let stats = match state.inner.storage.append(&batch) {
         Ok(s) => s,
@@ -301,17 +308,18 @@ fn store(
         }
     };
     let rejected = stats.rejected.total();
+    let push = &state.inner.push;
     push.count(
         Path::Pushgateway,
         stats.appended + stats.duplicates,
         rejected,
     );
     if rejected == 0 {
-        return Ok(ok.into_response());
+        return Ok(());
     }
     let mut msg = format!(
-        "stored {} samples, refused {rejected}; the group is left as it was",
-        stats.appended
+        "storage refused {rejected} of {} samples; the group is left as it was",
+        batch.num_samples()
     );
     if let Some(first) = stats.invalid_series.first() {
         msg.push_str(&format!("; first invalid series: {first}"));
