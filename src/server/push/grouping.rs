@@ -237,4 +237,37 @@ mod tests {
         check("job/a/x/%ff", bad("not UTF-8"));
         check("job/a/x/%+1", bad("bad percent-encoding"));
     }
+
+    /// Mutated paths through the fuzz target's body, so CI exercises it
+    /// without cargo-fuzz.
+    #[test]
+    fn fuzz_body_on_mutated_paths() {
+        let seeds = [
+            "job/a/b@base64/=/instance/x%2Fy",
+            "job@base64/w6k/z/1",
+            "job/j/x@base64/YS9i",
+        ];
+        let alphabet = b"job/@base64%2F=_-+aZ09\xff";
+        let mut rng: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..5000 {
+            let mut data = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..(next() % 5) {
+                let pos = (next() as usize) % (data.len() + 1);
+                match next() % 3 {
+                    0 if pos < data.len() => {
+                        data.remove(pos);
+                    }
+                    1 => data.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
+                    _ => data.truncate(pos),
+                }
+            }
+            super::super::fuzz_push_grouping(&data);
+        }
+    }
 }
