@@ -320,3 +320,38 @@ fn hostile_import_file_keeps_every_good_line() {
     assert!(err.contains("line 1: invalid UTF-8"), "{err}");
     assert!(err.lines().count() < 40, "{err}");
 }
+
+/// Series count too, not just items: histograms whose buckets add up past
+/// the per-request limit are refused while decoding, nothing stored.
+#[test]
+fn custom_metrics_over_the_series_limit_is_refused_while_decoding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("hourglass.toml");
+    std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
+    let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
+    let buckets: Vec<String> = (0..600).map(|i| format!("\"{i}\":{i}")).collect();
+    let item = format!(
+        r#"{{"name":"h","metric_type":"HISTOGRAM","buckets":{{{}}},"sum":1,"count":600}}"#,
+        buckets.join(",")
+    );
+    let body = format!("[{item},{item}]");
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/metrics/custom",
+        &[JSON],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("more than 1000 series"), "{}", r.text());
+    assert_eq!(query(&server, "count(h_bucket)"), vec![]);
+    // One of them is within the limit.
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/v1/metrics/custom",
+        &[JSON],
+        format!("[{item}]").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}

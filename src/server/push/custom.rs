@@ -110,8 +110,11 @@ pub async fn custom_metrics(
 fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
     let push = &state.inner.push;
     let now = now_ms();
+    let max = state.inner.limits.max_series_per_request;
     let mut errors = ItemErrors::default();
     let mut good: Vec<(usize, Item)> = Vec::new();
+    // Series the good items write (a histogram's buckets one each).
+    let mut series = 0usize;
     let mut each = |index: usize, tree: custom_list::ItemTree| {
         let decoded = match tree {
             Some(v) => custom_model::decode(&v, now),
@@ -124,25 +127,35 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
             }),
         };
         match decoded {
-            Ok(item) => good.push((index, item)),
+            Ok(item) => {
+                series += item.num_samples();
+                good.push((index, item));
+            }
             Err(FieldError { field, reason }) => errors.push(ItemError {
                 index,
                 field,
                 reason,
             }),
         }
+        series <= max
     };
-    let max = state.inner.limits.max_series_per_request;
     if let Err(e) = custom_list::decode(body, max, &mut each) {
         push.refused(Path::Custom);
-        let code = match e {
-            ListError::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ListError::NotAList | ListError::Json(_) => StatusCode::BAD_REQUEST,
+        let (code, msg) = match e {
+            ListError::TooManyItems(_) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            ListError::Stopped => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "body has more than {max} series (each bucket or quantile is one), \
+                     the limit per request; nothing was stored"
+                ),
+            ),
+            ListError::NotAList | ListError::Json(_) => (StatusCode::BAD_REQUEST, e.to_string()),
         };
         let body = serde_json::json!({
             "status": "error",
             "errorType": "bad_data",
-            "error": e.to_string(),
+            "error": msg,
         });
         return (code, Json(body)).into_response();
     }

@@ -25,6 +25,9 @@ pub enum ListError {
     /// More items than allowed; nothing is stored.
     #[error("body has more than {0} metrics, the limit per request; nothing was stored")]
     TooManyItems(usize),
+    /// The caller's `each` asked to stop.
+    #[error("decoding stopped by the caller")]
+    Stopped,
 }
 
 /// One item as decoded: its tree, or `None` when it has more than
@@ -34,11 +37,12 @@ pub type ItemTree = Option<Value>;
 /// Decodes `body`, calling `each(index, item)` for every item in order,
 /// and returns how many there were. At most `max_items` items are
 /// accepted: the one after them ends decoding with
-/// [`ListError::TooManyItems`].
+/// [`ListError::TooManyItems`]. When `each` returns false, decoding ends
+/// with [`ListError::Stopped`].
 pub fn decode(
     body: &[u8],
     max_items: usize,
-    each: &mut dyn FnMut(usize, ItemTree),
+    each: &mut dyn FnMut(usize, ItemTree) -> bool,
 ) -> Result<usize, ListError> {
     let mut walk = Walk {
         max_items,
@@ -60,7 +64,7 @@ pub fn decode(
 struct Walk<'f> {
     max_items: usize,
     count: usize,
-    each: &'f mut dyn FnMut(usize, ItemTree),
+    each: &'f mut dyn FnMut(usize, ItemTree) -> bool,
     /// Why decoding stopped, when it was us.
     stop: Option<ListError>,
 }
@@ -87,8 +91,11 @@ impl Walk<'_> {
             let Some(tree) = seq.next_element_seed(Node(&mut budget))? else {
                 return Ok(());
             };
-            (self.each)(self.count, (!budget.over).then_some(tree));
+            let go_on = (self.each)(self.count, (!budget.over).then_some(tree));
             self.count += 1;
+            if !go_on {
+                return Err(self.stop(ListError::Stopped));
+            }
         }
     }
 }
@@ -326,6 +333,7 @@ pub fn fuzz_one(data: &[u8]) {
         if let Some(v) = tree {
             let _ = super::custom_model::decode(&v, 0);
         }
+        true
     };
     match decode(data, MAX, &mut each) {
         Ok(n) => assert!(n == seen && n <= MAX),
@@ -335,7 +343,7 @@ pub fn fuzz_one(data: &[u8]) {
     // What serde_json reads as a list decodes to the same item count.
     if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(data) {
         let n = items.len();
-        let got = decode(data, usize::MAX, &mut |_, _| {});
+        let got = decode(data, usize::MAX, &mut |_, _| true);
         assert_eq!(got, Ok(n));
     }
 }
@@ -346,7 +354,10 @@ mod tests {
 
     fn items(body: &str, max: usize) -> Result<Vec<ItemTree>, ListError> {
         let mut out = Vec::new();
-        decode(body.as_bytes(), max, &mut |_, t| out.push(t))?;
+        decode(body.as_bytes(), max, &mut |_, t| {
+            out.push(t);
+            true
+        })?;
         Ok(out)
     }
 
@@ -373,6 +384,13 @@ mod tests {
             Err(ListError::TooManyItems(3))
         );
         assert_eq!(items("[1,2,3]", 0), Err(ListError::TooManyItems(0)));
+        let mut seen = 0;
+        let stop_at_two = &mut |_, _| {
+            seen += 1;
+            seen < 2
+        };
+        assert_eq!(decode(b"[1,2,3]", 5, stop_at_two), Err(ListError::Stopped));
+        assert_eq!(seen, 2);
     }
 
     /// Random and mutated bodies through the fuzz target's body, so CI
