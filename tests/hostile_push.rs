@@ -95,7 +95,10 @@ fn gzip_custom_metrics_list_of_16m_items_is_refused_while_decoding() {
     let j = r.json();
     assert_eq!(j["status"], "error");
     assert!(
-        j["error"].as_str().unwrap().contains("more than 1000000 metrics"),
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than 1000000 metrics"),
         "{j}"
     );
     let peak = peak_rss_mib(&server);
@@ -166,7 +169,10 @@ fn custom_metrics_item_with_a_huge_nested_value_is_refused_alone() {
     );
     assert_eq!(r.status, 207, "{}", r.text());
     let j = r.json();
-    assert_eq!((j["accepted"].as_u64(), j["rejected"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (j["accepted"].as_u64(), j["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(j["errors"][0]["index"], 1);
     assert!(
         j["errors"][0]["reason"]
@@ -190,7 +196,9 @@ fn pushgateway_push_over_the_series_limit_is_refused_while_parsing() {
     let cfg = tmp.path().join("hourglass.toml");
     std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
     let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
-    let body: String = (0..100_000).map(|i| format!("m{{i=\"{i}\"}} 1\n")).collect();
+    let body: String = (0..100_000)
+        .map(|i| format!("m{{i=\"{i}\"}} 1\n"))
+        .collect();
     let r = request(
         server.addr,
         "PUT",
@@ -200,7 +208,8 @@ fn pushgateway_push_over_the_series_limit_is_refused_while_parsing() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(
-        r.text().contains("line 1001: push has more than 1000 series"),
+        r.text()
+            .contains("line 1001: push has more than 1000 series"),
         "{}",
         r.text()
     );
@@ -296,8 +305,9 @@ fn hostile_import_file_keeps_every_good_line() {
         match i % 5 {
             0 => bytes.extend_from_slice(b"m{a=\"\xff\"} 1 1\n"),
             1 => bytes.extend_from_slice(format!("m{{i=\"{i}\" 1 {t}\n").as_bytes()),
-            2 => bytes
-                .extend_from_slice(format!("{} 1 {}\n", "x".repeat(100_000), t + i).as_bytes()),
+            2 => {
+                bytes.extend_from_slice(format!("{} 1 {}\n", "x".repeat(100_000), t + i).as_bytes())
+            }
             _ => {
                 good += 1;
                 bytes.extend_from_slice(format!("m{{i=\"{i}\"}} {i} {}\n", t + i).as_bytes());
@@ -314,7 +324,10 @@ fn hostile_import_file_keeps_every_good_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     // The 100,000-character names parse, and storage refuses them.
-    assert!(err.contains(&format!("{good} samples stored, 400 refused")), "{err}");
+    assert!(
+        err.contains(&format!("{good} samples stored, 400 refused")),
+        "{err}"
+    );
     assert!(err.contains("refused series: "), "{err}");
     assert!(err.contains("800 unreadable lines"), "{err}");
     assert!(err.contains("line 1: invalid UTF-8"), "{err}");

@@ -315,9 +315,15 @@ fn import_stores_every_good_line_and_reports_every_bad_one_in_every_format() {
             "{format}: {err}"
         );
         for n in &bad {
-            assert!(err.contains(&format!("line {n}")), "{format}: line {n}: {err}");
+            assert!(
+                err.contains(&format!("line {n}")),
+                "{format}: line {n}: {err}"
+            );
         }
-        assert!(err.lines().count() < 40, "{format}: report not bounded: {err}");
+        assert!(
+            err.lines().count() < 40,
+            "{format}: report not bounded: {err}"
+        );
         let (ok, out, e) = hourglass(&[
             "export",
             "--match",

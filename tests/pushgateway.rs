@@ -355,7 +355,7 @@ fn curl_form_content_type_push_is_read_as_text() {
         ("POST", "application/octet-stream"),
         ("POST", "text/plain"),
     ] {
-        let body = format!("some_metric{{via=\"{ct}\"}} 3.14\n");
+        let body = format!("some_metric{{via=\"{ct}\"}} 3.25\n");
         let r = request(
             server.addr,
             method,
@@ -366,7 +366,7 @@ fn curl_form_content_type_push_is_read_as_text() {
         assert_eq!(r.status, 200, "{ct}: {}", r.text());
         assert_eq!(
             value(&server, &format!("some_metric{{via=\"{ct}\"}}")),
-            Some(3.14),
+            Some(3.25),
             "{ct}"
         );
     }
@@ -427,8 +427,14 @@ fn pushgateway_refuses_what_expfmt_refuses_naming_line_and_reason() {
             "# HELP m one\n# HELP m two\nm 1\n",
             "line 2, column 1: second HELP line for metric name \"m\"",
         ),
-        ("m{a=\"x\\qy\"} 1\n", "line 1, column 8: invalid escape sequence '\\q'"),
-        ("# HELP m a \\q b\nm 1\n", "line 1: invalid escape sequence '\\q'"),
+        (
+            "m{a=\"x\\qy\"} 1\n",
+            "line 1, column 8: invalid escape sequence '\\q'",
+        ),
+        (
+            "# HELP m a \\q b\nm 1\n",
+            "line 1: invalid escape sequence '\\q'",
+        ),
         (
             "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",
             "line 2, column 1: expected float as value for 'le' label, got \"x\"",

@@ -51,9 +51,7 @@ pub fn decode(
         stop: None,
     };
     let mut de = serde_json::Deserializer::from_slice(body);
-    let result = de
-        .deserialize_any(Top(&mut walk))
-        .and_then(|()| de.end());
+    let result = de.deserialize_any(Top(&mut walk)).and_then(|()| de.end());
     if let Some(stop) = walk.stop {
         return Err(stop);
     }
@@ -379,10 +377,7 @@ mod tests {
     #[test]
     fn counts_before_building() {
         assert_eq!(items("[1,2,3]", 3).map(|v| v.len()), Ok(3));
-        assert_eq!(
-            items("[1,2,3,4]", 3),
-            Err(ListError::TooManyItems(3))
-        );
+        assert_eq!(items("[1,2,3,4]", 3), Err(ListError::TooManyItems(3)));
         assert_eq!(items("[1,2,3]", 0), Err(ListError::TooManyItems(0)));
         let mut seen = 0;
         let stop_at_two = &mut |_, _| {

@@ -59,9 +59,10 @@ pub async fn pushgateway(
         Method::DELETE => {
             return run(state, move |s| {
                 let groups = &s.inner.push.groups;
-                groups.apply(&key, now_ms(), Change::Delete, |plan| {
-                    store(s, Vec::new(), plan, StatusCode::ACCEPTED)
-                })
+                let stored = groups.apply(&key, now_ms(), Change::Delete, |plan| {
+                    store(s, Vec::new(), plan)
+                });
+                answer(stored, StatusCode::ACCEPTED)
             })
             .await;
         }
@@ -155,10 +156,21 @@ fn ingest(
         .insert(time_labels.clone());
     let mut samples: Vec<(Labels, f64)> = series.into_iter().map(|p| (p.labels, p.value)).collect();
     let change = Change::Push(mode, families);
-    push.groups.apply(key, now, change, |plan| {
+    let stored = push.groups.apply(key, now, change, |plan| {
         samples.push((time_labels, plan.t as f64 / 1000.0));
-        store(state, samples, plan, StatusCode::OK)
-    })
+        store(state, samples, plan)
+    });
+    answer(stored, StatusCode::OK)
+}
+
+/// Why storage did not take a push: the status and reason to answer.
+type Refusal = (StatusCode, String);
+
+fn answer(stored: Result<(), Refusal>, ok: StatusCode) -> Response {
+    match stored {
+        Ok(()) => ok.into_response(),
+        Err((code, msg)) => plain(code, msg),
+    }
 }
 
 fn push_time_labels(key: &GroupKey) -> Labels {
@@ -271,16 +283,10 @@ fn record_metadata(
 /// Appends the push's samples, then (only when storage took them all) the
 /// stale markers, at the plan's timestamp; `Err` when anything was
 /// refused, so the group is left as it was.
-fn store(
-    state: &AppState,
-    samples: Vec<(Labels, f64)>,
-    plan: &Plan,
-    ok: StatusCode,
-) -> Result<Response, Response> {
+fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: &Plan) -> Result<(), Refusal> {
     let stale = f64::from_bits(STALE_NAN_BITS);
     append(state, samples, plan.t)?;
-    append(state, plan.stale.iter().map(|l| (l.clone(), stale)), plan.t)?;
-    Ok(ok.into_response())
+    append(state, plan.stale.iter().map(|l| (l.clone(), stale)), plan.t)
 }
 
 /// Appends `samples` at `t`; the refusal to send when storage failed or
@@ -289,7 +295,7 @@ fn append(
     state: &AppState,
     samples: impl IntoIterator<Item = (Labels, f64)>,
     t: i64,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let mut batch = WriteBatch::new();
     for (labels, v) in samples {
         batch.push(labels, vec![Sample::new(t, v)]);
@@ -301,7 +307,7 @@ fn append(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "pushgateway: storage failed");
-            return Err(plain(
+            return Err((
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("storage failed, nothing from this push is acknowledged: {e}"),
             ));
@@ -324,5 +330,5 @@ fn append(
     if let Some(first) = stats.invalid_series.first() {
         msg.push_str(&format!("; first invalid series: {first}"));
     }
-    Err(plain(StatusCode::BAD_REQUEST, msg))
+    Err((StatusCode::BAD_REQUEST, msg))
 }

@@ -93,8 +93,7 @@ pub fn to_path(key: &GroupKey) -> String {
 
 /// URL-safe base64 without padding; `=` for the empty value.
 fn base64_url_encode(b: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     if b.is_empty() {
         return "=".to_string();
     }

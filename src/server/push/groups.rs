@@ -109,13 +109,13 @@ impl Groups {
     /// at a time, as the Pushgateway queues its writes, so a plan never
     /// goes stale before it is committed. The timestamp moves on either
     /// way: a later push never reuses one that may hold stored samples.
-    pub fn apply<R>(
+    pub fn apply<R, E>(
         &self,
         key: &GroupKey,
         now: i64,
         change: Change,
-        store: impl FnOnce(&Plan) -> Result<R, R>,
-    ) -> R {
+        store: impl FnOnce(&Plan) -> Result<R, E>,
+    ) -> Result<R, E> {
         let _one_at_a_time = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let (plan, next) = {
             let map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,13 +131,10 @@ impl Groups {
         self.dirty.store(true, Ordering::Release);
         let group = map.entry(key.clone()).or_default();
         group.last_t = plan.t;
-        match outcome {
-            Ok(r) => {
-                group.families = next;
-                r
-            }
-            Err(r) => r,
+        if outcome.is_ok() {
+            group.families = next;
         }
+        outcome
     }
 }
 
@@ -220,10 +217,11 @@ mod tests {
     /// Applies `change`, stored or refused as `ok` says; the plan's
     /// timestamp and ended series.
     fn apply(g: &Groups, now: i64, change: Change, ok: bool) -> (i64, Vec<String>) {
-        g.apply(&key(), now, change, |plan| {
+        let outcome = g.apply(&key(), now, change, |plan| {
             let seen = (plan.t, names(plan));
             if ok { Ok(seen) } else { Err(seen) }
-        })
+        });
+        outcome.unwrap_or_else(|seen| seen)
     }
 
     fn push(mode: Replace, items: &[(&str, &[&str])]) -> Change {
