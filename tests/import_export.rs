@@ -380,3 +380,37 @@ fn import_report_of_many_bad_lines_is_bounded() {
     assert!(err.contains("2 samples stored"), "{err}");
     assert!(err.lines().count() < 40, "{err}");
 }
+
+/// A histogram whose `# TYPE` is in one 100,000-line block and whose
+/// buckets are in the next still has its `le` normalised as Prometheus
+/// does, so the buckets line up with those of earlier blocks.
+#[test]
+fn import_carries_the_family_context_across_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.txt");
+    let mut text = String::from("# TYPE h histogram\n");
+    text.push_str(&format!("h_bucket{{le=\"1\"}} 1 {T0}\n"));
+    for i in 0..100_000 {
+        text.push_str(&format!("h_bucket{{le=\"1\"}} 1 {}\n", T0 + 1 + i));
+    }
+    text.push_str(&format!("h_bucket{{le=\"1\"}} 2 {}\n", T0 + 200_000));
+    std::fs::write(&input, text).unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, e) = hourglass(&[
+        "export",
+        "--match",
+        "h_bucket",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{e}");
+    assert_eq!(out.lines().count(), 1, "one series, le=\"1.0\": {out:.300}");
+    assert!(out.contains("\"le\":\"1.0\""), "{out:.300}");
+}
