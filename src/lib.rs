@@ -22,5 +22,5 @@ pub use server::routes;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
-    pub use crate::server::fuzz_group_file;
+    pub use crate::server::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

@@ -57,9 +57,13 @@ fn write(server: &Server, auth: Option<&str>, b: &[u8]) -> Response {
 }
 
 fn start() -> (tempfile::TempDir, Server) {
+    start_with(CONFIG)
+}
+
+fn start_with(config: &str) -> (tempfile::TempDir, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, config).unwrap();
     let server = Server::start(
         &tmp.path().join("data"),
         &["--config", cfg.to_str().unwrap()],
@@ -172,7 +176,9 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
 
 #[test]
 fn pushes_draw_on_the_same_budget_as_remote_write() {
-    let (_tmp, server) = start();
+    // A push is a write request: room for its 150 series.
+    let config = CONFIG.replace("max_series_per_request = 3", "max_series_per_request = 200");
+    let (_tmp, server) = start_with(&config);
     let ok = format!("Bearer {WRITE_TOKEN}");
     let auth = [("Authorization", ok.as_str())];
     let push = |body: &str| {

@@ -516,7 +516,7 @@ fn custom_metrics_error_list_is_bounded_and_counts_the_rest() {
     let j = r.json();
     assert_eq!(j["rejected"], 1000, "{j}");
     assert_eq!(j["errors"].as_array().map(Vec::len), Some(100));
-    assert_eq!(j["errors_not_listed"], 900);
+    assert_eq!(j["errors_omitted"], 900);
     assert_eq!(j["errors"][99]["index"], 99);
     assert!(r.body.len() < 16 << 10, "{} bytes", r.body.len());
 }

@@ -244,3 +244,173 @@ fn openmetrics_with_second_timestamps_and_exemplars_imports() {
     assert!(!ok);
     assert!(err.contains("want integer milliseconds"), "{err}");
 }
+
+/// A generated 100,000+ line file with bad lines scattered through every
+/// block, in each format: every good line is stored, every bad line is
+/// counted and the first ones are named by number; the report stays
+/// bounded.
+#[test]
+fn import_stores_every_good_line_and_reports_every_bad_one_in_every_format() {
+    const LINES: usize = 120_000;
+    const SERIES: usize = 50;
+    // Bad lines, by 1-based number: in the first block, at and beside the
+    // 100,000-line block boundary, and in the second block.
+    let bad: Vec<usize> = vec![3, 50_000, 99_999, 100_000, 100_001, 119_999];
+    let is_bad = |n: usize| bad.contains(&n);
+    let hour_ago = T0 - 3_600_000;
+    let formats: [(&str, &dyn Fn(usize) -> String); 3] = [
+        ("text", &|n| {
+            let (s, t) = (n % SERIES, hour_ago + n as i64);
+            if is_bad(n) {
+                format!("m{{s=\"{s}\"}} not-a-number {t}")
+            } else {
+                format!("m{{s=\"{s}\"}} {n} {t}")
+            }
+        }),
+        ("openmetrics", &|n| {
+            // Seconds: one sample per series per second.
+            let (s, t) = (n % SERIES, hour_ago / 1000 + (n / SERIES) as i64);
+            if is_bad(n) {
+                format!("m{{s=\"{s}\" {n} {t}")
+            } else {
+                format!("m{{s=\"{s}\"}} {n} {t}")
+            }
+        }),
+        ("jsonl", &|n| {
+            let (s, t) = (n % SERIES, hour_ago + n as i64);
+            if is_bad(n) {
+                format!("{{\"metric\":{{\"__name__\":\"m\",\"s\":\"{s}\"}},\"values\":[1]}}")
+            } else {
+                format!(
+                    "{{\"metric\":{{\"__name__\":\"m\",\"s\":\"{s}\"}},\"values\":[{n}],\"timestamps\":[{t}]}}"
+                )
+            }
+        }),
+    ];
+    for (format, line) in formats {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in");
+        let mut text: String = (1..=LINES).map(|n| line(n) + "\n").collect();
+        if format == "openmetrics" {
+            text.push_str("# EOF\n");
+        }
+        std::fs::write(&input, text).unwrap();
+        let dir = tmp.path().join("d");
+        let (ok, _, err) = hourglass(&[
+            "import",
+            "--format",
+            format,
+            "--data-dir",
+            dir.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert!(!ok, "{format}: bad lines make the import fail: {err}");
+        let good = LINES - bad.len();
+        assert!(
+            err.contains(&format!("{good} samples stored")),
+            "{format}: {err}"
+        );
+        assert!(
+            err.contains(&format!("{} unreadable lines", bad.len())),
+            "{format}: {err}"
+        );
+        for n in &bad {
+            assert!(
+                err.contains(&format!("line {n}")),
+                "{format}: line {n}: {err}"
+            );
+        }
+        assert!(
+            err.lines().count() < 40,
+            "{format}: report not bounded: {err}"
+        );
+        let (ok, out, e) = hourglass(&[
+            "export",
+            "--match",
+            "m",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(ok, "{e}");
+        let mut values: Vec<usize> = out
+            .lines()
+            .flat_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let vals: Vec<usize> = v["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as usize)
+                    .collect();
+                vals
+            })
+            .collect();
+        values.sort_unstable();
+        let want: Vec<usize> = (1..=LINES).filter(|n| !is_bad(*n)).collect();
+        assert!(values == want, "{format}: every good line's value stored");
+    }
+}
+
+/// A report of a file with many bad lines names the first ones and counts
+/// the rest, instead of printing them all.
+#[test]
+fn import_report_of_many_bad_lines_is_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.txt");
+    let mut text = String::new();
+    for n in 1..=5000 {
+        text.push_str(&format!("m{{i=\"{n}\"}} x {}\n", T0 + n));
+    }
+    text.push_str(&format!("ok 1 {T0}\n\u{0}\n"));
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"ok2 \xff 1\n");
+    bytes.extend_from_slice(format!("ok3 3 {T0}\n").as_bytes());
+    std::fs::write(&input, bytes).unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("line 1, column"), "{err}");
+    assert!(err.contains("more unreadable lines"), "{err}");
+    assert!(err.contains("5002 unreadable lines"), "{err}");
+    assert!(err.contains("2 samples stored"), "{err}");
+    assert!(err.lines().count() < 40, "{err}");
+}
+
+/// A histogram whose `# TYPE` is in one 100,000-line block and whose
+/// buckets are in the next still has its `le` normalised as Prometheus
+/// does, so the buckets line up with those of earlier blocks.
+#[test]
+fn import_carries_the_family_context_across_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.txt");
+    let mut text = String::from("# TYPE h histogram\n");
+    text.push_str(&format!("h_bucket{{le=\"1\"}} 1 {T0}\n"));
+    for i in 0..100_000 {
+        text.push_str(&format!("h_bucket{{le=\"1\"}} 1 {}\n", T0 + 1 + i));
+    }
+    text.push_str(&format!("h_bucket{{le=\"1\"}} 2 {}\n", T0 + 200_000));
+    std::fs::write(&input, text).unwrap();
+    let dir = tmp.path().join("d");
+    let (ok, _, err) = hourglass(&[
+        "import",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, e) = hourglass(&[
+        "export",
+        "--match",
+        "h_bucket",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{e}");
+    assert_eq!(out.lines().count(), 1, "one series, le=\"1.0\": {out:.300}");
+    assert!(out.contains("\"le\":\"1.0\""), "{out:.300}");
+}

@@ -342,3 +342,126 @@ fn groups_survive_a_restart_so_a_put_still_ends_old_series() {
     assert!(tmp.path().join("pushgateway.corrupt").exists());
     assert_eq!(value(&server, "a{instance=\"one\"}"), Some(3.0));
 }
+
+/// The Pushgateway README's own example: curl sends
+/// `application/x-www-form-urlencoded`, which the Pushgateway reads as
+/// text, and so do we; only its protobuf type is refused.
+#[test]
+fn curl_form_content_type_push_is_read_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    for (method, ct) in [
+        ("PUT", "application/x-www-form-urlencoded"),
+        ("POST", "application/octet-stream"),
+        ("POST", "text/plain"),
+    ] {
+        let body = format!("some_metric{{via=\"{ct}\"}} 3.25\n");
+        let r = request(
+            server.addr,
+            method,
+            "/metrics/job/some_job",
+            &[("Content-Type", ct)],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{ct}: {}", r.text());
+        assert_eq!(
+            value(&server, &format!("some_metric{{via=\"{ct}\"}}")),
+            Some(3.25),
+            "{ct}"
+        );
+    }
+    // No Content-Type at all is text too.
+    let r = request(server.addr, "PUT", "/metrics/job/none", &[], b"bare 1\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(value(&server, "bare"), Some(1.0));
+}
+
+/// A push that storage refuses (here a label value over the configured
+/// limit) is a 400 that leaves the group as it was: its old series are not
+/// ended, and the next valid push is accepted and ends them.
+#[test]
+fn push_refused_by_storage_leaves_the_group_and_the_next_valid_push_is_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("hourglass.toml");
+    std::fs::write(&cfg, "[limits]\nmax_label_value_bytes = 24\n").unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &["--config", cfg.to_str().unwrap()]);
+    let g = "/metrics/job/j";
+    let r = send(&server, "PUT", g, "keep 1\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let long = "x".repeat(64);
+    let r = send(&server, "PUT", g, &format!("a 1\nb{{v=\"{long}\"}} 2\n"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("left as it was"), "{}", r.text());
+    // The refused push did not end the group's series.
+    assert_eq!(value(&server, "keep"), Some(1.0));
+    let r = send(&server, "PUT", g, "c 1\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(value(&server, "c"), Some(1.0));
+    assert_eq!(value(&server, "keep"), None, "the valid push ended keep");
+    // The group ends cleanly too.
+    let r = send(&server, "DELETE", g, "");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(value(&server, "c"), None);
+}
+
+/// What the Pushgateway (Prometheus's expfmt parser) answers 400 to, we
+/// answer 400 to, naming the line and the reason; nothing of such a push
+/// is stored and the group keeps what it had.
+#[test]
+fn pushgateway_refuses_what_expfmt_refuses_naming_line_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    let g = "/metrics/job/strict";
+    assert_eq!(send(&server, "PUT", g, "before 1\n").status, 200);
+    for (body, want) in [
+        (
+            "# TYPE m counter\nm 1\n# TYPE m gauge\n",
+            "line 3, column 1: second TYPE line for metric name \"m\", or TYPE reported after samples",
+        ),
+        (
+            "m 1\n# TYPE m counter\n",
+            "line 2, column 1: second TYPE line for metric name \"m\", or TYPE reported after samples",
+        ),
+        (
+            "# HELP m one\n# HELP m two\nm 1\n",
+            "line 2, column 1: second HELP line for metric name \"m\"",
+        ),
+        (
+            "m{a=\"x\\qy\"} 1\n",
+            "line 1, column 8: invalid escape sequence '\\q'",
+        ),
+        (
+            "# HELP m a \\q b\nm 1\n",
+            "line 1: invalid escape sequence '\\q'",
+        ),
+        (
+            "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",
+            "line 2, column 1: expected float as value for 'le' label, got \"x\"",
+        ),
+        (
+            "# TYPE s summary\ns{quantile=\"x\"} 1\n",
+            "line 2, column 1: expected float as value for 'quantile' label, got \"x\"",
+        ),
+    ] {
+        let r = send(&server, "PUT", g, body);
+        assert_eq!(r.status, 400, "{body:?}: {}", r.text());
+        let text = r.text();
+        let (line_col, reason) = want.split_once(": ").unwrap();
+        let line = line_col.split(',').next().unwrap();
+        assert!(
+            text.contains(line) && text.contains(reason),
+            "{body:?}: want {want:?}, got {text}"
+        );
+    }
+    assert_eq!(query(&server, "m"), vec![]);
+    assert_eq!(value(&server, "before"), Some(1.0));
+    // What expfmt accepts still works: HELP after TYPE, TYPE before the
+    // family's samples, le/quantile floats in any form, known escapes.
+    let ok = "# TYPE h histogram\n# HELP h x \\\\ \\n y\nh_bucket{le=\"1e0\"} 1\nh_bucket{le=\"+inf\"} 2\nh_sum 1\nh_count 2\n# TYPE s summary\ns{quantile=\"0.5\",p=\"a\\\"b\\\\c\\nd\"} 3\ns_sum 1\ns_count 1\n";
+    let r = send(&server, "PUT", g, ok);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(value(&server, "h_bucket{le=\"1.0\"}"), Some(1.0));
+    assert_eq!(value(&server, "h_bucket{le=\"+Inf\"}"), Some(2.0));
+    assert_eq!(value(&server, "s{quantile=\"0.5\"}"), Some(3.0));
+}

@@ -47,29 +47,70 @@ pub enum Format {
 /// Lines of text exposition parsed at a time, so big files stream.
 const TEXT_BLOCK_LINES: usize = 100_000;
 
-/// Parses one block of text-format lines starting at line `first_line`;
-/// samples go into `batch`, grouped by series; errors are returned with
-/// their absolute line numbers.
-fn text_block(
-    block: &str,
-    first_line: usize,
-    openmetrics: bool,
-    batch: &mut WriteBatch,
-) -> Vec<String> {
-    let mut errors = Vec::new();
+/// Bad lines and refused series printed; the rest are counted.
+const MAX_REPORTED: u64 = 20;
+
+/// What went wrong, reported by line number: the first [`MAX_REPORTED`]
+/// of each kind printed, all counted.
+#[derive(Debug, Default)]
+struct Report {
+    bad_lines: u64,
+    refused_series: u64,
+    refused_batches: u64,
+}
+
+impl Report {
+    fn bad_line(&mut self, msg: impl std::fmt::Display) {
+        self.bad_lines += 1;
+        if self.bad_lines <= MAX_REPORTED {
+            eprintln!("{msg}");
+        }
+    }
+
+    fn refused_series(&mut self, msg: impl std::fmt::Display) {
+        self.refused_series += 1;
+        if self.refused_series <= MAX_REPORTED {
+            eprintln!("refused series: {msg}");
+        }
+    }
+
+    fn refused_samples(&mut self, why: &hourglass_storage::Rejected) {
+        self.refused_batches += 1;
+        if self.refused_batches <= MAX_REPORTED {
+            eprintln!("refused samples by reason: {why}");
+        }
+    }
+
+    /// Says how many were not printed.
+    fn finish(&self) {
+        if self.bad_lines > MAX_REPORTED {
+            eprintln!(
+                "... and {} more unreadable lines",
+                self.bad_lines - MAX_REPORTED
+            );
+        }
+        if self.refused_series > MAX_REPORTED {
+            eprintln!(
+                "... and {} more refused series",
+                self.refused_series - MAX_REPORTED
+            );
+        }
+    }
+}
+
+/// Parses one block of text-format lines with `parser` (which carries the
+/// line numbers and family context over from the previous block); samples
+/// go into `batch`, grouped by series; every bad line is reported and
+/// skipped.
+fn text_block(parser: &mut text::Parser<'_>, batch: &mut WriteBatch, report: &mut Report) {
     let mut by_series: HashMap<Vec<(String, String)>, Vec<Sample>> = HashMap::new();
-    let mut parser = if openmetrics {
-        text::parse_openmetrics(block)
-    } else {
-        text::parse(block)
-    };
     while let Some(entry) = parser.next() {
-        let line = first_line + parser.line().saturating_sub(1);
         match entry {
             Ok(Entry::Sample(s)) => {
                 let Some(t) = s.timestamp_ms else {
-                    errors.push(format!(
-                        "line {line}: sample has no timestamp; import needs one"
+                    report.bad_line(format_args!(
+                        "line {}: sample has no timestamp; import needs one",
+                        parser.line()
                     ));
                     continue;
                 };
@@ -86,13 +127,8 @@ fn text_block(
             }
             Ok(_) => {}
             Err(e) => {
-                errors.push(format!(
-                    "line {}, column {}: {}",
-                    first_line + e.line - 1,
-                    e.column,
-                    e.kind
-                ));
-                break;
+                report.bad_line(&e);
+                parser.recover();
             }
         }
     }
@@ -100,7 +136,6 @@ fn text_block(
         samples.sort_by_key(|s| s.t);
         batch.push(Labels::from_pairs(key), samples);
     }
-    errors
 }
 
 /// Whether text is OpenMetrics; `auto` settles it on the first block.
@@ -135,7 +170,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     };
     let storage = Storage::open(data.path(), opts)
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
-    let input: Box<dyn BufRead> = if args.input == "-" {
+    let mut input: Box<dyn BufRead> = if args.input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::io::BufReader::new(
@@ -143,58 +178,84 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open {}", args.input))?,
         ))
     };
-    let (mut lines, mut bad_lines, mut stored, mut refused) = (0u64, 0u64, 0u64, 0u64);
+    let (mut lines, mut stored, mut refused) = (0u64, 0u64, 0u64);
+    let mut report = Report::default();
     let mut format = args.format;
     let mut text_buf = String::new();
-    let (mut text_first, mut text_count) = (1usize, 0usize);
+    let mut text_count = 0usize;
+    // Carries line numbers and the family context from block to block.
+    let mut text_ctx: Option<text::Parser<'static>> = None;
     let mut since_persist = 0usize;
     let mut batch = WriteBatch::new();
-    let flush =
-        |batch: &mut WriteBatch, stored: &mut u64, refused: &mut u64| -> anyhow::Result<()> {
-            if batch.is_empty() {
-                return Ok(());
+    let flush = |batch: &mut WriteBatch,
+                 stored: &mut u64,
+                 refused: &mut u64,
+                 report: &mut Report|
+     -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let stats = storage.append(batch)?;
+        *stored += stats.appended + stats.duplicates;
+        *refused += stats.rejected.total();
+        if stats.rejected.total() > 0 {
+            report.refused_samples(&stats.rejected);
+        }
+        for e in &stats.invalid_series {
+            report.refused_series(e);
+        }
+        *batch = WriteBatch::new();
+        Ok(())
+    };
+    let mut raw = Vec::new();
+    let mut n = 0usize;
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw).context("reading input")? == 0 {
+            break;
+        }
+        n += 1;
+        let line = match std::str::from_utf8(&raw) {
+            Ok(l) => l.trim_end_matches(['\n', '\r']),
+            Err(e) => {
+                lines += 1;
+                report.bad_line(format_args!(
+                    "line {n}: invalid UTF-8 after byte {}",
+                    e.valid_up_to()
+                ));
+                // Keeps the text parser's line numbers in step.
+                if matches!(format, Format::Text | Format::Openmetrics | Format::AnyText) {
+                    text_buf.push('\n');
+                    text_count += 1;
+                }
+                continue;
             }
-            let stats = storage.append(batch)?;
-            *stored += stats.appended + stats.duplicates;
-            *refused += stats.rejected.total();
-            if stats.rejected.total() > 0 {
-                eprintln!("refused samples by reason: {}", stats.rejected);
-            }
-            for e in stats.invalid_series.iter().take(3) {
-                eprintln!("refused series: {e}");
-            }
-            *batch = WriteBatch::new();
-            Ok(())
         };
-    for (n, line) in input.lines().enumerate() {
-        let line = line.context("reading input")?;
         if format == Format::Auto && !line.trim().is_empty() {
             format = if line.trim_start().starts_with('{') {
                 Format::Jsonl
             } else {
                 Format::AnyText
             };
+            if format == Format::AnyText {
+                // Lines before this one were blank.
+                text_buf.extend(std::iter::repeat_n('\n', n - 1));
+                text_count = n - 1;
+            }
         }
         if matches!(format, Format::Text | Format::Openmetrics | Format::AnyText) {
-            if text_count == 0 {
-                text_first = n + 1;
-            }
-            text_buf.push_str(&line);
+            text_buf.push_str(line);
             text_buf.push('\n');
             text_count += 1;
             lines += 1;
             if text_count >= TEXT_BLOCK_LINES {
-                let om = openmetrics(&mut format, &text_buf);
-                for e in text_block(&text_buf, text_first, om, &mut batch) {
-                    bad_lines += 1;
-                    if bad_lines <= 10 {
-                        eprintln!("{e}");
-                    }
-                }
+                let mut parser = text_parser(&mut format, text_ctx.as_ref(), &text_buf);
+                text_block(&mut parser, &mut batch, &mut report);
+                text_ctx = Some(parser.resume(""));
                 text_buf.clear();
                 text_count = 0;
                 since_persist += batch.num_samples();
-                flush(&mut batch, &mut stored, &mut refused)?;
+                flush(&mut batch, &mut stored, &mut refused, &mut report)?;
                 if since_persist >= PERSIST_EVERY_SAMPLES {
                     storage.persist()?;
                     since_persist = 0;
@@ -206,40 +267,32 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             continue;
         }
         lines += 1;
-        match parse_line(&line) {
+        match parse_line(line) {
             Ok((labels, mut samples)) => {
                 samples.sort_by_key(|s| s.t);
                 since_persist += samples.len();
                 batch.push(labels, samples);
             }
-            Err(e) => {
-                bad_lines += 1;
-                if bad_lines <= 10 {
-                    eprintln!("line {}: {e}", n + 1);
-                }
-            }
+            Err(e) => report.bad_line(format_args!("line {n}: {e}")),
         }
         if batch.num_samples() >= BATCH_SAMPLES {
-            flush(&mut batch, &mut stored, &mut refused)?;
+            flush(&mut batch, &mut stored, &mut refused, &mut report)?;
         }
         if since_persist >= PERSIST_EVERY_SAMPLES {
-            flush(&mut batch, &mut stored, &mut refused)?;
+            flush(&mut batch, &mut stored, &mut refused, &mut report)?;
             storage.persist()?;
             since_persist = 0;
         }
     }
     if text_count > 0 {
-        let om = openmetrics(&mut format, &text_buf);
-        for e in text_block(&text_buf, text_first, om, &mut batch) {
-            bad_lines += 1;
-            if bad_lines <= 10 {
-                eprintln!("{e}");
-            }
-        }
+        let mut parser = text_parser(&mut format, text_ctx.as_ref(), &text_buf);
+        text_block(&mut parser, &mut batch, &mut report);
     }
-    flush(&mut batch, &mut stored, &mut refused)?;
+    flush(&mut batch, &mut stored, &mut refused, &mut report)?;
     let persisted = storage.persist()?;
     storage.close()?;
+    report.finish();
+    let bad_lines = report.bad_lines;
     eprintln!(
         "imported {lines} lines: {stored} samples stored, {refused} refused, {bad_lines} unreadable lines; \
          {} partitions written",
@@ -249,4 +302,17 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         bail!("{bad_lines} lines could not be read and {refused} samples were refused");
     }
     Ok(())
+}
+
+/// The parser for the next block: the first one decides the dialect.
+fn text_parser<'b>(
+    format: &mut Format,
+    ctx: Option<&text::Parser<'static>>,
+    block: &'b str,
+) -> text::Parser<'b> {
+    match ctx {
+        Some(ctx) => ctx.resume(block),
+        None if openmetrics(format, block) => text::parse_openmetrics(block),
+        None => text::parse(block),
+    }
 }

@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use metadata::MetadataStore;
 pub use metrics::HttpMetrics;
 #[doc(hidden)]
-pub use push::fuzz_group_file;
+pub use push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 
 /// Request limits and settings handlers report.
 #[derive(Debug, Clone)]

@@ -72,4 +72,22 @@ pub enum ErrorKind {
     /// `# TYPE x y` with an unknown `y`.
     #[error("unknown metric type {0:?}: want counter, gauge, histogram, summary or untyped")]
     UnknownType(String),
+    /// A backslash escape other than `\\`, `\"` or `\n` (strict).
+    #[error("invalid escape sequence '\\{0}'")]
+    InvalidEscape(char),
+    /// A second `# HELP` for a family (strict).
+    #[error("second HELP line for metric name {0:?}")]
+    SecondHelp(String),
+    /// A second `# TYPE` for a family, or one after its samples (strict).
+    #[error("second TYPE line for metric name {0:?}, or TYPE reported after samples")]
+    SecondType(String),
+    /// An `le` (histogram) or `quantile` (summary) value that is not a
+    /// float (strict).
+    #[error("expected float as value for '{label}' label, got {value:?}")]
+    BadBound {
+        /// `le` or `quantile`.
+        label: &'static str,
+        /// The value as written.
+        value: String,
+    },
 }

@@ -7,13 +7,20 @@ use std::borrow::Cow;
 type LineError = (usize, ErrorKind);
 
 /// Parses one line (without its `\n`); `Ok(None)` for blank lines and
-/// plain comments. `family` is the last `# HELP`/`# TYPE` seen.
+/// plain comments. `family` is the last `# HELP`/`# TYPE` seen. `strict`
+/// refuses escapes other than `\\`, `\"` and `\n` (HELP: `\\`, `\n`), as
+/// Prometheus's expfmt parser does.
 pub(super) fn parse_line<'a>(
     text: &'a str,
     family: Option<&(Cow<'a, str>, MetricKind)>,
     openmetrics: bool,
+    strict: bool,
 ) -> Result<Option<Entry<'a>>, LineError> {
-    let mut c = Cursor { s: text, pos: 0 };
+    let mut c = Cursor {
+        s: text,
+        pos: 0,
+        strict,
+    };
     c.skip_blanks();
     match c.peek() {
         None => Ok(None),
@@ -28,6 +35,8 @@ pub(super) fn parse_line<'a>(
 struct Cursor<'a> {
     s: &'a str,
     pos: usize,
+    /// Unknown escapes are errors rather than kept verbatim.
+    strict: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -76,7 +85,8 @@ impl<'a> Cursor<'a> {
     }
 
     /// A `"…"` string at the cursor, unescaped: `\\`, `\"` and `\n`;
-    /// other escapes are kept verbatim, as Prometheus does.
+    /// other escapes are kept verbatim, as Prometheus's scraper does, or
+    /// refused when strict.
     fn quoted(&mut self) -> Result<Cow<'a, str>, LineError> {
         let open = self.pos;
         let b = self.s.as_bytes();
@@ -93,6 +103,10 @@ impl<'a> Cursor<'a> {
                         Some(b'\\') => "\\",
                         Some(b'"') => "\"",
                         Some(b'n') => "\n",
+                        Some(_) if self.strict => {
+                            let ch = self.s[i + 1..].chars().next().unwrap_or('\\');
+                            return Err((i, ErrorKind::InvalidEscape(ch)));
+                        }
                         Some(_) => {
                             i += 1;
                             continue;
@@ -152,7 +166,7 @@ fn meta(mut c: Cursor<'_>, openmetrics: bool) -> Result<Option<Entry<'_>>, LineE
     let family = c.family_name(what)?;
     c.skip_blanks();
     if what == "HELP" {
-        let text = unescape_help(&c.s[c.pos..]);
+        let text = unescape_help(&c.s[c.pos..], c.strict).map_err(|(at, k)| (c.pos + at, k))?;
         return Ok(Some(Entry::Help { family, text }));
     }
     let at = c.pos;
@@ -172,19 +186,20 @@ fn meta(mut c: Cursor<'_>, openmetrics: bool) -> Result<Option<Entry<'_>>, LineE
     Ok(Some(Entry::Type { family, kind }))
 }
 
-/// Help text escapes: `\\` and `\n`; anything else stays as written.
-fn unescape_help(s: &str) -> Cow<'_, str> {
+/// Help text escapes: `\\` and `\n`; anything else stays as written, or
+/// is refused when `strict`.
+fn unescape_help(s: &str, strict: bool) -> Result<Cow<'_, str>, LineError> {
     if !s.contains('\\') {
-        return Cow::Borrowed(s);
+        return Ok(Cow::Borrowed(s));
     }
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(ch) = chars.next() {
+    let mut chars = s.char_indices();
+    while let Some((at, ch)) = chars.next() {
         if ch != '\\' {
             out.push(ch);
             continue;
         }
-        match chars.clone().next() {
+        match chars.clone().next().map(|(_, c)| c) {
             Some('\\') => {
                 out.push('\\');
                 chars.next();
@@ -193,10 +208,12 @@ fn unescape_help(s: &str) -> Cow<'_, str> {
                 out.push('\n');
                 chars.next();
             }
+            Some(other) if strict => return Err((at, ErrorKind::InvalidEscape(other))),
+            None if strict => return Err((at, ErrorKind::Unterminated)),
             _ => out.push('\\'),
         }
     }
-    Cow::Owned(out)
+    Ok(Cow::Owned(out))
 }
 
 fn sample<'a>(

@@ -268,6 +268,7 @@ fn fuzz_body_on_random_and_mutated_inputs() {
             }
         }
         fuzz_one(&data);
+        fuzz_strict(&data);
     }
     for _ in 0..2000 {
         let len = (next() % 40) as usize;
@@ -275,6 +276,7 @@ fn fuzz_body_on_random_and_mutated_inputs() {
             .map(|_| alphabet[(next() as usize) % alphabet.len()])
             .collect();
         fuzz_one(&data);
+        fuzz_strict(&data);
     }
 }
 

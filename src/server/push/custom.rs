@@ -2,10 +2,14 @@
 //! refused on its own.
 //!
 //! Answers `{accepted, rejected, errors: [{index, field, reason}]}` (counts
-//! are items): 200 when every item was stored, 207 when some were, 400
-//! when none were; a body that is not a JSON list is a 400 in Prometheus's
-//! error envelope. Counters may not go backwards within one push.
+//! are items; `errors` lists the first [`MAX_ERRORS`] by index and
+//! `errors_omitted` counts the rest): 200 when every item was stored, 207
+//! when some were, 400 when none were; a body that is not a JSON list is a
+//! 400 in Prometheus's error envelope, one with more items than a write
+//! request may have series a 413, refused while decoding. Counters may not
+//! go backwards within one push.
 
+use super::custom_list::{self, ListError};
 use super::custom_model::{self, FieldError, Item};
 use super::{Path, now_ms};
 use crate::api::envelope::ApiError;
@@ -18,27 +22,54 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hourglass_storage::{AppendStats, Labels, Sample, WriteBatch};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+
+/// Most item errors an answer lists.
+pub const MAX_ERRORS: usize = 100;
 
 /// The answer.
 #[derive(Debug, Serialize)]
 struct IngestionResult {
     accepted: usize,
     rejected: usize,
-    /// The first [`MAX_LISTED_ERRORS`] refusals, by index.
+    /// The first [`MAX_ERRORS`] refusals, by index.
     errors: Vec<ItemError>,
-    /// Refusals past those listed.
     #[serde(skip_serializing_if = "is_zero")]
-    errors_not_listed: usize,
+    errors_omitted: usize,
 }
-
-/// Refusals listed in one answer: the rest are only counted, so a body of
-/// millions of bad items cannot make an answer larger than itself.
-const MAX_LISTED_ERRORS: usize = 100;
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+/// Item errors, keeping only the [`MAX_ERRORS`] lowest indexes (in any
+/// order of arrival) and counting all.
+#[derive(Debug, Default)]
+struct ItemErrors {
+    kept: Vec<ItemError>,
+    total: usize,
+}
+
+impl ItemErrors {
+    fn push(&mut self, e: ItemError) {
+        self.total += 1;
+        self.kept.push(e);
+        if self.kept.len() >= 2 * MAX_ERRORS {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.kept.sort_by_key(|e| e.index);
+        self.kept.truncate(MAX_ERRORS);
+    }
+
+    /// The kept errors by index, and how many were left out.
+    fn finish(mut self) -> (Vec<ItemError>, usize) {
+        self.trim();
+        let omitted = self.total - self.kept.len();
+        (self.kept, omitted)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,35 +111,55 @@ pub async fn custom_metrics(
 
 fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
     let push = &state.inner.push;
-    let items = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(items)) => items,
-        Ok(Value::Object(mut o)) if o.get("metrics").is_some_and(Value::is_array) => {
-            match o.remove("metrics") {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            }
-        }
-        Ok(_) => {
-            push.refused(Path::Custom);
-            return ApiError::bad_data("body must be a JSON list of metrics").into_response();
-        }
-        Err(e) => {
-            push.refused(Path::Custom);
-            return ApiError::bad_data(format!("invalid JSON: {e}")).into_response();
-        }
-    };
     let now = now_ms();
-    let mut errors: Vec<ItemError> = Vec::new();
+    let max = state.inner.limits.max_series_per_request;
+    let mut errors = ItemErrors::default();
     let mut good: Vec<(usize, Item)> = Vec::new();
-    for (index, v) in items.iter().enumerate() {
-        match custom_model::decode(v, now) {
-            Ok(item) => good.push((index, item)),
+    // Series the good items write (a histogram's buckets one each).
+    let mut series = 0usize;
+    let mut each = |index: usize, tree: custom_list::ItemTree| {
+        let decoded = match tree {
+            Some(v) => custom_model::decode(&v, now),
+            None => Err(FieldError {
+                field: String::new(),
+                reason: format!(
+                    "item has more than {} JSON values",
+                    custom_list::MAX_ITEM_NODES
+                ),
+            }),
+        };
+        match decoded {
+            Ok(item) => {
+                series += item.num_samples();
+                good.push((index, item));
+            }
             Err(FieldError { field, reason }) => errors.push(ItemError {
                 index,
                 field,
                 reason,
             }),
         }
+        series <= max
+    };
+    if let Err(e) = custom_list::decode(body, max, &mut each) {
+        push.refused(Path::Custom);
+        let (code, msg) = match e {
+            ListError::TooManyItems(_) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            ListError::Stopped => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "body has more than {max} series (each bucket or quantile is one), \
+                     the limit per request; nothing was stored"
+                ),
+            ),
+            ListError::NotAList | ListError::Json(_) => (StatusCode::BAD_REQUEST, e.to_string()),
+        };
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": "bad_data",
+            "error": msg,
+        });
+        return (code, Json(body)).into_response();
     }
     refuse_backward_counters(&mut good, &mut errors);
     let samples: usize = good.iter().map(|(_, item)| item.num_samples()).sum();
@@ -140,19 +191,18 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
             state.inner.metadata.set(&item.name, md);
         }
     }
-    errors.sort_by_key(|e| e.index);
     let samples: u64 = written
         .iter()
         .map(|(_, item)| item.num_samples() as u64)
         .sum();
-    push.count(Path::Custom, samples, errors.len() as u64);
-    let rejected = errors.len();
-    errors.truncate(MAX_LISTED_ERRORS);
+    let rejected = errors.total;
+    push.count(Path::Custom, samples, rejected as u64);
+    let (errors, errors_omitted) = errors.finish();
     let result = IngestionResult {
         accepted: written.len(),
         rejected,
-        errors_not_listed: rejected - errors.len(),
         errors,
+        errors_omitted,
     };
     let code = match (result.accepted, result.rejected) {
         (_, 0) => StatusCode::OK,
@@ -164,7 +214,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
 
 /// Within one push, a counter series must not decrease as its timestamps
 /// grow; items that would are refused (the earliest stays).
-fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut Vec<ItemError>) {
+fn refuse_backward_counters(good: &mut Vec<(usize, Item)>, errors: &mut ItemErrors) {
     let mut by_series: HashMap<Labels, Vec<(i64, usize, f64)>> = HashMap::new();
     for (index, item) in good.iter() {
         if let Some((labels, v)) = item.counter_value() {
@@ -210,7 +260,7 @@ fn append(
     state: &AppState,
     caller: Option<&crate::server::auth::Caller>,
     written: &mut Vec<(usize, Item)>,
-    errors: &mut Vec<ItemError>,
+    errors: &mut ItemErrors,
 ) -> Result<(), hourglass_storage::StorageError> {
     let storage = &state.inner.storage;
     let quota = caller.and_then(|c| c.series.as_ref());

@@ -8,11 +8,15 @@
 //! group no longer has get a stale marker. The grouping labels override
 //! labels of the same name in the body, and every push also writes
 //! `push_time_seconds` for the group. Bodies may be gzip- or
-//! snappy-compressed. Success: 200 (PUT/POST), 202 (DELETE); 400 for a bad
-//! path or body, 413 for an oversized one, 415 for a body we cannot read.
+//! snappy-compressed. Any Content-Type but the Pushgateway's protobuf one
+//! is read as text (curl's form type included), with the Pushgateway's
+//! strictness. A push or delete that is refused (parsing, limits or
+//! storage) leaves its group as it was. Success: 200 (PUT/POST), 202
+//! (DELETE); 400 for a bad path or body, 413 for an oversized one, 415 for
+//! protobuf or an unknown encoding.
 
 use super::grouping::{self, GroupKey};
-use super::groups::{Families, Plan, Replace};
+use super::groups::{Change, Families, Plan, Replace};
 use super::{Path, now_ms};
 use crate::ingest::text::{self, Entry, MetricKind};
 use crate::server::AppState;
@@ -54,9 +58,12 @@ pub async fn pushgateway(
         Method::PUT => Replace::Group,
         Method::POST => Replace::Families,
         Method::DELETE => {
-            let plan = push.groups.delete(&key, now_ms());
             return run(state, move |s| {
-                store(s, Vec::new(), plan, StatusCode::ACCEPTED)
+                let groups = &s.inner.push.groups;
+                let stored = groups.apply(&key, now_ms(), Change::Delete, |plan| {
+                    store(s, Vec::new(), plan)
+                });
+                answer(stored, StatusCode::ACCEPTED)
             })
             .await;
         }
@@ -91,13 +98,17 @@ async fn run(state: AppState, f: impl FnOnce(&AppState) -> Response + Send + 'st
     }
 }
 
+/// The Pushgateway reads every body that is not its delimited protobuf
+/// type as text (curl's default form type included); protobuf bodies are
+/// not supported here.
 fn check_headers(h: &HeaderMap) -> Result<(), String> {
     if let Some(ct) = h.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default();
+        let ct = String::from_utf8_lossy(ct.as_bytes());
         let media = ct.split(';').next().unwrap_or_default().trim();
-        if !media.is_empty() && !media.eq_ignore_ascii_case("text/plain") {
+        if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
             return Err(format!(
-                "unsupported Content-Type {ct:?}: send the text format 0.0.4 (text/plain; version=0.0.4)"
+                "unsupported Content-Type {ct:?}: protobuf pushes are not supported; \
+                 send the text format 0.0.4 (text/plain; version=0.0.4)"
             ));
         }
     }
@@ -144,10 +155,23 @@ fn ingest(
         .entry(PUSH_TIME.to_string())
         .or_default()
         .insert(time_labels.clone());
-    let plan = push.groups.push(key, now, mode, families);
     let mut samples: Vec<(Labels, f64)> = series.into_iter().map(|p| (p.labels, p.value)).collect();
-    samples.push((time_labels, plan.t as f64 / 1000.0));
-    store(state, samples, plan, StatusCode::OK)
+    let change = Change::Push(mode, families);
+    let stored = push.groups.apply(key, now, change, |plan| {
+        samples.push((time_labels, plan.t as f64 / 1000.0));
+        store(state, samples, plan)
+    });
+    answer(stored, StatusCode::OK)
+}
+
+/// Why storage did not take a push: the status and reason to answer.
+type Refusal = (StatusCode, String);
+
+fn answer(stored: Result<(), Refusal>, ok: StatusCode) -> Response {
+    match stored {
+        Ok(()) => ok.into_response(),
+        Err((code, msg)) => plain(code, msg),
+    }
 }
 
 fn push_time_labels(key: &GroupKey) -> Labels {
@@ -155,15 +179,17 @@ fn push_time_labels(key: &GroupKey) -> Labels {
     Labels::from_pairs(name.chain(key.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
 }
 
-/// Parses the body into series with the grouping labels applied; refuses
-/// timestamps and series that appear twice.
+/// Parses the body (strictly, as the Pushgateway does) into series with the
+/// grouping labels applied; refuses timestamps, series that appear twice
+/// and more series than a write request may have.
 fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushed>, String> {
     let bad = |e: text::ParseError| format!("text format parsing error: {e}");
+    let max = state.inner.limits.max_series_per_request;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut helps: Vec<(String, String)> = Vec::new();
     let mut kinds: Vec<(String, MetricKind)> = Vec::new();
-    let mut parser = text::parse_bytes(body).map_err(bad)?;
+    let mut parser = text::parse_strict_bytes(body).map_err(bad)?;
     while let Some(entry) = parser.next() {
         match entry.map_err(bad)? {
             Entry::Help { family, text } => helps.push((family.into_owned(), text.into_owned())),
@@ -195,7 +221,16 @@ fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushe
                         .chain(grouping),
                 );
                 if !seen.insert(labels.clone()) {
-                    return Err(format!("series {labels} appears twice in the push"));
+                    return Err(format!(
+                        "line {}: series {labels} appears twice in the push",
+                        parser.line()
+                    ));
+                }
+                if out.len() >= max {
+                    return Err(format!(
+                        "line {}: push has more than {max} series, the limit per request",
+                        parser.line()
+                    ));
                 }
                 out.push(Pushed {
                     family: s.family.into_owned(),
@@ -246,47 +281,56 @@ fn record_metadata(
     }
 }
 
-/// Appends the samples and stale markers at the plan's timestamp.
-fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: Plan, ok: StatusCode) -> Response {
-    let push = &state.inner.push;
+/// Appends the push's samples, then (only when storage took them all) the
+/// stale markers, at the plan's timestamp; `Err` when anything was
+/// refused, so the group is left as it was.
+fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: &Plan) -> Result<(), Refusal> {
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    append(state, samples, plan.t)?;
+    append(state, plan.stale.iter().map(|l| (l.clone(), stale)), plan.t)
+}
+
+/// Appends `samples` at `t`; the refusal to send when storage failed or
+/// refused any.
+fn append(
+    state: &AppState,
+    samples: impl IntoIterator<Item = (Labels, f64)>,
+    t: i64,
+) -> Result<(), Refusal> {
     let mut batch = WriteBatch::new();
     for (labels, v) in samples {
-        batch.push(labels, vec![Sample::new(plan.t, v)]);
-    }
-    for labels in plan.stale {
-        batch.push(
-            labels,
-            vec![Sample::new(plan.t, f64::from_bits(STALE_NAN_BITS))],
-        );
+        batch.push(labels, vec![Sample::new(t, v)]);
     }
     if batch.is_empty() {
-        return ok.into_response();
+        return Ok(());
     }
     let stats = match state.inner.storage.append(&batch) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "pushgateway: storage failed");
-            return plain(
+            return Err((
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("storage failed, nothing from this push is acknowledged: {e}"),
-            );
+            ));
         }
     };
     let rejected = stats.rejected.total();
+    let push = &state.inner.push;
     push.count(
         Path::Pushgateway,
         stats.appended + stats.duplicates,
         rejected,
     );
     if rejected == 0 {
-        return ok.into_response();
+        return Ok(());
     }
     let mut msg = format!(
-        "stored {} samples, refused {rejected}: {}",
-        stats.appended, stats.rejected
+        "storage refused {rejected} of {} samples ({}); the group is left as it was",
+        batch.num_samples(),
+        stats.rejected
     );
     if let Some(first) = stats.invalid_series.first() {
         msg.push_str(&format!("; first invalid series: {first}"));
     }
-    plain(StatusCode::BAD_REQUEST, msg)
+    Err((StatusCode::BAD_REQUEST, msg))
 }

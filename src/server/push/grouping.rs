@@ -79,6 +79,37 @@ pub fn parse(path: &str) -> Result<GroupKey, GroupingError> {
     Ok(key)
 }
 
+/// A path (after `/metrics/`) that parses back to `key`: `job` first,
+/// every value in URL-safe base64.
+pub fn to_path(key: &GroupKey) -> String {
+    let job = key.iter().filter(|(n, _)| n == "job");
+    let rest = key.iter().filter(|(n, _)| n != "job");
+    let segments: Vec<String> = job
+        .chain(rest)
+        .map(|(n, v)| format!("{n}@base64/{}", base64_url_encode(v.as_bytes())))
+        .collect();
+    segments.join("/")
+}
+
+/// URL-safe base64 without padding; `=` for the empty value.
+fn base64_url_encode(b: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    if b.is_empty() {
+        return "=".to_string();
+    }
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for chunk in b.chunks(3) {
+        let mut acc = 0u32;
+        for (i, &byte) in chunk.iter().enumerate() {
+            acc |= u32::from(byte) << (16 - 8 * i);
+        }
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((acc >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
 fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
     chars
@@ -95,8 +126,11 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = b.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -169,6 +203,14 @@ mod tests {
     }
 
     #[test]
+    fn keys_print_back_to_paths() {
+        for path in ["job/a/b@base64/=/instance/x%2Fy", "job@base64/w6k/z/1"] {
+            let key = parse(path).unwrap();
+            assert_eq!(parse(&to_path(&key)), Ok(key));
+        }
+    }
+
+    #[test]
     fn bad_paths() {
         check("", Err(GroupingError::NoJob));
         check("job", Err(GroupingError::NoJob));
@@ -192,5 +234,39 @@ mod tests {
         check("job/a/x@base64/a=b", bad("bad base64"));
         check("job/a/x@base64/A", bad("bad base64"));
         check("job/a/x/%ff", bad("not UTF-8"));
+        check("job/a/x/%+1", bad("bad percent-encoding"));
+    }
+
+    /// Mutated paths through the fuzz target's body, so CI exercises it
+    /// without cargo-fuzz.
+    #[test]
+    fn fuzz_body_on_mutated_paths() {
+        let seeds = [
+            "job/a/b@base64/=/instance/x%2Fy",
+            "job@base64/w6k/z/1",
+            "job/j/x@base64/YS9i",
+        ];
+        let alphabet = b"job/@base64%2F=_-+aZ09\xff";
+        let mut rng: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..5000 {
+            let mut data = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..(next() % 5) {
+                let pos = (next() as usize) % (data.len() + 1);
+                match next() % 3 {
+                    0 if pos < data.len() => {
+                        data.remove(pos);
+                    }
+                    1 => data.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
+                    _ => data.truncate(pos),
+                }
+            }
+            super::super::fuzz_push_grouping(&data);
+        }
     }
 }

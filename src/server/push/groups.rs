@@ -38,6 +38,8 @@ pub(super) struct Group {
 #[derive(Default)]
 pub struct Groups {
     by_key: Mutex<HashMap<GroupKey, Group>>,
+    /// Held from planning a change to committing it.
+    writer: Mutex<()>,
     /// Changed since the last save.
     dirty: AtomicBool,
 }
@@ -80,6 +82,7 @@ impl Groups {
         };
         Groups {
             by_key: Mutex::new(groups),
+            writer: Mutex::new(()),
             dirty: AtomicBool::new(false),
         }
     }
@@ -100,53 +103,84 @@ impl Groups {
         Ok(true)
     }
 
-    /// Records a push to `key` at about `now`; returns the timestamp to use
-    /// and the series to end.
-    pub fn push(&self, key: &GroupKey, now: i64, mode: Replace, new: Families) -> Plan {
+    /// Plans `change` to `key` at about `now`, lets `store` write the
+    /// plan, and only when it succeeds commits the group's new series, so a
+    /// refused push or delete leaves the group as it was. Changes run one
+    /// at a time, as the Pushgateway queues its writes, so a plan never
+    /// goes stale before it is committed. The timestamp moves on either
+    /// way: a later push never reuses one that may hold stored samples.
+    pub fn apply<R, E>(
+        &self,
+        key: &GroupKey,
+        now: i64,
+        change: Change,
+        store: impl FnOnce(&Plan) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let _one_at_a_time = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (plan, next) = {
+            let map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+            let group = map.get(key);
+            let last_t = group.map_or(i64::MIN, |g| g.last_t);
+            let t = now.max(last_t.saturating_add(1));
+            let old = group.map(|g| &g.families);
+            let (stale, next) = plan_change(old, change);
+            (Plan { t, stale }, next)
+        };
+        let outcome = store(&plan);
         let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
         self.dirty.store(true, Ordering::Release);
         let group = map.entry(key.clone()).or_default();
-        let t = now.max(group.last_t.saturating_add(1));
-        group.last_t = t;
-        let mut stale = Vec::new();
-        match mode {
-            Replace::Group => {
-                for (family, old) in &group.families {
-                    let kept = new.get(family);
-                    stale.extend(
-                        old.iter()
-                            .filter(|l| !kept.is_some_and(|k| k.contains(*l)))
-                            .cloned(),
-                    );
-                }
-                group.families = new;
-            }
-            Replace::Families => {
-                for (family, series) in new {
-                    if let Some(old) = group.families.get(&family) {
-                        stale.extend(old.difference(&series).cloned());
-                    }
-                    group.families.insert(family, series);
-                }
-            }
+        group.last_t = plan.t;
+        if outcome.is_ok() {
+            group.families = next;
         }
-        Plan { t, stale }
+        outcome
     }
+}
 
-    /// Empties the group; every series it had is to be ended. Its last
-    /// timestamp is kept so a push right after still comes later.
-    pub fn delete(&self, key: &GroupKey, now: i64) -> Plan {
-        let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
-        self.dirty.store(true, Ordering::Release);
-        let group = map.entry(key.clone()).or_default();
-        let t = now.max(group.last_t.saturating_add(1));
-        group.last_t = t;
-        let stale = std::mem::take(&mut group.families)
-            .into_values()
-            .flatten()
-            .collect();
-        Plan { t, stale }
-    }
+/// A push or a delete.
+#[derive(Debug)]
+pub enum Change {
+    /// A push's series, replacing the group (PUT) or its families (POST).
+    Push(Replace, Families),
+    /// DELETE: the group ends.
+    Delete,
+}
+
+/// The series `change` ends, and the group's families after it.
+fn plan_change(old: Option<&Families>, change: Change) -> (Vec<Labels>, Families) {
+    let empty = Families::new();
+    let old = old.unwrap_or(&empty);
+    let mut stale = Vec::new();
+    let next = match change {
+        Change::Delete => {
+            stale.extend(old.values().flatten().cloned());
+            Families::new()
+        }
+        Change::Push(Replace::Group, new) => {
+            for (family, series) in old {
+                let kept = new.get(family);
+                stale.extend(
+                    series
+                        .iter()
+                        .filter(|l| !kept.is_some_and(|k| k.contains(*l)))
+                        .cloned(),
+                );
+            }
+            new
+        }
+        Change::Push(Replace::Families, new) => {
+            let mut next = old.clone();
+            for (family, series) in new {
+                if let Some(was) = old.get(&family) {
+                    stale.extend(was.difference(&series).cloned());
+                }
+                next.insert(family, series);
+            }
+            next
+        }
+    };
+    (stale, next)
 }
 
 #[cfg(test)]
@@ -180,27 +214,51 @@ mod tests {
         v
     }
 
+    /// Applies `change`, stored or refused as `ok` says; the plan's
+    /// timestamp and ended series.
+    fn apply(g: &Groups, now: i64, change: Change, ok: bool) -> (i64, Vec<String>) {
+        let outcome = g.apply(&key(), now, change, |plan| {
+            let seen = (plan.t, names(plan));
+            if ok { Ok(seen) } else { Err(seen) }
+        });
+        outcome.unwrap_or_else(|seen| seen)
+    }
+
+    fn push(mode: Replace, items: &[(&str, &[&str])]) -> Change {
+        Change::Push(mode, fams(items))
+    }
+
     #[test]
     fn put_post_delete() {
         let g = Groups::default();
-        let p = g.push(
-            &key(),
+        let p = apply(
+            &g,
             100,
-            Replace::Group,
-            fams(&[("a", &["a"]), ("b", &["b1", "b2"])]),
+            push(Replace::Group, &[("a", &["a"]), ("b", &["b1", "b2"])]),
+            true,
         );
-        assert_eq!((p.t, names(&p)), (100, vec![]));
+        assert_eq!(p, (100, vec![]));
         // Same millisecond: the timestamp still moves on.
-        let p = g.push(&key(), 100, Replace::Families, fams(&[("b", &["b1"])]));
-        assert_eq!((p.t, names(&p)), (101, vec!["b2".to_string()]));
-        let p = g.push(&key(), 200, Replace::Group, fams(&[("c", &["c"])]));
-        assert_eq!(
-            (p.t, names(&p)),
-            (200, vec!["a".to_string(), "b1".to_string()])
-        );
-        let p = g.delete(&key(), 150);
-        assert_eq!((p.t, names(&p)), (201, vec!["c".to_string()]));
-        let p = g.delete(&key(), 150);
-        assert_eq!((p.t, names(&p)), (202, vec![]));
+        let p = apply(&g, 100, push(Replace::Families, &[("b", &["b1"])]), true);
+        assert_eq!(p, (101, vec!["b2".to_string()]));
+        let p = apply(&g, 200, push(Replace::Group, &[("c", &["c"])]), true);
+        assert_eq!(p, (200, vec!["a".to_string(), "b1".to_string()]));
+        let p = apply(&g, 150, Change::Delete, true);
+        assert_eq!(p, (201, vec!["c".to_string()]));
+        let p = apply(&g, 150, Change::Delete, true);
+        assert_eq!(p, (202, vec![]));
+    }
+
+    #[test]
+    fn refused_changes_leave_the_group() {
+        let g = Groups::default();
+        apply(&g, 100, push(Replace::Group, &[("a", &["a"])]), true);
+        let p = apply(&g, 100, push(Replace::Group, &[("x", &["x"])]), false);
+        assert_eq!(p, (101, vec!["a".to_string()]));
+        let p = apply(&g, 100, Change::Delete, false);
+        assert_eq!(p, (102, vec!["a".to_string()]));
+        // The group still has `a`, not `x`.
+        let p = apply(&g, 100, push(Replace::Group, &[]), true);
+        assert_eq!(p, (103, vec!["a".to_string()]));
     }
 }

@@ -3,6 +3,7 @@
 
 mod body;
 mod custom;
+mod custom_list;
 mod custom_model;
 mod gateway;
 mod group_file;
@@ -10,6 +11,8 @@ mod grouping;
 mod groups;
 
 pub use custom::custom_metrics;
+#[doc(hidden)]
+pub use custom_list::fuzz_one as fuzz_custom_metrics_json;
 pub use gateway::pushgateway;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +56,21 @@ fn fuzz_group_file_once(data: &[u8]) {
         if let Ok(again) = group_file::decode(&bytes) {
             assert_eq!(group_file::encode(&again), bytes);
         }
+    }
+}
+
+/// Parses arbitrary text as a Pushgateway path: never panics, and a key
+/// that parses has a non-empty `job` and prints back to a path that parses
+/// to the same key. For the `push_grouping` fuzz target.
+#[doc(hidden)]
+pub fn fuzz_push_grouping(data: &[u8]) {
+    let Ok(path) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(key) = grouping::parse(path) {
+        assert!(key.iter().any(|(n, v)| n == "job" && !v.is_empty()));
+        let again = grouping::parse(&grouping::to_path(&key));
+        assert_eq!(again.as_ref(), Ok(&key), "{path:?}");
     }
 }
 
