@@ -32,7 +32,9 @@ mod checkpoint;
 mod commit;
 mod error;
 mod frame;
+
 pub mod fs;
+mod heal;
 mod interval;
 mod options;
 mod reader;

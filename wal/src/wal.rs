@@ -45,13 +45,16 @@ pub struct Wal {
     closed: bool,
 }
 
-struct Shared {
-    fs: Arc<dyn Fs>,
-    dir: PathBuf,
+pub(crate) struct Shared {
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) dir: PathBuf,
     opts: Options,
-    writer: Mutex<Writer>,
-    commit: Commit,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) commit: Commit,
     counters: Counters,
+    /// Why appends are refused, while they are; read by [`Wal::fault`]
+    /// without waiting for the writer.
+    fault: Arc<Mutex<Option<String>>>,
 }
 
 #[derive(Default)]
@@ -64,20 +67,35 @@ struct Counters {
 
 /// State of the segment being appended to. Guarded by one mutex that is
 /// never held across an fsync.
-struct Writer {
-    file: Arc<dyn WalFile>,
-    segment: u32,
+pub(crate) struct Writer {
+    pub(crate) file: Arc<dyn WalFile>,
+    pub(crate) segment: u32,
     /// Logical length: bytes written plus bytes buffered.
-    segment_len: u64,
-    next_lsn: u64,
+    pub(crate) segment_len: u64,
+    pub(crate) next_lsn: u64,
     /// First LSN of every segment on disk.
-    firsts: BTreeMap<u32, u64>,
+    pub(crate) firsts: BTreeMap<u32, u64>,
+    /// Where the last record acknowledged to a caller ends: what healing
+    /// after a failure cuts the log back to.
+    pub(crate) acked: Acked,
+    pub(crate) fault: Arc<Mutex<Option<String>>>,
+    /// `fault` holds a reason: cleared by the next successful write.
+    pub(crate) faulted: bool,
     /// Under group commit, frames wait here for the round's leader, who
     /// writes them in one call before its fsync: nobody is acknowledged
     /// before that fsync anyway, and it saves a syscall per append.
     buffered: bool,
-    buf: Vec<u8>,
-    poisoned: Option<String>,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) poisoned: Option<String>,
+}
+
+/// The end of an acknowledged record: its segment, the byte after it, and
+/// the LSN the next record gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Acked {
+    pub(crate) segment: u32,
+    pub(crate) offset: u64,
+    pub(crate) lsn: u64,
 }
 
 /// Figures for `/metrics`.
@@ -99,7 +117,7 @@ pub struct WalStats {
     pub poisoned: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -135,6 +153,7 @@ impl Wal {
         let (mut writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
         writer.buffered = opts.sync == SyncPolicy::Group;
         let next_lsn = writer.next_lsn;
+        let fault = Arc::clone(&writer.fault);
         let shared = Arc::new(Shared {
             fs,
             dir,
@@ -142,6 +161,7 @@ impl Wal {
             writer: Mutex::new(writer),
             commit: Commit::new(next_lsn),
             counters: Counters::default(),
+            fault,
         });
         let ticker = match shared.opts.sync {
             SyncPolicy::Interval(every) => {
@@ -185,8 +205,11 @@ impl Wal {
                 max,
             });
         }
-        let (first, next, file) = {
+        let (first, next, file, end, epoch) = {
             let mut w = lock(&sh.writer);
+            if w.poisoned.is_some() {
+                w.heal(sh)?;
+            }
             let first = w.next_lsn;
             let result = records
                 .iter()
@@ -197,12 +220,24 @@ impl Wal {
                 .appends
                 .fetch_add(w.next_lsn - first, Ordering::Relaxed);
             result?;
-            (first, w.next_lsn, Arc::clone(&w.file))
+            if w.poisoned.is_none() {
+                w.clear_fault();
+            }
+            let end = Acked {
+                segment: w.segment,
+                offset: w.segment_len,
+                lsn: w.next_lsn,
+            };
+            if matches!(sh.opts.sync, SyncPolicy::Interval(_) | SyncPolicy::Never) {
+                // Acknowledged once written.
+                w.advance_acked(end);
+            }
+            (first, w.next_lsn, Arc::clone(&w.file), end, sh.commit.epoch())
         };
         if next > first {
             match sh.opts.sync {
-                SyncPolicy::Always => sh.sync_file(&file, next)?,
-                SyncPolicy::Group => sh.commit.wait(next, || sh.round())?,
+                SyncPolicy::Always => sh.sync_file(&file, end, epoch)?,
+                SyncPolicy::Group => sh.commit.wait(next, epoch, || sh.round())?,
                 SyncPolicy::Interval(_) | SyncPolicy::Never => {}
             }
         }
@@ -212,6 +247,15 @@ impl Wal {
     /// Makes every record appended so far durable.
     pub fn sync(&self) -> Result<()> {
         self.shared.sync_all()
+    }
+
+    /// Why appends are refused, while an earlier write or fsync failure
+    /// stands; `None` when the log accepts appends. The next append (or
+    /// [`Wal::sync`]) tries to recover: it cuts the log back to the last
+    /// acknowledged record and continues in a fresh segment. Never waits
+    /// for a write or fsync in progress.
+    pub fn fault(&self) -> Option<String> {
+        lock(&self.shared.fault).clone()
     }
 
     /// The LSN the next append will get.
@@ -514,6 +558,13 @@ impl Writer {
             segment_len,
             next_lsn,
             firsts,
+            acked: Acked {
+                segment,
+                offset: segment_len,
+                lsn: next_lsn,
+            },
+            fault: Arc::default(),
+            faulted: false,
             buffered: false,
             buf: Vec::new(),
             poisoned: None,
@@ -548,7 +599,34 @@ impl Writer {
     }
 
     fn poison(&mut self, e: &Error) {
-        self.poisoned.get_or_insert_with(|| e.to_string());
+        self.poison_with(e.to_string());
+    }
+
+    fn poison_with(&mut self, why: String) {
+        if self.poisoned.is_none() {
+            self.note_fault(why.clone());
+            self.poisoned = Some(why);
+        }
+    }
+
+    /// Shows `why` through [`Wal::fault`] until a write succeeds.
+    fn note_fault(&mut self, why: String) {
+        *lock(&self.fault) = Some(why);
+        self.faulted = true;
+    }
+
+    pub(crate) fn clear_fault(&mut self) {
+        if self.faulted {
+            *lock(&self.fault) = None;
+            self.faulted = false;
+        }
+    }
+
+    /// Moves the acknowledged end forward to `end` (never back).
+    fn advance_acked(&mut self, end: Acked) {
+        if end.lsn > self.acked.lsn {
+            self.acked = end;
+        }
     }
 
     /// Writes one frame; on failure cuts the file back so that no partial
@@ -574,8 +652,9 @@ impl Writer {
             }
             Err(source) => {
                 let path = sh.dir.join(segment_name(self.segment));
+                self.note_fault(format!("write to {} failed: {source}", path.display()));
                 if let Err(cut) = self.file.truncate(self.segment_len) {
-                    self.poisoned = Some(format!(
+                    self.poison_with(format!(
                         "write failed ({source}) and cutting the partial write back failed ({cut})"
                     ));
                 }
@@ -636,7 +715,7 @@ impl Writer {
 
     /// Seals the current segment (fsynced, so a crash can only ever tear the
     /// last one) and starts the next, whose first record will be `first_lsn`.
-    fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
+    pub(crate) fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
         let old = sh.dir.join(segment_name(self.segment));
         self.flush(sh)?;
         self.file.sync().at(&old)?;
@@ -652,16 +731,36 @@ impl Writer {
 
 impl Shared {
     fn sync_all(&self) -> Result<()> {
-        let upto = lock(&self.writer).next_lsn;
-        self.commit.wait(upto, || self.round())
+        let (upto, epoch) = {
+            let mut w = lock(&self.writer);
+            if w.poisoned.is_some() {
+                w.heal(self)?;
+            }
+            (w.next_lsn, self.commit.epoch())
+        };
+        self.commit.wait(upto, epoch, || self.round())
     }
 
     /// One group commit round: writes out buffered frames and fsyncs them;
     /// returns the LSN bound that made durable.
     fn round(&self) -> Result<u64> {
-        let (file, bound, segment) = self.flush_current()?;
-        self.fsync(&file, segment)?;
-        Ok(bound)
+        let (file, end, epoch) = self.flush_current()?;
+        self.fsync(&file, end.segment)?;
+        self.acknowledge(end, epoch)?;
+        Ok(end.lsn)
+    }
+
+    /// Records that everything up to `end` is durable, unless the log was
+    /// cut back since (`epoch` changed): then those records are gone.
+    fn acknowledge(&self, end: Acked, epoch: u64) -> Result<()> {
+        let mut w = lock(&self.writer);
+        if self.commit.epoch() != epoch {
+            return Err(Error::Poisoned(
+                "the log was rebuilt after a failure and this record was not kept".into(),
+            ));
+        }
+        w.advance_acked(end);
+        Ok(())
     }
 
     /// [`SyncPolicy::Interval`]: fsync whatever was appended since the last
@@ -676,22 +775,27 @@ impl Shared {
         }
     }
 
-    /// Writes out buffered frames; returns the segment to fsync and the LSN
-    /// bound that fsync makes durable.
-    fn flush_current(&self) -> Result<(Arc<dyn WalFile>, u64, u32)> {
+    /// Writes out buffered frames; returns the segment file to fsync, where
+    /// what that fsync makes durable ends, and the epoch it belongs to.
+    fn flush_current(&self) -> Result<(Arc<dyn WalFile>, Acked, u64)> {
         let mut w = lock(&self.writer);
         if let Some(why) = &w.poisoned {
             return Err(Error::Poisoned(why.clone()));
         }
         w.flush(self)?;
-        Ok((Arc::clone(&w.file), w.next_lsn, w.segment))
+        let end = Acked {
+            segment: w.segment,
+            offset: w.segment_len,
+            lsn: w.next_lsn,
+        };
+        Ok((Arc::clone(&w.file), end, self.commit.epoch()))
     }
 
     /// [`SyncPolicy::Always`]: this appender's own fsync.
-    fn sync_file(&self, file: &Arc<dyn WalFile>, upto: u64) -> Result<()> {
-        let segment = lock(&self.writer).segment;
-        self.fsync(file, segment)?;
-        self.commit.publish(upto);
+    fn sync_file(&self, file: &Arc<dyn WalFile>, end: Acked, epoch: u64) -> Result<()> {
+        self.fsync(file, end.segment)?;
+        self.acknowledge(end, epoch)?;
+        self.commit.publish(end.lsn);
         Ok(())
     }
 
