@@ -47,7 +47,7 @@ pub use checkpoint::CheckpointRecords;
 pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
-pub use recovery::{Corruption, RecoveryReport, TornTail};
+pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};
 pub use wal::{Replay, Wal, WalStats};
 
 /// Entry points for fuzzing; not part of the supported API.

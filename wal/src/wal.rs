@@ -42,6 +42,8 @@ pub struct Wal {
     /// Runs only under [`SyncPolicy::Interval`].
     ticker: Option<Ticker>,
     report: RecoveryReport,
+    /// Segment damage recovery found and reported; replay skips it quietly.
+    known_damage: Vec<Position>,
     closed: bool,
 }
 
@@ -130,11 +132,13 @@ impl Wal {
 
     /// Opens the log in `dir` through `fs`.
     ///
-    /// Recovery: a torn last record is cut off and logged; damage anywhere
-    /// else is logged with its segment and offset, everything from there on
-    /// is copied aside into `*.corrupt` files, and the log continues from the
-    /// last whole record before it. [`Wal::recovery_report`] says what was
-    /// found.
+    /// Recovery: a torn last record is cut off and logged; damaged stretches
+    /// (in segments or the checkpoint) are logged with their file and
+    /// offset, a copy of each damaged file is kept aside, and reading skips
+    /// them and keeps what follows; corruption with nothing readable after
+    /// it is copied aside into `*.corrupt` files and the log continues from
+    /// the last whole record before it. [`Wal::recovery_report`] says what
+    /// was found (see `FORMAT.md`).
     pub fn open_with(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         validate(&opts)?;
         let dir = dir.as_ref().to_path_buf();
@@ -150,7 +154,22 @@ impl Wal {
             .collect();
         segments.sort_unstable();
 
-        let (mut writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        let (mut writer, mut report, known_damage) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        if let Some(upto) = checkpoint::latest(&*fs, &dir)? {
+            let damage = checkpoint::check(&fs, &dir, upto)?;
+            for d in &damage {
+                tracing::error!(
+                    file = %d.file.display(),
+                    offset = d.offset,
+                    bytes = d.bytes,
+                    records = d.records,
+                    reason = %d.reason,
+                    kept_aside = ?d.kept_aside,
+                    "WAL checkpoint damaged; its intact records are kept"
+                );
+            }
+            report.damage.extend(damage);
+        }
         writer.buffered = opts.sync == SyncPolicy::Group;
         let next_lsn = writer.next_lsn;
         let fault = Arc::clone(&writer.fault);
@@ -176,6 +195,7 @@ impl Wal {
             shared,
             ticker,
             report,
+            known_damage,
             closed: false,
         })
     }
@@ -291,9 +311,9 @@ impl Wal {
     /// Reads records with LSN ≥ `from`, oldest first.
     ///
     /// Meant for startup, before appends begin; it must not run concurrently
-    /// with [`Wal::truncate_before`]. Damage ends the iteration with
-    /// [`Error::Corrupt`] (after [`Wal::open`] has repaired the log, only
-    /// damage that appeared since can show up here).
+    /// with [`Wal::truncate_before`]. Damage that [`Wal::open`] reported is
+    /// skipped; damage that appeared since ends the iteration with
+    /// [`Error::Corrupt`].
     pub fn replay(&self, from: Lsn) -> Result<Replay> {
         let w = lock(&self.shared.writer);
         let start = w
@@ -314,6 +334,8 @@ impl Wal {
                 from.0,
                 true,
             ),
+            known: self.known_damage.clone(),
+            seen: 0,
             done: false,
         })
     }
@@ -449,7 +471,7 @@ fn recover(
     dir: &Path,
     segments: &[u32],
     fresh_lsn: u64,
-) -> Result<(Writer, RecoveryReport)> {
+) -> Result<(Writer, RecoveryReport, Vec<Position>)> {
     let mut scanner = Scanner::new(
         Arc::clone(fs),
         dir.to_path_buf(),
@@ -467,6 +489,34 @@ fn recover(
         next_lsn: Lsn(next_lsn),
         ..RecoveryReport::default()
     };
+    for d in &scanner.damages {
+        let file = dir.join(segment_name(d.at.segment));
+        let kept_aside = if fs.exists(&file) {
+            let base = PathBuf::from(format!("{}.corrupt", file.display()));
+            Some(recovery::copy_aside(&**fs, &file, base)?)
+        } else {
+            None
+        };
+        tracing::error!(
+            file = %file.display(),
+            offset = d.at.offset,
+            bytes = d.bytes,
+            records = d.records,
+            exact = d.exact,
+            reason = d.reason,
+            kept_aside = ?kept_aside,
+            "WAL segment damaged; reading skips it and keeps what follows"
+        );
+        report.damage.push(recovery::Damage {
+            file,
+            offset: d.at.offset,
+            bytes: d.bytes,
+            records: d.records,
+            exact: d.exact,
+            reason: d.reason.to_string(),
+            kept_aside,
+        });
+    }
     let cut = match &end {
         End::Clean => None,
         End::Torn { cut, reason } => {
@@ -527,7 +577,8 @@ fn recover(
         }
     };
     fs.sync_dir(dir).at(dir)?;
-    Ok((writer, report))
+    let known = scanner.damages.iter().map(|d| d.at).collect();
+    Ok((writer, report, known))
 }
 
 fn create_segment(
@@ -827,6 +878,10 @@ impl Shared {
 /// Records read back by [`Wal::replay`].
 pub struct Replay {
     scanner: Scanner,
+    /// Damage reported when the log was opened: skipped without an error.
+    known: Vec<Position>,
+    /// Entries of the scanner's damage list looked at so far.
+    seen: usize,
     done: bool,
 }
 
@@ -837,7 +892,16 @@ impl Iterator for Replay {
         if self.done {
             return None;
         }
-        match self.scanner.next_record() {
+        let next = self.scanner.next_record();
+        // Damage that appeared since the log was opened stops replay.
+        while let Some(d) = self.scanner.damages.get(self.seen) {
+            self.seen += 1;
+            if !self.known.contains(&d.at) {
+                self.done = true;
+                return Some(Err(corrupt(d.at, d.reason)));
+            }
+        }
+        match next {
             Ok(Some((lsn, data))) => Some(Ok(Record {
                 lsn: Lsn(lsn),
                 data,
