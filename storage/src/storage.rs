@@ -166,6 +166,11 @@ impl Storage {
     /// hours already written follow at the next run that does, as a
     /// further partition for their hour.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
+        if self.wal.fault().is_some()
+            && let Err(e) = self.wal.sync()
+        {
+            tracing::debug!(error = %e, "WAL still refuses writes");
+        }
         let mut last = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
         let Some(end) = self
@@ -249,6 +254,13 @@ impl Storage {
     /// The WAL's counters, for `/metrics`.
     pub fn wal_stats(&self) -> hourglass_wal::WalStats {
         self.wal.stats()
+    }
+
+    /// Why the WAL refuses writes (a full disk, say), while it does: it
+    /// recovers by itself at the next write, sync or persist once the cause
+    /// is gone. Never waits for a write in progress.
+    pub fn wal_fault(&self) -> Option<String> {
+        self.wal.fault()
     }
 
     /// What WAL recovery found at open (torn tail, corruption).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 const PREFIX: &str = "checkpoint.";
 
-fn name(upto: u64) -> String {
+pub(crate) fn name(upto: u64) -> String {
     format!("{PREFIX}{upto:016}")
 }
 

@@ -13,6 +13,22 @@ use crate::wal::{Acked, Shared, Writer};
 use std::sync::Arc;
 
 impl Writer {
+    /// Clears a standing fault: rebuilds a refused log, or, after a failed
+    /// write that was cut back cleanly, proves writes work again by starting
+    /// a fresh segment. Called by `sync`, so a periodic sync recovers the
+    /// log (and readiness) without waiting for the next append.
+    pub(crate) fn recover_from_fault(&mut self, sh: &Shared) -> Result<()> {
+        if self.poisoned.is_some() {
+            return self.heal(sh);
+        }
+        if self.faulted {
+            let next = self.next_lsn;
+            self.roll(sh, next)?;
+            self.clear_fault();
+        }
+        Ok(())
+    }
+
     /// Rebuilds the log after a failure; on failure it stays refused and the
     /// error says why, with the original cause.
     pub(crate) fn heal(&mut self, sh: &Shared) -> Result<()> {

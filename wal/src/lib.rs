@@ -41,6 +41,7 @@ mod reader;
 mod record;
 mod recovery;
 mod segment;
+mod verify;
 mod wal;
 
 pub use checkpoint::CheckpointRecords;
@@ -48,6 +49,7 @@ pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
 pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};
+pub use verify::{Finding, FindingKind, WalCheck, verify};
 pub use wal::{Replay, Wal, WalStats};
 
 /// Entry points for fuzzing; not part of the supported API.

@@ -784,9 +784,7 @@ impl Shared {
     fn sync_all(&self) -> Result<()> {
         let (upto, epoch) = {
             let mut w = lock(&self.writer);
-            if w.poisoned.is_some() {
-                w.heal(self)?;
-            }
+            w.recover_from_fault(self)?;
             (w.next_lsn, self.commit.epoch())
         };
         self.commit.wait(upto, epoch, || self.round())

@@ -143,3 +143,21 @@ fn many_appenders_through_a_disk_that_fills_and_empties_lose_no_acknowledged_rec
     let refused: Vec<_> = got.values().filter(|p| !acked.iter().any(|(_, a)| a == *p)).collect();
     assert!(refused.is_empty(), "records refused to their appenders were kept: {refused:?}");
 }
+
+#[test]
+fn after_a_cleanly_cut_back_write_a_sync_clears_the_fault_without_another_append() {
+    for sync in [SyncPolicy::Always, SyncPolicy::Never] {
+        let fs = FaultyFs::new();
+        let wal = open(&fs, opts(4096, sync));
+        wal.append(b"kept").unwrap();
+        fs.set_disk_full(true);
+        assert!(wal.append(b"refused").is_err());
+        assert!(wal.fault().is_some(), "{sync:?}");
+        assert!(wal.sync().is_err(), "{sync:?}: still full");
+        assert!(wal.fault().is_some(), "{sync:?}");
+        fs.set_disk_full(false);
+        wal.sync().unwrap();
+        assert_eq!(wal.fault(), None, "{sync:?}");
+        assert_eq!(data(&replay_all(&wal)), vec![b"kept".to_vec()], "{sync:?}");
+    }
+}
