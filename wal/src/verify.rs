@@ -137,7 +137,12 @@ fn scan(
             reason: reason.to_string(),
         }),
         Some(End::Corrupt { at, reason, .. }) => findings.push(Finding {
-            kind: FindingKind::Corruption,
+            // A checkpoint has no later writes to lose: its end is damage.
+            kind: if fsynced_whole {
+                FindingKind::Damage
+            } else {
+                FindingKind::Corruption
+            },
             file: file(at.segment),
             offset: at.offset,
             bytes: tail(at.segment, at.offset)?,
