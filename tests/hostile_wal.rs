@@ -58,7 +58,10 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 fn value(server: &Server, query: &str, t_ms: i64) -> f64 {
     let q: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
     let v = server
-        .get(&format!("/api/v1/query?query={q}&time={}", t_ms as f64 / 1000.0))
+        .get(&format!(
+            "/api/v1/query?query={q}&time={}",
+            t_ms as f64 / 1000.0
+        ))
         .json();
     assert_eq!(v["status"], "success", "{query}: {v}");
     v["data"]["result"][0]["value"][1]
@@ -79,7 +82,10 @@ fn verify(data: &Path) -> (bool, String) {
         .arg(data)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn segments(data: &Path) -> Vec<PathBuf> {
@@ -125,7 +131,9 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
     // checkpoint restates the rest in records of 256 series.
     let hours: Vec<i64> = (0..16).map(|k| T0 + k * 15 * 60_000).collect();
     assert_eq!(write(&server, "cp_m", 0..300, &hours), 204);
-    wait_for("partitions", || metric(&server, "hourglass_partitions") >= 2.0);
+    wait_for("partitions", || {
+        metric(&server, "hourglass_partitions") >= 2.0
+    });
     // Five minutes after the checkpoint: WAL records naming series by ref.
     let later: Vec<i64> = (0..5).map(|k| T0 + 4 * HOUR_MS + k * 60_000).collect();
     assert_eq!(write(&server, "cp_m", 0..300, &later), 204);
@@ -136,7 +144,13 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("checkpoint."))
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("checkpoint.")
+        })
         .expect("a checkpoint")
         .join("00000000");
     let starts = frame_starts(&std::fs::read(&cp).unwrap());
@@ -145,17 +159,30 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
 
     let (ok, out) = verify(data);
     assert!(!ok, "verify must fail on a damaged checkpoint: {out}");
-    assert!(out.contains("DAMAGED") && out.contains(&cp.display().to_string()), "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains(&cp.display().to_string()),
+        "{out}"
+    );
 
     let server = Server::start(data, &[]);
     assert_eq!(server.get("/-/ready").status, 200);
-    assert_eq!(metric(&server, "hourglass_wal_replay_records_set_aside"), 1.0);
+    assert_eq!(
+        metric(&server, "hourglass_wal_replay_records_set_aside"),
+        1.0
+    );
     // The lost record defined series 256..299: their five later samples
     // each are set aside, counted exactly.
-    assert_eq!(metric(&server, "hourglass_wal_replay_samples_set_aside"), 44.0 * 5.0);
+    assert_eq!(
+        metric(&server, "hourglass_wal_replay_samples_set_aside"),
+        44.0 * 5.0
+    );
     // Partitions are untouched: every series has its first hour.
     assert_eq!(
-        value(&server, "count(count_over_time(cp_m[1h]))", T0 + HOUR_MS - 1),
+        value(
+            &server,
+            "count(count_over_time(cp_m[1h]))",
+            T0 + HOUR_MS - 1
+        ),
         300.0
     );
     // After the checkpoint, the series of the intact records.
@@ -163,7 +190,13 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
         value(&server, "count(count_over_time(cp_m[5m]))", later[4]),
         256.0
     );
-    assert!(wal.join(format!("{}.corrupt", cp.parent().unwrap().file_name().unwrap().to_string_lossy())).exists());
+    assert!(
+        wal.join(format!(
+            "{}.corrupt",
+            cp.parent().unwrap().file_name().unwrap().to_string_lossy()
+        ))
+        .exists()
+    );
     let (clean_stop, log) = server.terminate();
     assert!(clean_stop);
     let _ = log;
@@ -173,7 +206,10 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
 fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hit() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let base = now - 20 * 60_000;
     let server = Server::start(data, &["--wal-segment-mib", "1"]);
     // Eight requests of 1500 series × 20 samples (~0.3 MB of WAL each):
@@ -189,7 +225,12 @@ fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hi
     // A torn tail alone is a normal end of the log.
     let last = segs.last().unwrap();
     let len = std::fs::metadata(last).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(last).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(last)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let (ok, out) = verify(data);
     assert!(ok, "a torn tail is not damage: {out}");
     assert!(out.contains("TORN TAIL"), "{out}");
@@ -199,11 +240,17 @@ fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hi
     flip(middle, starts[0] + 13 + 1000);
     let (ok, out) = verify(data);
     assert!(!ok, "{out}");
-    assert!(out.contains(&middle.display().to_string()) && out.contains("1 records lost"), "{out}");
+    assert!(
+        out.contains(&middle.display().to_string()) && out.contains("1 records lost"),
+        "{out}"
+    );
 
     let server = Server::start(data, &[]);
     assert_eq!(server.get("/-/ready").status, 200);
-    assert_eq!(metric(&server, "hourglass_wal_replay_records_set_aside"), 1.0);
+    assert_eq!(
+        metric(&server, "hourglass_wal_replay_records_set_aside"),
+        1.0
+    );
     // Eight batches less the one hit and the torn last one.
     let total = value(&server, "sum(count_over_time(seg_m[1h]))", base + 170_000);
     assert_eq!(total, 6.0 * 1500.0 * 20.0);
@@ -251,13 +298,17 @@ impl Drop for SmallDisk {
 }
 
 #[test]
-fn disk_full_refused_writes_are_never_readable_readiness_says_why_and_writes_resume_by_themselves() {
+fn disk_full_refused_writes_are_never_readable_readiness_says_why_and_writes_resume_by_themselves()
+{
     let Some(disk) = SmallDisk::mount(16) else {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
     let data = disk.dir.join("data");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let t = |k: i64| now - 10 * 60_000 + k * 1000;
     let server = Server::start(&data, &["--wal-segment-mib", "1"]);
     assert_eq!(write(&server, "before_full", 0..10, &[t(0)]), 204);
@@ -265,8 +316,15 @@ fn disk_full_refused_writes_are_never_readable_readiness_says_why_and_writes_res
     let filler = disk.fill();
     // Larger than any slack left in the segment's last page.
     let refused = write(&server, "while_full", 0..2000, &[t(1), t(2)]);
-    assert!(refused >= 500, "a write the WAL refused is not acknowledged: {refused}");
-    assert_eq!(value(&server, "count(while_full)", t(3)), 0.0, "refused samples readable");
+    assert!(
+        refused >= 500,
+        "a write the WAL refused is not acknowledged: {refused}"
+    );
+    assert_eq!(
+        value(&server, "count(while_full)", t(3)),
+        0.0,
+        "refused samples readable"
+    );
     let started = Instant::now();
     let ready = server.get("/-/ready");
     let took = started.elapsed();

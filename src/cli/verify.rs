@@ -42,9 +42,10 @@ fn wal_report(out: &mut String, check: &WalCheck) -> usize {
             FindingKind::Damage => "DAMAGED",
             FindingKind::Corruption => "CORRUPT (the log ends here)",
         };
-        let records = f
-            .records
-            .map_or_else(|| "records lost unknown".to_string(), |n| format!("{n} records lost"));
+        let records = f.records.map_or_else(
+            || "records lost unknown".to_string(),
+            |n| format!("{n} records lost"),
+        );
         let _ = writeln!(
             out,
             "{what}: {} at byte {}: {} ({} bytes, {records})",

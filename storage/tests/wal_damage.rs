@@ -35,7 +35,12 @@ fn counts(st: &Storage) -> BTreeMap<String, usize> {
         .select(&[], i64::MIN, i64::MAX)
         .unwrap()
         .into_iter()
-        .map(|s| (s.labels.get("i").unwrap_or("").to_string(), s.samples.count()))
+        .map(|s| {
+            (
+                s.labels.get("i").unwrap_or("").to_string(),
+                s.samples.count(),
+            )
+        })
         .collect()
 }
 

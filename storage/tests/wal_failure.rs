@@ -103,10 +103,6 @@ fn a_refused_batch_leaves_a_concurrent_acknowledged_batch_of_the_same_series_alo
     assert!(st.append(&batch(&[("m", "x", &[3_000, 500])])).is_err());
     fs.set_disk_full(false);
     st.append(&batch(&[("m", "x", &[4_000])])).unwrap();
-    let got: Vec<i64> = dump(&st)
-        .into_values()
-        .flatten()
-        .map(|(t, _)| t)
-        .collect();
+    let got: Vec<i64> = dump(&st).into_values().flatten().map(|(t, _)| t).collect();
     assert_eq!(got, vec![1_000, 2_000, 4_000]);
 }

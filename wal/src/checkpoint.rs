@@ -146,7 +146,12 @@ pub(crate) fn check(fs: &Arc<dyn Fs>, dir: &Path, upto: u64) -> Result<Vec<Damag
         // Fsynced before it became visible: even a "torn" end is damage.
         Some(End::Torn { cut, reason }) => {
             let len = fs.read(&file).at(&file)?.len() as u64;
-            found.push((cut.offset, len.saturating_sub(cut.offset), 1, reason.to_string()));
+            found.push((
+                cut.offset,
+                len.saturating_sub(cut.offset),
+                1,
+                reason.to_string(),
+            ));
         }
         Some(End::Corrupt { at, reason, .. }) => {
             let len = fs.read(&file).at(&file)?.len() as u64;

@@ -411,7 +411,8 @@ mod tests {
         .unwrap();
         assert_eq!(*ran_on.lock().unwrap(), Some(me));
         assert_eq!(c.durable_upto(), 2);
-        c.wait(2, 0, || panic!("already durable: no round")).unwrap();
+        c.wait(2, 0, || panic!("already durable: no round"))
+            .unwrap();
     }
 
     #[test]

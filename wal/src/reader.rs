@@ -215,8 +215,7 @@ impl Scanner {
     /// skipped, and the next header re-anchors the numbering.
     fn bad_segment(&mut self, at: Position, reason: &'static str) -> Load {
         if self.is_last() {
-            let torn =
-                self.data.len() < SEGMENT_HEADER_LEN || self.data.iter().all(|&b| b == 0);
+            let torn = self.data.len() < SEGMENT_HEADER_LEN || self.data.iter().all(|&b| b == 0);
             self.stop(at, reason, torn);
             return Load::Stopped;
         }

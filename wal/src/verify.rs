@@ -57,7 +57,9 @@ pub struct WalCheck {
 impl WalCheck {
     /// True when anything but a torn tail was found.
     pub fn is_damaged(&self) -> bool {
-        self.findings.iter().any(|f| f.kind != FindingKind::TornTail)
+        self.findings
+            .iter()
+            .any(|f| f.kind != FindingKind::TornTail)
     }
 }
 

@@ -252,7 +252,13 @@ impl Wal {
                 // Acknowledged once written.
                 w.advance_acked(end);
             }
-            (first, w.next_lsn, Arc::clone(&w.file), end, sh.commit.epoch())
+            (
+                first,
+                w.next_lsn,
+                Arc::clone(&w.file),
+                end,
+                sh.commit.epoch(),
+            )
         };
         if next > first {
             match sh.opts.sync {

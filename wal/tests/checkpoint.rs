@@ -115,7 +115,10 @@ fn damaged_checkpoint_keeps_its_intact_records_and_is_reported_at_open() {
         assert_eq!((d.file.as_path(), d.records), (file.as_path(), 1), "{d:?}");
         assert!(d.reason.starts_with("checkpoint"), "{d:?}");
         let aside = d.kept_aside.clone().unwrap();
-        assert_eq!(aside, Path::new(DIR).join("checkpoint.0000000000000002.corrupt"));
+        assert_eq!(
+            aside,
+            Path::new(DIR).join("checkpoint.0000000000000002.corrupt")
+        );
         assert_eq!(fs.read(&aside).unwrap(), b);
         let (upto, recs) = wal.read_checkpoint().unwrap().unwrap();
         assert_eq!(upto, Lsn(2));

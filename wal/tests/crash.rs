@@ -260,7 +260,10 @@ fn failed_fsync_is_an_error_and_the_next_append_heals_the_log() {
     let e = wal.append(b"unsure").unwrap_err();
     assert!(e.to_string().contains("injected fsync failure"), "{e}");
     assert!(wal.stats().poisoned);
-    assert!(wal.fault().is_some_and(|f| f.contains("injected fsync failure")));
+    assert!(
+        wal.fault()
+            .is_some_and(|f| f.contains("injected fsync failure"))
+    );
     // The refused record is cut; the next one takes its LSN.
     assert_eq!(wal.append(b"healed").unwrap(), Lsn(2));
     assert!(wal.fault().is_none());

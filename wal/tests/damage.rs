@@ -102,7 +102,10 @@ fn a_flipped_bit_anywhere_is_reported_and_only_the_record_hit_is_lost() {
             let fs = fs_with(&damaged);
             let wal = open(&fs, opts(160, SyncPolicy::Never));
             let report = wal.recovery_report().clone();
-            assert!(report.is_damaged(), "flip at {pos}.{bit} not reported: {report:?}");
+            assert!(
+                report.is_damaged(),
+                "flip at {pos}.{bit} not reported: {report:?}"
+            );
             assert!(report.torn_tail.is_none());
             let got = data(&replay_all(&wal));
             // Never an invented or reordered record.
@@ -137,7 +140,10 @@ fn a_flipped_bit_anywhere_is_reported_and_only_the_record_hit_is_lost() {
             if let Some(c) = &report.corruption {
                 let aside: usize = c.kept_aside.iter().map(|p| fs.read(p).unwrap().len()).sum();
                 let left: usize = segments(&fs).iter().map(|(_, b)| b.len()).sum();
-                assert!(left + aside >= total, "flip at {pos}.{bit}: bytes went missing");
+                assert!(
+                    left + aside >= total,
+                    "flip at {pos}.{bit}: bytes went missing"
+                );
             }
             // Appends go on; a reopen finds the same damage and the same
             // records, plus the new one.
@@ -149,7 +155,11 @@ fn a_flipped_bit_anywhere_is_reported_and_only_the_record_hit_is_lost() {
             assert!(again.corruption.is_none());
             let mut want = got.clone();
             want.push(b"after".to_vec());
-            assert_eq!(data(&replay_all(&wal)), want, "flip at {pos}.{bit} after reopen");
+            assert_eq!(
+                data(&replay_all(&wal)),
+                want,
+                "flip at {pos}.{bit} after reopen"
+            );
         }
     }
 }

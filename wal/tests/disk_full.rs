@@ -33,7 +33,9 @@ fn disk_full_refuses_appends_then_the_log_heals_once_space_returns() {
         }
         let fault = wal.fault();
         assert!(
-            fault.as_deref().is_some_and(|f| f.contains("no space left")),
+            fault
+                .as_deref()
+                .is_some_and(|f| f.contains("no space left")),
             "{sync:?}: {fault:?}"
         );
         fs.set_disk_full(false);
@@ -45,13 +47,20 @@ fn disk_full_refuses_appends_then_the_log_heals_once_space_returns() {
             vec![b"before".to_vec(), b"after".to_vec()],
             "{sync:?}"
         );
-        assert_eq!(lsn, Lsn(2), "{sync:?}: refused records give their LSNs back");
+        assert_eq!(
+            lsn,
+            Lsn(2),
+            "{sync:?}: refused records give their LSNs back"
+        );
         wal.close().unwrap();
         fs.crash();
         fs.restart();
         let wal = open(&fs, opts(4096, sync));
         let r = wal.recovery_report();
-        assert!(r.corruption.is_none() && r.torn_tail.is_none(), "{sync:?}: {r:?}");
+        assert!(
+            r.corruption.is_none() && r.torn_tail.is_none(),
+            "{sync:?}: {r:?}"
+        );
         assert_eq!(
             data(&replay_all(&wal)),
             vec![b"before".to_vec(), b"after".to_vec()],
@@ -140,8 +149,14 @@ fn many_appenders_through_a_disk_that_fills_and_empties_lose_no_acknowledged_rec
     for (lsn, p) in acked.iter() {
         assert_eq!(got.get(lsn), Some(p), "acknowledged record {lsn:?} lost");
     }
-    let refused: Vec<_> = got.values().filter(|p| !acked.iter().any(|(_, a)| a == *p)).collect();
-    assert!(refused.is_empty(), "records refused to their appenders were kept: {refused:?}");
+    let refused: Vec<_> = got
+        .values()
+        .filter(|p| !acked.iter().any(|(_, a)| a == *p))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "records refused to their appenders were kept: {refused:?}"
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ impl Head {
             Ok(rec) => rec,
             Err(e) => {
                 // Encoded by this process a moment ago: cannot happen.
-                tracing::error!(reason = e.reason, "cannot decode a refused batch to undo it");
+                tracing::error!(
+                    reason = e.reason,
+                    "cannot decode a refused batch to undo it"
+                );
                 return;
             }
         };
@@ -105,7 +108,11 @@ impl SeriesData {
         if newest_removed {
             self.newest = kept
                 .last()
-                .or(self.sealed.last().and_then(|c| c.chunk.iter().last()).as_ref())
+                .or(self
+                    .sealed
+                    .last()
+                    .and_then(|c| c.chunk.iter().last())
+                    .as_ref())
                 .map(|x| (x.t, x.v.to_bits()));
         }
         found
