@@ -34,7 +34,6 @@ fn counts(st: &Storage) -> BTreeMap<String, usize> {
     st.querier(i64::MIN, i64::MAX)
         .select(&[], i64::MIN, i64::MAX)
         .unwrap()
-        .into_iter()
         .map(|s| {
             (
                 s.labels.get("i").unwrap_or("").to_string(),

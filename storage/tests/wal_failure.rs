@@ -17,7 +17,6 @@ fn dump(st: &Storage) -> BTreeMap<String, Vec<(i64, u64)>> {
     let q = st.querier(i64::MIN, i64::MAX);
     q.select(&[], i64::MIN, i64::MAX)
         .unwrap()
-        .into_iter()
         .map(|s| {
             let v = s.samples.map(|x| (x.t, x.v.to_bits())).collect();
             (s.labels.to_string(), v)
