@@ -183,8 +183,11 @@ impl Storage {
         };
         *last = Some(end);
         // Read before collecting: every record below `upto` has its samples
-        // in memory already (they are applied before they are logged).
-        let upto = self.wal.next_lsn();
+        // in memory already (they are applied before they are logged), and
+        // was acknowledged, so no WAL failure can cut it and reuse its LSN.
+        // Records after it are replayed on top of the checkpoint, where
+        // their samples are duplicates at worst.
+        let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
             stats.retention = self.retain()?;

@@ -284,6 +284,13 @@ impl Wal {
         lock(&self.shared.fault).clone()
     }
 
+    /// Every record below this LSN was acknowledged to its appender. After
+    /// a failure the log is cut back to here and the LSNs after it are
+    /// given out again, so a checkpoint must not claim more.
+    pub fn acked_lsn(&self) -> Lsn {
+        Lsn(lock(&self.shared.writer).acked.lsn)
+    }
+
     /// The LSN the next append will get.
     pub fn next_lsn(&self) -> Lsn {
         Lsn(lock(&self.shared.writer).next_lsn)
@@ -376,7 +383,8 @@ impl Wal {
         Ok(removed)
     }
 
-    /// Writes a checkpoint: `records` stand for everything before `upto`.
+    /// Writes a checkpoint: `records` stand for everything before `upto`,
+    /// which must not be past [`Wal::acked_lsn`].
     /// Once it is durable, segments wholly before `upto` and older
     /// checkpoints are deleted. Call it from one thread at a time.
     pub fn checkpoint<I, R>(&self, upto: Lsn, records: I) -> Result<()>
@@ -385,7 +393,10 @@ impl Wal {
         R: AsRef<[u8]>,
     {
         let sh = &*self.shared;
-        let next = lock(&sh.writer).next_lsn;
+        // Beyond the acknowledged end, a failure could cut records the
+        // checkpoint claims and hand their LSNs to new ones, which replay
+        // would then skip.
+        let next = lock(&sh.writer).acked.lsn;
         if upto.0 > next {
             return Err(Error::BeyondEnd { lsn: upto.0, next });
         }

@@ -176,3 +176,25 @@ fn after_a_cleanly_cut_back_write_a_sync_clears_the_fault_without_another_append
         assert_eq!(data(&replay_all(&wal)), vec![b"kept".to_vec()], "{sync:?}");
     }
 }
+
+#[test]
+fn a_checkpoint_never_claims_records_that_a_failure_may_cut_and_hand_out_again() {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(4096, SyncPolicy::Group));
+    wal.append(b"kept").unwrap();
+    fs.set_disk_full(true);
+    assert!(wal.append(b"refused").is_err());
+    // The refused record took LSN 2; only LSN 1 was acknowledged.
+    assert_eq!((wal.next_lsn(), wal.acked_lsn()), (Lsn(3), Lsn(2)));
+    assert!(wal.checkpoint(wal.next_lsn(), [b"state"]).is_err());
+    fs.set_disk_full(false);
+    // Healing hands LSN 2 out again, to a record a checkpoint at 3 would
+    // have hidden from replay.
+    assert_eq!(wal.append(b"next").unwrap(), Lsn(2));
+    wal.checkpoint(Lsn(2), [b"state"]).unwrap();
+    drop(wal);
+    let wal = open(&fs, opts(4096, SyncPolicy::Group));
+    let (upto, _) = wal.read_checkpoint().unwrap().unwrap();
+    let after: Vec<_> = wal.replay(upto).unwrap().map(|r| r.unwrap().data).collect();
+    assert_eq!(after, vec![b"next".to_vec()]);
+}
