@@ -331,6 +331,7 @@ fn disk_full_refused_writes_are_never_readable_readiness_says_why_and_writes_res
     assert_eq!(ready.status, 503, "{}", ready.text());
     assert!(ready.text().contains("No space left"), "{}", ready.text());
     assert!(took < Duration::from_millis(100), "/-/ready took {took:?}");
+    eprintln!("/-/ready while the WAL refuses writes answered in {took:?}");
     assert_eq!(metric(&server, "hourglass_wal_refusing_writes"), 1.0);
 
     std::fs::remove_file(filler).unwrap();

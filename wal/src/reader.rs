@@ -222,6 +222,8 @@ impl Scanner {
         let half_read = u64::from(self.pending.take().is_some());
         let bytes = self.data.len() as u64;
         let (records, whole) = count_records(self.data.get(SEGMENT_HEADER_LEN..).unwrap_or(&[]));
+        // The records counted get their LSNs, as if read.
+        self.next_lsn += records;
         self.damage(at, bytes, records + half_read, reason);
         if let Some(d) = self.damages.last_mut() {
             // Exact if its frames all read; a later header may still say.

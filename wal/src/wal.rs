@@ -376,6 +376,19 @@ impl Wal {
             w.firsts.remove(&seg);
             removed += 1;
         }
+        if removed > 0
+            && let Some(&oldest) = w.firsts.keys().next()
+        {
+            // Segments that reading skipped as damaged (their copies are
+            // kept aside) go once the log has moved past them.
+            for e in sh.fs.list_dir(&sh.dir).at(&sh.dir)? {
+                if let Some(n) = parse_segment_name(&e.name).filter(|&n| n < oldest) {
+                    let path = sh.dir.join(segment_name(n));
+                    sh.fs.remove_file(&path).at(&path)?;
+                    removed += 1;
+                }
+            }
+        }
         if removed > 0 {
             sh.fs.sync_dir(&sh.dir).at(&sh.dir)?;
             tracing::debug!(removed, before = lsn.0, "WAL segments truncated");

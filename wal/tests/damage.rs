@@ -251,3 +251,35 @@ fn fuzz_body_survives_random_bytes() {
         hourglass_wal::fuzzing::replay_bytes(&whole[..i]);
     }
 }
+
+#[test]
+fn a_segment_skipped_as_damaged_goes_once_a_checkpoint_passes_it() {
+    let fs = FaultyFs::new();
+    let o = opts(64, SyncPolicy::Never);
+    {
+        let wal = open(&fs, o.clone());
+        for j in 0..6 {
+            wal.append(&[j as u8; 10]).unwrap();
+        }
+    }
+    // One record per segment; damage the header of segment 1.
+    let path = Path::new(DIR).join("00000001");
+    let mut b = fs.file_bytes(&path).unwrap();
+    b[3] ^= 0x01;
+    fs.write_file(&path, &b).unwrap();
+    let wal = open(&fs, o.clone());
+    assert_eq!(wal.recovery_report().records_set_aside(), 1);
+    wal.checkpoint(Lsn(5), [b"state"]).unwrap();
+    assert!(
+        !fs.exists(&path),
+        "the damaged segment outlived the checkpoint"
+    );
+    assert!(fs.exists(&Path::new(DIR).join("00000001.corrupt")));
+    drop(wal);
+    let wal = open(&fs, o);
+    assert!(
+        !wal.recovery_report().is_damaged(),
+        "{:?}",
+        wal.recovery_report()
+    );
+}
