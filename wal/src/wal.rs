@@ -337,8 +337,22 @@ impl Wal {
             .or_else(|| w.firsts.iter().next())
             .map(|(&n, _)| n)
             .unwrap_or(w.segment);
-        let segments: Vec<u32> = w.firsts.range(start..).map(|(&n, _)| n).collect();
+        let last = w.segment;
         drop(w);
+        // The files on disk, as `open` read them: segments it skipped as
+        // damaged are read (and skipped) again, not taken for missing.
+        let dir = &self.shared.dir;
+        let mut segments: Vec<u32> = self
+            .shared
+            .fs
+            .list_dir(dir)
+            .at(dir)?
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .filter_map(|e| parse_segment_name(&e.name))
+            .filter(|n| (start..=last).contains(n))
+            .collect();
+        segments.sort_unstable();
         Ok(Replay {
             scanner: Scanner::new(
                 Arc::clone(&self.shared.fs),

@@ -10,7 +10,8 @@ use hourglass_wal::fs::{FaultyFs, Fs};
 use hourglass_wal::{Lsn, SyncPolicy};
 use std::path::Path;
 
-/// A small log of two segments (the second record is split across them)
+/// A small log of three segments or more (the second record is split
+/// across the first two)
 /// plus, per record, the offset in the concatenated segment files at which
 /// it ends.
 /// Segment files by name, the records, and where each record ends.
@@ -25,6 +26,8 @@ fn sample_log() -> SampleLog {
         b"".to_vec(),
         b"gamma gamma".to_vec(),
         b"delta".to_vec(),
+        vec![b'e'; 90],
+        vec![b'f'; 90],
     ];
     let mut ends = Vec::new();
     for r in &records {
@@ -33,7 +36,7 @@ fn sample_log() -> SampleLog {
     }
     drop(wal);
     let segs = segments(&fs);
-    assert!(segs.len() >= 2, "the log should span segments");
+    assert!(segs.len() >= 3, "the log should span three segments");
     (segs, records, ends)
 }
 
