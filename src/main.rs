@@ -36,6 +36,8 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
+    /// Check WAL segments, checkpoint and partitions; exit 1 naming each damaged file.
+    Verify(cli::verify::VerifyArgs),
     /// PromQL tools: format or dump an expression.
     Promql {
         #[command(subcommand)]
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
         Command::Export(args) => report(cli::export::run(args)),
         Command::Import(args) => report(cli::import::run(args)),
         Command::Inspect(args) => report(cli::inspect::run(args)),
+        Command::Verify(args) => report(cli::verify::run(args)),
         Command::Promql { cmd } => cli::promql::run(cmd),
     }
 }

@@ -99,13 +99,16 @@ pub async fn runtimeinfo(State(state): State<AppState>) -> ApiResult {
         .unwrap_or_default();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started_ms = (state.start_time_unix() * 1000.0) as i64;
+    let storage = state.storage();
+    let recovery = storage.wal_recovery();
+    let corruption_count = recovery.damage.len() as u64 + u64::from(recovery.corruption.is_some());
     Ok(success(
         json!({
             "startTime": format_rfc3339(started_ms),
             "CWD": cwd,
             "reloadConfigSuccess": true,
             "lastConfigTime": format_rfc3339(started_ms),
-            "corruptionCount": u64::from(state.storage().wal_recovery().corruption.is_some()),
+            "corruptionCount": corruption_count,
             "goroutineCount": 0,
             "GOMAXPROCS": threads,
             "GOGC": "",

@@ -95,10 +95,13 @@ pub fn report(data_dir: &Path) -> std::io::Result<String> {
     let mut segments = 0;
     let mut wal_bytes = 0;
     let mut checkpoints = Vec::new();
+    let mut kept_aside = 0;
     if let Ok(rd) = std::fs::read_dir(&wal_dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("checkpoint.") {
+            if name.contains(".corrupt") {
+                kept_aside += 1;
+            } else if name.starts_with("checkpoint.") {
                 checkpoints.push(name);
             } else if let Ok(m) = e.metadata()
                 && m.is_file()
@@ -114,6 +117,12 @@ pub fn report(data_dir: &Path) -> std::io::Result<String> {
         "WAL: {segments} files, {wal_bytes} bytes; checkpoint: {}",
         checkpoints.last().map_or("none", String::as_str)
     );
+    if kept_aside > 0 {
+        let _ = writeln!(
+            out,
+            "WAL: {kept_aside} damaged files kept aside (*.corrupt); `hourglass verify` checks every file"
+        );
+    }
     Ok(out)
 }
 

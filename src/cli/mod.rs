@@ -6,3 +6,4 @@ pub mod import;
 pub mod inspect;
 pub mod promql;
 pub mod serve;
+pub mod verify;

@@ -229,6 +229,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         next_lsn = %report.next_lsn,
         torn_tail = report.torn_tail.is_some(),
         corruption = report.corruption.is_some(),
+        damaged_stretches = report.damage.len(),
+        records_set_aside = storage.replay_stats().records_set_aside(),
+        samples_set_aside = storage.replay_stats().unknown_series_samples,
         series = storage.stats().series,
         "storage recovered"
     );

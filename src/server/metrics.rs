@@ -325,6 +325,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "1 when an earlier write or fsync failure stopped WAL appends.",
         if w.poisoned { 1.0 } else { 0.0 },
     );
+    out.single(
+        "hourglass_wal_refusing_writes",
+        "gauge",
+        "1 while the WAL refuses writes after a failure (it recovers by itself; /-/ready says why).",
+        if inner.storage.wal_fault().is_some() {
+            1.0
+        } else {
+            0.0
+        },
+    );
     let report = inner.storage.wal_recovery();
     out.single(
         "hourglass_wal_recovery_torn_bytes",
@@ -344,6 +354,25 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         } else {
             0.0
         },
+    );
+    out.single(
+        "hourglass_wal_recovery_damaged_stretches",
+        "gauge",
+        "Damaged stretches of WAL segments and checkpoint skipped at startup (copies kept as *.corrupt).",
+        report.damage.len() as f64,
+    );
+    let replay = inner.storage.replay_stats();
+    out.single(
+        "hourglass_wal_replay_records_set_aside",
+        "gauge",
+        "WAL records set aside at startup: lost to damage or undecodable.",
+        replay.records_set_aside() as f64,
+    );
+    out.single(
+        "hourglass_wal_replay_samples_set_aside",
+        "gauge",
+        "Samples set aside at startup because the record defining their series was lost.",
+        replay.unknown_series_samples as f64,
     );
 
     out.family(

@@ -13,11 +13,20 @@ pub async fn healthy() -> &'static str {
     "Hourglass is Healthy.\n"
 }
 
+/// 200 once serving; 503 while starting or stopping, and while the WAL
+/// refuses writes (with the reason), so a load balancer sends writes
+/// elsewhere. Reads only flags: it answers at once whatever storage does.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    if state.is_ready() {
-        "Hourglass is Ready.\n".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
+    if !state.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
+    }
+    match state.storage().wal_fault() {
+        None => "Hourglass is Ready.\n".into_response(),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Service Unavailable: the WAL refuses writes: {why}\n"),
+        )
+            .into_response(),
     }
 }
 

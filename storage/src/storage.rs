@@ -104,6 +104,14 @@ impl Storage {
             series = head.stats().series,
             "storage opened"
         );
+        if replay.records_set_aside() > 0 || replay.unknown_series_samples > 0 {
+            tracing::error!(
+                damaged_records = replay.damaged_records,
+                undecodable_records = replay.undecodable_records,
+                samples_of_unknown_series = replay.unknown_series_samples,
+                "WAL damage: records and samples set aside at replay"
+            );
+        }
         Ok(Storage {
             dir,
             head,
@@ -184,6 +192,11 @@ impl Storage {
     /// hours already written follow at the next run that does, as a
     /// further partition for their hour.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
+        if self.wal.fault().is_some()
+            && let Err(e) = self.wal.sync()
+        {
+            tracing::debug!(error = %e, "WAL still refuses writes");
+        }
         let mut last = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
         let Some(end) = self
@@ -196,8 +209,11 @@ impl Storage {
         };
         *last = Some(end);
         // Read before collecting: every record below `upto` has its samples
-        // in memory already (they are applied before they are logged).
-        let upto = self.wal.next_lsn();
+        // in memory already (they are applied before they are logged), and
+        // was acknowledged, so no WAL failure can cut it and reuse its LSN.
+        // Records after it are replayed on top of the checkpoint, where
+        // their samples are duplicates at worst.
+        let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
             stats.retention = self.retain()?;
@@ -269,6 +285,13 @@ impl Storage {
     /// The WAL's counters, for `/metrics`.
     pub fn wal_stats(&self) -> hourglass_wal::WalStats {
         self.wal.stats()
+    }
+
+    /// Why the WAL refuses writes (a full disk, say), while it does: it
+    /// recovers by itself at the next write, sync or persist once the cause
+    /// is gone. Never waits for a write in progress.
+    pub fn wal_fault(&self) -> Option<String> {
+        self.wal.fault()
     }
 
     /// What WAL recovery found at open (torn tail, corruption).

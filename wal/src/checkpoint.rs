@@ -10,13 +10,14 @@ use crate::error::{Error, IoContext, Result};
 use crate::frame::{self, FragmentType};
 use crate::fs::Fs;
 use crate::reader::{End, Scanner};
+use crate::recovery::{self, Damage};
 use crate::segment::{SegmentHeader, segment_name};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const PREFIX: &str = "checkpoint.";
 
-fn name(upto: u64) -> String {
+pub(crate) fn name(upto: u64) -> String {
     format!("{PREFIX}{upto:016}")
 }
 
@@ -127,6 +128,54 @@ pub(crate) fn remove_older(fs: &dyn Fs, dir: &Path, upto: u64) -> Result<()> {
     Ok(())
 }
 
+/// Checks the checkpoint at `upto`: each damaged stretch, with a copy of
+/// the checkpoint as found kept beside it in `dir` (a checkpoint directory
+/// goes once a newer one is written; the copy stays).
+pub(crate) fn check(fs: &Arc<dyn Fs>, dir: &Path, upto: u64) -> Result<Vec<Damage>> {
+    let cp_dir = dir.join(name(upto));
+    let file = cp_dir.join(segment_name(0));
+    let mut scanner = Scanner::new(Arc::clone(fs), cp_dir, vec![0], u64::MAX, false);
+    while scanner.next_record()?.is_some() {}
+    let mut found: Vec<(u64, u64, u64, String)> = scanner
+        .damages
+        .iter()
+        .map(|d| (d.at.offset, d.bytes, d.records, d.reason.to_string()))
+        .collect();
+    match scanner.end() {
+        Some(End::Clean) | None => {}
+        // Fsynced before it became visible: even a "torn" end is damage.
+        Some(End::Torn { cut, reason }) => {
+            let len = fs.read(&file).at(&file)?.len() as u64;
+            found.push((
+                cut.offset,
+                len.saturating_sub(cut.offset),
+                1,
+                reason.to_string(),
+            ));
+        }
+        Some(End::Corrupt { at, reason, .. }) => {
+            let len = fs.read(&file).at(&file)?.len() as u64;
+            found.push((at.offset, len.saturating_sub(at.offset), 1, reason.clone()));
+        }
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let aside = recovery::copy_aside(&**fs, &file, dir.join(format!("{}.corrupt", name(upto))))?;
+    Ok(found
+        .into_iter()
+        .map(|(offset, bytes, records, reason)| Damage {
+            file: file.clone(),
+            offset,
+            bytes,
+            records,
+            exact: false,
+            reason: format!("checkpoint: {reason}"),
+            kept_aside: Some(aside.clone()),
+        })
+        .collect())
+}
+
 pub(crate) fn read(fs: Arc<dyn Fs>, dir: &Path, upto: u64) -> CheckpointRecords {
     CheckpointRecords {
         scanner: Scanner::new(fs, dir.join(name(upto)), vec![0], 0, true),
@@ -150,22 +199,10 @@ impl Iterator for CheckpointRecords {
         match self.scanner.next_record() {
             Ok(Some((_, data))) => Some(Ok(data)),
             Ok(None) => {
+                // Damage was skipped, or ends the records; `Wal::open`
+                // reported it (see `check`).
                 self.done = true;
-                // A checkpoint was fsynced before it became visible, so even
-                // a "torn" end means damage.
-                match self.scanner.end() {
-                    Some(End::Clean) | None => None,
-                    Some(End::Torn { cut, reason }) => Some(Err(Error::Corrupt {
-                        segment: cut.segment,
-                        offset: cut.offset,
-                        reason: format!("checkpoint: {reason}"),
-                    })),
-                    Some(End::Corrupt { at, reason, .. }) => Some(Err(Error::Corrupt {
-                        segment: at.segment,
-                        offset: at.offset,
-                        reason: format!("checkpoint: {reason}"),
-                    })),
-                }
+                None
             }
             Err(e) => {
                 self.done = true;

@@ -33,6 +33,8 @@ pub(crate) struct Commit {
     last_round_nanos: AtomicU64,
     /// How many waiters the last round covered.
     last_covered: AtomicU64,
+    /// Copy of `State::epoch` for the lock-free check.
+    epoch: AtomicU64,
 }
 
 struct State {
@@ -45,6 +47,12 @@ struct State {
     /// waiters left, one of them has been unparked to lead the next round.
     waiters: Vec<Waiter>,
     failed: Option<String>,
+    /// Bumped by [`Commit::reset`]: a wait begun in an older epoch waits
+    /// for records the log may no longer hold.
+    epoch: u64,
+    /// `bases[e]`: the durable bound when epoch `e` ended. Records below it
+    /// were kept by the rebuild; those above it were cut.
+    bases: Vec<u64>,
 }
 
 struct Waiter {
@@ -80,12 +88,53 @@ impl Commit {
                 leading: false,
                 waiters: Vec::new(),
                 failed: None,
+                epoch: 0,
+                bases: Vec::new(),
             }),
             upto: AtomicU64::new(upto),
             to_wake: Mutex::new(Vec::new()),
             arrivals: AtomicU64::new(0),
             last_round_nanos: AtomicU64::new(0),
             last_covered: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    /// The current epoch; an appender reads it under the writer lock, with
+    /// its record, and hands it to [`Commit::wait`].
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Clears a failure once the log has been rebuilt after it, and starts
+    /// a new epoch: waits begun before fail, since their records were cut.
+    /// `upto` is the durable bound of the rebuilt log.
+    pub(crate) fn reset(&self, upto: u64) -> u64 {
+        let mut s = lock(&self.state);
+        s.failed = None;
+        let base = s.upto;
+        s.bases.push(base);
+        s.epoch += 1;
+        s.upto = s.upto.min(upto);
+        self.upto.store(s.upto, Ordering::Release);
+        self.epoch.store(s.epoch, Ordering::Release);
+        s.epoch
+    }
+
+    /// The verdict for a wait begun in `epoch` for records below `want`
+    /// once the log has been rebuilt since.
+    fn stale(s: &State, epoch: u64, want: u64) -> Result<()> {
+        let base = usize::try_from(epoch)
+            .ok()
+            .and_then(|e| s.bases.get(e))
+            .copied()
+            .unwrap_or(0);
+        if want <= base {
+            Ok(())
+        } else {
+            Err(Error::Poisoned(
+                "the log was rebuilt after a failure and this record was not kept".into(),
+            ))
         }
     }
 
@@ -97,16 +146,29 @@ impl Commit {
     /// Returns once every LSN below `want` is durable, running `round`
     /// whenever no other thread is. `round` writes out and fsyncs whatever
     /// has been appended and returns the bound that made durable; a failed
-    /// round fails the log: this and every later wait returns an error.
-    pub(crate) fn wait(&self, want: u64, round: impl Fn() -> Result<u64>) -> Result<()> {
+    /// round fails the log: this and every later wait returns an error
+    /// until [`Commit::reset`], and a wait from an earlier `epoch` fails.
+    pub(crate) fn wait(
+        &self,
+        want: u64,
+        epoch: u64,
+        round: impl Fn() -> Result<u64>,
+    ) -> Result<()> {
         let mut parked = false;
         loop {
-            if self.durable_upto() >= want {
-                // Covered: whoever published that removed our entry.
+            if self.durable_upto() >= want && self.epoch() == epoch {
+                // Covered: whoever published that removed our entry. The
+                // epoch is read after the bound: the bound was reached in
+                // this wait's epoch.
                 self.pass_on(PASS_ON);
                 return Ok(());
             }
             let mut s = lock(&self.state);
+            if s.epoch != epoch {
+                let me = thread::current().id();
+                s.waiters.retain(|w| w.thread.id() != me);
+                return Commit::stale(&s, epoch, want);
+            }
             if s.upto >= want {
                 drop(s);
                 self.pass_on(PASS_ON);
@@ -342,14 +404,15 @@ mod tests {
         let c = Commit::new(1);
         let me = thread::current().id();
         let ran_on = Mutex::new(None);
-        c.wait(2, || {
+        c.wait(2, 0, || {
             *ran_on.lock().unwrap() = Some(thread::current().id());
             Ok(2)
         })
         .unwrap();
         assert_eq!(*ran_on.lock().unwrap(), Some(me));
         assert_eq!(c.durable_upto(), 2);
-        c.wait(2, || panic!("already durable: no round")).unwrap();
+        c.wait(2, 0, || panic!("already durable: no round"))
+            .unwrap();
     }
 
     #[test]
@@ -363,7 +426,7 @@ mod tests {
                     s.spawn(|| {
                         for _ in 0..each {
                             let lsn = log.append();
-                            c.wait(lsn + 1, || Ok(log.fsync())).unwrap();
+                            c.wait(lsn + 1, 0, || Ok(log.fsync())).unwrap();
                             assert!(log.synced.load(Ordering::SeqCst) > lsn);
                         }
                     });
@@ -391,7 +454,7 @@ mod tests {
                         s.spawn(|| {
                             start.wait();
                             let lsn = log.append();
-                            c.wait(lsn + 1, || {
+                            c.wait(lsn + 1, 0, || {
                                 // Long enough for the others to queue up.
                                 thread::sleep(Duration::from_millis(20));
                                 Err(injected())
@@ -411,7 +474,7 @@ mod tests {
                 .count();
             assert_eq!((io, poisoned), (1, 15), "{results:?}");
             assert!(matches!(
-                c.wait(100, || panic!("a failed log runs no rounds")),
+                c.wait(100, 0, || panic!("a failed log runs no rounds")),
                 Err(Error::Poisoned(_))
             ));
         });
@@ -437,7 +500,7 @@ mod tests {
                             if t % 3 == 1 {
                                 c.publish(log.fsync());
                             } else {
-                                c.wait(want, || Ok(log.fsync())).unwrap();
+                                c.wait(want, 0, || Ok(log.fsync())).unwrap();
                             }
                             assert!(log.synced.load(Ordering::SeqCst) >= want);
                         }

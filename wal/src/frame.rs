@@ -110,6 +110,14 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded<'_> {
     }
 }
 
+/// The first offset at or after `from` where a whole, verified frame
+/// starts: where reading picks up again after damage. A random match needs
+/// both checksums to agree by chance (about 1 in 2^64).
+pub(crate) fn resync(buf: &[u8], from: usize) -> Option<usize> {
+    (from..buf.len().saturating_sub(FRAME_HEADER_LEN - 1))
+        .find(|&at| matches!(decode(&buf[at..]), Decoded::Frame { .. }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +153,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn resync_finds_the_next_whole_frame_after_damage() {
+        let mut buf = Vec::new();
+        encode(&mut buf, FragmentType::Full, b"first record");
+        let second = buf.len();
+        encode(&mut buf, FragmentType::Full, b"second record");
+        for byte in 0..second {
+            let mut b = buf.clone();
+            b[byte] ^= 0x40;
+            assert_eq!(resync(&b, 1), Some(second), "flip at {byte}");
+        }
+        assert_eq!(resync(&buf[..second + 5], 1), None);
     }
 
     #[test]

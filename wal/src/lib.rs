@@ -32,20 +32,24 @@ mod checkpoint;
 mod commit;
 mod error;
 mod frame;
+
 pub mod fs;
+mod heal;
 mod interval;
 mod options;
 mod reader;
 mod record;
 mod recovery;
 mod segment;
+mod verify;
 mod wal;
 
 pub use checkpoint::CheckpointRecords;
 pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
-pub use recovery::{Corruption, RecoveryReport, TornTail};
+pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};
+pub use verify::{Finding, FindingKind, WalCheck, verify};
 pub use wal::{Replay, Wal, WalStats};
 
 /// Entry points for fuzzing; not part of the supported API.

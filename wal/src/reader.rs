@@ -3,8 +3,11 @@
 //!
 //! A crash can only damage the end of the last segment (earlier segments are
 //! fsynced before the next one is started), and only by leaving a prefix of
-//! what was written, or zeros. Everything else is corruption: it is reported
-//! with the segment and byte offset, and reading stops there.
+//! what was written, or zeros. Everything else is corruption. Reading skips
+//! it when it can: to the next whole frame (found by its checksums) or the
+//! next segment, whose header says how many records were lost in between;
+//! each skip is listed in [`Scanner::damages`]. Corruption with nothing
+//! readable after it ends the log there.
 
 use crate::error::{IoContext, Result};
 use crate::frame::{self, Decoded, FragmentType};
@@ -37,6 +40,46 @@ pub(crate) enum End {
     },
 }
 
+/// A stretch of damaged bytes that reading skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Damaged {
+    pub at: Position,
+    pub bytes: u64,
+    /// Records lost: exact once a later segment header re-anchored the
+    /// numbering, else one per damaged stretch (the usual case of one
+    /// damaged frame).
+    pub records: u64,
+    pub exact: bool,
+    pub reason: &'static str,
+}
+
+/// What loading a segment found.
+enum Load {
+    Ready,
+    /// Its header is damaged: the whole segment was skipped.
+    Skipped,
+    /// Reading stopped.
+    Stopped,
+}
+
+/// Records starting in `frames` (a segment's bytes after its header) and
+/// whether every byte belonged to a whole frame.
+fn count_records(mut frames: &[u8]) -> (u64, bool) {
+    let mut n = 0;
+    while !frames.is_empty() {
+        match frame::decode(frames) {
+            Decoded::Frame { kind, total, .. } => {
+                if matches!(kind, FragmentType::Full | FragmentType::First) {
+                    n += 1;
+                }
+                frames = &frames[total..];
+            }
+            _ => return (n, false),
+        }
+    }
+    (n, true)
+}
+
 struct Pending {
     lsn: u64,
     start: Position,
@@ -67,6 +110,13 @@ pub(crate) struct Scanner {
     end: Option<End>,
     /// First LSN of each segment loaded so far.
     pub(crate) firsts: Vec<(u32, u64)>,
+    /// Damage skipped so far, in log order.
+    pub(crate) damages: Vec<Damaged>,
+    /// Index in `damages` of the first damage not yet re-anchored by a
+    /// segment header.
+    unanchored: Option<usize>,
+    /// Records assumed lost since then.
+    assumed: u64,
 }
 
 impl Scanner {
@@ -97,6 +147,9 @@ impl Scanner {
             keep_data,
             end: None,
             firsts: Vec::new(),
+            damages: Vec::new(),
+            unanchored: None,
+            assumed: 0,
         }
     }
 
@@ -131,8 +184,85 @@ impl Scanner {
         self.index + 1 >= self.segments.len()
     }
 
-    /// Loads `segments[index]`; false when reading stopped on its header.
-    fn load(&mut self, number: u32) -> Result<bool> {
+    /// Records damage of `bytes` bytes at `at`, taken to have cost
+    /// `records` records until a segment header says otherwise.
+    fn damage(&mut self, at: Position, bytes: u64, records: u64, reason: &'static str) {
+        self.unanchored.get_or_insert(self.damages.len());
+        self.assumed += records;
+        self.damages.push(Damaged {
+            at,
+            bytes,
+            records,
+            exact: false,
+            reason,
+        });
+    }
+
+    /// Skips damaged bytes from the current offset to `to`: one record is
+    /// taken as lost (a half-read record, if any, is that one).
+    fn skip(&mut self, at: Position, to: usize, reason: &'static str) {
+        if self.pending.take().is_none() {
+            self.next_lsn += 1;
+        }
+        let bytes = to.saturating_sub(self.offset) as u64;
+        self.damage(at, bytes, 1, reason);
+        self.offset = to;
+        // Fragments of the damaged record may follow.
+        self.orphans_ok = true;
+    }
+
+    /// Damage in the last segment ends the log; elsewhere the segment is
+    /// skipped, and the next header re-anchors the numbering.
+    fn bad_segment(&mut self, at: Position, reason: &'static str) -> Load {
+        if self.is_last() {
+            let torn = self.data.len() < SEGMENT_HEADER_LEN || self.data.iter().all(|&b| b == 0);
+            self.stop(at, reason, torn);
+            return Load::Stopped;
+        }
+        let half_read = u64::from(self.pending.take().is_some());
+        let bytes = self.data.len() as u64;
+        let (records, whole) = count_records(self.data.get(SEGMENT_HEADER_LEN..).unwrap_or(&[]));
+        // The records counted get their LSNs, as if read.
+        self.next_lsn += records;
+        self.damage(at, bytes, records + half_read, reason);
+        if let Some(d) = self.damages.last_mut() {
+            // Exact if its frames all read; a later header may still say.
+            d.exact = whole;
+        }
+        self.previous = Some(at.segment);
+        self.index += 1;
+        Load::Skipped
+    }
+
+    /// A segment header after damage: the records lost are what its first
+    /// LSN says; false if it cannot follow on even so.
+    fn re_anchor(&mut self, first_lsn: u64) -> bool {
+        let Some(from) = self.unanchored else {
+            return first_lsn == self.next_lsn;
+        };
+        let floor = self.next_lsn.saturating_sub(self.assumed);
+        if first_lsn < floor {
+            return false;
+        }
+        let mut lost = first_lsn - floor;
+        let n = self.damages.len();
+        for (i, d) in self.damages[from..].iter_mut().enumerate() {
+            d.records = if from + i + 1 == n {
+                lost
+            } else {
+                d.records.min(lost)
+            };
+            lost -= d.records;
+            d.exact = true;
+        }
+        self.next_lsn = first_lsn;
+        self.unanchored = None;
+        self.assumed = 0;
+        true
+    }
+
+    /// Loads `segments[index]`.
+    fn load(&mut self, number: u32) -> Result<Load> {
         let at = Position {
             segment: number,
             offset: 0,
@@ -140,38 +270,37 @@ impl Scanner {
         if let Some(prev) = self.previous
             && number != prev.wrapping_add(1)
         {
-            self.stop(at, "the segment before this one is missing", false);
-            return Ok(false);
+            // What the missing segments held is lost: this header says how
+            // much.
+            let half_read = u64::from(self.pending.take().is_some());
+            self.damage(at, 0, half_read, "the segment before this one is missing");
         }
         let path = self.dir.join(segment_name(number));
         self.data = self.fs.read(&path).at(&path)?;
         self.offset = SEGMENT_HEADER_LEN;
         let header = match SegmentHeader::decode(&self.data) {
             Ok(h) => h,
-            Err(reason) => {
-                let torn = self.is_last()
-                    && (self.data.len() < SEGMENT_HEADER_LEN || self.data.iter().all(|&b| b == 0));
-                self.stop(at, reason, torn);
-                return Ok(false);
-            }
+            Err(reason) => return Ok(self.bad_segment(at, reason)),
         };
         if header.number != number {
-            self.stop(at, "segment header names another segment", false);
-            return Ok(false);
+            return Ok(self.bad_segment(at, "segment header names another segment"));
         }
         if !self.started {
             self.started = true;
             self.next_lsn = header.first_lsn;
+            // Nothing before to anchor to: the counts stand as they are.
+            self.unanchored = None;
+            self.assumed = 0;
         } else {
-            self.orphans_ok = false;
-            if header.first_lsn != self.next_lsn {
+            self.orphans_ok = self.unanchored.is_some();
+            if !self.re_anchor(header.first_lsn) {
                 self.stop(at, "segment's first LSN does not follow on", false);
-                return Ok(false);
+                return Ok(Load::Stopped);
             }
         }
         self.firsts.push((number, header.first_lsn));
         self.current = Some(number);
-        Ok(true)
+        Ok(Load::Ready)
     }
 
     fn finish(&mut self) {
@@ -198,10 +327,11 @@ impl Scanner {
                         self.finish();
                         return Ok(None);
                     };
-                    if !self.load(number)? {
-                        return Ok(None);
+                    match self.load(number)? {
+                        Load::Ready => number,
+                        Load::Skipped => continue,
+                        Load::Stopped => return Ok(None),
                     }
-                    number
                 }
             };
             if self.offset >= self.data.len() {
@@ -223,19 +353,33 @@ impl Scanner {
                     self.offset += total;
                     (kind, start..start + payload.len())
                 }
+                Decoded::Incomplete | Decoded::Zeros if !self.is_last() => {
+                    // A sealed segment was cut short or zeroed.
+                    let to = self.data.len();
+                    self.skip(at, to, "segment ends inside a record");
+                    continue;
+                }
                 Decoded::Incomplete => {
-                    let torn = self.is_last();
-                    self.stop(at, "record cut short", torn);
+                    self.stop(at, "record cut short", true);
                     return Ok(None);
                 }
                 Decoded::Zeros => {
-                    let torn = self.is_last();
-                    self.stop(at, "zero-filled tail", torn);
+                    self.stop(at, "zero-filled tail", true);
                     return Ok(None);
                 }
                 Decoded::Corrupt(reason) => {
-                    self.stop(at, reason, false);
-                    return Ok(None);
+                    match frame::resync(&self.data, self.offset + 1) {
+                        Some(to) => self.skip(at, to, reason),
+                        None if !self.is_last() => {
+                            let to = self.data.len();
+                            self.skip(at, to, reason);
+                        }
+                        None => {
+                            self.stop(at, reason, false);
+                            return Ok(None);
+                        }
+                    }
+                    continue;
                 }
             };
             if let Some(rec) = self.accept(kind, range, at) {

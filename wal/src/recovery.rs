@@ -1,5 +1,7 @@
-//! What `Wal::open` does about a damaged end: cut a torn tail, keep corrupt
-//! bytes aside, and say so in a [`RecoveryReport`].
+//! What `Wal::open` does about damage: cut a torn tail, skip damaged
+//! stretches (keeping a copy of each damaged file aside), set aside
+//! corruption with nothing readable after it, and say so in a
+//! [`RecoveryReport`].
 
 use crate::error::{IoContext, Result};
 use crate::fs::Fs;
@@ -17,8 +19,47 @@ pub struct RecoveryReport {
     pub next_lsn: Lsn,
     /// A record cut short by a crash, now cut off.
     pub torn_tail: Option<TornTail>,
-    /// Damage that no crash explains; the log continues from just before it.
+    /// Damage that no crash explains, with nothing readable after it; the
+    /// log continues from just before it.
     pub corruption: Option<Corruption>,
+    /// Damaged stretches that reading skips, in segments and in the
+    /// checkpoint; what follows each is kept.
+    pub damage: Vec<Damage>,
+}
+
+impl RecoveryReport {
+    /// Records lost to damage (see [`Damage::records`]); a [`Corruption`]
+    /// cut counts its bytes only, as its records cannot be told apart.
+    pub fn records_set_aside(&self) -> u64 {
+        self.damage.iter().map(|d| d.records).sum()
+    }
+
+    /// True when anything was damaged (a torn tail is a normal end).
+    pub fn is_damaged(&self) -> bool {
+        self.corruption.is_some() || !self.damage.is_empty()
+    }
+}
+
+/// A damaged stretch of a WAL file that reading skips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The damaged file (a segment, or a checkpoint's file).
+    pub file: PathBuf,
+    /// Byte offset of the damage in it.
+    pub offset: u64,
+    /// Bytes skipped.
+    pub bytes: u64,
+    /// Records lost. Exact when `exact`: a later segment's header says
+    /// where numbering resumes. Otherwise one per damaged stretch, which
+    /// is right when one frame was damaged (a flipped byte).
+    pub records: u64,
+    /// Whether `records` is exact.
+    pub exact: bool,
+    /// What is wrong.
+    pub reason: String,
+    /// A copy of the damaged file as found, for a human to inspect (none
+    /// when the file itself is missing).
+    pub kept_aside: Option<PathBuf>,
 }
 
 /// Where a torn record was cut off.
@@ -76,6 +117,28 @@ fn aside_name(fs: &dyn Fs, path: &Path) -> PathBuf {
         i += 1;
     }
     candidate
+}
+
+/// Copies `path` to `base` (or `base.1`, …), unless a copy with the same
+/// bytes is there already (the same damage found at an earlier open).
+pub(crate) fn copy_aside(fs: &dyn Fs, path: &Path, base: PathBuf) -> Result<PathBuf> {
+    let data = fs.read(path).at(path)?;
+    let mut candidate = base.clone();
+    let mut i = 1;
+    while fs.exists(&candidate) {
+        if fs.read(&candidate).ok().as_deref() == Some(&data[..]) {
+            return Ok(candidate);
+        }
+        candidate = PathBuf::from(format!("{}.{i}", base.display()));
+        i += 1;
+    }
+    let f = fs.create(&candidate).at(&candidate)?;
+    f.write_all(&data).at(&candidate)?;
+    f.sync().at(&candidate)?;
+    if let Some(dir) = candidate.parent() {
+        fs.sync_dir(dir).at(dir)?;
+    }
+    Ok(candidate)
 }
 
 /// Moves every byte from `cut` on into `*.corrupt` files (durably) and

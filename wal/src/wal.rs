@@ -42,16 +42,21 @@ pub struct Wal {
     /// Runs only under [`SyncPolicy::Interval`].
     ticker: Option<Ticker>,
     report: RecoveryReport,
+    /// Segment damage recovery found and reported; replay skips it quietly.
+    known_damage: Vec<Position>,
     closed: bool,
 }
 
-struct Shared {
-    fs: Arc<dyn Fs>,
-    dir: PathBuf,
+pub(crate) struct Shared {
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) dir: PathBuf,
     opts: Options,
-    writer: Mutex<Writer>,
-    commit: Commit,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) commit: Commit,
     counters: Counters,
+    /// Why appends are refused, while they are; read by [`Wal::fault`]
+    /// without waiting for the writer.
+    fault: Arc<Mutex<Option<String>>>,
 }
 
 #[derive(Default)]
@@ -64,20 +69,35 @@ struct Counters {
 
 /// State of the segment being appended to. Guarded by one mutex that is
 /// never held across an fsync.
-struct Writer {
-    file: Arc<dyn WalFile>,
-    segment: u32,
+pub(crate) struct Writer {
+    pub(crate) file: Arc<dyn WalFile>,
+    pub(crate) segment: u32,
     /// Logical length: bytes written plus bytes buffered.
-    segment_len: u64,
-    next_lsn: u64,
+    pub(crate) segment_len: u64,
+    pub(crate) next_lsn: u64,
     /// First LSN of every segment on disk.
-    firsts: BTreeMap<u32, u64>,
+    pub(crate) firsts: BTreeMap<u32, u64>,
+    /// Where the last record acknowledged to a caller ends: what healing
+    /// after a failure cuts the log back to.
+    pub(crate) acked: Acked,
+    pub(crate) fault: Arc<Mutex<Option<String>>>,
+    /// `fault` holds a reason: cleared by the next successful write.
+    pub(crate) faulted: bool,
     /// Under group commit, frames wait here for the round's leader, who
     /// writes them in one call before its fsync: nobody is acknowledged
     /// before that fsync anyway, and it saves a syscall per append.
     buffered: bool,
-    buf: Vec<u8>,
-    poisoned: Option<String>,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) poisoned: Option<String>,
+}
+
+/// The end of an acknowledged record: its segment, the byte after it, and
+/// the LSN the next record gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Acked {
+    pub(crate) segment: u32,
+    pub(crate) offset: u64,
+    pub(crate) lsn: u64,
 }
 
 /// Figures for `/metrics`.
@@ -99,7 +119,7 @@ pub struct WalStats {
     pub poisoned: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -112,11 +132,13 @@ impl Wal {
 
     /// Opens the log in `dir` through `fs`.
     ///
-    /// Recovery: a torn last record is cut off and logged; damage anywhere
-    /// else is logged with its segment and offset, everything from there on
-    /// is copied aside into `*.corrupt` files, and the log continues from the
-    /// last whole record before it. [`Wal::recovery_report`] says what was
-    /// found.
+    /// Recovery: a torn last record is cut off and logged; damaged stretches
+    /// (in segments or the checkpoint) are logged with their file and
+    /// offset, a copy of each damaged file is kept aside, and reading skips
+    /// them and keeps what follows; corruption with nothing readable after
+    /// it is copied aside into `*.corrupt` files and the log continues from
+    /// the last whole record before it. [`Wal::recovery_report`] says what
+    /// was found (see `FORMAT.md`).
     pub fn open_with(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         validate(&opts)?;
         let dir = dir.as_ref().to_path_buf();
@@ -132,9 +154,25 @@ impl Wal {
             .collect();
         segments.sort_unstable();
 
-        let (mut writer, report) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        let (mut writer, mut report, known_damage) = recover(&fs, &dir, &segments, fresh_lsn)?;
+        if let Some(upto) = checkpoint::latest(&*fs, &dir)? {
+            let damage = checkpoint::check(&fs, &dir, upto)?;
+            for d in &damage {
+                tracing::error!(
+                    file = %d.file.display(),
+                    offset = d.offset,
+                    bytes = d.bytes,
+                    records = d.records,
+                    reason = %d.reason,
+                    kept_aside = ?d.kept_aside,
+                    "WAL checkpoint damaged; its intact records are kept"
+                );
+            }
+            report.damage.extend(damage);
+        }
         writer.buffered = opts.sync == SyncPolicy::Group;
         let next_lsn = writer.next_lsn;
+        let fault = Arc::clone(&writer.fault);
         let shared = Arc::new(Shared {
             fs,
             dir,
@@ -142,6 +180,7 @@ impl Wal {
             writer: Mutex::new(writer),
             commit: Commit::new(next_lsn),
             counters: Counters::default(),
+            fault,
         });
         let ticker = match shared.opts.sync {
             SyncPolicy::Interval(every) => {
@@ -156,6 +195,7 @@ impl Wal {
             shared,
             ticker,
             report,
+            known_damage,
             closed: false,
         })
     }
@@ -185,8 +225,11 @@ impl Wal {
                 max,
             });
         }
-        let (first, next, file) = {
+        let (first, next, file, end, epoch) = {
             let mut w = lock(&sh.writer);
+            if w.poisoned.is_some() {
+                w.heal(sh)?;
+            }
             let first = w.next_lsn;
             let result = records
                 .iter()
@@ -197,12 +240,30 @@ impl Wal {
                 .appends
                 .fetch_add(w.next_lsn - first, Ordering::Relaxed);
             result?;
-            (first, w.next_lsn, Arc::clone(&w.file))
+            if w.poisoned.is_none() {
+                w.clear_fault();
+            }
+            let end = Acked {
+                segment: w.segment,
+                offset: w.segment_len,
+                lsn: w.next_lsn,
+            };
+            if matches!(sh.opts.sync, SyncPolicy::Interval(_) | SyncPolicy::Never) {
+                // Acknowledged once written.
+                w.advance_acked(end);
+            }
+            (
+                first,
+                w.next_lsn,
+                Arc::clone(&w.file),
+                end,
+                sh.commit.epoch(),
+            )
         };
         if next > first {
             match sh.opts.sync {
-                SyncPolicy::Always => sh.sync_file(&file, next)?,
-                SyncPolicy::Group => sh.commit.wait(next, || sh.round())?,
+                SyncPolicy::Always => sh.sync_file(&file, end, epoch)?,
+                SyncPolicy::Group => sh.commit.wait(next, epoch, || sh.round())?,
                 SyncPolicy::Interval(_) | SyncPolicy::Never => {}
             }
         }
@@ -212,6 +273,22 @@ impl Wal {
     /// Makes every record appended so far durable.
     pub fn sync(&self) -> Result<()> {
         self.shared.sync_all()
+    }
+
+    /// Why appends are refused, while an earlier write or fsync failure
+    /// stands; `None` when the log accepts appends. The next append (or
+    /// [`Wal::sync`]) tries to recover: it cuts the log back to the last
+    /// acknowledged record and continues in a fresh segment. Never waits
+    /// for a write or fsync in progress.
+    pub fn fault(&self) -> Option<String> {
+        lock(&self.shared.fault).clone()
+    }
+
+    /// Every record below this LSN was acknowledged to its appender. After
+    /// a failure the log is cut back to here and the LSNs after it are
+    /// given out again, so a checkpoint must not claim more.
+    pub fn acked_lsn(&self) -> Lsn {
+        Lsn(lock(&self.shared.writer).acked.lsn)
     }
 
     /// The LSN the next append will get.
@@ -247,9 +324,9 @@ impl Wal {
     /// Reads records with LSN ≥ `from`, oldest first.
     ///
     /// Meant for startup, before appends begin; it must not run concurrently
-    /// with [`Wal::truncate_before`]. Damage ends the iteration with
-    /// [`Error::Corrupt`] (after [`Wal::open`] has repaired the log, only
-    /// damage that appeared since can show up here).
+    /// with [`Wal::truncate_before`]. Damage that [`Wal::open`] reported is
+    /// skipped; damage that appeared since ends the iteration with
+    /// [`Error::Corrupt`].
     pub fn replay(&self, from: Lsn) -> Result<Replay> {
         let w = lock(&self.shared.writer);
         let start = w
@@ -260,8 +337,22 @@ impl Wal {
             .or_else(|| w.firsts.iter().next())
             .map(|(&n, _)| n)
             .unwrap_or(w.segment);
-        let segments: Vec<u32> = w.firsts.range(start..).map(|(&n, _)| n).collect();
+        let last = w.segment;
         drop(w);
+        // The files on disk, as `open` read them: segments it skipped as
+        // damaged are read (and skipped) again, not taken for missing.
+        let dir = &self.shared.dir;
+        let mut segments: Vec<u32> = self
+            .shared
+            .fs
+            .list_dir(dir)
+            .at(dir)?
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .filter_map(|e| parse_segment_name(&e.name))
+            .filter(|n| (start..=last).contains(n))
+            .collect();
+        segments.sort_unstable();
         Ok(Replay {
             scanner: Scanner::new(
                 Arc::clone(&self.shared.fs),
@@ -270,6 +361,8 @@ impl Wal {
                 from.0,
                 true,
             ),
+            known: self.known_damage.clone(),
+            seen: 0,
             done: false,
         })
     }
@@ -297,6 +390,19 @@ impl Wal {
             w.firsts.remove(&seg);
             removed += 1;
         }
+        if removed > 0
+            && let Some(&oldest) = w.firsts.keys().next()
+        {
+            // Segments that reading skipped as damaged (their copies are
+            // kept aside) go once the log has moved past them.
+            for e in sh.fs.list_dir(&sh.dir).at(&sh.dir)? {
+                if let Some(n) = parse_segment_name(&e.name).filter(|&n| n < oldest) {
+                    let path = sh.dir.join(segment_name(n));
+                    sh.fs.remove_file(&path).at(&path)?;
+                    removed += 1;
+                }
+            }
+        }
         if removed > 0 {
             sh.fs.sync_dir(&sh.dir).at(&sh.dir)?;
             tracing::debug!(removed, before = lsn.0, "WAL segments truncated");
@@ -304,7 +410,8 @@ impl Wal {
         Ok(removed)
     }
 
-    /// Writes a checkpoint: `records` stand for everything before `upto`.
+    /// Writes a checkpoint: `records` stand for everything before `upto`,
+    /// which must not be past [`Wal::acked_lsn`].
     /// Once it is durable, segments wholly before `upto` and older
     /// checkpoints are deleted. Call it from one thread at a time.
     pub fn checkpoint<I, R>(&self, upto: Lsn, records: I) -> Result<()>
@@ -313,7 +420,10 @@ impl Wal {
         R: AsRef<[u8]>,
     {
         let sh = &*self.shared;
-        let next = lock(&sh.writer).next_lsn;
+        // Beyond the acknowledged end, a failure could cut records the
+        // checkpoint claims and hand their LSNs to new ones, which replay
+        // would then skip.
+        let next = lock(&sh.writer).acked.lsn;
         if upto.0 > next {
             return Err(Error::BeyondEnd { lsn: upto.0, next });
         }
@@ -405,7 +515,7 @@ fn recover(
     dir: &Path,
     segments: &[u32],
     fresh_lsn: u64,
-) -> Result<(Writer, RecoveryReport)> {
+) -> Result<(Writer, RecoveryReport, Vec<Position>)> {
     let mut scanner = Scanner::new(
         Arc::clone(fs),
         dir.to_path_buf(),
@@ -423,6 +533,34 @@ fn recover(
         next_lsn: Lsn(next_lsn),
         ..RecoveryReport::default()
     };
+    for d in &scanner.damages {
+        let file = dir.join(segment_name(d.at.segment));
+        let kept_aside = if fs.exists(&file) {
+            let base = PathBuf::from(format!("{}.corrupt", file.display()));
+            Some(recovery::copy_aside(&**fs, &file, base)?)
+        } else {
+            None
+        };
+        tracing::error!(
+            file = %file.display(),
+            offset = d.at.offset,
+            bytes = d.bytes,
+            records = d.records,
+            exact = d.exact,
+            reason = d.reason,
+            kept_aside = ?kept_aside,
+            "WAL segment damaged; reading skips it and keeps what follows"
+        );
+        report.damage.push(recovery::Damage {
+            file,
+            offset: d.at.offset,
+            bytes: d.bytes,
+            records: d.records,
+            exact: d.exact,
+            reason: d.reason.to_string(),
+            kept_aside,
+        });
+    }
     let cut = match &end {
         End::Clean => None,
         End::Torn { cut, reason } => {
@@ -483,7 +621,8 @@ fn recover(
         }
     };
     fs.sync_dir(dir).at(dir)?;
-    Ok((writer, report))
+    let known = scanner.damages.iter().map(|d| d.at).collect();
+    Ok((writer, report, known))
 }
 
 fn create_segment(
@@ -514,6 +653,13 @@ impl Writer {
             segment_len,
             next_lsn,
             firsts,
+            acked: Acked {
+                segment,
+                offset: segment_len,
+                lsn: next_lsn,
+            },
+            fault: Arc::default(),
+            faulted: false,
             buffered: false,
             buf: Vec::new(),
             poisoned: None,
@@ -548,7 +694,34 @@ impl Writer {
     }
 
     fn poison(&mut self, e: &Error) {
-        self.poisoned.get_or_insert_with(|| e.to_string());
+        self.poison_with(e.to_string());
+    }
+
+    fn poison_with(&mut self, why: String) {
+        if self.poisoned.is_none() {
+            self.note_fault(why.clone());
+            self.poisoned = Some(why);
+        }
+    }
+
+    /// Shows `why` through [`Wal::fault`] until a write succeeds.
+    fn note_fault(&mut self, why: String) {
+        *lock(&self.fault) = Some(why);
+        self.faulted = true;
+    }
+
+    pub(crate) fn clear_fault(&mut self) {
+        if self.faulted {
+            *lock(&self.fault) = None;
+            self.faulted = false;
+        }
+    }
+
+    /// Moves the acknowledged end forward to `end` (never back).
+    fn advance_acked(&mut self, end: Acked) {
+        if end.lsn > self.acked.lsn {
+            self.acked = end;
+        }
     }
 
     /// Writes one frame; on failure cuts the file back so that no partial
@@ -574,8 +747,9 @@ impl Writer {
             }
             Err(source) => {
                 let path = sh.dir.join(segment_name(self.segment));
+                self.note_fault(format!("write to {} failed: {source}", path.display()));
                 if let Err(cut) = self.file.truncate(self.segment_len) {
-                    self.poisoned = Some(format!(
+                    self.poison_with(format!(
                         "write failed ({source}) and cutting the partial write back failed ({cut})"
                     ));
                 }
@@ -636,7 +810,7 @@ impl Writer {
 
     /// Seals the current segment (fsynced, so a crash can only ever tear the
     /// last one) and starts the next, whose first record will be `first_lsn`.
-    fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
+    pub(crate) fn roll(&mut self, sh: &Shared, first_lsn: u64) -> Result<()> {
         let old = sh.dir.join(segment_name(self.segment));
         self.flush(sh)?;
         self.file.sync().at(&old)?;
@@ -652,16 +826,34 @@ impl Writer {
 
 impl Shared {
     fn sync_all(&self) -> Result<()> {
-        let upto = lock(&self.writer).next_lsn;
-        self.commit.wait(upto, || self.round())
+        let (upto, epoch) = {
+            let mut w = lock(&self.writer);
+            w.recover_from_fault(self)?;
+            (w.next_lsn, self.commit.epoch())
+        };
+        self.commit.wait(upto, epoch, || self.round())
     }
 
     /// One group commit round: writes out buffered frames and fsyncs them;
     /// returns the LSN bound that made durable.
     fn round(&self) -> Result<u64> {
-        let (file, bound, segment) = self.flush_current()?;
-        self.fsync(&file, segment)?;
-        Ok(bound)
+        let (file, end, epoch) = self.flush_current()?;
+        self.fsync(&file, end.segment)?;
+        self.acknowledge(end, epoch)?;
+        Ok(end.lsn)
+    }
+
+    /// Records that everything up to `end` is durable, unless the log was
+    /// cut back since (`epoch` changed): then those records are gone.
+    fn acknowledge(&self, end: Acked, epoch: u64) -> Result<()> {
+        let mut w = lock(&self.writer);
+        if self.commit.epoch() != epoch {
+            return Err(Error::Poisoned(
+                "the log was rebuilt after a failure and this record was not kept".into(),
+            ));
+        }
+        w.advance_acked(end);
+        Ok(())
     }
 
     /// [`SyncPolicy::Interval`]: fsync whatever was appended since the last
@@ -676,22 +868,27 @@ impl Shared {
         }
     }
 
-    /// Writes out buffered frames; returns the segment to fsync and the LSN
-    /// bound that fsync makes durable.
-    fn flush_current(&self) -> Result<(Arc<dyn WalFile>, u64, u32)> {
+    /// Writes out buffered frames; returns the segment file to fsync, where
+    /// what that fsync makes durable ends, and the epoch it belongs to.
+    fn flush_current(&self) -> Result<(Arc<dyn WalFile>, Acked, u64)> {
         let mut w = lock(&self.writer);
         if let Some(why) = &w.poisoned {
             return Err(Error::Poisoned(why.clone()));
         }
         w.flush(self)?;
-        Ok((Arc::clone(&w.file), w.next_lsn, w.segment))
+        let end = Acked {
+            segment: w.segment,
+            offset: w.segment_len,
+            lsn: w.next_lsn,
+        };
+        Ok((Arc::clone(&w.file), end, self.commit.epoch()))
     }
 
     /// [`SyncPolicy::Always`]: this appender's own fsync.
-    fn sync_file(&self, file: &Arc<dyn WalFile>, upto: u64) -> Result<()> {
-        let segment = lock(&self.writer).segment;
-        self.fsync(file, segment)?;
-        self.commit.publish(upto);
+    fn sync_file(&self, file: &Arc<dyn WalFile>, end: Acked, epoch: u64) -> Result<()> {
+        self.fsync(file, end.segment)?;
+        self.acknowledge(end, epoch)?;
+        self.commit.publish(end.lsn);
         Ok(())
     }
 
@@ -723,6 +920,10 @@ impl Shared {
 /// Records read back by [`Wal::replay`].
 pub struct Replay {
     scanner: Scanner,
+    /// Damage reported when the log was opened: skipped without an error.
+    known: Vec<Position>,
+    /// Entries of the scanner's damage list looked at so far.
+    seen: usize,
     done: bool,
 }
 
@@ -733,7 +934,16 @@ impl Iterator for Replay {
         if self.done {
             return None;
         }
-        match self.scanner.next_record() {
+        let next = self.scanner.next_record();
+        // Damage that appeared since the log was opened stops replay.
+        while let Some(d) = self.scanner.damages.get(self.seen) {
+            self.seen += 1;
+            if !self.known.contains(&d.at) {
+                self.done = true;
+                return Some(Err(corrupt(d.at, d.reason)));
+            }
+        }
+        match next {
             Ok(Some((lsn, data))) => Some(Ok(Record {
                 lsn: Lsn(lsn),
                 data,

@@ -90,20 +90,44 @@ fn unfinished_checkpoint_is_removed_on_open() {
 }
 
 #[test]
-fn damaged_checkpoint_is_an_error_not_a_panic() {
+fn damaged_checkpoint_keeps_its_intact_records_and_is_reported_at_open() {
     let fs = FaultyFs::new();
-    let wal = open(&fs, opts(256, SyncPolicy::Group));
+    let o = opts(256, SyncPolicy::Group);
+    let wal = open(&fs, o.clone());
     wal.append(b"x").unwrap();
-    wal.checkpoint(Lsn(2), [b"one", b"two"]).unwrap();
+    wal.checkpoint(Lsn(2), ["one", "two", "three"]).unwrap();
+    drop(wal);
     let file = Path::new(DIR).join("checkpoint.0000000000000002/00000000");
-    let mut b = fs.file_bytes(&file).unwrap();
-    let last = b.len() - 1;
-    b[last] ^= 0x80;
-    fs.write_file(&file, &b).unwrap();
-    let (_, recs) = wal.read_checkpoint().unwrap().unwrap();
-    let out: Vec<_> = recs.collect();
-    assert!(out[0].is_ok());
-    assert!(matches!(out[1], Err(Error::Corrupt { .. })));
+    let clean = fs.file_bytes(&file).unwrap();
+    for (at, lost, kept) in [
+        // The second record's payload; its header; the last byte of all.
+        (24 + 16 + 13, "two", vec!["one", "three"]),
+        (24 + 16 + 2, "two", vec!["one", "three"]),
+        (clean.len() - 1, "three", vec!["one", "two"]),
+    ] {
+        let mut b = clean.clone();
+        b[at] ^= 0x80;
+        fs.write_file(&file, &b).unwrap();
+        let wal = open(&fs, o.clone());
+        let r = wal.recovery_report().clone();
+        assert_eq!(r.damage.len(), 1, "flip at {at} ({lost}): {r:?}");
+        let d = &r.damage[0];
+        assert_eq!((d.file.as_path(), d.records), (file.as_path(), 1), "{d:?}");
+        assert!(d.reason.starts_with("checkpoint"), "{d:?}");
+        let aside = d.kept_aside.clone().unwrap();
+        assert_eq!(
+            aside,
+            Path::new(DIR).join("checkpoint.0000000000000002.corrupt")
+        );
+        assert_eq!(fs.read(&aside).unwrap(), b);
+        let (upto, recs) = wal.read_checkpoint().unwrap().unwrap();
+        assert_eq!(upto, Lsn(2));
+        let got: Vec<Vec<u8>> = recs.collect::<Result<_, _>>().unwrap();
+        let want: Vec<Vec<u8>> = kept.iter().map(|k| k.as_bytes().to_vec()).collect();
+        assert_eq!(got, want, "flip at {at}");
+        drop(wal);
+        fs.remove_file(&aside).unwrap();
+    }
 }
 
 #[test]

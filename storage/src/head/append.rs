@@ -4,7 +4,8 @@
 //! then the accepted ones are written as one WAL record, and the call
 //! returns once that record is durable (per the WAL's sync policy). So an
 //! acknowledged sample is always in the log; readers may briefly see
-//! samples whose record is still being synced.
+//! samples whose record is still being synced. If the WAL refuses the
+//! record, its samples are taken back out (`rollback.rs`).
 //!
 //! Because records of concurrent batches may reach the log in another
 //! order than their samples reached memory, replay re-applies samples
@@ -346,7 +347,12 @@ impl Head {
         if let (Some(wal), Some(rec)) = (wal, rec)
             && !rec.is_empty()
         {
-            wal.append(&rec.finish())?;
+            let record = rec.finish();
+            if let Err(e) = wal.append(&record) {
+                // Not acknowledged, so not readable either.
+                self.roll_back(&record);
+                return Err(e.into());
+            }
             for s in new_defs {
                 s.def_durable.store(true, Ordering::Release);
             }

@@ -14,6 +14,7 @@ mod intern;
 mod persist;
 mod read;
 mod replay;
+mod rollback;
 mod series;
 mod series_limits;
 mod stats;

@@ -114,36 +114,41 @@ impl Head {
                 }
                 d.deleted = true;
             }
-            let hash = s.labels.stable_hash();
-            {
-                let mut shard = write(self.shard(hash));
-                if let Some(slot) = shard.remove(&hash) {
-                    let rest: Vec<Arc<MemSeries>> = match slot {
-                        Slot::One(x) => vec![x],
-                        Slot::Many(v) => *v,
-                    }
-                    .into_iter()
-                    .filter(|x| !Arc::ptr_eq(x, &s))
-                    .collect();
-                    match rest.len() {
-                        0 => {}
-                        1 => {
-                            shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
-                        }
-                        _ => {
-                            shard.insert(hash, Slot::Many(Box::new(rest)));
-                        }
-                    }
-                }
-            }
-            if let Some(slot) = write(&self.by_id).get_mut(s.id as usize) {
-                *slot = None;
-            }
-            write(&self.postings).remove(s.id, &s.labels);
-            self.release_series(s.owner);
+            self.unlink(&s);
             removed += 1;
         }
         removed
+    }
+
+    /// Takes a series marked `deleted` out of the maps and postings.
+    pub(super) fn unlink(&self, s: &Arc<MemSeries>) {
+        let hash = s.labels.stable_hash();
+        {
+            let mut shard = write(self.shard(hash));
+            if let Some(slot) = shard.remove(&hash) {
+                let rest: Vec<Arc<MemSeries>> = match slot {
+                    Slot::One(x) => vec![x],
+                    Slot::Many(v) => *v,
+                }
+                .into_iter()
+                .filter(|x| !Arc::ptr_eq(x, s))
+                .collect();
+                match rest.len() {
+                    0 => {}
+                    1 => {
+                        shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
+                    }
+                    _ => {
+                        shard.insert(hash, Slot::Many(Box::new(rest)));
+                    }
+                }
+            }
+        }
+        if let Some(slot) = write(&self.by_id).get_mut(s.id as usize) {
+            *slot = None;
+        }
+        write(&self.postings).remove(s.id, &s.labels);
+        self.release_series(s.owner);
     }
 
     /// WAL checkpoint records standing for everything still in the head:

@@ -14,25 +14,41 @@ pub struct ReplayStats {
     pub records: u64,
     /// Samples applied.
     pub samples: u64,
-    /// Samples naming a series no record defined (never written by us).
+    /// Samples naming a series no record defined: their definition was in
+    /// a record lost to damage. Set aside, counted exactly.
     pub unknown_series_samples: u64,
+    /// WAL records lost to damage the WAL found at open (see
+    /// [`hourglass_wal::RecoveryReport::records_set_aside`]).
+    pub damaged_records: u64,
+    /// Records whose frames verified but whose contents do not decode (or
+    /// contradict earlier ones): set aside, with their samples.
+    pub undecodable_records: u64,
+}
+
+impl ReplayStats {
+    /// Records set aside, damaged or undecodable.
+    pub fn records_set_aside(&self) -> u64 {
+        self.damaged_records + self.undecodable_records
+    }
 }
 
 impl Head {
     /// Applies the WAL's checkpoint and records to an empty head.
     pub fn replay(&self, wal: &Wal) -> Result<ReplayStats, StorageError> {
-        let mut stats = ReplayStats::default();
+        let mut stats = ReplayStats {
+            damaged_records: wal.recovery_report().records_set_aside(),
+            ..ReplayStats::default()
+        };
         let mut from = Lsn(0);
         if let Some((upto, recs)) = wal.read_checkpoint()? {
-            for (i, r) in recs.enumerate() {
-                let data = r?;
-                self.apply_record(upto.0, i, &data, &mut stats)?;
+            for r in recs {
+                self.apply_or_set_aside(upto.0, &r?, &mut stats);
             }
             from = upto;
         }
         for r in wal.replay(from)? {
             let r = r?;
-            self.apply_record(r.lsn.0, 0, &r.data, &mut stats)?;
+            self.apply_or_set_aside(r.lsn.0, &r.data, &mut stats);
         }
         // Everything replayed is in the log already.
         for s in super::read(&self.by_id).iter().flatten() {
@@ -41,10 +57,18 @@ impl Head {
         Ok(stats)
     }
 
+    /// Applies a record; one that cannot be applied is logged and counted,
+    /// and replay goes on: the rest of the log is worth more than a stop.
+    fn apply_or_set_aside(&self, lsn: u64, data: &[u8], stats: &mut ReplayStats) {
+        if let Err(e) = self.apply_record(lsn, data, stats) {
+            stats.undecodable_records += 1;
+            tracing::error!(lsn, error = %e, "WAL record set aside");
+        }
+    }
+
     fn apply_record(
         &self,
         lsn: u64,
-        _index: usize,
         data: &[u8],
         stats: &mut ReplayStats,
     ) -> Result<(), StorageError> {

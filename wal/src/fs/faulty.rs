@@ -32,6 +32,7 @@ struct State {
     fail_syncs: u32,
     short_write: Option<usize>,
     fail_writes: bool,
+    disk_full: bool,
     syncs: u64,
 }
 
@@ -141,6 +142,13 @@ impl FaultyFs {
         self.lock().fail_writes = on;
     }
 
+    /// While on, the disk is full: every write fails with
+    /// [`io::ErrorKind::StorageFull`] (ENOSPC) without writing anything;
+    /// creating, syncing, renaming and removing still work.
+    pub fn set_disk_full(&self, on: bool) {
+        self.lock().disk_full = on;
+    }
+
     /// How many successful fsyncs have been made so far.
     pub fn sync_count(&self) -> u64 {
         self.lock().syncs
@@ -192,6 +200,12 @@ impl WalFile for MemHandle {
         self.fs.with_file(self, |st| {
             if st.fail_writes {
                 return Err(io::Error::other("injected write failure"));
+            }
+            if st.disk_full && !buf.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ));
             }
             let short = st.short_write.take();
             let file = st.files.get_mut(&self.id).ok_or_else(crashed)?;
