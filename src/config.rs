@@ -9,6 +9,8 @@
 //! max_label_value_bytes = 4096
 //! max_active_series = 2000000        # optional: live series in the head
 //! max_new_series_per_minute = 100000 # optional: series created per minute
+//! max_metadata_families = 100000     # metric families with metadata kept
+//! max_metadata_bytes = 16384         # one family's name, help and unit
 //!
 //! [[auth.write.tokens]]          # Authorization: Bearer <token>
 //! name = "prometheus-a"
@@ -129,6 +131,12 @@ pub struct Limits {
     /// Most series created per minute, server-wide.
     #[serde(default)]
     pub max_new_series_per_minute: Option<u64>,
+    /// Most metric families whose metadata (type, help, unit) is kept.
+    #[serde(default = "default_metadata_families")]
+    pub max_metadata_families: usize,
+    /// Longest metadata entry in bytes (family name, help and unit).
+    #[serde(default = "default_metadata_bytes")]
+    pub max_metadata_bytes: usize,
 }
 
 fn default_series() -> usize {
@@ -143,6 +151,12 @@ fn default_name() -> usize {
 fn default_value() -> usize {
     4096
 }
+fn default_metadata_families() -> usize {
+    100_000
+}
+fn default_metadata_bytes() -> usize {
+    16 * 1024
+}
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -153,6 +167,8 @@ impl Default for Limits {
             max_label_value_bytes: default_value(),
             max_active_series: None,
             max_new_series_per_minute: None,
+            max_metadata_families: default_metadata_families(),
+            max_metadata_bytes: default_metadata_bytes(),
         }
     }
 }

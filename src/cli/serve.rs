@@ -247,6 +247,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_inflight_body_bytes: usize::try_from(args.max_inflight_body_mib << 20)
             .unwrap_or(usize::MAX),
         body_read_timeout: args.http_body_read_timeout,
+        metadata: server::MetadataLimits {
+            max_families: config.limits.max_metadata_families,
+            max_entry_bytes: config.limits.max_metadata_bytes,
+        },
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),

@@ -1,5 +1,10 @@
 //! Metric metadata (type, help, unit) as senders report it, for
 //! `/api/v1/metadata`.
+//!
+//! Bounded: senders choose family names and help texts, so both the number
+//! of families and the bytes of one entry have a limit. What is over a
+//! limit is dropped (and counted as a refusal), never the write that
+//! carried it: metadata is advisory.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -20,22 +25,78 @@ pub struct MetricMetadata {
 #[derive(Debug, Default)]
 pub struct MetadataStore {
     by_family: Mutex<HashMap<String, MetricMetadata>>,
+    limits: MetadataLimits,
+}
+
+/// How much metadata the store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataLimits {
+    /// Most metric families with metadata.
+    pub max_families: usize,
+    /// Most bytes of one entry: family name, help and unit together.
+    pub max_entry_bytes: usize,
+}
+
+impl Default for MetadataLimits {
+    fn default() -> MetadataLimits {
+        MetadataLimits {
+            max_families: 100_000,
+            max_entry_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Why an entry was not kept (the `reason` of its refusal count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataRefusal {
+    /// Name, help and unit together are longer than the limit.
+    EntryTooLong,
+    /// A new family while the store holds the most it may.
+    TooManyFamilies,
+}
+
+impl MetadataRefusal {
+    /// The reason as `/metrics` labels it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            MetadataRefusal::EntryTooLong => "metadata_entry_too_long",
+            MetadataRefusal::TooManyFamilies => "metadata_families_limit",
+        }
+    }
 }
 
 impl MetadataStore {
-    /// Records metadata for `family`, replacing what was there.
-    pub fn set(&self, family: &str, md: MetricMetadata) {
+    /// An empty store keeping at most what `limits` allow.
+    pub fn new(limits: MetadataLimits) -> MetadataStore {
+        MetadataStore {
+            by_family: Mutex::default(),
+            limits,
+        }
+    }
+
+    /// Records metadata for `family`, replacing what was there, unless it is
+    /// over a limit.
+    pub fn set(&self, family: &str, md: MetricMetadata) -> Result<(), MetadataRefusal> {
+        let bytes = family.len() + md.help.len() + md.unit.len();
+        if bytes > self.limits.max_entry_bytes {
+            return Err(MetadataRefusal::EntryTooLong);
+        }
         let mut m = self
             .by_family
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let full = m.len() >= self.limits.max_families;
         match m.get_mut(family) {
             Some(old) if *old == md => {}
             Some(old) => *old = md,
+            None if full => {
+                return Err(MetadataRefusal::TooManyFamilies);
+            }
             None => {
                 m.insert(family.to_string(), md);
             }
         }
+        Ok(())
     }
 
     /// Families and their metadata, sorted by family name.
@@ -95,4 +156,48 @@ pub async fn metadata(
         );
     }
     axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(help: &str) -> MetricMetadata {
+        MetricMetadata {
+            kind: "gauge",
+            help: help.to_string(),
+            unit: String::new(),
+        }
+    }
+
+    #[test]
+    fn families_past_the_limit_are_refused_and_known_ones_still_update() {
+        let store = MetadataStore::new(MetadataLimits {
+            max_families: 2,
+            max_entry_bytes: 64,
+        });
+        assert_eq!(store.set("a", md("one")), Ok(()));
+        assert_eq!(store.set("b", md("two")), Ok(()));
+        assert_eq!(
+            store.set("c", md("three")),
+            Err(MetadataRefusal::TooManyFamilies)
+        );
+        assert_eq!(store.set("a", md("changed")), Ok(()));
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.snapshot()[0].1.help, "changed");
+    }
+
+    #[test]
+    fn an_entry_longer_than_the_limit_is_refused_whole() {
+        let store = MetadataStore::new(MetadataLimits {
+            max_families: 10,
+            max_entry_bytes: 8,
+        });
+        assert_eq!(store.set("abc", md("12345")), Ok(()));
+        assert_eq!(
+            store.set("abc", md("123456")),
+            Err(MetadataRefusal::EntryTooLong)
+        );
+        assert_eq!(store.snapshot()[0].1.help, "12345");
+    }
 }

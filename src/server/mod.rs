@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub use metadata::MetadataStore;
+pub use metadata::{MetadataLimits, MetadataStore};
 pub use metrics::HttpMetrics;
 #[doc(hidden)]
 pub use push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
@@ -40,6 +40,8 @@ pub struct Limits {
     pub max_inflight_body_bytes: usize,
     /// Longest a request body may take to arrive.
     pub body_read_timeout: std::time::Duration,
+    /// How much sender-reported metadata is kept.
+    pub metadata: MetadataLimits,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -93,8 +95,8 @@ impl AppState {
                 storage,
                 engine: Arc::new(engine),
                 bodies: inflight::BodyBudget::new(limits.max_inflight_body_bytes),
+                metadata: MetadataStore::new(limits.metadata),
                 limits,
-                metadata: MetadataStore::default(),
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
                 write_gate: auth::Gate::new(&auth.write),

@@ -292,7 +292,7 @@ fn store(
 ) -> Result<(AppendStats, u64), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
-            state.inner.metadata.set(
+            let kept = state.inner.metadata.set(
                 md.family,
                 MetricMetadata {
                     kind: md.kind.as_str(),
@@ -300,6 +300,9 @@ fn store(
                     unit: md.unit.to_string(),
                 },
             );
+            if let Err(why) = kept {
+                state.refused("metadata", why.reason());
+            }
         }
     }
     let mut batch = BorrowedBatch::default();

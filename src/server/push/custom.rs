@@ -188,7 +188,9 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
                 help: item.help.clone().unwrap_or_default(),
                 unit: item.unit.clone().unwrap_or_default(),
             };
-            state.inner.metadata.set(&item.name, md);
+            if let Err(why) = state.inner.metadata.set(&item.name, md) {
+                state.refused("metadata", why.reason());
+            }
         }
     }
     let samples: u64 = written

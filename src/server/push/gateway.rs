@@ -25,8 +25,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, WriteBatch};
+use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, SeriesQuota, WriteBatch};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 const PUSH_TIME: &str = "push_time_seconds";
 
@@ -61,7 +62,7 @@ pub async fn pushgateway(
             return run(state, move |s| {
                 let groups = &s.inner.push.groups;
                 let stored = groups.apply(&key, now_ms(), Change::Delete, |plan| {
-                    store(s, Vec::new(), plan)
+                    store(s, None, Vec::new(), plan)
                 });
                 answer(stored, StatusCode::ACCEPTED)
             })
@@ -159,7 +160,7 @@ fn ingest(
     let change = Change::Push(mode, families);
     let stored = push.groups.apply(key, now, change, |plan| {
         samples.push((time_labels, plan.t as f64 / 1000.0));
-        store(state, samples, plan)
+        store(state, caller.and_then(|c| c.series.as_ref()), samples, plan)
     });
     answer(stored, StatusCode::OK)
 }
@@ -277,23 +278,36 @@ fn record_metadata(
             help,
             unit: String::new(),
         };
-        state.inner.metadata.set(family, md);
+        if let Err(why) = state.inner.metadata.set(family, md) {
+            state.refused("metadata", why.reason());
+        }
     }
 }
 
 /// Appends the push's samples, then (only when storage took them all) the
 /// stale markers, at the plan's timestamp; `Err` when anything was
 /// refused, so the group is left as it was.
-fn store(state: &AppState, samples: Vec<(Labels, f64)>, plan: &Plan) -> Result<(), Refusal> {
+fn store(
+    state: &AppState,
+    quota: Option<&Arc<SeriesQuota>>,
+    samples: Vec<(Labels, f64)>,
+    plan: &Plan,
+) -> Result<(), Refusal> {
     let stale = f64::from_bits(STALE_NAN_BITS);
-    append(state, samples, plan.t)?;
-    append(state, plan.stale.iter().map(|l| (l.clone(), stale)), plan.t)
+    append(state, quota, samples, plan.t)?;
+    append(
+        state,
+        quota,
+        plan.stale.iter().map(|l| (l.clone(), stale)),
+        plan.t,
+    )
 }
 
-/// Appends `samples` at `t`; the refusal to send when storage failed or
-/// refused any.
+/// Appends `samples` at `t`, new series charged to the caller's quota; the
+/// refusal to send when storage failed or refused any.
 fn append(
     state: &AppState,
+    quota: Option<&Arc<SeriesQuota>>,
     samples: impl IntoIterator<Item = (Labels, f64)>,
     t: i64,
 ) -> Result<(), Refusal> {
@@ -304,7 +318,7 @@ fn append(
     if batch.is_empty() {
         return Ok(());
     }
-    let stats = match state.inner.storage.append(&batch) {
+    let stats = match state.inner.storage.append_for(&batch, quota) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "pushgateway: storage failed");
