@@ -4,6 +4,7 @@
 use super::envelope::{ApiError, ApiResult, ErrorType, success};
 use super::params::Params;
 use crate::server::AppState;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use hourglass_storage::{Labels, Matcher, Querier, Storage};
 use serde_json::{Map, Value, json};
@@ -115,9 +116,10 @@ fn unescape_label_name(s: &str) -> Option<String> {
 
 pub async fn label_values(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> ApiResult {
+    let Path(name) = name.map_err(|e| ApiError::param("name", e.body_text()))?;
     let name = unescape_label_name(&name)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_data(format!("invalid label name: {name:?}")))?;
