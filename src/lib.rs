@@ -13,7 +13,9 @@ mod config;
 mod data_dir;
 mod duration;
 pub mod ingest;
+pub mod scrape;
 mod server;
+mod size;
 
 /// Fuzz entry points for decoders that live in private modules.
 #[doc(hidden)]
