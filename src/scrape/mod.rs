@@ -3,4 +3,6 @@
 //! through the same path as remote write.
 
 pub mod config;
+pub mod discovery;
 pub mod relabel;
+pub mod target;

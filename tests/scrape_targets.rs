@@ -1,0 +1,138 @@
+//! Targets from static_configs and file_sd_configs, through relabelling.
+
+use hourglass::scrape::config::ScrapeConfig;
+use hourglass::scrape::discovery::JobDiscovery;
+use hourglass::scrape::target::{self, JobTargets};
+use std::time::Duration;
+
+fn targets(yaml: &str) -> JobTargets {
+    let c = ScrapeConfig::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let job = &c.jobs[0];
+    let mut d = JobDiscovery::new(job);
+    assert!(d.poll());
+    target::build_all(job, d.groups())
+}
+
+#[test]
+fn static_target_gets_prometheus_defaults_and_url() {
+    let t = targets(
+        "scrape_configs:\n  - job_name: node\n    scrape_interval: 5s\n    params:\n      module: [a, b]\n\
+         \x20   static_configs:\n      - targets: ['127.0.0.1:9100']\n        labels: {env: prod}\n",
+    );
+    assert_eq!(t.active.len(), 1);
+    let a = &t.active[0];
+    assert_eq!(a.url, "http://127.0.0.1:9100/metrics?module=a&module=b");
+    assert_eq!(a.interval, Duration::from_secs(5));
+    let public: Vec<_> = a.public_labels().collect();
+    assert_eq!(
+        public,
+        vec![("env", "prod"), ("instance", "127.0.0.1:9100"), ("job", "node")]
+    );
+    assert_eq!(a.discovered["__scrape_interval__"], "5s");
+    assert_eq!(a.discovered["__scrape_timeout__"], "5s");
+    assert_eq!(a.discovered["__metrics_path__"], "/metrics");
+    assert_eq!(a.discovered["__scheme__"], "http");
+    assert_eq!(a.discovered["__param_module"], "a");
+}
+
+#[test]
+fn relabelling_sets_address_params_interval_and_drops_targets() {
+    let t = targets(
+        "scrape_configs:\n  - job_name: probe\n    scrape_interval: 10s\n\
+         \x20   static_configs:\n      - targets: ['a.example', 'drop.example', 'b.example']\n\
+         \x20   relabel_configs:\n\
+         \x20     - source_labels: [__address__]\n        regex: drop.*\n        action: drop\n\
+         \x20     - source_labels: [__address__]\n        target_label: __param_target\n\
+         \x20     - source_labels: [__address__]\n        target_label: instance\n\
+         \x20     - target_label: __address__\n        replacement: 127.0.0.1:9115\n\
+         \x20     - target_label: __metrics_path__\n        replacement: /probe\n\
+         \x20     - target_label: __scrape_interval__\n        replacement: 100ms\n\
+         \x20     - target_label: __scrape_timeout__\n        replacement: 50ms\n",
+    );
+    assert_eq!(t.active.len(), 2);
+    assert_eq!(t.dropped.len(), 1);
+    assert_eq!(t.dropped[0]["__address__"], "drop.example");
+    let a = &t.active[0];
+    assert_eq!(a.url, "http://127.0.0.1:9115/probe?target=a.example");
+    assert_eq!(a.labels["instance"], "a.example");
+    assert_eq!(a.interval, Duration::from_millis(100));
+    assert_eq!(a.timeout, Duration::from_millis(50));
+}
+
+#[test]
+fn target_with_timeout_over_interval_after_relabel_is_invalid_not_scraped() {
+    let t = targets(
+        "scrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['h:1']\n\
+         \x20   relabel_configs:\n      - target_label: __scrape_timeout__\n        replacement: 2m\n",
+    );
+    assert!(t.active.is_empty());
+    assert!(t.invalid[0].1.contains("greater than scrape interval"), "{:?}", t.invalid);
+}
+
+#[test]
+fn duplicate_targets_in_a_job_collapse_into_one() {
+    let t = targets(
+        "scrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['h:1', 'h:1']\n      - targets: ['h:1']\n",
+    );
+    assert_eq!(t.active.len(), 1);
+}
+
+#[test]
+fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("a.json");
+    let yaml = dir.path().join("b.yml");
+    std::fs::write(
+        &json,
+        r#"[{"targets": ["127.0.0.1:1", "127.0.0.1:2"], "labels": {"team": "x"}}]"#,
+    )
+    .unwrap();
+    std::fs::write(&yaml, "- targets: ['127.0.0.1:3']\n").unwrap();
+    let cfg = format!(
+        "scrape_configs:\n  - job_name: f\n    file_sd_configs:\n      - files: ['{}/*.json', '{}']\n        refresh_interval: 1h\n\
+         \x20   relabel_configs:\n      - source_labels: [__meta_filepath]\n        target_label: file\n",
+        dir.path().display(),
+        yaml.display()
+    );
+    let c = ScrapeConfig::parse(&cfg).unwrap();
+    let job = &c.jobs[0];
+    let mut d = JobDiscovery::new(job);
+    assert!(d.poll());
+    let t = target::build_all(job, d.groups());
+    let mut addrs: Vec<_> = t.active.iter().map(|t| t.labels["__address__"].clone()).collect();
+    addrs.sort();
+    assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
+    let one = t.active.iter().find(|t| t.labels["__address__"] == "127.0.0.1:1").unwrap();
+    assert_eq!(one.labels["team"], "x");
+    assert_eq!(one.labels["file"], json.display().to_string());
+    assert!(!one.labels.contains_key("__meta_filepath"), "meta labels removed");
+    assert!(!d.poll(), "nothing changed");
+
+    // A rewrite (different length, so seen even within one mtime tick).
+    std::fs::write(&json, r#"[{"targets": ["127.0.0.1:10"]}]"#).unwrap();
+    assert!(d.poll());
+    let t = target::build_all(job, d.groups());
+    let mut addrs: Vec<_> = t.active.iter().map(|t| t.labels["__address__"].clone()).collect();
+    addrs.sort();
+    assert_eq!(addrs, ["127.0.0.1:10", "127.0.0.1:3"]);
+
+    // A broken file keeps its previous targets; a removed file loses them.
+    std::fs::write(&json, "[{\"targets\": [").unwrap();
+    d.poll();
+    assert_eq!(target::build_all(job, d.groups()).active.len(), 2);
+    std::fs::remove_file(&yaml).unwrap();
+    assert!(d.poll());
+    let t = target::build_all(job, d.groups());
+    assert_eq!(t.active.len(), 1);
+    assert_eq!(t.active[0].labels["__address__"], "127.0.0.1:10");
+}
+
+#[test]
+fn file_sd_refuses_unknown_keys_and_null_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.json");
+    std::fs::write(&p, r#"[{"targets": ["a:1"], "lables": {}}]"#).unwrap();
+    assert!(hourglass::scrape::discovery::file::read(&p).is_err());
+    std::fs::write(&p, r#"[null]"#).unwrap();
+    assert!(hourglass::scrape::discovery::file::read(&p).is_err());
+}
