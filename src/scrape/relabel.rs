@@ -122,6 +122,12 @@ impl AnchoredRegex {
     }
 }
 
+impl PartialEq for AnchoredRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
 impl fmt::Debug for AnchoredRegex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.source)
@@ -210,7 +216,7 @@ struct RawRule {
 }
 
 /// A checked relabelling rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     /// Labels whose values are joined into the input.
     pub source_labels: Vec<String>,
