@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::scrape::ScrapeManager;
 use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
@@ -73,6 +74,10 @@ pub struct ServeArgs {
     /// decompressed alike).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     max_body_mib: u64,
+    /// Prometheus configuration file whose `global` and `scrape_configs`
+    /// sections are scraped into this server; re-read on SIGHUP.
+    #[arg(long, env = "HOURGLASS_SCRAPE_CONFIG")]
+    scrape_config: Option<PathBuf>,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -203,6 +208,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.persist_interval.max(Duration::from_secs(1)),
     ));
 
+    let scraper = match &args.scrape_config {
+        Some(path) => Some(start_scraping(Arc::clone(&storage), path)?),
+        None => None,
+    };
+
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -217,6 +227,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("HTTP server failed")?;
 
     state.set_ready(false);
+    if let Some((m, hup)) = scraper {
+        hup.abort();
+        m.shutdown().await;
+    }
     persister.abort();
     let _ = persister.await;
     let side = state.clone();
@@ -233,6 +247,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(data);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the scrape manager on `path` and its SIGHUP reloader.
+fn start_scraping(
+    storage: Arc<Storage>,
+    path: &std::path::Path,
+) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
+    let m = ScrapeManager::from_file(storage, path)
+        .with_context(|| format!("invalid scrape config {}", path.display()))?;
+    let hup = m
+        .reload_on_sighup()
+        .context("cannot listen for SIGHUP")?;
+    let jobs = m.config().map_or(0, |c| c.jobs.len());
+    tracing::info!(file = %path.display(), jobs, "scraping");
+    Ok((m, hup))
 }
 
 /// Periodically seals finished hours into partitions and applies retention.

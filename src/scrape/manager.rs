@@ -90,6 +90,9 @@ struct Inner {
     server_hash: Mutex<u64>,
     jobs: Mutex<BTreeMap<String, JobState>>,
     config: Mutex<Option<Arc<ScrapeConfig>>>,
+    config_file: Mutex<Option<std::path::PathBuf>>,
+    reloads: std::sync::atomic::AtomicU64,
+    failed_reloads: std::sync::atomic::AtomicU64,
 }
 
 /// Handle on the scrapers; cheap to clone. Create it inside a Tokio runtime.
@@ -117,8 +120,46 @@ impl ScrapeManager {
                 server_hash: Mutex::new(0),
                 jobs: Mutex::new(BTreeMap::new()),
                 config: Mutex::new(None),
+                config_file: Mutex::new(None),
+                reloads: Default::default(),
+                failed_reloads: Default::default(),
             }),
         }
+    }
+
+    /// A manager running the configuration in `path`, which later
+    /// [`ScrapeManager::reload`]s read again. An invalid file is refused.
+    pub fn from_file(storage: Arc<Storage>, path: &Path) -> Result<ScrapeManager, ConfigError> {
+        let m = ScrapeManager::new(storage);
+        m.reload_file(path)?;
+        *lock(&m.inner.config_file) = Some(path.to_path_buf());
+        Ok(m)
+    }
+
+    /// Reads the configuration file again (SIGHUP, `POST /-/reload`). An
+    /// invalid file is refused and the running configuration stays; targets
+    /// that stay keep their loops, caches and health.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let Some(path) = lock(&self.inner.config_file).clone() else {
+            return Ok(());
+        };
+        let result = self.reload_file(&path);
+        let counter = if result.is_ok() {
+            &self.inner.reloads
+        } else {
+            &self.inner.failed_reloads
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    /// Successful and failed reloads so far.
+    pub fn reload_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.inner.reloads.load(Relaxed),
+            self.inner.failed_reloads.load(Relaxed),
+        )
     }
 
     /// Reads `path` and applies it; an invalid file changes nothing.
@@ -240,6 +281,24 @@ impl ScrapeManager {
             }
         }
         out
+    }
+
+    /// Reloads on every SIGHUP until the manager is dropped; a refused file
+    /// is logged with its line and reason.
+    pub fn reload_on_sighup(&self) -> std::io::Result<JoinHandle<()>> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup())?;
+        let weak = Arc::downgrade(&self.inner);
+        Ok(tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let Some(inner) = weak.upgrade() else { return };
+                let m = ScrapeManager { inner };
+                match m.reload() {
+                    Ok(()) => tracing::info!("scrape config reloaded"),
+                    Err(e) => tracing::error!(error = %e, "scrape config reload refused; the running configuration stays"),
+                }
+            }
+        }))
     }
 
     /// Stops every loop without stale markers (server shutdown) and waits
