@@ -97,9 +97,17 @@ async fn hostile_targets_fail_alone_with_reasons_and_cannot_forge_stale_markers(
         lines.push_str(&format!("series_{i} {i}\n"));
     }
     let targets = [
-        ("good", Behaviour::Whole(b"good_metric 1\n".to_vec(), ""), ""),
+        (
+            "good",
+            Behaviour::Whole(b"good_metric 1\n".to_vec(), ""),
+            "",
+        ),
         ("nan", Behaviour::Whole(b"forged NaN\n".to_vec(), ""), ""),
-        ("utf8", Behaviour::Whole(b"bad{l=\"\xff\xfe\"} 1\n".to_vec(), ""), ""),
+        (
+            "utf8",
+            Behaviour::Whole(b"bad{l=\"\xff\xfe\"} 1\n".to_vec(), ""),
+            "",
+        ),
         (
             "bomb",
             Behaviour::Whole(gzip(&vec![b'#'; 64 << 20]), "Content-Encoding: gzip\r\n"),
@@ -150,7 +158,11 @@ async fn hostile_targets_fail_alone_with_reasons_and_cannot_forge_stale_markers(
     let snap = m.targets();
     let status = |pool: &str| {
         let t = snap.active.iter().find(|t| t.scrape_pool == pool).unwrap();
-        (t.status.health, t.status.last_error.clone(), t.status.last_scrape_duration)
+        (
+            t.status.health,
+            t.status.last_error.clone(),
+            t.status.last_scrape_duration,
+        )
     };
     for (pool, word) in [
         ("utf8", "UTF-8"),
@@ -162,9 +174,15 @@ async fn hostile_targets_fail_alone_with_reasons_and_cannot_forge_stale_markers(
     ] {
         let (health, err, took) = status(pool);
         assert_eq!(health, Health::Down, "{pool}: {err}");
-        assert!(err.to_lowercase().contains(&word.to_lowercase()), "{pool}: {err}");
+        assert!(
+            err.to_lowercase().contains(&word.to_lowercase()),
+            "{pool}: {err}"
+        );
         assert!(took < Duration::from_secs(2), "{pool} took {took:?}");
-        assert_eq!(last_values(&storage, &[("__name__", "up"), ("job", pool)]), [0.0]);
+        assert_eq!(
+            last_values(&storage, &[("__name__", "up"), ("job", pool)]),
+            [0.0]
+        );
     }
     for pool in ["good", "nan", "dupes", "future", "wide"] {
         let (health, err, _) = status(pool);
@@ -176,7 +194,10 @@ async fn hostile_targets_fail_alone_with_reasons_and_cannot_forge_stale_markers(
     // A sample far in the future is refused alone; the rest of its scrape lands.
     assert!(last_values(&storage, &[("__name__", "f")]).is_empty());
     assert_eq!(last_values(&storage, &[("__name__", "now_metric")]), [1.0]);
-    assert_eq!(last_values(&storage, &[("__name__", "series_2999")]), [2999.0]);
+    assert_eq!(
+        last_values(&storage, &[("__name__", "series_2999")]),
+        [2999.0]
+    );
     assert_eq!(last_values(&storage, &[("__name__", "good_metric")]), [1.0]);
     m.shutdown().await;
 }

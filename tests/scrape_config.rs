@@ -60,8 +60,15 @@ fn global_defaults_and_job_inheritance_follow_prometheus() {
     assert_eq!(a.limits.sample_limit, 100);
     assert_eq!(a.limits.body_size_limit, 10 << 20);
     let b = &c.jobs[1];
-    assert_eq!(b.timeout, Duration::from_secs(5), "timeout capped at the interval");
-    assert_eq!(b.limits.sample_limit, 100, "a job's 0 inherits the global limit");
+    assert_eq!(
+        b.timeout,
+        Duration::from_secs(5),
+        "timeout capped at the interval"
+    );
+    assert_eq!(
+        b.limits.sample_limit, 100,
+        "a job's 0 inherits the global limit"
+    );
     assert_eq!(b.limits.label_limit, 7);
     let cj = &c.jobs[2];
     assert_eq!(cj.interval, Duration::from_millis(100));
@@ -73,13 +80,27 @@ fn global_defaults_and_job_inheritance_follow_prometheus() {
 fn invalid_scrape_config_is_refused_with_line_and_reason() {
     let cases: [(&str, u64, &str); 4] = [
         ("global:\n  scrape_interval: 15x\n", 2, "invalid duration"),
-        ("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n", 3, "scrape_intervall"),
-        ("scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs: []\n", 3, "kubernetes_sd_configs"),
-        ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: explode\n", 4, "explode"),
+        (
+            "scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n",
+            3,
+            "scrape_intervall",
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs: []\n",
+            3,
+            "kubernetes_sd_configs",
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: explode\n",
+            4,
+            "explode",
+        ),
     ];
     for (text, line, word) in cases {
         match ScrapeConfig::parse(text) {
-            Err(ConfigError::Yaml { line: l, reason, .. }) => {
+            Err(ConfigError::Yaml {
+                line: l, reason, ..
+            }) => {
                 assert_eq!(l, line, "{text}: {reason}");
                 assert!(reason.contains(word), "{text}: {reason}");
             }
@@ -148,7 +169,8 @@ fn relabel_replace_defaults_join_with_semicolon_and_expand_first_group() {
     relabel::apply(&r, &mut l);
     assert!(!l.contains_key("t"));
     // Target label expansion.
-    let r = rules("- source_labels: [a]\n  regex: '(.*)'\n  target_label: 'x_$1'\n  replacement: v\n");
+    let r =
+        rules("- source_labels: [a]\n  regex: '(.*)'\n  target_label: 'x_$1'\n  replacement: v\n");
     let mut l = labels(&[("a", "y")]);
     relabel::apply(&r, &mut l);
     assert_eq!(l["x_y"], "v");
@@ -202,7 +224,10 @@ fn relabel_labelmap_labeldrop_labelkeep_and_case() {
     let r = rules("- regex: '__meta_(.+)'\n  action: labelmap\n");
     let mut l = labels(&[("__meta_zone", "a"), ("x", "1")]);
     relabel::apply(&r, &mut l);
-    assert_eq!(l, labels(&[("__meta_zone", "a"), ("zone", "a"), ("x", "1")]));
+    assert_eq!(
+        l,
+        labels(&[("__meta_zone", "a"), ("zone", "a"), ("x", "1")])
+    );
     let r = rules("- regex: 'tmp.*'\n  action: labeldrop\n");
     let mut l = labels(&[("tmp1", "a"), ("x", "1")]);
     relabel::apply(&r, &mut l);

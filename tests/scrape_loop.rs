@@ -81,7 +81,12 @@ async fn serve_page(
         )
             .into_response()
     } else {
-        (status, [(header::CONTENT_TYPE, page.content_type)], page.body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, page.content_type)],
+            page.body,
+        )
+            .into_response()
     }
 }
 
@@ -102,7 +107,10 @@ fn open_storage(dir: &std::path::Path) -> Arc<Storage> {
     Arc::new(Storage::open(dir, Default::default()).unwrap())
 }
 
-fn select(storage: &Storage, pairs: &[(&str, &str)]) -> Vec<(Vec<(String, String)>, Vec<Sample>)> {
+/// A stored series: its label pairs and samples.
+type StoredSeries = (Vec<(String, String)>, Vec<Sample>);
+
+fn select(storage: &Storage, pairs: &[(&str, &str)]) -> Vec<StoredSeries> {
     let matchers: Vec<Matcher> = pairs
         .iter()
         .map(|(k, v)| Matcher::new(MatchOp::Equal, *k, *v).unwrap())
@@ -207,7 +215,8 @@ async fn scraped_series_carry_target_labels_report_series_and_go_stale_when_gone
     m.apply(ScrapeConfig::parse("scrape_configs: []\n").unwrap());
     wait_for("end-of-run markers", || {
         let up = select(&storage, &[("__name__", "up"), ("job", "app")]);
-        up.first().is_some_and(|s| is_stale_nan(s.1.last().unwrap().v))
+        up.first()
+            .is_some_and(|s| is_stale_nan(s.1.last().unwrap().v))
     })
     .await;
     let foo = select(&storage, &[("__name__", "foo_total")]);
@@ -261,12 +270,7 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
         job(addr, "slow", "slow", "    scrape_timeout: 50ms\n"),
         job(addr, "html", "html", ""),
         job(addr, "big", "big", "    body_size_limit: 1KB\n"),
-        job(
-            "127.0.0.1:1".parse().unwrap(),
-            "refused",
-            "x",
-            "",
-        ),
+        job("127.0.0.1:1".parse().unwrap(), "refused", "x", ""),
     ]
     .concat();
     let m = manager(&storage, &jobs);
@@ -282,7 +286,10 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
     };
     assert_eq!(reason("good"), (Health::Up, String::new()));
     for (pool, word) in [
-        ("err", "server returned HTTP status 500 Internal Server Error"),
+        (
+            "err",
+            "server returned HTTP status 500 Internal Server Error",
+        ),
         ("garbage", "line 2"),
         ("many", "sample limit exceeded"),
         ("long", "label_value_length_limit exceeded"),
@@ -301,8 +308,15 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
     // and the over-limit target's samples are not there.
     assert!(select(&storage, &[("__name__", "ok_metric"), ("job", "garbage")]).is_empty());
     assert!(select(&storage, &[("__name__", "m1")]).is_empty());
-    let many = select(&storage, &[("__name__", "scrape_samples_scraped"), ("job", "many")]);
-    assert_eq!(many[0].1.last().unwrap().v, 3.0, "parsing goes on past the limit");
+    let many = select(
+        &storage,
+        &[("__name__", "scrape_samples_scraped"), ("job", "many")],
+    );
+    assert_eq!(
+        many[0].1.last().unwrap().v,
+        3.0,
+        "parsing goes on past the limit"
+    );
     let good = select(&storage, &[("__name__", "ok_metric"), ("job", "good")]);
     assert!(good[0].1.len() >= 2);
     m.shutdown().await;
@@ -342,7 +356,10 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
          text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
     );
     let snap = m.targets();
-    assert!(snap.active.iter().all(|t| t.status.health == Health::Up), "{snap:?}");
+    assert!(
+        snap.active.iter().all(|t| t.status.health == Health::Up),
+        "{snap:?}"
+    );
     // honor_labels keeps the exposed job and its timestamp (OpenMetrics seconds).
     let honored = select(&storage, &[("__name__", "c_total"), ("job", "mine")]);
     assert_eq!(honored.len(), 1);
@@ -350,11 +367,17 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
     // Without honor_labels the exposed job becomes exported_job; without
     // honor_timestamps the scrape time is used.
     let plain = select(&storage, &[("__name__", "c_total"), ("job", "plain")]);
-    assert_eq!(plain[0].0[1], ("exported_job".to_string(), "mine".to_string()));
+    assert_eq!(
+        plain[0].0[1],
+        ("exported_job".to_string(), "mine".to_string())
+    );
     assert!(plain[0].1[0].t > 1_700_000_000_000);
     let meta = m.metadata();
     let c = meta.iter().find(|x| x.metric == "c").unwrap();
-    assert_eq!((c.metadata.kind.as_str(), c.metadata.unit.as_str()), ("counter", "seconds"));
+    assert_eq!(
+        (c.metadata.kind.as_str(), c.metadata.unit.as_str()),
+        ("counter", "seconds")
+    );
     m.shutdown().await;
 }
 

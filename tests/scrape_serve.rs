@@ -51,7 +51,10 @@ fn query(server: &Server, q: &str) -> Vec<serde_json::Value> {
     );
     let r = server.get(&path);
     assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["data"]["result"].as_array().cloned().unwrap_or_default()
+    r.json()["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn value(series: &serde_json::Value) -> f64 {
@@ -67,7 +70,8 @@ fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 fn write_config(path: &Path, jobs: &[(&str, String)]) {
-    let mut text = String::from("global:\n  scrape_interval: 200ms\nrule_files: []\nscrape_configs:\n");
+    let mut text =
+        String::from("global:\n  scrape_interval: 200ms\nrule_files: []\nscrape_configs:\n");
     for (name, target) in jobs {
         text.push_str(&format!(
             "  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n"
@@ -123,11 +127,15 @@ fn serve_scrapes_a_target_series_go_stale_and_sighup_reloads_keeping_config_on_e
     signal(child, "HUP");
     std::thread::sleep(Duration::from_millis(600));
     *body.lock().unwrap() = "demo_metric{k=\"v\"} 44\n".into();
-    wait_until("demo_metric 44 after a refused reload", Duration::from_secs(10), || {
-        query(&server, "demo_metric")
-            .first()
-            .is_some_and(|s| value(s) == 44.0)
-    });
+    wait_until(
+        "demo_metric 44 after a refused reload",
+        Duration::from_secs(10),
+        || {
+            query(&server, "demo_metric")
+                .first()
+                .is_some_and(|s| value(s) == 44.0)
+        },
+    );
 
     // A good file on SIGHUP adds a job; the kept job keeps scraping.
     write_config(
@@ -168,10 +176,12 @@ fn serve_refuses_an_invalid_scrape_config_at_start_with_line_and_reason() {
 
 #[test]
 fn serve_scrapes_debian_node_exporter_when_installed() {
-    let Some(bin) = ["/usr/bin/prometheus-node-exporter", "/usr/sbin/prometheus-node-exporter"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
+    let Some(bin) = [
+        "/usr/bin/prometheus-node-exporter",
+        "/usr/sbin/prometheus-node-exporter",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists()) else {
         eprintln!("prometheus-node-exporter not installed; skipped");
         return;
     };

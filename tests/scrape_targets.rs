@@ -26,7 +26,11 @@ fn static_target_gets_prometheus_defaults_and_url() {
     let public: Vec<_> = a.public_labels().collect();
     assert_eq!(
         public,
-        vec![("env", "prod"), ("instance", "127.0.0.1:9100"), ("job", "node")]
+        vec![
+            ("env", "prod"),
+            ("instance", "127.0.0.1:9100"),
+            ("job", "node")
+        ]
     );
     assert_eq!(a.discovered["__scrape_interval__"], "5s");
     assert_eq!(a.discovered["__scrape_timeout__"], "5s");
@@ -66,7 +70,11 @@ fn target_with_timeout_over_interval_after_relabel_is_invalid_not_scraped() {
          \x20   relabel_configs:\n      - target_label: __scrape_timeout__\n        replacement: 2m\n",
     );
     assert!(t.active.is_empty());
-    assert!(t.invalid[0].1.contains("greater than scrape interval"), "{:?}", t.invalid);
+    assert!(
+        t.invalid[0].1.contains("greater than scrape interval"),
+        "{:?}",
+        t.invalid
+    );
 }
 
 #[test]
@@ -99,20 +107,35 @@ fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     let mut d = JobDiscovery::new(job);
     assert!(d.poll());
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t.active.iter().map(|t| t.labels["__address__"].clone()).collect();
+    let mut addrs: Vec<_> = t
+        .active
+        .iter()
+        .map(|t| t.labels["__address__"].clone())
+        .collect();
     addrs.sort();
     assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
-    let one = t.active.iter().find(|t| t.labels["__address__"] == "127.0.0.1:1").unwrap();
+    let one = t
+        .active
+        .iter()
+        .find(|t| t.labels["__address__"] == "127.0.0.1:1")
+        .unwrap();
     assert_eq!(one.labels["team"], "x");
     assert_eq!(one.labels["file"], json.display().to_string());
-    assert!(!one.labels.contains_key("__meta_filepath"), "meta labels removed");
+    assert!(
+        !one.labels.contains_key("__meta_filepath"),
+        "meta labels removed"
+    );
     assert!(!d.poll(), "nothing changed");
 
     // A rewrite (different length, so seen even within one mtime tick).
     std::fs::write(&json, r#"[{"targets": ["127.0.0.1:10"]}]"#).unwrap();
     assert!(d.poll());
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t.active.iter().map(|t| t.labels["__address__"].clone()).collect();
+    let mut addrs: Vec<_> = t
+        .active
+        .iter()
+        .map(|t| t.labels["__address__"].clone())
+        .collect();
     addrs.sort();
     assert_eq!(addrs, ["127.0.0.1:10", "127.0.0.1:3"]);
 

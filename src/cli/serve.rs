@@ -256,9 +256,7 @@ fn start_scraping(
 ) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
     let m = ScrapeManager::from_file(storage, path)
         .with_context(|| format!("invalid scrape config {}", path.display()))?;
-    let hup = m
-        .reload_on_sighup()
-        .context("cannot listen for SIGHUP")?;
+    let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
     let jobs = m.config().map_or(0, |c| c.jobs.len());
     tracing::info!(file = %path.display(), jobs, "scraping");
     Ok((m, hup))

@@ -107,7 +107,13 @@ impl SeriesCache {
 
     /// Parses `body` and builds its samples at `ts` (ms). On failure the
     /// batch is empty and the counts are those reached.
-    pub fn process(&mut self, ctx: &Context<'_>, body: &[u8], format: Format, ts: i64) -> Processed {
+    pub fn process(
+        &mut self,
+        ctx: &Context<'_>,
+        body: &[u8],
+        format: Format,
+        ts: i64,
+    ) -> Processed {
         let mut out = Processed::default();
         let parser = match text::parse_bytes(body) {
             Ok(p) => p,
@@ -182,7 +188,8 @@ impl SeriesCache {
             };
             out.post_relabel += 1;
             if ctx.limits.sample_limit > 0 && out.post_relabel > ctx.limits.sample_limit {
-                out.error.get_or_insert_with(|| "sample limit exceeded".to_string());
+                out.error
+                    .get_or_insert_with(|| "sample limit exceeded".to_string());
                 failed = true;
                 continue;
             }
@@ -208,8 +215,10 @@ impl SeriesCache {
             out.batch = WriteBatch::new();
         } else {
             let iter = self.iter;
-            self.entries.retain(|_, e| e.seen == iter || e.tracked + 1 == iter);
-            self.metadata.retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
+            self.entries
+                .retain(|_, e| e.seen == iter || e.tracked + 1 == iter);
+            self.metadata
+                .retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
         }
         out
     }
@@ -224,7 +233,10 @@ impl SeriesCache {
                 && prev > 0
                 && let Some(l) = &e.labels
             {
-                batch.push(l.clone(), vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))]);
+                batch.push(
+                    l.clone(),
+                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                );
             }
         }
         batch
@@ -239,7 +251,10 @@ impl SeriesCache {
                 && self.iter > 0
                 && let Some(l) = &e.labels
             {
-                batch.push(l.clone(), vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))]);
+                batch.push(
+                    l.clone(),
+                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                );
             }
         }
         batch

@@ -297,7 +297,9 @@ fn protocols(list: Option<&[String]>, whose: &str) -> Result<Vec<Protocol>, Conf
         return Ok(DEFAULT_PROTOCOLS.to_vec());
     };
     if list.is_empty() {
-        return Err(ConfigError::Invalid(format!("{whose}: scrape_protocols cannot be empty")));
+        return Err(ConfigError::Invalid(format!(
+            "{whose}: scrape_protocols cannot be empty"
+        )));
     }
     let mut out = Vec::new();
     for name in list {
@@ -445,9 +447,7 @@ impl ScrapeConfig {
 }
 
 fn yaml_error(e: serde_saphyr::Error) -> ConfigError {
-    let (line, column) = e
-        .location()
-        .map_or((0, 0), |l| (l.line(), l.column()));
+    let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let reason = e.without_snippet().to_string();
     // The plain rendering may end with its own "at line …" suffix.
     let reason = reason
@@ -467,10 +467,14 @@ fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
     let interval = raw.scrape_interval.map_or(Duration::from_secs(60), |d| d.0);
     let timeout = raw.scrape_timeout.map_or(Duration::from_secs(10), |d| d.0);
     if interval.is_zero() {
-        return Err(ConfigError::Invalid("global scrape_interval must be positive".into()));
+        return Err(ConfigError::Invalid(
+            "global scrape_interval must be positive".into(),
+        ));
     }
     if timeout.is_zero() {
-        return Err(ConfigError::Invalid("global scrape_timeout must be positive".into()));
+        return Err(ConfigError::Invalid(
+            "global scrape_timeout must be positive".into(),
+        ));
     }
     if timeout > interval {
         // Prometheus caps the default timeout and refuses an explicit one.
@@ -502,14 +506,18 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
     let timeout = match raw.scrape_timeout {
         Some(d) if d.0.is_zero() => return Err(invalid("scrape_timeout must be positive".into())),
         Some(d) if d.0 > interval => {
-            return Err(invalid("scrape timeout greater than scrape interval".into()));
+            return Err(invalid(
+                "scrape timeout greater than scrape interval".into(),
+            ));
         }
         Some(d) => d.0,
         None => global.scrape_timeout.min(interval),
     };
     let scheme = raw.scheme.unwrap_or_else(|| "http".into());
     if scheme != "http" && scheme != "https" {
-        return Err(invalid(format!("scheme must be http or https, got {scheme:?}")));
+        return Err(invalid(format!(
+            "scheme must be http or https, got {scheme:?}"
+        )));
     }
     let metrics_path = raw.metrics_path.unwrap_or_else(|| "/metrics".into());
     let protocols = match raw.scrape_protocols.as_deref() {

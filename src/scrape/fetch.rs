@@ -109,10 +109,7 @@ impl Fetcher {
             .authority()
             .map(|a| a.as_str().to_string())
             .ok_or_else(|| transport("no host in request URL".into()))?;
-        let path = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         let build = || {
             let mut b = hyper::Request::get(path.as_str())
                 .header(hyper::header::HOST, authority.as_str())
@@ -145,7 +142,10 @@ impl Fetcher {
         let mut response = None;
         for attempt in 0..2 {
             if self.conn.is_none() {
-                self.conn = Some((authority.clone(), connect(&uri, &authority).await.map_err(transport)?));
+                self.conn = Some((
+                    authority.clone(),
+                    connect(&uri, &authority).await.map_err(transport)?,
+                ));
             }
             let Some((_, sender)) = self.conn.as_mut() else {
                 continue;
@@ -184,8 +184,8 @@ impl Fetcher {
                 .map(str::to_string)
         };
         let content_type = header(hyper::header::CONTENT_TYPE);
-        let gzipped = header(hyper::header::CONTENT_ENCODING)
-            .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+        let gzipped =
+            header(hyper::header::CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
         let limit = if req.body_limit == 0 {
             MAX_BODY_BYTES
         } else {

@@ -215,7 +215,11 @@ pub async fn scrape_once(
     };
     fetcher.body = body;
     let mut st = lock(&shared.status);
-    st.health = if error.is_none() { Health::Up } else { Health::Down };
+    st.health = if error.is_none() {
+        Health::Up
+    } else {
+        Health::Down
+    };
     st.last_error = error.unwrap_or_default();
     st.last_scrape = Some(start_wall);
     st.last_scrape_duration = started.elapsed();
@@ -234,8 +238,8 @@ fn authorization(job: &Job) -> Result<Option<String>, String> {
             (Some(p), None) => p.clone(),
             (None, None) => String::new(),
         };
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{password}", b.username));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
         return Ok(Some(format!("Basic {token}")));
     }
     if let Some(a) = &job.authorization {
@@ -312,7 +316,10 @@ fn process_and_append(
         ),
         ("scrape_series_added", processed.series_added as f64),
     ] {
-        batch.push(report_labels(name, &target_labels), vec![Sample::new(ts, v)]);
+        batch.push(
+            report_labels(name, &target_labels),
+            vec![Sample::new(ts, v)],
+        );
     }
     if let Err(e) = storage.append(&batch) {
         tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");

@@ -2,10 +2,10 @@
 //! reloads that keep the loops (and their caches and health) of targets
 //! that stay, and snapshots for the HTTP side.
 
+use super::cache::Metadata;
 use super::config::{ConfigError, Job, ScrapeConfig};
 use super::discovery::JobDiscovery;
 use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus, lock};
-use super::cache::Metadata;
 use super::relabel::LabelSet;
 use super::schedule;
 use super::target::{self, JobTargets, format_duration};
@@ -166,7 +166,10 @@ impl ScrapeManager {
     pub fn reload_file(&self, path: &Path) -> Result<(), ConfigError> {
         let config = ScrapeConfig::load(path)?;
         for section in &config.ignored_sections {
-            tracing::info!(section, "scrape config: section not used by the scraper, ignored");
+            tracing::info!(
+                section,
+                "scrape config: section not used by the scraper, ignored"
+            );
         }
         self.apply(config);
         Ok(())
@@ -255,7 +258,8 @@ impl ScrapeManager {
                     scrape_pool: name.clone(),
                     discovered_labels: d.clone(),
                 }));
-            snap.dropped_counts.insert(name.clone(), state.dropped.len());
+            snap.dropped_counts
+                .insert(name.clone(), state.dropped.len());
         }
         snap
     }
@@ -295,7 +299,9 @@ impl ScrapeManager {
                 let m = ScrapeManager { inner };
                 match m.reload() {
                     Ok(()) => tracing::info!("scrape config reloaded"),
-                    Err(e) => tracing::error!(error = %e, "scrape config reload refused; the running configuration stays"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "scrape config reload refused; the running configuration stays")
+                    }
                 }
             }
         }))

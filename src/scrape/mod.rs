@@ -13,5 +13,5 @@ pub mod relabel;
 pub mod schedule;
 pub mod target;
 
-pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};
 pub use r#loop::{Health, TargetStatus};
+pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};

@@ -40,7 +40,10 @@ pub fn accept_header(protocols: &[Protocol]) -> String {
 
 /// The parser for a response's `Content-Type`, by media type alone; an
 /// unusable type falls back to `fallback` or fails the scrape.
-pub fn format_for(content_type: Option<&str>, fallback: Option<Protocol>) -> Result<Format, String> {
+pub fn format_for(
+    content_type: Option<&str>,
+    fallback: Option<Protocol>,
+) -> Result<Format, String> {
     let media = content_type
         .and_then(|c| c.split(';').next())
         .map(|m| m.trim().to_ascii_lowercase());

@@ -250,7 +250,10 @@ impl Rule {
         let action = raw.action.unwrap_or(Action::Replace);
         let name = action.as_str();
         let regex_default = raw.regex.as_ref().is_none_or(AnchoredRegex::is_default);
-        let sep_default = raw.separator.as_deref().is_none_or(|s| s == DEFAULT_SEPARATOR);
+        let sep_default = raw
+            .separator
+            .as_deref()
+            .is_none_or(|s| s == DEFAULT_SEPARATOR);
         let repl_default = raw
             .replacement
             .as_deref()
@@ -283,9 +286,7 @@ impl Rule {
             ));
         }
         if plain_target && !repl_default {
-            return Err(format!(
-                "'replacement' can not be set for {name} action"
-            ));
+            return Err(format!("'replacement' can not be set for {name} action"));
         }
         if matches!(action, Action::KeepEqual | Action::DropEqual)
             && (!regex_default || raw.modulus != 0 || !sep_default)

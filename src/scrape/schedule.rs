@@ -27,14 +27,18 @@ pub fn server_hash(hostname: &str, external_labels: &BTreeMap<String, String>) -
 
 /// A target's offset inside its interval, in nanoseconds.
 pub fn offset_ns(identity: &str, server: u64, interval: Duration) -> u64 {
-    let interval = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX).max(1);
+    let interval = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
     (fnv1a(identity.as_bytes()) ^ server) % interval
 }
 
 /// The first tick at or after `now_ns` (Unix ns) where
 /// `tick mod interval == offset`.
 pub fn next_tick(now_ns: u64, interval: Duration, offset_ns: u64) -> u64 {
-    let iv = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX).max(1);
+    let iv = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
     let base = now_ns - now_ns % iv + offset_ns % iv;
     if base >= now_ns { base } else { base + iv }
 }

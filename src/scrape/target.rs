@@ -111,19 +111,13 @@ pub fn build(job: &Job, target: &LabelSet, group: &LabelSet) -> Built {
         return Built::Dropped(discovered);
     }
     match finish(job, labels) {
-        Ok(t) => Built::Active(Target {
-            discovered,
-            ..t
-        }),
+        Ok(t) => Built::Active(Target { discovered, ..t }),
         Err(reason) => Built::Invalid { discovered, reason },
     }
 }
 
 fn finish(job: &Job, mut labels: LabelSet) -> Result<Target, String> {
-    let address = labels
-        .get("__address__")
-        .cloned()
-        .ok_or("no address")?;
+    let address = labels.get("__address__").cloned().ok_or("no address")?;
     if address.contains('/') {
         return Err(format!("{address:?} is not a valid hostname"));
     }
