@@ -2,6 +2,7 @@
 //! deadline over connect, headers, body and gunzip; `body_size_limit`
 //! counts decompressed bytes, and a body of exactly the limit fails.
 
+use super::config::{Authorization, BasicAuth};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -28,6 +29,8 @@ pub struct Request<'a> {
     pub body_limit: u64,
     /// `Authorization` header value.
     pub authorization: Option<String>,
+    /// More headers.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Why a fetch failed, worded as Prometheus words it.
@@ -121,11 +124,10 @@ impl Fetcher {
                 .header(
                     hyper::header::USER_AGENT,
                     concat!("Hourglass/", env!("CARGO_PKG_VERSION")),
-                )
-                .header(
-                    "X-Prometheus-Scrape-Timeout-Seconds",
-                    req.timeout.as_secs_f64().to_string(),
                 );
+            for (k, v) in &req.headers {
+                b = b.header(*k, v.as_str());
+            }
             if let Some(a) = &req.authorization {
                 b = b.header(hyper::header::AUTHORIZATION, a.as_str());
             }
@@ -238,4 +240,41 @@ async fn connect(uri: &hyper::Uri, authority: &str) -> Result<Sender, String> {
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+/// The `Authorization` header for a job's or an SD entry's credentials;
+/// files are read each time, so rotated secrets are picked up.
+pub fn authorization_header(
+    basic_auth: Option<&BasicAuth>,
+    authorization: Option<&Authorization>,
+) -> Result<Option<String>, String> {
+    use base64::Engine as _;
+    if let Some(b) = basic_auth {
+        let password = match (&b.password, &b.password_file) {
+            (_, Some(f)) => std::fs::read_to_string(f)
+                .map_err(|e| format!("unable to read password file {f}: {e}"))?
+                .trim()
+                .to_string(),
+            (Some(p), None) => p.clone(),
+            (None, None) => String::new(),
+        };
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
+        return Ok(Some(format!("Basic {token}")));
+    }
+    if let Some(a) = authorization {
+        let creds = match (&a.credentials, &a.credentials_file) {
+            (_, Some(f)) => std::fs::read_to_string(f)
+                .map_err(|e| format!("unable to read authorization credentials file {f}: {e}"))?
+                .trim()
+                .to_string(),
+            (Some(c), None) => c.clone(),
+            (None, None) => String::new(),
+        };
+        return Ok(Some(format!(
+            "{} {creds}",
+            a.kind.as_deref().unwrap_or("Bearer")
+        )));
+    }
+    Ok(None)
 }

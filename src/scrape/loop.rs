@@ -194,6 +194,10 @@ pub async fn scrape_once(
                 timeout: cfg.target.timeout,
                 body_limit: job.limits.body_size_limit,
                 authorization,
+                headers: vec![(
+                    "X-Prometheus-Scrape-Timeout-Seconds",
+                    cfg.target.timeout.as_secs_f64().to_string(),
+                )],
             };
             fetcher.fetch(&req).await.map_err(|e| e.to_string())
         }
@@ -228,35 +232,7 @@ pub async fn scrape_once(
 }
 
 fn authorization(job: &Job) -> Result<Option<String>, String> {
-    use base64::Engine as _;
-    if let Some(b) = &job.basic_auth {
-        let password = match (&b.password, &b.password_file) {
-            (_, Some(f)) => std::fs::read_to_string(f)
-                .map_err(|e| format!("unable to read password file {f}: {e}"))?
-                .trim()
-                .to_string(),
-            (Some(p), None) => p.clone(),
-            (None, None) => String::new(),
-        };
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
-        return Ok(Some(format!("Basic {token}")));
-    }
-    if let Some(a) = &job.authorization {
-        let creds = match (&a.credentials, &a.credentials_file) {
-            (_, Some(f)) => std::fs::read_to_string(f)
-                .map_err(|e| format!("unable to read authorization credentials file {f}: {e}"))?
-                .trim()
-                .to_string(),
-            (Some(c), None) => c.clone(),
-            (None, None) => String::new(),
-        };
-        return Ok(Some(format!(
-            "{} {creds}",
-            a.kind.as_deref().unwrap_or("Bearer")
-        )));
-    }
-    Ok(None)
+    super::fetch::authorization_header(job.basic_auth.as_ref(), job.authorization.as_ref())
 }
 
 /// Parses, builds one batch (samples or nothing, stale markers, report

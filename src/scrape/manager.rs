@@ -383,7 +383,7 @@ impl Inner {
 async fn discover(inner: Weak<Inner>, job: Arc<Job>) {
     let mut d = JobDiscovery::new(&job);
     loop {
-        if d.poll() {
+        if d.poll().await {
             let built = target::build_all(&job, d.groups());
             match inner.upgrade() {
                 Some(i) => i.sync_job(&job, built),

@@ -2,6 +2,7 @@
 //! target groups, the shape of `static_configs` and file SD entries.
 
 pub mod file;
+pub mod http;
 pub mod r#static;
 
 use super::relabel::LabelSet;
@@ -40,6 +41,7 @@ impl TargetGroup {
 pub struct JobDiscovery {
     static_groups: Vec<TargetGroup>,
     files: Vec<file::FileSd>,
+    http: Vec<http::HttpSd>,
     started: bool,
 }
 
@@ -54,17 +56,26 @@ impl JobDiscovery {
                 .cloned()
                 .map(file::FileSd::new)
                 .collect(),
+            http: job
+                .http_sd_configs
+                .iter()
+                .cloned()
+                .map(http::HttpSd::new)
+                .collect(),
             started: false,
         }
     }
 
     /// Refreshes what is due; `true` on the first call and whenever the
     /// groups may have changed.
-    pub fn poll(&mut self) -> bool {
+    pub async fn poll(&mut self) -> bool {
         let mut changed = !self.started;
         self.started = true;
         for f in &mut self.files {
             changed |= f.poll();
+        }
+        for h in &mut self.http {
+            changed |= h.poll().await;
         }
         changed
     }
@@ -74,5 +85,6 @@ impl JobDiscovery {
         self.static_groups
             .iter()
             .chain(self.files.iter().flat_map(file::FileSd::groups))
+            .chain(self.http.iter().flat_map(http::HttpSd::groups))
     }
 }

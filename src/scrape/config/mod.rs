@@ -3,12 +3,20 @@
 //! sections Prometheus knows are skipped (and named, so `serve` can log
 //! them once); anything else is an error with its line.
 
+mod auth;
+mod sd;
+mod value;
+
+pub use auth::{Authorization, BasicAuth};
+pub use sd::{FileSd, HttpSd, StaticConfig};
+
 use super::relabel::Rule;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use value::{Dur, Size};
 
 /// Why a scrape configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -34,32 +42,6 @@ pub enum ConfigError {
     /// A rule that spans several keys.
     #[error("{0}")]
     Invalid(String),
-}
-
-/// A duration written as Prometheus writes one (`15s`, `1m30s`, `100ms`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Dur(Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::duration::parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// A byte size (`10MB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Size(u64);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::size::parse_size(&s)
-            .map(Size)
-            .map_err(serde::de::Error::custom)
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,64 +137,13 @@ struct RawJob {
     #[serde(default)]
     static_configs: Vec<StaticConfig>,
     #[serde(default)]
-    file_sd_configs: Vec<RawFileSd>,
+    file_sd_configs: Vec<FileSd>,
+    #[serde(default)]
+    http_sd_configs: Vec<HttpSd>,
     #[serde(default)]
     relabel_configs: Vec<Rule>,
     #[serde(default)]
     metric_relabel_configs: Vec<Rule>,
-}
-
-/// `basic_auth` of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password, inline.
-    pub password: Option<String>,
-    /// Password read from this file at each scrape.
-    pub password_file: Option<String>,
-}
-
-/// `authorization` of a job (`type` defaults to `Bearer`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// Scheme word.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    /// Credentials, inline.
-    pub credentials: Option<String>,
-    /// Credentials read from this file at each scrape.
-    pub credentials_file: Option<String>,
-}
-
-/// A `static_configs` entry, also the shape of file SD groups.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticConfig {
-    /// `host:port` addresses.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Labels for every target of the group.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFileSd {
-    files: Vec<String>,
-    refresh_interval: Option<Dur>,
-}
-
-/// A `file_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSd {
-    /// Paths or globs (`*` in the last element), ending in .json, .yml or .yaml.
-    pub files: Vec<String>,
-    /// Re-read at least this often (default 5m).
-    pub refresh_interval: Duration,
 }
 
 /// Per-scrape limits; 0 = none.
@@ -368,6 +299,8 @@ pub struct Job {
     pub static_configs: Vec<StaticConfig>,
     /// File discovery.
     pub file_sd_configs: Vec<FileSd>,
+    /// HTTP discovery.
+    pub http_sd_configs: Vec<HttpSd>,
     /// Rules over discovered labels.
     pub relabel_configs: Vec<Rule>,
     /// Rules over scraped series.
@@ -543,24 +476,6 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
             }
         }
     }
-    let file_sd_configs = raw
-        .file_sd_configs
-        .into_iter()
-        .map(|f| {
-            for pattern in &f.files {
-                let lower = pattern.to_ascii_lowercase();
-                if ![".json", ".yml", ".yaml"].iter().any(|e| lower.ends_with(e)) {
-                    return Err(invalid(format!(
-                        "file_sd_configs: path {pattern:?} is not valid: it must end in .json, .yml or .yaml"
-                    )));
-                }
-            }
-            Ok(FileSd {
-                files: f.files,
-                refresh_interval: f.refresh_interval.map_or(Duration::from_secs(300), |d| d.0),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(Job {
         limits: Limits::resolve(&raw_limits!(raw), &global.limits),
         name,
@@ -578,7 +493,8 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         basic_auth: raw.basic_auth,
         authorization: raw.authorization,
         static_configs: raw.static_configs,
-        file_sd_configs,
+        file_sd_configs: raw.file_sd_configs,
+        http_sd_configs: raw.http_sd_configs,
         relabel_configs: raw.relabel_configs,
         metric_relabel_configs: raw.metric_relabel_configs,
     })
