@@ -246,3 +246,87 @@ fn http_sd_https_and_bad_urls_are_refused_with_their_line() {
     .to_string();
     assert!(e.contains("line 4") && e.contains("scheme"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_sd_resolves_srv_a_and_aaaa_from_dnsmasq_on_a_loopback_port() {
+    let Some(bin) = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("dnsmasq not installed; skipped");
+        return;
+    };
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut dnsmasq = std::process::Command::new(bin)
+        .args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--user=root",
+            "--pid-file=",
+            &format!("--port={port}"),
+            "--srv-host=_node._tcp.sd.test,web1.sd.test,9100",
+            "--srv-host=_node._tcp.sd.test,web2.sd.test,9101",
+            "--host-record=web1.sd.test,127.0.0.1,::1",
+            "--local=/sd.test/",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cfg = "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n\
+               \x20     - names: ['_node._tcp.sd.test']\n\
+               \x20     - names: ['web1.sd.test']\n        type: A\n        port: 9200\n\
+               \x20     - names: ['web1.sd.test']\n        type: AAAA\n        port: 9300\n\
+               \x20     - names: ['missing.sd.test']\n        type: A\n        port: 1\n\
+               \x20   relabel_configs:\n      - source_labels: [__meta_dns_srv_record_target]\n        target_label: srv_target\n";
+    let c = ScrapeConfig::parse(cfg).unwrap();
+    let job = &c.jobs[0];
+    let server: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut d = JobDiscovery::new(job).with_dns_server(job, Some(server));
+    assert!(d.poll().await);
+    let t = target::build_all(job, d.groups());
+    let _ = dnsmasq.kill();
+    let _ = dnsmasq.wait();
+    let mut addrs: Vec<_> = t
+        .active
+        .iter()
+        .map(|t| t.labels["__address__"].clone())
+        .collect();
+    addrs.sort();
+    assert_eq!(
+        addrs,
+        [
+            "127.0.0.1:9200",
+            "[::1]:9300",
+            "web1.sd.test:9100",
+            "web2.sd.test:9101"
+        ]
+    );
+    let srv = t
+        .active
+        .iter()
+        .find(|t| t.labels["__address__"] == "web1.sd.test:9100")
+        .unwrap();
+    assert_eq!(srv.labels["srv_target"], "web1.sd.test.");
+    assert_eq!(srv.discovered["__meta_dns_name"], "_node._tcp.sd.test");
+    assert_eq!(srv.discovered["__meta_dns_srv_record_port"], "9100");
+}
+
+#[test]
+fn dns_sd_without_port_for_a_records_is_refused() {
+    let e = ScrapeConfig::parse(
+        "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [x]\n        type: A\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("port is required"), "{e}");
+}

@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// sections are scraped into this server; re-read on SIGHUP.
     #[arg(long, env = "HOURGLASS_SCRAPE_CONFIG")]
     scrape_config: Option<PathBuf>,
+    /// DNS server (`ip:port`) for `dns_sd_configs` instead of those in
+    /// /etc/resolv.conf.
+    #[arg(long)]
+    scrape_dns_server: Option<std::net::SocketAddr>,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -209,7 +213,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
 
     let scraper = match &args.scrape_config {
-        Some(path) => Some(start_scraping(Arc::clone(&storage), path)?),
+        Some(path) => Some(start_scraping(
+            Arc::clone(&storage),
+            path,
+            args.scrape_dns_server,
+        )?),
         None => None,
     };
 
@@ -253,8 +261,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn start_scraping(
     storage: Arc<Storage>,
     path: &std::path::Path,
+    dns_server: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
-    let m = ScrapeManager::from_file(storage, path)
+    let m = ScrapeManager::from_file(storage, path, dns_server)
         .with_context(|| format!("invalid scrape config {}", path.display()))?;
     let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
     let jobs = m.config().map_or(0, |c| c.jobs.len());

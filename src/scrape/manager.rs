@@ -91,6 +91,7 @@ struct Inner {
     jobs: Mutex<BTreeMap<String, JobState>>,
     config: Mutex<Option<Arc<ScrapeConfig>>>,
     config_file: Mutex<Option<std::path::PathBuf>>,
+    dns_server: Mutex<Option<std::net::SocketAddr>>,
     reloads: std::sync::atomic::AtomicU64,
     failed_reloads: std::sync::atomic::AtomicU64,
 }
@@ -121,6 +122,7 @@ impl ScrapeManager {
                 jobs: Mutex::new(BTreeMap::new()),
                 config: Mutex::new(None),
                 config_file: Mutex::new(None),
+                dns_server: Mutex::new(None),
                 reloads: Default::default(),
                 failed_reloads: Default::default(),
             }),
@@ -129,8 +131,14 @@ impl ScrapeManager {
 
     /// A manager running the configuration in `path`, which later
     /// [`ScrapeManager::reload`]s read again. An invalid file is refused.
-    pub fn from_file(storage: Arc<Storage>, path: &Path) -> Result<ScrapeManager, ConfigError> {
+    /// `dns_server` replaces the system's resolvers for `dns_sd_configs`.
+    pub fn from_file(
+        storage: Arc<Storage>,
+        path: &Path,
+        dns_server: Option<std::net::SocketAddr>,
+    ) -> Result<ScrapeManager, ConfigError> {
         let m = ScrapeManager::new(storage);
+        m.set_dns_server(dns_server);
         m.reload_file(path)?;
         *lock(&m.inner.config_file) = Some(path.to_path_buf());
         Ok(m)
@@ -173,6 +181,12 @@ impl ScrapeManager {
         }
         self.apply(config);
         Ok(())
+    }
+
+    /// Resolves `dns_sd_configs` names through this server instead of the
+    /// system's resolvers, from the next [`ScrapeManager::apply`] on.
+    pub fn set_dns_server(&self, server: Option<std::net::SocketAddr>) {
+        *lock(&self.inner.dns_server) = server;
     }
 
     /// The configuration in force.
@@ -381,7 +395,11 @@ impl Inner {
 }
 
 async fn discover(inner: Weak<Inner>, job: Arc<Job>) {
-    let mut d = JobDiscovery::new(&job);
+    let server = match inner.upgrade() {
+        Some(i) => *lock(&i.dns_server),
+        None => return,
+    };
+    let mut d = JobDiscovery::new(&job).with_dns_server(&job, server);
     loop {
         if d.poll().await {
             let built = target::build_all(&job, d.groups());

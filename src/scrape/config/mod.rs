@@ -8,7 +8,7 @@ mod sd;
 mod value;
 
 pub use auth::{Authorization, BasicAuth};
-pub use sd::{FileSd, HttpSd, StaticConfig};
+pub use sd::{DnsRecord, DnsSd, FileSd, HttpSd, StaticConfig};
 
 use super::relabel::Rule;
 use serde::Deserialize;
@@ -140,6 +140,8 @@ struct RawJob {
     file_sd_configs: Vec<FileSd>,
     #[serde(default)]
     http_sd_configs: Vec<HttpSd>,
+    #[serde(default)]
+    dns_sd_configs: Vec<DnsSd>,
     #[serde(default)]
     relabel_configs: Vec<Rule>,
     #[serde(default)]
@@ -301,6 +303,8 @@ pub struct Job {
     pub file_sd_configs: Vec<FileSd>,
     /// HTTP discovery.
     pub http_sd_configs: Vec<HttpSd>,
+    /// DNS discovery.
+    pub dns_sd_configs: Vec<DnsSd>,
     /// Rules over discovered labels.
     pub relabel_configs: Vec<Rule>,
     /// Rules over scraped series.
@@ -495,6 +499,7 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         static_configs: raw.static_configs,
         file_sd_configs: raw.file_sd_configs,
         http_sd_configs: raw.http_sd_configs,
+        dns_sd_configs: raw.dns_sd_configs,
         relabel_configs: raw.relabel_configs,
         metric_relabel_configs: raw.metric_relabel_configs,
     })

@@ -1,5 +1,5 @@
 //! Service discovery entries of a job: `static_configs`, `file_sd_configs`,
-//! `http_sd_configs`.
+//! `http_sd_configs`, `dns_sd_configs`.
 
 use super::auth::{Authorization, BasicAuth};
 use super::value::Dur;
@@ -112,6 +112,95 @@ impl<'de> Deserialize<'de> for HttpSd {
             refresh_interval: refresh,
             basic_auth: raw.basic_auth,
             authorization: raw.authorization,
+        })
+    }
+}
+
+/// Record type a `dns_sd_configs` entry asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsRecord {
+    /// `SRV` (default): `target:port` from each record.
+    Srv,
+    /// `A`: `ip:port`.
+    A,
+    /// `AAAA`: `[ip]:port`.
+    Aaaa,
+}
+
+/// A `dns_sd_configs` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSd {
+    /// Names to resolve.
+    pub names: Vec<String>,
+    /// Record type.
+    pub record: DnsRecord,
+    /// Port for A/AAAA targets (required for them).
+    pub port: u16,
+    /// Resolved this often (default 30s).
+    pub refresh_interval: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDnsSd {
+    names: Vec<String>,
+    #[serde(rename = "type")]
+    record: Option<String>,
+    port: Option<u16>,
+    refresh_interval: Option<Dur>,
+}
+
+impl<'de> Deserialize<'de> for DnsSd {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = RawDnsSd::deserialize(d)?;
+        if raw.names.is_empty() {
+            return Err(D::Error::custom(
+                "DNS-SD config must contain at least one SRV record name",
+            ));
+        }
+        let record = match raw
+            .record
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("SRV") => DnsRecord::Srv,
+            Some("A") => DnsRecord::A,
+            Some("AAAA") => DnsRecord::Aaaa,
+            Some(other @ ("MX" | "NS")) => {
+                return Err(D::Error::custom(format!(
+                    "dns_sd_configs: record type {other} is not supported (SRV, A, AAAA are)"
+                )));
+            }
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "invalid DNS-SD records type {other:?}"
+                )));
+            }
+        };
+        let port = match (record, raw.port) {
+            (DnsRecord::Srv, p) => p.unwrap_or(0),
+            (_, Some(p)) if p != 0 => p,
+            _ => {
+                return Err(D::Error::custom(
+                    "a port is required in DNS-SD configs for all record types except SRV",
+                ));
+            }
+        };
+        let refresh = raw
+            .refresh_interval
+            .map_or(Duration::from_secs(30), |d| d.0);
+        if refresh.is_zero() {
+            return Err(D::Error::custom(
+                "dns_sd_configs: refresh_interval must be positive",
+            ));
+        }
+        Ok(DnsSd {
+            names: raw.names,
+            record,
+            port,
+            refresh_interval: refresh,
         })
     }
 }

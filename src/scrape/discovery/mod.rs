@@ -1,11 +1,13 @@
 //! Where targets come from. Every provider hands over complete lists of
 //! target groups, the shape of `static_configs` and file SD entries.
 
+pub mod dns;
 pub mod file;
 pub mod http;
 pub mod r#static;
 
 use super::relabel::LabelSet;
+use std::net::SocketAddr;
 
 /// Targets that share labels, from one source (a file, a config entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,6 +44,7 @@ pub struct JobDiscovery {
     static_groups: Vec<TargetGroup>,
     files: Vec<file::FileSd>,
     http: Vec<http::HttpSd>,
+    dns: Vec<dns::DnsSd>,
     started: bool,
 }
 
@@ -62,8 +65,30 @@ impl JobDiscovery {
                 .cloned()
                 .map(http::HttpSd::new)
                 .collect(),
+            dns: job
+                .dns_sd_configs
+                .iter()
+                .map(|c| dns::DnsSd::new(c.clone(), None))
+                .collect(),
             started: false,
         }
+    }
+
+    /// Resolves DNS SD names through `server` instead of the system's
+    /// resolvers.
+    pub fn with_dns_server(
+        mut self,
+        job: &crate::scrape::config::Job,
+        server: Option<SocketAddr>,
+    ) -> JobDiscovery {
+        if server.is_some() {
+            self.dns = job
+                .dns_sd_configs
+                .iter()
+                .map(|c| dns::DnsSd::new(c.clone(), server))
+                .collect();
+        }
+        self
     }
 
     /// Refreshes what is due; `true` on the first call and whenever the
@@ -77,6 +102,9 @@ impl JobDiscovery {
         for h in &mut self.http {
             changed |= h.poll().await;
         }
+        for d in &mut self.dns {
+            changed |= d.poll().await;
+        }
         changed
     }
 
@@ -86,5 +114,6 @@ impl JobDiscovery {
             .iter()
             .chain(self.files.iter().flat_map(file::FileSd::groups))
             .chain(self.http.iter().flat_map(http::HttpSd::groups))
+            .chain(self.dns.iter().flat_map(dns::DnsSd::groups))
     }
 }
