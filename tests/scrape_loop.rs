@@ -400,3 +400,33 @@ async fn sub_second_target_is_scraped_on_fixed_ticks_without_drift() {
     let gaps = ts.windows(2).filter(|w| w[1] - w[0] != 100).count();
     assert!(gaps * 10 <= ts.len(), "{ts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_over_target_limit_fail_every_target_without_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    let (t, addr) = start_targets().await;
+    t.set("a", "m 1\n");
+    let yaml = format!(
+        "scrape_configs:\n  - job_name: capped\n    scrape_interval: 100ms\n    target_limit: 1\n    metrics_path: /a\n\
+         \x20   static_configs:\n      - targets: ['{addr}', 'localhost:{}']\n",
+        addr.port()
+    );
+    let m = ScrapeManager::new(Arc::clone(&storage));
+    m.apply(ScrapeConfig::parse(&yaml).unwrap());
+    wait_for("scrapes", || {
+        let a = m.targets().active;
+        a.len() == 2 && a.iter().all(|t| t.status.scrapes >= 2)
+    })
+    .await;
+    for target in m.targets().active {
+        assert_eq!(target.status.health, Health::Down);
+        assert_eq!(
+            target.status.last_error,
+            "target_limit exceeded (number of targets: 2, limit: 1)"
+        );
+    }
+    assert!(t.accept.lock().unwrap().is_empty(), "no request was made");
+    assert!(select(&storage, &[("__name__", "m")]).is_empty());
+    m.shutdown().await;
+}

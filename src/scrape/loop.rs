@@ -72,6 +72,9 @@ pub struct LoopConfig {
     pub job: Arc<Job>,
     /// The target.
     pub target: Target,
+    /// Fail every scrape with this reason, without a request
+    /// (`target_limit` exceeded).
+    pub forced_error: Option<String>,
 }
 
 /// Why a loop stops.
@@ -185,23 +188,26 @@ pub async fn scrape_once(
     let ts = schedule::scrape_timestamp_ms(tick_ns, schedule::unix_now_ns(), cfg.target.interval);
     let job = &cfg.job;
     let accept = negotiate::accept_header(&job.protocols);
-    let fetched = match authorization(job) {
-        Ok(authorization) => {
-            let req = Request {
-                url: &cfg.target.url,
-                accept: &accept,
-                gzip: job.enable_compression,
-                timeout: cfg.target.timeout,
-                body_limit: job.limits.body_size_limit,
-                authorization,
-                headers: vec![(
-                    "X-Prometheus-Scrape-Timeout-Seconds",
-                    cfg.target.timeout.as_secs_f64().to_string(),
-                )],
-            };
-            fetcher.fetch(&req).await.map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e),
+    let fetched = match &cfg.forced_error {
+        Some(e) => Err(e.clone()),
+        None => match authorization(job) {
+            Ok(authorization) => {
+                let req = Request {
+                    url: &cfg.target.url,
+                    accept: &accept,
+                    gzip: job.enable_compression,
+                    timeout: cfg.target.timeout,
+                    body_limit: job.limits.body_size_limit,
+                    authorization,
+                    headers: vec![(
+                        "X-Prometheus-Scrape-Timeout-Seconds",
+                        cfg.target.timeout.as_secs_f64().to_string(),
+                    )],
+                };
+                fetcher.fetch(&req).await.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        },
     };
     let body = match &fetched {
         Ok(_) => std::mem::take(&mut fetcher.body),

@@ -354,12 +354,17 @@ impl Inner {
         if !Arc::ptr_eq(&state.job, job) {
             return;
         }
+        let limit = job.limits.target_limit;
+        let count = built.active.len() as u64;
+        let forced_error = (limit > 0 && count > limit)
+            .then(|| format!("target_limit exceeded (number of targets: {count}, limit: {limit})"));
         let mut next: BTreeMap<String, LoopHandle> = BTreeMap::new();
         for t in built.active {
             let id = t.identity();
             let cfg = Arc::new(LoopConfig {
                 job: Arc::clone(job),
                 target: t,
+                forced_error: forced_error.clone(),
             });
             let handle = match state.loops.remove(&id) {
                 Some(h) => {

@@ -150,20 +150,28 @@ pub fn read(path: &Path) -> Result<Vec<TargetGroup>, FileSdError> {
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    parse_groups(&text, is_json, &path.display().to_string())
+}
+
+/// Parses the text of a file SD file named `file`.
+pub fn parse_groups(
+    text: &str,
+    is_json: bool,
+    file: &str,
+) -> Result<Vec<TargetGroup>, FileSdError> {
     let configs: Vec<StaticConfig> = if is_json {
-        serde_json::from_str(&text)?
+        serde_json::from_str(text)?
     } else if text.trim().is_empty() {
         Vec::new()
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| FileSdError::Yaml(e.to_string()))?
+        serde_saphyr::from_str(text).map_err(|e| FileSdError::Yaml(e.to_string()))?
     };
-    let file = path.display().to_string();
     Ok(configs
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
             let mut labels = c.labels;
-            labels.insert("__meta_filepath".into(), file.clone());
+            labels.insert("__meta_filepath".into(), file.to_string());
             TargetGroup::from_addresses(format!("{file}:{i}"), &c.targets, labels)
         })
         .collect())
