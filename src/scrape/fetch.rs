@@ -203,8 +203,9 @@ impl Fetcher {
                     self.conn = None;
                     return Err(FetchError::BodyTooLarge);
                 }
-                // Compressed bytes beyond the ceiling cannot be worth reading.
-                if self.raw.len() as u64 > MAX_BODY_BYTES {
+                // gzip never doubles its input: a compressed body twice the
+                // limit cannot fit once decompressed.
+                if self.raw.len() as u64 >= limit.saturating_mul(2) {
                     self.conn = None;
                     return Err(FetchError::BodyTooLarge);
                 }
