@@ -13,7 +13,9 @@ mod config;
 mod data_dir;
 mod duration;
 pub mod ingest;
+pub mod scrape;
 mod server;
+mod size;
 
 /// Every route with its method and credentials class.
 pub use server::routes;

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::scrape::ScrapeManager;
 use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
@@ -102,6 +103,14 @@ pub struct ServeArgs {
     /// (raised to its hard limit at startup) less 256, at least half of it.
     #[arg(long, default_value_t = 0)]
     max_connections: usize,
+    /// Prometheus configuration file whose `global` and `scrape_configs`
+    /// sections are scraped into this server; re-read on SIGHUP.
+    #[arg(long, env = "HOURGLASS_SCRAPE_CONFIG")]
+    scrape_config: Option<PathBuf>,
+    /// DNS server (`ip:port`) for `dns_sd_configs` instead of those in
+    /// /etc/resolv.conf.
+    #[arg(long)]
+    scrape_dns_server: Option<std::net::SocketAddr>,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -138,24 +147,8 @@ fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// `1024`, `512KB`, `10GB`, `1TiB`: bytes, in units of 1024.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected a number and a unit such as 10GB"))?;
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "KB" | "KIB" => 10,
-        "MB" | "MIB" => 20,
-        "GB" | "GIB" => 30,
-        "TB" | "TIB" => 40,
-        "PB" | "PIB" => 50,
-        _ => return Err(format!("invalid size {s:?}: unknown unit {unit:?}")),
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("invalid size {s:?}: too large"))
+    crate::size::parse_size(s)
 }
 
 fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
@@ -268,6 +261,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.persist_interval.max(Duration::from_secs(1)),
     ));
 
+    let scraper = match &args.scrape_config {
+        Some(path) => Some(start_scraping(
+            Arc::clone(&storage),
+            path,
+            args.scrape_dns_server,
+        )?),
+        None => None,
+    };
+
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -298,6 +300,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await;
 
     state.set_ready(false);
+    if let Some((m, hup)) = scraper {
+        hup.abort();
+        m.shutdown().await;
+    }
     persister.abort();
     let _ = persister.await;
     let side = state.clone();
@@ -314,6 +320,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(data);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the scrape manager on `path` and its SIGHUP reloader.
+fn start_scraping(
+    storage: Arc<Storage>,
+    path: &std::path::Path,
+    dns_server: Option<std::net::SocketAddr>,
+) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
+    let m = ScrapeManager::from_file(storage, path, dns_server)
+        .with_context(|| format!("invalid scrape config {}", path.display()))?;
+    let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
+    let jobs = m.config().map_or(0, |c| c.jobs.len());
+    tracing::info!(file = %path.display(), jobs, "scraping");
+    Ok((m, hup))
 }
 
 /// Periodically seals finished hours into partitions and applies retention.

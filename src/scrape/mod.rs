@@ -1,0 +1,17 @@
+//! Pull collection: a Prometheus scrape configuration, target discovery,
+//! relabelling and the per-target scrape loops that append to storage
+//! through the same path as remote write.
+
+pub mod cache;
+pub mod config;
+pub mod discovery;
+pub mod fetch;
+mod r#loop;
+pub mod manager;
+pub mod negotiate;
+pub mod relabel;
+pub mod schedule;
+pub mod target;
+
+pub use r#loop::{Health, TargetStatus};
+pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};
