@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(cli::serve::ServeArgs),
+    Serve(Box<cli::serve::ServeArgs>),
     /// Benchmarks against a running server.
     Bench {
         #[command(subcommand)]
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_logging(cli.log_level.as_deref());
-            report(cli::serve::run(args))
+            report(cli::serve::run(*args))
         }
         Command::Bench {
             cmd: BenchCmd::Ingest(args),

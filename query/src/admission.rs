@@ -66,6 +66,31 @@ impl MemoryBudget {
     }
 }
 
+/// Samples drawn for memory an evaluation no longer counts (a result
+/// being written out); given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<MemoryBudget>,
+    n: usize,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.give_back(self.n);
+    }
+}
+
+impl MemoryBudget {
+    /// Draws `n` samples until the returned guard drops; `None` (and
+    /// nothing drawn) past the limit.
+    pub fn reserve(self: &Arc<Self>, n: usize) -> Option<Reservation> {
+        self.draw(n).then(|| Reservation {
+            budget: Arc::clone(self),
+            n,
+        })
+    }
+}
+
 /// Why a query was not let in.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error(

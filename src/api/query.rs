@@ -110,6 +110,10 @@ pub(crate) async fn admitted(state: &AppState) -> Result<Slot, ApiError> {
         })
 }
 
+/// Budget samples (16 bytes each) drawn per result point while the
+/// response is written: the point itself and about 32 bytes of JSON.
+const JSON_SAMPLES_PER_POINT: usize = 3;
+
 async fn run(
     state: AppState,
     mut opts: QueryOptions,
@@ -122,21 +126,38 @@ async fn run(
     let _guard = CancelOnDrop(cancel);
     // The slot is held until the evaluation itself ends, even when the
     // client has gone and the worker is still noticing the cancellation.
-    let result = tokio::task::spawn_blocking(move || {
+    // The response is written out under the same slot, off the async
+    // threads, with the result (and about twice its size again for its
+    // JSON) drawn from the memory budget: the evaluation gave its count
+    // back when it ended, but the result is still in memory.
+    let body = tokio::task::spawn_blocking(move || {
         let out = eval(&state, &opts);
+        let QueryOutput {
+            mut value,
+            mut warnings,
+            infos,
+            ..
+        } = out.map_err(|e| eval_error(&e))?;
+        apply_limit(&mut value, limit, &mut warnings);
+        let held = value.points().saturating_mul(JSON_SAMPLES_PER_POINT);
+        let _reserved = state
+            .engine()
+            .admission()
+            .memory()
+            .reserve(held)
+            .ok_or_else(|| ApiError {
+                kind: ErrorType::Unavailable,
+                message: format!(
+                    "the query's result of {} points cannot be written out within the server's query memory budget now; retry later",
+                    value.points()
+                ),
+            })?;
+        let body = query_response(&value, &warnings, &infos);
         drop(slot);
-        out
+        Ok::<_, ApiError>(body)
     })
     .await
-    .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
-    let QueryOutput {
-        mut value,
-        mut warnings,
-        infos,
-        ..
-    } = result.map_err(|e| eval_error(&e))?;
-    apply_limit(&mut value, limit, &mut warnings);
-    let body = query_response(&value, &warnings, &infos);
+    .map_err(|e| ApiError::internal(format!("query task failed: {e}")))??;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

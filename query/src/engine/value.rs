@@ -48,6 +48,17 @@ pub enum Value {
     Matrix(Vec<RangeSeries>),
 }
 
+impl Value {
+    /// Points the result holds (one per sample, scalar or string).
+    pub fn points(&self) -> usize {
+        match self {
+            Value::Scalar { .. } | Value::String { .. } => 1,
+            Value::Vector(v) => v.len(),
+            Value::Matrix(m) => m.iter().map(|s| s.points.len()).sum(),
+        }
+    }
+}
+
 /// The evaluation times of one (sub)query: `start + k*step` for `k < n`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Grid {
