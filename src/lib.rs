@@ -11,7 +11,6 @@ mod build_info;
 pub mod cli;
 mod config;
 mod data_dir;
-mod duration;
 pub mod ingest;
 mod server;
 

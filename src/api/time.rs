@@ -46,10 +46,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    crate::duration::parse_duration(s)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_millis()).ok())
-        .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
+    hourglass_query::duration::parse_duration_ms(s)
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
 }
 
 fn digits(s: &[u8]) -> Option<i64> {

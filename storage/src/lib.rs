@@ -11,6 +11,7 @@
 
 pub mod chunk;
 mod clock;
+pub mod encoding;
 mod error;
 pub mod head;
 pub mod index;
