@@ -26,7 +26,7 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 }
 
 fn hour_text(ms: i64) -> String {
-    crate::api::time::format_rfc3339(ms)
+    hourglass_storage::calendar::format_rfc3339_ms(ms)
 }
 
 /// Builds the report; `Err` only when the directory cannot be read.

@@ -9,6 +9,7 @@
 //! It never knows about HTTP, protobuf or PromQL: callers hand it
 //! [`Labels`], [`Sample`]s and [`Matcher`]s.
 
+pub mod calendar;
 pub mod chunk;
 mod clock;
 pub mod encoding;
