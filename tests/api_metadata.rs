@@ -1,6 +1,8 @@
 //! The Prometheus API's metadata endpoints against a real server, as
 //! Grafana's data source and `promtool` call them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! `/api/v1/query` and `/api/v1/query_range` against a real server, fed by
 //! remote write, checked value by value.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -5,6 +5,8 @@
 //! concurrency limit wait in line, then get 503. Loopback only; bounded in
 //! count and time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

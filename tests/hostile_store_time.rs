@@ -3,6 +3,8 @@
 //! new series (one huge request, and racing writers) against the caps.
 //! Bounded in count and time; loopback only; each server stops itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

@@ -12,6 +12,8 @@
 //!   and answers fast, writes resume by themselves once space returns, and
 //!   a clean stop exits 0.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! `hourglass export` then `hourglass import` reproduces the data exactly,
 //! special values included; bad lines are reported by number and field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! across partitions and the head, before and after a restart;
 //! `hourglass inspect` reports them; retention removes old ones.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

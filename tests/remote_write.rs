@@ -1,6 +1,8 @@
 //! Remote write 1.0 end to end: a real server, real snappy + protobuf
 //! bodies, every documented refusal, and a kill -9 under write load.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -4,6 +4,8 @@
 //! 2.0 start timestamps insert a zero only where Prometheus would; series
 //! caps refuse new series only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

@@ -20,6 +20,9 @@
 //! no input overflows the stack or stalls the caller. Compiled regex
 //! matchers are cached process-wide, since dashboards repeat them.
 
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admission;
 pub mod duration;
 pub mod engine;

@@ -4,6 +4,8 @@
 //! allocating, a query that cannot draw from the shared budget stops with
 //! `MemoryBudget`, and either way what it drew goes back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::{Engine, EngineOptions, ErrorKind, EvalError, parse};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::time::{Duration, Instant};

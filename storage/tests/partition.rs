@@ -1,6 +1,8 @@
 //! Hourly partitions through the public API: persisting, reading back,
 //! late data, recovery, and corrupt partitions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::partition::Partition;
 use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;

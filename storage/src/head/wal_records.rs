@@ -10,7 +10,7 @@
 //!            against 0), then the value's 8 bytes little-endian
 //! ```
 //!
-//! Every WAL frame already carries a CRC32C, so records have no checksum of
+//! Every WAL frame already carries an IEEE CRC32, so records have no checksum of
 //! their own. A series definition appears in each record that uses the
 //! series until one record holding it is known durable, so replay never
 //! meets a sample whose series it cannot name (see `head::append`).

@@ -146,6 +146,7 @@ impl Partition {
         let file = File::open(dir.join("chunks")).map_err(io(&dir))?;
         // SAFETY: partitions are immutable once renamed into place and we
         // never write to them; see storage/UNSAFE.md.
+        #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file) }.map_err(io(&dir))?;
         let body = map
             .len()
