@@ -12,7 +12,6 @@ use hourglass_storage::Sample;
 use serde_json::json;
 
 const T0: i64 = 1_700_000_000_000;
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// A counter per instance rising 10 per 15 s scrape for 10 minutes, and a
 /// gauge.

@@ -40,22 +40,6 @@ fn write(server: &Server, name: &str, series: std::ops::Range<usize>, times: &[i
     remote_write(server, &w.buf).status
 }
 
-fn metric(server: &Server, name: &str) -> f64 {
-    let text = server.get("/metrics").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing"))
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what}: not reached in time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The instant query's single value, or 0 when the result is empty.
 fn value(server: &Server, query: &str, t_ms: i64) -> f64 {
     let q: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();

@@ -2,9 +2,8 @@
 //! seconds, in UTC, on [`hourglass_storage::calendar`].
 
 use super::super::Ctx;
-use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid};
-use super::{map_values, vector_arg};
+use super::{FamilyResult, map_values, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use hourglass_storage::calendar::{civil_from_days, days_in_month};
@@ -34,12 +33,7 @@ fn date_part(name: &str, secs: f64) -> f64 {
     }
 }
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     if !matches!(
         name,
         "minute"
