@@ -27,9 +27,11 @@ pub enum VarintError {
     Overflow,
 }
 
-/// Writes `x` into the front of `buf` and returns how many bytes it took.
+/// Writes `x` into the front of `buf` (at least [`MAX_VARINT_BYTES`]
+/// long, checked at compile time) and returns how many bytes it took.
 #[inline]
-pub fn encode_uvarint(buf: &mut [u8; MAX_VARINT_BYTES], mut x: u64) -> usize {
+pub fn encode_uvarint<const N: usize>(buf: &mut [u8; N], mut x: u64) -> usize {
+    const { assert!(N >= MAX_VARINT_BYTES) };
     let mut n = 0;
     while x >= 0x80 {
         buf[n] = (x as u8) | 0x80;
@@ -58,28 +60,33 @@ pub fn put_zvarint(out: &mut Vec<u8>, x: i64) {
 /// took.
 #[inline]
 pub fn decode_uvarint(bytes: &[u8]) -> Result<(u64, usize), VarintError> {
-    let mut x = 0u64;
-    for (i, &b) in bytes.iter().take(MAX_VARINT_BYTES).enumerate() {
-        // The tenth byte holds bit 63 only.
-        if i == MAX_VARINT_BYTES - 1 && b > 1 {
-            return Err(VarintError::Overflow);
-        }
-        x |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Ok((x, i + 1));
-        }
-    }
-    // Ten bytes always decide above, so fewer were there.
-    Err(VarintError::Truncated)
+    let mut pos = 0;
+    read_uvarint(bytes, &mut pos).map(|x| (x, pos))
 }
 
 /// Reads a varint at `*pos` and moves `*pos` past it; `*pos` is left
 /// alone on error.
 #[inline]
 pub fn read_uvarint(bytes: &[u8], pos: &mut usize) -> Result<u64, VarintError> {
-    let (x, n) = decode_uvarint(bytes.get(*pos..).unwrap_or_default())?;
-    *pos += n;
-    Ok(x)
+    let mut x = 0u64;
+    let mut at = *pos;
+    for i in 0..MAX_VARINT_BYTES {
+        let Some(&b) = bytes.get(at) else {
+            return Err(VarintError::Truncated);
+        };
+        // The tenth byte holds bit 63 only.
+        if i == MAX_VARINT_BYTES - 1 && b > 1 {
+            return Err(VarintError::Overflow);
+        }
+        at += 1;
+        x |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *pos = at;
+            return Ok(x);
+        }
+    }
+    // The tenth byte always decides above.
+    Err(VarintError::Overflow)
 }
 
 /// Maps a signed value to an unsigned one, small magnitudes to small

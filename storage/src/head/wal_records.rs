@@ -89,9 +89,7 @@ impl RecordWriter {
             let d = s.t.wrapping_sub(prev);
             // One copy per sample from a stack buffer, not a push per byte.
             let mut buf = [0u8; MAX_SAMPLE_BYTES];
-            let mut t = [0u8; MAX_VARINT_BYTES];
-            let n = encode_uvarint(&mut t, zigzag(d));
-            buf[..n].copy_from_slice(&t[..n]);
+            let n = encode_uvarint(&mut buf, zigzag(d));
             buf[n..n + 8].copy_from_slice(&s.v.to_bits().to_le_bytes());
             g.extend_from_slice(&buf[..n + 8]);
             prev = s.t;
