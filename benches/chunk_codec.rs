@@ -6,6 +6,8 @@
 //! chunk: header, stream and CRC) and the share of packed chunks are
 //! printed once per shape.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::Sample;
 use hourglass_storage::chunk::{self, Chunk, ENCODING_PACKED, XorAppender};

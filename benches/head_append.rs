@@ -7,6 +7,8 @@
 //! * `head_select/1-of-1M`: one series by exact matchers out of 1M, with
 //!   its samples decoded; also prints memory per series at 1M series.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::head::{Head, HeadOptions};
 use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};

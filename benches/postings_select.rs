@@ -4,6 +4,8 @@
 //! label `id` with 100,000 distinct values (one per series of `metric_0`'s
 //! first 100k... spread over the first 100k series) for regex matchers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::index::MemPostings;
 use hourglass_storage::{Labels, MatchOp, Matcher};

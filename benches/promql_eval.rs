@@ -5,6 +5,8 @@
 //! Throughput is samples loaded from storage per second; run with
 //! `RAYON_NUM_THREADS=1` for the per-core figure.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_query::{Engine, QueryOptions, parse};
 use hourglass_storage::{MatchOp, Matcher, Querier};

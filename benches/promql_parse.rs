@@ -1,6 +1,8 @@
 //! PromQL parsing speed on dashboard-shaped queries. The target is a
 //! typical Grafana panel query (`grafana_panel`) under 10 µs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 

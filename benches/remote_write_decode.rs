@@ -2,6 +2,8 @@
 //! (one sample each, as Prometheus sends them), snappy block and protobuf,
 //! into reused buffers as the server does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, decompress_into, v1};

@@ -5,6 +5,8 @@
 //! Writes to a temporary directory on the disk holding `$HOURGLASS_BENCH_DIR`
 //! (default: the system temp dir), since fsync cost is the point.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_wal::{Options, SyncPolicy, Wal};
 use std::time::{Duration, Instant};

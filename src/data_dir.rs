@@ -78,6 +78,22 @@ impl DataDir {
     }
 }
 
+/// The partition directories under `parts` (its `.tmp-*` and `.corrupt`
+/// entries included), sorted by name; none when `parts` does not exist.
+pub(crate) fn partition_dirs(parts: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = match fs::read_dir(parts) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    dirs.sort();
+    Ok(dirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,13 @@
 //! and `hourglass-query`. Nothing depends on this crate but its own binary,
 //! tests and benches.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod api;
 mod build_info;
 pub mod cli;
 mod config;
 mod data_dir;
-mod duration;
 pub mod ingest;
 pub mod scrape;
 mod server;

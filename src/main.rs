@@ -32,7 +32,8 @@ enum Command {
     },
     /// Write series matching selectors as JSON lines (offline).
     Export(cli::export::ExportArgs),
-    /// Read JSON lines into storage (offline); old hours become partitions.
+    /// Read JSON lines, text exposition or OpenMetrics with timestamps into storage
+    /// (offline); old hours become partitions.
     Import(cli::import::ImportArgs),
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
@@ -81,6 +82,7 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 /// again costs the kernel zeroing 2 MiB (half the server's CPU under
 /// ingest, measured with perf), and RSS grows by whole huge pages (160 MB
 /// instead of 66 MB for 20,000 series).
+#[allow(unsafe_code)] // see storage/UNSAFE.md
 fn disable_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments and only sets a
@@ -96,6 +98,7 @@ fn disable_transparent_huge_pages() {
 /// in-flight body budget (measured: 240 MiB against a 96 MiB budget over a
 /// 21 MiB steady state; 114 MiB with 10 ms). `MIMALLOC_PURGE_DELAY` still
 /// overrides it.
+#[allow(unsafe_code)] // see storage/UNSAFE.md
 fn shorten_allocator_purge_delay() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;

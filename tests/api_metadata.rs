@@ -1,6 +1,8 @@
 //! The Prometheus API's metadata endpoints against a real server, as
 //! Grafana's data source and `promtool` call them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -10,7 +12,6 @@ use hourglass_storage::Sample;
 use serde_json::json;
 
 const T0: i64 = 1_700_000_000_000;
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 fn seeded() -> (tempfile::TempDir, Server) {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! `/api/v1/query` and `/api/v1/query_range` against a real server, fed by
 //! remote write, checked value by value.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -10,7 +12,6 @@ use hourglass_storage::Sample;
 use serde_json::json;
 
 const T0: i64 = 1_700_000_000_000;
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// A counter per instance rising 10 per 15 s scrape for 10 minutes, and a
 /// gauge.

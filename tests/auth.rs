@@ -1,6 +1,8 @@
 //! Credentials per path class, rate limits with 429, and request limits,
 //! from a real config file; every refusal counted on /metrics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! `POST /api/v1/metrics/custom` end to end: item-by-item results, and the
 //! stored series read back through PromQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

@@ -2,6 +2,8 @@
 //! real server: data source health check, metric browser, a time-series
 //! panel and a table panel, each checked for status and response shape.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

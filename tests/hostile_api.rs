@@ -1,6 +1,7 @@
 //! Query API parameters at and past their edges: every refusal is a 400 in
 //! Prometheus's error envelope naming the parameter, and the server keeps
 //! answering.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

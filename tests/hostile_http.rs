@@ -4,6 +4,8 @@
 //! the connection cap, and protobuf varints that overflow. Bounded in
 //! count and time; each server stops with its test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

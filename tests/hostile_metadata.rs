@@ -2,6 +2,7 @@
 //! enormous help text cannot grow the server's memory, the writes that
 //! carry them still store their samples, and every dropped entry is
 //! counted. Pushgateway pushes are held to their caller's series quota.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 mod push_util;

@@ -5,6 +5,8 @@
 //! server must answer every request with a clear 4xx, keep `/-/ready`
 //! answering, and lose nothing it acknowledged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

@@ -5,24 +5,20 @@
 //! concurrency limit wait in line, then get 503. Loopback only; bounded in
 //! count and time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_storage::Sample;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const SERIES: usize = 100;
 const HOUR_MS: i64 = 3_600_000;
 /// `--query-memory-budget`, in samples of 16 bytes.
 const BUDGET_SAMPLES: u64 = 8_000_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// A server with small limits and `SERIES` series of `m` over the last
 /// hour (a sample every 15 s); returns it with the end of the data (ms).

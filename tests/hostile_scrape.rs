@@ -1,6 +1,7 @@
 //! Hostile scrape targets (loopback only, bounded in time): each one fails
 //! its own scrape with a reason, never stalls or crashes the scraper, and
 //! never touches another target's data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::{Health, ScrapeManager};

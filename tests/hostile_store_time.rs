@@ -3,6 +3,8 @@
 //! new series (one huge request, and racing writers) against the caps.
 //! Bounded in count and time; loopback only; each server stops itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 
@@ -11,19 +13,10 @@ use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, v1, v2};
 use hourglass_storage::Sample;
 use push_util::*;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const MIN: i64 = 60_000;
 const GRACE: i64 = 10 * MIN;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<Sample>);
 
 fn v1_write(server: &Server, series: &[Series<'_>]) -> Response {
     let mut w = Writer::default();

@@ -12,6 +12,8 @@
 //!   and answers fast, writes resume by themselves once space returns, and
 //!   a clean stop exits 0.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -36,22 +38,6 @@ fn write(server: &Server, name: &str, series: std::ops::Range<usize>, times: &[i
         v1::encode_series(&mut w, [("__name__", name), ("i", id.as_str())], &samples);
     }
     remote_write(server, &w.buf).status
-}
-
-fn metric(server: &Server, name: &str) -> f64 {
-    let text = server.get("/metrics").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing"))
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what}: not reached in time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The instant query's single value, or 0 when the result is empty.

@@ -1,16 +1,31 @@
 //! `hourglass export` then `hourglass import` reproduces the data exactly,
 //! special values included; bad lines are reported by number and field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_storage::{STALE_NAN_BITS, Sample};
+use std::path::Path;
 use std::process::Command;
 
 /// 2023-03-01T00:00:00Z: old data, so import seals it into partitions.
 const T0: i64 = 1_677_628_800_000;
+
+/// `hourglass import [extra] --data-dir <dir> <input>`.
+fn import(dir: &Path, input: &Path, extra: &[&str]) -> (bool, String, String) {
+    let (dir, input) = (dir.to_str().unwrap(), input.to_str().unwrap());
+    hourglass(&[&["import", "--data-dir", dir, input], extra].concat())
+}
+
+/// `hourglass export --match <selector> --data-dir <dir> [extra]`.
+fn export(dir: &Path, selector: &str, extra: &[&str]) -> (bool, String, String) {
+    let dir = dir.to_str().unwrap();
+    hourglass(&[&["export", "--match", selector, "--data-dir", dir], extra].concat())
+}
 
 fn hourglass(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
@@ -49,25 +64,12 @@ fn export_then_import_reproduces_the_data_exactly() {
     assert!(ok);
 
     let first = tmp.path().join("first.jsonl");
-    let (ok, _, err) = hourglass(&[
-        "export",
-        "--match",
-        "m",
-        "--data-dir",
-        a.to_str().unwrap(),
-        "-o",
-        first.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = export(&a, "m", &["-o", first.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(err.contains("exported 2 series, 1440 samples"), "{err}");
 
     let b = tmp.path().join("b");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        b.to_str().unwrap(),
-        first.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&b, &first, &[]);
     assert!(ok, "{err}");
     assert!(err.contains("1440 samples stored"), "{err}");
     assert!(
@@ -75,13 +77,7 @@ fn export_then_import_reproduces_the_data_exactly() {
         "old hours should be sealed: {err}"
     );
 
-    let (ok, second, err) = hourglass(&[
-        "export",
-        "--match",
-        "{job=~\"x|y\"}",
-        "--data-dir",
-        b.to_str().unwrap(),
-    ]);
+    let (ok, second, err) = export(&b, "{job=~\"x|y\"}", &[]);
     assert!(ok, "{err}");
     assert_eq!(second, std::fs::read_to_string(&first).unwrap());
     assert!(
@@ -103,23 +99,12 @@ fn bad_lines_are_reported_and_good_ones_kept() {
     )
     .unwrap();
     let dir = tmp.path().join("d");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok);
     assert!(err.contains("line 2: field \"values\""), "{err}");
     assert!(err.contains("line 3: field \"line\""), "{err}");
     assert!(err.contains("2 samples stored"), "{err}");
-    let (ok, out, _) = hourglass(&[
-        "export",
-        "--match",
-        "ok",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let (ok, out, _) = export(&dir, "ok", &[]);
     assert!(ok);
     assert_eq!(out.lines().count(), 1);
 }
@@ -128,13 +113,7 @@ fn bad_lines_are_reported_and_good_ones_kept() {
 fn export_refuses_a_directory_in_use() {
     let tmp = tempfile::tempdir().unwrap();
     let _server = Server::start(tmp.path(), &[]);
-    let (ok, _, err) = hourglass(&[
-        "export",
-        "--match",
-        "up",
-        "--data-dir",
-        tmp.path().to_str().unwrap(),
-    ]);
+    let (ok, _, err) = export(tmp.path(), "up", &[]);
     assert!(!ok);
     assert!(err.contains("in use"), "{err}");
 }
@@ -156,22 +135,11 @@ fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
     )
     .unwrap();
     let dir = tmp.path().join("d");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok, "a sample without timestamp must fail the import");
     assert!(err.contains("line 6: sample has no timestamp"), "{err}");
     assert!(err.contains("3 samples stored"), "{err}");
-    let (ok, out, _) = hourglass(&[
-        "export",
-        "--match",
-        "jobs_total",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let (ok, out, _) = export(&dir, "jobs_total", &[]);
     assert!(ok);
     assert!(
         out.contains(r#""timestamps":[1677628800000,1677628815000],"values":[3.0,5.0]"#),
@@ -200,47 +168,29 @@ fn openmetrics_with_second_timestamps_and_exemplars_imports() {
     )
     .unwrap();
     let dir = tmp.path().join("d");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(ok, "{err}");
     assert!(err.contains("4 samples stored"), "{err}");
-    let export = |m: &str| {
-        let (ok, out, err) =
-            hourglass(&["export", "--match", m, "--data-dir", dir.to_str().unwrap()]);
+    let exported = |m: &str| {
+        let (ok, out, err) = export(&dir, m, &[]);
         assert!(ok, "{err}");
         out
     };
-    let jobs = export("jobs_total");
+    let jobs = exported("jobs_total");
     assert!(
         jobs.contains(r#""timestamps":[1677628800000,1677628815250],"values":[3.0,5.0]"#),
         "{jobs}"
     );
-    assert!(export("build_info").contains(r#""version":"1.2""#));
+    assert!(exported("build_info").contains(r#""version":"1.2""#));
 
     // Text after `# EOF` is refused with its line, and `--format text`
     // refuses second timestamps with a decimal point.
     std::fs::write(&input, "up 1 1677628800\n# EOF\nup 2 1677628815\n").unwrap();
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok);
     assert!(err.contains("line 3") && err.contains("# EOF"), "{err}");
     std::fs::write(&input, "up 1 1677628800.5\n").unwrap();
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--format",
-        "text",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &["--format", "text"]);
     assert!(!ok);
     assert!(err.contains("want integer milliseconds"), "{err}");
 }
@@ -296,14 +246,7 @@ fn import_stores_every_good_line_and_reports_every_bad_one_in_every_format() {
         }
         std::fs::write(&input, text).unwrap();
         let dir = tmp.path().join("d");
-        let (ok, _, err) = hourglass(&[
-            "import",
-            "--format",
-            format,
-            "--data-dir",
-            dir.to_str().unwrap(),
-            input.to_str().unwrap(),
-        ]);
+        let (ok, _, err) = import(&dir, &input, &["--format", format]);
         assert!(!ok, "{format}: bad lines make the import fail: {err}");
         let good = LINES - bad.len();
         assert!(
@@ -324,13 +267,7 @@ fn import_stores_every_good_line_and_reports_every_bad_one_in_every_format() {
             err.lines().count() < 40,
             "{format}: report not bounded: {err}"
         );
-        let (ok, out, e) = hourglass(&[
-            "export",
-            "--match",
-            "m",
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ]);
+        let (ok, out, e) = export(&dir, "m", &[]);
         assert!(ok, "{e}");
         let mut values: Vec<usize> = out
             .lines()
@@ -367,12 +304,7 @@ fn import_report_of_many_bad_lines_is_bounded() {
     bytes.extend_from_slice(format!("ok3 3 {T0}\n").as_bytes());
     std::fs::write(&input, bytes).unwrap();
     let dir = tmp.path().join("d");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok);
     assert!(err.contains("line 1, column"), "{err}");
     assert!(err.contains("more unreadable lines"), "{err}");
@@ -396,20 +328,9 @@ fn import_carries_the_family_context_across_blocks() {
     text.push_str(&format!("h_bucket{{le=\"1\"}} 2 {}\n", T0 + 200_000));
     std::fs::write(&input, text).unwrap();
     let dir = tmp.path().join("d");
-    let (ok, _, err) = hourglass(&[
-        "import",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = import(&dir, &input, &[]);
     assert!(ok, "{err}");
-    let (ok, out, e) = hourglass(&[
-        "export",
-        "--match",
-        "h_bucket",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let (ok, out, e) = export(&dir, "h_bucket", &[]);
     assert!(ok, "{e}");
     assert_eq!(out.lines().count(), 1, "one series, le=\"1.0\": {out:.300}");
     assert!(out.contains("\"le\":\"1.0\""), "{out:.300}");

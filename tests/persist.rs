@@ -2,6 +2,8 @@
 //! across partitions and the head, before and after a restart;
 //! `hourglass inspect` reports them; retention removes old ones.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -9,7 +11,6 @@ use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_storage::Sample;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// 2024-01-01T00:00:00Z.
 const T0: i64 = 1_704_067_200_000;
@@ -34,22 +35,6 @@ fn write_hours(server: &Server, hours: i64) {
     assert_eq!(r.status, 204, "{}", r.text());
 }
 
-fn metric(server: &Server, name: &str) -> f64 {
-    let text = server.get("/metrics").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing"))
-}
-
-fn wait_for(mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "condition not reached in time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn value_at(server: &Server, query: &str, t_ms: i64) -> String {
     let q: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
     let v = server
@@ -68,7 +53,9 @@ fn sealed_hours_become_partitions_and_stay_readable() {
     write_hours(&server, 4);
     // Hours 0 and 1 end more than the 1 h out-of-order window before the
     // newest sample (end of hour 3), so they are sealed.
-    wait_for(|| metric(&server, "hourglass_partitions") >= 2.0);
+    wait_for("partitions", || {
+        metric(&server, "hourglass_partitions") >= 2.0
+    });
     let first_hour_sample = value_at(&server, "bytes_total{instance=\"a\"}", T0 + 30 * 60_000);
     assert_eq!(first_hour_sample, "360");
     // A rate across the partition/head boundary sees no gap.
@@ -121,7 +108,7 @@ fn retention_by_size_removes_the_oldest_partitions() {
         &["--persist-interval", "1s", "--retention-size", "1B"],
     );
     write_hours(&server, 4);
-    wait_for(|| {
+    wait_for("size retention", || {
         let text = server.get("/metrics").text();
         text.contains("hourglass_retention_partitions_removed_total{reason=\"size\"} 2")
     });

@@ -3,6 +3,8 @@
 //! the same values. Skipped (with a message) outside CI when the packages
 //! are missing; `.ci/run` installs them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! `hourglass promql fmt|ast` end to end, on the built binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

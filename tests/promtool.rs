@@ -2,6 +2,8 @@
 //! API as a real Prometheus client reads it. `.ci/run` installs promtool;
 //! elsewhere the test says it is skipped when promtool is missing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

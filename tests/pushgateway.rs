@@ -1,6 +1,8 @@
 //! The Pushgateway-compatible endpoint end to end: pushes in text format
 //! 0.0.4, read back through the query API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

@@ -5,6 +5,8 @@
 //! Needs `python3` with `prometheus_client`; without it the test says
 //! "skipped", except under CI (`CI` set), where it fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 

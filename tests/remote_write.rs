@@ -1,6 +1,8 @@
 //! Remote write 1.0 end to end: a real server, real snappy + protobuf
 //! bodies, every documented refusal, and a kill -9 under write load.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -10,16 +12,6 @@ use hourglass_storage::Sample;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<Sample>);
-
-fn body(series: &[Series<'_>]) -> Vec<u8> {
-    let mut w = Writer::default();
-    for (labels, samples) in series {
-        v1::encode_series(&mut w, labels.iter().copied(), samples);
-    }
-    compress(&w.buf)
-}
 
 const HEADERS: [(&str, &str); 3] = [
     ("Content-Type", "application/x-protobuf"),
@@ -31,15 +23,6 @@ fn write(server: &Server, body: &[u8]) -> Response {
     request(server.addr, "POST", "/api/v1/write", &HEADERS, body)
 }
 
-/// The value of an unlabelled sample line in `/metrics`.
-fn metric(server: &Server, line_start: &str) -> f64 {
-    let text = server.get("/metrics").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{line_start} not in /metrics:\n{text}"))
-}
-
 const T0: i64 = 1_700_000_000_000;
 
 #[test]
@@ -48,7 +31,7 @@ fn valid_write_is_stored_and_answered_204() {
     let server = Server::start(tmp.path(), &[]);
     let r = write(
         &server,
-        &body(&[
+        &v1_body(&[
             (
                 vec![("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
                 vec![Sample::new(T0, 1.0), Sample::new(T0 + 15_000, 1.0)],
@@ -69,7 +52,7 @@ fn valid_write_is_stored_and_answered_204() {
     // A retry of the same request is accepted silently (idempotent).
     let again = write(
         &server,
-        &body(&[(
+        &v1_body(&[(
             vec![("__name__", "up"), ("job", "node"), ("instance", "b:9100")],
             vec![Sample::new(T0, 0.0)],
         )]),
@@ -81,7 +64,7 @@ fn valid_write_is_stored_and_answered_204() {
 fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &[]);
-    let good = body(&[(
+    let good = v1_body(&[(
         vec![("__name__", "m"), ("job", "j")],
         vec![Sample::new(T0, 1.0)],
     )]);
@@ -109,7 +92,7 @@ fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
 fn unsupported_formats_get_415_and_oversized_bodies_413() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &["--max-body-mib", "1"]);
-    let b = body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
+    let b = v1_body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
     let unknown = request(
         server.addr,
         "POST",
@@ -159,13 +142,17 @@ fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
     let server = Server::start(tmp.path(), &[]);
     let a = vec![("__name__", "temp"), ("job", "a")];
     assert_eq!(
-        write(&server, &body(&[(a.clone(), vec![Sample::new(T0, 20.0)])])).status,
+        write(
+            &server,
+            &v1_body(&[(a.clone(), vec![Sample::new(T0, 20.0)])])
+        )
+        .status,
         204
     );
 
     let r = write(
         &server,
-        &body(&[
+        &v1_body(&[
             // Two hours older than this series' newest: past the window.
             (a.clone(), vec![Sample::new(T0 - 7_200_000, 1.0)]),
             // Same timestamp, different value.
@@ -199,7 +186,10 @@ fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
     );
     // A sample behind its series' newest but inside the out-of-order window
     // is fine.
-    let ooo = write(&server, &body(&[(a, vec![Sample::new(T0 - 60_000, 19.0)])]));
+    let ooo = write(
+        &server,
+        &v1_body(&[(a, vec![Sample::new(T0 - 60_000, 19.0)])]),
+    );
     assert_eq!(ooo.status, 204, "{}", ooo.text());
 }
 
@@ -253,7 +243,8 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
                     let samples: Vec<Sample> = (0..50)
                         .map(|i| Sample::new(T0 + (n * 50 + i) * 1000, i as f64))
                         .collect();
-                    let b = body(&[(vec![("__name__", "load"), ("job", job.as_str())], samples)]);
+                    let b =
+                        v1_body(&[(vec![("__name__", "load"), ("job", job.as_str())], samples)]);
                     match try_request(addr, "POST", "/api/v1/write", &HEADERS, &b) {
                         Ok(r) if r.status == 204 => {
                             acked.fetch_add(50, Ordering::SeqCst);

@@ -2,6 +2,8 @@
 //! counted as they come, memory asked for before it is held), and the
 //! protobuf reader is strict about what it skips.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass::ingest::protobuf::{Reader, Writer};
 use hourglass::ingest::remote_write::{Bounds, DecodeError, v1, v2};
 use hourglass_storage::Sample;

@@ -1,4 +1,5 @@
 //! Prometheus scrape configuration parsing and relabelling semantics.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass::scrape::config::{ConfigError, ScrapeConfig};
 use hourglass::scrape::relabel::{self, LabelSet, Rule};

@@ -1,5 +1,6 @@
 //! The scrape loop against targets served by the test on 127.0.0.1:
 //! labels, report series, staleness, limits, negotiation, schedule.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};

@@ -2,6 +2,7 @@
 //! 127.0.0.1 is scraped, queryable with `up` 1, its vanished series go
 //! stale, SIGHUP reloads (a bad file keeps the running configuration), and
 //! Debian's node exporter is scraped when installed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Targets from static_configs and file_sd_configs, through relabelling.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::discovery::JobDiscovery;

@@ -1,5 +1,7 @@
 //! `hourglass serve` end to end: a real server on a loopback port.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -4,39 +4,23 @@
 //! 2.0 start timestamps insert a zero only where Prometheus would; series
 //! caps refuse new series only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_util;
 
 use common::*;
-use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, v1, v2};
 use hourglass_storage::Sample;
 use push_util::*;
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<Sample>);
-
-fn body(series: &[Series<'_>]) -> Vec<u8> {
-    let mut w = Writer::default();
-    for (labels, samples) in series {
-        v1::encode_series(&mut w, labels.iter().copied(), samples);
-    }
-    compress(&w.buf)
-}
 
 fn write_as(server: &Server, auth: Option<&str>, body: &[u8]) -> Response {
     let mut headers = vec![
@@ -80,7 +64,7 @@ fn future_sample_beyond_grace_is_refused_and_current_writes_still_land() {
     let server = Server::start(tmp.path(), &[]);
     let r = write(
         &server,
-        &body(&[
+        &v1_body(&[
             (up("future"), vec![Sample::new(now + 16 * DAY, 1.0)]),
             (up("current"), vec![Sample::new(now, 1.0)]),
         ]),
@@ -91,7 +75,7 @@ fn future_sample_beyond_grace_is_refused_and_current_writes_still_land() {
     }
     let later = write(
         &server,
-        &body(&[(up("current"), vec![Sample::new(now + 1_000, 2.0)])]),
+        &v1_body(&[(up("current"), vec![Sample::new(now + 1_000, 2.0)])]),
     );
     assert_eq!(later.status, 204, "{}", later.text());
     assert_eq!(rejected(&server, "too_far_in_future"), 1.0);
@@ -121,7 +105,7 @@ fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
         .collect();
     let r = write(
         &server,
-        &body(&[
+        &v1_body(&[
             (up("history"), history),
             (up("poisoned"), vec![Sample::new(now + 16 * DAY, 1.0)]),
         ]),
@@ -132,7 +116,7 @@ fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
     let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
     let r = write(
         &server,
-        &body(&[
+        &v1_body(&[
             (up("history"), vec![Sample::new(now + 1_000, 0.0)]),
             (up("poisoned"), vec![Sample::new(now + 1_000, 0.0)]),
             (up("fresh"), vec![Sample::new(now + 1_000, 0.0)]),
@@ -229,7 +213,7 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
     let server = Server::start(&dir, &[]);
     let w = write(
         &server,
-        &body(&[(up("after"), vec![Sample::new(now, 1.0)])]),
+        &v1_body(&[(up("after"), vec![Sample::new(now, 1.0)])]),
     );
     assert_eq!(w.status, 204, "{}", w.text());
     assert_eq!(count_at(&server, "jobs_total", "2h", now), 1.0);
@@ -318,7 +302,7 @@ fn body_for(jobs: &[String], t: i64) -> Vec<u8> {
         .iter()
         .map(|j| (up(j), vec![Sample::new(t, 1.0)]))
         .collect();
-    body(&s)
+    v1_body(&s)
 }
 
 #[test]

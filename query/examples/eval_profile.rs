@@ -5,6 +5,8 @@
 //! (query, seconds to run, optionally at most this many runs, and the
 //! range in hours, 1 by default).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::{Engine, QueryOptions, parse};
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,6 +1,8 @@
 //! Prints the canonical form of each stdin line, or its parse error.
 //! `cargo run -p hourglass-query --example promql_fmt < queries.txt`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::BufRead;
 
 fn main() {

@@ -1,7 +1,7 @@
 //! PromQL for Hourglass.
 //!
-//! This crate owns the query language: the lexer and parser (built on
-//! `nom`) producing an [`Expr`]-shaped AST, the printer that turns an AST
+//! This crate owns the query language: the hand-written lexer and parser
+//! producing an [`Expr`]-shaped AST, the printer that turns an AST
 //! back into canonical PromQL, and the evaluation engine that runs an AST
 //! over a storage `Querier`. It reaches storage only through that seam and
 //! never knows about HTTP or files.
@@ -20,11 +20,16 @@
 //! no input overflows the stack or stalls the caller. Compiled regex
 //! matchers are cached process-wide, since dashboards repeat them.
 
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admission;
+pub mod duration;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 mod parser;
+pub mod prom_text;
 
 pub use admission::{Admission, MemoryBudget, QueueTimeout, Slot};
 pub use engine::{

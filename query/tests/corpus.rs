@@ -1,5 +1,7 @@
 //! Runs the table-driven corpus in `testdata/promql/parse/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::parse;
 use std::path::PathBuf;
 

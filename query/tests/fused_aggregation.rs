@@ -4,6 +4,8 @@
 //! gaps, stale markers, NaN and infinities, and check that it gives the
 //! same bits whatever the number of worker threads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::{Engine, Value, parse};
 use hourglass_storage::{Labels, Options, STALE_NAN_BITS, Sample, Storage, WriteBatch};
 

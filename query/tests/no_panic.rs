@@ -1,6 +1,8 @@
 //! What the fuzz target checks, run over corpus mutations and random token
 //! soup, plus the size and depth limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::fuzzing::parse_and_round_trip;
 use hourglass_query::{MAX_NESTING, MAX_QUERY_BYTES, parse};
 

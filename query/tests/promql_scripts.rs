@@ -2,6 +2,8 @@
 //! over a real `Storage`. The scripts use the shape of Prometheus's PromQL
 //! test language; the cases are our own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "script/parse.rs"]
 mod parse;
 

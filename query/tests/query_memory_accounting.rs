@@ -4,8 +4,10 @@
 //! allocating, a query that cannot draw from the shared budget stops with
 //! `MemoryBudget`, and either way what it drew goes back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::{Engine, EngineOptions, ErrorKind, EvalError, parse};
-use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::time::{Duration, Instant};
 
 /// `series` series of `m` (and `n`), one sample every 15 s for an hour,
@@ -58,18 +60,24 @@ fn refused_for_samples(engine: &Engine, err: EvalError, started: Instant) {
     assert!(started.elapsed() < Duration::from_secs(30), "refused late");
 }
 
+/// Runs `query` as an instant query at `t_ms` and checks that it is
+/// refused for samples, promptly.
+fn instant_refused(e: &Engine, q: &dyn Querier, query: &str, t_ms: i64) {
+    let expr = parse(query).expect("parse");
+    let started = Instant::now();
+    let err = e
+        .instant_with(q, &expr, t_ms, &Default::default())
+        .unwrap_err();
+    refused_for_samples(e, err, started);
+}
+
 #[test]
 fn subquery_with_a_tiny_step_over_many_series_is_refused_before_allocating() {
     let (_dir, st) = storage(100);
     let q = st.querier(i64::MIN / 4, i64::MAX / 4);
     // 3.6M inner steps per series: 5.7 GB of step rows for 100 series.
     let e = engine(2_000_000, 1_000_000_000);
-    let expr = parse("max_over_time(rate(m[1m])[1h:1ms])").expect("parse");
-    let started = Instant::now();
-    let err = e
-        .instant_with(&q, &expr, HOUR_MS, &Default::default())
-        .unwrap_err();
-    refused_for_samples(&e, err, started);
+    instant_refused(&e, &q, "max_over_time(rate(m[1m])[1h:1ms])", HOUR_MS);
 }
 
 #[test]
@@ -77,12 +85,8 @@ fn subquery_over_every_series_under_an_aggregation_is_refused() {
     let (_dir, st) = storage(100);
     let q = st.querier(i64::MIN / 4, i64::MAX / 4);
     let e = engine(2_000_000, 1_000_000_000);
-    let expr = parse(r#"count(max_over_time({__name__=~".+"}[1h:100ms]))"#).expect("parse");
-    let started = Instant::now();
-    let err = e
-        .instant_with(&q, &expr, HOUR_MS, &Default::default())
-        .unwrap_err();
-    refused_for_samples(&e, err, started);
+    let query = r#"count(max_over_time({__name__=~".+"}[1h:100ms]))"#;
+    instant_refused(&e, &q, query, HOUR_MS);
 }
 
 #[test]
@@ -214,12 +218,7 @@ fn label_replace_and_label_join_count_the_labels_they_build() {
         format!(r#"label_replace(m, "d", "{many}", "instance", "(.*)")"#),
         format!(r#"label_join(m, "d", "", {args})"#),
     ] {
-        let expr = parse(&text).expect("parse");
-        let started = Instant::now();
-        let err = e
-            .instant_with(&q, &expr, 0, &Default::default())
-            .unwrap_err();
-        refused_for_samples(&e, err, started);
+        instant_refused(&e, &q, &text, 0);
     }
     // The same functions within bounds still work.
     let expr = parse(r#"label_replace(m, "d", "$1$1", "instance", "(.*)")"#).expect("parse");

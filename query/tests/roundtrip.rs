@@ -2,6 +2,8 @@
 //! same tree. Trees are generated typed and in the shape the parser builds
 //! (parentheses wherever precedence needs them, signs folded into numbers).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_query::{
     Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
     NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,

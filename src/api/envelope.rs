@@ -3,50 +3,19 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hourglass_query::ErrorKind;
 use serde_json::{Value, json};
 
-/// Prometheus's error types, each with its HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorType {
-    /// 400: a parameter or the query is invalid.
-    BadData,
-    /// 422: the query failed while running.
-    Execution,
-    /// 503: the query ran out of time.
-    Timeout,
-    /// 499: the client went away.
-    Canceled,
-    /// 500: our own failure.
-    Internal,
-    /// 404
-    NotFound,
-    /// 503: the server cannot take the request now (retry later).
-    Unavailable,
-}
-
-impl ErrorType {
-    fn name(self) -> &'static str {
-        match self {
-            ErrorType::BadData => "bad_data",
-            ErrorType::Execution => "execution",
-            ErrorType::Timeout => "timeout",
-            ErrorType::Canceled => "canceled",
-            ErrorType::Internal => "internal",
-            ErrorType::NotFound => "not_found",
-            ErrorType::Unavailable => "unavailable",
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            ErrorType::BadData => StatusCode::BAD_REQUEST,
-            ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-            ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::NotFound => StatusCode::NOT_FOUND,
-            ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
+/// The HTTP status of each Prometheus error type.
+fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadData => StatusCode::BAD_REQUEST,
+        ErrorKind::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -54,7 +23,7 @@ impl ErrorType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// Its type (and so its HTTP status).
-    pub kind: ErrorType,
+    pub kind: ErrorKind,
     /// The message a user reads.
     pub message: String,
 }
@@ -63,7 +32,7 @@ impl ApiError {
     /// A `bad_data` error.
     pub fn bad_data(message: impl Into<String>) -> ApiError {
         ApiError {
-            kind: ErrorType::BadData,
+            kind: ErrorKind::BadData,
             message: message.into(),
         }
     }
@@ -71,7 +40,7 @@ impl ApiError {
     /// An `internal` error.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError {
-            kind: ErrorType::Internal,
+            kind: ErrorKind::Internal,
             message: message.into(),
         }
     }
@@ -82,14 +51,23 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The envelope with another HTTP status than its type's own (413 or
+    /// 415 for a `bad_data` body, as Prometheus answers).
+    pub fn with_status(self, code: StatusCode) -> Response {
         let body = json!({
             "status": "error",
-            "errorType": self.kind.name(),
+            "errorType": self.kind.error_type(),
             "error": self.message,
         });
-        (self.kind.status(), Json(body)).into_response()
+        (code, Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = status(self.kind);
+        self.with_status(code)
     }
 }
 

@@ -1,47 +1,10 @@
 //! Query results as JSON, written by hand: results can hold millions of
 //! points, and the number formats must match Prometheus's.
 
+use hourglass_query::prom_text::{Quoting, write_api_value, write_quoted};
 use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::Labels;
 use std::fmt::Write as _;
-
-/// A sample value as Prometheus prints it: shortest round-trip digits,
-/// plain below 1e21 and from 1e-6, Go's exponent form (`1e-07`, `1e+21`)
-/// outside, `NaN`, `+Inf`, `-Inf`.
-pub fn format_value(v: f64, out: &mut String) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v != 0.0 && (v.abs() < 1e-6 || v.abs() >= 1e21) {
-        let e = format!("{v:e}");
-        let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        let _ = write!(out, "{mantissa}e{sign}{digits:0>2}");
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
-
-/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it, with
-/// Prometheus's spellings of NaN and the infinities: the text format and
-/// the parse_query AST use it.
-pub fn plain_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
-}
 
 /// A timestamp in ms as Prometheus prints it: seconds, with three decimals
 /// only when there is a fraction.
@@ -57,23 +20,8 @@ pub fn format_timestamp(ms: i64, out: &mut String) {
     }
 }
 
-/// A JSON string literal.
-pub fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+fn write_str(s: &str, out: &mut String) {
+    write_quoted(out, s, Quoting::Json);
 }
 
 fn write_labels(l: &Labels, out: &mut String) {
@@ -93,7 +41,7 @@ fn write_point(t: i64, v: f64, out: &mut String) {
     out.push('[');
     format_timestamp(t, out);
     out.push_str(",\"");
-    format_value(v, out);
+    write_api_value(v, out);
     out.push_str("\"]");
 }
 
@@ -181,33 +129,10 @@ pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> S
 mod tests {
     use super::*;
 
-    fn v(x: f64) -> String {
-        let mut s = String::new();
-        format_value(x, &mut s);
-        s
-    }
-
     fn t(ms: i64) -> String {
         let mut s = String::new();
         format_timestamp(ms, &mut s);
         s
-    }
-
-    #[test]
-    fn values_print_as_go_prints_them() {
-        assert_eq!(v(1.0), "1");
-        assert_eq!(v(0.1), "0.1");
-        assert_eq!(v(-2.5), "-2.5");
-        assert_eq!(v(0.0), "0");
-        assert_eq!(v(1e-7), "1e-07");
-        assert_eq!(v(1.5e-7), "1.5e-07");
-        assert_eq!(v(1e21), "1e+21");
-        assert_eq!(v(1e20), "100000000000000000000");
-        assert_eq!(v(0.000001), "0.000001");
-        assert_eq!(v(1.2345e100), "1.2345e+100");
-        assert_eq!(v(f64::NAN), "NaN");
-        assert_eq!(v(f64::INFINITY), "+Inf");
-        assert_eq!(v(f64::NEG_INFINITY), "-Inf");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/series`,
 //! answered from the storage index.
 
-use super::envelope::{ApiError, ApiResult, ErrorType, success};
+use super::envelope::{ApiError, ApiResult, success};
 use super::params::Params;
 use crate::server::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use hourglass_query::ErrorKind;
 use hourglass_storage::{Labels, Matcher, Querier, Storage};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -47,7 +48,7 @@ pub(crate) fn deadline(state: &AppState) -> Instant {
 fn check_deadline(deadline: Instant) -> Result<(), ApiError> {
     if Instant::now() > deadline {
         return Err(ApiError {
-            kind: ErrorType::Timeout,
+            kind: ErrorKind::Timeout,
             message: "series lookup timed out: too many match[] selectors over too many series"
                 .to_string(),
         });

@@ -2,8 +2,8 @@
 //! query explainer reads.
 
 use super::envelope::{ApiError, ApiResult, success};
-use super::json::plain_float;
 use super::params::{Params, parse_error_text};
+use hourglass_query::prom_text::plain_float;
 use hourglass_query::{
     At, BinaryOp, Expr, GroupSide, Grouping, UnaryOp, ValueType, VectorSelector,
 };

@@ -1,6 +1,6 @@
 //! `/api/v1/query` and `/api/v1/query_range`: PromQL through the engine.
 
-use super::envelope::{ApiError, ApiResult, ErrorType};
+use super::envelope::{ApiError, ApiResult};
 use super::json::query_response;
 use super::params::{Params, parse_error_text};
 use crate::server::AppState;
@@ -19,16 +19,8 @@ fn now_ms() -> i64 {
 }
 
 fn eval_error(e: &EvalError) -> ApiError {
-    let kind = match e.kind() {
-        ErrorKind::BadData => ErrorType::BadData,
-        ErrorKind::Execution => ErrorType::Execution,
-        ErrorKind::Timeout => ErrorType::Timeout,
-        ErrorKind::Canceled => ErrorType::Canceled,
-        ErrorKind::Internal => ErrorType::Internal,
-        ErrorKind::Unavailable => ErrorType::Unavailable,
-    };
     ApiError {
-        kind,
+        kind: e.kind(),
         message: e.to_string(),
     }
 }
@@ -105,7 +97,7 @@ pub(crate) async fn admitted(state: &AppState) -> Result<Slot, ApiError> {
         .enter()
         .await
         .map_err(|e| ApiError {
-            kind: ErrorType::Unavailable,
+            kind: ErrorKind::Unavailable,
             message: e.to_string(),
         })
 }
@@ -146,7 +138,7 @@ async fn run(
             .memory()
             .reserve(held)
             .ok_or_else(|| ApiError {
-                kind: ErrorType::Unavailable,
+                kind: ErrorKind::Unavailable,
                 message: format!(
                     "the query's result of {} points cannot be written out within the server's query memory budget now; retry later",
                     value.points()

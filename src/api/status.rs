@@ -4,9 +4,10 @@
 use super::envelope::{ApiError, ApiResult, success};
 use super::labels::{blocking, deadline, select_labels};
 use super::params::{Params, parse_error_text};
-use super::time::{MAX_TIME_MS, MIN_TIME_MS, format_rfc3339};
+use super::time::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::server::AppState;
 use axum::extract::State;
+use hourglass_storage::calendar::format_rfc3339_ms;
 use hourglass_storage::{MatchOp, Matcher};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -104,10 +105,10 @@ pub async fn runtimeinfo(State(state): State<AppState>) -> ApiResult {
     let corruption_count = recovery.damage.len() as u64 + u64::from(recovery.corruption.is_some());
     Ok(success(
         json!({
-            "startTime": format_rfc3339(started_ms),
+            "startTime": format_rfc3339_ms(started_ms),
             "CWD": cwd,
             "reloadConfigSuccess": true,
-            "lastConfigTime": format_rfc3339(started_ms),
+            "lastConfigTime": format_rfc3339_ms(started_ms),
             "corruptionCount": corruption_count,
             "goroutineCount": 0,
             "GOMAXPROCS": threads,

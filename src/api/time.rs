@@ -4,6 +4,8 @@
 //! RFC 3339 with any offset; durations are float seconds or a Prometheus
 //! duration (`1h30m`).
 
+use hourglass_storage::calendar::parse_rfc3339_ms;
+
 /// The earliest time the API accepts (Prometheus's `minTime`), in ms.
 pub const MIN_TIME_MS: i64 = (i64::MIN / 1000 + 62_135_596_801) * 1000;
 /// The latest time the API accepts (Prometheus's `maxTime`), in ms.
@@ -32,7 +34,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         MAX_TIME_TEXT => return Ok(MAX_TIME_MS),
         _ => {}
     }
-    parse_rfc3339(s).ok_or_else(cannot)
+    parse_rfc3339_ms(s).ok_or_else(cannot)
 }
 
 /// Parses a duration parameter into milliseconds.
@@ -46,120 +48,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    crate::duration::parse_duration(s)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_millis()).ok())
-        .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
-}
-
-fn digits(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok()
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to Unix milliseconds.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, sec) = (
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    );
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
-    {
-        return None;
-    }
-    let mut rest = &b[19..];
-    let mut ms = 0i64;
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 || n > 9 {
-            return None;
-        }
-        // Milliseconds, truncating finer digits as Prometheus does.
-        let mut padded = [b'0'; 3];
-        for (dst, src) in padded.iter_mut().zip(&frac[..n]) {
-            *dst = *src;
-        }
-        ms = digits(&padded)?;
-        rest = &frac[n..];
-    }
-    let offset_min = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
-            let oh = digits(&[*oh1, *oh2])?;
-            let om = digits(&[*om1, *om2])?;
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let m = oh * 60 + om;
-            if *sign == b'-' { -m } else { m }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some(secs * 1000 + ms)
-}
-
-/// Unix milliseconds as RFC 3339 in UTC with milliseconds.
-pub fn format_rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    hourglass_query::duration::parse_duration_ms(s)
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
 }
 
 #[cfg(test)]
@@ -220,18 +110,5 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
         assert!(parse_duration("1e300").is_err());
         assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
-    fn civil_round_trip_and_formatting() {
-        for days in [-800_000, -1, 0, 1, 11_016, 19_782, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(
-            format_rfc3339(1_435_781_451_781),
-            "2015-07-01T20:10:51.781Z"
-        );
-        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
 }

@@ -26,23 +26,14 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 }
 
 fn hour_text(ms: i64) -> String {
-    crate::api::time::format_rfc3339(ms)
+    hourglass_storage::calendar::format_rfc3339_ms(ms)
 }
 
 /// Builds the report; `Err` only when the directory cannot be read.
 pub fn report(data_dir: &Path) -> std::io::Result<String> {
     let mut out = String::new();
     let parts_dir = data_dir.join("parts");
-    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&parts_dir) {
-        Ok(rd) => rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    dirs.sort();
+    let dirs = crate::data_dir::partition_dirs(&parts_dir)?;
     let _ = writeln!(
         out,
         "{:<28} {:<24} {:>10} {:>12} {:>12} {:>8}",

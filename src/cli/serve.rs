@@ -137,7 +137,7 @@ fn millis(d: Duration) -> i64 {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse_duration(s).map_err(|e| e.to_string())
+    hourglass_query::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
@@ -156,7 +156,7 @@ fn parse_sync_policy(s: &str) -> Result<SyncPolicy, String> {
         "group" => Ok(SyncPolicy::Group),
         "always" => Ok(SyncPolicy::Always),
         "never" => Ok(SyncPolicy::Never),
-        other => match crate::duration::parse_duration(other) {
+        other => match hourglass_query::duration::parse_duration(other) {
             Ok(d) if !d.is_zero() => Ok(SyncPolicy::Interval(d)),
             _ => Err(format!(
                 "expected group, always, never or a positive interval such as 100ms, got {other:?}"

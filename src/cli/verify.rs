@@ -68,16 +68,7 @@ fn wal_report(out: &mut String, check: &WalCheck) -> usize {
 }
 
 fn parts_report(out: &mut String, parts: &Path) -> std::io::Result<usize> {
-    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(parts) {
-        Ok(rd) => rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    dirs.sort();
+    let dirs = crate::data_dir::partition_dirs(parts)?;
     let mut damaged = 0;
     let mut ok = 0;
     for dir in dirs {

@@ -3,6 +3,7 @@
 //! Enough for the hot decode paths (remote write) without generated code:
 //! strings come back borrowed from the input, nothing is allocated.
 
+use hourglass_storage::encoding::{VarintError, put_uvarint, read_uvarint};
 use std::fmt;
 
 /// Wire types of the protobuf encoding.
@@ -79,22 +80,10 @@ impl<'a> Reader<'a> {
     }
 
     fn varint_long(&mut self) -> Result<u64, WireError> {
-        let mut value: u64 = 0;
-        for i in 0..10 {
-            let Some(&b) = self.buf.get(self.pos) else {
-                return Err(self.err("truncated varint"));
-            };
-            // The tenth byte holds bit 63 only: anything more overflows.
-            if i == 9 && b > 1 {
-                return Err(self.err("varint overflows 64 bits"));
-            }
-            self.pos += 1;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(self.err("varint longer than 10 bytes"))
+        read_uvarint(self.buf, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => self.err("truncated varint"),
+            VarintError::Overflow => self.err("varint overflows 64 bits"),
+        })
     }
 
     /// Reads the next field key: field number and wire type; `None` at the
@@ -223,12 +212,8 @@ pub struct Writer {
 
 impl Writer {
     /// Appends a varint.
-    pub fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    pub fn varint(&mut self, v: u64) {
+        put_uvarint(&mut self.buf, v);
     }
 
     fn key(&mut self, field: u32, wire: u8) {

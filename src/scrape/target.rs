@@ -123,7 +123,7 @@ fn finish(job: &Job, mut labels: LabelSet) -> Result<Target, String> {
     }
     let parse = |name: &str| -> Result<Duration, String> {
         let v = labels.get(name).map_or("", String::as_str);
-        crate::duration::parse_duration(v)
+        hourglass_query::duration::parse_duration(v)
             .map_err(|e| format!("error parsing {name}: {e}"))
             .and_then(|d| {
                 if d.is_zero() {

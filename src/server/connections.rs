@@ -39,6 +39,7 @@ const FDS_FOR_STORAGE: u64 = 256;
 
 /// Raises the soft open-files limit to the hard limit (as Prometheus
 /// does); returns the limit now in force.
+#[allow(unsafe_code)] // see storage/UNSAFE.md
 pub fn raise_fd_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

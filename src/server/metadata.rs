@@ -133,12 +133,8 @@ pub async fn metadata(
         Some(Ok(n)) if n > 0 => Some(n as usize),
         Some(Ok(_)) => None,
         Some(Err(_)) => {
-            let body = serde_json::json!({
-                "status": "error",
-                "errorType": "bad_data",
-                "error": "invalid parameter \"limit\": not an integer",
-            });
-            return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            return crate::api::envelope::ApiError::param("limit", "not an integer")
+                .into_response();
         }
     };
     let wanted = q.get("metric").filter(|m| !m.is_empty());

@@ -5,6 +5,7 @@ use crate::build_info;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use hourglass_query::prom_text::{Quoting, plain_float, write_quoted};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -45,23 +46,19 @@ impl Exposition {
                 if i > 0 {
                     self.0.push(',');
                 }
-                let _ = write!(self.0, "{k}=\"{}\"", escape(v));
+                self.0.push_str(k);
+                self.0.push('=');
+                write_quoted(&mut self.0, v, Quoting::Exposition);
             }
             self.0.push('}');
         }
-        let _ = writeln!(self.0, " {}", crate::api::json::plain_float(value));
+        let _ = writeln!(self.0, " {}", plain_float(value));
     }
 
     fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
     }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
 }
 
 /// Resident memory, CPU seconds and open descriptors from `/proc`.

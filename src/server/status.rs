@@ -1,12 +1,13 @@
 //! Health, readiness and build information, shaped as Prometheus's.
 
 use super::AppState;
-use crate::api::envelope::{ApiError, ErrorType};
+use crate::api::envelope::ApiError;
 use crate::build_info;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use hourglass_query::ErrorKind;
 use serde_json::json;
 
 pub async fn healthy() -> &'static str {
@@ -52,7 +53,7 @@ pub async fn buildinfo() -> Json<serde_json::Value> {
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         ApiError {
-            kind: ErrorType::NotFound,
+            kind: ErrorKind::NotFound,
             message: format!("no such endpoint: {}", uri.path()),
         }
         .into_response()

@@ -2,6 +2,8 @@
 //! robust on a shared, busy machine where criterion's means wander.
 //! `cargo run --release -p hourglass-storage --example codec_min_time`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::Sample;
 use hourglass_storage::chunk::{Chunk, XorAppender};
 use std::hint::black_box;

@@ -3,14 +3,20 @@
 //! This crate owns everything between a validated batch of samples and the
 //! bytes on disk: series labels, Gorilla-compressed chunks, the in-memory
 //! head, the roaring-bitmap inverted index, hourly partitions, the querier
-//! that merges them, retention and compaction. Durability comes from
+//! that merges them, and retention. It does not compact partitions yet:
+//! each hour is written once from the head (late data adds `-1`, `-2`
+//! partitions beside it). Durability comes from
 //! [`hourglass_wal`]; this crate decides what goes into WAL records.
 //!
 //! It never knows about HTTP, protobuf or PromQL: callers hand it
 //! [`Labels`], [`Sample`]s and [`Matcher`]s.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod calendar;
 pub mod chunk;
 mod clock;
+pub mod encoding;
 mod error;
 pub mod head;
 pub mod index;

@@ -6,6 +6,7 @@
 /// Asks the CPU to bring the cache line at `p` closer. Never reads
 /// memory into the program and never faults, whatever the address.
 #[inline(always)]
+#[allow(unsafe_code)] // see storage/UNSAFE.md
 pub(crate) fn line<T: ?Sized>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` is only a hint: it has no architectural effect

@@ -1,6 +1,8 @@
 //! Head behaviour through the public API: acceptance rules, merging of
 //! out-of-order samples, recovery from the WAL, and crashes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::{
     BorrowedBatch, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample, Storage,
     WriteBatch,

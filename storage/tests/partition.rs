@@ -1,6 +1,8 @@
 //! Hourly partitions through the public API: persisting, reading back,
 //! late data, recovery, and corrupt partitions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::partition::Partition;
 use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
@@ -58,6 +60,17 @@ fn part_names(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A data directory holding `hours` hours from `T0`, persisted into
+/// partitions and closed.
+fn persisted_hours(hours: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    write_hours(&st, T0, hours);
+    st.persist().unwrap();
+    st.close().unwrap();
+    dir
 }
 
 #[test]
@@ -140,11 +153,7 @@ fn late_in_order_data_goes_to_a_further_partition_for_its_hour() {
 
 #[test]
 fn a_corrupt_partition_is_quarantined_never_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
-    write_hours(&st, T0, 3);
-    st.persist().unwrap();
-    st.close().unwrap();
+    let dir = persisted_hours(3);
     for (file, at) in [("chunks", 40usize), ("index", 20)] {
         let p = dir.path().join("parts/2025-11-22T18").join(file);
         if !p.exists() {
@@ -169,11 +178,7 @@ fn a_corrupt_partition_is_quarantined_never_served() {
 
 #[test]
 fn partition_reader_survives_arbitrary_damage() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
-    write_hours(&st, T0, 2);
-    st.persist().unwrap();
-    st.close().unwrap();
+    let dir = persisted_hours(2);
     let part = dir.path().join("parts/2025-11-22T18");
     let index = std::fs::read(part.join("index")).unwrap();
     let meta = std::fs::read(part.join("meta.json")).unwrap();

@@ -3,6 +3,8 @@
 //! move retention or the out-of-order cutoff; start timestamps insert a
 //! zero only where Prometheus would; series quotas refuse only new series.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::{
     BorrowedBatch, Clock, Labels, Options, Querier, Sample, SeriesLimits, SeriesQuota, Storage,
     WriteBatch,

@@ -2,6 +2,8 @@
 //! what is intact (partitions, the checkpoint's other records, later WAL
 //! records) is kept, and what was set aside is counted exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
 use std::path::Path;

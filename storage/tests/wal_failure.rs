@@ -2,6 +2,8 @@
 //! taken back out of the head, writes resume by themselves once space
 //! returns, and every acknowledged sample survives a crash.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
 use std::collections::BTreeMap;

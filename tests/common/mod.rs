@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hourglass");
 
+/// The header of a form-encoded POST body.
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
 /// A running server; terminated (SIGTERM, then SIGKILL) when dropped.
 pub struct Server {
     pub child: Option<Child>,
@@ -240,4 +243,43 @@ pub fn remote_write(server: &Server, protobuf: &[u8]) -> Response {
         ],
         &hourglass::ingest::remote_write::compress(protobuf),
     )
+}
+
+/// Wall-clock now in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Labels and samples of one series, for building request bodies.
+pub type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<hourglass_storage::Sample>);
+
+/// A snappy-compressed remote-write 1.0 body of `series`.
+pub fn v1_body(series: &[Series<'_>]) -> Vec<u8> {
+    let mut w = hourglass::ingest::protobuf::Writer::default();
+    for (labels, samples) in series {
+        hourglass::ingest::remote_write::v1::encode_series(&mut w, labels.iter().copied(), samples);
+    }
+    hourglass::ingest::remote_write::compress(&w.buf)
+}
+
+/// The value of the sample line in `/metrics` that starts with
+/// `line_start` (a name, with labels if it has any) and a space.
+pub fn metric(server: &Server, line_start: &str) -> f64 {
+    let text = server.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line_start} not in /metrics:\n{text}"))
+}
+
+/// Polls `ok` every 100 ms until it holds; fails the test naming `what`
+/// after 30 s.
+pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what}: not reached in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

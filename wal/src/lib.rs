@@ -25,7 +25,7 @@
 //!
 //! The byte layout is described in `FORMAT.md` beside this crate.
 
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;

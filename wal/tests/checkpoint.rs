@@ -1,6 +1,8 @@
 //! Checkpoints stand in for the records before them; truncation drops the
 //! segments they replace.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

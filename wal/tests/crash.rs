@@ -1,6 +1,8 @@
 //! Crashes and failing disks: every append that returned under `always` or
 //! `group` survives; nothing replays half-written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

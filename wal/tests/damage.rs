@@ -3,6 +3,8 @@
 //! reading goes on after it. Damage with nothing readable after it ends the
 //! log there, its bytes kept aside.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

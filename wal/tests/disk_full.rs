@@ -2,6 +2,8 @@
 //! log heals by itself once space returns: no reopen, nothing acknowledged
 //! lost, nothing refused kept.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! A real process appending under group commit is killed with SIGKILL;
 //! every record it was told was durable must replay.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{payload, payload_is_whole};

@@ -1,6 +1,8 @@
 //! Whatever is appended replays exactly, across segment rolls and records
 //! split over several segments.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -7,6 +7,7 @@ use super::eval::eval as eval_expr;
 use super::fused;
 use super::value::{GSeries, GValue, Grid, NAME};
 use crate::parser::ast::{Aggregate, AggregateOp, Grouping};
+use crate::prom_text::plain_float;
 use hourglass_storage::Labels;
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -106,19 +107,6 @@ pub(crate) fn group_key(l: &Labels, g: &Option<Grouping>) -> Labels {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
 pub(crate) fn valid_label_name(s: &str) -> bool {
     // Prometheus 3 accepts any UTF-8 name; only the empty name is invalid.
     !s.is_empty()
@@ -187,7 +175,7 @@ pub(crate) fn eval_input(
                     ctx.check()?;
                     for &i in mem {
                         let Some(v) = input[i].vals[k] else { continue };
-                        let val = format_value(v);
+                        let val = plain_float(v);
                         let labels = Labels::from_pairs(
                             key.iter()
                                 .filter(|p| *p.name != *label)

@@ -21,6 +21,9 @@ pub enum ErrorKind {
     /// The server cannot take the query now: running queries hold the
     /// shared memory budget (`unavailable`, HTTP 503).
     Unavailable,
+    /// What was asked for does not exist (`not_found`, HTTP 404); the
+    /// engine never fails so, the HTTP API does.
+    NotFound,
 }
 
 impl ErrorKind {
@@ -33,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Canceled => "canceled",
             ErrorKind::Internal => "internal",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::NotFound => "not_found",
         }
     }
 }

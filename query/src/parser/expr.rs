@@ -6,11 +6,11 @@ use super::ast::{
     At, Binary, BinaryOp, Expr, GroupSide, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp,
     ValueType, VectorMatching,
 };
-use super::duration::{parse_duration, seconds_to_ms};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::number::parse_number;
 use super::{Node, PResult, Parser};
+use crate::duration::{parse_duration_ms, seconds_to_ms};
 
 /// Unary signs bind tighter than `*` but looser than `^`: `-2 ^ 2` is -4.
 const UNARY_OPERAND_PREC: u8 = 6;
@@ -258,7 +258,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn literal_seconds(&self, t: Token) -> PResult<f64> {
         let text = self.text(t);
         let res = if t.kind == Tok::Duration {
-            parse_duration(text).map(|ms| ms as f64 / 1000.0)
+            positive_duration_ms(text).map(|ms| ms as f64 / 1000.0)
         } else {
             parse_number(text)
         };
@@ -275,7 +275,7 @@ impl<'a> Parser<'a> {
         }
         self.next();
         if t.kind == Tok::Duration {
-            parse_duration(self.text(t))
+            positive_duration_ms(self.text(t))
         } else {
             parse_number(self.text(t)).and_then(seconds_to_ms)
         }
@@ -497,4 +497,13 @@ fn decimal_ms(text: &str) -> Option<i64> {
         ms = ms.checked_add(1)?;
     }
     Some(ms)
+}
+/// A duration literal in milliseconds; zero is refused, as in Prometheus,
+/// because a zero range, step or offset literal is always a mistake.
+fn positive_duration_ms(text: &str) -> Result<i64, String> {
+    match parse_duration_ms(text) {
+        Ok(0) => Err("duration must be greater than 0".to_owned()),
+        Ok(ms) => Ok(ms),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -3,10 +3,6 @@
 //! depends on where it stands, so the parser decides.
 
 use super::error::ParseError;
-use nom::character::complete::{char, digit1, one_of};
-use nom::combinator::{opt, recognize};
-use nom::multi::many0;
-use nom::{IResult, Parser};
 
 /// What a token is; its text is `src[span]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,11 +179,23 @@ fn scan_number(s: &str) -> (usize, bool) {
 /// digit-unit pairs, then something that is not a letter or digit. Unit
 /// order and repeats are checked when the duration is parsed.
 fn duration_tail(s: &str) -> Option<usize> {
-    let first = (one_of("smhdwy"), opt(char('s')));
-    let more = many0((digit1, one_of("smhdw"), opt(char('s'))));
-    let res: IResult<&str, &str> = recognize((first, more)).parse(s);
-    let (after, tail) = res.ok()?;
-    (!after.starts_with(is_alnum)).then_some(tail.len())
+    let b = s.as_bytes();
+    // A unit letter at `i`, with an `s` after it when there is one (`ms`).
+    let unit = |i: usize, units: &[u8]| {
+        let c = b.get(i)?;
+        units
+            .contains(c)
+            .then(|| i + 1 + usize::from(b.get(i + 1) == Some(&b's')))
+    };
+    let mut end = unit(0, b"smhdwy")?;
+    loop {
+        let digits = b[end..].iter().take_while(|c| c.is_ascii_digit()).count();
+        match unit(end + digits, b"smhdw") {
+            Some(next) if digits > 0 => end = next,
+            _ => break,
+        }
+    }
+    (!s[end..].starts_with(is_alnum)).then_some(end)
 }
 
 /// Length of a quoted string starting at `s` (which begins with the quote),

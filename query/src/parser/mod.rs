@@ -4,7 +4,6 @@
 
 pub(crate) mod ast;
 mod call;
-pub(crate) mod duration;
 pub(crate) mod error;
 mod expr;
 pub(crate) mod functions;

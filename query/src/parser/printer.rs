@@ -6,10 +6,10 @@ use super::ast::{
     Aggregate, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector, Subquery,
     Unary, UnaryOp, VectorSelector,
 };
-use super::duration::format_duration;
 use super::number::format_number;
 use super::selector::is_legacy_label;
-use super::string::quote;
+use crate::duration::format_duration;
+use crate::prom_text::{Quoting, quoted};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// Words that would not read back as a metric name if printed bare.
@@ -59,7 +59,7 @@ fn write_label(f: &mut Formatter<'_>, name: &str, in_list: bool) -> fmt::Result 
     if is_legacy_label(name) && !(in_list && numeric) {
         f.write_str(name)
     } else {
-        f.write_str(&quote(name))
+        f.write_str(&quote_promql(name))
     }
 }
 
@@ -103,16 +103,20 @@ impl VectorSelector {
             if is_bare_metric_name(name) && !other_name {
                 f.write_str(name)?;
             } else {
-                items.push(quote(name));
+                items.push(quote_promql(name));
             }
         }
         for m in rest {
             let label = if is_legacy_label(m.name()) {
                 m.name().to_owned()
             } else {
-                quote(m.name())
+                quote_promql(m.name())
             };
-            items.push(format!("{label}{}{}", m.op().as_str(), quote(m.value())));
+            items.push(format!(
+                "{label}{}{}",
+                m.op().as_str(),
+                quote_promql(m.value())
+            ));
         }
         if !items.is_empty() || self.name.is_none() {
             write!(f, "{{{}}}", items.join(", "))?;
@@ -253,7 +257,7 @@ impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Number(n) => f.write_str(&format_number(n.0)),
-            Expr::String(s) => f.write_str(&quote(s)),
+            Expr::String(s) => f.write_str(&quote_promql(s)),
             Expr::Vector(v) => v.fmt(f),
             Expr::Matrix(m) => m.fmt(f),
             Expr::Subquery(s) => s.fmt(f),
@@ -264,6 +268,10 @@ impl Display for Expr {
             Expr::Call(c) => c.fmt(f),
         }
     }
+}
+
+fn quote_promql(s: &str) -> String {
+    quoted(s, Quoting::PromQl)
 }
 
 #[cfg(test)]

@@ -79,35 +79,10 @@ pub(crate) fn unquote(tok: &str) -> Result<String, (usize, String)> {
     String::from_utf8(out).map_err(|_| (0, "string is not valid UTF-8 after escapes".to_owned()))
 }
 
-/// Writes `s` as a double-quoted literal that [`unquote`] reads back.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let v = c as u32;
-                if v < 0x80 {
-                    out.push_str(&format!("\\x{v:02x}"));
-                } else {
-                    out.push_str(&format!("\\u{v:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prom_text::{Quoting, quoted};
 
     #[test]
     fn go_escapes() {
@@ -125,7 +100,7 @@ mod tests {
     #[test]
     fn quote_round_trips() {
         for s in ["", "a\"b\\c", "line\nbreak\t\u{1}\u{7f}\u{85}", "é😀"] {
-            assert_eq!(unquote(&quote(s)).unwrap(), s);
+            assert_eq!(unquote(&quoted(s, Quoting::PromQl)).unwrap(), s);
         }
     }
 }

@@ -400,6 +400,6 @@ fn parse_value(s: &str) -> Option<f64> {
 /// the text is not a float or already in that form.
 pub(super) fn normalise_float(s: &str) -> Option<String> {
     let f = parse_value(s)?;
-    let norm = super::print::format_value(f);
+    let norm = hourglass_query::prom_text::exposition_float(f);
     (norm != s).then_some(norm)
 }

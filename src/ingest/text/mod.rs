@@ -18,7 +18,7 @@ mod tests;
 use std::borrow::Cow;
 
 pub use error::{ErrorKind, ParseError};
-pub use print::{format_value, write_help, write_sample, write_type};
+pub use print::{write_help, write_sample, write_type};
 
 /// A metric family's type from `# TYPE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

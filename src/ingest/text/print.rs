@@ -1,44 +1,8 @@
 //! Writes the text format back: for tests, fuzzing and later `export`.
 
 use super::{Entry, MetricKind, SampleLine};
+use hourglass_query::prom_text::{Quoting, exposition_float, write_quoted};
 use std::fmt::Write as _;
-
-/// A float as Prometheus prints it in label values and samples: Go's
-/// shortest `%g` form with `.0` added to integers (`1.0`, `1e+06`,
-/// `0.25`, `+Inf`, `NaN`).
-pub fn format_value(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f == 0.0 {
-        return "0.0".into();
-    }
-    // Shortest round-trip digits and decimal exponent, from Rust's `{:e}`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if f < 0.0 { "-" } else { "" };
-    // Go switches to exponent form below 1e-4 and from 1e+06 on.
-    if !(-4..6).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        let dot = if rest.is_empty() { "" } else { "." };
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs());
-    }
-    let mut s = format!("{}", f);
-    if !s.contains('.') {
-        s.push_str(".0");
-    }
-    s
-}
 
 fn is_legacy(name: &str, colons: bool) -> bool {
     let mut chars = name.chars();
@@ -52,16 +16,7 @@ fn is_legacy(name: &str, colons: bool) -> bool {
 }
 
 fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    write_quoted(out, s, Quoting::Exposition);
 }
 
 fn family_name(out: &mut String, name: &str) {
@@ -127,7 +82,7 @@ pub fn write_sample<'l>(
         out.push('}');
     }
     out.push(' ');
-    out.push_str(&format_value(value));
+    out.push_str(&exposition_float(value));
     if let Some(t) = timestamp_ms {
         let _ = write!(out, " {t}");
     }

@@ -1,4 +1,5 @@
 use super::*;
+use hourglass_query::prom_text::exposition_float;
 use proptest::prelude::*;
 
 /// Renders the parse of `input` one entry per line, compactly, or the error.
@@ -22,7 +23,7 @@ fn render_with(parser: Parser<'_>) -> String {
                     "{}{{{}}} {}{ts} [{} {}]",
                     s.name,
                     labels.join(","),
-                    format_value(s.value),
+                    exposition_float(s.value),
                     s.family,
                     s.kind.as_str()
                 ));
@@ -215,26 +216,6 @@ fn invalid_utf8_is_located() {
         e.map(|e| e.to_string()).as_deref(),
         Some("line 2, column 6: invalid UTF-8")
     );
-}
-
-#[test]
-fn format_value_matches_go() {
-    for (f, want) in [
-        (1.0, "1.0"),
-        (0.0, "0.0"),
-        (-1.0, "-1.0"),
-        (0.25, "0.25"),
-        (1e6, "1e+06"),
-        (123456.0, "123456.0"),
-        (1234567.0, "1.234567e+06"),
-        (0.0001, "0.0001"),
-        (0.00001, "1e-05"),
-        (-2.5e-7, "-2.5e-07"),
-        (1e100, "1e+100"),
-        (f64::INFINITY, "+Inf"),
-    ] {
-        assert_eq!(format_value(f), want, "{f}");
-    }
 }
 
 /// Random and mutated inputs through the fuzz target's body, so CI

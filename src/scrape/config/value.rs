@@ -10,7 +10,7 @@ pub(super) struct Dur(pub(super) Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        crate::duration::parse_duration(&s)
+        hourglass_query::duration::parse_duration(&s)
             .map(Dur)
             .map_err(serde::de::Error::custom)
     }

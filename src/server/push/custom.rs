@@ -94,12 +94,7 @@ pub async fn custom_metrics(
             Err((code, msg)) => {
                 state.inner.push.refused(Path::Custom);
                 // Prometheus's envelope, with 413/415 where they apply.
-                let body = serde_json::json!({
-                    "status": "error",
-                    "errorType": "bad_data",
-                    "error": msg,
-                });
-                (code, Json(body)).into_response()
+                ApiError::bad_data(msg).with_status(code)
             }
         }
     });
@@ -154,12 +149,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
             ),
             ListError::NotAList | ListError::Json(_) => (StatusCode::BAD_REQUEST, e.to_string()),
         };
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": "bad_data",
-            "error": msg,
-        });
-        return (code, Json(body)).into_response();
+        return ApiError::bad_data(msg).with_status(code);
     }
     refuse_backward_counters(&mut good, &mut errors);
     let samples: usize = good.iter().map(|(_, item)| item.num_samples()).sum();

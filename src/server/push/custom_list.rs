@@ -98,6 +98,36 @@ impl Walk<'_> {
     }
 }
 
+/// The visitor methods of a value that must be a list: a scalar stops the
+/// walk with `NotAList`.
+macro_rules! refuse_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Err(self.0.stop(ListError::NotAList))
+        }
+    };
+}
+
 /// The whole body: a list, or an object with a `metrics` list.
 struct Top<'w, 'f>(&'w mut Walk<'f>);
 
@@ -129,29 +159,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         }
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
+    refuse_scalars!();
 }
 
 /// The value of `metrics`: must be a list.
@@ -180,29 +188,7 @@ impl<'de> Visitor<'de> for List<'_, '_> {
         Err(self.0.stop(ListError::NotAList))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(self.0.stop(ListError::NotAList))
-    }
+    refuse_scalars!();
 }
 
 /// Values an item may still build; past it the rest is read, not built.

@@ -1,7 +1,7 @@
 //! One item of `POST /api/v1/metrics/custom`: decoded field by field so a
 //! refusal names the field, then turned into Prometheus-named series.
 
-use crate::ingest::text::format_value;
+use hourglass_query::prom_text::exposition_float;
 use hourglass_storage::Labels;
 use serde_json::{Map, Value};
 
@@ -120,7 +120,7 @@ impl Item {
             } => {
                 let mut out: Vec<(Labels, f64)> = buckets
                     .iter()
-                    .map(|(le, n)| (make("_bucket", Some(("le", format_value(*le)))), *n))
+                    .map(|(le, n)| (make("_bucket", Some(("le", exposition_float(*le)))), *n))
                     .collect();
                 out.push((make("_sum", None), *sum));
                 out.push((make("_count", None), *count));
@@ -133,7 +133,7 @@ impl Item {
             } => {
                 let mut out: Vec<(Labels, f64)> = quantiles
                     .iter()
-                    .map(|(q, v)| (make("", Some(("quantile", format_value(*q)))), *v))
+                    .map(|(q, v)| (make("", Some(("quantile", exposition_float(*q)))), *v))
                     .collect();
                 out.push((make("_sum", None), *sum));
                 out.push((make("_count", None), *count));
@@ -355,7 +355,7 @@ fn float_map(obj: &Map<String, Value>, field: &str) -> Result<Vec<(f64, f64)>, F
     if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(err(
             field,
-            format!("{} appears twice", format_value(w[0].0)),
+            format!("{} appears twice", exposition_float(w[0].0)),
         ));
     }
     Ok(out)
@@ -377,7 +377,7 @@ fn histogram(obj: &Map<String, Value>) -> Result<Body, FieldError> {
         (Some(c), Some(i)) if c != i => {
             return Err(err(
                 "count",
-                format!("must equal the +Inf bucket ({})", format_value(i)),
+                format!("must equal the +Inf bucket ({})", exposition_float(i)),
             ));
         }
         (Some(c), _) => c,
@@ -390,14 +390,14 @@ fn histogram(obj: &Map<String, Value>) -> Result<Body, FieldError> {
     for w in buckets.windows(2) {
         if w[1].1 < w[0].1 {
             return Err(err(
-                format!("buckets.{}", format_value(w[1].0)),
+                format!("buckets.{}", exposition_float(w[1].0)),
                 "bucket counts are cumulative and must not decrease as le grows",
             ));
         }
     }
     if let Some((le, n)) = buckets.iter().find(|(_, n)| *n < 0.0 || n.is_nan()) {
         return Err(err(
-            format!("buckets.{}", format_value(*le)),
+            format!("buckets.{}", exposition_float(*le)),
             format!("invalid count {n}"),
         ));
     }
@@ -412,7 +412,7 @@ fn summary(obj: &Map<String, Value>) -> Result<Body, FieldError> {
     let quantiles = float_map(obj, "quantiles")?;
     if let Some((q, _)) = quantiles.iter().find(|(q, _)| !(0.0..=1.0).contains(q)) {
         return Err(err(
-            format!("quantiles.{}", format_value(*q)),
+            format!("quantiles.{}", exposition_float(*q)),
             "quantile must be between 0 and 1",
         ));
     }

@@ -19,7 +19,7 @@ fn series(v: Value) -> Vec<String> {
     assert_eq!(item.num_samples(), item.series().len(), "{v}");
     item.series()
         .iter()
-        .map(|(l, v)| format!("{l} {}", format_value(*v)))
+        .map(|(l, v)| format!("{l} {}", exposition_float(*v)))
         .collect()
 }
 

@@ -10,8 +10,9 @@
 //! the CPU overlaps them; and a reader can jump straight to the first
 //! sample of its range instead of decoding the ones before it.
 
-use super::xor::{POW10, at_scale, decimal_repr, unzigzag, zigzag};
+use super::xor::{POW10, at_scale, decimal_repr};
 use super::{Chunk, ChunkError, ENCODING_PACKED};
+use crate::encoding::{put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
 
@@ -82,31 +83,6 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     Some(Chunk::from_sealed_unchecked(Arc::from(body)))
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push(x as u8 | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
-/// Reads a varint at `*pos` (at most 10 bytes, no bits past 64).
-fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut x = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        if shift == 63 && b > 1 {
-            return None;
-        }
-        x |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(x);
-        }
-    }
-    None
-}
-
 /// A parsed packed chunk: header fields and the packed differences.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Packed<'a> {
@@ -126,7 +102,7 @@ impl<'a> Packed<'a> {
     pub(crate) fn parse(stream: &'a [u8], count: u16) -> Result<Self, ChunkError> {
         let bad = |reason| ChunkError::Corrupt { sample: 0, reason };
         let mut pos = 0;
-        let mut varint = |what| get_uvarint(stream, &mut pos).ok_or(bad(what));
+        let mut varint = |what| read_uvarint(stream, &mut pos).map_err(|_| bad(what));
         let t0 = unzigzag(varint("bad first timestamp varint")?);
         let d = varint("bad interval varint")?;
         let d = i64::try_from(d)
@@ -135,7 +111,7 @@ impl<'a> Packed<'a> {
             .ok_or(bad("interval not positive"))?;
         let k_at = pos;
         pos += 1;
-        let mut varint = |what| get_uvarint(stream, &mut pos).ok_or(bad(what));
+        let mut varint = |what| read_uvarint(stream, &mut pos).map_err(|_| bad(what));
         let n0 = unzigzag(varint("bad first value varint")?);
         let base = unzigzag(varint("bad base varint")?);
         let (Some(&k), Some(&w)) = (stream.get(k_at), stream.get(pos)) else {

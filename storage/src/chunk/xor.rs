@@ -7,6 +7,7 @@
 
 use super::bitstream::BitWriter;
 use super::{CRC_LEN, Chunk, ChunkError, ENCODING_XOR, HEADER_LEN};
+use crate::encoding::zigzag;
 use crate::model::sample::Sample;
 use std::sync::Arc;
 
@@ -115,7 +116,8 @@ fn write_signed(w: &mut BitWriter, x: i64, bits: u32) {
     w.write_bits_wide(x as u64 & mask, bits);
 }
 
-/// Writes `x` as a varint of 7-bit groups, low group first.
+/// Writes `x` as a varint of 7-bit groups, low group first: the format of
+/// [`crate::encoding`], through the bit writer.
 pub(crate) fn write_uvarint(w: &mut BitWriter, mut x: u64) {
     loop {
         let g = x & 0x7f;
@@ -126,14 +128,6 @@ pub(crate) fn write_uvarint(w: &mut BitWriter, mut x: u64) {
         }
         w.write_bits(g | 0x80, 8);
     }
-}
-
-pub(crate) fn zigzag(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
-}
-
-pub(crate) fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
 /// Cached decimal form of the previous value.

@@ -2,7 +2,8 @@
 
 use super::ChunkError;
 use super::bitstream::BitReader;
-use super::xor::{DEC_BITS, DOD_BITS, POW10, decimal_repr, unzigzag};
+use super::xor::{DEC_BITS, DOD_BITS, POW10, decimal_repr};
+use crate::encoding::unzigzag;
 use crate::model::sample::Sample;
 
 /// Iterates an XOR chunk's samples in time order.
@@ -86,6 +87,9 @@ impl<'a> XorIter<'a> {
         None
     }
 
+    /// [`crate::encoding`]'s varint, read through the bit reader: the
+    /// stream is not byte-aligned, so the slice decoder cannot serve, and
+    /// this loop is on the per-sample decode path.
     #[inline]
     fn read_uvarint(&mut self) -> Option<u64> {
         let mut x = 0u64;

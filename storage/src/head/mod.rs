@@ -340,7 +340,6 @@ impl Head {
         read(&self.by_id).get(id as usize).cloned().flatten()
     }
 
-    /// Statistics since open.
     /// Whether the head may hold samples in `[mint, maxt]`.
     pub(crate) fn may_overlap(&self, mint: i64, maxt: i64) -> bool {
         let lo = self.min_t.load(Ordering::Relaxed);
@@ -348,6 +347,7 @@ impl Head {
         lo <= hi && lo <= maxt && hi >= mint
     }
 
+    /// Statistics since open.
     pub fn stats(&self) -> HeadStats {
         let c = &self.counters;
         let max_t = self.max_t.load(Ordering::Relaxed);

@@ -10,11 +10,14 @@
 //!            against 0), then the value's 8 bytes little-endian
 //! ```
 //!
-//! Every WAL frame already carries a CRC32C, so records have no checksum of
+//! Every WAL frame already carries an IEEE CRC32, so records have no checksum of
 //! their own. A series definition appears in each record that uses the
 //! series until one record holding it is known durable, so replay never
 //! meets a sample whose series it cannot name (see `head::append`).
 
+use crate::encoding::{
+    MAX_VARINT_BYTES, VarintError, encode_uvarint, put_uvarint, read_uvarint, unzigzag, zigzag,
+};
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
 
@@ -38,7 +41,7 @@ pub(crate) struct RecordError {
 }
 
 /// A sample's largest encoding: a 10-byte varint and 8 value bytes.
-const MAX_SAMPLE_BYTES: usize = 18;
+const MAX_SAMPLE_BYTES: usize = MAX_VARINT_BYTES + 8;
 
 /// Builds a batch record incrementally.
 #[derive(Debug, Default)]
@@ -47,14 +50,6 @@ pub(crate) struct RecordWriter {
     ndefs: u64,
     groups: Vec<u8>,
     ngroups: u64,
-}
-
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push((x as u8) | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -94,15 +89,7 @@ impl RecordWriter {
             let d = s.t.wrapping_sub(prev);
             // One copy per sample from a stack buffer, not a push per byte.
             let mut buf = [0u8; MAX_SAMPLE_BYTES];
-            let mut n = 0;
-            let mut x = ((d << 1) ^ (d >> 63)) as u64;
-            while x >= 0x80 {
-                buf[n] = (x as u8) | 0x80;
-                x >>= 7;
-                n += 1;
-            }
-            buf[n] = x as u8;
-            n += 1;
+            let n = encode_uvarint(&mut buf, zigzag(d));
             buf[n..n + 8].copy_from_slice(&s.v.to_bits().to_le_bytes());
             g.extend_from_slice(&buf[..n + 8]);
             prev = s.t;
@@ -149,18 +136,10 @@ impl<'a> Reader<'a> {
     }
 
     fn uvarint(&mut self) -> Result<u64, RecordError> {
-        let mut x = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            if shift == 63 && b > 1 {
-                return self.err("varint overflows 64 bits");
-            }
-            x |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(x);
-            }
-        }
-        self.err("varint too long")
+        read_uvarint(self.b, &mut self.pos).or_else(|e| match e {
+            VarintError::Truncated => self.err("record ends early"),
+            VarintError::Overflow => self.err("varint overflows 64 bits"),
+        })
     }
 
     /// A count that cannot exceed the bytes left (each item takes ≥ `min`).
@@ -230,9 +209,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
         let mut samples = Vec::with_capacity(n);
         let mut t = 0i64;
         for _ in 0..n {
-            let z = r.uvarint()?;
-            let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-            t = t.wrapping_add(d);
+            t = t.wrapping_add(unzigzag(r.uvarint()?));
             let mut v = [0u8; 8];
             v.copy_from_slice(r.bytes(8)?);
             samples.push(Sample::new(t, f64::from_bits(u64::from_le_bytes(v))));

@@ -30,17 +30,7 @@ pub(crate) fn hour_name(hour_start_ms: i64) -> String {
     let hours = hour_start_ms.div_euclid(super::HOUR_MS);
     let days = hours.div_euclid(24);
     let hour = hours.rem_euclid(24);
-    // Days to civil date (proleptic Gregorian), after H. Hinnant's
-    // public-domain algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::calendar::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}T{hour:02}")
 }
 

@@ -3,6 +3,7 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::writer::{CHUNKS_MAGIC, INDEX_MAGIC, VERSION};
+use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
@@ -60,21 +61,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn uvarint(&mut self) -> Result<u64, PartitionError> {
-        let mut x = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self
-                .bytes(1)?
-                .first()
-                .ok_or_else(|| self.corrupt("ends early"))?;
-            if shift == 63 && b > 1 {
-                return Err(self.corrupt("varint overflow"));
-            }
-            x |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(x);
-            }
-        }
-        Err(self.corrupt("varint too long"))
+        read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => self.corrupt("ends early"),
+            VarintError::Overflow => self.corrupt("varint overflow"),
+        })
     }
 
     /// A count bounded by the bytes left (each item takes ≥ 1 byte).
@@ -156,6 +146,7 @@ impl Partition {
         let file = File::open(dir.join("chunks")).map_err(io(&dir))?;
         // SAFETY: partitions are immutable once renamed into place and we
         // never write to them; see storage/UNSAFE.md.
+        #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file) }.map_err(io(&dir))?;
         let body = map
             .len()
@@ -302,8 +293,7 @@ fn parse_index(
         let mut chunks = Vec::with_capacity(nc);
         let mut prev_max = i64::MIN;
         for _ in 0..nc {
-            let z = ser.uvarint()?;
-            let rel = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            let rel = unzigzag(ser.uvarint()?);
             let min_t = meta
                 .hour_start_ms
                 .checked_add(rel)

@@ -3,6 +3,7 @@
 use super::meta::Meta;
 use super::{PartitionError, hour_name};
 use crate::chunk::Chunk;
+use crate::encoding::{put_uvarint, put_zvarint};
 use crate::index::MemPostings;
 use crate::model::labels::{Labels, METRIC_NAME};
 use std::collections::BTreeMap;
@@ -22,14 +23,6 @@ pub(crate) struct PartSeries {
 pub(crate) const CHUNKS_MAGIC: &[u8; 4] = b"HGCK";
 pub(crate) const INDEX_MAGIC: &[u8; 4] = b"HGIX";
 pub(crate) const VERSION: u8 = 1;
-
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push((x as u8) | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
 
 fn put_section(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -121,7 +114,7 @@ pub(crate) fn write_partition(
             // Times relative to the hour; offsets implicit (chunks are laid
             // out in index order, back to back).
             let rel = lo.wrapping_sub(hour_start_ms);
-            put_uvarint(&mut ser_sec, ((rel << 1) ^ (rel >> 63)) as u64);
+            put_zvarint(&mut ser_sec, rel);
             put_uvarint(&mut ser_sec, hi.wrapping_sub(*lo) as u64);
             put_uvarint(&mut ser_sec, c.as_bytes().len() as u64);
             chunks.extend_from_slice(c.as_bytes());

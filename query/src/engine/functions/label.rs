@@ -3,8 +3,8 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, merge_same_labels};
-use super::{string_arg, vector_arg};
+use super::super::value::{Grid, merge_same_labels};
+use super::{FamilyResult, string_arg, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use regex::Regex;
@@ -62,12 +62,7 @@ fn check_name(func: &'static str, name: &str) -> Result<(), EvalError> {
     Ok(())
 }
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     Ok(Some(match name {
         "label_replace" => {
             let dst = string_arg(args.get(1));

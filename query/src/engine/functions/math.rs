@@ -2,9 +2,8 @@
 //! `sort*` ordering of instant results.
 
 use super::super::Ctx;
-use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid};
-use super::{map_values, scalar_arg, vector_arg};
+use super::{FamilyResult, map_values, scalar_arg, vector_arg};
 use crate::parser::ast::Expr;
 
 /// Go's `math.Max`/`math.Min`: NaN wins.
@@ -61,12 +60,7 @@ fn simple(name: &str) -> Option<fn(f64) -> f64> {
     })
 }
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     if let Some(f) = simple(name) {
         let v = vector_arg(ctx, args.first(), g)?;
         return map_values(v, |x, _| f(x)).map(Some);

@@ -23,6 +23,10 @@ use crate::parser::ast::{Call, Expr};
 pub(crate) use emit::Emit;
 use hourglass_storage::{Labels, MatchOp, Sample};
 
+/// What a family's `call` answers: `None` when the name is not one of its
+/// functions.
+type FamilyResult = Result<Option<Vec<GSeries>>, EvalError>;
+
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let name = c.func.name;
     let args = &c.args;

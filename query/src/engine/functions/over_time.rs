@@ -4,9 +4,9 @@
 use super::super::Ctx;
 use super::super::aggregate::{kahan_inc, mean, quantile, variance};
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid};
+use super::super::value::Grid;
 use super::window_sum::{exact_prefix, window_sum};
-use super::{matrix, over_windows, over_windows_prepared, scalar_arg};
+use super::{FamilyResult, matrix, over_windows, over_windows_prepared, scalar_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
 
@@ -63,12 +63,7 @@ fn smooth(s: &[Sample], sf: f64, tf: f64) -> Option<f64> {
 /// A window's samples, the step index and the evaluation time to a value.
 type WindowFn<'a> = dyn Fn(&[Sample], usize, i64) -> Option<f64> + Sync + 'a;
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     let vals = |w: &[Sample]| w.iter().map(|p| p.v).collect::<Vec<f64>>();
     let run = |arg: Option<&Expr>, keep_name: bool, f: &WindowFn| {
         let m = matrix(ctx, arg, g)?;

@@ -6,18 +6,14 @@ use super::super::range;
 use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::Emit;
+use super::FamilyResult;
 use super::extrapolate::Extrapolator;
 use super::matrix;
 use super::regular;
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     if matches!(name, "irate" | "idelta") {
         return instant(ctx, name == "irate", args, g).map(Some);
     }

@@ -1,40 +1,12 @@
 //! Calendar functions (`hour`, `day_of_week`, ...) on values read as Unix
-//! seconds, in UTC. Civil dates come from day counts (Howard Hinnant's
-//! algorithm), so no date library is needed.
+//! seconds, in UTC, on [`hourglass_storage::calendar`].
 
 use super::super::Ctx;
-use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid};
-use super::{map_values, vector_arg};
+use super::{FamilyResult, map_values, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
-
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in(y: i64, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+use hourglass_storage::calendar::{civil_from_days, days_in_month};
 
 fn date_part(name: &str, secs: f64) -> f64 {
     if !secs.is_finite() {
@@ -51,22 +23,17 @@ fn date_part(name: &str, secs: f64) -> f64 {
         "day_of_week" => (days + 4).rem_euclid(7) as f64,
         "day_of_month" => f64::from(d),
         "day_of_year" => {
-            let before: u32 = (1..m).map(|mm| days_in(y, mm)).sum();
+            let before: u32 = (1..m).map(|mm| days_in_month(y, mm)).sum();
             f64::from(before + d)
         }
-        "days_in_month" => f64::from(days_in(y, m)),
+        "days_in_month" => f64::from(days_in_month(y, m)),
         "month" => f64::from(m),
         "year" => y as f64,
         _ => f64::NAN,
     }
 }
 
-pub(super) fn call(
-    ctx: &Ctx,
-    name: &str,
-    args: &[Expr],
-    g: Grid,
-) -> Result<Option<Vec<GSeries>>, EvalError> {
+pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
     if !matches!(
         name,
         "minute"
@@ -100,9 +67,6 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         assert_eq!(date_part("day_of_week", 0.0), 4.0);
         assert_eq!(date_part("day_of_year", 1_709_164_800.0), 60.0);
         assert_eq!(date_part("days_in_month", 1_709_164_800.0), 29.0);
