@@ -254,21 +254,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         memory_budget_samples: args.query_memory_budget,
         ..EngineOptions::default()
     });
-    let state = AppState::new(Arc::clone(&storage), engine, limits, &config.auth);
+    let scraper = start_scraping(
+        Arc::clone(&storage),
+        args.scrape_config.as_deref(),
+        args.scrape_dns_server,
+    )?;
+    let state = AppState::new(
+        Arc::clone(&storage),
+        engine,
+        scraper.0.clone(),
+        limits,
+        &config.auth,
+    );
 
     let persister = tokio::spawn(persist_loop(
         state.clone(),
         args.persist_interval.max(Duration::from_secs(1)),
     ));
-
-    let scraper = match &args.scrape_config {
-        Some(path) => Some(start_scraping(
-            Arc::clone(&storage),
-            path,
-            args.scrape_dns_server,
-        )?),
-        None => None,
-    };
 
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -300,10 +302,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await;
 
     state.set_ready(false);
-    if let Some((m, hup)) = scraper {
-        hup.abort();
-        m.shutdown().await;
-    }
+    let (m, hup) = scraper;
+    hup.abort();
+    m.shutdown().await;
     persister.abort();
     let _ = persister.await;
     let side = state.clone();
@@ -322,17 +323,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the scrape manager on `path` and its SIGHUP reloader.
+/// Starts the scrape manager, on `path` when given, and its SIGHUP
+/// reloader.
 fn start_scraping(
     storage: Arc<Storage>,
-    path: &std::path::Path,
+    path: Option<&std::path::Path>,
     dns_server: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
-    let m = ScrapeManager::from_file(storage, path, dns_server)
-        .with_context(|| format!("invalid scrape config {}", path.display()))?;
+    let m = match path {
+        Some(path) => {
+            let m = ScrapeManager::from_file(storage, path, dns_server)
+                .with_context(|| format!("invalid scrape config {}", path.display()))?;
+            let jobs = m.config().map_or(0, |c| c.jobs.len());
+            tracing::info!(file = %path.display(), jobs, "scraping");
+            m
+        }
+        None => {
+            let m = ScrapeManager::new(storage);
+            m.set_dns_server(dns_server);
+            m
+        }
+    };
     let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
-    let jobs = m.config().map_or(0, |c| c.jobs.len());
-    tracing::info!(file = %path.display(), jobs, "scraping");
     Ok((m, hup))
 }
 

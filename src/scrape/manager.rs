@@ -90,6 +90,10 @@ struct Inner {
     server_hash: Mutex<u64>,
     jobs: Mutex<BTreeMap<String, JobState>>,
     config: Mutex<Option<Arc<ScrapeConfig>>>,
+    /// The configuration file's part; jobs of other sources join it.
+    file_config: Mutex<Option<ScrapeConfig>>,
+    /// Jobs from other sources (registered targets, self-scrape), by source.
+    sources: Mutex<BTreeMap<&'static str, Vec<Job>>>,
     config_file: Mutex<Option<std::path::PathBuf>>,
     dns_server: Mutex<Option<std::net::SocketAddr>>,
     reloads: std::sync::atomic::AtomicU64,
@@ -121,6 +125,8 @@ impl ScrapeManager {
                 server_hash: Mutex::new(0),
                 jobs: Mutex::new(BTreeMap::new()),
                 config: Mutex::new(None),
+                file_config: Mutex::new(None),
+                sources: Mutex::new(BTreeMap::new()),
                 config_file: Mutex::new(None),
                 dns_server: Mutex::new(None),
                 reloads: Default::default(),
@@ -194,10 +200,46 @@ impl ScrapeManager {
         lock(&self.inner.config).clone()
     }
 
-    /// Applies a configuration: jobs that vanished stop (their series get
+    /// Applies a configuration file's content; the jobs of other sources
+    /// ([`ScrapeManager::set_source_jobs`]) keep running beside it.
+    pub fn apply(&self, config: ScrapeConfig) {
+        let mut file = lock(&self.inner.file_config);
+        *file = Some(config);
+        self.recompose(&file);
+    }
+
+    /// Replaces the jobs one source contributes (`"targets"` for the
+    /// registered targets, `"self"` for self-scrape). Their names must not
+    /// collide with the file's jobs: a colliding job is skipped with a log
+    /// line, the file's job wins.
+    pub fn set_source_jobs(&self, source: &'static str, jobs: Vec<Job>) {
+        // The file's lock orders concurrent recompositions.
+        let file = lock(&self.inner.file_config);
+        lock(&self.inner.sources).insert(source, jobs);
+        self.recompose(&file);
+    }
+
+    /// The file's jobs and every source's, as one configuration.
+    fn recompose(&self, file: &Option<ScrapeConfig>) {
+        let mut config = file.clone().unwrap_or_default();
+        let mut names: std::collections::BTreeSet<String> =
+            config.jobs.iter().map(|j| j.name.clone()).collect();
+        for (source, jobs) in lock(&self.inner.sources).iter() {
+            for job in jobs {
+                if names.insert(job.name.clone()) {
+                    config.jobs.push(job.clone());
+                } else {
+                    tracing::warn!(source, job = %job.name, "scrape job name already taken; skipped");
+                }
+            }
+        }
+        self.run(config);
+    }
+
+    /// Runs a whole configuration: jobs that vanished stop (their series get
     /// stale markers), new jobs start, and kept jobs re-run discovery with
     /// their new settings while targets that stay keep their loops.
-    pub fn apply(&self, config: ScrapeConfig) {
+    fn run(&self, config: ScrapeConfig) {
         let config = Arc::new(config);
         *lock(&self.inner.server_hash) =
             schedule::server_hash(&self.inner.hostname, &config.global.external_labels);

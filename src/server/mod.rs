@@ -74,14 +74,17 @@ struct Inner {
     refusals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     persist: PersistCounters,
     push: push::PushState,
+    scrape: crate::scrape::ScrapeManager,
     start_time_unix: f64,
 }
 
 impl AppState {
-    /// State over open storage; not ready until [`AppState::set_ready`].
+    /// State over open storage and its scrapers; not ready until
+    /// [`AppState::set_ready`].
     pub fn new(
         storage: Arc<Storage>,
         engine: Engine,
+        scrape: crate::scrape::ScrapeManager,
         limits: Limits,
         auth: &crate::config::Auth,
     ) -> AppState {
@@ -104,9 +107,15 @@ impl AppState {
                 refusals: Default::default(),
                 persist: PersistCounters::default(),
                 push,
+                scrape,
                 start_time_unix,
             }),
         }
+    }
+
+    /// The scrapers: the configuration file's jobs and every other source's.
+    pub fn scrape(&self) -> &crate::scrape::ScrapeManager {
+        &self.inner.scrape
     }
 
     /// Whether `/-/ready` answers 200.

@@ -322,6 +322,30 @@ pub struct ScrapeConfig {
     pub ignored_sections: Vec<&'static str>,
 }
 
+impl Default for ScrapeConfig {
+    /// No jobs, Prometheus's global defaults.
+    fn default() -> ScrapeConfig {
+        ScrapeConfig {
+            global: Global::default(),
+            jobs: Vec::new(),
+            ignored_sections: Vec::new(),
+        }
+    }
+}
+
+impl Default for Global {
+    /// Prometheus's defaults: 1m interval, 10s timeout.
+    fn default() -> Global {
+        Global {
+            scrape_interval: Duration::from_secs(60),
+            scrape_timeout: Duration::from_secs(10),
+            scrape_protocols: DEFAULT_PROTOCOLS.to_vec(),
+            external_labels: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
 impl ScrapeConfig {
     /// Reads and checks a file.
     pub fn load(path: &Path) -> Result<ScrapeConfig, ConfigError> {
