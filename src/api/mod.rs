@@ -9,6 +9,8 @@ mod parse_query;
 mod query;
 pub use query::fuzz_query_params;
 mod status;
+mod target_metadata;
+mod targets;
 pub mod time;
 
 use crate::server::routes::{Class, Route};
@@ -131,5 +133,23 @@ pub(crate) const ROUTES: &[Route] = &[
         path: "/api/v1/format_query",
         class: Class::Read,
         handler: || post(status::format_query),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/targets",
+        class: Class::Read,
+        handler: || get(targets::targets),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/scrape_pools",
+        class: Class::Read,
+        handler: || get(targets::scrape_pools),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/targets/metadata",
+        class: Class::Read,
+        handler: || get(target_metadata::targets_metadata),
     },
 ];

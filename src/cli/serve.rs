@@ -111,6 +111,17 @@ pub struct ServeArgs {
     /// /etc/resolv.conf.
     #[arg(long)]
     scrape_dns_server: Option<std::net::SocketAddr>,
+    /// Let `POST /-/reload` (and PUT) reload the scrape configuration, as
+    /// Prometheus's --web.enable-lifecycle; off, it answers 403. SIGHUP
+    /// reloads either way.
+    #[arg(long, env = "HOURGLASS_ENABLE_LIFECYCLE")]
+    enable_lifecycle: bool,
+    /// Do not scrape this server's own /metrics (job `hourglass`).
+    #[arg(long, env = "HOURGLASS_NO_SELF_SCRAPE")]
+    no_self_scrape: bool,
+    /// How often the server scrapes its own /metrics.
+    #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
+    self_scrape_interval: Duration,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -290,6 +301,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections = conn_limits.max_connections,
         "connections"
     );
+    state.set_lifecycle(args.enable_lifecycle);
+    if !args.no_self_scrape {
+        let job = crate::scrape::self_scrape::job(addr, args.self_scrape_interval)
+            .context("cannot build the self-scrape job")?;
+        state
+            .scrape()
+            .set_source_jobs(crate::scrape::self_scrape::SOURCE, vec![job]);
+    }
     tracing::info!(%addr, data_dir = %data.path().display(), "listening");
     state.set_ready(true);
 

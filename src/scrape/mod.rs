@@ -11,7 +11,9 @@ pub mod manager;
 pub mod negotiate;
 pub mod relabel;
 pub mod schedule;
+pub mod self_scrape;
 pub mod target;
 
 pub use r#loop::{Health, TargetStatus};
 pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};
+pub use target::format_duration;

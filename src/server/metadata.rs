@@ -121,35 +121,85 @@ impl MetadataStore {
     }
 }
 
-/// `GET /api/v1/metadata[?metric=<name>][&limit=<n>]`, Prometheus's shape:
-/// `{"status":"success","data":{"<metric>":[{"type","help","unit"}]}}`.
+/// Distinct (type, help, unit) entries per family, sorted by family.
+type Merged = std::collections::BTreeMap<String, Vec<(String, String, String)>>;
+
+/// The senders' metadata and the scraped targets', merged: each family
+/// lists its distinct entries, senders' first. Held to the store's limits:
+/// at most `max_families` families, no entry over `max_entry_bytes`.
+fn merged(
+    store: Vec<(String, MetricMetadata)>,
+    scraped: Vec<crate::scrape::TargetMetadata>,
+    limits: MetadataLimits,
+) -> Merged {
+    let mut out = Merged::new();
+    let sent = store
+        .into_iter()
+        .map(|(f, m)| (f, m.kind.to_string(), m.help, m.unit));
+    let from_targets = scraped
+        .into_iter()
+        .map(|t| (t.metric, t.metadata.kind, t.metadata.help, t.metadata.unit));
+    for (family, kind, help, unit) in sent.chain(from_targets) {
+        if family.len() + help.len() + unit.len() > limits.max_entry_bytes {
+            continue;
+        }
+        if !out.contains_key(&family) && out.len() >= limits.max_families {
+            continue;
+        }
+        let entries = out.entry(family).or_default();
+        let entry = (kind, help, unit);
+        if !entries.contains(&entry) {
+            entries.push(entry);
+        }
+    }
+    out
+}
+
+/// `GET /api/v1/metadata[?metric=<name>][&limit=<n>][&limit_per_metric=<n>]`,
+/// Prometheus's shape: `{"status":"success","data":{"<metric>":[{"type",
+/// "help","unit"}]}}`, from senders and scraped targets.
 pub async fn metadata(
     axum::extract::State(state): axum::extract::State<super::AppState>,
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let limit = match q.get("limit").map(|l| l.parse::<i64>()) {
-        None => None,
-        Some(Ok(n)) if n > 0 => Some(n as usize),
-        Some(Ok(_)) => None,
-        Some(Err(_)) => {
-            return crate::api::envelope::ApiError::param("limit", "not an integer")
-                .into_response();
-        }
+    let positive = |name: &str| match q.get(name).map(|l| l.parse::<i64>()) {
+        None => Ok(None),
+        Some(Ok(n)) if n > 0 => Ok(Some(n as usize)),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(_)) => Err(crate::api::envelope::ApiError::param(
+            name,
+            "not an integer",
+        )),
     };
-    let wanted = q.get("metric").filter(|m| !m.is_empty());
+    let (limit, per_metric) = match (positive("limit"), positive("limit_per_metric")) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
+    let wanted = q.get("metric").filter(|m| !m.is_empty()).cloned();
+    let limits = state.inner.limits.metadata;
+    let store = state.inner.metadata.snapshot();
+    let scrape = state.scrape().clone();
+    let all = match tokio::task::spawn_blocking(move || merged(store, scrape.metadata(), limits))
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return crate::api::envelope::ApiError::internal(e.to_string()).into_response(),
+    };
     let mut data = serde_json::Map::new();
-    for (family, md) in state.inner.metadata.snapshot() {
-        if wanted.is_some_and(|w| *w != family) {
+    for (family, entries) in all {
+        if wanted.as_ref().is_some_and(|w| *w != family) {
             continue;
         }
         if limit.is_some_and(|l| data.len() >= l) {
             break;
         }
-        data.insert(
-            family,
-            serde_json::json!([{ "type": md.kind, "help": md.help, "unit": md.unit }]),
-        );
+        let list: Vec<serde_json::Value> = entries
+            .into_iter()
+            .take(per_metric.unwrap_or(usize::MAX))
+            .map(|(kind, help, unit)| serde_json::json!({ "type": kind, "help": help, "unit": unit }))
+            .collect();
+        data.insert(family, serde_json::Value::Array(list));
     }
     axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()
 }
@@ -195,5 +245,44 @@ mod tests {
             Err(MetadataRefusal::EntryTooLong)
         );
         assert_eq!(store.snapshot()[0].1.help, "12345");
+    }
+
+    fn scraped(metric: &str, kind: &str, help: &str) -> crate::scrape::TargetMetadata {
+        crate::scrape::TargetMetadata {
+            target: Default::default(),
+            metric: metric.to_string(),
+            metadata: crate::scrape::cache::Metadata {
+                kind: kind.to_string(),
+                help: help.to_string(),
+                unit: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn scraped_families_join_the_senders_with_distinct_entries_within_the_limits() {
+        let limits = MetadataLimits {
+            max_families: 3,
+            max_entry_bytes: 32,
+        };
+        let store = vec![("a".to_string(), md("sent"))];
+        let m = merged(
+            store,
+            vec![
+                scraped("a", "gauge", "sent"),
+                scraped("a", "counter", "other"),
+                scraped("b", "gauge", "x"),
+                scraped("b", "gauge", "x"),
+                scraped("long", "gauge", &"h".repeat(40)),
+                scraped("c", "gauge", ""),
+                scraped("d", "gauge", ""),
+            ],
+            limits,
+        );
+        let families: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(families, ["a", "b", "c"]);
+        assert_eq!(m["a"].len(), 2);
+        assert_eq!(m["a"][0].1, "sent");
+        assert_eq!(m["b"].len(), 1);
     }
 }

@@ -6,6 +6,7 @@ mod inflight;
 mod metadata;
 mod metrics;
 mod push;
+mod reload;
 mod request_body;
 pub mod routes;
 mod status;
@@ -76,6 +77,8 @@ struct Inner {
     push: push::PushState,
     scrape: crate::scrape::ScrapeManager,
     start_time_unix: f64,
+    /// Whether `/-/reload` may be called.
+    lifecycle: AtomicBool,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
                 push,
                 scrape,
                 start_time_unix,
+                lifecycle: AtomicBool::new(false),
             }),
         }
     }
@@ -116,6 +120,15 @@ impl AppState {
     /// The scrapers: the configuration file's jobs and every other source's.
     pub fn scrape(&self) -> &crate::scrape::ScrapeManager {
         &self.inner.scrape
+    }
+
+    /// Lets `/-/reload` reload the scrape configuration (off by default).
+    pub fn set_lifecycle(&self, enabled: bool) {
+        self.inner.lifecycle.store(enabled, Ordering::SeqCst);
+    }
+
+    fn lifecycle_enabled(&self) -> bool {
+        self.inner.lifecycle.load(Ordering::SeqCst)
     }
 
     /// Whether `/-/ready` answers 200.

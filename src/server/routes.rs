@@ -5,7 +5,7 @@
 //! a caller without the right credentials.
 
 use super::AppState;
-use super::{metadata, metrics, push, status, write};
+use super::{metadata, metrics, push, reload, status, write};
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 /// Which credentials a route needs.
@@ -100,6 +100,18 @@ const SERVER_ROUTES: &[Route] = &[
         path: "/api/v1/metadata",
         class: Class::Read,
         handler: || get(metadata::metadata),
+    },
+    Route {
+        method: "POST",
+        path: "/-/reload",
+        class: Class::Write,
+        handler: || post(reload::reload),
+    },
+    Route {
+        method: "PUT",
+        path: "/-/reload",
+        class: Class::Write,
+        handler: || put(reload::reload),
     },
 ];
 

@@ -121,9 +121,40 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// Unix seconds and nanoseconds as RFC 3339 in UTC, as Go's `RFC3339Nano`
+/// prints it: the fraction without trailing zeros, none when it is zero.
+pub fn format_rfc3339_ns(secs: i64, nanos: u32) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
+    if nanos > 0 {
+        let frac = format!("{:09}", nanos.min(999_999_999));
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanosecond_timestamps_print_as_go_rfc3339nano() {
+        assert_eq!(format_rfc3339_ns(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339_ns(0, 120_000_000), "1970-01-01T00:00:00.12Z");
+        assert_eq!(format_rfc3339_ns(1, 5), "1970-01-01T00:00:01.000000005Z");
+        assert_eq!(
+            format_rfc3339_ns(-62_135_596_800, 0),
+            "0001-01-01T00:00:00Z"
+        );
+    }
 
     #[test]
     fn civil_dates_round_trip() {

@@ -28,6 +28,9 @@ impl Server {
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra);
+        // Tests count the series they wrote; the server's own (self-scrape)
+        // would join them. Tests of self-scrape build their command.
+        cmd.env("HOURGLASS_NO_SELF_SCRAPE", "true");
         Server::spawn(cmd)
     }
 
