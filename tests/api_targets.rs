@@ -66,7 +66,7 @@ fn closed_port() -> SocketAddr {
 
 fn write_config(path: &Path, target: SocketAddr, down: SocketAddr, extra_job: bool) {
     let mut text = format!(
-        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ['{target}', '{down}']\n        labels: {{team: a}}\n  - job_name: filtered\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: '127\\.0\\.0\\.1:.*'\n        action: drop\n"
+        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ['{target}', '{down}']\n        labels: {{team: a}}\n  - job_name: filtered\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: '127\\.0\\.0\\.1:.*'\n        action: drop\n  - job_name: limited\n    sample_limit: 1\n    static_configs:\n      - targets: ['{target}']\n"
     );
     if extra_job {
         text.push_str(&format!(
@@ -249,7 +249,7 @@ fn targets_api_answers_as_prometheus_with_health_filters_and_dropped_targets() {
 
     assert_eq!(
         api(&server, "/api/v1/scrape_pools"),
-        json!({"scrapePools": ["demo", "filtered", "hourglass"]})
+        json!({"scrapePools": ["demo", "filtered", "hourglass", "limited"]})
     );
 
     // Self-scrape: the server's own /metrics, with credentials required
@@ -280,9 +280,16 @@ fn scraped_metadata_is_served_per_family_and_per_target() {
     write_config(&sc, target, down, false);
     let server = start_server(dir.path(), &sc);
 
-    wait_for("demo_metric metadata", || {
-        api(&server, "/api/v1/metadata?metric=demo_metric")
-            .get("demo_metric")
+    let demo_target = "/api/v1/targets/metadata?match_target=%7Bjob%3D%22demo%22%7D";
+    wait_for("demo target's metadata", || {
+        api(&server, demo_target)
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+            && api(
+                &server,
+                "/api/v1/metadata?metric=hourglass_http_requests_total",
+            )
+            .get("hourglass_http_requests_total")
             .is_some()
     });
     let m = api(&server, "/api/v1/metadata?metric=demo_metric");
@@ -355,7 +362,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         api(&server, "/api/v1/scrape_pools")["scrapePools"],
-        json!(["added", "demo", "filtered", "hourglass"])
+        json!(["added", "demo", "filtered", "hourglass", "limited"])
     );
     wait_for("job added scraped", || {
         active(&api(&server, "/api/v1/targets"), "added")
@@ -389,7 +396,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
     );
     assert_eq!(
         api(&server, "/api/v1/scrape_pools")["scrapePools"],
-        json!(["added", "demo", "filtered", "hourglass"])
+        json!(["added", "demo", "filtered", "hourglass", "limited"])
     );
     let before = active(&api(&server, "/api/v1/targets"), "added")[0]["lastScrape"].clone();
     wait_for("job added still scraped", || {
@@ -412,4 +419,88 @@ fn reload_endpoint_is_off_without_enable_lifecycle() {
     // Without self-scrape (the test helper turns it off) there are no pools.
     let r = server.get("/api/v1/scrape_pools").json();
     assert_eq!(r["data"], json!({"scrapePools": []}));
+}
+
+/// The value of the `/metrics` line starting with `line_start` and a space.
+fn self_metric(server: &Server, line_start: &str) -> Option<f64> {
+    server
+        .get("/metrics")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_count_targets_by_health_failures_by_reason_and_interval_lengths_per_pool() {
+    let target = start_target();
+    let down = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("prometheus.yml");
+    write_config(&sc, target, down, false);
+    let server = start_server(dir.path(), &sc);
+
+    wait_for("a few scrapes of every pool", || {
+        self_metric(
+            &server,
+            "prometheus_target_interval_length_seconds_count{interval=\"200ms\"}",
+        )
+        .is_some_and(|n| n >= 10.0)
+            && self_metric(
+                &server,
+                "prometheus_target_scrapes_exceeded_sample_limit_total",
+            )
+            .is_some_and(|n| n >= 1.0)
+            && self_metric(
+                &server,
+                "hourglass_scrape_failures_total{scrape_job=\"demo\",reason=\"connection\"}",
+            )
+            .is_some_and(|n| n >= 1.0)
+    });
+    let text = server.get("/metrics").text();
+    for l in text
+        .lines()
+        .filter(|l| l.contains("scrape") || l.contains("interval_length"))
+    {
+        println!("{l}");
+    }
+    let m = |s: &str| self_metric(&server, s).unwrap_or_else(|| panic!("{s} missing"));
+    assert_eq!(
+        m("prometheus_target_scrape_pool_targets{scrape_job=\"demo\"}"),
+        2.0
+    );
+    assert_eq!(
+        m("prometheus_target_scrape_pool_targets{scrape_job=\"filtered\"}"),
+        0.0
+    );
+    assert_eq!(
+        m("hourglass_scrape_pool_targets{scrape_job=\"demo\",health=\"up\"}"),
+        1.0
+    );
+    assert_eq!(
+        m("hourglass_scrape_pool_targets{scrape_job=\"demo\",health=\"down\"}"),
+        1.0
+    );
+    assert_eq!(
+        m("hourglass_scrape_pool_targets{scrape_job=\"limited\",health=\"down\"}"),
+        1.0
+    );
+    assert!(m("hourglass_scrapes_total{scrape_job=\"demo\"}") >= 2.0);
+    assert!(
+        m("hourglass_scrape_failures_total{scrape_job=\"limited\",reason=\"sample_limit\"}") >= 1.0
+    );
+    assert_eq!(
+        m("prometheus_target_scrapes_exceeded_body_size_limit_total"),
+        0.0
+    );
+    // Every interval observed is near 200 ms; only gross stalls fail.
+    let median =
+        m("prometheus_target_interval_length_seconds{interval=\"200ms\",quantile=\"0.5\"}");
+    assert!((0.05..5.0).contains(&median), "median interval {median}");
+    // No series per target: the target's address appears in no label.
+    assert!(!text.contains(&target.to_string()));
+    assert_eq!(
+        m("hourglass_scrape_config_reloads_total{result=\"success\"}"),
+        0.0
+    );
 }

@@ -225,6 +225,15 @@ pub async fn scrape_once(
     };
     fetcher.body = body;
     let mut st = lock(&shared.status);
+    let since_last = st
+        .last_scrape
+        .and_then(|t| start_wall.duration_since(t).ok());
+    super::stats::global().record(
+        &cfg.target.job,
+        cfg.target.interval,
+        since_last,
+        error.as_deref(),
+    );
     st.health = if error.is_none() {
         Health::Up
     } else {

@@ -12,6 +12,7 @@ pub mod negotiate;
 pub mod relabel;
 pub mod schedule;
 pub mod self_scrape;
+pub mod stats;
 pub mod target;
 
 pub use r#loop::{Health, TargetStatus};

@@ -31,14 +31,14 @@ impl HttpMetrics {
 }
 
 /// Writes families in the text exposition format.
-struct Exposition(String);
+pub(super) struct Exposition(String);
 
 impl Exposition {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.0.push_str(name);
         if !labels.is_empty() {
             self.0.push('{');
@@ -55,7 +55,7 @@ impl Exposition {
         let _ = writeln!(self.0, " {}", plain_float(value));
     }
 
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+    pub(super) fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
     }
@@ -444,6 +444,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "The budget request bodies in flight share (--max-inflight-body-mib).",
         inner.bodies.limit_bytes() as f64,
     );
+    super::scrape_metrics::write(&mut out, state.scrape());
 
     (
         [(

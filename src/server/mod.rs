@@ -9,6 +9,7 @@ mod push;
 mod reload;
 mod request_body;
 pub mod routes;
+mod scrape_metrics;
 mod status;
 mod write;
 
