@@ -1,0 +1,343 @@
+//! Side by side: Debian's Prometheus and Hourglass scrape the same Debian
+//! node exporter with the same scrape configuration (1 s interval). Both
+//! must hold the same series (names and label sets, `up` and `scrape_*`
+//! included), constant gauges with equal values, and every other sample
+//! of ours inside the range Prometheus saw widened by the largest change
+//! between two of its scrapes. Skipped (with a message) when a binary is
+//! missing outside CI; in CI (`CI` set) a missing binary fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Server, request};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Whether `cmd` runs; in CI its absence fails the test.
+fn have(cmd: &str) -> bool {
+    let found = Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found || !in_ci(),
+        "{cmd} is not installed; .ci/run installs it"
+    );
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills a helper process when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn api(addr: SocketAddr, path: &str) -> Value {
+    let r = request(addr, "GET", path, &[], b"");
+    assert_eq!(r.status, 200, "{addr}{path}: {}", r.text());
+    r.json()["data"].clone()
+}
+
+/// `le` and `quantile` values as Prometheus 3 writes them (`1` → `1.0`),
+/// which Hourglass follows (Prometheus 3.0's migration notes). Debian's
+/// Prometheus is 2.42, which keeps the text as exposed; both sides are
+/// put in the 3.x form before comparing.
+fn bucket_bound(v: &str) -> String {
+    match v.parse::<f64>() {
+        Ok(f) if f.is_infinite() => if f > 0.0 { "+Inf" } else { "-Inf" }.to_string(),
+        Ok(f) => {
+            let s = f.to_string();
+            if s.contains(['.', 'e', 'E']) || s.contains("NaN") {
+                s
+            } else {
+                format!("{s}.0")
+            }
+        }
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A label set as sorted `name=value` text, for comparison.
+fn key(labels: &Value) -> String {
+    let m: BTreeMap<&str, String> = labels
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_str().unwrap();
+            let v = match k.as_str() {
+                "le" | "quantile" => bucket_bound(v),
+                _ => v.to_string(),
+            };
+            (k.as_str(), v)
+        })
+        .collect();
+    format!("{m:?}")
+}
+
+fn series(addr: SocketAddr, start: f64, end: f64) -> BTreeSet<String> {
+    let path = format!(
+        "/api/v1/series?match[]={}&start={start}&end={end}",
+        enc("{job=\"node\"}")
+    );
+    api(addr, &path)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect()
+}
+
+/// Every raw sample `(t, v)` of the job's series in `(t - range, t]`, by
+/// series.
+fn samples(addr: SocketAddr, range_s: u32, t: f64) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let q = format!("{{job=\"node\"}}[{range_s}s]");
+    let data = api(addr, &format!("/api/v1/query?query={}&time={t}", enc(&q)));
+    assert_eq!(data["resultType"], "matrix");
+    data["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let values = s["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_f64().unwrap(),
+                        p[1].as_str().unwrap().parse::<f64>().unwrap(),
+                    )
+                })
+                .collect();
+            (key(&s["metric"]), values)
+        })
+        .collect()
+}
+
+fn count_up_samples(addr: SocketAddr) -> usize {
+    let q = "count_over_time(up{job=\"node\"}[1m])";
+    let data = api(addr, &format!("/api/v1/query?query={}", enc(q)));
+    data["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as usize)
+}
+
+/// Series whose value cannot change while the test runs: equal exactly.
+fn constant(name: &str) -> bool {
+    matches!(
+        name,
+        "up" | "scrape_samples_scraped"
+            | "scrape_samples_post_metric_relabeling"
+            | "scrape_series_added"
+            | "node_memory_MemTotal_bytes"
+            | "node_memory_SwapTotal_bytes"
+            | "node_exporter_build_info"
+            | "node_scrape_collector_success"
+            | "process_start_time_seconds"
+            | "process_max_fds"
+            | "go_info"
+    )
+}
+
+/// Whether a value moves between scrapes by the scrape's own doing or the
+/// machine's noise so that two scrapers a fraction of a second apart
+/// legitimately disagree by more than one of their own steps (the
+/// exporter's allocator and GC, its request counters, which count both
+/// scrapers, and each scraper's own timings).
+fn noisy(name: &str) -> bool {
+    name.starts_with("go_")
+        || name.starts_with("process_")
+        || name.starts_with("promhttp_")
+        || name.starts_with("node_scrape_collector_duration")
+        || name == "scrape_duration_seconds"
+}
+
+fn name_of(key: &str) -> String {
+    key.split("\"__name__\": \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_values() {
+    if !have("prometheus") || !have("prometheus-node-exporter") {
+        eprintln!("skipped: prometheus or prometheus-node-exporter is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ne_port = free_port();
+    let _ne = Proc(
+        Command::new("prometheus-node-exporter")
+            .args([
+                &format!("--web.listen-address=127.0.0.1:{ne_port}"),
+                "--collector.disable-defaults",
+                "--collector.cpu",
+                "--collector.loadavg",
+                "--collector.meminfo",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne_port}']\n"
+    );
+    let config_path = tmp.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let prom_port = free_port();
+    let _prom = Proc(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                tmp.path().join("prom").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let server = Server::start(
+        &tmp.path().join("hourglass"),
+        &["--scrape-config", config_path.to_str().unwrap()],
+    );
+    let prom: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
+    let ours = server.addr;
+
+    // Both have scraped for 10 s: the windows below are covered.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "scrapes did not arrive in time");
+        std::thread::sleep(Duration::from_millis(500));
+        let ready = request(prom, "GET", "/-/ready", &[], b"");
+        if ready.status == 200 && count_up_samples(prom) >= 10 && count_up_samples(ours) >= 10 {
+            break;
+        }
+    }
+    let t = now_s();
+
+    // The same series: names and label sets, `up` and `scrape_*` included.
+    let theirs = series(prom, t - 60.0, t);
+    let mine = series(ours, t - 60.0, t);
+    println!(
+        "series: Prometheus {}, Hourglass {}",
+        theirs.len(),
+        mine.len()
+    );
+    assert_eq!(
+        theirs.difference(&mine).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "series only Prometheus has"
+    );
+    assert_eq!(
+        mine.difference(&theirs).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "series only Hourglass has"
+    );
+    for name in [
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+        "node_memory_MemTotal_bytes",
+        "node_cpu_seconds_total",
+    ] {
+        assert!(
+            mine.iter().any(|k| name_of(k) == name),
+            "{name} missing from both"
+        );
+    }
+
+    // The values. Ours over 4 s ending 2 s ago; Prometheus's over 8 s
+    // ending now, so each sample of ours has one of Prometheus's (1 s
+    // apart) on either side of it.
+    let pa = samples(prom, 8, t);
+    let pb = samples(ours, 4, t - 2.0);
+    let (mut exact, mut bounded, mut noisy_seen) = (0, 0, 0);
+    for (k, b) in &pb {
+        let name = name_of(k);
+        let Some(a) = pa.get(k) else {
+            panic!("{k}: no samples from Prometheus in the last 8 s");
+        };
+        assert!(!a.is_empty() && !b.is_empty(), "{k}");
+        if constant(&name) {
+            for (tb, vb) in b {
+                for (ta, va) in a {
+                    assert_eq!(
+                        va, vb,
+                        "{k}: Prometheus {va} at {ta}, Hourglass {vb} at {tb}"
+                    );
+                }
+            }
+            exact += 1;
+            continue;
+        }
+        if noisy(&name) {
+            noisy_seen += 1;
+            continue;
+        }
+        // What changed between two of Prometheus's scrapes, at most.
+        let step = a
+            .windows(2)
+            .map(|w| (w[1].1 - w[0].1).abs())
+            .fold(0.0, f64::max);
+        for &(tb, vb) in b {
+            let before = a.iter().rev().find(|(ta, _)| *ta <= tb);
+            let after = a.iter().find(|(ta, _)| *ta >= tb);
+            let (Some(&(_, x)), Some(&(_, y))) = (before, after) else {
+                panic!("{k}: no Prometheus samples around {tb}: {a:?}");
+            };
+            let slack = step + 1e-9 * x.abs().max(y.abs()).max(1.0);
+            assert!(
+                vb >= x.min(y) - slack && vb <= x.max(y) + slack,
+                "{k}: Hourglass {vb} at {tb} outside Prometheus's {x} .. {y} around it (step {step}; all {a:?})"
+            );
+        }
+        bounded += 1;
+    }
+    println!(
+        "values: {exact} series equal, {bounded} within Prometheus's range and step, {noisy_seen} noisy series only counted"
+    );
+    assert!(exact >= 10, "{exact}");
+    assert!(bounded >= 10, "{bounded}");
+}
