@@ -31,6 +31,8 @@ pub struct Request<'a> {
     pub authorization: Option<String>,
     /// More headers.
     pub headers: Vec<(&'static str, String)>,
+    /// TLS client for an https URL; none: the system's roots.
+    pub tls: Option<&'a super::tls::TlsClient>,
 }
 
 /// Why a fetch failed, worded as Prometheus words it.
@@ -102,16 +104,25 @@ impl Fetcher {
             .url
             .parse()
             .map_err(|e: hyper::http::uri::InvalidUri| transport(e.to_string()))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(transport(format!(
-                "unsupported protocol scheme {:?}",
-                uri.scheme_str().unwrap_or("")
-            )));
-        }
+        let tls = match uri.scheme_str() {
+            Some("http") => None,
+            Some("https") => Some(match req.tls {
+                Some(t) => t.clone(),
+                None => super::tls::default_client().map_err(transport)?,
+            }),
+            other => {
+                return Err(transport(format!(
+                    "unsupported protocol scheme {:?}",
+                    other.unwrap_or("")
+                )));
+            }
+        };
         let authority = uri
             .authority()
             .map(|a| a.as_str().to_string())
             .ok_or_else(|| transport("no host in request URL".into()))?;
+        // Kept-alive connections are reused per scheme and authority.
+        let conn_key = format!("{}://{authority}", uri.scheme_str().unwrap_or(""));
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         let build = || {
             let mut b = hyper::Request::get(path.as_str())
@@ -137,7 +148,7 @@ impl Fetcher {
         let reused = self
             .conn
             .as_ref()
-            .is_some_and(|(a, s)| *a == authority && !s.is_closed());
+            .is_some_and(|(a, s)| *a == conn_key && !s.is_closed());
         if !reused {
             self.conn = None;
         }
@@ -145,8 +156,10 @@ impl Fetcher {
         for attempt in 0..2 {
             if self.conn.is_none() {
                 self.conn = Some((
-                    authority.clone(),
-                    connect(&uri, &authority).await.map_err(transport)?,
+                    conn_key.clone(),
+                    connect(&uri, &authority, tls.as_ref())
+                        .await
+                        .map_err(transport)?,
                 ));
             }
             let Some((_, sender)) = self.conn.as_mut() else {
@@ -226,14 +239,38 @@ impl Fetcher {
     }
 }
 
-async fn connect(uri: &hyper::Uri, authority: &str) -> Result<Sender, String> {
+async fn connect(
+    uri: &hyper::Uri,
+    authority: &str,
+    tls: Option<&super::tls::TlsClient>,
+) -> Result<Sender, String> {
     let host = uri.host().unwrap_or("");
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("dial tcp {authority}: {e}"))?;
     let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return handshake(stream).await;
+    };
+    let name = tls.server_name.as_deref().unwrap_or(host).to_string();
+    let name = rustls::pki_types::ServerName::try_from(name)
+        .map_err(|e| format!("tls: invalid server name: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(&tls.config))
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("tls: {e}"))?;
+    handshake(stream).await
+}
+
+/// HTTP/1.1 over an open stream; the connection is driven by its own task.
+async fn handshake<S>(stream: S) -> Result<Sender, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, conn) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;

@@ -203,6 +203,7 @@ pub async fn scrape_once(
                         "X-Prometheus-Scrape-Timeout-Seconds",
                         cfg.target.timeout.as_secs_f64().to_string(),
                     )],
+                    tls: job.tls.as_ref(),
                 };
                 fetcher.fetch(&req).await.map_err(|e| e.to_string())
             }

@@ -14,6 +14,7 @@ pub mod schedule;
 pub mod self_scrape;
 pub mod stats;
 pub mod target;
+pub mod tls;
 
 pub use r#loop::{Health, TargetStatus};
 pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};

@@ -127,6 +127,7 @@ struct RawJob {
     enable_compression: Option<bool>,
     basic_auth: Option<BasicAuth>,
     authorization: Option<Authorization>,
+    tls_config: Option<super::tls::TlsConfig>,
     body_size_limit: Option<Size>,
     sample_limit: Option<u64>,
     label_limit: Option<u64>,
@@ -295,6 +296,8 @@ pub struct Job {
     pub basic_auth: Option<BasicAuth>,
     /// `Authorization` header.
     pub authorization: Option<Authorization>,
+    /// `tls_config` for https targets; none: the system's roots.
+    pub tls: Option<super::tls::TlsClient>,
     /// Per-scrape limits.
     pub limits: Limits,
     /// Static targets.
@@ -504,7 +507,12 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
             }
         }
     }
+    let tls = match &raw.tls_config {
+        Some(t) => Some(super::tls::build(t).map_err(|e| invalid(format!("tls_config: {e}")))?),
+        None => None,
+    };
     Ok(Job {
+        tls,
         limits: Limits::resolve(&raw_limits!(raw), &global.limits),
         name,
         interval,
