@@ -23,7 +23,6 @@ const BUDGET_SAMPLES: u64 = 8_000_000;
 /// A server with small limits and `SERIES` series of `m` over the last
 /// hour (a sample every 15 s); returns it with the end of the data (ms).
 fn seeded(extra: &[&str]) -> (tempfile::TempDir, Server, i64) {
-    let tmp = tempfile::tempdir().expect("tempdir");
     let budget = BUDGET_SAMPLES.to_string();
     let mut args = vec![
         "--query-max-samples",
@@ -32,10 +31,17 @@ fn seeded(extra: &[&str]) -> (tempfile::TempDir, Server, i64) {
         budget.as_str(),
     ];
     args.extend_from_slice(extra);
-    let server = Server::start(tmp.path(), &args);
+    seeded_with(SERIES, &args)
+}
+
+/// A server started with `args` and `series` series of `m` over the last
+/// hour; returns it with the end of the data (ms).
+fn seeded_with(series: usize, args: &[&str]) -> (tempfile::TempDir, Server, i64) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(tmp.path(), args);
     let end = now_ms() - 60_000;
     let mut w = Writer::default();
-    for s in 0..SERIES {
+    for s in 0..series {
         let inst = s.to_string();
         let samples: Vec<Sample> = (0..=240)
             .map(|k| Sample::new(end - HOUR_MS + k * 15_000, (s * 1000) as f64 + k as f64))
@@ -177,6 +183,74 @@ fn hostile_queries_stop_with_422_within_the_budget_and_the_server_stays_ready() 
     let r = server.get(&format!("/api/v1/query?time={t}&query={}", enc("count(m)")));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"]["result"][0]["value"][1], "100");
+}
+
+/// The default limits (50M samples a query, a shared budget of 100M
+/// samples) over 10,000 series: 8 copies at once of each hostile query,
+/// with `/-/ready` polled throughout. Prints the peak RSS against the
+/// budget plus the steady state, and the slowest readiness answer.
+/// `HOURGLASS_BIN=target/release/hourglass cargo test --test hostile_query
+/// -- --ignored --nocapture` measures a release build.
+#[test]
+#[ignore = "measurement: holds up to the default 1.5 GiB budget"]
+fn hostile_queries_at_the_default_limits_over_ten_thousand_series() {
+    let (_tmp, server, end) = seeded_with(10_000, &[]);
+    let t = end as f64 / 1000.0;
+    let budget_bytes: u64 = 100_000_000 * 16;
+    let kinds = [
+        "max_over_time(rate(m[1m])[1h:1ms])",
+        "max_over_time(rate(m[1m])[1h:10ms])",
+        r#"count(max_over_time({__name__=~".+"}[1h:100ms]))"#,
+        "sort_desc(m)",
+    ];
+    let r = server.get(&format!("/api/v1/query?time={t}&query={}", enc("count(m)")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut worst_peak_over = 0i64;
+    let mut slowest_ready = Duration::ZERO;
+    for q in kinds {
+        let path = format!("/api/v1/query?time={t}&query={}", enc(q));
+        let steady = proc_status_bytes(&server, "VmRSS");
+        reset_peak(&server);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let addr = server.addr;
+        let (statuses, ready) = std::thread::scope(|s| {
+            let poller = s.spawn(|| {
+                let mut slowest = Duration::ZERO;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let r = request(addr, "GET", "/-/ready", &[], b"");
+                    assert_eq!(r.status, 200);
+                    slowest = slowest.max(started.elapsed());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                slowest
+            });
+            let statuses: Vec<u16> = all_at_once(&server, &vec![path.clone(); 8])
+                .iter()
+                .map(|r| r.status)
+                .collect();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            (statuses, poller.join().expect("poller"))
+        });
+        let peak = proc_status_bytes(&server, "VmHWM");
+        eprintln!(
+            "8 x {q}: statuses {statuses:?}, steady RSS {} MiB, peak RSS {} MiB (budget {} MiB, peak - steady - budget = {} MiB), slowest /-/ready {ready:?}",
+            steady >> 20,
+            peak >> 20,
+            budget_bytes >> 20,
+            (peak as i64 - steady as i64 - budget_bytes as i64) >> 20
+        );
+        assert!(
+            statuses.iter().all(|s| [200, 422, 503].contains(s)),
+            "{statuses:?}"
+        );
+        worst_peak_over = worst_peak_over.max(peak as i64 - steady as i64 - budget_bytes as i64);
+        slowest_ready = slowest_ready.max(ready);
+    }
+    eprintln!(
+        "worst peak over budget + steady: {} MiB; slowest /-/ready: {slowest_ready:?}",
+        worst_peak_over >> 20
+    );
 }
 
 #[test]

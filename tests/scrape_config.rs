@@ -80,7 +80,11 @@ fn global_defaults_and_job_inheritance_follow_prometheus() {
 #[test]
 fn invalid_scrape_config_is_refused_with_line_and_reason() {
     let cases: [(&str, u64, &str); 4] = [
-        ("global:\n  scrape_interval: 15x\n", 2, "invalid duration"),
+        (
+            "global:\n  scrape_interval: 15x\n",
+            2,
+            "not a valid duration string",
+        ),
         (
             "scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n",
             3,

@@ -172,7 +172,7 @@ fn serve_refuses_an_invalid_scrape_config_at_start_with_line_and_reason() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2"), "{err}");
-    assert!(err.contains("invalid duration"), "{err}");
+    assert!(err.contains("not a valid duration string"), "{err}");
 }
 
 #[test]

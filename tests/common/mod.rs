@@ -23,8 +23,11 @@ pub struct Server {
 impl Server {
     /// Starts `hourglass serve` on `data_dir` with a free loopback port and
     /// waits until it says where it listens.
+    /// `HOURGLASS_BIN` replaces the binary under test (measurements of a
+    /// release build).
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut cmd = Command::new(BIN);
+        let bin = std::env::var_os("HOURGLASS_BIN").unwrap_or_else(|| BIN.into());
+        let mut cmd = Command::new(bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra);
