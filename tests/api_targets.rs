@@ -398,6 +398,25 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
         api(&server, "/api/v1/scrape_pools")["scrapePools"],
         json!(["added", "demo", "filtered", "hourglass", "limited"])
     );
+    let metric = |name: &str| -> f64 {
+        server
+            .get("/metrics")
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(metric("prometheus_config_last_reload_successful"), 0.0);
+    assert_eq!(
+        metric("hourglass_scrape_config_reloads_total{result=\"success\"}"),
+        2.0
+    );
+    assert_eq!(
+        metric("hourglass_scrape_config_reloads_total{result=\"failure\"}"),
+        1.0
+    );
+    assert!(metric("prometheus_config_last_reload_success_timestamp_seconds") > 1.7e9);
     let before = active(&api(&server, "/api/v1/targets"), "added")[0]["lastScrape"].clone();
     wait_for("job added still scraped", || {
         active(&api(&server, "/api/v1/targets"), "added")[0]["lastScrape"] != before
@@ -503,4 +522,5 @@ fn metrics_count_targets_by_health_failures_by_reason_and_interval_lengths_per_p
         m("hourglass_scrape_config_reloads_total{result=\"success\"}"),
         0.0
     );
+    assert_eq!(m("prometheus_config_last_reload_successful"), 1.0);
 }

@@ -98,6 +98,8 @@ struct Inner {
     dns_server: Mutex<Option<std::net::SocketAddr>>,
     reloads: std::sync::atomic::AtomicU64,
     failed_reloads: std::sync::atomic::AtomicU64,
+    /// Whether the last load of the file succeeded, and when one last did.
+    last_load: Mutex<(bool, Option<std::time::SystemTime>)>,
 }
 
 /// Handle on the scrapers; cheap to clone. Create it inside a Tokio runtime.
@@ -131,6 +133,7 @@ impl ScrapeManager {
                 dns_server: Mutex::new(None),
                 reloads: Default::default(),
                 failed_reloads: Default::default(),
+                last_load: Mutex::new((true, None)),
             }),
         }
     }
@@ -176,9 +179,23 @@ impl ScrapeManager {
         )
     }
 
+    /// Whether the last load of the configuration file succeeded (true
+    /// before any), and when the last successful one happened.
+    pub fn last_load(&self) -> (bool, Option<std::time::SystemTime>) {
+        *lock(&self.inner.last_load)
+    }
+
     /// Reads `path` and applies it; an invalid file changes nothing.
     pub fn reload_file(&self, path: &Path) -> Result<(), ConfigError> {
-        let config = ScrapeConfig::load(path)?;
+        let loaded = ScrapeConfig::load(path);
+        {
+            let mut last = lock(&self.inner.last_load);
+            last.0 = loaded.is_ok();
+            if loaded.is_ok() {
+                last.1 = Some(std::time::SystemTime::now());
+            }
+        }
+        let config = loaded?;
         for section in &config.ignored_sections {
             tracing::info!(
                 section,

@@ -133,6 +133,21 @@ pub(super) fn write(out: &mut Exposition, scrape: &ScrapeManager) {
         );
     }
 
+    let (last_ok, last_success) = scrape.last_load();
+    out.single(
+        "prometheus_config_last_reload_successful",
+        "gauge",
+        "Whether the last load of the scrape configuration file succeeded (1 without a file).",
+        if last_ok { 1.0 } else { 0.0 },
+    );
+    if let Some(t) = last_success.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) {
+        out.single(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "gauge",
+            "When the scrape configuration file was last loaded successfully.",
+            t.as_secs_f64(),
+        );
+    }
     let (ok, failed) = scrape.reload_counts();
     out.family(
         "hourglass_scrape_config_reloads_total",
