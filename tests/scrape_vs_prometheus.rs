@@ -4,7 +4,8 @@
 //! included), constant gauges with equal values, and counters and load
 //! averages with each sample of ours between Prometheus's samples on
 //! either side of it (widened by the largest change between two of its
-//! scrapes). Skipped (with a message) when a binary is
+//! scrapes); their `/api/v1/targets` and `/api/v1/targets/metadata`
+//! answers must agree too. Skipped (with a message) when a binary is
 //! missing outside CI; in CI (`CI` set) a missing binary fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -290,6 +291,65 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
             "{name} missing from both"
         );
     }
+
+    // `/api/v1/targets` and `/api/v1/targets/metadata` alike (the fields
+    // Prometheus 2.42 has; the times differ by nature).
+    let their_targets = api(prom, "/api/v1/targets?state=active");
+    let our_targets = api(ours, "/api/v1/targets?state=active");
+    let (a, b) = (
+        &their_targets["activeTargets"][0],
+        &our_targets["activeTargets"][0],
+    );
+    let fields = |v: &Value| -> Vec<String> {
+        let mut f: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        f.sort();
+        f
+    };
+    assert_eq!(fields(a), fields(b), "activeTargets fields");
+    for f in [
+        "discoveredLabels",
+        "labels",
+        "scrapePool",
+        "scrapeUrl",
+        "globalUrl",
+        "lastError",
+        "health",
+        "scrapeInterval",
+        "scrapeTimeout",
+    ] {
+        assert_eq!(a[f], b[f], "activeTargets {f}");
+    }
+    assert_eq!(
+        their_targets["droppedTargets"],
+        our_targets["droppedTargets"]
+    );
+    let md = |addr| -> BTreeSet<String> {
+        api(
+            addr,
+            "/api/v1/targets/metadata?match_target=%7Bjob%3D%22node%22%7D",
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+    };
+    let (ma, mb) = (md(prom), md(ours));
+    println!(
+        "targets/metadata: Prometheus {}, Hourglass {}",
+        ma.len(),
+        mb.len()
+    );
+    assert_eq!(
+        ma.difference(&mb).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "metadata only Prometheus has"
+    );
+    assert_eq!(
+        mb.difference(&ma).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "metadata only Hourglass has"
+    );
 
     // The values. Ours over 4 s ending 2 s ago; Prometheus's over 8 s
     // ending now, so each sample of ours has one of Prometheus's (1 s
