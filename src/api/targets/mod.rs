@@ -2,6 +2,8 @@
 //! over REST (`/api/v1/metrics/targets`), and the collection figures
 //! (`/api/v1/metrics/stats`). Errors are `{"error": …, "field": …}`.
 
+mod fields;
+mod filters;
 mod request;
 mod view;
 

@@ -3,11 +3,10 @@
 //! `filters[2].name_pattern`) and says why.
 
 use super::TargetError;
-use crate::scrape::registry::{
-    Credentials, Endpoint, Filter, FilterKind, LabelMatcher, MatchOp, RegisteredTarget, Retention,
-};
-use crate::scrape::relabel::AnchoredRegex;
-use serde_json::{Map, Value};
+use super::fields::{MAX_TEXT, Obj, bad, bounded, field, object, only, string, valid_label_name};
+use super::filters::filters;
+use crate::scrape::registry::{Credentials, Endpoint, RegisteredTarget, Retention};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -19,65 +18,10 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Timeout when none is given, capped at the interval.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most filters per target, and matchers per filter.
-const MAX_FILTERS: usize = 64;
-const MAX_MATCHERS: usize = 32;
 /// Most extra labels per target.
 const MAX_LABELS: usize = 32;
-/// Longest id, source, label value, pattern.
+/// Longest id and source.
 const MAX_ID: usize = 128;
-const MAX_TEXT: usize = 4096;
-
-type Obj = Map<String, Value>;
-
-fn bad(field: impl Into<String>, why: impl Into<String>) -> TargetError {
-    TargetError::bad(field, why)
-}
-
-fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Obj, TargetError> {
-    v.as_object()
-        .ok_or_else(|| bad(field, format!("{field} must be a JSON object")))
-}
-
-/// Refuses keys outside `known`, naming the first.
-fn only(o: &Obj, known: &[&str], prefix: &str) -> Result<(), TargetError> {
-    match o.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(bad(
-            format!("{prefix}{k}"),
-            format!("unknown field {k:?}; known: {}", known.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// A present, non-null field.
-fn field<'a>(o: &'a Obj, key: &str) -> Option<&'a Value> {
-    o.get(key).filter(|v| !v.is_null())
-}
-
-fn string<'a>(v: &'a Value, field: &str) -> Result<&'a str, TargetError> {
-    v.as_str()
-        .ok_or_else(|| bad(field, format!("{field} must be a string")))
-}
-
-fn bounded<'a>(v: &'a Value, field: &str, max: usize) -> Result<&'a str, TargetError> {
-    let s = string(v, field)?;
-    if s.is_empty() {
-        return Err(bad(field, format!("{field} must not be empty")));
-    }
-    if s.len() > max {
-        return Err(bad(field, format!("{field} is longer than {max} bytes")));
-    }
-    Ok(s)
-}
-
-fn valid_label_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 /// A duration: a string as Prometheus writes one (`15s`, `100ms`, `1m30s`)
 /// or a number of seconds.
@@ -351,12 +295,22 @@ fn endpoint(
     if host.is_empty() {
         return Err(bad(F, format!("{url:?} has no host")));
     }
-    let port = match authority.port_u16() {
-        Some(0) => return Err(bad(F, "port 0 is not a target's port")),
-        Some(p) => p,
-        None if authority.as_str().ends_with(':') => {
-            return Err(bad(F, format!("{url:?} has an empty port")));
-        }
+    // The text after the host, so an out-of-range port is refused rather
+    // than read as absent.
+    let port_text = authority
+        .as_str()
+        .rsplit_once(']')
+        .map_or(authority.as_str(), |(_, rest)| rest)
+        .rsplit_once(':')
+        .map(|(_, p)| p);
+    let port = match port_text {
+        Some("") => return Err(bad(F, format!("{url:?} has an empty port"))),
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => {
+                return Err(bad(F, format!("port {p:?} is not a port from 1 to 65535")));
+            }
+            Ok(n) => n,
+        },
         None if url_scheme == "https" => 443,
         None => 80,
     };
@@ -452,142 +406,6 @@ fn authentication(v: &Value) -> Result<Option<Credentials>, TargetError> {
     }
 }
 
-fn filters(v: &Value) -> Result<Vec<Filter>, TargetError> {
-    let list = v
-        .as_array()
-        .ok_or_else(|| bad("filters", "filters must be a list"))?;
-    if list.len() > MAX_FILTERS {
-        return Err(bad(
-            "filters",
-            format!("at most {MAX_FILTERS} filters, got {}", list.len()),
-        ));
-    }
-    list.iter()
-        .enumerate()
-        .map(|(i, f)| filter(f, &format!("filters[{i}]")))
-        .collect()
-}
-
-fn filter(v: &Value, at: &str) -> Result<Filter, TargetError> {
-    let o = object(v, at)?;
-    only(
-        o,
-        &["type", "name_pattern", "label_matchers"],
-        &format!("{at}."),
-    )?;
-    let kind_field = format!("{at}.type");
-    let kind = match field(o, "type")
-        .map(|v| string(v, &kind_field))
-        .transpose()?
-    {
-        Some(k) if k.eq_ignore_ascii_case("include") => FilterKind::Include,
-        Some(k) if k.eq_ignore_ascii_case("exclude") => FilterKind::Exclude,
-        Some(k) => {
-            return Err(bad(
-                kind_field,
-                format!("filter type must be include or exclude, got {k:?}"),
-            ));
-        }
-        None => return Err(bad(kind_field, "type (include or exclude) is required")),
-    };
-    let name_field = format!("{at}.name_pattern");
-    let name_pattern = match field(o, "name_pattern") {
-        Some(v) => {
-            let p = bounded(v, &name_field, MAX_TEXT)?;
-            AnchoredRegex::new(p)
-                .map_err(|e| bad(&name_field, format!("invalid regex {p:?}: {e}")))?;
-            Some(p.to_string())
-        }
-        None => None,
-    };
-    let mfield = format!("{at}.label_matchers");
-    let label_matchers = match field(o, "label_matchers") {
-        None => Vec::new(),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| {
-                let value = string(v, &format!("{mfield}.{k}"))?;
-                matcher(k, MatchOp::Equal, value, &format!("{mfield}.{k}"))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .map(|(j, m)| {
-                let at = format!("{mfield}[{j}]");
-                let o = object(m, &at)?;
-                only(o, &["name", "op", "value"], &format!("{at}."))?;
-                let name = match field(o, "name") {
-                    Some(v) => string(v, &format!("{at}.name"))?,
-                    None => return Err(bad(format!("{at}.name"), "name is required")),
-                };
-                let op = match field(o, "op") {
-                    Some(v) => {
-                        let s = string(v, &format!("{at}.op"))?;
-                        MatchOp::parse(s).ok_or_else(|| {
-                            bad(
-                                format!("{at}.op"),
-                                format!("op must be one of =, !=, =~, !~; got {s:?}"),
-                            )
-                        })?
-                    }
-                    None => MatchOp::Equal,
-                };
-                let value = match field(o, "value") {
-                    Some(v) => string(v, &format!("{at}.value"))?,
-                    None => "",
-                };
-                matcher(name, op, value, &at)
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(bad(
-                mfield,
-                "label_matchers must be a list of {name, op, value} or an object of name: value",
-            ));
-        }
-    };
-    if label_matchers.len() > MAX_MATCHERS {
-        return Err(bad(
-            mfield,
-            format!("at most {MAX_MATCHERS} label matchers"),
-        ));
-    }
-    Ok(Filter {
-        kind,
-        name_pattern,
-        label_matchers,
-    })
-}
-
-fn matcher(name: &str, op: MatchOp, value: &str, at: &str) -> Result<LabelMatcher, TargetError> {
-    if !valid_label_name(name) {
-        return Err(bad(
-            format!("{at}.name"),
-            format!("{name:?} is not a valid label name"),
-        ));
-    }
-    if value.len() > MAX_TEXT {
-        return Err(bad(
-            format!("{at}.value"),
-            format!("longer than {MAX_TEXT} bytes"),
-        ));
-    }
-    if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-        AnchoredRegex::new(value).map_err(|e| {
-            bad(
-                format!("{at}.value"),
-                format!("invalid regex {value:?}: {e}"),
-            )
-        })?;
-    }
-    Ok(LabelMatcher {
-        name: name.to_string(),
-        op,
-        value: value.to_string(),
-    })
-}
-
 /// `"30d"` or `{"duration": "30d"}`.
 fn retention(v: &Value) -> Result<Retention, TargetError> {
     const F: &str = "retention_policy";
@@ -641,4 +459,66 @@ fn labels(v: &Value) -> Result<BTreeMap<String, String>, TargetError> {
         out.insert(k.clone(), bounded(v, &at, MAX_TEXT)?.to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(url: &str, scheme: Option<&str>, path: Option<&str>) -> Result<String, String> {
+        endpoint(url, scheme, path)
+            .map(|e| e.url())
+            .map_err(|e| format!("{}: {}", e.field.unwrap_or_default(), e.error))
+    }
+
+    #[test]
+    fn target_urls_in_every_accepted_form() {
+        assert_eq!(
+            ep("127.0.0.1:9100", None, None).unwrap(),
+            "http://127.0.0.1:9100/metrics"
+        );
+        assert_eq!(ep("h", None, None).unwrap(), "http://h:80/metrics");
+        assert_eq!(
+            ep("h", Some("https"), None).unwrap(),
+            "https://h:443/metrics"
+        );
+        assert_eq!(ep("http://h:1/", None, Some("/m")).unwrap(), "http://h:1/m");
+        assert_eq!(
+            ep("http://h:1/x?b=2&a=1&a=3", None, None).unwrap(),
+            "http://h:1/x?a=1&a=3&b=2"
+        );
+        assert_eq!(
+            ep("http://[::1]:9/metrics", None, None).unwrap(),
+            "http://[::1]:9/metrics"
+        );
+        for (bad, field) in [
+            ("http://h:1/x", Some("https")),
+            ("http://h:0/", None),
+            ("http://h:/", None),
+            ("http://h:1/#frag", None),
+            ("unix:///var/run/x", None),
+            ("http://h:99999/", None),
+        ] {
+            assert!(ep(bad, field, None).is_err(), "{bad} accepted");
+        }
+        assert!(
+            ep("http://h:1/x", None, Some("/y"))
+                .unwrap_err()
+                .contains("metrics_path")
+        );
+    }
+
+    #[test]
+    fn durations_as_text_or_seconds() {
+        assert_eq!(
+            duration(&serde_json::json!("1m30s"), "f").unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            duration(&serde_json::json!(0.25), "f").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(duration(&serde_json::json!(true), "f").is_err());
+        assert!(duration(&serde_json::json!(1e300), "f").is_err());
+    }
 }
