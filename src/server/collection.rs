@@ -99,7 +99,7 @@ pub struct CollectionStats {
     pub total_targets: u64,
     /// Of those, whose last scrape succeeded.
     pub healthy_targets: u64,
-    /// Of those, registered over the REST API.
+    /// Targets registered over the REST API (scraped or about to be).
     pub registered_targets: u64,
     /// Samples collected since start (scraped, pushed, remote-written).
     pub total_metrics_collected: u64,
@@ -246,11 +246,11 @@ impl AppState {
                 .sum::<f64>()
                 / scraped.len() as f64
         };
-        let registered = targets
-            .active
-            .iter()
-            .filter(|t| t.scrape_pool.starts_with("target:"))
-            .count();
+        let registered = self
+            .registry()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
         let path = |p: &Totals, share: Totals| PathFigures {
             samples_total: p.samples,
             samples_per_second: per_second(share.samples),
