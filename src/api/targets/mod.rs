@@ -164,24 +164,42 @@ pub async fn create(
         .into_response())
 }
 
+/// Runs `f` on the registry off the async threads (a registration may
+/// hold the lock while its file is fsynced).
+async fn read_registry<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&registry::Registry) -> Result<T, TargetError> + Send + 'static,
+) -> Result<T, TargetError> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let reg = st
+            .registry()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&reg)
+    })
+    .await
+    .map_err(|e| TargetError::internal(format!("registry task failed: {e}")))?
+}
+
 /// `GET /api/v1/metrics/targets?health=&source_id=&sort=&order=&limit=&offset=|page=&page_size=`
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, TargetError> {
     let q = view::ListQuery::parse(&params)?;
     let loops = view::loops(state.scrape().targets());
-    let reg = state
-        .registry()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (page, total) = q.apply(reg.iter(), &loops);
-    let mut body = json!({
-        "targets": page,
-        "total": total,
-        "offset": q.offset,
-        "limit": q.limit,
-    });
-    if let Some(p) = reg.load_problem() {
-        body["warnings"] = json!([p]);
-    }
+    let body = read_registry(&state, move |reg| {
+        let (page, total) = q.apply(reg.iter(), &loops);
+        let mut body = json!({
+            "targets": page,
+            "total": total,
+            "offset": q.offset,
+            "limit": q.limit,
+        });
+        if let Some(p) = reg.load_problem() {
+            body["warnings"] = json!([p]);
+        }
+        Ok(body)
+    })
+    .await?;
     Ok(Json(body).into_response())
 }
 
@@ -191,12 +209,11 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, TargetError> {
     let loops = view::loops(state.scrape().targets());
-    let reg = state
-        .registry()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let t = reg.get(&id).ok_or_else(|| TargetError::not_found(&id))?;
-    let body = view::metric_target(t, loops.get(&registry::job_name(&id)));
+    let body = read_registry(&state, move |reg| {
+        let t = reg.get(&id).ok_or_else(|| TargetError::not_found(&id))?;
+        Ok(view::metric_target(t, loops.get(&registry::job_name(&id))))
+    })
+    .await?;
     Ok(Json(body).into_response())
 }
 
