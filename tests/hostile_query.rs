@@ -228,7 +228,10 @@ fn hostile_queries_at_the_default_limits_over_ten_thousand_series() {
                 }
                 slowest
             });
-            let copies = std::env::var("HOSTILE_COPIES").ok().and_then(|c| c.parse().ok()).unwrap_or(8);
+            let copies = std::env::var("HOSTILE_COPIES")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(8);
             let statuses: Vec<u16> = all_at_once(&server, &vec![path.clone(); copies])
                 .iter()
                 .map(|r| r.status)
