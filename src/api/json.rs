@@ -80,8 +80,15 @@ fn write_matrix(m: &[RangeSeries], out: &mut String) {
     out.push(']');
 }
 
-/// The whole success envelope of a query result.
-pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> String {
+/// The whole success envelope of a query result; `paging` (series in the
+/// whole result, offset, limit) adds `totalSeries`, `offset` and `limit`
+/// to `data` for a paged answer.
+pub fn query_response(
+    value: &Value,
+    warnings: &[String],
+    infos: &[String],
+    paging: Option<(usize, usize, Option<usize>)>,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":");
     match value {
@@ -103,6 +110,18 @@ pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> S
         Value::Matrix(m) => {
             out.push_str("\"matrix\",\"result\":");
             write_matrix(m, &mut out);
+        }
+    }
+    if let Some((total, offset, limit)) = paging {
+        let _ = write!(
+            out,
+            ",\"totalSeries\":{total},\"offset\":{offset},\"limit\":"
+        );
+        match limit {
+            Some(l) => {
+                let _ = write!(out, "{l}");
+            }
+            None => out.push_str("null"),
         }
     }
     out.push('}');
@@ -152,13 +171,13 @@ mod tests {
             t: 4000,
             v: f64::NAN,
         }]);
-        let text = query_response(&value, &["careful".into()], &["repaired".into()]);
+        let text = query_response(&value, &["careful".into()], &["repaired".into()], None);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["data"]["result"][0]["metric"]["job"], "a\"b\\c\n");
         assert_eq!(parsed["data"]["result"][0]["value"][1], "NaN");
         assert_eq!(parsed["warnings"][0], "careful");
         assert_eq!(parsed["infos"][0], "repaired");
-        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[]);
+        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[], None);
         assert_eq!(
             s,
             r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#

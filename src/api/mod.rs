@@ -1,22 +1,26 @@
 //! The Prometheus HTTP API (`/api/v1/...`), as Prometheus documents it and
-//! as Grafana and `promtool` call it.
+//! as Grafana and `promtool` call it, and the platform's collection API
+//! (`/api/v1/metrics/targets`, `stats`, `query`).
 
 pub(crate) mod envelope;
 pub(crate) mod json;
 mod labels;
+mod metrics_query;
 pub(crate) mod params;
 mod parse_query;
 mod query;
 pub use query::fuzz_query_params;
+mod prom_targets;
 mod status;
 mod target_metadata;
 mod targets;
 pub mod time;
 
 use crate::server::routes::{Class, Route};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
-/// The API routes (all read routes). Endpoints that Prometheus serves on
+/// The API routes (read routes, but registering and deleting targets,
+/// which change what the server collects, need write credentials). Endpoints that Prometheus serves on
 /// POST accept form-encoded POST too (Grafana retries a refused POST as
 /// GET, but a valid POST must never get 405).
 pub(crate) const ROUTES: &[Route] = &[
@@ -138,18 +142,58 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/v1/targets",
         class: Class::Read,
-        handler: || get(targets::targets),
+        handler: || get(prom_targets::targets),
     },
     Route {
         method: "GET",
         path: "/api/v1/scrape_pools",
         class: Class::Read,
-        handler: || get(targets::scrape_pools),
+        handler: || get(prom_targets::scrape_pools),
     },
     Route {
         method: "GET",
         path: "/api/v1/targets/metadata",
         class: Class::Read,
         handler: || get(target_metadata::targets_metadata),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/metrics/targets",
+        class: Class::Write,
+        handler: || {
+            post(targets::create).layer(axum::extract::DefaultBodyLimit::max(
+                targets::MAX_BODY_BYTES,
+            ))
+        },
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/metrics/targets",
+        class: Class::Read,
+        handler: || get(targets::list),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/metrics/targets/{target_id}",
+        class: Class::Read,
+        handler: || get(targets::get_one),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/metrics/targets/{target_id}",
+        class: Class::Write,
+        handler: || delete(targets::delete),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/metrics/stats",
+        class: Class::Read,
+        handler: || get(targets::stats),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/metrics/query",
+        class: Class::Read,
+        handler: || get(metrics_query::metrics_query),
     },
 ];

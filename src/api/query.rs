@@ -68,23 +68,41 @@ fn query_params(
     ))
 }
 
-/// Drops series past `limit` (Prometheus 3's `limit` parameter).
-fn apply_limit(value: &mut Value, limit: Option<usize>, warnings: &mut Vec<String>) {
-    let Some(l) = limit else { return };
-    let cut = match value {
-        Value::Vector(v) if v.len() > l => {
-            v.truncate(l);
-            true
+/// Which series of a result are answered: `offset` skipped, at most
+/// `limit` kept; `report` adds the paging figures to `data`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// Series skipped.
+    pub offset: usize,
+    /// Most series kept.
+    pub limit: Option<usize>,
+    /// Whether `data` says `totalSeries`, `offset` and `limit`.
+    pub report: bool,
+}
+
+/// Keeps the page of series (Prometheus 3's `limit` parameter is a page
+/// at offset 0); returns how many series the result had.
+fn apply_page(value: &mut Value, page: Page, warnings: &mut Vec<String>) -> usize {
+    fn cut<T>(v: &mut Vec<T>, page: Page) -> bool {
+        let skip = page.offset.min(v.len());
+        v.drain(..skip);
+        match page.limit {
+            Some(l) if v.len() > l => {
+                v.truncate(l);
+                true
+            }
+            _ => false,
         }
-        Value::Matrix(m) if m.len() > l => {
-            m.truncate(l);
-            true
-        }
-        _ => false,
+    }
+    let (total, truncated) = match value {
+        Value::Vector(v) => (v.len(), cut(v, page)),
+        Value::Matrix(m) => (m.len(), cut(m, page)),
+        _ => (1, false),
     };
-    if cut {
+    if truncated && !page.report {
         warnings.push("results truncated due to limit".to_string());
     }
+    total
 }
 
 /// Waits for one of the engine's query slots (see
@@ -110,7 +128,7 @@ async fn run(
     state: AppState,
     mut opts: QueryOptions,
     eval: impl FnOnce(&AppState, &QueryOptions) -> Result<QueryOutput, EvalError> + Send + 'static,
-    limit: Option<usize>,
+    page: Page,
 ) -> ApiResult {
     let slot = admitted(&state).await?;
     let cancel = Arc::new(AtomicBool::new(false));
@@ -130,7 +148,7 @@ async fn run(
             infos,
             ..
         } = out.map_err(|e| eval_error(&e))?;
-        apply_limit(&mut value, limit, &mut warnings);
+        let total = apply_page(&mut value, page, &mut warnings);
         let held = value.points().saturating_mul(JSON_SAMPLES_PER_POINT);
         let _reserved = state
             .engine()
@@ -144,7 +162,8 @@ async fn run(
                     value.points()
                 ),
             })?;
-        let body = query_response(&value, &warnings, &infos);
+        let paging = page.report.then_some((total, page.offset, page.limit));
+        let body = query_response(&value, &warnings, &infos, paging);
         drop(slot);
         Ok::<_, ApiError>(body)
     })
@@ -155,9 +174,21 @@ async fn run(
 
 /// `GET|POST /api/v1/query?query=…[&time=…][&timeout=…][&lookback_delta=…][&limit=…]`
 pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult {
+    instant_page(state, params, None).await
+}
+
+/// An instant query answering `page` of its series (`None`: the `limit`
+/// parameter's).
+pub(crate) async fn instant_page(state: AppState, params: Params, page: Option<Page>) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
     let t = params.time_or("time", now_ms())?;
-    let limit = params.limit()?;
+    let page = match page {
+        Some(p) => p,
+        None => Page {
+            limit: params.limit()?,
+            ..Page::default()
+        },
+    };
     run(
         state,
         opts,
@@ -166,17 +197,29 @@ pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult
             let q = storage.querier(i64::MIN, i64::MAX);
             st.engine().instant_with(&q, &expr, t, o)
         },
-        limit,
+        page,
     )
     .await
 }
 
 /// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…`
 pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
+    range_page(state, params, None).await
+}
+
+/// A range query answering `page` of its series (`None`: the `limit`
+/// parameter's).
+pub(crate) async fn range_page(state: AppState, params: Params, page: Option<Page>) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
     let max_points = state.engine().options().max_points_per_series;
     let (start, end, step) = range_grid(&params, max_points)?;
-    let limit = params.limit()?;
+    let page = match page {
+        Some(p) => p,
+        None => Page {
+            limit: params.limit()?,
+            ..Page::default()
+        },
+    };
     run(
         state,
         opts,
@@ -185,7 +228,7 @@ pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
             let q = storage.querier(i64::MIN, i64::MAX);
             st.engine().range_with(&q, &expr, start, end, step, o)
         },
-        limit,
+        page,
     )
     .await
 }

@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// How often the server scrapes its own /metrics.
     #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
     self_scrape_interval: Duration,
+    /// Most targets registered over `POST /api/v1/metrics/targets`; more
+    /// are refused with 409 until some are deleted.
+    #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
+    max_registered_targets: usize,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -255,6 +259,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_families: config.limits.max_metadata_families,
             max_entry_bytes: config.limits.max_metadata_bytes,
         },
+        max_registered_targets: args.max_registered_targets,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -278,6 +283,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &config.auth,
     );
 
+    let sampler = tokio::spawn(server::sample_loop(state.clone()));
     let persister = tokio::spawn(persist_loop(
         state.clone(),
         args.persist_interval.max(Duration::from_secs(1)),
@@ -324,6 +330,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (m, hup) = scraper;
     hup.abort();
     m.shutdown().await;
+    sampler.abort();
     persister.abort();
     let _ = persister.await;
     let side = state.clone();

@@ -50,6 +50,10 @@ pub struct TargetStatus {
     pub samples_scraped: u64,
     /// Scrapes done since the loop started.
     pub scrapes: u64,
+    /// Of those, scrapes that failed.
+    pub failed_scrapes: u64,
+    /// `scrape_samples_scraped` summed over every scrape of the loop.
+    pub samples_scraped_total: u64,
 }
 
 impl Default for TargetStatus {
@@ -61,6 +65,8 @@ impl Default for TargetStatus {
             last_scrape_duration: Duration::ZERO,
             samples_scraped: 0,
             scrapes: 0,
+            failed_scrapes: 0,
+            samples_scraped_total: 0,
         }
     }
 }
@@ -238,12 +244,14 @@ pub async fn scrape_once(
     st.health = if error.is_none() {
         Health::Up
     } else {
+        st.failed_scrapes += 1;
         Health::Down
     };
     st.last_error = error.unwrap_or_default();
     st.last_scrape = Some(start_wall);
     st.last_scrape_duration = started.elapsed();
     st.samples_scraped = scraped;
+    st.samples_scraped_total += scraped;
     st.scrapes += 1;
 }
 

@@ -276,6 +276,11 @@ impl ScrapeManager {
             }
         }
         for job in &config.jobs {
+            // An unchanged job keeps its discovery (as Prometheus keeps its
+            // providers), so changing one source's job restarts nothing else.
+            if jobs.get(&job.name).is_some_and(|s| *s.job == *job) {
+                continue;
+            }
             let job = Arc::new(job.clone());
             let discovery = tokio::spawn(discover(Arc::downgrade(&self.inner), Arc::clone(&job)));
             match jobs.get_mut(&job.name) {

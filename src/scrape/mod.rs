@@ -9,6 +9,7 @@ pub mod fetch;
 mod r#loop;
 pub mod manager;
 pub mod negotiate;
+pub mod registry;
 pub mod relabel;
 pub mod schedule;
 pub mod self_scrape;

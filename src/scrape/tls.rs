@@ -44,6 +44,14 @@ pub struct TlsClient {
     pub server_name: Option<String>,
 }
 
+/// The same client object: a job loaded again from the file builds a new
+/// one (its CA file may have changed), a job carried over keeps it.
+impl PartialEq for TlsClient {
+    fn eq(&self, other: &TlsClient) -> bool {
+        Arc::ptr_eq(&self.config, &other.config) && self.server_name == other.server_name
+    }
+}
+
 /// ring's provider. rustls 0.23.48 deprecates it for lacking post-quantum
 /// key exchange; the alternative (aws-lc-rs) needs a C/CMake toolchain at
 /// build time, and scrape traffic on a private network does not need it.

@@ -28,6 +28,26 @@ impl HttpMetrics {
         e.0 += 1;
         e.1 += took.as_secs_f64();
     }
+
+    /// Requests answered by the handlers of `paths` (as routed):
+    /// all of them, and those answered with a status of 400 or more.
+    pub fn answered(&self, paths: &[&str]) -> (u64, u64) {
+        let m = self
+            .by_handler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all = 0;
+        let mut failed = 0;
+        for ((handler, code), (n, _)) in m.iter() {
+            if paths.contains(&handler.as_str()) {
+                all += n;
+                if *code >= 400 {
+                    failed += n;
+                }
+            }
+        }
+        (all, failed)
+    }
 }
 
 /// Writes families in the text exposition format.
@@ -185,6 +205,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let labels = [("path", path), ("result", result)];
         out.sample("hourglass_push_samples_total", &labels, n as f64);
     }
+    out.single(
+        "hourglass_remote_write_samples_total",
+        "counter",
+        "Samples stored from remote write (exact duplicates included).",
+        inner.collection.remote_write_samples() as f64,
+    );
     out.family(
         "hourglass_push_requests_refused_total",
         "counter",

@@ -1,6 +1,7 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
 mod auth;
+mod collection;
 pub mod connections;
 mod inflight;
 mod metadata;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use collection::sample_loop;
 pub use metadata::{MetadataLimits, MetadataStore};
 pub use metrics::HttpMetrics;
 #[doc(hidden)]
@@ -44,6 +46,8 @@ pub struct Limits {
     pub body_read_timeout: std::time::Duration,
     /// How much sender-reported metadata is kept.
     pub metadata: MetadataLimits,
+    /// Most targets registered over `/api/v1/metrics/targets`.
+    pub max_registered_targets: usize,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -77,6 +81,8 @@ struct Inner {
     persist: PersistCounters,
     push: push::PushState,
     scrape: crate::scrape::ScrapeManager,
+    registry: std::sync::Mutex<crate::scrape::registry::Registry>,
+    collection: collection::Collection,
     start_time_unix: f64,
     /// Whether `/-/reload` may be called.
     lifecycle: AtomicBool,
@@ -97,6 +103,9 @@ impl AppState {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         let push = push::PushState::open(storage.dir());
+        let registry =
+            crate::scrape::registry::Registry::open(storage.dir(), limits.max_registered_targets);
+        scrape.set_source_jobs(crate::scrape::registry::SOURCE, registry.jobs());
         AppState {
             inner: Arc::new(Inner {
                 storage,
@@ -112,6 +121,8 @@ impl AppState {
                 persist: PersistCounters::default(),
                 push,
                 scrape,
+                registry: std::sync::Mutex::new(registry),
+                collection: collection::Collection::default(),
                 start_time_unix,
                 lifecycle: AtomicBool::new(false),
             }),
@@ -130,6 +141,13 @@ impl AppState {
 
     fn lifecycle_enabled(&self) -> bool {
         self.inner.lifecycle.load(Ordering::SeqCst)
+    }
+
+    /// The targets registered over the REST API. Whoever changes it hands
+    /// the new jobs to [`AppState::scrape`] while still holding the lock, so
+    /// concurrent changes reach the scrapers in order.
+    pub fn registry(&self) -> &std::sync::Mutex<crate::scrape::registry::Registry> {
+        &self.inner.registry
     }
 
     /// Whether `/-/ready` answers 200.

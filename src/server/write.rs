@@ -324,6 +324,10 @@ fn store(
         let quota = caller.and_then(|c| c.series.as_ref());
         state.inner.storage.append_borrowed_for(&batch, quota)?
     };
+    state
+        .inner
+        .collection
+        .remote_write(stats.appended + stats.duplicates);
     Ok((stats, histograms))
 }
 

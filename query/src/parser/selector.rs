@@ -138,15 +138,6 @@ impl<'a> Parser<'a> {
                         let value = self.string_value(v)?;
                         let started = std::time::Instant::now();
                         let (m, compiled) = super::matcher_cache::matcher(op, label, value);
-                        if compiled {
-                            self.regex_time += started.elapsed();
-                            if self.regex_time > REGEX_BUDGET {
-                                return Err(ParseError::new(
-                                    v.start..v.end,
-                                    "regular expressions in this query are too expensive to compile",
-                                ));
-                            }
-                        }
                         let m = m.map_err(|e| {
                             // The regex crate's report spans lines; keep its last line.
                             let reason = e.reason.lines().last().unwrap_or("").trim();
@@ -159,6 +150,18 @@ impl<'a> Parser<'a> {
                                 ),
                             )
                         })?;
+                        // An invalid pattern is named as such however long
+                        // its compilation took; only valid ones spend the
+                        // query's compile budget.
+                        if compiled {
+                            self.regex_time += started.elapsed();
+                            if self.regex_time > REGEX_BUDGET {
+                                return Err(ParseError::new(
+                                    v.start..v.end,
+                                    "regular expressions in this query are too expensive to compile",
+                                ));
+                            }
+                        }
                         matchers.push(m);
                     }
                     (Tok::Ident, None) => {

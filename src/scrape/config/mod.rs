@@ -266,7 +266,7 @@ pub struct Global {
 }
 
 /// One scrape job, resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// `job_name`, unique in the file.
     pub name: String,

@@ -1,0 +1,334 @@
+//! `MetricTarget`: a registered target with its scrape health, and the
+//! list's filters, order and pages.
+
+use super::TargetError;
+use crate::api::params::Params;
+use crate::scrape::registry::{Credentials, FilterKind, RegisteredTarget, job_name};
+use crate::scrape::target::format_duration;
+use crate::scrape::{ActiveTarget, Health, TargetsSnapshot};
+use hourglass_storage::calendar::format_rfc3339_ms;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Targets per page when the client gives no size.
+pub const DEFAULT_PAGE: usize = 100;
+/// Most targets per page.
+pub const MAX_PAGE: usize = 1000;
+
+/// A registered target's health as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// The last scrape succeeded.
+    Healthy,
+    /// The last scrape failed.
+    Unhealthy,
+    /// Not scraped yet.
+    Unknown,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "HEALTHY",
+            Status::Unhealthy => "UNHEALTHY",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Status> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "healthy" | "up" => Status::Healthy,
+            "unhealthy" | "down" => Status::Unhealthy,
+            "unknown" => Status::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// The scrape loops of registered targets, by job name.
+pub fn loops(snap: TargetsSnapshot) -> HashMap<String, ActiveTarget> {
+    snap.active
+        .into_iter()
+        .filter(|a| a.scrape_pool.starts_with("target:"))
+        .map(|a| (a.scrape_pool.clone(), a))
+        .collect()
+}
+
+fn status_of(a: Option<&ActiveTarget>) -> Status {
+    match a.map(|a| a.status.health) {
+        Some(Health::Up) => Status::Healthy,
+        Some(Health::Down) => Status::Unhealthy,
+        _ => Status::Unknown,
+    }
+}
+
+fn millis(t: std::time::SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A target as the API shows it: stored settings (never credentials'
+/// secrets) and its loop's health.
+pub fn metric_target(t: &RegisteredTarget, a: Option<&ActiveTarget>) -> Value {
+    let labels: serde_json::Map<String, Value> = match a {
+        Some(a) => a
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect(),
+        None => {
+            let mut l: serde_json::Map<String, Value> = t
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            l.entry("instance").or_insert(json!(t.endpoint.address));
+            l.insert("job".into(), json!(t.source_id));
+            l
+        }
+    };
+    let status = a.map(|a| &a.status);
+    let authentication = match &t.credentials {
+        None => Value::Null,
+        Some(Credentials::Basic { username, .. }) => {
+            json!({"type": "basic", "username": username})
+        }
+        Some(Credentials::Bearer { .. }) => json!({"type": "bearer"}),
+    };
+    let filters: Vec<Value> = t
+        .filters
+        .iter()
+        .map(|f| {
+            json!({
+                "type": match f.kind { FilterKind::Include => "include", FilterKind::Exclude => "exclude" },
+                "name_pattern": f.name_pattern,
+                "label_matchers": f.label_matchers.iter().map(|m| json!({
+                    "name": m.name, "op": m.op.as_str(), "value": m.value,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "target_id": t.target_id,
+        "source_id": t.source_id,
+        "collection_method": t.collection_method,
+        "target_url": t.endpoint.url(),
+        "labels": labels,
+        "health_status": status_of(a).as_str(),
+        "last_error": status.map(|s| s.last_error.as_str()).filter(|e| !e.is_empty()),
+        "last_scrape": status.and_then(|s| s.last_scrape).map(|t| format_rfc3339_ms(millis(t))),
+        "scrape_duration_ms": status.map_or(0.0, |s| s.last_scrape_duration.as_secs_f64() * 1000.0),
+        "samples_scraped": status.map_or(0, |s| s.samples_scraped),
+        "scrapes": status.map_or(0, |s| s.scrapes),
+        "failed_scrapes": status.map_or(0, |s| s.failed_scrapes),
+        "scrape_interval": format_duration(Duration::from_millis(t.interval_ms)),
+        "scrape_timeout": format_duration(Duration::from_millis(t.timeout_ms)),
+        "scheme": t.endpoint.scheme,
+        "metrics_path": t.endpoint.metrics_path,
+        "authentication": authentication,
+        "filters": filters,
+        "retention_policy": t.retention_policy.as_ref().map(|r| json!({"duration": r.duration})),
+        "created_at": format_rfc3339_ms(t.created_ms),
+    })
+}
+
+/// What the list asks for.
+#[derive(Debug, PartialEq)]
+pub struct ListQuery {
+    health: Option<Status>,
+    source_id: Option<String>,
+    sort: SortKey,
+    descending: bool,
+    /// First target shown (0-based).
+    pub offset: usize,
+    /// Most shown.
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SortKey {
+    TargetId,
+    SourceId,
+    Health,
+    LastScrape,
+    CreatedAt,
+    SamplesScraped,
+    ScrapeDuration,
+}
+
+const SORT_KEYS: [(&str, SortKey); 7] = [
+    ("target_id", SortKey::TargetId),
+    ("source_id", SortKey::SourceId),
+    ("health_status", SortKey::Health),
+    ("last_scrape", SortKey::LastScrape),
+    ("created_at", SortKey::CreatedAt),
+    ("samples_scraped", SortKey::SamplesScraped),
+    ("scrape_duration_ms", SortKey::ScrapeDuration),
+];
+
+fn count(p: &Params, name: &str, min: usize, max: usize) -> Result<Option<usize>, TargetError> {
+    match p.get(name) {
+        None => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(TargetError::bad(
+                name,
+                format!("{name} must be a whole number from {min} to {max}, got {v:?}"),
+            )),
+        },
+    }
+}
+
+impl ListQuery {
+    /// Reads `health`, `source_id`, `sort` (`field` or `-field`), `order`
+    /// (`asc`/`desc`), and either `limit`/`offset` or `page`/`page_size`.
+    pub fn parse(p: &Params) -> Result<ListQuery, TargetError> {
+        let health = p
+            .get("health")
+            .map(|h| {
+                Status::parse(h).ok_or_else(|| {
+                    TargetError::bad(
+                        "health",
+                        format!("health must be healthy, unhealthy or unknown, got {h:?}"),
+                    )
+                })
+            })
+            .transpose()?;
+        let (sort, mut descending) = match p.get("sort") {
+            None => (SortKey::TargetId, false),
+            Some(s) => {
+                let (name, desc) = match s.strip_prefix('-') {
+                    Some(n) => (n, true),
+                    None => (s, false),
+                };
+                let key = SORT_KEYS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, k)| *k)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = SORT_KEYS.iter().map(|(n, _)| *n).collect();
+                        TargetError::bad(
+                            "sort",
+                            format!("cannot sort by {name:?}; one of {}", names.join(", ")),
+                        )
+                    })?;
+                (key, desc)
+            }
+        };
+        match p.get("order") {
+            None => {}
+            Some(o) if o.eq_ignore_ascii_case("asc") => {}
+            Some(o) if o.eq_ignore_ascii_case("desc") => descending = !descending,
+            Some(o) => {
+                return Err(TargetError::bad(
+                    "order",
+                    format!("order must be asc or desc, got {o:?}"),
+                ));
+            }
+        }
+        let by_offset = p.get("limit").is_some() || p.get("offset").is_some();
+        let by_page = p.get("page").is_some() || p.get("page_size").is_some();
+        if by_offset && by_page {
+            return Err(TargetError::bad(
+                "page",
+                "give limit/offset or page/page_size, not both",
+            ));
+        }
+        let (offset, limit) = if by_page {
+            let size = count(p, "page_size", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+            let page = count(p, "page", 1, usize::MAX / MAX_PAGE)?.unwrap_or(1);
+            ((page - 1) * size, size)
+        } else {
+            (
+                count(p, "offset", 0, usize::MAX)?.unwrap_or(0),
+                count(p, "limit", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE),
+            )
+        };
+        Ok(ListQuery {
+            health,
+            source_id: p.get("source_id").map(str::to_string),
+            sort,
+            descending,
+            offset,
+            limit,
+        })
+    }
+
+    /// The page of `targets`, and how many matched the filters.
+    pub fn apply<'a>(
+        &self,
+        targets: impl Iterator<Item = &'a RegisteredTarget>,
+        loops: &HashMap<String, ActiveTarget>,
+    ) -> (Vec<Value>, usize) {
+        let mut rows: Vec<(&RegisteredTarget, Option<&ActiveTarget>)> = targets
+            .filter(|t| self.source_id.as_deref().is_none_or(|s| t.source_id == s))
+            .map(|t| (t, loops.get(&job_name(&t.target_id))))
+            .filter(|(_, a)| self.health.is_none_or(|h| status_of(*a) == h))
+            .collect();
+        fn status(a: Option<&ActiveTarget>) -> Option<&crate::scrape::TargetStatus> {
+            a.map(|a| &a.status)
+        }
+        rows.sort_by(|(ta, aa), (tb, ab)| {
+            let by = match self.sort {
+                SortKey::TargetId => std::cmp::Ordering::Equal,
+                SortKey::SourceId => ta.source_id.cmp(&tb.source_id),
+                SortKey::Health => status_of(*aa).cmp(&status_of(*ab)),
+                SortKey::LastScrape => status(*aa)
+                    .and_then(|s| s.last_scrape)
+                    .cmp(&status(*ab).and_then(|s| s.last_scrape)),
+                SortKey::CreatedAt => ta.created_ms.cmp(&tb.created_ms),
+                SortKey::SamplesScraped => status(*aa)
+                    .map(|s| s.samples_scraped)
+                    .cmp(&status(*ab).map(|s| s.samples_scraped)),
+                SortKey::ScrapeDuration => status(*aa)
+                    .map(|s| s.last_scrape_duration)
+                    .cmp(&status(*ab).map(|s| s.last_scrape_duration)),
+            };
+            let by = by.then_with(|| ta.target_id.cmp(&tb.target_id));
+            if self.descending { by.reverse() } else { by }
+        });
+        let total = rows.len();
+        let page = rows
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .map(|(t, a)| metric_target(t, a))
+            .collect();
+        (page, total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_offsets_are_read_and_bounded() {
+        let q =
+            ListQuery::parse(&Params::from_pairs(&[("page", "3"), ("page_size", "10")])).unwrap();
+        assert_eq!((q.offset, q.limit), (20, 10));
+        let q = ListQuery::parse(&Params::from_pairs(&[("offset", "5")])).unwrap();
+        assert_eq!((q.offset, q.limit), (5, DEFAULT_PAGE));
+        for bad in [
+            vec![("limit", "0")],
+            vec![("limit", "1001")],
+            vec![("page", "0")],
+            vec![("page", "1"), ("limit", "5")],
+            vec![("sort", "colour")],
+            vec![("order", "sideways")],
+            vec![("health", "so-so")],
+            vec![("offset", "-1")],
+        ] {
+            let e = ListQuery::parse(&Params::from_pairs(&bad)).unwrap_err();
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{bad:?}");
+            assert!(e.field.is_some(), "{bad:?}");
+        }
+        let q = ListQuery::parse(&Params::from_pairs(&[
+            ("sort", "-created_at"),
+            ("order", "desc"),
+        ]))
+        .unwrap();
+        assert!(!q.descending);
+    }
+}

@@ -1,0 +1,460 @@
+//! The targets API under bad input: every malformed registration gets 400
+//! naming its field, duplicates 409, unknown ids 404, oversized bodies 413
+//! and the registered-target bound holds; targets that fail (500s,
+//! garbage, unreachable, too slow) are unhealthy with the reason while
+//! other targets' data is untouched; a torn or corrupted registry file is
+//! set aside and reported at startup; registering needs write credentials.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod targets_util;
+
+use common::{Server, request};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use targets_util::*;
+
+#[test]
+fn every_bad_registration_gets_400_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let ok = || registration("src", "http://127.0.0.1:9/metrics", "1s");
+    let with = |path: &[&str], v: serde_json::Value| {
+        let mut b = ok();
+        let mut at = &mut b;
+        for p in &path[..path.len() - 1] {
+            at = &mut at[*p];
+        }
+        at[path[path.len() - 1]] = v;
+        b
+    };
+    let cases: Vec<(serde_json::Value, Option<&str>, &str)> = vec![
+        (
+            with(&["scrape_config", "target_url"], json!("not a url at all")),
+            Some("scrape_config.target_url"),
+            "not a valid URL",
+        ),
+        (
+            with(&["scrape_config", "target_url"], json!("ftp://h:1/x")),
+            Some("scrape_config.target_url"),
+            "not supported",
+        ),
+        (
+            with(
+                &["scrape_config", "target_url"],
+                json!("http://:9100/metrics"),
+            ),
+            Some("scrape_config.target_url"),
+            "",
+        ),
+        (
+            with(&["scrape_config", "target_url"], json!("http://u:p@h:1/m")),
+            Some("scrape_config.target_url"),
+            "credentials",
+        ),
+        (
+            with(&["scrape_config", "target_url"], json!("")),
+            Some("scrape_config.target_url"),
+            "empty",
+        ),
+        (
+            with(&["scrape_config", "target_url"], json!(42)),
+            Some("scrape_config.target_url"),
+            "string",
+        ),
+        (
+            with(&["scrape_config", "scrape_interval"], json!("50ms")),
+            Some("scrape_config.scrape_interval"),
+            "100ms",
+        ),
+        (
+            with(&["scrape_config", "scrape_interval"], json!("soon")),
+            Some("scrape_config.scrape_interval"),
+            "cannot parse",
+        ),
+        (
+            with(&["scrape_config", "scrape_interval"], json!(-1)),
+            Some("scrape_config.scrape_interval"),
+            "",
+        ),
+        (
+            with(&["scrape_config", "scrape_interval"], json!("48h")),
+            Some("scrape_config.scrape_interval"),
+            "24h",
+        ),
+        (
+            with(&["scrape_config", "scrape_timeout"], json!("2s")),
+            Some("scrape_config.scrape_timeout"),
+            "longer than",
+        ),
+        (
+            with(&["scrape_config", "scrape_timeout"], json!("0s")),
+            Some("scrape_config.scrape_timeout"),
+            "",
+        ),
+        (
+            with(&["scrape_config", "scheme"], json!("gopher")),
+            Some("scrape_config.scheme"),
+            "http or https",
+        ),
+        (
+            with(&["scrape_config", "scheme"], json!("https")),
+            Some("scrape_config.scheme"),
+            "conflicts",
+        ),
+        (
+            with(&["scrape_config", "metrics_path"], json!("metrics")),
+            Some("scrape_config.metrics_path"),
+            "start with /",
+        ),
+        (
+            with(&["scrape_config", "metrics_path"], json!("/other")),
+            Some("scrape_config.metrics_path"),
+            "conflicts",
+        ),
+        (
+            with(
+                &["scrape_config", "authentication"],
+                json!({"type": "digest"}),
+            ),
+            Some("scrape_config.authentication.type"),
+            "unknown",
+        ),
+        (
+            with(
+                &["scrape_config", "authentication"],
+                json!({"basic": {"username": "u"}}),
+            ),
+            Some("scrape_config.authentication.basic.password"),
+            "required",
+        ),
+        (
+            with(&["scrape_config", "authentication"], json!({"bearer": {}})),
+            Some("scrape_config.authentication.bearer.token"),
+            "required",
+        ),
+        (
+            with(&["scrape_config", "colour"], json!("red")),
+            Some("scrape_config.colour"),
+            "unknown field",
+        ),
+        (
+            with(&["collection_method"], json!("CARRIER_PIGEON")),
+            Some("collection_method"),
+            "unknown",
+        ),
+        (
+            with(&["collection_method"], json!("PUSH_GATEWAY")),
+            Some("collection_method"),
+            "/metrics/job/",
+        ),
+        (
+            with(&["collection_method"], json!("STREAMING")),
+            Some("collection_method"),
+            "only PULL_SCRAPING",
+        ),
+        (
+            with(&["collection_method"], json!("BATCH_UPLOAD")),
+            Some("collection_method"),
+            "only PULL_SCRAPING",
+        ),
+        (with(&["source_id"], json!("")), Some("source_id"), "empty"),
+        (
+            with(&["source_id"], json!("x".repeat(200))),
+            Some("source_id"),
+            "longer",
+        ),
+        (
+            with(&["target_id"], json!("a/b")),
+            Some("target_id"),
+            "letters",
+        ),
+        (
+            with(
+                &["filters"],
+                json!([{"type": "include", "name_pattern": "(unclosed"}]),
+            ),
+            Some("filters[0].name_pattern"),
+            "invalid regex",
+        ),
+        (
+            with(&["filters"], json!([{"type": "maybe"}])),
+            Some("filters[0].type"),
+            "include or exclude",
+        ),
+        (
+            with(
+                &["filters"],
+                json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "=~", "value": "["}]}]),
+            ),
+            Some("filters[0].label_matchers[0].value"),
+            "invalid regex",
+        ),
+        (
+            with(
+                &["filters"],
+                json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "<>", "value": "x"}]}]),
+            ),
+            Some("filters[0].label_matchers[0].op"),
+            "op must be",
+        ),
+        (
+            with(
+                &["filters"],
+                json!([{"type": "exclude", "label_matchers": [{"name": "0bad", "value": "x"}]}]),
+            ),
+            Some("filters[0].label_matchers[0].name"),
+            "not a valid label name",
+        ),
+        (with(&["filters"], json!("all")), Some("filters"), "list"),
+        (
+            with(&["retention_policy"], json!({"duration": "forever"})),
+            Some("retention_policy.duration"),
+            "cannot parse",
+        ),
+        (
+            with(&["retention_policy"], json!({"days": 3})),
+            Some("retention_policy.days"),
+            "unknown field",
+        ),
+        (
+            with(&["labels"], json!({"job": "x"})),
+            Some("labels.job"),
+            "source_id",
+        ),
+        (
+            with(&["labels"], json!({"__meta": "x"})),
+            Some("labels.__meta"),
+            "not a valid",
+        ),
+        (
+            with(&["surprise"], json!(1)),
+            Some("surprise"),
+            "unknown field",
+        ),
+        (
+            json!({"collection_method": "PULL_SCRAPING", "scrape_config": {"target_url": "http://h:1"}}),
+            Some("source_id"),
+            "required",
+        ),
+        (json!({"source_id": "s"}), Some("scrape_config"), "required"),
+        (json!([1, 2]), None, "JSON object"),
+    ];
+    for (body, field, reason) in &cases {
+        let r = post_target(&server, body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        let e = r.json();
+        assert_eq!(e["field"].as_str(), *field, "{body}: {e}");
+        assert!(e["error"].as_str().unwrap().contains(reason), "{body}: {e}");
+    }
+    for raw in [&b"{not json"[..], b"", b"\xff\xfe"] {
+        let r = post_raw(&server, raw, &[]);
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().contains("JSON"));
+    }
+    // Nothing of it was registered.
+    assert_eq!(server.get("/api/v1/metrics/targets").json()["total"], 0);
+    let r = server.get("/api/v1/metrics/targets?limit=5000");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "limit");
+    println!("{} bad registrations refused with their field", cases.len());
+}
+
+#[test]
+fn duplicates_get_409_unknown_ids_404_and_bounds_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--max-registered-targets", "2"]);
+    let mut a = registration("src", "http://127.0.0.1:9/metrics", "1s");
+    a["target_id"] = json!("a");
+    assert_eq!(post_target(&server, &a).status, 201);
+    let r = post_target(&server, &a);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["field"], "target_id");
+    // Same source and URL under another id (the URL spelled differently).
+    let mut same = registration("src", "127.0.0.1:9", "5s");
+    same["target_id"] = json!("b");
+    let r = post_target(&server, &same);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["field"], "scrape_config.target_url");
+    assert!(
+        r.text().contains("\\\"a\\\""),
+        "names the registered id: {}",
+        r.text()
+    );
+    // Another source may scrape the same URL; an id is generated.
+    let r = post_target(
+        &server,
+        &registration("other", "http://127.0.0.1:9/metrics", "1s"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let generated = r.json()["target_id"].as_str().unwrap().to_string();
+    assert_eq!(generated.len(), 16, "{generated}");
+    // The bound.
+    let r = post_target(
+        &server,
+        &registration("third", "http://127.0.0.1:9/x", "1s"),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("max-registered-targets"), "{}", r.text());
+    // Unknown ids.
+    for path in [
+        "/api/v1/metrics/targets/nope",
+        "/api/v1/metrics/targets/%2e%2e",
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.json()["field"], "target_id");
+    }
+    assert_eq!(delete_target(&server, "nope").status, 404);
+    // A body over 64 KiB.
+    let mut big = registration("big", "http://127.0.0.1:9/y", "1s");
+    big["labels"] = json!({"pad": "x".repeat(70 * 1024)});
+    let r = post_target(&server, &big);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("65536"));
+    // After a delete there is room again.
+    assert_eq!(delete_target(&server, &generated).status, 204);
+    let r = post_target(
+        &server,
+        &registration("third", "http://127.0.0.1:9/x", "1s"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_body = Arc::new(Mutex::new("good_metric 7\n".to_string()));
+    let addr = start_target(good_body);
+    let dead = closed_port();
+    let server = Server::start(dir.path(), &[]);
+    let cases = [
+        ("fail", format!("http://{addr}/fail"), "500"),
+        ("garbage", format!("http://{addr}/garbage"), "invalid"),
+        ("unreachable", format!("http://{dead}/metrics"), "refused"),
+        ("slow", format!("http://{addr}/slow"), "deadline exceeded"),
+        ("good", format!("http://{addr}/metrics"), ""),
+    ];
+    for (id, url, _) in &cases {
+        let mut b = registration(id, url, "1s");
+        b["target_id"] = json!(id);
+        b["scrape_config"]["scrape_timeout"] = json!("500ms");
+        assert_eq!(post_target(&server, &b).status, 201);
+    }
+    for (id, _, reason) in &cases[..4] {
+        let t = wait_health(&server, id, "UNHEALTHY");
+        let err = t["last_error"].as_str().unwrap_or_default().to_string();
+        println!("{id}: {err}");
+        assert!(!err.is_empty(), "{id}: {t}");
+        assert!(err.to_lowercase().contains(reason), "{id}: {err}");
+    }
+    wait_health(&server, "good", "HEALTHY");
+    let good = query(&server, "good_metric{job=\"good\"}");
+    assert_eq!(good.len(), 1);
+    assert_eq!(value(&good[0]), 7.0);
+    for (id, _, _) in &cases[..4] {
+        let up = query(&server, &format!("up{{job=\"{id}\"}}"));
+        assert_eq!(value(&up[0]), 0.0, "{id}");
+        // Nothing of a failed scrape is stored but the report series.
+        let all = query(&server, &format!("{{job=\"{id}\"}}"));
+        for s in &all {
+            let name = s["metric"]["__name__"].as_str().unwrap();
+            assert!(name == "up" || name.starts_with("scrape_"), "{id}: {name}");
+        }
+    }
+    let unhealthy = server
+        .get("/api/v1/metrics/targets?health=unhealthy")
+        .json();
+    assert_eq!(unhealthy["total"], 4, "{unhealthy}");
+}
+
+#[test]
+fn a_torn_or_corrupted_registry_is_set_aside_and_reported() {
+    for damage in ["torn", "flipped", "garbage"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(dir.path(), &[]);
+        let mut b = registration("src", "http://127.0.0.1:9/metrics", "1s");
+        b["target_id"] = json!("kept");
+        assert_eq!(post_target(&server, &b).status, 201);
+        let (ok, _) = server.terminate();
+        assert!(ok);
+        let path = dir.path().join("targets.registry");
+        let mut bytes = std::fs::read(&path).unwrap();
+        match damage {
+            "torn" => bytes.truncate(bytes.len() / 2),
+            "flipped" => {
+                let i = bytes.len() - 10;
+                bytes[i] ^= 0x01;
+            }
+            _ => bytes = b"\x00\x01 not a registry at all".to_vec(),
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let server = Server::start(dir.path(), &[]);
+        let list = server.get("/api/v1/metrics/targets").json();
+        assert_eq!(list["total"], 0, "{damage}: {list}");
+        let warning = list["warnings"][0].as_str().unwrap_or_default().to_string();
+        println!("{damage}: {warning}");
+        assert!(warning.contains("set aside"), "{damage}: {list}");
+        assert_eq!(
+            std::fs::read(dir.path().join("targets.registry.corrupt")).unwrap(),
+            bytes,
+            "{damage}"
+        );
+        // The server works: a new registration is accepted and kept.
+        assert_eq!(post_target(&server, &b).status, 201, "{damage}");
+        let (ok, _) = server.terminate();
+        assert!(ok);
+        let server = Server::start(dir.path(), &[]);
+        assert_eq!(get_target(&server, "kept").status, 200, "{damage}");
+        assert!(server.get("/api/v1/metrics/targets").json()["warnings"].is_null());
+    }
+}
+
+#[test]
+fn registering_and_deleting_need_write_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hourglass.toml");
+    std::fs::write(
+        &config,
+        "[[auth.write.tokens]]\nname = \"w\"\ntoken = \"write-token-0123456789\"\n\
+         [[auth.read.tokens]]\nname = \"r\"\ntoken = \"read-token-0123456789\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let body = registration("src", "http://127.0.0.1:9/metrics", "1s").to_string();
+    let post = |token: &str| {
+        let auth = format!("Bearer {token}");
+        request(
+            server.addr,
+            "POST",
+            "/api/v1/metrics/targets",
+            &[JSON, ("Authorization", &auth)],
+            body.as_bytes(),
+        )
+    };
+    assert_eq!(post("read-token-0123456789").status, 401);
+    let r = post("write-token-0123456789");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["target_id"].as_str().unwrap().to_string();
+    let get = |path: &str, token: &str| {
+        let auth = format!("Bearer {token}");
+        request(server.addr, "GET", path, &[("Authorization", &auth)], b"").status
+    };
+    assert_eq!(get("/api/v1/metrics/targets", "read-token-0123456789"), 200);
+    assert_eq!(get("/api/v1/metrics/stats", "read-token-0123456789"), 200);
+    assert_eq!(get("/api/v1/metrics/targets", "nope-nope-nope-nope"), 401);
+    let del = |token: &str| {
+        let auth = format!("Bearer {token}");
+        request(
+            server.addr,
+            "DELETE",
+            &format!("/api/v1/metrics/targets/{id}"),
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .status
+    };
+    assert_eq!(del("read-token-0123456789"), 401);
+    assert_eq!(del("write-token-0123456789"), 204);
+}
