@@ -94,7 +94,7 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             }))
         }
         Expr::Call(c) => {
-            let Some((counter, per_second)) = rate::extrapolated(c.func.name) else {
+            let Some((counter, per_second)) = rate::extrapolated(c.func.id) else {
                 return Ok(None);
             };
             let Some(arg @ Expr::Matrix(ms)) = c.args.first().map(unparen) else {
