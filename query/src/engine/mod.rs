@@ -14,7 +14,10 @@ mod error;
 mod eval;
 mod functions;
 mod fused;
+mod grouping;
+mod numeric;
 mod range;
+mod select_k;
 mod selected;
 mod value;
 

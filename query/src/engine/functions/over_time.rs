@@ -2,8 +2,8 @@
 //! `resets`, `deriv`, `predict_linear`, `double_exponential_smoothing`.
 
 use super::super::Ctx;
-use super::super::aggregate::{kahan_inc, mean, quantile, variance};
 use super::super::error::EvalError;
+use super::super::numeric::{kahan_inc, mean, quantile, variance};
 use super::super::value::{GSeries, Grid};
 use super::apply::{over_windows, over_windows_prepared};
 use super::args::{matrix, scalar_arg};
