@@ -10,7 +10,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::Sample;
-use hourglass_storage::chunk::{self, Chunk, ENCODING_PACKED, XorAppender};
+use hourglass_storage::chunk::{self, Chunk};
+use hourglass_storage::internals::{ENCODING_PACKED, XorAppender};
 use std::hint::black_box;
 
 const SERIES: usize = 1_000;

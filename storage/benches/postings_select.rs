@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hourglass_storage::index::MemPostings;
+use hourglass_storage::internals::MemPostings;
 use hourglass_storage::{Labels, MatchOp, Matcher};
 use std::hint::black_box;
 

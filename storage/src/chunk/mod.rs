@@ -10,25 +10,17 @@
 
 mod bitstream;
 mod iter;
+pub(crate) mod layout;
 mod packed;
-mod xor;
+pub(crate) mod xor;
 mod xor_iter;
 
 pub use iter::ChunkIter;
-pub use xor::XorAppender;
+pub(crate) use layout::{CRC_LEN, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
+pub(crate) use xor::XorAppender;
 
 use crate::model::sample::Sample;
 use std::sync::Arc;
-
-/// Encoding byte of our XOR codec (version 1), the open chunks' encoding.
-pub const ENCODING_XOR: u8 = 0x01;
-/// Encoding byte of the packed codec: fixed interval, fixed-width value
-/// differences (see `packed.rs`).
-pub const ENCODING_PACKED: u8 = 0x02;
-/// Encoding byte, then the sample count as a big-endian u16.
-pub const HEADER_LEN: usize = 3;
-/// CRC32 (IEEE) of everything before it, big-endian.
-pub const CRC_LEN: usize = 4;
 
 /// What can go wrong building or reading a chunk.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -218,11 +218,6 @@ impl Head {
         }
     }
 
-    /// The options in force.
-    pub fn options(&self) -> &HeadOptions {
-        &self.opts
-    }
-
     fn shard(&self, hash: u64) -> &RwLock<ShardMap> {
         // Middle bits: the map itself uses the low and top bits.
         &self.shards[((hash >> 32) as usize) % SHARDS]

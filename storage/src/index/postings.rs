@@ -82,11 +82,6 @@ impl MemPostings {
         &self.all
     }
 
-    /// Series carrying `name="value"`.
-    pub fn get(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
-        self.names.get(name)?.values.get(value)
-    }
-
     /// Series matching all `matchers` (all series when there are none).
     ///
     /// A matcher that accepts the empty string also selects series without
@@ -192,11 +187,6 @@ impl MemPostings {
         let np = self.names.entry(name).or_default();
         np.any |= &bm;
         *np.values.entry(value).or_default() |= bm;
-    }
-
-    /// Distinct label pairs (for cardinality statistics).
-    pub fn num_pairs(&self) -> usize {
-        self.names.values().map(|np| np.values.len()).sum()
     }
 
     /// Series count per value of `name`, sorted by value.
