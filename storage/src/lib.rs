@@ -54,4 +54,5 @@ pub mod internals {
     pub use crate::chunk::xor::XorAppender;
     pub use crate::head::Head;
     pub use crate::index::MemPostings;
+    pub use crate::model::refs::{HeadRef, PostingId};
 }
