@@ -15,6 +15,7 @@
 
 pub mod calendar;
 pub mod chunk;
+mod chunk_handle;
 mod clock;
 pub mod encoding;
 mod error;
@@ -25,6 +26,7 @@ pub mod partition;
 mod prefetch;
 mod querier;
 mod retention;
+mod sample_iter;
 mod series_order;
 mod storage;
 mod storage_querier;
@@ -40,8 +42,9 @@ pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
 pub use prefetch::Prefetch;
-pub use querier::{Querier, SampleIter, Series, SeriesSet};
+pub use querier::{Querier, Series, SeriesSet};
 pub use retention::RetentionStats;
+pub use sample_iter::SampleIter;
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;
 

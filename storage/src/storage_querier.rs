@@ -1,12 +1,14 @@
 //! The querier over the head and every open partition.
 
+use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
 use crate::head::Head;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
 use crate::partition::Partition;
-use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::querier::{Querier, Series, SeriesSet};
+use crate::sample_iter::SampleIter;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

@@ -2,13 +2,15 @@
 
 use super::series::MemSeries;
 use super::{Head, lock, read};
+use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
-use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::querier::{Querier, Series, SeriesSet};
+use crate::sample_iter::SampleIter;
 use roaring::RoaringBitmap;
 
 /// A [`Querier`] over the head for `[mint, maxt]`.

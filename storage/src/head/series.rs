@@ -3,11 +3,11 @@
 
 use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
+use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::model::labels::Labels;
 use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
-use crate::querier::{ChunkData, ChunkMeta};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 

@@ -3,12 +3,12 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::writer::{CHUNKS_MAGIC, INDEX_MAGIC, VERSION};
+use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
 use crate::model::refs::{PostingId, SeriesOrd};
-use crate::querier::{ChunkData, ChunkMeta};
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::fs::File;
