@@ -360,8 +360,8 @@ impl Iterator for SampleIter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use crate::chunk::XorAppender;
+    use std::sync::Arc;
 
     fn run(samples: &[(i64, f64)], per_chunk: usize) -> Vec<ChunkMeta> {
         samples

@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::eval::eval as eval_expr;
 use super::fused::{self, Fused};
 use super::grouping::{group_key, valid_label_name};
 use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance};
@@ -18,7 +17,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalErro
     let input = match fused::eval(ctx, a, g)? {
         Some(Fused::Done(v)) => return Ok(v),
         Some(Fused::Input(input)) => input,
-        None => match eval_expr(ctx, &a.expr, g)? {
+        None => match ctx.eval(&a.expr, g)? {
             GValue::Vector(v) => v,
             _ => Vec::new(),
         },
@@ -29,7 +28,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalErro
 /// `a` over its already evaluated input.
 fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<GValue, EvalError> {
     let param = match &a.param {
-        Some(p) => Some(eval_expr(ctx, p, g)?),
+        Some(p) => Some(ctx.eval(p, g)?),
         None => None,
     };
     let scalar_param = |k: usize| match &param {

@@ -5,7 +5,7 @@
 //! evaluates with an exhaustive match on the variant, so a function that
 //! parses cannot be missing at evaluation.
 
-use super::ast::ValueType;
+use super::value_type::ValueType;
 
 /// One PromQL function's signature.
 #[derive(Debug, PartialEq, Eq)]

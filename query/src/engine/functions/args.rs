@@ -3,7 +3,6 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::eval::eval as eval_expr;
 use super::super::range::{self, MatrixArg};
 use super::super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::Expr;
@@ -17,14 +16,14 @@ pub(crate) fn unparen(e: &Expr) -> &Expr {
 }
 
 pub(super) fn scalar_arg(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<f64>, EvalError> {
-    Ok(match e.map(|e| eval_expr(ctx, e, g)).transpose()? {
+    Ok(match e.map(|e| ctx.eval(e, g)).transpose()? {
         Some(GValue::Scalar(v)) => v,
         _ => ctx.filled(f64::NAN, g.n)?,
     })
 }
 
 pub(super) fn vector_arg(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<Vec<GSeries>, EvalError> {
-    Ok(match e.map(|e| eval_expr(ctx, e, g)).transpose()? {
+    Ok(match e.map(|e| ctx.eval(e, g)).transpose()? {
         Some(GValue::Vector(v)) => v,
         _ => Vec::new(),
     })
