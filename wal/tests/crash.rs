@@ -98,22 +98,25 @@ fn check_recovered(fs: &FaultyFs, acked: &[(Lsn, Vec<u8>)], all_acked_survive: b
     }
 }
 
-#[test]
-fn group_commit_crash_loses_no_acknowledged_record() {
-    for seed in 0..12u64 {
+/// Crashes one log per seed under `sync`, after `ops(seed)` operations,
+/// tearing the last write when `torn`, and checks that every acknowledged
+/// record survived.
+fn crash_each_seed(sync: SyncPolicy, seeds: u64, ops: impl Fn(usize) -> usize, torn: bool) {
+    for seed in 0..seeds {
         let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Group, 50 + seed as usize * 37, None);
+        let acked = run_until_crash(&fs, sync, ops(seed as usize), torn.then_some(seed));
         check_recovered(&fs, &acked, true);
     }
 }
 
 #[test]
+fn group_commit_crash_loses_no_acknowledged_record() {
+    crash_each_seed(SyncPolicy::Group, 12, |s| 50 + s * 37, false);
+}
+
+#[test]
 fn group_commit_torn_crash_loses_no_acknowledged_record() {
-    for seed in 0..12u64 {
-        let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Group, 80 + seed as usize * 23, Some(seed));
-        check_recovered(&fs, &acked, true);
-    }
+    crash_each_seed(SyncPolicy::Group, 12, |s| 80 + s * 23, true);
 }
 
 #[test]
@@ -234,11 +237,7 @@ fn acknowledged_batches_survive_a_crash_whole() {
 
 #[test]
 fn always_policy_crash_loses_no_acknowledged_record() {
-    for seed in 0..6u64 {
-        let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Always, 40 + seed as usize * 11, Some(seed));
-        check_recovered(&fs, &acked, true);
-    }
+    crash_each_seed(SyncPolicy::Always, 6, |s| 40 + s * 11, true);
 }
 
 #[test]

@@ -197,21 +197,6 @@ impl Chunk {
         self.view().iter()
     }
 
-    /// Appends all samples to `out`, see [`ChunkView::decode_into`].
-    pub fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
-        self.view().decode_into(out)
-    }
-
-    /// Appends the samples in `[from, to]`, see [`ChunkView::decode_range_into`].
-    pub fn decode_range_into(
-        &self,
-        from: i64,
-        to: i64,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), ChunkError> {
-        self.view().decode_range_into(from, to, out)
-    }
-
     /// Samples in the chunk.
     pub fn num_samples(&self) -> usize {
         self.view().num_samples()
@@ -232,7 +217,7 @@ pub fn seal(open: &XorAppender) -> Chunk {
     }
     let mut samples = Vec::with_capacity(open.len());
     // Our own bytes: decoding cannot fail, and if it did the XOR copy stays.
-    if xor.decode_into(&mut samples).is_err() {
+    if xor.view().decode_into(&mut samples).is_err() {
         return xor;
     }
     smaller(xor, packed::encode(&samples))

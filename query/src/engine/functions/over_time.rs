@@ -86,37 +86,40 @@ fn values(w: &[Sample]) -> Vec<f64> {
     w.iter().map(|p| p.v).collect()
 }
 
-/// `sum_over_time`.
-pub(super) fn sum(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+/// `f` of every window's samples and their sum, which comes from the
+/// series' prefix sums (exact, allocation-free).
+fn summed(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    f: impl Fn(&[Sample], f64) -> f64 + Sync + Send,
+) -> Result<Vec<GSeries>, EvalError> {
+    let m = matrix(ctx, args.first(), g)?;
     over_windows_prepared(
         ctx,
-        matrix(ctx, args.first(), g)?,
+        m,
         g.n,
         false,
         exact_prefix,
-        |prefix, smp, lo, hi, _| Some(window_sum(prefix, smp, lo, hi)),
+        |prefix, smp, lo, hi, _| Some(f(&smp[lo..hi], window_sum(prefix, smp, lo, hi))),
     )
+}
+
+/// `sum_over_time`.
+pub(super) fn sum(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    summed(ctx, args, g, |_, sum| sum)
 }
 
 /// `avg_over_time`.
 pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
-    over_windows_prepared(
-        ctx,
-        matrix(ctx, args.first(), g)?,
-        g.n,
-        false,
-        exact_prefix,
-        |prefix, smp, lo, hi, _| {
-            // Allocation-free unless the plain sum overflows.
-            let w = &smp[lo..hi];
-            let sum = window_sum(prefix, smp, lo, hi);
-            if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
-                Some(sum / w.len() as f64)
-            } else {
-                Some(mean(&values(w)))
-            }
-        },
-    )
+    summed(ctx, args, g, |w, sum| {
+        // Allocation-free unless the plain sum overflows.
+        if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
+            sum / w.len() as f64
+        } else {
+            mean(&values(w))
+        }
+    })
 }
 
 /// `count_over_time`.
