@@ -22,6 +22,14 @@ fn log_with(n: u8, len: usize) -> (FaultyFs, Options, Wal) {
     (fs, o, wal)
 }
 
+/// The LSNs replay yields from `from` on.
+fn lsns_from(wal: &Wal, from: u64) -> Vec<u64> {
+    wal.replay(Lsn(from))
+        .unwrap()
+        .map(|r| r.unwrap().lsn.0)
+        .collect()
+}
+
 fn checkpoint_dirs(fs: &FaultyFs) -> Vec<String> {
     let mut v: Vec<String> = fs
         .list_dir(Path::new(DIR))
@@ -47,22 +55,12 @@ fn checkpoint_replaces_old_segments() {
         recs.collect::<Result<Vec<_>, _>>().unwrap(),
         vec![b"series a".to_vec(), b"series b".to_vec()]
     );
-    let tail: Vec<u64> = wal
-        .replay(Lsn(60))
-        .unwrap()
-        .map(|r| r.unwrap().lsn.0)
-        .collect();
-    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+    assert_eq!(lsns_from(&wal, 60), (60..=100).collect::<Vec<_>>());
     drop(wal);
 
     let wal = open(&fs, o.clone());
     assert_eq!(wal.next_lsn(), Lsn(101));
-    let tail: Vec<u64> = wal
-        .replay(Lsn(60))
-        .unwrap()
-        .map(|r| r.unwrap().lsn.0)
-        .collect();
-    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+    assert_eq!(lsns_from(&wal, 60), (60..=100).collect::<Vec<_>>());
 
     // A newer checkpoint replaces the older; one at the same LSN is swapped.
     wal.checkpoint(Lsn(80), [b"v1"]).unwrap();
