@@ -15,7 +15,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../../benches/data/promql.rs"]
+#[path = "../benches/data/promql.rs"]
 mod data;
 
 use data::{POINTS, STEP_MS};

@@ -41,5 +41,5 @@ pub use parser::ast::{
     NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
 };
 pub use parser::error::ParseError;
-pub use parser::functions::{Function, all_functions, lookup_function};
+pub use parser::functions::{Func, Function, all_functions, lookup_function};
 pub use parser::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_BYTES, parse};

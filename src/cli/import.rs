@@ -7,7 +7,7 @@ use crate::data_dir::DataDir;
 use crate::ingest::jsonl::parse_line;
 use crate::ingest::text::{self, Entry};
 use anyhow::{Context, bail};
-use hourglass_storage::head::HeadOptions;
+use hourglass_storage::HeadOptions;
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::collections::HashMap;
 use std::io::BufRead;

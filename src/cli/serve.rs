@@ -7,7 +7,7 @@ use crate::scrape::ScrapeManager;
 use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
-use hourglass_storage::head::HeadOptions;
+use hourglass_storage::HeadOptions;
 use hourglass_storage::{LabelLimits, Options as StorageOptions, SeriesLimits, Storage};
 use hourglass_wal::{Options as WalOptions, SyncPolicy};
 use std::path::PathBuf;

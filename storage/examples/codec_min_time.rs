@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::Sample;
-use hourglass_storage::chunk::{Chunk, XorAppender};
+use hourglass_storage::chunk::Chunk;
+use hourglass_storage::internals::XorAppender;
 use std::hint::black_box;
 use std::time::Instant;
 

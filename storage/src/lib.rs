@@ -15,29 +15,47 @@
 
 pub mod calendar;
 pub mod chunk;
+mod chunk_handle;
 mod clock;
 pub mod encoding;
 mod error;
-pub mod head;
-pub mod index;
+mod head;
+mod index;
 mod model;
 pub mod partition;
 mod prefetch;
 mod querier;
 mod retention;
+mod sample_iter;
 mod series_order;
 mod storage;
 mod storage_querier;
 
 pub use clock::Clock;
 pub use error::StorageError;
-pub use head::{AppendStats, HeadStats, Rejected, SeriesLimits, SeriesQuota, SeriesRefusal};
+pub use head::{
+    AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HeadOptions, HeadQuerier, HeadStats,
+    MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesLimits, SeriesQuota, SeriesRefusal,
+};
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
 pub use prefetch::Prefetch;
-pub use querier::{Querier, SampleIter, Series, SeriesSet};
+pub use querier::{Querier, Series, SeriesSet};
 pub use retention::RetentionStats;
+pub use sample_iter::SampleIter;
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;
+
+/// Internals reachable only by this crate's own benchmarks (the
+/// `internals` feature, which `storage/benches` turn on): not an API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::chunk::layout::ENCODING_PACKED;
+    pub use crate::chunk::xor::XorAppender;
+    pub use crate::head::Head;
+    pub use crate::index::MemPostings;
+    pub use crate::model::refs::{HeadRef, PostingId};
+}

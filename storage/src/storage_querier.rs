@@ -1,12 +1,14 @@
 //! The querier over the head and every open partition.
 
+use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
 use crate::head::Head;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
 use crate::partition::Partition;
-use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::querier::{Querier, Series, SeriesSet};
+use crate::sample_iter::SampleIter;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -38,16 +40,7 @@ impl Querier for StorageQuerier<'_> {
             .collect();
         if from_parts.iter().all(Vec::is_empty) {
             // Head only: its series are distinct, nothing to merge.
-            let out = self
-                .head
-                .select_raw(matchers, mint, maxt)
-                .into_iter()
-                .filter_map(|(labels, run, ooo)| {
-                    let samples = SampleIter::new(vec![run], ooo, mint, maxt);
-                    (!samples.is_exhausted()).then_some(Series { labels, samples })
-                })
-                .collect();
-            return Ok(SeriesSet::new(out));
+            return self.head.querier(mint, maxt).select(matchers, mint, maxt);
         }
         type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();

@@ -70,7 +70,7 @@ fn future_sample_beyond_grace_is_refused_per_series_and_current_writes_still_lan
     assert!(s.rejected.to_string().contains("too_far_in_future=1"));
     assert_eq!(st.stats().max_t, Some(NOW));
     // The bound is inclusive: exactly the grace is still accepted.
-    let grace = hourglass_storage::head::DEFAULT_FUTURE_GRACE_MS;
+    let grace = hourglass_storage::DEFAULT_FUTURE_GRACE_MS;
     assert_eq!(
         st.append(&one("edge", NOW + grace, 1.0)).unwrap().appended,
         1

@@ -12,8 +12,9 @@
 //! appenders are still arriving, so that one fsync covers them too.
 
 use crate::error::{Error, Result};
+use crate::lock::lock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -74,10 +75,6 @@ const EXTRA_ROUNDS: u32 = 1;
 /// yield returns at once when this core has nothing else to run, while
 /// woken appenders may still be on their way on another.
 const GATHER_STALLS: u32 = 8;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl Commit {
     /// Bookkeeping for a log whose records below `upto` are durable.

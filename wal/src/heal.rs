@@ -9,7 +9,7 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::segment::segment_name;
-use crate::wal::{Acked, Shared, Writer};
+use crate::state::{Acked, Shared, Writer};
 use std::sync::Arc;
 
 impl Writer {

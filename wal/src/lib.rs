@@ -36,21 +36,28 @@ mod frame;
 pub mod fs;
 mod heal;
 mod interval;
+mod lock;
 mod options;
 mod reader;
 mod record;
 mod recovery;
+mod reopen;
+mod replay;
 mod segment;
+mod state;
+mod sync;
 mod verify;
 mod wal;
+mod writer;
 
 pub use checkpoint::CheckpointRecords;
 pub use error::{Error, Result};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
 pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};
+pub use replay::Replay;
 pub use verify::{Finding, FindingKind, WalCheck, verify};
-pub use wal::{Replay, Wal, WalStats};
+pub use wal::{Wal, WalStats};
 
 /// Entry points for fuzzing; not part of the supported API.
 #[doc(hidden)]

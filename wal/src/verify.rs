@@ -124,33 +124,27 @@ fn scan(
         let path = file(n);
         Ok((fs.read(&path).at(&path)?.len() as u64).saturating_sub(offset))
     };
-    match scanner.end() {
-        Some(End::Clean) | None => {}
-        Some(End::Torn { cut, reason }) => findings.push(Finding {
-            kind: if fsynced_whole {
-                FindingKind::Damage
-            } else {
-                FindingKind::TornTail
-            },
-            file: file(cut.segment),
-            offset: cut.offset,
-            bytes: tail(cut.segment, cut.offset)?,
-            records: None,
-            reason: reason.to_string(),
-        }),
-        Some(End::Corrupt { at, reason, .. }) => findings.push(Finding {
+    let bad_end = match scanner.end() {
+        Some(End::Clean) | None => None,
+        Some(End::Torn { cut, reason }) => Some((*cut, reason.to_string(), FindingKind::TornTail)),
+        Some(End::Corrupt { at, reason, .. }) => {
+            Some((*at, reason.clone(), FindingKind::Corruption))
+        }
+    };
+    if let Some((at, reason, kind)) = bad_end {
+        findings.push(Finding {
             // A checkpoint has no later writes to lose: its end is damage.
             kind: if fsynced_whole {
                 FindingKind::Damage
             } else {
-                FindingKind::Corruption
+                kind
             },
             file: file(at.segment),
             offset: at.offset,
             bytes: tail(at.segment, at.offset)?,
             records: None,
-            reason: reason.clone(),
-        }),
+            reason,
+        });
     }
     Ok((records, findings))
 }

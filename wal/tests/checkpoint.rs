@@ -7,8 +7,28 @@ mod common;
 
 use common::*;
 use hourglass_wal::fs::{FaultyFs, Fs};
-use hourglass_wal::{Error, Lsn, SyncPolicy};
+use hourglass_wal::{Error, Lsn, Options, SyncPolicy, Wal};
 use std::path::Path;
+
+/// A log of 256-byte segments under group commit, holding `n` records of
+/// `len` bytes (record `j` filled with `j`).
+fn log_with(n: u8, len: usize) -> (FaultyFs, Options, Wal) {
+    let fs = FaultyFs::new();
+    let o = opts(256, SyncPolicy::Group);
+    let wal = open(&fs, o.clone());
+    for j in 0..n {
+        wal.append(&vec![j; len]).unwrap();
+    }
+    (fs, o, wal)
+}
+
+/// The LSNs replay yields from `from` on.
+fn lsns_from(wal: &Wal, from: u64) -> Vec<u64> {
+    wal.replay(Lsn(from))
+        .unwrap()
+        .map(|r| r.unwrap().lsn.0)
+        .collect()
+}
 
 fn checkpoint_dirs(fs: &FaultyFs) -> Vec<String> {
     let mut v: Vec<String> = fs
@@ -24,12 +44,7 @@ fn checkpoint_dirs(fs: &FaultyFs) -> Vec<String> {
 
 #[test]
 fn checkpoint_replaces_old_segments() {
-    let fs = FaultyFs::new();
-    let o = opts(256, SyncPolicy::Group);
-    let wal = open(&fs, o.clone());
-    for j in 0..100 {
-        wal.append(&[j as u8; 40]).unwrap();
-    }
+    let (fs, o, wal) = log_with(100, 40);
     let before = wal.stats().segments;
     wal.checkpoint(Lsn(60), [b"series a".as_slice(), b"series b"])
         .unwrap();
@@ -40,22 +55,12 @@ fn checkpoint_replaces_old_segments() {
         recs.collect::<Result<Vec<_>, _>>().unwrap(),
         vec![b"series a".to_vec(), b"series b".to_vec()]
     );
-    let tail: Vec<u64> = wal
-        .replay(Lsn(60))
-        .unwrap()
-        .map(|r| r.unwrap().lsn.0)
-        .collect();
-    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+    assert_eq!(lsns_from(&wal, 60), (60..=100).collect::<Vec<_>>());
     drop(wal);
 
     let wal = open(&fs, o.clone());
     assert_eq!(wal.next_lsn(), Lsn(101));
-    let tail: Vec<u64> = wal
-        .replay(Lsn(60))
-        .unwrap()
-        .map(|r| r.unwrap().lsn.0)
-        .collect();
-    assert_eq!(tail, (60..=100).collect::<Vec<_>>());
+    assert_eq!(lsns_from(&wal, 60), (60..=100).collect::<Vec<_>>());
 
     // A newer checkpoint replaces the older; one at the same LSN is swapped.
     wal.checkpoint(Lsn(80), [b"v1"]).unwrap();
@@ -75,12 +80,7 @@ fn checkpoint_replaces_old_segments() {
 
 #[test]
 fn unfinished_checkpoint_is_removed_on_open() {
-    let fs = FaultyFs::new();
-    let o = opts(256, SyncPolicy::Group);
-    let wal = open(&fs, o.clone());
-    for j in 0..10 {
-        wal.append(&[j; 30]).unwrap();
-    }
+    let (fs, o, wal) = log_with(10, 30);
     wal.checkpoint(Lsn(5), [b"state"]).unwrap();
     drop(wal);
     let tmp = Path::new(DIR).join("checkpoint.0000000000000009.tmp");

@@ -15,6 +15,53 @@ use std::time::Duration;
 
 const APPENDERS: u32 = 4;
 
+/// Records acknowledged to appenders, with their LSNs.
+type Acked = Vec<(Lsn, Vec<u8>)>;
+
+/// What appender threads share: the log, what it acknowledged, one flag
+/// (crashed, failed) and the file system under the log.
+#[derive(Clone)]
+struct Appenders {
+    wal: Arc<Wal>,
+    acked: Arc<Mutex<Acked>>,
+    flag: Arc<AtomicBool>,
+    fs: FaultyFs,
+}
+
+impl Appenders {
+    fn open(fs: &FaultyFs, sync: SyncPolicy) -> Appenders {
+        Appenders {
+            wal: Arc::new(open(fs, opts(2048, sync))),
+            acked: Arc::new(Mutex::new(Vec::new())),
+            flag: Arc::new(AtomicBool::new(false)),
+            fs: fs.clone(),
+        }
+    }
+
+    /// Runs `body(thread, shared)` on `n` threads and waits for them all.
+    fn run(&self, n: u32, body: impl Fn(u32, &Appenders) + Clone + Send + 'static) {
+        let threads: Vec<_> = (0..n)
+            .map(|t| {
+                let (shared, body) = (self.clone(), body.clone());
+                std::thread::spawn(move || body(t, &shared))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    fn flagged(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Closes the log and hands back what it acknowledged.
+    fn finish(self) -> Acked {
+        drop(self.wal);
+        Arc::try_unwrap(self.acked).unwrap().into_inner().unwrap()
+    }
+}
+
 /// Runs concurrent appenders, crashes the file system once `crash_after`
 /// appends were acknowledged, and returns what was acknowledged.
 fn run_until_crash(
@@ -33,44 +80,25 @@ fn run_appenders_until_crash(
     crash_after: usize,
     torn_seed: Option<u64>,
 ) -> Vec<(Lsn, Vec<u8>)> {
-    let wal = Arc::new(open(fs, opts(2048, sync)));
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let crashed = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..appenders)
-        .map(|t| {
-            let (wal, acked, crashed, fs) = (
-                Arc::clone(&wal),
-                Arc::clone(&acked),
-                Arc::clone(&crashed),
-                fs.clone(),
-            );
-            std::thread::spawn(move || {
-                for j in 0..100_000 {
-                    let p = payload(t, j);
-                    match wal.append(&p) {
-                        Ok(lsn) => {
-                            let mut a = acked.lock().unwrap();
-                            a.push((lsn, p));
-                            if a.len() >= crash_after && !crashed.swap(true, Ordering::SeqCst) {
-                                match torn_seed {
-                                    Some(seed) => fs.crash_torn(seed),
-                                    None => fs.crash(),
-                                }
-                            }
-                        }
-                        Err(_) => return,
-                    }
+    let app = Appenders::open(fs, sync);
+    app.run(appenders, move |t, s| {
+        for j in 0..100_000 {
+            let p = payload(t, j);
+            let Ok(lsn) = s.wal.append(&p) else { return };
+            let mut a = s.acked.lock().unwrap();
+            a.push((lsn, p));
+            if a.len() >= crash_after && !s.flag.swap(true, Ordering::SeqCst) {
+                match torn_seed {
+                    Some(seed) => s.fs.crash_torn(seed),
+                    None => s.fs.crash(),
                 }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert!(crashed.load(Ordering::SeqCst), "the crash never happened");
-    drop(wal);
+            }
+        }
+    });
+    assert!(app.flagged(), "the crash never happened");
+    let acked = app.finish();
     fs.restart();
-    Arc::try_unwrap(acked).unwrap().into_inner().unwrap()
+    acked
 }
 
 fn check_recovered(fs: &FaultyFs, acked: &[(Lsn, Vec<u8>)], all_acked_survive: bool) {
@@ -98,22 +126,25 @@ fn check_recovered(fs: &FaultyFs, acked: &[(Lsn, Vec<u8>)], all_acked_survive: b
     }
 }
 
-#[test]
-fn group_commit_crash_loses_no_acknowledged_record() {
-    for seed in 0..12u64 {
+/// Crashes one log per seed under `sync`, after `ops(seed)` operations,
+/// tearing the last write when `torn`, and checks that every acknowledged
+/// record survived.
+fn crash_each_seed(sync: SyncPolicy, seeds: u64, ops: impl Fn(usize) -> usize, torn: bool) {
+    for seed in 0..seeds {
         let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Group, 50 + seed as usize * 37, None);
+        let acked = run_until_crash(&fs, sync, ops(seed as usize), torn.then_some(seed));
         check_recovered(&fs, &acked, true);
     }
 }
 
 #[test]
+fn group_commit_crash_loses_no_acknowledged_record() {
+    crash_each_seed(SyncPolicy::Group, 12, |s| 50 + s * 37, false);
+}
+
+#[test]
 fn group_commit_torn_crash_loses_no_acknowledged_record() {
-    for seed in 0..12u64 {
-        let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Group, 80 + seed as usize * 23, Some(seed));
-        check_recovered(&fs, &acked, true);
-    }
+    crash_each_seed(SyncPolicy::Group, 12, |s| 80 + s * 23, true);
 }
 
 #[test]
@@ -132,57 +163,38 @@ fn many_appenders_crash_loses_no_acknowledged_record() {
 #[test]
 fn failed_fsync_with_many_appenders_loses_no_acknowledged_record() {
     let fs = FaultyFs::new();
-    let wal = Arc::new(open(&fs, opts(2048, SyncPolicy::Group)));
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let failed = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..32u32)
-        .map(|t| {
-            let (wal, acked, failed, fs) = (
-                Arc::clone(&wal),
-                Arc::clone(&acked),
-                Arc::clone(&failed),
-                fs.clone(),
-            );
-            std::thread::spawn(move || {
-                let mut after_failure = 0;
-                for j in 0..10_000 {
-                    if failed.load(Ordering::SeqCst) {
-                        after_failure += 1;
-                        if after_failure > 20 {
-                            return;
-                        }
-                    }
-                    let p = payload(t, j);
-                    match wal.append(&p) {
-                        Ok(lsn) => {
-                            let mut a = acked.lock().unwrap();
-                            a.push((lsn, p));
-                            if a.len() == 200 {
-                                fs.fail_next_syncs(1);
-                            }
-                        }
-                        Err(_) => {
-                            // Refused, not acknowledged; the next append
-                            // heals the log and goes on.
-                            failed.store(true, Ordering::SeqCst);
-                        }
+    let app = Appenders::open(&fs, SyncPolicy::Group);
+    app.run(32, |t, s| {
+        let mut after_failure = 0;
+        for j in 0..10_000 {
+            if s.flagged() {
+                after_failure += 1;
+                if after_failure > 20 {
+                    return;
+                }
+            }
+            let p = payload(t, j);
+            match s.wal.append(&p) {
+                Ok(lsn) => {
+                    let mut a = s.acked.lock().unwrap();
+                    a.push((lsn, p));
+                    if a.len() == 200 {
+                        s.fs.fail_next_syncs(1);
                     }
                 }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert!(
-        failed.load(Ordering::SeqCst),
-        "the fsync failure was never reported"
-    );
-    assert!(!wal.stats().poisoned, "healed by the appends after it");
-    drop(wal);
+                Err(_) => {
+                    // Refused, not acknowledged; the next append
+                    // heals the log and goes on.
+                    s.flag.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    assert!(app.flagged(), "the fsync failure was never reported");
+    assert!(!app.wal.stats().poisoned, "healed by the appends after it");
+    let acked = app.finish();
     fs.crash();
     fs.restart();
-    let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
     check_recovered(&fs, &acked, true);
 }
 
@@ -190,55 +202,32 @@ fn failed_fsync_with_many_appenders_loses_no_acknowledged_record() {
 fn acknowledged_batches_survive_a_crash_whole() {
     for seed in 0..6u64 {
         let fs = FaultyFs::new();
-        let wal = Arc::new(open(&fs, opts(2048, SyncPolicy::Group)));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let crashed = Arc::new(AtomicBool::new(false));
-        let threads: Vec<_> = (0..8u32)
-            .map(|t| {
-                let (wal, acked, crashed, fs) = (
-                    Arc::clone(&wal),
-                    Arc::clone(&acked),
-                    Arc::clone(&crashed),
-                    fs.clone(),
-                );
-                std::thread::spawn(move || {
-                    for j in 0..10_000u32 {
-                        let batch: Vec<Vec<u8>> =
-                            (0..1 + j % 5).map(|k| payload(t, j * 8 + k)).collect();
-                        let Ok(first) = wal.append_batch(&batch) else {
-                            return;
-                        };
-                        let mut a = acked.lock().unwrap();
-                        for (k, p) in batch.into_iter().enumerate() {
-                            a.push((Lsn(first.0 + k as u64), p));
-                        }
-                        if a.len() >= 300 + seed as usize * 41
-                            && !crashed.swap(true, Ordering::SeqCst)
-                        {
-                            fs.crash_torn(seed);
-                        }
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert!(crashed.load(Ordering::SeqCst), "the crash never happened");
-        drop(wal);
+        let app = Appenders::open(&fs, SyncPolicy::Group);
+        app.run(8, move |t, s| {
+            for j in 0..10_000u32 {
+                let batch: Vec<Vec<u8>> = (0..1 + j % 5).map(|k| payload(t, j * 8 + k)).collect();
+                let Ok(first) = s.wal.append_batch(&batch) else {
+                    return;
+                };
+                let mut a = s.acked.lock().unwrap();
+                for (k, p) in batch.into_iter().enumerate() {
+                    a.push((Lsn(first.0 + k as u64), p));
+                }
+                if a.len() >= 300 + seed as usize * 41 && !s.flag.swap(true, Ordering::SeqCst) {
+                    s.fs.crash_torn(seed);
+                }
+            }
+        });
+        assert!(app.flagged(), "the crash never happened");
+        let acked = app.finish();
         fs.restart();
-        let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
         check_recovered(&fs, &acked, true);
     }
 }
 
 #[test]
 fn always_policy_crash_loses_no_acknowledged_record() {
-    for seed in 0..6u64 {
-        let fs = FaultyFs::new();
-        let acked = run_until_crash(&fs, SyncPolicy::Always, 40 + seed as usize * 11, Some(seed));
-        check_recovered(&fs, &acked, true);
-    }
+    crash_each_seed(SyncPolicy::Always, 6, |s| 40 + s * 11, true);
 }
 
 #[test]

@@ -6,15 +6,14 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::eval::eval as eval_expr;
 use super::value::{GSeries, GValue, Grid, NAME, drop_name, merge_same_labels};
 use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
 use hourglass_storage::Labels;
 use std::collections::HashMap;
 
 pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> {
-    let lhs = eval_expr(ctx, &b.lhs, g)?;
-    let rhs = eval_expr(ctx, &b.rhs, g)?;
+    let lhs = ctx.eval(&b.lhs, g)?;
+    let rhs = ctx.eval(&b.rhs, g)?;
     let op = b.op;
     Ok(match (lhs, rhs) {
         (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar({

@@ -14,7 +14,10 @@ mod error;
 mod eval;
 mod functions;
 mod fused;
+mod grouping;
+mod numeric;
 mod range;
+mod select_k;
 mod selected;
 mod value;
 
@@ -359,6 +362,13 @@ impl Drop for Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// Evaluates a sub-expression over `g`: how operators and functions
+    /// reach their operands without importing the evaluator that calls
+    /// them.
+    pub(crate) fn eval(&self, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
+        eval::eval(self, e, g)
+    }
+
     /// Fails once the query is out of time or cancelled; called in every
     /// loop over series so a stopped query frees its memory promptly.
     pub fn check(&self) -> Result<(), EvalError> {

@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::eval;
 use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid};
@@ -220,7 +219,7 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
             step,
             n: usize::try_from(n).map_err(|_| EvalError::TooManySamples { limit: usize::MAX })?,
         };
-        let gs = match eval::eval(ctx, &sq.expr, inner)? {
+        let gs = match ctx.eval(&sq.expr, inner)? {
             GValue::Vector(s) => s,
             GValue::Scalar(v) => {
                 ctx.admit::<Option<f64>>(v.len())?;

@@ -3,32 +3,8 @@
 //! canonical spelling.
 
 use super::functions::Function;
+pub use super::value_type::ValueType;
 use hourglass_storage::Matcher;
-
-/// The four types a PromQL expression can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ValueType {
-    /// A single float.
-    Scalar,
-    /// One sample per series at each evaluation time.
-    Vector,
-    /// A window of samples per series (`foo[5m]`, subqueries).
-    Matrix,
-    /// A string literal.
-    String,
-}
-
-impl ValueType {
-    /// The name Prometheus uses in type errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            ValueType::Scalar => "scalar",
-            ValueType::Vector => "instant vector",
-            ValueType::Matrix => "range vector",
-            ValueType::String => "string",
-        }
-    }
-}
 
 /// A PromQL expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -259,82 +235,51 @@ pub struct Binary {
     pub matching: Option<VectorMatching>,
 }
 
-/// Aggregation operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AggregateOp {
-    /// `sum`
-    Sum,
-    /// `min`
-    Min,
-    /// `max`
-    Max,
-    /// `avg`
-    Avg,
-    /// `group`
-    Group,
-    /// `stddev`
-    Stddev,
-    /// `stdvar`
-    Stdvar,
-    /// `count`
-    Count,
-    /// `count_values("label", v)`
-    CountValues,
-    /// `bottomk(k, v)`
-    Bottomk,
-    /// `topk(k, v)`
-    Topk,
-    /// `quantile(φ, v)`
-    Quantile,
-    /// `limitk(k, v)`
-    Limitk,
-    /// `limit_ratio(r, v)`
-    LimitRatio,
+/// Declares [`AggregateOp`], its keywords and the list of all of them
+/// from one table.
+macro_rules! aggregate_ops {
+    ($($variant:ident $word:literal $doc:literal;)*) => {
+        /// Aggregation operators.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AggregateOp {
+            $(
+                #[doc = $doc]
+                $variant,
+            )*
+        }
+
+        impl AggregateOp {
+            /// Every aggregation, for lookups.
+            pub const ALL: [AggregateOp; [$($word),*].len()] = [$(AggregateOp::$variant),*];
+
+            /// The keyword.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AggregateOp::$variant => $word,)*
+                }
+            }
+        }
+    };
+}
+
+aggregate_ops! {
+    Sum "sum" "`sum`";
+    Min "min" "`min`";
+    Max "max" "`max`";
+    Avg "avg" "`avg`";
+    Group "group" "`group`";
+    Stddev "stddev" "`stddev`";
+    Stdvar "stdvar" "`stdvar`";
+    Count "count" "`count`";
+    CountValues "count_values" "`count_values(\"label\", v)`";
+    Bottomk "bottomk" "`bottomk(k, v)`";
+    Topk "topk" "`topk(k, v)`";
+    Quantile "quantile" "`quantile(φ, v)`";
+    Limitk "limitk" "`limitk(k, v)`";
+    LimitRatio "limit_ratio" "`limit_ratio(r, v)`";
 }
 
 impl AggregateOp {
-    /// Every aggregation, for lookups.
-    pub const ALL: [AggregateOp; 14] = {
-        use AggregateOp::*;
-        [
-            Sum,
-            Min,
-            Max,
-            Avg,
-            Group,
-            Stddev,
-            Stdvar,
-            Count,
-            CountValues,
-            Bottomk,
-            Topk,
-            Quantile,
-            Limitk,
-            LimitRatio,
-        ]
-    };
-
-    /// The keyword.
-    pub fn as_str(self) -> &'static str {
-        use AggregateOp::*;
-        match self {
-            Sum => "sum",
-            Min => "min",
-            Max => "max",
-            Avg => "avg",
-            Group => "group",
-            Stddev => "stddev",
-            Stdvar => "stdvar",
-            Count => "count",
-            CountValues => "count_values",
-            Bottomk => "bottomk",
-            Topk => "topk",
-            Quantile => "quantile",
-            Limitk => "limitk",
-            LimitRatio => "limit_ratio",
-        }
-    }
-
     /// The type of the leading parameter, if the aggregation takes one.
     pub fn param_type(self) -> Option<ValueType> {
         use AggregateOp::*;

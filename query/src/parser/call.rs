@@ -3,7 +3,7 @@
 
 use super::ast::{Aggregate, AggregateOp, Call, Expr, Grouping, ValueType};
 use super::error::ParseError;
-use super::functions::lookup_function;
+use super::functions::{Func, lookup_function};
 use super::lexer::{Tok, Token};
 use super::typecheck::{check_call, expect_type};
 use super::{Node, PResult, Parser};
@@ -52,7 +52,7 @@ impl<'a> Parser<'a> {
                 format!("unknown function with name {name:?}"),
             )
         })?;
-        let bypass = (func.name == "info").then_some(1);
+        let bypass = (func.id == Func::Info).then_some(1);
         let (args, close) = self.parse_args(bypass)?;
         let span = name_tok.start..close.end;
         check_call(func, &args, span.clone())?;

@@ -1,12 +1,17 @@
-//! The function table of Prometheus 3: names, argument types, how many
-//! optional or repeated arguments, and the return type. The parser checks
-//! every call against it; the engine will dispatch on `name`.
+//! The function table of Prometheus 3: one [`Func`] variant per function,
+//! and for each its name, argument types, how many optional or repeated
+//! arguments, and the return type. The parser resolves a name to a
+//! variant and checks the call against its [`Function`]; the engine
+//! evaluates with an exhaustive match on the variant, so a function that
+//! parses cannot be missing at evaluation.
 
-use super::ast::ValueType;
+use super::value_type::ValueType;
 
 /// One PromQL function's signature.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Function {
+    /// The function this row describes.
+    pub id: Func,
     /// The name, case-sensitive.
     pub name: &'static str,
     /// Argument types in order. With `variadic != 0` the last entry is the
@@ -50,11 +55,31 @@ impl Function {
     }
 }
 
+/// A signature before it is given its name and variant.
+struct Sig {
+    args: &'static [ValueType],
+    variadic: i8,
+    returns: ValueType,
+    experimental: bool,
+}
+
+impl Sig {
+    const fn named(self, id: Func, name: &'static str) -> Function {
+        Function {
+            id,
+            name,
+            args: self.args,
+            variadic: self.variadic,
+            returns: self.returns,
+            experimental: self.experimental,
+        }
+    }
+}
+
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 
-const fn f(name: &'static str, args: &'static [ValueType], returns: ValueType) -> Function {
-    Function {
-        name,
+const fn f(args: &'static [ValueType], returns: ValueType) -> Sig {
+    Sig {
         args,
         variadic: 0,
         returns,
@@ -62,9 +87,8 @@ const fn f(name: &'static str, args: &'static [ValueType], returns: ValueType) -
     }
 }
 
-const fn opt(name: &'static str, args: &'static [ValueType], variadic: i8) -> Function {
-    Function {
-        name,
+const fn opt(args: &'static [ValueType], variadic: i8) -> Sig {
+    Sig {
         args,
         variadic,
         returns: V,
@@ -72,96 +96,133 @@ const fn opt(name: &'static str, args: &'static [ValueType], variadic: i8) -> Fu
     }
 }
 
-const fn exp(mut func: Function) -> Function {
-    func.experimental = true;
-    func
+const fn exp(mut sig: Sig) -> Sig {
+    sig.experimental = true;
+    sig
 }
 
-/// Sorted by name, so lookups can binary-search.
-static FUNCTIONS: &[Function] = &[
-    f("abs", &[V], V),
-    f("absent", &[V], V),
-    f("absent_over_time", &[M], V),
-    f("acos", &[V], V),
-    f("acosh", &[V], V),
-    f("asin", &[V], V),
-    f("asinh", &[V], V),
-    f("atan", &[V], V),
-    f("atanh", &[V], V),
-    f("avg_over_time", &[M], V),
-    f("ceil", &[V], V),
-    f("changes", &[M], V),
-    f("clamp", &[V, S, S], V),
-    f("clamp_max", &[V, S], V),
-    f("clamp_min", &[V, S], V),
-    f("cos", &[V], V),
-    f("cosh", &[V], V),
-    f("count_over_time", &[M], V),
-    opt("day_of_month", &[V], 1),
-    opt("day_of_week", &[V], 1),
-    opt("day_of_year", &[V], 1),
-    opt("days_in_month", &[V], 1),
-    f("deg", &[V], V),
-    f("delta", &[M], V),
-    f("deriv", &[M], V),
-    exp(f("double_exponential_smoothing", &[M, S, S], V)),
-    f("exp", &[V], V),
-    exp(f("first_over_time", &[M], V)),
-    f("floor", &[V], V),
-    f("histogram_avg", &[V], V),
-    f("histogram_count", &[V], V),
-    f("histogram_fraction", &[S, S, V], V),
-    f("histogram_quantile", &[S, V], V),
-    f("histogram_stddev", &[V], V),
-    f("histogram_stdvar", &[V], V),
-    f("histogram_sum", &[V], V),
-    opt("hour", &[V], 1),
-    f("idelta", &[M], V),
-    f("increase", &[M], V),
-    exp(opt("info", &[V, V], 1)),
-    f("irate", &[M], V),
-    opt("label_join", &[V, Str, Str, Str], -1),
-    f("label_replace", &[V, Str, Str, Str, Str], V),
-    f("last_over_time", &[M], V),
-    f("ln", &[V], V),
-    f("log10", &[V], V),
-    f("log2", &[V], V),
-    exp(f("mad_over_time", &[M], V)),
-    f("max_over_time", &[M], V),
-    f("min_over_time", &[M], V),
-    opt("minute", &[V], 1),
-    opt("month", &[V], 1),
-    f("pi", &[], S),
-    f("predict_linear", &[M, S], V),
-    f("present_over_time", &[M], V),
-    f("quantile_over_time", &[S, M], V),
-    f("rad", &[V], V),
-    f("rate", &[M], V),
-    f("resets", &[M], V),
-    opt("round", &[V, S], 1),
-    f("scalar", &[V], S),
-    f("sgn", &[V], V),
-    f("sin", &[V], V),
-    f("sinh", &[V], V),
-    f("sort", &[V], V),
-    exp(opt("sort_by_label", &[V, Str], -1)),
-    exp(opt("sort_by_label_desc", &[V, Str], -1)),
-    f("sort_desc", &[V], V),
-    f("sqrt", &[V], V),
-    f("stddev_over_time", &[M], V),
-    f("stdvar_over_time", &[M], V),
-    f("sum_over_time", &[M], V),
-    f("tan", &[V], V),
-    f("tanh", &[V], V),
-    f("time", &[], S),
-    f("timestamp", &[V], V),
-    exp(f("ts_of_first_over_time", &[M], V)),
-    exp(f("ts_of_last_over_time", &[M], V)),
-    exp(f("ts_of_max_over_time", &[M], V)),
-    exp(f("ts_of_min_over_time", &[M], V)),
-    f("vector", &[S], V),
-    opt("year", &[V], 1),
-];
+/// Declares [`Func`] and the table of signatures from one list, in the
+/// same order, so the variant's discriminant is its row.
+macro_rules! function_table {
+    ($($variant:ident $name:literal $sig:expr;)*) => {
+        /// A PromQL function: what a call's name resolves to.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Func {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        /// Sorted by name, so lookups can binary-search; row `i` is the
+        /// variant with discriminant `i`.
+        static FUNCTIONS: &[Function] = &[$($sig.named(Func::$variant, $name),)*];
+    };
+}
+
+function_table! {
+    Abs "abs" f(&[V], V);
+    Absent "absent" f(&[V], V);
+    AbsentOverTime "absent_over_time" f(&[M], V);
+    Acos "acos" f(&[V], V);
+    Acosh "acosh" f(&[V], V);
+    Asin "asin" f(&[V], V);
+    Asinh "asinh" f(&[V], V);
+    Atan "atan" f(&[V], V);
+    Atanh "atanh" f(&[V], V);
+    AvgOverTime "avg_over_time" f(&[M], V);
+    Ceil "ceil" f(&[V], V);
+    Changes "changes" f(&[M], V);
+    Clamp "clamp" f(&[V, S, S], V);
+    ClampMax "clamp_max" f(&[V, S], V);
+    ClampMin "clamp_min" f(&[V, S], V);
+    Cos "cos" f(&[V], V);
+    Cosh "cosh" f(&[V], V);
+    CountOverTime "count_over_time" f(&[M], V);
+    DayOfMonth "day_of_month" opt(&[V], 1);
+    DayOfWeek "day_of_week" opt(&[V], 1);
+    DayOfYear "day_of_year" opt(&[V], 1);
+    DaysInMonth "days_in_month" opt(&[V], 1);
+    Deg "deg" f(&[V], V);
+    Delta "delta" f(&[M], V);
+    Deriv "deriv" f(&[M], V);
+    DoubleExponentialSmoothing "double_exponential_smoothing" exp(f(&[M, S, S], V));
+    Exp "exp" f(&[V], V);
+    FirstOverTime "first_over_time" exp(f(&[M], V));
+    Floor "floor" f(&[V], V);
+    HistogramAvg "histogram_avg" f(&[V], V);
+    HistogramCount "histogram_count" f(&[V], V);
+    HistogramFraction "histogram_fraction" f(&[S, S, V], V);
+    HistogramQuantile "histogram_quantile" f(&[S, V], V);
+    HistogramStddev "histogram_stddev" f(&[V], V);
+    HistogramStdvar "histogram_stdvar" f(&[V], V);
+    HistogramSum "histogram_sum" f(&[V], V);
+    Hour "hour" opt(&[V], 1);
+    Idelta "idelta" f(&[M], V);
+    Increase "increase" f(&[M], V);
+    Info "info" exp(opt(&[V, V], 1));
+    Irate "irate" f(&[M], V);
+    LabelJoin "label_join" opt(&[V, Str, Str, Str], -1);
+    LabelReplace "label_replace" f(&[V, Str, Str, Str, Str], V);
+    LastOverTime "last_over_time" f(&[M], V);
+    Ln "ln" f(&[V], V);
+    Log10 "log10" f(&[V], V);
+    Log2 "log2" f(&[V], V);
+    MadOverTime "mad_over_time" exp(f(&[M], V));
+    MaxOverTime "max_over_time" f(&[M], V);
+    MinOverTime "min_over_time" f(&[M], V);
+    Minute "minute" opt(&[V], 1);
+    Month "month" opt(&[V], 1);
+    Pi "pi" f(&[], S);
+    PredictLinear "predict_linear" f(&[M, S], V);
+    PresentOverTime "present_over_time" f(&[M], V);
+    QuantileOverTime "quantile_over_time" f(&[S, M], V);
+    Rad "rad" f(&[V], V);
+    Rate "rate" f(&[M], V);
+    Resets "resets" f(&[M], V);
+    Round "round" opt(&[V, S], 1);
+    Scalar "scalar" f(&[V], S);
+    Sgn "sgn" f(&[V], V);
+    Sin "sin" f(&[V], V);
+    Sinh "sinh" f(&[V], V);
+    Sort "sort" f(&[V], V);
+    SortByLabel "sort_by_label" exp(opt(&[V, Str], -1));
+    SortByLabelDesc "sort_by_label_desc" exp(opt(&[V, Str], -1));
+    SortDesc "sort_desc" f(&[V], V);
+    Sqrt "sqrt" f(&[V], V);
+    StddevOverTime "stddev_over_time" f(&[M], V);
+    StdvarOverTime "stdvar_over_time" f(&[M], V);
+    SumOverTime "sum_over_time" f(&[M], V);
+    Tan "tan" f(&[V], V);
+    Tanh "tanh" f(&[V], V);
+    Time "time" f(&[], S);
+    Timestamp "timestamp" f(&[V], V);
+    TsOfFirstOverTime "ts_of_first_over_time" exp(f(&[M], V));
+    TsOfLastOverTime "ts_of_last_over_time" exp(f(&[M], V));
+    TsOfMaxOverTime "ts_of_max_over_time" exp(f(&[M], V));
+    TsOfMinOverTime "ts_of_min_over_time" exp(f(&[M], V));
+    Vector "vector" f(&[S], V);
+    Year "year" opt(&[V], 1);
+}
+
+impl Func {
+    /// The function called `name` (exact, case-sensitive).
+    pub fn from_name(name: &str) -> Option<Func> {
+        lookup_function(name).map(|f| f.id)
+    }
+
+    /// This function's signature.
+    pub fn signature(self) -> &'static Function {
+        // The table is declared with the enum, one row per variant in
+        // discriminant order.
+        &FUNCTIONS[self as usize]
+    }
+
+    /// The name a query calls it by.
+    pub fn name(self) -> &'static str {
+        self.signature().name
+    }
+}
 
 /// Finds a function by its exact (case-sensitive) name.
 pub fn lookup_function(name: &str) -> Option<&'static Function> {
@@ -189,12 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn every_variant_is_its_own_row() {
+        for (i, row) in FUNCTIONS.iter().enumerate() {
+            assert_eq!(row.id as usize, i, "{}", row.name);
+            assert_eq!(row.id.signature(), row);
+            assert_eq!(Func::from_name(row.name), Some(row.id));
+        }
+    }
+
+    #[test]
     fn arity() {
         let lj = lookup_function("label_join").unwrap();
         assert_eq!((lj.min_args(), lj.max_args()), (3, None));
-        let round = lookup_function("round").unwrap();
+        let round = Func::Round.signature();
         assert_eq!((round.min_args(), round.max_args()), (1, Some(2)));
-        let hour = lookup_function("hour").unwrap();
+        let hour = Func::Hour.signature();
         assert_eq!((hour.min_args(), hour.max_args()), (0, Some(1)));
     }
 }

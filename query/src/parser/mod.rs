@@ -14,6 +14,7 @@ mod printer;
 mod selector;
 pub(crate) mod string;
 mod typecheck;
+pub(crate) mod value_type;
 
 use ast::{Expr, ValueType};
 use error::ParseError;

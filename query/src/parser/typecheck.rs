@@ -4,7 +4,7 @@
 
 use super::ast::{BinaryOp, Expr, ValueType, VectorMatching};
 use super::error::ParseError;
-use super::functions::Function;
+use super::functions::{Func, Function};
 use super::lexer::Token;
 use super::{Node, PResult};
 use std::ops::Range;
@@ -47,7 +47,7 @@ pub(crate) fn check_call(func: &Function, args: &[Node], span: Range<usize>) -> 
         }
     }
     // `info`'s second argument selects info metrics by labels only.
-    if func.name == "info"
+    if func.id == Func::Info
         && let Some(sel) = args.get(1)
     {
         match &sel.expr {

@@ -10,25 +10,17 @@
 
 mod bitstream;
 mod iter;
+pub(crate) mod layout;
 mod packed;
-mod xor;
+pub(crate) mod xor;
 mod xor_iter;
 
 pub use iter::ChunkIter;
-pub use xor::XorAppender;
+pub(crate) use layout::{CRC_LEN, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
+pub(crate) use xor::XorAppender;
 
 use crate::model::sample::Sample;
 use std::sync::Arc;
-
-/// Encoding byte of our XOR codec (version 1), the open chunks' encoding.
-pub const ENCODING_XOR: u8 = 0x01;
-/// Encoding byte of the packed codec: fixed interval, fixed-width value
-/// differences (see `packed.rs`).
-pub const ENCODING_PACKED: u8 = 0x02;
-/// Encoding byte, then the sample count as a big-endian u16.
-pub const HEADER_LEN: usize = 3;
-/// CRC32 (IEEE) of everything before it, big-endian.
-pub const CRC_LEN: usize = 4;
 
 /// What can go wrong building or reading a chunk.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,21 +197,6 @@ impl Chunk {
         self.view().iter()
     }
 
-    /// Appends all samples to `out`, see [`ChunkView::decode_into`].
-    pub fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
-        self.view().decode_into(out)
-    }
-
-    /// Appends the samples in `[from, to]`, see [`ChunkView::decode_range_into`].
-    pub fn decode_range_into(
-        &self,
-        from: i64,
-        to: i64,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), ChunkError> {
-        self.view().decode_range_into(from, to, out)
-    }
-
     /// Samples in the chunk.
     pub fn num_samples(&self) -> usize {
         self.view().num_samples()
@@ -240,7 +217,7 @@ pub fn seal(open: &XorAppender) -> Chunk {
     }
     let mut samples = Vec::with_capacity(open.len());
     // Our own bytes: decoding cannot fail, and if it did the XOR copy stays.
-    if xor.decode_into(&mut samples).is_err() {
+    if xor.view().decode_into(&mut samples).is_err() {
         return xor;
     }
     smaller(xor, packed::encode(&samples))

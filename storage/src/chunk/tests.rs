@@ -144,7 +144,7 @@ proptest! {
         let from = near(lo);
         let to = near(hi).max(from);
         let mut got = vec![Sample::new(-1, 0.5); prefix];
-        c.decode_range_into(from, to, &mut got).unwrap();
+        c.view().decode_range_into(from, to, &mut got).unwrap();
         let want: Vec<Sample> = samples.iter().copied().filter(|s| s.t >= from && s.t <= to).collect();
         prop_assert_eq!(&got[prefix..], &want[..]);
     }
@@ -183,7 +183,7 @@ proptest! {
     ) {
         let c = encode(&samples);
         let mut out = vec![Sample::new(-1, 0.5); prefix];
-        c.decode_into(&mut out).unwrap();
+        c.view().decode_into(&mut out).unwrap();
         prop_assert_eq!(&out[prefix..], &c.iter().collect::<Vec<_>>()[..]);
         prop_assert_eq!(&out[prefix..], &samples[..]);
         // From part way through, after `next` and `seek`.

@@ -2,8 +2,8 @@
 //!
 //! Series live in `SHARDS` hash-sharded maps (labels hash → series, with
 //! collisions kept side by side), so writers of different series never
-//! share a lock; each series has its own mutex. Series get dense `u32` ids
-//! (their postings ordinals and WAL refs), stable across restarts because
+//! share a lock; each series has its own mutex. Series get dense [`HeadRef`]s
+//! (their postings ids and WAL refs), stable across restarts because
 //! the WAL records them.
 //!
 //! Split by verb: `append.rs` (acceptance and WAL records), `read.rs`
@@ -31,6 +31,7 @@ use crate::chunk::CutPolicy;
 use crate::clock::Clock;
 use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
+use crate::model::refs::{HeadRef, PostingId};
 use intern::Interner;
 use series::MemSeries;
 use std::collections::HashMap;
@@ -172,7 +173,7 @@ pub struct Head {
     shards: Box<[RwLock<ShardMap>]>,
     /// Series by id; `None` for ids not (or no longer) in use.
     by_id: RwLock<Vec<Option<Arc<MemSeries>>>>,
-    postings: RwLock<MemPostings>,
+    postings: RwLock<MemPostings<HeadRef>>,
     interner: Interner,
     /// Newest sample time over all series; `i64::MIN` when empty.
     max_t: AtomicI64,
@@ -218,11 +219,6 @@ impl Head {
         }
     }
 
-    /// The options in force.
-    pub fn options(&self) -> &HeadOptions {
-        &self.opts
-    }
-
     fn shard(&self, hash: u64) -> &RwLock<ShardMap> {
         // Middle bits: the map itself uses the low and top bits.
         &self.shards[((hash >> 32) as usize) % SHARDS]
@@ -243,7 +239,7 @@ impl Head {
     fn get_or_create(
         &self,
         labels: &Labels,
-        id: Option<u32>,
+        id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let hash = labels.stable_hash();
@@ -259,7 +255,7 @@ impl Head {
         &self,
         hash: u64,
         labels: &Labels,
-        id: Option<u32>,
+        id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
@@ -286,10 +282,10 @@ impl Head {
         let mut by_id = write(&self.by_id);
         let id = match id {
             Some(id) => id,
-            None => u32::try_from(by_id.len()).unwrap_or(u32::MAX),
+            None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
         let s = Arc::new(MemSeries::new(id, self.interner.labels(labels), owner));
-        let slot = id as usize;
+        let slot = id.index();
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);
         }
@@ -336,8 +332,8 @@ impl Head {
     }
 
     /// The series with id `id`.
-    fn by_id(&self, id: u32) -> Option<Arc<MemSeries>> {
-        read(&self.by_id).get(id as usize).cloned().flatten()
+    fn by_id(&self, id: HeadRef) -> Option<Arc<MemSeries>> {
+        read(&self.by_id).get(id.index()).cloned().flatten()
     }
 
     /// Whether the head may hold samples in `[mint, maxt]`.
@@ -424,9 +420,9 @@ mod tests {
         let sc = h.create(42, &c, None, Admit::Replay).unwrap();
         assert_eq!(h.create(42, &b, None, Admit::Replay).unwrap().id, sb.id);
         let ids = [sa.id, sb.id, sc.id];
-        assert_eq!(ids, [0, 1, 2]);
+        assert_eq!(ids.map(HeadRef::raw), [0, 1, 2]);
         for (l, id) in [(&a, 0), (&b, 1), (&c, 2)] {
-            assert_eq!(h.get(42, l).map(|s| s.id), Some(id));
+            assert_eq!(h.get(42, l).map(|s| s.id.raw()), Some(id));
         }
         assert!(
             h.get(42, &Labels::from_pairs([("__name__", "d")]))

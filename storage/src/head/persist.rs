@@ -12,6 +12,7 @@ use super::series::{HeadChunk, MemSeries};
 use super::wal_records::RecordWriter;
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
+use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
 use std::collections::BTreeMap;
@@ -144,7 +145,7 @@ impl Head {
                 }
             }
         }
-        if let Some(slot) = write(&self.by_id).get_mut(s.id as usize) {
+        if let Some(slot) = write(&self.by_id).get_mut(s.id.index()) {
             *slot = None;
         }
         write(&self.postings).remove(s.id, &s.labels);

@@ -2,12 +2,15 @@
 
 use super::series::MemSeries;
 use super::{Head, lock, read};
+use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
+use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
-use crate::querier::{ChunkMeta, Querier, SampleIter, Series, SeriesSet};
+use crate::querier::{Querier, Series, SeriesSet};
+use crate::sample_iter::SampleIter;
 use roaring::RoaringBitmap;
 
 /// A [`Querier`] over the head for `[mint, maxt]`.
@@ -43,7 +46,11 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> Vec<(Labels, Vec<ChunkMeta>, Vec<Sample>)> {
-        let ids: Vec<u32> = self.select_ids(matchers).iter().collect();
+        let ids: Vec<HeadRef> = self
+            .select_ids(matchers)
+            .iter()
+            .map(HeadRef::from_raw)
+            .collect();
         let mut out = Vec::with_capacity(ids.len());
         // Series are borrowed under the index's read lock rather than
         // cloned out (two atomic operations each, which stall on a cold
@@ -51,7 +58,7 @@ impl Head {
         // series never waits on a long select.
         for batch in ids.chunks(512) {
             let by_id = read(&self.by_id);
-            let series = |k: usize| match batch.get(k).map(|&id| by_id.get(id as usize)) {
+            let series = |k: usize| match batch.get(k).map(|&id| by_id.get(id.index())) {
                 Some(Some(Some(s))) => Some(s),
                 _ => None,
             };
@@ -75,7 +82,7 @@ impl Head {
                 if let Some(s) = series(j + 1) {
                     s.labels.prefetch();
                 }
-                let Some(Some(s)) = by_id.get(id as usize) else {
+                let Some(Some(s)) = by_id.get(id.index()) else {
                     continue;
                 };
                 let (chunks, ooo) = lock(&s.data).snapshot(mint, maxt);

@@ -3,10 +3,11 @@
 
 use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
+use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::model::labels::Labels;
+use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
-use crate::querier::{ChunkData, ChunkMeta};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
@@ -84,7 +85,7 @@ impl Rules {
 /// A series in the head.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
-    pub(crate) id: u32,
+    pub(crate) id: HeadRef,
     pub(crate) labels: Labels,
     pub(crate) data: Mutex<SeriesData>,
     /// Set once a WAL record holding this series' definition is durable;
@@ -96,7 +97,7 @@ pub(crate) struct MemSeries {
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: u32, labels: Labels, owner: u16) -> Self {
+    pub(crate) fn new(id: HeadRef, labels: Labels, owner: u16) -> Self {
         MemSeries {
             id,
             labels,

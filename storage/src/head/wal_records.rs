@@ -19,6 +19,7 @@ use crate::encoding::{
     MAX_VARINT_BYTES, VarintError, encode_uvarint, put_uvarint, read_uvarint, unzigzag, zigzag,
 };
 use crate::model::labels::Labels;
+use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
 
 /// Record layout version.
@@ -29,8 +30,8 @@ pub(crate) const KIND_BATCH: u8 = 1;
 /// A decoded batch record.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct BatchRecord {
-    pub(crate) defs: Vec<(u32, Labels)>,
-    pub(crate) groups: Vec<(u32, Vec<Sample>)>,
+    pub(crate) defs: Vec<(HeadRef, Labels)>,
+    pub(crate) groups: Vec<(HeadRef, Vec<Sample>)>,
 }
 
 /// Why a record does not decode, and where.
@@ -65,9 +66,9 @@ impl RecordWriter {
         }
     }
 
-    pub(crate) fn def(&mut self, id: u32, labels: &Labels) {
+    pub(crate) fn def(&mut self, id: HeadRef, labels: &Labels) {
         self.ndefs += 1;
-        put_uvarint(&mut self.defs, u64::from(id));
+        put_uvarint(&mut self.defs, u64::from(id.raw()));
         put_uvarint(&mut self.defs, labels.len() as u64);
         for l in labels.iter() {
             put_str(&mut self.defs, &l.name);
@@ -75,13 +76,13 @@ impl RecordWriter {
         }
     }
 
-    pub(crate) fn group(&mut self, id: u32, samples: &[Sample]) {
+    pub(crate) fn group(&mut self, id: HeadRef, samples: &[Sample]) {
         if samples.is_empty() {
             return;
         }
         self.ngroups += 1;
         let g = &mut self.groups;
-        put_uvarint(g, u64::from(id));
+        put_uvarint(g, u64::from(id.raw()));
         put_uvarint(g, samples.len() as u64);
         g.reserve(samples.len() * MAX_SAMPLE_BYTES);
         let mut prev = 0i64;
@@ -199,7 +200,8 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
             let value = r.str()?;
             pairs.push((name, value));
         }
-        rec.defs.push((id, Labels::from_pairs(pairs)));
+        rec.defs
+            .push((HeadRef::from_raw(id), Labels::from_pairs(pairs)));
     }
     let ngroups = r.count(2)?;
     rec.groups.reserve(ngroups);
@@ -214,7 +216,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
             v.copy_from_slice(r.bytes(8)?);
             samples.push(Sample::new(t, f64::from_bits(u64::from_le_bytes(v))));
         }
-        rec.groups.push((id, samples));
+        rec.groups.push((HeadRef::from_raw(id), samples));
     }
     if r.pos != b.len() {
         return r.err("trailing bytes after the record");
@@ -231,25 +233,28 @@ mod tests {
     fn round_trip() {
         let mut w = RecordWriter::with_capacity(4);
         let l = Labels::from_pairs([("__name__", "up"), ("job", "é")]);
-        w.def(7, &l);
+        w.def(HeadRef::from_raw(7), &l);
         let s = vec![
             Sample::new(1_700_000_000_000, 1.5),
             Sample::new(1_700_000_000_000 - 5, f64::from_bits(STALE_NAN_BITS)),
             Sample::new(i64::MIN, -0.0),
         ];
-        w.group(7, &s);
-        w.group(3, &[]);
+        w.group(HeadRef::from_raw(7), &s);
+        w.group(HeadRef::from_raw(3), &[]);
         let b = w.finish();
         let rec = decode(&b).unwrap();
-        assert_eq!(rec.defs, vec![(7, l)]);
-        assert_eq!(rec.groups, vec![(7, s)]);
+        assert_eq!(rec.defs, vec![(HeadRef::from_raw(7), l)]);
+        assert_eq!(rec.groups, vec![(HeadRef::from_raw(7), s)]);
     }
 
     #[test]
     fn every_truncation_and_garbage_is_an_error_not_a_panic() {
         let mut w = RecordWriter::with_capacity(2);
-        w.def(1, &Labels::from_pairs([("a", "b")]));
-        w.group(1, &[Sample::new(5, 1.0), Sample::new(6, 2.0)]);
+        w.def(HeadRef::from_raw(1), &Labels::from_pairs([("a", "b")]));
+        w.group(
+            HeadRef::from_raw(1),
+            &[Sample::new(5, 1.0), Sample::new(6, 2.0)],
+        );
         let b = w.finish();
         for n in 0..b.len() {
             assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");

@@ -1,16 +1,21 @@
 //! Postings: for every label pair, the roaring bitmap of series ordinals
 //! that carry it, and matcher evaluation over them.
 //!
-//! Ordinals are dense `u32`s handed out by the owner (the head, or a
-//! partition's series table); roaring is fastest on those. Values are kept in
+//! Ids are dense `u32`s handed out by the owner (the head's [`HeadRef`]s,
+//! or a partition's [`SeriesOrd`]s); roaring is fastest on those, and the
+//! index's type names which kind it holds. Values are kept in
 //! a `BTreeMap` per label name, so `label_values` comes out sorted and a
 //! literal prefix is a range scan.
 
 use super::literal::{Literal, classify};
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
+use crate::model::refs::PostingId;
+#[cfg(doc)]
+use crate::model::refs::{HeadRef, SeriesOrd};
 use roaring::RoaringBitmap;
 use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -22,21 +27,34 @@ struct NamePostings {
     any: RoaringBitmap,
 }
 
-/// An in-memory inverted index (label pair → series ordinals).
-#[derive(Debug, Default, Clone)]
-pub struct MemPostings {
+/// An in-memory inverted index (label pair → series ids of kind `Id`).
+/// The bitmaps it hands out hold [`PostingId::raw`] values of `Id`.
+#[derive(Debug, Clone)]
+pub struct MemPostings<Id> {
     names: HashMap<Arc<str>, NamePostings>,
     all: RoaringBitmap,
+    kind: PhantomData<Id>,
 }
 
-impl MemPostings {
+impl<Id> Default for MemPostings<Id> {
+    fn default() -> Self {
+        Self {
+            names: HashMap::new(),
+            all: RoaringBitmap::new(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<Id: PostingId> MemPostings<Id> {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Indexes series `id` under each of its label pairs.
-    pub fn add(&mut self, id: u32, labels: &Labels) {
+    pub fn add(&mut self, id: Id, labels: &Labels) {
+        let id = id.raw();
         self.all.insert(id);
         for l in labels.iter() {
             let np = match self.names.get_mut(&*l.name) {
@@ -58,7 +76,8 @@ impl MemPostings {
     }
 
     /// Removes series `id` (with the labels it was added under).
-    pub fn remove(&mut self, id: u32, labels: &Labels) {
+    pub fn remove(&mut self, id: Id, labels: &Labels) {
+        let id = id.raw();
         self.all.remove(id);
         for l in labels.iter() {
             let Some(np) = self.names.get_mut(&*l.name) else {
@@ -80,11 +99,6 @@ impl MemPostings {
     /// Every indexed series.
     pub fn all(&self) -> &RoaringBitmap {
         &self.all
-    }
-
-    /// Series carrying `name="value"`.
-    pub fn get(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
-        self.names.get(name)?.values.get(value)
     }
 
     /// Series matching all `matchers` (all series when there are none).
@@ -192,11 +206,6 @@ impl MemPostings {
         let np = self.names.entry(name).or_default();
         np.any |= &bm;
         *np.values.entry(value).or_default() |= bm;
-    }
-
-    /// Distinct label pairs (for cardinality statistics).
-    pub fn num_pairs(&self) -> usize {
-        self.names.values().map(|np| np.values.len()).sum()
     }
 
     /// Series count per value of `name`, sorted by value.

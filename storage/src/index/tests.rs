@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::refs::{PostingId, SeriesOrd};
 use crate::{Labels, MatchOp, Matcher};
 use proptest::prelude::*;
 use roaring::RoaringBitmap;
@@ -49,6 +50,10 @@ fn matcher() -> impl Strategy<Value = Matcher> {
     (op, name, value).prop_map(|(op, n, v)| Matcher::new(op, n, v).unwrap())
 }
 
+fn ord(raw: u32) -> SeriesOrd {
+    SeriesOrd::from_raw(raw)
+}
+
 /// The naive model: a set of live series, filtered one by one.
 fn naive(series: &[(u32, Labels)], ms: &[Matcher]) -> BTreeSet<u32> {
     series
@@ -67,16 +72,16 @@ proptest! {
         removed in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
         ms in prop::collection::vec(matcher(), 0..4),
     ) {
-        let mut p = MemPostings::new();
+        let mut p = MemPostings::<SeriesOrd>::new();
         let mut live: Vec<(u32, Labels)> = Vec::new();
         for (i, l) in all.iter().enumerate() {
-            p.add(i as u32, l);
+            p.add(ord(i as u32), l);
             live.push((i as u32, l.clone()));
         }
         for r in removed {
             if !live.is_empty() {
                 let (id, l) = live.remove(r.index(live.len()));
-                p.remove(id, &l);
+                p.remove(ord(id), &l);
             }
         }
         let got: BTreeSet<u32> = p.select(&ms).iter().collect();
@@ -100,9 +105,12 @@ proptest! {
 
 #[test]
 fn empty_value_selects_series_without_the_label() {
-    let mut p = MemPostings::new();
-    p.add(0, &Labels::from_pairs([("__name__", "up"), ("job", "api")]));
-    p.add(1, &Labels::from_pairs([("__name__", "up")]));
+    let mut p = MemPostings::<SeriesOrd>::new();
+    p.add(
+        ord(0),
+        &Labels::from_pairs([("__name__", "up"), ("job", "api")]),
+    );
+    p.add(ord(1), &Labels::from_pairs([("__name__", "up")]));
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
     let ids = |ms: &[Matcher]| p.select(ms).iter().collect::<Vec<_>>();
     assert_eq!(ids(&[m(MatchOp::Equal, "job", "")]), vec![1]);

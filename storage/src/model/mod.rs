@@ -3,4 +3,5 @@
 pub mod batch;
 pub mod labels;
 pub mod matcher;
+pub mod refs;
 pub mod sample;

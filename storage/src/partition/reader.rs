@@ -3,11 +3,12 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::writer::{CHUNKS_MAGIC, INDEX_MAGIC, VERSION};
+use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
-use crate::querier::{ChunkData, ChunkMeta};
+use crate::model::refs::{PostingId, SeriesOrd};
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::fs::File;
@@ -29,7 +30,7 @@ pub struct Partition {
     meta: Meta,
     chunks: Arc<Mmap>,
     series: Vec<SeriesEntry>,
-    postings: MemPostings,
+    postings: MemPostings<SeriesOrd>,
 }
 
 struct Cursor<'a> {
@@ -207,7 +208,7 @@ impl Partition {
         }
         let mut out = Vec::new();
         for id in self.postings.select(matchers).iter() {
-            let Some(s) = self.series.get(id as usize) else {
+            let Some(s) = self.series.get(SeriesOrd::from_raw(id).index()) else {
                 continue;
             };
             let chunks: Vec<ChunkMeta> = s
@@ -232,7 +233,7 @@ impl Partition {
     }
 
     /// The partition's postings (for label names and values).
-    pub(crate) fn postings(&self) -> &MemPostings {
+    pub(crate) fn postings(&self) -> &MemPostings<SeriesOrd> {
         &self.postings
     }
 }
@@ -244,7 +245,7 @@ fn parse_index(
     meta: &Meta,
     index: &[u8],
     body: usize,
-) -> Result<(Vec<SeriesEntry>, MemPostings), PartitionError> {
+) -> Result<(Vec<SeriesEntry>, MemPostings<SeriesOrd>), PartitionError> {
     let mut c = Cursor {
         b: index,
         pos: 0,
@@ -323,7 +324,7 @@ fn parse_index(
         return Err(ser.corrupt("chunks file holds bytes no series uses"));
     }
     let n = post.count()?;
-    let mut postings = MemPostings::new();
+    let mut postings = MemPostings::<SeriesOrd>::new();
     for _ in 0..n {
         let name = Arc::clone(&symbols[post.index(symbols.len())?]);
         let value = Arc::clone(&symbols[post.index(symbols.len())?]);

@@ -6,6 +6,7 @@ use crate::chunk::Chunk;
 use crate::encoding::{put_uvarint, put_zvarint};
 use crate::index::MemPostings;
 use crate::model::labels::{Labels, METRIC_NAME};
+use crate::model::refs::{PostingId, SeriesOrd};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -100,10 +101,10 @@ pub(crate) fn write_partition(
     chunks.extend_from_slice(&[VERSION, 0, 0, 0]);
     let mut ser_sec = Vec::new();
     put_uvarint(&mut ser_sec, series.len() as u64);
-    let mut postings = MemPostings::new();
+    let mut postings = MemPostings::<SeriesOrd>::new();
     let (mut min_t, mut max_t, mut samples, mut nchunks) = (i64::MAX, i64::MIN, 0u64, 0u64);
     for (ord, s) in series.iter().enumerate() {
-        postings.add(ord as u32, &s.labels);
+        postings.add(SeriesOrd::from_raw(ord as u32), &s.labels);
         put_uvarint(&mut ser_sec, s.labels.len() as u64);
         for l in s.labels.iter() {
             put_uvarint(&mut ser_sec, syms.get(&*l.name).copied().unwrap_or(0));

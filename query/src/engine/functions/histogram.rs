@@ -1,8 +1,10 @@
 //! `histogram_quantile` over classic `le` buckets.
 
 use super::super::error::EvalError;
-use super::super::value::{GSeries, NAME};
+use super::super::value::{GSeries, Grid, NAME};
 use super::super::{Ctx, Note};
+use super::args::{scalar_arg, vector_arg};
+use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use std::collections::HashMap;
 
@@ -77,9 +79,16 @@ fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut boo
     start + (end - start) * (rank / count)
 }
 
+/// `histogram_quantile(φ, v)` of a call's arguments.
+pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let q = scalar_arg(ctx, args.first(), g)?;
+    let v = vector_arg(ctx, args.get(1), g)?;
+    quantile(ctx, &q, v, g.n)
+}
+
 /// `histogram_quantile(φ, v)`: series are grouped by their labels without
 /// `le` and the metric name; series without a parsable `le` are ignored.
-pub(super) fn quantile(
+fn quantile(
     ctx: &Ctx,
     q: &[f64],
     input: Vec<GSeries>,

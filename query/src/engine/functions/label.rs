@@ -3,8 +3,8 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::value::{Grid, merge_same_labels};
-use super::{FamilyResult, string_arg, vector_arg};
+use super::super::value::{GSeries, Grid, merge_same_labels};
+use super::args::{string_arg, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use regex::Regex;
@@ -62,80 +62,82 @@ fn check_name(func: &'static str, name: &str) -> Result<(), EvalError> {
     Ok(())
 }
 
-pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
-    Ok(Some(match name {
-        "label_replace" => {
-            let dst = string_arg(args.get(1));
-            let repl = string_arg(args.get(2));
-            let src = string_arg(args.get(3));
-            let pattern = string_arg(args.get(4));
-            let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
-                EvalError::InvalidArgument {
-                    func: "label_replace",
-                    reason: format!("invalid regular expression {pattern:?}: {e}"),
-                }
-            })?;
-            check_name("label_replace", &dst)?;
-            let mut v = vector_arg(ctx, args.first(), g)?;
-            let refs = repl.matches('$').count();
-            for s in &mut v {
-                ctx.check()?;
-                let value = s.labels.get(&src).unwrap_or("");
-                if let Some(caps) = re.captures(value) {
-                    // Every `$` may repeat the whole value: a short query
-                    // can ask for huge labels, so they are counted first.
-                    ctx.admit::<u8>(refs.saturating_mul(value.len()).saturating_add(repl.len()))?;
-                    let mut out = String::new();
-                    caps.expand(&repl, &mut out);
-                    s.labels = set_label(&s.labels, &dst, &out);
-                }
-            }
-            merge_same_labels(v)?
+/// `label_replace(v, dst, replacement, src, regex)`.
+pub(super) fn replace(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let dst = string_arg(args.get(1));
+    let repl = string_arg(args.get(2));
+    let src = string_arg(args.get(3));
+    let pattern = string_arg(args.get(4));
+    let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| EvalError::InvalidArgument {
+        func: "label_replace",
+        reason: format!("invalid regular expression {pattern:?}: {e}"),
+    })?;
+    check_name("label_replace", &dst)?;
+    let mut v = vector_arg(ctx, args.first(), g)?;
+    let refs = repl.matches('$').count();
+    for s in &mut v {
+        ctx.check()?;
+        let value = s.labels.get(&src).unwrap_or("");
+        if let Some(caps) = re.captures(value) {
+            // Every `$` may repeat the whole value: a short query
+            // can ask for huge labels, so they are counted first.
+            ctx.admit::<u8>(refs.saturating_mul(value.len()).saturating_add(repl.len()))?;
+            let mut out = String::new();
+            caps.expand(&repl, &mut out);
+            s.labels = set_label(&s.labels, &dst, &out);
         }
-        "label_join" => {
-            let dst = string_arg(args.get(1));
-            let sep = string_arg(args.get(2));
-            let srcs: Vec<String> = args.iter().skip(3).map(|a| string_arg(Some(a))).collect();
-            check_name("label_join", &dst)?;
-            let mut v = vector_arg(ctx, args.first(), g)?;
-            for s in &mut v {
-                ctx.check()?;
-                let len = srcs
-                    .iter()
-                    .map(|n| {
-                        s.labels
-                            .get(n)
-                            .map_or(0, str::len)
-                            .saturating_add(sep.len())
-                    })
-                    .fold(0, usize::saturating_add);
-                ctx.admit::<u8>(len)?;
-                let joined = srcs
-                    .iter()
-                    .map(|n| s.labels.get(n).unwrap_or(""))
-                    .collect::<Vec<_>>()
-                    .join(&sep);
-                s.labels = set_label(&s.labels, &dst, &joined);
-            }
-            merge_same_labels(v)?
-        }
-        "sort_by_label" | "sort_by_label_desc" => {
-            let names: Vec<String> = args.iter().skip(1).map(|a| string_arg(Some(a))).collect();
-            let mut v = vector_arg(ctx, args.first(), g)?;
-            let desc = name == "sort_by_label_desc";
-            v.sort_by(|a, b| {
-                let ord = names
-                    .iter()
-                    .map(|n| {
-                        let (x, y) = (a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""));
-                        natural_cmp(x, y)
-                    })
-                    .find(|o| o.is_ne())
-                    .unwrap_or_else(|| a.labels.cmp(&b.labels));
-                if desc { ord.reverse() } else { ord }
-            });
-            v
-        }
-        _ => return Ok(None),
-    }))
+    }
+    merge_same_labels(v)
+}
+
+/// `label_join(v, dst, separator, src...)`.
+pub(super) fn join(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let dst = string_arg(args.get(1));
+    let sep = string_arg(args.get(2));
+    let srcs: Vec<String> = args.iter().skip(3).map(|a| string_arg(Some(a))).collect();
+    check_name("label_join", &dst)?;
+    let mut v = vector_arg(ctx, args.first(), g)?;
+    for s in &mut v {
+        ctx.check()?;
+        let len = srcs
+            .iter()
+            .map(|n| {
+                s.labels
+                    .get(n)
+                    .map_or(0, str::len)
+                    .saturating_add(sep.len())
+            })
+            .fold(0, usize::saturating_add);
+        ctx.admit::<u8>(len)?;
+        let joined = srcs
+            .iter()
+            .map(|n| s.labels.get(n).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(&sep);
+        s.labels = set_label(&s.labels, &dst, &joined);
+    }
+    merge_same_labels(v)
+}
+
+/// `sort_by_label(v, label...)`, descending with `desc`.
+pub(super) fn sort_by_label(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    desc: bool,
+) -> Result<Vec<GSeries>, EvalError> {
+    let names: Vec<String> = args.iter().skip(1).map(|a| string_arg(Some(a))).collect();
+    let mut v = vector_arg(ctx, args.first(), g)?;
+    v.sort_by(|a, b| {
+        let ord = names
+            .iter()
+            .map(|n| {
+                let (x, y) = (a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""));
+                natural_cmp(x, y)
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.labels.cmp(&b.labels));
+        if desc { ord.reverse() } else { ord }
+    });
+    Ok(v)
 }

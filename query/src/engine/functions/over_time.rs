@@ -2,11 +2,12 @@
 //! `resets`, `deriv`, `predict_linear`, `double_exponential_smoothing`.
 
 use super::super::Ctx;
-use super::super::aggregate::{kahan_inc, mean, quantile, variance};
 use super::super::error::EvalError;
-use super::super::value::Grid;
+use super::super::numeric::{kahan_inc, mean, quantile, variance};
+use super::super::value::{GSeries, Grid};
+use super::apply::{over_windows, over_windows_prepared};
+use super::args::{matrix, scalar_arg};
 use super::window_sum::{exact_prefix, window_sum};
-use super::{FamilyResult, matrix, over_windows, over_windows_prepared, scalar_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Sample;
 
@@ -60,147 +61,223 @@ fn smooth(s: &[Sample], sf: f64, tf: f64) -> Option<f64> {
     Some(level)
 }
 
-/// A window's samples, the step index and the evaluation time to a value.
-type WindowFn<'a> = dyn Fn(&[Sample], usize, i64) -> Option<f64> + Sync + 'a;
+/// A window's samples (never empty) to a value.
+pub(super) type Kernel = fn(&[Sample]) -> Option<f64>;
 
-pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
-    let vals = |w: &[Sample]| w.iter().map(|p| p.v).collect::<Vec<f64>>();
-    let run = |arg: Option<&Expr>, keep_name: bool, f: &WindowFn| {
-        let m = matrix(ctx, arg, g)?;
-        let times = m.times.clone();
-        over_windows(ctx, m, g.n, keep_name, |w, k| f(w, k, times[k]))
-    };
-    let first = args.first();
-    let out = match name {
-        "sum_over_time" => over_windows_prepared(
-            ctx,
-            matrix(ctx, first, g)?,
-            g.n,
-            false,
-            exact_prefix,
-            |prefix, smp, lo, hi, _| Some(window_sum(prefix, smp, lo, hi)),
-        )?,
-        "avg_over_time" => over_windows_prepared(
-            ctx,
-            matrix(ctx, first, g)?,
-            g.n,
-            false,
-            exact_prefix,
-            |prefix, smp, lo, hi, _| {
-                // Allocation-free unless the plain sum overflows.
-                let w = &smp[lo..hi];
-                let sum = window_sum(prefix, smp, lo, hi);
-                if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
-                    Some(sum / w.len() as f64)
-                } else {
-                    Some(mean(&vals(w)))
-                }
-            },
-        )?,
-        "count_over_time" => run(first, false, &|w, _, _| Some(w.len() as f64))?,
-        "min_over_time" => run(first, false, &|w, _, _| {
-            Some(
-                w.iter()
-                    .fold(f64::NAN, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
-            )
-        })?,
-        "max_over_time" => run(first, false, &|w, _, _| {
-            Some(
-                w.iter()
-                    .fold(f64::NAN, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
-            )
-        })?,
-        "stddev_over_time" => run(first, false, &|w, _, _| {
-            Some(variance(w.iter().map(|p| p.v)).sqrt())
-        })?,
-        "stdvar_over_time" => run(first, false, &|w, _, _| {
-            Some(variance(w.iter().map(|p| p.v)))
-        })?,
-        "last_over_time" => run(first, true, &|w, _, _| w.last().map(|p| p.v))?,
-        "first_over_time" => run(first, true, &|w, _, _| w.first().map(|p| p.v))?,
-        "ts_of_last_over_time" => run(first, false, &|w, _, _| {
-            w.last().map(|p| p.t as f64 / 1000.0)
-        })?,
-        "ts_of_first_over_time" => run(first, false, &|w, _, _| {
-            w.first().map(|p| p.t as f64 / 1000.0)
-        })?,
-        // On ties the latest sample wins.
-        "ts_of_max_over_time" => run(first, false, &|w, _, _| {
-            let mut best: Option<Sample> = None;
-            for p in w {
-                if best.is_none_or(|b| p.v >= b.v || b.v.is_nan()) {
-                    best = Some(*p);
-                }
-            }
-            best.map(|b| b.t as f64 / 1000.0)
-        })?,
-        "ts_of_min_over_time" => run(first, false, &|w, _, _| {
-            let mut best: Option<Sample> = None;
-            for p in w {
-                if best.is_none_or(|b| p.v <= b.v || b.v.is_nan()) {
-                    best = Some(*p);
-                }
-            }
-            best.map(|b| b.t as f64 / 1000.0)
-        })?,
-        "present_over_time" => run(first, false, &|_, _, _| Some(1.0))?,
-        "mad_over_time" => run(first, false, &|w, _, _| {
-            let mut v = vals(w);
-            let med = median(&mut v);
-            let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
-            Some(median(&mut dev))
-        })?,
-        "changes" => run(first, false, &|w, _, _| {
-            let c = w
-                .windows(2)
-                .filter(|p| !(p[0].v == p[1].v || (p[0].v.is_nan() && p[1].v.is_nan())))
-                .count();
-            Some(c as f64)
-        })?,
-        "resets" => run(first, false, &|w, _, _| {
-            Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
-        })?,
-        "deriv" => run(first, false, &|w, _, _| {
-            (w.len() >= 2).then(|| linear_regression(w, w[0].t).0)
-        })?,
-        "quantile_over_time" => {
-            let q = scalar_arg(ctx, first, g)?;
-            run(args.get(1), false, &|w, k, _| {
-                let q = q.get(k).copied().unwrap_or(q[0]);
-                Some(quantile(q, &mut vals(w)))
-            })?
+/// `f` over every window of the range argument; `keep_name` keeps the
+/// metric name (`last_over_time`, `first_over_time`).
+pub(super) fn each(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    keep_name: bool,
+    f: Kernel,
+) -> Result<Vec<GSeries>, EvalError> {
+    over_windows(
+        ctx,
+        matrix(ctx, args.first(), g)?,
+        g.n,
+        keep_name,
+        |w, _| f(w),
+    )
+}
+
+fn values(w: &[Sample]) -> Vec<f64> {
+    w.iter().map(|p| p.v).collect()
+}
+
+/// `f` of every window's samples and their sum, which comes from the
+/// series' prefix sums (exact, allocation-free).
+fn summed(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    f: impl Fn(&[Sample], f64) -> f64 + Sync + Send,
+) -> Result<Vec<GSeries>, EvalError> {
+    let m = matrix(ctx, args.first(), g)?;
+    over_windows_prepared(
+        ctx,
+        m,
+        g.n,
+        false,
+        exact_prefix,
+        |prefix, smp, lo, hi, _| Some(f(&smp[lo..hi], window_sum(prefix, smp, lo, hi))),
+    )
+}
+
+/// `sum_over_time`.
+pub(super) fn sum(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    summed(ctx, args, g, |_, sum| sum)
+}
+
+/// `avg_over_time`.
+pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    summed(ctx, args, g, |w, sum| {
+        // Allocation-free unless the plain sum overflows.
+        if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
+            sum / w.len() as f64
+        } else {
+            mean(&values(w))
         }
-        "predict_linear" => {
-            let d = scalar_arg(ctx, args.get(1), g)?;
-            run(first, false, &|w, k, t| {
-                (w.len() >= 2).then(|| {
-                    let (slope, icept) = linear_regression(w, t);
-                    icept + slope * d.get(k).copied().unwrap_or(d[0])
-                })
-            })?
+    })
+}
+
+/// `count_over_time`.
+pub(super) fn count(w: &[Sample]) -> Option<f64> {
+    Some(w.len() as f64)
+}
+
+/// `min_over_time`.
+pub(super) fn min(w: &[Sample]) -> Option<f64> {
+    Some(
+        w.iter()
+            .fold(f64::NAN, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
+    )
+}
+
+/// `max_over_time`.
+pub(super) fn max(w: &[Sample]) -> Option<f64> {
+    Some(
+        w.iter()
+            .fold(f64::NAN, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
+    )
+}
+
+/// `stddev_over_time`.
+pub(super) fn stddev(w: &[Sample]) -> Option<f64> {
+    Some(variance(w.iter().map(|p| p.v)).sqrt())
+}
+
+/// `stdvar_over_time`.
+pub(super) fn stdvar(w: &[Sample]) -> Option<f64> {
+    Some(variance(w.iter().map(|p| p.v)))
+}
+
+/// `last_over_time`.
+pub(super) fn last(w: &[Sample]) -> Option<f64> {
+    w.last().map(|p| p.v)
+}
+
+/// `first_over_time`.
+pub(super) fn first(w: &[Sample]) -> Option<f64> {
+    w.first().map(|p| p.v)
+}
+
+/// `ts_of_last_over_time`.
+pub(super) fn ts_of_last(w: &[Sample]) -> Option<f64> {
+    w.last().map(|p| p.t as f64 / 1000.0)
+}
+
+/// `ts_of_first_over_time`.
+pub(super) fn ts_of_first(w: &[Sample]) -> Option<f64> {
+    w.first().map(|p| p.t as f64 / 1000.0)
+}
+
+/// `ts_of_max_over_time`: on ties the latest sample wins.
+pub(super) fn ts_of_max(w: &[Sample]) -> Option<f64> {
+    let mut best: Option<Sample> = None;
+    for p in w {
+        if best.is_none_or(|b| p.v >= b.v || b.v.is_nan()) {
+            best = Some(*p);
         }
-        "double_exponential_smoothing" => {
-            let sf = scalar_arg(ctx, args.get(1), g)?;
-            let tf = scalar_arg(ctx, args.get(2), g)?;
-            for (&s, &t) in sf.iter().zip(&tf) {
-                if !(s > 0.0 && s < 1.0) {
-                    return Err(EvalError::InvalidArgument {
-                        func: "double_exponential_smoothing",
-                        reason: format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {s}"),
-                    });
-                }
-                if !(t > 0.0 && t < 1.0) {
-                    return Err(EvalError::InvalidArgument {
-                        func: "double_exponential_smoothing",
-                        reason: format!("invalid trend factor. Expected: 0 < tf < 1, got: {t}"),
-                    });
-                }
-            }
-            run(first, false, &|w, k, _| {
-                smooth(w, sf[k.min(sf.len() - 1)], tf[k.min(tf.len() - 1)])
-            })?
+    }
+    best.map(|b| b.t as f64 / 1000.0)
+}
+
+/// `ts_of_min_over_time`: on ties the latest sample wins.
+pub(super) fn ts_of_min(w: &[Sample]) -> Option<f64> {
+    let mut best: Option<Sample> = None;
+    for p in w {
+        if best.is_none_or(|b| p.v <= b.v || b.v.is_nan()) {
+            best = Some(*p);
         }
-        _ => return Ok(None),
-    };
-    Ok(Some(out))
+    }
+    best.map(|b| b.t as f64 / 1000.0)
+}
+
+/// `present_over_time`.
+pub(super) fn present(_: &[Sample]) -> Option<f64> {
+    Some(1.0)
+}
+
+/// `mad_over_time`: the median absolute deviation.
+pub(super) fn mad(w: &[Sample]) -> Option<f64> {
+    let mut v = values(w);
+    let med = median(&mut v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+    Some(median(&mut dev))
+}
+
+/// `changes`.
+pub(super) fn changes(w: &[Sample]) -> Option<f64> {
+    let c = w
+        .windows(2)
+        .filter(|p| !(p[0].v == p[1].v || (p[0].v.is_nan() && p[1].v.is_nan())))
+        .count();
+    Some(c as f64)
+}
+
+/// `resets`.
+pub(super) fn resets(w: &[Sample]) -> Option<f64> {
+    Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
+}
+
+/// `deriv`.
+pub(super) fn deriv(w: &[Sample]) -> Option<f64> {
+    (w.len() >= 2).then(|| linear_regression(w, w[0].t).0)
+}
+
+/// `quantile_over_time(φ, m)`.
+pub(super) fn quantile_over_time(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+) -> Result<Vec<GSeries>, EvalError> {
+    let q = scalar_arg(ctx, args.first(), g)?;
+    let m = matrix(ctx, args.get(1), g)?;
+    over_windows(ctx, m, g.n, false, |w, k| {
+        let q = q.get(k).copied().unwrap_or(q[0]);
+        Some(quantile(q, &mut values(w)))
+    })
+}
+
+/// `predict_linear(m, t)`.
+pub(super) fn predict_linear(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let d = scalar_arg(ctx, args.get(1), g)?;
+    let m = matrix(ctx, args.first(), g)?;
+    let times = m.times.clone();
+    over_windows(ctx, m, g.n, false, |w, k| {
+        (w.len() >= 2).then(|| {
+            let (slope, icept) = linear_regression(w, times[k]);
+            icept + slope * d.get(k).copied().unwrap_or(d[0])
+        })
+    })
+}
+
+/// `double_exponential_smoothing(m, sf, tf)`.
+pub(super) fn double_exponential_smoothing(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+) -> Result<Vec<GSeries>, EvalError> {
+    let sf = scalar_arg(ctx, args.get(1), g)?;
+    let tf = scalar_arg(ctx, args.get(2), g)?;
+    for (&s, &t) in sf.iter().zip(&tf) {
+        if !(s > 0.0 && s < 1.0) {
+            return Err(EvalError::InvalidArgument {
+                func: "double_exponential_smoothing",
+                reason: format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {s}"),
+            });
+        }
+        if !(t > 0.0 && t < 1.0) {
+            return Err(EvalError::InvalidArgument {
+                func: "double_exponential_smoothing",
+                reason: format!("invalid trend factor. Expected: 0 < tf < 1, got: {t}"),
+            });
+        }
+    }
+    let m = matrix(ctx, args.first(), g)?;
+    over_windows(ctx, m, g.n, false, |w, k| {
+        smooth(w, sf[k.min(sf.len() - 1)], tf[k.min(tf.len() - 1)])
+    })
 }

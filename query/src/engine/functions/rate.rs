@@ -3,30 +3,33 @@
 use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
+use super::super::range::MatrixArg;
 use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::Emit;
-use super::FamilyResult;
+use super::apply::over_windows;
+use super::args::matrix;
 use super::extrapolate::Extrapolator;
-use super::matrix;
 use super::regular;
 use crate::parser::ast::Expr;
+use crate::parser::functions::Func;
 use hourglass_storage::Sample;
 
-pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
-    if matches!(name, "irate" | "idelta") {
-        return instant(ctx, name == "irate", args, g).map(Some);
-    }
-    let Some((counter, per_second)) = extrapolated(name) else {
-        return Ok(None);
-    };
-    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g).map(Some)
+/// `rate` (`counter`, `per_second`), `increase` (`counter`) or `delta`.
+pub(super) fn extrapolating(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    counter: bool,
+    per_second: bool,
+) -> Result<Vec<GSeries>, EvalError> {
+    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g)
 }
 
 /// `rate`/`increase` (`counter`) or `delta` of an evaluated range argument.
 pub(crate) fn from_matrix(
     ctx: &Ctx,
-    m: super::MatrixArg,
+    m: MatrixArg,
     counter: bool,
     per_second: bool,
     g: Grid,
@@ -52,12 +55,13 @@ pub(crate) fn from_matrix(
     merge_unless_distinct(out, distinct)
 }
 
-/// `(counter, per_second)` for the extrapolating functions.
-pub(crate) fn extrapolated(name: &str) -> Option<(bool, bool)> {
-    match name {
-        "rate" => Some((true, true)),
-        "increase" => Some((true, false)),
-        "delta" => Some((false, false)),
+/// `(counter, per_second)` of the extrapolating functions, `None` for
+/// every other function.
+pub(crate) fn extrapolated(func: Func) -> Option<(bool, bool)> {
+    match func {
+        Func::Rate => Some((true, true)),
+        Func::Increase => Some((true, false)),
+        Func::Delta => Some((false, false)),
         _ => None,
     }
 }
@@ -198,9 +202,14 @@ fn resets_added(w: &[Sample]) -> f64 {
 }
 
 /// `irate`/`idelta`: the last two samples of each window.
-fn instant(ctx: &Ctx, is_rate: bool, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+pub(super) fn instant(
+    ctx: &Ctx,
+    is_rate: bool,
+    args: &[Expr],
+    g: Grid,
+) -> Result<Vec<GSeries>, EvalError> {
     let m = matrix(ctx, args.first(), g)?;
-    super::over_windows(ctx, m, g.n, false, |w, _| {
+    over_windows(ctx, m, g.n, false, |w, _| {
         if w.len() < 2 {
             return None;
         }

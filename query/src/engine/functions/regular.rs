@@ -41,7 +41,7 @@ pub(super) fn step(ends: &[i64]) -> Option<i64> {
     (s > 0 && regular).then_some(s)
 }
 
-/// [`super::rate::windowed_each`] for finite counter values spaced `d`
+/// `rate::windowed_each` for finite counter values spaced `d`
 /// apart, over `ends` spaced `step` apart, with `step` a multiple of `d`.
 pub(super) fn counter_windows(
     smp: &[Sample],

@@ -2,13 +2,28 @@
 //! seconds, in UTC, on [`hourglass_storage::calendar`].
 
 use super::super::Ctx;
+use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid};
-use super::{FamilyResult, map_values, vector_arg};
+use super::apply::map_values;
+use super::args::vector_arg;
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use hourglass_storage::calendar::{civil_from_days, days_in_month};
 
-fn date_part(name: &str, secs: f64) -> f64 {
+/// The part of a date a calendar function reads.
+#[derive(Clone, Copy)]
+pub(super) enum DatePart {
+    Minute,
+    Hour,
+    DayOfWeek,
+    DayOfMonth,
+    DayOfYear,
+    DaysInMonth,
+    Month,
+    Year,
+}
+
+fn date_part(part: DatePart, secs: f64) -> f64 {
     if !secs.is_finite() {
         return f64::NAN;
     }
@@ -17,37 +32,29 @@ fn date_part(name: &str, secs: f64) -> f64 {
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    match name {
-        "minute" => ((sod / 60) % 60) as f64,
-        "hour" => (sod / 3600) as f64,
-        "day_of_week" => (days + 4).rem_euclid(7) as f64,
-        "day_of_month" => f64::from(d),
-        "day_of_year" => {
+    match part {
+        DatePart::Minute => ((sod / 60) % 60) as f64,
+        DatePart::Hour => (sod / 3600) as f64,
+        DatePart::DayOfWeek => (days + 4).rem_euclid(7) as f64,
+        DatePart::DayOfMonth => f64::from(d),
+        DatePart::DayOfYear => {
             let before: u32 = (1..m).map(|mm| days_in_month(y, mm)).sum();
             f64::from(before + d)
         }
-        "days_in_month" => f64::from(days_in_month(y, m)),
-        "month" => f64::from(m),
-        "year" => y as f64,
-        _ => f64::NAN,
+        DatePart::DaysInMonth => f64::from(days_in_month(y, m)),
+        DatePart::Month => f64::from(m),
+        DatePart::Year => y as f64,
     }
 }
 
-pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResult {
-    if !matches!(
-        name,
-        "minute"
-            | "hour"
-            | "day_of_week"
-            | "day_of_month"
-            | "day_of_year"
-            | "days_in_month"
-            | "month"
-            | "year"
-    ) {
-        return Ok(None);
-    }
-    // Without an argument: vector(time()).
+/// `minute(v)`, `hour(v)`, ...: `part` of each value read as Unix
+/// seconds; without an argument, of `vector(time())`.
+pub(super) fn call(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    part: DatePart,
+) -> Result<Vec<GSeries>, EvalError> {
     let input = match args.first() {
         Some(_) => vector_arg(ctx, args.first(), g)?,
         None => {
@@ -58,7 +65,7 @@ pub(super) fn call(ctx: &Ctx, name: &str, args: &[Expr], g: Grid) -> FamilyResul
             }]
         }
     };
-    map_values(input, |v, _| date_part(name, v)).map(Some)
+    map_values(input, |v, _| date_part(part, v))
 }
 
 #[cfg(test)]
@@ -67,8 +74,8 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(date_part("day_of_week", 0.0), 4.0);
-        assert_eq!(date_part("day_of_year", 1_709_164_800.0), 60.0);
-        assert_eq!(date_part("days_in_month", 1_709_164_800.0), 29.0);
+        assert_eq!(date_part(DatePart::DayOfWeek, 0.0), 4.0);
+        assert_eq!(date_part(DatePart::DayOfYear, 1_709_164_800.0), 60.0);
+        assert_eq!(date_part(DatePart::DaysInMonth, 1_709_164_800.0), 29.0);
     }
 }

@@ -6,7 +6,7 @@
 //! of the window (whose compensation stays zero). Counters and integer
 //! gauges qualify; other series sum each window as before.
 
-use super::super::aggregate::kahan_sum;
+use super::super::numeric::kahan_sum;
 use hourglass_storage::Sample;
 
 /// Total magnitudes below this keep every partial sum exact. (A rounded

@@ -4,8 +4,8 @@
 //! a run of consecutive steps then folds in a loop over plain `f64`
 //! arrays, which the compiler turns into vector code.
 
-use super::super::aggregate::kahan_inc;
 use super::super::functions::Emit;
+use super::super::numeric::kahan_inc;
 use super::Plan;
 use crate::parser::ast::AggregateOp;
 use hourglass_storage::Sample;

@@ -16,9 +16,9 @@
 mod acc;
 
 use super::Ctx;
-use super::aggregate::{self, group_key};
 use super::error::EvalError;
 use super::functions::{Emit, rate, unparen};
+use super::grouping::group_key;
 use super::range::{self, MatrixArg};
 use super::selected::{self, Selected};
 use super::value::{GSeries, GValue, Grid, NAME, one_name};
@@ -94,7 +94,7 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             }))
         }
         Expr::Call(c) => {
-            let Some((counter, per_second)) = rate::extrapolated(c.func.name) else {
+            let Some((counter, per_second)) = rate::extrapolated(c.func.id) else {
                 return Ok(None);
             };
             let Some(arg @ Expr::Matrix(ms)) = c.args.first().map(unparen) else {
@@ -120,9 +120,17 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
     }
 }
 
+/// What a fused evaluation gives the aggregation.
+pub(crate) enum Fused {
+    /// The aggregation's result.
+    Done(GValue),
+    /// The input evaluated, for the general path to aggregate.
+    Input(Vec<GSeries>),
+}
+
 /// Evaluates `a` fused with its input, or `None` when it does not qualify
 /// (and nothing was selected).
-pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, EvalError> {
+pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, EvalError> {
     use AggregateOp::*;
     if !matches!(a.op, Sum | Avg | Count | Group | Min | Max) {
         return Ok(None);
@@ -140,7 +148,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
             ..
         } if !m.name_fixed && !one_name(m.series.iter().map(|s| &s.labels)) => {
             let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
-            return aggregate::eval_input(ctx, a, g, input).map(Some);
+            return Ok(Some(Fused::Input(input)));
         }
         plan => plan,
     };
@@ -211,9 +219,9 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<GValue>, 
     // Groups in the order the general path finds them: by the first
     // series that has a value.
     out.sort_by_key(|(first, _)| *first);
-    Ok(Some(GValue::Vector(
+    Ok(Some(Fused::Done(GValue::Vector(
         out.into_iter().map(|(_, s)| s).collect(),
-    )))
+    ))))
 }
 
 /// One block's accumulators, for the groups its series fall in.

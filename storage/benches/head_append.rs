@@ -10,8 +10,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hourglass_storage::head::{Head, HeadOptions};
-use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};
+use hourglass_storage::internals::Head;
+use hourglass_storage::{
+    HeadOptions, Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch,
+};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};

@@ -10,7 +10,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::Sample;
-use hourglass_storage::chunk::{self, Chunk, ENCODING_PACKED, XorAppender};
+use hourglass_storage::chunk::{self, Chunk};
+use hourglass_storage::internals::{ENCODING_PACKED, XorAppender};
 use std::hint::black_box;
 
 const SERIES: usize = 1_000;
@@ -93,22 +94,21 @@ fn shape_constant(r: &mut Rng, _: usize) -> Vec<Sample> {
     let ts = times(r, 0);
     constant(r, ts)
 }
-/// node-exporter-like mix: 40% constants, 40% counters, 20% 2-decimal gauges.
-fn shape_mix(r: &mut Rng, i: usize) -> Vec<Sample> {
-    let ts = times(r, 0);
+/// node-exporter-like mix: 40% constants, 40% counters, 20% 2-decimal
+/// gauges, scraped with up to `jitter_ms` of timestamp jitter.
+fn mix(r: &mut Rng, i: usize, jitter_ms: u64) -> Vec<Sample> {
+    let ts = times(r, jitter_ms);
     match i % 5 {
         0 | 1 => constant(r, ts),
         2 | 3 => counter(r, ts),
         _ => gauge2(r, ts),
     }
 }
+fn shape_mix(r: &mut Rng, i: usize) -> Vec<Sample> {
+    mix(r, i, 0)
+}
 fn shape_mix_jitter(r: &mut Rng, i: usize) -> Vec<Sample> {
-    let ts = times(r, 3);
-    match i % 5 {
-        0 | 1 => constant(r, ts),
-        2 | 3 => counter(r, ts),
-        _ => gauge2(r, ts),
-    }
+    mix(r, i, 3)
 }
 fn shape_random_float(r: &mut Rng, _: usize) -> Vec<Sample> {
     let ts = times(r, 0);

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hourglass_storage::index::MemPostings;
+use hourglass_storage::internals::{HeadRef, MemPostings, PostingId};
 use hourglass_storage::{Labels, MatchOp, Matcher};
 use std::hint::black_box;
 
@@ -15,7 +15,7 @@ const METRICS: u32 = 100;
 const INSTANCES: u32 = 10_000;
 const IDS: u32 = 100_000;
 
-fn build() -> MemPostings {
+fn build() -> MemPostings<HeadRef> {
     let mut p = MemPostings::new();
     for m in 0..METRICS {
         for i in 0..INSTANCES {
@@ -38,7 +38,7 @@ fn build() -> MemPostings {
                     ("job", &job),
                 ])
             };
-            p.add(id, &l);
+            p.add(HeadRef::from_raw(id), &l);
         }
     }
     p

@@ -1,0 +1,11 @@
+//! The bytes every chunk starts and ends with (see `FORMAT.md`).
+
+/// Encoding byte of our XOR codec (version 1), the open chunks' encoding.
+pub const ENCODING_XOR: u8 = 0x01;
+/// Encoding byte of the packed codec: fixed interval, fixed-width value
+/// differences (see `packed.rs`).
+pub const ENCODING_PACKED: u8 = 0x02;
+/// Encoding byte, then the sample count as a big-endian u16.
+pub const HEADER_LEN: usize = 3;
+/// CRC32 (IEEE) of everything before it, big-endian.
+pub const CRC_LEN: usize = 4;
