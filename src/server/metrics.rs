@@ -1,13 +1,12 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
 use super::AppState;
+use super::exposition::Exposition;
 use crate::build_info;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hourglass_query::prom_text::{Quoting, plain_float, write_quoted};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,37 +26,6 @@ impl HttpMetrics {
         let e = m.entry((handler.to_string(), code)).or_default();
         e.0 += 1;
         e.1 += took.as_secs_f64();
-    }
-}
-
-/// Writes families in the text exposition format.
-struct Exposition(String);
-
-impl Exposition {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.0.push_str(name);
-        if !labels.is_empty() {
-            self.0.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.0.push(',');
-                }
-                self.0.push_str(k);
-                self.0.push('=');
-                write_quoted(&mut self.0, v, Quoting::Exposition);
-            }
-            self.0.push('}');
-        }
-        let _ = writeln!(self.0, " {}", plain_float(value));
-    }
-
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
     }
 }
 
@@ -452,16 +420,4 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         out.0,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        let mut e = Exposition(String::new());
-        e.sample("m", &[("l", "a\"b\\c\nd")], f64::INFINITY);
-        assert_eq!(e.0, "m{l=\"a\\\"b\\\\c\\nd\"} +Inf\n");
-    }
 }

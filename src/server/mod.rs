@@ -1,6 +1,7 @@
 //! The HTTP server: routes, shared state, and request accounting.
 
 mod auth;
+mod exposition;
 pub mod connections;
 mod inflight;
 mod metadata;

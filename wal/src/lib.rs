@@ -35,6 +35,7 @@ mod frame;
 
 pub mod fs;
 mod heal;
+pub mod histogram;
 mod interval;
 mod options;
 mod reader;
@@ -46,6 +47,7 @@ mod wal;
 
 pub use checkpoint::CheckpointRecords;
 pub use error::{Error, Result};
+pub use histogram::{Histogram, HistogramFamily};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
 pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};
