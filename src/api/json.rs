@@ -80,8 +80,14 @@ fn write_matrix(m: &[RangeSeries], out: &mut String) {
     out.push(']');
 }
 
-/// The whole success envelope of a query result.
-pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> String {
+/// The whole success envelope of a query result; `stats` is the
+/// `data.stats` object, already written, when the query asked for it.
+pub fn query_response(
+    value: &Value,
+    warnings: &[String],
+    infos: &[String],
+    stats: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":");
     match value {
@@ -104,6 +110,10 @@ pub fn query_response(value: &Value, warnings: &[String], infos: &[String]) -> S
             out.push_str("\"matrix\",\"result\":");
             write_matrix(m, &mut out);
         }
+    }
+    if let Some(stats) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(stats);
     }
     out.push('}');
     for (key, list) in [("warnings", warnings), ("infos", infos)] {
@@ -152,13 +162,13 @@ mod tests {
             t: 4000,
             v: f64::NAN,
         }]);
-        let text = query_response(&value, &["careful".into()], &["repaired".into()]);
+        let text = query_response(&value, &["careful".into()], &["repaired".into()], None);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["data"]["result"][0]["metric"]["job"], "a\"b\\c\n");
         assert_eq!(parsed["data"]["result"][0]["value"][1], "NaN");
         assert_eq!(parsed["warnings"][0], "careful");
         assert_eq!(parsed["infos"][0], "repaired");
-        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[]);
+        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[], None);
         assert_eq!(
             s,
             r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#

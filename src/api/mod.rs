@@ -7,6 +7,7 @@ mod labels;
 pub(crate) mod params;
 mod parse_query;
 mod query;
+mod query_stats;
 pub use query::fuzz_query_params;
 mod status;
 pub mod time;

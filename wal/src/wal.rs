@@ -6,6 +6,7 @@ use crate::commit::Commit;
 use crate::error::{Error, IoContext, Result};
 use crate::frame::{self, FRAME_HEADER_LEN, FragmentType};
 use crate::fs::{Fs, StdFs, WalFile};
+use crate::histogram::{FINE_BUCKETS, Histogram, Snapshot};
 use crate::interval::Ticker;
 use crate::options::{MIN_SEGMENT_SIZE, Options, SyncPolicy};
 use crate::reader::{End, Position, Scanner};
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) commit: Commit,
     counters: Counters,
+    /// How long each fsync of a segment took.
+    fsync_latency: Histogram,
     /// Why appends are refused, while they are; read by [`Wal::fault`]
     /// without waiting for the writer.
     fault: Arc<Mutex<Option<String>>>,
@@ -180,6 +183,7 @@ impl Wal {
             writer: Mutex::new(writer),
             commit: Commit::new(next_lsn),
             counters: Counters::default(),
+            fsync_latency: Histogram::new(FINE_BUCKETS),
             fault,
         });
         let ticker = match shared.opts.sync {
@@ -304,6 +308,11 @@ impl Wal {
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// How long fsyncs of segments took since open.
+    pub fn fsync_latency(&self) -> Snapshot {
+        self.shared.fsync_latency.snapshot()
     }
 
     /// Counters since open.
@@ -893,13 +902,17 @@ impl Shared {
     }
 
     fn fsync(&self, file: &Arc<dyn WalFile>, segment: u32) -> Result<()> {
+        let _span = tracing::debug_span!("wal_fsync", segment).entered();
         let t0 = Instant::now();
         match file.sync() {
             Ok(()) => {
+                let took = t0.elapsed();
                 self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .fsync_nanos
-                    .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                self.fsync_latency.observe_duration(took);
+                tracing::trace!(took_us = took.as_micros() as u64, "fsynced");
                 Ok(())
             }
             Err(source) => {
