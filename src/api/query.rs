@@ -204,7 +204,10 @@ async fn run(
             infos,
             stats,
             samples_per_step,
-        } = out.map_err(|e| (eval_error(&e), None))?;
+        } = match out {
+            Ok(out) => out,
+            Err(e) => return (Err(eval_error(&e)), None),
+        };
         let cost = Outcome {
             phases: QueryPhases {
                 queue,
@@ -226,7 +229,7 @@ async fn run(
                     value.points()
                 ),
             };
-            return Err((e, Some(cost)));
+            return (Err(e), Some(cost));
         };
         let encoding = Instant::now();
         let stats_text = match stats_wanted {
@@ -238,19 +241,16 @@ async fn run(
         drop(slot);
         let mut cost = cost;
         cost.phases.encode = encoding.elapsed();
-        Ok::<_, (ApiError, Option<Outcome>)>((body, cost))
+        (Ok(body), Some(cost))
     })
     .await
     .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
     let took = asked.arrived.elapsed();
-    let (result, cost) = match done {
-        Ok((body, mut cost)) => {
-            cost.phases.total = took;
-            state.observe().latency.query(asked.kind, &cost.phases);
-            (Ok(body), Some(cost))
-        }
-        Err((e, cost)) => (Err(e), cost),
-    };
+    let (result, mut cost) = done;
+    if let (Ok(_), Some(cost)) = (&result, &mut cost) {
+        cost.phases.total = took;
+        state.observe().latency.query(asked.kind, &cost.phases);
+    }
     let (samples, series) = cost.as_ref().map_or((0, 0), |c| (c.samples, c.series));
     tracing::debug!(
         parent: &span,
