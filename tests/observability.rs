@@ -156,16 +156,7 @@ fn slow_query_log_names_the_query_its_cost_and_caller() {
     let r = request(server.addr, "GET", &path, &[("Authorization", &basic)], b"");
     assert_eq!(r.status, 200, "{}", r.text());
 
-    let mut line = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while line.is_none() && std::time::Instant::now() < deadline {
-        if let Ok(l) = server.log.recv_timeout(Duration::from_millis(200))
-            && l.contains("slow query")
-        {
-            line = Some(l);
-        }
-    }
-    let line = line.expect("a slow-query line in the log");
+    let line = next_slow_line(&server);
     println!("{line}");
     for want in [
         "WARN",
@@ -185,6 +176,35 @@ fn slow_query_log_names_the_query_its_cost_and_caller() {
         1.0,
         "one slow query logged and counted"
     );
+
+    // A query that runs out of time is logged too, with its errorType.
+    let timed_out = format!("{path}&timeout=1ms");
+    let r = request(
+        server.addr,
+        "GET",
+        &timed_out,
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(r.status, 503, "{}", r.text());
+    let line = next_slow_line(&server);
+    println!("{line}");
+    assert!(line.contains("error=\"timeout\""), "{line}");
+    assert!(line.contains("caller=\"grafana\""), "{line}");
+    assert_eq!(metric(&server, "hourglass_slow_queries_total"), 2.0);
+}
+
+/// The next slow-query line of the server's log, within 10 s.
+fn next_slow_line(server: &Server) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(l) = server.log.recv_timeout(Duration::from_millis(200))
+            && l.contains("slow query")
+        {
+            return l;
+        }
+    }
+    panic!("no slow-query line in the log");
 }
 
 /// Buckets, sum and count of the histogram `family` whose labels include

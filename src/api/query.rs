@@ -158,7 +158,8 @@ fn times_text(times: &[(&str, i64)]) -> String {
     out
 }
 
-/// What a query cost, whether it succeeded or not.
+/// What an evaluated query cost (also when its result could not be
+/// written out).
 struct Outcome {
     phases: QueryPhases,
     samples: usize,
