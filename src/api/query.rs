@@ -177,8 +177,8 @@ async fn run(
     let span = tracing::debug_span!(
         "query",
         kind = asked.kind.as_str(),
-        query = %bounded_text(&asked.text, MAX_LOGGED_QUERY_BYTES),
-        params = %asked.params,
+        query = ?bounded_text(&asked.text, MAX_LOGGED_QUERY_BYTES),
+        params = ?asked.params,
     );
     let queued = Instant::now();
     let slot = admitted(&state).instrument(span.clone()).await?;
