@@ -14,6 +14,7 @@ pub mod cli;
 mod config;
 mod data_dir;
 pub mod ingest;
+pub(crate) mod observe;
 pub mod scrape;
 mod server;
 mod size;

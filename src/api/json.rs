@@ -82,12 +82,14 @@ fn write_matrix(m: &[RangeSeries], out: &mut String) {
 
 /// The whole success envelope of a query result; `paging` (series in the
 /// whole result, offset, limit) adds `totalSeries`, `offset` and `limit`
-/// to `data` for a paged answer.
+/// to `data` for a paged answer; `stats` is the `data.stats` object,
+/// already written, when the query asked for it.
 pub fn query_response(
     value: &Value,
     warnings: &[String],
     infos: &[String],
     paging: Option<(usize, usize, Option<usize>)>,
+    stats: Option<&str>,
 ) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":");
@@ -123,6 +125,10 @@ pub fn query_response(
             }
             None => out.push_str("null"),
         }
+    }
+    if let Some(stats) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(stats);
     }
     out.push('}');
     for (key, list) in [("warnings", warnings), ("infos", infos)] {
@@ -171,13 +177,19 @@ mod tests {
             t: 4000,
             v: f64::NAN,
         }]);
-        let text = query_response(&value, &["careful".into()], &["repaired".into()], None);
+        let text = query_response(
+            &value,
+            &["careful".into()],
+            &["repaired".into()],
+            None,
+            None,
+        );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["data"]["result"][0]["metric"]["job"], "a\"b\\c\n");
         assert_eq!(parsed["data"]["result"][0]["value"][1], "NaN");
         assert_eq!(parsed["warnings"][0], "careful");
         assert_eq!(parsed["infos"][0], "repaired");
-        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[], None);
+        let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[], None, None);
         assert_eq!(
             s,
             r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#

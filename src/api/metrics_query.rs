@@ -6,9 +6,12 @@
 
 use super::envelope::{ApiError, ApiResult};
 use super::params::Params;
-use super::query::{Page, instant_page, range_page};
-use crate::server::AppState;
-use axum::extract::State;
+use super::query::{Asked, Page, instant_page, range_page};
+use crate::observe::QueryKind;
+use crate::server::{AppState, Caller};
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use std::net::SocketAddr;
 
 /// Most series on one page.
 pub const MAX_PAGE_SIZE: usize = 10_000;
@@ -55,7 +58,12 @@ fn page(p: &Params) -> Result<Page, ApiError> {
 }
 
 /// `GET /api/v1/metrics/query?query=…[&time=…|&start=…&end=…&step=…][&limit=&offset=|&page=&page_size=]`
-pub async fn metrics_query(State(state): State<AppState>, params: Params) -> ApiResult {
+pub async fn metrics_query(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
+    params: Params,
+) -> ApiResult {
     let page = page(&params)?;
     let ranged = ["start", "end", "step"]
         .iter()
@@ -67,9 +75,11 @@ pub async fn metrics_query(State(state): State<AppState>, params: Params) -> Api
                 "give time for an instant query, or start, end and step for a range query",
             ));
         }
-        range_page(state, params, Some(page)).await
+        let asked = Asked::new(QueryKind::Range, &params, caller, remote);
+        range_page(state, params, Some(page), asked).await
     } else {
-        instant_page(state, params, Some(page)).await
+        let asked = Asked::new(QueryKind::Instant, &params, caller, remote);
+        instant_page(state, params, Some(page), asked).await
     }
 }
 

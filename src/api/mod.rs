@@ -9,6 +9,7 @@ mod metrics_query;
 pub(crate) mod params;
 mod parse_query;
 mod query;
+mod query_stats;
 pub use query::fuzz_query_params;
 mod prom_targets;
 mod status;

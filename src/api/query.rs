@@ -1,16 +1,20 @@
 //! `/api/v1/query` and `/api/v1/query_range`: PromQL through the engine.
 
 use super::envelope::{ApiError, ApiResult};
-use super::json::query_response;
+use super::json::{format_timestamp, query_response};
 use super::params::{Params, parse_error_text};
-use crate::server::AppState;
-use axum::extract::State;
+use super::query_stats::{StatsWanted, stats_json};
+use crate::observe::{MAX_LOGGED_QUERY_BYTES, QueryKind, QueryPhases, SlowQuery, bounded_text};
+use crate::server::{AppState, Caller};
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Slot, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -64,6 +68,7 @@ fn query_params(
             lookback_delta_ms: lookback.filter(|&l| l > 0),
             timeout: Some(timeout),
             cancel: None,
+            per_step_stats: StatsWanted::from_params(params) == StatsWanted::All,
         },
     ))
 }
@@ -124,64 +129,203 @@ pub(crate) async fn admitted(state: &AppState) -> Result<Slot, ApiError> {
 /// response is written: the point itself and about 32 bytes of JSON.
 const JSON_SAMPLES_PER_POINT: usize = 3;
 
+/// Who asked for a query and what, for its span, its latency and the
+/// slow-query log.
+pub(crate) struct Asked {
+    kind: QueryKind,
+    /// When the request reached the handler.
+    arrived: Instant,
+    text: String,
+    /// `time=…` or `start=… end=… step=…`.
+    params: String,
+    stats: StatsWanted,
+    caller: Option<String>,
+    remote: Option<SocketAddr>,
+}
+
+impl Asked {
+    pub(crate) fn new(
+        kind: QueryKind,
+        params: &Params,
+        caller: Option<Extension<Caller>>,
+        remote: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ) -> Asked {
+        Asked {
+            kind,
+            arrived: Instant::now(),
+            text: params.get("query").unwrap_or_default().to_string(),
+            params: String::new(),
+            stats: StatsWanted::from_params(params),
+            caller: caller.map(|Extension(c)| c.name),
+            remote: remote.map(|Extension(ConnectInfo(a))| a),
+        }
+    }
+}
+
+/// `name=<seconds>` for each of `times` (ms), space-separated.
+fn times_text(times: &[(&str, i64)]) -> String {
+    let mut out = String::new();
+    for (name, ms) in times {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(name);
+        out.push('=');
+        format_timestamp(*ms, &mut out);
+    }
+    out
+}
+
+/// What an evaluated query cost (also when its result could not be
+/// written out).
+struct Outcome {
+    phases: QueryPhases,
+    samples: usize,
+    series: usize,
+}
+
 async fn run(
     state: AppState,
     mut opts: QueryOptions,
     eval: impl FnOnce(&AppState, &QueryOptions) -> Result<QueryOutput, EvalError> + Send + 'static,
     page: Page,
+    asked: Asked,
 ) -> ApiResult {
-    let slot = admitted(&state).await?;
+    use tracing::Instrument as _;
+    let span = tracing::debug_span!(
+        "query",
+        kind = asked.kind.as_str(),
+        query = ?bounded_text(&asked.text, MAX_LOGGED_QUERY_BYTES),
+        params = ?asked.params,
+    );
+    let queued = Instant::now();
+    let slot = admitted(&state).instrument(span.clone()).await?;
+    let queue = queued.elapsed();
     let cancel = Arc::new(AtomicBool::new(false));
     opts.cancel = Some(Arc::clone(&cancel));
     let _guard = CancelOnDrop(cancel);
+    let stats_wanted = asked.stats;
+    let worker = state.clone();
+    let in_worker = span.clone();
     // The slot is held until the evaluation itself ends, even when the
     // client has gone and the worker is still noticing the cancellation.
     // The response is written out under the same slot, off the async
     // threads, with the result (and about twice its size again for its
     // JSON) drawn from the memory budget: the evaluation gave its count
     // back when it ended, but the result is still in memory.
-    let body = tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
+        let _entered = in_worker.enter();
+        let state = worker;
         let out = eval(&state, &opts);
         let QueryOutput {
             mut value,
             mut warnings,
             infos,
-            ..
-        } = out.map_err(|e| eval_error(&e))?;
+            stats,
+            samples_per_step,
+        } = match out {
+            Ok(out) => out,
+            Err(e) => return (Err(eval_error(&e)), None),
+        };
+        let cost = Outcome {
+            phases: QueryPhases {
+                queue,
+                prepare: stats.prepare_time,
+                inner_eval: stats.inner_eval_time(),
+                result_sort: stats.sort_time,
+                ..QueryPhases::default()
+            },
+            samples: stats.samples_loaded,
+            series: stats.series_loaded,
+        };
         let total = apply_page(&mut value, page, &mut warnings);
         let held = value.points().saturating_mul(JSON_SAMPLES_PER_POINT);
-        let _reserved = state
-            .engine()
-            .admission()
-            .memory()
-            .reserve(held)
-            .ok_or_else(|| ApiError {
+        let Some(_reserved) = state.engine().admission().memory().reserve(held) else {
+            let e = ApiError {
                 kind: ErrorKind::Unavailable,
                 message: format!(
                     "the query's result of {} points cannot be written out within the server's query memory budget now; retry later",
                     value.points()
                 ),
-            })?;
+            };
+            return (Err(e), Some(cost));
+        };
+        let encoding = Instant::now();
+        let stats_text = match stats_wanted {
+            StatsWanted::None => None,
+            StatsWanted::Summary => Some(stats_json(&stats, queue, None)),
+            StatsWanted::All => Some(stats_json(&stats, queue, Some(&samples_per_step))),
+        };
         let paging = page.report.then_some((total, page.offset, page.limit));
-        let body = query_response(&value, &warnings, &infos, paging);
+        let body = query_response(
+            &value,
+            &warnings,
+            &infos,
+            paging,
+            stats_text.as_deref(),
+        );
         drop(slot);
-        Ok::<_, ApiError>(body)
+        let mut cost = cost;
+        cost.phases.encode = encoding.elapsed();
+        (Ok(body), Some(cost))
     })
     .await
-    .map_err(|e| ApiError::internal(format!("query task failed: {e}")))??;
+    .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
+    let took = asked.arrived.elapsed();
+    let (result, mut cost) = done;
+    if let (Ok(_), Some(cost)) = (&result, &mut cost) {
+        cost.phases.total = took;
+        state.observe().latency.query(asked.kind, &cost.phases);
+    }
+    let (samples, series) = cost.as_ref().map_or((0, 0), |c| (c.samples, c.series));
+    tracing::debug!(
+        parent: &span,
+        samples,
+        series,
+        queue_us = queue.as_micros() as u64,
+        prepare_us = cost.as_ref().map_or(0, |c| c.phases.prepare.as_micros() as u64),
+        eval_us = cost.as_ref().map_or(0, |c| c.phases.inner_eval.as_micros() as u64),
+        encode_us = cost.as_ref().map_or(0, |c| c.phases.encode.as_micros() as u64),
+        took_us = took.as_micros() as u64,
+        "query done"
+    );
+    state.observe().slow_queries.report(&SlowQuery {
+        kind: asked.kind,
+        query: &asked.text,
+        params: &asked.params,
+        took,
+        samples,
+        series,
+        caller: asked.caller.as_deref(),
+        remote: asked.remote,
+        error: result.as_ref().err().map(|e| e.kind.error_type()),
+    });
+    let body = result?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// `GET|POST /api/v1/query?query=…[&time=…][&timeout=…][&lookback_delta=…][&limit=…]`
-pub async fn instant(State(state): State<AppState>, params: Params) -> ApiResult {
-    instant_page(state, params, None).await
+/// `GET|POST /api/v1/query?query=…[&time=…][&timeout=…][&lookback_delta=…][&limit=…][&stats=…]`
+pub async fn instant(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
+    params: Params,
+) -> ApiResult {
+    let asked = Asked::new(QueryKind::Instant, &params, caller, remote);
+    instant_page(state, params, None, asked).await
 }
 
 /// An instant query answering `page` of its series (`None`: the `limit`
 /// parameter's).
-pub(crate) async fn instant_page(state: AppState, params: Params, page: Option<Page>) -> ApiResult {
+pub(crate) async fn instant_page(
+    state: AppState,
+    params: Params,
+    page: Option<Page>,
+    mut asked: Asked,
+) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
     let t = params.time_or("time", now_ms())?;
+    asked.params = times_text(&[("time", t)]);
     let page = match page {
         Some(p) => p,
         None => Page {
@@ -198,21 +342,34 @@ pub(crate) async fn instant_page(state: AppState, params: Params, page: Option<P
             st.engine().instant_with(&q, &expr, t, o)
         },
         page,
+        asked,
     )
     .await
 }
 
-/// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…`
-pub async fn range(State(state): State<AppState>, params: Params) -> ApiResult {
-    range_page(state, params, None).await
+/// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…[&stats=…]`
+pub async fn range(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
+    params: Params,
+) -> ApiResult {
+    let asked = Asked::new(QueryKind::Range, &params, caller, remote);
+    range_page(state, params, None, asked).await
 }
 
 /// A range query answering `page` of its series (`None`: the `limit`
 /// parameter's).
-pub(crate) async fn range_page(state: AppState, params: Params, page: Option<Page>) -> ApiResult {
+pub(crate) async fn range_page(
+    state: AppState,
+    params: Params,
+    page: Option<Page>,
+    mut asked: Asked,
+) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
     let max_points = state.engine().options().max_points_per_series;
     let (start, end, step) = range_grid(&params, max_points)?;
+    asked.params = times_text(&[("start", start), ("end", end), ("step", step)]);
     let page = match page {
         Some(p) => p,
         None => Page {
@@ -229,6 +386,7 @@ pub(crate) async fn range_page(state: AppState, params: Params, page: Option<Pag
             st.engine().range_with(&q, &expr, start, end, step, o)
         },
         page,
+        asked,
     )
     .await
 }

@@ -78,6 +78,11 @@ pub struct ServeArgs {
     /// How far back an instant selector looks for a sample.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     query_lookback_delta: Duration,
+    /// Queries taking at least this long are logged (one `warn` line with
+    /// the query, its parameters, duration, samples and caller) and counted
+    /// in `hourglass_slow_queries_total`; `0` logs none.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    query_slow_log_threshold: Duration,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -260,6 +265,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_entry_bytes: config.limits.max_metadata_bytes,
         },
         max_registered_targets: args.max_registered_targets,
+        slow_query_threshold: args.query_slow_log_threshold,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -385,12 +391,15 @@ async fn persist_loop(state: AppState, every: Duration) {
         tick.tick().await;
         let storage = state.storage();
         let side = state.clone();
-        match tokio::task::spawn_blocking(move || {
+        let t0 = std::time::Instant::now();
+        let round = tokio::task::spawn_blocking(move || {
+            let _span = tracing::debug_span!("persist").entered();
             side.save_side_state();
             storage.persist()
         })
-        .await
-        {
+        .await;
+        state.persist_took(t0.elapsed());
+        match round {
             Ok(Ok(stats)) => {
                 state.persisted(&stats);
                 if !stats.partitions.is_empty()

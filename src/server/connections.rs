@@ -227,7 +227,12 @@ async fn serve_one(
     mut stop: watch::Receiver<bool>,
 ) {
     let this = Arc::clone(&conn);
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    // The client's address, for handlers that log who asked.
+    let peer = stream.peer_addr().ok().map(axum::extract::ConnectInfo);
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        if let Some(p) = peer {
+            req.extensions_mut().insert(p);
+        }
         let router = router.clone();
         let busy = Busy::enter(&this);
         async move {

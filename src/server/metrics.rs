@@ -1,13 +1,12 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
 use super::AppState;
+use super::exposition::Exposition;
 use crate::build_info;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hourglass_query::prom_text::{Quoting, plain_float, write_quoted};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -50,35 +49,17 @@ impl HttpMetrics {
     }
 }
 
-/// Writes families in the text exposition format.
-pub(super) struct Exposition(String);
-
-impl Exposition {
-    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.0.push_str(name);
-        if !labels.is_empty() {
-            self.0.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.0.push(',');
-                }
-                self.0.push_str(k);
-                self.0.push('=');
-                write_quoted(&mut self.0, v, Quoting::Exposition);
-            }
-            self.0.push('}');
-        }
-        let _ = writeln!(self.0, " {}", plain_float(value));
-    }
-
-    pub(super) fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
-    }
+/// Clock ticks per second, the unit of CPU times in `/proc/self/stat`;
+/// 100 when the system will not say.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        // SAFETY: sysconf takes an integer name and returns an integer; it
+        // touches no memory of ours. Listed in storage/UNSAFE.md.
+        #[allow(unsafe_code)]
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if ticks > 0 { ticks as f64 } else { 100.0 }
+    })
 }
 
 /// Resident memory, CPU seconds and open descriptors from `/proc`.
@@ -92,14 +73,14 @@ fn process_figures() -> (Option<f64>, Option<f64>, Option<f64>) {
                 .map(|kb| kb * 1024.0)
         });
     // Fields after the parenthesised command name; utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    // 12th and 13th of them, in clock ticks.
     let cpu = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {
             let rest = s.rsplit_once(')')?.1;
             let f: Vec<&str> = rest.split_whitespace().collect();
             let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
+            Some(ticks / clock_ticks_per_second())
         });
     let fds = std::fs::read_dir("/proc/self/fd")
         .ok()
@@ -435,29 +416,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             *count as f64,
         );
     }
-    out.family(
-        "hourglass_http_request_duration_seconds",
-        "summary",
-        "Time to answer HTTP requests, by handler.",
-    );
-    let mut per_handler: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
-    for ((handler, _), (count, secs)) in &http {
-        let e = per_handler.entry(handler).or_default();
-        e.0 += count;
-        e.1 += secs;
-    }
-    for (handler, (count, secs)) in per_handler {
-        out.sample(
-            "hourglass_http_request_duration_seconds_sum",
-            &[("handler", handler)],
-            secs,
-        );
-        out.sample(
-            "hourglass_http_request_duration_seconds_count",
-            &[("handler", handler)],
-            count as f64,
-        );
-    }
+    latency_histograms(&mut out, &state);
     out.single(
         "hourglass_inflight_body_bytes",
         "gauge",
@@ -481,14 +440,46 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        let mut e = Exposition(String::new());
-        e.sample("m", &[("l", "a\"b\\c\nd")], f64::INFINITY);
-        assert_eq!(e.0, "m{l=\"a\\\"b\\\\c\\nd\"} +Inf\n");
+/// The latency histograms and the slow-query count.
+fn latency_histograms(out: &mut Exposition, state: &AppState) {
+    let observe = state.observe();
+    let name = "hourglass_http_request_duration_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time to answer HTTP requests, by route pattern, method and status class.",
+    );
+    for ((handler, method, code), snap) in observe.latency.http_snapshot() {
+        let labels = [
+            ("handler", handler.as_str()),
+            ("method", method),
+            ("code", code),
+        ];
+        out.histogram(name, &labels, &snap);
     }
+    let name = "hourglass_query_duration_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time of PromQL queries by kind (instant, range) and slice: queue_time, prepare_time (selecting series), inner_eval, result_sort, encode_time (the JSON response), total.",
+    );
+    for ((kind, slice), snap) in observe.latency.query_snapshot() {
+        out.histogram(name, &[("kind", kind), ("slice", slice)], &snap);
+    }
+    let name = "hourglass_wal_fsync_duration_seconds";
+    out.family(name, "histogram", "Time of fsyncs of WAL segments.");
+    out.histogram(name, &[], &state.inner.storage.wal_fsync_latency());
+    let name = "hourglass_persist_duration_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time of persist rounds, failed ones included.",
+    );
+    out.histogram(name, &[], &observe.latency.persist_snapshot());
+    out.single(
+        "hourglass_slow_queries_total",
+        "counter",
+        "Queries that took at least --query-slow-log-threshold, each logged.",
+        observe.slow_queries.count() as f64,
+    );
 }

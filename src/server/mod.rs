@@ -3,6 +3,7 @@
 mod auth;
 mod collection;
 pub mod connections;
+mod exposition;
 mod inflight;
 mod metadata;
 mod metrics;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use auth::Caller;
 pub use collection::sample_loop;
 pub use metadata::{MetadataLimits, MetadataStore};
 pub use metrics::HttpMetrics;
@@ -48,6 +50,8 @@ pub struct Limits {
     pub metadata: MetadataLimits,
     /// Most targets registered over `/api/v1/metrics/targets`.
     pub max_registered_targets: usize,
+    /// Queries taking at least this long are logged; zero logs none.
+    pub slow_query_threshold: std::time::Duration,
 }
 
 /// What the background persister did, for `/metrics`.
@@ -74,6 +78,7 @@ struct Inner {
     metadata: MetadataStore,
     ready: AtomicBool,
     http: HttpMetrics,
+    observe: crate::observe::Observer,
     write_gate: auth::Gate,
     read_gate: auth::Gate,
     /// Requests refused before storage: `(kind, reason)` → count.
@@ -112,6 +117,7 @@ impl AppState {
                 engine: Arc::new(engine),
                 bodies: inflight::BodyBudget::new(limits.max_inflight_body_bytes),
                 metadata: MetadataStore::new(limits.metadata),
+                observe: crate::observe::Observer::new(limits.slow_query_threshold),
                 limits,
                 ready: AtomicBool::new(false),
                 http: HttpMetrics::default(),
@@ -199,6 +205,16 @@ impl AppState {
         p.failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records how long a persist round took, whatever its outcome.
+    pub fn persist_took(&self, took: std::time::Duration) {
+        self.inner.observe.latency.persist(took);
+    }
+
+    /// Latency histograms and the slow-query log.
+    pub fn observe(&self) -> &crate::observe::Observer {
+        &self.inner.observe
+    }
+
     /// The PromQL engine.
     pub fn engine(&self) -> Arc<Engine> {
         Arc::clone(&self.inner.engine)
@@ -245,17 +261,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts every routed request by handler and status code.
+/// Counts and times every routed request by route pattern (never the raw
+/// path), method and status, inside a `request` span.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
     let handler = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = crate::observe::method_label(req.method());
+    let span = tracing::debug_span!("request", method, route = %handler);
     let t0 = Instant::now();
-    let resp = next.run(req).await;
+    let resp = next.run(req).instrument(span.clone()).await;
+    let took = t0.elapsed();
+    let code = resp.status().as_u16();
+    tracing::debug!(parent: &span, status = code, took_us = took.as_micros() as u64, "answered");
+    state.inner.http.observe(&handler, code, took);
     state
         .inner
-        .http
-        .observe(&handler, resp.status().as_u16(), t0.elapsed());
+        .observe
+        .latency
+        .http(&handler, method, code, took);
     resp
 }

@@ -4,7 +4,7 @@
 //! dashboards read them), `hourglass_*` for the rest; labels per pool or
 //! interval, never per target.
 
-use super::metrics::Exposition;
+use super::exposition::Exposition;
 use crate::scrape::stats::{self, REASONS};
 use crate::scrape::{Health, ScrapeManager};
 use std::collections::BTreeMap;

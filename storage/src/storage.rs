@@ -287,6 +287,11 @@ impl Storage {
         self.wal.stats()
     }
 
+    /// How long fsyncs of WAL segments took since open.
+    pub fn wal_fsync_latency(&self) -> hourglass_wal::histogram::Snapshot {
+        self.wal.fsync_latency()
+    }
+
     /// Why the WAL refuses writes (a full disk, say), while it does: it
     /// recovers by itself at the next write, sync or persist once the cause
     /// is gone. Never waits for a write in progress.

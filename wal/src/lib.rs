@@ -35,6 +35,7 @@ mod frame;
 
 pub mod fs;
 mod heal;
+pub mod histogram;
 mod interval;
 mod lock;
 mod options;
@@ -52,6 +53,7 @@ mod writer;
 
 pub use checkpoint::CheckpointRecords;
 pub use error::{Error, Result};
+pub use histogram::{Histogram, HistogramFamily};
 pub use options::{Options, SyncPolicy};
 pub use record::{Lsn, Record};
 pub use recovery::{Corruption, Damage, RecoveryReport, TornTail};

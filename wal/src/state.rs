@@ -5,6 +5,7 @@
 
 use crate::commit::Commit;
 use crate::fs::{Fs, WalFile};
+use crate::histogram::Histogram;
 use crate::options::Options;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) commit: Commit,
     pub(crate) counters: Counters,
+    /// How long each fsync of a segment took.
+    pub(crate) fsync_latency: Histogram,
     /// Why appends are refused, while they are; read by [`crate::Wal::fault`]
     /// without waiting for the writer.
     pub(crate) fault: Arc<Mutex<Option<String>>>,

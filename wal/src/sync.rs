@@ -80,13 +80,17 @@ impl Shared {
     }
 
     pub(crate) fn fsync(&self, file: &Arc<dyn WalFile>, segment: u32) -> Result<()> {
+        let _span = tracing::debug_span!("wal_fsync", segment).entered();
         let t0 = Instant::now();
         match file.sync() {
             Ok(()) => {
+                let took = t0.elapsed();
                 self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .fsync_nanos
-                    .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                self.fsync_latency.observe_duration(took);
+                tracing::trace!(took_us = took.as_micros() as u64, "fsynced");
                 Ok(())
             }
             Err(source) => {

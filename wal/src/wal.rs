@@ -6,6 +6,7 @@ use crate::checkpoint::{self, CheckpointRecords};
 use crate::commit::Commit;
 use crate::error::{Error, IoContext, Result};
 use crate::fs::{Fs, StdFs};
+use crate::histogram::{FINE_BUCKETS, Histogram, Snapshot};
 use crate::interval::Ticker;
 use crate::lock::lock;
 use crate::options::{MIN_SEGMENT_SIZE, Options, SyncPolicy};
@@ -126,6 +127,7 @@ impl Wal {
             writer: Mutex::new(writer),
             commit: Commit::new(next_lsn),
             counters: Counters::default(),
+            fsync_latency: Histogram::new(FINE_BUCKETS),
             fault,
         });
         let ticker = match shared.opts.sync {
@@ -250,6 +252,11 @@ impl Wal {
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// How long fsyncs of segments took since open.
+    pub fn fsync_latency(&self) -> Snapshot {
+        self.shared.fsync_latency.snapshot()
     }
 
     /// Counters since open.

@@ -19,15 +19,18 @@ mod numeric;
 mod range;
 mod select_k;
 mod selected;
+mod stats;
 mod value;
 
 pub use error::{ErrorKind, EvalError};
+pub use stats::QueryStats;
 pub use value::{InstantSample, RangeSeries, Value};
 
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
 use hourglass_storage::{Querier, Sample};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use stats::StepSamples;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use value::{GValue, Grid};
@@ -88,15 +91,8 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Set to true from another thread to stop the query.
     pub cancel: Option<Arc<AtomicBool>>,
-}
-
-/// What a query cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueryStats {
-    /// Samples read from storage.
-    pub samples_loaded: usize,
-    /// Series read from storage.
-    pub series_loaded: usize,
+    /// Count samples read by step ([`QueryOutput::samples_per_step`]).
+    pub per_step_stats: bool,
 }
 
 /// A result with its statistics.
@@ -111,6 +107,9 @@ pub struct QueryOutput {
     pub warnings: Vec<String>,
     /// See `warnings`.
     pub infos: Vec<String>,
+    /// `(step time in ms, samples read)` per step when
+    /// [`QueryOptions::per_step_stats`] asked for it, else empty.
+    pub samples_per_step: Vec<(i64, u64)>,
 }
 
 /// Evaluates PromQL. Cheap to clone and share between threads; clones
@@ -177,7 +176,8 @@ impl Engine {
         t: i64,
         qo: &QueryOptions,
     ) -> Result<QueryOutput, EvalError> {
-        let ctx = self.ctx(q, t, t, qo);
+        let t0 = Instant::now();
+        let ctx = self.ctx(q, (t, t, 1), qo, 1);
         let grid = Grid {
             start: t,
             step: 1,
@@ -205,12 +205,7 @@ impl Engine {
                 ),
             },
         };
-        Ok(QueryOutput {
-            value,
-            stats: ctx.stats(),
-            warnings: ctx.take_notes(Note::Warning),
-            infos: ctx.take_notes(Note::Info),
-        })
+        Ok(ctx.output(value, t0, Duration::ZERO))
     }
 
     /// [`Engine::range`] with per-query options and statistics.
@@ -245,7 +240,8 @@ impl Engine {
                 return Err(EvalError::BadRangeType { got: other.name() });
             }
         }
-        let ctx = self.ctx(q, start, end, qo);
+        let t0 = Instant::now();
+        let ctx = self.ctx(q, (start, end, step), qo, points as usize + 1);
         let grid = Grid {
             start,
             step,
@@ -278,21 +274,19 @@ impl Engine {
             })
             .filter(|s| !s.points.is_empty())
             .collect();
+        let sorting = Instant::now();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(QueryOutput {
-            value: Value::Matrix(out),
-            stats: ctx.stats(),
-            warnings: ctx.take_notes(Note::Warning),
-            infos: ctx.take_notes(Note::Info),
-        })
+        Ok(ctx.output(Value::Matrix(out), t0, sorting.elapsed()))
     }
 
+    /// The context of a query over `(start, end, step)` (ms), `steps`
+    /// steps.
     fn ctx<'a>(
         &'a self,
         q: &'a dyn Querier,
-        start: i64,
-        end: i64,
+        (start, end, step): (i64, i64, i64),
         qo: &'a QueryOptions,
+        steps: usize,
     ) -> Ctx<'a> {
         let timeout = qo
             .timeout
@@ -311,6 +305,11 @@ impl Engine {
             cancel: qo.cancel.as_deref(),
             samples: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            select_nanos: AtomicU64::new(0),
+            per_step: qo
+                .per_step_stats
+                .then(|| StepSamples::new(start, step, steps)),
             series: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
             max_samples: self.opts.max_samples,
@@ -345,6 +344,12 @@ pub(crate) struct Ctx<'a> {
     samples: AtomicUsize,
     /// Samples held now (for the limit).
     held: AtomicUsize,
+    /// The most `held` has been (for statistics).
+    peak: AtomicUsize,
+    /// Time spent selecting series from storage.
+    select_nanos: AtomicU64,
+    /// Samples loaded by step, when asked for.
+    per_step: Option<StepSamples>,
     series: AtomicUsize,
     notes: Mutex<Vec<(Note, String)>>,
     max_samples: usize,
@@ -385,8 +390,17 @@ impl Ctx<'_> {
 
     /// Counts `n` samples as read from storage (for statistics; they are
     /// held through [`Ctx::keep`]).
-    pub fn loaded(&self, n: usize) {
-        self.samples.fetch_add(n, Ordering::Relaxed);
+    pub fn loaded(&self, samples: &[Sample]) {
+        self.samples.fetch_add(samples.len(), Ordering::Relaxed);
+        if let Some(p) = &self.per_step {
+            p.count(samples.iter().map(|s| s.t));
+        }
+    }
+
+    /// Counts time spent selecting series from storage.
+    pub fn selected_in(&self, took: Duration) {
+        self.select_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Counts `n` more samples held, without counting them as loaded:
@@ -407,6 +421,7 @@ impl Ctx<'_> {
                 limit: self.budget.limit(),
             });
         }
+        self.peak.fetch_max(prev + n, Ordering::Relaxed);
         Ok(())
     }
 
@@ -507,10 +522,27 @@ impl Ctx<'_> {
         }
     }
 
-    fn stats(&self) -> QueryStats {
-        QueryStats {
+    /// The query's result with its annotations and statistics; it began
+    /// at `t0` and sorting its result took `sort_time`.
+    fn output(&self, value: Value, t0: Instant, sort_time: Duration) -> QueryOutput {
+        let stats = QueryStats {
             samples_loaded: self.samples.load(Ordering::Relaxed),
             series_loaded: self.series.load(Ordering::Relaxed),
+            peak_samples: self.peak.load(Ordering::Relaxed),
+            prepare_time: Duration::from_nanos(self.select_nanos.load(Ordering::Relaxed)),
+            sort_time,
+            eval_time: t0.elapsed(),
+        };
+        QueryOutput {
+            value,
+            stats,
+            warnings: self.take_notes(Note::Warning),
+            infos: self.take_notes(Note::Info),
+            samples_per_step: self
+                .per_step
+                .as_ref()
+                .map(StepSamples::take)
+                .unwrap_or_default(),
         }
     }
 

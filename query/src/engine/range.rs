@@ -22,10 +22,12 @@ pub(crate) fn load(
     if mint > maxt {
         return Ok(Vec::new());
     }
+    let t0 = std::time::Instant::now();
     let set = ctx.querier.select(matchers, mint, maxt)?;
     let series: Vec<_> = set
         .map(|s| Selected::stored(s.labels, s.samples, keep_stale))
         .collect();
+    ctx.selected_in(t0.elapsed());
     ctx.add_series(series.len())?;
     Ok(series)
 }

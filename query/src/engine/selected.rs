@@ -77,7 +77,7 @@ fn read<'a>(
             if !*keep_stale && buf.iter().fold(false, |any, s| any | is_stale_nan(s.v)) {
                 buf.retain(|s| !is_stale_nan(s.v));
             }
-            ctx.loaded(buf.len());
+            ctx.loaded(buf);
             ctx.release(bound.saturating_sub(buf.len()));
             Ok((buf, buf.len()))
         }

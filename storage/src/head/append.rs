@@ -182,7 +182,9 @@ impl Head {
         wal: Option<&Wal>,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        let mut a = self.appending(wal.is_some(), batch.num_samples(), writer);
+        let samples = batch.num_samples();
+        let _span = tracing::debug_span!("append", series = batch.series.len(), samples).entered();
+        let mut a = self.appending(wal.is_some(), samples, writer);
         for ss in &batch.series {
             self.append_series(&mut a, &ss.labels, &ss.samples, &[]);
         }
@@ -207,7 +209,9 @@ impl Head {
         wal: Option<&Wal>,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        let mut a = self.appending(wal.is_some(), batch.num_samples(), writer);
+        let samples = batch.num_samples();
+        let _span = tracing::debug_span!("append", series = batch.series.len(), samples).entered();
+        let mut a = self.appending(wal.is_some(), samples, writer);
         let mut sorted = Vec::new();
         for ss in &batch.series {
             sort_pairs(ss.labels, &mut sorted);
