@@ -15,6 +15,8 @@ mod config;
 mod data_dir;
 pub mod ingest;
 pub(crate) mod observe;
+mod prom_time;
+mod push;
 pub mod scrape;
 mod server;
 mod size;
@@ -26,5 +28,5 @@ pub use server::routes;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
-    pub use crate::server::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
+    pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

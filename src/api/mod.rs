@@ -15,7 +15,6 @@ mod prom_targets;
 mod status;
 mod target_metadata;
 mod targets;
-pub mod time;
 
 use crate::server::routes::{Class, Route};
 use axum::routing::{delete, get, post};

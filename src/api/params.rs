@@ -3,7 +3,7 @@
 //! repeated names such as `match[]` all kept.
 
 use super::envelope::ApiError;
-use super::time::{MAX_TIME_MS, MIN_TIME_MS, parse_duration, parse_time};
+use crate::prom_time::{MAX_TIME_MS, MIN_TIME_MS, parse_duration, parse_time};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, header};

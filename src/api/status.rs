@@ -4,7 +4,7 @@
 use super::envelope::{ApiError, ApiResult, success};
 use super::labels::{blocking, deadline, select_labels};
 use super::params::{Params, parse_error_text};
-use super::time::{MAX_TIME_MS, MIN_TIME_MS};
+use crate::prom_time::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::server::AppState;
 use axum::extract::State;
 use hourglass_storage::calendar::format_rfc3339_ms;

@@ -1,8 +1,8 @@
 //! `hourglass export`: series matching selectors, as JSON lines.
 
-use crate::api::time::{MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use crate::data_dir::DataDir;
 use crate::ingest::jsonl::series_line;
+use crate::prom_time::{MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use anyhow::{Context, bail};
 use hourglass_storage::{Labels, Querier, Sample, Storage};
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! `hourglass inspect`: what is on disk, read without taking the lock or
 //! replaying anything, so it is safe beside a running server.
 
+use crate::data_dir::dir_bytes;
 use hourglass_storage::partition::Partition;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,18 +12,6 @@ pub struct InspectArgs {
     /// The data directory.
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
-}
-
-/// Total bytes of the regular files directly in `dir`.
-pub fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
 }
 
 fn hour_text(ms: i64) -> String {

@@ -227,7 +227,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let parts = inner.storage.partitions();
     let part_bytes: u64 = parts
         .iter()
-        .map(|p| crate::cli::inspect::dir_bytes(p.dir()))
+        .map(|p| crate::data_dir::dir_bytes(p.dir()))
         .sum();
     let part_samples: u64 = parts.iter().map(|p| p.meta().samples).sum();
     out.single(

@@ -29,8 +29,6 @@ pub use auth::Caller;
 pub use collection::sample_loop;
 pub use metadata::{MetadataLimits, MetadataStore};
 pub use metrics::HttpMetrics;
-#[doc(hidden)]
-pub use push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 
 /// Request limits and settings handlers report.
 #[derive(Debug, Clone)]
@@ -84,7 +82,7 @@ struct Inner {
     /// Requests refused before storage: `(kind, reason)` → count.
     refusals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     persist: PersistCounters,
-    push: push::PushState,
+    push: crate::push::PushState,
     scrape: crate::scrape::ScrapeManager,
     registry: std::sync::Mutex<crate::scrape::registry::Registry>,
     collection: collection::Collection,
@@ -107,7 +105,7 @@ impl AppState {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let push = push::PushState::open(storage.dir());
+        let push = crate::push::PushState::open(storage.dir());
         let registry =
             crate::scrape::registry::Registry::open(storage.dir(), limits.max_registered_targets);
         scrape.set_source_jobs(crate::scrape::registry::SOURCE, registry.jobs());

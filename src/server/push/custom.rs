@@ -9,10 +9,10 @@
 //! request may have series a 413, refused while decoding. Counters may not
 //! go backwards within one push.
 
-use super::custom_list::{self, ListError};
-use super::custom_model::{self, FieldError, Item};
-use super::{Path, now_ms};
 use crate::api::envelope::ApiError;
+use crate::push::custom_list::{self, ListError};
+use crate::push::custom_model::{self, FieldError, Item};
+use crate::push::{Path, now_ms};
 use crate::server::AppState;
 use crate::server::metadata::MetricMetadata;
 use axum::Json;

@@ -15,10 +15,11 @@
 //! (DELETE); 400 for a bad path or body, 413 for an oversized one, 415 for
 //! protobuf or an unknown encoding.
 
-use super::grouping::{self, GroupKey};
-use super::groups::{Change, Families, Plan, Replace};
-use super::{Path, now_ms};
 use crate::ingest::text::{self, Entry, MetricKind};
+use crate::push::Families;
+use crate::push::grouping::{self, GroupKey};
+use crate::push::groups::{Change, Plan, Replace};
+use crate::push::{Path, now_ms};
 use crate::server::AppState;
 use crate::server::metadata::MetricMetadata;
 use axum::body::Bytes;

@@ -6,16 +6,14 @@
 //! crash, changes since the last save are forgotten and the series they
 //! would have ended fade after the 5-minute lookback instead.
 
+use super::group::{Families, Group};
 use super::group_file;
 use super::grouping::GroupKey;
 use hourglass_storage::Labels;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-
-/// Series of one push, by metric family.
-pub type Families = HashMap<String, HashSet<Labels>>;
 
 /// How a push replaces what the group had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +22,6 @@ pub enum Replace {
     Group,
     /// POST: only the families present in the push.
     Families,
-}
-
-#[derive(Default)]
-pub(super) struct Group {
-    /// Timestamp of the last write, so pushes in the same millisecond
-    /// still get increasing timestamps (the later push wins).
-    pub(super) last_t: i64,
-    pub(super) families: Families,
 }
 
 /// All groups.

@@ -269,7 +269,7 @@ fn timestamp(v: Option<&Value>, now: i64) -> Result<i64, FieldError> {
             .ok_or_else(|| err("timestamp", "a number must be integer Unix milliseconds")),
         // Strings are RFC 3339 only: a numeric string would be ambiguous
         // between seconds and milliseconds.
-        Some(Value::String(s)) if s.parse::<f64>().is_err() => crate::api::time::parse_time(s)
+        Some(Value::String(s)) if s.parse::<f64>().is_err() => crate::prom_time::parse_time(s)
             .map_err(|_| err("timestamp", format!("cannot parse {s:?} as RFC 3339"))),
         Some(_) => Err(err(
             "timestamp",

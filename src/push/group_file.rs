@@ -9,8 +9,8 @@
 //!
 //! Written whole to a temporary file, synced and renamed over the old one.
 
+use super::group::{Families, Group};
 use super::grouping::GroupKey;
-use super::groups::{Families, Group};
 use hourglass_storage::Labels;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
