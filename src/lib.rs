@@ -14,6 +14,7 @@ pub mod cli;
 mod config;
 mod data_dir;
 pub mod ingest;
+mod metadata;
 pub(crate) mod observe;
 mod prom_time;
 mod push;
@@ -22,7 +23,7 @@ mod server;
 mod size;
 
 /// Every route with its method and credentials class.
-pub use server::routes;
+pub use api::routes;
 
 /// Fuzz entry points for decoders that live in private modules.
 #[doc(hidden)]

@@ -1,4 +1,4 @@
-//! The smaller endpoints: TSDB and runtime status, rules and alerts (none
+//! The smaller endpoints: TSDB, runtime and build status, rules and alerts (none
 //! yet), exemplars (none stored yet), and the query formatter.
 
 use super::envelope::{ApiError, ApiResult, success};
@@ -147,4 +147,22 @@ pub async fn format_query(params: Params) -> ApiResult {
     let expr =
         hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
     Ok(success(Value::String(expr.to_string()), &[]))
+}
+
+/// Prometheus's buildinfo fields. `version` is the Prometheus release whose
+/// API we follow (Grafana gates features on it); `features` is left out on
+/// purpose, since Grafana takes a non-empty one to mean Mimir.
+pub async fn buildinfo() -> axum::Json<Value> {
+    axum::Json(json!({
+        "status": "success",
+        "data": {
+            "version": crate::build_info::PROMETHEUS_COMPAT_VERSION,
+            "revision": crate::build_info::REVISION,
+            "branch": "main",
+            "buildUser": "hourglass",
+            "buildDate": crate::build_info::BUILD_DATE,
+            "goVersion": crate::build_info::RUSTC,
+            "hourglassVersion": crate::build_info::VERSION,
+        }
+    }))
 }

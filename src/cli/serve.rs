@@ -260,7 +260,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_inflight_body_bytes: usize::try_from(args.max_inflight_body_mib << 20)
             .unwrap_or(usize::MAX),
         body_read_timeout: args.http_body_read_timeout,
-        metadata: server::MetadataLimits {
+        metadata: crate::metadata::MetadataLimits {
             max_families: config.limits.max_metadata_families,
             max_entry_bytes: config.limits.max_metadata_bytes,
         },
@@ -326,7 +326,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     server::connections::serve(
         listener,
-        server::router(state.clone()),
+        crate::api::router(state.clone()),
         conn_limits,
         shutdown,
     )

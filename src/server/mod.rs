@@ -1,23 +1,19 @@
-//! The HTTP server: routes, shared state, and request accounting.
+//! The transport and the state every handler shares: [`AppState`] and its
+//! [`Limits`], the accept loop (`connections`), credentials per route class
+//! (`auth`), the in-flight body budget (`inflight`, `request_body`), and
+//! the request counters and histograms recorded around every request.
+//! Imports no handler: `api` builds the router from its route table and
+//! hands it to [`connections::serve`].
 
-mod auth;
+pub(crate) mod auth;
 mod collection;
 pub mod connections;
-mod exposition;
-mod inflight;
-mod metadata;
-mod metrics;
-mod push;
-mod reload;
-mod request_body;
-pub mod routes;
-mod scrape_metrics;
-mod status;
-mod write;
+mod http_metrics;
+pub(crate) mod inflight;
+pub(crate) mod request_body;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
 use axum::response::Response;
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
@@ -25,10 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::metadata::{MetadataLimits, MetadataStore};
 pub use auth::Caller;
 pub use collection::sample_loop;
-pub use metadata::{MetadataLimits, MetadataStore};
-pub use metrics::HttpMetrics;
+pub use http_metrics::HttpMetrics;
 
 /// Request limits and settings handlers report.
 #[derive(Debug, Clone)]
@@ -54,12 +50,12 @@ pub struct Limits {
 
 /// What the background persister did, for `/metrics`.
 #[derive(Default)]
-struct PersistCounters {
-    runs: AtomicU64,
-    failures: AtomicU64,
-    partitions_written: AtomicU64,
-    removed_by_age: AtomicU64,
-    removed_by_size: AtomicU64,
+pub(crate) struct PersistCounters {
+    pub(crate) runs: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    pub(crate) partitions_written: AtomicU64,
+    pub(crate) removed_by_age: AtomicU64,
+    pub(crate) removed_by_size: AtomicU64,
 }
 
 /// State shared by every handler.
@@ -143,7 +139,7 @@ impl AppState {
         self.inner.lifecycle.store(enabled, Ordering::SeqCst);
     }
 
-    fn lifecycle_enabled(&self) -> bool {
+    pub(crate) fn lifecycle_enabled(&self) -> bool {
         self.inner.lifecycle.load(Ordering::SeqCst)
     }
 
@@ -159,7 +155,8 @@ impl AppState {
         self.inner.ready.store(ready, Ordering::SeqCst);
     }
 
-    fn is_ready(&self) -> bool {
+    /// Whether serving has begun (and not yet ended).
+    pub(crate) fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)
     }
 
@@ -223,45 +220,59 @@ impl AppState {
         self.inner.start_time_unix
     }
 
+    /// The request limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Sender-reported metric metadata.
+    pub(crate) fn metadata(&self) -> &MetadataStore {
+        &self.inner.metadata
+    }
+
+    /// Pushgateway groups and the push counters.
+    pub(crate) fn push(&self) -> &crate::push::PushState {
+        &self.inner.push
+    }
+
+    /// Remote write's sample count and the collection windows.
+    pub(crate) fn collection(&self) -> &collection::Collection {
+        &self.inner.collection
+    }
+
+    /// The in-flight body budget.
+    pub(crate) fn bodies(&self) -> &inflight::BodyBudget {
+        &self.inner.bodies
+    }
+
+    /// What the background persister did.
+    pub(crate) fn persist(&self) -> &PersistCounters {
+        &self.inner.persist
+    }
+
+    /// Requests answered, by route and status.
+    pub(crate) fn http(&self) -> &HttpMetrics {
+        &self.inner.http
+    }
+
+    /// Requests refused before storage: `(kind, reason)` → count.
+    pub(crate) fn refusals(&self) -> std::collections::BTreeMap<(&'static str, String), u64> {
+        self.inner
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Retention as configured.
     pub fn retention_text(&self) -> String {
         self.inner.limits.retention.clone()
     }
 }
 
-/// All routes: one sub-router per class from [`routes::table`], each with
-/// its credentials layer, so the class of a route decides who may call it.
-pub fn router(state: AppState) -> Router {
-    use routes::{Class, class_router};
-    let body_limit = state.inner.limits.max_body_bytes;
-    let meter = || middleware::from_fn_with_state(state.clone(), request_body::meter);
-    let write = class_router(Class::Write)
-        .route_layer(meter())
-        .route_layer(DefaultBodyLimit::max(body_limit))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_write,
-        ));
-    let read =
-        class_router(Class::Read)
-            .route_layer(meter())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_read,
-            ));
-    class_router(Class::Open)
-        .route_layer(meter())
-        .merge(write)
-        .merge(read)
-        .route_layer(middleware::from_fn_with_state(state.clone(), track))
-        .fallback(status::not_found)
-        .layer(tower_http::compression::CompressionLayer::new())
-        .with_state(state)
-}
-
 /// Counts and times every routed request by route pattern (never the raw
 /// path), method and status, inside a `request` span.
-async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     use tracing::Instrument as _;
     let handler = req
         .extensions()

@@ -2,7 +2,7 @@
 //! SIGHUP does. Off unless `serve --enable-lifecycle`, as Prometheus's
 //! `--web.enable-lifecycle`, since it lets a caller change what is scraped.
 
-use super::AppState;
+use crate::server::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

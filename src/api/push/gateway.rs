@@ -16,12 +16,12 @@
 //! protobuf or an unknown encoding.
 
 use crate::ingest::text::{self, Entry, MetricKind};
+use crate::metadata::MetricMetadata;
 use crate::push::Families;
 use crate::push::grouping::{self, GroupKey};
 use crate::push::groups::{Change, Plan, Replace};
 use crate::push::{Path, now_ms};
 use crate::server::AppState;
-use crate::server::metadata::MetricMetadata;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -47,7 +47,7 @@ pub async fn pushgateway(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let push = &state.inner.push;
+    let push = state.push();
     let path = uri.path().strip_prefix("/metrics/").unwrap_or_default();
     let key = match grouping::parse(path) {
         Ok(k) => k,
@@ -61,7 +61,7 @@ pub async fn pushgateway(
         Method::POST => Replace::Families,
         Method::DELETE => {
             return run(state, move |s| {
-                let groups = &s.inner.push.groups;
+                let groups = &s.push().groups;
                 let stored = groups.apply(&key, now_ms(), Change::Delete, |plan| {
                     store(s, None, Vec::new(), plan)
                 });
@@ -77,11 +77,11 @@ pub async fn pushgateway(
     }
     let caller = caller.map(|axum::Extension(c)| c);
     run(state, move |s| {
-        let max = s.inner.limits.max_body_bytes;
+        let max = s.limits().max_body_bytes;
         match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(s, caller.as_ref(), &key, mode, &body),
             Err((code, msg)) => {
-                s.inner.push.refused(Path::Pushgateway);
+                s.push().refused(Path::Pushgateway);
                 plain(code, msg)
             }
         }
@@ -131,7 +131,7 @@ fn ingest(
     mode: Replace,
     body: &[u8],
 ) -> Response {
-    let push = &state.inner.push;
+    let push = state.push();
     let series = match parse_body(state, key, body) {
         Ok(s) => s,
         Err(msg) => {
@@ -186,7 +186,7 @@ fn push_time_labels(key: &GroupKey) -> Labels {
 /// and more series than a write request may have.
 fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushed>, String> {
     let bad = |e: text::ParseError| format!("text format parsing error: {e}");
-    let max = state.inner.limits.max_series_per_request;
+    let max = state.limits().max_series_per_request;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut helps: Vec<(String, String)> = Vec::new();
@@ -279,7 +279,7 @@ fn record_metadata(
             help,
             unit: String::new(),
         };
-        if let Err(why) = state.inner.metadata.set(family, md) {
+        if let Err(why) = state.metadata().set(family, md) {
             state.refused("metadata", why.reason());
         }
     }
@@ -319,7 +319,7 @@ fn append(
     if batch.is_empty() {
         return Ok(());
     }
-    let stats = match state.inner.storage.append_for(&batch, quota) {
+    let stats = match state.storage().append_for(&batch, quota) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "pushgateway: storage failed");
@@ -330,7 +330,7 @@ fn append(
         }
     };
     let rejected = stats.rejected.total();
-    let push = &state.inner.push;
+    let push = state.push();
     push.count(
         Path::Pushgateway,
         stats.appended + stats.duplicates,

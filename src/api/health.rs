@@ -1,14 +1,12 @@
-//! Health, readiness and build information, shaped as Prometheus's.
+//! Health and readiness, shaped as Prometheus's, and the 404 for paths
+//! no route matches.
 
-use super::AppState;
-use crate::api::envelope::ApiError;
-use crate::build_info;
-use axum::Json;
+use super::envelope::ApiError;
+use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hourglass_query::ErrorKind;
-use serde_json::json;
 
 pub async fn healthy() -> &'static str {
     "Hourglass is Healthy.\n"
@@ -29,24 +27,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
-}
-
-/// Prometheus's buildinfo fields. `version` is the Prometheus release whose
-/// API we follow (Grafana gates features on it); `features` is left out on
-/// purpose, since Grafana takes a non-empty one to mean Mimir.
-pub async fn buildinfo() -> Json<serde_json::Value> {
-    Json(json!({
-        "status": "success",
-        "data": {
-            "version": build_info::PROMETHEUS_COMPAT_VERSION,
-            "revision": build_info::REVISION,
-            "branch": "main",
-            "buildUser": "hourglass",
-            "buildDate": build_info::BUILD_DATE,
-            "goVersion": build_info::RUSTC,
-            "hourglassVersion": build_info::VERSION,
-        }
-    }))
 }
 
 /// 404 in Prometheus's error envelope under `/api/`, plain text elsewhere.

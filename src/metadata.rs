@@ -1,5 +1,5 @@
-//! Metric metadata (type, help, unit) as senders report it, for
-//! `/api/v1/metadata`.
+//! Metric metadata (type, help, unit) as senders report it, merged with
+//! the scraped targets' for `/api/v1/metadata` (handler in `api/metadata.rs`).
 //!
 //! Bounded: senders choose family names and help texts, so both the number
 //! of families and the bytes of one entry have a limit. What is over a
@@ -122,12 +122,12 @@ impl MetadataStore {
 }
 
 /// Distinct (type, help, unit) entries per family, sorted by family.
-type Merged = std::collections::BTreeMap<String, Vec<(String, String, String)>>;
+pub(crate) type Merged = std::collections::BTreeMap<String, Vec<(String, String, String)>>;
 
 /// The senders' metadata and the scraped targets', merged: each family
 /// lists its distinct entries, senders' first. Held to the store's limits:
 /// at most `max_families` families, no entry over `max_entry_bytes`.
-fn merged(
+pub(crate) fn merged(
     store: Vec<(String, MetricMetadata)>,
     scraped: Vec<crate::scrape::TargetMetadata>,
     limits: MetadataLimits,
@@ -153,55 +153,6 @@ fn merged(
         }
     }
     out
-}
-
-/// `GET /api/v1/metadata[?metric=<name>][&limit=<n>][&limit_per_metric=<n>]`,
-/// Prometheus's shape: `{"status":"success","data":{"<metric>":[{"type",
-/// "help","unit"}]}}`, from senders and scraped targets.
-pub async fn metadata(
-    axum::extract::State(state): axum::extract::State<super::AppState>,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let positive = |name: &str| match q.get(name).map(|l| l.parse::<i64>()) {
-        None => Ok(None),
-        Some(Ok(n)) if n > 0 => Ok(Some(n as usize)),
-        Some(Ok(_)) => Ok(None),
-        Some(Err(_)) => Err(crate::api::envelope::ApiError::param(
-            name,
-            "not an integer",
-        )),
-    };
-    let (limit, per_metric) = match (positive("limit"), positive("limit_per_metric")) {
-        (Ok(l), Ok(p)) => (l, p),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
-    };
-    let wanted = q.get("metric").filter(|m| !m.is_empty()).cloned();
-    let limits = state.inner.limits.metadata;
-    let store = state.inner.metadata.snapshot();
-    let scrape = state.scrape().clone();
-    let all = match tokio::task::spawn_blocking(move || merged(store, scrape.metadata(), limits))
-        .await
-    {
-        Ok(m) => m,
-        Err(e) => return crate::api::envelope::ApiError::internal(e.to_string()).into_response(),
-    };
-    let mut data = serde_json::Map::new();
-    for (family, entries) in all {
-        if wanted.as_ref().is_some_and(|w| *w != family) {
-            continue;
-        }
-        if limit.is_some_and(|l| data.len() >= l) {
-            break;
-        }
-        let list: Vec<serde_json::Value> = entries
-            .into_iter()
-            .take(per_metric.unwrap_or(usize::MAX))
-            .map(|(kind, help, unit)| serde_json::json!({ "type": kind, "help": help, "unit": unit }))
-            .collect();
-        data.insert(family, serde_json::Value::Array(list));
-    }
-    axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()
 }
 
 #[cfg(test)]

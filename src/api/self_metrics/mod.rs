@@ -1,53 +1,14 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
-use super::AppState;
-use super::exposition::Exposition;
+mod exposition;
+mod scrape_metrics;
+
 use crate::build_info;
+use crate::server::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
-/// Requests answered, by handler and status code.
-#[derive(Default)]
-pub struct HttpMetrics {
-    by_handler: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
-}
-
-impl HttpMetrics {
-    /// Records one answered request.
-    pub fn observe(&self, handler: &str, code: u16, took: Duration) {
-        let mut m = self
-            .by_handler
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let e = m.entry((handler.to_string(), code)).or_default();
-        e.0 += 1;
-        e.1 += took.as_secs_f64();
-    }
-
-    /// Requests answered by the handlers of `paths` (as routed):
-    /// all of them, and those answered with a status of 400 or more.
-    pub fn answered(&self, paths: &[&str]) -> (u64, u64) {
-        let m = self
-            .by_handler
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut all = 0;
-        let mut failed = 0;
-        for ((handler, code), (n, _)) in m.iter() {
-            if paths.contains(&handler.as_str()) {
-                all += n;
-                if *code >= 400 {
-                    failed += n;
-                }
-            }
-        }
-        (all, failed)
-    }
-}
+use exposition::Exposition;
 
 /// Clock ticks per second, the unit of CPU times in `/proc/self/stat`;
 /// 100 when the system will not say.
@@ -89,7 +50,7 @@ fn process_figures() -> (Option<f64>, Option<f64>, Option<f64>) {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let inner = &state.inner;
+    let storage = state.storage();
     let mut out = Exposition(String::with_capacity(4096));
 
     out.family(
@@ -110,7 +71,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "process_start_time_seconds",
         "gauge",
         "Start time of the process since the Unix epoch in seconds.",
-        inner.start_time_unix,
+        state.start_time_unix(),
     );
     let (rss, cpu, fds) = process_figures();
     if let Some(v) = rss {
@@ -138,7 +99,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         );
     }
 
-    let head = inner.storage.stats();
+    let head = storage.stats();
     out.single(
         "hourglass_head_series",
         "gauge",
@@ -182,7 +143,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "counter",
         "Samples from Pushgateway and REST pushes, by endpoint and result.",
     );
-    for (path, result, n) in inner.push.sample_counts() {
+    for (path, result, n) in state.push().sample_counts() {
         let labels = [("path", path), ("result", result)];
         out.sample("hourglass_push_samples_total", &labels, n as f64);
     }
@@ -190,21 +151,21 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "hourglass_remote_write_samples_total",
         "counter",
         "Samples stored from remote write (exact duplicates included).",
-        inner.collection.remote_write_samples() as f64,
+        state.collection().remote_write_samples() as f64,
     );
     out.family(
         "hourglass_push_requests_refused_total",
         "counter",
         "Push requests refused as a whole (bad path, body or media type).",
     );
-    for (path, n) in inner.push.refused_counts() {
+    for (path, n) in state.push().refused_counts() {
         out.sample(
             "hourglass_push_requests_refused_total",
             &[("path", path)],
             n as f64,
         );
     }
-    let replay = inner.storage.replay_stats();
+    let replay = storage.replay_stats();
     out.single(
         "hourglass_wal_replayed_records",
         "gauge",
@@ -221,10 +182,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "hourglass_metadata_families",
         "gauge",
         "Metric families with metadata from senders.",
-        inner.metadata.len() as f64,
+        state.metadata().len() as f64,
     );
 
-    let parts = inner.storage.partitions();
+    let parts = storage.partitions();
     let part_bytes: u64 = parts
         .iter()
         .map(|p| crate::data_dir::dir_bytes(p.dir()))
@@ -248,7 +209,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Samples in sealed partitions.",
         part_samples as f64,
     );
-    let p = &inner.persist;
+    let p = state.persist();
     for (name, help, v) in [
         (
             "hourglass_persist_runs_total",
@@ -286,7 +247,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         );
     }
 
-    let w = inner.storage.wal_stats();
+    let w = storage.wal_stats();
     out.single(
         "hourglass_wal_appends_total",
         "counter",
@@ -333,13 +294,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "hourglass_wal_refusing_writes",
         "gauge",
         "1 while the WAL refuses writes after a failure (it recovers by itself; /-/ready says why).",
-        if inner.storage.wal_fault().is_some() {
+        if storage.wal_fault().is_some() {
             1.0
         } else {
             0.0
         },
     );
-    let report = inner.storage.wal_recovery();
+    let report = storage.wal_recovery();
     out.single(
         "hourglass_wal_recovery_torn_bytes",
         "gauge",
@@ -365,7 +326,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Damaged stretches of WAL segments and checkpoint skipped at startup (copies kept as *.corrupt).",
         report.damage.len() as f64,
     );
-    let replay = inner.storage.replay_stats();
+    let replay = storage.replay_stats();
     out.single(
         "hourglass_wal_replay_records_set_aside",
         "gauge",
@@ -384,11 +345,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "counter",
         "Requests refused before storage, by kind (auth, rate_limit, limit) and reason.",
     );
-    let refusals = inner
-        .refusals
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let refusals = state.refusals();
     for ((kind, reason), n) in &refusals {
         out.sample(
             "hourglass_refusals_total",
@@ -397,12 +354,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         );
     }
 
-    let http = inner
-        .http
-        .by_handler
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let http = state.http().snapshot();
     out.family(
         "hourglass_http_requests_total",
         "counter",
@@ -421,15 +373,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "hourglass_inflight_body_bytes",
         "gauge",
         "Bytes request bodies in flight hold (received, decompressed, decoded).",
-        inner.bodies.used_bytes() as f64,
+        state.bodies().used_bytes() as f64,
     );
     out.single(
         "hourglass_inflight_body_limit_bytes",
         "gauge",
         "The budget request bodies in flight share (--max-inflight-body-mib).",
-        inner.bodies.limit_bytes() as f64,
+        state.bodies().limit_bytes() as f64,
     );
-    super::scrape_metrics::write(&mut out, state.scrape());
+    scrape_metrics::write(&mut out, state.scrape());
 
     (
         [(
@@ -468,7 +420,7 @@ fn latency_histograms(out: &mut Exposition, state: &AppState) {
     }
     let name = "hourglass_wal_fsync_duration_seconds";
     out.family(name, "histogram", "Time of fsyncs of WAL segments.");
-    out.histogram(name, &[], &state.inner.storage.wal_fsync_latency());
+    out.histogram(name, &[], &state.storage().wal_fsync_latency());
     let name = "hourglass_persist_duration_seconds";
     out.family(
         name,

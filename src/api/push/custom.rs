@@ -10,11 +10,11 @@
 //! go backwards within one push.
 
 use crate::api::envelope::ApiError;
+use crate::metadata::MetricMetadata;
 use crate::push::custom_list::{self, ListError};
 use crate::push::custom_model::{self, FieldError, Item};
 use crate::push::{Path, now_ms};
 use crate::server::AppState;
-use crate::server::metadata::MetricMetadata;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -88,11 +88,11 @@ pub async fn custom_metrics(
 ) -> Response {
     let caller = caller.map(|axum::Extension(c)| c);
     let task = tokio::task::spawn_blocking(move || {
-        let max = state.inner.limits.max_body_bytes;
+        let max = state.limits().max_body_bytes;
         match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(&state, caller.as_ref(), &body),
             Err((code, msg)) => {
-                state.inner.push.refused(Path::Custom);
+                state.push().refused(Path::Custom);
                 // Prometheus's envelope, with 413/415 where they apply.
                 ApiError::bad_data(msg).with_status(code)
             }
@@ -105,9 +105,9 @@ pub async fn custom_metrics(
 }
 
 fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
-    let push = &state.inner.push;
+    let push = state.push();
     let now = now_ms();
-    let max = state.inner.limits.max_series_per_request;
+    let max = state.limits().max_series_per_request;
     let mut errors = ItemErrors::default();
     let mut good: Vec<(usize, Item)> = Vec::new();
     // Series the good items write (a histogram's buckets one each).
@@ -178,7 +178,7 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
                 help: item.help.clone().unwrap_or_default(),
                 unit: item.unit.clone().unwrap_or_default(),
             };
-            if let Err(why) = state.inner.metadata.set(&item.name, md) {
+            if let Err(why) = state.metadata().set(&item.name, md) {
                 state.refused("metadata", why.reason());
             }
         }
@@ -254,7 +254,7 @@ fn append(
     written: &mut Vec<(usize, Item)>,
     errors: &mut ItemErrors,
 ) -> Result<(), hourglass_storage::StorageError> {
-    let storage = &state.inner.storage;
+    let storage = &state.storage();
     let quota = caller.and_then(|c| c.series.as_ref());
     let mut all = WriteBatch::new();
     for (_, item) in written.iter() {

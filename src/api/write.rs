@@ -7,11 +7,11 @@
 //! 415 for a content type or encoding we do not speak; 500 only for our own
 //! failures, which the sender retries.
 
-use super::AppState;
-use super::inflight::Reservation;
-use super::metadata::MetricMetadata;
-use super::request_body::over_budget;
 use crate::ingest::remote_write::{self, Bounds, DecodeError, SnappyError, v1, v2};
+use crate::metadata::MetricMetadata;
+use crate::server::AppState;
+use crate::server::inflight::Reservation;
+use crate::server::request_body::over_budget;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -37,7 +37,7 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 
 pub async fn remote_write(
     State(state): State<AppState>,
-    caller: Option<axum::Extension<super::auth::Caller>>,
+    caller: Option<axum::Extension<crate::server::auth::Caller>>,
     axum::Extension(res): axum::Extension<Reservation>,
     headers: HeaderMap,
     body: Bytes,
@@ -46,7 +46,7 @@ pub async fn remote_write(
         Ok(p) => p,
         Err((code, msg)) => return plain(code, msg),
     };
-    let max = state.inner.limits.max_body_bytes;
+    let max = state.limits().max_body_bytes;
     // The decompressed body is reserved before it is allocated.
     match remote_write::decompressed_len(&body) {
         Ok(len) if len <= max => {
@@ -153,10 +153,10 @@ fn check_headers(h: &HeaderMap) -> Result<Proto, (StatusCode, String)> {
 /// the refusal to send, if any.
 fn refusal(
     state: &AppState,
-    caller: Option<&super::auth::Caller>,
+    caller: Option<&crate::server::auth::Caller>,
     req: &v1::WriteRequest<'_>,
 ) -> Option<Response> {
-    let max = state.inner.limits.max_series_per_request;
+    let max = state.limits().max_series_per_request;
     if req.series.len() > max {
         state.refused("limit", "series_per_request");
         return Some(plain(
@@ -167,7 +167,7 @@ fn refusal(
             ),
         ));
     }
-    match super::auth::charge(state, caller, req.samples.len()) {
+    match crate::server::auth::charge(state, caller, req.samples.len()) {
         Ok(()) => None,
         Err(limited) => {
             Some(limited.with_retry_after(plain(StatusCode::TOO_MANY_REQUESTS, &limited.message)))
@@ -178,7 +178,7 @@ fn refusal(
 /// One request's context for decoding and storing.
 struct Ctx<'c> {
     state: &'c AppState,
-    caller: Option<&'c super::auth::Caller>,
+    caller: Option<&'c crate::server::auth::Caller>,
     res: &'c Reservation,
 }
 
@@ -192,7 +192,7 @@ impl Ctx<'_> {
         f: fn(&'a [u8], v1::WriteRequest<'a>, &mut Bounds<'_>) -> Result<T, DecodeError>,
     ) -> Result<T, DecodeError> {
         let mut allow = |n: usize| self.res.add(n).is_ok();
-        let max_series = self.state.inner.limits.max_series_per_request;
+        let max_series = self.state.limits().max_series_per_request;
         f(raw, req, &mut Bounds::new(max_series, &mut allow))
     }
 
@@ -248,7 +248,7 @@ fn ingest_v2(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Respons
 
 fn store_v2(
     state: &AppState,
-    caller: Option<&super::auth::Caller>,
+    caller: Option<&crate::server::auth::Caller>,
     decoded: &v2::Request<'_>,
 ) -> Response {
     // A start ("created") timestamp marks where a counter began: storage
@@ -286,13 +286,13 @@ fn with_written(mut r: Response, samples: u64) -> Response {
 /// returns what storage did and the histogram count.
 fn store(
     state: &AppState,
-    caller: Option<&super::auth::Caller>,
+    caller: Option<&crate::server::auth::Caller>,
     req: &v1::WriteRequest<'_>,
     starts: Option<&[i64]>,
 ) -> Result<(AppendStats, u64), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
-            let kept = state.inner.metadata.set(
+            let kept = state.metadata().set(
                 md.family,
                 MetricMetadata {
                     kind: md.kind.as_str(),
@@ -322,11 +322,10 @@ fn store(
         AppendStats::default()
     } else {
         let quota = caller.and_then(|c| c.series.as_ref());
-        state.inner.storage.append_borrowed_for(&batch, quota)?
+        state.storage().append_borrowed_for(&batch, quota)?
     };
     state
-        .inner
-        .collection
+        .collection()
         .remote_write(stats.appended + stats.duplicates);
     Ok((stats, histograms))
 }
