@@ -1,6 +1,6 @@
 //! The server watching itself: latency histograms of HTTP requests,
 //! queries and persist rounds, and the slow-query log. Handlers record
-//! here; `/metrics` (`server/metrics.rs`) writes the figures out. Knows
+//! here; `/metrics` (`api/self_metrics/`) writes the figures out. Knows
 //! neither HTTP handlers nor the exposition format, so both the server
 //! and the API import it and it imports neither.
 
