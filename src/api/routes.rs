@@ -1,8 +1,8 @@
 //! The route table: every route the server answers, with its method, the
-//! credentials it needs and its handler, as data. The router is built from it class by class (one
-//! sub-router per class, each with its own auth layer), so no route can
-//! exist without a class, and tests enumerate it to prove each one refuses
-//! a caller without the right credentials.
+//! credentials it needs and its handler, as data. The router is built from
+//! it class by class (one sub-router per class, each with its own auth
+//! layer), so no route can exist without a class, and tests enumerate it
+//! to prove each one refuses a caller without the right credentials.
 
 use super::{
     health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload,

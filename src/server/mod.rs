@@ -12,6 +12,7 @@ mod http_metrics;
 pub(crate) mod inflight;
 pub(crate) mod request_body;
 
+use crate::metadata::{MetadataLimits, MetadataStore};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::metadata::{MetadataLimits, MetadataStore};
 pub use auth::Caller;
 pub use collection::sample_loop;
 pub use http_metrics::HttpMetrics;
