@@ -24,11 +24,20 @@ pub(crate) fn load(
     }
     let t0 = std::time::Instant::now();
     let set = ctx.querier.select(matchers, mint, maxt)?;
+    let mut held = 0usize;
     let series: Vec<_> = set
-        .map(|s| Selected::stored(s.labels, s.samples, keep_stale))
+        .map(|s| {
+            held = held.saturating_add(s.samples.held_bytes());
+            Selected::stored(s.labels, s.samples, keep_stale)
+        })
         .collect();
     ctx.selected_in(t0.elapsed());
     ctx.add_series(series.len())?;
+    // The picked series and their chunk handles, drawn from the memory
+    // budget as soon as the querier hands them over (before any is decoded).
+    ctx.hold_bookkeeping(
+        held.saturating_add(series.capacity().saturating_mul(size_of::<Selected>())),
+    )?;
     Ok(series)
 }
 
