@@ -7,9 +7,10 @@
 use super::config::Limits;
 use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
-use crate::ingest::text::{self, Entry as TextEntry};
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, WriteBatch};
+use crate::ingest::text::{self, Entry as TextEntry, RawEntry};
+use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
 
 /// The NaN every parsed NaN becomes, so a target cannot forge a stale marker.
 const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -49,6 +50,8 @@ pub struct Metadata {
 struct Entry {
     /// Final labels; `None` when metric relabelling drops the series.
     labels: Option<Labels>,
+    /// The stored series, from the last append.
+    handle: Option<SeriesHandle>,
     /// Scrape in which it was last seen.
     seen: u64,
     /// Scrape in which it was last appended without its own timestamp.
@@ -59,7 +62,10 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Processed {
     /// Samples to append (empty when the scrape failed).
-    pub batch: WriteBatch,
+    pub batch: HandleBatch,
+    /// The cache slot of each sample of `batch`, for
+    /// [`SeriesCache::keep_handles`].
+    pub slots: Vec<usize>,
     /// Entries parsed (`scrape_samples_scraped`).
     pub scraped: u64,
     /// Entries kept by metric relabelling.
@@ -70,10 +76,61 @@ pub struct Processed {
     pub error: Option<String>,
 }
 
+/// Hashing for series text: std's SipHash showed in profiles at a
+/// million lookups a second. A multiply-fold over 8-byte words, seeded at
+/// random per cache so a target cannot aim its series at one bucket.
+#[derive(Debug, Clone)]
+struct SeededState(u64);
+
+impl Default for SeededState {
+    fn default() -> Self {
+        SeededState(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for SeededState {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(self.0)
+    }
+}
+
+struct FoldHasher(u64);
+
+/// Odd constants with well-spread bits (wyhash's).
+const FOLD: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
+
+fn fold(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let w = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0; 8]));
+            self.0 = fold(self.0 ^ w, FOLD[0]);
+        }
+        let rest = words.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        let tail = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
+        self.0 = fold(self.0 ^ tail, FOLD[1]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The per-target cache; see the module docs.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: HashMap<String, Entry>,
+    /// Series text as exposed → slot.
+    index: HashMap<Box<str>, usize, SeededState>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
     metadata: BTreeMap<String, (Metadata, u64)>,
     iter: u64,
     key: String,
@@ -82,17 +139,48 @@ pub struct SeriesCache {
 impl SeriesCache {
     /// Forgets every series (after a change of the job's labelling rules).
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
     }
 
     /// Number of known series.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// True when no series is known.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.is_empty()
+    }
+
+    /// Remembers the series handles an append gave back for the samples
+    /// of the last [`SeriesCache::process`] (`slots` from its result).
+    pub fn keep_handles(&mut self, batch: HandleBatch, slots: &[usize]) {
+        for (e, &slot) in batch.series.into_iter().zip(slots) {
+            if let Some(Some(entry)) = self.slots.get_mut(slot)
+                && let SeriesTarget::Known(h) = e.series
+            {
+                entry.handle = Some(h);
+            }
+        }
+    }
+
+    fn insert(&mut self, key: &str, entry: Entry) -> usize {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = Some(entry);
+                }
+                i
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key.into(), slot);
+        slot
     }
 
     /// The metadata seen in the last scrapes, by family.
@@ -106,7 +194,8 @@ impl SeriesCache {
     }
 
     /// Parses `body` and builds its samples at `ts` (ms). On failure the
-    /// batch is empty and the counts are those reached.
+    /// batch is empty and the counts are those reached. Known series are
+    /// found by their text as exposed, without reading their labels.
     pub fn process(
         &mut self,
         ctx: &Context<'_>,
@@ -115,30 +204,29 @@ impl SeriesCache {
         ts: i64,
     ) -> Processed {
         let mut out = Processed::default();
-        let parser = match text::parse_bytes(body) {
+        let mut parser = match text::parse_bytes(body) {
             Ok(p) => p,
             Err(e) => {
                 out.error = Some(e.to_string());
                 return out;
             }
         };
-        let text = std::str::from_utf8(body).unwrap_or("");
-        let parser = match format {
-            Format::Text => parser,
-            Format::OpenMetrics => {
-                self.read_units(text);
-                text::parse_openmetrics(text)
-            }
-        };
+        if format == Format::OpenMetrics {
+            let text = std::str::from_utf8(body).unwrap_or("");
+            self.read_units(text);
+            parser = text::parse_openmetrics(text);
+        }
+        let mut key = std::mem::take(&mut self.key);
         let mut failed = false;
-        for entry in parser {
-            let line = match entry {
-                Ok(TextEntry::Sample(s)) => s,
-                Ok(TextEntry::Help { family, text }) => {
+        while let Some(entry) = parser.next_raw() {
+            let (raw, full) = match entry {
+                Ok(RawEntry::Sample(s)) => (Some(s), None),
+                Ok(RawEntry::Full(TextEntry::Sample(s))) => (None, Some(s)),
+                Ok(RawEntry::Full(TextEntry::Help { family, text })) => {
                     self.meta(&family).help = text.into_owned();
                     continue;
                 }
-                Ok(TextEntry::Type { family, kind }) => {
+                Ok(RawEntry::Full(TextEntry::Type { family, kind })) => {
                     self.meta(&family).kind = kind_name(kind, format).to_string();
                     continue;
                 }
@@ -149,20 +237,49 @@ impl SeriesCache {
                 }
             };
             out.scraped += 1;
-            self.key.clear();
-            self.key.push_str(&line.name);
-            for (k, v) in &line.labels {
-                self.key.push('\u{0}');
-                self.key.push_str(k);
-                self.key.push('\u{0}');
-                self.key.push_str(v);
-            }
+            let (series, value, own_ts) = match (&raw, &full) {
+                (Some(r), _) => (r.series, r.value, r.timestamp_ms),
+                (None, Some(line)) => {
+                    // Never equal to a series as written, which starts with
+                    // a name or `{`.
+                    key.clear();
+                    key.push('\u{0}');
+                    key.push_str(&line.name);
+                    for (k, v) in &line.labels {
+                        key.push('\u{0}');
+                        key.push_str(k);
+                        key.push('\u{0}');
+                        key.push_str(v);
+                    }
+                    (key.as_str(), line.value, line.timestamp_ms)
+                }
+                (None, None) => continue,
+            };
             let iter = self.iter;
-            let added = if let Some(e) = self.entries.get_mut(self.key.as_str()) {
-                e.seen = iter;
-                false
+            let known = self.index.get(series).copied();
+            let (slot, added) = if let Some(slot) = known {
+                if let Some(Some(e)) = self.slots.get_mut(slot) {
+                    e.seen = iter;
+                }
+                (slot, false)
             } else {
-                let labels = match final_labels(ctx, &line) {
+                let parsed;
+                let line = match (&raw, &full) {
+                    (_, Some(line)) => line,
+                    (Some(r), None) => match parser.parse_sample(r.line) {
+                        Ok(l) => {
+                            parsed = l;
+                            &parsed
+                        }
+                        Err(e) => {
+                            out.error = Some(e.to_string());
+                            failed = true;
+                            break;
+                        }
+                    },
+                    (None, None) => continue,
+                };
+                let labels = match final_labels(ctx, line) {
                     Ok(l) => l,
                     Err(e) => {
                         out.error.get_or_insert(e);
@@ -170,17 +287,18 @@ impl SeriesCache {
                         break;
                     }
                 };
-                self.entries.insert(
-                    self.key.clone(),
+                let slot = self.insert(
+                    series,
                     Entry {
                         labels,
+                        handle: None,
                         seen: iter,
                         tracked: 0,
                     },
                 );
-                true
+                (slot, true)
             };
-            let Some(entry) = self.entries.get_mut(self.key.as_str()) else {
+            let Some(Some(entry)) = self.slots.get_mut(slot) else {
                 continue;
             };
             let Some(labels) = &entry.labels else {
@@ -196,14 +314,15 @@ impl SeriesCache {
             if failed {
                 continue;
             }
-            let own_ts = line.timestamp_ms.filter(|_| ctx.honor_timestamps);
-            let v = if line.value.is_nan() {
+            let own_ts = own_ts.filter(|_| ctx.honor_timestamps);
+            let v = if value.is_nan() {
                 f64::from_bits(NORMAL_NAN_BITS)
             } else {
-                line.value
+                value
             };
             out.batch
-                .push(labels.clone(), vec![Sample::new(own_ts.unwrap_or(ts), v)]);
+                .push(target(entry, labels), Sample::new(own_ts.unwrap_or(ts), v));
+            out.slots.push(slot);
             if own_ts.is_none() || ctx.track_timestamps_staleness {
                 entry.tracked = iter;
             }
@@ -211,12 +330,26 @@ impl SeriesCache {
                 out.series_added += 1;
             }
         }
+        self.key = key;
         if failed {
-            out.batch = WriteBatch::new();
+            out.batch = HandleBatch::new();
+            out.slots.clear();
         } else {
             let iter = self.iter;
-            self.entries
-                .retain(|_, e| e.seen == iter || e.tracked + 1 == iter);
+            let (slots, free) = (&mut self.slots, &mut self.free);
+            self.index.retain(|_, &mut slot| {
+                let Some(cell) = slots.get_mut(slot) else {
+                    return false;
+                };
+                let keep = cell
+                    .as_ref()
+                    .is_some_and(|e| e.seen == iter || e.tracked + 1 == iter);
+                if !keep {
+                    *cell = None;
+                    free.push(slot);
+                }
+                keep
+            });
             self.metadata
                 .retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
         }
@@ -225,17 +358,17 @@ impl SeriesCache {
 
     /// Stale markers at `ts` for the series appended in the previous scrape
     /// and not in this one (all of them when this one failed to fetch).
-    pub fn stale_markers(&mut self, ts: i64) -> WriteBatch {
-        let mut batch = WriteBatch::new();
+    pub fn stale_markers(&mut self, ts: i64) -> HandleBatch {
+        let mut batch = HandleBatch::new();
         let prev = self.iter.saturating_sub(1);
-        for e in self.entries.values() {
+        for e in self.slots.iter().flatten() {
             if e.tracked == prev
                 && prev > 0
                 && let Some(l) = &e.labels
             {
                 batch.push(
-                    l.clone(),
-                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                    target(e, l),
+                    Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),
                 );
             }
         }
@@ -244,16 +377,16 @@ impl SeriesCache {
 
     /// Stale markers at `ts` for every series appended in the last scrape:
     /// the target went away.
-    pub fn end_markers(&self, ts: i64) -> WriteBatch {
-        let mut batch = WriteBatch::new();
-        for e in self.entries.values() {
+    pub fn end_markers(&self, ts: i64) -> HandleBatch {
+        let mut batch = HandleBatch::new();
+        for e in self.slots.iter().flatten() {
             if e.tracked == self.iter
                 && self.iter > 0
                 && let Some(l) = &e.labels
             {
                 batch.push(
-                    l.clone(),
-                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                    target(e, l),
+                    Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),
                 );
             }
         }
@@ -285,6 +418,14 @@ impl SeriesCache {
                 }
             }
         }
+    }
+}
+
+/// The series of a cached entry: by handle once an append gave one.
+fn target(e: &Entry, labels: &Labels) -> SeriesTarget {
+    match &e.handle {
+        Some(h) => SeriesTarget::Known(h.clone()),
+        None => SeriesTarget::Labels(labels.clone()),
     }
 }
 

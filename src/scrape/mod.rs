@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod fetch;
+pub mod latency;
 mod r#loop;
 pub mod manager;
 pub mod negotiate;

@@ -444,6 +444,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "The budget request bodies in flight share (--max-inflight-body-mib).",
         inner.bodies.limit_bytes() as f64,
     );
+    collection_latency(&mut out);
 
     (
         [(
@@ -452,6 +453,25 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         out.0,
     )
+}
+
+/// `hourglass_scrape_collection_latency_seconds`: scrape start to samples
+/// queryable.
+fn collection_latency(out: &mut Exposition) {
+    const NAME: &str = "hourglass_scrape_collection_latency_seconds";
+    out.family(
+        NAME,
+        "histogram",
+        "Time from a scrape's start until its samples are queryable (appended to the head).",
+    );
+    let snap = crate::scrape::latency::COLLECTION_LATENCY.snapshot();
+    let bucket = format!("{NAME}_bucket");
+    for (le, n) in &snap.buckets {
+        let le = hourglass_query::prom_text::exposition_float(*le);
+        out.sample(&bucket, &[("le", &le)], *n as f64);
+    }
+    out.sample(&format!("{NAME}_sum"), &[], snap.sum);
+    out.sample(&format!("{NAME}_count"), &[], snap.count as f64);
 }
 
 #[cfg(test)]
