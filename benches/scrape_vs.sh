@@ -152,11 +152,16 @@ counter() {
   curl -sf "$1" | awk -v n="$2" '
     $1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
+# Targets whose last scrape succeeded: /api/v1/targets, else the `up` series.
 up_count() {
-  curl -sf "$1/api/v1/targets" | python3 -c '
+  curl -sf "$1/api/v1/targets" 2>/dev/null | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["data"]["activeTargets"]
-print(sum(1 for x in t if x.get("health") == "up"))'
+print(sum(1 for x in t if x.get("health") == "up"))' 2>/dev/null && return 0
+  curl -sf "$1/api/v1/query" --data-urlencode 'query=count(up{job="bench"} == 1)' | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+print(r[0]["value"][1] if r else 0)'
 }
 # P99 (ms) of a histogram's increase between two /metrics pages.
 p99_ms() {
@@ -258,13 +263,14 @@ rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 systems = list(dict.fromkeys(r[0] for r in rows))
 med = {}
 print()
-print(f"{'median of runs':18}{'samples/s':>12}{'cpu_s/Msample':>15}{'cores':>7}{'rss MB':>8}{'up':>10}{'p99 ms':>8}")
+print(f"{'median of runs':18}{'samples/s':>12}{'cpu_s/Msample':>15}{'cores':>7}{'rss MB':>8}{'min up':>10}{'p99 ms':>8}")
 for s in systems:
     rs = [r for r in rows if r[0] == s]
     m = lambda i: statistics.median(float(r[i]) for r in rs)
     med[s] = m(3)
-    ups = "/".join(r[6] for r in rs)
-    p99 = "/".join(r[7] for r in rs)
+    ups = str(min((int(float(r[6])) for r in rs if r[6].replace(".", "", 1).isdigit()), default="?"))
+    p99s = [float(r[7]) for r in rs if r[7].replace(".", "", 1).isdigit()]
+    p99 = f"{statistics.median(p99s):.1f}" if p99s else "-"
     print(f"{s:18}{m(2):>12,.0f}{m(3):>15.3f}{m(4):>7.2f}{m(5):>8,.0f}{ups + '/' + targets:>10}{p99:>8}")
 if "hourglass" in med:
     for other in systems:

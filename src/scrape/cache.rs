@@ -9,8 +9,8 @@ use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
 use crate::ingest::text::{self, Entry as TextEntry, RawEntry};
 use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use super::text_index::TextIndex;
+use std::collections::BTreeMap;
 
 /// The NaN every parsed NaN becomes, so a target cannot forge a stale marker.
 const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -76,61 +76,11 @@ pub struct Processed {
     pub error: Option<String>,
 }
 
-/// Hashing for series text: std's SipHash showed in profiles at a
-/// million lookups a second. A multiply-fold over 8-byte words, seeded at
-/// random per cache so a target cannot aim its series at one bucket.
-#[derive(Debug, Clone)]
-struct SeededState(u64);
-
-impl Default for SeededState {
-    fn default() -> Self {
-        SeededState(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-    }
-}
-
-impl BuildHasher for SeededState {
-    type Hasher = FoldHasher;
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher(self.0)
-    }
-}
-
-struct FoldHasher(u64);
-
-/// Odd constants with well-spread bits (wyhash's).
-const FOLD: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
-
-fn fold(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
-}
-
-impl Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let w = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0; 8]));
-            self.0 = fold(self.0 ^ w, FOLD[0]);
-        }
-        let rest = words.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        let tail = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
-        self.0 = fold(self.0 ^ tail, FOLD[1]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// The per-target cache; see the module docs.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    /// Series text as exposed → slot.
-    index: HashMap<Box<str>, usize, SeededState>,
-    slots: Vec<Option<Entry>>,
-    free: Vec<usize>,
+    /// By series text as exposed.
+    entries: TextIndex<Entry>,
     metadata: BTreeMap<String, (Metadata, u64)>,
     iter: u64,
     key: String,
@@ -139,48 +89,29 @@ pub struct SeriesCache {
 impl SeriesCache {
     /// Forgets every series (after a change of the job's labelling rules).
     pub fn clear(&mut self) {
-        self.index.clear();
-        self.slots.clear();
-        self.free.clear();
+        self.entries.clear();
     }
 
     /// Number of known series.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.entries.len()
     }
 
     /// True when no series is known.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.entries.is_empty()
     }
 
     /// Remembers the series handles an append gave back for the samples
     /// of the last [`SeriesCache::process`] (`slots` from its result).
     pub fn keep_handles(&mut self, batch: HandleBatch, slots: &[usize]) {
         for (e, &slot) in batch.series.into_iter().zip(slots) {
-            if let Some(Some(entry)) = self.slots.get_mut(slot)
+            if let Some(entry) = self.entries.get_mut(slot)
                 && let SeriesTarget::Known(h) = e.series
             {
                 entry.handle = Some(h);
             }
         }
-    }
-
-    fn insert(&mut self, key: &str, entry: Entry) -> usize {
-        let slot = match self.free.pop() {
-            Some(i) => {
-                if let Some(s) = self.slots.get_mut(i) {
-                    *s = Some(entry);
-                }
-                i
-            }
-            None => {
-                self.slots.push(Some(entry));
-                self.slots.len() - 1
-            }
-        };
-        self.index.insert(key.into(), slot);
-        slot
     }
 
     /// The metadata seen in the last scrapes, by family.
@@ -256,9 +187,9 @@ impl SeriesCache {
                 (None, None) => continue,
             };
             let iter = self.iter;
-            let known = self.index.get(series).copied();
+            let known = self.entries.find(series);
             let (slot, added) = if let Some(slot) = known {
-                if let Some(Some(e)) = self.slots.get_mut(slot) {
+                if let Some(e) = self.entries.get_mut(slot) {
                     e.seen = iter;
                 }
                 (slot, false)
@@ -287,7 +218,7 @@ impl SeriesCache {
                         break;
                     }
                 };
-                let slot = self.insert(
+                let slot = self.entries.insert(
                     series,
                     Entry {
                         labels,
@@ -298,7 +229,7 @@ impl SeriesCache {
                 );
                 (slot, true)
             };
-            let Some(Some(entry)) = self.slots.get_mut(slot) else {
+            let Some(entry) = self.entries.get_mut(slot) else {
                 continue;
             };
             let Some(labels) = &entry.labels else {
@@ -336,20 +267,8 @@ impl SeriesCache {
             out.slots.clear();
         } else {
             let iter = self.iter;
-            let (slots, free) = (&mut self.slots, &mut self.free);
-            self.index.retain(|_, &mut slot| {
-                let Some(cell) = slots.get_mut(slot) else {
-                    return false;
-                };
-                let keep = cell
-                    .as_ref()
-                    .is_some_and(|e| e.seen == iter || e.tracked + 1 == iter);
-                if !keep {
-                    *cell = None;
-                    free.push(slot);
-                }
-                keep
-            });
+            self.entries
+                .retain(|e| e.seen == iter || e.tracked + 1 == iter);
             self.metadata
                 .retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
         }
@@ -361,7 +280,7 @@ impl SeriesCache {
     pub fn stale_markers(&mut self, ts: i64) -> HandleBatch {
         let mut batch = HandleBatch::new();
         let prev = self.iter.saturating_sub(1);
-        for e in self.slots.iter().flatten() {
+        for e in self.entries.values() {
             if e.tracked == prev
                 && prev > 0
                 && let Some(l) = &e.labels
@@ -379,7 +298,7 @@ impl SeriesCache {
     /// the target went away.
     pub fn end_markers(&self, ts: i64) -> HandleBatch {
         let mut batch = HandleBatch::new();
-        for e in self.slots.iter().flatten() {
+        for e in self.entries.values() {
             if e.tracked == self.iter
                 && self.iter > 0
                 && let Some(l) = &e.labels

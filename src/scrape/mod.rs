@@ -13,6 +13,7 @@ pub mod negotiate;
 pub mod relabel;
 pub mod schedule;
 pub mod target;
+mod text_index;
 
 pub use r#loop::{Health, TargetStatus};
 pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, TargetMetadata, TargetsSnapshot};
