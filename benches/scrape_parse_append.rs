@@ -29,7 +29,9 @@ fn page() -> Vec<u8> {
         out.push_str(&format!("# HELP {name} Requests handled by handler {f}.\n"));
         out.push_str(&format!("# TYPE {name} counter\n"));
         for i in 0..100 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let method = ["GET", "POST", "PUT", "DELETE"][i % 4];
             out.push_str(&format!(
                 "{name}{{handler=\"/api/v1/h{f}\",method=\"{method}\",code=\"{}\",shard=\"{i}\"}} {}\n",

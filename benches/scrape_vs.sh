@@ -11,8 +11,8 @@
 #   samples/s     stored (each system's own counter: Hourglass
 #                 hourglass_head_samples_appended_total, Prometheus
 #                 prometheus_tsdb_head_samples_appended_total, VictoriaMetrics
-#                 vm_rows_added_to_storage_total, vmagent
-#                 vmagent_remotewrite_rows_pushed_after_relabel_total)
+#                 vm_rows_added_to_storage_total; vmagent stores nothing:
+#                 samples scraped, vm_promscrape_scraped_samples_sum)
 #   cpu_s/Msample utime+stime from /proc/<pid>/stat over the window,
 #                 per million samples
 #   rss_mb        VmRSS at the end
@@ -211,7 +211,7 @@ start_system() {  # name → sets pid, url, metric
       vmagent -promscrape.config="$work/scrape.yml" -httpListenAddr="127.0.0.1:$SYS_PORT" \
         -remoteWrite.url="http://127.0.0.1:$SINK_PORT/api/v1/write" \
         -remoteWrite.tmpDataPath="$dir" >"$work/$1.log" 2>&1 &
-      metric=vmagent_remotewrite_rows_pushed_after_relabel_total ;;
+      metric=vm_promscrape_scraped_samples_sum ;;
     victoria-metrics)
       victoria-metrics -promscrape.config="$work/scrape.yml" -httpListenAddr="127.0.0.1:$SYS_PORT" \
         -storageDataPath="$dir" >"$work/$1.log" 2>&1 &

@@ -7,9 +7,9 @@
 use super::config::Limits;
 use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
+use super::text_index::TextIndex;
 use crate::ingest::text::{self, Entry as TextEntry, RawEntry};
 use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget};
-use super::text_index::TextIndex;
 use std::collections::BTreeMap;
 
 /// The NaN every parsed NaN becomes, so a target cannot forge a stale marker.

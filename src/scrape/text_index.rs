@@ -29,7 +29,10 @@ fn hash_text(seed: u64, text: &str) -> u64 {
     let rest = words.remainder();
     let mut last = [0u8; 8];
     last[..rest.len()].copy_from_slice(rest);
-    fold(h ^ u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56), FOLD[1])
+    fold(
+        h ^ u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56),
+        FOLD[1],
+    )
 }
 
 /// Keys that are hashes already.
@@ -157,10 +160,13 @@ impl<T> TextIndex<T> {
                 self.slots.len() - 1
             }
         };
-        if self.by_hash.contains_key(&hash) {
-            self.collided.insert(text.into(), i);
-        } else {
-            self.by_hash.insert(hash, i);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(text.into(), i);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
         }
         i
     }

@@ -31,7 +31,10 @@ mod storage_querier;
 
 pub use clock::Clock;
 pub use error::StorageError;
-pub use head::{AppendStats, HandleBatch, HandleSample, HeadStats, SeriesHandle, SeriesTarget, Rejected, SeriesLimits, SeriesQuota, SeriesRefusal};
+pub use head::{
+    AppendStats, HandleBatch, HandleSample, HeadStats, Rejected, SeriesHandle, SeriesLimits,
+    SeriesQuota, SeriesRefusal, SeriesTarget,
+};
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};

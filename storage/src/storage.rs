@@ -6,8 +6,8 @@
 
 use crate::error::StorageError;
 use crate::head::{
-    HandleBatch,
-    AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats, SeriesQuota,
+    AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
+    SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::partition::{Partition, write_partition};

@@ -350,7 +350,11 @@ impl Head {
     }
 
     /// Logs what was accepted and publishes counters.
-    pub(super) fn finish(&self, a: Appending, wal: Option<&Wal>) -> Result<AppendStats, StorageError> {
+    pub(super) fn finish(
+        &self,
+        a: Appending,
+        wal: Option<&Wal>,
+    ) -> Result<AppendStats, StorageError> {
         let Appending {
             stats,
             rec,

@@ -134,18 +134,29 @@ mod tests {
         let head = Head::new(HeadOptions::default());
         let mut batch = HandleBatch::new();
         for i in 0..3 {
-            batch.push(SeriesTarget::Labels(labels(i)), Sample::new(1_000, i as f64));
+            batch.push(
+                SeriesTarget::Labels(labels(i)),
+                Sample::new(1_000, i as f64),
+            );
         }
         let stats = head.append_handles(&mut batch, None).unwrap();
         assert_eq!(stats.appended, 3);
         assert!(batch.series.iter().all(|e| e.handle().is_some()));
-        let first: Vec<u32> = batch.series.iter().map(|e| e.handle().unwrap().0.id).collect();
+        let first: Vec<u32> = batch
+            .series
+            .iter()
+            .map(|e| e.handle().unwrap().0.id)
+            .collect();
         for e in &mut batch.series {
             e.sample.t = 2_000;
         }
         let stats = head.append_handles(&mut batch, None).unwrap();
         assert_eq!(stats.appended, 3);
-        let again: Vec<u32> = batch.series.iter().map(|e| e.handle().unwrap().0.id).collect();
+        let again: Vec<u32> = batch
+            .series
+            .iter()
+            .map(|e| e.handle().unwrap().0.id)
+            .collect();
         assert_eq!(first, again);
         assert_eq!(head.stats().series, 3);
         // The same series by labels: no new series, samples in the same place.
@@ -161,7 +172,10 @@ mod tests {
     fn refused_samples_by_handle_are_counted_as_by_labels() {
         let head = Head::new(HeadOptions::default());
         let mut batch = HandleBatch::new();
-        batch.push(SeriesTarget::Labels(labels(0)), Sample::new(10_000_000, 1.0));
+        batch.push(
+            SeriesTarget::Labels(labels(0)),
+            Sample::new(10_000_000, 1.0),
+        );
         head.append_handles(&mut batch, None).unwrap();
         let handle = batch.series[0].handle().unwrap().clone();
         assert!(handle.is_live());
