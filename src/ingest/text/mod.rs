@@ -328,13 +328,16 @@ pub fn fuzz_one(data: &[u8]) {
     let Ok(parser) = parse_bytes(data) else {
         return;
     };
-    // The OpenMetrics dialect reads the same bytes without panicking.
+    // The OpenMetrics dialect reads the same bytes without panicking, and
+    // the scraper's raw mode reads both dialects as the iterator does.
     if let Ok(text) = std::str::from_utf8(data) {
         for entry in parse_openmetrics(text) {
             if entry.is_err() {
                 break;
             }
         }
+        raw::check_against_iterator(text, false);
+        raw::check_against_iterator(text, true);
     }
     let mut printed = String::new();
     let mut first = Vec::new();

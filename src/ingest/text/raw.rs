@@ -82,6 +82,59 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Checks that the raw mode reads `input` as the iterator does: the same
+/// samples (labels read from each raw line equal the iterator's), the same
+/// first error. For [`super::fuzz_one`]; panics on a difference.
+pub(super) fn check_against_iterator(input: &str, openmetrics: bool) {
+    let make = || {
+        if openmetrics {
+            super::parse_openmetrics(input)
+        } else {
+            super::parse(input)
+        }
+    };
+    let mut raw = make();
+    let mut full = make();
+    loop {
+        let want = loop {
+            match full.next() {
+                Some(Ok(Entry::Sample(s))) => break Some(Ok(s)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break Some(Err(e)),
+                None => break None,
+            }
+        };
+        let got = loop {
+            match raw.next_raw() {
+                Some(Ok(RawEntry::Sample(r))) => {
+                    let parsed = raw.parse_sample(r.line);
+                    if let Ok(s) = &parsed {
+                        assert_eq!(s.value.to_bits(), r.value.to_bits(), "{input:?}");
+                        assert_eq!(s.timestamp_ms, r.timestamp_ms, "{input:?}");
+                    }
+                    break Some(parsed);
+                }
+                Some(Ok(RawEntry::Full(Entry::Sample(s)))) => break Some(Ok(s)),
+                Some(Ok(RawEntry::Full(_))) => continue,
+                Some(Err(e)) => break Some(Err(e)),
+                None => break None,
+            }
+        };
+        match (&want, &got) {
+            // Debug, not ==: NaN values compare unequal.
+            (Some(Ok(a)), Some(Ok(b))) => {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{input:?}");
+            }
+            (Some(Err(a)), Some(Err(b))) => {
+                assert_eq!(a, b, "{input:?}");
+                return;
+            }
+            (None, None) => return,
+            _ => panic!("raw mode and iterator differ on {input:?}: {want:?} vs {got:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
