@@ -1,8 +1,8 @@
 //! A target's series cache: turns a scraped body into samples with their
 //! final labels (target labels merged, `metric_relabel_configs`, limits),
-//! remembers each series' labels by its exposed text so known series skip
-//! relabelling, keeps the exposition metadata, and finds the series that
-//! went stale.
+//! remembers each series' labels and storage handle by its exposed text
+//! so known series skip label parsing, relabelling and the storage lookup,
+//! keeps the exposition metadata, and finds the series that went stale.
 
 use super::config::Limits;
 use super::negotiate::Format;

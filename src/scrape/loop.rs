@@ -1,6 +1,7 @@
 //! One target's scrape loop: wait for its tick, fetch, parse and append
 //! its samples with the report series (`up`, `scrape_*`) and stale
-//! markers in one batch through `Storage::append`, and keep its health.
+//! markers in one batch through `Storage::append_handles` (series the
+//! cache knows go by handle), and keep its health.
 
 use super::cache::{Context, Processed, SeriesCache};
 use super::config::Job;

@@ -186,11 +186,15 @@ mod tests {
         assert_eq!(stats.appended, 0);
         assert_eq!(stats.rejected.out_of_window, 1);
         assert!(late.series[0].handle().is_some());
-        // Refused before it existed: no series, no handle.
-        let mut old = HandleBatch::new();
-        old.push(SeriesTarget::Labels(labels(1)), Sample::new(0, 2.0));
-        head.append_handles(&mut old, None).unwrap();
-        assert!(old.series[0].handle().is_none());
+        // Refused before it existed (far in the future): no series, no handle.
+        let mut future = HandleBatch::new();
+        future.push(
+            SeriesTarget::Labels(labels(1)),
+            Sample::new(i64::MAX / 4, 2.0),
+        );
+        let stats = head.append_handles(&mut future, None).unwrap();
+        assert_eq!(stats.rejected.too_far_in_future, 1);
+        assert!(future.series[0].handle().is_none());
         assert_eq!(head.stats().series, 1);
     }
 }
