@@ -263,14 +263,20 @@ impl Engine {
         ctx.keep(points)?;
         let mut out: Vec<RangeSeries> = series
             .into_iter()
-            .map(|s| RangeSeries {
-                points: s
-                    .vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v)))
-                    .collect(),
-                labels: s.labels,
+            .map(|s| {
+                // At its exact size: grown by doubling it would hold up to
+                // twice what was counted.
+                let mut points = Vec::with_capacity(s.vals.iter().filter(|v| v.is_some()).count());
+                points.extend(
+                    s.vals
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v))),
+                );
+                RangeSeries {
+                    points,
+                    labels: s.labels,
+                }
             })
             .filter(|s| !s.points.is_empty())
             .collect();

@@ -243,16 +243,21 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         };
         // Each row becomes samples: counted before the copy, and the row
         // let go after it.
-        let mut out = Vec::new();
+        // Allocated at their exact sizes: a vector grown by doubling
+        // holds up to twice what was counted.
+        ctx.admit::<Selected>(gs.len())?;
+        let mut out = Vec::with_capacity(gs.len());
         for s in gs {
             ctx.check()?;
-            ctx.keep(s.vals.iter().filter(|v| v.is_some()).count())?;
-            let samples: Vec<Sample> = s
-                .vals
-                .iter()
-                .enumerate()
-                .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
-                .collect();
+            let n = s.vals.iter().filter(|v| v.is_some()).count();
+            ctx.keep(n)?;
+            let mut samples: Vec<Sample> = Vec::with_capacity(n);
+            samples.extend(
+                s.vals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v))),
+            );
             ctx.release(s.vals.len());
             let sel = Selected::owned(s.labels, samples);
             if sel.has_owned_samples() {
