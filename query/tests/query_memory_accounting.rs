@@ -224,3 +224,25 @@ fn label_replace_and_label_join_count_the_labels_they_build() {
     let expr = parse(r#"label_replace(m, "d", "$1$1", "instance", "(.*)")"#).expect("parse");
     e.instant(&q, &expr, 0).expect("small labels");
 }
+
+#[test]
+fn the_series_a_selector_picks_are_drawn_from_the_budget_and_given_back() {
+    let (_dir, st) = storage(2_000);
+    let q = st.querier(i64::MIN / 4, i64::MAX / 4);
+    // `count(m)` holds one series' samples at a time (241 of them), but
+    // picking 2,000 series with their chunk handles costs far more than
+    // the 1,000 samples' worth of budget.
+    let expr = parse("count(m)").expect("parse");
+    let tight = engine(2_000_000, 1_000);
+    let err = tight.instant(&q, &expr, HOUR_MS).unwrap_err();
+    assert!(matches!(err, EvalError::MemoryBudget { .. }), "{err}");
+    assert_eq!(tight.admission().memory().in_use(), 0);
+    // With room for them, the same query answers and gives it all back.
+    let roomy = engine(2_000_000, 1_000_000);
+    let out = roomy.instant(&q, &expr, HOUR_MS).expect("fits");
+    match out {
+        hourglass_query::Value::Vector(v) => assert_eq!(v[0].v, 2_000.0),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(roomy.admission().memory().in_use(), 0);
+}

@@ -1,15 +1,16 @@
 //! A target's series cache: turns a scraped body into samples with their
 //! final labels (target labels merged, `metric_relabel_configs`, limits),
-//! remembers each series' labels by its exposed text so known series skip
-//! relabelling, keeps the exposition metadata, and finds the series that
-//! went stale.
+//! remembers each series' labels and storage handle by its exposed text
+//! so known series skip label parsing, relabelling and the storage lookup,
+//! keeps the exposition metadata, and finds the series that went stale.
 
 use super::config::Limits;
 use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
-use crate::ingest::text::{self, Entry as TextEntry};
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, WriteBatch};
-use std::collections::{BTreeMap, HashMap};
+use super::text_index::TextIndex;
+use crate::ingest::text::{self, Entry as TextEntry, RawEntry};
+use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget};
+use std::collections::BTreeMap;
 
 /// The NaN every parsed NaN becomes, so a target cannot forge a stale marker.
 const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -49,6 +50,8 @@ pub struct Metadata {
 struct Entry {
     /// Final labels; `None` when metric relabelling drops the series.
     labels: Option<Labels>,
+    /// The stored series, from the last append.
+    handle: Option<SeriesHandle>,
     /// Scrape in which it was last seen.
     seen: u64,
     /// Scrape in which it was last appended without its own timestamp.
@@ -59,7 +62,10 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Processed {
     /// Samples to append (empty when the scrape failed).
-    pub batch: WriteBatch,
+    pub batch: HandleBatch,
+    /// The cache slot of each sample of `batch`, for
+    /// [`SeriesCache::keep_handles`].
+    pub slots: Vec<usize>,
     /// Entries parsed (`scrape_samples_scraped`).
     pub scraped: u64,
     /// Entries kept by metric relabelling.
@@ -73,7 +79,8 @@ pub struct Processed {
 /// The per-target cache; see the module docs.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: HashMap<String, Entry>,
+    /// By series text as exposed.
+    entries: TextIndex<Entry>,
     metadata: BTreeMap<String, (Metadata, u64)>,
     iter: u64,
     key: String,
@@ -95,6 +102,18 @@ impl SeriesCache {
         self.entries.is_empty()
     }
 
+    /// Remembers the series handles an append gave back for the samples
+    /// of the last [`SeriesCache::process`] (`slots` from its result).
+    pub fn keep_handles(&mut self, batch: HandleBatch, slots: &[usize]) {
+        for (e, &slot) in batch.series.into_iter().zip(slots) {
+            if let Some(entry) = self.entries.get_mut(slot)
+                && let SeriesTarget::Known(h) = e.series
+            {
+                entry.handle = Some(h);
+            }
+        }
+    }
+
     /// The metadata seen in the last scrapes, by family.
     pub fn metadata(&self) -> impl Iterator<Item = (&str, &Metadata)> {
         self.metadata.iter().map(|(k, (m, _))| (k.as_str(), m))
@@ -106,7 +125,8 @@ impl SeriesCache {
     }
 
     /// Parses `body` and builds its samples at `ts` (ms). On failure the
-    /// batch is empty and the counts are those reached.
+    /// batch is empty and the counts are those reached. Known series are
+    /// found by their text as exposed, without reading their labels.
     pub fn process(
         &mut self,
         ctx: &Context<'_>,
@@ -115,30 +135,29 @@ impl SeriesCache {
         ts: i64,
     ) -> Processed {
         let mut out = Processed::default();
-        let parser = match text::parse_bytes(body) {
+        let mut parser = match text::parse_bytes(body) {
             Ok(p) => p,
             Err(e) => {
                 out.error = Some(e.to_string());
                 return out;
             }
         };
-        let text = std::str::from_utf8(body).unwrap_or("");
-        let parser = match format {
-            Format::Text => parser,
-            Format::OpenMetrics => {
-                self.read_units(text);
-                text::parse_openmetrics(text)
-            }
-        };
+        if format == Format::OpenMetrics {
+            let text = std::str::from_utf8(body).unwrap_or("");
+            self.read_units(text);
+            parser = text::parse_openmetrics(text);
+        }
+        let mut key = std::mem::take(&mut self.key);
         let mut failed = false;
-        for entry in parser {
-            let line = match entry {
-                Ok(TextEntry::Sample(s)) => s,
-                Ok(TextEntry::Help { family, text }) => {
+        while let Some(entry) = parser.next_raw() {
+            let (raw, full) = match entry {
+                Ok(RawEntry::Sample(s)) => (Some(s), None),
+                Ok(RawEntry::Full(TextEntry::Sample(s))) => (None, Some(s)),
+                Ok(RawEntry::Full(TextEntry::Help { family, text })) => {
                     self.meta(&family).help = text.into_owned();
                     continue;
                 }
-                Ok(TextEntry::Type { family, kind }) => {
+                Ok(RawEntry::Full(TextEntry::Type { family, kind })) => {
                     self.meta(&family).kind = kind_name(kind, format).to_string();
                     continue;
                 }
@@ -149,20 +168,49 @@ impl SeriesCache {
                 }
             };
             out.scraped += 1;
-            self.key.clear();
-            self.key.push_str(&line.name);
-            for (k, v) in &line.labels {
-                self.key.push('\u{0}');
-                self.key.push_str(k);
-                self.key.push('\u{0}');
-                self.key.push_str(v);
-            }
+            let (series, value, own_ts) = match (&raw, &full) {
+                (Some(r), _) => (r.series, r.value, r.timestamp_ms),
+                (None, Some(line)) => {
+                    // Never equal to a series as written, which starts with
+                    // a name or `{`.
+                    key.clear();
+                    key.push('\u{0}');
+                    key.push_str(&line.name);
+                    for (k, v) in &line.labels {
+                        key.push('\u{0}');
+                        key.push_str(k);
+                        key.push('\u{0}');
+                        key.push_str(v);
+                    }
+                    (key.as_str(), line.value, line.timestamp_ms)
+                }
+                (None, None) => continue,
+            };
             let iter = self.iter;
-            let added = if let Some(e) = self.entries.get_mut(self.key.as_str()) {
-                e.seen = iter;
-                false
+            let known = self.entries.find(series);
+            let (slot, added) = if let Some(slot) = known {
+                if let Some(e) = self.entries.get_mut(slot) {
+                    e.seen = iter;
+                }
+                (slot, false)
             } else {
-                let labels = match final_labels(ctx, &line) {
+                let parsed;
+                let line = match (&raw, &full) {
+                    (_, Some(line)) => line,
+                    (Some(r), None) => match parser.parse_sample(r.line) {
+                        Ok(l) => {
+                            parsed = l;
+                            &parsed
+                        }
+                        Err(e) => {
+                            out.error = Some(e.to_string());
+                            failed = true;
+                            break;
+                        }
+                    },
+                    (None, None) => continue,
+                };
+                let labels = match final_labels(ctx, line) {
                     Ok(l) => l,
                     Err(e) => {
                         out.error.get_or_insert(e);
@@ -170,17 +218,18 @@ impl SeriesCache {
                         break;
                     }
                 };
-                self.entries.insert(
-                    self.key.clone(),
+                let slot = self.entries.insert(
+                    series,
                     Entry {
                         labels,
+                        handle: None,
                         seen: iter,
                         tracked: 0,
                     },
                 );
-                true
+                (slot, true)
             };
-            let Some(entry) = self.entries.get_mut(self.key.as_str()) else {
+            let Some(entry) = self.entries.get_mut(slot) else {
                 continue;
             };
             let Some(labels) = &entry.labels else {
@@ -196,14 +245,15 @@ impl SeriesCache {
             if failed {
                 continue;
             }
-            let own_ts = line.timestamp_ms.filter(|_| ctx.honor_timestamps);
-            let v = if line.value.is_nan() {
+            let own_ts = own_ts.filter(|_| ctx.honor_timestamps);
+            let v = if value.is_nan() {
                 f64::from_bits(NORMAL_NAN_BITS)
             } else {
-                line.value
+                value
             };
             out.batch
-                .push(labels.clone(), vec![Sample::new(own_ts.unwrap_or(ts), v)]);
+                .push(target(entry, labels), Sample::new(own_ts.unwrap_or(ts), v));
+            out.slots.push(slot);
             if own_ts.is_none() || ctx.track_timestamps_staleness {
                 entry.tracked = iter;
             }
@@ -211,12 +261,14 @@ impl SeriesCache {
                 out.series_added += 1;
             }
         }
+        self.key = key;
         if failed {
-            out.batch = WriteBatch::new();
+            out.batch = HandleBatch::new();
+            out.slots.clear();
         } else {
             let iter = self.iter;
             self.entries
-                .retain(|_, e| e.seen == iter || e.tracked + 1 == iter);
+                .retain(|e| e.seen == iter || e.tracked + 1 == iter);
             self.metadata
                 .retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
         }
@@ -225,8 +277,8 @@ impl SeriesCache {
 
     /// Stale markers at `ts` for the series appended in the previous scrape
     /// and not in this one (all of them when this one failed to fetch).
-    pub fn stale_markers(&mut self, ts: i64) -> WriteBatch {
-        let mut batch = WriteBatch::new();
+    pub fn stale_markers(&mut self, ts: i64) -> HandleBatch {
+        let mut batch = HandleBatch::new();
         let prev = self.iter.saturating_sub(1);
         for e in self.entries.values() {
             if e.tracked == prev
@@ -234,8 +286,8 @@ impl SeriesCache {
                 && let Some(l) = &e.labels
             {
                 batch.push(
-                    l.clone(),
-                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                    target(e, l),
+                    Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),
                 );
             }
         }
@@ -244,16 +296,16 @@ impl SeriesCache {
 
     /// Stale markers at `ts` for every series appended in the last scrape:
     /// the target went away.
-    pub fn end_markers(&self, ts: i64) -> WriteBatch {
-        let mut batch = WriteBatch::new();
+    pub fn end_markers(&self, ts: i64) -> HandleBatch {
+        let mut batch = HandleBatch::new();
         for e in self.entries.values() {
             if e.tracked == self.iter
                 && self.iter > 0
                 && let Some(l) = &e.labels
             {
                 batch.push(
-                    l.clone(),
-                    vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                    target(e, l),
+                    Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),
                 );
             }
         }
@@ -285,6 +337,14 @@ impl SeriesCache {
                 }
             }
         }
+    }
+}
+
+/// The series of a cached entry: by handle once an append gave one.
+fn target(e: &Entry, labels: &Labels) -> SeriesTarget {
+    match &e.handle {
+        Some(h) => SeriesTarget::Known(h.clone()),
+        None => SeriesTarget::Labels(labels.clone()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One target's scrape loop: wait for its tick, fetch, parse and append
 //! its samples with the report series (`up`, `scrape_*`) and stale
-//! markers in one batch through `Storage::append`, and keep its health.
+//! markers in one batch through `Storage::append_handles` (series the
+//! cache knows go by handle), and keep its health.
 
 use super::cache::{Context, Processed, SeriesCache};
 use super::config::Job;
@@ -8,7 +9,7 @@ use super::fetch::{Fetcher, Request};
 use super::negotiate;
 use super::schedule;
 use super::target::Target;
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
+use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
@@ -304,6 +305,7 @@ fn process_and_append(
     let mut batch = processed.batch;
     batch.series.extend(cache.stale_markers(ts).series);
     drop(cache);
+    let slots = processed.slots;
     let up = if processed.error.is_none() { 1.0 } else { 0.0 };
     let duration = started.elapsed().as_secs_f64();
     for (name, v) in [
@@ -317,13 +319,17 @@ fn process_and_append(
         ("scrape_series_added", processed.series_added as f64),
     ] {
         batch.push(
-            report_labels(name, &target_labels),
-            vec![Sample::new(ts, v)],
+            SeriesTarget::Labels(report_labels(name, &target_labels)),
+            Sample::new(ts, v),
         );
     }
-    if let Err(e) = storage.append(&batch) {
-        tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");
+    match storage.append_handles(&mut batch) {
+        Ok(_) => lock(&shared.cache).keep_handles(batch, &slots),
+        Err(e) => {
+            tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");
+        }
     }
+    super::latency::COLLECTION_LATENCY.observe_duration(started.elapsed());
     (processed.error, processed.scraped)
 }
 
@@ -347,7 +353,7 @@ pub const REPORT_SERIES: [&str; 5] = [
 /// report series, at the current time.
 async fn end_of_run(storage: &Arc<Storage>, shared: &Arc<Shared>, cfg: &Arc<LoopConfig>) {
     let ts = i64::try_from(schedule::unix_now_ns() / 1_000_000).unwrap_or(i64::MAX);
-    let mut batch: WriteBatch = lock(&shared.cache).end_markers(ts);
+    let mut batch: HandleBatch = lock(&shared.cache).end_markers(ts);
     if lock(&shared.status).scrapes > 0 {
         let target_labels: Vec<(String, String)> = cfg
             .target
@@ -356,14 +362,14 @@ async fn end_of_run(storage: &Arc<Storage>, shared: &Arc<Shared>, cfg: &Arc<Loop
             .collect();
         for name in REPORT_SERIES {
             batch.push(
-                report_labels(name, &target_labels),
-                vec![Sample::new(ts, f64::from_bits(STALE_NAN_BITS))],
+                SeriesTarget::Labels(report_labels(name, &target_labels)),
+                Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),
             );
         }
     }
     let storage = Arc::clone(storage);
     let _ = tokio::task::spawn_blocking(move || {
-        if let Err(e) = storage.append(&batch) {
+        if let Err(e) = storage.append_handles(&mut batch) {
             tracing::error!(error = %e, "appending end-of-run stale markers failed");
         }
     })

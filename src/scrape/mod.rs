@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod fetch;
+pub mod latency;
 mod r#loop;
 pub mod manager;
 pub mod negotiate;
@@ -15,6 +16,7 @@ pub mod schedule;
 pub mod self_scrape;
 pub mod stats;
 pub mod target;
+mod text_index;
 pub mod tls;
 
 pub use r#loop::{Health, TargetStatus};

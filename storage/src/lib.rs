@@ -34,8 +34,9 @@ mod storage_querier;
 pub use clock::Clock;
 pub use error::StorageError;
 pub use head::{
-    AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HeadOptions, HeadQuerier, HeadStats,
-    MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesLimits, SeriesQuota, SeriesRefusal,
+    AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HandleBatch, HandleSample, HeadOptions,
+    HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
+    SeriesQuota, SeriesRefusal, SeriesTarget,
 };
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};

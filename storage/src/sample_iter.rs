@@ -108,6 +108,28 @@ impl SampleIter {
             .fold(0, usize::saturating_add)
     }
 
+    /// Heap bytes this iterator holds of its own: its sources, their chunk
+    /// handles, decoded buffers, and chunk bytes copied for it alone (a
+    /// head chunk still being appended); bytes shared with storage are not
+    /// counted. For a query's memory accounting.
+    pub fn held_bytes(&self) -> usize {
+        let own = |m: &ChunkMeta| match &m.data {
+            ChunkData::Owned(c) => c.unshared_bytes(),
+            ChunkData::Mapped { .. } => 0,
+        };
+        self.sources.capacity() * size_of::<Source>()
+            + self
+                .sources
+                .iter()
+                .map(|s| {
+                    let chunks = s.chunks.as_slice();
+                    size_of_val(chunks)
+                        + chunks.iter().map(own).sum::<usize>()
+                        + s.buf.capacity() * size_of::<Sample>()
+                })
+                .sum::<usize>()
+    }
+
     /// Appends every remaining sample to `out`: what the iterator would
     /// yield, copied a run at a time instead of sample by sample. As with
     /// the iterator, check [`SampleIter::error`] afterwards.

@@ -6,7 +6,8 @@
 
 use crate::error::StorageError;
 use crate::head::{
-    AppendStats, Cardinality, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats, SeriesQuota,
+    AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
+    SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::partition::{Partition, write_partition};
@@ -136,6 +137,13 @@ impl Storage {
     /// decoded request: series already stored are found without allocating.
     pub fn append_borrowed(&self, batch: &BorrowedBatch<'_>) -> Result<AppendStats, StorageError> {
         self.head.append_borrowed(batch, Some(&self.wal))
+    }
+
+    /// Like [`Storage::append`], for single samples by series handle:
+    /// known series skip the lookup by labels, and every entry comes back
+    /// with its series' handle for the next time.
+    pub fn append_handles(&self, batch: &mut HandleBatch) -> Result<AppendStats, StorageError> {
+        self.head.append_handles(batch, Some(&self.wal))
     }
 
     /// Like [`Storage::append`], charging new series to the writer's quota

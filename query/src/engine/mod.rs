@@ -263,14 +263,20 @@ impl Engine {
         ctx.keep(points)?;
         let mut out: Vec<RangeSeries> = series
             .into_iter()
-            .map(|s| RangeSeries {
-                points: s
-                    .vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v)))
-                    .collect(),
-                labels: s.labels,
+            .map(|s| {
+                // At its exact size: grown by doubling it would hold up to
+                // twice what was counted.
+                let mut points = Vec::with_capacity(s.vals.iter().filter(|v| v.is_some()).count());
+                points.extend(
+                    s.vals
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v))),
+                );
+                RangeSeries {
+                    points,
+                    labels: s.labels,
+                }
             })
             .filter(|s| !s.points.is_empty())
             .collect();
@@ -305,6 +311,7 @@ impl Engine {
             cancel: qo.cancel.as_deref(),
             samples: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            bookkeeping: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             select_nanos: AtomicU64::new(0),
             per_step: qo
@@ -344,6 +351,9 @@ pub(crate) struct Ctx<'a> {
     samples: AtomicUsize,
     /// Samples held now (for the limit).
     held: AtomicUsize,
+    /// Bookkeeping drawn from the budget alone, in sample units, until the
+    /// query ends.
+    bookkeeping: AtomicUsize,
     /// The most `held` has been (for statistics).
     peak: AtomicUsize,
     /// Time spent selecting series from storage.
@@ -362,7 +372,8 @@ pub(crate) struct Ctx<'a> {
 /// its evaluation ends, whether it failed or not.
 impl Drop for Ctx<'_> {
     fn drop(&mut self) {
-        self.budget.give_back(*self.held.get_mut());
+        self.budget
+            .give_back(*self.held.get_mut() + *self.bookkeeping.get_mut());
     }
 }
 
@@ -422,6 +433,20 @@ impl Ctx<'_> {
             });
         }
         self.peak.fetch_max(prev + n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Draws `bytes` of bookkeeping (picked series, their chunk handles)
+    /// from the server-wide budget until the query ends. The query's own
+    /// limit counts samples only, as Prometheus's does.
+    pub fn hold_bookkeeping(&self, bytes: usize) -> Result<(), EvalError> {
+        let n = bytes.div_ceil(SAMPLE_BYTES);
+        if !self.budget.draw(n) {
+            return Err(EvalError::MemoryBudget {
+                limit: self.budget.limit(),
+            });
+        }
+        self.bookkeeping.fetch_add(n, Ordering::Relaxed);
         Ok(())
     }
 

@@ -24,11 +24,20 @@ pub(crate) fn load(
     }
     let t0 = std::time::Instant::now();
     let set = ctx.querier.select(matchers, mint, maxt)?;
+    let mut held = 0usize;
     let series: Vec<_> = set
-        .map(|s| Selected::stored(s.labels, s.samples, keep_stale))
+        .map(|s| {
+            held = held.saturating_add(s.samples.held_bytes());
+            Selected::stored(s.labels, s.samples, keep_stale)
+        })
         .collect();
     ctx.selected_in(t0.elapsed());
     ctx.add_series(series.len())?;
+    // The picked series and their chunk handles, drawn from the memory
+    // budget as soon as the querier hands them over (before any is decoded).
+    ctx.hold_bookkeeping(
+        held.saturating_add(series.capacity().saturating_mul(size_of::<Selected>())),
+    )?;
     Ok(series)
 }
 
@@ -234,16 +243,21 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         };
         // Each row becomes samples: counted before the copy, and the row
         // let go after it.
-        let mut out = Vec::new();
+        // Allocated at their exact sizes: a vector grown by doubling
+        // holds up to twice what was counted.
+        ctx.admit::<Selected>(gs.len())?;
+        let mut out = Vec::with_capacity(gs.len());
         for s in gs {
             ctx.check()?;
-            ctx.keep(s.vals.iter().filter(|v| v.is_some()).count())?;
-            let samples: Vec<Sample> = s
-                .vals
-                .iter()
-                .enumerate()
-                .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v)))
-                .collect();
+            let n = s.vals.iter().filter(|v| v.is_some()).count();
+            ctx.keep(n)?;
+            let mut samples: Vec<Sample> = Vec::with_capacity(n);
+            samples.extend(
+                s.vals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v))),
+            );
             ctx.release(s.vals.len());
             let sel = Selected::owned(s.labels, samples);
             if sel.has_owned_samples() {

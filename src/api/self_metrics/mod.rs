@@ -382,6 +382,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.bodies().limit_bytes() as f64,
     );
     scrape_metrics::write(&mut out, state.scrape());
+    collection_latency(&mut out);
 
     (
         [(
@@ -433,5 +434,21 @@ fn latency_histograms(out: &mut Exposition, state: &AppState) {
         "counter",
         "Queries that took at least --query-slow-log-threshold, each logged.",
         observe.slow_queries.count() as f64,
+    );
+}
+
+/// `hourglass_scrape_collection_latency_seconds`: scrape start to samples
+/// queryable.
+fn collection_latency(out: &mut Exposition) {
+    const NAME: &str = "hourglass_scrape_collection_latency_seconds";
+    out.family(
+        NAME,
+        "histogram",
+        "Time from a scrape's start until its samples are queryable (appended to the head).",
+    );
+    out.histogram(
+        NAME,
+        &[],
+        &crate::scrape::latency::COLLECTION_LATENCY.snapshot(),
     );
 }

@@ -238,31 +238,7 @@ fn sample<'a>(
     let Some(name) = name else {
         return Err((start, ErrorKind::MissingName));
     };
-    c.skip_blanks();
-    let at = c.pos;
-    let word = c.word();
-    if word.is_empty() {
-        return Err((at, ErrorKind::ExpectedValue));
-    }
-    let value = parse_value(word).ok_or_else(|| (at, ErrorKind::InvalidValue(word.to_string())))?;
-    c.skip_blanks();
-    let mut timestamp_ms = None;
-    // An OpenMetrics exemplar (` # {labels} value [ts]`) ends the sample.
-    let at_exemplar = |c: &Cursor<'_>| openmetrics && c.peek() == Some(b'#');
-    if !c.at_end() && !at_exemplar(&c) {
-        let at = c.pos;
-        let word = c.word();
-        timestamp_ms = Some(if openmetrics {
-            seconds_to_ms(word).ok_or_else(|| (at, ErrorKind::InvalidSeconds(word.to_string())))?
-        } else {
-            word.parse::<i64>()
-                .map_err(|_| (at, ErrorKind::InvalidTimestamp(word.to_string())))?
-        });
-        c.skip_blanks();
-    }
-    if !c.at_end() && !at_exemplar(&c) {
-        return Err((c.pos, ErrorKind::Trailing(c.s[c.pos..].to_string())));
-    }
+    let (value, timestamp_ms) = value_and_timestamp(&mut c, openmetrics)?;
     let (family, kind) = match family {
         Some((f, k)) if k.owns(f, &name) => (f.clone(), *k),
         _ => (name.clone(), MetricKind::Untyped),
@@ -289,6 +265,79 @@ fn sample<'a>(
         family,
         kind,
     })
+}
+
+/// After the series: blanks, the value, an optional timestamp, and (in
+/// OpenMetrics) an optional exemplar, to the end of the line.
+fn value_and_timestamp(
+    c: &mut Cursor<'_>,
+    openmetrics: bool,
+) -> Result<(f64, Option<i64>), LineError> {
+    c.skip_blanks();
+    let at = c.pos;
+    let word = c.word();
+    if word.is_empty() {
+        return Err((at, ErrorKind::ExpectedValue));
+    }
+    let value = parse_value(word).ok_or_else(|| (at, ErrorKind::InvalidValue(word.to_string())))?;
+    c.skip_blanks();
+    let mut timestamp_ms = None;
+    // An OpenMetrics exemplar (` # {labels} value [ts]`) ends the sample.
+    let at_exemplar = |c: &Cursor<'_>| openmetrics && c.peek() == Some(b'#');
+    if !c.at_end() && !at_exemplar(c) {
+        let at = c.pos;
+        let word = c.word();
+        timestamp_ms = Some(if openmetrics {
+            seconds_to_ms(word).ok_or_else(|| (at, ErrorKind::InvalidSeconds(word.to_string())))?
+        } else {
+            word.parse::<i64>()
+                .map_err(|_| (at, ErrorKind::InvalidTimestamp(word.to_string())))?
+        });
+        c.skip_blanks();
+    }
+    if !c.at_end() && !at_exemplar(c) {
+        return Err((c.pos, ErrorKind::Trailing(c.s[c.pos..].to_string())));
+    }
+    Ok((value, timestamp_ms))
+}
+
+/// A sample line split without reading its labels: the series as written
+/// (`name`, `name{…}` or `{…}`), the value and the timestamp. `None` when
+/// the line is not a well-formed sample; the full parser then says why.
+/// Labels are not checked, only skipped (quotes and escapes respected).
+pub(super) fn split_sample(text: &str, openmetrics: bool) -> Option<(&str, f64, Option<i64>)> {
+    let b = text.as_bytes();
+    let mut c = Cursor {
+        s: text,
+        pos: 0,
+        strict: false,
+    };
+    c.skip_blanks();
+    let start = c.pos;
+    if c.peek() != Some(b'{') {
+        c.legacy_name(true)?;
+        let name_end = c.pos;
+        c.skip_blanks();
+        if c.peek() != Some(b'{') {
+            c.pos = name_end;
+            let (v, t) = value_and_timestamp(&mut c, openmetrics).ok()?;
+            return Some((&text[start..name_end], v, t));
+        }
+    }
+    let mut i = c.pos + 1;
+    let mut quoted = false;
+    loop {
+        match (b.get(i)?, quoted) {
+            (b'"', _) => quoted = !quoted,
+            (b'\\', true) => i += 1,
+            (b'}', false) => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    c.pos = i + 1;
+    let (v, t) = value_and_timestamp(&mut c, openmetrics).ok()?;
+    Some((&text[start..=i], v, t))
 }
 
 /// The inside of `{…}`, the cursor just past `{`.

@@ -11,6 +11,7 @@
 mod error;
 mod line;
 mod print;
+mod raw;
 mod strict;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use std::borrow::Cow;
 
 pub use error::{ErrorKind, ParseError};
 pub use print::{write_help, write_sample, write_type};
+pub use raw::{RawEntry, RawSample};
 
 /// A metric family's type from `# TYPE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,68 +229,94 @@ impl Parser<'_> {
     }
 }
 
+/// What one line gave.
+enum Step<'a> {
+    /// Blank, a comment, or `# EOF`.
+    Skip,
+    Entry(Entry<'a>),
+    Error(ParseError),
+}
+
+impl<'a> Parser<'a> {
+    /// Consumes one line; `None` at the end or after an error.
+    fn step(&mut self) -> Option<Step<'a>> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        let (text, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
+        self.rest = rest;
+        self.line_no += 1;
+        if self.openmetrics {
+            let trimmed = text.trim();
+            if self.eof && !trimmed.is_empty() {
+                self.failed = true;
+                return Some(Step::Error(ParseError {
+                    line: self.line_no,
+                    column: 1,
+                    kind: ErrorKind::AfterEof,
+                }));
+            }
+            if trimmed == "# EOF" {
+                self.eof = true;
+                return Some(Step::Skip);
+            }
+        }
+        // Strict parsing assigns families itself, across the exposition.
+        let family = self.family.as_ref().filter(|_| self.strict.is_none());
+        let parsed = line::parse_line(text, family, self.openmetrics, self.strict.is_some());
+        let parsed = match (parsed, self.strict.as_mut()) {
+            (Ok(Some(mut entry)), Some(families)) => families
+                .check(&mut entry)
+                .map(|()| Some(entry))
+                .map_err(|kind| (0, kind)),
+            (other, _) => other,
+        };
+        Some(match parsed {
+            Ok(None) => Step::Skip,
+            Ok(Some(entry)) => {
+                match &entry {
+                    Entry::Help { family, .. } => {
+                        let same = self.family.as_ref().is_some_and(|(f, _)| f == family);
+                        if !same {
+                            self.family = Some((family.clone(), MetricKind::Untyped));
+                        }
+                    }
+                    Entry::Type { family, kind } => {
+                        self.family = Some((family.clone(), *kind));
+                    }
+                    Entry::Sample(_) => {}
+                }
+                Step::Entry(entry)
+            }
+            Err((column, kind)) => {
+                self.failed = true;
+                Step::Error(self.error_at(text, column, kind))
+            }
+        })
+    }
+
+    /// An error at byte `column` of the current line `text`.
+    fn error_at(&self, text: &str, column: usize, kind: ErrorKind) -> ParseError {
+        let column = text.get(..column).map_or(column, |p| p.chars().count()) + 1;
+        ParseError {
+            line: self.line_no,
+            column,
+            kind,
+        }
+    }
+}
+
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.failed && !self.rest.is_empty() {
-            let (text, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
-            self.rest = rest;
-            self.line_no += 1;
-            if self.openmetrics {
-                let trimmed = text.trim();
-                if self.eof && !trimmed.is_empty() {
-                    self.failed = true;
-                    return Some(Err(ParseError {
-                        line: self.line_no,
-                        column: 1,
-                        kind: ErrorKind::AfterEof,
-                    }));
-                }
-                if trimmed == "# EOF" {
-                    self.eof = true;
-                    continue;
-                }
-            }
-            // Strict parsing assigns families itself, across the exposition.
-            let family = self.family.as_ref().filter(|_| self.strict.is_none());
-            let parsed = line::parse_line(text, family, self.openmetrics, self.strict.is_some());
-            let parsed = match (parsed, self.strict.as_mut()) {
-                (Ok(Some(mut entry)), Some(families)) => families
-                    .check(&mut entry)
-                    .map(|()| Some(entry))
-                    .map_err(|kind| (0, kind)),
-                (other, _) => other,
-            };
-            match parsed {
-                Ok(None) => continue,
-                Ok(Some(entry)) => {
-                    match &entry {
-                        Entry::Help { family, .. } => {
-                            let same = self.family.as_ref().is_some_and(|(f, _)| f == family);
-                            if !same {
-                                self.family = Some((family.clone(), MetricKind::Untyped));
-                            }
-                        }
-                        Entry::Type { family, kind } => {
-                            self.family = Some((family.clone(), *kind));
-                        }
-                        Entry::Sample(_) => {}
-                    }
-                    return Some(Ok(entry));
-                }
-                Err((column, kind)) => {
-                    self.failed = true;
-                    let column = text.get(..column).map_or(column, |p| p.chars().count()) + 1;
-                    return Some(Err(ParseError {
-                        line: self.line_no,
-                        column,
-                        kind,
-                    }));
-                }
+        loop {
+            match self.step()? {
+                Step::Skip => continue,
+                Step::Entry(e) => return Some(Ok(e)),
+                Step::Error(e) => return Some(Err(e)),
             }
         }
-        None
     }
 }
 
@@ -300,13 +328,16 @@ pub fn fuzz_one(data: &[u8]) {
     let Ok(parser) = parse_bytes(data) else {
         return;
     };
-    // The OpenMetrics dialect reads the same bytes without panicking.
+    // The OpenMetrics dialect reads the same bytes without panicking, and
+    // the scraper's raw mode reads both dialects as the iterator does.
     if let Ok(text) = std::str::from_utf8(data) {
         for entry in parse_openmetrics(text) {
             if entry.is_err() {
                 break;
             }
         }
+        raw::check_against_iterator(text, false);
+        raw::check_against_iterator(text, true);
     }
     let mut printed = String::new();
     let mut first = Vec::new();

@@ -182,6 +182,16 @@ impl Chunk {
         Chunk { bytes }
     }
 
+    /// Its byte length when no other handle shares the bytes (a copy made
+    /// for one reader), else 0.
+    pub(crate) fn unshared_bytes(&self) -> usize {
+        if Arc::strong_count(&self.bytes) == 1 {
+            self.bytes.len()
+        } else {
+            0
+        }
+    }
+
     /// Whether both share the same bytes (clones of one chunk).
     pub(crate) fn same(&self, other: &Chunk) -> bool {
         Arc::ptr_eq(&self.bytes, &other.bytes)

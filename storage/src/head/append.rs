@@ -119,7 +119,7 @@ pub const MAX_REPORTED_ERRORS: usize = 16;
 /// How a batch names a series: owned labels, or borrowed pairs sorted by
 /// [`sort_pairs`]. Lookups use it as is; labels are built only for new
 /// series.
-trait SeriesKey {
+pub(super) trait SeriesKey {
     fn hash(&self) -> u64;
     fn matches(&self, labels: &Labels) -> bool;
     fn to_labels(&self) -> Labels;
@@ -153,7 +153,7 @@ impl SeriesKey for SortedPairs<'_, '_> {
 }
 
 /// One `append` call's running state.
-struct Appending<'w> {
+pub(super) struct Appending<'w> {
     rules: Rules,
     writer: Option<&'w Arc<SeriesQuota>>,
     stats: AppendStats,
@@ -186,7 +186,7 @@ impl Head {
         let _span = tracing::debug_span!("append", series = batch.series.len(), samples).entered();
         let mut a = self.appending(wal.is_some(), samples, writer);
         for ss in &batch.series {
-            self.append_series(&mut a, &ss.labels, &ss.samples, &[]);
+            self.append_series(&mut a, &ss.labels, &ss.samples, &[], None);
         }
         self.finish(a, wal)
     }
@@ -220,12 +220,13 @@ impl Head {
                 SortedPairs(&sorted),
                 ss.samples,
                 ss.start_timestamps,
+                None,
             );
         }
         self.finish(a, wal)
     }
 
-    fn appending<'w>(
+    pub(super) fn appending<'w>(
         &self,
         logged: bool,
         samples: usize,
@@ -250,21 +251,27 @@ impl Head {
     }
 
     /// Appends one series' samples; `starts` (empty, or one per sample)
-    /// are remote write 2.0 start timestamps.
-    fn append_series(
+    /// are remote write 2.0 start timestamps. `known` is the series when
+    /// the caller kept it from an earlier append (its labels are `key`'s);
+    /// returns the series used when it is not `known`.
+    pub(super) fn append_series(
         &self,
         a: &mut Appending<'_>,
         key: impl SeriesKey,
         samples: &[Sample],
         starts: &[i64],
-    ) {
+        known: Option<&Arc<MemSeries>>,
+    ) -> Option<Arc<MemSeries>> {
         if samples.is_empty() {
-            return;
+            return None;
         }
-        let hash = key.hash();
         // Labels equal to a stored series' were validated when it was
         // created; only new series need checking.
-        let mut series = match self.get_by(hash, |l| key.matches(l)) {
+        let found = match known {
+            Some(s) => Some(Arc::clone(s)),
+            None => self.get_by(key.hash(), |l| key.matches(l)),
+        };
+        let mut series = match found {
             Some(s) => s,
             None => {
                 // A series none of whose samples could be stored is not
@@ -277,7 +284,7 @@ impl Head {
                     for o in refusals {
                         a.stats.rejected.add(o);
                     }
-                    return;
+                    return None;
                 }
                 let labels = key.to_labels();
                 if let Err(e) = labels.validate(&self.opts.limits) {
@@ -285,11 +292,14 @@ impl Head {
                     if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
                         a.stats.invalid_series.push(e);
                     }
-                    return;
+                    return None;
                 }
-                match self.create(hash, &labels, None, Admit::Writer(a.writer)) {
+                match self.create(key.hash(), &labels, None, Admit::Writer(a.writer)) {
                     Ok(s) => s,
-                    Err(e) => return refuse_series(a, e, samples.len()),
+                    Err(e) => {
+                        refuse_series(a, e, samples.len());
+                        return None;
+                    }
                 }
             }
         };
@@ -302,7 +312,10 @@ impl Head {
                 std::thread::yield_now();
                 series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer)) {
                     Ok(s) => s,
-                    Err(e) => return refuse_series(a, e, samples.len()),
+                    Err(e) => {
+                        refuse_series(a, e, samples.len());
+                        return None;
+                    }
                 };
                 data = lock(&series.data);
             }
@@ -336,10 +349,16 @@ impl Head {
             }
             rec.group(series.id, &a.accepted);
         }
+        let same = known.is_some_and(|k| Arc::ptr_eq(k, &series));
+        (!same).then_some(series)
     }
 
     /// Logs what was accepted and publishes counters.
-    fn finish(&self, a: Appending, wal: Option<&Wal>) -> Result<AppendStats, StorageError> {
+    pub(super) fn finish(
+        &self,
+        a: Appending,
+        wal: Option<&Wal>,
+    ) -> Result<AppendStats, StorageError> {
         let Appending {
             stats,
             rec,

@@ -10,6 +10,7 @@
 //! (the querier), `replay.rs` (recovery), `series.rs` (one series).
 
 mod append;
+mod handle;
 mod intern;
 mod persist;
 mod read;
@@ -22,6 +23,7 @@ mod thin;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
+pub use handle::{HandleBatch, HandleSample, SeriesHandle, SeriesTarget};
 pub use read::HeadQuerier;
 pub use replay::ReplayStats;
 pub use series_limits::{SeriesLimits, SeriesQuota, SeriesRefusal};
