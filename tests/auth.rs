@@ -46,31 +46,11 @@ fn body(series: usize, samples: usize, labels: usize) -> Vec<u8> {
 }
 
 fn write(server: &Server, auth: Option<&str>, b: &[u8]) -> Response {
-    let mut h = vec![
-        ("Content-Type", "application/x-protobuf"),
-        ("Content-Encoding", "snappy"),
-    ];
-    let value;
-    if let Some(a) = auth {
-        value = a.to_string();
-        h.push(("Authorization", value.as_str()));
-    }
-    request(server.addr, "POST", "/api/v1/write", &h, b)
+    post_write(server, &V1_HEADERS, auth, b)
 }
 
 fn start() -> (tempfile::TempDir, Server) {
-    start_with(CONFIG)
-}
-
-fn start_with(config: &str) -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let server = Server::start(
-        &tmp.path().join("data"),
-        &["--config", cfg.to_str().unwrap()],
-    );
-    (tmp, server)
+    start_with_config(CONFIG, &[])
 }
 
 #[test]
@@ -180,7 +160,7 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
 fn pushes_draw_on_the_same_budget_as_remote_write() {
     // A push is a write request: room for its 150 series.
     let config = CONFIG.replace("max_series_per_request = 3", "max_series_per_request = 200");
-    let (_tmp, server) = start_with(&config);
+    let (_tmp, server) = start_with_config(&config, &[]);
     let ok = format!("Bearer {WRITE_TOKEN}");
     let auth = [("Authorization", ok.as_str())];
     let push = |body: &str| {

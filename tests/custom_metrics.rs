@@ -4,10 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 use serde_json::{Value, json};
 
 const T0: i64 = 1_700_000_000_000;
@@ -105,14 +104,14 @@ fn mixed_push_keeps_good_items_and_names_bad_ones() {
         json!({"type": "gauge", "help": "Items waiting.", "unit": ""})
     );
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_push_samples_total{path=\"custom\",result=\"rejected\"}"
         ),
         3.0
     );
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_push_samples_total{path=\"custom\",result=\"accepted\"}"
         ),

@@ -8,10 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -194,10 +193,7 @@ fn custom_metrics_item_with_a_huge_nested_value_is_refused_alone() {
 /// parsing, naming the line; nothing of it is stored.
 #[test]
 fn pushgateway_push_over_the_series_limit_is_refused_while_parsing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
-    let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_series_per_request = 1000\n", &[]);
     let body: String = (0..100_000)
         .map(|i| format!("m{{i=\"{i}\"}} 1\n"))
         .collect();
@@ -343,10 +339,7 @@ fn hostile_import_file_keeps_every_good_line() {
 /// the per-request limit are refused while decoding, nothing stored.
 #[test]
 fn custom_metrics_over_the_series_limit_is_refused_while_decoding() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
-    let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_series_per_request = 1000\n", &[]);
     let buckets: Vec<String> = (0..600).map(|i| format!("\"{i}\":{i}")).collect();
     let item = format!(
         r#"{{"name":"h","metric_type":"HISTOGRAM","buckets":{{{}}},"sum":1,"count":600}}"#,

@@ -7,12 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod targets_util;
 
+use common::query::{results, sample_value};
+use common::target::{closed_port, serve_text};
+use common::targets::*;
 use common::{Server, request};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use targets_util::*;
 
 #[test]
 fn every_bad_registration_gets_400_naming_the_field() {
@@ -325,7 +326,7 @@ fn duplicates_get_409_unknown_ids_404_and_bounds_hold() {
 fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let good_body = Arc::new(Mutex::new("good_metric 7\n".to_string()));
-    let addr = start_target(good_body);
+    let addr = serve_text(good_body);
     let dead = closed_port();
     let server = Server::start(dir.path(), &[]);
     let cases = [
@@ -349,14 +350,14 @@ fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
         assert!(err.to_lowercase().contains(reason), "{id}: {err}");
     }
     wait_health(&server, "good", "HEALTHY");
-    let good = query(&server, "good_metric{job=\"good\"}");
+    let good = results(&server, "good_metric{job=\"good\"}");
     assert_eq!(good.len(), 1);
-    assert_eq!(value(&good[0]), 7.0);
+    assert_eq!(sample_value(&good[0]), 7.0);
     for (id, _, _) in &cases[..4] {
-        let up = query(&server, &format!("up{{job=\"{id}\"}}"));
-        assert_eq!(value(&up[0]), 0.0, "{id}");
+        let up = results(&server, &format!("up{{job=\"{id}\"}}"));
+        assert_eq!(sample_value(&up[0]), 0.0, "{id}");
         // Nothing of a failed scrape is stored but the report series.
-        let all = query(&server, &format!("{{job=\"{id}\"}}"));
+        let all = results(&server, &format!("{{job=\"{id}\"}}"));
         for s in &all {
             let name = s["metric"]["__name__"].as_str().unwrap();
             assert!(name == "up" || name.starts_with("scrape_"), "{id}: {name}");

@@ -30,16 +30,7 @@ fn seed(server: &Server, series: usize) {
             )
         })
         .collect();
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &v1_body(&data),
-    );
+    let r = write_series(server, &data);
     assert_eq!(r.status, 204, "{}", r.text());
 }
 
@@ -134,15 +125,7 @@ password = "s3cret"
 
 #[test]
 fn slow_query_log_names_the_query_its_cost_and_caller() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, READ_AUTH).unwrap();
-    let data = tmp.path().join("data");
-    let cfg_arg = cfg.to_str().unwrap();
-    let server = Server::start(
-        &data,
-        &["--config", cfg_arg, "--query-slow-log-threshold", "1ms"],
-    );
+    let (_tmp, server) = start_with_config(READ_AUTH, &["--query-slow-log-threshold", "1ms"]);
     seed(&server, 50);
     let basic = format!(
         "Basic {}",

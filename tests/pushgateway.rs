@@ -4,10 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 
 const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 
@@ -86,7 +85,7 @@ fn put_stores_with_grouping_labels_and_answers_200() {
     assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
     assert_eq!(md["data"]["jobs_total"][0]["help"], "Jobs done.");
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_push_samples_total{path=\"pushgateway\",result=\"accepted\"}"
         ),
@@ -219,7 +218,7 @@ fn refusals() {
     );
     assert_eq!(r.status, 415, "{}", r.text());
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_push_requests_refused_total{path=\"pushgateway\"}"
         ),
@@ -383,11 +382,7 @@ fn curl_form_content_type_push_is_read_as_text() {
 /// ended, and the next valid push is accepted and ends them.
 #[test]
 fn push_refused_by_storage_leaves_the_group_and_the_next_valid_push_is_accepted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_label_value_bytes = 24\n").unwrap();
-    let data = tmp.path().join("data");
-    let server = Server::start(&data, &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_label_value_bytes = 24\n", &[]);
     let g = "/metrics/job/j";
     let r = send(&server, "PUT", g, "keep 1\n");
     assert_eq!(r.status, 200, "{}", r.text());

@@ -13,14 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const HEADERS: [(&str, &str); 3] = [
-    ("Content-Type", "application/x-protobuf"),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-];
-
 fn write(server: &Server, body: &[u8]) -> Response {
-    request(server.addr, "POST", "/api/v1/write", &HEADERS, body)
+    post_write(server, &V1_HEADERS, None, body)
 }
 
 const T0: i64 = 1_700_000_000_000;
@@ -245,7 +239,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
                         .collect();
                     let b =
                         v1_body(&[(vec![("__name__", "load"), ("job", job.as_str())], samples)]);
-                    match try_request(addr, "POST", "/api/v1/write", &HEADERS, &b) {
+                    match try_request(addr, "POST", "/api/v1/write", &V1_HEADERS, &b) {
                         Ok(r) if r.status == 204 => {
                             acked.fetch_add(50, Ordering::SeqCst);
                         }
@@ -275,15 +269,6 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
         "acknowledged {acked} samples, only {replayed} came back"
     );
 }
-
-const V2_HEADERS: [(&str, &str); 3] = [
-    (
-        "Content-Type",
-        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    ),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
-];
 
 #[test]
 fn remote_write_2_with_symbols_headers_and_created_timestamps() {

@@ -106,43 +106,32 @@ fn start_tls_target(dir: &Path) -> SocketAddr {
         .with_single_cert(certs, key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+    common::target::spawn(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // Refused handshakes (unknown CA, wrong name) end here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // Refused handshakes (unknown CA, wrong name) end here.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(|_req| async {
-                        let resp = hyper::Response::builder()
-                            .header("Content-Type", "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from_static(
-                                b"# TYPE tls_demo gauge\ntls_demo 7\n",
-                            )))
-                            .unwrap();
-                        Ok::<_, std::convert::Infallible>(resp)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
+                let service = hyper::service::service_fn(|_req| async {
+                    let resp = hyper::Response::builder()
+                        .header("Content-Type", common::target::TEXT)
+                        .body(Full::new(Bytes::from_static(
+                            b"# TYPE tls_demo gauge\ntls_demo 7\n",
+                        )))
+                        .unwrap();
+                    Ok::<_, std::convert::Infallible>(resp)
                 });
-            }
-        });
-    });
-    addr
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
 }
 
 fn targets(server: &Server) -> Vec<Value> {
@@ -156,7 +145,7 @@ fn targets(server: &Server) -> Vec<Value> {
 
 fn have_openssl() -> bool {
     let ok = Command::new("openssl").arg("version").output().is_ok();
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let ci = common::external::in_ci();
     assert!(ok || !ci, "openssl is not installed");
     ok
 }

@@ -11,60 +11,13 @@
 
 mod common;
 
+use common::external::{have, now_s, prometheus, small_node_exporter};
+use common::query::enc;
 use common::{Server, request};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// Whether `cmd` runs; in CI its absence fails the test.
-fn have(cmd: &str) -> bool {
-    let found = Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found || !in_ci(),
-        "{cmd} is not installed; .ci/run installs it"
-    );
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills a helper process when the test ends, however it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 fn api(addr: SocketAddr, path: &str) -> Value {
     let r = request(addr, "GET", path, &[], b"");
@@ -205,46 +158,17 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let ne_port = free_port();
-    let _ne = Proc(
-        Command::new("prometheus-node-exporter")
-            .args([
-                &format!("--web.listen-address=127.0.0.1:{ne_port}"),
-                "--collector.disable-defaults",
-                "--collector.cpu",
-                "--collector.loadavg",
-                "--collector.meminfo",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_ne, ne_port) = small_node_exporter();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
          scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne_port}']\n"
     );
+    let (_prom, prom) = prometheus(tmp.path(), &config);
     let config_path = tmp.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let prom_port = free_port();
-    let _prom = Proc(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                tmp.path().join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let server = Server::start(
         &tmp.path().join("hourglass"),
         &["--scrape-config", config_path.to_str().unwrap()],
     );
-    let prom: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
     let ours = server.addr;
 
     // Both have scraped for 10 s: the windows below are covered.

@@ -7,14 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use hourglass::ingest::remote_write::{compress, v1, v2};
 use hourglass_storage::Sample;
-use push_util::*;
 use serde_json::json;
-use std::path::Path;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,15 +21,7 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 fn write_as(server: &Server, auth: Option<&str>, body: &[u8]) -> Response {
-    let mut headers = vec![
-        ("Content-Type", "application/x-protobuf"),
-        ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-    ];
-    if let Some(a) = auth {
-        headers.push(("Authorization", a));
-    }
-    request(server.addr, "POST", "/api/v1/write", &headers, body)
+    post_write(server, &V1_HEADERS, auth, body)
 }
 
 fn write(server: &Server, body: &[u8]) -> Response {
@@ -51,7 +41,7 @@ fn count_at(server: &Server, selector: &str, range: &str, at_ms: i64) -> f64 {
 }
 
 fn rejected(server: &Server, reason: &str) -> f64 {
-    self_metric(
+    metric(
         server,
         &format!("hourglass_head_samples_rejected_total{{reason=\"{reason}\"}}"),
     )
@@ -219,31 +209,6 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
     assert_eq!(count_at(&server, "jobs_total", "2h", now), 1.0);
 }
 
-const V2_HEADERS: [(&str, &str); 3] = [
-    (
-        "Content-Type",
-        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    ),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
-];
-
-fn write_v2(server: &Server, samples: &[(Sample, i64)]) -> Response {
-    let mut e = v2::Encoder::new();
-    e.series(
-        [("__name__", "jobs_total"), ("job", "batch")],
-        samples,
-        Some(v1::MetricType::Counter),
-    );
-    request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &V2_HEADERS,
-        &compress(&e.finish()),
-    )
-}
-
 #[test]
 fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
     let tmp = tempfile::tempdir().unwrap();
@@ -259,12 +224,17 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
             )
         })
         .collect();
-    let r = write_v2(&server, &first);
+    let r = write_counter_v2(&server, "jobs_total", "batch", &first);
     assert_eq!(r.status, 204, "{}", r.text());
     // The next sample carries a start inside what is stored (older than
     // the last sample): no zero may land between samples.
     let last = t0 + 17 * 15_000;
-    let r = write_v2(&server, &[(Sample::new(last, 1170.0), t0 + 2 * MIN)]);
+    let r = write_counter_v2(
+        &server,
+        "jobs_total",
+        "batch",
+        &[(Sample::new(last, 1170.0), t0 + 2 * MIN)],
+    );
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(
         r.header("X-Prometheus-Remote-Write-Samples-Written"),
@@ -287,12 +257,6 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
     assert!(zeros.len() <= 1, "{zeros:?}");
 }
 
-fn config(dir: &Path, text: &str) -> String {
-    let p = dir.join("hourglass.toml");
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
-
 fn series(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
@@ -308,7 +272,7 @@ fn body_for(jobs: &[String], t: i64) -> Vec<u8> {
 #[test]
 fn new_series_over_the_active_cap_are_refused_and_existing_series_keep_writing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(tmp.path(), "[limits]\nmax_active_series = 5\n");
+    let cfg = config_file(tmp.path(), "[limits]\nmax_active_series = 5\n");
     let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let now = now_ms();
     let old = series("s", 3);
@@ -331,7 +295,7 @@ const TOKEN_B: &str = "token-b-0123456789";
 #[test]
 fn a_write_token_over_its_series_limits_is_refused_new_series_only() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(
+    let cfg = config_file(
         tmp.path(),
         &format!(
             "[[auth.write.tokens]]\nname = \"a\"\ntoken = \"{TOKEN_A}\"\nmax_active_series = 2\n\

@@ -1,14 +1,17 @@
-//! Reading pushed data back through the query API, for the push tests.
-#![allow(dead_code)]
+//! Reading data back: instant queries through the API and sample values
+//! from `/metrics`.
 
-use crate::common::*;
+use crate::common::server::Server;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub type Labels = BTreeMap<String, String>;
-
-fn enc(s: &str) -> String {
+/// A query-string component, percent-encoded.
+pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A label set, name to value.
+pub type Labels = BTreeMap<String, String>;
 
 /// Instant query at the server's now (or at `time`, Unix seconds):
 /// `(labels, value)` sorted by labels.
@@ -58,11 +61,39 @@ pub fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-/// A labelled sample line's value in `/metrics`, e.g. `name{a="b"}`.
-pub fn self_metric(server: &Server, series: &str) -> f64 {
-    let text = server.get("/metrics").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+/// An instant query's result list as the API gives it; any answer other
+/// than 200 fails the test.
+pub fn results(server: &Server, q: &str) -> Vec<Value> {
+    let r = server.get(&format!("/api/v1/query?query={}", enc(q)));
+    assert_eq!(r.status, 200, "{q}: {}", r.text());
+    r.json()["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The value of one instant-vector element of [`results`].
+pub fn sample_value(series: &Value) -> f64 {
+    series["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+/// The value of the sample line in `/metrics` that starts with
+/// `line_start` (a name, with labels if it has any) and a space.
+pub fn metric(server: &Server, line_start: &str) -> f64 {
+    try_metric(server, line_start).unwrap_or_else(|| {
+        panic!(
+            "{line_start} not in /metrics:\n{}",
+            server.get("/metrics").text()
+        )
+    })
+}
+
+/// Like [`metric`], but `None` when no line starts so.
+pub fn try_metric(server: &Server, line_start: &str) -> Option<f64> {
+    server
+        .get("/metrics")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{series} not in /metrics:\n{text}"))
 }
