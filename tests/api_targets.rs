@@ -11,7 +11,7 @@ use common::auth::{CONFIG, READ, WRITE};
 use common::query::try_metric;
 use common::server::config_file;
 use common::target::{closed_port, serve_fixed};
-use common::{BIN, Response, Server, request, wait_for};
+use common::{BIN, Response, Server, wait_for};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ fn scraping() -> Scraping {
 }
 
 fn get(server: &Server, path: &str) -> Response {
-    request(server.addr, "GET", path, &[("Authorization", READ)], b"")
+    server.get_with(path, &[("Authorization", READ)])
 }
 
 fn api(server: &Server, path: &str) -> Value {
@@ -322,7 +322,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
     } = scraping();
     let reload = |auth: Option<&str>| {
         let h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
-        request(server.addr, "POST", "/-/reload", &h, b"")
+        server.post("/-/reload", &h, b"")
     };
 
     // A reload changes what is scraped: it needs the write credentials.
@@ -343,13 +343,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
     });
 
     // PUT as well, as Prometheus.
-    let r = request(
-        server.addr,
-        "PUT",
-        "/-/reload",
-        &[("Authorization", WRITE)],
-        b"",
-    );
+    let r = server.request("PUT", "/-/reload", &[("Authorization", WRITE)], b"");
     assert_eq!(r.status, 200, "{}", r.text());
 
     // A broken file: 500 naming the line, and nothing changes.
@@ -404,7 +398,7 @@ fn reload_endpoint_is_off_without_enable_lifecycle() {
         &dir.path().join("data"),
         &["--scrape-config", sc.to_str().unwrap()],
     );
-    let r = request(server.addr, "POST", "/-/reload", &[], b"");
+    let r = server.post("/-/reload", &[], b"");
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(r.text(), "Lifecycle API is not enabled.");
     // Without self-scrape (the test helper turns it off) there are no pools.

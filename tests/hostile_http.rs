@@ -35,16 +35,13 @@ fn call(server: &Server, method: &str, path: &str, auth: Option<&str>) -> Respon
     } else {
         b"hostile_bypass_metric 1\n"
     };
-    request(server.addr, method, &concrete(path), &headers, body)
+    server.request(method, &concrete(path), &headers, body)
 }
 
 fn query_count(server: &Server, metric: &str) -> usize {
-    let r = request(
-        server.addr,
-        "GET",
+    let r = server.get_with(
         &format!("/api/v1/query?query={metric}"),
         &[("Authorization", READ)],
-        b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["data"]["result"].as_array().map_or(0, Vec::len)
@@ -176,8 +173,7 @@ fn eight_hostile_bodies_of_each_kind(budget_mib: u64) {
         .as_millis() as i64;
     v1::encode_series(&mut w, [("__name__", "warm")], &[Sample::new(now_ms, 1.0)]);
     assert_eq!(remote_write(&server, &w.buf).status, 204);
-    let push = request(
-        server.addr,
+    let push = server.request(
         "PUT",
         "/metrics/job/warm",
         &[
@@ -489,9 +485,7 @@ fn custom_metrics_error_list_is_bounded_and_counts_the_rest() {
         .map(|_| serde_json::json!({"name": "broken", "metric_type": "GAUGE"}))
         .collect();
     let body = serde_json::Value::Array(items).to_string();
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         body.as_bytes(),

@@ -16,8 +16,7 @@ fn push(server: &Server, auth: Option<&str>, job: &str, body: &str) -> Response 
     if let Some(a) = auth {
         headers.push(("Authorization", a));
     }
-    request(
-        server.addr,
+    server.request(
         "PUT",
         &format!("/metrics/job/{job}"),
         &headers,

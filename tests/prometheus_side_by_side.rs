@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::external::{have, now_s, prometheus, small_node_exporter};
+use common::external::{have_all, now_s, prometheus, small_node_exporter};
 use common::query::enc;
 use common::*;
 use serde_json::Value;
@@ -71,8 +71,7 @@ fn assert_same(what: &str, theirs: &Value, ours: &Value) {
 
 #[test]
 fn prometheus_remote_writes_and_both_answer_alike() {
-    if !have("prometheus") || !have("prometheus-node-exporter") {
-        eprintln!("skipped: prometheus / prometheus-node-exporter not installed");
+    if !have_all(&["prometheus", "prometheus-node-exporter"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -94,20 +93,14 @@ fn prometheus_remote_writes_and_both_answer_alike() {
     let t = loop {
         assert!(Instant::now() < deadline, "no remote-written data arrived");
         std::thread::sleep(Duration::from_millis(500));
-        let v = query(
-            &ours,
-            &format!("/api/v1/query?query={}", enc("max(timestamp(up))")),
-        );
-        let newest = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
-        let v = query(
-            &ours,
-            &format!("/api/v1/query?query={}", enc("count_over_time(up[1m])")),
-        );
-        let count = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
+        let first = |q: &str| {
+            let v = query(&ours, &format!("/api/v1/query?query={}", enc(q)));
+            v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+        };
+        let newest = first("max(timestamp(up))");
+        let count = first("count_over_time(up[1m])");
         if let (Some(newest), Some(count)) = (newest, count)
             && count >= 8.0
             && newest < now_s()

@@ -104,6 +104,14 @@ async fn start_targets() -> (Targets, SocketAddr) {
     (t, addr)
 }
 
+/// A store on a fresh directory and the targets it will scrape.
+async fn start() -> (tempfile::TempDir, Arc<Storage>, Targets, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    let (t, addr) = start_targets().await;
+    (dir, storage, t, addr)
+}
+
 fn open_storage(dir: &std::path::Path) -> Arc<Storage> {
     Arc::new(Storage::open(dir, Default::default()).unwrap())
 }
@@ -161,9 +169,7 @@ fn scrapes(m: &ScrapeManager, pool: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scraped_series_carry_target_labels_report_series_and_go_stale_when_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set(
         "a",
         "# HELP foo_total A counter.\n# TYPE foo_total counter\nfoo_total{a=\"1\"} 3\nbar{job=\"x\"} 1\n",
@@ -227,9 +233,7 @@ async fn scraped_series_carry_target_labels_report_series_and_go_stale_when_gone
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("good", "ok_metric 1\n");
     t.set_page(
         "err",
@@ -325,9 +329,7 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set_page(
         "om",
         Page {
@@ -384,9 +386,7 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sub_second_target_is_scraped_on_fixed_ticks_without_drift() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("a", "m 1\n");
     let m = manager(&storage, &job(addr, "fast", "a", ""));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -404,9 +404,7 @@ async fn sub_second_target_is_scraped_on_fixed_ticks_without_drift() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_over_target_limit_fail_every_target_without_a_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("a", "m 1\n");
     let yaml = format!(
         "scrape_configs:\n  - job_name: capped\n    scrape_interval: 100ms\n    target_limit: 1\n    metrics_path: /a\n\

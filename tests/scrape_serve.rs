@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::external::{have, node_exporter};
+use common::external::{have_all, node_exporter};
 use common::query::{results, sample_value};
 use common::target::serve_text;
 use common::{Server, signal, wait_until};
@@ -110,23 +110,17 @@ fn serve_refuses_an_invalid_scrape_config_at_start_with_line_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 10q\n").unwrap();
-    let out = std::process::Command::new(common::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--scrape-config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::refused_start(
+        &dir.path().join("data"),
+        &["--scrape-config", cfg.to_str().unwrap()],
+    );
     assert!(err.contains("line 2"), "{err}");
     assert!(err.contains("not a valid duration string"), "{err}");
 }
 
 #[test]
 fn serve_scrapes_debian_node_exporter_when_installed() {
-    if !have("prometheus-node-exporter") {
-        eprintln!("prometheus-node-exporter not installed; skipped");
+    if !have_all(&["prometheus-node-exporter"]) {
         return;
     }
     let (_exporter, port) = node_exporter(&[]);

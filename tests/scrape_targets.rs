@@ -6,6 +6,17 @@ use hourglass::scrape::discovery::JobDiscovery;
 use hourglass::scrape::target::{self, JobTargets};
 use std::time::Duration;
 
+/// The `__address__` of each active target, sorted.
+fn addresses(t: &JobTargets) -> Vec<String> {
+    let mut addrs: Vec<String> = t
+        .active
+        .iter()
+        .map(|t| t.labels["__address__"].clone())
+        .collect();
+    addrs.sort();
+    addrs
+}
+
 async fn targets(yaml: &str) -> JobTargets {
     let c = ScrapeConfig::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
     let job = &c.jobs[0];
@@ -112,12 +123,7 @@ async fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     let mut d = JobDiscovery::new(job);
     assert!(d.poll().await);
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
     let one = t
         .active
@@ -136,12 +142,7 @@ async fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     std::fs::write(&json, r#"[{"targets": ["127.0.0.1:10"]}]"#).unwrap();
     assert!(d.poll().await);
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(addrs, ["127.0.0.1:10", "127.0.0.1:3"]);
 
     // A broken file keeps its previous targets; a removed file loses them.
@@ -210,13 +211,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
     assert_eq!(t.active[0].labels["zone"], "a");
     assert_eq!(t.active[0].labels["sd"], url);
 
-    let addresses = |d: &JobDiscovery| -> Vec<String> {
-        target::build_all(job, d.groups())
-            .active
-            .iter()
-            .map(|t| t.labels["__address__"].clone())
-            .collect()
-    };
+    let discovered = |d: &JobDiscovery| addresses(&target::build_all(job, d.groups()));
     for (status, ct, body) in [
         (500, "application/json", "[]"),
         (200, "text/plain", "[]"),
@@ -226,7 +221,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
         *answer.lock().unwrap() = (status, ct.into(), body.into());
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
         assert!(!d.poll().await, "{status} {ct} {body}");
-        assert_eq!(addresses(&d).len(), 2, "{status} {ct} {body}");
+        assert_eq!(discovered(&d).len(), 2, "{status} {ct} {body}");
     }
     *answer.lock().unwrap() = (
         200,
@@ -235,7 +230,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
     );
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     assert!(d.poll().await);
-    assert_eq!(addresses(&d), ["127.0.0.1:3"]);
+    assert_eq!(discovered(&d), ["127.0.0.1:3"]);
 }
 
 #[test]
@@ -297,12 +292,7 @@ async fn dns_sd_resolves_srv_a_and_aaaa_from_dnsmasq_on_a_loopback_port() {
     let t = target::build_all(job, d.groups());
     let _ = dnsmasq.kill();
     let _ = dnsmasq.wait();
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(
         addrs,
         [

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{BIN, Server};
+use common::Server;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
@@ -204,20 +204,15 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
             "{t}"
         );
     }
-    let no_ca = by_pool("no_ca");
-    println!("no_ca: {}", no_ca["lastError"]);
-    assert_eq!(no_ca["health"], "down");
-    assert!(
-        no_ca["lastError"].as_str().unwrap().contains("certificate"),
-        "{no_ca}"
-    );
-    let wrong = by_pool("wrong_name");
-    println!("wrong_name: {}", wrong["lastError"]);
-    assert_eq!(wrong["health"], "down");
-    assert!(
-        wrong["lastError"].as_str().unwrap().contains("certificate"),
-        "{wrong}"
-    );
+    for pool in ["no_ca", "wrong_name"] {
+        let t = by_pool(pool);
+        println!("{pool}: {}", t["lastError"]);
+        assert_eq!(t["health"], "down", "{pool}: {t}");
+        assert!(
+            t["lastError"].as_str().unwrap().contains("certificate"),
+            "{pool}: {t}"
+        );
+    }
 
     // The samples landed as from any target.
     let r = server.get("/api/v1/query?query=tls_demo%7Bjob%3D%22with_ca%22%7D");
@@ -235,15 +230,10 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
         "scrape_configs:\n  - job_name: broken\n    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data2"))
-        .arg("--scrape-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::refused_start(
+        &dir.path().join("data2"),
+        &["--scrape-config", bad.to_str().unwrap()],
+    );
     assert!(
         err.contains("broken") && err.contains("unable to read ca_file /nonexistent/ca.pem"),
         "{err}"

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::external::{have, now_s, prometheus, small_node_exporter};
+use common::external::{have_all, now_s, prometheus, small_node_exporter};
 use common::query::enc;
 use common::{Server, request};
 use serde_json::Value;
@@ -153,8 +153,7 @@ fn name_of(key: &str) -> String {
 
 #[test]
 fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_values() {
-    if !have("prometheus") || !have("prometheus-node-exporter") {
-        eprintln!("skipped: prometheus or prometheus-node-exporter is not installed");
+    if !have_all(&["prometheus", "prometheus-node-exporter"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -8,12 +8,12 @@
 
 mod common;
 
+use common::cli::{hourglass, input_file};
 use common::query::*;
 use common::*;
 use hourglass_storage::Sample;
 use serde_json::json;
 
-use std::process::Command;
 use std::time::Duration;
 
 const MIN: i64 = 60_000;
@@ -134,16 +134,13 @@ fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
 
 #[test]
 fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let now = now_ms();
     let body = json!([
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 7, "timestamp": 4_102_444_800_000i64},
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 3, "labels": {"q": "b"}, "timestamp": now},
     ]);
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         body.to_string().as_bytes(),
@@ -158,9 +155,7 @@ fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
     let reason = j["errors"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("future"), "{j}");
     let next = json!([{"name": "queue_depth", "metric_type": "GAUGE", "value": 4, "timestamp": now + 1_000}]);
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         next.to_string().as_bytes(),
@@ -168,30 +163,21 @@ fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
     assert!(r.status < 300, "{}", r.text());
 }
 
-fn hourglass(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let now = now_ms();
-    let input = tmp.path().join("in.prom");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        tmp.path(),
+        "in.prom",
         format!(
             "jobs_total{{queue=\"a\"}} 3 {}\njobs_total{{queue=\"a\"}} 5 4102444800000\njobs_total{{queue=\"b\"}} 1 {}\n",
             now - HOUR,
             now - HOUR
         ),
-    )
-    .unwrap();
+    );
     let dir = tmp.path().join("d");
-    let (ok, err) = hourglass(&[
+    let (ok, _, err) = hourglass(&[
         "import",
         "--data-dir",
         dir.to_str().unwrap(),
@@ -211,8 +197,7 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
 
 #[test]
 fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let t0 = now_ms() - 20 * MIN;
     let start = t0 - 30_000;
     // A counter at 1000 + 10/15 s for four minutes, started 30 s before.

@@ -12,7 +12,7 @@ use common::query::{results, sample_value};
 use common::target::{closed_port, serve_text};
 use common::targets::*;
 use common::wait_until;
-use common::{Server, now_ms, remote_write, request, write_series};
+use common::{Server, now_ms, remote_write, write_series};
 use hourglass_storage::Sample;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -227,8 +227,7 @@ fn list_filters_sorts_and_pages() {
 
 #[test]
 fn stats_count_pushes_and_remote_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (_dir, server) = Server::fresh();
     let now = now_ms();
     let samples: Vec<Sample> = (0..10)
         .map(|i| Sample::new(now - 10_000 + i, 1.0))
@@ -244,9 +243,7 @@ fn stats_count_pushes_and_remote_write() {
         .collect();
     let r = write_series(&server, &series);
     assert_eq!(r.status, 204, "{}", r.text());
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/metrics/job/pushed",
         &[],
         b"pushed_metric 1\npushed_other 2\n",
@@ -291,8 +288,7 @@ fn stats_count_pushes_and_remote_write() {
 
 #[test]
 fn metrics_query_pages_over_series_instant_and_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (_dir, server) = Server::fresh();
     let now = now_ms();
     let samples: Vec<Sample> = (0..5)
         .map(|i| Sample::new(now - 60_000 + i * 15_000, i as f64))
@@ -365,8 +361,7 @@ fn metrics_query_pages_over_series_instant_and_range() {
 #[test]
 #[ignore]
 fn many_registered_targets_cost() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (dir, server) = Server::fresh();
     let dead = closed_port();
     let n = 1000;
     let t0 = std::time::Instant::now();

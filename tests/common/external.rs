@@ -27,6 +27,16 @@ pub fn have(cmd: &str) -> bool {
     found
 }
 
+/// Whether every one of `cmds` runs (see [`have`]); when one is missing
+/// outside CI, says that the test is skipped.
+pub fn have_all(cmds: &[&str]) -> bool {
+    let missing: Vec<&str> = cmds.iter().copied().filter(|c| !have(c)).collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: {} not installed", missing.join(", "));
+    }
+    missing.is_empty()
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

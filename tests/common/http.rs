@@ -4,6 +4,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+/// The header of a JSON body.
+pub const JSON: (&str, &str) = ("Content-Type", "application/json");
+
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,

@@ -1,12 +1,14 @@
 //! Helpers of the integration tests, one module per idea: a real
-//! `hourglass serve` ([`server`]), the HTTP client ([`http`]), writes
+//! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
 //! ([`write`]), queries and `/metrics` ([`query`]), waiting ([`wait`]),
-//! credentials ([`auth`]), scrape targets served by the test ([`target`]),
+//! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
 //! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
 #![allow(dead_code, unused_imports)]
 
 pub mod auth;
+pub mod cli;
+pub mod custom;
 pub mod external;
 pub mod http;
 pub mod query;
@@ -16,9 +18,11 @@ pub mod targets;
 pub mod wait;
 pub mod write;
 
-pub use http::{Response, request, try_request};
+pub use http::{JSON, Response, request, try_request};
 pub use query::metric;
-pub use server::{BIN, FORM, Server, config_file, signal, start_with_config, wait_with_timeout};
+pub use server::{
+    BIN, FORM, Server, config_file, refused_start, signal, start_with_config, wait_with_timeout,
+};
 pub use wait::{wait_for, wait_until};
 pub use write::{
     Series, V1_HEADERS, V2_HEADERS, now_ms, post_write, remote_write, remote_write_v2, v1_body,

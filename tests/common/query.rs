@@ -77,6 +77,16 @@ pub fn sample_value(series: &Value) -> f64 {
     series["value"][1].as_str().unwrap().parse().unwrap()
 }
 
+/// Asserts that `body` is the API's error envelope with `error_type` and
+/// an `error` message containing `needle`.
+#[track_caller]
+pub fn assert_api_error(body: &Value, error_type: &str, needle: &str) {
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["errorType"], error_type, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains(needle), "{needle:?} not in {body}");
+}
+
 /// The value of the sample line in `/metrics` that starts with
 /// `line_start` (a name, with labels if it has any) and a space.
 pub fn metric(server: &Server, line_start: &str) -> f64 {

@@ -37,6 +37,14 @@ impl Server {
         Server::spawn(cmd)
     }
 
+    /// [`Server::start`] with no flags on a fresh temporary directory,
+    /// removed when the returned guard drops (after the server).
+    pub fn fresh() -> (tempfile::TempDir, Server) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(tmp.path(), &[]);
+        (tmp, server)
+    }
+
     pub fn spawn(mut cmd: Command) -> Server {
         let mut child = cmd
             .env("RUST_LOG", "info")
@@ -81,8 +89,27 @@ impl Server {
         }
     }
 
+    /// One request to this server; see [`request`].
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        request(self.addr, method, path, headers, body)
+    }
+
     pub fn get(&self, path: &str) -> Response {
         request(self.addr, "GET", path, &[], b"")
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, "GET", path, headers, b"")
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(self.addr, "POST", path, headers, body)
     }
 
     /// Sends SIGTERM and waits for the exit; returns its success and the
@@ -131,6 +158,19 @@ pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> bool {
     let _ = child.kill();
     let _ = child.wait();
     false
+}
+
+/// Runs `hourglass serve` on `data_dir` with `extra` flags, expecting it
+/// to refuse to start; returns what it wrote to stderr.
+pub fn refused_start(data_dir: &Path, extra: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .output()
+        .expect("run hourglass serve");
+    assert!(!out.status.success(), "serve started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Writes `text` as `hourglass.toml` in `dir`; returns its path as an

@@ -1,10 +1,8 @@
 //! Requests to the targets API (`/api/v1/metrics/targets`).
 
-use crate::common::http::{Response, request};
+use crate::common::http::{JSON, Response, request};
 use crate::common::server::Server;
 use crate::common::wait::wait_for;
-
-pub const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 pub fn post_target(server: &Server, body: &serde_json::Value) -> Response {
     post_raw(server, body.to_string().as_bytes(), &[])
@@ -13,7 +11,7 @@ pub fn post_target(server: &Server, body: &serde_json::Value) -> Response {
 pub fn post_raw(server: &Server, body: &[u8], headers: &[(&str, &str)]) -> Response {
     let mut h = vec![JSON];
     h.extend_from_slice(headers);
-    request(server.addr, "POST", "/api/v1/metrics/targets", &h, body)
+    server.post("/api/v1/metrics/targets", &h, body)
 }
 
 pub fn delete_target(server: &Server, id: &str) -> Response {

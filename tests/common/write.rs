@@ -32,7 +32,7 @@ pub fn post_write(
     if let Some(a) = auth {
         h.push(("Authorization", a));
     }
-    request(server.addr, "POST", "/api/v1/write", &h, body)
+    server.post("/api/v1/write", &h, body)
 }
 
 /// Posts an uncompressed remote-write 1.0 body, snappy-compressed, as
