@@ -364,15 +364,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
         api(&server, "/api/v1/scrape_pools")["scrapePools"],
         json!(["added", "demo", "filtered", "hourglass", "limited"])
     );
-    let metric = |name: &str| -> f64 {
-        server
-            .get("/metrics")
-            .text()
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing"))
-    };
+    let metric = |name: &str| common::metric(&server, name);
     assert_eq!(metric("prometheus_config_last_reload_successful"), 0.0);
     assert_eq!(
         metric("hourglass_scrape_config_reloads_total{result=\"success\"}"),
@@ -392,12 +384,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
 #[test]
 fn reload_endpoint_is_off_without_enable_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    std::fs::write(&sc, "scrape_configs: []\n").unwrap();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--scrape-config", sc.to_str().unwrap()],
-    );
+    let (_, server) = common::start_scraping(dir.path(), "scrape_configs: []\n");
     let r = server.post("/-/reload", &[], b"");
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(r.text(), "Lifecycle API is not enabled.");

@@ -90,20 +90,8 @@ fn mixed_push_keeps_good_items_and_names_bad_ones() {
         md["data"]["queue_depth"][0],
         json!({"type": "gauge", "help": "Items waiting.", "unit": ""})
     );
-    assert_eq!(
-        metric(
-            &server,
-            "hourglass_push_samples_total{path=\"custom\",result=\"rejected\"}"
-        ),
-        3.0
-    );
-    assert_eq!(
-        metric(
-            &server,
-            "hourglass_push_samples_total{path=\"custom\",result=\"accepted\"}"
-        ),
-        11.0
-    );
+    assert_eq!(push_samples(&server, "custom", "rejected"), 3.0);
+    assert_eq!(push_samples(&server, "custom", "accepted"), 11.0);
 }
 
 #[test]

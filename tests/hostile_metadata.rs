@@ -32,12 +32,10 @@ fn metadata_families(server: &Server) -> usize {
 
 #[test]
 fn a_flood_of_metadata_families_stops_at_the_limit_and_samples_still_land() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         "[limits]\nmax_metadata_families = 5\nmax_metadata_bytes = 256\n",
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let mut body = String::new();
     for i in 0..40 {
         body.push_str(&format!(
@@ -60,9 +58,7 @@ fn a_flood_of_metadata_families_stops_at_the_limit_and_samples_still_land() {
 
 #[test]
 fn an_enormous_help_text_is_dropped_not_kept() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(tmp.path(), "[limits]\nmax_metadata_bytes = 1024\n");
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_metadata_bytes = 1024\n", &[]);
     let help = "x".repeat(100_000);
     let body = format!("# HELP big {help}\n# TYPE big gauge\nbig 1\n# HELP small fine\nsmall 2\n");
     let r = push(&server, None, "big", &body);
@@ -82,14 +78,12 @@ fn an_enormous_help_text_is_dropped_not_kept() {
 
 #[test]
 fn pushgateway_pushes_are_held_to_their_tokens_series_quota() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         &format!(
             "[[auth.write.tokens]]\nname = \"pusher\"\ntoken = \"{TOKEN}\"\nmax_active_series = 3\n"
         ),
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let auth = format!("Bearer {TOKEN}");
     // Two series plus the group's push_time_seconds: exactly the quota.
     let r = push(&server, Some(&auth), "a", "m{i=\"1\"} 1\nm{i=\"2\"} 2\n");

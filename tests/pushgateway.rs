@@ -83,13 +83,7 @@ fn put_stores_with_grouping_labels_and_answers_200() {
     let md = server.get("/api/v1/metadata?metric=jobs_total").json();
     assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
     assert_eq!(md["data"]["jobs_total"][0]["help"], "Jobs done.");
-    assert_eq!(
-        metric(
-            &server,
-            "hourglass_push_samples_total{path=\"pushgateway\",result=\"accepted\"}"
-        ),
-        8.0
-    );
+    assert_eq!(push_samples(&server, "pushgateway", "accepted"), 8.0);
 }
 
 #[test]
@@ -231,24 +225,16 @@ fn compressed_bodies() {
     let (_tmp, server) = Server::fresh();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(b"zipped 1\n").unwrap();
-    let gz = gz.finish().unwrap();
-    let r = server.request(
-        "PUT",
-        "/metrics/job/gz",
-        &[TEXT, ("Content-Encoding", "gzip")],
-        &gz,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
     let mut sn = snap::write::FrameEncoder::new(Vec::new());
     sn.write_all(b"snapped 2\n").unwrap();
-    let sn = sn.into_inner().unwrap();
-    let r = server.request(
-        "PUT",
-        "/metrics/job/sn",
-        &[TEXT, ("Content-Encoding", "snappy")],
-        &sn,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    for (group, encoding, body) in [
+        ("gz", "gzip", gz.finish().unwrap()),
+        ("sn", "snappy", sn.into_inner().unwrap()),
+    ] {
+        let path = format!("/metrics/job/{group}");
+        let r = server.request("PUT", &path, &[TEXT, ("Content-Encoding", encoding)], &body);
+        assert_eq!(r.status, 200, "{encoding}: {}", r.text());
+    }
     assert_eq!(value(&server, "zipped"), Some(1.0));
     assert_eq!(value(&server, "snapped"), Some(2.0));
     let r = server.request(

@@ -151,6 +151,15 @@ fn manager(storage: &Arc<Storage>, jobs: &str) -> ScrapeManager {
     m
 }
 
+/// Waits until all `targets` active targets have been scraped `times`.
+async fn scraped(m: &ScrapeManager, what: &str, targets: usize, times: u64) {
+    wait_for(what, || {
+        let a = m.targets().active;
+        a.len() == targets && a.iter().all(|t| t.status.scrapes >= times)
+    })
+    .await;
+}
+
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !cond() {
@@ -279,11 +288,7 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
     ]
     .concat();
     let m = manager(&storage, &jobs);
-    wait_for("every target scraped twice", || {
-        let a = m.targets().active;
-        a.len() == 9 && a.iter().all(|t| t.status.scrapes >= 2)
-    })
-    .await;
+    scraped(&m, "every target scraped twice", 9, 2).await;
     let snap = m.targets();
     let reason = |pool: &str| {
         let t = snap.active.iter().find(|t| t.scrape_pool == pool).unwrap();
@@ -345,11 +350,7 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
     ]
     .concat();
     let m = manager(&storage, &jobs);
-    wait_for("scrapes", || {
-        let a = m.targets().active;
-        a.len() == 2 && a.iter().all(|t| t.status.scrapes >= 1)
-    })
-    .await;
+    scraped(&m, "scrapes", 2, 1).await;
     let accept = t.accept.lock().unwrap()[0].clone();
     assert_eq!(
         accept,
@@ -413,11 +414,7 @@ async fn jobs_over_target_limit_fail_every_target_without_a_request() {
     );
     let m = ScrapeManager::new(Arc::clone(&storage));
     m.apply(ScrapeConfig::parse(&yaml).unwrap());
-    wait_for("scrapes", || {
-        let a = m.targets().active;
-        a.len() == 2 && a.iter().all(|t| t.status.scrapes >= 2)
-    })
-    .await;
+    scraped(&m, "scrapes", 2, 2).await;
     for target in m.targets().active {
         assert_eq!(target.status.health, Health::Down);
         assert_eq!(

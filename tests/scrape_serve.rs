@@ -9,13 +9,13 @@ mod common;
 use common::external::{have_all, node_exporter};
 use common::query::{results, sample_value};
 use common::target::serve_text;
-use common::{Server, signal, wait_until};
+use common::{signal, start_scraping, wait_until};
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn write_config(path: &Path, jobs: &[(&str, String)]) {
+/// A scrape configuration of one static target per job, every 200 ms.
+fn config(jobs: &[(&str, String)]) -> String {
     let mut text =
         String::from("global:\n  scrape_interval: 200ms\nrule_files: []\nscrape_configs:\n");
     for (name, target) in jobs {
@@ -23,7 +23,7 @@ fn write_config(path: &Path, jobs: &[(&str, String)]) {
             "  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n"
         ));
     }
-    std::fs::write(path, text).unwrap();
+    text
 }
 
 #[test]
@@ -33,10 +33,7 @@ fn serve_scrapes_a_target_series_go_stale_and_sighup_reloads_keeping_config_on_e
     ));
     let target = serve_text(Arc::clone(&body));
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("prometheus.yml");
-    write_config(&cfg, &[("demo", target.to_string())]);
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &["--scrape-config", cfg.to_str().unwrap()]);
+    let (cfg, server) = start_scraping(dir.path(), &config(&[("demo", target.to_string())]));
 
     wait_until("up{job=demo} == 1", Duration::from_secs(20), || {
         results(&server, "up{job=\"demo\"}")
@@ -87,10 +84,8 @@ fn serve_scrapes_a_target_series_go_stale_and_sighup_reloads_keeping_config_on_e
     );
 
     // A good file on SIGHUP adds a job; the kept job keeps scraping.
-    write_config(
-        &cfg,
-        &[("demo", target.to_string()), ("again", target.to_string())],
-    );
+    let both = [("demo", target.to_string()), ("again", target.to_string())];
+    std::fs::write(&cfg, config(&both)).unwrap();
     signal(child, "HUP");
     wait_until("up{job=again} == 1", Duration::from_secs(10), || {
         results(&server, "up{job=\"again\"}")
@@ -125,11 +120,9 @@ fn serve_scrapes_debian_node_exporter_when_installed() {
     }
     let (_exporter, port) = node_exporter(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("prometheus.yml");
-    write_config(&cfg, &[("node", format!("127.0.0.1:{port}"))]);
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--scrape-config", cfg.to_str().unwrap()],
+    let (_, server) = start_scraping(
+        dir.path(),
+        &config(&[("node", format!("127.0.0.1:{port}"))]),
     );
     wait_until("node exporter up", Duration::from_secs(30), || {
         results(&server, "up{job=\"node\"}")

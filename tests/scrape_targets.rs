@@ -3,7 +3,7 @@
 
 use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::discovery::JobDiscovery;
-use hourglass::scrape::target::{self, JobTargets};
+use hourglass::scrape::target::{self, JobTargets, Target};
 use std::time::Duration;
 
 /// The `__address__` of each active target, sorted.
@@ -15,6 +15,14 @@ fn addresses(t: &JobTargets) -> Vec<String> {
         .collect();
     addrs.sort();
     addrs
+}
+
+/// The active target at `addr`.
+fn by_address<'a>(t: &'a JobTargets, addr: &str) -> &'a Target {
+    t.active
+        .iter()
+        .find(|t| t.labels["__address__"] == addr)
+        .unwrap_or_else(|| panic!("no target at {addr}"))
 }
 
 async fn targets(yaml: &str) -> JobTargets {
@@ -125,11 +133,7 @@ async fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     let t = target::build_all(job, d.groups());
     let addrs = addresses(&t);
     assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
-    let one = t
-        .active
-        .iter()
-        .find(|t| t.labels["__address__"] == "127.0.0.1:1")
-        .unwrap();
+    let one = by_address(&t, "127.0.0.1:1");
     assert_eq!(one.labels["team"], "x");
     assert_eq!(one.labels["file"], json.display().to_string());
     assert!(
@@ -302,11 +306,7 @@ async fn dns_sd_resolves_srv_a_and_aaaa_from_dnsmasq_on_a_loopback_port() {
             "web2.sd.test:9101"
         ]
     );
-    let srv = t
-        .active
-        .iter()
-        .find(|t| t.labels["__address__"] == "web1.sd.test:9100")
-        .unwrap();
+    let srv = by_address(&t, "web1.sd.test:9100");
     assert_eq!(srv.labels["srv_target"], "web1.sd.test.");
     assert_eq!(srv.discovered["__meta_dns_name"], "_node._tcp.sd.test");
     assert_eq!(srv.discovered["__meta_dns_srv_record_port"], "9100");

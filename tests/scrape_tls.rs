@@ -174,12 +174,7 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
         target.port()
     );
     let config = config.replace("\n- job_name", "\n  - job_name");
-    let sc = dir.path().join("prometheus.yml");
-    std::fs::write(&sc, &config).unwrap();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--scrape-config", sc.to_str().unwrap()],
-    );
+    let (_, server) = common::start_scraping(dir.path(), &config);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let all = loop {

@@ -151,6 +151,28 @@ fn name_of(key: &str) -> String {
         .to_string()
 }
 
+/// Prints both sizes, then fails naming what only one side has.
+fn assert_same_set(what: &str, theirs: &BTreeSet<String>, mine: &BTreeSet<String>) {
+    println!(
+        "{what}: Prometheus {}, Hourglass {}",
+        theirs.len(),
+        mine.len()
+    );
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
+        a.difference(b).cloned().collect()
+    };
+    assert_eq!(
+        only(theirs, mine),
+        Vec::<String>::new(),
+        "{what} only Prometheus has"
+    );
+    assert_eq!(
+        only(mine, theirs),
+        Vec::<String>::new(),
+        "{what} only Hourglass has"
+    );
+}
+
 #[test]
 fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_values() {
     if !have_all(&["prometheus", "prometheus-node-exporter"]) {
@@ -185,21 +207,7 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
     // The same series: names and label sets, `up` and `scrape_*` included.
     let theirs = series(prom, t - 60.0, t);
     let mine = series(ours, t - 60.0, t);
-    println!(
-        "series: Prometheus {}, Hourglass {}",
-        theirs.len(),
-        mine.len()
-    );
-    assert_eq!(
-        theirs.difference(&mine).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only Prometheus has"
-    );
-    assert_eq!(
-        mine.difference(&theirs).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only Hourglass has"
-    );
+    assert_same_set("series", &theirs, &mine);
     for name in [
         "up",
         "scrape_duration_seconds",
@@ -258,21 +266,7 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
         .collect()
     };
     let (ma, mb) = (md(prom), md(ours));
-    println!(
-        "targets/metadata: Prometheus {}, Hourglass {}",
-        ma.len(),
-        mb.len()
-    );
-    assert_eq!(
-        ma.difference(&mb).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "metadata only Prometheus has"
-    );
-    assert_eq!(
-        mb.difference(&ma).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "metadata only Hourglass has"
-    );
+    assert_same_set("targets/metadata", &ma, &mb);
 
     // The values. Ours over 4 s ending 2 s ago; Prometheus's over 8 s
     // ending now, so each sample of ours has one of Prometheus's (1 s

@@ -256,9 +256,7 @@ fn body_for(jobs: &[String], t: i64) -> Vec<u8> {
 
 #[test]
 fn new_series_over_the_active_cap_are_refused_and_existing_series_keep_writing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(tmp.path(), "[limits]\nmax_active_series = 5\n");
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_active_series = 5\n", &[]);
     let now = now_ms();
     let old = series("s", 3);
     assert_eq!(write(&server, &body_for(&old, now - MIN)).status, 204);
@@ -279,15 +277,13 @@ const TOKEN_B: &str = "token-b-0123456789";
 
 #[test]
 fn a_write_token_over_its_series_limits_is_refused_new_series_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         &format!(
             "[[auth.write.tokens]]\nname = \"a\"\ntoken = \"{TOKEN_A}\"\nmax_active_series = 2\n\
              [[auth.write.tokens]]\nname = \"b\"\ntoken = \"{TOKEN_B}\"\nmax_new_series_per_minute = 2\n"
         ),
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let now = now_ms();
     let a = format!("Bearer {TOKEN_A}");
     let b = format!("Bearer {TOKEN_B}");

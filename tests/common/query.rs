@@ -98,6 +98,15 @@ pub fn metric(server: &Server, line_start: &str) -> f64 {
     })
 }
 
+/// `hourglass_push_samples_total` of a push `path` (`custom`,
+/// `pushgateway`) and `result` (`accepted`, `rejected`).
+pub fn push_samples(server: &Server, path: &str, result: &str) -> f64 {
+    metric(
+        server,
+        &format!("hourglass_push_samples_total{{path=\"{path}\",result=\"{result}\"}}"),
+    )
+}
+
 /// Like [`metric`], but `None` when no line starts so.
 pub fn try_metric(server: &Server, line_start: &str) -> Option<f64> {
     server

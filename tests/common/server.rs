@@ -3,7 +3,7 @@
 use crate::common::http::{Response, request};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -171,6 +171,16 @@ pub fn refused_start(data_dir: &Path, extra: &[&str]) -> String {
         .expect("run hourglass serve");
     assert!(!out.status.success(), "serve started");
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes `yaml` as `<dir>/prometheus.yml` and starts a server scraping
+/// it, its data in `<dir>/data`; returns the file's path and the server.
+pub fn start_scraping(dir: &Path, yaml: &str) -> (PathBuf, Server) {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, yaml).expect("write prometheus.yml");
+    let flags = ["--scrape-config", path.to_str().expect("UTF-8 path")];
+    let server = Server::start(&dir.join("data"), &flags);
+    (path, server)
 }
 
 /// Writes `text` as `hourglass.toml` in `dir`; returns its path as an
