@@ -7,25 +7,13 @@
 #
 #   SERIES=20000 SCRAPES=960 CONCURRENCY=8 JITTER_MS=0 benches/vs_prometheus.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
 SERIES=${SERIES:-20000}
 SCRAPES=${SCRAPES:-960}          # 960 × 15 s = 4 h: Prometheus cuts a block after 3 h
 CONCURRENCY=${CONCURRENCY:-8}
 JITTER_MS=${JITTER_MS:-0}
 HG_PORT=${HG_PORT:-19201}
 PROM_PORT=${PROM_PORT:-19090}
-
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/hourglass"
-work=$(mktemp -d)
-hg_pid=""; prom_pid=""
-cleanup() {
-  [ -n "$hg_pid" ] && kill "$hg_pid" 2>/dev/null || true
-  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
 
 # Four hours ending an hour ago, aligned to the hour, the same for both.
 now_s=$(date +%s)
@@ -33,15 +21,11 @@ start_ms=$(( (now_s / 3600 - 5) * 3600 * 1000 ))
 gen=(--series "$SERIES" --scrapes "$SCRAPES" --concurrency "$CONCURRENCY"
      --jitter-ms "$JITTER_MS" --start-ms "$start_ms")
 
-wait_http() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; return 1; }
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
 
 echo "== Hourglass"
-"$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/hg" --persist-interval 1s \
-  --retention 0 >"$work/hg.log" 2>&1 &
-hg_pid=$!
-wait_http "http://127.0.0.1:$HG_PORT/-/ready"
-hg_out=$("$bin" bench ingest --url "http://127.0.0.1:$HG_PORT/api/v1/write" "${gen[@]}")
+start_hourglass "$HG_PORT" --persist-interval 1s --retention 0
+hg_out=$(ingest "$HG_PORT")
 echo "$hg_out"
 hg_rss=$(rss_kb $hg_pid)
 for _ in $(seq 60); do
@@ -51,13 +35,8 @@ hg_total=$("$bin" inspect --data-dir "$work/hg" | grep '^total')
 echo "$hg_total"
 
 echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}')"
-printf 'global:\n  scrape_interval: 15s\n' > "$work/prom.yml"
-prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$work/prom" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
-  --storage.tsdb.retention.time=10y >"$work/prom.log" 2>&1 &
-prom_pid=$!
-wait_http "http://127.0.0.1:$PROM_PORT/-/ready"
-prom_out=$("$bin" bench ingest --url "http://127.0.0.1:$PROM_PORT/api/v1/write" "${gen[@]}")
+start_prometheus "$PROM_PORT" --storage.tsdb.retention.time=10y
+prom_out=$(ingest "$PROM_PORT")
 echo "$prom_out"
 prom_rss=$(rss_kb $prom_pid)
 block=""

@@ -14,8 +14,7 @@ use serde_json::json;
 const T0: i64 = 1_700_000_000_000;
 
 fn seeded() -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let mut w = Writer::default();
     for (name, job, inst) in [
         ("up", "node", "a:9100"),
@@ -67,7 +66,7 @@ fn labels_and_values_with_and_without_match() {
 fn series_accepts_repeated_match_in_a_form_post() {
     let (_tmp, server) = seeded();
     let body = b"match%5B%5D=up%7Bjob%3D%22api%22%7D&match%5B%5D=http_requests_total";
-    let r = request(server.addr, "POST", "/api/v1/series", &[FORM], body);
+    let r = server.post("/api/v1/series", &[FORM], body);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json()["data"],
@@ -129,13 +128,7 @@ fn grafana_probes_get_what_grafana_expects() {
     let r = server.get("/api/v1/query_exemplars?query=test&start=1700000000000&end=1700000600000");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({"status": "success", "data": []}));
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/query_exemplars",
-        &[FORM],
-        b"query=test",
-    );
+    let r = server.post("/api/v1/query_exemplars", &[FORM], b"query=test");
     assert_eq!(r.status, 200);
     assert_eq!(
         server.get("/api/v1/rules").json()["data"],
@@ -157,13 +150,7 @@ fn format_query_prints_the_canonical_form() {
     let (_tmp, server) = seeded();
     let r = server.get("/api/v1/format_query?query=sum%20by(job)(rate(up%5B5m%5D))");
     assert_eq!(r.json()["data"], "sum by (job) (rate(up[5m]))");
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/format_query",
-        &[FORM],
-        b"query=foo%7B",
-    );
+    let r = server.post("/api/v1/format_query", &[FORM], b"query=foo%7B");
     assert_eq!(r.status, 400);
     assert!(
         r.json()["error"].as_str().unwrap().contains("parse error"),
@@ -175,13 +162,7 @@ fn format_query_prints_the_canonical_form() {
 #[test]
 fn responses_are_gzipped_when_the_client_asks() {
     let (_tmp, server) = seeded();
-    let r = request(
-        server.addr,
-        "GET",
-        "/api/v1/labels",
-        &[("Accept-Encoding", "gzip")],
-        b"",
-    );
+    let r = server.get_with("/api/v1/labels", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(&r.body[..2], &[0x1f, 0x8b]);
@@ -190,13 +171,7 @@ fn responses_are_gzipped_when_the_client_asks() {
 #[test]
 fn parse_query_returns_the_ast() {
     let (_tmp, server) = seeded();
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/parse_query",
-        &[FORM],
-        b"query=rate(up%5B5m%5D)",
-    );
+    let r = server.post("/api/v1/parse_query", &[FORM], b"query=rate(up%5B5m%5D)");
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["data"]["type"], "call");

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::query::enc;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
@@ -16,8 +17,7 @@ const T0: i64 = 1_700_000_000_000;
 /// A counter per instance rising 10 per 15 s scrape for 10 minutes, and a
 /// gauge.
 fn seeded() -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let mut w = Writer::default();
     for (inst, rate) in [("a", 10.0), ("b", 20.0)] {
         let samples: Vec<Sample> = (0..=40)
@@ -49,8 +49,9 @@ fn get(server: &Server, path: &str) -> serde_json::Value {
     r.json()
 }
 
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+/// `/api/v1/query` of `q` at `t` (Unix seconds), as JSON.
+fn instant(server: &Server, q: &str, t: i64) -> serde_json::Value {
+    get(server, &format!("/api/v1/query?query={}&time={t}", enc(q)))
 }
 
 #[test]
@@ -61,13 +62,7 @@ fn grafana_health_check_one_plus_one_at_time_four() {
         v,
         json!({"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}})
     );
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/query",
-        &[FORM],
-        b"query=1%2B1&time=4",
-    );
+    let r = server.post("/api/v1/query", &[FORM], b"query=1%2B1&time=4");
     assert_eq!(r.json()["data"]["result"], json!([4, "2"]));
 }
 
@@ -75,25 +70,13 @@ fn grafana_health_check_one_plus_one_at_time_four() {
 fn instant_vector_with_lookback_and_aggregation() {
     let (_tmp, server) = seeded();
     let t = (T0 + 600_000) / 1000;
-    let v = get(
-        &server,
-        &format!(
-            "/api/v1/query?query={}&time={t}",
-            enc("requests_total{instance=\"a\"}")
-        ),
-    );
+    let v = instant(&server, "requests_total{instance=\"a\"}", t);
     assert_eq!(v["data"]["resultType"], "vector");
     assert_eq!(
         v["data"]["result"],
         json!([{"metric": {"__name__": "requests_total", "instance": "a", "job": "api"}, "value": [t, "400"]}])
     );
-    let v = get(
-        &server,
-        &format!(
-            "/api/v1/query?query={}&time={t}",
-            enc("sum by (job) (rate(requests_total[1m]))")
-        ),
-    );
+    let v = instant(&server, "sum by (job) (rate(requests_total[1m]))", t);
     assert_eq!(
         v["data"]["result"],
         json!([{"metric": {"job": "api"}, "value": [t, "2"]}])
@@ -120,13 +103,7 @@ fn instant_vector_with_lookback_and_aggregation() {
 fn instant_query_of_a_range_selector_is_a_matrix() {
     let (_tmp, server) = seeded();
     let t = (T0 + 60_000) / 1000;
-    let v = get(
-        &server,
-        &format!(
-            "/api/v1/query?query={}&time={t}",
-            enc("requests_total{instance=\"b\"}[1m]")
-        ),
-    );
+    let v = instant(&server, "requests_total{instance=\"b\"}[1m]", t);
     assert_eq!(v["data"]["resultType"], "matrix");
     let values = v["data"]["result"][0]["values"].as_array().unwrap();
     // Left-open window (t-1m, t]: the samples at +15s, +30s, +45s, +60s.
@@ -143,13 +120,7 @@ fn range_query_on_the_step_grid_as_a_form_post() {
         "query={}&start={start}&end={end}&step=60",
         enc("rate(requests_total{instance=\"a\"}[2m])")
     );
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/query_range",
-        &[FORM],
-        body.as_bytes(),
-    );
+    let r = server.post("/api/v1/query_range", &[FORM], body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["data"]["resultType"], "matrix");
@@ -222,8 +193,7 @@ fn limit_truncates_with_a_warning() {
 
 #[test]
 fn engine_annotations_reach_the_client() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let mut w = Writer::default();
     // Buckets that are not monotonic: histogram_quantile repairs them and
     // says so in an annotation.

@@ -7,62 +7,17 @@
 
 mod common;
 
-use common::{BIN, Response, Server, request};
+use common::auth::{CONFIG, READ, WRITE};
+use common::query::try_metric;
+use common::server::config_file;
+use common::target::{closed_port, serve_fixed};
+use common::{BIN, Response, Server, wait_for};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
-
-const READ: &str = "Bearer reader-token-0123456789";
-const WRITE: &str = "Bearer writer-token-0123456789";
-const AUTH: &str = r#"
-[[auth.write.tokens]]
-name = "admin"
-token = "writer-token-0123456789"
-
-[[auth.read.tokens]]
-name = "grafana"
-token = "reader-token-0123456789"
-"#;
 
 const BODY: &str = "# HELP demo_metric A demo gauge.\n# TYPE demo_metric gauge\ndemo_metric{k=\"v\"} 42\n# HELP demo_events_total Events seen.\n# TYPE demo_events_total counter\ndemo_events_total 7\n";
-
-/// A target on a loopback port serving [`BODY`].
-fn start_target() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(|| async {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        BODY,
-                    )
-                }),
-            );
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    addr
-}
-
-/// A port nothing listens on.
-fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
 
 fn write_config(path: &Path, target: SocketAddr, down: SocketAddr, extra_job: bool) {
     let mut text = format!(
@@ -79,8 +34,7 @@ fn write_config(path: &Path, target: SocketAddr, down: SocketAddr, extra_job: bo
 /// A server with credentials required on reads and writes, the lifecycle
 /// API on, and self-scrape every 200 ms.
 fn start_server(dir: &Path, scrape_config: &Path) -> Server {
-    let cfg = dir.join("hourglass.toml");
-    std::fs::write(&cfg, AUTH).unwrap();
+    let cfg = config_file(dir, CONFIG);
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
@@ -92,8 +46,34 @@ fn start_server(dir: &Path, scrape_config: &Path) -> Server {
     Server::spawn(cmd)
 }
 
+/// A scrape configuration of [`write_config`] and the server scraping it.
+struct Scraping {
+    _dir: tempfile::TempDir,
+    sc: PathBuf,
+    target: SocketAddr,
+    down: SocketAddr,
+    server: Server,
+}
+
+/// A target serving [`BODY`], a closed port, and a server scraping both.
+fn scraping() -> Scraping {
+    let target = serve_fixed(BODY);
+    let down = closed_port();
+    let _dir = tempfile::tempdir().unwrap();
+    let sc = _dir.path().join("prometheus.yml");
+    write_config(&sc, target, down, false);
+    let server = start_server(_dir.path(), &sc);
+    Scraping {
+        _dir,
+        sc,
+        target,
+        down,
+        server,
+    }
+}
+
 fn get(server: &Server, path: &str) -> Response {
-    request(server.addr, "GET", path, &[("Authorization", READ)], b"")
+    server.get_with(path, &[("Authorization", READ)])
 }
 
 fn api(server: &Server, path: &str) -> Value {
@@ -113,17 +93,6 @@ fn active<'a>(data: &'a Value, pool: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not reached in time"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn query(server: &Server, q: &str) -> Vec<Value> {
     let path = format!(
         "/api/v1/query?query={}",
@@ -134,12 +103,13 @@ fn query(server: &Server, q: &str) -> Vec<Value> {
 
 #[test]
 fn targets_api_answers_as_prometheus_with_health_filters_and_dropped_targets() {
-    let target = start_target();
-    let down = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    write_config(&sc, target, down, false);
-    let server = start_server(dir.path(), &sc);
+    let Scraping {
+        _dir,
+        target,
+        down,
+        server,
+        ..
+    } = scraping();
 
     // Reads need the read credentials, as every other API route.
     assert_eq!(server.get("/api/v1/targets").status, 401);
@@ -273,12 +243,12 @@ fn targets_api_answers_as_prometheus_with_health_filters_and_dropped_targets() {
 
 #[test]
 fn scraped_metadata_is_served_per_family_and_per_target() {
-    let target = start_target();
-    let down = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    write_config(&sc, target, down, false);
-    let server = start_server(dir.path(), &sc);
+    let Scraping {
+        _dir,
+        target,
+        server,
+        ..
+    } = scraping();
 
     let demo_target = "/api/v1/targets/metadata?match_target=%7Bjob%3D%22demo%22%7D";
     wait_for("demo target's metadata", || {
@@ -342,15 +312,17 @@ fn scraped_metadata_is_served_per_family_and_per_target() {
 
 #[test]
 fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running_config() {
-    let target = start_target();
-    let down = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    write_config(&sc, target, down, false);
-    let server = start_server(dir.path(), &sc);
+    let Scraping {
+        _dir,
+        sc,
+        target,
+        down,
+        server,
+        ..
+    } = scraping();
     let reload = |auth: Option<&str>| {
         let h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
-        request(server.addr, "POST", "/-/reload", &h, b"")
+        server.post("/-/reload", &h, b"")
     };
 
     // A reload changes what is scraped: it needs the write credentials.
@@ -371,13 +343,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
     });
 
     // PUT as well, as Prometheus.
-    let r = request(
-        server.addr,
-        "PUT",
-        "/-/reload",
-        &[("Authorization", WRITE)],
-        b"",
-    );
+    let r = server.request("PUT", "/-/reload", &[("Authorization", WRITE)], b"");
     assert_eq!(r.status, 200, "{}", r.text());
 
     // A broken file: 500 naming the line, and nothing changes.
@@ -398,15 +364,7 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
         api(&server, "/api/v1/scrape_pools")["scrapePools"],
         json!(["added", "demo", "filtered", "hourglass", "limited"])
     );
-    let metric = |name: &str| -> f64 {
-        server
-            .get("/metrics")
-            .text()
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing"))
-    };
+    let metric = |name: &str| common::metric(&server, name);
     assert_eq!(metric("prometheus_config_last_reload_successful"), 0.0);
     assert_eq!(
         metric("hourglass_scrape_config_reloads_total{result=\"success\"}"),
@@ -426,13 +384,8 @@ fn reload_endpoint_applies_a_good_file_and_refuses_a_bad_one_keeping_the_running
 #[test]
 fn reload_endpoint_is_off_without_enable_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    std::fs::write(&sc, "scrape_configs: []\n").unwrap();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--scrape-config", sc.to_str().unwrap()],
-    );
-    let r = request(server.addr, "POST", "/-/reload", &[], b"");
+    let (_, server) = common::start_scraping(dir.path(), "scrape_configs: []\n");
+    let r = server.post("/-/reload", &[], b"");
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(r.text(), "Lifecycle API is not enabled.");
     // Without self-scrape (the test helper turns it off) there are no pools.
@@ -440,37 +393,27 @@ fn reload_endpoint_is_off_without_enable_lifecycle() {
     assert_eq!(r["data"], json!({"scrapePools": []}));
 }
 
-/// The value of the `/metrics` line starting with `line_start` and a space.
-fn self_metric(server: &Server, line_start: &str) -> Option<f64> {
-    server
-        .get("/metrics")
-        .text()
-        .lines()
-        .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-}
-
 #[test]
 fn metrics_count_targets_by_health_failures_by_reason_and_interval_lengths_per_pool() {
-    let target = start_target();
-    let down = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("prometheus.yml");
-    write_config(&sc, target, down, false);
-    let server = start_server(dir.path(), &sc);
+    let Scraping {
+        _dir,
+        target,
+        server,
+        ..
+    } = scraping();
 
     wait_for("a few scrapes of every pool", || {
-        self_metric(
+        try_metric(
             &server,
             "prometheus_target_interval_length_seconds_count{interval=\"200ms\"}",
         )
         .is_some_and(|n| n >= 10.0)
-            && self_metric(
+            && try_metric(
                 &server,
                 "prometheus_target_scrapes_exceeded_sample_limit_total",
             )
             .is_some_and(|n| n >= 1.0)
-            && self_metric(
+            && try_metric(
                 &server,
                 "hourglass_scrape_failures_total{scrape_job=\"demo\",reason=\"connection\"}",
             )
@@ -483,7 +426,7 @@ fn metrics_count_targets_by_health_failures_by_reason_and_interval_lengths_per_p
     {
         println!("{l}");
     }
-    let m = |s: &str| self_metric(&server, s).unwrap_or_else(|| panic!("{s} missing"));
+    let m = |s: &str| try_metric(&server, s).unwrap_or_else(|| panic!("{s} missing"));
     assert_eq!(
         m("prometheus_target_scrape_pool_targets{scrape_job=\"demo\"}"),
         2.0

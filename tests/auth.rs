@@ -46,31 +46,11 @@ fn body(series: usize, samples: usize, labels: usize) -> Vec<u8> {
 }
 
 fn write(server: &Server, auth: Option<&str>, b: &[u8]) -> Response {
-    let mut h = vec![
-        ("Content-Type", "application/x-protobuf"),
-        ("Content-Encoding", "snappy"),
-    ];
-    let value;
-    if let Some(a) = auth {
-        value = a.to_string();
-        h.push(("Authorization", value.as_str()));
-    }
-    request(server.addr, "POST", "/api/v1/write", &h, b)
+    post_write(server, &V1_HEADERS, auth, b)
 }
 
 fn start() -> (tempfile::TempDir, Server) {
-    start_with(CONFIG)
-}
-
-fn start_with(config: &str) -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let server = Server::start(
-        &tmp.path().join("data"),
-        &["--config", cfg.to_str().unwrap()],
-    );
-    (tmp, server)
+    start_with_config(CONFIG, &[])
 }
 
 #[test]
@@ -90,20 +70,11 @@ fn write_and_read_need_their_own_credentials() {
     assert_eq!(r.status, 204, "{}", r.text());
 
     assert_eq!(server.get("/api/v1/labels").status, 401);
-    let r = request(
-        server.addr,
-        "GET",
-        "/api/v1/labels",
-        &[("Authorization", &ok)],
-        b"",
-    );
+    let r = server.get_with("/api/v1/labels", &[("Authorization", &ok)]);
     assert_eq!(r.status, 401, "the write token does not open reads");
-    let r = request(
-        server.addr,
-        "GET",
+    let r = server.get_with(
         "/api/v1/labels",
         &[("Authorization", "Basic Z3JhZmFuYTpzM2NyZXQ=")],
-        b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(server.get("/-/ready").status, 200);
@@ -156,20 +127,7 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("bad.toml");
     std::fs::write(&cfg, "[[auth.write.tokens]]\nname = 'x'\ntoken = 'short'\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-        ])
-        .arg(tmp.path().join("d"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
     assert!(
         err.contains("bad.toml") && err.contains("shorter than 16"),
         "{err}"
@@ -180,18 +138,10 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
 fn pushes_draw_on_the_same_budget_as_remote_write() {
     // A push is a write request: room for its 150 series.
     let config = CONFIG.replace("max_series_per_request = 3", "max_series_per_request = 200");
-    let (_tmp, server) = start_with(&config);
+    let (_tmp, server) = start_with_config(&config, &[]);
     let ok = format!("Bearer {WRITE_TOKEN}");
     let auth = [("Authorization", ok.as_str())];
-    let push = |body: &str| {
-        request(
-            server.addr,
-            "PUT",
-            "/metrics/job/batch",
-            &auth,
-            body.as_bytes(),
-        )
-    };
+    let push = |body: &str| server.request("PUT", "/metrics/job/batch", &auth, body.as_bytes());
     let text: String = (0..150)
         .map(|i| format!("pushed{{i=\"{i}\"}} 1\n"))
         .collect();
@@ -207,9 +157,7 @@ fn pushes_draw_on_the_same_budget_as_remote_write() {
         r.text()
     );
     // Custom metrics: same caller, same budget, Prometheus's envelope.
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[
             ("Authorization", ok.as_str()),
@@ -220,12 +168,9 @@ fn pushes_draw_on_the_same_budget_as_remote_write() {
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.json()["errorType"], "too_many_requests");
     // The refused push left the group as the first push made it.
-    let r = request(
-        server.addr,
-        "GET",
+    let r = server.get_with(
         "/api/v1/query?query=count(pushed)",
         &[("Authorization", "Basic Z3JhZmFuYTpzM2NyZXQ=")],
-        b"",
     );
     assert_eq!(
         r.json()["data"]["result"][0]["value"][1],

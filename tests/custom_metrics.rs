@@ -4,23 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::custom::{assert_reason, post_custom};
+use common::query::*;
 use common::*;
-use push_util::*;
 use serde_json::{Value, json};
 
 const T0: i64 = 1_700_000_000_000;
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 fn push(server: &Server, body: &Value) -> Response {
-    request(
-        server.addr,
-        "POST",
-        "/api/v1/metrics/custom",
-        &[JSON],
-        body.to_string().as_bytes(),
-    )
+    post_custom(server, body.to_string().as_bytes())
 }
 
 fn at(server: &Server, promql: &str, t_ms: i64) -> Vec<(Labels, f64)> {
@@ -29,8 +22,7 @@ fn at(server: &Server, promql: &str, t_ms: i64) -> Vec<(Labels, f64)> {
 
 #[test]
 fn mixed_push_keeps_good_items_and_names_bad_ones() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let body = json!([
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 7, "labels": {"queue": "q1"},
          "timestamp": "2023-11-14T22:13:20Z", "source": "APPLICATION", "help_text": "Items waiting."},
@@ -54,13 +46,7 @@ fn mixed_push_keeps_good_items_and_names_bad_ones() {
         j["errors"][0],
         json!({"index": 2, "field": "value", "reason": j["errors"][0]["reason"]})
     );
-    assert!(
-        j["errors"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("counter went backwards"),
-        "{j}"
-    );
+    assert_reason(&j, 0, "counter went backwards");
     assert_eq!(
         j["errors"][1],
         json!({"index": 3, "field": "value", "reason": "required"})
@@ -104,26 +90,13 @@ fn mixed_push_keeps_good_items_and_names_bad_ones() {
         md["data"]["queue_depth"][0],
         json!({"type": "gauge", "help": "Items waiting.", "unit": ""})
     );
-    assert_eq!(
-        self_metric(
-            &server,
-            "hourglass_push_samples_total{path=\"custom\",result=\"rejected\"}"
-        ),
-        3.0
-    );
-    assert_eq!(
-        self_metric(
-            &server,
-            "hourglass_push_samples_total{path=\"custom\",result=\"accepted\"}"
-        ),
-        11.0
-    );
+    assert_eq!(push_samples(&server, "custom", "rejected"), 3.0);
+    assert_eq!(push_samples(&server, "custom", "accepted"), 11.0);
 }
 
 #[test]
 fn default_timestamp_is_now_and_all_good_is_200() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = push(
         &server,
         &json!({"metrics": [{"name": "up_now", "metric_type": "custom", "value": "+Inf"}]}),
@@ -138,8 +111,7 @@ fn default_timestamp_is_now_and_all_good_is_200() {
 
 #[test]
 fn storage_refusals_are_attributed_to_their_item() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = push(
         &server,
         &json!([{"name": "g", "metric_type": "GAUGE", "value": 1, "timestamp": T0}]),
@@ -157,30 +129,17 @@ fn storage_refusals_are_attributed_to_their_item() {
     let j = r.json();
     assert_eq!(j["accepted"], 1, "{j}");
     assert_eq!(j["errors"][0]["index"], 0, "{j}");
-    assert!(
-        j["errors"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("different value"),
-        "{j}"
-    );
+    assert_reason(&j, 0, "different value");
     assert_eq!(j["errors"][1]["index"], 2, "{j}");
-    assert!(
-        j["errors"][1]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("too old"),
-        "{j}"
-    );
+    assert_reason(&j, 1, "too old");
     assert_eq!(at(&server, "g", T0 + 1000)[0].1, 3.0);
 }
 
 #[test]
 fn bad_bodies_answer_json_400() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     for body in [&b"{not json"[..], b"{\"name\": \"x\"}", b"42"] {
-        let r = request(server.addr, "POST", "/api/v1/metrics/custom", &[JSON], body);
+        let r = post_custom(&server, body);
         assert_eq!(r.status, 400, "{}", r.text());
         let j = r.json();
         assert_eq!(j["status"], "error");

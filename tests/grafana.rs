@@ -24,8 +24,7 @@ const GRAFANA: [(&str, &str); 5] = [
 ];
 
 fn seeded() -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let mut w = Writer::default();
     for inst in ["10.0.0.1:9100", "10.0.0.2:9100"] {
         let samples: Vec<Sample> = (0..240)
@@ -51,7 +50,7 @@ fn seeded() -> (tempfile::TempDir, Server) {
 /// in the answer, which the helper client does not decode, so ask without.
 fn post(server: &Server, path: &str, form: &str) -> Value {
     let headers: Vec<(&str, &str)> = GRAFANA[..4].to_vec();
-    let r = request(server.addr, "POST", path, &headers, form.as_bytes());
+    let r = server.post(path, &headers, form.as_bytes());
     assert_eq!(r.status, 200, "POST {path} {form}: {}", r.text());
     let v = r.json();
     assert_eq!(v["status"], "success", "{v}");
@@ -60,7 +59,7 @@ fn post(server: &Server, path: &str, form: &str) -> Value {
 
 fn get(server: &Server, path: &str) -> Value {
     let headers: Vec<(&str, &str)> = GRAFANA[1..4].to_vec();
-    let r = request(server.addr, "GET", path, &headers, b"");
+    let r = server.get_with(path, &headers);
     assert_eq!(r.status, 200, "GET {path}: {}", r.text());
     let v = r.json();
     assert_eq!(v["status"], "success", "{v}");

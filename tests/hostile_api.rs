@@ -8,7 +8,7 @@ mod common;
 use common::*;
 
 fn get(server: &Server, path: &str) -> Response {
-    request(server.addr, "GET", path, &[], b"")
+    server.get_with(path, &[])
 }
 
 fn assert_bad_param(r: &Response, param: &str, path: &str) {
@@ -25,8 +25,7 @@ fn assert_bad_param(r: &Response, param: &str, path: &str) {
 
 #[test]
 fn query_parameters_past_their_edges_are_400_naming_the_parameter() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let cases = [
         ("/api/v1/query?query=1&time=1e300", "time"),
         ("/api/v1/query?query=1&time=NaN", "time"),

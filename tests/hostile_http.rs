@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::auth::{CONFIG, READ, WRITE};
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, v1};
@@ -16,29 +17,6 @@ use hourglass_storage::Sample;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-const WRITE: &str = "Bearer hostile-writer-0123456789";
-const READ: &str = "Bearer hostile-reader-0123456789";
-
-const CONFIG: &str = r#"
-[[auth.write.tokens]]
-name = "writer"
-token = "hostile-writer-0123456789"
-
-[[auth.read.tokens]]
-name = "reader"
-token = "hostile-reader-0123456789"
-"#;
-
-fn start_with(config: &str, flags: &[&str]) -> (tempfile::TempDir, Server) {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let mut args = vec!["--config", cfg.to_str().unwrap()];
-    args.extend_from_slice(flags);
-    let server = Server::start(&tmp.path().join("data"), &args);
-    (tmp, server)
-}
 
 /// A path the route's pattern matches; pushes take the base64 form of the
 /// grouping key, which a path-prefix check once let through.
@@ -57,16 +35,13 @@ fn call(server: &Server, method: &str, path: &str, auth: Option<&str>) -> Respon
     } else {
         b"hostile_bypass_metric 1\n"
     };
-    request(server.addr, method, &concrete(path), &headers, body)
+    server.request(method, &concrete(path), &headers, body)
 }
 
 fn query_count(server: &Server, metric: &str) -> usize {
-    let r = request(
-        server.addr,
-        "GET",
+    let r = server.get_with(
         &format!("/api/v1/query?query={metric}"),
         &[("Authorization", READ)],
-        b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["data"]["result"].as_array().map_or(0, Vec::len)
@@ -74,7 +49,7 @@ fn query_count(server: &Server, metric: &str) -> usize {
 
 #[test]
 fn every_route_refuses_callers_without_its_class_credentials() {
-    let (_tmp, server) = start_with(CONFIG, &[]);
+    let (_tmp, server) = start_with_config(CONFIG, &[]);
     let routes: Vec<_> = table().collect();
     assert!(routes.len() >= 25, "{routes:?}");
     for (m, p) in [
@@ -189,7 +164,7 @@ fn hostile_bodies_at_the_default_budget() {
 
 fn eight_hostile_bodies_of_each_kind(budget_mib: u64) {
     let budget = format!("{budget_mib}");
-    let (_tmp, server) = start_with("", &["--max-inflight-body-mib", &budget]);
+    let (_tmp, server) = start_with_config("", &["--max-inflight-body-mib", &budget]);
     // Warm up: the steady state includes one ordinary write of each kind.
     let mut w = Writer::default();
     let now_ms = std::time::SystemTime::now()
@@ -198,8 +173,7 @@ fn eight_hostile_bodies_of_each_kind(budget_mib: u64) {
         .as_millis() as i64;
     v1::encode_series(&mut w, [("__name__", "warm")], &[Sample::new(now_ms, 1.0)]);
     assert_eq!(remote_write(&server, &w.buf).status, 204);
-    let push = request(
-        server.addr,
+    let push = server.request(
         "PUT",
         "/metrics/job/warm",
         &[
@@ -310,7 +284,7 @@ fn eight_hostile_bodies_of_each_kind(budget_mib: u64) {
 
 #[test]
 fn overflowing_varint_in_a_remote_write_body_is_refused_with_400() {
-    let (_tmp, server) = start_with("", &[]);
+    let (_tmp, server) = start_with_config("", &[]);
     let mut body = vec![0x78];
     body.extend([0xff; 9]);
     body.push(0x02);
@@ -464,7 +438,7 @@ fn slow_and_idle_connections_are_cut_and_ready_answers_at_the_fd_limit() {
 
 #[test]
 fn sigterm_with_idle_connections_open_stops_cleanly_and_finishes_requests_in_flight() {
-    let (_tmp, server) = start_with("", &[]);
+    let (_tmp, server) = start_with_config("", &[]);
     let idle: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
@@ -506,14 +480,12 @@ fn sigterm_with_idle_connections_open_stops_cleanly_and_finishes_requests_in_fli
 
 #[test]
 fn custom_metrics_error_list_is_bounded_and_counts_the_rest() {
-    let (_tmp, server) = start_with("", &[]);
+    let (_tmp, server) = start_with_config("", &[]);
     let items: Vec<serde_json::Value> = (0..1000)
         .map(|_| serde_json::json!({"name": "broken", "metric_type": "GAUGE"}))
         .collect();
     let body = serde_json::Value::Array(items).to_string();
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         body.as_bytes(),

@@ -5,26 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 
 const TOKEN: &str = "pusher-token-0123456789";
-
-fn config(dir: &std::path::Path, text: &str) -> String {
-    let path = dir.join("hourglass.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 fn push(server: &Server, auth: Option<&str>, job: &str, body: &str) -> Response {
     let mut headers = vec![("Content-Type", "text/plain; version=0.0.4")];
     if let Some(a) = auth {
         headers.push(("Authorization", a));
     }
-    request(
-        server.addr,
+    server.request(
         "PUT",
         &format!("/metrics/job/{job}"),
         &headers,
@@ -40,12 +32,10 @@ fn metadata_families(server: &Server) -> usize {
 
 #[test]
 fn a_flood_of_metadata_families_stops_at_the_limit_and_samples_still_land() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         "[limits]\nmax_metadata_families = 5\nmax_metadata_bytes = 256\n",
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let mut body = String::new();
     for i in 0..40 {
         body.push_str(&format!(
@@ -58,7 +48,7 @@ fn a_flood_of_metadata_families_stops_at_the_limit_and_samples_still_land() {
     // Every sample was stored even though most metadata was dropped.
     assert_eq!(value(&server, "count({__name__=~\"fam_.*\"})"), Some(40.0));
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_refusals_total{kind=\"metadata\",reason=\"metadata_families_limit\"}"
         ),
@@ -68,9 +58,7 @@ fn a_flood_of_metadata_families_stops_at_the_limit_and_samples_still_land() {
 
 #[test]
 fn an_enormous_help_text_is_dropped_not_kept() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(tmp.path(), "[limits]\nmax_metadata_bytes = 1024\n");
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_metadata_bytes = 1024\n", &[]);
     let help = "x".repeat(100_000);
     let body = format!("# HELP big {help}\n# TYPE big gauge\nbig 1\n# HELP small fine\nsmall 2\n");
     let r = push(&server, None, "big", &body);
@@ -80,7 +68,7 @@ fn an_enormous_help_text_is_dropped_not_kept() {
     assert_eq!(j["data"]["small"][0]["help"], "fine");
     assert_eq!(value(&server, "big"), Some(1.0));
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_refusals_total{kind=\"metadata\",reason=\"metadata_entry_too_long\"}"
         ),
@@ -90,14 +78,12 @@ fn an_enormous_help_text_is_dropped_not_kept() {
 
 #[test]
 fn pushgateway_pushes_are_held_to_their_tokens_series_quota() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         &format!(
             "[[auth.write.tokens]]\nname = \"pusher\"\ntoken = \"{TOKEN}\"\nmax_active_series = 3\n"
         ),
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let auth = format!("Bearer {TOKEN}");
     // Two series plus the group's push_time_seconds: exactly the quota.
     let r = push(&server, Some(&auth), "a", "m{i=\"1\"} 1\nm{i=\"2\"} 2\n");

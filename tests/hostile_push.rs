@@ -8,14 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::cli::import;
+use common::custom::{assert_reason, post_custom};
+use common::query::*;
 use common::*;
-use push_util::*;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4");
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -66,8 +66,7 @@ fn while_ready(server: &Server, attack: impl FnOnce() + Send) -> Duration {
 /// answer; memory stays bounded and readiness keeps answering.
 #[test]
 fn gzip_custom_metrics_list_of_16m_items_is_refused_while_decoding() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let mut list = Vec::with_capacity(32_000_002);
     list.push(b'[');
     for _ in 0..16_000_000 {
@@ -121,8 +120,7 @@ fn gzip_custom_metrics_list_of_16m_items_is_refused_while_decoding() {
 /// 100 are listed, and the answer stays small.
 #[test]
 fn custom_metrics_errors_are_bounded_to_the_first_hundred_plus_a_count() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let n = 200_000;
     let mut list = String::from("[");
     list.push_str(r#"{"name":"good","metric_type":"GAUGE","value":1},"#);
@@ -131,13 +129,7 @@ fn custom_metrics_errors_are_bounded_to_the_first_hundred_plus_a_count() {
     }
     list.pop();
     list.push(']');
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/metrics/custom",
-        &[JSON],
-        list.as_bytes(),
-    );
+    let r = post_custom(&server, list.as_bytes());
     assert_eq!(r.status, 207, "{}", r.text());
     assert!(r.body.len() < 16 << 10, "{} bytes", r.body.len());
     let j = r.json();
@@ -156,15 +148,12 @@ fn custom_metrics_errors_are_bounded_to_the_first_hundred_plus_a_count() {
 /// without being built; the other items land.
 #[test]
 fn custom_metrics_item_with_a_huge_nested_value_is_refused_alone() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let huge = format!("[{}0]", "0,".repeat(2_000_000));
     let body = format!(
         r#"[{{"name":"a","metric_type":"GAUGE","value":1}},{{"name":"h","metric_type":"GAUGE","value":1,"labels":{huge}}},{{"name":"b","metric_type":"GAUGE","value":2}}]"#
     );
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[JSON, ("Content-Encoding", "gzip")],
         &gzip(body.as_bytes()),
@@ -176,13 +165,7 @@ fn custom_metrics_item_with_a_huge_nested_value_is_refused_alone() {
         (Some(2), Some(1))
     );
     assert_eq!(j["errors"][0]["index"], 1);
-    assert!(
-        j["errors"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("more than 100000 JSON values"),
-        "{j}"
-    );
+    assert_reason(&j, 0, "more than 100000 JSON values");
     assert_eq!(value(&server, "b"), Some(2.0));
     if let Some(peak) = peak_rss_mib(&server) {
         eprintln!("2M-value item: peak RSS {peak} MiB");
@@ -194,15 +177,11 @@ fn custom_metrics_item_with_a_huge_nested_value_is_refused_alone() {
 /// parsing, naming the line; nothing of it is stored.
 #[test]
 fn pushgateway_push_over_the_series_limit_is_refused_while_parsing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
-    let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_series_per_request = 1000\n", &[]);
     let body: String = (0..100_000)
         .map(|i| format!("m{{i=\"{i}\"}} 1\n"))
         .collect();
-    let r = request(
-        server.addr,
+    let r = server.request(
         "PUT",
         "/metrics/job/big",
         &[TEXT, ("Content-Encoding", "gzip")],
@@ -224,8 +203,7 @@ fn pushgateway_push_over_the_series_limit_is_refused_while_parsing() {
 /// push's series.
 #[test]
 fn refused_pushes_racing_valid_ones_never_corrupt_the_group() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let bad = [
         "x 1\n# TYPE x gauge\n",
         "# HELP x a\n# HELP x b\n",
@@ -267,8 +245,7 @@ fn refused_pushes_racing_valid_ones_never_corrupt_the_group() {
 /// the server stays ready.
 #[test]
 fn odd_grouping_paths_get_clear_refusals() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let long = "a".repeat(8000);
     let paths = [
         "/metrics/job@base64/".to_string(),
@@ -285,7 +262,7 @@ fn odd_grouping_paths_get_clear_refusals() {
     ];
     for path in &paths {
         for method in ["PUT", "POST", "DELETE"] {
-            let r = request(server.addr, method, path, &[TEXT], b"m 1\n");
+            let r = server.request(method, path, &[TEXT], b"m 1\n");
             assert!(
                 r.status == 200 || r.status == 202 || (400..500).contains(&r.status),
                 "{method} {path}: {} {}",
@@ -320,14 +297,8 @@ fn hostile_import_file_keeps_every_good_line() {
         }
     }
     std::fs::write(&input, bytes).unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["import", "--format", "text", "--data-dir"])
-        .arg(tmp.path().join("d"))
-        .arg(&input)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let (ok, _, err) = import(&tmp.path().join("d"), &input, &["--format", "text"]);
+    assert!(!ok);
     // The 100,000-character names parse, and storage refuses them.
     assert!(
         err.contains(&format!("{good} samples stored, 400 refused")),
@@ -343,30 +314,19 @@ fn hostile_import_file_keeps_every_good_line() {
 /// the per-request limit are refused while decoding, nothing stored.
 #[test]
 fn custom_metrics_over_the_series_limit_is_refused_while_decoding() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_series_per_request = 1000\n").unwrap();
-    let server = Server::start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_series_per_request = 1000\n", &[]);
     let buckets: Vec<String> = (0..600).map(|i| format!("\"{i}\":{i}")).collect();
     let item = format!(
         r#"{{"name":"h","metric_type":"HISTOGRAM","buckets":{{{}}},"sum":1,"count":600}}"#,
         buckets.join(",")
     );
     let body = format!("[{item},{item}]");
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/metrics/custom",
-        &[JSON],
-        body.as_bytes(),
-    );
+    let r = post_custom(&server, body.as_bytes());
     assert_eq!(r.status, 413, "{}", r.text());
     assert!(r.text().contains("more than 1000 series"), "{}", r.text());
     assert_eq!(query(&server, "count(h_bucket)"), vec![]);
     // One of them is within the limit.
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[JSON],
         format!("[{item}]").as_bytes(),

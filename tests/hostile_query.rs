@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::query::{assert_api_error, enc};
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
@@ -62,10 +63,6 @@ fn seeded_with(series: usize, args: &[&str]) -> (tempfile::TempDir, Server, i64)
         assert_eq!(r.status, 204, "{}", r.text());
     }
     (tmp, server, end)
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
@@ -156,13 +153,10 @@ fn hostile_queries_stop_with_422_within_the_budget_and_the_server_stays_ready() 
             let body = r.json();
             match r.status {
                 422 => {
-                    assert_eq!(body["errorType"], "execution", "{body}");
-                    assert!(
-                        body["error"]
-                            .as_str()
-                            .unwrap_or("")
-                            .starts_with("query processing would load too many samples"),
-                        "{body}"
+                    assert_api_error(
+                        &body,
+                        "execution",
+                        "query processing would load too many samples",
                     );
                 }
                 503 => assert_eq!(body["errorType"], "unavailable", "{body}"),
@@ -290,14 +284,7 @@ fn queries_past_the_concurrency_limit_wait_in_line_then_get_503() {
     );
     for r in refused {
         let body = r.json();
-        assert_eq!(body["errorType"], "unavailable", "{body}");
-        assert!(
-            body["error"]
-                .as_str()
-                .unwrap_or("")
-                .contains("too many concurrent queries"),
-            "{body}"
-        );
+        assert_api_error(&body, "unavailable", "too many concurrent queries");
     }
     assert!(
         took >= Duration::from_millis(300),
@@ -322,11 +309,7 @@ fn range_query_whose_point_count_overflows_is_a_400_naming_the_step() {
         ));
         assert_eq!(r.status, 400, "{}", r.text());
         let body = r.json();
-        assert_eq!(body["errorType"], "bad_data", "{body}");
-        assert!(
-            body["error"].as_str().unwrap_or("").contains("step"),
-            "{body}"
-        );
+        assert_api_error(&body, "bad_data", "step");
     }
     assert_ready_fast(&server);
 }
@@ -356,7 +339,7 @@ fn series_lookup_with_thousands_of_selectors_stops_at_the_query_timeout() {
     let body = vec![one; 5000].join("&");
     let form = ("Content-Type", "application/x-www-form-urlencoded");
     for path in ["/api/v1/series", "/api/v1/labels"] {
-        let r = request(server.addr, "POST", path, &[form], body.as_bytes());
+        let r = server.post(path, &[form], body.as_bytes());
         assert_eq!(r.status, 503, "{path}: {}", r.text());
         assert_eq!(r.json()["errorType"], "timeout", "{path}");
     }

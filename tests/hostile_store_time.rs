@@ -6,47 +6,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::{compress, v1, v2};
+use hourglass::ingest::remote_write::{compress, v1};
 use hourglass_storage::Sample;
-use push_util::*;
 use std::time::{Duration, Instant};
 
 const MIN: i64 = 60_000;
 const GRACE: i64 = 10 * MIN;
-
-fn v1_write(server: &Server, series: &[Series<'_>]) -> Response {
-    let mut w = Writer::default();
-    for (labels, samples) in series {
-        v1::encode_series(&mut w, labels.iter().copied(), samples);
-    }
-    remote_write(server, &w.buf)
-}
-
-fn v2_write(server: &Server, job: &str, samples: &[(Sample, i64)]) -> Response {
-    let mut e = v2::Encoder::new();
-    e.series(
-        [("__name__", "c_total"), ("job", job)],
-        samples,
-        Some(v1::MetricType::Counter),
-    );
-    request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            (
-                "Content-Type",
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-            ),
-            ("Content-Encoding", "snappy"),
-        ],
-        &compress(&e.finish()),
-    )
-}
 
 fn assert_ready_fast(server: &Server) {
     let t = Instant::now();
@@ -90,7 +59,7 @@ fn hostile_timestamps_never_move_the_store_nor_refuse_current_data() {
         vec![("__name__", "h"), ("job", "good")],
         vec![Sample::new(now, 1.0)],
     ));
-    let r = v1_write(&server, &series);
+    let r = write_series(&server, &series);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("too_far_in_future=5"), "{}", r.text());
     assert!(r.text().len() < 4096);
@@ -100,20 +69,21 @@ fn hostile_timestamps_never_move_the_store_nor_refuse_current_data() {
         .into_iter()
         .enumerate()
     {
-        let r = v2_write(
+        let r = write_counter_v2(
             &server,
+            "c_total",
             "st",
             &[(Sample::new(now + i as i64, 5.0 + i as f64), st)],
         );
         assert!(r.status == 204 || r.status == 400, "{st}: {}", r.text());
     }
-    let max_t = self_metric(&server, "hourglass_head_max_time_seconds") * 1000.0;
+    let max_t = metric(&server, "hourglass_head_max_time_seconds") * 1000.0;
     assert!(
         max_t <= (now_ms() + GRACE) as f64,
         "max time moved to {max_t}"
     );
     // Current data keeps landing and survives persist rounds and a restart.
-    let r = v1_write(
+    let r = write_series(
         &server,
         &[(
             vec![("__name__", "h"), ("job", "good")],
@@ -143,7 +113,7 @@ fn flood(server: &Server, prefix: &str, n: usize, t: i64) -> Response {
             )
         })
         .collect();
-    v1_write(server, &series)
+    write_series(server, &series)
 }
 
 #[test]

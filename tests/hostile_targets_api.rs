@@ -7,17 +7,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod targets_util;
 
-use common::{Server, request};
+use common::query::{results, sample_value};
+use common::target::{closed_port, serve_text};
+use common::targets::*;
+use common::{JSON, Server};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use targets_util::*;
 
 #[test]
 fn every_bad_registration_gets_400_naming_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (_dir, server) = Server::fresh();
     let ok = || registration("src", "http://127.0.0.1:9/metrics", "1s");
     let with = |path: &[&str], v: serde_json::Value| {
         let mut b = ok();
@@ -325,7 +325,7 @@ fn duplicates_get_409_unknown_ids_404_and_bounds_hold() {
 fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let good_body = Arc::new(Mutex::new("good_metric 7\n".to_string()));
-    let addr = start_target(good_body);
+    let addr = serve_text(good_body);
     let dead = closed_port();
     let server = Server::start(dir.path(), &[]);
     let cases = [
@@ -349,14 +349,14 @@ fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
         assert!(err.to_lowercase().contains(reason), "{id}: {err}");
     }
     wait_health(&server, "good", "HEALTHY");
-    let good = query(&server, "good_metric{job=\"good\"}");
+    let good = results(&server, "good_metric{job=\"good\"}");
     assert_eq!(good.len(), 1);
-    assert_eq!(value(&good[0]), 7.0);
+    assert_eq!(sample_value(&good[0]), 7.0);
     for (id, _, _) in &cases[..4] {
-        let up = query(&server, &format!("up{{job=\"{id}\"}}"));
-        assert_eq!(value(&up[0]), 0.0, "{id}");
+        let up = results(&server, &format!("up{{job=\"{id}\"}}"));
+        assert_eq!(sample_value(&up[0]), 0.0, "{id}");
         // Nothing of a failed scrape is stored but the report series.
-        let all = query(&server, &format!("{{job=\"{id}\"}}"));
+        let all = results(&server, &format!("{{job=\"{id}\"}}"));
         for s in &all {
             let name = s["metric"]["__name__"].as_str().unwrap();
             assert!(name == "up" || name.starts_with("scrape_"), "{id}: {name}");
@@ -371,8 +371,7 @@ fn failing_targets_are_unhealthy_with_the_reason_and_others_untouched() {
 #[test]
 fn a_torn_or_corrupted_registry_is_set_aside_and_reported() {
     for damage in ["torn", "flipped", "garbage"] {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(dir.path(), &[]);
+        let (dir, server) = Server::fresh();
         let mut b = registration("src", "http://127.0.0.1:9/metrics", "1s");
         b["target_id"] = json!("kept");
         assert_eq!(post_target(&server, &b).status, 201);
@@ -425,9 +424,7 @@ fn registering_and_deleting_need_write_credentials() {
     let body = registration("src", "http://127.0.0.1:9/metrics", "1s").to_string();
     let post = |token: &str| {
         let auth = format!("Bearer {token}");
-        request(
-            server.addr,
-            "POST",
+        server.post(
             "/api/v1/metrics/targets",
             &[JSON, ("Authorization", &auth)],
             body.as_bytes(),
@@ -439,21 +436,21 @@ fn registering_and_deleting_need_write_credentials() {
     let id = r.json()["target_id"].as_str().unwrap().to_string();
     let get = |path: &str, token: &str| {
         let auth = format!("Bearer {token}");
-        request(server.addr, "GET", path, &[("Authorization", &auth)], b"").status
+        server.get_with(path, &[("Authorization", &auth)]).status
     };
     assert_eq!(get("/api/v1/metrics/targets", "read-token-0123456789"), 200);
     assert_eq!(get("/api/v1/metrics/stats", "read-token-0123456789"), 200);
     assert_eq!(get("/api/v1/metrics/targets", "nope-nope-nope-nope"), 401);
     let del = |token: &str| {
         let auth = format!("Bearer {token}");
-        request(
-            server.addr,
-            "DELETE",
-            &format!("/api/v1/metrics/targets/{id}"),
-            &[("Authorization", &auth)],
-            b"",
-        )
-        .status
+        server
+            .request(
+                "DELETE",
+                &format!("/api/v1/metrics/targets/{id}"),
+                &[("Authorization", &auth)],
+                b"",
+            )
+            .status
     };
     assert_eq!(del("read-token-0123456789"), 401);
     assert_eq!(del("write-token-0123456789"), 204);

@@ -104,6 +104,17 @@ fn flip(path: &Path, at: usize) {
     std::fs::write(path, b).unwrap();
 }
 
+/// A server on a damaged `data`: ready, having set one WAL record aside.
+fn start_with_one_record_set_aside(data: &Path) -> Server {
+    let server = Server::start(data, &[]);
+    assert_eq!(server.get("/-/ready").status, 200);
+    assert_eq!(
+        metric(&server, "hourglass_wal_replay_records_set_aside"),
+        1.0
+    );
+    server
+}
+
 fn log_has(log: &[String], words: &[&str]) -> bool {
     log.iter().any(|l| words.iter().all(|w| l.contains(w)))
 }
@@ -150,12 +161,7 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
         "{out}"
     );
 
-    let server = Server::start(data, &[]);
-    assert_eq!(server.get("/-/ready").status, 200);
-    assert_eq!(
-        metric(&server, "hourglass_wal_replay_records_set_aside"),
-        1.0
-    );
+    let server = start_with_one_record_set_aside(data);
     // The lost record defined series 256..299: their five later samples
     // each are set aside, counted exactly.
     assert_eq!(
@@ -231,12 +237,7 @@ fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hi
         "{out}"
     );
 
-    let server = Server::start(data, &[]);
-    assert_eq!(server.get("/-/ready").status, 200);
-    assert_eq!(
-        metric(&server, "hourglass_wal_replay_records_set_aside"),
-        1.0
-    );
+    let server = start_with_one_record_set_aside(data);
     // Eight batches less the one hit and the torn last one.
     let total = value(&server, "sum(count_over_time(seg_m[1h]))", base + 170_000);
     assert_eq!(total, 6.0 * 1500.0 * 20.0);

@@ -5,35 +5,20 @@
 
 mod common;
 
+use common::cli::{hourglass, import, input_file};
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_storage::{STALE_NAN_BITS, Sample};
 use std::path::Path;
-use std::process::Command;
 
 /// 2023-03-01T00:00:00Z: old data, so import seals it into partitions.
 const T0: i64 = 1_677_628_800_000;
-
-/// `hourglass import [extra] --data-dir <dir> <input>`.
-fn import(dir: &Path, input: &Path, extra: &[&str]) -> (bool, String, String) {
-    let (dir, input) = (dir.to_str().unwrap(), input.to_str().unwrap());
-    hourglass(&[&["import", "--data-dir", dir, input], extra].concat())
-}
 
 /// `hourglass export --match <selector> --data-dir <dir> [extra]`.
 fn export(dir: &Path, selector: &str, extra: &[&str]) -> (bool, String, String) {
     let dir = dir.to_str().unwrap();
     hourglass(&[&["export", "--match", selector, "--data-dir", dir], extra].concat())
-}
-
-fn hourglass(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -88,16 +73,15 @@ fn export_then_import_reproduces_the_data_exactly() {
 #[test]
 fn bad_lines_are_reported_and_good_ones_kept() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.jsonl");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        tmp.path(),
+        "in.jsonl",
         concat!(
             "{\"metric\":{\"__name__\":\"ok\"},\"values\":[1,2],\"timestamps\":[1000,2000]}\n",
             "{\"metric\":{\"__name__\":\"bad\"},\"values\":[1],\"timestamps\":[]}\n",
             "not json\n",
         ),
-    )
-    .unwrap();
+    );
     let dir = tmp.path().join("d");
     let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok);
@@ -121,9 +105,9 @@ fn export_refuses_a_directory_in_use() {
 #[test]
 fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.prom");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        tmp.path(),
+        "in.prom",
         concat!(
             "# HELP jobs_total Jobs done.\n",
             "# TYPE jobs_total counter\n",
@@ -132,8 +116,7 @@ fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
             "jobs_total{queue=\"b\"} NaN 1677628800000\n",
             "no_timestamp 1\n",
         ),
-    )
-    .unwrap();
+    );
     let dir = tmp.path().join("d");
     let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok, "a sample without timestamp must fail the import");
@@ -151,9 +134,9 @@ fn text_exposition_with_timestamps_imports_and_bad_lines_are_named() {
 #[test]
 fn openmetrics_with_second_timestamps_and_exemplars_imports() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.om");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        tmp.path(),
+        "in.om",
         concat!(
             "# TYPE jobs counter\n",
             "# UNIT jobs jobs\n",
@@ -165,8 +148,7 @@ fn openmetrics_with_second_timestamps_and_exemplars_imports() {
             "build_info{version=\"1.2\"} 1 1677628800.000\n",
             "# EOF\n",
         ),
-    )
-    .unwrap();
+    );
     let dir = tmp.path().join("d");
     let (ok, _, err) = import(&dir, &input, &[]);
     assert!(ok, "{err}");

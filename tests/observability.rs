@@ -30,16 +30,7 @@ fn seed(server: &Server, series: usize) {
             )
         })
         .collect();
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &v1_body(&data),
-    );
+    let r = write_series(server, &data);
     assert_eq!(r.status, 204, "{}", r.text());
 }
 
@@ -71,8 +62,7 @@ fn assert_timings(stats: &Value) {
 
 #[test]
 fn stats_parameter_answers_with_prometheus_timings_and_samples() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     seed(&server, 3);
     let at = (T0 + 300_000) / 1000;
 
@@ -134,15 +124,7 @@ password = "s3cret"
 
 #[test]
 fn slow_query_log_names_the_query_its_cost_and_caller() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, READ_AUTH).unwrap();
-    let data = tmp.path().join("data");
-    let cfg_arg = cfg.to_str().unwrap();
-    let server = Server::start(
-        &data,
-        &["--config", cfg_arg, "--query-slow-log-threshold", "1ms"],
-    );
+    let (_tmp, server) = start_with_config(READ_AUTH, &["--query-slow-log-threshold", "1ms"]);
     seed(&server, 50);
     let basic = format!(
         "Basic {}",
@@ -153,7 +135,7 @@ fn slow_query_log_names_the_query_its_cost_and_caller() {
     let path = format!(
         "/api/v1/query_range?query=sum(count_over_time(m%5B5m%5D))&start={start}&end={end}&step=1"
     );
-    let r = request(server.addr, "GET", &path, &[("Authorization", &basic)], b"");
+    let r = server.get_with(&path, &[("Authorization", &basic)]);
     assert_eq!(r.status, 200, "{}", r.text());
 
     let line = next_slow_line(&server);
@@ -179,13 +161,7 @@ fn slow_query_log_names_the_query_its_cost_and_caller() {
 
     // A query that runs out of time is logged too, with its errorType.
     let timed_out = format!("{path}&timeout=1ms");
-    let r = request(
-        server.addr,
-        "GET",
-        &timed_out,
-        &[("Authorization", &basic)],
-        b"",
-    );
+    let r = server.get_with(&timed_out, &[("Authorization", &basic)]);
     assert_eq!(r.status, 503, "{}", r.text());
     let line = next_slow_line(&server);
     println!("{line}");

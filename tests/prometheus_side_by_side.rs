@@ -7,55 +7,19 @@
 
 mod common;
 
+use common::external::{have_all, now_s, prometheus, small_node_exporter};
+use common::query::enc;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-fn have(cmd: &str) -> bool {
-    let found = Command::new(cmd).arg("--version").output().is_ok();
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("{cmd} is not installed; .ci/run installs it");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills a helper process when the test ends, however it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
+use std::time::{Duration, Instant};
 
 fn query(addr: &str, path: &str) -> Value {
     let addr = addr.parse().unwrap();
     let r = request(addr, "GET", path, &[], b"");
     assert_eq!(r.status, 200, "{path}: {}", r.text());
     r.json()
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Result as labels (JSON text) → values, for comparison.
@@ -107,50 +71,20 @@ fn assert_same(what: &str, theirs: &Value, ours: &Value) {
 
 #[test]
 fn prometheus_remote_writes_and_both_answer_alike() {
-    if !have("prometheus") || !have("prometheus-node-exporter") {
-        eprintln!("skipped: prometheus / prometheus-node-exporter not installed");
+    if !have_all(&["prometheus", "prometheus-node-exporter"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("hourglass"), &[]);
-    let ne_port = free_port();
-    let _ne = Proc(
-        Command::new("prometheus-node-exporter")
-            .args([
-                &format!("--web.listen-address=127.0.0.1:{ne_port}"),
-                "--collector.disable-defaults",
-                "--collector.cpu",
-                "--collector.loadavg",
-                "--collector.meminfo",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prom_port = free_port();
+    let (_ne, ne_port) = small_node_exporter();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
          scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne_port}']\n\
          remote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n",
         server.addr
     );
-    let config_path = tmp.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let _prom = Proc(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                tmp.path().join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prom = format!("127.0.0.1:{prom_port}");
+    let (_prom, prom) = prometheus(tmp.path(), &config);
+    let prom = prom.to_string();
     let ours = server.addr.to_string();
 
     // Wait until Hourglass holds several seconds of scrapes, then pick an
@@ -159,20 +93,14 @@ fn prometheus_remote_writes_and_both_answer_alike() {
     let t = loop {
         assert!(Instant::now() < deadline, "no remote-written data arrived");
         std::thread::sleep(Duration::from_millis(500));
-        let v = query(
-            &ours,
-            &format!("/api/v1/query?query={}", enc("max(timestamp(up))")),
-        );
-        let newest = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
-        let v = query(
-            &ours,
-            &format!("/api/v1/query?query={}", enc("count_over_time(up[1m])")),
-        );
-        let count = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
+        let first = |q: &str| {
+            let v = query(&ours, &format!("/api/v1/query?query={}", enc(q)));
+            v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+        };
+        let newest = first("max(timestamp(up))");
+        let count = first("count_over_time(up[1m])");
         if let (Some(newest), Some(count)) = (newest, count)
             && count >= 8.0
             && newest < now_s()

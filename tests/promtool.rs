@@ -34,8 +34,7 @@ fn run(args: &[&str]) -> (bool, String) {
 }
 
 fn seeded() -> (tempfile::TempDir, Server, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let mut w = Writer::default();
     for (inst, up) in [("a:9100", 1.0), ("b:9100", 0.0)] {
         let samples: Vec<Sample> = (0..40).map(|i| Sample::new(T0 + i * 15_000, up)).collect();

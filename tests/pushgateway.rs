@@ -4,15 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 
 const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 
 fn send(server: &Server, method: &str, path: &str, body: &str) -> Response {
-    request(server.addr, method, path, &[TEXT], body.as_bytes())
+    server.request(method, path, &[TEXT], body.as_bytes())
 }
 
 const BODY: &str = "\
@@ -31,8 +30,7 @@ dur_count 2
 
 #[test]
 fn put_stores_with_grouping_labels_and_answers_200() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     // instance "a/b" in URL-safe base64, zone with a percent-escape.
     let r = send(
         &server,
@@ -85,19 +83,12 @@ fn put_stores_with_grouping_labels_and_answers_200() {
     let md = server.get("/api/v1/metadata?metric=jobs_total").json();
     assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
     assert_eq!(md["data"]["jobs_total"][0]["help"], "Jobs done.");
-    assert_eq!(
-        self_metric(
-            &server,
-            "hourglass_push_samples_total{path=\"pushgateway\",result=\"accepted\"}"
-        ),
-        8.0
-    );
+    assert_eq!(push_samples(&server, "pushgateway", "accepted"), 8.0);
 }
 
 #[test]
 fn grouping_labels_override_body_labels() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = send(
         &server,
         "PUT",
@@ -125,8 +116,7 @@ fn grouping_labels_override_body_labels() {
 
 #[test]
 fn put_replaces_group_post_replaces_families_delete_drops_group() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let g1 = "/metrics/job/j/instance/one";
     let g2 = "/metrics/job/j/instance/two";
     assert_eq!(
@@ -167,26 +157,23 @@ fn put_replaces_group_post_replaces_families_delete_drops_group() {
 
 #[test]
 fn refusals() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let g = "/metrics/job/j";
-    let r = send(&server, "PUT", g, "ok 1\nm 1 1700000000000\n");
-    assert_eq!(r.status, 400);
-    assert!(
-        r.text().contains("line 2: sample m has a timestamp"),
-        "{}",
-        r.text()
-    );
-    let r = send(&server, "PUT", g, "ok 1\nm{a=\"1\" 2\n");
-    assert_eq!(r.status, 400);
-    assert!(
-        r.text().contains("line 2, column 9: expected ',' or '}'"),
-        "{}",
-        r.text()
-    );
-    let r = send(&server, "PUT", g, "push_time_seconds 1\n");
-    assert_eq!(r.status, 400);
-    assert!(r.text().contains("written by the server"), "{}", r.text());
+    for (body, reason) in [
+        (
+            "ok 1\nm 1 1700000000000\n",
+            "line 2: sample m has a timestamp",
+        ),
+        (
+            "ok 1\nm{a=\"1\" 2\n",
+            "line 2, column 9: expected ',' or '}'",
+        ),
+        ("push_time_seconds 1\n", "written by the server"),
+    ] {
+        let r = send(&server, "PUT", g, body);
+        assert_eq!(r.status, 400, "{body:?}");
+        assert!(r.text().contains(reason), "{body:?}: {}", r.text());
+    }
     // Nothing of a refused push was stored.
     assert_eq!(query(&server, "ok"), vec![]);
 
@@ -199,27 +186,14 @@ fn refusals() {
         let r = send(&server, "PUT", path, "m 1\n");
         assert_eq!(r.status, 400, "{path}: {}", r.text());
     }
-    let r = request(
-        server.addr,
-        "PUT",
-        g,
-        &[(
-            "Content-Type",
-            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
-        )],
-        b"\x00",
-    );
+    let protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                    encoding=delimited";
+    let r = server.request("PUT", g, &[("Content-Type", protobuf)], b"\x00");
     assert_eq!(r.status, 415, "{}", r.text());
-    let r = request(
-        server.addr,
-        "PUT",
-        g,
-        &[TEXT, ("Content-Encoding", "br")],
-        b"m 1\n",
-    );
+    let r = server.request("PUT", g, &[TEXT, ("Content-Encoding", "br")], b"m 1\n");
     assert_eq!(r.status, 415, "{}", r.text());
     assert_eq!(
-        self_metric(
+        metric(
             &server,
             "hourglass_push_requests_refused_total{path=\"pushgateway\"}"
         ),
@@ -231,8 +205,7 @@ fn refusals() {
 
 #[test]
 fn utf8_names_and_escapes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let body = "{\"my.metric\", \"a.b\"=\"q\\\"\\\\\"} 2\n";
     let r = send(&server, "PUT", "/metrics/job/u", body);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -249,34 +222,22 @@ fn utf8_names_and_escapes() {
 #[test]
 fn compressed_bodies() {
     use std::io::Write;
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(b"zipped 1\n").unwrap();
-    let gz = gz.finish().unwrap();
-    let r = request(
-        server.addr,
-        "PUT",
-        "/metrics/job/gz",
-        &[TEXT, ("Content-Encoding", "gzip")],
-        &gz,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
     let mut sn = snap::write::FrameEncoder::new(Vec::new());
     sn.write_all(b"snapped 2\n").unwrap();
-    let sn = sn.into_inner().unwrap();
-    let r = request(
-        server.addr,
-        "PUT",
-        "/metrics/job/sn",
-        &[TEXT, ("Content-Encoding", "snappy")],
-        &sn,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    for (group, encoding, body) in [
+        ("gz", "gzip", gz.finish().unwrap()),
+        ("sn", "snappy", sn.into_inner().unwrap()),
+    ] {
+        let path = format!("/metrics/job/{group}");
+        let r = server.request("PUT", &path, &[TEXT, ("Content-Encoding", encoding)], &body);
+        assert_eq!(r.status, 200, "{encoding}: {}", r.text());
+    }
     assert_eq!(value(&server, "zipped"), Some(1.0));
     assert_eq!(value(&server, "snapped"), Some(2.0));
-    let r = request(
-        server.addr,
+    let r = server.request(
         "PUT",
         "/metrics/job/gz",
         &[TEXT, ("Content-Encoding", "gzip")],
@@ -287,8 +248,7 @@ fn compressed_bodies() {
 
 #[test]
 fn concurrent_puts_to_one_group_leave_only_the_last_push_live() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let addr = server.addr;
     let threads: Vec<_> = (0..6)
         .map(|th| {
@@ -350,16 +310,14 @@ fn groups_survive_a_restart_so_a_put_still_ends_old_series() {
 /// text, and so do we; only its protobuf type is refused.
 #[test]
 fn curl_form_content_type_push_is_read_as_text() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     for (method, ct) in [
         ("PUT", "application/x-www-form-urlencoded"),
         ("POST", "application/octet-stream"),
         ("POST", "text/plain"),
     ] {
         let body = format!("some_metric{{via=\"{ct}\"}} 3.25\n");
-        let r = request(
-            server.addr,
+        let r = server.request(
             method,
             "/metrics/job/some_job",
             &[("Content-Type", ct)],
@@ -373,7 +331,7 @@ fn curl_form_content_type_push_is_read_as_text() {
         );
     }
     // No Content-Type at all is text too.
-    let r = request(server.addr, "PUT", "/metrics/job/none", &[], b"bare 1\n");
+    let r = server.request("PUT", "/metrics/job/none", &[], b"bare 1\n");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(value(&server, "bare"), Some(1.0));
 }
@@ -383,11 +341,7 @@ fn curl_form_content_type_push_is_read_as_text() {
 /// ended, and the next valid push is accepted and ends them.
 #[test]
 fn push_refused_by_storage_leaves_the_group_and_the_next_valid_push_is_accepted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("hourglass.toml");
-    std::fs::write(&cfg, "[limits]\nmax_label_value_bytes = 24\n").unwrap();
-    let data = tmp.path().join("data");
-    let server = Server::start(&data, &["--config", cfg.to_str().unwrap()]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_label_value_bytes = 24\n", &[]);
     let g = "/metrics/job/j";
     let r = send(&server, "PUT", g, "keep 1\n");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -412,8 +366,7 @@ fn push_refused_by_storage_leaves_the_group_and_the_next_valid_push_is_accepted(
 /// is stored and the group keeps what it had.
 #[test]
 fn pushgateway_refuses_what_expfmt_refuses_naming_line_and_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let g = "/metrics/job/strict";
     assert_eq!(send(&server, "PUT", g, "before 1\n").status, 200);
     for (body, want) in [

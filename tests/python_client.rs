@@ -8,10 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::query::*;
 use common::*;
-use push_util::*;
 use std::process::Command;
 
 fn python_client_available() -> bool {
@@ -32,8 +31,7 @@ fn prometheus_client_pushes_work_unchanged() {
         println!("skipped: python3 with prometheus_client not installed");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/push.py");
     let out = Command::new("python3")
         .arg(script)
@@ -60,47 +58,22 @@ fn prometheus_client_pushes_work_unchanged() {
             3.0
         )]
     );
-    assert_eq!(
-        value(&server, &format!("last_success_unixtime{{{grp}}}")),
-        Some(17.0)
-    );
-    assert_eq!(
-        value(
-            &server,
-            &format!("batch_duration_seconds_bucket{{{grp},le=\"1.0\"}}")
+    for (q, want) in [
+        ("last_success_unixtime{GRP}", Some(17.0)),
+        ("batch_duration_seconds_bucket{GRP,le=\"1.0\"}", Some(1.0)),
+        ("batch_duration_seconds_bucket{GRP,le=\"+Inf\"}", Some(2.0)),
+        ("batch_duration_seconds_count{GRP}", Some(2.0)),
+        ("batch_duration_seconds_sum{GRP}", Some(3.5)),
+        (
+            "histogram_quantile(0.5, batch_duration_seconds_bucket{GRP})",
+            Some(1.0),
         ),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(
-            &server,
-            &format!("batch_duration_seconds_bucket{{{grp},le=\"+Inf\"}}")
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(&server, &format!("batch_duration_seconds_count{{{grp}}}")),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(&server, &format!("batch_duration_seconds_sum{{{grp}}}")),
-        Some(3.5)
-    );
-    assert_eq!(
-        value(
-            &server,
-            &format!("histogram_quantile(0.5, batch_duration_seconds_bucket{{{grp}}})")
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(&server, &format!("batch_items_count{{{grp}}}")),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(&server, &format!("batch_items_sum{{{grp}}}")),
-        Some(2.0)
-    );
+        ("batch_items_count{GRP}", Some(1.0)),
+        ("batch_items_sum{GRP}", Some(2.0)),
+    ] {
+        let q = q.replace("GRP", grp);
+        assert_eq!(value(&server, &q), want, "{q}");
+    }
     assert!(value(&server, &format!("jobs_processed_created{{{grp}}}")).is_some());
     // pushadd (POST) added a family and kept the others.
     assert_eq!(value(&server, &format!("extra_gauge{{{grp}}}")), Some(42.0));

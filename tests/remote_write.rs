@@ -13,22 +13,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const HEADERS: [(&str, &str); 3] = [
-    ("Content-Type", "application/x-protobuf"),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-];
-
 fn write(server: &Server, body: &[u8]) -> Response {
-    request(server.addr, "POST", "/api/v1/write", &HEADERS, body)
+    post_write(server, &V1_HEADERS, None, body)
 }
 
 const T0: i64 = 1_700_000_000_000;
 
 #[test]
 fn valid_write_is_stored_and_answered_204() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = write(
         &server,
         &v1_body(&[
@@ -62,8 +55,7 @@ fn valid_write_is_stored_and_answered_204() {
 
 #[test]
 fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let good = v1_body(&[(
         vec![("__name__", "m"), ("job", "j")],
         vec![Sample::new(T0, 1.0)],
@@ -93,9 +85,7 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &["--max-body-mib", "1"]);
     let b = v1_body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
-    let unknown = request(
-        server.addr,
-        "POST",
+    let unknown = server.post(
         "/api/v1/write",
         &[
             (
@@ -107,9 +97,7 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
         &b,
     );
     assert_eq!(unknown.status, 415, "{}", unknown.text());
-    let gzip = request(
-        server.addr,
-        "POST",
+    let gzip = server.post(
         "/api/v1/write",
         &[
             ("Content-Type", "application/x-protobuf"),
@@ -118,9 +106,7 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
         &b,
     );
     assert_eq!(gzip.status, 415);
-    let json = request(
-        server.addr,
-        "POST",
+    let json = server.post(
         "/api/v1/write",
         &[("Content-Type", "application/json")],
         b"{}",
@@ -138,8 +124,7 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
 
 #[test]
 fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let a = vec![("__name__", "temp"), ("job", "a")];
     assert_eq!(
         write(
@@ -195,8 +180,7 @@ fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
 
 #[test]
 fn metadata_is_kept_for_the_metadata_api() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let mut w = Writer::default();
     v1::encode_series(
         &mut w,
@@ -228,8 +212,7 @@ fn metadata_is_kept_for_the_metadata_api() {
 /// SIGKILL; after a restart every acknowledged sample is there.
 #[test]
 fn kill_9_under_write_load_loses_no_acknowledged_sample() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let addr = server.addr;
     let acked = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_millis(1500);
@@ -245,7 +228,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
                         .collect();
                     let b =
                         v1_body(&[(vec![("__name__", "load"), ("job", job.as_str())], samples)]);
-                    match try_request(addr, "POST", "/api/v1/write", &HEADERS, &b) {
+                    match try_request(addr, "POST", "/api/v1/write", &V1_HEADERS, &b) {
                         Ok(r) if r.status == 204 => {
                             acked.fetch_add(50, Ordering::SeqCst);
                         }
@@ -276,20 +259,10 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
     );
 }
 
-const V2_HEADERS: [(&str, &str); 3] = [
-    (
-        "Content-Type",
-        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    ),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
-];
-
 #[test]
 fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     use hourglass::ingest::remote_write::v2::Encoder;
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let mut e = Encoder::new();
     // A counter that started 30 s before its first sample.
     e.series(
@@ -305,13 +278,7 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
         &[(Sample::new(T0, 3.0), 0)],
         None,
     );
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &V2_HEADERS,
-        &compress(&e.finish()),
-    );
+    let r = server.post("/api/v1/write", &V2_HEADERS, &compress(&e.finish()));
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(
         r.header("X-Prometheus-Remote-Write-Samples-Written"),
@@ -344,13 +311,7 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     assert_eq!(md["data"]["jobs_total"][0]["type"], "counter");
 
     // Damage: still the headers, and a 400.
-    let bad = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &V2_HEADERS,
-        &compress(b"\x22\x01x"),
-    );
+    let bad = server.post("/api/v1/write", &V2_HEADERS, &compress(b"\x22\x01x"));
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert_eq!(
         bad.header("X-Prometheus-Remote-Write-Samples-Written"),

@@ -12,13 +12,18 @@ fn labels(pairs: &[(&str, &str)]) -> LabelSet {
         .collect()
 }
 
-fn rules(yaml: &str) -> Vec<Rule> {
-    let text = format!(
+/// A configuration of one job with `yaml` as its relabelling rules.
+fn with_rules(yaml: &str) -> String {
+    format!(
         "scrape_configs:\n  - job_name: j\n    relabel_configs:\n{}",
         yaml.lines()
             .map(|l| format!("      {l}\n"))
             .collect::<String>()
-    );
+    )
+}
+
+fn rules(yaml: &str) -> Vec<Rule> {
+    let text = with_rules(yaml);
     match ScrapeConfig::parse(&text) {
         Ok(c) => c.jobs[0].relabel_configs.clone(),
         Err(e) => panic!("{e}\n{text}"),
@@ -26,12 +31,7 @@ fn rules(yaml: &str) -> Vec<Rule> {
 }
 
 fn rule_error(yaml: &str) -> String {
-    let text = format!(
-        "scrape_configs:\n  - job_name: j\n    relabel_configs:\n{}",
-        yaml.lines()
-            .map(|l| format!("      {l}\n"))
-            .collect::<String>()
-    );
+    let text = with_rules(yaml);
     match ScrapeConfig::parse(&text) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.to_string(),

@@ -104,6 +104,14 @@ async fn start_targets() -> (Targets, SocketAddr) {
     (t, addr)
 }
 
+/// A store on a fresh directory and the targets it will scrape.
+async fn start() -> (tempfile::TempDir, Arc<Storage>, Targets, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    let (t, addr) = start_targets().await;
+    (dir, storage, t, addr)
+}
+
 fn open_storage(dir: &std::path::Path) -> Arc<Storage> {
     Arc::new(Storage::open(dir, Default::default()).unwrap())
 }
@@ -143,6 +151,15 @@ fn manager(storage: &Arc<Storage>, jobs: &str) -> ScrapeManager {
     m
 }
 
+/// Waits until all `targets` active targets have been scraped `times`.
+async fn scraped(m: &ScrapeManager, what: &str, targets: usize, times: u64) {
+    wait_for(what, || {
+        let a = m.targets().active;
+        a.len() == targets && a.iter().all(|t| t.status.scrapes >= times)
+    })
+    .await;
+}
+
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !cond() {
@@ -161,9 +178,7 @@ fn scrapes(m: &ScrapeManager, pool: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scraped_series_carry_target_labels_report_series_and_go_stale_when_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set(
         "a",
         "# HELP foo_total A counter.\n# TYPE foo_total counter\nfoo_total{a=\"1\"} 3\nbar{job=\"x\"} 1\n",
@@ -227,9 +242,7 @@ async fn scraped_series_carry_target_labels_report_series_and_go_stale_when_gone
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("good", "ok_metric 1\n");
     t.set_page(
         "err",
@@ -275,11 +288,7 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
     ]
     .concat();
     let m = manager(&storage, &jobs);
-    wait_for("every target scraped twice", || {
-        let a = m.targets().active;
-        a.len() == 9 && a.iter().all(|t| t.status.scrapes >= 2)
-    })
-    .await;
+    scraped(&m, "every target scraped twice", 9, 2).await;
     let snap = m.targets();
     let reason = |pool: &str| {
         let t = snap.active.iter().find(|t| t.scrape_pool == pool).unwrap();
@@ -325,9 +334,7 @@ async fn failing_targets_are_down_with_their_reason_and_never_affect_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set_page(
         "om",
         Page {
@@ -343,11 +350,7 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
     ]
     .concat();
     let m = manager(&storage, &jobs);
-    wait_for("scrapes", || {
-        let a = m.targets().active;
-        a.len() == 2 && a.iter().all(|t| t.status.scrapes >= 1)
-    })
-    .await;
+    scraped(&m, "scrapes", 2, 1).await;
     let accept = t.accept.lock().unwrap()[0].clone();
     assert_eq!(
         accept,
@@ -384,9 +387,7 @@ async fn negotiation_gzip_honor_labels_and_timestamps_follow_prometheus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sub_second_target_is_scraped_on_fixed_ticks_without_drift() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("a", "m 1\n");
     let m = manager(&storage, &job(addr, "fast", "a", ""));
     // A minute: 600 ticks, so a drift of even 0.1% would show.
@@ -422,9 +423,7 @@ async fn sub_second_target_is_scraped_on_fixed_ticks_without_drift() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_over_target_limit_fail_every_target_without_a_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open_storage(dir.path());
-    let (t, addr) = start_targets().await;
+    let (_dir, storage, t, addr) = start().await;
     t.set("a", "m 1\n");
     let yaml = format!(
         "scrape_configs:\n  - job_name: capped\n    scrape_interval: 100ms\n    target_limit: 1\n    metrics_path: /a\n\
@@ -433,11 +432,7 @@ async fn jobs_over_target_limit_fail_every_target_without_a_request() {
     );
     let m = ScrapeManager::new(Arc::clone(&storage));
     m.apply(ScrapeConfig::parse(&yaml).unwrap());
-    wait_for("scrapes", || {
-        let a = m.targets().active;
-        a.len() == 2 && a.iter().all(|t| t.status.scrapes >= 2)
-    })
-    .await;
+    scraped(&m, "scrapes", 2, 2).await;
     for target in m.targets().active {
         assert_eq!(target.status.health, Health::Down);
         assert_eq!(

@@ -3,8 +3,27 @@
 
 use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::discovery::JobDiscovery;
-use hourglass::scrape::target::{self, JobTargets};
+use hourglass::scrape::target::{self, JobTargets, Target};
 use std::time::Duration;
+
+/// The `__address__` of each active target, sorted.
+fn addresses(t: &JobTargets) -> Vec<String> {
+    let mut addrs: Vec<String> = t
+        .active
+        .iter()
+        .map(|t| t.labels["__address__"].clone())
+        .collect();
+    addrs.sort();
+    addrs
+}
+
+/// The active target at `addr`.
+fn by_address<'a>(t: &'a JobTargets, addr: &str) -> &'a Target {
+    t.active
+        .iter()
+        .find(|t| t.labels["__address__"] == addr)
+        .unwrap_or_else(|| panic!("no target at {addr}"))
+}
 
 async fn targets(yaml: &str) -> JobTargets {
     let c = ScrapeConfig::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
@@ -112,18 +131,9 @@ async fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     let mut d = JobDiscovery::new(job);
     assert!(d.poll().await);
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
-    let one = t
-        .active
-        .iter()
-        .find(|t| t.labels["__address__"] == "127.0.0.1:1")
-        .unwrap();
+    let one = by_address(&t, "127.0.0.1:1");
     assert_eq!(one.labels["team"], "x");
     assert_eq!(one.labels["file"], json.display().to_string());
     assert!(
@@ -136,12 +146,7 @@ async fn file_sd_reads_json_and_yaml_sets_filepath_and_follows_rewrites() {
     std::fs::write(&json, r#"[{"targets": ["127.0.0.1:10"]}]"#).unwrap();
     assert!(d.poll().await);
     let t = target::build_all(job, d.groups());
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(addrs, ["127.0.0.1:10", "127.0.0.1:3"]);
 
     // A broken file keeps its previous targets; a removed file loses them.
@@ -210,13 +215,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
     assert_eq!(t.active[0].labels["zone"], "a");
     assert_eq!(t.active[0].labels["sd"], url);
 
-    let addresses = |d: &JobDiscovery| -> Vec<String> {
-        target::build_all(job, d.groups())
-            .active
-            .iter()
-            .map(|t| t.labels["__address__"].clone())
-            .collect()
-    };
+    let discovered = |d: &JobDiscovery| addresses(&target::build_all(job, d.groups()));
     for (status, ct, body) in [
         (500, "application/json", "[]"),
         (200, "text/plain", "[]"),
@@ -226,7 +225,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
         *answer.lock().unwrap() = (status, ct.into(), body.into());
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
         assert!(!d.poll().await, "{status} {ct} {body}");
-        assert_eq!(addresses(&d).len(), 2, "{status} {ct} {body}");
+        assert_eq!(discovered(&d).len(), 2, "{status} {ct} {body}");
     }
     *answer.lock().unwrap() = (
         200,
@@ -235,7 +234,7 @@ async fn http_sd_fetches_groups_sets_meta_url_and_keeps_them_when_a_refresh_fail
     );
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     assert!(d.poll().await);
-    assert_eq!(addresses(&d), ["127.0.0.1:3"]);
+    assert_eq!(discovered(&d), ["127.0.0.1:3"]);
 }
 
 #[test]
@@ -297,12 +296,7 @@ async fn dns_sd_resolves_srv_a_and_aaaa_from_dnsmasq_on_a_loopback_port() {
     let t = target::build_all(job, d.groups());
     let _ = dnsmasq.kill();
     let _ = dnsmasq.wait();
-    let mut addrs: Vec<_> = t
-        .active
-        .iter()
-        .map(|t| t.labels["__address__"].clone())
-        .collect();
-    addrs.sort();
+    let addrs = addresses(&t);
     assert_eq!(
         addrs,
         [
@@ -312,11 +306,7 @@ async fn dns_sd_resolves_srv_a_and_aaaa_from_dnsmasq_on_a_loopback_port() {
             "web2.sd.test:9101"
         ]
     );
-    let srv = t
-        .active
-        .iter()
-        .find(|t| t.labels["__address__"] == "web1.sd.test:9100")
-        .unwrap();
+    let srv = by_address(&t, "web1.sd.test:9100");
     assert_eq!(srv.labels["srv_target"], "web1.sd.test.");
     assert_eq!(srv.discovered["__meta_dns_name"], "_node._tcp.sd.test");
     assert_eq!(srv.discovered["__meta_dns_srv_record_port"], "9100");

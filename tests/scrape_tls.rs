@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{BIN, Server};
+use common::Server;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
@@ -106,43 +106,32 @@ fn start_tls_target(dir: &Path) -> SocketAddr {
         .with_single_cert(certs, key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+    common::target::spawn(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // Refused handshakes (unknown CA, wrong name) end here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // Refused handshakes (unknown CA, wrong name) end here.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(|_req| async {
-                        let resp = hyper::Response::builder()
-                            .header("Content-Type", "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from_static(
-                                b"# TYPE tls_demo gauge\ntls_demo 7\n",
-                            )))
-                            .unwrap();
-                        Ok::<_, std::convert::Infallible>(resp)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
+                let service = hyper::service::service_fn(|_req| async {
+                    let resp = hyper::Response::builder()
+                        .header("Content-Type", common::target::TEXT)
+                        .body(Full::new(Bytes::from_static(
+                            b"# TYPE tls_demo gauge\ntls_demo 7\n",
+                        )))
+                        .unwrap();
+                    Ok::<_, std::convert::Infallible>(resp)
                 });
-            }
-        });
-    });
-    addr
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
 }
 
 fn targets(server: &Server) -> Vec<Value> {
@@ -156,7 +145,7 @@ fn targets(server: &Server) -> Vec<Value> {
 
 fn have_openssl() -> bool {
     let ok = Command::new("openssl").arg("version").output().is_ok();
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let ci = common::external::in_ci();
     assert!(ok || !ci, "openssl is not installed");
     ok
 }
@@ -185,12 +174,7 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
         target.port()
     );
     let config = config.replace("\n- job_name", "\n  - job_name");
-    let sc = dir.path().join("prometheus.yml");
-    std::fs::write(&sc, &config).unwrap();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--scrape-config", sc.to_str().unwrap()],
-    );
+    let (_, server) = common::start_scraping(dir.path(), &config);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let all = loop {
@@ -215,20 +199,15 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
             "{t}"
         );
     }
-    let no_ca = by_pool("no_ca");
-    println!("no_ca: {}", no_ca["lastError"]);
-    assert_eq!(no_ca["health"], "down");
-    assert!(
-        no_ca["lastError"].as_str().unwrap().contains("certificate"),
-        "{no_ca}"
-    );
-    let wrong = by_pool("wrong_name");
-    println!("wrong_name: {}", wrong["lastError"]);
-    assert_eq!(wrong["health"], "down");
-    assert!(
-        wrong["lastError"].as_str().unwrap().contains("certificate"),
-        "{wrong}"
-    );
+    for pool in ["no_ca", "wrong_name"] {
+        let t = by_pool(pool);
+        println!("{pool}: {}", t["lastError"]);
+        assert_eq!(t["health"], "down", "{pool}: {t}");
+        assert!(
+            t["lastError"].as_str().unwrap().contains("certificate"),
+            "{pool}: {t}"
+        );
+    }
 
     // The samples landed as from any target.
     let r = server.get("/api/v1/query?query=tls_demo%7Bjob%3D%22with_ca%22%7D");
@@ -246,15 +225,10 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
         "scrape_configs:\n  - job_name: broken\n    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data2"))
-        .arg("--scrape-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::refused_start(
+        &dir.path().join("data2"),
+        &["--scrape-config", bad.to_str().unwrap()],
+    );
     assert!(
         err.contains("broken") && err.contains("unable to read ca_file /nonexistent/ca.pem"),
         "{err}"

@@ -11,60 +11,13 @@
 
 mod common;
 
+use common::external::{have_all, now_s, prometheus, small_node_exporter};
+use common::query::enc;
 use common::{Server, request};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// Whether `cmd` runs; in CI its absence fails the test.
-fn have(cmd: &str) -> bool {
-    let found = Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found || !in_ci(),
-        "{cmd} is not installed; .ci/run installs it"
-    );
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills a helper process when the test ends, however it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 fn api(addr: SocketAddr, path: &str) -> Value {
     let r = request(addr, "GET", path, &[], b"");
@@ -198,53 +151,45 @@ fn name_of(key: &str) -> String {
         .to_string()
 }
 
+/// Prints both sizes, then fails naming what only one side has.
+fn assert_same_set(what: &str, theirs: &BTreeSet<String>, mine: &BTreeSet<String>) {
+    println!(
+        "{what}: Prometheus {}, Hourglass {}",
+        theirs.len(),
+        mine.len()
+    );
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
+        a.difference(b).cloned().collect()
+    };
+    assert_eq!(
+        only(theirs, mine),
+        Vec::<String>::new(),
+        "{what} only Prometheus has"
+    );
+    assert_eq!(
+        only(mine, theirs),
+        Vec::<String>::new(),
+        "{what} only Hourglass has"
+    );
+}
+
 #[test]
 fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_values() {
-    if !have("prometheus") || !have("prometheus-node-exporter") {
-        eprintln!("skipped: prometheus or prometheus-node-exporter is not installed");
+    if !have_all(&["prometheus", "prometheus-node-exporter"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let ne_port = free_port();
-    let _ne = Proc(
-        Command::new("prometheus-node-exporter")
-            .args([
-                &format!("--web.listen-address=127.0.0.1:{ne_port}"),
-                "--collector.disable-defaults",
-                "--collector.cpu",
-                "--collector.loadavg",
-                "--collector.meminfo",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_ne, ne_port) = small_node_exporter();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
          scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne_port}']\n"
     );
+    let (_prom, prom) = prometheus(tmp.path(), &config);
     let config_path = tmp.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let prom_port = free_port();
-    let _prom = Proc(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                tmp.path().join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let server = Server::start(
         &tmp.path().join("hourglass"),
         &["--scrape-config", config_path.to_str().unwrap()],
     );
-    let prom: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
     let ours = server.addr;
 
     // Both have scraped for 10 s: the windows below are covered.
@@ -262,21 +207,7 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
     // The same series: names and label sets, `up` and `scrape_*` included.
     let theirs = series(prom, t - 60.0, t);
     let mine = series(ours, t - 60.0, t);
-    println!(
-        "series: Prometheus {}, Hourglass {}",
-        theirs.len(),
-        mine.len()
-    );
-    assert_eq!(
-        theirs.difference(&mine).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only Prometheus has"
-    );
-    assert_eq!(
-        mine.difference(&theirs).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only Hourglass has"
-    );
+    assert_same_set("series", &theirs, &mine);
     for name in [
         "up",
         "scrape_duration_seconds",
@@ -335,21 +266,7 @@ fn node_exporter_scraped_by_prometheus_and_hourglass_gives_the_same_series_and_v
         .collect()
     };
     let (ma, mb) = (md(prom), md(ours));
-    println!(
-        "targets/metadata: Prometheus {}, Hourglass {}",
-        ma.len(),
-        mb.len()
-    );
-    assert_eq!(
-        ma.difference(&mb).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "metadata only Prometheus has"
-    );
-    assert_eq!(
-        mb.difference(&ma).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "metadata only Hourglass has"
-    );
+    assert_same_set("targets/metadata", &ma, &mb);
 
     // The values. Ours over 4 s ending 2 s ago; Prometheus's over 8 s
     // ending now, so each sample of ours has one of Prometheus's (1 s

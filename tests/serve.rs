@@ -32,13 +32,7 @@ fn ready_within_two_seconds_on_an_empty_directory() {
 fn a_second_server_on_the_same_directory_fails_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let _first = Server::start(tmp.path(), &[]);
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(tmp.path(), &[]);
     assert!(
         err.contains(&tmp.path().display().to_string()) && err.contains("in use"),
         "{err}"
@@ -47,8 +41,7 @@ fn a_second_server_on_the_same_directory_fails_naming_it() {
 
 #[test]
 fn buildinfo_has_prometheus_shape_and_no_features() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = server.get("/api/v1/status/buildinfo");
     assert_eq!(r.status, 200);
     assert!(
@@ -78,8 +71,7 @@ fn buildinfo_has_prometheus_shape_and_no_features() {
 
 #[test]
 fn metrics_are_valid_text_exposition_with_our_own_figures() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     assert_eq!(server.get("/-/ready").status, 200);
     let r = server.get("/metrics");
     assert_eq!(r.status, 200);
@@ -114,8 +106,7 @@ fn metrics_are_valid_text_exposition_with_our_own_figures() {
 
 #[test]
 fn unknown_api_path_is_a_404_in_prometheus_envelope() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let r = server.get("/api/v1/no_such_thing");
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["status"], "error");
@@ -125,8 +116,7 @@ fn unknown_api_path_is_a_404_in_prometheus_envelope() {
 
 #[test]
 fn sigterm_shuts_down_gracefully() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     assert_eq!(server.get("/-/ready").status, 200);
     let (ok, log) = server.terminate();
     assert!(ok, "non-zero exit; log: {log:?}");

@@ -7,15 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod push_util;
 
+use common::cli::{hourglass, input_file};
+use common::query::*;
 use common::*;
-use hourglass::ingest::remote_write::{compress, v1, v2};
 use hourglass_storage::Sample;
-use push_util::*;
 use serde_json::json;
-use std::path::Path;
-use std::process::Command;
+
 use std::time::Duration;
 
 const MIN: i64 = 60_000;
@@ -23,15 +21,7 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 fn write_as(server: &Server, auth: Option<&str>, body: &[u8]) -> Response {
-    let mut headers = vec![
-        ("Content-Type", "application/x-protobuf"),
-        ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-    ];
-    if let Some(a) = auth {
-        headers.push(("Authorization", a));
-    }
-    request(server.addr, "POST", "/api/v1/write", &headers, body)
+    post_write(server, &V1_HEADERS, auth, body)
 }
 
 fn write(server: &Server, body: &[u8]) -> Response {
@@ -51,7 +41,7 @@ fn count_at(server: &Server, selector: &str, range: &str, at_ms: i64) -> f64 {
 }
 
 fn rejected(server: &Server, reason: &str) -> f64 {
-    self_metric(
+    metric(
         server,
         &format!("hourglass_head_samples_rejected_total{{reason=\"{reason}\"}}"),
     )
@@ -144,16 +134,13 @@ fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
 
 #[test]
 fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let now = now_ms();
     let body = json!([
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 7, "timestamp": 4_102_444_800_000i64},
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 3, "labels": {"q": "b"}, "timestamp": now},
     ]);
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         body.to_string().as_bytes(),
@@ -168,9 +155,7 @@ fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
     let reason = j["errors"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("future"), "{j}");
     let next = json!([{"name": "queue_depth", "metric_type": "GAUGE", "value": 4, "timestamp": now + 1_000}]);
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/api/v1/metrics/custom",
         &[("Content-Type", "application/json")],
         next.to_string().as_bytes(),
@@ -178,30 +163,21 @@ fn custom_metric_far_in_the_future_is_refused_with_its_reason() {
     assert!(r.status < 300, "{}", r.text());
 }
 
-fn hourglass(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let now = now_ms();
-    let input = tmp.path().join("in.prom");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        tmp.path(),
+        "in.prom",
         format!(
             "jobs_total{{queue=\"a\"}} 3 {}\njobs_total{{queue=\"a\"}} 5 4102444800000\njobs_total{{queue=\"b\"}} 1 {}\n",
             now - HOUR,
             now - HOUR
         ),
-    )
-    .unwrap();
+    );
     let dir = tmp.path().join("d");
-    let (ok, err) = hourglass(&[
+    let (ok, _, err) = hourglass(&[
         "import",
         "--data-dir",
         dir.to_str().unwrap(),
@@ -219,35 +195,9 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
     assert_eq!(count_at(&server, "jobs_total", "2h", now), 1.0);
 }
 
-const V2_HEADERS: [(&str, &str); 3] = [
-    (
-        "Content-Type",
-        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    ),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
-];
-
-fn write_v2(server: &Server, samples: &[(Sample, i64)]) -> Response {
-    let mut e = v2::Encoder::new();
-    e.series(
-        [("__name__", "jobs_total"), ("job", "batch")],
-        samples,
-        Some(v1::MetricType::Counter),
-    );
-    request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &V2_HEADERS,
-        &compress(&e.finish()),
-    )
-}
-
 #[test]
 fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let t0 = now_ms() - 20 * MIN;
     let start = t0 - 30_000;
     // A counter at 1000 + 10/15 s for four minutes, started 30 s before.
@@ -259,12 +209,17 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
             )
         })
         .collect();
-    let r = write_v2(&server, &first);
+    let r = write_counter_v2(&server, "jobs_total", "batch", &first);
     assert_eq!(r.status, 204, "{}", r.text());
     // The next sample carries a start inside what is stored (older than
     // the last sample): no zero may land between samples.
     let last = t0 + 17 * 15_000;
-    let r = write_v2(&server, &[(Sample::new(last, 1170.0), t0 + 2 * MIN)]);
+    let r = write_counter_v2(
+        &server,
+        "jobs_total",
+        "batch",
+        &[(Sample::new(last, 1170.0), t0 + 2 * MIN)],
+    );
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(
         r.header("X-Prometheus-Remote-Write-Samples-Written"),
@@ -287,12 +242,6 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
     assert!(zeros.len() <= 1, "{zeros:?}");
 }
 
-fn config(dir: &Path, text: &str) -> String {
-    let p = dir.join("hourglass.toml");
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
-
 fn series(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
@@ -307,9 +256,7 @@ fn body_for(jobs: &[String], t: i64) -> Vec<u8> {
 
 #[test]
 fn new_series_over_the_active_cap_are_refused_and_existing_series_keep_writing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(tmp.path(), "[limits]\nmax_active_series = 5\n");
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
+    let (_tmp, server) = start_with_config("[limits]\nmax_active_series = 5\n", &[]);
     let now = now_ms();
     let old = series("s", 3);
     assert_eq!(write(&server, &body_for(&old, now - MIN)).status, 204);
@@ -330,15 +277,13 @@ const TOKEN_B: &str = "token-b-0123456789";
 
 #[test]
 fn a_write_token_over_its_series_limits_is_refused_new_series_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         &format!(
             "[[auth.write.tokens]]\nname = \"a\"\ntoken = \"{TOKEN_A}\"\nmax_active_series = 2\n\
              [[auth.write.tokens]]\nname = \"b\"\ntoken = \"{TOKEN_B}\"\nmax_new_series_per_minute = 2\n"
         ),
+        &[],
     );
-    let server = Server::start(&tmp.path().join("d"), &["--config", &cfg]);
     let now = now_ms();
     let a = format!("Bearer {TOKEN_A}");
     let b = format!("Bearer {TOKEN_B}");

@@ -7,14 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod targets_util;
 
-use common::{Server, now_ms, remote_write, request};
+use common::query::{results, sample_value};
+use common::target::{closed_port, serve_text};
+use common::targets::*;
+use common::wait_until;
+use common::{Server, now_ms, remote_write, write_series};
 use hourglass_storage::Sample;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use targets_util::*;
 
 const BODY: &str = "# TYPE test_metric gauge\n\
 test_metric{a=\"1\"} 42\n\
@@ -28,7 +30,7 @@ node_cpu_seconds_total{mode=\"user\"} 5\n";
 fn registered_target_is_scraped_survives_restart_and_goes_stale_on_delete() {
     let dir = tempfile::tempdir().unwrap();
     let body = Arc::new(Mutex::new(BODY.to_string()));
-    let target = start_target(body);
+    let target = serve_text(body);
     let server = Server::start(dir.path(), &[]);
     let url = format!("http://{target}/metrics");
     let r = post_target(
@@ -71,19 +73,19 @@ fn registered_target_is_scraped_survives_restart_and_goes_stale_on_delete() {
     assert_eq!(t["labels"]["instance"], target.to_string());
 
     wait_until("up{job=billing} = 1", Duration::from_secs(10), || {
-        query(&server, "up{job=\"billing\"}")
+        results(&server, "up{job=\"billing\"}")
             .first()
-            .is_some_and(|s| value(s) == 1.0)
+            .is_some_and(|s| sample_value(s) == 1.0)
     });
-    let series = query(&server, "test_metric{job=\"billing\",team=\"core\"}");
+    let series = results(&server, "test_metric{job=\"billing\",team=\"core\"}");
     assert_eq!(series.len(), 2, "{series:?}");
     let a1 = series.iter().find(|s| s["metric"]["a"] == "1").unwrap();
-    assert_eq!(value(a1), 42.0);
+    assert_eq!(sample_value(a1), 42.0);
     assert!(
-        query(&server, "drop_me_total").is_empty(),
+        results(&server, "drop_me_total").is_empty(),
         "excluded by name"
     );
-    let cpu = query(&server, "node_cpu_seconds_total");
+    let cpu = results(&server, "node_cpu_seconds_total");
     assert_eq!(cpu.len(), 1, "idle excluded by label: {cpu:?}");
     assert_eq!(cpu[0]["metric"]["mode"], "user");
 
@@ -128,9 +130,9 @@ fn registered_target_is_scraped_survives_restart_and_goes_stale_on_delete() {
         let t = get_target(&server, "billing-1").json();
         t["health_status"] == "HEALTHY" && t["scrapes"].as_u64().unwrap_or(0) >= 2
     });
-    let fresh = query(&server, "timestamp(up{job=\"billing\"})");
+    let fresh = results(&server, "timestamp(up{job=\"billing\"})");
     assert!(
-        value(&fresh[0]) * 1000.0 >= (restarted_ms - 1000) as f64,
+        sample_value(&fresh[0]) * 1000.0 >= (restarted_ms - 1000) as f64,
         "up scraped after the restart: {fresh:?}"
     );
 
@@ -140,8 +142,8 @@ fn registered_target_is_scraped_survives_restart_and_goes_stale_on_delete() {
     assert_eq!(get_target(&server, "billing-1").status, 404);
     assert_eq!(delete_target(&server, "billing-1").status, 404);
     wait_until("stale series after delete", Duration::from_secs(10), || {
-        query(&server, "test_metric{job=\"billing\"}").is_empty()
-            && query(&server, "up{job=\"billing\"}").is_empty()
+        results(&server, "test_metric{job=\"billing\"}").is_empty()
+            && results(&server, "up{job=\"billing\"}").is_empty()
     });
     let list = server.get("/api/v1/metrics/targets").json();
     assert_eq!(list["total"], 0, "{list}");
@@ -154,7 +156,7 @@ fn registered_target_is_scraped_survives_restart_and_goes_stale_on_delete() {
 #[test]
 fn list_filters_sorts_and_pages() {
     let dir = tempfile::tempdir().unwrap();
-    let target = start_target(Arc::new(Mutex::new("m 1\n".into())));
+    let target = serve_text(Arc::new(Mutex::new("m 1\n".into())));
     let dead = closed_port();
     let server = Server::start(dir.path(), &[]);
     for i in 0..5 {
@@ -225,8 +227,7 @@ fn list_filters_sorts_and_pages() {
 
 #[test]
 fn stats_count_pushes_and_remote_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (_dir, server) = Server::fresh();
     let now = now_ms();
     let samples: Vec<Sample> = (0..10)
         .map(|i| Sample::new(now - 10_000 + i, 1.0))
@@ -240,20 +241,9 @@ fn stats_count_pushes_and_remote_write() {
             )
         })
         .collect();
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &common::v1_body(&series),
-    );
+    let r = write_series(&server, &series);
     assert_eq!(r.status, 204, "{}", r.text());
-    let r = request(
-        server.addr,
-        "POST",
+    let r = server.post(
         "/metrics/job/pushed",
         &[],
         b"pushed_metric 1\npushed_other 2\n",
@@ -298,8 +288,7 @@ fn stats_count_pushes_and_remote_write() {
 
 #[test]
 fn metrics_query_pages_over_series_instant_and_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (_dir, server) = Server::fresh();
     let now = now_ms();
     let samples: Vec<Sample> = (0..5)
         .map(|i| Sample::new(now - 60_000 + i * 15_000, i as f64))
@@ -309,16 +298,7 @@ fn metrics_query_pages_over_series_instant_and_range() {
         .iter()
         .map(|i| (vec![("__name__", "paged"), ("i", *i)], samples.clone()))
         .collect();
-    let r = request(
-        server.addr,
-        "POST",
-        "/api/v1/write",
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-        ],
-        &common::v1_body(&series),
-    );
+    let r = write_series(&server, &series);
     assert_eq!(r.status, 204, "{}", r.text());
     let get = |params: &str| {
         let r = server.get(&format!("/api/v1/metrics/query?query=paged&{params}"));
@@ -381,8 +361,7 @@ fn metrics_query_pages_over_series_instant_and_range() {
 #[test]
 #[ignore]
 fn many_registered_targets_cost() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let (dir, server) = Server::fresh();
     let dead = closed_port();
     let n = 1000;
     let t0 = std::time::Instant::now();

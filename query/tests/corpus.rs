@@ -5,25 +5,29 @@
 use hourglass_query::parse;
 use std::path::PathBuf;
 
-fn corpus(name: &str) -> Vec<(usize, String, Option<String>)> {
+/// The cases of `name` (line, query, expected); fails unless there are
+/// more than `min`.
+fn corpus(name: &str, min: usize) -> Vec<(usize, String, Option<String>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/promql/parse")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
+    let cases: Vec<_> = text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.starts_with("##") && !l.trim().is_empty())
         .map(|(i, l)| match l.rsplit_once(" ==> ") {
             Some((q, want)) => (i + 1, q.to_owned(), Some(want.to_owned())),
             None => (i + 1, l.to_owned(), None),
         })
-        .collect()
+        .collect();
+    assert!(cases.len() > min, "{name}: corpus shrank: {}", cases.len());
+    cases
 }
 
 #[test]
 fn valid_queries_parse_print_canonically_and_round_trip() {
-    let cases = corpus("valid.txt");
-    assert!(cases.len() > 300, "corpus shrank: {}", cases.len());
+    let cases = corpus("valid.txt", 300);
     let mut failures = Vec::new();
     for (line, query, want) in cases {
         let expr = match parse(&query) {
@@ -60,8 +64,7 @@ fn valid_queries_parse_print_canonically_and_round_trip() {
 
 #[test]
 fn invalid_queries_are_refused_with_the_expected_message() {
-    let cases = corpus("invalid.txt");
-    assert!(cases.len() > 250, "corpus shrank: {}", cases.len());
+    let cases = corpus("invalid.txt", 250);
     let mut failures = Vec::new();
     for (line, query, want) in cases {
         let Some(want) = want else {

@@ -49,6 +49,12 @@ fn opts() -> Options {
     o
 }
 
+/// Closes `st` and opens the store in `dir` again.
+fn close_and_open(st: Storage, dir: &Path) -> Storage {
+    st.close().unwrap();
+    Storage::open(dir, opts()).unwrap()
+}
+
 #[test]
 fn acceptance_rules_count_each_refusal_and_keep_the_batch_going() {
     let dir = tempfile::tempdir().unwrap();
@@ -180,8 +186,7 @@ fn close_and_reopen_reads_the_same() {
     write_some(&st, 300);
     let before = dump(&st);
     assert_eq!(before.len(), 50);
-    st.close().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = close_and_open(st, dir.path());
     assert_eq!(dump(&st), before);
     // And new series get fresh ids after recovery.
     let mut b = WriteBatch::new();
@@ -190,8 +195,7 @@ fn close_and_reopen_reads_the_same() {
     write_some(&st, 2);
     let after = dump(&st);
     assert_eq!(after.len(), 51);
-    st.close().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = close_and_open(st, dir.path());
     assert_eq!(dump(&st), after);
 }
 

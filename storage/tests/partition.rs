@@ -28,6 +28,16 @@ fn dump(st: &Storage) -> BTreeMap<String, Vec<(i64, u64)>> {
     out
 }
 
+/// The earliest timestamp the store holds.
+fn oldest(st: &Storage) -> i64 {
+    dump(st)
+        .values()
+        .filter_map(|v| v.first())
+        .map(|x| x.0)
+        .min()
+        .unwrap()
+}
+
 fn opts() -> Options {
     let mut o = Options::default();
     o.head.ooo_window_ms = 10 * 60_000;
@@ -35,6 +45,13 @@ fn opts() -> Options {
 }
 
 /// Four hours of 15 s scrapes for 30 series, with some late samples.
+/// A store on a fresh temporary directory, with [`opts`].
+fn fresh() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    (dir, st)
+}
+
 fn write_hours(st: &Storage, from: i64, hours: i64) {
     let steps = hours * H / 15_000;
     for r in 0..steps {
@@ -65,8 +82,7 @@ fn part_names(dir: &Path) -> Vec<String> {
 /// A data directory holding `hours` hours from `T0`, persisted into
 /// partitions and closed.
 fn persisted_hours(hours: i64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     write_hours(&st, T0, hours);
     st.persist().unwrap();
     st.close().unwrap();
@@ -75,8 +91,7 @@ fn persisted_hours(hours: i64) -> tempfile::TempDir {
 
 #[test]
 fn persisted_hours_read_the_same_before_and_after_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     write_hours(&st, T0, 4);
     let before = dump(&st);
     let p = st.persist().unwrap();
@@ -127,8 +142,7 @@ fn persisted_hours_read_the_same_before_and_after_reopen() {
 
 #[test]
 fn late_in_order_data_goes_to_a_further_partition_for_its_hour() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     write_hours(&st, T0, 3);
     // A lagging series: in order for itself, hours behind the others.
     let mut b = WriteBatch::new();
@@ -165,12 +179,7 @@ fn a_corrupt_partition_is_quarantined_never_served() {
         assert!(Partition::open(dir.path().join("parts/2025-11-22T18")).is_err());
         let st = Storage::open(dir.path(), opts()).unwrap();
         assert!(part_names(dir.path()).contains(&"2025-11-22T18.corrupt".to_string()));
-        let oldest = dump(&st)
-            .values()
-            .filter_map(|v| v.first())
-            .map(|x| x.0)
-            .min()
-            .unwrap();
+        let oldest = oldest(&st);
         assert!(oldest >= T0 + H - 7_000);
         st.close().unwrap();
     }
@@ -226,8 +235,7 @@ fn partition_reader_survives_arbitrary_damage() {
 
 #[test]
 fn a_series_wholly_persisted_keeps_its_ref_across_checkpoint_and_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let old = lbl("up", "old", "x");
     let mut b = WriteBatch::new();
     b.push(old.clone(), vec![Sample::new(T0, 1.0)]);
@@ -254,8 +262,7 @@ fn a_series_wholly_persisted_keeps_its_ref_across_checkpoint_and_restart() {
 fn sealed_partitions_are_compact_on_scrape_aligned_data() {
     // node-exporter-like: 40% constants, 40% counters with small
     // increments, 20% two-decimal gauges; 15 s scrapes, 500 series, 2 h.
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let mut x = 12345u64;
     let mut rnd = move |n: u64| {
         x ^= x << 13;
@@ -321,12 +328,7 @@ fn retention_drops_old_partitions_by_age_then_by_size() {
         part_names(dir.path()),
         vec!["2025-11-22T20", "2025-11-22T21", "2025-11-22T22"]
     );
-    let oldest = dump(&st)
-        .values()
-        .filter_map(|v| v.first())
-        .map(|x| x.0)
-        .min()
-        .unwrap();
+    let oldest = oldest(&st);
     assert!(oldest >= T0 + 2 * H - 7_000);
     st.close().unwrap();
 
@@ -348,8 +350,7 @@ fn retention_drops_old_partitions_by_age_then_by_size() {
 
 #[test]
 fn persist_while_writers_append_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let writers = 3;
     let steps = 4 * H / 15_000;
     std::thread::scope(|s| {
@@ -395,8 +396,7 @@ fn persist_while_writers_append_loses_and_duplicates_nothing() {
 
 #[test]
 fn series_that_stopped_reporting_leave_the_head_but_not_the_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let gone = lbl("up", "gone", "x");
     let mut b = WriteBatch::new();
     b.push(gone.clone(), vec![Sample::new(T0 + 1_000, 1.0)]);
@@ -432,8 +432,7 @@ fn query_types_cross_threads() {
 #[test]
 fn label_names_and_values_span_head_and_partitions() {
     use hourglass_storage::{MatchOp, Matcher};
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let mut b = WriteBatch::new();
     b.push(
         Labels::from_pairs([("__name__", "old_only"), ("zone", "eu")]),
@@ -456,8 +455,7 @@ fn label_names_and_values_span_head_and_partitions() {
 
 #[test]
 fn extreme_timestamps_neither_panic_nor_get_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let mut b = WriteBatch::new();
     b.push(
         lbl("edge", "a", "min"),

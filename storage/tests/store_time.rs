@@ -56,6 +56,14 @@ fn dump(st: &Storage) -> BTreeMap<String, Vec<(i64, f64)>> {
     out
 }
 
+/// Limits of at most `n` active series, new ones unlimited per minute.
+fn active_cap(n: u64) -> SeriesLimits {
+    SeriesLimits {
+        max_active: Some(n),
+        max_new_per_minute: None,
+    }
+}
+
 #[test]
 fn future_sample_beyond_grace_is_refused_per_series_and_current_writes_still_land() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,10 +214,7 @@ fn many(prefix: &str, n: usize, t: i64) -> WriteBatch {
 fn new_series_over_the_active_cap_are_refused_and_existing_series_keep_writing() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(fixed(NOW));
-    o.head.series_limits = SeriesLimits {
-        max_active: Some(3),
-        max_new_per_minute: None,
-    };
+    o.head.series_limits = active_cap(3);
     let st = Storage::open(dir.path(), o.clone()).unwrap();
     let s = st.append(&many("s", 5, NOW - MIN)).unwrap();
     assert_eq!(s.appended, 3);
@@ -256,10 +261,7 @@ fn new_series_per_minute_budget_resets_each_minute() {
 fn a_writer_quota_limits_its_own_series_and_is_released_when_they_go() {
     let dir = tempfile::tempdir().unwrap();
     let st = Storage::open(dir.path(), opts(fixed(NOW))).unwrap();
-    let writer = Arc::new(SeriesQuota::new(SeriesLimits {
-        max_active: Some(2),
-        max_new_per_minute: None,
-    }));
+    let writer = Arc::new(SeriesQuota::new(active_cap(2)));
     let s = st
         .append_for(&many("w", 3, NOW - 5 * HOUR), Some(&writer))
         .unwrap();
@@ -279,10 +281,7 @@ fn a_writer_quota_limits_its_own_series_and_is_released_when_they_go() {
 fn a_new_series_with_only_refused_samples_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(fixed(NOW));
-    o.head.series_limits = SeriesLimits {
-        max_active: Some(1),
-        max_new_per_minute: None,
-    };
+    o.head.series_limits = active_cap(1);
     let st = Storage::open(dir.path(), o).unwrap();
     let mut b = WriteBatch::new();
     b.push(lbl("future"), vec![Sample::new(NOW + 16 * DAY, 1.0)]);

@@ -20,6 +20,17 @@ const POLICIES: [SyncPolicy; 4] = [
     SyncPolicy::Interval(Duration::from_millis(5)),
 ];
 
+/// A WAL that acknowledged `kept`, then ran out of disk and refused
+/// `refused`; the disk is still full.
+fn full_after_one_kept(sync: SyncPolicy) -> (FaultyFs, hourglass_wal::Wal) {
+    let fs = FaultyFs::new();
+    let wal = open(&fs, opts(4096, sync));
+    wal.append(b"kept").unwrap();
+    fs.set_disk_full(true);
+    assert!(wal.append(b"refused").is_err());
+    (fs, wal)
+}
+
 #[test]
 fn disk_full_refuses_appends_then_the_log_heals_once_space_returns() {
     for sync in POLICIES {
@@ -97,11 +108,7 @@ fn disk_full_while_rolling_to_a_new_segment_heals() {
 
 #[test]
 fn a_clean_close_after_the_disk_emptied_succeeds_without_another_append() {
-    let fs = FaultyFs::new();
-    let wal = open(&fs, opts(4096, SyncPolicy::Group));
-    wal.append(b"kept").unwrap();
-    fs.set_disk_full(true);
-    assert!(wal.append(b"refused").is_err());
+    let (fs, wal) = full_after_one_kept(SyncPolicy::Group);
     assert!(wal.sync().is_err(), "still full: recovery fails");
     fs.set_disk_full(false);
     wal.close().unwrap();
@@ -165,11 +172,7 @@ fn many_appenders_through_a_disk_that_fills_and_empties_lose_no_acknowledged_rec
 #[test]
 fn after_a_cleanly_cut_back_write_a_sync_clears_the_fault_without_another_append() {
     for sync in [SyncPolicy::Always, SyncPolicy::Never] {
-        let fs = FaultyFs::new();
-        let wal = open(&fs, opts(4096, sync));
-        wal.append(b"kept").unwrap();
-        fs.set_disk_full(true);
-        assert!(wal.append(b"refused").is_err());
+        let (fs, wal) = full_after_one_kept(sync);
         assert!(wal.fault().is_some(), "{sync:?}");
         assert!(wal.sync().is_err(), "{sync:?}: still full");
         assert!(wal.fault().is_some(), "{sync:?}");
@@ -182,11 +185,7 @@ fn after_a_cleanly_cut_back_write_a_sync_clears_the_fault_without_another_append
 
 #[test]
 fn a_checkpoint_never_claims_records_that_a_failure_may_cut_and_hand_out_again() {
-    let fs = FaultyFs::new();
-    let wal = open(&fs, opts(4096, SyncPolicy::Group));
-    wal.append(b"kept").unwrap();
-    fs.set_disk_full(true);
-    assert!(wal.append(b"refused").is_err());
+    let (fs, wal) = full_after_one_kept(SyncPolicy::Group);
     // The refused record took LSN 2; only LSN 1 was acknowledged.
     assert_eq!((wal.next_lsn(), wal.acked_lsn()), (Lsn(3), Lsn(2)));
     assert!(wal.checkpoint(wal.next_lsn(), [b"state"]).is_err());

@@ -43,13 +43,18 @@ proptest! {
     }
 }
 
+/// Group-commit options refusing records over `max` bytes.
+fn small_records(max: usize) -> Options {
+    Options {
+        max_record_size: max,
+        ..opts(4096, SyncPolicy::Group)
+    }
+}
+
 #[test]
 fn oversized_record_is_refused_and_log_stays_usable() {
     let fs = FaultyFs::new();
-    let o = Options {
-        max_record_size: 1000,
-        ..opts(4096, SyncPolicy::Group)
-    };
+    let o = small_records(1000);
     let wal = open(&fs, o.clone());
     match wal.append(&[0u8; 1001]) {
         Err(Error::RecordTooLarge {
@@ -165,10 +170,7 @@ fn a_batch_gets_consecutive_lsns_and_replays_in_order() {
 #[test]
 fn a_batch_with_an_oversized_record_appends_nothing() {
     let fs = FaultyFs::new();
-    let o = Options {
-        max_record_size: 100,
-        ..opts(4096, SyncPolicy::Group)
-    };
+    let o = small_records(100);
     let wal = open(&fs, o);
     let batch = [vec![1u8; 10], vec![2u8; 101], vec![3u8; 10]];
     assert!(matches!(

@@ -1,0 +1,110 @@
+//! Outside programs the tests run beside the server (Prometheus, the node
+//! exporter, promtool, Python): whether they are installed, a port for
+//! them, and stopping them.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether the `CI` variable says this is a CI run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Whether `cmd --version` runs; in CI its absence fails the test.
+pub fn have(cmd: &str) -> bool {
+    let found = Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found || !in_ci(),
+        "{cmd} is not installed; .ci/run installs it"
+    );
+    found
+}
+
+/// Whether every one of `cmds` runs (see [`have`]); when one is missing
+/// outside CI, says that the test is skipped.
+pub fn have_all(cmds: &[&str]) -> bool {
+    let missing: Vec<&str> = cmds.iter().copied().filter(|c| !have(c)).collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: {} not installed", missing.join(", "));
+    }
+    missing.is_empty()
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills a helper process when the test ends, however it ends.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Wall-clock now in Unix seconds.
+pub fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Debian's node exporter on a free loopback port with `flags` (e.g. the
+/// collectors to run); returns it and its port.
+pub fn node_exporter(flags: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let child = Command::new("prometheus-node-exporter")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), port)
+}
+
+/// The node exporter with only the CPU, load average and memory
+/// collectors: a small, steady set of series to compare.
+pub fn small_node_exporter() -> (Proc, u16) {
+    node_exporter(&[
+        "--collector.disable-defaults",
+        "--collector.cpu",
+        "--collector.loadavg",
+        "--collector.meminfo",
+    ])
+}
+
+/// Prometheus with `config` written to `<dir>/prometheus.yml` and its TSDB
+/// in `<dir>/prom`, on a free loopback port; returns it and its address.
+pub fn prometheus(dir: &Path, config: &str) -> (Proc, SocketAddr) {
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let port = free_port();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)))
+}

@@ -1,0 +1,91 @@
+//! Remote-write bodies and posting them.
+
+use crate::common::http::{Response, request};
+use crate::common::server::Server;
+
+/// The headers of a remote-write 1.0 request, as Prometheus sends them.
+pub const V1_HEADERS: [(&str, &str); 3] = [
+    ("Content-Type", "application/x-protobuf"),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+];
+
+/// The headers of a remote-write 2.0 request.
+pub const V2_HEADERS: [(&str, &str); 3] = [
+    (
+        "Content-Type",
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    ),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "2.0.0"),
+];
+
+/// Posts a compressed remote-write body with `headers`, and with
+/// `Authorization: auth` when given.
+pub fn post_write(
+    server: &Server,
+    headers: &[(&str, &str)],
+    auth: Option<&str>,
+    body: &[u8],
+) -> Response {
+    let mut h = headers.to_vec();
+    if let Some(a) = auth {
+        h.push(("Authorization", a));
+    }
+    server.post("/api/v1/write", &h, body)
+}
+
+/// Posts an uncompressed remote-write 1.0 body, snappy-compressed, as
+/// Prometheus sends it.
+pub fn remote_write(server: &Server, protobuf: &[u8]) -> Response {
+    let body = hourglass::ingest::remote_write::compress(protobuf);
+    post_write(server, &V1_HEADERS, None, &body)
+}
+
+/// Posts an uncompressed remote-write 2.0 body, snappy-compressed.
+pub fn remote_write_v2(server: &Server, protobuf: &[u8]) -> Response {
+    let body = hourglass::ingest::remote_write::compress(protobuf);
+    post_write(server, &V2_HEADERS, None, &body)
+}
+
+/// Posts `series` as one remote-write 1.0 request.
+pub fn write_series(server: &Server, series: &[Series<'_>]) -> Response {
+    post_write(server, &V1_HEADERS, None, &v1_body(series))
+}
+
+/// Wall-clock now in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Labels and samples of one series, for building request bodies.
+pub type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<hourglass_storage::Sample>);
+
+/// A snappy-compressed remote-write 1.0 body of `series`.
+pub fn v1_body(series: &[Series<'_>]) -> Vec<u8> {
+    let mut w = hourglass::ingest::protobuf::Writer::default();
+    for (labels, samples) in series {
+        hourglass::ingest::remote_write::v1::encode_series(&mut w, labels.iter().copied(), samples);
+    }
+    hourglass::ingest::remote_write::compress(&w.buf)
+}
+
+/// Posts one counter series `name{job}` of `(sample, start timestamp)`
+/// pairs as a remote-write 2.0 request.
+pub fn write_counter_v2(
+    server: &Server,
+    name: &str,
+    job: &str,
+    samples: &[(hourglass_storage::Sample, i64)],
+) -> Response {
+    use hourglass::ingest::remote_write::{v1, v2};
+    let mut e = v2::Encoder::new();
+    e.series(
+        [("__name__", name), ("job", job)],
+        samples,
+        Some(v1::MetricType::Counter),
+    );
+    remote_write_v2(server, &e.finish())
+}
