@@ -1,0 +1,177 @@
+//! Tests of remote write 1.0 decoding and encoding.
+
+#[test]
+fn label_strings_are_checked_as_utf8_whatever_their_layout() {
+    let long = "é".repeat(100);
+    let many: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("l{i:02}"), format!("ü{i}")))
+        .collect();
+    let mut w = Writer::default();
+    let pairs = [
+        ("__name__", "up"),
+        ("long", long.as_str()),
+        ("zone", "日本"),
+    ];
+    encode_series(&mut w, pairs, &[Sample::new(1, 1.0)]);
+    encode_series(
+        &mut w,
+        many.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+        &[],
+    );
+    let req = decode(&w.buf).unwrap();
+    assert_eq!(req.labels_of(&req.series[0]), pairs);
+    let got: Vec<(String, String)> = req
+        .labels_of(&req.series[1])
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, many, "order kept past the span limit");
+
+    // A label message without a name (or value) field decodes as "".
+    let mut w = Writer::default();
+    w.message(1, |ts| {
+        ts.message(1, |l| l.bytes(2, b"v"));
+        ts.message(1, |l| l.bytes(1, b"n"));
+    });
+    let req = decode(&w.buf).unwrap();
+    assert_eq!(req.labels_of(&req.series[0]), [("", "v"), ("n", "")]);
+
+    // A bad byte in any label, first or past the limit, is refused
+    // with its offset.
+    for series in [0usize, 1] {
+        let mut w = Writer::default();
+        let bad = "bad!";
+        if series == 0 {
+            encode_series(&mut w, [("__name__", "up"), ("x", bad)], &[]);
+        } else {
+            encode_series(
+                &mut w,
+                many.iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .chain([("x", bad)]),
+                &[],
+            );
+        }
+        let at = w.buf.windows(4).position(|x| x == b"bad!").unwrap();
+        w.buf[at + 3] = 0xff;
+        let Err(DecodeError::Wire(e)) = decode(&w.buf) else {
+            panic!("decodes");
+        };
+        assert_eq!(e.what, "string is not valid UTF-8");
+        assert_eq!(e.offset, at, "series {series}");
+    }
+}
+
+#[test]
+fn buffers_are_reused_across_requests() {
+    let mut w = Writer::default();
+    for i in 0..50 {
+        let v = i.to_string();
+        encode_series(
+            &mut w,
+            [("__name__", "up"), ("i", v.as_str())],
+            &[Sample::new(i, 1.0)],
+        );
+    }
+    let mut bufs = DecodeBuffers::default();
+    let req = decode_into(&w.buf, bufs.take()).unwrap();
+    assert_eq!(req.series.len(), 50);
+    let (ptr, cap) = (req.labels.as_ptr() as usize, req.labels.capacity());
+    bufs.give_back(req);
+    let body = w.buf.clone();
+    let again = decode_into(&body, bufs.take()).unwrap();
+    assert_eq!(
+        again.labels.as_ptr() as usize,
+        ptr,
+        "label vector reallocated"
+    );
+    assert_eq!(again.labels.capacity(), cap);
+    assert_eq!(again, decode(&body).unwrap());
+}
+
+use super::*;
+use proptest::prelude::*;
+
+/// A request written byte by byte from the .proto, so the decoder is
+/// checked against the spec rather than against our own encoder.
+#[test]
+fn decodes_a_hand_written_request() {
+    let mut b = vec![0x0a, 0x16]; // timeseries, 22 bytes
+    b.extend([0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b']); // label a="b"
+    b.extend([0x12, 0x0c, 0x09]); // sample, value:
+    b.extend(1.0f64.to_le_bytes());
+    b.extend([0x10, 0xe8, 0x07]); // timestamp 1000
+    b.extend([0x1a, 0x07, 0x08, 0x01, 0x12, 0x03, b'u', b'p', b's']); // metadata
+    let req = decode(&b).unwrap();
+    assert_eq!(req.series.len(), 1);
+    assert_eq!(req.labels_of(&req.series[0]), &[("a", "b")]);
+    assert_eq!(req.samples_of(&req.series[0]), &[Sample::new(1000, 1.0)]);
+    assert_eq!(
+        req.metadata,
+        vec![Metadata {
+            kind: MetricType::Counter,
+            family: "ups",
+            help: "",
+            unit: ""
+        }]
+    );
+}
+
+#[test]
+fn unknown_fields_are_skipped_and_damage_is_an_error() {
+    let mut w = Writer::default();
+    w.uint(15, 7); // unknown top-level varint
+    encode_series(&mut w, [("__name__", "up")], &[Sample::new(-5, f64::NAN)]);
+    w.bytes(16, b"ignored");
+    let req = decode(&w.buf).unwrap();
+    assert_eq!(req.samples[0].t, -5);
+    assert!(req.samples[0].v.is_nan());
+    for cut in 1..w.buf.len() - 9 {
+        // Truncations that end inside the series must fail, not panic.
+        let _ = decode(&w.buf[..cut]);
+    }
+    let mut bad = w.buf.clone();
+    let at = bad.iter().position(|&c| c == b'u').unwrap();
+    bad[at] = 0xff;
+    let e = decode(&bad).unwrap_err();
+    assert!(e.to_string().contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..400), |b| {
+            let _ = decode(&b);
+            Ok(())
+        })
+        .unwrap();
+}
+
+proptest! {
+    #[test]
+    fn round_trip(
+        series in proptest::collection::vec(
+            (
+                proptest::collection::vec(("[a-z_]{1,8}", ".{0,12}"), 0..5),
+                proptest::collection::vec((any::<i64>(), any::<u64>()), 0..5),
+            ),
+            0..6,
+        )
+    ) {
+        let mut w = Writer::default();
+        for (labels, samples) in &series {
+            let samples: Vec<Sample> =
+                samples.iter().map(|&(t, bits)| Sample::new(t, f64::from_bits(bits))).collect();
+            encode_series(&mut w, labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), &samples);
+        }
+        let req = decode(&w.buf).unwrap();
+        prop_assert_eq!(req.series.len(), series.len());
+        for (got, (labels, samples)) in req.series.iter().zip(&series) {
+            let want: Vec<(&str, &str)> = labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            prop_assert_eq!(req.labels_of(got), &want[..]);
+            let bits: Vec<(i64, u64)> = req.samples_of(got).iter().map(|s| (s.t, s.v.to_bits())).collect();
+            prop_assert_eq!(&bits, samples);
+        }
+    }
+}
