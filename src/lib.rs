@@ -15,6 +15,8 @@ mod config;
 mod data_dir;
 pub mod ingest;
 mod metadata;
+#[cfg(test)]
+mod mutate;
 pub(crate) mod observe;
 mod prom_time;
 mod push;

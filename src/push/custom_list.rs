@@ -379,27 +379,10 @@ mod tests {
     #[test]
     fn fuzz_body_on_mutated_inputs() {
         let seed: &[u8] = br#"{"metrics":[{"name":"m","metric_type":"HISTOGRAM","buckets":{"1":1,"+Inf":2},"sum":3},{"name":"g","metric_type":"GAUGE","value":"NaN","labels":{"a":"b"}},[0,[1,{}]]]}"#;
-        let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut m = crate::mutate::Mutator::new(0x2545_f491_4f6c_dd1d);
         let alphabet = b"[]{}\",:0123456789-.eE ntrufalsNI";
         for _ in 0..3000 {
-            let mut data = seed.to_vec();
-            for _ in 0..(next() % 5) {
-                let pos = (next() as usize) % (data.len() + 1);
-                match next() % 3 {
-                    0 if pos < data.len() => {
-                        data.remove(pos);
-                    }
-                    1 => data.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
-                    _ => data.truncate(pos),
-                }
-            }
-            fuzz_one(&data);
+            fuzz_one(&m.mutate(seed, alphabet));
         }
     }
 

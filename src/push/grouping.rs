@@ -247,25 +247,9 @@ mod tests {
             "job/j/x@base64/YS9i",
         ];
         let alphabet = b"job/@base64%2F=_-+aZ09\xff";
-        let mut rng: u64 = 0x853c_49e6_748f_ea9b;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut m = crate::mutate::Mutator::new(0x853c_49e6_748f_ea9b);
         for round in 0..5000 {
-            let mut data = seeds[round % seeds.len()].as_bytes().to_vec();
-            for _ in 0..(next() % 5) {
-                let pos = (next() as usize) % (data.len() + 1);
-                match next() % 3 {
-                    0 if pos < data.len() => {
-                        data.remove(pos);
-                    }
-                    1 => data.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
-                    _ => data.truncate(pos),
-                }
-            }
+            let data = m.mutate(seeds[round % seeds.len()].as_bytes(), alphabet);
             super::super::fuzz_push_grouping(&data);
         }
     }

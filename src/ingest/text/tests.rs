@@ -227,35 +227,15 @@ fn fuzz_body_on_random_and_mutated_inputs() {
         b"{\"my.metric\", \"a.b\"=\"c\\\"\\n\\\\\"} NaN\n# TYPE s summary\ns{quantile=\"0.5\"} -Inf\n",
         b"m{a=\"x\",b=\"\",} 1e-300 -5\n# comment\n\n",
     ];
-    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut m = crate::mutate::Mutator::new(0x9e37_79b9_7f4a_7c15);
     let alphabet = b"{}=\",# \n\\abnleqTYPEHLu_:.0123456789+-InfNa\t";
     for round in 0..4000 {
-        let mut data: Vec<u8> = seeds[round % seeds.len()].to_vec();
-        for _ in 0..(next() % 6) {
-            let pos = (next() as usize) % (data.len() + 1);
-            match next() % 4 {
-                0 if pos < data.len() => {
-                    data.remove(pos);
-                }
-                1 => data.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
-                2 if pos < data.len() => data[pos] = next() as u8,
-                _ => data.truncate(pos),
-            }
-        }
+        let data = m.mutate(seeds[round % seeds.len()], alphabet);
         fuzz_one(&data);
         fuzz_strict(&data);
     }
     for _ in 0..2000 {
-        let len = (next() % 40) as usize;
-        let data: Vec<u8> = (0..len)
-            .map(|_| alphabet[(next() as usize) % alphabet.len()])
-            .collect();
+        let data = m.random(alphabet, 40);
         fuzz_one(&data);
         fuzz_strict(&data);
     }

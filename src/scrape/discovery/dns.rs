@@ -50,13 +50,9 @@ impl DnsSd {
 
     /// Resolves when the refresh interval passed; `true` when the groups changed.
     pub async fn poll(&mut self) -> bool {
-        if self
-            .last_try
-            .is_some_and(|t| t.elapsed() < self.config.refresh_interval)
-        {
+        if !super::due(&mut self.last_try, self.config.refresh_interval) {
             return false;
         }
-        self.last_try = Some(Instant::now());
         let resolver = match self.resolver() {
             Ok(r) => r.clone(),
             Err(e) => {

@@ -117,3 +117,13 @@ impl JobDiscovery {
             .chain(self.dns.iter().flat_map(dns::DnsSd::groups))
     }
 }
+
+/// Whether a provider last tried at `last_try` is due again after
+/// `every`; when it is, now becomes its last try.
+fn due(last_try: &mut Option<std::time::Instant>, every: std::time::Duration) -> bool {
+    if last_try.is_some_and(|t| t.elapsed() < every) {
+        return false;
+    }
+    *last_try = Some(std::time::Instant::now());
+    true
+}
