@@ -164,7 +164,11 @@ pub fn metric_target(t: &RegisteredTarget, seen: Option<&Seen>, now_ms: i64) -> 
             if let Some(e) = &t.endpoint {
                 l.entry("instance").or_insert(json!(e.address));
             }
-            l.insert("job".into(), json!(t.source_id));
+            // Pushed series carry the source as `job` only on the
+            // Pushgateway API; remote write and batches keep their own.
+            if t.endpoint.is_some() || t.collection_method == "PUSH_GATEWAY" {
+                l.insert("job".into(), json!(t.source_id));
+            }
             l
         }
     };
