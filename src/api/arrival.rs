@@ -13,6 +13,9 @@ pub struct Stored(pub u64);
 
 /// Longest refusal reason kept.
 const MAX_REASON: usize = 1024;
+/// Refusal bodies are built in memory and small; one past this (never
+/// expected) would be answered empty.
+const MAX_REFUSAL_BODY: usize = 16 << 20;
 
 /// A request being handled for a source that may be registered.
 pub struct Watch {
@@ -43,7 +46,7 @@ pub async fn observe(state: &AppState, watch: Option<Watch>, response: Response)
         (response, String::new())
     } else {
         let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_REASON * 64)
+        let bytes = axum::body::to_bytes(body, MAX_REFUSAL_BODY)
             .await
             .unwrap_or_default();
         let mut reason = format!(
