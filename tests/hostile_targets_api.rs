@@ -145,18 +145,18 @@ fn every_bad_registration_gets_400_naming_the_field() {
         ),
         (
             with(&["collection_method"], json!("PUSH_GATEWAY")),
-            Some("collection_method"),
-            "/metrics/job/",
+            Some("scrape_config.target_url"),
+            "PUSH_GATEWAY source is not scraped",
         ),
         (
             with(&["collection_method"], json!("STREAMING")),
-            Some("collection_method"),
-            "only PULL_SCRAPING",
+            Some("scrape_config.target_url"),
+            "STREAMING source is not scraped",
         ),
         (
             with(&["collection_method"], json!("BATCH_UPLOAD")),
-            Some("collection_method"),
-            "only PULL_SCRAPING",
+            Some("scrape_config.target_url"),
+            "BATCH_UPLOAD source is not scraped",
         ),
         (with(&["source_id"], json!("")), Some("source_id"), "empty"),
         (

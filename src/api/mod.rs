@@ -6,6 +6,7 @@
 //! `/-/reload`; and the platform's collection API (`targets/`,
 //! `metrics_query.rs`).
 
+mod arrival;
 pub(crate) mod envelope;
 mod health;
 pub(crate) mod json;

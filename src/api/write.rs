@@ -9,6 +9,7 @@
 
 use crate::ingest::remote_write::{self, Bounds, DecodeError, SnappyError, v1, v2};
 use crate::metadata::MetricMetadata;
+use crate::scrape::registry::arrivals::Channel;
 use crate::server::AppState;
 use crate::server::inflight::Reservation;
 use crate::server::request_body::over_budget;
@@ -37,6 +38,21 @@ fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
 
 pub async fn remote_write(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<crate::server::auth::Caller>>,
+    res: axum::Extension<Reservation>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A write token named like a registered STREAMING source reports its
+    // health.
+    let name = caller.as_ref().map(|axum::Extension(c)| c.name.as_str());
+    let watch = crate::api::arrival::watch(&state, Channel::RemoteWrite, name);
+    let response = write(state.clone(), caller, res, headers, body).await;
+    crate::api::arrival::observe(&state, watch, response).await
+}
+
+async fn write(
+    state: AppState,
     caller: Option<axum::Extension<crate::server::auth::Caller>>,
     axum::Extension(res): axum::Extension<Reservation>,
     headers: HeaderMap,
@@ -337,7 +353,11 @@ fn store(
 /// what was refused.
 fn answer(stats: &AppendStats, histograms: u64) -> Response {
     if stats.rejected.total() == 0 && histograms == 0 {
-        return StatusCode::NO_CONTENT.into_response();
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.extensions_mut().insert(crate::api::arrival::Stored(
+            stats.appended + stats.duplicates,
+        ));
+        return r;
     }
     let msg = refusal_message(stats, histograms);
     tracing::debug!(%msg, "remote write: samples refused");

@@ -95,9 +95,11 @@ impl Collection {
 /// `CollectionStats`, as the API answers it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CollectionStats {
-    /// Targets being scraped (configuration file, registered, self).
+    /// Targets being scraped (configuration file, registered, self) and
+    /// registered push sources.
     pub total_targets: u64,
-    /// Of those, whose last scrape succeeded.
+    /// Of those, whose last scrape succeeded, and push sources whose last
+    /// arrival was accepted and on time.
     pub healthy_targets: u64,
     /// Targets registered over the REST API (scraped or about to be).
     pub registered_targets: u64,
@@ -251,6 +253,10 @@ impl AppState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .len();
+        // Registered push sources count as targets; healthy by what arrived.
+        let pushed = self.arrivals().snapshot();
+        let now_ms = crate::push::now_ms();
+        let pushed_healthy = pushed.values().filter(|t| t.healthy(now_ms)).count() as u64;
         let path = |p: &Totals, share: Totals| PathFigures {
             samples_total: p.samples,
             samples_per_second: per_second(share.samples),
@@ -258,12 +264,13 @@ impl AppState {
             failures: share.failures,
         };
         CollectionStats {
-            total_targets: targets.active.len() as u64,
+            total_targets: targets.active.len() as u64 + pushed.len() as u64,
             healthy_targets: targets
                 .active
                 .iter()
                 .filter(|t| t.status.health == Health::Up)
-                .count() as u64,
+                .count() as u64
+                + pushed_healthy,
             registered_targets: registered as u64,
             total_metrics_collected: sum.samples,
             collection_rate_per_second: per_second(since.samples),

@@ -81,6 +81,7 @@ struct Inner {
     push: crate::push::PushState,
     scrape: crate::scrape::ScrapeManager,
     registry: std::sync::Mutex<crate::scrape::registry::Registry>,
+    arrivals: crate::scrape::registry::arrivals::Arrivals,
     collection: collection::Collection,
     start_time_unix: f64,
     /// Whether `/-/reload` may be called.
@@ -105,6 +106,8 @@ impl AppState {
         let registry =
             crate::scrape::registry::Registry::open(storage.dir(), limits.max_registered_targets);
         scrape.set_source_jobs(crate::scrape::registry::SOURCE, registry.jobs());
+        let arrivals = crate::scrape::registry::arrivals::Arrivals::default();
+        arrivals.sync(&registry);
         AppState {
             inner: Arc::new(Inner {
                 storage,
@@ -122,6 +125,7 @@ impl AppState {
                 push,
                 scrape,
                 registry: std::sync::Mutex::new(registry),
+                arrivals,
                 collection: collection::Collection::default(),
                 start_time_unix,
                 lifecycle: AtomicBool::new(false),
@@ -148,6 +152,12 @@ impl AppState {
     /// concurrent changes reach the scrapers in order.
     pub fn registry(&self) -> &std::sync::Mutex<crate::scrape::registry::Registry> {
         &self.inner.registry
+    }
+
+    /// What arrived from registered push sources; resynced with the
+    /// registry whenever it changes.
+    pub fn arrivals(&self) -> &crate::scrape::registry::arrivals::Arrivals {
+        &self.inner.arrivals
     }
 
     /// Whether `/-/ready` answers 200.

@@ -14,6 +14,7 @@ use crate::metadata::MetricMetadata;
 use crate::push::custom_list::{self, ListError};
 use crate::push::custom_model::{self, FieldError, Item};
 use crate::push::{Path, now_ms};
+use crate::scrape::registry::arrivals::Channel;
 use crate::server::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -86,7 +87,12 @@ pub async fn custom_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A write token named like a registered BATCH_UPLOAD source reports
+    // its health.
+    let name = caller.as_ref().map(|axum::Extension(c)| c.name.as_str());
+    let watch = crate::api::arrival::watch(&state, Channel::CustomBatch, name);
     let caller = caller.map(|axum::Extension(c)| c);
+    let st = state.clone();
     let task = tokio::task::spawn_blocking(move || {
         let max = state.limits().max_body_bytes;
         match super::body::decode(&headers, body, max, &res) {
@@ -98,10 +104,11 @@ pub async fn custom_metrics(
             }
         }
     });
-    match task.await {
+    let r = match task.await {
         Ok(r) => r,
         Err(e) => ApiError::internal(format!("push task failed: {e}")).into_response(),
-    }
+    };
+    crate::api::arrival::observe(&st, watch, r).await
 }
 
 fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: &[u8]) -> Response {
@@ -201,7 +208,10 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
         (0, _) => StatusCode::BAD_REQUEST,
         _ => StatusCode::MULTI_STATUS,
     };
-    (code, Json(result)).into_response()
+    let mut r = (code, Json(result)).into_response();
+    r.extensions_mut()
+        .insert(crate::api::arrival::Stored(samples));
+    r
 }
 
 /// Within one push, a counter series must not decrease as its timestamps

@@ -21,6 +21,7 @@ use crate::push::Families;
 use crate::push::grouping::{self, GroupKey};
 use crate::push::groups::{Change, Plan, Replace};
 use crate::push::{Path, now_ms};
+use crate::scrape::registry::arrivals::Channel;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,12 +72,19 @@ pub async fn pushgateway(
         }
         _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "use PUT, POST or DELETE"),
     };
+    let job = key
+        .iter()
+        .find(|(n, _)| n == "job")
+        .map(|(_, v)| v.as_str());
+    let watch = crate::api::arrival::watch(&state, Channel::Pushgateway, job);
     if let Err(msg) = check_headers(&headers) {
         push.refused(Path::Pushgateway);
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
+        let r = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
+        return crate::api::arrival::observe(&state, watch, r).await;
     }
     let caller = caller.map(|axum::Extension(c)| c);
-    run(state, move |s| {
+    let st = state.clone();
+    let r = run(state, move |s| {
         let max = s.limits().max_body_bytes;
         match super::body::decode(&headers, body, max, &res) {
             Ok(body) => ingest(s, caller.as_ref(), &key, mode, &body),
@@ -86,7 +94,8 @@ pub async fn pushgateway(
             }
         }
     })
-    .await
+    .await;
+    crate::api::arrival::observe(&st, watch, r).await
 }
 
 /// Runs `f` off the async workers: parsing and the WAL's fsync block.
@@ -157,13 +166,17 @@ fn ingest(
         .entry(PUSH_TIME.to_string())
         .or_default()
         .insert(time_labels.clone());
+    let pushed = series.len() as u64;
     let mut samples: Vec<(Labels, f64)> = series.into_iter().map(|p| (p.labels, p.value)).collect();
     let change = Change::Push(mode, families);
     let stored = push.groups.apply(key, now, change, |plan| {
         samples.push((time_labels, plan.t as f64 / 1000.0));
         store(state, caller.and_then(|c| c.series.as_ref()), samples, plan)
     });
-    answer(stored, StatusCode::OK)
+    let mut r = answer(stored, StatusCode::OK);
+    r.extensions_mut()
+        .insert(crate::api::arrival::Stored(pushed));
+    r
 }
 
 /// Why storage did not take a push: the status and reason to answer.

@@ -73,6 +73,7 @@ impl From<RegistryError> for TargetError {
     fn from(e: RegistryError) -> TargetError {
         let (status, field) = match &e {
             RegistryError::DuplicateId(_) => (StatusCode::CONFLICT, Some("target_id")),
+            RegistryError::DuplicateSource { .. } => (StatusCode::CONFLICT, Some("source_id")),
             RegistryError::DuplicateUrl { .. } => {
                 (StatusCode::CONFLICT, Some("scrape_config.target_url"))
             }
@@ -127,6 +128,7 @@ async fn with_registry<T: Send + 'static>(
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = f(&mut reg)?;
         st.scrape().set_source_jobs(registry::SOURCE, reg.jobs());
+        st.arrivals().sync(&reg);
         Ok(out)
     })
     .await
@@ -151,8 +153,8 @@ pub async fn create(
     let id = t.target_id.clone();
     let stored = t.clone();
     with_registry(&state, move |reg| Ok(reg.insert(t)?)).await?;
-    tracing::info!(target_id = %id, source_id = %stored.source_id, url = %stored.endpoint.url(), "target registered");
-    let body = view::metric_target(&stored, None);
+    tracing::info!(target_id = %id, source_id = %stored.source_id, method = %stored.collection_method, "target registered");
+    let body = view::metric_target(&stored, None, now_ms());
     Ok((
         StatusCode::CREATED,
         [(
@@ -185,9 +187,9 @@ async fn read_registry<T: Send + 'static>(
 /// `GET /api/v1/metrics/targets?health=&source_id=&sort=&order=&limit=&offset=|page=&page_size=`
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, TargetError> {
     let q = view::ListQuery::parse(&params)?;
-    let loops = view::loops(state.scrape().targets());
+    let loops = view::loops(state.scrape().targets(), state.arrivals().snapshot());
     let body = read_registry(&state, move |reg| {
-        let (page, total) = q.apply(reg.iter(), &loops);
+        let (page, total) = q.apply(reg.iter(), &loops, now_ms());
         let mut body = json!({
             "targets": page,
             "total": total,
@@ -208,17 +210,22 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, TargetError> {
-    let loops = view::loops(state.scrape().targets());
+    let loops = view::loops(state.scrape().targets(), state.arrivals().snapshot());
     let body = read_registry(&state, move |reg| {
         let t = reg.get(&id).ok_or_else(|| TargetError::not_found(&id))?;
-        Ok(view::metric_target(t, loops.get(&registry::job_name(&id))))
+        Ok(view::metric_target(
+            t,
+            loops.get(&registry::job_name(&id)),
+            now_ms(),
+        ))
     })
     .await?;
     Ok(Json(body).into_response())
 }
 
 /// `DELETE /api/v1/metrics/targets/{target_id}`: 204; its loop stops and
-/// its series get stale markers.
+/// its series get stale markers (a push source is no longer tracked; its
+/// series are left as they are).
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -229,7 +236,7 @@ pub async fn delete(
             .ok_or_else(|| TargetError::not_found(&key))
     })
     .await?;
-    tracing::info!(target_id = %id, url = %removed.endpoint.url(), "target deleted");
+    tracing::info!(target_id = %id, source_id = %removed.source_id, method = %removed.collection_method, "target deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

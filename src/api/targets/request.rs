@@ -16,6 +16,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 /// Interval when none is given (Prometheus's global default).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// A push source's expected interval when none is given.
+pub const PUSH_INTERVAL: Duration = Duration::from_secs(300);
 /// Timeout when none is given, capped at the interval.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most extra labels per target.
@@ -83,17 +85,31 @@ pub fn parse(
         Some(v) => string(v, "collection_method")?,
         None => "PULL_SCRAPING",
     };
-    collection_method(method)?;
-    let sc = match field(o, "scrape_config") {
-        Some(v) => object(v, "scrape_config")?,
-        None => {
+    let pushed = collection_method(method)?;
+    let sc = field(o, "scrape_config")
+        .map(|v| object(v, "scrape_config"))
+        .transpose()?;
+    let (endpoint, interval, timeout, credentials) = match (pushed, sc) {
+        (false, Some(sc)) => {
+            let (e, i, t, c) = scrape_config(sc)?;
+            (Some(e), i, t, c)
+        }
+        (false, None) => {
             return Err(bad(
                 "scrape_config",
                 "scrape_config is required (with target_url)",
             ));
         }
+        (true, sc) => (None, push_interval(sc, method)?, Duration::ZERO, None),
     };
-    let (endpoint, interval, timeout, credentials) = scrape_config(sc)?;
+    if pushed && field(o, "filters").is_some() {
+        return Err(bad(
+            "filters",
+            format!(
+                "filters run on scrapes; a {method} source's samples are stored as it sends them"
+            ),
+        ));
+    }
     let filters = match field(o, "filters") {
         Some(v) => filters(v)?,
         None => Vec::new(),
@@ -120,12 +136,17 @@ pub fn parse(
             }
             s.to_string()
         }
-        None => id(&source_id, &endpoint.url()),
+        None => id(
+            &source_id,
+            &endpoint
+                .as_ref()
+                .map_or_else(|| method.to_string(), |e| e.url()),
+        ),
     };
     let t = RegisteredTarget {
         target_id,
         source_id,
-        collection_method: "PULL_SCRAPING".into(),
+        collection_method: method.into(),
         endpoint,
         interval_ms: ms(interval),
         timeout_ms: ms(timeout),
@@ -135,22 +156,47 @@ pub fn parse(
         labels,
         created_ms: now_ms,
     };
-    crate::scrape::registry::to_job(&t).map_err(|e| bad("scrape_config", e))?;
+    crate::scrape::registry::validate(&t).map_err(|e| bad("scrape_config", e))?;
     Ok(t)
 }
 
-fn collection_method(m: &str) -> Result<(), TargetError> {
-    match m {
-        "PULL_SCRAPING" => Ok(()),
-        "PUSH_GATEWAY" | "STREAMING" | "BATCH_UPLOAD" => Err(bad(
-            "collection_method",
+/// A push source's expected arrival interval: `scrape_config.scrape_interval`
+/// when given, else [`PUSH_INTERVAL`]. Nothing else in `scrape_config`
+/// applies to a source that is not scraped.
+fn push_interval(sc: Option<&Obj>, method: &str) -> Result<Duration, TargetError> {
+    let Some(sc) = sc else {
+        return Ok(PUSH_INTERVAL);
+    };
+    if let Some(k) = sc.keys().find(|k| k.as_str() != "scrape_interval") {
+        return Err(bad(
+            format!("scrape_config.{k}"),
             format!(
-                "{m} sources are not registered: they send their samples themselves \
-                 (Pushgateway API at /metrics/job/<job>, REST at /api/v1/metrics/custom, \
-                 remote write at /api/v1/write, import with `hourglass import`); \
-                 only PULL_SCRAPING targets are registered here"
+                "a {method} source is not scraped: its scrape_config may hold only \
+                 scrape_interval (how often it is expected to send)"
             ),
-        )),
+        ));
+    }
+    let interval = match field(sc, "scrape_interval") {
+        Some(v) => duration(v, "scrape_config.scrape_interval")?,
+        None => PUSH_INTERVAL,
+    };
+    if interval < MIN_INTERVAL || interval > MAX_INTERVAL {
+        return Err(bad(
+            "scrape_config.scrape_interval",
+            format!(
+                "scrape_interval must be between 100ms and 24h, got {}",
+                crate::scrape::target::format_duration(interval)
+            ),
+        ));
+    }
+    Ok(interval)
+}
+
+/// Whether `m` is a push method (`false` for `PULL_SCRAPING`).
+fn collection_method(m: &str) -> Result<bool, TargetError> {
+    match m {
+        "PULL_SCRAPING" => Ok(false),
+        "PUSH_GATEWAY" | "STREAMING" | "BATCH_UPLOAD" => Ok(true),
         other => Err(bad(
             "collection_method",
             format!(

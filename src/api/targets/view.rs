@@ -3,6 +3,7 @@
 
 use super::TargetError;
 use crate::api::params::Params;
+use crate::scrape::registry::arrivals::Tracked;
 use crate::scrape::registry::{Credentials, FilterKind, RegisteredTarget, job_name};
 use crate::scrape::target::format_duration;
 use crate::scrape::{ActiveTarget, Health, TargetsSnapshot};
@@ -46,21 +47,41 @@ impl Status {
     }
 }
 
-/// The scrape loops of registered targets, by job name.
-pub fn loops(snap: TargetsSnapshot) -> HashMap<String, ActiveTarget> {
-    snap.active
-        .into_iter()
-        .filter(|a| a.scrape_pool.starts_with("target:"))
-        .map(|a| (a.scrape_pool.clone(), a))
-        .collect()
+/// What is known of a registered target: its scrape loop, or what its
+/// push source sent.
+pub enum Seen {
+    /// A pulled target's loop.
+    Loop(Box<ActiveTarget>),
+    /// A push source's arrivals.
+    Pushed(Tracked),
 }
 
-fn status_of(a: Option<&ActiveTarget>) -> Status {
-    match a.map(|a| a.status.health) {
-        Some(Health::Up) => Status::Healthy,
-        Some(Health::Down) => Status::Unhealthy,
-        _ => Status::Unknown,
-    }
+/// The scrape loops of registered targets and the arrivals of push
+/// sources, by job name.
+pub fn loops(snap: TargetsSnapshot, pushed: HashMap<String, Tracked>) -> HashMap<String, Seen> {
+    let mut out: HashMap<String, Seen> = snap
+        .active
+        .into_iter()
+        .filter(|a| a.scrape_pool.starts_with("target:"))
+        .map(|a| (a.scrape_pool.clone(), Seen::Loop(Box::new(a))))
+        .collect();
+    out.extend(
+        pushed
+            .into_iter()
+            .map(|(id, t)| (job_name(&id), Seen::Pushed(t))),
+    );
+    out
+}
+
+/// A target's health and figures, whichever way it collects.
+struct Figures {
+    status: Status,
+    last_error: Option<String>,
+    last_ms: Option<i64>,
+    duration: Duration,
+    samples: u64,
+    scrapes: u64,
+    failed: u64,
 }
 
 fn millis(t: std::time::SystemTime) -> i64 {
@@ -68,27 +89,91 @@ fn millis(t: std::time::SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// A push source is healthy while its last arrival was accepted and came
+/// within twice its expected interval.
+fn figures(t: &RegisteredTarget, seen: Option<&Seen>, now_ms: i64) -> Figures {
+    match seen {
+        Some(Seen::Loop(a)) => {
+            let s = &a.status;
+            Figures {
+                status: match s.health {
+                    Health::Up => Status::Healthy,
+                    Health::Down => Status::Unhealthy,
+                    _ => Status::Unknown,
+                },
+                last_error: Some(s.last_error.clone()).filter(|e| !e.is_empty()),
+                last_ms: s.last_scrape.map(millis),
+                duration: s.last_scrape_duration,
+                samples: s.samples_scraped,
+                scrapes: s.scrapes,
+                failed: s.failed_scrapes,
+            }
+        }
+        Some(Seen::Pushed(p)) if p.last.is_some() => {
+            let last = p.last.as_ref();
+            let at = last.map_or(0, |l| l.at_ms);
+            let (status, last_error) = match (last, p.overdue(now_ms)) {
+                (Some(l), _) if !l.accepted => (Status::Unhealthy, Some(l.error.clone())),
+                (_, Some(since)) => (
+                    Status::Unhealthy,
+                    Some(format!(
+                        "nothing arrived for {} (expected every {})",
+                        format_duration(since),
+                        format_duration(Duration::from_millis(t.interval_ms))
+                    )),
+                ),
+                _ => (Status::Healthy, None),
+            };
+            Figures {
+                status,
+                last_error,
+                last_ms: Some(at),
+                duration: last.map_or(Duration::ZERO, |l| l.duration),
+                samples: last.map_or(0, |l| l.samples),
+                scrapes: p.arrivals,
+                failed: p.refused,
+            }
+        }
+        _ => Figures {
+            status: Status::Unknown,
+            last_error: None,
+            last_ms: None,
+            duration: Duration::ZERO,
+            samples: 0,
+            scrapes: 0,
+            failed: 0,
+        },
+    }
+}
+
 /// A target as the API shows it: stored settings (never credentials'
 /// secrets) and its loop's health.
-pub fn metric_target(t: &RegisteredTarget, a: Option<&ActiveTarget>) -> Value {
-    let labels: serde_json::Map<String, Value> = match a {
-        Some(a) => a
+pub fn metric_target(t: &RegisteredTarget, seen: Option<&Seen>, now_ms: i64) -> Value {
+    let labels: serde_json::Map<String, Value> = match seen {
+        Some(Seen::Loop(a)) => a
             .labels
             .iter()
             .map(|(k, v)| (k.clone(), json!(v)))
             .collect(),
-        None => {
+        _ => {
             let mut l: serde_json::Map<String, Value> = t
                 .labels
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
-            l.entry("instance").or_insert(json!(t.endpoint.address));
-            l.insert("job".into(), json!(t.source_id));
+            if let Some(e) = &t.endpoint {
+                l.entry("instance").or_insert(json!(e.address));
+            }
+            // Pushed series carry the source as `job` only on the
+            // Pushgateway API; remote write and batches keep their own.
+            if t.endpoint.is_some() || t.collection_method == "PUSH_GATEWAY" {
+                l.insert("job".into(), json!(t.source_id));
+            }
             l
         }
     };
-    let status = a.map(|a| &a.status);
+    let f = figures(t, seen, now_ms);
+    let pulled = t.endpoint.is_some();
     let authentication = match &t.credentials {
         None => Value::Null,
         Some(Credentials::Basic { username, .. }) => {
@@ -113,19 +198,19 @@ pub fn metric_target(t: &RegisteredTarget, a: Option<&ActiveTarget>) -> Value {
         "target_id": t.target_id,
         "source_id": t.source_id,
         "collection_method": t.collection_method,
-        "target_url": t.endpoint.url(),
+        "target_url": t.endpoint.as_ref().map(|e| e.url()),
         "labels": labels,
-        "health_status": status_of(a).as_str(),
-        "last_error": status.map(|s| s.last_error.as_str()).filter(|e| !e.is_empty()),
-        "last_scrape": status.and_then(|s| s.last_scrape).map(|t| format_rfc3339_ms(millis(t))),
-        "scrape_duration_ms": status.map_or(0.0, |s| s.last_scrape_duration.as_secs_f64() * 1000.0),
-        "samples_scraped": status.map_or(0, |s| s.samples_scraped),
-        "scrapes": status.map_or(0, |s| s.scrapes),
-        "failed_scrapes": status.map_or(0, |s| s.failed_scrapes),
+        "health_status": f.status.as_str(),
+        "last_error": f.last_error,
+        "last_scrape": f.last_ms.map(format_rfc3339_ms),
+        "scrape_duration_ms": f.duration.as_secs_f64() * 1000.0,
+        "samples_scraped": f.samples,
+        "scrapes": f.scrapes,
+        "failed_scrapes": f.failed,
         "scrape_interval": format_duration(Duration::from_millis(t.interval_ms)),
-        "scrape_timeout": format_duration(Duration::from_millis(t.timeout_ms)),
-        "scheme": t.endpoint.scheme,
-        "metrics_path": t.endpoint.metrics_path,
+        "scrape_timeout": pulled.then(|| format_duration(Duration::from_millis(t.timeout_ms))),
+        "scheme": t.endpoint.as_ref().map(|e| e.scheme.as_str()),
+        "metrics_path": t.endpoint.as_ref().map(|e| e.metrics_path.as_str()),
         "authentication": authentication,
         "filters": filters,
         "retention_policy": t.retention_policy.as_ref().map(|r| json!({"duration": r.duration})),
@@ -259,31 +344,30 @@ impl ListQuery {
     pub fn apply<'a>(
         &self,
         targets: impl Iterator<Item = &'a RegisteredTarget>,
-        loops: &HashMap<String, ActiveTarget>,
+        loops: &HashMap<String, Seen>,
+        now_ms: i64,
     ) -> (Vec<Value>, usize) {
-        let mut rows: Vec<(&RegisteredTarget, Option<&ActiveTarget>)> = targets
+        let mut rows: Vec<(&RegisteredTarget, Option<&Seen>, Figures)> = targets
             .filter(|t| self.source_id.as_deref().is_none_or(|s| t.source_id == s))
-            .map(|t| (t, loops.get(&job_name(&t.target_id))))
-            .filter(|(_, a)| self.health.is_none_or(|h| status_of(*a) == h))
+            .map(|t| {
+                let seen = loops.get(&job_name(&t.target_id));
+                (t, seen, figures(t, seen, now_ms))
+            })
+            .filter(|(_, _, f)| self.health.is_none_or(|h| f.status == h))
             .collect();
-        fn status(a: Option<&ActiveTarget>) -> Option<&crate::scrape::TargetStatus> {
-            a.map(|a| &a.status)
-        }
-        rows.sort_by(|(ta, aa), (tb, ab)| {
+        rows.sort_by(|(ta, _, fa), (tb, _, fb)| {
             let by = match self.sort {
                 SortKey::TargetId => std::cmp::Ordering::Equal,
                 SortKey::SourceId => ta.source_id.cmp(&tb.source_id),
-                SortKey::Health => status_of(*aa).cmp(&status_of(*ab)),
-                SortKey::LastScrape => status(*aa)
-                    .and_then(|s| s.last_scrape)
-                    .cmp(&status(*ab).and_then(|s| s.last_scrape)),
+                SortKey::Health => fa.status.cmp(&fb.status),
+                SortKey::LastScrape => fa.last_ms.cmp(&fb.last_ms),
                 SortKey::CreatedAt => ta.created_ms.cmp(&tb.created_ms),
-                SortKey::SamplesScraped => status(*aa)
-                    .map(|s| s.samples_scraped)
-                    .cmp(&status(*ab).map(|s| s.samples_scraped)),
-                SortKey::ScrapeDuration => status(*aa)
-                    .map(|s| s.last_scrape_duration)
-                    .cmp(&status(*ab).map(|s| s.last_scrape_duration)),
+                SortKey::SamplesScraped => {
+                    (fa.scrapes > 0, fa.samples).cmp(&(fb.scrapes > 0, fb.samples))
+                }
+                SortKey::ScrapeDuration => {
+                    (fa.scrapes > 0, fa.duration).cmp(&(fb.scrapes > 0, fb.duration))
+                }
             };
             let by = by.then_with(|| ta.target_id.cmp(&tb.target_id));
             if self.descending { by.reverse() } else { by }
@@ -293,7 +377,7 @@ impl ListQuery {
             .into_iter()
             .skip(self.offset)
             .take(self.limit)
-            .map(|(t, a)| metric_target(t, a))
+            .map(|(t, seen, _)| metric_target(t, seen, now_ms))
             .collect();
         (page, total)
     }

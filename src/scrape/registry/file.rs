@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"HGTR";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Pulled targets only (`endpoint` always present); still read.
+const VERSION_1: u8 = 1;
 const HEADER: usize = 13;
 
 /// Why a registry file was not read or written.
@@ -16,7 +18,7 @@ pub enum RegistryFileError {
     #[error("not a targets registry (bad magic or shorter than the header)")]
     NotRegistry,
     /// Written by another version.
-    #[error("registry version {0}, this build reads {VERSION}")]
+    #[error("registry version {0}, this build reads {VERSION_1} and {VERSION}")]
     Version(u8),
     /// Torn: fewer or more payload bytes than the header says.
     #[error("registry torn: header says {expected} payload bytes, file holds {found}")]
@@ -58,13 +60,18 @@ struct In {
     targets: Vec<RegisteredTarget>,
 }
 
-/// Encodes `targets` (in the order given).
+/// Encodes `targets` (in the order given), in the current version.
 pub fn encode(targets: &[&RegisteredTarget]) -> Vec<u8> {
+    encode_version(targets, VERSION)
+}
+
+/// Encodes `targets` as `version` wrote them (tests of older files).
+pub fn encode_version(targets: &[&RegisteredTarget], version: u8) -> Vec<u8> {
     // Plain data of strings, integers and maps always serialises.
     let payload = serde_json::to_vec(&Out { targets }).unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
-    out.push(VERSION);
+    out.push(version);
     out.extend_from_slice(
         &u32::try_from(payload.len())
             .unwrap_or(u32::MAX)
@@ -84,7 +91,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RegisteredTarget>, RegistryFileError> 
     if magic != MAGIC {
         return Err(RegistryFileError::NotRegistry);
     }
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(RegistryFileError::Version(version));
     }
     let word = |at: usize| -> Result<u32, RegistryFileError> {
@@ -117,7 +124,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RegisteredTarget>, RegistryFileError> 
                 t.target_id
             )));
         }
-        super::to_job(t)
+        if version == VERSION_1 && t.endpoint.is_none() {
+            return Err(RegistryFileError::Payload(format!(
+                "target {:?}: version 1 holds only scraped targets",
+                t.target_id
+            )));
+        }
+        super::validate(t)
             .map_err(|e| RegistryFileError::Payload(format!("target {:?}: {e}", t.target_id)))?;
     }
     Ok(parsed.targets)

@@ -22,8 +22,34 @@ pub fn job_name(target_id: &str) -> String {
     format!("target:{target_id}")
 }
 
+/// Whether `t` is a registration this build can keep: a pulled target
+/// that makes a scrape job, or a push source of a known method.
+pub fn validate(t: &RegisteredTarget) -> Result<(), String> {
+    match super::arrivals::Channel::of(&t.collection_method) {
+        None if t.collection_method == "PULL_SCRAPING" => to_job(t).map(|_| ()),
+        None => Err(format!(
+            "unknown collection method {:?}",
+            t.collection_method
+        )),
+        Some(_) if t.endpoint.is_some() || t.credentials.is_some() || !t.filters.is_empty() => {
+            Err(format!(
+                "a {} source has no endpoint, credentials or filters",
+                t.collection_method
+            ))
+        }
+        Some(_) if t.interval_ms < 100 || t.interval_ms > 86_400_000 => Err(format!(
+            "expected interval {}ms is not between 100ms and 24h",
+            t.interval_ms
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The job that scrapes `t`, or why it cannot be built.
 pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
+    let Some(endpoint) = &t.endpoint else {
+        return Err(format!("a {} source is not scraped", t.collection_method));
+    };
     if t.interval_ms < 100 {
         return Err(format!(
             "scrape interval {}ms is under 100ms",
@@ -36,19 +62,16 @@ pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
             t.timeout_ms, t.interval_ms
         ));
     }
-    if t.endpoint.scheme != "http" && t.endpoint.scheme != "https" {
-        return Err(format!(
-            "scheme {:?} is not http or https",
-            t.endpoint.scheme
-        ));
+    if endpoint.scheme != "http" && endpoint.scheme != "https" {
+        return Err(format!("scheme {:?} is not http or https", endpoint.scheme));
     }
-    if t.endpoint.address.is_empty() || t.endpoint.address.contains('/') {
-        return Err(format!("{:?} is not host:port", t.endpoint.address));
+    if endpoint.address.is_empty() || endpoint.address.contains('/') {
+        return Err(format!("{:?} is not host:port", endpoint.address));
     }
-    if !t.endpoint.metrics_path.starts_with('/') {
+    if !endpoint.metrics_path.starts_with('/') {
         return Err(format!(
             "metrics path {:?} does not start with /",
-            t.endpoint.metrics_path
+            endpoint.metrics_path
         ));
     }
     let mut labels: BTreeMap<String, String> = t.labels.clone();
@@ -78,9 +101,9 @@ pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
         timeout: Duration::from_millis(t.timeout_ms),
         protocols: DEFAULT_PROTOCOLS.to_vec(),
         fallback_protocol: None,
-        metrics_path: t.endpoint.metrics_path.clone(),
-        scheme: t.endpoint.scheme.clone(),
-        params: t.endpoint.params.clone(),
+        metrics_path: endpoint.metrics_path.clone(),
+        scheme: endpoint.scheme.clone(),
+        params: endpoint.params.clone(),
         honor_labels: false,
         honor_timestamps: true,
         track_timestamps_staleness: false,
@@ -93,7 +116,7 @@ pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
             ..Limits::default()
         },
         static_configs: vec![StaticConfig {
-            targets: vec![t.endpoint.address.clone()],
+            targets: vec![endpoint.address.clone()],
             labels,
         }],
         file_sd_configs: Vec::new(),

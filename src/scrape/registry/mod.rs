@@ -3,10 +3,11 @@
 //! file) and each scraped as a job of its own, handed to the scrape
 //! manager as the `"targets"` source.
 
+pub mod arrivals;
 pub mod file;
 mod job;
 
-pub use job::{job_name, to_job};
+pub use job::{job_name, to_job, validate};
 
 use super::config::Job;
 use serde::{Deserialize, Serialize};
@@ -161,13 +162,14 @@ pub struct RegisteredTarget {
     pub target_id: String,
     /// The `job` label of its series.
     pub source_id: String,
-    /// `PULL_SCRAPING` (the only method registered).
+    /// `PULL_SCRAPING`, or a push source's `PUSH_GATEWAY`, `STREAMING`,
+    /// `BATCH_UPLOAD`.
     pub collection_method: String,
-    /// Where it is scraped.
-    pub endpoint: Endpoint,
-    /// How often, ms (≥ 100).
+    /// Where it is scraped; none for a push source.
+    pub endpoint: Option<Endpoint>,
+    /// How often, ms (≥ 100); a push source's expected arrival interval.
     pub interval_ms: u64,
-    /// Deadline per scrape, ms (≤ interval).
+    /// Deadline per scrape, ms (≤ interval); 0 for a push source.
     pub timeout_ms: u64,
     /// Sent with each scrape.
     pub credentials: Option<Credentials>,
@@ -189,6 +191,16 @@ pub enum RegistryError {
     /// The same `target_id` is registered.
     #[error("target {0:?} is already registered")]
     DuplicateId(String),
+    /// A push source of the same `source_id` and method is registered.
+    #[error("source {source_id:?} is already registered as {method} under {existing:?}")]
+    DuplicateSource {
+        /// The source.
+        source_id: String,
+        /// Its collection method.
+        method: String,
+        /// The registration already there.
+        existing: String,
+    },
     /// The same `source_id` and URL are registered under another id.
     #[error("source {source_id:?} already has target {existing:?} for {url}")]
     DuplicateUrl {
@@ -274,10 +286,11 @@ impl Registry {
         self.max
     }
 
-    /// One scrape job per target.
+    /// One scrape job per pulled target (push sources are not scraped).
     pub fn jobs(&self) -> Vec<Job> {
         self.targets
             .values()
+            .filter(|t| t.endpoint.is_some())
             .filter_map(|t| match to_job(t) {
                 Ok(j) => Some(j),
                 Err(e) => {
@@ -313,17 +326,31 @@ impl Registry {
         if self.targets.contains_key(&t.target_id) {
             return Err(RegistryError::DuplicateId(t.target_id.clone()));
         }
-        let url = t.endpoint.url();
-        if let Some(existing) = self
-            .targets
-            .values()
-            .find(|o| o.source_id == t.source_id && o.endpoint.url() == url)
-        {
-            return Err(RegistryError::DuplicateUrl {
-                source_id: t.source_id.clone(),
-                url,
-                existing: existing.target_id.clone(),
-            });
+        match &t.endpoint {
+            Some(e) => {
+                let url = e.url();
+                if let Some(existing) = self.targets.values().find(|o| {
+                    o.source_id == t.source_id
+                        && o.endpoint.as_ref().map(Endpoint::url) == Some(url.clone())
+                }) {
+                    return Err(RegistryError::DuplicateUrl {
+                        source_id: t.source_id.clone(),
+                        url,
+                        existing: existing.target_id.clone(),
+                    });
+                }
+            }
+            None => {
+                if let Some(existing) = self.targets.values().find(|o| {
+                    o.source_id == t.source_id && o.collection_method == t.collection_method
+                }) {
+                    return Err(RegistryError::DuplicateSource {
+                        source_id: t.source_id.clone(),
+                        method: t.collection_method.clone(),
+                        existing: existing.target_id.clone(),
+                    });
+                }
+            }
         }
         if self.targets.len() >= self.max {
             return Err(RegistryError::Full(self.max));

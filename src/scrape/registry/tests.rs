@@ -5,12 +5,12 @@ fn target(id: &str, source: &str, address: &str) -> RegisteredTarget {
         target_id: id.into(),
         source_id: source.into(),
         collection_method: "PULL_SCRAPING".into(),
-        endpoint: Endpoint {
+        endpoint: Some(Endpoint {
             scheme: "http".into(),
             address: address.into(),
             metrics_path: "/metrics".into(),
             params: BTreeMap::from([("module".to_string(), vec!["a b".to_string()])]),
-        },
+        }),
         interval_ms: 1000,
         timeout_ms: 500,
         credentials: Some(Credentials::Bearer {
@@ -148,5 +148,80 @@ fn a_damaged_file_is_set_aside_and_reported() {
 #[test]
 fn urls_carry_path_and_params() {
     let t = target("a", "billing", "127.0.0.1:9100");
-    assert_eq!(t.endpoint.url(), "http://127.0.0.1:9100/metrics?module=a+b");
+    assert_eq!(
+        t.endpoint.unwrap().url(),
+        "http://127.0.0.1:9100/metrics?module=a+b"
+    );
+}
+
+fn push_source(id: &str, source: &str, method: &str) -> RegisteredTarget {
+    RegisteredTarget {
+        target_id: id.into(),
+        source_id: source.into(),
+        collection_method: method.into(),
+        endpoint: None,
+        interval_ms: 300_000,
+        timeout_ms: 0,
+        credentials: None,
+        filters: Vec::new(),
+        retention_policy: None,
+        labels: BTreeMap::new(),
+        created_ms: 1_700_000_000_000,
+    }
+}
+
+#[test]
+fn version_2_round_trips_push_sources_beside_pulled_targets() {
+    let a = target("a", "billing", "127.0.0.1:9100");
+    let p = push_source("p", "batch", "PUSH_GATEWAY");
+    let s = push_source("s", "prometheus", "STREAMING");
+    let u = push_source("u", "loader", "BATCH_UPLOAD");
+    let bytes = file::encode(&[&a, &p, &s, &u]);
+    assert_eq!(bytes[4], 2);
+    assert_eq!(file::decode(&bytes).unwrap(), vec![a, p, s, u]);
+    file::fuzz_decode(&bytes);
+}
+
+#[test]
+fn version_1_files_are_still_read_and_hold_only_pulled_targets() {
+    let a = target("a", "billing", "127.0.0.1:9100");
+    // Version 1's payload: `endpoint` always an object.
+    let v1 = file::encode_version(&[&a], 1);
+    assert_eq!(v1[4], 1);
+    assert!(String::from_utf8_lossy(&v1[13..]).contains(r#""endpoint":{"scheme":"http""#));
+    assert_eq!(file::decode(&v1).unwrap(), vec![a.clone()]);
+    file::fuzz_decode(&v1);
+    let p = push_source("p", "batch", "PUSH_GATEWAY");
+    let err = file::decode(&file::encode_version(&[&p], 1)).unwrap_err();
+    assert!(err.to_string().contains("version 1"), "{err}");
+    assert!(file::decode(&file::encode_version(&[&a], 3)).is_err());
+}
+
+#[test]
+fn push_sources_are_not_scraped_and_one_per_source_and_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Registry::open(dir.path(), 10);
+    r.insert(target("a", "batch", "127.0.0.1:9100")).unwrap();
+    r.insert(push_source("p", "batch", "PUSH_GATEWAY")).unwrap();
+    r.insert(push_source("s", "batch", "STREAMING")).unwrap();
+    let dup = r
+        .insert(push_source("q", "batch", "PUSH_GATEWAY"))
+        .unwrap_err();
+    assert!(
+        matches!(dup, RegistryError::DuplicateSource { .. }),
+        "{dup}"
+    );
+    assert_eq!(r.jobs().len(), 1);
+    let again = Registry::open(dir.path(), 10);
+    assert_eq!(again.len(), 3);
+    assert!(again.get("p").unwrap().endpoint.is_none());
+}
+
+#[test]
+fn a_push_source_with_an_endpoint_or_an_unknown_method_is_refused() {
+    let mut p = push_source("p", "batch", "PUSH_GATEWAY");
+    p.endpoint = target("a", "b", "127.0.0.1:1").endpoint;
+    assert!(file::decode(&file::encode(&[&p])).is_err());
+    let q = push_source("q", "batch", "CARRIER_PIGEON");
+    assert!(file::decode(&file::encode(&[&q])).is_err());
 }
