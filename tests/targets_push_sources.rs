@@ -7,12 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod targets_util;
 
+use common::JSON;
+use common::query::results;
+use common::targets::*;
 use common::{Response, Server, now_ms, request, v1_body};
 use hourglass_storage::Sample;
 use serde_json::json;
-use targets_util::*;
 
 const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4");
 
@@ -78,7 +79,10 @@ fn pushgateway_source_is_unknown_then_healthy_then_unhealthy_with_the_reason() {
     );
     assert!(t["scrape_duration_ms"].as_f64().unwrap() >= 0.0);
     // The samples are stored under the source's job.
-    assert_eq!(query(&server, "rows_total{job=\"nightly_batch\"}").len(), 1);
+    assert_eq!(
+        results(&server, "rows_total{job=\"nightly_batch\"}").len(),
+        1
+    );
 
     // Pushed samples may not carry timestamps: refused, with the reason.
     let r = push(&server, "nightly_batch", "rows_total 11 1700000000000\n");
@@ -121,7 +125,10 @@ fn pushgateway_source_is_unknown_then_healthy_then_unhealthy_with_the_reason() {
     assert_eq!(delete_target(&server, "nightly").status, 204);
     assert_eq!(get_target(&server, "nightly").status, 404);
     assert_eq!(stats(&server)["total_targets"], 0);
-    assert_eq!(query(&server, "rows_total{job=\"nightly_batch\"}").len(), 1);
+    assert_eq!(
+        results(&server, "rows_total{job=\"nightly_batch\"}").len(),
+        1
+    );
 }
 
 #[test]
