@@ -2,7 +2,8 @@
 //! CA (made with the `openssl` CLI) is scraped with `tls_config.ca_file`,
 //! with `insecure_skip_verify`, and refused (with the reason as the
 //! target's last error) without the CA or under another `server_name`;
-//! an unreadable `ca_file` stops the start naming it.
+//! an unreadable `ca_file` stops the start naming it; `http_sd_configs`
+//! fetch their target list over https with their own `tls_config`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -90,7 +91,8 @@ fn make_certs(dir: &Path) -> bool {
         )
 }
 
-/// An https server on a loopback port serving one gauge at any path.
+/// An https server on a loopback port serving one gauge at any path, and
+/// at `/sd` an http_sd answer listing one (unreachable) target.
 fn start_tls_target(dir: &Path) -> SocketAddr {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("leaf.pem"))
         .unwrap()
@@ -117,14 +119,21 @@ fn start_tls_target(dir: &Path) -> SocketAddr {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let service = hyper::service::service_fn(|_req| async {
-                    let resp = hyper::Response::builder()
-                        .header("Content-Type", common::target::TEXT)
-                        .body(Full::new(Bytes::from_static(
-                            b"# TYPE tls_demo gauge\ntls_demo 7\n",
-                        )))
-                        .unwrap();
-                    Ok::<_, std::convert::Infallible>(resp)
+                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                    let resp = if req.uri().path() == "/sd" {
+                        hyper::Response::builder()
+                            .header("Content-Type", "application/json")
+                            .body(Full::new(Bytes::from_static(
+                                br#"[{"targets":["127.0.0.1:9"],"labels":{"from":"https_sd"}}]"#,
+                            )))
+                    } else {
+                        hyper::Response::builder()
+                            .header("Content-Type", common::target::TEXT)
+                            .body(Full::new(Bytes::from_static(
+                                b"# TYPE tls_demo gauge\ntls_demo 7\n",
+                            )))
+                    };
+                    Ok::<_, std::convert::Infallible>(resp.unwrap())
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
@@ -170,8 +179,9 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
          - job_name: insecure\n    scheme: https\n    tls_config:\n      insecure_skip_verify: true\n    static_configs: [{{targets: ['{target}']}}]\n\
          - job_name: no_ca\n    scheme: https\n    static_configs: [{{targets: ['{target}']}}]\n\
          - job_name: wrong_name\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n      server_name: other.example\n    static_configs: [{{targets: ['{target}']}}]\n\
-         - job_name: by_name\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n    static_configs: [{{targets: ['localhost:{}']}}]\n",
-        target.port()
+         - job_name: by_name\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n    static_configs: [{{targets: ['localhost:{port}']}}]\n\
+         - job_name: sd_https\n    http_sd_configs:\n      - url: https://localhost:{port}/sd\n        refresh_interval: 200ms\n        tls_config:\n          ca_file: {ca}\n",
+        port = target.port()
     );
     let config = config.replace("\n- job_name", "\n  - job_name");
     let (_, server) = common::start_scraping(dir.path(), &config);
@@ -179,7 +189,7 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
     let deadline = Instant::now() + Duration::from_secs(30);
     let all = loop {
         let t = targets(&server);
-        if t.len() == 5 && t.iter().all(|t| t["health"] != "unknown") {
+        if t.len() == 6 && t.iter().all(|t| t["health"] != "unknown") {
             break t;
         }
         assert!(Instant::now() < deadline, "targets not scraped: {t:?}");
@@ -199,6 +209,10 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
             "{t}"
         );
     }
+    // Discovery over https with the job's CA found the target it lists.
+    let sd = by_pool("sd_https");
+    assert_eq!(sd["labels"]["from"], "https_sd", "{sd}");
+    assert_eq!(sd["labels"]["instance"], "127.0.0.1:9", "{sd}");
     for pool in ["no_ca", "wrong_name"] {
         let t = by_pool(pool);
         println!("{pool}: {}", t["lastError"]);

@@ -52,6 +52,8 @@ impl PartialEq for TlsClient {
     }
 }
 
+impl Eq for TlsClient {}
+
 /// ring's provider. rustls 0.23.48 deprecates it for lacking post-quantum
 /// key exchange; the alternative (aws-lc-rs) needs a C/CMake toolchain at
 /// build time, and scrape traffic on a private network does not need it.

@@ -69,6 +69,8 @@ pub struct HttpSd {
     pub basic_auth: Option<BasicAuth>,
     /// `Authorization` header.
     pub authorization: Option<Authorization>,
+    /// `tls_config` for an https URL; none: the system's roots.
+    pub tls: Option<crate::scrape::tls::TlsClient>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +80,7 @@ struct RawHttpSd {
     refresh_interval: Option<Dur>,
     basic_auth: Option<BasicAuth>,
     authorization: Option<Authorization>,
+    tls_config: Option<crate::scrape::tls::TlsConfig>,
 }
 
 impl<'de> Deserialize<'de> for HttpSd {
@@ -85,13 +88,7 @@ impl<'de> Deserialize<'de> for HttpSd {
         let raw = RawHttpSd::deserialize(d)?;
         let scheme = raw.url.split_once("://").map(|(s, _)| s);
         match scheme {
-            Some("http") => {}
-            Some("https") => {
-                return Err(serde::de::Error::custom(format!(
-                    "http_sd_configs: {:?}: https is not supported (no TLS client)",
-                    raw.url
-                )));
-            }
+            Some("http" | "https") => {}
             _ => {
                 return Err(serde::de::Error::custom(format!(
                     "http_sd_configs: URL scheme must be 'http' or 'https': {:?}",
@@ -107,11 +104,18 @@ impl<'de> Deserialize<'de> for HttpSd {
                 "http_sd_configs: refresh_interval must be positive",
             ));
         }
+        let tls = match &raw.tls_config {
+            Some(t) => Some(crate::scrape::tls::build(t).map_err(|e| {
+                serde::de::Error::custom(format!("http_sd_configs: tls_config: {e}"))
+            })?),
+            None => None,
+        };
         Ok(HttpSd {
             url: raw.url,
             refresh_interval: refresh,
             basic_auth: raw.basic_auth,
             authorization: raw.authorization,
+            tls,
         })
     }
 }

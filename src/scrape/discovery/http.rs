@@ -78,7 +78,7 @@ impl HttpSd {
                 "X-Prometheus-Refresh-Interval-Seconds",
                 self.config.refresh_interval.as_secs_f64().to_string(),
             )],
-            tls: None,
+            tls: self.config.tls.as_ref(),
         };
         let content_type = self.fetcher.fetch(&req).await.map_err(|e| e.to_string())?;
         let media = content_type
