@@ -176,19 +176,7 @@ fn push_interval(sc: Option<&Obj>, method: &str) -> Result<Duration, TargetError
             ),
         ));
     }
-    let interval = match field(sc, "scrape_interval") {
-        Some(v) => duration(v, "scrape_config.scrape_interval")?,
-        None => PUSH_INTERVAL,
-    };
-    if interval < MIN_INTERVAL || interval > MAX_INTERVAL {
-        return Err(bad(
-            "scrape_config.scrape_interval",
-            format!(
-                "scrape_interval must be between 100ms and 24h, got {}",
-                crate::scrape::target::format_duration(interval)
-            ),
-        ));
-    }
+    let interval = scrape_interval(sc, PUSH_INTERVAL)?;
     Ok(interval)
 }
 
@@ -253,19 +241,7 @@ fn scrape_config(sc: &Obj) -> Result<ScrapeParts, TargetError> {
         ));
     }
     let endpoint = endpoint(url, scheme, metrics_path)?;
-    let interval = match field(sc, "scrape_interval") {
-        Some(v) => duration(v, "scrape_config.scrape_interval")?,
-        None => DEFAULT_INTERVAL,
-    };
-    if interval < MIN_INTERVAL || interval > MAX_INTERVAL {
-        return Err(bad(
-            "scrape_config.scrape_interval",
-            format!(
-                "scrape_interval must be between 100ms and 24h, got {}",
-                crate::scrape::target::format_duration(interval)
-            ),
-        ));
-    }
+    let interval = scrape_interval(sc, DEFAULT_INTERVAL)?;
     let timeout = match field(sc, "scrape_timeout") {
         Some(v) => duration(v, "scrape_config.scrape_timeout")?,
         None => DEFAULT_TIMEOUT.min(interval),
@@ -505,6 +481,25 @@ fn labels(v: &Value) -> Result<BTreeMap<String, String>, TargetError> {
         out.insert(k.clone(), bounded(v, &at, MAX_TEXT)?.to_string());
     }
     Ok(out)
+}
+
+/// `scrape_config.scrape_interval`, `default` when absent, within
+/// 100ms..=24h.
+fn scrape_interval(sc: &Obj, default: Duration) -> Result<Duration, TargetError> {
+    let interval = match field(sc, "scrape_interval") {
+        Some(v) => duration(v, "scrape_config.scrape_interval")?,
+        None => default,
+    };
+    if interval < MIN_INTERVAL || interval > MAX_INTERVAL {
+        return Err(bad(
+            "scrape_config.scrape_interval",
+            format!(
+                "scrape_interval must be between 100ms and 24h, got {}",
+                crate::scrape::target::format_duration(interval)
+            ),
+        ));
+    }
+    Ok(interval)
 }
 
 #[cfg(test)]
