@@ -56,6 +56,22 @@ pub fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
     }
 }
 
+/// A parameter that is not what it must be: its name and why, for
+/// endpoints with their own error envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParam {
+    /// The parameter.
+    pub name: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+impl From<BadParam> for ApiError {
+    fn from(b: BadParam) -> ApiError {
+        ApiError::param(&b.name, b.why)
+    }
+}
+
 impl Params {
     /// Parameters from literal pairs (tests).
     #[cfg(test)]
@@ -115,6 +131,14 @@ impl Params {
             .transpose()
     }
 
+    /// The required `query` parameter, parsed as PromQL.
+    pub fn expr(&self) -> Result<Expr, ApiError> {
+        let text = self
+            .get("query")
+            .ok_or_else(|| ApiError::param("query", "query is required"))?;
+        hourglass_query::parse(text).map_err(|e| ApiError::param("query", parse_error_text(&e)))
+    }
+
     /// `start` and `end` of a metadata query: the whole time range when
     /// absent; `end` before `start` is refused.
     pub fn range(&self) -> Result<(i64, i64), ApiError> {
@@ -138,6 +162,50 @@ impl Params {
                 Ok(n) if n > 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
                 _ => Err(ApiError::param("limit", "limit must be a positive number")),
             },
+        }
+    }
+
+    /// A whole number from `min` to `max`, if given.
+    pub fn count(&self, name: &str, min: usize, max: usize) -> Result<Option<usize>, BadParam> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        match v.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(BadParam {
+                name: name.to_string(),
+                why: format!("{name} must be a whole number from {min} to {max}, got {v:?}"),
+            }),
+        }
+    }
+
+    /// The page of a listing as `(offset, limit)`: from `limit`/`offset`,
+    /// or from `page` (from 1) and `page_size` (`default_size` when absent);
+    /// no limit when neither is given. Sizes are at most `max_size`.
+    pub fn paging(
+        &self,
+        default_size: usize,
+        max_size: usize,
+    ) -> Result<(usize, Option<usize>), BadParam> {
+        let by_offset = self.get("limit").is_some() || self.get("offset").is_some();
+        let by_page = self.get("page").is_some() || self.get("page_size").is_some();
+        if by_offset && by_page {
+            return Err(BadParam {
+                name: "page".to_string(),
+                why: "give limit/offset or page/page_size, not both".to_string(),
+            });
+        }
+        if by_page {
+            let size = self
+                .count("page_size", 1, max_size)?
+                .unwrap_or(default_size);
+            let page = self.count("page", 1, usize::MAX / max_size)?.unwrap_or(1);
+            Ok(((page - 1) * size, Some(size)))
+        } else {
+            Ok((
+                self.count("offset", 0, usize::MAX)?.unwrap_or(0),
+                self.count("limit", 1, max_size)?,
+            ))
         }
     }
 

@@ -1,8 +1,8 @@
 //! `/api/v1/parse_query`: the AST as JSON, in the shape the Prometheus UI's
 //! query explainer reads.
 
-use super::envelope::{ApiError, ApiResult, success};
-use super::params::{Params, parse_error_text};
+use super::envelope::{ApiResult, success};
+use super::params::Params;
 use hourglass_query::prom_text::plain_float;
 use hourglass_query::{
     At, BinaryOp, Expr, GroupSide, Grouping, UnaryOp, ValueType, VectorSelector,
@@ -123,12 +123,7 @@ pub fn translate(e: &Expr) -> Value {
 
 /// `GET|POST /api/v1/parse_query?query=…`.
 pub async fn parse_query(params: Params) -> ApiResult {
-    let q = params
-        .get("query")
-        .ok_or_else(|| ApiError::param("query", "query is required"))?;
-    let expr =
-        hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
-    Ok(success(translate(&expr), &[]))
+    Ok(success(translate(&params.expr()?), &[]))
 }
 
 #[cfg(test)]

@@ -141,12 +141,7 @@ pub async fn query_exemplars(params: Params) -> ApiResult {
 
 /// `GET|POST /api/v1/format_query`: the canonical form of `query`.
 pub async fn format_query(params: Params) -> ApiResult {
-    let q = params
-        .get("query")
-        .ok_or_else(|| ApiError::param("query", "query is required"))?;
-    let expr =
-        hourglass_query::parse(q).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
-    Ok(success(Value::String(expr.to_string()), &[]))
+    Ok(success(Value::String(params.expr()?.to_string()), &[]))
 }
 
 /// Prometheus's buildinfo fields. `version` is the Prometheus release whose

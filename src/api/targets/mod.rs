@@ -69,6 +69,12 @@ impl TargetError {
     }
 }
 
+impl From<crate::api::params::BadParam> for TargetError {
+    fn from(b: crate::api::params::BadParam) -> TargetError {
+        TargetError::bad(b.name, b.why)
+    }
+}
+
 impl From<RegistryError> for TargetError {
     fn from(e: RegistryError) -> TargetError {
         let (status, field) = match &e {

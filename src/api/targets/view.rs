@@ -252,19 +252,6 @@ const SORT_KEYS: [(&str, SortKey); 7] = [
     ("scrape_duration_ms", SortKey::ScrapeDuration),
 ];
 
-fn count(p: &Params, name: &str, min: usize, max: usize) -> Result<Option<usize>, TargetError> {
-    match p.get(name) {
-        None => Ok(None),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(TargetError::bad(
-                name,
-                format!("{name} must be a whole number from {min} to {max}, got {v:?}"),
-            )),
-        },
-    }
-}
-
 impl ListQuery {
     /// Reads `health`, `source_id`, `sort` (`field` or `-field`), `order`
     /// (`asc`/`desc`), and either `limit`/`offset` or `page`/`page_size`.
@@ -312,24 +299,8 @@ impl ListQuery {
                 ));
             }
         }
-        let by_offset = p.get("limit").is_some() || p.get("offset").is_some();
-        let by_page = p.get("page").is_some() || p.get("page_size").is_some();
-        if by_offset && by_page {
-            return Err(TargetError::bad(
-                "page",
-                "give limit/offset or page/page_size, not both",
-            ));
-        }
-        let (offset, limit) = if by_page {
-            let size = count(p, "page_size", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
-            let page = count(p, "page", 1, usize::MAX / MAX_PAGE)?.unwrap_or(1);
-            ((page - 1) * size, size)
-        } else {
-            (
-                count(p, "offset", 0, usize::MAX)?.unwrap_or(0),
-                count(p, "limit", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE),
-            )
-        };
+        let (offset, limit) = p.paging(DEFAULT_PAGE, MAX_PAGE)?;
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
         Ok(ListQuery {
             health,
             source_id: p.get("source_id").map(str::to_string),
