@@ -2,13 +2,13 @@
 
 use super::envelope::{ApiError, ApiResult};
 use super::json::{format_timestamp, query_response};
-use super::params::{Params, parse_error_text};
+use super::params::Params;
 use super::query_stats::{StatsWanted, stats_json};
 use crate::observe::{MAX_LOGGED_QUERY_BYTES, QueryKind, QueryPhases, SlowQuery, bounded_text};
 use crate::server::{AppState, Caller};
-use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use hourglass_query::{ErrorKind, EvalError, Expr, QueryOptions, QueryOutput, Slot, Value};
 use std::net::SocketAddr;
@@ -49,11 +49,7 @@ fn query_params(
     params: &Params,
     server_timeout: Duration,
 ) -> Result<(Expr, QueryOptions), ApiError> {
-    let text = params
-        .get("query")
-        .ok_or_else(|| ApiError::param("query", "query is required"))?;
-    let expr =
-        hourglass_query::parse(text).map_err(|e| ApiError::param("query", parse_error_text(&e)))?;
+    let expr = params.expr()?;
     let timeout = match params.duration("timeout")? {
         Some(ms) if ms > 0 => Duration::from_millis(ms.unsigned_abs()).min(server_timeout),
         _ => server_timeout,
@@ -144,21 +140,37 @@ pub(crate) struct Asked {
 }
 
 impl Asked {
-    pub(crate) fn new(
-        kind: QueryKind,
-        params: &Params,
-        caller: Option<Extension<Caller>>,
-        remote: Option<Extension<ConnectInfo<SocketAddr>>>,
-    ) -> Asked {
+    pub(crate) fn new(kind: QueryKind, params: &Params, who: Requester) -> Asked {
         Asked {
             kind,
             arrived: Instant::now(),
             text: params.get("query").unwrap_or_default().to_string(),
             params: String::new(),
             stats: StatsWanted::from_params(params),
-            caller: caller.map(|Extension(c)| c.name),
-            remote: remote.map(|Extension(ConnectInfo(a))| a),
+            caller: who.caller,
+            remote: who.remote,
         }
+    }
+}
+
+/// Who sent a request: the authenticated caller's name and the peer
+/// address, when known.
+pub(crate) struct Requester {
+    caller: Option<String>,
+    remote: Option<SocketAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Requester, Self::Rejection> {
+        Ok(Requester {
+            caller: parts.extensions.get::<Caller>().map(|c| c.name.clone()),
+            remote: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        })
     }
 }
 
@@ -305,71 +317,47 @@ async fn run(
 }
 
 /// `GET|POST /api/v1/query?query=…[&time=…][&timeout=…][&lookback_delta=…][&limit=…][&stats=…]`
-pub async fn instant(
-    State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
-    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
-    params: Params,
-) -> ApiResult {
-    let asked = Asked::new(QueryKind::Instant, &params, caller, remote);
-    instant_page(state, params, None, asked).await
-}
-
-/// An instant query answering `page` of its series (`None`: the `limit`
-/// parameter's).
-pub(crate) async fn instant_page(
-    state: AppState,
-    params: Params,
-    page: Option<Page>,
-    mut asked: Asked,
-) -> ApiResult {
-    let (expr, opts) = common(&state, &params)?;
-    let t = params.time_or("time", now_ms())?;
-    asked.params = times_text(&[("time", t)]);
-    let page = match page {
-        Some(p) => p,
-        None => Page {
-            limit: params.limit()?,
-            ..Page::default()
-        },
-    };
-    run(
-        state,
-        opts,
-        move |st, o| {
-            let storage = st.storage();
-            let q = storage.querier(i64::MIN, i64::MAX);
-            st.engine().instant_with(&q, &expr, t, o)
-        },
-        page,
-        asked,
-    )
-    .await
+pub async fn instant(State(state): State<AppState>, who: Requester, params: Params) -> ApiResult {
+    let asked = Asked::new(QueryKind::Instant, &params, who);
+    answer(state, params, None, asked).await
 }
 
 /// `GET|POST /api/v1/query_range?query=…&start=…&end=…&step=…[&stats=…]`
-pub async fn range(
-    State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
-    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
-    params: Params,
-) -> ApiResult {
-    let asked = Asked::new(QueryKind::Range, &params, caller, remote);
-    range_page(state, params, None, asked).await
+pub async fn range(State(state): State<AppState>, who: Requester, params: Params) -> ApiResult {
+    let asked = Asked::new(QueryKind::Range, &params, who);
+    answer(state, params, None, asked).await
 }
 
-/// A range query answering `page` of its series (`None`: the `limit`
+/// When a query is evaluated: at one time, or at each step of a range.
+#[derive(Debug, Clone, Copy)]
+enum Grid {
+    At(i64),
+    Steps { start: i64, end: i64, step: i64 },
+}
+
+/// A query of `asked.kind` (instant at `time`, or over `start`, `end` and
+/// `step`) answering `page` of its series (`None`: the `limit`
 /// parameter's).
-pub(crate) async fn range_page(
+pub(crate) async fn answer(
     state: AppState,
     params: Params,
     page: Option<Page>,
     mut asked: Asked,
 ) -> ApiResult {
     let (expr, opts) = common(&state, &params)?;
-    let max_points = state.engine().options().max_points_per_series;
-    let (start, end, step) = range_grid(&params, max_points)?;
-    asked.params = times_text(&[("start", start), ("end", end), ("step", step)]);
+    let grid = match asked.kind {
+        QueryKind::Instant => {
+            let t = params.time_or("time", now_ms())?;
+            asked.params = times_text(&[("time", t)]);
+            Grid::At(t)
+        }
+        QueryKind::Range => {
+            let max_points = state.engine().options().max_points_per_series;
+            let (start, end, step) = range_grid(&params, max_points)?;
+            asked.params = times_text(&[("start", start), ("end", end), ("step", step)]);
+            Grid::Steps { start, end, step }
+        }
+    };
     let page = match page {
         Some(p) => p,
         None => Page {
@@ -383,7 +371,12 @@ pub(crate) async fn range_page(
         move |st, o| {
             let storage = st.storage();
             let q = storage.querier(i64::MIN, i64::MAX);
-            st.engine().range_with(&q, &expr, start, end, step, o)
+            match grid {
+                Grid::At(t) => st.engine().instant_with(&q, &expr, t, o),
+                Grid::Steps { start, end, step } => {
+                    st.engine().range_with(&q, &expr, start, end, step, o)
+                }
+            }
         },
         page,
         asked,
