@@ -19,6 +19,14 @@ fn status(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// A one-line plain-text answer, for the endpoints outside the envelope
+/// (remote write, the Pushgateway).
+pub(crate) fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
+    let mut msg = msg.into();
+    msg.push('\n');
+    (code, msg).into_response()
+}
+
 /// An API failure, rendered in the envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -7,6 +7,7 @@
 //! 415 for a content type or encoding we do not speak; 500 only for our own
 //! failures, which the sender retries.
 
+use crate::api::envelope::plain;
 use crate::ingest::remote_write::{self, Bounds, DecodeError, SnappyError, v1, v2};
 use crate::metadata::MetricMetadata;
 use crate::scrape::registry::arrivals::Channel;
@@ -28,12 +29,6 @@ const V2_PROTO: &str = "io.prometheus.write.v2.Request";
 enum Proto {
     V1,
     V2,
-}
-
-fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
-    let mut msg = msg.into();
-    msg.push('\n');
-    (code, msg).into_response()
 }
 
 pub async fn remote_write(

@@ -15,6 +15,7 @@
 //! (DELETE); 400 for a bad path or body, 413 for an oversized one, 415 for
 //! protobuf or an unknown encoding.
 
+use crate::api::envelope::plain;
 use crate::ingest::text::{self, Entry, MetricKind};
 use crate::metadata::MetricMetadata;
 use crate::push::Families;
@@ -32,12 +33,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 const PUSH_TIME: &str = "push_time_seconds";
-
-fn plain(code: StatusCode, msg: impl Into<String>) -> Response {
-    let mut msg = msg.into();
-    msg.push('\n');
-    (code, msg).into_response()
-}
 
 pub async fn pushgateway(
     State(state): State<AppState>,
