@@ -7,7 +7,7 @@ use crate::server::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use hourglass_query::ErrorKind;
-use hourglass_storage::{Labels, Matcher, Querier, Storage};
+use hourglass_storage::{Labels, Matcher, Querier, Storage, StorageError};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -73,7 +73,13 @@ fn union(
     Ok(all.into_iter().collect())
 }
 
-pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult {
+/// Answers a label lookup over `[start, end]` on a query slot: `lookup`
+/// once per `match[]` set (or once with none), the union cut at `limit`.
+async fn lookup_names(
+    state: AppState,
+    params: Params,
+    lookup: impl Fn(&dyn Querier, &[Matcher]) -> Result<Vec<String>, StorageError> + Send + 'static,
+) -> ApiResult {
     let (start, end) = params.range()?;
     let sets = params.match_sets()?;
     let limit = params.limit()?;
@@ -83,12 +89,16 @@ pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult 
     let mut names = blocking(move || {
         let _slot = slot;
         let q = storage.querier(start, end);
-        union(&sets, until, |m| q.label_names(m).map_err(storage_error))
+        union(&sets, until, |m| lookup(&q, m).map_err(storage_error))
     })
     .await?;
     let mut warnings = Vec::new();
     truncate(&mut names, limit, &mut warnings);
     Ok(success(json!(names), &warnings))
+}
+
+pub async fn labels(State(state): State<AppState>, params: Params) -> ApiResult {
+    lookup_names(state, params, |q, m| q.label_names(m)).await
 }
 
 /// Undoes Prometheus's `U__` value escaping of label names in URL paths:
@@ -124,23 +134,7 @@ pub async fn label_values(
     let name = unescape_label_name(&name)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_data(format!("invalid label name: {name:?}")))?;
-    let (start, end) = params.range()?;
-    let sets = params.match_sets()?;
-    let limit = params.limit()?;
-    let slot = super::query::admitted(&state).await?;
-    let storage = state.storage();
-    let until = deadline(&state);
-    let mut values = blocking(move || {
-        let _slot = slot;
-        let q = storage.querier(start, end);
-        union(&sets, until, |m| {
-            q.label_values(&name, m).map_err(storage_error)
-        })
-    })
-    .await?;
-    let mut warnings = Vec::new();
-    truncate(&mut values, limit, &mut warnings);
-    Ok(success(json!(values), &warnings))
+    lookup_names(state, params, move |q, m| q.label_values(&name, m)).await
 }
 
 /// Labels as a JSON object, in label order.
