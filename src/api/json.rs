@@ -24,17 +24,31 @@ fn write_str(s: &str, out: &mut String) {
     write_quoted(out, s, Quoting::Json);
 }
 
-fn write_labels(l: &Labels, out: &mut String) {
-    out.push('{');
-    for (i, label) in l.iter().enumerate() {
+/// `items` between `open` and `close`, comma-separated, each written by
+/// `each`.
+fn write_list<T>(
+    open: char,
+    items: impl IntoIterator<Item = T>,
+    close: char,
+    out: &mut String,
+    mut each: impl FnMut(T, &mut String),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        each(item, out);
+    }
+    out.push(close);
+}
+
+fn write_labels(l: &Labels, out: &mut String) {
+    write_list('{', l.iter(), '}', out, |label, out| {
         write_str(&label.name, out);
         out.push(':');
         write_str(&label.value, out);
-    }
-    out.push('}');
+    });
 }
 
 fn write_point(t: i64, v: f64, out: &mut String) {
@@ -46,38 +60,25 @@ fn write_point(t: i64, v: f64, out: &mut String) {
 }
 
 fn write_vector(v: &[InstantSample], out: &mut String) {
-    out.push('[');
-    for (i, s) in v.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    write_list('[', v, ']', out, |s, out| {
         out.push_str("{\"metric\":");
         write_labels(&s.labels, out);
         out.push_str(",\"value\":");
         write_point(s.t, s.v, out);
         out.push('}');
-    }
-    out.push(']');
+    });
 }
 
 fn write_matrix(m: &[RangeSeries], out: &mut String) {
-    out.push('[');
-    for (i, s) in m.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    write_list('[', m, ']', out, |s, out| {
         out.push_str("{\"metric\":");
         write_labels(&s.labels, out);
-        out.push_str(",\"values\":[");
-        for (j, p) in s.points.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            write_point(p.t, p.v, out);
-        }
-        out.push_str("]}");
-    }
-    out.push(']');
+        out.push_str(",\"values\":");
+        write_list('[', &s.points, ']', out, |p, out| {
+            write_point(p.t, p.v, out)
+        });
+        out.push('}');
+    });
 }
 
 /// The whole success envelope of a query result; `paging` (series in the
@@ -137,14 +138,8 @@ pub fn query_response(
         }
         out.push_str(",\"");
         out.push_str(key);
-        out.push_str("\":[");
-        for (i, w) in list.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_str(w, &mut out);
-        }
-        out.push(']');
+        out.push_str("\":");
+        write_list('[', list, ']', &mut out, |w, out| write_str(w, out));
     }
     out.push('}');
     out
