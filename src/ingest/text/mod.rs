@@ -339,21 +339,8 @@ pub fn fuzz_one(data: &[u8]) {
         raw::check_against_iterator(text, false);
         raw::check_against_iterator(text, true);
     }
-    let mut printed = String::new();
-    let mut first = Vec::new();
-    for entry in parser {
-        let Ok(entry) = entry else { break };
-        print::write_entry(&mut printed, &entry);
-        first.push(entry);
-    }
-    let again: Vec<Entry<'_>> = match parse(&printed).collect::<Result<_, _>>() {
-        Ok(v) => v,
-        Err(e) => panic!("printed text does not parse: {e}\n{printed}"),
-    };
-    assert_eq!(again.len(), first.len(), "{printed}");
-    for (a, b) in again.iter().zip(&first) {
-        assert!(print::same_entry(a, b), "{a:?} != {b:?}\n{printed}");
-    }
+    let (printed, first) = print_until_error(parser);
+    check_reparsed(&printed, &first, parse);
 }
 
 /// Runs arbitrary bytes through the strict parser: the lenient parser gets
@@ -365,6 +352,17 @@ pub fn fuzz_strict(data: &[u8]) {
     let Ok(parser) = parse_strict_bytes(data) else {
         return;
     };
+    let (printed, first) = print_until_error(parser);
+    if let Ok(lenient) = parse_bytes(data) {
+        let ok = lenient.take_while(Result::is_ok).count();
+        assert!(ok >= first.len(), "lenient parsing stopped earlier");
+    }
+    check_reparsed(&printed, &first, parse_strict);
+}
+
+/// The entries `parser` reads before its first error, and their text as
+/// printed.
+fn print_until_error(parser: Parser<'_>) -> (String, Vec<Entry<'_>>) {
     let mut printed = String::new();
     let mut first = Vec::new();
     for entry in parser {
@@ -372,16 +370,18 @@ pub fn fuzz_strict(data: &[u8]) {
         print::write_entry(&mut printed, &entry);
         first.push(entry);
     }
-    if let Ok(lenient) = parse_bytes(data) {
-        let ok = lenient.take_while(Result::is_ok).count();
-        assert!(ok >= first.len(), "lenient parsing stopped earlier");
-    }
-    let again: Vec<Entry<'_>> = match parse_strict(&printed).collect::<Result<_, _>>() {
+    (printed, first)
+}
+
+/// Panics unless `printed` parses with `reparse`, without error, into the
+/// same entries as `first`.
+fn check_reparsed(printed: &str, first: &[Entry<'_>], reparse: fn(&str) -> Parser<'_>) {
+    let again: Vec<Entry<'_>> = match reparse(printed).collect::<Result<_, _>>() {
         Ok(v) => v,
-        Err(e) => panic!("printed text does not parse strictly: {e}\n{printed}"),
+        Err(e) => panic!("printed text does not parse again: {e}\n{printed}"),
     };
     assert_eq!(again.len(), first.len(), "{printed}");
-    for (a, b) in again.iter().zip(&first) {
+    for (a, b) in again.iter().zip(first) {
         assert!(print::same_entry(a, b), "{a:?} != {b:?}\n{printed}");
     }
 }
