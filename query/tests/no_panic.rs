@@ -6,22 +6,6 @@
 use hourglass_query::fuzzing::parse_and_round_trip;
 use hourglass_query::{MAX_NESTING, MAX_QUERY_BYTES, parse};
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 const PIECES: &[&str] = &[
     "foo",
     "bar",
@@ -116,22 +100,22 @@ fn corpus_lines() -> Vec<String> {
 #[test]
 fn corpus_and_its_mutations_never_panic() {
     let lines = corpus_lines();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for line in &lines {
         parse_and_round_trip(line.as_bytes());
         for _ in 0..8 {
             let mut bytes = line.as_bytes().to_vec();
-            for _ in 0..=rng.below(3) {
-                let at = rng.below(bytes.len() + 1);
-                match rng.below(4) {
+            for _ in 0..=rng.usize(..3) {
+                let at = rng.usize(..bytes.len() + 1);
+                match rng.usize(..4) {
                     0 if at < bytes.len() => {
                         bytes.remove(at);
                     }
                     1 => {
-                        let piece = PIECES[rng.below(PIECES.len())];
+                        let piece = PIECES[rng.usize(..PIECES.len())];
                         bytes.splice(at..at, piece.bytes());
                     }
-                    2 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                    2 if at < bytes.len() => bytes[at] = rng.u8(..),
                     _ => bytes.truncate(at),
                 }
             }
@@ -142,12 +126,12 @@ fn corpus_and_its_mutations_never_panic() {
 
 #[test]
 fn random_token_soup_never_panics() {
-    let mut rng = Rng(42);
+    let mut rng = fastrand::Rng::with_seed(42);
     for _ in 0..5000 {
         let mut q = String::new();
-        for _ in 0..rng.below(24) {
-            q.push_str(PIECES[rng.below(PIECES.len())]);
-            if rng.below(3) == 0 {
+        for _ in 0..rng.usize(..24) {
+            q.push_str(PIECES[rng.usize(..PIECES.len())]);
+            if rng.usize(..3) == 0 {
                 q.push(' ');
             }
         }

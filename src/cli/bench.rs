@@ -55,22 +55,6 @@ pub struct IngestArgs {
     start_ms: Option<i64>,
 }
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Shape {
     /// Rises by small random amounts.
@@ -92,7 +76,7 @@ struct SeriesSpec {
 }
 
 /// The ~100 series of one node-exporter host.
-fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
+fn host_series(host: usize, rng: &mut fastrand::Rng) -> Vec<SeriesSpec> {
     let instance = format!(
         "10.{}.{}.{}:9100",
         host / 65536 % 256,
@@ -123,7 +107,7 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
             l.push(("cpu".into(), cpu.to_string()));
             l.push(("mode".into(), mode.into()));
             // CPU seconds carry two decimals, as node exporter reports them.
-            push(l, Shape::Counter, (rng.unit() * 1e8).round() / 100.0);
+            push(l, Shape::Counter, (rng.f64() * 1e8).round() / 100.0);
         }
     }
     for m in [
@@ -148,11 +132,11 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
         push(
             base(&format!("node_memory_{m}_bytes")),
             shape,
-            ((rng.next() % (16 << 20)) * 4096) as f64,
+            (rng.u64(..16 << 20) * 4096) as f64,
         );
     }
     for l in ["node_load1", "node_load5", "node_load15"] {
-        push(base(l), Shape::Gauge, rng.unit() * 4.0);
+        push(base(l), Shape::Gauge, rng.f64() * 4.0);
     }
     for (dev, mount) in [("sda1", "/"), ("sda2", "/var"), ("sdb1", "/data")] {
         for m in [
@@ -169,7 +153,7 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
             } else {
                 Shape::Bytes
             };
-            push(l, shape, ((rng.next() % (1 << 28)) * 4096) as f64);
+            push(l, shape, (rng.u64(..1 << 28) * 4096) as f64);
         }
     }
     for dev in ["eth0", "eth1", "lo"] {
@@ -181,22 +165,22 @@ fn host_series(host: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
         ] {
             let mut l = base(m);
             l.push(("device".into(), dev.into()));
-            push(l, Shape::IntCounter, (rng.next() % 1_000_000_000) as f64);
+            push(l, Shape::IntCounter, rng.u64(..1_000_000_000) as f64);
         }
     }
     out.truncate(100);
     out
 }
 
-fn advance(s: &mut SeriesSpec, rng: &mut Rng) {
+fn advance(s: &mut SeriesSpec, rng: &mut fastrand::Rng) {
     s.value = match s.shape {
         // Rounded after each step: node exporter reports CPU seconds as
         // integer ticks / 100, never with accumulated float error.
-        Shape::Counter => ((s.value + (rng.next() % 1000) as f64 / 100.0) * 100.0).round() / 100.0,
-        Shape::Gauge => ((s.value + (rng.unit() - 0.5) * 10.0) * 100.0).round() / 100.0,
+        Shape::Counter => ((s.value + rng.u64(..1000) as f64 / 100.0) * 100.0).round() / 100.0,
+        Shape::Gauge => ((s.value + (rng.f64() - 0.5) * 10.0) * 100.0).round() / 100.0,
         Shape::Constant => s.value,
-        Shape::IntCounter => s.value + (rng.next() % 100_000) as f64,
-        Shape::Bytes => (s.value + ((rng.next() % 65) as f64 - 32.0) * 4096.0).max(0.0),
+        Shape::IntCounter => s.value + rng.u64(..100_000) as f64,
+        Shape::Bytes => (s.value + (rng.u64(..65) as f64 - 32.0) * 4096.0).max(0.0),
     };
 }
 
@@ -318,7 +302,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         args.scrapes
     );
     let t_build = Instant::now();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let mut per_sender: Vec<Vec<SeriesSpec>> = (0..args.concurrency).map(|_| Vec::new()).collect();
     // Spread series evenly, as a scraper's shards do by series hash: an
     // uneven split leaves senders idle at every lockstep barrier and makes
@@ -343,7 +327,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 for s in group.iter_mut() {
                     advance(s, &mut rng);
                     let jitter = if args.jitter_ms > 0 {
-                        (rng.next() % (2 * args.jitter_ms as u64 + 1)) as i64 - args.jitter_ms
+                        rng.u64(..2 * args.jitter_ms as u64 + 1) as i64 - args.jitter_ms
                     } else {
                         0
                     };
