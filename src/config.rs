@@ -77,6 +77,18 @@ impl Credentials {
     }
 }
 
+/// What one caller (a token or a user) may write; keys beside its name
+/// and secret.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallerLimits {
+    /// Most samples per second this caller may write.
+    pub samples_per_second: Option<u64>,
+    /// Most live series this caller may have created.
+    pub max_active_series: Option<u64>,
+    /// Most series this caller may create per minute.
+    pub max_new_series_per_minute: Option<u64>,
+}
+
 /// One bearer token.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,12 +97,9 @@ pub struct Token {
     pub name: String,
     /// The secret.
     pub token: String,
-    /// Most samples per second this caller may write.
-    pub samples_per_second: Option<u64>,
-    /// Most live series this caller may have created.
-    pub max_active_series: Option<u64>,
-    /// Most series this caller may create per minute.
-    pub max_new_series_per_minute: Option<u64>,
+    /// What this caller may write.
+    #[serde(flatten)]
+    pub limits: CallerLimits,
 }
 
 /// One basic-auth user.
@@ -101,12 +110,9 @@ pub struct BasicUser {
     pub username: String,
     /// The password.
     pub password: String,
-    /// Most samples per second this caller may write.
-    pub samples_per_second: Option<u64>,
-    /// Most live series this caller may have created.
-    pub max_active_series: Option<u64>,
-    /// Most series this caller may create per minute.
-    pub max_new_series_per_minute: Option<u64>,
+    /// What this caller may write.
+    #[serde(flatten)]
+    pub limits: CallerLimits,
 }
 
 /// Request limits beyond the body size.
@@ -222,9 +228,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.limits.max_series_per_request, 5);
         assert_eq!(c.limits.max_labels_per_series, 64);
-        assert_eq!(c.auth.write.tokens[0].samples_per_second, Some(100));
-        assert_eq!(c.auth.write.tokens[0].max_active_series, Some(7));
-        assert_eq!(c.auth.write.tokens[0].max_new_series_per_minute, None);
+        let limits = &c.auth.write.tokens[0].limits;
+        assert_eq!(limits.samples_per_second, Some(100));
+        assert_eq!(limits.max_active_series, Some(7));
+        assert_eq!(limits.max_new_series_per_minute, None);
         assert_eq!(c.limits.max_active_series, None);
         assert!(!c.auth.read.is_open());
     }
@@ -233,5 +240,19 @@ mod tests {
     fn refuses_weak_or_unknown_settings() {
         assert!(Config::parse("[[auth.write.tokens]]\nname='a'\ntoken='short'").is_err());
         assert!(Config::parse("[limits]\nmax_serie = 3").is_err());
+        // Caller limits sit beside a token's name and secret; a misspelt
+        // one is still refused by name.
+        for class in ["tokens", "basic"] {
+            let who = if class == "tokens" {
+                "name='a'\ntoken='0123456789abcdef'"
+            } else {
+                "username='u'\npassword='p'"
+            };
+            let e = Config::parse(&format!(
+                "[[auth.write.{class}]]\n{who}\nsamples_per_secnd = 5"
+            ))
+            .unwrap_err();
+            assert!(format!("{e:#}").contains("samples_per_secnd"), "{e:#}");
+        }
     }
 }

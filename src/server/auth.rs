@@ -4,7 +4,7 @@
 //! routes (see `routes.rs`).
 
 use super::AppState;
-use crate::config::Credentials;
+use crate::config::{CallerLimits, Credentials};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -123,23 +123,22 @@ struct Entry {
 impl Gate {
     /// The gate for one path class.
     pub fn new(c: &Credentials) -> Gate {
-        let budget = |r: Option<u64>| r.map(|r| Arc::new(Budget::new(r)));
-        let series = |max_active, max_new_per_minute| {
+        let caller = |name: &str, l: &CallerLimits| {
             let limits = SeriesLimits {
-                max_active,
-                max_new_per_minute,
+                max_active: l.max_active_series,
+                max_new_per_minute: l.max_new_series_per_minute,
             };
-            (!limits.is_unlimited()).then(|| Arc::new(SeriesQuota::new(limits)))
+            Caller {
+                name: name.to_string(),
+                budget: l.samples_per_second.map(|r| Arc::new(Budget::new(r))),
+                series: (!limits.is_unlimited()).then(|| Arc::new(SeriesQuota::new(limits))),
+            }
         };
         let mut entries = Vec::new();
         for t in &c.tokens {
             entries.push(Entry {
                 header: format!("Bearer {}", t.token).into_bytes(),
-                caller: Caller {
-                    name: t.name.clone(),
-                    budget: budget(t.samples_per_second),
-                    series: series(t.max_active_series, t.max_new_series_per_minute),
-                },
+                caller: caller(&t.name, &t.limits),
             });
         }
         for u in &c.basic {
@@ -147,11 +146,7 @@ impl Gate {
                 .encode(format!("{}:{}", u.username, u.password));
             entries.push(Entry {
                 header: format!("Basic {pair}").into_bytes(),
-                caller: Caller {
-                    name: u.username.clone(),
-                    budget: budget(u.samples_per_second),
-                    series: series(u.max_active_series, u.max_new_series_per_minute),
-                },
+                caller: caller(&u.username, &u.limits),
             });
         }
         Gate { entries }
