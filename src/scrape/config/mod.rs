@@ -59,94 +59,106 @@ struct RawFile {
     runtime: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGlobal {
-    scrape_interval: Option<Dur>,
-    scrape_timeout: Option<Dur>,
-    scrape_protocols: Option<Vec<String>>,
-    #[serde(default)]
-    external_labels: BTreeMap<String, String>,
-    body_size_limit: Option<Size>,
-    sample_limit: Option<u64>,
-    label_limit: Option<u64>,
-    label_name_length_limit: Option<u64>,
-    label_value_length_limit: Option<u64>,
-    target_limit: Option<u64>,
-    keep_dropped_targets: Option<u64>,
-    // Rule evaluation keys, not used by the scraper.
-    #[serde(rename = "evaluation_interval")]
-    _evaluation_interval: Option<IgnoredAny>,
-    #[serde(rename = "rule_query_offset")]
-    _rule_query_offset: Option<IgnoredAny>,
-    #[serde(rename = "query_log_file")]
-    _query_log_file: Option<IgnoredAny>,
-}
+/// Declares a raw struct with its own keys followed by the limit keys
+/// (shared by `global` and jobs), and `limits()` to resolve those: the limit
+/// keys are written once, and each struct still refuses an unknown key at
+/// its line (which `#[serde(flatten)]` would lose).
+macro_rules! with_limit_keys {
+    ($(#[$m:meta])* struct $name:ident { $($own:tt)* }) => {
+        $(#[$m])*
+        struct $name {
+            $($own)*
+            body_size_limit: Option<Size>,
+            sample_limit: Option<u64>,
+            label_limit: Option<u64>,
+            label_name_length_limit: Option<u64>,
+            label_value_length_limit: Option<u64>,
+            target_limit: Option<u64>,
+            keep_dropped_targets: Option<u64>,
+        }
 
-/// The limit keys, shared by `global` and jobs.
-#[derive(Debug, Default, Clone)]
-struct RawLimits {
-    body_size_limit: Option<Size>,
-    sample_limit: Option<u64>,
-    label_limit: Option<u64>,
-    label_name_length_limit: Option<u64>,
-    label_value_length_limit: Option<u64>,
-    target_limit: Option<u64>,
-    keep_dropped_targets: Option<u64>,
-}
-
-macro_rules! raw_limits {
-    ($raw:expr) => {
-        RawLimits {
-            body_size_limit: $raw.body_size_limit,
-            sample_limit: $raw.sample_limit,
-            label_limit: $raw.label_limit,
-            label_name_length_limit: $raw.label_name_length_limit,
-            label_value_length_limit: $raw.label_value_length_limit,
-            target_limit: $raw.target_limit,
-            keep_dropped_targets: $raw.keep_dropped_targets,
+        impl $name {
+            /// Its limits over `global`'s: an absent or 0 key inherits.
+            fn limits(&self, global: &Limits) -> Limits {
+                let pick = |own: Option<u64>, g: u64| own.filter(|&v| v != 0).unwrap_or(g);
+                Limits {
+                    body_size_limit: pick(
+                        self.body_size_limit.map(|s| s.0),
+                        global.body_size_limit,
+                    ),
+                    sample_limit: pick(self.sample_limit, global.sample_limit),
+                    label_limit: pick(self.label_limit, global.label_limit),
+                    label_name_length_limit: pick(
+                        self.label_name_length_limit,
+                        global.label_name_length_limit,
+                    ),
+                    label_value_length_limit: pick(
+                        self.label_value_length_limit,
+                        global.label_value_length_limit,
+                    ),
+                    target_limit: pick(self.target_limit, global.target_limit),
+                    keep_dropped_targets: pick(
+                        self.keep_dropped_targets,
+                        global.keep_dropped_targets,
+                    ),
+                }
+            }
         }
     };
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJob {
-    job_name: String,
-    scrape_interval: Option<Dur>,
-    scrape_timeout: Option<Dur>,
-    scrape_protocols: Option<Vec<String>>,
-    fallback_scrape_protocol: Option<String>,
-    metrics_path: Option<String>,
-    scheme: Option<String>,
-    #[serde(default)]
-    params: BTreeMap<String, Vec<String>>,
-    honor_labels: Option<bool>,
-    honor_timestamps: Option<bool>,
-    track_timestamps_staleness: Option<bool>,
-    enable_compression: Option<bool>,
-    basic_auth: Option<BasicAuth>,
-    authorization: Option<Authorization>,
-    tls_config: Option<super::tls::TlsConfig>,
-    body_size_limit: Option<Size>,
-    sample_limit: Option<u64>,
-    label_limit: Option<u64>,
-    label_name_length_limit: Option<u64>,
-    label_value_length_limit: Option<u64>,
-    target_limit: Option<u64>,
-    keep_dropped_targets: Option<u64>,
-    #[serde(default)]
-    static_configs: Vec<StaticConfig>,
-    #[serde(default)]
-    file_sd_configs: Vec<FileSd>,
-    #[serde(default)]
-    http_sd_configs: Vec<HttpSd>,
-    #[serde(default)]
-    dns_sd_configs: Vec<DnsSd>,
-    #[serde(default)]
-    relabel_configs: Vec<Rule>,
-    #[serde(default)]
-    metric_relabel_configs: Vec<Rule>,
+with_limit_keys! {
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawGlobal {
+        scrape_interval: Option<Dur>,
+        scrape_timeout: Option<Dur>,
+        scrape_protocols: Option<Vec<String>>,
+        #[serde(default)]
+        external_labels: BTreeMap<String, String>,
+        // Rule evaluation keys, not used by the scraper.
+        #[serde(rename = "evaluation_interval")]
+        _evaluation_interval: Option<IgnoredAny>,
+        #[serde(rename = "rule_query_offset")]
+        _rule_query_offset: Option<IgnoredAny>,
+        #[serde(rename = "query_log_file")]
+        _query_log_file: Option<IgnoredAny>,
+    }
+}
+
+with_limit_keys! {
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawJob {
+        job_name: String,
+        scrape_interval: Option<Dur>,
+        scrape_timeout: Option<Dur>,
+        scrape_protocols: Option<Vec<String>>,
+        fallback_scrape_protocol: Option<String>,
+        metrics_path: Option<String>,
+        scheme: Option<String>,
+        #[serde(default)]
+        params: BTreeMap<String, Vec<String>>,
+        honor_labels: Option<bool>,
+        honor_timestamps: Option<bool>,
+        track_timestamps_staleness: Option<bool>,
+        enable_compression: Option<bool>,
+        basic_auth: Option<BasicAuth>,
+        authorization: Option<Authorization>,
+        tls_config: Option<super::tls::TlsConfig>,
+        #[serde(default)]
+        static_configs: Vec<StaticConfig>,
+        #[serde(default)]
+        file_sd_configs: Vec<FileSd>,
+        #[serde(default)]
+        http_sd_configs: Vec<HttpSd>,
+        #[serde(default)]
+        dns_sd_configs: Vec<DnsSd>,
+        #[serde(default)]
+        relabel_configs: Vec<Rule>,
+        #[serde(default)]
+        metric_relabel_configs: Vec<Rule>,
+    }
 }
 
 /// Per-scrape limits; 0 = none.
@@ -166,28 +178,6 @@ pub struct Limits {
     pub target_limit: u64,
     /// Dropped targets kept for the API.
     pub keep_dropped_targets: u64,
-}
-
-impl Limits {
-    /// Job values over global ones; a job's 0 inherits the global value.
-    fn resolve(job: &RawLimits, global: &Limits) -> Limits {
-        let pick = |j: Option<u64>, g: u64| j.filter(|&v| v != 0).unwrap_or(g);
-        Limits {
-            body_size_limit: pick(job.body_size_limit.map(|s| s.0), global.body_size_limit),
-            sample_limit: pick(job.sample_limit, global.sample_limit),
-            label_limit: pick(job.label_limit, global.label_limit),
-            label_name_length_limit: pick(
-                job.label_name_length_limit,
-                global.label_name_length_limit,
-            ),
-            label_value_length_limit: pick(
-                job.label_value_length_limit,
-                global.label_value_length_limit,
-            ),
-            target_limit: pick(job.target_limit, global.target_limit),
-            keep_dropped_targets: pick(job.keep_dropped_targets, global.keep_dropped_targets),
-        }
-    }
 }
 
 /// An exposition protocol a job may negotiate.
@@ -428,6 +418,7 @@ fn yaml_error(e: serde_saphyr::Error) -> ConfigError {
 }
 
 fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
+    let limits = raw.limits(&Limits::default());
     let interval = raw.scrape_interval.map_or(Duration::from_secs(60), |d| d.0);
     let timeout = raw.scrape_timeout.map_or(Duration::from_secs(10), |d| d.0);
     if interval.is_zero() {
@@ -453,11 +444,12 @@ fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
         scrape_timeout: timeout.min(interval),
         scrape_protocols: protocols(raw.scrape_protocols.as_deref(), "global")?,
         external_labels: raw.external_labels,
-        limits: Limits::resolve(&raw_limits!(raw), &Limits::default()),
+        limits,
     })
 }
 
 fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
+    let limits = raw.limits(&global.limits);
     let name = raw.job_name;
     let invalid = |reason: String| ConfigError::Invalid(format!("job {name:?}: {reason}"));
     if name.is_empty() {
@@ -513,7 +505,7 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
     };
     Ok(Job {
         tls,
-        limits: Limits::resolve(&raw_limits!(raw), &global.limits),
+        limits,
         name,
         interval,
         timeout,

@@ -1,18 +1,24 @@
 //! Scalar values as Prometheus writes them in YAML.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use std::fmt::Display;
 use std::time::Duration;
+
+/// A string value read by `parse`; its error is the deserializer's.
+fn from_text<'de, D: Deserializer<'de>, T, E: Display>(
+    d: D,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, D::Error> {
+    parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
 
 /// A duration written as Prometheus writes one (`15s`, `1m30s`, `100ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Dur(pub(super) Duration);
 
 impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        hourglass_query::duration::parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, hourglass_query::duration::parse_duration).map(Dur)
     }
 }
 
@@ -21,10 +27,7 @@ impl<'de> Deserialize<'de> for Dur {
 pub(super) struct Size(pub(super) u64);
 
 impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::size::parse_size(&s)
-            .map(Size)
-            .map_err(serde::de::Error::custom)
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, crate::size::parse_size).map(Size)
     }
 }
