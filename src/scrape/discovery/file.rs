@@ -166,15 +166,7 @@ pub fn parse_groups(
     } else {
         serde_saphyr::from_str(text).map_err(|e| FileSdError::Yaml(e.to_string()))?
     };
-    Ok(configs
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut labels = c.labels;
-            labels.insert("__meta_filepath".into(), file.to_string());
-            TargetGroup::from_addresses(format!("{file}:{i}"), &c.targets, labels)
-        })
-        .collect())
+    Ok(TargetGroup::from_configs(configs, "__meta_filepath", file))
 }
 
 #[cfg(test)]

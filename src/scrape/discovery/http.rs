@@ -93,15 +93,10 @@ impl HttpSd {
         }
         let configs: Vec<StaticConfig> =
             serde_json::from_slice(&self.fetcher.body).map_err(|e| e.to_string())?;
-        let url = &self.config.url;
-        Ok(configs
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut labels = c.labels;
-                labels.insert("__meta_url".into(), url.clone());
-                TargetGroup::from_addresses(format!("{url}:{i}"), &c.targets, labels)
-            })
-            .collect())
+        Ok(TargetGroup::from_configs(
+            configs,
+            "__meta_url",
+            &self.config.url,
+        ))
     }
 }

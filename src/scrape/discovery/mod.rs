@@ -6,6 +6,7 @@ pub mod file;
 pub mod http;
 pub mod r#static;
 
+use super::config::StaticConfig;
 use super::relabel::LabelSet;
 use std::net::SocketAddr;
 
@@ -35,6 +36,20 @@ impl TargetGroup {
                 .collect(),
             labels,
         }
+    }
+
+    /// The groups of a discovered list of static configs (a file, an HTTP
+    /// answer): each labelled `meta` = `origin` and named `origin:index`.
+    pub fn from_configs(configs: Vec<StaticConfig>, meta: &str, origin: &str) -> Vec<TargetGroup> {
+        configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut labels = c.labels;
+                labels.insert(meta.into(), origin.to_string());
+                TargetGroup::from_addresses(format!("{origin}:{i}"), &c.targets, labels)
+            })
+            .collect()
     }
 }
 
