@@ -280,6 +280,18 @@ where
     Ok(sender)
 }
 
+/// A secret given inline or in a file (the file wins, trimmed); empty when
+/// neither is given.
+fn secret(inline: Option<&String>, file: Option<&String>, what: &str) -> Result<String, String> {
+    match (inline, file) {
+        (_, Some(f)) => std::fs::read_to_string(f)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("unable to read {what} file {f}: {e}")),
+        (Some(s), None) => Ok(s.clone()),
+        (None, None) => Ok(String::new()),
+    }
+}
+
 /// The `Authorization` header for a job's or an SD entry's credentials;
 /// files are read each time, so rotated secrets are picked up.
 pub fn authorization_header(
@@ -288,27 +300,17 @@ pub fn authorization_header(
 ) -> Result<Option<String>, String> {
     use base64::Engine as _;
     if let Some(b) = basic_auth {
-        let password = match (&b.password, &b.password_file) {
-            (_, Some(f)) => std::fs::read_to_string(f)
-                .map_err(|e| format!("unable to read password file {f}: {e}"))?
-                .trim()
-                .to_string(),
-            (Some(p), None) => p.clone(),
-            (None, None) => String::new(),
-        };
+        let password = secret(b.password.as_ref(), b.password_file.as_ref(), "password")?;
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
         return Ok(Some(format!("Basic {token}")));
     }
     if let Some(a) = authorization {
-        let creds = match (&a.credentials, &a.credentials_file) {
-            (_, Some(f)) => std::fs::read_to_string(f)
-                .map_err(|e| format!("unable to read authorization credentials file {f}: {e}"))?
-                .trim()
-                .to_string(),
-            (Some(c), None) => c.clone(),
-            (None, None) => String::new(),
-        };
+        let creds = secret(
+            a.credentials.as_ref(),
+            a.credentials_file.as_ref(),
+            "authorization credentials",
+        )?;
         return Ok(Some(format!(
             "{} {creds}",
             a.kind.as_deref().unwrap_or("Bearer")
