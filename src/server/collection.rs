@@ -199,6 +199,15 @@ impl AppState {
         ]
     }
 
+    /// The notes, locked (a poisoned lock still holds usable figures).
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.inner
+            .collection
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Notes the totals now; drops notes older than the window.
     fn note(&self, w: &mut Window, at: Instant) -> [Totals; 3] {
         let parts = self.collection_totals(w);
@@ -215,12 +224,7 @@ impl AppState {
 
     /// The figures now.
     pub fn collection_stats(&self) -> CollectionStats {
-        let mut w = self
-            .inner
-            .collection
-            .window
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = self.window();
         let now = Instant::now();
         let first = w.notes.front().copied();
         let parts = self.note(&mut w, now);
@@ -298,13 +302,7 @@ pub async fn sample_loop(state: AppState) {
         tick.tick().await;
         let s = state.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let mut w = s
-                .inner
-                .collection
-                .window
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            s.note(&mut w, Instant::now());
+            s.note(&mut s.window(), Instant::now());
         })
         .await;
     }
