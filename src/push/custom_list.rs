@@ -98,10 +98,20 @@ impl Walk<'_> {
     }
 }
 
-/// The visitor methods of a value that must be a list: a scalar stops the
-/// walk with `NotAList`.
-macro_rules! refuse_scalars {
+/// The visitor methods of a value that must be a list: a list is walked,
+/// a scalar stops the walk with `NotAList`.
+macro_rules! list_visitor {
     () => {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON list of metrics")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+            self.0.items(seq)
+        }
+
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
             Err(self.0.stop(ListError::NotAList))
         }
@@ -132,15 +142,7 @@ macro_rules! refuse_scalars {
 struct Top<'w, 'f>(&'w mut Walk<'f>);
 
 impl<'de> Visitor<'de> for Top<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON list of metrics")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        self.0.items(seq)
-    }
+    list_visitor!();
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut found = false;
@@ -158,8 +160,6 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             Err(self.0.stop(ListError::NotAList))
         }
     }
-
-    refuse_scalars!();
 }
 
 /// The value of `metrics`: must be a list.
@@ -174,21 +174,11 @@ impl<'de> DeserializeSeed<'de> for List<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for List<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON list of metrics")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        self.0.items(seq)
-    }
+    list_visitor!();
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
         Err(self.0.stop(ListError::NotAList))
     }
-
-    refuse_scalars!();
 }
 
 /// Values an item may still build; past it the rest is read, not built.

@@ -111,35 +111,28 @@ impl Item {
                     .chain(extra),
             )
         };
-        match &self.body {
-            Body::Single(v) => vec![(make("", None), *v)],
+        // Buckets and quantiles: one series each, labelled by its bound,
+        // then `_sum` and `_count`.
+        let (suffix, bound, points, sum, count) = match &self.body {
+            Body::Single(v) => return vec![(make("", None), *v)],
             Body::Histogram {
                 buckets,
                 sum,
                 count,
-            } => {
-                let mut out: Vec<(Labels, f64)> = buckets
-                    .iter()
-                    .map(|(le, n)| (make("_bucket", Some(("le", exposition_float(*le)))), *n))
-                    .collect();
-                out.push((make("_sum", None), *sum));
-                out.push((make("_count", None), *count));
-                out
-            }
+            } => ("_bucket", "le", buckets, sum, count),
             Body::Summary {
                 quantiles,
                 sum,
                 count,
-            } => {
-                let mut out: Vec<(Labels, f64)> = quantiles
-                    .iter()
-                    .map(|(q, v)| (make("", Some(("quantile", exposition_float(*q)))), *v))
-                    .collect();
-                out.push((make("_sum", None), *sum));
-                out.push((make("_count", None), *count));
-                out
-            }
-        }
+            } => ("", "quantile", quantiles, sum, count),
+        };
+        let mut out: Vec<(Labels, f64)> = points
+            .iter()
+            .map(|(at, v)| (make(suffix, Some((bound, exposition_float(*at)))), *v))
+            .collect();
+        out.push((make("_sum", None), *sum));
+        out.push((make("_count", None), *count));
+        out
     }
 
     /// How many samples [`Item::series`] yields, without building them.
