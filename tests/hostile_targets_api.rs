@@ -28,223 +28,177 @@ fn every_bad_registration_gets_400_naming_the_field() {
         at[path[path.len() - 1]] = v;
         b
     };
-    let cases: Vec<(serde_json::Value, Option<&str>, &str)> = vec![
-        (
-            with(&["scrape_config", "target_url"], json!("not a url at all")),
-            Some("scrape_config.target_url"),
+    // A registration with the value at `path` replaced, refused naming
+    // `field` (`at`: naming that path).
+    let named =
+        |path: &[&str], v, field: &str, reason| (with(path, v), Some(field.to_string()), reason);
+    let at = |path: &[&str], v, reason| (with(path, v), Some(path.join(".")), reason);
+    let cases: Vec<(serde_json::Value, Option<String>, &str)> = vec![
+        at(
+            &["scrape_config", "target_url"],
+            json!("not a url at all"),
             "not a valid URL",
         ),
-        (
-            with(&["scrape_config", "target_url"], json!("ftp://h:1/x")),
-            Some("scrape_config.target_url"),
+        at(
+            &["scrape_config", "target_url"],
+            json!("ftp://h:1/x"),
             "not supported",
         ),
-        (
-            with(
-                &["scrape_config", "target_url"],
-                json!("http://:9100/metrics"),
-            ),
-            Some("scrape_config.target_url"),
+        at(
+            &["scrape_config", "target_url"],
+            json!("http://:9100/metrics"),
             "",
         ),
-        (
-            with(&["scrape_config", "target_url"], json!("http://u:p@h:1/m")),
-            Some("scrape_config.target_url"),
+        at(
+            &["scrape_config", "target_url"],
+            json!("http://u:p@h:1/m"),
             "credentials",
         ),
-        (
-            with(&["scrape_config", "target_url"], json!("")),
-            Some("scrape_config.target_url"),
-            "empty",
-        ),
-        (
-            with(&["scrape_config", "target_url"], json!(42)),
-            Some("scrape_config.target_url"),
-            "string",
-        ),
-        (
-            with(&["scrape_config", "scrape_interval"], json!("50ms")),
-            Some("scrape_config.scrape_interval"),
+        at(&["scrape_config", "target_url"], json!(""), "empty"),
+        at(&["scrape_config", "target_url"], json!(42), "string"),
+        at(
+            &["scrape_config", "scrape_interval"],
+            json!("50ms"),
             "100ms",
         ),
-        (
-            with(&["scrape_config", "scrape_interval"], json!("soon")),
-            Some("scrape_config.scrape_interval"),
+        at(
+            &["scrape_config", "scrape_interval"],
+            json!("soon"),
             "cannot parse",
         ),
-        (
-            with(&["scrape_config", "scrape_interval"], json!(-1)),
-            Some("scrape_config.scrape_interval"),
-            "",
-        ),
-        (
-            with(&["scrape_config", "scrape_interval"], json!("48h")),
-            Some("scrape_config.scrape_interval"),
-            "24h",
-        ),
-        (
-            with(&["scrape_config", "scrape_timeout"], json!("2s")),
-            Some("scrape_config.scrape_timeout"),
+        at(&["scrape_config", "scrape_interval"], json!(-1), ""),
+        at(&["scrape_config", "scrape_interval"], json!("48h"), "24h"),
+        at(
+            &["scrape_config", "scrape_timeout"],
+            json!("2s"),
             "longer than",
         ),
-        (
-            with(&["scrape_config", "scrape_timeout"], json!("0s")),
-            Some("scrape_config.scrape_timeout"),
-            "",
-        ),
-        (
-            with(&["scrape_config", "scheme"], json!("gopher")),
-            Some("scrape_config.scheme"),
+        at(&["scrape_config", "scrape_timeout"], json!("0s"), ""),
+        at(
+            &["scrape_config", "scheme"],
+            json!("gopher"),
             "http or https",
         ),
-        (
-            with(&["scrape_config", "scheme"], json!("https")),
-            Some("scrape_config.scheme"),
-            "conflicts",
-        ),
-        (
-            with(&["scrape_config", "metrics_path"], json!("metrics")),
-            Some("scrape_config.metrics_path"),
+        at(&["scrape_config", "scheme"], json!("https"), "conflicts"),
+        at(
+            &["scrape_config", "metrics_path"],
+            json!("metrics"),
             "start with /",
         ),
-        (
-            with(&["scrape_config", "metrics_path"], json!("/other")),
-            Some("scrape_config.metrics_path"),
+        at(
+            &["scrape_config", "metrics_path"],
+            json!("/other"),
             "conflicts",
         ),
-        (
-            with(
-                &["scrape_config", "authentication"],
-                json!({"type": "digest"}),
-            ),
-            Some("scrape_config.authentication.type"),
+        named(
+            &["scrape_config", "authentication"],
+            json!({"type": "digest"}),
+            "scrape_config.authentication.type",
             "unknown",
         ),
-        (
-            with(
-                &["scrape_config", "authentication"],
-                json!({"basic": {"username": "u"}}),
-            ),
-            Some("scrape_config.authentication.basic.password"),
+        named(
+            &["scrape_config", "authentication"],
+            json!({"basic": {"username": "u"}}),
+            "scrape_config.authentication.basic.password",
             "required",
         ),
-        (
-            with(&["scrape_config", "authentication"], json!({"bearer": {}})),
-            Some("scrape_config.authentication.bearer.token"),
+        named(
+            &["scrape_config", "authentication"],
+            json!({"bearer": {}}),
+            "scrape_config.authentication.bearer.token",
             "required",
         ),
-        (
-            with(&["scrape_config", "colour"], json!("red")),
-            Some("scrape_config.colour"),
-            "unknown field",
-        ),
-        (
-            with(&["collection_method"], json!("CARRIER_PIGEON")),
-            Some("collection_method"),
-            "unknown",
-        ),
-        (
-            with(&["collection_method"], json!("PUSH_GATEWAY")),
-            Some("scrape_config.target_url"),
+        at(&["scrape_config", "colour"], json!("red"), "unknown field"),
+        at(&["collection_method"], json!("CARRIER_PIGEON"), "unknown"),
+        named(
+            &["collection_method"],
+            json!("PUSH_GATEWAY"),
+            "scrape_config.target_url",
             "PUSH_GATEWAY source is not scraped",
         ),
-        (
-            with(&["collection_method"], json!("STREAMING")),
-            Some("scrape_config.target_url"),
+        named(
+            &["collection_method"],
+            json!("STREAMING"),
+            "scrape_config.target_url",
             "STREAMING source is not scraped",
         ),
-        (
-            with(&["collection_method"], json!("BATCH_UPLOAD")),
-            Some("scrape_config.target_url"),
+        named(
+            &["collection_method"],
+            json!("BATCH_UPLOAD"),
+            "scrape_config.target_url",
             "BATCH_UPLOAD source is not scraped",
         ),
-        (with(&["source_id"], json!("")), Some("source_id"), "empty"),
-        (
-            with(&["source_id"], json!("x".repeat(200))),
-            Some("source_id"),
-            "longer",
-        ),
-        (
-            with(&["target_id"], json!("a/b")),
-            Some("target_id"),
-            "letters",
-        ),
-        (
-            with(
-                &["filters"],
-                json!([{"type": "include", "name_pattern": "(unclosed"}]),
-            ),
-            Some("filters[0].name_pattern"),
+        at(&["source_id"], json!(""), "empty"),
+        at(&["source_id"], json!("x".repeat(200)), "longer"),
+        at(&["target_id"], json!("a/b"), "letters"),
+        named(
+            &["filters"],
+            json!([{"type": "include", "name_pattern": "(unclosed"}]),
+            "filters[0].name_pattern",
             "invalid regex",
         ),
-        (
-            with(&["filters"], json!([{"type": "maybe"}])),
-            Some("filters[0].type"),
+        named(
+            &["filters"],
+            json!([{"type": "maybe"}]),
+            "filters[0].type",
             "include or exclude",
         ),
-        (
-            with(
-                &["filters"],
-                json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "=~", "value": "["}]}]),
-            ),
-            Some("filters[0].label_matchers[0].value"),
+        named(
+            &["filters"],
+            json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "=~", "value": "["}]}]),
+            "filters[0].label_matchers[0].value",
             "invalid regex",
         ),
-        (
-            with(
-                &["filters"],
-                json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "<>", "value": "x"}]}]),
-            ),
-            Some("filters[0].label_matchers[0].op"),
+        named(
+            &["filters"],
+            json!([{"type": "exclude", "label_matchers": [{"name": "a", "op": "<>", "value": "x"}]}]),
+            "filters[0].label_matchers[0].op",
             "op must be",
         ),
-        (
-            with(
-                &["filters"],
-                json!([{"type": "exclude", "label_matchers": [{"name": "0bad", "value": "x"}]}]),
-            ),
-            Some("filters[0].label_matchers[0].name"),
+        named(
+            &["filters"],
+            json!([{"type": "exclude", "label_matchers": [{"name": "0bad", "value": "x"}]}]),
+            "filters[0].label_matchers[0].name",
             "not a valid label name",
         ),
-        (with(&["filters"], json!("all")), Some("filters"), "list"),
-        (
-            with(&["retention_policy"], json!({"duration": "forever"})),
-            Some("retention_policy.duration"),
+        at(&["filters"], json!("all"), "list"),
+        named(
+            &["retention_policy"],
+            json!({"duration": "forever"}),
+            "retention_policy.duration",
             "cannot parse",
         ),
-        (
-            with(&["retention_policy"], json!({"days": 3})),
-            Some("retention_policy.days"),
+        named(
+            &["retention_policy"],
+            json!({"days": 3}),
+            "retention_policy.days",
             "unknown field",
         ),
-        (
-            with(&["labels"], json!({"job": "x"})),
-            Some("labels.job"),
-            "source_id",
-        ),
-        (
-            with(&["labels"], json!({"__meta": "x"})),
-            Some("labels.__meta"),
+        named(&["labels"], json!({"job": "x"}), "labels.job", "source_id"),
+        named(
+            &["labels"],
+            json!({"__meta": "x"}),
+            "labels.__meta",
             "not a valid",
         ),
-        (
-            with(&["surprise"], json!(1)),
-            Some("surprise"),
-            "unknown field",
-        ),
+        at(&["surprise"], json!(1), "unknown field"),
         (
             json!({"collection_method": "PULL_SCRAPING", "scrape_config": {"target_url": "http://h:1"}}),
-            Some("source_id"),
+            Some("source_id".into()),
             "required",
         ),
-        (json!({"source_id": "s"}), Some("scrape_config"), "required"),
+        (
+            json!({"source_id": "s"}),
+            Some("scrape_config".into()),
+            "required",
+        ),
         (json!([1, 2]), None, "JSON object"),
     ];
     for (body, field, reason) in &cases {
         let r = post_target(&server, body);
         assert_eq!(r.status, 400, "{body}: {}", r.text());
         let e = r.json();
-        assert_eq!(e["field"].as_str(), *field, "{body}: {e}");
+        assert_eq!(e["field"].as_str(), field.as_deref(), "{body}: {e}");
         assert!(e["error"].as_str().unwrap().contains(reason), "{body}: {e}");
     }
     for raw in [&b"{not json"[..], b"", b"\xff\xfe"] {

@@ -248,15 +248,6 @@ fn bad_push_registrations_get_400_naming_the_field() {
 
 const TOKEN: &str = "edge-prom-token-0123456789";
 const BATCH_TOKEN: &str = "loader-token-0123456789";
-const CONFIG: &str = r#"
-[[auth.write.tokens]]
-name = "edge-prom"
-token = "edge-prom-token-0123456789"
-
-[[auth.write.tokens]]
-name = "loader"
-token = "loader-token-0123456789"
-"#;
 
 fn authed(
     server: &Server,
@@ -276,7 +267,7 @@ fn authed(
 fn streaming_and_batch_sources_are_healthy_from_their_write_tokens_arrivals() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hourglass.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, common::auth::write_tokens(&["edge-prom", "loader"])).unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &["--config", cfg.to_str().unwrap()]);
     for (id, source, method) in [

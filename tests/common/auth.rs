@@ -16,3 +16,14 @@ token = "writer-token-0123456789"
 name = "reader"
 token = "reader-token-0123456789"
 "#;
+
+/// `hourglass.toml` with one write token per name in `names`, each the
+/// name followed by `-token-0123456789`.
+pub fn write_tokens(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!("[[auth.write.tokens]]\nname = \"{n}\"\ntoken = \"{n}-token-0123456789\"\n")
+        })
+        .collect()
+}
