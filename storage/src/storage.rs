@@ -153,7 +153,7 @@ impl Storage {
         batch: &WriteBatch,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        self.head.append_for(batch, Some(&self.wal), writer)
+        self.head.append_any(batch, Some(&self.wal), writer)
     }
 
     /// Like [`Storage::append_borrowed`], charging new series to the
@@ -163,8 +163,7 @@ impl Storage {
         batch: &BorrowedBatch<'_>,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        self.head
-            .append_borrowed_for(batch, Some(&self.wal), writer)
+        self.head.append_any(batch, Some(&self.wal), writer)
     }
 
     /// Live series, as counted for the active-series limit.

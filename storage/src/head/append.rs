@@ -153,7 +153,7 @@ impl SeriesKey for SortedPairs<'_, '_> {
 }
 
 /// One `append` call's running state.
-pub(super) struct Appending<'w> {
+pub(crate) struct Appending<'w> {
     rules: Rules,
     writer: Option<&'w Arc<SeriesQuota>>,
     stats: AppendStats,
@@ -164,6 +164,47 @@ pub(super) struct Appending<'w> {
     batch_min: i64,
 }
 
+/// A batch the head appends: owned, or borrowing its labels (series
+/// already present are then found without allocating).
+pub(crate) trait HeadBatch {
+    /// Series and samples in the batch.
+    fn counts(&self) -> (usize, usize);
+    /// Appends each series to `a`.
+    fn append_each(&self, head: &Head, a: &mut Appending<'_>);
+}
+
+impl HeadBatch for WriteBatch {
+    fn counts(&self) -> (usize, usize) {
+        (self.series.len(), self.num_samples())
+    }
+
+    fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
+        for ss in &self.series {
+            head.append_series(a, &ss.labels, &ss.samples, &[], None);
+        }
+    }
+}
+
+impl HeadBatch for BorrowedBatch<'_> {
+    fn counts(&self) -> (usize, usize) {
+        (self.series.len(), self.num_samples())
+    }
+
+    fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
+        let mut sorted = Vec::new();
+        for ss in &self.series {
+            sort_pairs(ss.labels, &mut sorted);
+            head.append_series(
+                a,
+                SortedPairs(&sorted),
+                ss.samples,
+                ss.start_timestamps,
+                None,
+            );
+        }
+    }
+}
+
 impl Head {
     /// Applies a batch and logs it to `wal` (if any) as one record.
     pub fn append(
@@ -171,23 +212,22 @@ impl Head {
         batch: &WriteBatch,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        self.append_for(batch, wal, None)
+        self.append_any(batch, wal, None)
     }
 
-    /// Like [`Head::append`], charging new series to `writer`'s quota
-    /// as well as the server's.
-    pub fn append_for(
+    /// Applies `batch` (owned or borrowing its labels), logging it to
+    /// `wal` (if any) as one record and charging new series to `writer`'s
+    /// quota as well as the server's.
+    pub(crate) fn append_any(
         &self,
-        batch: &WriteBatch,
+        batch: &impl HeadBatch,
         wal: Option<&Wal>,
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
-        let samples = batch.num_samples();
-        let _span = tracing::debug_span!("append", series = batch.series.len(), samples).entered();
+        let (series, samples) = batch.counts();
+        let _span = tracing::debug_span!("append", series, samples).entered();
         let mut a = self.appending(wal.is_some(), samples, writer);
-        for ss in &batch.series {
-            self.append_series(&mut a, &ss.labels, &ss.samples, &[], None);
-        }
+        batch.append_each(self, &mut a);
         self.finish(a, wal)
     }
 
@@ -198,32 +238,7 @@ impl Head {
         batch: &BorrowedBatch<'_>,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        self.append_borrowed_for(batch, wal, None)
-    }
-
-    /// Like [`Head::append_borrowed`], charging new series to `writer`'s
-    /// quota as well as the server's.
-    pub fn append_borrowed_for(
-        &self,
-        batch: &BorrowedBatch<'_>,
-        wal: Option<&Wal>,
-        writer: Option<&Arc<SeriesQuota>>,
-    ) -> Result<AppendStats, StorageError> {
-        let samples = batch.num_samples();
-        let _span = tracing::debug_span!("append", series = batch.series.len(), samples).entered();
-        let mut a = self.appending(wal.is_some(), samples, writer);
-        let mut sorted = Vec::new();
-        for ss in &batch.series {
-            sort_pairs(ss.labels, &mut sorted);
-            self.append_series(
-                &mut a,
-                SortedPairs(&sorted),
-                ss.samples,
-                ss.start_timestamps,
-                None,
-            );
-        }
-        self.finish(a, wal)
+        self.append_any(batch, wal, None)
     }
 
     pub(super) fn appending<'w>(
