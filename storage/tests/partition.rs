@@ -191,11 +191,9 @@ fn partition_reader_survives_arbitrary_damage() {
     let part = dir.path().join("parts/2025-11-22T18");
     let index = std::fs::read(part.join("index")).unwrap();
     let meta = std::fs::read(part.join("meta.json")).unwrap();
-    let mut x = 0x9e37_79b9u64;
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9);
     for i in 0..400 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.u64(..);
         let mut b = index.clone();
         match i % 3 {
             0 => b.truncate((x as usize) % b.len()),
@@ -263,13 +261,8 @@ fn sealed_partitions_are_compact_on_scrape_aligned_data() {
     // node-exporter-like: 40% constants, 40% counters with small
     // increments, 20% two-decimal gauges; 15 s scrapes, 500 series, 2 h.
     let (_dir, st) = fresh();
-    let mut x = 12345u64;
-    let mut rnd = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = fastrand::Rng::with_seed(12345);
+    let mut rnd = move |n: u64| rng.u64(..n);
     let mut vals: Vec<f64> = (0..500)
         .map(|i| if i % 5 == 4 { 23.45 } else { (i * 1000) as f64 })
         .collect();

@@ -259,11 +259,9 @@ mod tests {
         for n in 0..b.len() {
             assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");
         }
-        let mut x = 88172645463325252u64;
+        let mut rng = fastrand::Rng::with_seed(88172645463325252);
         for _ in 0..5_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.u64(..);
             let mut c = b.clone();
             let i = (x as usize) % c.len();
             c[i] ^= (x >> 32) as u8 | 1;
