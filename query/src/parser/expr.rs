@@ -10,6 +10,15 @@ use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::number::parse_number;
 use super::{Node, PResult, Parser};
+
+/// A postfix modifier of a selector or subquery.
+#[derive(Clone, Copy)]
+enum Modifier {
+    /// `offset`, in ms (`None` for zero).
+    Offset(Option<i64>),
+    /// `@`.
+    At(At),
+}
 use crate::duration::{parse_duration_ms, seconds_to_ms};
 
 /// Unary signs bind tighter than `*` but looser than `^`: `-2 ^ 2` is -4.
@@ -52,18 +61,7 @@ impl<'a> Parser<'a> {
     fn peek_binary_op(&self) -> Option<BinaryOp> {
         let t = self.peek();
         Some(match t.kind {
-            Tok::Add => BinaryOp::Add,
-            Tok::Sub => BinaryOp::Sub,
-            Tok::Mul => BinaryOp::Mul,
-            Tok::Div => BinaryOp::Div,
-            Tok::Mod => BinaryOp::Mod,
-            Tok::Pow => BinaryOp::Pow,
-            Tok::Eql => BinaryOp::Eql,
-            Tok::Neq => BinaryOp::Neq,
-            Tok::Lt => BinaryOp::Lt,
-            Tok::Le => BinaryOp::Le,
-            Tok::Gt => BinaryOp::Gt,
-            Tok::Ge => BinaryOp::Ge,
+            Tok::Op(op) => op,
             Tok::Ident => {
                 let w = self.text(t).to_ascii_lowercase();
                 match w.as_str() {
@@ -124,8 +122,8 @@ impl<'a> Parser<'a> {
     fn parse_unary(&mut self) -> PResult<Node> {
         let t = self.peek();
         let op = match t.kind {
-            Tok::Add => UnaryOp::Plus,
-            Tok::Sub => UnaryOp::Neg,
+            Tok::Op(BinaryOp::Add) => UnaryOp::Plus,
+            Tok::Op(BinaryOp::Sub) => UnaryOp::Neg,
             _ => return self.parse_postfix(),
         };
         self.next();
@@ -337,42 +335,55 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse_offset(&mut self, mut node: Node) -> PResult<Node> {
+    fn parse_offset(&mut self, node: Node) -> PResult<Node> {
         let kw = self.next();
-        let negative = self.peek().kind == Tok::Sub;
+        let negative = self.peek().kind == Tok::Op(BinaryOp::Sub);
         if negative {
             self.next();
         }
         let ms = self.duration_ms("an offset duration such as 5m")?;
         let ms = if negative { -ms } else { ms };
+        // A zero offset is no offset, as Prometheus prints it.
+        self.set_modifier(node, kw, Modifier::Offset((ms != 0).then_some(ms)))
+    }
+
+    /// Stores a modifier that began at `kw` in the `offset` or `@` of the
+    /// selector or subquery `node`, refusing other expressions and a
+    /// second one.
+    fn set_modifier(&self, mut node: Node, kw: Token, m: Modifier) -> PResult<Node> {
         let end = self
             .toks
             .get(self.pos.saturating_sub(1))
             .map_or(kw.end, |t| t.end);
-        let slot = match &mut node.expr {
-            Expr::Vector(v) => &mut v.offset,
-            Expr::Matrix(m) => &mut m.vector.offset,
-            Expr::Subquery(s) => &mut s.offset,
+        let (name, twice) = match m {
+            Modifier::Offset(_) => ("offset", "offset may not be set multiple times"),
+            Modifier::At(_) => ("@", "@ <timestamp> may not be set multiple times"),
+        };
+        let (offset, at) = match &mut node.expr {
+            Expr::Vector(v) => (&mut v.offset, &mut v.at),
+            Expr::Matrix(m) => (&mut m.vector.offset, &mut m.vector.at),
+            Expr::Subquery(s) => (&mut s.offset, &mut s.at),
             _ => {
                 return Err(ParseError::new(
                     kw.start..end,
-                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                    format!(
+                        "{name} modifier must be preceded by an instant vector selector or range vector selector or a subquery"
+                    ),
                 ));
             }
         };
-        if slot.is_some() {
-            return Err(ParseError::new(
-                kw.start..end,
-                "offset may not be set multiple times",
-            ));
+        let was_set = match m {
+            Modifier::Offset(ms) => std::mem::replace(offset, ms).is_some(),
+            Modifier::At(a) => at.replace(a).is_some(),
+        };
+        if was_set {
+            return Err(ParseError::new(kw.start..end, twice));
         }
-        // A zero offset is no offset, as Prometheus prints it.
-        *slot = (ms != 0).then_some(ms);
         node.end = end;
         Ok(node)
     }
 
-    fn parse_at(&mut self, mut node: Node) -> PResult<Node> {
+    fn parse_at(&mut self, node: Node) -> PResult<Node> {
         let at_tok = self.next();
         let t = self.next();
         let at = match t.kind {
@@ -391,12 +402,12 @@ impl<'a> Parser<'a> {
                     format!("timestamp out of bounds for @ modifier: {}", self.text(t)),
                 ));
             }
-            Tok::Add | Tok::Sub | Tok::Number | Tok::Duration => {
+            Tok::Op(BinaryOp::Add | BinaryOp::Sub) | Tok::Number | Tok::Duration => {
                 let sign = match t.kind {
-                    Tok::Sub => -1.0,
+                    Tok::Op(BinaryOp::Sub) => -1.0,
                     _ => 1.0,
                 };
-                let num = if matches!(t.kind, Tok::Add | Tok::Sub) {
+                let num = if matches!(t.kind, Tok::Op(BinaryOp::Add | BinaryOp::Sub)) {
                     self.next()
                 } else {
                     t
@@ -424,30 +435,7 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.unexpected(t, "a timestamp, start() or end()")),
         };
-        let end = self
-            .toks
-            .get(self.pos.saturating_sub(1))
-            .map_or(t.end, |t| t.end);
-        let slot = match &mut node.expr {
-            Expr::Vector(v) => &mut v.at,
-            Expr::Matrix(m) => &mut m.vector.at,
-            Expr::Subquery(s) => &mut s.at,
-            _ => {
-                return Err(ParseError::new(
-                    at_tok.start..end,
-                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                ));
-            }
-        };
-        if slot.is_some() {
-            return Err(ParseError::new(
-                at_tok.start..end,
-                "@ <timestamp> may not be set multiple times",
-            ));
-        }
-        *slot = Some(at);
-        node.end = end;
-        Ok(node)
+        self.set_modifier(node, at_tok, Modifier::At(at))
     }
 
     fn make_binary(

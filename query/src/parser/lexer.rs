@@ -2,6 +2,7 @@
 //! `Ident`s: whether `sum` is an aggregation, a metric name or a label name
 //! depends on where it stands, so the parser decides.
 
+use super::ast::BinaryOp;
 use super::error::ParseError;
 
 /// What a token is; its text is `src[span]`.
@@ -22,27 +23,18 @@ pub(crate) enum Tok {
     At,
     /// `=`, only meaningful in label matchers.
     Assign,
-    Eql,
-    Neq,
     ReMatch,
     ReNoMatch,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    Pow,
+    /// A binary operator written as symbols (`==` … `^`); `+` and `-`
+    /// are also signs, `!=` also a matcher.
+    Op(BinaryOp),
     Eof,
 }
 
 impl Tok {
     /// How the token is named in "unexpected …" messages.
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
+    pub(crate) fn describe(self) -> String {
+        let name = match self {
             Tok::Ident => "identifier",
             Tok::Number => "number",
             Tok::Duration => "duration",
@@ -57,22 +49,12 @@ impl Tok {
             Tok::Colon => "\":\"",
             Tok::At => "\"@\"",
             Tok::Assign => "\"=\"",
-            Tok::Eql => "\"==\"",
-            Tok::Neq => "\"!=\"",
             Tok::ReMatch => "\"=~\"",
             Tok::ReNoMatch => "\"!~\"",
-            Tok::Lt => "\"<\"",
-            Tok::Le => "\"<=\"",
-            Tok::Gt => "\">\"",
-            Tok::Ge => "\">=\"",
-            Tok::Add => "\"+\"",
-            Tok::Sub => "\"-\"",
-            Tok::Mul => "\"*\"",
-            Tok::Div => "\"/\"",
-            Tok::Mod => "\"%\"",
-            Tok::Pow => "\"^\"",
             Tok::Eof => "end of input",
-        }
+            Tok::Op(op) => return format!("\"{}\"", op.as_str()),
+        };
+        name.to_string()
     }
 }
 
@@ -287,12 +269,12 @@ fn lex_number(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
 fn lex_punct(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
     let two = s.get(..2).unwrap_or("");
     let tok2 = match two {
-        "==" => Some(Tok::Eql),
-        "!=" => Some(Tok::Neq),
+        "==" => Some(Tok::Op(BinaryOp::Eql)),
+        "!=" => Some(Tok::Op(BinaryOp::Neq)),
         "=~" => Some(Tok::ReMatch),
         "!~" => Some(Tok::ReNoMatch),
-        "<=" => Some(Tok::Le),
-        ">=" => Some(Tok::Ge),
+        "<=" => Some(Tok::Op(BinaryOp::Le)),
+        ">=" => Some(Tok::Op(BinaryOp::Ge)),
         _ => None,
     };
     if let Some(t) = tok2 {
@@ -309,14 +291,14 @@ fn lex_punct(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
         ',' => Tok::Comma,
         '@' => Tok::At,
         '=' => Tok::Assign,
-        '<' => Tok::Lt,
-        '>' => Tok::Gt,
-        '+' => Tok::Add,
-        '-' => Tok::Sub,
-        '*' => Tok::Mul,
-        '/' => Tok::Div,
-        '%' => Tok::Mod,
-        '^' => Tok::Pow,
+        '<' => Tok::Op(BinaryOp::Lt),
+        '>' => Tok::Op(BinaryOp::Gt),
+        '+' => Tok::Op(BinaryOp::Add),
+        '-' => Tok::Op(BinaryOp::Sub),
+        '*' => Tok::Op(BinaryOp::Mul),
+        '/' => Tok::Op(BinaryOp::Div),
+        '%' => Tok::Op(BinaryOp::Mod),
+        '^' => Tok::Op(BinaryOp::Pow),
         ':' => Tok::Colon,
         '!' => {
             return Err(ParseError::new(
@@ -361,6 +343,9 @@ mod tests {
 
     #[test]
     fn comments_are_blanks() {
-        assert_eq!(kinds("foo # x\n+ # y"), [Tok::Ident, Tok::Add, Tok::Eof]);
+        assert_eq!(
+            kinds("foo # x\n+ # y"),
+            [Tok::Ident, Tok::Op(BinaryOp::Add), Tok::Eof]
+        );
     }
 }

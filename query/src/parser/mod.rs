@@ -10,7 +10,7 @@ pub(crate) mod functions;
 pub(crate) mod lexer;
 mod matcher_cache;
 pub(crate) mod number;
-mod printer;
+pub(crate) mod printer;
 mod selector;
 pub(crate) mod string;
 mod typecheck;
@@ -161,7 +161,7 @@ impl<'a> Parser<'a> {
                 let text: String = self.text(t).chars().take(40).collect();
                 format!("{} {text:?}", t.kind.describe())
             }
-            k => k.describe().to_owned(),
+            k => k.describe(),
         };
         let word = self.text(t);
         let hint = if t.kind == Tok::Ident

@@ -1,7 +1,7 @@
 //! Vector selectors `name{label op "value", …}` (with Prometheus 3's quoted
 //! UTF-8 names) and the label lists of `by`, `on` and `group_left`.
 
-use super::ast::{Expr, ValueType, VectorSelector};
+use super::ast::{BinaryOp, Expr, ValueType, VectorSelector};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::string::unquote;
@@ -9,13 +9,6 @@ use super::{Node, PResult, Parser, REGEX_BUDGET};
 use hourglass_storage::{MatchOp, Matcher};
 
 const METRIC_NAME: &str = "__name__";
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name that needs no quotes.
-pub(crate) fn is_legacy_label(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 impl<'a> Parser<'a> {
     /// Decodes a string token, mapping escape errors into the query.
@@ -97,7 +90,7 @@ impl<'a> Parser<'a> {
                 let op_tok = self.peek();
                 let op = match op_tok.kind {
                     Tok::Assign => Some(MatchOp::Equal),
-                    Tok::Neq => Some(MatchOp::NotEqual),
+                    Tok::Op(BinaryOp::Neq) => Some(MatchOp::NotEqual),
                     Tok::ReMatch => Some(MatchOp::RegexMatch),
                     Tok::ReNoMatch => Some(MatchOp::RegexNoMatch),
                     _ => None,
