@@ -3,6 +3,10 @@
 
 use crate::parse;
 
+/// PromQL's keywords (operators, modifiers, aggregations, `inf`, `nan`):
+/// the words a fuzzer's token soup needs.
+pub use crate::parser::printer::KEYWORDS;
+
 /// Parses `data` (if UTF-8); on success checks that the printed form parses
 /// back to the same tree, on failure that the error renders. Panics only on
 /// a bug in the parser or printer: it is a test harness, not an API.

@@ -7,13 +7,13 @@ use super::ast::{
     Unary, UnaryOp, VectorSelector,
 };
 use super::number::format_number;
-use super::selector::is_legacy_label;
 use crate::duration::format_duration;
+use crate::prom_text::is_legacy_label_name;
 use crate::prom_text::{Quoting, quoted};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// Words that would not read back as a metric name if printed bare.
-const KEYWORDS: [&str; 31] = [
+pub const KEYWORDS: [&str; 31] = [
     "and",
     "or",
     "unless",
@@ -56,7 +56,7 @@ fn is_bare_metric_name(s: &str) -> bool {
 
 fn write_label(f: &mut Formatter<'_>, name: &str, in_list: bool) -> fmt::Result {
     let numeric = name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan");
-    if is_legacy_label(name) && !(in_list && numeric) {
+    if is_legacy_label_name(name) && !(in_list && numeric) {
         f.write_str(name)
     } else {
         f.write_str(&quote_promql(name))
@@ -107,7 +107,7 @@ impl VectorSelector {
             }
         }
         for m in rest {
-            let label = if is_legacy_label(m.name()) {
+            let label = if is_legacy_label_name(m.name()) {
                 m.name().to_owned()
             } else {
                 quote_promql(m.name())
