@@ -73,20 +73,21 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
 
 /// Ascending with NaN before everything.
 pub(crate) fn nan_first(a: &f64, b: &f64) -> Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
-    }
+    nan_at(a, b, Ordering::Less)
 }
 
 /// Ascending with NaN after everything.
 pub(crate) fn nan_last(a: &f64, b: &f64) -> Ordering {
+    nan_at(a, b, Ordering::Greater)
+}
+
+/// Ascending, a NaN ordered `nan` to every number.
+#[inline]
+fn nan_at(a: &f64, b: &f64, nan: Ordering) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
+        (true, false) => nan,
+        (false, true) => nan.reverse(),
         _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
     }
 }

@@ -44,7 +44,9 @@ pub(crate) fn from_matrix(
         || (),
         |_, labels, smp| {
             ctx.admit::<Option<f64>>(ends.len())?;
-            let vals = windowed(smp, &ends, step, width, counter, per_second);
+            let mut vals = vec![None; ends.len()];
+            let mut emit = |k: usize, v| vals[k] = Some(v);
+            windowed_each(smp, &ends, step, width, counter, per_second, &mut emit);
             Ok(GSeries {
                 labels: drop_name(labels),
                 vals,
@@ -64,21 +66,6 @@ pub(crate) fn extrapolated(func: Func) -> Option<(bool, bool)> {
         Func::Delta => Some((false, false)),
         _ => None,
     }
-}
-
-/// [`windowed_each`] into one slot per step.
-fn windowed(
-    smp: &[Sample],
-    ends: &[i64],
-    step: Option<i64>,
-    width: i64,
-    counter: bool,
-    per_second: bool,
-) -> Vec<Option<f64>> {
-    let mut vals = vec![None; ends.len()];
-    let mut emit = |k: usize, v| vals[k] = Some(v);
-    windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
-    vals
 }
 
 /// The spacing of `ends` if it is one fixed step, for [`windowed_each`]
@@ -297,7 +284,9 @@ pub(super) mod tests {
                 })
                 .collect();
             let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
-            let got = windowed(&smp, &ends, fixed_step(&ends), width, counter, per_second);
+            let mut got = vec![None; ends.len()];
+            let mut emit = |k: usize, v| got[k] = Some(v);
+            windowed_each(&smp, &ends, fixed_step(&ends), width, counter, per_second, &mut emit);
             let want = naive(&smp, &ends, width, counter, per_second);
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));
