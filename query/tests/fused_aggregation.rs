@@ -6,8 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use hourglass_query::{Engine, Value, parse};
-use hourglass_storage::{Labels, Options, STALE_NAN_BITS, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
 
 /// A small deterministic generator (64-bit LCG), so failures reproduce.
 struct Lcg(u64);
@@ -29,10 +31,6 @@ impl Lcg {
 /// 400 series of `x` over 40 minutes with irregular scrapes, plus a
 /// second metric `y` with the same label sets.
 fn dataset() -> (tempfile::TempDir, Storage) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = Storage::open(dir.path(), opts).expect("open");
     let mut rng = Lcg(7);
     let mut batch = WriteBatch::new();
     for name in ["x", "y"] {
@@ -68,8 +66,7 @@ fn dataset() -> (tempfile::TempDir, Storage) {
             batch.push(labels, samples);
         }
     }
-    storage.append(&batch).expect("append");
-    (dir, storage)
+    common::store(&batch)
 }
 
 /// A result's series as (labels, points), sorted by labels.

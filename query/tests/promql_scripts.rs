@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 #[path = "script/parse.rs"]
 mod parse;
 
 use hourglass_query::{Engine, Value, parse as parse_promql};
-use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Slot};
 use std::path::{Path, PathBuf};
 
@@ -25,14 +27,6 @@ fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-fn open() -> (tempfile::TempDir, Storage) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = Storage::open(dir.path(), opts).expect("open storage");
-    (dir, storage)
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -213,10 +207,10 @@ fn promql_scripts() {
                 continue;
             }
         };
-        let (mut _dir, mut storage) = open();
+        let (mut _dir, mut storage) = common::empty_store();
         for cmd in cmds {
             match cmd {
-                Command::Clear => (_dir, storage) = open(),
+                Command::Clear => (_dir, storage) = common::empty_store(),
                 Command::Load { step, series } => {
                     let mut batch = WriteBatch::new();
                     for (labels, slots) in series {
@@ -258,7 +252,7 @@ fn limits_and_error_kinds() {
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
-    let (_dir, storage) = open();
+    let (_dir, storage) = common::empty_store();
     let mut batch = WriteBatch::new();
     for i in 0..3 {
         let labels = Labels::from_pairs([("__name__", "x"), ("i", &i.to_string())]);
@@ -374,7 +368,7 @@ fn limits_and_error_kinds() {
 #[test]
 fn annotations() {
     use hourglass_query::QueryOptions;
-    let (_dir, storage) = open();
+    let (_dir, storage) = common::empty_store();
     let mut batch = WriteBatch::new();
     for (le, v) in [("1", 10.0), ("2", 8.0), ("+Inf", 12.0), ("x", 1.0)] {
         let labels = Labels::from_pairs([("__name__", "h_bucket"), ("le", le)]);
@@ -401,7 +395,7 @@ fn annotations() {
 /// small dataset, as an instant and as a range query: no panics.
 #[test]
 fn parser_corpus_evaluates_without_panics() {
-    let (_dir, storage) = open();
+    let (_dir, storage) = common::empty_store();
     let mut batch = WriteBatch::new();
     let names = ["foo", "bar", "x", "up", "http_requests_total", "a", "b"];
     for (n, name) in names.iter().enumerate() {

@@ -6,17 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use hourglass_query::{Engine, EngineOptions, ErrorKind, EvalError, parse};
-use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, Querier, Sample, Storage, WriteBatch};
 use std::time::{Duration, Instant};
 
 /// `series` series of `m` (and `n`), one sample every 15 s for an hour,
 /// each value distinct.
 fn storage(series: usize) -> (tempfile::TempDir, Storage) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = Storage::open(dir.path(), opts).expect("open");
     let mut batch = WriteBatch::new();
     for name in ["m", "n"] {
         for s in 0..series {
@@ -28,8 +26,7 @@ fn storage(series: usize) -> (tempfile::TempDir, Storage) {
             batch.push(labels, samples);
         }
     }
-    storage.append(&batch).expect("append");
-    (dir, storage)
+    common::store(&batch)
 }
 
 fn engine(max_samples: usize, budget: usize) -> Engine {
@@ -197,10 +194,6 @@ fn offsets_and_subquery_ranges_near_the_ends_of_time_do_not_overflow() {
 
 #[test]
 fn label_replace_and_label_join_count_the_labels_they_build() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let st = Storage::open(dir.path(), opts).expect("open");
     let mut batch = WriteBatch::new();
     let long = "x".repeat(4000);
     for s in 0..20 {
@@ -208,7 +201,7 @@ fn label_replace_and_label_join_count_the_labels_they_build() {
         let labels = Labels::from_pairs([("__name__", "m"), ("instance", inst.as_str())]);
         batch.push(labels, vec![Sample::new(0, 1.0)]);
     }
-    st.append(&batch).expect("append");
+    let (_dir, st) = common::store(&batch);
     let q = st.querier(i64::MIN / 4, i64::MAX / 4);
     // 2000 copies of a 4 KB value: 8 MB of label per series, 160 MB in all.
     let e = engine(1_000_000, 1_000_000_000);

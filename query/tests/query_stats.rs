@@ -3,15 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use hourglass_query::{Engine, EngineOptions, QueryOptions, parse};
-use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 
 /// Three series of `m`, one sample a minute from 0 to 10 minutes.
 fn storage() -> (tempfile::TempDir, Storage) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = Options::default();
-    opts.wal.sync = hourglass_wal::SyncPolicy::Never;
-    let storage = Storage::open(dir.path(), opts).expect("open");
     let mut batch = WriteBatch::new();
     for s in 0..3 {
         let inst = s.to_string();
@@ -21,8 +19,7 @@ fn storage() -> (tempfile::TempDir, Storage) {
             .collect();
         batch.push(labels, samples);
     }
-    storage.append(&batch).expect("append");
-    (dir, storage)
+    common::store(&batch)
 }
 
 const ALL: QueryOptions = QueryOptions {
