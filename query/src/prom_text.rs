@@ -15,6 +15,16 @@
 
 use std::fmt::Write as _;
 
+/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name in Prometheus's legacy character
+/// set, which PromQL writes without quotes.
+pub fn is_legacy_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn non_finite(v: f64) -> Option<&'static str> {
     if v.is_nan() {
         Some("NaN")

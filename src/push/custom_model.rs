@@ -2,6 +2,7 @@
 //! refusal names the field, then turned into Prometheus-named series.
 
 use hourglass_query::prom_text::exposition_float;
+use hourglass_query::prom_text::is_legacy_label_name;
 use hourglass_storage::Labels;
 use serde_json::{Map, Value};
 
@@ -271,14 +272,6 @@ fn timestamp(v: Option<&Value>, now: i64) -> Result<i64, FieldError> {
     }
 }
 
-fn valid_label_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn labels(
     obj: &Map<String, Value>,
     kind: Kind,
@@ -293,7 +286,7 @@ fn labels(
                 let Value::String(v) = v else {
                     return Err(err(field, "label values must be strings"));
                 };
-                if !valid_label_name(n) || n.starts_with("__") {
+                if !is_legacy_label_name(n) || n.starts_with("__") {
                     return Err(err(
                         field,
                         "invalid label name: want [a-zA-Z_][a-zA-Z0-9_]*, not starting with __",

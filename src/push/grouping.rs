@@ -2,6 +2,8 @@
 //! `job/<job>{/<label>/<value>}`, where `<label>@base64/<value>` carries a
 //! URL-safe base64 value (for values with `/`, or `=` for the empty value).
 
+use hourglass_query::prom_text::is_legacy_label_name;
+
 /// Why a path is not a grouping key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GroupingError {
@@ -53,7 +55,7 @@ pub fn parse(path: &str) -> Result<GroupKey, GroupingError> {
                 GroupingError::MissingValue(name.to_string())
             });
         };
-        if !valid_name(name) {
+        if !is_legacy_label_name(name) {
             return Err(GroupingError::BadName(name.to_string()));
         }
         let bad = |why| GroupingError::BadValue {
@@ -108,15 +110,6 @@ fn base64_url_encode(b: &[u8]) -> String {
         }
     }
     out
-}
-
-fn valid_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !n.starts_with("__")
 }
 
 /// `%XX` decoding; `+` stays `+` (it is a path, not a form).

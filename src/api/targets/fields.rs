@@ -54,12 +54,3 @@ pub fn bounded<'a>(v: &'a Value, field: &str, max: usize) -> Result<&'a str, Tar
     }
     Ok(s)
 }
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn valid_label_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}

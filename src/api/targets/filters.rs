@@ -2,9 +2,10 @@
 //! and label matchers, each regex checked.
 
 use super::TargetError;
-use super::fields::{MAX_TEXT, bad, bounded, field, object, only, string, valid_label_name};
+use super::fields::{MAX_TEXT, bad, bounded, field, object, only, string};
 use crate::scrape::registry::{Filter, FilterKind, LabelMatcher, MatchOp};
 use crate::scrape::relabel::AnchoredRegex;
+use hourglass_query::prom_text::is_legacy_label_name;
 use serde_json::Value;
 
 /// Most filters per target, and matchers per filter.
@@ -121,7 +122,7 @@ fn filter(v: &Value, at: &str) -> Result<Filter, TargetError> {
 }
 
 fn matcher(name: &str, op: MatchOp, value: &str, at: &str) -> Result<LabelMatcher, TargetError> {
-    if !valid_label_name(name) {
+    if !is_legacy_label_name(name) {
         return Err(bad(
             format!("{at}.name"),
             format!("{name:?} is not a valid label name"),

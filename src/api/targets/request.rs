@@ -3,9 +3,10 @@
 //! `filters[2].name_pattern`) and says why.
 
 use super::TargetError;
-use super::fields::{MAX_TEXT, Obj, bad, bounded, field, object, only, string, valid_label_name};
+use super::fields::{MAX_TEXT, Obj, bad, bounded, field, object, only, string};
 use super::filters::filters;
 use crate::scrape::registry::{Credentials, Endpoint, RegisteredTarget, Retention};
+use hourglass_query::prom_text::is_legacy_label_name;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -472,7 +473,7 @@ fn labels(v: &Value) -> Result<BTreeMap<String, String>, TargetError> {
     let mut out = BTreeMap::new();
     for (k, v) in o {
         let at = format!("labels.{k}");
-        if !valid_label_name(k) || k.starts_with("__") {
+        if !is_legacy_label_name(k) || k.starts_with("__") {
             return Err(bad(at, format!("{k:?} is not a valid target label name")));
         }
         if k == "job" {
