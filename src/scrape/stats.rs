@@ -38,27 +38,27 @@ pub const REASONS: [&str; 9] = [
     "parse",
 ];
 
+/// Beginnings of scrape error texts and their reasons, tried in order.
+const PREFIXES: [(&str, &str); 8] = [
+    ("Get ", "connection"),
+    ("invalid gzip body", "connection"),
+    ("server returned HTTP status", "http_status"),
+    ("body size limit exceeded", "body_size_limit"),
+    ("sample limit exceeded", "sample_limit"),
+    ("label_", "label_limit"),
+    ("target_limit exceeded", "target_limit"),
+    ("received unsupported Content-Type", "content_type"),
+];
+
 /// The reason label of a scrape's error text.
 pub fn reason(error: &str) -> &'static str {
     if error.ends_with("context deadline exceeded") {
-        "timeout"
-    } else if error.starts_with("Get ") || error.starts_with("invalid gzip body") {
-        "connection"
-    } else if error.starts_with("server returned HTTP status") {
-        "http_status"
-    } else if error.starts_with("body size limit exceeded") {
-        "body_size_limit"
-    } else if error.starts_with("sample limit exceeded") {
-        "sample_limit"
-    } else if error.starts_with("label_") {
-        "label_limit"
-    } else if error.starts_with("target_limit exceeded") {
-        "target_limit"
-    } else if error.starts_with("received unsupported Content-Type") {
-        "content_type"
-    } else {
-        "parse"
+        return "timeout";
     }
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| error.starts_with(prefix))
+        .map_or("parse", |(_, reason)| reason)
 }
 
 /// One pool's counts since the process started.

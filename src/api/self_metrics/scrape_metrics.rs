@@ -9,6 +9,19 @@ use crate::scrape::stats::{self, REASONS};
 use crate::scrape::{Health, ScrapeManager};
 use std::collections::BTreeMap;
 
+/// A family of one sample per scrape pool, named and typed by `(name, kind)`.
+fn per_pool<'a>(
+    out: &mut Exposition,
+    (name, kind): (&str, &str),
+    help: &str,
+    values: impl Iterator<Item = (&'a str, f64)>,
+) {
+    out.family(name, kind, help);
+    for (pool, v) in values {
+        out.sample(name, &[("scrape_job", pool)], v);
+    }
+}
+
 /// Writes the scraper's families.
 pub(super) fn write(out: &mut Exposition, scrape: &ScrapeManager) {
     let snap = scrape.targets();
@@ -27,18 +40,14 @@ pub(super) fn write(out: &mut Exposition, scrape: &ScrapeManager) {
             h[i] += 1;
         }
     }
-    out.family(
-        "prometheus_target_scrape_pool_targets",
-        "gauge",
+    per_pool(
+        out,
+        ("prometheus_target_scrape_pool_targets", "gauge"),
         "Current number of targets in this scrape pool.",
+        health
+            .iter()
+            .map(|(p, h)| (*p, h.iter().sum::<u64>() as f64)),
     );
-    for (pool, h) in &health {
-        out.sample(
-            "prometheus_target_scrape_pool_targets",
-            &[("scrape_job", pool)],
-            h.iter().sum::<u64>() as f64,
-        );
-    }
     out.family(
         "hourglass_scrape_pool_targets",
         "gauge",
@@ -56,18 +65,12 @@ pub(super) fn write(out: &mut Exposition, scrape: &ScrapeManager) {
 
     let names: Vec<&str> = pools.iter().map(String::as_str).collect();
     let counts = stats::global().pools(&names);
-    out.family(
-        "hourglass_scrapes_total",
-        "counter",
+    per_pool(
+        out,
+        ("hourglass_scrapes_total", "counter"),
         "Scrapes done by the targets of a scrape pool, failed or not.",
+        counts.iter().map(|(p, c)| (p.as_str(), c.scrapes as f64)),
     );
-    for (pool, c) in &counts {
-        out.sample(
-            "hourglass_scrapes_total",
-            &[("scrape_job", pool)],
-            c.scrapes as f64,
-        );
-    }
     out.family(
         "hourglass_scrape_failures_total",
         "counter",
