@@ -59,25 +59,30 @@ fn write_point(t: i64, v: f64, out: &mut String) {
     out.push_str("\"]");
 }
 
+/// `{"metric":{…},"<key>":…}`, the value written by `value`.
+fn write_series(labels: &Labels, key: &str, out: &mut String, value: impl FnOnce(&mut String)) {
+    out.push_str("{\"metric\":");
+    write_labels(labels, out);
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+    value(out);
+    out.push('}');
+}
+
 fn write_vector(v: &[InstantSample], out: &mut String) {
     write_list('[', v, ']', out, |s, out| {
-        out.push_str("{\"metric\":");
-        write_labels(&s.labels, out);
-        out.push_str(",\"value\":");
-        write_point(s.t, s.v, out);
-        out.push('}');
+        write_series(&s.labels, "value", out, |out| write_point(s.t, s.v, out));
     });
 }
 
 fn write_matrix(m: &[RangeSeries], out: &mut String) {
     write_list('[', m, ']', out, |s, out| {
-        out.push_str("{\"metric\":");
-        write_labels(&s.labels, out);
-        out.push_str(",\"values\":");
-        write_list('[', &s.points, ']', out, |p, out| {
-            write_point(p.t, p.v, out)
+        write_series(&s.labels, "values", out, |out| {
+            write_list('[', &s.points, ']', out, |p, out| {
+                write_point(p.t, p.v, out)
+            });
         });
-        out.push('}');
     });
 }
 
