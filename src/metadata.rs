@@ -159,6 +159,13 @@ pub(crate) fn merged(
 mod tests {
     use super::*;
 
+    fn store(max_families: usize, max_entry_bytes: usize) -> MetadataStore {
+        MetadataStore::new(MetadataLimits {
+            max_families,
+            max_entry_bytes,
+        })
+    }
+
     fn md(help: &str) -> MetricMetadata {
         MetricMetadata {
             kind: "gauge",
@@ -169,10 +176,7 @@ mod tests {
 
     #[test]
     fn families_past_the_limit_are_refused_and_known_ones_still_update() {
-        let store = MetadataStore::new(MetadataLimits {
-            max_families: 2,
-            max_entry_bytes: 64,
-        });
+        let store = store(2, 64);
         assert_eq!(store.set("a", md("one")), Ok(()));
         assert_eq!(store.set("b", md("two")), Ok(()));
         assert_eq!(
@@ -186,10 +190,7 @@ mod tests {
 
     #[test]
     fn an_entry_longer_than_the_limit_is_refused_whole() {
-        let store = MetadataStore::new(MetadataLimits {
-            max_families: 10,
-            max_entry_bytes: 8,
-        });
+        let store = store(10, 8);
         assert_eq!(store.set("abc", md("12345")), Ok(()));
         assert_eq!(
             store.set("abc", md("123456")),

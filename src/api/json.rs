@@ -154,19 +154,19 @@ pub fn query_response(
 mod tests {
     use super::*;
 
-    fn t(ms: i64) -> String {
-        let mut s = String::new();
-        format_timestamp(ms, &mut s);
-        s
-    }
-
     #[test]
     fn timestamps_print_as_prometheus_prints_them() {
-        assert_eq!(t(1_435_781_451_781), "1435781451.781");
-        assert_eq!(t(1500), "1.500");
-        assert_eq!(t(4000), "4");
-        assert_eq!(t(5), "0.005");
-        assert_eq!(t(-1500), "-1.500");
+        for (ms, want) in [
+            (1_435_781_451_781, "1435781451.781"),
+            (1500, "1.500"),
+            (4000, "4"),
+            (5, "0.005"),
+            (-1500, "-1.500"),
+        ] {
+            let mut s = String::new();
+            format_timestamp(ms, &mut s);
+            assert_eq!(s, want, "{ms}");
+        }
     }
 
     #[test]
