@@ -4,10 +4,35 @@
 //! decompressed bytes reserved from the in-flight budget before they are
 //! allocated.
 
+use crate::server::auth::Caller;
 use crate::server::inflight::Reservation;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use std::io::Read;
+
+/// What a push gets from the server's layers: the authenticated caller,
+/// if any, and the in-flight reservation its body is decoded against.
+pub struct Pusher {
+    pub caller: Option<Caller>,
+    pub res: Reservation,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Pusher {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Pusher, Self::Rejection> {
+        let res = parts.extensions.get::<Reservation>().cloned().ok_or((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no in-flight reservation for the body",
+        ))?;
+        Ok(Pusher {
+            caller: parts.extensions.get::<Caller>().cloned(),
+            res,
+        })
+    }
+}
 
 /// Decompressed bytes are read this many at a time.
 const CHUNK_BYTES: usize = 64 << 10;

@@ -82,16 +82,14 @@ struct ItemError {
 
 pub async fn custom_metrics(
     State(state): State<AppState>,
-    caller: Option<axum::Extension<crate::server::auth::Caller>>,
-    axum::Extension(res): axum::Extension<crate::server::inflight::Reservation>,
+    super::body::Pusher { caller, res }: super::body::Pusher,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     // A write token named like a registered BATCH_UPLOAD source reports
     // its health.
-    let name = caller.as_ref().map(|axum::Extension(c)| c.name.as_str());
+    let name = caller.as_ref().map(|c| c.name.as_str());
     let watch = crate::api::arrival::watch(&state, Channel::CustomBatch, name);
-    let caller = caller.map(|axum::Extension(c)| c);
     let st = state.clone();
     let task = tokio::task::spawn_blocking(move || {
         let max = state.limits().max_body_bytes;

@@ -36,8 +36,7 @@ const PUSH_TIME: &str = "push_time_seconds";
 
 pub async fn pushgateway(
     State(state): State<AppState>,
-    caller: Option<axum::Extension<crate::server::auth::Caller>>,
-    axum::Extension(res): axum::Extension<crate::server::inflight::Reservation>,
+    super::body::Pusher { caller, res }: super::body::Pusher,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -77,7 +76,6 @@ pub async fn pushgateway(
         let r = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
         return crate::api::arrival::observe(&state, watch, r).await;
     }
-    let caller = caller.map(|axum::Extension(c)| c);
     let st = state.clone();
     let r = run(state, move |s| {
         let max = s.limits().max_body_bytes;
