@@ -3,9 +3,10 @@
 //! `offset`, `@`).
 
 use super::ast::{
-    At, Binary, BinaryOp, Expr, GroupSide, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp,
-    ValueType, VectorMatching,
+    At, Binary, BinaryOp, Expr, GroupSide, MatrixSelector, NumberLiteral, RangeModifier, Subquery,
+    Unary, UnaryOp, ValueType, VectorMatching,
 };
+use super::duration_expr::{Dur, DurationExpr};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::number::parse_number;
@@ -35,6 +36,7 @@ impl<'a> Parser<'a> {
             }
             let op_tok = self.next();
             let (return_bool, matching) = self.parse_bin_modifiers()?;
+            let fill = self.parse_fill_modifiers()?;
             let next_min = if op.is_right_associative() {
                 op.precedence()
             } else {
@@ -44,7 +46,7 @@ impl<'a> Parser<'a> {
             let rhs = self.parse_expr(next_min);
             self.leave();
             let rhs = rhs?;
-            lhs = self.make_binary(op, op_tok, lhs, rhs, return_bool, matching)?;
+            lhs = self.make_binary(op, op_tok, lhs, rhs, (return_bool, matching, fill))?;
         }
         Ok(lhs)
     }
@@ -121,6 +123,72 @@ impl<'a> Parser<'a> {
         Ok((return_bool, Some(VectorMatching { on, labels, group })))
     }
 
+    /// `fill(v)`, `fill_left(v)`, `fill_right(v)` after the matching
+    /// modifiers: the value of a missing operand. A word followed by `(`
+    /// here cannot be a function call, since no function has these names.
+    fn parse_fill_modifiers(&mut self) -> PResult<Fill> {
+        let mut fill = Fill::default();
+        loop {
+            let t = self.peek();
+            let word = self.text(t).to_ascii_lowercase();
+            let which = match word.as_str() {
+                "fill" | "fill_left" | "fill_right" if t.kind == Tok::Ident => word,
+                _ => return Ok(fill),
+            };
+            if self.peek_at(1).kind != Tok::LParen {
+                return Ok(fill);
+            }
+            self.next();
+            self.next();
+            let v = self.fill_value()?;
+            self.expect(Tok::RParen, "\")\"")?;
+            let dup = |slot: &Option<NumberLiteral>| slot.is_some();
+            let (left, right) = match which.as_str() {
+                "fill" => (true, true),
+                "fill_left" => (true, false),
+                _ => (false, true),
+            };
+            if (left && dup(&fill.left)) || (right && dup(&fill.right)) {
+                return Err(ParseError::new(
+                    t.start..self.prev_end(t),
+                    format!("{which} may not be set twice, nor with fill()"),
+                ));
+            }
+            if left {
+                fill.left = Some(NumberLiteral(v));
+            }
+            if right {
+                fill.right = Some(NumberLiteral(v));
+            }
+            let from = fill.span.as_ref().map_or(t.start, |s| s.start);
+            fill.span = Some(from..self.prev_end(t));
+        }
+    }
+
+    /// A fill value: a number literal with an optional sign.
+    fn fill_value(&mut self) -> PResult<f64> {
+        let t = self.next();
+        let (sign, num) = match t.kind {
+            Tok::Sub => (-1.0, self.next()),
+            Tok::Add => (1.0, self.next()),
+            _ => (1.0, t),
+        };
+        let v = match num.kind {
+            Tok::Number => self.literal_seconds(num)?,
+            Tok::Ident if self.is_word(num, "inf") => f64::INFINITY,
+            Tok::Ident if self.is_word(num, "nan") => f64::NAN,
+            _ => return Err(self.unexpected(num, "a number to fill with")),
+        };
+        Ok(sign * v)
+    }
+
+    /// The end of the token before the current one (`or` `t`'s end).
+    fn prev_end(&self, t: Token) -> usize {
+        self.toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(t.end, |p| p.end)
+    }
+
     fn parse_unary(&mut self) -> PResult<Node> {
         let t = self.peek();
         let op = match t.kind {
@@ -171,6 +239,9 @@ impl<'a> Parser<'a> {
                 Tok::LBracket => self.parse_range_or_subquery(node)?,
                 Tok::At => self.parse_at(node)?,
                 Tok::Ident if self.is_word(t, "offset") => self.parse_offset(node)?,
+                Tok::Ident if self.is_word(t, "anchored") || self.is_word(t, "smoothed") => {
+                    self.parse_range_modifier(node)?
+                }
                 _ => return Ok(node),
             };
         }
@@ -282,9 +353,78 @@ impl<'a> Parser<'a> {
         .map_err(|m| ParseError::new(t.start..t.end, m))
     }
 
+    /// True when the next token is a lone literal, followed by `follow`
+    /// or `follow2`: the plain form, parsed as before duration
+    /// expressions existed.
+    fn literal_then(&self, follow: Tok, follow2: Tok) -> bool {
+        matches!(self.peek().kind, Tok::Number | Tok::Duration)
+            && matches!(self.peek_at(1).kind, k if k == follow || k == follow2)
+    }
+
+    /// A range, subquery step or offset: a literal, or a duration
+    /// expression (folded, or kept for the query to bind).
+    fn duration_arg(&mut self, what: &str, follow: Tok, follow2: Tok) -> PResult<Dur> {
+        if self.literal_then(follow, follow2) {
+            return self.duration_ms(what).map(Dur::Fixed);
+        }
+        let t = self.peek();
+        let d = self.duration_expr()?;
+        if let Dur::Fixed(ms) = d
+            && ms <= 0
+            && follow == Tok::RBracket
+            && what.starts_with("a range")
+        {
+            return Err(ParseError::new(
+                t.start..self.prev_end(t),
+                format!(
+                    "duration must be greater than 0, got {}",
+                    crate::duration::format_duration(ms)
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
+    fn parse_range_modifier(&mut self, mut node: Node) -> PResult<Node> {
+        let t = self.next();
+        let m = if self.is_word(t, "anchored") {
+            RangeModifier::Anchored
+        } else {
+            RangeModifier::Smoothed
+        };
+        let slot = match &mut node.expr {
+            Expr::Matrix(ms) => &mut ms.vector.modifier,
+            Expr::Vector(vs) if m == RangeModifier::Smoothed => &mut vs.modifier,
+            _ => {
+                return Err(ParseError::new(
+                    t.start..t.end,
+                    format!(
+                        "{} modifier must follow a range selector{}",
+                        m.as_str(),
+                        if m == RangeModifier::Smoothed {
+                            " or an instant vector selector"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(ParseError::new(
+                t.start..t.end,
+                "anchored/smoothed may be set only once",
+            ));
+        }
+        *slot = Some(m);
+        node.end = t.end;
+        Ok(node)
+    }
+
     fn parse_range_or_subquery(&mut self, node: Node) -> PResult<Node> {
         let open = self.next();
-        let range_ms = self.duration_ms("a range duration such as 5m")?;
+        let (range_ms, range_expr) =
+            split(self.duration_arg("a range duration such as 5m", Tok::RBracket, Tok::Colon)?);
         let t = self.next();
         match t.kind {
             Tok::RBracket => {
@@ -304,15 +444,39 @@ impl<'a> Parser<'a> {
                 if let Some(msg) = misplaced {
                     return Err(ParseError::new(open.start..t.end, msg));
                 }
-                let expr = Expr::Matrix(MatrixSelector { vector, range_ms });
+                if vector.modifier.is_some() {
+                    return Err(ParseError::new(
+                        open.start..t.end,
+                        "no smoothed modifier allowed before range",
+                    ));
+                }
+                let expr = Expr::Matrix(MatrixSelector {
+                    vector,
+                    range_ms,
+                    range_expr,
+                });
                 self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
             }
             Tok::Colon => {
-                let step_ms = if self.peek().kind == Tok::RBracket {
-                    None
+                let (step_ms, step_expr) = if self.peek().kind == Tok::RBracket {
+                    (None, None)
                 } else {
+                    let d = self.duration_arg(
+                        "a step duration or \"]\"",
+                        Tok::RBracket,
+                        Tok::RBracket,
+                    )?;
+                    if let Dur::Fixed(ms) = d
+                        && ms < 0
+                    {
+                        return Err(ParseError::new(
+                            t.end..self.prev_end(t),
+                            "subquery step must not be negative",
+                        ));
+                    }
                     // A zero step means the default step, the same as none.
-                    Some(self.duration_ms("a step duration or \"]\"")?).filter(|&ms| ms != 0)
+                    let (ms, e) = split(d);
+                    (Some(ms).filter(|&ms| ms != 0), e)
                 };
                 let close = self.expect(Tok::RBracket, "\"]\"")?;
                 if node.ty != ValueType::Vector {
@@ -330,6 +494,9 @@ impl<'a> Parser<'a> {
                     step_ms,
                     offset: None,
                     at: None,
+                    range_expr,
+                    step_expr,
+                    offset_expr: None,
                 });
                 self.node(expr, ValueType::Matrix, node.start, close.end, node.depth)
             }
@@ -339,20 +506,27 @@ impl<'a> Parser<'a> {
 
     fn parse_offset(&mut self, mut node: Node) -> PResult<Node> {
         let kw = self.next();
-        let negative = self.peek().kind == Tok::Sub;
-        if negative {
-            self.next();
-        }
-        let ms = self.duration_ms("an offset duration such as 5m")?;
-        let ms = if negative { -ms } else { ms };
-        let end = self
-            .toks
-            .get(self.pos.saturating_sub(1))
-            .map_or(kw.end, |t| t.end);
-        let slot = match &mut node.expr {
-            Expr::Vector(v) => &mut v.offset,
-            Expr::Matrix(m) => &mut m.vector.offset,
-            Expr::Subquery(s) => &mut s.offset,
+        let t = self.peek();
+        let plain = match t.kind {
+            Tok::Number | Tok::Duration => true,
+            Tok::Sub => matches!(self.peek_at(1).kind, Tok::Number | Tok::Duration),
+            _ => false,
+        };
+        let (ms, expr) = if plain {
+            let negative = t.kind == Tok::Sub;
+            if negative {
+                self.next();
+            }
+            let ms = self.duration_ms("an offset duration such as 5m")?;
+            (if negative { -ms } else { ms }, None)
+        } else {
+            split(self.offset_duration()?)
+        };
+        let end = self.prev_end(kw);
+        let (slot, expr_slot) = match &mut node.expr {
+            Expr::Vector(v) => (&mut v.offset, &mut v.offset_expr),
+            Expr::Matrix(m) => (&mut m.vector.offset, &mut m.vector.offset_expr),
+            Expr::Subquery(s) => (&mut s.offset, &mut s.offset_expr),
             _ => {
                 return Err(ParseError::new(
                     kw.start..end,
@@ -360,7 +534,7 @@ impl<'a> Parser<'a> {
                 ));
             }
         };
-        if slot.is_some() {
+        if slot.is_some() || expr_slot.is_some() {
             return Err(ParseError::new(
                 kw.start..end,
                 "offset may not be set multiple times",
@@ -368,6 +542,7 @@ impl<'a> Parser<'a> {
         }
         // A zero offset is no offset, as Prometheus prints it.
         *slot = (ms != 0).then_some(ms);
+        *expr_slot = expr;
         node.end = end;
         Ok(node)
     }
@@ -456,10 +631,17 @@ impl<'a> Parser<'a> {
         op_tok: Token,
         lhs: Node,
         rhs: Node,
-        return_bool: bool,
-        matching: Option<VectorMatching>,
+        (return_bool, matching, fill): (bool, Option<VectorMatching>, Fill),
     ) -> PResult<Node> {
         let (start, end) = (lhs.start, rhs.end);
+        if let Some(span) = fill.span.clone()
+            && (op.is_set() || lhs.ty != ValueType::Vector || rhs.ty != ValueType::Vector)
+        {
+            return Err(ParseError::new(
+                span,
+                "fill modifiers are only allowed between two instant vectors with an arithmetic or comparison operator",
+            ));
+        }
         let (ty, matching) =
             super::typecheck::check_binary(op, op_tok, &lhs, &rhs, return_bool, matching)?;
         let depth = lhs.depth.max(rhs.depth);
@@ -469,6 +651,8 @@ impl<'a> Parser<'a> {
             rhs: Box::new(rhs.expr),
             return_bool,
             matching,
+            fill_left: fill.left,
+            fill_right: fill.right,
         });
         self.node(expr, ty, start, end, depth)
     }
@@ -505,5 +689,22 @@ fn positive_duration_ms(text: &str) -> Result<i64, String> {
         Ok(0) => Err("duration must be greater than 0".to_owned()),
         Ok(ms) => Ok(ms),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parsed `fill` modifiers and where they were written.
+#[derive(Default)]
+pub(crate) struct Fill {
+    left: Option<NumberLiteral>,
+    right: Option<NumberLiteral>,
+    span: Option<std::ops::Range<usize>>,
+}
+
+/// A parsed duration as the tree holds it: milliseconds, or 0 and the
+/// expression to bind at query time.
+fn split(d: Dur) -> (i64, Option<Box<DurationExpr>>) {
+    match d {
+        Dur::Fixed(ms) => (ms, None),
+        Dur::Query(e) => (0, Some(e)),
     }
 }

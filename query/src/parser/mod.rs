@@ -4,6 +4,7 @@
 
 pub(crate) mod ast;
 mod call;
+pub(crate) mod duration_expr;
 pub(crate) mod error;
 mod expr;
 pub(crate) mod functions;
