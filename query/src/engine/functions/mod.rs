@@ -127,11 +127,11 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 
         F::HistogramQuantile => histogram::call_quantile(ctx, args, g),
+        F::HistogramFraction => histogram::call_fraction(ctx, args, g),
         // Float series carry no native histograms, and we keep no info
         // metrics: these select nothing new.
         F::HistogramAvg
         | F::HistogramCount
-        | F::HistogramFraction
         | F::HistogramStddev
         | F::HistogramStdvar
         | F::HistogramSum => Ok(Vec::new()),
