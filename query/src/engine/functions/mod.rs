@@ -8,6 +8,7 @@ mod emit;
 mod extended;
 mod extrapolate;
 mod histogram;
+mod info;
 mod label;
 mod math;
 mod over_time;
@@ -128,14 +129,13 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
 
         F::HistogramQuantile => histogram::call_quantile(ctx, args, g),
         F::HistogramFraction => histogram::call_fraction(ctx, args, g),
-        // Float series carry no native histograms, and we keep no info
-        // metrics: these select nothing new.
+        // Float series carry no native histograms: these select nothing.
         F::HistogramAvg
         | F::HistogramCount
         | F::HistogramStddev
         | F::HistogramStdvar
         | F::HistogramSum => Ok(Vec::new()),
-        F::Info => args::vector_arg(ctx, args.first(), g),
+        F::Info => info::info(ctx, args, g),
     };
     out.map(GValue::Vector)
 }
