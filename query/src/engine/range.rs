@@ -60,9 +60,6 @@ pub(crate) fn vector_selector(
     g: Grid,
     timestamps: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
-    if vs.modifier.is_some() && !timestamps {
-        return super::functions::smoothed_selector(ctx, vs, g);
-    }
     let (raw, eg, off) = selector_load(ctx, vs, g)?;
     let lookback = ctx.lookback;
     let mut out = selected::par_map(

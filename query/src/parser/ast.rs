@@ -2,7 +2,6 @@
 //! same query in different spellings compare equal; the printer writes one
 //! canonical spelling.
 
-pub use super::duration_expr::DurationExpr;
 use super::functions::Function;
 pub use super::value_type::ValueType;
 use hourglass_storage::Matcher;
@@ -41,6 +40,31 @@ impl PartialEq for NumberLiteral {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0 || (self.0.is_nan() && other.0.is_nan())
     }
+}
+
+/// A duration expression; values are seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DurationExpr {
+    /// A plain number of seconds (`300`).
+    Number(NumberLiteral),
+    /// A duration literal, in milliseconds (`5m`).
+    Duration(i64),
+    /// `step()`: the query's step (0 for an instant query).
+    Step,
+    /// `range()`: the query's `end - start` (0 for an instant query).
+    Range,
+    /// `start()`: the query's start, in seconds since the epoch.
+    Start,
+    /// `end()`: the query's end, in seconds since the epoch.
+    End,
+    /// `-e`.
+    Neg(Box<DurationExpr>),
+    /// `a op b` with op one of `+ - * / % ^`.
+    Binary(BinaryOp, Box<DurationExpr>, Box<DurationExpr>),
+    /// `min(a, b)`.
+    Min(Box<DurationExpr>, Box<DurationExpr>),
+    /// `max(a, b)`.
+    Max(Box<DurationExpr>, Box<DurationExpr>),
 }
 
 /// `@` modifier.

@@ -10,7 +10,7 @@
 //! milliseconds while parsing; the others stay in the tree and are bound
 //! when the query runs ([`bind`]).
 
-use super::ast::{BinaryOp, Expr, NumberLiteral};
+use super::ast::{BinaryOp, DurationExpr, Expr, NumberLiteral};
 use super::error::ParseError;
 use super::lexer::Tok;
 use super::number::{format_number, parse_number};
@@ -20,31 +20,6 @@ use std::fmt::{self, Display, Formatter};
 
 /// Unary signs bind tighter than `*` but looser than `^`, as in PromQL.
 const UNARY_OPERAND_PREC: u8 = 6;
-
-/// A duration expression; values are seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DurationExpr {
-    /// A plain number of seconds (`300`).
-    Number(NumberLiteral),
-    /// A duration literal, in milliseconds (`5m`).
-    Duration(i64),
-    /// `step()`: the query's step (0 for an instant query).
-    Step,
-    /// `range()`: the query's `end - start` (0 for an instant query).
-    Range,
-    /// `start()`: the query's start, in seconds since the epoch.
-    Start,
-    /// `end()`: the query's end, in seconds since the epoch.
-    End,
-    /// `-e`.
-    Neg(Box<DurationExpr>),
-    /// `a op b` with op one of `+ - * / % ^`.
-    Binary(BinaryOp, Box<DurationExpr>, Box<DurationExpr>),
-    /// `min(a, b)`.
-    Min(Box<DurationExpr>, Box<DurationExpr>),
-    /// `max(a, b)`.
-    Max(Box<DurationExpr>, Box<DurationExpr>),
-}
 
 /// What `step()`, `range()`, `start()` and `end()` stand for (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,6 +462,15 @@ fn bind_mut(e: &mut Expr, q: QueryTimes) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A parsed duration as the tree holds it: milliseconds, or 0 and the
+/// expression to bind at query time.
+pub(crate) fn split(d: Dur) -> (i64, Option<Box<DurationExpr>>) {
+    match d {
+        Dur::Fixed(ms) => (ms, None),
+        Dur::Query(e) => (0, Some(e)),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::ast::{
     Binary, BinaryOp, Expr, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp, ValueType,
     VectorMatching,
 };
-use super::duration_expr::{Dur, DurationExpr};
+use super::duration_expr::{Dur, split};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
 use super::modifiers::Fill;
@@ -407,14 +407,5 @@ fn positive_duration_ms(text: &str) -> Result<i64, String> {
         Ok(0) => Err("duration must be greater than 0".to_owned()),
         Ok(ms) => Ok(ms),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// A parsed duration as the tree holds it: milliseconds, or 0 and the
-/// expression to bind at query time.
-pub(crate) fn split(d: Dur) -> (i64, Option<Box<DurationExpr>>) {
-    match d {
-        Dur::Fixed(ms) => (ms, None),
-        Dur::Query(e) => (0, Some(e)),
     }
 }

@@ -3,8 +3,8 @@
 //! `fill`/`fill_left`/`fill_right` on binary operators.
 
 use super::ast::{At, Expr, GroupSide, NumberLiteral, RangeModifier, VectorMatching};
+use super::duration_expr::split;
 use super::error::ParseError;
-use super::expr::split;
 use super::lexer::Tok;
 use super::{Node, PResult, Parser};
 
