@@ -8,8 +8,11 @@
 //!
 //! The parser accepts the language of Prometheus 3: UTF-8 quoted metric and
 //! label names, durations and plain numbers (seconds) wherever Prometheus
-//! takes a duration, `_` digit separators, and the experimental functions
-//! and `limitk`/`limit_ratio` as if `promql-experimental-functions` were on.
+//! takes a duration, duration expressions (`[5m * 2]`, `offset (1h - 5m)`,
+//! `[step() + 1ms]`), the `anchored`/`smoothed` range modifiers, the
+//! `fill()`/`fill_left()`/`fill_right()` binary modifiers, `_` digit
+//! separators, and the experimental functions and `limitk`/`limit_ratio`
+//! as if `promql-experimental-functions` were on.
 //! It type-checks as Prometheus does, as each node is built. Every
 //! [`ParseError`] carries the byte range of the problem; its `Display` draws
 //! a caret under it. `parse(&e.to_string()) == Ok(e)` for every expression
@@ -37,9 +40,11 @@ pub use engine::{
     QueryStats, RangeSeries, Value,
 };
 pub use parser::ast::{
-    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
-    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
+    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, DurationExpr, Expr, GroupSide, Grouping,
+    MatrixSelector, NumberLiteral, RangeModifier, Subquery, Unary, UnaryOp, ValueType,
+    VectorMatching, VectorSelector,
 };
+pub use parser::duration_expr::QueryTimes;
 pub use parser::error::ParseError;
 pub use parser::functions::{Func, Function, all_functions, lookup_function};
 pub use parser::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_BYTES, parse};

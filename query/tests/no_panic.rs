@@ -65,6 +65,23 @@ const PIECES: &[&str] = &[
     "5",
     "[5m:1m]",
     "[5m]",
+    "[5m * 2]",
+    "[step() + 1ms]",
+    "[range():step()]",
+    "offset (1h - 5m)",
+    "offset -step()",
+    "step()",
+    "range()",
+    "min(1m, 2m)",
+    "max(",
+    "anchored",
+    "smoothed",
+    "fill(0)",
+    "fill_left(1)",
+    "fill_right(-1)",
+    "fill",
+    "info",
+    "{__name__=~\".+_info\"}",
 ];
 
 /// Everything the soup is made of.

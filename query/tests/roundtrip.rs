@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_query::{
-    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector,
-    NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching, VectorSelector,
-    all_functions, parse,
+    Aggregate, AggregateOp, At, Binary, BinaryOp, Call, DurationExpr, Expr, GroupSide, Grouping,
+    MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp, ValueType, VectorMatching,
+    VectorSelector, all_functions, parse,
 };
 use hourglass_storage::{MatchOp, Matcher};
 use proptest::prelude::*;
@@ -58,6 +58,62 @@ fn offset() -> impl Strategy<Value = Option<i64>> {
     prop_oneof![2 => Just(None), 1 => ms().prop_map(Some), 1 => ms().prop_map(|m| Some(-m))]
 }
 
+/// Duration expressions that depend on the query (constant ones fold to
+/// milliseconds when parsed), in the shape the parser builds: signs on
+/// literals folded, so a `Neg` never holds a number.
+fn duration_expr() -> BoxedStrategy<DurationExpr> {
+    let leaf = prop_oneof![
+        Just(DurationExpr::Step),
+        Just(DurationExpr::Range),
+        Just(DurationExpr::Start),
+        Just(DurationExpr::End),
+        (0u32..100_000).prop_map(|v| DurationExpr::Number(NumberLiteral(f64::from(v) / 1000.0))),
+        (0i64..10_000_000).prop_map(DurationExpr::Duration),
+    ];
+    let tree = leaf.prop_recursive(3, 12, 2, |inner| {
+        let ops = prop::sample::select(vec![
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Mod,
+            BinaryOp::Pow,
+        ]);
+        prop_oneof![
+            (ops, inner.clone(), inner.clone()).prop_map(|(op, a, b)| DurationExpr::Binary(
+                op,
+                Box::new(a),
+                Box::new(b)
+            )),
+            inner.clone().prop_map(|e| match e {
+                DurationExpr::Number(n) => DurationExpr::Number(NumberLiteral(-n.0)),
+                DurationExpr::Duration(ms) => DurationExpr::Duration(-ms),
+                e => DurationExpr::Neg(Box::new(e)),
+            }),
+            (any::<bool>(), inner.clone(), inner).prop_map(|(min, a, b)| {
+                let (a, b) = (Box::new(a), Box::new(b));
+                if min {
+                    DurationExpr::Min(a, b)
+                } else {
+                    DurationExpr::Max(a, b)
+                }
+            }),
+        ]
+    });
+    tree.prop_map(|e| {
+        if e.is_constant() {
+            DurationExpr::Binary(BinaryOp::Add, Box::new(DurationExpr::Step), Box::new(e))
+        } else {
+            e
+        }
+    })
+    .boxed()
+}
+
+fn offset_expr() -> impl Strategy<Value = Option<Box<DurationExpr>>> {
+    prop_oneof![6 => Just(None), 1 => duration_expr().prop_map(|e| Some(Box::new(e)))]
+}
+
 fn matcher() -> impl Strategy<Value = Matcher> {
     let eq = (
         label(),
@@ -80,8 +136,9 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
         prop::collection::vec(matcher(), 0..3),
         offset(),
         at(),
+        offset_expr(),
     )
-        .prop_map(|(name, mut matchers, offset, at)| {
+        .prop_map(|(name, mut matchers, offset, at, offset_expr)| {
             if let Some(n) = name {
                 matchers.insert(0, Matcher::new(MatchOp::Equal, "__name__", n).unwrap());
             } else if matchers.iter().all(Matcher::matches_empty) {
@@ -90,8 +147,10 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
             VectorSelector {
                 name: name.map(str::to_owned),
                 matchers,
-                offset,
+                offset: if offset_expr.is_some() { None } else { offset },
+                offset_expr,
                 at,
+                modifier: None,
             }
         })
 }
@@ -131,6 +190,17 @@ fn binary(
     return_bool: bool,
     matching: Option<VectorMatching>,
 ) -> Expr {
+    binary_filled(op, lhs, rhs, return_bool, matching, (None, None))
+}
+
+fn binary_filled(
+    op: BinaryOp,
+    lhs: Expr,
+    rhs: Expr,
+    return_bool: bool,
+    matching: Option<VectorMatching>,
+    (fill_left, fill_right): (Option<f64>, Option<f64>),
+) -> Expr {
     let prec = |e: &Expr| match e {
         Expr::Binary(b) => Some(b.op.precedence()),
         _ => None,
@@ -158,6 +228,8 @@ fn binary(
         rhs: Box::new(rhs),
         return_bool,
         matching,
+        fill_left: fill_left.map(NumberLiteral),
+        fill_right: fill_right.map(NumberLiteral),
     })
 }
 
@@ -191,6 +263,9 @@ fn subquery(
         step_ms,
         offset,
         at,
+        range_expr: None,
+        step_expr: None,
+        offset_expr: None,
     })
 }
 
@@ -229,8 +304,14 @@ fn expr(ty: ValueType, depth: u32) -> BoxedStrategy<Expr> {
             .boxed(),
         ValueType::String => "\\PC{0,8}".prop_map(Expr::String).boxed(),
         ValueType::Vector => selector().prop_map(Expr::Vector).boxed(),
-        ValueType::Matrix => (selector(), range_ms())
-            .prop_map(|(vector, range_ms)| Expr::Matrix(MatrixSelector { vector, range_ms }))
+        ValueType::Matrix => (selector(), range_ms(), offset_expr())
+            .prop_map(|(vector, range_ms, range_expr)| {
+                Expr::Matrix(MatrixSelector {
+                    vector,
+                    range_ms: if range_expr.is_some() { 0 } else { range_ms },
+                    range_expr,
+                })
+            })
             .boxed(),
     };
     if depth == 0 {
@@ -268,12 +349,17 @@ fn expr(ty: ValueType, depth: u32) -> BoxedStrategy<Expr> {
                     expr(ValueType::Vector, d),
                     any::<bool>(),
                     matching(op),
+                    prop::option::of(number()),
+                    prop::option::of(number()),
                 )
             });
             options.push((
                 3,
-                vv.prop_map(|(op, l, r, b, m)| binary(op, l, r, b && op.is_comparison(), m))
-                    .boxed(),
+                vv.prop_map(|(op, l, r, b, m, fl, fr)| {
+                    let fill = if op.is_set() { (None, None) } else { (fl, fr) };
+                    binary_filled(op, l, r, b && op.is_comparison(), m, fill)
+                })
+                .boxed(),
             ));
             let non_set: Vec<BinaryOp> = OPS.into_iter().filter(|o| !o.is_set()).collect();
             options.push((
@@ -366,7 +452,9 @@ fn call(ty: ValueType, d: u32) -> BoxedStrategy<Expr> {
                                 name: None,
                                 matchers,
                                 offset: None,
+                                offset_expr: None,
                                 at: None,
+                                modifier: None,
                             })
                         })
                         .boxed(),
@@ -399,5 +487,64 @@ proptest! {
         prop_assert_eq!(&again, &e, "printed: {}", printed);
         prop_assert_eq!(again.value_type(), e.value_type());
         prop_assert_eq!(again.to_string(), printed);
+    }
+}
+
+/// The new syntax, spelled by hand: each prints canonically and reads back
+/// to the same tree.
+#[test]
+fn newest_syntax_prints_and_parses_back() {
+    let cases = [
+        ("rate(x[5m * 2])", "rate(x[10m])"),
+        ("x offset (1h - 5m)", "x offset 55m"),
+        ("x[-(10s - 5s) + 20s]", "x[15s]"),
+        (
+            "count_over_time(x[step() + 1ms])",
+            "count_over_time(x[step() + 1ms])",
+        ),
+        ("x offset -step() * 2", "x offset (-step()) * 2"),
+        ("x offset STEP()", "x offset step()"),
+        ("x[range():step() / 5]", "x[range():step() / 5]"),
+        ("x[max(step(), 1m)] ", "x[max(step(), 1m)]"),
+        ("increase(x[5m] anchored)", "increase(x[5m] anchored)"),
+        (
+            "rate(x[5m] smoothed offset 1m)",
+            "rate(x[5m] offset 1m smoothed)",
+        ),
+        ("x smoothed", "x smoothed"),
+        ("a + fill(0) b", "a + fill(0) b"),
+        (
+            "a + fill_left(1) fill_right(2) b",
+            "a + fill_left(1) fill_right(2) b",
+        ),
+        (
+            "a * on(i) group_left fill_right(-1) b",
+            "a * on (i) group_left () fill_right(-1) b",
+        ),
+        ("a == bool fill(NaN) b", "a == bool fill(NaN) b"),
+        ("fill + fill(0) fill", "fill + fill(0) fill"),
+        (
+            "step() + range() + start() + end()",
+            "step() + range() + start() + end()",
+        ),
+    ];
+    for (query, want) in cases {
+        let e = parse(query).unwrap_or_else(|err| panic!("{query}: {err}"));
+        let printed = e.to_string();
+        assert_eq!(printed, want, "{query}");
+        assert_eq!(parse(&printed).unwrap(), e, "{query}");
+    }
+    for bad in [
+        "a or fill(0) b",
+        "1 + fill(0) a",
+        "a + fill(0) fill(1) b",
+        "deriv(x[5m] smoothed)",
+        "max_over_time(x[5m] anchored)",
+        "x anchored",
+        "x[5m:1m] anchored",
+        "x[5m / 0]",
+        "x[1m - 2m]",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} should not parse");
     }
 }

@@ -46,7 +46,11 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
             if op.is_set() {
                 GValue::Vector(set_op(ctx, op, l, r, m, g.n)?)
             } else {
-                GValue::Vector(vector_vector(ctx, op, l, r, m, b.return_bool, g.n)?)
+                let fill = Fill {
+                    many: b.fill_left.map(|v| v.0),
+                    one: b.fill_right.map(|v| v.0),
+                };
+                GValue::Vector(vector_vector(ctx, op, l, r, m, b.return_bool, fill, g.n)?)
             }
         }
         // The parser refuses strings as operands; nothing sensible to do.
@@ -231,6 +235,75 @@ fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) ->
     Labels::from_pairs(pairs)
 }
 
+/// The `fill_left`/`fill_right` values of a vector-vector operation. As
+/// in Prometheus, `fill_left` stands in for a missing series of the
+/// "many" side and `fill_right` for the "one" side, which under
+/// `group_right` are the right and the left operand.
+#[derive(Clone, Copy)]
+struct Fill {
+    many: Option<f64>,
+    one: Option<f64>,
+}
+
+/// The value of `lhs op rhs` as a result slot.
+fn slot(op: BinaryOp, l: f64, r: f64, return_bool: bool) -> Option<f64> {
+    let (val, keep) = apply(op, l, r);
+    if return_bool {
+        Some(if keep { 1.0 } else { 0.0 })
+    } else {
+        keep.then_some(val)
+    }
+}
+
+/// Adds `vals` under `labels` to `out`, merging with an earlier series of
+/// the same labels unless both have a value at the same step.
+fn push_merged(
+    out: &mut Vec<GSeries>,
+    by_labels: &mut HashMap<Labels, usize>,
+    labels: Labels,
+    vals: Vec<Option<f64>>,
+) -> Result<(), EvalError> {
+    match by_labels.get(&labels) {
+        None => {
+            by_labels.insert(labels.clone(), out.len());
+            out.push(GSeries { labels, vals });
+        }
+        Some(&idx) => {
+            for (d, v) in out[idx].vals.iter_mut().zip(vals) {
+                if v.is_some() {
+                    if d.is_some() {
+                        return Err(EvalError::MultipleMatches {
+                            reason: "grouping labels must ensure unique matches",
+                        });
+                    }
+                    *d = v;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per signature and step: does `series` have a value there?
+fn presence(
+    ctx: &Ctx,
+    series: &[GSeries],
+    sigs: &[usize],
+    nsig: usize,
+    n: usize,
+) -> Result<Vec<bool>, EvalError> {
+    let mut p = ctx.filled(false, nsig.saturating_mul(n))?;
+    for (s, &id) in series.iter().zip(sigs) {
+        for (k, v) in s.vals.iter().enumerate() {
+            if v.is_some() {
+                p[id * n + k] = true;
+            }
+        }
+    }
+    Ok(p)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn vector_vector(
     ctx: &Ctx,
     op: BinaryOp,
@@ -238,6 +311,7 @@ fn vector_vector(
     rhs: Vec<GSeries>,
     m: &VectorMatching,
     return_bool: bool,
+    fill: Fill,
     n: usize,
 ) -> Result<Vec<GSeries>, EvalError> {
     let swapped = matches!(m.group, Some((GroupSide::Right, _)));
@@ -309,23 +383,49 @@ fn vector_vector(
                     None
                 };
             }
-            match by_labels.get(&labels) {
-                None => {
-                    by_labels.insert(labels.clone(), out.len());
-                    out.push(GSeries { labels, vals });
+            push_merged(&mut out, &mut by_labels, labels, vals)?;
+        }
+    }
+    let order = |mv: f64, ov: f64| if swapped { (ov, mv) } else { (mv, ov) };
+    if let Some(fv) = fill.one {
+        // A "many" series with no partner at a step meets the fill value.
+        let one_here = presence(ctx, &one, &osig, ids.len(), n)?;
+        let empty = Labels::default();
+        for (i, ms) in many.iter().enumerate() {
+            ctx.check()?;
+            let mut vals = ctx.grid(n)?;
+            for k in 0..n {
+                if let Some(mv) = ms.vals[k]
+                    && !one_here[msig[i] * n + k]
+                {
+                    let (l, r) = order(mv, fv);
+                    vals[k] = slot(op, l, r, return_bool);
                 }
-                Some(&idx) => {
-                    for (d, v) in out[idx].vals.iter_mut().zip(vals) {
-                        if v.is_some() {
-                            if d.is_some() {
-                                return Err(EvalError::MultipleMatches {
-                                    reason: "grouping labels must ensure unique matches",
-                                });
-                            }
-                            *d = v;
-                        }
-                    }
+            }
+            if vals.iter().any(Option::is_some) {
+                let labels = result_labels(&ms.labels, &empty, m, drop);
+                push_merged(&mut out, &mut by_labels, labels, vals)?;
+            }
+        }
+    }
+    if let Some(fv) = fill.many {
+        // A "one" series nothing matches at a step yields a series of its
+        // matching labels.
+        let many_here = presence(ctx, &many, &msig, ids.len(), n)?;
+        for (j, os) in one.iter().enumerate() {
+            ctx.check()?;
+            let mut vals = ctx.grid(n)?;
+            for k in 0..n {
+                if let Some(ov) = os.vals[k]
+                    && !many_here[osig[j] * n + k]
+                {
+                    let (l, r) = order(fv, ov);
+                    vals[k] = slot(op, l, r, return_bool);
                 }
+            }
+            if vals.iter().any(Option::is_some) {
+                let labels = signature(&os.labels, m);
+                push_merged(&mut out, &mut by_labels, labels, vals)?;
             }
         }
     }

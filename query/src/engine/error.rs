@@ -59,6 +59,13 @@ pub enum EvalError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A duration expression (`[step() * 2]`) with no valid value for
+    /// this query.
+    #[error("invalid duration expression: {reason}")]
+    BadDuration {
+        /// What is wrong.
+        reason: String,
+    },
     /// A range query of a string or range-vector expression.
     #[error("invalid expression type \"{got}\" for range query, must be Scalar or instant Vector")]
     BadRangeType {
@@ -139,7 +146,9 @@ impl EvalError {
     pub fn kind(&self) -> ErrorKind {
         use EvalError::*;
         match self {
-            TooManyPoints { .. } | BadRange { .. } | BadRangeType { .. } => ErrorKind::BadData,
+            TooManyPoints { .. } | BadRange { .. } | BadRangeType { .. } | BadDuration { .. } => {
+                ErrorKind::BadData
+            }
             ManyToMany { .. }
             | MultipleMatches { .. }
             | DuplicateLabelset { .. }

@@ -23,6 +23,9 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
         Expr::Number(n) => GValue::Scalar(ctx.filled(n.0, g.n)?),
         Expr::String(s) => GValue::String(s.clone()),
         Expr::Paren(inner) => eval(ctx, inner, g)?,
+        Expr::Vector(vs) if vs.modifier.is_some() => {
+            GValue::Vector(functions::smoothed_selector(ctx, vs, g)?)
+        }
         Expr::Vector(vs) => GValue::Vector(range::vector_selector(ctx, vs, g, false)?),
         Expr::Matrix(_) | Expr::Subquery(_) => {
             return Err(EvalError::BadRangeType {

@@ -28,6 +28,7 @@ pub use value::{InstantSample, RangeSeries, Value};
 
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
+use crate::parser::duration_expr::{QueryTimes, bind};
 use hourglass_storage::{Querier, Sample};
 use stats::StepSamples;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -177,7 +178,14 @@ impl Engine {
         qo: &QueryOptions,
     ) -> Result<QueryOutput, EvalError> {
         let t0 = Instant::now();
-        let ctx = self.ctx(q, (t, t, 1), qo, 1);
+        let times = QueryTimes {
+            start: t,
+            end: t,
+            step: 0,
+        };
+        let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
+        let expr = bound.as_ref().unwrap_or(expr);
+        let ctx = self.ctx(q, (t, t, 0), qo, 1);
         let grid = Grid {
             start: t,
             step: 1,
@@ -240,6 +248,9 @@ impl Engine {
                 return Err(EvalError::BadRangeType { got: other.name() });
             }
         }
+        let times = QueryTimes { start, end, step };
+        let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
+        let expr = bound.as_ref().unwrap_or(expr);
         let t0 = Instant::now();
         let ctx = self.ctx(q, (start, end, step), qo, points as usize + 1);
         let grid = Grid {
@@ -305,6 +316,7 @@ impl Engine {
                 .unwrap_or(self.opts.lookback_delta_ms),
             query_start: start,
             query_end: end,
+            query_step: step,
             subquery_step: self.opts.default_subquery_step_ms.max(1),
             deadline: Instant::now().checked_add(timeout),
             timeout,
@@ -343,6 +355,8 @@ pub(crate) struct Ctx<'a> {
     pub lookback: i64,
     pub query_start: i64,
     pub query_end: i64,
+    /// The query's step; 0 for an instant query.
+    pub query_step: i64,
     pub subquery_step: i64,
     deadline: Option<Instant>,
     timeout: Duration,

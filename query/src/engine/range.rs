@@ -6,7 +6,7 @@ use super::error::EvalError;
 use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid};
-use crate::parser::ast::{Expr, MatrixSelector, Subquery, VectorSelector};
+use crate::parser::ast::{Expr, MatrixSelector, RangeModifier, Subquery, VectorSelector};
 use hourglass_storage::{MatchOp, Matcher, Sample, is_stale_nan};
 
 /// Selects every series matching `matchers` with samples in `[mint, maxt]`;
@@ -101,6 +101,29 @@ pub(crate) fn selector_load(
     Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
 }
 
+/// [`selector_load`] for interpolation: also the samples up to `ahead`
+/// after the last step, and without stale markers.
+pub(crate) fn selector_load_around(
+    ctx: &Ctx,
+    vs: &VectorSelector,
+    g: Grid,
+    ahead: i64,
+) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
+    let eg = match vs.at {
+        Some(at) => Grid {
+            start: ctx.at_time(at),
+            step: 1,
+            n: 1,
+        },
+        None => g,
+    };
+    let off = vs.offset.unwrap_or(0);
+    let first = eg.t(0).saturating_sub(off);
+    let last = eg.t(eg.n - 1).saturating_sub(off).saturating_add(ahead);
+    let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
+    Ok((load(ctx, &vs.matchers, mint, last, false)?, eg, off))
+}
+
 /// One series of an instant selector: hands `emit` the step index and
 /// value of every step of `eg` with a sample in `(t - lookback, t]` (after
 /// `offset`) that is not a stale marker; with `timestamps`, the sample's
@@ -150,6 +173,20 @@ pub(crate) struct MatrixArg {
     pub name_fixed: bool,
 }
 
+impl MatrixArg {
+    /// One window per step of `g`, also under `@` (whose window is the
+    /// same at every step): for functions whose other arguments vary by
+    /// step, or whose answer depends on the evaluation time.
+    pub(crate) fn per_step(mut self, ctx: &Ctx, g: Grid) -> Result<MatrixArg, EvalError> {
+        if self.ends.len() == 1 && g.n > 1 {
+            ctx.admit::<i64>(g.n.saturating_mul(2))?;
+            self.ends = vec![self.ends[0]; g.n];
+            self.times = g.times().collect();
+        }
+        Ok(self)
+    }
+}
+
 /// True when `matchers` pin the metric name to one value.
 fn fixes_name(matchers: &[Matcher]) -> bool {
     matchers
@@ -194,8 +231,18 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
     let off = vs.offset.unwrap_or(0);
     let (times, ends) = times_for(ctx, vs.at, off, g)?;
     let (first, last) = (ends[0], ends[ends.len() - 1]);
-    let mint = first.saturating_sub(ms.range_ms).saturating_add(1);
-    let series = load(ctx, &vs.matchers, mint, last, false)?;
+    // `anchored` also reads the sample before each window, `smoothed` the
+    // ones on both sides of it.
+    let (before, after) = match vs.modifier {
+        Some(RangeModifier::Anchored) => (ctx.lookback, 0),
+        Some(RangeModifier::Smoothed) => (ctx.lookback, ctx.lookback),
+        None => (0, 0),
+    };
+    let mint = first
+        .saturating_sub(ms.range_ms)
+        .saturating_sub(before)
+        .saturating_add(1);
+    let series = load(ctx, &vs.matchers, mint, last.saturating_add(after), false)?;
     Ok(MatrixArg {
         series,
         range: ms.range_ms,

@@ -18,6 +18,18 @@ pub(super) fn select_series(
     n: usize,
     param: impl Fn(usize) -> f64,
 ) -> Result<Vec<GSeries>, EvalError> {
+    // A NaN parameter at any step is an error, whether or not there is
+    // anything to select from (as Prometheus checks the parameters first).
+    if (0..n).any(|k| param(k).is_nan()) {
+        return Err(EvalError::InvalidArgument {
+            func: op.as_str(),
+            reason: if op == AggregateOp::LimitRatio {
+                "ratio value is NaN".into()
+            } else {
+                "parameter value is NaN".into()
+            },
+        });
+    }
     ctx.admit::<bool>(n.saturating_mul(input.len()))?;
     let mut keep = vec![vec![false; n]; input.len()];
     // At a single step, the order of the result is the rank order.
@@ -40,12 +52,6 @@ pub(super) fn select_series(
             let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
             let chosen: Vec<usize> = match op {
                 AggregateOp::LimitRatio => {
-                    if p.is_nan() {
-                        return Err(EvalError::InvalidArgument {
-                            func: "limit_ratio",
-                            reason: "ratio value is NaN".into(),
-                        });
-                    }
                     let r = p.clamp(-1.0, 1.0);
                     present
                         .filter(|&i| {
@@ -59,12 +65,6 @@ pub(super) fn select_series(
                         .collect()
                 }
                 _ => {
-                    if p.is_nan() {
-                        return Err(EvalError::InvalidArgument {
-                            func: op.as_str(),
-                            reason: "parameter value is NaN".into(),
-                        });
-                    }
                     let kk = if p >= 1.0 { p.min(1e15) as usize } else { 0 };
                     let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
                     let by = |a: &usize, b: &usize| match op {

@@ -42,6 +42,31 @@ impl PartialEq for NumberLiteral {
     }
 }
 
+/// A duration expression; values are seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DurationExpr {
+    /// A plain number of seconds (`300`).
+    Number(NumberLiteral),
+    /// A duration literal, in milliseconds (`5m`).
+    Duration(i64),
+    /// `step()`: the query's step (0 for an instant query).
+    Step,
+    /// `range()`: the query's `end - start` (0 for an instant query).
+    Range,
+    /// `start()`: the query's start, in seconds since the epoch.
+    Start,
+    /// `end()`: the query's end, in seconds since the epoch.
+    End,
+    /// `-e`.
+    Neg(Box<DurationExpr>),
+    /// `a op b` with op one of `+ - * / % ^`.
+    Binary(BinaryOp, Box<DurationExpr>, Box<DurationExpr>),
+    /// `min(a, b)`.
+    Min(Box<DurationExpr>, Box<DurationExpr>),
+    /// `max(a, b)`.
+    Max(Box<DurationExpr>, Box<DurationExpr>),
+}
+
 /// `@` modifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum At {
@@ -63,8 +88,33 @@ pub struct VectorSelector {
     pub matchers: Vec<Matcher>,
     /// `offset` in milliseconds; `None` when absent or zero.
     pub offset: Option<i64>,
+    /// `offset (step() * 2)`: an offset that depends on the query, bound
+    /// into `offset` when the query runs.
+    pub offset_expr: Option<Box<DurationExpr>>,
     /// `@` modifier.
     pub at: Option<At>,
+    /// `anchored`/`smoothed` (on a range selector: on its window).
+    pub modifier: Option<RangeModifier>,
+}
+
+/// The window modifiers of Prometheus 3's extended range selectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeModifier {
+    /// `x[5m] anchored`: the window also holds the newest sample at or
+    /// before its start; no extrapolation.
+    Anchored,
+    /// `x[5m] smoothed`, `x smoothed`: edges (or the step) interpolated.
+    Smoothed,
+}
+
+impl RangeModifier {
+    /// The keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RangeModifier::Anchored => "anchored",
+            RangeModifier::Smoothed => "smoothed",
+        }
+    }
 }
 
 /// `selector[range]`; offset and `@` live on the inner selector.
@@ -74,6 +124,9 @@ pub struct MatrixSelector {
     pub vector: VectorSelector,
     /// Window length in milliseconds, > 0.
     pub range_ms: i64,
+    /// `[step() * 2]`: a range that depends on the query, bound into
+    /// `range_ms` when the query runs.
+    pub range_expr: Option<Box<DurationExpr>>,
 }
 
 /// `expr[range:step]`.
@@ -89,6 +142,12 @@ pub struct Subquery {
     pub offset: Option<i64>,
     /// `@` modifier.
     pub at: Option<At>,
+    /// A range that depends on the query (bound into `range_ms`).
+    pub range_expr: Option<Box<DurationExpr>>,
+    /// A step that depends on the query (bound into `step_ms`).
+    pub step_expr: Option<Box<DurationExpr>>,
+    /// An offset that depends on the query (bound into `offset`).
+    pub offset_expr: Option<Box<DurationExpr>>,
 }
 
 /// Unary operators.
@@ -233,6 +292,10 @@ pub struct Binary {
     /// Vector matching; `None` for the default (one-to-one on all labels,
     /// many-to-many for set operators) and whenever a side is a scalar.
     pub matching: Option<VectorMatching>,
+    /// `fill_left(v)` (or `fill(v)`): the value of a missing left operand.
+    pub fill_left: Option<NumberLiteral>,
+    /// `fill_right(v)` (or `fill(v)`): the value of a missing right operand.
+    pub fill_right: Option<NumberLiteral>,
 }
 
 /// Declares [`AggregateOp`], its keywords and the list of all of them

@@ -1,7 +1,7 @@
 //! Function calls and aggregations: `rate(x[5m])`,
 //! `topk by (job) (5, x)`, `sum(x) without (instance)`.
 
-use super::ast::{Aggregate, AggregateOp, Call, Expr, Grouping, ValueType};
+use super::ast::{Aggregate, AggregateOp, Call, Expr, Grouping, RangeModifier, ValueType};
 use super::error::ParseError;
 use super::functions::{Func, lookup_function};
 use super::lexer::{Tok, Token};
@@ -56,6 +56,7 @@ impl<'a> Parser<'a> {
         let (args, close) = self.parse_args(bypass)?;
         let span = name_tok.start..close.end;
         check_call(func, &args, span.clone())?;
+        check_range_modifiers(func.id, &args)?;
         let depth = args.iter().map(|a| a.depth).max().unwrap_or(0);
         let expr = Expr::Call(Call {
             func,
@@ -135,4 +136,42 @@ impl<'a> Parser<'a> {
         });
         self.node(expr, ValueType::Vector, span.start, span.end, depth)
     }
+}
+
+/// `anchored` and `smoothed` windows mean something only to a few
+/// functions; any other use is refused with the list.
+fn check_range_modifiers(func: Func, args: &[Node]) -> PResult<()> {
+    for a in args {
+        let mut e = &a.expr;
+        while let Expr::Paren(inner) = e {
+            e = inner;
+        }
+        let Expr::Matrix(ms) = e else { continue };
+        let Some(m) = ms.vector.modifier else {
+            continue;
+        };
+        let allowed: &[Func] = match m {
+            RangeModifier::Anchored => &[
+                Func::Changes,
+                Func::Delta,
+                Func::Increase,
+                Func::Rate,
+                Func::Resets,
+            ],
+            RangeModifier::Smoothed => &[Func::Delta, Func::Increase, Func::Rate],
+        };
+        if !allowed.contains(&func) {
+            let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
+            return Err(ParseError::new(
+                a.span(),
+                format!(
+                    "{} modifier can only be used with: {} - not with {}",
+                    m.as_str(),
+                    names.join(", "),
+                    func.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,24 +1,17 @@
 //! Expressions: binary operators by precedence climbing, unary signs,
-//! primaries and their postfix modifiers (`[range]`, `[range:step]`,
-//! `offset`, `@`).
+//! primaries, and the ranges and subqueries after them (`[range]`,
+//! `[range:step]`); the other modifiers are parsed in `modifiers`.
 
 use super::ast::{
-    At, Binary, BinaryOp, Expr, GroupSide, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp,
-    ValueType, VectorMatching,
+    Binary, BinaryOp, Expr, MatrixSelector, NumberLiteral, Subquery, Unary, UnaryOp, ValueType,
+    VectorMatching,
 };
+use super::duration_expr::{Dur, split};
 use super::error::ParseError;
 use super::lexer::{Tok, Token};
+use super::modifiers::Fill;
 use super::number::parse_number;
 use super::{Node, PResult, Parser};
-
-/// A postfix modifier of a selector or subquery.
-#[derive(Clone, Copy)]
-enum Modifier {
-    /// `offset`, in ms (`None` for zero).
-    Offset(Option<i64>),
-    /// `@`.
-    At(At),
-}
 use crate::duration::{parse_duration_ms, seconds_to_ms};
 
 /// Unary signs bind tighter than `*` but looser than `^`: `-2 ^ 2` is -4.
@@ -44,6 +37,7 @@ impl<'a> Parser<'a> {
             }
             let op_tok = self.next();
             let (return_bool, matching) = self.parse_bin_modifiers()?;
+            let fill = self.parse_fill_modifiers()?;
             let next_min = if op.is_right_associative() {
                 op.precedence()
             } else {
@@ -53,7 +47,7 @@ impl<'a> Parser<'a> {
             let rhs = self.parse_expr(next_min);
             self.leave();
             let rhs = rhs?;
-            lhs = self.make_binary(op, op_tok, lhs, rhs, return_bool, matching)?;
+            lhs = self.make_binary(op, op_tok, lhs, rhs, (return_bool, matching, fill))?;
         }
         Ok(lhs)
     }
@@ -76,47 +70,11 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `[bool] [on|ignoring (labels) [group_left|group_right [(labels)]]]`.
-    fn parse_bin_modifiers(&mut self) -> PResult<(bool, Option<VectorMatching>)> {
-        let return_bool = self.is_word(self.peek(), "bool");
-        if return_bool {
-            self.next();
-        }
-        let t = self.peek();
-        let on = self.is_word(t, "on");
-        if !on && !self.is_word(t, "ignoring") {
-            let g = self.peek();
-            if self.is_word(g, "group_left") || self.is_word(g, "group_right") {
-                return Err(ParseError::new(
-                    g.start..g.end,
-                    "group_left/group_right must follow on(…) or ignoring(…)",
-                ));
-            }
-            return Ok((return_bool, None));
-        }
-        self.next();
-        let labels = self.parse_label_list()?;
-        let g = self.peek();
-        let side = if self.is_word(g, "group_left") {
-            Some(GroupSide::Left)
-        } else if self.is_word(g, "group_right") {
-            Some(GroupSide::Right)
-        } else {
-            None
-        };
-        let group = match side {
-            Some(side) => {
-                self.next();
-                let include = if self.peek().kind == Tok::LParen {
-                    self.parse_label_list()?
-                } else {
-                    Vec::new()
-                };
-                Some((side, include))
-            }
-            None => None,
-        };
-        Ok((return_bool, Some(VectorMatching { on, labels, group })))
+    /// The end of the token before the current one (`or` `t`'s end).
+    pub(crate) fn prev_end(&self, t: Token) -> usize {
+        self.toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(t.end, |p| p.end)
     }
 
     fn parse_unary(&mut self) -> PResult<Node> {
@@ -169,6 +127,9 @@ impl<'a> Parser<'a> {
                 Tok::LBracket => self.parse_range_or_subquery(node)?,
                 Tok::At => self.parse_at(node)?,
                 Tok::Ident if self.is_word(t, "offset") => self.parse_offset(node)?,
+                Tok::Ident if self.is_word(t, "anchored") || self.is_word(t, "smoothed") => {
+                    self.parse_range_modifier(node)?
+                }
                 _ => return Ok(node),
             };
         }
@@ -266,7 +227,7 @@ impl<'a> Parser<'a> {
     /// A duration token, or a number of seconds, as milliseconds. A zero
     /// duration token is refused when parsed; a plain `0` is accepted, as in
     /// Prometheus.
-    fn duration_ms(&mut self, what: &str) -> PResult<i64> {
+    pub(crate) fn duration_ms(&mut self, what: &str) -> PResult<i64> {
         let t = self.peek();
         if !matches!(t.kind, Tok::Number | Tok::Duration) {
             return Err(self.unexpected(t, what));
@@ -280,9 +241,42 @@ impl<'a> Parser<'a> {
         .map_err(|m| ParseError::new(t.start..t.end, m))
     }
 
+    /// True when the next token is a lone literal, followed by `follow`
+    /// or `follow2`: the plain form, parsed as before duration
+    /// expressions existed.
+    fn literal_then(&self, follow: Tok, follow2: Tok) -> bool {
+        matches!(self.peek().kind, Tok::Number | Tok::Duration)
+            && matches!(self.peek_at(1).kind, k if k == follow || k == follow2)
+    }
+
+    /// A range, subquery step or offset: a literal, or a duration
+    /// expression (folded, or kept for the query to bind).
+    fn duration_arg(&mut self, what: &str, follow: Tok, follow2: Tok) -> PResult<Dur> {
+        if self.literal_then(follow, follow2) {
+            return self.duration_ms(what).map(Dur::Fixed);
+        }
+        let t = self.peek();
+        let d = self.duration_expr()?;
+        if let Dur::Fixed(ms) = d
+            && ms <= 0
+            && follow == Tok::RBracket
+            && what.starts_with("a range")
+        {
+            return Err(ParseError::new(
+                t.start..self.prev_end(t),
+                format!(
+                    "duration must be greater than 0, got {}",
+                    crate::duration::format_duration(ms)
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
     fn parse_range_or_subquery(&mut self, node: Node) -> PResult<Node> {
         let open = self.next();
-        let range_ms = self.duration_ms("a range duration such as 5m")?;
+        let (range_ms, range_expr) =
+            split(self.duration_arg("a range duration such as 5m", Tok::RBracket, Tok::Colon)?);
         let t = self.next();
         match t.kind {
             Tok::RBracket => {
@@ -302,15 +296,39 @@ impl<'a> Parser<'a> {
                 if let Some(msg) = misplaced {
                     return Err(ParseError::new(open.start..t.end, msg));
                 }
-                let expr = Expr::Matrix(MatrixSelector { vector, range_ms });
+                if vector.modifier.is_some() {
+                    return Err(ParseError::new(
+                        open.start..t.end,
+                        "no smoothed modifier allowed before range",
+                    ));
+                }
+                let expr = Expr::Matrix(MatrixSelector {
+                    vector,
+                    range_ms,
+                    range_expr,
+                });
                 self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
             }
             Tok::Colon => {
-                let step_ms = if self.peek().kind == Tok::RBracket {
-                    None
+                let (step_ms, step_expr) = if self.peek().kind == Tok::RBracket {
+                    (None, None)
                 } else {
+                    let d = self.duration_arg(
+                        "a step duration or \"]\"",
+                        Tok::RBracket,
+                        Tok::RBracket,
+                    )?;
+                    if let Dur::Fixed(ms) = d
+                        && ms < 0
+                    {
+                        return Err(ParseError::new(
+                            t.end..self.prev_end(t),
+                            "subquery step must not be negative",
+                        ));
+                    }
                     // A zero step means the default step, the same as none.
-                    Some(self.duration_ms("a step duration or \"]\"")?).filter(|&ms| ms != 0)
+                    let (ms, e) = split(d);
+                    (Some(ms).filter(|&ms| ms != 0), e)
                 };
                 let close = self.expect(Tok::RBracket, "\"]\"")?;
                 if node.ty != ValueType::Vector {
@@ -328,114 +346,14 @@ impl<'a> Parser<'a> {
                     step_ms,
                     offset: None,
                     at: None,
+                    range_expr,
+                    step_expr,
+                    offset_expr: None,
                 });
                 self.node(expr, ValueType::Matrix, node.start, close.end, node.depth)
             }
             _ => Err(self.unexpected(t, "\"]\" or \":\"")),
         }
-    }
-
-    fn parse_offset(&mut self, node: Node) -> PResult<Node> {
-        let kw = self.next();
-        let negative = self.peek().kind == Tok::Op(BinaryOp::Sub);
-        if negative {
-            self.next();
-        }
-        let ms = self.duration_ms("an offset duration such as 5m")?;
-        let ms = if negative { -ms } else { ms };
-        // A zero offset is no offset, as Prometheus prints it.
-        self.set_modifier(node, kw, Modifier::Offset((ms != 0).then_some(ms)))
-    }
-
-    /// Stores a modifier that began at `kw` in the `offset` or `@` of the
-    /// selector or subquery `node`, refusing other expressions and a
-    /// second one.
-    fn set_modifier(&self, mut node: Node, kw: Token, m: Modifier) -> PResult<Node> {
-        let end = self
-            .toks
-            .get(self.pos.saturating_sub(1))
-            .map_or(kw.end, |t| t.end);
-        let (name, twice) = match m {
-            Modifier::Offset(_) => ("offset", "offset may not be set multiple times"),
-            Modifier::At(_) => ("@", "@ <timestamp> may not be set multiple times"),
-        };
-        let (offset, at) = match &mut node.expr {
-            Expr::Vector(v) => (&mut v.offset, &mut v.at),
-            Expr::Matrix(m) => (&mut m.vector.offset, &mut m.vector.at),
-            Expr::Subquery(s) => (&mut s.offset, &mut s.at),
-            _ => {
-                return Err(ParseError::new(
-                    kw.start..end,
-                    format!(
-                        "{name} modifier must be preceded by an instant vector selector or range vector selector or a subquery"
-                    ),
-                ));
-            }
-        };
-        let was_set = match m {
-            Modifier::Offset(ms) => std::mem::replace(offset, ms).is_some(),
-            Modifier::At(a) => at.replace(a).is_some(),
-        };
-        if was_set {
-            return Err(ParseError::new(kw.start..end, twice));
-        }
-        node.end = end;
-        Ok(node)
-    }
-
-    fn parse_at(&mut self, node: Node) -> PResult<Node> {
-        let at_tok = self.next();
-        let t = self.next();
-        let at = match t.kind {
-            Tok::Ident if self.is_word(t, "start") || self.is_word(t, "end") => {
-                self.expect(Tok::LParen, "\"(\"")?;
-                self.expect(Tok::RParen, "\")\"")?;
-                if self.is_word(t, "start") {
-                    At::Start
-                } else {
-                    At::End
-                }
-            }
-            Tok::Ident if self.is_word(t, "inf") || self.is_word(t, "nan") => {
-                return Err(ParseError::new(
-                    at_tok.start..t.end,
-                    format!("timestamp out of bounds for @ modifier: {}", self.text(t)),
-                ));
-            }
-            Tok::Op(BinaryOp::Add | BinaryOp::Sub) | Tok::Number | Tok::Duration => {
-                let sign = match t.kind {
-                    Tok::Op(BinaryOp::Sub) => -1.0,
-                    _ => 1.0,
-                };
-                let num = if matches!(t.kind, Tok::Op(BinaryOp::Add | BinaryOp::Sub)) {
-                    self.next()
-                } else {
-                    t
-                };
-                let secs = match num.kind {
-                    Tok::Number | Tok::Duration => sign * self.literal_seconds(num)?,
-                    Tok::Ident if self.is_word(num, "inf") => sign * f64::INFINITY,
-                    Tok::Ident if self.is_word(num, "nan") => f64::NAN,
-                    _ => return Err(self.unexpected(num, "a timestamp")),
-                };
-                let ms = (secs * 1000.0).round();
-                if !ms.is_finite() || ms.abs() >= i64::MAX as f64 {
-                    return Err(ParseError::new(
-                        at_tok.start..num.end,
-                        format!("timestamp out of bounds for @ modifier: {secs}"),
-                    ));
-                }
-                // Plain decimals are converted exactly, so the printed
-                // `@ 1700000000.123` always reads back to the same instant.
-                let exact = (num.kind == Tok::Number)
-                    .then(|| decimal_ms(self.text(num)))
-                    .flatten()
-                    .map(|ms| if sign < 0.0 { -ms } else { ms });
-                At::Timestamp(exact.unwrap_or(ms as i64))
-            }
-            _ => return Err(self.unexpected(t, "a timestamp, start() or end()")),
-        };
-        self.set_modifier(node, at_tok, Modifier::At(at))
     }
 
     fn make_binary(
@@ -444,10 +362,17 @@ impl<'a> Parser<'a> {
         op_tok: Token,
         lhs: Node,
         rhs: Node,
-        return_bool: bool,
-        matching: Option<VectorMatching>,
+        (return_bool, matching, fill): (bool, Option<VectorMatching>, Fill),
     ) -> PResult<Node> {
         let (start, end) = (lhs.start, rhs.end);
+        if let Some(span) = fill.span.clone()
+            && (op.is_set() || lhs.ty != ValueType::Vector || rhs.ty != ValueType::Vector)
+        {
+            return Err(ParseError::new(
+                span,
+                "fill modifiers are only allowed between two instant vectors with an arithmetic or comparison operator",
+            ));
+        }
         let (ty, matching) =
             super::typecheck::check_binary(op, op_tok, &lhs, &rhs, return_bool, matching)?;
         let depth = lhs.depth.max(rhs.depth);
@@ -457,35 +382,13 @@ impl<'a> Parser<'a> {
             rhs: Box::new(rhs.expr),
             return_bool,
             matching,
+            fill_left: fill.left,
+            fill_right: fill.right,
         });
         self.node(expr, ty, start, end, depth)
     }
 }
 
-/// `123.4567` seconds as milliseconds, rounded half away from zero, using
-/// integer arithmetic. `None` for anything but plain decimal digits (hex,
-/// exponents, Go's octal `010`) or on overflow.
-fn decimal_ms(text: &str) -> Option<i64> {
-    let text = text.replace('_', "");
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let octal_looking =
-        frac.is_empty() && !text.contains('.') && int.len() > 1 && int.starts_with('0');
-    if !digits(int) || !digits(frac) || (int.is_empty() && frac.is_empty()) || octal_looking {
-        return None;
-    }
-    let whole: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut ms = whole.checked_mul(1000)?;
-    let mut place = 100;
-    for b in frac.bytes().take(3) {
-        ms = ms.checked_add(i64::from(b - b'0') * place)?;
-        place /= 10;
-    }
-    if frac.as_bytes().get(3).is_some_and(|&b| b >= b'5') {
-        ms = ms.checked_add(1)?;
-    }
-    Some(ms)
-}
 /// A duration literal in milliseconds; zero is refused, as in Prometheus,
 /// because a zero range, step or offset literal is always a mistake.
 fn positive_duration_ms(text: &str) -> Result<i64, String> {

@@ -147,6 +147,7 @@ function_table! {
     Delta "delta" f(&[M], V);
     Deriv "deriv" f(&[M], V);
     DoubleExponentialSmoothing "double_exponential_smoothing" exp(f(&[M, S, S], V));
+    End "end" f(&[], S);
     Exp "exp" f(&[V], V);
     FirstOverTime "first_over_time" exp(f(&[M], V));
     Floor "floor" f(&[V], V);
@@ -178,6 +179,7 @@ function_table! {
     PresentOverTime "present_over_time" f(&[M], V);
     QuantileOverTime "quantile_over_time" f(&[S, M], V);
     Rad "rad" f(&[V], V);
+    Range "range" f(&[], S);
     Rate "rate" f(&[M], V);
     Resets "resets" f(&[M], V);
     Round "round" opt(&[V, S], 1);
@@ -190,8 +192,10 @@ function_table! {
     SortByLabelDesc "sort_by_label_desc" exp(opt(&[V, Str], -1));
     SortDesc "sort_desc" f(&[V], V);
     Sqrt "sqrt" f(&[V], V);
+    Start "start" f(&[], S);
     StddevOverTime "stddev_over_time" f(&[M], V);
     StdvarOverTime "stdvar_over_time" f(&[M], V);
+    Step "step" f(&[], S);
     SumOverTime "sum_over_time" f(&[M], V);
     Tan "tan" f(&[V], V);
     Tanh "tanh" f(&[V], V);

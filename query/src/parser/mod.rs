@@ -1,14 +1,18 @@
 //! PromQL text → [`Expr`]: tokens from `lexer`, a precedence-climbing
-//! parser in `expr`, selectors in `selector`, calls and aggregations in
-//! `call`, type rules in `typecheck`, and `printer` for the way back.
+//! parser in `expr`, selectors in `selector`, `offset`/`@`/`fill`/…
+//! in `modifiers`, duration expressions in `duration_expr`, calls and
+//! aggregations in `call`, type rules in `typecheck`, and `printer` for
+//! the way back.
 
 pub(crate) mod ast;
 mod call;
+pub(crate) mod duration_expr;
 pub(crate) mod error;
 mod expr;
 pub(crate) mod functions;
 pub(crate) mod lexer;
 mod matcher_cache;
+mod modifiers;
 pub(crate) mod number;
 pub(crate) mod printer;
 mod selector;

@@ -3,8 +3,8 @@
 //! durations. Parsing the output gives back an equal tree.
 
 use super::ast::{
-    Aggregate, At, Binary, BinaryOp, Call, Expr, GroupSide, Grouping, MatrixSelector, Subquery,
-    Unary, UnaryOp, VectorSelector,
+    Aggregate, At, Binary, BinaryOp, Call, DurationExpr, Expr, GroupSide, Grouping, MatrixSelector,
+    Subquery, Unary, UnaryOp, VectorSelector,
 };
 use super::number::format_number;
 use crate::duration::format_duration;
@@ -74,7 +74,20 @@ fn write_label_list(f: &mut Formatter<'_>, labels: &[String]) -> fmt::Result {
     f.write_char(')')
 }
 
-fn write_modifiers(f: &mut Formatter<'_>, at: Option<At>, offset: Option<i64>) -> fmt::Result {
+/// A range or step: milliseconds, or the expression the query binds.
+fn write_duration(f: &mut Formatter<'_>, ms: i64, e: Option<&DurationExpr>) -> fmt::Result {
+    match e {
+        Some(e) => write!(f, "{e}"),
+        None => f.write_str(&format_duration(ms)),
+    }
+}
+
+fn write_modifiers(
+    f: &mut Formatter<'_>,
+    at: Option<At>,
+    offset: Option<i64>,
+    offset_expr: Option<&DurationExpr>,
+) -> fmt::Result {
     match at {
         Some(At::Timestamp(ms)) => {
             let sign = if ms < 0 { "-" } else { "" };
@@ -85,7 +98,13 @@ fn write_modifiers(f: &mut Formatter<'_>, at: Option<At>, offset: Option<i64>) -
         Some(At::End) => f.write_str(" @ end()")?,
         None => {}
     }
-    if let Some(ms) = offset.filter(|&ms| ms != 0) {
+    if let Some(e) = offset_expr {
+        if e.is_primary() {
+            write!(f, " offset {e}")?;
+        } else {
+            write!(f, " offset ({e})")?;
+        }
+    } else if let Some(ms) = offset.filter(|&ms| ms != 0) {
         write!(f, " offset {}", format_duration(ms))?;
     }
     Ok(())
@@ -128,15 +147,26 @@ impl VectorSelector {
 impl Display for VectorSelector {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         self.write_selector(f)?;
-        write_modifiers(f, self.at, self.offset)
+        write_modifiers(f, self.at, self.offset, self.offset_expr.as_deref())?;
+        if let Some(m) = self.modifier {
+            write!(f, " {}", m.as_str())?;
+        }
+        Ok(())
     }
 }
 
 impl Display for MatrixSelector {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         self.vector.write_selector(f)?;
-        write!(f, "[{}]", format_duration(self.range_ms))?;
-        write_modifiers(f, self.vector.at, self.vector.offset)
+        f.write_char('[')?;
+        write_duration(f, self.range_ms, self.range_expr.as_deref())?;
+        f.write_char(']')?;
+        let v = &self.vector;
+        write_modifiers(f, v.at, v.offset, v.offset_expr.as_deref())?;
+        if let Some(m) = v.modifier {
+            write!(f, " {}", m.as_str())?;
+        }
+        Ok(())
     }
 }
 
@@ -145,12 +175,16 @@ impl Display for Subquery {
         // `[…]` binds tighter than any operator.
         let wrap = matches!(*self.expr, Expr::Binary(_) | Expr::Unary(_));
         write_operand(f, &self.expr, wrap)?;
-        write!(f, "[{}:", format_duration(self.range_ms))?;
-        if let Some(step) = self.step_ms {
+        f.write_char('[')?;
+        write_duration(f, self.range_ms, self.range_expr.as_deref())?;
+        f.write_char(':')?;
+        if let Some(e) = &self.step_expr {
+            write!(f, "{e}")?;
+        } else if let Some(step) = self.step_ms {
             f.write_str(&format_duration(step))?;
         }
         f.write_char(']')?;
-        write_modifiers(f, self.at, self.offset)
+        write_modifiers(f, self.at, self.offset, self.offset_expr.as_deref())
     }
 }
 
@@ -208,6 +242,17 @@ impl Display for Binary {
                     GroupSide::Right => " group_right ",
                 })?;
                 write_label_list(f, include)?;
+            }
+        }
+        match (self.fill_left, self.fill_right) {
+            (Some(l), Some(r)) if l == r => write!(f, " fill({})", format_number(l.0))?,
+            (l, r) => {
+                if let Some(l) = l {
+                    write!(f, " fill_left({})", format_number(l.0))?;
+                }
+                if let Some(r) = r {
+                    write!(f, " fill_right({})", format_number(r.0))?;
+                }
             }
         }
         let wrap_rhs = precedence(&self.rhs).is_some_and(|r| r < p || (r == p && !right_assoc));
@@ -286,6 +331,8 @@ mod tests {
             rhs: Box::new(rhs),
             return_bool: false,
             matching: None,
+            fill_left: None,
+            fill_right: None,
         })
     }
 
@@ -329,6 +376,9 @@ mod tests {
             step_ms: None,
             offset: None,
             at: None,
+            range_expr: None,
+            step_expr: None,
+            offset_expr: None,
         });
         assert_eq!(sq.to_string(), "(a + 1)[1m:]");
     }

@@ -203,7 +203,9 @@ impl<'a> Parser<'a> {
             name,
             matchers,
             offset: None,
+            offset_expr: None,
             at: None,
+            modifier: None,
         };
         self.node(Expr::Vector(vs), ValueType::Vector, start, end, 0)
     }

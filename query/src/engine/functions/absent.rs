@@ -49,19 +49,22 @@ fn absent_result(
         Some(Expr::Matrix(ms)) => ms.vector.matchers.as_slice(),
         _ => &[],
     };
+    // In matcher order: the first equality matcher of a name sets the
+    // label, and any other matcher of that name removes it again.
     let mut pairs: Vec<(&str, &str)> = Vec::new();
-    let mut dup: Vec<&str> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     for m in matchers {
-        if m.op() != MatchOp::Equal || m.name() == "__name__" {
+        if m.name() == "__name__" {
             continue;
         }
-        if pairs.iter().any(|(n, _)| *n == m.name()) {
-            dup.push(m.name());
-        } else {
+        if m.op() == MatchOp::Equal && !seen.contains(&m.name()) {
+            seen.push(m.name());
             pairs.push((m.name(), m.value()));
+        } else {
+            pairs.retain(|(n, _)| *n != m.name());
         }
     }
-    pairs.retain(|(n, _)| !dup.contains(n));
+    pairs.retain(|(_, v)| !v.is_empty());
     ctx.admit::<Option<f64>>(n)?;
     let vals: Vec<Option<f64>> = (0..n).map(|k| (!present(k)).then_some(1.0)).collect();
     if vals.iter().all(Option::is_none) {

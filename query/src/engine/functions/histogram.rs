@@ -1,4 +1,5 @@
-//! `histogram_quantile` over classic `le` buckets.
+//! `histogram_quantile` and `histogram_fraction` over classic `le`
+//! buckets.
 
 use super::super::error::EvalError;
 use super::super::value::{GSeries, Grid, NAME};
@@ -16,20 +17,14 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bo
     (v, forced)
 }
 
-fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut bool) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
+/// Sorts the buckets, adds up those of the same bound and makes the
+/// counts monotonic (`forced` when that changed more than float noise).
+/// False when they do not make a histogram (no `+Inf` bucket).
+fn prepare(buckets: &mut Vec<(f64, f64)>, forced: &mut bool) -> bool {
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     match buckets.last() {
         Some(&(ub, _)) if ub == f64::INFINITY => {}
-        _ => return f64::NAN,
+        _ => return false,
     }
     // Buckets with the same bound are added up.
     buckets.dedup_by(|b, a| {
@@ -40,9 +35,6 @@ fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut boo
             false
         }
     });
-    if buckets.len() < 2 {
-        return f64::NAN;
-    }
     // Counts must not decrease; scraping races make them, so take the
     // running maximum (which also smooths float noise).
     let mut max = f64::NEG_INFINITY;
@@ -56,6 +48,22 @@ fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut boo
         } else if !b.1.is_nan() {
             max = b.1;
         }
+    }
+    true
+}
+
+fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut bool) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    if !prepare(buckets, forced) || buckets.len() < 2 {
+        return f64::NAN;
     }
     let total = buckets[buckets.len() - 1].1;
     if total == 0.0 || total.is_nan() {
@@ -79,20 +87,78 @@ fn bucket_quantile_inner(q: f64, buckets: &mut Vec<(f64, f64)>, forced: &mut boo
     start + (end - start) * (rank / count)
 }
 
+/// The fraction of a histogram's observations between `lower` and
+/// `upper`, interpolating linearly within buckets (the lowest bucket
+/// starting at 0 when its bound is positive), as `bucket_quantile` does.
+pub(crate) fn bucket_fraction(
+    lower: f64,
+    upper: f64,
+    buckets: &mut Vec<(f64, f64)>,
+) -> (f64, bool) {
+    let mut forced = false;
+    if !prepare(buckets, &mut forced) {
+        return (f64::NAN, forced);
+    }
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 || total.is_nan() || lower.is_nan() || upper.is_nan() {
+        return (f64::NAN, forced);
+    }
+    if lower >= upper {
+        return (0.0, forced);
+    }
+    // The estimated count of observations at or below `x`.
+    let rank = |x: f64| {
+        let (mut prev_ub, mut prev_c) = (f64::NEG_INFINITY, 0.0);
+        for (i, &(ub, c)) in buckets.iter().enumerate() {
+            if x <= ub {
+                let lb = match i {
+                    0 if ub > 0.0 => 0.0,
+                    0 => f64::NEG_INFINITY,
+                    _ => prev_ub,
+                };
+                if x <= lb {
+                    return prev_c;
+                }
+                if ub.is_infinite() || lb.is_infinite() {
+                    return if x >= ub { c } else { prev_c };
+                }
+                return prev_c + (c - prev_c) * (x - lb) / (ub - lb);
+            }
+            (prev_ub, prev_c) = (ub, c);
+        }
+        prev_c
+    };
+    ((rank(upper) - rank(lower)) / total, forced)
+}
+
 /// `histogram_quantile(φ, v)` of a call's arguments.
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
-    quantile(ctx, &q, v, g.n)
+    per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
+        bucket_quantile(q[k], b)
+    })
 }
 
-/// `histogram_quantile(φ, v)`: series are grouped by their labels without
-/// `le` and the metric name; series without a parsable `le` are ignored.
-fn quantile(
+/// `histogram_fraction(lower, upper, v)` over classic buckets.
+pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let lower = scalar_arg(ctx, args.first(), g)?;
+    let upper = scalar_arg(ctx, args.get(1), g)?;
+    let v = vector_arg(ctx, args.get(2), g)?;
+    per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
+        bucket_fraction(lower[k], upper[k], b)
+    })
+}
+
+/// `f` of each classic histogram at each step: series are grouped by their
+/// labels without `le` and the metric name; series without a parsable
+/// `le` are ignored.
+fn per_histogram(
     ctx: &Ctx,
-    q: &[f64],
+    func: &str,
     input: Vec<GSeries>,
     n: usize,
+    f: impl Fn(usize, &mut Vec<(f64, f64)>) -> (f64, bool),
 ) -> Result<Vec<GSeries>, EvalError> {
     let mut keys: Vec<Labels> = Vec::new();
     let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
@@ -135,11 +201,11 @@ fn quantile(
             if buckets.is_empty() {
                 continue;
             }
-            let (v, forced) = bucket_quantile(q[k], &mut buckets);
+            let (v, forced) = f(k, &mut buckets);
             if forced {
                 ctx.note(
                     Note::Info,
-                    format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}", members
+                    format!("PromQL info: input to {func} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}", members
                         .first()
                         .and_then(|&(_, i)| input[i].labels.metric_name())
                         .unwrap_or("")),
@@ -159,5 +225,25 @@ fn parse_le(s: &str) -> Option<f64> {
         "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         _ => s.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fraction_interpolates_within_buckets() {
+        let b = || vec![(2.0, 20.0), (f64::INFINITY, 40.0), (1.0, 10.0)];
+        let frac = |lo: f64, hi: f64| bucket_fraction(lo, hi, &mut b()).0;
+        assert_eq!(frac(0.0, 1.0), 0.25);
+        assert_eq!(frac(1.0, 1.5), 0.125);
+        assert_eq!(frac(0.0, f64::INFINITY), 1.0);
+        assert_eq!(frac(f64::NEG_INFINITY, 0.5), 0.125);
+        assert_eq!(frac(2.0, f64::INFINITY), 0.5);
+        assert_eq!(frac(3.0, 10.0), 0.0);
+        assert_eq!(frac(1.0, 0.5), 0.0);
+        assert!(frac(f64::NAN, 1.0).is_nan());
+        assert!(bucket_fraction(0.0, 1.0, &mut vec![(1.0, 3.0)]).0.is_nan());
     }
 }

@@ -5,8 +5,10 @@ mod absent;
 mod apply;
 mod args;
 mod emit;
+mod extended;
 mod extrapolate;
 mod histogram;
+mod info;
 mod label;
 mod math;
 mod over_time;
@@ -19,10 +21,11 @@ mod window_sum;
 use super::Ctx;
 use super::error::EvalError;
 use super::value::{GValue, Grid};
-use crate::parser::ast::Call;
+use crate::parser::ast::{Call, Expr};
 use crate::parser::functions::Func as F;
 pub(crate) use args::unparen;
 pub(crate) use emit::Emit;
+pub(crate) use extended::smoothed_selector;
 use time::DatePart;
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
@@ -31,8 +34,20 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let unary = |f: fn(f64) -> f64| math::unary(ctx, args, g, f);
     let date = |part: DatePart| time::call(ctx, args, g, part);
     let window = |keep: bool, f: over_time::Kernel| over_time::each(ctx, args, g, keep, f);
+    // `x[5m] anchored`/`smoothed`: the parser allows them only where
+    // `extended` has an answer.
+    if let Some(Expr::Matrix(ms)) = args.first().map(unparen)
+        && let Some(modifier) = ms.vector.modifier
+    {
+        let m = args::matrix(ctx, args.first(), g)?;
+        return extended::call(ctx, c.func.id, modifier, m, g).map(GValue::Vector);
+    }
     let out = match c.func.id {
         F::Time => return scalar::time(ctx, g),
+        F::Step => return scalar::seconds(ctx, g, ctx.query_step),
+        F::Range => return scalar::seconds(ctx, g, ctx.query_end - ctx.query_start),
+        F::Start => return scalar::seconds(ctx, g, ctx.query_start),
+        F::End => return scalar::seconds(ctx, g, ctx.query_end),
         F::Pi => return scalar::pi(ctx, g),
         F::Vector => return scalar::vector(ctx, args, g),
         F::Scalar => return scalar::scalar(ctx, args, g),
@@ -113,15 +128,14 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 
         F::HistogramQuantile => histogram::call_quantile(ctx, args, g),
-        // Float series carry no native histograms, and we keep no info
-        // metrics: these select nothing new.
+        F::HistogramFraction => histogram::call_fraction(ctx, args, g),
+        // Float series carry no native histograms: these select nothing.
         F::HistogramAvg
         | F::HistogramCount
-        | F::HistogramFraction
         | F::HistogramStddev
         | F::HistogramStdvar
         | F::HistogramSum => Ok(Vec::new()),
-        F::Info => args::vector_arg(ctx, args.first(), g),
+        F::Info => info::info(ctx, args, g),
     };
     out.map(GValue::Vector)
 }

@@ -200,8 +200,12 @@ pub(super) fn present(_: &[Sample]) -> Option<f64> {
     Some(1.0)
 }
 
-/// `mad_over_time`: the median absolute deviation.
+/// `mad_over_time`: the median absolute deviation; a NaN in the window
+/// leaves the median undefined, so the answer is NaN.
 pub(super) fn mad(w: &[Sample]) -> Option<f64> {
+    if w.iter().any(|p| p.v.is_nan()) {
+        return Some(f64::NAN);
+    }
     let mut v = values(w);
     let med = median(&mut v);
     let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
@@ -234,7 +238,7 @@ pub(super) fn quantile_over_time(
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
-    let m = matrix(ctx, args.get(1), g)?;
+    let m = matrix(ctx, args.get(1), g)?.per_step(ctx, g)?;
     over_windows(ctx, m, g.n, false, |w, k| {
         let q = q.get(k).copied().unwrap_or(q[0]);
         Some(quantile(q, &mut values(w)))
@@ -244,11 +248,12 @@ pub(super) fn quantile_over_time(
 /// `predict_linear(m, t)`.
 pub(super) fn predict_linear(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let d = scalar_arg(ctx, args.get(1), g)?;
-    let m = matrix(ctx, args.first(), g)?;
-    let times = m.times.clone();
+    // Under `@` the window is pinned but the prediction is still anchored
+    // at each step's evaluation time.
+    let m = matrix(ctx, args.first(), g)?.per_step(ctx, g)?;
     over_windows(ctx, m, g.n, false, |w, k| {
         (w.len() >= 2).then(|| {
-            let (slope, icept) = linear_regression(w, times[k]);
+            let (slope, icept) = linear_regression(w, g.t(k));
             icept + slope * d.get(k).copied().unwrap_or(d[0])
         })
     })
@@ -276,7 +281,7 @@ pub(super) fn double_exponential_smoothing(
             });
         }
     }
-    let m = matrix(ctx, args.first(), g)?;
+    let m = matrix(ctx, args.first(), g)?.per_step(ctx, g)?;
     over_windows(ctx, m, g.n, false, |w, k| {
         smooth(w, sf[k.min(sf.len() - 1)], tf[k.min(tf.len() - 1)])
     })

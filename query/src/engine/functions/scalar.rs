@@ -1,5 +1,5 @@
 //! Between scalars and vectors: `time`, `pi`, `vector`, `scalar`,
-//! `timestamp`.
+//! `timestamp`, and the query's `step`, `range`, `start` and `end`.
 
 use super::super::Ctx;
 use super::super::error::EvalError;
@@ -16,6 +16,12 @@ pub(super) fn time(ctx: &Ctx, g: Grid) -> Result<GValue, EvalError> {
     Ok(GValue::Scalar(
         g.times().map(|t| t as f64 / 1000.0).collect(),
     ))
+}
+
+/// `step()`, `range()`, `start()`, `end()`: a time of the query (ms),
+/// in seconds, at every step.
+pub(super) fn seconds(ctx: &Ctx, g: Grid, ms: i64) -> Result<GValue, EvalError> {
+    Ok(GValue::Scalar(ctx.filled(ms as f64 / 1000.0, g.n)?))
 }
 
 /// `pi()`.
