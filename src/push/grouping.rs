@@ -55,7 +55,7 @@ pub fn parse(path: &str) -> Result<GroupKey, GroupingError> {
                 GroupingError::MissingValue(name.to_string())
             });
         };
-        if !is_legacy_label_name(name) {
+        if !is_legacy_label_name(name) || name.starts_with("__") {
             return Err(GroupingError::BadName(name.to_string()));
         }
         let bad = |why| GroupingError::BadValue {
