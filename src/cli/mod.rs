@@ -4,6 +4,7 @@ pub mod bench;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod progress;
 pub mod promql;
 pub mod serve;
 pub mod verify;
