@@ -7,4 +7,5 @@ pub mod inspect;
 pub mod progress;
 pub mod promql;
 pub mod serve;
+pub mod snapshot;
 pub mod verify;

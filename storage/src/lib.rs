@@ -49,7 +49,7 @@ pub use prefetch::Prefetch;
 pub use querier::{Querier, Series, SeriesSet};
 pub use retention::RetentionStats;
 pub use sample_iter::SampleIter;
-pub use snapshot::{SnapshotStats, snapshot_offline};
+pub use snapshot::{SnapshotStats, snapshot_name, snapshot_offline};
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;
 

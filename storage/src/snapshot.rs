@@ -9,6 +9,7 @@
 use crate::error::StorageError;
 use crate::partition::Partition;
 use std::fs;
+use std::hash::BuildHasher;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -171,4 +172,22 @@ pub fn snapshot_offline(
 /// The partition directories of open partitions.
 pub(crate) fn dirs(parts: &[Arc<Partition>]) -> Vec<PathBuf> {
     parts.iter().map(|p| p.dir().to_path_buf()).collect()
+}
+
+/// A fresh snapshot name, as Prometheus makes them: the UTC second and 64
+/// random bits, `20261206T203512Z-1f2e3d4c5b6a7988`.
+pub fn snapshot_name() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (y, m, d) = crate::calendar::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let random = std::collections::hash_map::RandomState::new().hash_one(now.as_nanos());
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{random:016x}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
