@@ -1,6 +1,7 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod cardinality;
 pub mod export;
 pub mod import;
 pub mod inspect;

@@ -41,6 +41,8 @@ pub struct HistoryCardinality {
     pub total_series: u64,
     /// Label pairs summed over those series.
     pub total_label_value_pairs: u64,
+    /// Distinct `name=value` pairs among them.
+    pub distinct_label_value_pairs: u64,
     /// Series per metric name.
     pub by_metric: Vec<(String, u64)>,
     /// Series carrying each label name.
@@ -51,6 +53,8 @@ pub struct HistoryCardinality {
     pub by_label_value_pair: Vec<(String, u64)>,
     /// Distinct values per label name.
     pub value_count_by_label_name: Vec<(String, u64)>,
+    /// Bytes of the distinct values per label name.
+    pub value_bytes_by_label_name: Vec<(String, u64)>,
     /// Series per value of the source label (`job` unless configured).
     pub by_source: Vec<(String, u64)>,
     /// `(hour start ms, series first seen in that hour)`, by hour, for
@@ -193,19 +197,26 @@ impl Storage {
         }
         progress(total, total);
 
-        let mut values_by_name: HashMap<String, u64> = HashMap::new();
-        for (name, _) in c.by_pair.keys() {
+        let mut values_by_name: HashMap<String, (u64, u64)> = HashMap::new();
+        for (name, value) in c.by_pair.keys() {
+            let len = value.len() as u64;
             match values_by_name.get_mut(name) {
-                Some(n) => *n += 1,
+                Some((n, bytes)) => {
+                    *n += 1;
+                    *bytes += len;
+                }
                 None => {
-                    values_by_name.insert(name.clone(), 1);
+                    values_by_name.insert(name.clone(), (1, len));
                 }
             }
         }
+        let value_bytes = values_by_name.iter().map(|(k, v)| (k.clone(), v.1));
         let top = q.top;
         HistoryCardinality {
             total_series: c.seen.len() as u64,
             total_label_value_pairs: c.pairs_total,
+            distinct_label_value_pairs: c.by_pair.len() as u64,
+            value_bytes_by_label_name: top_n(value_bytes, top),
             by_metric: top_n(c.by_metric, top),
             by_label_name: top_n(c.by_name, top),
             by_focus_label_value: top_n(c.by_focus, top),
@@ -213,7 +224,10 @@ impl Storage {
                 .into_iter()
                 .map(|((n, v), k)| (format!("{n}={v}"), k))
                 .collect(),
-            value_count_by_label_name: top_n(values_by_name, top),
+            value_count_by_label_name: top_n(
+                values_by_name.into_iter().map(|(k, v)| (k, v.0)),
+                top,
+            ),
             by_source: top_n(c.by_source, top),
             new_series_by_hour: c.new_by_hour.into_iter().collect(),
             partitions_read: parts.len() as u64,
