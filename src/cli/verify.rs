@@ -170,6 +170,10 @@ fn parts_report(v: &mut Verdict, parts: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A file checker: the items a file holds, or the byte offset and reason
+/// of its first problem.
+type FileCheck = fn(&[u8]) -> Result<usize, (u64, String)>;
+
 /// Checks one single-file store (`name` for the report) with `check`,
 /// which returns the items it holds or the offset and reason of a problem.
 fn file_report(
@@ -177,7 +181,7 @@ fn file_report(
     name: &str,
     path: &Path,
     aside: PathBuf,
-    check: fn(&[u8]) -> Result<usize, (u64, String)>,
+    check: FileCheck,
 ) -> std::io::Result<()> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
