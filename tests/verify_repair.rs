@@ -9,7 +9,7 @@ mod common;
 
 use common::cli::hourglass;
 use common::query::query_at;
-use common::targets::{post_target, registration};
+use common::targets::post_target;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
@@ -48,16 +48,22 @@ fn write_hours(server: &Server, hours: i64) {
 /// registered target.
 fn populated() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
+    // Pushes are stamped with the wall clock; retention counted from it
+    // would drop the 2024 hours: keep everything.
+    let server = Server::start(
+        tmp.path(),
+        &["--persist-interval", "1s", "--retention", "0"],
+    );
     write_hours(&server, 4);
     wait_for("partitions", || {
         metric(&server, "hourglass_partitions") >= 2.0
     });
     let r = server.request("PUT", "/metrics/job/batch", &[], b"jobs_done 3\n");
     assert!(r.status < 300, "{}", r.text());
+    // A push source: nothing is scraped, the registry file is written.
     let r = post_target(
         &server,
-        &registration("src-1", "http://127.0.0.1:9/metrics", "1m"),
+        &serde_json::json!({"source_id": "edge", "collection_method": "STREAMING"}),
     );
     assert!(r.status < 300, "{}", r.text());
     let (ok, _) = server.terminate();
@@ -227,7 +233,7 @@ fn repair_sets_damaged_pieces_aside_and_serve_serves_the_rest() {
     assert!(ok, "{out}");
     assert!(out.contains("kept aside earlier") && out.contains("partitions: 1 intact"));
 
-    let server = Server::start(data, &[]);
+    let server = Server::start(data, &["--retention", "0"]);
     assert_eq!(server.get("/-/ready").status, 200);
     let q = "bytes_total{instance=\"a\"}";
     assert_eq!(
@@ -274,7 +280,7 @@ fn repair_of_a_damaged_wal_segment_keeps_a_copy_and_serve_starts() {
         .count();
     assert!(copies >= 1, "a copy of the damaged segment is kept");
 
-    let server = Server::start(data, &[]);
+    let server = Server::start(data, &["--retention", "0"]);
     assert_eq!(server.get("/-/ready").status, 200);
     let q = "bytes_total{instance=\"a\"}";
     assert_eq!(
