@@ -37,8 +37,14 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
-    /// Check WAL segments, checkpoint and partitions; exit 1 naming each damaged file.
+    /// Check every checksum (WAL, checkpoint, partitions, groups file, targets
+    /// registry); exit 1 naming each damaged file; --repair moves them aside.
     Verify(cli::verify::VerifyArgs),
+    /// Series per metric, label, value and source over any time range, and
+    /// new series per hour, from a stopped data directory.
+    Cardinality(cli::cardinality::CardinalityArgs),
+    /// Snapshot a stopped data directory into one that opens as a --data-dir.
+    Snapshot(cli::snapshot::SnapshotArgs),
     /// PromQL tools: format or dump an expression.
     Promql {
         #[command(subcommand)]
@@ -130,6 +136,8 @@ fn main() -> ExitCode {
         Command::Import(args) => report(cli::import::run(args)),
         Command::Inspect(args) => report(cli::inspect::run(args)),
         Command::Verify(args) => report(cli::verify::run(args)),
+        Command::Snapshot(args) => report(cli::snapshot::run(args)),
+        Command::Cardinality(args) => report(cli::cardinality::run(args)),
         Command::Promql { cmd } => cli::promql::run(cmd),
     }
 }

@@ -22,6 +22,7 @@ mod query_stats;
 mod reload;
 pub mod routes;
 mod self_metrics;
+mod snapshot;
 mod status;
 mod target_metadata;
 mod targets;

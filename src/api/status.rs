@@ -2,95 +2,130 @@
 //! yet), exemplars (none stored yet), and the query formatter.
 
 use super::envelope::{ApiError, ApiResult, success};
-use super::labels::{blocking, deadline, select_labels};
+use super::labels::blocking;
 use super::params::{Params, parse_error_text};
 use crate::prom_time::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::server::AppState;
 use axum::extract::State;
-use hourglass_storage::calendar::format_rfc3339_ms;
-use hourglass_storage::{MatchOp, Matcher};
+use hourglass_storage::calendar::{self, format_rfc3339_ms};
+use hourglass_storage::{CardinalityQuery, HistoryCardinality};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
-fn top(counts: HashMap<String, u64>, limit: usize) -> Value {
-    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(limit);
+/// Most entries of each list `topN` (or `limit`) may ask for.
+const MAX_TOP_N: usize = 10_000;
+/// Most hours listed in `newSeriesByHour` (the latest are kept).
+const MAX_CHURN_HOURS: usize = 10_000;
+
+fn pairs(list: &[(String, u64)]) -> Value {
     Value::Array(
-        v.into_iter()
+        list.iter()
             .map(|(name, value)| json!({ "name": name, "value": value }))
             .collect(),
     )
 }
 
-/// `GET /api/v1/status/tsdb[?limit=N][&match[]=…]`: cardinality in
-/// Prometheus's shape, over all series or those matching `match[]`.
-pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
-    let limit = match params.get("limit") {
-        None => 10,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(ApiError::param("limit", "limit must be a positive number")),
-        },
+/// `topN` (VictoriaMetrics) or `limit` (Prometheus); 10 when absent.
+fn top_n(params: &Params) -> Result<usize, ApiError> {
+    let (name, v) = match (params.get("topN"), params.get("limit")) {
+        (Some(v), _) => ("topN", v),
+        (None, Some(v)) => ("limit", v),
+        (None, None) => return Ok(10),
     };
-    let mut sets = params.match_sets()?;
-    if sets.is_empty() {
-        let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+")
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        sets.push(vec![all]);
+    match v.parse::<usize>() {
+        Ok(n) if (1..=MAX_TOP_N).contains(&n) => Ok(n),
+        _ => Err(ApiError::param(
+            name,
+            format!("{name} must be a whole number from 1 to {MAX_TOP_N}"),
+        )),
     }
+}
+
+/// The range: `date` (`YYYY-MM-DD`, one UTC day; `1970-01-01` means all
+/// time, as in VictoriaMetrics) or `start`/`end`; all time when none.
+fn time_range(params: &Params) -> Result<(i64, i64), ApiError> {
+    let Some(d) = params.get("date") else {
+        return params.range();
+    };
+    if params.get("start").is_some() || params.get("end").is_some() {
+        return Err(ApiError::param("date", "give either date or start/end"));
+    }
+    let bad = || ApiError::param("date", format!("cannot parse {d:?} as YYYY-MM-DD"));
+    let mut it = d.splitn(3, '-');
+    let (Some(y), Some(m), Some(day)) = (it.next(), it.next(), it.next()) else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || day.len() != 2 {
+        return Err(bad());
+    }
+    let (y, m, day) = match (y.parse::<i64>(), m.parse::<u32>(), day.parse::<u32>()) {
+        (Ok(y), Ok(m), Ok(day))
+            if (1..=12).contains(&m) && (1..=calendar::days_in_month(y, m)).contains(&day) =>
+        {
+            (y, m, day)
+        }
+        _ => return Err(bad()),
+    };
+    let days = calendar::days_from_civil(y, m, day);
+    if days == 0 {
+        return Ok((MIN_TIME_MS, MAX_TIME_MS));
+    }
+    let start = days * 86_400_000;
+    Ok((start, start + 86_400_000 - 1))
+}
+
+/// `GET /api/v1/status/tsdb`: cardinality over any time range, counted
+/// from the partitions' indexes and the head, in Prometheus's shape and
+/// VictoriaMetrics's: `start`/`end` or `date`, `match[]`, `focusLabel`,
+/// `topN` (or `limit`). Adds `seriesCountBySource` and `newSeriesByHour`
+/// (churn: series first seen in the range, per hour).
+pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
+    let top = top_n(&params)?;
+    let (mint, maxt) = time_range(&params)?;
+    let query = CardinalityQuery {
+        match_sets: params.match_sets()?,
+        mint,
+        maxt,
+        focus_label: params.get("focusLabel").map(str::to_string),
+        top,
+    };
     let storage = state.storage();
     let max_t = storage.stats().max_t;
     let slot = super::query::admitted(&state).await?;
-    let until = deadline(&state);
-    let series = blocking(move || {
+    let c = blocking(move || {
         let _slot = slot;
-        select_labels(&storage, &sets, MIN_TIME_MS, MAX_TIME_MS, until)
+        Ok(storage.cardinality_over(&query, &mut |_, _| {}))
     })
     .await?;
+    Ok(success(render(&c, max_t), &[]))
+}
 
-    let mut by_metric: HashMap<String, u64> = HashMap::new();
-    let mut values_by_name: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
-    let mut bytes_by_name: HashMap<String, u64> = HashMap::new();
-    let mut by_pair: HashMap<String, u64> = HashMap::new();
-    for labels in &series {
-        *by_metric
-            .entry(labels.metric_name().unwrap_or_default().to_string())
-            .or_default() += 1;
-        for l in labels.iter() {
-            values_by_name
-                .entry(l.name.to_string())
-                .or_default()
-                .insert(l.value.to_string());
-            *by_pair
-                .entry(format!("{}={}", l.name, l.value))
-                .or_default() += 1;
-        }
-    }
-    for (name, values) in &values_by_name {
-        bytes_by_name.insert(name.clone(), values.iter().map(|v| v.len() as u64).sum());
-    }
-    let value_counts: HashMap<String, u64> = values_by_name
-        .iter()
-        .map(|(k, v)| (k.clone(), v.len() as u64))
-        .collect();
+/// The status/tsdb `data` object.
+fn render(c: &HistoryCardinality, max_t: Option<i64>) -> Value {
     let mut head = json!({
-        "numSeries": series.len(),
-        "numLabelPairs": by_pair.len(),
+        "numSeries": c.total_series,
+        "numLabelPairs": c.distinct_label_value_pairs,
     });
     if let Some(t) = max_t {
         head["maxTime"] = json!(t);
     }
-    Ok(success(
-        json!({
-            "headStats": head,
-            "seriesCountByMetricName": top(by_metric, limit),
-            "labelValueCountByLabelName": top(value_counts, limit),
-            "memoryInBytesByLabelName": top(bytes_by_name, limit),
-            "seriesCountByLabelValuePair": top(by_pair, limit),
-        }),
-        &[],
-    ))
+    let skip = c.new_series_by_hour.len().saturating_sub(MAX_CHURN_HOURS);
+    let churn: Vec<Value> = c.new_series_by_hour[skip..]
+        .iter()
+        .map(|(hour, n)| json!({ "hour": format_rfc3339_ms(*hour), "value": n }))
+        .collect();
+    json!({
+        "headStats": head,
+        "totalSeries": c.total_series,
+        "totalLabelValuePairs": c.total_label_value_pairs,
+        "seriesCountByMetricName": pairs(&c.by_metric),
+        "seriesCountByLabelName": pairs(&c.by_label_name),
+        "seriesCountByFocusLabelValue": pairs(&c.by_focus_label_value),
+        "seriesCountByLabelValuePair": pairs(&c.by_label_value_pair),
+        "labelValueCountByLabelName": pairs(&c.value_count_by_label_name),
+        "memoryInBytesByLabelName": pairs(&c.value_bytes_by_label_name),
+        "seriesCountBySource": pairs(&c.by_source),
+        "newSeriesByHour": churn,
+    })
 }
 
 /// `GET /api/v1/status/runtimeinfo`.

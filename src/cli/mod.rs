@@ -1,9 +1,12 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod cardinality;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod progress;
 pub mod promql;
 pub mod serve;
+pub mod snapshot;
 pub mod verify;

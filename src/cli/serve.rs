@@ -131,6 +131,10 @@ pub struct ServeArgs {
     /// are refused with 409 until some are deleted.
     #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
     max_registered_targets: usize,
+    /// Switch off the admin API (`/api/v1/admin/tsdb/*`: snapshot), which
+    /// otherwise needs the write credentials.
+    #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API")]
+    disable_admin_api: bool,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -266,6 +270,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         max_registered_targets: args.max_registered_targets,
         slow_query_threshold: args.query_slow_log_threshold,
+        disable_admin_api: args.disable_admin_api,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),

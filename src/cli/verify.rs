@@ -1,14 +1,27 @@
-//! `hourglass verify`: checks every file storage would read (WAL segments,
-//! the WAL checkpoint, partitions) without changing any, names each damaged
-//! one, and exits non-zero if any is. Safe beside a running server.
+//! `hourglass verify [--repair]`: checks every checksum of every file the
+//! server reads (WAL segments and checkpoint, partitions: the chunks
+//! file, each chunk, the index sections; the Pushgateway groups file; the
+//! targets registry), names each problem with its file and byte offset,
+//! and exits non-zero if anything is damaged. Read only and safe beside a
+//! running server.
+//!
+//! `--repair` takes the data directory's lock (refusing while a server
+//! holds it) and moves damaged pieces aside under the names the server
+//! itself uses, never deleting a byte: a partition to `<name>.corrupt`,
+//! the groups file to `pushgateway.corrupt`, the registry to
+//! `targets.registry.corrupt`; the WAL goes through its own recovery,
+//! which cuts a torn tail and keeps a copy of each damaged file aside.
+//! The server then starts with everything else.
 //!
 //! A torn WAL tail (the last record cut short by a crash) is a normal end
 //! of the log: reported, exit status 0.
 
-use hourglass_storage::partition::Partition;
+use super::progress::Progress;
+use hourglass_storage::partition::{self, PartitionCheck};
 use hourglass_wal::{FindingKind, WalCheck};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Flags of `hourglass verify`.
 #[derive(Debug, clap::Args)]
@@ -16,6 +29,26 @@ pub struct VerifyArgs {
     /// The data directory.
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// Move damaged pieces aside (never deleting them) so the server
+    /// starts with the rest; refused while a server holds the directory.
+    #[arg(long)]
+    repair: bool,
+}
+
+/// A damaged piece and how it is set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damaged {
+    /// The WAL: its own recovery sets damage aside.
+    Wal,
+    /// A partition directory.
+    Partition(PathBuf),
+    /// A single file, renamed to the path given.
+    File {
+        /// The damaged file.
+        path: PathBuf,
+        /// Where it goes.
+        aside: PathBuf,
+    },
 }
 
 /// What `verify` found.
@@ -25,6 +58,16 @@ pub struct Verdict {
     pub text: String,
     /// Damaged files found (a torn WAL tail does not count).
     pub damaged: usize,
+    /// The damaged pieces, for `--repair`.
+    pub pieces: Vec<Damaged>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Partitions checked.
+    pub partitions: u64,
+    /// Chunks checked.
+    pub chunks: u64,
+    /// Samples decoded.
+    pub samples: u64,
 }
 
 fn wal_report(out: &mut String, check: &WalCheck) -> usize {
@@ -67,32 +110,122 @@ fn wal_report(out: &mut String, check: &WalCheck) -> usize {
         .len()
 }
 
-fn parts_report(out: &mut String, parts: &Path) -> std::io::Result<usize> {
+fn partition_report(v: &mut Verdict, dir: &Path, c: &PartitionCheck) {
+    v.bytes += c.bytes;
+    v.partitions += 1;
+    v.chunks += c.chunks;
+    v.samples += c.samples;
+    if !c.is_damaged() {
+        return;
+    }
+    v.damaged += 1;
+    v.pieces.push(Damaged::Partition(dir.to_path_buf()));
+    for p in &c.problems {
+        let _ = writeln!(
+            v.text,
+            "DAMAGED: partition {} at byte {}: {}",
+            dir.join(p.file).display(),
+            p.offset,
+            p.reason
+        );
+    }
+    if c.more_problems > 0 {
+        let _ = writeln!(
+            v.text,
+            "DAMAGED: partition {}: {} more problems",
+            dir.display(),
+            c.more_problems
+        );
+    }
+}
+
+fn parts_report(v: &mut Verdict, parts: &Path) -> std::io::Result<()> {
     let dirs = crate::data_dir::partition_dirs(parts)?;
-    let mut damaged = 0;
-    let mut ok = 0;
+    let mut live = Vec::new();
     for dir in dirs {
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if name.ends_with(".corrupt") {
-            let _ = writeln!(out, "kept aside earlier: {}", dir.display());
-            continue;
-        }
-        if name.starts_with(".tmp-") {
-            continue;
-        }
-        match Partition::open(&dir) {
-            Ok(_) => ok += 1,
-            Err(e) => {
-                damaged += 1;
-                let _ = writeln!(out, "DAMAGED: partition {}: {e}", dir.display());
-            }
+            let _ = writeln!(v.text, "kept aside earlier: {}", dir.display());
+        } else if !name.starts_with('.') {
+            live.push(dir);
         }
     }
-    let _ = writeln!(out, "partitions: {ok} intact, {damaged} damaged");
-    Ok(damaged)
+    let mut progress = Progress::new("partitions", live.len() as u64);
+    let before = v.damaged;
+    for dir in &live {
+        let c = partition::check(dir);
+        partition_report(v, dir, &c);
+        progress.step();
+    }
+    progress.finish();
+    let damaged = v.damaged - before;
+    let _ = writeln!(
+        v.text,
+        "partitions: {} intact, {damaged} damaged",
+        live.len() - damaged
+    );
+    Ok(())
+}
+
+/// A file checker: the items a file holds, or the byte offset and reason
+/// of its first problem.
+type FileCheck = fn(&[u8]) -> Result<usize, (u64, String)>;
+
+/// Checks one single-file store (`name` for the report) with `check`,
+/// which returns the items it holds or the offset and reason of a problem.
+fn file_report(
+    v: &mut Verdict,
+    name: &str,
+    path: &Path,
+    aside: PathBuf,
+    check: FileCheck,
+) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if aside.exists() {
+                let _ = writeln!(v.text, "kept aside earlier: {}", aside.display());
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    v.bytes += bytes.len() as u64;
+    match check(&bytes) {
+        Ok(n) => {
+            let _ = writeln!(v.text, "{name}: {n} entries, intact");
+        }
+        Err((offset, reason)) => {
+            let _ = writeln!(
+                v.text,
+                "DAMAGED: {name} {} at byte {offset}: {reason}",
+                path.display()
+            );
+            v.damaged += 1;
+            v.pieces.push(Damaged::File {
+                path: path.to_path_buf(),
+                aside,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn registry_check(bytes: &[u8]) -> Result<usize, (u64, String)> {
+    use crate::scrape::registry::file::{RegistryFileError as E, decode};
+    decode(bytes).map(|t| t.len()).map_err(|e| {
+        let offset = match &e {
+            E::NotRegistry | E::Io { .. } => 0,
+            E::Version(_) => 4,
+            E::Length { .. } => 5,
+            E::Checksum { .. } => 9,
+            E::Payload(_) => 13,
+        };
+        (offset, e.to_string())
+    })
 }
 
 /// Checks `data_dir`; `Err` only when it cannot be read at all.
@@ -101,24 +234,138 @@ pub fn check(data_dir: &Path) -> anyhow::Result<Verdict> {
     let wal_dir = data_dir.join("wal");
     if wal_dir.is_dir() {
         let wal = hourglass_wal::verify(&wal_dir)?;
-        v.damaged += wal_report(&mut v.text, &wal);
+        let damaged = wal_report(&mut v.text, &wal);
+        v.bytes += crate::data_dir::dir_bytes(&wal_dir);
+        if damaged > 0 {
+            v.damaged += damaged;
+            v.pieces.push(Damaged::Wal);
+        }
     } else {
         let _ = writeln!(v.text, "WAL: none");
     }
-    v.damaged += parts_report(&mut v.text, &data_dir.join("parts"))?;
+    parts_report(&mut v, &data_dir.join("parts"))?;
+    let groups = crate::push::groups_file(data_dir);
+    let groups_aside = groups.with_extension("corrupt");
+    file_report(
+        &mut v,
+        "pushgateway groups",
+        &groups,
+        groups_aside,
+        crate::push::check_groups_file,
+    )?;
+    let registry = data_dir.join(crate::scrape::registry::FILE_NAME);
+    let registry_aside = registry.with_extension("registry.corrupt");
+    file_report(
+        &mut v,
+        "targets registry",
+        &registry,
+        registry_aside,
+        registry_check,
+    )?;
     Ok(v)
 }
 
-/// Runs `hourglass verify`: exit status 1 when anything is damaged.
+/// A free name for `path` set aside: `base`, else `base.1`, `base.2`, …
+fn free_name(base: PathBuf) -> PathBuf {
+    if !base.exists() {
+        return base;
+    }
+    (1u32..)
+        .map(|i| PathBuf::from(format!("{}.{i}", base.display())))
+        .find(|p| !p.exists())
+        .unwrap_or(base)
+}
+
+/// Sets every damaged piece aside; the report of what was done.
+pub fn repair(data_dir: &Path, pieces: &[Damaged]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Damaged::Wal => {
+                let wal = hourglass_wal::Wal::open(data_dir.join("wal"), Default::default())?;
+                let report = wal.recovery_report().clone();
+                wal.close()?;
+                for d in &report.damage {
+                    let kept = d
+                        .kept_aside
+                        .as_ref()
+                        .map_or_else(|| "no copy".to_string(), |p| p.display().to_string());
+                    let _ = writeln!(
+                        out,
+                        "repaired: WAL {} at byte {}: replay skips {} bytes (copy kept as {kept})",
+                        d.file.display(),
+                        d.offset,
+                        d.bytes
+                    );
+                }
+                if let Some(c) = &report.corruption {
+                    let _ = writeln!(
+                        out,
+                        "repaired: WAL segment {} cut at byte {}, the rest kept aside: {:?}",
+                        c.segment, c.offset, c.kept_aside
+                    );
+                }
+            }
+            Damaged::Partition(dir) => {
+                let aside = free_name(PathBuf::from(format!("{}.corrupt", dir.display())));
+                std::fs::rename(dir, &aside)?;
+                let _ = writeln!(out, "moved aside: {} -> {}", dir.display(), aside.display());
+            }
+            Damaged::File { path, aside } => {
+                let aside = free_name(aside.clone());
+                std::fs::rename(path, &aside)?;
+                let _ = writeln!(
+                    out,
+                    "moved aside: {} -> {}",
+                    path.display(),
+                    aside.display()
+                );
+            }
+        }
+    }
+    if let Ok(d) = std::fs::File::open(data_dir.join("parts")) {
+        d.sync_all()?;
+    }
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(out)
+}
+
+/// Runs `hourglass verify`: exit status 1 when anything is damaged (and,
+/// with `--repair`, when anything could not be set aside).
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     if !args.data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", args.data_dir.display());
     }
+    // Held until the end: no server starts on a directory being repaired.
+    let _lock = if args.repair {
+        Some(crate::data_dir::DataDir::open(&args.data_dir)?)
+    } else {
+        None
+    };
+    let started = Instant::now();
     let v = check(&args.data_dir)?;
     print!("{}", v.text);
-    if v.damaged > 0 {
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "summary: {} partitions, {} chunks, {} samples, {} bytes read in {secs:.2}s ({:.1} MB/s); {} damaged",
+        v.partitions,
+        v.chunks,
+        v.samples,
+        v.bytes,
+        v.bytes as f64 / 1e6 / secs.max(1e-9),
+        v.damaged
+    );
+    if v.damaged == 0 {
+        println!("no damage found");
+        return Ok(());
+    }
+    if !args.repair {
         anyhow::bail!("{} damaged files in {}", v.damaged, args.data_dir.display());
     }
-    println!("no damage found");
+    print!("{}", repair(&args.data_dir, &v.pieces)?);
+    println!(
+        "repair done: {} damaged pieces set aside; the server starts with the rest",
+        v.pieces.len()
+    );
     Ok(())
 }

@@ -128,6 +128,20 @@ pub(super) fn decode(bytes: &[u8]) -> Result<HashMap<GroupKey, Group>, GroupFile
         .collect())
 }
 
+/// Checks a groups file for `hourglass verify`: the groups it holds, or
+/// the byte offset and reason of its first problem.
+pub(super) fn check(bytes: &[u8]) -> Result<usize, (u64, String)> {
+    decode(bytes).map(|g| g.len()).map_err(|e| {
+        let offset = match &e {
+            GroupFileError::NotGroups | GroupFileError::Io { .. } => 0,
+            GroupFileError::Version(_) => 4,
+            GroupFileError::Checksum { .. } => 5,
+            GroupFileError::Payload(j) => HEADER as u64 + j.column().saturating_sub(1) as u64,
+        };
+        (offset, e.to_string())
+    })
+}
+
 /// Writes `bytes` to `path` atomically and durably.
 pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), GroupFileError> {
     let io = |source| GroupFileError::Io {

@@ -35,6 +35,17 @@ pub struct PushState {
     refused_requests: [AtomicU64; 2],
 }
 
+/// The Pushgateway groups file of a data directory.
+pub(crate) fn groups_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join(GROUPS_FILE)
+}
+
+/// Checks a groups file's bytes (`hourglass verify`): the groups it holds,
+/// or the byte offset and reason of its first problem.
+pub(crate) fn check_groups_file(bytes: &[u8]) -> Result<usize, (u64, String)> {
+    group_file::check(bytes)
+}
+
 /// Decodes arbitrary bytes as a groups file; for the `group_file` fuzz
 /// target (a decode error is fine, a panic is not).
 #[doc(hidden)]

@@ -46,6 +46,8 @@ pub struct Limits {
     pub max_registered_targets: usize,
     /// Queries taking at least this long are logged; zero logs none.
     pub slow_query_threshold: std::time::Duration,
+    /// The admin API (`/api/v1/admin/tsdb/*`) answers 503 when set.
+    pub disable_admin_api: bool,
 }
 
 /// What the background persister did, for `/metrics`.

@@ -14,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod calendar;
+mod cardinality_history;
 pub mod chunk;
 mod chunk_handle;
 mod clock;
@@ -28,9 +29,11 @@ mod querier;
 mod retention;
 mod sample_iter;
 mod series_order;
+mod snapshot;
 mod storage;
 mod storage_querier;
 
+pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
 pub use error::StorageError;
 pub use head::{
@@ -46,6 +49,7 @@ pub use prefetch::Prefetch;
 pub use querier::{Querier, Series, SeriesSet};
 pub use retention::RetentionStats;
 pub use sample_iter::SampleIter;
+pub use snapshot::{SnapshotStats, snapshot_name, snapshot_offline};
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;
 

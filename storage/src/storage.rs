@@ -12,6 +12,7 @@ use crate::head::{
 use crate::model::batch::{BorrowedBatch, WriteBatch};
 use crate::partition::{Partition, write_partition};
 use crate::retention::{self, RetentionStats};
+use crate::snapshot::SnapshotStats;
 use crate::storage_querier::StorageQuerier;
 use hourglass_wal::Wal;
 use hourglass_wal::fs::Fs;
@@ -272,6 +273,30 @@ impl Storage {
             })?;
         }
         Ok(stats)
+    }
+
+    /// Writes a snapshot into `dst` (which must not exist): the open
+    /// partitions hard-linked, and unless `skip_head` the WAL copied (its
+    /// checkpoint and segments, synced first), so `dst` opens as a data
+    /// directory holding everything acknowledged before the call. No
+    /// persist, checkpoint or retention runs meanwhile.
+    pub fn snapshot(&self, dst: &Path, skip_head: bool) -> Result<SnapshotStats, StorageError> {
+        let _still = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        if !skip_head {
+            self.wal.sync()?;
+        }
+        let parts = crate::snapshot::dirs(&self.partitions());
+        crate::snapshot::write(&self.dir, &parts, dst, skip_head)
+    }
+
+    /// The head, for the statistics modules of this crate.
+    pub(crate) fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// The label series are grouped by inside partitions after the metric.
+    pub fn source_label(&self) -> &str {
+        &self.source_label
     }
 
     /// Makes everything appended so far durable.

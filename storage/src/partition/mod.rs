@@ -1,10 +1,12 @@
 //! Hourly partitions: immutable, checksummed directories of sealed chunks
 //! with their own label index. Layout in `FORMAT.md` beside this file.
 
+mod check;
 mod meta;
 mod reader;
 mod writer;
 
+pub use check::{MAX_PROBLEMS, PartitionCheck, Problem, check};
 pub use meta::Meta;
 pub(crate) use meta::hour_name;
 pub use reader::{Partition, fuzz_index};

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 /// One series of a partition: labels and chunk ranges in `chunks`.
 #[derive(Debug)]
-struct SeriesEntry {
-    labels: Labels,
+pub(super) struct SeriesEntry {
+    pub(super) labels: Labels,
     /// `(min_t, max_t, start, end)`.
-    chunks: Vec<(i64, i64, usize, usize)>,
+    pub(super) chunks: Vec<(i64, i64, usize, usize)>,
 }
 
 /// An open, verified partition. Chunks stay in the mmapped file.
@@ -232,6 +232,22 @@ impl Partition {
         out
     }
 
+    /// Labels of the series matching `matchers` (all when empty) with a
+    /// chunk overlapping `[mint, maxt]`, in storage order: what
+    /// cardinality over history counts.
+    pub(crate) fn labels_in(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<&Labels> {
+        if self.meta.max_t < mint || self.meta.min_t > maxt {
+            return Vec::new();
+        }
+        self.postings
+            .select(matchers)
+            .iter()
+            .filter_map(|id| self.series.get(SeriesOrd::from_raw(id).index()))
+            .filter(|s| s.chunks.iter().any(|c| c.1 >= mint && c.0 <= maxt))
+            .map(|s| &s.labels)
+            .collect()
+    }
+
     /// The partition's postings (for label names and values).
     pub(crate) fn postings(&self) -> &MemPostings<SeriesOrd> {
         &self.postings
@@ -240,7 +256,7 @@ impl Partition {
 
 /// Parses and checks the index against the meta and the chunks file's body
 /// length (bytes between its header and its CRC).
-fn parse_index(
+pub(super) fn parse_index(
     dname: &str,
     meta: &Meta,
     index: &[u8],
