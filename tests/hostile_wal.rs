@@ -142,11 +142,9 @@ fn flipped_byte_in_the_wal_checkpoint_server_starts_keeps_the_rest_and_counts_wh
         .flatten()
         .map(|e| e.path())
         .find(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("checkpoint.")
+            // A checkpoint being written when the kill came is `.tmp`.
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            p.is_dir() && name.starts_with("checkpoint.") && !name.ends_with(".tmp")
         })
         .expect("a checkpoint")
         .join("00000000");
