@@ -20,6 +20,7 @@ mod push;
 mod query;
 mod query_stats;
 mod reload;
+mod rules;
 pub mod routes;
 mod self_metrics;
 mod status;
