@@ -300,3 +300,56 @@ fn shipped_rule_files_pass_promtool_and_load_with_one_flag() {
         ["hourglass-collection-health", "hourglass-missing-metrics", "hourglass-node-rollups"]
     );
 }
+
+#[test]
+fn restart_restores_pending_alerts_from_alerts_for_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = prometheus_yml(
+        tmp.path(),
+        "groups:\n- name: g\n  rules:\n  - alert: Slow\n    expr: w > 0\n    for: 60s\n",
+        "",
+    );
+    let flags = ["--rules-alert-for-grace-period", "1s"];
+    let server = start(tmp.path(), &cfg, &flags);
+    write_now(&server, "w", &[("job", "a")], 1.0);
+    wait_for("ALERTS_FOR_STATE written", || {
+        value(&server, "ALERTS_FOR_STATE{alertname=\"Slow\"}").is_some()
+    });
+    let active_at = value(&server, "ALERTS_FOR_STATE{alertname=\"Slow\"}").unwrap();
+    // Pending for a while before the restart.
+    std::thread::sleep(Duration::from_secs(6));
+    let (ok, _) = server.terminate();
+    assert!(ok, "clean shutdown");
+    let restart_s = now_ms() as f64 / 1000.0;
+    let server = start(tmp.path(), &cfg, &flags);
+    wait_for("restored ALERTS_FOR_STATE", || {
+        value(&server, "ALERTS_FOR_STATE{alertname=\"Slow\"}").is_some_and(|v| v > active_at + 0.5)
+    });
+    let restored = value(&server, "ALERTS_FOR_STATE{alertname=\"Slow\"}").unwrap();
+    // Restored: the pending time before the restart still counts, only the
+    // downtime is added. A fresh alert would start after the restart.
+    assert!(restored < restart_s - 3.0, "activeAt {restored} not restored (restart at {restart_s}, was {active_at})");
+    let a = alerts(&server);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["state"], "pending");
+}
+
+#[test]
+fn recorded_series_go_stale_when_their_source_disappears() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = prometheus_yml(
+        tmp.path(),
+        "groups:\n- name: g\n  rules:\n  - record: big\n    expr: v > 10\n",
+        "",
+    );
+    let server = start(tmp.path(), &cfg, &[]);
+    write_now(&server, "v", &[("k", "1")], 50.0);
+    write_now(&server, "v", &[("k", "2")], 60.0);
+    wait_for("two recorded series", || query(&server, "big").len() == 2);
+    write_now(&server, "v", &[("k", "2")], 5.0);
+    wait_for("one left", || query(&server, "big").len() == 1);
+    // The gone series ends with a stale marker rather than lingering for
+    // the lookback period.
+    assert_eq!(query(&server, "big")[0].0.get("k").map(String::as_str), Some("1"));
+    assert!(query(&server, "count_over_time(big{k=\"2\"}[1m])")[0].1 >= 1.0);
+}

@@ -98,3 +98,65 @@ pub fn expand_or_error(name: &str, src: &str, data: &Data<'_>) -> (String, Optio
         Err(e) => (format!("<error expanding template: {e}>"), Some(e.0)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(src: &str, value: f64) -> Result<String, TemplateError> {
+        let labels: BTreeMap<String, String> =
+            [("instance".to_string(), "h1:9100".to_string()), ("job".to_string(), "node".to_string())]
+                .into_iter()
+                .collect();
+        let ext: BTreeMap<String, String> = [("dc".to_string(), "eu".to_string())].into_iter().collect();
+        let data = Data {
+            labels: &labels,
+            value,
+            external_labels: &ext,
+            external_url: "http://hg",
+            query: None,
+            now_s: 0.0,
+        };
+        Template::parse("t", src)?.expand("t", &data)
+    }
+
+    #[test]
+    fn expands_as_prometheus_does() {
+        for (src, v, want) in [
+            ("{{ $labels.instance }} down", 0.0, "h1:9100 down"),
+            ("{{ .Labels.job }}/{{ $externalLabels.dc }}", 0.0, "node/eu"),
+            ("{{ $value }}", 1_000_000.0, "1e+06"),
+            ("{{ $value | humanize }}", 1_234_567.0, "1.235M"),
+            ("{{ humanizePercentage $value }}", 0.256, "25.6%"),
+            ("{{ $value | humanizeDuration }}", 3725.0, "1h 2m 5s"),
+            ("{{ printf \"%.2f\" $value }}", 2.0 / 3.0, "0.67"),
+            ("{{ $labels.instance | stripPort | toUpper }}", 0.0, "H1"),
+            ("{{ $labels.missing }}|", 0.0, "|"),
+            ("{{ if gt $value 5.0 }}hi{{ else if gt $value 1.0 }}mid{{ else }}lo{{ end }}", 3.0, "mid"),
+            ("{{- range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end -}}", 0.0, "instance=h1:9100;job=node;"),
+            ("{{ $x := 2 }}{{ if eq $x 2 }}two{{ end }}", 0.0, "two"),
+            ("{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }}", 0.0, "h1"),
+            ("{{ index $labels \"job\" | title }}", 0.0, "Node"),
+            ("  {{- \"x\" -}}  ", 0.0, "x"),
+        ] {
+            assert_eq!(expand(src, v).unwrap(), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn runtime_errors_are_reported() {
+        assert!(expand("{{ humanize \"abc\" }}", 0.0).is_err());
+        assert!(expand("{{ $labels.job.x }}", 0.0).is_err());
+        assert!(expand("{{ query \"up\" }}", 0.0).is_err(), "no engine");
+        let (text, err) = expand_or_error("t", "{{ humanize \"abc\" }}", &Data {
+            labels: &BTreeMap::new(),
+            value: 0.0,
+            external_labels: &BTreeMap::new(),
+            external_url: "",
+            query: None,
+            now_s: 0.0,
+        });
+        assert!(text.starts_with("<error expanding template: "), "{text}");
+        assert!(err.is_some());
+    }
+}
