@@ -39,6 +39,11 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Check WAL segments, checkpoint and partitions; exit 1 naming each damaged file.
     Verify(cli::verify::VerifyArgs),
+    /// Check rule files as `promtool check rules` does.
+    Check {
+        #[command(subcommand)]
+        cmd: cli::check::CheckCmd,
+    },
     /// PromQL tools: format or dump an expression.
     Promql {
         #[command(subcommand)]
@@ -131,5 +136,6 @@ fn main() -> ExitCode {
         Command::Inspect(args) => report(cli::inspect::run(args)),
         Command::Verify(args) => report(cli::verify::run(args)),
         Command::Promql { cmd } => cli::promql::run(cmd),
+        Command::Check { cmd } => cli::check::run(cmd),
     }
 }

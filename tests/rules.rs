@@ -353,3 +353,25 @@ fn recorded_series_go_stale_when_their_source_disappears() {
     assert_eq!(query(&server, "big")[0].0.get("k").map(String::as_str), Some("1"));
     assert!(query(&server, "count_over_time(big{k=\"2\"}[1m])")[0].1 >= 1.0);
 }
+
+#[test]
+fn check_rules_command_agrees_with_promtool_on_good_and_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.yml");
+    let bad = tmp.path().join("bad.yml");
+    std::fs::write(&good, "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up)\n  - alert: X\n    expr: up == 0\n    for: 1m\n").unwrap();
+    std::fs::write(&bad, "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up\n").unwrap();
+    let run = |prog: &str, args: &[&str], f: &Path| {
+        let out = std::process::Command::new(prog).args(args).arg(f).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (ok, text) = run(BIN, &["check", "rules"], &good);
+    assert!(ok && text.contains("SUCCESS: 2 rules found"), "{text}");
+    let (ok, text) = run(BIN, &["check", "rules"], &bad);
+    assert!(!ok && text.contains("bad.yml:5:") && text.contains("could not parse expression"), "{text}");
+    if have_all(&["promtool"]) {
+        assert!(run("promtool", &["check", "rules"], &good).0);
+        let (ok, text) = run("promtool", &["check", "rules"], &bad);
+        assert!(!ok && text.contains("5:"), "{text}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod check;
 pub mod export;
 pub mod import;
 pub mod inspect;
