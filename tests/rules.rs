@@ -64,9 +64,13 @@ fn recording_rule_writes_its_series_and_the_rules_api_shows_it() {
     let server = start(tmp.path(), &cfg, &[]);
     write_now(&server, "x", &[("job", "a"), ("i", "1")], 1.0);
     write_now(&server, "x", &[("job", "a"), ("i", "2")], 2.0);
-    wait_for("recorded series", || value(&server, "job:x:sum") == Some(3.0));
+    wait_for("recorded series", || {
+        value(&server, "job:x:sum") == Some(3.0)
+    });
     // A later rule sees the earlier rule's output of the same evaluation.
-    wait_for("chained rule", || value(&server, "job:x:double") == Some(6.0));
+    wait_for("chained rule", || {
+        value(&server, "job:x:double") == Some(6.0)
+    });
     let got = query(&server, "job:x:double");
     assert_eq!(got[0].0.get("kind").map(String::as_str), Some("derived"));
     assert_eq!(got[0].0.get("job").map(String::as_str), Some("a"));
@@ -79,7 +83,10 @@ fn recording_rule_writes_its_series_and_the_rules_api_shows_it() {
     assert_eq!(g["interval"], 1.0);
     assert_eq!(g["limit"], 0);
     assert!(g["evaluationTime"].is_number());
-    assert!(!g["lastEvaluation"].as_str().unwrap().starts_with("0001"), "{g}");
+    assert!(
+        !g["lastEvaluation"].as_str().unwrap().starts_with("0001"),
+        "{g}"
+    );
     let r = &g["rules"][0];
     assert_eq!(r["name"], "job:x:sum");
     assert_eq!(r["query"], "sum by (job) (x)");
@@ -93,7 +100,10 @@ fn recording_rule_writes_its_series_and_the_rules_api_shows_it() {
     let body = rules_api(&server, "?type=alert");
     assert_eq!(body["data"]["groups"], serde_json::json!([]));
     let body = rules_api(&server, "?rule_name[]=job:x:double");
-    assert_eq!(body["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["data"]["groups"][0]["rules"].as_array().unwrap().len(),
+        1
+    );
     let body = rules_api(&server, "?rule_group[]=nope");
     assert_eq!(body["data"]["groups"], serde_json::json!([]));
     let r = server.get("/api/v1/rules?type=bogus");
@@ -147,7 +157,10 @@ fn alert_goes_pending_then_firing_then_resolves_with_templates_and_alerts_series
     assert_eq!(r["type"], "alerting");
     assert_eq!(r["alerts"].as_array().unwrap().len(), 1);
     let body = rules_api(&server, "?exclude_alerts=true");
-    assert_eq!(body["data"]["groups"][0]["rules"][0]["alerts"], serde_json::Value::Null);
+    assert_eq!(
+        body["data"]["groups"][0]["rules"][0]["alerts"],
+        serde_json::Value::Null
+    );
 
     // The condition ends: the alert resolves and its series go stale.
     write_now(&server, "y", &[("job", "a"), ("instance", "h1")], 0.0);
@@ -162,15 +175,34 @@ fn alert_goes_pending_then_firing_then_resolves_with_templates_and_alerts_series
 #[test]
 fn bad_rule_files_are_refused_with_file_line_and_reason() {
     let cases: [(&str, &str, &str); 4] = [
-        ("groups:\n- name: g\n  rules:\n  - record: r\n    expr: sum(x\n", "rules.yml:5:", "could not parse expression"),
-        ("groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n", "rules.yml:4:", "repeated in the same file"),
-        ("groups:\n- name: g\n  rules:\n  - record: r\n   expr: x\n", "rules.yml:", ""),
-        ("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations: {s: '{{ nosuch }}'}\n", "rules.yml:4:", "not defined"),
+        (
+            "groups:\n- name: g\n  rules:\n  - record: r\n    expr: sum(x\n",
+            "rules.yml:5:",
+            "could not parse expression",
+        ),
+        (
+            "groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n",
+            "rules.yml:4:",
+            "repeated in the same file",
+        ),
+        (
+            "groups:\n- name: g\n  rules:\n  - record: r\n   expr: x\n",
+            "rules.yml:",
+            "",
+        ),
+        (
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations: {s: '{{ nosuch }}'}\n",
+            "rules.yml:4:",
+            "not defined",
+        ),
     ];
     for (text, place, reason) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let cfg = prometheus_yml(tmp.path(), text, "");
-        let err = refused_start(&tmp.path().join("data"), &["--scrape-config", cfg.to_str().unwrap()]);
+        let err = refused_start(
+            &tmp.path().join("data"),
+            &["--scrape-config", cfg.to_str().unwrap()],
+        );
         assert!(err.contains(place), "{place} not in {err}");
         assert!(err.contains(reason), "{reason} not in {err}");
     }
@@ -183,13 +215,20 @@ fn reload_refuses_a_bad_file_and_keeps_the_running_rules() {
     let cfg = prometheus_yml(tmp.path(), good, "");
     let server = start(tmp.path(), &cfg, &["--enable-lifecycle"]);
     wait_for("first rule", || value(&server, "r:one") == Some(1.0));
-    std::fs::write(tmp.path().join("rules.yml"), "groups:\n- name: g\n  rules:\n  - record: r:two\n    expr: vector(\n").unwrap();
+    std::fs::write(
+        tmp.path().join("rules.yml"),
+        "groups:\n- name: g\n  rules:\n  - record: r:two\n    expr: vector(\n",
+    )
+    .unwrap();
     let r = server.post("/-/reload", &[], b"");
     assert_eq!(r.status, 500, "{}", r.text());
     assert!(r.text().contains("rules.yml:5"), "{}", r.text());
     let body = rules_api(&server, "");
     assert_eq!(body["data"]["groups"][0]["rules"][0]["name"], "r:one");
-    assert_eq!(body["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["data"]["groups"][0]["rules"].as_array().unwrap().len(),
+        1
+    );
     // SIGHUP with a fixed file takes the new rules.
     std::fs::write(
         tmp.path().join("rules.yml"),
@@ -199,7 +238,10 @@ fn reload_refuses_a_bad_file_and_keeps_the_running_rules() {
     signal(server.child.as_ref().unwrap(), "HUP");
     wait_for("reloaded rule", || value(&server, "r:two") == Some(2.0));
     let body = rules_api(&server, "");
-    assert_eq!(body["data"]["groups"][0]["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body["data"]["groups"][0]["rules"].as_array().unwrap().len(),
+        2
+    );
 }
 
 #[test]
@@ -224,7 +266,9 @@ fn a_rule_failing_at_evaluation_reports_it_in_health_and_the_others_go_on() {
     let server = start(tmp.path(), &cfg, &[]);
     write_now(&server, "z", &[("i", "1")], 1.0);
     write_now(&server, "z", &[("i", "2")], 2.0);
-    wait_for("later rule still evaluated", || value(&server, "fine") == Some(3.0));
+    wait_for("later rule still evaluated", || {
+        value(&server, "fine") == Some(3.0)
+    });
     wait_for("health err", || {
         let body = rules_api(&server, "");
         body["data"]["groups"][0]["rules"][2]["health"] == "err"
@@ -232,15 +276,33 @@ fn a_rule_failing_at_evaluation_reports_it_in_health_and_the_others_go_on() {
     let body = rules_api(&server, "");
     let rules = &body["data"]["groups"][0]["rules"];
     assert_eq!(rules[0]["health"], "err");
-    assert!(rules[0]["lastError"].as_str().unwrap().contains("same labelset"), "{rules}");
+    assert!(
+        rules[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("same labelset"),
+        "{rules}"
+    );
     assert_eq!(rules[1]["health"], "ok");
-    assert!(rules[2]["lastError"].as_str().unwrap().contains("not a number"), "{rules}");
+    assert!(
+        rules[2]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("not a number"),
+        "{rules}"
+    );
     let a = alerts(&server);
     assert!(
-        a[0]["annotations"]["s"].as_str().unwrap().starts_with("<error expanding template"),
+        a[0]["annotations"]["s"]
+            .as_str()
+            .unwrap()
+            .starts_with("<error expanding template"),
         "{a:?}"
     );
-    assert!(query(&server, "dup").is_empty(), "a failed evaluation writes nothing");
+    assert!(
+        query(&server, "dup").is_empty(),
+        "a failed evaluation writes nothing"
+    );
     assert!(metric(&server, "prometheus_rule_evaluation_failures_total") > 0.0);
 }
 
@@ -251,7 +313,9 @@ fn unreachable_alertmanager_is_counted_and_never_blocks_evaluation() {
     let cfg = prometheus_yml(
         tmp.path(),
         "groups:\n- name: g\n  rules:\n  - alert: Always\n    expr: vector(1)\n  - record: after\n    expr: vector(7)\n",
-        &format!("alerting:\n  alertmanagers:\n  - timeout: 1s\n    static_configs:\n    - targets: ['127.0.0.1:{port}']\n"),
+        &format!(
+            "alerting:\n  alertmanagers:\n  - timeout: 1s\n    static_configs:\n    - targets: ['127.0.0.1:{port}']\n"
+        ),
     );
     let server = start(tmp.path(), &cfg, &["--rules-alert-resend-delay", "1s"]);
     wait_for("send errors counted", || {
@@ -281,10 +345,19 @@ fn shipped_rule_files_pass_promtool_and_load_with_one_flag() {
             .args(&files)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (_tmp, server) = Server::fresh();
-    assert_eq!(rules_api(&server, "")["data"]["groups"], serde_json::json!([]), "off by default");
+    assert_eq!(
+        rules_api(&server, "")["data"]["groups"],
+        serde_json::json!([]),
+        "off by default"
+    );
     drop(server);
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &["--rules-ready-made"]);
@@ -297,7 +370,11 @@ fn shipped_rule_files_pass_promtool_and_load_with_one_flag() {
         .collect();
     assert_eq!(
         names,
-        ["hourglass-collection-health", "hourglass-missing-metrics", "hourglass-node-rollups"]
+        [
+            "hourglass-collection-health",
+            "hourglass-missing-metrics",
+            "hourglass-node-rollups"
+        ]
     );
 }
 
@@ -328,7 +405,10 @@ fn restart_restores_pending_alerts_from_alerts_for_state() {
     let restored = value(&server, "ALERTS_FOR_STATE{alertname=\"Slow\"}").unwrap();
     // Restored: the pending time before the restart still counts, only the
     // downtime is added. A fresh alert would start after the restart.
-    assert!(restored < restart_s - 3.0, "activeAt {restored} not restored (restart at {restart_s}, was {active_at})");
+    assert!(
+        restored < restart_s - 3.0,
+        "activeAt {restored} not restored (restart at {restart_s}, was {active_at})"
+    );
     let a = alerts(&server);
     assert_eq!(a.len(), 1);
     assert_eq!(a[0]["state"], "pending");
@@ -350,7 +430,10 @@ fn recorded_series_go_stale_when_their_source_disappears() {
     wait_for("one left", || query(&server, "big").len() == 1);
     // The gone series ends with a stale marker rather than lingering for
     // the lookback period.
-    assert_eq!(query(&server, "big")[0].0.get("k").map(String::as_str), Some("1"));
+    assert_eq!(
+        query(&server, "big")[0].0.get("k").map(String::as_str),
+        Some("1")
+    );
     assert!(query(&server, "count_over_time(big{k=\"2\"}[1m])")[0].1 >= 1.0);
 }
 
@@ -360,15 +443,30 @@ fn check_rules_command_agrees_with_promtool_on_good_and_bad_files() {
     let good = tmp.path().join("good.yml");
     let bad = tmp.path().join("bad.yml");
     std::fs::write(&good, "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up)\n  - alert: X\n    expr: up == 0\n    for: 1m\n").unwrap();
-    std::fs::write(&bad, "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up\n").unwrap();
+    std::fs::write(
+        &bad,
+        "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up\n",
+    )
+    .unwrap();
     let run = |prog: &str, args: &[&str], f: &Path| {
-        let out = std::process::Command::new(prog).args(args).arg(f).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        let out = std::process::Command::new(prog)
+            .args(args)
+            .arg(f)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (ok, text) = run(BIN, &["check", "rules"], &good);
     assert!(ok && text.contains("SUCCESS: 2 rules found"), "{text}");
     let (ok, text) = run(BIN, &["check", "rules"], &bad);
-    assert!(!ok && text.contains("bad.yml:5:") && text.contains("could not parse expression"), "{text}");
+    assert!(
+        !ok && text.contains("bad.yml:5:") && text.contains("could not parse expression"),
+        "{text}"
+    );
     if have_all(&["promtool"]) {
         assert!(run("promtool", &["check", "rules"], &good).0);
         let (ok, text) = run("promtool", &["check", "rules"], &bad);

@@ -38,7 +38,9 @@ fn webhook() -> (u16, mpsc::Receiver<Value>) {
 }
 
 fn serve_hook(stream: TcpStream, tx: &mpsc::Sender<Value>) {
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut out = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     for _ in 0..MAX_REQUESTS_PER_CONN {
@@ -84,7 +86,9 @@ fn hook_until(rx: &mpsc::Receiver<Value>, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let v = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {status} webhook in time"));
+        let v = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {status} webhook in time"));
         if v["status"] == status {
             return v;
         }
@@ -110,7 +114,10 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     let _am = Proc(
         Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", am_yml.display()))
-            .arg(format!("--storage.path={}", tmp.path().join("am").display()))
+            .arg(format!(
+                "--storage.path={}",
+                tmp.path().join("am").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
@@ -148,30 +155,52 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     .unwrap();
     let server = Server::start(
         &tmp.path().join("data"),
-        &["--scrape-config", cfg.to_str().unwrap(), "--rules-alert-resend-delay", "2s"],
+        &[
+            "--scrape-config",
+            cfg.to_str().unwrap(),
+            "--rules-alert-resend-delay",
+            "2s",
+        ],
     );
     let write = |v: f64| {
         let r = write_series(
             &server,
-            &[(vec![("__name__", "temp"), ("room", "kitchen")], vec![Sample { t: now_ms(), v }])],
+            &[(
+                vec![("__name__", "temp"), ("room", "kitchen")],
+                vec![Sample { t: now_ms(), v }],
+            )],
         );
         assert_eq!(r.status, 204, "{}", r.text());
     };
     write(35.0);
     wait_for("alert in Alertmanager", || {
-        am_alerts(am).iter().any(|a| a["labels"]["alertname"] == "Hot")
+        am_alerts(am)
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "Hot")
     });
-    let a = am_alerts(am).into_iter().find(|a| a["labels"]["alertname"] == "Hot").unwrap();
+    let a = am_alerts(am)
+        .into_iter()
+        .find(|a| a["labels"]["alertname"] == "Hot")
+        .unwrap();
     assert_eq!(a["labels"]["severity"], "page");
     assert_eq!(a["labels"]["room"], "kitchen");
     assert_eq!(a["labels"]["site"], "lab", "external label added: {a}");
     assert_eq!(a["annotations"]["summary"], "kitchen is at 35 degrees");
     assert_eq!(a["status"]["state"], "active");
-    assert!(a["generatorURL"].as_str().unwrap().contains("/graph?g0.expr=temp"), "{a}");
+    assert!(
+        a["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr=temp"),
+        "{a}"
+    );
 
     let fired = hook_until(&hook, "firing");
     assert_eq!(fired["alerts"][0]["labels"]["alertname"], "Hot");
-    assert_eq!(fired["alerts"][0]["annotations"]["summary"], "kitchen is at 35 degrees");
+    assert_eq!(
+        fired["alerts"][0]["annotations"]["summary"],
+        "kitchen is at 35 degrees"
+    );
 
     let latency_max = try_metric(&server, "hourglass_notification_latency_max_seconds").unwrap();
     let count = try_metric(&server, "hourglass_notification_latency_seconds_count").unwrap();
@@ -188,8 +217,13 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     assert_eq!(resolved["alerts"][0]["labels"]["alertname"], "Hot");
     assert_eq!(resolved["alerts"][0]["status"], "resolved");
     wait_for("gone from Alertmanager's active alerts", || {
-        !am_alerts(am).iter().any(|a| a["labels"]["alertname"] == "Hot")
+        !am_alerts(am)
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "Hot")
     });
     assert!(try_metric(&server, "prometheus_notifications_sent_total").unwrap() >= 2.0);
-    assert_eq!(try_metric(&server, "prometheus_notifications_errors_total"), Some(0.0));
+    assert_eq!(
+        try_metric(&server, "prometheus_notifications_errors_total"),
+        Some(0.0)
+    );
 }

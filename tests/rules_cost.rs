@@ -64,8 +64,16 @@ fn write_round(server: &Server, t: i64, round: f64) {
         for n in chunk {
             for (i, id) in is.iter().enumerate() {
                 series.push((
-                    vec![("__name__", n.as_str()), ("job", "cost"), ("i", id.as_str()), ("g", gs[i % 10].as_str())],
-                    vec![Sample { t, v: round * (i as f64 + 1.0) }],
+                    vec![
+                        ("__name__", n.as_str()),
+                        ("job", "cost"),
+                        ("i", id.as_str()),
+                        ("g", gs[i % 10].as_str()),
+                    ],
+                    vec![Sample {
+                        t,
+                        v: round * (i as f64 + 1.0),
+                    }],
                 ));
             }
         }
@@ -80,8 +88,15 @@ fn thousand_recording_rules_over_ten_thousand_series_cost_under_a_quarter_core()
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("rules.yml"), rules_file()).unwrap();
     let cfg = tmp.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  evaluation_interval: 15s\nrule_files: [rules.yml]\n").unwrap();
-    let server = Server::start(&tmp.path().join("data"), &["--scrape-config", cfg.to_str().unwrap()]);
+    std::fs::write(
+        &cfg,
+        "global:\n  evaluation_interval: 15s\nrule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &tmp.path().join("data"),
+        &["--scrape-config", cfg.to_str().unwrap()],
+    );
     let pid = server.child.as_ref().unwrap().id();
     let mut round = 1.0;
     // Warm up: data for rate() windows, every group evaluated once.
@@ -122,9 +137,13 @@ fn thousand_recording_rules_over_ten_thousand_series_cost_under_a_quarter_core()
         100.0 * eval / took,
     );
     assert_eq!(failures, 0.0);
-    assert!(iters >= 300.0, "every group evaluated about 4 times: {iters}");
+    assert!(
+        iters >= 300.0,
+        "every group evaluated about 4 times: {iters}"
+    );
 }
 
 fn value_ok(server: &Server) -> bool {
-    !common::query::query(server, "m0:r0").is_empty() && !common::query::query(server, "m99:r9").is_empty()
+    !common::query::query(server, "m0:r0").is_empty()
+        && !common::query::query(server, "m99:r9").is_empty()
 }

@@ -49,7 +49,12 @@ fn vector(addr: SocketAddr, q: &str) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["metric"].to_string(), s["value"][1].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["metric"].to_string(),
+                s["value"][1].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -87,7 +92,12 @@ fn write_both(prom: SocketAddr, ours: &Server, values: &[(&str, f64)]) {
     let t = now_ms();
     let series: Vec<Series<'_>> = values
         .iter()
-        .map(|(i, v)| (vec![("__name__", "x"), ("job", "a"), ("i", *i)], vec![Sample { t, v: *v }]))
+        .map(|(i, v)| {
+            (
+                vec![("__name__", "x"), ("job", "a"), ("i", *i)],
+                vec![Sample { t, v: *v }],
+            )
+        })
         .collect();
     let body = v1_body(&series);
     let r = request(prom, "POST", "/api/v1/write", &V1_HEADERS, &body);
@@ -97,10 +107,19 @@ fn write_both(prom: SocketAddr, ours: &Server, values: &[(&str, f64)]) {
 }
 
 fn compare(prom: SocketAddr, ours: &Server, when: &str) {
-    for q in ["job:x:sum", "job:x:max_ratio", "ALERTS", "count by (alertname) (ALERTS_FOR_STATE)"] {
+    for q in [
+        "job:x:sum",
+        "job:x:max_ratio",
+        "ALERTS",
+        "count by (alertname) (ALERTS_FOR_STATE)",
+    ] {
         assert_eq!(vector(prom, q), vector(ours.addr, q), "{when}: {q}");
     }
-    assert_eq!(rule_view(prom), rule_view(ours.addr), "{when}: /api/v1/rules");
+    assert_eq!(
+        rule_view(prom),
+        rule_view(ours.addr),
+        "{when}: /api/v1/rules"
+    );
 }
 
 fn sleep_until(t: Instant) {
@@ -114,11 +133,15 @@ fn prometheus_and_hourglass_record_and_alert_alike_on_the_same_rule_file() {
     }
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("rules.yml"), RULES).unwrap();
-    let config = "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n";
+    let config =
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n";
     let (_p, prom) = prometheus_with(tmp.path(), config, &["--web.enable-remote-write-receiver"]);
     let ours = Server::start(
         &tmp.path().join("data"),
-        &["--scrape-config", tmp.path().join("prometheus.yml").to_str().unwrap()],
+        &[
+            "--scrape-config",
+            tmp.path().join("prometheus.yml").to_str().unwrap(),
+        ],
     );
     wait_for("prometheus ready", || {
         try_request(prom, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
@@ -134,7 +157,10 @@ fn prometheus_and_hourglass_record_and_alert_alike_on_the_same_rule_file() {
     compare(prom, &ours, "phase 1, pending");
     let view = rule_view(ours.addr);
     assert_eq!(view[2]["state"], "pending", "{view:?}");
-    assert_eq!(view[2]["alerts"][0]["annotations"]["summary"], "2 at 4.5 (4.5)", "{view:?}");
+    assert_eq!(
+        view[2]["alerts"][0]["annotations"]["summary"], "2 at 4.5 (4.5)",
+        "{view:?}"
+    );
     sleep_until(t0 + Duration::from_millis(6000));
     compare(prom, &ours, "phase 1, firing");
     assert_eq!(rule_view(ours.addr)[2]["state"], "firing");
@@ -149,5 +175,11 @@ fn prometheus_and_hourglass_record_and_alert_alike_on_the_same_rule_file() {
     let view = rule_view(ours.addr);
     assert_eq!(view[2]["state"], "inactive", "{view:?}");
     assert_eq!(view[3]["state"], "firing", "{view:?}");
-    assert_eq!(vector(ours.addr, "job:x:sum").values().next().map(String::as_str), Some("3"));
+    assert_eq!(
+        vector(ours.addr, "job:x:sum")
+            .values()
+            .next()
+            .map(String::as_str),
+        Some("3")
+    );
 }

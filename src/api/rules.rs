@@ -4,7 +4,7 @@
 
 use super::envelope::{ApiError, ApiResult, success};
 use super::params::Params;
-use crate::rules::alerting::{Alert, AlertState};
+use crate::rules::alert::{Alert, AlertState};
 use crate::rules::file::RuleKind;
 use crate::rules::group::lock;
 use crate::rules::rule::RuleState;
@@ -23,7 +23,10 @@ fn wall(t: Option<SystemTime>) -> String {
 }
 
 fn slot_time(ms: i64) -> String {
-    format_rfc3339_ns(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32)
+    format_rfc3339_ns(
+        ms.div_euclid(1000),
+        (ms.rem_euclid(1000) * 1_000_000) as u32,
+    )
 }
 
 fn alert_json(a: &Alert) -> Value {
@@ -41,7 +44,9 @@ fn alert_json(a: &Alert) -> Value {
 }
 
 fn active(rule: &RuleState) -> impl Iterator<Item = &Alert> {
-    rule.alerts.values().filter(|a| a.state != AlertState::Inactive)
+    rule.alerts
+        .values()
+        .filter(|a| a.state != AlertState::Inactive)
 }
 
 fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
@@ -52,11 +57,19 @@ fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
             "labels": rule.spec.labels,
             "type": "recording",
         }),
-        RuleKind::Alerting { hold, keep_firing_for, annotations } => {
+        RuleKind::Alerting {
+            hold,
+            keep_firing_for,
+            annotations,
+        } => {
             let state = if rule.last_evaluation.is_none() {
                 "unknown"
             } else {
-                active(rule).map(|a| a.state).max().unwrap_or(AlertState::Inactive).as_str()
+                active(rule)
+                    .map(|a| a.state)
+                    .max()
+                    .unwrap_or(AlertState::Inactive)
+                    .as_str()
             };
             let alerts: Value = if exclude_alerts {
                 Value::Null
@@ -90,7 +103,10 @@ fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, ApiError> {
         None => Ok(false),
         Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
         Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
-        Some(other) => Err(ApiError::param(name, format!("parsing {name}: invalid boolean {other:?}"))),
+        Some(other) => Err(ApiError::param(
+            name,
+            format!("parsing {name}: invalid boolean {other:?}"),
+        )),
     }
 }
 
@@ -101,7 +117,10 @@ pub async fn rules(State(state): State<AppState>, params: Params) -> ApiResult {
         Some("alert") => Some(true),
         Some("record") => Some(false),
         Some(other) => {
-            return Err(ApiError::param("type", format!("unsupported type {other:?}, want alert or record")));
+            return Err(ApiError::param(
+                "type",
+                format!("unsupported type {other:?}, want alert or record"),
+            ));
         }
     };
     let exclude_alerts = parse_bool("exclude_alerts", params.get("exclude_alerts"))?;

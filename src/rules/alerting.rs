@@ -4,77 +4,13 @@
 //! `ALERTS` and `ALERTS_FOR_STATE` series are written after each
 //! evaluation once the rule's `for` state was restored.
 
+use super::alert::{Alert, AlertState, Outgoing, RESOLVED_RETENTION_MS};
 use super::file::RuleKind;
 use super::rule::{self, Health, RuleState};
 use super::template::{self, Data, QueryFn};
 use hourglass_query::Engine;
 use hourglass_storage::{Labels, Storage};
 use std::collections::BTreeMap;
-
-/// How long a resolved alert is kept (and re-sent).
-pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
-
-/// Where an alert stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlertState {
-    /// Resolved, kept for re-sends.
-    Inactive,
-    /// True, waiting out `for`.
-    Pending,
-    /// True for `for` (or held by `keep_firing_for`).
-    Firing,
-}
-
-impl AlertState {
-    /// As the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Inactive => "inactive",
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-        }
-    }
-}
-
-/// One alert of a rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    /// Final labels (with `alertname`).
-    pub labels: BTreeMap<String, String>,
-    /// Expanded annotations.
-    pub annotations: BTreeMap<String, String>,
-    /// Where it stands.
-    pub state: AlertState,
-    /// The query value at the last evaluation.
-    pub value: f64,
-    /// When it became pending (ms, a slot time).
-    pub active_at: i64,
-    /// When it began firing.
-    pub fired_at: Option<i64>,
-    /// When it resolved.
-    pub resolved_at: Option<i64>,
-    /// When it was last sent.
-    pub last_sent: Option<i64>,
-    /// `endsAt` of the last send while firing.
-    pub valid_until: i64,
-    /// When the condition ended while `keep_firing_for` holds it.
-    pub keep_firing_since: Option<i64>,
-}
-
-/// An alert to send, as Alertmanager's API v2 takes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    /// Labels (external labels are added by the notifier).
-    pub labels: BTreeMap<String, String>,
-    /// Annotations.
-    pub annotations: BTreeMap<String, String>,
-    /// `firedAt` (ms).
-    pub starts_at: i64,
-    /// Resolution or validity (ms).
-    pub ends_at: i64,
-    /// Link to the expression.
-    pub generator_url: String,
-}
 
 /// What templates see besides the sample.
 pub struct TemplateEnv<'a> {
@@ -98,7 +34,12 @@ pub fn evaluate(
     limit: usize,
     env: &TemplateEnv<'_>,
 ) -> usize {
-    let RuleKind::Alerting { hold, keep_firing_for, annotations } = rule.spec.kind.clone() else {
+    let RuleKind::Alerting {
+        hold,
+        keep_firing_for,
+        annotations,
+    } = rule.spec.kind.clone()
+    else {
         return 0;
     };
     let hold_ms = hold.as_millis() as i64;
@@ -112,7 +53,8 @@ pub fn evaluate(
         }
     };
     let mut template_error: Option<String> = None;
-    let mut seen: BTreeMap<BTreeMap<String, String>, (BTreeMap<String, String>, f64)> = BTreeMap::new();
+    let mut seen: BTreeMap<BTreeMap<String, String>, (BTreeMap<String, String>, f64)> =
+        BTreeMap::new();
     for (l, v) in result {
         let sample_labels = rule::to_map(&l);
         let data = Data {
@@ -188,7 +130,9 @@ pub fn evaluate(
         }
         match a.state {
             AlertState::Pending => false,
-            AlertState::Inactive => a.resolved_at.is_some_and(|r| t_ms - r < RESOLVED_RETENTION_MS),
+            AlertState::Inactive => a
+                .resolved_at
+                .is_some_and(|r| t_ms - r < RESOLVED_RETENTION_MS),
             AlertState::Firing => {
                 if keep_ms > 0 {
                     let since = *a.keep_firing_since.get_or_insert(t_ms);
@@ -218,7 +162,11 @@ pub fn evaluate(
             _ => {}
         }
     }
-    let active = rule.alerts.values().filter(|a| a.state != AlertState::Inactive).count();
+    let active = rule
+        .alerts
+        .values()
+        .filter(|a| a.state != AlertState::Inactive)
+        .count();
     if limit > 0 && active > limit {
         rule.alerts.clear();
         rule.health = Health::Err;
@@ -253,13 +201,23 @@ pub fn evaluate(
 /// for every pending or firing alert.
 pub fn series(rule: &RuleState) -> Vec<(Labels, f64)> {
     let mut out = Vec::new();
-    for a in rule.alerts.values().filter(|a| a.state != AlertState::Inactive) {
+    for a in rule
+        .alerts
+        .values()
+        .filter(|a| a.state != AlertState::Inactive)
+    {
         let mut m = a.labels.clone();
         m.insert("__name__".into(), "ALERTS_FOR_STATE".into());
-        out.push((Labels::from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str()))), a.active_at as f64 / 1000.0));
+        out.push((
+            Labels::from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            a.active_at as f64 / 1000.0,
+        ));
         m.insert("__name__".into(), "ALERTS".into());
         m.insert("alertstate".into(), a.state.as_str().into());
-        out.push((Labels::from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str()))), 1.0));
+        out.push((
+            Labels::from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            1.0,
+        ));
     }
     out
 }
@@ -267,7 +225,13 @@ pub fn series(rule: &RuleState) -> Vec<(Labels, f64)> {
 /// The alerts to send after an evaluation at `t_ms`, marked as sent:
 /// firing ones every `resend_ms`, resolved ones at once and then every
 /// `resend_ms` while they are kept.
-pub fn due(rule: &mut RuleState, t_ms: i64, resend_ms: i64, interval_ms: i64, external_url: &str) -> Vec<Outgoing> {
+pub fn due(
+    rule: &mut RuleState,
+    t_ms: i64,
+    resend_ms: i64,
+    interval_ms: i64,
+    external_url: &str,
+) -> Vec<Outgoing> {
     let url = format!(
         "{external_url}/graph?g0.expr={}&g0.tab=1",
         form_urlencoded::byte_serialize(rule.spec.query.as_bytes()).collect::<String>()
@@ -277,7 +241,9 @@ pub fn due(rule: &mut RuleState, t_ms: i64, resend_ms: i64, interval_ms: i64, ex
         if a.state == AlertState::Pending {
             continue;
         }
-        let resolved_unsent = a.resolved_at.is_some_and(|r| a.last_sent.is_none_or(|s| r > s));
+        let resolved_unsent = a
+            .resolved_at
+            .is_some_and(|r| a.last_sent.is_none_or(|s| r > s));
         let resend = a.last_sent.is_none_or(|s| s + resend_ms < t_ms);
         if !(resolved_unsent || resend) {
             continue;

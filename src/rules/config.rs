@@ -172,7 +172,12 @@ impl RulesConfig {
             serde_saphyr::from_str(text).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
                 let reason = e.without_snippet().to_string();
-                let reason = reason.split(" at line ").next().unwrap_or(&reason).trim().to_string();
+                let reason = reason
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&reason)
+                    .trim()
+                    .to_string();
                 invalid(line, column, reason)
             })?
         };
@@ -187,29 +192,53 @@ impl RulesConfig {
             Duration::from_secs(60),
         )?;
         if evaluation_interval.is_zero() {
-            return Err(invalid(0, 0, "global.evaluation_interval must be positive".into()));
+            return Err(invalid(
+                0,
+                0,
+                "global.evaluation_interval must be positive".into(),
+            ));
         }
-        let query_offset = dur("global.rule_query_offset", raw.global.rule_query_offset.as_ref(), Duration::ZERO)?;
+        let query_offset = dur(
+            "global.rule_query_offset",
+            raw.global.rule_query_offset.as_ref(),
+            Duration::ZERO,
+        )?;
         let mut alertmanagers = Vec::new();
         for (i, am) in raw.alerting.alertmanagers.into_iter().enumerate() {
             let what = format!("alerting.alertmanagers[{i}]");
             if let Some(v) = am.api_version.as_deref()
                 && v != "v2"
             {
-                return Err(invalid(0, 0, format!("{what}: api_version {v:?} is not supported (only v2)")));
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("{what}: api_version {v:?} is not supported (only v2)"),
+                ));
             }
             let scheme = am.scheme.unwrap_or_else(|| "http".into());
             if scheme != "http" {
-                return Err(invalid(0, 0, format!("{what}: scheme {scheme:?} is not supported (only http)")));
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("{what}: scheme {scheme:?} is not supported (only http)"),
+                ));
             }
-            let timeout = dur(&format!("{what}.timeout"), am.timeout.as_ref(), Duration::from_secs(10))?;
+            let timeout = dur(
+                &format!("{what}.timeout"),
+                am.timeout.as_ref(),
+                Duration::from_secs(10),
+            )?;
             let _ = (am.follow_redirects, am.enable_http2, am.relabel_configs);
             let mut targets = Vec::new();
             for s in am.static_configs {
                 let _ = s.labels;
                 for t in s.targets {
                     if t.is_empty() || t.contains('/') {
-                        return Err(invalid(0, 0, format!("{what}: {t:?} is not a valid host:port")));
+                        return Err(invalid(
+                            0,
+                            0,
+                            format!("{what}: {t:?} is not a valid host:port"),
+                        ));
                     }
                     targets.push(t);
                 }
@@ -224,7 +253,11 @@ impl RulesConfig {
         }
         let n: usize = alertmanagers.iter().map(|a| a.targets.len()).sum();
         if n > MAX_ALERTMANAGERS {
-            return Err(invalid(0, 0, format!("more than {MAX_ALERTMANAGERS} Alertmanagers")));
+            return Err(invalid(
+                0,
+                0,
+                format!("more than {MAX_ALERTMANAGERS} Alertmanagers"),
+            ));
         }
         let rule_files = raw
             .rule_files
@@ -278,7 +311,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.evaluation_interval, Duration::from_secs(15));
         assert_eq!(c.rule_files, vec!["/etc/p/rules/*.yml".to_string()]);
-        assert_eq!(c.alertmanagers[0].urls(), vec!["http://127.0.0.1:9093/api/v2/alerts".to_string()]);
+        assert_eq!(
+            c.alertmanagers[0].urls(),
+            vec!["http://127.0.0.1:9093/api/v2/alerts".to_string()]
+        );
         assert_eq!(c.external_labels.get("dc").map(String::as_str), Some("a"));
     }
 }

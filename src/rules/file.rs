@@ -85,7 +85,9 @@ fn dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Er
         None => Ok(None),
         Some(s) => hourglass_query::duration::parse_duration(&s)
             .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("not a valid duration string: {s:?}: {e}"))),
+            .map_err(|e| {
+                serde::de::Error::custom(format!("not a valid duration string: {s:?}: {e}"))
+            }),
     }
 }
 
@@ -144,7 +146,12 @@ pub fn is_metric_name(s: &str) -> bool {
 /// Reads and checks one rule file.
 pub fn load(path: &Path) -> Result<Vec<GroupSpec>, RuleFileError> {
     let file = path.display().to_string();
-    let io = |reason: String| RuleFileError { file: file.clone(), line: 0, column: 0, reason };
+    let io = |reason: String| RuleFileError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        reason,
+    };
     let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(io(format!("file larger than {MAX_FILE_BYTES} bytes")));
@@ -169,13 +176,22 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<GroupSpec>, RuleFileError> {
         serde_saphyr::from_str(first_doc).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             let reason = e.without_snippet().to_string();
-            let reason = reason.split(" at line ").next().unwrap_or(&reason).trim().to_string();
+            let reason = reason
+                .split(" at line ")
+                .next()
+                .unwrap_or(&reason)
+                .trim()
+                .to_string();
             at(line, column, reason)
         })?
     };
     let total: usize = raw.groups.iter().map(|g| g.rules.len()).sum();
     if total > MAX_RULES_PER_FILE {
-        return Err(at(0, 0, format!("more than {MAX_RULES_PER_FILE} rules in one file")));
+        return Err(at(
+            0,
+            0,
+            format!("more than {MAX_RULES_PER_FILE} rules in one file"),
+        ));
     }
     let mut groups: Vec<GroupSpec> = Vec::new();
     for g in raw.groups {
@@ -187,20 +203,38 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<GroupSpec>, RuleFileError> {
             return Err(at(
                 gl,
                 gc,
-                format!("groupname: \"{}\" is repeated in the same file", g.name.value),
+                format!(
+                    "groupname: \"{}\" is repeated in the same file",
+                    g.name.value
+                ),
             ));
         }
         for (k, v) in &g.labels {
             if !is_label_name(k) || k == "__name__" {
-                return Err(at(gl, gc, format!("group {:?}: invalid label name: {k}", g.name.value)));
+                return Err(at(
+                    gl,
+                    gc,
+                    format!("group {:?}: invalid label name: {k}", g.name.value),
+                ));
             }
             if v.is_empty() {
-                return Err(at(gl, gc, format!("group {:?}: invalid label value for {k}", g.name.value)));
+                return Err(at(
+                    gl,
+                    gc,
+                    format!("group {:?}: invalid label value for {k}", g.name.value),
+                ));
             }
         }
         let mut rules = Vec::new();
         for (i, r) in g.rules.into_iter().enumerate() {
-            rules.push(check_rule(file, &g.name.value, i + 1, r, &g.labels, (gl, gc))?);
+            rules.push(check_rule(
+                file,
+                &g.name.value,
+                i + 1,
+                r,
+                &g.labels,
+                (gl, gc),
+            )?);
         }
         groups.push(GroupSpec {
             name: g.name.value,
@@ -241,7 +275,11 @@ fn check_rule(
     let name_node = r.record.as_ref().or(r.alert.as_ref());
     let (line, column) = name_node
         .map(|n| (n.referenced.line(), n.referenced.column()))
-        .or_else(|| r.expr.as_ref().map(|e| (e.referenced.line(), e.referenced.column())))
+        .or_else(|| {
+            r.expr
+                .as_ref()
+                .map(|e| (e.referenced.line(), e.referenced.column()))
+        })
         .unwrap_or(group_at);
     let name = name_node.map(|n| n.value.clone()).unwrap_or_default();
     let fail = |line: u64, column: u64, reason: String| RuleFileError {
@@ -252,37 +290,76 @@ fn check_rule(
     };
     let (is_record, rule_name) = match (&r.record, &r.alert) {
         (Some(_), Some(_)) => {
-            return Err(fail(line, column, "only one of 'record' and 'alert' must be set".into()));
+            return Err(fail(
+                line,
+                column,
+                "only one of 'record' and 'alert' must be set".into(),
+            ));
         }
         (None, None) => {
-            return Err(fail(line, column, "one of 'record' or 'alert' must be set".into()));
+            return Err(fail(
+                line,
+                column,
+                "one of 'record' or 'alert' must be set".into(),
+            ));
         }
         (Some(rec), None) => (true, rec.value.clone()),
         (None, Some(a)) => (false, a.value.clone()),
     };
     if rule_name.is_empty() {
-        return Err(fail(line, column, "one of 'record' or 'alert' must be set".into()));
+        return Err(fail(
+            line,
+            column,
+            "one of 'record' or 'alert' must be set".into(),
+        ));
     }
     let Some(expr_node) = r.expr.as_ref().filter(|e| !e.value.trim().is_empty()) else {
-        return Err(fail(line, column, "field 'expr' must be set in rule".into()));
+        return Err(fail(
+            line,
+            column,
+            "field 'expr' must be set in rule".into(),
+        ));
     };
     let (el, ec) = (expr_node.referenced.line(), expr_node.referenced.column());
     let expr = hourglass_query::parse(&expr_node.value).map_err(|e| {
         let (l, c) = e.line_col();
-        fail(el, ec, format!("could not parse expression: {l}:{c}: parse error: {}", e.message()))
+        fail(
+            el,
+            ec,
+            format!(
+                "could not parse expression: {l}:{c}: parse error: {}",
+                e.message()
+            ),
+        )
     })?;
     if is_record {
         if !is_metric_name(&rule_name) {
-            return Err(fail(line, column, format!("invalid recording rule name: {rule_name}")));
+            return Err(fail(
+                line,
+                column,
+                format!("invalid recording rule name: {rule_name}"),
+            ));
         }
         if r.hold.is_some_and(|d| !d.is_zero()) {
-            return Err(fail(line, column, "invalid field 'for' in recording rule".into()));
+            return Err(fail(
+                line,
+                column,
+                "invalid field 'for' in recording rule".into(),
+            ));
         }
         if r.keep_firing_for.is_some_and(|d| !d.is_zero()) {
-            return Err(fail(line, column, "invalid field 'keep_firing_for' in recording rule".into()));
+            return Err(fail(
+                line,
+                column,
+                "invalid field 'keep_firing_for' in recording rule".into(),
+            ));
         }
         if r.annotations.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(fail(line, column, "invalid field 'annotations' in recording rule".into()));
+            return Err(fail(
+                line,
+                column,
+                "invalid field 'annotations' in recording rule".into(),
+            ));
         }
     }
     for (k, v) in &r.labels {
@@ -290,8 +367,13 @@ fn check_rule(
             return Err(fail(line, column, format!("invalid label name: {k}")));
         }
         if !is_record {
-            Template::parse(&format!("__alert_{rule_name}"), v)
-                .map_err(|e| fail(line, column, format!("msg=\"template error\" label {k}: {e}")))?;
+            Template::parse(&format!("__alert_{rule_name}"), v).map_err(|e| {
+                fail(
+                    line,
+                    column,
+                    format!("msg=\"template error\" label {k}: {e}"),
+                )
+            })?;
         }
     }
     let annotations = r.annotations.unwrap_or_default();
@@ -299,8 +381,13 @@ fn check_rule(
         if !is_label_name(k) {
             return Err(fail(line, column, format!("invalid annotation name: {k}")));
         }
-        Template::parse(&format!("__alert_{rule_name}"), v)
-            .map_err(|e| fail(line, column, format!("msg=\"template error\" annotation {k}: {e}")))?;
+        Template::parse(&format!("__alert_{rule_name}"), v).map_err(|e| {
+            fail(
+                line,
+                column,
+                format!("msg=\"template error\" annotation {k}: {e}"),
+            )
+        })?;
     }
     let mut labels = group_labels.clone();
     labels.extend(r.labels);
@@ -350,12 +437,36 @@ mod tests {
 
     #[test]
     fn refusals_name_line_and_reason() {
-        refused("groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(\n", 5, "could not parse expression");
-        refused("groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n", 4, "repeated in the same file");
-        refused("groups:\n- name: g\n  rules:\n  - record: x\n    alert: y\n    expr: up\n", 4, "only one of");
-        refused("groups:\n- name: g\n  rules:\n  - record: 'a-b'\n    expr: up\n", 4, "invalid recording rule name");
-        refused("groups:\n- name: g\n  rules:\n  - record: x\n    expr: up\n    for: 1m\n", 4, "invalid field 'for'");
-        refused("groups:\n- name: g\n  rules:\n  - alert: x\n    expr: up\n    annotations: {a: '{{ nosuch }}'}\n", 4, "template");
+        refused(
+            "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(\n",
+            5,
+            "could not parse expression",
+        );
+        refused(
+            "groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n",
+            4,
+            "repeated in the same file",
+        );
+        refused(
+            "groups:\n- name: g\n  rules:\n  - record: x\n    alert: y\n    expr: up\n",
+            4,
+            "only one of",
+        );
+        refused(
+            "groups:\n- name: g\n  rules:\n  - record: 'a-b'\n    expr: up\n",
+            4,
+            "invalid recording rule name",
+        );
+        refused(
+            "groups:\n- name: g\n  rules:\n  - record: x\n    expr: up\n    for: 1m\n",
+            4,
+            "invalid field 'for'",
+        );
+        refused(
+            "groups:\n- name: g\n  rules:\n  - alert: x\n    expr: up\n    annotations: {a: '{{ nosuch }}'}\n",
+            4,
+            "template",
+        );
         refused("groups:\n- name: g\n  bogus: 1\n", 3, "bogus");
         refused("groups:\n- name: g\n  rules: [\n", 3, "");
     }

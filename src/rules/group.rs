@@ -1,12 +1,11 @@
 //! A rule group: its rules evaluated one after another at the group's
 //! slot time (a rule sees what the rules before it wrote), its statistics,
-//! and the task that runs it on its interval until stopped.
+//! and handing its state to a successor on reload.
 
 use super::alerting::{self, TemplateEnv};
 use super::file::{GroupSpec, RuleKind};
 use super::notifier::Notifier;
 use super::rule::{Health, RuleState};
-use super::schedule;
 use super::template::QueryFn;
 use hourglass_query::Engine;
 use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
@@ -14,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::watch;
 
 /// Locks, taking over a lock whose holder panicked.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -145,7 +143,11 @@ impl Group {
                     self.spec.limit,
                 ),
                 RuleKind::Alerting { .. } => {
-                    let q = EngineQuery { engine: &env.engine, storage: &env.storage, t_ms: slot_ms };
+                    let q = EngineQuery {
+                        engine: &env.engine,
+                        storage: &env.storage,
+                        t_ms: slot_ms,
+                    };
                     let tenv = TemplateEnv {
                         external_labels: &env.external_labels,
                         external_url: &env.external_url,
@@ -216,7 +218,13 @@ impl Group {
         let mut batch = WriteBatch::new();
         for r in &self.rules {
             for l in lock(r).series.drain() {
-                batch.push(l, vec![Sample { t: t_ms, v: f64::from_bits(STALE_NAN_BITS) }]);
+                batch.push(
+                    l,
+                    vec![Sample {
+                        t: t_ms,
+                        v: f64::from_bits(STALE_NAN_BITS),
+                    }],
+                );
             }
         }
         if !batch.is_empty()
@@ -232,61 +240,5 @@ impl Group {
             .get(rule)
             .map(|r| lock(r).series.iter().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Runs `group` on its interval until `stop` says so. With `restore`,
-/// alerting rules read their `for` state back after the second evaluation.
-pub async fn run(
-    group: Arc<Group>,
-    env: Arc<Mutex<Arc<Env>>>,
-    mut stop: watch::Receiver<bool>,
-    restore: Option<super::restore::RestoreOptions>,
-) {
-    let interval = group.interval_ms;
-    let offset = schedule::offset_ms(&group.spec.file, &group.spec.name, interval);
-    let mut due = schedule::slot(now_ms(), offset, interval) + interval;
-    let mut evaluations = 0u32;
-    if restore.is_none() {
-        for r in &group.rules {
-            lock(r).restored = true;
-        }
-    }
-    loop {
-        let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-        let (slot, missed) = schedule::next_due(due, now_ms(), interval);
-        let current = Arc::clone(&lock(&env));
-        if missed > 0 {
-            current.counters.missed.fetch_add(missed, Ordering::Relaxed);
-            lock(&group.stats).missed += missed;
-            tracing::warn!(group = %group.spec.name, missed, "rule group evaluations missed");
-        }
-        let g = Arc::clone(&group);
-        let e = Arc::clone(&current);
-        if let Err(err) = tokio::task::spawn_blocking(move || g.evaluate(&e, slot)).await {
-            tracing::error!(error = %err, group = %group.spec.name, "rule group evaluation task failed");
-        }
-        evaluations += 1;
-        if evaluations == 2
-            && let Some(opts) = restore
-        {
-            let g = Arc::clone(&group);
-            let e = Arc::clone(&current);
-            let _ = tokio::task::spawn_blocking(move || super::restore::restore(&g, &e, &opts, now_ms())).await;
-        }
-        due = slot + interval;
     }
 }

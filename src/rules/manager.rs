@@ -6,9 +6,10 @@
 
 use super::config::{self, RulesConfig};
 use super::file::{self, GroupSpec, RuleFileError};
-use super::group::{self, Env, Group, RuleCounters, lock};
+use super::group::{Env, Group, RuleCounters, lock};
 use super::notifier::{Notifier, NotifierCounters};
 use super::restore::RestoreOptions;
+use super::task;
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
 use std::path::PathBuf;
@@ -22,9 +23,18 @@ pub const MAX_GROUPS: usize = 10_000;
 
 /// The ready-made rule files shipped in `rules/`, by name.
 pub const READY_MADE: &[(&str, &str)] = &[
-    ("ready-made/collection-health.yml", include_str!("../../rules/collection-health.yml")),
-    ("ready-made/missing-metrics.yml", include_str!("../../rules/missing-metrics.yml")),
-    ("ready-made/node-rollups.yml", include_str!("../../rules/node-rollups.yml")),
+    (
+        "ready-made/collection-health.yml",
+        include_str!("../../rules/collection-health.yml"),
+    ),
+    (
+        "ready-made/missing-metrics.yml",
+        include_str!("../../rules/missing-metrics.yml"),
+    ),
+    (
+        "ready-made/node-rollups.yml",
+        include_str!("../../rules/node-rollups.yml"),
+    ),
 ];
 
 /// Why rules could not be (re)loaded.
@@ -123,7 +133,14 @@ fn same(a: &GroupSpec, b: &GroupSpec) -> bool {
             g.limit,
             g.rules
                 .iter()
-                .map(|r| (r.name.clone(), r.query.clone(), r.labels.clone(), format!("{:?}", r.kind)))
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        r.query.clone(),
+                        r.labels.clone(),
+                        format!("{:?}", r.kind),
+                    )
+                })
                 .collect::<Vec<_>>(),
         )
     };
@@ -133,7 +150,11 @@ fn same(a: &GroupSpec, b: &GroupSpec) -> bool {
 impl RuleManager {
     /// Loads the rules and starts their groups (inside a Tokio runtime);
     /// alerting rules restore their `for` state after two evaluations.
-    pub fn start(storage: Arc<Storage>, engine: Arc<Engine>, opts: RulesOptions) -> Result<RuleManager, RulesError> {
+    pub fn start(
+        storage: Arc<Storage>,
+        engine: Arc<Engine>,
+        opts: RulesOptions,
+    ) -> Result<RuleManager, RulesError> {
         let (cfg, specs) = load_all(&opts)?;
         let counters = Arc::new(RuleCounters::default());
         let notifier_counters = Arc::new(NotifierCounters::default());
@@ -165,7 +186,7 @@ impl RuleManager {
 
     fn spawn(&self, group: Arc<Group>, restore: bool) -> Running {
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(group::run(
+        let task = tokio::spawn(task::run(
             Arc::clone(&group),
             Arc::clone(&self.inner.env),
             rx,
@@ -178,34 +199,35 @@ impl RuleManager {
         let mut running = lock(&self.inner.groups);
         let mut old: Vec<Running> = std::mem::take(&mut *running);
         let mut next = Vec::with_capacity(specs.len());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for spec in specs {
             let pos = old
                 .iter()
                 .position(|r| r.group.spec.file == spec.file && r.group.spec.name == spec.name);
             let previous = pos.map(|i| old.swap_remove(i));
+            let g = Group::new(spec, cfg.evaluation_interval, cfg.query_offset);
             match previous {
                 Some(r)
-                    if same(&r.group.spec, &spec)
-                        && r.group.spec.interval.is_some() =>
+                    if same(&r.group.spec, &g.spec)
+                        && r.group.interval_ms == g.interval_ms
+                        && r.group.query_offset_ms == g.query_offset_ms =>
                 {
                     next.push(r);
                 }
                 Some(r) => {
                     let _ = r.stop.send(true);
                     r.task.abort();
-                    let g = Arc::new(Group::new(spec, cfg.evaluation_interval, cfg.query_offset));
+                    let g = Arc::new(g);
                     g.take_state(&r.group);
+                    // Series of rules the new group no longer has.
+                    r.group.mark_stale(&self.inner.storage, now);
                     next.push(self.spawn(g, false));
                 }
-                None => {
-                    let g = Arc::new(Group::new(spec, cfg.evaluation_interval, cfg.query_offset));
-                    next.push(self.spawn(g, startup));
-                }
+                None => next.push(self.spawn(Arc::new(g), startup)),
             }
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         for r in old {
             let _ = r.stop.send(true);
             r.task.abort();
@@ -285,7 +307,9 @@ impl RuleManager {
                 let m = RuleManager { inner };
                 match tokio::task::spawn_blocking(move || m.reload()).await {
                     Ok(Ok(())) => tracing::info!("rules reloaded"),
-                    Ok(Err(e)) => tracing::error!(error = %e, "rules reload refused; the running rules stay"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "rules reload refused; the running rules stay")
+                    }
                     Err(e) => tracing::error!(error = %e, "rules reload task failed"),
                 }
             }

@@ -4,9 +4,8 @@
 //! alerts; a failed POST is counted and not retried, as the periodic
 //! re-send heals it. Evaluation never waits on any of it.
 
-use super::alerting::Outgoing;
+use super::alert::Outgoing;
 use super::config::{AlertmanagerConfig, RulesConfig};
-use super::group::lock;
 use crate::scrape::relabel::{self, Rule as RelabelRule};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -62,6 +61,10 @@ impl Drop for Queue {
     fn drop(&mut self) {
         self.wake.notify_waiters();
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -122,7 +125,13 @@ impl Notifier {
             if !relabel::apply(&self.relabel, &mut labels) || labels.is_empty() {
                 continue;
             }
-            prepared.push((labels, a.annotations, a.starts_at, a.ends_at, a.generator_url));
+            prepared.push((
+                labels,
+                a.annotations,
+                a.starts_at,
+                a.ends_at,
+                a.generator_url,
+            ));
         }
         for q in self.queues.iter() {
             let mut items = lock(&q.items);
@@ -145,7 +154,9 @@ impl Notifier {
             let over = items.len().saturating_sub(QUEUE_CAPACITY);
             if over > 0 {
                 items.drain(..over);
-                self.counters.dropped.fetch_add(over as u64, Ordering::Relaxed);
+                self.counters
+                    .dropped
+                    .fetch_add(over as u64, Ordering::Relaxed);
             }
             drop(items);
             q.wake.notify_one();
@@ -180,7 +191,11 @@ async fn send_loop(queue: std::sync::Weak<Queue>, counters: Arc<NotifierCounters
             wake.notified().await;
             continue;
         }
-        let oldest = batch.iter().map(|(t, _)| *t).min().unwrap_or_else(Instant::now);
+        let oldest = batch
+            .iter()
+            .map(|(t, _)| *t)
+            .min()
+            .unwrap_or_else(Instant::now);
         let body = Value::Array(batch.iter().map(|(_, v)| v.clone()).collect()).to_string();
         let n = batch.len() as u64;
         match tokio::time::timeout(q.timeout, post(&q.url, body)).await {
@@ -229,7 +244,10 @@ async fn post(url: &str, body: String) -> Result<(), String> {
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(
             hyper::header::USER_AGENT,
-            format!("Prometheus/{}", crate::build_info::PROMETHEUS_COMPAT_VERSION),
+            format!(
+                "Prometheus/{}",
+                crate::build_info::PROMETHEUS_COMPAT_VERSION
+            ),
         )
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;

@@ -28,7 +28,13 @@ impl Default for RestoreOptions {
 
 /// The new `activeAt` of an alert whose series says it was active since
 /// `v_ms` until `t_down_ms`, for a rule with `for` = `hold_ms`.
-pub fn restored_active_at(v_ms: i64, t_down_ms: i64, now_ms: i64, hold_ms: i64, grace_ms: i64) -> i64 {
+pub fn restored_active_at(
+    v_ms: i64,
+    t_down_ms: i64,
+    now_ms: i64,
+    hold_ms: i64,
+    grace_ms: i64,
+) -> i64 {
     let remaining = hold_ms - (t_down_ms - v_ms);
     if remaining <= 0 {
         v_ms
@@ -81,11 +87,15 @@ pub fn restore(group: &Group, env: &Env, opts: &RestoreOptions, now_ms: i64) {
         for series in set {
             let mut labels = super::rule::to_map(&series.labels);
             labels.remove("__name__");
-            let Some(last) = series.samples.last() else { continue };
+            let Some(last) = series.samples.last() else {
+                continue;
+            };
             if is_stale_nan(last.v) {
                 continue;
             }
-            let Some(alert) = rule.alerts.get_mut(&labels) else { continue };
+            let Some(alert) = rule.alerts.get_mut(&labels) else {
+                continue;
+            };
             let v_ms = (last.v * 1000.0) as i64;
             alert.active_at = restored_active_at(v_ms, last.t, now_ms, hold_ms, grace_ms);
             restored += 1;
@@ -107,7 +117,10 @@ mod tests {
         // active 10m before a 5m outage, for 30m: 20m remain after restart.
         assert_eq!(restored_active_at(0, 10 * m, 15 * m, 30 * m, 10 * m), 5 * m);
         // 25m of 30m done: fires grace after the restart.
-        assert_eq!(restored_active_at(0, 25 * m, 40 * m, 30 * m, 10 * m), 40 * m + 10 * m - 30 * m);
+        assert_eq!(
+            restored_active_at(0, 25 * m, 40 * m, 30 * m, 10 * m),
+            40 * m + 10 * m - 30 * m
+        );
         // already over: keeps its activeAt.
         assert_eq!(restored_active_at(0, 31 * m, 40 * m, 30 * m, 10 * m), 0);
     }

@@ -2,7 +2,7 @@
 //! runs, and writing its output through the normal append path with
 //! staleness markers for series it stopped producing.
 
-use super::alerting::Alert;
+use super::alert::Alert;
 use super::file::RuleSpec;
 use hourglass_query::{Engine, QueryOptions, Value};
 use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
@@ -91,7 +91,9 @@ pub fn instant(
 
 /// A label set as a map.
 pub fn to_map(l: &Labels) -> BTreeMap<String, String> {
-    l.iter().map(|x| (x.name.to_string(), x.value.to_string())).collect()
+    l.iter()
+        .map(|x| (x.name.to_string(), x.value.to_string()))
+        .collect()
 }
 
 /// Writes `out` at `t_ms` and stale markers for series of `previous` not
@@ -111,7 +113,13 @@ pub fn write(
     let now: HashSet<&Labels> = out.iter().map(|(l, _)| l).collect();
     let mut stale = WriteBatch::new();
     for l in previous.iter().filter(|l| !now.contains(l)) {
-        stale.push(l.clone(), vec![Sample { t: t_ms, v: f64::from_bits(STALE_NAN_BITS) }]);
+        stale.push(
+            l.clone(),
+            vec![Sample {
+                t: t_ms,
+                v: f64::from_bits(STALE_NAN_BITS),
+            }],
+        );
     }
     if !stale.is_empty() {
         // Out of order and duplicates are expected here and ignored.

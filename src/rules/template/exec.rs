@@ -26,19 +26,6 @@ fn fail(msg: impl Into<String>) -> TemplateError {
     TemplateError(msg.into())
 }
 
-/// Go's truth: false, 0, nil and empty values are false.
-pub fn truth(v: &Val) -> bool {
-    match v {
-        Val::Nil => false,
-        Val::Bool(b) => *b,
-        Val::Int(i) => *i != 0,
-        Val::Float(f) => *f != 0.0,
-        Val::Str(s) => !s.is_empty(),
-        Val::Map(m) => !m.is_empty(),
-        Val::List(l) => !l.is_empty(),
-    }
-}
-
 fn field(v: Val, names: &[String]) -> Result<Val, TemplateError> {
     let mut cur = v;
     for n in names {
@@ -48,25 +35,12 @@ fn field(v: Val, names: &[String]) -> Result<Val, TemplateError> {
             other => {
                 return Err(fail(format!(
                     "can't evaluate field {n} in type {}",
-                    type_name(&other)
+                    other.type_name()
                 )));
             }
         };
     }
     Ok(cur)
-}
-
-/// Go's name for a value's type, in messages.
-pub fn type_name(v: &Val) -> &'static str {
-    match v {
-        Val::Nil => "nil",
-        Val::Bool(_) => "bool",
-        Val::Int(_) => "int",
-        Val::Float(_) => "float64",
-        Val::Str(_) => "string",
-        Val::Map(_) => "map[string]interface {}",
-        Val::List(_) => "[]interface {}",
-    }
 }
 
 impl Exec<'_, '_> {
@@ -76,16 +50,29 @@ impl Exec<'_, '_> {
 
     fn var(&self, name: &str) -> Option<Val> {
         if name == "." {
-            return self.vars.iter().rev().find(|(n, _)| n == ".").map(|(_, v)| v.clone());
+            return self
+                .vars
+                .iter()
+                .rev()
+                .find(|(n, _)| n == ".")
+                .map(|(_, v)| v.clone());
         }
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     fn arg(&mut self, a: &Arg) -> Result<Val, TemplateError> {
         Ok(match a {
             Arg::Field(f) => field(self.var(".").unwrap_or(Val::Nil), f)?,
             Arg::Var(name, f) => {
-                let v = if name == "$" { self.dot() } else { self.var(name).unwrap_or(Val::Nil) };
+                let v = if name == "$" {
+                    self.dot()
+                } else {
+                    self.var(name).unwrap_or(Val::Nil)
+                };
                 field(v, f)?
             }
             Arg::Func(name) => funcs::call(name, Vec::new(), self.data)?,
@@ -163,7 +150,7 @@ impl Exec<'_, '_> {
                 Node::If(p, then, els) => {
                     let mark = self.vars.len();
                     let v = self.pipeline(p)?;
-                    let flow = self.nodes(if truth(&v) { then } else { els })?;
+                    let flow = self.nodes(if v.truth() { then } else { els })?;
                     self.vars.truncate(mark);
                     if !matches!(flow, Flow::Normal) {
                         return Ok(flow);
@@ -172,7 +159,7 @@ impl Exec<'_, '_> {
                 Node::With(p, body, els) => {
                     let mark = self.vars.len();
                     let v = self.pipeline(p)?;
-                    let flow = if truth(&v) {
+                    let flow = if v.truth() {
                         self.vars.push((".".into(), v));
                         self.nodes(body)?
                     } else {
@@ -186,13 +173,26 @@ impl Exec<'_, '_> {
                 Node::Range(p, body, els) => {
                     let mark = self.vars.len();
                     let decl = p.decl.clone();
-                    let bare = Pipeline { decl: Vec::new(), define: false, cmds: p.cmds.clone() };
+                    let bare = Pipeline {
+                        decl: Vec::new(),
+                        define: false,
+                        cmds: p.cmds.clone(),
+                    };
                     let v = self.pipeline(&bare)?;
                     let items: Vec<(Val, Val)> = match v {
                         Val::Map(m) => m.into_iter().map(|(k, v)| (Val::Str(k), v)).collect(),
-                        Val::List(l) => l.into_iter().enumerate().map(|(i, v)| (Val::Int(i as i64), v)).collect(),
+                        Val::List(l) => l
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, v)| (Val::Int(i as i64), v))
+                            .collect(),
                         Val::Nil => Vec::new(),
-                        other => return Err(fail(format!("range can't iterate over {}", print_val(&other)))),
+                        other => {
+                            return Err(fail(format!(
+                                "range can't iterate over {}",
+                                print_val(&other)
+                            )));
+                        }
                     };
                     if items.is_empty() {
                         self.nodes(els)?;
@@ -234,8 +234,14 @@ pub fn run(nodes: &[Node], data: &Data<'_>) -> Result<String, TemplateError> {
         [
             ("Labels".to_string(), Val::labels(data.labels)),
             ("Value".to_string(), Val::Float(data.value)),
-            ("ExternalLabels".to_string(), Val::labels(data.external_labels)),
-            ("ExternalURL".to_string(), Val::Str(data.external_url.to_string())),
+            (
+                "ExternalLabels".to_string(),
+                Val::labels(data.external_labels),
+            ),
+            (
+                "ExternalURL".to_string(),
+                Val::Str(data.external_url.to_string()),
+            ),
         ]
         .into_iter()
         .collect(),
@@ -245,10 +251,21 @@ pub fn run(nodes: &[Node], data: &Data<'_>) -> Result<String, TemplateError> {
         (".".to_string(), root),
         ("$labels".to_string(), Val::labels(data.labels)),
         ("$value".to_string(), Val::Float(data.value)),
-        ("$externalLabels".to_string(), Val::labels(data.external_labels)),
-        ("$externalURL".to_string(), Val::Str(data.external_url.to_string())),
+        (
+            "$externalLabels".to_string(),
+            Val::labels(data.external_labels),
+        ),
+        (
+            "$externalURL".to_string(),
+            Val::Str(data.external_url.to_string()),
+        ),
     ];
-    let mut ex = Exec { data, vars, out: String::new(), steps: 0 };
+    let mut ex = Exec {
+        data,
+        vars,
+        out: String::new(),
+        steps: 0,
+    };
     ex.nodes(nodes)?;
     Ok(ex.out)
 }

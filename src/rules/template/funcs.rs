@@ -1,7 +1,6 @@
 //! Prometheus's template functions and Go's builtins, with Prometheus's
 //! output rules (`humanize` steps by 1000 through k M G…, `%.4g`).
 
-use super::exec::{truth, type_name};
 use super::gofmt::{fmt_g, print_val, sprintf};
 use super::{Data, TemplateError, Val};
 use std::collections::BTreeMap;
@@ -18,7 +17,10 @@ fn to_f64(v: &Val) -> Result<f64, TemplateError> {
             .trim()
             .parse::<f64>()
             .map_err(|_| fail(format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))),
-        other => Err(fail(format!("can't convert {} to float", type_name(other)))),
+        other => Err(fail(format!(
+            "can't convert {} to float",
+            other.type_name()
+        ))),
     }
 }
 
@@ -186,13 +188,17 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         "humanize" => Val::Str(humanize(to_f64(&one(&args)?)?)),
         "humanize1024" => Val::Str(humanize1024(to_f64(&one(&args)?)?)),
         "humanizeDuration" => Val::Str(humanize_duration(to_f64(&one(&args)?)?)),
-        "humanizePercentage" => Val::Str(format!("{}%", fmt_g(to_f64(&one(&args)?)? * 100.0, Some(4)))),
+        "humanizePercentage" => Val::Str(format!(
+            "{}%",
+            fmt_g(to_f64(&one(&args)?)? * 100.0, Some(4))
+        )),
         "humanizeTimestamp" => Val::Str(humanize_timestamp(to_f64(&one(&args)?)?)),
         "toTime" => Val::Str(humanize_timestamp(to_f64(&one(&args)?)?)),
         "toDuration" => Val::Str(humanize_duration(to_f64(&one(&args)?)?)),
         "parseDuration" => {
             let s = to_str(&one(&args)?);
-            let d = hourglass_query::duration::parse_duration(&s).map_err(|e| fail(e.to_string()))?;
+            let d =
+                hourglass_query::duration::parse_duration(&s).map_err(|e| fail(e.to_string()))?;
             Val::Float(d.as_secs_f64())
         }
         "now" => Val::Float(data.now_s),
@@ -215,7 +221,8 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         "stripPort" => {
             let s = to_str(&one(&args)?);
             let host = if let Some(rest) = s.strip_prefix('[') {
-                rest.split_once(']').map_or(s.clone(), |(h, _)| h.to_string())
+                rest.split_once(']')
+                    .map_or(s.clone(), |(h, _)| h.to_string())
             } else if s.matches(':').count() == 1 {
                 s.split(':').next().unwrap_or_default().to_string()
             } else {
@@ -245,11 +252,19 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
             arity(name, &args, 3)?;
             let re = regex::Regex::new(&to_str(&args[0])).map_err(|e| fail(e.to_string()))?;
             let repl = to_str(&args[1]);
-            Val::Str(re.replace_all(&to_str(&args[2]), repl.as_str()).into_owned())
+            Val::Str(
+                re.replace_all(&to_str(&args[2]), repl.as_str())
+                    .into_owned(),
+            )
         }
         "urlQueryEscape" | "urlquery" => Val::Str(url_escape(&to_str(&one(&args)?))),
         "html" => Val::Str(html_escape(&to_str(&one(&args)?))),
-        "js" => Val::Str(to_str(&one(&args)?).replace('\\', "\\\\").replace('\'', "\\'").replace('"', "\\\"")),
+        "js" => Val::Str(
+            to_str(&one(&args)?)
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'")
+                .replace('"', "\\\""),
+        ),
         "safeHtml" => Val::Str(to_str(&one(&args)?)),
         "externalURL" => Val::Str(data.external_url.to_string()),
         "pathPrefix" => Val::Str(String::new()),
@@ -266,14 +281,21 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
             let run = data
                 .query
                 .ok_or_else(|| fail("error calling query: no query engine"))?;
-            sample_list(run.query(&q).map_err(|e| fail(format!("error calling query: {e}")))?)
+            sample_list(
+                run.query(&q)
+                    .map_err(|e| fail(format!("error calling query: {e}")))?,
+            )
         }
         "first" => match one(&args)? {
-            Val::List(l) => l
-                .into_iter()
-                .next()
-                .ok_or_else(|| fail("error calling first: first() called on vector with no elements"))?,
-            other => return Err(fail(format!("error calling first: not a query result: {}", type_name(&other)))),
+            Val::List(l) => l.into_iter().next().ok_or_else(|| {
+                fail("error calling first: first() called on vector with no elements")
+            })?,
+            other => {
+                return Err(fail(format!(
+                    "error calling first: not a query result: {}",
+                    other.type_name()
+                )));
+            }
         },
         "label" => {
             arity(name, &args, 2)?;
@@ -288,11 +310,19 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         }
         "value" => match one(&args)? {
             Val::Map(m) => m.get("Value").cloned().unwrap_or(Val::Nil),
-            other => return Err(fail(format!("error calling value: not a sample: {}", type_name(&other)))),
+            other => {
+                return Err(fail(format!(
+                    "error calling value: not a sample: {}",
+                    other.type_name()
+                )));
+            }
         },
         "strvalue" => match one(&args)? {
             Val::Map(m) => match m.get("Labels") {
-                Some(Val::Map(l)) => l.get("__value__").cloned().unwrap_or(Val::Str(String::new())),
+                Some(Val::Map(l)) => l
+                    .get("__value__")
+                    .cloned()
+                    .unwrap_or(Val::Str(String::new())),
                 _ => Val::Str(String::new()),
             },
             _ => Val::Str(String::new()),
@@ -302,7 +332,12 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
             let key = to_str(&args[0]);
             let mut list = match &args[1] {
                 Val::List(l) => l.clone(),
-                other => return Err(fail(format!("error calling sortByLabel: {}", type_name(other)))),
+                other => {
+                    return Err(fail(format!(
+                        "error calling sortByLabel: {}",
+                        other.type_name()
+                    )));
+                }
             };
             let get = |v: &Val| match v {
                 Val::Map(m) => match m.get("Labels") {
@@ -323,7 +358,7 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         "and" => {
             let mut last = Val::Bool(true);
             for a in args {
-                if !truth(&a) {
+                if !a.truth() {
                     return Ok(a);
                 }
                 last = a;
@@ -333,31 +368,45 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         "or" => {
             let mut last = Val::Bool(false);
             for a in args {
-                if truth(&a) {
+                if a.truth() {
                     return Ok(a);
                 }
                 last = a;
             }
             last
         }
-        "not" => Val::Bool(!truth(&one(&args)?)),
+        "not" => Val::Bool(!one(&args)?.truth()),
         "len" => match one(&args)? {
             Val::Str(s) => Val::Int(s.len() as i64),
             Val::Map(m) => Val::Int(m.len() as i64),
             Val::List(l) => Val::Int(l.len() as i64),
-            other => return Err(fail(format!("error calling len: len of type {}", type_name(&other)))),
+            other => {
+                return Err(fail(format!(
+                    "error calling len: len of type {}",
+                    other.type_name()
+                )));
+            }
         },
         "index" => {
             let mut it = args.into_iter();
             let mut cur = it.next().unwrap_or(Val::Nil);
             for k in it {
                 cur = match (cur, k) {
-                    (Val::Map(mut m), k) => m.remove(&to_str(&k)).unwrap_or(Val::Str(String::new())),
+                    (Val::Map(mut m), k) => {
+                        m.remove(&to_str(&k)).unwrap_or(Val::Str(String::new()))
+                    }
                     (Val::List(l), Val::Int(i)) => l
                         .into_iter()
                         .nth(usize::try_from(i).unwrap_or(usize::MAX))
-                        .ok_or_else(|| fail(format!("error calling index: index out of range: {i}")))?,
-                    (other, _) => return Err(fail(format!("error calling index: can't index item of type {}", type_name(&other)))),
+                        .ok_or_else(|| {
+                            fail(format!("error calling index: index out of range: {i}"))
+                        })?,
+                    (other, _) => {
+                        return Err(fail(format!(
+                            "error calling index: can't index item of type {}",
+                            other.type_name()
+                        )));
+                    }
                 };
             }
             cur
@@ -367,15 +416,23 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
             let n = s.len() as i64;
             let at = |i: usize, d: i64| args.get(i).map_or(Ok(d), |v| to_f64(v).map(|f| f as i64));
             let (a, b) = (at(1, 0)?, at(2, n)?);
-            if a < 0 || b > n || a > b || !s.is_char_boundary(a as usize) || !s.is_char_boundary(b as usize) {
-                return Err(fail(format!("error calling slice: index out of range: {b}")));
+            if a < 0
+                || b > n
+                || a > b
+                || !s.is_char_boundary(a as usize)
+                || !s.is_char_boundary(b as usize)
+            {
+                return Err(fail(format!(
+                    "error calling slice: index out of range: {b}"
+                )));
             }
             Val::Str(s[a as usize..b as usize].to_string())
         }
         "print" => {
             let mut out = String::new();
             for (i, a) in args.iter().enumerate() {
-                let both_non_str = i > 0 && !matches!(a, Val::Str(_)) && !matches!(args[i - 1], Val::Str(_));
+                let both_non_str =
+                    i > 0 && !matches!(a, Val::Str(_)) && !matches!(args[i - 1], Val::Str(_));
                 if both_non_str {
                     out.push(' ');
                 }
@@ -389,7 +446,9 @@ pub fn call(name: &str, args: Vec<Val>, data: &Data<'_>) -> Result<Val, Template
         )),
         "printf" => {
             let Some((format, rest)) = args.split_first() else {
-                return Err(fail("wrong number of args for printf: want at least 1 got 0"));
+                return Err(fail(
+                    "wrong number of args for printf: want at least 1 got 0",
+                ));
             };
             Val::Str(sprintf(&to_str(format), rest))
         }

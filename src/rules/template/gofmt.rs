@@ -256,7 +256,10 @@ mod tests {
     fn printf_verbs() {
         let args = [Val::Float(0.123456), Val::Str("a".into()), Val::Int(7)];
         assert_eq!(sprintf("%.2f %s %d", &args), "0.12 a 7");
-        assert_eq!(sprintf("%5.1f|%-3s|", &[Val::Float(2.25), Val::Str("x".into())]), "  2.2|x  |");
+        assert_eq!(
+            sprintf("%5.1f|%-3s|", &[Val::Float(2.25), Val::Str("x".into())]),
+            "  2.2|x  |"
+        );
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%d", &[]), "%!d(MISSING)");
     }

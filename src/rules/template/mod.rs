@@ -38,9 +38,39 @@ pub enum Val {
 }
 
 impl Val {
+    /// Go's truth: false, 0, nil and empty values are false.
+    pub fn truth(&self) -> bool {
+        match self {
+            Val::Nil => false,
+            Val::Bool(b) => *b,
+            Val::Int(i) => *i != 0,
+            Val::Float(f) => *f != 0.0,
+            Val::Str(s) => !s.is_empty(),
+            Val::Map(m) => !m.is_empty(),
+            Val::List(l) => !l.is_empty(),
+        }
+    }
+
+    /// Go's name for the value's type, in messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Nil => "nil",
+            Val::Bool(_) => "bool",
+            Val::Int(_) => "int",
+            Val::Float(_) => "float64",
+            Val::Str(_) => "string",
+            Val::Map(_) => "map[string]interface {}",
+            Val::List(_) => "[]interface {}",
+        }
+    }
+
     /// A label map as a template value.
     pub fn labels(m: &BTreeMap<String, String>) -> Val {
-        Val::Map(m.iter().map(|(k, v)| (k.clone(), Val::Str(v.clone()))).collect())
+        Val::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -104,11 +134,14 @@ mod tests {
     use super::*;
 
     fn expand(src: &str, value: f64) -> Result<String, TemplateError> {
-        let labels: BTreeMap<String, String> =
-            [("instance".to_string(), "h1:9100".to_string()), ("job".to_string(), "node".to_string())]
-                .into_iter()
-                .collect();
-        let ext: BTreeMap<String, String> = [("dc".to_string(), "eu".to_string())].into_iter().collect();
+        let labels: BTreeMap<String, String> = [
+            ("instance".to_string(), "h1:9100".to_string()),
+            ("job".to_string(), "node".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let ext: BTreeMap<String, String> =
+            [("dc".to_string(), "eu".to_string())].into_iter().collect();
         let data = Data {
             labels: &labels,
             value,
@@ -132,10 +165,22 @@ mod tests {
             ("{{ printf \"%.2f\" $value }}", 2.0 / 3.0, "0.67"),
             ("{{ $labels.instance | stripPort | toUpper }}", 0.0, "H1"),
             ("{{ $labels.missing }}|", 0.0, "|"),
-            ("{{ if gt $value 5.0 }}hi{{ else if gt $value 1.0 }}mid{{ else }}lo{{ end }}", 3.0, "mid"),
-            ("{{- range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end -}}", 0.0, "instance=h1:9100;job=node;"),
+            (
+                "{{ if gt $value 5.0 }}hi{{ else if gt $value 1.0 }}mid{{ else }}lo{{ end }}",
+                3.0,
+                "mid",
+            ),
+            (
+                "{{- range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end -}}",
+                0.0,
+                "instance=h1:9100;job=node;",
+            ),
             ("{{ $x := 2 }}{{ if eq $x 2 }}two{{ end }}", 0.0, "two"),
-            ("{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }}", 0.0, "h1"),
+            (
+                "{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }}",
+                0.0,
+                "h1",
+            ),
             ("{{ index $labels \"job\" | title }}", 0.0, "Node"),
             ("  {{- \"x\" -}}  ", 0.0, "x"),
         ] {
@@ -148,14 +193,18 @@ mod tests {
         assert!(expand("{{ humanize \"abc\" }}", 0.0).is_err());
         assert!(expand("{{ $labels.job.x }}", 0.0).is_err());
         assert!(expand("{{ query \"up\" }}", 0.0).is_err(), "no engine");
-        let (text, err) = expand_or_error("t", "{{ humanize \"abc\" }}", &Data {
-            labels: &BTreeMap::new(),
-            value: 0.0,
-            external_labels: &BTreeMap::new(),
-            external_url: "",
-            query: None,
-            now_s: 0.0,
-        });
+        let (text, err) = expand_or_error(
+            "t",
+            "{{ humanize \"abc\" }}",
+            &Data {
+                labels: &BTreeMap::new(),
+                value: 0.0,
+                external_labels: &BTreeMap::new(),
+                external_url: "",
+                query: None,
+                now_s: 0.0,
+            },
+        );
         assert!(text.starts_with("<error expanding template: "), "{text}");
         assert!(err.is_some());
     }

@@ -75,12 +75,53 @@ enum Tok {
 
 /// The functions a template may call.
 pub const FUNCTIONS: &[&str] = &[
-    "query", "first", "label", "value", "strvalue", "sortByLabel", "args", "humanize",
-    "humanize1024", "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "toTime",
-    "toDuration", "now", "title", "toUpper", "toLower", "match", "reReplaceAll", "stripPort",
-    "stripDomain", "graphLink", "tableLink", "parseDuration", "urlQueryEscape", "externalURL",
-    "pathPrefix", "safeHtml", "and", "or", "not", "len", "index", "slice", "print", "printf",
-    "println", "eq", "ne", "lt", "le", "gt", "ge", "html", "js", "urlquery",
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "sortByLabel",
+    "args",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toTime",
+    "toDuration",
+    "now",
+    "title",
+    "toUpper",
+    "toLower",
+    "match",
+    "reReplaceAll",
+    "stripPort",
+    "stripDomain",
+    "graphLink",
+    "tableLink",
+    "parseDuration",
+    "urlQueryEscape",
+    "externalURL",
+    "pathPrefix",
+    "safeHtml",
+    "and",
+    "or",
+    "not",
+    "len",
+    "index",
+    "slice",
+    "print",
+    "printf",
+    "println",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "html",
+    "js",
+    "urlquery",
 ];
 
 fn err(line: usize, msg: impl Into<String>) -> TemplateError {
@@ -189,11 +230,17 @@ fn lex_action(text: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
                 toks.push(Tok::Str(chars[start..start + end].iter().collect()));
                 i = start + end + 1;
             }
-            c if c.is_ascii_digit() || ((c == '-' || c == '+') && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || ((c == '-' || c == '+')
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
+                    && (chars[i].is_ascii_alphanumeric()
+                        || chars[i] == '.'
+                        || ((chars[i] == '-' || chars[i] == '+')
+                            && matches!(chars[i - 1], 'e' | 'E')))
                 {
                     i += 1;
                 }
@@ -405,9 +452,18 @@ fn nodes(
             "end" => return Ok((out, End::End)),
             "else" => return Ok((out, End::Else(t.toks.split_off(1), line))),
             "break" | "continue" if in_range => {
-                out.push(if keyword == "break" { Node::Break } else { Node::Continue });
+                out.push(if keyword == "break" {
+                    Node::Break
+                } else {
+                    Node::Continue
+                });
             }
-            "break" | "continue" => return Err(err(line, format!("{{{{{keyword}}}}} outside {{{{range}}}}"))),
+            "break" | "continue" => {
+                return Err(err(
+                    line,
+                    format!("{{{{{keyword}}}}} outside {{{{range}}}}"),
+                ));
+            }
             "if" | "with" | "range" => {
                 let mark = vars.len();
                 let pipe = t.pipeline(vars)?;
@@ -419,7 +475,10 @@ fn nodes(
                 out.push(node);
             }
             "define" | "template" | "block" => {
-                return Err(err(line, format!("{{{{{keyword}}}}} is not supported in rule templates")));
+                return Err(err(
+                    line,
+                    format!("{{{{{keyword}}}}} is not supported in rule templates"),
+                ));
             }
             _ => {
                 t.pos = 0;
@@ -452,7 +511,10 @@ fn control(
             if rest.is_empty() {
                 let (els, end) = nodes(pieces, vars, depth + 1, in_range)?;
                 if !matches!(end, End::End) {
-                    return Err(err(eline, format!("expected end; found else or EOF in {keyword}")));
+                    return Err(err(
+                        eline,
+                        format!("expected end; found else or EOF in {keyword}"),
+                    ));
                 }
                 els
             } else {
@@ -461,7 +523,11 @@ fn control(
                     Some(Tok::Ident(k)) if k == keyword => k.clone(),
                     _ => return Err(err(eline, "unexpected token after else")),
                 };
-                let mut t = Toks { toks: rest, pos: 1, line: eline };
+                let mut t = Toks {
+                    toks: rest,
+                    pos: 1,
+                    line: eline,
+                };
                 let mark = vars.len();
                 let inner = t.pipeline(vars)?;
                 let node = control(&kw, inner, pieces, vars, depth + 1, in_range, eline)?;
