@@ -88,7 +88,7 @@ struct EngineQuery<'a> {
 }
 
 impl QueryFn for EngineQuery<'_> {
-    fn query(&self, q: &str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+    fn query(&self, q: &str) -> Result<super::template::Rows, String> {
         let expr = hourglass_query::parse(q).map_err(|e| e.message().to_string())?;
         let rows = super::rule::instant(self.engine, self.storage, &expr, self.t_ms)?;
         Ok(rows

@@ -281,7 +281,7 @@ impl RuleManager {
             .iter()
             .map(|r| Arc::clone(&r.group))
             .collect();
-        g.sort_by(|a, b| a.key().cmp(&b.key()));
+        g.sort_by_key(|a| a.key());
         g
     }
 

@@ -74,10 +74,13 @@ impl Val {
     }
 }
 
-/// Runs instant queries for the `query` function: `(labels, value)` pairs.
+/// A query result: `(labels, value)` per sample.
+pub type Rows = Vec<(BTreeMap<String, String>, f64)>;
+
+/// Runs instant queries for the `query` function.
 pub trait QueryFn {
     /// Evaluates `q` at the rule's evaluation time.
-    fn query(&self, q: &str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String>;
+    fn query(&self, q: &str) -> Result<Rows, String>;
 }
 
 /// What a template sees.

@@ -416,7 +416,7 @@ fn split(src: &str) -> Result<Vec<Piece>, TemplateError> {
     Ok(pieces)
 }
 
-enum End {
+enum Stop {
     Eof,
     End,
     Else(Vec<Tok>, usize),
@@ -427,7 +427,7 @@ fn nodes(
     vars: &mut Vec<String>,
     depth: usize,
     in_range: bool,
-) -> Result<(Vec<Node>, End), TemplateError> {
+) -> Result<(Vec<Node>, Stop), TemplateError> {
     if depth > 64 {
         return Err(err(0, "template nested too deeply"));
     }
@@ -449,8 +449,8 @@ fn nodes(
         };
         let mut t = Toks { toks, pos: 1, line };
         match keyword.as_str() {
-            "end" => return Ok((out, End::End)),
-            "else" => return Ok((out, End::Else(t.toks.split_off(1), line))),
+            "end" => return Ok((out, Stop::End)),
+            "else" => return Ok((out, Stop::Else(t.toks.split_off(1), line))),
             "break" | "continue" if in_range => {
                 out.push(if keyword == "break" {
                     Node::Break
@@ -490,7 +490,7 @@ fn nodes(
             }
         }
     }
-    Ok((out, End::Eof))
+    Ok((out, Stop::Eof))
 }
 
 fn control(
@@ -505,12 +505,12 @@ fn control(
     let body_in_range = in_range || keyword == "range";
     let (body, end) = nodes(pieces, vars, depth + 1, body_in_range)?;
     let els = match end {
-        End::Eof => return Err(err(line, format!("unexpected EOF in {keyword}"))),
-        End::End => Vec::new(),
-        End::Else(rest, eline) => {
+        Stop::Eof => return Err(err(line, format!("unexpected EOF in {keyword}"))),
+        Stop::End => Vec::new(),
+        Stop::Else(rest, eline) => {
             if rest.is_empty() {
                 let (els, end) = nodes(pieces, vars, depth + 1, in_range)?;
-                if !matches!(end, End::End) {
+                if !matches!(end, Stop::End) {
                     return Err(err(
                         eline,
                         format!("expected end; found else or EOF in {keyword}"),
@@ -553,9 +553,9 @@ pub fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
         .collect();
     let (out, end) = nodes(&mut pieces, &mut vars, 0, false)?;
     match end {
-        End::Eof => Ok(out),
-        End::End => Err(err(0, "unexpected {{end}}")),
-        End::Else(..) => Err(err(0, "unexpected {{else}}")),
+        Stop::Eof => Ok(out),
+        Stop::End => Err(err(0, "unexpected {{end}}")),
+        Stop::Else(..) => Err(err(0, "unexpected {{else}}")),
     }
 }
 
