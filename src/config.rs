@@ -12,6 +12,10 @@
 //! max_metadata_families = 100000     # metric families with metadata kept
 //! max_metadata_bytes = 16384         # one family's name, help and unit
 //!
+//! [rules]
+//! files = ["/etc/hourglass/rules/*.yml"] # more rule files (Prometheus format)
+//! ready_made = true                      # the rules shipped in rules/
+//!
 //! [[auth.write.tokens]]          # Authorization: Bearer <token>
 //! name = "prometheus-a"
 //! token = "…"
@@ -44,6 +48,21 @@ pub struct Config {
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Rule files beside those of the Prometheus configuration.
+    #[serde(default)]
+    pub rules: RulesSection,
+}
+
+/// `[rules]`: more rule files (globs) and the ready-made rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// Rule file patterns (`*` and `?` in the last element).
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Evaluate the ready-made rules shipped in `rules/`.
+    #[serde(default)]
+    pub ready_made: bool,
 }
 
 /// Credentials for writing and for reading, separately.

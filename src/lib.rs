@@ -20,6 +20,7 @@ mod mutate;
 pub(crate) mod observe;
 mod prom_time;
 mod push;
+pub mod rules;
 pub mod scrape;
 mod server;
 mod size;

@@ -45,6 +45,11 @@ enum Command {
     Cardinality(cli::cardinality::CardinalityArgs),
     /// Snapshot a stopped data directory into one that opens as a --data-dir.
     Snapshot(cli::snapshot::SnapshotArgs),
+    /// Check rule files as `promtool check rules` does.
+    Check {
+        #[command(subcommand)]
+        cmd: cli::check::CheckCmd,
+    },
     /// PromQL tools: format or dump an expression.
     Promql {
         #[command(subcommand)]
@@ -139,5 +144,6 @@ fn main() -> ExitCode {
         Command::Snapshot(args) => report(cli::snapshot::run(args)),
         Command::Cardinality(args) => report(cli::cardinality::run(args)),
         Command::Promql { cmd } => cli::promql::run(cmd),
+        Command::Check { cmd } => cli::check::run(cmd),
     }
 }

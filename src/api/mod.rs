@@ -21,6 +21,7 @@ mod query;
 mod query_stats;
 mod reload;
 pub mod routes;
+mod rules;
 mod self_metrics;
 mod snapshot;
 mod status;

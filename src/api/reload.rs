@@ -1,5 +1,5 @@
-//! `POST|PUT /-/reload`: reads the scrape configuration file again, as
-//! SIGHUP does. Off unless `serve --enable-lifecycle`, as Prometheus's
+//! `POST|PUT /-/reload`: reads the scrape configuration file and the rule
+//! files again, as SIGHUP does. Off unless `serve --enable-lifecycle`, as Prometheus's
 //! `--web.enable-lifecycle`, since it lets a caller change what is scraped.
 
 use crate::server::AppState;
@@ -15,7 +15,15 @@ pub async fn reload(State(state): State<AppState>) -> Response {
         return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.").into_response();
     }
     let scrape = state.scrape().clone();
-    let result = tokio::task::spawn_blocking(move || scrape.reload()).await;
+    let rules = state.rules().cloned();
+    let result = tokio::task::spawn_blocking(move || {
+        scrape.reload().map_err(|e| e.to_string())?;
+        match rules {
+            Some(r) => r.reload().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    })
+    .await;
     match result {
         Ok(Ok(())) => {
             tracing::info!("scrape config reloaded (/-/reload)");

@@ -5,7 +5,7 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload,
+    health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload, rules,
     self_metrics, snapshot, status, target_metadata, targets, write,
 };
 use crate::server::{AppState, auth, request_body};
@@ -191,13 +191,13 @@ const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/v1/rules",
         class: Class::Read,
-        handler: || get(status::rules),
+        handler: || get(rules::rules),
     },
     Route {
         method: "GET",
         path: "/api/v1/alerts",
         class: Class::Read,
-        handler: || get(status::alerts),
+        handler: || get(rules::alerts),
     },
     Route {
         method: "GET",

@@ -1,5 +1,5 @@
-//! The smaller endpoints: TSDB, runtime and build status, rules and alerts (none
-//! yet), exemplars (none stored yet), and the query formatter.
+//! The smaller endpoints: TSDB, runtime and build status, exemplars (none
+//! stored yet), and the query formatter.
 
 use super::envelope::{ApiError, ApiResult, success};
 use super::labels::blocking;
@@ -153,16 +153,6 @@ pub async fn runtimeinfo(State(state): State<AppState>) -> ApiResult {
         }),
         &[],
     ))
-}
-
-/// `GET /api/v1/rules`: no rules are evaluated yet.
-pub async fn rules() -> ApiResult {
-    Ok(success(json!({ "groups": [] }), &[]))
-}
-
-/// `GET /api/v1/alerts`: no alerts without rules.
-pub async fn alerts() -> ApiResult {
-    Ok(success(json!({ "alerts": [] }), &[]))
 }
 
 /// `GET|POST /api/v1/query_exemplars`: exemplars are not stored yet, so the

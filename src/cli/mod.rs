@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cardinality;
+pub mod check;
 pub mod export;
 pub mod import;
 pub mod inspect;

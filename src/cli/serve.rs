@@ -127,6 +127,23 @@ pub struct ServeArgs {
     /// How often the server scrapes its own /metrics.
     #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
     self_scrape_interval: Duration,
+    /// Evaluate the ready-made rules shipped in `rules/` (collection
+    /// health, missing metrics, node-exporter rollups).
+    #[arg(long, env = "HOURGLASS_RULES_READY_MADE")]
+    rules_ready_made: bool,
+    /// How often a firing alert is sent to Alertmanager again.
+    #[arg(long, default_value = "1m", value_parser = parse_positive_duration)]
+    rules_alert_resend_delay: Duration,
+    /// Longest outage after which alerts' `for` state is still restored.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    rules_alert_for_outage_tolerance: Duration,
+    /// Least time a restored alert waits before it fires again.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    rules_alert_for_grace_period: Duration,
+    /// URL under which this server is reached (alerts' generator URLs,
+    /// `$externalURL`).
+    #[arg(long, default_value = "")]
+    web_external_url: String,
     /// Most targets registered over `POST /api/v1/metrics/targets`; more
     /// are refused with 409 until some are deleted.
     #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
@@ -294,6 +311,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &config.auth,
     );
 
+    let rules = crate::rules::RuleManager::start(
+        Arc::clone(&storage),
+        state.engine(),
+        crate::rules::RulesOptions {
+            prometheus_config: args.scrape_config.clone(),
+            extra_files: config.rules.files.clone(),
+            ready_made: args.rules_ready_made || config.rules.ready_made,
+            external_url: args.web_external_url.trim_end_matches('/').to_string(),
+            resend_delay: args.rules_alert_resend_delay,
+            restore: crate::rules::restore::RestoreOptions {
+                outage_tolerance: args.rules_alert_for_outage_tolerance,
+                grace: args.rules_alert_for_grace_period,
+            },
+        },
+    )
+    .context("invalid rules")?;
+    let rules_hup = rules
+        .reload_on_sighup()
+        .context("cannot listen for SIGHUP")?;
+    state.set_rules(rules.clone());
     let sampler = tokio::spawn(server::sample_loop(state.clone()));
     let persister = tokio::spawn(persist_loop(
         state.clone(),
@@ -340,6 +377,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.set_ready(false);
     let (m, hup) = scraper;
     hup.abort();
+    rules_hup.abort();
+    rules.shutdown();
     m.shutdown().await;
     sampler.abort();
     persister.abort();

@@ -88,6 +88,8 @@ struct Inner {
     start_time_unix: f64,
     /// Whether `/-/reload` may be called.
     lifecycle: AtomicBool,
+    /// Recording and alerting rules, once started.
+    rules: std::sync::OnceLock<crate::rules::RuleManager>,
 }
 
 impl AppState {
@@ -131,6 +133,7 @@ impl AppState {
                 collection: collection::Collection::default(),
                 start_time_unix,
                 lifecycle: AtomicBool::new(false),
+                rules: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -138,6 +141,16 @@ impl AppState {
     /// The scrapers: the configuration file's jobs and every other source's.
     pub fn scrape(&self) -> &crate::scrape::ScrapeManager {
         &self.inner.scrape
+    }
+
+    /// The rule manager, if rules were started.
+    pub fn rules(&self) -> Option<&crate::rules::RuleManager> {
+        self.inner.rules.get()
+    }
+
+    /// Hands the started rule manager to the handlers (once).
+    pub fn set_rules(&self, rules: crate::rules::RuleManager) {
+        let _ = self.inner.rules.set(rules);
     }
 
     /// Lets `/-/reload` reload the scrape configuration (off by default).

@@ -1,6 +1,7 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
 mod exposition;
+mod rule_metrics;
 mod scrape_metrics;
 
 use crate::build_info;
@@ -382,6 +383,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.bodies().limit_bytes() as f64,
     );
     scrape_metrics::write(&mut out, state.scrape());
+    rule_metrics::write(&mut out, state.rules());
     collection_latency(&mut out);
 
     (

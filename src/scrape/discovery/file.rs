@@ -81,7 +81,7 @@ impl FileSd {
 }
 
 /// The paths a pattern names: `*` and `?` allowed in the last element.
-fn expand(pattern: &str) -> Vec<PathBuf> {
+pub(crate) fn expand(pattern: &str) -> Vec<PathBuf> {
     let path = Path::new(pattern);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return Vec::new();
