@@ -59,6 +59,8 @@ fn serve_scrapes_a_target_series_go_stale_and_sighup_reloads_keeping_config_on_e
         sample_value(&results(&server, "scrape_samples_scraped")[0]),
         2.0
     );
+    // As Prometheus, the extra report series only with the flag.
+    assert!(results(&server, "scrape_timeout_seconds").is_empty());
 
     // The series disappears from the target: a stale marker hides it at once.
     *body.lock().unwrap() = "demo_metric{k=\"v\"} 43\n".into();
@@ -98,6 +100,38 @@ fn serve_scrapes_a_target_series_go_stale_and_sighup_reloads_keeping_config_on_e
     assert!(ok, "{log:?}");
     let log = log.join("\n");
     assert!(log.contains("reload refused"), "{log}");
+}
+
+#[test]
+fn extra_scrape_metrics_write_timeout_sample_limit_and_body_size() {
+    let text = "# TYPE demo_metric gauge\ndemo_metric 1\n";
+    let target = serve_text(Arc::new(Mutex::new(text.to_string())));
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\nscrape_configs:\n  - job_name: demo\n    sample_limit: 50\n    static_configs:\n      - targets: ['{target}']\n"
+    );
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let server = common::Server::start(
+        &dir.path().join("data"),
+        &[
+            "--scrape-config",
+            cfg.to_str().unwrap(),
+            "--extra-scrape-metrics",
+        ],
+    );
+    wait_until("scrape_body_size_bytes", Duration::from_secs(20), || {
+        !results(&server, "scrape_body_size_bytes{job=\"demo\"}").is_empty()
+    });
+    let value = |q: &str| sample_value(&results(&server, q)[0]);
+    assert_eq!(value("scrape_timeout_seconds{job=\"demo\"}"), 0.15);
+    assert_eq!(value("scrape_sample_limit{job=\"demo\"}"), 50.0);
+    assert_eq!(
+        value("scrape_body_size_bytes{job=\"demo\"}"),
+        text.len() as f64
+    );
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
 }
 
 #[test]

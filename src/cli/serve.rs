@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Do not scrape this server's own /metrics (job `hourglass`).
     #[arg(long, env = "HOURGLASS_NO_SELF_SCRAPE")]
     no_self_scrape: bool,
+    /// Also write scrape_timeout_seconds, scrape_sample_limit and
+    /// scrape_body_size_bytes per target, as Prometheus's
+    /// --enable-feature=extra-scrape-metrics (on with the ready-made rules).
+    #[arg(long, env = "HOURGLASS_EXTRA_SCRAPE_METRICS")]
+    extra_scrape_metrics: bool,
     /// How often the server scrapes its own /metrics.
     #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
     self_scrape_interval: Duration,
@@ -302,6 +307,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&storage),
         args.scrape_config.as_deref(),
         args.scrape_dns_server,
+        // The ready-made ScrapeNearTimeout rule reads scrape_timeout_seconds.
+        args.extra_scrape_metrics || args.rules_ready_made || config.rules.ready_made,
     )?;
     let state = AppState::new(
         Arc::clone(&storage),
@@ -405,21 +412,17 @@ fn start_scraping(
     storage: Arc<Storage>,
     path: Option<&std::path::Path>,
     dns_server: Option<std::net::SocketAddr>,
+    extra_metrics: bool,
 ) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
-    let m = match path {
-        Some(path) => {
-            let m = ScrapeManager::from_file(storage, path, dns_server)
-                .with_context(|| format!("invalid scrape config {}", path.display()))?;
-            let jobs = m.config().map_or(0, |c| c.jobs.len());
-            tracing::info!(file = %path.display(), jobs, "scraping");
-            m
-        }
-        None => {
-            let m = ScrapeManager::new(storage);
-            m.set_dns_server(dns_server);
-            m
-        }
-    };
+    let m = ScrapeManager::new(storage);
+    m.set_dns_server(dns_server);
+    m.set_extra_metrics(extra_metrics);
+    if let Some(path) = path {
+        m.load_file(path)
+            .with_context(|| format!("invalid scrape config {}", path.display()))?;
+        let jobs = m.config().map_or(0, |c| c.jobs.len());
+        tracing::info!(file = %path.display(), jobs, "scraping");
+    }
     let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
     Ok((m, hup))
 }

@@ -82,6 +82,8 @@ pub struct LoopConfig {
     /// Fail every scrape with this reason, without a request
     /// (`target_limit` exceeded).
     pub forced_error: Option<String>,
+    /// Also write the extra report series ([`EXTRA_REPORT_SERIES`]).
+    pub extra_metrics: bool,
 }
 
 /// Why a loop stops.
@@ -323,6 +325,20 @@ fn process_and_append(
             Sample::new(ts, v),
         );
     }
+    if cfg.extra_metrics {
+        // Prometheus writes the body size of a failed scrape as 0.
+        let body_bytes = if up == 1.0 { body.len() as f64 } else { 0.0 };
+        for (name, v) in EXTRA_REPORT_SERIES.into_iter().zip([
+            cfg.target.timeout.as_secs_f64(),
+            job.limits.sample_limit as f64,
+            body_bytes,
+        ]) {
+            batch.push(
+                SeriesTarget::Labels(report_labels(name, &target_labels)),
+                Sample::new(ts, v),
+            );
+        }
+    }
     match storage.append_handles(&mut batch) {
         Ok(_) => lock(&shared.cache).keep_handles(batch, &slots),
         Err(e) => {
@@ -349,6 +365,13 @@ pub const REPORT_SERIES: [&str; 5] = [
     "scrape_series_added",
 ];
 
+/// The report series written with `--extra-scrape-metrics`.
+pub const EXTRA_REPORT_SERIES: [&str; 3] = [
+    "scrape_timeout_seconds",
+    "scrape_sample_limit",
+    "scrape_body_size_bytes",
+];
+
 /// Stale markers for every series of a target that went away, and for its
 /// report series, at the current time.
 async fn end_of_run(storage: &Arc<Storage>, shared: &Arc<Shared>, cfg: &Arc<LoopConfig>) {
@@ -360,7 +383,12 @@ async fn end_of_run(storage: &Arc<Storage>, shared: &Arc<Shared>, cfg: &Arc<Loop
             .public_labels()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        for name in REPORT_SERIES {
+        let extra = if cfg.extra_metrics {
+            &EXTRA_REPORT_SERIES[..]
+        } else {
+            &[]
+        };
+        for name in REPORT_SERIES.iter().chain(extra) {
             batch.push(
                 SeriesTarget::Labels(report_labels(name, &target_labels)),
                 Sample::new(ts, f64::from_bits(STALE_NAN_BITS)),

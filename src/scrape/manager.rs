@@ -100,6 +100,8 @@ struct Inner {
     failed_reloads: std::sync::atomic::AtomicU64,
     /// Whether the last load of the file succeeded, and when one last did.
     last_load: Mutex<(bool, Option<std::time::SystemTime>)>,
+    /// Whether loops write the extra report series (`--extra-scrape-metrics`).
+    extra_metrics: std::sync::atomic::AtomicBool,
 }
 
 /// Handle on the scrapers; cheap to clone. Create it inside a Tokio runtime.
@@ -134,8 +136,18 @@ impl ScrapeManager {
                 reloads: Default::default(),
                 failed_reloads: Default::default(),
                 last_load: Mutex::new((true, None)),
+                extra_metrics: Default::default(),
             }),
         }
+    }
+
+    /// Makes every loop started from now on also write
+    /// `scrape_timeout_seconds`, `scrape_sample_limit` and
+    /// `scrape_body_size_bytes`, as Prometheus's `extra-scrape-metrics`.
+    pub fn set_extra_metrics(&self, on: bool) {
+        self.inner
+            .extra_metrics
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A manager running the configuration in `path`, which later
@@ -148,9 +160,16 @@ impl ScrapeManager {
     ) -> Result<ScrapeManager, ConfigError> {
         let m = ScrapeManager::new(storage);
         m.set_dns_server(dns_server);
-        m.reload_file(path)?;
-        *lock(&m.inner.config_file) = Some(path.to_path_buf());
+        m.load_file(path)?;
         Ok(m)
+    }
+
+    /// Runs the configuration in `path`, which later
+    /// [`ScrapeManager::reload`]s read again. An invalid file is refused.
+    pub fn load_file(&self, path: &Path) -> Result<(), ConfigError> {
+        self.reload_file(path)?;
+        *lock(&self.inner.config_file) = Some(path.to_path_buf());
+        Ok(())
     }
 
     /// Reads the configuration file again (SIGHUP, `POST /-/reload`). An
@@ -429,6 +448,9 @@ impl Inner {
                 job: Arc::clone(job),
                 target: t,
                 forced_error: forced_error.clone(),
+                extra_metrics: self
+                    .extra_metrics
+                    .load(std::sync::atomic::Ordering::Relaxed),
             });
             let handle = match state.loops.remove(&id) {
                 Some(h) => {
