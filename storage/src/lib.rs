@@ -3,9 +3,9 @@
 //! This crate owns everything between a validated batch of samples and the
 //! bytes on disk: series labels, Gorilla-compressed chunks, the in-memory
 //! head, the roaring-bitmap inverted index, hourly partitions, the querier
-//! that merges them, and retention. It does not compact partitions yet:
-//! each hour is written once from the head (late data adds `-1`, `-2`
-//! partitions beside it). Durability comes from
+//! that merges them, retention, and compaction (an hour's partitions
+//! merged, old hours merged into day partitions, deletions and retention
+//! rules applied by rewriting them). Durability comes from
 //! [`hourglass_wal`]; this crate decides what goes into WAL records.
 //!
 //! It never knows about HTTP, protobuf or PromQL: callers hand it
@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod chunk;
 mod chunk_handle;
 mod clock;
+pub mod compact;
 pub mod encoding;
 mod error;
 mod head;

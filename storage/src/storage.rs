@@ -4,6 +4,7 @@
 //! hourly partitions. Opening loads the partitions (quarantining any that
 //! fail their checks) and replays the WAL into the head.
 
+use crate::compact::{self, CompactOptions, CompactStats, Progress, RewriteStep};
 use crate::error::StorageError;
 use crate::head::{
     AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
@@ -14,7 +15,7 @@ use crate::partition::{Partition, write_partition};
 use crate::retention::{self, RetentionStats};
 use crate::storage_querier::StorageQuerier;
 use hourglass_wal::Wal;
-use hourglass_wal::fs::Fs;
+use hourglass_wal::fs::{Fs, StdFs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -50,6 +51,9 @@ pub struct PersistStats {
 #[derive(Debug)]
 pub struct Storage {
     dir: PathBuf,
+    /// Partitions, compaction and retention go through it (the WAL holds
+    /// its own handle to the same file system).
+    fs: Arc<dyn Fs>,
     head: Head,
     wal: Wal,
     replay: ReplayStats,
@@ -72,7 +76,7 @@ impl Storage {
             source,
         })?;
         let wal = Wal::open(&wal_dir, opts.wal.clone())?;
-        Self::with_wal(dir, wal, opts)
+        Self::with_wal(Arc::new(StdFs), dir, wal, opts)
     }
 
     /// Like [`Storage::open`] over another file system (crash tests).
@@ -89,12 +93,17 @@ impl Storage {
                 path: wal_dir.clone(),
                 source,
             })?;
-        let wal = Wal::open_with(fs, &wal_dir, opts.wal.clone())?;
-        Self::with_wal(dir, wal, opts)
+        let wal = Wal::open_with(Arc::clone(&fs), &wal_dir, opts.wal.clone())?;
+        Self::with_wal(fs, dir, wal, opts)
     }
 
-    fn with_wal(dir: PathBuf, wal: Wal, opts: Options) -> Result<Storage, StorageError> {
-        let parts = load_partitions(&dir.join("parts"))?;
+    fn with_wal(
+        fs: Arc<dyn Fs>,
+        dir: PathBuf,
+        wal: Wal,
+        opts: Options,
+    ) -> Result<Storage, StorageError> {
+        let parts = load_partitions(&*fs, &dir.join("parts"))?;
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
@@ -115,6 +124,7 @@ impl Storage {
         }
         Ok(Storage {
             dir,
+            fs,
             head,
             wal,
             replay,
@@ -212,7 +222,7 @@ impl Storage {
             .ready_end()
             .filter(|&e| last.is_none_or(|l| e > l))
         else {
-            stats.retention = self.retain()?;
+            stats.retention = self.retain_locked()?;
             return Ok(stats);
         };
         *last = Some(end);
@@ -224,14 +234,14 @@ impl Storage {
         let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
-            stats.retention = self.retain()?;
+            stats.retention = self.retain_locked()?;
             return Ok(stats);
         }
         let parts_dir = self.dir.join("parts");
         for (hour, (series, taken)) in ready {
             stats.series += series.len() as u64;
-            let dir = write_partition(&parts_dir, hour, series, &self.source_label)?;
-            let p = Partition::open(&dir)?;
+            let dir = write_partition(&*self.fs, &parts_dir, hour, series, &self.source_label)?;
+            let p = Partition::open_with(&*self.fs, &dir)?;
             self.parts
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -242,7 +252,7 @@ impl Storage {
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
         self.wal.checkpoint(upto, self.head.checkpoint_records())?;
-        stats.retention = self.retain()?;
+        stats.retention = self.retain_locked()?;
         Ok(stats)
     }
 
@@ -250,13 +260,61 @@ impl Storage {
     /// the wall clock plus the future grace) and by size to the
     /// partitions. `persist` calls it after each run.
     pub fn retain(&self) -> Result<RetentionStats, StorageError> {
-        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
-        let newest = parts
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        self.retain_locked()
+    }
+
+    /// The newest sample stored (head and partitions), anchored.
+    fn newest(&self, parts: &[Arc<Partition>]) -> Option<i64> {
+        parts
             .iter()
             .map(|p| p.meta().max_t)
             .chain(self.head.stats().max_t)
             .max()
-            .map(|t| self.head.anchor(t));
+            .map(|t| self.head.anchor(t))
+    }
+
+    /// Compacts the partitions (see [`crate::compact`]): merges each
+    /// hour's partitions, old days into day partitions, and applies the
+    /// rewrite steps; calls `progress` after each group. Runs between
+    /// persist rounds, never beside one.
+    pub fn compact(
+        &self,
+        opts: &CompactOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<CompactStats, StorageError> {
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        let parts_dir = self.dir.join("parts");
+        compact::recover(&*self.fs, &parts_dir)?;
+        let parts = self.partitions();
+        let steps: Vec<&dyn RewriteStep> = Vec::new();
+        let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
+        let groups = compact::plan(&parts, self.newest(&parts), opts.day_after_ms, &touched);
+        let mut total = CompactStats::default();
+        for (i, g) in groups.iter().enumerate() {
+            let (out, stats) =
+                compact::compact_group(&*self.fs, &parts_dir, g, &steps, &self.source_label)?;
+            {
+                let mut w = self.parts.write().unwrap_or_else(|p| p.into_inner());
+                w.retain(|p| !g.inputs.iter().any(|x| Arc::ptr_eq(x, p)));
+                w.extend(out);
+                w.sort_by(|a, b| {
+                    (a.meta().hour_start_ms, a.dir()).cmp(&(b.meta().hour_start_ms, b.dir()))
+                });
+            }
+            compact::add_stats(&mut total, &stats);
+            progress(&Progress {
+                done: i + 1,
+                total: groups.len(),
+                so_far: &total,
+            });
+        }
+        Ok(total)
+    }
+
+    fn retain_locked(&self) -> Result<RetentionStats, StorageError> {
+        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
+        let newest = self.newest(&parts);
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
             newest,
@@ -267,7 +325,7 @@ impl Storage {
         drop(parts);
         for p in dropped {
             tracing::info!(partition = %p.dir().display(), "partition dropped by retention");
-            retention::delete(&p).map_err(|source| StorageError::Io {
+            retention::delete(&*self.fs, &p).map_err(|source| StorageError::Io {
                 path: p.dir().to_path_buf(),
                 source,
             })?;
@@ -328,19 +386,22 @@ impl Storage {
     }
 }
 
-/// Opens every partition under `parts`: leftover temp directories are
-/// removed, corrupt partitions renamed to `<name>.corrupt` and skipped.
-fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
+/// Opens every partition under `parts`: an interrupted compaction is
+/// finished or undone first, leftover temp directories are removed,
+/// corrupt partitions renamed to `<name>.corrupt` and skipped.
+fn load_partitions(fs: &dyn Fs, parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
     let io = |source| StorageError::Io {
         path: parts.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(parts).map_err(io)?;
-    let mut names: Vec<String> = std::fs::read_dir(parts)
+    fs.create_dir_all(parts).map_err(io)?;
+    crate::compact::recover(fs, parts)?;
+    let mut names: Vec<String> = fs
+        .list_dir(parts)
         .map_err(io)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .map(|e| e.name)
         .collect();
     names.sort();
     let mut out = Vec::new();
@@ -348,18 +409,18 @@ fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
         let path = parts.join(&name);
         if name.starts_with(".tmp-") || retention::is_leftover(&name) {
             // A write that never reached its rename.
-            std::fs::remove_dir_all(&path).map_err(io)?;
+            fs.remove_dir_all(&path).map_err(io)?;
             continue;
         }
         if name.ends_with(".corrupt") {
             continue;
         }
-        match Partition::open(&path) {
+        match Partition::open_with(fs, &path) {
             Ok(p) => out.push(Arc::new(p)),
             Err(e) => {
                 tracing::error!(partition = %path.display(), error = %e, "partition quarantined");
                 let dst = parts.join(format!("{name}.corrupt"));
-                std::fs::rename(&path, &dst).map_err(io)?;
+                fs.rename(&path, &dst).map_err(io)?;
             }
         }
     }
