@@ -11,11 +11,16 @@ use crate::head::{
     SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::matcher::Matcher;
 use crate::partition::{Partition, write_partition};
+use crate::querier::Querier;
 use crate::retention::{self, RetentionStats};
+use crate::retention_rules::{RetentionRule, RuleRetention, partition_age_limit};
 use crate::storage_querier::StorageQuerier;
+use crate::tombstones::{self, Deletions, MAX_TOMBSTONES, Tombstone};
 use hourglass_wal::Wal;
 use hourglass_wal::fs::{Fs, StdFs};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -29,6 +34,9 @@ pub struct Options {
     /// Inside a partition, series are grouped by metric name, then by this
     /// label's value (`job` unless set).
     pub source_label: Option<String>,
+    /// Retention per selector (first match wins; `head.retention_ms` is
+    /// the fallback), enforced by compaction.
+    pub retention_rules: Vec<RetentionRule>,
 }
 
 /// What one [`Storage::persist`] did.
@@ -61,6 +69,9 @@ pub struct Storage {
     source_label: String,
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
+    retention_rules: Vec<RetentionRule>,
+    /// Deletions not yet applied to every partition (replaced whole).
+    tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
     /// call with no newly finished hour skips the pass over all series.
     persisting: Mutex<Option<i64>>,
@@ -104,6 +115,7 @@ impl Storage {
         opts: Options,
     ) -> Result<Storage, StorageError> {
         let parts = load_partitions(&*fs, &dir.join("parts"))?;
+        let tombstones = load_tombstones(&*fs, &dir)?;
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
@@ -132,6 +144,8 @@ impl Storage {
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
             retention_bytes,
+            retention_rules: opts.retention_rules,
+            tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
         })
     }
@@ -189,6 +203,7 @@ impl Storage {
             parts: self.parts.read().unwrap_or_else(|p| p.into_inner()).clone(),
             mint,
             maxt,
+            tombstones: self.tombstones(),
         }
     }
 
@@ -287,9 +302,23 @@ impl Storage {
         let parts_dir = self.dir.join("parts");
         compact::recover(&*self.fs, &parts_dir)?;
         let parts = self.partitions();
-        let steps: Vec<&dyn RewriteStep> = Vec::new();
+        let newest = self.newest(&parts);
+        let tombstones = self.tombstones();
+        let deletions = Deletions(&tombstones);
+        let rules = RuleRetention {
+            rules: &self.retention_rules,
+            fallback_ms: self.retention_ms,
+            newest: newest.unwrap_or(i64::MIN),
+        };
+        let mut steps: Vec<&dyn RewriteStep> = Vec::new();
+        if !tombstones.is_empty() {
+            steps.push(&deletions);
+        }
+        if !self.retention_rules.is_empty() && newest.is_some() {
+            steps.push(&rules);
+        }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
-        let groups = compact::plan(&parts, self.newest(&parts), opts.day_after_ms, &touched);
+        let groups = compact::plan(&parts, newest, opts.day_after_ms, &touched);
         let mut total = CompactStats::default();
         for (i, g) in groups.iter().enumerate() {
             let (out, stats) =
@@ -309,7 +338,86 @@ impl Storage {
                 so_far: &total,
             });
         }
+        self.retire_tombstones()?;
         Ok(total)
+    }
+
+    /// The deletions in force.
+    pub fn tombstones(&self) -> Arc<Vec<Tombstone>> {
+        Arc::clone(&self.tombstones.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Deletes the samples in `[start, end]` of the series each selector
+    /// picks: hidden from queries when this returns (the tombstones file
+    /// is durable), removed from disk by the next compaction. Returns how
+    /// many series hold samples in that range now.
+    pub fn delete_series(
+        &self,
+        selectors: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<usize, StorageError> {
+        let mut series = BTreeSet::new();
+        {
+            let q = self.querier(start, end);
+            for m in selectors {
+                for s in q.select(m, start, end)? {
+                    series.insert(s.labels);
+                }
+            }
+        }
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<Tombstone> = guard.as_ref().clone();
+        if list.len() + selectors.len() > MAX_TOMBSTONES {
+            return Err(StorageError::TooManyTombstones {
+                max: MAX_TOMBSTONES,
+            });
+        }
+        list.extend(selectors.iter().map(|m| Tombstone {
+            matchers: m.clone(),
+            start,
+            end,
+        }));
+        save_tombstones(&*self.fs, &self.dir, &list)?;
+        tracing::info!(
+            selectors = selectors.len(),
+            start,
+            end,
+            series = series.len(),
+            "series deleted"
+        );
+        *guard = Arc::new(list);
+        Ok(series.len())
+    }
+
+    /// Drops tombstones that cover nothing stored any more.
+    fn retire_tombstones(&self) -> Result<(), StorageError> {
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        if guard.is_empty() {
+            return Ok(());
+        }
+        let parts = self.partitions();
+        let head = self.head.querier(i64::MIN, i64::MAX);
+        let mut keep = Vec::with_capacity(guard.len());
+        for t in guard.iter() {
+            let in_parts = parts
+                .iter()
+                .any(|p| !p.select(&t.matchers, t.start, t.end).is_empty());
+            let in_head = head.select(&t.matchers, t.start, t.end)?.next().is_some();
+            if in_parts || in_head {
+                keep.push(t.clone());
+            }
+        }
+        if keep.len() != guard.len() {
+            save_tombstones(&*self.fs, &self.dir, &keep)?;
+            tracing::info!(
+                retired = guard.len() - keep.len(),
+                left = keep.len(),
+                "tombstones applied"
+            );
+            *guard = Arc::new(keep);
+        }
+        Ok(())
     }
 
     fn retain_locked(&self) -> Result<RetentionStats, StorageError> {
@@ -318,7 +426,7 @@ impl Storage {
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
             newest,
-            self.retention_ms,
+            partition_age_limit(&self.retention_rules, self.retention_ms),
             self.retention_bytes,
         );
         *parts = keep;
@@ -425,4 +533,48 @@ fn load_partitions(fs: &dyn Fs, parts: &Path) -> Result<Vec<Arc<Partition>>, Sto
         }
     }
     Ok(out)
+}
+
+/// Reads `<dir>/tombstones`; a damaged file is set aside (and logged),
+/// never a reason not to start.
+fn load_tombstones(fs: &dyn Fs, dir: &Path) -> Result<Vec<Tombstone>, StorageError> {
+    let path = dir.join(tombstones::FILE);
+    if !fs.exists(&path) {
+        return Ok(Vec::new());
+    }
+    let io = |source| StorageError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = fs.read(&path).map_err(io)?;
+    match tombstones::decode(&bytes) {
+        Ok(list) => Ok(list),
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "tombstones damaged: set aside; deleted samples are visible again");
+            fs.rename(&path, &dir.join(format!("{}.corrupt", tombstones::FILE)))
+                .map_err(io)?;
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Replaces `<dir>/tombstones` durably (temp file, fsync, rename, fsync).
+fn save_tombstones(fs: &dyn Fs, dir: &Path, list: &[Tombstone]) -> Result<(), StorageError> {
+    let path = dir.join(tombstones::FILE);
+    let tmp = dir.join(format!("{}.tmp", tombstones::FILE));
+    let io = |source| StorageError::Io {
+        path: path.clone(),
+        source,
+    };
+    let f = fs.create(&tmp).map_err(io)?;
+    let written = f
+        .write_all(&tombstones::encode(list))
+        .and_then(|()| f.sync())
+        .and_then(|()| fs.rename(&tmp, &path))
+        .and_then(|()| fs.sync_dir(dir));
+    if let Err(e) = written {
+        let _ = fs.remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
 }

@@ -33,9 +33,6 @@ pub struct CompactOptions {
     /// Merge the hours of a day into one partition once the day ended this
     /// long before the newest sample (none: hours stay hours).
     pub day_after_ms: Option<i64>,
-    /// Rewrite every partition a tombstone touches even when nothing else
-    /// is due (`clean_tombstones`).
-    pub force_tombstones: bool,
 }
 
 /// What one compaction run did, for logs and the CLI summary.

@@ -202,6 +202,15 @@ impl Partition {
         self.bytes
     }
 
+    /// Each series with the time range of its samples.
+    pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
+        self.series.iter().filter_map(|s| {
+            let first = s.chunks.first()?;
+            let last = s.chunks.last()?;
+            Some((&s.labels, first.0, last.1))
+        })
+    }
+
     /// How many series it holds.
     pub(crate) fn series_count(&self) -> usize {
         self.series.len()
