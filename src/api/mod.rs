@@ -25,6 +25,7 @@ mod self_metrics;
 mod status;
 mod target_metadata;
 mod targets;
+mod tsdb_delete;
 mod write;
 
 pub use query::fuzz_query_params;

@@ -69,7 +69,7 @@ pub struct Storage {
     source_label: String,
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
-    retention_rules: Vec<RetentionRule>,
+    retention_rules: RwLock<Arc<Vec<RetentionRule>>>,
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
@@ -144,7 +144,7 @@ impl Storage {
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
             retention_bytes,
-            retention_rules: opts.retention_rules,
+            retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
         })
@@ -305,8 +305,9 @@ impl Storage {
         let newest = self.newest(&parts);
         let tombstones = self.tombstones();
         let deletions = Deletions(&tombstones);
+        let rule_list = self.retention_rules();
         let rules = RuleRetention {
-            rules: &self.retention_rules,
+            rules: &rule_list,
             fallback_ms: self.retention_ms,
             newest: newest.unwrap_or(i64::MIN),
         };
@@ -314,7 +315,7 @@ impl Storage {
         if !tombstones.is_empty() {
             steps.push(&deletions);
         }
-        if !self.retention_rules.is_empty() && newest.is_some() {
+        if !rule_list.is_empty() && newest.is_some() {
             steps.push(&rules);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
@@ -340,6 +341,24 @@ impl Storage {
         }
         self.retire_tombstones()?;
         Ok(total)
+    }
+
+    /// The retention rules in force.
+    pub fn retention_rules(&self) -> Arc<Vec<RetentionRule>> {
+        Arc::clone(
+            &self
+                .retention_rules
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Replaces the retention rules (the next compaction applies them).
+    pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
+        *self
+            .retention_rules
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
     }
 
     /// The deletions in force.
@@ -426,7 +445,7 @@ impl Storage {
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
             newest,
-            partition_age_limit(&self.retention_rules, self.retention_ms),
+            partition_age_limit(&self.retention_rules(), self.retention_ms),
             self.retention_bytes,
         );
         *parts = keep;
