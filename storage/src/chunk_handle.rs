@@ -13,7 +13,7 @@ pub(crate) enum ChunkData {
     Owned(Chunk),
     /// A range of a partition's chunks file, CRC checked on decode.
     Mapped {
-        file: Arc<crate::partition::PartBytes>,
+        file: Arc<crate::part_bytes::PartBytes>,
         start: usize,
         end: usize,
     },

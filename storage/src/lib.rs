@@ -23,6 +23,7 @@ mod error;
 mod head;
 mod index;
 mod model;
+mod part_bytes;
 pub mod partition;
 mod prefetch;
 mod querier;

@@ -478,7 +478,7 @@ mod tests {
             min_t: 0,
             max_t: 90,
             data: ChunkData::Mapped {
-                file: Arc::new(crate::partition::PartBytes::Owned(bytes)),
+                file: Arc::new(crate::part_bytes::PartBytes::Owned(bytes)),
                 start: 0,
                 end: len,
             },

@@ -115,7 +115,7 @@ impl Storage {
         opts: Options,
     ) -> Result<Storage, StorageError> {
         let parts = load_partitions(&*fs, &dir.join("parts"))?;
-        let tombstones = load_tombstones(&*fs, &dir)?;
+        let tombstones = tombstones::load(&*fs, &dir)?;
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
@@ -397,7 +397,7 @@ impl Storage {
             start,
             end,
         }));
-        save_tombstones(&*self.fs, &self.dir, &list)?;
+        tombstones::save(&*self.fs, &self.dir, &list)?;
         tracing::info!(
             selectors = selectors.len(),
             start,
@@ -428,7 +428,7 @@ impl Storage {
             }
         }
         if keep.len() != guard.len() {
-            save_tombstones(&*self.fs, &self.dir, &keep)?;
+            tombstones::save(&*self.fs, &self.dir, &keep)?;
             tracing::info!(
                 retired = guard.len() - keep.len(),
                 left = keep.len(),
@@ -552,48 +552,4 @@ fn load_partitions(fs: &dyn Fs, parts: &Path) -> Result<Vec<Arc<Partition>>, Sto
         }
     }
     Ok(out)
-}
-
-/// Reads `<dir>/tombstones`; a damaged file is set aside (and logged),
-/// never a reason not to start.
-fn load_tombstones(fs: &dyn Fs, dir: &Path) -> Result<Vec<Tombstone>, StorageError> {
-    let path = dir.join(tombstones::FILE);
-    if !fs.exists(&path) {
-        return Ok(Vec::new());
-    }
-    let io = |source| StorageError::Io {
-        path: path.clone(),
-        source,
-    };
-    let bytes = fs.read(&path).map_err(io)?;
-    match tombstones::decode(&bytes) {
-        Ok(list) => Ok(list),
-        Err(e) => {
-            tracing::error!(file = %path.display(), error = %e, "tombstones damaged: set aside; deleted samples are visible again");
-            fs.rename(&path, &dir.join(format!("{}.corrupt", tombstones::FILE)))
-                .map_err(io)?;
-            Ok(Vec::new())
-        }
-    }
-}
-
-/// Replaces `<dir>/tombstones` durably (temp file, fsync, rename, fsync).
-fn save_tombstones(fs: &dyn Fs, dir: &Path, list: &[Tombstone]) -> Result<(), StorageError> {
-    let path = dir.join(tombstones::FILE);
-    let tmp = dir.join(format!("{}.tmp", tombstones::FILE));
-    let io = |source| StorageError::Io {
-        path: path.clone(),
-        source,
-    };
-    let f = fs.create(&tmp).map_err(io)?;
-    let written = f
-        .write_all(&tombstones::encode(list))
-        .and_then(|()| f.sync())
-        .and_then(|()| fs.rename(&tmp, &path))
-        .and_then(|()| fs.sync_dir(dir));
-    if let Err(e) = written {
-        let _ = fs.remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
 }

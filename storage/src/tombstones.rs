@@ -6,11 +6,14 @@
 //! `TOMBSTONES.md` beside this file.
 
 use crate::compact::RewriteStep;
+use crate::error::StorageError;
 use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::model::sample::Sample;
 use crate::partition::Partition;
+use hourglass_wal::fs::Fs;
+use std::path::Path;
 
 /// File name under the data directory.
 pub(crate) const FILE: &str = "tombstones";
@@ -199,6 +202,50 @@ impl RewriteStep for Deletions<'_> {
     fn apply(&self, labels: &Labels, samples: &mut Vec<Sample>) {
         self.filter(labels, samples);
     }
+}
+
+/// Reads `<dir>/tombstones`; a damaged file is set aside (and logged),
+/// never a reason not to start.
+pub(crate) fn load(fs: &dyn Fs, dir: &Path) -> Result<Vec<Tombstone>, StorageError> {
+    let path = dir.join(FILE);
+    if !fs.exists(&path) {
+        return Ok(Vec::new());
+    }
+    let io = |source| StorageError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = fs.read(&path).map_err(io)?;
+    match decode(&bytes) {
+        Ok(list) => Ok(list),
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "tombstones damaged: set aside; deleted samples are visible again");
+            fs.rename(&path, &dir.join(format!("{}.corrupt", FILE)))
+                .map_err(io)?;
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Replaces `<dir>/tombstones` durably (temp file, fsync, rename, fsync).
+pub(crate) fn save(fs: &dyn Fs, dir: &Path, list: &[Tombstone]) -> Result<(), StorageError> {
+    let path = dir.join(FILE);
+    let tmp = dir.join(format!("{}.tmp", FILE));
+    let io = |source| StorageError::Io {
+        path: path.clone(),
+        source,
+    };
+    let f = fs.create(&tmp).map_err(io)?;
+    let written = f
+        .write_all(&encode(list))
+        .and_then(|()| f.sync())
+        .and_then(|()| fs.rename(&tmp, &path))
+        .and_then(|()| fs.sync_dir(dir));
+    if let Err(e) = written {
+        let _ = fs.remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
 }
 
 /// Fuzz body for `fuzz/fuzz_targets/tombstones.rs`: decoding never panics,

@@ -1,7 +1,6 @@
 //! Partitions: immutable, checksummed directories of sealed chunks with
 //! their own label index, one per hour (or per day, once compacted). Layout in `FORMAT.md` beside this file.
 
-mod bytes;
 mod meta;
 mod reader;
 mod writer;
@@ -9,7 +8,6 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use bytes::PartBytes;
 pub use meta::Meta;
 pub(crate) use meta::{day_name, hour_name};
 pub use reader::{Partition, fuzz_index};

@@ -1,7 +1,7 @@
 //! Opening a partition: every byte is checked before it is served.
 
 use super::PartitionError;
-use super::bytes::PartBytes;
+use crate::part_bytes::PartBytes;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
