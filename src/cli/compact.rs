@@ -68,6 +68,9 @@ pub(crate) fn compact_with_progress(
     opts: &CompactOptions,
 ) -> anyhow::Result<String> {
     let t0 = Instant::now();
+    // Finished hours still in the WAL become partitions first, so they
+    // are compacted (and deletions applied to them) too.
+    storage.persist()?;
     let before = Figures::of(storage);
     let mut bar = Progress::new("compacting");
     let stats = storage.compact(opts, &mut |p| {
@@ -80,7 +83,6 @@ pub(crate) fn compact_with_progress(
             ),
         );
     })?;
-    storage.retain()?;
     Ok(summary(
         &before,
         &Figures::of(storage),

@@ -110,3 +110,36 @@ pub(crate) fn summary(
         took
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_states_before_and_after() {
+        let before = Figures {
+            partitions: 30,
+            series: 3000,
+            samples: 1_000_000,
+            bytes: 800_000,
+        };
+        let after = Figures {
+            partitions: 2,
+            series: 150,
+            samples: 900_000,
+            bytes: 450_000,
+        };
+        let stats = CompactStats {
+            groups: 2,
+            partitions_in: 30,
+            partitions_out: 2,
+            elapsed: Duration::from_millis(50),
+            ..CompactStats::default()
+        };
+        let s = summary(&before, &after, &stats, Duration::from_millis(60));
+        assert!(s.contains("partitions: 30 -> 2"), "{s}");
+        assert!(s.contains("samples:    1000000 -> 900000"), "{s}");
+        assert!(s.contains("(0.800 -> 0.500 bytes/sample)"), "{s}");
+        assert!(s.contains("2 groups, 30 partitions into 2"), "{s}");
+    }
+}

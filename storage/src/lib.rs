@@ -64,4 +64,14 @@ pub mod internals {
     pub use crate::head::Head;
     pub use crate::index::MemPostings;
     pub use crate::model::refs::{HeadRef, PostingId};
+
+    /// Compaction's CPU work on `parts` (merge, re-encode, encode the
+    /// partition's files in memory) without writing: the encoded bytes.
+    pub fn merge_and_encode(parts: &[std::sync::Arc<crate::partition::Partition>]) -> usize {
+        let Ok((series, _)) = crate::compact::merge_only(parts) else {
+            return 0;
+        };
+        crate::partition::encode(0, crate::partition::DAY_MS, 1, series, "job")
+            .map_or(0, |e| e.chunks.len() + e.index.len())
+    }
 }

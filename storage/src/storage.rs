@@ -332,7 +332,7 @@ impl Storage {
                     (a.meta().hour_start_ms, a.dir()).cmp(&(b.meta().hour_start_ms, b.dir()))
                 });
             }
-            compact::add_stats(&mut total, &stats);
+            total.add(&stats);
             progress(&Progress {
                 done: i + 1,
                 total: groups.len(),

@@ -6,8 +6,8 @@
 //! `TOMBSTONES.md` beside this file.
 
 use crate::compact::RewriteStep;
-use crate::error::StorageError;
 use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
+use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::model::sample::Sample;

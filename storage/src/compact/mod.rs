@@ -55,7 +55,8 @@ pub struct CompactStats {
 }
 
 impl CompactStats {
-    fn add(&mut self, o: &CompactStats) {
+    /// Adds another run's figures to these.
+    pub(crate) fn add(&mut self, o: &CompactStats) {
         self.groups += o.groups;
         self.partitions_in += o.partitions_in;
         self.partitions_out += o.partitions_out;
@@ -79,6 +80,14 @@ pub struct Progress<'a> {
     pub total: usize,
     /// Totals so far.
     pub so_far: &'a CompactStats,
+}
+
+/// The merge alone, no rewrite steps (benchmarks).
+#[cfg(feature = "internals")]
+pub(crate) fn merge_only(
+    parts: &[Arc<Partition>],
+) -> Result<(Vec<crate::partition::PartSeries>, MergeCounts), StorageError> {
+    merge::merge(parts, &[])
 }
 
 /// Compacts one group: merge, encode, swap. Returns the output partition
@@ -120,9 +129,4 @@ pub(crate) fn compact_group(
         elapsed: t0.elapsed(),
     };
     Ok((out, stats))
-}
-
-/// Adds `o` to `total` (for the caller's running totals).
-pub(crate) fn add_stats(total: &mut CompactStats, o: &CompactStats) {
-    total.add(o);
 }

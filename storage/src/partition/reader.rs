@@ -1,7 +1,6 @@
 //! Opening a partition: every byte is checked before it is served.
 
 use super::PartitionError;
-use crate::part_bytes::PartBytes;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
@@ -12,6 +11,7 @@ use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
 use crate::model::refs::{PostingId, SeriesOrd};
+use crate::part_bytes::PartBytes;
 use hourglass_wal::fs::{Fs, StdFs};
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
