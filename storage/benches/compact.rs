@@ -10,11 +10,11 @@
 //!   scrape-aligned with most series idle, and ±3 ms jittered with every
 //!   series moving; then the share of partition bytes freed by deleting
 //!   10 % of the series and compacting. `HOURGLASS_FOOTPRINT_SERIES`
-//!   scales it down.
+//!   scales it down; `HOURGLASS_FOOTPRINT_ONLY=1` runs only this.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::internals::merge_and_encode;
 use hourglass_storage::{Labels, MatchOp, Matcher, Options, Sample, Storage, WriteBatch};
@@ -125,6 +125,15 @@ fn build(dir: &Path, n: usize, hours: i64, jitter: bool) -> Storage {
     st
 }
 
+/// CPU time this thread has run, from /proc/thread-self/schedstat (ns):
+/// throughput per core on a machine shared with other work.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -197,8 +206,19 @@ fn footprint(_: &mut Criterion) {
         let st = build(dir.path(), n, 24, jitter);
         let built = t0.elapsed();
         let hourly: u64 = st.partitions().iter().map(|p| p.bytes()).sum();
+        let hours: Vec<_> = st
+            .partitions()
+            .into_iter()
+            .filter(|p| p.meta().hour_start_ms < T0 + DAY)
+            .collect();
+        let c0 = thread_cpu_ns();
+        merge_and_encode(&hours);
+        let cpu_merge = thread_cpu_ns() - c0;
+        drop(hours);
         let t1 = Instant::now();
+        let c1 = thread_cpu_ns();
         let s = st.compact(&day_opts(), &mut |_| {}).unwrap();
+        let cpu_compact = thread_cpu_ns() - c1;
         let took = t1.elapsed();
         // Jitter puts the first samples 1–3 ms before midnight: those are
         // a (tiny) day partition of their own; every day partition counts.
@@ -219,6 +239,11 @@ fn footprint(_: &mut Criterion) {
             days.len(),
             took,
             s.counts.samples_in as f64 / took.as_secs_f64() / 1e6,
+        );
+        println!(
+            "  per CPU-second of this thread: merge+encode {:.1}M samples/s, whole compaction (with writes, fsyncs, swap) {:.1}M samples/s",
+            s.counts.samples_in as f64 / (cpu_merge.max(1) as f64 / 1e9) / 1e6,
+            s.counts.samples_in as f64 / (cpu_compact.max(1) as f64 / 1e9) / 1e6,
         );
         // Would zstd on the chunks file win? (It is not applied: chunks
         // stay mmapped and decoded in place.)
@@ -247,4 +272,13 @@ fn footprint(_: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_compact, footprint);
-criterion_main!(benches);
+criterion_group!(footprint_only, footprint);
+fn main() {
+    // `HOURGLASS_FOOTPRINT_ONLY=1` skips the timed groups.
+    if std::env::var_os("HOURGLASS_FOOTPRINT_ONLY").is_some() {
+        footprint_only();
+    } else {
+        benches();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
