@@ -221,8 +221,9 @@ impl Config {
         Ok(c)
     }
 
-    /// The `[[retention]]` rules, checked: each selector parses and selects
-    /// something, each `keep` is a positive duration, and no rule is
+    /// The `[[retention]]` rules, checked: each selector parses (with a
+    /// matcher that rejects the empty string), each `keep` is a positive
+    /// duration, and no rule is
     /// shadowed by an earlier one (whose matchers are a subset of its own:
     /// first match wins, so it could never apply).
     pub fn retention_rules(&self) -> anyhow::Result<Vec<RetentionRule>> {
@@ -245,12 +246,6 @@ impl Config {
                     r.selector
                 ),
             };
-            if matchers.iter().all(|m| m.matches_empty()) {
-                anyhow::bail!(
-                    "retention rule {n} (match = {:?}): the selector must have a matcher that does not match the empty string",
-                    r.selector
-                );
-            }
             let keep_ms = hourglass_query::duration::parse_duration_ms(&r.keep)
                 .ok()
                 .filter(|&ms| ms > 0)
