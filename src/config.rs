@@ -335,10 +335,7 @@ mod tests {
             (rule("{job=\"a\"}", "soon"), "keep = \"soon\""),
             (rule("{job=\"a\"}", "0s"), "not a positive duration"),
             (rule("rate(x[5m])", "1d"), "not a plain series selector"),
-            (
-                rule("{job=~\".*\"}", "1d"),
-                "does not match the empty string",
-            ),
+            (rule("{job=~\".*\"}", "1d"), "non-empty matcher"),
             (
                 rule("{job=\"a\"}", "1d") + &rule("{job=\"a\",env=\"x\"}", "2d"),
                 "rule 2 (match = \"{job=\\\"a\\\",env=\\\"x\\\"}\") never applies: rule 1",
