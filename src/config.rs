@@ -30,11 +30,16 @@
 //! [[auth.read.tokens]]
 //! name = "grafana"
 //! token = "…"
+//!
+//! [[retention]]                  # first match wins; --retention is the fallback
+//! match = '{job="debug"}'
+//! keep = "3d"
 //! ```
 //!
 //! A path class with no credentials configured is open.
 
 use anyhow::Context;
+use hourglass_storage::RetentionRule;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -51,6 +56,9 @@ pub struct Config {
     /// Rule files beside those of the Prometheus configuration.
     #[serde(default)]
     pub rules: RulesSection,
+    /// Retention per selector, in order (first match wins).
+    #[serde(default)]
+    pub retention: Vec<RetentionConfig>,
 }
 
 /// `[rules]`: more rule files (globs) and the ready-made rules.
@@ -64,6 +72,20 @@ pub struct RulesSection {
     #[serde(default)]
     pub ready_made: bool,
 }
+
+/// One `[[retention]]` rule as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A series selector (`{job="debug"}`, `up{env=~"dev|test"}`).
+    #[serde(rename = "match")]
+    pub selector: String,
+    /// How long the selected series are kept (`3d`, `2y`).
+    pub keep: String,
+}
+
+/// Most `[[retention]]` rules.
+pub const MAX_RETENTION_RULES: usize = 1000;
 
 /// Credentials for writing and for reading, separately.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -220,7 +242,64 @@ impl Config {
                 anyhow::bail!("auth.{class}.basic: empty password");
             }
         }
+        c.retention_rules()?;
         Ok(c)
+    }
+
+    /// The `[[retention]]` rules, checked: each selector parses (with a
+    /// matcher that rejects the empty string), each `keep` is a positive
+    /// duration, and no rule is
+    /// shadowed by an earlier one (whose matchers are a subset of its own:
+    /// first match wins, so it could never apply).
+    pub fn retention_rules(&self) -> anyhow::Result<Vec<RetentionRule>> {
+        if self.retention.len() > MAX_RETENTION_RULES {
+            anyhow::bail!("retention: at most {MAX_RETENTION_RULES} rules");
+        }
+        let mut rules: Vec<RetentionRule> = Vec::with_capacity(self.retention.len());
+        for (i, r) in self.retention.iter().enumerate() {
+            let n = i + 1;
+            let matchers = match hourglass_query::parse(&r.selector) {
+                Ok(hourglass_query::Expr::Vector(v)) if v.offset.is_none() && v.at.is_none() => {
+                    v.matchers
+                }
+                Ok(_) => anyhow::bail!(
+                    "retention rule {n} (match = {:?}): not a plain series selector",
+                    r.selector
+                ),
+                Err(e) => anyhow::bail!(
+                    "retention rule {n} (match = {:?}): invalid selector: {e}",
+                    r.selector
+                ),
+            };
+            let keep_ms = hourglass_query::duration::parse_duration_ms(&r.keep)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "retention rule {n} (match = {:?}): keep = {:?} is not a positive duration such as \"3d\"",
+                        r.selector,
+                        r.keep
+                    )
+                })?;
+            if let Some((j, earlier)) = rules
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.matchers.iter().all(|m| matchers.contains(m)))
+            {
+                anyhow::bail!(
+                    "retention rule {n} (match = {:?}) never applies: rule {} (match = {:?}) selects every series it does and comes first",
+                    r.selector,
+                    j + 1,
+                    earlier.selector
+                );
+            }
+            rules.push(RetentionRule {
+                selector: r.selector.clone(),
+                matchers,
+                keep_ms,
+            });
+        }
+        Ok(rules)
     }
 }
 
@@ -253,6 +332,49 @@ mod tests {
         assert_eq!(limits.max_new_series_per_minute, None);
         assert_eq!(c.limits.max_active_series, None);
         assert!(!c.auth.read.is_open());
+    }
+
+    #[test]
+    fn retention_rules_parse_in_order() {
+        let c = Config::parse(
+            r#"
+            [[retention]]
+            match = '{job="debug"}'
+            keep = "3d"
+            [[retention]]
+            match = 'slo_errors{team=~"a|b"}'
+            keep = "2y"
+            "#,
+        )
+        .unwrap();
+        let r = c.retention_rules().unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].keep_ms, 3 * 86_400_000);
+        assert_eq!(r[1].matchers.len(), 2);
+    }
+
+    #[test]
+    fn invalid_or_overlapping_retention_rules_are_refused_naming_the_rule() {
+        let rule = |m: &str, k: &str| format!("[[retention]]\nmatch = '{m}'\nkeep = \"{k}\"\n");
+        for (text, want) in [
+            (rule("{job=", "3d"), "rule 1"),
+            (rule("{job=\"a\"}", "soon"), "keep = \"soon\""),
+            (rule("{job=\"a\"}", "0s"), "not a positive duration"),
+            (rule("rate(x[5m])", "1d"), "not a plain series selector"),
+            (rule("{job=~\".*\"}", "1d"), "non-empty matcher"),
+            (
+                rule("{job=\"a\"}", "1d") + &rule("{job=\"a\",env=\"x\"}", "2d"),
+                "rule 2 (match = \"{job=\\\"a\\\",env=\\\"x\\\"}\") never applies: rule 1",
+            ),
+            (
+                rule("{job=\"a\"}", "1d") + &rule("{job=\"a\"}", "2d"),
+                "never applies",
+            ),
+            ("[[retention]]\nmatch = 'x'\n".to_string(), "keep"),
+        ] {
+            let e = format!("{:#}", Config::parse(&text).unwrap_err());
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

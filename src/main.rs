@@ -37,6 +37,12 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Print partitions, series, samples and bytes per sample on disk.
     Inspect(cli::inspect::InspectArgs),
+    /// Compact a stopped data directory: merge partitions, apply deletions
+    /// and retention rules.
+    Compact(cli::compact::CompactArgs),
+    /// Delete series from a stopped data directory, then compact so the
+    /// bytes leave the disk.
+    Delete(cli::delete::DeleteArgs),
     /// Check every checksum (WAL, checkpoint, partitions, groups file, targets
     /// registry); exit 1 naming each damaged file; --repair moves them aside.
     Verify(cli::verify::VerifyArgs),
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
         Command::Export(args) => report(cli::export::run(args)),
         Command::Import(args) => report(cli::import::run(args)),
         Command::Inspect(args) => report(cli::inspect::run(args)),
+        Command::Compact(args) => report(cli::compact::run(args)),
+        Command::Delete(args) => report(cli::delete::run(args)),
         Command::Verify(args) => report(cli::verify::run(args)),
         Command::Snapshot(args) => report(cli::snapshot::run(args)),
         Command::Cardinality(args) => report(cli::cardinality::run(args)),

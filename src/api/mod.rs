@@ -27,6 +27,7 @@ mod snapshot;
 mod status;
 mod target_metadata;
 mod targets;
+mod tsdb_delete;
 mod write;
 
 pub use query::fuzz_query_params;

@@ -6,7 +6,7 @@
 
 use super::{
     health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload, rules,
-    self_metrics, snapshot, status, target_metadata, targets, write,
+    self_metrics, snapshot, status, target_metadata, targets, tsdb_delete, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;
@@ -304,6 +304,18 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/admin/tsdb/snapshot",
         class: Class::Write,
         handler: || put(snapshot::snapshot),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/admin/tsdb/delete_series",
+        class: Class::Write,
+        handler: || post(tsdb_delete::delete_series),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/admin/tsdb/clean_tombstones",
+        class: Class::Write,
+        handler: || post(tsdb_delete::clean_tombstones),
     },
 ];
 

@@ -3,6 +3,9 @@
 pub mod bench;
 pub mod cardinality;
 pub mod check;
+pub mod compact;
+mod compactor;
+pub mod delete;
 pub mod export;
 pub mod import;
 pub mod inspect;

@@ -8,6 +8,7 @@ use crate::server::{self, AppState};
 use anyhow::Context;
 use hourglass_query::{Engine, EngineOptions};
 use hourglass_storage::HeadOptions;
+use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{LabelLimits, Options as StorageOptions, SeriesLimits, Storage};
 use hourglass_wal::{Options as WalOptions, SyncPolicy};
 use std::path::PathBuf;
@@ -153,8 +154,13 @@ pub struct ServeArgs {
     /// are refused with 409 until some are deleted.
     #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
     max_registered_targets: usize,
-    /// Switch off the admin API (`/api/v1/admin/tsdb/*`: snapshot), which
-    /// otherwise needs the write credentials.
+    /// Once a UTC day ended this long before the newest sample, the
+    /// background compactor merges its hourly partitions into one day
+    /// partition; `0` keeps hours as hours.
+    #[arg(long, default_value = "2d", value_parser = parse_duration)]
+    compact_days_after: Duration,
+    /// Switch off the admin API (`/api/v1/admin/tsdb/*`: snapshot, delete_series,
+    /// clean_tombstones), which otherwise needs the write credentials.
     #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API")]
     disable_admin_api: bool,
 }
@@ -232,6 +238,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "credentials"
     );
     let data = DataDir::open(&args.data_dir)?;
+    let retention_rules = config.retention_rules()?;
+    let compact = CompactOptions {
+        day_after_ms: (!args.compact_days_after.is_zero()).then(|| millis(args.compact_days_after)),
+    };
     let opts = StorageOptions {
         head: HeadOptions {
             ooo_window_ms: millis(args.out_of_order_window),
@@ -256,6 +266,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..WalOptions::default()
         },
         source_label: Some(args.source_label.clone()),
+        retention_rules: retention_rules.clone(),
     };
     let dir = data.path().to_path_buf();
     let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts))
@@ -293,6 +304,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_registered_targets: args.max_registered_targets,
         slow_query_threshold: args.query_slow_log_threshold,
         disable_admin_api: args.disable_admin_api,
+        compact: compact.clone(),
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -342,6 +354,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let persister = tokio::spawn(persist_loop(
         state.clone(),
         args.persist_interval.max(Duration::from_secs(1)),
+        compact,
+        retention_rules,
     ));
 
     let shutdown = shutdown_signal()?;
@@ -427,10 +441,15 @@ fn start_scraping(
     Ok((m, hup))
 }
 
-/// Periodically seals finished hours into partitions and applies retention.
-/// A failure is logged and counted; the data stays in the head and the WAL,
-/// and the next round tries again.
-async fn persist_loop(state: AppState, every: Duration) {
+/// Periodically seals finished hours into partitions and applies retention,
+/// then compacts (`compactor::round`). A failure is logged and counted; the
+/// data stays in the head and the WAL, and the next round tries again.
+async fn persist_loop(
+    state: AppState,
+    every: Duration,
+    compact: CompactOptions,
+    rules: Vec<hourglass_storage::RetentionRule>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -469,6 +488,14 @@ async fn persist_loop(state: AppState, every: Duration) {
                 state.persist_failed();
                 tracing::error!(error = %e, "persist task failed");
             }
+        }
+        let side = state.clone();
+        let (compact, rules) = (compact.clone(), rules.clone());
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || super::compactor::round(&side, &compact, &rules))
+                .await
+        {
+            tracing::error!(error = %e, "compaction task failed");
         }
     }
 }

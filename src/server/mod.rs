@@ -46,8 +46,11 @@ pub struct Limits {
     pub max_registered_targets: usize,
     /// Queries taking at least this long are logged; zero logs none.
     pub slow_query_threshold: std::time::Duration,
-    /// The admin API (`/api/v1/admin/tsdb/*`) answers 503 when set.
+    /// Admin endpoints (`/api/v1/admin/tsdb/*`) answer 503 when set.
     pub disable_admin_api: bool,
+    /// How compaction runs (`clean_tombstones` uses the background
+    /// compactor's settings).
+    pub compact: hourglass_storage::compact::CompactOptions,
 }
 
 /// What the background persister did, for `/metrics`.

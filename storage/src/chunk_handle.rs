@@ -11,9 +11,9 @@ use std::sync::Arc;
 pub(crate) enum ChunkData {
     /// Sealed in memory (the head).
     Owned(Chunk),
-    /// A range of a partition's mmapped chunks file, CRC checked on decode.
+    /// A range of a partition's chunks file, CRC checked on decode.
     Mapped {
-        file: Arc<memmap2::Mmap>,
+        file: Arc<crate::part_bytes::PartBytes>,
         start: usize,
         end: usize,
     },

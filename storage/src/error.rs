@@ -31,6 +31,14 @@ pub enum StorageError {
     /// A partition could not be written or opened.
     #[error(transparent)]
     Partition(#[from] crate::partition::PartitionError),
+    /// A delete would keep more tombstones than allowed.
+    #[error(
+        "too many pending deletions (at most {max}); run clean_tombstones or a compaction first"
+    )]
+    TooManyTombstones {
+        /// The limit.
+        max: usize,
+    },
     /// A chunk failed to decode while reading a series.
     #[error("series {series}: {source}")]
     Chunk {

@@ -3,9 +3,9 @@
 //! This crate owns everything between a validated batch of samples and the
 //! bytes on disk: series labels, Gorilla-compressed chunks, the in-memory
 //! head, the roaring-bitmap inverted index, hourly partitions, the querier
-//! that merges them, and retention. It does not compact partitions yet:
-//! each hour is written once from the head (late data adds `-1`, `-2`
-//! partitions beside it). Durability comes from
+//! that merges them, retention, and compaction (an hour's partitions
+//! merged, old hours merged into day partitions, deletions and retention
+//! rules applied by rewriting them). Durability comes from
 //! [`hourglass_wal`]; this crate decides what goes into WAL records.
 //!
 //! It never knows about HTTP, protobuf or PromQL: callers hand it
@@ -18,20 +18,24 @@ mod cardinality_history;
 pub mod chunk;
 mod chunk_handle;
 mod clock;
+pub mod compact;
 pub mod encoding;
 mod error;
 mod head;
 mod index;
 mod model;
+mod part_bytes;
 pub mod partition;
 mod prefetch;
 mod querier;
 mod retention;
+mod retention_rules;
 mod sample_iter;
 mod series_order;
 mod snapshot;
 mod storage;
 mod storage_querier;
+pub mod tombstones;
 
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
@@ -48,6 +52,7 @@ pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
 pub use prefetch::Prefetch;
 pub use querier::{Querier, Series, SeriesSet};
 pub use retention::RetentionStats;
+pub use retention_rules::RetentionRule;
 pub use sample_iter::SampleIter;
 pub use snapshot::{SnapshotStats, snapshot_name, snapshot_offline};
 pub use storage::{Options, PersistStats, Storage};
@@ -63,4 +68,14 @@ pub mod internals {
     pub use crate::head::Head;
     pub use crate::index::MemPostings;
     pub use crate::model::refs::{HeadRef, PostingId};
+
+    /// Compaction's CPU work on `parts` (merge, re-encode, encode the
+    /// partition's files in memory) without writing: the encoded bytes.
+    pub fn merge_and_encode(parts: &[std::sync::Arc<crate::partition::Partition>]) -> usize {
+        let Ok((series, _)) = crate::compact::merge_only(parts) else {
+            return 0;
+        };
+        crate::partition::encode(0, crate::partition::DAY_MS, 1, series, "job")
+            .map_or(0, |e| e.chunks.len() + e.index.len())
+    }
 }

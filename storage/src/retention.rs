@@ -8,6 +8,7 @@
 //! `open` finishes deletions a crash interrupted.
 
 use crate::partition::Partition;
+use hourglass_wal::fs::Fs;
 use std::sync::Arc;
 
 /// What retention removed.
@@ -23,11 +24,7 @@ pub struct RetentionStats {
 
 /// On-disk size of a partition's files.
 pub(crate) fn partition_bytes(p: &Partition) -> u64 {
-    ["chunks", "index", "meta.json"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(p.dir().join(f)).ok())
-        .map(|m| m.len())
-        .sum()
+    p.bytes()
 }
 
 /// Splits `parts` into kept and dropped (oldest first) under the limits.
@@ -65,14 +62,20 @@ pub(crate) fn plan(
 }
 
 /// Removes a dropped partition's directory (rename first, then delete).
-pub(crate) fn delete(p: &Partition) -> std::io::Result<()> {
-    let dir = p.dir();
+pub(crate) fn delete(fs: &dyn Fs, p: &Partition) -> std::io::Result<()> {
+    delete_dir(fs, p.dir())
+}
+
+/// Removes a partition directory: renamed to `.del-<name>` (gone from
+/// view atomically, and durably once the parent is synced), then deleted.
+pub(crate) fn delete_dir(fs: &dyn Fs, dir: &std::path::Path) -> std::io::Result<()> {
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         return Ok(());
     };
     let doomed = parent.join(format!(".del-{}", name.to_string_lossy()));
-    std::fs::rename(dir, &doomed)?;
-    std::fs::remove_dir_all(&doomed)
+    fs.rename(dir, &doomed)?;
+    fs.sync_dir(parent)?;
+    fs.remove_dir_all(&doomed)
 }
 
 /// True for leftovers of an interrupted deletion.

@@ -474,13 +474,11 @@ mod tests {
             .unwrap();
         bytes[6] ^= 0xff;
         let len = bytes.len();
-        let mut file = memmap2::MmapMut::map_anon(len).unwrap();
-        file.copy_from_slice(&bytes);
         let meta = ChunkMeta {
             min_t: 0,
             max_t: 90,
             data: ChunkData::Mapped {
-                file: Arc::new(file.make_read_only().unwrap()),
+                file: Arc::new(crate::part_bytes::PartBytes::Owned(bytes)),
                 start: 0,
                 end: len,
             },

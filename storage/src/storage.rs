@@ -4,18 +4,24 @@
 //! hourly partitions. Opening loads the partitions (quarantining any that
 //! fail their checks) and replays the WAL into the head.
 
+use crate::compact::{self, CompactOptions, CompactStats, Progress, RewriteStep};
 use crate::error::StorageError;
 use crate::head::{
     AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
     SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::matcher::Matcher;
 use crate::partition::{Partition, write_partition};
+use crate::querier::Querier;
 use crate::retention::{self, RetentionStats};
 use crate::snapshot::SnapshotStats;
+use crate::retention_rules::{RetentionRule, RuleRetention, partition_age_limit};
 use crate::storage_querier::StorageQuerier;
+use crate::tombstones::{self, Deletions, MAX_TOMBSTONES, Tombstone};
 use hourglass_wal::Wal;
-use hourglass_wal::fs::Fs;
+use hourglass_wal::fs::{Fs, StdFs};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -29,6 +35,9 @@ pub struct Options {
     /// Inside a partition, series are grouped by metric name, then by this
     /// label's value (`job` unless set).
     pub source_label: Option<String>,
+    /// Retention per selector (first match wins; `head.retention_ms` is
+    /// the fallback), enforced by compaction.
+    pub retention_rules: Vec<RetentionRule>,
 }
 
 /// What one [`Storage::persist`] did.
@@ -51,6 +60,9 @@ pub struct PersistStats {
 #[derive(Debug)]
 pub struct Storage {
     dir: PathBuf,
+    /// Partitions, compaction and retention go through it (the WAL holds
+    /// its own handle to the same file system).
+    fs: Arc<dyn Fs>,
     head: Head,
     wal: Wal,
     replay: ReplayStats,
@@ -58,6 +70,9 @@ pub struct Storage {
     source_label: String,
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
+    retention_rules: RwLock<Arc<Vec<RetentionRule>>>,
+    /// Deletions not yet applied to every partition (replaced whole).
+    tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
     /// call with no newly finished hour skips the pass over all series.
     persisting: Mutex<Option<i64>>,
@@ -73,7 +88,7 @@ impl Storage {
             source,
         })?;
         let wal = Wal::open(&wal_dir, opts.wal.clone())?;
-        Self::with_wal(dir, wal, opts)
+        Self::with_wal(Arc::new(StdFs), dir, wal, opts)
     }
 
     /// Like [`Storage::open`] over another file system (crash tests).
@@ -90,12 +105,18 @@ impl Storage {
                 path: wal_dir.clone(),
                 source,
             })?;
-        let wal = Wal::open_with(fs, &wal_dir, opts.wal.clone())?;
-        Self::with_wal(dir, wal, opts)
+        let wal = Wal::open_with(Arc::clone(&fs), &wal_dir, opts.wal.clone())?;
+        Self::with_wal(fs, dir, wal, opts)
     }
 
-    fn with_wal(dir: PathBuf, wal: Wal, opts: Options) -> Result<Storage, StorageError> {
-        let parts = load_partitions(&dir.join("parts"))?;
+    fn with_wal(
+        fs: Arc<dyn Fs>,
+        dir: PathBuf,
+        wal: Wal,
+        opts: Options,
+    ) -> Result<Storage, StorageError> {
+        let parts = load_partitions(&*fs, &dir.join("parts"))?;
+        let tombstones = tombstones::load(&*fs, &dir)?;
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
@@ -116,6 +137,7 @@ impl Storage {
         }
         Ok(Storage {
             dir,
+            fs,
             head,
             wal,
             replay,
@@ -123,6 +145,8 @@ impl Storage {
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
             retention_bytes,
+            retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
+            tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
         })
     }
@@ -179,6 +203,7 @@ impl Storage {
             parts: self.parts.read().unwrap_or_else(|p| p.into_inner()).clone(),
             mint,
             maxt,
+            tombstones: self.tombstones(),
         }
     }
 
@@ -212,7 +237,7 @@ impl Storage {
             .ready_end()
             .filter(|&e| last.is_none_or(|l| e > l))
         else {
-            stats.retention = self.retain()?;
+            stats.retention = self.retain_locked()?;
             return Ok(stats);
         };
         *last = Some(end);
@@ -224,14 +249,14 @@ impl Storage {
         let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
-            stats.retention = self.retain()?;
+            stats.retention = self.retain_locked()?;
             return Ok(stats);
         }
         let parts_dir = self.dir.join("parts");
         for (hour, (series, taken)) in ready {
             stats.series += series.len() as u64;
-            let dir = write_partition(&parts_dir, hour, series, &self.source_label)?;
-            let p = Partition::open(&dir)?;
+            let dir = write_partition(&*self.fs, &parts_dir, hour, series, &self.source_label)?;
+            let p = Partition::open_with(&*self.fs, &dir)?;
             self.parts
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -242,7 +267,7 @@ impl Storage {
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
         self.wal.checkpoint(upto, self.head.checkpoint_records())?;
-        stats.retention = self.retain()?;
+        stats.retention = self.retain_locked()?;
         Ok(stats)
     }
 
@@ -250,24 +275,184 @@ impl Storage {
     /// the wall clock plus the future grace) and by size to the
     /// partitions. `persist` calls it after each run.
     pub fn retain(&self) -> Result<RetentionStats, StorageError> {
-        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
-        let newest = parts
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        self.retain_locked()
+    }
+
+    /// The newest sample stored (head and partitions), anchored.
+    fn newest(&self, parts: &[Arc<Partition>]) -> Option<i64> {
+        parts
             .iter()
             .map(|p| p.meta().max_t)
             .chain(self.head.stats().max_t)
             .max()
-            .map(|t| self.head.anchor(t));
+            .map(|t| self.head.anchor(t))
+    }
+
+    /// Compacts the partitions (see [`crate::compact`]): merges each
+    /// hour's partitions, old days into day partitions, and applies the
+    /// rewrite steps; calls `progress` after each group. Runs between
+    /// persist rounds, never beside one.
+    pub fn compact(
+        &self,
+        opts: &CompactOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<CompactStats, StorageError> {
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        let parts_dir = self.dir.join("parts");
+        compact::recover(&*self.fs, &parts_dir)?;
+        let parts = self.partitions();
+        let newest = self.newest(&parts);
+        let tombstones = self.tombstones();
+        let deletions = Deletions(&tombstones);
+        let rule_list = self.retention_rules();
+        let rules = RuleRetention {
+            rules: &rule_list,
+            fallback_ms: self.retention_ms,
+            newest: newest.unwrap_or(i64::MIN),
+        };
+        let mut steps: Vec<&dyn RewriteStep> = Vec::new();
+        if !tombstones.is_empty() {
+            steps.push(&deletions);
+        }
+        if !rule_list.is_empty() && newest.is_some() {
+            steps.push(&rules);
+        }
+        let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
+        let groups = compact::plan(&parts, newest, opts.day_after_ms, &touched);
+        let mut total = CompactStats::default();
+        for (i, g) in groups.iter().enumerate() {
+            let (out, stats) =
+                compact::compact_group(&*self.fs, &parts_dir, g, &steps, &self.source_label)?;
+            {
+                let mut w = self.parts.write().unwrap_or_else(|p| p.into_inner());
+                w.retain(|p| !g.inputs.iter().any(|x| Arc::ptr_eq(x, p)));
+                w.extend(out);
+                w.sort_by(|a, b| {
+                    (a.meta().hour_start_ms, a.dir()).cmp(&(b.meta().hour_start_ms, b.dir()))
+                });
+            }
+            total.add(&stats);
+            progress(&Progress {
+                done: i + 1,
+                total: groups.len(),
+                so_far: &total,
+            });
+        }
+        self.retire_tombstones()?;
+        Ok(total)
+    }
+
+    /// The retention rules in force.
+    pub fn retention_rules(&self) -> Arc<Vec<RetentionRule>> {
+        Arc::clone(
+            &self
+                .retention_rules
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Replaces the retention rules (the next compaction applies them).
+    pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
+        *self
+            .retention_rules
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+    }
+
+    /// The deletions in force.
+    pub fn tombstones(&self) -> Arc<Vec<Tombstone>> {
+        Arc::clone(&self.tombstones.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Deletes the samples in `[start, end]` of the series each selector
+    /// picks: hidden from queries when this returns (the tombstones file
+    /// is durable), removed from disk by the next compaction. Returns how
+    /// many series hold samples in that range now.
+    pub fn delete_series(
+        &self,
+        selectors: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<usize, StorageError> {
+        let mut series = BTreeSet::new();
+        {
+            let q = self.querier(start, end);
+            for m in selectors {
+                for s in q.select(m, start, end)? {
+                    series.insert(s.labels);
+                }
+            }
+        }
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<Tombstone> = guard.as_ref().clone();
+        if list.len() + selectors.len() > MAX_TOMBSTONES {
+            return Err(StorageError::TooManyTombstones {
+                max: MAX_TOMBSTONES,
+            });
+        }
+        list.extend(selectors.iter().map(|m| Tombstone {
+            matchers: m.clone(),
+            start,
+            end,
+        }));
+        tombstones::save(&*self.fs, &self.dir, &list)?;
+        tracing::info!(
+            selectors = selectors.len(),
+            start,
+            end,
+            series = series.len(),
+            "series deleted"
+        );
+        *guard = Arc::new(list);
+        Ok(series.len())
+    }
+
+    /// Drops tombstones that cover nothing stored any more.
+    fn retire_tombstones(&self) -> Result<(), StorageError> {
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        if guard.is_empty() {
+            return Ok(());
+        }
+        let parts = self.partitions();
+        let head = self.head.querier(i64::MIN, i64::MAX);
+        let mut keep = Vec::with_capacity(guard.len());
+        for t in guard.iter() {
+            let in_parts = parts
+                .iter()
+                .any(|p| !p.select(&t.matchers, t.start, t.end).is_empty());
+            let in_head = head.select(&t.matchers, t.start, t.end)?.next().is_some();
+            if in_parts || in_head {
+                keep.push(t.clone());
+            }
+        }
+        if keep.len() != guard.len() {
+            tombstones::save(&*self.fs, &self.dir, &keep)?;
+            tracing::info!(
+                retired = guard.len() - keep.len(),
+                left = keep.len(),
+                "tombstones applied"
+            );
+            *guard = Arc::new(keep);
+        }
+        Ok(())
+    }
+
+    fn retain_locked(&self) -> Result<RetentionStats, StorageError> {
+        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
+        let newest = self.newest(&parts);
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
             newest,
-            self.retention_ms,
+            partition_age_limit(&self.retention_rules(), self.retention_ms),
             self.retention_bytes,
         );
         *parts = keep;
         drop(parts);
         for p in dropped {
             tracing::info!(partition = %p.dir().display(), "partition dropped by retention");
-            retention::delete(&p).map_err(|source| StorageError::Io {
+            retention::delete(&*self.fs, &p).map_err(|source| StorageError::Io {
                 path: p.dir().to_path_buf(),
                 source,
             })?;
@@ -352,19 +537,22 @@ impl Storage {
     }
 }
 
-/// Opens every partition under `parts`: leftover temp directories are
-/// removed, corrupt partitions renamed to `<name>.corrupt` and skipped.
-fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
+/// Opens every partition under `parts`: an interrupted compaction is
+/// finished or undone first, leftover temp directories are removed,
+/// corrupt partitions renamed to `<name>.corrupt` and skipped.
+fn load_partitions(fs: &dyn Fs, parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
     let io = |source| StorageError::Io {
         path: parts.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(parts).map_err(io)?;
-    let mut names: Vec<String> = std::fs::read_dir(parts)
+    fs.create_dir_all(parts).map_err(io)?;
+    crate::compact::recover(fs, parts)?;
+    let mut names: Vec<String> = fs
+        .list_dir(parts)
         .map_err(io)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .map(|e| e.name)
         .collect();
     names.sort();
     let mut out = Vec::new();
@@ -372,18 +560,18 @@ fn load_partitions(parts: &Path) -> Result<Vec<Arc<Partition>>, StorageError> {
         let path = parts.join(&name);
         if name.starts_with(".tmp-") || retention::is_leftover(&name) {
             // A write that never reached its rename.
-            std::fs::remove_dir_all(&path).map_err(io)?;
+            fs.remove_dir_all(&path).map_err(io)?;
             continue;
         }
         if name.ends_with(".corrupt") {
             continue;
         }
-        match Partition::open(&path) {
+        match Partition::open_with(fs, &path) {
             Ok(p) => out.push(Arc::new(p)),
             Err(e) => {
                 tracing::error!(partition = %path.display(), error = %e, "partition quarantined");
                 let dst = parts.join(format!("{name}.corrupt"));
-                std::fs::rename(&path, &dst).map_err(io)?;
+                fs.rename(&path, &dst).map_err(io)?;
             }
         }
     }

@@ -9,6 +9,7 @@ use crate::model::sample::Sample;
 use crate::partition::Partition;
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
+use crate::tombstones::{Deletions, Tombstone};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -20,10 +21,45 @@ pub struct StorageQuerier<'a> {
     pub(crate) parts: Vec<Arc<Partition>>,
     pub(crate) mint: i64,
     pub(crate) maxt: i64,
+    /// Deletions hidden from every result.
+    pub(crate) tombstones: Arc<Vec<Tombstone>>,
 }
 
-impl Querier for StorageQuerier<'_> {
-    fn select(
+/// Drops the deleted samples (and series left empty) from `set`.
+fn hide(
+    set: SeriesSet,
+    dels: &Deletions<'_>,
+    mint: i64,
+    maxt: i64,
+) -> Result<SeriesSet, StorageError> {
+    let mut out = Vec::with_capacity(set.len());
+    for s in set {
+        if !dels.touches_series(&s.labels) {
+            out.push(s);
+            continue;
+        }
+        let mut it = s.samples;
+        let mut v: Vec<Sample> = it.by_ref().collect();
+        if let Some(e) = it.error() {
+            return Err(StorageError::Chunk {
+                series: s.labels.to_string(),
+                source: e.clone(),
+            });
+        }
+        dels.filter(&s.labels, &mut v);
+        if !v.is_empty() {
+            out.push(Series {
+                labels: s.labels,
+                samples: SampleIter::new(Vec::new(), v, mint, maxt),
+            });
+        }
+    }
+    Ok(SeriesSet::new(out))
+}
+
+impl StorageQuerier<'_> {
+    /// Every stored sample, deletions not yet hidden.
+    fn select_all(
         &self,
         matchers: &[Matcher],
         mint: i64,
@@ -65,7 +101,21 @@ impl Querier for StorageQuerier<'_> {
         }
         Ok(SeriesSet::new(out))
     }
+}
 
+impl Querier for StorageQuerier<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet, StorageError> {
+        let set = self.select_all(matchers, mint, maxt)?;
+        if self.tombstones.is_empty() {
+            return Ok(set);
+        }
+        hide(set, &Deletions(&self.tombstones), mint, maxt)
+    }
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut all: BTreeSet<String> = self
             .head

@@ -5,10 +5,15 @@ use serde::{Deserialize, Serialize};
 /// What `meta.json` says about a partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
-    /// Format version (1).
+    /// Format version (1 or 2).
     pub version: u32,
-    /// Start of the UTC hour the partition covers.
+    /// Start of the UTC hour (or, for a day partition, day) the partition
+    /// covers.
     pub hour_start_ms: i64,
+    /// Length of the span it covers: an hour, or a day once compacted
+    /// (absent in version 1: an hour).
+    #[serde(default = "one_hour")]
+    pub span_ms: i64,
     /// Oldest sample.
     pub min_t: i64,
     /// Newest sample.
@@ -23,6 +28,16 @@ pub struct Meta {
     pub level: u32,
     /// The label series are grouped by after the metric name.
     pub source_label: String,
+}
+
+fn one_hour() -> i64 {
+    super::HOUR_MS
+}
+
+/// `2026-11-22` for the UTC day starting at `day_start_ms`.
+pub(crate) fn day_name(day_start_ms: i64) -> String {
+    let (y, m, d) = crate::calendar::civil_from_days(day_start_ms.div_euclid(super::DAY_MS));
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// `2026-11-22T18` for the UTC hour starting at `hour_start_ms`.
@@ -44,5 +59,16 @@ mod tests {
         assert_eq!(hour_name(1_763_834_400_000), "2025-11-22T18");
         assert_eq!(hour_name(951_782_400_000), "2000-02-29T00");
         assert_eq!(hour_name(-3_600_000), "1969-12-31T23");
+        assert_eq!(day_name(951_782_400_000), "2000-02-29");
+    }
+
+    #[test]
+    fn version_1_meta_reads_as_one_hour() {
+        let m: Meta = serde_json::from_str(
+            r#"{"version":1,"hour_start_ms":0,"min_t":0,"max_t":5,"series":1,
+                "samples":2,"chunks":1,"level":0,"source_label":"job"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.span_ms, super::super::HOUR_MS);
     }
 }

@@ -1,19 +1,26 @@
-//! Hourly partitions: immutable, checksummed directories of sealed chunks
-//! with their own label index. Layout in `FORMAT.md` beside this file.
+//! Partitions: immutable, checksummed directories of sealed chunks with
+//! their own label index, one per hour (or per day, once compacted). Layout in `FORMAT.md` beside this file.
 
 mod check;
 mod meta;
 mod reader;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use check::{MAX_PROBLEMS, PartitionCheck, Problem, check};
 pub use meta::Meta;
-pub(crate) use meta::hour_name;
+pub(crate) use meta::{day_name, hour_name};
 pub use reader::{Partition, fuzz_index};
-pub(crate) use writer::{PartSeries, write_partition};
+pub(crate) use writer::{
+    Encoded, PartSeries, encode, free_name, publish, write_partition, write_tmp,
+};
 
 /// One hour in ms.
 pub const HOUR_MS: i64 = 3_600_000;
+/// One day in ms.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Why a partition cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -2,13 +2,17 @@
 
 use super::PartitionError;
 use super::meta::Meta;
-use super::writer::{CHUNKS_MAGIC, INDEX_MAGIC, VERSION};
+use super::writer::{
+    CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
+};
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
 use crate::model::refs::{PostingId, SeriesOrd};
+use crate::part_bytes::PartBytes;
+use hourglass_wal::fs::{Fs, StdFs};
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::fs::File;
@@ -28,7 +32,9 @@ pub(super) struct SeriesEntry {
 pub struct Partition {
     dir: PathBuf,
     meta: Meta,
-    chunks: Arc<Mmap>,
+    chunks: Arc<PartBytes>,
+    /// Bytes of its three files.
+    bytes: u64,
     series: Vec<SeriesEntry>,
     postings: MemPostings<SeriesOrd>,
 }
@@ -125,6 +131,12 @@ impl Partition {
     /// Opens and verifies a partition: meta, index sections and the chunks
     /// file's checksum, and every reference's bounds.
     pub fn open(dir: impl AsRef<Path>) -> Result<Partition, PartitionError> {
+        Self::open_with(&StdFs, dir)
+    }
+
+    /// Like [`Partition::open`], reading through `fs` (mapping the chunks
+    /// file when `fs` is the OS's).
+    pub fn open_with(fs: &dyn Fs, dir: impl AsRef<Path>) -> Result<Partition, PartitionError> {
         let dir = dir.as_ref().to_path_buf();
         let dname = dir.display().to_string();
         let corrupt = |file: &'static str, offset: usize, reason: String| PartitionError::Corrupt {
@@ -133,28 +145,27 @@ impl Partition {
             offset,
             reason,
         };
-        let meta_bytes = std::fs::read(dir.join("meta.json")).map_err(io(&dir))?;
+        let meta_bytes = fs.read(&dir.join("meta.json")).map_err(io(&dir))?;
         let meta: Meta = serde_json::from_slice(&meta_bytes)
             .map_err(|e| corrupt("meta.json", e.column(), e.to_string()))?;
-        if meta.version != u32::from(VERSION) {
-            return Err(corrupt(
-                "meta.json",
-                0,
-                format!("unknown version {}", meta.version),
-            ));
-        }
+        check_meta(&meta).map_err(|r| corrupt("meta.json", 0, r))?;
 
-        let file = File::open(dir.join("chunks")).map_err(io(&dir))?;
-        // SAFETY: partitions are immutable once renamed into place and we
-        // never write to them; see storage/UNSAFE.md.
-        #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(&file) }.map_err(io(&dir))?;
+        let map = if fs.os_paths() {
+            let file = File::open(dir.join("chunks")).map_err(io(&dir))?;
+            // SAFETY: partitions are immutable once renamed into place and we
+            // never write to them; see storage/UNSAFE.md.
+            #[allow(unsafe_code)]
+            let map = unsafe { Mmap::map(&file) }.map_err(io(&dir))?;
+            PartBytes::Mapped(map)
+        } else {
+            PartBytes::Owned(fs.read(&dir.join("chunks")).map_err(io(&dir))?)
+        };
         let body = map
             .len()
             .checked_sub(4)
             .filter(|&n| n >= 8)
             .ok_or_else(|| corrupt("chunks", 0, "too short".into()))?;
-        if map.get(..4) != Some(&CHUNKS_MAGIC[..]) || map.get(4) != Some(&VERSION) {
+        if map.get(..4) != Some(&CHUNKS_MAGIC[..]) || map.get(4) != Some(&CHUNKS_VERSION) {
             return Err(corrupt("chunks", 0, "bad magic or version".into()));
         }
         let mut crc = [0u8; 4];
@@ -168,12 +179,13 @@ impl Partition {
             ));
         }
 
-        let index = std::fs::read(dir.join("index")).map_err(io(&dir))?;
+        let index = fs.read(&dir.join("index")).map_err(io(&dir))?;
         let (series, postings) = parse_index(&dname, &meta, &index, body)?;
 
         Ok(Partition {
             dir,
             meta,
+            bytes: (meta_bytes.len() + index.len() + map.len()) as u64,
             chunks: Arc::new(map),
             series,
             postings,
@@ -183,6 +195,44 @@ impl Partition {
     /// What `meta.json` says.
     pub fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// Bytes of its files on disk.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Each series with the time range of its samples.
+    pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
+        self.series.iter().filter_map(|s| {
+            let first = s.chunks.first()?;
+            let last = s.chunks.last()?;
+            Some((&s.labels, first.0, last.1))
+        })
+    }
+
+    /// How many series it holds.
+    pub(crate) fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// The `i`-th series in storage order with all its chunks.
+    pub(crate) fn series_at(&self, i: usize) -> Option<(&Labels, Vec<ChunkMeta>)> {
+        let s = self.series.get(i)?;
+        let chunks = s
+            .chunks
+            .iter()
+            .map(|&(min_t, max_t, start, end)| ChunkMeta {
+                min_t,
+                max_t,
+                data: ChunkData::Mapped {
+                    file: Arc::clone(&self.chunks),
+                    start,
+                    end,
+                },
+            })
+            .collect();
+        Some((&s.labels, chunks))
     }
 
     /// The partition's directory.
@@ -254,6 +304,17 @@ impl Partition {
     }
 }
 
+/// Checks the fields of `meta.json` the reader relies on.
+fn check_meta(meta: &Meta) -> Result<(), String> {
+    if meta.version != u32::from(VERSION_1) && meta.version != u32::from(VERSION) {
+        return Err(format!("unknown version {}", meta.version));
+    }
+    if meta.span_ms <= 0 || meta.span_ms > super::DAY_MS {
+        return Err(format!("span {} ms out of range", meta.span_ms));
+    }
+    Ok(())
+}
+
 /// Parses and checks the index against the meta and the chunks file's body
 /// length (bytes between its header and its CRC).
 pub(super) fn parse_index(
@@ -269,13 +330,62 @@ pub(super) fn parse_index(
         file: "index",
         dir: dname,
     };
-    if c.bytes(4)? != INDEX_MAGIC || c.bytes(4)?.first() != Some(&VERSION) {
-        return Err(c.corrupt("bad magic or version"));
+    if c.bytes(4)? != INDEX_MAGIC {
+        return Err(c.corrupt("bad magic"));
     }
+    let head = c.bytes(4)?;
+    let version = head.first().copied();
+    if version != Some(u8::try_from(meta.version).unwrap_or(0)) {
+        return Err(c.corrupt("index version differs from meta.json's"));
+    }
+    let unpacked;
+    let mut c = match (version, head.get(1).copied()) {
+        (Some(VERSION_1), _) => c,
+        (Some(VERSION), Some(codec)) => {
+            let body_end = index
+                .len()
+                .checked_sub(4)
+                .filter(|&n| n >= 12)
+                .ok_or_else(|| c.corrupt("too short"))?;
+            let raw_len = c.u32()? as usize;
+            let mut crc = [0u8; 4];
+            crc.copy_from_slice(&index[body_end..]);
+            let (stored, computed) = (u32::from_le_bytes(crc), crc32fast::hash(&index[..body_end]));
+            if stored != computed {
+                c.pos = body_end;
+                return Err(c.corrupt(format!(
+                    "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )));
+            }
+            let body = &index[12..body_end];
+            unpacked = match codec {
+                CODEC_NONE => body.to_vec(),
+                CODEC_ZSTD => {
+                    // Bounded: zstd cannot expand beyond its best ratio, so a
+                    // claimed length far past it is damage, not data.
+                    let cap = raw_len.min(body.len().saturating_mul(1024).saturating_add(1 << 16));
+                    zstd::bulk::decompress(body, cap)
+                        .map_err(|e| c.corrupt(format!("zstd: {e}")))?
+                }
+                other => return Err(c.corrupt(format!("unknown index codec {other}"))),
+            };
+            if unpacked.len() != raw_len {
+                return Err(c.corrupt("decompressed length differs from the header's"));
+            }
+            Cursor {
+                b: &unpacked,
+                pos: 0,
+                base: 0,
+                file: "index (decompressed)",
+                dir: dname,
+            }
+        }
+        _ => return Err(c.corrupt("unknown version")),
+    };
     let mut sym = c.section()?;
     let mut ser = c.section()?;
     let mut post = c.section()?;
-    if c.pos != index.len() {
+    if c.pos != c.b.len() {
         return Err(c.corrupt("trailing bytes"));
     }
 
@@ -364,5 +474,8 @@ pub fn fuzz_index(meta_json: &[u8], index: &[u8], chunks_body_len: usize) {
     let Ok(meta) = serde_json::from_slice::<Meta>(meta_json) else {
         return;
     };
+    if check_meta(&meta).is_err() {
+        return;
+    }
     let _ = parse_index("fuzz", &meta, index, chunks_body_len);
 }

@@ -1,4 +1,5 @@
-//! Writing a partition: temp dir, fsync, rename.
+//! Writing a partition: encode, temp dir, fsync, rename — every file
+//! operation through the `Fs` seam.
 
 use super::meta::Meta;
 use super::{PartitionError, hour_name};
@@ -7,9 +8,8 @@ use crate::encoding::{put_uvarint, put_zvarint};
 use crate::index::MemPostings;
 use crate::model::labels::{Labels, METRIC_NAME};
 use crate::model::refs::{PostingId, SeriesOrd};
+use hourglass_wal::fs::Fs;
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +23,23 @@ pub(crate) struct PartSeries {
 
 pub(crate) const CHUNKS_MAGIC: &[u8; 4] = b"HGCK";
 pub(crate) const INDEX_MAGIC: &[u8; 4] = b"HGIX";
-pub(crate) const VERSION: u8 = 1;
+/// The chunks file's layout version (unchanged by partition version 2).
+pub(crate) const CHUNKS_VERSION: u8 = 1;
+/// Version 1: the index is three sections after the header.
+pub(crate) const VERSION_1: u8 = 1;
+/// Version 2: the sections may be zstd-compressed; meta has `span_ms`.
+pub(crate) const VERSION: u8 = 2;
+/// Index version 2 codec bytes.
+pub(crate) const CODEC_NONE: u8 = 0;
+pub(crate) const CODEC_ZSTD: u8 = 1;
+
+/// A partition's three files, encoded, with what `meta.json` says.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub(crate) chunks: Vec<u8>,
+    pub(crate) index: Vec<u8>,
+    pub(crate) meta: Meta,
+}
 
 fn put_section(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -38,35 +54,58 @@ fn io(dir: &Path) -> impl Fn(std::io::Error) -> PartitionError + '_ {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = File::create(path)?;
+fn write_synced(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let f = fs.create(path)?;
     f.write_all(bytes)?;
-    f.sync_all()
+    f.sync()
 }
 
-/// The first free directory name for `hour_start_ms` under `parts`.
-fn free_name(parts: &Path, hour_start_ms: i64) -> String {
-    let base = hour_name(hour_start_ms);
-    let taken = |n: &str| parts.join(n).exists() || parts.join(format!("{n}.corrupt")).exists();
-    if !taken(&base) {
-        return base;
+/// The first free directory name starting with `base` under `parts`.
+pub(crate) fn free_name(fs: &dyn Fs, parts: &Path, base: &str) -> String {
+    let taken = |n: &str| {
+        fs.exists(&parts.join(n))
+            || fs.exists(&parts.join(format!("{n}.corrupt")))
+            || fs.exists(&parts.join(format!(".tmp-{n}")))
+    };
+    if !taken(base) {
+        return base.to_string();
     }
     (1..)
         .map(|i| format!("{base}-{i}"))
         .find(|n| !taken(n))
-        .unwrap_or(base)
+        .unwrap_or_else(|| base.to_string())
 }
 
-/// Writes `series` (any order) as a partition for the hour starting at
-/// `hour_start_ms` and returns its directory. Nothing is visible under
-/// its final name until every byte is durable.
-pub(crate) fn write_partition(
-    parts: &Path,
-    hour_start_ms: i64,
+/// The index's three sections as partition version 2 wants them:
+/// zstd-compressed when that is smaller.
+fn index_v2(sections: &[u8]) -> Vec<u8> {
+    let packed = zstd::bulk::compress(sections, 3)
+        .ok()
+        .filter(|z| z.len() < sections.len());
+    let (codec, body) = match &packed {
+        Some(z) => (CODEC_ZSTD, z.as_slice()),
+        None => (CODEC_NONE, sections),
+    };
+    let mut index = Vec::with_capacity(body.len() + 16);
+    index.extend_from_slice(INDEX_MAGIC);
+    index.extend_from_slice(&[VERSION, codec, 0, 0]);
+    index.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    index.extend_from_slice(body);
+    let crc = crc32fast::hash(&index);
+    index.extend_from_slice(&crc.to_le_bytes());
+    index
+}
+
+/// Encodes `series` (any order; series without chunks are left out) as a
+/// partition covering `[start_ms, start_ms + span_ms)` at compaction
+/// `level`.
+pub(crate) fn encode(
+    start_ms: i64,
+    span_ms: i64,
+    level: u32,
     mut series: Vec<PartSeries>,
     source_label: &str,
-) -> Result<PathBuf, PartitionError> {
-    fs::create_dir_all(parts).map_err(io(parts))?;
+) -> Result<Encoded, PartitionError> {
     series.retain(|s| !s.chunks.is_empty());
     // Grouped by (metric, source) so one metric of one source is one range.
     series.sort_by(|a, b| {
@@ -79,7 +118,6 @@ pub(crate) fn write_partition(
         key(a).cmp(&key(b)).then_with(|| a.labels.cmp(&b.labels))
     });
 
-    // Symbols.
     let mut syms: BTreeMap<&str, u64> = BTreeMap::new();
     for s in &series {
         for l in s.labels.iter() {
@@ -95,10 +133,14 @@ pub(crate) fn write_partition(
         sym_sec.extend_from_slice(s.as_bytes());
     }
 
-    // Chunks and the series table.
-    let mut chunks = Vec::with_capacity(64 + series.len() * 160);
+    let body_len: usize = series
+        .iter()
+        .flat_map(|s| s.chunks.iter())
+        .map(|c| c.2.as_bytes().len())
+        .sum();
+    let mut chunks = Vec::with_capacity(12 + body_len);
     chunks.extend_from_slice(CHUNKS_MAGIC);
-    chunks.extend_from_slice(&[VERSION, 0, 0, 0]);
+    chunks.extend_from_slice(&[CHUNKS_VERSION, 0, 0, 0]);
     let mut ser_sec = Vec::new();
     put_uvarint(&mut ser_sec, series.len() as u64);
     let mut postings = MemPostings::<SeriesOrd>::new();
@@ -112,10 +154,9 @@ pub(crate) fn write_partition(
         }
         put_uvarint(&mut ser_sec, s.chunks.len() as u64);
         for (lo, hi, c) in &s.chunks {
-            // Times relative to the hour; offsets implicit (chunks are laid
-            // out in index order, back to back).
-            let rel = lo.wrapping_sub(hour_start_ms);
-            put_zvarint(&mut ser_sec, rel);
+            // Times relative to the span's start; offsets implicit (chunks
+            // are laid out in index order, back to back).
+            put_zvarint(&mut ser_sec, lo.wrapping_sub(start_ms));
             put_uvarint(&mut ser_sec, hi.wrapping_sub(*lo) as u64);
             put_uvarint(&mut ser_sec, c.as_bytes().len() as u64);
             chunks.extend_from_slice(c.as_bytes());
@@ -135,48 +176,95 @@ pub(crate) fn write_partition(
         put_uvarint(&mut post_sec, syms.get(n).copied().unwrap_or(0));
         put_uvarint(&mut post_sec, syms.get(v).copied().unwrap_or(0));
         put_uvarint(&mut post_sec, bm.serialized_size() as u64);
-        bm.serialize_into(&mut post_sec).map_err(io(parts))?;
+        bm.serialize_into(&mut post_sec)
+            .map_err(|source| PartitionError::Io {
+                dir: hour_name(start_ms),
+                source,
+            })?;
     }
 
-    let mut index = Vec::with_capacity(sym_sec.len() + ser_sec.len() + post_sec.len() + 32);
-    index.extend_from_slice(INDEX_MAGIC);
-    index.extend_from_slice(&[VERSION, 0, 0, 0]);
-    put_section(&mut index, &sym_sec);
-    put_section(&mut index, &ser_sec);
-    put_section(&mut index, &post_sec);
+    let mut sections = Vec::with_capacity(sym_sec.len() + ser_sec.len() + post_sec.len() + 24);
+    put_section(&mut sections, &sym_sec);
+    put_section(&mut sections, &ser_sec);
+    put_section(&mut sections, &post_sec);
 
     let meta = Meta {
         version: u32::from(VERSION),
-        hour_start_ms,
-        min_t: if nchunks == 0 { hour_start_ms } else { min_t },
-        max_t: if nchunks == 0 { hour_start_ms } else { max_t },
+        hour_start_ms: start_ms,
+        span_ms,
+        min_t: if nchunks == 0 { start_ms } else { min_t },
+        max_t: if nchunks == 0 { start_ms } else { max_t },
         series: series.len() as u64,
         samples,
         chunks: nchunks,
-        level: 0,
+        level,
         source_label: source_label.to_string(),
     };
-    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| PartitionError::Io {
+    Ok(Encoded {
+        chunks,
+        index: index_v2(&sections),
+        meta,
+    })
+}
+
+/// Writes `enc` into `parts/.tmp-<name>/`, every file and the directory
+/// fsynced; nothing is visible under `name` yet.
+pub(crate) fn write_tmp(
+    fs: &dyn Fs,
+    parts: &Path,
+    name: &str,
+    enc: &Encoded,
+) -> Result<PathBuf, PartitionError> {
+    fs.create_dir_all(parts).map_err(io(parts))?;
+    let meta_json = serde_json::to_vec_pretty(&enc.meta).map_err(|e| PartitionError::Io {
         dir: parts.display().to_string(),
         source: std::io::Error::other(e),
     })?;
-
-    let name = free_name(parts, hour_start_ms);
     let tmp = parts.join(format!(".tmp-{name}"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    if fs.exists(&tmp) {
+        fs.remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
-    fs::create_dir(&tmp).map_err(io(&tmp))?;
-    write_synced(&tmp.join("chunks"), &chunks).map_err(io(&tmp))?;
-    write_synced(&tmp.join("index"), &index).map_err(io(&tmp))?;
-    write_synced(&tmp.join("meta.json"), &meta_json).map_err(io(&tmp))?;
-    File::open(&tmp)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&tmp))?;
-    let dst = parts.join(&name);
-    fs::rename(&tmp, &dst).map_err(io(&dst))?;
-    File::open(parts)
-        .and_then(|d| d.sync_all())
-        .map_err(io(parts))?;
+    let written = (|| {
+        fs.create_dir_all(&tmp)?;
+        write_synced(fs, &tmp.join("chunks"), &enc.chunks)?;
+        write_synced(fs, &tmp.join("index"), &enc.index)?;
+        write_synced(fs, &tmp.join("meta.json"), &meta_json)?;
+        fs.sync_dir(&tmp)
+    })();
+    if let Err(e) = written {
+        // A full disk must not keep the half-written copy either.
+        let _ = fs.remove_dir_all(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    Ok(tmp)
+}
+
+/// Makes a written temp directory visible as `parts/<name>` (rename, then
+/// `parts/` fsynced).
+pub(crate) fn publish(
+    fs: &dyn Fs,
+    parts: &Path,
+    tmp: &Path,
+    name: &str,
+) -> Result<PathBuf, PartitionError> {
+    let dst = parts.join(name);
+    fs.rename(tmp, &dst).map_err(io(&dst))?;
+    fs.sync_dir(parts).map_err(io(parts))?;
     Ok(dst)
+}
+
+/// Writes `series` (any order) as a partition for the hour starting at
+/// `hour_start_ms` and returns its directory. Nothing is visible under
+/// its final name until every byte is durable.
+pub(crate) fn write_partition(
+    fs: &dyn Fs,
+    parts: &Path,
+    hour_start_ms: i64,
+    series: Vec<PartSeries>,
+    source_label: &str,
+) -> Result<PathBuf, PartitionError> {
+    let enc = encode(hour_start_ms, super::HOUR_MS, 0, series, source_label)?;
+    let name = free_name(fs, parts, &hour_name(hour_start_ms));
+    let tmp = write_tmp(fs, parts, &name, &enc)?;
+    publish(fs, parts, &tmp, &name)
 }

@@ -34,6 +34,10 @@ struct State {
     fail_writes: bool,
     disk_full: bool,
     syncs: u64,
+    /// Mutating operations left before a crash, when armed.
+    crash_in: Option<u64>,
+    /// Seed of a torn crash (as [`FaultyFs::crash_torn`]) for `crash_in`.
+    crash_in_torn: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -86,40 +90,39 @@ impl FaultyFs {
     /// Like [`FaultyFs::crash`], but each file keeps a pseudo-random prefix
     /// of its unsynced bytes, as a torn write leaves behind.
     pub fn crash_torn(&self, seed: u64) {
-        let mut x = seed | 1;
-        self.crash_with(move |unsynced| {
-            // xorshift64: deterministic per seed, no dependency.
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x as usize) % (unsynced + 1)
-        });
+        self.crash_with(torn(seed));
     }
 
-    fn crash_with(&self, mut keep_extra: impl FnMut(usize) -> usize) {
+    fn crash_with(&self, keep_extra: impl FnMut(usize) -> usize) {
+        crash_state(&mut self.lock(), keep_extra);
+    }
+
+    /// Crashes (as [`FaultyFs::crash`]) at the `n`-th mutating operation
+    /// from now (creating, writing, syncing, renaming or removing; `0` is
+    /// the next one), which fails: for tests that crash at every step of
+    /// a sequence of operations in turn.
+    pub fn crash_after_ops(&self, n: u64) {
         let mut st = self.lock();
-        st.crashed = true;
-        st.epoch += 1;
-        let State { files, names, .. } = &mut *st;
-        names.retain(|_, e| !matches!(e, Entry::File { durable: false, .. }));
-        let live: std::collections::HashSet<u64> = names
-            .values()
-            .filter_map(|e| match e {
-                Entry::File { id, .. } => Some(*id),
-                Entry::Dir => None,
-            })
-            .collect();
-        files.retain(|id, _| live.contains(id));
-        let mut ids: Vec<u64> = files.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(f) = files.get_mut(&id) {
-                let unsynced = f.data.len().saturating_sub(f.synced_len);
-                let keep = f.synced_len.min(f.data.len()) + keep_extra(unsynced);
-                f.data.truncate(keep);
-                f.synced_len = f.data.len();
-            }
-        }
+        st.crash_in = Some(n);
+        st.crash_in_torn = None;
+    }
+
+    /// Like [`FaultyFs::crash_after_ops`], with a torn crash (as
+    /// [`FaultyFs::crash_torn`] with `seed`).
+    pub fn crash_torn_after_ops(&self, n: u64, seed: u64) {
+        let mut st = self.lock();
+        st.crash_in = Some(n);
+        st.crash_in_torn = Some(seed);
+    }
+
+    /// Disarms [`FaultyFs::crash_after_ops`].
+    pub fn cancel_crash(&self) {
+        self.lock().crash_in = None;
+    }
+
+    /// True once a crash happened (until [`FaultyFs::restart`]).
+    pub fn is_crashed(&self) -> bool {
+        self.lock().crashed
     }
 
     /// Brings the file system back after a crash, as a reboot would.
@@ -195,9 +198,70 @@ impl FaultyFs {
     }
 }
 
+fn crash_state(st: &mut State, mut keep_extra: impl FnMut(usize) -> usize) {
+    st.crashed = true;
+    st.crash_in = None;
+    st.epoch += 1;
+    let State { files, names, .. } = st;
+    names.retain(|_, e| !matches!(e, Entry::File { durable: false, .. }));
+    let live: std::collections::HashSet<u64> = names
+        .values()
+        .filter_map(|e| match e {
+            Entry::File { id, .. } => Some(*id),
+            Entry::Dir => None,
+        })
+        .collect();
+    files.retain(|id, _| live.contains(id));
+    let mut ids: Vec<u64> = files.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        if let Some(f) = files.get_mut(&id) {
+            let unsynced = f.data.len().saturating_sub(f.synced_len);
+            let keep = f.synced_len.min(f.data.len()) + keep_extra(unsynced);
+            f.data.truncate(keep);
+            f.synced_len = f.data.len();
+        }
+    }
+}
+
+/// How many unsynced bytes each file keeps in a torn crash.
+fn torn(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut x = seed | 1;
+    move |unsynced| {
+        // xorshift64: deterministic per seed, no dependency.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x as usize) % (unsynced + 1)
+    }
+}
+
+/// Counts one mutating operation: fails after a crash, and crashes when
+/// an armed countdown reaches it.
+fn tick(st: &mut State) -> io::Result<()> {
+    if st.crashed {
+        return Err(crashed());
+    }
+    match st.crash_in {
+        Some(0) => {
+            match st.crash_in_torn {
+                Some(seed) => crash_state(st, torn(seed)),
+                None => crash_state(st, |_| 0),
+            }
+            Err(crashed())
+        }
+        Some(n) => {
+            st.crash_in = Some(n - 1);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 impl WalFile for MemHandle {
     fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         self.fs.with_file(self, |st| {
+            tick(st)?;
             if st.fail_writes {
                 return Err(io::Error::other("injected write failure"));
             }
@@ -224,6 +288,7 @@ impl WalFile for MemHandle {
 
     fn sync(&self) -> io::Result<()> {
         self.fs.with_file(self, |st| {
+            tick(st)?;
             if st.fail_syncs > 0 {
                 st.fail_syncs -= 1;
                 return Err(io::Error::other("injected fsync failure"));
@@ -237,6 +302,7 @@ impl WalFile for MemHandle {
 
     fn truncate(&self, len: u64) -> io::Result<()> {
         self.fs.with_file(self, |st| {
+            tick(st)?;
             let file = st.files.get_mut(&self.id).ok_or_else(crashed)?;
             let len = usize::try_from(len).map_err(io::Error::other)?;
             file.data.resize(len, 0);
@@ -256,7 +322,7 @@ impl WalFile for MemHandle {
 impl Fs for FaultyFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         for dir in path.ancestors() {
             if dir.as_os_str().is_empty() {
                 continue;
@@ -308,7 +374,7 @@ impl Fs for FaultyFs {
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         let id = match st.names.get(path) {
             Some(Entry::File { id, .. }) => {
                 let id = *id;
@@ -348,7 +414,7 @@ impl Fs for FaultyFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         match st.names.get(path) {
             Some(Entry::File { .. }) => {
                 st.names.remove(path);
@@ -360,7 +426,7 @@ impl Fs for FaultyFs {
 
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         if !st.names.contains_key(path) {
             return Err(not_found(path));
         }
@@ -370,7 +436,7 @@ impl Fs for FaultyFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         if !st.names.contains_key(from) {
             return Err(not_found(from));
         }
@@ -397,7 +463,7 @@ impl Fs for FaultyFs {
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        Self::check(&st)?;
+        tick(&mut st)?;
         if st.fail_syncs > 0 {
             st.fail_syncs -= 1;
             return Err(io::Error::other("injected fsync failure"));
@@ -441,6 +507,22 @@ mod tests {
         assert!(a.write_all(b"!").is_err(), "old handles stay dead");
         assert_eq!(fs.read(&dir.join("a")).unwrap(), b"hello");
         assert!(!fs.exists(&dir.join("b")), "entry never synced");
+    }
+
+    #[test]
+    fn crash_after_ops_crashes_at_the_counted_operation() {
+        let fs = FaultyFs::new();
+        fs.create_dir_all(Path::new("/w")).unwrap();
+        fs.crash_after_ops(2);
+        let f = fs.create(Path::new("/w/a")).unwrap();
+        f.write_all(b"x").unwrap();
+        assert!(f.sync().is_err());
+        assert!(fs.is_crashed());
+        fs.restart();
+        assert!(!fs.exists(Path::new("/w/a")), "never synced");
+        fs.crash_after_ops(0);
+        fs.cancel_crash();
+        fs.create_dir_all(Path::new("/w")).unwrap();
     }
 
     #[test]

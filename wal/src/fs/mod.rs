@@ -1,4 +1,5 @@
-//! The file-system seam: everything the WAL does to disk goes through [`Fs`].
+//! The file-system seam: everything the WAL, the partition writer and the
+//! compactor do to disk goes through [`Fs`].
 //!
 //! [`StdFs`] is the real thing; [`FaultyFs`] is an in-memory file system for
 //! tests that can fail writes and fsyncs and simulate a crash that throws
@@ -52,6 +53,11 @@ pub trait Fs: Send + Sync + Debug {
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// True when something exists at `path`.
     fn exists(&self, path: &Path) -> bool;
+    /// True when paths name files of the operating system, so a reader
+    /// may map them into memory instead of reading them through [`Fs::read`].
+    fn os_paths(&self) -> bool {
+        false
+    }
 }
 
 /// An open file that is only ever appended to (or cut back).

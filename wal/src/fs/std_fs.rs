@@ -88,4 +88,8 @@ impl Fs for StdFs {
     fn exists(&self, path: &Path) -> bool {
         path.exists()
     }
+
+    fn os_paths(&self) -> bool {
+        true
+    }
 }

@@ -1,0 +1,284 @@
+//! Compaction throughput and what it leaves on disk.
+//!
+//! * `compact/day-merge`: 2,000 node-exporter-like series × 6 hours at
+//!   15 s (2.88M samples) in six hourly partitions merged into one day
+//!   partition (decode, merge, re-encode, zstd index, write, fsync, swap).
+//!   Throughput in samples/s. `compact/merge-encode` is its CPU part alone
+//!   (no file written).
+//! * Printed once (`footprint`): bytes per sample of a day partition after
+//!   compaction for 10,000 series × 24 h (57.6M samples), timestamps
+//!   scrape-aligned with most series idle, and ±3 ms jittered with every
+//!   series moving; then the share of partition bytes freed by deleting
+//!   10 % of the series and compacting. `HOURGLASS_FOOTPRINT_SERIES`
+//!   scales it down; `HOURGLASS_FOOTPRINT_ONLY=1` runs only this.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
+use hourglass_storage::compact::CompactOptions;
+use hourglass_storage::internals::merge_and_encode;
+use hourglass_storage::{Labels, MatchOp, Matcher, Options, Sample, Storage, WriteBatch};
+use std::path::Path;
+use std::time::Instant;
+
+const H: i64 = 3_600_000;
+const DAY: i64 = 24 * H;
+const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
+const STEP: i64 = 15_000;
+
+/// xorshift64: deterministic data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn labels(n: usize) -> Vec<Labels> {
+    (0..n)
+        .map(|i| {
+            let inst = format!("host-{:04}:9100", i / 100);
+            let name = format!("node_metric_{}", i % 100);
+            Labels::from_pairs([
+                ("__name__", name.as_str()),
+                ("instance", &inst),
+                ("job", "node"),
+            ])
+        })
+        .collect()
+}
+
+/// Node-exporter-like values: with `busy`, every series moves (counters
+/// by random steps, gauges by a random walk); without, 70 % stay constant
+/// and counters tick by small integers.
+struct Values {
+    v: Vec<f64>,
+    busy: bool,
+    rng: Rng,
+}
+
+impl Values {
+    fn new(n: usize, busy: bool) -> Values {
+        Values {
+            v: (0..n).map(|i| (i % 1000) as f64).collect(),
+            busy,
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+        }
+    }
+
+    fn next(&mut self, i: usize) -> f64 {
+        let r = self.rng.next();
+        let counter = i % 10 < 3;
+        self.v[i] = match (self.busy, counter) {
+            (false, false) => self.v[i],
+            (false, true) => self.v[i] + (r % 4) as f64,
+            (true, true) => self.v[i] + (r % 5000) as f64,
+            (true, false) => {
+                ((self.v[i] + (r % 2001) as f64 / 100.0 - 10.0) * 100.0).round() / 100.0
+            }
+        };
+        self.v[i]
+    }
+}
+
+fn opts() -> Options {
+    let mut o = Options::default();
+    o.head.ooo_window_ms = 10 * 60_000;
+    o.wal.sync = hourglass_wal::SyncPolicy::Never;
+    o
+}
+
+/// Writes `hours` hours of `n` series from `T0` into `dir` (persisted
+/// hour by hour), plus one marker sample a day later so the day is old.
+fn build(dir: &Path, n: usize, hours: i64, jitter: bool) -> Storage {
+    let st = Storage::open(dir, opts()).unwrap();
+    let ls = labels(n);
+    let mut vals = Values::new(n, jitter);
+    let mut rng = Rng(42);
+    for step in 0..hours * H / STEP {
+        let t = T0 + step * STEP;
+        let mut b = WriteBatch::new();
+        for (i, l) in ls.iter().enumerate() {
+            let j = if jitter {
+                (rng.next() % 7) as i64 - 3
+            } else {
+                0
+            };
+            b.push(l.clone(), vec![Sample::new(t + j, vals.next(i))]);
+        }
+        st.append(&b).unwrap();
+        if (t - T0) % H == H - STEP {
+            st.persist().unwrap();
+        }
+    }
+    let mut b = WriteBatch::new();
+    b.push(
+        Labels::from_pairs([("__name__", "marker")]),
+        vec![Sample::new(T0 + 2 * DAY, 1.0)],
+    );
+    st.append(&b).unwrap();
+    st.persist().unwrap();
+    st
+}
+
+/// CPU time this thread has run, from /proc/thread-self/schedstat (ns):
+/// throughput per core on a machine shared with other work.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else if e.file_name() != "LOCK" {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+fn day_opts() -> CompactOptions {
+    CompactOptions {
+        day_after_ms: Some(H),
+    }
+}
+
+fn bench_compact(c: &mut Criterion) {
+    let template = tempfile::tempdir().unwrap();
+    let (n, hours) = (2_000, 6);
+    build(template.path(), n, hours, true).close().unwrap();
+    let samples = n as u64 * (hours * H / STEP) as u64;
+    let mut g = c.benchmark_group("compact");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(samples));
+    // The CPU part alone, on one core: decode, merge, re-encode, zstd
+    // index, the files' bytes in memory.
+    let st = Storage::open(template.path(), opts()).unwrap();
+    let hours: Vec<_> = st
+        .partitions()
+        .into_iter()
+        .filter(|p| p.meta().hour_start_ms < T0 + DAY)
+        .collect();
+    g.bench_function("merge-encode", |b| {
+        b.iter(|| assert!(merge_and_encode(&hours) > 0));
+    });
+    drop(hours);
+    st.close().unwrap();
+    g.bench_function("day-merge", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                copy_dir(template.path(), dir.path());
+                let st = Storage::open(dir.path(), opts()).unwrap();
+                (dir, st)
+            },
+            |(dir, st)| {
+                let s = st.compact(&day_opts(), &mut |_| {}).unwrap();
+                assert_eq!(s.counts.samples_out, samples);
+                (dir, st)
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    g.finish();
+}
+
+fn footprint(_: &mut Criterion) {
+    let n: usize = std::env::var("HOURGLASS_FOOTPRINT_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    for (name, jitter) in [
+        ("aligned, most idle", false),
+        ("±3 ms jitter, all moving", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let st = build(dir.path(), n, 24, jitter);
+        let built = t0.elapsed();
+        let hourly: u64 = st.partitions().iter().map(|p| p.bytes()).sum();
+        let hours: Vec<_> = st
+            .partitions()
+            .into_iter()
+            .filter(|p| p.meta().hour_start_ms < T0 + DAY)
+            .collect();
+        let c0 = thread_cpu_ns();
+        merge_and_encode(&hours);
+        let cpu_merge = thread_cpu_ns() - c0;
+        drop(hours);
+        let t1 = Instant::now();
+        let c1 = thread_cpu_ns();
+        let s = st.compact(&day_opts(), &mut |_| {}).unwrap();
+        let cpu_compact = thread_cpu_ns() - c1;
+        let took = t1.elapsed();
+        // Jitter puts the first samples 1–3 ms before midnight: those are
+        // a (tiny) day partition of their own; every day partition counts.
+        let days: Vec<_> = st
+            .partitions()
+            .into_iter()
+            .filter(|p| p.meta().span_ms == DAY)
+            .collect();
+        let samples: u64 = days.iter().map(|p| p.meta().samples).sum();
+        let bytes: u64 = days.iter().map(|p| p.bytes()).sum();
+        let hourly_samples = samples.max(1);
+        println!(
+            "footprint {n} series x 24 h, {name}: {samples} samples; hourly partitions {:.3} B/sample, \
+             after compaction {:.3} B/sample ({} day partitions, {bytes} bytes: chunks+index+meta); \
+             compaction {:.2?} ({:.1}M samples/s); ingest {built:.2?}",
+            hourly as f64 / hourly_samples as f64,
+            bytes as f64 / samples as f64,
+            days.len(),
+            took,
+            s.counts.samples_in as f64 / took.as_secs_f64() / 1e6,
+        );
+        println!(
+            "  per CPU-second of this thread: merge+encode {:.1}M samples/s, whole compaction (with writes, fsyncs, swap) {:.1}M samples/s",
+            s.counts.samples_in as f64 / (cpu_merge.max(1) as f64 / 1e9) / 1e6,
+            s.counts.samples_in as f64 / (cpu_compact.max(1) as f64 / 1e9) / 1e6,
+        );
+        // Would zstd on the chunks file win? (It is not applied: chunks
+        // stay mmapped and decoded in place.)
+        let big = days.iter().max_by_key(|p| p.meta().samples).unwrap();
+        let chunks = std::fs::read(big.dir().join("chunks")).unwrap();
+        let z = zstd::bulk::compress(&chunks, 3).unwrap();
+        println!(
+            "  largest day partition: chunks file {} bytes, zstd -3 {} bytes ({:.1} % smaller)",
+            chunks.len(),
+            z.len(),
+            100.0 * (chunks.len() - z.len().min(chunks.len())) as f64 / chunks.len() as f64
+        );
+        // Delete 10 % of the series (host-0000 … host-0009 of 100 hosts)
+        // and compact: the share of partition bytes freed.
+        let before: u64 = st.partitions().iter().map(|p| p.bytes()).sum();
+        let m = Matcher::new(MatchOp::RegexMatch, "instance", "host-000[0-9]:9100").unwrap();
+        let hit = st.delete_series(&[vec![m]], i64::MIN, i64::MAX).unwrap();
+        st.compact(&day_opts(), &mut |_| {}).unwrap();
+        let after: u64 = st.partitions().iter().map(|p| p.bytes()).sum();
+        println!(
+            "delete {hit} of {n} series + compaction ({name}): partition bytes {before} -> {after}, {:.1} % freed",
+            100.0 * (before - after) as f64 / before as f64
+        );
+        st.close().unwrap();
+    }
+}
+
+criterion_group!(benches, bench_compact, footprint);
+criterion_group!(footprint_only, footprint);
+fn main() {
+    // `HOURGLASS_FOOTPRINT_ONLY=1` skips the timed groups.
+    if std::env::var_os("HOURGLASS_FOOTPRINT_ONLY").is_some() {
+        footprint_only();
+    } else {
+        benches();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,105 @@
+//! Format round trips: version 2 written and read back (zstd index or
+//! not), and version 1 still read.
+
+use super::writer::{CODEC_ZSTD, INDEX_MAGIC, VERSION_1};
+use super::*;
+use crate::chunk;
+use crate::model::labels::Labels;
+use crate::model::sample::Sample;
+use hourglass_wal::fs::{FaultyFs, Fs, StdFs};
+use std::path::Path;
+use std::sync::Arc;
+
+fn series(n: usize, start: i64) -> Vec<PartSeries> {
+    (0..n)
+        .map(|i| {
+            let samples: Vec<Sample> = (0..240)
+                .map(|k| Sample::new(start + k * 15_000, (k * i as i64) as f64))
+                .collect();
+            let c = chunk::encode(&samples).unwrap();
+            PartSeries {
+                labels: Labels::from_pairs([
+                    ("__name__", "up"),
+                    ("instance", &*format!("host-{i}")),
+                    ("job", "node"),
+                ]),
+                chunks: vec![(samples[0].t, samples[239].t, Arc::new(c))],
+            }
+        })
+        .collect()
+}
+
+fn read_back(p: &Partition) -> Vec<(String, Vec<Sample>)> {
+    (0..p.series_count())
+        .map(|i| {
+            let (l, chunks) = p.series_at(i).unwrap();
+            let mut v = Vec::new();
+            for c in chunks {
+                c.decode_into(&mut v).unwrap();
+            }
+            (l.to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn version_2_round_trips_through_any_fs_with_a_zstd_index() {
+    let start = 1_763_769_600_000;
+    let fs = FaultyFs::new();
+    let parts = Path::new("/p");
+    let dir = write_partition(&fs, parts, start, series(50, start), "job").unwrap();
+    let p = Partition::open_with(&fs, &dir).unwrap();
+    assert_eq!(p.meta().version, 2);
+    assert_eq!(p.meta().samples, 50 * 240);
+    let index = fs.read(&dir.join("index")).unwrap();
+    assert_eq!(index[5], CODEC_ZSTD, "50 similar series compress");
+    let got = read_back(&p);
+    assert_eq!(got.len(), 50);
+    assert!(got.iter().all(|(_, v)| v.len() == 240));
+}
+
+#[test]
+fn version_1_partitions_are_still_read() {
+    let start = 1_763_769_600_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_partition(&StdFs, tmp.path(), start, series(5, start), "job").unwrap();
+    let want = read_back(&Partition::open(&dir).unwrap());
+    // Rewrite it as version 1: sections after an 8-byte header, meta
+    // without `span_ms`.
+    let index = std::fs::read(dir.join("index")).unwrap();
+    let body = &index[12..index.len() - 4];
+    let sections = if index[5] == CODEC_ZSTD {
+        zstd::bulk::decompress(body, 1 << 20).unwrap()
+    } else {
+        body.to_vec()
+    };
+    let mut v1 = INDEX_MAGIC.to_vec();
+    v1.extend_from_slice(&[VERSION_1, 0, 0, 0]);
+    v1.extend_from_slice(&sections);
+    std::fs::write(dir.join("index"), v1).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    meta["version"] = 1.into();
+    meta.as_object_mut().unwrap().remove("span_ms");
+    std::fs::write(dir.join("meta.json"), serde_json::to_vec(&meta).unwrap()).unwrap();
+    let p = Partition::open(&dir).unwrap();
+    assert_eq!(p.meta().version, 1);
+    assert_eq!(p.meta().span_ms, HOUR_MS);
+    assert_eq!(read_back(&p), want);
+}
+
+#[test]
+fn a_damaged_version_2_index_is_refused() {
+    let start = 1_763_769_600_000;
+    let fs = FaultyFs::new();
+    let dir = write_partition(&fs, Path::new("/p"), start, series(20, start), "job").unwrap();
+    let index = fs.read(&dir.join("index")).unwrap();
+    let meta = fs.read(&dir.join("meta.json")).unwrap();
+    for i in (0..index.len()).step_by(7) {
+        let mut d = index.clone();
+        d[i] ^= 0x21;
+        fs.write_file(&dir.join("index"), &d).unwrap();
+        assert!(Partition::open_with(&fs, &dir).is_err(), "byte {i}");
+        fuzz_index(&meta, &d, 1000);
+    }
+}
