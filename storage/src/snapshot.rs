@@ -25,7 +25,7 @@ pub struct SnapshotStats {
     pub linked_files: u64,
     /// WAL files copied (segments and the checkpoint's).
     pub wal_files: u64,
-    /// Bytes copied (the WAL; links copy none).
+    /// Bytes copied (the WAL and pending deletions; links copy none).
     pub copied_bytes: u64,
 }
 
@@ -127,6 +127,14 @@ pub(crate) fn write(
     sync_dir(&parts_dst)?;
     if !skip_head {
         copy_wal(&data_dir.join("wal"), &tmp.join("wal"), &mut stats)?;
+    }
+    // Pending deletions go along, or deleted series would come back in
+    // the snapshot. The file is replaced by rename, so a copy is whole.
+    let tomb = data_dir.join(crate::tombstones::FILE);
+    match fs::copy(&tomb, tmp.join(crate::tombstones::FILE)) {
+        Ok(n) => stats.copied_bytes += n,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_at(&tomb)(e)),
     }
     sync_dir(&tmp)?;
     fs::rename(&tmp, dst).map_err(io_at(dst))?;
