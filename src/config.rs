@@ -26,6 +26,13 @@
 //! [[auth.read.tokens]]
 //! name = "grafana"
 //! token = "…"
+//!
+//! [events.nats]                  # publish events to NATS JetStream
+//! url = "nats://127.0.0.1:4222"
+//! subject_prefix = "hourglass"   # <prefix>.metrics_collected.<source_id>
+//! stream = "HOURGLASS_EVENTS"    # created over <prefix>.> when missing
+//! user = "…"                     # optional: user and password, or token
+//! password = "…"
 //! ```
 //!
 //! A path class with no credentials configured is open.
@@ -44,6 +51,18 @@ pub struct Config {
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Where events are published beyond SSE and WebSocket.
+    #[serde(default)]
+    pub events: Events,
+}
+
+/// `[events]`: broker sinks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// `[events.nats]`: NATS JetStream.
+    #[serde(default)]
+    pub nats: Option<crate::events::nats_sink::NatsConfig>,
 }
 
 /// Credentials for writing and for reading, separately.

@@ -8,6 +8,8 @@
 
 mod arrival;
 pub(crate) mod envelope;
+mod events;
+mod events_ws;
 mod health;
 pub(crate) mod json;
 mod labels;

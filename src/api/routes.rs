@@ -5,8 +5,8 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload,
-    self_metrics, status, target_metadata, targets, write,
+    events, events_ws, health, labels, metadata, metrics_query, parse_query, prom_targets, push,
+    query, reload, self_metrics, status, target_metadata, targets, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;
@@ -292,6 +292,24 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/metrics/query",
         class: Class::Read,
         handler: || get(metrics_query::metrics_query),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events",
+        class: Class::Read,
+        handler: || get(events::sse),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events/ws",
+        class: Class::Read,
+        handler: || get(events_ws::ws),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events/subscriptions",
+        class: Class::Read,
+        handler: || get(events::subscriptions),
     },
 ];
 

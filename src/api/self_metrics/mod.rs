@@ -1,5 +1,6 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
+mod events_metrics;
 mod exposition;
 mod scrape_metrics;
 
@@ -383,6 +384,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     scrape_metrics::write(&mut out, state.scrape());
     collection_latency(&mut out);
+    events_metrics::write(&mut out);
 
     (
         [(

@@ -1,0 +1,257 @@
+//! Issue #16 with a real broker: Debian's `nats-server -js` on a loopback
+//! port with a temporary store, Hourglass publishing to it, and Python's
+//! `nats-py` consuming the stream as a downstream service would. Skipped
+//! with a reason when nats-server or nats-py is missing outside CI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Server;
+use common::events::Sse;
+use common::external::{free_port, have, in_ci};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `nats-server -js` killed when dropped.
+struct Nats {
+    child: Child,
+    port: u16,
+}
+
+impl Nats {
+    fn start(store: &Path, port: u16) -> Nats {
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nats { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ready() -> bool {
+    let py = Command::new("python3")
+        .args(["-c", "import nats"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        py || !in_ci(),
+        "nats-py is not installed; .ci/run installs it"
+    );
+    if !(have("nats-server") && py) {
+        println!("skipped: needs nats-server (Debian package) and nats-py");
+        return false;
+    }
+    true
+}
+
+fn start_hourglass(data: &Path, url: &str) -> Server {
+    let config = data.join("hourglass.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[events.nats]\nurl = \"{url}\"\nsubject_prefix = \"hg\"\nstream = \"HG_EVENTS\"\n"
+        ),
+    )
+    .unwrap();
+    Server::start(&data.join("data"), &["--config", config.to_str().unwrap()])
+}
+
+fn push(server: &Server, job: &str, i: usize) {
+    let r = server.request(
+        "PUT",
+        &format!("/metrics/job/{job}"),
+        &[],
+        format!("m {i}\n").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Waits until the sink has had every outbox event acknowledged.
+fn wait_delivered(server: &Server) {
+    common::wait_until("the nats sink to catch up", Duration::from_secs(60), || {
+        let s = server.get("/api/v1/events/subscriptions").json();
+        let head = s["data"]["head"].as_u64().unwrap();
+        s["data"]["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "nats" && c["position"].as_u64() == Some(head))
+    });
+}
+
+/// Every message in the stream, as nats-py consumed them.
+fn consume(url: &str, expected: usize) -> Vec<Value> {
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/nats_consume.py"
+        ))
+        .args([url, "HG_EVENTS", "hg.>", &expected.to_string()])
+        .output()
+        .expect("run nats_consume.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The outbox's events in order, over SSE.
+fn outbox(server: &Server, n: usize) -> Vec<Value> {
+    Sse::connect(server.addr, "/api/v1/events?since=1", &[])
+        .take(n)
+        .iter()
+        .map(|e| e.json())
+        .collect()
+}
+
+/// Checks the consumer saw exactly `want`, each once, in order per source,
+/// under the right subject and message id.
+fn check_exactly_once_in_order(got: &[Value], want: &[Value]) {
+    let ids: Vec<&str> = got.iter().map(|m| m["msg_id"].as_str().unwrap()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "a message id came twice");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "consumer got {} of {}",
+        got.len(),
+        want.len()
+    );
+    let per_source = |events: Vec<&Value>| {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for e in events {
+            m.entry(
+                e["metrics_collected"]["source_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+            .or_default()
+            .push(e["event_id"].as_str().unwrap().to_string());
+        }
+        m
+    };
+    for m in got {
+        assert_eq!(m["msg_id"], m["data"]["event_id"], "{m}");
+        let source = m["data"]["metrics_collected"]["source_id"]
+            .as_str()
+            .unwrap();
+        assert_eq!(m["subject"], format!("hg.metrics_collected.{source}"));
+    }
+    assert_eq!(
+        per_source(got.iter().map(|m| &m["data"]).collect()),
+        per_source(want.iter().collect()),
+        "order per source differs from the outbox"
+    );
+}
+
+#[test]
+fn a_jetstream_consumer_gets_every_event_once_in_order() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&dir.path().join("js"), free_port());
+    let server = start_hourglass(dir.path(), &nats.url());
+    for i in 0..60 {
+        push(&server, ["a", "b", "c"][i % 3], i);
+    }
+    wait_delivered(&server);
+    let got = consume(&nats.url(), 60);
+    let want = outbox(&server, 60);
+    check_exactly_once_in_order(&got, &want);
+    let seqs: Vec<u64> = got
+        .iter()
+        .map(|m| m["stream_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=60).collect::<Vec<_>>(),
+        "published in outbox order"
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("hourglass_events_sink_backlog_events{sink=\"nats\"} 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn broker_and_server_killed_mid_stream_lose_and_repeat_nothing() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("js");
+    let port = free_port();
+    let nats = Nats::start(&store, port);
+    let server = start_hourglass(dir.path(), &nats.url());
+    let mut n = 0;
+    let mut pushes = |server: &Server, count: usize| {
+        for _ in 0..count {
+            push(server, ["x", "y"][n % 2], n);
+            n += 1;
+        }
+    };
+    pushes(&server, 30);
+    // The broker dies mid-stream: events wait in the outbox.
+    nats.kill();
+    pushes(&server, 30);
+    common::wait_until(
+        "the backlog gauge to show waiting events",
+        Duration::from_secs(30),
+        || {
+            let m = server.get("/metrics").text();
+            m.lines()
+                .find_map(|l| {
+                    l.strip_prefix("hourglass_events_sink_backlog_events{sink=\"nats\"} ")
+                })
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v > 0.0)
+        },
+    );
+    let nats = Nats::start(&store, port);
+    pushes(&server, 30);
+    // Hourglass dies mid-stream, right after a burst.
+    common::signal(server.child.as_ref().unwrap(), "KILL");
+    drop(server);
+    let server = start_hourglass(dir.path(), &nats.url());
+    pushes(&server, 30);
+    wait_delivered(&server);
+    let want = outbox(&server, 120);
+    let got = consume(&nats.url(), 120);
+    check_exactly_once_in_order(&got, &want);
+}
