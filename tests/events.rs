@@ -294,3 +294,71 @@ fn a_stalled_websocket_consumer_slows_neither_ingest_nor_others() {
         N - missed
     );
 }
+
+#[test]
+fn an_import_is_one_batch_upload_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let t = common::now_ms();
+    let input = common::cli::input_file(
+        dir.path(),
+        "backfill.jsonl",
+        format!(
+            "{{\"metric\":{{\"__name__\":\"old\"}},\"values\":[1,2],\"timestamps\":[{},{}]}}\n",
+            t - 60_000,
+            t - 30_000
+        ),
+    );
+    let (ok, _, err) = common::cli::import(&data, &input, &[]);
+    assert!(ok, "{err}");
+    let server = Server::start(&data, &[]);
+    let e = Sse::connect(server.addr, "/api/v1/events?since=1", &[]).take(1)[0].json();
+    check_shape(&e);
+    let mc = &e["metrics_collected"];
+    assert_eq!(mc["collection_method"], "BATCH_UPLOAD");
+    assert_eq!(mc["source_id"], "backfill.jsonl");
+    assert_eq!(mc["metrics_count"], 2);
+}
+
+#[test]
+fn live_samples_reach_a_websocket_subscriber_labels_once() {
+    let (_dir, server) = Server::fresh();
+    let r = server.get("/api/v1/stream?match[]=rate(x[5m])");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = server.get("/api/v1/stream?match[]=live&colour=red");
+    assert!(r.text().contains("colour"), "{}", r.text());
+    let mut ws = Ws::connect(server.addr, "/api/v1/stream?match[]=%7B__name__%3D%22live%22%7D");
+    // The subscription is registered once the upgrade is answered.
+    let now = common::now_ms();
+    let write = |t: i64, v: f64| {
+        let r = common::write_series(
+            &server,
+            &[
+                (vec![("__name__", "live"), ("k", "a")], vec![hourglass_storage::Sample::new(t, v)]),
+                (vec![("__name__", "other")], vec![hourglass_storage::Sample::new(t, v)]),
+            ],
+        );
+        assert_eq!(r.status, 204);
+    };
+    write(now, 1.5);
+    let first = ws.recv_type("samples");
+    assert_eq!(first["series"][0]["labels"]["k"], "a");
+    assert_eq!(first["data"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first["data"][0]["values"][0][1], "1.5");
+    // p99 from the write's acknowledgement to the subscriber, over 200
+    // writes one at a time (printed, not asserted: a loaded machine).
+    let mut took = Vec::new();
+    for i in 1..=200 {
+        write(now + i, i as f64);
+        let acked = std::time::Instant::now();
+        let m = ws.recv_type("samples");
+        took.push(acked.elapsed());
+        assert!(m["series"].as_array().unwrap().is_empty(), "labels once: {m}");
+        assert_eq!(m["data"][0]["values"][0][1], i.to_string());
+    }
+    took.sort();
+    println!(
+        "live stream, write ack to subscriber: p50 {:?} p99 {:?} (200 writes)",
+        took[99], took[197]
+    );
+}

@@ -10,6 +10,7 @@ mod arrival;
 pub(crate) mod envelope;
 mod events;
 mod events_ws;
+mod stream;
 mod health;
 pub(crate) mod json;
 mod labels;

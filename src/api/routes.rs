@@ -5,7 +5,7 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    events, events_ws, health, labels, metadata, metrics_query, parse_query, prom_targets, push,
+    events, events_ws, health, stream, labels, metadata, metrics_query, parse_query, prom_targets, push,
     query, reload, self_metrics, status, target_metadata, targets, write,
 };
 use crate::server::{AppState, auth, request_body};
@@ -310,6 +310,12 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/events/subscriptions",
         class: Class::Read,
         handler: || get(events::subscriptions),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stream",
+        class: Class::Read,
+        handler: || get(stream::stream),
     },
 ];
 

@@ -93,3 +93,18 @@ pub fn push(
         errors: u64::from(!ok),
     });
 }
+
+/// Appends the event for `b` straight to the outbox under `data_dir`,
+/// for `hourglass import` (the server is not running: the directory is
+/// locked). Returns the event's number.
+pub fn append_offline(data_dir: &std::path::Path, b: &Batch<'_>) -> Result<u64, String> {
+    use super::outbox::{Outbox, Retention};
+    let dir = data_dir.join(super::DIR);
+    let fs = std::sync::Arc::new(hourglass_wal::fs::StdFs);
+    let (mut outbox, _) =
+        Outbox::open(fs, &dir, Retention::default()).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&event(b)).map_err(|e| e.to_string())?;
+    outbox
+        .append(super::bus::now_ms(), &[json])
+        .map_err(|e| e.to_string())
+}

@@ -10,6 +10,7 @@
 
 pub mod bus;
 pub mod consumer;
+pub mod live;
 pub mod emit;
 pub mod model;
 pub mod nats;

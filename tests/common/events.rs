@@ -122,9 +122,14 @@ impl Sse {
     }
 
     /// The next event (comments skipped), or `None` at the end of the
-    /// stream or after the read timeout.
+    /// stream or when none came within 20 s (keep-alive comments do not
+    /// count).
     pub fn next(&mut self) -> Option<SseEvent> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
             while let Some(end) = self.pending.find("\n\n") {
                 let block: String = self.pending.drain(..end + 2).collect();
                 let mut e = SseEvent {
