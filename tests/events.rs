@@ -327,15 +327,24 @@ fn live_samples_reach_a_websocket_subscriber_labels_once() {
     assert_eq!(r.status, 400, "{}", r.text());
     let r = server.get("/api/v1/stream?match[]=live&colour=red");
     assert!(r.text().contains("colour"), "{}", r.text());
-    let mut ws = Ws::connect(server.addr, "/api/v1/stream?match[]=%7B__name__%3D%22live%22%7D");
+    let mut ws = Ws::connect(
+        server.addr,
+        "/api/v1/stream?match[]=%7B__name__%3D%22live%22%7D",
+    );
     // The subscription is registered once the upgrade is answered.
     let now = common::now_ms();
     let write = |t: i64, v: f64| {
         let r = common::write_series(
             &server,
             &[
-                (vec![("__name__", "live"), ("k", "a")], vec![hourglass_storage::Sample::new(t, v)]),
-                (vec![("__name__", "other")], vec![hourglass_storage::Sample::new(t, v)]),
+                (
+                    vec![("__name__", "live"), ("k", "a")],
+                    vec![hourglass_storage::Sample::new(t, v)],
+                ),
+                (
+                    vec![("__name__", "other")],
+                    vec![hourglass_storage::Sample::new(t, v)],
+                ),
             ],
         );
         assert_eq!(r.status, 204);
@@ -353,7 +362,10 @@ fn live_samples_reach_a_websocket_subscriber_labels_once() {
         let acked = std::time::Instant::now();
         let m = ws.recv_type("samples");
         took.push(acked.elapsed());
-        assert!(m["series"].as_array().unwrap().is_empty(), "labels once: {m}");
+        assert!(
+            m["series"].as_array().unwrap().is_empty(),
+            "labels once: {m}"
+        );
         assert_eq!(m["data"][0]["values"][0][1], i.to_string());
     }
     took.sort();
@@ -361,4 +373,35 @@ fn live_samples_reach_a_websocket_subscriber_labels_once() {
         "live stream, write ack to subscriber: p50 {:?} p99 {:?} (200 writes)",
         took[99], took[197]
     );
+}
+
+/// Batch end (the event's timestamp) to an SSE client, over 300 pushes one
+/// at a time; printed for the README, asserted only against a stall.
+#[test]
+fn sse_latency_figure() {
+    let (_dir, server) = Server::fresh();
+    let mut sse = Sse::connect(server.addr, "/api/v1/events", &[]);
+    let reader = std::thread::spawn(move || {
+        let mut lat = Vec::new();
+        for _ in 0..300 {
+            let e = sse.next().expect("event");
+            let now = common::now_ms();
+            let ts = hourglass_storage::calendar::parse_rfc3339_ms(
+                e.json()["timestamp"].as_str().unwrap(),
+            )
+            .unwrap();
+            lat.push(now - ts);
+        }
+        lat
+    });
+    for i in 0..300 {
+        push(&server, "lat", &format!("m {i}\n"));
+    }
+    let mut lat = reader.join().unwrap();
+    lat.sort_unstable();
+    println!(
+        "SSE, batch end to client: p50 {} ms, p99 {} ms, max {} ms (300 pushes)",
+        lat[150], lat[296], lat[299]
+    );
+    assert!(lat[299] < 30_000, "stalled");
 }

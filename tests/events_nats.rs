@@ -263,3 +263,126 @@ fn broker_and_server_killed_mid_stream_lose_and_repeat_nothing() {
     let got = consume(&nats.url(), want.len());
     check_exactly_once_in_order(&got, &want);
 }
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = stat.rsplit(')').next().unwrap();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 (1-based), 12 and 13 here.
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn event(source: &str) -> hourglass::events::Event {
+    hourglass::events::emit::event(&hourglass::events::emit::Batch {
+        source,
+        method: hourglass::events::Method::PullScraping,
+        samples: 5000,
+        duration: Duration::from_millis(20),
+        health: hourglass::events::model::Health::Healthy,
+        summary: hourglass::events::Summary::default(),
+        errors: 0,
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Figures for the README: events/s into JetStream with every publish
+/// acknowledged, CPU per event over the whole path (build, outbox append
+/// with fsync, publish, ack), and batch-end to consumer latency at a
+/// steady 2,000 events/s. Printed, asserted only against gross stalls.
+#[test]
+fn jetstream_throughput_cpu_and_latency_figures() {
+    use hourglass::events::{Bus, nats_sink, outbox, sink};
+    use std::sync::Arc;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&dir.path().join("js"), free_port());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fs: Arc<dyn hourglass_wal::fs::Fs> = Arc::new(hourglass_wal::fs::StdFs);
+    let events_dir = dir.path().join("events");
+    let (o, rec) =
+        outbox::Outbox::open(Arc::clone(&fs), &events_dir, outbox::Retention::default()).unwrap();
+    let bus = Bus::start(o, &rec, 10_000);
+    let config: nats_sink::NatsConfig = toml::from_str(&format!(
+        "url = \"{}\"\nsubject_prefix = \"hg\"\nstream = \"HG_EVENTS\"\n",
+        nats.url()
+    ))
+    .unwrap();
+    let stats = Arc::new(sink::SinkStats::default());
+    rt.spawn(sink::run(
+        bus.clone(),
+        Box::new(nats_sink::NatsSink::new(config)),
+        sink::Position::new(fs, &events_dir, "nats"),
+        Arc::clone(&stats),
+    ));
+    let delivered = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while stats.delivered.load(std::sync::atomic::Ordering::Relaxed) < n {
+            assert!(Instant::now() < deadline, "sink stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    bus.emit(event("warmup"));
+    delivered(1);
+
+    // Throughput: 20,000 events emitted as fast as possible.
+    const N: u64 = 20_000;
+    let (t0, cpu0) = (Instant::now(), cpu_seconds());
+    for i in 0..N {
+        bus.emit(event(["a", "b", "c", "d"][i as usize % 4]));
+    }
+    delivered(N + 1);
+    let took = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "jetstream: {N} events in {took:.2} s = {:.0} events/s acknowledged; {:.1} µs CPU per event (this process: build, outbox, publish; nats-server not counted)",
+        N as f64 / took,
+        cpu / N as f64 * 1e6
+    );
+
+    // Latency at a steady 2,000 events/s for 3 s.
+    let mut py = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/nats_latency.py"
+        ))
+        .args([&nats.url(), "HG_EVENTS", "hg.>", "6000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(py.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let start = Instant::now();
+    for i in 0..6000u32 {
+        let due = start + Duration::from_micros(500 * u64::from(i));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        bus.emit(event("steady"));
+    }
+    let mut lat: Vec<f64> = lines
+        .map_while(Result::ok)
+        .map(|l| {
+            let v: Value = serde_json::from_str(&l).unwrap();
+            let ts =
+                hourglass_storage::calendar::parse_rfc3339_ms(v["timestamp"].as_str().unwrap())
+                    .unwrap();
+            v["recv_ms"].as_f64().unwrap() - ts as f64
+        })
+        .collect();
+    let _ = py.wait();
+    assert_eq!(lat.len(), 6000, "the consumer missed events");
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "jetstream batch end -> nats-py consumer at 2,000 events/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat[lat.len() - 1]
+    );
+    drop(nats);
+}

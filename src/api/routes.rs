@@ -5,8 +5,8 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    events, events_ws, health, stream, labels, metadata, metrics_query, parse_query, prom_targets, push,
-    query, reload, self_metrics, status, target_metadata, targets, write,
+    events, events_ws, health, labels, metadata, metrics_query, parse_query, prom_targets, push,
+    query, reload, self_metrics, status, stream, target_metadata, targets, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;

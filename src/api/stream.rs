@@ -24,7 +24,9 @@ const MAX_QUERY: usize = 16 << 10;
 fn selectors(query: Option<&str>) -> Result<Vec<Vec<hourglass_storage::Matcher>>, ApiError> {
     let q = query.unwrap_or_default();
     if q.len() > MAX_QUERY {
-        return Err(ApiError::bad_data(format!("query string is over {MAX_QUERY} bytes")));
+        return Err(ApiError::bad_data(format!(
+            "query string is over {MAX_QUERY} bytes"
+        )));
     }
     let mut sets = Vec::new();
     for (k, v) in form_urlencoded::parse(q.as_bytes()) {
@@ -34,7 +36,10 @@ fn selectors(query: Option<&str>) -> Result<Vec<Vec<hourglass_storage::Matcher>>
             )));
         }
         if sets.len() == MAX_SELECTORS {
-            return Err(ApiError::param("match[]", format!("more than {MAX_SELECTORS} selectors")));
+            return Err(ApiError::param(
+                "match[]",
+                format!("more than {MAX_SELECTORS} selectors"),
+            ));
         }
         sets.push(parse_selector(&v).map_err(|e| ApiError::param("match[]", e))?);
     }
@@ -86,7 +91,12 @@ pub async fn stream(req: Request) -> Response {
         } else {
             "samples"
         };
-        Some((Ok::<_, Infallible>(SseEvent::default().event(kind).data(text)), sub))
+        Some((
+            Ok::<_, Infallible>(SseEvent::default().event(kind).data(text)),
+            sub,
+        ))
     });
-    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -49,7 +49,9 @@ pub struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut subs = SUBS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut subs = SUBS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         subs.retain(|s| !Arc::ptr_eq(s, &self.sub));
         ACTIVE.store(subs.len(), Ordering::Relaxed);
     }
@@ -64,7 +66,9 @@ pub fn subscribe(sets: Vec<Vec<Matcher>>) -> Subscription {
         state: Mutex::new(State::default()),
         missed: AtomicU64::new(0),
     });
-    let mut subs = SUBS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut subs = SUBS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     subs.push(Arc::clone(&sub));
     ACTIVE.store(subs.len(), Ordering::Relaxed);
     Subscription { sub, rx }
@@ -94,7 +98,10 @@ pub fn offer(series: &[(&[(&str, &str)], &[Sample])]) {
 }
 
 fn offer_one(sub: &Sub, series: &[(&[(&str, &str)], &[Sample])]) {
-    let mut state = sub.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut state = sub
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut new = String::new();
     let mut data = String::new();
     let mut count = 0u64;
@@ -123,7 +130,11 @@ fn offer_one(sub: &Sub, series: &[(&[(&str, &str)], &[Sample])]) {
                 if !new.is_empty() {
                     new.push(',');
                 }
-                let _ = write!(new, "{{\"id\":{next},\"labels\":{}}}", serde_json::Value::Object(obj));
+                let _ = write!(
+                    new,
+                    "{{\"id\":{next},\"labels\":{}}}",
+                    serde_json::Value::Object(obj)
+                );
                 next
             }
         };
@@ -210,7 +221,10 @@ mod tests {
                 overflow = Some(msg);
             }
         }
-        assert_eq!(overflow.unwrap(), "{\"type\":\"overflow\",\"missed_samples\":5}");
+        assert_eq!(
+            overflow.unwrap(),
+            "{\"type\":\"overflow\",\"missed_samples\":5}"
+        );
         drop(s);
         assert!(!active());
     }

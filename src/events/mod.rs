@@ -10,8 +10,8 @@
 
 pub mod bus;
 pub mod consumer;
-pub mod live;
 pub mod emit;
+pub mod live;
 pub mod model;
 pub mod nats;
 pub mod nats_sink;
