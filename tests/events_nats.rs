@@ -292,7 +292,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Figures for the README: events/s into JetStream with every publish
 /// acknowledged, CPU per event over the whole path (build, outbox append
 /// with fsync, publish, ack), and batch-end to consumer latency at a
-/// steady 2,000 events/s. Printed, asserted only against gross stalls.
+/// steady 500 events/s (nats-py keeps up with about 1,000/s). Printed, asserted only against gross stalls.
 #[test]
 fn jetstream_throughput_cpu_and_latency_figures() {
     use hourglass::events::{Bus, nats_sink, outbox, sink};
@@ -321,9 +321,21 @@ fn jetstream_throughput_cpu_and_latency_figures() {
         Arc::clone(&stats),
     ));
     let delivered = |n: u64| {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while stats.delivered.load(std::sync::atomic::Ordering::Relaxed) < n {
-            assert!(Instant::now() < deadline, "sink stalled");
+            assert!(
+                Instant::now() < deadline,
+                "sink stalled: delivered {} of {n}, head {}, emitted {}, appended {}, failures {}",
+                stats.delivered.load(std::sync::atomic::Ordering::Relaxed),
+                bus.head(),
+                bus.counters()
+                    .emitted
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                bus.counters()
+                    .appended
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                stats.failures.load(std::sync::atomic::Ordering::Relaxed),
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     };
@@ -345,44 +357,59 @@ fn jetstream_throughput_cpu_and_latency_figures() {
         cpu / N as f64 * 1e6
     );
 
-    // Latency at a steady 2,000 events/s for 3 s.
+    // Latency at a steady 500 events/s for 4 s.
     let mut py = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/python/nats_latency.py"
         ))
-        .args([&nats.url(), "HG_EVENTS", "hg.>", "6000"])
+        .args([&nats.url(), "HG_EVENTS", "hg.>", "2000"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(py.stdout.take().unwrap()));
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
     let start = Instant::now();
-    for i in 0..6000u32 {
-        let due = start + Duration::from_micros(500 * u64::from(i));
+    for i in 0..2000u32 {
+        let due = start + Duration::from_micros(2000 * u64::from(i));
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
         bus.emit(event("steady"));
     }
+    let mut stored = Vec::new();
     let mut lat: Vec<f64> = lines
         .map_while(Result::ok)
         .map(|l| {
             let v: Value = serde_json::from_str(&l).unwrap();
-            let ts =
-                hourglass_storage::calendar::parse_rfc3339_ms(v["timestamp"].as_str().unwrap())
-                    .unwrap();
-            v["recv_ms"].as_f64().unwrap() - ts as f64
+            let ts = hourglass_storage::calendar::parse_rfc3339_ms(v["timestamp"].as_str().unwrap())
+                .unwrap() as f64;
+            stored.push(v["stored_ms"].as_f64().unwrap() - ts);
+            v["recv_ms"].as_f64().unwrap() - ts
         })
         .collect();
+    stored.sort_by(f64::total_cmp);
+    println!(
+        "jetstream batch end -> stored in the stream: p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&stored, 0.5),
+        percentile(&stored, 0.99)
+    );
     let _ = py.wait();
-    assert_eq!(lat.len(), 6000, "the consumer missed events");
+    delivered(N + 1 + 2000);
+    println!("nats-py consumer received {} of 2000", lat.len());
+    assert_eq!(lat.len(), 2000, "the consumer missed events");
     lat.sort_by(f64::total_cmp);
     println!(
-        "jetstream batch end -> nats-py consumer at 2,000 events/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "jetstream batch end -> nats-py consumer at 500 events/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
         lat[lat.len() - 1]
+    );
+    let c = bus.counters();
+    let groups = c.groups.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "outbox: {groups} appends (write + fsync), {:.2} ms each on average",
+        c.append_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / groups.max(1) as f64 / 1e6
     );
     drop(nats);
 }

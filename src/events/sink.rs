@@ -116,6 +116,22 @@ impl Position {
     }
 }
 
+/// Persists the newest position handed to it, off the delivery path:
+/// after a crash the sink repeats at most what was acknowledged since the
+/// last store, which the broker's de-duplication absorbs.
+async fn keep_position(pos: Arc<Position>, mut rx: tokio::sync::watch::Receiver<u64>) {
+    while rx.changed().await.is_ok() {
+        let at = *rx.borrow_and_update();
+        let p = Arc::clone(&pos);
+        let saved = tokio::task::spawn_blocking(move || p.store(at)).await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!(
+                "cannot persist the sink position; events may be delivered again after a restart"
+            );
+        }
+    }
+}
+
 /// Feeds `sink` from its stored position until the server stops.
 pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: Arc<SinkStats>) {
     let pos = Arc::new(pos);
@@ -125,6 +141,9 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
         .ok()
         .flatten();
     let mut next = stored.unwrap_or_else(|| bus.oldest());
+    let (saved_tx, saved_rx) = tokio::sync::watch::channel(next);
+    let keeper = tokio::spawn(keep_position(Arc::clone(&pos), saved_rx));
+    let _stop_keeper = AbortOnDrop(keeper);
     let reg = bus.register(sink.kind(), sink.target(), String::new(), next);
     let mut head = bus.watch_head();
     let mut backoff = Duration::from_millis(100);
@@ -133,6 +152,8 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
         if bus.is_closing() {
             return;
         }
+        // The head before the read: the read sees every event below it.
+        let known = bus.head();
         let events = match bus.read(next, BATCH) {
             Ok(e) => e,
             Err(ReadError::Expired { oldest, .. }) => {
@@ -154,9 +175,9 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
             }
         };
         if events.is_empty() {
-            if next < bus.head() {
+            if next < known {
                 // A damaged stretch: nothing readable before the head.
-                next = bus.head();
+                next = known;
                 continue;
             }
             let _ = head.changed().await;
@@ -166,14 +187,7 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
             Ok(()) => {
                 let n = events.len() as u64;
                 next = events.last().map_or(next, |e| e.seq + 1);
-                let p = Arc::clone(&pos);
-                let at = next;
-                let saved = tokio::task::spawn_blocking(move || p.store(at)).await;
-                if !matches!(saved, Ok(Ok(()))) {
-                    tracing::warn!(
-                        "cannot persist the sink position; events may be delivered again after a restart"
-                    );
-                }
+                saved_tx.send_replace(next);
                 stats.delivered.fetch_add(n, Ordering::Relaxed);
                 stats.down.store(0, Ordering::Relaxed);
                 reg.consumer.delivered.fetch_add(n, Ordering::Relaxed);
@@ -189,6 +203,15 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,11 +1,11 @@
-"""Receives new messages of a JetStream stream with nats-py (an ordered
+"""Receives new messages of a JetStream stream with nats-py (an ephemeral
 push consumer) and prints, per message, the event's `timestamp` (when its
 collection batch ended) and the receive time, for batch-to-consumer
 latency.
 
 Usage: nats_latency.py <nats-url> <stream> <subject-filter> <count>.
 Prints `ready` once subscribed, then one JSON line per message; exits
-after `count` messages or 60 s.
+after `count` messages or 15 s.
 """
 import asyncio
 import json
@@ -26,18 +26,28 @@ async def main():
         nonlocal got
         recv_ms = time.time() * 1000
         ev = json.loads(m.data)
-        print(json.dumps({"timestamp": ev["timestamp"], "recv_ms": recv_ms}), flush=True)
+        stored_ms = m.metadata.timestamp.timestamp() * 1000
+        print(json.dumps({"timestamp": ev["timestamp"], "recv_ms": recv_ms,
+                          "stored_ms": stored_ms}), flush=True)
         got += 1
         if got >= count:
             done.set()
 
-    await js.subscribe(subject, stream=stream, ordered_consumer=True,
-                       deliver_policy=nats.js.api.DeliverPolicy.NEW, cb=on_msg)
+    # From the message after the newest stored now, so none is missed.
+    info = await js.stream_info(stream)
+    cfg = nats.js.api.ConsumerConfig(
+        deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=info.state.last_seq + 1,
+        ack_policy=nats.js.api.AckPolicy.NONE,
+    )
+    await js.subscribe(subject, stream=stream, config=cfg, cb=on_msg, manual_ack=True,
+                       pending_msgs_limit=-1, pending_bytes_limit=-1)
     print("ready", flush=True)
     try:
-        await asyncio.wait_for(done.wait(), timeout=60)
-    finally:
-        await nc.close()
+        await asyncio.wait_for(done.wait(), timeout=15)
+    except asyncio.TimeoutError:
+        pass
+    await nc.close()
 
 
 asyncio.run(main())
