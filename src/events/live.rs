@@ -86,8 +86,11 @@ fn matches(sets: &[Vec<Matcher>], labels: &[(&str, &str)]) -> bool {
     })
 }
 
+/// One stored series: its labels and the samples just stored.
+pub type Stored<'a> = (&'a [(&'a str, &'a str)], &'a [Sample]);
+
 /// Offers stored series to every subscriber (call only when [`active`]).
-pub fn offer(series: &[(&[(&str, &str)], &[Sample])]) {
+pub fn offer(series: &[Stored<'_>]) {
     let subs: Vec<Arc<Sub>> = SUBS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -97,7 +100,7 @@ pub fn offer(series: &[(&[(&str, &str)], &[Sample])]) {
     }
 }
 
-fn offer_one(sub: &Sub, series: &[(&[(&str, &str)], &[Sample])]) {
+fn offer_one(sub: &Sub, series: &[Stored<'_>]) {
     let mut state = sub
         .state
         .lock()
