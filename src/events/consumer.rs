@@ -249,6 +249,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_position_retention_removed_is_refused_and_a_cursor_moves_past_it() {
+        let fs: Arc<dyn Fs> = Arc::new(FaultyFs::new());
+        let r = Retention {
+            max_age_ms: 0,
+            max_bytes: 1,
+            segment_bytes: 64,
+        };
+        let (mut o, _) = Outbox::open(Arc::clone(&fs), std::path::Path::new("/e"), r).unwrap();
+        for i in 0..4 {
+            o.append(i, &[b"{}".to_vec(), b"{}".to_vec()]).unwrap();
+        }
+        assert_eq!(o.apply_retention(10), 6);
+        drop(o);
+        let (o, rec) = Outbox::open(fs, std::path::Path::new("/e"), r).unwrap();
+        let bus = Bus::start(o, &rec, 100);
+        let e = Cursor::new(&bus, "t", String::new(), Filter::default(), Some(2), 100).unwrap_err();
+        assert_eq!(
+            e,
+            ReadError::Expired {
+                asked: 2,
+                oldest: 7
+            }
+        );
+        assert!(e.to_string().contains("no longer kept"), "{e}");
+        assert!(Cursor::new(&bus, "t", String::new(), Filter::default(), Some(7), 100).is_ok());
+    }
+
+    #[tokio::test]
     async fn filters_skip_events_and_positions_are_checked() {
         let bus = bus(1000);
         emit(&bus, "a", 2);
