@@ -34,6 +34,13 @@
 //! [[retention]]                  # first match wins; --retention is the fallback
 //! match = '{job="debug"}'
 //! keep = "3d"
+//!
+//! [events.nats]                  # publish events to NATS JetStream
+//! url = "nats://127.0.0.1:4222"
+//! subject_prefix = "hourglass"   # <prefix>.metrics_collected.<source_id>
+//! stream = "HOURGLASS_EVENTS"    # created over <prefix>.> when missing
+//! user = "…"                     # optional: user and password, or token
+//! password = "…"
 //! ```
 //!
 //! A path class with no credentials configured is open.
@@ -59,6 +66,18 @@ pub struct Config {
     /// Retention per selector, in order (first match wins).
     #[serde(default)]
     pub retention: Vec<RetentionConfig>,
+    /// Where events are published beyond SSE and WebSocket.
+    #[serde(default)]
+    pub events: Events,
+}
+
+/// `[events]`: broker sinks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// `[events.nats]`: NATS JetStream.
+    #[serde(default)]
+    pub nats: Option<crate::events::nats_sink::NatsConfig>,
 }
 
 /// `[rules]`: more rule files (globs) and the ready-made rules.

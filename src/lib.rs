@@ -13,6 +13,7 @@ mod build_info;
 pub mod cli;
 mod config;
 mod data_dir;
+pub mod events;
 pub mod ingest;
 mod metadata;
 #[cfg(test)]
@@ -32,5 +33,6 @@ pub use api::routes;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
+    pub use crate::events::fuzz_event_segment;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

@@ -90,6 +90,11 @@ fn every_route_refuses_callers_without_its_class_credentials() {
     // With the right credentials every route is reached (no 401, and the
     // table's method is the one routed: no 405).
     for r in &routes {
+        // Event and sample streams answer 200 and never end; they are
+        // reached with credentials in tests/events.rs.
+        if ["/api/v1/events", "/api/v1/stream"].contains(&r.path) {
+            continue;
+        }
         let own = match r.class {
             Class::Open => None,
             Class::Write => Some(WRITE),

@@ -8,6 +8,8 @@
 
 mod arrival;
 pub(crate) mod envelope;
+mod events;
+mod events_ws;
 mod health;
 pub(crate) mod json;
 mod labels;
@@ -25,6 +27,7 @@ mod rules;
 mod self_metrics;
 mod snapshot;
 mod status;
+mod stream;
 mod target_metadata;
 mod targets;
 mod tsdb_delete;

@@ -5,8 +5,9 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    health, labels, metadata, metrics_query, parse_query, prom_targets, push, query, reload, rules,
-    self_metrics, snapshot, status, target_metadata, targets, tsdb_delete, write,
+    events, events_ws, health, labels, metadata, metrics_query, parse_query, prom_targets, push,
+    query, reload, rules, self_metrics, snapshot, status, stream, target_metadata, targets,
+    tsdb_delete, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;
@@ -316,6 +317,30 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/admin/tsdb/clean_tombstones",
         class: Class::Write,
         handler: || post(tsdb_delete::clean_tombstones),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events",
+        class: Class::Read,
+        handler: || get(events::sse),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events/ws",
+        class: Class::Read,
+        handler: || get(events_ws::ws),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/events/subscriptions",
+        class: Class::Read,
+        handler: || get(events::subscriptions),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stream",
+        class: Class::Read,
+        handler: || get(stream::stream),
     },
 ];
 

@@ -34,15 +34,34 @@ enum Proto {
 pub async fn remote_write(
     State(state): State<AppState>,
     caller: Option<axum::Extension<crate::server::auth::Caller>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     res: axum::Extension<Reservation>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = std::time::Instant::now();
     // A write token named like a registered STREAMING source reports its
     // health.
-    let name = caller.as_ref().map(|axum::Extension(c)| c.name.as_str());
-    let watch = crate::api::arrival::watch(&state, Channel::RemoteWrite, name);
+    let name = caller.as_ref().map(|axum::Extension(c)| c.name.clone());
+    let watch = crate::api::arrival::watch(&state, Channel::RemoteWrite, name.as_deref());
     let response = write(state.clone(), caller, res, headers, body).await;
+    if crate::events::emit::enabled() {
+        // One event per sender per second: the token's name, else the
+        // remote address.
+        let sender =
+            name.unwrap_or_else(|| peer.map_or_else(String::new, |p| p.0.0.ip().to_string()));
+        let stored = response
+            .extensions()
+            .get::<crate::api::arrival::Stored>()
+            .map_or(0, |s| s.0);
+        crate::events::streaming::note(
+            &sender,
+            stored,
+            started.elapsed(),
+            !response.status().is_success(),
+            crate::events::Summary::default(),
+        );
+    }
     crate::api::arrival::observe(&state, watch, response).await
 }
 
@@ -335,6 +354,15 @@ fn store(
         let quota = caller.and_then(|c| c.series.as_ref());
         state.storage().append_borrowed_for(&batch, quota)?
     };
+    if crate::events::live::active() {
+        // Stored and acknowledged by the WAL: out to live subscribers.
+        let offered: Vec<_> = req
+            .series
+            .iter()
+            .map(|ts| (req.labels_of(ts), req.samples_of(ts)))
+            .collect();
+        crate::events::live::offer(&offered);
+    }
     state
         .collection()
         .remote_write(stats.appended + stats.duplicates);

@@ -159,6 +159,7 @@ const PERSIST_EVERY_SAMPLES: usize = 2_000_000;
 
 /// Runs `hourglass import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let data = DataDir::open(&args.data_dir)?;
     // Backfills are old by nature: keep everything they bring.
     let opts = Options {
@@ -293,6 +294,32 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     storage.close()?;
     report.finish();
     let bad_lines = report.bad_lines;
+    let source = match args.input.as_str() {
+        "-" => "stdin".to_string(),
+        path => std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned()),
+    };
+    let healthy = bad_lines == 0 && refused == 0;
+    let event = crate::events::emit::append_offline(
+        data.path(),
+        &crate::events::emit::Batch {
+            source: &source,
+            method: crate::events::Method::BatchUpload,
+            samples: stored,
+            duration: started.elapsed(),
+            health: if healthy {
+                crate::events::model::Health::Healthy
+            } else {
+                crate::events::model::Health::Unhealthy
+            },
+            summary: crate::events::Summary::default(),
+            errors: bad_lines + refused,
+        },
+    );
+    if let Err(e) = event {
+        eprintln!("warning: the import's event was not recorded: {e}");
+    }
     eprintln!(
         "imported {lines} lines: {stored} samples stored, {refused} refused, {bad_lines} unreadable lines; \
          {} partitions written",

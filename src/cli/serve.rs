@@ -163,6 +163,17 @@ pub struct ServeArgs {
     /// clean_tombstones), which otherwise needs the write credentials.
     #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API")]
     disable_admin_api: bool,
+    /// How long the event outbox keeps events (`0` keeps them until
+    /// --events-retention-size removes them).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    events_retention: Duration,
+    /// Largest size of the event outbox on disk (`0`: no limit).
+    #[arg(long, default_value = "1GB", value_parser = parse_size)]
+    events_retention_size: u64,
+    /// Events an SSE/WebSocket consumer may fall behind while not reading
+    /// before it is told how many it missed and skipped to the newest.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    events_consumer_buffer: u64,
 }
 
 /// A duration as Prometheus prints one: `15d`, `1h30m`.
@@ -350,6 +361,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .reload_on_sighup()
         .context("cannot listen for SIGHUP")?;
     state.set_rules(rules.clone());
+    let bus = open_events(data.path(), &args)?;
+    crate::events::install(bus.clone());
+    let streaming = tokio::spawn(crate::events::streaming::flush_loop());
+    let sink = match &config.events.nats {
+        Some(nats) => {
+            nats.validate().map_err(anyhow::Error::msg)?;
+            let stats = std::sync::Arc::new(crate::events::sink::SinkStats::default());
+            crate::events::add_sink("nats", Arc::clone(&stats));
+            let pos = crate::events::sink::Position::new(
+                Arc::new(hourglass_wal::fs::StdFs),
+                &data.path().join(crate::events::DIR),
+                "nats",
+            );
+            Some(tokio::spawn(crate::events::sink::run(
+                bus.clone(),
+                Box::new(crate::events::nats_sink::NatsSink::new(nats.clone())),
+                pos,
+                stats,
+            )))
+        }
+        None => None,
+    };
     let sampler = tokio::spawn(server::sample_loop(state.clone()));
     let persister = tokio::spawn(persist_loop(
         state.clone(),
@@ -358,7 +391,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         retention_rules,
     ));
 
-    let shutdown = shutdown_signal()?;
+    let shutdown = {
+        let signal = shutdown_signal()?;
+        let bus = bus.clone();
+        // Open event streams end, so connections can finish.
+        async move {
+            signal.await;
+            bus.close();
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -402,6 +443,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     rules.shutdown();
     m.shutdown().await;
     sampler.abort();
+    streaming.abort();
+    if let Some(s) = sink {
+        s.abort();
+    }
+    crate::events::streaming::flush();
+    let flushing = bus.clone();
+    let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
     persister.abort();
     let _ = persister.await;
     let side = state.clone();
@@ -418,6 +466,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(data);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the event outbox in `<data>/events` and starts its bus.
+fn open_events(data: &std::path::Path, args: &ServeArgs) -> anyhow::Result<crate::events::Bus> {
+    use crate::events::outbox::{Outbox, Retention};
+    let retention = Retention {
+        max_age_ms: millis(args.events_retention),
+        max_bytes: args.events_retention_size,
+        ..Retention::default()
+    };
+    let dir = data.join(crate::events::DIR);
+    let (outbox, recovered) = Outbox::open(Arc::new(hourglass_wal::fs::StdFs), &dir, retention)
+        .with_context(|| format!("cannot open the event outbox in {}", dir.display()))?;
+    Ok(crate::events::Bus::start(
+        outbox,
+        &recovered,
+        args.events_consumer_buffer,
+    ))
 }
 
 /// Starts the scrape manager, on `path` when given, and its SIGHUP

@@ -312,6 +312,17 @@ impl SeriesCache {
         batch
     }
 
+    /// Families the current scrape declared, by type (for its event).
+    pub fn summary(&self) -> crate::events::Summary {
+        let mut s = crate::events::Summary::default();
+        for (m, seen) in self.metadata.values() {
+            if *seen == self.iter {
+                s.count(&m.kind);
+            }
+        }
+        s
+    }
+
     fn meta(&mut self, family: &str) -> &mut Metadata {
         let iter = self.iter;
         let slot = self.metadata.entry(family.to_string()).or_insert_with(|| {

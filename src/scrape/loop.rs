@@ -229,9 +229,16 @@ pub async fn scrape_once(
         (body, result)
     })
     .await;
-    let (body, (error, scraped)) = match joined {
+    let (body, (error, scraped, summary)) = match joined {
         Ok(v) => v,
-        Err(e) => (Vec::new(), (Some(format!("scrape task failed: {e}")), 0)),
+        Err(e) => (
+            Vec::new(),
+            (
+                Some(format!("scrape task failed: {e}")),
+                0,
+                Default::default(),
+            ),
+        ),
     };
     fetcher.body = body;
     let mut st = lock(&shared.status);
@@ -244,6 +251,7 @@ pub async fn scrape_once(
         since_last,
         error.as_deref(),
     );
+    let failed = error.is_some();
     st.health = if error.is_none() {
         Health::Up
     } else {
@@ -256,6 +264,20 @@ pub async fn scrape_once(
     st.samples_scraped = scraped;
     st.samples_scraped_total += scraped;
     st.scrapes += 1;
+    drop(st);
+    crate::events::emit::batch(&crate::events::emit::Batch {
+        source: &cfg.target.job,
+        method: crate::events::Method::PullScraping,
+        samples: scraped,
+        duration: started.elapsed(),
+        health: if failed {
+            crate::events::model::Health::Unhealthy
+        } else {
+            crate::events::model::Health::Healthy
+        },
+        summary,
+        errors: u64::from(failed),
+    });
 }
 
 fn authorization(job: &Job) -> Result<Option<String>, String> {
@@ -263,7 +285,8 @@ fn authorization(job: &Job) -> Result<Option<String>, String> {
 }
 
 /// Parses, builds one batch (samples or nothing, stale markers, report
-/// series) and appends it. Returns the error and `scrape_samples_scraped`.
+/// series) and appends it. Returns the error, `scrape_samples_scraped` and
+/// the families by type (for the scrape's event).
 fn process_and_append(
     storage: &Storage,
     shared: &Shared,
@@ -272,7 +295,7 @@ fn process_and_append(
     body: &[u8],
     ts: i64,
     started: Instant,
-) -> (Option<String>, u64) {
+) -> (Option<String>, u64, crate::events::Summary) {
     let job = &cfg.job;
     let target_labels: Vec<(String, String)> = cfg
         .target
@@ -303,6 +326,11 @@ fn process_and_append(
                 },
             }
         }
+    };
+    let summary = if crate::events::emit::enabled() {
+        cache.summary()
+    } else {
+        crate::events::Summary::default()
     };
     let mut batch = processed.batch;
     batch.series.extend(cache.stale_markers(ts).series);
@@ -346,7 +374,7 @@ fn process_and_append(
         }
     }
     super::latency::COLLECTION_LATENCY.observe_duration(started.elapsed());
-    (processed.error, processed.scraped)
+    (processed.error, processed.scraped, summary)
 }
 
 fn report_labels(name: &str, target_labels: &[(String, String)]) -> Labels {

@@ -255,7 +255,11 @@ async fn serve_one(
         .max_buf_size(MAX_HEAD_BYTES)
         .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
-    let mut http = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let mut http = pin!(
+        builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades()
+    );
     tokio::select! {
         r = http.as_mut() => {
             if let Err(e) = r {

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cli;
 pub mod custom;
+pub mod events;
 pub mod external;
 pub mod http;
 pub mod query;

@@ -90,6 +90,8 @@ pub async fn custom_metrics(
     // its health.
     let name = caller.as_ref().map(|c| c.name.as_str());
     let watch = crate::api::arrival::watch(&state, Channel::CustomBatch, name);
+    let source = name.unwrap_or("custom").to_string();
+    let started = std::time::Instant::now();
     let st = state.clone();
     let task = tokio::task::spawn_blocking(move || {
         let max = state.limits().max_body_bytes;
@@ -106,6 +108,23 @@ pub async fn custom_metrics(
         Ok(r) => r,
         Err(e) => ApiError::internal(format!("push task failed: {e}")).into_response(),
     };
+    let samples = r
+        .extensions()
+        .get::<crate::api::arrival::Stored>()
+        .map_or(0, |s| s.0);
+    let summary = r
+        .extensions()
+        .get::<crate::events::Summary>()
+        .copied()
+        .unwrap_or_default();
+    crate::events::emit::push(
+        crate::events::Method::PushGateway,
+        &source,
+        r.status().as_u16(),
+        samples,
+        started.elapsed(),
+        summary,
+    );
     crate::api::arrival::observe(&st, watch, r).await
 }
 
@@ -206,9 +225,14 @@ fn ingest(state: &AppState, caller: Option<&crate::server::auth::Caller>, body: 
         (0, _) => StatusCode::BAD_REQUEST,
         _ => StatusCode::MULTI_STATUS,
     };
+    let mut summary = crate::events::Summary::default();
+    for (_, item) in &written {
+        summary.count(item.kind.metadata());
+    }
     let mut r = (code, Json(result)).into_response();
     r.extensions_mut()
         .insert(crate::api::arrival::Stored(samples));
+    r.extensions_mut().insert(summary);
     r
 }
 

@@ -71,6 +71,8 @@ pub async fn pushgateway(
         .find(|(n, _)| n == "job")
         .map(|(_, v)| v.as_str());
     let watch = crate::api::arrival::watch(&state, Channel::Pushgateway, job);
+    let source = job.unwrap_or_default().to_string();
+    let started = std::time::Instant::now();
     if let Err(msg) = check_headers(&headers) {
         push.refused(Path::Pushgateway);
         let r = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
@@ -88,6 +90,23 @@ pub async fn pushgateway(
         }
     })
     .await;
+    let samples = r
+        .extensions()
+        .get::<crate::api::arrival::Stored>()
+        .map_or(0, |s| s.0);
+    let summary = r
+        .extensions()
+        .get::<crate::events::Summary>()
+        .copied()
+        .unwrap_or_default();
+    crate::events::emit::push(
+        crate::events::Method::PushGateway,
+        &source,
+        r.status().as_u16(),
+        samples,
+        started.elapsed(),
+        summary,
+    );
     crate::api::arrival::observe(&st, watch, r).await
 }
 

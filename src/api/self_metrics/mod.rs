@@ -1,5 +1,6 @@
 //! `/metrics`: the server's own figures in Prometheus text format 0.0.4.
 
+mod events_metrics;
 mod exposition;
 mod rule_metrics;
 mod scrape_metrics;
@@ -385,6 +386,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     scrape_metrics::write(&mut out, state.scrape());
     rule_metrics::write(&mut out, state.rules());
     collection_latency(&mut out);
+    events_metrics::write(&mut out);
 
     (
         [(

@@ -1,0 +1,53 @@
+"""Receives new messages of a JetStream stream with nats-py (an ephemeral
+push consumer) and prints, per message, the event's `timestamp` (when its
+collection batch ended) and the receive time, for batch-to-consumer
+latency.
+
+Usage: nats_latency.py <nats-url> <stream> <subject-filter> <count>.
+Prints `ready` once subscribed, then one JSON line per message; exits
+after `count` messages or 15 s.
+"""
+import asyncio
+import json
+import sys
+import time
+
+import nats
+
+
+async def main():
+    url, stream, subject, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    done = asyncio.Event()
+    got = 0
+
+    async def on_msg(m):
+        nonlocal got
+        recv_ms = time.time() * 1000
+        ev = json.loads(m.data)
+        stored_ms = m.metadata.timestamp.timestamp() * 1000
+        print(json.dumps({"timestamp": ev["timestamp"], "recv_ms": recv_ms,
+                          "stored_ms": stored_ms}), flush=True)
+        got += 1
+        if got >= count:
+            done.set()
+
+    # From the message after the newest stored now, so none is missed.
+    info = await js.stream_info(stream)
+    cfg = nats.js.api.ConsumerConfig(
+        deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=info.state.last_seq + 1,
+        ack_policy=nats.js.api.AckPolicy.NONE,
+    )
+    await js.subscribe(subject, stream=stream, config=cfg, cb=on_msg, manual_ack=True,
+                       pending_msgs_limit=-1, pending_bytes_limit=-1)
+    print("ready", flush=True)
+    try:
+        await asyncio.wait_for(done.wait(), timeout=15)
+    except asyncio.TimeoutError:
+        pass
+    await nc.close()
+
+
+asyncio.run(main())
