@@ -33,6 +33,8 @@ mod storage_querier;
 
 pub use clock::Clock;
 pub use error::StorageError;
+#[doc(hidden)]
+pub use head::fuzz_wal_records;
 pub use head::{
     AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HandleBatch, HandleSample, HeadOptions,
     HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
