@@ -342,9 +342,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let side = state.clone();
     let _ = tokio::task::spawn_blocking(move || side.save_side_state()).await;
     drop(state);
-    tracing::info!("shutting down: syncing the WAL");
+    tracing::info!("shutting down: persisting and checkpointing the head");
     tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
-        Ok(storage) => storage.close(),
+        Ok(storage) => storage.stop(),
         Err(shared) => shared.flush(),
     })
     .await

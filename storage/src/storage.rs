@@ -322,9 +322,39 @@ impl Storage {
         &self.dir
     }
 
-    /// Syncs and closes.
+    /// Syncs and closes; the next open replays the WAL.
     pub fn close(self) -> Result<(), StorageError> {
         Ok(self.wal.close()?)
+    }
+
+    /// A graceful stop: persists the hours that are ready, writes the head
+    /// as a WAL checkpoint at the end of the log (its chunks as they are)
+    /// and deletes the segments before it, so the next open replays no
+    /// record (`head/FORMAT.md`). If that fails, the WAL is kept whole and
+    /// the next open replays it, as after a crash; only a failure to sync
+    /// the WAL is an error.
+    pub fn stop(self) -> Result<(), StorageError> {
+        let t0 = std::time::Instant::now();
+        match self.checkpoint_head() {
+            Ok(()) => tracing::info!(
+                took_ms = t0.elapsed().as_millis() as u64,
+                series = self.head.stats().series,
+                "head checkpointed: nothing to replay at the next start"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot checkpoint the head at stop; the next start replays the WAL"
+            ),
+        }
+        self.close()
+    }
+
+    fn checkpoint_head(&self) -> Result<(), StorageError> {
+        self.persist()?;
+        self.wal.roll()?;
+        let upto = self.wal.acked_lsn();
+        self.wal.checkpoint(upto, self.head.checkpoint_records())?;
+        Ok(())
     }
 }
 
