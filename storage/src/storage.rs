@@ -60,7 +60,16 @@ pub struct Storage {
     /// One persist at a time; holds the last `ready_end` collected, so a
     /// call with no newly finished hour skips the pass over all series.
     persisting: Mutex<Option<i64>>,
+    /// The WAL's bytes written (since open) at the last checkpoint, and
+    /// that checkpoint's size.
+    checkpointed: Mutex<(u64, u64)>,
 }
+
+/// Records written since the last checkpoint that make `persist` write a
+/// new one even when no hour is ready, unless half the last checkpoint's
+/// size is more: the WAL then holds at most about 1.5 times what the
+/// head's chunks cost, plus this.
+const CHECKPOINT_AFTER_WAL_BYTES: u64 = 4 << 20;
 
 impl Storage {
     /// Opens (or creates) storage in `dir`, replaying the WAL.
@@ -123,6 +132,7 @@ impl Storage {
             retention_ms,
             retention_bytes,
             persisting: Mutex::new(None),
+            checkpointed: Mutex::new((0, 0)),
         })
     }
 
@@ -212,10 +222,12 @@ impl Storage {
             .ready_end()
             .filter(|&e| last.is_none_or(|l| e > l))
         else {
+            self.checkpoint_if_outgrown()?;
             stats.retention = self.retain()?;
             return Ok(stats);
         };
         *last = Some(end);
+        self.roll_wal();
         // Read before collecting: every record below `upto` has its samples
         // in memory already (they are applied before they are logged), and
         // was acknowledged, so no WAL failure can cut it and reuse its LSN.
@@ -224,6 +236,7 @@ impl Storage {
         let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
+            self.checkpoint_if_outgrown()?;
             stats.retention = self.retain()?;
             return Ok(stats);
         }
@@ -241,7 +254,7 @@ impl Storage {
         }
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
-        self.wal.checkpoint(upto, self.head.checkpoint_records())?;
+        self.checkpoint(upto)?;
         stats.retention = self.retain()?;
         Ok(stats)
     }
@@ -352,8 +365,46 @@ impl Storage {
     fn checkpoint_head(&self) -> Result<(), StorageError> {
         self.persist()?;
         self.wal.roll()?;
-        let upto = self.wal.acked_lsn();
-        self.wal.checkpoint(upto, self.head.checkpoint_records())?;
+        self.checkpoint(self.wal.acked_lsn())
+    }
+
+    /// Starts a fresh WAL segment, so the checkpoint about to be written
+    /// can delete the one holding the records it restates. Best effort: a
+    /// failure only keeps that segment until the next checkpoint.
+    fn roll_wal(&self) {
+        if let Err(e) = self.wal.roll() {
+            tracing::warn!(error = %e, "cannot start a fresh WAL segment");
+        }
+    }
+
+    /// Checkpoints the head once the records written since the last
+    /// checkpoint outweigh [`CHECKPOINT_AFTER_WAL_BYTES`] and half that
+    /// checkpoint: samples then sit in the WAL as chunks, not records.
+    fn checkpoint_if_outgrown(&self) -> Result<(), StorageError> {
+        let since = {
+            let c = self.checkpointed.lock().unwrap_or_else(|p| p.into_inner());
+            let since = self.wal.stats().bytes.saturating_sub(c.0);
+            (since >= CHECKPOINT_AFTER_WAL_BYTES.max(c.1 / 2)).then_some(since)
+        };
+        let Some(since) = since else {
+            return Ok(());
+        };
+        tracing::debug!(wal_bytes = since, "WAL outgrew its checkpoint");
+        self.roll_wal();
+        self.checkpoint(self.wal.acked_lsn())
+    }
+
+    /// Writes the head as the WAL checkpoint at `upto` (see `persist` for
+    /// why every record before it is in the head) and notes its size.
+    fn checkpoint(&self, upto: hourglass_wal::Lsn) -> Result<(), StorageError> {
+        let written = self.wal.stats().bytes;
+        let mut size = 0u64;
+        let records = self
+            .head
+            .checkpoint_records()
+            .inspect(|r| size += r.len() as u64);
+        self.wal.checkpoint(upto, records)?;
+        *self.checkpointed.lock().unwrap_or_else(|p| p.into_inner()) = (written, size);
         Ok(())
     }
 }
