@@ -336,8 +336,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (m, hup) = scraper;
     hup.abort();
     m.shutdown().await;
+    drop(m);
     sampler.abort();
     persister.abort();
+    let _ = sampler.await;
     let _ = persister.await;
     let side = state.clone();
     let _ = tokio::task::spawn_blocking(move || side.save_side_state()).await;
@@ -345,7 +347,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: persisting and checkpointing the head");
     tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
         Ok(storage) => storage.stop(),
-        Err(shared) => shared.flush(),
+        Err(shared) => {
+            shared.checkpoint_for_stop();
+            shared.flush()
+        }
     })
     .await
     .context("storage close task failed")?

@@ -340,13 +340,21 @@ impl Storage {
         Ok(self.wal.close()?)
     }
 
-    /// A graceful stop: persists the hours that are ready, writes the head
-    /// as a WAL checkpoint at the end of the log (its chunks as they are)
-    /// and deletes the segments before it, so the next open replays no
-    /// record (`head/FORMAT.md`). If that fails, the WAL is kept whole and
-    /// the next open replays it, as after a crash; only a failure to sync
-    /// the WAL is an error.
+    /// A graceful stop: [`Storage::checkpoint_for_stop`], then close.
+    /// Only a failure to sync the WAL is an error.
     pub fn stop(self) -> Result<(), StorageError> {
+        self.checkpoint_for_stop();
+        self.close()
+    }
+
+    /// Persists the hours that are ready, writes the head as a WAL
+    /// checkpoint at the end of the log (its chunks as they are) and
+    /// deletes the segments before it, so the next open replays no record
+    /// (`head/FORMAT.md`). For a stop, once writers are done; a record
+    /// appended after it is replayed on top as usual. If it fails, the WAL
+    /// is kept whole and the next open replays it, as after a crash: logged,
+    /// not an error.
+    pub fn checkpoint_for_stop(&self) {
         let t0 = std::time::Instant::now();
         match self.checkpoint_head() {
             Ok(()) => tracing::info!(
@@ -359,7 +367,6 @@ impl Storage {
                 "cannot checkpoint the head at stop; the next start replays the WAL"
             ),
         }
-        self.close()
     }
 
     fn checkpoint_head(&self) -> Result<(), StorageError> {
