@@ -141,16 +141,18 @@ for ds in $DATASETS; do
       stop "$pid" KILL
       wal=$(wal_bytes "$sys" "$dir")
       record "$sys" "$ds" kill9_wal_mb "$(( wal >> 20 ))"
-      : > "$work/hg.log"
       launch_timed "$sys" "$dir"
       record "$sys" "$ds" kill9_restart_s "$ready_s"
-      replayed=$(grep -o 'storage opened.*' "$work/hg.log" | grep -o 'samples=[0-9]*' | head -1 | cut -d= -f2)
+      replayed=$(grep -o 'storage opened.*' "$work/hg.log" | tail -1 | grep -o 'samples=[0-9]*' | cut -d= -f2)
       record "$sys" "$ds" kill9_replayed_samples "${replayed:-?}"
       stop "$pid"
     fi
     rm -rf "$dir"
   done
 done
+
+# Warnings and errors of the Hourglass runs (a failed persist shows here).
+grep -E ' (WARN|ERROR) ' "$work/hg.log" 2>/dev/null | head -20 >&2 || true
 
 python3 - "$tsv" "$SERIES" "$HOURS" "$samples" <<'PY'
 import sys
