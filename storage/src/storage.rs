@@ -208,8 +208,15 @@ impl Storage {
     /// truncates the WAL. Cheap to call often (e.g. every minute): it does
     /// the work only once another hour has finished; late samples for
     /// hours already written follow at the next run that does, as a
-    /// further partition for their hour.
+    /// further partition for their hour. Then applies retention.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
+        let mut stats = self.persist_hours()?;
+        stats.retention = self.retain()?;
+        Ok(stats)
+    }
+
+    /// `persist` without retention.
+    fn persist_hours(&self) -> Result<PersistStats, StorageError> {
         if self.wal.fault().is_some()
             && let Err(e) = self.wal.sync()
         {
@@ -223,7 +230,6 @@ impl Storage {
             .filter(|&e| last.is_none_or(|l| e > l))
         else {
             self.checkpoint_if_outgrown()?;
-            stats.retention = self.retain()?;
             return Ok(stats);
         };
         *last = Some(end);
@@ -237,7 +243,6 @@ impl Storage {
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
             self.checkpoint_if_outgrown()?;
-            stats.retention = self.retain()?;
             return Ok(stats);
         }
         let parts_dir = self.dir.join("parts");
@@ -255,7 +260,6 @@ impl Storage {
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
         self.checkpoint(upto)?;
-        stats.retention = self.retain()?;
         Ok(stats)
     }
 
@@ -347,7 +351,8 @@ impl Storage {
         self.close()
     }
 
-    /// Persists the hours that are ready, writes the head as a WAL
+    /// Persists the hours that are ready (without applying retention),
+    /// writes the head as a WAL
     /// checkpoint at the end of the log (its chunks as they are) and
     /// deletes the segments before it, so the next open replays no record
     /// (`head/FORMAT.md`). For a stop, once writers are done; a record
@@ -369,8 +374,10 @@ impl Storage {
         }
     }
 
+    /// No retention here: a stop deletes nothing (the next start applies
+    /// it, with its own clock and limits).
     fn checkpoint_head(&self) -> Result<(), StorageError> {
-        self.persist()?;
+        self.persist_hours()?;
         self.wal.roll()?;
         self.checkpoint(self.wal.acked_lsn())
     }
