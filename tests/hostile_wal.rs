@@ -29,12 +29,16 @@ const HOUR_MS: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000;
 
 /// One remote-write request: series `name{i="0000".."n"}`, each with the
-/// samples at `times`.
+/// samples at `times`. Values without a short decimal form, so each costs
+/// its 8 bytes in a WAL record (the segment counts below rely on it).
 fn write(server: &Server, name: &str, series: std::ops::Range<usize>, times: &[i64]) -> u16 {
     let mut w = Writer::default();
     for i in series {
         let id = format!("{i:04}");
-        let samples: Vec<Sample> = times.iter().map(|&t| Sample::new(t, i as f64)).collect();
+        let samples: Vec<Sample> = times
+            .iter()
+            .map(|&t| Sample::new(t, (i as f64 + 2.0).sqrt() + t as f64))
+            .collect();
         v1::encode_series(&mut w, [("__name__", name), ("i", id.as_str())], &samples);
     }
     remote_write(server, &w.buf).status

@@ -114,3 +114,50 @@ fn retention_by_size_removes_the_oldest_partitions() {
     });
     assert_eq!(metric(&server, "hourglass_partitions"), 0.0);
 }
+
+#[test]
+fn a_graceful_stop_leaves_one_checkpoint_and_no_wal_record_to_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &[]);
+    write_hours(&server, 3);
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("nothing to replay")),
+        "{log:?}"
+    );
+    // The WAL is the checkpoint and one empty segment (its header only).
+    let wal = tmp.path().join("wal");
+    let mut names: Vec<(String, u64)> = std::fs::read_dir(&wal)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    names.sort();
+    let segments: Vec<_> = names.iter().filter(|(n, _)| n.len() == 8).collect();
+    assert_eq!(segments.len(), 1, "{names:?}");
+    assert_eq!(segments[0].1, 24, "{names:?}");
+    assert!(names.iter().any(|(n, _)| n.starts_with("checkpoint.")));
+
+    let again = Server::start(tmp.path(), &[]);
+    assert!(metric(&again, "hourglass_partitions") >= 1.0);
+    assert_eq!(
+        value_at(&again, "bytes_total{instance=\"a\"}", T0 + 30 * 60_000),
+        "360"
+    );
+    assert_eq!(
+        value_at(
+            &again,
+            "count_over_time(bytes_total{instance=\"b\"}[3h])",
+            T0 + 3 * 3_600_000 - 1
+        ),
+        "720"
+    );
+    // One record: the checkpoint's, holding both series' chunks.
+    assert_eq!(metric(&again, "hourglass_wal_replayed_records"), 1.0);
+    let (ok, _) = again.terminate();
+    assert!(ok);
+}

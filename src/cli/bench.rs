@@ -53,6 +53,10 @@ pub struct IngestArgs {
     /// First scrape time, Unix ms (default: now minus the run's span).
     #[arg(long)]
     start_ms: Option<i64>,
+    /// Every series moves: the constant ones (info-like gauges) random-walk
+    /// too, the worst case for compression.
+    #[arg(long)]
+    all_moving: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -309,7 +313,10 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     // the busiest sender set the pace.
     let mut next = 0usize;
     for h in 0..hosts {
-        for s in host_series(h, &mut rng) {
+        for mut s in host_series(h, &mut rng) {
+            if args.all_moving && matches!(s.shape, Shape::Constant) {
+                s.shape = Shape::Gauge;
+            }
             per_sender[next % args.concurrency].push(s);
             next += 1;
         }

@@ -442,6 +442,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     rules_hup.abort();
     rules.shutdown();
     m.shutdown().await;
+    drop(m);
     sampler.abort();
     streaming.abort();
     if let Some(s) = sink {
@@ -451,14 +452,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let flushing = bus.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
     persister.abort();
+    let _ = sampler.await;
     let _ = persister.await;
     let side = state.clone();
     let _ = tokio::task::spawn_blocking(move || side.save_side_state()).await;
     drop(state);
-    tracing::info!("shutting down: syncing the WAL");
+    tracing::info!("shutting down: persisting and checkpointing the head");
     tokio::task::spawn_blocking(move || match Arc::try_unwrap(storage) {
-        Ok(storage) => storage.close(),
-        Err(shared) => shared.flush(),
+        Ok(storage) => storage.stop(),
+        Err(shared) => {
+            shared.checkpoint_for_stop();
+            shared.flush()
+        }
     })
     .await
     .context("storage close task failed")?

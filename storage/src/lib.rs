@@ -40,6 +40,8 @@ pub mod tombstones;
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
 pub use error::StorageError;
+#[doc(hidden)]
+pub use head::fuzz_wal_records;
 pub use head::{
     AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HandleBatch, HandleSample, HeadOptions,
     HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,

@@ -76,7 +76,16 @@ pub struct Storage {
     /// One persist at a time; holds the last `ready_end` collected, so a
     /// call with no newly finished hour skips the pass over all series.
     persisting: Mutex<Option<i64>>,
+    /// The WAL's bytes written (since open) at the last checkpoint, and
+    /// that checkpoint's size.
+    checkpointed: Mutex<(u64, u64)>,
 }
+
+/// Records written since the last checkpoint that make `persist` write a
+/// new one even when no hour is ready, unless half the last checkpoint's
+/// size is more: the WAL then holds at most about 1.5 times what the
+/// head's chunks cost, plus this.
+const CHECKPOINT_AFTER_WAL_BYTES: u64 = 4 << 20;
 
 impl Storage {
     /// Opens (or creates) storage in `dir`, replaying the WAL.
@@ -148,6 +157,7 @@ impl Storage {
             retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
+            checkpointed: Mutex::new((0, 0)),
         })
     }
 
@@ -223,8 +233,15 @@ impl Storage {
     /// truncates the WAL. Cheap to call often (e.g. every minute): it does
     /// the work only once another hour has finished; late samples for
     /// hours already written follow at the next run that does, as a
-    /// further partition for their hour.
+    /// further partition for their hour. Then applies retention.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
+        let mut stats = self.persist_hours()?;
+        stats.retention = self.retain()?;
+        Ok(stats)
+    }
+
+    /// `persist` without retention.
+    fn persist_hours(&self) -> Result<PersistStats, StorageError> {
         if self.wal.fault().is_some()
             && let Err(e) = self.wal.sync()
         {
@@ -237,10 +254,11 @@ impl Storage {
             .ready_end()
             .filter(|&e| last.is_none_or(|l| e > l))
         else {
-            stats.retention = self.retain_locked()?;
+            self.checkpoint_if_outgrown()?;
             return Ok(stats);
         };
         *last = Some(end);
+        self.roll_wal();
         // Read before collecting: every record below `upto` has its samples
         // in memory already (they are applied before they are logged), and
         // was acknowledged, so no WAL failure can cut it and reuse its LSN.
@@ -249,7 +267,7 @@ impl Storage {
         let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
-            stats.retention = self.retain_locked()?;
+            self.checkpoint_if_outgrown()?;
             return Ok(stats);
         }
         let parts_dir = self.dir.join("parts");
@@ -266,8 +284,7 @@ impl Storage {
         }
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
-        self.wal.checkpoint(upto, self.head.checkpoint_records())?;
-        stats.retention = self.retain_locked()?;
+        self.checkpoint(upto)?;
         Ok(stats)
     }
 
@@ -531,9 +548,87 @@ impl Storage {
         &self.dir
     }
 
-    /// Syncs and closes.
+    /// Syncs and closes; the next open replays the WAL.
     pub fn close(self) -> Result<(), StorageError> {
         Ok(self.wal.close()?)
+    }
+
+    /// A graceful stop: [`Storage::checkpoint_for_stop`], then close.
+    /// Only a failure to sync the WAL is an error.
+    pub fn stop(self) -> Result<(), StorageError> {
+        self.checkpoint_for_stop();
+        self.close()
+    }
+
+    /// Persists the hours that are ready (without applying retention),
+    /// writes the head as a WAL
+    /// checkpoint at the end of the log (its chunks as they are) and
+    /// deletes the segments before it, so the next open replays no record
+    /// (`head/FORMAT.md`). For a stop, once writers are done; a record
+    /// appended after it is replayed on top as usual. If it fails, the WAL
+    /// is kept whole and the next open replays it, as after a crash: logged,
+    /// not an error.
+    pub fn checkpoint_for_stop(&self) {
+        let t0 = std::time::Instant::now();
+        match self.checkpoint_head() {
+            Ok(()) => tracing::info!(
+                took_ms = t0.elapsed().as_millis() as u64,
+                series = self.head.stats().series,
+                "head checkpointed: nothing to replay at the next start"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot checkpoint the head at stop; the next start replays the WAL"
+            ),
+        }
+    }
+
+    /// No retention here: a stop deletes nothing (the next start applies
+    /// it, with its own clock and limits).
+    fn checkpoint_head(&self) -> Result<(), StorageError> {
+        self.persist_hours()?;
+        self.wal.roll()?;
+        self.checkpoint(self.wal.acked_lsn())
+    }
+
+    /// Starts a fresh WAL segment, so the checkpoint about to be written
+    /// can delete the one holding the records it restates. Best effort: a
+    /// failure only keeps that segment until the next checkpoint.
+    fn roll_wal(&self) {
+        if let Err(e) = self.wal.roll() {
+            tracing::warn!(error = %e, "cannot start a fresh WAL segment");
+        }
+    }
+
+    /// Checkpoints the head once the records written since the last
+    /// checkpoint outweigh [`CHECKPOINT_AFTER_WAL_BYTES`] and half that
+    /// checkpoint: samples then sit in the WAL as chunks, not records.
+    fn checkpoint_if_outgrown(&self) -> Result<(), StorageError> {
+        let since = {
+            let c = self.checkpointed.lock().unwrap_or_else(|p| p.into_inner());
+            let since = self.wal.stats().bytes.saturating_sub(c.0);
+            (since >= CHECKPOINT_AFTER_WAL_BYTES.max(c.1 / 2)).then_some(since)
+        };
+        let Some(since) = since else {
+            return Ok(());
+        };
+        tracing::debug!(wal_bytes = since, "WAL outgrew its checkpoint");
+        self.roll_wal();
+        self.checkpoint(self.wal.acked_lsn())
+    }
+
+    /// Writes the head as the WAL checkpoint at `upto` (see `persist` for
+    /// why every record before it is in the head) and notes its size.
+    fn checkpoint(&self, upto: hourglass_wal::Lsn) -> Result<(), StorageError> {
+        let written = self.wal.stats().bytes;
+        let mut size = 0u64;
+        let records = self
+            .head
+            .checkpoint_records()
+            .inspect(|r| size += r.len() as u64);
+        self.wal.checkpoint(upto, records)?;
+        *self.checkpointed.lock().unwrap_or_else(|p| p.into_inner()) = (written, size);
+        Ok(())
     }
 }
 

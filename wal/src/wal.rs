@@ -15,7 +15,7 @@ use crate::record::Lsn;
 use crate::recovery::RecoveryReport;
 use crate::reopen::recover;
 use crate::replay::Replay;
-use crate::segment::{parse_segment_name, segment_name};
+use crate::segment::{SEGMENT_HEADER_LEN, parse_segment_name, segment_name};
 use crate::state::Acked;
 use crate::state::{Counters, Shared};
 use std::path::Path;
@@ -357,6 +357,36 @@ impl Wal {
             tracing::debug!(removed, before = lsn.0, "WAL segments truncated");
         }
         Ok(removed)
+    }
+
+    /// Makes every record durable, then seals the current segment and
+    /// starts an empty one, so that a checkpoint at [`Wal::acked_lsn`] can
+    /// delete every segment holding records (a graceful stop does this).
+    /// Does nothing when the current segment holds no frame yet.
+    pub fn roll(&self) -> Result<()> {
+        let sh = &*self.shared;
+        sh.sync_all()?;
+        let mut w = lock(&sh.writer);
+        if let Some(why) = &w.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        if w.segment_len <= SEGMENT_HEADER_LEN as u64 {
+            return Ok(());
+        }
+        let next = w.next_lsn;
+        if let Err(e) = w.roll(sh, next) {
+            w.poison(&e);
+            return Err(e);
+        }
+        if w.acked.lsn == next {
+            // Nothing in flight: a later cut-back starts in the new segment.
+            w.acked = Acked {
+                segment: w.segment,
+                offset: w.segment_len,
+                lsn: next,
+            };
+        }
+        Ok(())
     }
 
     /// Writes a checkpoint: `records` stand for everything before `upto`,

@@ -149,3 +149,32 @@ fn truncate_keeps_the_active_segment() {
     assert_eq!(got.last().unwrap().data, b"more");
     assert_eq!(got.last().unwrap().lsn, Lsn(31));
 }
+
+#[test]
+fn roll_then_checkpoint_at_the_end_leaves_no_record_to_replay() {
+    // A graceful stop: everything durable, a fresh segment, a checkpoint at
+    // the end of the log; every segment with records goes.
+    let (fs, o, wal) = log_with(30, 40);
+    wal.roll().unwrap();
+    let end = wal.acked_lsn();
+    assert_eq!(end, Lsn(31));
+    wal.checkpoint(end, [b"head".as_slice()]).unwrap();
+    assert_eq!(wal.stats().segments, 1, "only the fresh, empty segment");
+    assert!(lsns_from(&wal, end.0).is_empty());
+    // Rolling an empty segment does nothing.
+    wal.roll().unwrap();
+    assert_eq!(wal.stats().segments, 1);
+    drop(wal);
+    let wal = open(&fs, o.clone());
+    assert_eq!(wal.recovery_report().records, 0);
+    let (upto, recs) = wal.read_checkpoint().unwrap().unwrap();
+    assert_eq!(upto, end);
+    assert_eq!(recs.count(), 1);
+    // Appends go on with the next LSN, and survive a crash.
+    assert_eq!(wal.append(b"after").unwrap(), Lsn(31));
+    fs.crash();
+    drop(wal);
+    fs.restart();
+    let wal = open(&fs, o);
+    assert_eq!(lsns_from(&wal, end.0), vec![31]);
+}

@@ -10,6 +10,7 @@
 //! (the querier), `replay.rs` (recovery), `series.rs` (one series).
 
 mod append;
+mod checkpoint_records;
 mod handle;
 mod intern;
 mod persist;
@@ -23,6 +24,8 @@ mod thin;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
+#[doc(hidden)]
+pub use checkpoint_records::fuzz_decode as fuzz_wal_records;
 pub use handle::{HandleBatch, HandleSample, SeriesHandle, SeriesTarget};
 pub use read::HeadQuerier;
 pub use replay::ReplayStats;

@@ -8,8 +8,8 @@
 //! chunks (merging out-of-order samples in), the caller writes and opens
 //! the partitions, then `drop_persisted` removes exactly what was written.
 
+use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter};
 use super::series::{HeadChunk, MemSeries};
-use super::wal_records::RecordWriter;
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
 use crate::model::refs::PostingId;
@@ -153,38 +153,46 @@ impl Head {
     }
 
     /// WAL checkpoint records standing for everything still in the head:
-    /// the definition of every live series (even one whose samples all
-    /// moved to partitions, as later records name it by ref only) and its
-    /// remaining samples, a few hundred series per record.
+    /// every live series (even one whose samples all moved to partitions,
+    /// as later records name it by ref only) with its chunks as they are
+    /// (the open one sealed as a copy), its out-of-order samples and its
+    /// newest sample, 256 series (at most a few MiB) per record.
     pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        const PER_RECORD: usize = 256;
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
-        let groups: Vec<Vec<Arc<MemSeries>>> = series
-            .chunks(PER_RECORD)
-            .map(<[Arc<MemSeries>]>::to_vec)
-            .collect();
-        groups.into_iter().map(|group| {
-            let mut w = RecordWriter::with_capacity(0);
-            for s in group {
-                let d = lock(&s.data);
-                let mut samples: Vec<Sample> = Vec::with_capacity(d.num_samples());
-                for c in d.sealed.iter() {
-                    samples.extend(c.chunk.iter());
+        let mut series = series.into_iter();
+        let mut w = SeriesRecordWriter::default();
+        std::iter::from_fn(move || {
+            for s in series.by_ref() {
+                w.add(&series_entry(&s));
+                if w.full() {
+                    return Some(w.take());
                 }
-                if !d.open.is_empty() {
-                    samples.extend(d.open.to_chunk().iter());
-                }
-                samples.extend(
-                    d.ooo
-                        .iter()
-                        .map(|(&t, &b)| Sample::new(t, f64::from_bits(b))),
-                );
-                drop(d);
-                w.def(s.id, &s.labels);
-                w.group(s.id, &samples);
             }
-            w.finish()
+            (!w.is_empty()).then(|| w.take())
         })
+    }
+}
+
+/// A series' checkpoint entry, copied under its lock.
+fn series_entry(s: &MemSeries) -> SeriesEntry {
+    let d = lock(&s.data);
+    let mut chunks: Vec<HeadChunk> = d.sealed.iter().cloned().collect();
+    if let (Some(min_t), Some(max_t)) = (d.open.first_t(), d.open.last_t()) {
+        chunks.push(HeadChunk {
+            min_t,
+            max_t,
+            chunk: chunk::seal(&d.open),
+        });
+    }
+    let ooo = d.ooo.iter().map(|(&t, &b)| (t, b)).collect();
+    let newest = d.newest;
+    drop(d);
+    SeriesEntry {
+        id: s.id,
+        labels: s.labels.clone(),
+        newest,
+        chunks,
+        ooo,
     }
 }
 

@@ -1,9 +1,11 @@
 //! Recovery: rebuilding the head from the WAL (checkpoint, then records).
 
+use super::checkpoint_records::{self, SeriesEntry};
 use super::series::{Outcome, Rules};
 use super::wal_records::{self, BatchRecord};
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
+use crate::model::sample::Sample;
 use hourglass_wal::{Lsn, Wal};
 use std::sync::atomic::Ordering;
 
@@ -72,12 +74,93 @@ impl Head {
         data: &[u8],
         stats: &mut ReplayStats,
     ) -> Result<(), StorageError> {
-        let rec = wal_records::decode(data).map_err(|e| StorageError::BadWalRecord {
+        let bad = |e: wal_records::RecordError| StorageError::BadWalRecord {
             lsn,
             offset: e.offset,
             reason: e.reason,
-        })?;
+        };
+        if checkpoint_records::is_series_record(data) {
+            let entries = checkpoint_records::decode(data).map_err(bad)?;
+            return self.apply_series(entries, lsn, stats);
+        }
+        let rec = wal_records::decode(data).map_err(bad)?;
         self.apply(rec, lsn, stats)
+    }
+
+    fn replay_rules(&self) -> Rules {
+        Rules {
+            cut: self.opts.cut,
+            ooo_window_ms: self.opts.ooo_window_ms,
+            min_valid_t: i64::MIN,
+            max_valid_t: i64::MAX,
+            replay: true,
+        }
+    }
+
+    /// Applies a checkpoint's series: into a series holding nothing yet
+    /// (the usual case: checkpoints come first) the chunks are adopted as
+    /// they are; otherwise their samples are appended.
+    fn apply_series(
+        &self,
+        entries: Vec<SeriesEntry>,
+        lsn: u64,
+        stats: &mut ReplayStats,
+    ) -> Result<(), StorageError> {
+        stats.records += 1;
+        let rules = self.replay_rules();
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for e in entries {
+            let s = match self.by_id(e.id) {
+                Some(s) if s.labels == e.labels => s,
+                Some(_) => {
+                    return Err(StorageError::BadWalRecord {
+                        lsn,
+                        offset: 0,
+                        reason: "series ref redefined with other labels",
+                    });
+                }
+                // Replay is never refused by limits.
+                None => match self.get_or_create(&e.labels, Some(e.id), Admit::Replay) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                },
+            };
+            let mut d = lock(&s.data);
+            if d.idle_before(i64::MIN) && d.newest.is_none() {
+                let mut newest = e.newest;
+                if let Some(last) = e.chunks.last()
+                    && newest.is_none_or(|(t, _)| t < last.max_t)
+                {
+                    newest = last.chunk.iter().last().map(|x| (x.t, x.v.to_bits()));
+                }
+                for c in e.chunks {
+                    stats.samples += c.chunk.num_samples() as u64;
+                    min = min.min(c.min_t);
+                    max = max.max(c.max_t);
+                    d.sealed.push(c);
+                }
+                d.newest = newest;
+                if let Some((t, _)) = newest {
+                    max = max.max(t);
+                }
+            } else {
+                for x in e.chunks.iter().flat_map(|c| c.chunk.iter()) {
+                    if d.append(x, &rules) == Outcome::Appended {
+                        stats.samples += 1;
+                        (min, max) = (min.min(x.t), max.max(x.t));
+                    }
+                }
+            }
+            for (t, b) in e.ooo {
+                if d.append(Sample::new(t, f64::from_bits(b)), &rules) == Outcome::Appended {
+                    stats.samples += 1;
+                    (min, max) = (min.min(t), max.max(t));
+                }
+            }
+        }
+        self.max_t.fetch_max(max, Ordering::Relaxed);
+        self.min_t.fetch_min(min, Ordering::Relaxed);
+        Ok(())
     }
 
     fn apply(
@@ -103,13 +186,7 @@ impl Head {
                 }
             }
         }
-        let rules = Rules {
-            cut: self.opts.cut,
-            ooo_window_ms: self.opts.ooo_window_ms,
-            min_valid_t: i64::MIN,
-            max_valid_t: i64::MAX,
-            replay: true,
-        };
+        let rules = self.replay_rules();
         let mut max = i64::MIN;
         let mut min = i64::MAX;
         for (id, samples) in rec.groups {

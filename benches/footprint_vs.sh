@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# What the data costs to keep: Debian's Prometheus 2.42, VictoriaMetrics
+# and Hourglass, back to back on the same generated remote-write stream
+# (`hourglass bench ingest`: node-exporter-like series, 15 s scrapes),
+# two datasets: scrape-aligned and mostly idle, then ±3 ms jitter with every
+# series moving. Each system starts fresh, takes the stream, answers a query
+# suite, is stopped gracefully (SIGTERM), measured on disk, then restarted
+# (time to ready). Hourglass is also killed with -9 after ingest and timed
+# back to ready with its head replayed from the WAL. Loopback only; every
+# server is stopped at the end. Prints the table of issue #15 with ratios
+# against VictoriaMetrics.
+#
+#   SERIES=10000 HOURS=24 benches/footprint_vs.sh
+#   SERIES=1000 HOURS=3 DATASETS=aligned HG_FLAGS="--persist-interval 5s" benches/footprint_vs.sh
+set -euo pipefail
+SERIES=${SERIES:-10000}
+HOURS=${HOURS:-24}
+CONCURRENCY=${CONCURRENCY:-4}
+DATASETS=${DATASETS:-"aligned jittered"}
+SYSTEMS=${SYSTEMS:-"prometheus victoriametrics hourglass"}
+HG_FLAGS=${HG_FLAGS:-}
+HG_PORT=${HG_PORT:-19221}
+PROM_PORT=${PROM_PORT:-19092}
+VM_PORT=${VM_PORT:-19428}
+source "$(dirname "$0")/common.sh"
+
+scrapes=$(( HOURS * 240 ))
+now_s=$(date +%s)
+# Aligned to the hour, ending an hour before now.
+start_ms=$(( (now_s / 3600 - HOURS - 1) * 3600 * 1000 ))
+samples=$(( (SERIES + 99) / 100 * 100 * scrapes ))
+tsv="$work/results.tsv"
+: > "$tsv"
+
+now_ns() { date +%s%N; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# User + system CPU seconds of a process so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$tsv"; }
+
+# launch SYSTEM DIR: starts the system on its data dir; sets pid, url, ready.
+launch() {
+  case $1 in
+    prometheus)
+      printf 'global:\n  scrape_interval: 15s\n' > "$work/prom.yml"
+      prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$2" \
+        --storage.tsdb.retention.time=10y \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
+        >>"$work/prom.log" 2>&1 &
+      url="http://127.0.0.1:$PROM_PORT"; ready="$url/-/ready" ;;
+    victoriametrics)
+      victoria-metrics -storageDataPath="$2" -retentionPeriod=10y \
+        -httpListenAddr="127.0.0.1:$VM_PORT" >>"$work/vm.log" 2>&1 &
+      url="http://127.0.0.1:$VM_PORT"; ready="$url/health" ;;
+    hourglass)
+      # shellcheck disable=SC2086
+      "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$2" --retention 0 $HG_FLAGS \
+        >>"$work/hg.log" 2>&1 &
+      url="http://127.0.0.1:$HG_PORT"; ready="$url/-/ready" ;;
+  esac
+  pid=$!
+  pids+=("$pid")
+}
+
+# Seconds from launch to the first 200 on the readiness URL, polled every 10 ms.
+launch_timed() {
+  local t0; t0=$(now_ns)
+  launch "$@"
+  for _ in $(seq 12000); do
+    curl -sf -m 1 -o /dev/null "$ready" && break
+    kill -0 "$pid" 2>/dev/null || { echo "$1 exited at start" >&2; return 1; }
+    sleep 0.01
+  done
+  ready_s=$(awk -v a="$t0" -v b="$(now_ns)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+}
+
+stop() { kill -"${2:-TERM}" "$1"; wait "$1" 2>/dev/null || true; }
+
+q_end=$(( start_ms / 1000 + scrapes * 15 ))
+q_start=$(( q_end - 3600 ))
+queries=(
+  'sum(rate(node_cpu_seconds_total[5m]))'
+  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
+  'topk(10, avg_over_time(node_load1[5m]))'
+  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
+  'max_over_time(node_load5[1h])'
+)
+# The query suite: each query's median of 3 runs over the last hour at a
+# 15 s step, summed, in ms.
+query_suite_ms() {
+  local total=0 q ms
+  for q in "${queries[@]}"; do
+    ms=$(for _ in 1 2 3; do
+      curl -s -o /dev/null -w '%{time_total}\n' --data-urlencode "query=$q" \
+        --data "start=$q_start&end=$q_end&step=15" "$url/api/v1/query_range"
+    done | sort -n | sed -n 2p)
+    total=$(awk -v a="$total" -v b="$ms" 'BEGIN {print a + b * 1000}')
+  done
+  printf '%.1f' "$total"
+}
+
+# WAL part of a data dir (Prometheus: wal/ and chunks_head/; VictoriaMetrics has none).
+wal_bytes() {
+  case $1 in
+    prometheus) du -sbc "$2/wal" "$2/chunks_head" 2>/dev/null | tail -1 | cut -f1 ;;
+    victoriametrics) echo 0 ;;
+    hourglass) du -sb "$2/wal" | cut -f1 ;;
+  esac
+}
+
+for ds in $DATASETS; do
+  gen=(--series "$SERIES" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
+  [ "$ds" = jittered ] && gen+=(--jitter-ms 3 --all-moving)
+  for sys in $SYSTEMS; do
+    dir="$work/$sys-$ds"
+    echo "== $sys, $ds: $samples samples" >&2
+    launch_timed "$sys" "$dir"
+    port=${url##*:}
+    c0=$(cpu_s "$pid")
+    out=$("$bin" bench ingest --url "$url/api/v1/write" "${gen[@]}")
+    echo "$out" >&2
+    c1=$(cpu_s "$pid")
+    record "$sys" "$ds" ingest_cpu_us_per_sample "$(awk -v a="$c0" -v b="$c1" -v n="$samples" 'BEGIN {printf "%.3f", (b - a) * 1e6 / n}')"
+    # VictoriaMetrics makes fresh rows searchable after about a second.
+    sleep 2
+    record "$sys" "$ds" query_suite_ms "$(query_suite_ms)"
+    record "$sys" "$ds" rss_mb "$(( $(rss_kb "$pid") / 1024 ))"
+    stop "$pid"
+    total=$(du -sb "$dir" | cut -f1)
+    wal=$(wal_bytes "$sys" "$dir")
+    record "$sys" "$ds" bytes_per_sample "$(awk -v a="$total" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
+    record "$sys" "$ds" wal_bytes_per_sample "$(awk -v a="$wal" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
+    launch_timed "$sys" "$dir"
+    record "$sys" "$ds" restart_s "$ready_s"
+    stop "$pid"
+    if [ "$sys" = hourglass ] && [ "$ds" = aligned ]; then
+      # The same ingest, then kill -9: the head comes back from the WAL.
+      rm -rf "$dir"
+      launch_timed "$sys" "$dir"
+      "$bin" bench ingest --url "$url/api/v1/write" "${gen[@]}" >/dev/null
+      stop "$pid" KILL
+      wal=$(wal_bytes "$sys" "$dir")
+      record "$sys" "$ds" kill9_wal_mb "$(( wal >> 20 ))"
+      launch_timed "$sys" "$dir"
+      record "$sys" "$ds" kill9_restart_s "$ready_s"
+      replayed=$(grep -o 'storage opened.*' "$work/hg.log" | tail -1 | grep -o 'samples=[0-9]*' | cut -d= -f2)
+      record "$sys" "$ds" kill9_replayed_samples "${replayed:-?}"
+      stop "$pid"
+    fi
+    rm -rf "$dir"
+  done
+done
+
+# Warnings and errors of the Hourglass runs (a failed persist shows here).
+grep -E ' (WARN|ERROR) ' "$work/hg.log" 2>/dev/null | head -20 >&2 || true
+
+python3 - "$tsv" "$SERIES" "$HOURS" "$samples" <<'PY'
+import sys
+from collections import defaultdict
+path, series, hours, samples = sys.argv[1:]
+r = defaultdict(dict)
+for line in open(path):
+    sys_, ds, key, val = line.rstrip("\n").split("\t")
+    r[(sys_, ds)][key] = val
+names = [("prometheus", "Prometheus 2.42"), ("victoriametrics", "VictoriaMetrics"), ("hourglass", "Hourglass")]
+rows = [
+    ("whole data dir after graceful stop, bytes/sample", "bytes_per_sample"),
+    ("  of which WAL, bytes/sample", "wal_bytes_per_sample"),
+    ("RSS after ingest and queries, MB", "rss_mb"),
+    ("restart to ready after a graceful stop, s", "restart_s"),
+    ("ingest CPU per sample, µs", "ingest_cpu_us_per_sample"),
+    ("query suite, ms (sum of medians)", "query_suite_ms"),
+]
+print(f"\n{series} series × {hours} h = {int(samples):,} samples per dataset\n")
+for ds in ("aligned", "jittered"):
+    if not any((s, ds) in r for s, _ in names):
+        continue
+    print(f"| {ds} | " + " | ".join(n for _, n in names) + " | Hourglass ÷ VictoriaMetrics |")
+    print("|---" * (len(names) + 2) + "|")
+    for label, key in rows:
+        vals = [r[(s, ds)].get(key, "—") for s, _ in names]
+        try:
+            ratio = f"{float(vals[2]) / float(vals[1]):.2f}×"
+        except (ValueError, ZeroDivisionError):
+            ratio = "—"
+        print(f"| {label} | " + " | ".join(vals) + f" | {ratio} |")
+    hg = r[("hourglass", ds)]
+    if "kill9_restart_s" in hg:
+        print(f"| Hourglass after kill -9: restart to ready, s | | | {hg['kill9_restart_s']} "
+              f"({hg.get('kill9_replayed_samples', '?')} samples replayed, WAL {hg.get('kill9_wal_mb', '?')} MiB) | |")
+    print()
+PY

@@ -1,0 +1,84 @@
+//! The WAL's size on disk: once the records written since the last
+//! checkpoint outweigh it, `persist` checkpoints the head (its chunks)
+//! even with no hour ready, and the records' segments go.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
+use std::path::Path;
+
+const SERIES: usize = 2000;
+const T0: i64 = 1_700_000_000_000;
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+fn samples_in(st: &Storage) -> usize {
+    st.querier(i64::MIN, i64::MAX)
+        .select(&[], i64::MIN, i64::MAX)
+        .unwrap()
+        .map(|s| s.samples.count())
+        .sum()
+}
+
+#[test]
+fn a_wal_that_outgrows_its_checkpoint_is_checkpointed_without_a_ready_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), Options::default()).unwrap();
+    // Scrapes 1 s apart: about 8 bytes per sample as records, 300 scrapes
+    // of 2000 series (4.8 MB), all within the first hour.
+    let mut values: Vec<f64> = (0..SERIES).map(|i| i as f64 * 1000.0).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for k in 0..300 {
+        let mut b = WriteBatch::new();
+        for (i, v) in values.iter_mut().enumerate() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *v = ((*v + (x % 1000) as f64 / 100.0) * 100.0).round() / 100.0;
+            let l = Labels::from_pairs([
+                ("__name__", "node_cpu_seconds_total".to_string()),
+                ("cpu", (i % 8).to_string()),
+                ("instance", format!("10.0.{}.{}:9100", i / 800, i / 8 % 100)),
+            ]);
+            b.push(l, vec![Sample::new(T0 + k * 1000, *v)]);
+        }
+        st.append(&b).unwrap();
+    }
+    let wal = dir.path().join("wal");
+    let before = dir_bytes(&wal);
+    let samples = SERIES * 300;
+    let stats = st.persist().unwrap();
+    assert!(stats.partitions.is_empty(), "no hour is ready");
+    let after = dir_bytes(&wal);
+    println!(
+        "WAL: {:.2} bytes/sample as records, {:.2} after the checkpoint",
+        before as f64 / samples as f64,
+        after as f64 / samples as f64
+    );
+    assert!(before > 4 << 20, "the records outgrew the threshold");
+    assert!(
+        after * 2 < before,
+        "the checkpoint replaced the records: {before} -> {after}"
+    );
+    // Under the threshold again: the next persist writes nothing.
+    st.persist().unwrap();
+    assert_eq!(dir_bytes(&wal), after);
+    st.close().unwrap();
+
+    let st = Storage::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(st.wal_recovery().records, 0);
+    assert_eq!(samples_in(&st), samples);
+}
