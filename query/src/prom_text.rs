@@ -25,7 +25,9 @@ pub fn is_legacy_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn non_finite(v: f64) -> Option<&'static str> {
+/// How Prometheus and Go spell a value that is not finite (`NaN`, `+Inf`,
+/// `-Inf`); `None` for a finite one.
+pub fn non_finite(v: f64) -> Option<&'static str> {
     if v.is_nan() {
         Some("NaN")
     } else if v == f64::INFINITY {

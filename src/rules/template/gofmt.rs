@@ -2,6 +2,7 @@
 //! `%g`/`%e`/`%f` of floats (with Go's exponent form `e+06`), and `printf`.
 
 use super::Val;
+use hourglass_query::prom_text::non_finite;
 use std::fmt::Write as _;
 
 /// `e+06` style exponent from Rust's `e6`.
@@ -12,18 +13,6 @@ fn go_exponent(rust: &str) -> String {
         None => ('+', exp),
     };
     format!("{mantissa}e{sign}{digits:0>2}")
-}
-
-fn non_finite(v: f64) -> Option<&'static str> {
-    if v.is_nan() {
-        Some("NaN")
-    } else if v == f64::INFINITY {
-        Some("+Inf")
-    } else if v == f64::NEG_INFINITY {
-        Some("-Inf")
-    } else {
-        None
-    }
 }
 
 /// `%e` with `prec` digits after the point; `None`: shortest.
