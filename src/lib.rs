@@ -20,6 +20,7 @@ mod mutate;
 pub(crate) mod observe;
 mod prom_time;
 mod push;
+pub mod remote_read;
 pub mod scrape;
 mod server;
 mod size;
@@ -31,5 +32,6 @@ pub use api::routes;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
+    pub use crate::api::remote_read_stream;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

@@ -8,6 +8,7 @@
 
 mod arrival;
 pub(crate) mod envelope;
+mod federate;
 mod health;
 pub(crate) mod json;
 mod labels;
@@ -20,6 +21,7 @@ mod push;
 mod query;
 mod query_stats;
 mod reload;
+mod remote_read;
 pub mod routes;
 mod self_metrics;
 mod status;
@@ -28,4 +30,5 @@ mod targets;
 mod write;
 
 pub use query::fuzz_query_params;
+pub use remote_read::stream_for_bench as remote_read_stream;
 pub(crate) use routes::router;

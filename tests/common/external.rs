@@ -92,6 +92,11 @@ pub fn small_node_exporter() -> (Proc, u16) {
 /// Prometheus with `config` written to `<dir>/prometheus.yml` and its TSDB
 /// in `<dir>/prom`, on a free loopback port; returns it and its address.
 pub fn prometheus(dir: &Path, config: &str) -> (Proc, SocketAddr) {
+    prometheus_with(dir, config, &[])
+}
+
+/// [`prometheus`] with extra command-line `flags`.
+pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, SocketAddr) {
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
     let port = free_port();
@@ -102,6 +107,7 @@ pub fn prometheus(dir: &Path, config: &str) -> (Proc, SocketAddr) {
             dir.join("prom").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -12,6 +12,7 @@ pub mod custom;
 pub mod external;
 pub mod http;
 pub mod query;
+pub mod remote_read;
 pub mod server;
 pub mod target;
 pub mod targets;
