@@ -10,6 +10,7 @@ mod arrival;
 pub(crate) mod envelope;
 mod federate;
 mod health;
+mod influx;
 pub(crate) mod json;
 mod labels;
 mod metadata;
@@ -27,6 +28,7 @@ mod self_metrics;
 mod status;
 mod target_metadata;
 mod targets;
+mod translated;
 mod write;
 
 pub use query::fuzz_query_params;

@@ -1,5 +1,7 @@
 //! Everything that turns outside bytes into samples for storage.
 
+pub mod arena;
+pub mod influx;
 pub mod jsonl;
 pub mod protobuf;
 pub mod remote_write;

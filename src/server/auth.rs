@@ -133,13 +133,19 @@ impl Gate {
         };
         let mut entries = Vec::new();
         for t in &c.tokens {
+            let caller = Caller {
+                name: t.name.clone(),
+                budget: budget(t.samples_per_second),
+                series: series(t.max_active_series, t.max_new_series_per_minute),
+            };
+            // InfluxDB 2 clients send the same token as `Token <token>`.
+            entries.push(Entry {
+                header: format!("Token {}", t.token).into_bytes(),
+                caller: caller.clone(),
+            });
             entries.push(Entry {
                 header: format!("Bearer {}", t.token).into_bytes(),
-                caller: Caller {
-                    name: t.name.clone(),
-                    budget: budget(t.samples_per_second),
-                    series: series(t.max_active_series, t.max_new_series_per_minute),
-                },
+                caller,
             });
         }
         for u in &c.basic {
