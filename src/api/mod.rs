@@ -15,6 +15,7 @@ pub(crate) mod json;
 mod labels;
 mod metadata;
 mod metrics_query;
+mod otlp;
 pub(crate) mod params;
 mod parse_query;
 mod prom_targets;

@@ -5,8 +5,8 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    federate, health, influx, labels, metadata, metrics_query, parse_query, prom_targets, push,
-    query, reload, remote_read, self_metrics, status, target_metadata, targets, write,
+    federate, health, influx, labels, metadata, metrics_query, otlp, parse_query, prom_targets,
+    push, query, reload, remote_read, self_metrics, status, target_metadata, targets, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;
@@ -286,6 +286,18 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/metrics/stats",
         class: Class::Read,
         handler: || get(targets::stats),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/otlp/v1/metrics",
+        class: Class::Write,
+        handler: || post(otlp::metrics),
+    },
+    Route {
+        method: "POST",
+        path: "/opentelemetry/v1/metrics",
+        class: Class::Write,
+        handler: || post(otlp::metrics),
     },
     Route {
         method: "POST",

@@ -46,6 +46,8 @@ pub struct Limits {
     pub max_registered_targets: usize,
     /// Queries taking at least this long are logged; zero logs none.
     pub slow_query_threshold: std::time::Duration,
+    /// OTLP resource attributes copied onto every series of the resource.
+    pub otlp_promote_resource_attributes: Vec<String>,
 }
 
 /// What the background persister did, for `/metrics`.
