@@ -134,7 +134,7 @@ fn v1_write_keeps_good_lines_and_names_bad_ones() {
          cpu,host=h usage=5u\n"
     );
     let r = server.post(
-        &format!("/write?db=telegraf&rp=autogen&precision=s"),
+        "/write?db=telegraf&rp=autogen&precision=s",
         &[],
         body.as_bytes(),
     );

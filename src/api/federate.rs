@@ -61,7 +61,7 @@ pub async fn federate(State(state): State<AppState>, params: Params) -> ApiResul
                     return Err(ApiError {
                         kind: ErrorKind::Execution,
                         message: format!(
-                            "federation selects more than {max_series} series (--query-max-series); narrow match[]"
+                            "federation selects more than {max_series} series, the most a query may select; narrow match[]"
                         ),
                     });
                 }

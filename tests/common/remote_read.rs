@@ -17,6 +17,9 @@ pub const STREAMED: u64 = 1;
 /// Labels and (t, value bits) of one series.
 pub type Decoded = BTreeMap<Vec<(String, String)>, Vec<(i64, u64)>>;
 
+/// One series: labels and (t, value bits).
+type OneSeries = (Vec<(String, String)>, Vec<(i64, u64)>);
+
 /// One query: start, end, matchers `(type, name, value)`.
 pub type Q<'a> = (i64, i64, &'a [(u64, &'a str, &'a str)]);
 
@@ -127,7 +130,7 @@ pub fn streamed_response(body: &[u8]) -> (BTreeMap<i64, Decoded>, usize) {
     (out, frames)
 }
 
-fn chunked_series(mut r: Reader<'_>) -> (Vec<(String, String)>, Vec<(i64, u64)>) {
+fn chunked_series(mut r: Reader<'_>) -> OneSeries {
     let (mut labels, mut samples) = (Vec::new(), Vec::new());
     while let Some((f, wt)) = r.key().unwrap() {
         match f {
