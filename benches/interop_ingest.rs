@@ -103,7 +103,7 @@ fn ingest(c: &mut Criterion) {
             arena.clear();
             let req = proto::decode(black_box(&body)).unwrap();
             let mut md = Metadata::new();
-            let o = translate(&req, &settings, &mut arena, &mut md);
+            let o = translate(&req, &settings, &mut arena, &mut md, &mut |_| true);
             assert_eq!(o.accepted, 1000);
             arena.with_batch(|batch| black_box(batch.num_samples()))
         })
@@ -119,7 +119,7 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("influx_line_protocol_5000_fields", |b| {
         b.iter(|| {
             arena.clear();
-            let r = influx::decode(black_box(&lines), &opts, &mut arena);
+            let r = influx::decode(black_box(&lines), &opts, &mut arena, &mut |_| true);
             assert_eq!(r.fields, 5000);
             arena.with_batch(|batch| black_box(batch.num_samples()))
         })

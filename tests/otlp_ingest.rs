@@ -351,6 +351,16 @@ fn protobuf_gzip_and_bad_bodies() {
         400,
         "invalid gzip",
     );
+    // 100,000 empty metrics in 200 KB: refused, not allocated.
+    let mut w = Writer::default();
+    w.message(1, |rm| {
+        rm.message(2, |sm| {
+            for _ in 0..100_000 {
+                sm.bytes(2, b"");
+            }
+        })
+    });
+    check(&[PROTO], &w.buf, 400, "more items than its size allows");
     // Nothing stored was lost.
     assert_eq!(value(&server, "req_size_bytes_count"), Some(6.0));
 }

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         max_series: 10_000,
     };
     let mut arena = SeriesArena::default();
-    let r = decode(data, &opts, &mut arena);
+    let r = decode(data, &opts, &mut arena, &mut |_| true);
     assert!(r.errors.len() <= r.bad_lines);
     assert_eq!(arena.len(), r.fields);
     for (labels, _) in arena.to_vec() {

@@ -17,7 +17,7 @@ fn check(req: &Request<'_>) {
     };
     let mut arena = SeriesArena::default();
     let mut md = Metadata::new();
-    let o = translate(req, &settings, &mut arena, &mut md);
+    let o = translate(req, &settings, &mut arena, &mut md, &mut |_| true);
     let points: usize = req
         .resources
         .iter()

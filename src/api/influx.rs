@@ -151,7 +151,14 @@ async fn write(
             max_series: state.limits().max_series_per_request,
         };
         let mut arena = SeriesArena::default();
-        let report = influx::decode(&raw, &opts, &mut arena);
+        let report = influx::decode(&raw, &opts, &mut arena, &mut |n| res.add(n).is_ok());
+        if report.over_budget {
+            return error(
+                api,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "in-flight body budget spent; retry later; nothing stored",
+            );
+        }
         if report.too_many_series {
             state.refused("limit", "series_per_request");
             return error(

@@ -36,6 +36,12 @@ enum Encoding {
     Json,
 }
 
+/// Largest JSON body: parsed JSON takes many times its size.
+const MAX_JSON_BYTES: usize = 8 << 20;
+
+/// Bytes reserved per byte of JSON body for its parsed form.
+const JSON_BYTES_PER_BODY_BYTE: usize = 32;
+
 /// `google.rpc.Code` values used in `Status`.
 const INVALID_ARGUMENT: u64 = 3;
 const RESOURCE_EXHAUSTED: u64 = 8;
@@ -164,6 +170,29 @@ fn ingest(
             return status(enc, code, rpc, &e.to_string());
         }
     };
+    // What the decoded model may take is reserved before decoding.
+    let model = match enc {
+        Encoding::Protobuf => proto::model_budget(raw.len()),
+        Encoding::Json if raw.len() > MAX_JSON_BYTES => {
+            return status(
+                enc,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                INVALID_ARGUMENT,
+                &format!(
+                    "JSON bodies are limited to {MAX_JSON_BYTES} bytes; send protobuf for larger batches"
+                ),
+            );
+        }
+        Encoding::Json => raw.len().saturating_mul(JSON_BYTES_PER_BODY_BYTE),
+    };
+    if res.add(model).is_err() {
+        return status(
+            enc,
+            StatusCode::SERVICE_UNAVAILABLE,
+            RESOURCE_EXHAUSTED,
+            "in-flight body budget spent; retry later",
+        );
+    }
     let decoded: Result<Request<'_>, String> = match enc {
         Encoding::Protobuf => proto::decode(&raw)
             .map_err(|e| format!("cannot decode ExportMetricsServiceRequest: {e}")),
@@ -181,7 +210,17 @@ fn ingest(
     };
     let mut arena = SeriesArena::default();
     let mut metadata = Metadata::new();
-    let outcome = translate(&req, &settings, &mut arena, &mut metadata);
+    let outcome = translate(&req, &settings, &mut arena, &mut metadata, &mut |n| {
+        res.add(n).is_ok()
+    });
+    if outcome.over_budget {
+        return status(
+            enc,
+            StatusCode::SERVICE_UNAVAILABLE,
+            RESOURCE_EXHAUSTED,
+            "in-flight body budget spent; retry later; nothing stored",
+        );
+    }
     if outcome.too_many_series {
         state.refused("limit", "series_per_request");
         return status(
@@ -192,14 +231,6 @@ fn ingest(
                 "request yields more than {} series, over the limit of series per request; nothing stored",
                 settings.max_series
             ),
-        );
-    }
-    if res.add(arena.held_bytes()).is_err() {
-        return status(
-            enc,
-            StatusCode::SERVICE_UNAVAILABLE,
-            RESOURCE_EXHAUSTED,
-            "in-flight body budget spent; retry later",
         );
     }
     for (family, kind, help, unit) in metadata {

@@ -125,6 +125,8 @@ pub struct Report {
     pub bad_lines: usize,
     /// Set when the body yields more than `max_series` series.
     pub too_many_series: bool,
+    /// Set when the series built outgrew what `charge` allowed.
+    pub over_budget: bool,
 }
 
 impl Report {
@@ -149,9 +151,21 @@ pub fn push_legal(out: &mut String, s: &str, colons: bool, first: bool) {
     }
 }
 
-/// Reads `body`, adding a series per numeric field to `out`.
-pub fn decode(body: &[u8], opts: &Options<'_>, out: &mut SeriesArena) -> Report {
+/// Most labels one line may expand to (fields × (tags + 2)): each field
+/// repeats the line's tags.
+pub const MAX_LINE_LABELS: usize = 65_536;
+
+/// Reads `body`, adding a series per numeric field to `out`. The arena's
+/// growth is handed to `charge` line by line; when it says no, reading
+/// stops (`over_budget`).
+pub fn decode(
+    body: &[u8],
+    opts: &Options<'_>,
+    out: &mut SeriesArena,
+    charge: &mut dyn FnMut(usize) -> bool,
+) -> Report {
     let mut report = Report::default();
+    let mut charged = out.held_bytes();
     let mut parsed = Line::default();
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let number = i + 1;
@@ -198,8 +212,26 @@ pub fn decode(body: &[u8], opts: &Options<'_>, out: &mut SeriesArena) -> Report 
             report.too_many_series = true;
             return report;
         }
+        if numeric.saturating_mul(parsed.tags.len() + 2) > MAX_LINE_LABELS {
+            report.bad(
+                number,
+                format!(
+                    "{numeric} fields × {} tags expand to more than {MAX_LINE_LABELS} labels",
+                    parsed.tags.len()
+                ),
+            );
+            continue;
+        }
         report.lines += 1;
         emit(&parsed, t, opts, out, &mut report);
+        let held = out.held_bytes();
+        if held > charged {
+            if !charge(held - charged) {
+                report.over_budget = true;
+                return report;
+            }
+            charged = held;
+        }
     }
     report
 }

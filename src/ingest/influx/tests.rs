@@ -71,7 +71,7 @@ fn fields_become_named_series_with_tags_and_db() {
         max_series: 100,
     };
     let mut arena = SeriesArena::default();
-    let r = decode(body, &opts, &mut arena);
+    let r = decode(body, &opts, &mut arena, &mut |_| true);
     assert_eq!(
         (r.lines, r.fields, r.strings_skipped, r.bad_lines),
         (1, 3, 1, 0)
@@ -101,7 +101,7 @@ fn fields_become_named_series_with_tags_and_db() {
     }
     // A tag named like the database label keeps its own value.
     let mut arena = SeriesArena::default();
-    decode(b"m,db=mine f=1 0", &opts, &mut arena);
+    decode(b"m,db=mine f=1 0", &opts, &mut arena, &mut |_| true);
     assert_eq!(
         arena.to_vec()[0].0[1],
         ("db".to_string(), "mine".to_string())
@@ -112,7 +112,7 @@ fn fields_become_named_series_with_tags_and_db() {
         ..opts
     };
     let mut arena = SeriesArena::default();
-    assert!(decode(b"m a=1,b=2,c=3 0", &opts, &mut arena).too_many_series);
+    assert!(decode(b"m a=1,b=2,c=3 0", &opts, &mut arena, &mut |_| true).too_many_series);
 }
 
 #[test]
@@ -123,4 +123,28 @@ fn precisions_convert_to_milliseconds() {
     assert_eq!(Precision::Seconds.to_ms(i64::MAX), None);
     assert_eq!(Precision::from_v1("u"), Some(Precision::Microseconds));
     assert_eq!(Precision::from_v2("m"), None);
+}
+
+#[test]
+fn expansion_is_bounded_and_charged() {
+    let opts = Options {
+        db_label: None,
+        precision: Precision::Seconds,
+        now_ms: 0,
+        max_series: 1_000_000,
+    };
+    // 300 tags × 300 fields on one line: refused by number, not built.
+    let tags: String = (0..300).map(|i| format!(",t{i}=v")).collect();
+    let fields: Vec<String> = (0..300).map(|i| format!("f{i}=1")).collect();
+    let body = format!("m{tags} {} 1\nm ok=1 1\n", fields.join(","));
+    let mut arena = SeriesArena::default();
+    let r = decode(body.as_bytes(), &opts, &mut arena, &mut |_| true);
+    assert_eq!(r.bad_lines, 1, "{r:?}");
+    assert!(r.errors[0].reason.contains("expand to more than"), "{r:?}");
+    assert_eq!(r.fields, 1);
+    // A charge that says no stops reading.
+    let mut arena = SeriesArena::default();
+    let r = decode(b"m a=1 1\nm b=2 1\n", &opts, &mut arena, &mut |_| false);
+    assert!(r.over_budget);
+    assert_eq!(r.lines, 1);
 }

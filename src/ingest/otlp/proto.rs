@@ -27,20 +27,53 @@ use super::model::*;
 use crate::ingest::protobuf::{Reader, WireError, WireType};
 use std::borrow::Cow;
 
-/// Decodes a (decompressed) protobuf request.
+/// Bytes the decoded model may take per byte of body, beyond a fixed
+/// 64 KiB: real requests take less than 6; a body of empty messages,
+/// built to take far more, is refused instead of allocated.
+pub const MODEL_BYTES_PER_BODY_BYTE: usize = 8;
+
+/// What decoding a body of `len` bytes may allocate.
+pub fn model_budget(len: usize) -> usize {
+    len.saturating_mul(MODEL_BYTES_PER_BODY_BYTE)
+        .saturating_add(64 * 1024)
+}
+
+/// Counts what the model allocates against [`model_budget`].
+struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    fn take(&mut self, n: usize) -> Result<(), WireError> {
+        self.left = self.left.checked_sub(n).ok_or(WireError {
+            offset: 0,
+            what: "the request decodes to more items than its size allows (empty messages?)",
+        })?;
+        Ok(())
+    }
+}
+
+/// Decodes a (decompressed) protobuf request, allocating at most
+/// [`model_budget`] of its length.
 pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
+    let b = &mut Budget {
+        left: model_budget(buf.len()),
+    };
     let mut r = Reader::new(buf);
     let mut req = Request::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
-            (1, WireType::Len) => req.resources.push(resource_metrics(r.message()?)?),
+            (1, WireType::Len) => {
+                b.take(size_of::<Resource<'_>>())?;
+                req.resources.push(resource_metrics(r.message()?, b)?)
+            }
             (_, w) => r.skip(w)?,
         }
     }
     Ok(req)
 }
 
-fn resource_metrics(mut r: Reader<'_>) -> Result<Resource<'_>, WireError> {
+fn resource_metrics<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Resource<'a>, WireError> {
     let mut res = Resource::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
@@ -48,7 +81,7 @@ fn resource_metrics(mut r: Reader<'_>) -> Result<Resource<'_>, WireError> {
                 let mut rr = r.message()?;
                 while let Some((f, w)) = rr.key()? {
                     match (f, w) {
-                        (1, WireType::Len) => push_attr(&mut res.attributes, rr.message()?)?,
+                        (1, WireType::Len) => push_attr(&mut res.attributes, rr.message()?, b)?,
                         (_, w) => rr.skip(w)?,
                     }
                 }
@@ -57,7 +90,10 @@ fn resource_metrics(mut r: Reader<'_>) -> Result<Resource<'_>, WireError> {
                 let mut sm = r.message()?;
                 while let Some((f, w)) = sm.key()? {
                     match (f, w) {
-                        (2, WireType::Len) => res.metrics.push(metric(sm.message()?)?),
+                        (2, WireType::Len) => {
+                            b.take(size_of::<Metric<'_>>())?;
+                            res.metrics.push(metric(sm.message()?, b)?)
+                        }
                         (_, w) => sm.skip(w)?,
                     }
                 }
@@ -68,7 +104,11 @@ fn resource_metrics(mut r: Reader<'_>) -> Result<Resource<'_>, WireError> {
     Ok(res)
 }
 
-fn push_attr<'a>(out: &mut Vec<Attr<'a>>, mut r: Reader<'a>) -> Result<(), WireError> {
+fn push_attr<'a>(
+    out: &mut Vec<Attr<'a>>,
+    mut r: Reader<'a>,
+    b: &mut Budget,
+) -> Result<(), WireError> {
     let mut key = "";
     let mut value: Option<Cow<'a, str>> = None;
     while let Some((f, w)) = r.key()? {
@@ -79,6 +119,7 @@ fn push_attr<'a>(out: &mut Vec<Attr<'a>>, mut r: Reader<'a>) -> Result<(), WireE
         }
     }
     if let Some(value) = value {
+        b.take(size_of::<Attr<'_>>() + 32)?;
         out.push(Attr {
             key: Cow::Borrowed(key),
             value,
@@ -129,7 +170,7 @@ pub fn format_double(v: f64) -> String {
     }
 }
 
-fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
+fn metric<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Metric<'a>, WireError> {
     let mut m = Metric::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
@@ -141,7 +182,10 @@ fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
                 let mut g = r.message()?;
                 while let Some((f, w)) = g.key()? {
                     match (f, w) {
-                        (1, WireType::Len) => points.push(number_point(g.message()?)?),
+                        (1, WireType::Len) => {
+                            b.take(size_of::<NumberPoint<'_>>())?;
+                            points.push(number_point(g.message()?, b)?)
+                        }
                         (_, w) => g.skip(w)?,
                     }
                 }
@@ -152,7 +196,10 @@ fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
                 let mut s = r.message()?;
                 while let Some((f, w)) = s.key()? {
                     match (f, w) {
-                        (1, WireType::Len) => points.push(number_point(s.message()?)?),
+                        (1, WireType::Len) => {
+                            b.take(size_of::<NumberPoint<'_>>())?;
+                            points.push(number_point(s.message()?, b)?)
+                        }
                         (2, WireType::Varint) => temporality = s.varint()?,
                         (3, WireType::Varint) => monotonic = s.varint()? != 0,
                         (_, w) => s.skip(w)?,
@@ -169,7 +216,10 @@ fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
                 let mut h = r.message()?;
                 while let Some((f, w)) = h.key()? {
                     match (f, w) {
-                        (1, WireType::Len) => points.push(histogram_point(h.message()?)?),
+                        (1, WireType::Len) => {
+                            b.take(size_of::<HistogramPoint<'_>>())?;
+                            points.push(histogram_point(h.message()?, b)?)
+                        }
                         (2, WireType::Varint) => temporality = h.varint()?,
                         (_, w) => h.skip(w)?,
                     }
@@ -195,7 +245,10 @@ fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
                 let mut s = r.message()?;
                 while let Some((f, w)) = s.key()? {
                     match (f, w) {
-                        (1, WireType::Len) => points.push(summary_point(s.message()?)?),
+                        (1, WireType::Len) => {
+                            b.take(size_of::<SummaryPoint<'_>>())?;
+                            points.push(summary_point(s.message()?, b)?)
+                        }
                         (_, w) => s.skip(w)?,
                     }
                 }
@@ -207,11 +260,11 @@ fn metric(mut r: Reader<'_>) -> Result<Metric<'_>, WireError> {
     Ok(m)
 }
 
-fn number_point(mut r: Reader<'_>) -> Result<NumberPoint<'_>, WireError> {
+fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>, WireError> {
     let mut p = NumberPoint::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
-            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?)?,
+            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.value = f64::from_bits(r.fixed64()?),
             (6, WireType::Fixed64) => p.value = r.fixed64()? as i64 as f64,
@@ -223,12 +276,21 @@ fn number_point(mut r: Reader<'_>) -> Result<NumberPoint<'_>, WireError> {
 }
 
 /// Repeated fixed64/double: packed (one length-delimited run) or not.
-fn fixed64s(r: &mut Reader<'_>, w: WireType, out: &mut Vec<u64>) -> Result<(), WireError> {
+fn fixed64s(
+    r: &mut Reader<'_>,
+    w: WireType,
+    out: &mut Vec<u64>,
+    b: &mut Budget,
+) -> Result<(), WireError> {
     match w {
-        WireType::Fixed64 => out.push(r.fixed64()?),
+        WireType::Fixed64 => {
+            b.take(8)?;
+            out.push(r.fixed64()?)
+        }
         WireType::Len => {
             let mut p = r.message()?;
             while !p.is_empty() {
+                b.take(8)?;
                 out.push(p.fixed64()?);
             }
         }
@@ -237,17 +299,17 @@ fn fixed64s(r: &mut Reader<'_>, w: WireType, out: &mut Vec<u64>) -> Result<(), W
     Ok(())
 }
 
-fn histogram_point(mut r: Reader<'_>) -> Result<HistogramPoint<'_>, WireError> {
+fn histogram_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<HistogramPoint<'a>, WireError> {
     let mut p = HistogramPoint::default();
     let mut bounds = Vec::new();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
-            (9, WireType::Len) => push_attr(&mut p.attributes, r.message()?)?,
+            (9, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
-            (6, w) => fixed64s(&mut r, w, &mut p.bucket_counts)?,
-            (7, w) => fixed64s(&mut r, w, &mut bounds)?,
+            (6, w) => fixed64s(&mut r, w, &mut p.bucket_counts, b)?,
+            (7, w) => fixed64s(&mut r, w, &mut bounds, b)?,
             (10, WireType::Varint) => p.flags = r.varint()? as u32,
             (_, w) => r.skip(w)?,
         }
@@ -256,11 +318,11 @@ fn histogram_point(mut r: Reader<'_>) -> Result<HistogramPoint<'_>, WireError> {
     Ok(p)
 }
 
-fn summary_point(mut r: Reader<'_>) -> Result<SummaryPoint<'_>, WireError> {
+fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'a>, WireError> {
     let mut p = SummaryPoint::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
-            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?)?,
+            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = f64::from_bits(r.fixed64()?),
@@ -274,6 +336,7 @@ fn summary_point(mut r: Reader<'_>) -> Result<SummaryPoint<'_>, WireError> {
                         (_, w) => qv.skip(w)?,
                     }
                 }
+                b.take(16)?;
                 p.quantiles.push((q, v));
             }
             (8, WireType::Varint) => p.flags = r.varint()? as u32,

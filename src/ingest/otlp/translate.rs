@@ -47,6 +47,8 @@ pub struct Outcome {
     pub reasons: Vec<String>,
     /// Set when the request yields more than `max_series` series.
     pub too_many_series: bool,
+    /// Set when the series built outgrew what `charge` allowed.
+    pub over_budget: bool,
 }
 
 impl Outcome {
@@ -100,18 +102,23 @@ fn resource_labels(r: &Resource<'_>, s: &Settings<'_>) -> ResourceLabels {
 }
 
 /// Translates `req` into `out`; returns what was accepted and refused,
-/// and fills `metadata`.
+/// and fills `metadata`. The arena's growth is handed to `charge` as it
+/// grows; when it says no, translation stops (`over_budget`).
 pub fn translate(
     req: &Request<'_>,
     s: &Settings<'_>,
     out: &mut SeriesArena,
     metadata: &mut Metadata,
+    charge: &mut dyn FnMut(usize) -> bool,
 ) -> Outcome {
     let mut o = Outcome::default();
     let mut w = Writer {
+        charged: out.held_bytes(),
         out,
         labels: Vec::new(),
         max_series: s.max_series,
+        charge,
+        over: false,
     };
     for r in &req.resources {
         let res = resource_labels(r, s);
@@ -125,9 +132,8 @@ pub fn translate(
         }
         target_info(&mut w, r, &res, newest);
     }
-    if w.full() {
-        o.too_many_series = true;
-    }
+    o.too_many_series |= w.out.len() > w.max_series;
+    o.over_budget = w.over;
     o
 }
 
@@ -156,11 +162,16 @@ struct Writer<'o> {
     /// Scratch: translated attribute labels of the current point.
     labels: Vec<(String, String)>,
     max_series: usize,
+    charge: &'o mut dyn FnMut(usize) -> bool,
+    /// Arena bytes charged so far.
+    charged: usize,
+    /// `charge` said no: nothing more is built.
+    over: bool,
 }
 
 impl Writer<'_> {
     fn full(&self) -> bool {
-        self.out.len() > self.max_series
+        self.over || self.out.len() > self.max_series
     }
 
     /// One series: `name`, the point's attributes, the resource's labels
@@ -173,6 +184,9 @@ impl Writer<'_> {
         extra: Option<(&str, &str)>,
         s: Sample,
     ) {
+        if self.full() {
+            return;
+        }
         self.labels.clear();
         for a in attrs {
             let n = label_name(&a.key);
@@ -204,6 +218,14 @@ impl Writer<'_> {
                 .label_with(|s| push_label_name(s, n), |s| s.push_str(v));
         }
         self.out.finish(s);
+        let held = self.out.held_bytes();
+        if held > self.charged {
+            if (self.charge)(held - self.charged) {
+                self.charged = held;
+            } else {
+                self.over = true;
+            }
+        }
     }
 }
 
