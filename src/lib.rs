@@ -22,6 +22,7 @@ pub(crate) mod observe;
 mod prom_time;
 mod push;
 pub mod rules;
+pub mod remote_read;
 pub mod scrape;
 mod server;
 mod size;
@@ -34,5 +35,6 @@ pub use api::routes;
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
     pub use crate::events::fuzz_event_segment;
+    pub use crate::api::remote_read_stream;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

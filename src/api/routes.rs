@@ -5,9 +5,9 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    events, events_ws, health, labels, metadata, metrics_query, parse_query, prom_targets, push,
-    query, reload, rules, self_metrics, snapshot, status, stream, target_metadata, targets,
-    tsdb_delete, write,
+    events, events_ws, federate, health, influx, labels, metadata, metrics_query, otlp,
+    parse_query, prom_targets, push, query, reload, remote_read, rules, self_metrics, snapshot,
+    status, stream, target_metadata, targets, tsdb_delete, write,
 };
 use crate::server::{AppState, auth, request_body};
 use axum::Router;
@@ -287,6 +287,42 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/metrics/stats",
         class: Class::Read,
         handler: || get(targets::stats),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/otlp/v1/metrics",
+        class: Class::Write,
+        handler: || post(otlp::metrics),
+    },
+    Route {
+        method: "POST",
+        path: "/opentelemetry/v1/metrics",
+        class: Class::Write,
+        handler: || post(otlp::metrics),
+    },
+    Route {
+        method: "POST",
+        path: "/write",
+        class: Class::Write,
+        handler: || post(influx::write_v1),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v2/write",
+        class: Class::Write,
+        handler: || post(influx::write_v2),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/read",
+        class: Class::Read,
+        handler: || post(remote_read::remote_read),
+    },
+    Route {
+        method: "GET",
+        path: "/federate",
+        class: Class::Read,
+        handler: || get(federate::federate),
     },
     Route {
         method: "GET",

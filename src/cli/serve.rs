@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// in `hourglass_slow_queries_total`; `0` logs none.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     query_slow_log_threshold: Duration,
+    /// OTLP resource attributes (comma-separated, as sent, e.g.
+    /// `k8s.namespace.name,k8s.pod.name`) copied as labels onto every
+    /// series of their resource; the others go on `target_info` only.
+    #[arg(long, value_delimiter = ',')]
+    otlp_promote_resource_attributes: Vec<String>,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -316,6 +321,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         slow_query_threshold: args.query_slow_log_threshold,
         disable_admin_api: args.disable_admin_api,
         compact: compact.clone(),
+        otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),

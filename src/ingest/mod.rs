@@ -1,6 +1,9 @@
 //! Everything that turns outside bytes into samples for storage.
 
+pub mod arena;
+pub mod influx;
 pub mod jsonl;
+pub mod otlp;
 pub mod protobuf;
 pub mod remote_write;
 pub mod text;

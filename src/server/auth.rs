@@ -136,9 +136,15 @@ impl Gate {
         };
         let mut entries = Vec::new();
         for t in &c.tokens {
+            let who = caller(&t.name, &t.limits);
+            // InfluxDB 2 clients send the same token as `Token <token>`.
+            entries.push(Entry {
+                header: format!("Token {}", t.token).into_bytes(),
+                caller: who.clone(),
+            });
             entries.push(Entry {
                 header: format!("Bearer {}", t.token).into_bytes(),
-                caller: caller(&t.name, &t.limits),
+                caller: who,
             });
         }
         for u in &c.basic {

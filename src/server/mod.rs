@@ -51,6 +51,8 @@ pub struct Limits {
     /// How compaction runs (`clean_tombstones` uses the background
     /// compactor's settings).
     pub compact: hourglass_storage::compact::CompactOptions,
+    /// OTLP resource attributes copied onto every series of the resource.
+    pub otlp_promote_resource_attributes: Vec<String>,
 }
 
 /// What the background persister did, for `/metrics`.

@@ -95,7 +95,7 @@ pub fn prometheus(dir: &Path, config: &str) -> (Proc, SocketAddr) {
     prometheus_with(dir, config, &[])
 }
 
-/// [`prometheus`] with more flags (`--web.enable-remote-write-receiver`).
+/// [`prometheus`] with extra command-line `flags`.
 pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, SocketAddr) {
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();

@@ -13,6 +13,7 @@ pub mod events;
 pub mod external;
 pub mod http;
 pub mod query;
+pub mod remote_read;
 pub mod server;
 pub mod target;
 pub mod targets;

@@ -1,0 +1,40 @@
+//! Arbitrary bytes as an OTLP metrics body, protobuf and JSON: decoding
+//! and translating never panic, every series has a name, and accepted
+//! plus rejected points never exceed the points decoded.
+#![no_main]
+
+use hourglass::ingest::arena::SeriesArena;
+use hourglass::ingest::otlp::model::Request;
+use hourglass::ingest::otlp::translate::{Metadata, Settings, translate};
+use hourglass::ingest::otlp::{json, proto};
+use libfuzzer_sys::fuzz_target;
+
+fn check(req: &Request<'_>) {
+    let promote = vec!["k8s.pod.name".to_string()];
+    let settings = Settings {
+        promote: &promote,
+        max_series: 10_000,
+    };
+    let mut arena = SeriesArena::default();
+    let mut md = Metadata::new();
+    let o = translate(req, &settings, &mut arena, &mut md, &mut |_| true);
+    let points: usize = req
+        .resources
+        .iter()
+        .flat_map(|r| &r.metrics)
+        .map(|m| m.data.points().max(1))
+        .sum();
+    assert!((o.accepted + o.rejected) as usize <= points);
+    for (labels, _) in arena.to_vec() {
+        assert!(labels.iter().any(|(n, v)| n == "__name__" && !v.is_empty()));
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(req) = proto::decode(data) {
+        check(&req);
+    }
+    if let Ok(req) = json::decode(data) {
+        check(&req);
+    }
+});

@@ -1,0 +1,133 @@
+//! Series built by a translating decoder (OTLP, Influx line protocol):
+//! every label name and value is written into one string, so a request of
+//! many points allocates a few buffers, not a string per label; the result
+//! is handed to storage as a [`BorrowedBatch`].
+
+use hourglass_storage::{BorrowedBatch, Sample};
+use std::ops::Range;
+
+/// Series with one sample each, labels in one text arena.
+#[derive(Debug, Default)]
+pub struct SeriesArena {
+    text: String,
+    /// Byte ranges in `text` of each label's name and value.
+    pairs: Vec<(Range<usize>, Range<usize>)>,
+    /// Each series' range in `pairs`, and its sample.
+    series: Vec<(Range<usize>, Sample)>,
+    /// Where the series being built starts in `pairs`.
+    open: usize,
+}
+
+impl SeriesArena {
+    /// Empties the arena, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.pairs.clear();
+        self.series.clear();
+        self.open = 0;
+    }
+
+    /// Adds a label to the series being built, its name and value written
+    /// by `name` and `value` (each appends to the string it is given). An
+    /// empty value means the label is absent.
+    pub fn label_with(&mut self, name: impl FnOnce(&mut String), value: impl FnOnce(&mut String)) {
+        let a = self.text.len();
+        name(&mut self.text);
+        let b = self.text.len();
+        value(&mut self.text);
+        self.pairs.push((a..b, b..self.text.len()));
+    }
+
+    /// Adds a label as given.
+    pub fn label(&mut self, name: &str, value: &str) {
+        self.label_with(|s| s.push_str(name), |s| s.push_str(value));
+    }
+
+    /// Copies labels added earlier (`from`, positions given by
+    /// [`SeriesArena::mark`]) onto the series being built.
+    pub fn copy_labels(&mut self, from: Range<usize>) {
+        for i in from {
+            if let Some(p) = self.pairs.get(i).cloned() {
+                self.pairs.push(p);
+            }
+        }
+    }
+
+    /// The position of the next label added, for
+    /// [`SeriesArena::copy_labels`].
+    pub fn mark(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Ends the series being built with its sample.
+    pub fn finish(&mut self, sample: Sample) {
+        let end = self.pairs.len();
+        self.series.push((self.open..end, sample));
+        self.open = end;
+    }
+
+    /// Drops the labels added since the last finished series.
+    pub fn discard(&mut self) {
+        self.pairs.truncate(self.open);
+    }
+
+    /// Series finished so far.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when no series is finished.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Bytes held (for the in-flight budget).
+    pub fn held_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.pairs.capacity() * size_of::<(Range<usize>, Range<usize>)>()
+            + self.series.capacity() * size_of::<(Range<usize>, Sample)>()
+    }
+
+    /// The series as a batch for storage, handed to `f`.
+    pub fn with_batch<R>(&self, f: impl FnOnce(&BorrowedBatch<'_>) -> R) -> R {
+        let refs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    self.text.get(n.clone()).unwrap_or_default(),
+                    self.text.get(v.clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let samples: Vec<Sample> = self.series.iter().map(|(_, s)| *s).collect();
+        let mut batch = BorrowedBatch::default();
+        batch.series.reserve(self.series.len());
+        for (i, (range, _)) in self.series.iter().enumerate() {
+            if let (Some(labels), Some(s)) = (refs.get(range.clone()), samples.get(i..=i)) {
+                batch.push(labels, s);
+            }
+        }
+        f(&batch)
+    }
+
+    /// Each series' labels (in the order added) and sample, for tests.
+    pub fn to_vec(&self) -> Vec<(Vec<(String, String)>, Sample)> {
+        self.series
+            .iter()
+            .map(|(range, s)| {
+                let labels = self.pairs[range.clone()]
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            self.text[n.clone()].to_string(),
+                            self.text[v.clone()].to_string(),
+                        )
+                    })
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect();
+                (labels, *s)
+            })
+            .collect()
+    }
+}

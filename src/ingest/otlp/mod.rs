@@ -1,0 +1,10 @@
+//! OTLP/HTTP metrics (`ExportMetricsServiceRequest`) into series:
+//! protobuf (`proto.rs`, our bounded reader) or protobuf-JSON
+//! (`json.rs`) into one model (`model.rs`), translated as Prometheus 3
+//! does (`translate.rs`, names in `names.rs`).
+
+pub mod json;
+pub mod model;
+pub mod names;
+pub mod proto;
+pub mod translate;

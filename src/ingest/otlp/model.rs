@@ -1,0 +1,148 @@
+//! An OTLP `ExportMetricsServiceRequest` as decoded from protobuf or JSON:
+//! only what the translation reads, strings borrowed from the body where
+//! the encoding allows. Scopes are flattened into their resource.
+
+use std::borrow::Cow;
+
+/// The whole request.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Request<'a> {
+    /// One entry per `ResourceMetrics`.
+    pub resources: Vec<Resource<'a>>,
+}
+
+/// A resource and every metric of its scopes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Resource<'a> {
+    /// Resource attributes.
+    pub attributes: Vec<Attr<'a>>,
+    /// Metrics of all its scopes.
+    pub metrics: Vec<Metric<'a>>,
+}
+
+/// An attribute with its value in string form (`AnyValue.AsString`:
+/// booleans `true`/`false`, integers and doubles in decimal, bytes in
+/// base64); array and map values are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attr<'a> {
+    /// The key.
+    pub key: Cow<'a, str>,
+    /// The value.
+    pub value: Cow<'a, str>,
+}
+
+/// One metric.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Metric<'a> {
+    /// The OTel name.
+    pub name: Cow<'a, str>,
+    /// Its description (stored as metadata help).
+    pub description: Cow<'a, str>,
+    /// Its UCUM unit.
+    pub unit: Cow<'a, str>,
+    /// Its points.
+    pub data: Data<'a>,
+}
+
+/// `AggregationTemporality`.
+pub const TEMPORALITY_DELTA: u64 = 1;
+/// `AggregationTemporality`.
+pub const TEMPORALITY_CUMULATIVE: u64 = 2;
+
+/// The metric's kind and points.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub enum Data<'a> {
+    /// No known kind was set (an unknown or missing `data` field).
+    #[default]
+    Missing,
+    /// A gauge.
+    Gauge(Vec<NumberPoint<'a>>),
+    /// A sum.
+    Sum {
+        /// Its points.
+        points: Vec<NumberPoint<'a>>,
+        /// `AggregationTemporality` as sent.
+        temporality: u64,
+        /// A counter when true.
+        monotonic: bool,
+    },
+    /// An explicit-bucket histogram.
+    Histogram {
+        /// Its points.
+        points: Vec<HistogramPoint<'a>>,
+        /// `AggregationTemporality` as sent.
+        temporality: u64,
+    },
+    /// An exponential histogram: only its point count is kept (refused).
+    Exponential {
+        /// How many points it had.
+        points: usize,
+    },
+    /// A summary.
+    Summary(Vec<SummaryPoint<'a>>),
+}
+
+/// `DataPointFlags.FLAG_NO_RECORDED_VALUE`: the series went away.
+pub const FLAG_NO_RECORDED_VALUE: u32 = 1;
+
+/// A gauge or sum point.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct NumberPoint<'a> {
+    /// Point attributes.
+    pub attributes: Vec<Attr<'a>>,
+    /// Time (ns since the epoch).
+    pub time_ns: u64,
+    /// The value (`as_int` converted).
+    pub value: f64,
+    /// `DataPointFlags`.
+    pub flags: u32,
+}
+
+/// An explicit-bucket histogram point.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct HistogramPoint<'a> {
+    /// Point attributes.
+    pub attributes: Vec<Attr<'a>>,
+    /// Time (ns since the epoch).
+    pub time_ns: u64,
+    /// Observations.
+    pub count: u64,
+    /// Their sum, when sent.
+    pub sum: Option<f64>,
+    /// Per-bucket (not cumulative) counts; one more than `bounds`.
+    pub bucket_counts: Vec<u64>,
+    /// Upper bounds of all buckets but the last.
+    pub bounds: Vec<f64>,
+    /// `DataPointFlags`.
+    pub flags: u32,
+}
+
+/// A summary point.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SummaryPoint<'a> {
+    /// Point attributes.
+    pub attributes: Vec<Attr<'a>>,
+    /// Time (ns since the epoch).
+    pub time_ns: u64,
+    /// Observations.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// (quantile, value) pairs.
+    pub quantiles: Vec<(f64, f64)>,
+    /// `DataPointFlags`.
+    pub flags: u32,
+}
+
+impl Data<'_> {
+    /// How many data points it holds.
+    pub fn points(&self) -> usize {
+        match self {
+            Data::Missing => 0,
+            Data::Gauge(p) | Data::Sum { points: p, .. } => p.len(),
+            Data::Histogram { points, .. } => points.len(),
+            Data::Exponential { points } => *points,
+            Data::Summary(p) => p.len(),
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! OTLP protobuf (`opentelemetry.proto.collector.metrics.v1`) decoded with
+//! our bounded reader: unknown fields are skipped, every length checked.
+//!
+//! ```text
+//! ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+//! ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; }
+//! Resource        { repeated KeyValue attributes = 1; }
+//! ScopeMetrics    { InstrumentationScope scope = 1; repeated Metric metrics = 2; }
+//! KeyValue        { string key = 1; AnyValue value = 2; }
+//! AnyValue        { string_value = 1 | bool_value = 2 | int64 int_value = 3 | double_value = 4
+//!                   | array_value = 5 | kvlist_value = 6 | bytes_value = 7 }
+//! Metric          { string name = 1; string description = 2; string unit = 3;
+//!                   gauge = 5 | sum = 7 | histogram = 9 | exponential_histogram = 10 | summary = 11 }
+//! Gauge           { repeated NumberDataPoint data_points = 1; }
+//! Sum             { repeated NumberDataPoint data_points = 1; temporality = 2; bool is_monotonic = 3; }
+//! Histogram       { repeated HistogramDataPoint data_points = 1; temporality = 2; }
+//! Summary         { repeated SummaryDataPoint data_points = 1; }
+//! NumberDataPoint { attributes = 7; fixed64 time_unix_nano = 3; double as_double = 4;
+//!                   sfixed64 as_int = 6; uint32 flags = 8; }
+//! HistogramDataPoint { attributes = 9; fixed64 time_unix_nano = 3; fixed64 count = 4; double sum = 5;
+//!                   repeated fixed64 bucket_counts = 6; repeated double explicit_bounds = 7; uint32 flags = 10; }
+//! SummaryDataPoint { attributes = 7; fixed64 time_unix_nano = 3; fixed64 count = 4; double sum = 5;
+//!                   repeated ValueAtQuantile quantile_values = 6 { double quantile = 1; double value = 2; }; flags = 8; }
+//! ```
+
+use super::model::*;
+use crate::ingest::protobuf::{Reader, WireError, WireType};
+use std::borrow::Cow;
+
+/// Bytes the decoded model may take per byte of body, beyond a fixed
+/// 64 KiB: real requests take less than 6; a body of empty messages,
+/// built to take far more, is refused instead of allocated.
+pub const MODEL_BYTES_PER_BODY_BYTE: usize = 8;
+
+/// What decoding a body of `len` bytes may allocate.
+pub fn model_budget(len: usize) -> usize {
+    len.saturating_mul(MODEL_BYTES_PER_BODY_BYTE)
+        .saturating_add(64 * 1024)
+}
+
+/// Counts what the model allocates against [`model_budget`].
+struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    fn take(&mut self, n: usize) -> Result<(), WireError> {
+        self.left = self.left.checked_sub(n).ok_or(WireError {
+            offset: 0,
+            what: "the request decodes to more items than its size allows (empty messages?)",
+        })?;
+        Ok(())
+    }
+}
+
+/// Decodes a (decompressed) protobuf request, allocating at most
+/// [`model_budget`] of its length.
+pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
+    let b = &mut Budget {
+        left: model_budget(buf.len()),
+    };
+    let mut r = Reader::new(buf);
+    let mut req = Request::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => {
+                b.take(size_of::<Resource<'_>>())?;
+                req.resources.push(resource_metrics(r.message()?, b)?)
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(req)
+}
+
+fn resource_metrics<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Resource<'a>, WireError> {
+    let mut res = Resource::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => {
+                let mut rr = r.message()?;
+                while let Some((f, w)) = rr.key()? {
+                    match (f, w) {
+                        (1, WireType::Len) => push_attr(&mut res.attributes, rr.message()?, b)?,
+                        (_, w) => rr.skip(w)?,
+                    }
+                }
+            }
+            (2, WireType::Len) => {
+                let mut sm = r.message()?;
+                while let Some((f, w)) = sm.key()? {
+                    match (f, w) {
+                        (2, WireType::Len) => {
+                            b.take(size_of::<Metric<'_>>())?;
+                            res.metrics.push(metric(sm.message()?, b)?)
+                        }
+                        (_, w) => sm.skip(w)?,
+                    }
+                }
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(res)
+}
+
+fn push_attr<'a>(
+    out: &mut Vec<Attr<'a>>,
+    mut r: Reader<'a>,
+    b: &mut Budget,
+) -> Result<(), WireError> {
+    let mut key = "";
+    let mut value: Option<Cow<'a, str>> = None;
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => key = r.str()?,
+            (2, WireType::Len) => value = any_value(r.message()?)?,
+            (_, w) => r.skip(w)?,
+        }
+    }
+    if let Some(value) = value {
+        b.take(size_of::<Attr<'_>>() + 32)?;
+        out.push(Attr {
+            key: Cow::Borrowed(key),
+            value,
+        });
+    }
+    Ok(())
+}
+
+fn any_value(mut r: Reader<'_>) -> Result<Option<Cow<'_, str>>, WireError> {
+    let mut v = None;
+    while let Some((f, w)) = r.key()? {
+        v = match (f, w) {
+            (1, WireType::Len) => Some(Cow::Borrowed(r.str()?)),
+            (2, WireType::Varint) => Some(Cow::Borrowed(if r.varint()? != 0 {
+                "true"
+            } else {
+                "false"
+            })),
+            (3, WireType::Varint) => Some(Cow::Owned((r.varint()? as i64).to_string())),
+            (4, WireType::Fixed64) => Some(Cow::Owned(format_double(f64::from_bits(r.fixed64()?)))),
+            (7, WireType::Len) => {
+                use base64::Engine as _;
+                Some(Cow::Owned(
+                    base64::engine::general_purpose::STANDARD.encode(r.bytes()?),
+                ))
+            }
+            (_, w) => {
+                r.skip(w)?;
+                None
+            }
+        };
+    }
+    Ok(v)
+}
+
+/// A double attribute as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+pub fn format_double(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+fn metric<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Metric<'a>, WireError> {
+    let mut m = Metric::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => m.name = Cow::Borrowed(r.str()?),
+            (2, WireType::Len) => m.description = Cow::Borrowed(r.str()?),
+            (3, WireType::Len) => m.unit = Cow::Borrowed(r.str()?),
+            (5, WireType::Len) => {
+                let mut points = Vec::new();
+                let mut g = r.message()?;
+                while let Some((f, w)) = g.key()? {
+                    match (f, w) {
+                        (1, WireType::Len) => {
+                            b.take(size_of::<NumberPoint<'_>>())?;
+                            points.push(number_point(g.message()?, b)?)
+                        }
+                        (_, w) => g.skip(w)?,
+                    }
+                }
+                m.data = Data::Gauge(points);
+            }
+            (7, WireType::Len) => {
+                let (mut points, mut temporality, mut monotonic) = (Vec::new(), 0, false);
+                let mut s = r.message()?;
+                while let Some((f, w)) = s.key()? {
+                    match (f, w) {
+                        (1, WireType::Len) => {
+                            b.take(size_of::<NumberPoint<'_>>())?;
+                            points.push(number_point(s.message()?, b)?)
+                        }
+                        (2, WireType::Varint) => temporality = s.varint()?,
+                        (3, WireType::Varint) => monotonic = s.varint()? != 0,
+                        (_, w) => s.skip(w)?,
+                    }
+                }
+                m.data = Data::Sum {
+                    points,
+                    temporality,
+                    monotonic,
+                };
+            }
+            (9, WireType::Len) => {
+                let (mut points, mut temporality) = (Vec::new(), 0);
+                let mut h = r.message()?;
+                while let Some((f, w)) = h.key()? {
+                    match (f, w) {
+                        (1, WireType::Len) => {
+                            b.take(size_of::<HistogramPoint<'_>>())?;
+                            points.push(histogram_point(h.message()?, b)?)
+                        }
+                        (2, WireType::Varint) => temporality = h.varint()?,
+                        (_, w) => h.skip(w)?,
+                    }
+                }
+                m.data = Data::Histogram {
+                    points,
+                    temporality,
+                };
+            }
+            (10, WireType::Len) => {
+                let mut points = 0;
+                let mut h = r.message()?;
+                while let Some((f, w)) = h.key()? {
+                    if (f, w) == (1, WireType::Len) {
+                        points += 1;
+                    }
+                    h.skip(w)?;
+                }
+                m.data = Data::Exponential { points };
+            }
+            (11, WireType::Len) => {
+                let mut points = Vec::new();
+                let mut s = r.message()?;
+                while let Some((f, w)) = s.key()? {
+                    match (f, w) {
+                        (1, WireType::Len) => {
+                            b.take(size_of::<SummaryPoint<'_>>())?;
+                            points.push(summary_point(s.message()?, b)?)
+                        }
+                        (_, w) => s.skip(w)?,
+                    }
+                }
+                m.data = Data::Summary(points);
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(m)
+}
+
+fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>, WireError> {
+    let mut p = NumberPoint::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
+            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (4, WireType::Fixed64) => p.value = f64::from_bits(r.fixed64()?),
+            (6, WireType::Fixed64) => p.value = r.fixed64()? as i64 as f64,
+            (8, WireType::Varint) => p.flags = r.varint()? as u32,
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(p)
+}
+
+/// Repeated fixed64/double: packed (one length-delimited run) or not.
+fn fixed64s(
+    r: &mut Reader<'_>,
+    w: WireType,
+    out: &mut Vec<u64>,
+    b: &mut Budget,
+) -> Result<(), WireError> {
+    match w {
+        WireType::Fixed64 => {
+            b.take(8)?;
+            out.push(r.fixed64()?)
+        }
+        WireType::Len => {
+            let mut p = r.message()?;
+            while !p.is_empty() {
+                b.take(8)?;
+                out.push(p.fixed64()?);
+            }
+        }
+        other => r.skip(other)?,
+    }
+    Ok(())
+}
+
+fn histogram_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<HistogramPoint<'a>, WireError> {
+    let mut p = HistogramPoint::default();
+    let mut bounds = Vec::new();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (9, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
+            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (4, WireType::Fixed64) => p.count = r.fixed64()?,
+            (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
+            (6, w) => fixed64s(&mut r, w, &mut p.bucket_counts, b)?,
+            (7, w) => fixed64s(&mut r, w, &mut bounds, b)?,
+            (10, WireType::Varint) => p.flags = r.varint()? as u32,
+            (_, w) => r.skip(w)?,
+        }
+    }
+    p.bounds = bounds.into_iter().map(f64::from_bits).collect();
+    Ok(p)
+}
+
+fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'a>, WireError> {
+    let mut p = SummaryPoint::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
+            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (4, WireType::Fixed64) => p.count = r.fixed64()?,
+            (5, WireType::Fixed64) => p.sum = f64::from_bits(r.fixed64()?),
+            (6, WireType::Len) => {
+                let (mut q, mut v) = (0.0, 0.0);
+                let mut qv = r.message()?;
+                while let Some((f, w)) = qv.key()? {
+                    match (f, w) {
+                        (1, WireType::Fixed64) => q = f64::from_bits(qv.fixed64()?),
+                        (2, WireType::Fixed64) => v = f64::from_bits(qv.fixed64()?),
+                        (_, w) => qv.skip(w)?,
+                    }
+                }
+                b.take(16)?;
+                p.quantiles.push((q, v));
+            }
+            (8, WireType::Varint) => p.flags = r.varint()? as u32,
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(p)
+}
