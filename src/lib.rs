@@ -21,8 +21,8 @@ mod mutate;
 pub(crate) mod observe;
 mod prom_time;
 mod push;
-pub mod rules;
 pub mod remote_read;
+pub mod rules;
 pub mod scrape;
 mod server;
 mod size;
@@ -34,7 +34,7 @@ pub use api::routes;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
-    pub use crate::events::fuzz_event_segment;
     pub use crate::api::remote_read_stream;
+    pub use crate::events::fuzz_event_segment;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

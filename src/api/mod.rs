@@ -34,8 +34,8 @@ mod status;
 mod stream;
 mod target_metadata;
 mod targets;
-mod tsdb_delete;
 mod translated;
+mod tsdb_delete;
 mod write;
 
 pub use query::fuzz_query_params;
