@@ -1,0 +1,205 @@
+//! What leaves the store: retention by age, size and selector, deletions
+//! (tombstones) and the compaction that applies them to partitions.
+
+use super::Storage;
+use crate::compact::{self, CompactOptions, CompactStats, Progress, RewriteStep};
+use crate::error::StorageError;
+use crate::model::matcher::Matcher;
+use crate::partition::Partition;
+use crate::querier::Querier;
+use crate::retention::{self, RetentionStats};
+use crate::retention_rules::{RetentionRule, RuleRetention, partition_age_limit};
+use crate::tombstones::{self, Deletions, MAX_TOMBSTONES, Tombstone};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+impl Storage {
+    /// Applies retention by age (from the newest sample stored, capped at
+    /// the wall clock plus the future grace) and by size to the
+    /// partitions. `persist` calls it after each run.
+    pub fn retain(&self) -> Result<RetentionStats, StorageError> {
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        self.retain_locked()
+    }
+
+    /// The newest sample stored (head and partitions), anchored.
+    fn newest(&self, parts: &[Arc<Partition>]) -> Option<i64> {
+        parts
+            .iter()
+            .map(|p| p.meta().max_t)
+            .chain(self.head.stats().max_t)
+            .max()
+            .map(|t| self.head.anchor(t))
+    }
+
+    /// Compacts the partitions (see [`crate::compact`]): merges each
+    /// hour's partitions, old days into day partitions, and applies the
+    /// rewrite steps; calls `progress` after each group. Runs between
+    /// persist rounds, never beside one.
+    pub fn compact(
+        &self,
+        opts: &CompactOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<CompactStats, StorageError> {
+        let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        let parts_dir = self.dir.join("parts");
+        compact::recover(&*self.fs, &parts_dir)?;
+        let parts = self.partitions();
+        let newest = self.newest(&parts);
+        let tombstones = self.tombstones();
+        let deletions = Deletions(&tombstones);
+        let rule_list = self.retention_rules();
+        let rules = RuleRetention {
+            rules: &rule_list,
+            fallback_ms: self.retention_ms,
+            newest: newest.unwrap_or(i64::MIN),
+        };
+        let mut steps: Vec<&dyn RewriteStep> = Vec::new();
+        if !tombstones.is_empty() {
+            steps.push(&deletions);
+        }
+        if !rule_list.is_empty() && newest.is_some() {
+            steps.push(&rules);
+        }
+        let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
+        let groups = compact::plan(&parts, newest, opts.day_after_ms, &touched);
+        let mut total = CompactStats::default();
+        for (i, g) in groups.iter().enumerate() {
+            let (out, stats) =
+                compact::compact_group(&*self.fs, &parts_dir, g, &steps, &self.source_label)?;
+            {
+                let mut w = self.parts.write().unwrap_or_else(|p| p.into_inner());
+                w.retain(|p| !g.inputs.iter().any(|x| Arc::ptr_eq(x, p)));
+                w.extend(out);
+                w.sort_by(|a, b| {
+                    (a.meta().hour_start_ms, a.dir()).cmp(&(b.meta().hour_start_ms, b.dir()))
+                });
+            }
+            total.add(&stats);
+            progress(&Progress {
+                done: i + 1,
+                total: groups.len(),
+                so_far: &total,
+            });
+        }
+        self.retire_tombstones()?;
+        Ok(total)
+    }
+
+    /// The retention rules in force.
+    pub fn retention_rules(&self) -> Arc<Vec<RetentionRule>> {
+        Arc::clone(
+            &self
+                .retention_rules
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Replaces the retention rules (the next compaction applies them).
+    pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
+        *self
+            .retention_rules
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+    }
+
+    /// The deletions in force.
+    pub fn tombstones(&self) -> Arc<Vec<Tombstone>> {
+        Arc::clone(&self.tombstones.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Deletes the samples in `[start, end]` of the series each selector
+    /// picks: hidden from queries when this returns (the tombstones file
+    /// is durable), removed from disk by the next compaction. Returns how
+    /// many series hold samples in that range now.
+    pub fn delete_series(
+        &self,
+        selectors: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<usize, StorageError> {
+        let mut series = BTreeSet::new();
+        {
+            let q = self.querier(start, end);
+            for m in selectors {
+                for s in q.select(m, start, end)? {
+                    series.insert(s.labels);
+                }
+            }
+        }
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<Tombstone> = guard.as_ref().clone();
+        if list.len() + selectors.len() > MAX_TOMBSTONES {
+            return Err(StorageError::TooManyTombstones {
+                max: MAX_TOMBSTONES,
+            });
+        }
+        list.extend(selectors.iter().map(|m| Tombstone {
+            matchers: m.clone(),
+            start,
+            end,
+        }));
+        tombstones::save(&*self.fs, &self.dir, &list)?;
+        tracing::info!(
+            selectors = selectors.len(),
+            start,
+            end,
+            series = series.len(),
+            "series deleted"
+        );
+        *guard = Arc::new(list);
+        Ok(series.len())
+    }
+
+    /// Drops tombstones that cover nothing stored any more.
+    fn retire_tombstones(&self) -> Result<(), StorageError> {
+        let mut guard = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        if guard.is_empty() {
+            return Ok(());
+        }
+        let parts = self.partitions();
+        let head = self.head.querier(i64::MIN, i64::MAX);
+        let mut keep = Vec::with_capacity(guard.len());
+        for t in guard.iter() {
+            let in_parts = parts
+                .iter()
+                .any(|p| !p.select(&t.matchers, t.start, t.end).is_empty());
+            let in_head = head.select(&t.matchers, t.start, t.end)?.next().is_some();
+            if in_parts || in_head {
+                keep.push(t.clone());
+            }
+        }
+        if keep.len() != guard.len() {
+            tombstones::save(&*self.fs, &self.dir, &keep)?;
+            tracing::info!(
+                retired = guard.len() - keep.len(),
+                left = keep.len(),
+                "tombstones applied"
+            );
+            *guard = Arc::new(keep);
+        }
+        Ok(())
+    }
+
+    fn retain_locked(&self) -> Result<RetentionStats, StorageError> {
+        let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
+        let newest = self.newest(&parts);
+        let (keep, dropped, stats) = retention::plan(
+            std::mem::take(&mut *parts),
+            newest,
+            partition_age_limit(&self.retention_rules(), self.retention_ms),
+            self.retention_bytes,
+        );
+        *parts = keep;
+        drop(parts);
+        for p in dropped {
+            tracing::info!(partition = %p.dir().display(), "partition dropped by retention");
+            retention::delete(&*self.fs, &p).map_err(|source| StorageError::Io {
+                path: p.dir().to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(stats)
+    }
+}
