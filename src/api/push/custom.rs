@@ -108,23 +108,7 @@ pub async fn custom_metrics(
         Ok(r) => r,
         Err(e) => ApiError::internal(format!("push task failed: {e}")).into_response(),
     };
-    let samples = r
-        .extensions()
-        .get::<crate::api::arrival::Stored>()
-        .map_or(0, |s| s.0);
-    let summary = r
-        .extensions()
-        .get::<crate::events::Summary>()
-        .copied()
-        .unwrap_or_default();
-    crate::events::emit::push(
-        crate::events::Method::PushGateway,
-        &source,
-        r.status().as_u16(),
-        samples,
-        started.elapsed(),
-        summary,
-    );
+    super::emit_event(&r, &source, started);
     crate::api::arrival::observe(&st, watch, r).await
 }
 

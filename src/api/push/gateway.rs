@@ -90,23 +90,7 @@ pub async fn pushgateway(
         }
     })
     .await;
-    let samples = r
-        .extensions()
-        .get::<crate::api::arrival::Stored>()
-        .map_or(0, |s| s.0);
-    let summary = r
-        .extensions()
-        .get::<crate::events::Summary>()
-        .copied()
-        .unwrap_or_default();
-    crate::events::emit::push(
-        crate::events::Method::PushGateway,
-        &source,
-        r.status().as_u16(),
-        samples,
-        started.elapsed(),
-        summary,
-    );
+    super::emit_event(&r, &source, started);
     crate::api::arrival::observe(&st, watch, r).await
 }
 
