@@ -170,14 +170,7 @@ impl RulesConfig {
             RawFile::default()
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
-                let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-                let reason = e.without_snippet().to_string();
-                let reason = reason
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&reason)
-                    .trim()
-                    .to_string();
+                let (line, column, reason) = crate::scrape::config::yaml_place(&e);
                 invalid(line, column, reason)
             })?
         };

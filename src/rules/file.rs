@@ -174,14 +174,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<GroupSpec>, RuleFileError> {
         RawFile { groups: Vec::new() }
     } else {
         serde_saphyr::from_str(first_doc).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let reason = e.without_snippet().to_string();
-            let reason = reason
-                .split(" at line ")
-                .next()
-                .unwrap_or(&reason)
-                .trim()
-                .to_string();
+            let (line, column, reason) = crate::scrape::config::yaml_place(&e);
             at(line, column, reason)
         })?
     };

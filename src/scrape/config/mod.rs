@@ -401,6 +401,16 @@ impl ScrapeConfig {
 }
 
 fn yaml_error(e: serde_saphyr::Error) -> ConfigError {
+    let (line, column, reason) = yaml_place(&e);
+    ConfigError::Yaml {
+        line,
+        column,
+        reason,
+    }
+}
+
+/// Line, column and reason of a YAML error (scrape configs, rule files).
+pub(crate) fn yaml_place(e: &serde_saphyr::Error) -> (u64, u64, String) {
     let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let reason = e.without_snippet().to_string();
     // The plain rendering may end with its own "at line …" suffix.
@@ -410,11 +420,7 @@ fn yaml_error(e: serde_saphyr::Error) -> ConfigError {
         .unwrap_or(&reason)
         .trim()
         .to_string();
-    ConfigError::Yaml {
-        line,
-        column,
-        reason,
-    }
+    (line, column, reason)
 }
 
 fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
