@@ -134,11 +134,15 @@ impl Storage {
             series = head.stats().series,
             "storage opened"
         );
-        if replay.records_set_aside() > 0 || replay.unknown_series_samples > 0 {
+        if replay.records_set_aside() > 0
+            || replay.unknown_series_samples > 0
+            || replay.unlinked_samples > 0
+        {
             tracing::error!(
                 damaged_records = replay.damaged_records,
                 undecodable_records = replay.undecodable_records,
                 samples_of_unknown_series = replay.unknown_series_samples,
+                samples_without_base = replay.unlinked_samples,
                 "WAL damage: records and samples set aside at replay"
             );
         }

@@ -11,9 +11,9 @@
 //! order than their samples reached memory, replay re-applies samples
 //! without the out-of-order window (they were accepted once already).
 
+use super::linked_records::RecordWriter;
 use super::series::{MemSeries, Outcome, Rules, SeriesData};
 use super::series_limits::{SeriesQuota, SeriesRefusal};
-use super::wal_records::RecordWriter;
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, WriteBatch};
@@ -160,6 +160,8 @@ pub(crate) struct Appending<'w> {
     rec: Option<RecordWriter>,
     new_defs: Vec<Arc<MemSeries>>,
     accepted: Vec<Sample>,
+    /// The current series' newest in-order sample before `accepted`.
+    base: Option<(i64, u64)>,
     batch_max: i64,
     batch_min: i64,
 }
@@ -260,6 +262,7 @@ impl Head {
             rec: logged.then(|| RecordWriter::with_capacity(samples)),
             new_defs: Vec::new(),
             accepted: Vec::new(),
+            base: None,
             batch_max: i64::MIN,
             batch_min: i64::MAX,
         }
@@ -335,6 +338,7 @@ impl Head {
                 data = lock(&series.data);
             }
             let mut zeros = 0;
+            a.base = data.newest;
             for (i, &s) in samples.iter().enumerate() {
                 if let Some(&st) = starts.get(i)
                     && let Some(zero) = zero_at_start(&mut data, st, s, &a.rules)
@@ -362,7 +366,7 @@ impl Head {
                 rec.def(series.id, &series.labels);
                 a.new_defs.push(series.clone());
             }
-            rec.group(series.id, &a.accepted);
+            rec.group(series.id, &a.accepted, a.base);
         }
         let same = known.is_some_and(|k| Arc::ptr_eq(k, &series));
         (!same).then_some(series)
@@ -388,7 +392,7 @@ impl Head {
             let record = rec.finish();
             if let Err(e) = wal.append(&record) {
                 // Not acknowledged, so not readable either.
-                self.roll_back(&record);
+                self.roll_back(&record, rec.bases());
                 return Err(e.into());
             }
             for s in new_defs {

@@ -13,6 +13,7 @@ mod append;
 mod checkpoint_records;
 mod handle;
 mod intern;
+pub(crate) mod linked_records;
 mod persist;
 mod read;
 mod replay;

@@ -25,6 +25,9 @@ pub struct ReplayStats {
     /// Records whose frames verified but whose contents do not decode (or
     /// contradict earlier ones): set aside, with their samples.
     pub undecodable_records: u64,
+    /// Samples coded against a previous sample of their series that no
+    /// record held (it was lost to damage): set aside, counted exactly.
+    pub unlinked_samples: u64,
 }
 
 impl ReplayStats {
@@ -48,10 +51,16 @@ impl Head {
             }
             from = upto;
         }
+        let mut waiting = Vec::new();
         for r in wal.replay(from)? {
             let r = r?;
-            self.apply_or_set_aside(r.lsn.0, &r.data, &mut stats);
+            if self.apply_or_set_aside(r.lsn.0, &r.data, &mut stats) {
+                waiting.push((r.lsn.0, r.data));
+            }
         }
+        // Counted again by what still waits once every record is in.
+        stats.unlinked_samples = 0;
+        self.apply_waiting(waiting, &mut stats);
         // Everything replayed is in the log already.
         for s in super::read(&self.by_id).iter().flatten() {
             s.def_durable.store(true, Ordering::Release);
@@ -61,19 +70,57 @@ impl Head {
 
     /// Applies a record; one that cannot be applied is logged and counted,
     /// and replay goes on: the rest of the log is worth more than a stop.
-    fn apply_or_set_aside(&self, lsn: u64, data: &[u8], stats: &mut ReplayStats) {
-        if let Err(e) = self.apply_record(lsn, data, stats) {
-            stats.undecodable_records += 1;
-            tracing::error!(lsn, error = %e, "WAL record set aside");
+    /// True when some of its samples wait for a base sample of a later
+    /// record (see `linked_records`).
+    fn apply_or_set_aside(&self, lsn: u64, data: &[u8], stats: &mut ReplayStats) -> bool {
+        match self.apply_record(lsn, data, true, stats) {
+            Ok(waits) => waits,
+            Err(e) => {
+                stats.undecodable_records += 1;
+                tracing::error!(lsn, error = %e, "WAL record set aside");
+                false
+            }
         }
     }
 
+    /// Applies again the records some of whose samples waited for a base
+    /// sample (two appenders of one series logged out of order), as long
+    /// as that helps; what still waits lost its base to damage.
+    fn apply_waiting(&self, mut waiting: Vec<(u64, Vec<u8>)>, stats: &mut ReplayStats) {
+        let mut left = usize::MAX;
+        while !waiting.is_empty() {
+            let mut lost = 0;
+            waiting.retain(|(lsn, data)| {
+                let mut again = ReplayStats::default();
+                let waits = self
+                    .apply_record(*lsn, data, false, &mut again)
+                    .unwrap_or(false);
+                stats.samples += again.samples;
+                lost += again.unlinked_samples;
+                waits
+            });
+            if waiting.len() >= left {
+                stats.unlinked_samples += lost;
+                tracing::error!(
+                    records = waiting.len(),
+                    samples = lost,
+                    "WAL samples whose base sample was lost: set aside"
+                );
+                break;
+            }
+            left = waiting.len();
+        }
+    }
+
+    /// Applies one record; true when some of its samples wait for a base
+    /// sample not replayed yet (counted in `unlinked_samples` meanwhile).
     fn apply_record(
         &self,
         lsn: u64,
         data: &[u8],
+        first_pass: bool,
         stats: &mut ReplayStats,
-    ) -> Result<(), StorageError> {
+    ) -> Result<bool, StorageError> {
         let bad = |e: wal_records::RecordError| StorageError::BadWalRecord {
             lsn,
             offset: e.offset,
@@ -81,10 +128,11 @@ impl Head {
         };
         if checkpoint_records::is_series_record(data) {
             let entries = checkpoint_records::decode(data).map_err(bad)?;
-            return self.apply_series(entries, lsn, stats);
+            return self.apply_series(entries, lsn, stats).map(|()| false);
         }
-        let rec = wal_records::decode(data).map_err(bad)?;
-        self.apply(rec, lsn, stats)
+        let mut resolve = |id, t| self.by_id(id).and_then(|s| lock(&s.data).stored_at(t));
+        let rec = wal_records::decode_with(data, &mut resolve).map_err(bad)?;
+        self.apply(rec, lsn, first_pass, stats)
     }
 
     fn replay_rules(&self) -> Rules {
@@ -163,12 +211,15 @@ impl Head {
         Ok(())
     }
 
+    /// Applies a decoded batch; true when some of its groups wait for
+    /// their base sample.
     fn apply(
         &self,
         rec: BatchRecord,
         lsn: u64,
+        first_pass: bool,
         stats: &mut ReplayStats,
-    ) -> Result<(), StorageError> {
+    ) -> Result<bool, StorageError> {
         stats.records += 1;
         for (id, labels) in rec.defs {
             match self.by_id(id) {
@@ -205,6 +256,21 @@ impl Head {
         }
         self.max_t.fetch_max(max, Ordering::Relaxed);
         self.min_t.fetch_min(min, Ordering::Relaxed);
-        Ok(())
+        // A group is stored already when its series holds a newer sample
+        // (the checkpoint was taken after the group was applied).
+        let mut waits = false;
+        for u in rec.unlinked {
+            let Some(s) = self.by_id(u.id) else {
+                stats.unknown_series_samples += u.samples as u64;
+                continue;
+            };
+            // Only in log order: a retry comes after later records.
+            let stored = first_pass && lock(&s.data).max_t().is_some_and(|t| t >= u.last_t);
+            if !stored {
+                stats.unlinked_samples += u.samples as u64;
+                waits = true;
+            }
+        }
+        Ok(waits)
     }
 }

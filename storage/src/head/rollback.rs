@@ -11,15 +11,22 @@ use super::series::SeriesData;
 use super::wal_records;
 use super::{Head, lock};
 use crate::chunk::{CutPolicy, XorAppender};
+use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 impl Head {
     /// Removes the samples of `record`, a batch record this head encoded
-    /// and the WAL refused.
-    pub(super) fn roll_back(&self, record: &[u8]) {
-        let rec = match wal_records::decode(record) {
+    /// (against `bases`) and the WAL refused.
+    pub(super) fn roll_back(&self, record: &[u8], bases: &[(HeadRef, i64, u64)]) {
+        let mut resolve = |id: HeadRef, t: i64| {
+            bases
+                .iter()
+                .find(|&&(b, bt, _)| b == id && bt == t)
+                .map(|&(_, _, bits)| bits)
+        };
+        let rec = match wal_records::decode_with(record, &mut resolve) {
             Ok(rec) => rec,
             Err(e) => {
                 // Encoded by this process a moment ago: cannot happen.

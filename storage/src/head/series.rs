@@ -171,7 +171,7 @@ impl SeriesData {
     }
 
     /// The value bits stored at exactly `t`, if any.
-    fn stored_at(&self, t: i64) -> Option<u64> {
+    pub(crate) fn stored_at(&self, t: i64) -> Option<u64> {
         if let Some(&b) = self.ooo.get(&t) {
             return Some(b);
         }

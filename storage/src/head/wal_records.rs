@@ -30,13 +30,15 @@
 //! series until one record holding it is known durable, so replay never
 //! meets a sample whose series it cannot name (see `head::append`).
 
-use crate::chunk::xor::{POW10, decimal_repr};
+use super::linked_records::{self, Resolve, Unlinked};
+use crate::chunk::xor::{POW10, at_scale, decimal_repr};
 use crate::encoding::{VarintError, put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
 
-/// Record layout version written.
+/// Layout version 2: checkpoints' series records, and batch records
+/// before version 3 (`linked_records`).
 pub(crate) const VERSION: u8 = 2;
 /// The first layout, still replayed.
 const VERSION_1: u8 = 1;
@@ -50,6 +52,8 @@ const RAW_VALUE: u64 = 7;
 pub(crate) struct BatchRecord {
     pub(crate) defs: Vec<(HeadRef, Labels)>,
     pub(crate) groups: Vec<(HeadRef, Vec<Sample>)>,
+    /// Version 3 groups whose base sample was not found.
+    pub(crate) unlinked: Vec<Unlinked>,
 }
 
 /// Why a record does not decode, and where.
@@ -59,7 +63,9 @@ pub(crate) struct RecordError {
     pub(crate) reason: &'static str,
 }
 
-/// Builds a batch record incrementally.
+/// Builds a version 2 batch record incrementally (version 3 is written
+/// now: `linked_records`).
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct RecordWriter {
     defs: Vec<u8>,
@@ -84,8 +90,16 @@ pub(super) fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
 }
 
 /// Codes one value against the previous one of its group (`prev`: its
-/// decimal form, if it had one).
-fn put_value(out: &mut Vec<u8>, v: f64, prev: &mut Option<(i64, u8)>) {
+/// decimal form, if it had one): at the previous one's scale when exact
+/// there, else at its own.
+pub(super) fn put_value(out: &mut Vec<u8>, v: f64, prev: &mut Option<(i64, u8)>) {
+    if let Some((pn, pk)) = *prev
+        && let Some(n) = at_scale(v, pk)
+    {
+        put_uvarint(out, (zigzag(n.wrapping_sub(pn)) << 3) | u64::from(pk));
+        *prev = Some((n, pk));
+        return;
+    }
     match decimal_repr(v) {
         Some((n, k)) => {
             let base = match *prev {
@@ -103,6 +117,7 @@ fn put_value(out: &mut Vec<u8>, v: f64, prev: &mut Option<(i64, u8)>) {
     }
 }
 
+#[cfg(test)]
 impl RecordWriter {
     pub(crate) fn with_capacity(samples: usize) -> Self {
         RecordWriter {
@@ -138,10 +153,6 @@ impl RecordWriter {
             (t, delta) = (s.t, d);
             put_value(g, s.v, &mut prev_v);
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.ndefs == 0 && self.ngroups == 0
     }
 
     pub(crate) fn finish(&self) -> Vec<u8> {
@@ -247,7 +258,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A value coded by `put_value`.
-    fn value(&mut self, prev: &mut Option<(i64, u8)>) -> Result<f64, RecordError> {
+    pub(super) fn value(&mut self, prev: &mut Option<(i64, u8)>) -> Result<f64, RecordError> {
         let x = self.uvarint()?;
         let k = (x & 7) as u8;
         if u64::from(k) == RAW_VALUE {
@@ -264,15 +275,26 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes one batch record. Never panics on any input.
+/// Decodes one batch record with no base samples at hand (version 3
+/// groups coded against one come back `unlinked`). Never panics on any
+/// input.
 pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
+    decode_with(b, &mut |_, _| None)
+}
+
+/// Decodes one batch record; `resolve` finds version 3 groups' base
+/// samples. Never panics on any input.
+pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
     let mut r = Reader::new(b);
     let version = r.u8()?;
-    if version != VERSION && version != VERSION_1 {
+    if version != VERSION && version != VERSION_1 && version != linked_records::VERSION_3 {
         return r.err("unknown record version");
     }
     if r.u8()? != KIND_BATCH {
         return r.err("unknown record kind");
+    }
+    if version == linked_records::VERSION_3 {
+        return linked_records::decode(b, resolve);
     }
     let mut rec = BatchRecord::default();
     let ndefs = r.count(2)?;
