@@ -10,11 +10,17 @@
 # server is stopped at the end. Prints the table of issue #15 with ratios
 # against VictoriaMetrics.
 #
+# SERIES may be a list (one table each, memory per series side by side);
+# SCRAPES overrides HOURS * 240; KILL9=0 skips the kill -9 restart.
+#
 #   SERIES=10000 HOURS=24 benches/footprint_vs.sh
 #   SERIES=1000 HOURS=3 DATASETS=aligned HG_FLAGS="--persist-interval 5s" benches/footprint_vs.sh
+#   SERIES="10000 100000" HOURS=1 DATASETS=aligned KILL9=0 benches/footprint_vs.sh
+#   SERIES=1000000 SCRAPES=3 DATASETS=aligned KILL9=0 benches/footprint_vs.sh
 set -euo pipefail
 SERIES=${SERIES:-10000}
 HOURS=${HOURS:-24}
+KILL9=${KILL9:-1}
 CONCURRENCY=${CONCURRENCY:-4}
 DATASETS=${DATASETS:-"aligned jittered"}
 SYSTEMS=${SYSTEMS:-"prometheus victoriametrics hourglass"}
@@ -24,19 +30,19 @@ PROM_PORT=${PROM_PORT:-19092}
 VM_PORT=${VM_PORT:-19428}
 source "$(dirname "$0")/common.sh"
 
-scrapes=$(( HOURS * 240 ))
+scrapes=${SCRAPES:-$(( HOURS * 240 ))}
 now_s=$(date +%s)
 # Aligned to the hour, ending an hour before now.
 start_ms=$(( (now_s / 3600 - HOURS - 1) * 3600 * 1000 ))
-samples=$(( (SERIES + 99) / 100 * 100 * scrapes ))
 tsv="$work/results.tsv"
 : > "$tsv"
 
 now_ns() { date +%s%N; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # User + system CPU seconds of a process so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$tsv"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" >> "$tsv"; }
 
 # launch SYSTEM DIR: starts the system on its data dir; sets pid, url, ready.
 launch() {
@@ -108,8 +114,10 @@ wal_bytes() {
   esac
 }
 
+for n in $SERIES; do
+samples=$(( (n + 99) / 100 * 100 * scrapes ))
 for ds in $DATASETS; do
-  gen=(--series "$SERIES" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
+  gen=(--series "$n" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
   [ "$ds" = jittered ] && gen+=(--jitter-ms 3 --all-moving)
   for sys in $SYSTEMS; do
     dir="$work/$sys-$ds"
@@ -125,6 +133,8 @@ for ds in $DATASETS; do
     sleep 2
     record "$sys" "$ds" query_suite_ms "$(query_suite_ms)"
     record "$sys" "$ds" rss_mb "$(( $(rss_kb "$pid") / 1024 ))"
+    record "$sys" "$ds" peak_rss_mb "$(( $(hwm_kb "$pid") / 1024 ))"
+    record "$sys" "$ds" peak_rss_b_per_series "$(( $(hwm_kb "$pid") * 1024 / n ))"
     stop "$pid"
     total=$(du -sb "$dir" | cut -f1)
     wal=$(wal_bytes "$sys" "$dir")
@@ -133,7 +143,7 @@ for ds in $DATASETS; do
     launch_timed "$sys" "$dir"
     record "$sys" "$ds" restart_s "$ready_s"
     stop "$pid"
-    if [ "$sys" = hourglass ] && [ "$ds" = aligned ]; then
+    if [ "$sys" = hourglass ] && [ "$ds" = aligned ] && [ "$KILL9" = 1 ]; then
       # The same ingest, then kill -9: the head comes back from the WAL.
       rm -rf "$dir"
       launch_timed "$sys" "$dir"
@@ -150,43 +160,48 @@ for ds in $DATASETS; do
     rm -rf "$dir"
   done
 done
+done
 
 # Warnings and errors of the Hourglass runs (a failed persist shows here).
 grep -E ' (WARN|ERROR) ' "$work/hg.log" 2>/dev/null | head -20 >&2 || true
 
-python3 - "$tsv" "$SERIES" "$HOURS" "$samples" <<'PY'
+python3 - "$tsv" "$HOURS" "$scrapes" <<'PY'
 import sys
 from collections import defaultdict
-path, series, hours, samples = sys.argv[1:]
+path, hours, scrapes = sys.argv[1:]
 r = defaultdict(dict)
 for line in open(path):
-    sys_, ds, key, val = line.rstrip("\n").split("\t")
-    r[(sys_, ds)][key] = val
+    n, sys_, ds, key, val = line.rstrip("\n").split("\t")
+    r[(int(n), sys_, ds)][key] = val
 names = [("prometheus", "Prometheus 2.42"), ("victoriametrics", "VictoriaMetrics"), ("hourglass", "Hourglass")]
 rows = [
     ("whole data dir after graceful stop, bytes/sample", "bytes_per_sample"),
     ("  of which WAL, bytes/sample", "wal_bytes_per_sample"),
     ("RSS after ingest and queries, MB", "rss_mb"),
+    ("peak RSS, MB", "peak_rss_mb"),
+    ("peak RSS per series, bytes", "peak_rss_b_per_series"),
     ("restart to ready after a graceful stop, s", "restart_s"),
     ("ingest CPU per sample, µs", "ingest_cpu_us_per_sample"),
     ("query suite, ms (sum of medians)", "query_suite_ms"),
 ]
-print(f"\n{series} series × {hours} h = {int(samples):,} samples per dataset\n")
-for ds in ("aligned", "jittered"):
-    if not any((s, ds) in r for s, _ in names):
-        continue
-    print(f"| {ds} | " + " | ".join(n for _, n in names) + " | Hourglass ÷ VictoriaMetrics |")
-    print("|---" * (len(names) + 2) + "|")
-    for label, key in rows:
-        vals = [r[(s, ds)].get(key, "—") for s, _ in names]
-        try:
-            ratio = f"{float(vals[2]) / float(vals[1]):.2f}×"
-        except (ValueError, ZeroDivisionError):
-            ratio = "—"
-        print(f"| {label} | " + " | ".join(vals) + f" | {ratio} |")
-    hg = r[("hourglass", ds)]
-    if "kill9_restart_s" in hg:
-        print(f"| Hourglass after kill -9: restart to ready, s | | | {hg['kill9_restart_s']} "
-              f"({hg.get('kill9_replayed_samples', '?')} samples replayed, WAL {hg.get('kill9_wal_mb', '?')} MiB) | |")
-    print()
+for n in sorted({k[0] for k in r}):
+    samples = (n + 99) // 100 * 100 * int(scrapes)
+    print(f"\n{n} series × {int(scrapes) / 240:g} h = {samples:,} samples per dataset\n")
+    for ds in ("aligned", "jittered"):
+        if not any((n, s, ds) in r for s, _ in names):
+            continue
+        print(f"| {ds} | " + " | ".join(m for _, m in names) + " | Hourglass ÷ VictoriaMetrics |")
+        print("|---" * (len(names) + 2) + "|")
+        for label, key in rows:
+            vals = [r[(n, s, ds)].get(key, "—") for s, _ in names]
+            try:
+                ratio = f"{float(vals[2]) / float(vals[1]):.2f}×"
+            except (ValueError, ZeroDivisionError):
+                ratio = "—"
+            print(f"| {label} | " + " | ".join(vals) + f" | {ratio} |")
+        hg = r[(n, "hourglass", ds)]
+        if "kill9_restart_s" in hg:
+            print(f"| Hourglass after kill -9: restart to ready, s | | | {hg['kill9_restart_s']} "
+                  f"({hg.get('kill9_replayed_samples', '?')} samples replayed, WAL {hg.get('kill9_wal_mb', '?')} MiB) | |")
+        print()
 PY

@@ -250,7 +250,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         corruption = report.corruption.is_some(),
         damaged_stretches = report.damage.len(),
         records_set_aside = storage.replay_stats().records_set_aside(),
-        samples_set_aside = storage.replay_stats().unknown_series_samples,
+        samples_set_aside = storage.replay_stats().samples_set_aside(),
         series = storage.stats().series,
         "storage recovered"
     );

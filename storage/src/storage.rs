@@ -72,7 +72,8 @@ pub struct Storage {
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
-    /// call with no newly finished hour skips the pass over all series.
+    /// call with no newly finished hour and no sample appended before it
+    /// skips the pass over all series.
     persisting: Mutex<Option<i64>>,
     /// The WAL's bytes written (since open) at the last checkpoint, and
     /// that checkpoint's size.
@@ -233,9 +234,9 @@ impl Storage {
     /// ended more than the out-of-order window before the newest sample)
     /// as a partition, drops it from the head, then checkpoints and
     /// truncates the WAL. Cheap to call often (e.g. every minute): it does
-    /// the work only once another hour has finished; late samples for
-    /// hours already written follow at the next run that does, as a
-    /// further partition for their hour. Then applies retention.
+    /// the work only once another hour has finished or samples arrived for
+    /// hours already written (they follow as a further partition for their
+    /// hour). Then applies retention.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
         let mut stats = self.persist_hours()?;
         stats.retention = self.retain()?;
@@ -251,15 +252,20 @@ impl Storage {
         }
         let mut last = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
+        // Taken before collecting: a sample appended meanwhile makes the
+        // next call look again.
+        let oldest_new = self.head.take_oldest_new();
+        // Another hour finished, or samples arrived for hours already
+        // written (a backfill beside live data: the newest sample, and so
+        // the end, stays put while old hours fill up).
         let Some(end) = self
             .head
             .ready_end()
-            .filter(|&e| last.is_none_or(|l| e > l))
+            .filter(|&e| last.is_none_or(|l| e > l || oldest_new.is_some_and(|t| t < l)))
         else {
             self.checkpoint_if_outgrown()?;
             return Ok(stats);
         };
-        *last = Some(end);
         self.roll_wal();
         // Read before collecting: every record below `upto` has its samples
         // in memory already (they are applied before they are logged), and
@@ -269,6 +275,7 @@ impl Storage {
         let upto = self.wal.acked_lsn();
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
+            *last = Some(end);
             self.checkpoint_if_outgrown()?;
             return Ok(stats);
         }
@@ -287,6 +294,8 @@ impl Storage {
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
         self.checkpoint(upto)?;
+        // Only now: after a failure the next call tries again.
+        *last = Some(end);
         Ok(stats)
     }
 

@@ -338,8 +338,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     out.single(
         "hourglass_wal_replay_samples_set_aside",
         "gauge",
-        "Samples set aside at startup because the record defining their series was lost.",
-        replay.unknown_series_samples as f64,
+        "Samples set aside at startup because the record defining their series, or holding the sample they were coded against, was lost.",
+        replay.samples_set_aside() as f64,
     );
 
     out.family(

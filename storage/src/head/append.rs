@@ -402,6 +402,7 @@ impl Head {
         if batch_max != i64::MIN {
             self.max_t.fetch_max(batch_max, Ordering::Relaxed);
             self.min_t.fetch_min(batch_min, Ordering::Relaxed);
+            self.oldest_new.fetch_min(batch_min, Ordering::Relaxed);
         }
         let c = &self.counters;
         c.appended

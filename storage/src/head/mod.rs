@@ -187,6 +187,9 @@ pub struct Head {
     /// raised when data moves to partitions, so it may be older than what
     /// the head holds: good enough to skip the head for ranges before it.
     min_t: AtomicI64,
+    /// Oldest sample time appended since `persist` last looked
+    /// (`take_oldest_new`); `i64::MAX` for none.
+    oldest_new: AtomicI64,
     counters: Counters,
     /// Server-wide series budget; counts every live series.
     quota: SeriesQuota,
@@ -221,6 +224,7 @@ impl Head {
             interner: Interner::default(),
             max_t: AtomicI64::new(i64::MIN),
             min_t: AtomicI64::new(i64::MAX),
+            oldest_new: AtomicI64::new(i64::MAX),
             counters: Counters::default(),
         }
     }

@@ -42,6 +42,15 @@ impl Head {
         Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
     }
 
+    /// The oldest sample time appended since the last call (`None`: no
+    /// sample), starting the count afresh.
+    pub(crate) fn take_oldest_new(&self) -> Option<i64> {
+        let t = self
+            .oldest_new
+            .swap(i64::MAX, std::sync::atomic::Ordering::Relaxed);
+        (t != i64::MAX).then_some(t)
+    }
+
     /// Copies the data of every hour that ends at or before `ready_end`.
     pub(crate) fn collect_ready(&self, ready_end: i64) -> Ready {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();

@@ -35,6 +35,12 @@ impl ReplayStats {
     pub fn records_set_aside(&self) -> u64 {
         self.damaged_records + self.undecodable_records
     }
+
+    /// Samples set aside: their series' definition or their base sample
+    /// was lost.
+    pub fn samples_set_aside(&self) -> u64 {
+        self.unknown_series_samples + self.unlinked_samples
+    }
 }
 
 impl Head {
