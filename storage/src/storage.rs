@@ -72,8 +72,8 @@ pub struct Storage {
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
-    /// call with no newly finished hour and no sample appended before it
-    /// skips the pass over all series.
+    /// call with no newly finished hour and no backfill before it skips
+    /// the pass over all series.
     persisting: Mutex<Option<i64>>,
     /// The WAL's bytes written (since open) at the last checkpoint, and
     /// that checkpoint's size.
@@ -234,9 +234,10 @@ impl Storage {
     /// ended more than the out-of-order window before the newest sample)
     /// as a partition, drops it from the head, then checkpoints and
     /// truncates the WAL. Cheap to call often (e.g. every minute): it does
-    /// the work only once another hour has finished or samples arrived for
-    /// hours already written (they follow as a further partition for their
-    /// hour). Then applies retention.
+    /// the work only once another hour has finished, or a backfill (at
+    /// least a sample a series) arrived for hours already written; late
+    /// samples follow as a further partition for their hour. Then applies
+    /// retention.
     pub fn persist(&self) -> Result<PersistStats, StorageError> {
         let mut stats = self.persist_hours()?;
         stats.retention = self.retain()?;
@@ -252,16 +253,18 @@ impl Storage {
         }
         let mut last = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let mut stats = PersistStats::default();
-        // Taken before collecting: a sample appended meanwhile makes the
-        // next call look again.
-        let oldest_new = self.head.take_oldest_new();
-        // Another hour finished, or samples arrived for hours already
-        // written (a backfill beside live data: the newest sample, and so
-        // the end, stays put while old hours fill up).
+        // Another hour finished, or at least a sample a series arrived for
+        // hours already written: a backfill beside live data, whose newest
+        // sample keeps the end in place while old hours fill up. (A few
+        // samples of lagging series wait for the next hour instead of
+        // making a partition each.) Counted before collecting: what
+        // arrives meanwhile counts for the next call.
+        let late = self.head.take_late();
+        let backfill = late > 0 && late >= self.head.active_series();
         let Some(end) = self
             .head
             .ready_end()
-            .filter(|&e| last.is_none_or(|l| e > l || oldest_new.is_some_and(|t| t < l)))
+            .filter(|&e| last.is_none_or(|l| e > l || backfill))
         else {
             self.checkpoint_if_outgrown()?;
             return Ok(stats);
@@ -276,6 +279,7 @@ impl Storage {
         let ready = self.head.collect_ready(end);
         if ready.is_empty() {
             *last = Some(end);
+            self.head.collected(end);
             self.checkpoint_if_outgrown()?;
             return Ok(stats);
         }
@@ -296,6 +300,7 @@ impl Storage {
         self.checkpoint(upto)?;
         // Only now: after a failure the next call tries again.
         *last = Some(end);
+        self.head.collected(end);
         Ok(stats)
     }
 

@@ -162,6 +162,9 @@ pub(crate) struct Appending<'w> {
     accepted: Vec<Sample>,
     /// The current series' newest in-order sample before `accepted`.
     base: Option<(i64, u64)>,
+    /// Samples older than `collected_end` (hours persist collected).
+    late: u64,
+    collected_end: i64,
     batch_max: i64,
     batch_min: i64,
 }
@@ -263,6 +266,8 @@ impl Head {
             new_defs: Vec::new(),
             accepted: Vec::new(),
             base: None,
+            late: 0,
+            collected_end: self.collected_end.load(Ordering::Relaxed),
             batch_max: i64::MIN,
             batch_min: i64::MAX,
         }
@@ -355,6 +360,7 @@ impl Head {
             for s in &a.accepted {
                 a.batch_max = a.batch_max.max(s.t);
                 a.batch_min = a.batch_min.min(s.t);
+                a.late += u64::from(s.t < a.collected_end);
             }
             a.stats.start_zeros += zeros;
             a.stats.appended += a.accepted.len() as u64 - zeros;
@@ -384,6 +390,7 @@ impl Head {
             new_defs,
             batch_max,
             batch_min,
+            late,
             ..
         } = a;
         if let (Some(wal), Some(rec)) = (wal, rec)
@@ -399,10 +406,12 @@ impl Head {
                 s.def_durable.store(true, Ordering::Release);
             }
         }
+        if late > 0 {
+            self.late.fetch_add(late, Ordering::Relaxed);
+        }
         if batch_max != i64::MIN {
             self.max_t.fetch_max(batch_max, Ordering::Relaxed);
             self.min_t.fetch_min(batch_min, Ordering::Relaxed);
-            self.oldest_new.fetch_min(batch_min, Ordering::Relaxed);
         }
         let c = &self.counters;
         c.appended

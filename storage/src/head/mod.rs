@@ -187,9 +187,11 @@ pub struct Head {
     /// raised when data moves to partitions, so it may be older than what
     /// the head holds: good enough to skip the head for ranges before it.
     min_t: AtomicI64,
-    /// Oldest sample time appended since `persist` last looked
-    /// (`take_oldest_new`); `i64::MAX` for none.
-    oldest_new: AtomicI64,
+    /// End of the hours `persist` last collected (`i64::MIN`: none yet).
+    collected_end: AtomicI64,
+    /// Samples appended before `collected_end` since `persist` last
+    /// looked (`take_late`).
+    late: AtomicU64,
     counters: Counters,
     /// Server-wide series budget; counts every live series.
     quota: SeriesQuota,
@@ -224,7 +226,8 @@ impl Head {
             interner: Interner::default(),
             max_t: AtomicI64::new(i64::MIN),
             min_t: AtomicI64::new(i64::MAX),
-            oldest_new: AtomicI64::new(i64::MAX),
+            collected_end: AtomicI64::new(i64::MIN),
+            late: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }

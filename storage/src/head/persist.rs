@@ -42,13 +42,16 @@ impl Head {
         Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
     }
 
-    /// The oldest sample time appended since the last call (`None`: no
-    /// sample), starting the count afresh.
-    pub(crate) fn take_oldest_new(&self) -> Option<i64> {
-        let t = self
-            .oldest_new
-            .swap(i64::MAX, std::sync::atomic::Ordering::Relaxed);
-        (t != i64::MAX).then_some(t)
+    /// How many samples were appended for hours already collected since
+    /// the last call, starting the count afresh.
+    pub(crate) fn take_late(&self) -> u64 {
+        self.late.swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes that hours ending at or before `end` were collected.
+    pub(crate) fn collected(&self, end: i64) {
+        self.collected_end
+            .store(end, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Copies the data of every hour that ends at or before `ready_end`.
