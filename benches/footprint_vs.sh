@@ -62,7 +62,7 @@ launch() {
       # No self-scrape: like the other two, it stores only the stream (its
       # samples at "now" would make every generated hour ready at once).
       # shellcheck disable=SC2086
-      HOURGLASS_NO_SELF_SCRAPE=1 "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$2" --retention 0 $HG_FLAGS \
+      HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$2" --retention 0 $HG_FLAGS \
         >>"$work/hg.log" 2>&1 &
       url="http://127.0.0.1:$HG_PORT"; ready="$url/-/ready" ;;
   esac

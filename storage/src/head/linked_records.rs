@@ -252,7 +252,9 @@ fn body(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
         if x & 1 == 1 {
             prev_gap = prev_gap.wrapping_add(r.zvarint()?);
             let bt = t.wrapping_sub(prev_gap);
-            match in_record(&rec.groups, id, bt).or_else(|| resolve(id, bt)) {
+            // The head first: a series twice in one record is rare, and
+            // the scan of the record is linear.
+            match resolve(id, bt).or_else(|| in_record(&rec.groups, id, bt)) {
                 Some(bits) => prev_v = decimal_repr(f64::from_bits(bits)),
                 None => linked = false,
             }
