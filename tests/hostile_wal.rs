@@ -37,7 +37,15 @@ fn write(server: &Server, name: &str, series: std::ops::Range<usize>, times: &[i
         let id = format!("{i:04}");
         let samples: Vec<Sample> = times
             .iter()
-            .map(|&t| Sample::new(t, (i as f64 + 2.0).sqrt() + t as f64))
+            .map(|&t| {
+                // Random bits in [1, 2): as large in the WAL as in the
+                // request, so the segments fill up.
+                let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ t as u64;
+                x ^= x >> 29;
+                x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                x ^= x >> 32;
+                Sample::new(t, f64::from_bits((x >> 12) | 0x3ff0_0000_0000_0000))
+            })
             .collect();
         v1::encode_series(&mut w, [("__name__", name), ("i", id.as_str())], &samples);
     }
@@ -206,9 +214,9 @@ fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hi
         .as_millis() as i64;
     let base = now - 20 * 60_000;
     let server = Server::start(data, &["--wal-segment-mib", "1"]);
-    // Eight requests of 1500 series × 20 samples (~0.3 MB of WAL each):
-    // three segments or more.
-    for b in 0..8i64 {
+    // Twelve requests of 1500 series × 20 random samples (~0.3 MB of WAL
+    // each): three segments or more.
+    for b in 0..12i64 {
         let times: Vec<i64> = (0..20).map(|j| base + (b * 20 + j) * 1000).collect();
         assert_eq!(write(&server, "seg_m", 0..1500, &times), 204);
     }
@@ -240,9 +248,9 @@ fn flipped_byte_in_a_middle_wal_segment_and_a_torn_tail_cost_only_the_records_hi
     );
 
     let server = start_with_one_record_set_aside(data);
-    // Eight batches less the one hit and the torn last one.
-    let total = value(&server, "sum(count_over_time(seg_m[1h]))", base + 170_000);
-    assert_eq!(total, 6.0 * 1500.0 * 20.0);
+    // Twelve batches less the one hit and the torn last one.
+    let total = value(&server, "sum(count_over_time(seg_m[1h]))", base + 250_000);
+    assert_eq!(total, 10.0 * 1500.0 * 20.0);
     let (clean_stop, _) = server.terminate();
     assert!(clean_stop);
 }

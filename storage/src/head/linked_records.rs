@@ -30,7 +30,7 @@
 //! record thus costs its series' later samples up to the next window.
 
 use super::wal_records::{BatchRecord, KIND_BATCH, Reader, RecordError, put_labels, put_value};
-use crate::chunk::xor::decimal_repr;
+use crate::chunk::xor::{at_scale, decimal_repr};
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
@@ -98,8 +98,13 @@ impl RecordWriter {
         let Some(first) = samples.first() else {
             return;
         };
-        let base = base.filter(|&(t, _)| {
-            t < first.t && t.div_euclid(WHOLE_EVERY_MS) == first.t.div_euclid(WHOLE_EVERY_MS)
+        // Linked only when the first value is coded against the base (a
+        // raw value needs none, and then costs nothing if it is lost).
+        let base = base.filter(|&(t, bits)| {
+            t < first.t
+                && t.div_euclid(WHOLE_EVERY_MS) == first.t.div_euclid(WHOLE_EVERY_MS)
+                && decimal_repr(f64::from_bits(bits))
+                    .is_some_and(|(_, k)| at_scale(first.v, k).is_some())
         });
         self.ngroups += 1;
         let g = &mut self.shape;
