@@ -25,12 +25,13 @@
 //! a series' first sample in each window is coded whole. Replay finds it by its time (in the head or earlier
 //! in the same record); a sample has one value per time, so a base found
 //! is the base used. A base not found yet (its record comes later in the
-//! log, or was lost to damage) leaves the group unlinked, reported so
+//! log, or was lost to damage) leaves the group unlinked unless its first
+//! value is raw (coded whole), reported so
 //! replay can retry it or count it: never a wrong value. Damage to one
 //! record thus costs its series' later samples up to the next window.
 
 use super::wal_records::{BatchRecord, KIND_BATCH, Reader, RecordError, put_labels, put_value};
-use crate::chunk::xor::{at_scale, decimal_repr};
+use crate::chunk::xor::decimal_repr;
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
@@ -98,13 +99,8 @@ impl RecordWriter {
         let Some(first) = samples.first() else {
             return;
         };
-        // Linked only when the first value is coded against the base (a
-        // raw value needs none, and then costs nothing if it is lost).
-        let base = base.filter(|&(t, bits)| {
-            t < first.t
-                && t.div_euclid(WHOLE_EVERY_MS) == first.t.div_euclid(WHOLE_EVERY_MS)
-                && decimal_repr(f64::from_bits(bits))
-                    .is_some_and(|(_, k)| at_scale(first.v, k).is_some())
+        let base = base.filter(|&(t, _)| {
+            t < first.t && t.div_euclid(WHOLE_EVERY_MS) == first.t.div_euclid(WHOLE_EVERY_MS)
         });
         self.ngroups += 1;
         let g = &mut self.shape;
@@ -253,7 +249,7 @@ fn body(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
         let mut t = prev_t.wrapping_add(r.zvarint()?);
         prev_t = t;
         let mut prev_v = None;
-        let mut linked = true;
+        let mut missing = false;
         if x & 1 == 1 {
             prev_gap = prev_gap.wrapping_add(r.zvarint()?);
             let bt = t.wrapping_sub(prev_gap);
@@ -261,11 +257,14 @@ fn body(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
             // the scan of the record is linear.
             match resolve(id, bt).or_else(|| in_record(&rec.groups, id, bt)) {
                 Some(bits) => prev_v = decimal_repr(f64::from_bits(bits)),
-                None => linked = false,
+                None => missing = true,
             }
         }
         let mut samples = Vec::with_capacity(n);
         samples.push(Sample::new(t, v.value(&mut prev_v)?));
+        // A raw first value (it leaves no decimal form behind) needed no
+        // base; a decimal one may have.
+        let linked = !(missing && prev_v.is_some());
         let mut delta = 0i64;
         for _ in 1..n {
             delta = delta.wrapping_add(r.zvarint()?);
