@@ -183,7 +183,7 @@ pub fn fuzz_decode(data: &[u8]) {
     let _ = super::wal_records::decode(data);
     // Every base found (a fixed value), so version 3 links are followed.
     let mut any_base = |_, _| Some(2.5f64.to_bits());
-    if let Ok(rec) = super::wal_records::decode_with(data, &mut any_base) {
+    if let Ok(rec) = super::linked_records::decode_with(data, &mut any_base) {
         let mut w = super::linked_records::RecordWriter::default();
         for (id, l) in &rec.defs {
             w.def(*id, l);

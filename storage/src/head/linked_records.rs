@@ -30,7 +30,9 @@
 //! replay can retry it or count it: never a wrong value. Damage to one
 //! record thus costs its series' later samples up to the next window.
 
-use super::wal_records::{BatchRecord, KIND_BATCH, Reader, RecordError, put_labels, put_value};
+use super::wal_records::{
+    self, BatchRecord, KIND_BATCH, Reader, RecordError, Resolve, Unlinked, put_labels, put_value,
+};
 use crate::chunk::xor::decimal_repr;
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::labels::Labels;
@@ -50,18 +52,6 @@ const ZSTD_FROM: usize = 256;
 const ZSTD_LEVEL: i32 = 1;
 /// The largest body a record may unpack to (WAL records are smaller).
 const MAX_BODY: usize = 256 << 20;
-
-/// A group whose base sample replay could not find (yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Unlinked {
-    pub(crate) id: HeadRef,
-    /// Its newest sample's time.
-    pub(crate) last_t: i64,
-    pub(crate) samples: usize,
-}
-
-/// Finds the value bits of series `id`'s sample at time `t`.
-pub(crate) type Resolve<'a> = &'a mut dyn FnMut(HeadRef, i64) -> Option<u64>;
 
 /// Builds a version 3 batch record incrementally.
 #[derive(Debug, Default)]
@@ -183,12 +173,18 @@ fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Decodes a version 3 record (its first two bytes checked by the
-/// caller); linked groups get their base from earlier groups of the same
-/// record or `resolve`, and are reported in `unlinked` otherwise.
-pub(crate) fn decode(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
+/// Decodes a batch record of any version; version 3 groups get their
+/// base from earlier groups of the same record or `resolve`, and are
+/// reported in `unlinked` otherwise. Never panics on any input.
+pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
+    if b.first() != Some(&VERSION_3) {
+        return wal_records::decode(b);
+    }
     let mut r = Reader::new(b);
-    r.pos = 2;
+    r.pos = 1;
+    if r.u8()? != KIND_BATCH {
+        return r.err("unknown record kind");
+    }
     let flags = r.u8()?;
     if flags & !ZSTD != 0 {
         return r.err("unknown record flags");

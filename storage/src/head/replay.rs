@@ -1,6 +1,7 @@
 //! Recovery: rebuilding the head from the WAL (checkpoint, then records).
 
 use super::checkpoint_records::{self, SeriesEntry};
+use super::linked_records;
 use super::series::{Outcome, Rules};
 use super::wal_records::{self, BatchRecord};
 use super::{Admit, Head, lock};
@@ -137,7 +138,7 @@ impl Head {
             return self.apply_series(entries, lsn, stats).map(|()| false);
         }
         let mut resolve = |id, t| self.by_id(id).and_then(|s| lock(&s.data).stored_at(t));
-        let rec = wal_records::decode_with(data, &mut resolve).map_err(bad)?;
+        let rec = linked_records::decode_with(data, &mut resolve).map_err(bad)?;
         self.apply(rec, lsn, first_pass, stats)
     }
 

@@ -7,8 +7,8 @@
 //! undo removes exactly this batch's samples (same time, same value bits)
 //! and leaves everything else in place.
 
+use super::linked_records;
 use super::series::SeriesData;
-use super::wal_records;
 use super::{Head, lock};
 use crate::chunk::{CutPolicy, XorAppender};
 use crate::model::refs::HeadRef;
@@ -26,7 +26,7 @@ impl Head {
                 .find(|&&(b, bt, _)| b == id && bt == t)
                 .map(|&(_, _, bits)| bits)
         };
-        let rec = match wal_records::decode_with(record, &mut resolve) {
+        let rec = match linked_records::decode_with(record, &mut resolve) {
             Ok(rec) => rec,
             Err(e) => {
                 // Encoded by this process a moment ago: cannot happen.

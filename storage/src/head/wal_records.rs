@@ -30,7 +30,6 @@
 //! series until one record holding it is known durable, so replay never
 //! meets a sample whose series it cannot name (see `head::append`).
 
-use super::linked_records::{self, Resolve, Unlinked};
 use crate::chunk::xor::{POW10, at_scale, decimal_repr};
 use crate::encoding::{VarintError, put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::labels::Labels;
@@ -55,6 +54,18 @@ pub(crate) struct BatchRecord {
     /// Version 3 groups whose base sample was not found.
     pub(crate) unlinked: Vec<Unlinked>,
 }
+
+/// A version 3 group whose base sample replay could not find (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unlinked {
+    pub(crate) id: HeadRef,
+    /// Its newest sample's time.
+    pub(crate) last_t: i64,
+    pub(crate) samples: usize,
+}
+
+/// Finds the value bits of series `id`'s sample at time `t`.
+pub(crate) type Resolve<'a> = &'a mut dyn FnMut(HeadRef, i64) -> Option<u64>;
 
 /// Why a record does not decode, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,26 +286,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes one batch record with no base samples at hand (version 3
-/// groups coded against one come back `unlinked`). Never panics on any
-/// input.
+/// Decodes one batch record of version 1 or 2 (version 3:
+/// `linked_records::decode_with`). Never panics on any input.
 pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
-    decode_with(b, &mut |_, _| None)
-}
-
-/// Decodes one batch record; `resolve` finds version 3 groups' base
-/// samples. Never panics on any input.
-pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
     let mut r = Reader::new(b);
     let version = r.u8()?;
-    if version != VERSION && version != VERSION_1 && version != linked_records::VERSION_3 {
+    if version != VERSION && version != VERSION_1 {
         return r.err("unknown record version");
     }
     if r.u8()? != KIND_BATCH {
         return r.err("unknown record kind");
-    }
-    if version == linked_records::VERSION_3 {
-        return linked_records::decode(b, resolve);
     }
     let mut rec = BatchRecord::default();
     let ndefs = r.count(2)?;

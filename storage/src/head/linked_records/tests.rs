@@ -1,5 +1,4 @@
 use super::*;
-use crate::head::wal_records::decode_with;
 use crate::model::sample::STALE_NAN_BITS;
 
 fn bits(groups: &[(HeadRef, Vec<Sample>)]) -> Vec<(u32, Vec<(i64, u64)>)> {
