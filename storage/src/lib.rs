@@ -48,6 +48,11 @@ pub use head::{
     SeriesQuota, SeriesRefusal, SeriesTarget,
 };
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
+pub use model::histogram::{
+    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Histogram, HistogramError,
+    MAX_EXPONENTIAL_SCHEMA, MIN_EXPONENTIAL_SCHEMA, Span, is_custom_buckets_schema,
+    is_exponential_schema,
+};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};
