@@ -55,6 +55,15 @@ fn uint(o: &Map<String, Value>, camel: &str, snake: &str) -> Result<u64, JsonErr
     }
 }
 
+fn int(o: &Map<String, Value>, camel: &str, snake: &str) -> Result<i64, JsonError> {
+    match get(o, camel, snake) {
+        None => Ok(0),
+        Some(v) => int_value(v).ok_or_else(|| {
+            JsonError::Shape(format!("{camel} must be an integer (number or string)"))
+        }),
+    }
+}
+
 fn uint_value(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),
@@ -194,8 +203,10 @@ fn metric(o: &Map<String, Value>) -> Result<Metric<'static>, JsonError> {
             temporality: temporality(h)?,
         };
     } else if let Some(e) = get(o, "exponentialHistogram", "exponential_histogram") {
+        let e = obj(e, "exponentialHistogram")?;
         m.data = Data::Exponential {
-            points: list(obj(e, "exponentialHistogram")?, "dataPoints", "data_points")?.len(),
+            points: points(e, exponential_point)?,
+            temporality: temporality(e)?,
         };
     } else if let Some(s) = get(o, "summary", "summary") {
         m.data = Data::Summary(points(obj(s, "summary")?, summary_point)?);
@@ -244,6 +255,46 @@ fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, Js
         bucket_counts: counts,
         bounds,
         flags: uint(p, "flags", "flags")? as u32,
+    })
+}
+
+fn exponential_point(p: &Map<String, Value>) -> Result<ExponentialPoint<'static>, JsonError> {
+    let scale = int(p, "scale", "scale")?;
+    Ok(ExponentialPoint {
+        attributes: attributes(p)?,
+        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        count: uint(p, "count", "count")?,
+        sum: double(p, "sum", "sum")?,
+        scale: i32::try_from(scale)
+            .map_err(|_| JsonError::Shape(format!("scale {scale} is out of range")))?,
+        zero_count: uint(p, "zeroCount", "zero_count")?,
+        zero_threshold: double(p, "zeroThreshold", "zero_threshold")?.unwrap_or(0.0),
+        positive: exponential_buckets(p, "positive")?,
+        negative: exponential_buckets(p, "negative")?,
+        flags: uint(p, "flags", "flags")? as u32,
+    })
+}
+
+fn exponential_buckets(
+    p: &Map<String, Value>,
+    side: &str,
+) -> Result<ExponentialBuckets, JsonError> {
+    let Some(b) = get(p, side, side) else {
+        return Ok(ExponentialBuckets::default());
+    };
+    let b = obj(b, side)?;
+    let offset = int(b, "offset", "offset")?;
+    let counts = list(b, "bucketCounts", "bucket_counts")?
+        .iter()
+        .map(|v| {
+            uint_value(v)
+                .ok_or_else(|| JsonError::Shape("bucketCounts must hold unsigned integers".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ExponentialBuckets {
+        offset: i32::try_from(offset)
+            .map_err(|_| JsonError::Shape(format!("{side}.offset {offset} is out of range")))?,
+        counts,
     })
 }
 

@@ -298,8 +298,8 @@ fn metric(
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
             return;
         }
-        Data::Exponential { points } => {
-            o.refuse(*points, format!("metric {:?}: exponential histograms are not stored yet (native histograms); configure the exporter for explicit-bucket histograms", m.name));
+        Data::Exponential { points, .. } => {
+            o.refuse(points.len(), format!("metric {:?}: exponential histograms are not stored yet (native histograms); configure the exporter for explicit-bucket histograms", m.name));
             return;
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
