@@ -12,13 +12,12 @@
 
 mod common;
 
+use common::compare::{assert_same, get_json};
 use common::external::{have_all, prometheus, prometheus_with};
 use common::query::enc;
 use common::remote_read::{self as rr, EQ, RE, SAMPLES, STREAMED};
 use common::*;
 use hourglass_storage::Sample;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -65,49 +64,6 @@ fn samples(seed: u64, n: usize, step_ms: i64, counter: bool) -> Vec<Sample> {
 
 fn post_read(addr: SocketAddr, body: &[u8]) -> Response {
     request(addr, "POST", "/api/v1/read", &PROTO, body)
-}
-
-fn get_json(addr: SocketAddr, path: &str) -> Value {
-    let r = request(addr, "GET", path, &[], b"");
-    assert_eq!(r.status, 200, "{path}: {}", r.text());
-    r.json()
-}
-
-/// Result as labels (JSON text) → points.
-fn by_series(v: &Value) -> BTreeMap<String, Vec<(f64, String)>> {
-    let mut out = BTreeMap::new();
-    for s in v["data"]["result"].as_array().unwrap() {
-        let points: Vec<&Value> = match s.get("values") {
-            Some(vs) => vs.as_array().unwrap().iter().collect(),
-            None => vec![&s["value"]],
-        };
-        let parsed = points
-            .iter()
-            .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().to_string()))
-            .collect();
-        out.insert(s["metric"].to_string(), parsed);
-    }
-    out
-}
-
-fn assert_same(what: &str, theirs: &Value, ours: &Value) {
-    let (a, b) = (by_series(theirs), by_series(ours));
-    assert!(!a.is_empty(), "{what}: Prometheus returned nothing");
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "{what}"
-    );
-    for (k, pa) in &a {
-        let pb = &b[k];
-        assert_eq!(pa.len(), pb.len(), "{what} {k}: point counts differ");
-        for ((ta, va), (tb, vb)) in pa.iter().zip(pb) {
-            assert_eq!(ta, tb, "{what} {k}");
-            let (x, y): (f64, f64) = (va.parse().unwrap(), vb.parse().unwrap());
-            let close = x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs());
-            assert!(close, "{what} {k} at {ta}: Prometheus {va}, Hourglass {vb}");
-        }
-    }
 }
 
 /// Six series in one remote-write body: three counters, three gauges.
