@@ -68,14 +68,15 @@ pub fn now_s() -> f64 {
 /// collectors to run); returns it and its port.
 pub fn node_exporter(flags: &[&str]) -> (Proc, u16) {
     let port = free_port();
-    let child = Command::new("prometheus-node-exporter")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), port)
+    let mut c = Command::new("prometheus-node-exporter");
+    c.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags);
+    (quiet(c), port)
+}
+
+/// Starts `c` with its output discarded.
+fn quiet(mut c: Command) -> Proc {
+    Proc(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
 }
 
 /// The node exporter with only the CPU, load average and memory
@@ -100,17 +101,13 @@ pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, Socke
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
     let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
+    let mut c = Command::new("prometheus");
+    c.arg(format!("--config.file={}", config_path.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("prom").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)))
+        .args(flags);
+    (quiet(c), SocketAddr::from(([127, 0, 0, 1], port)))
 }
