@@ -11,7 +11,7 @@
 //! as InfluxDB words them: v1 `{"error": ...}`, v2 `{"code", "message"}`.
 
 use super::params::Params;
-use super::translated::{BodyError, StoreError, read_body, refusals, store};
+use super::translated::{BodyError, StoreError, read_body, refusals, refuse_decoded, store};
 use crate::ingest::arena::SeriesArena;
 use crate::ingest::influx::{self, Options, Precision};
 use crate::server::AppState;
@@ -136,23 +136,9 @@ pub async fn write(
         };
         let mut arena = SeriesArena::default();
         let report = influx::decode(&raw, &opts, &mut arena, &mut |n| res.add(n).is_ok());
-        if report.over_budget {
-            return error(
-                api,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "in-flight body budget spent; retry later; nothing stored",
-            );
-        }
-        if report.too_many_series {
-            state.refused("limit", "series_per_request");
-            return error(
-                api,
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "request has more than {} fields, over the limit of series per request; nothing stored",
-                    opts.max_series
-                ),
-            );
+        let (over, many) = (report.over_budget, report.too_many_series);
+        if let Some((code, msg)) = refuse_decoded(&state, over, many, opts.max_series, "fields") {
+            return error(api, code, &msg);
         }
         if res.add(arena.held_bytes()).is_err() {
             return error(
