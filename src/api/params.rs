@@ -72,6 +72,20 @@ impl From<BadParam> for ApiError {
     }
 }
 
+/// Longest raw query string a streaming endpoint looks at.
+pub const MAX_QUERY: usize = 16 << 10;
+
+/// The pairs of a raw query string; over [`MAX_QUERY`] bytes is refused.
+pub fn bounded_query(query: Option<&str>) -> Result<form_urlencoded::Parse<'_>, ApiError> {
+    let q = query.unwrap_or_default();
+    if q.len() > MAX_QUERY {
+        return Err(ApiError::bad_data(format!(
+            "query string is over {MAX_QUERY} bytes"
+        )));
+    }
+    Ok(form_urlencoded::parse(q.as_bytes()))
+}
+
 impl Params {
     /// Parameters from literal pairs (tests).
     #[cfg(test)]
@@ -249,7 +263,12 @@ mod tests {
         assert!(p.flag("a").unwrap());
         assert!(!p.flag("b").unwrap());
         assert!(!p.flag("absent").unwrap());
-        assert!(p.flag("c").unwrap_err().message.contains("invalid boolean \"yes\""));
+        assert!(
+            p.flag("c")
+                .unwrap_err()
+                .message
+                .contains("invalid boolean \"yes\"")
+        );
     }
 
     #[test]
