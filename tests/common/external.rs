@@ -37,6 +37,45 @@ pub fn have_all(cmds: &[&str]) -> bool {
     missing.is_empty()
 }
 
+/// Whether `python3 -c "import <modules>"` works; in CI it must (`.ci/run`
+/// installs the packages), elsewhere a missing package skips the test
+/// with a printed reason.
+pub fn python_has(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok || !in_ci(),
+        "python3 with {modules} is required under CI"
+    );
+    if !ok {
+        println!("skipped: python3 with {modules} not installed");
+    }
+    ok
+}
+
+/// Runs `tests/python/<script>` with `args`, which must succeed; returns
+/// its standard output and standard error.
+pub fn run_python(script: &str, args: &[&str]) -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -76,7 +115,12 @@ pub fn node_exporter(flags: &[&str]) -> (Proc, u16) {
 
 /// Starts `c` with its output discarded.
 fn quiet(mut c: Command) -> Proc {
-    Proc(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    Proc(
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// The node exporter with only the CPU, load average and memory
