@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::*;
 use common::write::write_node_hours;
+use common::*;
 use std::process::Command;
 
 /// 2024-01-01T00:00:00Z.
@@ -15,6 +15,15 @@ const T0: i64 = common::write::T2024;
 
 fn write_hours(server: &Server, hours: i64) {
     write_node_hours(server, "bytes_total", 0..hours, 3.0);
+}
+
+/// Starts a server on the data in `dir`: it has at least `partitions`
+/// partitions, and hour 0 reads back.
+fn reopen(dir: &std::path::Path, partitions: f64) -> Server {
+    let again = Server::start(dir, &[]);
+    assert!(metric(&again, "hourglass_partitions") >= partitions);
+    assert_hour_zero_kept(&again);
+    again
 }
 
 /// Hour 0 reads back after a restart: `a` half an hour in is sample 120.
@@ -71,9 +80,7 @@ fn sealed_hours_become_partitions_and_stay_readable() {
 
     let (ok, _) = server.terminate();
     assert!(ok);
-    let again = Server::start(tmp.path(), &[]);
-    assert!(metric(&again, "hourglass_partitions") >= 2.0);
-    assert_hour_zero_kept(&again);
+    let again = reopen(tmp.path(), 2.0);
     assert_eq!(
         value_at(
             &again,
@@ -126,9 +133,7 @@ fn a_graceful_stop_leaves_one_checkpoint_and_no_wal_record_to_replay() {
     assert_eq!(segments[0].1, 24, "{names:?}");
     assert!(names.iter().any(|(n, _)| n.starts_with("checkpoint.")));
 
-    let again = Server::start(tmp.path(), &[]);
-    assert!(metric(&again, "hourglass_partitions") >= 1.0);
-    assert_hour_zero_kept(&again);
+    let again = reopen(tmp.path(), 1.0);
     assert_eq!(
         value_at(
             &again,

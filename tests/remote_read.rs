@@ -228,54 +228,35 @@ fn remote_read_refuses_bad_requests_and_loses_nothing() {
         assert_eq!(r.status, code, "{}", r.text());
         assert!(r.text().contains(says), "{:?} lacks {says:?}", r.text());
     };
-    let bad_re: &[(u64, &str, &str)] = &[(RE, "job", "(")];
-    check(
-        &rr::request(&[(start, end, bad_re)], &[SAMPLES]),
-        &PROTO,
-        400,
-        "invalid regular expression",
-    );
-    let everything: &[(u64, &str, &str)] = &[(RE, "job", ".*")];
-    check(
-        &rr::request(&[(start, end, everything)], &[SAMPLES]),
-        &PROTO,
-        400,
-        "empty string",
-    );
     let api: &[(u64, &str, &str)] = &[(EQ, "job", "api")];
-    check(
-        &rr::request(&[(end, start, api)], &[SAMPLES]),
-        &PROTO,
-        400,
-        "before start",
-    );
-    let odd: &[(u64, &str, &str)] = &[(9, "job", "api")];
-    check(
-        &rr::request(&[(start, end, odd)], &[SAMPLES]),
-        &PROTO,
-        400,
-        "unknown matcher type 9",
-    );
-    // 1,200 samples selected, over --query-max-samples 1000.
-    check(
-        &rr::request(&[(start, end, api)], &[SAMPLES]),
-        &PROTO,
-        400,
-        "exceeded sample limit (1000)",
-    );
-    let mut truncated = rr::request(&[(start, end, api)], &[SAMPLES]);
+    let refused: [(rr::Q<'_>, &str); 5] = [
+        (
+            (start, end, &[(RE, "job", "(")]),
+            "invalid regular expression",
+        ),
+        ((start, end, &[(RE, "job", ".*")]), "empty string"),
+        ((end, start, api), "before start"),
+        ((start, end, &[(9, "job", "api")]), "unknown matcher type 9"),
+        // 1,200 samples selected, over --query-max-samples 1000.
+        ((start, end, api), "exceeded sample limit (1000)"),
+    ];
+    for (query, says) in refused {
+        check(&rr::request(&[query], &[SAMPLES]), &PROTO, 400, says);
+    }
+    let body = rr::request(&[(start, end, api)], &[SAMPLES]);
+    let mut truncated = body.clone();
     truncated.truncate(truncated.len() - 3);
     check(&truncated, &PROTO, 400, "");
     let garbage = hourglass::ingest::remote_write::compress(b"\x0a\xff\xff\xff\x0f");
     check(&garbage, &PROTO, 400, "cannot decode ReadRequest");
     check(
-        &rr::request(&[(start, end, api)], &[SAMPLES]),
+        &body,
         &[("Content-Type", "application/json")],
         415,
         "Content-Type",
     );
     check(
-        &rr::request(&[(start, end, api)], &[SAMPLES]),
+        &body,
         &[("Content-Encoding", "gzip")],
         415,
         "Content-Encoding",
