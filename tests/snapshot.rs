@@ -10,8 +10,8 @@ mod common;
 
 use common::cli::hourglass;
 use common::query::{assert_api_error, query_at};
-use common::*;
 use common::write::write_node_hours;
+use common::*;
 use std::path::{Path, PathBuf};
 
 /// 2024-01-01T00:00:00Z.
