@@ -16,34 +16,13 @@ use common::*;
 use hourglass::ingest::protobuf::Writer;
 use serde_json::json;
 use std::io::Write as _;
-use std::process::Command;
 
 const PATH: &str = "/api/v1/otlp/v1/metrics";
 const PROTO: (&str, &str) = ("Content-Type", "application/x-protobuf");
 
-fn sdk_available() -> bool {
-    let ok = Command::new("python3")
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok || !common::external::in_ci(),
-        "the OpenTelemetry SDK is required under CI"
-    );
-    if !ok {
-        println!(
-            "skipped: python3 with opentelemetry-sdk and the OTLP HTTP exporter not installed"
-        );
-    }
-    ok
-}
-
 #[test]
 fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
-    if !sdk_available() {
+    if !common::external::python_has("opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -54,14 +33,8 @@ fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
             "deployment.environment",
         ],
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_export.py");
     let url = format!("http://{}{PATH}", server.addr);
-    let out = Command::new("python3")
-        .args([script, &url, "2.5"])
-        .output()
-        .expect("run python3");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "otlp_export.py failed:\n{stderr}");
+    let (_, stderr) = common::external::run_python("otlp_export.py", &[&url, "2.5"]);
     assert!(
         !stderr.contains("Failed to export"),
         "the exporter saw an error:\n{stderr}"

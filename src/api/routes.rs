@@ -304,13 +304,13 @@ const ROUTES: &[Route] = &[
         method: "POST",
         path: "/write",
         class: Class::Write,
-        handler: || post(influx::write_v1),
+        handler: || post(influx::write),
     },
     Route {
         method: "POST",
         path: "/api/v2/write",
         class: Class::Write,
-        handler: || post(influx::write_v2),
+        handler: || post(influx::write),
     },
     Route {
         method: "POST",

@@ -270,11 +270,7 @@ pub async fn scrape_once(
         method: crate::events::Method::PullScraping,
         samples: scraped,
         duration: started.elapsed(),
-        health: if failed {
-            crate::events::model::Health::Unhealthy
-        } else {
-            crate::events::model::Health::Healthy
-        },
+        health: crate::events::model::Health::from_ok(!failed),
         summary,
         errors: u64::from(failed),
     });

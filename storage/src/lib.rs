@@ -31,6 +31,7 @@ mod querier;
 mod retention;
 mod retention_rules;
 mod sample_iter;
+mod sealed;
 mod series_order;
 mod snapshot;
 mod storage;

@@ -28,6 +28,21 @@ fn obj<'v>(v: &'v Value, what: &str) -> Result<&'v Map<String, Value>, JsonError
         .ok_or_else(|| JsonError::Shape(format!("{what} must be an object")))
 }
 
+/// The list field `camel` (or `snake`), each item read by `item`; an item
+/// it cannot read is refused as not one of `kind`.
+fn items<T>(
+    o: &Map<String, Value>,
+    camel: &str,
+    snake: &str,
+    item: fn(&Value) -> Option<T>,
+    kind: &str,
+) -> Result<Vec<T>, JsonError> {
+    list(o, camel, snake)?
+        .iter()
+        .map(|v| item(v).ok_or_else(|| JsonError::Shape(format!("{camel} must hold {kind}"))))
+        .collect()
+}
+
 fn list<'v>(o: &'v Map<String, Value>, camel: &str, snake: &str) -> Result<&'v [Value], JsonError> {
     match get(o, camel, snake) {
         None => Ok(&[]),
@@ -233,20 +248,20 @@ fn number_point(p: &Map<String, Value>) -> Result<NumberPoint<'static>, JsonErro
 }
 
 fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, JsonError> {
-    let counts = list(p, "bucketCounts", "bucket_counts")?
-        .iter()
-        .map(|v| {
-            uint_value(v)
-                .ok_or_else(|| JsonError::Shape("bucketCounts must hold unsigned integers".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    let bounds = list(p, "explicitBounds", "explicit_bounds")?
-        .iter()
-        .map(|v| {
-            double_value(v)
-                .ok_or_else(|| JsonError::Shape("explicitBounds must hold numbers".into()))
-        })
-        .collect::<Result<_, _>>()?;
+    let counts = items(
+        p,
+        "bucketCounts",
+        "bucket_counts",
+        uint_value,
+        "unsigned integers",
+    )?;
+    let bounds = items(
+        p,
+        "explicitBounds",
+        "explicit_bounds",
+        double_value,
+        "numbers",
+    )?;
     Ok(HistogramPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,

@@ -348,6 +348,10 @@ fn metric(
                 let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
+                let at = |v: f64| Sample {
+                    t,
+                    v: value(v, p.flags),
+                };
                 let bucket = format!("{name}_bucket");
                 let mut cum = 0u64;
                 for (i, bound) in p.bounds.iter().enumerate() {
@@ -358,44 +362,15 @@ fn metric(
                         &attrs,
                         &res.pairs,
                         Some(("le", &le)),
-                        Sample {
-                            t,
-                            v: value(cum as f64, p.flags),
-                        },
+                        at(cum as f64),
                     );
                 }
-                w.series(
-                    &bucket,
-                    &attrs,
-                    &res.pairs,
-                    Some(("le", "+Inf")),
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                let count = at(p.count as f64);
+                w.series(&bucket, &attrs, &res.pairs, Some(("le", "+Inf")), count);
                 if let Some(sum) = p.sum {
-                    w.series(
-                        &format!("{name}_sum"),
-                        &attrs,
-                        &res.pairs,
-                        None,
-                        Sample {
-                            t,
-                            v: value(sum, p.flags),
-                        },
-                    );
+                    w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(sum));
                 }
-                w.series(
-                    &format!("{name}_count"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "histogram"
@@ -405,39 +380,17 @@ fn metric(
                 let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
+                let at = |v: f64| Sample {
+                    t,
+                    v: value(v, p.flags),
+                };
                 for (q, v) in &p.quantiles {
-                    let ql = float_label(*q);
-                    w.series(
-                        &name,
-                        &attrs,
-                        &res.pairs,
-                        Some(("quantile", &ql)),
-                        Sample {
-                            t,
-                            v: value(*v, p.flags),
-                        },
-                    );
+                    let q = float_label(*q);
+                    w.series(&name, &attrs, &res.pairs, Some(("quantile", &q)), at(*v));
                 }
-                w.series(
-                    &format!("{name}_sum"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.sum, p.flags),
-                    },
-                );
-                w.series(
-                    &format!("{name}_count"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(p.sum));
+                let count = at(p.count as f64);
+                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "summary"
