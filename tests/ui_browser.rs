@@ -76,7 +76,8 @@ fn screenshot_dir(root: &Path) -> PathBuf {
     if let Some(d) = std::env::var_os("UI_SCREENSHOT_DIR") {
         return d.into();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     target.join("ui-screenshots")
 }
 
@@ -116,5 +117,8 @@ fn web_ui_works_in_a_real_browser() {
     println!("{stdout}");
     eprintln!("{stderr}");
     assert!(ok, "the browser test failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok: every browser check passed"), "{stdout}");
+    assert!(
+        stdout.contains("ok: every browser check passed"),
+        "{stdout}"
+    );
 }

@@ -19,7 +19,12 @@ export function toSeries(result, parse) {
   return result.map((r, i) => {
     const n = r.values ? r.values.length : 0;
     const ts = new Float64Array(n), vs = new Float64Array(n);
-    for (let j = 0; j < n; j++) { ts[j] = r.values[j][0]; vs[j] = parse(r.values[j][1]); }
+    for (let j = 0; j < n; j++) {
+      const [t, v] = r.values[j];
+      ts[j] = t;
+      const x = +v;
+      vs[j] = x === x ? x : parse(v);
+    }
     return { labels: r.metric, name: seriesName(r.metric), ts, vs, color: color(i), hidden: false };
   });
 }
@@ -146,9 +151,9 @@ export function createGraph({ onZoom }) {
     ctx.rect(left, PAD.top, plotW, plotH);
     ctx.clip();
     ctx.lineWidth = 1.25;
-    ctx.lineJoin = 'round';
     const gap = opts.step * 1.5 + 1e-9;
-    for (const s of visible()) drawSeries(ctx, s.ts, valuesOf(s), s.color, X, Y, gap);
+    const line = { x0: left - opts.start * sx, sx, y0: PAD.top + yHi * sy, sy, gap };
+    for (const s of visible()) drawSeries(ctx, s.ts, valuesOf(s), s.color, line);
     ctx.restore();
 
     const ms = performance.now() - t0;
@@ -229,7 +234,7 @@ export function createGraph({ onZoom }) {
   overlay.addEventListener('mousemove', hover);
   overlay.addEventListener('mouseleave', () => { tip.hidden = true; octx(); });
   overlay.addEventListener('mousedown', e => { drag = e.clientX - overlay.getBoundingClientRect().left; });
-  window.addEventListener('mouseup', e => {
+  const mouseup = e => {
     if (drag == null || !geom) return;
     const x = e.clientX - overlay.getBoundingClientRect().left;
     const a = Math.min(drag, x), b = Math.max(drag, x);
@@ -238,13 +243,20 @@ export function createGraph({ onZoom }) {
     if (b - a < 5) return;
     const t = px => opts.start + (Math.min(Math.max(px, geom.left), geom.left + geom.plotW) - geom.left) / geom.sx;
     onZoom && onZoom(t(a), t(b));
-  });
+  };
+  window.addEventListener('mouseup', mouseup);
   let pending = false;
-  new ResizeObserver(() => {
+  const later = () => {
     if (pending || !series.length) return;
     pending = true;
     requestAnimationFrame(() => { pending = false; draw(); });
-  }).observe(wrap);
+  };
+  const resize = new ResizeObserver(later);
+  resize.observe(wrap);
+  // The axes take their colours from the theme.
+  const scheme = matchMedia('(prefers-color-scheme: dark)');
+  window.addEventListener('themechange', later);
+  scheme.addEventListener('change', later);
 
   return {
     el,
@@ -260,12 +272,22 @@ export function createGraph({ onZoom }) {
     },
     setStacked(b) { opts.stacked = b; if (series.length) draw(); },
     redraw: () => series.length && draw(),
+    /** Lets go of the data and the window's listeners. */
+    dispose() {
+      series = [];
+      resize.disconnect();
+      window.removeEventListener('themechange', later);
+      window.removeEventListener('mouseup', mouseup);
+      scheme.removeEventListener('change', later);
+    },
   };
 }
 
 // One series as a path with at most four vertices per pixel column
 // (first, min, max, last); a gap longer than 1.5 steps lifts the pen.
-function drawSeries(ctx, ts, vs, stroke, X, Y, gap) {
+// x = x0 + t·sx, y = y0 − v·sy.
+function drawSeries(ctx, ts, vs, stroke, { x0, sx, y0, sy, gap }) {
+  const Y = v => y0 - v * sy;
   ctx.strokeStyle = stroke;
   ctx.beginPath();
   let col = NaN, first = 0, last = 0, mn = 0, mx = 0, penUp = true, prevT = -Infinity, have = false;
@@ -282,7 +304,7 @@ function drawSeries(ctx, ts, vs, stroke, X, Y, gap) {
     if (!Number.isFinite(v) || t - prevT > gap) { flush(); penUp = true; }
     prevT = t;
     if (!Number.isFinite(v)) continue;
-    const x = Math.round(X(t));
+    const x = (x0 + t * sx + 0.5) | 0;
     if (x !== col || !have) {
       flush();
       col = x; first = last = mn = mx = v; have = true;

@@ -65,6 +65,7 @@ export function mount(root, params) {
 
   const add = (state, run) => {
     const v = panel(state, save, () => {
+      v.abort();
       views.splice(views.indexOf(v), 1);
       v.el.remove();
       if (!views.length) add({ ...DEFAULTS }, false);
@@ -205,7 +206,7 @@ function panel(state, save, remove) {
 
   return {
     el, state, run, focus: () => editor.focus(),
-    abort: () => controller && controller.abort(),
+    abort: () => { if (controller) controller.abort(); graph.dispose(); },
   };
 }
 

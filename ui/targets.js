@@ -49,7 +49,7 @@ export function mount(root) {
   const form = h('form.add-target', { on: { submit: e => { e.preventDefault(); addTarget(); } } },
     field('Source id (job)', 'source_id', { required: true, size: 14 }),
     field('URL', 'target_url', { required: true, size: 32, placeholder: 'http://host:9100/metrics' }),
-    field('Interval', 'scrape_interval', { size: 6, value: '15s' }),
+    field('Interval', 'scrape_interval', { size: 6, defaultValue: '15s' }),
     field('Timeout', 'scrape_timeout', { size: 6, placeholder: 'default' }),
     h('label', 'Method', h('select', { name: 'collection_method' },
       ['PULL_SCRAPING', 'PUSH_GATEWAY', 'STREAMING', 'BATCH_UPLOAD'].map(m => h('option', { value: m }, m)))),

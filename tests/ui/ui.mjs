@@ -6,6 +6,7 @@
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const [base, shots, limited, endArg] = process.argv.slice(2);
@@ -37,6 +38,7 @@ async function closedPort() {
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
   await run();
+  figures.load_average_1m = os.loadavg()[0];
   console.log('FIGURES ' + JSON.stringify(figures));
   console.log('ok: every browser check passed');
 } catch (e) {
@@ -116,6 +118,11 @@ async function run() {
   await ta.click();
   await ta.pressSequentially('ui_req');
   await page.locator('.completions li', { hasText: 'ui_requests_total' }).first().waitFor();
+  await page.keyboard.press('Escape');
+  check(await page.locator('.completions').isHidden(), 'Esc did not close the completion list');
+  await page.keyboard.press('Control+Space');
+  await page.locator('.completions li', { hasText: 'ui_requests_total' }).first().waitFor();
+  await shoot(page, 'query-completion');
   await page.keyboard.press('Tab');
   check(await ta.inputValue() === 'ui_requests_total', `completion gave "${await ta.inputValue()}"`);
   await page.locator('.panel input.end').first().fill(END_ISO);
@@ -204,6 +211,17 @@ async function run() {
   await page.locator('.panel button.run').first().click();
   await waitPanel(page);
   check((await legend(page)).length === 3, 'the page did not recover after the network error');
+
+  step = 'label completion';
+  await ta.fill('');
+  await ta.pressSequentially('ui_requests_total{job="');
+  await page.locator('.completions li', { hasText: 'web' }).first().waitFor();
+  const values = await page.locator('.completions li .c-text').allTextContents();
+  check(JSON.stringify(values.sort()) === JSON.stringify(['api', 'web']), `label values offered: ${values}`);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  check(await ta.inputValue() === 'ui_requests_total{job="web"', `value completion gave ${await ta.inputValue()}`);
+  await page.keyboard.press('Escape');
 
   step = 'signature hint';
   await ta.fill('');
