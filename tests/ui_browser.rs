@@ -14,6 +14,8 @@ use common::{Server, now_ms, write_series};
 use hourglass_storage::Sample;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -98,6 +100,26 @@ fn web_ui_works_in_a_real_browser() {
     write_known_data(&server, end_ms);
     write_known_data(&limited, end_ms);
 
+    // Remote write feeds the live tail: one `ui_live` sample every 300 ms
+    // while the browser runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (stop, addr) = (stop.clone(), server.addr);
+        std::thread::spawn(move || {
+            let mut n = 0.0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1.0;
+                let body = common::v1_body(&[(
+                    vec![("__name__", "ui_live"), ("job", "live")],
+                    vec![Sample::new(now_ms(), n)],
+                )]);
+                let _ =
+                    common::try_request(addr, "POST", "/api/v1/write", &common::V1_HEADERS, &body);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+
     let shots = screenshot_dir(root);
     let out = tmp.path().join("node.out");
     let err = tmp.path().join("node.err");
@@ -112,6 +134,8 @@ fn web_ui_works_in_a_real_browser() {
         .spawn()
         .expect("run node");
     let ok = common::wait_with_timeout(&mut child, Duration::from_secs(330));
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
     let stdout = std::fs::read_to_string(&out).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
     println!("{stdout}");
@@ -121,4 +145,40 @@ fn web_ui_works_in_a_real_browser() {
         stdout.contains("ok: every browser check passed"),
         "{stdout}"
     );
+}
+
+/// The UI's files without a browser: gzip when accepted, identity
+/// otherwise, 304 for a matching ETag, 404 for a file the UI does not have.
+#[test]
+fn ui_files_are_served_gzipped_with_etags() {
+    let (_tmp, server) = Server::fresh();
+    let page = server.get_with("/", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-encoding"), Some("gzip"));
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&page.body[..]), &mut html)
+        .unwrap();
+    assert!(html.contains("ui/app.js"), "{html}");
+    let plain = server.get("/ui/app.js");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(
+        plain
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(plain.text().contains("hashchange"));
+    let etag = plain.header("etag").unwrap().to_string();
+    assert_eq!(plain.header("cache-control"), Some("no-cache"));
+    let again = server.get_with("/ui/app.js", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(server.get("/ui/secrets.toml").status, 404);
+    assert_eq!(server.get("/ui/..%2FCargo.toml").status, 404);
 }

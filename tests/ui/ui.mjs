@@ -304,9 +304,17 @@ async function run() {
   check(await page.locator('#event-list li').count() === paused, 'events arrived while paused');
   await page.click('#events-toggle');
   await page.waitForFunction(n => document.querySelectorAll('#event-list li').length > n, paused, { timeout: 20_000 });
-  await page.fill('#tail-selector', 'ui_requests_total');
+  // The live tail of ui_live, which the Rust side writes every 300 ms.
+  await page.fill('#tail-selector', 'ui_live');
   await page.click('#tail-toggle');
-  await page.waitForFunction(() => document.querySelector('#tail-state').textContent.startsWith('Waiting'));
+  await page.locator('#tail-series tbody tr').first().waitFor({ timeout: 20_000 });
+  check((await page.textContent('#tail-series tbody tr td')) === 'ui_live{job="live"}', 'the tail shows another series');
+  await page.click('#tail-toggle');
+  const tailed = await page.locator('#tail-log li').count();
+  await page.waitForTimeout(1500);
+  check(await page.locator('#tail-log li').count() === tailed, 'samples arrived while the tail was paused');
+  await page.click('#tail-toggle');
+  await page.locator('#tail-series tbody tr').first().waitFor({ timeout: 20_000 });
   await shoot(page, 'live');
 
   step = 'delete target';
