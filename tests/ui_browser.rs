@@ -35,7 +35,8 @@ fn missing_tools(ui_dir: &Path) -> Option<String> {
 }
 
 /// Three counters over the hour before `end_ms`, one sample every 15 s,
-/// and 50 `ui_wave` series over the 3 h 10 min before it, one every 30 s.
+/// and 50 `ui_wave` series over the 3 h 10 min before it, one every 30 s
+/// (19,050 samples: over the limited server's 2,000).
 fn write_known_data(server: &Server, end_ms: i64) {
     let requests: Vec<_> = [("api", "a", 1.0), ("api", "b", 2.0), ("web", "c", 5.0)]
         .into_iter()
@@ -93,7 +94,7 @@ fn web_ui_works_in_a_real_browser() {
     }
     let (tmp, server) = Server::fresh();
     let limited_dir = tmp.path().join("limited");
-    let limited = Server::start(&limited_dir, &["--query-max-samples", "100"]);
+    let limited = Server::start(&limited_dir, &["--query-max-samples", "2000"]);
     // Whole seconds, a little in the past, so the UI and the API agree on
     // the instant they evaluate at.
     let end_ms = (now_ms() / 1000 - 2) * 1000;

@@ -36,22 +36,68 @@ export async function api(path, { method = 'GET', params, form, json, envelope =
     res = await fetch(url, init);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
-    throw new ApiError(`Network error: the server did not answer (${e.message}). Check that it is running, then try again.`);
+    throw networkError(e.message);
   }
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }
-  if (!res.ok) {
-    const detail = body && (body.error || body.message) ? body.error || body.message : text.trim().slice(0, 500);
-    const type = body && body.errorType ? body.errorType : `HTTP ${res.status}`;
-    throw new ApiError(`${res.status} ${type}: ${detail || res.statusText}`, { status: res.status, type, body });
-  }
+  if (!res.ok) throw failure(res.status, text, body, res.statusText);
   if (body === null && text) throw new ApiError(`The server's answer is not JSON: ${text.slice(0, 200)}`, { status: res.status, type: 'decode' });
   if (!envelope) return body;
-  if (!body || body.status !== 'success') {
-    throw new ApiError(`${body && body.errorType || 'error'}: ${body && body.error || 'unexpected answer'}`, { status: res.status, type: body && body.errorType, body });
-  }
+  if (!body || body.status !== 'success') throw failure(res.status, text, body, 'unexpected answer');
   return { data: body.data, warnings: body.warnings || [], raw: body, bytes: text.length };
+}
+
+function networkError(reason) {
+  return new ApiError(`Network error: the server did not answer (${reason}). Check that it is running, then try again.`);
+}
+
+// The error an answer other than success stands for.
+function failure(status, text, body, fallback) {
+  const detail = body && (body.error || body.message) ? body.error || body.message : (text || '').trim().slice(0, 500);
+  const type = body && body.errorType ? body.errorType : `HTTP ${status}`;
+  return new ApiError(`${status} ${type}: ${detail || fallback}`, { status, type, body });
+}
+
+let worker = null, nextId = 0;
+const waiting = new Map();
+
+/** POSTs a range query from a worker, which parses the answer and turns
+ * its values into Float64Arrays off the main thread. Resolves to
+ * {series: [{metric, ts, vs}], warnings, bytes, convertMs}. */
+export function queryRange(form, signal) {
+  if (!worker) {
+    worker = new Worker(new URL('./range_worker.js', import.meta.url), { type: 'module' });
+    worker.onerror = e => {
+      for (const w of waiting.values()) w.reject(new ApiError(`The query worker failed: ${e.message || 'it could not start'}`, { type: 'worker' }));
+      waiting.clear();
+      worker = null;
+    };
+    worker.onmessage = ({ data }) => {
+      const w = waiting.get(data.id);
+      if (!w) return;
+      waiting.delete(data.id);
+      if (data.network) w.reject(networkError(data.network));
+      else if (data.series) w.resolve(data);
+      else {
+        let body = null;
+        try { body = JSON.parse(data.text); } catch { body = null; }
+        w.reject(data.status === 200 && body && body.status === 'success'
+          ? new ApiError(`The graph needs a range query result; got ${body.data.resultType}`, { status: 200, type: 'result' })
+          : failure(data.status, data.text, body, 'unexpected answer'));
+      }
+    };
+  }
+  const id = ++nextId;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    worker.postMessage({ id, url: new URL('/api/v1/query_range', location.href).href, form });
+    signal && signal.addEventListener('abort', () => {
+      if (!waiting.delete(id)) return;
+      worker.postMessage({ abort: id });
+      reject(new DOMException('aborted', 'AbortError'));
+    });
+  });
 }
 
 /** The `line:column` a parse error names, or null. */

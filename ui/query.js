@@ -4,7 +4,7 @@
 // reproduces the page.
 
 import { h, fill, errorBox, sortableTable } from './dom.js';
-import { api, errorPosition } from './api.js';
+import { api, queryRange, errorPosition } from './api.js';
 import { createEditor } from './editor.js';
 import { createGraph, toSeries } from './graph.js';
 import { parseDuration, formatDuration, formatValue, formatTime, seriesName, parseSampleValue } from './format.js';
@@ -164,16 +164,15 @@ function panel(state, save, remove) {
     let step = state.step ? parseDuration(state.step) : Math.max(1, Math.round(range / 250));
     if (!(step > 0)) throw new Error(`Step: "${state.step}" is not a duration (e.g. 15s, 1m)`);
     const start = end - range;
-    const r = await api('/api/v1/query_range', { form: { query: state.expr, start, end, step }, signal });
+    const r = await queryRange({ query: state.expr, start, end, step }, signal);
     const arrived = performance.now();
-    if (r.data.resultType !== 'matrix') throw new Error(`The graph needs a range query result; got ${r.data.resultType}`);
-    if (!r.data.result.length) { empty(r, t0); return; }
+    if (!r.series.length) { empty(r, t0); return; }
     fill(out, graph.el, warnings(r));
-    const series = toSeries(r.data.result, parseSampleValue);
-    graph.setData(series, { start, end, step, stacked: state.stacked === '1' });
+    graph.setData(toSeries(r.series), { start, end, step, stacked: state.stacked === '1' });
     const renderMs = performance.now() - arrived;
     el.dataset.renderMs = renderMs.toFixed(1);
-    status.textContent = `Loaded in ${Math.round(arrived - t0)} ms (${(r.bytes / 1024).toFixed(0)} KiB), rendered in ${renderMs.toFixed(1)} ms`;
+    el.dataset.convertMs = r.convertMs.toFixed(1);
+    status.textContent = `Loaded in ${Math.round(arrived - t0)} ms (${(r.bytes / 1024).toFixed(0)} KiB; values converted in ${r.convertMs.toFixed(0)} ms off the page's thread), drawn in ${renderMs.toFixed(1)} ms`;
   }
 
   async function runInstant(time, signal, t0) {

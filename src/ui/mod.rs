@@ -45,6 +45,7 @@ const ASSETS: &[Asset] = &[
     asset!("cardinality.js", JS),
     asset!("live.js", JS),
     asset!("status.js", JS),
+    asset!("range_worker.js", JS),
 ];
 
 /// An asset ready to send: its gzip form and its ETag.

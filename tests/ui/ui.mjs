@@ -1,7 +1,7 @@
 // Drives Debian's chromium, headless, through the Hourglass web UI.
 // Usage: node ui.mjs <base-url> <screenshot-dir> <limited-base-url> <data-end-seconds>
 // The server at <base-url> holds the data tests/ui_browser.rs wrote; the
-// one at <limited-base-url> runs with a tiny --query-max-samples. Prints
+// one at <limited-base-url> runs with --query-max-samples 2000 (the 50 ui_wave series over 3 h need more). Prints
 // figures; exits non-zero with the reason on the first failed check.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -62,6 +62,7 @@ async function newPage(opts = {}) {
   }
   const page = await ctx.newPage();
   page.on('pageerror', e => console.error(`page error: ${e.message}`));
+  page.on('console', m => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
   return page;
 }
 
@@ -78,10 +79,18 @@ async function shoot(page, name) {
 
 async function waitPanel(page, i = 0, state = 'done', timeout = 60_000) {
   const sel = `.panel >> nth=${i}`;
-  await page.waitForFunction(([i, s]) => {
-    const p = document.querySelectorAll('.panel')[i];
-    return p && (p.dataset.state === s || (s === 'any' && (p.dataset.state === 'done' || p.dataset.state === 'error')));
-  }, [i, state], { timeout });
+  try {
+    await page.waitForFunction(([i, s]) => {
+      const p = document.querySelectorAll('.panel')[i];
+      return p && p.dataset.state === s;
+    }, [i, state], { timeout });
+  } catch (e) {
+    const seen = await page.evaluate(i => {
+      const p = document.querySelectorAll('.panel')[i];
+      return p ? `${location.hash} state ${p.dataset.state}: ${p.querySelector('.status').textContent} ${p.querySelector('.output').textContent.slice(0, 300)}` : 'no panel';
+    }, i);
+    throw new Error(`panel ${i} never reached "${state}" (${seen})`);
+  }
   return page.locator(sel);
 }
 
@@ -202,12 +211,12 @@ async function run() {
   check(await page.locator('.panel .empty').first().isVisible(), 'empty result not shown');
 
   step = 'network error';
-  await page.route('**/api/v1/query_range', r => r.abort('connectionrefused'));
+  await page.context().route('**/api/v1/query_range', r => r.abort('connectionrefused'));
   await ta.fill('ui_requests_total');
   await ta.press('Enter');
   await waitPanel(page, 0, 'error');
   check((await page.locator('.panel .error').first().textContent()).includes('Network error'), 'network error not shown plainly');
-  await page.unroute('**/api/v1/query_range');
+  await page.context().unroute('**/api/v1/query_range');
   await page.locator('.panel button.run').first().click();
   await waitPanel(page);
   check((await legend(page)).length === 3, 'the page did not recover after the network error');
@@ -238,9 +247,12 @@ async function run() {
   check(info.includes('50 series') && info.includes('550,000 points'), `big graph info: ${info}`);
   const renderMs = Number(await big.locator('.panel').getAttribute('data-render-ms'));
   const drawMs = Number(await big.locator('.graph').getAttribute('data-draw-ms'));
+  const convertMs = Number(await big.locator('.panel').getAttribute('data-convert-ms'));
+  figures.graph_50x11000_legend_ms = Number(await big.locator('.graph').getAttribute('data-legend-ms'));
+  figures.graph_50x11000_convert_in_worker_ms = convertMs;
   figures.graph_50x11000_render_ms = renderMs;
   figures.graph_50x11000_draw_ms = drawMs;
-  console.log(`50 series x 11,000 points: rendered ${renderMs} ms after the data arrived (canvas draw ${drawMs} ms)`);
+  console.log(`50 series x 11,000 points: rendered ${renderMs} ms after the data arrived (canvas draw ${drawMs} ms); values converted in ${convertMs} ms in the worker before`);
   check(renderMs < 2000, `50x11000 took ${renderMs} ms to render`);
   // Toggling a legend entry redraws without that series.
   await big.locator('.legend-item').first().click();
