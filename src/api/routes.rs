@@ -378,6 +378,18 @@ const ROUTES: &[Route] = &[
         class: Class::Read,
         handler: || get(stream::stream),
     },
+    Route {
+        method: "GET",
+        path: "/",
+        class: Class::Read,
+        handler: || get(crate::ui::index),
+    },
+    Route {
+        method: "GET",
+        path: "/ui/{asset}",
+        class: Class::Read,
+        handler: || get(crate::ui::asset),
+    },
 ];
 
 /// Every route the server answers.
