@@ -138,6 +138,9 @@ pub struct Subquery {
     pub range_ms: i64,
     /// Step in milliseconds; `None` means the default evaluation interval.
     pub step_ms: Option<i64>,
+    /// `expr[1h::1m]`: points sit on the evaluation time minus multiples
+    /// of the step instead of on multiples of the step since the epoch.
+    pub aligned: bool,
     /// `offset` in milliseconds; `None` when absent or zero.
     pub offset: Option<i64>,
     /// `@` modifier.

@@ -310,6 +310,10 @@ impl<'a> Parser<'a> {
                 self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
             }
             Tok::Colon => {
+                let aligned = self.peek().kind == Tok::Colon;
+                if aligned {
+                    self.next();
+                }
                 let (step_ms, step_expr) = if self.peek().kind == Tok::RBracket {
                     (None, None)
                 } else {
@@ -344,6 +348,7 @@ impl<'a> Parser<'a> {
                     expr: Box::new(node.expr),
                     range_ms,
                     step_ms,
+                    aligned,
                     offset: None,
                     at: None,
                     range_expr,
