@@ -6,7 +6,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GSeries, GValue, Grid, NAME, drop_name, merge_same_labels};
+use super::value::{GSeries, GValue, Grid, drop_name, merge_same_labels, names_metric};
 use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
 use hourglass_storage::Labels;
 use std::collections::HashMap;
@@ -132,7 +132,7 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     } else {
         Labels::from_pairs(
             l.iter()
-                .filter(|p| &*p.name != NAME && !m.labels.iter().any(|n| n == &*p.name))
+                .filter(|p| !names_metric(&p.name) && !m.labels.iter().any(|n| n == &*p.name))
                 .map(|p| (&*p.name, &*p.value)),
         )
     }
@@ -211,7 +211,7 @@ fn set_op(
 fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) -> Labels {
     let include: &[String] = m.group.as_ref().map_or(&[], |(_, l)| l.as_slice());
     let keep = |name: &str| {
-        if drop && name == NAME {
+        if drop && names_metric(name) {
             return false;
         }
         if m.group.is_none() {
