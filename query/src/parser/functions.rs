@@ -170,7 +170,9 @@ function_table! {
     Log10 "log10" f(&[V], V);
     Log2 "log2" f(&[V], V);
     MadOverTime "mad_over_time" exp(f(&[M], V));
+    MaxOf "max_of" f(&[S, S], S);
     MaxOverTime "max_over_time" f(&[M], V);
+    MinOf "min_of" f(&[S, S], S);
     MinOverTime "min_over_time" f(&[M], V);
     Minute "minute" opt(&[V], 1);
     Month "month" opt(&[V], 1);

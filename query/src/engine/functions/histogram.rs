@@ -135,6 +135,9 @@ pub(crate) fn bucket_fraction(
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
+    if !v.is_empty() {
+        super::super::numeric::warn_invalid_quantiles(ctx, &q);
+    }
     per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
         bucket_quantile(q[k], b)
     })

@@ -49,6 +49,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Start => return scalar::seconds(ctx, g, ctx.query_start),
         F::End => return scalar::seconds(ctx, g, ctx.query_end),
         F::Pi => return scalar::pi(ctx, g),
+        F::MinOf => return scalar::min_max_of(ctx, args, g, f64::lt),
+        F::MaxOf => return scalar::min_max_of(ctx, args, g, f64::gt),
         F::Vector => return scalar::vector(ctx, args, g),
         F::Scalar => return scalar::scalar(ctx, args, g),
         F::Absent => return absent::absent(ctx, args, g),
