@@ -284,7 +284,14 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
             }
             Command::Load { step, series } => {
                 let mut batch = WriteBatch::new();
-                for (labels, slots) in series {
+                // A series written twice in one load keeps its last line.
+                let last: Vec<_> = series
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (l, _))| !series[i + 1..].iter().any(|(m, _)| m == l))
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                for (labels, slots) in last {
                     let samples = slots
                         .iter()
                         .enumerate()
