@@ -340,7 +340,10 @@ fn promql_scripts() {
             .display()
             .to_string();
         let t = run_script(&engine, &name, &text);
-        assert_eq!(t.histogram, 0, "{name}: native-histogram evals are not run here");
+        assert_eq!(
+            t.histogram, 0,
+            "{name}: native-histogram evals are not run here"
+        );
         evals += t.evals;
         failures.extend(t.failures);
     }

@@ -270,10 +270,11 @@ fn subquery(
     })
 }
 
-const OPS: [BinaryOp; 16] = {
+const OPS: [BinaryOp; 19] = {
     use BinaryOp::*;
     [
-        Or, And, Unless, Eql, Neq, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod, Atan2, Pow,
+        Or, And, Unless, Eql, Neq, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod, Atan2, BitAnd, BitOr,
+        BitXor, Pow,
     ]
 };
 

@@ -204,6 +204,12 @@ pub enum BinaryOp {
     Mod,
     /// `atan2`
     Atan2,
+    /// `bitand`: bitwise and of exact non-negative integers.
+    BitAnd,
+    /// `bitor`
+    BitOr,
+    /// `bitxor`
+    BitXor,
     /// `^`
     Pow,
 }
@@ -228,6 +234,9 @@ impl BinaryOp {
             Div => "/",
             Mod => "%",
             Atan2 => "atan2",
+            BitAnd => "bitand",
+            BitOr => "bitor",
+            BitXor => "bitxor",
             Pow => "^",
         }
     }
@@ -240,7 +249,7 @@ impl BinaryOp {
             And | Unless => 2,
             Eql | Neq | Lt | Le | Gt | Ge => 3,
             Add | Sub => 4,
-            Mul | Div | Mod | Atan2 => 5,
+            Mul | Div | Mod | Atan2 | BitAnd | BitOr | BitXor => 5,
             Pow => 6,
         }
     }

@@ -13,11 +13,14 @@ use crate::prom_text::{Quoting, quoted};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// Words that would not read back as a metric name if printed bare.
-pub const KEYWORDS: [&str; 31] = [
+pub const KEYWORDS: [&str; 34] = [
     "and",
     "or",
     "unless",
     "atan2",
+    "bitand",
+    "bitor",
+    "bitxor",
     "by",
     "without",
     "on",

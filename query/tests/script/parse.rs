@@ -53,7 +53,10 @@ pub enum Command {
     Clear,
     Eval(Eval),
     /// An eval line the runner cannot read (counted as a failure).
-    Unreadable { line: usize, reason: String },
+    Unreadable {
+        line: usize,
+        reason: String,
+    },
     /// Series written in native-histogram notation (`{{...}}`): not
     /// loaded; evals that select them are not float evals.
     Histograms(Vec<Labels>),
@@ -305,7 +308,8 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                     // `load_with_nhcb` also loads each classic histogram
                     // as a native one with custom buckets.
                     if t.starts_with("load_with_nhcb")
-                        && let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
+                        && let Some(base) =
+                            labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
                     {
                         let mut h = labels.without("le").without("__name__");
                         h = Labels::from_pairs(
@@ -392,8 +396,7 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                                 && !l.starts_with("Inf")
                         })
                     {
-                        match series_desc(l)
-                            .and_then(|(labels, rest)| Ok((labels, values(rest)?)))
+                        match series_desc(l).and_then(|(labels, rest)| Ok((labels, values(rest)?)))
                         {
                             Ok((labels, values)) => ev.expected.push(Expected {
                                 labels: Some(labels),

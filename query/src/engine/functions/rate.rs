@@ -1,11 +1,11 @@
 //! `rate`, `increase`, `delta` (extrapolated), `irate`, `idelta`.
 
-use super::super::{Ctx, Note};
 use super::super::error::EvalError;
 use super::super::range;
 use super::super::range::MatrixArg;
 use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::{Ctx, Note};
 use super::Emit;
 use super::apply::over_windows;
 use super::args::matrix;
