@@ -243,7 +243,14 @@ fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
         return true;
     }
     let Ok(expr) = parse_promql(&ev.expr) else {
-        return false;
+        // Unparsable here: judged by the names it mentions.
+        return histograms.iter().any(|l| {
+            l.metric_name().is_some_and(|n| {
+                ev.expr
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .any(|w| w == n)
+            })
+        });
     };
     let mut sels = Vec::new();
     selectors(&expr, &mut sels);

@@ -146,9 +146,13 @@ function_table! {
     Deg "deg" f(&[V], V);
     Delta "delta" f(&[M], V);
     Deriv "deriv" f(&[M], V);
+    DirectDeltaIncrease "direct_delta_increase" exp(f(&[M], V));
+    DirectDeltaRate "direct_delta_rate" exp(f(&[M], V));
     DoubleExponentialSmoothing "double_exponential_smoothing" exp(f(&[M, S, S], V));
     End "end" f(&[], S);
     Exp "exp" f(&[V], V);
+    ExtrapolatedDeltaIncrease "extrapolated_delta_increase" exp(f(&[M], V));
+    ExtrapolatedDeltaRate "extrapolated_delta_rate" exp(f(&[M], V));
     FirstOverTime "first_over_time" exp(f(&[M], V));
     Floor "floor" f(&[V], V);
     HistogramAvg "histogram_avg" f(&[V], V);

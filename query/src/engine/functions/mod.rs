@@ -4,6 +4,7 @@
 mod absent;
 mod apply;
 mod args;
+mod delta_temporality;
 mod emit;
 mod extended;
 mod extrapolate;
@@ -126,6 +127,10 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Resets => window(drop_name, over_time::resets),
         F::Deriv => window(drop_name, over_time::deriv),
         F::QuantileOverTime => over_time::quantile_over_time(ctx, args, g),
+        F::DirectDeltaIncrease => delta_temporality::call(ctx, args, g, false, false),
+        F::DirectDeltaRate => delta_temporality::call(ctx, args, g, false, true),
+        F::ExtrapolatedDeltaIncrease => delta_temporality::call(ctx, args, g, true, false),
+        F::ExtrapolatedDeltaRate => delta_temporality::call(ctx, args, g, true, true),
         F::PredictLinear => over_time::predict_linear(ctx, args, g),
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 
