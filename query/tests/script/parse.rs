@@ -51,7 +51,7 @@ pub enum Command {
         series: Vec<(Labels, Vec<Slot>)>,
     },
     Clear,
-    Eval(Eval),
+    Eval(Box<Eval>),
     /// An eval line the runner cannot read (counted as a failure).
     Unreadable {
         line: usize,
@@ -416,7 +416,7 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                 }
                 cmds.push(match unreadable {
                     Some(reason) => Command::Unreadable { line: lno, reason },
-                    None => Command::Eval(ev),
+                    None => Command::Eval(Box::new(ev)),
                 });
             }
             _ => cmds.push(Command::Unreadable {
