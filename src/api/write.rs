@@ -335,17 +335,29 @@ fn store(
             }
         }
     }
+    // 2.0 metadata is per series: with type-and-unit labels on, each
+    // series carries its family's type and unit.
+    let typed: Vec<Option<Vec<(&str, &str)>>> =
+        if starts.is_some() && state.limits().type_and_unit_labels {
+            type_and_unit(req)
+        } else {
+            Vec::new()
+        };
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
     let mut histograms = 0u64;
-    for ts in &req.series {
+    for (i, ts) in req.series.iter().enumerate() {
         histograms += u64::from(ts.histograms);
         let samples = req.samples_of(ts);
         let starts = starts
             .and_then(|st| st.get(ts.samples.clone()))
             .unwrap_or_default();
         if !samples.is_empty() {
-            batch.push_with_starts(req.labels_of(ts), samples, starts);
+            let labels = match typed.get(i) {
+                Some(Some(l)) => l.as_slice(),
+                _ => req.labels_of(ts),
+            };
+            batch.push_with_starts(labels, samples, starts);
         }
     }
     let stats = if batch.is_empty() {
@@ -367,6 +379,25 @@ fn store(
         .collection()
         .remote_write(stats.appended + stats.duplicates);
     Ok((stats, histograms))
+}
+
+/// Each series' labels with its family's `__type__` and `__unit__`
+/// (`None` when its family sent no metadata).
+fn type_and_unit<'a>(req: &'a v1::WriteRequest<'a>) -> Vec<Option<Vec<(&'a str, &'a str)>>> {
+    let families: std::collections::HashMap<&str, (&str, &str)> = req
+        .metadata
+        .iter()
+        .map(|md| (md.family, (md.kind.as_str(), md.unit)))
+        .collect();
+    req.series
+        .iter()
+        .map(|ts| {
+            let labels = req.labels_of(ts);
+            let name = labels.iter().find(|(n, _)| *n == "__name__")?.1;
+            let (kind, unit) = families.get(name)?;
+            Some(crate::ingest::type_unit::labelled(labels, kind, unit))
+        })
+        .collect()
 }
 
 /// 204 when everything was stored; 429 (with `Retry-After`) when the only

@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// series of their resource; the others go on `target_info` only.
     #[arg(long, value_delimiter = ',')]
     otlp_promote_resource_attributes: Vec<String>,
+    /// Give remote write 2.0 series their metric family's type and unit as
+    /// the labels `__type__` and `__unit__`, as Prometheus's
+    /// --enable-feature=type-and-unit-labels (changes those series' labels).
+    #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS")]
+    type_and_unit_labels: bool,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -275,6 +280,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         disable_admin_api: args.disable_admin_api,
         compact: compact.clone(),
         otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
+        type_and_unit_labels: args.type_and_unit_labels,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),

@@ -5,7 +5,7 @@ use super::Ctx;
 use super::error::EvalError;
 use super::fused::{self, Fused};
 use super::grouping::{group_key, valid_label_name};
-use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance};
+use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance, warn_invalid_quantiles};
 use super::select_k::select_series;
 use super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::{Aggregate, AggregateOp};
@@ -31,6 +31,12 @@ fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<
         Some(p) => Some(ctx.eval(p, g)?),
         None => None,
     };
+    if a.op == AggregateOp::Quantile
+        && !input.is_empty()
+        && let Some(GValue::Scalar(qs)) = &param
+    {
+        warn_invalid_quantiles(ctx, qs);
+    }
     let scalar_param = |k: usize| match &param {
         Some(GValue::Scalar(v)) => v.get(k).copied().unwrap_or(f64::NAN),
         _ => f64::NAN,

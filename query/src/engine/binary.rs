@@ -6,7 +6,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GSeries, GValue, Grid, NAME, drop_name, merge_same_labels};
+use super::value::{GSeries, GValue, Grid, drop_name, merge_same_labels, names_metric};
 use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
 use hourglass_storage::Labels;
 use std::collections::HashMap;
@@ -58,6 +58,18 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
     })
 }
 
+/// `f` of two floats that are exact integers in `0..2^53` (every float
+/// there is one integer), NaN for anything else.
+fn bitwise(l: f64, r: f64, f: fn(u64, u64) -> u64) -> f64 {
+    const MAX: f64 = 9_007_199_254_740_991.0;
+    let exact = |x: f64| (0.0..=MAX).contains(&x) && x.fract() == 0.0;
+    if exact(l) && exact(r) {
+        f(l as u64, r as u64) as f64
+    } else {
+        f64::NAN
+    }
+}
+
 /// `lhs op rhs` on two floats: the value and, for comparisons, whether it
 /// holds (the value of a comparison is its left operand).
 pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
@@ -70,6 +82,9 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Mod => (l % r, true),
         Pow => (l.powf(r), true),
         Atan2 => (l.atan2(r), true),
+        BitAnd => (bitwise(l, r, |a, b| a & b), true),
+        BitOr => (bitwise(l, r, |a, b| a | b), true),
+        BitXor => (bitwise(l, r, |a, b| a ^ b), true),
         Eql => (l, l == r),
         Neq => (l, l != r),
         Gt => (l, l > r),
@@ -132,7 +147,7 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     } else {
         Labels::from_pairs(
             l.iter()
-                .filter(|p| &*p.name != NAME && !m.labels.iter().any(|n| n == &*p.name))
+                .filter(|p| !names_metric(&p.name) && !m.labels.iter().any(|n| n == &*p.name))
                 .map(|p| (&*p.name, &*p.value)),
         )
     }
@@ -211,7 +226,7 @@ fn set_op(
 fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) -> Labels {
     let include: &[String] = m.group.as_ref().map_or(&[], |(_, l)| l.as_slice());
     let keep = |name: &str| {
-        if drop && name == NAME {
+        if drop && names_metric(name) {
             return false;
         }
         if m.group.is_none() {

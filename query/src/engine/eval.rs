@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels, samples_held};
-use super::{aggregate, binary, functions, range};
+use super::{aggregate, aligned, binary, functions, range};
 use crate::parser::ast::{Expr, UnaryOp};
 
 /// Evaluates an expression of scalar, string or instant-vector type at
@@ -51,6 +51,7 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
         }
         Expr::Binary(b) => binary::eval(ctx, b, g)?,
         Expr::Aggregate(a) => aggregate::eval(ctx, a, g)?,
+        Expr::Call(c) if aligned::needs_per_step(ctx, c, g) => aligned::per_step_call(ctx, c, g)?,
         Expr::Call(c) => functions::call(ctx, c, g)?,
     })
 }

@@ -9,6 +9,7 @@
 //! broadcast.
 
 mod aggregate;
+mod aligned;
 mod binary;
 mod error;
 mod eval;

@@ -257,12 +257,17 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
     let (times, ends) = times_for(ctx, sq.at, off, g)?;
     let (first, last) = (ends[0], ends[ends.len() - 1]);
-    // Points sit on absolute multiples of the step (epoch-aligned).
+    // Points sit on absolute multiples of the step (epoch-aligned), or,
+    // for `[r::s]`, on the first window's end minus multiples of it (the
+    // caller evaluates per step when later ends fall between them).
     let lo = first.saturating_sub(sq.range_ms);
-    let start = lo
-        .div_euclid(step)
-        .saturating_mul(step)
-        .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
+    let start = if sq.aligned {
+        first.saturating_sub((sq.range_ms.saturating_sub(1) / step).saturating_mul(step))
+    } else {
+        lo.div_euclid(step)
+            .saturating_mul(step)
+            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step })
+    };
     let series = if start > last {
         Vec::new()
     } else {

@@ -168,8 +168,26 @@ pub(crate) fn merge_unless_distinct(
 
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    l.without(NAME)
+    if l.get(TYPE).is_none() && l.get(UNIT).is_none() {
+        return l.without(NAME);
+    }
+    Labels::from_pairs(
+        l.iter()
+            .filter(|p| !names_metric(&p.name))
+            .map(|p| (&*p.name, &*p.value)),
+    )
 }
 
 /// The label carrying the metric name.
 pub(crate) const NAME: &str = "__name__";
+/// The metric type and unit labels of Prometheus 3's type-and-unit
+/// labels: they describe the metric name, so they go wherever it goes
+/// and vector matching looks through them.
+pub(crate) const TYPE: &str = "__type__";
+/// See [`TYPE`].
+pub(crate) const UNIT: &str = "__unit__";
+
+/// `__name__`, `__type__` or `__unit__`.
+pub(crate) fn names_metric(label: &str) -> bool {
+    label == NAME || label == TYPE || label == UNIT
+}

@@ -227,6 +227,18 @@ impl Encoder {
         samples: &[(Sample, i64)],
         kind: Option<MetricType>,
     ) {
+        self.series_with_unit(labels, samples, kind, "");
+    }
+
+    /// [`Encoder::series`] with the family's unit in its metadata.
+    pub fn series_with_unit<'s>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+        samples: &[(Sample, i64)],
+        kind: Option<MetricType>,
+        unit: &str,
+    ) {
+        let unit = (!unit.is_empty()).then(|| self.intern(unit));
         let refs: Vec<u32> = labels
             .into_iter()
             .flat_map(|(n, v)| [n, v])
@@ -249,8 +261,15 @@ impl Encoder {
                     }
                 });
             }
-            if let Some(k) = kind {
-                ts.message(5, |m| m.uint(1, k.to_wire()));
+            if kind.is_some() || unit.is_some() {
+                ts.message(5, |m| {
+                    if let Some(k) = kind {
+                        m.uint(1, k.to_wire());
+                    }
+                    if let Some(u) = unit {
+                        m.uint(4, u64::from(u));
+                    }
+                });
             }
         });
     }

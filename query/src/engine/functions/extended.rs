@@ -80,6 +80,15 @@ fn window(
         }
     };
     let secs = width as f64 / 1000.0;
+    // An anchored window with a sample of its own but nothing before it
+    // (the series starts inside) has not moved: 0, not nothing.
+    if modifier == RangeModifier::Anchored
+        && points.len() == 1
+        && lo < hi
+        && matches!(func, Func::Delta | Func::Increase | Func::Rate)
+    {
+        return Some(0.0);
+    }
     match func {
         Func::Changes => (!points.is_empty()).then(|| {
             points

@@ -2,7 +2,7 @@
 //! buckets.
 
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, NAME};
+use super::super::value::{GSeries, Grid, drop_name, merge_same_labels};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
 use crate::parser::ast::Expr;
@@ -135,6 +135,9 @@ pub(crate) fn bucket_fraction(
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
+    if !v.is_empty() {
+        super::super::numeric::warn_invalid_quantiles(ctx, &q);
+    }
     per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
         bucket_quantile(q[k], b)
     })
@@ -151,8 +154,9 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
 }
 
 /// `f` of each classic histogram at each step: series are grouped by their
-/// labels without `le` and the metric name; series without a parsable
-/// `le` are ignored.
+/// labels without `le`; series without a parsable `le` are ignored. The
+/// results drop the metric name; two histograms left with one labelset
+/// are an error.
 fn per_histogram(
     ctx: &Ctx,
     func: &str,
@@ -177,7 +181,7 @@ fn per_histogram(
         let key = Labels::from_pairs(
             s.labels
                 .iter()
-                .filter(|p| &*p.name != "le" && &*p.name != NAME)
+                .filter(|p| &*p.name != "le")
                 .map(|p| (&*p.name, &*p.value)),
         );
         let gi = *index.entry(key.clone()).or_insert_with(|| {
@@ -213,10 +217,13 @@ fn per_histogram(
             }
             *slot = Some(v);
         }
-        out.push(GSeries { labels: key, vals });
+        out.push(GSeries {
+            labels: drop_name(&key),
+            vals,
+        });
     }
-    out.retain(|s| s.vals.iter().any(Option::is_some));
-    Ok(out)
+    // Two histograms of different names may meet once the names are gone.
+    merge_same_labels(out)
 }
 
 /// Go's `strconv.ParseFloat` for bucket bounds (`+Inf`, `1e3`, `0.5`).

@@ -4,6 +4,7 @@
 mod absent;
 mod apply;
 mod args;
+mod delta_temporality;
 mod emit;
 mod extended;
 mod extrapolate;
@@ -49,6 +50,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Start => return scalar::seconds(ctx, g, ctx.query_start),
         F::End => return scalar::seconds(ctx, g, ctx.query_end),
         F::Pi => return scalar::pi(ctx, g),
+        F::MinOf => return scalar::min_max_of(ctx, args, g, f64::lt),
+        F::MaxOf => return scalar::min_max_of(ctx, args, g, f64::gt),
         F::Vector => return scalar::vector(ctx, args, g),
         F::Scalar => return scalar::scalar(ctx, args, g),
         F::Absent => return absent::absent(ctx, args, g),
@@ -124,6 +127,10 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Resets => window(drop_name, over_time::resets),
         F::Deriv => window(drop_name, over_time::deriv),
         F::QuantileOverTime => over_time::quantile_over_time(ctx, args, g),
+        F::DirectDeltaIncrease => delta_temporality::call(ctx, args, g, false, false),
+        F::DirectDeltaRate => delta_temporality::call(ctx, args, g, false, true),
+        F::ExtrapolatedDeltaIncrease => delta_temporality::call(ctx, args, g, true, false),
+        F::ExtrapolatedDeltaRate => delta_temporality::call(ctx, args, g, true, true),
         F::PredictLinear => over_time::predict_linear(ctx, args, g),
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 

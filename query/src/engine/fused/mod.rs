@@ -152,6 +152,12 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
         }
         plan => plan,
     };
+    if let Plan::Extrapolated {
+        m, counter: true, ..
+    } = &plan
+    {
+        rate::note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
+    }
     let series = std::mem::take(plan.series());
     // Groups are keyed once, in input order.
     let mut keys: Vec<Labels> = Vec::new();
