@@ -79,7 +79,17 @@ impl StorageQuerier<'_> {
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        if from_parts.iter().all(Vec::is_empty) {
+        let mut hist_parts = Vec::new();
+        for p in &self.parts {
+            let h = p
+                .select_histograms(matchers, mint, maxt)
+                .map_err(|(labels, source)| StorageError::Chunk {
+                    series: labels.to_string(),
+                    source,
+                })?;
+            hist_parts.push(h);
+        }
+        if from_parts.iter().all(Vec::is_empty) && hist_parts.iter().all(Vec::is_empty) {
             // Head only: its series are distinct, nothing to merge.
             return self.head.querier(mint, maxt).select(matchers, mint, maxt);
         }
@@ -94,6 +104,11 @@ impl StorageQuerier<'_> {
         for part in from_parts {
             for (labels, chunks) in part {
                 by.entry(labels).or_default().0.push(chunks);
+            }
+        }
+        for part in hist_parts {
+            for (labels, h) in part {
+                by.entry(labels).or_default().2.push(h);
             }
         }
         for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {

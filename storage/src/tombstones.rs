@@ -206,11 +206,15 @@ impl RewriteStep for Deletions<'_> {
     fn touches(&self, p: &Partition) -> bool {
         self.0
             .iter()
-            .any(|t| !p.select(&t.matchers, t.start, t.end).is_empty())
+            .any(|t| !p.labels_in(&t.matchers, t.start, t.end).is_empty())
     }
 
     fn apply(&self, labels: &Labels, samples: &mut Vec<Sample>) {
         self.filter(labels, samples);
+    }
+
+    fn keeps_histogram(&self, labels: &Labels, t: i64) -> bool {
+        !self.0.iter().any(|d| d.selects(labels) && d.covers(t))
     }
 }
 

@@ -217,3 +217,75 @@ fn deleting_a_range_hides_histogram_samples_too() {
         .collect();
     assert_eq!(got, expect);
 }
+
+const H: i64 = 3_600_000;
+
+/// Three hours of a histogram every 15 s from an hour boundary, then one
+/// float sample late enough that those hours are ready to persist.
+fn three_hours(st: &Storage) -> Vec<(i64, FloatHistogram)> {
+    let start = T0 - T0.rem_euclid(H);
+    let want: Vec<(i64, FloatHistogram)> = (0..720)
+        .map(|i| (start + i64::from(i) * 15_000, latency(i)))
+        .collect();
+    st.append_histograms(&lbl("h"), &want).unwrap();
+    let mut b = WriteBatch::new();
+    b.push(lbl("f"), vec![Sample::new(start + 3 * H + 120_000, 1.0)]);
+    st.append(&b).unwrap();
+    want
+}
+
+#[test]
+fn histograms_persist_to_partitions_survive_reopen_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    let want = three_hours(&st);
+    st.persist().unwrap();
+    let parts = st.partitions();
+    assert_eq!(parts.len(), 3, "one partition per hour");
+    assert!(parts.iter().all(|p| p.meta().version == 3));
+    let bytes: u64 = parts.iter().map(|p| p.bytes()).sum();
+    println!(
+        "3 hourly partitions, 720 histograms of 20 buckets: {bytes} bytes in all ({:.2} bytes/sample with index and meta)",
+        bytes as f64 / 720.0
+    );
+    let got = histograms(&st, "h");
+    assert_eq!(got.len(), want.len());
+    assert!(
+        got.iter()
+            .zip(&want)
+            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
+    );
+    st.close().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(histograms(&st, "h").len(), want.len());
+    // Delete a range, then compact the hours into a day: the deletion is
+    // applied to the histogram samples too.
+    let (lo, hi) = (want[100].0, want[199].0);
+    st.delete_series(&[vec![eq("__name__", "h")]], lo, hi)
+        .unwrap();
+    let stats = st
+        .compact(
+            &hourglass_storage::compact::CompactOptions {
+                day_after_ms: Some(H),
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+    println!("{stats:?}");
+    let got = histograms(&st, "h");
+    let kept: Vec<&(i64, FloatHistogram)> =
+        want.iter().filter(|(t, _)| *t < lo || *t > hi).collect();
+    assert_eq!(got.len(), kept.len());
+    assert!(
+        got.iter()
+            .zip(&kept)
+            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
+    );
+    st.close().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(histograms(&st, "h").len(), kept.len());
+    for p in st.partitions() {
+        let c = hourglass_storage::partition::check(p.dir());
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+}

@@ -101,6 +101,16 @@ impl SeriesData {
         found
     }
 
+    /// Drops the samples at `times` (written to a partition), keeping the
+    /// newest time for the acceptance rules.
+    pub(crate) fn drop_histograms(&mut self, times: &[i64]) {
+        if let Some(d) = self.ooo.hist_mut() {
+            for t in times {
+                d.samples.remove(t);
+            }
+        }
+    }
+
     /// Histogram samples held.
     pub(crate) fn num_histograms(&self) -> usize {
         self.ooo.hist().map_or(0, |d| d.samples.len())

@@ -13,6 +13,7 @@ use super::series::{HeadChunk, MemSeries};
 use super::wal_records::RecordWriter;
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
+use crate::model::histogram::FloatHistogram;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
@@ -25,6 +26,7 @@ pub(crate) struct Taken {
     series: Arc<MemSeries>,
     chunks: Vec<Chunk>,
     ooo: Vec<i64>,
+    histograms: Vec<i64>,
 }
 
 /// Hours ready to persist: hour start → series data to write, and what to
@@ -54,7 +56,8 @@ impl Head {
             {
                 d.seal_open();
             }
-            let mut hours: BTreeMap<i64, (Vec<HeadChunk>, Vec<Sample>)> = BTreeMap::new();
+            type Hour = (Vec<HeadChunk>, Vec<Sample>, Vec<(i64, FloatHistogram)>);
+            let mut hours: BTreeMap<i64, Hour> = BTreeMap::new();
             for c in d
                 .sealed
                 .iter()
@@ -69,12 +72,16 @@ impl Head {
                     .1
                     .push(Sample::new(t, f64::from_bits(b)));
             }
+            for (t, h) in d.histograms_in(i64::MIN, ready_end.saturating_sub(1)) {
+                hours.entry(hour_of(t)).or_default().2.push((t, h));
+            }
             drop(d);
-            for (hour, (chunks, ooo)) in hours {
+            for (hour, (chunks, ooo, histograms)) in hours {
                 let taken = Taken {
                     series: Arc::clone(&s),
                     chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
                     ooo: ooo.iter().map(|x| x.t).collect(),
+                    histograms: histograms.iter().map(|x| x.0).collect(),
                 };
                 // One chunk per series-hour on disk: half the per-chunk
                 // overhead of the head's 120-sample chunks, and the
@@ -84,6 +91,7 @@ impl Head {
                 e.0.push(PartSeries {
                     labels: s.labels.clone(),
                     chunks: part_chunks,
+                    histograms,
                 });
                 e.1.push(taken);
             }
@@ -100,6 +108,7 @@ impl Head {
             for k in t.ooo {
                 d.ooo.remove(&k);
             }
+            d.drop_histograms(&t.histograms);
         }
     }
 

@@ -7,7 +7,7 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::reader::parse_index;
-use super::writer::{CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1};
+use super::writer::{CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3};
 use crate::chunk::ChunkView;
 use crate::model::sample::Sample;
 use std::path::Path;
@@ -83,7 +83,13 @@ pub fn check(dir: &Path) -> PartitionCheck {
     let chunks = read(&mut c, dir, "chunks");
     let index = read(&mut c, dir, "index");
     let meta = meta_bytes.and_then(|b| match serde_json::from_slice::<Meta>(&b) {
-        Ok(m) if m.version == u32::from(VERSION) || m.version == u32::from(VERSION_1) => Some(m),
+        Ok(m)
+            if [VERSION_1, VERSION, VERSION_3]
+                .map(u32::from)
+                .contains(&m.version) =>
+        {
+            Some(m)
+        }
         Ok(m) => {
             c.problem("meta.json", 0, format!("unknown version {}", m.version));
             None
