@@ -22,7 +22,6 @@ mod series;
 mod series_limits;
 mod stats;
 mod thin;
-mod wal_histograms;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
