@@ -31,6 +31,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let storage = Storage::open(data.path(), hourglass_storage::Options::default())
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
     let mut found: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    let mut histograms = 0usize;
     {
         let q = storage.querier(start, end);
         for set in &sel.sets {
@@ -38,12 +39,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 if found.contains_key(&series.labels) {
                     continue;
                 }
+                // The JSON-lines format carries float samples only.
+                histograms += series.histograms.len();
                 let mut it = series.samples;
                 let samples: Vec<Sample> = it.by_ref().collect();
                 if let Some(e) = it.error() {
                     bail!("reading {}: {e}", series.labels);
                 }
-                found.insert(series.labels, samples);
+                if !samples.is_empty() {
+                    found.insert(series.labels, samples);
+                }
             }
         }
     }
@@ -61,5 +66,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     out.flush()?;
     storage.close()?;
     eprintln!("exported {} series, {samples} samples", found.len());
+    if histograms > 0 {
+        eprintln!(
+            "left out {histograms} native histogram samples: the JSON-lines format carries floats only"
+        );
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! merging them. Deletions and retention rules are steps; downsampling
 //! can be one later, without touching the merge.
 
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
 use crate::partition::Partition;
@@ -17,6 +18,9 @@ pub trait RewriteStep: Send + Sync + Debug {
     fn touches(&self, p: &Partition) -> bool;
     /// Rewrites one series' samples in place.
     fn apply(&self, labels: &Labels, samples: &mut Vec<Sample>);
+    /// Whether a histogram sample of `labels` at `t` stays (every step
+    /// that removes float samples by time removes histograms the same way).
+    fn keeps_histogram(&self, labels: &Labels, t: i64) -> bool;
 }
 
 /// Applies `steps` in order.
@@ -26,5 +30,19 @@ pub(crate) fn apply_all(steps: &[&dyn RewriteStep], labels: &Labels, samples: &m
             return;
         }
         s.apply(labels, samples);
+    }
+}
+
+/// Applies `steps` to one series' histogram samples.
+pub(crate) fn apply_all_histograms(
+    steps: &[&dyn RewriteStep],
+    labels: &Labels,
+    histograms: &mut Vec<(i64, FloatHistogram)>,
+) {
+    for s in steps {
+        if histograms.is_empty() {
+            return;
+        }
+        histograms.retain(|(t, _)| s.keeps_histogram(labels, *t));
     }
 }
