@@ -15,6 +15,9 @@ mod eval;
 mod functions;
 mod fused;
 mod grouping;
+mod hist_aggregate;
+mod hist_binary;
+pub mod histogram;
 mod numeric;
 mod range;
 mod select_k;
@@ -202,12 +205,23 @@ impl Engine {
                 GValue::Vector(series) => Value::Vector(
                     series
                         .into_iter()
-                        .filter_map(|s| {
-                            s.vals.first().copied().flatten().map(|v| InstantSample {
-                                labels: s.labels,
-                                t,
-                                v,
-                            })
+                        .filter_map(|mut s| {
+                            let h = s.hists.first_mut().and_then(Option::take);
+                            match (s.vals.first().copied().flatten(), h) {
+                                (Some(v), _) => Some(InstantSample {
+                                    labels: s.labels,
+                                    t,
+                                    v,
+                                    h: None,
+                                }),
+                                (None, Some(h)) => Some(InstantSample {
+                                    labels: s.labels,
+                                    t,
+                                    v: f64::NAN,
+                                    h: Some(Box::new(h)),
+                                }),
+                                (None, None) => None,
+                            }
                         })
                         .collect(),
                 ),
@@ -260,6 +274,7 @@ impl Engine {
         };
         let series = match eval::eval(&ctx, expr, grid)? {
             GValue::Scalar(v) => vec![value::GSeries {
+                hists: Vec::new(),
                 labels: Default::default(),
                 vals: v.into_iter().map(Some).collect(),
             }],
@@ -269,7 +284,10 @@ impl Engine {
         // The result's points are held too, as Prometheus counts them.
         let points: usize = series
             .iter()
-            .map(|s| s.vals.iter().filter(|v| v.is_some()).count())
+            .map(|s| {
+                s.vals.iter().filter(|v| v.is_some()).count()
+                    + s.hists.iter().filter(|h| h.is_some()).count()
+            })
             .sum();
         ctx.keep(points)?;
         let mut out: Vec<RangeSeries> = series
@@ -284,12 +302,19 @@ impl Engine {
                         .enumerate()
                         .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v))),
                 );
+                let histograms = s
+                    .hists
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| h.map(|h| (grid.t(k), h)))
+                    .collect();
                 RangeSeries {
                     points,
+                    histograms,
                     labels: s.labels,
                 }
             })
-            .filter(|s| !s.points.is_empty())
+            .filter(|s| !s.points.is_empty() || !s.histograms.is_empty())
             .collect();
         let sorting = Instant::now();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -331,6 +356,7 @@ impl Engine {
                 .then(|| StepSamples::new(start, step, steps)),
             series: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
+            hist_stash: Mutex::new(Vec::new()),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
             budget: self.admission.memory(),
@@ -376,6 +402,10 @@ pub(crate) struct Ctx<'a> {
     per_step: Option<StepSamples>,
     series: AtomicUsize,
     notes: Mutex<Vec<(Note, String)>>,
+    /// The histogram-carrying series of range arguments, keyed by the
+    /// address of their AST node, until the function that called for the
+    /// argument takes them (float functions never look).
+    hist_stash: Mutex<Vec<(usize, range::HistMatrix)>>,
     max_samples: usize,
     max_series: usize,
     /// The server-wide budget `held` is drawn from.
@@ -583,6 +613,29 @@ impl Ctx<'_> {
                 .map(StepSamples::take)
                 .unwrap_or_default(),
         }
+    }
+
+    /// Keeps the histogram series of the range argument at `key` for
+    /// [`Ctx::take_hists`].
+    pub fn stash_hists(&self, key: usize, m: range::HistMatrix) {
+        if let Ok(mut stash) = self.hist_stash.lock() {
+            stash.retain(|(k, _)| *k != key);
+            stash.push((key, m));
+        }
+    }
+
+    /// True when the range argument at `key` left histogram series.
+    pub fn has_hists(&self, key: usize) -> bool {
+        self.hist_stash
+            .lock()
+            .is_ok_and(|s| s.iter().any(|(k, _)| *k == key))
+    }
+
+    /// The histogram series the range argument at `key` left, if any.
+    pub fn take_hists(&self, key: usize) -> Option<range::HistMatrix> {
+        let mut stash = self.hist_stash.lock().ok()?;
+        let i = stash.iter().position(|(k, _)| *k == key)?;
+        Some(stash.swap_remove(i).1)
     }
 
     /// The time an `@` modifier pins to.

@@ -71,6 +71,7 @@ fn absent_result(
         return Ok(GValue::Vector(Vec::new()));
     }
     Ok(GValue::Vector(vec![GSeries {
+        hists: Vec::new(),
         labels: Labels::from_pairs(pairs),
         vals,
     }]))

@@ -2,9 +2,11 @@
 //! buckets.
 
 use super::super::error::EvalError;
+use super::super::value::merge_same_labels;
 use super::super::value::{GSeries, Grid, NAME};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
+use super::hist_instant;
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use std::collections::HashMap;
@@ -135,9 +137,21 @@ pub(crate) fn bucket_fraction(
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
-    per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
+    let native = hist_instant::quantiles(ctx, &q, &v, g.n)?;
+    let classic = per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
         bucket_quantile(q[k], b)
-    })
+    })?;
+    with_native(classic, native)
+}
+
+/// Classic and native results together (a labelset both give is the
+/// duplicate Prometheus reports).
+fn with_native(mut classic: Vec<GSeries>, native: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+    if native.is_empty() {
+        return Ok(classic);
+    }
+    classic.extend(native);
+    merge_same_labels(classic)
 }
 
 /// `histogram_fraction(lower, upper, v)` over classic buckets.
@@ -145,9 +159,11 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
     let lower = scalar_arg(ctx, args.first(), g)?;
     let upper = scalar_arg(ctx, args.get(1), g)?;
     let v = vector_arg(ctx, args.get(2), g)?;
-    per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
+    let native = hist_instant::fractions(ctx, &lower, &upper, &v, g.n)?;
+    let classic = per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
         bucket_fraction(lower[k], upper[k], b)
-    })
+    })?;
+    with_native(classic, native)
 }
 
 /// `f` of each classic histogram at each step: series are grouped by their
@@ -213,7 +229,11 @@ fn per_histogram(
             }
             *slot = Some(v);
         }
-        out.push(GSeries { labels: key, vals });
+        out.push(GSeries {
+            hists: Vec::new(),
+            labels: key,
+            vals,
+        });
     }
     out.retain(|s| s.vals.iter().any(Option::is_some));
     Ok(out)

@@ -1,0 +1,371 @@
+//! Range functions over series that carry native histograms: `rate`,
+//! `increase`, `delta`, `irate`, `idelta`, `resets`, `changes` and the
+//! `*_over_time` functions Prometheus defines on histograms. A series'
+//! float samples are answered as the float functions answer them; a
+//! window holding both floats and histograms gets the annotation
+//! Prometheus gives and no value where it gives none.
+
+use super::super::histogram::arith::{Incompatible, add, equal, map_values, reduce, sub};
+use super::super::histogram::reset::is_reset;
+use super::super::range::{self, HistMatrix};
+use super::super::value::{GSeries, Grid, drop_name};
+use super::super::{Ctx, Note};
+use super::extrapolate::Extrapolator;
+use super::over_time;
+use super::rate::windowed_each;
+use crate::engine::error::EvalError;
+use crate::engine::numeric::kahan_sum;
+use crate::parser::functions::Func as F;
+use hourglass_storage::{CounterResetHint, FloatHistogram, Labels, Sample};
+
+/// The functions answered here, with whether they keep the metric name.
+pub(super) fn handles(f: F) -> Option<bool> {
+    match f {
+        F::Rate
+        | F::Increase
+        | F::Delta
+        | F::Irate
+        | F::Idelta
+        | F::Resets
+        | F::Changes
+        | F::SumOverTime
+        | F::AvgOverTime
+        | F::CountOverTime
+        | F::PresentOverTime => Some(false),
+        F::LastOverTime | F::FirstOverTime => Some(true),
+        _ => None,
+    }
+}
+
+/// One step's answer.
+enum Out {
+    None,
+    Float(f64),
+    Hist(FloatHistogram),
+}
+
+/// `f` over the histogram-carrying series of a range argument: one row
+/// per series (labels as the float function would give them).
+pub(super) fn eval(ctx: &Ctx, f: F, hm: HistMatrix, g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let keep_name = handles(f).unwrap_or(false);
+    let mut out = Vec::with_capacity(hm.series.len());
+    for s in &hm.series {
+        ctx.check()?;
+        let name = s.labels.metric_name().unwrap_or("").to_string();
+        let n = hm.ends.len();
+        ctx.admit::<(Option<f64>, Option<FloatHistogram>)>(n)?;
+        let mut vals = vec![None; n];
+        let mut hists = vec![None; n];
+        let fw = range::windows(&s.samples, &hm.ends, hm.range);
+        let hw = hist_windows(&s.hists, &hm.ends, hm.range);
+        for (k, ((flo, fhi), (hlo, hhi))) in fw.zip(hw).enumerate() {
+            let w = Window {
+                floats: &s.samples[flo..fhi],
+                all_floats: &s.samples,
+                hists: &s.hists[hlo..hhi],
+                end: hm.ends[k],
+                range: hm.range,
+            };
+            match answer(ctx, f, &w, &name) {
+                Out::None => {}
+                Out::Float(v) => vals[k] = Some(v),
+                Out::Hist(h) => hists[k] = Some(h),
+            }
+        }
+        out.push(GSeries {
+            labels: if keep_name {
+                s.labels.clone()
+            } else {
+                drop_name(&s.labels)
+            },
+            vals,
+            hists,
+        });
+    }
+    range::broadcast(ctx, &mut out, g.n)?;
+    Ok(out)
+}
+
+/// Index ranges of the histogram samples inside each window.
+fn hist_windows<'a>(
+    hs: &'a [(i64, FloatHistogram)],
+    ends: &'a [i64],
+    range: i64,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (mut lo, mut hi) = (0usize, 0usize);
+    ends.iter().map(move |&e| {
+        while hi < hs.len() && hs[hi].0 <= e {
+            hi += 1;
+        }
+        while lo < hi && hs[lo].0 <= e.saturating_sub(range) {
+            lo += 1;
+        }
+        (lo, hi)
+    })
+}
+
+/// One window of one series.
+struct Window<'a> {
+    floats: &'a [Sample],
+    /// Every float sample of the series (the float rate walks them).
+    all_floats: &'a [Sample],
+    hists: &'a [(i64, FloatHistogram)],
+    end: i64,
+    range: i64,
+}
+
+fn mixed(ctx: &Ctx, name: &str) -> Out {
+    ctx.note(
+        Note::Warning,
+        format!(
+            "PromQL warning: encountered a mix of histograms and floats for metric name {name:?}"
+        ),
+    );
+    Out::None
+}
+
+fn incompatible(ctx: &Ctx, why: Incompatible, name: &str) -> Out {
+    let text = match why {
+        Incompatible::MixedSchemas => format!(
+            "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+        ),
+        Incompatible::CustomBounds => format!(
+            "PromQL warning: vector contains histograms with incompatible custom buckets for metric name {name:?}"
+        ),
+    };
+    ctx.note(Note::Warning, text);
+    Out::None
+}
+
+fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
+    let (nf, nh) = (w.floats.len(), w.hists.len());
+    if nf == 0 && nh == 0 {
+        return Out::None;
+    }
+    let float = |v: Option<f64>| v.map_or(Out::None, Out::Float);
+    match f {
+        F::Rate | F::Increase | F::Delta => {
+            let counter = f != F::Delta;
+            if nf > 0 && nh > 0 {
+                return mixed(ctx, name);
+            }
+            if nh == 0 {
+                let mut got = None;
+                let mut emit = |_: usize, v: f64| got = Some(v);
+                windowed_each(
+                    w.all_floats,
+                    &[w.end],
+                    None,
+                    w.range,
+                    counter,
+                    f == F::Rate,
+                    &mut emit,
+                );
+                return float(got);
+            }
+            hist_rate(ctx, w, counter, f == F::Rate, name)
+        }
+        F::Irate | F::Idelta => instant(ctx, w, f == F::Irate, name),
+        F::Resets => {
+            let h = w
+                .hists
+                .windows(2)
+                .filter(|p| is_reset(&p[1].1, &p[0].1))
+                .count();
+            let fl = if nf > 0 {
+                over_time::resets(w.floats).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            Out::Float(fl + h as f64)
+        }
+        F::Changes => {
+            let h = w
+                .hists
+                .windows(2)
+                .filter(|p| !equal(&p[1].1, &p[0].1))
+                .count();
+            let fl = if nf > 0 {
+                over_time::changes(w.floats).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            Out::Float(fl + h as f64)
+        }
+        F::CountOverTime => Out::Float((nf + nh) as f64),
+        F::PresentOverTime => Out::Float(1.0),
+        F::LastOverTime | F::FirstOverTime => {
+            let last = f == F::LastOverTime;
+            let (fp, hp) = if last {
+                (w.floats.last(), w.hists.last())
+            } else {
+                (w.floats.first(), w.hists.first())
+            };
+            match (fp, hp) {
+                (Some(p), Some(h)) if (p.t > h.0) == last => Out::Float(p.v),
+                (_, Some(h)) => Out::Hist(h.1.clone()),
+                (Some(p), None) => Out::Float(p.v),
+                (None, None) => Out::None,
+            }
+        }
+        F::SumOverTime | F::AvgOverTime => {
+            if nf > 0 && nh > 0 {
+                return mixed(ctx, name);
+            }
+            if nh == 0 {
+                let sum = kahan_sum(w.floats.iter().map(|p| p.v));
+                return Out::Float(if f == F::SumOverTime {
+                    sum
+                } else {
+                    sum / nf as f64
+                });
+            }
+            let mut acc = w.hists[0].1.clone();
+            for (_, h) in &w.hists[1..] {
+                match add(&acc, h) {
+                    Ok(s) => acc = s,
+                    Err(e) => return incompatible(ctx, e, name),
+                }
+            }
+            if f == F::AvgOverTime {
+                let n = nh as f64;
+                acc = map_values(&acc, |c| c / n);
+            }
+            acc.counter_reset_hint = CounterResetHint::Gauge;
+            Out::Hist(acc)
+        }
+        _ => Out::None,
+    }
+}
+
+/// Prometheus's `histogramRate`, extrapolated as the float rate is (but
+/// never cut at zero).
+fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str) -> Out {
+    let hs = w.hists;
+    if hs.len() < 2 {
+        return Out::None;
+    }
+    let (first, last) = (&hs[0], &hs[hs.len() - 1]);
+    let gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
+    if counter && (gauge(&first.1) || gauge(&last.1)) {
+        ctx.note(
+            Note::Warning,
+            format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
+        );
+    }
+    if !counter && !(gauge(&first.1) && gauge(&last.1)) {
+        ctx.note(
+            Note::Warning,
+            format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
+        );
+    }
+    if hs
+        .iter()
+        .any(|h| h.1.uses_custom_buckets() != first.1.uses_custom_buckets())
+    {
+        return incompatible(ctx, Incompatible::MixedSchemas, name);
+    }
+    let mut h = match sub(&last.1, &first.1) {
+        Ok(h) => h,
+        Err(e) => return incompatible(ctx, e, name),
+    };
+    if counter {
+        let min_schema = hs.iter().map(|h| h.1.schema).min().unwrap_or(h.schema);
+        if min_schema < h.schema {
+            h = reduce(&h, min_schema);
+        }
+        for p in hs.windows(2) {
+            if is_reset(&p[1].1, &p[0].1) {
+                match add(&h, &p[0].1) {
+                    Ok(s) => h = s,
+                    Err(e) => return incompatible(ctx, e, name),
+                }
+            }
+        }
+    }
+    let start = w.end.saturating_sub(w.range);
+    let mut x = Extrapolator::new(w.range, false, per_second);
+    let factor = x.rate(
+        Sample::new(first.0, 0.0),
+        Sample::new(last.0, 0.0),
+        hs.len(),
+        1.0,
+        start,
+    );
+    let mut h = map_values(&h, |c| c * factor);
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    Out::Hist(h)
+}
+
+/// `irate`/`idelta`: the last two samples of the window.
+fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
+    // The last two samples, floats and histograms together.
+    let lf = w.floats.len();
+    let lh = w.hists.len();
+    let newer_float = |i: usize, j: usize| match (i.checked_sub(1), j.checked_sub(1)) {
+        (Some(a), Some(b)) => w.floats[a].t > w.hists[b].0,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let mut picked: Vec<Result<Sample, &(i64, FloatHistogram)>> = Vec::with_capacity(2);
+    let (mut i, mut j) = (lf, lh);
+    while picked.len() < 2 && (i > 0 || j > 0) {
+        if newer_float(i, j) {
+            i -= 1;
+            picked.push(Ok(w.floats[i]));
+        } else {
+            j -= 1;
+            picked.push(Err(&w.hists[j]));
+        }
+    }
+    let [last, prev] = picked.as_slice() else {
+        return Out::None;
+    };
+    match (last, prev) {
+        (Ok(last), Ok(prev)) => {
+            if !is_rate {
+                return Out::Float(last.v - prev.v);
+            }
+            let dt = (last.t - prev.t) as f64 / 1000.0;
+            if dt == 0.0 {
+                return Out::None;
+            }
+            let inc = if last.v < prev.v {
+                last.v
+            } else {
+                last.v - prev.v
+            };
+            Out::Float(inc / dt)
+        }
+        (Err(last), Err(prev)) => {
+            let d = if is_rate && is_reset(&last.1, &prev.1) {
+                Ok(last.1.clone())
+            } else {
+                sub(&last.1, &prev.1)
+            };
+            let mut d = match d {
+                Ok(d) => d,
+                Err(e) => return incompatible(ctx, e, name),
+            };
+            if is_rate {
+                let dt = (last.0 - prev.0) as f64 / 1000.0;
+                if dt == 0.0 {
+                    return Out::None;
+                }
+                d = map_values(&d, |c| c / dt);
+            }
+            d.counter_reset_hint = CounterResetHint::Gauge;
+            Out::Hist(d)
+        }
+        _ => mixed(ctx, name),
+    }
+}
+
+/// Replaces the rows of `float_rows` whose labels a histogram row has
+/// (those series' answers come from the histogram path) and adds the rest.
+pub(super) fn merge_rows(mut float_rows: Vec<GSeries>, hist_rows: Vec<GSeries>) -> Vec<GSeries> {
+    let taken: Vec<&Labels> = hist_rows.iter().map(|s| &s.labels).collect();
+    float_rows.retain(|s| !taken.contains(&&s.labels));
+    float_rows.extend(hist_rows.into_iter().filter(GSeries::has_any));
+    float_rows
+}

@@ -1,0 +1,82 @@
+//! Binary operators where a native histogram is an operand: `+`/`-`
+//! between histograms, `*` by a float on either side, `/` by a float on
+//! the right, `==`/`!=` between histograms; every other pairing yields
+//! nothing, with Prometheus's info annotation.
+
+use super::histogram::arith::{Incompatible, add, equal, map_values, sub};
+use super::{Ctx, Note};
+use crate::parser::ast::BinaryOp;
+use hourglass_storage::FloatHistogram;
+
+/// One operand at one step.
+#[derive(Clone, Copy)]
+pub(crate) enum Operand<'a> {
+    Float(f64),
+    Hist(&'a FloatHistogram),
+}
+
+/// One step's result.
+pub(crate) enum Answer {
+    Float(f64),
+    Hist(FloatHistogram),
+}
+
+impl Operand<'_> {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Operand::Float(_) => "float",
+            Operand::Hist(_) => "histogram",
+        }
+    }
+}
+
+/// `l op r` where at least one side is a histogram.
+pub(crate) fn apply(
+    ctx: &Ctx,
+    op: BinaryOp,
+    l: Operand,
+    r: Operand,
+    return_bool: bool,
+) -> Option<Answer> {
+    use BinaryOp::*;
+    use Operand::{Float, Hist};
+    let done = |h: Result<FloatHistogram, Incompatible>| match h {
+        Ok(h) => Some(Answer::Hist(h)),
+        Err(_) => {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: incompatible bucket layout encountered for binary operator {:?}", op.as_str()),
+            );
+            None
+        }
+    };
+    match (op, l, r) {
+        (Add, Hist(a), Hist(b)) => done(add(a, b)),
+        (Sub, Hist(a), Hist(b)) => done(sub(a, b)),
+        (Mul, Hist(h), Float(f)) | (Mul, Float(f), Hist(h)) => {
+            Some(Answer::Hist(map_values(h, |c| c * f)))
+        }
+        (Div, Hist(h), Float(f)) => Some(Answer::Hist(map_values(h, |c| c / f))),
+        (Eql | Neq, Hist(a), Hist(b)) => {
+            let holds = equal(a, b) == (op == Eql);
+            if return_bool {
+                Some(Answer::Float(if holds { 1.0 } else { 0.0 }))
+            } else {
+                holds.then(|| Answer::Hist(a.clone()))
+            }
+        }
+        _ => {
+            ctx.note(
+                Note::Info,
+                format!(
+                    "PromQL info: incompatible sample types encountered for binary operator {:?}: {} {} {}",
+                    op.as_str(),
+                    l.type_name(),
+                    op.as_str(),
+                    r.type_name()
+                ),
+            );
+            None
+        }
+    }
+}
