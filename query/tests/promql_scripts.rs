@@ -9,7 +9,7 @@ mod common;
 #[path = "script/parse.rs"]
 mod parse;
 
-use hourglass_query::{Engine, Value, parse as parse_promql};
+use hourglass_query::{Engine, Expr, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Slot};
 use std::path::{Path, PathBuf};
@@ -47,45 +47,73 @@ fn fmt_slots(v: &[Slot]) -> String {
         .join(" ")
 }
 
+/// Does an error message satisfy the eval's `msg:` / `regex:`?
+fn error_matches(ev: &Eval, text: &str) -> Result<(), String> {
+    if let Some(m) = &ev.fail_message
+        && !text.contains(m.as_str())
+    {
+        return Err(format!("error {text:?} does not contain {m:?}"));
+    }
+    if let Some(r) = &ev.fail_regex
+        && !regex::Regex::new(r).is_ok_and(|re| re.is_match(text))
+    {
+        return Err(format!("error {text:?} does not match {r:?}"));
+    }
+    Ok(())
+}
+
+/// Checks `expect warn`/`expect info` style expectations.
+fn annotations_match(
+    what: &str,
+    want: &Option<(bool, Option<String>)>,
+    got: &[String],
+) -> Result<(), String> {
+    match want {
+        None => Ok(()),
+        Some((false, _)) if got.is_empty() => Ok(()),
+        Some((false, _)) => Err(format!("no {what} expected, got {got:?}")),
+        Some((true, _)) if got.is_empty() => Err(format!("a {what} expected, got none")),
+        Some((true, Some(m))) if !got.iter().any(|g| g.contains(m.as_str())) => {
+            Err(format!("{what} {m:?} expected, got {got:?}"))
+        }
+        Some((true, _)) => Ok(()),
+    }
+}
+
 /// Checks one eval; `Err` says what differs.
 fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
     let expr = match parse_promql(&ev.expr) {
         Ok(e) => e,
-        Err(e) if ev.fail => {
-            return match &ev.fail_message {
-                Some(m) if !e.to_string().contains(m.as_str()) => {
-                    Err(format!("parse error {e} does not contain {m:?}"))
-                }
-                _ => Ok(()),
-            };
-        }
+        Err(e) if ev.fail => return error_matches(ev, &e.to_string()),
         Err(e) => return Err(format!("parse error: {e}")),
     };
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let qo = QueryOptions::default();
     let (res, grid) = match ev.kind {
-        Kind::Instant { at } => (engine.instant(&q, &expr, at), None),
+        Kind::Instant { at } => (engine.instant_with(&q, &expr, at, &qo), ev.range_grid),
         Kind::Range { start, end, step } => (
-            engine.range(&q, &expr, start, end, step),
+            engine.range_with(&q, &expr, start, end, step, &qo),
             Some((start, end, step)),
         ),
     };
-    let value = match (res, ev.fail) {
-        (Err(e), true) => {
-            return match &ev.fail_message {
-                Some(m) if !e.to_string().contains(m.as_str()) => {
-                    Err(format!("error {e:?} ({e}) does not contain {m:?}"))
-                }
-                _ => Ok(()),
-            };
-        }
-        (Ok(v), true) => return Err(format!("expected an error, got {v:?}")),
+    let out = match (res, ev.fail) {
+        (Err(e), true) => return error_matches(ev, &e.to_string()),
+        (Ok(v), true) => return Err(format!("expected an error, got {:?}", v.value)),
         (Err(e), false) => return Err(format!("unexpected error: {e}")),
         (Ok(v), false) => v,
     };
+    annotations_match("warning", &ev.warn, &out.warnings)?;
+    annotations_match("info", &ev.info, &out.infos)?;
+    let value = out.value;
     // Normalise the result to (labels, slots) rows.
     let got: Vec<(Option<Labels>, Vec<Slot>)> = match (&value, grid) {
         (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(*v)])],
-        (Value::String { s, .. }, _) => return Err(format!("string result {s:?} unsupported")),
+        (Value::String { s, .. }, _) => {
+            return match &ev.string {
+                Some(want) if want == s => Ok(()),
+                _ => Err(format!("string result {s:?}, expected {:?}", ev.string)),
+            };
+        }
         (Value::Vector(v), _) => v
             .iter()
             .map(|s| (Some(s.labels.clone()), vec![Some(s.v)]))
@@ -185,6 +213,110 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
     Ok(())
 }
 
+/// Collects the matchers of every selector in `e`.
+fn selectors<'a>(e: &'a Expr, out: &mut Vec<&'a [hourglass_storage::Matcher]>) {
+    match e {
+        Expr::Number(_) | Expr::String(_) => {}
+        Expr::Vector(v) => out.push(&v.matchers),
+        Expr::Matrix(m) => out.push(&m.vector.matchers),
+        Expr::Subquery(s) => selectors(&s.expr, out),
+        Expr::Paren(e) => selectors(e, out),
+        Expr::Unary(u) => selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors(&b.lhs, out);
+            selectors(&b.rhs, out);
+        }
+        Expr::Aggregate(a) => {
+            selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                selectors(p, out);
+            }
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| selectors(a, out)),
+    }
+}
+
+/// Is `ev` about native histograms: written in their notation, or
+/// selecting a series that was loaded as one?
+fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
+    if ev.histogram {
+        return true;
+    }
+    let Ok(expr) = parse_promql(&ev.expr) else {
+        return false;
+    };
+    let mut sels = Vec::new();
+    selectors(&expr, &mut sels);
+    sels.iter().any(|ms| {
+        histograms
+            .iter()
+            .any(|l| ms.iter().all(|m| m.matches(l.get(m.name()).unwrap_or(""))))
+    })
+}
+
+/// What one script did.
+#[derive(Default)]
+struct Tally {
+    evals: usize,
+    passed: usize,
+    /// Evals on native histograms, not run.
+    histogram: usize,
+    failures: Vec<String>,
+}
+
+/// Runs one script's commands over fresh storage.
+fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
+    let mut tally = Tally::default();
+    let cmds = match parse::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            tally.failures.push(format!("{name}: {e}"));
+            return tally;
+        }
+    };
+    let (mut _dir, mut storage) = common::empty_store();
+    let mut histograms: Vec<Labels> = Vec::new();
+    for cmd in cmds {
+        match cmd {
+            Command::Clear => {
+                (_dir, storage) = common::empty_store();
+                histograms.clear();
+            }
+            Command::Load { step, series } => {
+                let mut batch = WriteBatch::new();
+                for (labels, slots) in series {
+                    let samples = slots
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| s.map(|v| Sample::new(i as i64 * step, v)))
+                        .collect();
+                    batch.push(labels, samples);
+                }
+                storage.append(&batch).expect("append");
+            }
+            Command::Histograms(h) => histograms.extend(h),
+            Command::Unreadable { line, reason } => {
+                tally.evals += 1;
+                tally.failures.push(format!("{name}:{line}: {reason}"));
+            }
+            Command::Eval(ev) => {
+                if is_histogram_eval(&ev, &histograms) {
+                    tally.histogram += 1;
+                    continue;
+                }
+                tally.evals += 1;
+                match check(engine, &storage, &ev) {
+                    Ok(()) => tally.passed += 1,
+                    Err(e) => tally
+                        .failures
+                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
+                }
+            }
+        }
+    }
+    tally
+}
+
 #[test]
 fn promql_scripts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/promql/eval");
@@ -200,37 +332,10 @@ fn promql_scripts() {
             .unwrap_or(file)
             .display()
             .to_string();
-        let cmds = match parse::parse(&text) {
-            Ok(c) => c,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let (mut _dir, mut storage) = common::empty_store();
-        for cmd in cmds {
-            match cmd {
-                Command::Clear => (_dir, storage) = common::empty_store(),
-                Command::Load { step, series } => {
-                    let mut batch = WriteBatch::new();
-                    for (labels, slots) in series {
-                        let samples = slots
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, s)| s.map(|v| Sample::new(i as i64 * step, v)))
-                            .collect();
-                        batch.push(labels, samples);
-                    }
-                    storage.append(&batch).expect("append");
-                }
-                Command::Eval(ev) => {
-                    evals += 1;
-                    if let Err(e) = check(&engine, &storage, &ev) {
-                        failures.push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr));
-                    }
-                }
-            }
-        }
+        let t = run_script(&engine, &name, &text);
+        assert_eq!(t.histogram, 0, "{name}: native-histogram evals are not run here");
+        evals += t.evals;
+        failures.extend(t.failures);
     }
     eprintln!(
         "{} scripts, {evals} evals, {} failures",
@@ -243,6 +348,51 @@ fn promql_scripts() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Measures a directory of scripts written elsewhere (Prometheus's own,
+/// say), named by `HOURGLASS_PROMQL_SCRIPTS`: prints pass counts per file
+/// and, with `HOURGLASS_PROMQL_FAILURES=<file>`, writes every failure
+/// there. Never fails; without the variable it does nothing.
+#[test]
+fn outside_scripts() {
+    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS") else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    let mut files = Vec::new();
+    scripts(&root, &mut files);
+    let engine = Engine::default();
+    let mut all = Tally::default();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let t = run_script(&engine, &name, &text);
+        eprintln!(
+            "{name}: {} of {} float evals pass ({} native-histogram evals not run)",
+            t.passed, t.evals, t.histogram
+        );
+        all.evals += t.evals;
+        all.passed += t.passed;
+        all.histogram += t.histogram;
+        all.failures.extend(t.failures);
+    }
+    eprintln!(
+        "total: {} of {} float evals pass ({:.1}%), {} native-histogram evals not run",
+        all.passed,
+        all.evals,
+        100.0 * all.passed as f64 / all.evals.max(1) as f64,
+        all.histogram
+    );
+    if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES") {
+        std::fs::write(out, all.failures.join("\n")).expect("write failures");
+    }
 }
 
 #[test]

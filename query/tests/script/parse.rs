@@ -27,6 +27,20 @@ pub struct Eval {
     pub fail: bool,
     pub ordered: bool,
     pub fail_message: Option<String>,
+    /// `expect fail regex: ...`.
+    pub fail_regex: Option<String>,
+    /// `expect warn` (`Some(true)`, with an optional message), `expect
+    /// no_warn` (`Some(false)`); `None` leaves warnings unchecked.
+    pub warn: Option<(bool, Option<String>)>,
+    /// The same for `expect info` / `expect no_info`.
+    pub info: Option<(bool, Option<String>)>,
+    /// The expected result is written in native-histogram notation.
+    pub histogram: bool,
+    /// `expect string <text>`: a string result.
+    pub string: Option<String>,
+    /// `expect range vector from A to B step S`: the grid on which an
+    /// instant query's range-vector result is written.
+    pub range_grid: Option<(i64, i64, i64)>,
     pub expected: Vec<Expected>,
 }
 
@@ -38,6 +52,11 @@ pub enum Command {
     },
     Clear,
     Eval(Eval),
+    /// An eval line the runner cannot read (counted as a failure).
+    Unreadable { line: usize, reason: String },
+    /// Series written in native-histogram notation (`{{...}}`): not
+    /// loaded; evals that select them are not float evals.
+    Histograms(Vec<Labels>),
 }
 
 /// A Prometheus duration (`1h30m`, `5m`, `100ms`, `0`) in milliseconds;
@@ -217,6 +236,38 @@ fn is_indented(l: &str) -> bool {
     l.starts_with(' ') || l.starts_with('\t')
 }
 
+/// One `expect ...` line of an eval block.
+fn expectation(x: &str, ev: &mut Eval) -> Result<(), String> {
+    let (word, raw) = x.split_once(' ').unwrap_or((x, ""));
+    let rest = raw.trim();
+    let message = |r: &str, key: &str| {
+        r.strip_prefix(key)
+            .map(|m| m.trim_start_matches(':').trim().to_string())
+    };
+    match word {
+        "fail" => {
+            ev.fail = true;
+            ev.fail_message = message(rest, "msg");
+            ev.fail_regex = message(rest, "regex");
+        }
+        "ordered" => ev.ordered = true,
+        "string" => ev.string = Some(raw.to_string()),
+        "range" => {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            let [_vector, _from, a, _to, b, _step, s] = w.as_slice() else {
+                return Err(format!("bad range expectation {x:?}"));
+            };
+            ev.range_grid = Some((duration(a)?, duration(b)?, duration(s)?));
+        }
+        "warn" => ev.warn = Some((true, message(rest, "msg"))),
+        "no_warn" => ev.warn = Some((false, None)),
+        "info" => ev.info = Some((true, message(rest, "msg"))),
+        "no_info" => ev.info = Some((false, None)),
+        _ => return Err(format!("unknown expectation {x:?}")),
+    }
+    Ok(())
+}
+
 pub fn parse(text: &str) -> Result<Vec<Command>, String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut cmds = Vec::new();
@@ -241,16 +292,36 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
         let mut words = t.split_whitespace();
         match words.next() {
             Some("clear") => cmds.push(Command::Clear),
-            Some("load") => {
+            Some("load" | "load_with_nhcb") => {
                 let step = duration(words.next().unwrap_or("")).map_err(err)?;
                 let mut series = Vec::new();
+                let mut histograms = Vec::new();
                 for (bl, l) in block {
                     let (labels, rest) = series_desc(l).map_err(|m| format!("line {bl}: {m}"))?;
+                    if rest.contains("{{") {
+                        histograms.push(labels);
+                        continue;
+                    }
+                    // `load_with_nhcb` also loads each classic histogram
+                    // as a native one with custom buckets.
+                    if t.starts_with("load_with_nhcb")
+                        && let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
+                    {
+                        let mut h = labels.without("le").without("__name__");
+                        h = Labels::from_pairs(
+                            std::iter::once(("__name__", base))
+                                .chain(h.iter().map(|l| (&*l.name, &*l.value))),
+                        );
+                        histograms.push(h);
+                    }
                     series.push((labels, values(rest).map_err(|m| format!("line {bl}: {m}"))?));
                 }
                 cmds.push(Command::Load { step, series });
+                if !histograms.is_empty() {
+                    cmds.push(Command::Histograms(histograms));
+                }
             }
-            Some(w @ ("eval" | "eval_fail" | "eval_ordered")) => {
+            Some(w @ ("eval" | "eval_fail" | "eval_ordered" | "eval_warn" | "eval_info")) => {
                 let rest = t[w.len()..].trim_start();
                 let (kind, expr) = if let Some(r) = rest.strip_prefix("instant at ") {
                     let (at, expr) = r
@@ -272,13 +343,45 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                     let expr = p.next().ok_or_else(|| err("missing expr".into()))?;
                     (Kind::Range { start, end, step }, expr)
                 } else {
-                    return Err(err(format!("bad eval line {t:?}")));
+                    cmds.push(Command::Unreadable {
+                        line: lno,
+                        reason: format!("bad eval line {t:?}"),
+                    });
+                    continue;
                 };
-                let mut expected = Vec::new();
-                let mut fail_message = None;
+                let mut ev = Eval {
+                    line: lno,
+                    kind,
+                    expr: expr.trim().to_string(),
+                    fail: w == "eval_fail",
+                    ordered: w == "eval_ordered",
+                    fail_message: None,
+                    fail_regex: None,
+                    warn: (w == "eval_warn").then_some((true, None)),
+                    info: (w == "eval_info").then_some((true, None)),
+                    histogram: false,
+                    string: None,
+                    range_grid: None,
+                    expected: Vec::new(),
+                };
+                let mut unreadable = None;
                 for (bl, l) in block {
                     if let Some(m) = l.strip_prefix("expected_fail_message ") {
-                        fail_message = Some(m.trim().to_string());
+                        ev.fail_message = Some(m.trim().to_string());
+                        continue;
+                    }
+                    if let Some(m) = l.strip_prefix("expected_fail_regexp ") {
+                        ev.fail_regex = Some(m.trim().to_string());
+                        continue;
+                    }
+                    if let Some(x) = l.strip_prefix("expect ") {
+                        if let Err(m) = expectation(x.trim(), &mut ev) {
+                            unreadable = Some(format!("line {bl}: {m}"));
+                        }
+                        continue;
+                    }
+                    if l.contains("{{") {
+                        ev.histogram = true;
                         continue;
                     }
                     let e = |m: String| format!("line {bl}: {m}");
@@ -289,29 +392,34 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                                 && !l.starts_with("Inf")
                         })
                     {
-                        let (labels, rest) = series_desc(l).map_err(e)?;
-                        expected.push(Expected {
-                            labels: Some(labels),
-                            values: values(rest).map_err(e)?,
-                        });
+                        match series_desc(l)
+                            .and_then(|(labels, rest)| Ok((labels, values(rest)?)))
+                        {
+                            Ok((labels, values)) => ev.expected.push(Expected {
+                                labels: Some(labels),
+                                values,
+                            }),
+                            Err(m) => unreadable = Some(e(m)),
+                        }
                     } else {
-                        expected.push(Expected {
-                            labels: None,
-                            values: values(l).map_err(e)?,
-                        });
+                        match values(l) {
+                            Ok(values) => ev.expected.push(Expected {
+                                labels: None,
+                                values,
+                            }),
+                            Err(m) => unreadable = Some(e(m)),
+                        }
                     }
                 }
-                cmds.push(Command::Eval(Eval {
-                    line: lno,
-                    kind,
-                    expr: expr.trim().to_string(),
-                    fail: w == "eval_fail",
-                    ordered: w == "eval_ordered",
-                    fail_message,
-                    expected,
-                }));
+                cmds.push(match unreadable {
+                    Some(reason) => Command::Unreadable { line: lno, reason },
+                    None => Command::Eval(ev),
+                });
             }
-            _ => return Err(err(format!("unknown command {t:?}"))),
+            _ => cmds.push(Command::Unreadable {
+                line: lno,
+                reason: format!("unknown command {t:?}"),
+            }),
         }
     }
     Ok(cmds)
