@@ -3,7 +3,7 @@
 //! ignore them with Prometheus's info annotation.
 
 use super::error::EvalError;
-use super::histogram::arith::{add, map_values};
+use super::histogram::arith::{add, custom_mismatch, map_values};
 use super::value::GSeries;
 use super::{Ctx, Note};
 use crate::parser::ast::AggregateOp;
@@ -70,14 +70,21 @@ pub(crate) fn sum_into(
             let mut ok = true;
             for h in hists {
                 count += 1.0;
+                if custom_mismatch(&acc, h) {
+                    ctx.note(
+                        Note::Info,
+                        "PromQL info: mismatched custom buckets were reconciled during aggregation"
+                            .to_string(),
+                    );
+                }
                 match add(&acc, h) {
                     Ok(s) => acc = s,
                     Err(_) => {
                         ctx.note(
                             Note::Warning,
                             format!(
-                                "PromQL warning: incompatible bucket layout encountered for aggregation {}",
-                                if avg { "avg" } else { "sum" }
+                                "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                                input[mem[0]].labels.metric_name().unwrap_or("")
                             ),
                         );
                         ok = false;

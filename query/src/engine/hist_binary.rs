@@ -3,7 +3,7 @@
 //! the right, `==`/`!=` between histograms; every other pairing yields
 //! nothing, with Prometheus's info annotation.
 
-use super::histogram::arith::{Incompatible, add, equal, map_values, sub};
+use super::histogram::arith::{Incompatible, add, custom_mismatch, equal, map_values, sub};
 use super::{Ctx, Note};
 use crate::parser::ast::BinaryOp;
 use hourglass_storage::FloatHistogram;
@@ -50,9 +50,29 @@ pub(crate) fn apply(
             None
         }
     };
+    let reconciled = |a: &FloatHistogram, b: &FloatHistogram, what: &str| {
+        if custom_mismatch(a, b) {
+            ctx.note(
+                Note::Info,
+                format!("PromQL info: mismatched custom buckets were reconciled during {what}"),
+            );
+        }
+    };
     match (op, l, r) {
-        (Add, Hist(a), Hist(b)) => done(add(a, b)),
-        (Sub, Hist(a), Hist(b)) => done(sub(a, b)),
+        (Add, Hist(a), Hist(b)) => {
+            reconciled(a, b, "addition");
+            done(add(a, b))
+        }
+        (Sub, Hist(a), Hist(b)) => {
+            reconciled(a, b, "subtraction");
+            done(sub(a, b)).map(|x| match x {
+                Answer::Hist(mut h) => {
+                    h.counter_reset_hint = hourglass_storage::CounterResetHint::Gauge;
+                    Answer::Hist(h)
+                }
+                other => other,
+            })
+        }
         (Mul, Hist(h), Float(f)) | (Mul, Float(f), Hist(h)) => {
             Some(Answer::Hist(map_values(h, |c| c * f)))
         }

@@ -5,7 +5,9 @@
 //! window holding both floats and histograms gets the annotation
 //! Prometheus gives and no value where it gives none.
 
-use super::super::histogram::arith::{Incompatible, add, equal, map_values, reduce, sub};
+use super::super::histogram::arith::{
+    Incompatible, add, custom_mismatch, equal, map_values, reduce, sub,
+};
 use super::super::histogram::reset::is_reset;
 use super::super::range::{self, HistMatrix};
 use super::super::value::{GSeries, Grid, drop_name};
@@ -124,17 +126,25 @@ fn mixed(ctx: &Ctx, name: &str) -> Out {
     Out::None
 }
 
-fn incompatible(ctx: &Ctx, why: Incompatible, name: &str) -> Out {
-    let text = match why {
-        Incompatible::MixedSchemas => format!(
+fn incompatible(ctx: &Ctx, _why: Incompatible, name: &str) -> Out {
+    ctx.note(
+        Note::Warning,
+        format!(
             "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
         ),
-        Incompatible::CustomBounds => format!(
-            "PromQL warning: vector contains histograms with incompatible custom buckets for metric name {name:?}"
-        ),
-    };
-    ctx.note(Note::Warning, text);
+    );
     Out::None
+}
+
+/// Notes that `a` and `b` had their custom bounds reconciled for `what`
+/// (`aggregation`, `subtraction`).
+pub(crate) fn note_reconciled(ctx: &Ctx, a: &FloatHistogram, b: &FloatHistogram, what: &str) {
+    if custom_mismatch(a, b) {
+        ctx.note(
+            Note::Info,
+            format!("PromQL info: mismatched custom buckets were reconciled during {what}"),
+        );
+    }
 }
 
 fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
@@ -222,6 +232,7 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
             }
             let mut acc = w.hists[0].1.clone();
             for (_, h) in &w.hists[1..] {
+                note_reconciled(ctx, &acc, h, "aggregation");
                 match add(&acc, h) {
                     Ok(s) => acc = s,
                     Err(e) => return incompatible(ctx, e, name),
@@ -238,8 +249,11 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
     }
 }
 
-/// Prometheus's `histogramRate`, extrapolated as the float rate is (but
-/// never cut at zero).
+/// Prometheus's `histogramRate`, extrapolated as the float rate is: a
+/// counter's increase is the sum of the increases between neighbours (the
+/// whole sample after a reset), so nothing is subtracted across a reset
+/// or a change of layout; extrapolation stops where the count would reach
+/// zero.
 fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str) -> Out {
     let hs = w.hists;
     if hs.len() < 2 {
@@ -259,42 +273,55 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
             format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
         );
     }
-    if hs
-        .iter()
-        .any(|h| h.1.uses_custom_buckets() != first.1.uses_custom_buckets())
-    {
-        return incompatible(ctx, Incompatible::MixedSchemas, name);
-    }
-    let mut h = match sub(&last.1, &first.1) {
+    let h = if counter {
+        increase(ctx, hs)
+    } else {
+        note_reconciled(ctx, &last.1, &first.1, "subtraction");
+        sub(&last.1, &first.1)
+    };
+    let mut h = match h {
         Ok(h) => h,
         Err(e) => return incompatible(ctx, e, name),
     };
-    if counter {
-        let min_schema = hs.iter().map(|h| h.1.schema).min().unwrap_or(h.schema);
-        if min_schema < h.schema {
-            h = reduce(&h, min_schema);
-        }
-        for p in hs.windows(2) {
-            if is_reset(&p[1].1, &p[0].1) {
-                match add(&h, &p[0].1) {
-                    Ok(s) => h = s,
-                    Err(e) => return incompatible(ctx, e, name),
-                }
-            }
-        }
-    }
     let start = w.end.saturating_sub(w.range);
-    let mut x = Extrapolator::new(w.range, false, per_second);
-    let factor = x.rate(
-        Sample::new(first.0, 0.0),
+    let (f, l) = (
+        Sample::new(first.0, first.1.count),
         Sample::new(last.0, 0.0),
-        hs.len(),
-        1.0,
-        start,
     );
-    let mut h = map_values(&h, |c| c * factor);
+    let factor = if counter && h.count > 0.0 {
+        Extrapolator::new(w.range, true, per_second).rate(f, l, hs.len(), h.count, start) / h.count
+    } else {
+        Extrapolator::new(w.range, false, per_second).rate(f, l, hs.len(), 1.0, start)
+    };
+    h = map_values(&h, |c| c * factor);
     h.counter_reset_hint = CounterResetHint::Gauge;
     Out::Hist(h)
+}
+
+/// A counter's increase over `hs` (at least two samples).
+fn increase(ctx: &Ctx, hs: &[(i64, FloatHistogram)]) -> Result<FloatHistogram, Incompatible> {
+    let (first, last) = (&hs[0].1, &hs[hs.len() - 1].1);
+    let resets = hs.windows(2).any(|p| is_reset(&p[1].1, &p[0].1));
+    if !resets && first.uses_custom_buckets() == last.uses_custom_buckets() {
+        let min_schema = hs.iter().map(|h| h.1.schema).min().unwrap_or(last.schema);
+        note_reconciled(ctx, last, first, "subtraction");
+        return sub(&reduce(last, min_schema), first);
+    }
+    let mut acc: Option<FloatHistogram> = None;
+    for p in hs.windows(2) {
+        let (prev, curr) = (&p[0].1, &p[1].1);
+        let step = if is_reset(curr, prev) {
+            curr.clone()
+        } else {
+            note_reconciled(ctx, curr, prev, "subtraction");
+            sub(curr, prev)?
+        };
+        acc = Some(match acc {
+            None => step,
+            Some(a) => add(&a, &step)?,
+        });
+    }
+    acc.ok_or(Incompatible::MixedSchemas)
 }
 
 /// `irate`/`idelta`: the last two samples of the window.
@@ -341,6 +368,7 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
             let d = if is_rate && is_reset(&last.1, &prev.1) {
                 Ok(last.1.clone())
             } else {
+                note_reconciled(ctx, &last.1, &prev.1, "subtraction");
                 sub(&last.1, &prev.1)
             };
             let mut d = match d {

@@ -137,20 +137,44 @@ pub(crate) fn bucket_fraction(
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
+    if let Some(bad) = q.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+        ctx.note(
+            Note::Warning,
+            format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                crate::prom_text::plain_float(*bad)
+            ),
+        );
+    }
     let native = hist_instant::quantiles(ctx, &q, &v, g.n)?;
     let classic = per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
         bucket_quantile(q[k], b)
     })?;
-    with_native(classic, native)
+    with_native(ctx, classic, native)
 }
 
-/// Classic and native results together (a labelset both give is the
-/// duplicate Prometheus reports).
-fn with_native(mut classic: Vec<GSeries>, native: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+/// Classic and native results together; a labelset both give is a mix
+/// of classic and native histograms, which has no answer.
+fn with_native(
+    ctx: &Ctx,
+    mut classic: Vec<GSeries>,
+    mut native: Vec<(String, GSeries)>,
+) -> Result<Vec<GSeries>, EvalError> {
     if native.is_empty() {
         return Ok(classic);
     }
-    classic.extend(native);
+    native.retain(|(name, n)| {
+        let mixed = classic.iter().any(|c| c.labels == n.labels);
+        if mixed {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: vector contains a mix of classic and native histograms for metric name {name:?}"),
+            );
+            classic.retain(|c| c.labels != n.labels);
+        }
+        !mixed
+    });
+    classic.extend(native.into_iter().map(|(_, s)| s));
     merge_same_labels(classic)
 }
 
@@ -163,7 +187,7 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
     let classic = per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
         bucket_fraction(lower[k], upper[k], b)
     })?;
-    with_native(classic, native)
+    with_native(ctx, classic, native)
 }
 
 /// `f` of each classic histogram at each step: series are grouped by their

@@ -7,21 +7,24 @@ use hourglass_storage::{CounterResetHint, FloatHistogram};
 
 /// Why two histograms cannot be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Incompatible {
+pub enum Incompatible {
     /// One has custom buckets, the other exponential ones.
     MixedSchemas,
-    /// Both have custom buckets, with different bounds.
-    CustomBounds,
 }
 
 /// `a + b`.
-pub(crate) fn add(a: &FloatHistogram, b: &FloatHistogram) -> Result<FloatHistogram, Incompatible> {
+pub fn add(a: &FloatHistogram, b: &FloatHistogram) -> Result<FloatHistogram, Incompatible> {
     combine(a, b, 1.0)
 }
 
 /// `a - b`.
 pub(crate) fn sub(a: &FloatHistogram, b: &FloatHistogram) -> Result<FloatHistogram, Incompatible> {
     combine(a, b, -1.0)
+}
+
+/// Every count and the sum times `f`.
+pub fn scale(h: &FloatHistogram, f: f64) -> FloatHistogram {
+    map_values(h, |c| c * f)
 }
 
 /// Every count and the sum through `f` (scaling, negation, division).
@@ -57,6 +60,35 @@ pub(crate) fn reduce(h: &FloatHistogram, to: i32) -> FloatHistogram {
     out
 }
 
+/// True when both have custom buckets, with different bounds (they are
+/// reconciled to the bounds they share, which Prometheus notes).
+pub fn custom_mismatch(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.uses_custom_buckets() && b.uses_custom_buckets() && a.custom_values != b.custom_values
+}
+
+/// The bounds in both sorted lists.
+pub(crate) fn common_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().copied().filter(|x| b.contains(x)).collect()
+}
+
+/// The custom buckets of `h` moved to `bounds` (a subset of its own): each
+/// bucket goes to the first new bucket whose upper bound covers its own.
+pub(crate) fn at_bounds(h: &FloatHistogram, bounds: &[f64]) -> Vec<(i32, f64)> {
+    let mut out: Vec<(i32, f64)> = pairs(&h.positive_spans, &h.positive_buckets)
+        .into_iter()
+        .map(|(idx, c)| {
+            let upper = usize::try_from(idx)
+                .ok()
+                .and_then(|i| h.custom_values.get(i))
+                .copied()
+                .unwrap_or(f64::INFINITY);
+            (bounds.partition_point(|b| *b < upper) as i32, c)
+        })
+        .collect();
+    merge_sorted(&mut out);
+    out
+}
+
 /// The side's buckets at the coarser schema `to`.
 fn side_at(
     spans: &[hourglass_storage::Span],
@@ -83,8 +115,15 @@ fn combine(
     if ca != cb {
         return Err(Incompatible::MixedSchemas);
     }
-    if ca && a.custom_values != b.custom_values {
-        return Err(Incompatible::CustomBounds);
+    if custom_mismatch(a, b) {
+        // Both at the bounds they share (Prometheus reconciles them so).
+        let cv = common_bounds(&a.custom_values, &b.custom_values);
+        let (mut a, mut b) = (a.clone(), b.clone());
+        for h in [&mut a, &mut b] {
+            (h.positive_spans, h.positive_buckets) = from_pairs(&at_bounds(h, &cv));
+            h.custom_values = cv.clone();
+        }
+        return combine(&a, &b, sign);
     }
     let schema = a.schema.min(b.schema);
     let merge = |sa: &[(i32, f64)], sb: &[(i32, f64)]| {
@@ -208,14 +247,6 @@ pub(crate) fn equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
             &b.negative_spans,
             &b.negative_buckets,
         )
-}
-
-/// Removes buckets with a count of 0 and joins adjacent spans.
-pub(crate) fn compact(h: &mut FloatHistogram) {
-    let pos = pairs(&h.positive_spans, &h.positive_buckets);
-    let neg = pairs(&h.negative_spans, &h.negative_buckets);
-    (h.positive_spans, h.positive_buckets) = from_pairs(&pos);
-    (h.negative_spans, h.negative_buckets) = from_pairs(&neg);
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! listing, addition and subtraction across schemas and zero buckets,
 //! quantiles, fractions and variance, and counter-reset detection.
 
-pub(crate) mod arith;
+pub mod arith;
 pub(crate) mod bounds;
 pub mod buckets;
 pub(crate) mod quantile;

@@ -71,7 +71,8 @@ pub(crate) fn quantile(q: f64, h: &FloatHistogram) -> f64 {
     }
     count = count.min(h.count);
     if count < rank {
-        return b.upper;
+        // Only NaN observations lie beyond the last bucket.
+        return if h.sum.is_nan() { f64::NAN } else { b.upper };
     }
     if forward {
         rank -= count - b.count;
@@ -148,12 +149,16 @@ pub(crate) fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
         }
         rank += b.count;
     }
-    if !lower_set || lower_rank > h.count {
-        lower_rank = h.count;
+    // Past the last bucket only NaN observations remain, which no
+    // fraction includes.
+    if !lower_set {
+        lower_rank = rank;
     }
-    if !upper_set || upper_rank > h.count {
-        upper_rank = h.count;
+    if !upper_set {
+        upper_rank = rank;
     }
+    lower_rank = lower_rank.min(h.count);
+    upper_rank = upper_rank.min(h.count);
     (upper_rank - lower_rank) / h.count
 }
 

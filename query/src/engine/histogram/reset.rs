@@ -1,5 +1,6 @@
 //! Counter-reset detection between two consecutive histogram samples.
 
+use super::arith::{at_bounds, common_bounds};
 use super::bounds::{positive_bounds, reduced_index};
 use super::buckets::{merge_sorted, pairs};
 use hourglass_storage::{CounterResetHint, FloatHistogram, Span};
@@ -17,10 +18,13 @@ pub(crate) fn is_reset(curr: &FloatHistogram, prev: &FloatHistogram) -> bool {
     if curr.count < prev.count {
         return true;
     }
-    if curr.uses_custom_buckets() != prev.uses_custom_buckets()
-        || (curr.uses_custom_buckets() && curr.custom_values != prev.custom_values)
-    {
+    if curr.uses_custom_buckets() != prev.uses_custom_buckets() {
         return true;
+    }
+    if curr.uses_custom_buckets() {
+        // Compared at the bounds both have.
+        let cv = common_bounds(&curr.custom_values, &prev.custom_values);
+        return decreased(&at_bounds(prev, &cv), &at_bounds(curr, &cv));
     }
     if curr.schema > prev.schema || curr.zero_threshold < prev.zero_threshold {
         return true;
