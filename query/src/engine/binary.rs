@@ -78,11 +78,13 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Ge => (l, l >= r),
         Le => (l, l <= r),
         And | Or | Unless => (l, true),
+        // Trimming is for histograms: a float has no answer.
+        TrimUpper | TrimLower => (l, false),
     }
 }
 
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
-    return_bool || !(op.is_comparison() || op.is_set())
+    return_bool || !(op.is_comparison() || op.is_set() || op.is_trim())
 }
 
 fn vector_scalar(

@@ -4,6 +4,7 @@
 //! nothing, with Prometheus's info annotation.
 
 use super::histogram::arith::{Incompatible, add, custom_mismatch, equal, map_values, sub};
+use super::histogram::trim::{Keep, trim};
 use super::{Ctx, Note};
 use crate::parser::ast::BinaryOp;
 use hourglass_storage::FloatHistogram;
@@ -77,6 +78,8 @@ pub(crate) fn apply(
             Some(Answer::Hist(map_values(h, |c| c * f)))
         }
         (Div, Hist(h), Float(f)) => Some(Answer::Hist(map_values(h, |c| c / f))),
+        (TrimUpper, Hist(h), Float(x)) => Some(Answer::Hist(trim(h, x, Keep::Below))),
+        (TrimLower, Hist(h), Float(x)) => Some(Answer::Hist(trim(h, x, Keep::Above))),
         (Eql | Neq, Hist(a), Hist(b)) => {
             let holds = equal(a, b) == (op == Eql);
             if return_bool {

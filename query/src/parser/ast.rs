@@ -203,6 +203,12 @@ pub enum BinaryOp {
     Atan2,
     /// `^`
     Pow,
+    /// `</`: a native histogram without its observations above the
+    /// right operand.
+    TrimUpper,
+    /// `>/`: a native histogram without its observations below the
+    /// right operand.
+    TrimLower,
 }
 
 impl BinaryOp {
@@ -226,6 +232,8 @@ impl BinaryOp {
             Mod => "%",
             Atan2 => "atan2",
             Pow => "^",
+            TrimUpper => "</",
+            TrimLower => ">/",
         }
     }
 
@@ -237,7 +245,7 @@ impl BinaryOp {
             And | Unless => 2,
             Eql | Neq | Lt | Le | Gt | Ge => 3,
             Add | Sub => 4,
-            Mul | Div | Mod | Atan2 => 5,
+            Mul | Div | Mod | Atan2 | TrimUpper | TrimLower => 5,
             Pow => 6,
         }
     }
@@ -250,6 +258,11 @@ impl BinaryOp {
     /// `== != < <= > >=`.
     pub fn is_comparison(self) -> bool {
         self.precedence() == 3
+    }
+
+    /// `</ >/`: they keep the metric name, as comparisons do.
+    pub fn is_trim(self) -> bool {
+        matches!(self, BinaryOp::TrimUpper | BinaryOp::TrimLower)
     }
 
     /// `and or unless`.

@@ -7,3 +7,4 @@ pub(crate) mod bounds;
 pub mod buckets;
 pub(crate) mod quantile;
 pub(crate) mod reset;
+pub(crate) mod trim;
