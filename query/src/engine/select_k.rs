@@ -31,6 +31,7 @@ pub(super) fn select_series(
         });
     }
     ctx.admit::<bool>(n.saturating_mul(input.len()))?;
+    let limits = matches!(op, AggregateOp::Limitk | AggregateOp::LimitRatio);
     let mut keep = vec![vec![false; n]; input.len()];
     // At a single step, the order of the result is the rank order.
     let mut order: Vec<usize> = Vec::new();
@@ -49,7 +50,12 @@ pub(super) fn select_series(
         #[allow(clippy::needless_range_loop)] // k indexes `keep` rows and the input
         for k in 0..n {
             let p = param(k);
-            let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+            // limitk and limit_ratio pick histograms too; topk and
+            // bottomk rank floats only.
+            let present = mem
+                .iter()
+                .copied()
+                .filter(|&i| input[i].vals[k].is_some() || (limits && input[i].hist(k).is_some()));
             let chosen: Vec<usize> = match op {
                 AggregateOp::LimitRatio => {
                     let r = p.clamp(-1.0, 1.0);
@@ -106,6 +112,14 @@ pub(super) fn select_series(
                     *v = None;
                 }
             }
+            if !limits {
+                s.hists = Vec::new();
+            }
+            for (h, &kp) in s.hists.iter_mut().zip(keep) {
+                if !kp {
+                    *h = None;
+                }
+            }
             s
         })
     };
@@ -114,7 +128,7 @@ pub(super) fn select_series(
     } else {
         (0..keep.len())
             .filter_map(|i| pick(i, &keep[i]))
-            .filter(|s| s.vals.iter().any(Option::is_some))
+            .filter(GSeries::has_any)
             .collect()
     };
     Ok(out)
@@ -251,7 +265,11 @@ mod tests {
                            nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b))
                        }
                    };
-                   let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+                   // limitk and limit_ratio pick histograms too; topk and
+            // bottomk rank floats only.
+            let present = mem.iter().copied().filter(|&i| {
+                input[i].vals[k].is_some() || (limits && input[i].hist(k).is_some())
+            });
                    prop_assert_eq!(&got[k], &best_k(present, kks[k], by), "step {}", k);
                }
            }

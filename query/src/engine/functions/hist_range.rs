@@ -10,7 +10,7 @@ use super::super::histogram::arith::{
 };
 use super::super::histogram::reset::is_reset;
 use super::super::range::{self, HistMatrix};
-use super::super::value::{GSeries, Grid, drop_name};
+use super::super::value::{GSeries, Grid, RawSeries, drop_name};
 use super::super::{Ctx, Note};
 use super::extrapolate::Extrapolator;
 use super::over_time;
@@ -19,6 +19,7 @@ use crate::engine::error::EvalError;
 use crate::engine::numeric::kahan_sum;
 use crate::parser::functions::Func as F;
 use hourglass_storage::{CounterResetHint, FloatHistogram, Labels, Sample};
+use rayon::prelude::*;
 
 /// The functions answered here, with whether they keep the metric name.
 pub(super) fn handles(f: F) -> Option<bool> {
@@ -50,42 +51,66 @@ enum Out {
 /// per series (labels as the float function would give them).
 pub(super) fn eval(ctx: &Ctx, f: F, hm: HistMatrix, g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let keep_name = handles(f).unwrap_or(false);
-    let mut out = Vec::with_capacity(hm.series.len());
-    for s in &hm.series {
-        ctx.check()?;
-        let name = s.labels.metric_name().unwrap_or("").to_string();
-        let n = hm.ends.len();
-        ctx.admit::<(Option<f64>, Option<FloatHistogram>)>(n)?;
-        let mut vals = vec![None; n];
-        let mut hists = vec![None; n];
-        let fw = range::windows(&s.samples, &hm.ends, hm.range);
-        let hw = hist_windows(&s.hists, &hm.ends, hm.range);
-        for (k, ((flo, fhi), (hlo, hhi))) in fw.zip(hw).enumerate() {
-            let w = Window {
-                floats: &s.samples[flo..fhi],
-                all_floats: &s.samples,
-                hists: &s.hists[hlo..hhi],
-                end: hm.ends[k],
-                range: hm.range,
-            };
-            match answer(ctx, f, &w, &name) {
-                Out::None => {}
-                Out::Float(v) => vals[k] = Some(v),
-                Out::Hist(h) => hists[k] = Some(h),
-            }
-        }
-        out.push(GSeries {
-            labels: if keep_name {
-                s.labels.clone()
-            } else {
-                drop_name(&s.labels)
-            },
-            vals,
-            hists,
-        });
-    }
+    let mut out = hm
+        .series
+        .par_iter()
+        .map(|s| one_series(ctx, f, &hm, s, keep_name))
+        .collect::<Result<Vec<_>, EvalError>>()?;
     range::broadcast(ctx, &mut out, g.n)?;
     Ok(out)
+}
+
+/// `f` over every window of one series.
+fn one_series(
+    ctx: &Ctx,
+    f: F,
+    hm: &HistMatrix,
+    s: &RawSeries,
+    keep_name: bool,
+) -> Result<GSeries, EvalError> {
+    ctx.check()?;
+    let name = s.labels.metric_name().unwrap_or("").to_string();
+    let n = hm.ends.len();
+    ctx.admit::<(Option<f64>, Option<FloatHistogram>)>(n)?;
+    let mut vals = vec![None; n];
+    let mut hists = vec![None; n];
+    // Reset detection once per pair of neighbours, not per window.
+    let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase | F::Resets) {
+        s.hists
+            .windows(2)
+            .map(|p| is_reset(&p[1].1, &p[0].1))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fw = range::windows(&s.samples, &hm.ends, hm.range);
+    let hw = hist_windows(&s.hists, &hm.ends, hm.range);
+    for (k, ((flo, fhi), (hlo, hhi))) in fw.zip(hw).enumerate() {
+        let w = Window {
+            resets: resets
+                .get(hlo..hhi.saturating_sub(1).max(hlo))
+                .unwrap_or(&[]),
+            floats: &s.samples[flo..fhi],
+            all_floats: &s.samples,
+            hists: &s.hists[hlo..hhi],
+            end: hm.ends[k],
+            range: hm.range,
+        };
+        match answer(ctx, f, &w, &name) {
+            Out::None => {}
+            Out::Float(v) => vals[k] = Some(v),
+            Out::Hist(h) => hists[k] = Some(h),
+        }
+    }
+    Ok(GSeries {
+        labels: if keep_name {
+            s.labels.clone()
+        } else {
+            drop_name(&s.labels)
+        },
+        vals,
+        hists,
+    })
 }
 
 /// Index ranges of the histogram samples inside each window.
@@ -108,6 +133,8 @@ fn hist_windows<'a>(
 
 /// One window of one series.
 struct Window<'a> {
+    /// `resets[i]`: `hists[i + 1]` is a counter reset after `hists[i]`.
+    resets: &'a [bool],
     floats: &'a [Sample],
     /// Every float sample of the series (the float rate walks them).
     all_floats: &'a [Sample],
@@ -177,11 +204,7 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
         }
         F::Irate | F::Idelta => instant(ctx, w, f == F::Irate, name),
         F::Resets => {
-            let h = w
-                .hists
-                .windows(2)
-                .filter(|p| is_reset(&p[1].1, &p[0].1))
-                .count();
+            let h = w.resets.iter().filter(|&&r| r).count();
             let fl = if nf > 0 {
                 over_time::resets(w.floats).unwrap_or(0.0)
             } else {
@@ -274,7 +297,7 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
         );
     }
     let h = if counter {
-        increase(ctx, hs)
+        increase(ctx, hs, w.resets)
     } else {
         note_reconciled(ctx, &last.1, &first.1, "subtraction");
         sub(&last.1, &first.1)
@@ -298,19 +321,24 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
     Out::Hist(h)
 }
 
-/// A counter's increase over `hs` (at least two samples).
-fn increase(ctx: &Ctx, hs: &[(i64, FloatHistogram)]) -> Result<FloatHistogram, Incompatible> {
+/// A counter's increase over `hs` (at least two samples); `resets[i]`
+/// says whether `hs[i + 1]` is a counter reset after `hs[i]`.
+fn increase(
+    ctx: &Ctx,
+    hs: &[(i64, FloatHistogram)],
+    resets: &[bool],
+) -> Result<FloatHistogram, Incompatible> {
     let (first, last) = (&hs[0].1, &hs[hs.len() - 1].1);
-    let resets = hs.windows(2).any(|p| is_reset(&p[1].1, &p[0].1));
-    if !resets && first.uses_custom_buckets() == last.uses_custom_buckets() {
+    let any_reset = resets.iter().any(|&r| r);
+    if !any_reset && first.uses_custom_buckets() == last.uses_custom_buckets() {
         let min_schema = hs.iter().map(|h| h.1.schema).min().unwrap_or(last.schema);
         note_reconciled(ctx, last, first, "subtraction");
         return sub(&reduce(last, min_schema), first);
     }
     let mut acc: Option<FloatHistogram> = None;
-    for p in hs.windows(2) {
+    for (i, p) in hs.windows(2).enumerate() {
         let (prev, curr) = (&p[0].1, &p[1].1);
-        let step = if is_reset(curr, prev) {
+        let step = if resets.get(i).copied().unwrap_or(false) {
             curr.clone()
         } else {
             note_reconciled(ctx, curr, prev, "subtraction");

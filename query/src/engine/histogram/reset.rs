@@ -18,6 +18,18 @@ pub(crate) fn is_reset(curr: &FloatHistogram, prev: &FloatHistogram) -> bool {
     if curr.count < prev.count {
         return true;
     }
+    // The common case: the same layout, bucket by bucket.
+    if curr.schema == prev.schema
+        && curr.zero_threshold == prev.zero_threshold
+        && curr.positive_spans == prev.positive_spans
+        && curr.negative_spans == prev.negative_spans
+        && curr.custom_values == prev.custom_values
+    {
+        let down = |c: &[f64], p: &[f64]| c.iter().zip(p).any(|(c, p)| c < p);
+        return curr.zero_count < prev.zero_count
+            || down(&curr.positive_buckets, &prev.positive_buckets)
+            || down(&curr.negative_buckets, &prev.negative_buckets);
+    }
     if curr.uses_custom_buckets() != prev.uses_custom_buckets() {
         return true;
     }
