@@ -77,7 +77,17 @@ pub(crate) fn apply(
         (Mul, Hist(h), Float(f)) | (Mul, Float(f), Hist(h)) => {
             Some(Answer::Hist(map_values(h, |c| c * f)))
         }
-        (Div, Hist(h), Float(f)) => Some(Answer::Hist(map_values(h, |c| c / f))),
+        (Div, Hist(h), Float(f)) => {
+            let mut q = map_values(h, |c| c / f);
+            if f == 0.0 {
+                // Division by zero leaves no buckets, as in Prometheus.
+                q.positive_spans.clear();
+                q.positive_buckets.clear();
+                q.negative_spans.clear();
+                q.negative_buckets.clear();
+            }
+            Some(Answer::Hist(q))
+        }
         (TrimUpper, Hist(h), Float(x)) => Some(Answer::Hist(trim(h, x, Keep::Below))),
         (TrimLower, Hist(h), Float(x)) => Some(Answer::Hist(trim(h, x, Keep::Above))),
         (Eql | Neq, Hist(a), Hist(b)) => {

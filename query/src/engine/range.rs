@@ -28,7 +28,12 @@ pub(crate) fn load(
     let series: Vec<_> = set
         .map(|s| {
             held = held.saturating_add(s.samples.held_bytes());
-            Selected::stored(s.labels, s.samples, keep_stale)
+            let mut hists: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+            if !keep_stale {
+                hists.retain(|(_, h)| !h.is_stale());
+            }
+            held = held.saturating_add(hists.iter().map(|(_, h)| hist_bytes(h)).sum());
+            Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists)
         })
         .collect();
     ctx.selected_in(t0.elapsed());
@@ -39,6 +44,13 @@ pub(crate) fn load(
         held.saturating_add(series.capacity().saturating_mul(size_of::<Selected>())),
     )?;
     Ok(series)
+}
+
+/// The memory a decoded histogram sample takes.
+fn hist_bytes(h: &FloatHistogram) -> usize {
+    size_of::<(i64, FloatHistogram)>()
+        + 8 * (h.positive_buckets.len() + h.negative_buckets.len() + h.custom_values.len())
+        + size_of::<hourglass_storage::Span>() * (h.positive_spans.len() + h.negative_spans.len())
 }
 
 /// Repeats single-step results over `n` steps (for `@`).

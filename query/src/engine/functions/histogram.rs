@@ -204,8 +204,11 @@ fn per_histogram(
     let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (i, s) in input.iter().enumerate() {
-        let Some(le_text) = s.labels.get("le") else {
-            continue;
+        // Native histograms carry no `le`; a float series must.
+        let le_text = match s.labels.get("le") {
+            Some(l) => l,
+            None if s.vals.iter().any(Option::is_some) => "",
+            None => continue,
         };
         let Some(le) = parse_le(le_text) else {
             ctx.note(
@@ -214,10 +217,13 @@ fn per_histogram(
             );
             continue;
         };
+        // Grouped with the metric name (dropped from the result, where
+        // two metrics of the same labels are the duplicate Prometheus
+        // reports).
         let key = Labels::from_pairs(
             s.labels
                 .iter()
-                .filter(|p| &*p.name != "le" && &*p.name != NAME)
+                .filter(|p| &*p.name != "le")
                 .map(|p| (&*p.name, &*p.value)),
         );
         let gi = *index.entry(key.clone()).or_insert_with(|| {
@@ -260,7 +266,10 @@ fn per_histogram(
         });
     }
     out.retain(|s| s.vals.iter().any(Option::is_some));
-    Ok(out)
+    for s in &mut out {
+        s.labels = s.labels.without(NAME);
+    }
+    merge_same_labels(out)
 }
 
 /// Go's `strconv.ParseFloat` for bucket bounds (`+Inf`, `1e3`, `0.5`).

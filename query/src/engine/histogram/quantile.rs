@@ -3,6 +3,7 @@
 //! inside exponential ones (whose bounds are linear on a log scale).
 
 use super::buckets::{Bucket, all_buckets};
+use crate::engine::numeric::kahan_inc;
 use hourglass_storage::FloatHistogram;
 
 /// True when `b` is the zero bucket (or a bucket spanning zero).
@@ -178,17 +179,10 @@ pub(crate) fn variance(h: &FloatHistogram) -> f64 {
             if b.upper < 0.0 { -m } else { m }
         };
         let d = v - mean;
-        // Kahan-compensated, as Prometheus adds these.
-        let x = b.count * d * d;
-        let t = sum + x;
-        if sum.abs() >= x.abs() {
-            c += (sum - t) + x;
-        } else {
-            c += (x - t) + sum;
-        }
-        sum = t;
+        (sum, c) = kahan_inc(b.count * d * d, sum, c);
     }
-    (sum + c) / h.count
+    let sum = if sum.is_infinite() { sum } else { sum + c };
+    sum / h.count
 }
 
 #[cfg(test)]
