@@ -13,8 +13,9 @@ use hourglass_storage::{FloatHistogram, Labels};
 use std::collections::HashMap;
 
 pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> {
-    let lhs = ctx.eval(&b.lhs, g)?;
-    let rhs = ctx.eval(&b.rhs, g)?;
+    // Each operand is a path of its own for statistics-only reads.
+    let lhs = ctx.with_stats_only(false, || ctx.eval(&b.lhs, g))?;
+    let rhs = ctx.with_stats_only(false, || ctx.eval(&b.rhs, g))?;
     let op = b.op;
     Ok(match (lhs, rhs) {
         (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar({

@@ -40,6 +40,25 @@ pub(crate) fn prepare(ctx: &Ctx, op: AggregateOp, input: &mut [GSeries]) {
     }
 }
 
+/// Warns when histograms added up disagree on a counter reset (one says
+/// it is one, another that it is not).
+pub(crate) fn note_conflicting_resets<'a>(ctx: &Ctx, hs: impl Iterator<Item = &'a FloatHistogram>) {
+    let (mut reset, mut not_reset) = (false, false);
+    for h in hs {
+        match h.counter_reset_hint {
+            CounterResetHint::CounterReset => reset = true,
+            CounterResetHint::NotCounterReset => not_reset = true,
+            _ => {}
+        }
+    }
+    if reset && not_reset {
+        ctx.note(
+            Note::Warning,
+            "PromQL warning: conflicting counter resets during histogram aggregation".to_string(),
+        );
+    }
+}
+
 /// `sum`/`avg` of the histograms of each group, per step, into the
 /// group's row of `out` (one row per group, in group order). A group with
 /// floats and histograms at one step gets no value there.
@@ -65,6 +84,7 @@ pub(crate) fn sum_into(
                 row.vals[k] = None;
                 continue;
             }
+            note_conflicting_resets(ctx, mem.iter().filter_map(|&i| input[i].hist(k)));
             let mut acc: FloatHistogram = first.clone();
             let mut count = 1.0;
             let mut ok = true;

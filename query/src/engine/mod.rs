@@ -15,7 +15,7 @@ mod eval;
 mod functions;
 mod fused;
 mod grouping;
-mod hist_aggregate;
+pub(crate) mod hist_aggregate;
 mod hist_binary;
 pub mod histogram;
 mod numeric;
@@ -357,6 +357,7 @@ impl Engine {
             series: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
             hist_stash: Mutex::new(Vec::new()),
+            stats_only: AtomicBool::new(false),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
             budget: self.admission.memory(),
@@ -406,6 +407,11 @@ pub(crate) struct Ctx<'a> {
     /// address of their AST node, until the function that called for the
     /// argument takes them (float functions never look).
     hist_stash: Mutex<Vec<(usize, range::HistMatrix)>>,
+    /// Set while evaluating below `histogram_count`/`_sum`/`_avg` (and no
+    /// nearer `histogram_quantile`/`_fraction` or binary operator): as
+    /// Prometheus's statistics-only reads, selectors then give each
+    /// histogram without a reset hint the hint its predecessor implies.
+    stats_only: AtomicBool,
     max_samples: usize,
     max_series: usize,
     /// The server-wide budget `held` is drawn from.
@@ -613,6 +619,20 @@ impl Ctx<'_> {
                 .map(StepSamples::take)
                 .unwrap_or_default(),
         }
+    }
+
+    /// Evaluates `f` with the statistics-only flag set to `on`, restoring
+    /// it afterwards.
+    pub(crate) fn with_stats_only<T>(&self, on: bool, f: impl FnOnce() -> T) -> T {
+        let before = self.stats_only.swap(on, Ordering::Relaxed);
+        let out = f();
+        self.stats_only.store(before, Ordering::Relaxed);
+        out
+    }
+
+    /// Whether selectors derive reset hints (see [`Ctx::with_stats_only`]).
+    pub(crate) fn stats_only(&self) -> bool {
+        self.stats_only.load(Ordering::Relaxed)
     }
 
     /// Keeps the histogram series of the range argument at `key` for

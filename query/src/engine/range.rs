@@ -23,6 +23,7 @@ pub(crate) fn load(
         return Ok(Vec::new());
     }
     let t0 = std::time::Instant::now();
+    let stats_only = ctx.stats_only();
     let set = ctx.querier.select(matchers, mint, maxt)?;
     let mut held = 0usize;
     let series: Vec<_> = set
@@ -31,6 +32,9 @@ pub(crate) fn load(
             let mut hists: Vec<(i64, FloatHistogram)> = s.histograms.collect();
             if !keep_stale {
                 hists.retain(|(_, h)| !h.is_stale());
+            }
+            if stats_only {
+                derive_reset_hints(&mut hists);
             }
             held = held.saturating_add(hists.iter().map(|(_, h)| hist_bytes(h)).sum());
             Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists)
@@ -44,6 +48,23 @@ pub(crate) fn load(
         held.saturating_add(series.capacity().saturating_mul(size_of::<Selected>())),
     )?;
     Ok(series)
+}
+
+/// Gives every histogram without a hint the one its predecessor in `hs`
+/// implies: a counter reset or not (the first: not).
+fn derive_reset_hints(hs: &mut [(i64, FloatHistogram)]) {
+    use hourglass_storage::CounterResetHint as H;
+    for i in 0..hs.len() {
+        if hs[i].1.counter_reset_hint != H::Unknown {
+            continue;
+        }
+        let reset = i > 0 && super::histogram::reset::is_reset(&hs[i].1, &hs[i - 1].1);
+        hs[i].1.counter_reset_hint = if reset {
+            H::CounterReset
+        } else {
+            H::NotCounterReset
+        };
+    }
 }
 
 /// The memory a decoded histogram sample takes.

@@ -5,6 +5,7 @@
 //! window holding both floats and histograms gets the annotation
 //! Prometheus gives and no value where it gives none.
 
+use super::super::hist_aggregate::note_conflicting_resets;
 use super::super::histogram::arith::{
     Incompatible, add, custom_mismatch, equal, map_values, reduce, sub,
 };
@@ -253,6 +254,7 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
                     sum / nf as f64
                 });
             }
+            note_conflicting_resets(ctx, w.hists.iter().map(|(_, h)| h));
             let mut acc = w.hists[0].1.clone();
             for (_, h) in &w.hists[1..] {
                 note_reconciled(ctx, &acc, h, "aggregation");

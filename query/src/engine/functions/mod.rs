@@ -38,7 +38,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let date = |part: DatePart| time::call(ctx, args, g, part);
     let window = |keep: bool, f: over_time::Kernel| over_time::each(ctx, args, g, keep, f);
     let native_stat = |which| {
-        let v = args::vector_arg(ctx, args.first(), g)?;
+        let v = ctx.with_stats_only(true, || args::vector_arg(ctx, args.first(), g))?;
         hist_instant::stat(ctx, &v, g.n, which)
     };
     // `x[5m] anchored`/`smoothed`: the parser allows them only where
@@ -134,8 +134,12 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::PredictLinear => over_time::predict_linear(ctx, args, g),
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 
-        F::HistogramQuantile => histogram::call_quantile(ctx, args, g),
-        F::HistogramFraction => histogram::call_fraction(ctx, args, g),
+        F::HistogramQuantile => {
+            ctx.with_stats_only(false, || histogram::call_quantile(ctx, args, g))
+        }
+        F::HistogramFraction => {
+            ctx.with_stats_only(false, || histogram::call_fraction(ctx, args, g))
+        }
         F::HistogramAvg => native_stat(hist_instant::Stat::Avg),
         F::HistogramCount => native_stat(hist_instant::Stat::Count),
         F::HistogramStddev => native_stat(hist_instant::Stat::Stddev),
