@@ -417,7 +417,9 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid, key: usize) -> Result<MatrixArg, 
             step,
             n: usize::try_from(n).map_err(|_| EvalError::TooManySamples { limit: usize::MAX })?,
         };
-        let gs = match ctx.eval(&sq.expr, inner)? {
+        // Reset hints derived for statistics-only reads describe
+        // neighbouring samples, not the subquery's points: not below one.
+        let gs = match ctx.with_stats_only(false, || ctx.eval(&sq.expr, inner))? {
             GValue::Vector(s) => s,
             GValue::Scalar(v) => {
                 ctx.admit::<Option<f64>>(v.len())?;
