@@ -282,8 +282,7 @@ fn selectors<'a>(e: &'a Expr, out: &mut Vec<&'a [hourglass_storage::Matcher]>) {
     }
 }
 
-/// Does `ev` select a classic histogram that `load_with_nhcb` would
-/// have loaded as native custom buckets too (not loaded here)?
+/// Does `ev` select a series loaded with native histograms?
 fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
     let Ok(expr) = parse_promql(&ev.expr) else {
         return false;
@@ -302,8 +301,6 @@ fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
 struct Tally {
     evals: usize,
     passed: usize,
-    /// Evals on `load_with_nhcb` conversions, not run.
-    histogram: usize,
     /// Evals written in native-histogram notation or over native
     /// histograms, and how many of them passed.
     native: usize,
@@ -322,13 +319,11 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
         }
     };
     let (mut _dir, mut storage) = common::empty_store();
-    let mut histograms: Vec<Labels> = Vec::new();
     let mut native: Vec<Labels> = Vec::new();
     for cmd in cmds {
         match cmd {
             Command::Clear => {
                 (_dir, storage) = common::empty_store();
-                histograms.clear();
                 native.clear();
             }
             Command::Load { step, series } => {
@@ -354,16 +349,11 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                 }
                 storage.append(&batch).expect("append");
             }
-            Command::Histograms(h) => histograms.extend(h),
             Command::Unreadable { line, reason } => {
                 tally.evals += 1;
                 tally.failures.push(format!("{name}:{line}: {reason}"));
             }
             Command::Eval(ev) => {
-                if is_histogram_eval(&ev, &histograms) {
-                    tally.histogram += 1;
-                    continue;
-                }
                 tally.evals += 1;
                 let on_native = ev.histogram || is_histogram_eval(&ev, &native);
                 tally.native += usize::from(on_native);
@@ -398,10 +388,6 @@ fn promql_scripts() {
             .display()
             .to_string();
         let t = run_script(&engine, &name, &text);
-        assert_eq!(
-            t.histogram, 0,
-            "{name}: native-histogram evals are not run here"
-        );
         evals += t.evals;
         failures.extend(t.failures);
     }
@@ -443,24 +429,22 @@ fn outside_scripts() {
             .to_string();
         let t = run_script(&engine, &name, &text);
         eprintln!(
-            "{name}: {} of {} evals pass ({} of {} on native histograms; {} load_with_nhcb evals not run)",
-            t.passed, t.evals, t.native_passed, t.native, t.histogram
+            "{name}: {} of {} evals pass ({} of {} on native histograms)",
+            t.passed, t.evals, t.native_passed, t.native
         );
         all.evals += t.evals;
         all.passed += t.passed;
-        all.histogram += t.histogram;
         all.native += t.native;
         all.native_passed += t.native_passed;
         all.failures.extend(t.failures);
     }
     eprintln!(
-        "total: {} of {} evals pass ({:.1}%); on native histograms {} of {}; {} load_with_nhcb evals not run",
+        "total: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
         all.passed,
         all.evals,
         100.0 * all.passed as f64 / all.evals.max(1) as f64,
         all.native_passed,
         all.native,
-        all.histogram
     );
     if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES") {
         std::fs::write(out, all.failures.join("\n")).expect("write failures");

@@ -86,9 +86,6 @@ pub enum Command {
         line: usize,
         reason: String,
     },
-    /// Series written in native-histogram notation (`{{...}}`): not
-    /// loaded; evals that select them are not float evals.
-    Histograms(Vec<Labels>),
 }
 
 /// A Prometheus duration (`1h30m`, `5m`, `100ms`, `0`) in milliseconds;
@@ -258,6 +255,94 @@ fn expand_histogram(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
         out.push(Some(Val::Hist(Box::new(cur.clone()))));
     }
     Ok(())
+}
+
+/// The classic histograms among `series` (`<name>_bucket` with `le`, and
+/// `<name>_sum` beside them) as native histograms with custom buckets,
+/// named `<name>`: at each step where every bucket has a value.
+fn nhcb(series: &[(Labels, Vec<Slot>)]) -> Vec<(Labels, Vec<Slot>)> {
+    type Group = (Labels, Vec<(f64, usize)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (labels, _)) in series.iter().enumerate() {
+        let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) else {
+            continue;
+        };
+        let Some(le) = labels.get("le").and_then(|l| {
+            let l = l.trim();
+            match l.to_ascii_lowercase().as_str() {
+                "+inf" | "inf" => Some(f64::INFINITY),
+                _ => l.parse::<f64>().ok(),
+            }
+        }) else {
+            continue;
+        };
+        let key = Labels::from_pairs(
+            std::iter::once(("__name__", base)).chain(
+                labels
+                    .iter()
+                    .filter(|l| &*l.name != "le" && &*l.name != "__name__")
+                    .map(|l| (&*l.name, &*l.value)),
+            ),
+        );
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push((le, i)),
+            None => groups.push((key, vec![(le, i)])),
+        }
+    }
+    let float_at = |i: usize, k: usize| match series[i].1.get(k) {
+        Some(Some(Val::Float(v))) => Some(*v),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for (key, mut buckets) in groups {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        buckets.dedup_by(|b, a| a.0 == b.0);
+        if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+            continue;
+        }
+        let sum_name = format!("{}_sum", key.metric_name().unwrap_or(""));
+        let sum_labels = Labels::from_pairs(
+            std::iter::once(("__name__", sum_name.as_str())).chain(
+                key.iter()
+                    .filter(|l| &*l.name != "__name__")
+                    .map(|l| (&*l.name, &*l.value)),
+            ),
+        );
+        let sum_series = series.iter().position(|(l, _)| *l == sum_labels);
+        let steps = buckets
+            .iter()
+            .map(|&(_, i)| series[i].1.len())
+            .max()
+            .unwrap_or(0);
+        let slots = (0..steps)
+            .map(|k| {
+                let cum: Option<Vec<f64>> = buckets.iter().map(|&(_, i)| float_at(i, k)).collect();
+                let cum = cum?;
+                let mut counts = Vec::with_capacity(cum.len());
+                let mut prev = 0.0;
+                for c in &cum {
+                    counts.push(c - prev);
+                    prev = *c;
+                }
+                let count = *cum.last()?;
+                Some(Val::Hist(Box::new(FloatHistogram {
+                    counter_reset_hint: CounterResetHint::Unknown,
+                    schema: -53,
+                    zero_threshold: 0.0,
+                    zero_count: 0.0,
+                    count,
+                    sum: sum_series.and_then(|i| float_at(i, k)).unwrap_or(0.0),
+                    positive_spans: vec![Span::new(0, counts.len() as u32)],
+                    negative_spans: Vec::new(),
+                    positive_buckets: counts,
+                    negative_buckets: Vec::new(),
+                    custom_values: buckets[..buckets.len() - 1].iter().map(|b| b.0).collect(),
+                })))
+            })
+            .collect();
+        out.push((key, slots));
+    }
+    out
 }
 
 /// Expands one value token: `1`, `_`, `_x3`, `stale`, `1x3`, `0+10x5`,
@@ -482,28 +567,17 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
             Some("load" | "load_with_nhcb") => {
                 let step = duration(words.next().unwrap_or("")).map_err(err)?;
                 let mut series = Vec::new();
-                let mut histograms = Vec::new();
                 for (bl, l) in block {
                     let (labels, rest) = series_desc(l).map_err(|m| format!("line {bl}: {m}"))?;
-                    // `load_with_nhcb` also loads each classic histogram
-                    // as a native one with custom buckets.
-                    if t.starts_with("load_with_nhcb")
-                        && let Some(base) =
-                            labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
-                    {
-                        let mut h = labels.without("le").without("__name__");
-                        h = Labels::from_pairs(
-                            std::iter::once(("__name__", base))
-                                .chain(h.iter().map(|l| (&*l.name, &*l.value))),
-                        );
-                        histograms.push(h);
-                    }
                     series.push((labels, values(rest).map_err(|m| format!("line {bl}: {m}"))?));
                 }
-                cmds.push(Command::Load { step, series });
-                if !histograms.is_empty() {
-                    cmds.push(Command::Histograms(histograms));
+                // `load_with_nhcb` also loads each classic histogram as a
+                // native one with custom buckets.
+                if t.starts_with("load_with_nhcb") {
+                    let converted = nhcb(&series);
+                    series.extend(converted);
                 }
+                cmds.push(Command::Load { step, series });
             }
             Some(w @ ("eval" | "eval_fail" | "eval_ordered" | "eval_warn" | "eval_info")) => {
                 let rest = t[w.len()..].trim_start();

@@ -14,7 +14,6 @@ use super::super::range::{self, HistMatrix};
 use super::super::value::{GSeries, Grid, RawSeries, drop_name};
 use super::super::{Ctx, Note};
 use super::extrapolate::Extrapolator;
-use super::over_time;
 use super::rate::windowed_each;
 use crate::engine::error::EvalError;
 use crate::engine::numeric::kahan_sum;
@@ -37,6 +36,7 @@ pub(super) fn handles(f: F) -> Option<bool> {
         | F::CountOverTime
         | F::PresentOverTime => Some(false),
         F::LastOverTime | F::FirstOverTime => Some(true),
+        F::TsOfLastOverTime | F::TsOfFirstOverTime => Some(false),
         _ => None,
     }
 }
@@ -204,27 +204,23 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
             hist_rate(ctx, w, counter, f == F::Rate, name)
         }
         F::Irate | F::Idelta => instant(ctx, w, f == F::Irate, name),
-        F::Resets => {
-            let h = w.resets.iter().filter(|&&r| r).count();
-            let fl = if nf > 0 {
-                over_time::resets(w.floats).unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            Out::Float(fl + h as f64)
+        F::Resets | F::Changes => Out::Float(transitions(w, f == F::Resets) as f64),
+        F::TsOfLastOverTime => {
+            let t = w
+                .floats
+                .last()
+                .map(|p| p.t)
+                .max(w.hists.last().map(|h| h.0));
+            float(t.map(|t| t as f64 / 1000.0))
         }
-        F::Changes => {
-            let h = w
-                .hists
-                .windows(2)
-                .filter(|p| !equal(&p[1].1, &p[0].1))
-                .count();
-            let fl = if nf > 0 {
-                over_time::changes(w.floats).unwrap_or(0.0)
-            } else {
-                0.0
+        F::TsOfFirstOverTime => {
+            let tf = w.floats.first().map(|p| p.t);
+            let th = w.hists.first().map(|h| h.0);
+            let t = match (tf, th) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
-            Out::Float(fl + h as f64)
+            float(t.map(|t| t as f64 / 1000.0))
         }
         F::CountOverTime => Out::Float((nf + nh) as f64),
         F::PresentOverTime => Out::Float(1.0),
@@ -272,6 +268,39 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
         }
         _ => Out::None,
     }
+}
+
+/// `resets` (`resets`) or `changes` over the window's samples in time
+/// order: floats and histograms compared among their kind, and every
+/// change of kind counted too.
+fn transitions(w: &Window, resets: bool) -> usize {
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut prev: Option<Result<f64, &FloatHistogram>> = None;
+    let mut n = 0;
+    while i < w.floats.len() || j < w.hists.len() {
+        let take_float = match (w.floats.get(i), w.hists.get(j)) {
+            (Some(p), Some(h)) => p.t < h.0,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let curr = if take_float {
+            i += 1;
+            Ok(w.floats[i - 1].v)
+        } else {
+            j += 1;
+            Err(&w.hists[j - 1].1)
+        };
+        n += usize::from(match (&prev, &curr) {
+            (Some(Ok(a)), Ok(b)) if resets => b < a,
+            (Some(Ok(a)), Ok(b)) => !(a == b || (a.is_nan() && b.is_nan())),
+            (Some(Err(a)), Err(b)) if resets => is_reset(b, a),
+            (Some(Err(a)), Err(b)) => !equal(b, a),
+            (Some(_), _) => true,
+            (None, _) => false,
+        });
+        prev = Some(curr);
+    }
+    n
 }
 
 /// Prometheus's `histogramRate`, extrapolated as the float rate is: a
@@ -378,6 +407,15 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
     let [last, prev] = picked.as_slice() else {
         return Out::None;
     };
+    if let (true, Err(l), Err(p)) = (is_rate, last, prev) {
+        let gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
+        if gauge(&l.1) || gauge(&p.1) {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
+            );
+        }
+    }
     match (last, prev) {
         (Ok(last), Ok(prev)) => {
             if !is_rate {

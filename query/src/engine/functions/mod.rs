@@ -160,10 +160,27 @@ pub(crate) fn with_hist_rows(
     rows: Vec<super::value::GSeries>,
     g: Grid,
 ) -> Result<Vec<super::value::GSeries>, EvalError> {
-    match c.args.first().map(|a| ctx.take_hists(hist_key(a))) {
+    let range_arg = c
+        .args
+        .iter()
+        .find(|a| a.value_type() == crate::parser::ast::ValueType::Matrix);
+    match range_arg.map(|a| ctx.take_hists(hist_key(a))) {
         Some(Some(hm)) if hist_range::handles(c.func.id).is_some() => {
             let hist_rows = hist_range::eval(ctx, c.func.id, hm, g)?;
             Ok(hist_range::merge_rows(rows, hist_rows))
+        }
+        Some(Some(hm)) => {
+            // The float functions answered from the floats alone.
+            for s in hm.series.iter().filter(|s| !s.samples.is_empty()) {
+                ctx.note(
+                    super::Note::Info,
+                    format!(
+                        "PromQL info: ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                        s.labels.metric_name().unwrap_or("")
+                    ),
+                );
+            }
+            Ok(rows)
         }
         _ => Ok(rows),
     }
