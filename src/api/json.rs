@@ -1,8 +1,8 @@
 //! Query results as JSON, written by hand: results can hold millions of
 //! points, and the number formats must match Prometheus's.
 
-use hourglass_query::prom_text::{Quoting, write_api_value, write_quoted};
 use hourglass_query::histogram_buckets;
+use hourglass_query::prom_text::{Quoting, write_api_value, write_quoted};
 use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::{FloatHistogram, Labels};
 use std::fmt::Write as _;

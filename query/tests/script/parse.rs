@@ -74,6 +74,8 @@ pub struct Eval {
 }
 
 #[derive(Debug)]
+// Evals outnumber loads, and a script is read once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Load {
         step: i64,

@@ -321,7 +321,7 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
             format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
         );
     }
-    if !counter && !(gauge(&first.1) && gauge(&last.1)) {
+    if !(counter || gauge(&first.1) && gauge(&last.1)) {
         ctx.note(
             Note::Warning,
             format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),

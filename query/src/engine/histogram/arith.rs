@@ -220,7 +220,7 @@ fn widen_zero_bucket(h: &mut FloatHistogram, pos: &mut Vec<(i32, f64)>, neg: &mu
 /// (bit for bit; empty buckets and the reset hint do not matter).
 pub(crate) fn equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
     let side = |sa, ca, sb, cb| {
-        let (x, y): (Vec<(i32, f64)>, Vec<(i32, f64)>) = (pairs(sa, ca), pairs(sb, cb));
+        let (x, y) = (pairs(sa, ca), pairs(sb, cb));
         let nz = |v: Vec<(i32, f64)>| -> Vec<(i32, u64)> {
             v.into_iter()
                 .filter(|p| p.1 != 0.0)
