@@ -458,6 +458,14 @@ impl Ctx<'_> {
         }
     }
 
+    /// Counts histogram samples read from storage (for statistics).
+    pub fn loaded_histograms(&self, hists: &[(i64, hourglass_storage::FloatHistogram)]) {
+        self.samples.fetch_add(hists.len(), Ordering::Relaxed);
+        if let Some(p) = &self.per_step {
+            p.count(hists.iter().map(|h| h.0));
+        }
+    }
+
     /// Counts time spent selecting series from storage.
     pub fn selected_in(&self, took: Duration) {
         self.select_nanos

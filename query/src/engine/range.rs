@@ -36,6 +36,7 @@ pub(crate) fn load(
             if stats_only {
                 derive_reset_hints(&mut hists);
             }
+            ctx.loaded_histograms(&hists);
             held = held.saturating_add(hists.iter().map(|(_, h)| hist_bytes(h)).sum());
             Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists)
         })
