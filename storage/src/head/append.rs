@@ -110,6 +110,8 @@ pub struct AppendStats {
     pub rejected: Rejected,
     /// Zeros stored at start timestamps (not counted in `appended`).
     pub start_zeros: u64,
+    /// Native histogram samples stored (counted in `appended` too).
+    pub histograms: u64,
     /// Series refused by validation (at most [`MAX_REPORTED_ERRORS`]).
     pub invalid_series: Vec<LabelError>,
 }
@@ -400,6 +402,7 @@ impl Head {
                 a.batch_min = a.batch_min.min(*t);
             }
             a.stats.start_zeros += zeros;
+            a.stats.histograms += a.accepted_h.len() as u64;
             a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
         if let Some(rec) = a.rec.as_mut()
