@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hourglass_query::{Engine, QueryOptions, parse};
+use hourglass_query::{Engine, EngineOptions, QueryOptions, parse};
 use hourglass_storage::{CounterResetHint, FloatHistogram, Labels, Options, Span, Storage};
 use std::hint::black_box;
 
@@ -70,7 +70,14 @@ fn bench(c: &mut Criterion) {
         t0.elapsed().as_secs_f64()
     );
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
-    let engine = Engine::default();
+    // Every selected series' histograms are decoded when selected (not
+    // one series at a time, as floats are), so the day of 1,000 series
+    // needs more than the default budget.
+    let engine = Engine::new(EngineOptions {
+        max_samples: 1_000_000_000,
+        memory_budget_samples: 1_000_000_000,
+        ..EngineOptions::default()
+    });
     let expr = parse("histogram_quantile(0.99, sum(rate(h[5m])))").expect("parse");
     let (start, end, step) = (300_000, (POINTS - 1) * STEP_MS, 60_000);
     let run = || {
