@@ -3,7 +3,7 @@
 //! ignore them with Prometheus's info annotation.
 
 use super::error::EvalError;
-use super::histogram::arith::{add, custom_mismatch, map_values};
+use super::histogram::arith::{add_into, custom_mismatch, map_values};
 use super::value::GSeries;
 use super::{Ctx, Note};
 use crate::parser::ast::AggregateOp;
@@ -97,8 +97,8 @@ pub(crate) fn sum_into(
                             .to_string(),
                     );
                 }
-                match add(&acc, h) {
-                    Ok(s) => acc = s,
+                match add_into(&mut acc, h) {
+                    Ok(()) => {}
                     Err(_) => {
                         ctx.note(
                             Note::Warning,

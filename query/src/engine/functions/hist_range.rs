@@ -364,7 +364,11 @@ fn increase(
     if !any_reset && first.uses_custom_buckets() == last.uses_custom_buckets() {
         let min_schema = hs.iter().map(|h| h.1.schema).min().unwrap_or(last.schema);
         note_reconciled(ctx, last, first, "subtraction");
-        return sub(&reduce(last, min_schema), first);
+        return if min_schema < last.schema {
+            sub(&reduce(last, min_schema), first)
+        } else {
+            sub(last, first)
+        };
     }
     let mut acc: Option<FloatHistogram> = None;
     for (i, p) in hs.windows(2).enumerate() {

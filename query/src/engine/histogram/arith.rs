@@ -125,6 +125,13 @@ fn combine(
         }
         return combine(&a, &b, sign);
     }
+    if same_layout(a, b) {
+        // The common case (one series over time, or series of one
+        // instrumentation): bucket by bucket, one allocation.
+        let mut out = a.clone();
+        add_scaled_same_layout(&mut out, b, sign);
+        return Ok(out);
+    }
     let schema = a.schema.min(b.schema);
     let merge = |sa: &[(i32, f64)], sb: &[(i32, f64)]| {
         let mut all: Vec<(i32, f64)> = Vec::with_capacity(sa.len() + sb.len());
@@ -187,6 +194,46 @@ fn combine(
     (out.positive_spans, out.positive_buckets) = from_pairs(&pos);
     (out.negative_spans, out.negative_buckets) = from_pairs(&neg);
     Ok(out)
+}
+
+/// True when `a` and `b` have the same buckets (schema, spans, zero
+/// threshold, custom bounds): their counts line up index by index.
+fn same_layout(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.schema == b.schema
+        && a.zero_threshold == b.zero_threshold
+        && a.positive_spans == b.positive_spans
+        && a.negative_spans == b.negative_spans
+        && a.custom_values == b.custom_values
+}
+
+/// `acc += sign·b` for histograms of the same layout.
+fn add_scaled_same_layout(acc: &mut FloatHistogram, b: &FloatHistogram, sign: f64) {
+    acc.count += sign * b.count;
+    acc.sum += sign * b.sum;
+    acc.zero_count += sign * b.zero_count;
+    for (x, y) in acc.positive_buckets.iter_mut().zip(&b.positive_buckets) {
+        *x += sign * y;
+    }
+    for (x, y) in acc.negative_buckets.iter_mut().zip(&b.negative_buckets) {
+        *x += sign * y;
+    }
+    acc.counter_reset_hint = if acc.counter_reset_hint == CounterResetHint::Gauge
+        || b.counter_reset_hint == CounterResetHint::Gauge
+    {
+        CounterResetHint::Gauge
+    } else {
+        CounterResetHint::NotCounterReset
+    };
+}
+
+/// `acc += b`, in place when their layouts agree.
+pub(crate) fn add_into(acc: &mut FloatHistogram, b: &FloatHistogram) -> Result<(), Incompatible> {
+    if same_layout(acc, b) && acc.uses_custom_buckets() == b.uses_custom_buckets() {
+        add_scaled_same_layout(acc, b, 1.0);
+    } else {
+        *acc = add(acc, b)?;
+    }
+    Ok(())
 }
 
 /// Moves every bucket that overlaps the zero bucket into it; a bucket
