@@ -17,7 +17,9 @@ mod fused;
 mod grouping;
 pub(crate) mod hist_aggregate;
 mod hist_binary;
+mod hist_ctx;
 pub mod histogram;
+mod notes;
 mod numeric;
 mod range;
 mod select_k;
@@ -458,14 +460,6 @@ impl Ctx<'_> {
         }
     }
 
-    /// Counts histogram samples read from storage (for statistics).
-    pub fn loaded_histograms(&self, hists: &[(i64, hourglass_storage::FloatHistogram)]) {
-        self.samples.fetch_add(hists.len(), Ordering::Relaxed);
-        if let Some(p) = &self.per_step {
-            p.count(hists.iter().map(|h| h.0));
-        }
-    }
-
     /// Counts time spent selecting series from storage.
     pub fn selected_in(&self, took: Duration) {
         self.select_nanos
@@ -583,87 +577,6 @@ impl Ctx<'_> {
             });
         }
         Ok(())
-    }
-
-    /// Records an annotation once.
-    pub fn note(&self, kind: Note, text: String) {
-        if let Ok(mut notes) = self.notes.lock()
-            && !notes.iter().any(|(k, t)| *k == kind && *t == text)
-        {
-            notes.push((kind, text));
-        }
-    }
-
-    fn take_notes(&self, kind: Note) -> Vec<String> {
-        match self.notes.lock() {
-            Ok(notes) => notes
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, t)| t.clone())
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// The query's result with its annotations and statistics; it began
-    /// at `t0` and sorting its result took `sort_time`.
-    fn output(&self, value: Value, t0: Instant, sort_time: Duration) -> QueryOutput {
-        let stats = QueryStats {
-            samples_loaded: self.samples.load(Ordering::Relaxed),
-            series_loaded: self.series.load(Ordering::Relaxed),
-            peak_samples: self.peak.load(Ordering::Relaxed),
-            prepare_time: Duration::from_nanos(self.select_nanos.load(Ordering::Relaxed)),
-            sort_time,
-            eval_time: t0.elapsed(),
-        };
-        QueryOutput {
-            value,
-            stats,
-            warnings: self.take_notes(Note::Warning),
-            infos: self.take_notes(Note::Info),
-            samples_per_step: self
-                .per_step
-                .as_ref()
-                .map(StepSamples::take)
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Evaluates `f` with the statistics-only flag set to `on`, restoring
-    /// it afterwards.
-    pub(crate) fn with_stats_only<T>(&self, on: bool, f: impl FnOnce() -> T) -> T {
-        let before = self.stats_only.swap(on, Ordering::Relaxed);
-        let out = f();
-        self.stats_only.store(before, Ordering::Relaxed);
-        out
-    }
-
-    /// Whether selectors derive reset hints (see [`Ctx::with_stats_only`]).
-    pub(crate) fn stats_only(&self) -> bool {
-        self.stats_only.load(Ordering::Relaxed)
-    }
-
-    /// Keeps the histogram series of the range argument at `key` for
-    /// [`Ctx::take_hists`].
-    pub fn stash_hists(&self, key: usize, m: range::HistMatrix) {
-        if let Ok(mut stash) = self.hist_stash.lock() {
-            stash.retain(|(k, _)| *k != key);
-            stash.push((key, m));
-        }
-    }
-
-    /// True when the range argument at `key` left histogram series.
-    pub fn has_hists(&self, key: usize) -> bool {
-        self.hist_stash
-            .lock()
-            .is_ok_and(|s| s.iter().any(|(k, _)| *k == key))
-    }
-
-    /// The histogram series the range argument at `key` left, if any.
-    pub fn take_hists(&self, key: usize) -> Option<range::HistMatrix> {
-        let mut stash = self.hist_stash.lock().ok()?;
-        let i = stash.iter().position(|(k, _)| *k == key)?;
-        Some(stash.swap_remove(i).1)
     }
 
     /// The time an `@` modifier pins to.
