@@ -11,7 +11,7 @@ mod parse;
 
 use hourglass_query::{Engine, Expr, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
-use parse::{Command, Eval, Kind, Slot};
+use parse::{Command, Eval, Kind, Slot, Val};
 use std::path::{Path, PathBuf};
 
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -40,9 +40,38 @@ fn same(a: f64, b: f64) -> bool {
     diff <= 1e-6 * a.abs().max(b.abs()) || diff < 1e-12
 }
 
+/// Two histograms hold the same observations: count, sum and every
+/// non-empty bucket (bounds and count) agree within float noise.
+fn same_histogram(
+    a: &hourglass_storage::FloatHistogram,
+    b: &hourglass_storage::FloatHistogram,
+) -> bool {
+    let (ba, bb) = (
+        hourglass_query::histogram_buckets(a),
+        hourglass_query::histogram_buckets(b),
+    );
+    same(a.count, b.count)
+        && same(a.sum, b.sum)
+        && ba.len() == bb.len()
+        && ba.iter().zip(&bb).all(|(x, y)| {
+            x.boundaries == y.boundaries
+                && same(x.lower, y.lower)
+                && same(x.upper, y.upper)
+                && same(x.count, y.count)
+        })
+}
+
+fn same_val(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::Float(a), Val::Float(b)) => same(*a, *b),
+        (Val::Hist(a), Val::Hist(b)) => same_histogram(a, b),
+        _ => false,
+    }
+}
+
 fn fmt_slots(v: &[Slot]) -> String {
     v.iter()
-        .map(|s| s.map_or("_".to_string(), |x| x.to_string()))
+        .map(|s| s.as_ref().map_or("_".to_string(), |x| x.to_string()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -107,7 +136,7 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
     let value = out.value;
     // Normalise the result to (labels, slots) rows.
     let got: Vec<(Option<Labels>, Vec<Slot>)> = match (&value, grid) {
-        (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(*v)])],
+        (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(Val::Float(*v))])],
         (Value::String { s, .. }, _) => {
             return match &ev.string {
                 Some(want) if want == s => Ok(()),
@@ -116,7 +145,13 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         }
         (Value::Vector(v), _) => v
             .iter()
-            .map(|s| (Some(s.labels.clone()), vec![Some(s.v)]))
+            .map(|s| {
+                let v = match &s.h {
+                    Some(h) => Val::Hist(h.clone()),
+                    None => Val::Float(s.v),
+                };
+                (Some(s.labels.clone()), vec![Some(v)])
+            })
             .collect(),
         (Value::Matrix(m), Some((start, end, step))) => m
             .iter()
@@ -124,7 +159,10 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
                 let n = ((end - start) / step) as usize + 1;
                 let mut slots = vec![None; n];
                 for p in &s.points {
-                    slots[((p.t - start) / step) as usize] = Some(p.v);
+                    slots[((p.t - start) / step) as usize] = Some(Val::Float(p.v));
+                }
+                for (t, h) in &s.histograms {
+                    slots[((t - start) / step) as usize] = Some(Val::Hist(Box::new(h.clone())));
                 }
                 while slots.last().is_some_and(Option::is_none) {
                     slots.pop();
@@ -141,9 +179,17 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         (Value::Matrix(m), None) => m
             .iter()
             .map(|s| {
+                let mut pts: Vec<(i64, Val)> =
+                    s.points.iter().map(|p| (p.t, Val::Float(p.v))).collect();
+                pts.extend(
+                    s.histograms
+                        .iter()
+                        .map(|(t, h)| (*t, Val::Hist(Box::new(h.clone())))),
+                );
+                pts.sort_by_key(|p| p.0);
                 (
                     Some(s.labels.clone()),
-                    s.points.iter().map(|p| Some(p.v)).collect(),
+                    pts.into_iter().map(|(_, v)| Some(v)).collect(),
                 )
             })
             .collect(),
@@ -203,7 +249,7 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         let eq = e.len() == g.len()
             && e.iter().zip(&g).all(|(a, b)| match (a, b) {
                 (None, None) => true,
-                (Some(a), Some(b)) => same(*a, *b),
+                (Some(a), Some(b)) => same_val(a, b),
                 _ => false,
             });
         if !eq {
@@ -236,12 +282,8 @@ fn selectors<'a>(e: &'a Expr, out: &mut Vec<&'a [hourglass_storage::Matcher]>) {
     }
 }
 
-/// Is `ev` about native histograms: written in their notation, or
-/// selecting a series that was loaded as one?
+/// Does `ev` select a series loaded with native histograms?
 fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
-    if ev.histogram {
-        return true;
-    }
     let Ok(expr) = parse_promql(&ev.expr) else {
         // Unparsable here: judged by the names it mentions.
         return histograms.iter().any(|l| {
@@ -266,8 +308,10 @@ fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
 struct Tally {
     evals: usize,
     passed: usize,
-    /// Evals on native histograms, not run.
-    histogram: usize,
+    /// Evals written in native-histogram notation or over native
+    /// histograms, and how many of them passed.
+    native: usize,
+    native_passed: usize,
     failures: Vec<String>,
 }
 
@@ -282,12 +326,12 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
         }
     };
     let (mut _dir, mut storage) = common::empty_store();
-    let mut histograms: Vec<Labels> = Vec::new();
+    let mut native: Vec<Labels> = Vec::new();
     for cmd in cmds {
         match cmd {
             Command::Clear => {
                 (_dir, storage) = common::empty_store();
-                histograms.clear();
+                native.clear();
             }
             Command::Load { step, series } => {
                 let mut batch = WriteBatch::new();
@@ -299,28 +343,39 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                     .map(|(_, s)| s.clone())
                     .collect();
                 for (labels, slots) in last {
-                    let samples = slots
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, s)| s.map(|v| Sample::new(i as i64 * step, v)))
-                        .collect();
+                    let mut samples = Vec::new();
+                    let mut hists = Vec::new();
+                    for (i, s) in slots.into_iter().enumerate() {
+                        let t = i as i64 * step;
+                        match s {
+                            Some(Val::Float(v)) => samples.push(Sample::new(t, v)),
+                            Some(Val::Hist(h)) => hists.push((t, *h)),
+                            None => {}
+                        }
+                    }
+                    if !hists.is_empty() {
+                        native.push(labels.clone());
+                        storage
+                            .append_histograms(&labels, &hists)
+                            .expect("append histograms");
+                    }
                     batch.push(labels, samples);
                 }
                 storage.append(&batch).expect("append");
             }
-            Command::Histograms(h) => histograms.extend(h),
             Command::Unreadable { line, reason } => {
                 tally.evals += 1;
                 tally.failures.push(format!("{name}:{line}: {reason}"));
             }
             Command::Eval(ev) => {
-                if is_histogram_eval(&ev, &histograms) {
-                    tally.histogram += 1;
-                    continue;
-                }
                 tally.evals += 1;
+                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
+                tally.native += usize::from(on_native);
                 match check(engine, &storage, &ev) {
-                    Ok(()) => tally.passed += 1,
+                    Ok(()) => {
+                        tally.passed += 1;
+                        tally.native_passed += usize::from(on_native);
+                    }
                     Err(e) => tally
                         .failures
                         .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
@@ -347,10 +402,6 @@ fn promql_scripts() {
             .display()
             .to_string();
         let t = run_script(&engine, &name, &text);
-        assert_eq!(
-            t.histogram, 0,
-            "{name}: native-histogram evals are not run here"
-        );
         evals += t.evals;
         failures.extend(t.failures);
     }
@@ -392,20 +443,22 @@ fn outside_scripts() {
             .to_string();
         let t = run_script(&engine, &name, &text);
         eprintln!(
-            "{name}: {} of {} float evals pass ({} native-histogram evals not run)",
-            t.passed, t.evals, t.histogram
+            "{name}: {} of {} evals pass ({} of {} on native histograms)",
+            t.passed, t.evals, t.native_passed, t.native
         );
         all.evals += t.evals;
         all.passed += t.passed;
-        all.histogram += t.histogram;
+        all.native += t.native;
+        all.native_passed += t.native_passed;
         all.failures.extend(t.failures);
     }
     eprintln!(
-        "total: {} of {} float evals pass ({:.1}%), {} native-histogram evals not run",
+        "total: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
         all.passed,
         all.evals,
         100.0 * all.passed as f64 / all.evals.max(1) as f64,
-        all.histogram
+        all.native_passed,
+        all.native,
     );
     if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES") {
         std::fs::write(out, all.failures.join("\n")).expect("write failures");

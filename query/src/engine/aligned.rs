@@ -51,21 +51,31 @@ pub(crate) fn per_step_call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, Eval
             GValue::String(s) => return Ok(GValue::String(s)),
             GValue::Vector(series) => {
                 for s in series {
-                    let Some(v) = s.vals.first().copied().flatten() else {
+                    let v = s.vals.first().copied().flatten();
+                    let h = s.hists.into_iter().next().flatten();
+                    if v.is_none() && h.is_none() {
                         continue;
-                    };
+                    }
                     let i = match index.get(&s.labels) {
                         Some(&i) => i,
                         None => {
                             rows.push(GSeries {
                                 labels: s.labels.clone(),
                                 vals: ctx.grid(g.n)?,
+                                hists: Vec::new(),
                             });
                             index.insert(s.labels, rows.len() - 1);
                             rows.len() - 1
                         }
                     };
-                    rows[i].vals[k] = Some(v);
+                    rows[i].vals[k] = v;
+                    if let Some(h) = h {
+                        let row = &mut rows[i].hists;
+                        if row.is_empty() {
+                            row.resize(g.n, None);
+                        }
+                        row[k] = Some(h);
+                    }
                 }
             }
         }

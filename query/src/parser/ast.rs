@@ -212,6 +212,12 @@ pub enum BinaryOp {
     BitXor,
     /// `^`
     Pow,
+    /// `</`: a native histogram without its observations above the
+    /// right operand.
+    TrimUpper,
+    /// `>/`: a native histogram without its observations below the
+    /// right operand.
+    TrimLower,
 }
 
 impl BinaryOp {
@@ -238,6 +244,8 @@ impl BinaryOp {
             BitOr => "bitor",
             BitXor => "bitxor",
             Pow => "^",
+            TrimUpper => "</",
+            TrimLower => ">/",
         }
     }
 
@@ -249,7 +257,7 @@ impl BinaryOp {
             And | Unless => 2,
             Eql | Neq | Lt | Le | Gt | Ge => 3,
             Add | Sub => 4,
-            Mul | Div | Mod | Atan2 | BitAnd | BitOr | BitXor => 5,
+            Mul | Div | Mod | Atan2 | BitAnd | BitOr | BitXor | TrimUpper | TrimLower => 5,
             Pow => 6,
         }
     }
@@ -262,6 +270,11 @@ impl BinaryOp {
     /// `== != < <= > >=`.
     pub fn is_comparison(self) -> bool {
         self.precedence() == 3
+    }
+
+    /// `</ >/`: they keep the metric name, as comparisons do.
+    pub fn is_trim(self) -> bool {
+        matches!(self, BinaryOp::TrimUpper | BinaryOp::TrimLower)
     }
 
     /// `and or unless`.

@@ -40,6 +40,7 @@ pub(super) fn call(
                 .map(|&e| window(func, modifier, smp, e, width, lookback))
                 .collect();
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: drop_name(labels),
                 vals,
             })
@@ -162,6 +163,7 @@ pub(crate) fn smoothed_selector(
                 }
             }
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: labels.clone(),
                 vals,
             })

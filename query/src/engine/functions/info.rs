@@ -170,6 +170,7 @@ fn push(
         Some(&i) => i,
         None => {
             out.push(GSeries {
+                hists: Vec::new(),
                 labels: labels.clone(),
                 vals: ctx.grid(n)?,
             });

@@ -51,6 +51,7 @@ pub(crate) fn from_matrix(
             let mut emit = |k: usize, v| vals[k] = Some(v);
             windowed_each(smp, &ends, step, width, counter, per_second, &mut emit);
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: drop_name(labels),
                 vals,
             })

@@ -57,6 +57,7 @@ pub(super) fn vector(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GValue, EvalEr
     let v = scalar_arg(ctx, args.first(), g)?;
     ctx.admit::<Option<f64>>(v.len())?;
     Ok(GValue::Vector(vec![GSeries {
+        hists: Vec::new(),
         labels: Labels::default(),
         vals: v.into_iter().map(Some).collect(),
     }]))
