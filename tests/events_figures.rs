@@ -149,3 +149,57 @@ fn live_stream_ack_to_websocket_p99_at_500k_samples_per_second() {
     );
     assert_eq!(labels, SERIES_PER_JOB, "labels once per series");
 }
+
+/// Pushes/s and push latency with 8 concurrent Pushgateway clients for
+/// 3 s against a server started with `flags`.
+fn push_figures(flags: &[&str]) -> (f64, f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), flags);
+    let addr = server.addr;
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut lat: Vec<f64> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..8)
+            .map(|c| {
+                s.spawn(move || {
+                    let body: String = (0..10).map(|i| format!("m{i} {c}\n")).collect();
+                    let mut lat = Vec::new();
+                    while Instant::now() < until {
+                        let t = Instant::now();
+                        let r = common::http::request(
+                            addr,
+                            "PUT",
+                            &format!("/metrics/job/p{c}"),
+                            &[],
+                            body.as_bytes(),
+                        );
+                        assert_eq!(r.status, 200, "{}", r.text());
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    lat
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    lat.sort_by(f64::total_cmp);
+    (
+        lat.len() as f64 / 3.0,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+    )
+}
+
+#[test]
+#[ignore = "a release-build figure; see the file's header"]
+fn push_cost_of_waiting_for_the_event_fsync() {
+    for (name, flags) in [
+        ("events on", &[][..]),
+        ("--no-events", &["--no-events"][..]),
+    ] {
+        let (rate, p50, p99) = push_figures(flags);
+        println!("pushes, 8 clients, {name}: {rate:.0} pushes/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+    }
+}
