@@ -434,3 +434,72 @@ fn jetstream_throughput_cpu_and_latency_figures() {
     );
     drop(nats);
 }
+
+/// The server's sink draining a backlog into JetStream: 100,000 events are
+/// written to the outbox before the server starts (as if the broker had
+/// been down), then the sink reads them from disk, publishes and waits
+/// for every acknowledgement. Run against the release binary:
+/// `HOURGLASS_BIN=target/release/hourglass cargo test -p hourglass --test events_nats backlog -- --ignored --nocapture`.
+#[test]
+#[ignore = "a figure of the binary under HOURGLASS_BIN; see the doc comment"]
+fn the_servers_sink_drains_a_backlog_into_jetstream_figure() {
+    use hourglass::events::outbox;
+    use std::sync::Arc;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&dir.path().join("js"), free_port());
+    let fs: Arc<dyn hourglass_wal::fs::Fs> = Arc::new(hourglass_wal::fs::StdFs);
+    let (mut o, _) = outbox::Outbox::open(
+        fs,
+        &dir.path().join("data").join("events"),
+        outbox::Retention::default(),
+    )
+    .unwrap();
+    const N: u64 = 100_000;
+    for chunk in 0..N / 1000 {
+        let payloads: Vec<Vec<u8>> = (0..1000)
+            .map(|i| {
+                serde_json::to_vec(&event(["a", "b", "c", "d"][(chunk + i) as usize % 4])).unwrap()
+            })
+            .collect();
+        o.append(common::now_ms(), &payloads).unwrap();
+    }
+    drop(o);
+    let nats_pid = nats.child.id().to_string();
+    let nats0 = cpu_seconds_of(&nats_pid);
+    let t0 = Instant::now();
+    let server = start_hourglass(dir.path(), &nats.url());
+    let server_pid = server.child.as_ref().unwrap().id().to_string();
+    common::wait_until("the sink to drain", Duration::from_secs(120), || {
+        let s = server.get("/api/v1/events/subscriptions").json();
+        s["data"]["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "nats" && c["position"].as_u64() == Some(N + 1))
+    });
+    let took = t0.elapsed().as_secs_f64();
+    println!(
+        "server sink drained {N} events into JetStream in {took:.2} s (including the server's start) = {:.0} events/s acknowledged; CPU: server {:.1} µs/event, nats-server {:.1} µs/event",
+        N as f64 / took,
+        cpu_seconds_of(&server_pid) / N as f64 * 1e6,
+        (cpu_seconds_of(&nats_pid) - nats0) / N as f64 * 1e6
+    );
+    let info = consume_count(&nats.url());
+    assert_eq!(info, N, "the stream holds every event once");
+}
+
+/// Messages in the stream `HG_EVENTS`, as nats-py's stream info says.
+fn consume_count(url: &str) -> u64 {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import asyncio,nats,sys\nasync def m():\n nc=await nats.connect(sys.argv[1])\n i=await nc.jetstream().stream_info('HG_EVENTS')\n print(i.state.messages)\n await nc.close()\nasyncio.run(m())",
+            url,
+        ])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
