@@ -451,7 +451,6 @@ fn append_group(s: &Shared, queued: Vec<(Event, Option<Durable>)>) {
             return;
         }
     };
-    answer(waiting, true);
     c.groups.fetch_add(1, Ordering::Relaxed);
     c.appended.fetch_add(events.len() as u64, Ordering::Relaxed);
     let mut ring = lock(&s.ring);
@@ -468,6 +467,8 @@ fn append_group(s: &Shared, queued: Vec<(Event, Option<Durable>)>) {
     let head = ring.back().map_or(first, |r| r.seq + 1);
     drop(ring);
     s.head.send_replace(head);
+    // Answered once consumers can see them too.
+    answer(waiting, true);
 }
 
 #[cfg(test)]
