@@ -189,6 +189,10 @@ pub struct ServeArgs {
     /// before it is told how many it missed and skipped to the newest.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     events_consumer_buffer: u64,
+    /// Build no `metrics_collected` events (the endpoints answer 503): for
+    /// measuring what events cost.
+    #[arg(long)]
+    no_events: bool,
 }
 
 /// Runs the server until a shutdown signal.
@@ -327,7 +331,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot listen for SIGHUP")?;
     state.set_rules(rules.clone());
     let bus = open_events(data.path(), &args)?;
-    crate::events::install(bus.clone());
+    if !args.no_events {
+        crate::events::install(bus.clone());
+    }
     let streaming = tokio::spawn(crate::events::streaming::flush_loop());
     let sink = match &config.events.nats {
         Some(nats) => {
