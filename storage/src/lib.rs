@@ -22,6 +22,7 @@ pub mod compact;
 pub mod encoding;
 mod error;
 mod head;
+mod histogram_iter;
 mod index;
 mod model;
 mod part_bytes;
@@ -47,6 +48,7 @@ pub use head::{
     HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
     SeriesQuota, SeriesRefusal, SeriesTarget,
 };
+pub use histogram_iter::HistogramIter;
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::histogram::{
     CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Histogram, HistogramError,

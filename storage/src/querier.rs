@@ -2,12 +2,15 @@
 //!
 //! A [`Querier`] answers for a fixed time range `[mint, maxt]` (both
 //! inclusive, ms). `select` returns series sorted by labels, each with a
-//! [`SampleIter`] yielding samples in strictly increasing time order with
-//! duplicates (same timestamp from several sources) removed. Queriers are
+//! [`SampleIter`] yielding float samples and a [`HistogramIter`] yielding
+//! native histogram samples, each in strictly increasing time order with
+//! duplicates (same timestamp from several sources) removed; a series is
+//! returned when either holds a sample in range. Queriers are
 //! `Send + Sync`; each `Series` owns its data, so iterators run on any
 //! thread after the querier is gone.
 
 use crate::error::StorageError;
+use crate::histogram_iter::HistogramIter;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::sample_iter::SampleIter;
@@ -33,8 +36,11 @@ pub trait Querier: Send + Sync {
 pub struct Series {
     /// Its labels.
     pub labels: Labels,
-    /// Its samples in the selected range.
+    /// Its float samples in the selected range.
     pub samples: SampleIter,
+    /// Its histogram samples in the selected range (empty for float-only
+    /// series). A timestamp is never in both.
+    pub histograms: HistogramIter,
 }
 
 /// Selected series in label order.

@@ -3,6 +3,8 @@
 use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
 use crate::head::Head;
+use crate::histogram_iter::HistogramIter;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
@@ -47,10 +49,13 @@ fn hide(
             });
         }
         dels.filter(&s.labels, &mut v);
-        if !v.is_empty() {
+        let mut h: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+        dels.filter_times(&s.labels, &mut h, |x| x.0);
+        if !v.is_empty() || !h.is_empty() {
             out.push(Series {
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
+                histograms: HistogramIter::from_sorted(h),
             });
         }
     }
@@ -78,7 +83,11 @@ impl StorageQuerier<'_> {
             // Head only: its series are distinct, nothing to merge.
             return self.head.querier(mint, maxt).select(matchers, mint, maxt);
         }
-        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
+        type Runs = (
+            Vec<Vec<ChunkMeta>>,
+            Vec<Sample>,
+            Vec<Vec<(i64, FloatHistogram)>>,
+        );
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.
@@ -87,16 +96,22 @@ impl StorageQuerier<'_> {
                 by.entry(labels).or_default().0.push(chunks);
             }
         }
-        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
+        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
             let e = by.entry(labels).or_default();
-            e.0.push(run);
-            e.1 = ooo;
+            e.0.push(snap.chunks);
+            e.1 = snap.ooo;
+            e.2.push(snap.histograms);
         }
         let mut out = Vec::with_capacity(by.len());
-        for (labels, (runs, ooo)) in by {
+        for (labels, (runs, ooo, hists)) in by {
             let samples = SampleIter::new(runs, ooo, mint, maxt);
-            if !samples.is_exhausted() {
-                out.push(Series { labels, samples });
+            let histograms = HistogramIter::merge(hists);
+            if !samples.is_exhausted() || !histograms.is_empty() {
+                out.push(Series {
+                    labels,
+                    samples,
+                    histograms,
+                });
             }
         }
         Ok(SeriesSet::new(out))

@@ -181,8 +181,18 @@ pub(crate) struct Deletions<'a>(pub(crate) &'a [Tombstone]);
 impl Deletions<'_> {
     /// Removes deleted samples from one series' samples.
     pub(crate) fn filter(&self, labels: &Labels, samples: &mut Vec<Sample>) {
+        self.filter_times(labels, samples, |s| s.t);
+    }
+
+    /// Removes deleted items (timed by `time`) from one series' items.
+    pub(crate) fn filter_times<T>(
+        &self,
+        labels: &Labels,
+        items: &mut Vec<T>,
+        time: impl Fn(&T) -> i64,
+    ) {
         for t in self.0.iter().filter(|t| t.selects(labels)) {
-            samples.retain(|s| !t.covers(s.t));
+            items.retain(|x| !t.covers(time(x)));
         }
     }
 

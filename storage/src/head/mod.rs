@@ -12,6 +12,7 @@
 mod append;
 mod checkpoint_records;
 mod handle;
+mod hist_series;
 mod intern;
 mod persist;
 mod read;
@@ -21,6 +22,7 @@ mod series;
 mod series_limits;
 mod stats;
 mod thin;
+mod wal_histograms;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};

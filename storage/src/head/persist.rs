@@ -8,8 +8,9 @@
 //! chunks (merging out-of-order samples in), the caller writes and opens
 //! the partitions, then `drop_persisted` removes exactly what was written.
 
-use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter};
+use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter, TARGET_RECORD_BYTES};
 use super::series::{HeadChunk, MemSeries};
+use super::wal_records::RecordWriter;
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
 use crate::model::refs::PostingId;
@@ -156,19 +157,42 @@ impl Head {
     /// every live series (even one whose samples all moved to partitions,
     /// as later records name it by ref only) with its chunks as they are
     /// (the open one sealed as a copy), its out-of-order samples and its
-    /// newest sample, 256 series (at most a few MiB) per record.
+    /// newest sample, 256 series (at most a few MiB) per record; then the
+    /// histogram samples as batch records naming the series by ref.
     pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
+        let mut with_hist: Vec<Arc<MemSeries>> = Vec::new();
         let mut series = series.into_iter();
         let mut w = SeriesRecordWriter::default();
+        let mut hist_pass = None;
         std::iter::from_fn(move || {
             for s in series.by_ref() {
                 w.add(&series_entry(&s));
+                if lock(&s.data).ooo.hist().is_some() {
+                    with_hist.push(s);
+                }
                 if w.full() {
                     return Some(w.take());
                 }
             }
-            (!w.is_empty()).then(|| w.take())
+            if !w.is_empty() {
+                return Some(w.take());
+            }
+            let hs = hist_pass.get_or_insert_with(|| std::mem::take(&mut with_hist).into_iter());
+            let mut rec = RecordWriter::default();
+            let mut bytes = 0usize;
+            for s in hs.by_ref() {
+                let h = lock(&s.data).histograms_in(i64::MIN, i64::MAX);
+                bytes += h
+                    .iter()
+                    .map(|(_, h)| 64 + 8 * h.num_buckets())
+                    .sum::<usize>();
+                rec.histogram_group(s.id, &h);
+                if bytes >= TARGET_RECORD_BYTES {
+                    break;
+                }
+            }
+            (!rec.is_empty()).then(|| rec.finish())
         })
     }
 }

@@ -21,6 +21,9 @@
 //!            or uvarint 7, then the value's 8 bytes little-endian
 //! ```
 //!
+//! Kind 3 (a batch holding native histograms) is kind 1 followed by
+//! `hgroups` (`wal_histograms.rs`); batches without histograms stay kind 1.
+//!
 //! Version 1 (still read): groups are `uvarint ref, uvarint count, count ×
 //! (zigzag-varint (t - previous t in the group; the first against 0), value
 //! 8 bytes little-endian)`; defs as above.
@@ -32,6 +35,7 @@
 
 use crate::chunk::xor::{POW10, decimal_repr};
 use crate::encoding::{VarintError, put_uvarint, read_uvarint, unzigzag, zigzag};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
@@ -42,6 +46,8 @@ pub(crate) const VERSION: u8 = 2;
 const VERSION_1: u8 = 1;
 /// Record kind: a batch of series definitions and samples.
 pub(crate) const KIND_BATCH: u8 = 1;
+/// Record kind: a batch with native histogram samples after the floats.
+pub(crate) const KIND_HISTOGRAM_BATCH: u8 = 3;
 /// Value tag: 8 raw bytes follow (no exact decimal form).
 const RAW_VALUE: u64 = 7;
 
@@ -50,6 +56,7 @@ const RAW_VALUE: u64 = 7;
 pub(crate) struct BatchRecord {
     pub(crate) defs: Vec<(HeadRef, Labels)>,
     pub(crate) groups: Vec<(HeadRef, Vec<Sample>)>,
+    pub(crate) histograms: Vec<(HeadRef, Vec<(i64, FloatHistogram)>)>,
 }
 
 /// Why a record does not decode, and where.
@@ -68,6 +75,9 @@ pub(crate) struct RecordWriter {
     ngroups: u64,
     prev_ref: i64,
     prev_t: i64,
+    hgroups: Vec<u8>,
+    nhgroups: u64,
+    prev_href: i64,
 }
 
 pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -85,7 +95,7 @@ pub(super) fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
 
 /// Codes one value against the previous one of its group (`prev`: its
 /// decimal form, if it had one).
-fn put_value(out: &mut Vec<u8>, v: f64, prev: &mut Option<(i64, u8)>) {
+pub(super) fn put_value(out: &mut Vec<u8>, v: f64, prev: &mut Option<(i64, u8)>) {
     match decimal_repr(v) {
         Some((n, k)) => {
             let base = match *prev {
@@ -140,18 +150,45 @@ impl RecordWriter {
         }
     }
 
+    pub(crate) fn histogram_group(&mut self, id: HeadRef, samples: &[(i64, FloatHistogram)]) {
+        if samples.is_empty() {
+            return;
+        }
+        self.nhgroups += 1;
+        let g = &mut self.hgroups;
+        let id = i64::from(id.raw());
+        put_uvarint(g, zigzag(id - self.prev_href));
+        self.prev_href = id;
+        put_uvarint(g, samples.len() as u64);
+        let mut prev_t = 0i64;
+        for (t, h) in samples {
+            put_uvarint(g, zigzag(t.wrapping_sub(prev_t)));
+            prev_t = *t;
+            super::wal_histograms::put_histogram(g, h);
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.ndefs == 0 && self.ngroups == 0
+        self.ndefs == 0 && self.ngroups == 0 && self.nhgroups == 0
     }
 
     pub(crate) fn finish(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.defs.len() + self.groups.len() + 24);
+        let mut out =
+            Vec::with_capacity(self.defs.len() + self.groups.len() + self.hgroups.len() + 24);
         out.push(VERSION);
-        out.push(KIND_BATCH);
+        out.push(if self.nhgroups > 0 {
+            KIND_HISTOGRAM_BATCH
+        } else {
+            KIND_BATCH
+        });
         put_uvarint(&mut out, self.ndefs);
         out.extend_from_slice(&self.defs);
         put_uvarint(&mut out, self.ngroups);
         out.extend_from_slice(&self.groups);
+        if self.nhgroups > 0 {
+            put_uvarint(&mut out, self.nhgroups);
+            out.extend_from_slice(&self.hgroups);
+        }
         out
     }
 }
@@ -247,7 +284,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A value coded by `put_value`.
-    fn value(&mut self, prev: &mut Option<(i64, u8)>) -> Result<f64, RecordError> {
+    pub(super) fn value(&mut self, prev: &mut Option<(i64, u8)>) -> Result<f64, RecordError> {
         let x = self.uvarint()?;
         let k = (x & 7) as u8;
         if u64::from(k) == RAW_VALUE {
@@ -271,7 +308,8 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
     if version != VERSION && version != VERSION_1 {
         return r.err("unknown record version");
     }
-    if r.u8()? != KIND_BATCH {
+    let kind = r.u8()?;
+    if kind != KIND_BATCH && !(kind == KIND_HISTOGRAM_BATCH && version == VERSION) {
         return r.err("unknown record kind");
     }
     let mut rec = BatchRecord::default();
@@ -293,10 +331,40 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
         };
         rec.groups.push(group);
     }
+    if kind == KIND_HISTOGRAM_BATCH {
+        let n = r.count(2)?;
+        let mut prev_ref = 0i64;
+        for _ in 0..n {
+            rec.histograms.push(histogram_group(&mut r, &mut prev_ref)?);
+        }
+    }
     if r.pos != b.len() {
         return r.err("trailing bytes after the record");
     }
     Ok(rec)
+}
+
+#[allow(clippy::type_complexity)]
+fn histogram_group(
+    r: &mut Reader<'_>,
+    prev_ref: &mut i64,
+) -> Result<(HeadRef, Vec<(i64, FloatHistogram)>), RecordError> {
+    let id = prev_ref.wrapping_add(r.zvarint()?);
+    let Ok(raw) = u32::try_from(id) else {
+        return r.err("series ref beyond u32");
+    };
+    *prev_ref = id;
+    let n = r.count(12)?;
+    if n == 0 {
+        return r.err("empty histogram group");
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut t = 0i64;
+    for _ in 0..n {
+        t = t.wrapping_add(r.zvarint()?);
+        out.push((t, super::wal_histograms::histogram(r)?));
+    }
+    Ok((HeadRef::from_raw(raw), out))
 }
 
 fn group_v1(r: &mut Reader<'_>) -> Result<(HeadRef, Vec<Sample>), RecordError> {

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod histogram;
+mod histogram_resolution;
 pub mod labels;
 pub mod matcher;
 pub mod refs;
