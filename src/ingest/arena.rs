@@ -6,6 +6,9 @@
 use hourglass_storage::{BorrowedBatch, FloatHistogram, Sample};
 use std::ops::Range;
 
+/// One native histogram sample, as a one-element slice for the batch.
+type HistogramSample = [(i64, FloatHistogram); 1];
+
 /// Series with one sample (a float or a native histogram) each, labels in
 /// one text arena.
 #[derive(Debug, Default)]
@@ -16,7 +19,7 @@ pub struct SeriesArena {
     /// Each series' range in `pairs`, and its sample.
     series: Vec<(Range<usize>, Sample)>,
     /// Each native-histogram series' range in `pairs`, and its sample.
-    histograms: Vec<(Range<usize>, [(i64, FloatHistogram); 1])>,
+    histograms: Vec<(Range<usize>, HistogramSample)>,
     /// Bucket bytes held by `histograms`' samples.
     histogram_bytes: usize,
     /// Where the series being built starts in `pairs`.
@@ -102,7 +105,7 @@ impl SeriesArena {
         self.text.capacity()
             + self.pairs.capacity() * size_of::<(Range<usize>, Range<usize>)>()
             + self.series.capacity() * size_of::<(Range<usize>, Sample)>()
-            + self.histograms.capacity() * size_of::<(Range<usize>, [(i64, FloatHistogram); 1])>()
+            + self.histograms.capacity() * size_of::<(Range<usize>, HistogramSample)>()
             + self.histogram_bytes
     }
 
