@@ -19,6 +19,7 @@ pub mod chunk;
 mod chunk_handle;
 mod clock;
 pub mod compact;
+pub mod downsample;
 pub mod encoding;
 mod error;
 mod head;
@@ -37,6 +38,7 @@ mod storage;
 mod storage_querier;
 pub mod tombstones;
 
+pub use downsample::{DownsampleRule, ReadAs};
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
 pub use error::StorageError;

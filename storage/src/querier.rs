@@ -7,6 +7,7 @@
 //! `Send + Sync`; each `Series` owns its data, so iterators run on any
 //! thread after the querier is gone.
 
+use crate::downsample::ReadAs;
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
@@ -19,6 +20,22 @@ pub trait Querier: Send + Sync {
     /// labels.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
     -> Result<SeriesSet, StorageError>;
+
+    /// Like `select`, with downsampled spans read as `read` asks: the
+    /// synthetic samples that stand for each interval for the function
+    /// being evaluated (`select` reads them as [`ReadAs::Last`]). The set
+    /// tells which resolution it used
+    /// ([`SeriesSet::downsampled_resolution`]).
+    fn select_as(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: ReadAs,
+    ) -> Result<SeriesSet, StorageError> {
+        let _ = read;
+        self.select(matchers, mint, maxt)
+    }
 
     /// Label names of series matching `matchers` (all series when empty),
     /// sorted.
@@ -41,6 +58,8 @@ pub struct Series {
 #[derive(Debug, Default)]
 pub struct SeriesSet {
     series: std::vec::IntoIter<Series>,
+    /// The coarsest downsampled resolution read, ms.
+    resolution_ms: Option<i64>,
 }
 
 impl SeriesSet {
@@ -49,7 +68,20 @@ impl SeriesSet {
         crate::series_order::sort_by_labels(&mut series, |s| &s.labels);
         SeriesSet {
             series: series.into_iter(),
+            resolution_ms: None,
         }
+    }
+
+    /// The same set, marked as holding downsampled data of `res` ms.
+    pub(crate) fn with_resolution(mut self, res: Option<i64>) -> Self {
+        self.resolution_ms = res;
+        self
+    }
+
+    /// The coarsest resolution (ms) of the downsampled data among these
+    /// series; none when every sample is raw.
+    pub fn downsampled_resolution(&self) -> Option<i64> {
+        self.resolution_ms
     }
 }
 

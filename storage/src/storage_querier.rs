@@ -1,6 +1,7 @@
 //! The querier over the head and every open partition.
 
 use crate::chunk_handle::ChunkMeta;
+use crate::downsample::{self, ReadAs};
 use crate::error::StorageError;
 use crate::head::Head;
 use crate::model::labels::Labels;
@@ -32,6 +33,7 @@ fn hide(
     mint: i64,
     maxt: i64,
 ) -> Result<SeriesSet, StorageError> {
+    let res = set.downsampled_resolution();
     let mut out = Vec::with_capacity(set.len());
     for s in set {
         if !dels.touches_series(&s.labels) {
@@ -54,7 +56,7 @@ fn hide(
             });
         }
     }
-    Ok(SeriesSet::new(out))
+    Ok(SeriesSet::new(out).with_resolution(res))
 }
 
 impl StorageQuerier<'_> {
@@ -64,6 +66,7 @@ impl StorageQuerier<'_> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
         let (mint, maxt) = (mint.max(self.mint), maxt.min(self.maxt));
         if mint > maxt {
@@ -74,7 +77,8 @@ impl StorageQuerier<'_> {
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        if from_parts.iter().all(Vec::is_empty) {
+        let (mut ds, res) = downsample::select(&self.parts, matchers, mint, maxt, read);
+        if from_parts.iter().all(Vec::is_empty) && ds.is_empty() {
             // Head only: its series are distinct, nothing to merge.
             return self.head.querier(mint, maxt).select(matchers, mint, maxt);
         }
@@ -87,10 +91,20 @@ impl StorageQuerier<'_> {
                 by.entry(labels).or_default().0.push(chunks);
             }
         }
+        for (labels, v) in std::mem::take(&mut ds) {
+            by.entry(labels).or_default().1 = v;
+        }
         for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
             let e = by.entry(labels).or_default();
             e.0.push(run);
-            e.1 = ooo;
+            if e.1.is_empty() {
+                e.1 = ooo;
+            } else {
+                // Downsampled samples first: they win a shared time.
+                e.1.extend(ooo);
+                e.1.sort_by_key(|s| s.t);
+                e.1.dedup_by_key(|s| s.t);
+            }
         }
         let mut out = Vec::with_capacity(by.len());
         for (labels, (runs, ooo)) in by {
@@ -99,7 +113,7 @@ impl StorageQuerier<'_> {
                 out.push(Series { labels, samples });
             }
         }
-        Ok(SeriesSet::new(out))
+        Ok(SeriesSet::new(out).with_resolution(res))
     }
 }
 
@@ -110,7 +124,17 @@ impl Querier for StorageQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<SeriesSet, StorageError> {
-        let set = self.select_all(matchers, mint, maxt)?;
+        self.select_as(matchers, mint, maxt, ReadAs::Last)
+    }
+
+    fn select_as(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: ReadAs,
+    ) -> Result<SeriesSet, StorageError> {
+        let set = self.select_all(matchers, mint, maxt, read)?;
         if self.tombstones.is_empty() {
             return Ok(set);
         }

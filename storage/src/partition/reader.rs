@@ -17,6 +17,7 @@ use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use crate::downsample::DsSeries;
 use std::sync::Arc;
 
 /// One series of a partition: labels and chunk ranges in `chunks`.
@@ -37,6 +38,8 @@ pub struct Partition {
     bytes: u64,
     series: Vec<SeriesEntry>,
     postings: MemPostings<SeriesOrd>,
+    /// Downsampled series (`downsampled` file), sorted by labels.
+    downsampled: Vec<DsSeries>,
 }
 
 struct Cursor<'a> {
@@ -181,14 +184,25 @@ impl Partition {
 
         let index = fs.read(&dir.join("index")).map_err(io(&dir))?;
         let (series, postings) = parse_index(&dname, &meta, &index, body)?;
+        let ds_path = dir.join(crate::downsample::FILE);
+        let (downsampled, ds_len) = if fs.exists(&ds_path) {
+            let b = fs.read(&ds_path).map_err(io(&dir))?;
+            let d = crate::downsample::decode(&b).map_err(|e| {
+                corrupt(crate::downsample::FILE, e.offset, e.reason.clone())
+            })?;
+            (d, b.len())
+        } else {
+            (Vec::new(), 0)
+        };
 
         Ok(Partition {
             dir,
             meta,
-            bytes: (meta_bytes.len() + index.len() + map.len()) as u64,
+            bytes: (meta_bytes.len() + index.len() + map.len() + ds_len) as u64,
             chunks: Arc::new(map),
             series,
             postings,
+            downsampled,
         })
     }
 
@@ -203,12 +217,23 @@ impl Partition {
     }
 
     /// Each series with the time range of its samples.
+    /// Downsampled series included.
     pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
-        self.series.iter().filter_map(|s| {
+        let raw = self.series.iter().filter_map(|s| {
             let first = s.chunks.first()?;
             let last = s.chunks.last()?;
             Some((&s.labels, first.0, last.1))
-        })
+        });
+        let ds = self
+            .downsampled
+            .iter()
+            .filter_map(|s| Some((&s.labels, s.first.t, s.iv.last()?.last_t)));
+        raw.chain(ds)
+    }
+
+    /// Its downsampled series, sorted by labels.
+    pub fn downsampled(&self) -> &[DsSeries] {
+        &self.downsampled
     }
 
     /// How many series it holds.
