@@ -122,7 +122,7 @@ impl Downsampling<'_> {
                 .iter()
                 .any(|&(cut, res)| end <= cut && res > res_below)
         };
-        p.series_spans().any(|(l, _, _)| past(l, 0))
+        p.series().any(|(l, _)| past(l, 0))
             || p.downsampled().iter().any(|s| {
                 let finest = s.iv.iter().map(|i| i.res).min().unwrap_or(i64::MAX);
                 past(&s.labels, finest)
