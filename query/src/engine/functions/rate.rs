@@ -8,7 +8,8 @@ use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
 use super::Emit;
 use super::apply::over_windows;
-use super::args::matrix;
+use super::args::{matrix, matrix_as};
+use hourglass_storage::ReadAs;
 use super::extrapolate::Extrapolator;
 use super::regular;
 use crate::parser::ast::Expr;
@@ -23,7 +24,14 @@ pub(super) fn extrapolating(
     counter: bool,
     per_second: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
-    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g)
+    // Downsampled spans: samples that keep the reset-corrected increase.
+    let read = if counter {
+        ReadAs::Counter
+    } else {
+        ReadAs::Last
+    };
+    let m = matrix_as(ctx, args.first(), g, read)?;
+    from_matrix(ctx, m, counter, per_second, g)
 }
 
 /// `rate`/`increase` (`counter`) or `delta` of an evaluated range argument.
