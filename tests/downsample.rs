@@ -120,8 +120,9 @@ fn write_three_days(server: &Server, now: i64) {
     assert!(r.status < 300, "{} {}", r.status, r.text());
 }
 
-const QUERIES: [&str; 8] = [
+const QUERIES: [&str; 9] = [
     "g",
+    "count_over_time(g[1h])",
     "max_over_time(g[1h])",
     "min_over_time(g[1h])",
     "avg_over_time(g[1h])",
@@ -131,7 +132,7 @@ const QUERIES: [&str; 8] = [
     "histogram_quantile(0.9, sum by (le) (rate(lat_bucket[1h])))",
 ];
 
-/// Relative error allowed per query: exact for `max`/`min`, and for the
+/// Relative error allowed per query: exact for `max`/`min`/`count`, and for the
 /// sums and means of whole intervals; for the counter functions the
 /// window loses up to one interval at its start (5m of 1h) to
 /// extrapolation.

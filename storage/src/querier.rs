@@ -11,6 +11,7 @@ use crate::downsample::ReadAs;
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
+use crate::model::sample::{Sample, is_stale_nan};
 use crate::sample_iter::SampleIter;
 
 /// Read access to stored series over a time range.
@@ -33,8 +34,11 @@ pub trait Querier: Send + Sync {
         maxt: i64,
         read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
-        let _ = read;
-        self.select(matchers, mint, maxt)
+        let set = self.select(matchers, mint, maxt)?;
+        if read == ReadAs::Count {
+            return counted(set, mint, maxt);
+        }
+        Ok(set)
     }
 
     /// Label names of series matching `matchers` (all series when empty),
@@ -43,6 +47,39 @@ pub trait Querier: Send + Sync {
 
     /// Values of label `name` on series matching `matchers`, sorted.
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+}
+
+/// `set` read as [`ReadAs::Count`] where every sample is raw: each
+/// sample but stale markers becomes a 1.
+pub(crate) fn counted(set: SeriesSet, mint: i64, maxt: i64) -> Result<SeriesSet, StorageError> {
+    let res = set.downsampled_resolution();
+    let mut out = Vec::with_capacity(set.len());
+    for s in set {
+        let v = ones(s.samples, &s.labels)?;
+        if !v.is_empty() {
+            out.push(Series {
+                labels: s.labels,
+                samples: SampleIter::new(Vec::new(), v, mint, maxt),
+            });
+        }
+    }
+    Ok(SeriesSet::new(out).with_resolution(res))
+}
+
+/// The samples of `it` but stale markers, each as a 1.
+pub(crate) fn ones(mut it: SampleIter, labels: &Labels) -> Result<Vec<Sample>, StorageError> {
+    let v: Vec<Sample> = it
+        .by_ref()
+        .filter(|s| !is_stale_nan(s.v))
+        .map(|s| Sample::new(s.t, 1.0))
+        .collect();
+    match it.error() {
+        Some(e) => Err(StorageError::Chunk {
+            series: labels.to_string(),
+            source: e.clone(),
+        }),
+        None => Ok(v),
+    }
 }
 
 /// One selected series.

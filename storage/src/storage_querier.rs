@@ -80,7 +80,10 @@ impl StorageQuerier<'_> {
         let (mut ds, res) = downsample::select(&self.parts, matchers, mint, maxt, read);
         if from_parts.iter().all(Vec::is_empty) && ds.is_empty() {
             // Head only: its series are distinct, nothing to merge.
-            return self.head.querier(mint, maxt).select(matchers, mint, maxt);
+            return self
+                .head
+                .querier(mint, maxt)
+                .select_as(matchers, mint, maxt, read);
         }
         type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
@@ -94,7 +97,11 @@ impl StorageQuerier<'_> {
         for (labels, v) in std::mem::take(&mut ds) {
             by.entry(labels).or_default().1 = v;
         }
-        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
+        for (labels, run, mut ooo) in self.head.select_raw(matchers, mint, maxt) {
+            if read == ReadAs::Count {
+                ooo.retain(|s| !crate::model::sample::is_stale_nan(s.v));
+                ooo.iter_mut().for_each(|s| s.v = 1.0);
+            }
             let e = by.entry(labels).or_default();
             e.0.push(run);
             if e.1.is_empty() {
@@ -107,8 +114,17 @@ impl StorageQuerier<'_> {
             }
         }
         let mut out = Vec::with_capacity(by.len());
-        for (labels, (runs, ooo)) in by {
-            let samples = SampleIter::new(runs, ooo, mint, maxt);
+        for (labels, (runs, mut ooo)) in by {
+            let samples = if read == ReadAs::Count && !runs.is_empty() {
+                // Raw chunks as ones, beside the intervals' counts.
+                let mut v = crate::querier::ones(SampleIter::new(runs, Vec::new(), mint, maxt), &labels)?;
+                v.append(&mut ooo);
+                v.sort_by_key(|s| s.t);
+                v.dedup_by_key(|s| s.t);
+                SampleIter::new(Vec::new(), v, mint, maxt)
+            } else {
+                SampleIter::new(runs, ooo, mint, maxt)
+            };
             if !samples.is_exhausted() {
                 out.push(Series { labels, samples });
             }

@@ -231,7 +231,7 @@ pub(crate) fn matrix_arg_as(
     match e {
         Expr::Paren(inner) => matrix_arg_as(ctx, inner, g, read),
         Expr::Matrix(ms) => matrix_selector(ctx, ms, g, read),
-        Expr::Subquery(sq) => subquery(ctx, sq, g),
+        Expr::Subquery(sq) => subquery(ctx, sq, g, read == ReadAs::Count),
         _ => Err(EvalError::BadRangeType {
             got: e.value_type().name(),
         }),
@@ -295,7 +295,9 @@ fn matrix_selector(
     })
 }
 
-fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
+/// A subquery's points; with `ones`, each as a 1 (read as
+/// [`ReadAs::Count`]).
+fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid, ones: bool) -> Result<MatrixArg, EvalError> {
     let off = sq.offset.unwrap_or(0);
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
     let (times, ends) = times_for(ctx, sq.at, off, g)?;
@@ -346,7 +348,9 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
                 s.vals
                     .iter()
                     .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v))),
+                    .filter_map(|(k, v)| {
+                        v.map(|v| Sample::new(inner.t(k), if ones { 1.0 } else { v }))
+                    }),
             );
             ctx.release(s.vals.len());
             let sel = Selected::owned(s.labels, samples);

@@ -14,7 +14,7 @@ mod plan;
 mod rewrite;
 mod swap;
 
-pub use journal::fuzz_journal;
+pub use journal::{JOURNAL, check_journal, fuzz_journal};
 pub use merge::MergeCounts;
 pub use plan::{Group, plan};
 pub use rewrite::RewriteStep;

@@ -210,6 +210,10 @@ pub enum ReadAs {
     Sum,
     /// The mean per interval.
     Avg,
+    /// The number of samples: 1 for every raw sample (stale markers
+    /// dropped), the count for every interval, so that `count_over_time`
+    /// is the sum of what it reads.
+    Count,
 }
 
 /// Appends the samples standing for `s`'s intervals within `[mint, maxt]`
@@ -235,6 +239,7 @@ pub(crate) fn synthesize(s: &DsSeries, read: ReadAs, mint: i64, maxt: i64, out: 
             ReadAs::Max => out.push(at(i, i.max)),
             ReadAs::Sum => out.push(at(i, i.sum)),
             ReadAs::Avg => out.push(at(i, i.sum / i.count.max(1) as f64)),
+            ReadAs::Count => out.push(at(i, i.count as f64)),
             ReadAs::Counter => {
                 let pv = p.map_or(i.last, |p| p.v);
                 let plain = step_inc(pv, i.last);

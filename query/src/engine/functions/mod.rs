@@ -111,7 +111,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
 
         F::SumOverTime => over_time::sum(ctx, args, g),
         F::AvgOverTime => over_time::avg(ctx, args, g),
-        F::CountOverTime => window(drop_name, over_time::count),
+        // Reads a count per sample (1 raw, n per downsampled interval).
+        F::CountOverTime => window_as(drop_name, over_time::counted, ReadAs::Count),
         F::MinOverTime => window_as(drop_name, over_time::min, ReadAs::Min),
         F::MaxOverTime => window_as(drop_name, over_time::max, ReadAs::Max),
         F::StddevOverTime => window(drop_name, over_time::stddev),

@@ -124,9 +124,9 @@ pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Eva
     })
 }
 
-/// `count_over_time`.
-pub(super) fn count(w: &[Sample]) -> Option<f64> {
-    Some(w.len() as f64)
+/// `count_over_time` over samples read as [`ReadAs::Count`]: their sum.
+pub(super) fn counted(w: &[Sample]) -> Option<f64> {
+    Some(w.iter().map(|s| s.v).sum())
 }
 
 /// `min_over_time`.
