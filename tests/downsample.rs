@@ -158,9 +158,11 @@ fn warnings(server: &Server, q: &str, t_s: f64) -> String {
 fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let tier = "[[downsample]]\nmatch = '{job=\"node\"}'\nafter = \"1d\"\nresolution = \"5m\"\n";
+    // Ages chosen so that the test's day is past both tiers at any time of
+    // day: the first whole day ended at least 24 h before now.
+    let tier = "[[downsample]]\nmatch = '{job=\"node\"}'\nafter = \"12h\"\nresolution = \"5m\"\n";
     let cfg = config_file(tmp.path(), tier);
-    let flags = ["--compact-days-after", "1d", "--persist-interval", "1s"];
+    let flags = ["--compact-days-after", "12h", "--persist-interval", "1s"];
     let server = Server::start(&data, &flags);
     let now = now_ms() - 60_000;
     write_three_days(&server, now);
@@ -198,7 +200,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
     });
     let after = settled_bytes(&data);
     println!(
-        "partitions: {before} -> {after} bytes after downsampling 30 of 40 series past 1 day"
+        "partitions: {before} -> {after} bytes after downsampling 30 of 40 series past 12 h"
     );
     assert!(after < before, "{before} -> {after}");
     let got = answers(&server, t_s);
@@ -228,7 +230,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
     std::fs::create_dir(&coarse_dir).unwrap();
     let coarse = config_file(
         &coarse_dir,
-        &format!("{tier}[[downsample]]\nmatch = '{{job=\"node\"}}'\nafter = \"36h\"\nresolution = \"1h\"\n"),
+        &format!("{tier}[[downsample]]\nmatch = '{{job=\"node\"}}'\nafter = \"23h\"\nresolution = \"1h\"\n"),
     );
     let d = data.to_str().unwrap();
     let (ok, out, err) = common::cli::hourglass(&[
@@ -236,7 +238,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
         "--data-dir",
         d,
         "--compact-days-after",
-        "1d",
+        "12h",
         "--config",
         &coarse,
     ]);
