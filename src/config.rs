@@ -397,20 +397,35 @@ mod tests {
         let ok = tier("{job=\"node\"}", "7d", "5m") + &tier("{job=\"node\"}", "90d", "1h");
         let c: Config = toml::from_str(&ok).unwrap();
         let r = c.downsample_rules().unwrap();
-        assert_eq!((r[0].after_ms, r[0].resolution_ms), (7 * 86_400_000, 300_000));
+        assert_eq!(
+            (r[0].after_ms, r[0].resolution_ms),
+            (7 * 86_400_000, 300_000)
+        );
         assert_eq!(r[1].resolution_ms, 3_600_000);
         for (bad, want) in [
             (tier("{job=", "7d", "5m"), "invalid selector"),
-            (tier("rate(x[5m])", "7d", "5m"), "not a plain series selector"),
+            (
+                tier("rate(x[5m])", "7d", "5m"),
+                "not a plain series selector",
+            ),
             (tier("x", "soon", "5m"), "after = \"soon\""),
             (tier("x", "7d", "0s"), "resolution = \"0s\""),
             (tier("x", "7d", "7m"), "divide a day"),
-            (tier("x", "7d", "5m") + &tier("y", "90d", "7m30s"), "does not nest"),
-            (tier("x", "7d", "5m") + &tier("x", "7d", "10m"), "never applies"),
+            (
+                tier("x", "7d", "5m") + &tier("y", "90d", "7m30s"),
+                "does not nest",
+            ),
+            (
+                tier("x", "7d", "5m") + &tier("x", "7d", "10m"),
+                "never applies",
+            ),
         ] {
             let c: Config = toml::from_str(&bad).unwrap();
             let e = c.downsample_rules().unwrap_err().to_string();
-            assert!(e.contains("downsample rule") && e.contains(want), "{bad}: {e}");
+            assert!(
+                e.contains("downsample rule") && e.contains(want),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -93,7 +93,13 @@ fn write_three_days(server: &Server, now: i64) {
             let gauge: Vec<Sample> = (0..n)
                 .map(|k| Sample::new(times(k), f64::from(rng.u32(..100_000)) / 8.0))
                 .collect();
-            let base = |name| vec![("__name__", name), ("job", job), ("instance", inst.as_str())];
+            let base = |name| {
+                vec![
+                    ("__name__", name),
+                    ("job", job),
+                    ("instance", inst.as_str()),
+                ]
+            };
             series.push((base("c_total"), counter));
             series.push((base("g"), gauge));
             if job == "node" {
@@ -145,7 +151,10 @@ fn tolerance(q: &str) -> f64 {
 }
 
 fn answers(server: &Server, t_s: f64) -> Vec<Vec<(common::query::Labels, f64)>> {
-    QUERIES.iter().map(|q| query_at(server, q, Some(t_s))).collect()
+    QUERIES
+        .iter()
+        .map(|q| query_at(server, q, Some(t_s)))
+        .collect()
 }
 
 fn warnings(server: &Server, q: &str, t_s: f64) -> String {
@@ -199,9 +208,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
         downsampled(&data, day1)
     });
     let after = settled_bytes(&data);
-    println!(
-        "partitions: {before} -> {after} bytes after downsampling 30 of 40 series past 12 h"
-    );
+    println!("partitions: {before} -> {after} bytes after downsampling 30 of 40 series past 12 h");
     assert!(after < before, "{before} -> {after}");
     let got = answers(&server, t_s);
     for ((q, r), g) in QUERIES.iter().zip(&raw).zip(&got) {
@@ -230,7 +237,9 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
     std::fs::create_dir(&coarse_dir).unwrap();
     let coarse = config_file(
         &coarse_dir,
-        &format!("{tier}[[downsample]]\nmatch = '{{job=\"node\"}}'\nafter = \"23h\"\nresolution = \"1h\"\n"),
+        &format!(
+            "{tier}[[downsample]]\nmatch = '{{job=\"node\"}}'\nafter = \"23h\"\nresolution = \"1h\"\n"
+        ),
     );
     let d = data.to_str().unwrap();
     let (ok, out, err) = common::cli::hourglass(&[

@@ -38,9 +38,9 @@ mod storage;
 mod storage_querier;
 pub mod tombstones;
 
-pub use downsample::{DownsampleRule, ReadAs};
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
+pub use downsample::{DownsampleRule, ReadAs};
 pub use error::StorageError;
 #[doc(hidden)]
 pub use head::fuzz_wal_records;

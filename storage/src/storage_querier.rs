@@ -117,7 +117,8 @@ impl StorageQuerier<'_> {
         for (labels, (runs, mut ooo)) in by {
             let samples = if read == ReadAs::Count && !runs.is_empty() {
                 // Raw chunks as ones, beside the intervals' counts.
-                let mut v = crate::querier::ones(SampleIter::new(runs, Vec::new(), mint, maxt), &labels)?;
+                let mut v =
+                    crate::querier::ones(SampleIter::new(runs, Vec::new(), mint, maxt), &labels)?;
                 v.append(&mut ooo);
                 v.sort_by_key(|s| s.t);
                 v.dedup_by_key(|s| s.t);

@@ -196,10 +196,9 @@ impl RewriteStep for Deletions<'_> {
     fn touches(&self, p: &Partition) -> bool {
         self.0.iter().any(|t| {
             !p.select(&t.matchers, t.start, t.end).is_empty()
-                || p.downsampled().iter().any(|s| {
-                    t.selects(&s.labels)
-                        && s.iv.iter().any(|i| t.covers(i.last_t))
-                })
+                || p.downsampled()
+                    .iter()
+                    .any(|s| t.selects(&s.labels) && s.iv.iter().any(|i| t.covers(i.last_t)))
         })
     }
 

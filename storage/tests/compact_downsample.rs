@@ -7,8 +7,7 @@
 
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{
-    DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, ReadAs, Sample, Storage,
-    WriteBatch,
+    DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, ReadAs, Sample, Storage, WriteBatch,
 };
 use hourglass_wal::fs::FaultyFs;
 use std::collections::BTreeMap;
@@ -67,7 +66,11 @@ fn fill(st: &Storage, n: usize, hours: i64) {
                 let jit = t + i64::from(rng.u8(..7));
                 let inst = format!("h{i}");
                 b.push(
-                    Labels::from_pairs([("__name__", "c_total"), ("instance", &inst), ("job", job)]),
+                    Labels::from_pairs([
+                        ("__name__", "c_total"),
+                        ("instance", &inst),
+                        ("job", job),
+                    ]),
                     vec![Sample::new(jit, *c)],
                 );
                 b.push(
@@ -125,12 +128,12 @@ fn within(raw: &[Sample], t: i64, res: i64) -> Vec<Sample> {
 
 /// Reads of day 0 by every aggregate against the raw samples.
 fn check_reads(st: &Storage, raw: &Model, round: &str) {
-    let (last, res) = dump_as(&st, ReadAs::Last, T0, T0 + DAY - 1);
+    let (last, res) = dump_as(st, ReadAs::Last, T0, T0 + DAY - 1);
     assert_eq!(res, Some(RES), "{round}");
-    let (max, _) = dump_as(&st, ReadAs::Max, T0, T0 + DAY - 1);
-    let (min, _) = dump_as(&st, ReadAs::Min, T0, T0 + DAY - 1);
-    let (sum, _) = dump_as(&st, ReadAs::Sum, T0, T0 + DAY - 1);
-    let (ctr, _) = dump_as(&st, ReadAs::Counter, T0, T0 + DAY - 1);
+    let (max, _) = dump_as(st, ReadAs::Max, T0, T0 + DAY - 1);
+    let (min, _) = dump_as(st, ReadAs::Min, T0, T0 + DAY - 1);
+    let (sum, _) = dump_as(st, ReadAs::Sum, T0, T0 + DAY - 1);
+    let (ctr, _) = dump_as(st, ReadAs::Counter, T0, T0 + DAY - 1);
     assert_eq!(last.len(), raw.len(), "{round}");
     for (k, r) in raw {
         if k.contains("job=\"db\"") {
@@ -151,10 +154,16 @@ fn check_reads(st: &Storage, raw: &Model, round: &str) {
             sum[k].iter().map(|s| s.v).sum::<f64>(),
             r.iter().map(|s| s.v).sum::<f64>(),
         );
-        assert!((a - b).abs() <= 1e-9 * b.abs(), "{round}: {k} sum {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs(),
+            "{round}: {k} sum {a} vs {b}"
+        );
         if k.contains("c_total") {
             let (a, b) = (increase(&ctr[k]), increase(r));
-            assert!((a - b).abs() <= 1e-9 * b, "{round}: {k} increase {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-9 * b,
+                "{round}: {k} increase {a} vs {b}"
+            );
         }
     }
 }
@@ -204,7 +213,11 @@ fn a_coarser_tier_folds_fine_intervals_and_max_stays_exact() {
     st.set_downsample_rules(vec![tier("node", DAY, RES), tier("node", 2 * DAY, H)]);
     st.compact(&days(), &mut |_| {}).unwrap();
     let (max, res) = dump_as(&st, ReadAs::Max, T0, T0 + 2 * DAY - 1);
-    assert_eq!(res, Some(H), "day 0 at 1h, day 1 at 5m: the coarsest is stated");
+    assert_eq!(
+        res,
+        Some(H),
+        "day 0 at 1h, day 1 at 5m: the coarsest is stated"
+    );
     for (k, r) in &raw {
         if k.contains("job=\"db\"") {
             continue;

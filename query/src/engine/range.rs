@@ -344,14 +344,9 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid, ones: bool) -> Result<MatrixArg, 
             let n = s.vals.iter().filter(|v| v.is_some()).count();
             ctx.keep(n)?;
             let mut samples: Vec<Sample> = Vec::with_capacity(n);
-            samples.extend(
-                s.vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| {
-                        v.map(|v| Sample::new(inner.t(k), if ones { 1.0 } else { v }))
-                    }),
-            );
+            samples.extend(s.vals.iter().enumerate().filter_map(|(k, v)| {
+                v.map(|v| Sample::new(inner.t(k), if ones { 1.0 } else { v }))
+            }));
             ctx.release(s.vals.len());
             let sel = Selected::owned(s.labels, samples);
             if sel.has_owned_samples() {

@@ -209,9 +209,10 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
             let v = ChunkView::parse(bytes)
                 .and_then(|_| chunk::decode_all(bytes))
                 .map_err(|e| err(at, format!("column: {e}")))?;
-            if cols.first().is_some_and(|f| {
-                f.len() != v.len() || f.iter().zip(&v).any(|(a, b)| a.t != b.t)
-            }) {
+            if cols
+                .first()
+                .is_some_and(|f| f.len() != v.len() || f.iter().zip(&v).any(|(a, b)| a.t != b.t))
+            {
                 return Err(err(at, "columns disagree"));
             }
             cols.push(v);
@@ -219,9 +220,9 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
         let mut iv = Vec::with_capacity(cols[0].len());
         let mut prev = first.v;
         let mut end = i64::MIN;
-        for k in 0..cols[0].len() {
+        for (k, first_col) in cols[0].iter().enumerate() {
             let g = |c: usize| cols[c][k].v;
-            let t = cols[0][k].t;
+            let t = first_col.t;
             let (res, count, off) = (g(0), g(1), g(2));
             let whole = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < 9.0e15;
             if !whole(res) || res < 1.0 || !whole(count) || count < 1.0 || !whole(off) {

@@ -96,7 +96,8 @@ pub(crate) fn summarize(samples: &[Sample], res: i64, mut prev: Option<Sample>) 
     for s in samples.iter().filter(|s| !is_stale_nan(s.v)) {
         let t = s.t.div_euclid(res) * res;
         let inc = prev.map_or(0.0, |p| step_inc(p.v, s.v));
-        let drop = prev.is_some_and(|p| !(s.v >= p.v));
+        // A drop, or NaN on either side: no plain difference.
+        let drop = prev.is_some_and(|p| s.v.partial_cmp(&p.v).is_none_or(|o| o.is_lt()));
         let one = Interval {
             t,
             res,
@@ -274,7 +275,9 @@ mod tests {
 
     #[test]
     fn counter_reads_keep_the_reset_corrected_increase() {
-        let raw = samples(&[5.0, 7.0, 9.0, 2.0, 4.0, 10.0, 1.0, 3.0, 8.0, 9.0, 12.0, 13.0]);
+        let raw = samples(&[
+            5.0, 7.0, 9.0, 2.0, 4.0, 10.0, 1.0, 3.0, 8.0, 9.0, 12.0, 13.0,
+        ]);
         let iv = summarize(&raw, 60_000, None);
         assert_eq!(iv.len(), 3);
         assert_eq!(iv.iter().map(|i| i.count).sum::<u64>(), 12);

@@ -13,10 +13,10 @@ mod format;
 mod interval;
 mod read;
 
-pub use format::{FormatError, fuzz_downsampled};
-pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use format::{FILE, decode, encode};
+pub use format::{FormatError, fuzz_downsampled};
 pub(crate) use interval::join;
+pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use read::select;
 
 use crate::compact::RewriteStep;

@@ -154,5 +154,8 @@ fn tiers_that_do_not_nest_or_repeat_are_refused_naming_the_rule() {
     assert!(e.contains("never applies"), "{e}");
     assert!(check_rules(&[rule("a", 0, 300_000)]).is_err());
     assert!(check_rules(&[rule("a", d, 1_000)]).is_err());
-    assert!(check_rules(&[rule("a", d, 7 * 60_000)]).is_err(), "7m does not divide a day");
+    assert!(
+        check_rules(&[rule("a", d, 7 * 60_000)]).is_err(),
+        "7m does not divide a day"
+    );
 }

@@ -6,6 +6,7 @@ use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
 };
 use crate::chunk_handle::{ChunkData, ChunkMeta};
+use crate::downsample::DsSeries;
 use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
 use crate::model::labels::{Label, Labels};
@@ -17,7 +18,6 @@ use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use crate::downsample::DsSeries;
 use std::sync::Arc;
 
 /// One series of a partition: labels and chunk ranges in `chunks`.
@@ -187,9 +187,8 @@ impl Partition {
         let ds_path = dir.join(crate::downsample::FILE);
         let (downsampled, ds_len) = if fs.exists(&ds_path) {
             let b = fs.read(&ds_path).map_err(io(&dir))?;
-            let d = crate::downsample::decode(&b).map_err(|e| {
-                corrupt(crate::downsample::FILE, e.offset, e.reason.clone())
-            })?;
+            let d = crate::downsample::decode(&b)
+                .map_err(|e| corrupt(crate::downsample::FILE, e.offset, e.reason.clone()))?;
             (d, b.len())
         } else {
             (Vec::new(), 0)

@@ -9,11 +9,11 @@ use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_n
 use super::Emit;
 use super::apply::over_windows;
 use super::args::{matrix, matrix_as};
-use hourglass_storage::ReadAs;
 use super::extrapolate::Extrapolator;
 use super::regular;
 use crate::parser::ast::Expr;
 use crate::parser::functions::Func;
+use hourglass_storage::ReadAs;
 use hourglass_storage::Sample;
 
 /// `rate` (`counter`, `per_second`), `increase` (`counter`) or `delta`.
