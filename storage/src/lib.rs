@@ -20,6 +20,7 @@ mod chunk_handle;
 mod clock;
 pub mod compact;
 pub mod downsample;
+mod downsample_read;
 pub mod encoding;
 mod error;
 mod head;

@@ -1,7 +1,8 @@
 //! The querier over the head and every open partition.
 
 use crate::chunk_handle::ChunkMeta;
-use crate::downsample::{self, ReadAs};
+use crate::downsample::ReadAs;
+use crate::downsample_read;
 use crate::error::StorageError;
 use crate::head::Head;
 use crate::model::labels::Labels;
@@ -77,7 +78,7 @@ impl StorageQuerier<'_> {
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        let (mut ds, res) = downsample::select(&self.parts, matchers, mint, maxt, read);
+        let (mut ds, res) = downsample_read::select(&self.parts, matchers, mint, maxt, read);
         if from_parts.iter().all(Vec::is_empty) && ds.is_empty() {
             // Head only: its series are distinct, nothing to merge.
             return self

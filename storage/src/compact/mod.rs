@@ -8,6 +8,7 @@
 //! `plan` picks the groups, `merge` builds a group's series, `swap`
 //! writes and swaps (with `journal`), `rewrite` is the step seam.
 
+mod downsample_step;
 mod journal;
 mod merge;
 mod plan;

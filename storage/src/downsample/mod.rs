@@ -6,24 +6,23 @@
 //! intervals into coarser ones. The swap that writes the partition is the
 //! one that removes the raw samples, so both never disappear together.
 //!
-//! `interval` holds the arithmetic, `format` the file, `read` what the
-//! querier makes of it.
+//! `interval` holds the arithmetic, `format` the file; the compaction step
+//! is `compact/downsample_step.rs`, the reading `downsample_read.rs`.
 
 mod format;
 mod interval;
-mod read;
 
 pub(crate) use format::{FILE, decode, encode};
 pub use format::{FormatError, fuzz_downsampled};
-pub(crate) use interval::join;
 pub use interval::{DsSeries, Interval, ReadAs};
-pub(crate) use read::select;
+pub(crate) use interval::{join, synthesize};
 
-use crate::compact::RewriteStep;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
-use crate::partition::Partition;
+
+/// One day in ms (a resolution must divide it).
+const DAY_MS: i64 = 86_400_000;
 
 /// One tier, as configured.
 #[derive(Debug, Clone)]
@@ -54,7 +53,7 @@ pub fn check_rules(rules: &[DownsampleRule]) -> Result<(), String> {
         if r.after_ms <= 0 {
             return Err(format!("{name}: after must be a positive duration"));
         }
-        if r.resolution_ms < 60_000 || crate::partition::DAY_MS % r.resolution_ms != 0 {
+        if r.resolution_ms < 60_000 || DAY_MS % r.resolution_ms != 0 {
             return Err(format!(
                 "{name}: resolution must be at least 1m and divide a day (1m, 5m, 1h, …)"
             ));
@@ -112,27 +111,18 @@ impl Downsampling<'_> {
         out.into_iter().map(|(_, c, r)| (c, r)).collect()
     }
 
-    /// True when compacting `p` would downsample something: its whole span
-    /// is past a tier of some series it holds, raw or finer.
-    fn touches_partition(&self, p: &Partition) -> bool {
-        let m = p.meta();
-        let end = m.hour_start_ms.saturating_add(m.span_ms);
-        let past = |labels: &Labels, res_below: i64| {
-            self.tiers(labels, m.span_ms)
-                .iter()
-                .any(|&(cut, res)| end <= cut && res > res_below)
-        };
-        p.series().any(|(l, _)| past(l, 0))
-            || p.downsampled().iter().any(|s| {
-                let finest = s.iv.iter().map(|i| i.res).min().unwrap_or(i64::MAX);
-                past(&s.labels, finest)
-            })
+    /// True when a partition of `span_ms` ending at `end` is past a tier
+    /// of `labels` coarser than `res_below` (0 for raw samples).
+    pub(crate) fn past(&self, labels: &Labels, span_ms: i64, end: i64, res_below: i64) -> bool {
+        self.tiers(labels, span_ms)
+            .iter()
+            .any(|&(cut, res)| end <= cut && res > res_below)
     }
 
     /// Moves the samples of `labels` before the finest tier's cutoff into
     /// `ds` (intervals of the output span `[start, start + span_ms)`), and
     /// folds `ds` into coarser tiers past theirs.
-    fn summarize_series(
+    pub(crate) fn summarize_series(
         &self,
         labels: &Labels,
         span: (i64, i64),
@@ -172,24 +162,6 @@ impl Downsampling<'_> {
         if ds.as_ref().is_some_and(|s| s.iv.is_empty()) {
             *ds = None;
         }
-    }
-}
-
-impl RewriteStep for Downsampling<'_> {
-    fn touches(&self, p: &Partition) -> bool {
-        self.touches_partition(p)
-    }
-
-    fn apply(&self, _labels: &Labels, _samples: &mut Vec<Sample>) {}
-
-    fn summarize(
-        &self,
-        labels: &Labels,
-        span: (i64, i64),
-        samples: &mut Vec<Sample>,
-        ds: &mut Option<DsSeries>,
-    ) {
-        self.summarize_series(labels, span, samples, ds);
     }
 }
 

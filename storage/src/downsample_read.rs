@@ -2,7 +2,7 @@
 //! that the matchers select, the synthetic samples standing for its
 //! intervals in the range, as the reader asks (`ReadAs`).
 
-use super::interval::{ReadAs, synthesize};
+use crate::downsample::{ReadAs, synthesize};
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
