@@ -10,37 +10,17 @@ mod common;
 use common::cli::hourglass;
 use common::query::query_at;
 use common::targets::post_target;
+use common::write::write_node_hours;
 use common::*;
-use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::v1;
-use hourglass_storage::Sample;
 use std::path::{Path, PathBuf};
 
 /// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200_000;
+const T0: i64 = common::write::T2024;
 const HOUR: i64 = 3_600_000;
 
 /// One request per hour, so the WAL holds one record per hour.
 fn write_hours(server: &Server, hours: i64) {
-    for h in 0..hours {
-        let mut w = Writer::default();
-        for inst in ["a", "b"] {
-            let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
-                .map(|i| Sample::new(T0 + i * 15_000, i as f64))
-                .collect();
-            v1::encode_series(
-                &mut w,
-                [
-                    ("__name__", "bytes_total"),
-                    ("job", "node"),
-                    ("instance", inst),
-                ],
-                &samples,
-            );
-        }
-        let r = remote_write(server, &w.buf);
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
+    write_node_hours(server, "bytes_total", 0..hours, 1.0);
 }
 
 /// A stopped data directory with every file kind: four partitions (hours

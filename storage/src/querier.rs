@@ -2,13 +2,16 @@
 //!
 //! A [`Querier`] answers for a fixed time range `[mint, maxt]` (both
 //! inclusive, ms). `select` returns series sorted by labels, each with a
-//! [`SampleIter`] yielding samples in strictly increasing time order with
-//! duplicates (same timestamp from several sources) removed. Queriers are
+//! [`SampleIter`] yielding float samples and a [`HistogramIter`] yielding
+//! native histogram samples, each in strictly increasing time order with
+//! duplicates (same timestamp from several sources) removed; a series is
+//! returned when either holds a sample in range. Queriers are
 //! `Send + Sync`; each `Series` owns its data, so iterators run on any
 //! thread after the querier is gone.
 
 use crate::downsample::ReadAs;
 use crate::error::StorageError;
+use crate::histogram_iter::HistogramIter;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::{Sample, is_stale_nan};
@@ -56,10 +59,11 @@ pub(crate) fn counted(set: SeriesSet, mint: i64, maxt: i64) -> Result<SeriesSet,
     let mut out = Vec::with_capacity(set.len());
     for s in set {
         let v = ones(s.samples, &s.labels)?;
-        if !v.is_empty() {
+        if !v.is_empty() || !s.histograms.is_empty() {
             out.push(Series {
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
+                histograms: s.histograms,
             });
         }
     }
@@ -87,8 +91,11 @@ pub(crate) fn ones(mut it: SampleIter, labels: &Labels) -> Result<Vec<Sample>, S
 pub struct Series {
     /// Its labels.
     pub labels: Labels,
-    /// Its samples in the selected range.
+    /// Its float samples in the selected range.
     pub samples: SampleIter,
+    /// Its histogram samples in the selected range (empty for float-only
+    /// series). A timestamp is never in both.
+    pub histograms: HistogramIter,
 }
 
 /// Selected series in label order.

@@ -10,6 +10,8 @@ use crate::head::{
     SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::histogram::FloatHistogram;
+use crate::model::labels::Labels;
 use crate::partition::{Partition, write_partition};
 use crate::retention::{self, RetentionStats};
 use crate::retention_rules::RetentionRule;
@@ -166,6 +168,19 @@ impl Storage {
     /// the batch must be considered not acknowledged.
     pub fn append(&self, batch: &WriteBatch) -> Result<AppendStats, StorageError> {
         self.head.append(batch, Some(&self.wal))
+    }
+
+    /// Stores native histogram samples of one series (any order), under
+    /// the float rules; the histograms are expected valid
+    /// ([`FloatHistogram::validate`]).
+    pub fn append_histograms(
+        &self,
+        labels: &Labels,
+        samples: &[(i64, FloatHistogram)],
+    ) -> Result<AppendStats, StorageError> {
+        let mut batch = WriteBatch::new();
+        batch.push_histograms(labels.clone(), samples.to_vec());
+        self.append(&batch)
     }
 
     /// Like [`Storage::append`], for a batch that borrows its labels from a

@@ -5,6 +5,8 @@ use crate::downsample::ReadAs;
 use crate::downsample_read;
 use crate::error::StorageError;
 use crate::head::Head;
+use crate::histogram_iter::HistogramIter;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
@@ -50,10 +52,13 @@ fn hide(
             });
         }
         dels.filter(&s.labels, &mut v);
-        if !v.is_empty() {
+        let mut h: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+        dels.filter_times(&s.labels, &mut h, |x| x.0);
+        if !v.is_empty() || !h.is_empty() {
             out.push(Series {
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
+                histograms: HistogramIter::from_sorted(h),
             });
         }
     }
@@ -79,14 +84,31 @@ impl StorageQuerier<'_> {
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
         let (mut ds, res) = downsample_read::select(&self.parts, matchers, mint, maxt, read);
-        if from_parts.iter().all(Vec::is_empty) && ds.is_empty() {
+        let mut hist_parts = Vec::new();
+        for p in &self.parts {
+            let h = p
+                .select_histograms(matchers, mint, maxt)
+                .map_err(|(labels, source)| StorageError::Chunk {
+                    series: labels.to_string(),
+                    source,
+                })?;
+            hist_parts.push(h);
+        }
+        if from_parts.iter().all(Vec::is_empty)
+            && hist_parts.iter().all(Vec::is_empty)
+            && ds.is_empty()
+        {
             // Head only: its series are distinct, nothing to merge.
             return self
                 .head
                 .querier(mint, maxt)
                 .select_as(matchers, mint, maxt, read);
         }
-        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
+        type Runs = (
+            Vec<Vec<ChunkMeta>>,
+            Vec<Sample>,
+            Vec<Vec<(i64, FloatHistogram)>>,
+        );
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.
@@ -98,13 +120,19 @@ impl StorageQuerier<'_> {
         for (labels, v) in std::mem::take(&mut ds) {
             by.entry(labels).or_default().1 = v;
         }
-        for (labels, run, mut ooo) in self.head.select_raw(matchers, mint, maxt) {
+        for part in hist_parts {
+            for (labels, h) in part {
+                by.entry(labels).or_default().2.push(h);
+            }
+        }
+        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
+            let mut ooo = snap.ooo;
             if read == ReadAs::Count {
                 ooo.retain(|s| !crate::model::sample::is_stale_nan(s.v));
                 ooo.iter_mut().for_each(|s| s.v = 1.0);
             }
             let e = by.entry(labels).or_default();
-            e.0.push(run);
+            e.0.push(snap.chunks);
             if e.1.is_empty() {
                 e.1 = ooo;
             } else {
@@ -113,9 +141,10 @@ impl StorageQuerier<'_> {
                 e.1.sort_by_key(|s| s.t);
                 e.1.dedup_by_key(|s| s.t);
             }
+            e.2.push(snap.histograms);
         }
         let mut out = Vec::with_capacity(by.len());
-        for (labels, (runs, mut ooo)) in by {
+        for (labels, (runs, mut ooo, hists)) in by {
             let samples = if read == ReadAs::Count && !runs.is_empty() {
                 // Raw chunks as ones, beside the intervals' counts.
                 let mut v =
@@ -127,8 +156,13 @@ impl StorageQuerier<'_> {
             } else {
                 SampleIter::new(runs, ooo, mint, maxt)
             };
-            if !samples.is_exhausted() {
-                out.push(Series { labels, samples });
+            let histograms = HistogramIter::merge(hists);
+            if !samples.is_exhausted() || !histograms.is_empty() {
+                out.push(Series {
+                    labels,
+                    samples,
+                    histograms,
+                });
             }
         }
         Ok(SeriesSet::new(out).with_resolution(res))

@@ -22,6 +22,11 @@ impl RewriteStep for Downsampling<'_> {
 
     fn apply(&self, _labels: &Labels, _samples: &mut Vec<Sample>) {}
 
+    /// Native histograms are not downsampled: they stay raw.
+    fn keeps_histogram(&self, _labels: &Labels, _t: i64) -> bool {
+        true
+    }
+
     fn summarize(
         &self,
         labels: &Labels,

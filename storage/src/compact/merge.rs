@@ -3,7 +3,7 @@
 //! the querier), join their downsampled intervals, apply the rewrite
 //! steps, re-encode over the whole span.
 
-use super::rewrite::{RewriteStep, apply_all};
+use super::rewrite::{RewriteStep, apply_all, apply_all_histograms};
 use crate::chunk;
 use crate::downsample::{DsSeries, join};
 use crate::error::StorageError;
@@ -66,10 +66,17 @@ pub(crate) fn merge(
     let mut samples: Vec<Sample> = Vec::new();
     for (labels, sources) in by {
         samples.clear();
+        let mut histograms = Vec::new();
         for &(pi, si) in &sources.raw {
             let Some((_, chunks)) = inputs[pi].series_at(si) else {
                 continue;
             };
+            histograms.extend(inputs[pi].histograms_at(si).map_err(|source| {
+                StorageError::Chunk {
+                    series: labels.to_string(),
+                    source,
+                }
+            })?);
             for c in &chunks {
                 c.decode_into(&mut samples)
                     .map_err(|source| StorageError::Chunk {
@@ -79,11 +86,13 @@ pub(crate) fn merge(
             }
         }
         counts.series_in += sources.raw.len() as u64;
-        counts.samples_in += samples.len() as u64;
+        counts.samples_in += (samples.len() + histograms.len()) as u64;
         if sources.raw.len() > 1 {
             // Stable: on a shared timestamp the earlier input stays first.
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
+            histograms.sort_by_key(|h| h.0);
+            histograms.dedup_by_key(|h| h.0);
         }
         let mut blocks = sources.ds;
         blocks.sort_by_key(|d| d.first.t);
@@ -96,7 +105,8 @@ pub(crate) fn merge(
         }
         apply_all(steps, labels, span, &mut samples, &mut ds);
         out_ds.extend(ds);
-        if samples.is_empty() {
+        apply_all_histograms(steps, labels, &mut histograms);
+        if samples.is_empty() && histograms.is_empty() {
             continue;
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(MAX_CHUNK));
@@ -107,10 +117,11 @@ pub(crate) fn merge(
             }
         }
         counts.series_out += 1;
-        counts.samples_out += samples.len() as u64;
+        counts.samples_out += (samples.len() + histograms.len()) as u64;
         out.push(PartSeries {
             labels: labels.clone(),
             chunks,
+            histograms,
         });
     }
     Ok((out, out_ds, counts))

@@ -2,6 +2,7 @@
 //! merging them. Deletions, retention rules and downsampling are steps.
 
 use crate::downsample::DsSeries;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
 use crate::partition::Partition;
@@ -53,6 +54,9 @@ pub trait RewriteStep: Send + Sync + Debug {
         _ds: &mut Option<DsSeries>,
     ) {
     }
+    /// Whether a histogram sample of `labels` at `t` stays (every step
+    /// that removes float samples by time removes histograms the same way).
+    fn keeps_histogram(&self, labels: &Labels, t: i64) -> bool;
 }
 
 /// Applies `steps` in order.
@@ -74,5 +78,19 @@ pub(crate) fn apply_all(
             }
         }
         s.summarize(labels, span, samples, ds);
+    }
+}
+
+/// Applies `steps` to one series' histogram samples.
+pub(crate) fn apply_all_histograms(
+    steps: &[&dyn RewriteStep],
+    labels: &Labels,
+    histograms: &mut Vec<(i64, FloatHistogram)>,
+) {
+    for s in steps {
+        if histograms.is_empty() {
+            return;
+        }
+        histograms.retain(|(t, _)| s.keeps_histogram(labels, *t));
     }
 }

@@ -4,11 +4,14 @@ use super::PartitionError;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
+    VERSION_3,
 };
+use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::downsample::DsSeries;
 use crate::encoding::{VarintError, read_uvarint, unzigzag};
 use crate::index::MemPostings;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
 use crate::model::refs::{PostingId, SeriesOrd};
@@ -26,7 +29,14 @@ pub(super) struct SeriesEntry {
     pub(super) labels: Labels,
     /// `(min_t, max_t, start, end)`.
     pub(super) chunks: Vec<(i64, i64, usize, usize)>,
+    /// Histogram chunks, the same way (version 3).
+    pub(super) hchunks: Vec<(i64, i64, usize, usize)>,
 }
+
+type ChunkRange = (i64, i64, usize, usize);
+
+/// A series' labels with its histogram samples.
+pub(crate) type SeriesHistograms = (Labels, Vec<(i64, FloatHistogram)>);
 
 /// An open, verified partition. Chunks stay in the mmapped file.
 #[derive(Debug)]
@@ -219,9 +229,17 @@ impl Partition {
     /// Downsampled series included.
     pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
         let raw = self.series.iter().filter_map(|s| {
-            let first = s.chunks.first()?;
-            let last = s.chunks.last()?;
-            Some((&s.labels, first.0, last.1))
+            let lo = [s.chunks.first(), s.hchunks.first()]
+                .into_iter()
+                .flatten()
+                .map(|c| c.0)
+                .min()?;
+            let hi = [s.chunks.last(), s.hchunks.last()]
+                .into_iter()
+                .flatten()
+                .map(|c| c.1)
+                .max()?;
+            Some((&s.labels, lo, hi))
         });
         let ds = self
             .downsampled
@@ -257,6 +275,71 @@ impl Partition {
             })
             .collect();
         Some((&s.labels, chunks))
+    }
+
+    /// The `i`-th series' histogram samples (compaction reads them).
+    pub(crate) fn histograms_at(&self, i: usize) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+        let Some(s) = self.series.get(i) else {
+            return Ok(Vec::new());
+        };
+        self.decode_histograms(&s.hchunks, i64::MIN, i64::MAX)
+    }
+
+    /// Samples of histogram chunks `hchunks` in `[mint, maxt]`.
+    fn decode_histograms(
+        &self,
+        hchunks: &[ChunkRange],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+        let mut out = Vec::new();
+        for &(lo, hi, start, end) in hchunks {
+            if hi < mint || lo > maxt {
+                continue;
+            }
+            let bytes = self
+                .chunks
+                .get(start..end)
+                .ok_or(ChunkError::TooShort { len: 0 })?;
+            out.extend(
+                crate::chunk::histogram::decode(bytes)?
+                    .into_iter()
+                    .filter(|(t, _)| (mint..=maxt).contains(t)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Histogram samples in `[mint, maxt]` of the series matching
+    /// `matchers` (none before version 3).
+    pub(crate) fn select_histograms(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesHistograms>, (Labels, ChunkError)> {
+        if self.meta.version != u32::from(VERSION_3)
+            || self.meta.max_t < mint
+            || self.meta.min_t > maxt
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for id in self.postings.select(matchers).iter() {
+            let Some(s) = self.series.get(SeriesOrd::from_raw(id).index()) else {
+                continue;
+            };
+            if s.hchunks.is_empty() {
+                continue;
+            }
+            let h = self
+                .decode_histograms(&s.hchunks, mint, maxt)
+                .map_err(|e| (s.labels.clone(), e))?;
+            if !h.is_empty() {
+                out.push((s.labels.clone(), h));
+            }
+        }
+        Ok(out)
     }
 
     /// The partition's directory.
@@ -317,7 +400,12 @@ impl Partition {
             .select(matchers)
             .iter()
             .filter_map(|id| self.series.get(SeriesOrd::from_raw(id).index()))
-            .filter(|s| s.chunks.iter().any(|c| c.1 >= mint && c.0 <= maxt))
+            .filter(|s| {
+                s.chunks
+                    .iter()
+                    .chain(&s.hchunks)
+                    .any(|c| c.1 >= mint && c.0 <= maxt)
+            })
             .map(|s| &s.labels)
             .collect()
     }
@@ -330,7 +418,10 @@ impl Partition {
 
 /// Checks the fields of `meta.json` the reader relies on.
 fn check_meta(meta: &Meta) -> Result<(), String> {
-    if meta.version != u32::from(VERSION_1) && meta.version != u32::from(VERSION) {
+    if ![VERSION_1, VERSION, VERSION_3]
+        .map(u32::from)
+        .contains(&meta.version)
+    {
         return Err(format!("unknown version {}", meta.version));
     }
     if meta.span_ms <= 0 || meta.span_ms > super::DAY_MS {
@@ -365,7 +456,7 @@ pub(super) fn parse_index(
     let unpacked;
     let mut c = match (version, head.get(1).copied()) {
         (Some(VERSION_1), _) => c,
-        (Some(VERSION), Some(codec)) => {
+        (Some(VERSION | VERSION_3), Some(codec)) => {
             let body_end = index
                 .len()
                 .checked_sub(4)
@@ -440,33 +531,16 @@ pub(super) fn parse_index(
         if pairs.windows(2).any(|w| w[0].name >= w[1].name) {
             return Err(ser.corrupt("labels not sorted"));
         }
-        let nc = ser.count()?;
-        let mut chunks = Vec::with_capacity(nc);
-        let mut prev_max = i64::MIN;
-        for _ in 0..nc {
-            let rel = unzigzag(ser.uvarint()?);
-            let min_t = meta
-                .hour_start_ms
-                .checked_add(rel)
-                .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
-            let max_t = min_t
-                .checked_add_unsigned(ser.uvarint()?)
-                .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
-            let start = next_chunk;
-            let len = ser.uvarint()? as usize;
-            let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
-                return Err(ser.corrupt("chunk outside the chunks file"));
-            };
-            next_chunk = end;
-            if !chunks.is_empty() && min_t <= prev_max {
-                return Err(ser.corrupt("chunks overlap or are unsorted"));
-            }
-            prev_max = max_t;
-            chunks.push((min_t, max_t, start, end));
-        }
+        let chunks = chunk_ranges(&mut ser, meta, &mut next_chunk, body)?;
+        let hchunks = if version == Some(VERSION_3) {
+            chunk_ranges(&mut ser, meta, &mut next_chunk, body)?
+        } else {
+            Vec::new()
+        };
         series.push(SeriesEntry {
             labels: Labels::from_sorted(pairs),
             chunks,
+            hchunks,
         });
     }
 
@@ -489,6 +563,41 @@ pub(super) fn parse_index(
     }
 
     Ok((series, postings))
+}
+
+/// One list of chunk ranges of a series: sorted, disjoint, back to back
+/// in the chunks file from `next`.
+fn chunk_ranges(
+    ser: &mut Cursor<'_>,
+    meta: &Meta,
+    next: &mut usize,
+    body: usize,
+) -> Result<Vec<ChunkRange>, PartitionError> {
+    let nc = ser.count()?;
+    let mut chunks = Vec::with_capacity(nc);
+    let mut prev_max = i64::MIN;
+    for _ in 0..nc {
+        let rel = unzigzag(ser.uvarint()?);
+        let min_t = meta
+            .hour_start_ms
+            .checked_add(rel)
+            .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
+        let max_t = min_t
+            .checked_add_unsigned(ser.uvarint()?)
+            .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
+        let start = *next;
+        let len = ser.uvarint()? as usize;
+        let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
+            return Err(ser.corrupt("chunk outside the chunks file"));
+        };
+        *next = end;
+        if !chunks.is_empty() && min_t <= prev_max {
+            return Err(ser.corrupt("chunks overlap or are unsorted"));
+        }
+        prev_max = max_t;
+        chunks.push((min_t, max_t, start, end));
+    }
+    Ok(chunks)
 }
 
 /// Fuzz body for the partition reader (the index and meta parsers; chunk

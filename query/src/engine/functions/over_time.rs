@@ -3,7 +3,7 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::numeric::{kahan_inc, mean, quantile, variance};
+use super::super::numeric::{kahan_inc, mean, quantile, variance, warn_invalid_quantiles};
 use super::super::value::{GSeries, Grid};
 use super::apply::{over_windows, over_windows_prepared};
 use super::args::{matrix, matrix_as, scalar_arg};
@@ -241,6 +241,9 @@ pub(super) fn quantile_over_time(
 ) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let m = matrix(ctx, args.get(1), g)?.per_step(ctx, g)?;
+    if !m.series.is_empty() {
+        warn_invalid_quantiles(ctx, &q);
+    }
     over_windows(ctx, m, g.n, false, |w, k| {
         let q = q.get(k).copied().unwrap_or(q[0]);
         Some(quantile(q, &mut values(w)))
