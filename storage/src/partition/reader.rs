@@ -1,6 +1,7 @@
 //! Opening a partition: every byte is checked before it is served.
 
 use super::PartitionError;
+use super::cursor::Cursor;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
@@ -9,7 +10,7 @@ use super::writer::{
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::downsample::DsSeries;
-use crate::encoding::{VarintError, read_uvarint, unzigzag};
+use crate::encoding::unzigzag;
 use crate::index::MemPostings;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
@@ -50,87 +51,6 @@ pub struct Partition {
     postings: MemPostings<SeriesOrd>,
     /// Downsampled series (`downsampled` file), sorted by labels.
     downsampled: Vec<DsSeries>,
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    /// Offset of `b` in its file, for error messages.
-    base: usize,
-    file: &'static str,
-    dir: &'a str,
-}
-
-impl<'a> Cursor<'a> {
-    fn corrupt(&self, reason: impl Into<String>) -> PartitionError {
-        PartitionError::Corrupt {
-            dir: self.dir.to_string(),
-            file: self.file,
-            offset: self.base + self.pos,
-            reason: reason.into(),
-        }
-    }
-
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], PartitionError> {
-        let s = self
-            .b
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| self.corrupt("ends early"))?;
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn uvarint(&mut self) -> Result<u64, PartitionError> {
-        read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
-            VarintError::Truncated => self.corrupt("ends early"),
-            VarintError::Overflow => self.corrupt("varint overflow"),
-        })
-    }
-
-    /// A count bounded by the bytes left (each item takes ≥ 1 byte).
-    fn count(&mut self) -> Result<usize, PartitionError> {
-        let n = self.uvarint()?;
-        if n > (self.b.len() - self.pos) as u64 {
-            return Err(self.corrupt("count larger than the section"));
-        }
-        Ok(n as usize)
-    }
-
-    fn index(&mut self, len: usize) -> Result<usize, PartitionError> {
-        let i = self.uvarint()?;
-        if i >= len as u64 {
-            return Err(self.corrupt(format!("reference {i} out of range {len}")));
-        }
-        Ok(i as usize)
-    }
-
-    fn u32(&mut self) -> Result<u32, PartitionError> {
-        let b = self.bytes(4)?;
-        let mut a = [0u8; 4];
-        a.copy_from_slice(b);
-        Ok(u32::from_le_bytes(a))
-    }
-
-    /// `len | payload | crc32`, checked.
-    fn section(&mut self) -> Result<Cursor<'a>, PartitionError> {
-        let len = self.u32()? as usize;
-        let start = self.pos;
-        let payload = self.bytes(len)?;
-        let stored = self.u32()?;
-        let computed = crc32fast::hash(payload);
-        if stored != computed {
-            return Err(self.corrupt(format!(
-                "section checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            )));
-        }
-        Ok(Cursor {
-            b: payload,
-            pos: 0,
-            base: self.base + start,
-            file: self.file,
-            dir: self.dir,
-        })
-    }
 }
 
 fn io(dir: &Path) -> impl Fn(std::io::Error) -> PartitionError + '_ {
