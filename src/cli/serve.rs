@@ -217,6 +217,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let data = DataDir::open(&args.data_dir)?;
     let retention_rules = config.retention_rules()?;
+    let downsample_rules = config.downsample_rules()?;
     let compact = CompactOptions {
         day_after_ms: (!args.compact_days_after.is_zero()).then(|| millis(args.compact_days_after)),
     };
@@ -251,6 +252,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("storage open task failed")?
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
+    storage.set_downsample_rules(downsample_rules);
     let report = storage.wal_recovery();
     tracing::info!(
         records = report.records,

@@ -19,6 +19,8 @@ pub mod chunk;
 mod chunk_handle;
 mod clock;
 pub mod compact;
+pub mod downsample;
+mod downsample_read;
 pub mod encoding;
 mod error;
 mod head;
@@ -41,6 +43,7 @@ pub mod tombstones;
 
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
+pub use downsample::{DownsampleRule, ReadAs};
 pub use error::StorageError;
 #[doc(hidden)]
 pub use head::fuzz_wal_records;

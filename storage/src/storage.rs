@@ -71,6 +71,7 @@ pub struct Storage {
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
     retention_rules: RwLock<Arc<Vec<RetentionRule>>>,
+    downsample_rules: RwLock<Arc<Vec<crate::downsample::DownsampleRule>>>,
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
@@ -155,6 +156,7 @@ impl Storage {
             retention_ms,
             retention_bytes,
             retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
+            downsample_rules: RwLock::new(Arc::new(Vec::new())),
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
             checkpointed: Mutex::new((0, 0)),

@@ -7,16 +7,19 @@ use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid, RawSeries};
 use crate::parser::ast::{Expr, MatrixSelector, RangeModifier, Subquery, VectorSelector};
-use hourglass_storage::{FloatHistogram, MatchOp, Matcher, Sample, is_stale_nan};
+use hourglass_storage::{FloatHistogram, MatchOp, Matcher, ReadAs, Sample, is_stale_nan};
 
 /// Selects every series matching `matchers` with samples in `[mint, maxt]`;
-/// their samples are decoded later, by whoever consumes them.
+/// their samples are decoded later, by whoever consumes them. Downsampled
+/// spans are read as `read` asks (the function being evaluated), and a
+/// warning states their resolution.
 pub(crate) fn load(
     ctx: &Ctx,
     matchers: &[Matcher],
     mint: i64,
     maxt: i64,
     keep_stale: bool,
+    read: ReadAs,
 ) -> Result<Vec<Selected>, EvalError> {
     ctx.check()?;
     if mint > maxt {
@@ -24,7 +27,16 @@ pub(crate) fn load(
     }
     let t0 = std::time::Instant::now();
     let stats_only = ctx.stats_only();
-    let set = ctx.querier.select(matchers, mint, maxt)?;
+    let set = ctx.querier.select_as(matchers, mint, maxt, read)?;
+    if let Some(res) = set.downsampled_resolution() {
+        ctx.note(
+            super::Note::Warning,
+            format!(
+                "part of the range was answered from data downsampled to {} resolution",
+                crate::duration::format_duration(res)
+            ),
+        );
+    }
     let mut held = 0usize;
     let series: Vec<_> = set
         .map(|s| {
@@ -141,7 +153,11 @@ pub(crate) fn selector_load(
     let first = eg.t(0).saturating_sub(off);
     let last = eg.t(eg.n - 1).saturating_sub(off);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
+    Ok((
+        load(ctx, &vs.matchers, mint, last, true, ReadAs::Last)?,
+        eg,
+        off,
+    ))
 }
 
 /// [`selector_load`] for interpolation: also the samples up to `ahead`
@@ -164,7 +180,11 @@ pub(crate) fn selector_load_around(
     let first = eg.t(0).saturating_sub(off);
     let last = eg.t(eg.n - 1).saturating_sub(off).saturating_add(ahead);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    Ok((load(ctx, &vs.matchers, mint, last, false)?, eg, off))
+    Ok((
+        load(ctx, &vs.matchers, mint, last, false, ReadAs::Last)?,
+        eg,
+        off,
+    ))
 }
 
 /// One series of an instant selector: hands `emit` the step index and
@@ -325,14 +345,25 @@ fn fixes_name(matchers: &[Matcher]) -> bool {
 /// Evaluates a range-vector expression (range selector or subquery) for
 /// the steps of `g`.
 pub(crate) fn matrix_arg(ctx: &Ctx, e: &Expr, g: Grid) -> Result<MatrixArg, EvalError> {
+    matrix_arg_as(ctx, e, g, ReadAs::Last)
+}
+
+/// [`matrix_arg`] for a function that wants downsampled spans read as
+/// `read` (a subquery's points are its own: `read` does not reach them).
+pub(crate) fn matrix_arg_as(
+    ctx: &Ctx,
+    e: &Expr,
+    g: Grid,
+    read: ReadAs,
+) -> Result<MatrixArg, EvalError> {
     match e {
-        Expr::Paren(inner) => matrix_arg(ctx, inner, g),
+        Expr::Paren(inner) => matrix_arg_as(ctx, inner, g, read),
         Expr::Matrix(ms) => {
-            let mut m = matrix_selector(ctx, ms, g)?;
+            let mut m = matrix_selector(ctx, ms, g, read)?;
             stash_hists(ctx, hist_key(e), &mut m.series, m.range, &m.ends)?;
             Ok(m)
         }
-        Expr::Subquery(sq) => subquery(ctx, sq, g, hist_key(e)),
+        Expr::Subquery(sq) => subquery(ctx, sq, g, hist_key(e), read == ReadAs::Count),
         _ => Err(EvalError::BadRangeType {
             got: e.value_type().name(),
         }),
@@ -367,7 +398,12 @@ fn times_for(
     Ok((times, ends))
 }
 
-fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg, EvalError> {
+fn matrix_selector(
+    ctx: &Ctx,
+    ms: &MatrixSelector,
+    g: Grid,
+    read: ReadAs,
+) -> Result<MatrixArg, EvalError> {
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
     let (times, ends) = times_for(ctx, vs.at, off, g)?;
@@ -383,7 +419,14 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
         .saturating_sub(ms.range_ms)
         .saturating_sub(before)
         .saturating_add(1);
-    let series = load(ctx, &vs.matchers, mint, last.saturating_add(after), false)?;
+    let series = load(
+        ctx,
+        &vs.matchers,
+        mint,
+        last.saturating_add(after),
+        false,
+        read,
+    )?;
     Ok(MatrixArg {
         series,
         range: ms.range_ms,
@@ -393,7 +436,15 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
     })
 }
 
-fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid, key: usize) -> Result<MatrixArg, EvalError> {
+/// A subquery's points (its histograms stashed under `key`); with `ones`,
+/// each float as a 1 (read as [`ReadAs::Count`]).
+fn subquery(
+    ctx: &Ctx,
+    sq: &Subquery,
+    g: Grid,
+    key: usize,
+    ones: bool,
+) -> Result<MatrixArg, EvalError> {
     let off = sq.offset.unwrap_or(0);
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
     let (times, ends) = times_for(ctx, sq.at, off, g)?;
@@ -449,12 +500,9 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid, key: usize) -> Result<MatrixArg, 
             let n = s.vals.iter().filter(|v| v.is_some()).count();
             ctx.keep(n)?;
             let mut samples: Vec<Sample> = Vec::with_capacity(n);
-            samples.extend(
-                s.vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v))),
-            );
+            samples.extend(s.vals.iter().enumerate().filter_map(|(k, v)| {
+                v.map(|v| Sample::new(inner.t(k), if ones { 1.0 } else { v }))
+            }));
             ctx.release(s.vals.len());
             if s.hists.iter().any(Option::is_some) {
                 let hists = s

@@ -7,7 +7,7 @@ use crate::encoding::put_uvarint;
 use crate::sealed::{self, Reader, SealedError};
 
 /// File name of the journal under `parts/`.
-pub(crate) const JOURNAL: &str = "COMPACTION";
+pub const JOURNAL: &str = "COMPACTION";
 const MAGIC: &[u8; 4] = b"HGCJ";
 const VERSION: u8 = 1;
 /// Most inputs one swap may name.
@@ -81,6 +81,15 @@ impl Journal {
         }
         Ok(Journal { inputs, output })
     }
+}
+
+/// Checks journal bytes for `hourglass verify`: the inputs and output
+/// they name, or the byte offset and reason of a problem (a torn journal
+/// never committed).
+pub fn check_journal(bytes: &[u8]) -> Result<(Vec<String>, Option<String>), (usize, String)> {
+    Journal::decode(bytes)
+        .map(|j| (j.inputs, j.output))
+        .map_err(|e| (e.offset, e.reason.to_string()))
 }
 
 /// Fuzz body for `fuzz/fuzz_targets/compaction_journal.rs`: decoding never

@@ -82,6 +82,13 @@ pub fn check(dir: &Path) -> PartitionCheck {
     let meta_bytes = read(&mut c, dir, "meta.json");
     let chunks = read(&mut c, dir, "chunks");
     let index = read(&mut c, dir, "index");
+    let ds = crate::downsample::FILE;
+    if dir.join(ds).exists()
+        && let Some(b) = read(&mut c, dir, ds)
+        && let Err(e) = crate::downsample::decode(&b)
+    {
+        c.problem(ds, e.offset as u64, e.reason);
+    }
     let meta = meta_bytes.and_then(|b| match serde_json::from_slice::<Meta>(&b) {
         Ok(m)
             if [VERSION_1, VERSION, VERSION_3]

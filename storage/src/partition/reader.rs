@@ -1,6 +1,7 @@
 //! Opening a partition: every byte is checked before it is served.
 
 use super::PartitionError;
+use super::cursor::Cursor;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
@@ -8,7 +9,8 @@ use super::writer::{
 };
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
-use crate::encoding::{VarintError, read_uvarint, unzigzag};
+use crate::downsample::DsSeries;
+use crate::encoding::unzigzag;
 use crate::index::MemPostings;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
@@ -47,87 +49,8 @@ pub struct Partition {
     bytes: u64,
     series: Vec<SeriesEntry>,
     postings: MemPostings<SeriesOrd>,
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    /// Offset of `b` in its file, for error messages.
-    base: usize,
-    file: &'static str,
-    dir: &'a str,
-}
-
-impl<'a> Cursor<'a> {
-    fn corrupt(&self, reason: impl Into<String>) -> PartitionError {
-        PartitionError::Corrupt {
-            dir: self.dir.to_string(),
-            file: self.file,
-            offset: self.base + self.pos,
-            reason: reason.into(),
-        }
-    }
-
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], PartitionError> {
-        let s = self
-            .b
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| self.corrupt("ends early"))?;
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn uvarint(&mut self) -> Result<u64, PartitionError> {
-        read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
-            VarintError::Truncated => self.corrupt("ends early"),
-            VarintError::Overflow => self.corrupt("varint overflow"),
-        })
-    }
-
-    /// A count bounded by the bytes left (each item takes ≥ 1 byte).
-    fn count(&mut self) -> Result<usize, PartitionError> {
-        let n = self.uvarint()?;
-        if n > (self.b.len() - self.pos) as u64 {
-            return Err(self.corrupt("count larger than the section"));
-        }
-        Ok(n as usize)
-    }
-
-    fn index(&mut self, len: usize) -> Result<usize, PartitionError> {
-        let i = self.uvarint()?;
-        if i >= len as u64 {
-            return Err(self.corrupt(format!("reference {i} out of range {len}")));
-        }
-        Ok(i as usize)
-    }
-
-    fn u32(&mut self) -> Result<u32, PartitionError> {
-        let b = self.bytes(4)?;
-        let mut a = [0u8; 4];
-        a.copy_from_slice(b);
-        Ok(u32::from_le_bytes(a))
-    }
-
-    /// `len | payload | crc32`, checked.
-    fn section(&mut self) -> Result<Cursor<'a>, PartitionError> {
-        let len = self.u32()? as usize;
-        let start = self.pos;
-        let payload = self.bytes(len)?;
-        let stored = self.u32()?;
-        let computed = crc32fast::hash(payload);
-        if stored != computed {
-            return Err(self.corrupt(format!(
-                "section checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            )));
-        }
-        Ok(Cursor {
-            b: payload,
-            pos: 0,
-            base: self.base + start,
-            file: self.file,
-            dir: self.dir,
-        })
-    }
+    /// Downsampled series (`downsampled` file), sorted by labels.
+    downsampled: Vec<DsSeries>,
 }
 
 fn io(dir: &Path) -> impl Fn(std::io::Error) -> PartitionError + '_ {
@@ -191,14 +114,24 @@ impl Partition {
 
         let index = fs.read(&dir.join("index")).map_err(io(&dir))?;
         let (series, postings) = parse_index(&dname, &meta, &index, body)?;
+        let ds_path = dir.join(crate::downsample::FILE);
+        let (downsampled, ds_len) = if fs.exists(&ds_path) {
+            let b = fs.read(&ds_path).map_err(io(&dir))?;
+            let d = crate::downsample::decode(&b)
+                .map_err(|e| corrupt(crate::downsample::FILE, e.offset, e.reason.clone()))?;
+            (d, b.len())
+        } else {
+            (Vec::new(), 0)
+        };
 
         Ok(Partition {
             dir,
             meta,
-            bytes: (meta_bytes.len() + index.len() + map.len()) as u64,
+            bytes: (meta_bytes.len() + index.len() + map.len() + ds_len) as u64,
             chunks: Arc::new(map),
             series,
             postings,
+            downsampled,
         })
     }
 
@@ -213,8 +146,9 @@ impl Partition {
     }
 
     /// Each series with the time range of its samples.
+    /// Downsampled series included.
     pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
-        self.series.iter().filter_map(|s| {
+        let raw = self.series.iter().filter_map(|s| {
             let lo = [s.chunks.first(), s.hchunks.first()]
                 .into_iter()
                 .flatten()
@@ -226,7 +160,17 @@ impl Partition {
                 .map(|c| c.1)
                 .max()?;
             Some((&s.labels, lo, hi))
-        })
+        });
+        let ds = self
+            .downsampled
+            .iter()
+            .filter_map(|s| Some((&s.labels, s.first.t, s.iv.last()?.last_t)));
+        raw.chain(ds)
+    }
+
+    /// Its downsampled series, sorted by labels.
+    pub fn downsampled(&self) -> &[DsSeries] {
+        &self.downsampled
     }
 
     /// How many series it holds.

@@ -49,6 +49,38 @@ pub(crate) struct Encoded {
     pub(crate) chunks: Vec<u8>,
     pub(crate) index: Vec<u8>,
     pub(crate) meta: Meta,
+    /// The `downsampled` file, when the partition holds downsampled series.
+    pub(crate) downsampled: Option<Vec<u8>>,
+}
+
+impl Encoded {
+    /// Adds downsampled series (sorted by labels); `meta.json`'s time
+    /// range grows to cover them.
+    pub(crate) fn with_downsampled(
+        mut self,
+        ds: &[crate::downsample::DsSeries],
+    ) -> Result<Encoded, PartitionError> {
+        if ds.is_empty() {
+            return Ok(self);
+        }
+        let bytes = crate::downsample::encode(ds).map_err(|e| PartitionError::Corrupt {
+            dir: hour_name(self.meta.hour_start_ms),
+            file: crate::downsample::FILE,
+            offset: 0,
+            reason: e.to_string(),
+        })?;
+        let raw = self.meta.chunks > 0;
+        let lo = ds.iter().map(|s| s.first.t).min().unwrap_or(i64::MAX);
+        let hi = ds
+            .iter()
+            .filter_map(|s| s.iv.last().map(|i| i.last_t))
+            .max()
+            .unwrap_or(i64::MIN);
+        self.meta.min_t = if raw { self.meta.min_t.min(lo) } else { lo };
+        self.meta.max_t = if raw { self.meta.max_t.max(hi) } else { hi };
+        self.downsampled = Some(bytes);
+        Ok(self)
+    }
 }
 
 fn put_section(out: &mut Vec<u8>, payload: &[u8]) {
@@ -243,6 +275,7 @@ pub(crate) fn encode(
         chunks,
         index: index_v2(&sections, version),
         meta,
+        downsampled: None,
     })
 }
 
@@ -267,6 +300,9 @@ pub(crate) fn write_tmp(
         fs.create_dir_all(&tmp)?;
         write_synced(fs, &tmp.join("chunks"), &enc.chunks)?;
         write_synced(fs, &tmp.join("index"), &enc.index)?;
+        if let Some(d) = &enc.downsampled {
+            write_synced(fs, &tmp.join(crate::downsample::FILE), d)?;
+        }
         write_synced(fs, &tmp.join("meta.json"), &meta_json)?;
         fs.sync_dir(&tmp)
     })();

@@ -30,6 +30,7 @@ use crate::parser::functions::Func as F;
 pub(crate) use args::unparen;
 pub(crate) use emit::Emit;
 pub(crate) use extended::smoothed_selector;
+use hourglass_storage::ReadAs;
 use time::DatePart;
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
@@ -37,7 +38,10 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let (keep_name, drop_name) = (true, false);
     let unary = |f: fn(f64) -> f64| math::unary(ctx, args, g, f);
     let date = |part: DatePart| time::call(ctx, args, g, part);
-    let window = |keep: bool, f: over_time::Kernel| over_time::each(ctx, args, g, keep, f);
+    let window_as = |keep: bool, f: over_time::Kernel, read: ReadAs| {
+        over_time::each(ctx, args, g, keep, f, read)
+    };
+    let window = |keep: bool, f: over_time::Kernel| window_as(keep, f, ReadAs::Last);
     let native_stat = |which| {
         let v = ctx.with_stats_only(true, || args::vector_arg(ctx, args.first(), g))?;
         hist_instant::stat(ctx, &v, g.n, which)
@@ -117,9 +121,10 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
 
         F::SumOverTime => over_time::sum(ctx, args, g),
         F::AvgOverTime => over_time::avg(ctx, args, g),
-        F::CountOverTime => window(drop_name, over_time::count),
-        F::MinOverTime => window(drop_name, over_time::min),
-        F::MaxOverTime => window(drop_name, over_time::max),
+        // Reads a count per sample (1 raw, n per downsampled interval).
+        F::CountOverTime => window_as(drop_name, over_time::counted, ReadAs::Count),
+        F::MinOverTime => window_as(drop_name, over_time::min, ReadAs::Min),
+        F::MaxOverTime => window_as(drop_name, over_time::max, ReadAs::Max),
         F::StddevOverTime => window(drop_name, over_time::stddev),
         F::StdvarOverTime => window(drop_name, over_time::stdvar),
         F::LastOverTime => window(keep_name, over_time::last),

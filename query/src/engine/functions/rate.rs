@@ -8,12 +8,12 @@ use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_n
 use super::super::{Ctx, Note};
 use super::Emit;
 use super::apply::over_windows;
-use super::args::matrix;
+use super::args::{matrix, matrix_as};
 use super::extrapolate::Extrapolator;
 use super::regular;
 use crate::parser::ast::Expr;
 use crate::parser::functions::Func;
-use hourglass_storage::{Labels, Sample};
+use hourglass_storage::{Labels, ReadAs, Sample};
 
 /// `rate` (`counter`, `per_second`), `increase` (`counter`) or `delta`.
 pub(super) fn extrapolating(
@@ -23,7 +23,14 @@ pub(super) fn extrapolating(
     counter: bool,
     per_second: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
-    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g)
+    // Downsampled spans: samples that keep the reset-corrected increase.
+    let read = if counter {
+        ReadAs::Counter
+    } else {
+        ReadAs::Last
+    };
+    let m = matrix_as(ctx, args.first(), g, read)?;
+    from_matrix(ctx, m, counter, per_second, g)
 }
 
 /// `rate`/`increase` (`counter`) or `delta` of an evaluated range argument.

@@ -108,7 +108,12 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             if ms.vector.at.is_some() || ms.vector.modifier.is_some() || by_name {
                 return Ok(None);
             }
-            let m = range::matrix_arg(ctx, arg, g)?;
+            let read = if counter {
+                hourglass_storage::ReadAs::Counter
+            } else {
+                hourglass_storage::ReadAs::Last
+            };
+            let m = range::matrix_arg_as(ctx, arg, g, read)?;
             Ok(Some(Plan::Extrapolated {
                 step: rate::fixed_step(&m.ends),
                 m,
