@@ -26,6 +26,8 @@
 #   benches/scrape_vs.sh --quick    # 20 × 1,000 at 1 s, short windows, 1 run
 #   SYSTEMS="hourglass prometheus" RUNS=1 benches/scrape_vs.sh
 #   GZIP=0 benches/scrape_vs.sh     # targets answer uncompressed
+#   SYSTEMS=hourglass HOURGLASS_FLAGS=--no-events benches/scrape_vs.sh
+#                                   # Hourglass without events, for their cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -201,7 +203,7 @@ start_system() {  # name → sets pid, url, metric
   case "$1" in
     hourglass)
       "$HOURGLASS_BIN" serve --listen "127.0.0.1:$SYS_PORT" --data-dir "$dir" \
-        --scrape-config "$work/scrape.yml" >"$work/$1.log" 2>&1 &
+        --scrape-config "$work/scrape.yml" ${HOURGLASS_FLAGS:-} >"$work/$1.log" 2>&1 &
       metric=hourglass_head_samples_appended_total ;;
     prometheus)
       prometheus --config.file="$work/scrape.yml" --storage.tsdb.path="$dir" \

@@ -35,6 +35,11 @@
 //! match = '{job="debug"}'
 //! keep = "3d"
 //!
+//! [[downsample]]                 # tiers; per `after`, the first match wins
+//! match = '{job="node"}'
+//! after = "7d"                   # age (from the newest data) past which
+//! resolution = "5m"              # raw samples become 5m summaries
+//!
 //! [events.nats]                  # publish events to NATS JetStream
 //! url = "nats://127.0.0.1:4222"
 //! subject_prefix = "hourglass"   # <prefix>.metrics_collected.<source_id>
@@ -46,7 +51,7 @@
 //! A path class with no credentials configured is open.
 
 use anyhow::Context;
-use hourglass_storage::RetentionRule;
+use hourglass_storage::{DownsampleRule, RetentionRule};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -66,6 +71,9 @@ pub struct Config {
     /// Retention per selector, in order (first match wins).
     #[serde(default)]
     pub retention: Vec<RetentionConfig>,
+    /// Downsampling tiers, in order.
+    #[serde(default)]
+    pub downsample: Vec<DownsampleConfig>,
     /// Where events are published beyond SSE and WebSocket.
     #[serde(default)]
     pub events: Events,
@@ -102,6 +110,22 @@ pub struct RetentionConfig {
     /// How long the selected series are kept (`3d`, `2y`).
     pub keep: String,
 }
+
+/// One `[[downsample]]` tier as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownsampleConfig {
+    /// A series selector.
+    #[serde(rename = "match")]
+    pub selector: String,
+    /// Age past which the tier applies (`7d`).
+    pub after: String,
+    /// Interval length (`5m`, `1h`).
+    pub resolution: String,
+}
+
+/// Most `[[downsample]]` tiers.
+pub const MAX_DOWNSAMPLE_RULES: usize = 100;
 
 /// Most `[[retention]]` rules.
 pub const MAX_RETENTION_RULES: usize = 1000;
@@ -262,7 +286,46 @@ impl Config {
             }
         }
         c.retention_rules()?;
+        c.downsample_rules()?;
         Ok(c)
+    }
+
+    /// The `[[downsample]]` tiers, checked: each selector parses, `after`
+    /// and `resolution` are positive durations, each resolution divides a
+    /// day, and the tiers nest (`hourglass_storage::downsample::check_rules`).
+    pub fn downsample_rules(&self) -> anyhow::Result<Vec<DownsampleRule>> {
+        if self.downsample.len() > MAX_DOWNSAMPLE_RULES {
+            anyhow::bail!("downsample: at most {MAX_DOWNSAMPLE_RULES} tiers");
+        }
+        let mut rules = Vec::with_capacity(self.downsample.len());
+        for (i, r) in self.downsample.iter().enumerate() {
+            let name = format!("downsample rule {} (match = {:?})", i + 1, r.selector);
+            let matchers = match hourglass_query::parse(&r.selector) {
+                Ok(hourglass_query::Expr::Vector(v)) if v.offset.is_none() && v.at.is_none() => {
+                    v.matchers
+                }
+                Ok(_) => anyhow::bail!("{name}: not a plain series selector"),
+                Err(e) => anyhow::bail!("{name}: invalid selector: {e}"),
+            };
+            let dur = |field: &str, text: &str| {
+                hourglass_query::duration::parse_duration_ms(text)
+                    .ok()
+                    .filter(|&ms| ms > 0)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{name}: {field} = {text:?} is not a positive duration such as \"5m\""
+                        )
+                    })
+            };
+            rules.push(DownsampleRule {
+                selector: r.selector.clone(),
+                matchers,
+                after_ms: dur("after", &r.after)?,
+                resolution_ms: dur("resolution", &r.resolution)?,
+            });
+        }
+        hourglass_storage::downsample::check_rules(&rules).map_err(anyhow::Error::msg)?;
+        Ok(rules)
     }
 
     /// The `[[retention]]` rules, checked: each selector parses (with a
@@ -325,6 +388,46 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn downsample_tiers_parse_and_bad_ones_are_refused_naming_the_rule() {
+        let tier = |m: &str, a: &str, r: &str| {
+            format!("[[downsample]]\nmatch = '{m}'\nafter = \"{a}\"\nresolution = \"{r}\"\n")
+        };
+        let ok = tier("{job=\"node\"}", "7d", "5m") + &tier("{job=\"node\"}", "90d", "1h");
+        let c: Config = toml::from_str(&ok).unwrap();
+        let r = c.downsample_rules().unwrap();
+        assert_eq!(
+            (r[0].after_ms, r[0].resolution_ms),
+            (7 * 86_400_000, 300_000)
+        );
+        assert_eq!(r[1].resolution_ms, 3_600_000);
+        for (bad, want) in [
+            (tier("{job=", "7d", "5m"), "invalid selector"),
+            (
+                tier("rate(x[5m])", "7d", "5m"),
+                "not a plain series selector",
+            ),
+            (tier("x", "soon", "5m"), "after = \"soon\""),
+            (tier("x", "7d", "0s"), "resolution = \"0s\""),
+            (tier("x", "7d", "7m"), "divide a day"),
+            (
+                tier("x", "7d", "5m") + &tier("y", "90d", "7m30s"),
+                "does not nest",
+            ),
+            (
+                tier("x", "7d", "5m") + &tier("x", "7d", "10m"),
+                "never applies",
+            ),
+        ] {
+            let c: Config = toml::from_str(&bad).unwrap();
+            let e = c.downsample_rules().unwrap_err().to_string();
+            assert!(
+                e.contains("downsample rule") && e.contains(want),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn parses_the_documented_example() {

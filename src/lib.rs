@@ -26,6 +26,7 @@ pub mod rules;
 pub mod scrape;
 mod server;
 mod size;
+mod ui;
 
 /// Every route with its method and credentials class.
 pub use api::routes;

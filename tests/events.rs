@@ -235,6 +235,35 @@ fn websocket_subscribes_filters_and_survives_bad_messages() {
     });
 }
 
+/// A plain `GET /-/ready` on a fresh connection: its status, or `None`
+/// when the server closed the connection without an answer.
+fn ready_status(addr: std::net::SocketAddr) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(b"GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn websockets_count_toward_max_connections_until_they_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--max-connections", "2"]);
+    let first = Ws::connect(server.addr, "/api/v1/events/ws");
+    let _second = Ws::connect(server.addr, "/api/v1/events/ws");
+    // Both slots hold open WebSockets (never idle, so never evicted): a
+    // third connection is closed unanswered.
+    assert_eq!(ready_status(server.addr), None);
+    drop(first);
+    wait_for("the closed websocket's slot to be freed", || {
+        ready_status(server.addr) == Some(200)
+    });
+}
+
 #[test]
 fn a_stalled_websocket_consumer_slows_neither_ingest_nor_others() {
     let dir = tempfile::tempdir().unwrap();

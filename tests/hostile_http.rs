@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 fn concrete(path: &str) -> String {
     path.replace("{*grouping}", "job@base64/aG9zdGlsZQ")
         .replace("{name}", "job")
+        .replace("{asset}", "app.js")
 }
 
 fn call(server: &Server, method: &str, path: &str, auth: Option<&str>) -> Response {

@@ -14,7 +14,6 @@ mod common;
 use common::query::*;
 use common::*;
 use std::io::Write as _;
-use std::process::Command;
 
 const TOKEN: &str = "influx-token-0123456789";
 
@@ -22,39 +21,15 @@ fn config() -> String {
     format!("[[auth.write.tokens]]\nname = \"telegraf\"\ntoken = \"{TOKEN}\"\n")
 }
 
-fn python_has(module: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok || !common::external::in_ci(),
-        "python3 {module} is required under CI"
-    );
-    if !ok {
-        println!("skipped: python3 with {module} not installed");
-    }
-    ok
-}
-
 #[test]
 fn influxdb_client_writes_every_field_type_and_precision() {
-    if !python_has("influxdb_client") {
+    if !common::external::python_has("influxdb_client") {
         return;
     }
     let (_tmp, server) = start_with_config(&config(), &[]);
     let base = now_ms() / 1000 - 120;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/influx_write.py");
-    let out = Command::new("python3")
-        .args([script, &server.addr.to_string(), TOKEN, &base.to_string()])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "influx_write.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let addr = server.addr.to_string();
+    common::external::run_python("influx_write.py", &[&addr, TOKEN, &base.to_string()]);
     for (k, p) in ["ns", "us", "ms", "s"].iter().enumerate() {
         let at = Some((base + k as i64) as f64);
         let sel = |m: &str| format!("{m}{{precision=\"{p}\"}}");

@@ -16,34 +16,13 @@ use common::*;
 use hourglass::ingest::protobuf::Writer;
 use serde_json::json;
 use std::io::Write as _;
-use std::process::Command;
 
 const PATH: &str = "/api/v1/otlp/v1/metrics";
 const PROTO: (&str, &str) = ("Content-Type", "application/x-protobuf");
 
-fn sdk_available() -> bool {
-    let ok = Command::new("python3")
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok || !common::external::in_ci(),
-        "the OpenTelemetry SDK is required under CI"
-    );
-    if !ok {
-        println!(
-            "skipped: python3 with opentelemetry-sdk and the OTLP HTTP exporter not installed"
-        );
-    }
-    ok
-}
-
 #[test]
 fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
-    if !sdk_available() {
+    if !common::external::python_has("opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -54,14 +33,8 @@ fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
             "deployment.environment",
         ],
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_export.py");
     let url = format!("http://{}{PATH}", server.addr);
-    let out = Command::new("python3")
-        .args([script, &url, "2.5"])
-        .output()
-        .expect("run python3");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "otlp_export.py failed:\n{stderr}");
+    let (_, stderr) = common::external::run_python("otlp_export.py", &[&url, "2.5"]);
     assert!(
         !stderr.contains("Failed to export"),
         "the exporter saw an error:\n{stderr}"
@@ -116,6 +89,26 @@ fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
         Some(3.0)
     );
     assert!((value(&server, "http_server_duration_seconds_sum").unwrap() - 2.35).abs() < 1e-9);
+    // Exponential histograms are native histograms: unit suffix, no
+    // `_bucket` series; the SDK's scale 20 is reduced to schema 8.
+    assert_eq!(
+        value(&server, "histogram_count(rpc_duration_milliseconds)"),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(&server, "histogram_sum(rpc_duration_milliseconds)"),
+        Some(106.0)
+    );
+    let q = value(
+        &server,
+        "histogram_quantile(0.5, rpc_duration_milliseconds)",
+    )
+    .unwrap();
+    assert!((1.9..=3.1).contains(&q), "median {q}");
+    assert_eq!(
+        value(&server, "count(rpc_duration_milliseconds_bucket)"),
+        None
+    );
     // Other resource attributes on target_info, with job and instance.
     let info = query(&server, "target_info");
     assert_eq!(info.len(), 1, "{info:?}");
@@ -202,24 +195,37 @@ fn json_bodies_summaries_and_partial_success() {
     let body = json_request(json!([
         {"name": "d", "sum": {"aggregationTemporality": 1, "isMonotonic": true,
             "dataPoints": [{"timeUnixNano": ns(t), "asInt": 1}, {"timeUnixNano": ns(t), "asInt": 2}]}},
-        {"name": "e", "exponentialHistogram": {"aggregationTemporality": 2, "dataPoints": [{"timeUnixNano": ns(t)}]}},
+        {"name": "e", "exponentialHistogram": {"aggregationTemporality": 2, "dataPoints": [
+            {"timeUnixNano": ns(t), "count": 1, "scale": -5, "positive": {"bucketCounts": [1]}},
+            {"timeUnixNano": ns(t), "count": 1, "scale": 0, "positive": {"offset": 1, "bucketCounts": [1, 5]}}]}},
+        {"name": "x", "exponentialHistogram": {"aggregationTemporality": 2, "dataPoints": [
+            {"timeUnixNano": ns(t), "count": "7", "sum": 20.5, "scale": 1, "zeroCount": 1,
+             "positive": {"offset": -1, "bucketCounts": [2, "0", 3]}, "negative": {"bucketCounts": [1]}}]}},
         {"name": "u"},
         {"name": "ok", "gauge": {"dataPoints": [{"timeUnixNano": ns(t), "asDouble": 1.5}]}}
     ]));
     let r = post_json(&server, &body);
     assert_eq!(r.status, 200, "{}", r.text());
     let j = r.json();
-    assert_eq!(j["partialSuccess"]["rejectedDataPoints"], "4", "{j}");
+    assert_eq!(j["partialSuccess"]["rejectedDataPoints"], "5", "{j}");
     let msg = j["partialSuccess"]["errorMessage"].as_str().unwrap();
     for needle in [
         "\"d\": delta temporality is not supported",
-        "\"e\": exponential histograms are not stored yet",
+        "\"e\": scale -5 is below the lowest native histogram schema -4",
         "\"u\": no data of a known kind",
     ] {
         assert!(msg.contains(needle), "{msg} lacks {needle}");
     }
+    // e's second point holds more in its buckets than its count.
+    assert_eq!(msg.matches("\"e\": ").count(), 2, "{msg}");
     assert_eq!(value(&server, "ok"), Some(1.5));
     assert_eq!(value(&server, "d_total"), None);
+    assert_eq!(value(&server, "histogram_count(x)"), Some(7.0));
+    assert_eq!(value(&server, "histogram_sum(x)"), Some(20.5));
+    // Below 0.5: the zero bucket and the negative one, (-2^0.5, -1]; the
+    // positive buckets start at OTLP index -1, (2^-0.5, 1].
+    let below = value(&server, "histogram_fraction(-10, 0.5, x)").unwrap();
+    assert!((below - 2.0 / 7.0).abs() < 1e-12, "{below}");
 
     // Only delta: nothing stored, 400 with a Status.
     let body = json_request(

@@ -7,67 +7,12 @@
 
 mod common;
 
+use common::compare::{assert_same, get_json};
 use common::external::{have_all, now_s, prometheus, small_node_exporter};
 use common::query::enc;
 use common::*;
-use serde_json::Value;
-use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
-
-fn query(addr: &str, path: &str) -> Value {
-    let addr = addr.parse().unwrap();
-    let r = request(addr, "GET", path, &[], b"");
-    assert_eq!(r.status, 200, "{path}: {}", r.text());
-    r.json()
-}
-
-/// Result as labels (JSON text) → values, for comparison.
-fn by_series(v: &Value) -> BTreeMap<String, Vec<(f64, f64)>> {
-    let mut out = BTreeMap::new();
-    for s in v["data"]["result"].as_array().unwrap() {
-        let points: Vec<&Value> = match s.get("values") {
-            Some(vs) => vs.as_array().unwrap().iter().collect(),
-            None => vec![&s["value"]],
-        };
-        let parsed = points
-            .iter()
-            .map(|p| {
-                (
-                    p[0].as_f64().unwrap(),
-                    p[1].as_str().unwrap().parse::<f64>().unwrap(),
-                )
-            })
-            .collect();
-        out.insert(s["metric"].to_string(), parsed);
-    }
-    out
-}
-
-fn assert_same(what: &str, theirs: &Value, ours: &Value) {
-    assert_eq!(
-        theirs["data"]["resultType"], ours["data"]["resultType"],
-        "{what}"
-    );
-    let (a, b) = (by_series(theirs), by_series(ours));
-    assert!(!a.is_empty(), "{what}: Prometheus returned nothing");
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "{what}: series differ"
-    );
-    for (k, pa) in &a {
-        let pb = &b[k];
-        assert_eq!(pa.len(), pb.len(), "{what} {k}: point counts differ");
-        for ((ta, va), (tb, vb)) in pa.iter().zip(pb) {
-            assert_eq!(ta, tb, "{what} {k}");
-            let close = va == vb
-                || (va.is_nan() && vb.is_nan())
-                || ((va - vb) / va.abs().max(1e-300)).abs() < 1e-9;
-            assert!(close, "{what} {k} at {ta}: Prometheus {va}, Hourglass {vb}");
-        }
-    }
-}
 
 #[test]
 fn prometheus_remote_writes_and_both_answer_alike() {
@@ -84,8 +29,7 @@ fn prometheus_remote_writes_and_both_answer_alike() {
         server.addr
     );
     let (_prom, prom) = prometheus(tmp.path(), &config);
-    let prom = prom.to_string();
-    let ours = server.addr.to_string();
+    let ours = server.addr;
 
     // Wait until Hourglass holds several seconds of scrapes, then pick an
     // evaluation time both have certainly received.
@@ -94,7 +38,7 @@ fn prometheus_remote_writes_and_both_answer_alike() {
         assert!(Instant::now() < deadline, "no remote-written data arrived");
         std::thread::sleep(Duration::from_millis(500));
         let first = |q: &str| {
-            let v = query(&ours, &format!("/api/v1/query?query={}", enc(q)));
+            let v = get_json(ours, &format!("/api/v1/query?query={}", enc(q)));
             v["data"]["result"][0]["value"][1]
                 .as_str()
                 .and_then(|s| s.parse::<f64>().ok())
@@ -117,7 +61,7 @@ fn prometheus_remote_writes_and_both_answer_alike() {
         "sum by (cpu) (node_cpu_seconds_total)",
     ] {
         let path = format!("/api/v1/query?query={}&time={t}", enc(q));
-        assert_same(q, &query(&prom, &path), &query(&ours, &path));
+        assert_same(q, &get_json(prom, &path), &get_json(ours, &path));
     }
     for q in [
         "rate(node_cpu_seconds_total{mode=\"idle\"}[4s])",
@@ -129,6 +73,6 @@ fn prometheus_remote_writes_and_both_answer_alike() {
             enc(q),
             t - 3.0
         );
-        assert_same(q, &query(&prom, &path), &query(&ours, &path));
+        assert_same(q, &get_json(prom, &path), &get_json(ours, &path));
     }
 }

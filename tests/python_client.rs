@@ -11,39 +11,14 @@ mod common;
 
 use common::query::*;
 use common::*;
-use std::process::Command;
-
-fn python_client_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 #[test]
 fn prometheus_client_pushes_work_unchanged() {
-    if !python_client_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "python3 with prometheus_client is required under CI (pip install prometheus_client)"
-            );
-        }
-        println!("skipped: python3 with prometheus_client not installed");
+    if !common::external::python_has("prometheus_client") {
         return;
     }
     let (_tmp, server) = Server::fresh();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/push.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.addr.to_string())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "push.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::external::run_python("push.py", &[&server.addr.to_string()]);
 
     let grp = "job=\"pybatch\",instance=\"host/1\"";
     assert_eq!(

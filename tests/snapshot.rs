@@ -10,38 +10,18 @@ mod common;
 
 use common::cli::hourglass;
 use common::query::{assert_api_error, query_at};
+use common::write::write_node_hours;
 use common::*;
-use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::v1;
-use hourglass_storage::Sample;
 use std::path::{Path, PathBuf};
 
 /// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200_000;
+const T0: i64 = common::write::T2024;
 const HOUR: i64 = 3_600_000;
-
-fn write(server: &Server, name: &str, hours: std::ops::Range<i64>) {
-    for h in hours {
-        let mut w = Writer::default();
-        for inst in ["a", "b"] {
-            let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
-                .map(|i| Sample::new(T0 + i * 15_000, i as f64))
-                .collect();
-            v1::encode_series(
-                &mut w,
-                [("__name__", name), ("job", "node"), ("instance", inst)],
-                &samples,
-            );
-        }
-        let r = remote_write(server, &w.buf);
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
-}
 
 /// A server with hours 0 and 1 in partitions, 2 and 3 in the head.
 fn server_with_partitions_and_head(dir: &Path) -> Server {
     let server = Server::start(dir, &["--persist-interval", "1s"]);
-    write(&server, "bytes_total", 0..4);
+    write_node_hours(&server, "bytes_total", 0..4, 1.0);
     wait_for("partitions", || {
         metric(&server, "hourglass_partitions") >= 2.0
     });
@@ -87,7 +67,7 @@ fn snapshot_opens_as_a_data_dir_and_answers_as_the_server_did() {
     assert!(snap.join("parts").is_dir() && snap.join("wal").is_dir());
 
     // Written after the snapshot: not in it.
-    write(&server, "after_snapshot", 3..4);
+    write_node_hours(&server, "after_snapshot", 3..4, 1.0);
 
     let copy = Server::start(&snap, &[]);
     for ((q, t), want) in CHECKS.iter().zip(&before) {

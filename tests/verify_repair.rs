@@ -10,37 +10,17 @@ mod common;
 use common::cli::hourglass;
 use common::query::query_at;
 use common::targets::post_target;
+use common::write::write_node_hours;
 use common::*;
-use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::v1;
-use hourglass_storage::Sample;
 use std::path::{Path, PathBuf};
 
 /// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200_000;
+const T0: i64 = common::write::T2024;
 const HOUR: i64 = 3_600_000;
 
 /// One request per hour, so the WAL holds one record per hour.
 fn write_hours(server: &Server, hours: i64) {
-    for h in 0..hours {
-        let mut w = Writer::default();
-        for inst in ["a", "b"] {
-            let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
-                .map(|i| Sample::new(T0 + i * 15_000, i as f64))
-                .collect();
-            v1::encode_series(
-                &mut w,
-                [
-                    ("__name__", "bytes_total"),
-                    ("job", "node"),
-                    ("instance", inst),
-                ],
-                &samples,
-            );
-        }
-        let r = remote_write(server, &w.buf);
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
+    write_node_hours(server, "bytes_total", 0..hours, 1.0);
 }
 
 /// A stopped data directory with every file kind: four partitions (hours
@@ -328,4 +308,50 @@ fn repair_is_refused_while_a_server_holds_the_directory() {
     let (ok, out) = verify(tmp.path(), &[]);
     assert!(ok, "{out}");
     drop(server);
+}
+
+#[test]
+fn verify_checks_tombstones_the_compaction_journal_and_each_snapshot() {
+    let tmp = populated();
+    let data = tmp.path();
+    let tomb = hourglass_storage::tombstones::encode(&[hourglass_storage::tombstones::Tombstone {
+        matchers: vec![
+            hourglass_storage::Matcher::new(hourglass_storage::MatchOp::Equal, "instance", "a")
+                .unwrap(),
+        ],
+        start: T0,
+        end: T0 + HOUR,
+    }]);
+    std::fs::write(data.join("tombstones"), &tomb).unwrap();
+    // A journal torn before its fsync: never committed, not damage.
+    std::fs::write(data.join("parts/COMPACTION"), b"HGCJ\x01\0\0\0\x05").unwrap();
+    let snap = tempfile::tempdir().unwrap();
+    copy_dir(data, snap.path());
+    std::fs::create_dir(data.join("snapshots")).unwrap();
+    std::fs::rename(snap.path(), data.join("snapshots/s1")).unwrap();
+    let (ok, out) = verify(data, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("tombstones: 1 entries, intact"), "{out}");
+    assert!(out.contains("TORN: compaction journal"), "{out}");
+    assert!(out.contains("snapshot s1: partitions: 4 intact"), "{out}");
+    assert!(out.contains("snapshot s1: tombstones: 1 entries"), "{out}");
+
+    flip(&data.join("tombstones"), tomb.len() / 2);
+    let snap_part = partitions(&data.join("snapshots/s1"))[1].clone();
+    flip(&snap_part.join("chunks"), 20);
+    let (ok, out) = verify(data, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("DAMAGED: tombstones"), "{out}");
+    assert!(out.contains("snapshot s1: DAMAGED: partition"), "{out}");
+    assert!(out.contains("2 damaged"), "{out}");
+    let (ok, out) = verify(data, &["--repair"]);
+    assert!(ok, "{out}");
+    assert!(data.join("tombstones.corrupt").is_file(), "{out}");
+    assert!(
+        PathBuf::from(format!("{}.corrupt", snap_part.display())).is_dir(),
+        "{out}"
+    );
+    let (ok, out) = verify(data, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("snapshot s1: partitions: 3 intact"), "{out}");
 }

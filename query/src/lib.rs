@@ -35,6 +35,10 @@ mod parser;
 pub mod prom_text;
 
 pub use admission::{Admission, MemoryBudget, QueueTimeout, Slot};
+pub use engine::histogram::arith::{
+    Incompatible as IncompatibleHistograms, add as histogram_add, scale as histogram_scale,
+};
+pub use engine::histogram::buckets::{Bucket as HistogramBucket, all_buckets as histogram_buckets};
 pub use engine::{
     Engine, EngineOptions, ErrorKind, EvalError, InstantSample, QueryOptions, QueryOutput,
     QueryStats, RangeSeries, Value,

@@ -82,6 +82,13 @@ const PIECES: &[&str] = &[
     "fill",
     "info",
     "{__name__=~\".+_info\"}",
+    "[5m::1m]",
+    "[1h::]",
+    "::",
+    "min_of(",
+    "max_of(1, ",
+    "direct_delta_rate(",
+    "{__type__=\"counter\"}",
 ];
 
 /// Everything the soup is made of.

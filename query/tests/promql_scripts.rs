@@ -9,9 +9,9 @@ mod common;
 #[path = "script/parse.rs"]
 mod parse;
 
-use hourglass_query::{Engine, Value, parse as parse_promql};
+use hourglass_query::{Engine, Expr, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
-use parse::{Command, Eval, Kind, Slot};
+use parse::{Command, Eval, Kind, Slot, Val};
 use std::path::{Path, PathBuf};
 
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -40,55 +40,118 @@ fn same(a: f64, b: f64) -> bool {
     diff <= 1e-6 * a.abs().max(b.abs()) || diff < 1e-12
 }
 
+/// Two histograms hold the same observations: count, sum and every
+/// non-empty bucket (bounds and count) agree within float noise.
+fn same_histogram(
+    a: &hourglass_storage::FloatHistogram,
+    b: &hourglass_storage::FloatHistogram,
+) -> bool {
+    let (ba, bb) = (
+        hourglass_query::histogram_buckets(a),
+        hourglass_query::histogram_buckets(b),
+    );
+    same(a.count, b.count)
+        && same(a.sum, b.sum)
+        && ba.len() == bb.len()
+        && ba.iter().zip(&bb).all(|(x, y)| {
+            x.boundaries == y.boundaries
+                && same(x.lower, y.lower)
+                && same(x.upper, y.upper)
+                && same(x.count, y.count)
+        })
+}
+
+fn same_val(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::Float(a), Val::Float(b)) => same(*a, *b),
+        (Val::Hist(a), Val::Hist(b)) => same_histogram(a, b),
+        _ => false,
+    }
+}
+
 fn fmt_slots(v: &[Slot]) -> String {
     v.iter()
-        .map(|s| s.map_or("_".to_string(), |x| x.to_string()))
+        .map(|s| s.as_ref().map_or("_".to_string(), |x| x.to_string()))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Does an error message satisfy the eval's `msg:` / `regex:`?
+fn error_matches(ev: &Eval, text: &str) -> Result<(), String> {
+    if let Some(m) = &ev.fail_message
+        && !text.contains(m.as_str())
+    {
+        return Err(format!("error {text:?} does not contain {m:?}"));
+    }
+    if let Some(r) = &ev.fail_regex
+        && !regex::Regex::new(r).is_ok_and(|re| re.is_match(text))
+    {
+        return Err(format!("error {text:?} does not match {r:?}"));
+    }
+    Ok(())
+}
+
+/// Checks `expect warn`/`expect info` style expectations.
+fn annotations_match(
+    what: &str,
+    want: &Option<(bool, Option<String>)>,
+    got: &[String],
+) -> Result<(), String> {
+    match want {
+        None => Ok(()),
+        Some((false, _)) if got.is_empty() => Ok(()),
+        Some((false, _)) => Err(format!("no {what} expected, got {got:?}")),
+        Some((true, _)) if got.is_empty() => Err(format!("a {what} expected, got none")),
+        Some((true, Some(m))) if !got.iter().any(|g| g.contains(m.as_str())) => {
+            Err(format!("{what} {m:?} expected, got {got:?}"))
+        }
+        Some((true, _)) => Ok(()),
+    }
 }
 
 /// Checks one eval; `Err` says what differs.
 fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
     let expr = match parse_promql(&ev.expr) {
         Ok(e) => e,
-        Err(e) if ev.fail => {
-            return match &ev.fail_message {
-                Some(m) if !e.to_string().contains(m.as_str()) => {
-                    Err(format!("parse error {e} does not contain {m:?}"))
-                }
-                _ => Ok(()),
-            };
-        }
+        Err(e) if ev.fail => return error_matches(ev, &e.to_string()),
         Err(e) => return Err(format!("parse error: {e}")),
     };
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
+    let qo = QueryOptions::default();
     let (res, grid) = match ev.kind {
-        Kind::Instant { at } => (engine.instant(&q, &expr, at), None),
+        Kind::Instant { at } => (engine.instant_with(&q, &expr, at, &qo), ev.range_grid),
         Kind::Range { start, end, step } => (
-            engine.range(&q, &expr, start, end, step),
+            engine.range_with(&q, &expr, start, end, step, &qo),
             Some((start, end, step)),
         ),
     };
-    let value = match (res, ev.fail) {
-        (Err(e), true) => {
-            return match &ev.fail_message {
-                Some(m) if !e.to_string().contains(m.as_str()) => {
-                    Err(format!("error {e:?} ({e}) does not contain {m:?}"))
-                }
-                _ => Ok(()),
-            };
-        }
-        (Ok(v), true) => return Err(format!("expected an error, got {v:?}")),
+    let out = match (res, ev.fail) {
+        (Err(e), true) => return error_matches(ev, &e.to_string()),
+        (Ok(v), true) => return Err(format!("expected an error, got {:?}", v.value)),
         (Err(e), false) => return Err(format!("unexpected error: {e}")),
         (Ok(v), false) => v,
     };
+    annotations_match("warning", &ev.warn, &out.warnings)?;
+    annotations_match("info", &ev.info, &out.infos)?;
+    let value = out.value;
     // Normalise the result to (labels, slots) rows.
     let got: Vec<(Option<Labels>, Vec<Slot>)> = match (&value, grid) {
-        (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(*v)])],
-        (Value::String { s, .. }, _) => return Err(format!("string result {s:?} unsupported")),
+        (Value::Scalar { v, .. }, _) => vec![(None, vec![Some(Val::Float(*v))])],
+        (Value::String { s, .. }, _) => {
+            return match &ev.string {
+                Some(want) if want == s => Ok(()),
+                _ => Err(format!("string result {s:?}, expected {:?}", ev.string)),
+            };
+        }
         (Value::Vector(v), _) => v
             .iter()
-            .map(|s| (Some(s.labels.clone()), vec![Some(s.v)]))
+            .map(|s| {
+                let v = match &s.h {
+                    Some(h) => Val::Hist(h.clone()),
+                    None => Val::Float(s.v),
+                };
+                (Some(s.labels.clone()), vec![Some(v)])
+            })
             .collect(),
         (Value::Matrix(m), Some((start, end, step))) => m
             .iter()
@@ -96,7 +159,10 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
                 let n = ((end - start) / step) as usize + 1;
                 let mut slots = vec![None; n];
                 for p in &s.points {
-                    slots[((p.t - start) / step) as usize] = Some(p.v);
+                    slots[((p.t - start) / step) as usize] = Some(Val::Float(p.v));
+                }
+                for (t, h) in &s.histograms {
+                    slots[((t - start) / step) as usize] = Some(Val::Hist(Box::new(h.clone())));
                 }
                 while slots.last().is_some_and(Option::is_none) {
                     slots.pop();
@@ -113,9 +179,17 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         (Value::Matrix(m), None) => m
             .iter()
             .map(|s| {
+                let mut pts: Vec<(i64, Val)> =
+                    s.points.iter().map(|p| (p.t, Val::Float(p.v))).collect();
+                pts.extend(
+                    s.histograms
+                        .iter()
+                        .map(|(t, h)| (*t, Val::Hist(Box::new(h.clone())))),
+                );
+                pts.sort_by_key(|p| p.0);
                 (
                     Some(s.labels.clone()),
-                    s.points.iter().map(|p| Some(p.v)).collect(),
+                    pts.into_iter().map(|(_, v)| Some(v)).collect(),
                 )
             })
             .collect(),
@@ -175,7 +249,7 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         let eq = e.len() == g.len()
             && e.iter().zip(&g).all(|(a, b)| match (a, b) {
                 (None, None) => true,
-                (Some(a), Some(b)) => same(*a, *b),
+                (Some(a), Some(b)) => same_val(a, b),
                 _ => false,
             });
         if !eq {
@@ -183,6 +257,133 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Collects the matchers of every selector in `e`.
+fn selectors<'a>(e: &'a Expr, out: &mut Vec<&'a [hourglass_storage::Matcher]>) {
+    match e {
+        Expr::Number(_) | Expr::String(_) => {}
+        Expr::Vector(v) => out.push(&v.matchers),
+        Expr::Matrix(m) => out.push(&m.vector.matchers),
+        Expr::Subquery(s) => selectors(&s.expr, out),
+        Expr::Paren(e) => selectors(e, out),
+        Expr::Unary(u) => selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors(&b.lhs, out);
+            selectors(&b.rhs, out);
+        }
+        Expr::Aggregate(a) => {
+            selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                selectors(p, out);
+            }
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| selectors(a, out)),
+    }
+}
+
+/// Does `ev` select a series loaded with native histograms?
+fn is_histogram_eval(ev: &Eval, histograms: &[Labels]) -> bool {
+    let Ok(expr) = parse_promql(&ev.expr) else {
+        // Unparsable here: judged by the names it mentions.
+        return histograms.iter().any(|l| {
+            l.metric_name().is_some_and(|n| {
+                ev.expr
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .any(|w| w == n)
+            })
+        });
+    };
+    let mut sels = Vec::new();
+    selectors(&expr, &mut sels);
+    sels.iter().any(|ms| {
+        histograms
+            .iter()
+            .any(|l| ms.iter().all(|m| m.matches(l.get(m.name()).unwrap_or(""))))
+    })
+}
+
+/// What one script did.
+#[derive(Default)]
+struct Tally {
+    evals: usize,
+    passed: usize,
+    /// Evals written in native-histogram notation or over native
+    /// histograms, and how many of them passed.
+    native: usize,
+    native_passed: usize,
+    failures: Vec<String>,
+}
+
+/// Runs one script's commands over fresh storage.
+fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
+    let mut tally = Tally::default();
+    let cmds = match parse::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            tally.failures.push(format!("{name}: {e}"));
+            return tally;
+        }
+    };
+    let (mut _dir, mut storage) = common::empty_store();
+    let mut native: Vec<Labels> = Vec::new();
+    for cmd in cmds {
+        match cmd {
+            Command::Clear => {
+                (_dir, storage) = common::empty_store();
+                native.clear();
+            }
+            Command::Load { step, series } => {
+                let mut batch = WriteBatch::new();
+                // A series written twice in one load keeps its last line.
+                let last: Vec<_> = series
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (l, _))| !series[i + 1..].iter().any(|(m, _)| m == l))
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                for (labels, slots) in last {
+                    let mut samples = Vec::new();
+                    let mut hists = Vec::new();
+                    for (i, s) in slots.into_iter().enumerate() {
+                        let t = i as i64 * step;
+                        match s {
+                            Some(Val::Float(v)) => samples.push(Sample::new(t, v)),
+                            Some(Val::Hist(h)) => hists.push((t, *h)),
+                            None => {}
+                        }
+                    }
+                    if !hists.is_empty() {
+                        native.push(labels.clone());
+                        storage
+                            .append_histograms(&labels, &hists)
+                            .expect("append histograms");
+                    }
+                    batch.push(labels, samples);
+                }
+                storage.append(&batch).expect("append");
+            }
+            Command::Unreadable { line, reason } => {
+                tally.evals += 1;
+                tally.failures.push(format!("{name}:{line}: {reason}"));
+            }
+            Command::Eval(ev) => {
+                tally.evals += 1;
+                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
+                tally.native += usize::from(on_native);
+                match check(engine, &storage, &ev) {
+                    Ok(()) => {
+                        tally.passed += 1;
+                        tally.native_passed += usize::from(on_native);
+                    }
+                    Err(e) => tally
+                        .failures
+                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
+                }
+            }
+        }
+    }
+    tally
 }
 
 #[test]
@@ -200,37 +401,9 @@ fn promql_scripts() {
             .unwrap_or(file)
             .display()
             .to_string();
-        let cmds = match parse::parse(&text) {
-            Ok(c) => c,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let (mut _dir, mut storage) = common::empty_store();
-        for cmd in cmds {
-            match cmd {
-                Command::Clear => (_dir, storage) = common::empty_store(),
-                Command::Load { step, series } => {
-                    let mut batch = WriteBatch::new();
-                    for (labels, slots) in series {
-                        let samples = slots
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, s)| s.map(|v| Sample::new(i as i64 * step, v)))
-                            .collect();
-                        batch.push(labels, samples);
-                    }
-                    storage.append(&batch).expect("append");
-                }
-                Command::Eval(ev) => {
-                    evals += 1;
-                    if let Err(e) = check(&engine, &storage, &ev) {
-                        failures.push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr));
-                    }
-                }
-            }
-        }
+        let t = run_script(&engine, &name, &text);
+        evals += t.evals;
+        failures.extend(t.failures);
     }
     eprintln!(
         "{} scripts, {evals} evals, {} failures",
@@ -243,6 +416,53 @@ fn promql_scripts() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Measures a directory of scripts written elsewhere (Prometheus's own,
+/// say), named by `HOURGLASS_PROMQL_SCRIPTS`: prints pass counts per file
+/// and, with `HOURGLASS_PROMQL_FAILURES=<file>`, writes every failure
+/// there. Never fails; without the variable it does nothing.
+#[test]
+fn outside_scripts() {
+    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS") else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    let mut files = Vec::new();
+    scripts(&root, &mut files);
+    let engine = Engine::default();
+    let mut all = Tally::default();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let t = run_script(&engine, &name, &text);
+        eprintln!(
+            "{name}: {} of {} evals pass ({} of {} on native histograms)",
+            t.passed, t.evals, t.native_passed, t.native
+        );
+        all.evals += t.evals;
+        all.passed += t.passed;
+        all.native += t.native;
+        all.native_passed += t.native_passed;
+        all.failures.extend(t.failures);
+    }
+    eprintln!(
+        "total: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
+        all.passed,
+        all.evals,
+        100.0 * all.passed as f64 / all.evals.max(1) as f64,
+        all.native_passed,
+        all.native,
+    );
+    if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES") {
+        std::fs::write(out, all.failures.join("\n")).expect("write failures");
+    }
 }
 
 #[test]

@@ -249,7 +249,7 @@ fn unary(op: UnaryOp, e: Expr) -> Expr {
 fn subquery(
     e: Expr,
     range_ms: i64,
-    step_ms: Option<i64>,
+    (step_ms, aligned): (Option<i64>, bool),
     offset: Option<i64>,
     at: Option<At>,
 ) -> Expr {
@@ -261,6 +261,7 @@ fn subquery(
         expr: Box::new(e),
         range_ms,
         step_ms,
+        aligned,
         offset,
         at,
         range_expr: None,
@@ -269,10 +270,11 @@ fn subquery(
     })
 }
 
-const OPS: [BinaryOp; 16] = {
+const OPS: [BinaryOp; 19] = {
     use BinaryOp::*;
     [
-        Or, And, Unless, Eql, Neq, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod, Atan2, Pow,
+        Or, And, Unless, Eql, Neq, Lt, Le, Gt, Ge, Add, Sub, Mul, Div, Mod, Atan2, BitAnd, BitOr,
+        BitXor, Pow,
     ]
 };
 
@@ -391,7 +393,7 @@ fn expr(ty: ValueType, depth: u32) -> BoxedStrategy<Expr> {
                 (
                     expr(ValueType::Vector, d),
                     ms(),
-                    prop::option::of(ms()),
+                    (prop::option::of(ms()), any::<bool>()),
                     offset(),
                     at(),
                 )

@@ -17,8 +17,6 @@ use std::sync::atomic::Ordering;
 
 /// Events read per wake-up.
 const BATCH: usize = 256;
-/// Longest query string looked at.
-const MAX_QUERY: usize = 16 << 10;
 
 /// A consumer's request: its filter and where to start.
 #[derive(Debug, Default)]
@@ -39,14 +37,8 @@ pub fn bus() -> Result<&'static Bus, ApiError> {
 
 /// Parses `?source_id=…&collection_method=…&target_health=…&since=N`.
 pub fn parse_query(query: Option<&str>) -> Result<Request, ApiError> {
-    let q = query.unwrap_or_default();
-    if q.len() > MAX_QUERY {
-        return Err(ApiError::bad_data(format!(
-            "query string is over {MAX_QUERY} bytes"
-        )));
-    }
     let mut r = Request::default();
-    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+    for (k, v) in crate::api::params::bounded_query(query)? {
         if k == "since" {
             r.from = Some(v.parse().map_err(|_| {
                 ApiError::param(

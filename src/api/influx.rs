@@ -11,14 +11,14 @@
 //! as InfluxDB words them: v1 `{"error": ...}`, v2 `{"code", "message"}`.
 
 use super::params::Params;
-use super::translated::{BodyError, StoreError, read_body, refusals, store};
+use super::translated::{BodyError, StoreError, read_body, refusals, refuse_decoded, store};
 use crate::ingest::arena::SeriesArena;
 use crate::ingest::influx::{self, Options, Precision};
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::inflight::Reservation;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{MatchedPath, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -53,28 +53,6 @@ fn error(api: Api, code: StatusCode, msg: &str) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-pub async fn write_v1(
-    state: State<AppState>,
-    caller: Option<axum::Extension<Caller>>,
-    res: axum::Extension<Reservation>,
-    query: RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(Api::V1, state, caller, res, query, headers, body).await
-}
-
-pub async fn write_v2(
-    state: State<AppState>,
-    caller: Option<axum::Extension<Caller>>,
-    res: axum::Extension<Reservation>,
-    query: RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(Api::V2, state, caller, res, query, headers, body).await
 }
 
 /// The label and value naming the database or bucket, and the precision.
@@ -114,9 +92,10 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn write(
-    api: Api,
+/// `POST /write` (InfluxDB 1.x) and `POST /api/v2/write` (2.x): the route
+/// the request came by says which API's parameters and error shape apply.
+pub async fn write(
+    path: MatchedPath,
     State(state): State<AppState>,
     caller: Option<axum::Extension<Caller>>,
     axum::Extension(res): axum::Extension<Reservation>,
@@ -124,6 +103,11 @@ async fn write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let api = if path.as_str().ends_with("/api/v2/write") {
+        Api::V2
+    } else {
+        Api::V1
+    };
     let (label, db, precision) = match params(api, query.as_deref()) {
         Ok(p) => p,
         Err(msg) => return error(api, StatusCode::BAD_REQUEST, &msg),
@@ -152,23 +136,9 @@ async fn write(
         };
         let mut arena = SeriesArena::default();
         let report = influx::decode(&raw, &opts, &mut arena, &mut |n| res.add(n).is_ok());
-        if report.over_budget {
-            return error(
-                api,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "in-flight body budget spent; retry later; nothing stored",
-            );
-        }
-        if report.too_many_series {
-            state.refused("limit", "series_per_request");
-            return error(
-                api,
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "request has more than {} fields, over the limit of series per request; nothing stored",
-                    opts.max_series
-                ),
-            );
+        let (over, many) = (report.over_budget, report.too_many_series);
+        if let Some((code, msg)) = refuse_decoded(&state, over, many, opts.max_series, "fields") {
+            return error(api, code, &msg);
         }
         if res.add(arena.held_bytes()).is_err() {
             return error(

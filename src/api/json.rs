@@ -1,9 +1,10 @@
 //! Query results as JSON, written by hand: results can hold millions of
 //! points, and the number formats must match Prometheus's.
 
+use hourglass_query::histogram_buckets;
 use hourglass_query::prom_text::{Quoting, write_api_value, write_quoted};
 use hourglass_query::{InstantSample, RangeSeries, Value};
-use hourglass_storage::Labels;
+use hourglass_storage::{FloatHistogram, Labels};
 use std::fmt::Write as _;
 
 /// A timestamp in ms as Prometheus prints it: seconds, with three decimals
@@ -59,6 +60,38 @@ fn write_point(t: i64, v: f64, out: &mut String) {
     out.push_str("\"]");
 }
 
+fn write_float_string(v: f64, out: &mut String) {
+    out.push('"');
+    write_api_value(v, out);
+    out.push('"');
+}
+
+/// `[<t>,{"count":"…","sum":"…","buckets":[[<rule>,"<lo>","<hi>","<n>"],…]}]`
+/// as Prometheus writes a histogram (empty buckets left out, and the
+/// `buckets` key too when none remain).
+fn write_histogram_point(t: i64, h: &FloatHistogram, out: &mut String) {
+    out.push('[');
+    format_timestamp(t, out);
+    out.push_str(",{\"count\":");
+    write_float_string(h.count, out);
+    out.push_str(",\"sum\":");
+    write_float_string(h.sum, out);
+    let buckets = histogram_buckets(h);
+    if !buckets.is_empty() {
+        out.push_str(",\"buckets\":");
+        write_list('[', &buckets, ']', out, |b, out| {
+            let _ = write!(out, "[{},", b.boundaries);
+            write_float_string(b.lower, out);
+            out.push(',');
+            write_float_string(b.upper, out);
+            out.push(',');
+            write_float_string(b.count, out);
+            out.push(']');
+        });
+    }
+    out.push_str("}]");
+}
+
 /// `{"metric":{…},"<key>":…}`, the value written by `value`.
 fn write_series(labels: &Labels, key: &str, out: &mut String, value: impl FnOnce(&mut String)) {
     out.push_str("{\"metric\":");
@@ -71,18 +104,39 @@ fn write_series(labels: &Labels, key: &str, out: &mut String, value: impl FnOnce
 }
 
 fn write_vector(v: &[InstantSample], out: &mut String) {
-    write_list('[', v, ']', out, |s, out| {
-        write_series(&s.labels, "value", out, |out| write_point(s.t, s.v, out));
+    write_list('[', v, ']', out, |s, out| match &s.h {
+        Some(h) => write_series(&s.labels, "histogram", out, |out| {
+            write_histogram_point(s.t, h, out)
+        }),
+        None => write_series(&s.labels, "value", out, |out| write_point(s.t, s.v, out)),
     });
 }
 
 fn write_matrix(m: &[RangeSeries], out: &mut String) {
     write_list('[', m, ']', out, |s, out| {
-        write_series(&s.labels, "values", out, |out| {
+        let floats = |out: &mut String| {
             write_list('[', &s.points, ']', out, |p, out| {
                 write_point(p.t, p.v, out)
             });
-        });
+        };
+        if s.histograms.is_empty() {
+            write_series(&s.labels, "values", out, floats);
+            return;
+        }
+        let hists = |out: &mut String| {
+            write_list('[', &s.histograms, ']', out, |(t, h), out| {
+                write_histogram_point(*t, h, out)
+            });
+        };
+        if s.points.is_empty() {
+            write_series(&s.labels, "histograms", out, hists);
+        } else {
+            write_series(&s.labels, "values", out, |out| {
+                floats(out);
+                out.push_str(",\"histograms\":");
+                hists(out);
+            });
+        }
     });
 }
 
@@ -176,6 +230,7 @@ mod tests {
             labels,
             t: 4000,
             v: f64::NAN,
+            h: None,
         }]);
         let text = query_response(
             &value,
@@ -189,6 +244,30 @@ mod tests {
         assert_eq!(parsed["data"]["result"][0]["value"][1], "NaN");
         assert_eq!(parsed["warnings"][0], "careful");
         assert_eq!(parsed["infos"][0], "repaired");
+        let h = FloatHistogram {
+            counter_reset_hint: hourglass_storage::CounterResetHint::Unknown,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 2.0,
+            count: 7.0,
+            sum: 12.5,
+            positive_spans: vec![hourglass_storage::Span::new(0, 2)],
+            negative_spans: vec![hourglass_storage::Span::new(1, 1)],
+            positive_buckets: vec![1.0, 3.0],
+            negative_buckets: vec![1.0],
+            custom_values: Vec::new(),
+        };
+        let value = Value::Vector(vec![InstantSample {
+            labels: Labels::from_pairs([("__name__", "h")]),
+            t: 4000,
+            v: f64::NAN,
+            h: Some(Box::new(h)),
+        }]);
+        let text = query_response(&value, &[], &[], None, None);
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"h"},"histogram":[4,{"count":"7","sum":"12.5","buckets":[[1,"-2","-1","1"],[3,"-0.001","0.001","2"],[0,"0.5","1","1"],[0,"1","2","3"]]}]}]}}"#
+        );
         let s = query_response(&Value::Scalar { t: 4000, v: 2.0 }, &[], &[], None, None);
         assert_eq!(
             s,

@@ -14,7 +14,7 @@
 //! failed or the in-flight budget is spent), the codes clients retry,
 //! with `Retry-After`.
 
-use super::translated::{BodyError, StoreError, read_body, refusals, store};
+use super::translated::{BodyError, StoreError, read_body, refusals, refuse_decoded, store};
 use crate::ingest::arena::SeriesArena;
 use crate::ingest::otlp::translate::{Metadata, Outcome, Settings, translate};
 use crate::ingest::otlp::{json, model::Request, proto};
@@ -213,25 +213,14 @@ fn ingest(
     let outcome = translate(&req, &settings, &mut arena, &mut metadata, &mut |n| {
         res.add(n).is_ok()
     });
-    if outcome.over_budget {
-        return status(
-            enc,
-            StatusCode::SERVICE_UNAVAILABLE,
-            RESOURCE_EXHAUSTED,
-            "in-flight body budget spent; retry later; nothing stored",
-        );
-    }
-    if outcome.too_many_series {
-        state.refused("limit", "series_per_request");
-        return status(
-            enc,
-            StatusCode::BAD_REQUEST,
-            INVALID_ARGUMENT,
-            &format!(
-                "request yields more than {} series, over the limit of series per request; nothing stored",
-                settings.max_series
-            ),
-        );
+    let (over, many) = (outcome.over_budget, outcome.too_many_series);
+    if let Some((code, msg)) = refuse_decoded(state, over, many, settings.max_series, "series") {
+        let grpc = if over {
+            RESOURCE_EXHAUSTED
+        } else {
+            INVALID_ARGUMENT
+        };
+        return status(enc, code, grpc, &msg);
     }
     for (family, kind, help, unit) in metadata {
         if let Err(why) = state

@@ -72,6 +72,20 @@ impl From<BadParam> for ApiError {
     }
 }
 
+/// Longest raw query string a streaming endpoint looks at.
+pub const MAX_QUERY: usize = 16 << 10;
+
+/// The pairs of a raw query string; over [`MAX_QUERY`] bytes is refused.
+pub fn bounded_query(query: Option<&str>) -> Result<form_urlencoded::Parse<'_>, ApiError> {
+    let q = query.unwrap_or_default();
+    if q.len() > MAX_QUERY {
+        return Err(ApiError::bad_data(format!(
+            "query string is over {MAX_QUERY} bytes"
+        )));
+    }
+    Ok(form_urlencoded::parse(q.as_bytes()))
+}
+
 impl Params {
     /// Parameters from literal pairs (tests).
     #[cfg(test)]
@@ -153,6 +167,20 @@ impl Params {
         Ok((start, end))
     }
 
+    /// A boolean flag, spelled as Go's `strconv.ParseBool` accepts it;
+    /// `false` when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
+            Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
+            Some(other) => Err(ApiError::param(
+                name,
+                format!("parsing {name}: invalid boolean {other:?}"),
+            )),
+        }
+    }
+
     /// `limit`: `None` for absent or 0; negative is refused.
     pub fn limit(&self) -> Result<Option<usize>, ApiError> {
         match self.get("limit") {
@@ -227,6 +255,20 @@ mod tests {
         let p = Params::from_pairs(&[("match[]", "up"), ("match[]", "{job=\"x\"}"), ("start", "")]);
         assert_eq!(p.match_sets().unwrap().len(), 2);
         assert_eq!(p.range().unwrap(), (MIN_TIME_MS, MAX_TIME_MS));
+    }
+
+    #[test]
+    fn flags_read_as_go_spells_booleans() {
+        let p = Params::from_pairs(&[("a", "T"), ("b", "0"), ("c", "yes")]);
+        assert!(p.flag("a").unwrap());
+        assert!(!p.flag("b").unwrap());
+        assert!(!p.flag("absent").unwrap());
+        assert!(
+            p.flag("c")
+                .unwrap_err()
+                .message
+                .contains("invalid boolean \"yes\"")
+        );
     }
 
     #[test]

@@ -304,13 +304,13 @@ const ROUTES: &[Route] = &[
         method: "POST",
         path: "/write",
         class: Class::Write,
-        handler: || post(influx::write_v1),
+        handler: || post(influx::write),
     },
     Route {
         method: "POST",
         path: "/api/v2/write",
         class: Class::Write,
-        handler: || post(influx::write_v2),
+        handler: || post(influx::write),
     },
     Route {
         method: "POST",
@@ -377,6 +377,18 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/stream",
         class: Class::Read,
         handler: || get(stream::stream),
+    },
+    Route {
+        method: "GET",
+        path: "/",
+        class: Class::Read,
+        handler: || get(crate::ui::index),
+    },
+    Route {
+        method: "GET",
+        path: "/ui/{asset}",
+        class: Class::Read,
+        handler: || get(crate::ui::asset),
     },
 ];
 

@@ -98,18 +98,6 @@ fn rule_json(rule: &RuleState, exclude_alerts: bool) -> Value {
     v
 }
 
-fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, ApiError> {
-    match v {
-        None => Ok(false),
-        Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
-        Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
-        Some(other) => Err(ApiError::param(
-            name,
-            format!("parsing {name}: invalid boolean {other:?}"),
-        )),
-    }
-}
-
 /// `GET /api/v1/rules[?type=alert|record][&rule_name[]=…][&rule_group[]=…][&file[]=…][&exclude_alerts=…]`
 pub async fn rules(State(state): State<AppState>, params: Params) -> ApiResult {
     let kind = match params.get("type") {
@@ -123,7 +111,7 @@ pub async fn rules(State(state): State<AppState>, params: Params) -> ApiResult {
             ));
         }
     };
-    let exclude_alerts = parse_bool("exclude_alerts", params.get("exclude_alerts"))?;
+    let exclude_alerts = params.flag("exclude_alerts")?;
     let names = params.all("rule_name[]");
     let groups_f = params.all("rule_group[]");
     let files = params.all("file[]");

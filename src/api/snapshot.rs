@@ -20,24 +20,12 @@ pub(crate) fn admin_disabled() -> ApiError {
     }
 }
 
-fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, ApiError> {
-    match v {
-        None => Ok(false),
-        Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
-        Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
-        Some(other) => Err(ApiError::param(
-            name,
-            format!("cannot parse {other:?} as a boolean"),
-        )),
-    }
-}
-
 /// Takes the snapshot; the answer names it.
 pub async fn snapshot(State(state): State<AppState>, params: Params) -> ApiResult {
     if state.limits().disable_admin_api {
         return Err(admin_disabled());
     }
-    let skip_head = parse_bool("skip_head", params.get("skip_head"))?;
+    let skip_head = params.flag("skip_head")?;
     let storage = state.storage();
     let name = hourglass_storage::snapshot_name();
     let dst = storage.dir().join("snapshots").join(&name);

@@ -18,18 +18,10 @@ use std::convert::Infallible;
 
 /// Most `match[]` selectors in one subscription.
 const MAX_SELECTORS: usize = 64;
-/// Longest query string looked at.
-const MAX_QUERY: usize = 16 << 10;
 
 fn selectors(query: Option<&str>) -> Result<Vec<Vec<hourglass_storage::Matcher>>, ApiError> {
-    let q = query.unwrap_or_default();
-    if q.len() > MAX_QUERY {
-        return Err(ApiError::bad_data(format!(
-            "query string is over {MAX_QUERY} bytes"
-        )));
-    }
     let mut sets = Vec::new();
-    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+    for (k, v) in super::params::bounded_query(query)? {
         if k != "match[]" {
             return Err(ApiError::bad_data(format!(
                 "unknown parameter {k:?}: the stream takes match[] selectors only"

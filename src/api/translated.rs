@@ -7,7 +7,7 @@ use crate::ingest::arena::SeriesArena;
 use crate::server::AppState;
 use crate::server::auth::{Caller, RateLimited, charge};
 use crate::server::inflight::Reservation;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use hourglass_storage::{AppendStats, StorageError};
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -68,6 +68,31 @@ pub(crate) fn read_body<'b>(
         }
         Some(other) => Err(BodyError::Encoding(other.to_string())),
     }
+}
+
+/// Whether a decoded body must be refused whole, as status and message:
+/// the in-flight budget ran out while decoding (503), or the body holds
+/// more than `max_series` series, counted as `unit` (400, and counted as a
+/// `series_per_request` refusal).
+pub(crate) fn refuse_decoded(
+    state: &AppState,
+    over_budget: bool,
+    too_many_series: bool,
+    max_series: usize,
+    unit: &str,
+) -> Option<(StatusCode, String)> {
+    if over_budget {
+        let msg = "in-flight body budget spent; retry later; nothing stored";
+        return Some((StatusCode::SERVICE_UNAVAILABLE, msg.to_string()));
+    }
+    if too_many_series {
+        state.refused("limit", "series_per_request");
+        let msg = format!(
+            "request has more than {max_series} {unit}, over the limit of series per request; nothing stored"
+        );
+        return Some((StatusCode::BAD_REQUEST, msg));
+    }
+    None
 }
 
 /// Why series were not stored.

@@ -250,7 +250,7 @@ fn ingest_v1(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Respons
             let response = match refusal(state, caller, &req) {
                 Some(r) => r,
                 None => match store(state, caller, &req, None) {
-                    Ok((stats, histograms)) => answer(&stats, histograms),
+                    Ok((stats, bad)) => answer(&stats, &bad),
                     Err(e) => storage_failed(&e),
                 },
             };
@@ -266,10 +266,10 @@ fn ingest_v2(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Respons
     let (state, caller) = (ctx.state, ctx.caller);
     let decoded = match ctx.decode(raw, bufs.take(), v2::decode_bounded) {
         Ok(r) => r,
-        Err(e) => return with_written(ctx.refuse(V2_PROTO, e), 0),
+        Err(e) => return with_written(ctx.refuse(V2_PROTO, e), 0, 0),
     };
     let response = match refusal(state, caller, &decoded.req) {
-        Some(r) => with_written(r, 0),
+        Some(r) => with_written(r, 0, 0),
         None => store_v2(state, caller, &decoded),
     };
     bufs.give_back(decoded.req);
@@ -286,11 +286,12 @@ fn store_v2(
     // (as Prometheus's created-timestamp zero injection does), so rate()
     // sees the whole first increase and nothing lands between samples.
     match store(state, caller, &decoded.req, Some(&decoded.start_timestamps)) {
-        Ok((stats, histograms)) => with_written(
-            answer(&stats, histograms),
-            stats.appended + stats.duplicates,
+        Ok((stats, bad)) => with_written(
+            answer(&stats, &bad),
+            stats.appended + stats.duplicates - stats.histograms,
+            stats.histograms,
         ),
-        Err(e) => with_written(storage_failed(&e), 0),
+        Err(e) => with_written(storage_failed(&e), 0, 0),
     }
 }
 
@@ -303,23 +304,26 @@ fn storage_failed(e: &hourglass_storage::StorageError) -> Response {
     )
 }
 
-fn with_written(mut r: Response, samples: u64) -> Response {
+fn with_written(mut r: Response, samples: u64, histograms: u64) -> Response {
     let h = r.headers_mut();
     h.insert("X-Prometheus-Remote-Write-Samples-Written", samples.into());
-    h.insert("X-Prometheus-Remote-Write-Histograms-Written", 0u64.into());
+    h.insert(
+        "X-Prometheus-Remote-Write-Histograms-Written",
+        histograms.into(),
+    );
     h.insert("X-Prometheus-Remote-Write-Exemplars-Written", 0u64.into());
     r
 }
 
 /// Stores a decoded request, new series charged to the caller's series
 /// quota (`starts`: 2.0 start timestamps, parallel to `req.samples`);
-/// returns what storage did and the histogram count.
+/// returns what storage did and the invalid histograms.
 fn store(
     state: &AppState,
     caller: Option<&crate::server::auth::Caller>,
     req: &v1::WriteRequest<'_>,
     starts: Option<&[i64]>,
-) -> Result<(AppendStats, u64), hourglass_storage::StorageError> {
+) -> Result<(AppendStats, BadHistograms), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
             let kept = state.metadata().set(
@@ -335,19 +339,33 @@ fn store(
             }
         }
     }
+    // 2.0 metadata is per series: with type-and-unit labels on, each
+    // series carries its family's type and unit.
+    let typed: Vec<Option<Vec<(&str, &str)>>> =
+        if starts.is_some() && state.limits().type_and_unit_labels {
+            type_and_unit(req)
+        } else {
+            Vec::new()
+        };
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
-    let mut histograms = 0u64;
-    for ts in &req.series {
-        histograms += u64::from(ts.histograms);
+    for (i, (ts, histograms)) in req.series_with_histograms().enumerate() {
         let samples = req.samples_of(ts);
         let starts = starts
             .and_then(|st| st.get(ts.samples.clone()))
             .unwrap_or_default();
+        let labels = match typed.get(i) {
+            Some(Some(l)) => l.as_slice(),
+            _ => req.labels_of(ts),
+        };
         if !samples.is_empty() {
-            batch.push_with_starts(req.labels_of(ts), samples, starts);
+            batch.push_with_starts(labels, samples, starts);
+        }
+        if !histograms.is_empty() {
+            batch.push_histograms(labels, histograms);
         }
     }
+    let bad = BadHistograms::of(req);
     let stats = if batch.is_empty() {
         AppendStats::default()
     } else {
@@ -366,7 +384,51 @@ fn store(
     state
         .collection()
         .remote_write(stats.appended + stats.duplicates);
-    Ok((stats, histograms))
+    Ok((stats, bad))
+}
+
+/// Native histograms a request carried that failed validation.
+#[derive(Debug, Default)]
+struct BadHistograms {
+    count: u64,
+    /// The first one: its series and the reason.
+    first: Option<String>,
+}
+
+impl BadHistograms {
+    fn of(req: &v1::WriteRequest<'_>) -> Self {
+        let first = req.invalid_histograms.first().map(|(i, e)| {
+            let labels = req
+                .series
+                .get(*i)
+                .map(|ts| hourglass_storage::Labels::from_pairs(req.labels_of(ts).iter().copied()))
+                .unwrap_or_default();
+            format!("series {labels}: {e}")
+        });
+        BadHistograms {
+            count: req.invalid_histogram_count,
+            first,
+        }
+    }
+}
+
+/// Each series' labels with its family's `__type__` and `__unit__`
+/// (`None` when its family sent no metadata).
+fn type_and_unit<'a>(req: &'a v1::WriteRequest<'a>) -> Vec<Option<Vec<(&'a str, &'a str)>>> {
+    let families: std::collections::HashMap<&str, (&str, &str)> = req
+        .metadata
+        .iter()
+        .map(|md| (md.family, (md.kind.as_str(), md.unit)))
+        .collect();
+    req.series
+        .iter()
+        .map(|ts| {
+            let labels = req.labels_of(ts);
+            let name = labels.iter().find(|(n, _)| *n == "__name__")?.1;
+            let (kind, unit) = families.get(name)?;
+            Some(crate::ingest::type_unit::labelled(labels, kind, unit))
+        })
+        .collect()
 }
 
 /// 204 when everything was stored; 429 (with `Retry-After`) when the only
@@ -374,17 +436,17 @@ fn store(
 /// same request again once the minute turns stores them (what was stored
 /// comes back as exact duplicates, accepted silently); else 400 saying
 /// what was refused.
-fn answer(stats: &AppendStats, histograms: u64) -> Response {
-    if stats.rejected.total() == 0 && histograms == 0 {
+fn answer(stats: &AppendStats, bad: &BadHistograms) -> Response {
+    if stats.rejected.total() == 0 && bad.count == 0 {
         let mut r = StatusCode::NO_CONTENT.into_response();
         r.extensions_mut().insert(crate::api::arrival::Stored(
             stats.appended + stats.duplicates,
         ));
         return r;
     }
-    let msg = refusal_message(stats, histograms);
+    let msg = refusal_message(stats, bad);
     tracing::debug!(%msg, "remote write: samples refused");
-    if histograms == 0 && stats.rejected.only_rate_limited() {
+    if bad.count == 0 && stats.rejected.only_rate_limited() {
         let mut r = plain(StatusCode::TOO_MANY_REQUESTS, msg);
         r.headers_mut()
             .insert(header::RETRY_AFTER, seconds_to_next_minute().into());
@@ -403,15 +465,18 @@ fn seconds_to_next_minute() -> u64 {
 
 /// Says what was stored, what was refused and why, naming the first series
 /// that failed validation.
-fn refusal_message(stats: &AppendStats, histograms: u64) -> String {
+fn refusal_message(stats: &AppendStats, bad: &BadHistograms) -> String {
     let r = &stats.rejected;
     let mut msg = format!(
         "stored {} samples, refused {}: {r}",
         stats.appended,
-        r.total() + histograms,
+        r.total() + bad.count,
     );
-    if histograms > 0 {
-        let _ = write!(msg, " native_histograms={histograms} (not supported yet)");
+    if bad.count > 0 {
+        let _ = write!(msg, " invalid_native_histogram={}", bad.count);
+    }
+    if let Some(first) = &bad.first {
+        let _ = write!(msg, "; first invalid histogram: {first}");
     }
     if let Some(first) = stats.invalid_series.first() {
         let _ = write!(msg, "; first invalid series: {first}");

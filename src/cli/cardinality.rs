@@ -4,8 +4,8 @@
 //! each hour brought (churn). The same counts as `GET /api/v1/status/tsdb`.
 
 use super::progress::Progress;
+use super::selection::SelectionArgs;
 use crate::data_dir::DataDir;
-use crate::prom_time::{MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use anyhow::{Context, bail};
 use hourglass_storage::calendar::format_rfc3339_ms;
 use hourglass_storage::{CardinalityQuery, HistoryCardinality, Storage};
@@ -18,15 +18,9 @@ pub struct CardinalityArgs {
     /// The data directory (locked meanwhile: stop the server first).
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
-    /// Start: Unix seconds or RFC 3339 (default: the beginning).
-    #[arg(long)]
-    start: Option<String>,
-    /// End: Unix seconds or RFC 3339 (default: the end).
-    #[arg(long)]
-    end: Option<String>,
-    /// Count only series matching this selector; repeat for several.
-    #[arg(long = "match", value_name = "SELECTOR")]
-    matches: Vec<String>,
+    /// The range to count, and with `--match` only the series it picks.
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Also count series per value of this label.
     #[arg(long)]
     focus_label: Option<String>,
@@ -36,12 +30,6 @@ pub struct CardinalityArgs {
     /// The label series are grouped by after the metric (as `serve`).
     #[arg(long, default_value = "job")]
     source_label: String,
-}
-
-fn time_arg(name: &str, v: Option<&str>, default: i64) -> anyhow::Result<i64> {
-    v.map_or(Ok(default), |s| {
-        parse_time(s).map_err(|e| anyhow::anyhow!("--{name}: {e}"))
-    })
 }
 
 fn list(out: &mut String, title: &str, items: &[(String, u64)]) {
@@ -89,18 +77,8 @@ pub fn report(c: &HistoryCardinality, focus: Option<&str>) -> String {
 
 /// Runs `hourglass cardinality`.
 pub fn run(args: CardinalityArgs) -> anyhow::Result<()> {
-    let mint = time_arg("start", args.start.as_deref(), MIN_TIME_MS)?;
-    let maxt = time_arg("end", args.end.as_deref(), MAX_TIME_MS)?;
-    if maxt < mint {
-        bail!("--end is before --start");
-    }
-    let match_sets = args
-        .matches
-        .iter()
-        .map(|m| {
-            crate::api::params::parse_selector(m).map_err(|e| anyhow::anyhow!("--match {m:?}: {e}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sel = args.selection.parse(false)?;
+    let (mint, maxt, match_sets) = (sel.start, sel.end, sel.sets);
     if !args.data_dir.is_dir() {
         bail!("{} is not a directory", args.data_dir.display());
     }

@@ -1,7 +1,7 @@
 //! `hourglass compact`: compaction of a stopped data directory (it takes
 //! the directory's lock): each hour's partitions merged, old days merged
-//! into day partitions, deletions and `[[retention]]` rules applied, with
-//! progress and a summary.
+//! into day partitions, deletions, `[[retention]]` rules and
+//! `[[downsample]]` tiers applied, with progress and a summary.
 
 use super::progress::{Figures, Progress, summary};
 use crate::config::Config;
@@ -22,7 +22,8 @@ pub struct CompactArgs {
     /// sample into day partitions; `0` keeps hours as hours.
     #[arg(long, default_value = "2d", value_parser = parse_duration)]
     compact_days_after: Duration,
-    /// Configuration file whose `[[retention]]` rules are applied.
+    /// Configuration file whose `[[retention]]` rules and `[[downsample]]`
+    /// tiers are applied.
     #[arg(long, env = "HOURGLASS_CONFIG")]
     config: Option<PathBuf>,
     /// Fallback retention for series no rule selects; `0` keeps them.
@@ -47,9 +48,12 @@ pub(crate) fn open_offline(
     if !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
-    let rules = match config {
-        Some(p) => Config::load(p)?.retention_rules()?,
-        None => Vec::new(),
+    let (rules, tiers) = match config {
+        Some(p) => {
+            let c = Config::load(p)?;
+            (c.retention_rules()?, c.downsample_rules()?)
+        }
+        None => (Vec::new(), Vec::new()),
     };
     let data = DataDir::open(dir)?;
     let mut opts = Options {
@@ -59,6 +63,7 @@ pub(crate) fn open_offline(
     opts.head.retention_ms = millis(retention);
     let storage = Storage::open(data.path(), opts)
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
+    storage.set_downsample_rules(tiers);
     Ok((data, storage))
 }
 

@@ -308,11 +308,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             method: crate::events::Method::BatchUpload,
             samples: stored,
             duration: started.elapsed(),
-            health: if healthy {
-                crate::events::model::Health::Healthy
-            } else {
-                crate::events::model::Health::Unhealthy
-            },
+            health: crate::events::model::Health::from_ok(healthy),
             summary: crate::events::Summary::default(),
             errors: bad_lines + refused,
         },

@@ -11,6 +11,7 @@ pub mod import;
 pub mod inspect;
 pub mod progress;
 pub mod promql;
+mod selection;
 pub mod serve;
 pub mod snapshot;
 pub mod verify;

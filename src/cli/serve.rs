@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// series of their resource; the others go on `target_info` only.
     #[arg(long, value_delimiter = ',')]
     otlp_promote_resource_attributes: Vec<String>,
+    /// Give remote write 2.0 series their metric family's type and unit as
+    /// the labels `__type__` and `__unit__`, as Prometheus's
+    /// --enable-feature=type-and-unit-labels (changes those series' labels).
+    #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS")]
+    type_and_unit_labels: bool,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -184,6 +189,10 @@ pub struct ServeArgs {
     /// before it is told how many it missed and skipped to the newest.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     events_consumer_buffer: u64,
+    /// Build no `metrics_collected` events (the endpoints answer 503): for
+    /// measuring what events cost.
+    #[arg(long)]
+    no_events: bool,
 }
 
 /// Runs the server until a shutdown signal.
@@ -208,6 +217,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let data = DataDir::open(&args.data_dir)?;
     let retention_rules = config.retention_rules()?;
+    let downsample_rules = config.downsample_rules()?;
     let compact = CompactOptions {
         day_after_ms: (!args.compact_days_after.is_zero()).then(|| millis(args.compact_days_after)),
     };
@@ -242,6 +252,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("storage open task failed")?
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
+    storage.set_downsample_rules(downsample_rules);
     let report = storage.wal_recovery();
     tracing::info!(
         records = report.records,
@@ -275,6 +286,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         disable_admin_api: args.disable_admin_api,
         compact: compact.clone(),
         otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
+        type_and_unit_labels: args.type_and_unit_labels,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -321,7 +333,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot listen for SIGHUP")?;
     state.set_rules(rules.clone());
     let bus = open_events(data.path(), &args)?;
-    crate::events::install(bus.clone());
+    if !args.no_events {
+        crate::events::install(bus.clone());
+    }
     let streaming = tokio::spawn(crate::events::streaming::flush_loop());
     let sink = match &config.events.nats {
         Some(nats) => {

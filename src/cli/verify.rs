@@ -1,7 +1,9 @@
 //! `hourglass verify [--repair]`: checks every checksum of every file the
 //! server reads (WAL segments and checkpoint, partitions: the chunks
-//! file, each chunk, the index sections; the Pushgateway groups file; the
-//! targets registry), names each problem with its file and byte offset,
+//! file, each chunk, the index sections, the downsampled series; the
+//! tombstones file; the compaction journal; the Pushgateway groups file;
+//! the targets registry; and the same in each `snapshots/<name>`), names
+//! each problem with its file and byte offset,
 //! and exits non-zero if anything is damaged. Read only and safe beside a
 //! running server.
 //!
@@ -9,7 +11,7 @@
 //! holds it) and moves damaged pieces aside under the names the server
 //! itself uses, never deleting a byte: a partition to `<name>.corrupt`,
 //! the groups file to `pushgateway.corrupt`, the registry to
-//! `targets.registry.corrupt`; the WAL goes through its own recovery,
+//! `targets.registry.corrupt`, the tombstones file to `tombstones.corrupt`; the WAL goes through its own recovery,
 //! which cuts a torn tail and keeps a copy of each damaged file aside.
 //! The server then starts with everything else.
 //!
@@ -38,8 +40,8 @@ pub struct VerifyArgs {
 /// A damaged piece and how it is set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Damaged {
-    /// The WAL: its own recovery sets damage aside.
-    Wal,
+    /// A WAL directory: its own recovery sets damage aside.
+    Wal(PathBuf),
     /// A partition directory.
     Partition(PathBuf),
     /// A single file, renamed to the path given.
@@ -214,6 +216,69 @@ fn file_report(
     Ok(())
 }
 
+fn tombstones_check(bytes: &[u8]) -> Result<usize, (u64, String)> {
+    hourglass_storage::tombstones::decode(bytes)
+        .map(|t| t.len())
+        .map_err(|e| (e.offset as u64, e.reason))
+}
+
+/// The compaction journal exists only while a swap is under way: a valid
+/// one is finished (or undone) at the next open, a torn one was never
+/// committed and is dropped. Neither is damage.
+fn journal_report(v: &mut Verdict, parts: &Path) -> std::io::Result<()> {
+    let path = parts.join(hourglass_storage::compact::JOURNAL);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    v.bytes += bytes.len() as u64;
+    let _ = match hourglass_storage::compact::check_journal(&bytes) {
+        Ok((inputs, output)) => writeln!(
+            v.text,
+            "compaction journal {}: an interrupted swap of {} partitions into {}, finished at the next open",
+            path.display(),
+            inputs.len(),
+            output.as_deref().unwrap_or("nothing")
+        ),
+        Err((offset, reason)) => writeln!(
+            v.text,
+            "TORN: compaction journal {} at byte {offset}: {reason} (never committed; dropped at the next open)",
+            path.display()
+        ),
+    };
+    Ok(())
+}
+
+/// Each `snapshots/<name>` is a data directory of its own: checked the
+/// same way, its lines prefixed with its name.
+fn snapshots_report(v: &mut Verdict, data_dir: &Path) -> anyhow::Result<()> {
+    let dir = data_dir.join("snapshots");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut snaps: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    snaps.sort();
+    for s in snaps {
+        let sub = check_one(&s)?;
+        let name = s.file_name().map(|n| n.to_string_lossy().into_owned());
+        for line in sub.text.lines() {
+            let _ = writeln!(v.text, "snapshot {}: {line}", name.as_deref().unwrap_or(""));
+        }
+        v.damaged += sub.damaged;
+        v.pieces.extend(sub.pieces);
+        v.bytes += sub.bytes;
+        v.partitions += sub.partitions;
+        v.chunks += sub.chunks;
+        v.samples += sub.samples;
+    }
+    Ok(())
+}
+
 fn registry_check(bytes: &[u8]) -> Result<usize, (u64, String)> {
     use crate::scrape::registry::file::{RegistryFileError as E, decode};
     decode(bytes).map(|t| t.len()).map_err(|e| {
@@ -228,8 +293,16 @@ fn registry_check(bytes: &[u8]) -> Result<usize, (u64, String)> {
     })
 }
 
-/// Checks `data_dir`; `Err` only when it cannot be read at all.
+/// Checks `data_dir` and its snapshots; `Err` only when it cannot be
+/// read at all.
 pub fn check(data_dir: &Path) -> anyhow::Result<Verdict> {
+    let mut v = check_one(data_dir)?;
+    snapshots_report(&mut v, data_dir)?;
+    Ok(v)
+}
+
+/// Checks one data directory (not its snapshots).
+fn check_one(data_dir: &Path) -> anyhow::Result<Verdict> {
     let mut v = Verdict::default();
     let wal_dir = data_dir.join("wal");
     if wal_dir.is_dir() {
@@ -238,12 +311,22 @@ pub fn check(data_dir: &Path) -> anyhow::Result<Verdict> {
         v.bytes += crate::data_dir::dir_bytes(&wal_dir);
         if damaged > 0 {
             v.damaged += damaged;
-            v.pieces.push(Damaged::Wal);
+            v.pieces.push(Damaged::Wal(wal_dir.clone()));
         }
     } else {
         let _ = writeln!(v.text, "WAL: none");
     }
     parts_report(&mut v, &data_dir.join("parts"))?;
+    journal_report(&mut v, &data_dir.join("parts"))?;
+    let tombstones = data_dir.join("tombstones");
+    let tombstones_aside = tombstones.with_extension("corrupt");
+    file_report(
+        &mut v,
+        "tombstones",
+        &tombstones,
+        tombstones_aside,
+        tombstones_check,
+    )?;
     let groups = crate::push::groups_file(data_dir);
     let groups_aside = groups.with_extension("corrupt");
     file_report(
@@ -281,8 +364,8 @@ pub fn repair(data_dir: &Path, pieces: &[Damaged]) -> anyhow::Result<String> {
     let mut out = String::new();
     for piece in pieces {
         match piece {
-            Damaged::Wal => {
-                let wal = hourglass_wal::Wal::open(data_dir.join("wal"), Default::default())?;
+            Damaged::Wal(dir) => {
+                let wal = hourglass_wal::Wal::open(dir, Default::default())?;
                 let report = wal.recovery_report().clone();
                 wal.close()?;
                 for d in &report.damage {

@@ -1,9 +1,11 @@
-//! The event bus: collection paths hand events to [`Bus::emit`] (a
-//! bounded queue, never blocking), one writer thread appends them to the
-//! outbox in groups (one write and one fsync per group, off the collection
-//! path), keeps the newest in memory and announces the new head. Every
-//! consumer (SSE, WebSocket, a broker sink) pulls from its own position,
-//! so none can slow collection or another consumer.
+//! The event bus: collection paths hand events to [`Bus::commit`] (a
+//! bounded queue; the caller awaits its event's fsync before it
+//! acknowledges the batch) or [`Bus::emit`] (no wait). One writer thread
+//! appends whatever is queued as one group (one write and one fsync), so
+//! concurrent batches share an fsync as appends share the WAL's; it keeps
+//! the newest in memory and announces the new head. Every consumer (SSE,
+//! WebSocket, a broker sink) pulls from its own position, so none can slow
+//! collection or another consumer.
 
 use super::model::{Collected, Event};
 use super::outbox::{Outbox, Recovered};
@@ -23,6 +25,9 @@ const GROUP: usize = 4096;
 const RING: usize = 16_384;
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(10);
+/// Longest a batch waits for its event's fsync before it is acknowledged
+/// anyway (a stuck disk must not stop collection; the event is counted).
+const COMMIT_WAIT: Duration = Duration::from_secs(5);
 
 /// One stored event as consumers get it.
 #[derive(Debug, Clone)]
@@ -93,6 +98,9 @@ pub struct Counters {
     pub dropped_write_failed: AtomicU64,
     /// Removed by retention.
     pub removed_by_retention: AtomicU64,
+    /// Batches acknowledged before their event was in the outbox (the
+    /// fsync took longer than the commit wait, or the event was dropped).
+    pub unconfirmed_commits: AtomicU64,
 }
 
 /// A consumer as `GET /api/v1/events/subscriptions` lists it.
@@ -130,8 +138,11 @@ impl Drop for Registration {
     }
 }
 
+/// Told whether the event reached the outbox.
+type Durable = tokio::sync::oneshot::Sender<bool>;
+
 enum Msg {
-    Event(Box<Event>),
+    Event(Box<Event>, Option<Durable>),
     Flush(std::sync::mpsc::Sender<()>),
 }
 
@@ -199,14 +210,36 @@ impl Bus {
 
     /// Queues an event; never blocks (a full queue drops it and counts).
     pub fn emit(&self, event: Event) {
+        self.queue(event, None);
+    }
+
+    /// Queues an event and waits until it is in the outbox (fsynced, with
+    /// whatever else was queued meanwhile). Returns whether it got there;
+    /// gives up after [`COMMIT_WAIT`] so a stuck disk cannot stop
+    /// collection.
+    pub async fn commit(&self, event: Event) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let durable = self.queue(event, Some(tx))
+            && matches!(tokio::time::timeout(COMMIT_WAIT, rx).await, Ok(Ok(true)));
+        if !durable {
+            self.shared
+                .counters
+                .unconfirmed_commits
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        durable
+    }
+
+    fn queue(&self, event: Event, durable: Option<Durable>) -> bool {
         self.shared.counters.emitted.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(Msg::Event(Box::new(event))) {
-            Ok(()) => {}
+        match self.tx.try_send(Msg::Event(Box::new(event), durable)) {
+            Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.shared
                     .counters
                     .dropped_queue_full
                     .fetch_add(1, Ordering::Relaxed);
+                false
             }
         }
     }
@@ -349,7 +382,7 @@ fn writer(s: &Shared, rx: &Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(m) = next {
             match m {
-                Msg::Event(e) => events.push(*e),
+                Msg::Event(e, durable) => events.push((*e, durable)),
                 Msg::Flush(done) => flushes.push(done),
             }
             next = if events.len() < GROUP {
@@ -374,20 +407,32 @@ fn writer(s: &Shared, rx: &Receiver<Msg>) {
     }
 }
 
-fn append_group(s: &Shared, mut events: Vec<Event>) {
-    let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(events.len());
-    events.retain(|e| match serde_json::to_vec(e) {
-        Ok(p) if p.len() <= super::segment::MAX_PAYLOAD => {
-            payloads.push(p);
-            true
+/// Tells every waiting caller of the group whether its event is stored.
+fn answer(waiting: Vec<Option<Durable>>, stored: bool) {
+    for d in waiting.into_iter().flatten() {
+        let _ = d.send(stored);
+    }
+}
+
+fn append_group(s: &Shared, queued: Vec<(Event, Option<Durable>)>) {
+    let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(queued.len());
+    let mut events = Vec::with_capacity(queued.len());
+    let mut waiting = Vec::with_capacity(queued.len());
+    for (e, durable) in queued {
+        match serde_json::to_vec(&e) {
+            Ok(p) if p.len() <= super::segment::MAX_PAYLOAD => {
+                payloads.push(p);
+                events.push(e);
+                waiting.push(durable);
+            }
+            _ => {
+                s.counters
+                    .dropped_write_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                answer(vec![durable], false);
+            }
         }
-        _ => {
-            s.counters
-                .dropped_write_failed
-                .fetch_add(1, Ordering::Relaxed);
-            false
-        }
-    });
+    }
     if events.is_empty() {
         return;
     }
@@ -402,6 +447,7 @@ fn append_group(s: &Shared, mut events: Vec<Event>) {
             tracing::error!(error = %e, events = events.len(), "event outbox append failed; events dropped");
             c.dropped_write_failed
                 .fetch_add(events.len() as u64, Ordering::Relaxed);
+            answer(waiting, false);
             return;
         }
     };
@@ -421,4 +467,94 @@ fn append_group(s: &Shared, mut events: Vec<Event>) {
     let head = ring.back().map_or(first, |r| r.seq + 1);
     drop(ring);
     s.head.send_replace(head);
+    // Answered once consumers can see them too.
+    answer(waiting, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::model::{Health, Method, Summary};
+    use crate::events::outbox::{Outbox, Retention};
+    use hourglass_wal::fs::{FaultyFs, Fs};
+
+    fn event(source: String, n: u64) -> Event {
+        Event::new(
+            0,
+            Collected {
+                collection_batch_id: format!("{source}-{n}"),
+                source_id: source,
+                metrics_count: n,
+                collection_duration_ms: 0,
+                collection_method: Method::PushGateway,
+                target_health: Health::Healthy,
+                metrics_summary: Summary::default(),
+                error_count: 0,
+                samples_per_second: 0,
+            },
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn committed_events_survive_a_crash_that_drops_unsynced_writes() {
+        let faulty = Arc::new(FaultyFs::new());
+        let fs: Arc<dyn Fs> = Arc::clone(&faulty) as Arc<dyn Fs>;
+        let dir = std::path::Path::new("/d/events");
+        let (o, rec) = Outbox::open(Arc::clone(&fs), dir, Retention::default()).unwrap();
+        let bus = Bus::start(o, &rec, 100);
+        let (senders, each) = (8, 25);
+        let tasks: Vec<_> = (0..senders)
+            .map(|s| {
+                let bus = bus.clone();
+                tokio::spawn(async move {
+                    for n in 1..=each {
+                        assert!(bus.commit(event(format!("s{s}"), n)).await);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let groups = bus.counters().groups.load(Ordering::Relaxed);
+        println!("{} events in {groups} fsynced groups", senders * each);
+        // Power loss right after the last acknowledgement.
+        faulty.crash();
+        faulty.restart();
+        let (o, rec) = Outbox::open(fs, dir, Retention::default()).unwrap();
+        assert_eq!(rec.records, senders * each);
+        let got = o.read(1, 1000).unwrap();
+        let seqs: Vec<u64> = got.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=senders * each).collect::<Vec<_>>());
+        let mut per_source: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for r in got {
+            let e: Event = serde_json::from_slice(&r.payload).unwrap();
+            let c = e.metrics_collected;
+            per_source
+                .entry(c.source_id)
+                .or_default()
+                .push(c.metrics_count);
+        }
+        assert_eq!(per_source.len(), senders as usize);
+        for counts in per_source.values() {
+            assert_eq!(counts, &(1..=each).collect::<Vec<_>>(), "in order, once");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_is_reported_to_the_waiting_batch() {
+        let faulty = Arc::new(FaultyFs::new());
+        let fs: Arc<dyn Fs> = Arc::clone(&faulty) as Arc<dyn Fs>;
+        let (o, rec) = Outbox::open(fs, std::path::Path::new("/e"), Retention::default()).unwrap();
+        let bus = Bus::start(o, &rec, 100);
+        assert!(bus.commit(event("a".into(), 1)).await);
+        faulty.fail_next_syncs(1);
+        assert!(!bus.commit(event("a".into(), 2)).await);
+        assert!(bus.commit(event("a".into(), 3)).await);
+        assert_eq!(
+            bus.counters().unconfirmed_commits.load(Ordering::Relaxed),
+            1
+        );
+        assert_eq!(bus.read(1, 10).unwrap().len(), 2);
+    }
 }

@@ -1,6 +1,7 @@
 //! Builds events where collection paths end: after a scrape's append,
-//! after a push is answered, after an import. Nothing here runs unless a
-//! bus is installed.
+//! before a push is answered, after an import. A scrape or push awaits its
+//! event's fsync before it counts as done, so an acknowledged batch's
+//! event survives kill -9. Nothing here runs unless a bus is installed.
 
 use super::model::{Collected, Event, Health, Method, Summary, per_second};
 use std::time::Duration;
@@ -53,8 +54,17 @@ pub fn event(b: &Batch<'_>) -> Event {
     )
 }
 
-/// Emits the event for `b` when a bus is installed.
-pub fn batch(b: &Batch<'_>) {
+/// Appends the event for `b` to the outbox when a bus is installed, and
+/// waits for its fsync (shared with every other batch queued meanwhile).
+pub async fn batch(b: &Batch<'_>) {
+    if let Some(bus) = super::bus() {
+        bus.commit(event(b)).await;
+    }
+}
+
+/// Queues the event for `b` without waiting (remote write's per-second
+/// events, built after the requests they describe were answered).
+pub fn queue(b: &Batch<'_>) {
     if let Some(bus) = super::bus() {
         bus.emit(event(b));
     }
@@ -66,8 +76,8 @@ pub fn enabled() -> bool {
 }
 
 /// A push answered with `status`: healthy when accepted whole, unhealthy
-/// when refused in part or whole.
-pub fn push(
+/// when refused in part or whole. Awaited before the answer is sent.
+pub async fn push(
     method: Method,
     source: &str,
     status: u16,
@@ -91,7 +101,8 @@ pub fn push(
         },
         summary,
         errors: u64::from(!ok),
-    });
+    })
+    .await;
 }
 
 /// Appends the event for `b` straight to the outbox under `data_dir`,

@@ -63,6 +63,15 @@ impl Health {
         }
     }
 
+    /// `Healthy` when the collection went without error, else `Unhealthy`.
+    pub fn from_ok(ok: bool) -> Health {
+        if ok {
+            Health::Healthy
+        } else {
+            Health::Unhealthy
+        }
+    }
+
     /// Parses the spelling in events and filters.
     pub fn parse(s: &str) -> Option<Health> {
         [Health::Healthy, Health::Unhealthy, Health::Unknown]

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 /// Most events handed to a sink at once.
 const BATCH: usize = 512;
+/// Most events read from the bus at once: a sink behind the in-memory
+/// ring reads the outbox from disk, and one read of many events decodes a
+/// segment once instead of once per batch.
+const READ_AHEAD: usize = 8192;
 /// Longest wait between retries of a failing sink.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -147,6 +151,7 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
     let reg = bus.register(sink.kind(), sink.target(), String::new(), next);
     let mut head = bus.watch_head();
     let mut backoff = Duration::from_millis(100);
+    let mut ahead: Vec<Stored> = Vec::new();
     tracing::info!(kind = sink.kind(), target = %sink.target(), from = next, "event sink started");
     loop {
         if bus.is_closing() {
@@ -154,8 +159,22 @@ pub async fn run(bus: Bus, mut sink: Box<dyn EventSink>, pos: Position, stats: A
         }
         // The head before the read: the read sees every event below it.
         let known = bus.head();
-        let events = match bus.read(next, BATCH) {
-            Ok(e) => e,
+        ahead.retain(|e| e.seq >= next);
+        if ahead.first().is_some_and(|e| e.seq != next) {
+            ahead.clear();
+        }
+        let read = if ahead.is_empty() {
+            bus.read(next, READ_AHEAD)
+        } else {
+            Ok(std::mem::take(&mut ahead))
+        };
+        let events = match read {
+            Ok(mut e) => {
+                if e.len() > BATCH {
+                    ahead = e.split_off(BATCH);
+                }
+                e
+            }
             Err(ReadError::Expired { oldest, .. }) => {
                 let lost = oldest - next;
                 tracing::warn!(

@@ -1,7 +1,7 @@
 //! Remote write's events: one per sender (write token, else remote
 //! address) per second, aggregating that second's requests.
 
-use super::emit::{Batch, batch};
+use super::emit::{Batch, queue};
 use super::model::{Health, Method, Summary};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -57,7 +57,7 @@ pub fn flush() {
     let mut senders: Vec<_> = map.into_iter().collect();
     senders.sort_by(|a, b| a.0.cmp(&b.0));
     for (sender, a) in senders {
-        batch(&Batch {
+        queue(&Batch {
             source: &sender,
             method: Method::Streaming,
             samples: a.samples,

@@ -3,10 +3,14 @@
 //! many points allocates a few buffers, not a string per label; the result
 //! is handed to storage as a [`BorrowedBatch`].
 
-use hourglass_storage::{BorrowedBatch, Sample};
+use hourglass_storage::{BorrowedBatch, FloatHistogram, Sample};
 use std::ops::Range;
 
-/// Series with one sample each, labels in one text arena.
+/// One native histogram sample, as a one-element slice for the batch.
+type HistogramSample = [(i64, FloatHistogram); 1];
+
+/// Series with one sample (a float or a native histogram) each, labels in
+/// one text arena.
 #[derive(Debug, Default)]
 pub struct SeriesArena {
     text: String,
@@ -14,6 +18,10 @@ pub struct SeriesArena {
     pairs: Vec<(Range<usize>, Range<usize>)>,
     /// Each series' range in `pairs`, and its sample.
     series: Vec<(Range<usize>, Sample)>,
+    /// Each native-histogram series' range in `pairs`, and its sample.
+    histograms: Vec<(Range<usize>, HistogramSample)>,
+    /// Bucket bytes held by `histograms`' samples.
+    histogram_bytes: usize,
     /// Where the series being built starts in `pairs`.
     open: usize,
 }
@@ -24,6 +32,8 @@ impl SeriesArena {
         self.text.clear();
         self.pairs.clear();
         self.series.clear();
+        self.histograms.clear();
+        self.histogram_bytes = 0;
         self.open = 0;
     }
 
@@ -66,6 +76,15 @@ impl SeriesArena {
         self.open = end;
     }
 
+    /// Ends the series being built with a native histogram sample.
+    pub fn finish_histogram(&mut self, t: i64, h: FloatHistogram) {
+        let end = self.pairs.len();
+        self.histogram_bytes += (h.num_buckets() + h.custom_values.len()) * size_of::<f64>()
+            + (h.positive_spans.len() + h.negative_spans.len()) * 8;
+        self.histograms.push((self.open..end, [(t, h)]));
+        self.open = end;
+    }
+
     /// Drops the labels added since the last finished series.
     pub fn discard(&mut self) {
         self.pairs.truncate(self.open);
@@ -73,12 +92,12 @@ impl SeriesArena {
 
     /// Series finished so far.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.series.len() + self.histograms.len()
     }
 
     /// True when no series is finished.
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.len() == 0
     }
 
     /// Bytes held (for the in-flight budget).
@@ -86,6 +105,8 @@ impl SeriesArena {
         self.text.capacity()
             + self.pairs.capacity() * size_of::<(Range<usize>, Range<usize>)>()
             + self.series.capacity() * size_of::<(Range<usize>, Sample)>()
+            + self.histograms.capacity() * size_of::<(Range<usize>, HistogramSample)>()
+            + self.histogram_bytes
     }
 
     /// The series as a batch for storage, handed to `f`.
@@ -102,10 +123,15 @@ impl SeriesArena {
             .collect();
         let samples: Vec<Sample> = self.series.iter().map(|(_, s)| *s).collect();
         let mut batch = BorrowedBatch::default();
-        batch.series.reserve(self.series.len());
+        batch.series.reserve(self.len());
         for (i, (range, _)) in self.series.iter().enumerate() {
             if let (Some(labels), Some(s)) = (refs.get(range.clone()), samples.get(i..=i)) {
                 batch.push(labels, s);
+            }
+        }
+        for (range, h) in &self.histograms {
+            if let Some(labels) = refs.get(range.clone()) {
+                batch.push_histograms(labels, h);
             }
         }
         f(&batch)

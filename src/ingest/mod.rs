@@ -7,3 +7,4 @@ pub mod otlp;
 pub mod protobuf;
 pub mod remote_write;
 pub mod text;
+pub mod type_unit;

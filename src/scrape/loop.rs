@@ -241,43 +241,41 @@ pub async fn scrape_once(
         ),
     };
     fetcher.body = body;
-    let mut st = lock(&shared.status);
-    let since_last = st
-        .last_scrape
-        .and_then(|t| start_wall.duration_since(t).ok());
-    super::stats::global().record(
-        &cfg.target.job,
-        cfg.target.interval,
-        since_last,
-        error.as_deref(),
-    );
     let failed = error.is_some();
-    st.health = if error.is_none() {
-        Health::Up
-    } else {
-        st.failed_scrapes += 1;
-        Health::Down
-    };
-    st.last_error = error.unwrap_or_default();
-    st.last_scrape = Some(start_wall);
-    st.last_scrape_duration = started.elapsed();
-    st.samples_scraped = scraped;
-    st.samples_scraped_total += scraped;
-    st.scrapes += 1;
-    drop(st);
+    {
+        let mut st = lock(&shared.status);
+        let since_last = st
+            .last_scrape
+            .and_then(|t| start_wall.duration_since(t).ok());
+        super::stats::global().record(
+            &cfg.target.job,
+            cfg.target.interval,
+            since_last,
+            error.as_deref(),
+        );
+        st.health = if error.is_none() {
+            Health::Up
+        } else {
+            st.failed_scrapes += 1;
+            Health::Down
+        };
+        st.last_error = error.unwrap_or_default();
+        st.last_scrape = Some(start_wall);
+        st.last_scrape_duration = started.elapsed();
+        st.samples_scraped = scraped;
+        st.samples_scraped_total += scraped;
+        st.scrapes += 1;
+    }
     crate::events::emit::batch(&crate::events::emit::Batch {
         source: &cfg.target.job,
         method: crate::events::Method::PullScraping,
         samples: scraped,
         duration: started.elapsed(),
-        health: if failed {
-            crate::events::model::Health::Unhealthy
-        } else {
-            crate::events::model::Health::Healthy
-        },
+        health: crate::events::model::Health::from_ok(!failed),
         summary,
         errors: u64::from(failed),
-    });
+    })
+    .await;
 }
 
 fn authorization(job: &Job) -> Result<Option<String>, String> {

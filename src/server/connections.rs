@@ -4,7 +4,8 @@
 //! open connections below the file-descriptor limit, and, at the cap, the
 //! oldest connection with no request in progress closed to make room, so a
 //! fresh `/-/ready` probe is always answered. Body-read time is limited per
-//! request (see `request_body.rs`).
+//! request (see `request_body.rs`). A connection upgraded to a WebSocket
+//! stays counted (and busy) until its socket closes.
 
 use axum::Router;
 use axum::body::Body;
@@ -143,6 +144,61 @@ impl Drop for Busy {
     }
 }
 
+/// The socket of a counted connection: its place in the registry is freed
+/// when the socket is dropped, which for an upgraded (WebSocket)
+/// connection is when the upgrade's handler lets go of it.
+struct Counted {
+    stream: tokio::net::TcpStream,
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
 /// A response body that keeps its connection marked busy until sent.
 struct Sending<B> {
     inner: B,
@@ -206,12 +262,15 @@ pub async fn serve(
         let id = next_id;
         next_id += 1;
         registry.lock().insert(id, Arc::clone(&conn));
-        let registry = Arc::clone(&registry);
+        let stream = Counted {
+            stream,
+            registry: Arc::clone(&registry),
+            id,
+        };
         let router = router.clone();
         let stop = stop_rx.clone();
         tasks.spawn(async move {
-            serve_one(stream, router, Arc::clone(&conn), limits, stop).await;
-            registry.lock().remove(&id);
+            serve_one(stream, router, conn, limits, stop).await;
         });
     }
     drop(listener);
@@ -220,7 +279,7 @@ pub async fn serve(
 }
 
 async fn serve_one(
-    stream: tokio::net::TcpStream,
+    stream: Counted,
     router: Router,
     conn: Arc<Conn>,
     limits: ConnLimits,
@@ -228,7 +287,11 @@ async fn serve_one(
 ) {
     let this = Arc::clone(&conn);
     // The client's address, for handlers that log who asked.
-    let peer = stream.peer_addr().ok().map(axum::extract::ConnectInfo);
+    let peer = stream
+        .stream
+        .peer_addr()
+        .ok()
+        .map(axum::extract::ConnectInfo);
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         if let Some(p) = peer {
             req.extensions_mut().insert(p);
@@ -245,6 +308,10 @@ async fn serve_one(
                 Ok(r) => r,
                 Err(never) => match never {},
             };
+            if resp.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+                // An upgraded connection is never idle: it is not evicted.
+                busy.0.busy.fetch_add(1, Ordering::AcqRel);
+            }
             Ok(resp.map(|inner| Body::new(Sending { inner, _busy: busy })))
         }
     });

@@ -53,6 +53,9 @@ pub struct Limits {
     pub compact: hourglass_storage::compact::CompactOptions,
     /// OTLP resource attributes copied onto every series of the resource.
     pub otlp_promote_resource_attributes: Vec<String>,
+    /// Remote write 2.0 series carry their family's type and unit as
+    /// `__type__`/`__unit__` labels (`--type-and-unit-labels`).
+    pub type_and_unit_labels: bool,
 }
 
 /// What the background persister did, for `/metrics`.

@@ -9,7 +9,8 @@
 //!   compaction for 10,000 series × 24 h (57.6M samples), timestamps
 //!   scrape-aligned with most series idle, and ±3 ms jittered with every
 //!   series moving; then the share of partition bytes freed by deleting
-//!   10 % of the series and compacting. `HOURGLASS_FOOTPRINT_SERIES`
+//!   10 % of the series and compacting, then the day's bytes before and
+//!   after downsampling it to 5m. `HOURGLASS_FOOTPRINT_SERIES`
 //!   scales it down; `HOURGLASS_FOOTPRINT_ONLY=1` runs only this.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,7 +18,9 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::internals::merge_and_encode;
-use hourglass_storage::{Labels, MatchOp, Matcher, Options, Sample, Storage, WriteBatch};
+use hourglass_storage::{
+    DownsampleRule, Labels, MatchOp, Matcher, Options, Sample, Storage, WriteBatch,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -266,6 +269,31 @@ fn footprint(_: &mut Criterion) {
         println!(
             "delete {hit} of {n} series + compaction ({name}): partition bytes {before} -> {after}, {:.1} % freed",
             100.0 * (before - after) as f64 / before as f64
+        );
+        // Downsample the day (past a 1d tier: the marker is a day later)
+        // to 5m: the bytes of that range before and after.
+        let day_bytes = |st: &Storage| -> u64 {
+            st.partitions()
+                .iter()
+                .filter(|p| p.meta().hour_start_ms < T0 + DAY)
+                .map(|p| p.bytes())
+                .sum()
+        };
+        let raw = day_bytes(&st);
+        st.set_downsample_rules(vec![DownsampleRule {
+            selector: "{job=\"node\"}".into(),
+            matchers: vec![Matcher::new(MatchOp::Equal, "job", "node").unwrap()],
+            after_ms: DAY,
+            resolution_ms: 5 * 60_000,
+        }]);
+        let c2 = thread_cpu_ns();
+        let s = st.compact(&day_opts(), &mut |_| {}).unwrap();
+        let cpu = thread_cpu_ns() - c2;
+        let down = day_bytes(&st);
+        println!(
+            "downsample to 5m ({name}): day bytes {raw} -> {down}, {:.1}x fewer; {:.1}M samples per CPU-second",
+            raw as f64 / down.max(1) as f64,
+            s.counts.samples_in as f64 / (cpu.max(1) as f64 / 1e9) / 1e6,
         );
         st.close().unwrap();
     }

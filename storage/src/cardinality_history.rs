@@ -144,11 +144,13 @@ fn hour_of(t: i64) -> i64 {
 fn head_series(head: &Head, sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<(Labels, i64)> {
     let mut out = Vec::new();
     for set in sets {
-        for (labels, chunks, ooo) in head.select_raw(set, mint, maxt) {
-            let first = chunks
+        for (labels, snap) in head.select_raw(set, mint, maxt) {
+            let first = snap
+                .chunks
                 .iter()
                 .map(|c| c.min_t.max(mint))
-                .chain(ooo.iter().map(|s| s.t))
+                .chain(snap.ooo.iter().map(|s| s.t))
+                .chain(snap.histograms.iter().map(|h| h.0))
                 .min();
             if let Some(first) = first {
                 out.push((labels, first));

@@ -19,9 +19,12 @@ pub mod chunk;
 mod chunk_handle;
 mod clock;
 pub mod compact;
+pub mod downsample;
+mod downsample_read;
 pub mod encoding;
 mod error;
 mod head;
+mod histogram_iter;
 mod index;
 mod model;
 mod part_bytes;
@@ -31,6 +34,7 @@ mod querier;
 mod retention;
 mod retention_rules;
 mod sample_iter;
+mod sealed;
 mod series_order;
 mod snapshot;
 mod storage;
@@ -39,6 +43,7 @@ pub mod tombstones;
 
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};
 pub use clock::Clock;
+pub use downsample::{DownsampleRule, ReadAs};
 pub use error::StorageError;
 #[doc(hidden)]
 pub use head::fuzz_wal_records;
@@ -47,7 +52,13 @@ pub use head::{
     HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
     SeriesQuota, SeriesRefusal, SeriesTarget,
 };
+pub use histogram_iter::HistogramIter;
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
+pub use model::histogram::{
+    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Histogram, HistogramError,
+    MAX_EXPONENTIAL_SCHEMA, MIN_EXPONENTIAL_SCHEMA, Span, is_custom_buckets_schema,
+    is_exponential_schema,
+};
 pub use model::labels::{Label, LabelError, LabelLimits, Labels};
 pub use model::matcher::{MatchOp, Matcher, MatcherError};
 pub use model::sample::{STALE_NAN_BITS, Sample, is_stale_nan};

@@ -68,6 +68,10 @@ impl RewriteStep for RuleRetention<'_> {
             samples.retain(|s| s.t >= c);
         }
     }
+
+    fn keeps_histogram(&self, labels: &Labels, t: i64) -> bool {
+        self.cutoff(labels).is_none_or(|c| t >= c)
+    }
 }
 
 #[cfg(test)]

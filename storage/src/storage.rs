@@ -10,6 +10,8 @@ use crate::head::{
     SeriesQuota,
 };
 use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::histogram::FloatHistogram;
+use crate::model::labels::Labels;
 use crate::partition::{Partition, write_partition};
 use crate::retention::{self, RetentionStats};
 use crate::retention_rules::RetentionRule;
@@ -69,6 +71,7 @@ pub struct Storage {
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
     retention_rules: RwLock<Arc<Vec<RetentionRule>>>,
+    downsample_rules: RwLock<Arc<Vec<crate::downsample::DownsampleRule>>>,
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
     /// One persist at a time; holds the last `ready_end` collected, so a
@@ -158,6 +161,7 @@ impl Storage {
             retention_ms,
             retention_bytes,
             retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
+            downsample_rules: RwLock::new(Arc::new(Vec::new())),
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
             checkpointed: Mutex::new((0, 0)),
@@ -169,6 +173,19 @@ impl Storage {
     /// the batch must be considered not acknowledged.
     pub fn append(&self, batch: &WriteBatch) -> Result<AppendStats, StorageError> {
         self.head.append(batch, Some(&self.wal))
+    }
+
+    /// Stores native histogram samples of one series (any order), under
+    /// the float rules; the histograms are expected valid
+    /// ([`FloatHistogram::validate`]).
+    pub fn append_histograms(
+        &self,
+        labels: &Labels,
+        samples: &[(i64, FloatHistogram)],
+    ) -> Result<AppendStats, StorageError> {
+        let mut batch = WriteBatch::new();
+        batch.push_histograms(labels.clone(), samples.to_vec());
+        self.append(&batch)
     }
 
     /// Like [`Storage::append`], for a batch that borrows its labels from a

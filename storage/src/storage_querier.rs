@@ -1,8 +1,12 @@
 //! The querier over the head and every open partition.
 
 use crate::chunk_handle::ChunkMeta;
+use crate::downsample::ReadAs;
+use crate::downsample_read;
 use crate::error::StorageError;
 use crate::head::Head;
+use crate::histogram_iter::HistogramIter;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
@@ -32,6 +36,7 @@ fn hide(
     mint: i64,
     maxt: i64,
 ) -> Result<SeriesSet, StorageError> {
+    let res = set.downsampled_resolution();
     let mut out = Vec::with_capacity(set.len());
     for s in set {
         if !dels.touches_series(&s.labels) {
@@ -47,14 +52,17 @@ fn hide(
             });
         }
         dels.filter(&s.labels, &mut v);
-        if !v.is_empty() {
+        let mut h: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+        dels.filter_times(&s.labels, &mut h, |x| x.0);
+        if !v.is_empty() || !h.is_empty() {
             out.push(Series {
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
+                histograms: HistogramIter::from_sorted(h),
             });
         }
     }
-    Ok(SeriesSet::new(out))
+    Ok(SeriesSet::new(out).with_resolution(res))
 }
 
 impl StorageQuerier<'_> {
@@ -64,6 +72,7 @@ impl StorageQuerier<'_> {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
         let (mint, maxt) = (mint.max(self.mint), maxt.min(self.maxt));
         if mint > maxt {
@@ -74,11 +83,32 @@ impl StorageQuerier<'_> {
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        if from_parts.iter().all(Vec::is_empty) {
-            // Head only: its series are distinct, nothing to merge.
-            return self.head.querier(mint, maxt).select(matchers, mint, maxt);
+        let (mut ds, res) = downsample_read::select(&self.parts, matchers, mint, maxt, read);
+        let mut hist_parts = Vec::new();
+        for p in &self.parts {
+            let h = p
+                .select_histograms(matchers, mint, maxt)
+                .map_err(|(labels, source)| StorageError::Chunk {
+                    series: labels.to_string(),
+                    source,
+                })?;
+            hist_parts.push(h);
         }
-        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>);
+        if from_parts.iter().all(Vec::is_empty)
+            && hist_parts.iter().all(Vec::is_empty)
+            && ds.is_empty()
+        {
+            // Head only: its series are distinct, nothing to merge.
+            return self
+                .head
+                .querier(mint, maxt)
+                .select_as(matchers, mint, maxt, read);
+        }
+        type Runs = (
+            Vec<Vec<ChunkMeta>>,
+            Vec<Sample>,
+            Vec<Vec<(i64, FloatHistogram)>>,
+        );
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.
@@ -87,19 +117,55 @@ impl StorageQuerier<'_> {
                 by.entry(labels).or_default().0.push(chunks);
             }
         }
-        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
-            let e = by.entry(labels).or_default();
-            e.0.push(run);
-            e.1 = ooo;
+        for (labels, v) in std::mem::take(&mut ds) {
+            by.entry(labels).or_default().1 = v;
         }
-        let mut out = Vec::with_capacity(by.len());
-        for (labels, (runs, ooo)) in by {
-            let samples = SampleIter::new(runs, ooo, mint, maxt);
-            if !samples.is_exhausted() {
-                out.push(Series { labels, samples });
+        for part in hist_parts {
+            for (labels, h) in part {
+                by.entry(labels).or_default().2.push(h);
             }
         }
-        Ok(SeriesSet::new(out))
+        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
+            let mut ooo = snap.ooo;
+            if read == ReadAs::Count {
+                ooo.retain(|s| !crate::model::sample::is_stale_nan(s.v));
+                ooo.iter_mut().for_each(|s| s.v = 1.0);
+            }
+            let e = by.entry(labels).or_default();
+            e.0.push(snap.chunks);
+            if e.1.is_empty() {
+                e.1 = ooo;
+            } else {
+                // Downsampled samples first: they win a shared time.
+                e.1.extend(ooo);
+                e.1.sort_by_key(|s| s.t);
+                e.1.dedup_by_key(|s| s.t);
+            }
+            e.2.push(snap.histograms);
+        }
+        let mut out = Vec::with_capacity(by.len());
+        for (labels, (runs, mut ooo, hists)) in by {
+            let samples = if read == ReadAs::Count && !runs.is_empty() {
+                // Raw chunks as ones, beside the intervals' counts.
+                let mut v =
+                    crate::querier::ones(SampleIter::new(runs, Vec::new(), mint, maxt), &labels)?;
+                v.append(&mut ooo);
+                v.sort_by_key(|s| s.t);
+                v.dedup_by_key(|s| s.t);
+                SampleIter::new(Vec::new(), v, mint, maxt)
+            } else {
+                SampleIter::new(runs, ooo, mint, maxt)
+            };
+            let histograms = HistogramIter::merge(hists);
+            if !samples.is_exhausted() || !histograms.is_empty() {
+                out.push(Series {
+                    labels,
+                    samples,
+                    histograms,
+                });
+            }
+        }
+        Ok(SeriesSet::new(out).with_resolution(res))
     }
 }
 
@@ -110,7 +176,17 @@ impl Querier for StorageQuerier<'_> {
         mint: i64,
         maxt: i64,
     ) -> Result<SeriesSet, StorageError> {
-        let set = self.select_all(matchers, mint, maxt)?;
+        self.select_as(matchers, mint, maxt, ReadAs::Last)
+    }
+
+    fn select_as(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: ReadAs,
+    ) -> Result<SeriesSet, StorageError> {
+        let set = self.select_all(matchers, mint, maxt, read)?;
         if self.tombstones.is_empty() {
             return Ok(set);
         }

@@ -6,12 +6,13 @@
 //! `TOMBSTONES.md` beside this file.
 
 use crate::compact::RewriteStep;
-use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
+use crate::encoding::{put_uvarint, put_zvarint, unzigzag};
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::matcher::{MatchOp, Matcher};
 use crate::model::sample::Sample;
 use crate::partition::Partition;
+use crate::sealed::{self, Reader, SealedError};
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 
@@ -70,9 +71,7 @@ fn op_byte(op: MatchOp) -> u8 {
 
 /// Encodes a tombstone list.
 pub fn encode(list: &[Tombstone]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + list.len() * 48);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[VERSION, 0, 0, 0]);
+    let mut out = sealed::header(MAGIC, VERSION, list.len() * 48);
     put_uvarint(&mut out, list.len() as u64);
     for t in list {
         put_zvarint(&mut out, t.start);
@@ -80,87 +79,62 @@ pub fn encode(list: &[Tombstone]) -> Vec<u8> {
         put_uvarint(&mut out, t.matchers.len() as u64);
         for m in &t.matchers {
             out.push(op_byte(m.op()));
-            for s in [m.name(), m.value()] {
-                put_uvarint(&mut out, s.len() as u64);
-                out.extend_from_slice(s.as_bytes());
-            }
+            sealed::put_str(&mut out, m.name());
+            sealed::put_str(&mut out, m.value());
         }
     }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    sealed::seal(out)
+}
+
+impl From<SealedError> for TombstoneError {
+    fn from(e: SealedError) -> Self {
+        TombstoneError {
+            offset: e.offset,
+            reason: e.reason.to_string(),
+        }
+    }
 }
 
 /// Decodes and checks a tombstones file.
 pub fn decode(b: &[u8]) -> Result<Vec<Tombstone>, TombstoneError> {
-    let err = |offset: usize, reason: &str| TombstoneError {
-        offset,
-        reason: reason.to_string(),
-    };
-    let body = b
-        .len()
-        .checked_sub(4)
-        .filter(|&n| n >= 8)
-        .ok_or_else(|| err(0, "too short"))?;
-    if &b[..4] != MAGIC {
-        return Err(err(0, "bad magic"));
-    }
-    if b[4] != VERSION {
-        return Err(err(4, "unknown version"));
-    }
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&b[body..]);
-    if u32::from_le_bytes(crc) != crc32fast::hash(&b[..body]) {
-        return Err(err(body, "checksum mismatch"));
-    }
-    let b = &b[..body];
-    let mut pos = 8;
-    let varint = |pos: &mut usize| {
-        let at = *pos;
-        read_uvarint(b, pos).map_err(|e| match e {
-            VarintError::Truncated => err(at, "ends early"),
-            VarintError::Overflow => err(at, "varint overflow"),
-        })
-    };
-    let string = |pos: &mut usize| -> Result<String, TombstoneError> {
-        let at = *pos;
-        let len = usize::try_from(varint(pos)?).map_err(|_| err(at, "too long"))?;
-        let s = b
-            .get(*pos..pos.saturating_add(len))
-            .ok_or_else(|| err(at, "ends early"))?;
-        *pos += len;
-        String::from_utf8(s.to_vec()).map_err(|_| err(at, "not UTF-8"))
-    };
-    let n = varint(&mut pos)?;
-    if n > MAX_TOMBSTONES as u64 {
-        return Err(err(8, "too many tombstones"));
-    }
-    let mut out = Vec::with_capacity(n as usize);
+    let mut r = Reader::open(b, MAGIC, VERSION)?;
+    let n = r.count(MAX_TOMBSTONES, "too many tombstones")?;
+    let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let start = unzigzag(varint(&mut pos)?);
-        let end = unzigzag(varint(&mut pos)?);
+        let start = unzigzag(r.uvarint()?);
+        let end = unzigzag(r.uvarint()?);
         if start > end {
-            return Err(err(pos, "start after end"));
+            return Err(r.error("start after end").into());
         }
-        let at = pos;
-        let nm = varint(&mut pos)?;
-        if nm == 0 || nm > MAX_MATCHERS as u64 {
-            return Err(err(at, "matcher count out of range"));
+        let at = r.pos();
+        let nm = r.count(MAX_MATCHERS, "matcher count out of range")?;
+        if nm == 0 {
+            return Err(TombstoneError {
+                offset: at,
+                reason: "matcher count out of range".into(),
+            });
         }
-        let mut matchers = Vec::with_capacity(nm as usize);
+        let mut matchers = Vec::with_capacity(nm);
         for _ in 0..nm {
-            let at = pos;
-            let op = match b.get(pos) {
-                Some(0) => MatchOp::Equal,
-                Some(1) => MatchOp::NotEqual,
-                Some(2) => MatchOp::RegexMatch,
-                Some(3) => MatchOp::RegexNoMatch,
-                _ => return Err(err(at, "bad matcher operator")),
+            let at = r.pos();
+            let op = match r.byte()? {
+                0 => MatchOp::Equal,
+                1 => MatchOp::NotEqual,
+                2 => MatchOp::RegexMatch,
+                3 => MatchOp::RegexNoMatch,
+                _ => {
+                    return Err(TombstoneError {
+                        offset: at,
+                        reason: "bad matcher operator".into(),
+                    });
+                }
             };
-            pos += 1;
-            let name = string(&mut pos)?;
-            let value = string(&mut pos)?;
-            matchers.push(Matcher::new(op, name, value).map_err(|e| err(at, &e.to_string()))?);
+            let name = r.string()?;
+            let value = r.string()?;
+            matchers.push(Matcher::new(op, name, value).map_err(|e| TombstoneError {
+                offset: at,
+                reason: e.to_string(),
+            })?);
         }
         out.push(Tombstone {
             matchers,
@@ -168,9 +142,7 @@ pub fn decode(b: &[u8]) -> Result<Vec<Tombstone>, TombstoneError> {
             end,
         });
     }
-    if pos != b.len() {
-        return Err(err(pos, "trailing bytes"));
-    }
+    r.finish()?;
     Ok(out)
 }
 
@@ -181,8 +153,18 @@ pub(crate) struct Deletions<'a>(pub(crate) &'a [Tombstone]);
 impl Deletions<'_> {
     /// Removes deleted samples from one series' samples.
     pub(crate) fn filter(&self, labels: &Labels, samples: &mut Vec<Sample>) {
+        self.filter_times(labels, samples, |s| s.t);
+    }
+
+    /// Removes deleted items (timed by `time`) from one series' items.
+    pub(crate) fn filter_times<T>(
+        &self,
+        labels: &Labels,
+        items: &mut Vec<T>,
+        time: impl Fn(&T) -> i64,
+    ) {
         for t in self.0.iter().filter(|t| t.selects(labels)) {
-            samples.retain(|s| !t.covers(s.t));
+            items.retain(|x| !t.covers(time(x)));
         }
     }
 
@@ -196,11 +178,15 @@ impl RewriteStep for Deletions<'_> {
     fn touches(&self, p: &Partition) -> bool {
         self.0
             .iter()
-            .any(|t| !p.select(&t.matchers, t.start, t.end).is_empty())
+            .any(|t| !p.labels_in(&t.matchers, t.start, t.end).is_empty())
     }
 
     fn apply(&self, labels: &Labels, samples: &mut Vec<Sample>) {
         self.filter(labels, samples);
+    }
+
+    fn keeps_histogram(&self, labels: &Labels, t: i64) -> bool {
+        !self.0.iter().any(|d| d.selects(labels) && d.covers(t))
     }
 }
 

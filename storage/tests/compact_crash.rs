@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Model, dump};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};
 use hourglass_wal::fs::{FaultyFs, Fs};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,8 +17,6 @@ const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 const DATA: &str = "/data";
-
-type Model = BTreeMap<String, Vec<(i64, u64)>>;
 
 fn opts() -> Options {
     let mut o = Options::default();
@@ -30,18 +30,6 @@ fn open(fs: &FaultyFs) -> Storage {
 
 fn lbl(name: &str, inst: &str) -> Labels {
     Labels::from_pairs([("__name__", name), ("instance", inst), ("job", "node")])
-}
-
-fn dump(st: &Storage) -> Model {
-    let q = st.querier(i64::MIN, i64::MAX);
-    let mut out = BTreeMap::new();
-    for s in q.select(&[], i64::MIN, i64::MAX).unwrap() {
-        let mut it = s.samples;
-        let v: Vec<(i64, u64)> = it.by_ref().map(|x| (x.t, x.v.to_bits())).collect();
-        assert!(it.error().is_none(), "{:?}", it.error());
-        out.insert(s.labels.to_string(), v);
-    }
-    out
 }
 
 /// Samples stored, counting duplicates: every partition's plus the head's.

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Model, dump};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{
     Labels, MatchOp, Matcher, Options, Querier, RetentionRule, Sample, Storage, WriteBatch,
@@ -14,8 +17,6 @@ use std::path::Path;
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
-
-type Model = BTreeMap<String, Vec<(i64, u64)>>;
 
 fn opts(rules: Vec<RetentionRule>, retention_ms: Option<i64>) -> Options {
     let mut o = Options::default();
@@ -31,18 +32,6 @@ fn lbl(job: &str, inst: &str) -> Labels {
 
 fn eq(n: &str, v: &str) -> Matcher {
     Matcher::new(MatchOp::Equal, n, v).unwrap()
-}
-
-fn dump(st: &Storage) -> Model {
-    let q = st.querier(i64::MIN, i64::MAX);
-    let mut out = BTreeMap::new();
-    for s in q.select(&[], i64::MIN, i64::MAX).unwrap() {
-        let mut it = s.samples;
-        let v: Vec<(i64, u64)> = it.by_ref().map(|x| (x.t, x.v.to_bits())).collect();
-        assert!(it.error().is_none(), "{:?}", it.error());
-        out.insert(s.labels.to_string(), v);
-    }
-    out
 }
 
 fn parts_bytes(dir: &Path) -> u64 {

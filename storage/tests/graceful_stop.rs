@@ -5,25 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
+mod common;
+
+use common::{dump, numbered, ooo_options};
+use hourglass_storage::{Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 const SERIES: usize = 300;
 const HOUR_MS: i64 = 3_600_000;
 const T0: i64 = 472_222 * HOUR_MS;
-
-fn lbl(i: usize) -> Labels {
-    Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))])
-}
-
-fn opts() -> Options {
-    let mut o = Options::default();
-    o.head.ooo_window_ms = 600_000;
-    o
-}
 
 /// Minute `k` for every series: two-decimal counters, a raw value (NaN
 /// payload) now and then, and every tenth minute an out-of-order sample.
@@ -40,40 +32,15 @@ fn minute(st: &Storage, k: i64) {
         if k % 10 == 9 {
             samples.push(Sample::new(T0 + k * 60_000 - 30_000, -0.0));
         }
-        b.push(lbl(i), samples);
+        b.push(numbered(i), samples);
     }
     st.append(&b).unwrap();
-}
-
-/// Every series with its samples: labels → (t, value bits).
-fn dump(st: &Storage) -> BTreeMap<String, Vec<(i64, u64)>> {
-    st.querier(i64::MIN, i64::MAX)
-        .select(&[], i64::MIN, i64::MAX)
-        .unwrap()
-        .map(|s| {
-            let v = s.samples.map(|x| (x.t, x.v.to_bits())).collect();
-            (s.labels.to_string(), v)
-        })
-        .collect()
-}
-
-fn wal_entries(wal: &Path) -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = std::fs::read_dir(wal)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let len = e.metadata().unwrap().len();
-            (e.file_name().to_string_lossy().into_owned(), len)
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
 fn a_graceful_stop_leaves_nothing_to_replay_and_every_sample_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     // Two and a half hours: the first ready hours become partitions at the
     // stop, the rest is checkpointed from the head.
     for k in 0..150 {
@@ -82,13 +49,13 @@ fn a_graceful_stop_leaves_nothing_to_replay_and_every_sample_comes_back() {
     let want = dump(&st);
     st.stop().unwrap();
 
-    let entries = wal_entries(&dir.path().join("wal"));
+    let entries = common::dir_entries(&dir.path().join("wal"));
     let segments: Vec<_> = entries.iter().filter(|(n, _)| n.len() == 8).collect();
     assert_eq!(segments.len(), 1, "{entries:?}");
     assert_eq!(segments[0].1, 24, "an empty segment: its header only");
     assert!(entries.iter().any(|(n, _)| n.starts_with("checkpoint.")));
 
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     assert_eq!(st.wal_recovery().records, 0, "no record to replay");
     assert_eq!(st.replay_stats().records_set_aside(), 0);
     assert!(!st.partitions().is_empty(), "ready hours were persisted");
@@ -101,17 +68,17 @@ fn a_graceful_stop_leaves_nothing_to_replay_and_every_sample_comes_back() {
     }
     let want = dump(&st);
     st.close().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     assert_eq!(st.wal_recovery().records, 10);
     assert_eq!(dump(&st), want);
     st.stop().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     assert_eq!(st.wal_recovery().records, 0);
     assert_eq!(dump(&st), want);
 }
 
 fn open_faulty(fs: &FaultyFs, dir: &Path) -> Storage {
-    Storage::open_with_fs(Arc::new(fs.clone()), dir, opts()).unwrap()
+    Storage::open_with_fs(Arc::new(fs.clone()), dir, ooo_options()).unwrap()
 }
 
 #[test]

@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::dump;
 use hourglass_storage::partition::Partition;
 use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
@@ -13,19 +16,6 @@ const T0: i64 = 1_763_834_400_000; // 2025-11-22T18:00Z
 
 fn lbl(name: &str, job: &str, inst: &str) -> Labels {
     Labels::from_pairs([("__name__", name), ("instance", inst), ("job", job)])
-}
-
-fn dump(st: &Storage) -> BTreeMap<String, Vec<(i64, u64)>> {
-    let q = st.querier(i64::MIN, i64::MAX);
-    let mut out = BTreeMap::new();
-    for s in q.select(&[], i64::MIN, i64::MAX).unwrap() {
-        let mut it = s.samples;
-        let v: Vec<(i64, u64)> = it.by_ref().map(|x| (x.t, x.v.to_bits())).collect();
-        assert!(it.error().is_none(), "{:?}", it.error());
-        assert!(v.windows(2).all(|w| w[0].0 < w[1].0));
-        out.insert(s.labels.to_string(), v);
-    }
-    out
 }
 
 /// The earliest timestamp the store holds.

@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
+mod common;
+
+use common::{numbered, ooo_options};
+use hourglass_storage::{Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -12,21 +15,11 @@ const SERIES: usize = 600;
 const HOUR_MS: i64 = 3_600_000;
 const T0: i64 = 472_222 * HOUR_MS;
 
-fn lbl(i: usize) -> Labels {
-    Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))])
-}
-
-fn opts() -> Options {
-    let mut o = Options::default();
-    o.head.ooo_window_ms = 600_000;
-    o
-}
-
 /// One batch: every series gets the sample of minute `k`.
 fn minute(st: &Storage, k: i64) {
     let mut b = WriteBatch::new();
     for i in 0..SERIES {
-        b.push(lbl(i), vec![Sample::new(T0 + k * 60_000, k as f64)]);
+        b.push(numbered(i), vec![Sample::new(T0 + k * 60_000, k as f64)]);
     }
     st.append(&b).unwrap();
 }
@@ -71,7 +64,7 @@ fn checkpoint_file(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn a_flipped_byte_in_a_checkpoint_record_sets_aside_that_record_and_counts_what_it_cost() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     for k in 0..90 {
         minute(&st, k);
     }
@@ -91,7 +84,7 @@ fn a_flipped_byte_in_a_checkpoint_record_sets_aside_that_record_and_counts_what_
     bytes[starts[1] + 13 + 40] ^= 0x04;
     std::fs::write(&file, &bytes).unwrap();
 
-    let st = Storage::open(dir.path(), opts()).expect("opens despite the damage");
+    let st = Storage::open(dir.path(), ooo_options()).expect("opens despite the damage");
     let r = st.wal_recovery();
     assert_eq!(r.damage.len(), 1, "{r:?}");
     assert_eq!(r.damage[0].offset, starts[1] as u64);
@@ -111,14 +104,14 @@ fn a_flipped_byte_in_a_checkpoint_record_sets_aside_that_record_and_counts_what_
     // Writes go on, and the next open finds the same damage, no more.
     minute(&st, 100);
     st.close().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), ooo_options()).unwrap();
     assert_eq!(st.replay_stats().records_set_aside(), 1);
 }
 
 #[test]
 fn a_flipped_byte_in_a_middle_wal_segment_costs_one_record_and_later_segments_are_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = opts();
+    let mut o = ooo_options();
     // Small segments: a few batches of 600 samples (under 1 KB packed) each.
     o.wal.segment_size = 2 << 10;
     let st = Storage::open(dir.path(), o.clone()).unwrap();
@@ -126,7 +119,7 @@ fn a_flipped_byte_in_a_middle_wal_segment_costs_one_record_and_later_segments_ar
         let mut b = WriteBatch::new();
         for i in 0..SERIES as i64 {
             let v = ((k * 7919 + i * 104_729) % 100_003) as f64 / 100.0;
-            b.push(lbl(i as usize), vec![Sample::new(T0 + k * 60_000, v)]);
+            b.push(numbered(i as usize), vec![Sample::new(T0 + k * 60_000, v)]);
         }
         st.append(&b).unwrap();
     }

@@ -37,6 +37,45 @@ pub fn have_all(cmds: &[&str]) -> bool {
     missing.is_empty()
 }
 
+/// Whether `python3 -c "import <modules>"` works; in CI it must (`.ci/run`
+/// installs the packages), elsewhere a missing package skips the test
+/// with a printed reason.
+pub fn python_has(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok || !in_ci(),
+        "python3 with {modules} is required under CI"
+    );
+    if !ok {
+        println!("skipped: python3 with {modules} not installed");
+    }
+    ok
+}
+
+/// Runs `tests/python/<script>` with `args`, which must succeed; returns
+/// its standard output and standard error.
+pub fn run_python(script: &str, args: &[&str]) -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -68,14 +107,20 @@ pub fn now_s() -> f64 {
 /// collectors to run); returns it and its port.
 pub fn node_exporter(flags: &[&str]) -> (Proc, u16) {
     let port = free_port();
-    let child = Command::new("prometheus-node-exporter")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), port)
+    let mut c = Command::new("prometheus-node-exporter");
+    c.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags);
+    (quiet(c), port)
+}
+
+/// Starts `c` with its output discarded.
+fn quiet(mut c: Command) -> Proc {
+    Proc(
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// The node exporter with only the CPU, load average and memory
@@ -100,17 +145,13 @@ pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, Socke
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
     let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
+    let mut c = Command::new("prometheus");
+    c.arg(format!("--config.file={}", config_path.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("prom").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)))
+        .args(flags);
+    (quiet(c), SocketAddr::from(([127, 0, 0, 1], port)))
 }

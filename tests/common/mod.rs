@@ -1,6 +1,6 @@
 //! Helpers of the integration tests, one module per idea: a real
 //! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
-//! ([`write`]), queries and `/metrics` ([`query`]), waiting ([`wait`]),
+//! ([`write`]), queries and `/metrics` ([`query`]), answers compared with Prometheus ([`compare`]), waiting ([`wait`]),
 //! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
 //! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod compare;
 pub mod custom;
 pub mod events;
 pub mod external;

@@ -89,3 +89,30 @@ pub fn write_counter_v2(
     );
     remote_write_v2(server, &e.finish())
 }
+
+/// 2024-01-01T00:00:00Z, the first hour of [`write_node_hours`].
+pub const T2024: i64 = 1_704_067_200_000;
+
+/// Writes `name{job="node",instance="a"|"b"}` over `hours` (hour numbers
+/// from [`T2024`]), one remote-write request per hour: a sample every 15 s,
+/// the n-th since `T2024` valued `n × scale`.
+pub fn write_node_hours(server: &Server, name: &str, hours: std::ops::Range<i64>, scale: f64) {
+    use hourglass::ingest::protobuf::Writer;
+    use hourglass::ingest::remote_write::v1;
+    use hourglass_storage::Sample;
+    for h in hours {
+        let mut w = Writer::default();
+        for inst in ["a", "b"] {
+            let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
+                .map(|i| Sample::new(T2024 + i * 15_000, i as f64 * scale))
+                .collect();
+            v1::encode_series(
+                &mut w,
+                [("__name__", name), ("job", "node"), ("instance", inst)],
+                &samples,
+            );
+        }
+        let r = remote_write(server, &w.buf);
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+}

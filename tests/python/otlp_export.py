@@ -11,7 +11,11 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.metrics import Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import (
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+    View,
+)
 from opentelemetry.sdk.resources import Resource
 
 url, seconds = sys.argv[1], float(sys.argv[2])
@@ -34,7 +38,11 @@ provider = MeterProvider(
         View(
             instrument_name="http.server.duration",
             aggregation=ExplicitBucketHistogramAggregation(boundaries=[0.1, 0.5, 1]),
-        )
+        ),
+        View(
+            instrument_name="rpc.duration",
+            aggregation=ExponentialBucketHistogramAggregation(max_size=160, max_scale=20),
+        ),
     ],
 )
 meter = provider.get_meter("hourglass-test", "1.0")
@@ -43,6 +51,7 @@ orders = meter.create_counter("orders.processed", unit="{orders}", description="
 network = meter.create_counter("network.io", unit="By")
 queue = meter.create_up_down_counter("queue.depth", unit="{items}")
 duration = meter.create_histogram("http.server.duration", unit="s")
+rpc = meter.create_histogram("rpc.duration", unit="ms")
 meter.create_observable_gauge(
     "cpu.utilization", callbacks=[lambda _options: [Observation(0.42, {"cpu": "0"})]], unit="1"
 )
@@ -53,6 +62,8 @@ queue.add(7)
 queue.add(-2)
 for v in (0.05, 0.3, 2.0):
     duration.record(v, {"http.route": "/pay"})
+for v in (1.0, 2.0, 3.0, 100.0):
+    rpc.record(v, {"rpc.method": "Pay"})
 
 time.sleep(seconds)
 provider.shutdown()

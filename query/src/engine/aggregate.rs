@@ -5,7 +5,8 @@ use super::Ctx;
 use super::error::EvalError;
 use super::fused::{self, Fused};
 use super::grouping::{group_key, valid_label_name};
-use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance};
+use super::hist_aggregate;
+use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance, warn_invalid_quantiles};
 use super::select_k::select_series;
 use super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::{Aggregate, AggregateOp};
@@ -26,11 +27,26 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<GValue, EvalErro
 }
 
 /// `a` over its already evaluated input.
-fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<GValue, EvalError> {
+fn eval_input(
+    ctx: &Ctx,
+    a: &Aggregate,
+    g: Grid,
+    mut input: Vec<GSeries>,
+) -> Result<GValue, EvalError> {
+    let hists = hist_aggregate::any(&input);
+    if hists {
+        hist_aggregate::prepare(ctx, a.op, &mut input);
+    }
     let param = match &a.param {
         Some(p) => Some(ctx.eval(p, g)?),
         None => None,
     };
+    if a.op == AggregateOp::Quantile
+        && !input.is_empty()
+        && let Some(GValue::Scalar(qs)) = &param
+    {
+        warn_invalid_quantiles(ctx, qs);
+    }
     let scalar_param = |k: usize| match &param {
         Some(GValue::Scalar(v)) => v.get(k).copied().unwrap_or(f64::NAN),
         _ => f64::NAN,
@@ -50,6 +66,11 @@ fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<
     }
     ctx.check()?;
     use AggregateOp::*;
+    if hists && matches!(a.op, Sum | Avg) {
+        let mut out = stream_groups(ctx, a.op, &input, keys, &members, g.n)?;
+        hist_aggregate::sum_into(ctx, a.op == Avg, &input, &members, &mut out, g.n)?;
+        return Ok(GValue::Vector(out));
+    }
     let out = match a.op {
         Topk | Bottomk | Limitk | LimitRatio => {
             select_series(ctx, a.op, input, &members, g.n, scalar_param)?
@@ -86,7 +107,11 @@ fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<
                             None => {
                                 let vals = ctx.grid(g.n)?;
                                 by.insert(labels.clone(), out.len());
-                                out.push(GSeries { labels, vals });
+                                out.push(GSeries {
+                                    hists: Vec::new(),
+                                    labels,
+                                    vals,
+                                });
                                 out.len() - 1
                             }
                         };
@@ -97,17 +122,9 @@ fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<
             }
             out
         }
-        op @ (Sum | Avg | Count | Group | Min | Max) => keys
-            .into_iter()
-            .zip(&members)
-            .map(|(key, mem)| {
-                ctx.admit::<StreamStep>(g.n)?;
-                Ok(GSeries {
-                    vals: stream(op, &input, mem, g.n),
-                    labels: key,
-                })
-            })
-            .collect::<Result<_, EvalError>>()?,
+        op @ (Sum | Avg | Count | Group | Min | Max) => {
+            stream_groups(ctx, op, &input, keys, &members, g.n)?
+        }
         op => {
             let mut out = Vec::with_capacity(keys.len());
             let mut buf: Vec<f64> = Vec::new();
@@ -121,12 +138,38 @@ fn eval_input(ctx: &Ctx, a: &Aggregate, g: Grid, input: Vec<GSeries>) -> Result<
                     }
                     *slot = Some(fold(op, &mut buf, scalar_param(k)));
                 }
-                out.push(GSeries { labels: key, vals });
+                out.push(GSeries {
+                    hists: Vec::new(),
+                    labels: key,
+                    vals,
+                });
             }
             out
         }
     };
     Ok(GValue::Vector(out))
+}
+
+/// One row per group, folded by [`stream`].
+fn stream_groups(
+    ctx: &Ctx,
+    op: AggregateOp,
+    input: &[GSeries],
+    keys: Vec<Labels>,
+    members: &[Vec<usize>],
+    n: usize,
+) -> Result<Vec<GSeries>, EvalError> {
+    keys.into_iter()
+        .zip(members)
+        .map(|(key, mem)| {
+            ctx.admit::<StreamStep>(n)?;
+            Ok(GSeries {
+                hists: Vec::new(),
+                vals: stream(op, input, mem, n),
+                labels: key,
+            })
+        })
+        .collect()
 }
 
 /// What [`stream`] allocates per step: its state and the result.

@@ -6,14 +6,16 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GSeries, GValue, Grid, NAME, drop_name, merge_same_labels};
+use super::hist_binary::{self, Answer, Operand};
+use super::value::{GSeries, GValue, Grid, drop_name, merge_same_labels, names_metric};
 use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
-use hourglass_storage::Labels;
+use hourglass_storage::{FloatHistogram, Labels};
 use std::collections::HashMap;
 
 pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> {
-    let lhs = ctx.eval(&b.lhs, g)?;
-    let rhs = ctx.eval(&b.rhs, g)?;
+    // Each operand is a path of its own for statistics-only reads.
+    let lhs = ctx.with_stats_only(false, || ctx.eval(&b.lhs, g))?;
+    let rhs = ctx.with_stats_only(false, || ctx.eval(&b.rhs, g))?;
     let op = b.op;
     Ok(match (lhs, rhs) {
         (GValue::Scalar(l), GValue::Scalar(r)) => GValue::Scalar({
@@ -31,10 +33,10 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
                 .collect()
         }),
         (GValue::Vector(v), GValue::Scalar(s)) => {
-            GValue::Vector(vector_scalar(op, v, &s, false, b.return_bool)?)
+            GValue::Vector(vector_scalar(ctx, op, v, &s, false, b.return_bool)?)
         }
         (GValue::Scalar(s), GValue::Vector(v)) => {
-            GValue::Vector(vector_scalar(op, v, &s, true, b.return_bool)?)
+            GValue::Vector(vector_scalar(ctx, op, v, &s, true, b.return_bool)?)
         }
         (GValue::Vector(l), GValue::Vector(r)) => {
             let default = VectorMatching {
@@ -58,6 +60,18 @@ pub(crate) fn eval(ctx: &Ctx, b: &Binary, g: Grid) -> Result<GValue, EvalError> 
     })
 }
 
+/// `f` of two floats that are exact integers in `0..2^53` (every float
+/// there is one integer), NaN for anything else.
+fn bitwise(l: f64, r: f64, f: fn(u64, u64) -> u64) -> f64 {
+    const MAX: f64 = 9_007_199_254_740_991.0;
+    let exact = |x: f64| (0.0..=MAX).contains(&x) && x.fract() == 0.0;
+    if exact(l) && exact(r) {
+        f(l as u64, r as u64) as f64
+    } else {
+        f64::NAN
+    }
+}
+
 /// `lhs op rhs` on two floats: the value and, for comparisons, whether it
 /// holds (the value of a comparison is its left operand).
 pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
@@ -70,6 +84,9 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Mod => (l % r, true),
         Pow => (l.powf(r), true),
         Atan2 => (l.atan2(r), true),
+        BitAnd => (bitwise(l, r, |a, b| a & b), true),
+        BitOr => (bitwise(l, r, |a, b| a | b), true),
+        BitXor => (bitwise(l, r, |a, b| a ^ b), true),
         Eql => (l, l == r),
         Neq => (l, l != r),
         Gt => (l, l > r),
@@ -77,14 +94,17 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Ge => (l, l >= r),
         Le => (l, l <= r),
         And | Or | Unless => (l, true),
+        // Trimming is for histograms: a float has no answer.
+        TrimUpper | TrimLower => (l, false),
     }
 }
 
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
-    return_bool || !(op.is_comparison() || op.is_set())
+    return_bool || !(op.is_comparison() || op.is_set() || op.is_trim())
 }
 
 fn vector_scalar(
+    ctx: &Ctx,
     op: BinaryOp,
     mut series: Vec<GSeries>,
     scalar: &[f64],
@@ -113,6 +133,21 @@ fn vector_scalar(
                 };
             }
         }
+        for (k, h) in s.hists.iter_mut().enumerate() {
+            let (Some(hv), Some(&sc)) = (h.take(), scalar.get(k)) else {
+                continue;
+            };
+            let (l, r) = if swap {
+                (Operand::Float(sc), Operand::Hist(&hv))
+            } else {
+                (Operand::Hist(&hv), Operand::Float(sc))
+            };
+            match hist_binary::apply(ctx, op, l, r, return_bool) {
+                Some(Answer::Hist(x)) => *h = Some(x),
+                Some(Answer::Float(x)) => s.vals[k] = Some(x),
+                None => {}
+            }
+        }
     }
     if drop {
         merge_same_labels(series)
@@ -132,7 +167,7 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     } else {
         Labels::from_pairs(
             l.iter()
-                .filter(|p| &*p.name != NAME && !m.labels.iter().any(|n| n == &*p.name))
+                .filter(|p| !names_metric(&p.name) && !m.labels.iter().any(|n| n == &*p.name))
                 .map(|p| (&*p.name, &*p.value)),
         )
     }
@@ -169,7 +204,7 @@ fn set_op(
         let mut p = ctx.filled(false, ids.len().saturating_mul(n))?;
         for (s, &id) in series.iter().zip(sigs) {
             for (k, v) in s.vals.iter().enumerate() {
-                if v.is_some() {
+                if v.is_some() || s.hist(k).is_some() {
                     p[id * n + k] = true;
                 }
             }
@@ -186,10 +221,13 @@ fn set_op(
                 for (k, v) in s.vals.iter_mut().enumerate() {
                     if rp[id * n + k] != want {
                         *v = None;
+                        if let Some(h) = s.hists.get_mut(k) {
+                            *h = None;
+                        }
                     }
                 }
             }
-            out.retain(|s| s.vals.iter().any(Option::is_some));
+            out.retain(GSeries::has_any);
             out
         }
         _ => {
@@ -199,6 +237,9 @@ fn set_op(
                 for (k, v) in s.vals.iter_mut().enumerate() {
                     if lp[id * n + k] {
                         *v = None;
+                        if let Some(h) = s.hists.get_mut(k) {
+                            *h = None;
+                        }
                     }
                 }
                 out.push(s);
@@ -211,7 +252,7 @@ fn set_op(
 fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) -> Labels {
     let include: &[String] = m.group.as_ref().map_or(&[], |(_, l)| l.as_slice());
     let keep = |name: &str| {
-        if drop && name == NAME {
+        if drop && names_metric(name) {
             return false;
         }
         if m.group.is_none() {
@@ -263,25 +304,60 @@ fn push_merged(
     labels: Labels,
     vals: Vec<Option<f64>>,
 ) -> Result<(), EvalError> {
-    match by_labels.get(&labels) {
+    push_merged_series(
+        out,
+        by_labels,
+        GSeries {
+            hists: Vec::new(),
+            labels,
+            vals,
+        },
+    )
+}
+
+/// [`push_merged`] of a series that may carry histograms.
+fn push_merged_series(
+    out: &mut Vec<GSeries>,
+    by_labels: &mut HashMap<Labels, usize>,
+    s: GSeries,
+) -> Result<(), EvalError> {
+    match by_labels.get(&s.labels) {
         None => {
-            by_labels.insert(labels.clone(), out.len());
-            out.push(GSeries { labels, vals });
+            by_labels.insert(s.labels.clone(), out.len());
+            out.push(s);
         }
         Some(&idx) => {
-            for (d, v) in out[idx].vals.iter_mut().zip(vals) {
-                if v.is_some() {
-                    if d.is_some() {
-                        return Err(EvalError::MultipleMatches {
-                            reason: "grouping labels must ensure unique matches",
-                        });
+            let dst = &mut out[idx];
+            for k in 0..dst.vals.len() {
+                let (v, h) = (s.vals[k], s.hist(k));
+                if v.is_none() && h.is_none() {
+                    continue;
+                }
+                if dst.vals[k].is_some() || dst.hist(k).is_some() {
+                    return Err(EvalError::MultipleMatches {
+                        reason: "grouping labels must ensure unique matches",
+                    });
+                }
+                dst.vals[k] = v;
+                if let Some(h) = h {
+                    if dst.hists.is_empty() {
+                        dst.hists = vec![None; dst.vals.len()];
                     }
-                    *d = v;
+                    dst.hists[k] = Some(h.clone());
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The float or histogram of `s` at step `k`.
+fn operand(s: &GSeries, k: usize) -> Option<Operand<'_>> {
+    match (s.vals[k], s.hist(k)) {
+        (Some(v), _) => Some(Operand::Float(v)),
+        (None, Some(h)) => Some(Operand::Hist(h)),
+        (None, None) => None,
+    }
 }
 
 /// Per signature and step: does `series` have a value there?
@@ -360,7 +436,32 @@ fn vector_vector(
             let labels = result_labels(&ms.labels, &os.labels, m, drop);
             ctx.check()?;
             let mut vals = ctx.grid(n)?;
+            let mut hists: Vec<Option<FloatHistogram>> = Vec::new();
             for k in 0..n {
+                if ms.hist(k).is_some() || os.hist(k).is_some() {
+                    let (Some(mo), Some(oo)) = (operand(ms, k), operand(os, k)) else {
+                        continue;
+                    };
+                    let (l, r) = if swapped { (oo, mo) } else { (mo, oo) };
+                    let answer = hist_binary::apply(ctx, op, l, r, return_bool);
+                    if one_to_one && answer.is_some() {
+                        used[j][k] += 1;
+                        if used[j][k] > 1 {
+                            return Err(EvalError::MultipleMatches {
+                                reason: "many-to-one matching must be explicit (group_left/group_right)",
+                            });
+                        }
+                    }
+                    match answer {
+                        Some(Answer::Float(x)) => vals[k] = Some(x),
+                        Some(Answer::Hist(h)) => {
+                            hists.resize(n, None);
+                            hists[k] = Some(h);
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
                 let (Some(mv), Some(ov)) = (ms.vals[k], os.vals[k]) else {
                     continue;
                 };
@@ -383,7 +484,15 @@ fn vector_vector(
                     None
                 };
             }
-            push_merged(&mut out, &mut by_labels, labels, vals)?;
+            push_merged_series(
+                &mut out,
+                &mut by_labels,
+                GSeries {
+                    labels,
+                    vals,
+                    hists,
+                },
+            )?;
         }
     }
     let order = |mv: f64, ov: f64| if swapped { (ov, mv) } else { (mv, ov) };
@@ -429,6 +538,6 @@ fn vector_vector(
             }
         }
     }
-    out.retain(|s| s.vals.iter().any(Option::is_some));
+    out.retain(GSeries::has_any);
     Ok(out)
 }

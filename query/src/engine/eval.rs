@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels, samples_held};
-use super::{aggregate, binary, functions, range};
+use super::{aggregate, aligned, binary, functions, range};
 use crate::parser::ast::{Expr, UnaryOp};
 
 /// Evaluates an expression of scalar, string or instant-vector type at
@@ -43,6 +43,9 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
                     for s in &mut series {
                         s.labels = drop_name(&s.labels);
                         s.vals.iter_mut().flatten().for_each(|x| *x = -*x);
+                        for h in s.hists.iter_mut().flatten() {
+                            *h = super::histogram::arith::map_values(h, |c| -c);
+                        }
                     }
                     GValue::Vector(merge_same_labels(series)?)
                 }
@@ -51,6 +54,7 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
         }
         Expr::Binary(b) => binary::eval(ctx, b, g)?,
         Expr::Aggregate(a) => aggregate::eval(ctx, a, g)?,
+        Expr::Call(c) if aligned::needs_per_step(ctx, c, g) => aligned::per_step_call(ctx, c, g)?,
         Expr::Call(c) => functions::call(ctx, c, g)?,
     })
 }
@@ -65,17 +69,21 @@ pub(crate) fn eval_raw_matrix(ctx: &Ctx, e: &Expr, t: i64) -> Result<Vec<RangeSe
     };
     let m = range::matrix_arg(ctx, e, g)?;
     let end = m.ends[0];
-    let mut out: Vec<RangeSeries> = super::selected::into_raw(ctx, m.series)?
+    let inside = |t: i64| t > end - m.range && t <= end;
+    let mut raw = super::selected::into_raw(ctx, m.series)?;
+    if let Some(hm) = ctx.take_hists(range::hist_key(e)) {
+        // Those series' floats are in `raw` already.
+        raw.retain(|s| !hm.series.iter().any(|h| h.labels == s.labels));
+        raw.extend(hm.series);
+    }
+    let mut out: Vec<RangeSeries> = raw
         .into_iter()
         .map(|s| RangeSeries {
-            points: s
-                .samples
-                .into_iter()
-                .filter(|p| p.t > end - m.range && p.t <= end)
-                .collect(),
+            points: s.samples.into_iter().filter(|p| inside(p.t)).collect(),
+            histograms: s.hists.into_iter().filter(|h| inside(h.0)).collect(),
             labels: s.labels,
         })
-        .filter(|s| !s.points.is_empty())
+        .filter(|s| !s.points.is_empty() || !s.histograms.is_empty())
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(out)

@@ -1,6 +1,6 @@
 //! The labels an aggregation groups a series under.
 
-use super::value::NAME;
+use super::value::names_metric;
 use crate::parser::ast::Grouping;
 use hourglass_storage::Labels;
 
@@ -15,7 +15,7 @@ pub(crate) fn group_key(l: &Labels, g: &Option<Grouping>) -> Labels {
         ),
         Some(Grouping::Without(names)) => Labels::from_pairs(
             l.iter()
-                .filter(|p| &*p.name != NAME && !names.iter().any(|n| n == &*p.name))
+                .filter(|p| !names_metric(&p.name) && !names.iter().any(|n| n == &*p.name))
                 .map(|p| (&*p.name, &*p.value)),
         ),
     }

@@ -9,12 +9,18 @@
 //! broadcast.
 
 mod aggregate;
+mod aligned;
 mod binary;
 mod error;
 mod eval;
 mod functions;
 mod fused;
 mod grouping;
+pub(crate) mod hist_aggregate;
+mod hist_binary;
+mod hist_ctx;
+pub mod histogram;
+mod notes;
 mod numeric;
 mod range;
 mod select_k;
@@ -202,12 +208,23 @@ impl Engine {
                 GValue::Vector(series) => Value::Vector(
                     series
                         .into_iter()
-                        .filter_map(|s| {
-                            s.vals.first().copied().flatten().map(|v| InstantSample {
-                                labels: s.labels,
-                                t,
-                                v,
-                            })
+                        .filter_map(|mut s| {
+                            let h = s.hists.first_mut().and_then(Option::take);
+                            match (s.vals.first().copied().flatten(), h) {
+                                (Some(v), _) => Some(InstantSample {
+                                    labels: s.labels,
+                                    t,
+                                    v,
+                                    h: None,
+                                }),
+                                (None, Some(h)) => Some(InstantSample {
+                                    labels: s.labels,
+                                    t,
+                                    v: f64::NAN,
+                                    h: Some(Box::new(h)),
+                                }),
+                                (None, None) => None,
+                            }
                         })
                         .collect(),
                 ),
@@ -260,6 +277,7 @@ impl Engine {
         };
         let series = match eval::eval(&ctx, expr, grid)? {
             GValue::Scalar(v) => vec![value::GSeries {
+                hists: Vec::new(),
                 labels: Default::default(),
                 vals: v.into_iter().map(Some).collect(),
             }],
@@ -269,7 +287,10 @@ impl Engine {
         // The result's points are held too, as Prometheus counts them.
         let points: usize = series
             .iter()
-            .map(|s| s.vals.iter().filter(|v| v.is_some()).count())
+            .map(|s| {
+                s.vals.iter().filter(|v| v.is_some()).count()
+                    + s.hists.iter().filter(|h| h.is_some()).count()
+            })
             .sum();
         ctx.keep(points)?;
         let mut out: Vec<RangeSeries> = series
@@ -284,12 +305,19 @@ impl Engine {
                         .enumerate()
                         .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v))),
                 );
+                let histograms = s
+                    .hists
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| h.map(|h| (grid.t(k), h)))
+                    .collect();
                 RangeSeries {
                     points,
+                    histograms,
                     labels: s.labels,
                 }
             })
-            .filter(|s| !s.points.is_empty())
+            .filter(|s| !s.points.is_empty() || !s.histograms.is_empty())
             .collect();
         let sorting = Instant::now();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -331,6 +359,8 @@ impl Engine {
                 .then(|| StepSamples::new(start, step, steps)),
             series: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
+            hist_stash: Mutex::new(Vec::new()),
+            stats_only: AtomicBool::new(false),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
             budget: self.admission.memory(),
@@ -376,6 +406,15 @@ pub(crate) struct Ctx<'a> {
     per_step: Option<StepSamples>,
     series: AtomicUsize,
     notes: Mutex<Vec<(Note, String)>>,
+    /// The histogram-carrying series of range arguments, keyed by the
+    /// address of their AST node, until the function that called for the
+    /// argument takes them (float functions never look).
+    hist_stash: Mutex<Vec<(usize, range::HistMatrix)>>,
+    /// Set while evaluating below `histogram_count`/`_sum`/`_avg` (and no
+    /// nearer `histogram_quantile`/`_fraction` or binary operator): as
+    /// Prometheus's statistics-only reads, selectors then give each
+    /// histogram without a reset hint the hint its predecessor implies.
+    stats_only: AtomicBool,
     max_samples: usize,
     max_series: usize,
     /// The server-wide budget `held` is drawn from.
@@ -539,50 +578,6 @@ impl Ctx<'_> {
             });
         }
         Ok(())
-    }
-
-    /// Records an annotation once.
-    pub fn note(&self, kind: Note, text: String) {
-        if let Ok(mut notes) = self.notes.lock()
-            && !notes.iter().any(|(k, t)| *k == kind && *t == text)
-        {
-            notes.push((kind, text));
-        }
-    }
-
-    fn take_notes(&self, kind: Note) -> Vec<String> {
-        match self.notes.lock() {
-            Ok(notes) => notes
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, t)| t.clone())
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// The query's result with its annotations and statistics; it began
-    /// at `t0` and sorting its result took `sort_time`.
-    fn output(&self, value: Value, t0: Instant, sort_time: Duration) -> QueryOutput {
-        let stats = QueryStats {
-            samples_loaded: self.samples.load(Ordering::Relaxed),
-            series_loaded: self.series.load(Ordering::Relaxed),
-            peak_samples: self.peak.load(Ordering::Relaxed),
-            prepare_time: Duration::from_nanos(self.select_nanos.load(Ordering::Relaxed)),
-            sort_time,
-            eval_time: t0.elapsed(),
-        };
-        QueryOutput {
-            value,
-            stats,
-            warnings: self.take_notes(Note::Warning),
-            infos: self.take_notes(Note::Info),
-            samples_per_step: self
-                .per_step
-                .as_ref()
-                .map(StepSamples::take)
-                .unwrap_or_default(),
-        }
     }
 
     /// The time an `@` modifier pins to.

@@ -1,7 +1,24 @@
 //! Float arithmetic shared by aggregations and window functions:
 //! compensated sums, mean, variance, quantiles and NaN-aware orders.
 
+use super::{Ctx, Note};
 use std::cmp::Ordering;
+
+/// Prometheus's warning for each φ (one per step) outside [0, 1] or NaN:
+/// the answer is still given (±Inf or NaN).
+pub(crate) fn warn_invalid_quantiles(ctx: &Ctx, qs: &[f64]) {
+    let mut last = None;
+    for &q in qs {
+        let bad = q.is_nan() || !(0.0..=1.0).contains(&q);
+        if bad && last.is_none_or(|l: f64| l.to_bits() != q.to_bits()) {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: quantile value should be between 0 and 1, got {q}"),
+            );
+            last = Some(q);
+        }
+    }
+}
 
 /// Kahan-compensated running sum: returns the new (sum, compensation).
 /// An infinite sum resets the compensation so it cannot turn into NaN.

@@ -5,30 +5,52 @@ use super::Ctx;
 use super::error::EvalError;
 use super::selected::{self, Selected};
 use super::value::NAME;
-use super::value::{GSeries, GValue, Grid};
+use super::value::{GSeries, GValue, Grid, RawSeries};
 use crate::parser::ast::{Expr, MatrixSelector, RangeModifier, Subquery, VectorSelector};
-use hourglass_storage::{MatchOp, Matcher, Sample, is_stale_nan};
+use hourglass_storage::{FloatHistogram, MatchOp, Matcher, ReadAs, Sample, is_stale_nan};
 
 /// Selects every series matching `matchers` with samples in `[mint, maxt]`;
-/// their samples are decoded later, by whoever consumes them.
+/// their samples are decoded later, by whoever consumes them. Downsampled
+/// spans are read as `read` asks (the function being evaluated), and a
+/// warning states their resolution.
 pub(crate) fn load(
     ctx: &Ctx,
     matchers: &[Matcher],
     mint: i64,
     maxt: i64,
     keep_stale: bool,
+    read: ReadAs,
 ) -> Result<Vec<Selected>, EvalError> {
     ctx.check()?;
     if mint > maxt {
         return Ok(Vec::new());
     }
     let t0 = std::time::Instant::now();
-    let set = ctx.querier.select(matchers, mint, maxt)?;
+    let stats_only = ctx.stats_only();
+    let set = ctx.querier.select_as(matchers, mint, maxt, read)?;
+    if let Some(res) = set.downsampled_resolution() {
+        ctx.note(
+            super::Note::Warning,
+            format!(
+                "part of the range was answered from data downsampled to {} resolution",
+                crate::duration::format_duration(res)
+            ),
+        );
+    }
     let mut held = 0usize;
     let series: Vec<_> = set
         .map(|s| {
             held = held.saturating_add(s.samples.held_bytes());
-            Selected::stored(s.labels, s.samples, keep_stale)
+            let mut hists: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+            if !keep_stale {
+                hists.retain(|(_, h)| !h.is_stale());
+            }
+            if stats_only {
+                derive_reset_hints(&mut hists);
+            }
+            ctx.loaded_histograms(&hists);
+            held = held.saturating_add(hists.iter().map(|(_, h)| hist_bytes(h)).sum());
+            Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists)
         })
         .collect();
     ctx.selected_in(t0.elapsed());
@@ -41,11 +63,38 @@ pub(crate) fn load(
     Ok(series)
 }
 
+/// Gives every histogram without a hint the one its predecessor in `hs`
+/// implies: a counter reset or not (the first: not).
+fn derive_reset_hints(hs: &mut [(i64, FloatHistogram)]) {
+    use hourglass_storage::CounterResetHint as H;
+    for i in 0..hs.len() {
+        if hs[i].1.counter_reset_hint != H::Unknown {
+            continue;
+        }
+        let reset = i > 0 && super::histogram::reset::is_reset(&hs[i].1, &hs[i - 1].1);
+        hs[i].1.counter_reset_hint = if reset {
+            H::CounterReset
+        } else {
+            H::NotCounterReset
+        };
+    }
+}
+
+/// The memory a decoded histogram sample takes.
+fn hist_bytes(h: &FloatHistogram) -> usize {
+    size_of::<(i64, FloatHistogram)>()
+        + 8 * (h.positive_buckets.len() + h.negative_buckets.len() + h.custom_values.len())
+        + size_of::<hourglass_storage::Span>() * (h.positive_spans.len() + h.negative_spans.len())
+}
+
 /// Repeats single-step results over `n` steps (for `@`).
 pub(crate) fn broadcast(ctx: &Ctx, series: &mut [GSeries], n: usize) -> Result<(), EvalError> {
     for s in series {
         if s.vals.len() == 1 && n != 1 {
             s.vals = ctx.filled(s.vals[0], n)?;
+            if let Some(h) = s.hists.first() {
+                s.hists = ctx.filled(h.clone(), n)?;
+            }
         }
     }
     Ok(())
@@ -62,14 +111,20 @@ pub(crate) fn vector_selector(
 ) -> Result<Vec<GSeries>, EvalError> {
     let (raw, eg, off) = selector_load(ctx, vs, g)?;
     let lookback = ctx.lookback;
-    let mut out = selected::par_map(
+    let mut out = selected::par_map_hists(
         ctx,
         raw,
         || (),
-        |_, labels, s| {
+        |_, labels, s, hs| {
             let mut vals = ctx.grid(eg.n)?;
             lookback_each(s, eg, off, lookback, timestamps, |k, v| vals[k] = Some(v));
+            let hists = if hs.is_empty() {
+                Vec::new()
+            } else {
+                lookback_hists(ctx, s, hs, eg, off, lookback, timestamps, &mut vals)?
+            };
             Ok(GSeries {
+                hists,
                 labels: labels.clone(),
                 vals,
             })
@@ -98,7 +153,11 @@ pub(crate) fn selector_load(
     let first = eg.t(0).saturating_sub(off);
     let last = eg.t(eg.n - 1).saturating_sub(off);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    Ok((load(ctx, &vs.matchers, mint, last, true)?, eg, off))
+    Ok((
+        load(ctx, &vs.matchers, mint, last, true, ReadAs::Last)?,
+        eg,
+        off,
+    ))
 }
 
 /// [`selector_load`] for interpolation: also the samples up to `ahead`
@@ -121,7 +180,11 @@ pub(crate) fn selector_load_around(
     let first = eg.t(0).saturating_sub(off);
     let last = eg.t(eg.n - 1).saturating_sub(off).saturating_add(ahead);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    Ok((load(ctx, &vs.matchers, mint, last, false)?, eg, off))
+    Ok((
+        load(ctx, &vs.matchers, mint, last, false, ReadAs::Last)?,
+        eg,
+        off,
+    ))
 }
 
 /// One series of an instant selector: hands `emit` the step index and
@@ -157,6 +220,91 @@ pub(crate) fn lookback_each(
             );
         }
     }
+}
+
+/// The histogram row of an instant selector over a series that has
+/// histograms: at each step the newer of its float (already in `vals`)
+/// and its histogram sample wins; a stale histogram hides both.
+#[allow(clippy::too_many_arguments)]
+fn lookback_hists(
+    ctx: &Ctx,
+    s: &[Sample],
+    hs: &[(i64, FloatHistogram)],
+    eg: Grid,
+    off: i64,
+    lookback: i64,
+    timestamps: bool,
+    vals: &mut [Option<f64>],
+) -> Result<Vec<Option<FloatHistogram>>, EvalError> {
+    ctx.admit::<Option<FloatHistogram>>(eg.n)?;
+    let mut out = vec![None; eg.n];
+    let (mut i, mut j) = (0usize, 0usize);
+    for (k, t) in eg.times().enumerate() {
+        let te = t.saturating_sub(off);
+        while i < s.len() && s[i].t <= te {
+            i += 1;
+        }
+        while j < hs.len() && hs[j].0 <= te {
+            j += 1;
+        }
+        let Some((ht, h)) = j.checked_sub(1).and_then(|j| hs.get(j)) else {
+            continue;
+        };
+        let float_t = i.checked_sub(1).and_then(|i| s.get(i)).map(|p| p.t);
+        if *ht <= te.saturating_sub(lookback) || float_t.is_some_and(|ft| ft > *ht) {
+            continue;
+        }
+        vals[k] = None;
+        if h.is_stale() {
+            continue;
+        }
+        if timestamps {
+            vals[k] = Some(*ht as f64 / 1000.0);
+        } else {
+            out[k] = Some(h.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The series of a range argument that carry native histograms, with
+/// their float samples, for the functions that read histograms.
+pub(crate) struct HistMatrix {
+    pub series: Vec<RawSeries>,
+    pub range: i64,
+    /// As [`MatrixArg::ends`].
+    pub ends: Vec<i64>,
+}
+
+/// Moves the histograms of `series` aside into a [`HistMatrix`] stashed
+/// under `key` (the float samples of those series stay, and are copied).
+fn stash_hists(
+    ctx: &Ctx,
+    key: usize,
+    series: &mut [Selected],
+    range: i64,
+    ends: &[i64],
+) -> Result<(), EvalError> {
+    let mut hs = Vec::new();
+    for s in series.iter_mut().filter(|s| !s.hists.is_empty()) {
+        let samples = s.decode_floats(ctx)?;
+        hs.push(RawSeries {
+            labels: s.labels.clone(),
+            samples,
+            hists: std::mem::take(&mut s.hists),
+        });
+    }
+    if !hs.is_empty() {
+        ctx.stash_hists(
+            key,
+            HistMatrix {
+                series: hs,
+                range,
+                ends: ends.to_vec(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// A range vector, ready for a function: its series and, per output step,
@@ -197,13 +345,37 @@ fn fixes_name(matchers: &[Matcher]) -> bool {
 /// Evaluates a range-vector expression (range selector or subquery) for
 /// the steps of `g`.
 pub(crate) fn matrix_arg(ctx: &Ctx, e: &Expr, g: Grid) -> Result<MatrixArg, EvalError> {
+    matrix_arg_as(ctx, e, g, ReadAs::Last)
+}
+
+/// [`matrix_arg`] for a function that wants downsampled spans read as
+/// `read` (a subquery's points are its own: `read` does not reach them).
+pub(crate) fn matrix_arg_as(
+    ctx: &Ctx,
+    e: &Expr,
+    g: Grid,
+    read: ReadAs,
+) -> Result<MatrixArg, EvalError> {
     match e {
-        Expr::Paren(inner) => matrix_arg(ctx, inner, g),
-        Expr::Matrix(ms) => matrix_selector(ctx, ms, g),
-        Expr::Subquery(sq) => subquery(ctx, sq, g),
+        Expr::Paren(inner) => matrix_arg_as(ctx, inner, g, read),
+        Expr::Matrix(ms) => {
+            let mut m = matrix_selector(ctx, ms, g, read)?;
+            stash_hists(ctx, hist_key(e), &mut m.series, m.range, &m.ends)?;
+            Ok(m)
+        }
+        Expr::Subquery(sq) => subquery(ctx, sq, g, hist_key(e), read == ReadAs::Count),
         _ => Err(EvalError::BadRangeType {
             got: e.value_type().name(),
         }),
+    }
+}
+
+/// The key a range argument's histograms are stashed under: the address
+/// of its (unparenthesised) node.
+pub(crate) fn hist_key(e: &Expr) -> usize {
+    match e {
+        Expr::Paren(inner) => hist_key(inner),
+        e => e as *const Expr as usize,
     }
 }
 
@@ -226,7 +398,12 @@ fn times_for(
     Ok((times, ends))
 }
 
-fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg, EvalError> {
+fn matrix_selector(
+    ctx: &Ctx,
+    ms: &MatrixSelector,
+    g: Grid,
+    read: ReadAs,
+) -> Result<MatrixArg, EvalError> {
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
     let (times, ends) = times_for(ctx, vs.at, off, g)?;
@@ -242,7 +419,14 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
         .saturating_sub(ms.range_ms)
         .saturating_sub(before)
         .saturating_add(1);
-    let series = load(ctx, &vs.matchers, mint, last.saturating_add(after), false)?;
+    let series = load(
+        ctx,
+        &vs.matchers,
+        mint,
+        last.saturating_add(after),
+        false,
+        read,
+    )?;
     Ok(MatrixArg {
         series,
         range: ms.range_ms,
@@ -252,17 +436,30 @@ fn matrix_selector(ctx: &Ctx, ms: &MatrixSelector, g: Grid) -> Result<MatrixArg,
     })
 }
 
-fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
+/// A subquery's points (its histograms stashed under `key`); with `ones`,
+/// each float as a 1 (read as [`ReadAs::Count`]).
+fn subquery(
+    ctx: &Ctx,
+    sq: &Subquery,
+    g: Grid,
+    key: usize,
+    ones: bool,
+) -> Result<MatrixArg, EvalError> {
     let off = sq.offset.unwrap_or(0);
     let step = sq.step_ms.unwrap_or(ctx.subquery_step).max(1);
     let (times, ends) = times_for(ctx, sq.at, off, g)?;
     let (first, last) = (ends[0], ends[ends.len() - 1]);
-    // Points sit on absolute multiples of the step (epoch-aligned).
+    // Points sit on absolute multiples of the step (epoch-aligned), or,
+    // for `[r::s]`, on the first window's end minus multiples of it (the
+    // caller evaluates per step when later ends fall between them).
     let lo = first.saturating_sub(sq.range_ms);
-    let start = lo
-        .div_euclid(step)
-        .saturating_mul(step)
-        .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
+    let start = if sq.aligned {
+        first.saturating_sub((sq.range_ms.saturating_sub(1) / step).saturating_mul(step))
+    } else {
+        lo.div_euclid(step)
+            .saturating_mul(step)
+            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step })
+    };
     let series = if start > last {
         Vec::new()
     } else {
@@ -277,11 +474,14 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
             step,
             n: usize::try_from(n).map_err(|_| EvalError::TooManySamples { limit: usize::MAX })?,
         };
-        let gs = match ctx.eval(&sq.expr, inner)? {
+        // Reset hints derived for statistics-only reads describe
+        // neighbouring samples, not the subquery's points: not below one.
+        let gs = match ctx.with_stats_only(false, || ctx.eval(&sq.expr, inner))? {
             GValue::Vector(s) => s,
             GValue::Scalar(v) => {
                 ctx.admit::<Option<f64>>(v.len())?;
                 vec![GSeries {
+                    hists: Vec::new(),
                     labels: Default::default(),
                     vals: v.into_iter().map(Some).collect(),
                 }]
@@ -294,22 +494,43 @@ fn subquery(ctx: &Ctx, sq: &Subquery, g: Grid) -> Result<MatrixArg, EvalError> {
         // holds up to twice what was counted.
         ctx.admit::<Selected>(gs.len())?;
         let mut out = Vec::with_capacity(gs.len());
+        let mut with_hists = Vec::new();
         for s in gs {
             ctx.check()?;
             let n = s.vals.iter().filter(|v| v.is_some()).count();
             ctx.keep(n)?;
             let mut samples: Vec<Sample> = Vec::with_capacity(n);
-            samples.extend(
-                s.vals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|v| Sample::new(inner.t(k), v))),
-            );
+            samples.extend(s.vals.iter().enumerate().filter_map(|(k, v)| {
+                v.map(|v| Sample::new(inner.t(k), if ones { 1.0 } else { v }))
+            }));
             ctx.release(s.vals.len());
+            if s.hists.iter().any(Option::is_some) {
+                let hists = s
+                    .hists
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| h.map(|h| (inner.t(k), h)))
+                    .collect();
+                with_hists.push(RawSeries {
+                    labels: s.labels.clone(),
+                    samples: samples.clone(),
+                    hists,
+                });
+            }
             let sel = Selected::owned(s.labels, samples);
             if sel.has_owned_samples() {
                 out.push(sel);
             }
+        }
+        if !with_hists.is_empty() {
+            ctx.stash_hists(
+                key,
+                HistMatrix {
+                    series: with_hists,
+                    range: sq.range_ms,
+                    ends: ends.clone(),
+                },
+            );
         }
         out
     };

@@ -31,6 +31,7 @@ pub(super) fn select_series(
         });
     }
     ctx.admit::<bool>(n.saturating_mul(input.len()))?;
+    let limits = matches!(op, AggregateOp::Limitk | AggregateOp::LimitRatio);
     let mut keep = vec![vec![false; n]; input.len()];
     // At a single step, the order of the result is the rank order.
     let mut order: Vec<usize> = Vec::new();
@@ -49,7 +50,12 @@ pub(super) fn select_series(
         #[allow(clippy::needless_range_loop)] // k indexes `keep` rows and the input
         for k in 0..n {
             let p = param(k);
-            let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+            // limitk and limit_ratio pick histograms too; topk and
+            // bottomk rank floats only.
+            let present = mem
+                .iter()
+                .copied()
+                .filter(|&i| input[i].vals[k].is_some() || (limits && input[i].hist(k).is_some()));
             let chosen: Vec<usize> = match op {
                 AggregateOp::LimitRatio => {
                     let r = p.clamp(-1.0, 1.0);
@@ -106,6 +112,14 @@ pub(super) fn select_series(
                     *v = None;
                 }
             }
+            if !limits {
+                s.hists = Vec::new();
+            }
+            for (h, &kp) in s.hists.iter_mut().zip(keep) {
+                if !kp {
+                    *h = None;
+                }
+            }
             s
         })
     };
@@ -114,7 +128,7 @@ pub(super) fn select_series(
     } else {
         (0..keep.len())
             .filter_map(|i| pick(i, &keep[i]))
-            .filter(|s| s.vals.iter().any(Option::is_some))
+            .filter(GSeries::has_any)
             .collect()
     };
     Ok(out)
@@ -201,58 +215,59 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #[test]
-        fn best_k_is_sort_then_truncate(
-            vals in prop::collection::vec(prop_oneof![(0i32..5).prop_map(f64::from), Just(f64::NAN)], 0..50),
-            kk in 0usize..12,
-            top in any::<bool>(),
-        ) {
-            let by = |a: &usize, b: &usize| {
-                if top {
-                    nan_first(&vals[*b], &vals[*a]).then_with(|| a.cmp(b))
-                } else {
-                    nan_last(&vals[*a], &vals[*b]).then_with(|| a.cmp(b))
-                }
-            };
-            let mut want: Vec<usize> = (0..vals.len()).collect();
-            want.sort_by(by);
-            want.truncate(kk);
-            prop_assert_eq!(best_k(0..vals.len(), kk, by), want);
-        }
+           #[test]
+           fn best_k_is_sort_then_truncate(
+               vals in prop::collection::vec(prop_oneof![(0i32..5).prop_map(f64::from), Just(f64::NAN)], 0..50),
+               kk in 0usize..12,
+               top in any::<bool>(),
+           ) {
+               let by = |a: &usize, b: &usize| {
+                   if top {
+                       nan_first(&vals[*b], &vals[*a]).then_with(|| a.cmp(b))
+                   } else {
+                       nan_last(&vals[*a], &vals[*b]).then_with(|| a.cmp(b))
+                   }
+               };
+               let mut want: Vec<usize> = (0..vals.len()).collect();
+               want.sort_by(by);
+               want.truncate(kk);
+               prop_assert_eq!(best_k(0..vals.len(), kk, by), want);
+           }
 
-        #[test]
-        fn shortlists_are_best_k_at_every_step(
-            rows in prop::collection::vec(
-                prop::collection::vec(prop_oneof![
-                    3 => (0i32..4).prop_map(|v| Some(f64::from(v))),
-                    1 => Just(Some(f64::NAN)),
-                    1 => Just(None),
-                ], 5),
-                0..30,
-            ),
-            skip in 0usize..3,
-            kks in prop::collection::vec(0usize..6, 5),
-            top in any::<bool>(),
-        ) {
-            let input: Vec<GSeries> = rows
-                .into_iter()
-                .map(|vals| GSeries { labels: Labels::default(), vals })
-                .collect();
-            // Members: every series but a few, in input order.
-            let mem: Vec<usize> = (0..input.len()).filter(|i| i % 4 != skip).collect();
-            let got = shortlists(&input, &mem, 5, top, |k| kks[k]);
-            for k in 0..5 {
-                let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
-                let by = |a: &usize, b: &usize| {
-                    if top {
-                        nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b))
-                    } else {
-                        nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b))
-                    }
-                };
-                let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
-                prop_assert_eq!(&got[k], &best_k(present, kks[k], by), "step {}", k);
-            }
-        }
-    }
+           #[test]
+           fn shortlists_are_best_k_at_every_step(
+               rows in prop::collection::vec(
+                   prop::collection::vec(prop_oneof![
+                       3 => (0i32..4).prop_map(|v| Some(f64::from(v))),
+                       1 => Just(Some(f64::NAN)),
+                       1 => Just(None),
+                   ], 5),
+                   0..30,
+               ),
+               skip in 0usize..3,
+               kks in prop::collection::vec(0usize..6, 5),
+               top in any::<bool>(),
+           ) {
+               let input: Vec<GSeries> = rows
+                   .into_iter()
+                   .map(|vals| GSeries {
+    hists: Vec::new(), labels: Labels::default(), vals })
+                   .collect();
+               // Members: every series but a few, in input order.
+               let mem: Vec<usize> = (0..input.len()).filter(|i| i % 4 != skip).collect();
+               let got = shortlists(&input, &mem, 5, top, |k| kks[k]);
+               for k in 0..5 {
+                   let val = |i: usize| input[i].vals[k].unwrap_or(f64::NAN);
+                   let by = |a: &usize, b: &usize| {
+                       if top {
+                           nan_first(&val(*b), &val(*a)).then_with(|| a.cmp(b))
+                       } else {
+                           nan_last(&val(*a), &val(*b)).then_with(|| a.cmp(b))
+                       }
+                   };
+                   let present = mem.iter().copied().filter(|&i| input[i].vals[k].is_some());
+                   prop_assert_eq!(&got[k], &best_k(present, kks[k], by), "step {}", k);
+               }
+           }
+       }
 }

@@ -6,7 +6,9 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::value::RawSeries;
-use hourglass_storage::{Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan};
+use hourglass_storage::{
+    FloatHistogram, Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan,
+};
 use rayon::prelude::*;
 
 /// Where a series' samples are.
@@ -21,6 +23,9 @@ enum Samples {
 pub(crate) struct Selected {
     pub labels: Labels,
     samples: Samples,
+    /// Its native histogram samples in time order (decoded when selected:
+    /// empty for float series, which never pay for them).
+    pub hists: Vec<(i64, FloatHistogram)>,
 }
 
 impl Selected {
@@ -28,6 +33,7 @@ impl Selected {
         Selected {
             labels,
             samples: Samples::Stored { iter, keep_stale },
+            hists: Vec::new(),
         }
     }
 
@@ -35,14 +41,31 @@ impl Selected {
         Selected {
             labels,
             samples: Samples::Owned(samples),
+            hists: Vec::new(),
         }
+    }
+
+    /// Adds the series' histogram samples.
+    pub fn with_hists(mut self, hists: Vec<(i64, FloatHistogram)>) -> Self {
+        self.hists = hists;
+        self
+    }
+
+    /// The float samples, decoded now (for series that also carry
+    /// histograms, whose floats are needed twice); counted as held.
+    pub fn decode_floats(&mut self, ctx: &Ctx) -> Result<Vec<Sample>, EvalError> {
+        let mut buf = Vec::new();
+        let (smp, _) = read(ctx, &self.labels, &mut self.samples, &mut buf)?;
+        let owned = smp.to_vec();
+        self.samples = Samples::Owned(owned.clone());
+        Ok(owned)
     }
 
     /// False for computed series without points (stored ones are only
     /// selected with samples in range).
     pub fn has_owned_samples(&self) -> bool {
         match &self.samples {
-            Samples::Owned(v) => !v.is_empty(),
+            Samples::Owned(v) => !v.is_empty() || !self.hists.is_empty(),
             Samples::Stored { .. } => true,
         }
     }
@@ -97,6 +120,23 @@ where
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, &Labels, &[Sample]) -> Result<T, EvalError> + Sync + Send,
 {
+    par_map_hists(ctx, series, init, |s, labels, smp, _| f(s, labels, smp))
+}
+
+/// [`par_map`] handing `f` the series' histogram samples too.
+pub(crate) fn par_map_hists<S, T, I, F>(
+    ctx: &Ctx,
+    series: Vec<Selected>,
+    init: I,
+    f: F,
+) -> Result<Vec<T>, EvalError>
+where
+    T: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, &Labels, &[Sample], &[(i64, FloatHistogram)]) -> Result<T, EvalError>
+        + Sync
+        + Send,
+{
     series
         .into_par_iter()
         .map_init(
@@ -106,9 +146,10 @@ where
                 let Selected {
                     labels,
                     mut samples,
+                    hists,
                 } = s;
                 let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
-                let out = f(scratch, &labels, samples);
+                let out = f(scratch, &labels, samples, &hists);
                 ctx.release(held);
                 out
             },
@@ -150,6 +191,7 @@ where
             let Some(Selected {
                 labels,
                 mut samples,
+                ..
             }) = blk[j].take()
             else {
                 continue;
@@ -196,6 +238,7 @@ fn prefetch_ahead(blk: &[Option<Selected>], j: usize) {
         Some(Some(Selected {
             labels,
             samples: Samples::Stored { iter, .. },
+            ..
         })) => Some((labels, iter)),
         _ => None,
     };
@@ -216,16 +259,17 @@ const CHECK_EVERY: usize = 16;
 
 /// Every series with its samples in a vector of its own.
 pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries>, EvalError> {
-    par_map(
+    par_map_hists(
         ctx,
         series,
         || (),
-        |_, labels, samples| {
+        |_, labels, samples, hists| {
             // The copy outlives the decode buffer: it stays held.
             ctx.keep(samples.len())?;
             Ok(RawSeries {
                 labels: labels.clone(),
                 samples: samples.to_vec(),
+                hists: hists.to_vec(),
             })
         },
     )

@@ -1,7 +1,7 @@
 //! Query results, and the step-grid form the evaluator works on inside.
 
 use super::error::EvalError;
-use hourglass_storage::{Labels, Sample};
+use hourglass_storage::{FloatHistogram, Labels, Sample};
 use std::collections::HashMap;
 
 /// One sample of an instant vector.
@@ -11,8 +11,10 @@ pub struct InstantSample {
     pub labels: Labels,
     /// Evaluation time (ms).
     pub t: i64,
-    /// The value.
+    /// The value (NaN when the sample is a histogram).
     pub v: f64,
+    /// The sample when it is a native histogram.
+    pub h: Option<Box<FloatHistogram>>,
 }
 
 /// One series of a range-vector result.
@@ -20,8 +22,10 @@ pub struct InstantSample {
 pub struct RangeSeries {
     /// The series' labels.
     pub labels: Labels,
-    /// Points in time order.
+    /// Float points in time order.
     pub points: Vec<Sample>,
+    /// Histogram points in time order (never at a time of `points`).
+    pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
 /// The result of a query.
@@ -54,7 +58,7 @@ impl Value {
         match self {
             Value::Scalar { .. } | Value::String { .. } => 1,
             Value::Vector(v) => v.len(),
-            Value::Matrix(m) => m.iter().map(|s| s.points.len()).sum(),
+            Value::Matrix(m) => m.iter().map(|s| s.points.len() + s.histograms.len()).sum(),
         }
     }
 }
@@ -79,11 +83,27 @@ impl Grid {
 }
 
 /// One series of an instant-vector expression over the whole grid:
-/// `vals[k]` is its value at step `k`, if it has one there.
+/// `vals[k]` is its value at step `k`, if it has one there. `hists` is
+/// empty for a series without native histograms (the float path never
+/// allocates it); otherwise `hists[k]` is its histogram at step `k`, and
+/// a step holds a float or a histogram, never both.
 #[derive(Debug, Clone)]
 pub(crate) struct GSeries {
     pub labels: Labels,
     pub vals: Vec<Option<f64>>,
+    pub hists: Vec<Option<FloatHistogram>>,
+}
+
+impl GSeries {
+    /// True when the series has a float or a histogram at some step.
+    pub fn has_any(&self) -> bool {
+        self.vals.iter().any(Option::is_some) || self.hists.iter().any(Option::is_some)
+    }
+
+    /// The histogram at step `k`, if any.
+    pub fn hist(&self, k: usize) -> Option<&FloatHistogram> {
+        self.hists.get(k).and_then(Option::as_ref)
+    }
 }
 
 /// An evaluated expression over the grid.
@@ -108,6 +128,7 @@ pub(crate) fn samples_held(v: &GValue) -> usize {
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    pub hists: Vec<(i64, FloatHistogram)>,
 }
 
 /// Merges series that carry the same labels. Two values at the same step
@@ -117,7 +138,7 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
     let mut out: Vec<GSeries> = Vec::with_capacity(series.len());
     let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
     for s in series {
-        if s.vals.iter().all(Option::is_none) {
+        if !s.has_any() {
             continue;
         }
         match index.get(&s.labels) {
@@ -127,14 +148,24 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
             }
             Some(&i) => {
                 let dst = &mut out[i];
-                for (d, v) in dst.vals.iter_mut().zip(s.vals) {
-                    if v.is_some() {
-                        if d.is_some() {
-                            return Err(EvalError::DuplicateLabelset {
-                                labels: dst.labels.to_string(),
-                            });
+                let taken =
+                    |dst: &GSeries, k: usize| dst.vals[k].is_some() || dst.hist(k).is_some();
+                for k in 0..dst.vals.len() {
+                    let (v, h) = (s.vals.get(k).copied().flatten(), s.hist(k));
+                    if v.is_none() && h.is_none() {
+                        continue;
+                    }
+                    if taken(dst, k) {
+                        return Err(EvalError::DuplicateLabelset {
+                            labels: dst.labels.to_string(),
+                        });
+                    }
+                    dst.vals[k] = v;
+                    if let Some(h) = h {
+                        if dst.hists.is_empty() {
+                            dst.hists = vec![None; dst.vals.len()];
                         }
-                        *d = v;
+                        dst.hists[k] = Some(h.clone());
                     }
                 }
             }
@@ -159,7 +190,7 @@ pub(crate) fn merge_unless_distinct(
     distinct: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
     if distinct {
-        series.retain(|s| s.vals.iter().any(Option::is_some));
+        series.retain(GSeries::has_any);
         Ok(series)
     } else {
         merge_same_labels(series)
@@ -168,8 +199,26 @@ pub(crate) fn merge_unless_distinct(
 
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    l.without(NAME)
+    if l.get(TYPE).is_none() && l.get(UNIT).is_none() {
+        return l.without(NAME);
+    }
+    Labels::from_pairs(
+        l.iter()
+            .filter(|p| !names_metric(&p.name))
+            .map(|p| (&*p.name, &*p.value)),
+    )
 }
 
 /// The label carrying the metric name.
 pub(crate) const NAME: &str = "__name__";
+/// The metric type and unit labels of Prometheus 3's type-and-unit
+/// labels: they describe the metric name, so they go wherever it goes
+/// and vector matching looks through them.
+pub(crate) const TYPE: &str = "__type__";
+/// See [`TYPE`].
+pub(crate) const UNIT: &str = "__unit__";
+
+/// `__name__`, `__type__` or `__unit__`.
+pub(crate) fn names_metric(label: &str) -> bool {
+    label == NAME || label == TYPE || label == UNIT
+}

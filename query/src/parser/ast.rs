@@ -138,6 +138,9 @@ pub struct Subquery {
     pub range_ms: i64,
     /// Step in milliseconds; `None` means the default evaluation interval.
     pub step_ms: Option<i64>,
+    /// `expr[1h::1m]`: points sit on the evaluation time minus multiples
+    /// of the step instead of on multiples of the step since the epoch.
+    pub aligned: bool,
     /// `offset` in milliseconds; `None` when absent or zero.
     pub offset: Option<i64>,
     /// `@` modifier.
@@ -201,8 +204,20 @@ pub enum BinaryOp {
     Mod,
     /// `atan2`
     Atan2,
+    /// `bitand`: bitwise and of exact non-negative integers.
+    BitAnd,
+    /// `bitor`
+    BitOr,
+    /// `bitxor`
+    BitXor,
     /// `^`
     Pow,
+    /// `</`: a native histogram without its observations above the
+    /// right operand.
+    TrimUpper,
+    /// `>/`: a native histogram without its observations below the
+    /// right operand.
+    TrimLower,
 }
 
 impl BinaryOp {
@@ -225,7 +240,12 @@ impl BinaryOp {
             Div => "/",
             Mod => "%",
             Atan2 => "atan2",
+            BitAnd => "bitand",
+            BitOr => "bitor",
+            BitXor => "bitxor",
             Pow => "^",
+            TrimUpper => "</",
+            TrimLower => ">/",
         }
     }
 
@@ -237,7 +257,7 @@ impl BinaryOp {
             And | Unless => 2,
             Eql | Neq | Lt | Le | Gt | Ge => 3,
             Add | Sub => 4,
-            Mul | Div | Mod | Atan2 => 5,
+            Mul | Div | Mod | Atan2 | BitAnd | BitOr | BitXor | TrimUpper | TrimLower => 5,
             Pow => 6,
         }
     }
@@ -250,6 +270,11 @@ impl BinaryOp {
     /// `== != < <= > >=`.
     pub fn is_comparison(self) -> bool {
         self.precedence() == 3
+    }
+
+    /// `</ >/`: they keep the metric name, as comparisons do.
+    pub fn is_trim(self) -> bool {
+        matches!(self, BinaryOp::TrimUpper | BinaryOp::TrimLower)
     }
 
     /// `and or unless`.

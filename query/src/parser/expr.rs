@@ -18,13 +18,16 @@ use crate::duration::{parse_duration_ms, seconds_to_ms};
 const UNARY_OPERAND_PREC: u8 = 6;
 
 /// Keywords that may not name a metric where an expression starts.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 9] = [
     "on",
     "ignoring",
     "bool",
     "group_left",
     "group_right",
     "atan2",
+    "bitand",
+    "bitor",
+    "bitxor",
 ];
 
 impl<'a> Parser<'a> {
@@ -63,6 +66,9 @@ impl<'a> Parser<'a> {
                     "or" => BinaryOp::Or,
                     "unless" => BinaryOp::Unless,
                     "atan2" => BinaryOp::Atan2,
+                    "bitand" => BinaryOp::BitAnd,
+                    "bitor" => BinaryOp::BitOr,
+                    "bitxor" => BinaryOp::BitXor,
                     _ => return None,
                 }
             }
@@ -310,6 +316,10 @@ impl<'a> Parser<'a> {
                 self.node(expr, ValueType::Matrix, node.start, t.end, node.depth)
             }
             Tok::Colon => {
+                let aligned = self.peek().kind == Tok::Colon;
+                if aligned {
+                    self.next();
+                }
                 let (step_ms, step_expr) = if self.peek().kind == Tok::RBracket {
                     (None, None)
                 } else {
@@ -344,6 +354,7 @@ impl<'a> Parser<'a> {
                     expr: Box::new(node.expr),
                     range_ms,
                     step_ms,
+                    aligned,
                     offset: None,
                     at: None,
                     range_expr,

@@ -146,9 +146,13 @@ function_table! {
     Deg "deg" f(&[V], V);
     Delta "delta" f(&[M], V);
     Deriv "deriv" f(&[M], V);
+    DirectDeltaIncrease "direct_delta_increase" exp(f(&[M], V));
+    DirectDeltaRate "direct_delta_rate" exp(f(&[M], V));
     DoubleExponentialSmoothing "double_exponential_smoothing" exp(f(&[M, S, S], V));
     End "end" f(&[], S);
     Exp "exp" f(&[V], V);
+    ExtrapolatedDeltaIncrease "extrapolated_delta_increase" exp(f(&[M], V));
+    ExtrapolatedDeltaRate "extrapolated_delta_rate" exp(f(&[M], V));
     FirstOverTime "first_over_time" exp(f(&[M], V));
     Floor "floor" f(&[V], V);
     HistogramAvg "histogram_avg" f(&[V], V);
@@ -170,7 +174,9 @@ function_table! {
     Log10 "log10" f(&[V], V);
     Log2 "log2" f(&[V], V);
     MadOverTime "mad_over_time" exp(f(&[M], V));
+    MaxOf "max_of" f(&[S, S], S);
     MaxOverTime "max_over_time" f(&[M], V);
+    MinOf "min_of" f(&[S, S], S);
     MinOverTime "min_over_time" f(&[M], V);
     Minute "minute" opt(&[V], 1);
     Month "month" opt(&[V], 1);

@@ -275,6 +275,8 @@ fn lex_punct(s: &str, start: usize) -> Result<(Tok, usize), ParseError> {
         "!~" => Some(Tok::ReNoMatch),
         "<=" => Some(Tok::Op(BinaryOp::Le)),
         ">=" => Some(Tok::Op(BinaryOp::Ge)),
+        "</" => Some(Tok::Op(BinaryOp::TrimUpper)),
+        ">/" => Some(Tok::Op(BinaryOp::TrimLower)),
         _ => None,
     };
     if let Some(t) = tok2 {

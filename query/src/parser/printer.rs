@@ -13,11 +13,14 @@ use crate::prom_text::{Quoting, quoted};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// Words that would not read back as a metric name if printed bare.
-pub const KEYWORDS: [&str; 31] = [
+pub const KEYWORDS: [&str; 34] = [
     "and",
     "or",
     "unless",
     "atan2",
+    "bitand",
+    "bitor",
+    "bitxor",
     "by",
     "without",
     "on",
@@ -177,7 +180,7 @@ impl Display for Subquery {
         write_operand(f, &self.expr, wrap)?;
         f.write_char('[')?;
         write_duration(f, self.range_ms, self.range_expr.as_deref())?;
-        f.write_char(':')?;
+        f.write_str(if self.aligned { "::" } else { ":" })?;
         if let Some(e) = &self.step_expr {
             write!(f, "{e}")?;
         } else if let Some(step) = self.step_ms {
@@ -374,6 +377,7 @@ mod tests {
             expr: Box::new(sum),
             range_ms: 60_000,
             step_ms: None,
+            aligned: false,
             offset: None,
             at: None,
             range_expr: None,
@@ -381,5 +385,11 @@ mod tests {
             offset_expr: None,
         });
         assert_eq!(sq.to_string(), "(a + 1)[1m:]");
+        let Expr::Subquery(mut aligned) = sq else {
+            unreachable!()
+        };
+        aligned.aligned = true;
+        aligned.step_ms = Some(20_000);
+        assert_eq!(Expr::Subquery(aligned).to_string(), "(a + 1)[1m::20s]");
     }
 }

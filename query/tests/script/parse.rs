@@ -1,10 +1,39 @@
 //! Parsing the PromQL test-script language: `load`, `clear`, `eval`.
 
-use hourglass_storage::{Labels, STALE_NAN_BITS};
+use hourglass_query::histogram_add;
+use hourglass_storage::{CounterResetHint, FloatHistogram, Labels, STALE_NAN_BITS, Span};
 
-/// One value slot of a series: missing, or a float (stale markers are the
+/// One value: a float or a native histogram.
+#[derive(Debug, Clone)]
+pub enum Val {
+    Float(f64),
+    Hist(Box<FloatHistogram>),
+}
+
+impl std::fmt::Display for Val {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Val::Float(v) => write!(f, "{v}"),
+            Val::Hist(h) => write!(
+                f,
+                "{{{{schema:{} count:{} sum:{} z_bucket:{} z_bucket_w:{} buckets:{:?}@{:?} n_buckets:{:?}@{:?}}}}}",
+                h.schema,
+                h.count,
+                h.sum,
+                h.zero_count,
+                h.zero_threshold,
+                h.positive_buckets,
+                h.positive_spans,
+                h.negative_buckets,
+                h.negative_spans
+            ),
+        }
+    }
+}
+
+/// One value slot of a series: missing, or a value (stale markers are the
 /// StaleNaN bit pattern).
-pub type Slot = Option<f64>;
+pub type Slot = Option<Val>;
 
 #[derive(Debug)]
 pub enum Kind {
@@ -27,17 +56,38 @@ pub struct Eval {
     pub fail: bool,
     pub ordered: bool,
     pub fail_message: Option<String>,
+    /// `expect fail regex: ...`.
+    pub fail_regex: Option<String>,
+    /// `expect warn` (`Some(true)`, with an optional message), `expect
+    /// no_warn` (`Some(false)`); `None` leaves warnings unchecked.
+    pub warn: Option<(bool, Option<String>)>,
+    /// The same for `expect info` / `expect no_info`.
+    pub info: Option<(bool, Option<String>)>,
+    /// The expected result is written in native-histogram notation.
+    pub histogram: bool,
+    /// `expect string <text>`: a string result.
+    pub string: Option<String>,
+    /// `expect range vector from A to B step S`: the grid on which an
+    /// instant query's range-vector result is written.
+    pub range_grid: Option<(i64, i64, i64)>,
     pub expected: Vec<Expected>,
 }
 
 #[derive(Debug)]
+// Evals outnumber loads, and a script is read once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Load {
         step: i64,
         series: Vec<(Labels, Vec<Slot>)>,
     },
     Clear,
-    Eval(Eval),
+    Eval(Box<Eval>),
+    /// An eval line the runner cannot read (counted as a failure).
+    Unreadable {
+        line: usize,
+        reason: String,
+    },
 }
 
 /// A Prometheus duration (`1h30m`, `5m`, `100ms`, `0`) in milliseconds;
@@ -90,9 +140,219 @@ fn number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `[1 2 3]` -> the numbers.
+fn number_list(s: &str) -> Result<Vec<f64>, String> {
+    let inner = s
+        .trim()
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .ok_or_else(|| format!("bad list {s:?}"))?;
+    inner.split_whitespace().map(number).collect()
+}
+
+/// Prometheus's histogram notation, without the braces:
+/// `schema:0 sum:5 count:4 z_bucket:1 z_bucket_w:0.001 buckets:[1 2 1]
+/// offset:1 n_buckets:[1] n_offset:0 custom_values:[1 2]
+/// counter_reset_hint:gauge`.
+pub fn histogram(body: &str) -> Result<FloatHistogram, String> {
+    let mut h = FloatHistogram {
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: 0,
+        zero_threshold: 0.0,
+        zero_count: 0.0,
+        count: 0.0,
+        sum: 0.0,
+        positive_spans: Vec::new(),
+        negative_spans: Vec::new(),
+        positive_buckets: Vec::new(),
+        negative_buckets: Vec::new(),
+        custom_values: Vec::new(),
+    };
+    let (mut offset, mut n_offset) = (0i32, 0i32);
+    let mut rest = body.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("bad histogram field in {body:?}"))?;
+        let after = after.trim_start();
+        let end = if after.starts_with('[') {
+            after.find(']').map(|i| i + 1).unwrap_or(after.len())
+        } else {
+            after.find(char::is_whitespace).unwrap_or(after.len())
+        };
+        let val = &after[..end];
+        rest = after[end..].trim_start();
+        let int = |v: &str| v.parse::<i32>().map_err(|_| format!("bad {key} {v:?}"));
+        match key.trim() {
+            "schema" => h.schema = int(val)?,
+            "sum" => h.sum = number(val)?,
+            "count" => h.count = number(val)?,
+            "z_bucket" => h.zero_count = number(val)?,
+            "z_bucket_w" => h.zero_threshold = number(val)?,
+            "buckets" => h.positive_buckets = number_list(val)?,
+            "n_buckets" => h.negative_buckets = number_list(val)?,
+            "offset" => offset = int(val)?,
+            "n_offset" => n_offset = int(val)?,
+            "custom_values" => h.custom_values = number_list(val)?,
+            "counter_reset_hint" => {
+                h.counter_reset_hint = match val {
+                    "unknown" => CounterResetHint::Unknown,
+                    "reset" => CounterResetHint::CounterReset,
+                    "not_reset" => CounterResetHint::NotCounterReset,
+                    "gauge" => CounterResetHint::Gauge,
+                    v => return Err(format!("bad counter_reset_hint {v:?}")),
+                }
+            }
+            k => return Err(format!("unknown histogram field {k:?}")),
+        }
+    }
+    if !h.positive_buckets.is_empty() {
+        h.positive_spans = vec![Span::new(offset, h.positive_buckets.len() as u32)];
+    }
+    if !h.negative_buckets.is_empty() {
+        h.negative_spans = vec![Span::new(n_offset, h.negative_buckets.len() as u32)];
+    }
+    Ok(h)
+}
+
+/// `{{a}}`, `{{a}}xN`, `{{a}}+{{b}}xN`, `{{a}}-{{b}}xN`.
+fn expand_histogram(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
+    let body = |s: &str| -> Result<(FloatHistogram, usize), String> {
+        let inner = s
+            .strip_prefix("{{")
+            .ok_or_else(|| format!("bad histogram {tok:?}"))?;
+        let end = inner
+            .find("}}")
+            .ok_or_else(|| format!("unterminated histogram {tok:?}"))?;
+        Ok((histogram(&inner[..end])?, end + 4))
+    };
+    let (a, used) = body(tok)?;
+    let rest = &tok[used..];
+    if rest.is_empty() {
+        out.push(Some(Val::Hist(Box::new(a))));
+        return Ok(());
+    }
+    let (b, times) = match rest.as_bytes()[0] {
+        op @ (b'+' | b'-') => {
+            let (mut b, used) = body(&rest[1..])?;
+            if op == b'-' {
+                b = hourglass_query::histogram_scale(&b, -1.0);
+            }
+            (Some(b), &rest[1 + used..])
+        }
+        _ => (None, rest),
+    };
+    let n: usize = times
+        .strip_prefix('x')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("bad repeat in {tok:?}"))?;
+    let mut cur = a;
+    out.push(Some(Val::Hist(Box::new(cur.clone()))));
+    for _ in 0..n {
+        if let Some(b) = &b {
+            let hint = cur.counter_reset_hint;
+            cur = histogram_add(&cur, b).map_err(|e| format!("{tok:?}: {e:?}"))?;
+            cur.counter_reset_hint = hint;
+        }
+        out.push(Some(Val::Hist(Box::new(cur.clone()))));
+    }
+    Ok(())
+}
+
+/// The classic histograms among `series` (`<name>_bucket` with `le`, and
+/// `<name>_sum` beside them) as native histograms with custom buckets,
+/// named `<name>`: at each step where every bucket has a value.
+fn nhcb(series: &[(Labels, Vec<Slot>)]) -> Vec<(Labels, Vec<Slot>)> {
+    type Group = (Labels, Vec<(f64, usize)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (labels, _)) in series.iter().enumerate() {
+        let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) else {
+            continue;
+        };
+        let Some(le) = labels.get("le").and_then(|l| {
+            let l = l.trim();
+            match l.to_ascii_lowercase().as_str() {
+                "+inf" | "inf" => Some(f64::INFINITY),
+                _ => l.parse::<f64>().ok(),
+            }
+        }) else {
+            continue;
+        };
+        let key = Labels::from_pairs(
+            std::iter::once(("__name__", base)).chain(
+                labels
+                    .iter()
+                    .filter(|l| &*l.name != "le" && &*l.name != "__name__")
+                    .map(|l| (&*l.name, &*l.value)),
+            ),
+        );
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push((le, i)),
+            None => groups.push((key, vec![(le, i)])),
+        }
+    }
+    let float_at = |i: usize, k: usize| match series[i].1.get(k) {
+        Some(Some(Val::Float(v))) => Some(*v),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for (key, mut buckets) in groups {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        buckets.dedup_by(|b, a| a.0 == b.0);
+        if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+            continue;
+        }
+        let sum_name = format!("{}_sum", key.metric_name().unwrap_or(""));
+        let sum_labels = Labels::from_pairs(
+            std::iter::once(("__name__", sum_name.as_str())).chain(
+                key.iter()
+                    .filter(|l| &*l.name != "__name__")
+                    .map(|l| (&*l.name, &*l.value)),
+            ),
+        );
+        let sum_series = series.iter().position(|(l, _)| *l == sum_labels);
+        let steps = buckets
+            .iter()
+            .map(|&(_, i)| series[i].1.len())
+            .max()
+            .unwrap_or(0);
+        let slots = (0..steps)
+            .map(|k| {
+                let cum: Option<Vec<f64>> = buckets.iter().map(|&(_, i)| float_at(i, k)).collect();
+                let cum = cum?;
+                let mut counts = Vec::with_capacity(cum.len());
+                let mut prev = 0.0;
+                for c in &cum {
+                    counts.push(c - prev);
+                    prev = *c;
+                }
+                let count = *cum.last()?;
+                Some(Val::Hist(Box::new(FloatHistogram {
+                    counter_reset_hint: CounterResetHint::Unknown,
+                    schema: -53,
+                    zero_threshold: 0.0,
+                    zero_count: 0.0,
+                    count,
+                    sum: sum_series.and_then(|i| float_at(i, k)).unwrap_or(0.0),
+                    positive_spans: vec![Span::new(0, counts.len() as u32)],
+                    negative_spans: Vec::new(),
+                    positive_buckets: counts,
+                    negative_buckets: Vec::new(),
+                    custom_values: buckets[..buckets.len() - 1].iter().map(|b| b.0).collect(),
+                })))
+            })
+            .collect();
+        out.push((key, slots));
+    }
+    out
+}
+
 /// Expands one value token: `1`, `_`, `_x3`, `stale`, `1x3`, `0+10x5`,
-/// `10-2x4` (`a±bxN` is N+1 values a, a±b, ..., a±N·b).
+/// `10-2x4` (`a±bxN` is N+1 values a, a±b, ..., a±N·b), and histograms.
 fn expand(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
+    if tok.starts_with("{{") {
+        return expand_histogram(tok, out);
+    }
     if tok == "_" {
         out.push(None);
         return Ok(());
@@ -103,7 +363,7 @@ fn expand(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
         return Ok(());
     }
     let Some(xpos) = tok.rfind('x') else {
-        out.push(Some(number(tok)?));
+        out.push(Some(Val::Float(number(tok)?)));
         return Ok(());
     };
     let (head, times) = (&tok[..xpos], &tok[xpos + 1..]);
@@ -124,14 +384,47 @@ fn expand(tok: &str, out: &mut Vec<Slot>) -> Result<(), String> {
         None => (number(head)?, 0.0),
     };
     for k in 0..=n {
-        out.push(Some(a + b * k as f64));
+        out.push(Some(Val::Float(a + b * k as f64)));
     }
     Ok(())
 }
 
+/// Whitespace-separated tokens; a `{{…}}` stays inside its token.
+fn tokens(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut depth) = (None, 0usize);
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"{{") {
+            depth += 1;
+            start.get_or_insert(i);
+            i += 2;
+            continue;
+        }
+        if b[i..].starts_with(b"}}") && depth > 0 {
+            depth -= 1;
+            i += 2;
+            continue;
+        }
+        if b[i].is_ascii_whitespace() && depth == 0 {
+            if let Some(st) = start.take() {
+                out.push(&s[st..i]);
+            }
+        } else {
+            start.get_or_insert(i);
+        }
+        i += 1;
+    }
+    if let Some(st) = start {
+        out.push(&s[st..]);
+    }
+    out
+}
+
 pub fn values(s: &str) -> Result<Vec<Slot>, String> {
     let mut out = Vec::new();
-    for tok in s.split_whitespace() {
+    for tok in tokens(s) {
         expand(tok, &mut out)?;
     }
     Ok(out)
@@ -217,6 +510,38 @@ fn is_indented(l: &str) -> bool {
     l.starts_with(' ') || l.starts_with('\t')
 }
 
+/// One `expect ...` line of an eval block.
+fn expectation(x: &str, ev: &mut Eval) -> Result<(), String> {
+    let (word, raw) = x.split_once(' ').unwrap_or((x, ""));
+    let rest = raw.trim();
+    let message = |r: &str, key: &str| {
+        r.strip_prefix(key)
+            .map(|m| m.trim_start_matches(':').trim().to_string())
+    };
+    match word {
+        "fail" => {
+            ev.fail = true;
+            ev.fail_message = message(rest, "msg");
+            ev.fail_regex = message(rest, "regex");
+        }
+        "ordered" => ev.ordered = true,
+        "string" => ev.string = Some(raw.to_string()),
+        "range" => {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            let [_vector, _from, a, _to, b, _step, s] = w.as_slice() else {
+                return Err(format!("bad range expectation {x:?}"));
+            };
+            ev.range_grid = Some((duration(a)?, duration(b)?, duration(s)?));
+        }
+        "warn" => ev.warn = Some((true, message(rest, "msg"))),
+        "no_warn" => ev.warn = Some((false, None)),
+        "info" => ev.info = Some((true, message(rest, "msg"))),
+        "no_info" => ev.info = Some((false, None)),
+        _ => return Err(format!("unknown expectation {x:?}")),
+    }
+    Ok(())
+}
+
 pub fn parse(text: &str) -> Result<Vec<Command>, String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut cmds = Vec::new();
@@ -241,16 +566,22 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
         let mut words = t.split_whitespace();
         match words.next() {
             Some("clear") => cmds.push(Command::Clear),
-            Some("load") => {
+            Some("load" | "load_with_nhcb") => {
                 let step = duration(words.next().unwrap_or("")).map_err(err)?;
                 let mut series = Vec::new();
                 for (bl, l) in block {
                     let (labels, rest) = series_desc(l).map_err(|m| format!("line {bl}: {m}"))?;
                     series.push((labels, values(rest).map_err(|m| format!("line {bl}: {m}"))?));
                 }
+                // `load_with_nhcb` also loads each classic histogram as a
+                // native one with custom buckets.
+                if t.starts_with("load_with_nhcb") {
+                    let converted = nhcb(&series);
+                    series.extend(converted);
+                }
                 cmds.push(Command::Load { step, series });
             }
-            Some(w @ ("eval" | "eval_fail" | "eval_ordered")) => {
+            Some(w @ ("eval" | "eval_fail" | "eval_ordered" | "eval_warn" | "eval_info")) => {
                 let rest = t[w.len()..].trim_start();
                 let (kind, expr) = if let Some(r) = rest.strip_prefix("instant at ") {
                     let (at, expr) = r
@@ -272,14 +603,45 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                     let expr = p.next().ok_or_else(|| err("missing expr".into()))?;
                     (Kind::Range { start, end, step }, expr)
                 } else {
-                    return Err(err(format!("bad eval line {t:?}")));
+                    cmds.push(Command::Unreadable {
+                        line: lno,
+                        reason: format!("bad eval line {t:?}"),
+                    });
+                    continue;
                 };
-                let mut expected = Vec::new();
-                let mut fail_message = None;
+                let mut ev = Eval {
+                    line: lno,
+                    kind,
+                    expr: expr.trim().to_string(),
+                    fail: w == "eval_fail",
+                    ordered: w == "eval_ordered",
+                    fail_message: None,
+                    fail_regex: None,
+                    warn: (w == "eval_warn").then_some((true, None)),
+                    info: (w == "eval_info").then_some((true, None)),
+                    histogram: false,
+                    string: None,
+                    range_grid: None,
+                    expected: Vec::new(),
+                };
+                let mut unreadable = None;
                 for (bl, l) in block {
                     if let Some(m) = l.strip_prefix("expected_fail_message ") {
-                        fail_message = Some(m.trim().to_string());
+                        ev.fail_message = Some(m.trim().to_string());
                         continue;
+                    }
+                    if let Some(m) = l.strip_prefix("expected_fail_regexp ") {
+                        ev.fail_regex = Some(m.trim().to_string());
+                        continue;
+                    }
+                    if let Some(x) = l.strip_prefix("expect ") {
+                        if let Err(m) = expectation(x.trim(), &mut ev) {
+                            unreadable = Some(format!("line {bl}: {m}"));
+                        }
+                        continue;
+                    }
+                    if l.contains("{{") {
+                        ev.histogram = true;
                     }
                     let e = |m: String| format!("line {bl}: {m}");
                     if l.starts_with('{')
@@ -289,29 +651,33 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                                 && !l.starts_with("Inf")
                         })
                     {
-                        let (labels, rest) = series_desc(l).map_err(e)?;
-                        expected.push(Expected {
-                            labels: Some(labels),
-                            values: values(rest).map_err(e)?,
-                        });
+                        match series_desc(l).and_then(|(labels, rest)| Ok((labels, values(rest)?)))
+                        {
+                            Ok((labels, values)) => ev.expected.push(Expected {
+                                labels: Some(labels),
+                                values,
+                            }),
+                            Err(m) => unreadable = Some(e(m)),
+                        }
                     } else {
-                        expected.push(Expected {
-                            labels: None,
-                            values: values(l).map_err(e)?,
-                        });
+                        match values(l) {
+                            Ok(values) => ev.expected.push(Expected {
+                                labels: None,
+                                values,
+                            }),
+                            Err(m) => unreadable = Some(e(m)),
+                        }
                     }
                 }
-                cmds.push(Command::Eval(Eval {
-                    line: lno,
-                    kind,
-                    expr: expr.trim().to_string(),
-                    fail: w == "eval_fail",
-                    ordered: w == "eval_ordered",
-                    fail_message,
-                    expected,
-                }));
+                cmds.push(match unreadable {
+                    Some(reason) => Command::Unreadable { line: lno, reason },
+                    None => Command::Eval(Box::new(ev)),
+                });
             }
-            _ => return Err(err(format!("unknown command {t:?}"))),
+            _ => cmds.push(Command::Unreadable {
+                line: lno,
+                reason: format!("unknown command {t:?}"),
+            }),
         }
     }
     Ok(cmds)

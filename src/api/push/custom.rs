@@ -108,7 +108,7 @@ pub async fn custom_metrics(
         Ok(r) => r,
         Err(e) => ApiError::internal(format!("push task failed: {e}")).into_response(),
     };
-    super::emit_event(&r, &source, started);
+    super::emit_event(&r, crate::events::Method::BatchUpload, &source, started).await;
     crate::api::arrival::observe(&st, watch, r).await
 }
 

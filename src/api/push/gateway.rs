@@ -90,7 +90,7 @@ pub async fn pushgateway(
         }
     })
     .await;
-    super::emit_event(&r, &source, started);
+    super::emit_event(&r, crate::events::Method::PushGateway, &source, started).await;
     crate::api::arrival::observe(&st, watch, r).await
 }
 

@@ -8,9 +8,17 @@ mod gateway;
 pub use custom::custom_metrics;
 pub use gateway::pushgateway;
 
-/// The `metrics_collected` event of one answered push: samples stored and
-/// the family summary come from the answer's extensions.
-fn emit_event(r: &axum::response::Response, source: &str, started: std::time::Instant) {
+/// The `metrics_collected` event of one push, in the outbox before the
+/// answer goes out (await it): samples stored and the family summary come
+/// from the answer's extensions, read before the wait.
+fn emit_event(
+    r: &axum::response::Response,
+    method: crate::events::Method,
+    source: &str,
+    started: std::time::Instant,
+) -> impl Future<Output = ()> + Send + use<> {
+    let enabled = crate::events::emit::enabled();
+    let status = r.status().as_u16();
     let samples = r
         .extensions()
         .get::<crate::api::arrival::Stored>()
@@ -20,12 +28,11 @@ fn emit_event(r: &axum::response::Response, source: &str, started: std::time::In
         .get::<crate::events::Summary>()
         .copied()
         .unwrap_or_default();
-    crate::events::emit::push(
-        crate::events::Method::PushGateway,
-        source,
-        r.status().as_u16(),
-        samples,
-        started.elapsed(),
-        summary,
-    );
+    let source = source.to_string();
+    let elapsed = started.elapsed();
+    async move {
+        if enabled {
+            crate::events::emit::push(method, &source, status, samples, elapsed, summary).await;
+        }
+    }
 }

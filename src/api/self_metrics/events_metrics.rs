@@ -34,6 +34,12 @@ pub(super) fn write(out: &mut Exposition) {
         "Time the outbox writer spent writing and fsyncing.",
         load(&c.append_ns) / 1e9,
     );
+    out.single(
+        "hourglass_events_unconfirmed_commits_total",
+        "counter",
+        "Batches acknowledged before their event was in the outbox (fsync failed or took over 5 s).",
+        load(&c.unconfirmed_commits),
+    );
     let sinks = crate::events::sinks();
     let retention: f64 = sinks.iter().map(|(_, s)| load(&s.dropped_retention)).sum();
     out.family(

@@ -28,6 +28,21 @@ fn obj<'v>(v: &'v Value, what: &str) -> Result<&'v Map<String, Value>, JsonError
         .ok_or_else(|| JsonError::Shape(format!("{what} must be an object")))
 }
 
+/// The list field `camel` (or `snake`), each item read by `item`; an item
+/// it cannot read is refused as not one of `kind`.
+fn items<T>(
+    o: &Map<String, Value>,
+    camel: &str,
+    snake: &str,
+    item: fn(&Value) -> Option<T>,
+    kind: &str,
+) -> Result<Vec<T>, JsonError> {
+    list(o, camel, snake)?
+        .iter()
+        .map(|v| item(v).ok_or_else(|| JsonError::Shape(format!("{camel} must hold {kind}"))))
+        .collect()
+}
+
 fn list<'v>(o: &'v Map<String, Value>, camel: &str, snake: &str) -> Result<&'v [Value], JsonError> {
     match get(o, camel, snake) {
         None => Ok(&[]),
@@ -51,6 +66,15 @@ fn uint(o: &Map<String, Value>, camel: &str, snake: &str) -> Result<u64, JsonErr
             JsonError::Shape(format!(
                 "{camel} must be an unsigned integer (number or string)"
             ))
+        }),
+    }
+}
+
+fn int(o: &Map<String, Value>, camel: &str, snake: &str) -> Result<i64, JsonError> {
+    match get(o, camel, snake) {
+        None => Ok(0),
+        Some(v) => int_value(v).ok_or_else(|| {
+            JsonError::Shape(format!("{camel} must be an integer (number or string)"))
         }),
     }
 }
@@ -194,8 +218,10 @@ fn metric(o: &Map<String, Value>) -> Result<Metric<'static>, JsonError> {
             temporality: temporality(h)?,
         };
     } else if let Some(e) = get(o, "exponentialHistogram", "exponential_histogram") {
+        let e = obj(e, "exponentialHistogram")?;
         m.data = Data::Exponential {
-            points: list(obj(e, "exponentialHistogram")?, "dataPoints", "data_points")?.len(),
+            points: points(e, exponential_point)?,
+            temporality: temporality(e)?,
         };
     } else if let Some(s) = get(o, "summary", "summary") {
         m.data = Data::Summary(points(obj(s, "summary")?, summary_point)?);
@@ -222,20 +248,20 @@ fn number_point(p: &Map<String, Value>) -> Result<NumberPoint<'static>, JsonErro
 }
 
 fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, JsonError> {
-    let counts = list(p, "bucketCounts", "bucket_counts")?
-        .iter()
-        .map(|v| {
-            uint_value(v)
-                .ok_or_else(|| JsonError::Shape("bucketCounts must hold unsigned integers".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    let bounds = list(p, "explicitBounds", "explicit_bounds")?
-        .iter()
-        .map(|v| {
-            double_value(v)
-                .ok_or_else(|| JsonError::Shape("explicitBounds must hold numbers".into()))
-        })
-        .collect::<Result<_, _>>()?;
+    let counts = items(
+        p,
+        "bucketCounts",
+        "bucket_counts",
+        uint_value,
+        "unsigned integers",
+    )?;
+    let bounds = items(
+        p,
+        "explicitBounds",
+        "explicit_bounds",
+        double_value,
+        "numbers",
+    )?;
     Ok(HistogramPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
@@ -244,6 +270,46 @@ fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, Js
         bucket_counts: counts,
         bounds,
         flags: uint(p, "flags", "flags")? as u32,
+    })
+}
+
+fn exponential_point(p: &Map<String, Value>) -> Result<ExponentialPoint<'static>, JsonError> {
+    let scale = int(p, "scale", "scale")?;
+    Ok(ExponentialPoint {
+        attributes: attributes(p)?,
+        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        count: uint(p, "count", "count")?,
+        sum: double(p, "sum", "sum")?,
+        scale: i32::try_from(scale)
+            .map_err(|_| JsonError::Shape(format!("scale {scale} is out of range")))?,
+        zero_count: uint(p, "zeroCount", "zero_count")?,
+        zero_threshold: double(p, "zeroThreshold", "zero_threshold")?.unwrap_or(0.0),
+        positive: exponential_buckets(p, "positive")?,
+        negative: exponential_buckets(p, "negative")?,
+        flags: uint(p, "flags", "flags")? as u32,
+    })
+}
+
+fn exponential_buckets(
+    p: &Map<String, Value>,
+    side: &str,
+) -> Result<ExponentialBuckets, JsonError> {
+    let Some(b) = get(p, side, side) else {
+        return Ok(ExponentialBuckets::default());
+    };
+    let b = obj(b, side)?;
+    let offset = int(b, "offset", "offset")?;
+    let counts = list(b, "bucketCounts", "bucket_counts")?
+        .iter()
+        .map(|v| {
+            uint_value(v)
+                .ok_or_else(|| JsonError::Shape("bucketCounts must hold unsigned integers".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ExponentialBuckets {
+        offset: i32::try_from(offset)
+            .map_err(|_| JsonError::Shape(format!("{side}.offset {offset} is out of range")))?,
+        counts,
     })
 }
 

@@ -1,8 +1,10 @@
 //! OTLP/HTTP metrics (`ExportMetricsServiceRequest`) into series:
 //! protobuf (`proto.rs`, our bounded reader) or protobuf-JSON
 //! (`json.rs`) into one model (`model.rs`), translated as Prometheus 3
-//! does (`translate.rs`, names in `names.rs`).
+//! does (`translate.rs`, names in `names.rs`, exponential histograms as
+//! native histograms in `exponential.rs`).
 
+pub mod exponential;
 pub mod json;
 pub mod model;
 pub mod names;

@@ -73,10 +73,12 @@ pub enum Data<'a> {
         /// `AggregationTemporality` as sent.
         temporality: u64,
     },
-    /// An exponential histogram: only its point count is kept (refused).
+    /// An exponential histogram (stored as a native histogram).
     Exponential {
-        /// How many points it had.
-        points: usize,
+        /// Its points.
+        points: Vec<ExponentialPoint<'a>>,
+        /// `AggregationTemporality` as sent.
+        temporality: u64,
     },
     /// A summary.
     Summary(Vec<SummaryPoint<'a>>),
@@ -117,6 +119,41 @@ pub struct HistogramPoint<'a> {
     pub flags: u32,
 }
 
+/// An exponential histogram point.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ExponentialPoint<'a> {
+    /// Point attributes.
+    pub attributes: Vec<Attr<'a>>,
+    /// Time (ns since the epoch).
+    pub time_ns: u64,
+    /// Observations.
+    pub count: u64,
+    /// Their sum, when sent.
+    pub sum: Option<f64>,
+    /// Resolution: bucket bounds are powers of `2^(2^-scale)`.
+    pub scale: i32,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// The zero bucket's width (0 when not sent).
+    pub zero_threshold: f64,
+    /// Buckets of positive observations.
+    pub positive: ExponentialBuckets,
+    /// Buckets of negative observations (by absolute value).
+    pub negative: ExponentialBuckets,
+    /// `DataPointFlags`.
+    pub flags: u32,
+}
+
+/// Dense buckets from index `offset`: bucket `offset + i` holds `counts[i]`
+/// observations in `(base^(offset+i), base^(offset+i+1)]`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ExponentialBuckets {
+    /// Index of the first bucket.
+    pub offset: i32,
+    /// Per-bucket (not cumulative) counts.
+    pub counts: Vec<u64>,
+}
+
 /// A summary point.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SummaryPoint<'a> {
@@ -141,7 +178,7 @@ impl Data<'_> {
             Data::Missing => 0,
             Data::Gauge(p) | Data::Sum { points: p, .. } => p.len(),
             Data::Histogram { points, .. } => points.len(),
-            Data::Exponential { points } => *points,
+            Data::Exponential { points, .. } => points.len(),
             Data::Summary(p) => p.len(),
         }
     }

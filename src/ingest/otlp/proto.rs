@@ -14,11 +14,16 @@
 //! Gauge           { repeated NumberDataPoint data_points = 1; }
 //! Sum             { repeated NumberDataPoint data_points = 1; temporality = 2; bool is_monotonic = 3; }
 //! Histogram       { repeated HistogramDataPoint data_points = 1; temporality = 2; }
+//! ExponentialHistogram { repeated ExponentialHistogramDataPoint data_points = 1; temporality = 2; }
 //! Summary         { repeated SummaryDataPoint data_points = 1; }
 //! NumberDataPoint { attributes = 7; fixed64 time_unix_nano = 3; double as_double = 4;
 //!                   sfixed64 as_int = 6; uint32 flags = 8; }
 //! HistogramDataPoint { attributes = 9; fixed64 time_unix_nano = 3; fixed64 count = 4; double sum = 5;
 //!                   repeated fixed64 bucket_counts = 6; repeated double explicit_bounds = 7; uint32 flags = 10; }
+//! ExponentialHistogramDataPoint { attributes = 1; fixed64 time_unix_nano = 3; fixed64 count = 4;
+//!                   double sum = 5; sint32 scale = 6; fixed64 zero_count = 7; Buckets positive = 8;
+//!                   Buckets negative = 9; uint32 flags = 10; double zero_threshold = 14 }
+//! Buckets         { sint32 offset = 1; repeated uint64 bucket_counts = 2; }
 //! SummaryDataPoint { attributes = 7; fixed64 time_unix_nano = 3; fixed64 count = 4; double sum = 5;
 //!                   repeated ValueAtQuantile quantile_values = 6 { double quantile = 1; double value = 2; }; flags = 8; }
 //! ```
@@ -230,15 +235,22 @@ fn metric<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Metric<'a>, WireError
                 };
             }
             (10, WireType::Len) => {
-                let mut points = 0;
+                let (mut points, mut temporality) = (Vec::new(), 0);
                 let mut h = r.message()?;
                 while let Some((f, w)) = h.key()? {
-                    if (f, w) == (1, WireType::Len) {
-                        points += 1;
+                    match (f, w) {
+                        (1, WireType::Len) => {
+                            b.take(size_of::<ExponentialPoint<'_>>())?;
+                            points.push(exponential_point(h.message()?, b)?)
+                        }
+                        (2, WireType::Varint) => temporality = h.varint()?,
+                        (_, w) => h.skip(w)?,
                     }
-                    h.skip(w)?;
                 }
-                m.data = Data::Exponential { points };
+                m.data = Data::Exponential {
+                    points,
+                    temporality,
+                };
             }
             (11, WireType::Len) => {
                 let mut points = Vec::new();
@@ -316,6 +328,56 @@ fn histogram_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<HistogramPoi
     }
     p.bounds = bounds.into_iter().map(f64::from_bits).collect();
     Ok(p)
+}
+
+fn exponential_point<'a>(
+    mut r: Reader<'a>,
+    b: &mut Budget,
+) -> Result<ExponentialPoint<'a>, WireError> {
+    let mut p = ExponentialPoint::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
+            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (4, WireType::Fixed64) => p.count = r.fixed64()?,
+            (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
+            (6, WireType::Varint) => p.scale = sint32(r.varint()?),
+            (7, WireType::Fixed64) => p.zero_count = r.fixed64()?,
+            (8, WireType::Len) => p.positive = exponential_buckets(r.message()?, b)?,
+            (9, WireType::Len) => p.negative = exponential_buckets(r.message()?, b)?,
+            (10, WireType::Varint) => p.flags = r.varint()? as u32,
+            (14, WireType::Fixed64) => p.zero_threshold = f64::from_bits(r.fixed64()?),
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(p)
+}
+
+/// A zigzag-encoded `sint32` (out-of-range values wrap as Go's decoder does).
+fn sint32(u: u64) -> i32 {
+    hourglass_storage::encoding::unzigzag(u) as i32
+}
+
+fn exponential_buckets(mut r: Reader<'_>, b: &mut Budget) -> Result<ExponentialBuckets, WireError> {
+    let mut out = ExponentialBuckets::default();
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Varint) => out.offset = sint32(r.varint()?),
+            (2, WireType::Varint) => {
+                b.take(8)?;
+                out.counts.push(r.varint()?)
+            }
+            (2, WireType::Len) => {
+                let mut p = r.message()?;
+                while !p.is_empty() {
+                    b.take(8)?;
+                    out.counts.push(p.varint()?);
+                }
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(out)
 }
 
 fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'a>, WireError> {

@@ -14,15 +14,16 @@
 //!   summaries are `{quantile}`, `_sum`, `_count`.
 //! - Only cumulative temporality is stored: delta sums and histograms are
 //!   refused with a reason (they would need per-series state to convert,
-//!   and a restart would lose it); so are exponential histograms (native
-//!   histograms are not stored yet) and metrics of no known kind.
+//!   and a restart would lose it); so are metrics of no known kind.
+//! - Exponential histograms are native histograms (`exponential.rs`), named
+//!   with the unit suffix and no type suffix.
 //! - A point flagged "no recorded value" writes a staleness marker.
 //! - Times are nanoseconds, stored as milliseconds (rounded down).
 
 use super::model::*;
 use super::names::{Kind, label_name, metric_name, push_label_name};
 use crate::ingest::arena::SeriesArena;
-use hourglass_storage::{STALE_NAN_BITS, Sample};
+use hourglass_storage::{FloatHistogram, STALE_NAN_BITS, Sample};
 
 /// Refusal reasons reported in full; the rest are counted.
 pub const MAX_REPORTED: usize = 8;
@@ -156,6 +157,19 @@ fn target_info(w: &mut Writer<'_>, r: &Resource<'_>, res: &ResourceLabels, newes
     w.series("target_info", &rest, &ids, None, Sample { t, v: 1.0 });
 }
 
+/// One series' sample.
+enum Point {
+    Float(Sample),
+    /// A native histogram at a time (ms).
+    Native(i64, FloatHistogram),
+}
+
+impl From<Sample> for Point {
+    fn from(s: Sample) -> Self {
+        Point::Float(s)
+    }
+}
+
 /// Builds series into the arena.
 struct Writer<'o> {
     out: &'o mut SeriesArena,
@@ -182,7 +196,7 @@ impl Writer<'_> {
         attrs: &[&Attr<'_>],
         res: &[(String, String)],
         extra: Option<(&str, &str)>,
-        s: Sample,
+        s: impl Into<Point>,
     ) {
         if self.full() {
             return;
@@ -217,7 +231,10 @@ impl Writer<'_> {
             self.out
                 .label_with(|s| push_label_name(s, n), |s| s.push_str(v));
         }
-        self.out.finish(s);
+        match s.into() {
+            Point::Float(s) => self.out.finish(s),
+            Point::Native(t, h) => self.out.finish_histogram(t, h),
+        }
         let held = self.out.held_bytes();
         if held > self.charged {
             if (self.charge)(held - self.charged) {
@@ -298,9 +315,32 @@ fn metric(
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
             return;
         }
-        Data::Exponential { points } => {
-            o.refuse(*points, format!("metric {:?}: exponential histograms are not stored yet (native histograms); configure the exporter for explicit-bucket histograms", m.name));
-            return;
+        Data::Exponential {
+            points,
+            temporality,
+        } => {
+            if !cumulative(*temporality, "exponential histogram", o) {
+                return;
+            }
+            for p in points {
+                match super::exponential::to_native(p) {
+                    Ok(h) => {
+                        let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
+                        let t = ms(p.time_ns);
+                        note(t);
+                        w.series(
+                            &name,
+                            &attrs,
+                            &res.pairs,
+                            None,
+                            Point::Native(t, h.to_float()),
+                        );
+                        o.accepted += 1;
+                    }
+                    Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
+                }
+            }
+            "histogram"
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
             if let Data::Sum { temporality, .. } = &m.data
@@ -348,6 +388,10 @@ fn metric(
                 let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
+                let at = |v: f64| Sample {
+                    t,
+                    v: value(v, p.flags),
+                };
                 let bucket = format!("{name}_bucket");
                 let mut cum = 0u64;
                 for (i, bound) in p.bounds.iter().enumerate() {
@@ -358,44 +402,15 @@ fn metric(
                         &attrs,
                         &res.pairs,
                         Some(("le", &le)),
-                        Sample {
-                            t,
-                            v: value(cum as f64, p.flags),
-                        },
+                        at(cum as f64),
                     );
                 }
-                w.series(
-                    &bucket,
-                    &attrs,
-                    &res.pairs,
-                    Some(("le", "+Inf")),
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                let count = at(p.count as f64);
+                w.series(&bucket, &attrs, &res.pairs, Some(("le", "+Inf")), count);
                 if let Some(sum) = p.sum {
-                    w.series(
-                        &format!("{name}_sum"),
-                        &attrs,
-                        &res.pairs,
-                        None,
-                        Sample {
-                            t,
-                            v: value(sum, p.flags),
-                        },
-                    );
+                    w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(sum));
                 }
-                w.series(
-                    &format!("{name}_count"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "histogram"
@@ -405,39 +420,17 @@ fn metric(
                 let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
+                let at = |v: f64| Sample {
+                    t,
+                    v: value(v, p.flags),
+                };
                 for (q, v) in &p.quantiles {
-                    let ql = float_label(*q);
-                    w.series(
-                        &name,
-                        &attrs,
-                        &res.pairs,
-                        Some(("quantile", &ql)),
-                        Sample {
-                            t,
-                            v: value(*v, p.flags),
-                        },
-                    );
+                    let q = float_label(*q);
+                    w.series(&name, &attrs, &res.pairs, Some(("quantile", &q)), at(*v));
                 }
-                w.series(
-                    &format!("{name}_sum"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.sum, p.flags),
-                    },
-                );
-                w.series(
-                    &format!("{name}_count"),
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.count as f64, p.flags),
-                    },
-                );
+                w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(p.sum));
+                let count = at(p.count as f64);
+                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "summary"

@@ -2,6 +2,7 @@
 //! payloads.
 
 mod bounds;
+pub mod histogram;
 pub mod v1;
 pub mod v2;
 

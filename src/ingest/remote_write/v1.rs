@@ -6,8 +6,11 @@
 
 use super::bounds::{Bounds, DecodeError, capacity_bytes};
 use crate::ingest::protobuf::{Reader, WireError, WireType, Writer};
-use hourglass_storage::Sample;
+use hourglass_storage::{FloatHistogram, HistogramError, Sample};
 use std::ops::Range;
+
+/// How many invalid histograms a request reports in full.
+pub const MAX_REPORTED_HISTOGRAM_ERRORS: usize = 16;
 
 /// A decoded `WriteRequest`.
 #[derive(Debug, Default, PartialEq)]
@@ -20,10 +23,17 @@ pub struct WriteRequest<'a> {
     pub samples: Vec<Sample>,
     /// Metric metadata (type, help, unit).
     pub metadata: Vec<Metadata<'a>>,
+    /// Every series' valid native histogram samples, back to back.
+    pub histograms: Vec<(i64, FloatHistogram)>,
+    /// Invalid histograms: the series' index in `series` and the reason
+    /// (the first [`MAX_REPORTED_HISTOGRAM_ERRORS`]).
+    pub invalid_histograms: Vec<(usize, HistogramError)>,
+    /// Invalid histograms in all.
+    pub invalid_histogram_count: u64,
 }
 
 /// One `TimeSeries` of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TimeSeries {
     /// Its labels in `WriteRequest::labels`.
     pub labels: Range<usize>,
@@ -31,7 +41,9 @@ pub struct TimeSeries {
     pub samples: Range<usize>,
     /// Exemplars it carried (not stored yet).
     pub exemplars: u32,
-    /// Native histogram samples it carried (not stored yet).
+    /// How many valid histogram samples it has in
+    /// `WriteRequest::histograms` (after the earlier series' ones; a
+    /// count, not a range, to keep this 40 bytes).
     pub histograms: u32,
 }
 
@@ -121,6 +133,37 @@ impl<'a> WriteRequest<'a> {
     pub fn samples_of(&self, s: &TimeSeries) -> &[Sample] {
         &self.samples[s.samples.clone()]
     }
+
+    /// Each series with its valid native histogram samples.
+    pub fn series_with_histograms(
+        &self,
+    ) -> impl Iterator<Item = (&TimeSeries, &[(i64, FloatHistogram)])> {
+        let mut at = 0usize;
+        self.series.iter().map(move |s| {
+            let n = s.histograms as usize;
+            let h = self.histograms.get(at..at + n).unwrap_or_default();
+            at += n;
+            (s, h)
+        })
+    }
+
+    /// Records a decoded histogram of the series about to be pushed.
+    pub(crate) fn add_histogram(
+        &mut self,
+        h: super::histogram::WireHistogram,
+        bounds: &mut Bounds<'_>,
+    ) -> Result<(), DecodeError> {
+        match h.h {
+            Ok(fh) => bounds.push(&mut self.histograms, (h.t, fh))?,
+            Err(e) => {
+                self.invalid_histogram_count += 1;
+                if self.invalid_histograms.len() < MAX_REPORTED_HISTOGRAM_ERRORS {
+                    self.invalid_histograms.push((self.series.len(), e));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Vectors kept between requests on one thread. A request of 2,000 series
@@ -144,7 +187,7 @@ impl DecodeBuffers {
             series: std::mem::take(&mut self.series),
             labels: recycle(std::mem::take(&mut self.labels)),
             samples: std::mem::take(&mut self.samples),
-            metadata: Vec::new(),
+            ..WriteRequest::default()
         }
     }
 
@@ -228,6 +271,7 @@ pub(crate) fn held_bytes(req: &WriteRequest<'_>) -> usize {
         + capacity_bytes(&req.labels)
         + capacity_bytes(&req.samples)
         + capacity_bytes(&req.metadata)
+        + capacity_bytes(&req.histograms)
 }
 
 /// Label strings of one series, as byte ranges of the series message,
@@ -293,8 +337,8 @@ fn decode_series<'a>(
     req: &mut WriteRequest<'a>,
     bounds: &mut Bounds<'_>,
 ) -> Result<(), DecodeError> {
-    let (l0, s0) = (req.labels.len(), req.samples.len());
-    let (mut exemplars, mut histograms) = (0u32, 0u32);
+    let (l0, s0, h0) = (req.labels.len(), req.samples.len(), req.histograms.len());
+    let mut exemplars = 0u32;
     let base = r.buf().as_ptr() as usize;
     let mut spans = LabelSpans {
         spans: [(0, 0, 0, 0); LabelSpans::MAX],
@@ -360,8 +404,9 @@ fn decode_series<'a>(
                 r.skip(wire)?;
             }
             4 => {
-                histograms += 1;
-                r.skip(wire)?;
+                r.expect(wire, WireType::Len)?;
+                let h = super::histogram::decode(r.message()?, bounds)?;
+                req.add_histogram(h, bounds)?;
             }
             _ => r.skip(wire)?,
         }
@@ -377,7 +422,7 @@ fn decode_series<'a>(
         labels: l0..req.labels.len(),
         samples: s0..req.samples.len(),
         exemplars,
-        histograms,
+        histograms: (req.histograms.len() - h0) as u32,
     };
     bounds.push(&mut req.series, series)
 }
@@ -425,6 +470,30 @@ pub fn encode_series<'s>(
                 m.double(1, s.v);
                 m.uint(2, s.t as u64);
             });
+        }
+    });
+}
+
+/// Encodes one series of native histograms into a `WriteRequest` being
+/// built: integer ones (`Histogram`) and float ones, each with its time.
+pub fn encode_histogram_series<'s>(
+    w: &mut Writer,
+    labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ints: &[(i64, hourglass_storage::Histogram)],
+    floats: &[(i64, FloatHistogram)],
+) {
+    w.message(1, |ts| {
+        for (name, value) in labels {
+            ts.message(1, |l| {
+                l.bytes(1, name.as_bytes());
+                l.bytes(2, value.as_bytes());
+            });
+        }
+        for (t, h) in ints {
+            super::histogram::encode_int(ts, 4, *t, h);
+        }
+        for (t, h) in floats {
+            super::histogram::encode_float(ts, 4, *t, h);
         }
     });
 }

@@ -17,8 +17,6 @@ pub struct Request<'a> {
     pub req: WriteRequest<'a>,
     /// Start timestamp of each sample in `req.samples` (0: none).
     pub start_timestamps: Vec<i64>,
-    /// Native histogram samples received (not stored yet).
-    pub histograms: u64,
     /// Exemplars received (not stored yet).
     pub exemplars: u64,
 }
@@ -96,11 +94,11 @@ fn decode_series<'a>(
     bounds: &mut Bounds<'_>,
 ) -> Result<(), DecodeError> {
     let req = &mut out.req;
-    let (l0, s0) = (req.labels.len(), req.samples.len());
+    let (l0, s0, h0) = (req.labels.len(), req.samples.len(), req.histograms.len());
     refs.clear();
     let mut meta: Option<(MetricType, &'a str, &'a str)> = None;
     let mut created = 0i64;
-    let (mut histograms, mut exemplars) = (0u32, 0u32);
+    let mut exemplars = 0u32;
     while let Some((field, wire)) = r.key()? {
         match (field, wire) {
             (1, WireType::Len) => {
@@ -128,9 +126,11 @@ fn decode_series<'a>(
                 bounds.push(&mut req.samples, s)?;
                 bounds.push(&mut out.start_timestamps, st)?;
             }
-            (3, _) => {
-                histograms += 1;
-                r.skip(wire)?;
+            (3, WireType::Len) => {
+                // Start timestamps of histograms are not turned into zero
+                // histograms (floats only).
+                let h = super::histogram::decode(r.message()?, bounds)?;
+                req.add_histogram(h, bounds)?;
             }
             (4, _) => {
                 exemplars += 1;
@@ -151,7 +151,9 @@ fn decode_series<'a>(
             }
             // Earlier drafts carried one created timestamp per series here.
             (6, WireType::Varint) => created = r.varint()? as i64,
-            (1 | 2 | 5 | 6, _) => return Err(err("series field has the wrong wire type").into()),
+            (1 | 2 | 3 | 5 | 6, _) => {
+                return Err(err("series field has the wrong wire type").into());
+            }
             _ => r.skip(wire)?,
         }
     }
@@ -173,7 +175,7 @@ fn decode_series<'a>(
         labels: l0..req.labels.len(),
         samples: s0..req.samples.len(),
         exemplars,
-        histograms,
+        histograms: (req.histograms.len() - h0) as u32,
     };
     if let Some((kind, help, unit)) = meta
         && let Some(&(_, family)) = req
@@ -189,7 +191,6 @@ fn decode_series<'a>(
         };
         bounds.push(&mut req.metadata, md)?;
     }
-    out.histograms += u64::from(histograms);
     out.exemplars += u64::from(exemplars);
     bounds.push(&mut req.series, series)
 }
@@ -220,6 +221,18 @@ impl Encoder {
         i
     }
 
+    /// A series' labels as packed symbol references.
+    fn label_refs<'s>(&mut self, labels: impl IntoIterator<Item = (&'s str, &'s str)>) -> Vec<u8> {
+        let mut packed = Writer::default();
+        for (n, v) in labels {
+            for s in [n, v] {
+                let r = self.intern(s);
+                packed.varint(u64::from(r));
+            }
+        }
+        packed.buf
+    }
+
     /// Adds a series with its samples (`(sample, start timestamp)`).
     pub fn series<'s>(
         &mut self,
@@ -227,19 +240,21 @@ impl Encoder {
         samples: &[(Sample, i64)],
         kind: Option<MetricType>,
     ) {
-        let refs: Vec<u32> = labels
-            .into_iter()
-            .flat_map(|(n, v)| [n, v])
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|s| self.intern(s))
-            .collect();
+        self.series_with_unit(labels, samples, kind, "");
+    }
+
+    /// [`Encoder::series`] with the family's unit in its metadata.
+    pub fn series_with_unit<'s>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+        samples: &[(Sample, i64)],
+        kind: Option<MetricType>,
+        unit: &str,
+    ) {
+        let unit = (!unit.is_empty()).then(|| self.intern(unit));
+        let packed = self.label_refs(labels);
         self.series.message(5, |ts| {
-            let mut packed = Writer::default();
-            for r in &refs {
-                packed.varint(u64::from(*r));
-            }
-            ts.bytes(1, &packed.buf);
+            ts.bytes(1, &packed);
             for (s, st) in samples {
                 ts.message(2, |m| {
                     m.double(1, s.v);
@@ -249,8 +264,35 @@ impl Encoder {
                     }
                 });
             }
-            if let Some(k) = kind {
-                ts.message(5, |m| m.uint(1, k.to_wire()));
+            if kind.is_some() || unit.is_some() {
+                ts.message(5, |m| {
+                    if let Some(k) = kind {
+                        m.uint(1, k.to_wire());
+                    }
+                    if let Some(u) = unit {
+                        m.uint(4, u64::from(u));
+                    }
+                });
+            }
+        });
+    }
+
+    /// Adds a series of native histograms: integer ones (`Histogram`) and
+    /// float ones (`FloatHistogram`), each with its time.
+    pub fn histogram_series<'s>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+        ints: &[(i64, hourglass_storage::Histogram)],
+        floats: &[(i64, hourglass_storage::FloatHistogram)],
+    ) {
+        let packed = self.label_refs(labels);
+        self.series.message(5, |ts| {
+            ts.bytes(1, &packed);
+            for (t, h) in ints {
+                super::histogram::encode_int(ts, 3, *t, h);
+            }
+            for (t, h) in floats {
+                super::histogram::encode_float(ts, 3, *t, h);
             }
         });
     }

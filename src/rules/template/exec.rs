@@ -230,36 +230,30 @@ impl Exec<'_, '_> {
 
 /// Expands `nodes` over `data`.
 pub fn run(nodes: &[Node], data: &Data<'_>) -> Result<String, TemplateError> {
-    let root = Val::Map(
-        [
-            ("Labels".to_string(), Val::labels(data.labels)),
-            ("Value".to_string(), Val::Float(data.value)),
-            (
-                "ExternalLabels".to_string(),
-                Val::labels(data.external_labels),
-            ),
-            (
-                "ExternalURL".to_string(),
-                Val::Str(data.external_url.to_string()),
-            ),
-        ]
-        .into_iter()
-        .collect(),
-    );
-    let vars = vec![
-        ("$".to_string(), root.clone()),
-        (".".to_string(), root),
-        ("$labels".to_string(), Val::labels(data.labels)),
-        ("$value".to_string(), Val::Float(data.value)),
+    // Each field of the root is also a variable, as Prometheus's template
+    // prelude (`{{$labels := .Labels}}…`) defines them.
+    let fields = [
+        ("Labels", "$labels", Val::labels(data.labels)),
+        ("Value", "$value", Val::Float(data.value)),
         (
-            "$externalLabels".to_string(),
+            "ExternalLabels",
+            "$externalLabels",
             Val::labels(data.external_labels),
         ),
         (
-            "$externalURL".to_string(),
+            "ExternalURL",
+            "$externalURL",
             Val::Str(data.external_url.to_string()),
         ),
     ];
+    let root = Val::Map(
+        fields
+            .iter()
+            .map(|(field, _, v)| (field.to_string(), v.clone()))
+            .collect(),
+    );
+    let mut vars = vec![("$".to_string(), root.clone()), (".".to_string(), root)];
+    vars.extend(fields.into_iter().map(|(_, var, v)| (var.to_string(), v)));
     let mut ex = Exec {
         data,
         vars,

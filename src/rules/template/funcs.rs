@@ -44,25 +44,21 @@ pub fn humanize(v: f64) -> String {
         return fmt_g(v, Some(4));
     }
     if v.abs() >= 1.0 {
-        let mut prefix = "";
-        let mut v = v;
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if v.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            v /= 1000.0;
-        }
-        return format!("{}{prefix}", fmt_g(v, Some(4)));
+        let big = ["k", "M", "G", "T", "P", "E", "Z", "Y"];
+        return with_prefix(v, big, |v| (v.abs() >= 1000.0).then_some(v / 1000.0));
     }
+    let small = ["m", "u", "n", "p", "f", "a", "z", "y"];
+    with_prefix(v, small, |v| (v.abs() < 1.0).then_some(v * 1000.0))
+}
+
+/// `v` in four significant digits after as many `step`s as apply (each
+/// scales it by one prefix), followed by the last prefix taken.
+fn with_prefix(mut v: f64, prefixes: [&str; 8], step: impl Fn(f64) -> Option<f64>) -> String {
     let mut prefix = "";
-    let mut v = v;
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
+    for p in prefixes {
+        let Some(next) = step(v) else { break };
         prefix = p;
-        v *= 1000.0;
+        v = next;
     }
     format!("{}{prefix}", fmt_g(v, Some(4)))
 }
@@ -72,16 +68,8 @@ pub fn humanize1024(v: f64) -> String {
     if v.abs() <= 1.0 || v.is_nan() || v.is_infinite() {
         return fmt_g(v, Some(4));
     }
-    let mut prefix = "";
-    let mut v = v;
-    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if v.abs() < 1024.0 {
-            break;
-        }
-        prefix = p;
-        v /= 1024.0;
-    }
-    format!("{}{prefix}", fmt_g(v, Some(4)))
+    let binary = ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"];
+    with_prefix(v, binary, |v| (v.abs() >= 1024.0).then_some(v / 1024.0))
 }
 
 /// `humanizeDuration`: `1d 2h 3m 4s`, `%.4gs` under a minute, prefixes

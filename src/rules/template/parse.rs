@@ -139,6 +139,17 @@ fn is_ident_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// The token a character makes on its own (`:=` and `)` take more).
+fn one_char_token(c: char) -> Option<Tok> {
+    match c {
+        '|' => Some(Tok::Pipe),
+        '(' => Some(Tok::Open),
+        ',' => Some(Tok::Comma),
+        '=' => Some(Tok::Assign),
+        _ => None,
+    }
+}
+
 fn lex_action(text: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
     let chars: Vec<char> = text.chars().collect();
     let mut toks = Vec::new();
@@ -152,16 +163,13 @@ fn lex_action(text: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
     };
     while i < chars.len() {
         let c = chars[i];
+        if let Some(t) = one_char_token(c) {
+            toks.push(t);
+            i += 1;
+            continue;
+        }
         match c {
             ' ' | '\t' | '\n' | '\r' => i += 1,
-            '|' => {
-                toks.push(Tok::Pipe);
-                i += 1;
-            }
-            '(' => {
-                toks.push(Tok::Open);
-                i += 1;
-            }
             ')' => {
                 i += 1;
                 let chain = if i < chars.len() && chars[i] == '.' {
@@ -171,17 +179,9 @@ fn lex_action(text: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
                 };
                 toks.push(Tok::Close(fields(&chain)));
             }
-            ',' => {
-                toks.push(Tok::Comma);
-                i += 1;
-            }
             ':' if chars.get(i + 1) == Some(&'=') => {
                 toks.push(Tok::Declare);
                 i += 2;
-            }
-            '=' => {
-                toks.push(Tok::Assign);
-                i += 1;
             }
             '.' => {
                 let chain = take_chain(&mut i);

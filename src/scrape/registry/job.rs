@@ -229,6 +229,14 @@ mod tests {
         keep
     }
 
+    fn filter(kind: FilterKind, name: Option<&str>, label_matchers: Vec<LabelMatcher>) -> Filter {
+        Filter {
+            kind,
+            name_pattern: name.map(str::to_string),
+            label_matchers,
+        }
+    }
+
     fn m(name: &str, op: MatchOp, value: &str) -> LabelMatcher {
         LabelMatcher {
             name: name.into(),
@@ -240,16 +248,12 @@ mod tests {
     #[test]
     fn includes_keep_only_what_some_include_matches() {
         let f = vec![
-            Filter {
-                kind: FilterKind::Include,
-                name_pattern: Some("node_cpu.*".into()),
-                label_matchers: vec![m("mode", MatchOp::NotEqual, "idle")],
-            },
-            Filter {
-                kind: FilterKind::Include,
-                name_pattern: Some("up".into()),
-                label_matchers: vec![],
-            },
+            filter(
+                FilterKind::Include,
+                Some("node_cpu.*"),
+                vec![m("mode", MatchOp::NotEqual, "idle")],
+            ),
+            filter(FilterKind::Include, Some("up"), vec![]),
         ];
         assert!(kept(
             &f,
@@ -268,14 +272,14 @@ mod tests {
 
     #[test]
     fn excludes_drop_what_all_conditions_match() {
-        let f = vec![Filter {
-            kind: FilterKind::Exclude,
-            name_pattern: None,
-            label_matchers: vec![
+        let f = vec![filter(
+            FilterKind::Exclude,
+            None,
+            vec![
                 m("code", MatchOp::Regex, "5.."),
                 m("path", MatchOp::Equal, "/a;1;b"),
             ],
-        }];
+        )];
         assert!(!kept(
             &f,
             &[("__name__", "x"), ("code", "500"), ("path", "/a;1;b")]
@@ -294,18 +298,18 @@ mod tests {
 
     #[test]
     fn a_missing_label_has_the_empty_value() {
-        let f = vec![Filter {
-            kind: FilterKind::Exclude,
-            name_pattern: Some("m".into()),
-            label_matchers: vec![m("env", MatchOp::Equal, "")],
-        }];
+        let f = vec![filter(
+            FilterKind::Exclude,
+            Some("m"),
+            vec![m("env", MatchOp::Equal, "")],
+        )];
         assert!(!kept(&f, &[("__name__", "m")]));
         assert!(kept(&f, &[("__name__", "m"), ("env", "prod")]));
-        let f = vec![Filter {
-            kind: FilterKind::Include,
-            name_pattern: None,
-            label_matchers: vec![m("env", MatchOp::NotRegex, "dev|test")],
-        }];
+        let f = vec![filter(
+            FilterKind::Include,
+            None,
+            vec![m("env", MatchOp::NotRegex, "dev|test")],
+        )];
         assert!(kept(&f, &[("__name__", "m")]));
         assert!(!kept(&f, &[("__name__", "m"), ("env", "dev")]));
     }
@@ -313,16 +317,8 @@ mod tests {
     #[test]
     fn include_and_exclude_together() {
         let f = vec![
-            Filter {
-                kind: FilterKind::Include,
-                name_pattern: Some("http_.*".into()),
-                label_matchers: vec![],
-            },
-            Filter {
-                kind: FilterKind::Exclude,
-                name_pattern: Some("http_debug_.*".into()),
-                label_matchers: vec![],
-            },
+            filter(FilterKind::Include, Some("http_.*"), vec![]),
+            filter(FilterKind::Exclude, Some("http_debug_.*"), vec![]),
         ];
         assert!(kept(&f, &[("__name__", "http_requests_total")]));
         assert!(!kept(&f, &[("__name__", "http_debug_x")]));
@@ -331,17 +327,13 @@ mod tests {
 
     #[test]
     fn bad_regexes_are_refused() {
-        let f = vec![Filter {
-            kind: FilterKind::Include,
-            name_pattern: Some("(".into()),
-            label_matchers: vec![],
-        }];
+        let f = vec![filter(FilterKind::Include, Some("("), vec![])];
         assert!(filter_rules(&f).unwrap_err().contains("invalid regex"));
-        let f = vec![Filter {
-            kind: FilterKind::Include,
-            name_pattern: None,
-            label_matchers: vec![m("a", MatchOp::Regex, "[")],
-        }];
+        let f = vec![filter(
+            FilterKind::Include,
+            None,
+            vec![m("a", MatchOp::Regex, "[")],
+        )];
         assert!(filter_rules(&f).is_err());
     }
 }

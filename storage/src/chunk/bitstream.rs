@@ -59,7 +59,6 @@ impl BitWriter {
     }
 
     /// Appends the written bits to `out`, the last byte zero-padded.
-    #[cfg(test)]
     pub(crate) fn copy_to(&self, out: &mut Vec<u8>) {
         let (tail, n) = self.tail();
         out.extend_from_slice(&self.bytes);

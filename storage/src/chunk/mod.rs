@@ -9,6 +9,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod bitstream;
+pub mod histogram;
 mod iter;
 pub(crate) mod layout;
 mod packed;

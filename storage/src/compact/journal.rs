@@ -3,10 +3,11 @@
 //! a crash between "new visible" and "old removed" is finished at open
 //! instead of serving both. Layout in `FORMAT.md` beside this file.
 
-use crate::encoding::{VarintError, put_uvarint, read_uvarint};
+use crate::encoding::put_uvarint;
+use crate::sealed::{self, Reader, SealedError};
 
 /// File name of the journal under `parts/`.
-pub(crate) const JOURNAL: &str = "COMPACTION";
+pub const JOURNAL: &str = "COMPACTION";
 const MAGIC: &[u8; 4] = b"HGCJ";
 const VERSION: u8 = 1;
 /// Most inputs one swap may name.
@@ -35,87 +36,60 @@ fn valid_name(n: &str) -> bool {
 impl Journal {
     /// The journal's bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.inputs.len() * 24);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&[VERSION, 0, 0, 0]);
+        let mut out = sealed::header(MAGIC, VERSION, 64 + self.inputs.len() * 24);
         put_uvarint(&mut out, self.inputs.len() as u64);
         for n in &self.inputs {
-            put_uvarint(&mut out, n.len() as u64);
-            out.extend_from_slice(n.as_bytes());
+            sealed::put_str(&mut out, n);
         }
-        let o = self.output.as_deref().unwrap_or("");
-        put_uvarint(&mut out, o.len() as u64);
-        out.extend_from_slice(o.as_bytes());
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        sealed::put_str(&mut out, self.output.as_deref().unwrap_or(""));
+        sealed::seal(out)
     }
 
     /// Parses and checks journal bytes.
     pub(crate) fn decode(b: &[u8]) -> Result<Journal, JournalError> {
-        let err = |offset, reason| JournalError { offset, reason };
-        let body = b
-            .len()
-            .checked_sub(4)
-            .filter(|&n| n >= 8)
-            .ok_or(err(0, "too short"))?;
-        if &b[..4] != MAGIC || b[4] != VERSION {
-            return Err(err(0, "bad magic or version"));
-        }
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(&b[body..]);
-        if u32::from_le_bytes(crc) != crc32fast::hash(&b[..body]) {
-            return Err(err(body, "checksum mismatch"));
-        }
-        let b = &b[..body];
-        let mut pos = 8;
-        let varint = |pos: &mut usize| {
-            let at = *pos;
-            read_uvarint(b, pos).map_err(|e| match e {
-                VarintError::Truncated => err(at, "ends early"),
-                VarintError::Overflow => err(at, "varint overflow"),
-            })
+        let err = |e: SealedError| JournalError {
+            offset: e.offset,
+            reason: e.reason,
         };
-        let name = |pos: &mut usize| -> Result<String, JournalError> {
-            let at = *pos;
-            let len = usize::try_from(varint(pos)?).map_err(|_| err(at, "name too long"))?;
-            let s = b
-                .get(*pos..pos.saturating_add(len))
-                .ok_or(err(at, "ends early"))?;
-            *pos += len;
-            String::from_utf8(s.to_vec()).map_err(|_| err(at, "name is not UTF-8"))
-        };
-        let at = pos;
-        let n = varint(&mut pos)?;
-        if n > MAX_INPUTS as u64 {
-            return Err(err(at, "too many inputs"));
-        }
-        let mut inputs = Vec::with_capacity(n as usize);
+        let mut r = Reader::open(b, MAGIC, VERSION).map_err(err)?;
+        let n = r.count(MAX_INPUTS, "too many inputs").map_err(err)?;
+        let mut inputs = Vec::with_capacity(n);
         for _ in 0..n {
-            let at = pos;
-            let s = name(&mut pos)?;
+            let at = r.pos();
+            let s = r.string().map_err(err)?;
             if !valid_name(&s) {
-                return Err(err(at, "bad input name"));
+                return Err(JournalError {
+                    offset: at,
+                    reason: "bad input name",
+                });
             }
             inputs.push(s);
         }
-        let at = pos;
-        let o = name(&mut pos)?;
+        let at = r.pos();
+        let o = r.string().map_err(err)?;
+        let bad = |reason| JournalError { offset: at, reason };
         let output = if o.is_empty() {
             None
         } else if valid_name(&o) {
             Some(o)
         } else {
-            return Err(err(at, "bad output name"));
+            return Err(bad("bad output name"));
         };
-        if pos != b.len() {
-            return Err(err(pos, "trailing bytes"));
-        }
+        r.finish().map_err(err)?;
         if output.as_ref().is_some_and(|o| inputs.contains(o)) {
-            return Err(err(at, "output is also an input"));
+            return Err(bad("output is also an input"));
         }
         Ok(Journal { inputs, output })
     }
+}
+
+/// Checks journal bytes for `hourglass verify`: the inputs and output
+/// they name, or the byte offset and reason of a problem (a torn journal
+/// never committed).
+pub fn check_journal(bytes: &[u8]) -> Result<(Vec<String>, Option<String>), (usize, String)> {
+    Journal::decode(bytes)
+        .map(|j| (j.inputs, j.output))
+        .map_err(|e| (e.offset, e.reason.to_string()))
 }
 
 /// Fuzz body for `fuzz/fuzz_targets/compaction_journal.rs`: decoding never

@@ -1,9 +1,11 @@
 //! Merging the series of several partitions into one partition's series:
 //! decode, merge by time (the first input wins a shared timestamp, as in
-//! the querier), apply the rewrite steps, re-encode over the whole span.
+//! the querier), join their downsampled intervals, apply the rewrite
+//! steps, re-encode over the whole span.
 
-use super::rewrite::{RewriteStep, apply_all};
+use super::rewrite::{RewriteStep, apply_all, apply_all_histograms};
 use crate::chunk;
+use crate::downsample::{DsSeries, join};
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
@@ -30,28 +32,51 @@ pub struct MergeCounts {
 /// index entry, a first sample in full), ≈ 0.013 bytes/sample at this size.
 const MAX_CHUNK: usize = 2048;
 
-/// Merges `inputs` series by series.
+/// What a merge produces: raw series and downsampled series.
+pub(crate) type Merged = (Vec<PartSeries>, Vec<DsSeries>, MergeCounts);
+
+/// Where a series comes from: raw series `(input, index)` and
+/// downsampled blocks.
+#[derive(Default)]
+struct Sources<'a> {
+    raw: Vec<(usize, usize)>,
+    ds: Vec<&'a DsSeries>,
+}
+
+/// Merges `inputs` series by series into the span `(start, span_ms)`.
 pub(crate) fn merge(
     inputs: &[Arc<Partition>],
     steps: &[&dyn RewriteStep],
-) -> Result<(Vec<PartSeries>, MergeCounts), StorageError> {
-    let mut by: BTreeMap<&Labels, Vec<(usize, usize)>> = BTreeMap::new();
+    span: (i64, i64),
+) -> Result<Merged, StorageError> {
+    let mut by: BTreeMap<&Labels, Sources<'_>> = BTreeMap::new();
     for (pi, p) in inputs.iter().enumerate() {
         for si in 0..p.series_count() {
             if let Some((labels, _)) = p.series_at(si) {
-                by.entry(labels).or_default().push((pi, si));
+                by.entry(labels).or_default().raw.push((pi, si));
             }
+        }
+        for d in p.downsampled() {
+            by.entry(&d.labels).or_default().ds.push(d);
         }
     }
     let mut counts = MergeCounts::default();
     let mut out = Vec::with_capacity(by.len());
+    let mut out_ds = Vec::new();
     let mut samples: Vec<Sample> = Vec::new();
     for (labels, sources) in by {
         samples.clear();
-        for &(pi, si) in &sources {
+        let mut histograms = Vec::new();
+        for &(pi, si) in &sources.raw {
             let Some((_, chunks)) = inputs[pi].series_at(si) else {
                 continue;
             };
+            histograms.extend(inputs[pi].histograms_at(si).map_err(|source| {
+                StorageError::Chunk {
+                    series: labels.to_string(),
+                    source,
+                }
+            })?);
             for c in &chunks {
                 c.decode_into(&mut samples)
                     .map_err(|source| StorageError::Chunk {
@@ -60,15 +85,28 @@ pub(crate) fn merge(
                     })?;
             }
         }
-        counts.series_in += sources.len() as u64;
-        counts.samples_in += samples.len() as u64;
-        if sources.len() > 1 {
+        counts.series_in += sources.raw.len() as u64;
+        counts.samples_in += (samples.len() + histograms.len()) as u64;
+        if sources.raw.len() > 1 {
             // Stable: on a shared timestamp the earlier input stays first.
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
+            histograms.sort_by_key(|h| h.0);
+            histograms.dedup_by_key(|h| h.0);
         }
-        apply_all(steps, labels, &mut samples);
-        if samples.is_empty() {
+        let mut blocks = sources.ds;
+        blocks.sort_by_key(|d| d.first.t);
+        let mut ds: Option<DsSeries> = None;
+        for b in blocks {
+            match ds.as_mut() {
+                Some(a) => join(a, b.clone()),
+                None => ds = Some(b.clone()),
+            }
+        }
+        apply_all(steps, labels, span, &mut samples, &mut ds);
+        out_ds.extend(ds);
+        apply_all_histograms(steps, labels, &mut histograms);
+        if samples.is_empty() && histograms.is_empty() {
             continue;
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(MAX_CHUNK));
@@ -79,11 +117,12 @@ pub(crate) fn merge(
             }
         }
         counts.series_out += 1;
-        counts.samples_out += samples.len() as u64;
+        counts.samples_out += (samples.len() + histograms.len()) as u64;
         out.push(PartSeries {
             labels: labels.clone(),
             chunks,
+            histograms,
         });
     }
-    Ok((out, counts))
+    Ok((out, out_ds, counts))
 }

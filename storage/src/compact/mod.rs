@@ -8,13 +8,14 @@
 //! `plan` picks the groups, `merge` builds a group's series, `swap`
 //! writes and swaps (with `journal`), `rewrite` is the step seam.
 
+mod downsample_step;
 mod journal;
 mod merge;
 mod plan;
 mod rewrite;
 mod swap;
 
-pub use journal::fuzz_journal;
+pub use journal::{JOURNAL, check_journal, fuzz_journal};
 pub use merge::MergeCounts;
 pub use plan::{Group, plan};
 pub use rewrite::RewriteStep;
@@ -87,7 +88,7 @@ pub struct Progress<'a> {
 pub(crate) fn merge_only(
     parts: &[Arc<Partition>],
 ) -> Result<(Vec<crate::partition::PartSeries>, MergeCounts), StorageError> {
-    merge::merge(parts, &[])
+    merge::merge(parts, &[], (0, crate::partition::DAY_MS)).map(|(s, _, c)| (s, c))
 }
 
 /// Compacts one group: merge, encode, swap. Returns the output partition
@@ -100,17 +101,11 @@ pub(crate) fn compact_group(
     source_label: &str,
 ) -> Result<(Option<Arc<Partition>>, CompactStats), StorageError> {
     let t0 = std::time::Instant::now();
-    let (series, counts) = merge::merge(&g.inputs, steps)?;
-    let enc = if series.is_empty() {
+    let (series, ds, counts) = merge::merge(&g.inputs, steps, (g.start_ms, g.span_ms))?;
+    let enc = if series.is_empty() && ds.is_empty() {
         None
     } else {
-        Some(encode(
-            g.start_ms,
-            g.span_ms,
-            g.level,
-            series,
-            source_label,
-        )?)
+        Some(encode(g.start_ms, g.span_ms, g.level, series, source_label)?.with_downsampled(&ds)?)
     };
     let name = free_name(fs, parts, &g.base_name());
     let out = swap::swap(

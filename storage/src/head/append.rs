@@ -17,6 +17,7 @@ use super::series_limits::{SeriesQuota, SeriesRefusal};
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{LabelError, Labels, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
 use hourglass_wal::Wal;
@@ -109,6 +110,8 @@ pub struct AppendStats {
     pub rejected: Rejected,
     /// Zeros stored at start timestamps (not counted in `appended`).
     pub start_zeros: u64,
+    /// Native histogram samples stored (counted in `appended` too).
+    pub histograms: u64,
     /// Series refused by validation (at most [`MAX_REPORTED_ERRORS`]).
     pub invalid_series: Vec<LabelError>,
 }
@@ -165,6 +168,7 @@ pub(crate) struct Appending<'w> {
     /// Samples older than `collected_end` (hours persist collected).
     late: u64,
     collected_end: i64,
+    accepted_h: Vec<(i64, FloatHistogram)>,
     batch_max: i64,
     batch_min: i64,
 }
@@ -186,6 +190,9 @@ impl HeadBatch for WriteBatch {
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
         for ss in &self.series {
             head.append_series(a, &ss.labels, &ss.samples, &[], None);
+            if !ss.histograms.is_empty() {
+                head.append_histogram_series(a, &ss.labels, &ss.histograms);
+            }
         }
     }
 }
@@ -206,6 +213,9 @@ impl HeadBatch for BorrowedBatch<'_> {
                 ss.start_timestamps,
                 None,
             );
+            if !ss.histograms.is_empty() {
+                head.append_histogram_series(a, SortedPairs(&sorted), ss.histograms);
+            }
         }
     }
 }
@@ -268,6 +278,7 @@ impl Head {
             base: None,
             late: 0,
             collected_end: self.collected_end.load(Ordering::Relaxed),
+            accepted_h: Vec::new(),
             batch_max: i64::MIN,
             batch_min: i64::MAX,
         }
@@ -285,7 +296,28 @@ impl Head {
         starts: &[i64],
         known: Option<&Arc<MemSeries>>,
     ) -> Option<Arc<MemSeries>> {
-        if samples.is_empty() {
+        self.append_payload(a, key, Payload::Floats(samples, starts), known)
+    }
+
+    /// Appends one series' native histogram samples.
+    pub(super) fn append_histogram_series(
+        &self,
+        a: &mut Appending<'_>,
+        key: impl SeriesKey,
+        histograms: &[(i64, FloatHistogram)],
+    ) {
+        self.append_payload(a, key, Payload::Histograms(histograms), None);
+    }
+
+    fn append_payload(
+        &self,
+        a: &mut Appending<'_>,
+        key: impl SeriesKey,
+        payload: Payload<'_>,
+        known: Option<&Arc<MemSeries>>,
+    ) -> Option<Arc<MemSeries>> {
+        let n = payload.len();
+        if n == 0 {
             return None;
         }
         // Labels equal to a stored series' were validated when it was
@@ -299,11 +331,10 @@ impl Head {
             None => {
                 // A series none of whose samples could be stored is not
                 // created (nor charged to any quota).
-                let refusals: Vec<Outcome> = samples
-                    .iter()
-                    .map_while(|s| a.rules.refuse_time(s.t))
+                let refusals: Vec<Outcome> = (0..n)
+                    .map_while(|i| a.rules.refuse_time(payload.time(i)))
                     .collect();
-                if refusals.len() == samples.len() {
+                if refusals.len() == n {
                     for o in refusals {
                         a.stats.rejected.add(o);
                     }
@@ -311,7 +342,7 @@ impl Head {
                 }
                 let labels = key.to_labels();
                 if let Err(e) = labels.validate(&self.opts.limits) {
-                    a.stats.rejected.invalid_series += samples.len() as u64;
+                    a.stats.rejected.invalid_series += n as u64;
                     if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
                         a.stats.invalid_series.push(e);
                     }
@@ -320,13 +351,14 @@ impl Head {
                 match self.create(key.hash(), &labels, None, Admit::Writer(a.writer)) {
                     Ok(s) => s,
                     Err(e) => {
-                        refuse_series(a, e, samples.len());
+                        refuse_series(a, e, n);
                         return None;
                     }
                 }
             }
         };
         a.accepted.clear();
+        a.accepted_h.clear();
         {
             let mut data = lock(&series.data);
             // Collected between lookup and lock: start it afresh.
@@ -336,7 +368,7 @@ impl Head {
                 series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer)) {
                     Ok(s) => s,
                     Err(e) => {
-                        refuse_series(a, e, samples.len());
+                        refuse_series(a, e, n);
                         return None;
                     }
                 };
@@ -344,17 +376,30 @@ impl Head {
             }
             let mut zeros = 0;
             a.base = data.newest;
-            for (i, &s) in samples.iter().enumerate() {
-                if let Some(&st) = starts.get(i)
-                    && let Some(zero) = zero_at_start(&mut data, st, s, &a.rules)
-                {
-                    a.accepted.push(zero);
-                    zeros += 1;
+            match payload {
+                Payload::Floats(samples, starts) => {
+                    for (i, &s) in samples.iter().enumerate() {
+                        if let Some(&st) = starts.get(i)
+                            && let Some(zero) = zero_at_start(&mut data, st, s, &a.rules)
+                        {
+                            a.accepted.push(zero);
+                            zeros += 1;
+                        }
+                        match data.append(s, &a.rules) {
+                            Outcome::Appended => a.accepted.push(s),
+                            Outcome::Duplicate => a.stats.duplicates += 1,
+                            refused => a.stats.rejected.add(refused),
+                        }
+                    }
                 }
-                match data.append(s, &a.rules) {
-                    Outcome::Appended => a.accepted.push(s),
-                    Outcome::Duplicate => a.stats.duplicates += 1,
-                    refused => a.stats.rejected.add(refused),
+                Payload::Histograms(hs) => {
+                    for (t, h) in hs {
+                        match data.append_histogram(*t, h, &a.rules) {
+                            Outcome::Appended => a.accepted_h.push((*t, h.clone())),
+                            Outcome::Duplicate => a.stats.duplicates += 1,
+                            refused => a.stats.rejected.add(refused),
+                        }
+                    }
                 }
             }
             for s in &a.accepted {
@@ -362,17 +407,23 @@ impl Head {
                 a.batch_min = a.batch_min.min(s.t);
                 a.late += u64::from(s.t < a.collected_end);
             }
+            for (t, _) in &a.accepted_h {
+                a.batch_max = a.batch_max.max(*t);
+                a.batch_min = a.batch_min.min(*t);
+            }
             a.stats.start_zeros += zeros;
-            a.stats.appended += a.accepted.len() as u64 - zeros;
+            a.stats.histograms += a.accepted_h.len() as u64;
+            a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
         if let Some(rec) = a.rec.as_mut()
-            && !a.accepted.is_empty()
+            && (!a.accepted.is_empty() || !a.accepted_h.is_empty())
         {
             if !series.def_durable.load(Ordering::Acquire) {
                 rec.def(series.id, &series.labels);
                 a.new_defs.push(series.clone());
             }
             rec.group(series.id, &a.accepted, a.base);
+            rec.histogram_group(series.id, &a.accepted_h);
         }
         let same = known.is_some_and(|k| Arc::ptr_eq(k, &series));
         (!same).then_some(series)
@@ -432,6 +483,30 @@ impl Head {
             }
         }
         Ok(stats)
+    }
+}
+
+/// One series' samples of either kind.
+#[derive(Clone, Copy)]
+enum Payload<'p> {
+    /// Floats with their start timestamps (one per sample, or none).
+    Floats(&'p [Sample], &'p [i64]),
+    Histograms(&'p [(i64, FloatHistogram)]),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Floats(s, _) => s.len(),
+            Payload::Histograms(h) => h.len(),
+        }
+    }
+
+    fn time(&self, i: usize) -> i64 {
+        match self {
+            Payload::Floats(s, _) => s.get(i).map_or(0, |s| s.t),
+            Payload::Histograms(h) => h.get(i).map_or(0, |h| h.0),
+        }
     }
 }
 

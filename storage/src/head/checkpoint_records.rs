@@ -191,6 +191,9 @@ pub fn fuzz_decode(data: &[u8]) {
         for (id, s) in &rec.groups {
             w.group(*id, s, None);
         }
+        for (id, h) in &rec.histograms {
+            w.histogram_group(*id, h);
+        }
         let again = super::wal_records::decode(&w.finish());
         // Empty groups (version 1 allowed them) are not written again.
         let bits = |r: &super::wal_records::BatchRecord| -> Vec<(u32, Vec<(i64, u64)>)> {
@@ -201,7 +204,19 @@ pub fn fuzz_decode(data: &[u8]) {
                 .collect()
         };
         match again {
-            Ok(a) => assert_eq!(bits(&a), bits(&rec), "re-encoded batch differs"),
+            Ok(a) => {
+                assert_eq!(bits(&a), bits(&rec), "re-encoded batch differs");
+                let same = a.histograms.len() == rec.histograms.len()
+                    && a.histograms.iter().zip(&rec.histograms).all(|(x, y)| {
+                        x.0 == y.0
+                            && x.1.len() == y.1.len()
+                            && x.1
+                                .iter()
+                                .zip(&y.1)
+                                .all(|(p, q)| p.0 == q.0 && p.1.same_bits(&q.1))
+                    });
+                assert!(same, "re-encoded histograms differ");
+            }
             Err(e) => panic!("re-encoded batch does not decode: {e:?}"),
         }
     }

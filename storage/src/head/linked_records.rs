@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! record = 0x03 0x01 flags:u8 body      flags bit 0: body = uvarint raw_len,
-//!                                       then a zstd frame of raw_len bytes
+//!                                       then a zstd frame of raw_len bytes;
+//!                                       bit 1: the body holds hgroups
 //! body   = uvarint ndefs, ndefs × (uvarint ref, labels)     as version 2
+//!          [bit 1: uvarint nhgroups, nhgroups × hgroup      as version 2 kind 3]
 //!          uvarint ngroups, uvarint shape_len, shape (shape_len bytes),
 //!          values (the rest)
 //! shape  = per group: uvarint zigzag(ref - previous group's ref),
@@ -31,10 +33,12 @@
 //! record thus costs its series' later samples up to the next window.
 
 use super::wal_records::{
-    self, BatchRecord, KIND_BATCH, Reader, RecordError, Resolve, Unlinked, put_labels, put_value,
+    self, BatchRecord, KIND_BATCH, Reader, RecordError, Resolve, Unlinked, histogram_group,
+    put_histogram_group, put_labels, put_value,
 };
 use crate::chunk::xor::decimal_repr;
 use crate::encoding::{put_uvarint, zigzag};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
@@ -46,6 +50,8 @@ pub(crate) const VERSION_3: u8 = 3;
 pub(crate) const WHOLE_EVERY_MS: i64 = 300_000;
 /// Flag: the body is zstd-compressed.
 const ZSTD: u8 = 1;
+/// Flag: the body holds native histogram groups.
+const HISTOGRAMS: u8 = 2;
 /// Bodies from this size on are compressed.
 const ZSTD_FROM: usize = 256;
 /// zstd level: the fastest that still finds the shape column's repeats.
@@ -66,6 +72,9 @@ pub(crate) struct RecordWriter {
     prev_gap: i64,
     /// The bases used: (ref, time, value bits), for undoing the batch.
     bases: Vec<(HeadRef, i64, u64)>,
+    hgroups: Vec<u8>,
+    nhgroups: u64,
+    prev_href: i64,
 }
 
 impl RecordWriter {
@@ -118,8 +127,15 @@ impl RecordWriter {
         }
     }
 
+    /// Logs one series' native histogram samples.
+    pub(crate) fn histogram_group(&mut self, id: HeadRef, samples: &[(i64, FloatHistogram)]) {
+        if put_histogram_group(&mut self.hgroups, &mut self.prev_href, id, samples) {
+            self.nhgroups += 1;
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.ndefs == 0 && self.ngroups == 0
+        self.ndefs == 0 && self.ngroups == 0 && self.nhgroups == 0
     }
 
     /// The bases the groups were coded against, to decode the record
@@ -133,6 +149,13 @@ impl RecordWriter {
             Vec::with_capacity(self.defs.len() + self.shape.len() + self.values.len() + 24);
         put_uvarint(&mut body, self.ndefs);
         body.extend_from_slice(&self.defs);
+        let hist = if self.nhgroups > 0 {
+            put_uvarint(&mut body, self.nhgroups);
+            body.extend_from_slice(&self.hgroups);
+            HISTOGRAMS
+        } else {
+            0
+        };
         put_uvarint(&mut body, self.ngroups);
         put_uvarint(&mut body, self.shape.len() as u64);
         body.extend_from_slice(&self.shape);
@@ -142,11 +165,11 @@ impl RecordWriter {
             && let Ok(z) = compress(&body)
             && z.len() + 8 < body.len()
         {
-            out.push(ZSTD);
+            out.push(ZSTD | hist);
             put_uvarint(&mut out, body.len() as u64);
             out.extend_from_slice(&z);
         } else {
-            out.push(0);
+            out.push(hist);
             out.extend_from_slice(&body);
         }
         out
@@ -186,11 +209,12 @@ pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord,
         return r.err("unknown record kind");
     }
     let flags = r.u8()?;
-    if flags & !ZSTD != 0 {
+    if flags & !(ZSTD | HISTOGRAMS) != 0 {
         return r.err("unknown record flags");
     }
+    let hist = flags & HISTOGRAMS != 0;
     if flags & ZSTD == 0 {
-        return body(&b[r.pos..], resolve);
+        return body(&b[r.pos..], resolve, hist);
     }
     let raw_len = r.uvarint()?;
     if raw_len > MAX_BODY as u64 {
@@ -207,13 +231,13 @@ pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord,
             reason: "record body shorter than its length",
         });
     }
-    body(&unpacked, resolve).map_err(|e| RecordError {
+    body(&unpacked, resolve, hist).map_err(|e| RecordError {
         offset: at,
         reason: e.reason,
     })
 }
 
-fn body(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
+fn body(b: &[u8], resolve: Resolve<'_>, hist: bool) -> Result<BatchRecord, RecordError> {
     let mut r = Reader::new(b);
     let mut rec = BatchRecord::default();
     let ndefs = r.count(2)?;
@@ -222,6 +246,13 @@ fn body(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord, RecordError> {
         let id = r.id()?;
         let labels = r.labels()?;
         rec.defs.push((HeadRef::from_raw(id), labels));
+    }
+    if hist {
+        let n = r.count(2)?;
+        let mut prev_ref = 0i64;
+        for _ in 0..n {
+            rec.histograms.push(histogram_group(&mut r, &mut prev_ref)?);
+        }
     }
     let ngroups = r.count(3)?;
     let shape_len = r.count(1)?;

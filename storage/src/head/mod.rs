@@ -12,6 +12,7 @@
 mod append;
 mod checkpoint_records;
 mod handle;
+mod hist_series;
 mod intern;
 pub(crate) mod linked_records;
 mod persist;

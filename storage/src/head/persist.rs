@@ -8,10 +8,12 @@
 //! chunks (merging out-of-order samples in), the caller writes and opens
 //! the partitions, then `drop_persisted` removes exactly what was written.
 
-use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter};
+use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter, TARGET_RECORD_BYTES};
+use super::linked_records::RecordWriter;
 use super::series::{HeadChunk, MemSeries};
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
+use crate::model::histogram::FloatHistogram;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
@@ -24,6 +26,7 @@ pub(crate) struct Taken {
     series: Arc<MemSeries>,
     chunks: Vec<Chunk>,
     ooo: Vec<i64>,
+    histograms: Vec<i64>,
 }
 
 /// Hours ready to persist: hour start → series data to write, and what to
@@ -65,7 +68,8 @@ impl Head {
             {
                 d.seal_open();
             }
-            let mut hours: BTreeMap<i64, (Vec<HeadChunk>, Vec<Sample>)> = BTreeMap::new();
+            type Hour = (Vec<HeadChunk>, Vec<Sample>, Vec<(i64, FloatHistogram)>);
+            let mut hours: BTreeMap<i64, Hour> = BTreeMap::new();
             for c in d
                 .sealed
                 .iter()
@@ -80,12 +84,16 @@ impl Head {
                     .1
                     .push(Sample::new(t, f64::from_bits(b)));
             }
+            for (t, h) in d.histograms_in(i64::MIN, ready_end.saturating_sub(1)) {
+                hours.entry(hour_of(t)).or_default().2.push((t, h));
+            }
             drop(d);
-            for (hour, (chunks, ooo)) in hours {
+            for (hour, (chunks, ooo, histograms)) in hours {
                 let taken = Taken {
                     series: Arc::clone(&s),
                     chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
                     ooo: ooo.iter().map(|x| x.t).collect(),
+                    histograms: histograms.iter().map(|x| x.0).collect(),
                 };
                 // One chunk per series-hour on disk: half the per-chunk
                 // overhead of the head's 120-sample chunks, and the
@@ -95,6 +103,7 @@ impl Head {
                 e.0.push(PartSeries {
                     labels: s.labels.clone(),
                     chunks: part_chunks,
+                    histograms,
                 });
                 e.1.push(taken);
             }
@@ -111,6 +120,7 @@ impl Head {
             for k in t.ooo {
                 d.ooo.remove(&k);
             }
+            d.drop_histograms(&t.histograms);
         }
     }
 
@@ -168,19 +178,42 @@ impl Head {
     /// every live series (even one whose samples all moved to partitions,
     /// as later records name it by ref only) with its chunks as they are
     /// (the open one sealed as a copy), its out-of-order samples and its
-    /// newest sample, 256 series (at most a few MiB) per record.
+    /// newest sample, 256 series (at most a few MiB) per record; then the
+    /// histogram samples as batch records naming the series by ref.
     pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
+        let mut with_hist: Vec<Arc<MemSeries>> = Vec::new();
         let mut series = series.into_iter();
         let mut w = SeriesRecordWriter::default();
+        let mut hist_pass = None;
         std::iter::from_fn(move || {
             for s in series.by_ref() {
                 w.add(&series_entry(&s));
+                if lock(&s.data).ooo.hist().is_some() {
+                    with_hist.push(s);
+                }
                 if w.full() {
                     return Some(w.take());
                 }
             }
-            (!w.is_empty()).then(|| w.take())
+            if !w.is_empty() {
+                return Some(w.take());
+            }
+            let hs = hist_pass.get_or_insert_with(|| std::mem::take(&mut with_hist).into_iter());
+            let mut rec = RecordWriter::default();
+            let mut bytes = 0usize;
+            for s in hs.by_ref() {
+                let h = lock(&s.data).histograms_in(i64::MIN, i64::MAX);
+                bytes += h
+                    .iter()
+                    .map(|(_, h)| 64 + 8 * h.num_buckets())
+                    .sum::<usize>();
+                rec.histogram_group(s.id, &h);
+                if bytes >= TARGET_RECORD_BYTES {
+                    break;
+                }
+            }
+            (!rec.is_empty()).then(|| rec.finish())
         })
     }
 }

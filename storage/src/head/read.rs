@@ -1,13 +1,12 @@
 //! Reading the head: the querier over in-memory series.
 
-use super::series::MemSeries;
+use super::series::{MemSeries, Snapshot};
 use super::{Head, lock, read};
-use crate::chunk_handle::ChunkMeta;
 use crate::error::StorageError;
+use crate::histogram_iter::HistogramIter;
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::refs::{HeadRef, PostingId};
-use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
@@ -37,15 +36,15 @@ impl Head {
 }
 
 impl Head {
-    /// Matching series with their data in `[mint, maxt]`: chunk handles and
-    /// out-of-order samples (unsorted by labels, possibly empty in range).
-    #[allow(clippy::type_complexity)]
+    /// Matching series with their data in `[mint, maxt]`: chunk handles,
+    /// out-of-order samples and histogram samples (unsorted by labels,
+    /// possibly empty in range).
     pub(crate) fn select_raw(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Vec<(Labels, Vec<ChunkMeta>, Vec<Sample>)> {
+    ) -> Vec<(Labels, Snapshot)> {
         let ids: Vec<HeadRef> = self
             .select_ids(matchers)
             .iter()
@@ -85,11 +84,11 @@ impl Head {
                 let Some(Some(s)) = by_id.get(id.index()) else {
                     continue;
                 };
-                let (chunks, ooo) = lock(&s.data).snapshot(mint, maxt);
-                if chunks.is_empty() && ooo.is_empty() {
+                let snap = lock(&s.data).snapshot(mint, maxt);
+                if snap.is_empty() {
                     continue;
                 }
-                out.push((s.labels.clone(), chunks, ooo));
+                out.push((s.labels.clone(), snap));
             }
         }
         out
@@ -108,11 +107,16 @@ impl Querier for HeadQuerier<'_> {
             return Ok(SeriesSet::default());
         }
         let mut out = Vec::new();
-        for (labels, run, ooo) in self.head.select_raw(matchers, mint, maxt) {
-            let samples = SampleIter::new(vec![run], ooo, mint, maxt);
+        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
+            let samples = SampleIter::new(vec![snap.chunks], snap.ooo, mint, maxt);
+            let histograms = HistogramIter::from_sorted(snap.histograms);
             // Chunks may overlap the range without a sample inside it.
-            if !samples.is_exhausted() {
-                out.push(Series { labels, samples });
+            if !samples.is_exhausted() || !histograms.is_empty() {
+                out.push(Series {
+                    labels,
+                    samples,
+                    histograms,
+                });
             }
         }
         Ok(SeriesSet::new(out))

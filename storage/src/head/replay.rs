@@ -261,6 +261,20 @@ impl Head {
                 }
             }
         }
+        for (id, hs) in rec.histograms {
+            let Some(s) = self.by_id(id) else {
+                stats.unknown_series_samples += hs.len() as u64;
+                continue;
+            };
+            let mut data = lock(&s.data);
+            for (t, h) in &hs {
+                if data.append_histogram(*t, h, &rules) == Outcome::Appended {
+                    stats.samples += 1;
+                    max = max.max(*t);
+                    min = min.min(*t);
+                }
+            }
+        }
         self.max_t.fetch_max(max, Ordering::Relaxed);
         self.min_t.fetch_min(min, Ordering::Relaxed);
         // A group is stored already when its series holds a newer sample

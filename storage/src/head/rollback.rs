@@ -43,6 +43,11 @@ impl Head {
                 removed += lock(&s.data).remove(samples, self.opts.cut);
             }
         }
+        for (id, hs) in &rec.histograms {
+            if let Some(s) = self.by_id(*id) {
+                removed += lock(&s.data).remove_histograms(hs);
+            }
+        }
         // Series this batch created and nobody else has written since: as
         // if they had never been named.
         let mut dropped = 0;

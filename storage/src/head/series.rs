@@ -4,6 +4,7 @@
 use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::chunk_handle::{ChunkData, ChunkMeta};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
@@ -25,7 +26,7 @@ pub(crate) struct HeadChunk {
 pub(crate) struct SeriesData {
     pub(crate) sealed: ThinVec<HeadChunk>,
     pub(crate) open: XorAppender,
-    /// Out-of-order samples by time (value bits).
+    /// Out-of-order samples by time (value bits), and the histograms.
     pub(crate) ooo: OooMap,
     /// Newest in-order sample (time, value bits); kept when its chunk moves
     /// to a partition, so the acceptance rules still see it.
@@ -33,6 +34,20 @@ pub(crate) struct SeriesData {
     /// Set (under this lock) when garbage collection removed the series;
     /// an appender that finds it set looks the series up again.
     pub(crate) deleted: bool,
+}
+
+/// A series' data in a time range, as a reader copies it.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) chunks: Vec<ChunkMeta>,
+    pub(crate) ooo: Vec<Sample>,
+    pub(crate) histograms: Vec<(i64, FloatHistogram)>,
+}
+
+impl Snapshot {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.ooo.is_empty() && self.histograms.is_empty()
+    }
 }
 
 /// What happened to one sample.
@@ -118,6 +133,9 @@ impl SeriesData {
         if let Some(refused) = rules.refuse_time(s.t) {
             return refused;
         }
+        if self.has_histogram_at(s.t) {
+            return Outcome::DuplicateConflict;
+        }
         let Some(max_t) = self.max_t() else {
             return self.append_in_order(s, rules);
         };
@@ -170,7 +188,7 @@ impl SeriesData {
         self.open = XorAppender::new();
     }
 
-    /// The value bits stored at exactly `t`, if any.
+    /// The float value bits stored at exactly `t`, if any.
     pub(crate) fn stored_at(&self, t: i64) -> Option<u64> {
         if let Some(&b) = self.ooo.get(&t) {
             return Some(b);
@@ -225,9 +243,10 @@ impl SeriesData {
         }
     }
 
-    /// Samples with `mint <= t <= maxt`, for a reader: chunk handles and
-    /// the out-of-order samples, copied so the lock can be released.
-    pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> (Vec<ChunkMeta>, Vec<Sample>) {
+    /// Samples with `mint <= t <= maxt`, for a reader: chunk handles, the
+    /// out-of-order samples and the histogram samples, copied so the lock
+    /// can be released.
+    pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> Snapshot {
         let sealed = overlapping(&self.sealed, mint, maxt);
         let mut chunks: Vec<ChunkMeta> = Vec::with_capacity(sealed.len() + 1);
         chunks.extend(sealed.iter().map(|c| ChunkMeta {
@@ -253,7 +272,12 @@ impl SeriesData {
         } else {
             Vec::new()
         };
-        (chunks, ooo)
+        let histograms = self.histograms_in(mint, maxt);
+        Snapshot {
+            chunks,
+            ooo,
+            histograms,
+        }
     }
 
     /// True when nothing is held and the newest sample is before `t`.
@@ -262,6 +286,10 @@ impl SeriesData {
             && self.open.is_empty()
             && self.ooo.is_empty()
             && self.newest.is_none_or(|(n, _)| n < t)
+            && self
+                .ooo
+                .hist()
+                .is_none_or(|h| h.samples.is_empty() && h.newest.is_none_or(|n| n < t))
     }
 
     /// Samples stored (in-order and out-of-order).
@@ -272,6 +300,7 @@ impl SeriesData {
             .sum::<usize>()
             + self.open.len()
             + self.ooo.len()
+            + self.num_histograms()
     }
 }
 

@@ -5,6 +5,7 @@
 //! them takes a series' fixed part down a size class (measured: 232 → 184
 //! bytes), which is most of what an idle series costs.
 
+use super::hist_series::HistData;
 use std::collections::BTreeMap;
 use std::ops::{Deref, RangeBounds};
 
@@ -41,26 +42,40 @@ impl<T> Deref for ThinVec<T> {
     }
 }
 
-/// Out-of-order samples (time → value bits) behind one pointer.
+/// A series' rarely used parts behind one pointer: out-of-order samples
+/// (time → value bits) and native histogram samples.
 #[derive(Debug, Default)]
-#[allow(clippy::box_collection)] // the box is the point: 8 bytes, not 24
-pub(crate) struct OooMap(Option<Box<BTreeMap<i64, u64>>>);
+pub(crate) struct OooMap(Option<Box<Rare>>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
+    map: BTreeMap<i64, u64>,
+    hist: Option<HistData>,
+}
 
 impl OooMap {
     pub(crate) fn get(&self, t: &i64) -> Option<&u64> {
-        self.0.as_ref()?.get(t)
+        self.0.as_ref()?.map.get(t)
     }
 
     pub(crate) fn insert(&mut self, t: i64, bits: u64) {
-        self.0.get_or_insert_with(Box::default).insert(t, bits);
+        self.0.get_or_insert_with(Box::default).map.insert(t, bits);
     }
 
     pub(crate) fn remove(&mut self, t: &i64) {
         if let Some(m) = &mut self.0 {
-            m.remove(t);
-            if m.is_empty() {
-                self.0 = None;
-            }
+            m.map.remove(t);
+            self.free_if_empty();
+        }
+    }
+
+    fn free_if_empty(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|m| m.map.is_empty() && m.hist.is_none())
+        {
+            self.0 = None;
         }
     }
 
@@ -68,19 +83,44 @@ impl OooMap {
         &self,
         r: impl RangeBounds<i64> + Clone,
     ) -> impl Iterator<Item = (&i64, &u64)> {
-        self.0.iter().flat_map(move |m| m.range(r.clone()))
+        self.0.iter().flat_map(move |m| m.map.range(r.clone()))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&i64, &u64)> {
-        self.0.iter().flat_map(|m| m.iter())
+        self.0.iter().flat_map(|m| m.map.iter())
     }
 
+    /// True when no out-of-order sample is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.0.as_ref().is_none_or(|m| m.map.is_empty())
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |m| m.len())
+        self.0.as_ref().map_or(0, |m| m.map.len())
+    }
+
+    /// The series' histogram samples, if it has any.
+    pub(crate) fn hist(&self) -> Option<&HistData> {
+        self.0.as_ref()?.hist.as_ref()
+    }
+
+    pub(crate) fn hist_mut(&mut self) -> Option<&mut HistData> {
+        self.0.as_mut()?.hist.as_mut()
+    }
+
+    pub(crate) fn hist_or_default(&mut self) -> &mut HistData {
+        self.0
+            .get_or_insert_with(Box::default)
+            .hist
+            .get_or_insert_with(HistData::default)
+    }
+
+    /// Drops the histogram part.
+    pub(crate) fn clear_hist(&mut self) {
+        if let Some(m) = &mut self.0 {
+            m.hist = None;
+            self.free_if_empty();
+        }
     }
 }
 

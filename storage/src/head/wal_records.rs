@@ -21,6 +21,9 @@
 //!            or uvarint 7, then the value's 8 bytes little-endian
 //! ```
 //!
+//! Kind 3 (a batch holding native histograms) is kind 1 followed by
+//! `hgroups` (below, "Native histogram samples"); batches without histograms stay kind 1.
+//!
 //! Version 1 (still read): groups are `uvarint ref, uvarint count, count ×
 //! (zigzag-varint (t - previous t in the group; the first against 0), value
 //! 8 bytes little-endian)`; defs as above.
@@ -32,6 +35,7 @@
 
 use crate::chunk::xor::{POW10, at_scale, decimal_repr};
 use crate::encoding::{VarintError, put_uvarint, read_uvarint, unzigzag, zigzag};
+use crate::model::histogram::{CounterResetHint, FloatHistogram, Span};
 use crate::model::labels::Labels;
 use crate::model::refs::{HeadRef, PostingId};
 use crate::model::sample::Sample;
@@ -43,6 +47,8 @@ pub(crate) const VERSION: u8 = 2;
 const VERSION_1: u8 = 1;
 /// Record kind: a batch of series definitions and samples.
 pub(crate) const KIND_BATCH: u8 = 1;
+/// Record kind: a batch with native histogram samples after the floats.
+pub(crate) const KIND_HISTOGRAM_BATCH: u8 = 3;
 /// Value tag: 8 raw bytes follow (no exact decimal form).
 const RAW_VALUE: u64 = 7;
 
@@ -53,6 +59,7 @@ pub(crate) struct BatchRecord {
     pub(crate) groups: Vec<(HeadRef, Vec<Sample>)>,
     /// Version 3 groups whose base sample was not found.
     pub(crate) unlinked: Vec<Unlinked>,
+    pub(crate) histograms: Vec<(HeadRef, Vec<(i64, FloatHistogram)>)>,
 }
 
 /// A version 3 group whose base sample replay could not find (yet).
@@ -85,6 +92,9 @@ pub(crate) struct RecordWriter {
     ngroups: u64,
     prev_ref: i64,
     prev_t: i64,
+    hgroups: Vec<u8>,
+    nhgroups: u64,
+    prev_href: i64,
 }
 
 pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -166,14 +176,29 @@ impl RecordWriter {
         }
     }
 
+    pub(crate) fn histogram_group(&mut self, id: HeadRef, samples: &[(i64, FloatHistogram)]) {
+        if put_histogram_group(&mut self.hgroups, &mut self.prev_href, id, samples) {
+            self.nhgroups += 1;
+        }
+    }
+
     pub(crate) fn finish(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.defs.len() + self.groups.len() + 24);
+        let mut out =
+            Vec::with_capacity(self.defs.len() + self.groups.len() + self.hgroups.len() + 24);
         out.push(VERSION);
-        out.push(KIND_BATCH);
+        out.push(if self.nhgroups > 0 {
+            KIND_HISTOGRAM_BATCH
+        } else {
+            KIND_BATCH
+        });
         put_uvarint(&mut out, self.ndefs);
         out.extend_from_slice(&self.defs);
         put_uvarint(&mut out, self.ngroups);
         out.extend_from_slice(&self.groups);
+        if self.nhgroups > 0 {
+            put_uvarint(&mut out, self.nhgroups);
+            out.extend_from_slice(&self.hgroups);
+        }
         out
     }
 }
@@ -294,7 +319,8 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
     if version != VERSION && version != VERSION_1 {
         return r.err("unknown record version");
     }
-    if r.u8()? != KIND_BATCH {
+    let kind = r.u8()?;
+    if kind != KIND_BATCH && !(kind == KIND_HISTOGRAM_BATCH && version == VERSION) {
         return r.err("unknown record kind");
     }
     let mut rec = BatchRecord::default();
@@ -316,10 +342,64 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
         };
         rec.groups.push(group);
     }
+    if kind == KIND_HISTOGRAM_BATCH {
+        let n = r.count(2)?;
+        let mut prev_ref = 0i64;
+        for _ in 0..n {
+            rec.histograms.push(histogram_group(&mut r, &mut prev_ref)?);
+        }
+    }
     if r.pos != b.len() {
         return r.err("trailing bytes after the record");
     }
     Ok(rec)
+}
+
+#[allow(clippy::type_complexity)]
+/// Appends one series' histogram samples as an `hgroup` (the same in
+/// version 2 kind 3 and version 3 records); false when there are none.
+pub(super) fn put_histogram_group(
+    g: &mut Vec<u8>,
+    prev_href: &mut i64,
+    id: HeadRef,
+    samples: &[(i64, FloatHistogram)],
+) -> bool {
+    if samples.is_empty() {
+        return false;
+    }
+    let id = i64::from(id.raw());
+    put_uvarint(g, zigzag(id - *prev_href));
+    *prev_href = id;
+    put_uvarint(g, samples.len() as u64);
+    let mut prev_t = 0i64;
+    for (t, h) in samples {
+        put_uvarint(g, zigzag(t.wrapping_sub(prev_t)));
+        prev_t = *t;
+        put_histogram(g, h);
+    }
+    true
+}
+
+pub(super) fn histogram_group(
+    r: &mut Reader<'_>,
+    prev_ref: &mut i64,
+) -> Result<(HeadRef, Vec<(i64, FloatHistogram)>), RecordError> {
+    let id = prev_ref.wrapping_add(r.zvarint()?);
+    let Ok(raw) = u32::try_from(id) else {
+        return r.err("series ref beyond u32");
+    };
+    *prev_ref = id;
+    let n = r.count(12)?;
+    if n == 0 {
+        return r.err("empty histogram group");
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut t = 0i64;
+    for _ in 0..n {
+        t = t.wrapping_add(r.zvarint()?);
+        out.push((t, histogram(r)?));
+    }
+    Ok((HeadRef::from_raw(raw), out))
 }
 
 fn group_v1(r: &mut Reader<'_>) -> Result<(HeadRef, Vec<Sample>), RecordError> {
@@ -362,148 +442,105 @@ fn group_v2(
     Ok((HeadRef::from_raw(raw), samples))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::sample::STALE_NAN_BITS;
+// Native histogram samples in WAL batch records (kind 3):
+//
+// ```text
+// hgroups  = uvarint n, n × hgroup
+// hgroup   = zigzag-uvarint (ref - previous hgroup's ref; the first
+//            against 0), uvarint count, count × (time hist)
+// time     = zigzag-uvarint (t - previous t in the group; the first
+//            against 0)
+// hist     = u8 counter-reset hint, zigzag-uvarint schema,
+//            value zero_threshold, value zero_count, value count, value sum,
+//            spans positive, spans negative,
+//            buckets positive, buckets negative, buckets custom_values
+// spans    = uvarint n, n × (zigzag-uvarint offset, uvarint length)
+// buckets  = uvarint n, n × value, each coded against the one before it
+// value    = as in batch records (an exact decimal against the previous
+//            value of its run, or 7 then 8 raw bytes)
+// ```
 
-    #[test]
-    fn round_trip() {
-        let mut w = RecordWriter::with_capacity(4);
-        let l = Labels::from_pairs([("__name__", "up"), ("job", "é")]);
-        w.def(HeadRef::from_raw(7), &l);
-        let s = vec![
-            Sample::new(1_700_000_000_000, 1.5),
-            Sample::new(1_700_000_000_000 - 5, f64::from_bits(STALE_NAN_BITS)),
-            Sample::new(i64::MIN, -0.0),
-        ];
-        w.group(HeadRef::from_raw(7), &s);
-        w.group(HeadRef::from_raw(3), &[]);
-        let b = w.finish();
-        let rec = decode(&b).unwrap();
-        assert_eq!(rec.defs, vec![(HeadRef::from_raw(7), l)]);
-        assert_eq!(rec.groups, vec![(HeadRef::from_raw(7), s)]);
-    }
-
-    /// A version 1 record, laid out as the first writer did.
-    fn encode_v1(defs: &[(HeadRef, Labels)], groups: &[(HeadRef, Vec<Sample>)]) -> Vec<u8> {
-        let mut out = vec![VERSION_1, KIND_BATCH];
-        put_uvarint(&mut out, defs.len() as u64);
-        for (id, l) in defs {
-            put_uvarint(&mut out, u64::from(id.raw()));
-            put_labels(&mut out, l);
-        }
-        put_uvarint(&mut out, groups.len() as u64);
-        for (id, samples) in groups {
-            put_uvarint(&mut out, u64::from(id.raw()));
-            put_uvarint(&mut out, samples.len() as u64);
-            let mut prev = 0i64;
-            for s in samples {
-                put_uvarint(&mut out, zigzag(s.t.wrapping_sub(prev)));
-                out.extend_from_slice(&s.v.to_bits().to_le_bytes());
-                prev = s.t;
-            }
-        }
-        out
-    }
-
-    fn bits(groups: &[(HeadRef, Vec<Sample>)]) -> Vec<(u32, Vec<(i64, u64)>)> {
-        groups
-            .iter()
-            .map(|(id, s)| (id.raw(), s.iter().map(|x| (x.t, x.v.to_bits())).collect()))
-            .collect()
-    }
-
-    #[test]
-    fn version_1_records_still_replay() {
-        let l = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
-        let defs = vec![(HeadRef::from_raw(3), l)];
-        let groups = vec![
-            (
-                HeadRef::from_raw(3),
-                vec![
-                    Sample::new(1_700_000_000_000, 1.5),
-                    Sample::new(1_700_000_015_000, 2.0),
-                ],
-            ),
-            (HeadRef::from_raw(9), vec![Sample::new(-5, f64::NAN)]),
-        ];
-        let rec = decode(&encode_v1(&defs, &groups)).unwrap();
-        assert_eq!(rec.defs, defs);
-        assert_eq!(bits(&rec.groups), bits(&groups));
-    }
-
-    #[test]
-    fn scrape_aligned_batches_cost_a_few_bytes_per_sample() {
-        // One sample per series, as remote write sends them: counters with
-        // two decimals, all at one time.
-        let mut w = RecordWriter::with_capacity(2000);
-        for i in 0..2000u32 {
-            let v = (f64::from(i) * 12_345.67 * 100.0).round() / 100.0;
-            w.group(HeadRef::from_raw(i), &[Sample::new(1_700_000_000_000, v)]);
-        }
-        let b = w.finish();
-        let per_sample = b.len() as f64 / 2000.0;
-        println!("{per_sample:.2} bytes/sample (version 1: about 17)");
-        assert!(per_sample < 9.0, "{per_sample}");
-        assert_eq!(decode(&b).unwrap().groups.len(), 2000);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_groups_round_trip_bit_exact(
-            groups in proptest::collection::vec(
-                (0u32..5000, proptest::collection::vec((proptest::num::i64::ANY, proptest::num::u64::ANY, 0u8..4), 1..20)),
-                0..20,
-            )
-        ) {
-            let mut w = RecordWriter::with_capacity(0);
-            let want: Vec<(HeadRef, Vec<Sample>)> = groups
-                .into_iter()
-                .map(|(id, xs)| {
-                    let samples = xs
-                        .into_iter()
-                        .map(|(t, v, shape)| {
-                            // Mix raw bit patterns with decimals of each kind.
-                            let v = match shape {
-                                0 => f64::from_bits(v),
-                                1 => (v % 1_000_000) as f64 / 100.0,
-                                2 => -((v % 1000) as f64),
-                                _ => (v >> 40) as f64 * 0.001,
-                            };
-                            Sample::new(t % 10_000_000_000_000, v)
-                        })
-                        .collect();
-                    (HeadRef::from_raw(id), samples)
-                })
-                .collect();
-            for (id, s) in &want {
-                w.group(*id, s);
-            }
-            let got = decode(&w.finish()).unwrap();
-            proptest::prop_assert_eq!(bits(&got.groups), bits(&want));
-        }
-    }
-
-    #[test]
-    fn every_truncation_and_garbage_is_an_error_not_a_panic() {
-        let mut w = RecordWriter::with_capacity(2);
-        w.def(HeadRef::from_raw(1), &Labels::from_pairs([("a", "b")]));
-        w.group(
-            HeadRef::from_raw(1),
-            &[Sample::new(5, 1.0), Sample::new(6, 2.0)],
-        );
-        let b = w.finish();
-        for n in 0..b.len() {
-            assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");
-        }
-        let mut rng = fastrand::Rng::with_seed(88172645463325252);
-        for _ in 0..5_000 {
-            let x = rng.u64(..);
-            let mut c = b.clone();
-            let i = (x as usize) % c.len();
-            c[i] ^= (x >> 32) as u8 | 1;
-            let _ = decode(&c);
-        }
+fn put_spans(out: &mut Vec<u8>, spans: &[Span]) {
+    put_uvarint(out, spans.len() as u64);
+    for s in spans {
+        put_uvarint(out, zigzag(i64::from(s.offset)));
+        put_uvarint(out, u64::from(s.length));
     }
 }
+
+fn put_run(out: &mut Vec<u8>, values: &[f64]) {
+    put_uvarint(out, values.len() as u64);
+    let mut prev = None;
+    for v in values {
+        put_value(out, *v, &mut prev);
+    }
+}
+
+/// Appends one histogram.
+fn put_histogram(out: &mut Vec<u8>, h: &FloatHistogram) {
+    out.push(h.counter_reset_hint as u8);
+    put_uvarint(out, zigzag(i64::from(h.schema)));
+    for v in [h.zero_threshold, h.zero_count, h.count, h.sum] {
+        put_value(out, v, &mut None);
+    }
+    put_spans(out, &h.positive_spans);
+    put_spans(out, &h.negative_spans);
+    put_run(out, &h.positive_buckets);
+    put_run(out, &h.negative_buckets);
+    put_run(out, &h.custom_values);
+}
+
+fn spans(r: &mut Reader<'_>) -> Result<Vec<Span>, RecordError> {
+    let n = r.count(2)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let offset = i32::try_from(r.zvarint()?).or_else(|_| r.err("span offset beyond i32"))?;
+        let length = u32::try_from(r.uvarint()?).or_else(|_| r.err("span length beyond u32"))?;
+        out.push(Span { offset, length });
+    }
+    Ok(out)
+}
+
+fn run(r: &mut Reader<'_>) -> Result<Vec<f64>, RecordError> {
+    let n = r.count(1)?;
+    let mut out = Vec::with_capacity(n);
+    let mut prev = None;
+    for _ in 0..n {
+        out.push(r.value(&mut prev)?);
+    }
+    Ok(out)
+}
+
+/// Reads one histogram written by [`put_histogram`].
+fn histogram(r: &mut Reader<'_>) -> Result<FloatHistogram, RecordError> {
+    let hint = r.u8()?;
+    if hint > 3 {
+        return r.err("bad counter-reset hint");
+    }
+    let schema = i32::try_from(r.zvarint()?).or_else(|_| r.err("schema beyond i32"))?;
+    let zero_threshold = r.value(&mut None)?;
+    let zero_count = r.value(&mut None)?;
+    let count = r.value(&mut None)?;
+    let sum = r.value(&mut None)?;
+    Ok(FloatHistogram {
+        counter_reset_hint: CounterResetHint::from_u8(hint),
+        schema,
+        zero_threshold,
+        zero_count,
+        count,
+        sum,
+        positive_spans: spans(r)?,
+        negative_spans: spans(r)?,
+        positive_buckets: run(r)?,
+        negative_buckets: run(r)?,
+        custom_values: run(r)?,
+    })
+}
+
+#[cfg(test)]
+#[path = "wal_records_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "wal_histograms_tests.rs"]
+mod histogram_tests;

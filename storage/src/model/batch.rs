@@ -1,5 +1,6 @@
 //! What a writer hands to `Storage::append`.
 
+use super::histogram::FloatHistogram;
 use super::labels::Labels;
 use super::sample::Sample;
 
@@ -8,8 +9,10 @@ use super::sample::Sample;
 pub struct SeriesSamples {
     /// The series.
     pub labels: Labels,
-    /// Its samples.
+    /// Its float samples.
     pub samples: Vec<Sample>,
+    /// Its native histogram samples (time, histogram), in any order.
+    pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
 /// A batch of samples for many series: one WAL record, one acknowledgement.
@@ -27,12 +30,28 @@ impl WriteBatch {
 
     /// Adds samples for a series.
     pub fn push(&mut self, labels: Labels, samples: Vec<Sample>) {
-        self.series.push(SeriesSamples { labels, samples });
+        self.series.push(SeriesSamples {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        });
     }
 
-    /// Total samples.
+    /// Adds native histogram samples for a series.
+    pub fn push_histograms(&mut self, labels: Labels, histograms: Vec<(i64, FloatHistogram)>) {
+        self.series.push(SeriesSamples {
+            labels,
+            samples: Vec::new(),
+            histograms,
+        });
+    }
+
+    /// Total samples, floats and histograms.
     pub fn num_samples(&self) -> usize {
-        self.series.iter().map(|s| s.samples.len()).sum()
+        self.series
+            .iter()
+            .map(|s| s.samples.len() + s.histograms.len())
+            .sum()
     }
 
     /// True when the batch holds no samples.
@@ -54,6 +73,8 @@ pub struct SeriesRef<'a> {
     /// newer than the series' last sample and older than the sample, as
     /// Prometheus does: the counter (re)started there.
     pub start_timestamps: &'a [i64],
+    /// Native histogram samples (time, histogram), in any order.
+    pub histograms: &'a [(i64, FloatHistogram)],
 }
 
 /// A batch that borrows from the request it was decoded from, so storing
@@ -92,12 +113,30 @@ impl<'a> BorrowedBatch<'a> {
             labels,
             samples,
             start_timestamps,
+            histograms: &[],
         });
     }
 
-    /// Total samples.
+    /// Adds native histogram samples for a series.
+    pub fn push_histograms(
+        &mut self,
+        labels: &'a [(&'a str, &'a str)],
+        histograms: &'a [(i64, FloatHistogram)],
+    ) {
+        self.series.push(SeriesRef {
+            labels,
+            samples: &[],
+            start_timestamps: &[],
+            histograms,
+        });
+    }
+
+    /// Total samples, floats and histograms.
     pub fn num_samples(&self) -> usize {
-        self.series.iter().map(|s| s.samples.len()).sum()
+        self.series
+            .iter()
+            .map(|s| s.samples.len() + s.histograms.len())
+            .sum()
     }
 
     /// True when the batch holds no samples.

@@ -7,7 +7,7 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::reader::parse_index;
-use super::writer::{CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1};
+use super::writer::{CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3};
 use crate::chunk::ChunkView;
 use crate::model::sample::Sample;
 use std::path::Path;
@@ -82,8 +82,21 @@ pub fn check(dir: &Path) -> PartitionCheck {
     let meta_bytes = read(&mut c, dir, "meta.json");
     let chunks = read(&mut c, dir, "chunks");
     let index = read(&mut c, dir, "index");
+    let ds = crate::downsample::FILE;
+    if dir.join(ds).exists()
+        && let Some(b) = read(&mut c, dir, ds)
+        && let Err(e) = crate::downsample::decode(&b)
+    {
+        c.problem(ds, e.offset as u64, e.reason);
+    }
     let meta = meta_bytes.and_then(|b| match serde_json::from_slice::<Meta>(&b) {
-        Ok(m) if m.version == u32::from(VERSION) || m.version == u32::from(VERSION_1) => Some(m),
+        Ok(m)
+            if [VERSION_1, VERSION, VERSION_3]
+                .map(u32::from)
+                .contains(&m.version) =>
+        {
+            Some(m)
+        }
         Ok(m) => {
             c.problem("meta.json", 0, format!("unknown version {}", m.version));
             None
@@ -149,21 +162,31 @@ pub fn check(dir: &Path) -> PartitionCheck {
     // is damaged, series by series.
     let mut buf: Vec<Sample> = Vec::new();
     for s in &series {
-        for &(_, _, start, end) in &s.chunks {
+        let floats = s.chunks.iter().map(|r| (r, "chunk"));
+        for (&(_, _, start, end), what) in
+            floats.chain(s.hchunks.iter().map(|r| (r, "histogram chunk")))
+        {
             let Some(bytes) = chunks.get(start..end) else {
                 c.problem("chunks", start as u64, "chunk outside the file");
                 continue;
             };
-            buf.clear();
-            match ChunkView::parse(bytes).and_then(|v| v.decode_into(&mut buf)) {
-                Ok(()) => {
+            let decoded = if what == "chunk" {
+                buf.clear();
+                ChunkView::parse(bytes)
+                    .and_then(|v| v.decode_into(&mut buf))
+                    .map(|()| buf.len())
+            } else {
+                crate::chunk::histogram::decode(bytes).map(|h| h.len())
+            };
+            match decoded {
+                Ok(n) => {
                     c.chunks += 1;
-                    c.samples += buf.len() as u64;
+                    c.samples += n as u64;
                 }
                 Err(e) => c.problem(
                     "chunks",
                     start as u64,
-                    format!("chunk of {}: {e}", s.labels),
+                    format!("{what} of {}: {e}", s.labels),
                 ),
             }
         }

@@ -2,6 +2,7 @@
 //! their own label index, one per hour (or per day, once compacted). Layout in `FORMAT.md` beside this file.
 
 mod check;
+mod cursor;
 mod meta;
 mod reader;
 mod writer;

@@ -1,13 +1,18 @@
 //! Opening a partition: every byte is checked before it is served.
 
 use super::PartitionError;
+use super::cursor::Cursor;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
+    VERSION_3,
 };
+use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
-use crate::encoding::{VarintError, read_uvarint, unzigzag};
+use crate::downsample::DsSeries;
+use crate::encoding::unzigzag;
 use crate::index::MemPostings;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
 use crate::model::matcher::Matcher;
 use crate::model::refs::{PostingId, SeriesOrd};
@@ -25,7 +30,14 @@ pub(super) struct SeriesEntry {
     pub(super) labels: Labels,
     /// `(min_t, max_t, start, end)`.
     pub(super) chunks: Vec<(i64, i64, usize, usize)>,
+    /// Histogram chunks, the same way (version 3).
+    pub(super) hchunks: Vec<(i64, i64, usize, usize)>,
 }
+
+type ChunkRange = (i64, i64, usize, usize);
+
+/// A series' labels with its histogram samples.
+pub(crate) type SeriesHistograms = (Labels, Vec<(i64, FloatHistogram)>);
 
 /// An open, verified partition. Chunks stay in the mmapped file.
 #[derive(Debug)]
@@ -37,87 +49,8 @@ pub struct Partition {
     bytes: u64,
     series: Vec<SeriesEntry>,
     postings: MemPostings<SeriesOrd>,
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    /// Offset of `b` in its file, for error messages.
-    base: usize,
-    file: &'static str,
-    dir: &'a str,
-}
-
-impl<'a> Cursor<'a> {
-    fn corrupt(&self, reason: impl Into<String>) -> PartitionError {
-        PartitionError::Corrupt {
-            dir: self.dir.to_string(),
-            file: self.file,
-            offset: self.base + self.pos,
-            reason: reason.into(),
-        }
-    }
-
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], PartitionError> {
-        let s = self
-            .b
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| self.corrupt("ends early"))?;
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn uvarint(&mut self) -> Result<u64, PartitionError> {
-        read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
-            VarintError::Truncated => self.corrupt("ends early"),
-            VarintError::Overflow => self.corrupt("varint overflow"),
-        })
-    }
-
-    /// A count bounded by the bytes left (each item takes ≥ 1 byte).
-    fn count(&mut self) -> Result<usize, PartitionError> {
-        let n = self.uvarint()?;
-        if n > (self.b.len() - self.pos) as u64 {
-            return Err(self.corrupt("count larger than the section"));
-        }
-        Ok(n as usize)
-    }
-
-    fn index(&mut self, len: usize) -> Result<usize, PartitionError> {
-        let i = self.uvarint()?;
-        if i >= len as u64 {
-            return Err(self.corrupt(format!("reference {i} out of range {len}")));
-        }
-        Ok(i as usize)
-    }
-
-    fn u32(&mut self) -> Result<u32, PartitionError> {
-        let b = self.bytes(4)?;
-        let mut a = [0u8; 4];
-        a.copy_from_slice(b);
-        Ok(u32::from_le_bytes(a))
-    }
-
-    /// `len | payload | crc32`, checked.
-    fn section(&mut self) -> Result<Cursor<'a>, PartitionError> {
-        let len = self.u32()? as usize;
-        let start = self.pos;
-        let payload = self.bytes(len)?;
-        let stored = self.u32()?;
-        let computed = crc32fast::hash(payload);
-        if stored != computed {
-            return Err(self.corrupt(format!(
-                "section checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            )));
-        }
-        Ok(Cursor {
-            b: payload,
-            pos: 0,
-            base: self.base + start,
-            file: self.file,
-            dir: self.dir,
-        })
-    }
+    /// Downsampled series (`downsampled` file), sorted by labels.
+    downsampled: Vec<DsSeries>,
 }
 
 fn io(dir: &Path) -> impl Fn(std::io::Error) -> PartitionError + '_ {
@@ -181,14 +114,24 @@ impl Partition {
 
         let index = fs.read(&dir.join("index")).map_err(io(&dir))?;
         let (series, postings) = parse_index(&dname, &meta, &index, body)?;
+        let ds_path = dir.join(crate::downsample::FILE);
+        let (downsampled, ds_len) = if fs.exists(&ds_path) {
+            let b = fs.read(&ds_path).map_err(io(&dir))?;
+            let d = crate::downsample::decode(&b)
+                .map_err(|e| corrupt(crate::downsample::FILE, e.offset, e.reason.clone()))?;
+            (d, b.len())
+        } else {
+            (Vec::new(), 0)
+        };
 
         Ok(Partition {
             dir,
             meta,
-            bytes: (meta_bytes.len() + index.len() + map.len()) as u64,
+            bytes: (meta_bytes.len() + index.len() + map.len() + ds_len) as u64,
             chunks: Arc::new(map),
             series,
             postings,
+            downsampled,
         })
     }
 
@@ -203,12 +146,31 @@ impl Partition {
     }
 
     /// Each series with the time range of its samples.
+    /// Downsampled series included.
     pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
-        self.series.iter().filter_map(|s| {
-            let first = s.chunks.first()?;
-            let last = s.chunks.last()?;
-            Some((&s.labels, first.0, last.1))
-        })
+        let raw = self.series.iter().filter_map(|s| {
+            let lo = [s.chunks.first(), s.hchunks.first()]
+                .into_iter()
+                .flatten()
+                .map(|c| c.0)
+                .min()?;
+            let hi = [s.chunks.last(), s.hchunks.last()]
+                .into_iter()
+                .flatten()
+                .map(|c| c.1)
+                .max()?;
+            Some((&s.labels, lo, hi))
+        });
+        let ds = self
+            .downsampled
+            .iter()
+            .filter_map(|s| Some((&s.labels, s.first.t, s.iv.last()?.last_t)));
+        raw.chain(ds)
+    }
+
+    /// Its downsampled series, sorted by labels.
+    pub fn downsampled(&self) -> &[DsSeries] {
+        &self.downsampled
     }
 
     /// How many series it holds.
@@ -233,6 +195,71 @@ impl Partition {
             })
             .collect();
         Some((&s.labels, chunks))
+    }
+
+    /// The `i`-th series' histogram samples (compaction reads them).
+    pub(crate) fn histograms_at(&self, i: usize) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+        let Some(s) = self.series.get(i) else {
+            return Ok(Vec::new());
+        };
+        self.decode_histograms(&s.hchunks, i64::MIN, i64::MAX)
+    }
+
+    /// Samples of histogram chunks `hchunks` in `[mint, maxt]`.
+    fn decode_histograms(
+        &self,
+        hchunks: &[ChunkRange],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+        let mut out = Vec::new();
+        for &(lo, hi, start, end) in hchunks {
+            if hi < mint || lo > maxt {
+                continue;
+            }
+            let bytes = self
+                .chunks
+                .get(start..end)
+                .ok_or(ChunkError::TooShort { len: 0 })?;
+            out.extend(
+                crate::chunk::histogram::decode(bytes)?
+                    .into_iter()
+                    .filter(|(t, _)| (mint..=maxt).contains(t)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Histogram samples in `[mint, maxt]` of the series matching
+    /// `matchers` (none before version 3).
+    pub(crate) fn select_histograms(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesHistograms>, (Labels, ChunkError)> {
+        if self.meta.version != u32::from(VERSION_3)
+            || self.meta.max_t < mint
+            || self.meta.min_t > maxt
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for id in self.postings.select(matchers).iter() {
+            let Some(s) = self.series.get(SeriesOrd::from_raw(id).index()) else {
+                continue;
+            };
+            if s.hchunks.is_empty() {
+                continue;
+            }
+            let h = self
+                .decode_histograms(&s.hchunks, mint, maxt)
+                .map_err(|e| (s.labels.clone(), e))?;
+            if !h.is_empty() {
+                out.push((s.labels.clone(), h));
+            }
+        }
+        Ok(out)
     }
 
     /// The partition's directory.
@@ -293,7 +320,12 @@ impl Partition {
             .select(matchers)
             .iter()
             .filter_map(|id| self.series.get(SeriesOrd::from_raw(id).index()))
-            .filter(|s| s.chunks.iter().any(|c| c.1 >= mint && c.0 <= maxt))
+            .filter(|s| {
+                s.chunks
+                    .iter()
+                    .chain(&s.hchunks)
+                    .any(|c| c.1 >= mint && c.0 <= maxt)
+            })
             .map(|s| &s.labels)
             .collect()
     }
@@ -306,7 +338,10 @@ impl Partition {
 
 /// Checks the fields of `meta.json` the reader relies on.
 fn check_meta(meta: &Meta) -> Result<(), String> {
-    if meta.version != u32::from(VERSION_1) && meta.version != u32::from(VERSION) {
+    if ![VERSION_1, VERSION, VERSION_3]
+        .map(u32::from)
+        .contains(&meta.version)
+    {
         return Err(format!("unknown version {}", meta.version));
     }
     if meta.span_ms <= 0 || meta.span_ms > super::DAY_MS {
@@ -341,7 +376,7 @@ pub(super) fn parse_index(
     let unpacked;
     let mut c = match (version, head.get(1).copied()) {
         (Some(VERSION_1), _) => c,
-        (Some(VERSION), Some(codec)) => {
+        (Some(VERSION | VERSION_3), Some(codec)) => {
             let body_end = index
                 .len()
                 .checked_sub(4)
@@ -416,33 +451,16 @@ pub(super) fn parse_index(
         if pairs.windows(2).any(|w| w[0].name >= w[1].name) {
             return Err(ser.corrupt("labels not sorted"));
         }
-        let nc = ser.count()?;
-        let mut chunks = Vec::with_capacity(nc);
-        let mut prev_max = i64::MIN;
-        for _ in 0..nc {
-            let rel = unzigzag(ser.uvarint()?);
-            let min_t = meta
-                .hour_start_ms
-                .checked_add(rel)
-                .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
-            let max_t = min_t
-                .checked_add_unsigned(ser.uvarint()?)
-                .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
-            let start = next_chunk;
-            let len = ser.uvarint()? as usize;
-            let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
-                return Err(ser.corrupt("chunk outside the chunks file"));
-            };
-            next_chunk = end;
-            if !chunks.is_empty() && min_t <= prev_max {
-                return Err(ser.corrupt("chunks overlap or are unsorted"));
-            }
-            prev_max = max_t;
-            chunks.push((min_t, max_t, start, end));
-        }
+        let chunks = chunk_ranges(&mut ser, meta, &mut next_chunk, body)?;
+        let hchunks = if version == Some(VERSION_3) {
+            chunk_ranges(&mut ser, meta, &mut next_chunk, body)?
+        } else {
+            Vec::new()
+        };
         series.push(SeriesEntry {
             labels: Labels::from_sorted(pairs),
             chunks,
+            hchunks,
         });
     }
 
@@ -465,6 +483,41 @@ pub(super) fn parse_index(
     }
 
     Ok((series, postings))
+}
+
+/// One list of chunk ranges of a series: sorted, disjoint, back to back
+/// in the chunks file from `next`.
+fn chunk_ranges(
+    ser: &mut Cursor<'_>,
+    meta: &Meta,
+    next: &mut usize,
+    body: usize,
+) -> Result<Vec<ChunkRange>, PartitionError> {
+    let nc = ser.count()?;
+    let mut chunks = Vec::with_capacity(nc);
+    let mut prev_max = i64::MIN;
+    for _ in 0..nc {
+        let rel = unzigzag(ser.uvarint()?);
+        let min_t = meta
+            .hour_start_ms
+            .checked_add(rel)
+            .ok_or_else(|| ser.corrupt("chunk time overflows"))?;
+        let max_t = min_t
+            .checked_add_unsigned(ser.uvarint()?)
+            .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
+        let start = *next;
+        let len = ser.uvarint()? as usize;
+        let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
+            return Err(ser.corrupt("chunk outside the chunks file"));
+        };
+        *next = end;
+        if !chunks.is_empty() && min_t <= prev_max {
+            return Err(ser.corrupt("chunks overlap or are unsorted"));
+        }
+        prev_max = max_t;
+        chunks.push((min_t, max_t, start, end));
+    }
+    Ok(chunks)
 }
 
 /// Fuzz body for the partition reader (the index and meta parsers; chunk

@@ -18,6 +18,7 @@ fn series(n: usize, start: i64) -> Vec<PartSeries> {
                 .collect();
             let c = chunk::encode(&samples).unwrap();
             PartSeries {
+                histograms: Vec::new(),
                 labels: Labels::from_pairs([
                     ("__name__", "up"),
                     ("instance", &*format!("host-{i}")),

@@ -6,6 +6,7 @@ use super::{PartitionError, hour_name};
 use crate::chunk::Chunk;
 use crate::encoding::{put_uvarint, put_zvarint};
 use crate::index::MemPostings;
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Labels, METRIC_NAME};
 use crate::model::refs::{PostingId, SeriesOrd};
 use hourglass_wal::fs::Fs;
@@ -19,7 +20,13 @@ pub(crate) struct PartSeries {
     pub(crate) labels: Labels,
     /// `(min_t, max_t, chunk)`.
     pub(crate) chunks: Vec<(i64, i64, Arc<Chunk>)>,
+    /// Native histogram samples, sorted by time (written as histogram
+    /// chunks, partition version 3).
+    pub(crate) histograms: Vec<(i64, FloatHistogram)>,
 }
+
+/// Most samples in one histogram chunk of a partition.
+const MAX_HISTOGRAM_CHUNK: usize = 1024;
 
 pub(crate) const CHUNKS_MAGIC: &[u8; 4] = b"HGCK";
 pub(crate) const INDEX_MAGIC: &[u8; 4] = b"HGIX";
@@ -29,6 +36,9 @@ pub(crate) const CHUNKS_VERSION: u8 = 1;
 pub(crate) const VERSION_1: u8 = 1;
 /// Version 2: the sections may be zstd-compressed; meta has `span_ms`.
 pub(crate) const VERSION: u8 = 2;
+/// Version 3: version 2 plus histogram chunks per series; written only for
+/// partitions holding native histograms.
+pub(crate) const VERSION_3: u8 = 3;
 /// Index version 2 codec bytes.
 pub(crate) const CODEC_NONE: u8 = 0;
 pub(crate) const CODEC_ZSTD: u8 = 1;
@@ -39,6 +49,38 @@ pub(crate) struct Encoded {
     pub(crate) chunks: Vec<u8>,
     pub(crate) index: Vec<u8>,
     pub(crate) meta: Meta,
+    /// The `downsampled` file, when the partition holds downsampled series.
+    pub(crate) downsampled: Option<Vec<u8>>,
+}
+
+impl Encoded {
+    /// Adds downsampled series (sorted by labels); `meta.json`'s time
+    /// range grows to cover them.
+    pub(crate) fn with_downsampled(
+        mut self,
+        ds: &[crate::downsample::DsSeries],
+    ) -> Result<Encoded, PartitionError> {
+        if ds.is_empty() {
+            return Ok(self);
+        }
+        let bytes = crate::downsample::encode(ds).map_err(|e| PartitionError::Corrupt {
+            dir: hour_name(self.meta.hour_start_ms),
+            file: crate::downsample::FILE,
+            offset: 0,
+            reason: e.to_string(),
+        })?;
+        let raw = self.meta.chunks > 0;
+        let lo = ds.iter().map(|s| s.first.t).min().unwrap_or(i64::MAX);
+        let hi = ds
+            .iter()
+            .filter_map(|s| s.iv.last().map(|i| i.last_t))
+            .max()
+            .unwrap_or(i64::MIN);
+        self.meta.min_t = if raw { self.meta.min_t.min(lo) } else { lo };
+        self.meta.max_t = if raw { self.meta.max_t.max(hi) } else { hi };
+        self.downsampled = Some(bytes);
+        Ok(self)
+    }
 }
 
 fn put_section(out: &mut Vec<u8>, payload: &[u8]) {
@@ -78,7 +120,7 @@ pub(crate) fn free_name(fs: &dyn Fs, parts: &Path, base: &str) -> String {
 
 /// The index's three sections as partition version 2 wants them:
 /// zstd-compressed when that is smaller.
-fn index_v2(sections: &[u8]) -> Vec<u8> {
+fn index_v2(sections: &[u8], version: u8) -> Vec<u8> {
     let packed = zstd::bulk::compress(sections, 3)
         .ok()
         .filter(|z| z.len() < sections.len());
@@ -88,7 +130,7 @@ fn index_v2(sections: &[u8]) -> Vec<u8> {
     };
     let mut index = Vec::with_capacity(body.len() + 16);
     index.extend_from_slice(INDEX_MAGIC);
-    index.extend_from_slice(&[VERSION, codec, 0, 0]);
+    index.extend_from_slice(&[version, codec, 0, 0]);
     index.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     index.extend_from_slice(body);
     let crc = crc32fast::hash(&index);
@@ -106,7 +148,12 @@ pub(crate) fn encode(
     mut series: Vec<PartSeries>,
     source_label: &str,
 ) -> Result<Encoded, PartitionError> {
-    series.retain(|s| !s.chunks.is_empty());
+    series.retain(|s| !s.chunks.is_empty() || !s.histograms.is_empty());
+    let version = if series.iter().any(|s| !s.histograms.is_empty()) {
+        VERSION_3
+    } else {
+        VERSION
+    };
     // Grouped by (metric, source) so one metric of one source is one range.
     series.sort_by(|a, b| {
         let key = |s: &PartSeries| {
@@ -165,6 +212,30 @@ pub(crate) fn encode(
             samples += c.num_samples() as u64;
             nchunks += 1;
         }
+        if version == VERSION_3 {
+            put_uvarint(
+                &mut ser_sec,
+                s.histograms.len().div_ceil(MAX_HISTOGRAM_CHUNK) as u64,
+            );
+            for run in s.histograms.chunks(MAX_HISTOGRAM_CHUNK) {
+                let (Some(lo), Some(hi)) = (run.first(), run.last()) else {
+                    continue;
+                };
+                let bytes =
+                    crate::chunk::histogram::encode(run).map_err(|e| PartitionError::Io {
+                        dir: hour_name(start_ms),
+                        source: std::io::Error::other(e),
+                    })?;
+                put_zvarint(&mut ser_sec, lo.0.wrapping_sub(start_ms));
+                put_uvarint(&mut ser_sec, hi.0.wrapping_sub(lo.0) as u64);
+                put_uvarint(&mut ser_sec, bytes.len() as u64);
+                chunks.extend_from_slice(&bytes);
+                min_t = min_t.min(lo.0);
+                max_t = max_t.max(hi.0);
+                samples += run.len() as u64;
+                nchunks += 1;
+            }
+        }
     }
     let crc = crc32fast::hash(&chunks);
     chunks.extend_from_slice(&crc.to_le_bytes());
@@ -189,7 +260,7 @@ pub(crate) fn encode(
     put_section(&mut sections, &post_sec);
 
     let meta = Meta {
-        version: u32::from(VERSION),
+        version: u32::from(version),
         hour_start_ms: start_ms,
         span_ms,
         min_t: if nchunks == 0 { start_ms } else { min_t },
@@ -202,8 +273,9 @@ pub(crate) fn encode(
     };
     Ok(Encoded {
         chunks,
-        index: index_v2(&sections),
+        index: index_v2(&sections, version),
         meta,
+        downsampled: None,
     })
 }
 
@@ -228,6 +300,9 @@ pub(crate) fn write_tmp(
         fs.create_dir_all(&tmp)?;
         write_synced(fs, &tmp.join("chunks"), &enc.chunks)?;
         write_synced(fs, &tmp.join("index"), &enc.index)?;
+        if let Some(d) = &enc.downsampled {
+            write_synced(fs, &tmp.join(crate::downsample::FILE), d)?;
+        }
         write_synced(fs, &tmp.join("meta.json"), &meta_json)?;
         fs.sync_dir(&tmp)
     })();

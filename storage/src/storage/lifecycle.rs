@@ -3,6 +3,7 @@
 
 use super::Storage;
 use crate::compact::{self, CompactOptions, CompactStats, Progress, RewriteStep};
+use crate::downsample::{DownsampleRule, Downsampling};
 use crate::error::StorageError;
 use crate::model::matcher::Matcher;
 use crate::partition::Partition;
@@ -54,12 +55,20 @@ impl Storage {
             fallback_ms: self.retention_ms,
             newest: newest.unwrap_or(i64::MIN),
         };
+        let ds_list = self.downsample_rules();
+        let downsampling = Downsampling {
+            rules: &ds_list,
+            newest: newest.unwrap_or(i64::MIN),
+        };
         let mut steps: Vec<&dyn RewriteStep> = Vec::new();
         if !tombstones.is_empty() {
             steps.push(&deletions);
         }
         if !rule_list.is_empty() && newest.is_some() {
             steps.push(&rules);
+        }
+        if !ds_list.is_empty() && newest.is_some() {
+            steps.push(&downsampling);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
         let groups = compact::plan(&parts, newest, opts.day_after_ms, &touched);
@@ -100,6 +109,26 @@ impl Storage {
     pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
         *self
             .retention_rules
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+    }
+
+    /// The downsampling tiers in force.
+    pub fn downsample_rules(&self) -> Arc<Vec<DownsampleRule>> {
+        Arc::clone(
+            &self
+                .downsample_rules
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Replaces the downsampling tiers (checked with
+    /// [`crate::downsample::check_rules`]; the next compaction applies
+    /// them).
+    pub fn set_downsample_rules(&self, rules: Vec<DownsampleRule>) {
+        *self
+            .downsample_rules
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
     }

@@ -12,7 +12,11 @@ use hourglass_storage::{Labels, MatchOp};
 /// `absent(v)`.
 pub(super) fn absent(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GValue, EvalError> {
     let series = vector_arg(ctx, args.first(), g)?;
-    let present = |k: usize| series.iter().any(|s| s.vals[k].is_some());
+    let present = |k: usize| {
+        series
+            .iter()
+            .any(|s| s.vals[k].is_some() || s.hist(k).is_some())
+    };
     absent_result(ctx, args.first(), g.n, present)
 }
 
@@ -20,7 +24,7 @@ pub(super) fn absent(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GValue, EvalEr
 pub(super) fn absent_over_time(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GValue, EvalError> {
     let m = matrix(ctx, args.first(), g)?;
     let (ends, width) = (&m.ends, m.range);
-    let windows: Vec<Vec<(usize, usize)>> = selected::par_map(
+    let mut windows: Vec<Vec<(usize, usize)>> = selected::par_map(
         ctx,
         m.series,
         || (),
@@ -29,6 +33,20 @@ pub(super) fn absent_over_time(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GVal
             Ok(range::windows(samples, ends, width).collect())
         },
     )?;
+    // Histogram samples count as present too.
+    if let Some(hm) = args
+        .first()
+        .and_then(|a| ctx.take_hists(range::hist_key(a)))
+    {
+        for s in &hm.series {
+            let times: Vec<hourglass_storage::Sample> = s
+                .hists
+                .iter()
+                .map(|(t, _)| hourglass_storage::Sample::new(*t, 0.0))
+                .collect();
+            windows.push(range::windows(&times, &hm.ends, hm.range).collect());
+        }
+    }
     let present = |k: usize| {
         let k = if m.ends.len() == 1 { 0 } else { k };
         windows.iter().any(|w| w[k].0 < w[k].1)
@@ -71,6 +89,7 @@ fn absent_result(
         return Ok(GValue::Vector(Vec::new()));
     }
     Ok(GValue::Vector(vec![GSeries {
+        hists: Vec::new(),
         labels: Labels::from_pairs(pairs),
         vals,
     }]))

@@ -68,6 +68,7 @@ where
             })
             .collect();
         Ok(GSeries {
+            hists: Vec::new(),
             labels: if keep_name {
                 labels.clone()
             } else {
@@ -89,6 +90,8 @@ pub(super) fn map_values(
         .into_iter()
         .map(|mut s| {
             s.labels = drop_name(&s.labels);
+            // Histogram samples are dropped, as Prometheus drops them.
+            s.hists = Vec::new();
             for (k, v) in s.vals.iter_mut().enumerate() {
                 if let Some(x) = v {
                     *x = f(*x, k);

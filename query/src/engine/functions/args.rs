@@ -6,6 +6,7 @@ use super::super::error::EvalError;
 use super::super::range::{self, MatrixArg};
 use super::super::value::{GSeries, GValue, Grid};
 use crate::parser::ast::Expr;
+use hourglass_storage::ReadAs;
 
 /// `e` without the parentheses around it.
 pub(crate) fn unparen(e: &Expr) -> &Expr {
@@ -37,8 +38,18 @@ pub(super) fn string_arg(e: Option<&Expr>) -> String {
 }
 
 pub(super) fn matrix(ctx: &Ctx, e: Option<&Expr>, g: Grid) -> Result<MatrixArg, EvalError> {
+    matrix_as(ctx, e, g, ReadAs::Last)
+}
+
+/// [`matrix`], with downsampled spans read as `read`.
+pub(super) fn matrix_as(
+    ctx: &Ctx,
+    e: Option<&Expr>,
+    g: Grid,
+    read: ReadAs,
+) -> Result<MatrixArg, EvalError> {
     match e {
-        Some(e) => range::matrix_arg(ctx, e, g),
+        Some(e) => range::matrix_arg_as(ctx, e, g, read),
         None => Ok(MatrixArg {
             series: Vec::new(),
             range: 1,

@@ -40,6 +40,7 @@ pub(super) fn call(
                 .map(|&e| window(func, modifier, smp, e, width, lookback))
                 .collect();
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: drop_name(labels),
                 vals,
             })
@@ -80,6 +81,15 @@ fn window(
         }
     };
     let secs = width as f64 / 1000.0;
+    // An anchored window with a sample of its own but nothing before it
+    // (the series starts inside) has not moved: 0, not nothing.
+    if modifier == RangeModifier::Anchored
+        && points.len() == 1
+        && lo < hi
+        && matches!(func, Func::Delta | Func::Increase | Func::Rate)
+    {
+        return Some(0.0);
+    }
     match func {
         Func::Changes => (!points.is_empty()).then(|| {
             points
@@ -153,6 +163,7 @@ pub(crate) fn smoothed_selector(
                 }
             }
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: labels.clone(),
                 vals,
             })

@@ -2,9 +2,10 @@
 //! buckets.
 
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, NAME};
+use super::super::value::{GSeries, Grid, drop_name, merge_same_labels};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
+use super::hist_instant;
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use std::collections::HashMap;
@@ -135,9 +136,39 @@ pub(crate) fn bucket_fraction(
 pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let v = vector_arg(ctx, args.get(1), g)?;
-    per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
+    if !v.is_empty() {
+        super::super::numeric::warn_invalid_quantiles(ctx, &q);
+    }
+    let native = hist_instant::quantiles(ctx, &q, &v, g.n)?;
+    let classic = per_histogram(ctx, "histogram_quantile", v, g.n, |k, b| {
         bucket_quantile(q[k], b)
-    })
+    })?;
+    with_native(ctx, classic, native)
+}
+
+/// Classic and native results together; a labelset both give is a mix
+/// of classic and native histograms, which has no answer.
+fn with_native(
+    ctx: &Ctx,
+    mut classic: Vec<GSeries>,
+    mut native: Vec<(String, GSeries)>,
+) -> Result<Vec<GSeries>, EvalError> {
+    if native.is_empty() {
+        return Ok(classic);
+    }
+    native.retain(|(name, n)| {
+        let mixed = classic.iter().any(|c| c.labels == n.labels);
+        if mixed {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: vector contains a mix of classic and native histograms for metric name {name:?}"),
+            );
+            classic.retain(|c| c.labels != n.labels);
+        }
+        !mixed
+    });
+    classic.extend(native.into_iter().map(|(_, s)| s));
+    merge_same_labels(classic)
 }
 
 /// `histogram_fraction(lower, upper, v)` over classic buckets.
@@ -145,14 +176,17 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
     let lower = scalar_arg(ctx, args.first(), g)?;
     let upper = scalar_arg(ctx, args.get(1), g)?;
     let v = vector_arg(ctx, args.get(2), g)?;
-    per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
+    let native = hist_instant::fractions(ctx, &lower, &upper, &v, g.n)?;
+    let classic = per_histogram(ctx, "histogram_fraction", v, g.n, |k, b| {
         bucket_fraction(lower[k], upper[k], b)
-    })
+    })?;
+    with_native(ctx, classic, native)
 }
 
 /// `f` of each classic histogram at each step: series are grouped by their
-/// labels without `le` and the metric name; series without a parsable
-/// `le` are ignored.
+/// labels without `le`; series without a parsable `le` are ignored. The
+/// results drop the metric name; two histograms left with one labelset
+/// are an error.
 fn per_histogram(
     ctx: &Ctx,
     func: &str,
@@ -164,8 +198,11 @@ fn per_histogram(
     let mut groups: Vec<Vec<(f64, usize)>> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (i, s) in input.iter().enumerate() {
-        let Some(le_text) = s.labels.get("le") else {
-            continue;
+        // Native histograms carry no `le`; a float series must.
+        let le_text = match s.labels.get("le") {
+            Some(l) => l,
+            None if s.vals.iter().any(Option::is_some) => "",
+            None => continue,
         };
         let Some(le) = parse_le(le_text) else {
             ctx.note(
@@ -174,10 +211,13 @@ fn per_histogram(
             );
             continue;
         };
+        // Grouped with the metric name (dropped from the result, where
+        // two metrics of the same labels are the duplicate Prometheus
+        // reports).
         let key = Labels::from_pairs(
             s.labels
                 .iter()
-                .filter(|p| &*p.name != "le" && &*p.name != NAME)
+                .filter(|p| &*p.name != "le")
                 .map(|p| (&*p.name, &*p.value)),
         );
         let gi = *index.entry(key.clone()).or_insert_with(|| {
@@ -213,10 +253,15 @@ fn per_histogram(
             }
             *slot = Some(v);
         }
-        out.push(GSeries { labels: key, vals });
+        out.push(GSeries {
+            hists: Vec::new(),
+            labels: drop_name(&key),
+            vals,
+        });
     }
     out.retain(|s| s.vals.iter().any(Option::is_some));
-    Ok(out)
+    // Two histograms of different names may meet once the names are gone.
+    merge_same_labels(out)
 }
 
 /// Go's `strconv.ParseFloat` for bucket bounds (`+Inf`, `1e3`, `0.5`).

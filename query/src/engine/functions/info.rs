@@ -1,6 +1,7 @@
 //! `info(v [, {selector}])`: adds to each series of `v` the data labels of
 //! the info series (`target_info` unless the selector names others by
-//! `__name__`) that share its identifying labels `instance` and `job`.
+//! `__name__`; negative name matchers alone narrow the `*_info` metrics)
+//! that share its identifying labels `instance` and `job`.
 //!
 //! The selector's other matchers pick the info series and which of their
 //! labels to add; when nothing matches at a step and one of them does not
@@ -30,8 +31,15 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
     };
     let (mut names, data): (Vec<Matcher>, Vec<Matcher>) =
         selector.iter().cloned().partition(|m| m.name() == NAME);
+    // No name matcher means `target_info`; only negative ones narrow all
+    // the info metrics (`*_info`).
     if names.is_empty() {
         names.push(matcher(MatchOp::Equal, NAME, "target_info")?);
+    } else if names
+        .iter()
+        .all(|m| matches!(m.op(), MatchOp::NotEqual | MatchOp::RegexNoMatch))
+    {
+        names.push(matcher(MatchOp::RegexMatch, NAME, ".+_info")?);
     }
     let is_info = |l: &Labels| {
         let name = l.metric_name().unwrap_or("");
@@ -162,6 +170,7 @@ fn push(
         Some(&i) => i,
         None => {
             out.push(GSeries {
+                hists: Vec::new(),
                 labels: labels.clone(),
                 vals: ctx.grid(n)?,
             });

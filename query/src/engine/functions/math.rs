@@ -102,6 +102,11 @@ pub(super) fn sort(
     desc: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
     let mut v = vector_arg(ctx, args.first(), g)?;
+    // Histogram samples have no order: sort drops them.
+    for s in &mut v {
+        s.hists = Vec::new();
+    }
+    v.retain(GSeries::has_any);
     if g.n == 1 {
         let key = |s: &GSeries| s.vals[0].unwrap_or(f64::NAN);
         v.sort_by(|a, b| {

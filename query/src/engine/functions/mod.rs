@@ -4,9 +4,12 @@
 mod absent;
 mod apply;
 mod args;
+mod delta_temporality;
 mod emit;
 mod extended;
 mod extrapolate;
+mod hist_instant;
+mod hist_range;
 mod histogram;
 mod info;
 mod label;
@@ -20,12 +23,14 @@ mod window_sum;
 
 use super::Ctx;
 use super::error::EvalError;
+use super::range::hist_key;
 use super::value::{GValue, Grid};
 use crate::parser::ast::{Call, Expr};
 use crate::parser::functions::Func as F;
 pub(crate) use args::unparen;
 pub(crate) use emit::Emit;
 pub(crate) use extended::smoothed_selector;
+use hourglass_storage::ReadAs;
 use time::DatePart;
 
 pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
@@ -33,7 +38,14 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     let (keep_name, drop_name) = (true, false);
     let unary = |f: fn(f64) -> f64| math::unary(ctx, args, g, f);
     let date = |part: DatePart| time::call(ctx, args, g, part);
-    let window = |keep: bool, f: over_time::Kernel| over_time::each(ctx, args, g, keep, f);
+    let window_as = |keep: bool, f: over_time::Kernel, read: ReadAs| {
+        over_time::each(ctx, args, g, keep, f, read)
+    };
+    let window = |keep: bool, f: over_time::Kernel| window_as(keep, f, ReadAs::Last);
+    let native_stat = |which| {
+        let v = ctx.with_stats_only(true, || args::vector_arg(ctx, args.first(), g))?;
+        hist_instant::stat(ctx, &v, g.n, which)
+    };
     // `x[5m] anchored`/`smoothed`: the parser allows them only where
     // `extended` has an answer.
     if let Some(Expr::Matrix(ms)) = args.first().map(unparen)
@@ -49,6 +61,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Start => return scalar::seconds(ctx, g, ctx.query_start),
         F::End => return scalar::seconds(ctx, g, ctx.query_end),
         F::Pi => return scalar::pi(ctx, g),
+        F::MinOf => return scalar::min_max_of(ctx, args, g, f64::lt),
+        F::MaxOf => return scalar::min_max_of(ctx, args, g, f64::gt),
         F::Vector => return scalar::vector(ctx, args, g),
         F::Scalar => return scalar::scalar(ctx, args, g),
         F::Absent => return absent::absent(ctx, args, g),
@@ -107,9 +121,10 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
 
         F::SumOverTime => over_time::sum(ctx, args, g),
         F::AvgOverTime => over_time::avg(ctx, args, g),
-        F::CountOverTime => window(drop_name, over_time::count),
-        F::MinOverTime => window(drop_name, over_time::min),
-        F::MaxOverTime => window(drop_name, over_time::max),
+        // Reads a count per sample (1 raw, n per downsampled interval).
+        F::CountOverTime => window_as(drop_name, over_time::counted, ReadAs::Count),
+        F::MinOverTime => window_as(drop_name, over_time::min, ReadAs::Min),
+        F::MaxOverTime => window_as(drop_name, over_time::max, ReadAs::Max),
         F::StddevOverTime => window(drop_name, over_time::stddev),
         F::StdvarOverTime => window(drop_name, over_time::stdvar),
         F::LastOverTime => window(keep_name, over_time::last),
@@ -124,18 +139,61 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::Resets => window(drop_name, over_time::resets),
         F::Deriv => window(drop_name, over_time::deriv),
         F::QuantileOverTime => over_time::quantile_over_time(ctx, args, g),
+        F::DirectDeltaIncrease => delta_temporality::call(ctx, args, g, false, false),
+        F::DirectDeltaRate => delta_temporality::call(ctx, args, g, false, true),
+        F::ExtrapolatedDeltaIncrease => delta_temporality::call(ctx, args, g, true, false),
+        F::ExtrapolatedDeltaRate => delta_temporality::call(ctx, args, g, true, true),
         F::PredictLinear => over_time::predict_linear(ctx, args, g),
         F::DoubleExponentialSmoothing => over_time::double_exponential_smoothing(ctx, args, g),
 
-        F::HistogramQuantile => histogram::call_quantile(ctx, args, g),
-        F::HistogramFraction => histogram::call_fraction(ctx, args, g),
-        // Float series carry no native histograms: these select nothing.
-        F::HistogramAvg
-        | F::HistogramCount
-        | F::HistogramStddev
-        | F::HistogramStdvar
-        | F::HistogramSum => Ok(Vec::new()),
+        F::HistogramQuantile => {
+            ctx.with_stats_only(false, || histogram::call_quantile(ctx, args, g))
+        }
+        F::HistogramFraction => {
+            ctx.with_stats_only(false, || histogram::call_fraction(ctx, args, g))
+        }
+        F::HistogramAvg => native_stat(hist_instant::Stat::Avg),
+        F::HistogramCount => native_stat(hist_instant::Stat::Count),
+        F::HistogramStddev => native_stat(hist_instant::Stat::Stddev),
+        F::HistogramStdvar => native_stat(hist_instant::Stat::Stdvar),
+        F::HistogramSum => native_stat(hist_instant::Stat::Sum),
         F::Info => info::info(ctx, args, g),
     };
-    out.map(GValue::Vector)
+    out.and_then(|rows| with_hist_rows(ctx, c, rows, g))
+        .map(GValue::Vector)
+}
+
+/// The rows of call `c` with the answers for the histogram-carrying
+/// series of its range argument, which were set aside for the functions
+/// that read histograms (the others never see them).
+pub(crate) fn with_hist_rows(
+    ctx: &Ctx,
+    c: &Call,
+    rows: Vec<super::value::GSeries>,
+    g: Grid,
+) -> Result<Vec<super::value::GSeries>, EvalError> {
+    let range_arg = c
+        .args
+        .iter()
+        .find(|a| a.value_type() == crate::parser::ast::ValueType::Matrix);
+    match range_arg.map(|a| ctx.take_hists(hist_key(a))) {
+        Some(Some(hm)) if hist_range::handles(c.func.id).is_some() => {
+            let hist_rows = hist_range::eval(ctx, c.func.id, hm, g)?;
+            Ok(hist_range::merge_rows(rows, hist_rows))
+        }
+        Some(Some(hm)) => {
+            // The float functions answered from the floats alone.
+            for s in hm.series.iter().filter(|s| !s.samples.is_empty()) {
+                ctx.note(
+                    super::Note::Info,
+                    format!(
+                        "PromQL info: ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                        s.labels.metric_name().unwrap_or("")
+                    ),
+                );
+            }
+            Ok(rows)
+        }
+        _ => Ok(rows),
+    }
 }

@@ -3,13 +3,13 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::numeric::{kahan_inc, mean, quantile, variance};
+use super::super::numeric::{kahan_inc, mean, quantile, variance, warn_invalid_quantiles};
 use super::super::value::{GSeries, Grid};
 use super::apply::{over_windows, over_windows_prepared};
-use super::args::{matrix, scalar_arg};
+use super::args::{matrix, matrix_as, scalar_arg};
 use super::window_sum::{exact_prefix, window_sum};
 use crate::parser::ast::Expr;
-use hourglass_storage::Sample;
+use hourglass_storage::{ReadAs, Sample};
 
 /// Least-squares slope (per second) and intercept at `at` (ms), with
 /// times taken relative to `at` for accuracy.
@@ -72,10 +72,11 @@ pub(super) fn each(
     g: Grid,
     keep_name: bool,
     f: Kernel,
+    read: ReadAs,
 ) -> Result<Vec<GSeries>, EvalError> {
     over_windows(
         ctx,
-        matrix(ctx, args.first(), g)?,
+        matrix_as(ctx, args.first(), g, read)?,
         g.n,
         keep_name,
         |w, _| f(w),
@@ -92,9 +93,10 @@ fn summed(
     ctx: &Ctx,
     args: &[Expr],
     g: Grid,
+    read: ReadAs,
     f: impl Fn(&[Sample], f64) -> f64 + Sync + Send,
 ) -> Result<Vec<GSeries>, EvalError> {
-    let m = matrix(ctx, args.first(), g)?;
+    let m = matrix_as(ctx, args.first(), g, read)?;
     over_windows_prepared(
         ctx,
         m,
@@ -107,12 +109,12 @@ fn summed(
 
 /// `sum_over_time`.
 pub(super) fn sum(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
-    summed(ctx, args, g, |_, sum| sum)
+    summed(ctx, args, g, ReadAs::Sum, |_, sum| sum)
 }
 
 /// `avg_over_time`.
 pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
-    summed(ctx, args, g, |w, sum| {
+    summed(ctx, args, g, ReadAs::Avg, |w, sum| {
         // Allocation-free unless the plain sum overflows.
         if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
             sum / w.len() as f64
@@ -122,9 +124,9 @@ pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Eva
     })
 }
 
-/// `count_over_time`.
-pub(super) fn count(w: &[Sample]) -> Option<f64> {
-    Some(w.len() as f64)
+/// `count_over_time` over samples read as [`ReadAs::Count`]: their sum.
+pub(super) fn counted(w: &[Sample]) -> Option<f64> {
+    Some(w.iter().map(|s| s.v).sum())
 }
 
 /// `min_over_time`.
@@ -239,6 +241,9 @@ pub(super) fn quantile_over_time(
 ) -> Result<Vec<GSeries>, EvalError> {
     let q = scalar_arg(ctx, args.first(), g)?;
     let m = matrix(ctx, args.get(1), g)?.per_step(ctx, g)?;
+    if !m.series.is_empty() {
+        warn_invalid_quantiles(ctx, &q);
+    }
     over_windows(ctx, m, g.n, false, |w, k| {
         let q = q.get(k).copied().unwrap_or(q[0]);
         Some(quantile(q, &mut values(w)))

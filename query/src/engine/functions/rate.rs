@@ -1,19 +1,19 @@
 //! `rate`, `increase`, `delta` (extrapolated), `irate`, `idelta`.
 
-use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
 use super::super::range::MatrixArg;
 use super::super::selected;
 use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::{Ctx, Note};
 use super::Emit;
 use super::apply::over_windows;
-use super::args::matrix;
+use super::args::{matrix, matrix_as};
 use super::extrapolate::Extrapolator;
 use super::regular;
 use crate::parser::ast::Expr;
 use crate::parser::functions::Func;
-use hourglass_storage::Sample;
+use hourglass_storage::{Labels, ReadAs, Sample};
 
 /// `rate` (`counter`, `per_second`), `increase` (`counter`) or `delta`.
 pub(super) fn extrapolating(
@@ -23,7 +23,14 @@ pub(super) fn extrapolating(
     counter: bool,
     per_second: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
-    from_matrix(ctx, matrix(ctx, args.first(), g)?, counter, per_second, g)
+    // Downsampled spans: samples that keep the reset-corrected increase.
+    let read = if counter {
+        ReadAs::Counter
+    } else {
+        ReadAs::Last
+    };
+    let m = matrix_as(ctx, args.first(), g, read)?;
+    from_matrix(ctx, m, counter, per_second, g)
 }
 
 /// `rate`/`increase` (`counter`) or `delta` of an evaluated range argument.
@@ -37,6 +44,9 @@ pub(crate) fn from_matrix(
     let width = m.range;
     let ends = m.ends;
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
+    if counter {
+        note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
+    }
     let step = fixed_step(&ends);
     let mut out = selected::par_map(
         ctx,
@@ -48,6 +58,7 @@ pub(crate) fn from_matrix(
             let mut emit = |k: usize, v| vals[k] = Some(v);
             windowed_each(smp, &ends, step, width, counter, per_second, &mut emit);
             Ok(GSeries {
+                hists: Vec::new(),
                 labels: drop_name(labels),
                 vals,
             })
@@ -55,6 +66,33 @@ pub(crate) fn from_matrix(
     )?;
     range::broadcast(ctx, &mut out, g.n)?;
     merge_unless_distinct(out, distinct)
+}
+
+/// Prometheus's info when `rate`/`increase` reads a series whose name
+/// does not look like a counter's (and that is not typed `counter`).
+pub(crate) fn note_non_counters<'a>(ctx: &Ctx, series: impl Iterator<Item = &'a Labels>) {
+    let mut last: Option<&str> = None;
+    for l in series {
+        // One verdict per run of one name: cheap over many series.
+        let Some(name) = l.metric_name() else {
+            continue;
+        };
+        if last == Some(name) {
+            continue;
+        }
+        last = Some(name);
+        let counter_like = ["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|s| name.ends_with(s))
+            || l.get("__type__") == Some("counter");
+        if counter_like {
+            continue;
+        }
+        ctx.note(
+            Note::Info,
+            format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
+        );
+    }
 }
 
 /// `(counter, per_second)` of the extrapolating functions, `None` for

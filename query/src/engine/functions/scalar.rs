@@ -1,5 +1,6 @@
 //! Between scalars and vectors: `time`, `pi`, `vector`, `scalar`,
-//! `timestamp`, and the query's `step`, `range`, `start` and `end`.
+//! `timestamp`, `min_of`/`max_of`, and the query's `step`, `range`,
+//! `start` and `end`.
 
 use super::super::Ctx;
 use super::super::error::EvalError;
@@ -29,11 +30,34 @@ pub(super) fn pi(ctx: &Ctx, g: Grid) -> Result<GValue, EvalError> {
     Ok(GValue::Scalar(ctx.filled(std::f64::consts::PI, g.n)?))
 }
 
+/// `min_of(a, b)` (`first` is `<`) and `max_of(a, b)` (`>`): the smaller
+/// or larger scalar at each step, NaN when either is NaN.
+pub(super) fn min_max_of(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    first: fn(&f64, &f64) -> bool,
+) -> Result<GValue, EvalError> {
+    let a = scalar_arg(ctx, args.first(), g)?;
+    let b = scalar_arg(ctx, args.get(1), g)?;
+    let vals = a
+        .into_iter()
+        .zip(b)
+        .map(|(a, b)| match (a.is_nan() || b.is_nan(), first(&a, &b)) {
+            (true, _) => f64::NAN,
+            (false, true) => a,
+            (false, false) => b,
+        })
+        .collect();
+    Ok(GValue::Scalar(vals))
+}
+
 /// `vector(s)`: one series without labels.
 pub(super) fn vector(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GValue, EvalError> {
     let v = scalar_arg(ctx, args.first(), g)?;
     ctx.admit::<Option<f64>>(v.len())?;
     Ok(GValue::Vector(vec![GSeries {
+        hists: Vec::new(),
         labels: Labels::default(),
         vals: v.into_iter().map(Some).collect(),
     }]))

@@ -60,6 +60,7 @@ pub(super) fn call(
         None => {
             ctx.admit::<Option<f64>>(g.n)?;
             vec![GSeries {
+                hists: Vec::new(),
                 labels: Labels::default(),
                 vals: g.times().map(|t| Some(t as f64 / 1000.0)).collect(),
             }]

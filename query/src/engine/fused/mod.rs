@@ -17,7 +17,7 @@ mod acc;
 
 use super::Ctx;
 use super::error::EvalError;
-use super::functions::{Emit, rate, unparen};
+use super::functions::{self, Emit, rate, unparen};
 use super::grouping::group_key;
 use super::range::{self, MatrixArg};
 use super::selected::{self, Selected};
@@ -108,7 +108,12 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             if ms.vector.at.is_some() || ms.vector.modifier.is_some() || by_name {
                 return Ok(None);
             }
-            let m = range::matrix_arg(ctx, arg, g)?;
+            let read = if counter {
+                hourglass_storage::ReadAs::Counter
+            } else {
+                hourglass_storage::ReadAs::Last
+            };
+            let m = range::matrix_arg_as(ctx, arg, g, read)?;
             Ok(Some(Plan::Extrapolated {
                 step: rate::fixed_step(&m.ends),
                 m,
@@ -138,6 +143,27 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
     let Some(plan) = plan(ctx, a, g)? else {
         return Ok(None);
     };
+    // Native histograms are folded by the general path.
+    let plan = match plan {
+        Plan::Selector { series, .. } if series.iter().any(|s| !s.hists.is_empty()) => {
+            return Ok(None);
+        }
+        Plan::Extrapolated {
+            m,
+            counter,
+            per_second,
+            ..
+        } if let Expr::Call(c) = unparen(&a.expr)
+            && c.args
+                .first()
+                .is_some_and(|e| ctx.has_hists(range::hist_key(e))) =>
+        {
+            let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
+            let input = functions::with_hist_rows(ctx, c, input, g)?;
+            return Ok(Some(Fused::Input(input)));
+        }
+        plan => plan,
+    };
     let mut plan = match plan {
         // Per-series results may share labels, which is an error (or a
         // merge) the general path knows how to report.
@@ -152,6 +178,12 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
         }
         plan => plan,
     };
+    if let Plan::Extrapolated {
+        m, counter: true, ..
+    } = &plan
+    {
+        rate::note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
+    }
     let series = std::mem::take(plan.series());
     // Groups are keyed once, in input order.
     let mut keys: Vec<Labels> = Vec::new();
@@ -214,7 +246,14 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
             // again: rare enough to evaluate the general way.
             return Ok(None);
         };
-        out.push((first, GSeries { labels: key, vals }));
+        out.push((
+            first,
+            GSeries {
+                hists: Vec::new(),
+                labels: key,
+                vals,
+            },
+        ));
     }
     // Groups in the order the general path finds them: by the first
     // series that has a value.

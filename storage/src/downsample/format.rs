@@ -1,0 +1,272 @@
+//! The `downsampled` file of a partition: every downsampled series with
+//! its intervals, column by column, each column a sealed chunk. Layout in
+//! `FORMAT.md` beside this file.
+
+use super::interval::{DsSeries, Interval};
+use crate::chunk::{self, ChunkView};
+use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
+use crate::model::labels::Labels;
+use crate::model::sample::Sample;
+
+/// File name inside a partition directory.
+pub(crate) const FILE: &str = "downsampled";
+const MAGIC: &[u8; 4] = b"HGDS";
+const VERSION: u8 = 1;
+const CODEC_NONE: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+/// Series flag: the series never drops, so `max` equals `last` and the
+/// increase is the difference of consecutive `last`s.
+const MONOTONE: u8 = 1;
+/// Most series, labels per series, and decompressed bytes accepted.
+const MAX_SERIES: u64 = 10_000_000;
+const MAX_LABELS: u64 = 1_000;
+const MAX_RAW: usize = 1 << 30;
+
+/// Why `downsampled` bytes cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("downsampled file invalid at byte {offset}: {reason}")]
+pub struct FormatError {
+    /// Where (in the decompressed body past the header for body errors).
+    pub offset: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn err(offset: usize, reason: impl Into<String>) -> FormatError {
+    FormatError {
+        offset,
+        reason: reason.into(),
+    }
+}
+
+fn monotone(s: &DsSeries) -> bool {
+    let mut prev = s.first.v;
+    s.iv.iter().all(|i| {
+        let ok = i.last >= prev
+            && i.max.to_bits() == i.last.to_bits()
+            && i.inc.to_bits() == (i.last - prev).to_bits();
+        prev = i.last;
+        ok
+    })
+}
+
+/// Encodes the series (sorted by labels, each with intervals).
+pub(crate) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> {
+    let mut body = Vec::new();
+    put_uvarint(&mut body, series.len() as u64);
+    for s in series {
+        put_uvarint(&mut body, s.labels.len() as u64);
+        for l in s.labels.iter() {
+            for x in [&*l.name, &*l.value] {
+                put_uvarint(&mut body, x.len() as u64);
+                body.extend_from_slice(x.as_bytes());
+            }
+        }
+        put_zvarint(&mut body, s.first.t);
+        body.extend_from_slice(&s.first.v.to_bits().to_le_bytes());
+        let mono = monotone(s);
+        body.push(if mono { MONOTONE } else { 0 });
+        let col = |f: &dyn Fn(&Interval) -> f64| -> Vec<Sample> {
+            s.iv.iter().map(|i| Sample::new(i.t, f(i))).collect()
+        };
+        let mut cols: Vec<Vec<Sample>> = vec![
+            col(&|i| i.res as f64),
+            col(&|i| i.count as f64),
+            col(&|i| (i.last_t - i.t) as f64),
+            col(&|i| i.sum),
+            col(&|i| i.min),
+            col(&|i| i.last),
+        ];
+        if !mono {
+            cols.push(col(&|i| i.max));
+            cols.push(col(&|i| i.inc));
+        }
+        for c in &cols {
+            let c = chunk::encode(c)?;
+            put_uvarint(&mut body, c.as_bytes().len() as u64);
+            body.extend_from_slice(c.as_bytes());
+        }
+    }
+    let packed = zstd::bulk::compress(&body, 3)
+        .ok()
+        .filter(|z| z.len() < body.len());
+    let (codec, stored) = match &packed {
+        Some(z) => (CODEC_ZSTD, z.as_slice()),
+        None => (CODEC_NONE, body.as_slice()),
+    };
+    let mut out = Vec::with_capacity(stored.len() + 16);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[VERSION, codec, 0, 0]);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(stored);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+struct Cur<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn uvarint(&mut self) -> Result<u64, FormatError> {
+        let at = self.pos;
+        read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => err(at, "ends early"),
+            VarintError::Overflow => err(at, "varint overflow"),
+        })
+    }
+    fn bytes(&mut self, n: u64) -> Result<&'a [u8], FormatError> {
+        let at = self.pos;
+        let n = usize::try_from(n).map_err(|_| err(at, "length too large"))?;
+        let s = self
+            .b
+            .get(self.pos..self.pos.saturating_add(n))
+            .ok_or_else(|| err(at, "ends early"))?;
+        self.pos += n;
+        Ok(s)
+    }
+    fn string(&mut self) -> Result<&'a str, FormatError> {
+        let at = self.pos;
+        let n = self.uvarint()?;
+        std::str::from_utf8(self.bytes(n)?).map_err(|_| err(at, "label is not UTF-8"))
+    }
+}
+
+/// Parses and checks `downsampled` bytes: header, checksum, every
+/// column's own checksum, and that the intervals are sorted, disjoint and
+/// aligned.
+pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
+    let body_end = b
+        .len()
+        .checked_sub(4)
+        .filter(|&n| n >= 12)
+        .ok_or_else(|| err(0, "too short"))?;
+    if &b[..4] != MAGIC || b[4] != VERSION {
+        return Err(err(0, "bad magic or version"));
+    }
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&b[body_end..]);
+    let (stored, computed) = (u32::from_le_bytes(crc), crc32fast::hash(&b[..body_end]));
+    if stored != computed {
+        return Err(err(
+            body_end,
+            format!("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),
+        ));
+    }
+    let raw_len = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
+    let stored = &b[12..body_end];
+    let body: std::borrow::Cow<'_, [u8]> = match b[5] {
+        CODEC_NONE if stored.len() == raw_len => stored.into(),
+        CODEC_ZSTD if raw_len <= MAX_RAW && raw_len <= stored.len().saturating_mul(1024) => {
+            let z = zstd::bulk::decompress(stored, raw_len)
+                .map_err(|e| err(12, format!("zstd: {e}")))?;
+            if z.len() != raw_len {
+                return Err(err(12, "body length differs from the header"));
+            }
+            z.into()
+        }
+        _ => return Err(err(5, "bad codec or body length")),
+    };
+    let mut c = Cur { b: &body, pos: 0 };
+    let n = c.uvarint()?;
+    if n > MAX_SERIES {
+        return Err(err(0, "too many series"));
+    }
+    let mut out: Vec<DsSeries> = Vec::new();
+    for _ in 0..n {
+        let at = c.pos;
+        let nl = c.uvarint()?;
+        if nl > MAX_LABELS {
+            return Err(err(at, "too many labels"));
+        }
+        let mut pairs = Vec::new();
+        for _ in 0..nl {
+            pairs.push((c.string()?, c.string()?));
+        }
+        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(err(at, "labels not sorted by name"));
+        }
+        let labels = Labels::from_pairs(pairs);
+        if out.last().is_some_and(|p| p.labels >= labels) {
+            return Err(err(at, "series not sorted by labels"));
+        }
+        let first_t = unzigzag(c.uvarint()?);
+        let mut fv = [0u8; 8];
+        fv.copy_from_slice(c.bytes(8)?);
+        let first = Sample::new(first_t, f64::from_bits(u64::from_le_bytes(fv)));
+        let flags = c.bytes(1)?[0];
+        if flags & !MONOTONE != 0 {
+            return Err(err(c.pos - 1, "unknown flags"));
+        }
+        let ncols = if flags & MONOTONE != 0 { 6 } else { 8 };
+        let mut cols: Vec<Vec<Sample>> = Vec::with_capacity(ncols);
+        for _ in 0..ncols {
+            let at = c.pos;
+            let len = c.uvarint()?;
+            let bytes = c.bytes(len)?;
+            let v = ChunkView::parse(bytes)
+                .and_then(|_| chunk::decode_all(bytes))
+                .map_err(|e| err(at, format!("column: {e}")))?;
+            if cols
+                .first()
+                .is_some_and(|f| f.len() != v.len() || f.iter().zip(&v).any(|(a, b)| a.t != b.t))
+            {
+                return Err(err(at, "columns disagree"));
+            }
+            cols.push(v);
+        }
+        let mut iv = Vec::with_capacity(cols[0].len());
+        let mut prev = first.v;
+        let mut end = i64::MIN;
+        for (k, first_col) in cols[0].iter().enumerate() {
+            let g = |c: usize| cols[c][k].v;
+            let t = first_col.t;
+            let (res, count, off) = (g(0), g(1), g(2));
+            let whole = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < 9.0e15;
+            if !whole(res) || res < 1.0 || !whole(count) || count < 1.0 || !whole(off) {
+                return Err(err(at, format!("interval {k}: bad res, count or time")));
+            }
+            let (res, off) = (res as i64, off as i64);
+            if t.rem_euclid(res) != 0 || off >= res || t < end {
+                return Err(err(at, format!("interval {k}: not aligned or overlapping")));
+            }
+            end = t.saturating_add(res);
+            let last = g(5);
+            let (max, inc) = if flags & MONOTONE != 0 {
+                (last, last - prev)
+            } else {
+                (g(6), g(7))
+            };
+            prev = last;
+            iv.push(Interval {
+                t,
+                res,
+                count: count as u64,
+                sum: g(3),
+                min: g(4),
+                max,
+                last_t: t + off,
+                last,
+                inc,
+            });
+        }
+        out.push(DsSeries { labels, first, iv });
+    }
+    if c.pos != body.len() {
+        return Err(err(c.pos, "trailing bytes"));
+    }
+    Ok(out)
+}
+
+/// Fuzz body for `fuzz/fuzz_targets/downsampled_decode.rs`: decoding
+/// never panics, and what decodes re-encodes to the same series.
+#[doc(hidden)]
+pub fn fuzz_downsampled(bytes: &[u8]) {
+    if let Ok(s) = decode(bytes)
+        && let Ok(b) = encode(&s)
+    {
+        assert_eq!(decode(&b).ok(), Some(s), "decoded series re-encode exactly");
+    }
+}

@@ -1,0 +1,161 @@
+use super::interval::{DsSeries, ReadAs, coarsen, summarize, synthesize};
+use super::*;
+use crate::model::matcher::MatchOp;
+use proptest::prelude::*;
+
+fn step_inc(a: f64, b: f64) -> f64 {
+    if b >= a { b - a } else { b }
+}
+
+/// PromQL's reset-corrected increase over consecutive samples.
+fn promql_increase(s: &[Sample]) -> f64 {
+    s.windows(2).map(|w| step_inc(w[0].v, w[1].v)).sum()
+}
+
+/// Raw samples: sorted distinct times, values drawn from a counter that
+/// sometimes resets, or a gauge, with the odd stale marker.
+fn raw() -> impl Strategy<Value = Vec<Sample>> {
+    (
+        proptest::collection::vec((1i64..40_000, 0u32..100, 0u8..20), 1..300),
+        any::<bool>(),
+    )
+        .prop_map(|(steps, counter)| {
+            let mut t = 1_000_000_000i64;
+            let mut v = 0.0f64;
+            let mut out = Vec::with_capacity(steps.len());
+            for (dt, dv, kind) in steps {
+                t += dt;
+                v = match (counter, kind) {
+                    (true, 0) => f64::from(dv),
+                    (true, _) => v + f64::from(dv) * 0.5,
+                    (false, _) => f64::from(dv) - 50.0,
+                };
+                let x = if kind == 19 {
+                    f64::from_bits(crate::model::sample::STALE_NAN_BITS)
+                } else {
+                    v
+                };
+                out.push(Sample::new(t, x));
+            }
+            out
+        })
+}
+
+fn series(name: &str, raw: &[Sample], res: i64) -> Option<DsSeries> {
+    let first = raw
+        .iter()
+        .copied()
+        .find(|s| !crate::model::sample::is_stale_nan(s.v))?;
+    Some(DsSeries {
+        labels: Labels::from_pairs([("__name__", name), ("job", "node")]),
+        first,
+        iv: summarize(raw, res, None),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn intervals_agree_with_a_naive_model(raw in raw(), res_min in 1i64..10) {
+        let res = res_min * 60_000;
+        let iv = summarize(&raw, res, None);
+        let live: Vec<Sample> = raw.iter().copied()
+            .filter(|s| !crate::model::sample::is_stale_nan(s.v)).collect();
+        let mut k = 0;
+        for i in &iv {
+            let inside: Vec<&Sample> = live.iter().filter(|s| s.t.div_euclid(res) * res == i.t).collect();
+            prop_assert_eq!(i.count, inside.len() as u64);
+            prop_assert_eq!(i.min, inside.iter().map(|s| s.v).fold(f64::INFINITY, f64::min));
+            prop_assert_eq!(i.max, inside.iter().map(|s| s.v).fold(f64::NEG_INFINITY, f64::max));
+            prop_assert_eq!(i.last_t, inside.last().map(|s| s.t).unwrap_or(0));
+            let sum: f64 = inside.iter().map(|s| s.v).sum();
+            prop_assert!((i.sum - sum).abs() <= 1e-9 * sum.abs().max(1.0));
+            k += inside.len();
+        }
+        prop_assert_eq!(k, live.len());
+        // Counter reads keep PromQL's increase over the whole run of a
+        // counter (never negative).
+        if live.iter().all(|s| s.v >= 0.0) && let Some(s) = series("c", &raw, res) {
+            let mut out = Vec::new();
+            synthesize(&s, ReadAs::Counter, i64::MIN, i64::MAX, &mut out);
+            prop_assert!(out.windows(2).all(|w| w[0].t < w[1].t));
+            let (a, b) = (promql_increase(&out), promql_increase(&live));
+            prop_assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{} vs {}", a, b);
+        }
+    }
+
+    #[test]
+    fn coarsening_equals_summarizing_at_the_coarse_resolution(raw in raw()) {
+        let mut fine = summarize(&raw, 60_000, None);
+        coarsen(&mut fine, 600_000, i64::MAX);
+        let coarse = summarize(&raw, 600_000, None);
+        prop_assert_eq!(fine.len(), coarse.len());
+        for (a, b) in fine.iter().zip(&coarse) {
+            prop_assert_eq!((a.t, a.res, a.count, a.last_t), (b.t, b.res, b.count, b.last_t));
+            prop_assert_eq!((a.min, a.max, a.last), (b.min, b.max, b.last));
+            prop_assert!((a.sum - b.sum).abs() <= 1e-9 * b.sum.abs().max(1.0));
+            prop_assert!((a.inc - b.inc).abs() <= 1e-9 * b.inc.abs().max(1.0));
+        }
+    }
+
+    #[test]
+    fn downsampled_files_round_trip_and_refuse_damage(
+        raws in proptest::collection::vec(raw(), 1..4),
+        res_min in 1i64..6,
+    ) {
+        let all: Vec<DsSeries> = raws.iter().enumerate()
+            .filter_map(|(k, r)| series(&format!("m{k}"), r, res_min * 60_000))
+            .collect();
+        let b = encode(&all).unwrap();
+        prop_assert_eq!(decode(&b).unwrap(), all);
+        fuzz_downsampled(&b);
+        for cut in [0, 5, 12, b.len() / 2, b.len() - 1] {
+            prop_assert!(decode(&b[..cut]).is_err(), "torn at {}", cut);
+        }
+        for at in [0, 4, 9, b.len() / 2, b.len() - 2] {
+            let mut d = b.clone();
+            d[at] ^= 0x10;
+            prop_assert!(decode(&d).is_err(), "flipped byte {}", at);
+        }
+    }
+}
+
+#[test]
+fn a_counter_series_stores_fewer_columns_than_a_gauge() {
+    let counter: Vec<Sample> = (0..2880)
+        .map(|k| Sample::new(k * 15_000, (k * 37) as f64))
+        .collect();
+    let gauge: Vec<Sample> = (0..2880)
+        .map(|k| Sample::new(k * 15_000, ((k * 7919) % 1000) as f64))
+        .collect();
+    let size = |r: &[Sample]| encode(&[series("x", r, 300_000).unwrap()]).unwrap().len();
+    let (c, g) = (size(&counter), size(&gauge));
+    println!("12 h at 5m: counter {c} bytes, gauge {g} bytes");
+    assert!(c < g, "{c} vs {g}");
+}
+
+fn rule(sel: &str, after: i64, res: i64) -> DownsampleRule {
+    DownsampleRule {
+        selector: sel.into(),
+        matchers: vec![Matcher::new(MatchOp::Equal, "job", sel).unwrap()],
+        after_ms: after,
+        resolution_ms: res,
+    }
+}
+
+#[test]
+fn tiers_that_do_not_nest_or_repeat_are_refused_naming_the_rule() {
+    let d = 86_400_000;
+    assert!(check_rules(&[rule("a", 7 * d, 300_000), rule("a", 90 * d, 3_600_000)]).is_ok());
+    let e = check_rules(&[rule("a", 7 * d, 300_000), rule("b", 90 * d, 450_000)]).unwrap_err();
+    assert!(e.contains("rule 2") && e.contains("rule 1"), "{e}");
+    let e = check_rules(&[rule("a", 7 * d, 300_000), rule("a", 7 * d, 600_000)]).unwrap_err();
+    assert!(e.contains("never applies"), "{e}");
+    assert!(check_rules(&[rule("a", 0, 300_000)]).is_err());
+    assert!(check_rules(&[rule("a", d, 1_000)]).is_err());
+    assert!(
+        check_rules(&[rule("a", d, 7 * 60_000)]).is_err(),
+        "7m does not divide a day"
+    );
+}

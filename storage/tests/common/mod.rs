@@ -1,0 +1,52 @@
+//! Helpers the storage integration tests share: reading a whole store back
+//! for comparison, the numbered series and options the WAL tests write
+//! with, and a directory listing.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use hourglass_storage::{Labels, Options, Querier, Storage};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Every series with its samples: labels → (t, value bits).
+pub type Model = BTreeMap<String, Vec<(i64, u64)>>;
+
+/// The whole store as a [`Model`]; every series' samples read without
+/// error and in ascending time.
+pub fn dump(st: &Storage) -> Model {
+    let q = st.querier(i64::MIN, i64::MAX);
+    let mut out = BTreeMap::new();
+    for s in q.select(&[], i64::MIN, i64::MAX).unwrap() {
+        let mut it = s.samples;
+        let v: Vec<(i64, u64)> = it.by_ref().map(|x| (x.t, x.v.to_bits())).collect();
+        assert!(it.error().is_none(), "{:?}", it.error());
+        assert!(v.windows(2).all(|w| w[0].0 < w[1].0), "{}", s.labels);
+        out.insert(s.labels.to_string(), v);
+    }
+    out
+}
+
+/// Series `i` of the WAL tests: `m{i="0042"}`.
+pub fn numbered(i: usize) -> Labels {
+    Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))])
+}
+
+/// Default options with a ten-minute out-of-order window.
+pub fn ooo_options() -> Options {
+    let mut o = Options::default();
+    o.head.ooo_window_ms = 600_000;
+    o
+}
+
+/// The entries of `dir` with their sizes, by name.
+pub fn dir_entries(dir: &Path) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,153 @@
+//! Native histograms through the query API of a real server: histograms
+//! written to the store (and replayed from its WAL at startup) come back
+//! as Prometheus writes them, `histogram` in vectors and `histograms` in
+//! matrices, and the histogram functions answer over them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::query::enc;
+use common::server::Server;
+use hourglass_storage::{
+    CounterResetHint, FloatHistogram, Labels, Options, Sample, Span, Storage, WriteBatch,
+};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A counter histogram of schema 0 after `n` scrapes: every scrape adds one
+/// observation to (0.5, 1] and two to (1, 2].
+fn counter(n: f64) -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: 0.0,
+        count: 3.0 * n,
+        sum: 4.5 * n,
+        positive_spans: vec![Span::new(0, 2)],
+        negative_spans: Vec::new(),
+        positive_buckets: vec![n, 2.0 * n],
+        negative_buckets: Vec::new(),
+        custom_values: Vec::new(),
+    }
+}
+
+/// Writes 20 scrapes 15 s apart, the last at `end_ms`, and one float
+/// series, then closes the store (the server replays its WAL).
+fn write_store(dir: &std::path::Path, end_ms: i64) {
+    let storage = Storage::open(dir, Options::default()).expect("open store");
+    let labels = Labels::from_pairs([("__name__", "latency_seconds"), ("job", "api")]);
+    let samples: Vec<(i64, FloatHistogram)> = (0..20)
+        .map(|i| (end_ms - (19 - i) * 15_000, counter((i + 1) as f64)))
+        .collect();
+    storage
+        .append_histograms(&labels, &samples)
+        .expect("append histograms");
+    let mut batch = WriteBatch::new();
+    batch.push(
+        Labels::from_pairs([("__name__", "plain"), ("job", "api")]),
+        vec![Sample::new(end_ms, 7.0)],
+    );
+    storage.append(&batch).expect("append floats");
+    storage.close().expect("close store");
+}
+
+#[test]
+fn histograms_written_to_the_store_come_back_in_prometheus_json() {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    // On a whole second, so the API's timestamps print without fractions.
+    let end_ms = now_ms / 1000 * 1000 - 60_000;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_store(tmp.path(), end_ms);
+    let server = Server::start(tmp.path(), &[]);
+    let t = end_ms / 1000;
+
+    // An instant vector: `histogram` instead of `value`, buckets with their
+    // boundary rule, bounds and count as strings.
+    let r = server.get(&format!("/api/v1/query?query=latency_seconds&time={t}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let result = &body["data"]["result"][0];
+    assert_eq!(result["metric"]["__name__"], "latency_seconds", "{body}");
+    assert!(result.get("value").is_none(), "{body}");
+    let h = &result["histogram"];
+    assert_eq!(h[0].as_i64(), Some(t), "{body}");
+    assert_eq!(h[1]["count"], "60", "{body}");
+    assert_eq!(h[1]["sum"], "90", "{body}");
+    assert_eq!(
+        h[1]["buckets"],
+        serde_json::json!([[0, "0.5", "1", "20"], [0, "1", "2", "40"]]),
+        "{body}"
+    );
+
+    // A range query of a histogram function: floats again.
+    let q = enc("histogram_count(rate(latency_seconds[1m]))");
+    let r = server.get(&format!(
+        "/api/v1/query_range?query={q}&start={}&end={t}&step=60",
+        t - 120
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let values = body["data"]["result"][0]["values"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(values.len(), 3, "{body}");
+    for v in &values {
+        // Three observations every 15 s.
+        let rate: f64 = v[1].as_str().and_then(|s| s.parse().ok()).expect("a rate");
+        assert!((rate - 0.2).abs() < 1e-9, "{body}");
+    }
+
+    // A matrix of histograms: `histograms` instead of `values`.
+    let r = server.get(&format!(
+        "/api/v1/query_range?query=latency_seconds&start={}&end={t}&step=60",
+        t - 60
+    ));
+    let body = r.json();
+    let series = &body["data"]["result"][0];
+    assert!(series.get("values").is_none(), "{body}");
+    let points = series["histograms"].as_array().cloned().unwrap_or_default();
+    assert_eq!(points.len(), 2, "{body}");
+    assert_eq!(points[1][1]["count"], "60", "{body}");
+
+    // The median of the last minute's rate lies in (1, 2].
+    let q = enc("histogram_quantile(0.5, sum(rate(latency_seconds[1m])))");
+    let r = server.get(&format!("/api/v1/query?query={q}&time={t}"));
+    let body = r.json();
+    let v: f64 = body["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a quantile");
+    assert!(v > 1.0 && v <= 2.0, "{body}");
+
+    // Adding a float to a histogram has no answer, and says why.
+    let q = enc("latency_seconds + 1");
+    let body = server
+        .get(&format!("/api/v1/query?query={q}&time={t}"))
+        .json();
+    assert_eq!(body["data"]["result"], serde_json::json!([]), "{body}");
+    assert!(
+        body["infos"][0]
+            .as_str()
+            .is_some_and(|i| i.contains("incompatible sample types")),
+        "{body}"
+    );
+    // Floats and histograms in one aggregation: a warning, no value.
+    let q = enc("sum({job=\"api\"})");
+    let body = server
+        .get(&format!("/api/v1/query?query={q}&time={t}"))
+        .json();
+    assert_eq!(body["data"]["result"], serde_json::json!([]), "{body}");
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("mix of histograms and floats")),
+        "{body}"
+    );
+    let (clean, log) = server.terminate();
+    assert!(clean, "{log:?}");
+}
