@@ -96,8 +96,9 @@ impl SampleIter {
     }
 
     /// At most how many samples [`SampleIter::read_into`] appends (the
-    /// chunk headers' counts, before clipping to the range), so a reader
-    /// can count them against a limit before anything is decoded.
+    /// chunk headers' counts, before clipping to the range): known before
+    /// anything is decoded, but whole chunks; a reader counting against a
+    /// limit uses [`SampleIter::read_into_at_most`] instead.
     pub fn upper_bound(&self) -> usize {
         self.sources
             .iter()
