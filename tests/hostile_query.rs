@@ -41,13 +41,20 @@ fn seeded_with(series: usize, args: &[&str]) -> (tempfile::TempDir, Server, i64)
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = Server::start(tmp.path(), args);
     let end = now_ms() - 60_000;
+    write_m(&server, series, end - HOUR_MS, 241);
+    (tmp, server, end)
+}
+
+/// Writes `series` series of `m`, each `count` samples 15 s apart from
+/// `first_ms` on.
+fn write_m(server: &Server, series: usize, first_ms: i64, count: i64) {
     // Bodies of 1,000 series stay under the request size limit.
     for first in (0..series).step_by(1000) {
         let mut w = Writer::default();
         for s in first..series.min(first + 1000) {
             let inst = s.to_string();
-            let samples: Vec<Sample> = (0..=240)
-                .map(|k| Sample::new(end - HOUR_MS + k * 15_000, (s * 1000) as f64 + k as f64))
+            let samples: Vec<Sample> = (0..count)
+                .map(|k| Sample::new(first_ms + k * 15_000, (s * 1000) as f64 + k as f64))
                 .collect();
             v1::encode_series(
                 &mut w,
@@ -59,10 +66,9 @@ fn seeded_with(series: usize, args: &[&str]) -> (tempfile::TempDir, Server, i64)
                 &samples,
             );
         }
-        let r = remote_write(&server, &w.buf);
+        let r = remote_write(server, &w.buf);
         assert_eq!(r.status, 204, "{}", r.text());
     }
-    (tmp, server, end)
 }
 
 /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
@@ -343,5 +349,58 @@ fn series_lookup_with_thousands_of_selectors_stops_at_the_query_timeout() {
         assert_eq!(r.status, 503, "{path}: {}", r.text());
         assert_eq!(r.json()["errorType"], "timeout", "{path}");
     }
+    assert_ready_fast(&server);
+}
+
+/// `--query-max-samples` counts the samples a query reads, not the chunks
+/// they sit in. Two minutes after an hour turned, the 5-minute lookback of
+/// 3 series holds 20 samples each: 11 at the end of the last hour's
+/// (full, 120-sample) chunk and 9 in the new one. Under a limit of 100
+/// those 60 samples answer; counted by whole chunks they were 387.
+#[test]
+fn sample_limit_counts_the_samples_in_range_not_whole_chunks_after_the_hour_turns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(tmp.path(), &["--query-max-samples", "100"]);
+    let hour = (now_ms() / HOUR_MS - 1) * HOUR_MS;
+    // 120 samples up to the hour (one chunk), 9 from it on.
+    write_m(&server, 3, hour - 30 * 60_000, 129);
+    let t = (hour + 120_000) as f64 / 1000.0;
+    let instant = |q: &str| {
+        server.get(&format!(
+            "/api/v1/query?time={t}&stats=all&query={}",
+            enc(q)
+        ))
+    };
+    let r = instant("m");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(
+        body["data"]["result"].as_array().map(Vec::len),
+        Some(3),
+        "{body}"
+    );
+    let samples = &body["data"]["stats"]["samples"];
+    assert_eq!(samples["totalQueryableSamples"], 60, "{body}");
+    let peak = samples["peakSamples"].as_u64().expect("peakSamples");
+    // 60 samples read and a point for each series (twice while the result
+    // is built): nothing for the parts of chunks outside the lookback.
+    assert!((20..=100).contains(&peak), "peakSamples {peak}: {body}");
+    let r = instant("sum(count_over_time(m[5m]))");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["result"][0]["value"][1], "60");
+    let (start, end) = (t - 120.0, t);
+    let r = server.get(&format!(
+        "/api/v1/query_range?start={start}&end={end}&step=60&query={}",
+        enc("sum(rate(m[1m]))")
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A window that does hold more samples than the limit: 3 × 129.
+    let r = instant("count_over_time(m[1h])");
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_api_error(
+        &r.json(),
+        "execution",
+        "query processing would load too many samples",
+    );
     assert_ready_fast(&server);
 }

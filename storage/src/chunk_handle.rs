@@ -9,8 +9,11 @@ use std::sync::Arc;
 /// Where a chunk's bytes are.
 #[derive(Debug, Clone)]
 pub(crate) enum ChunkData {
-    /// Sealed in memory (the head).
+    /// Sealed in memory (the head), shared with it.
     Owned(Chunk),
+    /// Copied for one reader alone (the head's open chunk): its bytes
+    /// count as the reader's own memory.
+    Copied(Chunk),
     /// A range of a partition's chunks file, CRC checked on decode.
     Mapped {
         file: Arc<crate::part_bytes::PartBytes>,
@@ -32,7 +35,7 @@ impl ChunkMeta {
     /// (owned chunks were sealed in this process).
     pub(crate) fn view(&self) -> Result<ChunkView<'_>, ChunkError> {
         match &self.data {
-            ChunkData::Owned(chunk) => Ok(chunk.view()),
+            ChunkData::Owned(chunk) | ChunkData::Copied(chunk) => Ok(chunk.view()),
             ChunkData::Mapped { file, start, end } => file
                 .get(*start..*end)
                 .map_or(Err(ChunkError::TooShort { len: 0 }), ChunkView::parse),
@@ -53,7 +56,7 @@ impl ChunkMeta {
     /// Samples the chunk's header claims (0 if it cannot be read).
     pub(crate) fn num_samples(&self) -> usize {
         match &self.data {
-            ChunkData::Owned(c) => c.num_samples(),
+            ChunkData::Owned(c) | ChunkData::Copied(c) => c.num_samples(),
             ChunkData::Mapped { file, start, .. } => file
                 .get(start + 1..start + 3)
                 .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]]))),

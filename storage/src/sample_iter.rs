@@ -96,8 +96,9 @@ impl SampleIter {
     }
 
     /// At most how many samples [`SampleIter::read_into`] appends (the
-    /// chunk headers' counts, before clipping to the range), so a reader
-    /// can count them against a limit before anything is decoded.
+    /// chunk headers' counts, before clipping to the range): known before
+    /// anything is decoded, but whole chunks; a reader counting against a
+    /// limit uses [`SampleIter::read_into_at_most`] instead.
     pub fn upper_bound(&self) -> usize {
         self.sources
             .iter()
@@ -113,9 +114,11 @@ impl SampleIter {
     /// head chunk still being appended); bytes shared with storage are not
     /// counted. For a query's memory accounting.
     pub fn held_bytes(&self) -> usize {
+        // Known from the handle alone: no chunk's shared count is read
+        // (a cache miss each, on thousands of series).
         let own = |m: &ChunkMeta| match &m.data {
-            ChunkData::Owned(c) => c.unshared_bytes(),
-            ChunkData::Mapped { .. } => 0,
+            ChunkData::Copied(c) => c.byte_len(),
+            ChunkData::Owned(_) | ChunkData::Mapped { .. } => 0,
         };
         self.sources.capacity() * size_of::<Source>()
             + self
@@ -134,17 +137,29 @@ impl SampleIter {
     /// yield, copied a run at a time instead of sample by sample. As with
     /// the iterator, check [`SampleIter::error`] afterwards.
     pub fn read_into(&mut self, out: &mut Vec<Sample>) {
+        self.read_into_at_most(out, usize::MAX);
+    }
+
+    /// [`SampleIter::read_into`] that stops once it has appended more than
+    /// `max` samples, at the end of the chunk (or merged run) that went
+    /// past it: so a reader can count the samples in range against a limit
+    /// as they are decoded, holding at most one chunk more than it allows.
+    /// True when every sample was read; after false, another call reads
+    /// on from where this one stopped.
+    pub fn read_into_at_most(&mut self, out: &mut Vec<Sample>, max: usize) -> bool {
         // A single source needs no buffering at all: skip priming it.
         if self.sources.len() == 1 {
             self.primed = true;
         }
         self.prime();
-        // Room for every remaining chunk up front: no regrowth, and the
-        // headers' cache misses overlap instead of stalling one by one.
-        out.reserve(self.upper_bound());
+        // Room for every remaining chunk up front (within what the caller
+        // allows): no regrowth, and the headers' cache misses overlap
+        // instead of stalling one by one.
+        out.reserve(self.upper_bound().min(max));
         if self.sources.len() == 1 {
-            return self.read_single(out);
+            return self.read_single(out, max);
         }
+        let first = out.len();
         loop {
             // The source with the earliest head (the first such wins ties,
             // as in `next`) and the earliest head among the others.
@@ -162,9 +177,9 @@ impl SampleIter {
                     }
                 }
             }
-            let Some((i, head)) = best else { return };
+            let Some((i, head)) = best else { return true };
             if head > self.maxt {
-                return;
+                return true;
             }
             let from = self
                 .last
@@ -184,6 +199,9 @@ impl SampleIter {
             let next_from = rest[end - 1].t.saturating_add(1);
             src.pos += end;
             self.fill(i, next_from);
+            if out.len() - first > max {
+                return false;
+            }
         }
     }
 
@@ -220,7 +238,9 @@ impl SampleIter {
                     for c in s.chunks.as_slice() {
                         match &c.data {
                             // The open chunk's copy spans a few lines.
-                            ChunkData::Owned(chunk) => prefetch::bytes(chunk.as_bytes(), 256),
+                            ChunkData::Owned(chunk) | ChunkData::Copied(chunk) => {
+                                prefetch::bytes(chunk.as_bytes(), 256)
+                            }
                             ChunkData::Mapped { file, start, end } => {
                                 if let Some(b) = file.get(*start..*end) {
                                     prefetch::bytes(b, 64);
@@ -293,9 +313,9 @@ impl SampleIter {
         });
     }
 
-    /// [`SampleIter::read_into`] for a single source: no merging, so the
-    /// chunks decode straight into `out` and are clipped there.
-    fn read_single(&mut self, out: &mut Vec<Sample>) {
+    /// [`SampleIter::read_into_at_most`] for a single source: no merging,
+    /// so the chunks decode straight into `out` and are clipped there.
+    fn read_single(&mut self, out: &mut Vec<Sample>, max: usize) -> bool {
         let maxt = self.maxt;
         let mut from = self
             .last
@@ -303,7 +323,7 @@ impl SampleIter {
             .max(self.mint);
         let first = out.len();
         let Some(src) = self.sources.first_mut() else {
-            return;
+            return true;
         };
         let rest = &src.buf[src.pos..];
         let hi = rest.partition_point(|s| s.t <= maxt);
@@ -314,7 +334,13 @@ impl SampleIter {
             from = l.t.saturating_add(1);
         }
         let mut failed = None;
-        for c in src.chunks.by_ref() {
+        let mut done = true;
+        loop {
+            if out.len() - first > max && !src.chunks.as_slice().is_empty() {
+                done = false;
+                break;
+            }
+            let Some(c) = src.chunks.next() else { break };
             if c.max_t < from || c.min_t > maxt {
                 continue;
             }
@@ -333,7 +359,9 @@ impl SampleIter {
         }
         if let Some(e) = failed {
             self.fail(e);
+            return true;
         }
+        done
     }
 }
 
@@ -422,7 +450,7 @@ mod tests {
         fn read_into_agrees_with_next(
             a in times(80), b in times(40), extra in times(10),
             per_chunk in 1usize..30, mint in -5i64..300, len in 0i64..400, taken in 0usize..5,
-            with_b in any::<bool>(), with_extra in any::<bool>(),
+            with_b in any::<bool>(), with_extra in any::<bool>(), max in prop::option::of(0usize..40),
         ) {
             let tagged = |ts: &[i64], v: f64| -> Vec<(i64, f64)> {
                 ts.iter().map(|&t| (t, v)).collect()
@@ -443,7 +471,19 @@ mod tests {
             for _ in 0..taken {
                 got.extend(got_it.next());
             }
-            got_it.read_into(&mut got);
+            match max {
+                None => got_it.read_into(&mut got),
+                // In pieces: each call past `max` by at most one chunk
+                // (or the loose samples), and on from where it stopped.
+                Some(max) => loop {
+                    let before = got.len();
+                    let done = got_it.read_into_at_most(&mut got, max);
+                    prop_assert!(got.len() - before <= max + per_chunk.max(10));
+                    if done {
+                        break;
+                    }
+                },
+            }
             let want: Vec<Sample> = want_it.by_ref().collect();
             prop_assert_eq!(got, want);
             prop_assert!(got_it.error().is_none());
@@ -468,7 +508,7 @@ mod tests {
         let mut bytes = run(&a, 10)
             .pop()
             .map(|c| match c.data {
-                ChunkData::Owned(c) => c.as_bytes().to_vec(),
+                ChunkData::Owned(c) | ChunkData::Copied(c) => c.as_bytes().to_vec(),
                 ChunkData::Mapped { .. } => unreachable!(),
             })
             .unwrap();

@@ -535,6 +535,11 @@ impl Ctx<'_> {
         self.held.load(Ordering::Relaxed)
     }
 
+    /// Samples the query may still hold before its limit refuses more.
+    pub fn room(&self) -> usize {
+        self.max_samples.saturating_sub(self.held())
+    }
+
     /// Samples counted by [`Ctx::keep`] that were let go.
     pub fn release(&self, n: usize) {
         let _ = self

@@ -83,12 +83,20 @@ fn read<'a>(
     match samples {
         Samples::Owned(v) => Ok((v, 0)),
         Samples::Stored { iter, keep_stale } => {
-            // Counted before decoding, at the chunk headers' bound; what
-            // the range clipped off is given back once decoded.
-            let bound = iter.upper_bound();
-            ctx.keep(bound)?;
+            // Counted as they are decoded, a chunk at a time: the samples
+            // in the selector's range, not the whole chunks they sit in
+            // (as Prometheus counts), and past the limit by at most one
+            // chunk before the query stops.
             buf.clear();
-            iter.read_into(buf);
+            loop {
+                let before = buf.len();
+                let done = iter.read_into_at_most(buf, ctx.room());
+                ctx.keep(buf.len() - before)?;
+                if done {
+                    break;
+                }
+            }
+            let counted = buf.len();
             if let Some(e) = iter.error() {
                 return Err(EvalError::Storage(StorageError::Chunk {
                     series: labels.to_string(),
@@ -101,7 +109,7 @@ fn read<'a>(
                 buf.retain(|s| !is_stale_nan(s.v));
             }
             ctx.loaded(buf);
-            ctx.release(bound.saturating_sub(buf.len()));
+            ctx.release(counted - buf.len());
             Ok((buf, buf.len()))
         }
     }

@@ -183,14 +183,9 @@ impl Chunk {
         Chunk { bytes }
     }
 
-    /// Its byte length when no other handle shares the bytes (a copy made
-    /// for one reader), else 0.
-    pub(crate) fn unshared_bytes(&self) -> usize {
-        if Arc::strong_count(&self.bytes) == 1 {
-            self.bytes.len()
-        } else {
-            0
-        }
+    /// Its length in bytes (from the handle: the bytes are not read).
+    pub(crate) fn byte_len(&self) -> usize {
+        self.bytes.len()
     }
 
     /// Whether both share the same bytes (clones of one chunk).

@@ -261,7 +261,7 @@ impl SeriesData {
             chunks.push(ChunkMeta {
                 min_t: first,
                 max_t: last,
-                data: ChunkData::Owned(self.open.to_chunk()),
+                data: ChunkData::Copied(self.open.to_chunk()),
             });
         }
         let ooo = if mint <= maxt {
