@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::cli::parts_bytes;
 use common::query::{enc, results};
 use common::*;
 use hourglass_storage::Sample;
@@ -17,18 +18,6 @@ use std::time::Duration;
 
 const MIN: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MIN;
-
-fn parts_bytes(data: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                total += f.metadata().unwrap().len();
-            }
-        }
-    }
-    total
-}
 
 fn part_names(data: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(data.join("parts"))

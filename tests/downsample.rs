@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::cli::parts_bytes;
 use common::query::{enc, query_at};
 use common::*;
 use hourglass_storage::Sample;
@@ -41,18 +42,6 @@ fn settled_bytes(data: &Path) -> u64 {
         still
     });
     out
-}
-
-fn parts_bytes(data: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                total += f.metadata().unwrap().len();
-            }
-        }
-    }
-    total
 }
 
 /// Whether the partition starting at `start` holds downsampled series.

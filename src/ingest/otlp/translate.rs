@@ -309,19 +309,18 @@ fn metric(
         o.refuse(n, why);
         false
     };
+    if let Some((temporality, what)) = m.data.temporality()
+        && !cumulative(temporality, what, o)
+    {
+        return;
+    }
     let mut note = |t: i64| *newest = Some(newest.map_or(t, |x| x.max(t)));
     let type_name = match &m.data {
         Data::Missing => {
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
             return;
         }
-        Data::Exponential {
-            points,
-            temporality,
-        } => {
-            if !cumulative(*temporality, "exponential histogram", o) {
-                return;
-            }
+        Data::Exponential { points, .. } => {
             for p in points {
                 match super::exponential::to_native(p) {
                     Ok(h) => {
@@ -343,11 +342,6 @@ fn metric(
             "histogram"
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
-            if let Data::Sum { temporality, .. } = &m.data
-                && !cumulative(*temporality, "sum", o)
-            {
-                return;
-            }
             for p in points {
                 let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
@@ -370,13 +364,7 @@ fn metric(
                 "gauge"
             }
         }
-        Data::Histogram {
-            points,
-            temporality,
-        } => {
-            if !cumulative(*temporality, "histogram", o) {
-                return;
-            }
+        Data::Histogram { points, .. } => {
             for p in points {
                 if p.bucket_counts.len() != p.bounds.len() + 1 && !p.bucket_counts.is_empty() {
                     o.refuse(1, format!(
