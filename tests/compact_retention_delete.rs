@@ -202,7 +202,6 @@ fn delete_and_clean_tombstones_on_an_empty_store_succeed() {
 
 #[test]
 fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
-    let tmp = tempfile::tempdir().unwrap();
     for (rules, want) in [
         (
             "[[retention]]\nmatch = '{job='\nkeep = \"1d\"\n",
@@ -217,8 +216,7 @@ fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
             "retention rule 2",
         ),
     ] {
-        let cfg = config_file(tmp.path(), rules);
-        let err = refused_start(&tmp.path().join("data"), &["--config", &cfg]);
+        let err = refused_with_file("--config", "hourglass.toml", rules);
         assert!(err.contains(want), "{rules}: {err}");
     }
     let (ok, _, err) = common::cli::hourglass(&["compact", "--data-dir", "/nonexistent/hourglass"]);

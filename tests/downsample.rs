@@ -254,12 +254,11 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
 
 #[test]
 fn invalid_downsampling_tiers_refuse_to_start_naming_the_rule() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
+    let err = refused_with_file(
+        "--config",
+        "hourglass.toml",
         "[[downsample]]\nmatch = '{job=\"node\"}'\nafter = \"7d\"\nresolution = \"7m\"\n",
     );
-    let err = refused_start(&tmp.path().join("data"), &["--config", cfg.as_str()]);
     assert!(
         err.contains("downsample rule 1") && err.contains("divide a day"),
         "{err}"

@@ -34,6 +34,24 @@ impl Exposition {
         let _ = writeln!(self.0, " {}", plain_float(value));
     }
 
+    /// A family with one sample per item of `samples`: its labels, its value.
+    pub(super) fn family_of<const N: usize>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = ([(&'static str, String); N], f64)>,
+    ) {
+        self.family(name, kind, help);
+        for (labels, value) in samples {
+            self.sample(
+                name,
+                &labels.each_ref().map(|(k, v)| (*k, v.as_str())),
+                value,
+            );
+        }
+    }
+
     /// A family of one unlabelled sample.
     pub(super) fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
