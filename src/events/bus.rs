@@ -474,25 +474,11 @@ fn append_group(s: &Shared, queued: Vec<(Event, Option<Durable>)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::model::{Health, Method, Summary};
     use crate::events::outbox::{Outbox, Retention};
     use hourglass_wal::fs::{FaultyFs, Fs};
 
     fn event(source: String, n: u64) -> Event {
-        Event::new(
-            0,
-            Collected {
-                collection_batch_id: format!("{source}-{n}"),
-                source_id: source,
-                metrics_count: n,
-                collection_duration_ms: 0,
-                collection_method: Method::PushGateway,
-                target_health: Health::Healthy,
-                metrics_summary: Summary::default(),
-                error_count: 0,
-                samples_per_second: 0,
-            },
-        )
+        Event::pushed(&source, format!("{source}-{n}"), n)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

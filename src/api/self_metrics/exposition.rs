@@ -89,6 +89,17 @@ mod tests {
     }
 
     #[test]
+    fn a_family_of_labelled_samples_is_declared_once_then_one_line_each() {
+        let mut e = Exposition(String::new());
+        let samples = [("nats", 1.0), ("kafka", 2.5)].map(|(k, v)| ([("sink", k.to_string())], v));
+        e.family_of("m", "gauge", "Help.", samples);
+        assert_eq!(
+            e.0,
+            "# HELP m Help.\n# TYPE m gauge\nm{sink=\"nats\"} 1\nm{sink=\"kafka\"} 2.5\n"
+        );
+    }
+
+    #[test]
     fn exposition_of_a_histogram_is_cumulative_with_sum_and_count() {
         let h = Histogram::new(&[0.005, 1.0]);
         h.observe(0.001);
