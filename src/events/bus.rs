@@ -10,10 +10,11 @@
 use super::model::{Collected, Event};
 use super::outbox::{Outbox, Recovered};
 use super::segment::Record;
+use hourglass_wal::lock::lock;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -163,10 +164,6 @@ struct Shared {
 pub struct Bus {
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Unix ms now.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{HOUR_MS, T0, dump, numbered, ooo_options};
+use common::{T0, dump, numbered, ooo_options};
 use hourglass_storage::{Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
 use std::path::Path;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HOUR_MS, T0, numbered, ooo_options};
+use common::{T0, numbered, ooo_options};
 use hourglass_storage::{Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,8 @@
 
 use super::exposition::Exposition;
 use crate::rules::RuleManager;
-use crate::rules::group::{Group, lock};
+use crate::rules::group::Group;
+use hourglass_wal::lock::lock;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
