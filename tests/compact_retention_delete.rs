@@ -216,8 +216,7 @@ fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
             "retention rule 2",
         ),
     ] {
-        let err = refused_with_file("--config", "hourglass.toml", rules);
-        assert!(err.contains(want), "{rules}: {err}");
+        refused_naming("--config", "hourglass.toml", rules, &[want]);
     }
     let (ok, _, err) = common::cli::hourglass(&["compact", "--data-dir", "/nonexistent/hourglass"]);
     assert!(!ok);

@@ -136,13 +136,9 @@ fn extra_scrape_metrics_write_timeout_sample_limit_and_body_size() {
 
 #[test]
 fn serve_refuses_an_invalid_scrape_config_at_start_with_line_and_reason() {
-    let err = common::refused_with_file(
-        "--scrape-config",
-        "prometheus.yml",
-        "global:\n  scrape_interval: 10q\n",
-    );
-    assert!(err.contains("line 2"), "{err}");
-    assert!(err.contains("not a valid duration string"), "{err}");
+    let text = "global:\n  scrape_interval: 10q\n";
+    let why = ["line 2", "not a valid duration string"];
+    common::refused_naming("--scrape-config", "prometheus.yml", text, &why);
 }
 
 #[test]

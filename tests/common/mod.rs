@@ -24,7 +24,7 @@ pub mod write;
 pub use http::{JSON, Response, request, try_request};
 pub use query::metric;
 pub use server::{
-    BIN, FORM, Server, config_file, refused_start, refused_with_file, signal, start_scraping,
+    BIN, FORM, Server, config_file, refused_naming, refused_start, signal, start_scraping,
     start_with_config, wait_with_timeout,
 };
 pub use wait::{wait_for, wait_until};
