@@ -257,12 +257,7 @@ fn body(b: &[u8], resolve: Resolve<'_>, hist: bool) -> Result<BatchRecord, Recor
     rec.groups.reserve(ngroups);
     let (mut prev_ref, mut prev_t, mut prev_gap) = (0i64, 0i64, 0i64);
     for _ in 0..ngroups {
-        let id = prev_ref.wrapping_add(r.zvarint()?);
-        let Ok(raw) = u32::try_from(id) else {
-            return r.err("series ref beyond u32");
-        };
-        prev_ref = id;
-        let id = HeadRef::from_raw(raw);
+        let id = r.delta_ref(&mut prev_ref)?;
         let x = r.uvarint()?;
         let n = usize::try_from(x >> 1).unwrap_or(usize::MAX);
         if n == 0 || n > r.b.len() - r.pos + 1 {

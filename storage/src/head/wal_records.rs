@@ -257,6 +257,17 @@ impl<'a> Reader<'a> {
         u32::try_from(x).or_else(|_| self.err("series ref beyond u32"))
     }
 
+    /// A group's series ref, coded as the difference from the previous
+    /// group's (`prev_ref`, which it updates).
+    pub(super) fn delta_ref(&mut self, prev_ref: &mut i64) -> Result<HeadRef, RecordError> {
+        let id = prev_ref.wrapping_add(self.zvarint()?);
+        let Ok(raw) = u32::try_from(id) else {
+            return self.err("series ref beyond u32");
+        };
+        *prev_ref = id;
+        Ok(HeadRef::from_raw(raw))
+    }
+
     pub(super) fn bytes(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         match self.b.get(self.pos..self.pos.saturating_add(n)) {
             Some(s) => {
@@ -396,11 +407,7 @@ pub(super) fn histogram_group(
     r: &mut Reader<'_>,
     prev_ref: &mut i64,
 ) -> Result<(HeadRef, Vec<(i64, FloatHistogram)>), RecordError> {
-    let id = prev_ref.wrapping_add(r.zvarint()?);
-    let Ok(raw) = u32::try_from(id) else {
-        return r.err("series ref beyond u32");
-    };
-    *prev_ref = id;
+    let id = r.delta_ref(prev_ref)?;
     let n = r.count(12)?;
     if n == 0 {
         return r.err("empty histogram group");
@@ -411,7 +418,7 @@ pub(super) fn histogram_group(
         t = t.wrapping_add(r.zvarint()?);
         out.push((t, histogram(r)?));
     }
-    Ok((HeadRef::from_raw(raw), out))
+    Ok((id, out))
 }
 
 fn group_v1(r: &mut Reader<'_>) -> Result<(HeadRef, Vec<Sample>), RecordError> {
@@ -431,11 +438,7 @@ fn group_v2(
     prev_ref: &mut i64,
     prev_t: &mut i64,
 ) -> Result<(HeadRef, Vec<Sample>), RecordError> {
-    let id = prev_ref.wrapping_add(r.zvarint()?);
-    let Ok(raw) = u32::try_from(id) else {
-        return r.err("series ref beyond u32");
-    };
-    *prev_ref = id;
+    let id = r.delta_ref(prev_ref)?;
     let n = r.count(2)?;
     if n == 0 {
         return r.err("empty sample group");
@@ -451,7 +454,7 @@ fn group_v2(
         t = t.wrapping_add(delta);
         samples.push(Sample::new(t, r.value(&mut prev_v)?));
     }
-    Ok((HeadRef::from_raw(raw), samples))
+    Ok((id, samples))
 }
 
 // Native histogram samples in WAL batch records (kind 3):
