@@ -193,7 +193,7 @@ impl Writer<'_> {
     fn series(
         &mut self,
         name: &str,
-        attrs: &[&Attr<'_>],
+        attrs: &[Attr<'_>],
         res: &[(String, String)],
         extra: Option<(&str, &str)>,
         s: impl Into<Point>,
@@ -324,16 +324,10 @@ fn metric(
             for p in points {
                 match super::exponential::to_native(p) {
                     Ok(h) => {
-                        let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                         let t = ms(p.time_ns);
                         note(t);
-                        w.series(
-                            &name,
-                            &attrs,
-                            &res.pairs,
-                            None,
-                            Point::Native(t, h.to_float()),
-                        );
+                        let h = Point::Native(t, h.to_float());
+                        w.series(&name, &p.attributes, &res.pairs, None, h);
                         o.accepted += 1;
                     }
                     Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
@@ -343,19 +337,10 @@ fn metric(
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
             for p in points {
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
-                w.series(
-                    &name,
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.value, p.flags),
-                    },
-                );
+                let v = value(p.value, p.flags);
+                w.series(&name, &p.attributes, &res.pairs, None, Sample { t, v });
                 o.accepted += 1;
             }
             if kind == Kind::Counter {
@@ -373,7 +358,7 @@ fn metric(
                     ));
                     continue;
                 }
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
+                let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
                 let at = |v: f64| Sample {
@@ -387,25 +372,25 @@ fn metric(
                     let le = float_label(*bound);
                     w.series(
                         &bucket,
-                        &attrs,
+                        attrs,
                         &res.pairs,
                         Some(("le", &le)),
                         at(cum as f64),
                     );
                 }
                 let count = at(p.count as f64);
-                w.series(&bucket, &attrs, &res.pairs, Some(("le", "+Inf")), count);
+                w.series(&bucket, attrs, &res.pairs, Some(("le", "+Inf")), count);
                 if let Some(sum) = p.sum {
-                    w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(sum));
+                    w.series(&format!("{name}_sum"), attrs, &res.pairs, None, at(sum));
                 }
-                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
+                w.series(&format!("{name}_count"), attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "histogram"
         }
         Data::Summary(points) => {
             for p in points {
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
+                let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
                 let at = |v: f64| Sample {
@@ -414,11 +399,11 @@ fn metric(
                 };
                 for (q, v) in &p.quantiles {
                     let q = float_label(*q);
-                    w.series(&name, &attrs, &res.pairs, Some(("quantile", &q)), at(*v));
+                    w.series(&name, attrs, &res.pairs, Some(("quantile", &q)), at(*v));
                 }
-                w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(p.sum));
+                w.series(&format!("{name}_sum"), attrs, &res.pairs, None, at(p.sum));
                 let count = at(p.count as f64);
-                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
+                w.series(&format!("{name}_count"), attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "summary"
