@@ -69,6 +69,13 @@ fn histograms(st: &Storage, name: &str) -> Vec<(i64, FloatHistogram)> {
     }
 }
 
+/// A store in a new temporary directory, with [`opts`].
+fn fresh() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    (dir, st)
+}
+
 fn opts() -> Options {
     let mut o = Options::default();
     o.head.ooo_window_ms = 60_000;
@@ -77,8 +84,7 @@ fn opts() -> Options {
 
 #[test]
 fn histogram_only_series_are_selected_and_read_back_in_time_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let want = every_15s(T0, 10);
     let mut shuffled = want.clone();
     shuffled.swap(3, 7);
@@ -106,8 +112,7 @@ fn histogram_only_series_are_selected_and_read_back_in_time_order() {
 
 #[test]
 fn a_series_holds_floats_and_histograms_and_the_first_at_a_timestamp_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let l = lbl("mixed");
     let mut b = WriteBatch::new();
     b.push(
@@ -180,8 +185,7 @@ fn histograms_survive_a_crash_through_wal_replay() {
 
 #[test]
 fn histograms_survive_a_graceful_stop_through_the_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let want = every_15s(T0, 30);
     st.append_histograms(&lbl("h"), &want).unwrap();
     let mut b = WriteBatch::new();
@@ -195,8 +199,7 @@ fn histograms_survive_a_graceful_stop_through_the_checkpoint() {
 
 #[test]
 fn deleting_a_range_hides_histogram_samples_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let want = every_15s(T0, 10);
     st.append_histograms(&lbl("h"), &want).unwrap();
     let n = st
@@ -228,8 +231,7 @@ fn three_hours(st: &Storage) -> Vec<(i64, FloatHistogram)> {
 
 #[test]
 fn histograms_persist_to_partitions_survive_reopen_and_compaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let want = three_hours(&st);
     st.persist().unwrap();
     let parts = st.partitions();
