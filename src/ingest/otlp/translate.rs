@@ -140,10 +140,11 @@ pub fn translate(
 
 fn target_info(w: &mut Writer<'_>, r: &Resource<'_>, res: &ResourceLabels, newest: Option<i64>) {
     let Some(t) = newest else { return };
-    let rest: Vec<&Attr<'_>> = r
+    let rest: Vec<Attr<'_>> = r
         .attributes
         .iter()
         .filter(|a| ![SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE].contains(&a.key.as_ref()))
+        .cloned()
         .collect();
     if rest.is_empty() {
         return;
