@@ -81,7 +81,13 @@ impl DataDir {
 /// The partition directories under `parts` (its `.tmp-*` and `.corrupt`
 /// entries included), sorted by name; none when `parts` does not exist.
 pub(crate) fn partition_dirs(parts: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> = match fs::read_dir(parts) {
+    subdirs(parts)
+}
+
+/// The directories directly in `dir`, sorted by name; none when `dir`
+/// does not exist.
+pub(crate) fn subdirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = match fs::read_dir(dir) {
         Ok(rd) => rd
             .flatten()
             .map(|e| e.path())

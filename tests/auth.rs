@@ -124,13 +124,12 @@ fn request_and_label_limits() {
 
 #[test]
 fn a_bad_config_file_stops_the_server_with_a_message() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("bad.toml");
-    std::fs::write(&cfg, "[[auth.write.tokens]]\nname = 'x'\ntoken = 'short'\n").unwrap();
-    let err = refused_start(&tmp.path().join("d"), &["--config", cfg.to_str().unwrap()]);
-    assert!(
-        err.contains("bad.toml") && err.contains("shorter than 16"),
-        "{err}"
+    let text = "[[auth.write.tokens]]\nname = 'x'\ntoken = 'short'\n";
+    refused_naming(
+        "--config",
+        "bad.toml",
+        text,
+        &["bad.toml", "shorter than 16"],
     );
 }
 

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::cli::parts_bytes;
 use common::query::{enc, results};
 use common::*;
 use hourglass_storage::Sample;
@@ -17,18 +18,6 @@ use std::time::Duration;
 
 const MIN: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MIN;
-
-fn parts_bytes(data: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                total += f.metadata().unwrap().len();
-            }
-        }
-    }
-    total
-}
 
 fn part_names(data: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(data.join("parts"))
@@ -213,7 +202,6 @@ fn delete_and_clean_tombstones_on_an_empty_store_succeed() {
 
 #[test]
 fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
-    let tmp = tempfile::tempdir().unwrap();
     for (rules, want) in [
         (
             "[[retention]]\nmatch = '{job='\nkeep = \"1d\"\n",
@@ -228,9 +216,7 @@ fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
             "retention rule 2",
         ),
     ] {
-        let cfg = config_file(tmp.path(), rules);
-        let err = refused_start(&tmp.path().join("data"), &["--config", &cfg]);
-        assert!(err.contains(want), "{rules}: {err}");
+        refused_naming("--config", "hourglass.toml", rules, &[want]);
     }
     let (ok, _, err) = common::cli::hourglass(&["compact", "--data-dir", "/nonexistent/hourglass"]);
     assert!(!ok);

@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::cli::parts_bytes;
 use common::query::{enc, query_at};
 use common::*;
 use hourglass_storage::Sample;
@@ -41,18 +42,6 @@ fn settled_bytes(data: &Path) -> u64 {
         still
     });
     out
-}
-
-fn parts_bytes(data: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                total += f.metadata().unwrap().len();
-            }
-        }
-    }
-    total
 }
 
 /// Whether the partition starting at `start` holds downsampled series.
@@ -265,14 +254,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
 
 #[test]
 fn invalid_downsampling_tiers_refuse_to_start_naming_the_rule() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
-        "[[downsample]]\nmatch = '{job=\"node\"}'\nafter = \"7d\"\nresolution = \"7m\"\n",
-    );
-    let err = refused_start(&tmp.path().join("data"), &["--config", cfg.as_str()]);
-    assert!(
-        err.contains("downsample rule 1") && err.contains("divide a day"),
-        "{err}"
-    );
+    let tier = "[[downsample]]\nmatch = '{job=\"node\"}'\nafter = \"7d\"\nresolution = \"7m\"\n";
+    let why = ["downsample rule 1", "divide a day"];
+    refused_naming("--config", "hourglass.toml", tier, &why);
 }

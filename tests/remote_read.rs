@@ -75,31 +75,27 @@ fn post_read(addr: SocketAddr, body: &[u8]) -> Response {
 
 /// Six series in one remote-write body: three counters, three gauges.
 fn dataset() -> Vec<u8> {
-    let mut w = hourglass::ingest::protobuf::Writer::default();
-    for i in 0..3u64 {
-        let inst = format!("host-{i}");
-        let labels = [
-            ("__name__", "rr_requests_total"),
-            ("job", "api"),
-            ("instance", inst.as_str()),
-        ];
-        hourglass::ingest::remote_write::v1::encode_series(
-            &mut w,
-            labels,
-            &samples(i, 400, 5000, true),
-        );
-        let labels = [
-            ("__name__", "rr_temperature"),
-            ("job", "sensors"),
-            ("instance", inst.as_str()),
-        ];
-        hourglass::ingest::remote_write::v1::encode_series(
-            &mut w,
-            labels,
-            &samples(100 + i, 400, 5000, false),
-        );
+    let inst: Vec<String> = (0..3).map(|i| format!("host-{i}")).collect();
+    let mut series: Vec<Series<'_>> = Vec::new();
+    for (i, inst) in (0u64..).zip(&inst) {
+        series.push((
+            vec![
+                ("__name__", "rr_requests_total"),
+                ("job", "api"),
+                ("instance", inst.as_str()),
+            ],
+            samples(i, 400, 5000, true),
+        ));
+        series.push((
+            vec![
+                ("__name__", "rr_temperature"),
+                ("job", "sensors"),
+                ("instance", inst.as_str()),
+            ],
+            samples(100 + i, 400, 5000, false),
+        ));
     }
-    hourglass::ingest::remote_write::compress(&w.buf)
+    v1_body(&series)
 }
 
 fn wait_ready(addr: SocketAddr) {
@@ -165,21 +161,19 @@ fn streamed_xor_chunks_decode_like_prometheus_own() {
     wait_ready(paddr);
     // 300 series × 500 samples of wandering floats: many 120-sample chunks
     // per series and more than one 1 MiB frame.
-    let mut w = hourglass::ingest::protobuf::Writer::default();
-    for i in 0..300u64 {
-        let id = format!("{i:03}");
-        let labels = [
-            ("__name__", "rr_stream"),
-            ("job", "stream"),
-            ("series", id.as_str()),
-        ];
-        hourglass::ingest::remote_write::v1::encode_series(
-            &mut w,
-            labels,
-            &samples(7 + i, 500, 1000, i % 2 == 0),
-        );
-    }
-    let body = hourglass::ingest::remote_write::compress(&w.buf);
+    let ids: Vec<String> = (0..300).map(|i| format!("{i:03}")).collect();
+    let series: Vec<Series<'_>> = (0u64..)
+        .zip(&ids)
+        .map(|(i, id)| {
+            let labels = vec![
+                ("__name__", "rr_stream"),
+                ("job", "stream"),
+                ("series", id.as_str()),
+            ];
+            (labels, samples(7 + i, 500, 1000, i % 2 == 0))
+        })
+        .collect();
+    let body = v1_body(&series);
     for addr in [server.addr, paddr] {
         let r = request(addr, "POST", "/api/v1/write", &V1_HEADERS, &body);
         assert!(r.status / 100 == 2, "{addr}: {} {}", r.status, r.text());

@@ -66,6 +66,27 @@ fn stored(dir: &std::path::Path, name: &str) -> Vec<(i64, FloatHistogram)> {
     got
 }
 
+/// `n` scrapes of [`latency`] every 15 s after `t0`.
+fn scrapes(t0: i64, n: u64) -> Vec<(i64, Histogram)> {
+    (1..=n)
+        .map(|i| (t0 + i as i64 * 15_000, latency(i)))
+        .collect()
+}
+
+fn to_float(ints: &[(i64, Histogram)]) -> Vec<(i64, FloatHistogram)> {
+    ints.iter().map(|(t, h)| (*t, h.to_float())).collect()
+}
+
+/// Series `name{job="api"}` with histograms as remote write 1.0 sends them.
+fn encode_v1(
+    w: &mut Writer,
+    name: &str,
+    ints: &[(i64, Histogram)],
+    floats: &[(i64, FloatHistogram)],
+) {
+    v1::encode_histogram_series(w, [("__name__", name), ("job", "api")], ints, floats);
+}
+
 fn same(got: &[(i64, FloatHistogram)], want: &[(i64, FloatHistogram)]) {
     assert_eq!(got.len(), want.len(), "{got:?}");
     for ((tg, g), (tw, w)) in got.iter().zip(want) {
@@ -78,32 +99,15 @@ fn same(got: &[(i64, FloatHistogram)], want: &[(i64, FloatHistogram)]) {
 fn remote_write_1_stores_integer_float_and_custom_bucket_histograms_and_refuses_bad_ones_by_name() {
     let (tmp, server) = Server::fresh();
     let t0 = now_ms() - 600_000;
-    let ints: Vec<(i64, Histogram)> = (1..=8)
-        .map(|i| (t0 + i as i64 * 15_000, latency(i)))
-        .collect();
+    let ints = scrapes(t0, 8);
     let floats: Vec<(i64, FloatHistogram)> =
         (1..=3).map(|i| (t0 + i as i64 * 15_000, nhcb(i))).collect();
     let mut bad = latency(2);
     bad.count += 1;
     let mut w = Writer::default();
-    v1::encode_histogram_series(
-        &mut w,
-        [("__name__", "rpc_seconds"), ("job", "api")],
-        &ints,
-        &[],
-    );
-    v1::encode_histogram_series(
-        &mut w,
-        [("__name__", "batch_seconds"), ("job", "api")],
-        &[],
-        &floats,
-    );
-    v1::encode_histogram_series(
-        &mut w,
-        [("__name__", "broken_seconds"), ("job", "api")],
-        &[(t0, bad)],
-        &[],
-    );
+    encode_v1(&mut w, "rpc_seconds", &ints, &[]);
+    encode_v1(&mut w, "batch_seconds", &[], &floats);
+    encode_v1(&mut w, "broken_seconds", &[(t0, bad)], &[]);
     let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 400, "{}", r.text());
     let text = r.text();
@@ -111,18 +115,12 @@ fn remote_write_1_stores_integer_float_and_custom_bucket_histograms_and_refuses_
     assert!(text.contains("observations found in buckets"), "{text}");
     // Good ones again: idempotent, 204.
     let mut w = Writer::default();
-    v1::encode_histogram_series(
-        &mut w,
-        [("__name__", "rpc_seconds"), ("job", "api")],
-        &ints,
-        &[],
-    );
+    encode_v1(&mut w, "rpc_seconds", &ints, &[]);
     let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204, "{}", r.text());
     let (ok, _) = server.terminate();
     assert!(ok);
-    let want: Vec<(i64, FloatHistogram)> = ints.iter().map(|(t, h)| (*t, h.to_float())).collect();
-    same(&stored(tmp.path(), "rpc_seconds"), &want);
+    same(&stored(tmp.path(), "rpc_seconds"), &to_float(&ints));
     same(&stored(tmp.path(), "batch_seconds"), &floats);
     assert!(stored(tmp.path(), "broken_seconds").is_empty());
 }
@@ -131,9 +129,7 @@ fn remote_write_1_stores_integer_float_and_custom_bucket_histograms_and_refuses_
 fn remote_write_2_stores_histograms_reports_them_written_and_reduces_high_schemas() {
     let (tmp, server) = Server::fresh();
     let t0 = now_ms() - 600_000;
-    let ints: Vec<(i64, Histogram)> = (1..=5)
-        .map(|i| (t0 + i as i64 * 15_000, latency(i)))
-        .collect();
+    let ints = scrapes(t0, 5);
     // Schema 10 (finer than stored): merged to schema 8 on ingest.
     let fine = FloatHistogram {
         schema: 10,
@@ -162,8 +158,7 @@ fn remote_write_2_stores_histograms_reports_them_written_and_reduces_high_schema
     );
     let (ok, _) = server.terminate();
     assert!(ok);
-    let want: Vec<(i64, FloatHistogram)> = ints.iter().map(|(t, h)| (*t, h.to_float())).collect();
-    same(&stored(tmp.path(), "rpc_seconds"), &want);
+    same(&stored(tmp.path(), "rpc_seconds"), &to_float(&ints));
     let fine = stored(tmp.path(), "fine_seconds");
     assert_eq!(fine.len(), 1);
     assert_eq!(fine[0].1.schema, 8);

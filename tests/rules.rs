@@ -28,6 +28,14 @@ fn prometheus_yml(dir: &Path, rules: &str, extra: &str) -> PathBuf {
     path
 }
 
+/// A server in a fresh directory evaluating `rules` (no extra settings).
+fn serve_rules(rules: &str) -> (tempfile::TempDir, Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = prometheus_yml(tmp.path(), rules, "");
+    let server = start(tmp.path(), &cfg, &[]);
+    (tmp, server)
+}
+
 fn start(dir: &Path, config: &Path, flags: &[&str]) -> Server {
     let mut args = vec!["--scrape-config", config.to_str().unwrap()];
     args.extend_from_slice(flags);
@@ -55,13 +63,9 @@ fn alerts(server: &Server) -> Vec<serde_json::Value> {
 
 #[test]
 fn recording_rule_writes_its_series_and_the_rules_api_shows_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = prometheus_yml(
-        tmp.path(),
+    let (_tmp, server) = serve_rules(
         "groups:\n- name: rollup\n  rules:\n  - record: job:x:sum\n    expr: sum by (job) (x)\n  - record: job:x:double\n    expr: job:x:sum * 2\n    labels: {kind: derived}\n",
-        "",
     );
-    let server = start(tmp.path(), &cfg, &[]);
     write_now(&server, "x", &[("job", "a"), ("i", "1")], 1.0);
     write_now(&server, "x", &[("job", "a"), ("i", "2")], 2.0);
     wait_for("recorded series", || {
@@ -113,9 +117,7 @@ fn recording_rule_writes_its_series_and_the_rules_api_shows_it() {
 
 #[test]
 fn alert_goes_pending_then_firing_then_resolves_with_templates_and_alerts_series() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = prometheus_yml(
-        tmp.path(),
+    let (_tmp, server) = serve_rules(
         r#"groups:
 - name: alerts
   rules:
@@ -128,9 +130,7 @@ fn alert_goes_pending_then_firing_then_resolves_with_templates_and_alerts_series
       summary: 'value {{ $value | humanize }} on {{ $labels.instance }}'
       ext: '{{ $externalLabels.dc }}'
 "#,
-        "",
     );
-    let server = start(tmp.path(), &cfg, &[]);
     write_now(&server, "y", &[("job", "a"), ("instance", "h1")], 1234.0);
     wait_for("pending alert", || {
         alerts(&server).iter().any(|a| a["state"] == "pending")
@@ -246,9 +246,7 @@ fn reload_refuses_a_bad_file_and_keeps_the_running_rules() {
 
 #[test]
 fn a_rule_failing_at_evaluation_reports_it_in_health_and_the_others_go_on() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = prometheus_yml(
-        tmp.path(),
+    let (_tmp, server) = serve_rules(
         r#"groups:
 - name: g
   rules:
@@ -261,9 +259,7 @@ fn a_rule_failing_at_evaluation_reports_it_in_health_and_the_others_go_on() {
     annotations:
       s: '{{ humanize "not a number" }}'
 "#,
-        "",
     );
-    let server = start(tmp.path(), &cfg, &[]);
     write_now(&server, "z", &[("i", "1")], 1.0);
     write_now(&server, "z", &[("i", "2")], 2.0);
     wait_for("later rule still evaluated", || {
@@ -416,13 +412,8 @@ fn restart_restores_pending_alerts_from_alerts_for_state() {
 
 #[test]
 fn recorded_series_go_stale_when_their_source_disappears() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = prometheus_yml(
-        tmp.path(),
-        "groups:\n- name: g\n  rules:\n  - record: big\n    expr: v > 10\n",
-        "",
-    );
-    let server = start(tmp.path(), &cfg, &[]);
+    let (_tmp, server) =
+        serve_rules("groups:\n- name: g\n  rules:\n  - record: big\n    expr: v > 10\n");
     write_now(&server, "v", &[("k", "1")], 50.0);
     write_now(&server, "v", &[("k", "2")], 60.0);
     wait_for("two recorded series", || query(&server, "big").len() == 2);

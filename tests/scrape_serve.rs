@@ -136,15 +136,9 @@ fn extra_scrape_metrics_write_timeout_sample_limit_and_body_size() {
 
 #[test]
 fn serve_refuses_an_invalid_scrape_config_at_start_with_line_and_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 10q\n").unwrap();
-    let err = common::refused_start(
-        &dir.path().join("data"),
-        &["--scrape-config", cfg.to_str().unwrap()],
-    );
-    assert!(err.contains("line 2"), "{err}");
-    assert!(err.contains("not a valid duration string"), "{err}");
+    let text = "global:\n  scrape_interval: 10q\n";
+    let why = ["line 2", "not a valid duration string"];
+    common::refused_naming("--scrape-config", "prometheus.yml", text, &why);
 }
 
 #[test]

@@ -233,18 +233,7 @@ fn https_targets_are_scraped_with_their_ca_or_insecure_skip_verify_and_refused_o
     );
 
     // An unreadable ca_file stops the start, naming the job and the file.
-    let bad = dir.path().join("bad.yml");
-    std::fs::write(
-        &bad,
-        "scrape_configs:\n  - job_name: broken\n    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n",
-    )
-    .unwrap();
-    let err = common::refused_start(
-        &dir.path().join("data2"),
-        &["--scrape-config", bad.to_str().unwrap()],
-    );
-    assert!(
-        err.contains("broken") && err.contains("unable to read ca_file /nonexistent/ca.pem"),
-        "{err}"
-    );
+    let text = "scrape_configs:\n  - job_name: broken\n    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n";
+    let why = ["broken", "unable to read ca_file /nonexistent/ca.pem"];
+    common::refused_naming("--scrape-config", "bad.yml", text, &why);
 }

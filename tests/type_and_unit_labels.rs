@@ -15,24 +15,19 @@ use hourglass_storage::Sample;
 /// Two families with metadata and one without, at `t` (ms).
 fn body(t: i64) -> Vec<u8> {
     let mut e = Encoder::new();
-    e.series_with_unit(
-        [("__name__", "disk_capacity_bytes"), ("job", "node")],
-        &[(Sample::new(t, 100.0), 0)],
-        Some(v1::MetricType::Gauge),
-        "bytes",
-    );
-    e.series_with_unit(
-        [("__name__", "disk_free_bytes"), ("job", "node")],
-        &[(Sample::new(t, 40.0), 0)],
-        Some(v1::MetricType::Gauge),
-        "bytes",
-    );
-    e.series_with_unit(
-        [("__name__", "io_ops_total"), ("job", "node")],
-        &[(Sample::new(t, 7.0), 0)],
-        Some(v1::MetricType::Counter),
-        "",
-    );
+    let families = [
+        ("disk_capacity_bytes", 100.0, v1::MetricType::Gauge, "bytes"),
+        ("disk_free_bytes", 40.0, v1::MetricType::Gauge, "bytes"),
+        ("io_ops_total", 7.0, v1::MetricType::Counter, ""),
+    ];
+    for (name, v, kind, unit) in families {
+        e.series_with_unit(
+            [("__name__", name), ("job", "node")],
+            &[(Sample::new(t, v), 0)],
+            Some(kind),
+            unit,
+        );
+    }
     e.series(
         [("__name__", "plain"), ("job", "node")],
         &[(Sample::new(t, 1.0), 0)],
@@ -41,14 +36,19 @@ fn body(t: i64) -> Vec<u8> {
     e.finish()
 }
 
+/// Writes [`body`] now; the query time of its samples.
+fn write_families(server: &Server) -> Option<f64> {
+    let t = now_ms();
+    let r = remote_write_v2(server, &body(t));
+    assert_eq!(r.status, 204, "{}", r.text());
+    Some(t as f64 / 1000.0)
+}
+
 #[test]
 fn remote_write_2_metadata_becomes_type_and_unit_labels_when_enabled() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &["--type-and-unit-labels"]);
-    let t = now_ms();
-    let r = remote_write_v2(&server, &body(t));
-    assert_eq!(r.status, 204, "{}", r.text());
-    let at = Some(t as f64 / 1000.0);
+    let at = write_families(&server);
 
     let got = query_at(&server, "disk_free_bytes", at);
     assert_eq!(
@@ -97,10 +97,7 @@ fn remote_write_2_metadata_becomes_type_and_unit_labels_when_enabled() {
 #[test]
 fn without_the_flag_series_keep_the_labels_they_were_sent_with() {
     let (_tmp, server) = Server::fresh();
-    let t = now_ms();
-    let r = remote_write_v2(&server, &body(t));
-    assert_eq!(r.status, 204, "{}", r.text());
-    let at = Some(t as f64 / 1000.0);
+    let at = write_families(&server);
     let got = query_at(&server, "disk_free_bytes", at);
     assert_eq!(
         got,

@@ -386,6 +386,14 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
     tally
 }
 
+/// `file` as the reports name it: relative to the scripts' `root`.
+fn script_name(file: &Path, root: &Path) -> String {
+    file.strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
 #[test]
 fn promql_scripts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/promql/eval");
@@ -396,11 +404,7 @@ fn promql_scripts() {
     let (mut evals, mut failures) = (0usize, Vec::new());
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read script");
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let name = script_name(file, &root);
         let t = run_script(&engine, &name, &text);
         evals += t.evals;
         failures.extend(t.failures);
@@ -436,11 +440,7 @@ fn outside_scripts() {
         let Ok(text) = std::fs::read_to_string(file) else {
             continue;
         };
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let name = script_name(file, &root);
         let t = run_script(&engine, &name, &text);
         eprintln!(
             "{name}: {} of {} evals pass ({} of {} on native histograms)",

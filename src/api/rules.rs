@@ -6,12 +6,12 @@ use super::envelope::{ApiError, ApiResult, success};
 use super::params::Params;
 use crate::rules::alert::{Alert, AlertState};
 use crate::rules::file::RuleKind;
-use crate::rules::group::lock;
 use crate::rules::rule::RuleState;
 use crate::rules::template::gofmt::fmt_e;
 use crate::server::AppState;
 use axum::extract::State;
 use hourglass_storage::calendar::format_rfc3339_ns;
+use hourglass_wal::lock::lock;
 use serde_json::{Map, Value, json};
 use std::time::SystemTime;
 

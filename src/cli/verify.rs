@@ -254,15 +254,9 @@ fn journal_report(v: &mut Verdict, parts: &Path) -> std::io::Result<()> {
 /// same way, its lines prefixed with its name.
 fn snapshots_report(v: &mut Verdict, data_dir: &Path) -> anyhow::Result<()> {
     let dir = data_dir.join("snapshots");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(snaps) = crate::data_dir::subdirs(&dir) else {
         return Ok(());
     };
-    let mut snaps: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    snaps.sort();
     for s in snaps {
         let sub = check_one(&s)?;
         let name = s.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -10,10 +10,11 @@
 use super::model::{Collected, Event};
 use super::outbox::{Outbox, Recovered};
 use super::segment::Record;
+use hourglass_wal::lock::lock;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -163,10 +164,6 @@ struct Shared {
 pub struct Bus {
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Unix ms now.
@@ -474,25 +471,11 @@ fn append_group(s: &Shared, queued: Vec<(Event, Option<Durable>)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::model::{Health, Method, Summary};
     use crate::events::outbox::{Outbox, Retention};
     use hourglass_wal::fs::{FaultyFs, Fs};
 
     fn event(source: String, n: u64) -> Event {
-        Event::new(
-            0,
-            Collected {
-                collection_batch_id: format!("{source}-{n}"),
-                source_id: source,
-                metrics_count: n,
-                collection_duration_ms: 0,
-                collection_method: Method::PushGateway,
-                target_health: Health::Healthy,
-                metrics_summary: Summary::default(),
-                error_count: 0,
-                samples_per_second: 0,
-            },
-        )
+        Event::pushed(&source, format!("{source}-{n}"), n)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,7 +172,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::model::{Collected, Event, Health, Method, Summary};
+    use crate::events::model::Event;
     use crate::events::outbox::{Outbox, Retention};
     use hourglass_wal::fs::{FaultyFs, Fs};
     use std::sync::Arc;
@@ -185,20 +185,7 @@ mod tests {
 
     fn emit(bus: &Bus, source: &str, n: usize) {
         for _ in 0..n {
-            bus.emit(Event::new(
-                0,
-                Collected {
-                    collection_batch_id: "b".into(),
-                    source_id: source.into(),
-                    metrics_count: 1,
-                    collection_duration_ms: 0,
-                    collection_method: Method::PushGateway,
-                    target_health: Health::Healthy,
-                    metrics_summary: Summary::default(),
-                    error_count: 0,
-                    samples_per_second: 0,
-                },
-            ));
+            bus.emit(Event::pushed(source, "b".into(), 1));
         }
         bus.flush();
     }

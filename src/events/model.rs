@@ -158,6 +158,26 @@ impl Event {
             metrics_collected: collected,
         }
     }
+
+    /// A healthy Pushgateway batch `batch` of `source` with `n` metrics,
+    /// at time 0: the events the bus and consumer tests emit.
+    #[cfg(test)]
+    pub(crate) fn pushed(source: &str, batch: String, n: u64) -> Event {
+        Event::new(
+            0,
+            Collected {
+                collection_batch_id: batch,
+                source_id: source.to_string(),
+                metrics_count: n,
+                collection_duration_ms: 0,
+                collection_method: Method::PushGateway,
+                target_health: Health::Healthy,
+                metrics_summary: Summary::default(),
+                error_count: 0,
+                samples_per_second: 0,
+            },
+        )
+    }
 }
 
 /// Rate of `count` over `duration_ms`, 0 when the duration is 0.

@@ -9,15 +9,11 @@ use super::rule::{Health, RuleState};
 use super::template::QueryFn;
 use hourglass_query::Engine;
 use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
+use hourglass_wal::lock::lock;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-/// Locks, taking over a lock whose holder panicked.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Counters over every group, for `/metrics`.
 #[derive(Debug, Default)]

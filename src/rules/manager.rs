@@ -6,12 +6,13 @@
 
 use super::config::{self, RulesConfig};
 use super::file::{self, GroupSpec, RuleFileError};
-use super::group::{Env, Group, RuleCounters, lock};
+use super::group::{Env, Group, RuleCounters};
 use super::notifier::{Notifier, NotifierCounters};
 use super::restore::RestoreOptions;
 use super::task;
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
+use hourglass_wal::lock::lock;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -7,6 +7,7 @@
 use super::alert::Outgoing;
 use super::config::{AlertmanagerConfig, RulesConfig};
 use crate::scrape::relabel::{self, Rule as RelabelRule};
+use hourglass_wal::lock::lock;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -61,10 +62,6 @@ impl Drop for Queue {
     fn drop(&mut self) {
         self.wake.notify_waiters();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn rfc3339(ms: i64) -> String {

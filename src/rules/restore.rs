@@ -4,8 +4,9 @@
 //! period.
 
 use super::file::RuleKind;
-use super::group::{Env, Group, lock};
+use super::group::{Env, Group};
 use hourglass_storage::{MatchOp, Matcher, Querier as _, is_stale_nan};
+use hourglass_wal::lock::lock;
 use std::time::Duration;
 
 /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.

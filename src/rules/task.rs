@@ -2,9 +2,10 @@
 //! the next slot, counts skipped slots, evaluates off the async threads,
 //! and restores alerts' `for` state after the second evaluation.
 
-use super::group::{Env, Group, lock};
+use super::group::{Env, Group};
 use super::restore::{self, RestoreOptions};
 use super::schedule;
+use hourglass_wal::lock::lock;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -10,7 +10,8 @@ use super::negotiate;
 use super::schedule;
 use super::target::Target;
 use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage};
-use std::sync::{Arc, Mutex, MutexGuard};
+use hourglass_wal::lock::lock;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
@@ -106,11 +107,6 @@ pub struct Shared {
     pub cache: Mutex<SeriesCache>,
     /// Current target and job.
     pub config: Mutex<Arc<LoopConfig>>,
-}
-
-/// Locks, surviving a panicked holder (the data stay usable).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

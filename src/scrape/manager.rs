@@ -5,11 +5,12 @@
 use super::cache::Metadata;
 use super::config::{ConfigError, Job, ScrapeConfig};
 use super::discovery::JobDiscovery;
-use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus, lock};
+use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus};
 use super::relabel::LabelSet;
 use super::schedule;
 use super::target::{self, JobTargets, format_duration};
 use hourglass_storage::Storage;
+use hourglass_wal::lock::lock;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};

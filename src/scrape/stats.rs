@@ -9,8 +9,9 @@
 //! beyond [`MAX_INTERVALS`] are not tracked, and each interval keeps its
 //! last [`WINDOW`] observations for the quantiles.
 
+use hourglass_wal::lock::lock;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 /// Observations kept per interval for the quantiles (Prometheus keeps ten
@@ -106,10 +107,6 @@ impl IntervalLengths {
 pub struct ScrapeStats {
     pools: Mutex<BTreeMap<String, PoolCounts>>,
     intervals: Mutex<BTreeMap<String, IntervalLengths>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The statistics every scrape loop of this process records into.

@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::internals::merge_and_encode;
@@ -23,23 +25,12 @@ use hourglass_storage::{
 };
 use std::path::Path;
 use std::time::Instant;
+use support::Rng;
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 const STEP: i64 = 15_000;
-
-/// xorshift64: deterministic data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn labels(n: usize) -> Vec<Labels> {
     (0..n)

@@ -4,21 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 use hourglass_storage::Sample;
 use hourglass_storage::chunk::Chunk;
 use hourglass_storage::internals::XorAppender;
 use std::hint::black_box;
 use std::time::Instant;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use support::Rng;
 
 fn shape(name: &str, r: &mut Rng) -> Vec<Sample> {
     let mut v = 1000.0f64;

@@ -30,10 +30,7 @@ pub(crate) fn select(
             continue;
         }
         for s in p.downsampled() {
-            if !matchers
-                .iter()
-                .all(|m| m.matches(s.labels.get(m.name()).unwrap_or("")))
-            {
+            if !matchers.iter().all(|m| m.matches_labels(&s.labels)) {
                 continue;
             }
             let out = by.entry(s.labels.clone()).or_default();

@@ -22,9 +22,7 @@ pub struct RetentionRule {
 
 impl RetentionRule {
     fn selects(&self, labels: &Labels) -> bool {
-        self.matchers
-            .iter()
-            .all(|m| m.matches(labels.get(m.name()).unwrap_or("")))
+        self.matchers.iter().all(|m| m.matches_labels(labels))
     }
 }
 

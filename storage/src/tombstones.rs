@@ -39,9 +39,7 @@ pub struct Tombstone {
 impl Tombstone {
     /// True when `labels` satisfies every matcher.
     pub fn selects(&self, labels: &Labels) -> bool {
-        self.matchers
-            .iter()
-            .all(|m| m.matches(labels.get(m.name()).unwrap_or("")))
+        self.matchers.iter().all(|m| m.matches_labels(labels))
     }
 
     /// True when `t` is deleted for a selected series.

@@ -7,15 +7,13 @@
 
 mod common;
 
-use common::{dump, numbered, ooo_options};
+use common::{T0, dump, numbered, ooo_options};
 use hourglass_storage::{Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
 use std::path::Path;
 use std::sync::Arc;
 
 const SERIES: usize = 300;
-const HOUR_MS: i64 = 3_600_000;
-const T0: i64 = 472_222 * HOUR_MS;
 
 /// Minute `k` for every series: two-decimal counters, a raw value (NaN
 /// payload) now and then, and every tenth minute an out-of-order sample.

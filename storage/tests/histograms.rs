@@ -42,6 +42,22 @@ fn latency(i: u32) -> FloatHistogram {
     }
 }
 
+/// `n` scrapes of [`latency`] every 15 s from `start`.
+fn every_15s(start: i64, n: u32) -> Vec<(i64, FloatHistogram)> {
+    (0..n)
+        .map(|i| (start + i64::from(i) * 15_000, latency(i)))
+        .collect()
+}
+
+#[track_caller]
+fn assert_same(got: &[(i64, FloatHistogram)], want: &[(i64, FloatHistogram)]) {
+    assert_eq!(got.len(), want.len());
+    for ((tg, g), (tw, w)) in got.iter().zip(want) {
+        assert_eq!(tg, tw);
+        assert!(g.same_bits(w), "at {tg}: {g:?} != {w:?}");
+    }
+}
+
 fn histograms(st: &Storage, name: &str) -> Vec<(i64, FloatHistogram)> {
     let q = st.querier(i64::MIN, i64::MAX);
     let mut set = q
@@ -53,6 +69,13 @@ fn histograms(st: &Storage, name: &str) -> Vec<(i64, FloatHistogram)> {
     }
 }
 
+/// A store in a new temporary directory, with [`opts`].
+fn fresh() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts()).unwrap();
+    (dir, st)
+}
+
 fn opts() -> Options {
     let mut o = Options::default();
     o.head.ooo_window_ms = 60_000;
@@ -61,11 +84,8 @@ fn opts() -> Options {
 
 #[test]
 fn histogram_only_series_are_selected_and_read_back_in_time_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
-    let want: Vec<(i64, FloatHistogram)> = (0..10)
-        .map(|i| (T0 + i64::from(i) * 15_000, latency(i)))
-        .collect();
+    let (_dir, st) = fresh();
+    let want = every_15s(T0, 10);
     let mut shuffled = want.clone();
     shuffled.swap(3, 7);
     let stats = st
@@ -73,11 +93,7 @@ fn histogram_only_series_are_selected_and_read_back_in_time_order() {
         .unwrap();
     assert_eq!(stats.appended, 10);
     let got = histograms(&st, "rpc_seconds");
-    assert_eq!(got.len(), 10);
-    for ((tw, hw), (tg, hg)) in want.iter().zip(&got) {
-        assert_eq!(tw, tg);
-        assert!(hw.same_bits(hg));
-    }
+    assert_same(&got, &want);
     let q = st.querier(T0, T0 + 30_000);
     let s = q
         .select(&[eq("__name__", "rpc_seconds")], T0, T0 + 30_000)
@@ -96,8 +112,7 @@ fn histogram_only_series_are_selected_and_read_back_in_time_order() {
 
 #[test]
 fn a_series_holds_floats_and_histograms_and_the_first_at_a_timestamp_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (_dir, st) = fresh();
     let l = lbl("mixed");
     let mut b = WriteBatch::new();
     b.push(
@@ -146,9 +161,7 @@ fn reopen(fs: &FaultyFs) -> Storage {
 fn histograms_survive_a_crash_through_wal_replay() {
     let fs = FaultyFs::new();
     let st = reopen(&fs);
-    let want: Vec<(i64, FloatHistogram)> = (0..50)
-        .map(|i| (T0 + i64::from(i) * 15_000, latency(i)))
-        .collect();
+    let want = every_15s(T0, 50);
     for chunk in want.chunks(7) {
         st.append_histograms(&lbl("h"), chunk).unwrap();
     }
@@ -165,23 +178,15 @@ fn histograms_survive_a_crash_through_wal_replay() {
     fs.restart();
     let st = reopen(&fs);
     let got = histograms(&st, "h");
-    assert_eq!(got.len(), want.len());
-    assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
-    );
+    assert_same(&got, &want);
     let got = histograms(&st, "nhcb");
     assert!(got.len() == 1 && got[0].1.same_bits(&nhcb));
 }
 
 #[test]
 fn histograms_survive_a_graceful_stop_through_the_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
-    let want: Vec<(i64, FloatHistogram)> = (0..30)
-        .map(|i| (T0 + i64::from(i) * 15_000, latency(i)))
-        .collect();
+    let (dir, st) = fresh();
+    let want = every_15s(T0, 30);
     st.append_histograms(&lbl("h"), &want).unwrap();
     let mut b = WriteBatch::new();
     b.push(lbl("f"), vec![Sample::new(T0, 1.0)]);
@@ -189,21 +194,13 @@ fn histograms_survive_a_graceful_stop_through_the_checkpoint() {
     st.stop().unwrap();
     let st = Storage::open(dir.path(), opts()).unwrap();
     let got = histograms(&st, "h");
-    assert_eq!(got.len(), want.len());
-    assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
-    );
+    assert_same(&got, &want);
 }
 
 #[test]
 fn deleting_a_range_hides_histogram_samples_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
-    let want: Vec<(i64, FloatHistogram)> = (0..10)
-        .map(|i| (T0 + i64::from(i) * 15_000, latency(i)))
-        .collect();
+    let (_dir, st) = fresh();
+    let want = every_15s(T0, 10);
     st.append_histograms(&lbl("h"), &want).unwrap();
     let n = st
         .delete_series(&[vec![eq("__name__", "h")]], T0 + 15_000, T0 + 60_000)
@@ -224,9 +221,7 @@ const H: i64 = 3_600_000;
 /// float sample late enough that those hours are ready to persist.
 fn three_hours(st: &Storage) -> Vec<(i64, FloatHistogram)> {
     let start = T0 - T0.rem_euclid(H);
-    let want: Vec<(i64, FloatHistogram)> = (0..720)
-        .map(|i| (start + i64::from(i) * 15_000, latency(i)))
-        .collect();
+    let want = every_15s(start, 720);
     st.append_histograms(&lbl("h"), &want).unwrap();
     let mut b = WriteBatch::new();
     b.push(lbl("f"), vec![Sample::new(start + 3 * H + 120_000, 1.0)]);
@@ -236,8 +231,7 @@ fn three_hours(st: &Storage) -> Vec<(i64, FloatHistogram)> {
 
 #[test]
 fn histograms_persist_to_partitions_survive_reopen_and_compaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let (dir, st) = fresh();
     let want = three_hours(&st);
     st.persist().unwrap();
     let parts = st.partitions();
@@ -249,12 +243,7 @@ fn histograms_persist_to_partitions_survive_reopen_and_compaction() {
         bytes as f64 / 720.0
     );
     let got = histograms(&st, "h");
-    assert_eq!(got.len(), want.len());
-    assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
-    );
+    assert_same(&got, &want);
     st.close().unwrap();
     let st = Storage::open(dir.path(), opts()).unwrap();
     assert_eq!(histograms(&st, "h").len(), want.len());
@@ -273,14 +262,12 @@ fn histograms_persist_to_partitions_survive_reopen_and_compaction() {
         .unwrap();
     println!("{stats:?}");
     let got = histograms(&st, "h");
-    let kept: Vec<&(i64, FloatHistogram)> =
-        want.iter().filter(|(t, _)| *t < lo || *t > hi).collect();
-    assert_eq!(got.len(), kept.len());
-    assert!(
-        got.iter()
-            .zip(&kept)
-            .all(|(g, w)| g.0 == w.0 && g.1.same_bits(&w.1))
-    );
+    let kept: Vec<(i64, FloatHistogram)> = want
+        .iter()
+        .filter(|(t, _)| *t < lo || *t > hi)
+        .cloned()
+        .collect();
+    assert_same(&got, &kept);
     st.close().unwrap();
     let st = Storage::open(dir.path(), opts()).unwrap();
     assert_eq!(histograms(&st, "h").len(), kept.len());

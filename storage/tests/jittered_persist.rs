@@ -7,12 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{HOUR_MS, T0};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 
 const SERIES: usize = 200;
 const HOURS: i64 = 6;
-const HOUR_MS: i64 = 3_600_000;
-const T0: i64 = 472_222 * HOUR_MS;
 
 fn jittered_hours(st: &Storage, live: bool) -> usize {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;

@@ -6,14 +6,12 @@
 
 mod common;
 
-use common::{numbered, ooo_options};
+use common::{T0, numbered, ooo_options};
 use hourglass_storage::{Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 const SERIES: usize = 600;
-const HOUR_MS: i64 = 3_600_000;
-const T0: i64 = 472_222 * HOUR_MS;
 
 /// One batch: every series gets the sample of minute `k`.
 fn minute(st: &Storage, k: i64) {

@@ -30,3 +30,16 @@ pub fn input_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf
     std::fs::write(&path, contents).expect("write input file");
     path
 }
+
+/// Bytes of the files in the partition directories below `<data>/parts`.
+pub fn parts_bytes(data: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+                total += f.metadata().unwrap().len();
+            }
+        }
+    }
+    total
+}

@@ -173,6 +173,25 @@ pub fn refused_start(data_dir: &Path, extra: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// [`refused_start`] on a fresh directory with `text` as the file `name`
+/// given to `flag` (`--config`, `--scrape-config`); asserts that stderr
+/// names every one of `needles`.
+pub fn refused_naming(flag: &str, name: &str, text: &str, needles: &[&str]) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join(name);
+    std::fs::write(&path, text).expect("write the file");
+    let err = refused_start(
+        &tmp.path().join("data"),
+        &[flag, path.to_str().expect("UTF-8 path")],
+    );
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "{n:?} not in the refusal of {text:?}: {err}"
+        );
+    }
+}
+
 /// Writes `yaml` as `<dir>/prometheus.yml` and starts a server scraping
 /// it, its data in `<dir>/data`; returns the file's path and the server.
 pub fn start_scraping(dir: &Path, yaml: &str) -> (PathBuf, Server) {

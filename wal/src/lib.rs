@@ -37,7 +37,7 @@ pub mod fs;
 mod heal;
 pub mod histogram;
 mod interval;
-mod lock;
+pub mod lock;
 mod options;
 mod reader;
 mod record;

@@ -141,23 +141,7 @@ pub(crate) fn selector_load(
     vs: &VectorSelector,
     g: Grid,
 ) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
-    let eg = match vs.at {
-        Some(at) => Grid {
-            start: ctx.at_time(at),
-            step: 1,
-            n: 1,
-        },
-        None => g,
-    };
-    let off = vs.offset.unwrap_or(0);
-    let first = eg.t(0).saturating_sub(off);
-    let last = eg.t(eg.n - 1).saturating_sub(off);
-    let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
-    Ok((
-        load(ctx, &vs.matchers, mint, last, true, ReadAs::Last)?,
-        eg,
-        off,
-    ))
+    selector_window(ctx, vs, g, 0, true)
 }
 
 /// [`selector_load`] for interpolation: also the samples up to `ahead`
@@ -167,6 +151,16 @@ pub(crate) fn selector_load_around(
     vs: &VectorSelector,
     g: Grid,
     ahead: i64,
+) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
+    selector_window(ctx, vs, g, ahead, false)
+}
+
+fn selector_window(
+    ctx: &Ctx,
+    vs: &VectorSelector,
+    g: Grid,
+    ahead: i64,
+    keep_stale: bool,
 ) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
     let eg = match vs.at {
         Some(at) => Grid {
@@ -181,7 +175,7 @@ pub(crate) fn selector_load_around(
     let last = eg.t(eg.n - 1).saturating_sub(off).saturating_add(ahead);
     let mint = first.saturating_sub(ctx.lookback).saturating_add(1);
     Ok((
-        load(ctx, &vs.matchers, mint, last, false, ReadAs::Last)?,
+        load(ctx, &vs.matchers, mint, last, keep_stale, ReadAs::Last)?,
         eg,
         off,
     ))

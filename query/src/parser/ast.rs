@@ -267,6 +267,17 @@ impl BinaryOp {
         self == BinaryOp::Pow
     }
 
+    /// The least precedence an operator in the right operand may have
+    /// (precedence climbing): the same for right-associative `^`, one
+    /// more for the others.
+    pub fn rhs_min_precedence(self) -> u8 {
+        if self.is_right_associative() {
+            self.precedence()
+        } else {
+            self.precedence() + 1
+        }
+    }
+
     /// `== != < <= > >=`.
     pub fn is_comparison(self) -> bool {
         self.precedence() == 3

@@ -244,11 +244,7 @@ impl<'a> Parser<'a> {
                 return Ok(lhs);
             }
             self.next();
-            let next = if op.is_right_associative() {
-                op.precedence()
-            } else {
-                op.precedence() + 1
-            };
+            let next = op.rhs_min_precedence();
             self.enter(t)?;
             let rhs = self.dur_binary(next);
             self.leave();

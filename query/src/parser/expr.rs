@@ -41,11 +41,7 @@ impl<'a> Parser<'a> {
             let op_tok = self.next();
             let (return_bool, matching) = self.parse_bin_modifiers()?;
             let fill = self.parse_fill_modifiers()?;
-            let next_min = if op.is_right_associative() {
-                op.precedence()
-            } else {
-                op.precedence() + 1
-            };
+            let next_min = op.rhs_min_precedence();
             self.enter(op_tok)?;
             let rhs = self.parse_expr(next_min);
             self.leave();

@@ -145,16 +145,22 @@ impl VectorSelector {
         }
         Ok(())
     }
-}
 
-impl Display for VectorSelector {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        self.write_selector(f)?;
+    /// What follows the selector (after a range, if any): `@`, `offset`,
+    /// then an `anchored`/`smoothed` modifier.
+    fn write_suffix(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write_modifiers(f, self.at, self.offset, self.offset_expr.as_deref())?;
         if let Some(m) = self.modifier {
             write!(f, " {}", m.as_str())?;
         }
         Ok(())
+    }
+}
+
+impl Display for VectorSelector {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_selector(f)?;
+        self.write_suffix(f)
     }
 }
 
@@ -164,12 +170,7 @@ impl Display for MatrixSelector {
         f.write_char('[')?;
         write_duration(f, self.range_ms, self.range_expr.as_deref())?;
         f.write_char(']')?;
-        let v = &self.vector;
-        write_modifiers(f, v.at, v.offset, v.offset_expr.as_deref())?;
-        if let Some(m) = v.modifier {
-            write!(f, " {}", m.as_str())?;
-        }
-        Ok(())
+        self.vector.write_suffix(f)
     }
 }
 

@@ -1,7 +1,20 @@
 //! The event outbox, its consumers and broker sinks on `/metrics`.
 
 use super::exposition::Exposition;
-use std::sync::atomic::Ordering;
+use crate::events::sink::SinkStats;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A family with one sample per broker sink: name, type, help, value.
+type PerSink = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SinkStats) -> f64,
+);
+
+fn load(a: &AtomicU64) -> f64 {
+    a.load(Ordering::Relaxed) as f64
+}
 
 /// Writes the `hourglass_events_*` families (nothing when events are off).
 pub(super) fn write(out: &mut Exposition) {
@@ -9,7 +22,6 @@ pub(super) fn write(out: &mut Exposition) {
         return;
     };
     let c = bus.counters();
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
     out.single(
         "hourglass_events_emitted_total",
         "counter",
@@ -88,88 +100,65 @@ pub(super) fn write(out: &mut Exposition) {
         bus.oldest() as f64,
     );
     let consumers = bus.consumers();
-    out.family(
+    let consumer = |k: &crate::events::bus::Consumer| {
+        [("consumer", k.id.to_string()), ("kind", k.kind.to_string())]
+    };
+    out.family_of(
         "hourglass_events_consumer_lag_events",
         "gauge",
         "Events a consumer (SSE, WebSocket, sink) has yet to get.",
+        consumers.iter().map(|k| {
+            let lag = head.saturating_sub(k.position.load(Ordering::Relaxed));
+            (consumer(k), lag as f64)
+        }),
     );
-    for k in &consumers {
-        let id = k.id.to_string();
-        let lag = head.saturating_sub(k.position.load(Ordering::Relaxed));
-        out.sample(
-            "hourglass_events_consumer_lag_events",
-            &[("consumer", &id), ("kind", k.kind)],
-            lag as f64,
-        );
-    }
-    out.family(
+    out.family_of(
         "hourglass_events_consumer_dropped_total",
         "counter",
         "Events a consumer missed (it fell behind its buffer, or retention passed it).",
+        consumers.iter().map(|k| (consumer(k), load(&k.dropped))),
     );
-    for k in &consumers {
-        let id = k.id.to_string();
-        out.sample(
-            "hourglass_events_consumer_dropped_total",
-            &[("consumer", &id), ("kind", k.kind)],
-            load(&k.dropped),
-        );
-    }
     if sinks.is_empty() {
         return;
     }
-    out.family(
+    out.family_of(
         "hourglass_events_sink_backlog_events",
         "gauge",
         "Events in the outbox a broker sink has not had acknowledged yet.",
+        sinks.iter().map(|(kind, _)| {
+            let backlog = consumers
+                .iter()
+                .filter(|k| k.kind == *kind)
+                .map(|k| head.saturating_sub(k.position.load(Ordering::Relaxed)))
+                .max()
+                .unwrap_or(0);
+            ([("sink", kind.to_string())], backlog as f64)
+        }),
     );
-    for (kind, _) in &sinks {
-        let backlog = consumers
-            .iter()
-            .filter(|k| k.kind == *kind)
-            .map(|k| head.saturating_sub(k.position.load(Ordering::Relaxed)))
-            .max()
-            .unwrap_or(0);
-        out.sample(
-            "hourglass_events_sink_backlog_events",
-            &[("sink", kind)],
-            backlog as f64,
-        );
-    }
-    out.family(
-        "hourglass_events_sink_delivered_total",
-        "counter",
-        "Events a broker acknowledged.",
-    );
-    for (kind, s) in &sinks {
-        out.sample(
+    let per_sink: [PerSink; 3] = [
+        (
             "hourglass_events_sink_delivered_total",
-            &[("sink", kind)],
-            load(&s.delivered),
-        );
-    }
-    out.family(
-        "hourglass_events_sink_failures_total",
-        "counter",
-        "Failed delivery attempts (broker down, refused).",
-    );
-    for (kind, s) in &sinks {
-        out.sample(
+            "counter",
+            "Events a broker acknowledged.",
+            |s| load(&s.delivered),
+        ),
+        (
             "hourglass_events_sink_failures_total",
-            &[("sink", kind)],
-            load(&s.failures),
-        );
-    }
-    out.family(
-        "hourglass_events_sink_up",
-        "gauge",
-        "1 when the sink's last delivery attempt succeeded.",
-    );
-    for (kind, s) in &sinks {
-        out.sample(
+            "counter",
+            "Failed delivery attempts (broker down, refused).",
+            |s| load(&s.failures),
+        ),
+        (
             "hourglass_events_sink_up",
-            &[("sink", kind)],
-            1.0 - load(&s.down),
-        );
+            "gauge",
+            "1 when the sink's last delivery attempt succeeded.",
+            |s| 1.0 - load(&s.down),
+        ),
+    ];
+    for (name, kind, help, value) in per_sink {
+        let samples = sinks
+            .iter()
+            .map(|(sink, s)| ([("sink", sink.to_string())], value(s)));
+        out.family_of(name, kind, help, samples);
     }
 }

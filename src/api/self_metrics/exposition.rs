@@ -34,6 +34,24 @@ impl Exposition {
         let _ = writeln!(self.0, " {}", plain_float(value));
     }
 
+    /// A family with one sample per item of `samples`: its labels, its value.
+    pub(super) fn family_of<const N: usize>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = ([(&'static str, String); N], f64)>,
+    ) {
+        self.family(name, kind, help);
+        for (labels, value) in samples {
+            self.sample(
+                name,
+                &labels.each_ref().map(|(k, v)| (*k, v.as_str())),
+                value,
+            );
+        }
+    }
+
     /// A family of one unlabelled sample.
     pub(super) fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
@@ -68,6 +86,17 @@ mod tests {
         let mut e = Exposition(String::new());
         e.sample("m", &[("l", "a\"b\\c\nd")], f64::INFINITY);
         assert_eq!(e.0, "m{l=\"a\\\"b\\\\c\\nd\"} +Inf\n");
+    }
+
+    #[test]
+    fn a_family_of_labelled_samples_is_declared_once_then_one_line_each() {
+        let mut e = Exposition(String::new());
+        let samples = [("nats", 1.0), ("kafka", 2.5)].map(|(k, v)| ([("sink", k.to_string())], v));
+        e.family_of("m", "gauge", "Help.", samples);
+        assert_eq!(
+            e.0,
+            "# HELP m Help.\n# TYPE m gauge\nm{sink=\"nats\"} 1\nm{sink=\"kafka\"} 2.5\n"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use super::exposition::Exposition;
 use crate::rules::RuleManager;
-use crate::rules::group::lock;
+use crate::rules::group::Group;
+use hourglass_wal::lock::lock;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
@@ -39,33 +40,21 @@ pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
         c.eval_micros.load(Relaxed) as f64 / 1e6,
     );
     let groups = m.groups();
-    out.family(
+    let key = |g: &Group| [("rule_group", format!("{};{}", g.spec.file, g.spec.name))];
+    out.family_of(
         "prometheus_rule_group_last_duration_seconds",
         "gauge",
         "How long the last evaluation of each group took.",
+        groups
+            .iter()
+            .map(|g| (key(g), lock(&g.stats).evaluation_seconds)),
     );
-    for g in &groups {
-        let s = lock(&g.stats).evaluation_seconds;
-        let key = format!("{};{}", g.spec.file, g.spec.name);
-        out.sample(
-            "prometheus_rule_group_last_duration_seconds",
-            &[("rule_group", &key)],
-            s,
-        );
-    }
-    out.family(
+    out.family_of(
         "prometheus_rule_group_rules",
         "gauge",
         "Rules of each group.",
+        groups.iter().map(|g| (key(g), g.rules.len() as f64)),
     );
-    for g in &groups {
-        let key = format!("{};{}", g.spec.file, g.spec.name);
-        out.sample(
-            "prometheus_rule_group_rules",
-            &[("rule_group", &key)],
-            g.rules.len() as f64,
-        );
-    }
     let (n, queue) = m.notifications();
     for (name, help, v) in [
         (

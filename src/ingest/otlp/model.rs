@@ -182,4 +182,15 @@ impl Data<'_> {
             Data::Summary(p) => p.len(),
         }
     }
+
+    /// The aggregation temporality of a sum or histogram, with what to
+    /// call the kind in a refusal; none for gauges and summaries.
+    pub fn temporality(&self) -> Option<(u64, &'static str)> {
+        match self {
+            Data::Sum { temporality, .. } => Some((*temporality, "sum")),
+            Data::Histogram { temporality, .. } => Some((*temporality, "histogram")),
+            Data::Exponential { temporality, .. } => Some((*temporality, "exponential histogram")),
+            Data::Missing | Data::Gauge(_) | Data::Summary(_) => None,
+        }
+    }
 }

@@ -56,6 +56,18 @@ impl Budget {
         })?;
         Ok(())
     }
+
+    /// Decodes the repeated message `msg` with `f` onto `out`, counting it.
+    fn push<'a, T>(
+        &mut self,
+        out: &mut Vec<T>,
+        msg: Reader<'a>,
+        f: fn(Reader<'a>, &mut Budget) -> Result<T, WireError>,
+    ) -> Result<(), WireError> {
+        self.take(size_of::<T>())?;
+        out.push(f(msg, self)?);
+        Ok(())
+    }
 }
 
 /// Decodes a (decompressed) protobuf request, allocating at most
@@ -68,10 +80,7 @@ pub fn decode(buf: &[u8]) -> Result<Request<'_>, WireError> {
     let mut req = Request::default();
     while let Some((f, w)) = r.key()? {
         match (f, w) {
-            (1, WireType::Len) => {
-                b.take(size_of::<Resource<'_>>())?;
-                req.resources.push(resource_metrics(r.message()?, b)?)
-            }
+            (1, WireType::Len) => b.push(&mut req.resources, r.message()?, resource_metrics)?,
             (_, w) => r.skip(w)?,
         }
     }
@@ -95,10 +104,7 @@ fn resource_metrics<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Resource<'a
                 let mut sm = r.message()?;
                 while let Some((f, w)) = sm.key()? {
                     match (f, w) {
-                        (2, WireType::Len) => {
-                            b.take(size_of::<Metric<'_>>())?;
-                            res.metrics.push(metric(sm.message()?, b)?)
-                        }
+                        (2, WireType::Len) => b.push(&mut res.metrics, sm.message()?, metric)?,
                         (_, w) => sm.skip(w)?,
                     }
                 }
@@ -183,33 +189,10 @@ fn metric<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Metric<'a>, WireError
             (2, WireType::Len) => m.description = Cow::Borrowed(r.str()?),
             (3, WireType::Len) => m.unit = Cow::Borrowed(r.str()?),
             (5, WireType::Len) => {
-                let mut points = Vec::new();
-                let mut g = r.message()?;
-                while let Some((f, w)) = g.key()? {
-                    match (f, w) {
-                        (1, WireType::Len) => {
-                            b.take(size_of::<NumberPoint<'_>>())?;
-                            points.push(number_point(g.message()?, b)?)
-                        }
-                        (_, w) => g.skip(w)?,
-                    }
-                }
-                m.data = Data::Gauge(points);
+                m.data = Data::Gauge(points(r.message()?, b, number_point)?.0);
             }
             (7, WireType::Len) => {
-                let (mut points, mut temporality, mut monotonic) = (Vec::new(), 0, false);
-                let mut s = r.message()?;
-                while let Some((f, w)) = s.key()? {
-                    match (f, w) {
-                        (1, WireType::Len) => {
-                            b.take(size_of::<NumberPoint<'_>>())?;
-                            points.push(number_point(s.message()?, b)?)
-                        }
-                        (2, WireType::Varint) => temporality = s.varint()?,
-                        (3, WireType::Varint) => monotonic = s.varint()? != 0,
-                        (_, w) => s.skip(w)?,
-                    }
-                }
+                let (points, temporality, monotonic) = points(r.message()?, b, number_point)?;
                 m.data = Data::Sum {
                     points,
                     temporality,
@@ -217,59 +200,47 @@ fn metric<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<Metric<'a>, WireError
                 };
             }
             (9, WireType::Len) => {
-                let (mut points, mut temporality) = (Vec::new(), 0);
-                let mut h = r.message()?;
-                while let Some((f, w)) = h.key()? {
-                    match (f, w) {
-                        (1, WireType::Len) => {
-                            b.take(size_of::<HistogramPoint<'_>>())?;
-                            points.push(histogram_point(h.message()?, b)?)
-                        }
-                        (2, WireType::Varint) => temporality = h.varint()?,
-                        (_, w) => h.skip(w)?,
-                    }
-                }
+                let (points, temporality, _) = points(r.message()?, b, histogram_point)?;
                 m.data = Data::Histogram {
                     points,
                     temporality,
                 };
             }
             (10, WireType::Len) => {
-                let (mut points, mut temporality) = (Vec::new(), 0);
-                let mut h = r.message()?;
-                while let Some((f, w)) = h.key()? {
-                    match (f, w) {
-                        (1, WireType::Len) => {
-                            b.take(size_of::<ExponentialPoint<'_>>())?;
-                            points.push(exponential_point(h.message()?, b)?)
-                        }
-                        (2, WireType::Varint) => temporality = h.varint()?,
-                        (_, w) => h.skip(w)?,
-                    }
-                }
+                let (points, temporality, _) = points(r.message()?, b, exponential_point)?;
                 m.data = Data::Exponential {
                     points,
                     temporality,
                 };
             }
             (11, WireType::Len) => {
-                let mut points = Vec::new();
-                let mut s = r.message()?;
-                while let Some((f, w)) = s.key()? {
-                    match (f, w) {
-                        (1, WireType::Len) => {
-                            b.take(size_of::<SummaryPoint<'_>>())?;
-                            points.push(summary_point(s.message()?, b)?)
-                        }
-                        (_, w) => s.skip(w)?,
-                    }
-                }
-                m.data = Data::Summary(points);
+                m.data = Data::Summary(points(r.message()?, b, summary_point)?.0);
             }
             (_, w) => r.skip(w)?,
         }
     }
     Ok(m)
+}
+
+/// A `Gauge`, `Sum`, `Histogram`, `ExponentialHistogram` or `Summary`
+/// message: its data points (field 1, each decoded by `point`), its
+/// aggregation temporality (field 2) and whether it is monotonic (field 3);
+/// the kinds without the last two leave them 0 and false.
+fn points<'a, P>(
+    mut r: Reader<'a>,
+    b: &mut Budget,
+    point: fn(Reader<'a>, &mut Budget) -> Result<P, WireError>,
+) -> Result<(Vec<P>, u64, bool), WireError> {
+    let (mut points, mut temporality, mut monotonic) = (Vec::new(), 0, false);
+    while let Some((f, w)) = r.key()? {
+        match (f, w) {
+            (1, WireType::Len) => b.push(&mut points, r.message()?, point)?,
+            (2, WireType::Varint) => temporality = r.varint()?,
+            (3, WireType::Varint) => monotonic = r.varint()? != 0,
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok((points, temporality, monotonic))
 }
 
 fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>, WireError> {

@@ -140,10 +140,11 @@ pub fn translate(
 
 fn target_info(w: &mut Writer<'_>, r: &Resource<'_>, res: &ResourceLabels, newest: Option<i64>) {
     let Some(t) = newest else { return };
-    let rest: Vec<&Attr<'_>> = r
+    let rest: Vec<Attr<'_>> = r
         .attributes
         .iter()
         .filter(|a| ![SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE].contains(&a.key.as_ref()))
+        .cloned()
         .collect();
     if rest.is_empty() {
         return;
@@ -193,7 +194,7 @@ impl Writer<'_> {
     fn series(
         &mut self,
         name: &str,
-        attrs: &[&Attr<'_>],
+        attrs: &[Attr<'_>],
         res: &[(String, String)],
         extra: Option<(&str, &str)>,
         s: impl Into<Point>,
@@ -309,32 +310,25 @@ fn metric(
         o.refuse(n, why);
         false
     };
+    if let Some((temporality, what)) = m.data.temporality()
+        && !cumulative(temporality, what, o)
+    {
+        return;
+    }
     let mut note = |t: i64| *newest = Some(newest.map_or(t, |x| x.max(t)));
     let type_name = match &m.data {
         Data::Missing => {
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
             return;
         }
-        Data::Exponential {
-            points,
-            temporality,
-        } => {
-            if !cumulative(*temporality, "exponential histogram", o) {
-                return;
-            }
+        Data::Exponential { points, .. } => {
             for p in points {
                 match super::exponential::to_native(p) {
                     Ok(h) => {
-                        let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                         let t = ms(p.time_ns);
                         note(t);
-                        w.series(
-                            &name,
-                            &attrs,
-                            &res.pairs,
-                            None,
-                            Point::Native(t, h.to_float()),
-                        );
+                        let h = Point::Native(t, h.to_float());
+                        w.series(&name, &p.attributes, &res.pairs, None, h);
                         o.accepted += 1;
                     }
                     Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
@@ -343,25 +337,11 @@ fn metric(
             "histogram"
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
-            if let Data::Sum { temporality, .. } = &m.data
-                && !cumulative(*temporality, "sum", o)
-            {
-                return;
-            }
             for p in points {
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
                 let t = ms(p.time_ns);
                 note(t);
-                w.series(
-                    &name,
-                    &attrs,
-                    &res.pairs,
-                    None,
-                    Sample {
-                        t,
-                        v: value(p.value, p.flags),
-                    },
-                );
+                let v = value(p.value, p.flags);
+                w.series(&name, &p.attributes, &res.pairs, None, Sample { t, v });
                 o.accepted += 1;
             }
             if kind == Kind::Counter {
@@ -370,13 +350,7 @@ fn metric(
                 "gauge"
             }
         }
-        Data::Histogram {
-            points,
-            temporality,
-        } => {
-            if !cumulative(*temporality, "histogram", o) {
-                return;
-            }
+        Data::Histogram { points, .. } => {
             for p in points {
                 if p.bucket_counts.len() != p.bounds.len() + 1 && !p.bucket_counts.is_empty() {
                     o.refuse(1, format!(
@@ -385,7 +359,7 @@ fn metric(
                     ));
                     continue;
                 }
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
+                let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
                 let at = |v: f64| Sample {
@@ -399,25 +373,25 @@ fn metric(
                     let le = float_label(*bound);
                     w.series(
                         &bucket,
-                        &attrs,
+                        attrs,
                         &res.pairs,
                         Some(("le", &le)),
                         at(cum as f64),
                     );
                 }
                 let count = at(p.count as f64);
-                w.series(&bucket, &attrs, &res.pairs, Some(("le", "+Inf")), count);
+                w.series(&bucket, attrs, &res.pairs, Some(("le", "+Inf")), count);
                 if let Some(sum) = p.sum {
-                    w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(sum));
+                    w.series(&format!("{name}_sum"), attrs, &res.pairs, None, at(sum));
                 }
-                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
+                w.series(&format!("{name}_count"), attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "histogram"
         }
         Data::Summary(points) => {
             for p in points {
-                let attrs: Vec<&Attr<'_>> = p.attributes.iter().collect();
+                let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
                 let at = |v: f64| Sample {
@@ -426,11 +400,11 @@ fn metric(
                 };
                 for (q, v) in &p.quantiles {
                     let q = float_label(*q);
-                    w.series(&name, &attrs, &res.pairs, Some(("quantile", &q)), at(*v));
+                    w.series(&name, attrs, &res.pairs, Some(("quantile", &q)), at(*v));
                 }
-                w.series(&format!("{name}_sum"), &attrs, &res.pairs, None, at(p.sum));
+                w.series(&format!("{name}_sum"), attrs, &res.pairs, None, at(p.sum));
                 let count = at(p.count as f64);
-                w.series(&format!("{name}_count"), &attrs, &res.pairs, None, count);
+                w.series(&format!("{name}_count"), attrs, &res.pairs, None, count);
                 o.accepted += 1;
             }
             "summary"

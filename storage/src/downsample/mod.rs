@@ -39,9 +39,7 @@ pub struct DownsampleRule {
 
 impl DownsampleRule {
     fn selects(&self, labels: &Labels) -> bool {
-        self.matchers
-            .iter()
-            .all(|m| m.matches(labels.get(m.name()).unwrap_or("")))
+        self.matchers.iter().all(|m| m.matches_labels(labels))
     }
 }
 

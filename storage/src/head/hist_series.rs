@@ -120,21 +120,7 @@ impl SeriesData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::CutPolicy;
     use crate::model::sample::Sample;
-
-    fn rules() -> Rules {
-        Rules {
-            cut: CutPolicy {
-                max_samples: 4,
-                boundary_ms: 3_600_000,
-            },
-            ooo_window_ms: 1000,
-            min_valid_t: 0,
-            max_valid_t: 1_000_000,
-            replay: false,
-        }
-    }
 
     fn h(count: f64) -> FloatHistogram {
         FloatHistogram {
@@ -146,7 +132,7 @@ mod tests {
 
     #[test]
     fn histograms_follow_the_float_rules_and_first_kind_wins() {
-        let r = rules();
+        let r = Rules::small();
         let mut d = SeriesData::default();
         assert_eq!(d.append(Sample::new(10_000, 1.0), &r), Outcome::Appended);
         assert_eq!(

@@ -34,7 +34,7 @@
 
 use super::wal_records::{
     self, BatchRecord, KIND_BATCH, Reader, RecordError, Resolve, Unlinked, histogram_group,
-    put_histogram_group, put_labels, put_value,
+    put_def, put_histogram_group, put_value,
 };
 use crate::chunk::xor::decimal_repr;
 use crate::encoding::{put_uvarint, zigzag};
@@ -88,8 +88,7 @@ impl RecordWriter {
 
     pub(crate) fn def(&mut self, id: HeadRef, labels: &Labels) {
         self.ndefs += 1;
-        put_uvarint(&mut self.defs, u64::from(id.raw()));
-        put_labels(&mut self.defs, labels);
+        put_def(&mut self.defs, id, labels);
     }
 
     /// Adds series `id`'s samples; `base` is its newest in-order sample
@@ -239,14 +238,10 @@ pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord,
 
 fn body(b: &[u8], resolve: Resolve<'_>, hist: bool) -> Result<BatchRecord, RecordError> {
     let mut r = Reader::new(b);
-    let mut rec = BatchRecord::default();
-    let ndefs = r.count(2)?;
-    rec.defs.reserve(ndefs);
-    for _ in 0..ndefs {
-        let id = r.id()?;
-        let labels = r.labels()?;
-        rec.defs.push((HeadRef::from_raw(id), labels));
-    }
+    let mut rec = BatchRecord {
+        defs: r.defs()?,
+        ..BatchRecord::default()
+    };
     if hist {
         let n = r.count(2)?;
         let mut prev_ref = 0i64;
@@ -262,12 +257,7 @@ fn body(b: &[u8], resolve: Resolve<'_>, hist: bool) -> Result<BatchRecord, Recor
     rec.groups.reserve(ngroups);
     let (mut prev_ref, mut prev_t, mut prev_gap) = (0i64, 0i64, 0i64);
     for _ in 0..ngroups {
-        let id = prev_ref.wrapping_add(r.zvarint()?);
-        let Ok(raw) = u32::try_from(id) else {
-            return r.err("series ref beyond u32");
-        };
-        prev_ref = id;
-        let id = HeadRef::from_raw(raw);
+        let id = r.delta_ref(&mut prev_ref)?;
         let x = r.uvarint()?;
         let n = usize::try_from(x >> 1).unwrap_or(usize::MAX);
         if n == 0 || n > r.b.len() - r.pos + 1 {

@@ -39,12 +39,13 @@ use crate::clock::Clock;
 use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
 use crate::model::refs::{HeadRef, PostingId};
+use hourglass_wal::lock::{lock, read, write};
 use intern::Interner;
 use series::MemSeries;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 
 const SHARDS: usize = 64;
 
@@ -198,18 +199,6 @@ pub struct Head {
     quota: SeriesQuota,
     /// Writers' quotas that series are charged to (`MemSeries::owner`).
     owners: RwLock<Vec<Arc<SeriesQuota>>>,
-}
-
-fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Head {

@@ -95,6 +95,22 @@ impl Rules {
             None
         }
     }
+
+    /// Small chunks (4 samples), an hour boundary, a one-second window
+    /// and valid times 0..=1_000_000: the head's unit tests.
+    #[cfg(test)]
+    pub(crate) fn small() -> Self {
+        Rules {
+            cut: CutPolicy {
+                max_samples: 4,
+                boundary_ms: 3_600_000,
+            },
+            ooo_window_ms: 1000,
+            min_valid_t: 0,
+            max_valid_t: 1_000_000,
+            replay: false,
+        }
+    }
 }
 
 /// A series in the head.
@@ -341,22 +357,9 @@ mod tests {
 
     use super::*;
 
-    fn rules() -> Rules {
-        Rules {
-            cut: CutPolicy {
-                max_samples: 4,
-                boundary_ms: 3_600_000,
-            },
-            ooo_window_ms: 1000,
-            min_valid_t: 0,
-            max_valid_t: 1_000_000,
-            replay: false,
-        }
-    }
-
     #[test]
     fn acceptance_rules() {
-        let r = rules();
+        let r = Rules::small();
         let mut d = SeriesData::default();
         for t in (10_000..20_000).step_by(500) {
             assert_eq!(d.append(Sample::new(t, t as f64), &r), Outcome::Appended);

@@ -110,6 +110,12 @@ pub(super) fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
     }
 }
 
+/// One series definition of a batch record: its head ref, then its labels.
+pub(super) fn put_def(out: &mut Vec<u8>, id: HeadRef, labels: &Labels) {
+    put_uvarint(out, u64::from(id.raw()));
+    put_labels(out, labels);
+}
+
 /// Codes one value against the previous one of its group (`prev`: its
 /// decimal form, if it had one): at the previous one's scale when exact
 /// there, else at its own.
@@ -149,8 +155,7 @@ impl RecordWriter {
 
     pub(crate) fn def(&mut self, id: HeadRef, labels: &Labels) {
         self.ndefs += 1;
-        put_uvarint(&mut self.defs, u64::from(id.raw()));
-        put_labels(&mut self.defs, labels);
+        put_def(&mut self.defs, id, labels);
     }
 
     pub(crate) fn group(&mut self, id: HeadRef, samples: &[Sample]) {
@@ -252,6 +257,17 @@ impl<'a> Reader<'a> {
         u32::try_from(x).or_else(|_| self.err("series ref beyond u32"))
     }
 
+    /// A group's series ref, coded as the difference from the previous
+    /// group's (`prev_ref`, which it updates).
+    pub(super) fn delta_ref(&mut self, prev_ref: &mut i64) -> Result<HeadRef, RecordError> {
+        let id = prev_ref.wrapping_add(self.zvarint()?);
+        let Ok(raw) = u32::try_from(id) else {
+            return self.err("series ref beyond u32");
+        };
+        *prev_ref = id;
+        Ok(HeadRef::from_raw(raw))
+    }
+
     pub(super) fn bytes(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         match self.b.get(self.pos..self.pos.saturating_add(n)) {
             Some(s) => {
@@ -293,6 +309,17 @@ impl<'a> Reader<'a> {
         Ok(Labels::from_pairs(pairs))
     }
 
+    /// The defs section of a batch record: a count, then (ref, labels) each.
+    pub(super) fn defs(&mut self) -> Result<Vec<(HeadRef, Labels)>, RecordError> {
+        let n = self.count(2)?;
+        let mut defs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = self.id()?;
+            defs.push((HeadRef::from_raw(id), self.labels()?));
+        }
+        Ok(defs)
+    }
+
     /// A value coded by `put_value`.
     pub(super) fn value(&mut self, prev: &mut Option<(i64, u8)>) -> Result<f64, RecordError> {
         let x = self.uvarint()?;
@@ -323,14 +350,10 @@ pub(crate) fn decode(b: &[u8]) -> Result<BatchRecord, RecordError> {
     if kind != KIND_BATCH && !(kind == KIND_HISTOGRAM_BATCH && version == VERSION) {
         return r.err("unknown record kind");
     }
-    let mut rec = BatchRecord::default();
-    let ndefs = r.count(2)?;
-    rec.defs.reserve(ndefs);
-    for _ in 0..ndefs {
-        let id = r.id()?;
-        let labels = r.labels()?;
-        rec.defs.push((HeadRef::from_raw(id), labels));
-    }
+    let mut rec = BatchRecord {
+        defs: r.defs()?,
+        ..BatchRecord::default()
+    };
     let ngroups = r.count(2)?;
     rec.groups.reserve(ngroups);
     let (mut prev_ref, mut prev_t) = (0i64, 0i64);
@@ -384,11 +407,7 @@ pub(super) fn histogram_group(
     r: &mut Reader<'_>,
     prev_ref: &mut i64,
 ) -> Result<(HeadRef, Vec<(i64, FloatHistogram)>), RecordError> {
-    let id = prev_ref.wrapping_add(r.zvarint()?);
-    let Ok(raw) = u32::try_from(id) else {
-        return r.err("series ref beyond u32");
-    };
-    *prev_ref = id;
+    let id = r.delta_ref(prev_ref)?;
     let n = r.count(12)?;
     if n == 0 {
         return r.err("empty histogram group");
@@ -399,7 +418,7 @@ pub(super) fn histogram_group(
         t = t.wrapping_add(r.zvarint()?);
         out.push((t, histogram(r)?));
     }
-    Ok((HeadRef::from_raw(raw), out))
+    Ok((id, out))
 }
 
 fn group_v1(r: &mut Reader<'_>) -> Result<(HeadRef, Vec<Sample>), RecordError> {
@@ -419,11 +438,7 @@ fn group_v2(
     prev_ref: &mut i64,
     prev_t: &mut i64,
 ) -> Result<(HeadRef, Vec<Sample>), RecordError> {
-    let id = prev_ref.wrapping_add(r.zvarint()?);
-    let Ok(raw) = u32::try_from(id) else {
-        return r.err("series ref beyond u32");
-    };
-    *prev_ref = id;
+    let id = r.delta_ref(prev_ref)?;
     let n = r.count(2)?;
     if n == 0 {
         return r.err("empty sample group");
@@ -439,7 +454,7 @@ fn group_v2(
         t = t.wrapping_add(delta);
         samples.push(Sample::new(t, r.value(&mut prev_v)?));
     }
-    Ok((HeadRef::from_raw(raw), samples))
+    Ok((id, samples))
 }
 
 // Native histogram samples in WAL batch records (kind 3):

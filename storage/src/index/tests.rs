@@ -58,7 +58,7 @@ fn ord(raw: u32) -> SeriesOrd {
 fn naive(series: &[(u32, Labels)], ms: &[Matcher]) -> BTreeSet<u32> {
     series
         .iter()
-        .filter(|(_, l)| ms.iter().all(|m| m.matches(l.get(m.name()).unwrap_or(""))))
+        .filter(|(_, l)| ms.iter().all(|m| m.matches_labels(l)))
         .map(|(id, _)| *id)
         .collect()
 }

@@ -15,6 +15,13 @@ pub struct SeriesSamples {
     pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
+impl SeriesSamples {
+    /// Its samples, floats and histograms.
+    pub fn num_samples(&self) -> usize {
+        self.samples.len() + self.histograms.len()
+    }
+}
+
 /// A batch of samples for many series: one WAL record, one acknowledgement.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteBatch {
@@ -48,10 +55,7 @@ impl WriteBatch {
 
     /// Total samples, floats and histograms.
     pub fn num_samples(&self) -> usize {
-        self.series
-            .iter()
-            .map(|s| s.samples.len() + s.histograms.len())
-            .sum()
+        self.series.iter().map(SeriesSamples::num_samples).sum()
     }
 
     /// True when the batch holds no samples.
@@ -75,6 +79,13 @@ pub struct SeriesRef<'a> {
     pub start_timestamps: &'a [i64],
     /// Native histogram samples (time, histogram), in any order.
     pub histograms: &'a [(i64, FloatHistogram)],
+}
+
+impl SeriesRef<'_> {
+    /// Its samples, floats and histograms.
+    pub fn num_samples(&self) -> usize {
+        self.samples.len() + self.histograms.len()
+    }
 }
 
 /// A batch that borrows from the request it was decoded from, so storing
@@ -133,10 +144,7 @@ impl<'a> BorrowedBatch<'a> {
 
     /// Total samples, floats and histograms.
     pub fn num_samples(&self) -> usize {
-        self.series
-            .iter()
-            .map(|s| s.samples.len() + s.histograms.len())
-            .sum()
+        self.series.iter().map(SeriesRef::num_samples).sum()
     }
 
     /// True when the batch holds no samples.

@@ -1,5 +1,6 @@
 //! Label matchers with Prometheus semantics.
 
+use super::labels::Labels;
 use regex::Regex;
 use std::fmt;
 
@@ -115,6 +116,12 @@ impl Matcher {
         }
     }
 
+    /// Does the series `labels` satisfy this matcher (a label it lacks
+    /// counts as empty)?
+    pub fn matches_labels(&self, labels: &Labels) -> bool {
+        self.matches(labels.get(self.name()).unwrap_or(""))
+    }
+
     /// True when the matcher accepts the empty string, i.e. also selects
     /// series that lack the label.
     pub fn matches_empty(&self) -> bool {
@@ -148,6 +155,18 @@ mod tests {
         assert!(!m.matches("xfoo"));
         let n = Matcher::new(MatchOp::RegexNoMatch, "a", "").unwrap();
         assert!(!n.matches_empty());
+    }
+
+    #[test]
+    fn a_missing_label_matches_as_the_empty_value() {
+        let l = Labels::from_pairs([("job", "api")]);
+        let eq = |n: &str, v: &str| Matcher::new(MatchOp::Equal, n, v).unwrap();
+        assert!(eq("job", "api").matches_labels(&l));
+        assert!(!eq("job", "db").matches_labels(&l));
+        assert!(eq("zone", "").matches_labels(&l));
+        assert!(!eq("zone", "eu").matches_labels(&l));
+        let ne = Matcher::new(MatchOp::NotEqual, "zone", "eu").unwrap();
+        assert!(ne.matches_labels(&l));
     }
 
     #[test]

@@ -173,6 +173,19 @@ impl Partition {
         &self.downsampled
     }
 
+    /// A float chunk of the chunks file, (min_t, max_t, start, end).
+    fn mapped(&self, &(min_t, max_t, start, end): &(i64, i64, usize, usize)) -> ChunkMeta {
+        ChunkMeta {
+            min_t,
+            max_t,
+            data: ChunkData::Mapped {
+                file: Arc::clone(&self.chunks),
+                start,
+                end,
+            },
+        }
+    }
+
     /// How many series it holds.
     pub(crate) fn series_count(&self) -> usize {
         self.series.len()
@@ -181,19 +194,7 @@ impl Partition {
     /// The `i`-th series in storage order with all its chunks.
     pub(crate) fn series_at(&self, i: usize) -> Option<(&Labels, Vec<ChunkMeta>)> {
         let s = self.series.get(i)?;
-        let chunks = s
-            .chunks
-            .iter()
-            .map(|&(min_t, max_t, start, end)| ChunkMeta {
-                min_t,
-                max_t,
-                data: ChunkData::Mapped {
-                    file: Arc::clone(&self.chunks),
-                    start,
-                    end,
-                },
-            })
-            .collect();
+        let chunks = s.chunks.iter().map(|c| self.mapped(c)).collect();
         Some((&s.labels, chunks))
     }
 
@@ -292,15 +293,7 @@ impl Partition {
                 .chunks
                 .iter()
                 .filter(|c| c.1 >= mint && c.0 <= maxt)
-                .map(|&(min_t, max_t, start, end)| ChunkMeta {
-                    min_t,
-                    max_t,
-                    data: ChunkData::Mapped {
-                        file: Arc::clone(&self.chunks),
-                        start,
-                        end,
-                    },
-                })
+                .map(|c| self.mapped(c))
                 .collect();
             if !chunks.is_empty() {
                 out.push((s.labels.clone(), chunks));

@@ -11,6 +11,7 @@ use crate::querier::Querier;
 use crate::retention::{self, RetentionStats};
 use crate::retention_rules::{RetentionRule, RuleRetention, partition_age_limit};
 use crate::tombstones::{self, Deletions, MAX_TOMBSTONES, Tombstone};
+use hourglass_wal::lock::{read, write};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -97,45 +98,29 @@ impl Storage {
 
     /// The retention rules in force.
     pub fn retention_rules(&self) -> Arc<Vec<RetentionRule>> {
-        Arc::clone(
-            &self
-                .retention_rules
-                .read()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
+        Arc::clone(&read(&self.retention_rules))
     }
 
     /// Replaces the retention rules (the next compaction applies them).
     pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
-        *self
-            .retention_rules
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+        *write(&self.retention_rules) = Arc::new(rules);
     }
 
     /// The downsampling tiers in force.
     pub fn downsample_rules(&self) -> Arc<Vec<DownsampleRule>> {
-        Arc::clone(
-            &self
-                .downsample_rules
-                .read()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
+        Arc::clone(&read(&self.downsample_rules))
     }
 
     /// Replaces the downsampling tiers (checked with
     /// [`crate::downsample::check_rules`]; the next compaction applies
     /// them).
     pub fn set_downsample_rules(&self, rules: Vec<DownsampleRule>) {
-        *self
-            .downsample_rules
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+        *write(&self.downsample_rules) = Arc::new(rules);
     }
 
     /// The deletions in force.
     pub fn tombstones(&self) -> Arc<Vec<Tombstone>> {
-        Arc::clone(&self.tombstones.read().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&read(&self.tombstones))
     }
 
     /// Deletes the samples in `[start, end]` of the series each selector

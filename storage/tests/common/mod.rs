@@ -1,11 +1,16 @@
 //! Helpers the storage integration tests share: reading a whole store back
-//! for comparison, the numbered series and options the WAL tests write
-//! with, and a directory listing.
+//! for comparison, the numbered series, start time and options the WAL
+//! tests write with, and a directory listing.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::{Labels, Options, Querier, Storage};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// An hour in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Where the WAL tests start: an hour boundary in 2023.
+pub const T0: i64 = 472_222 * HOUR_MS;
 
 /// Every series with its samples: labels → (t, value bits).
 pub type Model = BTreeMap<String, Vec<(i64, u64)>>;

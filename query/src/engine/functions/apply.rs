@@ -8,6 +8,37 @@ use super::super::selected;
 use super::super::value::{GSeries, drop_name, merge_same_labels, merge_unless_distinct, one_name};
 use hourglass_storage::Sample;
 
+/// One value per window end for every series of `m`, from `vals` (the
+/// series' samples, the ends): the metric name dropped, broadcast to `n`
+/// steps, merged unless a name told series apart.
+pub(super) fn per_series<F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    vals: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    F: Fn(&[Sample], &[i64]) -> Vec<Option<f64>> + Sync + Send,
+{
+    let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
+    let ends = m.ends;
+    let mut out = selected::par_map(
+        ctx,
+        m.series,
+        || (),
+        |_, labels, smp| {
+            ctx.admit::<Option<f64>>(ends.len())?;
+            Ok(GSeries {
+                hists: Vec::new(),
+                labels: drop_name(labels),
+                vals: vals(smp, &ends),
+            })
+        },
+    )?;
+    range::broadcast(ctx, &mut out, n)?;
+    merge_unless_distinct(out, distinct)
+}
+
 /// Applies `f` to every window of every series of `m`; `f` gets the
 /// window's samples (never empty) and the step index into `m.ends`.
 pub(super) fn over_windows<F>(

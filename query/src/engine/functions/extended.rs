@@ -13,7 +13,8 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range::{self, MatrixArg};
 use super::super::selected;
-use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::value::{GSeries, Grid};
+use super::apply::per_series;
 use crate::parser::ast::{RangeModifier, VectorSelector};
 use crate::parser::functions::Func;
 use hourglass_storage::Sample;
@@ -27,27 +28,11 @@ pub(super) fn call(
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
     let (width, lookback) = (m.range, ctx.lookback);
-    let ends = m.ends;
-    let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
-    let mut out = selected::par_map(
-        ctx,
-        m.series,
-        || (),
-        |_, labels, smp| {
-            ctx.admit::<Option<f64>>(ends.len())?;
-            let vals = ends
-                .iter()
-                .map(|&e| window(func, modifier, smp, e, width, lookback))
-                .collect();
-            Ok(GSeries {
-                hists: Vec::new(),
-                labels: drop_name(labels),
-                vals,
-            })
-        },
-    )?;
-    range::broadcast(ctx, &mut out, g.n)?;
-    merge_unless_distinct(out, distinct)
+    per_series(ctx, m, g.n, |smp, ends| {
+        ends.iter()
+            .map(|&e| window(func, modifier, smp, e, width, lookback))
+            .collect()
+    })
 }
 
 /// The value of `func` over the window `(end - width, end]`.

@@ -59,10 +59,7 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
     };
     let infos: Vec<GSeries> = range::vector_selector(ctx, &vs, g, true)?
         .into_iter()
-        .filter(|s| {
-            data.iter()
-                .all(|m| m.matches(s.labels.get(m.name()).unwrap_or("")))
-        })
+        .filter(|s| data.iter().all(|m| m.matches_labels(&s.labels)))
         .collect();
     let key = |l: &Labels| -> Vec<String> {
         IDENTIFYING

@@ -3,11 +3,10 @@
 use super::super::error::EvalError;
 use super::super::range;
 use super::super::range::MatrixArg;
-use super::super::selected;
-use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::value::{GSeries, Grid};
 use super::super::{Ctx, Note};
 use super::Emit;
-use super::apply::over_windows;
+use super::apply::{over_windows, per_series};
 use super::args::{matrix, matrix_as};
 use super::extrapolate::Extrapolator;
 use super::regular;
@@ -41,31 +40,16 @@ pub(crate) fn from_matrix(
     per_second: bool,
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
-    let width = m.range;
-    let ends = m.ends;
-    let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     if counter {
         note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
     }
-    let step = fixed_step(&ends);
-    let mut out = selected::par_map(
-        ctx,
-        m.series,
-        || (),
-        |_, labels, smp| {
-            ctx.admit::<Option<f64>>(ends.len())?;
-            let mut vals = vec![None; ends.len()];
-            let mut emit = |k: usize, v| vals[k] = Some(v);
-            windowed_each(smp, &ends, step, width, counter, per_second, &mut emit);
-            Ok(GSeries {
-                hists: Vec::new(),
-                labels: drop_name(labels),
-                vals,
-            })
-        },
-    )?;
-    range::broadcast(ctx, &mut out, g.n)?;
-    merge_unless_distinct(out, distinct)
+    let (width, step) = (m.range, fixed_step(&m.ends));
+    per_series(ctx, m, g.n, |smp, ends| {
+        let mut vals = vec![None; ends.len()];
+        let mut emit = |k: usize, v| vals[k] = Some(v);
+        windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
+        vals
+    })
 }
 
 /// Prometheus's info when `rate`/`increase` reads a series whose name

@@ -299,23 +299,11 @@ pub(crate) fn equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::histogram::buckets::positive;
     use hourglass_storage::Span;
 
     fn h(schema: i32, pos: &[(i32, f64)]) -> FloatHistogram {
-        let (positive_spans, positive_buckets) = from_pairs(pos);
-        FloatHistogram {
-            counter_reset_hint: CounterResetHint::Unknown,
-            schema,
-            zero_threshold: 0.001,
-            zero_count: 1.0,
-            count: 1.0 + pos.iter().map(|p| p.1).sum::<f64>(),
-            sum: 10.0,
-            positive_spans,
-            negative_spans: Vec::new(),
-            positive_buckets,
-            negative_buckets: Vec::new(),
-            custom_values: Vec::new(),
-        }
+        positive(schema, pos, 1.0, 10.0)
     }
 
     #[test]

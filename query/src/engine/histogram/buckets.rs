@@ -26,6 +26,23 @@ pub(crate) fn pairs(spans: &[Span], counts: &[f64]) -> Vec<(i32, f64)> {
     out
 }
 
+/// A test histogram: positive buckets `pos` (index, count) at `schema`,
+/// `zero` observations in a zero bucket 0.001 wide, and `sum`.
+#[cfg(test)]
+pub(crate) fn positive(schema: i32, pos: &[(i32, f64)], zero: f64, sum: f64) -> FloatHistogram {
+    let (positive_spans, positive_buckets) = from_pairs(pos);
+    FloatHistogram {
+        schema,
+        zero_threshold: 0.001,
+        zero_count: zero,
+        count: zero + pos.iter().map(|p| p.1).sum::<f64>(),
+        sum,
+        positive_spans,
+        positive_buckets,
+        ..FloatHistogram::default()
+    }
+}
+
 /// Spans and counts of sorted, distinct `pairs`; buckets whose count is 0
 /// are left out (spans open a gap instead).
 pub(crate) fn from_pairs(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {

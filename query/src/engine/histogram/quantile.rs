@@ -188,24 +188,10 @@ pub(crate) fn variance(h: &FloatHistogram) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::histogram::buckets::from_pairs;
-    use hourglass_storage::CounterResetHint;
+    use crate::engine::histogram::buckets::positive;
 
     fn h(pos: &[(i32, f64)], zero: f64) -> FloatHistogram {
-        let (positive_spans, positive_buckets) = from_pairs(pos);
-        FloatHistogram {
-            counter_reset_hint: CounterResetHint::Unknown,
-            schema: 0,
-            zero_threshold: 0.001,
-            zero_count: zero,
-            count: zero + pos.iter().map(|p| p.1).sum::<f64>(),
-            sum: 5.0,
-            positive_spans,
-            negative_spans: Vec::new(),
-            positive_buckets,
-            negative_buckets: Vec::new(),
-            custom_values: Vec::new(),
-        }
+        positive(0, pos, zero, 5.0)
     }
 
     #[test]

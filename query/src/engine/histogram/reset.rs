@@ -96,23 +96,10 @@ fn decreased(prev: &[(i32, f64)], curr: &[(i32, f64)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::histogram::buckets::from_pairs;
+    use crate::engine::histogram::buckets::positive;
 
     fn h(pos: &[(i32, f64)]) -> FloatHistogram {
-        let (positive_spans, positive_buckets) = from_pairs(pos);
-        FloatHistogram {
-            counter_reset_hint: CounterResetHint::Unknown,
-            schema: 0,
-            zero_threshold: 0.001,
-            zero_count: 0.0,
-            count: pos.iter().map(|p| p.1).sum(),
-            sum: 1.0,
-            positive_spans,
-            negative_spans: Vec::new(),
-            positive_buckets,
-            negative_buckets: Vec::new(),
-            custom_values: Vec::new(),
-        }
+        positive(0, pos, 0.0, 1.0)
     }
 
     #[test]

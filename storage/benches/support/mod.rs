@@ -1,0 +1,14 @@
+//! What the storage benchmarks and examples share.
+
+/// xorshift64: deterministic data without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value of the sequence (never 0 for a non-zero seed).
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
