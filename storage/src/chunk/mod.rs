@@ -9,6 +9,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod bitstream;
+mod grid;
 pub mod histogram;
 mod iter;
 pub(crate) mod layout;
@@ -17,7 +18,7 @@ pub(crate) mod xor;
 mod xor_iter;
 
 pub use iter::ChunkIter;
-pub(crate) use layout::{CRC_LEN, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
+pub(crate) use layout::{CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
 pub(crate) use xor::XorAppender;
 
 use crate::model::sample::Sample;
@@ -93,7 +94,7 @@ impl<'a> ChunkView<'a> {
         if bytes.len() < HEADER_LEN + CRC_LEN {
             return Err(ChunkError::TooShort { len: bytes.len() });
         }
-        if bytes[0] != ENCODING_XOR && bytes[0] != ENCODING_PACKED {
+        if ![ENCODING_XOR, ENCODING_PACKED, ENCODING_GRID].contains(&bytes[0]) {
             return Err(ChunkError::UnknownEncoding(bytes[0]));
         }
         Ok(ChunkView { bytes })
@@ -116,10 +117,10 @@ impl<'a> ChunkView<'a> {
     /// Decodes the samples.
     pub fn iter(&self) -> ChunkIter<'a> {
         let count = self.num_samples() as u16;
-        if self.bytes[0] == ENCODING_PACKED {
-            ChunkIter::packed(packed::Packed::parse(self.stream(), count))
-        } else {
-            ChunkIter::xor(self.stream(), count)
+        match self.bytes[0] {
+            ENCODING_PACKED => ChunkIter::packed(packed::Packed::parse(self.stream(), count)),
+            ENCODING_GRID => ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count)),
+            _ => ChunkIter::xor(self.stream(), count),
         }
     }
 
@@ -139,8 +140,14 @@ impl<'a> ChunkView<'a> {
         out: &mut Vec<Sample>,
     ) -> Result<(), ChunkError> {
         let start = out.len();
-        if self.bytes[0] == ENCODING_PACKED {
-            let p = packed::Packed::parse(self.stream(), self.num_samples() as u16)?;
+        let count = self.num_samples() as u16;
+        let fixed = match self.bytes[0] {
+            ENCODING_PACKED => Some(packed::Packed::parse(self.stream(), count)),
+            ENCODING_GRID => Some(packed::Packed::parse_grid(self.stream(), count)),
+            _ => None,
+        };
+        if let Some(p) = fixed {
+            let p = p?;
             let (lo, hi) = p.index_range(from, to);
             p.decode_range(lo, hi, out);
             return Ok(());
@@ -249,6 +256,17 @@ pub fn encode(samples: &[Sample]) -> Result<Chunk, ChunkError> {
     })
 }
 
+/// Encodes sorted samples with distinct timestamps (at most `u16::MAX`)
+/// for cold storage: the smallest of the XOR, packed and grid encodings
+/// (compaction; the head never writes grid chunks).
+pub fn encode_cold(samples: &[Sample]) -> Result<Chunk, ChunkError> {
+    let hot = encode(samples)?;
+    Ok(match grid::encode(samples) {
+        Some(g) if g.as_bytes().len() < hot.as_bytes().len() => g,
+        _ => hot,
+    })
+}
+
 fn smaller(xor: Chunk, packed: Option<Chunk>) -> Chunk {
     match packed {
         Some(p) if p.as_bytes().len() <= xor.as_bytes().len() => p,
@@ -323,5 +341,7 @@ impl CutPolicy {
     }
 }
 
+#[cfg(test)]
+mod grid_tests;
 #[cfg(test)]
 mod tests;
