@@ -77,6 +77,7 @@ pub use storage_querier::StorageQuerier;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::chunk::layout::ENCODING_PACKED;
+    pub use crate::chunk::layout::ENCODING_GRID;
     pub use crate::chunk::xor::XorAppender;
     pub use crate::head::Head;
     pub use crate::index::MemPostings;

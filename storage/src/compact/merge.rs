@@ -111,8 +111,9 @@ pub(crate) fn merge(
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(MAX_CHUNK));
         for part in samples.chunks(MAX_CHUNK) {
-            // Sorted, distinct timestamps: encoding cannot fail.
-            if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), chunk::encode(part)) {
+            // Sorted, distinct timestamps: encoding cannot fail. Cold data:
+            // the smallest encoding, grid included.
+            if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), chunk::encode_cold(part)) {
                 chunks.push((lo.t, hi.t, Arc::new(c)));
             }
         }
