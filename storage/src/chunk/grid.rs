@@ -51,7 +51,7 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     if tw > 63 {
         return None;
     }
-    let (ns, k) = decimals(samples)?;
+    let (ns, k) = decimals(samples.iter().map(|s| s.v))?;
     // |n| < 2^51, so differences and their spread fit.
     let base = ns.windows(2).map(|w| w[1] - w[0]).min()?;
     let g = ns

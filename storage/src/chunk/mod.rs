@@ -19,6 +19,7 @@ mod xor_iter;
 
 pub use iter::ChunkIter;
 pub(crate) use layout::{CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
+pub(crate) use packed::decimals;
 pub(crate) use xor::XorAppender;
 
 use crate::model::sample::Sample;
@@ -306,6 +307,36 @@ pub fn fuzz_decode(bytes: &[u8]) {
         let mut got = Vec::new();
         assert_eq!(v.decode_into(&mut got), it.finish(), "same error");
         assert_eq!(got, want, "same samples");
+    }
+}
+
+/// Fuzz body for cold encoding: arbitrary bytes read as samples (7 bytes
+/// each: a time step, a value, a decimal scale or a raw-bits flag) must
+/// come back bit for bit from [`encode_cold`], whichever encoding wins.
+#[doc(hidden)]
+pub fn fuzz_cold_round_trip(bytes: &[u8]) {
+    let mut t = i64::from(bytes.first().copied().unwrap_or(0)) << 40;
+    let samples: Vec<Sample> = bytes
+        .chunks_exact(7)
+        .take(usize::from(u16::MAX))
+        .map(|b| {
+            t += i64::from(u16::from_le_bytes([b[0], b[1]])) + 1;
+            let n = i32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+            let v = if b[6] & 0x80 != 0 {
+                f64::from_bits(u64::from(n as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            } else {
+                f64::from(n) / xor::POW10[usize::from(b[6] & 7)]
+            };
+            Sample::new(t, v)
+        })
+        .collect();
+    let Ok(c) = encode_cold(&samples) else {
+        return;
+    };
+    let got = decode_all(c.as_bytes()).unwrap_or_default();
+    assert_eq!(got.len(), samples.len(), "every sample back");
+    for (g, w) in got.iter().zip(&samples) {
+        assert_eq!((g.t, g.v.to_bits()), (w.t, w.v.to_bits()), "bit for bit");
     }
 }
 

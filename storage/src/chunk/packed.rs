@@ -28,7 +28,7 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     {
         return None;
     }
-    let (ns, k) = decimals(samples)?;
+    let (ns, k) = decimals(samples.iter().map(|s| s.v))?;
     // |n| < 2^51, so differences fit, and max - min fits a u64.
     let base = ns.windows(2).map(|w| w[1] - w[0]).min()?;
     let span = ns.windows(2).map(|w| (w[1] - w[0] - base) as u64).max()?;
@@ -55,23 +55,23 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
 /// Every value as an integer `n` of one decimal scale `k` (`v = n / 10^k`
 /// exactly): the first value's scale when it fits them all, else the
 /// largest any needs. `None` when a value has no decimal form.
-pub(super) fn decimals(samples: &[Sample]) -> Option<(Vec<i64>, u8)> {
-    let mut ns = Vec::with_capacity(samples.len());
-    let (_, k) = decimal_repr(samples.first()?.v)?;
-    if samples
-        .iter()
-        .try_for_each(|s| at_scale(s.v, k).map(|n| ns.push(n)))
+pub(crate) fn decimals<I: Iterator<Item = f64> + Clone>(values: I) -> Option<(Vec<i64>, u8)> {
+    let mut ns = Vec::with_capacity(values.size_hint().0);
+    let (_, k) = decimal_repr(values.clone().next()?)?;
+    if values
+        .clone()
+        .try_for_each(|v| at_scale(v, k).map(|n| ns.push(n)))
         .is_some()
     {
         return Some((ns, k));
     }
     let mut k = 0;
-    for s in samples {
-        k = k.max(decimal_repr(s.v)?.1);
+    for v in values.clone() {
+        k = k.max(decimal_repr(v)?.1);
     }
     ns.clear();
-    for s in samples {
-        ns.push(at_scale(s.v, k)?);
+    for v in values {
+        ns.push(at_scale(v, k)?);
     }
     Some((ns, k))
 }

@@ -223,6 +223,7 @@ fn random_bytes_with_valid_headers_never_panic() {
             b[0] = [ENCODING_XOR, ENCODING_PACKED, ENCODING_GRID][(next() % 3) as usize];
         }
         fuzz_decode(&b);
+        fuzz_cold_round_trip(&b);
         // And with a CRC that matches, to reach the checked path.
         if b.len() >= 7 {
             let n = b.len() - 4;
