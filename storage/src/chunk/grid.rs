@@ -32,6 +32,11 @@ fn width(x: u64) -> u32 {
 /// qualify (at least two, every value a decimal of one scale, time offsets
 /// within 63 bits), else `None`.
 pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
+    encode_with_width(samples).map(|(c, _)| c)
+}
+
+/// [`encode`], with the bits each sample costs (time and value fields).
+pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
     let count = u16::try_from(samples.len()).ok()?;
     let (first, last) = (samples.first()?, samples.last()?);
     let steps = i128::from(count).checked_sub(1).filter(|s| *s > 0)?;
@@ -39,30 +44,38 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     let d = i64::try_from((span + steps / 2) / steps)
         .ok()
         .filter(|d| *d > 0)?;
-    let offsets: Vec<i128> = samples
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(i, s)| i128::from(s.t) - i128::from(first.t) - i128::from(d) * i as i128)
-        .collect();
-    let tbase = i64::try_from(*offsets.iter().min()?).ok()?;
-    let tspan = u64::try_from(offsets.iter().max()? - i128::from(tbase)).ok()?;
-    let tw = width(tspan);
+    // Offsets from the grid: |offset| ≤ span, so i64 arithmetic is exact
+    // unless the span itself overflows, which `d` being an i64 rules out
+    // only together with the checked bounds below.
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    let mut grid_t = first.t;
+    for s in &samples[1..] {
+        grid_t = grid_t.checked_add(d)?;
+        let o = s.t.checked_sub(grid_t)?;
+        lo = lo.min(o);
+        hi = hi.max(o);
+    }
+    let tbase = lo;
+    let tw = width(hi.checked_sub(lo)? as u64);
     if tw > 63 {
         return None;
     }
     let (ns, k) = decimals(samples.iter().map(|s| s.v))?;
     // |n| < 2^51, so differences and their spread fit.
-    let base = ns.windows(2).map(|w| w[1] - w[0]).min()?;
-    let g = ns
-        .windows(2)
-        .fold(0, |g, w| gcd(g, (w[1] - w[0] - base) as u64))
-        .max(1);
-    let vspan = ns
-        .windows(2)
-        .map(|w| (w[1] - w[0] - base) as u64 / g)
-        .max()?;
-    let w = width(vspan);
+    let (mut base, mut top) = (i64::MAX, i64::MIN);
+    for w in ns.windows(2) {
+        let dn = w[1] - w[0];
+        base = base.min(dn);
+        top = top.max(dn);
+    }
+    let g = if top == base {
+        1
+    } else {
+        ns.windows(2)
+            .fold(0, |g, w| gcd(g, (w[1] - w[0] - base) as u64))
+            .max(1)
+    };
+    let w = width((top - base) as u64 / g);
     let fields_len = (samples.len() * (tw + w) as usize).div_ceil(8);
     let mut body = Vec::with_capacity(48 + fields_len);
     body.push(ENCODING_GRID);
@@ -76,9 +89,18 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     put_uvarint(&mut body, zigzag(base));
     put_uvarint(&mut body, g);
     body.push(w as u8);
+    let t0 = first.t;
     push_fields(
         &mut body,
-        offsets.iter().map(|o| (o - i128::from(tbase)) as u64),
+        samples[1..]
+            .iter()
+            .enumerate()
+            // Exact: the true offset is in [0, 2^63) (checked above).
+            .map(|(i, s)| {
+                s.t.wrapping_sub(t0)
+                    .wrapping_sub(d.wrapping_mul(i as i64 + 1))
+                    .wrapping_sub(tbase) as u64
+            }),
         tw,
     );
     push_fields(
@@ -88,5 +110,5 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     );
     let crc = crc32fast::hash(&body);
     body.extend_from_slice(&crc.to_be_bytes());
-    Some(Chunk::from_sealed_unchecked(Arc::from(body)))
+    Some((Chunk::from_sealed_unchecked(Arc::from(body)), tw + w))
 }

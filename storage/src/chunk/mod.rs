@@ -268,6 +268,39 @@ pub fn encode_cold(samples: &[Sample]) -> Result<Chunk, ChunkError> {
     })
 }
 
+/// [`encode_cold`] over the consecutive runs of one series, measuring
+/// once: after a run where the grid encoding beat the others by a fifth,
+/// later runs whose grid fields are no wider are written as grid without
+/// building the XOR stream to compare (most of the encoding time). A run
+/// whose fields got wider (a counter reset, a gap) is compared again.
+#[derive(Debug, Default)]
+pub struct ColdEncoder {
+    /// Bits per sample of the run where grid won clearly.
+    grid_won_at: Option<u32>,
+}
+
+impl ColdEncoder {
+    /// Encodes the next run of the series (sorted, distinct timestamps).
+    pub fn encode(&mut self, samples: &[Sample]) -> Result<Chunk, ChunkError> {
+        let grid = grid::encode_with_width(samples);
+        if let (Some((g, bits)), Some(won)) = (&grid, self.grid_won_at)
+            && *bits <= won
+        {
+            return Ok(g.clone());
+        }
+        let hot = encode(samples)?;
+        Ok(match grid {
+            Some((g, bits)) if g.as_bytes().len() < hot.as_bytes().len() => {
+                if g.as_bytes().len() * 5 <= hot.as_bytes().len() * 4 {
+                    self.grid_won_at = Some(bits);
+                }
+                g
+            }
+            _ => hot,
+        })
+    }
+}
+
 fn smaller(xor: Chunk, packed: Option<Chunk>) -> Chunk {
     match packed {
         Some(p) if p.as_bytes().len() <= xor.as_bytes().len() => p,
