@@ -76,7 +76,10 @@ fn build(fs: &FaultyFs) -> Model {
         // them in the grid encoding, so the day is a version 4 partition.
         b.push(
             lbl("mem", "j"),
-            vec![Sample::new(t + step * 7 % 4, ((step * 31 % 17) * 4096) as f64)],
+            vec![Sample::new(
+                t + step * 7 % 4,
+                ((step * 31 % 17) * 4096) as f64,
+            )],
         );
         st.append(&b).unwrap();
     }

@@ -36,7 +36,9 @@ fn jittered_series() -> impl Strategy<Value = Vec<Sample>> {
                 let j = (x % (2 * jitter as u64 + 1)) as i64 - jitter;
                 let t = (t0 + i as i64 * d + j).max(prev + 1);
                 prev = t;
-                n = n.saturating_add(s.saturating_mul(step)).clamp(-(1 << 50), 1 << 50);
+                n = n
+                    .saturating_add(s.saturating_mul(step))
+                    .clamp(-(1 << 50), 1 << 50);
                 out.push(Sample::new(t, n as f64 / p));
             }
             out
@@ -138,12 +140,18 @@ fn jittered_scrapes_cost_their_jitter_and_step_not_xor_prefixes() {
         .map(|i| Sample::new(i * 15_000, ((i * 7919) % 61 * 4096 + (1 << 30)) as f64))
         .collect();
     let c = grid::encode(&pages).unwrap();
-    assert!(c.as_bytes().len() < 1000 * 7 / 8 + 64, "{}", c.as_bytes().len());
+    assert!(
+        c.as_bytes().len() < 1000 * 7 / 8 + 64,
+        "{}",
+        c.as_bytes().len()
+    );
 }
 
 #[test]
 fn grid_headers_are_checked() {
-    let samples: Vec<Sample> = (0..10).map(|i| Sample::new(i * 1000 + i % 3, i as f64)).collect();
+    let samples: Vec<Sample> = (0..10)
+        .map(|i| Sample::new(i * 1000 + i % 3, i as f64))
+        .collect();
     let c = grid::encode(&samples).unwrap();
     let bytes = c.as_bytes().to_vec();
     let resealed = |mut b: Vec<u8>| {
@@ -154,7 +162,13 @@ fn grid_headers_are_checked() {
     };
     // Cut short, a count beyond the fields, and timestamps made to repeat.
     for bad in [
-        resealed(bytes[..HEADER_LEN + 3].iter().copied().chain([0; 4]).collect()),
+        resealed(
+            bytes[..HEADER_LEN + 3]
+                .iter()
+                .copied()
+                .chain([0; 4])
+                .collect(),
+        ),
         {
             let mut b = bytes.clone();
             b[2] = 200;
@@ -195,7 +209,11 @@ fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
     let run = |from: i64, step: i64, reset: bool| -> Vec<Sample> {
         (0..2048)
             .map(|i| {
-                let v = if reset && i == 1000 { 0 } else { from + i * step + i % 7 };
+                let v = if reset && i == 1000 {
+                    0
+                } else {
+                    from + i * step + i % 7
+                };
                 Sample::new((from + i) * 15_000 + i % 3, v as f64)
             })
             .collect()
@@ -205,8 +223,14 @@ fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
     assert_eq!(first.as_bytes()[0], ENCODING_GRID);
     // Same shape: grid without comparing; a reset widens the fields, so
     // the XOR stream is built and compared again (and wins).
-    assert_eq!(enc.encode(&run(2048, 10, false)).unwrap().as_bytes()[0], ENCODING_GRID);
+    assert_eq!(
+        enc.encode(&run(2048, 10, false)).unwrap().as_bytes()[0],
+        ENCODING_GRID
+    );
     let reset = run(4096, 1_000_000_000, true);
     let c = enc.encode(&reset).unwrap();
-    assert_eq!(c.as_bytes().len(), encode_cold(&reset).unwrap().as_bytes().len());
+    assert_eq!(
+        c.as_bytes().len(),
+        encode_cold(&reset).unwrap().as_bytes().len()
+    );
 }
