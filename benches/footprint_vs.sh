@@ -12,6 +12,10 @@
 #
 # SERIES may be a list (one table each, memory per series side by side);
 # SCRAPES overrides HOURS * 240; KILL9=0 skips the kill -9 restart.
+# After Hourglass's graceful stop, `hourglass compact` runs offline on the
+# stopped directory (days that ended HG_COMPACT_AFTER, default 1h, before
+# the newest sample become day partitions in the cold encodings) and the
+# directory is measured again; COMPACT=0 skips it.
 #
 #   SERIES=10000 HOURS=24 benches/footprint_vs.sh
 #   SERIES=1000 HOURS=3 DATASETS=aligned HG_FLAGS="--persist-interval 5s" benches/footprint_vs.sh
@@ -25,6 +29,8 @@ CONCURRENCY=${CONCURRENCY:-4}
 DATASETS=${DATASETS:-"aligned jittered"}
 SYSTEMS=${SYSTEMS:-"prometheus victoriametrics hourglass"}
 HG_FLAGS=${HG_FLAGS:-}
+COMPACT=${COMPACT:-1}
+HG_COMPACT_AFTER=${HG_COMPACT_AFTER:-1h}
 HG_PORT=${HG_PORT:-19221}
 PROM_PORT=${PROM_PORT:-19092}
 VM_PORT=${VM_PORT:-19428}
@@ -144,6 +150,11 @@ for ds in $DATASETS; do
     wal=$(wal_bytes "$sys" "$dir")
     record "$sys" "$ds" bytes_per_sample "$(awk -v a="$total" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
     record "$sys" "$ds" wal_bytes_per_sample "$(awk -v a="$wal" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
+    if [ "$sys" = hourglass ] && [ "$COMPACT" = 1 ]; then
+      "$bin" compact --data-dir "$dir" --compact-days-after "$HG_COMPACT_AFTER" >>"$work/hg.log" 2>&1
+      total=$(du -sb "$dir" | cut -f1)
+      record "$sys" "$ds" compacted_bytes_per_sample "$(awk -v a="$total" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
+    fi
     launch_timed "$sys" "$dir"
     record "$sys" "$ds" restart_s "$ready_s"
     stop "$pid"
@@ -181,6 +192,7 @@ names = [("prometheus", "Prometheus 2.42"), ("victoriametrics", "VictoriaMetrics
 rows = [
     ("whole data dir after graceful stop, bytes/sample", "bytes_per_sample"),
     ("  of which WAL, bytes/sample", "wal_bytes_per_sample"),
+    ("whole data dir after offline `hourglass compact`, bytes/sample", "compacted_bytes_per_sample"),
     ("RSS after ingest and queries, MB", "rss_mb"),
     ("peak RSS, MB", "peak_rss_mb"),
     ("peak RSS per series, bytes", "peak_rss_b_per_series"),

@@ -21,7 +21,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::internals::merge_and_encode;
 use hourglass_storage::{
-    DownsampleRule, Labels, MatchOp, Matcher, Options, Sample, Storage, WriteBatch,
+    DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -128,6 +128,34 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// What reading the day costs: CPU ns per sample to scan every series over
+/// the whole day, and CPU µs per one-hour range read of one metric (20
+/// series), averaged over the 24 hours ten times (the thread's CPU clock
+/// advances in scheduler ticks: short spans need repeating).
+fn read_cost(st: &Storage) -> (f64, f64) {
+    let q = st.querier(T0, T0 + DAY - 1);
+    let c0 = thread_cpu_ns();
+    let mut n = 0u64;
+    for s in q.select(&[], T0, T0 + DAY - 1).unwrap() {
+        n += s.samples.count() as u64;
+    }
+    let scan = (thread_cpu_ns() - c0) as f64 / n.max(1) as f64;
+    let m = Matcher::new(MatchOp::Equal, "__name__", "node_metric_7").unwrap();
+    let c1 = thread_cpu_ns();
+    for h in (0..240).map(|k| k % 24) {
+        let (lo, hi) = (T0 + h * H, T0 + (h + 1) * H - 1);
+        let q = st.querier(lo, hi);
+        let got: usize = q
+            .select(std::slice::from_ref(&m), lo, hi)
+            .unwrap()
+            .map(|s| s.samples.count())
+            .sum();
+        assert!(got > 0);
+    }
+    let range = (thread_cpu_ns() - c1) as f64 / 240.0 / 1e3;
+    (scan, range)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -205,6 +233,7 @@ fn footprint(_: &mut Criterion) {
             .into_iter()
             .filter(|p| p.meta().hour_start_ms < T0 + DAY)
             .collect();
+        let (scan_h, range_h) = read_cost(&st);
         let c0 = thread_cpu_ns();
         merge_and_encode(&hours);
         let cpu_merge = thread_cpu_ns() - c0;
@@ -238,6 +267,11 @@ fn footprint(_: &mut Criterion) {
             "  per CPU-second of this thread: merge+encode {:.1}M samples/s, whole compaction (with writes, fsyncs, swap) {:.1}M samples/s",
             s.counts.samples_in as f64 / (cpu_merge.max(1) as f64 / 1e9) / 1e6,
             s.counts.samples_in as f64 / (cpu_compact.max(1) as f64 / 1e9) / 1e6,
+        );
+        let (scan_d, range_d) = read_cost(&st);
+        println!(
+            "  reading the day (CPU of this thread): full scan {scan_h:.2} ns/sample from hourly partitions, \
+             {scan_d:.2} from the compacted day; one-hour range of one metric {range_h:.0} µs, {range_d:.0} µs"
         );
         // Would zstd on the chunks file win? (It is not applied: chunks
         // stay mmapped and decoded in place.)

@@ -76,6 +76,7 @@ pub use storage_querier::StorageQuerier;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::chunk::layout::ENCODING_GRID;
     pub use crate::chunk::layout::ENCODING_PACKED;
     pub use crate::chunk::xor::XorAppender;
     pub use crate::head::Head;

@@ -9,3 +9,7 @@ pub const ENCODING_PACKED: u8 = 0x02;
 pub const HEADER_LEN: usize = 3;
 /// CRC32 (IEEE) of everything before it, big-endian.
 pub const CRC_LEN: usize = 4;
+/// Encoding byte of the grid codec: time offsets from an interval grid and
+/// value differences in multiples of a step, both at fixed widths (see
+/// `grid.rs`). Written only by compaction, for cold data.
+pub const ENCODING_GRID: u8 = 0x03;

@@ -28,27 +28,7 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     {
         return None;
     }
-    // Every value at the first one's scale, which fits them all unless a
-    // later value needs more decimals; then at the largest any needs.
-    let mut ns = Vec::with_capacity(samples.len());
-    let (_, k) = decimal_repr(first.v)?;
-    let k = match samples
-        .iter()
-        .try_for_each(|s| at_scale(s.v, k).map(|n| ns.push(n)))
-    {
-        Some(()) => k,
-        None => {
-            let mut k = 0;
-            for s in samples {
-                k = k.max(decimal_repr(s.v)?.1);
-            }
-            ns.clear();
-            for s in samples {
-                ns.push(at_scale(s.v, k)?);
-            }
-            k
-        }
-    };
+    let (ns, k) = decimals(samples.iter().map(|s| s.v))?;
     // |n| < 2^51, so differences fit, and max - min fits a u64.
     let base = ns.windows(2).map(|w| w[1] - w[0]).min()?;
     let span = ns.windows(2).map(|w| (w[1] - w[0] - base) as u64).max()?;
@@ -62,14 +42,51 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     put_uvarint(&mut body, zigzag(ns[0]));
     put_uvarint(&mut body, zigzag(base));
     body.push(w as u8);
+    push_fields(
+        &mut body,
+        ns.windows(2).map(|p| (p[1] - p[0] - base) as u64),
+        w,
+    );
+    let crc = crc32fast::hash(&body);
+    body.extend_from_slice(&crc.to_be_bytes());
+    Some(Chunk::from_sealed_unchecked(Arc::from(body)))
+}
+
+/// Every value as an integer `n` of one decimal scale `k` (`v = n / 10^k`
+/// exactly): the first value's scale when it fits them all, else the
+/// largest any needs. `None` when a value has no decimal form.
+pub(crate) fn decimals<I: Iterator<Item = f64> + Clone>(values: I) -> Option<(Vec<i64>, u8)> {
+    let mut ns = Vec::with_capacity(values.size_hint().0);
+    let (_, k) = decimal_repr(values.clone().next()?)?;
+    if values
+        .clone()
+        .try_for_each(|v| at_scale(v, k).map(|n| ns.push(n)))
+        .is_some()
+    {
+        return Some((ns, k));
+    }
+    let mut k = 0;
+    for v in values.clone() {
+        k = k.max(decimal_repr(v)?.1);
+    }
+    ns.clear();
+    for v in values {
+        ns.push(at_scale(v, k)?);
+    }
+    Some((ns, k))
+}
+
+/// Appends `fields` at `w` bits each, most-significant bit first, the last
+/// byte zero-padded (nothing at all when `w` is 0).
+pub(super) fn push_fields(body: &mut Vec<u8>, fields: impl Iterator<Item = u64>, w: u32) {
+    if w == 0 {
+        return;
+    }
     let mut acc = 0u128;
     let mut bits = 0u32;
-    for pair in ns.windows(2) {
-        let field = (pair[1] - pair[0] - base) as u64;
-        if w > 0 {
-            acc = (acc << w) | u128::from(field);
-            bits += w;
-        }
+    for field in fields {
+        acc = (acc << w) | u128::from(field);
+        bits += w;
         while bits >= 8 {
             bits -= 8;
             body.push((acc >> bits) as u8);
@@ -78,46 +95,78 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
     if bits > 0 {
         body.push((acc << (8 - bits)) as u8);
     }
-    let crc = crc32fast::hash(&body);
-    body.extend_from_slice(&crc.to_be_bytes());
-    Some(Chunk::from_sealed_unchecked(Arc::from(body)))
 }
 
-/// A parsed packed chunk: header fields and the packed differences.
+/// A parsed packed (`0x02`) or grid (`0x03`) chunk: header fields and the
+/// packed differences. A packed chunk is a grid chunk without time fields
+/// (`tw = 0`, `tbase = 0`) and with `g = 1`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Packed<'a> {
     count: u16,
     t0: i64,
     d: i64,
+    /// Grid: smallest offset from the interval grid, and the time fields'
+    /// width.
+    tbase: i64,
+    tw: u32,
+    tfields: &'a [u8],
     k: u8,
     n0: i64,
     base: i64,
+    /// Grid: every value difference is `base + g · field`.
+    g: i64,
     w: u32,
     fields: &'a [u8],
 }
 
+/// Reads the stream's varints and bytes, naming what was cut short.
+struct Header<'a> {
+    stream: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Header<'a> {
+    fn varint(&mut self, what: &'static str) -> Result<u64, ChunkError> {
+        read_uvarint(self.stream, &mut self.pos).map_err(|_| bad(what))
+    }
+
+    fn byte(&mut self) -> Result<u8, ChunkError> {
+        let b = self.stream.get(self.pos).copied();
+        self.pos += 1;
+        b.ok_or(bad("stream ends in the header"))
+    }
+
+    /// `(count - 1)` fields of `w` bits.
+    fn fields(&mut self, count: u16, w: u32) -> Result<&'a [u8], ChunkError> {
+        let need = (usize::from(count - 1) * w as usize).div_ceil(8);
+        let f = self
+            .stream
+            .get(self.pos..self.pos + need)
+            .ok_or(bad("stream ends before the sample count"))?;
+        self.pos += need;
+        Ok(f)
+    }
+}
+
+fn bad(reason: &'static str) -> ChunkError {
+    ChunkError::Corrupt { sample: 0, reason }
+}
+
 impl<'a> Packed<'a> {
-    /// Parses the stream between header and CRC; every later read is in
-    /// bounds and every timestamp representable.
+    /// Parses a packed stream (between header and CRC); every later read
+    /// is in bounds and every timestamp representable.
     pub(crate) fn parse(stream: &'a [u8], count: u16) -> Result<Self, ChunkError> {
-        let bad = |reason| ChunkError::Corrupt { sample: 0, reason };
-        let mut pos = 0;
-        let mut varint = |what| read_uvarint(stream, &mut pos).map_err(|_| bad(what));
-        let t0 = unzigzag(varint("bad first timestamp varint")?);
-        let d = varint("bad interval varint")?;
+        let mut h = Header { stream, pos: 0 };
+        let t0 = unzigzag(h.varint("bad first timestamp varint")?);
+        let d = h.varint("bad interval varint")?;
         let d = i64::try_from(d)
             .ok()
             .filter(|d| *d > 0)
             .ok_or(bad("interval not positive"))?;
-        let k_at = pos;
-        pos += 1;
-        let mut varint = |what| read_uvarint(stream, &mut pos).map_err(|_| bad(what));
-        let n0 = unzigzag(varint("bad first value varint")?);
-        let base = unzigzag(varint("bad base varint")?);
-        let (Some(&k), Some(&w)) = (stream.get(k_at), stream.get(pos)) else {
-            return Err(bad("stream ends in the header"));
-        };
-        pos += 1;
+        let k = h.byte()?;
+        let n0 = unzigzag(h.varint("bad first value varint")?);
+        let base = unzigzag(h.varint("bad base varint")?);
+        let w = h.byte()?;
         if count < 2 {
             return Err(bad("packed chunk of fewer than two samples"));
         }
@@ -130,26 +179,99 @@ impl<'a> Packed<'a> {
         if last.is_none() {
             return Err(bad("timestamp overflow"));
         }
-        let need = (usize::from(count - 1) * w as usize).div_ceil(8);
-        let fields = stream
-            .get(pos..pos + need)
-            .ok_or(bad("stream ends before the sample count"))?;
+        let fields = h.fields(count, u32::from(w))?;
         Ok(Packed {
             count,
             t0,
             d,
+            tbase: 0,
+            tw: 0,
+            tfields: &[],
             k,
             n0,
             base,
+            g: 1,
             w: u32::from(w),
             fields,
         })
     }
 
+    /// Parses a grid stream (`0x03`, see `FORMAT.md`), checking that every
+    /// timestamp is representable and strictly after the one before.
+    pub(crate) fn parse_grid(stream: &'a [u8], count: u16) -> Result<Self, ChunkError> {
+        let mut h = Header { stream, pos: 0 };
+        let t0 = unzigzag(h.varint("bad first timestamp varint")?);
+        let d = h.varint("bad interval varint")?;
+        let tbase = unzigzag(h.varint("bad time base varint")?);
+        let tw = h.byte()?;
+        let k = h.byte()?;
+        let n0 = unzigzag(h.varint("bad first value varint")?);
+        let base = unzigzag(h.varint("bad base varint")?);
+        let g = h.varint("bad value step varint")?;
+        let w = h.byte()?;
+        if count < 2 {
+            return Err(bad("grid chunk of fewer than two samples"));
+        }
+        if k > 7 || w > 64 || tw > 63 {
+            return Err(bad("scale or width out of range"));
+        }
+        let g = i64::try_from(g)
+            .ok()
+            .filter(|g| *g > 0)
+            .ok_or(bad("value step not positive"))?;
+        let d = i64::try_from(d)
+            .ok()
+            .filter(|d| *d > 0)
+            .ok_or(bad("interval not positive"))?;
+        // Every t_i lies in [t0 + d + tbase, t0 + d·(count-1) + tbase + 2^tw):
+        // with both ends in range, the wrapping sums in `t` are exact.
+        let lo = i128::from(t0) + i128::from(d) + i128::from(tbase);
+        let hi = i128::from(t0)
+            + i128::from(d) * i128::from(count - 1)
+            + i128::from(tbase)
+            + (1i128 << tw);
+        if lo < i128::from(i64::MIN) || hi > i128::from(i64::MAX) {
+            return Err(bad("timestamp overflow"));
+        }
+        let tfields = h.fields(count, u32::from(tw))?;
+        let fields = h.fields(count, u32::from(w))?;
+        let p = Packed {
+            count,
+            t0,
+            d,
+            tbase,
+            tw: u32::from(tw),
+            tfields,
+            k,
+            n0,
+            base,
+            g,
+            w: u32::from(w),
+            fields,
+        };
+        let mut prev = t0;
+        for i in 1..count {
+            let t = p.t(i);
+            if t <= prev {
+                return Err(ChunkError::Corrupt {
+                    sample: i,
+                    reason: "timestamps not increasing",
+                });
+            }
+            prev = t;
+        }
+        Ok(p)
+    }
+
     /// Timestamp of sample `i` (< count, so it cannot overflow).
     #[inline]
     pub(crate) fn t(&self, i: u16) -> i64 {
-        self.t0 + self.d * i64::from(i)
+        let t = self.t0.wrapping_add(self.d.wrapping_mul(i64::from(i)));
+        if self.tw == 0 || i == 0 {
+            return t;
+        }
+        let off = read_field(self.tfields, self.tw, usize::from(i) - 1) as i64;
+        t.wrapping_add(self.tbase).wrapping_add(off)
     }
 
     #[inline]
@@ -160,22 +282,7 @@ impl<'a> Packed<'a> {
     /// Field `i` (the difference into sample `i + 1`), `i < count - 1`.
     #[inline(always)]
     fn field(&self, i: usize) -> u64 {
-        let w = self.w;
-        if w == 0 {
-            return 0;
-        }
-        let bit = i * w as usize;
-        let (byte, shift) = (bit / 8, (bit % 8) as u32);
-        if w <= 56 {
-            let word = match self.fields.get(byte..byte + 8) {
-                Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-                None => padded::<8>(self.fields, byte) as u64,
-            };
-            (word << shift) >> (64 - w)
-        } else {
-            let word = padded::<16>(self.fields, byte);
-            ((word << shift) >> (128 - w)) as u64
-        }
+        read_field(self.fields, self.w, i)
     }
 
     /// The integer of sample `i` (< count), adding up the fields before it.
@@ -187,7 +294,7 @@ impl<'a> Packed<'a> {
         }
         self.n0
             .wrapping_add(self.base.wrapping_mul(i as i64))
-            .wrapping_add(sum as i64)
+            .wrapping_add((sum as i64).wrapping_mul(self.g))
     }
 
     /// Appends samples `lo..hi` (hi <= count) to `out`.
@@ -199,6 +306,16 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
+        if self.tw > 0 || self.g != 1 {
+            let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
+            out.extend(rest.map(|f| {
+                n = n
+                    .wrapping_add(base)
+                    .wrapping_add((self.field(f) as i64).wrapping_mul(g));
+                Sample::new(self.t(f as u16 + 1), n as f64 / scale)
+            }));
+            return;
+        }
         // Scale 0 (integers) needs no division: its own loop.
         if self.k == 0 {
             out.extend(rest.map(|f| {
@@ -221,6 +338,19 @@ impl<'a> Packed<'a> {
             if t <= self.t0 {
                 return 0;
             }
+            if self.tw > 0 {
+                // Grid times increase (checked at parse): binary search.
+                let (mut lo, mut hi) = (0u16, self.count);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.t(mid) < t {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                return lo;
+            }
             let i =
                 (i128::from(t) - i128::from(self.t0) + i128::from(self.d) - 1) / i128::from(self.d);
             u16::try_from(i).map_or(self.count, |i| i.min(self.count))
@@ -232,6 +362,27 @@ impl<'a> Packed<'a> {
             at_or_after(to + 1)
         };
         (lo, hi.max(lo))
+    }
+}
+
+/// Field `i` of `w` bits (most-significant bit first) in `fields`; zeros
+/// past the end.
+#[inline(always)]
+pub(super) fn read_field(fields: &[u8], w: u32, i: usize) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    let bit = i * w as usize;
+    let (byte, shift) = (bit / 8, (bit % 8) as u32);
+    if w <= 56 {
+        let word = match fields.get(byte..byte + 8) {
+            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            None => padded::<8>(fields, byte) as u64,
+        };
+        (word << shift) >> (64 - w)
+    } else {
+        let word = padded::<16>(fields, byte);
+        ((word << shift) >> (128 - w)) as u64
     }
 }
 
@@ -301,8 +452,10 @@ impl Iterator for PackedIter<'_> {
         self.n = if self.read == 0 {
             self.p.n0
         } else {
-            let f = self.p.field(usize::from(self.read - 1));
-            self.n.wrapping_add(self.p.base).wrapping_add(f as i64)
+            let f = self.p.field(usize::from(self.read - 1)) as i64;
+            self.n
+                .wrapping_add(self.p.base)
+                .wrapping_add(f.wrapping_mul(self.p.g))
         };
         self.read += 1;
         Some(Sample::new(self.p.t(self.read - 1), self.p.value(self.n)))

@@ -49,7 +49,7 @@ fn value() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn series() -> impl Strategy<Value = Vec<Sample>> {
+pub(super) fn series() -> impl Strategy<Value = Vec<Sample>> {
     (
         any::<i64>().prop_map(|t| t >> 2),
         prop::collection::vec(
@@ -81,7 +81,7 @@ fn series() -> impl Strategy<Value = Vec<Sample>> {
 
 /// Samples exactly `d` apart with decimal values of a few scales: what
 /// the packed encoding takes (unless a value needs more than scale 6).
-fn regular_series() -> impl Strategy<Value = Vec<Sample>> {
+pub(super) fn regular_series() -> impl Strategy<Value = Vec<Sample>> {
     (
         any::<i64>().prop_map(|t| t >> 12),
         prop_oneof![Just(15_000i64), 1i64..100_000],
@@ -220,13 +220,10 @@ fn random_bytes_with_valid_headers_never_panic() {
         let len = (next() % 200) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if b.len() >= 3 {
-            b[0] = if next() % 2 == 0 {
-                ENCODING_XOR
-            } else {
-                ENCODING_PACKED
-            };
+            b[0] = [ENCODING_XOR, ENCODING_PACKED, ENCODING_GRID][(next() % 3) as usize];
         }
         fuzz_decode(&b);
+        fuzz_cold_round_trip(&b);
         // And with a CRC that matches, to reach the checked path.
         if b.len() >= 7 {
             let n = b.len() - 4;

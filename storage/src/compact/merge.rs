@@ -110,9 +110,11 @@ pub(crate) fn merge(
             continue;
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(MAX_CHUNK));
+        let mut cold = chunk::ColdEncoder::default();
         for part in samples.chunks(MAX_CHUNK) {
-            // Sorted, distinct timestamps: encoding cannot fail.
-            if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), chunk::encode(part)) {
+            // Sorted, distinct timestamps: encoding cannot fail. Cold data:
+            // the smallest encoding, grid included.
+            if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), cold.encode(part)) {
                 chunks.push((lo.t, hi.t, Arc::new(c)));
             }
         }

@@ -2,6 +2,7 @@
 //! its intervals, column by column, each column a sealed chunk. Layout in
 //! `FORMAT.md` beside this file.
 
+use super::columns::{put_times, put_values, read_times, read_values};
 use super::interval::{DsSeries, Interval};
 use crate::chunk::{self, ChunkView};
 use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
@@ -11,7 +12,10 @@ use crate::model::sample::Sample;
 /// File name inside a partition directory.
 pub(crate) const FILE: &str = "downsampled";
 const MAGIC: &[u8; 4] = b"HGDS";
-const VERSION: u8 = 1;
+/// Version 1: each column of each series a sealed chunk.
+const VERSION_1: u8 = 1;
+/// Version 2: columns of many series grouped (`columns.rs`); written.
+const VERSION: u8 = 2;
 const CODEC_NONE: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 /// Series flag: the series never drops, so `max` equals `last` and the
@@ -21,6 +25,8 @@ const MONOTONE: u8 = 1;
 const MAX_SERIES: u64 = 10_000_000;
 const MAX_LABELS: u64 = 1_000;
 const MAX_RAW: usize = 1 << 30;
+/// zstd level for the body: cold data, written once by compaction.
+const ZSTD_LEVEL: i32 = 9;
 
 /// Why `downsampled` bytes cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,44 +56,63 @@ fn monotone(s: &DsSeries) -> bool {
     })
 }
 
-/// Encodes the series (sorted by labels, each with intervals).
+/// The columns a series stores, by index (see `FORMAT.md`): 6 for a
+/// monotone series, else 8.
+fn columns(s: &DsSeries, mono: bool) -> Vec<Vec<f64>> {
+    let col = |f: &dyn Fn(&Interval) -> f64| -> Vec<f64> { s.iv.iter().map(f).collect() };
+    let mut cols = vec![
+        col(&|i| i.res as f64),
+        col(&|i| i.count as f64),
+        col(&|i| (i.last_t - i.t) as f64),
+        col(&|i| i.sum),
+        col(&|i| i.min),
+        col(&|i| i.last),
+    ];
+    if !mono {
+        cols.push(col(&|i| i.max));
+        cols.push(col(&|i| i.inc));
+    }
+    cols
+}
+
+fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(body, labels.len() as u64);
+    for l in labels.iter() {
+        for x in [&*l.name, &*l.value] {
+            put_uvarint(body, x.len() as u64);
+            body.extend_from_slice(x.as_bytes());
+        }
+    }
+}
+
+/// Encodes the series (sorted by labels, each with intervals) in
+/// version 2: every series' header, then every series' interval times,
+/// then column by column every series' values, the whole body zstd'd.
 pub(crate) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> {
     let mut body = Vec::new();
     put_uvarint(&mut body, series.len() as u64);
+    let mut cols = Vec::with_capacity(series.len());
     for s in series {
-        put_uvarint(&mut body, s.labels.len() as u64);
-        for l in s.labels.iter() {
-            for x in [&*l.name, &*l.value] {
-                put_uvarint(&mut body, x.len() as u64);
-                body.extend_from_slice(x.as_bytes());
-            }
-        }
+        put_labels(&mut body, &s.labels);
         put_zvarint(&mut body, s.first.t);
         body.extend_from_slice(&s.first.v.to_bits().to_le_bytes());
         let mono = monotone(s);
         body.push(if mono { MONOTONE } else { 0 });
-        let col = |f: &dyn Fn(&Interval) -> f64| -> Vec<Sample> {
-            s.iv.iter().map(|i| Sample::new(i.t, f(i))).collect()
-        };
-        let mut cols: Vec<Vec<Sample>> = vec![
-            col(&|i| i.res as f64),
-            col(&|i| i.count as f64),
-            col(&|i| (i.last_t - i.t) as f64),
-            col(&|i| i.sum),
-            col(&|i| i.min),
-            col(&|i| i.last),
-        ];
-        if !mono {
-            cols.push(col(&|i| i.max));
-            cols.push(col(&|i| i.inc));
-        }
-        for c in &cols {
-            let c = chunk::encode(c)?;
-            put_uvarint(&mut body, c.as_bytes().len() as u64);
-            body.extend_from_slice(c.as_bytes());
+        put_uvarint(&mut body, s.iv.len() as u64);
+        cols.push(columns(s, mono));
+    }
+    for s in series {
+        let ts: Vec<i64> = s.iv.iter().map(|i| i.t).collect();
+        put_times(&mut body, s.first.t, &ts);
+    }
+    for c in 0..8 {
+        for sc in &cols {
+            if let Some(vs) = sc.get(c) {
+                put_values(&mut body, vs);
+            }
         }
     }
-    let packed = zstd::bulk::compress(&body, 3)
+    let packed = zstd::bulk::compress(&body, ZSTD_LEVEL)
         .ok()
         .filter(|z| z.len() < body.len());
     let (codec, stored) = match &packed {
@@ -143,7 +168,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
         .checked_sub(4)
         .filter(|&n| n >= 12)
         .ok_or_else(|| err(0, "too short"))?;
-    if &b[..4] != MAGIC || b[4] != VERSION {
+    if &b[..4] != MAGIC || (b[4] != VERSION && b[4] != VERSION_1) {
         return Err(err(0, "bad magic or version"));
     }
     let mut crc = [0u8; 4];
@@ -174,36 +199,63 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     if n > MAX_SERIES {
         return Err(err(0, "too many series"));
     }
+    let out = if b[4] == VERSION_1 {
+        body_v1(&mut c, n)?
+    } else {
+        body_v2(&mut c, n)?
+    };
+    if c.pos != body.len() {
+        return Err(err(c.pos, "trailing bytes"));
+    }
+    Ok(out)
+}
+
+/// A series' labels, first sample and flags; checks the labels are sorted
+/// and come after `prev`'s.
+fn series_head(
+    c: &mut Cur<'_>,
+    prev: Option<&DsSeries>,
+) -> Result<(Labels, Sample, u8), FormatError> {
+    let at = c.pos;
+    let nl = c.uvarint()?;
+    if nl > MAX_LABELS {
+        return Err(err(at, "too many labels"));
+    }
+    let mut pairs = Vec::new();
+    for _ in 0..nl {
+        pairs.push((c.string()?, c.string()?));
+    }
+    if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(err(at, "labels not sorted by name"));
+    }
+    let labels = Labels::from_pairs(pairs);
+    if prev.is_some_and(|p| p.labels >= labels) {
+        return Err(err(at, "series not sorted by labels"));
+    }
+    let first_t = unzigzag(c.uvarint()?);
+    let mut fv = [0u8; 8];
+    fv.copy_from_slice(c.bytes(8)?);
+    let first = Sample::new(first_t, f64::from_bits(u64::from_le_bytes(fv)));
+    let flags = c.bytes(1)?[0];
+    if flags & !MONOTONE != 0 {
+        return Err(err(c.pos - 1, "unknown flags"));
+    }
+    Ok((labels, first, flags))
+}
+
+fn ncols(flags: u8) -> usize {
+    if flags & MONOTONE != 0 { 6 } else { 8 }
+}
+
+/// Version 1: each series' header and its columns as sealed chunks.
+fn body_v1(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
     let mut out: Vec<DsSeries> = Vec::new();
     for _ in 0..n {
-        let at = c.pos;
-        let nl = c.uvarint()?;
-        if nl > MAX_LABELS {
-            return Err(err(at, "too many labels"));
-        }
-        let mut pairs = Vec::new();
-        for _ in 0..nl {
-            pairs.push((c.string()?, c.string()?));
-        }
-        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(err(at, "labels not sorted by name"));
-        }
-        let labels = Labels::from_pairs(pairs);
-        if out.last().is_some_and(|p| p.labels >= labels) {
-            return Err(err(at, "series not sorted by labels"));
-        }
-        let first_t = unzigzag(c.uvarint()?);
-        let mut fv = [0u8; 8];
-        fv.copy_from_slice(c.bytes(8)?);
-        let first = Sample::new(first_t, f64::from_bits(u64::from_le_bytes(fv)));
-        let flags = c.bytes(1)?[0];
-        if flags & !MONOTONE != 0 {
-            return Err(err(c.pos - 1, "unknown flags"));
-        }
-        let ncols = if flags & MONOTONE != 0 { 6 } else { 8 };
-        let mut cols: Vec<Vec<Sample>> = Vec::with_capacity(ncols);
-        for _ in 0..ncols {
-            let at = c.pos;
+        let (labels, first, flags) = series_head(c, out.last())?;
+        let mut cols: Vec<Vec<Sample>> = Vec::with_capacity(ncols(flags));
+        let mut at = c.pos;
+        for _ in 0..ncols(flags) {
+            at = c.pos;
             let len = c.uvarint()?;
             let bytes = c.bytes(len)?;
             let v = ChunkView::parse(bytes)
@@ -217,47 +269,99 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
             }
             cols.push(v);
         }
-        let mut iv = Vec::with_capacity(cols[0].len());
-        let mut prev = first.v;
-        let mut end = i64::MIN;
-        for (k, first_col) in cols[0].iter().enumerate() {
-            let g = |c: usize| cols[c][k].v;
-            let t = first_col.t;
-            let (res, count, off) = (g(0), g(1), g(2));
-            let whole = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < 9.0e15;
-            if !whole(res) || res < 1.0 || !whole(count) || count < 1.0 || !whole(off) {
-                return Err(err(at, format!("interval {k}: bad res, count or time")));
-            }
-            let (res, off) = (res as i64, off as i64);
-            if t.rem_euclid(res) != 0 || off >= res || t < end {
-                return Err(err(at, format!("interval {k}: not aligned or overlapping")));
-            }
-            end = t.saturating_add(res);
-            let last = g(5);
-            let (max, inc) = if flags & MONOTONE != 0 {
-                (last, last - prev)
-            } else {
-                (g(6), g(7))
-            };
-            prev = last;
-            iv.push(Interval {
-                t,
-                res,
-                count: count as u64,
-                sum: g(3),
-                min: g(4),
-                max,
-                last_t: t + off,
-                last,
-                inc,
-            });
-        }
+        let ts: Vec<i64> = cols[0].iter().map(|s| s.t).collect();
+        let iv = intervals(at, flags, first, &ts, |col, k| cols[col][k].v)?;
         out.push(DsSeries { labels, first, iv });
     }
-    if c.pos != body.len() {
-        return Err(err(c.pos, "trailing bytes"));
-    }
     Ok(out)
+}
+
+/// Version 2: every header (with its interval count), every series'
+/// times, then column by column (`columns.rs`).
+fn body_v2(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
+    let mut heads: Vec<DsSeries> = Vec::new();
+    let mut counts = Vec::new();
+    let mut total = 0u64;
+    for _ in 0..n {
+        let (labels, first, flags) = series_head(c, heads.last())?;
+        let at = c.pos;
+        // Every interval takes at least a byte of times, after the headers.
+        let m = c.uvarint()?;
+        total = total.saturating_add(m);
+        if total > (c.b.len() - c.pos) as u64 {
+            return Err(err(at, "more intervals than bytes"));
+        }
+        counts.push((m as usize, flags));
+        heads.push(DsSeries {
+            labels,
+            first,
+            iv: Vec::new(),
+        });
+    }
+    let at = c.pos;
+    let mut times = Vec::with_capacity(heads.len());
+    for (s, &(m, _)) in heads.iter().zip(&counts) {
+        times.push(read_times(c.b, &mut c.pos, s.first.t, m).map_err(|e| err(c.pos, e))?);
+    }
+    let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(8); heads.len()];
+    for col in 0..8 {
+        for (sc, &(m, flags)) in cols.iter_mut().zip(&counts) {
+            if col < ncols(flags) {
+                sc.push(read_values(c.b, &mut c.pos, m).map_err(|e| err(c.pos, e))?);
+            }
+        }
+    }
+    for (((s, ts), sc), &(_, flags)) in heads.iter_mut().zip(&times).zip(&cols).zip(&counts) {
+        s.iv = intervals(at, flags, s.first, ts, |col, k| sc[col][k])?;
+    }
+    Ok(heads)
+}
+
+/// Builds and checks a series' intervals from its interval starts `ts`
+/// and `g(column, k)`: whole counts and times, aligned, disjoint.
+fn intervals(
+    at: usize,
+    flags: u8,
+    first: Sample,
+    ts: &[i64],
+    g: impl Fn(usize, usize) -> f64,
+) -> Result<Vec<Interval>, FormatError> {
+    let mut iv = Vec::with_capacity(ts.len());
+    let mut prev = first.v;
+    let mut end = i64::MIN;
+    for (k, &t) in ts.iter().enumerate() {
+        let (res, count, off) = (g(0, k), g(1, k), g(2, k));
+        let whole = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < 9.0e15;
+        if !whole(res) || res < 1.0 || !whole(count) || count < 1.0 || !whole(off) {
+            return Err(err(at, format!("interval {k}: bad res, count or time")));
+        }
+        let (res, off) = (res as i64, off as i64);
+        if t.rem_euclid(res) != 0 || off >= res || t < end {
+            return Err(err(at, format!("interval {k}: not aligned or overlapping")));
+        }
+        end = t.saturating_add(res);
+        let last = g(5, k);
+        let (max, inc) = if flags & MONOTONE != 0 {
+            (last, last - prev)
+        } else {
+            (g(6, k), g(7, k))
+        };
+        prev = last;
+        iv.push(Interval {
+            t,
+            res,
+            count: count as u64,
+            sum: g(3, k),
+            min: g(4, k),
+            max,
+            last_t: t
+                .checked_add(off)
+                .ok_or_else(|| err(at, format!("interval {k}: time overflows")))?,
+            last,
+            inc,
+        });
+    }
+    Ok(iv)
 }
 
 /// Fuzz body for `fuzz/fuzz_targets/downsampled_decode.rs`: decoding

@@ -159,3 +159,64 @@ fn tiers_that_do_not_nest_or_repeat_are_refused_naming_the_rule() {
         "7m does not divide a day"
     );
 }
+
+/// The version 1 layout (each column a sealed chunk), as binaries before
+/// version 2 wrote it: kept here to prove such files still read.
+fn encode_v1(series: &[DsSeries]) -> Vec<u8> {
+    use crate::encoding::{put_uvarint, put_zvarint};
+    let mut body = Vec::new();
+    put_uvarint(&mut body, series.len() as u64);
+    for s in series {
+        put_uvarint(&mut body, s.labels.len() as u64);
+        for l in s.labels.iter() {
+            for x in [&*l.name, &*l.value] {
+                put_uvarint(&mut body, x.len() as u64);
+                body.extend_from_slice(x.as_bytes());
+            }
+        }
+        put_zvarint(&mut body, s.first.t);
+        body.extend_from_slice(&s.first.v.to_bits().to_le_bytes());
+        body.push(0);
+        let cols: [&dyn Fn(&super::Interval) -> f64; 8] = [
+            &|i| i.res as f64,
+            &|i| i.count as f64,
+            &|i| (i.last_t - i.t) as f64,
+            &|i| i.sum,
+            &|i| i.min,
+            &|i| i.last,
+            &|i| i.max,
+            &|i| i.inc,
+        ];
+        for f in cols {
+            let col: Vec<Sample> = s.iv.iter().map(|i| Sample::new(i.t, f(i))).collect();
+            let c = crate::chunk::encode(&col).unwrap();
+            put_uvarint(&mut body, c.as_bytes().len() as u64);
+            body.extend_from_slice(c.as_bytes());
+        }
+    }
+    let mut out = b"HGDS".to_vec();
+    out.extend_from_slice(&[1, 0, 0, 0]);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn version_1_files_still_read(a in raw(), b in raw()) {
+        let all: Vec<DsSeries> = [("a", &a), ("b", &b)]
+            .iter()
+            .filter_map(|(n, r)| series(n, r, 60_000))
+            .collect();
+        // Written with no series marked monotone: every column stored.
+        let v1 = encode_v1(&all);
+        prop_assert_eq!(decode(&v1).unwrap(), all.clone());
+        let v2 = encode(&all).unwrap();
+        prop_assert_eq!(v2[4], 2);
+        prop_assert_eq!(decode(&v2).unwrap(), all);
+    }
+}

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What `meta.json` says about a partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
-    /// Format version (1 or 2).
+    /// Format version (1 to 4).
     pub version: u32,
     /// Start of the UTC hour (or, for a day partition, day) the partition
     /// covers.

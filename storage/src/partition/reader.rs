@@ -5,7 +5,7 @@ use super::cursor::Cursor;
 use super::meta::Meta;
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
-    VERSION_3,
+    VERSION_3, VERSION_4,
 };
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
@@ -239,7 +239,7 @@ impl Partition {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SeriesHistograms>, (Labels, ChunkError)> {
-        if self.meta.version != u32::from(VERSION_3)
+        if self.meta.version < u32::from(VERSION_3)
             || self.meta.max_t < mint
             || self.meta.min_t > maxt
         {
@@ -331,7 +331,7 @@ impl Partition {
 
 /// Checks the fields of `meta.json` the reader relies on.
 fn check_meta(meta: &Meta) -> Result<(), String> {
-    if ![VERSION_1, VERSION, VERSION_3]
+    if ![VERSION_1, VERSION, VERSION_3, VERSION_4]
         .map(u32::from)
         .contains(&meta.version)
     {
@@ -369,7 +369,7 @@ pub(super) fn parse_index(
     let unpacked;
     let mut c = match (version, head.get(1).copied()) {
         (Some(VERSION_1), _) => c,
-        (Some(VERSION | VERSION_3), Some(codec)) => {
+        (Some(VERSION | VERSION_3 | VERSION_4), Some(codec)) => {
             let body_end = index
                 .len()
                 .checked_sub(4)
@@ -445,7 +445,7 @@ pub(super) fn parse_index(
             return Err(ser.corrupt("labels not sorted"));
         }
         let chunks = chunk_ranges(&mut ser, meta, &mut next_chunk, body)?;
-        let hchunks = if version == Some(VERSION_3) {
+        let hchunks = if version.is_some_and(|v| v >= VERSION_3) {
             chunk_ranges(&mut ser, meta, &mut next_chunk, body)?
         } else {
             Vec::new()

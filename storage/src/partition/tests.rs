@@ -104,3 +104,84 @@ fn a_damaged_version_2_index_is_refused() {
         fuzz_index(&meta, &d, 1000);
     }
 }
+
+mod version_4 {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Series of scrape-like samples: jittered or not, values in decimal
+    /// steps or arbitrary floats, so chunks come out in all three encodings.
+    fn part_series() -> impl Strategy<Value = Vec<Vec<Sample>>> {
+        prop::collection::vec(
+            (0i64..4, 0u32..3, 2usize..600, any::<u64>(), any::<bool>()),
+            1..12,
+        )
+        .prop_map(|specs| {
+            specs
+                .into_iter()
+                .map(|(jitter, k, n, seed, floats)| {
+                    let mut x = seed | 1;
+                    let mut v = 0i64;
+                    (0..n as i64)
+                        .map(|i| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            v += (x % 500) as i64;
+                            let t = 1_000_000 + i * 15_000 + (x >> 40) as i64 % (jitter + 1);
+                            let val = if floats {
+                                f64::from_bits(x >> 2)
+                            } else {
+                                v as f64 / 10f64.powi(k as i32)
+                            };
+                            Sample::new(t, val)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn compacted_partitions_round_trip_in_any_encoding(all in part_series()) {
+            let fs = FaultyFs::new();
+            let parts = Path::new("/p");
+            let mut grid = false;
+            let series: Vec<PartSeries> = all
+                .iter()
+                .enumerate()
+                .map(|(i, samples)| {
+                    let chunks = samples
+                        .chunks(250)
+                        .map(|run| {
+                            let c = chunk::encode_cold(run).unwrap();
+                            grid |= c.as_bytes()[0] == chunk::ENCODING_GRID;
+                            (run[0].t, run[run.len() - 1].t, Arc::new(c))
+                        })
+                        .collect();
+                    PartSeries {
+                        histograms: Vec::new(),
+                        labels: Labels::from_pairs([("__name__", "m"), ("i", &*i.to_string())]),
+                        chunks,
+                    }
+                })
+                .collect();
+            let dir = write_partition(&fs, parts, 0, series, "job").unwrap();
+            let p = Partition::open_with(&fs, &dir).unwrap();
+            prop_assert_eq!(p.meta().version, if grid { 4 } else { 2 });
+            let got = read_back(&p);
+            prop_assert_eq!(got.len(), all.len());
+            for (name, samples) in &got {
+                let i: usize = name.split("i=\"").nth(1).unwrap().trim_end_matches("\"}").parse().unwrap();
+                let want = &all[i];
+                prop_assert_eq!(samples.len(), want.len());
+                for (g, w) in samples.iter().zip(want) {
+                    prop_assert_eq!((g.t, g.v.to_bits()), (w.t, w.v.to_bits()));
+                }
+            }
+        }
+    }
+}

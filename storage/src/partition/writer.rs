@@ -39,6 +39,11 @@ pub(crate) const VERSION: u8 = 2;
 /// Version 3: version 2 plus histogram chunks per series; written only for
 /// partitions holding native histograms.
 pub(crate) const VERSION_3: u8 = 3;
+/// Version 4: version 3's layout, and float chunks may use the grid
+/// encoding (`0x03`); written for compacted partitions that use it, so a
+/// binary that cannot decode it quarantines the partition at open instead
+/// of failing its queries.
+pub(crate) const VERSION_4: u8 = 4;
 /// Index version 2 codec bytes.
 pub(crate) const CODEC_NONE: u8 = 0;
 pub(crate) const CODEC_ZSTD: u8 = 1;
@@ -149,7 +154,13 @@ pub(crate) fn encode(
     source_label: &str,
 ) -> Result<Encoded, PartitionError> {
     series.retain(|s| !s.chunks.is_empty() || !s.histograms.is_empty());
-    let version = if series.iter().any(|s| !s.histograms.is_empty()) {
+    let grid = series
+        .iter()
+        .flat_map(|s| &s.chunks)
+        .any(|c| c.2.as_bytes().first() == Some(&crate::chunk::ENCODING_GRID));
+    let version = if grid {
+        VERSION_4
+    } else if series.iter().any(|s| !s.histograms.is_empty()) {
         VERSION_3
     } else {
         VERSION
@@ -212,7 +223,7 @@ pub(crate) fn encode(
             samples += c.num_samples() as u64;
             nchunks += 1;
         }
-        if version == VERSION_3 {
+        if version >= VERSION_3 {
             put_uvarint(
                 &mut ser_sec,
                 s.histograms.len().div_ceil(MAX_HISTOGRAM_CHUNK) as u64,
