@@ -18,6 +18,7 @@ pub(crate) mod linked_records;
 mod persist;
 mod read;
 mod replay;
+mod replay_decode;
 mod rollback;
 mod series;
 mod series_limits;
