@@ -5,11 +5,11 @@
 # WAL; then each binary in BINS restarts on a fresh copy of that data dir,
 # ROUNDS times, alternating, timed from launch to the first 200 on
 # /-/ready (polled every 10 ms). Prints each run with the server's CPU
-# seconds at ready and the load average. Loopback only; every server is
+# seconds at ready and the load average; also the ingest CPU per sample. Loopback only; every server is
 # stopped at the end.
 #
 #   SKIP_BUILD=1 BINS="/tmp/hourglass-before target/release/hourglass" benches/kill9_restart.sh
-#   SERIES=10000 HOURS=2 ROUNDS=5 benches/kill9_restart.sh
+#   SERIES=10000 HOURS=2 ROUNDS=5 KEEP=/tmp/killed benches/kill9_restart.sh
 set -euo pipefail
 SERIES=${SERIES:-10000}
 HOURS=${HOURS:-2}
@@ -22,20 +22,23 @@ BINS=${BINS:-$bin}
 scrapes=$(( HOURS * 240 ))
 start_ms=$(( ($(date +%s) / 3600 - HOURS - 1) * 3600 * 1000 ))
 url="http://127.0.0.1:$HG_PORT"
+# CPU seconds (user + system) of a process so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/src" --retention 0 \
   >"$work/hg.log" 2>&1 &
 pid=$!
 pids+=("$pid")
 wait_http "$url/-/ready"
+c0=$(cpu_s "$pid")
 "$bin" bench ingest --url "$url/api/v1/write" --series "$SERIES" --scrapes "$scrapes" \
   --concurrency "$CONCURRENCY" --start-ms "$start_ms" >&2
+c1=$(cpu_s "$pid")
+samples=$(( (SERIES + 99) / 100 * 100 * scrapes ))
+echo "ingest CPU: $(awk -v a="$c0" -v b="$c1" -v n="$samples" 'BEGIN {printf "%.3f", (b - a) * 1e6 / n}') µs/sample ($samples samples, load $(cut -d' ' -f1 /proc/loadavg))" >&2
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 echo "WAL after kill -9: $(du -sh "$work/src/wal" | cut -f1)" >&2
-
-# CPU seconds (user + system) of a process so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 for round in $(seq "$ROUNDS"); do
   for b in $BINS; do
@@ -62,3 +65,5 @@ for round in $(seq "$ROUNDS"); do
     wait "$pid" 2>/dev/null || true
   done
 done
+# KEEP=DIR: keep the killed server's data dir there (for profiling).
+[ -z "${KEEP:-}" ] || cp -r "$work/src" "$KEEP"
