@@ -15,7 +15,7 @@ SERIES=${SERIES:-10000}
 HOURS=${HOURS:-2}
 ROUNDS=${ROUNDS:-3}
 CONCURRENCY=${CONCURRENCY:-4}
-HG_PORT=${HG_PORT:-19231}
+HG_PORT=${HG_PORT:-19287}
 source "$(dirname "$0")/common.sh"
 BINS=${BINS:-$bin}
 
@@ -30,6 +30,8 @@ HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-
 pid=$!
 pids+=("$pid")
 wait_http "$url/-/ready"
+# Ready, and this server's: a busy port would answer for another one.
+kill -0 "$pid" 2>/dev/null || { echo "hourglass exited at start (port $HG_PORT busy?)" >&2; cat "$work/hg.log" >&2; exit 1; }
 c0=$(cpu_s "$pid")
 "$bin" bench ingest --url "$url/api/v1/write" --series "$SERIES" --scrapes "$scrapes" \
   --concurrency "$CONCURRENCY" --start-ms "$start_ms" >&2
