@@ -51,11 +51,18 @@ impl Item {
     /// base, or a base the head does not hold.
     pub(super) fn decode_again(&self, head: &Head) -> bool {
         let unlinked = matches!(&self.decoded, Ok(Decoded::Batch(r)) if !r.unlinked.is_empty());
-        unlinked
-            || self
-                .bases
-                .iter()
-                .any(|&(id, t, bits)| head.stored_value(id, t).is_none_or(|b| b != bits))
+        if unlinked {
+            return true;
+        }
+        // One look at the series table for the whole record.
+        let by_id = super::read(&head.by_id);
+        self.bases.iter().any(|&(id, t, bits)| {
+            by_id
+                .get(id.index())
+                .and_then(Option::as_ref)
+                .and_then(|s| lock(&s.data).stored_at(t))
+                .is_none_or(|b| b != bits)
+        })
     }
 }
 
