@@ -195,6 +195,26 @@ fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
     })
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// zstd with a context kept per thread, as `compress` (replay unpacks
+/// every record).
+fn decompress(packed: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match c.as_mut() {
+            Some(z) => z.decompress(packed, capacity),
+            None => Err(std::io::Error::other("no zstd context")),
+        }
+    })
+}
+
 /// Decodes a batch record of any version; version 3 groups get their
 /// base from earlier groups of the same record or `resolve`, and are
 /// reported in `unlinked` otherwise. Never panics on any input.
@@ -220,7 +240,7 @@ pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord,
         return r.err("record body too large");
     }
     let at = r.pos;
-    let unpacked = zstd::bulk::decompress(&b[at..], raw_len as usize).map_err(|_| RecordError {
+    let unpacked = decompress(&b[at..], raw_len as usize).map_err(|_| RecordError {
         offset: at,
         reason: "record body does not decompress",
     })?;

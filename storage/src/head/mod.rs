@@ -7,7 +7,8 @@
 //! the WAL records them.
 //!
 //! Split by verb: `append.rs` (acceptance and WAL records), `read.rs`
-//! (the querier), `replay.rs` (recovery), `series.rs` (one series).
+//! (the querier), `replay.rs` (recovery, with `replay_decode.rs` decoding
+//! the log on a thread of its own), `series.rs` (one series).
 
 mod append;
 mod checkpoint_records;
@@ -18,6 +19,7 @@ pub(crate) mod linked_records;
 mod persist;
 mod read;
 mod replay;
+mod replay_decode;
 mod rollback;
 mod series;
 mod series_limits;

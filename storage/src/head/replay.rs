@@ -1,13 +1,14 @@
 //! Recovery: rebuilding the head from the WAL (checkpoint, then records).
 
-use super::checkpoint_records::{self, SeriesEntry};
-use super::linked_records;
+use super::checkpoint_records::SeriesEntry;
+use super::replay_decode::{Decoded, Item, decode_record};
 use super::series::{Outcome, Rules};
-use super::wal_records::{self, BatchRecord};
+use super::wal_records::BatchRecord;
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
+use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
-use hourglass_wal::{Lsn, Wal};
+use hourglass_wal::Wal;
 use std::sync::atomic::Ordering;
 
 /// What replay did.
@@ -44,26 +45,61 @@ impl ReplayStats {
     }
 }
 
+/// Records decoded ahead of the one being applied.
+const DECODED_AHEAD: usize = 32;
+
 impl Head {
-    /// Applies the WAL's checkpoint and records to an empty head.
+    /// Applies the WAL's checkpoint and records to an empty head: one
+    /// thread reads and decodes them (`replay_decode`), this one applies
+    /// them in log order.
     pub fn replay(&self, wal: &Wal) -> Result<ReplayStats, StorageError> {
         let mut stats = ReplayStats {
             damaged_records: wal.recovery_report().records_set_aside(),
             ..ReplayStats::default()
         };
-        let mut from = Lsn(0);
-        if let Some((upto, recs)) = wal.read_checkpoint()? {
-            for r in recs {
-                self.apply_or_set_aside(upto.0, &r?, &mut stats);
-            }
-            from = upto;
-        }
         let mut waiting = Vec::new();
-        for r in wal.replay(from)? {
-            let r = r?;
-            if self.apply_or_set_aside(r.lsn.0, &r.data, &mut stats) {
-                waiting.push((r.lsn.0, r.data));
+        let mut failed = None;
+        let mut apply = |item: Result<Item, StorageError>| match item {
+            Ok(mut item) => {
+                if item.decode_again(self) {
+                    let mut resolve = |id, t| self.stored_value(id, t);
+                    item.decoded = decode_record(item.lsn, &item.data, &mut resolve);
+                }
+                if self.apply_or_set_aside(item.lsn, item.decoded, &mut stats) && !item.checkpoint {
+                    waiting.push((item.lsn, item.data));
+                }
+                true
             }
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        };
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(DECODED_AHEAD);
+            let decoder = std::thread::Builder::new()
+                .name("wal-decode".into())
+                .spawn_scoped(scope, move || {
+                    self.decode_log(wal, &mut |item| tx.send(item).is_ok());
+                });
+            match decoder {
+                Ok(_) => {
+                    for item in rx {
+                        if !apply(item) {
+                            break;
+                        }
+                    }
+                }
+                // No thread to spare: decode and apply in turn.
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL replay on one thread");
+                    drop(rx);
+                    self.decode_log(wal, &mut apply);
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         // Counted again by what still waits once every record is in.
         stats.unlinked_samples = 0;
@@ -75,12 +111,17 @@ impl Head {
         Ok(stats)
     }
 
-    /// Applies a record; one that cannot be applied is logged and counted,
-    /// and replay goes on: the rest of the log is worth more than a stop.
-    /// True when some of its samples wait for a base sample of a later
-    /// record (see `linked_records`).
-    fn apply_or_set_aside(&self, lsn: u64, data: &[u8], stats: &mut ReplayStats) -> bool {
-        match self.apply_record(lsn, data, true, stats) {
+    /// Applies a decoded record; one that cannot be applied is logged and
+    /// counted, and replay goes on: the rest of the log is worth more than
+    /// a stop. True when some of its samples wait for a base sample of a
+    /// later record (see `linked_records`).
+    fn apply_or_set_aside(
+        &self,
+        lsn: u64,
+        decoded: Result<Decoded, StorageError>,
+        stats: &mut ReplayStats,
+    ) -> bool {
+        match decoded.and_then(|d| self.apply_decoded(lsn, d, true, stats)) {
             Ok(waits) => waits,
             Err(e) => {
                 stats.undecodable_records += 1;
@@ -99,8 +140,9 @@ impl Head {
             let mut lost = 0;
             waiting.retain(|(lsn, data)| {
                 let mut again = ReplayStats::default();
-                let waits = self
-                    .apply_record(*lsn, data, false, &mut again)
+                let mut resolve = |id, t| self.stored_value(id, t);
+                let waits = decode_record(*lsn, data, &mut resolve)
+                    .and_then(|d| self.apply_decoded(*lsn, d, false, &mut again))
                     .unwrap_or(false);
                 stats.samples += again.samples;
                 lost += again.unlinked_samples;
@@ -119,27 +161,20 @@ impl Head {
         }
     }
 
-    /// Applies one record; true when some of its samples wait for a base
-    /// sample not replayed yet (counted in `unlinked_samples` meanwhile).
-    fn apply_record(
+    /// Applies one decoded record; true when some of its samples wait for
+    /// a base sample not replayed yet (counted in `unlinked_samples`
+    /// meanwhile).
+    fn apply_decoded(
         &self,
         lsn: u64,
-        data: &[u8],
+        decoded: Decoded,
         first_pass: bool,
         stats: &mut ReplayStats,
     ) -> Result<bool, StorageError> {
-        let bad = |e: wal_records::RecordError| StorageError::BadWalRecord {
-            lsn,
-            offset: e.offset,
-            reason: e.reason,
-        };
-        if checkpoint_records::is_series_record(data) {
-            let entries = checkpoint_records::decode(data).map_err(bad)?;
-            return self.apply_series(entries, lsn, stats).map(|()| false);
+        match decoded {
+            Decoded::Series(entries) => self.apply_series(entries, lsn, stats).map(|()| false),
+            Decoded::Batch(rec) => self.apply(rec, lsn, first_pass, stats),
         }
-        let mut resolve = |id, t| self.by_id(id).and_then(|s| lock(&s.data).stored_at(t));
-        let rec = linked_records::decode_with(data, &mut resolve).map_err(bad)?;
-        self.apply(rec, lsn, first_pass, stats)
     }
 
     fn replay_rules(&self) -> Rules {
@@ -247,8 +282,11 @@ impl Head {
         let rules = self.replay_rules();
         let mut max = i64::MIN;
         let mut min = i64::MAX;
+        // Series are only created by the defs above: one look at the
+        // table for the whole record.
+        let by_id = super::read(&self.by_id);
         for (id, samples) in rec.groups {
-            let Some(s) = self.by_id(id) else {
+            let Some(s) = by_id.get(id.index()).and_then(Option::as_ref) else {
                 stats.unknown_series_samples += samples.len() as u64;
                 continue;
             };
@@ -262,7 +300,7 @@ impl Head {
             }
         }
         for (id, hs) in rec.histograms {
-            let Some(s) = self.by_id(id) else {
+            let Some(s) = by_id.get(id.index()).and_then(Option::as_ref) else {
                 stats.unknown_series_samples += hs.len() as u64;
                 continue;
             };
@@ -281,7 +319,7 @@ impl Head {
         // (the checkpoint was taken after the group was applied).
         let mut waits = false;
         for u in rec.unlinked {
-            let Some(s) = self.by_id(u.id) else {
+            let Some(s) = by_id.get(u.id.index()).and_then(Option::as_ref) else {
                 stats.unknown_series_samples += u.samples as u64;
                 continue;
             };
