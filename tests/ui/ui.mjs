@@ -355,7 +355,11 @@ async function run() {
   await page.goto(base + '/#/status');
   await page.locator('#status-build dl').waitFor();
   await page.locator('#status-storage dl').waitFor();
-  check((await page.textContent('#status-flags')).includes('404 on purpose'), 'flags card does not explain the 404');
+  await page.locator('#status-flags dl').waitFor();
+  const flagsText = await page.textContent('#status-flags');
+  check(flagsText.includes('query-max-samples') && flagsText.includes('50000000'), 'flags card lacks query-max-samples=50000000');
+  check(flagsText.includes('web-external-url') && flagsText.includes('<redacted>'), 'flags card does not show the external URL redacted');
+  check(!flagsText.includes('ui-secret-pw'), 'flags card shows a secret');
   check((await page.textContent('#status-storage')).includes('head series'), 'storage card lacks head series');
   await shoot(page, 'status');
 
