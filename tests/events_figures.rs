@@ -153,7 +153,14 @@ impl Bench {
         let mut child = std::process::Command::new(bin)
             .args(["bench", "ingest", "--url"])
             .arg(format!("http://{addr}/api/v1/write"))
-            .args(["--series", "100000", "--scrapes", "200", "--concurrency", "4"])
+            .args([
+                "--series",
+                "100000",
+                "--scrapes",
+                "200",
+                "--concurrency",
+                "4",
+            ])
             .args(["--rate", &BENCH_RATE.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -23,7 +23,9 @@ fn collect(ws: &mut Ws, want: &[&str]) -> BTreeMap<String, (serde_json::Value, S
             labels.insert(s["id"].as_u64().unwrap(), s["labels"].clone());
         }
         for d in m["data"].as_array().unwrap() {
-            let l = labels.get(&d["id"].as_u64().unwrap()).expect("labels before data");
+            let l = labels
+                .get(&d["id"].as_u64().unwrap())
+                .expect("labels before data");
             let name = l["__name__"].as_str().unwrap().to_string();
             let v = d["values"][0][1].as_str().unwrap().to_string();
             seen.entry(name).or_insert((l.clone(), v));
@@ -53,9 +55,16 @@ fn scraped_pushed_and_influx_samples_reach_a_websocket_subscriber() {
         b"# TYPE pushed_live gauge\npushed_live 7\n",
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = server.post("/write?db=live&precision=ms", &[], b"influx_live value=3.5\n");
+    let r = server.post(
+        "/write?db=live&precision=ms",
+        &[],
+        b"influx_live value=3.5\n",
+    );
     assert!(r.status < 300, "{}", r.text());
-    let seen = collect(&mut ws, &["scraped_live", "pushed_live", "influx_live_value"]);
+    let seen = collect(
+        &mut ws,
+        &["scraped_live", "pushed_live", "influx_live_value"],
+    );
     let (scraped, v) = &seen["scraped_live"];
     assert_eq!(v, "42");
     assert!(scraped["instance"].as_str().is_some(), "{scraped}");

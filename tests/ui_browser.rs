@@ -96,7 +96,10 @@ fn web_ui_works_in_a_real_browser() {
     // A password in a flag's URL: the Status page shows it redacted.
     let server = Server::start(
         &tmp.path().join("main"),
-        &["--web-external-url", "http://admin:ui-secret-pw@127.0.0.1:9/"],
+        &[
+            "--web-external-url",
+            "http://admin:ui-secret-pw@127.0.0.1:9/",
+        ],
     );
     let limited_dir = tmp.path().join("limited");
     let limited = Server::start(

@@ -81,8 +81,10 @@ pub fn subscribe(sets: Vec<Vec<Matcher>>) -> Subscription {
 }
 
 fn matches(sets: &[Vec<Matcher>], labels: &Labels) -> bool {
-    sets.iter()
-        .any(|set| set.iter().all(|m| m.matches(labels.get(m.name()).unwrap_or(""))))
+    sets.iter().any(|set| {
+        set.iter()
+            .all(|m| m.matches(labels.get(m.name()).unwrap_or("")))
+    })
 }
 
 /// Offers stored series to every subscriber (storage's tap calls it).

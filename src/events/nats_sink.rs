@@ -219,8 +219,8 @@ const WINDOW: usize = 1024;
 /// An acknowledgement's verdict; a plain `{"stream":…,"seq":…}` is
 /// accepted without a full parse.
 fn check_ack(payload: &[u8]) -> Result<(), String> {
-    let plain = payload.starts_with(b"{\"stream\":")
-        && !payload.windows(8).any(|w| w == b"\"error\":");
+    let plain =
+        payload.starts_with(b"{\"stream\":") && !payload.windows(8).any(|w| w == b"\"error\":");
     if plain {
         return Ok(());
     }
@@ -271,7 +271,8 @@ mod tests {
     fn acks_pass_plain_and_refusals_fail() {
         assert!(check_ack(br#"{"stream":"S","seq":3}"#).is_ok());
         assert!(check_ack(br#"{"stream":"S","seq":3,"duplicate":true}"#).is_ok());
-        let refused = br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#;
+        let refused =
+            br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#;
         assert!(check_ack(refused).unwrap_err().contains("maximum messages"));
         assert!(check_ack(b"garbage").is_err());
     }
