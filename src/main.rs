@@ -1,6 +1,6 @@
 //! `hourglass`: the server and the offline CLI.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use hourglass::cli;
 use std::process::ExitCode;
 
@@ -134,10 +134,14 @@ fn shorten_allocator_purge_delay() {
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     shorten_allocator_purge_delay();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Serve(args) => {
             init_logging(cli.log_level.as_deref());
+            if let Some(m) = matches.subcommand_matches("serve") {
+                cli::serve::record_flags(m);
+            }
             report(cli::serve::run(*args))
         }
         Command::Bench {

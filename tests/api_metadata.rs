@@ -140,6 +140,10 @@ fn grafana_probes_get_what_grafana_expects() {
     );
     // A 200 here would make Grafana's alerting take us for Thanos.
     assert_eq!(server.get("/api/v1/status/flags").status, 404);
+    // The flags are served under our own path instead.
+    let flags = server.get("/api/v1/status/hourglass/flags").json();
+    assert_eq!(flags["data"]["retention"], "15d", "{flags}");
+    assert_eq!(flags["data"]["wal-sync"], "group", "{flags}");
     let rt = server.get("/api/v1/status/runtimeinfo").json();
     assert_eq!(rt["data"]["storageRetention"], "15d");
     assert!(rt["data"]["startTime"].as_str().unwrap().ends_with('Z'));
@@ -177,4 +181,28 @@ fn parse_query_returns_the_ast() {
     assert_eq!(v["data"]["type"], "call");
     assert_eq!(v["data"]["args"][0]["range"], 300_000);
     assert_eq!(server.get("/api/v1/parse_query?query=rate(up)").status, 400);
+}
+
+#[test]
+fn hourglass_flags_show_effective_values_with_url_passwords_redacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        &[
+            "--retention",
+            "2d",
+            "--web-external-url",
+            "https://ops:hunter2@example.org/hg",
+        ],
+    );
+    let r = server.get("/api/v1/status/hourglass/flags");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let flags = r.json();
+    assert_eq!(flags["data"]["retention"], "2d", "{flags}");
+    assert_eq!(flags["data"]["query-max-concurrency"], "20", "{flags}");
+    assert_eq!(
+        flags["data"]["web-external-url"],
+        "https://ops:<redacted>@example.org/hg"
+    );
+    assert!(!r.text().contains("hunter2"), "{}", r.text());
 }

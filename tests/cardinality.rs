@@ -108,6 +108,7 @@ fn status_tsdb_counts_partitions_and_head_over_any_range() {
         counts(&all["seriesCountBySource"]),
         owned(&[("node", 5), ("other", 1)])
     );
+    assert_eq!(all["sourceLabel"], "job");
     assert_eq!(
         counts(&all["labelValueCountByLabelName"]),
         owned(&[("instance", 4), ("__name__", 3), ("job", 2)])

@@ -503,3 +503,78 @@ fn consume_count(url: &str) -> u64 {
         .expect("python3");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
+
+/// Batch end (the event's `timestamp`) to a nats-py JetStream consumer and
+/// to an SSE client, through the server under `HOURGLASS_BIN` (release for
+/// the README): 1,000 Pushgateway pushes at a steady 200/s, each one
+/// event. `HOURGLASS_BIN=target/release/hourglass cargo test -p hourglass
+/// --test events_nats batch_end -- --ignored --nocapture`.
+#[test]
+#[ignore = "a figure of the binary under HOURGLASS_BIN; see the doc comment"]
+fn batch_end_to_jetstream_consumer_and_sse_client_figure() {
+    if !ready() {
+        return;
+    }
+    const N: usize = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&dir.path().join("js"), free_port());
+    let server = start_hourglass(dir.path(), &nats.url());
+    push(&server, "warmup", 0);
+    wait_delivered(&server);
+    let mut py = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/nats_latency.py"
+        ))
+        .args([&nats.url(), "HG_EVENTS", "hg.>", &N.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(py.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let event_ms = |v: &Value| {
+        hourglass_storage::calendar::parse_rfc3339_ms(v["timestamp"].as_str().unwrap()).unwrap()
+            as f64
+    };
+    let mut sse = Sse::connect(server.addr, "/api/v1/events?source_id=steady", &[]);
+    let sse_reader = std::thread::spawn(move || {
+        (0..N)
+            .map(|_| {
+                let e = sse.next().expect("SSE event");
+                common::now_ms() as f64 - event_ms(&e.json())
+            })
+            .collect::<Vec<f64>>()
+    });
+    let start = Instant::now();
+    for i in 0..N {
+        let due = start + Duration::from_millis(5 * i as u64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        push(&server, "steady", i);
+    }
+    let took = start.elapsed().as_secs_f64();
+    let mut js: Vec<f64> = lines
+        .map_while(Result::ok)
+        .map(|l| {
+            let v: Value = serde_json::from_str(&l).unwrap();
+            v["recv_ms"].as_f64().unwrap() - event_ms(&v)
+        })
+        .collect();
+    let _ = py.wait();
+    let mut sse = sse_reader.join().unwrap();
+    assert_eq!(js.len(), N, "the JetStream consumer missed events");
+    js.sort_by(f64::total_cmp);
+    sse.sort_by(f64::total_cmp);
+    println!(
+        "{N} pushes in {took:.2} s ({:.0}/s); batch end -> nats-py JetStream consumer: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; batch end -> SSE client: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        N as f64 / took,
+        percentile(&js, 0.5),
+        percentile(&js, 0.99),
+        js[N - 1],
+        percentile(&sse, 0.5),
+        percentile(&sse, 0.99),
+        sse[N - 1]
+    );
+    assert!(js[N - 1] < 30_000.0 && sse[N - 1] < 30_000.0, "stalled");
+}

@@ -92,9 +92,20 @@ fn web_ui_works_in_a_real_browser() {
         println!("skipped: {why}");
         return;
     }
-    let (tmp, server) = Server::fresh();
+    let tmp = tempfile::tempdir().unwrap();
+    // A password in a flag's URL: the Status page shows it redacted.
+    let server = Server::start(
+        &tmp.path().join("main"),
+        &[
+            "--web-external-url",
+            "http://admin:ui-secret-pw@127.0.0.1:9/",
+        ],
+    );
     let limited_dir = tmp.path().join("limited");
-    let limited = Server::start(&limited_dir, &["--query-max-samples", "2000"]);
+    let limited = Server::start(
+        &limited_dir,
+        &["--query-max-samples", "2000", "--source-label", "instance"],
+    );
     // Whole seconds, a little in the past, so the UI and the API agree on
     // the instant they evaluate at.
     let end_ms = (now_ms() / 1000 - 2) * 1000;

@@ -8,8 +8,6 @@ import { api } from './api.js';
 import { openInNewPanel } from './query.js';
 
 const RANGES = [['1h', 3600], ['6h', 21600], ['24h', 86400], ['7d', 604800], ['30d', 2592000], ['all time', 0]];
-// The server groups sources by --source-label; `job` is its default.
-const SOURCE_LABEL = 'job';
 
 const quote = v => JSON.stringify(v);
 const metricSelector = name => /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name) ? name : `{__name__=${quote(name)}}`;
@@ -57,6 +55,8 @@ export function mount(root, params) {
       const [focused, fMax] = withMax(d.seriesCountByFocusLabelValue || []);
       const [valueCounts, vMax] = withMax(d.labelValueCountByLabelName);
       const setFocus = r => { focus.value = r.name; load(); };
+      // The label the server groups sources by (--source-label).
+      const sourceLabel = d.sourceLabel || 'job';
       fill(out,
         card('Top metrics', metrics, countCols('Metric', r => openInNewPanel(metricSelector(r.name)), mMax), 'top-metrics'),
         card('Label names (series with the label)', names, countCols('Label (click: focus)', setFocus, nMax), 'label-names'),
@@ -69,7 +69,7 @@ export function mount(root, params) {
           { key: 'value', label: 'Values', num: true, render: r => h('span', r.value.toLocaleString('en')) },
           { key: 'share', label: '', render: r => h('div.bar', { style: { width: Math.max(1, Math.round(100 * r.value / (vMax || 1))) + 'px' } }) },
         ], 'label-values'),
-        card(`Sources (${SOURCE_LABEL})`, sources, countCols('Source', r => openInNewPanel(pairSelector(SOURCE_LABEL, r.name)), sMax), 'sources'),
+        card(`Sources (${sourceLabel})`, sources, countCols('Source', r => openInNewPanel(pairSelector(sourceLabel, r.name)), sMax), 'sources'),
         focus.value.trim()
           ? card(`Values of ${focus.value.trim()}`, focused, countCols('Value', r => openInNewPanel(pairSelector(focus.value.trim(), r.name)), fMax), 'focus-values')
           : h('section.card#focus-values', h('h2', 'Focus label'), h('p.status', 'Pick a label name above (or click one) to count series by its values.')),

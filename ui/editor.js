@@ -100,14 +100,14 @@ export function createEditor({ value = '', onRun, placeholder = 'Expression (Ent
       cut.push(end);
       const uniq = [...new Set(cut)].sort((a, b) => a - b);
       for (let i = 0; i + 1 < uniq.length; i++) {
-        if (uniq[i] === markAt) pieces.push(h('span.caret-mark'));
+        if (uniq[i] === markAt) pieces.push(h('span.caret-mark', '\u200b'));
         const text = src.slice(uniq[i], uniq[i + 1]);
         const cls = 't-' + t.type + (uniq[i] === errorAt ? ' err-mark' : '');
         pieces.push(h('span', { className: cls }, text));
       }
       nodes.push(...pieces);
     }
-    if (markAt === src.length) nodes.push(h('span.caret-mark'));
+    if (markAt === src.length) nodes.push(h('span.caret-mark', '\u200b'));
     if (errorAt >= src.length && errorAt >= 0) nodes.push(h('span.t-other.err-mark', ' '));
     fill(pre, nodes, '\n');
     ta.style.height = 'auto';
@@ -124,7 +124,7 @@ export function createEditor({ value = '', onRun, placeholder = 'Expression (Ent
 
   const showItems = () => {
     if (!items.length) { close(); return; }
-    render(ctx.from);
+    render(ta.selectionStart);
     const mark = pre.querySelector('.caret-mark');
     fill(list, items.map((it, i) => h('li', {
       id: `c-${i}-${seq}`, role: 'option', 'aria-selected': i === active ? 'true' : 'false',
@@ -133,8 +133,11 @@ export function createEditor({ value = '', onRun, placeholder = 'Expression (Ent
     }, h('span.c-kind', { className: 'c-kind k-' + it.kind }, it.kind[0]), h('span.c-text', it.text), h('span.c-detail', it.detail))));
     list.hidden = false;
     if (mark) {
-      list.style.left = Math.min(mark.offsetLeft, Math.max(0, el.clientWidth - 320)) + 'px';
-      list.style.top = mark.offsetTop + mark.offsetHeight + 18 - ta.scrollTop + 'px';
+      // Just under the caret's line, as far right as the caret (the
+      // zero-width mark spans the line's height), kept inside the box.
+      const box = list.parentNode.getBoundingClientRect(), m = mark.getBoundingClientRect();
+      list.style.left = Math.max(0, Math.min(m.left - box.left, box.width - list.offsetWidth)) + 'px';
+      list.style.top = m.bottom - box.top + 2 + 'px';
     }
     const act = list.children[active];
     if (act) { ta.setAttribute('aria-activedescendant', act.id); act.scrollIntoView({ block: 'nearest' }); }

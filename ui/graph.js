@@ -63,19 +63,20 @@ export function createGraph({ onZoom }) {
     const cum = new Float64Array(n);
     stackedVs = new Map();
     for (const s of visible()) {
-      const out = new Float64Array(s.vs.length);
+      const out = new Float64Array(s.vs.length), base = new Float64Array(s.vs.length);
       for (let i = 0; i < s.ts.length; i++) {
         const k = Math.round((s.ts[i] - opts.start) / opts.step);
         const v = s.vs[i];
-        if (k < 0 || k >= n || !Number.isFinite(v)) { out[i] = NaN; continue; }
+        if (k < 0 || k >= n || !Number.isFinite(v)) { out[i] = base[i] = NaN; continue; }
+        base[i] = cum[k];
         cum[k] += v;
         out[i] = cum[k];
       }
-      stackedVs.set(s, out);
+      stackedVs.set(s, { top: out, base });
     }
   };
 
-  const valuesOf = s => (stackedVs && stackedVs.get(s)) || s.vs;
+  const valuesOf = s => (stackedVs && stackedVs.get(s)?.top) || s.vs;
 
   const draw = () => {
     const t0 = performance.now();
@@ -146,6 +147,9 @@ export function createGraph({ onZoom }) {
     ctx.lineWidth = 1.25;
     const gap = opts.step * 1.5 + 1e-9;
     const line = { x0: left - opts.start * sx, sx, y0: PAD.top + yHi * sy, sy, gap };
+    let bands = 0;
+    if (stackedVs) for (const s of visible()) bands += fillBand(ctx, s.ts, stackedVs.get(s), s.color, line);
+    el.dataset.bands = bands;
     for (const s of visible()) drawSeries(ctx, s.ts, valuesOf(s), s.color, line);
     ctx.restore();
 
@@ -276,6 +280,38 @@ export function createGraph({ onZoom }) {
       scheme.removeEventListener('change', later);
     },
   };
+}
+
+// A stacked series' band, from the series below it (`base`) up to its
+// own `top`, filled translucent: one polygon per run without gaps, one
+// vertex per pixel column. Returns the polygons filled.
+function fillBand(ctx, ts, { top, base }, color, { x0, sx, y0, sy, gap }) {
+  const Y = v => y0 - v * sy, X = t => x0 + t * sx;
+  ctx.fillStyle = color;
+  ctx.globalAlpha = 0.3;
+  let run = [], bands = 0;
+  const close = () => {
+    if (run.length > 1) {
+      bands++;
+      ctx.beginPath();
+      run.forEach((i, j) => (j ? ctx.lineTo(X(ts[i]), Y(top[i])) : ctx.moveTo(X(ts[i]), Y(top[i]))));
+      for (let j = run.length - 1; j >= 0; j--) ctx.lineTo(X(ts[run[j]]), Y(base[run[j]]));
+      ctx.closePath();
+      ctx.fill();
+    }
+    run = [];
+  };
+  let prevT = -Infinity, col = NaN;
+  for (let i = 0; i < ts.length; i++) {
+    if (!Number.isFinite(top[i]) || ts[i] - prevT > gap) close();
+    prevT = ts[i];
+    if (!Number.isFinite(top[i])) continue;
+    const x = (X(ts[i]) + 0.5) | 0;
+    if (x === col && run.length) run[run.length - 1] = i; else { run.push(i); col = x; }
+  }
+  close();
+  ctx.globalAlpha = 1;
+  return bands;
 }
 
 // One series as a path with at most four vertices per pixel column

@@ -36,8 +36,9 @@ export function mount(root) {
 
   show(build, api('/api/v1/status/buildinfo'), r => kv(r.data));
   show(runtime, api('/api/v1/status/runtimeinfo'), r => kv(r.data));
-  show(flags, api('/api/v1/status/flags').then(r => r, e => (e.status === 404 ? null : Promise.reject(e))),
-    r => (r ? kv(r.data) : h('p', 'Not served: /api/v1/status/flags answers 404 on purpose (a 200 makes Grafana take the server for Thanos). The flags are on the command line; see hourglass serve --help.')));
+  // Not /api/v1/status/flags: that answers 404 on purpose (a 200 makes
+  // Grafana take the server for Thanos).
+  show(flags, api('/api/v1/status/hourglass/flags'), r => kv(r.data));
   show(storage, Promise.all([api('/api/v1/status/tsdb', { params: { topN: 1 } }), apiText('/metrics')]), ([tsdb, text]) => {
     const m = plainSamples(text);
     const bytes = m.get('hourglass_partition_bytes'), samples = m.get('hourglass_partition_samples');

@@ -11,6 +11,7 @@ pub(crate) mod envelope;
 mod events;
 mod events_ws;
 mod federate;
+pub mod flags;
 mod health;
 mod influx;
 pub(crate) mod json;

@@ -5,7 +5,7 @@
 //! to prove each one refuses a caller without the right credentials.
 
 use super::{
-    events, events_ws, federate, health, influx, labels, metadata, metrics_query, otlp,
+    events, events_ws, federate, flags, health, influx, labels, metadata, metrics_query, otlp,
     parse_query, prom_targets, push, query, reload, remote_read, rules, self_metrics, snapshot,
     status, stream, target_metadata, targets, tsdb_delete, write,
 };
@@ -187,6 +187,12 @@ const ROUTES: &[Route] = &[
         path: "/api/v1/status/runtimeinfo",
         class: Class::Read,
         handler: || get(status::runtimeinfo),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/status/hourglass/flags",
+        class: Class::Read,
+        handler: || get(flags::flags),
     },
     Route {
         method: "GET",

@@ -90,13 +90,17 @@ pub async fn tsdb(State(state): State<AppState>, params: Params) -> ApiResult {
     };
     let storage = state.storage();
     let max_t = storage.stats().max_t;
+    let source_label = storage.source_label().to_string();
     let slot = super::query::admitted(&state).await?;
     let c = blocking(move || {
         let _slot = slot;
         Ok(storage.cardinality_over(&query, &mut |_, _| {}))
     })
     .await?;
-    Ok(success(render(&c, max_t), &[]))
+    let mut data = render(&c, max_t);
+    // The label `seriesCountBySource` counts by (`--source-label`).
+    data["sourceLabel"] = json!(source_label);
+    Ok(success(data, &[]))
 }
 
 /// The status/tsdb `data` object.

@@ -4,7 +4,8 @@
 //! `{"type":"samples","series":[{"id":1,"labels":{…}}],"data":[{"id":1,"values":[[t,"v"],…]}]}`
 //! (a series' labels come once, in the first batch that has it) and
 //! `{"type":"overflow","missed_samples":N}` after samples did not fit the
-//! subscriber's bounded queue. Only remote write feeds it so far.
+//! subscriber's bounded queue. Every ingest path feeds it (through
+//! storage's tap).
 
 use crate::api::envelope::ApiError;
 use crate::api::params::parse_selector;

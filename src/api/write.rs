@@ -372,15 +372,6 @@ fn store(
         let quota = caller.and_then(|c| c.series.as_ref());
         state.storage().append_borrowed_for(&batch, quota)?
     };
-    if crate::events::live::active() {
-        // Stored and acknowledged by the WAL: out to live subscribers.
-        let offered: Vec<_> = req
-            .series
-            .iter()
-            .map(|ts| (req.labels_of(ts), req.samples_of(ts)))
-            .collect();
-        crate::events::live::offer(&offered);
-    }
     state
         .collection()
         .remote_write(stats.appended + stats.duplicates);

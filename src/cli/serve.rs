@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod flag_list;
 mod flag_values;
+pub use flag_list::record as record_flags;
 use flag_values::{
     humanize, millis, parse_duration, parse_positive_duration, parse_size, parse_sync_policy,
 };

@@ -1,11 +1,14 @@
 //! Live samples for dashboards: subscribers name series by selectors and
 //! get each new sample of a matching series as it is stored (after the
 //! WAL acknowledged it): a series' labels once, then `[t, v]` batches.
-//! Collection pays one atomic load when nobody subscribes. Each
+//! Fed from storage's tap (`hourglass_storage::tap`), the seam every
+//! ingest path's appends go through; an append pays one atomic load when
+//! nobody subscribes. Each
 //! subscriber has a bounded queue; what does not fit is counted and the
 //! subscriber is told how many samples it missed.
 
-use hourglass_storage::{Matcher, Sample};
+use hourglass_storage::tap::{self, Stored};
+use hourglass_storage::{Labels, Matcher};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -28,7 +31,7 @@ struct Sub {
 
 #[derive(Debug, Default)]
 struct State {
-    ids: HashMap<String, u64>,
+    ids: HashMap<Labels, u64>,
 }
 
 static SUBS: Mutex<Vec<Arc<Sub>>> = Mutex::new(Vec::new());
@@ -54,6 +57,7 @@ impl Drop for Subscription {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         subs.retain(|s| !Arc::ptr_eq(s, &self.sub));
         ACTIVE.store(subs.len(), Ordering::Relaxed);
+        tap::want(!subs.is_empty());
     }
 }
 
@@ -71,26 +75,20 @@ pub fn subscribe(sets: Vec<Vec<Matcher>>) -> Subscription {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     subs.push(Arc::clone(&sub));
     ACTIVE.store(subs.len(), Ordering::Relaxed);
+    tap::install(offer);
+    tap::want(true);
     Subscription { sub, rx }
 }
 
-fn matches(sets: &[Vec<Matcher>], labels: &[(&str, &str)]) -> bool {
+fn matches(sets: &[Vec<Matcher>], labels: &Labels) -> bool {
     sets.iter().any(|set| {
-        set.iter().all(|m| {
-            let v = labels
-                .iter()
-                .find(|(n, _)| *n == m.name())
-                .map_or("", |(_, v)| *v);
-            m.matches(v)
-        })
+        set.iter()
+            .all(|m| m.matches(labels.get(m.name()).unwrap_or("")))
     })
 }
 
-/// One stored series: its labels and the samples just stored.
-pub type Stored<'a> = (&'a [(&'a str, &'a str)], &'a [Sample]);
-
-/// Offers stored series to every subscriber (call only when [`active`]).
-pub fn offer(series: &[Stored<'_>]) {
+/// Offers stored series to every subscriber (storage's tap calls it).
+pub fn offer(series: &[Stored]) {
     let subs: Vec<Arc<Sub>> = SUBS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -100,7 +98,7 @@ pub fn offer(series: &[Stored<'_>]) {
     }
 }
 
-fn offer_one(sub: &Sub, series: &[Stored<'_>]) {
+fn offer_one(sub: &Sub, series: &[Stored]) {
     let mut state = sub
         .state
         .lock()
@@ -113,22 +111,18 @@ fn offer_one(sub: &Sub, series: &[Stored<'_>]) {
         if samples.is_empty() || !matches(&sub.sets, labels) {
             continue;
         }
-        let mut key = String::new();
-        for (n, v) in labels.iter() {
-            let _ = write!(key, "{n}\u{0}{v}\u{0}");
-        }
         let next = state.ids.len() as u64 + 1;
-        let id = match state.ids.get(&key) {
+        let id = match state.ids.get(labels) {
             Some(id) => *id,
             None if state.ids.len() >= MAX_SERIES => {
                 unfollowed += samples.len() as u64;
                 continue;
             }
             None => {
-                state.ids.insert(key, next);
+                state.ids.insert(labels.clone(), next);
                 let obj: serde_json::Map<String, serde_json::Value> = labels
                     .iter()
-                    .map(|(n, v)| ((*n).to_string(), (*v).into()))
+                    .map(|l| (l.name.to_string(), (*l.value).into()))
                     .collect();
                 if !new.is_empty() {
                     new.push(',');
@@ -190,7 +184,7 @@ fn state_first_new(new: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hourglass_storage::MatchOp;
+    use hourglass_storage::{MatchOp, Sample};
 
     fn m(name: &str, v: &str) -> Matcher {
         Matcher::new(MatchOp::Equal, name, v).unwrap()
@@ -200,11 +194,12 @@ mod tests {
     async fn labels_once_then_values_and_overflow_is_counted() {
         let mut s = subscribe(vec![vec![m("__name__", "up")]]);
         assert!(active());
-        let a: &[(&str, &str)] = &[("__name__", "up"), ("job", "a")];
-        let b: &[(&str, &str)] = &[("__name__", "down")];
-        let one = [Sample::new(1000, 1.0)];
-        offer(&[(a, &one), (b, &one)]);
-        offer(&[(a, &[Sample::new(2000, 0.5)])]);
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let b = Labels::from_pairs([("__name__", "down")]);
+        let one = vec![Sample::new(1000, 1.0)];
+        let at = |t: i64, v: f64| [(a.clone(), vec![Sample::new(t, v)])];
+        offer(&[(a.clone(), one.clone()), (b, one)]);
+        offer(&at(2000, 0.5));
         let first: serde_json::Value = serde_json::from_str(&s.rx.recv().await.unwrap()).unwrap();
         assert_eq!(first["series"][0]["labels"]["job"], "a");
         assert_eq!(first["data"][0]["values"][0][1], "1");
@@ -212,13 +207,13 @@ mod tests {
         assert_eq!(second["series"].as_array().unwrap().len(), 0, "labels once");
         assert_eq!(second["data"][0]["values"][0][0], 2.0);
         for i in 0..(QUEUE + 5) {
-            offer(&[(a, &[Sample::new(3000 + i as i64, 1.0)])]);
+            offer(&at(3000 + i as i64, 1.0));
         }
         let mut overflow = None;
         for _ in 0..QUEUE {
             s.rx.recv().await.unwrap();
         }
-        offer(&[(a, &[Sample::new(9999, 1.0)])]);
+        offer(&at(9999, 1.0));
         while let Ok(msg) = s.rx.try_recv() {
             if msg.contains("overflow") {
                 overflow = Some(msg);

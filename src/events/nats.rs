@@ -183,22 +183,24 @@ impl Conn {
     /// Queues a publish to `subject` with headers, replies to
     /// `<inbox>.<token>`; sent by [`Conn::flush`].
     pub fn hpub(&mut self, subject: &str, token: &str, headers: &[(&str, &str)], payload: &[u8]) {
-        let mut h = String::from("NATS/1.0\r\n");
-        for (k, v) in headers {
-            h.push_str(k);
-            h.push_str(": ");
-            h.push_str(v);
-            h.push_str("\r\n");
-        }
-        h.push_str("\r\n");
-        let line = format!(
-            "HPUB {subject} {}.{token} {} {}\r\n",
+        use std::io::Write as _;
+        const VERSION: &str = "NATS/1.0\r\n";
+        let hlen = VERSION.len()
+            + headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
+            + 2;
+        let _ = write!(
+            self.out,
+            "HPUB {subject} {}.{token} {hlen} {}\r\n{VERSION}",
             self.inbox,
-            h.len(),
-            h.len() + payload.len()
+            hlen + payload.len()
         );
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(h.as_bytes());
+        for (k, v) in headers {
+            let _ = write!(self.out, "{k}: {v}\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
         self.out.extend_from_slice(payload);
         self.out.extend_from_slice(b"\r\n");
     }

@@ -8,7 +8,6 @@ use super::bus::Stored;
 use super::nats::{Conn, Login, PubAck};
 use super::sink::{BoxFuture, EventSink};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// `[events.nats]` in the configuration file.
@@ -78,17 +77,24 @@ impl NatsConfig {
 /// (`.`, `*`, `>`, spaces) and anything else outside `[A-Za-z0-9_-]`
 /// become `_`; an empty id becomes `_`.
 pub fn subject_token(source: &str) -> String {
-    let t: String = source
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if t.is_empty() { "_".into() } else { t }
+    let mut t = String::with_capacity(source.len().max(1));
+    push_subject_token(source, &mut t);
+    t
+}
+
+/// Appends [`subject_token`]`(source)` to `out`.
+fn push_subject_token(source: &str, out: &mut String) {
+    let start = out.len();
+    out.extend(source.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '_'
+        }
+    }));
+    if out.len() == start {
+        out.push('_');
+    }
 }
 
 /// The sink.
@@ -152,50 +158,80 @@ impl NatsSink {
 
     async fn publish(&mut self, events: &[Stored]) -> Result<(), String> {
         let t = self.timeout();
-        let conn = match self.conn.take() {
+        let mut conn = match self.conn.take() {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let mut conn = conn;
         let prefix = &self.config.subject_prefix;
-        let mut waiting: HashMap<String, u64> = HashMap::with_capacity(events.len());
-        for e in events {
-            let subject = format!(
-                "{prefix}.metrics_collected.{}",
-                subject_token(&e.collected().source_id)
-            );
-            let token = e.seq.to_string();
-            conn.hpub(
-                &subject,
-                &token,
-                &[("Nats-Msg-Id", &e.event.event_id)],
-                e.json.as_bytes(),
-            );
-            waiting.insert(token, e.seq);
-        }
-        conn.flush().await.map_err(|e| e.to_string())?;
-        while !waiting.is_empty() {
+        // Reply tokens are outbox sequence numbers from `base` on.
+        let base = events.first().map_or(0, |e| e.seq);
+        let mut acked_flags = vec![false; events.len()];
+        let (mut sent, mut acked) = (0, 0);
+        let mut subject = String::new();
+        while acked < events.len() {
+            // The next publishes go out while the broker still works on
+            // the window's older half.
+            if sent < events.len() && sent - acked <= WINDOW / 2 {
+                let upto = (acked + WINDOW).min(events.len());
+                for e in &events[sent..upto] {
+                    subject.clear();
+                    subject.push_str(prefix);
+                    subject.push_str(".metrics_collected.");
+                    push_subject_token(&e.collected().source_id, &mut subject);
+                    conn.hpub(
+                        &subject,
+                        &e.seq.to_string(),
+                        &[("Nats-Msg-Id", &e.event.event_id)],
+                        e.json.as_bytes(),
+                    );
+                }
+                sent = upto;
+                conn.flush().await.map_err(|e| e.to_string())?;
+            }
             let r = conn.reply(t).await.map_err(|e| e.to_string())?;
-            if waiting.remove(&r.token).is_none() {
+            let slot = r
+                .token
+                .parse::<u64>()
+                .ok()
+                .and_then(|seq| usize::try_from(seq.checked_sub(base)?).ok())
+                .filter(|&i| i < sent);
+            let Some(i) = slot else { continue };
+            if std::mem::replace(&mut acked_flags[i], true) {
                 continue;
             }
+            acked += 1;
             if r.status == Some(503) {
                 return Err(format!(
                     "no JetStream stream takes {prefix}.metrics_collected.* (stream {})",
                     self.config.stream
                 ));
             }
-            let ack: PubAck = serde_json::from_slice(&r.payload)
-                .map_err(|e| format!("unreadable publish acknowledgement: {e}"))?;
-            if let Some(err) = ack.error {
-                return Err(format!(
-                    "JetStream refused an event ({}): {}",
-                    err.code, err.description
-                ));
-            }
+            check_ack(&r.payload)?;
         }
         self.conn = Some(conn);
         Ok(())
+    }
+}
+
+/// Publishes awaiting their acknowledgement at most.
+const WINDOW: usize = 1024;
+
+/// An acknowledgement's verdict; a plain `{"stream":…,"seq":…}` is
+/// accepted without a full parse.
+fn check_ack(payload: &[u8]) -> Result<(), String> {
+    let plain =
+        payload.starts_with(b"{\"stream\":") && !payload.windows(8).any(|w| w == b"\"error\":");
+    if plain {
+        return Ok(());
+    }
+    let ack: PubAck = serde_json::from_slice(payload)
+        .map_err(|e| format!("unreadable publish acknowledgement: {e}"))?;
+    match ack.error {
+        Some(err) => Err(format!(
+            "JetStream refused an event ({}): {}",
+            err.code, err.description
+        )),
+        None => Ok(()),
     }
 }
 
@@ -229,6 +265,16 @@ mod tests {
         assert_eq!(subject_token("127.0.0.1"), "127_0_0_1");
         assert_eq!(subject_token("a b*>"), "a_b__");
         assert_eq!(subject_token(""), "_");
+    }
+
+    #[test]
+    fn acks_pass_plain_and_refusals_fail() {
+        assert!(check_ack(br#"{"stream":"S","seq":3}"#).is_ok());
+        assert!(check_ack(br#"{"stream":"S","seq":3,"duplicate":true}"#).is_ok());
+        let refused =
+            br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#;
+        assert!(check_ack(refused).unwrap_err().contains("maximum messages"));
+        assert!(check_ack(b"garbage").is_err());
     }
 
     #[test]

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Most events handed to a sink at once.
-const BATCH: usize = 512;
+/// Most events handed to a sink at once (a sink's publish window drains
+/// at the end of each, so not too few).
+const BATCH: usize = 4096;
 /// Most events read from the bus at once: a sink behind the in-memory
 /// ring reads the outbox from disk, and one read of many events decodes a
 /// segment once instead of once per batch.

@@ -39,6 +39,7 @@ mod series_order;
 mod snapshot;
 mod storage;
 mod storage_querier;
+pub mod tap;
 pub mod tombstones;
 
 pub use cardinality_history::{CardinalityQuery, HistoryCardinality};

@@ -1,7 +1,8 @@
 // Drives Debian's chromium, headless, through the Hourglass web UI.
 // Usage: node ui.mjs <base-url> <screenshot-dir> <limited-base-url> <data-end-seconds>
 // The server at <base-url> holds the data tests/ui_browser.rs wrote; the
-// one at <limited-base-url> runs with --query-max-samples 2000 (the 50 ui_wave series over 3 h need more). Prints
+// one at <limited-base-url> runs with --query-max-samples 2000 (the 50 ui_wave series over 3 h need more)
+// and --source-label instance. Prints
 // figures; exits non-zero with the reason on the first failed check.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -225,6 +226,13 @@ async function run() {
   await ta.fill('');
   await ta.pressSequentially('ui_requests_total{job="');
   await page.locator('.completions li', { hasText: 'web' }).first().waitFor();
+  // The popup opens at the caret: right of the 23 characters typed, just
+  // under their line.
+  const [popBox, taBox] = [await page.locator('.completions').boundingBox(), await ta.boundingBox()];
+  const charW = await ta.evaluate(t => { const c = document.createElement('canvas').getContext('2d'); c.font = getComputedStyle(t).font; return c.measureText('x').width; });
+  check(popBox.x - taBox.x > 20 * charW && popBox.x - taBox.x < 26 * charW + 20, `completion popup at x ${popBox.x - taBox.x}, caret near ${23 * charW}`);
+  check(popBox.y > taBox.y && popBox.y < taBox.y + taBox.height + 8, `completion popup at y ${popBox.y}, textarea ${taBox.y}..${taBox.y + taBox.height}`);
+  await shoot(page, 'query-completion-value');
   const values = await page.locator('.completions li .c-text').allTextContents();
   check(JSON.stringify(values.sort()) === JSON.stringify(['api', 'web']), `label values offered: ${values}`);
   await page.keyboard.press('ArrowDown');
@@ -258,6 +266,8 @@ async function run() {
   await big.locator('.legend-item').first().click();
   check(await big.locator('.legend-item.off').count() === 1, 'legend toggle did not hide a series');
   await big.locator('.panel input[type=checkbox]').first().check();
+  await big.waitForFunction(() => Number(document.querySelector('.graph').dataset.bands) >= 49);
+  figures.graph_50x11000_stacked_draw_ms = Number(await big.locator('.graph').getAttribute('data-draw-ms'));
   await shoot(big, 'query-50x11000-stacked');
   await big.context().close();
 
@@ -351,11 +361,27 @@ async function run() {
   const exprs = await page.locator('.panel textarea').evaluateAll(t => t.map(x => x.value));
   check(exprs[exprs.length - 1] === 'ui_wave', `the drill-down wrote ${JSON.stringify(exprs)}`);
 
+  // The limited server groups sources by `instance` (--source-label): the
+  // sources card says so, and its drill-down selects by that label.
+  step = 'cardinality sources';
+  await page.goto(limited + '/#/cardinality?range=0');
+  await page.locator('#sources tbody tr').first().waitFor();
+  const srcTitle = await page.textContent('#sources h2');
+  check(srcTitle.includes('(instance)'), `sources card titled "${srcTitle}"`);
+  await page.locator('#sources tbody button', { hasText: /^b$/ }).click();
+  await page.waitForFunction(() => location.hash.startsWith('#/query') && document.querySelectorAll('.panel').length >= 1);
+  const srcExprs = await page.locator('.panel textarea').evaluateAll(t => t.map(x => x.value));
+  check(srcExprs[srcExprs.length - 1] === '{instance="b"}', `the sources drill-down wrote ${JSON.stringify(srcExprs)}`);
+
   step = 'status';
   await page.goto(base + '/#/status');
   await page.locator('#status-build dl').waitFor();
   await page.locator('#status-storage dl').waitFor();
-  check((await page.textContent('#status-flags')).includes('404 on purpose'), 'flags card does not explain the 404');
+  await page.locator('#status-flags dl').waitFor();
+  const flagsText = await page.textContent('#status-flags');
+  check(flagsText.includes('query-max-samples') && flagsText.includes('50000000'), 'flags card lacks query-max-samples=50000000');
+  check(flagsText.includes('web-external-url') && flagsText.includes('<redacted>'), 'flags card does not show the external URL redacted');
+  check(!flagsText.includes('ui-secret-pw'), 'flags card shows a secret');
   check((await page.textContent('#status-storage')).includes('head series'), 'storage card lacks head series');
   await shoot(page, 'status');
 

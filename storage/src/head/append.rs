@@ -171,6 +171,8 @@ pub(crate) struct Appending<'w> {
     accepted_h: Vec<(i64, FloatHistogram)>,
     batch_max: i64,
     batch_min: i64,
+    /// What was stored, per series, while the tap wants it.
+    tapped: Option<Vec<crate::tap::Stored>>,
 }
 
 /// A batch the head appends: owned, or borrowing its labels (series
@@ -281,6 +283,7 @@ impl Head {
             accepted_h: Vec::new(),
             batch_max: i64::MIN,
             batch_min: i64::MAX,
+            tapped: crate::tap::wanted().then(Vec::new),
         }
     }
 
@@ -415,6 +418,11 @@ impl Head {
             a.stats.histograms += a.accepted_h.len() as u64;
             a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
+        if let Some(tapped) = a.tapped.as_mut()
+            && !a.accepted.is_empty()
+        {
+            tapped.push((series.labels.clone(), a.accepted.clone()));
+        }
         if let Some(rec) = a.rec.as_mut()
             && (!a.accepted.is_empty() || !a.accepted_h.is_empty())
         {
@@ -442,6 +450,7 @@ impl Head {
             batch_max,
             batch_min,
             late,
+            tapped,
             ..
         } = a;
         if let (Some(wal), Some(rec)) = (wal, rec)
@@ -456,6 +465,9 @@ impl Head {
             for s in new_defs {
                 s.def_durable.store(true, Ordering::Release);
             }
+        }
+        if let Some(tapped) = tapped {
+            crate::tap::deliver(&tapped);
         }
         if late > 0 {
             self.late.fetch_add(late, Ordering::Relaxed);
