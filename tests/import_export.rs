@@ -360,9 +360,21 @@ fn native_histograms_export_and_import_bit_exact_beside_floats() {
         })
         .collect();
     let mut w = Writer::default();
-    v1::encode_histogram_series(&mut w, [("__name__", "rpc_seconds"), ("job", "x")], &ints, &[]);
-    v1::encode_histogram_series(&mut w, [("__name__", "rpc_seconds"), ("job", "y")], &[], &nhcb);
-    let floats: Vec<Sample> = (0..5).map(|i| Sample::new(T0 + i * 1_000, i as f64)).collect();
+    v1::encode_histogram_series(
+        &mut w,
+        [("__name__", "rpc_seconds"), ("job", "x")],
+        &ints,
+        &[],
+    );
+    v1::encode_histogram_series(
+        &mut w,
+        [("__name__", "rpc_seconds"), ("job", "y")],
+        &[],
+        &nhcb,
+    );
+    let floats: Vec<Sample> = (0..5)
+        .map(|i| Sample::new(T0 + i * 1_000, i as f64))
+        .collect();
     v1::encode_series(&mut w, [("__name__", "rpc_seconds"), ("job", "y")], &floats);
     let r = remote_write(&server, &w.buf);
     assert_eq!(r.status, 204, "{}", r.text());
@@ -377,7 +389,13 @@ fn native_histograms_export_and_import_bit_exact_beside_floats() {
         "{err}"
     );
     let text = std::fs::read_to_string(&first).unwrap();
-    assert_eq!(text.lines().filter(|l| l.contains("\"histograms\"")).count(), 2, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"histograms\""))
+            .count(),
+        2,
+        "{text}"
+    );
     assert!(text.contains("\"custom_values\":[0.1,0.5]"), "{text}");
 
     let b = tmp.path().join("b");
@@ -401,5 +419,8 @@ fn native_histograms_export_and_import_bit_exact_beside_floats() {
     .unwrap();
     let (ok, _, err) = import(&tmp.path().join("c"), &bad, &[]);
     assert!(!ok);
-    assert!(err.contains("line 1") && err.contains("histograms"), "{err}");
+    assert!(
+        err.contains("line 1") && err.contains("histograms"),
+        "{err}"
+    );
 }

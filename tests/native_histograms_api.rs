@@ -171,14 +171,21 @@ fn histograms_count_against_the_query_sample_limit_as_prometheus_counts_them() {
 
     let r = get("count_over_time(latency_seconds[1m])");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["data"]["result"][0]["value"][1], "4", "{}", r.text());
+    assert_eq!(
+        r.json()["data"]["result"][0]["value"][1],
+        "4",
+        "{}",
+        r.text()
+    );
 
     let r = get("latency_seconds[10m]");
     assert_eq!(r.status, 422, "{}", r.text());
     let body = r.json();
     assert_eq!(body["errorType"], "execution", "{body}");
     assert!(
-        body["error"].as_str().is_some_and(|e| e.contains("samples")),
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("samples")),
         "{body}"
     );
     let r = get("histogram_count(rate(latency_seconds[10m]))");

@@ -115,11 +115,8 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
          remote_write:\n  - url: http://{}/api/v1/write\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n",
         server.addr
     );
-    let (_prom, prom) = prometheus_with(
-        tmp.path(),
-        &config,
-        &["--enable-feature=native-histograms"],
-    );
+    let (_prom, prom) =
+        prometheus_with(tmp.path(), &config, &["--enable-feature=native-histograms"]);
     let ours = server.addr;
 
     // Wait for 20 s of histograms (a counter reset of `put` among them),
@@ -161,7 +158,11 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "histogram_count(rate(rpc_duration_seconds[1m]))",
         "histogram_sum(sum(rate(rpc_duration_seconds[1m])))",
     ] {
-        assert_same(q, &get_json(prom, &instant(q)), &get_json(ours, &instant(q)));
+        assert_same(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+        );
         assert_same(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
     }
     // Inside a bucket, Prometheus 2.42 interpolates linearly; Prometheus 3
@@ -176,8 +177,18 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "histogram_fraction(0.01, 0.1, rpc_duration_seconds)",
     ] {
         let rel = 2f64.powf(1.0 / 8.0) - 1.0;
-        assert_same_within(q, &get_json(prom, &instant(q)), &get_json(ours, &instant(q)), rel);
-        assert_same_within(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)), rel);
+        assert_same_within(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+            rel,
+        );
+        assert_same_within(
+            q,
+            &get_json(prom, &range(q)),
+            &get_json(ours, &range(q)),
+            rel,
+        );
     }
     for q in [
         "rpc_duration_seconds[15s]",
@@ -186,9 +197,16 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "rate(rpc_duration_seconds[1m])",
         "increase(rpc_duration_seconds[20s])",
     ] {
-        assert_same_histograms(q, &get_json(prom, &instant(q)), &get_json(ours, &instant(q)));
+        assert_same_histograms(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+        );
     }
-    for q in ["sum(rate(rpc_duration_seconds[1m]))", "rpc_duration_seconds"] {
+    for q in [
+        "sum(rate(rpc_duration_seconds[1m]))",
+        "rpc_duration_seconds",
+    ] {
         assert_same_histograms(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
     }
 }

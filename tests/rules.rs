@@ -509,7 +509,10 @@ fn recording_rule_over_native_histograms_stores_histograms_not_nan() {
     wait_for("recorded histogram", || {
         value(&server, "histogram_count(job:lat:sum)") == Some(18.0)
     });
-    let r = server.get(&format!("/api/v1/query?query={}", common::query::enc("job:lat:sum")));
+    let r = server.get(&format!(
+        "/api/v1/query?query={}",
+        common::query::enc("job:lat:sum")
+    ));
     let got = &r.json()["data"]["result"][0];
     assert!(got.get("value").is_none(), "a float was recorded: {got}");
     assert_eq!(got["histogram"][1]["count"], "18", "{got}");
@@ -520,5 +523,8 @@ fn recording_rule_over_native_histograms_stores_histograms_not_nan() {
         value(&server, "job:lat:count") == Some(18.0)
     });
     let body = rules_api(&server, "");
-    assert_eq!(body["data"]["groups"][0]["rules"][0]["health"], "ok", "{body}");
+    assert_eq!(
+        body["data"]["groups"][0]["rules"][0]["health"], "ok",
+        "{body}"
+    );
 }

@@ -104,7 +104,9 @@ fn bench(c: &mut Criterion) {
         black_box(run());
     }
     let per = t.elapsed().as_secs_f64() / f64::from(runs);
-    let cpu_per = cpu_seconds().zip(cpu).map(|(b, a)| (b - a) / f64::from(runs));
+    let cpu_per = cpu_seconds()
+        .zip(cpu)
+        .map(|(b, a)| (b - a) / f64::from(runs));
     eprintln!(
         "histogram_eval: 24 h range query at 60 s: {:.3} s per query, {} CPU s per query ({} histogram samples read)",
         per,

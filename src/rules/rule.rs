@@ -146,7 +146,13 @@ pub fn write_rows(
             None => batch.push(l.clone(), vec![Sample { t: t_ms, v: *v }]),
         }
     }
-    let refused = write_batch(storage, batch, out.iter().map(|(l, _, _)| l), previous, t_ms)?;
+    let refused = write_batch(
+        storage,
+        batch,
+        out.iter().map(|(l, _, _)| l),
+        previous,
+        t_ms,
+    )?;
     Ok(refused + invalid)
 }
 

@@ -2,8 +2,8 @@
 //! and the per-step windows of range selectors and subqueries.
 
 use super::Ctx;
-use super::hist_ctx::hpoint_samples;
 use super::error::EvalError;
+use super::hist_ctx::hpoint_samples;
 use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid, RawSeries};

@@ -582,7 +582,12 @@ pub(super) fn fold_sum(
                 Some(Some((_, t))) => {
                     for (a, b) in t.iter_mut().zip(steps) {
                         match b.h {
-                            _ if b.bad => *a = SumStep { bad: true, ..SumStep::default() },
+                            _ if b.bad => {
+                                *a = SumStep {
+                                    bad: true,
+                                    ..SumStep::default()
+                                }
+                            }
                             Some(h) => a.add(ctx, h, b.n, name),
                             None => {}
                         }
