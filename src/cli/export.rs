@@ -25,6 +25,9 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
 }
 
+/// A series' float samples and native histogram samples.
+type SeriesData = (Vec<Sample>, Vec<(i64, FloatHistogram)>);
+
 /// Runs `hourglass export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let sel = args.selection.parse(true)?;
@@ -32,7 +35,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let data = DataDir::open(&args.data_dir)?;
     let storage = Storage::open(data.path(), hourglass_storage::Options::default())
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
-    let mut found: BTreeMap<Labels, (Vec<Sample>, Vec<(i64, FloatHistogram)>)> = BTreeMap::new();
+    let mut found: BTreeMap<Labels, SeriesData> = BTreeMap::new();
     {
         let q = storage.querier(start, end);
         for set in &sel.sets {

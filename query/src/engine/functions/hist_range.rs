@@ -528,10 +528,9 @@ pub(super) fn fold_sum(
         .map(|&b0| -> Result<Partial, EvalError> {
             // (group, first series with a value, steps)
             let mut part: Partial = Vec::new();
-            for i in b0..(b0 + FOLD_BLOCK).min(hm.series.len()) {
+            let block = hm.series.iter().zip(groups).enumerate();
+            for (i, (s, &gi)) in block.skip(b0).take(FOLD_BLOCK) {
                 ctx.check()?;
-                let s = &hm.series[i];
-                let gi = groups[i];
                 let name = s.labels.metric_name().unwrap_or("");
                 let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase) {
                     s.hists
