@@ -42,7 +42,7 @@ pub(super) fn handles(f: F) -> Option<bool> {
 }
 
 /// One step's answer.
-enum Out {
+pub(super) enum Out {
     None,
     Float(f64),
     Hist(FloatHistogram),
@@ -115,7 +115,7 @@ fn one_series(
 }
 
 /// Index ranges of the histogram samples inside each window.
-fn hist_windows<'a>(
+pub(super) fn hist_windows<'a>(
     hs: &'a [(i64, FloatHistogram)],
     ends: &'a [i64],
     range: i64,
@@ -133,15 +133,15 @@ fn hist_windows<'a>(
 }
 
 /// One window of one series.
-struct Window<'a> {
+pub(super) struct Window<'a> {
     /// `resets[i]`: `hists[i + 1]` is a counter reset after `hists[i]`.
-    resets: &'a [bool],
-    floats: &'a [Sample],
+    pub(super) resets: &'a [bool],
+    pub(super) floats: &'a [Sample],
     /// Every float sample of the series (the float rate walks them).
-    all_floats: &'a [Sample],
-    hists: &'a [(i64, FloatHistogram)],
-    end: i64,
-    range: i64,
+    pub(super) all_floats: &'a [Sample],
+    pub(super) hists: &'a [(i64, FloatHistogram)],
+    pub(super) end: i64,
+    pub(super) range: i64,
 }
 
 fn mixed(ctx: &Ctx, name: &str) -> Out {
@@ -154,7 +154,7 @@ fn mixed(ctx: &Ctx, name: &str) -> Out {
     Out::None
 }
 
-fn incompatible(ctx: &Ctx, _why: Incompatible, name: &str) -> Out {
+pub(super) fn incompatible(ctx: &Ctx, _why: Incompatible, name: &str) -> Out {
     ctx.note(
         Note::Warning,
         format!(
@@ -175,7 +175,7 @@ pub(crate) fn note_reconciled(ctx: &Ctx, a: &FloatHistogram, b: &FloatHistogram,
     }
 }
 
-fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
+pub(super) fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
     let (nf, nh) = (w.floats.len(), w.hists.len());
     if nf == 0 && nh == 0 {
         return Out::None;
@@ -467,162 +467,4 @@ pub(super) fn merge_rows(mut float_rows: Vec<GSeries>, hist_rows: Vec<GSeries>) 
     float_rows.retain(|s| !taken.contains(&&s.labels));
     float_rows.extend(hist_rows.into_iter().filter(GSeries::has_any));
     float_rows
-}
-
-/// One step of a group's histogram sum.
-#[derive(Clone, Default)]
-struct SumStep {
-    h: Option<FloatHistogram>,
-    n: f64,
-    /// Histograms that cannot be added met here: no value.
-    bad: bool,
-}
-
-impl SumStep {
-    fn add(&mut self, ctx: &Ctx, h: FloatHistogram, n: f64, name: &str) {
-        if self.bad {
-            return;
-        }
-        self.n += n;
-        let Some(acc) = &mut self.h else {
-            self.h = Some(h);
-            return;
-        };
-        if custom_mismatch(acc, &h) {
-            ctx.note(
-                Note::Info,
-                "PromQL info: mismatched custom buckets were reconciled during aggregation"
-                    .to_string(),
-            );
-        }
-        if let Err(e) = add_into(acc, &h) {
-            incompatible(ctx, e, name);
-            self.bad = true;
-            self.h = None;
-        }
-    }
-}
-
-/// Series folded by one worker before its partial sums are handed back;
-/// fixed, so the order of additions never depends on the workers.
-const FOLD_BLOCK: usize = 128;
-
-/// `sum` (or `avg`) by group of `f` over the histogram series of a range
-/// argument that holds no floats, folded as each series is evaluated: no
-/// per-series rows of histograms. `groups[i]` is the group of series `i`;
-/// one row per group that has a value, in the order of its first series
-/// with one (as the general path orders them).
-pub(super) fn fold_sum(
-    ctx: &Ctx,
-    f: F,
-    hm: &HistMatrix,
-    groups: &[usize],
-    keys: Vec<Labels>,
-    avg: bool,
-) -> Result<Vec<GSeries>, EvalError> {
-    let n = hm.ends.len();
-    let blocks: Vec<usize> = (0..hm.series.len()).step_by(FOLD_BLOCK).collect();
-    type Partial = Vec<(usize, usize, Vec<SumStep>)>;
-    let partials = blocks
-        .par_iter()
-        .map(|&b0| -> Result<Partial, EvalError> {
-            // (group, first series with a value, steps)
-            let mut part: Partial = Vec::new();
-            let block = hm.series.iter().zip(groups).enumerate();
-            for (i, (s, &gi)) in block.skip(b0).take(FOLD_BLOCK) {
-                ctx.check()?;
-                let name = s.labels.metric_name().unwrap_or("");
-                let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase) {
-                    s.hists
-                        .windows(2)
-                        .map(|p| is_reset(&p[1].1, &p[0].1))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let hw = hist_windows(&s.hists, &hm.ends, hm.range);
-                for (k, (hlo, hhi)) in hw.enumerate() {
-                    let w = Window {
-                        resets: resets
-                            .get(hlo..hhi.saturating_sub(1).max(hlo))
-                            .unwrap_or(&[]),
-                        floats: &[],
-                        all_floats: &[],
-                        hists: &s.hists[hlo..hhi],
-                        end: hm.ends[k],
-                        range: hm.range,
-                    };
-                    let Out::Hist(h) = answer(ctx, f, &w, name) else {
-                        continue;
-                    };
-                    let slot = match part.iter().position(|p| p.0 == gi) {
-                        Some(p) => p,
-                        None => {
-                            ctx.admit::<SumStep>(n)?;
-                            part.push((gi, i, vec![SumStep::default(); n]));
-                            part.len() - 1
-                        }
-                    };
-                    part[slot].2[k].add(ctx, h, 1.0, name);
-                }
-            }
-            Ok(part)
-        })
-        .collect::<Result<Vec<_>, EvalError>>()?;
-    let name = hm
-        .series
-        .first()
-        .and_then(|s| s.labels.metric_name())
-        .unwrap_or("");
-    let mut total: Vec<Option<(usize, Vec<SumStep>)>> = (0..keys.len()).map(|_| None).collect();
-    for part in partials {
-        for (gi, first, steps) in part {
-            match total.get_mut(gi) {
-                Some(Some((_, t))) => {
-                    for (a, b) in t.iter_mut().zip(steps) {
-                        match b.h {
-                            _ if b.bad => {
-                                *a = SumStep {
-                                    bad: true,
-                                    ..SumStep::default()
-                                }
-                            }
-                            Some(h) => a.add(ctx, h, b.n, name),
-                            None => {}
-                        }
-                    }
-                    ctx.let_go::<SumStep>(n);
-                }
-                Some(slot) => *slot = Some((first, steps)),
-                None => ctx.let_go::<SumStep>(n),
-            }
-        }
-    }
-    let mut out: Vec<(usize, GSeries)> = Vec::new();
-    for (labels, t) in keys.into_iter().zip(total) {
-        let Some((first, steps)) = t else { continue };
-        let hists: Vec<Option<FloatHistogram>> = steps
-            .into_iter()
-            .map(|s| {
-                let mut h = s.h?;
-                if avg {
-                    map_values_in_place(&mut h, |c| c / s.n);
-                }
-                h.counter_reset_hint = CounterResetHint::Gauge;
-                Some(h)
-            })
-            .collect();
-        if hists.iter().any(Option::is_some) {
-            out.push((
-                first,
-                GSeries {
-                    labels,
-                    vals: vec![None; n],
-                    hists,
-                },
-            ));
-        }
-    }
-    out.sort_by_key(|(first, _)| *first);
-    Ok(out.into_iter().map(|(_, s)| s).collect())
 }

@@ -8,6 +8,7 @@ mod delta_temporality;
 mod emit;
 mod extended;
 mod extrapolate;
+mod hist_fold;
 mod hist_instant;
 mod hist_range;
 mod histogram;
@@ -197,7 +198,7 @@ pub(crate) fn fold_hist_sum(
             })
         })
         .collect();
-    hist_range::fold_sum(ctx, c.func.id, &hm, &groups, keys, avg).map(Some)
+    hist_fold::fold_sum(ctx, c.func.id, &hm, &groups, keys, avg).map(Some)
 }
 
 /// The rows of call `c` with the answers for the histogram-carrying
