@@ -317,3 +317,110 @@ fn import_carries_the_family_context_across_blocks() {
     assert_eq!(out.lines().count(), 1, "one series, le=\"1.0\": {out:.300}");
     assert!(out.contains("\"le\":\"1.0\""), "{out:.300}");
 }
+
+#[test]
+fn native_histograms_export_and_import_bit_exact_beside_floats() {
+    use hourglass_storage::{CounterResetHint, FloatHistogram, Histogram, Span};
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let server = Server::start(&a, &[]);
+    let ints: Vec<(i64, Histogram)> = (0..3 * 240u64)
+        .map(|i| {
+            // Buckets i, i, i (deltas i, 0, 0) and i in the zero bucket.
+            let h = Histogram {
+                counter_reset_hint: CounterResetHint::NotCounterReset,
+                schema: 3,
+                zero_threshold: 2f64.powi(-128),
+                zero_count: i,
+                count: 4 * i,
+                sum: i as f64 * 0.031,
+                positive_spans: vec![Span::new(-12, 2), Span::new(3, 1)],
+                positive_deltas: vec![i as i64, 0, 0],
+                ..Histogram::default()
+            };
+            (T0 + i as i64 * 15_000, h)
+        })
+        .collect();
+    let nhcb: Vec<(i64, FloatHistogram)> = (0..10)
+        .map(|i| {
+            let k = f64::from(i);
+            (
+                T0 + i64::from(i) * 60_000 + 7,
+                FloatHistogram {
+                    counter_reset_hint: CounterResetHint::Gauge,
+                    schema: -53,
+                    count: 6.0 * k,
+                    sum: 1.5 * k,
+                    positive_spans: vec![Span::new(0, 3)],
+                    positive_buckets: vec![k, 2.0 * k, 3.0 * k],
+                    custom_values: vec![0.1, 0.5],
+                    ..FloatHistogram::default()
+                },
+            )
+        })
+        .collect();
+    let mut w = Writer::default();
+    v1::encode_histogram_series(
+        &mut w,
+        [("__name__", "rpc_seconds"), ("job", "x")],
+        &ints,
+        &[],
+    );
+    v1::encode_histogram_series(
+        &mut w,
+        [("__name__", "rpc_seconds"), ("job", "y")],
+        &[],
+        &nhcb,
+    );
+    let floats: Vec<Sample> = (0..5)
+        .map(|i| Sample::new(T0 + i * 1_000, i as f64))
+        .collect();
+    v1::encode_series(&mut w, [("__name__", "rpc_seconds"), ("job", "y")], &floats);
+    let r = remote_write(&server, &w.buf);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (ok, _) = server.terminate();
+    assert!(ok);
+
+    let first = tmp.path().join("first.jsonl");
+    let (ok, _, err) = export(&a, "rpc_seconds", &["-o", first.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("exported 2 series, 5 samples, 730 native histogram samples"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&first).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"histograms\""))
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("\"custom_values\":[0.1,0.5]"), "{text}");
+
+    let b = tmp.path().join("b");
+    let (ok, _, err) = import(&b, &first, &[]);
+    assert!(ok, "{err}");
+    assert!(err.contains("735 samples stored"), "{err}");
+    assert!(!err.contains(" 0 partitions written"), "{err}");
+
+    let (ok, second, err) = export(&b, "{__name__=\"rpc_seconds\"}", &[]);
+    assert!(ok, "{err}");
+    assert_eq!(second, text);
+
+    // A histogram with fewer counts than its spans promise is named.
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{{\"metric\":{{\"__name__\":\"h\"}},\"histograms\":[{{\"schema\":0,\"count\":9,\"positive_spans\":[{{\"offset\":0,\"length\":2}}],\"positive_counts\":[1]}}],\"timestamps\":[{T0}]}}\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = import(&tmp.path().join("c"), &bad, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("line 1") && err.contains("histograms"),
+        "{err}"
+    );
+}

@@ -151,3 +151,48 @@ fn histograms_written_to_the_store_come_back_in_prometheus_json() {
     let (clean, log) = server.terminate();
     assert!(clean, "{log:?}");
 }
+
+/// Each histogram counts against `--query-max-samples` as Prometheus
+/// counts it, `(168 + 8·(spans + buckets) + 8) / 16` samples: 12 for the
+/// two-bucket histograms here, so 20 of them (240) are over a limit of
+/// 150 while 4 (48) are not.
+#[test]
+fn histograms_count_against_the_query_sample_limit_as_prometheus_counts_them() {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let end_ms = now_ms / 1000 * 1000 - 60_000;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_store(tmp.path(), end_ms);
+    let server = Server::start(tmp.path(), &["--query-max-samples", "150"]);
+    let t = end_ms / 1000;
+    let get = |q: &str| server.get(&format!("/api/v1/query?query={}&time={t}", enc(q)));
+
+    let r = get("count_over_time(latency_seconds[1m])");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["data"]["result"][0]["value"][1],
+        "4",
+        "{}",
+        r.text()
+    );
+
+    let r = get("latency_seconds[10m]");
+    assert_eq!(r.status, 422, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["errorType"], "execution", "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("samples")),
+        "{body}"
+    );
+    let r = get("histogram_count(rate(latency_seconds[10m]))");
+    assert_eq!(r.status, 422, "{}", r.text());
+    // The same number of float samples fits.
+    let r = get("plain[10m]");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (clean, log) = server.terminate();
+    assert!(clean, "{log:?}");
+}

@@ -464,3 +464,58 @@ fn check_rules_command_agrees_with_promtool_on_good_and_bad_files() {
         assert!(!ok && text.contains("5:"), "{text}");
     }
 }
+
+#[test]
+fn recording_rule_over_native_histograms_stores_histograms_not_nan() {
+    use hourglass::ingest::protobuf::Writer;
+    use hourglass::ingest::remote_write::v1;
+    use hourglass_storage::{FloatHistogram, Span};
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = prometheus_yml(
+        tmp.path(),
+        "groups:\n- name: hist\n  rules:\n  - record: job:lat:sum\n    expr: sum by (job) (lat)\n  - record: job:lat:count\n    expr: histogram_count(job:lat:sum)\n",
+        "",
+    );
+    let server = start(tmp.path(), &cfg, &[]);
+    let h = |k: f64| FloatHistogram {
+        schema: 1,
+        count: 6.0 * k,
+        sum: 2.5 * k,
+        zero_threshold: 1e-9,
+        positive_spans: vec![Span::new(0, 3)],
+        positive_buckets: vec![k, 2.0 * k, 3.0 * k],
+        ..FloatHistogram::default()
+    };
+    let mut w = Writer::default();
+    for (i, k) in [("1", 1.0), ("2", 2.0)] {
+        v1::encode_histogram_series(
+            &mut w,
+            [("__name__", "lat"), ("job", "a"), ("i", i)],
+            &[],
+            &[(now_ms(), h(k))],
+        );
+    }
+    let r = remote_write(&server, &w.buf);
+    assert_eq!(r.status, 204, "{}", r.text());
+    wait_for("recorded histogram", || {
+        value(&server, "histogram_count(job:lat:sum)") == Some(18.0)
+    });
+    let r = server.get(&format!(
+        "/api/v1/query?query={}",
+        common::query::enc("job:lat:sum")
+    ));
+    let got = &r.json()["data"]["result"][0];
+    assert!(got.get("value").is_none(), "a float was recorded: {got}");
+    assert_eq!(got["histogram"][1]["count"], "18", "{got}");
+    assert_eq!(got["histogram"][1]["sum"], "7.5", "{got}");
+    assert_eq!(got["metric"]["job"], "a", "{got}");
+    // A rule reading the recorded histogram sees it at once.
+    wait_for("chained float rule", || {
+        value(&server, "job:lat:count") == Some(18.0)
+    });
+    let body = rules_api(&server, "");
+    assert_eq!(
+        body["data"]["groups"][0]["rules"][0]["health"], "ok",
+        "{body}"
+    );
+}

@@ -1,10 +1,12 @@
-//! `hourglass export`: series matching selectors, as JSON lines.
+//! `hourglass export`: series matching selectors, as JSON lines (float
+//! samples and native histograms on lines of their own).
 
 use super::selection::SelectionArgs;
 use crate::data_dir::DataDir;
 use crate::ingest::jsonl::series_line;
+use crate::ingest::jsonl_histogram::histogram_line;
 use anyhow::{Context, bail};
-use hourglass_storage::{Labels, Querier, Sample, Storage};
+use hourglass_storage::{FloatHistogram, Labels, Querier, Sample, Storage};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,6 +25,9 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
 }
 
+/// A series' float samples and native histogram samples.
+type SeriesData = (Vec<Sample>, Vec<(i64, FloatHistogram)>);
+
 /// Runs `hourglass export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let sel = args.selection.parse(true)?;
@@ -30,8 +35,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let data = DataDir::open(&args.data_dir)?;
     let storage = Storage::open(data.path(), hourglass_storage::Options::default())
         .with_context(|| format!("cannot open storage in {}", data.path().display()))?;
-    let mut found: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-    let mut histograms = 0usize;
+    let mut found: BTreeMap<Labels, SeriesData> = BTreeMap::new();
     {
         let q = storage.querier(start, end);
         for set in &sel.sets {
@@ -39,15 +43,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 if found.contains_key(&series.labels) {
                     continue;
                 }
-                // The JSON-lines format carries float samples only.
-                histograms += series.histograms.len();
+                let hists: Vec<(i64, FloatHistogram)> = series.histograms.collect();
                 let mut it = series.samples;
                 let samples: Vec<Sample> = it.by_ref().collect();
                 if let Some(e) = it.error() {
                     bail!("reading {}: {e}", series.labels);
                 }
-                if !samples.is_empty() {
-                    found.insert(series.labels, samples);
+                if !samples.is_empty() || !hists.is_empty() {
+                    found.insert(series.labels, (samples, hists));
                 }
             }
         }
@@ -58,18 +61,22 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut samples = 0;
-    for (labels, s) in &found {
-        writeln!(out, "{}", series_line(labels, s))?;
+    let (mut samples, mut histograms) = (0, 0);
+    for (labels, (s, h)) in &found {
+        if !s.is_empty() {
+            writeln!(out, "{}", series_line(labels, s))?;
+        }
+        if !h.is_empty() {
+            writeln!(out, "{}", histogram_line(labels, h))?;
+        }
         samples += s.len();
+        histograms += h.len();
     }
     out.flush()?;
     storage.close()?;
-    eprintln!("exported {} series, {samples} samples", found.len());
-    if histograms > 0 {
-        eprintln!(
-            "left out {histograms} native histogram samples: the JSON-lines format carries floats only"
-        );
-    }
+    eprintln!(
+        "exported {} series, {samples} samples, {histograms} native histogram samples",
+        found.len()
+    );
     Ok(())
 }

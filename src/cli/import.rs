@@ -4,7 +4,7 @@
 //! partitions.
 
 use crate::data_dir::DataDir;
-use crate::ingest::jsonl::parse_line;
+use crate::ingest::jsonl_histogram::{Line, parse_any_line};
 use crate::ingest::text::{self, Entry};
 use anyhow::{Context, bail};
 use hourglass_storage::HeadOptions;
@@ -268,11 +268,16 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             continue;
         }
         lines += 1;
-        match parse_line(line) {
-            Ok((labels, mut samples)) => {
+        match parse_any_line(line) {
+            Ok(Line::Floats(labels, mut samples)) => {
                 samples.sort_by_key(|s| s.t);
                 since_persist += samples.len();
                 batch.push(labels, samples);
+            }
+            Ok(Line::Histograms(labels, mut samples)) => {
+                samples.sort_by_key(|s| s.0);
+                since_persist += samples.len();
+                batch.push_histograms(labels, samples);
             }
             Err(e) => report.bad_line(format_args!("line {n}: {e}")),
         }

@@ -74,7 +74,7 @@ pub struct LineError {
     pub reason: String,
 }
 
-fn bad(field: &'static str, reason: impl Into<String>) -> LineError {
+pub(crate) fn bad(field: &'static str, reason: impl Into<String>) -> LineError {
     LineError {
         field,
         reason: reason.into(),
@@ -84,6 +84,11 @@ fn bad(field: &'static str, reason: impl Into<String>) -> LineError {
 /// Parses one JSON line into labels and samples.
 pub fn parse_line(line: &str) -> Result<(Labels, Vec<Sample>), LineError> {
     let v: Value = serde_json::from_str(line).map_err(|e| bad("line", e.to_string()))?;
+    parse_value(&v)
+}
+
+/// The `metric` object of a parsed line as labels.
+pub(crate) fn metric_labels(v: &Value) -> Result<Labels, LineError> {
     let metric = v
         .get("metric")
         .and_then(Value::as_object)
@@ -95,30 +100,47 @@ pub fn parse_line(line: &str) -> Result<(Labels, Vec<Sample>), LineError> {
             .ok_or_else(|| bad("metric", format!("label {k:?} is not a string")))?;
         pairs.push((k.as_str(), s));
     }
-    let values = v
-        .get("values")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("values", "missing or not an array"))?;
+    Ok(Labels::from_pairs(pairs))
+}
+
+/// The `timestamps` of a parsed line, which must be as many as `n`
+/// entries of `field`.
+pub(crate) fn timestamps(v: &Value, field: &'static str, n: usize) -> Result<Vec<i64>, LineError> {
     let times = v
         .get("timestamps")
         .and_then(Value::as_array)
         .ok_or_else(|| bad("timestamps", "missing or not an array"))?;
-    if values.len() != times.len() {
+    if n != times.len() {
         return Err(bad(
-            "values",
-            format!("{} values for {} timestamps", values.len(), times.len()),
+            field,
+            format!("{n} {field} for {} timestamps", times.len()),
         ));
     }
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.as_i64()
+                .ok_or_else(|| bad("timestamps", format!("entry {i} is not an integer (ms)")))
+        })
+        .collect()
+}
+
+/// [`parse_line`] of an already parsed line.
+pub(crate) fn parse_value(v: &Value) -> Result<(Labels, Vec<Sample>), LineError> {
+    let labels = metric_labels(v)?;
+    let values = v
+        .get("values")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("values", "missing or not an array"))?;
+    let times = timestamps(v, "values", values.len())?;
     let mut samples = Vec::with_capacity(values.len());
     for (i, (val, t)) in values.iter().zip(times).enumerate() {
-        let t = t
-            .as_i64()
-            .ok_or_else(|| bad("timestamps", format!("entry {i} is not an integer (ms)")))?;
         let v = value_from_json(val)
             .ok_or_else(|| bad("values", format!("entry {i} is not a number")))?;
         samples.push(Sample::new(t, v));
     }
-    Ok((Labels::from_pairs(pairs), samples))
+    Ok((labels, samples))
 }
 
 #[cfg(test)]

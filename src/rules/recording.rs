@@ -1,8 +1,9 @@
-//! A recording rule's evaluation: the query's samples renamed to the
-//! rule's name with its labels applied, refused whole when two samples end
-//! up with one label set or `limit` is exceeded.
+//! A recording rule's evaluation: the query's samples (floats or native
+//! histograms) renamed to the rule's name with its labels applied,
+//! refused whole when two samples end up with one label set or `limit` is
+//! exceeded.
 
-use super::rule::{self, Health, RuleState};
+use super::rule::{self, Health, Row, RuleState};
 use hourglass_query::Engine;
 use hourglass_storage::{Labels, Storage};
 use std::collections::HashSet;
@@ -11,12 +12,12 @@ use std::collections::HashSet;
 pub fn output(
     name: &str,
     labels: &std::collections::BTreeMap<String, String>,
-    result: Vec<(Labels, f64)>,
+    result: Vec<Row>,
     limit: usize,
-) -> Result<Vec<(Labels, f64)>, String> {
+) -> Result<Vec<Row>, String> {
     let mut out = Vec::with_capacity(result.len());
     let mut seen = HashSet::with_capacity(result.len());
-    for (l, v) in result {
+    for (l, v, h) in result {
         let mut m = rule::to_map(&l);
         m.insert("__name__".into(), name.to_string());
         for (k, val) in labels {
@@ -28,7 +29,7 @@ pub fn output(
                 "vector contains metrics with the same labelset after applying rule labels".into(),
             );
         }
-        out.push((l, v));
+        out.push((l, v, h));
     }
     if limit > 0 && out.len() > limit {
         return Err(format!(
@@ -48,7 +49,7 @@ pub fn evaluate(
     t_ms: i64,
     limit: usize,
 ) -> usize {
-    let result = rule::instant(engine, storage, &rule.spec.expr, t_ms)
+    let result = rule::instant_rows(engine, storage, &rule.spec.expr, t_ms)
         .and_then(|r| output(&rule.spec.name, &rule.spec.labels, r, limit));
     let out = match result {
         Ok(out) => out,
@@ -58,7 +59,7 @@ pub fn evaluate(
             return 0;
         }
     };
-    match rule::write(storage, &out, &rule.series, t_ms) {
+    match rule::write_rows(storage, &out, &rule.series, t_ms) {
         Ok(0) => {
             rule.health = Health::Ok;
             rule.last_error = None;
@@ -74,6 +75,6 @@ pub fn evaluate(
         }
     }
     let n = out.len();
-    rule.series = out.into_iter().map(|(l, _)| l).collect();
+    rule.series = out.into_iter().map(|(l, _, _)| l).collect();
     n
 }

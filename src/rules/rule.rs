@@ -5,7 +5,7 @@
 use super::alert::Alert;
 use super::file::RuleSpec;
 use hourglass_query::{Engine, QueryOptions, Value};
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
+use hourglass_storage::{FloatHistogram, Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
 use std::collections::{BTreeMap, HashSet};
 use std::time::SystemTime;
 
@@ -77,13 +77,28 @@ pub fn instant(
     expr: &hourglass_query::Expr,
     t_ms: i64,
 ) -> Result<Vec<(Labels, f64)>, String> {
+    let rows = instant_rows(engine, storage, expr, t_ms)?;
+    Ok(rows.into_iter().map(|(l, v, _)| (l, v)).collect())
+}
+
+/// One sample of a rule's result: its labels, its float value, and the
+/// native histogram when the sample is one (the float is then NaN).
+pub type Row = (Labels, f64, Option<Box<FloatHistogram>>);
+
+/// As [`instant`], keeping native histogram samples.
+pub fn instant_rows(
+    engine: &Engine,
+    storage: &Storage,
+    expr: &hourglass_query::Expr,
+    t_ms: i64,
+) -> Result<Vec<Row>, String> {
     let q = storage.querier(i64::MIN, i64::MAX);
     let out = engine
         .instant_with(&q, expr, t_ms, &QueryOptions::default())
         .map_err(|e| e.to_string())?;
     match out.value {
-        Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v)).collect()),
-        Value::Scalar { v, .. } => Ok(vec![(Labels::from_pairs::<&str, &str>([]), v)]),
+        Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v, s.h)).collect()),
+        Value::Scalar { v, .. } => Ok(vec![(Labels::from_pairs::<&str, &str>([]), v, None)]),
         Value::String { .. } => Err("rule result is not a vector or scalar: string".into()),
         Value::Matrix(_) => Err("rule result is not a vector or scalar: matrix".into()),
     }
@@ -109,8 +124,49 @@ pub fn write(
     for (l, v) in out {
         batch.push(l.clone(), vec![Sample { t: t_ms, v: *v }]);
     }
+    write_batch(storage, batch, out.iter().map(|(l, _)| l), previous, t_ms)
+}
+
+/// As [`write`] for rows that may be native histograms (stored as
+/// histogram samples; their stale markers are float StaleNaNs, as in
+/// Prometheus). An invalid histogram (a negative bucket, say) is not
+/// stored and counts as refused.
+pub fn write_rows(
+    storage: &Storage,
+    out: &[Row],
+    previous: &HashSet<Labels>,
+    t_ms: i64,
+) -> Result<u64, String> {
+    let mut batch = WriteBatch::new();
+    let mut invalid = 0;
+    for (l, v, h) in out {
+        match h {
+            Some(h) if h.validate().is_err() => invalid += 1,
+            Some(h) => batch.push_histograms(l.clone(), vec![(t_ms, (**h).clone())]),
+            None => batch.push(l.clone(), vec![Sample { t: t_ms, v: *v }]),
+        }
+    }
+    let refused = write_batch(
+        storage,
+        batch,
+        out.iter().map(|(l, _, _)| l),
+        previous,
+        t_ms,
+    )?;
+    Ok(refused + invalid)
+}
+
+/// Appends `batch` (the series `written`) and stale markers for the
+/// series of `previous` not among them.
+fn write_batch<'a>(
+    storage: &Storage,
+    batch: WriteBatch,
+    written: impl Iterator<Item = &'a Labels>,
+    previous: &HashSet<Labels>,
+    t_ms: i64,
+) -> Result<u64, String> {
     let stats = storage.append(&batch).map_err(|e| e.to_string())?;
-    let now: HashSet<&Labels> = out.iter().map(|(l, _)| l).collect();
+    let now: HashSet<&Labels> = written.collect();
     let mut stale = WriteBatch::new();
     for l in previous.iter().filter(|l| !now.contains(l)) {
         stale.push(

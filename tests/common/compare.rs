@@ -35,6 +35,11 @@ pub fn by_series(v: &Value) -> BTreeMap<String, Vec<(f64, String)>> {
 /// timestamps, and values equal to a relative 1e-9 (NaN equals NaN).
 /// Prometheus's answer must not be empty.
 pub fn assert_same(what: &str, theirs: &Value, ours: &Value) {
+    assert_same_within(what, theirs, ours, 1e-9);
+}
+
+/// [`assert_same`] with values equal to a relative `rel`.
+pub fn assert_same_within(what: &str, theirs: &Value, ours: &Value, rel: f64) {
     assert_eq!(
         theirs["data"]["resultType"], ours["data"]["resultType"],
         "{what}: result types differ"
@@ -52,10 +57,81 @@ pub fn assert_same(what: &str, theirs: &Value, ours: &Value) {
         for ((ta, va), (tb, vb)) in pa.iter().zip(pb) {
             assert_eq!(ta, tb, "{what} {k}");
             let (x, y): (f64, f64) = (va.parse().unwrap(), vb.parse().unwrap());
-            let close = x == y
-                || (x.is_nan() && y.is_nan())
-                || (x - y).abs() <= 1e-9 * x.abs().max(y.abs());
+            let close =
+                x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= rel * x.abs().max(y.abs());
             assert!(close, "{what} {k} at {ta}: Prometheus {va}, Hourglass {vb}");
+        }
+    }
+}
+
+/// A query result's native histograms as labels (JSON text) → `(time,
+/// histogram object)` points, for vectors (`histogram`) and matrices
+/// (`histograms`) alike.
+fn histograms_by_series(v: &Value) -> BTreeMap<String, Vec<(f64, Value)>> {
+    let mut out = BTreeMap::new();
+    for s in v["data"]["result"].as_array().unwrap() {
+        let points: Vec<&Value> = match (s.get("histograms"), s.get("histogram")) {
+            (Some(hs), _) => hs.as_array().unwrap().iter().collect(),
+            (None, Some(h)) => vec![h],
+            (None, None) => Vec::new(),
+        };
+        let parsed = points
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].clone()))
+            .collect();
+        out.insert(s["metric"].to_string(), parsed);
+    }
+    out
+}
+
+/// A number Prometheus writes as text, equal to a relative 1e-9.
+fn close_text(a: &Value, b: &Value) -> bool {
+    let (x, y): (f64, f64) = (
+        a.as_str().unwrap().parse().unwrap(),
+        b.as_str().unwrap().parse().unwrap(),
+    );
+    x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+}
+
+/// As [`assert_same`] for native histogram results: the same series and
+/// timestamps, and per histogram the same count, sum and buckets
+/// (boundary rule, bounds and count, numbers to a relative 1e-9).
+/// Prometheus's answer must hold at least one histogram.
+pub fn assert_same_histograms(what: &str, theirs: &Value, ours: &Value) {
+    assert_eq!(
+        theirs["data"]["resultType"], ours["data"]["resultType"],
+        "{what}: result types differ"
+    );
+    let (a, b) = (histograms_by_series(theirs), histograms_by_series(ours));
+    assert!(
+        a.values().any(|p| !p.is_empty()),
+        "{what}: Prometheus returned no histogram: {theirs}"
+    );
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}: series differ"
+    );
+    for (k, pa) in &a {
+        let pb = &b[k];
+        assert_eq!(pa.len(), pb.len(), "{what} {k}: point counts differ");
+        for ((ta, ha), (tb, hb)) in pa.iter().zip(pb) {
+            assert_eq!(ta, tb, "{what} {k}");
+            let at = format!("{what} {k} at {ta}: Prometheus {ha}, Hourglass {hb}");
+            assert!(close_text(&ha["count"], &hb["count"]), "{at}");
+            assert!(close_text(&ha["sum"], &hb["sum"]), "{at}");
+            let empty = Vec::new();
+            let ba = ha["buckets"].as_array().unwrap_or(&empty);
+            let bb = hb["buckets"].as_array().unwrap_or(&empty);
+            assert_eq!(ba.len(), bb.len(), "{at}");
+            for (x, y) in ba.iter().zip(bb) {
+                let (x, y) = (x.as_array().unwrap(), y.as_array().unwrap());
+                assert_eq!(x.len(), y.len(), "{at}");
+                assert_eq!(x[0], y[0], "{at}");
+                for (a, b) in x.iter().zip(y).skip(1) {
+                    assert!(close_text(a, b), "{at}");
+                }
+            }
         }
     }
 }

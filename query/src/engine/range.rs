@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
+use super::hist_ctx::hpoint_samples;
 use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid, RawSeries};
@@ -49,10 +50,12 @@ pub(crate) fn load(
                 derive_reset_hints(&mut hists);
             }
             ctx.loaded_histograms(&hists);
-            held = held.saturating_add(hists.iter().map(|(_, h)| hist_bytes(h)).sum());
-            Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists)
+            // Decoded whole: charged against the query's sample limit at
+            // once, each as Prometheus counts a histogram point.
+            ctx.keep(hists.iter().map(|(_, h)| hpoint_samples(h)).sum())?;
+            Ok(Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists))
         })
-        .collect();
+        .collect::<Result<_, EvalError>>()?;
     ctx.selected_in(t0.elapsed());
     ctx.add_series(series.len())?;
     // The picked series and their chunk handles, drawn from the memory
@@ -78,13 +81,6 @@ fn derive_reset_hints(hs: &mut [(i64, FloatHistogram)]) {
             H::NotCounterReset
         };
     }
-}
-
-/// The memory a decoded histogram sample takes.
-fn hist_bytes(h: &FloatHistogram) -> usize {
-    size_of::<(i64, FloatHistogram)>()
-        + 8 * (h.positive_buckets.len() + h.negative_buckets.len() + h.custom_values.len())
-        + size_of::<hourglass_storage::Span>() * (h.positive_spans.len() + h.negative_spans.len())
 }
 
 /// Repeats single-step results over `n` steps (for `@`).

@@ -327,22 +327,42 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
         cur.zero_count = zero_f.get(&mut r);
         cur.sum = sum_f.get(&mut r);
         let changed = r.read_bit();
-        let mut values = Vec::with_capacity(buckets.len());
-        for f in &mut buckets {
+        let npos = npos.min(buckets.len());
+        let mut positive = Vec::with_capacity(npos);
+        let mut negative = Vec::with_capacity(buckets.len() - npos);
+        for (j, f) in buckets.iter_mut().enumerate() {
             let v = if changed {
                 f.get(&mut r)
             } else {
                 f.n = f.n.wrapping_add(f.delta);
                 (f.n as f64) / POW10[usize::from(f.k & 7)]
             };
-            values.push(v);
+            if j < npos {
+                positive.push(v);
+            } else {
+                negative.push(v);
+            }
         }
         if r.overrun() {
             return Err(corrupt(i, "stream ends early"));
         }
-        cur.negative_buckets = values.split_off(npos.min(values.len()));
-        cur.positive_buckets = values;
-        out.push((t, cur.clone()));
+        // Built straight into the sample: only the layout is copied.
+        out.push((
+            t,
+            FloatHistogram {
+                counter_reset_hint: cur.counter_reset_hint,
+                schema: cur.schema,
+                zero_threshold: cur.zero_threshold,
+                zero_count: cur.zero_count,
+                count: cur.count,
+                sum: cur.sum,
+                positive_spans: cur.positive_spans.clone(),
+                negative_spans: cur.negative_spans.clone(),
+                positive_buckets: positive,
+                negative_buckets: negative,
+                custom_values: cur.custom_values.clone(),
+            },
+        ));
     }
     Ok(out)
 }

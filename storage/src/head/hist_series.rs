@@ -71,11 +71,13 @@ impl SeriesData {
     /// Histogram samples with `mint <= t <= maxt`, copied for a reader.
     pub(crate) fn histograms_in(&self, mint: i64, maxt: i64) -> Vec<(i64, FloatHistogram)> {
         match self.ooo.hist() {
-            Some(d) if mint <= maxt => d
-                .samples
-                .range(mint..=maxt)
-                .map(|(&t, h)| (t, h.clone()))
-                .collect(),
+            Some(d) if mint <= maxt => {
+                // Sized first: a day of histograms is megabytes, and a
+                // vector grown by doubling copies it over and over.
+                let mut out = Vec::with_capacity(d.samples.range(mint..=maxt).count());
+                out.extend(d.samples.range(mint..=maxt).map(|(&t, h)| (t, h.clone())));
+                out
+            }
             _ => Vec::new(),
         }
     }

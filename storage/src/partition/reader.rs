@@ -222,11 +222,14 @@ impl Partition {
                 .chunks
                 .get(start..end)
                 .ok_or(ChunkError::TooShort { len: 0 })?;
-            out.extend(
-                crate::chunk::histogram::decode(bytes)?
-                    .into_iter()
-                    .filter(|(t, _)| (mint..=maxt).contains(t)),
-            );
+            let mut decoded = crate::chunk::histogram::decode(bytes)?;
+            if out.is_empty() && lo >= mint && hi <= maxt {
+                // The first chunk, whole: kept as decoded.
+                out = decoded;
+                continue;
+            }
+            decoded.retain(|(t, _)| (mint..=maxt).contains(t));
+            out.append(&mut decoded);
         }
         Ok(out)
     }

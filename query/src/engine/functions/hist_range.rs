@@ -7,7 +7,7 @@
 
 use super::super::hist_aggregate::note_conflicting_resets;
 use super::super::histogram::arith::{
-    Incompatible, add, custom_mismatch, equal, map_values, reduce, sub,
+    Incompatible, add_into, custom_mismatch, equal, map_values_in_place, reduce, sub,
 };
 use super::super::histogram::reset::is_reset;
 use super::super::range::{self, HistMatrix};
@@ -42,7 +42,7 @@ pub(super) fn handles(f: F) -> Option<bool> {
 }
 
 /// One step's answer.
-enum Out {
+pub(super) enum Out {
     None,
     Float(f64),
     Hist(FloatHistogram),
@@ -115,7 +115,7 @@ fn one_series(
 }
 
 /// Index ranges of the histogram samples inside each window.
-fn hist_windows<'a>(
+pub(super) fn hist_windows<'a>(
     hs: &'a [(i64, FloatHistogram)],
     ends: &'a [i64],
     range: i64,
@@ -133,15 +133,15 @@ fn hist_windows<'a>(
 }
 
 /// One window of one series.
-struct Window<'a> {
+pub(super) struct Window<'a> {
     /// `resets[i]`: `hists[i + 1]` is a counter reset after `hists[i]`.
-    resets: &'a [bool],
-    floats: &'a [Sample],
+    pub(super) resets: &'a [bool],
+    pub(super) floats: &'a [Sample],
     /// Every float sample of the series (the float rate walks them).
-    all_floats: &'a [Sample],
-    hists: &'a [(i64, FloatHistogram)],
-    end: i64,
-    range: i64,
+    pub(super) all_floats: &'a [Sample],
+    pub(super) hists: &'a [(i64, FloatHistogram)],
+    pub(super) end: i64,
+    pub(super) range: i64,
 }
 
 fn mixed(ctx: &Ctx, name: &str) -> Out {
@@ -154,7 +154,7 @@ fn mixed(ctx: &Ctx, name: &str) -> Out {
     Out::None
 }
 
-fn incompatible(ctx: &Ctx, _why: Incompatible, name: &str) -> Out {
+pub(super) fn incompatible(ctx: &Ctx, _why: Incompatible, name: &str) -> Out {
     ctx.note(
         Note::Warning,
         format!(
@@ -175,7 +175,7 @@ pub(crate) fn note_reconciled(ctx: &Ctx, a: &FloatHistogram, b: &FloatHistogram,
     }
 }
 
-fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
+pub(super) fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
     let (nf, nh) = (w.floats.len(), w.hists.len());
     if nf == 0 && nh == 0 {
         return Out::None;
@@ -254,14 +254,13 @@ fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
             let mut acc = w.hists[0].1.clone();
             for (_, h) in &w.hists[1..] {
                 note_reconciled(ctx, &acc, h, "aggregation");
-                match add(&acc, h) {
-                    Ok(s) => acc = s,
-                    Err(e) => return incompatible(ctx, e, name),
+                if let Err(e) = add_into(&mut acc, h) {
+                    return incompatible(ctx, e, name);
                 }
             }
             if f == F::AvgOverTime {
                 let n = nh as f64;
-                acc = map_values(&acc, |c| c / n);
+                map_values_in_place(&mut acc, |c| c / n);
             }
             acc.counter_reset_hint = CounterResetHint::Gauge;
             Out::Hist(acc)
@@ -347,7 +346,7 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
     } else {
         Extrapolator::new(w.range, false, per_second).rate(f, l, hs.len(), 1.0, start)
     };
-    h = map_values(&h, |c| c * factor);
+    map_values_in_place(&mut h, |c| c * factor);
     h.counter_reset_hint = CounterResetHint::Gauge;
     Out::Hist(h)
 }
@@ -379,10 +378,10 @@ fn increase(
             note_reconciled(ctx, curr, prev, "subtraction");
             sub(curr, prev)?
         };
-        acc = Some(match acc {
-            None => step,
-            Some(a) => add(&a, &step)?,
-        });
+        match &mut acc {
+            None => acc = Some(step),
+            Some(a) => add_into(a, &step)?,
+        }
     }
     acc.ok_or(Incompatible::MixedSchemas)
 }
@@ -452,7 +451,7 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
                 if dt == 0.0 {
                     return Out::None;
                 }
-                d = map_values(&d, |c| c / dt);
+                map_values_in_place(&mut d, |c| c / dt);
             }
             d.counter_reset_hint = CounterResetHint::Gauge;
             Out::Hist(d)

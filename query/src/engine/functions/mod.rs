@@ -8,6 +8,7 @@ mod delta_temporality;
 mod emit;
 mod extended;
 mod extrapolate;
+mod hist_fold;
 mod hist_instant;
 mod hist_range;
 mod histogram;
@@ -161,6 +162,43 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
     };
     out.and_then(|rows| with_hist_rows(ctx, c, rows, g))
         .map(GValue::Vector)
+}
+
+/// `sum`/`avg` by group of the range function `c` (`rate`, `increase`,
+/// `delta`) over the histogram series of its range argument, folded as
+/// each series is evaluated; `None` (nothing taken) unless every series
+/// of the argument holds histograms only. `key_of` gives a series' group.
+pub(crate) fn fold_hist_sum(
+    ctx: &Ctx,
+    c: &Call,
+    key_of: impl Fn(&hourglass_storage::Labels) -> hourglass_storage::Labels,
+    avg: bool,
+    g: Grid,
+) -> Result<Option<Vec<super::value::GSeries>>, EvalError> {
+    let Some(arg) = c.args.first() else {
+        return Ok(None);
+    };
+    let key = hist_key(arg);
+    let Some(hm) = ctx.take_hists(key) else {
+        return Ok(None);
+    };
+    if hm.ends.len() != g.n || hm.series.iter().any(|s| !s.samples.is_empty()) {
+        ctx.stash_hists(key, hm);
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let groups: Vec<usize> = hm
+        .series
+        .iter()
+        .map(|s| {
+            *index.entry(key_of(&s.labels)).or_insert_with_key(|k| {
+                keys.push(k.clone());
+                keys.len() - 1
+            })
+        })
+        .collect();
+    hist_fold::fold_sum(ctx, c.func.id, &hm, &groups, keys, avg).map(Some)
 }
 
 /// The rows of call `c` with the answers for the histogram-carrying

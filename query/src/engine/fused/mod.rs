@@ -159,6 +159,12 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
                 .is_some_and(|e| ctx.has_hists(range::hist_key(e))) =>
         {
             let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
+            if matches!(a.op, Sum | Avg)
+                && !input.iter().any(GSeries::has_any)
+                && let Some(rows) = fold_hists(ctx, a, c, g)?
+            {
+                return Ok(Some(Fused::Done(GValue::Vector(rows))));
+            }
             let input = functions::with_hist_rows(ctx, c, input, g)?;
             return Ok(Some(Fused::Input(input)));
         }
@@ -261,6 +267,18 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
     Ok(Some(Fused::Done(GValue::Vector(
         out.into_iter().map(|(_, s)| s).collect(),
     ))))
+}
+
+/// `sum`/`avg` of a range function over histogram series only, folded
+/// series by series (see [`functions::fold_hist_sum`]).
+fn fold_hists(
+    ctx: &Ctx,
+    a: &Aggregate,
+    c: &crate::parser::ast::Call,
+    g: Grid,
+) -> Result<Option<Vec<GSeries>>, EvalError> {
+    let key_of = |l: &Labels| group_key(l, &a.grouping);
+    functions::fold_hist_sum(ctx, c, key_of, a.op == AggregateOp::Avg, g)
 }
 
 /// One block's accumulators, for the groups its series fall in.

@@ -30,12 +30,17 @@ pub fn scale(h: &FloatHistogram, f: f64) -> FloatHistogram {
 /// Every count and the sum through `f` (scaling, negation, division).
 pub(crate) fn map_values(h: &FloatHistogram, f: impl Fn(f64) -> f64) -> FloatHistogram {
     let mut out = h.clone();
-    out.count = f(h.count);
-    out.sum = f(h.sum);
-    out.zero_count = f(h.zero_count);
-    out.positive_buckets.iter_mut().for_each(|c| *c = f(*c));
-    out.negative_buckets.iter_mut().for_each(|c| *c = f(*c));
+    map_values_in_place(&mut out, f);
     out
+}
+
+/// [`map_values`] without a copy.
+pub(crate) fn map_values_in_place(h: &mut FloatHistogram, f: impl Fn(f64) -> f64) {
+    h.count = f(h.count);
+    h.sum = f(h.sum);
+    h.zero_count = f(h.zero_count);
+    h.positive_buckets.iter_mut().for_each(|c| *c = f(*c));
+    h.negative_buckets.iter_mut().for_each(|c| *c = f(*c));
 }
 
 /// `h` at the coarser schema `to` (buckets merged).
