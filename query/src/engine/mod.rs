@@ -9,6 +9,7 @@
 //! broadcast.
 
 mod aggregate;
+mod align;
 mod aligned;
 mod binary;
 mod error;

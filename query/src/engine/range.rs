@@ -109,6 +109,9 @@ pub(crate) fn vector_selector(
     g: Grid,
     timestamps: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
+    if let Some(a) = vs.align {
+        return super::align::vector_selector(ctx, vs, g, timestamps, a);
+    }
     let (raw, eg, off) = selector_load(ctx, vs, g)?;
     let lookback = ctx.lookback;
     let mut out = selected::par_map_hists(
@@ -226,7 +229,7 @@ pub(crate) fn lookback_each(
 /// histograms: at each step the newer of its float (already in `vals`)
 /// and its histogram sample wins; a stale histogram hides both.
 #[allow(clippy::too_many_arguments)]
-fn lookback_hists(
+pub(crate) fn lookback_hists(
     ctx: &Ctx,
     s: &[Sample],
     hs: &[(i64, FloatHistogram)],
@@ -406,7 +409,11 @@ fn matrix_selector(
 ) -> Result<MatrixArg, EvalError> {
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
-    let (times, ends) = times_for(ctx, vs.at, off, g)?;
+    let (times, mut ends) = times_for(ctx, vs.at, off, g)?;
+    if let Some(a) = vs.align {
+        ends.iter_mut()
+            .for_each(|e| *e = super::align::align_down(*e, a));
+    }
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     // `anchored` also reads the sample before each window, `smoothed` the
     // ones on both sides of it.

@@ -151,6 +151,9 @@ impl Display for VectorSelector {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         self.write_selector(f)?;
         write_modifiers(f, self.at, self.offset, self.offset_expr.as_deref())?;
+        if let Some(ms) = self.align {
+            write!(f, " align {}", format_duration(ms))?;
+        }
         if let Some(m) = self.modifier {
             write!(f, " {}", m.as_str())?;
         }
@@ -166,6 +169,9 @@ impl Display for MatrixSelector {
         f.write_char(']')?;
         let v = &self.vector;
         write_modifiers(f, v.at, v.offset, v.offset_expr.as_deref())?;
+        if let Some(ms) = v.align {
+            write!(f, " align {}", format_duration(ms))?;
+        }
         if let Some(m) = v.modifier {
             write!(f, " {}", m.as_str())?;
         }
