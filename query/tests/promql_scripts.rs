@@ -386,13 +386,27 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
     tally
 }
 
+/// The engine a script runs on: delayed name removal as `delayed` says,
+/// unless the script has a comment line
+/// `# hourglass: delayed_name_removal on` (or `off`). Prometheus's own
+/// test engine runs every script with it on.
+fn engine_for(text: &str, delayed: bool) -> Engine {
+    let delayed = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("# hourglass: delayed_name_removal "))
+        .map_or(delayed, |v| v.trim() == "on");
+    Engine::new(hourglass_query::EngineOptions {
+        delayed_name_removal: delayed,
+        ..hourglass_query::EngineOptions::default()
+    })
+}
+
 #[test]
 fn promql_scripts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/promql/eval");
     let mut files = Vec::new();
     scripts(&root, &mut files);
     assert!(!files.is_empty(), "no scripts under {}", root.display());
-    let engine = Engine::default();
     let (mut evals, mut failures) = (0usize, Vec::new());
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read script");
@@ -401,7 +415,7 @@ fn promql_scripts() {
             .unwrap_or(file)
             .display()
             .to_string();
-        let t = run_script(&engine, &name, &text);
+        let t = run_script(&engine_for(&text, false), &name, &text);
         evals += t.evals;
         failures.extend(t.failures);
     }
@@ -430,7 +444,6 @@ fn outside_scripts() {
     let root = PathBuf::from(dir);
     let mut files = Vec::new();
     scripts(&root, &mut files);
-    let engine = Engine::default();
     let mut all = Tally::default();
     for file in &files {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -441,7 +454,7 @@ fn outside_scripts() {
             .unwrap_or(file)
             .display()
             .to_string();
-        let t = run_script(&engine, &name, &text);
+        let t = run_script(&engine_for(&text, true), &name, &text);
         eprintln!(
             "{name}: {} of {} evals pass ({} of {} on native histograms)",
             t.passed, t.evals, t.native_passed, t.native

@@ -8,7 +8,7 @@ use super::grouping::{group_key, valid_label_name};
 use super::hist_aggregate;
 use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance, warn_invalid_quantiles};
 use super::select_k::select_series;
-use super::value::{GSeries, GValue, Grid};
+use super::value::{DEFERRED_NAME, GSeries, GValue, Grid, NAME, defer_name};
 use crate::parser::ast::{Aggregate, AggregateOp};
 use crate::prom_text::plain_float;
 use hourglass_storage::Labels;
@@ -63,6 +63,9 @@ fn eval_input(
             keys.len() - 1
         });
         members[gi].push(i);
+    }
+    if ctx.delayed_names {
+        defer_group_names(&input, &mut keys, &members);
     }
     ctx.check()?;
     use AggregateOp::*;
@@ -281,5 +284,21 @@ fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
         Stddev => variance(vals.iter().copied()).sqrt(),
         Quantile => quantile(param, vals),
         _ => f64::NAN,
+    }
+}
+
+/// Under delayed name removal, a group kept by `__name__` whose members
+/// include one whose name was to be dropped drops it too, when the query
+/// ends.
+fn defer_group_names(input: &[GSeries], keys: &mut [Labels], members: &[Vec<usize>]) {
+    for (key, group) in keys.iter_mut().zip(members) {
+        let deferred = group.iter().any(|&i| {
+            input
+                .get(i)
+                .is_some_and(|s| s.labels.get(DEFERRED_NAME).is_some())
+        });
+        if deferred && key.get(NAME).is_some() {
+            *key = defer_name(key);
+        }
     }
 }

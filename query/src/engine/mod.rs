@@ -36,7 +36,7 @@ pub use value::{InstantSample, RangeSeries, Value};
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
 use crate::parser::duration_expr::{QueryTimes, bind};
-use hourglass_storage::{Querier, Sample};
+use hourglass_storage::{Labels, Querier, Sample};
 use stats::StepSamples;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,6 +72,10 @@ pub struct EngineOptions {
     /// Samples all running queries together may hold (each query's count
     /// is drawn from it), so concurrent queries cannot exceed it together.
     pub memory_budget_samples: usize,
+    /// Prometheus's `promql-delayed-name-removal`: operations that drop the
+    /// metric name only mark it, and it is removed when the query ends,
+    /// so `label_replace`, `on(__name__)` and `by (__name__)` still see it.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -86,6 +90,7 @@ impl Default for EngineOptions {
             max_concurrency: 20,
             queue_timeout: Duration::from_secs(120),
             memory_budget_samples: 100_000_000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -207,7 +212,7 @@ impl Engine {
                 },
                 GValue::String(s) => Value::String { t, s },
                 GValue::Vector(series) => Value::Vector(
-                    series
+                    ctx.finish(series)?
                         .into_iter()
                         .filter_map(|mut s| {
                             let h = s.hists.first_mut().and_then(Option::take);
@@ -282,7 +287,7 @@ impl Engine {
                 labels: Default::default(),
                 vals: v.into_iter().map(Some).collect(),
             }],
-            GValue::Vector(s) => value::merge_same_labels(s)?,
+            GValue::Vector(s) => value::merge_same_labels(ctx.finish(s)?)?,
             GValue::String(_) => return Err(EvalError::BadRangeType { got: "string" }),
         };
         // The result's points are held too, as Prometheus counts them.
@@ -339,6 +344,7 @@ impl Engine {
             .map_or(self.opts.timeout, |t| t.min(self.opts.timeout));
         Ctx {
             querier: q,
+            delayed_names: self.opts.delayed_name_removal,
             lookback: qo
                 .lookback_delta_ms
                 .filter(|&l| l > 0)
@@ -384,6 +390,8 @@ pub(crate) enum Note {
 pub(crate) struct Ctx<'a> {
     pub querier: &'a dyn Querier,
     pub lookback: i64,
+    /// [`EngineOptions::delayed_name_removal`].
+    pub delayed_names: bool,
     pub query_start: i64,
     pub query_end: i64,
     /// The query's step; 0 for an instant query.
@@ -432,6 +440,25 @@ impl Drop for Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// The labels of a result that no longer carries the metric name:
+    /// without it, or with it deferred under delayed name removal.
+    pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
+        if self.delayed_names {
+            value::defer_name(l)
+        } else {
+            value::drop_name(l)
+        }
+    }
+
+    /// A query's final series: deferred names removed.
+    fn finish(&self, series: Vec<value::GSeries>) -> Result<Vec<value::GSeries>, EvalError> {
+        if self.delayed_names {
+            value::finish_deferred(series)
+        } else {
+            Ok(series)
+        }
+    }
+
     /// Evaluates a sub-expression over `g`: how operators and functions
     /// reach their operands without importing the evaluator that calls
     /// them.

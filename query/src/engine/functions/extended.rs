@@ -13,7 +13,7 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range::{self, MatrixArg};
 use super::super::selected;
-use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::value::{GSeries, Grid, merge_unless_distinct, one_name};
 use crate::parser::ast::{RangeModifier, VectorSelector};
 use crate::parser::functions::Func;
 use hourglass_storage::Sample;
@@ -41,7 +41,7 @@ pub(super) fn call(
                 .collect();
             Ok(GSeries {
                 hists: Vec::new(),
-                labels: drop_name(labels),
+                labels: ctx.drop_name(labels),
                 vals,
             })
         },

@@ -2,7 +2,7 @@
 //! buckets.
 
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, drop_name, merge_same_labels};
+use super::super::value::{GSeries, Grid, merge_same_labels};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
 use super::hist_instant;
@@ -255,7 +255,7 @@ fn per_histogram(
         }
         out.push(GSeries {
             hists: Vec::new(),
-            labels: drop_name(&key),
+            labels: ctx.drop_name(&key),
             vals,
         });
     }

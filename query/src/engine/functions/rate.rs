@@ -4,7 +4,7 @@ use super::super::error::EvalError;
 use super::super::range;
 use super::super::range::MatrixArg;
 use super::super::selected;
-use super::super::value::{GSeries, Grid, drop_name, merge_unless_distinct, one_name};
+use super::super::value::{GSeries, Grid, merge_unless_distinct, one_name};
 use super::super::{Ctx, Note};
 use super::Emit;
 use super::apply::over_windows;
@@ -59,7 +59,7 @@ pub(crate) fn from_matrix(
             windowed_each(smp, &ends, step, width, counter, per_second, &mut emit);
             Ok(GSeries {
                 hists: Vec::new(),
-                labels: drop_name(labels),
+                labels: ctx.drop_name(labels),
                 vals,
             })
         },
