@@ -148,7 +148,7 @@ pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
 
 /// Classic and native results together; a labelset both give is a mix
 /// of classic and native histograms, which has no answer.
-fn with_native(
+pub(super) fn with_native(
     ctx: &Ctx,
     mut classic: Vec<GSeries>,
     mut native: Vec<(String, GSeries)>,
@@ -187,7 +187,7 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
 /// labels without `le`; series without a parsable `le` are ignored. The
 /// results drop the metric name; two histograms left with one labelset
 /// are an error.
-fn per_histogram(
+pub(super) fn per_histogram(
     ctx: &Ctx,
     func: &str,
     input: Vec<GSeries>,
