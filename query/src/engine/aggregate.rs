@@ -1,7 +1,6 @@
 //! Aggregation operators over the step grid: series are grouped once
 //! (labels do not change over time), then each group is folded per step.
 
-use super::Ctx;
 use super::error::EvalError;
 use super::fused::{self, Fused};
 use super::grouping::{group_key, valid_label_name};
@@ -9,6 +8,7 @@ use super::hist_aggregate;
 use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance, warn_invalid_quantiles};
 use super::select_k::select_series;
 use super::value::{DEFERRED_NAME, GSeries, GValue, Grid, NAME, defer_name};
+use super::{Ctx, Note};
 use crate::parser::ast::{Aggregate, AggregateOp};
 use crate::prom_text::plain_float;
 use hourglass_storage::Labels;
@@ -76,7 +76,21 @@ fn eval_input(
     }
     let out = match a.op {
         Topk | Bottomk | Limitk | LimitRatio => {
-            select_series(ctx, a.op, input, &members, g.n, scalar_param)?
+            {
+                // As in Prometheus, k (or the ratio) is the parameter's
+                // value at the first step, for every step.
+                let first = scalar_param(0);
+                if a.op == LimitRatio && !(-1.0..=1.0).contains(&first) {
+                    ctx.note(
+                        Note::Warning,
+                        format!(
+                            "PromQL warning: ratio value should be between -1 and 1, got {first}, capping to {}",
+                            first.clamp(-1.0, 1.0)
+                        ),
+                    );
+                }
+                select_series(ctx, a.op, input, &members, g.n, |_| first)?
+            }
         }
         CountValues => {
             let label = match &param {

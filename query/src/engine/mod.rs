@@ -21,6 +21,7 @@ pub(crate) mod hist_aggregate;
 mod hist_binary;
 mod hist_ctx;
 pub mod histogram;
+mod label_hash;
 mod notes;
 mod numeric;
 mod range;
