@@ -235,10 +235,10 @@ pub(crate) fn named(name: &str) -> &str {
     if name == DEFERRED_NAME { NAME } else { name }
 }
 
-/// [`drop_name`] under delayed name removal: the name moves to
-/// [`DEFERRED_NAME`].
+/// [`drop_name`] under delayed name removal: the name (or one already
+/// deferred) moves to [`DEFERRED_NAME`].
 pub(crate) fn defer_name(l: &Labels) -> Labels {
-    let Some(name) = l.get(NAME) else {
+    let Some(name) = metric_name_of(l) else {
         return drop_name(l);
     };
     Labels::from_pairs(
