@@ -6,17 +6,9 @@ use super::Ctx;
 use super::error::EvalError;
 use super::range;
 use super::selected;
-use super::value::{GSeries, Grid};
+use super::value::{GSeries, Grid, align_down};
 use crate::parser::ast::VectorSelector;
 use hourglass_storage::{ReadAs, is_stale_nan};
-
-/// `t` rounded down (towards minus infinity) to a multiple of `align`.
-pub(crate) fn align_down(t: i64, align: i64) -> i64 {
-    if align <= 0 {
-        return t;
-    }
-    t.saturating_sub(t.rem_euclid(align))
-}
 
 /// An instant selector with `align`: as [`range::vector_selector`], each
 /// step reading at its aligned time.

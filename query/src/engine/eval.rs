@@ -26,6 +26,9 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
         Expr::Vector(vs) if vs.modifier.is_some() => {
             GValue::Vector(functions::smoothed_selector(ctx, vs, g)?)
         }
+        Expr::Vector(vs) if let Some(a) = vs.align => {
+            GValue::Vector(super::align::vector_selector(ctx, vs, g, false, a)?)
+        }
         Expr::Vector(vs) => GValue::Vector(range::vector_selector(ctx, vs, g, false)?),
         Expr::Matrix(_) | Expr::Subquery(_) => {
             return Err(EvalError::BadRangeType {

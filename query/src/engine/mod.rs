@@ -37,7 +37,7 @@ pub use value::{InstantSample, RangeSeries, Value};
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
 use crate::parser::duration_expr::{QueryTimes, bind};
-use hourglass_storage::{Labels, Querier, Sample};
+use hourglass_storage::{Querier, Sample};
 use stats::StepSamples;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -73,9 +73,7 @@ pub struct EngineOptions {
     /// Samples all running queries together may hold (each query's count
     /// is drawn from it), so concurrent queries cannot exceed it together.
     pub memory_budget_samples: usize,
-    /// Prometheus's `promql-delayed-name-removal`: operations that drop the
-    /// metric name only mark it, and it is removed when the query ends,
-    /// so `label_replace`, `on(__name__)` and `by (__name__)` still see it.
+    /// Prometheus's `promql-delayed-name-removal` (see [`value::DEFERRED_NAME`]).
     pub delayed_name_removal: bool,
 }
 
@@ -391,8 +389,7 @@ pub(crate) enum Note {
 pub(crate) struct Ctx<'a> {
     pub querier: &'a dyn Querier,
     pub lookback: i64,
-    /// [`EngineOptions::delayed_name_removal`].
-    pub delayed_names: bool,
+    pub delayed_names: bool, // EngineOptions::delayed_name_removal
     pub query_start: i64,
     pub query_end: i64,
     /// The query's step; 0 for an instant query.
@@ -441,25 +438,6 @@ impl Drop for Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// The labels of a result that no longer carries the metric name:
-    /// without it, or with it deferred under delayed name removal.
-    pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
-        if self.delayed_names {
-            value::defer_name(l)
-        } else {
-            value::drop_name(l)
-        }
-    }
-
-    /// A query's final series: deferred names removed.
-    fn finish(&self, series: Vec<value::GSeries>) -> Result<Vec<value::GSeries>, EvalError> {
-        if self.delayed_names {
-            value::finish_deferred(series)
-        } else {
-            Ok(series)
-        }
-    }
-
     /// Evaluates a sub-expression over `g`: how operators and functions
     /// reach their operands without importing the evaluator that calls
     /// them.

@@ -109,9 +109,6 @@ pub(crate) fn vector_selector(
     g: Grid,
     timestamps: bool,
 ) -> Result<Vec<GSeries>, EvalError> {
-    if let Some(a) = vs.align {
-        return super::align::vector_selector(ctx, vs, g, timestamps, a);
-    }
     let (raw, eg, off) = selector_load(ctx, vs, g)?;
     let lookback = ctx.lookback;
     let mut out = selected::par_map_hists(
@@ -412,7 +409,7 @@ fn matrix_selector(
     let (times, mut ends) = times_for(ctx, vs.at, off, g)?;
     if let Some(a) = vs.align {
         ends.iter_mut()
-            .for_each(|e| *e = super::align::align_down(*e, a));
+            .for_each(|e| *e = super::value::align_down(*e, a));
     }
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     // `anchored` also reads the sample before each window, `smoothed` the

@@ -197,6 +197,15 @@ pub(crate) fn merge_unless_distinct(
     }
 }
 
+/// `t` rounded down (towards minus infinity) to a multiple of `align`,
+/// as the `align` selector modifier reads.
+pub(crate) fn align_down(t: i64, align: i64) -> i64 {
+    if align <= 0 {
+        return t;
+    }
+    t.saturating_sub(t.rem_euclid(align))
+}
+
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
     if l.get(TYPE).is_none() && l.get(UNIT).is_none() {
@@ -264,4 +273,25 @@ pub(crate) fn finish_deferred(mut series: Vec<GSeries>) -> Result<Vec<GSeries>, 
         }
     }
     merge_same_labels(series)
+}
+
+impl super::Ctx<'_> {
+    /// The labels of a result that no longer carries the metric name:
+    /// without it, or with it deferred under delayed name removal.
+    pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
+        if self.delayed_names {
+            defer_name(l)
+        } else {
+            drop_name(l)
+        }
+    }
+
+    /// A query's final series: deferred names removed.
+    pub(crate) fn finish(&self, series: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+        if self.delayed_names {
+            finish_deferred(series)
+        } else {
+            Ok(series)
+        }
+    }
 }
