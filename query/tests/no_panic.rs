@@ -89,6 +89,13 @@ const PIECES: &[&str] = &[
     "max_of(1, ",
     "direct_delta_rate(",
     "{__type__=\"counter\"}",
+    "align 1m",
+    "align",
+    "histogram_quantiles(",
+    ", \"q\", 0.5, 0.9)",
+    "{{schema:0 sum:1 count:1}}",
+    "{{",
+    "}}",
 ];
 
 /// Everything the soup is made of.
@@ -249,4 +256,19 @@ fn many_expensive_regexes_hit_the_compile_budget() {
     let err = parse(&q).unwrap_err();
     assert!(err.message().contains("too expensive"), "{err}");
     assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+}
+
+/// The test scripts' native-histogram literal `{{schema:0 ...}}` is script
+/// notation, not PromQL: the parser refuses it (cleanly), alone or inside
+/// an expression.
+#[test]
+fn histogram_literals_of_the_scripts_are_not_promql() {
+    for q in [
+        "{{schema:0 sum:1 count:1}}",
+        "foo + {{schema:0 sum:1 count:1}}",
+        "{{}}",
+    ] {
+        assert!(parse(q).is_err(), "{q} parsed");
+        parse_and_round_trip(q.as_bytes());
+    }
 }

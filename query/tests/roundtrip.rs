@@ -147,6 +147,9 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
             VectorSelector {
                 name: name.map(str::to_owned),
                 matchers,
+                // An even positive offset also aligns, so `align` prints
+                // and parses back beside every other modifier.
+                align: offset.filter(|&o| o > 0 && o % 2 == 0),
                 offset: if offset_expr.is_some() { None } else { offset },
                 offset_expr,
                 at,
@@ -457,6 +460,7 @@ fn call(ty: ValueType, d: u32) -> BoxedStrategy<Expr> {
                                 offset_expr: None,
                                 at: None,
                                 modifier: None,
+                                align: None,
                             })
                         })
                         .boxed(),

@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// --enable-feature=type-and-unit-labels (changes those series' labels).
     #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS")]
     type_and_unit_labels: bool,
+    /// PromQL drops the metric name only when a query ends (so
+    /// label_replace, on(__name__) and by (__name__) still see it), as
+    /// Prometheus's --enable-feature=promql-delayed-name-removal.
+    #[arg(long, env = "HOURGLASS_ENABLE_DELAYED_NAME_REMOVAL")]
+    enable_delayed_name_removal: bool,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
     #[arg(long, default_value = "job")]
@@ -297,6 +302,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_concurrency: usize::try_from(args.query_max_concurrency).unwrap_or(usize::MAX),
         queue_timeout: args.query_queue_timeout,
         memory_budget_samples: args.query_memory_budget,
+        delayed_name_removal: args.enable_delayed_name_removal,
         ..EngineOptions::default()
     });
     let scraper = start_scraping(

@@ -1,14 +1,14 @@
 //! Aggregation operators over the step grid: series are grouped once
 //! (labels do not change over time), then each group is folded per step.
 
-use super::Ctx;
 use super::error::EvalError;
 use super::fused::{self, Fused};
 use super::grouping::{group_key, valid_label_name};
 use super::hist_aggregate;
 use super::numeric::{kahan_inc, kahan_sum, mean, quantile, variance, warn_invalid_quantiles};
 use super::select_k::select_series;
-use super::value::{GSeries, GValue, Grid};
+use super::value::{DEFERRED_NAME, GSeries, GValue, Grid, NAME, defer_name};
+use super::{Ctx, Note};
 use crate::parser::ast::{Aggregate, AggregateOp};
 use crate::prom_text::plain_float;
 use hourglass_storage::Labels;
@@ -64,6 +64,9 @@ fn eval_input(
         });
         members[gi].push(i);
     }
+    if ctx.delayed_names {
+        defer_group_names(&input, &mut keys, &members);
+    }
     ctx.check()?;
     use AggregateOp::*;
     if hists && matches!(a.op, Sum | Avg) {
@@ -73,7 +76,21 @@ fn eval_input(
     }
     let out = match a.op {
         Topk | Bottomk | Limitk | LimitRatio => {
-            select_series(ctx, a.op, input, &members, g.n, scalar_param)?
+            {
+                // As in Prometheus, k (or the ratio) is the parameter's
+                // value at the first step, for every step.
+                let first = scalar_param(0);
+                if a.op == LimitRatio && !(-1.0..=1.0).contains(&first) {
+                    ctx.note(
+                        Note::Warning,
+                        format!(
+                            "PromQL warning: ratio value should be between -1 and 1, got {first}, capping to {}",
+                            first.clamp(-1.0, 1.0)
+                        ),
+                    );
+                }
+                select_series(ctx, a.op, input, &members, g.n, |_| first)?
+            }
         }
         CountValues => {
             let label = match &param {
@@ -281,5 +298,21 @@ fn fold(op: AggregateOp, vals: &mut [f64], param: f64) -> f64 {
         Stddev => variance(vals.iter().copied()).sqrt(),
         Quantile => quantile(param, vals),
         _ => f64::NAN,
+    }
+}
+
+/// Under delayed name removal, a group kept by `__name__` whose members
+/// include one whose name was to be dropped drops it too, when the query
+/// ends.
+fn defer_group_names(input: &[GSeries], keys: &mut [Labels], members: &[Vec<usize>]) {
+    for (key, group) in keys.iter_mut().zip(members) {
+        let deferred = group.iter().any(|&i| {
+            input
+                .get(i)
+                .is_some_and(|s| s.labels.get(DEFERRED_NAME).is_some())
+        });
+        if deferred && key.get(NAME).is_some() {
+            *key = defer_name(key);
+        }
     }
 }

@@ -7,7 +7,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::hist_binary::{self, Answer, Operand};
-use super::value::{GSeries, GValue, Grid, drop_name, merge_same_labels, names_metric};
+use super::value::{GSeries, GValue, Grid, merge_same_labels, named, names_metric};
 use crate::parser::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
 use hourglass_storage::{FloatHistogram, Labels};
 use std::collections::HashMap;
@@ -114,7 +114,7 @@ fn vector_scalar(
     let drop = drops_name(op, return_bool);
     for s in &mut series {
         if drop {
-            s.labels = drop_name(&s.labels);
+            s.labels = ctx.drop_name(&s.labels);
         }
         for (v, &sc) in s.vals.iter_mut().zip(scalar) {
             if let Some(x) = *v {
@@ -161,8 +161,8 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     if m.on {
         Labels::from_pairs(
             l.iter()
-                .filter(|p| m.labels.iter().any(|n| n == &*p.name))
-                .map(|p| (&*p.name, &*p.value)),
+                .map(|p| (named(&p.name), &*p.value))
+                .filter(|(name, _)| m.labels.iter().any(|n| n == name)),
         )
     } else {
         Labels::from_pairs(
@@ -247,6 +247,21 @@ fn set_op(
             merge_same_labels(out)?
         }
     })
+}
+
+/// [`result_labels`], the name deferred under delayed name removal.
+fn result_labels_in(
+    ctx: &Ctx,
+    many: &Labels,
+    one: &Labels,
+    m: &VectorMatching,
+    drop: bool,
+) -> Labels {
+    if drop && ctx.delayed_names {
+        ctx.drop_name(&result_labels(many, one, m, false))
+    } else {
+        result_labels(many, one, m, drop)
+    }
 }
 
 fn result_labels(many: &Labels, one: &Labels, m: &VectorMatching, drop: bool) -> Labels {
@@ -433,7 +448,7 @@ fn vector_vector(
     for (i, ms) in many.iter().enumerate() {
         for &j in &one_by_sig[msig[i]] {
             let os = &one[j];
-            let labels = result_labels(&ms.labels, &os.labels, m, drop);
+            let labels = result_labels_in(ctx, &ms.labels, &os.labels, m, drop);
             ctx.check()?;
             let mut vals = ctx.grid(n)?;
             let mut hists: Vec<Option<FloatHistogram>> = Vec::new();
@@ -512,7 +527,7 @@ fn vector_vector(
                 }
             }
             if vals.iter().any(Option::is_some) {
-                let labels = result_labels(&ms.labels, &empty, m, drop);
+                let labels = result_labels_in(ctx, &ms.labels, &empty, m, drop);
                 push_merged(&mut out, &mut by_labels, labels, vals)?;
             }
         }

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GValue, Grid, RangeSeries, drop_name, merge_same_labels, samples_held};
+use super::value::{GValue, Grid, RangeSeries, merge_same_labels, samples_held};
 use super::{aggregate, aligned, binary, functions, range};
 use crate::parser::ast::{Expr, UnaryOp};
 
@@ -26,6 +26,9 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
         Expr::Vector(vs) if vs.modifier.is_some() => {
             GValue::Vector(functions::smoothed_selector(ctx, vs, g)?)
         }
+        Expr::Vector(vs) if let Some(a) = vs.align => {
+            GValue::Vector(super::align::vector_selector(ctx, vs, g, false, a)?)
+        }
         Expr::Vector(vs) => GValue::Vector(range::vector_selector(ctx, vs, g, false)?),
         Expr::Matrix(_) | Expr::Subquery(_) => {
             return Err(EvalError::BadRangeType {
@@ -41,7 +44,7 @@ fn eval_node(ctx: &Ctx, e: &Expr, g: Grid) -> Result<GValue, EvalError> {
                 }
                 (UnaryOp::Neg, GValue::Vector(mut series)) => {
                     for s in &mut series {
-                        s.labels = drop_name(&s.labels);
+                        s.labels = ctx.drop_name(&s.labels);
                         s.vals.iter_mut().flatten().for_each(|x| *x = -*x);
                         for h in s.hists.iter_mut().flatten() {
                             *h = super::histogram::arith::map_values(h, |c| -c);

@@ -1,6 +1,6 @@
 //! The labels an aggregation groups a series under.
 
-use super::value::names_metric;
+use super::value::{named, names_metric};
 use crate::parser::ast::Grouping;
 use hourglass_storage::Labels;
 
@@ -10,8 +10,8 @@ pub(crate) fn group_key(l: &Labels, g: &Option<Grouping>) -> Labels {
         None => Labels::default(),
         Some(Grouping::By(names)) => Labels::from_pairs(
             l.iter()
-                .filter(|p| names.iter().any(|n| n == &*p.name))
-                .map(|p| (&*p.name, &*p.value)),
+                .map(|p| (named(&p.name), &*p.value))
+                .filter(|(name, _)| names.iter().any(|n| n == name)),
         ),
         Some(Grouping::Without(names)) => Labels::from_pairs(
             l.iter()

@@ -9,6 +9,7 @@
 //! broadcast.
 
 mod aggregate;
+mod align;
 mod aligned;
 mod binary;
 mod error;
@@ -20,6 +21,7 @@ pub(crate) mod hist_aggregate;
 mod hist_binary;
 mod hist_ctx;
 pub mod histogram;
+mod label_hash;
 mod notes;
 mod numeric;
 mod range;
@@ -71,6 +73,8 @@ pub struct EngineOptions {
     /// Samples all running queries together may hold (each query's count
     /// is drawn from it), so concurrent queries cannot exceed it together.
     pub memory_budget_samples: usize,
+    /// Prometheus's `promql-delayed-name-removal` (see [`value::DEFERRED_NAME`]).
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -85,6 +89,7 @@ impl Default for EngineOptions {
             max_concurrency: 20,
             queue_timeout: Duration::from_secs(120),
             memory_budget_samples: 100_000_000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -206,7 +211,7 @@ impl Engine {
                 },
                 GValue::String(s) => Value::String { t, s },
                 GValue::Vector(series) => Value::Vector(
-                    series
+                    ctx.finish(series)?
                         .into_iter()
                         .filter_map(|mut s| {
                             let h = s.hists.first_mut().and_then(Option::take);
@@ -281,7 +286,7 @@ impl Engine {
                 labels: Default::default(),
                 vals: v.into_iter().map(Some).collect(),
             }],
-            GValue::Vector(s) => value::merge_same_labels(s)?,
+            GValue::Vector(s) => value::merge_same_labels(ctx.finish(s)?)?,
             GValue::String(_) => return Err(EvalError::BadRangeType { got: "string" }),
         };
         // The result's points are held too, as Prometheus counts them.
@@ -338,6 +343,7 @@ impl Engine {
             .map_or(self.opts.timeout, |t| t.min(self.opts.timeout));
         Ctx {
             querier: q,
+            delayed_names: self.opts.delayed_name_removal,
             lookback: qo
                 .lookback_delta_ms
                 .filter(|&l| l > 0)
@@ -383,6 +389,7 @@ pub(crate) enum Note {
 pub(crate) struct Ctx<'a> {
     pub querier: &'a dyn Querier,
     pub lookback: i64,
+    pub delayed_names: bool, // EngineOptions::delayed_name_removal
     pub query_start: i64,
     pub query_end: i64,
     /// The query's step; 0 for an instant query.

@@ -216,7 +216,7 @@ pub(crate) fn lookback_each(
 /// histograms: at each step the newer of its float (already in `vals`)
 /// and its histogram sample wins; a stale histogram hides both.
 #[allow(clippy::too_many_arguments)]
-fn lookback_hists(
+pub(crate) fn lookback_hists(
     ctx: &Ctx,
     s: &[Sample],
     hs: &[(i64, FloatHistogram)],
@@ -396,7 +396,11 @@ fn matrix_selector(
 ) -> Result<MatrixArg, EvalError> {
     let vs = &ms.vector;
     let off = vs.offset.unwrap_or(0);
-    let (times, ends) = times_for(ctx, vs.at, off, g)?;
+    let (times, mut ends) = times_for(ctx, vs.at, off, g)?;
+    if let Some(a) = vs.align {
+        ends.iter_mut()
+            .for_each(|e| *e = super::value::align_down(*e, a));
+    }
     let (first, last) = (ends[0], ends[ends.len() - 1]);
     // `anchored` also reads the sample before each window, `smoothed` the
     // ones on both sides of it.

@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
+use super::label_hash::prometheus_hash;
 use super::numeric::{nan_first, nan_last};
 use super::value::GSeries;
 use crate::parser::ast::AggregateOp;
@@ -61,7 +62,7 @@ pub(super) fn select_series(
                     let r = p.clamp(-1.0, 1.0);
                     present
                         .filter(|&i| {
-                            let ratio = input[i].labels.stable_hash() as f64 / u64::MAX as f64;
+                            let ratio = prometheus_hash(&input[i].labels) as f64 / u64::MAX as f64;
                             if r >= 0.0 {
                                 ratio < r
                             } else {

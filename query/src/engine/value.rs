@@ -197,6 +197,15 @@ pub(crate) fn merge_unless_distinct(
     }
 }
 
+/// `t` rounded down (towards minus infinity) to a multiple of `align`,
+/// as the `align` selector modifier reads.
+pub(crate) fn align_down(t: i64, align: i64) -> i64 {
+    if align <= 0 {
+        return t;
+    }
+    t.saturating_sub(t.rem_euclid(align))
+}
+
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
     if l.get(TYPE).is_none() && l.get(UNIT).is_none() {
@@ -218,7 +227,71 @@ pub(crate) const TYPE: &str = "__type__";
 /// See [`TYPE`].
 pub(crate) const UNIT: &str = "__unit__";
 
-/// `__name__`, `__type__` or `__unit__`.
+/// Under delayed name removal, where an operation that drops the metric
+/// name puts it instead: matching and grouping look through it as through
+/// `__name__` (`on(__name__)` and `by (__name__)` still see the name,
+/// `label_replace` can still read it), and the end of the query removes it.
+pub(crate) const DEFERRED_NAME: &str = "__hourglass_dropped_name__";
+
+/// `__name__`, `__type__`, `__unit__` or a deferred name.
 pub(crate) fn names_metric(label: &str) -> bool {
-    label == NAME || label == TYPE || label == UNIT
+    label == NAME || label == TYPE || label == UNIT || label == DEFERRED_NAME
+}
+
+/// A label's name as matching and grouping see it: a deferred name is the
+/// metric name.
+pub(crate) fn named(name: &str) -> &str {
+    if name == DEFERRED_NAME { NAME } else { name }
+}
+
+/// [`drop_name`] under delayed name removal: the name (or one already
+/// deferred) moves to [`DEFERRED_NAME`].
+pub(crate) fn defer_name(l: &Labels) -> Labels {
+    let Some(name) = metric_name_of(l) else {
+        return drop_name(l);
+    };
+    Labels::from_pairs(
+        l.iter()
+            .filter(|p| !names_metric(&p.name))
+            .map(|p| (&*p.name, &*p.value))
+            .chain(std::iter::once((DEFERRED_NAME, name))),
+    )
+}
+
+/// The metric name as an operation reading `__name__` sees it: the live
+/// one, or one whose removal is deferred.
+pub(crate) fn metric_name_of(l: &Labels) -> Option<&str> {
+    l.get(NAME).or_else(|| l.get(DEFERRED_NAME))
+}
+
+/// The end of a query under delayed name removal: deferred names go, and
+/// series left with one labelset are merged (an error where they meet).
+pub(crate) fn finish_deferred(mut series: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+    for s in &mut series {
+        if s.labels.get(DEFERRED_NAME).is_some() {
+            s.labels = s.labels.without(DEFERRED_NAME);
+        }
+    }
+    merge_same_labels(series)
+}
+
+impl super::Ctx<'_> {
+    /// The labels of a result that no longer carries the metric name:
+    /// without it, or with it deferred under delayed name removal.
+    pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
+        if self.delayed_names {
+            defer_name(l)
+        } else {
+            drop_name(l)
+        }
+    }
+
+    /// A query's final series: deferred names removed.
+    pub(crate) fn finish(&self, series: Vec<GSeries>) -> Result<Vec<GSeries>, EvalError> {
+        if self.delayed_names {
+            finish_deferred(series)
+        } else {
+            Ok(series)
+        }
+    }
 }

@@ -95,6 +95,10 @@ pub struct VectorSelector {
     pub at: Option<At>,
     /// `anchored`/`smoothed` (on a range selector: on its window).
     pub modifier: Option<RangeModifier>,
+    /// `align 1m` (experimental): the time the selector reads at (after
+    /// `@` and `offset`) rounded down to a multiple of this many
+    /// milliseconds; `None` when absent or zero.
+    pub align: Option<i64>,
 }
 
 /// The window modifiers of Prometheus 3's extended range selectors.

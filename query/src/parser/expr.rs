@@ -120,7 +120,8 @@ impl<'a> Parser<'a> {
         self.node(expr, ty, t.start, end, operand.depth)
     }
 
-    /// A primary followed by any number of `[…]`, `offset` and `@`.
+    /// A primary followed by any number of `[…]`, `offset`, `@`, `align`
+    /// and `anchored`/`smoothed`.
     fn parse_postfix(&mut self) -> PResult<Node> {
         let mut node = self.parse_primary()?;
         loop {
@@ -129,6 +130,9 @@ impl<'a> Parser<'a> {
                 Tok::LBracket => self.parse_range_or_subquery(node)?,
                 Tok::At => self.parse_at(node)?,
                 Tok::Ident if self.is_word(t, "offset") => self.parse_offset(node)?,
+                Tok::Ident if self.is_word(t, "align") && self.align_follows() => {
+                    self.parse_align(node)?
+                }
                 Tok::Ident if self.is_word(t, "anchored") || self.is_word(t, "smoothed") => {
                     self.parse_range_modifier(node)?
                 }

@@ -159,6 +159,7 @@ function_table! {
     HistogramCount "histogram_count" f(&[V], V);
     HistogramFraction "histogram_fraction" f(&[S, S, V], V);
     HistogramQuantile "histogram_quantile" f(&[S, V], V);
+    HistogramQuantiles "histogram_quantiles" exp(opt(&[V, Str, S], -1));
     HistogramStddev "histogram_stddev" f(&[V], V);
     HistogramStdvar "histogram_stdvar" f(&[V], V);
     HistogramSum "histogram_sum" f(&[V], V);

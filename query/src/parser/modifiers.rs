@@ -1,4 +1,4 @@
-//! The modifiers of expressions: `offset`, `@`, `anchored`/`smoothed` on
+//! The modifiers of expressions: `offset`, `@`, `align`, `anchored`/`smoothed` on
 //! selectors, and `bool`, `on`/`ignoring`, `group_left`/`group_right` and
 //! `fill`/`fill_left`/`fill_right` on binary operators.
 
@@ -186,6 +186,40 @@ impl<'a> Parser<'a> {
         // A zero offset is no offset, as Prometheus prints it.
         *slot = (ms != 0).then_some(ms);
         *expr_slot = expr;
+        node.end = end;
+        Ok(node)
+    }
+
+    /// Is the `align` at the cursor the modifier, i.e. followed by a
+    /// duration or number (`metric align 1m`), rather than a name?
+    pub(crate) fn align_follows(&self) -> bool {
+        matches!(self.peek_at(1).kind, Tok::Number | Tok::Duration)
+    }
+
+    /// `align <duration>` (experimental) on a selector: steps read at
+    /// their time (after `@` and `offset`) rounded down to a multiple of
+    /// the duration; `align 0` aligns nothing.
+    pub(crate) fn parse_align(&mut self, mut node: Node) -> PResult<Node> {
+        let kw = self.next();
+        let ms = self.duration_ms("an align duration such as 1m")?;
+        let end = self.prev_end(kw);
+        let slot = match &mut node.expr {
+            Expr::Vector(v) => &mut v.align,
+            Expr::Matrix(m) => &mut m.vector.align,
+            _ => {
+                return Err(ParseError::new(
+                    kw.start..end,
+                    "align modifier must be preceded by an instant vector selector or range vector selector",
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(ParseError::new(
+                kw.start..end,
+                "align may not be set multiple times",
+            ));
+        }
+        *slot = (ms != 0).then_some(ms);
         node.end = end;
         Ok(node)
     }

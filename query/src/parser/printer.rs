@@ -150,6 +150,9 @@ impl VectorSelector {
     /// then an `anchored`/`smoothed` modifier.
     fn write_suffix(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write_modifiers(f, self.at, self.offset, self.offset_expr.as_deref())?;
+        if let Some(ms) = self.align {
+            write!(f, " align {}", format_duration(ms))?;
+        }
         if let Some(m) = self.modifier {
             write!(f, " {}", m.as_str())?;
         }

@@ -206,6 +206,7 @@ impl<'a> Parser<'a> {
             offset_expr: None,
             at: None,
             modifier: None,
+            align: None,
         };
         self.node(Expr::Vector(vs), ValueType::Vector, start, end, 0)
     }

@@ -5,7 +5,7 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range::{self, MatrixArg};
 use super::super::selected;
-use super::super::value::{GSeries, drop_name, merge_same_labels, merge_unless_distinct, one_name};
+use super::super::value::{GSeries, merge_same_labels, merge_unless_distinct, one_name};
 use hourglass_storage::Sample;
 
 /// One value per window end for every series of `m`, from `vals` (the
@@ -30,7 +30,7 @@ where
             ctx.admit::<Option<f64>>(ends.len())?;
             Ok(GSeries {
                 hists: Vec::new(),
-                labels: drop_name(labels),
+                labels: ctx.drop_name(labels),
                 vals: vals(smp, &ends),
             })
         },
@@ -103,7 +103,7 @@ where
             labels: if keep_name {
                 labels.clone()
             } else {
-                drop_name(labels)
+                ctx.drop_name(labels)
             },
             vals,
         })
@@ -114,13 +114,14 @@ where
 
 /// Element-wise map over an instant vector, dropping the metric name.
 pub(super) fn map_values(
+    ctx: &Ctx,
     series: Vec<GSeries>,
     f: impl Fn(f64, usize) -> f64,
 ) -> Result<Vec<GSeries>, EvalError> {
     let out: Vec<GSeries> = series
         .into_iter()
         .map(|mut s| {
-            s.labels = drop_name(&s.labels);
+            s.labels = ctx.drop_name(&s.labels);
             // Histogram samples are dropped, as Prometheus drops them.
             s.hists = Vec::new();
             for (k, v) in s.vals.iter_mut().enumerate() {

@@ -4,7 +4,7 @@
 
 use super::super::error::EvalError;
 use super::super::histogram::quantile::{fraction, quantile, variance};
-use super::super::value::{GSeries, drop_name};
+use super::super::value::GSeries;
 use super::super::{Ctx, Note};
 use hourglass_storage::FloatHistogram;
 
@@ -25,7 +25,7 @@ pub(super) fn per_sample(
             }
         }
         out.push(GSeries {
-            labels: drop_name(&s.labels),
+            labels: ctx.drop_name(&s.labels),
             vals,
             hists: Vec::new(),
         });

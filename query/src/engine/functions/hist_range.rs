@@ -11,7 +11,7 @@ use super::super::histogram::arith::{
 };
 use super::super::histogram::reset::is_reset;
 use super::super::range::{self, HistMatrix};
-use super::super::value::{GSeries, Grid, RawSeries, drop_name};
+use super::super::value::{GSeries, Grid, RawSeries};
 use super::super::{Ctx, Note};
 use super::extrapolate::Extrapolator;
 use super::rate::windowed_each;
@@ -107,7 +107,7 @@ fn one_series(
         labels: if keep_name {
             s.labels.clone()
         } else {
-            drop_name(&s.labels)
+            ctx.drop_name(&s.labels)
         },
         vals,
         hists,

@@ -2,7 +2,7 @@
 //! buckets.
 
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, drop_name, merge_same_labels};
+use super::super::value::{GSeries, Grid, merge_same_labels};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
 use super::hist_instant;
@@ -148,7 +148,7 @@ pub(super) fn call_quantile(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
 
 /// Classic and native results together; a labelset both give is a mix
 /// of classic and native histograms, which has no answer.
-fn with_native(
+pub(super) fn with_native(
     ctx: &Ctx,
     mut classic: Vec<GSeries>,
     mut native: Vec<(String, GSeries)>,
@@ -187,7 +187,7 @@ pub(super) fn call_fraction(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSe
 /// labels without `le`; series without a parsable `le` are ignored. The
 /// results drop the metric name; two histograms left with one labelset
 /// are an error.
-fn per_histogram(
+pub(super) fn per_histogram(
     ctx: &Ctx,
     func: &str,
     input: Vec<GSeries>,
@@ -255,7 +255,7 @@ fn per_histogram(
         }
         out.push(GSeries {
             hists: Vec::new(),
-            labels: drop_name(&key),
+            labels: ctx.drop_name(&key),
             vals,
         });
     }

@@ -56,6 +56,7 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
         offset_expr: None,
         at: None,
         modifier: None,
+        align: None,
     };
     let infos: Vec<GSeries> = range::vector_selector(ctx, &vs, g, true)?
         .into_iter()

@@ -3,20 +3,32 @@
 
 use super::super::Ctx;
 use super::super::error::EvalError;
-use super::super::value::{GSeries, Grid, merge_same_labels};
+use super::super::value::{DEFERRED_NAME, GSeries, Grid, NAME, merge_same_labels, metric_name_of};
 use super::args::{string_arg, vector_arg};
 use crate::parser::ast::Expr;
 use hourglass_storage::Labels;
 use regex::Regex;
 use std::cmp::Ordering;
 
+/// `l` with `name` set to `value`; setting `__name__` revives a name
+/// whose removal was deferred, replaced.
 fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
     Labels::from_pairs(
         l.iter()
-            .filter(|p| &*p.name != name)
+            .filter(|p| &*p.name != name && !(name == NAME && &*p.name == DEFERRED_NAME))
             .map(|p| (&*p.name, &*p.value))
             .chain(std::iter::once((name, value))),
     )
+}
+
+/// The value of label `name` as the label functions read it: `__name__`
+/// also when its removal is deferred.
+fn label_value<'l>(l: &'l Labels, name: &str) -> Option<&'l str> {
+    if name == NAME {
+        metric_name_of(l)
+    } else {
+        l.get(name)
+    }
 }
 
 /// Natural order, as Prometheus's `sort_by_label`: runs of digits compare
@@ -77,7 +89,7 @@ pub(super) fn replace(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>,
     let refs = repl.matches('$').count();
     for s in &mut v {
         ctx.check()?;
-        let value = s.labels.get(&src).unwrap_or("");
+        let value = label_value(&s.labels, &src).unwrap_or("");
         if let Some(caps) = re.captures(value) {
             // Every `$` may repeat the whole value: a short query
             // can ask for huge labels, so they are counted first.
@@ -102,8 +114,7 @@ pub(super) fn join(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
         let len = srcs
             .iter()
             .map(|n| {
-                s.labels
-                    .get(n)
+                label_value(&s.labels, n)
                     .map_or(0, str::len)
                     .saturating_add(sep.len())
             })
@@ -111,7 +122,7 @@ pub(super) fn join(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
         ctx.admit::<u8>(len)?;
         let joined = srcs
             .iter()
-            .map(|n| s.labels.get(n).unwrap_or(""))
+            .map(|n| label_value(&s.labels, n).unwrap_or(""))
             .collect::<Vec<_>>()
             .join(&sep);
         s.labels = set_label(&s.labels, &dst, &joined);

@@ -44,7 +44,7 @@ pub(super) fn unary(
     f: fn(f64) -> f64,
 ) -> Result<Vec<GSeries>, EvalError> {
     let v = vector_arg(ctx, args.first(), g)?;
-    map_values(v, |x, _| f(x))
+    map_values(ctx, v, |x, _| f(x))
 }
 
 /// `clamp(v, min, max)`.
@@ -52,7 +52,7 @@ pub(super) fn clamp(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, E
     let v = vector_arg(ctx, args.first(), g)?;
     let lo = scalar_arg(ctx, args.get(1), g)?;
     let hi = scalar_arg(ctx, args.get(2), g)?;
-    let mut out = map_values(v, |x, k| go_max(lo[k], go_min(hi[k], x)))?;
+    let mut out = map_values(ctx, v, |x, k| go_max(lo[k], go_min(hi[k], x)))?;
     // min > max selects nothing at that step.
     for s in &mut out {
         for (k, v) in s.vals.iter_mut().enumerate() {
@@ -69,14 +69,14 @@ pub(super) fn clamp(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, E
 pub(super) fn clamp_min(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let v = vector_arg(ctx, args.first(), g)?;
     let lo = scalar_arg(ctx, args.get(1), g)?;
-    map_values(v, |x, k| go_max(x, lo[k]))
+    map_values(ctx, v, |x, k| go_max(x, lo[k]))
 }
 
 /// `clamp_max(v, max)`.
 pub(super) fn clamp_max(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
     let v = vector_arg(ctx, args.first(), g)?;
     let hi = scalar_arg(ctx, args.get(1), g)?;
-    map_values(v, |x, k| go_min(x, hi[k]))
+    map_values(ctx, v, |x, k| go_min(x, hi[k]))
 }
 
 /// `round(v, to_nearest = 1)`.
@@ -87,7 +87,7 @@ pub(super) fn round(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, E
         None => ctx.filled(1.0, g.n)?,
     };
     // Halves round up, as Prometheus does (not away from zero).
-    map_values(v, |x, k| {
+    map_values(ctx, v, |x, k| {
         let inv = 1.0 / to[k];
         (x * inv + 0.5).floor() / inv
     })

@@ -10,6 +10,7 @@ mod extended;
 mod extrapolate;
 mod hist_fold;
 mod hist_instant;
+mod hist_quantiles;
 mod hist_range;
 mod histogram;
 mod info;
@@ -150,6 +151,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::HistogramQuantile => {
             ctx.with_stats_only(false, || histogram::call_quantile(ctx, args, g))
         }
+        F::HistogramQuantiles => ctx.with_stats_only(false, || hist_quantiles::call(ctx, args, g)),
         F::HistogramFraction => {
             ctx.with_stats_only(false, || histogram::call_fraction(ctx, args, g))
         }

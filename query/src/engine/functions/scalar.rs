@@ -85,8 +85,8 @@ pub(super) fn timestamp(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries
     // On a plain selector the sample's own time; otherwise the step's.
     if let Some(Expr::Vector(vs)) = e.map(unparen) {
         let series = range::vector_selector(ctx, vs, g, true)?;
-        return map_values(series, |v, _| v);
+        return map_values(ctx, series, |v, _| v);
     }
     let series = vector_arg(ctx, e, g)?;
-    map_values(series, |_, k| g.t(k) as f64 / 1000.0)
+    map_values(ctx, series, |_, k| g.t(k) as f64 / 1000.0)
 }

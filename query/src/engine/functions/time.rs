@@ -66,7 +66,7 @@ pub(super) fn call(
             }]
         }
     };
-    map_values(input, |v, _| date_part(part, v))
+    map_values(ctx, input, |v, _| date_part(part, v))
 }
 
 #[cfg(test)]

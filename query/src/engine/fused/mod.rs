@@ -84,7 +84,7 @@ impl Plan {
 /// one that can be fused.
 fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
     match unparen(&a.expr) {
-        Expr::Vector(vs) if vs.at.is_none() && vs.modifier.is_none() => {
+        Expr::Vector(vs) if vs.at.is_none() && vs.modifier.is_none() && vs.align.is_none() => {
             let (series, g, offset) = range::selector_load(ctx, vs, g)?;
             Ok(Some(Plan::Selector {
                 series,
@@ -105,7 +105,11 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             // by it groups nothing: left to the general path too.
             let by_name = matches!(&a.grouping,
                 Some(Grouping::By(names)) if names.iter().any(|n| n == NAME));
-            if ms.vector.at.is_some() || ms.vector.modifier.is_some() || by_name {
+            if ms.vector.at.is_some()
+                || ms.vector.modifier.is_some()
+                || ms.vector.align.is_some()
+                || by_name
+            {
                 return Ok(None);
             }
             let read = if counter {

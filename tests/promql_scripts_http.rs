@@ -1,0 +1,316 @@
+//! Prometheus's PromQL test scripts as an outside tester runs them: each
+//! `load` goes to a live `hourglass serve` over remote write 1.0 (floats,
+//! stale markers and native histograms), each `eval` is asked of
+//! `/api/v1/query` or `/api/v1/query_range`, and the JSON answer is judged
+//! as the in-process runner judges the engine's. A fresh server serves
+//! each stretch of a script between `clear`s.
+//!
+//! Gated: `HOURGLASS_PROMQL_SCRIPTS_HTTP=<dir>` names the scripts; without
+//! it the test does nothing. `HOURGLASS_PROMQL_FAILURES_HTTP=<file>` writes
+//! what failed. Prints pass counts per file and in total; never fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+#[path = "../query/tests/script/compare.rs"]
+mod compare;
+#[path = "../query/tests/script/parse.rs"]
+mod parse;
+
+use common::Server;
+use common::query::enc;
+use compare::{Answer, is_histogram_eval, judge};
+use hourglass::ingest::protobuf::Writer;
+use hourglass::ingest::remote_write::v1;
+use hourglass_query::{InstantSample, RangeSeries, Value};
+use hourglass_storage::{FloatHistogram, Labels, Sample};
+use parse::{Command, Eval, Kind, Val};
+use serde_json::Value as Json;
+use std::path::PathBuf;
+
+/// Milliseconds as the API's seconds.
+fn secs(ms: i64) -> String {
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+fn float(v: &Json) -> f64 {
+    match v.as_str().unwrap_or("NaN") {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        s => s.parse().unwrap_or(f64::NAN),
+    }
+}
+
+fn ms(t: &Json) -> i64 {
+    (t.as_f64().unwrap_or(0.0) * 1000.0).round() as i64
+}
+
+fn labels(metric: &Json) -> Labels {
+    let pairs: Vec<(&str, &str)> = metric
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    Labels::from_pairs(pairs)
+}
+
+/// A histogram as the API writes it: count and sum (the judge compares
+/// only those over HTTP).
+fn histogram(h: &Json) -> FloatHistogram {
+    FloatHistogram {
+        count: float(&h["count"]),
+        sum: float(&h["sum"]),
+        ..FloatHistogram::default()
+    }
+}
+
+/// The JSON of a query answer as the engine's value.
+fn value(data: &Json) -> Value {
+    let result = &data["result"];
+    match data["resultType"].as_str().unwrap_or("") {
+        "scalar" => Value::Scalar {
+            t: ms(&result[0]),
+            v: float(&result[1]),
+        },
+        "string" => Value::String {
+            t: ms(&result[0]),
+            s: result[1].as_str().unwrap_or("").to_owned(),
+        },
+        "vector" => Value::Vector(
+            result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| match s.get("histogram") {
+                    Some(h) => InstantSample {
+                        labels: labels(&s["metric"]),
+                        t: ms(&h[0]),
+                        v: f64::NAN,
+                        h: Some(Box::new(histogram(&h[1]))),
+                    },
+                    None => InstantSample {
+                        labels: labels(&s["metric"]),
+                        t: ms(&s["value"][0]),
+                        v: float(&s["value"][1]),
+                        h: None,
+                    },
+                })
+                .collect(),
+        ),
+        _ => Value::Matrix(
+            result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| RangeSeries {
+                    labels: labels(&s["metric"]),
+                    points: s["values"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| Sample::new(ms(&p[0]), float(&p[1])))
+                        .collect(),
+                    histograms: s["histograms"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| (ms(&p[0]), histogram(&p[1])))
+                        .collect(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Asks the server `ev` and returns its answer or its error's text.
+fn ask(server: &Server, ev: &Eval) -> Result<Answer, String> {
+    let path = match ev.kind {
+        Kind::Instant { at } => format!("/api/v1/query?query={}&time={}", enc(&ev.expr), secs(at)),
+        Kind::Range { start, end, step } => format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step={}",
+            enc(&ev.expr),
+            secs(start),
+            secs(end),
+            secs(step)
+        ),
+    };
+    let r = server.get(&path);
+    let body: Json = serde_json::from_slice(&r.body).map_err(|e| format!("{e}: {}", r.text()))?;
+    if body["status"] != "success" {
+        return Err(body["error"].as_str().unwrap_or("").to_owned());
+    }
+    Ok(Answer {
+        value: value(&body["data"]),
+        warnings: strings(&body["warnings"]),
+        infos: strings(&body["infos"]),
+        coarse_histograms: true,
+    })
+}
+
+/// Writes one `load` to the server; `Err` says why it was refused.
+fn load(server: &Server, series: &[(Labels, Vec<parse::Slot>)], step: i64) -> Result<(), String> {
+    let mut w = Writer::default();
+    for (i, (l, slots)) in series.iter().enumerate() {
+        // A series written twice in one load keeps its last line.
+        if series[i + 1..].iter().any(|(m, _)| m == l) {
+            continue;
+        }
+        let mut samples = Vec::new();
+        let mut hists = Vec::new();
+        for (k, s) in slots.iter().enumerate() {
+            let t = k as i64 * step;
+            match s {
+                Some(Val::Float(v)) => samples.push(Sample::new(t, *v)),
+                Some(Val::Hist(h)) => hists.push((t, (**h).clone())),
+                None => {}
+            }
+        }
+        let pairs: Vec<(&str, &str)> = l.iter().map(|p| (&*p.name, &*p.value)).collect();
+        if !samples.is_empty() {
+            v1::encode_series(&mut w, pairs.iter().copied(), &samples);
+        }
+        if !hists.is_empty() {
+            v1::encode_histogram_series(&mut w, pairs.iter().copied(), &[], &hists);
+        }
+    }
+    let r = common::remote_write(server, &w.buf);
+    if (200..300).contains(&r.status) {
+        Ok(())
+    } else {
+        Err(format!("load refused ({}): {}", r.status, r.text()))
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    evals: usize,
+    passed: usize,
+    native: usize,
+    native_passed: usize,
+    failures: Vec<String>,
+}
+
+fn run_script(name: &str, text: &str) -> Tally {
+    let mut tally = Tally::default();
+    let cmds = match parse::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            tally.failures.push(format!("{name}: unreadable: {e}"));
+            return tally;
+        }
+    };
+    let flags: &[&str] = if compare::delayed_name_removal(text, true) {
+        &["--enable-delayed-name-removal"]
+    } else {
+        &[]
+    };
+    // (server, its directory): the server stops before the directory goes.
+    let start = || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        (Server::start(dir.path(), flags), dir)
+    };
+    let mut served = start();
+    let mut native: Vec<Labels> = Vec::new();
+    let mut refused: Option<String> = None;
+    for cmd in cmds {
+        match cmd {
+            Command::Clear => {
+                served = start();
+                native.clear();
+                refused = None;
+            }
+            Command::Load { step, series } => {
+                native.extend(
+                    series
+                        .iter()
+                        .filter(|(_, s)| s.iter().any(|v| matches!(v, Some(Val::Hist(_)))))
+                        .map(|(l, _)| l.clone()),
+                );
+                if let Err(e) = load(&served.0, &series, step) {
+                    refused = Some(e);
+                }
+            }
+            Command::Unreadable { line, reason } => {
+                tally.evals += 1;
+                tally.failures.push(format!("{name}:{line}: {reason}"));
+            }
+            Command::Eval(ev) => {
+                tally.evals += 1;
+                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
+                tally.native += usize::from(on_native);
+                let grid = match ev.kind {
+                    Kind::Range { start, end, step } => Some((start, end, step)),
+                    Kind::Instant { .. } => ev.range_grid,
+                };
+                let verdict = match &refused {
+                    Some(e) => Err(e.clone()),
+                    None => judge(&ev, ask(&served.0, &ev), grid),
+                };
+                match verdict {
+                    Ok(()) => {
+                        tally.passed += 1;
+                        tally.native_passed += usize::from(on_native);
+                    }
+                    Err(e) => tally
+                        .failures
+                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
+                }
+            }
+        }
+    }
+    tally
+}
+
+#[test]
+fn outside_scripts_over_http() {
+    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS_HTTP") else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    let mut files = Vec::new();
+    compare::scripts(&root, &mut files);
+    let mut all = Tally::default();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let t = run_script(&name, &text);
+        eprintln!(
+            "{name}: {} of {} evals pass over HTTP ({} of {} on native histograms)",
+            t.passed, t.evals, t.native_passed, t.native
+        );
+        all.evals += t.evals;
+        all.passed += t.passed;
+        all.native += t.native;
+        all.native_passed += t.native_passed;
+        all.failures.extend(t.failures);
+    }
+    eprintln!(
+        "total over HTTP: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
+        all.passed,
+        all.evals,
+        100.0 * all.passed as f64 / all.evals.max(1) as f64,
+        all.native_passed,
+        all.native,
+    );
+    if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES_HTTP") {
+        std::fs::write(out, all.failures.join("\n")).expect("write failures");
+    }
+}
