@@ -58,8 +58,11 @@ pub async fn stream(req: Request) -> Response {
             Ok(ws) => ws,
             Err(e) => return e.into_response(),
         };
+        // Subscribed before the upgrade is answered, so a sample stored
+        // right after the handshake reaches the client (dropped with the
+        // closure if the upgrade fails).
+        let mut sub = live::subscribe(sets);
         return ws.on_upgrade(move |mut socket| async move {
-            let mut sub = live::subscribe(sets);
             loop {
                 tokio::select! {
                     msg = sub.rx.recv() => {
