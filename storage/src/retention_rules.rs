@@ -28,12 +28,12 @@ impl RetentionRule {
     }
 }
 
-/// The rules, the fallback, and "now" (the newest sample stored).
+/// The rules, the fallback, and "now" (the wall clock, [`crate::head::Head::now_ms`]).
 #[derive(Debug)]
 pub(crate) struct RuleRetention<'a> {
     pub(crate) rules: &'a [RetentionRule],
     pub(crate) fallback_ms: Option<i64>,
-    pub(crate) newest: i64,
+    pub(crate) now: i64,
 }
 
 impl RuleRetention<'_> {
@@ -43,7 +43,7 @@ impl RuleRetention<'_> {
             Some(r) => Some(r.keep_ms),
             None => self.fallback_ms,
         }?;
-        Some(self.newest.saturating_sub(keep))
+        Some(self.now.saturating_sub(keep))
     }
 }
 
@@ -93,7 +93,7 @@ mod tests {
         let r = RuleRetention {
             rules: &rules,
             fallback_ms: Some(100),
-            newest: 1000,
+            now: 1000,
         };
         let l = |job| Labels::from_pairs([("__name__", "x"), ("job", job)]);
         assert_eq!(r.cutoff(&l("debug")), Some(990));

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::{
-    BorrowedBatch, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample, Storage,
-    WriteBatch,
+    BorrowedBatch, Clock, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample,
+    Storage, WriteBatch,
 };
 use hourglass_wal::fs::FaultyFs;
 use proptest::prelude::*;
@@ -140,14 +140,17 @@ fn invalid_series_are_refused_with_their_name() {
 }
 
 #[test]
-fn retention_is_measured_from_the_newest_sample() {
+fn retention_is_measured_back_from_the_wall_clock() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts();
     o.head.retention_ms = Some(10_000);
+    o.head.future_grace_ms = 1_000_000;
+    o.head.clock = Clock::from_fn(|| 100_000);
     let st = Storage::open(dir.path(), o).unwrap();
+    // A sample far past the clock (inside the grace) moves nothing.
     let mut b = WriteBatch::new();
-    b.push(lbl("up", "a"), vec![Sample::new(100_000, 1.0)]);
-    st.append(&b).unwrap();
+    b.push(lbl("up", "a"), vec![Sample::new(900_000, 1.0)]);
+    assert_eq!(st.append(&b).unwrap().appended, 1);
     let mut b = WriteBatch::new();
     b.push(
         lbl("up", "new"),

@@ -1,6 +1,7 @@
 //! The store's notion of time and its cardinality limits, with an
 //! injected clock: future-dated samples are refused per series and cannot
-//! move retention or the out-of-order cutoff; start timestamps insert a
+//! move retention (measured back from the wall clock) or the out-of-order
+//! cutoff; start timestamps insert a
 //! zero only where Prometheus would; series quotas refuse only new series.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -146,12 +147,16 @@ fn a_stored_future_sample_no_longer_moves_retention_or_the_out_of_order_cutoff()
 }
 
 #[test]
-fn backfill_older_than_retention_from_the_wall_clock_is_kept() {
+fn backfill_is_kept_within_retention_from_the_wall_clock_and_refused_beyond() {
     let dir = tempfile::tempdir().unwrap();
     let st = Storage::open(dir.path(), opts(fixed(NOW))).unwrap();
+    let recent = NOW - 10 * DAY;
+    history(&st, "backfill", recent, recent + 5 * HOUR);
     let old = NOW - 40 * DAY;
-    history(&st, "backfill", old, old + 5 * HOUR);
+    let s = st.append(&one("ancient", old, 1.0)).unwrap();
+    assert_eq!((s.appended, s.rejected.past_retention), (0, 1));
     let before = dump(&st);
+    assert!(!before.contains_key("ancient"));
     let p = st.persist().unwrap();
     assert!(!p.partitions.is_empty());
     assert_eq!(p.retention.by_age, 0);
@@ -287,14 +292,20 @@ fn a_new_series_with_only_refused_samples_is_not_created() {
     b.push(lbl("future"), vec![Sample::new(NOW + 16 * DAY, 1.0)]);
     b.push(lbl("ancient"), vec![Sample::new(NOW - 30 * DAY, 1.0)]);
     let s = st.append(&b).unwrap();
-    // The empty store takes the backfill; the future-only series is
-    // refused without taking the one slot.
+    // Neither the future-only nor the past-retention series is created,
+    // nor takes the one slot.
     assert_eq!(
-        (s.appended, s.rejected.too_far_in_future, s.rejected.total()),
-        (1, 1, 1)
+        (
+            s.appended,
+            s.rejected.too_far_in_future,
+            s.rejected.past_retention
+        ),
+        (0, 1, 1)
     );
-    assert_eq!(st.active_series(), 1);
-    assert_eq!(st.stats().series, 1);
+    assert_eq!(st.active_series(), 0);
+    assert_eq!(st.stats().series, 0);
     let s = st.append(&one("current", NOW, 1.0)).unwrap();
+    assert_eq!(s.appended, 1);
+    let s = st.append(&one("another", NOW, 1.0)).unwrap();
     assert_eq!(s.rejected.active_series_limit, 1);
 }

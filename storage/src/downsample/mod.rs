@@ -1,5 +1,5 @@
 //! Downsampling: tiers `match → after, resolution`. Once a partition's
-//! whole span is older than `after` (from the newest data), compaction
+//! whole span is older than `after` (from the wall clock), compaction
 //! replaces the raw samples of the series a tier selects by per-interval
 //! summaries (count, sum, min, max, last, counter increase) in the
 //! partition's `downsampled` file; coarser tiers later fold those
@@ -31,7 +31,7 @@ pub struct DownsampleRule {
     pub selector: String,
     /// Selects the series (all must match).
     pub matchers: Vec<Matcher>,
-    /// Age (from the newest data) past which the tier applies, ms.
+    /// Age (from the wall clock) past which the tier applies, ms.
     pub after_ms: i64,
     /// Interval length, ms; divides a day, and every coarser tier's.
     pub resolution_ms: i64,
@@ -82,7 +82,7 @@ pub fn check_rules(rules: &[DownsampleRule]) -> Result<(), String> {
     Ok(())
 }
 
-/// The tiers applied by one compaction, with "now" (the newest data).
+/// The tiers applied by one compaction, with "now" (the wall clock).
 #[derive(Debug)]
 pub(crate) struct Downsampling<'a> {
     pub(crate) rules: &'a [DownsampleRule],

@@ -55,9 +55,9 @@ pub struct HeadOptions {
     pub cut: CutPolicy,
     /// How far behind its newest sample a series still accepts samples.
     pub ooo_window_ms: i64,
-    /// Samples older than the store's "now" minus this are refused, and
-    /// partitions wholly older are dropped. "Now" is the newest sample
-    /// stored, capped at the wall clock plus `future_grace_ms`.
+    /// Samples older than the wall clock minus this are refused, and
+    /// partitions wholly older are dropped (the wall clock, not the newest
+    /// sample: no input moves the store's notion of "now").
     pub retention_ms: Option<i64>,
     /// Drop the oldest partitions while they take more than this many bytes.
     pub retention_bytes: Option<u64>,
@@ -394,25 +394,25 @@ impl Head {
 
     /// The store's "now" given the newest sample stored: that sample's
     /// time, but never past [`Head::max_valid_t`], so a future sample
-    /// written before the bound existed cannot move retention or the
-    /// out-of-order cutoff.
+    /// written before the bound existed cannot move the out-of-order
+    /// cutoff or the hours persisted.
     pub fn anchor(&self, newest: i64) -> i64 {
         newest.min(self.max_valid_t())
     }
 
-    /// Samples before this time are refused (retention by age, measured
-    /// from the store's anchored "now", not the wall clock, so backfilled
-    /// history is kept).
+    /// The store's "now" for retention: the wall clock. No sample moves
+    /// it, so a far-future sample cannot make retention drop current data,
+    /// and "keep 15d" means 15 days of wall time, as an operator reads it.
+    pub fn now_ms(&self) -> i64 {
+        self.opts.clock.now_ms()
+    }
+
+    /// Samples before this time are refused: retention by age, measured
+    /// back from the wall clock ([`Head::now_ms`]), so what retention would
+    /// drop at the next persist is never stored.
     fn min_valid_t(&self) -> i64 {
         match self.opts.retention_ms {
-            Some(r) => {
-                let max = self.max_t.load(Ordering::Relaxed);
-                if max == i64::MIN {
-                    i64::MIN
-                } else {
-                    self.anchor(max).saturating_sub(r)
-                }
-            }
+            Some(r) => self.now_ms().saturating_sub(r),
             None => i64::MIN,
         }
     }
