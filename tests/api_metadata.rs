@@ -14,7 +14,7 @@ use serde_json::json;
 const T0: i64 = 1_700_000_000_000;
 
 fn seeded() -> (tempfile::TempDir, Server) {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     for (name, job, inst) in [
         ("up", "node", "a:9100"),
@@ -141,7 +141,8 @@ fn grafana_probes_get_what_grafana_expects() {
     // A 200 here would make Grafana's alerting take us for Thanos.
     assert_eq!(server.get("/api/v1/status/flags").status, 404);
     let rt = server.get("/api/v1/status/runtimeinfo").json();
-    assert_eq!(rt["data"]["storageRetention"], "15d");
+    // The fixture keeps its 2023 samples: `--retention 0`.
+    assert_eq!(rt["data"]["storageRetention"], "0 (keep everything)");
     assert!(rt["data"]["startTime"].as_str().unwrap().ends_with('Z'));
 }
 

@@ -134,10 +134,11 @@ fn a_retention_rule_hides_old_head_samples_and_the_persist_never_writes_them() {
         .retain(|x| x.0 >= now - H);
     assert_eq!(dump(&st), model, "older than an hour: hidden at once");
     let p = st.persist().unwrap();
-    // Hour 0 is s1's alone; hour 1 holds s0's last minute of it.
+    // Hours 0 and 1 are sealed: all of s1's 120 minutes, and of s0 only
+    // the 31 minutes from 89 on (an hour before the clock's 149).
     assert_eq!(p.partitions.len(), 2, "{p:?}");
     let persisted: u64 = st.partitions().iter().map(|p| p.meta().samples).sum();
-    assert_eq!(persisted, 120 + 1);
+    assert_eq!(persisted, 120 + 31);
     assert_eq!(dump(&st), model);
 }
 

@@ -20,6 +20,18 @@ pub struct Server {
     pub log: mpsc::Receiver<String>,
 }
 
+/// The flags of a server whose fixture is stamped with fixed historical
+/// times (2023, 2024): retention and day merges count from the wall
+/// clock, so the default `--retention 15d` would refuse such samples
+/// (`past_retention`) and `--compact-days-after 2d` merge their hours into
+/// days at once. These keep everything as written.
+pub const KEEP_HISTORY: [&str; 4] = ["--retention", "0", "--compact-days-after", "0"];
+
+/// `flags` followed by [`KEEP_HISTORY`].
+pub fn keeping_history<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    flags.iter().copied().chain(KEEP_HISTORY).collect()
+}
+
 impl Server {
     /// Starts `hourglass serve` on `data_dir` with a free loopback port and
     /// waits until it says where it listens.
@@ -42,6 +54,14 @@ impl Server {
     pub fn fresh() -> (tempfile::TempDir, Server) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let server = Server::start(tmp.path(), &[]);
+        (tmp, server)
+    }
+
+    /// [`Server::fresh`] with [`KEEP_HISTORY`], for fixtures stamped with
+    /// fixed historical times.
+    pub fn fresh_keeping_history() -> (tempfile::TempDir, Server) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(tmp.path(), &KEEP_HISTORY);
         (tmp, server)
     }
 
