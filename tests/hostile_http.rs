@@ -450,7 +450,7 @@ fn sigterm_with_idle_connections_open_stops_cleanly_and_finishes_requests_in_fli
         .collect();
     // A request whose body is still arriving when SIGTERM comes.
     let mut w = Writer::default();
-    // Stamped now: retention counts from the wall clock.
+    // Stamped now, as a live sender stamps.
     v1::encode_series(
         &mut w,
         [("__name__", "late")],

@@ -318,3 +318,36 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
         Some("0")
     );
 }
+
+#[test]
+fn a_default_server_keeps_history_stamped_in_1970_as_prometheus_does() {
+    // Prometheus's PromQL test data starts at t = 0: a fresh store takes
+    // it, since retention counts back from the newest sample stored.
+    let (tmp, server) = Server::fresh();
+    let samples: Vec<Sample> = (0..=300_000)
+        .step_by(15_000)
+        .map(|t| Sample::new(t, (t / 1000) as f64))
+        .collect();
+    let n = samples.len();
+    let r = write(
+        &server,
+        &v1_body(&[(vec![("__name__", "epoch_load"), ("job", "old")], samples)]),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let check = |server: &Server| {
+        let got = query_at(server, "epoch_load", Some(300.0));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, 300.0);
+        let count = query_at(server, "count_over_time(epoch_load[5m])", Some(300.0));
+        assert_eq!(count.first().map(|x| x.1), Some(20.0), "{count:?}");
+    };
+    check(&server);
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        n as f64
+    );
+    drop(server);
+    // Restarted with the defaults again: still all there.
+    let server = Server::start(tmp.path(), &[]);
+    check(&server);
+}

@@ -35,8 +35,7 @@ fn populated() -> tempfile::TempDir {
 /// none to replay.
 fn populated_then(graceful: bool) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    // Stamped in 2024: kept as written (retention and day merges count
-    // from the wall clock).
+    // Stamped in 2024: kept as written, hours as hours.
     let server = Server::start(tmp.path(), &keeping_history(&["--persist-interval", "1s"]));
     write_hours(&server, 4);
     wait_for("partitions", || {

@@ -39,8 +39,9 @@ pub struct ServeArgs {
     /// WAL segment size in MiB.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4095))]
     wal_segment_mib: u64,
-    /// How long samples are kept, measured back from the wall clock (no
-    /// sample moves it); older samples are refused; `0` keeps everything.
+    /// How long samples are kept, measured back from the newest sample
+    /// stored (capped at the wall clock plus the future grace); older
+    /// samples are refused; `0` keeps everything.
     #[arg(long, default_value = "15d", value_parser = parse_duration)]
     retention: Duration,
     /// Largest total size of partitions on disk; the oldest are removed
@@ -168,7 +169,8 @@ pub struct ServeArgs {
     /// are refused with 409 until some are deleted.
     #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
     max_registered_targets: usize,
-    /// Once a UTC day ended this long before now (the wall clock), the
+    /// Once a UTC day ended this long before the newest sample stored
+    /// (capped at the wall clock), the
     /// background compactor merges its hourly partitions into one day
     /// partition; `0` keeps hours as hours.
     #[arg(long, default_value = "2d", value_parser = parse_duration)]

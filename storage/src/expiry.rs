@@ -20,7 +20,8 @@ pub(crate) struct Expiry {
     /// The global retention; `None` leaves it to whole-partition drops
     /// (queries: no per-series work for a limit every series shares).
     pub(crate) fallback_ms: Option<i64>,
-    /// The store's "now" (the wall clock).
+    /// The store's "now" ([`crate::head::Head::store_now`]; `i64::MIN`
+    /// while nothing is stored: nothing expires).
     pub(crate) now: i64,
 }
 

@@ -1,9 +1,11 @@
 //! Retention: dropping whole partitions by age and by total size.
 //!
-//! Age is measured back from the wall clock (`Head::now_ms`), never from
-//! the newest sample: no input moves the store's "now", so a future-dated
-//! sample cannot make current data look old (and the head refuses samples
-//! already past retention, so nothing is stored only to be dropped).
+//! Age is measured back from the newest sample stored, capped at the wall
+//! clock plus the future grace (`Head::store_now`): a node that was down,
+//! or history backfilled into a fresh store, is not emptied, and a
+//! future-dated sample cannot make current data look old (the head refuses
+//! samples already past retention, so nothing is stored only to be
+//! dropped).
 //! Partitions are dropped oldest first; a dropped partition is first
 //! renamed to `.del-<name>` (gone from view atomically), then deleted;
 //! `open` finishes deletions a crash interrupted.

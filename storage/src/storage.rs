@@ -131,6 +131,9 @@ impl Storage {
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
+        if let Some(t) = parts.iter().map(|p| p.meta().max_t).max() {
+            head.note_stored(t);
+        }
         let replay = head.replay(&wal)?;
         tracing::info!(
             records = replay.records,

@@ -215,7 +215,8 @@ fn a_delete_acknowledged_survives_a_crash_at_every_step() {
 enum Op {
     /// One sample a minute for series `0..n` over the next `m` minutes.
     Write(usize, i64),
-    /// The clock jumps ahead this many minutes without writes.
+    /// The clock jumps ahead this many minutes without writes (which
+    /// expires nothing: retention counts from the newest sample).
     Idle(i64),
     Persist,
     /// Delete series `i` over `[now - back, now - back + len]` minutes.
@@ -263,9 +264,11 @@ proptest! {
         let mut now = T0;
         let mut newest: Option<i64> = None;
         let mut sealed = i64::MIN;
-        let expire = |m: &mut Model, now: i64| {
-            if let Some(v) = m.get_mut(&lbl("s0").to_string()) {
-                v.retain(|x| x.0 >= now - 90 * MIN);
+        // The rule counts back from the newest sample written (the
+        // store's "now"), never from the clock: idling expires nothing.
+        let expire = |m: &mut Model, newest: Option<i64>| {
+            if let (Some(v), Some(n)) = (m.get_mut(&lbl("s0").to_string()), newest) {
+                v.retain(|x| x.0 >= n - 90 * MIN);
             }
         };
         for op in ops {
@@ -288,7 +291,7 @@ proptest! {
                         e - e.rem_euclid(H)
                     });
                     if end > sealed {
-                        expire(&mut model, now);
+                        expire(&mut model, newest);
                         let want: usize = model
                             .values()
                             .map(|v| v.iter().filter(|x| x.0 >= sealed && x.0 < end).count())
@@ -316,7 +319,7 @@ proptest! {
                 }
             }
         }
-        expire(&mut model, now);
+        expire(&mut model, newest);
         model.retain(|_, v| !v.is_empty());
         prop_assert_eq!(&dump(&st), &model);
         st.compact(&CompactOptions::default(), &mut |_| {}).unwrap();

@@ -20,11 +20,11 @@ pub struct Server {
     pub log: mpsc::Receiver<String>,
 }
 
-/// The flags of a server whose fixture is stamped with fixed historical
-/// times (2023, 2024): retention and day merges count from the wall
-/// clock, so the default `--retention 15d` would refuse such samples
-/// (`past_retention`) and `--compact-days-after 2d` merge their hours into
-/// days at once. These keep everything as written.
+/// Flags that keep everything as written: no retention, no day merges.
+/// A default server keeps fixtures stamped with fixed historical times
+/// too (retention and day merges count back from the newest sample
+/// stored, not the wall clock); tests that start with these keep them
+/// where exact hour partitions or no expiry at all is wanted.
 pub const KEEP_HISTORY: [&str; 4] = ["--retention", "0", "--compact-days-after", "0"];
 
 /// `flags` followed by [`KEEP_HISTORY`].
@@ -57,8 +57,8 @@ impl Server {
         (tmp, server)
     }
 
-    /// [`Server::fresh`] with [`KEEP_HISTORY`], for fixtures stamped with
-    /// fixed historical times.
+    /// [`Server::fresh`] with [`KEEP_HISTORY`]: nothing expires, hours
+    /// stay hours.
     pub fn fresh_keeping_history() -> (tempfile::TempDir, Server) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let server = Server::start(tmp.path(), &KEEP_HISTORY);

@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl Storage {
-    /// Applies retention by age (measured back from the wall clock) and by
+    /// Applies retention by age (measured back from the newest sample
+    /// stored, capped at the wall clock: [`Storage::store_now`]) and by
     /// size to the partitions. `persist` calls it after each run.
     pub fn retain(&self) -> Result<RetentionStats, StorageError> {
         let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
@@ -32,14 +33,16 @@ impl Storage {
             tombstones: self.tombstones(),
             rules: self.retention_rules(),
             fallback_ms: self.retention_ms.filter(|_| with_fallback),
-            now: self.now_ms(),
+            now: self.store_now().unwrap_or(i64::MIN),
         }
     }
 
     /// The store's "now" for retention, downsampling and day merges: the
-    /// wall clock, which no sample moves ([`crate::head::Head::now_ms`]).
-    pub fn now_ms(&self) -> i64 {
-        self.head.now_ms()
+    /// newest sample stored, capped at the wall clock plus the future
+    /// grace; `None` while nothing is stored (nothing expires)
+    /// ([`crate::head::Head::store_now`]).
+    pub fn store_now(&self) -> Option<i64> {
+        self.head.store_now()
     }
 
     /// Compacts the partitions (see [`crate::compact`]): merges each
@@ -55,32 +58,32 @@ impl Storage {
         let parts_dir = self.dir.join("parts");
         compact::recover(&*self.fs, &parts_dir)?;
         let parts = self.partitions();
-        let now = self.now_ms();
+        let now = self.store_now();
         let tombstones = self.tombstones();
         let deletions = Deletions(&tombstones);
         let rule_list = self.retention_rules();
         let rules = RuleRetention {
             rules: &rule_list,
             fallback_ms: self.retention_ms,
-            now,
+            now: now.unwrap_or(i64::MIN),
         };
         let ds_list = self.downsample_rules();
         let downsampling = Downsampling {
             rules: &ds_list,
-            newest: now,
+            newest: now.unwrap_or(i64::MIN),
         };
         let mut steps: Vec<&dyn RewriteStep> = Vec::new();
         if !tombstones.is_empty() {
             steps.push(&deletions);
         }
-        if !rule_list.is_empty() {
+        if !rule_list.is_empty() && now.is_some() {
             steps.push(&rules);
         }
-        if !ds_list.is_empty() {
+        if !ds_list.is_empty() && now.is_some() {
             steps.push(&downsampling);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
-        let groups = compact::plan(&parts, Some(now), opts.day_after_ms, &touched);
+        let groups = compact::plan(&parts, now, opts.day_after_ms, &touched);
         let mut total = CompactStats::default();
         for (i, g) in groups.iter().enumerate() {
             let (out, stats) =
@@ -224,7 +227,7 @@ impl Storage {
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
-            Some(self.now_ms()),
+            self.store_now(),
             partition_age_limit(&self.retention_rules(), self.retention_ms),
             self.retention_bytes,
         );
