@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::query::query_at;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, v1};
