@@ -14,7 +14,7 @@ use serde_json::json;
 const T0: i64 = 1_700_000_000_000;
 
 fn seeded() -> (tempfile::TempDir, Server) {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     for (name, job, inst) in [
         ("up", "node", "a:9100"),
@@ -145,7 +145,8 @@ fn grafana_probes_get_what_grafana_expects() {
     assert_eq!(flags["data"]["retention"], "15d", "{flags}");
     assert_eq!(flags["data"]["wal-sync"], "group", "{flags}");
     let rt = server.get("/api/v1/status/runtimeinfo").json();
-    assert_eq!(rt["data"]["storageRetention"], "15d");
+    // The fixture keeps its 2023 samples: `--retention 0`.
+    assert_eq!(rt["data"]["storageRetention"], "0 (keep everything)");
     assert!(rt["data"]["startTime"].as_str().unwrap().ends_with('Z'));
 }
 

@@ -17,7 +17,7 @@ const T0: i64 = 1_700_000_000_000;
 /// A counter per instance rising 10 per 15 s scrape for 10 minutes, and a
 /// gauge.
 fn seeded() -> (tempfile::TempDir, Server) {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     for (inst, rate) in [("a", 10.0), ("b", 20.0)] {
         let samples: Vec<Sample> = (0..=40)
@@ -193,7 +193,7 @@ fn limit_truncates_with_a_warning() {
 
 #[test]
 fn engine_annotations_reach_the_client() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     // Buckets that are not monotonic: histogram_quantile repairs them and
     // says so in an annotation.

@@ -50,7 +50,7 @@ fn write(server: &Server, auth: Option<&str>, b: &[u8]) -> Response {
 }
 
 fn start() -> (tempfile::TempDir, Server) {
-    start_with_config(CONFIG, &[])
+    start_with_config(CONFIG, &KEEP_HISTORY)
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn a_bad_config_file_stops_the_server_with_a_message() {
 fn pushes_draw_on_the_same_budget_as_remote_write() {
     // A push is a write request: room for its 150 series.
     let config = CONFIG.replace("max_series_per_request = 3", "max_series_per_request = 200");
-    let (_tmp, server) = start_with_config(&config, &[]);
+    let (_tmp, server) = start_with_config(&config, &KEEP_HISTORY);
     let ok = format!("Bearer {WRITE_TOKEN}");
     let auth = [("Authorization", ok.as_str())];
     let push = |body: &str| server.request("PUT", "/metrics/job/batch", &auth, body.as_bytes());

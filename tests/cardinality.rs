@@ -33,7 +33,8 @@ fn series(w: &mut Writer, name: &str, job: &str, inst: &str, hour: i64) {
 /// Hour 0: `old_metric` × 3 (a partition); hours 1 and 3: `mid_metric` × 2
 /// (a partition and the head); hour 3: `new_metric` × 1 (the head).
 fn seeded(dir: &std::path::Path) -> Server {
-    let server = Server::start(dir, &["--persist-interval", "1s"]);
+    // Stamped in 2024: kept whole, hours as hours.
+    let server = Server::start(dir, &keeping_history(&["--persist-interval", "1s"]));
     let writes: Vec<Vec<(&str, &str, &str, i64)>> = vec![
         vec![
             ("old_metric", "node", "i1", 0),

@@ -222,3 +222,143 @@ fn invalid_or_shadowed_retention_rules_refuse_to_start_naming_the_rule() {
     assert!(!ok);
     assert!(err.contains("is not a directory"), "{err}");
 }
+
+/// `m{job, instance="h0".."h5"}`, one sample a minute over `[from, to)`.
+fn write_minutes(server: &Server, job: &str, from: i64, to: i64) {
+    let insts: Vec<String> = (0..6).map(|i| format!("h{i}")).collect();
+    let series: Vec<_> = insts
+        .iter()
+        .map(|inst| {
+            let samples: Vec<Sample> = (from..to)
+                .step_by(MIN as usize)
+                .map(|t| Sample::new(t, (t / MIN % 97) as f64))
+                .collect();
+            (
+                vec![("__name__", "m"), ("job", job), ("instance", inst.as_str())],
+                samples,
+            )
+        })
+        .collect();
+    let r = write_series(server, &series);
+    assert!(r.status < 300, "{} {}", r.status, r.text());
+}
+
+/// The instances the partitions on disk hold series of.
+fn instances_on_disk(data: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.file_type().unwrap().is_dir() || name.starts_with('.') {
+            continue;
+        }
+        let p = hourglass_storage::partition::Partition::open(e.path()).unwrap();
+        out.extend(
+            p.series()
+                .filter_map(|(l, _)| l.get("instance").map(String::from)),
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // No persist round before the kill: everything is in the head.
+    let server = Server::start(&data, &["--persist-interval", "1h"]);
+    let now = now_ms() - 60_000;
+    write_minutes(&server, "k", now - 3 * 60 * MIN, now);
+    let r = post_form(
+        &server,
+        "/api/v1/admin/tsdb/delete_series",
+        &format!("match[]={}", enc("m{instance=~\"h[0-2]\"}")),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(counts(&server, "m").len(), 3, "hidden at once");
+    common::signal(server.child.as_ref().unwrap(), "KILL");
+    drop(server);
+
+    let server = Server::start(&data, &["--persist-interval", "1s"]);
+    let c = counts(&server, "m");
+    assert_eq!(c, vec![180.0; 3], "the WAL replayed, the delete kept");
+    // The finished hours are persisted: none of the deleted samples.
+    wait_until("hours persisted", Duration::from_secs(60), || {
+        !instances_on_disk(&data).is_empty()
+    });
+    assert_eq!(instances_on_disk(&data), ["h3", "h4", "h5"]);
+    assert_eq!(counts(&server, "m"), vec![180.0; 3]);
+    assert!(server.terminate().0);
+}
+
+#[test]
+fn a_retention_rule_hides_head_samples_older_than_its_keep_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_file(
+        tmp.path(),
+        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1h\"\n",
+    );
+    let server = Server::start(
+        &tmp.path().join("data"),
+        &["--config", cfg.as_str(), "--persist-interval", "1h"],
+    );
+    let now = now_ms();
+    write_minutes(&server, "debug", now - 90 * MIN, now);
+    write_minutes(&server, "prod", now - 90 * MIN, now);
+    let debug = counts(&server, "m{job=\"debug\"}");
+    assert_eq!(debug.len(), 6);
+    assert!(
+        debug.iter().all(|&n| (59.0..=61.0).contains(&n)),
+        "{debug:?}"
+    );
+    assert_eq!(counts(&server, "m{job=\"prod\"}"), vec![90.0; 6]);
+}
+
+#[test]
+fn hourglass_compact_killed_with_sigkill_leaves_the_store_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Hours stay hours while serving: the offline compaction has days to
+    // merge.
+    let flags = ["--persist-interval", "1s", "--compact-days-after", "0"];
+    let server = Server::start(&data, &flags);
+    let now = now_ms() - 60_000;
+    write_four_days(&server, now);
+    // Every hour but the last one or two (inside the out-of-order window).
+    wait_until("hours persisted", Duration::from_secs(90), || {
+        part_names(&data).len() >= 4 * 24 - 2
+    });
+    let want = counts(&server, "m");
+    assert_eq!(want, vec![(4 * 24 * 60) as f64; 20]);
+    assert!(server.terminate().0);
+
+    let d = data.to_str().unwrap();
+    let mut killed = 0;
+    for delay_ms in [10, 40, 120, 300, 800] {
+        let mut child = std::process::Command::new(BIN)
+            .args(["compact", "--data-dir", d, "--compact-days-after", "1d"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        common::signal(&child, "KILL");
+        let status = child.wait().unwrap();
+        if !status.success() {
+            killed += 1;
+        }
+        let (ok, out, err) = common::cli::hourglass(&["verify", "--data-dir", d]);
+        assert!(ok, "killed after {delay_ms} ms: {out}\n{err}");
+    }
+    println!("compactions killed mid-way: {killed} of 5");
+    let (ok, out, err) = common::cli::hourglass(&["compact", "--data-dir", d]);
+    assert!(ok, "{out}\n{err}");
+    let server = Server::start(&data, &flags);
+    assert_eq!(counts(&server, "m"), want);
+    assert!(
+        part_names(&data).iter().any(|n| n.len() == 10),
+        "{:?}",
+        part_names(&data)
+    );
+}

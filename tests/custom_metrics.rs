@@ -22,7 +22,7 @@ fn at(server: &Server, promql: &str, t_ms: i64) -> Vec<(Labels, f64)> {
 
 #[test]
 fn mixed_push_keeps_good_items_and_names_bad_ones() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let body = json!([
         {"name": "queue_depth", "metric_type": "GAUGE", "value": 7, "labels": {"queue": "q1"},
          "timestamp": "2023-11-14T22:13:20Z", "source": "APPLICATION", "help_text": "Items waiting."},
@@ -111,7 +111,7 @@ fn default_timestamp_is_now_and_all_good_is_200() {
 
 #[test]
 fn storage_refusals_are_attributed_to_their_item() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let r = push(
         &server,
         &json!([{"name": "g", "metric_type": "GAUGE", "value": 1, "timestamp": T0}]),

@@ -24,7 +24,7 @@ const GRAFANA: [(&str, &str); 5] = [
 ];
 
 fn seeded() -> (tempfile::TempDir, Server) {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     for inst in ["10.0.0.1:9100", "10.0.0.2:9100"] {
         let samples: Vec<Sample> = (0..240)

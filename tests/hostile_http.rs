@@ -450,7 +450,12 @@ fn sigterm_with_idle_connections_open_stops_cleanly_and_finishes_requests_in_fli
         .collect();
     // A request whose body is still arriving when SIGTERM comes.
     let mut w = Writer::default();
-    v1::encode_series(&mut w, [("__name__", "late")], &[Sample::new(1, 1.0)]);
+    // Stamped now, as a live sender stamps.
+    v1::encode_series(
+        &mut w,
+        [("__name__", "late")],
+        &[Sample::new(now_ms(), 1.0)],
+    );
     let payload = compress(&w.buf);
     let mut inflight = TcpStream::connect(server.addr).unwrap();
     let head = format!(

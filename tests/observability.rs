@@ -62,7 +62,7 @@ fn assert_timings(stats: &Value) {
 
 #[test]
 fn stats_parameter_answers_with_prometheus_timings_and_samples() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     seed(&server, 3);
     let at = (T0 + 300_000) / 1000;
 
@@ -124,7 +124,10 @@ password = "s3cret"
 
 #[test]
 fn slow_query_log_names_the_query_its_cost_and_caller() {
-    let (_tmp, server) = start_with_config(READ_AUTH, &["--query-slow-log-threshold", "1ms"]);
+    let (_tmp, server) = start_with_config(
+        READ_AUTH,
+        &keeping_history(&["--query-slow-log-threshold", "1ms"]),
+    );
     seed(&server, 50);
     let basic = format!(
         "Basic {}",
@@ -219,7 +222,7 @@ fn histogram(text: &str, family: &str, want: &[(&str, &str)]) -> (Vec<(f64, f64)
 #[test]
 fn metrics_show_latency_histograms_of_requests_queries_and_fsyncs() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--wal-sync", "always"]);
+    let server = Server::start(tmp.path(), &keeping_history(&["--wal-sync", "always"]));
     seed(&server, 2);
     let at = (T0 + 300_000) / 1000;
     for _ in 0..3 {

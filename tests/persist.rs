@@ -20,7 +20,7 @@ fn write_hours(server: &Server, hours: i64) {
 /// Starts a server on the data in `dir`: it has at least `partitions`
 /// partitions, and hour 0 reads back.
 fn reopen(dir: &std::path::Path, partitions: f64) -> Server {
-    let again = Server::start(dir, &[]);
+    let again = Server::start(dir, &KEEP_HISTORY);
     assert!(metric(&again, "hourglass_partitions") >= partitions);
     assert_hour_zero_kept(&again);
     again
@@ -46,7 +46,7 @@ fn value_at(server: &Server, query: &str, t_ms: i64) -> String {
 #[test]
 fn sealed_hours_become_partitions_and_stay_readable() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
+    let server = Server::start(tmp.path(), &keeping_history(&["--persist-interval", "1s"]));
     write_hours(&server, 4);
     // Hours 0 and 1 end more than the 1 h out-of-order window before the
     // newest sample (end of hour 3), so they are sealed.
@@ -96,7 +96,7 @@ fn retention_by_size_removes_the_oldest_partitions() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(
         tmp.path(),
-        &["--persist-interval", "1s", "--retention-size", "1B"],
+        &keeping_history(&["--persist-interval", "1s", "--retention-size", "1B"]),
     );
     write_hours(&server, 4);
     wait_for("size retention", || {
@@ -109,7 +109,7 @@ fn retention_by_size_removes_the_oldest_partitions() {
 #[test]
 fn a_graceful_stop_leaves_one_checkpoint_and_no_wal_record_to_replay() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let server = Server::start(tmp.path(), &KEEP_HISTORY);
     write_hours(&server, 3);
     let (ok, log) = server.terminate();
     assert!(ok, "{log:?}");

@@ -34,7 +34,7 @@ fn run(args: &[&str]) -> (bool, String) {
 }
 
 fn seeded() -> (tempfile::TempDir, Server, String) {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     for (inst, up) in [("a:9100", 1.0), ("b:9100", 0.0)] {
         let samples: Vec<Sample> = (0..40).map(|i| Sample::new(T0 + i * 15_000, up)).collect();

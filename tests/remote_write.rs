@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::query::query_at;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::{compress, v1};
@@ -21,7 +22,7 @@ const T0: i64 = 1_700_000_000_000;
 
 #[test]
 fn valid_write_is_stored_and_answered_204() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let r = write(
         &server,
         &v1_body(&[
@@ -55,7 +56,7 @@ fn valid_write_is_stored_and_answered_204() {
 
 #[test]
 fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let good = v1_body(&[(
         vec![("__name__", "m"), ("job", "j")],
         vec![Sample::new(T0, 1.0)],
@@ -124,7 +125,7 @@ fn unsupported_formats_get_415_and_oversized_bodies_413() {
 
 #[test]
 fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let a = vec![("__name__", "temp"), ("job", "a")];
     assert_eq!(
         write(
@@ -180,7 +181,7 @@ fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
 
 #[test]
 fn metadata_is_kept_for_the_metadata_api() {
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let mut w = Writer::default();
     v1::encode_series(
         &mut w,
@@ -212,7 +213,7 @@ fn metadata_is_kept_for_the_metadata_api() {
 /// SIGKILL; after a restart every acknowledged sample is there.
 #[test]
 fn kill_9_under_write_load_loses_no_acknowledged_sample() {
-    let (tmp, server) = Server::fresh();
+    let (tmp, server) = Server::fresh_keeping_history();
     let addr = server.addr;
     let acked = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_millis(1500);
@@ -251,7 +252,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
     let acked = acked.load(Ordering::SeqCst);
     assert!(acked > 0, "no write was acknowledged before the kill");
 
-    let restarted = Server::start(tmp.path(), &[]);
+    let restarted = Server::start(tmp.path(), &KEEP_HISTORY);
     let replayed = metric(&restarted, "hourglass_wal_replayed_samples");
     assert!(
         replayed >= acked as f64,
@@ -262,7 +263,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
 #[test]
 fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     use hourglass::ingest::remote_write::v2::Encoder;
-    let (_tmp, server) = Server::fresh();
+    let (_tmp, server) = Server::fresh_keeping_history();
     let mut e = Encoder::new();
     // A counter that started 30 s before its first sample.
     e.series(
@@ -317,4 +318,37 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
         bad.header("X-Prometheus-Remote-Write-Samples-Written"),
         Some("0")
     );
+}
+
+#[test]
+fn a_default_server_keeps_history_stamped_in_1970_as_prometheus_does() {
+    // Prometheus's PromQL test data starts at t = 0: a fresh store takes
+    // it, since retention counts back from the newest sample stored.
+    let (tmp, server) = Server::fresh();
+    let samples: Vec<Sample> = (0..=300_000)
+        .step_by(15_000)
+        .map(|t| Sample::new(t, (t / 1000) as f64))
+        .collect();
+    let n = samples.len();
+    let r = write(
+        &server,
+        &v1_body(&[(vec![("__name__", "epoch_load"), ("job", "old")], samples)]),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let check = |server: &Server| {
+        let got = query_at(server, "epoch_load", Some(300.0));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, 300.0);
+        let count = query_at(server, "count_over_time(epoch_load[5m])", Some(300.0));
+        assert_eq!(count.first().map(|x| x.1), Some(20.0), "{count:?}");
+    };
+    check(&server);
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        n as f64
+    );
+    drop(server);
+    // Restarted with the defaults again: still all there.
+    let server = Server::start(tmp.path(), &[]);
+    check(&server);
 }

@@ -20,7 +20,7 @@ const HOUR: i64 = 3_600_000;
 
 /// A server with hours 0 and 1 in partitions, 2 and 3 in the head.
 fn server_with_partitions_and_head(dir: &Path) -> Server {
-    let server = Server::start(dir, &["--persist-interval", "1s"]);
+    let server = Server::start(dir, &keeping_history(&["--persist-interval", "1s"]));
     write_node_hours(&server, "bytes_total", 0..4, 1.0);
     wait_for("partitions", || {
         metric(&server, "hourglass_partitions") >= 2.0
@@ -69,7 +69,7 @@ fn snapshot_opens_as_a_data_dir_and_answers_as_the_server_did() {
     // Written after the snapshot: not in it.
     write_node_hours(&server, "after_snapshot", 3..4, 1.0);
 
-    let copy = Server::start(&snap, &[]);
+    let copy = Server::start(&snap, &KEEP_HISTORY);
     for ((q, t), want) in CHECKS.iter().zip(&before) {
         assert_eq!(&at(&copy, q, *t), want, "{q} at {t}");
     }
@@ -106,7 +106,7 @@ fn snapshot_with_skip_head_holds_the_partitions_only() {
     let name = r.json()["data"]["name"].as_str().unwrap().to_string();
     let snap = tmp.path().join("snapshots").join(&name);
     assert!(!snap.join("wal").exists());
-    let copy = Server::start(&snap, &[]);
+    let copy = Server::start(&snap, &KEEP_HISTORY);
     assert_eq!(at(&copy, "bytes_total", T0 + 30 * 60_000).len(), 2);
     assert!(at(&copy, "bytes_total", T0 + 3 * HOUR + 30 * 60_000).is_empty());
 }
@@ -149,7 +149,7 @@ fn offline_snapshot_of_a_stopped_directory_opens_as_a_data_dir() {
     ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("2 partitions"), "{out}");
-    let copy = Server::start(&out_dir, &[]);
+    let copy = Server::start(&out_dir, &KEEP_HISTORY);
     for ((q, t), want) in CHECKS.iter().zip(&before) {
         assert_eq!(&at(&copy, q, *t), want, "{q} at {t}");
     }

@@ -87,8 +87,10 @@ fn future_sample_beyond_grace_is_refused_and_current_writes_still_land() {
 fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
     let tmp = tempfile::tempdir().unwrap();
     let now = now_ms();
-    // An older version accepted anything: stand in for it with a long grace.
-    let server = Server::start(tmp.path(), &["--future-grace", "30d"]);
+    // An older version accepted anything: stand in for it with a long
+    // grace (and no retention: inside that grace the future sample is the
+    // store's "now", and history 16 days before it would expire).
+    let server = Server::start(tmp.path(), &["--future-grace", "30d", "--retention", "0"]);
     let history: Vec<Sample> = (1..=12)
         .rev()
         .map(|i| Sample::new(now - i * 15 * MIN, i as f64))

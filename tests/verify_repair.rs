@@ -35,12 +35,8 @@ fn populated() -> tempfile::TempDir {
 /// none to replay.
 fn populated_then(graceful: bool) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    // Pushes are stamped with the wall clock; retention counted from it
-    // would drop the 2024 hours: keep everything.
-    let server = Server::start(
-        tmp.path(),
-        &["--persist-interval", "1s", "--retention", "0"],
-    );
+    // Stamped in 2024: kept as written, hours as hours.
+    let server = Server::start(tmp.path(), &keeping_history(&["--persist-interval", "1s"]));
     write_hours(&server, 4);
     wait_for("partitions", || {
         metric(&server, "hourglass_partitions") >= 2.0
@@ -240,7 +236,7 @@ fn repair_sets_damaged_pieces_aside_and_serve_serves_the_rest() {
     assert!(ok, "{out}");
     assert!(out.contains("kept aside earlier") && out.contains("partitions: 3 intact"));
 
-    let server = Server::start(data, &["--retention", "0"]);
+    let server = Server::start(data, &KEEP_HISTORY);
     assert_eq!(server.get("/-/ready").status, 200);
     let q = "bytes_total{instance=\"a\"}";
     assert_eq!(
@@ -287,7 +283,7 @@ fn repair_of_a_damaged_wal_segment_keeps_a_copy_and_serve_starts() {
         .count();
     assert!(copies >= 1, "a copy of the damaged segment is kept");
 
-    let server = Server::start(data, &["--retention", "0"]);
+    let server = Server::start(data, &KEEP_HISTORY);
     assert_eq!(server.get("/-/ready").status, 200);
     let q = "bytes_total{instance=\"a\"}";
     assert_eq!(

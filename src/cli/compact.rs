@@ -19,7 +19,8 @@ pub struct CompactArgs {
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// Merge the hours of UTC days that ended this long before the newest
-    /// sample into day partitions; `0` keeps hours as hours.
+    /// sample stored (capped at the wall clock) into day partitions; `0`
+    /// keeps hours as hours.
     #[arg(long, default_value = "2d", value_parser = parse_duration)]
     compact_days_after: Duration,
     /// Configuration file whose `[[retention]]` rules and `[[downsample]]`

@@ -42,8 +42,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4095))]
     wal_segment_mib: u64,
     /// How long samples are kept, measured back from the newest sample
-    /// stored (not the wall clock, but never from past the wall clock plus
-    /// --future-grace); `0` keeps everything.
+    /// stored (capped at the wall clock plus the future grace); older
+    /// samples are refused; `0` keeps everything.
     #[arg(long, default_value = "15d", value_parser = parse_duration)]
     retention: Duration,
     /// Largest total size of partitions on disk; the oldest are removed
@@ -56,7 +56,7 @@ pub struct ServeArgs {
     out_of_order_window: Duration,
     /// How far past the wall clock a sample may be stamped; newer samples
     /// are refused per series (`too_far_in_future`), so none can move the
-    /// store's notion of "now" (retention, the out-of-order cutoff).
+    /// out-of-order cutoff past the present.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     future_grace: Duration,
     /// How often hours that can no longer receive samples are written out
@@ -176,7 +176,8 @@ pub struct ServeArgs {
     /// are refused with 409 until some are deleted.
     #[arg(long, default_value_t = crate::scrape::registry::DEFAULT_MAX_TARGETS)]
     max_registered_targets: usize,
-    /// Once a UTC day ended this long before the newest sample, the
+    /// Once a UTC day ended this long before the newest sample stored
+    /// (capped at the wall clock), the
     /// background compactor merges its hourly partitions into one day
     /// partition; `0` keeps hours as hours.
     #[arg(long, default_value = "2d", value_parser = parse_duration)]

@@ -23,6 +23,7 @@ pub mod downsample;
 mod downsample_read;
 pub mod encoding;
 mod error;
+mod expiry;
 mod head;
 mod histogram_iter;
 mod index;

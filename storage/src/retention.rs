@@ -1,9 +1,12 @@
 //! Retention: dropping whole partitions by age and by total size.
 //!
-//! Age is measured from the newest sample stored, not the wall clock, so a
-//! node that was down (or data backfilled from long ago) is not emptied on
-//! start; that newest time is capped at the wall clock plus the future
-//! grace, so a future-dated sample cannot make current data look old. Partitions are dropped oldest first; a dropped partition is first
+//! Age is measured back from the newest sample stored, capped at the wall
+//! clock plus the future grace (`Head::store_now`): a node that was down,
+//! or history backfilled into a fresh store, is not emptied, and a
+//! future-dated sample cannot make current data look old (the head refuses
+//! samples already past retention, so nothing is stored only to be
+//! dropped).
+//! Partitions are dropped oldest first; a dropped partition is first
 //! renamed to `.del-<name>` (gone from view atomically), then deleted;
 //! `open` finishes deletions a crash interrupted.
 
@@ -30,15 +33,15 @@ pub(crate) fn partition_bytes(p: &Partition) -> u64 {
 /// Splits `parts` into kept and dropped (oldest first) under the limits.
 pub(crate) fn plan(
     mut parts: Vec<Arc<Partition>>,
-    newest: Option<i64>,
+    now: Option<i64>,
     retention_ms: Option<i64>,
     max_bytes: Option<u64>,
 ) -> (Vec<Arc<Partition>>, Vec<Arc<Partition>>, RetentionStats) {
     parts.sort_by(|a, b| (a.meta().hour_start_ms, a.dir()).cmp(&(b.meta().hour_start_ms, b.dir())));
     let mut stats = RetentionStats::default();
     let mut dropped = Vec::new();
-    if let (Some(newest), Some(r)) = (newest, retention_ms) {
-        let cutoff = newest.saturating_sub(r);
+    if let (Some(now), Some(r)) = (now, retention_ms) {
+        let cutoff = now.saturating_sub(r);
         let (old, keep): (Vec<_>, Vec<_>) =
             parts.into_iter().partition(|p| p.meta().max_t < cutoff);
         stats.by_age = old.len();

@@ -26,12 +26,13 @@ impl RetentionRule {
     }
 }
 
-/// The rules, the fallback, and "now" (the newest sample stored).
+/// The rules, the fallback, and "now" (the newest sample stored, capped
+/// at the wall clock: [`crate::head::Head::store_now`]).
 #[derive(Debug)]
 pub(crate) struct RuleRetention<'a> {
     pub(crate) rules: &'a [RetentionRule],
     pub(crate) fallback_ms: Option<i64>,
-    pub(crate) newest: i64,
+    pub(crate) now: i64,
 }
 
 impl RuleRetention<'_> {
@@ -41,7 +42,7 @@ impl RuleRetention<'_> {
             Some(r) => Some(r.keep_ms),
             None => self.fallback_ms,
         }?;
-        Some(self.newest.saturating_sub(keep))
+        Some(self.now.saturating_sub(keep))
     }
 }
 
@@ -91,7 +92,7 @@ mod tests {
         let r = RuleRetention {
             rules: &rules,
             fallback_ms: Some(100),
-            newest: 1000,
+            now: 1000,
         };
         let l = |job| Labels::from_pairs([("__name__", "x"), ("job", job)]);
         assert_eq!(r.cutoff(&l("debug")), Some(990));

@@ -131,6 +131,9 @@ impl Storage {
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
+        if let Some(t) = parts.iter().map(|p| p.meta().max_t).max() {
+            head.note_stored(t);
+        }
         let replay = head.replay(&wal)?;
         tracing::info!(
             records = replay.records,
@@ -233,7 +236,7 @@ impl Storage {
             parts: self.parts.read().unwrap_or_else(|p| p.into_inner()).clone(),
             mint,
             maxt,
-            tombstones: self.tombstones(),
+            gone: self.expiry(false),
         }
     }
 
@@ -293,7 +296,10 @@ impl Storage {
         // Records after it are replayed on top of the checkpoint, where
         // their samples are duplicates at worst.
         let upto = self.wal.acked_lsn();
-        let ready = self.head.collect_ready(end);
+        let leaving = self.expiry(true);
+        let ready = self
+            .head
+            .collect_ready(end, &|l, s, h| leaving.apply(l, s, h));
         if ready.is_empty() {
             *last = Some(end);
             self.head.collected(end);
@@ -302,6 +308,11 @@ impl Storage {
         }
         let parts_dir = self.dir.join("parts");
         for (hour, (series, taken)) in ready {
+            if series.is_empty() {
+                // Deleted or expired whole: nothing reaches a partition.
+                self.head.drop_persisted(taken);
+                continue;
+            }
             stats.series += series.len() as u64;
             let dir = write_partition(&*self.fs, &parts_dir, hour, series, &self.source_label)?;
             let p = Partition::open_with(&*self.fs, &dir)?;

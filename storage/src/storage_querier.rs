@@ -4,6 +4,7 @@ use crate::chunk_handle::ChunkMeta;
 use crate::downsample::ReadAs;
 use crate::downsample_read;
 use crate::error::StorageError;
+use crate::expiry::Expiry;
 use crate::head::Head;
 use crate::histogram_iter::HistogramIter;
 use crate::model::histogram::FloatHistogram;
@@ -13,7 +14,6 @@ use crate::model::sample::Sample;
 use crate::partition::Partition;
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
-use crate::tombstones::{Deletions, Tombstone};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -25,21 +25,17 @@ pub struct StorageQuerier<'a> {
     pub(crate) parts: Vec<Arc<Partition>>,
     pub(crate) mint: i64,
     pub(crate) maxt: i64,
-    /// Deletions hidden from every result.
-    pub(crate) tombstones: Arc<Vec<Tombstone>>,
+    /// Deleted and expired samples, hidden from every result.
+    pub(crate) gone: Expiry,
 }
 
-/// Drops the deleted samples (and series left empty) from `set`.
-fn hide(
-    set: SeriesSet,
-    dels: &Deletions<'_>,
-    mint: i64,
-    maxt: i64,
-) -> Result<SeriesSet, StorageError> {
+/// Drops the deleted and expired samples (and series left empty) from
+/// `set`.
+fn hide(set: SeriesSet, gone: &Expiry, mint: i64, maxt: i64) -> Result<SeriesSet, StorageError> {
     let res = set.downsampled_resolution();
     let mut out = Vec::with_capacity(set.len());
     for s in set {
-        if !dels.touches_series(&s.labels) {
+        if !gone.touches(&s.labels, mint) {
             out.push(s);
             continue;
         }
@@ -51,9 +47,8 @@ fn hide(
                 source: e.clone(),
             });
         }
-        dels.filter(&s.labels, &mut v);
         let mut h: Vec<(i64, FloatHistogram)> = s.histograms.collect();
-        dels.filter_times(&s.labels, &mut h, |x| x.0);
+        gone.apply(&s.labels, &mut v, &mut h);
         if !v.is_empty() || !h.is_empty() {
             out.push(Series {
                 labels: s.labels,
@@ -187,10 +182,10 @@ impl Querier for StorageQuerier<'_> {
         read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
         let set = self.select_all(matchers, mint, maxt, read)?;
-        if self.tombstones.is_empty() {
+        if self.gone.is_empty() {
             return Ok(set);
         }
-        hide(set, &Deletions(&self.tombstones), mint, maxt)
+        hide(set, &self.gone, mint, maxt)
     }
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut all: BTreeSet<String> = self

@@ -7,7 +7,8 @@
 
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{
-    DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, ReadAs, Sample, Storage, WriteBatch,
+    Clock, DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, ReadAs, Sample, Storage,
+    WriteBatch,
 };
 use hourglass_wal::fs::FaultyFs;
 use std::collections::BTreeMap;
@@ -39,9 +40,12 @@ fn days() -> CompactOptions {
     }
 }
 
-fn opts() -> Options {
+/// The wall clock reads `now`: the end of the hours a test writes, so
+/// days pass as fast as they are written.
+fn opts(now: i64) -> Options {
     let mut o = Options::default();
     o.head.ooo_window_ms = 10 * 60_000;
+    o.head.clock = Clock::from_fn(move || now);
     o
 }
 
@@ -171,7 +175,7 @@ fn check_reads(st: &Storage, raw: &Model, round: &str) {
 #[test]
 fn an_old_day_is_downsampled_and_reads_agree_with_the_raw_data() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), opts(T0 + (2 * 24 + 2) * H)).unwrap();
     fill(&st, 5, 2 * 24 + 2);
     // Day partitions first, without rules: the raw baseline.
     st.compact(&days(), &mut |_| {}).unwrap();
@@ -192,7 +196,7 @@ fn an_old_day_is_downsampled_and_reads_agree_with_the_raw_data() {
 
     check_reads(&st, &raw, "compacted");
     st.close().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), opts(T0 + (2 * 24 + 2) * H)).unwrap();
     check_reads(&st, &raw, "reopened");
     // The raw samples are gone from disk: only `db` keeps raw samples.
     let day0: u64 = st
@@ -207,7 +211,7 @@ fn an_old_day_is_downsampled_and_reads_agree_with_the_raw_data() {
 #[test]
 fn a_coarser_tier_folds_fine_intervals_and_max_stays_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), opts(T0 + (3 * 24 + 1) * H)).unwrap();
     fill(&st, 2, 3 * 24 + 1);
     let (raw, _) = dump_as(&st, ReadAs::Last, T0, T0 + DAY - 1);
     st.set_downsample_rules(vec![tier("node", DAY, RES), tier("node", 2 * DAY, H)]);
@@ -237,7 +241,7 @@ fn a_coarser_tier_folds_fine_intervals_and_max_stays_exact() {
 #[test]
 fn deleting_a_downsampled_series_removes_its_intervals_at_compaction() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), opts()).unwrap();
+    let st = Storage::open(dir.path(), opts(T0 + (2 * 24 + 1) * H)).unwrap();
     fill(&st, 2, 2 * 24 + 1);
     st.set_downsample_rules(vec![tier("node", DAY, RES)]);
     st.compact(&days(), &mut |_| {}).unwrap();
@@ -260,8 +264,11 @@ fn deleting_a_downsampled_series_removes_its_intervals_at_compaction() {
     );
 }
 
+/// The clock of the crash tests: the end of `faulty_build`'s hours.
+const FAULTY_NOW: i64 = T0 + (2 * 24 + 1) * H;
+
 fn faulty_build(fs: &FaultyFs) -> Model {
-    let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts()).unwrap();
+    let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts(FAULTY_NOW)).unwrap();
     fill(&st, 1, 2 * 24 + 1);
     st.compact(&days(), &mut |_| {}).unwrap();
     st.flush().unwrap();
@@ -288,7 +295,7 @@ fn crash_at_every_step_of_downsampling_leaves_each_day_raw_or_downsampled() {
     // The finished state, from a run without faults.
     let fs = FaultyFs::new();
     let raw = faulty_build(&fs);
-    let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts()).unwrap();
+    let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts(FAULTY_NOW)).unwrap();
     st.set_downsample_rules(vec![tier("node", DAY, RES)]);
     st.compact(&days(), &mut |_| {}).unwrap();
     let (done, _) = dump_as(&st, ReadAs::Sum, i64::MIN, i64::MAX);
@@ -298,7 +305,7 @@ fn crash_at_every_step_of_downsampling_leaves_each_day_raw_or_downsampled() {
     for k in 0.. {
         let fs = FaultyFs::new();
         faulty_build(&fs);
-        let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts()).unwrap();
+        let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts(FAULTY_NOW)).unwrap();
         st.set_downsample_rules(vec![tier("node", DAY, RES)]);
         fs.crash_after_ops(k);
         let r = st.compact(&days(), &mut |_| {});
@@ -310,7 +317,7 @@ fn crash_at_every_step_of_downsampling_leaves_each_day_raw_or_downsampled() {
             return;
         }
         fs.restart();
-        let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts()).unwrap();
+        let st = Storage::open_with_fs(Arc::new(fs.clone()), "/data", opts(FAULTY_NOW)).unwrap();
         let (got, _) = dump_as(&st, ReadAs::Sum, i64::MIN, i64::MAX);
         let got = by_day(&got);
         assert_eq!(got.len(), raw.len(), "crash at {k}: a day lost or gained");

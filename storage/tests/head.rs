@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::{
-    BorrowedBatch, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample, Storage,
-    WriteBatch,
+    BorrowedBatch, Clock, Labels, MatchOp, Matcher, Options, Querier, STALE_NAN_BITS, Sample,
+    Storage, WriteBatch,
 };
 use hourglass_wal::fs::FaultyFs;
 use proptest::prelude::*;
@@ -140,18 +140,25 @@ fn invalid_series_are_refused_with_their_name() {
 }
 
 #[test]
-fn retention_is_measured_from_the_newest_sample() {
+fn retention_counts_back_from_the_newest_sample_and_an_empty_store_refuses_nothing_for_age() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts();
     o.head.retention_ms = Some(10_000);
+    o.head.future_grace_ms = 1_000_000;
+    o.head.clock = Clock::from_fn(|| 100_000);
     let st = Storage::open(dir.path(), o).unwrap();
+    // An empty store refuses nothing for age.
     let mut b = WriteBatch::new();
-    b.push(lbl("up", "a"), vec![Sample::new(100_000, 1.0)]);
-    st.append(&b).unwrap();
+    b.push(lbl("up", "old"), vec![Sample::new(1_000, 1.0)]);
+    assert_eq!(st.append(&b).unwrap().appended, 1);
+    // A sample inside the grace moves "now" to it.
+    let mut b = WriteBatch::new();
+    b.push(lbl("up", "a"), vec![Sample::new(900_000, 1.0)]);
+    assert_eq!(st.append(&b).unwrap().appended, 1);
     let mut b = WriteBatch::new();
     b.push(
         lbl("up", "new"),
-        vec![Sample::new(95_000, 1.0), Sample::new(80_000, 1.0)],
+        vec![Sample::new(895_000, 1.0), Sample::new(880_000, 1.0)],
     );
     let s = st.append(&b).unwrap();
     assert_eq!(s.appended, 1);

@@ -7,7 +7,7 @@ mod common;
 
 use common::dump;
 use hourglass_storage::partition::Partition;
-use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
+use hourglass_storage::{Clock, Labels, Options, Querier, Sample, Storage, WriteBatch};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -300,17 +300,23 @@ fn retention_drops_old_partitions_by_age_then_by_size() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts();
     o.head.retention_ms = Some(3 * H);
+    // The wall clock reads the newest sample's time.
+    o.head.clock = Clock::from_fn(|| T0 + 6 * H - 15_000);
     let st = Storage::open(dir.path(), o.clone()).unwrap();
     write_hours(&st, T0, 6);
     let p = st.persist().unwrap();
     // Hours 18..=22 are ready (newest ≈ T0+6h, window 10 min); with 3 h of
-    // retention from the newest sample, hours 18 and 19 go.
-    assert_eq!(p.partitions.len(), 5);
-    assert_eq!(p.retention.by_age, 2, "{p:?}");
+    // retention back from the clock, samples before T0+3h-15s were refused
+    // (past retention): no partition for hours 18 and 19, and hour 20
+    // holds its last samples only.
+    assert_eq!(p.partitions.len(), 3, "{p:?}");
+    assert_eq!(p.retention.by_age, 0, "{p:?}");
     assert_eq!(
         part_names(dir.path()),
         vec!["2025-11-22T20", "2025-11-22T21", "2025-11-22T22"]
     );
+    let cutoff = T0 + 3 * H - 15_000;
+    assert!(st.partitions().iter().all(|p| p.meta().min_t >= cutoff));
     let oldest = oldest(&st);
     assert!(oldest >= T0 + 2 * H - 7_000);
     st.close().unwrap();

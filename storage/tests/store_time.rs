@@ -1,6 +1,7 @@
 //! The store's notion of time and its cardinality limits, with an
 //! injected clock: future-dated samples are refused per series and cannot
-//! move retention or the out-of-order cutoff; start timestamps insert a
+//! move retention (measured back from the newest sample stored, capped at
+//! the wall clock) or the out-of-order cutoff; start timestamps insert a
 //! zero only where Prometheus would; series quotas refuse only new series.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -146,16 +147,44 @@ fn a_stored_future_sample_no_longer_moves_retention_or_the_out_of_order_cutoff()
 }
 
 #[test]
-fn backfill_older_than_retention_from_the_wall_clock_is_kept() {
+fn backfill_older_than_retention_from_the_wall_clock_is_kept_by_a_fresh_store() {
     let dir = tempfile::tempdir().unwrap();
     let st = Storage::open(dir.path(), opts(fixed(NOW))).unwrap();
+    // A fresh store: history 40 days old is taken, as Prometheus takes it.
     let old = NOW - 40 * DAY;
     history(&st, "backfill", old, old + 5 * HOUR);
+    // Retention now counts back from that history's newest sample.
+    let s = st.append(&one("ancient", old - 16 * DAY, 1.0)).unwrap();
+    assert_eq!((s.appended, s.rejected.past_retention), (0, 1));
     let before = dump(&st);
+    assert!(!before.contains_key("ancient"));
     let p = st.persist().unwrap();
     assert!(!p.partitions.is_empty());
     assert_eq!(p.retention.by_age, 0);
     assert_eq!(dump(&st), before);
+    st.close().unwrap();
+    // Reopened, the clock far ahead: nothing expires until data arrives.
+    let st = Storage::open(dir.path(), opts(fixed(NOW + 100 * DAY))).unwrap();
+    assert_eq!(st.retain().unwrap().by_age, 0);
+    assert_eq!(dump(&st), before);
+}
+
+#[test]
+fn a_store_holding_current_data_refuses_samples_older_than_newest_minus_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), opts(fixed(NOW))).unwrap();
+    history(&st, "current", NOW - HOUR, NOW);
+    let s = st.append(&one("late", NOW - 16 * DAY, 1.0)).unwrap();
+    assert_eq!((s.appended, s.rejected.past_retention), (0, 1));
+    let s = st.append(&one("late", NOW - 14 * DAY, 1.0)).unwrap();
+    assert_eq!((s.appended, s.rejected.total()), (1, 0));
+    st.persist().unwrap();
+    st.close().unwrap();
+    // Reopened: the newest sample (in partitions or the head) still counts.
+    let st = Storage::open(dir.path(), opts(fixed(NOW))).unwrap();
+    let s = st.append(&one("late2", NOW - 16 * DAY, 1.0)).unwrap();
+    assert_eq!((s.appended, s.rejected.past_retention), (0, 1));
+    assert!(!dump(&st).contains_key("late2"));
 }
 
 #[test]
@@ -281,20 +310,28 @@ fn a_writer_quota_limits_its_own_series_and_is_released_when_they_go() {
 fn a_new_series_with_only_refused_samples_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(fixed(NOW));
-    o.head.series_limits = active_cap(1);
+    o.head.series_limits = active_cap(2);
     let st = Storage::open(dir.path(), o).unwrap();
+    // Current data: retention counts back from it.
+    assert_eq!(st.append(&one("current", NOW, 1.0)).unwrap().appended, 1);
     let mut b = WriteBatch::new();
     b.push(lbl("future"), vec![Sample::new(NOW + 16 * DAY, 1.0)]);
     b.push(lbl("ancient"), vec![Sample::new(NOW - 30 * DAY, 1.0)]);
     let s = st.append(&b).unwrap();
-    // The empty store takes the backfill; the future-only series is
-    // refused without taking the one slot.
+    // Neither the future-only nor the past-retention series is created,
+    // nor takes the one free slot.
     assert_eq!(
-        (s.appended, s.rejected.too_far_in_future, s.rejected.total()),
-        (1, 1, 1)
+        (
+            s.appended,
+            s.rejected.too_far_in_future,
+            s.rejected.past_retention
+        ),
+        (0, 1, 1)
     );
     assert_eq!(st.active_series(), 1);
     assert_eq!(st.stats().series, 1);
-    let s = st.append(&one("current", NOW, 1.0)).unwrap();
+    let s = st.append(&one("another", NOW, 1.0)).unwrap();
+    assert_eq!(s.appended, 1);
+    let s = st.append(&one("third", NOW, 1.0)).unwrap();
     assert_eq!(s.rejected.active_series_limit, 1);
 }

@@ -24,8 +24,8 @@ pub mod write;
 pub use http::{JSON, Response, request, try_request};
 pub use query::metric;
 pub use server::{
-    BIN, FORM, Server, config_file, refused_naming, refused_start, signal, start_scraping,
-    start_with_config, wait_with_timeout,
+    BIN, FORM, KEEP_HISTORY, Server, config_file, keeping_history, refused_naming, refused_start,
+    signal, start_scraping, start_with_config, wait_with_timeout,
 };
 pub use wait::{wait_for, wait_until};
 pub use write::{

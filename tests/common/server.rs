@@ -20,6 +20,18 @@ pub struct Server {
     pub log: mpsc::Receiver<String>,
 }
 
+/// Flags that keep everything as written: no retention, no day merges.
+/// A default server keeps fixtures stamped with fixed historical times
+/// too (retention and day merges count back from the newest sample
+/// stored, not the wall clock); tests that start with these keep them
+/// where exact hour partitions or no expiry at all is wanted.
+pub const KEEP_HISTORY: [&str; 4] = ["--retention", "0", "--compact-days-after", "0"];
+
+/// `flags` followed by [`KEEP_HISTORY`].
+pub fn keeping_history<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    flags.iter().copied().chain(KEEP_HISTORY).collect()
+}
+
 impl Server {
     /// Starts `hourglass serve` on `data_dir` with a free loopback port and
     /// waits until it says where it listens.
@@ -42,6 +54,14 @@ impl Server {
     pub fn fresh() -> (tempfile::TempDir, Server) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let server = Server::start(tmp.path(), &[]);
+        (tmp, server)
+    }
+
+    /// [`Server::fresh`] with [`KEEP_HISTORY`]: nothing expires, hours
+    /// stay hours.
+    pub fn fresh_keeping_history() -> (tempfile::TempDir, Server) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(tmp.path(), &KEEP_HISTORY);
         (tmp, server)
     }
 

@@ -32,7 +32,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct CompactOptions {
     /// Merge the hours of a day into one partition once the day ended this
-    /// long before the newest sample (none: hours stay hours).
+    /// long before the newest sample stored, capped at the wall clock
+    /// (none: hours stay hours).
     pub day_after_ms: Option<i64>,
 }
 

@@ -32,7 +32,7 @@ impl Group {
 }
 
 /// Plans compactions over `parts` (in querier order). Days that ended at
-/// least `day_after_ms` before `newest` are merged whole; other hours are
+/// least `day_after_ms` before `newest` (the store's "now") are merged whole; other hours are
 /// merged when they hold more than one partition. `touched` marks
 /// partitions to rewrite alone if nothing else would.
 pub fn plan(

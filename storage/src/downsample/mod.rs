@@ -1,10 +1,11 @@
 //! Downsampling: tiers `match → after, resolution`. Once a partition's
-//! whole span is older than `after` (from the newest data), compaction
-//! replaces the raw samples of the series a tier selects by per-interval
-//! summaries (count, sum, min, max, last, counter increase) in the
-//! partition's `downsampled` file; coarser tiers later fold those
-//! intervals into coarser ones. The swap that writes the partition is the
-//! one that removes the raw samples, so both never disappear together.
+//! whole span is older than `after` (from the newest sample stored,
+//! capped at the wall clock), compaction replaces the raw samples of the
+//! series a tier selects by per-interval summaries (count, sum, min, max,
+//! last, counter increase) in the partition's `downsampled` file; coarser
+//! tiers later fold those intervals into coarser ones. The swap that
+//! writes the partition is the one that removes the raw samples, so both
+//! never disappear together.
 //!
 //! `interval` holds the arithmetic, `format` the file; the compaction step
 //! is `compact/downsample_step.rs`, the reading `downsample_read.rs`.
@@ -32,7 +33,8 @@ pub struct DownsampleRule {
     pub selector: String,
     /// Selects the series (all must match).
     pub matchers: Vec<Matcher>,
-    /// Age (from the newest data) past which the tier applies, ms.
+    /// Age (from the newest sample stored, capped at the wall clock) past
+    /// which the tier applies, ms.
     pub after_ms: i64,
     /// Interval length, ms; divides a day, and every coarser tier's.
     pub resolution_ms: i64,
@@ -81,7 +83,8 @@ pub fn check_rules(rules: &[DownsampleRule]) -> Result<(), String> {
     Ok(())
 }
 
-/// The tiers applied by one compaction, with "now" (the newest data).
+/// The tiers applied by one compaction, with "now" (the newest sample stored,
+/// capped at the wall clock).
 #[derive(Debug)]
 pub(crate) struct Downsampling<'a> {
     pub(crate) rules: &'a [DownsampleRule],

@@ -60,7 +60,8 @@ pub struct HeadOptions {
     pub ooo_window_ms: i64,
     /// Samples older than the store's "now" minus this are refused, and
     /// partitions wholly older are dropped. "Now" is the newest sample
-    /// stored, capped at the wall clock plus `future_grace_ms`.
+    /// stored, capped at the wall clock plus `future_grace_ms`
+    /// ([`Head::store_now`]); an empty store refuses nothing for age.
     pub retention_ms: Option<i64>,
     /// Drop the oldest partitions while they take more than this many bytes.
     pub retention_bytes: Option<u64>,
@@ -187,6 +188,9 @@ pub struct Head {
     interner: Interner,
     /// Newest sample time over all series; `i64::MIN` when empty.
     max_t: AtomicI64,
+    /// Newest sample time in the partitions at open (`i64::MIN`: none);
+    /// later partitions come from the head, whose `max_t` covers them.
+    stored_max_t: AtomicI64,
     /// Oldest sample time ever appended; `i64::MAX` when empty. It is not
     /// raised when data moves to partitions, so it may be older than what
     /// the head holds: good enough to skip the head for ranges before it.
@@ -217,6 +221,7 @@ impl Head {
             postings: RwLock::new(MemPostings::new()),
             interner: Interner::default(),
             max_t: AtomicI64::new(i64::MIN),
+            stored_max_t: AtomicI64::new(i64::MIN),
             min_t: AtomicI64::new(i64::MAX),
             collected_end: AtomicI64::new(i64::MIN),
             late: AtomicU64::new(0),
@@ -385,26 +390,40 @@ impl Head {
 
     /// The store's "now" given the newest sample stored: that sample's
     /// time, but never past [`Head::max_valid_t`], so a future sample
-    /// written before the bound existed cannot move retention or the
-    /// out-of-order cutoff.
+    /// written before the bound existed cannot move retention, the
+    /// out-of-order cutoff or the hours persisted.
     pub fn anchor(&self, newest: i64) -> i64 {
         newest.min(self.max_valid_t())
     }
 
-    /// Samples before this time are refused (retention by age, measured
-    /// from the store's anchored "now", not the wall clock, so backfilled
-    /// history is kept).
+    /// Records the newest sample time of partitions opened beside the
+    /// head, so that retention counts from it before the head holds data.
+    pub(crate) fn note_stored(&self, t: i64) {
+        self.stored_max_t.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// The store's "now" for retention, downsampling and day merges: the
+    /// newest sample stored (head and partitions), capped by
+    /// [`Head::anchor`]; `None` while nothing is stored. Data only moves
+    /// it, and never past the wall clock: a far-future sample cannot make
+    /// current data look old, a clock that jumps ahead expires nothing
+    /// until data arrives, and backfilled history is kept as Prometheus
+    /// keeps it.
+    pub fn store_now(&self) -> Option<i64> {
+        let newest = self
+            .max_t
+            .load(Ordering::Relaxed)
+            .max(self.stored_max_t.load(Ordering::Relaxed));
+        (newest != i64::MIN).then(|| self.anchor(newest))
+    }
+
+    /// Samples before this time are refused: retention by age, measured
+    /// back from [`Head::store_now`], so what retention would drop at the
+    /// next persist is never stored (Prometheus's out-of-bounds).
     fn min_valid_t(&self) -> i64 {
-        match self.opts.retention_ms {
-            Some(r) => {
-                let max = self.max_t.load(Ordering::Relaxed);
-                if max == i64::MIN {
-                    i64::MIN
-                } else {
-                    self.anchor(max).saturating_sub(r)
-                }
-            }
-            None => i64::MIN,
+        match (self.opts.retention_ms, self.store_now()) {
+            (Some(r), Some(now)) => now.saturating_sub(r),
+            _ => i64::MIN,
         }
     }
 }

@@ -5,8 +5,10 @@
 //! the newest sample: no acceptable sample can land in it any more, except
 //! in-order samples of lagging series, which later go to a further
 //! partition for that hour. Steps: `collect_ready` copies the hours'
-//! chunks (merging out-of-order samples in), the caller writes and opens
-//! the partitions, then `drop_persisted` removes exactly what was written.
+//! chunks (merging out-of-order samples in, leaving out what `Leave`
+//! removes: deleted and expired samples never reach a partition), the
+//! caller writes and opens the partitions, then `drop_persisted` removes
+//! exactly what was collected from the head.
 
 use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter, TARGET_RECORD_BYTES};
 use super::linked_records::RecordWriter;
@@ -14,6 +16,7 @@ use super::series::{HeadChunk, MemSeries};
 use super::{Head, Slot, lock, read, write};
 use crate::chunk::{self, Chunk};
 use crate::model::histogram::FloatHistogram;
+use crate::model::labels::Labels;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
 use crate::partition::{HOUR_MS, PartSeries};
@@ -30,8 +33,13 @@ pub(crate) struct Taken {
 }
 
 /// Hours ready to persist: hour start → series data to write, and what to
-/// drop from the head once written.
+/// drop from the head once written (an hour whose samples `Leave` removed
+/// entirely has nothing to write, and still its samples to drop).
 pub(crate) type Ready = BTreeMap<i64, (Vec<PartSeries>, Vec<Taken>)>;
+
+/// Removes from one series-hour's samples and histograms what must not
+/// reach a partition (deletions, retention); they leave the head anyway.
+pub(crate) type Leave<'a> = &'a dyn Fn(&Labels, &mut Vec<Sample>, &mut Vec<(i64, FloatHistogram)>);
 
 fn hour_of(t: i64) -> i64 {
     // Saturating: the hour of the first ms of i64 would be below i64::MIN.
@@ -57,8 +65,9 @@ impl Head {
             .store(end, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Copies the data of every hour that ends at or before `ready_end`.
-    pub(crate) fn collect_ready(&self, ready_end: i64) -> Ready {
+    /// Copies the data of every hour that ends at or before `ready_end`,
+    /// less what `leave` removes.
+    pub(crate) fn collect_ready(&self, ready_end: i64, leave: Leave<'_>) -> Ready {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
         let mut out = Ready::new();
         for s in series {
@@ -88,23 +97,25 @@ impl Head {
                 hours.entry(hour_of(t)).or_default().2.push((t, h));
             }
             drop(d);
-            for (hour, (chunks, ooo, histograms)) in hours {
+            for (hour, (chunks, ooo, mut histograms)) in hours {
                 let taken = Taken {
                     series: Arc::clone(&s),
                     chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
                     ooo: ooo.iter().map(|x| x.t).collect(),
                     histograms: histograms.iter().map(|x| x.0).collect(),
                 };
-                // One chunk per series-hour on disk: half the per-chunk
-                // overhead of the head's 120-sample chunks, and the
-                // out-of-order samples merged in.
-                let part_chunks = merge_and_encode(&chunks, ooo, u16::MAX);
+                let mut samples = merge(&chunks, ooo);
+                leave(&s.labels, &mut samples, &mut histograms);
                 let e = out.entry(hour).or_default();
-                e.0.push(PartSeries {
-                    labels: s.labels.clone(),
-                    chunks: part_chunks,
-                    histograms,
-                });
+                if !samples.is_empty() || !histograms.is_empty() {
+                    // One chunk per series-hour on disk: half the
+                    // per-chunk overhead of the head's 120-sample chunks.
+                    e.0.push(PartSeries {
+                        labels: s.labels.clone(),
+                        chunks: encode(&samples, u16::MAX),
+                        histograms,
+                    });
+                }
                 e.1.push(taken);
             }
         }
@@ -241,17 +252,18 @@ fn series_entry(s: &MemSeries) -> SeriesEntry {
     }
 }
 
-/// Merges an hour's in-order chunks with its out-of-order samples into
-/// new chunks of at most `max` samples.
-fn merge_and_encode(
-    chunks: &[HeadChunk],
-    ooo: Vec<Sample>,
-    max: u16,
-) -> Vec<(i64, i64, Arc<Chunk>)> {
+/// Merges an hour's in-order chunks with its out-of-order samples, sorted
+/// and de-duplicated.
+fn merge(chunks: &[HeadChunk], ooo: Vec<Sample>) -> Vec<Sample> {
     let mut all: Vec<Sample> = chunks.iter().flat_map(|c| c.chunk.iter()).collect();
     all.extend(ooo);
     all.sort_by_key(|s| s.t);
     all.dedup_by_key(|s| s.t);
+    all
+}
+
+/// Encodes sorted, de-duplicated samples as chunks of at most `max`.
+fn encode(all: &[Sample], max: u16) -> Vec<(i64, i64, Arc<Chunk>)> {
     let mut out = Vec::new();
     for part in all.chunks(usize::from(max.max(1))) {
         // Sorted and de-duplicated: encoding cannot fail.

@@ -5,6 +5,7 @@ use super::Storage;
 use crate::compact::{self, CompactOptions, CompactStats, Progress, RewriteStep};
 use crate::downsample::{DownsampleRule, Downsampling};
 use crate::error::StorageError;
+use crate::expiry::Expiry;
 use crate::model::matcher::Matcher;
 use crate::partition::Partition;
 use crate::querier::Querier;
@@ -16,22 +17,33 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl Storage {
-    /// Applies retention by age (from the newest sample stored, capped at
-    /// the wall clock plus the future grace) and by size to the
-    /// partitions. `persist` calls it after each run.
+    /// Applies retention by age (measured back from the newest sample
+    /// stored, capped at the wall clock: [`Storage::store_now`]) and by
+    /// size to the partitions. `persist` calls it after each run.
     pub fn retain(&self) -> Result<RetentionStats, StorageError> {
         let _one = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
         self.retain_locked()
     }
 
-    /// The newest sample stored (head and partitions), anchored.
-    fn newest(&self, parts: &[Arc<Partition>]) -> Option<i64> {
-        parts
-            .iter()
-            .map(|p| p.meta().max_t)
-            .chain(self.head.stats().max_t)
-            .max()
-            .map(|t| self.head.anchor(t))
+    /// What has left the store now: hidden from queries (retention rules
+    /// and deletions; `with_fallback` adds the global retention, which
+    /// queries leave to whole-partition drops), left out of partitions by
+    /// a persist (all of it).
+    pub(crate) fn expiry(&self, with_fallback: bool) -> Expiry {
+        Expiry {
+            tombstones: self.tombstones(),
+            rules: self.retention_rules(),
+            fallback_ms: self.retention_ms.filter(|_| with_fallback),
+            now: self.store_now().unwrap_or(i64::MIN),
+        }
+    }
+
+    /// The store's "now" for retention, downsampling and day merges: the
+    /// newest sample stored, capped at the wall clock plus the future
+    /// grace; `None` while nothing is stored (nothing expires)
+    /// ([`crate::head::Head::store_now`]).
+    pub fn store_now(&self) -> Option<i64> {
+        self.head.store_now()
     }
 
     /// Compacts the partitions (see [`crate::compact`]): merges each
@@ -47,32 +59,32 @@ impl Storage {
         let parts_dir = self.dir.join("parts");
         compact::recover(&*self.fs, &parts_dir)?;
         let parts = self.partitions();
-        let newest = self.newest(&parts);
+        let now = self.store_now();
         let tombstones = self.tombstones();
         let deletions = Deletions(&tombstones);
         let rule_list = self.retention_rules();
         let rules = RuleRetention {
             rules: &rule_list,
             fallback_ms: self.retention_ms,
-            newest: newest.unwrap_or(i64::MIN),
+            now: now.unwrap_or(i64::MIN),
         };
         let ds_list = self.downsample_rules();
         let downsampling = Downsampling {
             rules: &ds_list,
-            newest: newest.unwrap_or(i64::MIN),
+            newest: now.unwrap_or(i64::MIN),
         };
         let mut steps: Vec<&dyn RewriteStep> = Vec::new();
         if !tombstones.is_empty() {
             steps.push(&deletions);
         }
-        if !rule_list.is_empty() && newest.is_some() {
+        if !rule_list.is_empty() && now.is_some() {
             steps.push(&rules);
         }
-        if !ds_list.is_empty() && newest.is_some() {
+        if !ds_list.is_empty() && now.is_some() {
             steps.push(&downsampling);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
-        let groups = compact::plan(&parts, newest, opts.day_after_ms, &touched);
+        let groups = compact::plan(&parts, now, opts.day_after_ms, &touched);
         let mut total = CompactStats::default();
         for (i, g) in groups.iter().enumerate() {
             let (out, stats) =
@@ -198,10 +210,9 @@ impl Storage {
 
     fn retain_locked(&self) -> Result<RetentionStats, StorageError> {
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
-        let newest = self.newest(&parts);
         let (keep, dropped, stats) = retention::plan(
             std::mem::take(&mut *parts),
-            newest,
+            self.store_now(),
             partition_age_limit(&self.retention_rules(), self.retention_ms),
             self.retention_bytes,
         );

@@ -3,9 +3,34 @@
 //! tests write with, and a directory listing.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use hourglass_storage::{Labels, Options, Querier, Storage};
+use hourglass_storage::{Clock, Labels, Options, Querier, Storage};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A wall clock the test moves by hand: set to the time of the samples
+/// it writes, days pass as fast as they are written.
+#[derive(Debug, Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    /// A clock reading `t`.
+    pub fn at(t: i64) -> TestClock {
+        TestClock(Arc::new(AtomicI64::new(t)))
+    }
+
+    /// Moves it to `t`.
+    pub fn set(&self, t: i64) {
+        self.0.store(t, Ordering::Relaxed);
+    }
+
+    /// The store's clock reading this one.
+    pub fn clock(&self) -> Clock {
+        let now = Arc::clone(&self.0);
+        Clock::from_fn(move || now.load(Ordering::Relaxed))
+    }
+}
 
 /// An hour in milliseconds.
 pub const HOUR_MS: i64 = 3_600_000;
