@@ -142,7 +142,8 @@ fn grafana_probes_get_what_grafana_expects() {
     assert_eq!(server.get("/api/v1/status/flags").status, 404);
     // The flags are served under our own path instead.
     let flags = server.get("/api/v1/status/hourglass/flags").json();
-    assert_eq!(flags["data"]["retention"], "15d", "{flags}");
+    // Effective values: the fixture runs with `--retention 0`.
+    assert_eq!(flags["data"]["retention"], "0", "{flags}");
     assert_eq!(flags["data"]["wal-sync"], "group", "{flags}");
     let rt = server.get("/api/v1/status/runtimeinfo").json();
     // The fixture keeps its 2023 samples: `--retention 0`.
