@@ -8,18 +8,6 @@ use super::range::HistMatrix;
 use std::sync::atomic::Ordering;
 
 /// The samples one histogram counts for against the query's sample limit:
-/// Prometheus's `HPoint.size()`, `(FloatHistogram.Size() + 8) / 16`, where
-/// `Size()` is 168 bytes of struct plus 8 per span, bucket and custom
-/// bound (a 20-bucket histogram of 2 spans counts as 22 samples).
-pub(crate) fn hpoint_samples(h: &hourglass_storage::FloatHistogram) -> usize {
-    let parts = h.positive_spans.len()
-        + h.negative_spans.len()
-        + h.positive_buckets.len()
-        + h.negative_buckets.len()
-        + h.custom_values.len();
-    (168 + 8 * parts + 8) / 16
-}
-
 impl Ctx<'_> {
     /// Counts histogram samples read from storage (for statistics).
     pub fn loaded_histograms(&self, hists: &[(i64, hourglass_storage::FloatHistogram)]) {

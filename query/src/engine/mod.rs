@@ -459,21 +459,6 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Counts `n` samples as read from storage (for statistics; they are
-    /// held through [`Ctx::keep`]).
-    pub fn loaded(&self, samples: &[Sample]) {
-        self.samples.fetch_add(samples.len(), Ordering::Relaxed);
-        if let Some(p) = &self.per_step {
-            p.count(samples.iter().map(|s| s.t));
-        }
-    }
-
-    /// Counts time spent selecting series from storage.
-    pub fn selected_in(&self, took: Duration) {
-        self.select_nanos
-            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-    }
-
     /// Counts `n` more samples held, without counting them as loaded:
     /// against the query's limit and drawn from the server-wide budget.
     /// Nothing is counted when either refuses. Every allocation that

@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::hist_ctx::hpoint_samples;
 use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid, RawSeries};
@@ -554,4 +553,16 @@ pub(crate) fn windows<'a>(
         }
         (lo, hi)
     })
+}
+
+/// Prometheus's `HPoint.size()`, `(FloatHistogram.Size() + 8) / 16`, where
+/// `Size()` is 168 bytes of struct plus 8 per span, bucket and custom
+/// bound (a 20-bucket histogram of 2 spans counts as 22 samples).
+fn hpoint_samples(h: &hourglass_storage::FloatHistogram) -> usize {
+    let parts = h.positive_spans.len()
+        + h.negative_spans.len()
+        + h.positive_buckets.len()
+        + h.negative_buckets.len()
+        + h.custom_values.len();
+    (168 + 8 * parts + 8) / 16
 }

@@ -1,6 +1,8 @@
 //! What a query cost: samples read and held, series, time per phase, and
 //! optionally samples per step (Prometheus's `stats=all`).
 
+use super::Ctx;
+use hourglass_storage::Sample;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -105,6 +107,24 @@ impl StepSamples {
                 (t, c.load(Ordering::Relaxed))
             })
             .collect()
+    }
+}
+
+/// What the evaluation tells the statistics as it reads.
+impl Ctx<'_> {
+    /// Counts `n` samples as read from storage (for statistics; they are
+    /// held through [`Ctx::keep`]).
+    pub fn loaded(&self, samples: &[Sample]) {
+        self.samples.fetch_add(samples.len(), Ordering::Relaxed);
+        if let Some(p) = &self.per_step {
+            p.count(samples.iter().map(|s| s.t));
+        }
+    }
+
+    /// Counts time spent selecting series from storage.
+    pub fn selected_in(&self, took: Duration) {
+        self.select_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
