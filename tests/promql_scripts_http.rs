@@ -20,7 +20,7 @@ mod parse;
 
 use common::Server;
 use common::query::enc;
-use compare::{Answer, is_histogram_eval, judge};
+use compare::{Answer, Tally, is_histogram_eval, judge};
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_query::{InstantSample, RangeSeries, Value};
@@ -193,15 +193,6 @@ fn load(server: &Server, series: &[(Labels, Vec<parse::Slot>)], step: i64) -> Re
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    evals: usize,
-    passed: usize,
-    native: usize,
-    native_passed: usize,
-    failures: Vec<String>,
-}
-
 fn run_script(name: &str, text: &str) -> Tally {
     let mut tally = Tally::default();
     let cmds = match parse::parse(text) {
@@ -292,25 +283,7 @@ fn outside_scripts_over_http() {
             .display()
             .to_string();
         let t = run_script(&name, &text);
-        eprintln!(
-            "{name}: {} of {} evals pass over HTTP ({} of {} on native histograms)",
-            t.passed, t.evals, t.native_passed, t.native
-        );
-        all.evals += t.evals;
-        all.passed += t.passed;
-        all.native += t.native;
-        all.native_passed += t.native_passed;
-        all.failures.extend(t.failures);
+        all.add(&name, " over HTTP", t);
     }
-    eprintln!(
-        "total over HTTP: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
-        all.passed,
-        all.evals,
-        100.0 * all.passed as f64 / all.evals.max(1) as f64,
-        all.native_passed,
-        all.native,
-    );
-    if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES_HTTP") {
-        std::fs::write(out, all.failures.join("\n")).expect("write failures");
-    }
+    all.finish(" over HTTP", "HOURGLASS_PROMQL_FAILURES_HTTP");
 }

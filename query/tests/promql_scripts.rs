@@ -11,7 +11,7 @@ mod compare;
 #[path = "script/parse.rs"]
 mod parse;
 
-use compare::{Answer, is_histogram_eval, judge, scripts};
+use compare::{Answer, Tally, is_histogram_eval, judge, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Val};
@@ -42,18 +42,6 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
         })
         .map_err(|e| e.to_string());
     judge(ev, outcome, grid)
-}
-
-/// What one script did.
-#[derive(Default)]
-struct Tally {
-    evals: usize,
-    passed: usize,
-    /// Evals written in native-histogram notation or over native
-    /// histograms, and how many of them passed.
-    native: usize,
-    native_passed: usize,
-    failures: Vec<String>,
 }
 
 /// Runs one script's commands over fresh storage.
@@ -190,27 +178,9 @@ fn outside_scripts() {
         };
         let name = script_name(file, &root);
         let t = run_script(&engine_for(&text, true), &name, &text);
-        eprintln!(
-            "{name}: {} of {} evals pass ({} of {} on native histograms)",
-            t.passed, t.evals, t.native_passed, t.native
-        );
-        all.evals += t.evals;
-        all.passed += t.passed;
-        all.native += t.native;
-        all.native_passed += t.native_passed;
-        all.failures.extend(t.failures);
+        all.add(&name, "", t);
     }
-    eprintln!(
-        "total: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
-        all.passed,
-        all.evals,
-        100.0 * all.passed as f64 / all.evals.max(1) as f64,
-        all.native_passed,
-        all.native,
-    );
-    if let Some(out) = std::env::var_os("HOURGLASS_PROMQL_FAILURES") {
-        std::fs::write(out, all.failures.join("\n")).expect("write failures");
-    }
+    all.finish("", "HOURGLASS_PROMQL_FAILURES");
 }
 
 #[test]

@@ -19,14 +19,7 @@ pub(crate) fn vector_selector(
     timestamps: bool,
     align: i64,
 ) -> Result<Vec<GSeries>, EvalError> {
-    let eg = match vs.at {
-        Some(at) => Grid {
-            start: ctx.at_time(at),
-            step: 1,
-            n: 1,
-        },
-        None => g,
-    };
+    let eg = range::pinned_grid(ctx, vs, g);
     let off = vs.offset.unwrap_or(0);
     ctx.admit::<i64>(eg.n)?;
     let reads: Vec<i64> = eg

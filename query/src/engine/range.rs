@@ -150,6 +150,18 @@ pub(crate) fn selector_load_around(
     selector_window(ctx, vs, g, ahead, false)
 }
 
+/// The times `vs` is read at: `g`, or the one time its `@` pins.
+pub(crate) fn pinned_grid(ctx: &Ctx, vs: &VectorSelector, g: Grid) -> Grid {
+    match vs.at {
+        Some(at) => Grid {
+            start: ctx.at_time(at),
+            step: 1,
+            n: 1,
+        },
+        None => g,
+    }
+}
+
 fn selector_window(
     ctx: &Ctx,
     vs: &VectorSelector,
@@ -157,14 +169,7 @@ fn selector_window(
     ahead: i64,
     keep_stale: bool,
 ) -> Result<(Vec<Selected>, Grid, i64), EvalError> {
-    let eg = match vs.at {
-        Some(at) => Grid {
-            start: ctx.at_time(at),
-            step: 1,
-            n: 1,
-        },
-        None => g,
-    };
+    let eg = pinned_grid(ctx, vs, g);
     let off = vs.offset.unwrap_or(0);
     let first = eg.t(0).saturating_sub(off);
     let last = eg.t(eg.n - 1).saturating_sub(off).saturating_add(ahead);

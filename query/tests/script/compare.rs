@@ -308,3 +308,46 @@ pub fn delayed_name_removal(text: &str, default: bool) -> bool {
         .find_map(|l| l.trim().strip_prefix("# hourglass: delayed_name_removal "))
         .map_or(default, |v| v.trim() == "on")
 }
+
+/// What one script, or a whole run of them, did.
+#[derive(Default)]
+pub struct Tally {
+    pub evals: usize,
+    pub passed: usize,
+    /// Evals written in native-histogram notation or over native
+    /// histograms, and how many of them passed.
+    pub native: usize,
+    pub native_passed: usize,
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    /// Prints `script`'s line (`how`: e.g. " over HTTP") and adds it in.
+    pub fn add(&mut self, name: &str, how: &str, script: Tally) {
+        eprintln!(
+            "{name}: {} of {} evals pass{how} ({} of {} on native histograms)",
+            script.passed, script.evals, script.native_passed, script.native
+        );
+        self.evals += script.evals;
+        self.passed += script.passed;
+        self.native += script.native;
+        self.native_passed += script.native_passed;
+        self.failures.extend(script.failures);
+    }
+
+    /// Prints the run's total and writes its failures to the file the
+    /// environment variable `var` names, if set.
+    pub fn finish(&self, how: &str, var: &str) {
+        eprintln!(
+            "total{how}: {} of {} evals pass ({:.1}%); on native histograms {} of {}",
+            self.passed,
+            self.evals,
+            100.0 * self.passed as f64 / self.evals.max(1) as f64,
+            self.native_passed,
+            self.native,
+        );
+        if let Some(out) = std::env::var_os(var) {
+            std::fs::write(out, self.failures.join("\n")).expect("write failures");
+        }
+    }
+}
