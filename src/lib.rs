@@ -37,5 +37,6 @@ pub mod fuzzing {
     pub use crate::api::fuzz_query_params;
     pub use crate::api::remote_read_stream;
     pub use crate::events::fuzz_event_segment;
+    pub use crate::ingest::jsonl_histogram::fuzz_import_line;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
 }

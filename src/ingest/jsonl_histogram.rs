@@ -194,6 +194,25 @@ pub fn parse_any_line(line: &str) -> Result<Line, LineError> {
     Ok(Line::Histograms(labels, samples))
 }
 
+/// Fuzz body: arbitrary bytes as an `hourglass import` line must parse or
+/// fail with an error, never panic, and what parses must print back to a
+/// line that parses to the same printing (floats and histograms alike).
+#[doc(hidden)]
+pub fn fuzz_import_line(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let print = |l: &Line| match l {
+        Line::Floats(labels, samples) => super::jsonl::series_line(labels, samples),
+        Line::Histograms(labels, samples) => histogram_line(labels, samples),
+    };
+    if let Ok(line) = parse_any_line(text) {
+        let once = print(&line);
+        let again = parse_any_line(&once).unwrap_or_else(|e| panic!("{once}: {e}"));
+        assert_eq!(print(&again), once, "printed line changed on a round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +290,33 @@ mod tests {
             let e = parse_any_line(line).unwrap_err();
             assert_eq!(e.field, "histograms", "{line}");
             assert!(e.reason.contains(needle), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn damaged_import_lines_are_errors_not_panics() {
+        let labels = Labels::from_pairs([("__name__", "rpc_seconds")]);
+        let hist = histogram_line(&labels, &[(1_000, latency(1.0)), (2_000, latency(2.0))]);
+        let floats = super::super::jsonl::series_line(
+            &labels,
+            &[Sample::new(1_000, 1.5), Sample::new(2_000, f64::NAN)],
+        );
+        for line in [hist, floats] {
+            fuzz_import_line(line.as_bytes());
+            let b = line.as_bytes();
+            for n in 0..b.len() {
+                fuzz_import_line(&b[..n]);
+            }
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            for _ in 0..3_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut c = b.to_vec();
+                let i = (x as usize) % c.len();
+                c[i] = b"0123456789-.e,:[]{}\"\\x"[(x >> 40) as usize % 22];
+                fuzz_import_line(&c);
+            }
         }
     }
 }
