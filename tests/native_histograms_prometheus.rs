@@ -12,14 +12,16 @@
 
 mod common;
 
-use common::compare::{assert_same, assert_same_histograms, assert_same_within, get_json};
-use common::external::{have_all, now_s, prometheus_with};
+use common::compare::{
+    assert_same, assert_same_histograms, assert_same_within, get_json, settled_time,
+};
+use common::external::{have_all, prometheus_with};
 use common::query::enc;
 use common::{Server, target};
 use hourglass::ingest::protobuf::Writer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROTOBUF: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
@@ -121,28 +123,12 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
 
     // Wait for 20 s of histograms (a counter reset of `put` among them),
     // then evaluate at a time both certainly hold.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let t = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no remote-written histograms arrived"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        let first = |q: &str| {
-            let v = get_json(ours, &format!("/api/v1/query?query={}", enc(q)));
-            v["data"]["result"][0]["value"][1]
-                .as_str()
-                .and_then(|s| s.parse::<f64>().ok())
-        };
-        let newest = first("max(timestamp(up))");
-        let count = first("min(count_over_time(rpc_duration_seconds[1m]))");
-        if let (Some(newest), Some(count)) = (newest, count)
-            && count >= 20.0
-            && newest < now_s()
-        {
-            break (newest - 1.0).floor();
-        }
-    };
+    let t = settled_time(
+        ours,
+        "min(count_over_time(rpc_duration_seconds[1m]))",
+        20.0,
+        Duration::from_secs(90),
+    );
 
     let instant = |q: &str| format!("/api/v1/query?query={}&time={t}", enc(q));
     let range = |q: &str| {

@@ -7,12 +7,12 @@
 
 mod common;
 
-use common::compare::{assert_same, get_json};
-use common::external::{have_all, now_s, prometheus, small_node_exporter};
+use common::compare::{assert_same, get_json, settled_time};
+use common::external::{have_all, prometheus, small_node_exporter};
 use common::query::enc;
 use common::*;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn prometheus_remote_writes_and_both_answer_alike() {
@@ -33,25 +33,12 @@ fn prometheus_remote_writes_and_both_answer_alike() {
 
     // Wait until Hourglass holds several seconds of scrapes, then pick an
     // evaluation time both have certainly received.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let t = loop {
-        assert!(Instant::now() < deadline, "no remote-written data arrived");
-        std::thread::sleep(Duration::from_millis(500));
-        let first = |q: &str| {
-            let v = get_json(ours, &format!("/api/v1/query?query={}", enc(q)));
-            v["data"]["result"][0]["value"][1]
-                .as_str()
-                .and_then(|s| s.parse::<f64>().ok())
-        };
-        let newest = first("max(timestamp(up))");
-        let count = first("count_over_time(up[1m])");
-        if let (Some(newest), Some(count)) = (newest, count)
-            && count >= 8.0
-            && newest < now_s()
-        {
-            break (newest - 1.0).floor();
-        }
-    };
+    let t = settled_time(
+        ours,
+        "count_over_time(up[1m])",
+        8.0,
+        Duration::from_secs(60),
+    );
 
     for q in [
         "up",

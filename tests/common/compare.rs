@@ -135,3 +135,39 @@ pub fn assert_same_histograms(what: &str, theirs: &Value, ours: &Value) {
         }
     }
 }
+
+/// Waits (up to `within`) until Hourglass at `ours` holds remote-written
+/// data: `count` (a query answering one number) reaches `at_least` and the
+/// newest `up` is in the past; returns a whole second before that newest
+/// sample, an evaluation time both sides have certainly received.
+pub fn settled_time(
+    ours: SocketAddr,
+    count: &str,
+    at_least: f64,
+    within: std::time::Duration,
+) -> f64 {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no remote-written data arrived ({count} below {at_least})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let first = |q: &str| {
+            let v = get_json(
+                ours,
+                &format!("/api/v1/query?query={}", crate::common::query::enc(q)),
+            );
+            v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+        };
+        let newest = first("max(timestamp(up))");
+        if let (Some(newest), Some(n)) = (newest, first(count))
+            && n >= at_least
+            && newest < crate::common::external::now_s()
+        {
+            return (newest - 1.0).floor();
+        }
+    }
+}
