@@ -267,8 +267,12 @@ impl<'a> Packed<'a> {
     #[inline]
     pub(crate) fn t(&self, i: u16) -> i64 {
         let t = self.t0.wrapping_add(self.d.wrapping_mul(i64::from(i)));
-        if self.tw == 0 || i == 0 {
+        if i == 0 {
             return t;
+        }
+        if self.tw == 0 {
+            // Every offset the same: the grid's base alone.
+            return t.wrapping_add(self.tbase);
         }
         let off = read_field(self.tfields, self.tw, usize::from(i) - 1) as i64;
         t.wrapping_add(self.tbase).wrapping_add(off)
@@ -306,7 +310,7 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
-        if self.tw > 0 || self.g != 1 {
+        if self.tw > 0 || self.tbase != 0 || self.g != 1 {
             let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
             out.extend(rest.map(|f| {
                 n = n
