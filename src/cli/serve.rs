@@ -6,6 +6,7 @@ use crate::data_dir::DataDir;
 use crate::scrape::ScrapeManager;
 use crate::server::{self, AppState};
 use anyhow::Context;
+use clap::builder::BoolishValueParser;
 use hourglass_query::{Engine, EngineOptions};
 use hourglass_storage::HeadOptions;
 use hourglass_storage::compact::CompactOptions;
@@ -99,12 +100,12 @@ pub struct ServeArgs {
     /// Give remote write 2.0 series their metric family's type and unit as
     /// the labels `__type__` and `__unit__`, as Prometheus's
     /// --enable-feature=type-and-unit-labels (changes those series' labels).
-    #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS")]
+    #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS", value_parser = BoolishValueParser::new())]
     type_and_unit_labels: bool,
     /// PromQL drops the metric name only when a query ends (so
     /// label_replace, on(__name__) and by (__name__) still see it), as
     /// Prometheus's --enable-feature=promql-delayed-name-removal.
-    #[arg(long, env = "HOURGLASS_ENABLE_DELAYED_NAME_REMOVAL")]
+    #[arg(long, env = "HOURGLASS_ENABLE_DELAYED_NAME_REMOVAL", value_parser = BoolishValueParser::new())]
     enable_delayed_name_removal: bool,
     /// Label whose value groups series inside a partition, after the
     /// metric name (the "source").
@@ -142,22 +143,22 @@ pub struct ServeArgs {
     /// Let `POST /-/reload` (and PUT) reload the scrape configuration, as
     /// Prometheus's --web.enable-lifecycle; off, it answers 403. SIGHUP
     /// reloads either way.
-    #[arg(long, env = "HOURGLASS_ENABLE_LIFECYCLE")]
+    #[arg(long, env = "HOURGLASS_ENABLE_LIFECYCLE", value_parser = BoolishValueParser::new())]
     enable_lifecycle: bool,
     /// Do not scrape this server's own /metrics (job `hourglass`).
-    #[arg(long, env = "HOURGLASS_NO_SELF_SCRAPE")]
+    #[arg(long, env = "HOURGLASS_NO_SELF_SCRAPE", value_parser = BoolishValueParser::new())]
     no_self_scrape: bool,
     /// Also write scrape_timeout_seconds, scrape_sample_limit and
     /// scrape_body_size_bytes per target, as Prometheus's
     /// --enable-feature=extra-scrape-metrics (on with the ready-made rules).
-    #[arg(long, env = "HOURGLASS_EXTRA_SCRAPE_METRICS")]
+    #[arg(long, env = "HOURGLASS_EXTRA_SCRAPE_METRICS", value_parser = BoolishValueParser::new())]
     extra_scrape_metrics: bool,
     /// How often the server scrapes its own /metrics.
     #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
     self_scrape_interval: Duration,
     /// Evaluate the ready-made rules shipped in `rules/` (collection
     /// health, missing metrics, node-exporter rollups).
-    #[arg(long, env = "HOURGLASS_RULES_READY_MADE")]
+    #[arg(long, env = "HOURGLASS_RULES_READY_MADE", value_parser = BoolishValueParser::new())]
     rules_ready_made: bool,
     /// How often a firing alert is sent to Alertmanager again.
     #[arg(long, default_value = "1m", value_parser = parse_positive_duration)]
@@ -184,7 +185,7 @@ pub struct ServeArgs {
     compact_days_after: Duration,
     /// Switch off the admin API (`/api/v1/admin/tsdb/*`: snapshot, delete_series,
     /// clean_tombstones), which otherwise needs the write credentials.
-    #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API")]
+    #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API", value_parser = BoolishValueParser::new())]
     disable_admin_api: bool,
     /// How long the event outbox keeps events (`0` keeps them until
     /// --events-retention-size removes them).

@@ -45,7 +45,7 @@ impl Server {
             .args(extra);
         // Tests count the series they wrote; the server's own (self-scrape)
         // would join them. Tests of self-scrape build their command.
-        cmd.env("HOURGLASS_NO_SELF_SCRAPE", "true");
+        cmd.env("HOURGLASS_NO_SELF_SCRAPE", "1");
         Server::spawn(cmd)
     }
 
