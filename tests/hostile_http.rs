@@ -509,3 +509,35 @@ fn custom_metrics_error_list_is_bounded_and_counts_the_rest() {
     assert_eq!(j["errors"][99]["index"], 99);
     assert!(r.body.len() < 16 << 10, "{} bytes", r.body.len());
 }
+
+/// curl sends a query typed on its command line as it is: quotes, braces
+/// and `>` unencoded. Prometheus (Go) takes those; so must we, on one
+/// keep-alive connection with a body in between.
+#[test]
+fn unencoded_queries_as_curl_sends_them_are_answered() {
+    let (_tmp, server) = Server::fresh();
+    let t = now_ms();
+    let series: Vec<Series> = vec![(
+        vec![("__name__", "up"), ("job", "node")],
+        vec![Sample { t, v: 1.0 }],
+    )];
+    assert_eq!(write_series(&server, &series).status, 204);
+    let form = "query=count(up{job=\"node\"})";
+    let wire = format!(
+        "GET /api/v1/query?query=count(up{{job=\"node\"}}>0)&time={s} HTTP/1.1\r\nHost: h\r\n\r\n\
+         POST /api/v1/query HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{form}\
+         GET /api/v1/query?query=vector(1)<2&time={s} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        form.len(),
+        s = t / 1000 + 1,
+    );
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(wire.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 3, "{answer}");
+    assert_eq!(answer.matches(r#""value":["#).count(), 3, "{answer}");
+    assert!(!answer.contains("error"), "{answer}");
+}

@@ -24,6 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use super::request_target::LenientTargets;
+
 /// How connections are limited.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
@@ -287,7 +289,9 @@ async fn serve_one(
 ) {
     let this = Arc::clone(&conn);
     // The client's address, for handlers that log who asked.
+    let stream = LenientTargets::new(stream);
     let peer = stream
+        .get_ref()
         .stream
         .peer_addr()
         .ok()

@@ -11,6 +11,7 @@ pub mod connections;
 mod http_metrics;
 pub(crate) mod inflight;
 pub(crate) mod request_body;
+mod request_target;
 
 use crate::metadata::{MetadataLimits, MetadataStore};
 use axum::extract::{MatchedPath, Request, State};
