@@ -39,4 +39,5 @@ pub mod fuzzing {
     pub use crate::events::fuzz_event_segment;
     pub use crate::ingest::jsonl_histogram::fuzz_import_line;
     pub use crate::push::{fuzz_custom_metrics_json, fuzz_group_file, fuzz_push_grouping};
+    pub use crate::server::fuzz_request_target;
 }

@@ -12,6 +12,8 @@ mod http_metrics;
 pub(crate) mod inflight;
 pub(crate) mod request_body;
 mod request_target;
+#[doc(hidden)]
+pub use request_target::fuzz_request_target;
 
 use crate::metadata::{MetadataLimits, MetadataStore};
 use axum::extract::{MatchedPath, Request, State};
