@@ -20,7 +20,7 @@ mod parse;
 
 use common::Server;
 use common::query::enc;
-use compare::{Answer, Tally, is_histogram_eval, judge};
+use compare::{Answer, Tally, judge};
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_query::{InstantSample, RangeSeries, Value};
@@ -233,14 +233,8 @@ fn run_script(name: &str, text: &str) -> Tally {
                     refused = Some(e);
                 }
             }
-            Command::Unreadable { line, reason } => {
-                tally.evals += 1;
-                tally.failures.push(format!("{name}:{line}: {reason}"));
-            }
+            Command::Unreadable { line, reason } => tally.unreadable(name, line, &reason),
             Command::Eval(ev) => {
-                tally.evals += 1;
-                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
-                tally.native += usize::from(on_native);
                 let grid = match ev.kind {
                     Kind::Range { start, end, step } => Some((start, end, step)),
                     Kind::Instant { .. } => ev.range_grid,
@@ -249,15 +243,7 @@ fn run_script(name: &str, text: &str) -> Tally {
                     Some(e) => Err(e.clone()),
                     None => judge(&ev, ask(&served.0, &ev), grid),
                 };
-                match verdict {
-                    Ok(()) => {
-                        tally.passed += 1;
-                        tally.native_passed += usize::from(on_native);
-                    }
-                    Err(e) => tally
-                        .failures
-                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
-                }
+                tally.eval(name, &ev, &native, verdict);
             }
         }
     }

@@ -11,7 +11,7 @@ mod compare;
 #[path = "script/parse.rs"]
 mod parse;
 
-use compare::{Answer, Tally, is_histogram_eval, judge, scripts};
+use compare::{Answer, Tally, judge, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Val};
@@ -92,23 +92,10 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                 }
                 storage.append(&batch).expect("append");
             }
-            Command::Unreadable { line, reason } => {
-                tally.evals += 1;
-                tally.failures.push(format!("{name}:{line}: {reason}"));
-            }
+            Command::Unreadable { line, reason } => tally.unreadable(name, line, &reason),
             Command::Eval(ev) => {
-                tally.evals += 1;
-                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
-                tally.native += usize::from(on_native);
-                match check(engine, &storage, &ev) {
-                    Ok(()) => {
-                        tally.passed += 1;
-                        tally.native_passed += usize::from(on_native);
-                    }
-                    Err(e) => tally
-                        .failures
-                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
-                }
+                let verdict = check(engine, &storage, &ev);
+                tally.eval(name, &ev, &native, verdict);
             }
         }
     }

@@ -322,6 +322,29 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts `ev` (over native histograms when it is written so or names
+    /// one of `native`) with its verdict; a failure is kept with its line.
+    pub fn eval(&mut self, name: &str, ev: &Eval, native: &[Labels], verdict: Result<(), String>) {
+        let on_native = ev.histogram || is_histogram_eval(ev, native);
+        self.evals += 1;
+        self.native += usize::from(on_native);
+        match verdict {
+            Ok(()) => {
+                self.passed += 1;
+                self.native_passed += usize::from(on_native);
+            }
+            Err(e) => self
+                .failures
+                .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
+        }
+    }
+
+    /// Counts a line the script parser could not read as a failed eval.
+    pub fn unreadable(&mut self, name: &str, line: usize, reason: &str) {
+        self.evals += 1;
+        self.failures.push(format!("{name}:{line}: {reason}"));
+    }
+
     /// Prints `script`'s line (`how`: e.g. " over HTTP") and adds it in.
     pub fn add(&mut self, name: &str, how: &str, script: Tally) {
         eprintln!(
