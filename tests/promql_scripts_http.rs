@@ -194,13 +194,9 @@ fn load(server: &Server, series: &[(Labels, Vec<parse::Slot>)], step: i64) -> Re
 }
 
 fn run_script(name: &str, text: &str) -> Tally {
-    let mut tally = Tally::default();
-    let cmds = match parse::parse(text) {
+    let (mut tally, cmds) = match Tally::start(name, text) {
         Ok(c) => c,
-        Err(e) => {
-            tally.failures.push(format!("{name}: unreadable: {e}"));
-            return tally;
-        }
+        Err(unreadable) => return unreadable,
     };
     let flags: &[&str] = if compare::delayed_name_removal(text, true) {
         &["--enable-delayed-name-removal"]
@@ -252,24 +248,10 @@ fn run_script(name: &str, text: &str) -> Tally {
 
 #[test]
 fn outside_scripts_over_http() {
-    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS_HTTP") else {
-        return;
-    };
-    let root = PathBuf::from(dir);
-    let mut files = Vec::new();
-    compare::scripts(&root, &mut files);
-    let mut all = Tally::default();
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        let t = run_script(&name, &text);
-        all.add(&name, " over HTTP", t);
-    }
-    all.finish(" over HTTP", "HOURGLASS_PROMQL_FAILURES_HTTP");
+    compare::run_outside(
+        "HOURGLASS_PROMQL_SCRIPTS_HTTP",
+        " over HTTP",
+        "HOURGLASS_PROMQL_FAILURES_HTTP",
+        run_script,
+    );
 }

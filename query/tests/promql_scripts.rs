@@ -11,7 +11,7 @@ mod compare;
 #[path = "script/parse.rs"]
 mod parse;
 
-use compare::{Answer, Tally, judge, scripts};
+use compare::{Answer, Tally, judge, script_name, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Val};
@@ -46,13 +46,9 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
 
 /// Runs one script's commands over fresh storage.
 fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
-    let mut tally = Tally::default();
-    let cmds = match parse::parse(text) {
+    let (mut tally, cmds) = match Tally::start(name, text) {
         Ok(c) => c,
-        Err(e) => {
-            tally.failures.push(format!("{name}: {e}"));
-            return tally;
-        }
+        Err(unreadable) => return unreadable,
     };
     let (mut _dir, mut storage) = common::empty_store();
     let mut native: Vec<Labels> = Vec::new();
@@ -102,14 +98,6 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
     tally
 }
 
-/// `file` as the reports name it: relative to the scripts' `root`.
-fn script_name(file: &Path, root: &Path) -> String {
-    file.strip_prefix(root)
-        .unwrap_or(file)
-        .display()
-        .to_string()
-}
-
 /// The engine a script runs on, with delayed name removal as
 /// [`compare::delayed_name_removal`] says.
 fn engine_for(text: &str, delayed: bool) -> Engine {
@@ -152,22 +140,12 @@ fn promql_scripts() {
 /// there. Never fails; without the variable it does nothing.
 #[test]
 fn outside_scripts() {
-    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS") else {
-        return;
-    };
-    let root = PathBuf::from(dir);
-    let mut files = Vec::new();
-    scripts(&root, &mut files);
-    let mut all = Tally::default();
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        let name = script_name(file, &root);
-        let t = run_script(&engine_for(&text, true), &name, &text);
-        all.add(&name, "", t);
-    }
-    all.finish("", "HOURGLASS_PROMQL_FAILURES");
+    compare::run_outside(
+        "HOURGLASS_PROMQL_SCRIPTS",
+        "",
+        "HOURGLASS_PROMQL_FAILURES",
+        |name, text| run_script(&engine_for(text, true), name, text),
+    );
 }
 
 #[test]
