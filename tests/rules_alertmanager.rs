@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::cli::input_file;
 use common::external::{Proc, free_port, have_all};
 use common::query::try_metric;
 use common::*;
@@ -103,14 +104,13 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     let tmp = tempfile::tempdir().unwrap();
     let (hook_port, hook) = webhook();
     let am_port = free_port();
-    let am_yml = tmp.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_yml,
+    let am_yml = input_file(
+        tmp.path(),
+        "alertmanager.yml",
         format!(
             "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/hook\n    send_resolved: true\n"
         ),
-    )
-    .unwrap();
+    );
     let _am = Proc(
         Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", am_yml.display()))
@@ -130,8 +130,9 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
         try_request(am, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
     });
 
-    std::fs::write(
-        tmp.path().join("rules.yml"),
+    input_file(
+        tmp.path(),
+        "rules.yml",
         r#"groups:
 - name: heat
   rules:
@@ -143,16 +144,14 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     annotations:
       summary: '{{ $labels.room }} is at {{ $value }} degrees'
 "#,
-    )
-    .unwrap();
-    let cfg = tmp.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
+    );
+    let cfg = input_file(
+        tmp.path(),
+        "prometheus.yml",
         format!(
             "global:\n  evaluation_interval: 1s\n  external_labels: {{site: lab}}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{am_port}']\n"
         ),
-    )
-    .unwrap();
+    );
     let server = Server::start(
         &tmp.path().join("data"),
         &[

@@ -2,7 +2,7 @@
 //! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
 //! ([`write`]), queries and `/metrics` ([`query`]), answers compared with Prometheus ([`compare`]), waiting ([`wait`]),
 //! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
-//! the targets API ([`targets`]) and outside binaries such as Prometheus
+//! the targets API ([`targets`]), assertions over text ([`text`]) and outside binaries such as Prometheus
 //! ([`external`]).
 #![allow(dead_code, unused_imports)]
 
@@ -18,6 +18,7 @@ pub mod remote_read;
 pub mod server;
 pub mod target;
 pub mod targets;
+pub mod text;
 pub mod wait;
 pub mod write;
 
@@ -27,8 +28,9 @@ pub use server::{
     BIN, FORM, KEEP_HISTORY, Server, config_file, keeping_history, refused_naming, refused_start,
     signal, start_scraping, start_with_config, wait_with_timeout,
 };
+pub use text::assert_mentions;
 pub use wait::{wait_for, wait_until};
 pub use write::{
-    Series, V1_HEADERS, V2_HEADERS, now_ms, post_write, remote_write, remote_write_v2, v1_body,
-    write_counter_v2, write_series,
+    Series, V1_HEADERS, V2_HEADERS, gzip, now_ms, post_write, remote_write, remote_write_v2,
+    v1_body, write_counter_v2, write_series,
 };
