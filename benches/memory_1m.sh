@@ -12,6 +12,7 @@ HG_PORT=${HG_PORT:-19211}
 PROM_PORT=${PROM_PORT:-19091}
 gen=(--series "$SERIES" --scrapes "$SCRAPES")
 source "$(dirname "$0")/common.sh"
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # One server at a time: each has the machine to itself.
 start_hourglass "$HG_PORT"

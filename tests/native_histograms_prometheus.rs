@@ -13,9 +13,10 @@
 mod common;
 
 use common::compare::{
-    Both, assert_same, assert_same_histograms, assert_same_within, settled_time,
+    assert_same, assert_same_histograms, assert_same_within, get_json, settled_time,
 };
-use common::external::{have_all, prometheus_writing_to};
+use common::external::{have_all, prometheus_with};
+use common::query::enc;
 use common::{Server, target};
 use hourglass::ingest::protobuf::Writer;
 use std::sync::Arc;
@@ -110,34 +111,50 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("hourglass"), &[]);
     let app = serve_protobuf();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n\
+         scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n\
+         remote_write:\n  - url: http://{}/api/v1/write\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n",
+        server.addr
+    );
     let (_prom, prom) =
-        prometheus_writing_to(tmp.path(), server.addr, "app", &app.to_string(), true);
+        prometheus_with(tmp.path(), &config, &["--enable-feature=native-histograms"]);
+    let ours = server.addr;
 
     // Wait for 20 s of histograms (a counter reset of `put` among them),
     // then evaluate at a time both certainly hold.
-    let count = "min(count_over_time(rpc_duration_seconds[1m]))";
-    let t = settled_time(server.addr, count, 20.0, Duration::from_secs(90));
-    let both = Both {
-        prom,
-        ours: server.addr,
-        t,
-    };
+    let t = settled_time(
+        ours,
+        "min(count_over_time(rpc_duration_seconds[1m]))",
+        20.0,
+        Duration::from_secs(90),
+    );
 
+    let instant = |q: &str| format!("/api/v1/query?query={}&time={t}", enc(q));
+    let range = |q: &str| {
+        format!(
+            "/api/v1/query_range?query={}&start={}&end={t}&step=1",
+            enc(q),
+            t - 5.0
+        )
+    };
     for q in [
         "histogram_count(rpc_duration_seconds)",
         "histogram_sum(rpc_duration_seconds)",
         "histogram_count(rate(rpc_duration_seconds[1m]))",
         "histogram_sum(sum(rate(rpc_duration_seconds[1m])))",
     ] {
-        for (a, b) in [both.instant(q), both.range(q, 5.0)] {
-            assert_same(q, &a, &b);
-        }
+        assert_same(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+        );
+        assert_same(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
     }
     // Inside a bucket, Prometheus 2.42 interpolates linearly; Prometheus 3
     // (which Hourglass follows) exponentially for exponential buckets. Both
     // must pick the same bucket: at schema 3 a bucket spans a factor of
     // 2^(1/8), so the answers are within 9% of each other.
-    let rel = 2f64.powf(1.0 / 8.0) - 1.0;
     for q in [
         "histogram_quantile(0.9, rate(rpc_duration_seconds[1m]))",
         "histogram_quantile(0.5, sum(rate(rpc_duration_seconds[1m])))",
@@ -145,9 +162,19 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "histogram_fraction(0, 0.1, rate(rpc_duration_seconds[1m]))",
         "histogram_fraction(0.01, 0.1, rpc_duration_seconds)",
     ] {
-        for (a, b) in [both.instant(q), both.range(q, 5.0)] {
-            assert_same_within(q, &a, &b, rel);
-        }
+        let rel = 2f64.powf(1.0 / 8.0) - 1.0;
+        assert_same_within(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+            rel,
+        );
+        assert_same_within(
+            q,
+            &get_json(prom, &range(q)),
+            &get_json(ours, &range(q)),
+            rel,
+        );
     }
     for q in [
         "rpc_duration_seconds[15s]",
@@ -156,14 +183,16 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "rate(rpc_duration_seconds[1m])",
         "increase(rpc_duration_seconds[20s])",
     ] {
-        let (a, b) = both.instant(q);
-        assert_same_histograms(q, &a, &b);
+        assert_same_histograms(
+            q,
+            &get_json(prom, &instant(q)),
+            &get_json(ours, &instant(q)),
+        );
     }
     for q in [
         "sum(rate(rpc_duration_seconds[1m]))",
         "rpc_duration_seconds",
     ] {
-        let (a, b) = both.range(q, 5.0);
-        assert_same_histograms(q, &a, &b);
+        assert_same_histograms(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
     }
 }

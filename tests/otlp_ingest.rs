@@ -209,7 +209,7 @@ fn json_bodies_summaries_and_partial_success() {
     assert_eq!(j["partialSuccess"]["rejectedDataPoints"], "5", "{j}");
     let msg = j["partialSuccess"]["errorMessage"].as_str().unwrap();
     assert_mentions(
-        &msg,
+        msg,
         &[
             "\"d\": delta temporality is not supported",
             "\"e\": scale -5 is below the lowest native histogram schema -4",

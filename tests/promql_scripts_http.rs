@@ -27,7 +27,6 @@ use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::{FloatHistogram, Labels, Sample};
 use parse::{Command, Eval, Kind, Val};
 use serde_json::Value as Json;
-use std::path::PathBuf;
 
 /// Milliseconds as the API's seconds.
 fn secs(ms: i64) -> String {

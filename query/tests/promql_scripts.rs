@@ -15,7 +15,7 @@ use compare::{Answer, Tally, judge, script_name, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Val};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Checks one eval; `Err` says what differs.
 fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {

@@ -9,7 +9,6 @@
 
 use hourglass_storage::tap::{self, Stored};
 use hourglass_storage::{Labels, Matcher};
-use hourglass_wal::lock::lock;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,7 +52,9 @@ pub struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut subs = lock(&SUBS);
+        let mut subs = SUBS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         subs.retain(|s| !Arc::ptr_eq(s, &self.sub));
         ACTIVE.store(subs.len(), Ordering::Relaxed);
         tap::want(!subs.is_empty());
@@ -69,7 +70,9 @@ pub fn subscribe(sets: Vec<Vec<Matcher>>) -> Subscription {
         state: Mutex::new(State::default()),
         missed: AtomicU64::new(0),
     });
-    let mut subs = lock(&SUBS);
+    let mut subs = SUBS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     subs.push(Arc::clone(&sub));
     ACTIVE.store(subs.len(), Ordering::Relaxed);
     tap::install(offer);
@@ -86,14 +89,20 @@ fn matches(sets: &[Vec<Matcher>], labels: &Labels) -> bool {
 
 /// Offers stored series to every subscriber (storage's tap calls it).
 pub fn offer(series: &[Stored]) {
-    let subs: Vec<Arc<Sub>> = lock(&SUBS).clone();
+    let subs: Vec<Arc<Sub>> = SUBS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     for sub in subs {
         offer_one(&sub, series);
     }
 }
 
 fn offer_one(sub: &Sub, series: &[Stored]) {
-    let mut state = lock(&sub.state);
+    let mut state = sub
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut new = String::new();
     let mut data = String::new();
     let mut count = 0u64;

@@ -2,8 +2,9 @@
 //! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
 //! ([`write`]), queries and `/metrics` ([`query`]), answers compared with Prometheus ([`compare`]), waiting ([`wait`]),
 //! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
-//! the targets API ([`targets`]), assertions over text ([`text`]) and outside binaries such as Prometheus
+//! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
+//! Assertions over text (an error message, a log line) are in [`text`].
 #![allow(dead_code, unused_imports)]
 
 pub mod auth;

@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use super::error::EvalError;
-use super::value::{GSeries, RawSeries};
+use super::value::RawSeries;
 use hourglass_storage::{
     FloatHistogram, Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan,
 };
@@ -139,7 +139,7 @@ pub(crate) fn par_grids<F>(
     series: Vec<Selected>,
     n: usize,
     fill: F,
-) -> Result<Vec<GSeries>, EvalError>
+) -> Result<Vec<super::value::GSeries>, EvalError>
 where
     F: Fn(
             &[Sample],
@@ -156,7 +156,7 @@ where
         |_, labels, s, hs| {
             let mut vals = ctx.grid(n)?;
             let hists = fill(s, hs, &mut vals)?;
-            Ok(GSeries {
+            Ok(super::value::GSeries {
                 hists,
                 labels: labels.clone(),
                 vals,

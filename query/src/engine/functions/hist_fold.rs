@@ -3,12 +3,11 @@
 //! no per-series rows of histograms (see `fused`).
 
 use super::super::histogram::arith::{add_into, custom_mismatch, map_values_in_place};
+use super::super::histogram::reset::is_reset;
 use super::super::range::HistMatrix;
 use super::super::value::GSeries;
 use super::super::{Ctx, Note};
-use super::hist_range::{
-    Out, Window, answer, hist_windows, incompatible, neighbour_resets, resets_within,
-};
+use super::hist_range::{Out, Window, answer, hist_windows, incompatible};
 use crate::engine::error::EvalError;
 use crate::parser::functions::Func as F;
 use hourglass_storage::{CounterResetHint, FloatHistogram, Labels};
@@ -77,11 +76,20 @@ pub(super) fn fold_sum(
             for (i, (s, &gi)) in block.skip(b0).take(FOLD_BLOCK) {
                 ctx.check()?;
                 let name = s.labels.metric_name().unwrap_or("");
-                let resets = neighbour_resets(f, &s.hists);
+                let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase) {
+                    s.hists
+                        .windows(2)
+                        .map(|p| is_reset(&p[1].1, &p[0].1))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let hw = hist_windows(&s.hists, &hm.ends, hm.range);
                 for (k, (hlo, hhi)) in hw.enumerate() {
                     let w = Window {
-                        resets: resets_within(&resets, hlo, hhi),
+                        resets: resets
+                            .get(hlo..hhi.saturating_sub(1).max(hlo))
+                            .unwrap_or(&[]),
                         floats: &[],
                         all_floats: &[],
                         hists: &s.hists[hlo..hhi],
