@@ -9,7 +9,7 @@
 mod common;
 
 use common::cli::input_file;
-use common::external::{Proc, free_port, have_all};
+use common::external::{Proc, free_port, have_all, wait_ready};
 use common::query::try_metric;
 use common::*;
 use hourglass_storage::Sample;
@@ -126,9 +126,7 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
             .unwrap(),
     );
     let am: SocketAddr = format!("127.0.0.1:{am_port}").parse().unwrap();
-    wait_for("alertmanager ready", || {
-        try_request(am, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
-    });
+    wait_ready(am);
 
     input_file(
         tmp.path(),

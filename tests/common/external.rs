@@ -85,6 +85,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until the program at `addr` (Prometheus, Alertmanager) answers
+/// 200 on `/-/ready`.
+pub fn wait_ready(addr: SocketAddr) {
+    crate::common::wait::wait_for(&format!("{addr} ready"), || {
+        crate::common::http::try_request(addr, "GET", "/-/ready", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+    });
+}
+
 /// Kills a helper process when the test ends, however it ends.
 pub struct Proc(pub Child);
 
