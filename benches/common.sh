@@ -41,3 +41,28 @@ start_prometheus() {
 
 # ingest PORT: the generated load (the array `gen`) remote-written to it.
 ingest() { "$bin" bench ingest --url "http://127.0.0.1:$1/api/v1/write" "${gen[@]}"; }
+
+# CPU seconds (user + system) of process PID so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Resident and peak resident memory of process PID, kB.
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# stream_span HOURS [SCRAPES]: the generated stream's span, 15 s scrapes
+# (SCRAPES, else HOURS of them) from the hour HOURS + 1 before now's: sets
+# scrapes and start_ms, and q_start and q_end (s), the last hour of data.
+stream_span() {
+  scrapes=${2:-$(( $1 * 240 ))}
+  start_ms=$(( ($(date +%s) / 3600 - $1 - 1) * 3600 * 1000 ))
+  q_end=$(( start_ms / 1000 + scrapes * 15 ))
+  q_start=$(( q_end - 3600 ))
+}
+
+# The query suite over node-exporter-like series, asked of every system.
+node_queries=(
+  'sum(rate(node_cpu_seconds_total[5m]))'
+  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
+  'topk(10, avg_over_time(node_load1[5m]))'
+  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
+  'max_over_time(node_load5[1h])'
+)

@@ -36,18 +36,11 @@ PROM_PORT=${PROM_PORT:-19092}
 VM_PORT=${VM_PORT:-19428}
 source "$(dirname "$0")/common.sh"
 
-scrapes=${SCRAPES:-$(( HOURS * 240 ))}
-now_s=$(date +%s)
-# Aligned to the hour, ending an hour before now.
-start_ms=$(( (now_s / 3600 - HOURS - 1) * 3600 * 1000 ))
+stream_span "$HOURS" "${SCRAPES:-}"
 tsv="$work/results.tsv"
 : > "$tsv"
 
 now_ns() { date +%s%N; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# User + system CPU seconds of a process so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" >> "$tsv"; }
 
 # launch SYSTEM DIR: starts the system on its data dir; sets pid, url, ready.
@@ -90,15 +83,7 @@ launch_timed() {
 
 stop() { kill -"${2:-TERM}" "$1"; wait "$1" 2>/dev/null || true; }
 
-q_end=$(( start_ms / 1000 + scrapes * 15 ))
-q_start=$(( q_end - 3600 ))
-queries=(
-  'sum(rate(node_cpu_seconds_total[5m]))'
-  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
-  'topk(10, avg_over_time(node_load1[5m]))'
-  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
-  'max_over_time(node_load5[1h])'
-)
+queries=("${node_queries[@]}")
 # The query suite: each query's median of 3 runs over the last hour at a
 # 15 s step, summed, in ms. `nocache=1` (ignored by the others): without
 # it VictoriaMetrics answers the repeated runs from its response cache

@@ -19,11 +19,8 @@ HG_PORT=${HG_PORT:-19287}
 source "$(dirname "$0")/common.sh"
 BINS=${BINS:-$bin}
 
-scrapes=$(( HOURS * 240 ))
-start_ms=$(( ($(date +%s) / 3600 - HOURS - 1) * 3600 * 1000 ))
+stream_span "$HOURS"
 url="http://127.0.0.1:$HG_PORT"
-# CPU seconds (user + system) of a process so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/src" --retention 0 \
   >"$work/hg.log" 2>&1 &

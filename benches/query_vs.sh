@@ -31,12 +31,8 @@ PROM_PORT=${PROM_PORT:-19093}
 VM_PORT=${VM_PORT:-19429}
 source "$(dirname "$0")/common.sh"
 
-scrapes=$(( HOURS * 240 ))
-now_s=$(date +%s)
-start_ms=$(( (now_s / 3600 - HOURS - 1) * 3600 * 1000 ))
+stream_span "$HOURS"
 gen=(--series "$SERIES" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
-q_end=$(( start_ms / 1000 + scrapes * 15 ))
-q_start=$(( q_end - 3600 ))
 
 hg_flags=(--retention 0)
 [ "$PARTS" = 1 ] && hg_flags+=(--persist-interval 5s)
@@ -64,13 +60,7 @@ fi
 # VictoriaMetrics makes fresh rows searchable after about a second.
 sleep 3
 
-queries=(
-  'sum(rate(node_cpu_seconds_total[5m]))'
-  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
-  'topk(10, avg_over_time(node_load1[5m]))'
-  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
-  'max_over_time(node_load5[1h])'
-)
+queries=("${node_queries[@]}")
 tsv="$work/query.tsv"
 : >"$tsv"
 # once URL QUERY [EXTRA]: seconds of one query_range, answer in $work/last.json.

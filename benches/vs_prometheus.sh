@@ -21,8 +21,6 @@ start_ms=$(( (now_s / 3600 - 5) * 3600 * 1000 ))
 gen=(--series "$SERIES" --scrapes "$SCRAPES" --concurrency "$CONCURRENCY"
      --jitter-ms "$JITTER_MS" --start-ms "$start_ms")
 
-rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
-
 echo "== Hourglass"
 start_hourglass "$HG_PORT" --persist-interval 1s --retention 0
 hg_out=$(ingest "$HG_PORT")
@@ -60,12 +58,7 @@ median_ms() {  # url query
       --data "start=$q_start&end=$q_end&step=15" "$1/api/v1/query_range"
   done | sort -n | sed -n 3p | awk '{printf "%.1f", $1 * 1000}'
 }
-queries=(
-  'sum(rate(node_cpu_seconds_total[5m]))'
-  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
-  'topk(10, avg_over_time(node_load1[5m]))'
-  'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
-)
+queries=("${node_queries[@]:0:4}")
 query_rows=""
 for q in "${queries[@]}"; do
   a=$(median_ms "http://127.0.0.1:$HG_PORT" "$q")

@@ -6,8 +6,9 @@
 //! limit is dropped (and counted as a refusal), never the write that
 //! carried it: metadata is advisory.
 
+use hourglass_wal::lock::lock;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 /// What a sender said about one metric family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +82,7 @@ impl MetadataStore {
         if bytes > self.limits.max_entry_bytes {
             return Err(MetadataRefusal::EntryTooLong);
         }
-        let mut m = self
-            .by_family
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut m = lock(&self.by_family);
         let full = m.len() >= self.limits.max_families;
         match m.get_mut(family) {
             Some(old) if *old == md => {}
@@ -101,10 +99,7 @@ impl MetadataStore {
 
     /// Families and their metadata, sorted by family name.
     pub fn snapshot(&self) -> Vec<(String, MetricMetadata)> {
-        let mut v: Vec<(String, MetricMetadata)> = self
-            .by_family
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let mut v: Vec<(String, MetricMetadata)> = lock(&self.by_family)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -114,10 +109,7 @@ impl MetadataStore {
 
     /// Number of families known.
     pub fn len(&self) -> usize {
-        self.by_family
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        lock(&self.by_family).len()
     }
 }
 

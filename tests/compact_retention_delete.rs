@@ -68,15 +68,7 @@ fn post_form(server: &Server, path: &str, form: &str) -> Response {
 
 #[test]
 fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
-        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1d\"\n",
-    );
-    let data = tmp.path().join("data");
     let flags = [
-        "--config",
-        cfg.as_str(),
         "--retention",
         "30d",
         "--compact-days-after",
@@ -84,7 +76,11 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
         "--persist-interval",
         "1s",
     ];
-    let server = Server::start(&data, &flags);
+    let (tmp, server) = start_with_config(
+        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1d\"\n",
+        &flags,
+    );
+    let data = tmp.path().join("data");
     let now = now_ms() - 60_000;
     write_four_days(&server, now);
 
@@ -294,14 +290,9 @@ fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition
 
 #[test]
 fn a_retention_rule_hides_head_samples_older_than_its_keep_at_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
+    let (_tmp, server) = start_with_config(
         "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1h\"\n",
-    );
-    let server = Server::start(
-        &tmp.path().join("data"),
-        &["--config", cfg.as_str(), "--persist-interval", "1h"],
+        &["--persist-interval", "1h"],
     );
     let now = now_ms();
     write_minutes(&server, "debug", now - 90 * MIN, now);

@@ -149,12 +149,6 @@ fn at_once(
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(data).unwrap();
-    gz.finish().unwrap()
-}
-
 #[test]
 fn hostile_bodies_at_once_stay_within_the_inflight_budget() {
     eight_hostile_bodies_of_each_kind(96);

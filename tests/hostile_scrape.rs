@@ -3,6 +3,9 @@
 //! never touches another target's data.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::gzip;
 use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::{Health, ScrapeManager};
 use hourglass_storage::{MatchOp, Matcher, Querier, STALE_NAN_BITS, Storage};
@@ -68,12 +71,6 @@ fn raw_target(b: Behaviour) -> SocketAddr {
         }
     });
     addr
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
 }
 
 fn last_values(storage: &Storage, pairs: &[(&str, &str)]) -> Vec<f64> {

@@ -21,6 +21,24 @@ fn export(dir: &Path, selector: &str, extra: &[&str]) -> (bool, String, String) 
     hourglass(&[&["export", "--match", selector, "--data-dir", dir], extra].concat())
 }
 
+/// Remote-writes `body` to `server`, stops it and exports `selector` from
+/// its data directory `dir` to `out`; returns the export's report.
+fn write_stop_export(
+    server: Server,
+    body: &[u8],
+    dir: &Path,
+    selector: &str,
+    out: &Path,
+) -> String {
+    let r = remote_write(&server, body);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (ok, _) = server.terminate();
+    assert!(ok);
+    let (ok, _, err) = export(dir, selector, &["-o", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    err
+}
+
 #[test]
 fn export_then_import_reproduces_the_data_exactly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -45,14 +63,8 @@ fn export_then_import_reproduces_the_data_exactly() {
             .collect();
         v1::encode_series(&mut w, [("__name__", "m"), ("job", job)], &samples);
     }
-    let r = remote_write(&server, &w.buf);
-    assert_eq!(r.status, 204, "{}", r.text());
-    let (ok, _) = server.terminate();
-    assert!(ok);
-
     let first = tmp.path().join("first.jsonl");
-    let (ok, _, err) = export(&a, "m", &["-o", first.to_str().unwrap()]);
-    assert!(ok, "{err}");
+    let err = write_stop_export(server, &w.buf, &a, "m", &first);
     assert!(err.contains("exported 2 series, 1440 samples"), "{err}");
 
     let b = tmp.path().join("b");
@@ -290,10 +302,15 @@ fn import_report_of_many_bad_lines_is_bounded() {
     let dir = tmp.path().join("d");
     let (ok, _, err) = import(&dir, &input, &[]);
     assert!(!ok);
-    assert!(err.contains("line 1, column"), "{err}");
-    assert!(err.contains("more unreadable lines"), "{err}");
-    assert!(err.contains("5002 unreadable lines"), "{err}");
-    assert!(err.contains("2 samples stored"), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "line 1, column",
+            "more unreadable lines",
+            "5002 unreadable lines",
+            "2 samples stored",
+        ],
+    );
     assert!(err.lines().count() < 40, "{err}");
 }
 
@@ -378,14 +395,8 @@ fn native_histograms_export_and_import_bit_exact_beside_floats() {
         .map(|i| Sample::new(T0 + i * 1_000, i as f64))
         .collect();
     v1::encode_series(&mut w, [("__name__", "rpc_seconds"), ("job", "y")], &floats);
-    let r = remote_write(&server, &w.buf);
-    assert_eq!(r.status, 204, "{}", r.text());
-    let (ok, _) = server.terminate();
-    assert!(ok);
-
     let first = tmp.path().join("first.jsonl");
-    let (ok, _, err) = export(&a, "rpc_seconds", &["-o", first.to_str().unwrap()]);
-    assert!(ok, "{err}");
+    let err = write_stop_export(server, &w.buf, &a, "rpc_seconds", &first);
     assert!(
         err.contains("exported 2 series, 5 samples, 730 native histogram samples"),
         "{err}"
@@ -411,14 +422,13 @@ fn native_histograms_export_and_import_bit_exact_beside_floats() {
     assert_eq!(second, text);
 
     // A histogram with fewer counts than its spans promise is named.
-    let bad = tmp.path().join("bad.jsonl");
-    std::fs::write(
-        &bad,
+    let bad = input_file(
+        tmp.path(),
+        "bad.jsonl",
         format!(
             "{{\"metric\":{{\"__name__\":\"h\"}},\"histograms\":[{{\"schema\":0,\"count\":9,\"positive_spans\":[{{\"offset\":0,\"length\":2}}],\"positive_counts\":[1]}}],\"timestamps\":[{T0}]}}\n"
         ),
-    )
-    .unwrap();
+    );
     let (ok, _, err) = import(&tmp.path().join("c"), &bad, &[]);
     assert!(!ok);
     assert!(

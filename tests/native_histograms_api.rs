@@ -12,7 +12,6 @@ use common::server::Server;
 use hourglass_storage::{
     CounterResetHint, FloatHistogram, Labels, Options, Sample, Span, Storage, WriteBatch,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A counter histogram of schema 0 after `n` scrapes: every scrape adds one
 /// observation to (0.5, 1] and two to (1, 2].
@@ -52,18 +51,20 @@ fn write_store(dir: &std::path::Path, end_ms: i64) {
     storage.close().expect("close store");
 }
 
-#[test]
-fn histograms_written_to_the_store_come_back_in_prometheus_json() {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    // On a whole second, so the API's timestamps print without fractions.
-    let end_ms = now_ms / 1000 * 1000 - 60_000;
+/// A server with `flags` on a store holding [`write_store`]'s data, the
+/// last scrape a minute ago on a whole second (so the API's timestamps
+/// print without fractions); returns that second too.
+fn serve_store(flags: &[&str]) -> (tempfile::TempDir, Server, i64) {
+    let end_ms = common::now_ms() / 1000 * 1000 - 60_000;
     let tmp = tempfile::tempdir().expect("tempdir");
     write_store(tmp.path(), end_ms);
-    let server = Server::start(tmp.path(), &[]);
-    let t = end_ms / 1000;
+    let server = Server::start(tmp.path(), flags);
+    (tmp, server, end_ms / 1000)
+}
+
+#[test]
+fn histograms_written_to_the_store_come_back_in_prometheus_json() {
+    let (_tmp, server, t) = serve_store(&[]);
 
     // An instant vector: `histogram` instead of `value`, buckets with their
     // boundary rule, bounds and count as strings.
@@ -124,29 +125,21 @@ fn histograms_written_to_the_store_come_back_in_prometheus_json() {
         .expect("a quantile");
     assert!(v > 1.0 && v <= 2.0, "{body}");
 
-    // Adding a float to a histogram has no answer, and says why.
-    let q = enc("latency_seconds + 1");
-    let body = server
-        .get(&format!("/api/v1/query?query={q}&time={t}"))
-        .json();
-    assert_eq!(body["data"]["result"], serde_json::json!([]), "{body}");
-    assert!(
-        body["infos"][0]
-            .as_str()
-            .is_some_and(|i| i.contains("incompatible sample types")),
-        "{body}"
-    );
+    // No value, and a note (under `key`) saying why.
+    let empty_saying = |q: &str, key: &str, why: &str| {
+        let path = format!("/api/v1/query?query={}&time={t}", enc(q));
+        let body = server.get(&path).json();
+        assert_eq!(body["data"]["result"], serde_json::json!([]), "{q}: {body}");
+        let note = body[key][0].as_str();
+        assert!(note.is_some_and(|n| n.contains(why)), "{q}: {body}");
+    };
+    // Adding a float to a histogram has no answer.
+    empty_saying("latency_seconds + 1", "infos", "incompatible sample types");
     // Floats and histograms in one aggregation: a warning, no value.
-    let q = enc("sum({job=\"api\"})");
-    let body = server
-        .get(&format!("/api/v1/query?query={q}&time={t}"))
-        .json();
-    assert_eq!(body["data"]["result"], serde_json::json!([]), "{body}");
-    assert!(
-        body["warnings"][0]
-            .as_str()
-            .is_some_and(|w| w.contains("mix of histograms and floats")),
-        "{body}"
+    empty_saying(
+        "sum({job=\"api\"})",
+        "warnings",
+        "mix of histograms and floats",
     );
     let (clean, log) = server.terminate();
     assert!(clean, "{log:?}");
@@ -158,15 +151,7 @@ fn histograms_written_to_the_store_come_back_in_prometheus_json() {
 /// 150 while 4 (48) are not.
 #[test]
 fn histograms_count_against_the_query_sample_limit_as_prometheus_counts_them() {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let end_ms = now_ms / 1000 * 1000 - 60_000;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    write_store(tmp.path(), end_ms);
-    let server = Server::start(tmp.path(), &["--query-max-samples", "150"]);
-    let t = end_ms / 1000;
+    let (_tmp, server, t) = serve_store(&["--query-max-samples", "150"]);
     let get = |q: &str| server.get(&format!("/api/v1/query?query={}&time={t}", enc(q)));
 
     let r = get("count_over_time(latency_seconds[1m])");

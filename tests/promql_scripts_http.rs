@@ -20,14 +20,13 @@ mod parse;
 
 use common::Server;
 use common::query::enc;
-use compare::{Answer, Tally, is_histogram_eval, judge};
+use compare::{Answer, Tally, judge};
 use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::{FloatHistogram, Labels, Sample};
 use parse::{Command, Eval, Kind, Val};
 use serde_json::Value as Json;
-use std::path::PathBuf;
 
 /// Milliseconds as the API's seconds.
 fn secs(ms: i64) -> String {
@@ -194,13 +193,9 @@ fn load(server: &Server, series: &[(Labels, Vec<parse::Slot>)], step: i64) -> Re
 }
 
 fn run_script(name: &str, text: &str) -> Tally {
-    let mut tally = Tally::default();
-    let cmds = match parse::parse(text) {
+    let (mut tally, cmds) = match Tally::start(name, text) {
         Ok(c) => c,
-        Err(e) => {
-            tally.failures.push(format!("{name}: unreadable: {e}"));
-            return tally;
-        }
+        Err(unreadable) => return unreadable,
     };
     let flags: &[&str] = if compare::delayed_name_removal(text, true) {
         &["--enable-delayed-name-removal"]
@@ -233,14 +228,8 @@ fn run_script(name: &str, text: &str) -> Tally {
                     refused = Some(e);
                 }
             }
-            Command::Unreadable { line, reason } => {
-                tally.evals += 1;
-                tally.failures.push(format!("{name}:{line}: {reason}"));
-            }
+            Command::Unreadable { line, reason } => tally.unreadable(name, line, &reason),
             Command::Eval(ev) => {
-                tally.evals += 1;
-                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
-                tally.native += usize::from(on_native);
                 let grid = match ev.kind {
                     Kind::Range { start, end, step } => Some((start, end, step)),
                     Kind::Instant { .. } => ev.range_grid,
@@ -249,15 +238,7 @@ fn run_script(name: &str, text: &str) -> Tally {
                     Some(e) => Err(e.clone()),
                     None => judge(&ev, ask(&served.0, &ev), grid),
                 };
-                match verdict {
-                    Ok(()) => {
-                        tally.passed += 1;
-                        tally.native_passed += usize::from(on_native);
-                    }
-                    Err(e) => tally
-                        .failures
-                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
-                }
+                tally.eval(name, &ev, &native, verdict);
             }
         }
     }
@@ -266,24 +247,10 @@ fn run_script(name: &str, text: &str) -> Tally {
 
 #[test]
 fn outside_scripts_over_http() {
-    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS_HTTP") else {
-        return;
-    };
-    let root = PathBuf::from(dir);
-    let mut files = Vec::new();
-    compare::scripts(&root, &mut files);
-    let mut all = Tally::default();
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        let t = run_script(&name, &text);
-        all.add(&name, " over HTTP", t);
-    }
-    all.finish(" over HTTP", "HOURGLASS_PROMQL_FAILURES_HTTP");
+    compare::run_outside(
+        "HOURGLASS_PROMQL_SCRIPTS_HTTP",
+        " over HTTP",
+        "HOURGLASS_PROMQL_FAILURES_HTTP",
+        run_script,
+    );
 }

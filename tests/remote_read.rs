@@ -13,7 +13,7 @@
 mod common;
 
 use common::compare::{assert_same, get_json};
-use common::external::{have_all, prometheus, prometheus_with};
+use common::external::{have_all, prometheus, prometheus_with, wait_ready};
 use common::query::enc;
 use common::remote_read::{self as rr, EQ, RE, SAMPLES, STREAMED};
 use common::*;
@@ -96,12 +96,6 @@ fn dataset() -> Vec<u8> {
         ));
     }
     v1_body(&series)
-}
-
-fn wait_ready(addr: SocketAddr) {
-    wait_for("Prometheus ready", || {
-        try_request(addr, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
-    });
 }
 
 #[test]

@@ -157,15 +157,16 @@ fn refused_samples_get_400_with_reasons_and_the_rest_is_stored() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
     let msg = r.text();
-    for part in [
-        "stored 1 samples",
-        "out_of_window=1",
-        "duplicate_timestamp_different_value=1",
-        "invalid_series=1",
-        "first invalid series",
-    ] {
-        assert!(msg.contains(part), "{part:?} missing from {msg:?}");
-    }
+    assert_mentions(
+        &msg,
+        &[
+            "stored 1 samples",
+            "out_of_window=1",
+            "duplicate_timestamp_different_value=1",
+            "invalid_series=1",
+            "first invalid series",
+        ],
+    );
     assert_eq!(
         metric(&server, "hourglass_head_samples_appended_total"),
         2.0

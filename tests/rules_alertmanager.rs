@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::external::{Proc, free_port, have_all};
+use common::cli::input_file;
+use common::external::{Proc, free_port, have_all, wait_ready};
 use common::query::try_metric;
 use common::*;
 use hourglass_storage::Sample;
@@ -103,14 +104,13 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     let tmp = tempfile::tempdir().unwrap();
     let (hook_port, hook) = webhook();
     let am_port = free_port();
-    let am_yml = tmp.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_yml,
+    let am_yml = input_file(
+        tmp.path(),
+        "alertmanager.yml",
         format!(
             "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/hook\n    send_resolved: true\n"
         ),
-    )
-    .unwrap();
+    );
     let _am = Proc(
         Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", am_yml.display()))
@@ -126,12 +126,11 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
             .unwrap(),
     );
     let am: SocketAddr = format!("127.0.0.1:{am_port}").parse().unwrap();
-    wait_for("alertmanager ready", || {
-        try_request(am, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
-    });
+    wait_ready(am);
 
-    std::fs::write(
-        tmp.path().join("rules.yml"),
+    input_file(
+        tmp.path(),
+        "rules.yml",
         r#"groups:
 - name: heat
   rules:
@@ -143,16 +142,14 @@ fn alert_reaches_alertmanager_and_its_webhook_then_resolves() {
     annotations:
       summary: '{{ $labels.room }} is at {{ $value }} degrees'
 "#,
-    )
-    .unwrap();
-    let cfg = tmp.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
+    );
+    let cfg = input_file(
+        tmp.path(),
+        "prometheus.yml",
         format!(
             "global:\n  evaluation_interval: 1s\n  external_labels: {{site: lab}}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{am_port}']\n"
         ),
-    )
-    .unwrap();
+    );
     let server = Server::start(
         &tmp.path().join("data"),
         &[

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::external::{have_all, prometheus_with};
+use common::external::{have_all, prometheus_with, wait_ready};
 use common::query::enc;
 use common::*;
 use hourglass_storage::Sample;
@@ -143,9 +143,7 @@ fn prometheus_and_hourglass_record_and_alert_alike_on_the_same_rule_file() {
             tmp.path().join("prometheus.yml").to_str().unwrap(),
         ],
     );
-    wait_for("prometheus ready", || {
-        try_request(prom, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200)
-    });
+    wait_ready(prom);
     // Both have evaluated twice, so alerting rules count as restored and
     // write ALERTS from now on.
     std::thread::sleep(Duration::from_secs(3));

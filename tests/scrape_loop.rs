@@ -2,6 +2,8 @@
 //! labels, report series, staleness, limits, negotiation, schedule.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +11,6 @@ use hourglass::scrape::config::ScrapeConfig;
 use hourglass::scrape::{Health, ScrapeManager};
 use hourglass_storage::{MatchOp, Matcher, Querier, Sample, Storage, is_stale_nan};
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,9 +70,7 @@ async fn serve_page(
         .is_some_and(|v| v.contains("gzip"));
     let status = StatusCode::from_u16(page.status).unwrap();
     if gzip {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(page.body.as_bytes()).unwrap();
-        let bytes = enc.finish().unwrap();
+        let bytes = common::write::gzip(page.body.as_bytes());
         (
             status,
             [

@@ -47,6 +47,15 @@ fn rejected(server: &Server, reason: &str) -> f64 {
     )
 }
 
+/// Stops `server` cleanly and starts it again on `dir` persisting every
+/// second; returns it after `settle`, for its first persist rounds.
+fn restart_persisting(server: Server, dir: &std::path::Path, settle: Duration) -> Server {
+    assert!(server.terminate().0, "clean stop");
+    let server = Server::start(dir, &["--persist-interval", "1s"]);
+    std::thread::sleep(settle);
+    server
+}
+
 #[test]
 fn future_sample_beyond_grace_is_refused_and_current_writes_still_land() {
     let tmp = tempfile::tempdir().unwrap();
@@ -60,19 +69,14 @@ fn future_sample_beyond_grace_is_refused_and_current_writes_still_land() {
         ]),
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    for part in ["stored 1 samples", "too_far_in_future=1"] {
-        assert!(r.text().contains(part), "{part:?} missing: {}", r.text());
-    }
+    assert_mentions(&r.text(), &["stored 1 samples", "too_far_in_future=1"]);
     let later = write(
         &server,
         &v1_body(&[(up("current"), vec![Sample::new(now + 1_000, 2.0)])]),
     );
     assert_eq!(later.status, 204, "{}", later.text());
     assert_eq!(rejected(&server, "too_far_in_future"), 1.0);
-    let (clean, _) = server.terminate();
-    assert!(clean);
-    let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
-    std::thread::sleep(Duration::from_millis(2_500));
+    let server = restart_persisting(server, tmp.path(), Duration::from_millis(2_500));
     assert_eq!(
         count_at(&server, "up{job=\"current\"}", "1m", now + 2_000),
         2.0
@@ -121,9 +125,7 @@ fn a_data_dir_holding_a_future_sample_heals_and_keeps_its_history() {
         count_at(&server, "up{job=\"history\"}", "4h", now + 2_000),
         13.0
     );
-    assert!(server.terminate().0);
-    let server = Server::start(tmp.path(), &["--persist-interval", "1s"]);
-    std::thread::sleep(Duration::from_millis(1_500));
+    let server = restart_persisting(server, tmp.path(), Duration::from_millis(1_500));
     assert_eq!(
         count_at(&server, "up{job=\"history\"}", "4h", now + 2_000),
         13.0

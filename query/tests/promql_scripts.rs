@@ -11,11 +11,11 @@ mod compare;
 #[path = "script/parse.rs"]
 mod parse;
 
-use compare::{Answer, Tally, is_histogram_eval, judge, scripts};
+use compare::{Answer, Tally, judge, script_name, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
 use parse::{Command, Eval, Kind, Val};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Checks one eval; `Err` says what differs.
 fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
@@ -46,13 +46,9 @@ fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {
 
 /// Runs one script's commands over fresh storage.
 fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
-    let mut tally = Tally::default();
-    let cmds = match parse::parse(text) {
+    let (mut tally, cmds) = match Tally::start(name, text) {
         Ok(c) => c,
-        Err(e) => {
-            tally.failures.push(format!("{name}: {e}"));
-            return tally;
-        }
+        Err(unreadable) => return unreadable,
     };
     let (mut _dir, mut storage) = common::empty_store();
     let mut native: Vec<Labels> = Vec::new();
@@ -92,35 +88,14 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                 }
                 storage.append(&batch).expect("append");
             }
-            Command::Unreadable { line, reason } => {
-                tally.evals += 1;
-                tally.failures.push(format!("{name}:{line}: {reason}"));
-            }
+            Command::Unreadable { line, reason } => tally.unreadable(name, line, &reason),
             Command::Eval(ev) => {
-                tally.evals += 1;
-                let on_native = ev.histogram || is_histogram_eval(&ev, &native);
-                tally.native += usize::from(on_native);
-                match check(engine, &storage, &ev) {
-                    Ok(()) => {
-                        tally.passed += 1;
-                        tally.native_passed += usize::from(on_native);
-                    }
-                    Err(e) => tally
-                        .failures
-                        .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
-                }
+                let verdict = check(engine, &storage, &ev);
+                tally.eval(name, &ev, &native, verdict);
             }
         }
     }
     tally
-}
-
-/// `file` as the reports name it: relative to the scripts' `root`.
-fn script_name(file: &Path, root: &Path) -> String {
-    file.strip_prefix(root)
-        .unwrap_or(file)
-        .display()
-        .to_string()
 }
 
 /// The engine a script runs on, with delayed name removal as
@@ -165,22 +140,12 @@ fn promql_scripts() {
 /// there. Never fails; without the variable it does nothing.
 #[test]
 fn outside_scripts() {
-    let Some(dir) = std::env::var_os("HOURGLASS_PROMQL_SCRIPTS") else {
-        return;
-    };
-    let root = PathBuf::from(dir);
-    let mut files = Vec::new();
-    scripts(&root, &mut files);
-    let mut all = Tally::default();
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        let name = script_name(file, &root);
-        let t = run_script(&engine_for(&text, true), &name, &text);
-        all.add(&name, "", t);
-    }
-    all.finish("", "HOURGLASS_PROMQL_FAILURES");
+    compare::run_outside(
+        "HOURGLASS_PROMQL_SCRIPTS",
+        "",
+        "HOURGLASS_PROMQL_FAILURES",
+        |name, text| run_script(&engine_for(text, true), name, text),
+    );
 }
 
 #[test]

@@ -452,17 +452,7 @@ fn call(ty: ValueType, d: u32) -> BoxedStrategy<Expr> {
                 .map(|i| match (f.name, i) {
                     // Labels only, and empty matchers are fine here.
                     ("info", 1) => prop::collection::vec(matcher(), 0..3)
-                        .prop_map(|matchers| {
-                            Expr::Vector(VectorSelector {
-                                name: None,
-                                matchers,
-                                offset: None,
-                                offset_expr: None,
-                                at: None,
-                                modifier: None,
-                                align: None,
-                            })
-                        })
+                        .prop_map(|matchers| Expr::Vector(VectorSelector::new(None, matchers)))
                         .boxed(),
                     _ => expr(f.arg_type(i).unwrap_or(ValueType::Scalar), d),
                 })

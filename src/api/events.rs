@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
+use hourglass_wal::lock::lock;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -161,7 +162,7 @@ pub async fn subscriptions() -> Response {
                 "id": c.id,
                 "kind": c.kind,
                 "peer": c.peer,
-                "filter": *c.filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                "filter": *lock(&c.filter),
                 "position": position,
                 "lag": head.saturating_sub(position),
                 "delivered": c.delivered.load(Ordering::Relaxed),

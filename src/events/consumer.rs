@@ -8,6 +8,7 @@
 
 use super::bus::{Bus, ReadError, Registration, Stored};
 use super::model::Filter;
+use hourglass_wal::lock::lock;
 use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
@@ -81,12 +82,7 @@ impl Cursor {
             self.bus.check_position(p)?;
             self.position = p;
         }
-        *self
-            .reg
-            .consumer
-            .filter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = format!("{filter:?}");
+        *lock(&self.reg.consumer.filter) = format!("{filter:?}");
         self.filter = filter;
         self.reg
             .consumer

@@ -23,6 +23,7 @@ pub mod streaming;
 pub use bus::Bus;
 pub use model::{Event, Filter, Method, Summary};
 
+use hourglass_wal::lock::lock;
 use std::sync::OnceLock;
 
 static BUS: OnceLock<Bus> = OnceLock::new();
@@ -42,18 +43,12 @@ static SINKS: std::sync::Mutex<Vec<(&'static str, std::sync::Arc<sink::SinkStats
 
 /// Lists a running sink's counters for `/metrics`.
 pub fn add_sink(kind: &'static str, stats: std::sync::Arc<sink::SinkStats>) {
-    SINKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push((kind, stats));
+    lock(&SINKS).push((kind, stats));
 }
 
 /// Every running sink's counters.
 pub fn sinks() -> Vec<(&'static str, std::sync::Arc<sink::SinkStats>)> {
-    SINKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+    lock(&SINKS).clone()
 }
 
 /// Events directory under the data directory.

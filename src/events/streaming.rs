@@ -3,6 +3,7 @@
 
 use super::emit::{Batch, queue};
 use super::model::{Health, Method, Summary};
+use hourglass_wal::lock::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,9 +28,7 @@ pub fn note(sender: &str, samples: u64, duration: Duration, failed: bool, summar
     if !super::emit::enabled() {
         return;
     }
-    let mut g = SECOND
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut g = lock(&SECOND);
     let map = g.get_or_insert_with(HashMap::new);
     let key = if map.len() >= MAX_SENDERS && !map.contains_key(sender) {
         "other"
@@ -49,10 +48,7 @@ pub fn note(sender: &str, samples: u64, duration: Duration, failed: bool, summar
 
 /// Emits the past second's events.
 pub fn flush() {
-    let taken = SECOND
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
+    let taken = lock(&SECOND).take();
     let Some(map) = taken else { return };
     let mut senders: Vec<_> = map.into_iter().collect();
     senders.sort_by(|a, b| a.0.cmp(&b.0));

@@ -90,21 +90,36 @@ fn number(o: &Map<String, Value>, key: &str, i: usize) -> Result<f64, LineError>
 }
 
 fn counts(o: &Map<String, Value>, key: &str, i: usize) -> Result<Vec<f64>, LineError> {
-    let Some(v) = o.get(key) else {
-        return Ok(Vec::new());
-    };
-    let arr = v
-        .as_array()
-        .ok_or_else(|| bad("histograms", format!("entry {i}: {key} is not an array")))?;
-    arr.iter()
-        .map(|c| {
-            value_from_json(c)
-                .ok_or_else(|| bad("histograms", format!("entry {i}: {key} holds a non-number")))
-        })
-        .collect()
+    list(o, key, i, "a non-number", value_from_json)
 }
 
 fn spans(o: &Map<String, Value>, key: &str, i: usize) -> Result<Vec<Span>, LineError> {
+    let span = |s: &Value| {
+        let offset = s.get("offset").map_or(Some(0), Value::as_i64)?;
+        let length = s.get("length").map_or(Some(0), Value::as_u64)?;
+        Some(Span {
+            offset: i32::try_from(offset).ok()?,
+            length: u32::try_from(length).ok()?,
+        })
+    };
+    list(
+        o,
+        key,
+        i,
+        "a span without an integer offset and length",
+        span,
+    )
+}
+
+/// The array `key` of entry `i` (empty when absent), each item read by
+/// `item`; an item it refuses is named as `what`.
+fn list<T>(
+    o: &Map<String, Value>,
+    key: &str,
+    i: usize,
+    what: &str,
+    item: impl Fn(&Value) -> Option<T>,
+) -> Result<Vec<T>, LineError> {
     let Some(v) = o.get(key) else {
         return Ok(Vec::new());
     };
@@ -112,20 +127,7 @@ fn spans(o: &Map<String, Value>, key: &str, i: usize) -> Result<Vec<Span>, LineE
         .as_array()
         .ok_or_else(|| bad("histograms", format!("entry {i}: {key} is not an array")))?;
     arr.iter()
-        .map(|s| {
-            let offset = s.get("offset").map_or(Some(0), Value::as_i64);
-            let length = s.get("length").map_or(Some(0), Value::as_u64);
-            match (
-                offset.and_then(|o| i32::try_from(o).ok()),
-                length.and_then(|l| u32::try_from(l).ok()),
-            ) {
-                (Some(offset), Some(length)) => Ok(Span { offset, length }),
-                _ => Err(bad(
-                    "histograms",
-                    format!("entry {i}: {key} holds a span without an integer offset and length"),
-                )),
-            }
-        })
+        .map(|v| item(v).ok_or_else(|| bad("histograms", format!("entry {i}: {key} holds {what}"))))
         .collect()
 }
 

@@ -10,10 +10,11 @@ use super::group::{Families, Group};
 use super::group_file;
 use super::grouping::GroupKey;
 use hourglass_storage::Labels;
+use hourglass_wal::lock::lock;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 /// How a push replaces what the group had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ impl Groups {
             return Ok(false);
         }
         let bytes = {
-            let map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+            let map = lock(&self.by_key);
             group_file::encode(&map)
         };
         group_file::write(path, &bytes).inspect_err(|_| {
@@ -106,9 +107,9 @@ impl Groups {
         change: Change,
         store: impl FnOnce(&Plan) -> Result<R, E>,
     ) -> Result<R, E> {
-        let _one_at_a_time = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _one_at_a_time = lock(&self.writer);
         let (plan, next) = {
-            let map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+            let map = lock(&self.by_key);
             let group = map.get(key);
             let last_t = group.map_or(i64::MIN, |g| g.last_t);
             let t = now.max(last_t.saturating_add(1));
@@ -117,7 +118,7 @@ impl Groups {
             (Plan { t, stale }, next)
         };
         let outcome = store(&plan);
-        let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.by_key);
         self.dirty.store(true, Ordering::Release);
         let group = map.entry(key.clone()).or_default();
         group.last_t = plan.t;

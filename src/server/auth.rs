@@ -11,7 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hourglass_storage::{SeriesLimits, SeriesQuota};
-use std::sync::{Arc, Mutex, PoisonError};
+use hourglass_wal::lock::lock;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Equal without leaking where two secrets first differ.
@@ -42,7 +43,7 @@ impl Budget {
 
     /// Takes `n` samples, or says how many seconds to wait.
     pub fn take(&self, n: usize) -> Result<(), f64> {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = lock(&self.state);
         let now = Instant::now();
         let earned = now.duration_since(s.1).as_secs_f64() * self.per_second;
         s.0 = (s.0 + earned).min(self.per_second);

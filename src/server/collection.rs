@@ -10,6 +10,7 @@
 
 use super::AppState;
 use crate::scrape::Health;
+use hourglass_wal::lock::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,11 +202,7 @@ impl AppState {
 
     /// The notes, locked (a poisoned lock still holds usable figures).
     fn window(&self) -> std::sync::MutexGuard<'_, Window> {
-        self.inner
-            .collection
-            .window
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.collection.window)
     }
 
     /// Notes the totals now; drops notes older than the window.
@@ -252,11 +249,7 @@ impl AppState {
                 .sum::<f64>()
                 / scraped.len() as f64
         };
-        let registered = self
-            .registry()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len();
+        let registered = lock(self.registry()).len();
         // Registered push sources count as targets; healthy by what arrived.
         let pushed = self.arrivals().snapshot();
         let now_ms = crate::push::now_ms();

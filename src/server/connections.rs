@@ -10,6 +10,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
+use hourglass_wal::lock::lock;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -102,7 +103,7 @@ struct Registry {
 
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Conn>>> {
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.conns)
     }
 
     /// Closes the oldest connection with no request in progress; false

@@ -1,6 +1,7 @@
 //! Requests the server answered, by route and status: counts and total
 //! time, which the collection figures read.
 
+use hourglass_wal::lock::lock;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,10 +15,7 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     /// Records one answered request.
     pub fn observe(&self, handler: &str, code: u16, took: Duration) {
-        let mut m = self
-            .by_handler
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = lock(&self.by_handler);
         let e = m.entry((handler.to_string(), code)).or_default();
         e.0 += 1;
         e.1 += took.as_secs_f64();
@@ -26,10 +24,7 @@ impl HttpMetrics {
     /// Requests answered by the handlers of `paths` (as routed):
     /// all of them, and those answered with a status of 400 or more.
     pub fn answered(&self, paths: &[&str]) -> (u64, u64) {
-        let m = self
-            .by_handler
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let m = lock(&self.by_handler);
         let mut all = 0;
         let mut failed = 0;
         for ((handler, code), (n, _)) in m.iter() {
@@ -45,9 +40,6 @@ impl HttpMetrics {
 
     /// `(handler, code)` → `(requests, seconds)`.
     pub fn snapshot(&self) -> BTreeMap<(String, u16), (u64, f64)> {
-        self.by_handler
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.by_handler).clone()
     }
 }

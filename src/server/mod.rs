@@ -21,6 +21,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hourglass_query::Engine;
 use hourglass_storage::Storage;
+use hourglass_wal::lock::lock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -208,11 +209,7 @@ impl AppState {
 
     /// Counts a request refused before storage (auth, rate, limits).
     pub fn refused(&self, kind: &'static str, reason: &str) {
-        *self
-            .inner
-            .refusals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *lock(&self.inner.refusals)
             .entry((kind, reason.to_string()))
             .or_default() += 1;
     }
@@ -293,11 +290,7 @@ impl AppState {
 
     /// Requests refused before storage: `(kind, reason)` → count.
     pub(crate) fn refusals(&self) -> std::collections::BTreeMap<(&'static str, String), u64> {
-        self.inner
-            .refusals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.inner.refusals).clone()
     }
 
     /// Retention as configured.

@@ -46,22 +46,38 @@ pub fn assert_same_within(what: &str, theirs: &Value, ours: &Value, rel: f64) {
     );
     let (a, b) = (by_series(theirs), by_series(ours));
     assert!(!a.is_empty(), "{what}: Prometheus returned nothing");
+    each_point(what, &a, &b, |at, va, vb| {
+        let (x, y): (f64, f64) = (va.parse().unwrap(), vb.parse().unwrap());
+        assert!(close(x, y, rel), "{at}: Prometheus {va}, Hourglass {vb}");
+    });
+}
+
+/// Both sides have the same series, each with the same timestamps; `check`
+/// sees each pair of points with a description of where it is.
+fn each_point<P>(
+    what: &str,
+    a: &BTreeMap<String, Vec<(f64, P)>>,
+    b: &BTreeMap<String, Vec<(f64, P)>>,
+    mut check: impl FnMut(&str, &P, &P),
+) {
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
         b.keys().collect::<Vec<_>>(),
         "{what}: series differ"
     );
-    for (k, pa) in &a {
+    for (k, pa) in a {
         let pb = &b[k];
         assert_eq!(pa.len(), pb.len(), "{what} {k}: point counts differ");
         for ((ta, va), (tb, vb)) in pa.iter().zip(pb) {
             assert_eq!(ta, tb, "{what} {k}");
-            let (x, y): (f64, f64) = (va.parse().unwrap(), vb.parse().unwrap());
-            let close =
-                x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= rel * x.abs().max(y.abs());
-            assert!(close, "{what} {k} at {ta}: Prometheus {va}, Hourglass {vb}");
+            check(&format!("{what} {k} at {ta}"), va, vb);
         }
     }
+}
+
+/// Equal to a relative `rel`, NaN equal to NaN.
+fn close(x: f64, y: f64, rel: f64) -> bool {
+    x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= rel * x.abs().max(y.abs())
 }
 
 /// A query result's native histograms as labels (JSON text) → `(time,
@@ -90,7 +106,7 @@ fn close_text(a: &Value, b: &Value) -> bool {
         a.as_str().unwrap().parse().unwrap(),
         b.as_str().unwrap().parse().unwrap(),
     );
-    x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+    close(x, y, 1e-9)
 }
 
 /// As [`assert_same`] for native histogram results: the same series and
@@ -107,32 +123,56 @@ pub fn assert_same_histograms(what: &str, theirs: &Value, ours: &Value) {
         a.values().any(|p| !p.is_empty()),
         "{what}: Prometheus returned no histogram: {theirs}"
     );
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "{what}: series differ"
-    );
-    for (k, pa) in &a {
-        let pb = &b[k];
-        assert_eq!(pa.len(), pb.len(), "{what} {k}: point counts differ");
-        for ((ta, ha), (tb, hb)) in pa.iter().zip(pb) {
-            assert_eq!(ta, tb, "{what} {k}");
-            let at = format!("{what} {k} at {ta}: Prometheus {ha}, Hourglass {hb}");
-            assert!(close_text(&ha["count"], &hb["count"]), "{at}");
-            assert!(close_text(&ha["sum"], &hb["sum"]), "{at}");
-            let empty = Vec::new();
-            let ba = ha["buckets"].as_array().unwrap_or(&empty);
-            let bb = hb["buckets"].as_array().unwrap_or(&empty);
-            assert_eq!(ba.len(), bb.len(), "{at}");
-            for (x, y) in ba.iter().zip(bb) {
-                let (x, y) = (x.as_array().unwrap(), y.as_array().unwrap());
-                assert_eq!(x.len(), y.len(), "{at}");
-                assert_eq!(x[0], y[0], "{at}");
-                for (a, b) in x.iter().zip(y).skip(1) {
-                    assert!(close_text(a, b), "{at}");
-                }
+    each_point(what, &a, &b, |at, ha, hb| {
+        let at = format!("{at}: Prometheus {ha}, Hourglass {hb}");
+        assert!(close_text(&ha["count"], &hb["count"]), "{at}");
+        assert!(close_text(&ha["sum"], &hb["sum"]), "{at}");
+        let empty = Vec::new();
+        let ba = ha["buckets"].as_array().unwrap_or(&empty);
+        let bb = hb["buckets"].as_array().unwrap_or(&empty);
+        assert_eq!(ba.len(), bb.len(), "{at}");
+        for (x, y) in ba.iter().zip(bb) {
+            let (x, y) = (x.as_array().unwrap(), y.as_array().unwrap());
+            assert_eq!(x.len(), y.len(), "{at}");
+            assert_eq!(x[0], y[0], "{at}");
+            for (a, b) in x.iter().zip(y).skip(1) {
+                assert!(close_text(a, b), "{at}");
             }
         }
+    });
+}
+
+/// Prometheus at `prom` and Hourglass at `ours`, asked the same question
+/// at the evaluation time `t` (Unix seconds).
+pub struct Both {
+    pub prom: SocketAddr,
+    pub ours: SocketAddr,
+    pub t: f64,
+}
+
+impl Both {
+    /// Both answers to the instant query `q` at `t`: (Prometheus, ours).
+    pub fn instant(&self, q: &str) -> (Value, Value) {
+        self.get(&format!(
+            "/api/v1/query?query={}&time={}",
+            crate::common::query::enc(q),
+            self.t
+        ))
+    }
+
+    /// Both answers to the range query `q` over the `secs` seconds up to
+    /// `t`, one step a second.
+    pub fn range(&self, q: &str, secs: f64) -> (Value, Value) {
+        self.get(&format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step=1",
+            crate::common::query::enc(q),
+            self.t - secs,
+            self.t
+        ))
+    }
+
+    fn get(&self, path: &str) -> (Value, Value) {
+        (get_json(self.prom, path), get_json(self.ours, path))
     }
 }
 

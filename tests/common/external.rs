@@ -85,6 +85,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until the program at `addr` (Prometheus, Alertmanager) answers
+/// 200 on `/-/ready`.
+pub fn wait_ready(addr: SocketAddr) {
+    crate::common::wait::wait_for(&format!("{addr} ready"), || {
+        crate::common::http::try_request(addr, "GET", "/-/ready", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+    });
+}
+
 /// Kills a helper process when the test ends, however it ends.
 pub struct Proc(pub Child);
 
@@ -154,4 +163,33 @@ pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, Socke
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(flags);
     (quiet(c), SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Prometheus (see [`prometheus`]) scraping `target` as job `job` every
+/// second and remote-writing what it scrapes to Hourglass at `ours` in
+/// 1 s batches; with `native_histograms`, scraping, storing and sending
+/// them too.
+pub fn prometheus_writing_to(
+    dir: &Path,
+    ours: SocketAddr,
+    job: &str,
+    target: &str,
+    native_histograms: bool,
+) -> (Proc, SocketAddr) {
+    let send = if native_histograms {
+        "    send_native_histograms: true\n"
+    } else {
+        ""
+    };
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n\
+         scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n\
+         remote_write:\n  - url: http://{ours}/api/v1/write\n{send}    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n"
+    );
+    let flags: &[&str] = if native_histograms {
+        &["--enable-feature=native-histograms"]
+    } else {
+        &[]
+    };
+    prometheus_with(dir, &config, flags)
 }

@@ -4,6 +4,7 @@
 //! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
 //! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
+//! Assertions over text (an error message, a log line) are in [`text`].
 #![allow(dead_code, unused_imports)]
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod remote_read;
 pub mod server;
 pub mod target;
 pub mod targets;
+pub mod text;
 pub mod wait;
 pub mod write;
 
@@ -27,8 +29,9 @@ pub use server::{
     BIN, FORM, KEEP_HISTORY, Server, config_file, keeping_history, refused_naming, refused_start,
     signal, start_scraping, start_with_config, wait_with_timeout,
 };
+pub use text::assert_mentions;
 pub use wait::{wait_for, wait_until};
 pub use write::{
-    Series, V1_HEADERS, V2_HEADERS, now_ms, post_write, remote_write, remote_write_v2, v1_body,
-    write_counter_v2, write_series,
+    Series, V1_HEADERS, V2_HEADERS, gzip, now_ms, post_write, remote_write, remote_write_v2,
+    v1_body, write_counter_v2, write_series,
 };

@@ -53,6 +53,14 @@ pub fn value(server: &Server, promql: &str) -> Option<f64> {
     r.first().map(|(_, v)| *v)
 }
 
+/// Each query's single value (see [`value`]) is the one its row gives.
+#[track_caller]
+pub fn assert_values(server: &Server, rows: &[(&str, Option<f64>)]) {
+    for (promql, want) in rows {
+        assert_eq!(value(server, promql), *want, "{promql}");
+    }
+}
+
 /// `{a="b",…}` as a map, for comparisons.
 pub fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs

@@ -116,3 +116,12 @@ pub fn write_node_hours(server: &Server, name: &str, hours: std::ops::Range<i64>
         assert_eq!(r.status, 204, "{}", r.text());
     }
 }
+
+/// `data` gzip-compressed, as a client sends a `Content-Encoding: gzip`
+/// body (best compression: a bomb stays small).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}

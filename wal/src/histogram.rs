@@ -6,6 +6,7 @@
 //! text format: the server writes `_bucket{le=…}`, `_sum` and `_count`
 //! from a [`Snapshot`] (`src/server/histogram_text.rs`).
 
+use crate::lock::{read, write};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -128,18 +129,12 @@ impl<K: Ord + Clone> HistogramFamily<K> {
     /// family holds `max_keys` others.
     pub fn get(&self, key: &K) -> Option<Arc<Histogram>> {
         {
-            let members = self
-                .members
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let members = read(&self.members);
             if let Some(h) = members.get(key) {
                 return Some(Arc::clone(h));
             }
         }
-        let mut members = self
-            .members
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut members = write(&self.members);
         if let Some(h) = members.get(key) {
             return Some(Arc::clone(h));
         }
@@ -160,9 +155,7 @@ impl<K: Ord + Clone> HistogramFamily<K> {
 
     /// Every member's figures, in key order.
     pub fn snapshot(&self) -> Vec<(K, Snapshot)> {
-        self.members
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        read(&self.members)
             .iter()
             .map(|(k, h)| (k.clone(), h.snapshot()))
             .collect()

@@ -1,6 +1,7 @@
 //! The background fsync of [`crate::SyncPolicy::Interval`]: a thread that
 //! runs a callback every tick until stopped.
 
+use crate::lock::lock;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,7 +24,7 @@ impl Ticker {
                 .name("wal-sync".into())
                 .spawn(move || {
                     let (flag, cv) = &*stop;
-                    let mut stopped = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut stopped = lock(flag);
                     while !*stopped {
                         let (g, timeout) = cv
                             .wait_timeout(stopped, every)
@@ -33,7 +34,7 @@ impl Ticker {
                             // Not under the flag's lock: a tick may take an fsync.
                             drop(stopped);
                             tick();
-                            stopped = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                            stopped = lock(flag);
                         }
                     }
                 })?
@@ -48,7 +49,7 @@ impl Ticker {
     pub(crate) fn stop(&mut self) {
         if let Some(handle) = self.handle.take() {
             let (flag, cv) = &*self.stop;
-            *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            *lock(flag) = true;
             cv.notify_all();
             let _ = handle.join();
         }

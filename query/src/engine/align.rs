@@ -32,54 +32,44 @@ pub(crate) fn vector_selector(
     let lookback = ctx.lookback;
     let mint = first.saturating_sub(lookback).saturating_add(1);
     let raw = range::load(ctx, &vs.matchers, mint, last, true, ReadAs::Last)?;
-    let mut out = selected::par_map_hists(
-        ctx,
-        raw,
-        || (),
-        |_, labels, s, hs| {
-            let mut vals = ctx.grid(eg.n)?;
-            let mut hists = Vec::new();
-            for (k, &te) in reads.iter().enumerate() {
-                let i = s.partition_point(|p| p.t <= te);
-                if let Some(smp) = i.checked_sub(1).and_then(|j| s.get(j))
-                    && smp.t > te.saturating_sub(lookback)
-                    && !is_stale_nan(smp.v)
-                {
-                    vals[k] = Some(if timestamps {
-                        smp.t as f64 / 1000.0
-                    } else {
-                        smp.v
-                    });
-                }
-                if !hs.is_empty() {
-                    let one = Grid {
-                        start: te,
-                        step: 1,
-                        n: 1,
-                    };
-                    let row = range::lookback_hists(
-                        ctx,
-                        s,
-                        hs,
-                        one,
-                        0,
-                        lookback,
-                        timestamps,
-                        &mut vals[k..=k],
-                    )?;
-                    if hists.is_empty() {
-                        hists = vec![None; eg.n];
-                    }
-                    hists[k] = row.into_iter().next().flatten();
-                }
+    let mut out = selected::par_grids(ctx, raw, eg.n, |s, hs, vals| {
+        let mut hists = Vec::new();
+        for (k, &te) in reads.iter().enumerate() {
+            let i = s.partition_point(|p| p.t <= te);
+            if let Some(smp) = i.checked_sub(1).and_then(|j| s.get(j))
+                && smp.t > te.saturating_sub(lookback)
+                && !is_stale_nan(smp.v)
+            {
+                vals[k] = Some(if timestamps {
+                    smp.t as f64 / 1000.0
+                } else {
+                    smp.v
+                });
             }
-            Ok(GSeries {
-                hists,
-                labels: labels.clone(),
-                vals,
-            })
-        },
-    )?;
+            if !hs.is_empty() {
+                let one = Grid {
+                    start: te,
+                    step: 1,
+                    n: 1,
+                };
+                let row = range::lookback_hists(
+                    ctx,
+                    s,
+                    hs,
+                    one,
+                    0,
+                    lookback,
+                    timestamps,
+                    &mut vals[k..=k],
+                )?;
+                if hists.is_empty() {
+                    hists = vec![None; eg.n];
+                }
+                hists[k] = row.into_iter().next().flatten();
+            }
+        }
+        Ok(hists)
+    })?;
     range::broadcast(ctx, &mut out, g.n)?;
     Ok(out)
 }

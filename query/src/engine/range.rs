@@ -106,25 +106,14 @@ pub(crate) fn vector_selector(
 ) -> Result<Vec<GSeries>, EvalError> {
     let (raw, eg, off) = selector_load(ctx, vs, g)?;
     let lookback = ctx.lookback;
-    let mut out = selected::par_map_hists(
-        ctx,
-        raw,
-        || (),
-        |_, labels, s, hs| {
-            let mut vals = ctx.grid(eg.n)?;
-            lookback_each(s, eg, off, lookback, timestamps, |k, v| vals[k] = Some(v));
-            let hists = if hs.is_empty() {
-                Vec::new()
-            } else {
-                lookback_hists(ctx, s, hs, eg, off, lookback, timestamps, &mut vals)?
-            };
-            Ok(GSeries {
-                hists,
-                labels: labels.clone(),
-                vals,
-            })
-        },
-    )?;
+    let mut out = selected::par_grids(ctx, raw, eg.n, |s, hs, vals| {
+        lookback_each(s, eg, off, lookback, timestamps, |k, v| vals[k] = Some(v));
+        if hs.is_empty() {
+            Ok(Vec::new())
+        } else {
+            lookback_hists(ctx, s, hs, eg, off, lookback, timestamps, vals)
+        }
+    })?;
     broadcast(ctx, &mut out, g.n)?;
     Ok(out)
 }

@@ -131,6 +131,40 @@ where
     par_map_hists(ctx, series, init, |s, labels, smp, _| f(s, labels, smp))
 }
 
+/// [`par_map_hists`] building one grid series per series: `fill` sets
+/// its `n` floats (`None` where it has no value) and returns its
+/// histograms per step (empty when it has none).
+pub(crate) fn par_grids<F>(
+    ctx: &Ctx,
+    series: Vec<Selected>,
+    n: usize,
+    fill: F,
+) -> Result<Vec<super::value::GSeries>, EvalError>
+where
+    F: Fn(
+            &[Sample],
+            &[(i64, FloatHistogram)],
+            &mut [Option<f64>],
+        ) -> Result<Vec<Option<FloatHistogram>>, EvalError>
+        + Sync
+        + Send,
+{
+    par_map_hists(
+        ctx,
+        series,
+        || (),
+        |_, labels, s, hs| {
+            let mut vals = ctx.grid(n)?;
+            let hists = fill(s, hs, &mut vals)?;
+            Ok(super::value::GSeries {
+                hists,
+                labels: labels.clone(),
+                vals,
+            })
+        },
+    )
+}
+
 /// [`par_map`] handing `f` the series' histogram samples too.
 pub(crate) fn par_map_hists<S, T, I, F>(
     ctx: &Ctx,

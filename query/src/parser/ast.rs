@@ -101,6 +101,21 @@ pub struct VectorSelector {
     pub align: Option<i64>,
 }
 
+impl VectorSelector {
+    /// `name` (if any) and `matchers`, with no modifier.
+    pub fn new(name: Option<String>, matchers: Vec<Matcher>) -> Self {
+        VectorSelector {
+            name,
+            matchers,
+            offset: None,
+            offset_expr: None,
+            at: None,
+            modifier: None,
+            align: None,
+        }
+    }
+}
+
 /// The window modifiers of Prometheus 3's extended range selectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeModifier {

@@ -199,15 +199,7 @@ impl<'a> Parser<'a> {
                 "vector selector must contain at least one non-empty matcher",
             ));
         }
-        let vs = VectorSelector {
-            name,
-            matchers,
-            offset: None,
-            offset_expr: None,
-            at: None,
-            modifier: None,
-            align: None,
-        };
+        let vs = VectorSelector::new(name, matchers);
         self.node(Expr::Vector(vs), ValueType::Vector, start, end, 0)
     }
 }

@@ -3,7 +3,7 @@
 //! (`promql_scripts.rs`) and the one that asks a live server over HTTP
 //! (`tests/promql_scripts_http.rs` at the workspace root).
 
-use super::parse::{Eval, Slot, Val};
+use super::parse::{Command, Eval, Slot, Val};
 use hourglass_query::{Expr, Value, parse as parse_promql};
 use hourglass_storage::Labels;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,42 @@ pub fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// `file` as the reports name it: relative to the scripts' `root`.
+pub fn script_name(file: &Path, root: &Path) -> String {
+    file.strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
+/// Runs every script below the directory the environment variable
+/// `dir_var` names (nothing when it is unset): `run` tallies one from its
+/// name and text. Prints each script's line and the total (`how`, e.g.
+/// " over HTTP") and writes the failures where `failures_var` says.
+pub fn run_outside(
+    dir_var: &str,
+    how: &str,
+    failures_var: &str,
+    mut run: impl FnMut(&str, &str) -> Tally,
+) {
+    let Some(dir) = std::env::var_os(dir_var) else {
+        return;
+    };
+    let root = PathBuf::from(dir);
+    let mut files = Vec::new();
+    scripts(&root, &mut files);
+    let mut all = Tally::default();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let name = script_name(file, &root);
+        let t = run(&name, &text);
+        all.add(&name, how, t);
+    }
+    all.finish(how, failures_var);
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -322,6 +358,41 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// An empty tally for script `name` and its commands; or, when `text`
+    /// cannot be read, a tally holding that one failure.
+    pub fn start(name: &str, text: &str) -> Result<(Tally, Vec<Command>), Tally> {
+        match super::parse::parse(text) {
+            Ok(cmds) => Ok((Tally::default(), cmds)),
+            Err(e) => Err(Tally {
+                failures: vec![format!("{name}: unreadable: {e}")],
+                ..Tally::default()
+            }),
+        }
+    }
+
+    /// Counts `ev` (over native histograms when it is written so or names
+    /// one of `native`) with its verdict; a failure is kept with its line.
+    pub fn eval(&mut self, name: &str, ev: &Eval, native: &[Labels], verdict: Result<(), String>) {
+        let on_native = ev.histogram || is_histogram_eval(ev, native);
+        self.evals += 1;
+        self.native += usize::from(on_native);
+        match verdict {
+            Ok(()) => {
+                self.passed += 1;
+                self.native_passed += usize::from(on_native);
+            }
+            Err(e) => self
+                .failures
+                .push(format!("{name}:{}: {}\n  {e}", ev.line, ev.expr)),
+        }
+    }
+
+    /// Counts a line the script parser could not read as a failed eval.
+    pub fn unreadable(&mut self, name: &str, line: usize, reason: &str) {
+        self.evals += 1;
+        self.failures.push(format!("{name}:{line}: {reason}"));
+    }
+
     /// Prints `script`'s line (`how`: e.g. " over HTTP") and adds it in.
     pub fn add(&mut self, name: &str, how: &str, script: Tally) {
         eprintln!(

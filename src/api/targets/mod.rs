@@ -16,6 +16,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hourglass_wal::lock::lock;
 use serde_json::json;
 use std::hash::{BuildHasher, Hasher};
 
@@ -128,10 +129,7 @@ async fn with_registry<T: Send + 'static>(
 ) -> Result<T, TargetError> {
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        let mut reg = st
-            .registry()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut reg = lock(st.registry());
         let out = f(&mut reg)?;
         st.scrape().set_source_jobs(registry::SOURCE, reg.jobs());
         st.arrivals().sync(&reg);
@@ -180,10 +178,7 @@ async fn read_registry<T: Send + 'static>(
 ) -> Result<T, TargetError> {
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        let reg = st
-            .registry()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reg = lock(st.registry());
         f(&reg)
     })
     .await

@@ -4,6 +4,7 @@
 //! tracked, so the table is bounded by the registry.
 
 use super::Registry;
+use hourglass_wal::lock::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -86,9 +87,7 @@ pub struct Arrivals {
 
 impl Arrivals {
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<(Channel, String), Tracked>> {
-        self.by_source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.by_source)
     }
 
     /// Tracks exactly the push sources of `reg`, keeping what is known of

@@ -75,22 +75,12 @@ fn one_series(
     ctx.admit::<(Option<f64>, Option<FloatHistogram>)>(n)?;
     let mut vals = vec![None; n];
     let mut hists = vec![None; n];
-    // Reset detection once per pair of neighbours, not per window.
-    let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase | F::Resets) {
-        s.hists
-            .windows(2)
-            .map(|p| is_reset(&p[1].1, &p[0].1))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let resets = neighbour_resets(f, &s.hists);
     let fw = range::windows(&s.samples, &hm.ends, hm.range);
     let hw = hist_windows(&s.hists, &hm.ends, hm.range);
     for (k, ((flo, fhi), (hlo, hhi))) in fw.zip(hw).enumerate() {
         let w = Window {
-            resets: resets
-                .get(hlo..hhi.saturating_sub(1).max(hlo))
-                .unwrap_or(&[]),
+            resets: resets_within(&resets, hlo, hhi),
             floats: &s.samples[flo..fhi],
             all_floats: &s.samples,
             hists: &s.hists[hlo..hhi],
@@ -112,6 +102,24 @@ fn one_series(
         vals,
         hists,
     })
+}
+
+/// `[i]`: whether `hs[i + 1]` is a counter reset after `hs[i]`, for the
+/// functions that ask (empty for the others): found once per pair of
+/// neighbours, not per window.
+pub(super) fn neighbour_resets(f: F, hs: &[(i64, FloatHistogram)]) -> Vec<bool> {
+    if !matches!(f, F::Rate | F::Increase | F::Resets) {
+        return Vec::new();
+    }
+    hs.windows(2).map(|p| is_reset(&p[1].1, &p[0].1)).collect()
+}
+
+/// The part of [`neighbour_resets`] between the window's histograms
+/// `hlo..hhi`.
+pub(super) fn resets_within(resets: &[bool], hlo: usize, hhi: usize) -> &[bool] {
+    resets
+        .get(hlo..hhi.saturating_sub(1).max(hlo))
+        .unwrap_or(&[])
 }
 
 /// Index ranges of the histogram samples inside each window.

@@ -49,15 +49,7 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
     // The info series, with the time of the sample each step sees.
     let mut select = names.clone();
     select.push(matcher(MatchOp::RegexMatch, NAME, ".+")?);
-    let vs = VectorSelector {
-        name: None,
-        matchers: select,
-        offset: None,
-        offset_expr: None,
-        at: None,
-        modifier: None,
-        align: None,
-    };
+    let vs = VectorSelector::new(None, select);
     let infos: Vec<GSeries> = range::vector_selector(ctx, &vs, g, true)?
         .into_iter()
         .filter(|s| data.iter().all(|m| m.matches_labels(&s.labels)))
