@@ -1,0 +1,251 @@
+//! A family's series as Prometheus's scraper reads them from the protobuf
+//! format: counters, gauges and untyped metrics are one series each; a
+//! summary is `{quantile}` series, `_sum` and `_count`; a classic
+//! histogram is `_count`, `_sum` and `_bucket{le}` series (`le="+Inf"`
+//! added when missing); a native histogram is one histogram series of the
+//! family's name, with its classic buckets as well only when asked
+//! (`always_scrape_classic_histograms`). `le` and `quantile` values are
+//! written as Prometheus writes them (`1.0`, `+Inf`), a timestamp of 0
+//! means none.
+
+use super::{Family, FamilyType, HistogramMsg, Metric};
+use crate::ingest::text::{MetricKind, SampleLine};
+use hourglass_query::prom_text::exposition_float;
+use crate::ingest::remote_write::histogram::validated;
+use hourglass_storage::{CounterResetHint, FloatHistogram, Histogram, HistogramError};
+use std::borrow::Cow;
+
+/// How histograms are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// Store native histograms (`scrape_native_histograms`); without it a
+    /// native histogram yields its classic buckets only.
+    pub native: bool,
+    /// Also store the classic buckets of a native histogram
+    /// (`always_scrape_classic_histograms`).
+    pub always_classic: bool,
+}
+
+/// A series' value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A float sample.
+    Float(f64),
+    /// A native histogram sample.
+    Histogram(FloatHistogram),
+}
+
+/// One series of a family with its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposed<'a> {
+    /// Name, labels and timestamp (its `value` is unused; see `value`).
+    pub line: SampleLine<'a>,
+    /// The value.
+    pub value: Value,
+    /// The metric's created timestamp (counters, summaries, histograms).
+    pub created_ms: Option<i64>,
+}
+
+/// Why a family cannot be read, worded as Prometheus words it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SeriesError {
+    /// An empty name.
+    #[error("invalid metric name: {0:?}")]
+    Name(String),
+    /// A unit that is not a suffix of the name.
+    #[error("unit {unit:?} not a suffix of metric {name:?}")]
+    Unit {
+        /// The unit.
+        unit: String,
+        /// The family.
+        name: String,
+    },
+    /// A native histogram Prometheus would refuse.
+    #[error("invalid native histogram of {name:?}: {why}")]
+    Histogram {
+        /// The family.
+        name: String,
+        /// Why.
+        why: HistogramError,
+    },
+}
+
+fn kind(t: FamilyType) -> MetricKind {
+    match t {
+        FamilyType::Counter => MetricKind::Counter,
+        FamilyType::Gauge => MetricKind::Gauge,
+        FamilyType::Summary => MetricKind::Summary,
+        FamilyType::Untyped => MetricKind::Untyped,
+        FamilyType::Histogram | FamilyType::GaugeHistogram => MetricKind::Histogram,
+    }
+}
+
+fn check_unit(f: &Family<'_>) -> Result<(), SeriesError> {
+    if f.unit.is_empty() {
+        return Ok(());
+    }
+    let base = match f.name.strip_suffix("_total") {
+        Some(b) if f.kind == FamilyType::Counter => b,
+        _ => f.name,
+    };
+    let ok = base
+        .strip_suffix(f.unit)
+        .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1);
+    if ok {
+        Ok(())
+    } else {
+        Err(SeriesError::Unit {
+            unit: f.unit.to_string(),
+            name: f.name.to_string(),
+        })
+    }
+}
+
+/// Appends the series of `f` to `out`.
+pub fn series<'a>(
+    f: &Family<'a>,
+    opts: Options,
+    out: &mut Vec<Exposed<'a>>,
+) -> Result<(), SeriesError> {
+    if f.name.is_empty() {
+        return Err(SeriesError::Name(f.name.to_string()));
+    }
+    check_unit(f)?;
+    for m in &f.metrics {
+        let mut push = |suffix: &str, extra: Option<(&'static str, String)>, value: Value| {
+            let name = if suffix.is_empty() {
+                Cow::Borrowed(f.name)
+            } else {
+                Cow::Owned(format!("{}{suffix}", f.name))
+            };
+            let mut labels: Vec<(Cow<'a, str>, Cow<'a, str>)> = m
+                .labels
+                .iter()
+                .map(|(n, v)| (Cow::Borrowed(*n), Cow::Borrowed(*v)))
+                .collect();
+            if let Some((n, v)) = extra {
+                labels.push((Cow::Borrowed(n), Cow::Owned(v)));
+            }
+            out.push(Exposed {
+                line: SampleLine {
+                    name,
+                    labels,
+                    value: 0.0,
+                    timestamp_ms: (m.timestamp_ms != 0).then_some(m.timestamp_ms),
+                    family: Cow::Borrowed(f.name),
+                    kind: kind(f.kind),
+                },
+                value,
+                created_ms: created(f.kind, m),
+            });
+        };
+        match f.kind {
+            FamilyType::Counter => {
+                push("", None, Value::Float(m.counter.map_or(0.0, |c| c.value)));
+            }
+            FamilyType::Gauge => push("", None, Value::Float(m.gauge.unwrap_or(0.0))),
+            FamilyType::Untyped => push("", None, Value::Float(m.untyped.unwrap_or(0.0))),
+            FamilyType::Summary => {
+                let s = m.summary.clone().unwrap_or_default();
+                for (q, v) in &s.quantiles {
+                    push("", Some(("quantile", exposition_float(*q))), Value::Float(*v));
+                }
+                push("_sum", None, Value::Float(s.sum));
+                push("_count", None, Value::Float(s.count as f64));
+            }
+            FamilyType::Histogram | FamilyType::GaugeHistogram => {
+                let h = m.histogram.clone().unwrap_or_default();
+                let native = h.is_native();
+                if native && opts.native {
+                    let nh = native_histogram(&h, f.kind == FamilyType::GaugeHistogram).map_err(
+                        |why| SeriesError::Histogram {
+                            name: f.name.to_string(),
+                            why,
+                        },
+                    )?;
+                    push("", None, Value::Histogram(nh));
+                }
+                if native && opts.native && !(opts.always_classic && !h.buckets.is_empty()) {
+                    continue;
+                }
+                let count = if h.count_float != 0.0 {
+                    h.count_float
+                } else {
+                    h.count as f64
+                };
+                push("_count", None, Value::Float(count));
+                push("_sum", None, Value::Float(h.sum));
+                let mut inf = false;
+                for b in &h.buckets {
+                    let v = if b.cumulative_float != 0.0 {
+                        b.cumulative_float
+                    } else {
+                        b.cumulative as f64
+                    };
+                    push("_bucket", Some(("le", exposition_float(b.upper))), Value::Float(v));
+                    if b.upper == f64::INFINITY {
+                        inf = true;
+                        break;
+                    }
+                }
+                if !inf {
+                    push("_bucket", Some(("le", "+Inf".into())), Value::Float(count));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn created(t: FamilyType, m: &Metric<'_>) -> Option<i64> {
+    match t {
+        FamilyType::Counter => m.counter.and_then(|c| c.created_ms),
+        FamilyType::Summary => m.summary.as_ref().and_then(|s| s.created_ms),
+        FamilyType::Histogram | FamilyType::GaugeHistogram => {
+            m.histogram.as_ref().and_then(|h| h.created_ms)
+        }
+        FamilyType::Gauge | FamilyType::Untyped => None,
+    }
+}
+
+/// The native histogram of a message, validated as Prometheus validates
+/// it; schemas 9..=52 are reduced to 8.
+pub fn native_histogram(h: &HistogramMsg, gauge: bool) -> Result<FloatHistogram, HistogramError> {
+    let ih = Histogram {
+        counter_reset_hint: if gauge {
+            CounterResetHint::Gauge
+        } else {
+            CounterResetHint::Unknown
+        },
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive_spans: h.positive_spans.clone(),
+        negative_spans: h.negative_spans.clone(),
+        positive_deltas: h.positive_deltas.clone(),
+        negative_deltas: h.negative_deltas.clone(),
+        custom_values: Vec::new(),
+    };
+    let fh = FloatHistogram {
+        zero_count: h.zero_count_float,
+        count: h.count_float,
+        positive_buckets: h.positive_counts.clone(),
+        negative_buckets: h.negative_counts.clone(),
+        ..FloatHistogram::default()
+    };
+    validated(ih, fh, h.is_float())
+}
+
+/// An empty histogram of `h`'s kind: what a created timestamp adds at the
+/// start of a series.
+pub fn zero_like(h: &FloatHistogram) -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        custom_values: h.custom_values.clone(),
+        ..FloatHistogram::default()
+    }
+}
