@@ -281,11 +281,17 @@ fn store_v2(
     caller: Option<&crate::server::auth::Caller>,
     decoded: &v2::Request<'_>,
 ) -> Response {
-    // A start ("created") timestamp marks where a counter began: storage
-    // stores a zero there when it is newer than the series' last sample
-    // (as Prometheus's created-timestamp zero injection does), so rate()
-    // sees the whole first increase and nothing lands between samples.
-    match store(state, caller, &decoded.req, Some(&decoded.start_timestamps)) {
+    // A start ("created") timestamp marks where a counter began: with
+    // --created-timestamp-zero-ingestion storage stores a zero there when
+    // it is newer than the series' last sample (as Prometheus's
+    // created-timestamp zero ingestion does), so rate() sees the whole
+    // first increase and nothing lands between samples.
+    let starts: &[i64] = if state.limits().created_timestamp_zero_ingestion {
+        &decoded.start_timestamps
+    } else {
+        &[]
+    };
+    match store(state, caller, &decoded.req, Some(starts)) {
         Ok((stats, bad)) => with_written(
             answer(&stats, &bad),
             stats.appended + stats.duplicates - stats.histograms,

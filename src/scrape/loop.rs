@@ -9,7 +9,9 @@ use super::fetch::{Fetcher, Request};
 use super::negotiate;
 use super::schedule;
 use super::target::Target;
-use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage};
+use hourglass_storage::{
+    HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage, WriteBatch,
+};
 use hourglass_wal::lock::lock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -85,6 +87,17 @@ pub struct LoopConfig {
     pub forced_error: Option<String>,
     /// Also write the extra report series ([`EXTRA_REPORT_SERIES`]).
     pub extra_metrics: bool,
+    /// Server-wide ingest features.
+    pub features: LoopFeatures,
+}
+
+/// Server-wide ingest features a loop applies (flags of `serve`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopFeatures {
+    /// `__type__`/`__unit__` labels from the exposition's metadata.
+    pub type_and_unit_labels: bool,
+    /// A zero sample at a fresh created timestamp (protobuf).
+    pub created_timestamp_zero: bool,
 }
 
 /// Why a loop stops.
@@ -303,6 +316,9 @@ fn process_and_append(
         track_timestamps_staleness: job.track_timestamps_staleness,
         metric_relabel: &job.metric_relabel_configs,
         limits: job.limits,
+        histograms: job.histograms,
+        type_and_unit_labels: cfg.features.type_and_unit_labels,
+        created_timestamp_zero: cfg.features.created_timestamp_zero,
     };
     let mut cache = lock(&shared.cache);
     cache.begin();
@@ -365,6 +381,15 @@ fn process_and_append(
         Ok(_) => lock(&shared.cache).keep_handles(batch, &slots),
         Err(e) => {
             tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");
+        }
+    }
+    if !processed.histograms.is_empty() {
+        let mut hb = WriteBatch::new();
+        for (labels, t, h) in processed.histograms {
+            hb.push_histograms(labels, vec![(t, h)]);
+        }
+        if let Err(e) = storage.append(&hb) {
+            tracing::error!(target = %cfg.target.url, error = %e, "appending scraped histograms failed");
         }
     }
     super::latency::COLLECTION_LATENCY.observe_duration(started.elapsed());
