@@ -412,3 +412,58 @@ fn histogram(mut m: Reader<'_>, b: &mut Bounds<'_>) -> Result<HistogramMsg, Deco
     }
     Ok(h)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn decodes_a_hand_written_body_of_two_families() {
+        // family { name "up" type GAUGE metric { label {job=a} gauge {1.0} } }
+        let mut m = vec![0x0a, 0x08, 0x0a, 0x03, b'j', b'o', b'b', 0x12, 0x01, b'a'];
+        m.extend([0x12, 0x09, 0x09]);
+        m.extend(1.0f64.to_le_bytes());
+        let mut f = vec![0x0a, 0x02, b'u', b'p', 0x18, 0x01, 0x22, m.len() as u8];
+        f.extend(m);
+        let mut body = vec![f.len() as u8];
+        body.extend(&f);
+        // An empty second family: name only.
+        body.extend([0x03, 0x0a, 0x01, b'z']);
+        let got = decode(&body).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name, "up");
+        assert_eq!(got[0].kind, FamilyType::Gauge);
+        assert_eq!(got[0].metrics[0].labels, [("job", "a")]);
+        assert_eq!(got[0].metrics[0].gauge, Some(1.0));
+        assert_eq!(got[1].name, "z");
+        assert!(got[1].metrics.is_empty());
+    }
+
+    #[test]
+    fn damaged_bodies_are_errors_that_stop_the_reading() {
+        // A length past the end.
+        let mut f = Families::new(&[0x05, 0x0a, 0x01]);
+        assert!(f.next_family().unwrap().is_err());
+        assert!(f.next_family().is_none());
+        // An unknown metric type.
+        assert!(decode(&[0x02, 0x18, 0x09]).is_err());
+        // A label that is not a message.
+        assert!(decode(&[0x04, 0x22, 0x02, 0x08, 0x01]).is_err());
+    }
+
+    #[test]
+    fn a_family_over_its_memory_allowance_is_refused() {
+        // One family of many empty metrics: each costs a Metric in memory.
+        let n = MAX_FAMILY_BYTES / size_of::<Metric<'_>>() + 1;
+        let mut f = crate::ingest::protobuf::Writer::default();
+        for _ in 0..n {
+            f.bytes(4, &[]);
+        }
+        let mut body = Vec::new();
+        hourglass_storage::encoding::put_uvarint(&mut body, f.buf.len() as u64);
+        body.extend(&f.buf);
+        let err = decode(&body).unwrap_err();
+        assert!(matches!(err, DecodeError::OverBudget { .. }), "{err}");
+    }
+}

@@ -249,3 +249,212 @@ pub fn zero_like(h: &FloatHistogram) -> FloatHistogram {
         ..FloatHistogram::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::super::{Bucket, Counter, Summary};
+    use super::*;
+    use hourglass_storage::Span;
+
+    /// Each series as `name{labels} value`, histograms as `h(count,sum)`.
+    fn texts(f: &Family<'_>, opts: Options) -> Vec<String> {
+        let mut out = Vec::new();
+        series(f, opts, &mut out).unwrap();
+        out.iter()
+            .map(|e| {
+                let labels: Vec<String> =
+                    e.line.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let v = match &e.value {
+                    Value::Float(v) => v.to_string(),
+                    Value::Histogram(h) => format!("h({},{})", h.count, h.sum),
+                };
+                format!("{}{{{}}} {v}", e.line.name, labels.join(","))
+            })
+            .collect()
+    }
+
+    fn family(kind: FamilyType, m: Metric<'static>) -> Family<'static> {
+        Family {
+            name: "x",
+            kind,
+            metrics: vec![m],
+            ..Family::default()
+        }
+    }
+
+    const NATIVE: Options = Options {
+        native: true,
+        always_classic: false,
+    };
+
+    fn native_msg() -> HistogramMsg {
+        HistogramMsg {
+            count: 3,
+            sum: 1.5,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1,
+            positive_spans: vec![Span::new(0, 2)],
+            positive_deltas: vec![1, 0],
+            buckets: vec![
+                Bucket {
+                    cumulative: 1,
+                    upper: 0.5,
+                    ..Bucket::default()
+                },
+                Bucket {
+                    cumulative: 3,
+                    upper: 2.0,
+                    ..Bucket::default()
+                },
+            ],
+            ..HistogramMsg::default()
+        }
+    }
+
+    #[test]
+    fn counters_gauges_untyped_and_summaries_read_as_prometheus_reads_them() {
+        let c = Metric {
+            labels: vec![("a", "b")],
+            counter: Some(Counter {
+                value: 7.0,
+                created_ms: Some(5),
+            }),
+            timestamp_ms: 1000,
+            ..Metric::default()
+        };
+        let mut out = Vec::new();
+        series(&family(FamilyType::Counter, c), NATIVE, &mut out).unwrap();
+        assert_eq!(out[0].line.timestamp_ms, Some(1000));
+        assert_eq!(out[0].created_ms, Some(5));
+        assert_eq!(out[0].value, Value::Float(7.0));
+        let g = Metric {
+            gauge: Some(-2.0),
+            ..Metric::default()
+        };
+        assert_eq!(texts(&family(FamilyType::Gauge, g.clone()), NATIVE), ["x{} -2"]);
+        // A timestamp of 0 is no timestamp; a missing value is 0.
+        let mut out = Vec::new();
+        series(&family(FamilyType::Untyped, g), NATIVE, &mut out).unwrap();
+        assert_eq!(out[0].line.timestamp_ms, None);
+        assert_eq!(out[0].value, Value::Float(0.0));
+        let s = Metric {
+            summary: Some(Summary {
+                count: 4,
+                sum: 2.5,
+                quantiles: vec![(0.5, 0.1), (1.0, 0.9)],
+                created_ms: None,
+            }),
+            ..Metric::default()
+        };
+        assert_eq!(
+            texts(&family(FamilyType::Summary, s), NATIVE),
+            [
+                "x{quantile=0.5} 0.1",
+                "x{quantile=1.0} 0.9",
+                "x_sum{} 2.5",
+                "x_count{} 4"
+            ]
+        );
+    }
+
+    #[test]
+    fn classic_histograms_get_an_inf_bucket_and_native_ones_their_buckets_only_when_asked() {
+        let classic = HistogramMsg {
+            count: 3,
+            sum: 1.5,
+            buckets: native_msg().buckets,
+            ..HistogramMsg::default()
+        };
+        let want_classic = [
+            "x_count{} 3",
+            "x_sum{} 1.5",
+            "x_bucket{le=0.5} 1",
+            "x_bucket{le=2.0} 3",
+            "x_bucket{le=+Inf} 3",
+        ];
+        let m = |h| Metric {
+            histogram: Some(h),
+            ..Metric::default()
+        };
+        assert_eq!(texts(&family(FamilyType::Histogram, m(classic)), NATIVE), want_classic);
+        let native = family(FamilyType::Histogram, m(native_msg()));
+        assert_eq!(texts(&native, NATIVE), ["x{} h(3,1.5)"]);
+        let both = Options {
+            native: true,
+            always_classic: true,
+        };
+        let mut want = vec!["x{} h(3,1.5)"];
+        want.extend(want_classic);
+        assert_eq!(texts(&native, both), want);
+        // Native histograms not scraped: the classic buckets stand in.
+        assert_eq!(texts(&native, Options::default()), want_classic);
+    }
+
+    #[test]
+    fn native_histograms_are_validated_typed_and_reduced() {
+        let mut out = Vec::new();
+        let f = family(
+            FamilyType::GaugeHistogram,
+            Metric {
+                histogram: Some(native_msg()),
+                ..Metric::default()
+            },
+        );
+        series(&f, NATIVE, &mut out).unwrap();
+        let Value::Histogram(h) = &out[0].value else {
+            panic!("{out:?}")
+        };
+        assert_eq!(h.counter_reset_hint, CounterResetHint::Gauge);
+        assert_eq!(h.positive_buckets, [1.0, 1.0]);
+        let float = HistogramMsg {
+            count_float: 2.5,
+            zero_count_float: 0.5,
+            positive_spans: vec![Span::new(-1, 1)],
+            positive_counts: vec![2.0],
+            ..HistogramMsg::default()
+        };
+        let h = native_histogram(&float, false).unwrap();
+        assert_eq!((h.count, h.zero_count, h.positive_buckets.clone()), (2.5, 0.5, vec![2.0]));
+        let fine = HistogramMsg {
+            schema: 9,
+            ..native_msg()
+        };
+        assert_eq!(native_histogram(&fine, false).unwrap().schema, 8);
+        let wrong = HistogramMsg {
+            count: 9,
+            ..native_msg()
+        };
+        let f = family(
+            FamilyType::Histogram,
+            Metric {
+                histogram: Some(wrong),
+                ..Metric::default()
+            },
+        );
+        let err = series(&f, NATIVE, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, SeriesError::Histogram { .. }), "{err}");
+    }
+
+    #[test]
+    fn names_and_units_are_checked() {
+        let mut f = family(FamilyType::Counter, Metric::default());
+        f.name = "";
+        assert!(series(&f, NATIVE, &mut Vec::new()).is_err());
+        for (name, unit, ok) in [
+            ("req_seconds_total", "seconds", true),
+            ("req_seconds", "seconds", true),
+            ("req_total", "seconds", false),
+            ("seconds", "seconds", false),
+            ("reqseconds", "seconds", false),
+        ] {
+            let f = Family {
+                name,
+                unit,
+                ..family(FamilyType::Counter, Metric::default())
+            };
+            assert_eq!(series(&f, NATIVE, &mut Vec::new()).is_ok(), ok, "{name} {unit}");
+        }
+    }
+}
