@@ -208,7 +208,15 @@ pub(crate) fn packed_sints(w: &mut Writer, field: u32, v: &[i64]) {
 
 /// Encodes an integer histogram as message `field` (senders, tests).
 pub fn encode_int(w: &mut Writer, field: u32, t: i64, h: &Histogram) {
+    encode_int_started(w, field, t, 0, h);
+}
+
+/// [`encode_int`] with a 2.0 start timestamp (`0`: none).
+pub fn encode_int_started(w: &mut Writer, field: u32, t: i64, start: i64, h: &Histogram) {
     w.message(field, |m| {
+        if start != 0 {
+            m.uint(17, start as u64);
+        }
         m.uint(1, h.count);
         m.uint(6, h.zero_count);
         put_common(
