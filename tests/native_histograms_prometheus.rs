@@ -18,8 +18,8 @@ use common::compare::{
     assert_same, assert_same_histograms, assert_same_within, get_json, settled_time,
 };
 use common::external::{have_all, prometheus_with};
-use common::query::enc;
 use common::protobuf_target::serve_protobuf;
+use common::query::enc;
 use common::{Server, start_scraping};
 use std::time::Duration;
 
@@ -181,7 +181,10 @@ fn hourglass_scrapes_the_protobuf_target_as_prometheus_does() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let q = format!("/api/v1/query?query={}", enc("rpc_duration_seconds[10m]"));
-    let (theirs, mine) = (sequences(&get_json(prom, &q)), sequences(&get_json(ours, &q)));
+    let (theirs, mine) = (
+        sequences(&get_json(prom, &q)),
+        sequences(&get_json(ours, &q)),
+    );
     assert_eq!(
         theirs.keys().collect::<Vec<_>>(),
         mine.keys().collect::<Vec<_>>(),
@@ -190,7 +193,11 @@ fn hourglass_scrapes_the_protobuf_target_as_prometheus_does() {
     for (k, a) in &theirs {
         let b = &mine[k];
         let n = a.len().min(b.len());
-        println!("{k}: Prometheus {} histograms, Hourglass {}; compared {n}", a.len(), b.len());
+        println!(
+            "{k}: Prometheus {} histograms, Hourglass {}; compared {n}",
+            a.len(),
+            b.len()
+        );
         assert!(n >= 15, "{k}: {n}");
         for (i, (ha, hb)) in a.iter().zip(b).take(n).enumerate() {
             let wrap = |h: &serde_json::Value| {

@@ -46,33 +46,36 @@ fn histogram() -> impl Strategy<Value = HistogramMsg> {
         (spans(), proptest::collection::vec(any::<i64>(), 0..4)),
         (spans(), proptest::collection::vec(float(), 0..4)),
     )
-        .prop_map(|((c, cf, sum, b, ct), (schema, zt, zc, zcf), (ns, nd), (ps, pc))| {
-            let spans = |v: Vec<(i32, u32)>| v.into_iter().map(|(o, l)| Span::new(o, l)).collect();
-            HistogramMsg {
-                count: c,
-                count_float: cf,
-                sum,
-                buckets: b
-                    .into_iter()
-                    .map(|(cumulative, cumulative_float, upper)| Bucket {
-                        cumulative,
-                        cumulative_float,
-                        upper,
-                    })
-                    .collect(),
-                created_ms: ct,
-                schema,
-                zero_threshold: zt,
-                zero_count: zc,
-                zero_count_float: zcf,
-                negative_spans: spans(ns),
-                negative_deltas: nd.clone(),
-                negative_counts: pc.clone(),
-                positive_spans: spans(ps),
-                positive_deltas: nd,
-                positive_counts: pc,
-            }
-        })
+        .prop_map(
+            |((c, cf, sum, b, ct), (schema, zt, zc, zcf), (ns, nd), (ps, pc))| {
+                let spans =
+                    |v: Vec<(i32, u32)>| v.into_iter().map(|(o, l)| Span::new(o, l)).collect();
+                HistogramMsg {
+                    count: c,
+                    count_float: cf,
+                    sum,
+                    buckets: b
+                        .into_iter()
+                        .map(|(cumulative, cumulative_float, upper)| Bucket {
+                            cumulative,
+                            cumulative_float,
+                            upper,
+                        })
+                        .collect(),
+                    created_ms: ct,
+                    schema,
+                    zero_threshold: zt,
+                    zero_count: zc,
+                    zero_count_float: zcf,
+                    negative_spans: spans(ns),
+                    negative_deltas: nd.clone(),
+                    negative_counts: pc.clone(),
+                    positive_spans: spans(ps),
+                    positive_deltas: nd,
+                    positive_counts: pc,
+                }
+            },
+        )
 }
 
 fn metric() -> impl Strategy<Value = Metric<'static>> {
@@ -90,20 +93,22 @@ fn metric() -> impl Strategy<Value = Metric<'static>> {
         proptest::option::of(histogram()),
         any::<i64>(),
     )
-        .prop_map(|(labels, gauge, counter, summary, untyped, histogram, ts)| Metric {
-            labels,
-            gauge,
-            counter: counter.map(|(value, created_ms)| Counter { value, created_ms }),
-            summary: summary.map(|(count, sum, quantiles, created_ms)| Summary {
-                count,
-                sum,
-                quantiles,
-                created_ms,
-            }),
-            untyped,
-            histogram,
-            timestamp_ms: ts,
-        })
+        .prop_map(
+            |(labels, gauge, counter, summary, untyped, histogram, ts)| Metric {
+                labels,
+                gauge,
+                counter: counter.map(|(value, created_ms)| Counter { value, created_ms }),
+                summary: summary.map(|(count, sum, quantiles, created_ms)| Summary {
+                    count,
+                    sum,
+                    quantiles,
+                    created_ms,
+                }),
+                untyped,
+                histogram,
+                timestamp_ms: ts,
+            },
+        )
 }
 
 fn family() -> impl Strategy<Value = Family<'static>> {
@@ -154,10 +159,11 @@ fn native(created_ms: Option<i64>) -> HistogramMsg {
         count: 3,
         sum: 1.5,
         created_ms,
-        schema: 0,
-        zero_threshold: 0.001,
+        schema: 1,
+        zero_threshold: 0.01,
         zero_count: 1,
-        positive_spans: vec![Span::new(0, 2)],
+        // Buckets (0.5, 0.71] and (1.41, 2]: one each.
+        positive_spans: vec![Span::new(-1, 1), Span::new(2, 1)],
         positive_deltas: vec![1, 0],
         buckets: vec![
             Bucket {
@@ -320,7 +326,9 @@ fn protobuf_scrape_stores_every_kind_of_family_as_prometheus_would() {
     let got = query(&server, "temp_celsius");
     assert_eq!(got[0].0["job"], "app");
     assert_eq!(got[0].0["instance"], addr.to_string());
-    let md = server.get("/api/v1/targets/metadata?metric=temp_celsius").json();
+    let md = server
+        .get("/api/v1/targets/metadata?metric=temp_celsius")
+        .json();
     assert_eq!(md["data"][0]["type"], "gauge", "{md}");
     assert_eq!(md["data"][0]["unit"], "celsius", "{md}");
     let md = server.get("/api/v1/targets/metadata?metric=flt").json();
@@ -351,7 +359,9 @@ fn protobuf_scrape_keeps_the_text_paths_limits_and_staleness() {
     };
     let (served, addr) = protobuf_target(body(3));
     let (_cfg, server) = start_scraping(tmp.path(), &job(addr, "    sample_limit: 5\n"));
-    wait_for("three series", || value(&server, "count({__name__=~\"g.\"})") == Some(3.0));
+    wait_for("three series", || {
+        value(&server, "count({__name__=~\"g.\"})") == Some(3.0)
+    });
     assert_eq!(value(&server, "histogram_count(hist)"), Some(3.0));
     // A series that goes away goes stale.
     served.lock().unwrap().body = body(2);
@@ -362,7 +372,10 @@ fn protobuf_scrape_keeps_the_text_paths_limits_and_staleness() {
     // Over the sample limit, the whole scrape fails.
     served.lock().unwrap().body = body(6);
     wait_for("sample limit", || up(&server) == Some(0.0));
-    assert_eq!(value(&server, "scrape_samples_scraped{job=\"app\"}"), Some(6.0));
+    assert_eq!(
+        value(&server, "scrape_samples_scraped{job=\"app\"}"),
+        Some(6.0)
+    );
     assert_eq!(value(&server, "g5"), None);
     // Bytes that are no protobuf fail the scrape, and the server stays.
     {
@@ -418,9 +431,15 @@ fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     // last sample).
     std::thread::sleep(Duration::from_millis(2_500));
     let raw = with
-        .get(&format!("/api/v1/query?query={}", common::query::enc("jobs_total[5m]")))
+        .get(&format!(
+            "/api/v1/query?query={}",
+            common::query::enc("jobs_total[5m]")
+        ))
         .json();
-    let values = raw["data"]["result"][0]["values"].as_array().unwrap().clone();
+    let values = raw["data"]["result"][0]["values"]
+        .as_array()
+        .unwrap()
+        .clone();
     let zeros = values.iter().filter(|p| p[1] == "0").count();
     assert!(values.len() >= 3, "{raw}");
     assert_eq!(zeros, 1, "{raw}");

@@ -174,14 +174,35 @@ fn scraped_text_openmetrics_and_protobuf_families_get_type_and_unit_labels() {
         ("temp", "temp", "text", Some("gauge"), None),
         // Untyped: no `__type__`.
         ("loose", "loose", "text", None, None),
-        ("disk_bytes", "disk_bytes", "om", Some("gauge"), Some("bytes")),
-        ("om_requests_total", "om_requests_total", "om", Some("counter"), None),
-        ("wait_seconds", "wait_seconds", "proto", Some("gauge"), Some("seconds")),
+        (
+            "disk_bytes",
+            "disk_bytes",
+            "om",
+            Some("gauge"),
+            Some("bytes"),
+        ),
+        (
+            "om_requests_total",
+            "om_requests_total",
+            "om",
+            Some("counter"),
+            None,
+        ),
+        (
+            "wait_seconds",
+            "wait_seconds",
+            "proto",
+            Some("gauge"),
+            Some("seconds"),
+        ),
     ] {
         assert_eq!(labels_of(q), want(name, job, kind, unit), "{q}");
     }
     // The report series are the server's own: no type, no unit.
-    assert_eq!(labels_of("up{job=\"proto\"}"), want("up", "proto", None, None));
+    assert_eq!(
+        labels_of("up{job=\"proto\"}"),
+        want("up", "proto", None, None)
+    );
 }
 
 #[test]

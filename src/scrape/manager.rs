@@ -5,8 +5,8 @@
 use super::cache::Metadata;
 use super::config::{ConfigError, Job, ScrapeConfig};
 use super::discovery::JobDiscovery;
-use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus};
 pub use super::r#loop::LoopFeatures;
+use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus};
 use super::relabel::LabelSet;
 use super::schedule;
 use super::target::{self, JobTargets, format_duration};

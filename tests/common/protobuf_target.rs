@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 pub const PROTOBUF: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
-
 /// The cumulative counts of the 20 buckets of series `method` after `k`
 /// scrapes: uneven growth, and the `put` series restarts (a counter
 /// reset) at its 12th scrape.

@@ -221,7 +221,11 @@ impl<'a> Families<'a> {
             held <= MAX_FAMILY_BYTES
         };
         let mut b = Bounds::new(usize::MAX, &mut allow);
-        let out = self.r.message().map_err(DecodeError::from).and_then(|m| family(m, &mut b));
+        let out = self
+            .r
+            .message()
+            .map_err(DecodeError::from)
+            .and_then(|m| family(m, &mut b));
         if out.is_err() {
             // Nothing after a damaged message can be framed.
             self.r = Reader::new(&[]);
@@ -247,8 +251,8 @@ fn family<'a>(mut r: Reader<'a>, b: &mut Bounds<'_>) -> Result<Family<'a>, Decod
             (1, WireType::Len) => f.name = r.str()?,
             (2, WireType::Len) => f.help = r.str()?,
             (3, WireType::Varint) => {
-                f.kind = FamilyType::from_wire(r.varint()?)
-                    .ok_or_else(|| err("unknown metric type"))?;
+                f.kind =
+                    FamilyType::from_wire(r.varint()?).ok_or_else(|| err("unknown metric type"))?;
             }
             (4, WireType::Len) => {
                 let m = metric(r.message()?, b)?;

@@ -9,9 +9,9 @@
 //! means none.
 
 use super::{Family, FamilyType, HistogramMsg, Metric};
+use crate::ingest::remote_write::histogram::validated;
 use crate::ingest::text::{MetricKind, SampleLine};
 use hourglass_query::prom_text::exposition_float;
-use crate::ingest::remote_write::histogram::validated;
 use hourglass_storage::{CounterResetHint, FloatHistogram, Histogram, HistogramError};
 use std::borrow::Cow;
 
@@ -148,7 +148,11 @@ pub fn series<'a>(
             FamilyType::Summary => {
                 let s = m.summary.clone().unwrap_or_default();
                 for (q, v) in &s.quantiles {
-                    push("", Some(("quantile", exposition_float(*q))), Value::Float(*v));
+                    push(
+                        "",
+                        Some(("quantile", exposition_float(*q))),
+                        Value::Float(*v),
+                    );
                 }
                 push("_sum", None, Value::Float(s.sum));
                 push("_count", None, Value::Float(s.count as f64));
@@ -165,7 +169,8 @@ pub fn series<'a>(
                     )?;
                     push("", None, Value::Histogram(nh));
                 }
-                if native && opts.native && !(opts.always_classic && !h.buckets.is_empty()) {
+                let classic_too = opts.always_classic && !h.buckets.is_empty();
+                if native && opts.native && !classic_too {
                     continue;
                 }
                 let count = if h.count_float != 0.0 {
@@ -182,7 +187,11 @@ pub fn series<'a>(
                     } else {
                         b.cumulative as f64
                     };
-                    push("_bucket", Some(("le", exposition_float(b.upper))), Value::Float(v));
+                    push(
+                        "_bucket",
+                        Some(("le", exposition_float(b.upper))),
+                        Value::Float(v),
+                    );
                     if b.upper == f64::INFINITY {
                         inf = true;
                         break;
@@ -263,8 +272,12 @@ mod tests {
         series(f, opts, &mut out).unwrap();
         out.iter()
             .map(|e| {
-                let labels: Vec<String> =
-                    e.line.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let labels: Vec<String> = e
+                    .line
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 let v = match &e.value {
                     Value::Float(v) => v.to_string(),
                     Value::Histogram(h) => format!("h({},{})", h.count, h.sum),
@@ -333,7 +346,10 @@ mod tests {
             gauge: Some(-2.0),
             ..Metric::default()
         };
-        assert_eq!(texts(&family(FamilyType::Gauge, g.clone()), NATIVE), ["x{} -2"]);
+        assert_eq!(
+            texts(&family(FamilyType::Gauge, g.clone()), NATIVE),
+            ["x{} -2"]
+        );
         // A timestamp of 0 is no timestamp; a missing value is 0.
         let mut out = Vec::new();
         series(&family(FamilyType::Untyped, g), NATIVE, &mut out).unwrap();
@@ -378,7 +394,10 @@ mod tests {
             histogram: Some(h),
             ..Metric::default()
         };
-        assert_eq!(texts(&family(FamilyType::Histogram, m(classic)), NATIVE), want_classic);
+        assert_eq!(
+            texts(&family(FamilyType::Histogram, m(classic)), NATIVE),
+            want_classic
+        );
         let native = family(FamilyType::Histogram, m(native_msg()));
         assert_eq!(texts(&native, NATIVE), ["x{} h(3,1.5)"]);
         let both = Options {
@@ -416,7 +435,10 @@ mod tests {
             ..HistogramMsg::default()
         };
         let h = native_histogram(&float, false).unwrap();
-        assert_eq!((h.count, h.zero_count, h.positive_buckets.clone()), (2.5, 0.5, vec![2.0]));
+        assert_eq!(
+            (h.count, h.zero_count, h.positive_buckets.clone()),
+            (2.5, 0.5, vec![2.0])
+        );
         let fine = HistogramMsg {
             schema: 9,
             ..native_msg()
@@ -454,7 +476,11 @@ mod tests {
                 unit,
                 ..family(FamilyType::Counter, Metric::default())
             };
-            assert_eq!(series(&f, NATIVE, &mut Vec::new()).is_ok(), ok, "{name} {unit}");
+            assert_eq!(
+                series(&f, NATIVE, &mut Vec::new()).is_ok(),
+                ok,
+                "{name} {unit}"
+            );
         }
     }
 }

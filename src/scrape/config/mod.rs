@@ -10,8 +10,8 @@ mod value;
 pub use auth::{Authorization, BasicAuth};
 pub use sd::{DnsRecord, DnsSd, FileSd, HttpSd, StaticConfig};
 
-pub use crate::ingest::metric_family::series::Options as HistogramOptions;
 use super::relabel::Rule;
+pub use crate::ingest::metric_family::series::Options as HistogramOptions;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
@@ -526,9 +526,7 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
     };
     let protocols = match raw.scrape_protocols.as_deref() {
         Some(list) => protocols(Some(list), &format!("job {name:?}"))?,
-        None if histograms.native && !global.scrape_protocols_set => {
-            PROTO_FIRST_PROTOCOLS.to_vec()
-        }
+        None if histograms.native && !global.scrape_protocols_set => PROTO_FIRST_PROTOCOLS.to_vec(),
         None => global.scrape_protocols.clone(),
     };
     let fallback_protocol = match raw.fallback_scrape_protocol.as_deref() {

@@ -406,7 +406,8 @@ impl Head {
                 Payload::Histograms(hs, starts) => {
                     for (i, (t, h)) in hs.iter().enumerate() {
                         if let Some(&st) = starts.get(i)
-                            && let Some(zero) = zero_histogram_at_start(&mut data, st, *t, h, &a.rules)
+                            && let Some(zero) =
+                                zero_histogram_at_start(&mut data, st, *t, h, &a.rules)
                         {
                             a.accepted_h.push((st, zero));
                             zeros += 1;
