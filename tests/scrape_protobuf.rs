@@ -395,7 +395,7 @@ fn protobuf_scrape_keeps_the_text_paths_limits_and_staleness() {
 fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
     let created = now_ms() - 30_000;
-    let (_served, addr) = protobuf_target(every_kind(Some(created)));
+    let (served, addr) = protobuf_target(every_kind(Some(created)));
     for d in ["with", "without"] {
         std::fs::create_dir(tmp.path().join(d)).unwrap();
     }
@@ -443,6 +443,31 @@ fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     let zeros = values.iter().filter(|p| p[1] == "0").count();
     assert!(values.len() >= 3, "{raw}");
     assert_eq!(zeros, 1, "{raw}");
+    // Nor after a restart, when the scraper knows nothing of the series
+    // and only storage knows that a created timestamp between stored
+    // samples is stale (a zero there would land inside the out-of-order
+    // window).
+    let last = value(&with, "timestamp(jobs_total)").unwrap();
+    let inside = (last * 1000.0) as i64 - 500;
+    served.lock().unwrap().body = every_kind(Some(inside));
+    assert!(with.terminate().0);
+    let (_c1, with) = start_scraping_with(
+        &tmp.path().join("with"),
+        &job(addr, ""),
+        &["--created-timestamp-zero-ingestion"],
+    );
+    let scraped = value(&with, "count_over_time(up[5m])").unwrap_or(0.0);
+    wait_for("a scrape after the restart", || {
+        value(&with, "count_over_time(up[5m])").unwrap_or(0.0) > scraped + 1.0
+    });
+    let raw = with
+        .get(&format!(
+            "/api/v1/query?query={}",
+            common::query::enc("jobs_total[5m]")
+        ))
+        .json();
+    let values = raw["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(values.iter().filter(|p| p[1] == "0").count(), 1, "{raw}");
     // Off by default, as in Prometheus.
     assert!(query_at(&without, "jobs_total", at).is_empty());
     assert!(query_at(&without, "histogram_count(lat_seconds)", at).is_empty());

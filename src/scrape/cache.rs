@@ -8,7 +8,7 @@ use super::config::{HistogramOptions, Limits};
 use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
 use super::text_index::TextIndex;
-use crate::ingest::metric_family::series::{Value, zero_like};
+use crate::ingest::metric_family::series::Value;
 use crate::ingest::text::{self, Entry as TextEntry, RawEntry, SampleLine};
 use crate::ingest::type_unit;
 use hourglass_storage::{
@@ -82,8 +82,6 @@ struct Entry {
     seen: u64,
     /// Scrape in which it was last appended without its own timestamp.
     tracked: u64,
-    /// Newest time appended (`i64::MIN`: none yet).
-    last_t: i64,
 }
 
 /// What processing a body gave.
@@ -102,8 +100,9 @@ pub struct Processed {
     pub series_added: u64,
     /// Why the scrape failed, if it did.
     pub error: Option<String>,
-    /// Native histogram samples to append (by labels).
-    pub histograms: Vec<(Labels, i64, FloatHistogram)>,
+    /// Native histogram samples to append: labels, time, start
+    /// timestamp (`0`: none), histogram.
+    pub histograms: Vec<(Labels, i64, i64, FloatHistogram)>,
 }
 
 /// The per-target cache; see the module docs.
@@ -251,8 +250,8 @@ impl SeriesCache {
     }
 
     /// Finds or adds the cache entry of one exposed sample (its labels
-    /// from `line` when new) and queues the sample, after a zero at its
-    /// created timestamp when that is wanted and fresh. False: stop
+    /// from `line` when new) and queues the sample, with its created
+    /// timestamp as start when a zero there is wanted. False: stop
     /// reading (the scrape failed).
     fn admit<'b, 'c: 'b>(
         &mut self,
@@ -285,7 +284,6 @@ impl SeriesCache {
                     handle: None,
                     seen: iter,
                     tracked: 0,
-                    last_t: i64::MIN,
                 },
             );
             (slot, true)
@@ -308,31 +306,25 @@ impl SeriesCache {
         }
         let own_ts = e.own_ts.filter(|_| ctx.honor_timestamps);
         let t = own_ts.unwrap_or(e.scrape_ts);
-        let zero_at = e
+        // Storage puts the zero there only when it is newer than the
+        // series' last sample.
+        let start = e
             .created_ms
-            .filter(|&ct| ctx.created_timestamp_zero && ct < t && ct > entry.last_t);
+            .filter(|&ct| ctx.created_timestamp_zero && ct > 0 && ct < t)
+            .unwrap_or(0);
         match e.value {
             Value::Float(v) => {
-                if let Some(ct) = zero_at {
-                    out.batch.push(target(entry, labels), Sample::new(ct, 0.0));
-                    out.slots.push(slot);
-                }
                 let v = if v.is_nan() {
                     f64::from_bits(NORMAL_NAN_BITS)
                 } else {
                     v
                 };
-                out.batch.push(target(entry, labels), Sample::new(t, v));
+                out.batch
+                    .push_started(target(entry, labels), Sample::new(t, v), start);
                 out.slots.push(slot);
             }
-            Value::Histogram(h) => {
-                if let Some(ct) = zero_at {
-                    out.histograms.push((labels.clone(), ct, zero_like(&h)));
-                }
-                out.histograms.push((labels.clone(), t, h));
-            }
+            Value::Histogram(h) => out.histograms.push((labels.clone(), t, start, h)),
         }
-        entry.last_t = entry.last_t.max(t);
         if own_ts.is_none() || ctx.track_timestamps_staleness {
             entry.tracked = iter;
         }

@@ -10,7 +10,8 @@ use super::negotiate;
 use super::schedule;
 use super::target::Target;
 use hourglass_storage::{
-    HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage, WriteBatch,
+    BorrowedBatch, FloatHistogram, HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget,
+    Storage,
 };
 use hourglass_wal::lock::lock;
 use std::sync::{Arc, Mutex};
@@ -384,11 +385,25 @@ fn process_and_append(
         }
     }
     if !processed.histograms.is_empty() {
-        let mut hb = WriteBatch::new();
-        for (labels, t, h) in processed.histograms {
-            hb.push_histograms(labels, vec![(t, h)]);
+        let pairs: Vec<Vec<(&str, &str)>> = processed
+            .histograms
+            .iter()
+            .map(|(l, ..)| {
+                l.iter()
+                    .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                    .collect()
+            })
+            .collect();
+        let samples: Vec<([(i64, FloatHistogram); 1], [i64; 1])> = processed
+            .histograms
+            .iter()
+            .map(|(_, t, start, h)| ([(*t, h.clone())], [*start]))
+            .collect();
+        let mut hb = BorrowedBatch::default();
+        for (labels, (h, start)) in pairs.iter().zip(&samples) {
+            hb.push_histograms_with_starts(labels, h, start);
         }
-        if let Err(e) = storage.append(&hb) {
+        if let Err(e) = storage.append_borrowed(&hb) {
             tracing::error!(target = %cfg.target.url, error = %e, "appending scraped histograms failed");
         }
     }

@@ -247,18 +247,6 @@ pub fn native_histogram(h: &HistogramMsg, gauge: bool) -> Result<FloatHistogram,
     validated(ih, fh, h.is_float())
 }
 
-/// An empty histogram of `h`'s kind: what a created timestamp adds at the
-/// start of a series.
-pub fn zero_like(h: &FloatHistogram) -> FloatHistogram {
-    FloatHistogram {
-        counter_reset_hint: CounterResetHint::Unknown,
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        custom_values: h.custom_values.clone(),
-        ..FloatHistogram::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
