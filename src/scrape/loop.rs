@@ -384,31 +384,37 @@ fn process_and_append(
             tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");
         }
     }
-    if !processed.histograms.is_empty() {
-        let pairs: Vec<Vec<(&str, &str)>> = processed
-            .histograms
-            .iter()
-            .map(|(l, ..)| {
-                l.iter()
-                    .map(|l| (l.name.as_ref(), l.value.as_ref()))
-                    .collect()
-            })
-            .collect();
-        let samples: Vec<([(i64, FloatHistogram); 1], [i64; 1])> = processed
-            .histograms
-            .iter()
-            .map(|(_, t, start, h)| ([(*t, h.clone())], [*start]))
-            .collect();
-        let mut hb = BorrowedBatch::default();
-        for (labels, (h, start)) in pairs.iter().zip(&samples) {
-            hb.push_histograms_with_starts(labels, h, start);
-        }
-        if let Err(e) = storage.append_borrowed(&hb) {
-            tracing::error!(target = %cfg.target.url, error = %e, "appending scraped histograms failed");
-        }
+    if !processed.histograms.is_empty()
+        && let Err(e) = append_histograms(storage, &processed.histograms)
+    {
+        tracing::error!(target = %cfg.target.url, error = %e, "appending scraped histograms failed");
     }
     super::latency::COLLECTION_LATENCY.observe_duration(started.elapsed());
     (processed.error, processed.scraped, summary)
+}
+
+/// Appends scraped native histograms (labels, time, start timestamp,
+/// histogram) as one batch.
+fn append_histograms(
+    storage: &Storage,
+    hs: &[(Labels, i64, i64, FloatHistogram)],
+) -> Result<hourglass_storage::AppendStats, hourglass_storage::StorageError> {
+    let pairs: Vec<Vec<(&str, &str)>> = hs
+        .iter()
+        .map(|(l, ..)| {
+            l.iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                .collect()
+        })
+        .collect();
+    let samples: Vec<[(i64, FloatHistogram); 1]> =
+        hs.iter().map(|(_, t, _, h)| [(*t, h.clone())]).collect();
+    let starts: Vec<[i64; 1]> = hs.iter().map(|(_, _, st, _)| [*st]).collect();
+    let mut batch = BorrowedBatch::default();
+    for ((labels, h), st) in pairs.iter().zip(&samples).zip(&starts) {
+        batch.push_histograms_with_starts(labels, h, st);
+    }
+    storage.append_borrowed(&batch)
 }
 
 fn report_labels(name: &str, target_labels: &[(String, String)]) -> Labels {
