@@ -63,6 +63,9 @@ fn bench(c: &mut Criterion) {
         track_timestamps_staleness: false,
         metric_relabel: &[],
         limits: Limits::default(),
+        histograms: Default::default(),
+        type_and_unit_labels: false,
+        created_timestamp_zero: false,
     };
     let mut g = c.benchmark_group("scrape_parse_append");
     g.throughput(Throughput::Elements(SERIES as u64));

@@ -6,7 +6,9 @@
 //! histograms (`send_native_histograms: true`) into Hourglass. The raw
 //! histograms and the histogram queries (`histogram_count`,
 //! `histogram_sum`, `histogram_quantile`, `histogram_fraction`,
-//! `sum(rate(…))`) asked of both must agree. Skipped (with a message) when
+//! `sum(rate(…))`) asked of both must agree. Hourglass's own scraper
+//! (`scrape_native_histograms: true`) scrapes the same target and stores
+//! the same histograms Prometheus stored. Skipped (with a message) when
 //! Prometheus is missing outside CI; in CI a missing binary fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,92 +18,10 @@ use common::compare::{
     assert_same, assert_same_histograms, assert_same_within, get_json, settled_time,
 };
 use common::external::{have_all, prometheus_with};
+use common::protobuf_target::serve_protobuf;
 use common::query::enc;
-use common::{Server, target};
-use hourglass::ingest::protobuf::Writer;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use common::{Server, start_scraping};
 use std::time::Duration;
-
-const PROTOBUF: &str =
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-/// The cumulative counts of the 20 buckets of series `method` after `k`
-/// scrapes: uneven growth, and the `put` series restarts (a counter
-/// reset) at its 12th scrape.
-fn counts(method: &str, k: u64) -> Vec<u64> {
-    let (k, seed) = match method {
-        "put" => (k % 12, 3),
-        _ => (k, 0),
-    };
-    (0..20u64)
-        .map(|b| k * (1 + (b + seed) % 5) * (10 - b.abs_diff(9).min(9)))
-        .collect()
-}
-
-/// One `MetricFamily` (length-delimited) holding the native histogram
-/// `rpc_duration_seconds` of two series (schema 3, buckets 20 wide,
-/// two spans), as a client library exposes it after `k` scrapes.
-fn exposition(k: u64) -> Vec<u8> {
-    let mut family = Writer::default();
-    family.bytes(1, b"rpc_duration_seconds");
-    family.bytes(2, b"RPC latency.");
-    family.uint(3, 4); // HISTOGRAM
-    for method in ["get", "put"] {
-        let c = counts(method, k);
-        let zero = c[0] / 3;
-        let count = c.iter().sum::<u64>() + zero;
-        family.message(4, |m| {
-            m.message(1, |l| {
-                l.bytes(1, b"method");
-                l.bytes(2, method.as_bytes());
-            });
-            m.message(7, |h| {
-                h.uint(1, count);
-                h.double(2, count as f64 * 0.0173);
-                h.uint(5, zigzag(3));
-                h.double(6, 2f64.powi(-128));
-                h.uint(7, zero);
-                for (offset, len) in [(-40i64, 12u64), (2, 8)] {
-                    h.message(12, |s| {
-                        s.uint(1, zigzag(offset));
-                        s.uint(2, len);
-                    });
-                }
-                let mut prev = 0i64;
-                for v in &c {
-                    h.uint(13, zigzag(*v as i64 - prev));
-                    prev = *v as i64;
-                }
-            });
-        });
-    }
-    let mut out = Writer::default();
-    out.varint(family.buf.len() as u64);
-    out.buf.extend_from_slice(&family.buf);
-    out.buf
-}
-
-/// The target: each scrape of `/metrics` serves the next exposition.
-fn serve_protobuf() -> std::net::SocketAddr {
-    let scrapes = Arc::new(AtomicU64::new(1));
-    target::spawn(move |listener| async move {
-        use axum::http::header;
-        use axum::routing::get;
-        let app = axum::Router::new().route(
-            "/metrics",
-            get(move || {
-                let k = scrapes.fetch_add(1, Ordering::Relaxed);
-                async move { ([(header::CONTENT_TYPE, PROTOBUF)], exposition(k)) }
-            }),
-        );
-        axum::serve(listener, app).await.unwrap();
-    })
-}
 
 #[test]
 fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_answer_alike() {
@@ -194,5 +114,98 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "rpc_duration_seconds",
     ] {
         assert_same_histograms(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
+    }
+}
+
+/// The histograms of every series of a range query, oldest first, by
+/// their labels without `instance`.
+fn sequences(v: &serde_json::Value) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in v["data"]["result"].as_array().unwrap() {
+        let mut metric = s["metric"].clone();
+        metric.as_object_mut().unwrap().remove("instance");
+        let hs = s["histograms"].as_array().cloned().unwrap_or_default();
+        out.insert(
+            metric.to_string(),
+            hs.into_iter().map(|p| p[1].clone()).collect(),
+        );
+    }
+    out
+}
+
+#[test]
+fn hourglass_scrapes_the_protobuf_target_as_prometheus_does() {
+    if !have_all(&["prometheus"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = serve_protobuf();
+    // Both scrape the same target every second; each sees its own
+    // sequence of expositions from the first (the target tells them apart
+    // by User-Agent), so their n-th histograms must be equal.
+    let job = format!(
+        "scrape_configs:\n  - job_name: app\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{app}']\n"
+    );
+    let (_cfg, server) = start_scraping(
+        tmp.path(),
+        &format!("{job}    scrape_native_histograms: true\n"),
+    );
+    std::fs::create_dir(tmp.path().join("p")).unwrap();
+    let (_prom, prom) = prometheus_with(
+        &tmp.path().join("p"),
+        &format!("global:\n  scrape_interval: 1s\n{job}"),
+        &["--enable-feature=native-histograms"],
+    );
+    let ours = server.addr;
+    let count = |addr| {
+        let v = get_json(
+            addr,
+            &format!(
+                "/api/v1/query?query={}",
+                enc("min(count_over_time(rpc_duration_seconds[10m]))")
+            ),
+        );
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while count(ours) < 15.0 || count(prom) < 15.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "15 scrapes each not reached: Hourglass {}, Prometheus {}",
+            count(ours),
+            count(prom)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let q = format!("/api/v1/query?query={}", enc("rpc_duration_seconds[10m]"));
+    let (theirs, mine) = (
+        sequences(&get_json(prom, &q)),
+        sequences(&get_json(ours, &q)),
+    );
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        mine.keys().collect::<Vec<_>>(),
+        "series differ"
+    );
+    for (k, a) in &theirs {
+        let b = &mine[k];
+        let n = a.len().min(b.len());
+        println!(
+            "{k}: Prometheus {} histograms, Hourglass {}; compared {n}",
+            a.len(),
+            b.len()
+        );
+        assert!(n >= 15, "{k}: {n}");
+        for (i, (ha, hb)) in a.iter().zip(b).take(n).enumerate() {
+            let wrap = |h: &serde_json::Value| {
+                serde_json::json!({"data": {"resultType": "vector", "result": [
+                    {"metric": {}, "histogram": [0, h]}
+                ]}})
+            };
+            assert_same_histograms(&format!("{k} #{i}"), &wrap(ha), &wrap(hb));
+        }
     }
 }

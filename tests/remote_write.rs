@@ -264,7 +264,11 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
 #[test]
 fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     use hourglass::ingest::remote_write::v2::Encoder;
-    let (_tmp, server) = Server::fresh_keeping_history();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        &keeping_history(&["--created-timestamp-zero-ingestion"]),
+    );
     let mut e = Encoder::new();
     // A counter that started 30 s before its first sample.
     e.series(

@@ -165,3 +165,50 @@ fn remote_write_2_stores_histograms_reports_them_written_and_reduces_high_schema
     assert_eq!(fine[0].1.positive_spans, vec![Span::new(1, 1)]);
     assert_eq!(fine[0].1.positive_buckets, vec![10.0]);
 }
+
+#[test]
+fn remote_write_2_histogram_start_timestamps_add_an_empty_histogram_only_with_the_flag() {
+    let t0 = now_ms() - 600_000;
+    let start = t0 - 30_000;
+    let batch = |from: u64, to: u64, start: i64| {
+        let hs: Vec<(i64, i64, Histogram)> = (from..=to)
+            .map(|i| (t0 + i as i64 * 15_000, start, latency(i)))
+            .collect();
+        let mut e = v2::Encoder::new();
+        e.started_histogram_series([("__name__", "rpc_seconds"), ("job", "api")], &hs);
+        e.finish()
+    };
+    for on in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let flags: &[&str] = if on {
+            &["--created-timestamp-zero-ingestion"]
+        } else {
+            &[]
+        };
+        let server = Server::start(tmp.path(), flags);
+        let r = remote_write_v2(&server, &batch(1, 3, start));
+        assert_eq!(r.status, 204, "{}", r.text());
+        // The zero is not counted as written.
+        assert_eq!(
+            r.header("X-Prometheus-Remote-Write-Histograms-Written"),
+            Some("3")
+        );
+        // A start inside what is stored adds nothing.
+        let r = remote_write_v2(&server, &batch(4, 4, t0 + 20_000));
+        assert_eq!(r.status, 204, "{}", r.text());
+        let (ok, _) = server.terminate();
+        assert!(ok);
+        let got = stored(tmp.path(), "rpc_seconds");
+        let mut want = to_float(&scrapes(t0, 4));
+        if on {
+            // An empty histogram of the same schema and zero threshold.
+            let zero = FloatHistogram {
+                schema: 3,
+                zero_threshold: 2f64.powi(-128),
+                ..FloatHistogram::default()
+            };
+            want.insert(0, (start, zero));
+        }
+        same(&got, &want);
+    }
+}

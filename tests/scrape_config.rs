@@ -262,3 +262,43 @@ fn relabel_rules_missing_required_fields_are_refused() {
     );
     assert!(rule_error("- regex: '('\n  target_label: x\n").contains("invalid regex"));
 }
+
+#[test]
+fn native_histograms_put_the_protobuf_format_first_unless_protocols_are_set() {
+    use hourglass::scrape::config::{DEFAULT_PROTOCOLS, PROTO_FIRST_PROTOCOLS, Protocol};
+    use hourglass::scrape::negotiate::{Format, accept_header, format_for};
+    let c = ScrapeConfig::parse(
+        "global:\n  scrape_native_histograms: true\nscrape_configs:\n\
+         - job_name: a\n\
+         - job_name: b\n  scrape_native_histograms: false\n  scrape_classic_histograms: true\n\
+         - job_name: c\n  scrape_protocols: [PrometheusText0.0.4]\n",
+    )
+    .unwrap();
+    let (a, b, cj) = (&c.jobs[0], &c.jobs[1], &c.jobs[2]);
+    assert_eq!(a.protocols, PROTO_FIRST_PROTOCOLS);
+    assert!(a.histograms.native && !a.histograms.always_classic);
+    // The global order (proto first) is inherited whatever the job says.
+    assert_eq!(b.protocols, PROTO_FIRST_PROTOCOLS);
+    assert!(!b.histograms.native && b.histograms.always_classic);
+    assert_eq!(cj.protocols, [Protocol::PrometheusText004]);
+    let plain = ScrapeConfig::parse(
+        "scrape_configs:\n- job_name: a\n- job_name: b\n  scrape_native_histograms: true\n",
+    )
+    .unwrap();
+    assert_eq!(plain.jobs[0].protocols, DEFAULT_PROTOCOLS);
+    assert_eq!(plain.jobs[1].protocols, PROTO_FIRST_PROTOCOLS);
+    assert_eq!(
+        accept_header(&PROTO_FIRST_PROTOCOLS),
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,\
+         application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,\
+         application/openmetrics-text;version=0.0.1;q=0.4,\
+         text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,\
+         text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+    );
+    let proto = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+    assert_eq!(format_for(Some(proto), None), Ok(Format::Protobuf));
+    assert_eq!(
+        format_for(Some("application/x-bogus"), Some(Protocol::PrometheusProto)),
+        Ok(Format::Protobuf)
+    );
+}

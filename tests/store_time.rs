@@ -201,7 +201,8 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
 
 #[test]
 fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
-    let (_tmp, server) = Server::fresh();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--created-timestamp-zero-ingestion"]);
     let t0 = now_ms() - 20 * MIN;
     let start = t0 - 30_000;
     // A counter at 1000 + 10/15 s for four minutes, started 30 s before.
@@ -244,6 +245,28 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
         Some(last as f64 / 1000.0),
     );
     assert!(zeros.len() <= 1, "{zeros:?}");
+}
+
+#[test]
+fn start_timestamps_insert_no_zero_without_created_timestamp_zero_ingestion() {
+    let (_tmp, server) = Server::fresh();
+    let t0 = now_ms() - 20 * MIN;
+    let samples: Vec<(Sample, i64)> = (0..4)
+        .map(|i| (Sample::new(t0 + i * 15_000, 100.0 + i as f64), t0 - 30_000))
+        .collect();
+    let r = write_counter_v2(&server, "jobs_total", "batch", &samples);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        r.header("X-Prometheus-Remote-Write-Samples-Written"),
+        Some("4")
+    );
+    // Off by default, as in Prometheus: the four samples and nothing else.
+    let n = query_at(
+        &server,
+        "count_over_time(jobs_total[10m])",
+        Some((t0 + 4 * 15_000) as f64 / 1000.0),
+    );
+    assert_eq!(n.first().map(|(_, v)| *v), Some(4.0), "{n:?}");
 }
 
 fn series(prefix: &str, n: usize) -> Vec<String> {

@@ -1,7 +1,9 @@
 //! `--type-and-unit-labels` (Prometheus's type-and-unit-labels feature):
 //! remote write 2.0 series carry their family's type and unit as
 //! `__type__`/`__unit__`, PromQL selects by them, drops them with the
-//! metric name and matches through them; off, nothing changes.
+//! metric name and matches through them; off, nothing changes. Scraped
+//! series (text, OpenMetrics and protobuf expositions) and OTLP series
+//! get them from their family's type and unit too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -107,4 +109,145 @@ fn without_the_flag_series_keep_the_labels_they_were_sent_with() {
         )]
     );
     assert!(query_at(&server, r#"{__type__="gauge"}"#, at).is_empty());
+}
+
+#[test]
+fn scraped_text_openmetrics_and_protobuf_families_get_type_and_unit_labels() {
+    use common::protobuf_target::PROTOBUF;
+    use common::target::{Served, serve_body, serve_fixed};
+    use hourglass::ingest::metric_family::{Family, FamilyType, Metric, encode::encode};
+    use std::sync::{Arc, Mutex};
+    let text = serve_fixed(
+        "# TYPE req_total counter\nreq_total 3\n# TYPE temp gauge\ntemp{__type__=\"x\"} 2\nloose 1\n",
+    );
+    let om = serve_body(Arc::new(Mutex::new(Served {
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
+        body: b"# TYPE disk_bytes gauge\n# UNIT disk_bytes bytes\ndisk_bytes 5\n# TYPE om_requests counter\nom_requests_total 4\n# EOF\n".to_vec(),
+        accept: String::new(),
+    })));
+    let mut body = Vec::new();
+    encode(
+        &[Family {
+            name: "wait_seconds",
+            kind: FamilyType::Gauge,
+            unit: "seconds",
+            metrics: vec![Metric {
+                gauge: Some(0.5),
+                ..Metric::default()
+            }],
+            ..Family::default()
+        }],
+        &mut body,
+    );
+    let proto = serve_body(Arc::new(Mutex::new(Served {
+        content_type: PROTOBUF.into(),
+        body,
+        accept: String::new(),
+    })));
+    let mut yaml = String::from("scrape_configs:\n");
+    for (name, addr) in [("text", text), ("om", om), ("proto", proto)] {
+        yaml.push_str(&format!(
+            "  - job_name: {name}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{addr}']\n"
+        ));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_cfg, server) = start_scraping_with(tmp.path(), &yaml, &["--type-and-unit-labels"]);
+    wait_for("three targets scraped", || {
+        query_at(&server, "sum(up)", None).first().map(|(_, v)| *v) == Some(3.0)
+    });
+    let labels_of = |q: &str| {
+        let got = query_at(&server, q, None);
+        assert_eq!(got.len(), 1, "{q}: {got:?}");
+        let mut l = got[0].0.clone();
+        l.remove("instance");
+        l
+    };
+    let want = |name: &str, job: &str, kind: Option<&str>, unit: Option<&str>| {
+        let mut pairs = vec![("__name__", name), ("job", job)];
+        pairs.extend(kind.map(|k| ("__type__", k)));
+        pairs.extend(unit.map(|u| ("__unit__", u)));
+        labels(&pairs)
+    };
+    for (q, name, job, kind, unit) in [
+        ("req_total", "req_total", "text", Some("counter"), None),
+        // The family's type replaces a `__type__` the target exposed.
+        ("temp", "temp", "text", Some("gauge"), None),
+        // Untyped: no `__type__`.
+        ("loose", "loose", "text", None, None),
+        (
+            "disk_bytes",
+            "disk_bytes",
+            "om",
+            Some("gauge"),
+            Some("bytes"),
+        ),
+        (
+            "om_requests_total",
+            "om_requests_total",
+            "om",
+            Some("counter"),
+            None,
+        ),
+        (
+            "wait_seconds",
+            "wait_seconds",
+            "proto",
+            Some("gauge"),
+            Some("seconds"),
+        ),
+    ] {
+        assert_eq!(labels_of(q), want(name, job, kind, unit), "{q}");
+    }
+    // The report series are the server's own: no type, no unit.
+    assert_eq!(
+        labels_of("up{job=\"proto\"}"),
+        want("up", "proto", None, None)
+    );
+}
+
+#[test]
+fn otlp_metrics_get_type_and_unit_labels_when_enabled() {
+    let body = |t: i64| {
+        let ns = (t * 1_000_000).to_string();
+        serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+            "scopeMetrics": [{"scope": {"name": "t"}, "metrics": [
+                {"name": "heap", "unit": "By", "gauge": {"dataPoints": [{"timeUnixNano": ns, "asDouble": 5.0}]}},
+                {"name": "busy", "unit": "s", "sum": {"aggregationTemporality": 2, "isMonotonic": true,
+                    "dataPoints": [{"timeUnixNano": ns, "asDouble": 2.0}]}},
+                {"name": "used", "unit": "1", "gauge": {"dataPoints": [{"timeUnixNano": ns, "asDouble": 0.5}]}}
+            ]}]
+        }]})
+        .to_string()
+        .into_bytes()
+    };
+    for on in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let flags: &[&str] = if on { &["--type-and-unit-labels"] } else { &[] };
+        let server = Server::start(tmp.path(), flags);
+        let t = now_ms();
+        let r = server.post("/api/v1/otlp/v1/metrics", &[JSON], &body(t));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let at = Some(t as f64 / 1000.0);
+        let typed = |name: &str, kind: &str, unit: &str| {
+            let mut pairs = vec![("__name__", name), ("job", "svc")];
+            if on {
+                pairs.push(("__type__", kind));
+                if !unit.is_empty() {
+                    pairs.push(("__unit__", unit));
+                }
+            }
+            labels(&pairs)
+        };
+        for (q, kind, unit) in [
+            ("heap_bytes", "gauge", "bytes"),
+            ("busy_seconds_total", "counter", "seconds"),
+            // Unit `1` names a ratio and has no unit word.
+            ("used_ratio", "gauge", ""),
+        ] {
+            let got = query_at(&server, q, at);
+            assert_eq!(got.len(), 1, "{q}: {got:?}");
+            assert_eq!(got[0].0, typed(q, kind, unit), "{q} (flag {on})");
+        }
+    }
 }

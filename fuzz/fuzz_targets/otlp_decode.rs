@@ -14,6 +14,7 @@ fn check(req: &Request<'_>) {
     let settings = Settings {
         promote: &promote,
         max_series: 10_000,
+        type_and_unit_labels: false,
     };
     let mut arena = SeriesArena::default();
     let mut md = Metadata::new();

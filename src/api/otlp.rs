@@ -207,6 +207,7 @@ fn ingest(
     let settings = Settings {
         promote: &limits.otlp_promote_resource_attributes,
         max_series: limits.max_series_per_request,
+        type_and_unit_labels: limits.type_and_unit_labels,
     };
     let mut arena = SeriesArena::default();
     let mut metadata = Metadata::new();

@@ -281,11 +281,20 @@ fn store_v2(
     caller: Option<&crate::server::auth::Caller>,
     decoded: &v2::Request<'_>,
 ) -> Response {
-    // A start ("created") timestamp marks where a counter began: storage
-    // stores a zero there when it is newer than the series' last sample
-    // (as Prometheus's created-timestamp zero injection does), so rate()
-    // sees the whole first increase and nothing lands between samples.
-    match store(state, caller, &decoded.req, Some(&decoded.start_timestamps)) {
+    // A start ("created") timestamp marks where a counter began: with
+    // --created-timestamp-zero-ingestion storage stores a zero there when
+    // it is newer than the series' last sample (as Prometheus's
+    // created-timestamp zero ingestion does), so rate() sees the whole
+    // first increase and nothing lands between samples.
+    let starts = if state.limits().created_timestamp_zero_ingestion {
+        Starts {
+            samples: &decoded.start_timestamps,
+            histograms: &decoded.histogram_starts,
+        }
+    } else {
+        Starts::default()
+    };
+    match store(state, caller, &decoded.req, Some(starts)) {
         Ok((stats, bad)) => with_written(
             answer(&stats, &bad),
             stats.appended + stats.duplicates - stats.histograms,
@@ -315,14 +324,22 @@ fn with_written(mut r: Response, samples: u64, histograms: u64) -> Response {
     r
 }
 
+/// Remote write 2.0 start timestamps, parallel to a request's samples and
+/// histograms (empty: none used).
+#[derive(Debug, Clone, Copy, Default)]
+struct Starts<'s> {
+    samples: &'s [i64],
+    histograms: &'s [i64],
+}
+
 /// Stores a decoded request, new series charged to the caller's series
-/// quota (`starts`: 2.0 start timestamps, parallel to `req.samples`);
-/// returns what storage did and the invalid histograms.
+/// quota (`starts`: 2.0 start timestamps); returns what storage did and
+/// the invalid histograms.
 fn store(
     state: &AppState,
     caller: Option<&crate::server::auth::Caller>,
     req: &v1::WriteRequest<'_>,
-    starts: Option<&[i64]>,
+    starts: Option<Starts<'_>>,
 ) -> Result<(AppendStats, BadHistograms), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
@@ -349,10 +366,15 @@ fn store(
         };
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
+    let mut h_at = 0usize;
     for (i, (ts, histograms)) in req.series_with_histograms().enumerate() {
         let samples = req.samples_of(ts);
+        let h_starts = starts
+            .and_then(|st| st.histograms.get(h_at..h_at + histograms.len()))
+            .unwrap_or_default();
+        h_at += histograms.len();
         let starts = starts
-            .and_then(|st| st.get(ts.samples.clone()))
+            .and_then(|st| st.samples.get(ts.samples.clone()))
             .unwrap_or_default();
         let labels = match typed.get(i) {
             Some(Some(l)) => l.as_slice(),
@@ -362,7 +384,7 @@ fn store(
             batch.push_with_starts(labels, samples, starts);
         }
         if !histograms.is_empty() {
-            batch.push_histograms(labels, histograms);
+            batch.push_histograms_with_starts(labels, histograms, h_starts);
         }
     }
     let bad = BadHistograms::of(req);

@@ -102,6 +102,13 @@ pub struct ServeArgs {
     /// --enable-feature=type-and-unit-labels (changes those series' labels).
     #[arg(long, env = "HOURGLASS_TYPE_AND_UNIT_LABELS", value_parser = BoolishValueParser::new())]
     type_and_unit_labels: bool,
+    /// Store a zero sample at a counter's, summary's or histogram's
+    /// created (start) timestamp when it is newer than the series' last
+    /// sample and older than the sample (remote write 2.0 start
+    /// timestamps, protobuf scrapes), as Prometheus's
+    /// --enable-feature=created-timestamp-zero-ingestion.
+    #[arg(long, env = "HOURGLASS_CREATED_TIMESTAMP_ZERO_INGESTION")]
+    created_timestamp_zero_ingestion: bool,
     /// PromQL drops the metric name only when a query ends (so
     /// label_replace, on(__name__) and by (__name__) still see it), as
     /// Prometheus's --enable-feature=promql-delayed-name-removal.
@@ -296,6 +303,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         compact: compact.clone(),
         otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
         type_and_unit_labels: args.type_and_unit_labels,
+        created_timestamp_zero_ingestion: args.created_timestamp_zero_ingestion,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),
@@ -313,6 +321,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.scrape_dns_server,
         // The ready-made ScrapeNearTimeout rule reads scrape_timeout_seconds.
         args.extra_scrape_metrics || args.rules_ready_made || config.rules.ready_made,
+        crate::scrape::manager::LoopFeatures {
+            type_and_unit_labels: args.type_and_unit_labels,
+            created_timestamp_zero: args.created_timestamp_zero_ingestion,
+        },
     )?;
     let state = AppState::new(
         Arc::clone(&storage),
@@ -481,10 +493,12 @@ fn start_scraping(
     path: Option<&std::path::Path>,
     dns_server: Option<std::net::SocketAddr>,
     extra_metrics: bool,
+    features: crate::scrape::manager::LoopFeatures,
 ) -> anyhow::Result<(ScrapeManager, tokio::task::JoinHandle<()>)> {
     let m = ScrapeManager::new(storage);
     m.set_dns_server(dns_server);
     m.set_extra_metrics(extra_metrics);
+    m.set_features(features);
     if let Some(path) = path {
         m.load_file(path)
             .with_context(|| format!("invalid scrape config {}", path.display()))?;

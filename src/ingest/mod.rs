@@ -4,6 +4,7 @@ pub mod arena;
 pub mod influx;
 pub mod jsonl;
 pub mod jsonl_histogram;
+pub mod metric_family;
 pub mod otlp;
 pub mod protobuf;
 pub mod remote_write;

@@ -4,13 +4,33 @@
 //! so known series skip label parsing, relabelling and the storage lookup,
 //! keeps the exposition metadata, and finds the series that went stale.
 
-use super::config::Limits;
+use super::config::{HistogramOptions, Limits};
 use super::negotiate::Format;
 use super::relabel::{self, LabelSet, Rule};
 use super::text_index::TextIndex;
-use crate::ingest::text::{self, Entry as TextEntry, RawEntry};
-use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget};
+use crate::ingest::metric_family::series::Value;
+use crate::ingest::text::{self, Entry as TextEntry, RawEntry, SampleLine};
+use crate::ingest::type_unit;
+use hourglass_storage::{
+    FloatHistogram, HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesHandle, SeriesTarget,
+};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+mod proto;
+
+/// One exposed sample on its way into a batch.
+struct Item<'s> {
+    /// The series as exposed (the cache key).
+    series: &'s str,
+    value: Value,
+    /// Its own timestamp, if it has one.
+    own_ts: Option<i64>,
+    /// Its created timestamp, if it has one.
+    created_ms: Option<i64>,
+    /// The scrape's time (ms).
+    scrape_ts: i64,
+}
 
 /// The NaN every parsed NaN becomes, so a target cannot forge a stale marker.
 const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -33,6 +53,12 @@ pub struct Context<'a> {
     pub metric_relabel: &'a [Rule],
     /// Limits.
     pub limits: Limits,
+    /// Native and classic histograms.
+    pub histograms: HistogramOptions,
+    /// Series get `__type__` and `__unit__` labels.
+    pub type_and_unit_labels: bool,
+    /// A zero sample at a fresh created timestamp.
+    pub created_timestamp_zero: bool,
 }
 
 /// One exposition family's metadata.
@@ -74,6 +100,9 @@ pub struct Processed {
     pub series_added: u64,
     /// Why the scrape failed, if it did.
     pub error: Option<String>,
+    /// Native histogram samples to append: labels, time, start
+    /// timestamp (`0`: none), histogram.
+    pub histograms: Vec<(Labels, i64, i64, FloatHistogram)>,
 }
 
 /// The per-target cache; see the module docs.
@@ -135,6 +164,10 @@ impl SeriesCache {
         ts: i64,
     ) -> Processed {
         let mut out = Processed::default();
+        if format == Format::Protobuf {
+            self.process_proto(ctx, body, ts, &mut out);
+            return out;
+        }
         let mut parser = match text::parse_bytes(body) {
             Ok(p) => p,
             Err(e) => {
@@ -171,100 +204,42 @@ impl SeriesCache {
             let (series, value, own_ts) = match (&raw, &full) {
                 (Some(r), _) => (r.series, r.value, r.timestamp_ms),
                 (None, Some(line)) => {
-                    // Never equal to a series as written, which starts with
-                    // a name or `{`.
-                    key.clear();
-                    key.push('\u{0}');
-                    key.push_str(&line.name);
-                    for (k, v) in &line.labels {
-                        key.push('\u{0}');
-                        key.push_str(k);
-                        key.push('\u{0}');
-                        key.push_str(v);
-                    }
+                    series_key(&mut key, line);
                     (key.as_str(), line.value, line.timestamp_ms)
                 }
                 (None, None) => continue,
             };
-            let iter = self.iter;
-            let known = self.entries.find(series);
-            let (slot, added) = if let Some(slot) = known {
-                if let Some(e) = self.entries.get_mut(slot) {
-                    e.seen = iter;
-                }
-                (slot, false)
-            } else {
-                let parsed;
-                let line = match (&raw, &full) {
-                    (_, Some(line)) => line,
-                    (Some(r), None) => match parser.parse_sample(r.line) {
-                        Ok(l) => {
-                            parsed = l;
-                            &parsed
-                        }
-                        Err(e) => {
-                            out.error = Some(e.to_string());
-                            failed = true;
-                            break;
-                        }
-                    },
-                    (None, None) => continue,
-                };
-                let labels = match final_labels(ctx, line) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        out.error.get_or_insert(e);
-                        failed = true;
-                        break;
-                    }
-                };
-                let slot = self.entries.insert(
-                    series,
-                    Entry {
-                        labels,
-                        handle: None,
-                        seen: iter,
-                        tracked: 0,
-                    },
-                );
-                (slot, true)
+            let line = || match (&raw, &full) {
+                (_, Some(line)) => Ok(Cow::Borrowed(line)),
+                (Some(r), None) => parser
+                    .parse_sample(r.line)
+                    .map(Cow::Owned)
+                    .map_err(|e| e.to_string()),
+                (None, None) => Err("no sample".to_string()),
             };
-            let Some(entry) = self.entries.get_mut(slot) else {
-                continue;
+            let item = Item {
+                series,
+                value: Value::Float(value),
+                own_ts,
+                created_ms: None,
+                scrape_ts: ts,
             };
-            let Some(labels) = &entry.labels else {
-                continue;
-            };
-            out.post_relabel += 1;
-            if ctx.limits.sample_limit > 0 && out.post_relabel > ctx.limits.sample_limit {
-                out.error
-                    .get_or_insert_with(|| "sample limit exceeded".to_string());
-                failed = true;
-                continue;
-            }
-            if failed {
-                continue;
-            }
-            let own_ts = own_ts.filter(|_| ctx.honor_timestamps);
-            let v = if value.is_nan() {
-                f64::from_bits(NORMAL_NAN_BITS)
-            } else {
-                value
-            };
-            out.batch
-                .push(target(entry, labels), Sample::new(own_ts.unwrap_or(ts), v));
-            out.slots.push(slot);
-            if own_ts.is_none() || ctx.track_timestamps_staleness {
-                entry.tracked = iter;
-            }
-            if added {
-                out.series_added += 1;
+            if !self.admit(ctx, &mut out, &mut failed, item, line) {
+                break;
             }
         }
         self.key = key;
+        self.finish(&mut out, failed);
+        out
+    }
+
+    /// Ends a scrape's processing: a failed one appends nothing; else the
+    /// series and metadata not seen lately are forgotten.
+    fn finish(&mut self, out: &mut Processed, failed: bool) {
         if failed {
             out.batch = HandleBatch::new();
             out.slots.clear();
+            out.histograms.clear();
         } else {
             let iter = self.iter;
             self.entries
@@ -272,7 +247,91 @@ impl SeriesCache {
             self.metadata
                 .retain(|_, (_, seen)| *seen + METADATA_SCRAPES >= iter);
         }
-        out
+    }
+
+    /// Finds or adds the cache entry of one exposed sample (its labels
+    /// from `line` when new) and queues the sample, with its created
+    /// timestamp as start when a zero there is wanted. False: stop
+    /// reading (the scrape failed).
+    fn admit<'b, 'c: 'b>(
+        &mut self,
+        ctx: &Context<'_>,
+        out: &mut Processed,
+        failed: &mut bool,
+        e: Item<'_>,
+        line: impl FnOnce() -> Result<Cow<'b, SampleLine<'c>>, String>,
+    ) -> bool {
+        let iter = self.iter;
+        let known = self.entries.find(e.series);
+        let (slot, added) = if let Some(slot) = known {
+            if let Some(entry) = self.entries.get_mut(slot) {
+                entry.seen = iter;
+            }
+            (slot, false)
+        } else {
+            let labels = match line().and_then(|l| final_labels(ctx, &l, &self.metadata)) {
+                Ok(l) => l,
+                Err(why) => {
+                    out.error.get_or_insert(why);
+                    *failed = true;
+                    return false;
+                }
+            };
+            let slot = self.entries.insert(
+                e.series,
+                Entry {
+                    labels,
+                    handle: None,
+                    seen: iter,
+                    tracked: 0,
+                },
+            );
+            (slot, true)
+        };
+        let Some(entry) = self.entries.get_mut(slot) else {
+            return true;
+        };
+        let Some(labels) = &entry.labels else {
+            return true;
+        };
+        out.post_relabel += 1;
+        if ctx.limits.sample_limit > 0 && out.post_relabel > ctx.limits.sample_limit {
+            out.error
+                .get_or_insert_with(|| "sample limit exceeded".to_string());
+            *failed = true;
+            return true;
+        }
+        if *failed {
+            return true;
+        }
+        let own_ts = e.own_ts.filter(|_| ctx.honor_timestamps);
+        let t = own_ts.unwrap_or(e.scrape_ts);
+        // Storage puts the zero there only when it is newer than the
+        // series' last sample.
+        let start = e
+            .created_ms
+            .filter(|&ct| ctx.created_timestamp_zero && ct > 0 && ct < t)
+            .unwrap_or(0);
+        match e.value {
+            Value::Float(v) => {
+                let v = if v.is_nan() {
+                    f64::from_bits(NORMAL_NAN_BITS)
+                } else {
+                    v
+                };
+                out.batch
+                    .push_started(target(entry, labels), Sample::new(t, v), start);
+                out.slots.push(slot);
+            }
+            Value::Histogram(h) => out.histograms.push((labels.clone(), t, start, h)),
+        }
+        if own_ts.is_none() || ctx.track_timestamps_staleness {
+            entry.tracked = iter;
+        }
+        if added {
+            out.series_added += 1;
+        }
+        true
     }
 
     /// Stale markers at `ts` for the series appended in the previous scrape
@@ -351,6 +410,20 @@ impl SeriesCache {
     }
 }
 
+/// The cache key of a series read whole: never equal to a series as
+/// written, which starts with a name or `{`.
+fn series_key(key: &mut String, line: &SampleLine<'_>) {
+    key.clear();
+    key.push('\u{0}');
+    key.push_str(&line.name);
+    for (k, v) in &line.labels {
+        key.push('\u{0}');
+        key.push_str(k);
+        key.push('\u{0}');
+        key.push_str(v);
+    }
+}
+
 /// The series of a cached entry: by handle once an append gave one.
 fn target(e: &Entry, labels: &Labels) -> SeriesTarget {
     match &e.handle {
@@ -368,12 +441,30 @@ fn kind_name(kind: text::MetricKind, format: Format) -> &'static str {
 
 /// Exposed labels, merged with the target's, then metric relabelling and
 /// the label limits. `Ok(None)`: dropped.
-fn final_labels(ctx: &Context<'_>, line: &text::SampleLine<'_>) -> Result<Option<Labels>, String> {
+fn final_labels(
+    ctx: &Context<'_>,
+    line: &SampleLine<'_>,
+    metadata: &BTreeMap<String, (Metadata, u64)>,
+) -> Result<Option<Labels>, String> {
     let mut set = LabelSet::new();
     set.insert("__name__".into(), line.name.to_string());
     for (k, v) in &line.labels {
         if !v.is_empty() {
             set.insert(k.to_string(), v.to_string());
+        }
+    }
+    if ctx.type_and_unit_labels {
+        // The family's metadata speaks for its series, as in Prometheus.
+        let meta = metadata.get(line.family.as_ref()).map(|(m, _)| m);
+        let kind = match meta.map_or(line.kind.as_str(), |m| m.kind.as_str()) {
+            "untyped" => "unknown",
+            k => k,
+        };
+        let unit = meta.map_or("", |m| m.unit.as_str());
+        set.remove(type_unit::TYPE);
+        set.remove(type_unit::UNIT);
+        for (n, v) in type_unit::labelled(&[], kind, unit) {
+            set.insert(n.to_string(), v.to_string());
         }
     }
     for (k, v) in ctx.target_labels {

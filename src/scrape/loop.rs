@@ -9,7 +9,10 @@ use super::fetch::{Fetcher, Request};
 use super::negotiate;
 use super::schedule;
 use super::target::Target;
-use hourglass_storage::{HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget, Storage};
+use hourglass_storage::{
+    BorrowedBatch, FloatHistogram, HandleBatch, Labels, STALE_NAN_BITS, Sample, SeriesTarget,
+    Storage,
+};
 use hourglass_wal::lock::lock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -85,6 +88,17 @@ pub struct LoopConfig {
     pub forced_error: Option<String>,
     /// Also write the extra report series ([`EXTRA_REPORT_SERIES`]).
     pub extra_metrics: bool,
+    /// Server-wide ingest features.
+    pub features: LoopFeatures,
+}
+
+/// Server-wide ingest features a loop applies (flags of `serve`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopFeatures {
+    /// `__type__`/`__unit__` labels from the exposition's metadata.
+    pub type_and_unit_labels: bool,
+    /// A zero sample at a fresh created timestamp (protobuf).
+    pub created_timestamp_zero: bool,
 }
 
 /// Why a loop stops.
@@ -303,6 +317,9 @@ fn process_and_append(
         track_timestamps_staleness: job.track_timestamps_staleness,
         metric_relabel: &job.metric_relabel_configs,
         limits: job.limits,
+        histograms: job.histograms,
+        type_and_unit_labels: cfg.features.type_and_unit_labels,
+        created_timestamp_zero: cfg.features.created_timestamp_zero,
     };
     let mut cache = lock(&shared.cache);
     cache.begin();
@@ -367,8 +384,37 @@ fn process_and_append(
             tracing::error!(target = %cfg.target.url, error = %e, "appending scraped samples failed");
         }
     }
+    if !processed.histograms.is_empty()
+        && let Err(e) = append_histograms(storage, &processed.histograms)
+    {
+        tracing::error!(target = %cfg.target.url, error = %e, "appending scraped histograms failed");
+    }
     super::latency::COLLECTION_LATENCY.observe_duration(started.elapsed());
     (processed.error, processed.scraped, summary)
+}
+
+/// Appends scraped native histograms (labels, time, start timestamp,
+/// histogram) as one batch.
+fn append_histograms(
+    storage: &Storage,
+    hs: &[(Labels, i64, i64, FloatHistogram)],
+) -> Result<hourglass_storage::AppendStats, hourglass_storage::StorageError> {
+    let pairs: Vec<Vec<(&str, &str)>> = hs
+        .iter()
+        .map(|(l, ..)| {
+            l.iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                .collect()
+        })
+        .collect();
+    let samples: Vec<[(i64, FloatHistogram); 1]> =
+        hs.iter().map(|(_, t, _, h)| [(*t, h.clone())]).collect();
+    let starts: Vec<[i64; 1]> = hs.iter().map(|(_, _, st, _)| [*st]).collect();
+    let mut batch = BorrowedBatch::default();
+    for ((labels, h), st) in pairs.iter().zip(&samples).zip(&starts) {
+        batch.push_histograms_with_starts(labels, h, st);
+    }
+    storage.append_borrowed(&batch)
 }
 
 fn report_labels(name: &str, target_labels: &[(String, String)]) -> Labels {

@@ -5,6 +5,7 @@
 use super::cache::Metadata;
 use super::config::{ConfigError, Job, ScrapeConfig};
 use super::discovery::JobDiscovery;
+pub use super::r#loop::LoopFeatures;
 use super::r#loop::{self, LoopConfig, Shared, Stop, TargetStatus};
 use super::relabel::LabelSet;
 use super::schedule;
@@ -103,6 +104,8 @@ struct Inner {
     last_load: Mutex<(bool, Option<std::time::SystemTime>)>,
     /// Whether loops write the extra report series (`--extra-scrape-metrics`).
     extra_metrics: std::sync::atomic::AtomicBool,
+    /// Ingest features loops apply.
+    features: Mutex<LoopFeatures>,
 }
 
 /// Handle on the scrapers; cheap to clone. Create it inside a Tokio runtime.
@@ -138,6 +141,7 @@ impl ScrapeManager {
                 failed_reloads: Default::default(),
                 last_load: Mutex::new((true, None)),
                 extra_metrics: Default::default(),
+                features: Mutex::new(LoopFeatures::default()),
             }),
         }
     }
@@ -149,6 +153,11 @@ impl ScrapeManager {
         self.inner
             .extra_metrics
             .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes every loop started from now on apply `features`.
+    pub fn set_features(&self, features: LoopFeatures) {
+        *lock(&self.inner.features) = features;
     }
 
     /// A manager running the configuration in `path`, which later
@@ -452,6 +461,7 @@ impl Inner {
                 extra_metrics: self
                     .extra_metrics
                     .load(std::sync::atomic::Ordering::Relaxed),
+                features: *lock(&self.features),
             });
             let handle = match state.loops.remove(&id) {
                 Some(h) => {

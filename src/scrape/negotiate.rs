@@ -3,33 +3,39 @@
 
 use super::config::Protocol;
 
-/// Which text parser reads a body.
+/// The protobuf exposition format's media type, as Prometheus asks for it.
+pub const PROTOBUF_MEDIA: &str =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+
+/// Which parser reads a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Prometheus text 0.0.4 (and 1.0.0).
     Text,
     /// OpenMetrics 1.0 (and 0.0.1).
     OpenMetrics,
+    /// Delimited `MetricFamily` messages.
+    Protobuf,
 }
 
-fn media(p: Protocol) -> Option<&'static str> {
-    Some(match p {
-        Protocol::PrometheusProto => return None,
+fn media(p: Protocol) -> &'static str {
+    match p {
+        Protocol::PrometheusProto => PROTOBUF_MEDIA,
         Protocol::OpenMetricsText100 => {
             "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8"
         }
         Protocol::OpenMetricsText001 => "application/openmetrics-text;version=0.0.1",
         Protocol::PrometheusText100 => "text/plain;version=1.0.0;escaping=allow-utf-8",
         Protocol::PrometheusText004 => "text/plain;version=0.0.4",
-    })
+    }
 }
 
 /// The `Accept` header for `protocols` in order: q from 0.6 down by 0.1,
-/// then `*/*`. The protobuf format is not requested.
+/// then `*/*`.
 pub fn accept_header(protocols: &[Protocol]) -> String {
     let mut out = String::new();
     let mut q = 6;
-    for m in protocols.iter().filter_map(|&p| media(p)) {
+    for m in protocols.iter().map(|&p| media(p)) {
         out.push_str(m);
         out.push_str(&format!(";q=0.{q},"));
         q -= 1;
@@ -50,14 +56,13 @@ pub fn format_for(
     match media.as_deref() {
         Some("application/openmetrics-text") => Ok(Format::OpenMetrics),
         Some("text/plain") => Ok(Format::Text),
+        Some("application/vnd.google.protobuf") => Ok(Format::Protobuf),
         _ => match fallback {
             Some(Protocol::OpenMetricsText100 | Protocol::OpenMetricsText001) => {
                 Ok(Format::OpenMetrics)
             }
             Some(Protocol::PrometheusText004 | Protocol::PrometheusText100) => Ok(Format::Text),
-            Some(Protocol::PrometheusProto) => {
-                Err("fallback_scrape_protocol PrometheusProto is not supported".into())
-            }
+            Some(Protocol::PrometheusProto) => Ok(Format::Protobuf),
             None => Err(format!(
                 "received unsupported Content-Type {:?} and no fallback_scrape_protocol specified for target",
                 content_type.unwrap_or("")

@@ -60,6 +60,9 @@ pub struct Limits {
     /// Remote write 2.0 series carry their family's type and unit as
     /// `__type__`/`__unit__` labels (`--type-and-unit-labels`).
     pub type_and_unit_labels: bool,
+    /// Remote write 2.0 start timestamps add a zero sample
+    /// (`--created-timestamp-zero-ingestion`).
+    pub created_timestamp_zero_ingestion: bool,
 }
 
 /// What the background persister did, for `/metrics`.

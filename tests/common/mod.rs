@@ -1,7 +1,8 @@
 //! Helpers of the integration tests, one module per idea: a real
 //! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
 //! ([`write`]), queries and `/metrics` ([`query`]), answers compared with Prometheus ([`compare`]), waiting ([`wait`]),
-//! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`]),
+//! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`],
+//! [`protobuf_target`] for the protobuf format),
 //! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
 //! Assertions over text (an error message, a log line) are in [`text`].
@@ -14,6 +15,7 @@ pub mod custom;
 pub mod events;
 pub mod external;
 pub mod http;
+pub mod protobuf_target;
 pub mod query;
 pub mod remote_read;
 pub mod server;
@@ -27,7 +29,7 @@ pub use http::{JSON, Response, request, try_request};
 pub use query::metric;
 pub use server::{
     BIN, FORM, KEEP_HISTORY, Server, config_file, keeping_history, refused_naming, refused_start,
-    signal, start_scraping, start_with_config, wait_with_timeout,
+    signal, start_scraping, start_scraping_with, start_with_config, wait_with_timeout,
 };
 pub use text::assert_mentions;
 pub use wait::{wait_for, wait_until};

@@ -215,10 +215,16 @@ pub fn refused_naming(flag: &str, name: &str, text: &str, needles: &[&str]) {
 /// Writes `yaml` as `<dir>/prometheus.yml` and starts a server scraping
 /// it, its data in `<dir>/data`; returns the file's path and the server.
 pub fn start_scraping(dir: &Path, yaml: &str) -> (PathBuf, Server) {
+    start_scraping_with(dir, yaml, &[])
+}
+
+/// [`start_scraping`] with more flags after `--scrape-config`.
+pub fn start_scraping_with(dir: &Path, yaml: &str, flags: &[&str]) -> (PathBuf, Server) {
     let path = dir.join("prometheus.yml");
     std::fs::write(&path, yaml).expect("write prometheus.yml");
-    let flags = ["--scrape-config", path.to_str().expect("UTF-8 path")];
-    let server = Server::start(&dir.join("data"), &flags);
+    let mut args = vec!["--scrape-config", path.to_str().expect("UTF-8 path")];
+    args.extend_from_slice(flags);
+    let server = Server::start(&dir.join("data"), &args);
     (path, server)
 }
 

@@ -81,3 +81,37 @@ pub fn closed_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
+
+/// What [`serve_body`] serves, and the `Accept` header of the last scrape.
+#[derive(Debug, Default, Clone)]
+pub struct Served {
+    /// The `Content-Type` answered.
+    pub content_type: String,
+    /// The body answered.
+    pub body: Vec<u8>,
+    /// The last request's `Accept` header.
+    pub accept: String,
+}
+
+/// A target whose `/metrics` serves whatever `served` holds at each
+/// scrape, with its content type, and notes the scraper's `Accept`.
+pub fn serve_body(served: Arc<Mutex<Served>>) -> SocketAddr {
+    spawn(move |listener| async move {
+        use axum::http::{HeaderMap, header};
+        use axum::routing::get;
+        let app = axum::Router::new().route(
+            "/metrics",
+            get(move |headers: HeaderMap| {
+                let mut s = served.lock().unwrap();
+                s.accept = headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let (ct, body) = (s.content_type.clone(), s.body.clone());
+                async move { ([(header::CONTENT_TYPE, ct)], body) }
+            }),
+        );
+        let _ = axum::serve(listener, app).await;
+    })
+}

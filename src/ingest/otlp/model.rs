@@ -183,6 +183,20 @@ impl Data<'_> {
         }
     }
 
+    /// Its Prometheus metadata type: monotonic sums are counters, other
+    /// sums gauges, both histogram kinds histograms ("" when missing).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Data::Missing => "",
+            Data::Sum {
+                monotonic: true, ..
+            } => "counter",
+            Data::Gauge(_) | Data::Sum { .. } => "gauge",
+            Data::Histogram { .. } | Data::Exponential { .. } => "histogram",
+            Data::Summary(_) => "summary",
+        }
+    }
+
     /// The aggregation temporality of a sum or histogram, with what to
     /// call the kind in a refusal; none for gauges and summaries.
     pub fn temporality(&self) -> Option<(u64, &'static str)> {

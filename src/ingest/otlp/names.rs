@@ -93,6 +93,17 @@ fn unit_suffixes(unit: &str) -> (String, String) {
     (main, per)
 }
 
+/// The `__unit__` label of an OTel unit, as Prometheus's unit namer
+/// builds it: the unit's words (`s` → `seconds`, `By/s` →
+/// `bytes_per_second`, `1` and `{…}` → nothing).
+pub fn unit_label(unit: &str) -> String {
+    match unit_suffixes(unit) {
+        (main, per) if main.is_empty() => per,
+        (main, per) if per.is_empty() => main,
+        (main, per) => format!("{main}_{per}"),
+    }
+}
+
 /// The Prometheus name of an OTel metric; empty when nothing of it is
 /// legal.
 pub fn metric_name(name: &str, unit: &str, kind: Kind) -> String {

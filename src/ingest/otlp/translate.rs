@@ -35,6 +35,9 @@ pub struct Settings<'s> {
     pub promote: &'s [String],
     /// Most series the request may yield; past it translation stops.
     pub max_series: usize,
+    /// Series carry their metric's type and unit as `__type__` and
+    /// `__unit__` (Prometheus's type-and-unit-labels feature).
+    pub type_and_unit_labels: bool,
 }
 
 /// What translation did.
@@ -120,6 +123,7 @@ pub fn translate(
         max_series: s.max_series,
         charge,
         over: false,
+        typed: Vec::new(),
     };
     for r in &req.resources {
         let res = resource_labels(r, s);
@@ -129,7 +133,15 @@ pub fn translate(
                 o.too_many_series = true;
                 return o;
             }
+            w.typed.clear();
+            if s.type_and_unit_labels {
+                let unit = super::names::unit_label(&m.unit);
+                for (n, v) in crate::ingest::type_unit::labelled(&[], m.data.type_name(), &unit) {
+                    w.typed.push((n.to_string(), v.to_string()));
+                }
+            }
             metric(&mut w, &res, m, &mut o, metadata, &mut newest);
+            w.typed.clear();
         }
         target_info(&mut w, r, &res, newest);
     }
@@ -182,6 +194,8 @@ struct Writer<'o> {
     charged: usize,
     /// `charge` said no: nothing more is built.
     over: bool,
+    /// `__type__`/`__unit__` of the current metric's series.
+    typed: Vec<(String, String)>,
 }
 
 impl Writer<'_> {
@@ -231,6 +245,9 @@ impl Writer<'_> {
         if let Some((n, v)) = extra {
             self.out
                 .label_with(|s| push_label_name(s, n), |s| s.push_str(v));
+        }
+        for (n, v) in &self.typed {
+            self.out.label(n, v);
         }
         match s.into() {
             Point::Float(s) => self.out.finish(s),

@@ -37,7 +37,7 @@ fn wrong() -> WireError {
     }
 }
 
-fn span(mut m: Reader<'_>) -> Result<Span, WireError> {
+pub(crate) fn span(mut m: Reader<'_>) -> Result<Span, WireError> {
     let mut s = Span::default();
     while let Some((f, w)) = m.key()? {
         match (f, w) {
@@ -51,7 +51,7 @@ fn span(mut m: Reader<'_>) -> Result<Span, WireError> {
 }
 
 /// Appends a repeated sint64 field (packed or not).
-fn sints(
+pub(crate) fn sints(
     m: &mut Reader<'_>,
     w: WireType,
     out: &mut Vec<i64>,
@@ -71,7 +71,7 @@ fn sints(
 }
 
 /// Appends a repeated double field (packed or not).
-fn doubles(
+pub(crate) fn doubles(
     m: &mut Reader<'_>,
     w: WireType,
     out: &mut Vec<f64>,
@@ -133,7 +133,19 @@ pub fn decode(mut m: Reader<'_>, b: &mut Bounds<'_>) -> Result<WireHistogram, De
             _ => m.skip(w)?,
         }
     }
-    // Schemas 9..=52 are checked as 8, then their buckets merged to 8.
+    let h = validated(ih, fh, is_float);
+    Ok(WireHistogram { t, start, h })
+}
+
+/// The histogram Prometheus would store: the integer one, or with
+/// `is_float` the float one (its counts and buckets from `fh`, the rest
+/// from `ih`), validated as Prometheus validates them; schemas 9..=52 are
+/// checked as 8, then their buckets merged to 8.
+pub(crate) fn validated(
+    mut ih: Histogram,
+    mut fh: FloatHistogram,
+    is_float: bool,
+) -> Result<FloatHistogram, HistogramError> {
     let wire_schema = ih.schema;
     let high = wire_schema > MAX_EXPONENTIAL_SCHEMA && wire_schema <= MAX_RESERVED_SCHEMA;
     if high {
@@ -151,17 +163,16 @@ pub fn decode(mut m: Reader<'_>, b: &mut Bounds<'_>) -> Result<WireHistogram, De
     } else {
         ih.validate().map(|()| ih.to_float())
     };
-    let h = h.map(|mut h| {
+    h.map(|mut h| {
         if high {
             h.schema = wire_schema;
             h.reduce_resolution(MAX_EXPONENTIAL_SCHEMA);
         }
         h
-    });
-    Ok(WireHistogram { t, start, h })
+    })
 }
 
-fn put_spans(w: &mut Writer, field: u32, spans: &[Span]) {
+pub(crate) fn put_spans(w: &mut Writer, field: u32, spans: &[Span]) {
     for s in spans {
         w.message(field, |m| {
             m.uint(1, zigzag(i64::from(s.offset)));
@@ -178,14 +189,14 @@ fn put_common(w: &mut Writer, t: i64, schema: i32, zt: f64, sum: f64, hint: Coun
     w.uint(15, t as u64);
 }
 
-fn packed_doubles(w: &mut Writer, field: u32, v: &[f64]) {
+pub(crate) fn packed_doubles(w: &mut Writer, field: u32, v: &[f64]) {
     if !v.is_empty() {
         let b: Vec<u8> = v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect();
         w.bytes(field, &b);
     }
 }
 
-fn packed_sints(w: &mut Writer, field: u32, v: &[i64]) {
+pub(crate) fn packed_sints(w: &mut Writer, field: u32, v: &[i64]) {
     if !v.is_empty() {
         let mut p = Writer::default();
         for x in v {
@@ -197,7 +208,15 @@ fn packed_sints(w: &mut Writer, field: u32, v: &[i64]) {
 
 /// Encodes an integer histogram as message `field` (senders, tests).
 pub fn encode_int(w: &mut Writer, field: u32, t: i64, h: &Histogram) {
+    encode_int_started(w, field, t, 0, h);
+}
+
+/// [`encode_int`] with a 2.0 start timestamp (`0`: none).
+pub fn encode_int_started(w: &mut Writer, field: u32, t: i64, start: i64, h: &Histogram) {
     w.message(field, |m| {
+        if start != 0 {
+            m.uint(17, start as u64);
+        }
         m.uint(1, h.count);
         m.uint(6, h.zero_count);
         put_common(

@@ -17,6 +17,8 @@ pub struct Request<'a> {
     pub req: WriteRequest<'a>,
     /// Start timestamp of each sample in `req.samples` (0: none).
     pub start_timestamps: Vec<i64>,
+    /// Start timestamp of each histogram in `req.histograms` (0: none).
+    pub histogram_starts: Vec<i64>,
     /// Exemplars received (not stored yet).
     pub exemplars: u64,
 }
@@ -127,10 +129,12 @@ fn decode_series<'a>(
                 bounds.push(&mut out.start_timestamps, st)?;
             }
             (3, WireType::Len) => {
-                // Start timestamps of histograms are not turned into zero
-                // histograms (floats only).
                 let h = super::histogram::decode(r.message()?, bounds)?;
+                let (start, valid) = (h.start, h.h.is_ok());
                 req.add_histogram(h, bounds)?;
+                if valid {
+                    bounds.push(&mut out.histogram_starts, start)?;
+                }
             }
             (4, _) => {
                 exemplars += 1;
@@ -165,7 +169,11 @@ fn decode_series<'a>(
         bounds.push(&mut req.labels, label)?;
     }
     if created != 0 {
-        for st in &mut out.start_timestamps[s0..] {
+        let hs0 = out.histogram_starts.len() - (req.histograms.len() - h0);
+        for st in out.start_timestamps[s0..]
+            .iter_mut()
+            .chain(&mut out.histogram_starts[hs0..])
+        {
             if *st == 0 {
                 *st = created;
             }
@@ -293,6 +301,22 @@ impl Encoder {
             }
             for (t, h) in floats {
                 super::histogram::encode_float(ts, 3, *t, h);
+            }
+        });
+    }
+
+    /// Adds a series of integer native histograms, each with its time and
+    /// start timestamp.
+    pub fn started_histogram_series<'s>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'s str, &'s str)>,
+        histograms: &[(i64, i64, hourglass_storage::Histogram)],
+    ) {
+        let packed = self.label_refs(labels);
+        self.series.message(5, |ts| {
+            ts.bytes(1, &packed);
+            for (t, start, h) in histograms {
+                super::histogram::encode_int_started(ts, 3, *t, *start, h);
             }
         });
     }

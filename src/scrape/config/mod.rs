@@ -11,6 +11,7 @@ pub use auth::{Authorization, BasicAuth};
 pub use sd::{DnsRecord, DnsSd, FileSd, HttpSd, StaticConfig};
 
 use super::relabel::Rule;
+pub use crate::ingest::metric_family::series::Options as HistogramOptions;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
@@ -114,6 +115,9 @@ with_limit_keys! {
         scrape_interval: Option<Dur>,
         scrape_timeout: Option<Dur>,
         scrape_protocols: Option<Vec<String>>,
+        scrape_native_histograms: Option<bool>,
+        #[serde(alias = "scrape_classic_histograms")]
+        always_scrape_classic_histograms: Option<bool>,
         #[serde(default)]
         external_labels: BTreeMap<String, String>,
         // Rule evaluation keys, not used by the scraper.
@@ -135,6 +139,9 @@ with_limit_keys! {
         scrape_timeout: Option<Dur>,
         scrape_protocols: Option<Vec<String>>,
         fallback_scrape_protocol: Option<String>,
+        scrape_native_histograms: Option<bool>,
+        #[serde(alias = "scrape_classic_histograms")]
+        always_scrape_classic_histograms: Option<bool>,
         metrics_path: Option<String>,
         scheme: Option<String>,
         #[serde(default)]
@@ -183,7 +190,7 @@ pub struct Limits {
 /// An exposition protocol a job may negotiate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// `PrometheusProto` (accepted in configs, never requested).
+    /// `PrometheusProto`: delimited `MetricFamily` messages.
     PrometheusProto,
     /// `PrometheusText0.0.4`
     PrometheusText004,
@@ -207,6 +214,15 @@ impl Protocol {
         })
     }
 }
+
+/// Prometheus 3's default order when native histograms are scraped.
+pub const PROTO_FIRST_PROTOCOLS: [Protocol; 5] = [
+    Protocol::PrometheusProto,
+    Protocol::OpenMetricsText100,
+    Protocol::OpenMetricsText001,
+    Protocol::PrometheusText100,
+    Protocol::PrometheusText004,
+];
 
 /// Prometheus 3's default order.
 pub const DEFAULT_PROTOCOLS: [Protocol; 4] = [
@@ -247,8 +263,13 @@ pub struct Global {
     pub scrape_interval: Duration,
     /// Default 10s.
     pub scrape_timeout: Duration,
-    /// Default [`DEFAULT_PROTOCOLS`].
+    /// Default [`DEFAULT_PROTOCOLS`] ([`PROTO_FIRST_PROTOCOLS`] with
+    /// native histograms).
     pub scrape_protocols: Vec<Protocol>,
+    /// `scrape_protocols` was set.
+    pub scrape_protocols_set: bool,
+    /// Native histograms by default (`scrape_native_histograms`).
+    pub histograms: HistogramOptions,
     /// Labels identifying this server (used for the schedule's phase).
     pub external_labels: BTreeMap<String, String>,
     /// Limits every job inherits.
@@ -268,6 +289,8 @@ pub struct Job {
     pub protocols: Vec<Protocol>,
     /// Parser when the response's Content-Type is unusable.
     pub fallback_protocol: Option<Protocol>,
+    /// `scrape_native_histograms`, `always_scrape_classic_histograms`.
+    pub histograms: HistogramOptions,
     /// Default `/metrics`.
     pub metrics_path: String,
     /// `http` (default) or `https`.
@@ -333,6 +356,8 @@ impl Default for Global {
             scrape_interval: Duration::from_secs(60),
             scrape_timeout: Duration::from_secs(10),
             scrape_protocols: DEFAULT_PROTOCOLS.to_vec(),
+            scrape_protocols_set: false,
+            histograms: HistogramOptions::default(),
             external_labels: BTreeMap::new(),
             limits: Limits::default(),
         }
@@ -425,6 +450,10 @@ pub(crate) fn yaml_place(e: &serde_saphyr::Error) -> (u64, u64, String) {
 
 fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
     let limits = raw.limits(&Limits::default());
+    let histograms = HistogramOptions {
+        native: raw.scrape_native_histograms.unwrap_or(false),
+        always_classic: raw.always_scrape_classic_histograms.unwrap_or(false),
+    };
     let interval = raw.scrape_interval.map_or(Duration::from_secs(60), |d| d.0);
     let timeout = raw.scrape_timeout.map_or(Duration::from_secs(10), |d| d.0);
     if interval.is_zero() {
@@ -448,7 +477,12 @@ fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
     Ok(Global {
         scrape_interval: interval,
         scrape_timeout: timeout.min(interval),
-        scrape_protocols: protocols(raw.scrape_protocols.as_deref(), "global")?,
+        scrape_protocols: match raw.scrape_protocols.as_deref() {
+            None if histograms.native => PROTO_FIRST_PROTOCOLS.to_vec(),
+            list => protocols(list, "global")?,
+        },
+        scrape_protocols_set: raw.scrape_protocols.is_some(),
+        histograms,
         external_labels: raw.external_labels,
         limits,
     })
@@ -482,8 +516,17 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         )));
     }
     let metrics_path = raw.metrics_path.unwrap_or_else(|| "/metrics".into());
+    let histograms = HistogramOptions {
+        native: raw
+            .scrape_native_histograms
+            .unwrap_or(global.histograms.native),
+        always_classic: raw
+            .always_scrape_classic_histograms
+            .unwrap_or(global.histograms.always_classic),
+    };
     let protocols = match raw.scrape_protocols.as_deref() {
         Some(list) => protocols(Some(list), &format!("job {name:?}"))?,
+        None if histograms.native && !global.scrape_protocols_set => PROTO_FIRST_PROTOCOLS.to_vec(),
         None => global.scrape_protocols.clone(),
     };
     let fallback_protocol = match raw.fallback_scrape_protocol.as_deref() {
@@ -517,6 +560,7 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         timeout,
         protocols,
         fallback_protocol,
+        histograms,
         metrics_path,
         scheme,
         params: raw.params,

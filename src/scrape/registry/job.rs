@@ -101,6 +101,7 @@ pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
         timeout: Duration::from_millis(t.timeout_ms),
         protocols: DEFAULT_PROTOCOLS.to_vec(),
         fallback_protocol: None,
+        histograms: Default::default(),
         metrics_path: endpoint.metrics_path.clone(),
         scheme: endpoint.scheme.clone(),
         params: endpoint.params.clone(),

@@ -193,7 +193,7 @@ impl HeadBatch for WriteBatch {
         for ss in &self.series {
             head.append_series(a, &ss.labels, &ss.samples, &[], None);
             if !ss.histograms.is_empty() {
-                head.append_histogram_series(a, &ss.labels, &ss.histograms);
+                head.append_histogram_series(a, &ss.labels, &ss.histograms, &[]);
             }
         }
     }
@@ -216,7 +216,12 @@ impl HeadBatch for BorrowedBatch<'_> {
                 None,
             );
             if !ss.histograms.is_empty() {
-                head.append_histogram_series(a, SortedPairs(&sorted), ss.histograms);
+                head.append_histogram_series(
+                    a,
+                    SortedPairs(&sorted),
+                    ss.histograms,
+                    ss.histogram_starts,
+                );
             }
         }
     }
@@ -302,14 +307,16 @@ impl Head {
         self.append_payload(a, key, Payload::Floats(samples, starts), known)
     }
 
-    /// Appends one series' native histogram samples.
+    /// Appends one series' native histogram samples; `starts` as for
+    /// [`Head::append_series`].
     pub(super) fn append_histogram_series(
         &self,
         a: &mut Appending<'_>,
         key: impl SeriesKey,
         histograms: &[(i64, FloatHistogram)],
+        starts: &[i64],
     ) {
-        self.append_payload(a, key, Payload::Histograms(histograms), None);
+        self.append_payload(a, key, Payload::Histograms(histograms, starts), None);
     }
 
     fn append_payload(
@@ -378,6 +385,7 @@ impl Head {
                 data = lock(&series.data);
             }
             let mut zeros = 0;
+            let mut zero_histograms = 0;
             a.base = data.newest;
             match payload {
                 Payload::Floats(samples, starts) => {
@@ -395,8 +403,16 @@ impl Head {
                         }
                     }
                 }
-                Payload::Histograms(hs) => {
-                    for (t, h) in hs {
+                Payload::Histograms(hs, starts) => {
+                    for (i, (t, h)) in hs.iter().enumerate() {
+                        if let Some(&st) = starts.get(i)
+                            && let Some(zero) =
+                                zero_histogram_at_start(&mut data, st, *t, h, &a.rules)
+                        {
+                            a.accepted_h.push((st, zero));
+                            zeros += 1;
+                            zero_histograms += 1;
+                        }
                         match data.append_histogram(*t, h, &a.rules) {
                             Outcome::Appended => a.accepted_h.push((*t, h.clone())),
                             Outcome::Duplicate => a.stats.duplicates += 1,
@@ -415,7 +431,7 @@ impl Head {
                 a.batch_min = a.batch_min.min(*t);
             }
             a.stats.start_zeros += zeros;
-            a.stats.histograms += a.accepted_h.len() as u64;
+            a.stats.histograms += a.accepted_h.len() as u64 - zero_histograms;
             a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
         if let Some(tapped) = a.tapped.as_mut()
@@ -503,21 +519,22 @@ impl Head {
 enum Payload<'p> {
     /// Floats with their start timestamps (one per sample, or none).
     Floats(&'p [Sample], &'p [i64]),
-    Histograms(&'p [(i64, FloatHistogram)]),
+    /// Histograms with their start timestamps (one per sample, or none).
+    Histograms(&'p [(i64, FloatHistogram)], &'p [i64]),
 }
 
 impl Payload<'_> {
     fn len(&self) -> usize {
         match self {
             Payload::Floats(s, _) => s.len(),
-            Payload::Histograms(h) => h.len(),
+            Payload::Histograms(h, _) => h.len(),
         }
     }
 
     fn time(&self, i: usize) -> i64 {
         match self {
             Payload::Floats(s, _) => s.get(i).map_or(0, |s| s.t),
-            Payload::Histograms(h) => h.get(i).map_or(0, |h| h.0),
+            Payload::Histograms(h, _) => h.get(i).map_or(0, |h| h.0),
         }
     }
 }
@@ -536,6 +553,28 @@ fn refuse_series(a: &mut Appending<'_>, why: SeriesRefusal, samples: usize) {
 /// does, it marks a (re)start newer than everything the series holds and
 /// older than the sample; the zero it stored, if any. Done under the
 /// series' lock so it is decided against the series' true last sample.
+/// [`zero_at_start`] for a histogram `h` at `t`: the zero is an empty
+/// histogram of its schema, zero threshold and custom bounds.
+fn zero_histogram_at_start(
+    data: &mut SeriesData,
+    st: i64,
+    t: i64,
+    h: &FloatHistogram,
+    rules: &Rules,
+) -> Option<FloatHistogram> {
+    let fresh = st > 0 && st < t && t <= rules.max_valid_t;
+    if !fresh || data.max_t_any().is_some_and(|last| st <= last) {
+        return None;
+    }
+    let zero = FloatHistogram {
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        custom_values: h.custom_values.clone(),
+        ..FloatHistogram::default()
+    };
+    (data.append_histogram(st, &zero, rules) == Outcome::Appended).then_some(zero)
+}
+
 fn zero_at_start(data: &mut SeriesData, st: i64, s: Sample, rules: &Rules) -> Option<Sample> {
     let fresh = st > 0 && st < s.t && s.t <= rules.max_valid_t;
     if !fresh || data.max_t().is_some_and(|last| st <= last) {

@@ -50,6 +50,9 @@ pub struct HandleSample {
     pub series: SeriesTarget,
     /// The sample.
     pub sample: Sample,
+    /// Its start timestamp (`0`: none), as for [`crate::SeriesRef`]:
+    /// a zero lands there when it is newer than the series' last sample.
+    pub start: i64,
 }
 
 impl HandleSample {
@@ -77,7 +80,16 @@ impl HandleBatch {
 
     /// Adds a sample.
     pub fn push(&mut self, series: SeriesTarget, sample: Sample) {
-        self.series.push(HandleSample { series, sample });
+        self.push_started(series, sample, 0);
+    }
+
+    /// Adds a sample with its start timestamp (`0`: none).
+    pub fn push_started(&mut self, series: SeriesTarget, sample: Sample, start: i64) {
+        self.series.push(HandleSample {
+            series,
+            sample,
+            start,
+        });
     }
 
     /// Samples in the batch.
@@ -104,11 +116,16 @@ impl Head {
         let mut a = self.appending(wal.is_some(), batch.series.len(), None);
         for e in &mut batch.series {
             let samples = std::slice::from_ref(&e.sample);
+            let starts: &[i64] = if e.start == 0 {
+                &[]
+            } else {
+                std::slice::from_ref(&e.start)
+            };
             let used = match &e.series {
                 SeriesTarget::Known(h) => {
-                    self.append_series(&mut a, &h.0.labels, samples, &[], Some(&h.0))
+                    self.append_series(&mut a, &h.0.labels, samples, starts, Some(&h.0))
                 }
-                SeriesTarget::Labels(l) => self.append_series(&mut a, l, samples, &[], None),
+                SeriesTarget::Labels(l) => self.append_series(&mut a, l, samples, starts, None),
             };
             if let Some(s) = used {
                 e.series = SeriesTarget::Known(SeriesHandle(s));

@@ -79,6 +79,9 @@ pub struct SeriesRef<'a> {
     pub start_timestamps: &'a [i64],
     /// Native histogram samples (time, histogram), in any order.
     pub histograms: &'a [(i64, FloatHistogram)],
+    /// Start timestamps of `histograms` as of `start_timestamps` (an
+    /// empty histogram of the same schema is the zero), or empty.
+    pub histogram_starts: &'a [i64],
 }
 
 impl SeriesRef<'_> {
@@ -125,6 +128,7 @@ impl<'a> BorrowedBatch<'a> {
             samples,
             start_timestamps,
             histograms: &[],
+            histogram_starts: &[],
         });
     }
 
@@ -134,11 +138,23 @@ impl<'a> BorrowedBatch<'a> {
         labels: &'a [(&'a str, &'a str)],
         histograms: &'a [(i64, FloatHistogram)],
     ) {
+        self.push_histograms_with_starts(labels, histograms, &[]);
+    }
+
+    /// Adds native histogram samples for a series with their start
+    /// timestamps (one per histogram, or empty).
+    pub fn push_histograms_with_starts(
+        &mut self,
+        labels: &'a [(&'a str, &'a str)],
+        histograms: &'a [(i64, FloatHistogram)],
+        histogram_starts: &'a [i64],
+    ) {
         self.series.push(SeriesRef {
             labels,
             samples: &[],
             start_timestamps: &[],
             histograms,
+            histogram_starts,
         });
     }
 
