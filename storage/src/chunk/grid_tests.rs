@@ -234,3 +234,26 @@ fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
         encode_cold(&reset).unwrap().as_bytes().len()
     );
 }
+
+#[test]
+fn a_range_ending_between_samples_of_a_shifted_grid_keeps_the_sample_before_it() {
+    // Every offset is -1 (tw = 0, tbase = -1): the index of the first
+    // sample after the range must count the time base.
+    let samples = [
+        Sample::new(-2, 0.0),
+        Sample::new(14_999, 0.0),
+        Sample::new(30_001, 0.0),
+    ];
+    let c = grid::encode(&samples).unwrap();
+    for (from, to, want) in [
+        (-2, 14_999, &samples[..2]),
+        (-2, 15_000, &samples[..2]),
+        (-1, 14_999, &samples[1..2]),
+        (14_999, 30_001, &samples[1..]),
+        (15_000, 30_000, &samples[..0]),
+    ] {
+        let mut got = Vec::new();
+        c.view().decode_range_into(from, to, &mut got).unwrap();
+        assert_eq!(got, want, "{from}..={to}");
+    }
+}

@@ -355,9 +355,13 @@ impl<'a> Packed<'a> {
                 }
                 return lo;
             }
-            let i =
-                (i128::from(t) - i128::from(self.t0) + i128::from(self.d) - 1) / i128::from(self.d);
-            u16::try_from(i).map_or(self.count, |i| i.min(self.count))
+            // Samples after the first sit at t0 + d·i + tbase (a grid chunk
+            // whose offsets are all one value): the first i at or after t.
+            let i = (i128::from(t) - i128::from(self.t0) - i128::from(self.tbase)
+                + i128::from(self.d)
+                - 1)
+                / i128::from(self.d);
+            u16::try_from(i.max(1)).map_or(self.count, |i| i.min(self.count))
         };
         let lo = at_or_after(from);
         let hi = if to == i64::MAX {
