@@ -157,6 +157,8 @@ for ds in $DATASETS; do
     fi
     launch_timed "$sys" "$dir"
     record "$sys" "$ds" restart_s "$ready_s"
+    record "$sys" "$ds" restart_cpu_s "$(cpu_s "$pid")"
+    record "$sys" "$ds" restart_load "$(cut -d' ' -f1 /proc/loadavg)"
     stop "$pid"
     if [ "$sys" = hourglass ] && [ "$ds" = aligned ] && [ "$KILL9" = 1 ]; then
       # The same ingest, then kill -9: the head comes back from the WAL.
@@ -197,6 +199,8 @@ rows = [
     ("peak RSS, MB", "peak_rss_mb"),
     ("peak RSS per series, bytes", "peak_rss_b_per_series"),
     ("restart to ready after a graceful stop, s", "restart_s"),
+    ("  CPU seconds at ready (user + system)", "restart_cpu_s"),
+    ("  load average at that restart", "restart_load"),
     ("ingest CPU per sample, µs", "ingest_cpu_us_per_sample"),
     ("query suite, ms (sum of medians)", "query_suite_ms"),
 ]
