@@ -215,6 +215,8 @@ for n in sorted({k[0] for k in r}):
         for label, key in rows:
             vals = [r[(n, s, ds)].get(key, "—") for s, _ in names]
             try:
+                if key == "restart_load":
+                    raise ValueError("no ratio of loads")
                 ratio = f"{float(vals[2]) / float(vals[1]):.2f}×"
             except (ValueError, ZeroDivisionError):
                 ratio = "—"

@@ -19,14 +19,6 @@ use std::marker::PhantomData;
 use std::ops::Bound;
 use std::sync::Arc;
 
-/// Adds `id` to `bm`. Ids are mostly handed out in increasing order (new
-/// series, replay), which roaring appends without searching.
-fn add_id(bm: &mut RoaringBitmap, id: u32) {
-    if bm.try_push(id).is_err() {
-        bm.insert(id);
-    }
-}
-
 /// All postings of one label name.
 #[derive(Debug, Default, Clone)]
 struct NamePostings {
@@ -63,15 +55,17 @@ impl<Id: PostingId> MemPostings<Id> {
     /// Indexes series `id` under each of its label pairs.
     pub fn add(&mut self, id: Id, labels: &Labels) {
         let id = id.raw();
-        add_id(&mut self.all, id);
+        self.all.insert(id);
         for l in labels.iter() {
             let np = match self.names.get_mut(&*l.name) {
                 Some(np) => np,
                 None => self.names.entry(l.name.clone()).or_default(),
             };
-            add_id(&mut np.any, id);
+            np.any.insert(id);
             match np.values.get_mut(&*l.value) {
-                Some(bm) => add_id(bm, id),
+                Some(bm) => {
+                    bm.insert(id);
+                }
                 None => {
                     let mut bm = RoaringBitmap::new();
                     bm.insert(id);
