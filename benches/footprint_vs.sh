@@ -142,6 +142,8 @@ for ds in $DATASETS; do
     fi
     launch_timed "$sys" "$dir"
     record "$sys" "$ds" restart_s "$ready_s"
+    record "$sys" "$ds" restart_cpu_s "$(cpu_s "$pid")"
+    record "$sys" "$ds" restart_load "$(cut -d' ' -f1 /proc/loadavg)"
     stop "$pid"
     if [ "$sys" = hourglass ] && [ "$ds" = aligned ] && [ "$KILL9" = 1 ]; then
       # The same ingest, then kill -9: the head comes back from the WAL.
@@ -182,6 +184,8 @@ rows = [
     ("peak RSS, MB", "peak_rss_mb"),
     ("peak RSS per series, bytes", "peak_rss_b_per_series"),
     ("restart to ready after a graceful stop, s", "restart_s"),
+    ("  CPU seconds at ready (user + system)", "restart_cpu_s"),
+    ("  load average at that restart", "restart_load"),
     ("ingest CPU per sample, µs", "ingest_cpu_us_per_sample"),
     ("query suite, ms (sum of medians)", "query_suite_ms"),
 ]
@@ -196,6 +200,8 @@ for n in sorted({k[0] for k in r}):
         for label, key in rows:
             vals = [r[(n, s, ds)].get(key, "—") for s, _ in names]
             try:
+                if key == "restart_load":
+                    raise ValueError("no ratio of loads")
                 ratio = f"{float(vals[2]) / float(vals[1]):.2f}×"
             except (ValueError, ZeroDivisionError):
                 ratio = "—"

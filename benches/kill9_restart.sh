@@ -8,8 +8,13 @@
 # seconds at ready and the load average; also the ingest CPU per sample. Loopback only; every server is
 # stopped at the end.
 #
+# GRACEFUL=1: each binary first starts on its copy, is stopped with SIGTERM
+# (writing its own stop checkpoint, in its own format), and the restart
+# after that graceful stop is timed instead.
+#
 #   SKIP_BUILD=1 BINS="/tmp/hourglass-before target/release/hourglass" benches/kill9_restart.sh
 #   SERIES=10000 HOURS=2 ROUNDS=5 KEEP=/tmp/killed benches/kill9_restart.sh
+#   SKIP_BUILD=1 SERIES=100000 SCRAPES=20 GRACEFUL=1 BINS="/tmp/hourglass-before target/release/hourglass" benches/kill9_restart.sh
 set -euo pipefail
 SERIES=${SERIES:-10000}
 HOURS=${HOURS:-2}
@@ -19,7 +24,8 @@ HG_PORT=${HG_PORT:-19287}
 source "$(dirname "$0")/common.sh"
 BINS=${BINS:-$bin}
 
-stream_span "$HOURS"
+GRACEFUL=${GRACEFUL:-0}
+stream_span "$HOURS" "${SCRAPES:-}"
 url="http://127.0.0.1:$HG_PORT"
 
 HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/src" --retention 0 \
@@ -43,6 +49,15 @@ for round in $(seq "$ROUNDS"); do
   for b in $BINS; do
     rm -rf "$work/run"
     cp -r "$work/src" "$work/run"
+    if [ "$GRACEFUL" = 1 ]; then
+      HOURGLASS_NO_SELF_SCRAPE=true "$b" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/run" --retention 0 \
+        >"$work/run.log" 2>&1 &
+      pid=$!
+      pids+=("$pid")
+      wait_http "$url/-/ready"
+      kill -TERM "$pid"
+      wait "$pid" 2>/dev/null || true
+    fi
     sync
     t0=$(date +%s%N)
     HOURGLASS_NO_SELF_SCRAPE=true "$b" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$work/run" --retention 0 \

@@ -44,10 +44,14 @@ pub fn encode_uvarint<const N: usize>(buf: &mut [u8; N], mut x: u64) -> usize {
 
 /// Appends `x` as a varint.
 #[inline]
-pub fn put_uvarint(out: &mut Vec<u8>, x: u64) {
-    let mut buf = [0u8; MAX_VARINT_BYTES];
-    let n = encode_uvarint(&mut buf, x);
-    out.extend_from_slice(&buf[..n]);
+pub fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    // Byte by byte: a copy of a variable length is a call to memcpy, which
+    // costs more than the one or two bytes most varints take.
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
 }
 
 /// Appends `x` zigzag-mapped, as a varint.
@@ -117,6 +121,9 @@ mod tests {
             let mut out = Vec::new();
             put_uvarint(&mut out, x);
             assert!(out.len() <= MAX_VARINT_BYTES);
+            let mut buf = [0u8; MAX_VARINT_BYTES];
+            let n = encode_uvarint(&mut buf, x);
+            assert_eq!(out, buf[..n], "{x}");
             out.push(0xAA);
             let (got, n) = decode_uvarint(&out).unwrap();
             assert_eq!((got, n), (x, out.len() - 1), "{x}");

@@ -3,8 +3,11 @@
 //! what the chunks cost and replay adopts them without re-encoding.
 //!
 //! ```text
-//! record   = version:u8 (=2) kind:u8 (=2 series) uvarint n, n × series
-//! series   = uvarint ref, labels (as in batch records),
+//! record   = version:u8 (=3) kind:u8 (=2 series)
+//!            uvarint nsyms, nsyms × str (the record's label strings, each once)
+//!            uvarint n, n × series
+//! series   = uvarint ref, uvarint nlabels, nlabels × (uvarint name, uvarint value)
+//!            (indexes into the record's strings),
 //!            newest, uvarint nchunks, nchunks × chunk, uvarint nooo, nooo × ooo
 //! newest   = u8 0 (none) | u8 1, zigzag-uvarint t, value 8 bytes LE
 //!            (the newest in-order sample, kept when its chunk moved to a
@@ -17,18 +20,24 @@
 //! ```
 //!
 //! Chunks are in time order and disjoint; the open chunk is written as a
-//! sealed copy after the sealed ones. Version 1 checkpoints hold batch
-//! records instead, which replay still reads.
+//! sealed copy after the sealed ones. Each string is read (and interned by
+//! the head) once per record, not once per series. Version 2 records
+//! spell every series' labels out (as batch records do), version 1
+//! checkpoints hold batch records instead; replay reads both.
 
 use super::series::HeadChunk;
-use super::wal_records::{Reader, RecordError, VERSION, put_labels};
+use super::wal_records::{Reader, RecordError, VERSION, put_str};
 use crate::chunk::Chunk;
 use crate::encoding::{put_uvarint, zigzag};
-use crate::model::labels::Labels;
+use crate::model::labels::{Label, Labels};
 use crate::model::refs::{HeadRef, PostingId};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Record kind: series with their chunks (checkpoints only).
 pub(crate) const KIND_SERIES: u8 = 2;
+/// The version written: labels as indexes into the record's strings.
+pub(crate) const VERSION_SYMBOLS: u8 = 3;
 /// A record is finished once it holds this many series (damage to one
 /// costs these series' head data) or this many bytes.
 pub(crate) const MAX_RECORD_SERIES: u64 = 256;
@@ -49,47 +58,43 @@ pub(crate) fn is_series_record(b: &[u8]) -> bool {
     b.get(1) == Some(&KIND_SERIES)
 }
 
-/// Builds series records.
+/// Builds series records (version 3).
 #[derive(Debug, Default)]
 pub(crate) struct SeriesRecordWriter {
     body: Vec<u8>,
     n: u64,
+    /// The record's strings, encoded in order of first use.
+    syms: Vec<u8>,
+    /// Each string's index in `syms`.
+    sym_ids: HashMap<Arc<str>, u64>,
 }
 
 impl SeriesRecordWriter {
+    fn sym(&mut self, s: &Arc<str>) -> u64 {
+        if let Some(&i) = self.sym_ids.get(&**s) {
+            return i;
+        }
+        let i = self.sym_ids.len() as u64;
+        put_str(&mut self.syms, s);
+        self.sym_ids.insert(Arc::clone(s), i);
+        i
+    }
+
     pub(crate) fn add(&mut self, e: &SeriesEntry) {
-        let b = &mut self.body;
         self.n += 1;
-        put_uvarint(b, u64::from(e.id.raw()));
-        put_labels(b, &e.labels);
-        match e.newest {
-            None => b.push(0),
-            Some((t, bits)) => {
-                b.push(1);
-                put_uvarint(b, zigzag(t));
-                b.extend_from_slice(&bits.to_le_bytes());
-            }
+        put_uvarint(&mut self.body, u64::from(e.id.raw()));
+        put_uvarint(&mut self.body, e.labels.len() as u64);
+        for l in e.labels.iter() {
+            let (name, value) = (self.sym(&l.name), self.sym(&l.value));
+            put_uvarint(&mut self.body, name);
+            put_uvarint(&mut self.body, value);
         }
-        put_uvarint(b, e.chunks.len() as u64);
-        for c in &e.chunks {
-            put_uvarint(b, zigzag(c.min_t));
-            put_uvarint(b, c.max_t.wrapping_sub(c.min_t) as u64);
-            let bytes = c.chunk.as_bytes();
-            put_uvarint(b, bytes.len() as u64);
-            b.extend_from_slice(bytes);
-        }
-        put_uvarint(b, e.ooo.len() as u64);
-        let mut prev = 0i64;
-        for &(t, bits) in &e.ooo {
-            put_uvarint(b, zigzag(t.wrapping_sub(prev)));
-            b.extend_from_slice(&bits.to_le_bytes());
-            prev = t;
-        }
+        put_data(&mut self.body, e);
     }
 
     /// Whether the record is as large as it should get.
     pub(crate) fn full(&self) -> bool {
-        self.n >= MAX_RECORD_SERIES || self.body.len() >= TARGET_RECORD_BYTES
+        self.n >= MAX_RECORD_SERIES || self.body.len() + self.syms.len() >= TARGET_RECORD_BYTES
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -98,30 +103,105 @@ impl SeriesRecordWriter {
 
     /// The record, leaving the writer empty.
     pub(crate) fn take(&mut self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.body.len() + 12);
-        out.push(VERSION);
+        let mut out = Vec::with_capacity(self.body.len() + self.syms.len() + 22);
+        out.push(VERSION_SYMBOLS);
         out.push(KIND_SERIES);
+        put_uvarint(&mut out, self.sym_ids.len() as u64);
+        out.append(&mut self.syms);
         put_uvarint(&mut out, self.n);
         out.append(&mut self.body);
         self.n = 0;
+        self.sym_ids.clear();
         out
     }
 }
 
+/// A series' samples as both versions write them: newest, chunks, ooo.
+fn put_data(b: &mut Vec<u8>, e: &SeriesEntry) {
+    match e.newest {
+        None => b.push(0),
+        Some((t, bits)) => {
+            b.push(1);
+            put_uvarint(b, zigzag(t));
+            b.extend_from_slice(&bits.to_le_bytes());
+        }
+    }
+    put_uvarint(b, e.chunks.len() as u64);
+    for c in &e.chunks {
+        put_uvarint(b, zigzag(c.min_t));
+        put_uvarint(b, c.max_t.wrapping_sub(c.min_t) as u64);
+        let bytes = c.chunk.as_bytes();
+        put_uvarint(b, bytes.len() as u64);
+        b.extend_from_slice(bytes);
+    }
+    put_uvarint(b, e.ooo.len() as u64);
+    let mut prev = 0i64;
+    for &(t, bits) in &e.ooo {
+        put_uvarint(b, zigzag(t.wrapping_sub(prev)));
+        b.extend_from_slice(&bits.to_le_bytes());
+        prev = t;
+    }
+}
+
+/// A version 2 series record (as written up to issue #15's second
+/// round), for the tests that read old checkpoints.
+#[cfg(test)]
+pub(crate) fn encode_v2(entries: &[SeriesEntry]) -> Vec<u8> {
+    use super::wal_records::put_labels;
+    let mut out = vec![VERSION, KIND_SERIES];
+    put_uvarint(&mut out, entries.len() as u64);
+    for e in entries {
+        put_uvarint(&mut out, u64::from(e.id.raw()));
+        put_labels(&mut out, &e.labels);
+        put_data(&mut out, e);
+    }
+    out
+}
+
 /// Decodes one series record. Never panics on any input.
 pub(crate) fn decode(b: &[u8]) -> Result<Vec<SeriesEntry>, RecordError> {
+    decode_with(b, &mut |s| Arc::from(s))
+}
+
+/// Decodes one series record, every label string taken through `intern`
+/// (the head's interner: one look per string and record in version 3).
+/// Never panics on any input.
+pub(crate) fn decode_with(
+    b: &[u8],
+    intern: &mut dyn FnMut(&str) -> Arc<str>,
+) -> Result<Vec<SeriesEntry>, RecordError> {
     let mut r = Reader::new(b);
-    if r.u8()? != VERSION {
+    let version = r.u8()?;
+    if version != VERSION && version != VERSION_SYMBOLS {
         return r.err("unknown record version");
     }
     if r.u8()? != KIND_SERIES {
         return r.err("unknown record kind");
     }
+    let mut syms: Vec<Arc<str>> = Vec::new();
+    if version == VERSION_SYMBOLS {
+        let nsyms = r.count(1)?;
+        syms.reserve(nsyms);
+        for _ in 0..nsyms {
+            syms.push(intern(r.str()?));
+        }
+    }
     let n = r.count(5)?;
     let mut out = Vec::with_capacity(n);
+    let mut pairs: Vec<Label> = Vec::new();
     for _ in 0..n {
         let id = HeadRef::from_raw(r.id()?);
-        let labels = r.labels()?;
+        let nl = r.count(2)?;
+        pairs.clear();
+        for _ in 0..nl {
+            let (name, value) = if version == VERSION_SYMBOLS {
+                (sym(&mut r, &syms)?, sym(&mut r, &syms)?)
+            } else {
+                (intern(r.str()?), intern(r.str()?))
+            };
+            pairs.push(Label { name, value });
+        }
+        let labels = sorted_labels(&mut pairs);
         let newest = match r.u8()? {
             0 => None,
             1 => {
@@ -174,12 +254,60 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<SeriesEntry>, RecordError> {
     Ok(out)
 }
 
+/// The string a symbol index names.
+fn sym(r: &mut Reader<'_>, syms: &[Arc<str>]) -> Result<Arc<str>, RecordError> {
+    let i = r.uvarint()?;
+    match usize::try_from(i).ok().and_then(|i| syms.get(i)) {
+        Some(s) => Ok(Arc::clone(s)),
+        None => r.err("label string index out of range"),
+    }
+}
+
+/// Labels as [`Labels::from_pairs`] makes them (empty values dropped,
+/// sorted by name, stable), keeping the strings given.
+fn sorted_labels(pairs: &mut Vec<Label>) -> Labels {
+    pairs.retain(|l| !l.value.is_empty());
+    if !pairs.is_sorted_by(|a, b| a.name <= b.name) {
+        pairs.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Labels::from_sorted(std::mem::take(pairs))
+}
+
 /// Fuzz body of `fuzz/fuzz_targets/wal_records_decode.rs`: both decoders on
 /// arbitrary bytes (version 3 batches with and without their bases); a batch record that decodes re-encodes to one that
 /// decodes to the same samples.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
-    let _ = decode(data);
+    // A series record that decodes is written again (version 3) alike.
+    if let Ok(entries) = decode(data) {
+        let mut w = SeriesRecordWriter::default();
+        for e in &entries {
+            w.add(e);
+        }
+        let again = if w.is_empty() {
+            Vec::new()
+        } else {
+            match decode(&w.take()) {
+                Ok(a) => a,
+                Err(e) => panic!("re-encoded series record does not decode: {e:?}"),
+            }
+        };
+        assert_eq!(again.len(), entries.len(), "series lost in re-encoding");
+        for (a, e) in again.iter().zip(&entries) {
+            assert!(a.id == e.id && a.labels == e.labels && a.newest == e.newest);
+            assert_eq!(a.ooo, e.ooo, "re-encoded out-of-order samples differ");
+            let bytes = |c: &[HeadChunk]| -> Vec<(i64, i64, Vec<u8>)> {
+                c.iter()
+                    .map(|c| (c.min_t, c.max_t, c.chunk.as_bytes().to_vec()))
+                    .collect()
+            };
+            assert_eq!(
+                bytes(&a.chunks),
+                bytes(&e.chunks),
+                "re-encoded chunks differ"
+            );
+        }
+    }
     let _ = super::wal_records::decode(data);
     // Every base found (a fixed value), so version 3 links are followed.
     let mut any_base = |_, _| Some(2.5f64.to_bits());
@@ -274,6 +402,104 @@ mod tests {
         // 250 samples of a regular series: a few hundred bytes, not 4 KB.
         println!("series record: {} bytes for 251 samples", b.len());
         assert!(b.len() < 1000, "{}", b.len());
+    }
+
+    /// Series of node-exporter-like hosts: four labels, names and most
+    /// values shared.
+    fn host_entries(hosts: u32) -> Vec<SeriesEntry> {
+        let mut out = Vec::new();
+        for h in 0..hosts {
+            for i in 0..100u32 {
+                let mut e = entry(h * 100 + i, 20);
+                let instance = format!("10.0.{h}.1:9100");
+                let (cpu, mode) = (
+                    (i % 8).to_string(),
+                    ["idle", "user", "system"][(i % 3) as usize],
+                );
+                e.labels = Labels::from_pairs([
+                    ("__name__", "node_cpu_seconds_total"),
+                    ("cpu", cpu.as_str()),
+                    ("instance", instance.as_str()),
+                    ("job", "node"),
+                    ("mode", mode),
+                ]);
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn version_2_series_records_still_decode() {
+        let want = [entry(0, 0), entry(7, 250), entry(8, 1)];
+        let got = decode(&encode_v2(&want)).unwrap();
+        assert_eq!(got.len(), 3);
+        for (g, e) in got.iter().zip(&want) {
+            assert_eq!(
+                (g.id, &g.labels, g.newest, &g.ooo),
+                (e.id, &e.labels, e.newest, &e.ooo)
+            );
+            assert_eq!(g.chunks.len(), e.chunks.len());
+        }
+        fuzz_decode(&encode_v2(&want));
+    }
+
+    #[test]
+    fn series_records_look_each_string_up_once_and_share_it() {
+        let entries = host_entries(10);
+        let (mut v3, mut records) = (0usize, Vec::new());
+        let mut w = SeriesRecordWriter::default();
+        for e in &entries {
+            w.add(e);
+            if w.full() {
+                records.push(w.take());
+            }
+        }
+        records.push(w.take());
+        let mut looks = 0usize;
+        let mut seen: HashMap<String, Arc<str>> = HashMap::new();
+        let mut got = Vec::new();
+        for r in &records {
+            v3 += r.len();
+            got.extend(
+                decode_with(r, &mut |s| {
+                    looks += 1;
+                    Arc::clone(seen.entry(s.to_string()).or_insert_with(|| Arc::from(s)))
+                })
+                .unwrap(),
+            );
+        }
+        let v2: usize = entries.chunks(256).map(|c| encode_v2(c).len()).sum();
+        println!(
+            "1,000 series of 10 hosts, 20 samples each: version 3 {v3} bytes, version 2 {v2} ({:.2}×); {looks} string lookups for {} labels",
+            v3 as f64 / v2 as f64,
+            entries.len() * 5
+        );
+        assert_eq!(got.len(), entries.len());
+        for (g, e) in got.iter().zip(&entries) {
+            assert_eq!((g.id, &g.labels), (e.id, &e.labels));
+        }
+        // Each record looks a string up once, not once per series.
+        assert!(looks < entries.len(), "{looks} lookups");
+        let job = |e: &SeriesEntry| {
+            e.labels
+                .iter()
+                .find(|l| &*l.name == "job")
+                .map(|l| Arc::clone(&l.value))
+        };
+        assert!(Arc::ptr_eq(
+            &job(&got[0]).unwrap(),
+            &job(&got[999]).unwrap()
+        ));
+        assert!(v3 < v2, "version 3 {v3} bytes, version 2 {v2}");
+    }
+
+    #[test]
+    fn a_label_string_index_past_the_table_is_damage() {
+        // One string ("a"), one series naming string 1.
+        let b = [3u8, 2, 1, 1, b'a', 1, 0, 1, 0, 1, 0, 0, 0];
+        let e = decode(&b).unwrap_err();
+        assert_eq!(e.reason, "label string index out of range");
     }
 
     #[test]

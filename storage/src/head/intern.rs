@@ -23,21 +23,36 @@ impl Default for Interner {
 }
 
 impl Interner {
-    fn intern(&self, s: &Arc<str>) -> Arc<str> {
+    fn shard(&self, s: &str) -> std::sync::MutexGuard<'_, HashSet<Arc<str>>> {
         // Cheap shard choice: length and first/last bytes.
         let b = s.as_bytes();
         let first = usize::from(b.first().copied().unwrap_or(0));
         let last = usize::from(b.last().copied().unwrap_or(0));
         let k = b.len() ^ (first * 7) ^ (last * 13);
-        let mut set = match self.shards[k % SHARDS].lock() {
+        match self.shards[k % SHARDS].lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        };
+        }
+    }
+
+    fn intern(&self, s: &Arc<str>) -> Arc<str> {
+        let mut set = self.shard(s);
         if let Some(x) = set.get(&**s) {
             return Arc::clone(x);
         }
         set.insert(Arc::clone(s));
         Arc::clone(s)
+    }
+
+    /// The shared copy of `s`, made if it is new.
+    pub(crate) fn intern_str(&self, s: &str) -> Arc<str> {
+        let mut set = self.shard(s);
+        if let Some(x) = set.get(s) {
+            return Arc::clone(x);
+        }
+        let x: Arc<str> = Arc::from(s);
+        set.insert(Arc::clone(&x));
+        x
     }
 
     /// The same labels, their strings replaced by the shared copies.

@@ -161,6 +161,14 @@ pub(crate) enum Admit<'a> {
     Writer(Option<&'a Arc<SeriesQuota>>),
 }
 
+/// Whether labels handed to [`Head::create_with`] hold the head's
+/// interned strings already (a checkpoint's, interned as decoded).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Interned {
+    Yes,
+    No,
+}
+
 /// Head statistics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeadStats {
@@ -268,6 +276,18 @@ impl Head {
         id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
+        self.create_with(hash, labels, id, admit, Interned::No)
+    }
+
+    /// [`Head::create`], told whether `labels` hold the interner's strings.
+    fn create_with(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        id: Option<HeadRef>,
+        admit: Admit<'_>,
+        interned: Interned,
+    ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
         if let Some(s) = shard.get(&hash).and_then(|slot| slot.find(labels)) {
             return Ok(Arc::clone(s));
@@ -294,7 +314,11 @@ impl Head {
             Some(id) => id,
             None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
-        let s = Arc::new(MemSeries::new(id, self.interner.labels(labels), owner));
+        let labels = match interned {
+            Interned::Yes => labels.clone(),
+            Interned::No => self.interner.labels(labels),
+        };
+        let s = Arc::new(MemSeries::new(id, labels, owner));
         let slot = id.index();
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);

@@ -4,7 +4,7 @@ use super::checkpoint_records::SeriesEntry;
 use super::replay_decode::{Decoded, Item, decode_record};
 use super::series::{Outcome, Rules};
 use super::wal_records::BatchRecord;
-use super::{Admit, Head, lock};
+use super::{Admit, Head, Interned, lock};
 use crate::error::StorageError;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
@@ -63,7 +63,8 @@ impl Head {
             Ok(mut item) => {
                 if item.decode_again(self) {
                     let mut resolve = |id, t| self.stored_value(id, t);
-                    item.decoded = decode_record(item.lsn, &item.data, &mut resolve);
+                    item.decoded =
+                        decode_record(item.lsn, &item.data, &mut resolve, &self.interner);
                 }
                 if self.apply_or_set_aside(item.lsn, item.decoded, &mut stats) && !item.checkpoint {
                     waiting.push((item.lsn, item.data));
@@ -141,7 +142,7 @@ impl Head {
             waiting.retain(|(lsn, data)| {
                 let mut again = ReplayStats::default();
                 let mut resolve = |id, t| self.stored_value(id, t);
-                let waits = decode_record(*lsn, data, &mut resolve)
+                let waits = decode_record(*lsn, data, &mut resolve, &self.interner)
                     .and_then(|d| self.apply_decoded(*lsn, d, false, &mut again))
                     .unwrap_or(false);
                 stats.samples += again.samples;
@@ -209,8 +210,15 @@ impl Head {
                         reason: "series ref redefined with other labels",
                     });
                 }
-                // Replay is never refused by limits.
-                None => match self.get_or_create(&e.labels, Some(e.id), Admit::Replay) {
+                // Replay is never refused by limits; the decoder interned
+                // the labels already.
+                None => match self.create_with(
+                    e.labels.stable_hash(),
+                    &e.labels,
+                    Some(e.id),
+                    Admit::Replay,
+                    Interned::Yes,
+                ) {
                     Ok(s) => s,
                     Err(_) => continue,
                 },

@@ -13,6 +13,7 @@
 //! every record is in, as any group waiting for its base.
 
 use super::checkpoint_records::{self, SeriesEntry};
+use super::intern::Interner;
 use super::linked_records;
 use super::wal_records::{BatchRecord, RecordError};
 use super::{Head, lock};
@@ -66,11 +67,13 @@ impl Item {
     }
 }
 
-/// Decodes a record; `resolve` finds a linked group's base sample.
+/// Decodes a record; `resolve` finds a linked group's base sample, a
+/// series record's label strings come from `interner`.
 pub(super) fn decode_record(
     lsn: u64,
     data: &[u8],
     resolve: &mut dyn FnMut(HeadRef, i64) -> Option<u64>,
+    interner: &Interner,
 ) -> Result<Decoded, StorageError> {
     let bad = |e: RecordError| StorageError::BadWalRecord {
         lsn,
@@ -78,7 +81,7 @@ pub(super) fn decode_record(
         reason: e.reason,
     };
     if checkpoint_records::is_series_record(data) {
-        return checkpoint_records::decode(data)
+        return checkpoint_records::decode_with(data, &mut |s| interner.intern_str(s))
             .map(Decoded::Series)
             .map_err(bad);
     }
@@ -205,7 +208,7 @@ impl Head {
             }
             None => self.stored_value(id, t),
         };
-        let decoded = decode_record(lsn, &data, &mut resolve);
+        let decoded = decode_record(lsn, &data, &mut resolve, &self.interner);
         if let Ok(d) = &decoded {
             shadow.note_decoded(d);
         }
