@@ -228,7 +228,10 @@ fn serve_merges_days_of_past_data_on_schedule_and_a_stop_leaves_hours_in_cold_ch
     println!("partitions after the stop: {parts:?}");
     assert_eq!(
         parts,
-        [("2024-01-01".to_string(), 4), ("2024-01-02T00".to_string(), 4)]
+        [
+            ("2024-01-01".to_string(), 4),
+            ("2024-01-02T00".to_string(), 4)
+        ]
     );
     let again = Server::start(tmp.path(), &flags);
     let end = T0 + 27 * 3_600_000;

@@ -168,13 +168,19 @@ impl Anatomy {
             c.samples
         );
         for (what, b) in [
-            ("chunk headers (framing, CRC, first sample, widths)", c.header_bytes),
+            (
+                "chunk headers (framing, CRC, first sample, widths)",
+                c.header_bytes,
+            ),
             ("time fields (grid)", c.time_bytes),
             ("value fields (packed, grid)", c.value_bytes),
             ("XOR streams (time and value)", c.xor_bytes),
             ("histogram chunks", self.histogram_bytes),
             ("indexes", self.index_bytes),
-            ("other (meta.json, downsampled, file headers)", self.other_bytes),
+            (
+                "other (meta.json, downsampled, file headers)",
+                self.other_bytes,
+            ),
         ] {
             let _ = writeln!(out, "  {what:<48} {b:>12} {:>8.3} B/sample", per(b));
         }

@@ -22,6 +22,7 @@
 
 mod support;
 
+use hourglass_storage::chunk::{self, ColdEncoder};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::path::Path;
 use support::Rng;
@@ -192,6 +193,8 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
         .take(n)
         .collect();
     let (mut ingest_ns, mut persist_ns) = (0u64, 0u64);
+    // The last hour of every series, for the encoders' A/B below.
+    let mut last_hour: Vec<Vec<Sample>> = vec![Vec::new(); series.len()];
     let scrapes = hours * H / STEP;
     for k in 0..scrapes {
         let c0 = thread_cpu_ns();
@@ -208,6 +211,11 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
                 vec![Sample::new(T0 + k * STEP + j, s.value)],
             );
         }
+        if k >= scrapes - H / STEP {
+            for (s, h) in b.series.iter().zip(&mut last_hour) {
+                h.extend_from_slice(&s.samples);
+            }
+        }
         st.append(&b).unwrap();
         let c1 = thread_cpu_ns();
         ingest_ns += c1 - c0;
@@ -216,6 +224,25 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
             persist_ns += thread_cpu_ns() - c1;
         }
     }
+    // What one series-hour costs to encode for a partition: the head's
+    // encodings (XOR, packed) against the cold ones (grid too), the same
+    // runs, five rounds each, alternating.
+    let (mut hot_ns, mut cold_ns, mut hot_b, mut cold_b) = (0u64, 0u64, 0usize, 0usize);
+    for _ in 0..5 {
+        let c0 = thread_cpu_ns();
+        hot_b = last_hour
+            .iter()
+            .map(|h| chunk::encode(h).unwrap().as_bytes().len())
+            .sum();
+        let c1 = thread_cpu_ns();
+        cold_b = last_hour
+            .iter()
+            .map(|h| ColdEncoder::default().encode(h).unwrap().as_bytes().len())
+            .sum();
+        hot_ns += c1 - c0;
+        cold_ns += thread_cpu_ns() - c1;
+    }
+    let hour_samples = (5 * last_hour.iter().map(Vec::len).sum::<usize>()) as f64;
     let c0 = thread_cpu_ns();
     st.stop().unwrap();
     let stop_ns = thread_cpu_ns() - c0;
@@ -241,6 +268,14 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
         persist_ns as f64 / samples,
         stop_ns as f64 / 1e6,
         stop_ns as f64 / samples,
+    );
+    println!(
+        "  encoding the last hour, one chunk per series: head encodings {:.1} ns/sample, {:.3} B/sample; \
+         cold encodings {:.1} ns/sample, {:.3} B/sample",
+        hot_ns as f64 / hour_samples,
+        hot_b as f64 / (hour_samples / 5.0),
+        cold_ns as f64 / hour_samples,
+        cold_b as f64 / (hour_samples / 5.0),
     );
 }
 

@@ -85,7 +85,12 @@ mod tests {
             .map(|i| Sample::new(1_000_000 + i * 15_000, (i * 3 / 2) as f64))
             .collect();
         let raw: Vec<Sample> = (0..50)
-            .map(|i| Sample::new(i * 1000 + i * i, f64::from_bits(0x7ff8_0000_0000_0001 + i as u64)))
+            .map(|i| {
+                Sample::new(
+                    i * 1000 + i * i,
+                    f64::from_bits(0x7ff8_0000_0000_0001 + i as u64),
+                )
+            })
             .collect();
         let mut total = Anatomy::default();
         for (samples, kind) in [(&jittered, 2), (&aligned, 1), (&raw, 0)] {

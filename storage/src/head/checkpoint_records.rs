@@ -25,8 +25,8 @@
 //! Version 1 checkpoints hold batch records instead, which replay still
 //! reads.
 
-use super::series::HeadChunk;
 use super::linked_records::{compress, decompress};
+use super::series::HeadChunk;
 use super::wal_records::{Reader, RecordError, VERSION, put_labels};
 use crate::chunk::Chunk;
 use crate::encoding::{put_uvarint, zigzag};
@@ -250,7 +250,13 @@ pub fn fuzz_decode(data: &[u8]) {
             w.add(e);
         }
         let again = decode(&w.take());
-        let key = |es: &[SeriesEntry]| -> Vec<(u32, String, Option<(i64, u64)>, Vec<(i64, i64, Vec<u8>)>, Vec<(i64, u64)>)> {
+        let key = |es: &[SeriesEntry]| -> Vec<(
+            u32,
+            String,
+            Option<(i64, u64)>,
+            Vec<(i64, i64, Vec<u8>)>,
+            Vec<(i64, u64)>,
+        )> {
             es.iter()
                 .map(|e| {
                     let chunks = e
@@ -258,7 +264,13 @@ pub fn fuzz_decode(data: &[u8]) {
                         .iter()
                         .map(|c| (c.min_t, c.max_t, c.chunk.as_bytes().to_vec()))
                         .collect();
-                    (e.id.raw(), e.labels.to_string(), e.newest, chunks, e.ooo.clone())
+                    (
+                        e.id.raw(),
+                        e.labels.to_string(),
+                        e.newest,
+                        chunks,
+                        e.ooo.clone(),
+                    )
                 })
                 .collect()
         };
@@ -410,7 +422,10 @@ mod tests {
                 })
                 .collect();
             let instance = format!("10.0.{}.{}:9100", i / 64, i % 64);
-            let (cpu, mode) = ((i % 8).to_string(), ["idle", "user", "system"][i as usize % 3]);
+            let (cpu, mode) = (
+                (i % 8).to_string(),
+                ["idle", "user", "system"][i as usize % 3],
+            );
             w.add(&SeriesEntry {
                 id: HeadRef::from_raw(i),
                 labels: Labels::from_pairs([

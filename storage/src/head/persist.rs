@@ -298,4 +298,3 @@ fn merge(chunks: &[HeadChunk], ooo: Vec<Sample>) -> Vec<Sample> {
     all.dedup_by_key(|s| s.t);
     all
 }
-
