@@ -250,13 +250,9 @@ pub fn fuzz_decode(data: &[u8]) {
             w.add(e);
         }
         let again = decode(&w.take());
-        let key = |es: &[SeriesEntry]| -> Vec<(
-            u32,
-            String,
-            Option<(i64, u64)>,
-            Vec<(i64, i64, Vec<u8>)>,
-            Vec<(i64, u64)>,
-        )> {
+        // Labels as text, chunks as their bytes: comparable as a whole.
+        type Key = (u32, String, Option<(i64, u64)>, Vec<(i64, i64, Vec<u8>)>);
+        let key = |es: &[SeriesEntry]| -> Vec<(Key, Vec<(i64, u64)>)> {
             es.iter()
                 .map(|e| {
                     let chunks = e
@@ -265,10 +261,7 @@ pub fn fuzz_decode(data: &[u8]) {
                         .map(|c| (c.min_t, c.max_t, c.chunk.as_bytes().to_vec()))
                         .collect();
                     (
-                        e.id.raw(),
-                        e.labels.to_string(),
-                        e.newest,
-                        chunks,
+                        (e.id.raw(), e.labels.to_string(), e.newest, chunks),
                         e.ooo.clone(),
                     )
                 })
