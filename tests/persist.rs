@@ -181,17 +181,18 @@ fn write_jittered_hours(server: &Server, hours: i64) {
     }
 }
 
-/// The `version` of every partition's meta.json, by directory name.
+/// The `version` of every partition's meta.json, by directory name
+/// (leaving out what a running compaction is writing: `.tmp-*`, its
+/// journal).
 fn partition_versions(dir: &std::path::Path) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = std::fs::read_dir(dir.join("parts"))
         .unwrap()
         .flatten()
-        .map(|e| {
-            let meta: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path().join("meta.json")).unwrap())
-                    .unwrap();
+        .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            (name, meta["version"].as_u64().unwrap())
+            let meta = std::fs::read(e.path().join("meta.json")).ok()?;
+            let meta: serde_json::Value = serde_json::from_slice(&meta).ok()?;
+            (!name.starts_with('.')).then(|| (name, meta["version"].as_u64().unwrap_or(0)))
         })
         .collect();
     v.sort();
