@@ -12,10 +12,12 @@
 #
 # SERIES may be a list (one table each, memory per series side by side);
 # SCRAPES overrides HOURS * 240; KILL9=0 skips the kill -9 restart.
-# After Hourglass's graceful stop, `hourglass compact` runs offline on the
-# stopped directory (days that ended HG_COMPACT_AFTER, default 1h, before
-# the newest sample become day partitions in the cold encodings) and the
-# directory is measured again; COMPACT=0 skips it.
+# Hourglass serves with `--compact-days-after HG_COMPACT_AFTER` (default
+# 1h: its background compactor merges the hours of each day that ended
+# that long before the newest sample into a day partition, as the offline
+# command would; HG_FLAGS may set it otherwise). After its graceful stop,
+# `hourglass compact` runs offline on the stopped directory with the same
+# setting and the directory is measured again; COMPACT=0 skips it.
 #
 #   SERIES=10000 HOURS=24 benches/footprint_vs.sh
 #   SERIES=1000 HOURS=3 DATASETS=aligned HG_FLAGS="--persist-interval 5s" benches/footprint_vs.sh
@@ -61,7 +63,9 @@ launch() {
       # No self-scrape: like the other two, it stores only the stream (its
       # samples at "now" would make every generated hour ready at once).
       # shellcheck disable=SC2086
-      HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$2" --retention 0 $HG_FLAGS \
+      local days=(--compact-days-after "$HG_COMPACT_AFTER")
+      [[ "$HG_FLAGS" == *--compact-days-after* ]] && days=()
+      HOURGLASS_NO_SELF_SCRAPE=true "$bin" serve --listen "127.0.0.1:$HG_PORT" --data-dir "$2" --retention 0 "${days[@]}" $HG_FLAGS \
         >>"$work/hg.log" 2>&1 &
       url="http://127.0.0.1:$HG_PORT"; ready="$url/-/ready" ;;
   esac
@@ -130,15 +134,23 @@ for ds in $DATASETS; do
     record "$sys" "$ds" rss_mb "$(( $(rss_kb "$pid") / 1024 ))"
     record "$sys" "$ds" peak_rss_mb "$(( $(hwm_kb "$pid") / 1024 ))"
     record "$sys" "$ds" peak_rss_b_per_series "$(( $(hwm_kb "$pid") * 1024 / n ))"
+    t_stop=$(now_ns)
     stop "$pid"
+    record "$sys" "$ds" stop_s "$(awk -v a="$t_stop" -v b="$(now_ns)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')"
     total=$(du -sb "$dir" | cut -f1)
     wal=$(wal_bytes "$sys" "$dir")
+    if [ "$sys" = hourglass ]; then
+      echo "-- hourglass inspect after the graceful stop, $ds:" >&2
+      "$bin" inspect --bytes --data-dir "$dir" >&2 || true
+    fi
     record "$sys" "$ds" bytes_per_sample "$(awk -v a="$total" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
     record "$sys" "$ds" wal_bytes_per_sample "$(awk -v a="$wal" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
     if [ "$sys" = hourglass ] && [ "$COMPACT" = 1 ]; then
       "$bin" compact --data-dir "$dir" --compact-days-after "$HG_COMPACT_AFTER" >>"$work/hg.log" 2>&1
       total=$(du -sb "$dir" | cut -f1)
       record "$sys" "$ds" compacted_bytes_per_sample "$(awk -v a="$total" -v n="$samples" 'BEGIN {printf "%.3f", a / n}')"
+      echo "-- hourglass inspect after the offline compaction, $ds:" >&2
+      "$bin" inspect --bytes --data-dir "$dir" >&2 || true
     fi
     launch_timed "$sys" "$dir"
     record "$sys" "$ds" restart_s "$ready_s"
@@ -183,6 +195,7 @@ rows = [
     ("RSS after ingest and queries, MB", "rss_mb"),
     ("peak RSS, MB", "peak_rss_mb"),
     ("peak RSS per series, bytes", "peak_rss_b_per_series"),
+    ("graceful stop (SIGTERM to exit), s", "stop_s"),
     ("restart to ready after a graceful stop, s", "restart_s"),
     ("  CPU seconds at ready (user + system)", "restart_cpu_s"),
     ("  load average at that restart", "restart_load"),

@@ -146,3 +146,101 @@ fn a_graceful_stop_leaves_one_checkpoint_and_no_wal_record_to_replay() {
     let (ok, _) = again.terminate();
     assert!(ok);
 }
+
+/// `m{job="node",instance="a"|"b"}` over `hours` hours from `T0`, a
+/// request per hour: 15 s scrapes jittered by 0–6 ms (none before its
+/// hour), two-decimal values.
+fn write_jittered_hours(server: &Server, hours: i64) {
+    use hourglass::ingest::protobuf::Writer;
+    use hourglass::ingest::remote_write::v1;
+    use hourglass_storage::Sample;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for h in 0..hours {
+        let mut w = Writer::default();
+        for inst in ["a", "b"] {
+            let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
+                .map(|i| {
+                    let t = T0 + i * 15_000 + (next() % 7) as i64;
+                    Sample::new(t, (i * 997 % 1000) as f64 / 100.0)
+                })
+                .collect();
+            v1::encode_series(
+                &mut w,
+                [("__name__", "m"), ("job", "node"), ("instance", inst)],
+                &samples,
+            );
+        }
+        let r = remote_write(server, &w.buf);
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+}
+
+/// The `version` of every partition's meta.json, by directory name
+/// (leaving out what a running compaction is writing: `.tmp-*`, its
+/// journal).
+fn partition_versions(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = std::fs::read_dir(dir.join("parts"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let meta = std::fs::read(e.path().join("meta.json")).ok()?;
+            let meta: serde_json::Value = serde_json::from_slice(&meta).ok()?;
+            (!name.starts_with('.')).then(|| (name, meta["version"].as_u64().unwrap_or(0)))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn serve_merges_days_of_past_data_on_schedule_and_a_stop_leaves_hours_in_cold_chunks() {
+    // 27 hours from 2024-01-01T00:00Z, years before the wall clock: the
+    // store's "now" is its newest sample, so the first day ended 3 hours
+    // before it and `--compact-days-after 1h` merges it while serving.
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = [
+        "--retention",
+        "0",
+        "--compact-days-after",
+        "1h",
+        "--persist-interval",
+        "1s",
+    ];
+    let server = Server::start(tmp.path(), &flags);
+    write_jittered_hours(&server, 27);
+    wait_for("the day partition", || {
+        partition_versions(tmp.path())
+            .iter()
+            .any(|(n, _)| n == "2024-01-01")
+    });
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
+    // The day, and the hour of the next day that was ready at the stop;
+    // the last two hours are in the stop's checkpoint. Jittered time
+    // takes the grid encoding: partition version 4, persisted hour too.
+    let parts = partition_versions(tmp.path());
+    println!("partitions after the stop: {parts:?}");
+    assert_eq!(
+        parts,
+        [
+            ("2024-01-01".to_string(), 4),
+            ("2024-01-02T00".to_string(), 4)
+        ]
+    );
+    let again = Server::start(tmp.path(), &flags);
+    let end = T0 + 27 * 3_600_000;
+    assert_eq!(
+        value_at(&again, "sum(count_over_time(m[2d]))", end),
+        format!("{}", 2 * 27 * 240)
+    );
+    assert_eq!(metric(&again, "hourglass_wal_replayed_records"), 1.0);
+    let (ok, _) = again.terminate();
+    assert!(ok);
+}

@@ -12,14 +12,19 @@ pub struct InspectArgs {
     /// The data directory.
     #[arg(long, env = "HOURGLASS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// Also where the partitions' bytes go: chunk headers, time fields,
+    /// value fields and XOR streams by encoding, indexes, other files.
+    #[arg(long)]
+    bytes: bool,
 }
 
 fn hour_text(ms: i64) -> String {
     hourglass_storage::calendar::format_rfc3339_ms(ms)
 }
 
-/// Builds the report; `Err` only when the directory cannot be read.
-pub fn report(data_dir: &Path) -> std::io::Result<String> {
+/// Builds the report, with the partitions' byte anatomy when `bytes_too`;
+/// `Err` only when the directory cannot be read.
+pub fn report(data_dir: &Path, bytes_too: bool) -> std::io::Result<String> {
     let mut out = String::new();
     let parts_dir = data_dir.join("parts");
     let dirs = crate::data_dir::partition_dirs(&parts_dir)?;
@@ -29,6 +34,7 @@ pub fn report(data_dir: &Path) -> std::io::Result<String> {
         "PARTITION", "HOUR", "SERIES", "SAMPLES", "BYTES", "B/SAMPLE"
     );
     let (mut series, mut samples, mut bytes) = (0u64, 0u64, 0u64);
+    let mut anatomy = bytes_too.then(Anatomy::default);
     for dir in &dirs {
         let name = dir
             .file_name()
@@ -54,6 +60,9 @@ pub fn report(data_dir: &Path) -> std::io::Result<String> {
                 series += m.series;
                 samples += m.samples;
                 bytes += b;
+                if let Some(a) = &mut anatomy {
+                    a.add(&p, dir);
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "{name:<28} UNREADABLE: {e}");
@@ -71,6 +80,9 @@ pub fn report(data_dir: &Path) -> std::io::Result<String> {
         format!("total ({} partitions)", dirs.len()),
         ""
     );
+    if let Some(a) = &anatomy {
+        a.write(&mut out, samples);
+    }
     let wal_dir = data_dir.join("wal");
     let mut segments = 0;
     let mut wal_bytes = 0;
@@ -111,6 +123,73 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     if !args.data_dir.is_dir() {
         anyhow::bail!("{} is not a directory", args.data_dir.display());
     }
-    print!("{}", report(&args.data_dir)?);
+    print!("{}", report(&args.data_dir, args.bytes)?);
     Ok(())
+}
+
+/// Where the partitions' bytes go, summed.
+#[derive(Default)]
+struct Anatomy {
+    chunks: hourglass_storage::chunk::anatomy::Anatomy,
+    histogram_bytes: u64,
+    index_bytes: u64,
+    /// meta.json, downsampled series, the chunks file's own header and CRC.
+    other_bytes: u64,
+    /// Partitions whose chunks did not check (counted as other).
+    unreadable: usize,
+}
+
+impl Anatomy {
+    fn add(&mut self, p: &Partition, dir: &Path) {
+        let index = std::fs::metadata(dir.join("index")).map_or(0, |m| m.len());
+        let before = self.chunks.bytes() + self.histogram_bytes;
+        match p.anatomy() {
+            Ok((a, h)) => {
+                self.chunks.add(&a);
+                self.histogram_bytes += h;
+            }
+            Err(_) => self.unreadable += 1,
+        }
+        let counted = self.chunks.bytes() + self.histogram_bytes - before;
+        self.index_bytes += index;
+        self.other_bytes += dir_bytes(dir).saturating_sub(index + counted);
+    }
+
+    fn write(&self, out: &mut String, samples: u64) {
+        let per = |b: u64| b as f64 / samples.max(1) as f64;
+        let c = &self.chunks;
+        let _ = writeln!(
+            out,
+            "partition bytes: {} chunks (XOR {}, packed {}, grid {}), {} samples",
+            c.chunks.iter().sum::<u64>(),
+            c.chunks[0],
+            c.chunks[1],
+            c.chunks[2],
+            c.samples
+        );
+        for (what, b) in [
+            (
+                "chunk headers (framing, CRC, first sample, widths)",
+                c.header_bytes,
+            ),
+            ("time fields (grid)", c.time_bytes),
+            ("value fields (packed, grid)", c.value_bytes),
+            ("XOR streams (time and value)", c.xor_bytes),
+            ("histogram chunks", self.histogram_bytes),
+            ("indexes", self.index_bytes),
+            (
+                "other (meta.json, downsampled, file headers)",
+                self.other_bytes,
+            ),
+        ] {
+            let _ = writeln!(out, "  {what:<48} {b:>12} {:>8.3} B/sample", per(b));
+        }
+        if self.unreadable > 0 {
+            let _ = writeln!(
+                out,
+                "  {} partitions with damaged chunks (counted as other)",
+                self.unreadable
+            );
+        }
+    }
 }

@@ -325,7 +325,7 @@ impl Storage {
         }
         // Series idle since before the persisted hours hold nothing now.
         stats.series_removed = self.head.gc(end);
-        self.checkpoint(upto)?;
+        self.checkpoint(upto, false)?;
         // Only now: after a failure the next call tries again.
         *last = Some(end);
         self.head.collected(end);
@@ -443,7 +443,7 @@ impl Storage {
     fn checkpoint_head(&self) -> Result<(), StorageError> {
         self.persist_hours()?;
         self.wal.roll()?;
-        self.checkpoint(self.wal.acked_lsn())
+        self.checkpoint(self.wal.acked_lsn(), true)
     }
 
     /// Starts a fresh WAL segment, so the checkpoint about to be written
@@ -469,17 +469,18 @@ impl Storage {
         };
         tracing::debug!(wal_bytes = since, "WAL outgrew its checkpoint");
         self.roll_wal();
-        self.checkpoint(self.wal.acked_lsn())
+        self.checkpoint(self.wal.acked_lsn(), false)
     }
 
     /// Writes the head as the WAL checkpoint at `upto` (see `persist` for
-    /// why every record before it is in the head) and notes its size.
-    fn checkpoint(&self, upto: hourglass_wal::Lsn) -> Result<(), StorageError> {
+    /// why every record before it is in the head) and notes its size;
+    /// `cold` (a graceful stop) re-encodes it hour by hour.
+    fn checkpoint(&self, upto: hourglass_wal::Lsn, cold: bool) -> Result<(), StorageError> {
         let written = self.wal.stats().bytes;
         let mut size = 0u64;
         let records = self
             .head
-            .checkpoint_records()
+            .checkpoint_records(cold)
             .inspect(|r| size += r.len() as u64);
         self.wal.checkpoint(upto, records)?;
         *self.checkpointed.lock().unwrap_or_else(|p| p.into_inner()) = (written, size);

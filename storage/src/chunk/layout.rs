@@ -11,5 +11,5 @@ pub const HEADER_LEN: usize = 3;
 pub const CRC_LEN: usize = 4;
 /// Encoding byte of the grid codec: time offsets from an interval grid and
 /// value differences in multiples of a step, both at fixed widths (see
-/// `grid.rs`). Written only by compaction, for cold data.
+/// `grid.rs`). Written only for cold data (partitions, a stop's checkpoint).
 pub const ENCODING_GRID: u8 = 0x03;

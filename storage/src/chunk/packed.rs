@@ -263,6 +263,11 @@ impl<'a> Packed<'a> {
         Ok(p)
     }
 
+    /// Bytes of the time fields and of the value fields.
+    pub(crate) fn field_bytes(&self) -> (usize, usize) {
+        (self.tfields.len(), self.fields.len())
+    }
+
     /// Timestamp of sample `i` (< count, so it cannot overflow).
     #[inline]
     pub(crate) fn t(&self, i: u16) -> i64 {

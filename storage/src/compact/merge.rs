@@ -26,12 +26,6 @@ pub struct MergeCounts {
     pub samples_out: u64,
 }
 
-/// Most samples in one output chunk. A query decodes whole chunks, so a
-/// short range over an old day should not decode the whole day (5,760
-/// samples at 15 s); each further chunk costs ≈ 25 bytes (header, CRC,
-/// index entry, a first sample in full), ≈ 0.013 bytes/sample at this size.
-const MAX_CHUNK: usize = 2048;
-
 /// What a merge produces: raw series and downsampled series.
 pub(crate) type Merged = (Vec<PartSeries>, Vec<DsSeries>, MergeCounts);
 
@@ -109,15 +103,7 @@ pub(crate) fn merge(
         if samples.is_empty() && histograms.is_empty() {
             continue;
         }
-        let mut chunks = Vec::with_capacity(samples.len().div_ceil(MAX_CHUNK));
-        let mut cold = chunk::ColdEncoder::default();
-        for part in samples.chunks(MAX_CHUNK) {
-            // Sorted, distinct timestamps: encoding cannot fail. Cold data:
-            // the smallest encoding, grid included.
-            if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), cold.encode(part)) {
-                chunks.push((lo.t, hi.t, Arc::new(c)));
-            }
-        }
+        let chunks = chunk::encode_cold_runs(&samples);
         counts.series_out += 1;
         counts.samples_out += (samples.len() + histograms.len()) as u64;
         out.push(PartSeries {

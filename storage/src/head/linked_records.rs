@@ -182,7 +182,7 @@ thread_local! {
 
 /// zstd with a context kept per thread (making one costs more than a
 /// record).
-fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(super) fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
@@ -202,7 +202,7 @@ thread_local! {
 
 /// zstd with a context kept per thread, as `compress` (replay unpacks
 /// every record).
-fn decompress(packed: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn decompress(packed: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {

@@ -108,11 +108,12 @@ impl Head {
                 leave(&s.labels, &mut samples, &mut histograms);
                 let e = out.entry(hour).or_default();
                 if !samples.is_empty() || !histograms.is_empty() {
-                    // One chunk per series-hour on disk: half the
-                    // per-chunk overhead of the head's 120-sample chunks.
+                    // One chunk per series-hour on disk, in the cold
+                    // encodings: as compaction would write it, so a
+                    // stop leaves no hot chunk in a partition.
                     e.0.push(PartSeries {
                         labels: s.labels.clone(),
-                        chunks: encode(&samples, u16::MAX),
+                        chunks: chunk::encode_cold_runs(&samples),
                         histograms,
                     });
                 }
@@ -190,8 +191,11 @@ impl Head {
     /// as later records name it by ref only) with its chunks as they are
     /// (the open one sealed as a copy), its out-of-order samples and its
     /// newest sample, 256 series (at most a few MiB) per record; then the
-    /// histogram samples as batch records naming the series by ref.
-    pub(crate) fn checkpoint_records(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+    /// histogram samples as batch records naming the series by ref. With
+    /// `cold` (the checkpoint of a graceful stop) each series-hour is
+    /// re-encoded as one chunk in the cold encodings, as a persisted hour
+    /// would be, and replay adopts those.
+    pub(crate) fn checkpoint_records(&self, cold: bool) -> impl Iterator<Item = Vec<u8>> + '_ {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
         let mut with_hist: Vec<Arc<MemSeries>> = Vec::new();
         let mut series = series.into_iter();
@@ -199,7 +203,7 @@ impl Head {
         let mut hist_pass = None;
         std::iter::from_fn(move || {
             for s in series.by_ref() {
-                w.add(&series_entry(&s));
+                w.add(&series_entry(&s, cold));
                 if lock(&s.data).ooo.hist().is_some() {
                     with_hist.push(s);
                 }
@@ -229,8 +233,9 @@ impl Head {
     }
 }
 
-/// A series' checkpoint entry, copied under its lock.
-fn series_entry(s: &MemSeries) -> SeriesEntry {
+/// A series' checkpoint entry, copied under its lock; with `cold`, its
+/// chunks re-encoded hour by hour after the lock is released.
+fn series_entry(s: &MemSeries, cold: bool) -> SeriesEntry {
     let d = lock(&s.data);
     let mut chunks: Vec<HeadChunk> = d.sealed.iter().cloned().collect();
     if let (Some(min_t), Some(max_t)) = (d.open.first_t(), d.open.last_t()) {
@@ -243,6 +248,9 @@ fn series_entry(s: &MemSeries) -> SeriesEntry {
     let ooo = d.ooo.iter().map(|(&t, &b)| (t, b)).collect();
     let newest = d.newest;
     drop(d);
+    if cold {
+        chunks = cold_hours(chunks);
+    }
     SeriesEntry {
         id: s.id,
         labels: s.labels.clone(),
@@ -250,6 +258,35 @@ fn series_entry(s: &MemSeries) -> SeriesEntry {
         chunks,
         ooo,
     }
+}
+
+/// The same samples as `chunks` (sorted, disjoint), those of chunks
+/// starting in one hour as one run in the cold encodings; `chunks` as they
+/// are if one does not decode.
+fn cold_hours(chunks: Vec<HeadChunk>) -> Vec<HeadChunk> {
+    let mut out = Vec::with_capacity(chunks.len().div_ceil(30));
+    let mut samples = Vec::new();
+    let mut i = 0;
+    while let Some(first) = chunks.get(i) {
+        let hour = hour_of(first.min_t);
+        samples.clear();
+        while let Some(c) = chunks.get(i).filter(|c| hour_of(c.min_t) == hour) {
+            if c.chunk.view().decode_into(&mut samples).is_err() {
+                return chunks;
+            }
+            i += 1;
+        }
+        out.extend(
+            chunk::encode_cold_runs(&samples)
+                .into_iter()
+                .map(|(min_t, max_t, c)| HeadChunk {
+                    min_t,
+                    max_t,
+                    chunk: Arc::unwrap_or_clone(c),
+                }),
+        );
+    }
+    out
 }
 
 /// Merges an hour's in-order chunks with its out-of-order samples, sorted
@@ -260,16 +297,4 @@ fn merge(chunks: &[HeadChunk], ooo: Vec<Sample>) -> Vec<Sample> {
     all.sort_by_key(|s| s.t);
     all.dedup_by_key(|s| s.t);
     all
-}
-
-/// Encodes sorted, de-duplicated samples as chunks of at most `max`.
-fn encode(all: &[Sample], max: u16) -> Vec<(i64, i64, Arc<Chunk>)> {
-    let mut out = Vec::new();
-    for part in all.chunks(usize::from(max.max(1))) {
-        // Sorted and de-duplicated: encoding cannot fail.
-        if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), chunk::encode(part)) {
-            out.push((lo.t, hi.t, Arc::new(c)));
-        }
-    }
-    out
 }

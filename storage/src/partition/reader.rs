@@ -168,6 +168,24 @@ impl Partition {
         raw.chain(ds)
     }
 
+    /// Where its chunk bytes go (`hourglass inspect --bytes`): its float
+    /// chunks' anatomy, each chunk checked, and its histogram chunks' bytes.
+    pub fn anatomy(&self) -> Result<(crate::chunk::anatomy::Anatomy, u64), ChunkError> {
+        let mut a = crate::chunk::anatomy::Anatomy::default();
+        let mut histogram_bytes = 0;
+        for s in &self.series {
+            for &(_, _, start, end) in &s.chunks {
+                let bytes = self
+                    .chunks
+                    .get(start..end)
+                    .ok_or(ChunkError::TooShort { len: 0 })?;
+                a.add_chunk(bytes)?;
+            }
+            histogram_bytes += s.hchunks.iter().map(|c| (c.3 - c.2) as u64).sum::<u64>();
+        }
+        Ok((a, histogram_bytes))
+    }
+
     /// Its downsampled series, sorted by labels.
     pub fn downsampled(&self) -> &[DsSeries] {
         &self.downsampled
