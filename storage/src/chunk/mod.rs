@@ -8,7 +8,7 @@
 //! checksum before any decoding.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-mod bitstream;
+pub(crate) mod bitstream;
 mod grid;
 pub mod histogram;
 mod iter;

@@ -1,0 +1,401 @@
+//! Version 3 columns of the `downsampled` file: per series, each column
+//! stored as its residual against what the columns before it imply,
+//! bit-packed. A counter's `max` is its `last` and its `inc` the difference
+//! of consecutive `last`s; an idle interval's `min`, `max`, `last` and
+//! `sum` all follow from the `last` before it; `count`, `res` and the
+//! offset of `last_t` repeat. Such residuals are zero, and a column of
+//! zeros costs one bit. Layout in `FORMAT.md` beside this file.
+
+use super::interval::Interval;
+use crate::chunk::bitstream::{BitReader, BitWriter};
+use crate::chunk::decimals;
+use crate::chunk::xor::POW10;
+use crate::encoding::{unzigzag, zigzag};
+
+/// The columns in stored order, for [`ColumnBits`].
+pub const COLUMNS: [&str; 9] = [
+    "res", "t", "count", "last_t", "last", "min", "max", "sum", "inc",
+];
+
+/// Bits each column took, in [`COLUMNS`] order.
+pub type ColumnBits = [u64; 9];
+
+/// Kind byte of a series whose values are stored as bit patterns (0..=7:
+/// every value is `n / 10^kind` for an integer `n`).
+pub(super) const RAW: u8 = 8;
+
+/// What a series' head stores of its first interval, so that every
+/// column starts predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Bases {
+    pub(super) res: i64,
+    pub(super) t: i64,
+    pub(super) count: u64,
+    pub(super) off: i64,
+}
+
+impl Bases {
+    pub(super) fn of(iv: &Interval) -> Bases {
+        Bases {
+            res: iv.res,
+            t: iv.t,
+            count: iv.count,
+            off: iv.last_t.wrapping_sub(iv.t),
+        }
+    }
+}
+
+/// The value columns of one series as decoded, in version 2's column
+/// order (`res`, `count`, `last_t - t`, `sum`, `min`, `last`, `max`,
+/// `inc`), and the interval starts.
+pub(super) struct Decoded {
+    pub(super) times: Vec<i64>,
+    pub(super) cols: [Vec<f64>; 8],
+}
+
+/// The series' decimal scale and its values `[first, last…, min…, max…,
+/// sum…]` as integers at that scale, or `None` (stored as bit patterns).
+fn scale_of(first_v: f64, iv: &[Interval]) -> Option<(u8, Vec<i64>)> {
+    let col = |f: fn(&Interval) -> f64| iv.iter().map(f);
+    let all = std::iter::once(first_v)
+        .chain(col(|i| i.last))
+        .chain(col(|i| i.min))
+        .chain(col(|i| i.max))
+        .chain(col(|i| i.sum));
+    decimals(all).map(|(ns, k)| (k, ns))
+}
+
+/// The sum an interval of `c` samples moving evenly from `prev` to `last`
+/// would have (times 2, so it stays whole).
+fn sum_guess(c: u64, prev: i128, last: i128) -> i128 {
+    let c = i128::from(c);
+    2i128
+        .wrapping_mul(c)
+        .wrapping_mul(prev)
+        .wrapping_add(last.wrapping_sub(prev).wrapping_mul(c.wrapping_add(1)))
+        .div_euclid(2)
+}
+
+/// The residuals of `last`, `min`, `max` and `sum` for a decimal series
+/// (`None` when one does not fit 64 bits: the series is stored as bit
+/// patterns).
+fn decimal_residuals(ns: &[i64], iv: &[Interval]) -> Option<[Vec<i64>; 4]> {
+    let m = iv.len();
+    let (l, rest) = ns.get(1..)?.split_at(m);
+    let (n, rest) = rest.split_at(m);
+    let (x, s) = rest.split_at(m);
+    let mut out: [Vec<i64>; 4] = Default::default();
+    let mut prev = i128::from(ns[0]);
+    let fit = |r: i128| i64::try_from(r).ok();
+    for k in 0..m {
+        let last = i128::from(l[k]);
+        out[0].push(fit(last - prev)?);
+        out[1].push(fit(i128::from(n[k]) - prev.min(last))?);
+        out[2].push(fit(i128::from(x[k]) - prev.max(last))?);
+        out[3].push(fit(i128::from(s[k]).wrapping_sub(sum_guess(
+            iv[k].count,
+            prev,
+            last,
+        )))?);
+        prev = last;
+    }
+    Some(out)
+}
+
+/// The residuals of a series stored as bit patterns: each value's bits
+/// XOR those of the value it most likely equals.
+fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 4] {
+    let b = f64::to_bits;
+    let mut out: [Vec<i64>; 4] = Default::default();
+    let (mut prev, mut prev_sum) = (b(first_v), 0);
+    for i in iv {
+        for (c, x) in [
+            b(i.last) ^ prev,
+            b(i.min) ^ b(i.last),
+            b(i.max) ^ b(i.last),
+            b(i.sum) ^ prev_sum,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[c].push(x as i64);
+        }
+        (prev, prev_sum) = (b(i.last), b(i.sum));
+    }
+    out
+}
+
+/// Bits to write an index below `n`.
+fn index_width(n: usize) -> u32 {
+    64 - (n as u64).leading_zeros()
+}
+
+/// One column of residuals `r`: a bit "any non-zero"; then 2 bits of
+/// layout, a bit "delta" (the codes are `r_k - r_{k-1}` instead of `r_k`),
+/// the width less one (6 bits) and the zigzag codes at that width: every
+/// code (dense), a bit "non-zero" per code and the non-zero ones (sparse),
+/// or the count of non-zero codes and each one's index and code (list).
+/// The cheapest of the six wins.
+fn put_column(w: &mut BitWriter, r: &[i64]) {
+    let plain: Vec<u64> = r.iter().map(|&x| zigzag(x)).collect();
+    let mut prev = 0i64;
+    let delta: Vec<u64> = r
+        .iter()
+        .map(|&x| {
+            let d = x.wrapping_sub(prev);
+            prev = x;
+            zigzag(d)
+        })
+        .collect();
+    let n = r.len();
+    let iw = index_width(n) as usize;
+    let cost = |codes: &[u64]| -> (usize, u64, u32) {
+        let any = codes.iter().fold(0, |a, &c| a | c);
+        let width = 64 - any.leading_zeros();
+        let nz = codes.iter().filter(|&&c| c != 0).count();
+        let wb = width as usize;
+        let (c, layout) = [(n * wb, 0), (n + nz * wb, 1), (iw + nz * (iw + wb), 2)]
+            .into_iter()
+            .min()
+            .unwrap_or((0, 0));
+        (c, layout, width)
+    };
+    let (pc, pl, pw) = cost(&plain);
+    let (dc, dl, dw) = cost(&delta);
+    let (codes, layout, width, is_delta) = if dc < pc {
+        (&delta, dl, dw, 1)
+    } else {
+        (&plain, pl, pw, 0)
+    };
+    if width == 0 {
+        w.write_bits(0, 1);
+        return;
+    }
+    w.write_bits(0b1000 | (layout << 1) | is_delta, 4);
+    w.write_bits(u64::from(width - 1), 6);
+    match layout {
+        0 => codes.iter().for_each(|&c| w.write_bits_wide(c, width)),
+        1 => {
+            for &c in codes {
+                w.write_bits(u64::from(c != 0), 1);
+                if c != 0 {
+                    w.write_bits_wide(c, width);
+                }
+            }
+        }
+        _ => {
+            let iw = iw as u32;
+            let nz = codes.iter().filter(|&&c| c != 0).count();
+            w.write_bits_wide(nz as u64, iw);
+            for (k, &c) in codes.iter().enumerate().filter(|x| *x.1 != 0) {
+                w.write_bits_wide(k as u64, iw);
+                w.write_bits_wide(c, width);
+            }
+        }
+    }
+}
+
+/// Reads `n` residuals written by [`put_column`] (zeros past the end: the
+/// caller checks [`BitReader::overrun`]).
+fn read_column(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str> {
+    if !r.read_bit() {
+        return Ok(vec![0; n]);
+    }
+    let head = r.read_bits(3);
+    let (layout, is_delta) = (head >> 1, head & 1 == 1);
+    let width = r.read_bits(6) as u32 + 1;
+    let mut codes = vec![0u64; n];
+    match layout {
+        0 => codes.iter_mut().for_each(|c| *c = r.read_bits_wide(width)),
+        1 => {
+            for c in &mut codes {
+                if r.read_bit() {
+                    *c = r.read_bits_wide(width);
+                }
+            }
+        }
+        2 => {
+            let iw = index_width(n);
+            let nz = r.read_bits_wide(iw);
+            if nz > n as u64 {
+                return Err("column lists more codes than intervals");
+            }
+            for _ in 0..nz {
+                let k = r.read_bits_wide(iw) as usize;
+                *codes.get_mut(k).ok_or("column index out of range")? = r.read_bits_wide(width);
+            }
+        }
+        _ => return Err("unknown column layout"),
+    }
+    let mut prev = 0i64;
+    Ok(codes
+        .into_iter()
+        .map(|c| {
+            let x = unzigzag(c);
+            if is_delta {
+                prev = prev.wrapping_add(x);
+                prev
+            } else {
+                x
+            }
+        })
+        .collect())
+}
+
+/// Writes the columns of one series (its head holds [`Bases::of`] its
+/// first interval and the kind returned: the decimal scale, or [`RAW`]),
+/// adding each column's bits to `acct`.
+pub(super) fn put_series(
+    w: &mut BitWriter,
+    first_v: f64,
+    iv: &[Interval],
+    acct: &mut ColumnBits,
+) -> u8 {
+    let Some(first) = iv.first() else {
+        return RAW;
+    };
+    let mut track = |w: &mut BitWriter, col: usize, r: &[i64]| {
+        let before = w.bit_len();
+        put_column(w, r);
+        acct[col] += (w.bit_len() - before) as u64;
+    };
+    // From the second interval on: res, count and the offset of `last_t`
+    // against the first interval's (in the head), the start against the
+    // end of the interval before.
+    let level = |f: fn(&Interval) -> i64| -> Vec<i64> {
+        iv[1..]
+            .iter()
+            .map(|i| f(i).wrapping_sub(f(first)))
+            .collect()
+    };
+    track(w, 0, &level(|i| i.res));
+    let gaps: Vec<i64> = iv
+        .windows(2)
+        .map(|p| p[1].t.wrapping_sub(p[0].t.wrapping_add(p[0].res)))
+        .collect();
+    track(w, 1, &gaps);
+    track(w, 2, &level(|i| i.count as i64));
+    track(w, 3, &level(|i| i.last_t.wrapping_sub(i.t)));
+    let decimal = scale_of(first_v, iv).and_then(|(k, ns)| Some((k, decimal_residuals(&ns, iv)?)));
+    let (kind, values) = decimal.unwrap_or_else(|| (RAW, raw_residuals(first_v, iv)));
+    for (c, r) in values.iter().enumerate() {
+        track(w, 4 + c, r);
+    }
+    // `inc` is implied unless it differs from the difference of `last`s.
+    let mut prev = first_v;
+    let mut odd = Vec::new();
+    let flags: Vec<i64> = iv
+        .iter()
+        .map(|i| {
+            let implied = (i.last - prev).to_bits() == i.inc.to_bits();
+            prev = i.last;
+            if !implied {
+                odd.push(i.inc.to_bits());
+            }
+            i64::from(!implied)
+        })
+        .collect();
+    let before = w.bit_len();
+    put_column(w, &flags);
+    for x in odd {
+        w.write_bits_wide(x, 64);
+    }
+    acct[8] += (w.bit_len() - before) as u64;
+    kind
+}
+
+/// Reads the columns of one series of `m ≥ 1` intervals written by
+/// [`put_series`].
+pub(super) fn read_series(
+    r: &mut BitReader<'_>,
+    kind: u8,
+    first_v: f64,
+    b: Bases,
+    m: usize,
+) -> Result<Decoded, &'static str> {
+    let level = |r: &mut BitReader<'_>, base: i64| -> Result<Vec<i64>, &'static str> {
+        let rest = read_column(r, m - 1)?;
+        Ok(std::iter::once(base)
+            .chain(rest.into_iter().map(|x| base.wrapping_add(x)))
+            .collect())
+    };
+    let res = level(r, b.res)?;
+    let gaps = read_column(r, m - 1)?;
+    let mut times = Vec::with_capacity(m);
+    times.push(b.t);
+    for (k, g) in gaps.into_iter().enumerate() {
+        times.push(times[k].wrapping_add(res[k]).wrapping_add(g));
+    }
+    let count = level(r, b.count as i64)?;
+    let off = level(r, b.off)?;
+    let mut codes: [Vec<i64>; 4] = Default::default();
+    for c in &mut codes {
+        *c = read_column(r, m)?;
+    }
+    let (last, min, max, sum) = if kind == RAW {
+        values_raw(first_v, &codes)
+    } else {
+        values_decimal(kind, first_v, &count, &codes)?
+    };
+    let flags = read_column(r, m)?;
+    let mut prev = first_v;
+    let mut inc = Vec::with_capacity(m);
+    for (k, f) in flags.into_iter().enumerate() {
+        inc.push(if f == 0 {
+            last[k] - prev
+        } else {
+            f64::from_bits(r.read_bits_wide(64))
+        });
+        prev = last[k];
+    }
+    let whole = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let count: Vec<f64> = count.iter().map(|&c| c as u64 as f64).collect();
+    Ok(Decoded {
+        times,
+        cols: [whole(&res), count, whole(&off), sum, min, last, max, inc],
+    })
+}
+
+type Values = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn values_raw(first_v: f64, codes: &[Vec<i64>; 4]) -> Values {
+    let (mut prev, mut prev_sum) = (first_v.to_bits(), 0u64);
+    let mut out: Values = Default::default();
+    for k in 0..codes[0].len() {
+        let last = codes[0][k] as u64 ^ prev;
+        let sum = codes[3][k] as u64 ^ prev_sum;
+        out.0.push(f64::from_bits(last));
+        out.1.push(f64::from_bits(codes[1][k] as u64 ^ last));
+        out.2.push(f64::from_bits(codes[2][k] as u64 ^ last));
+        out.3.push(f64::from_bits(sum));
+        (prev, prev_sum) = (last, sum);
+    }
+    out
+}
+
+fn values_decimal(
+    kind: u8,
+    first_v: f64,
+    count: &[i64],
+    codes: &[Vec<i64>; 4],
+) -> Result<Values, &'static str> {
+    let p = *POW10.get(usize::from(kind)).ok_or("bad series kind")?;
+    let first = crate::chunk::xor::at_scale(first_v, kind).ok_or("first value off the scale")?;
+    let mut prev = i128::from(first);
+    let f = |n: i128| -> Result<f64, &'static str> {
+        let n = i64::try_from(n).map_err(|_| "value out of range")?;
+        Ok(n as f64 / p)
+    };
+    let mut out: Values = Default::default();
+    for k in 0..codes[0].len() {
+        let r = |c: usize| i128::from(codes[c][k]);
+        let last = prev.wrapping_add(r(0));
+        out.0.push(f(last)?);
+        out.1.push(f(prev.min(last).wrapping_add(r(1)))?);
+        out.2.push(f(prev.max(last).wrapping_add(r(2)))?);
+        let guess = sum_guess(count[k] as u64, prev, last);
+        out.3.push(f(guess.wrapping_add(r(3)))?);
+        prev = last;
+    }
+    Ok(out)
+}
