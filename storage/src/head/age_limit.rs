@@ -114,7 +114,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::model::matcher::{MatchOp, Matcher};
-    use crate::model::refs::HeadRef;
+    use crate::model::refs::{HeadRef, PostingId};
 
     fn rule(job: &str, keep_ms: i64) -> RetentionRule {
         RetentionRule {
