@@ -130,12 +130,55 @@ fn index_width(n: usize) -> u32 {
     64 - (n as u64).leading_zeros()
 }
 
+/// Longest unary quotient of a Rice code (longer ones are not written).
+const MAX_QUOTIENT: u64 = 1024;
+
+/// Bits of `codes` as Rice codes with parameter `k` (`None`: a quotient
+/// too long).
+fn rice_cost(codes: &[u64], k: u32) -> Option<usize> {
+    codes.iter().try_fold(0usize, |acc, &c| {
+        let q = c >> k;
+        (q <= MAX_QUOTIENT).then(|| acc + q as usize + 1 + k as usize)
+    })
+}
+
+/// The cheapest layout of `codes`: (bits, layout, parameter): 0 dense,
+/// 1 sparse, 2 list (parameter: the width less one), 3 Rice (parameter:
+/// `k`). `None` when every code is 0.
+fn cheapest(codes: &[u64]) -> Option<(usize, u64, u32)> {
+    let any = codes.iter().fold(0, |a, &c| a | c);
+    if any == 0 {
+        return None;
+    }
+    let n = codes.len();
+    let iw = index_width(n) as usize;
+    let width = 64 - any.leading_zeros();
+    let nz = codes.iter().filter(|&&c| c != 0).count();
+    let wb = width as usize;
+    let mut best = [(n * wb, 0), (n + nz * wb, 1), (iw + nz * (iw + wb), 2)]
+        .into_iter()
+        .min()
+        .map(|(c, l)| (c, l, width - 1));
+    // Rice around the mean's width.
+    let mean = codes.iter().map(|&c| c as u128).sum::<u128>() / n as u128;
+    let b = 128 - mean.leading_zeros();
+    for k in b.saturating_sub(3)..=(b + 1).min(63) {
+        if let Some(c) = rice_cost(codes, k)
+            && best.is_none_or(|x| c < x.0)
+        {
+            best = Some((c, 3, k));
+        }
+    }
+    best
+}
+
 /// One column of residuals `r`: a bit "any non-zero"; then 2 bits of
 /// layout, a bit "delta" (the codes are `r_k - r_{k-1}` instead of `r_k`),
-/// the width less one (6 bits) and the zigzag codes at that width: every
-/// code (dense), a bit "non-zero" per code and the non-zero ones (sparse),
-/// or the count of non-zero codes and each one's index and code (list).
-/// The cheapest of the six wins.
+/// a 6-bit parameter and the zigzag codes: every code at a width
+/// (dense), a bit "non-zero" per code and the non-zero ones (sparse), the
+/// count of non-zero codes and each one's index and code (list), or every
+/// code as a Rice code (`code >> k` in unary, then its low `k` bits). The
+/// cheapest wins.
 fn put_column(w: &mut BitWriter, r: &[i64]) {
     let plain: Vec<u64> = r.iter().map(|&x| zigzag(x)).collect();
     let mut prev = 0i64;
@@ -147,32 +190,18 @@ fn put_column(w: &mut BitWriter, r: &[i64]) {
             zigzag(d)
         })
         .collect();
-    let n = r.len();
-    let iw = index_width(n) as usize;
-    let cost = |codes: &[u64]| -> (usize, u64, u32) {
-        let any = codes.iter().fold(0, |a, &c| a | c);
-        let width = 64 - any.leading_zeros();
-        let nz = codes.iter().filter(|&&c| c != 0).count();
-        let wb = width as usize;
-        let (c, layout) = [(n * wb, 0), (n + nz * wb, 1), (iw + nz * (iw + wb), 2)]
-            .into_iter()
-            .min()
-            .unwrap_or((0, 0));
-        (c, layout, width)
+    let choice = match (cheapest(&plain), cheapest(&delta)) {
+        (Some(p), Some(d)) if d.0 < p.0 => Some((&delta, d, 1)),
+        (Some(p), _) => Some((&plain, p, 0)),
+        _ => None,
     };
-    let (pc, pl, pw) = cost(&plain);
-    let (dc, dl, dw) = cost(&delta);
-    let (codes, layout, width, is_delta) = if dc < pc {
-        (&delta, dl, dw, 1)
-    } else {
-        (&plain, pl, pw, 0)
-    };
-    if width == 0 {
+    let Some((codes, (_, layout, param), is_delta)) = choice else {
         w.write_bits(0, 1);
         return;
-    }
+    };
     w.write_bits(0b1000 | (layout << 1) | is_delta, 4);
-    w.write_bits(u64::from(width - 1), 6);
+    w.write_bits(u64::from(param), 6);
+    let width = param + 1;
     match layout {
         0 => codes.iter().for_each(|&c| w.write_bits_wide(c, width)),
         1 => {
@@ -183,13 +212,24 @@ fn put_column(w: &mut BitWriter, r: &[i64]) {
                 }
             }
         }
-        _ => {
-            let iw = iw as u32;
+        2 => {
+            let iw = index_width(codes.len());
             let nz = codes.iter().filter(|&&c| c != 0).count();
             w.write_bits_wide(nz as u64, iw);
             for (k, &c) in codes.iter().enumerate().filter(|x| *x.1 != 0) {
                 w.write_bits_wide(k as u64, iw);
                 w.write_bits_wide(c, width);
+            }
+        }
+        _ => {
+            for &c in codes {
+                let mut q = c >> param;
+                while q >= 32 {
+                    w.write_bits(u64::from(u32::MAX), 32);
+                    q -= 32;
+                }
+                w.write_bits(((1u64 << q) - 1) << 1, q as u32 + 1);
+                w.write_bits_wide(c & ((1u64 << param) - 1), param);
             }
         }
     }
@@ -203,7 +243,8 @@ fn read_column(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str
     }
     let head = r.read_bits(3);
     let (layout, is_delta) = (head >> 1, head & 1 == 1);
-    let width = r.read_bits(6) as u32 + 1;
+    let param = r.read_bits(6) as u32;
+    let width = param + 1;
     let mut codes = vec![0u64; n];
     match layout {
         0 => codes.iter_mut().for_each(|c| *c = r.read_bits_wide(width)),
@@ -225,7 +266,18 @@ fn read_column(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str
                 *codes.get_mut(k).ok_or("column index out of range")? = r.read_bits_wide(width);
             }
         }
-        _ => return Err("unknown column layout"),
+        _ => {
+            for c in &mut codes {
+                let mut q = 0u64;
+                while r.read_bit() {
+                    q += 1;
+                    if q > MAX_QUOTIENT || r.overrun() {
+                        return Err("Rice code too long");
+                    }
+                }
+                *c = (q << param) | r.read_bits_wide(param);
+            }
+        }
     }
     let mut prev = 0i64;
     Ok(codes
