@@ -32,9 +32,13 @@ after = "3d"
 resolution = "5m"
 "#;
 
-/// A gauge that moves every sample (so raw samples cost bytes).
+/// A gauge of random eighths (so raw samples cost bytes): splitmix64.
 fn gauge(k: i64, salt: i64) -> f64 {
-    ((k * 7919 + salt * 104_729) % 10_007) as f64 / 4.0
+    let mut z = (k as u64).wrapping_mul(8).wrapping_add(salt as u64);
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) % 100_000) as f64 / 8.0
 }
 
 /// One hour of samples from `start` (the `k`th step since `t0`).

@@ -294,6 +294,77 @@ fn read_column(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str
         .collect())
 }
 
+/// The scrape interval a series' intervals suggest: `res` over the
+/// median `count`, when that divides evenly.
+fn scrape_period(iv: &[Interval]) -> Option<i64> {
+    let mut counts: Vec<u64> = iv.iter().map(|i| i.count).collect();
+    counts.sort_unstable();
+    let c = i64::try_from(*counts.get(counts.len() / 2)?).ok()?;
+    let res = iv.first()?.res;
+    (c > 1 && res % c == 0 && res / c > 1).then(|| res / c)
+}
+
+/// The `last_t` offsets (against the first interval's): a bit "any
+/// non-zero", then a bit "periodic"; without, one column; with, the
+/// period `p` (32 bits) and two columns, the nearest multiple of `p` (in
+/// periods) and what is left. A jittered scrape's last sample lands a
+/// period early or late when the jitter moves the sample on an interval
+/// boundary across it: two narrow columns instead of one wide one.
+fn put_offsets(w: &mut BitWriter, r: &[i64], iv: &[Interval]) {
+    if r.iter().all(|&x| x == 0) {
+        w.write_bits(0, 1);
+        return;
+    }
+    w.write_bits(1, 1);
+    let split = scrape_period(iv)
+        .filter(|&p| p <= i64::from(u32::MAX))
+        .map(|p| {
+            let near: Vec<i64> = r
+                .iter()
+                .map(|&x| x.wrapping_add(p / 2).div_euclid(p))
+                .collect();
+            let left: Vec<i64> = r
+                .iter()
+                .zip(&near)
+                .map(|(&x, &n)| x.wrapping_sub(n.wrapping_mul(p)))
+                .collect();
+            (p, near, left)
+        });
+    let mut one = BitWriter::default();
+    put_column(&mut one, r);
+    if let Some((p, near, left)) = split {
+        let mut two = BitWriter::default();
+        put_column(&mut two, &near);
+        put_column(&mut two, &left);
+        if two.bit_len() + 32 < one.bit_len() {
+            w.write_bits(1, 1);
+            w.write_bits(p as u64, 32);
+            put_column(w, &near);
+            put_column(w, &left);
+            return;
+        }
+    }
+    w.write_bits(0, 1);
+    put_column(w, r);
+}
+
+fn read_offsets(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str> {
+    if !r.read_bit() {
+        return Ok(vec![0; n]);
+    }
+    if !r.read_bit() {
+        return read_column(r, n);
+    }
+    let p = r.read_bits(32) as i64;
+    let near = read_column(r, n)?;
+    let left = read_column(r, n)?;
+    Ok(near
+        .iter()
+        .zip(left)
+        .map(|(&a, b)| a.wrapping_mul(p).wrapping_add(b))
+        .collect())
+}
+
 /// Writes the columns of one series (its head holds [`Bases::of`] its
 /// first interval and the kind returned: the decimal scale, or [`RAW`]),
 /// adding each column's bits to `acct`.
@@ -306,9 +377,9 @@ pub(super) fn put_series(
     let Some(first) = iv.first() else {
         return RAW;
     };
-    let mut track = |w: &mut BitWriter, col: usize, r: &[i64]| {
+    let mut track = |w: &mut BitWriter, col: usize, put: &dyn Fn(&mut BitWriter)| {
         let before = w.bit_len();
-        put_column(w, r);
+        put(w);
         acct[col] += (w.bit_len() - before) as u64;
     };
     // From the second interval on: res, count and the offset of `last_t`
@@ -320,18 +391,19 @@ pub(super) fn put_series(
             .map(|i| f(i).wrapping_sub(f(first)))
             .collect()
     };
-    track(w, 0, &level(|i| i.res));
+    track(w, 0, &|w| put_column(w, &level(|i| i.res)));
     let gaps: Vec<i64> = iv
         .windows(2)
         .map(|p| p[1].t.wrapping_sub(p[0].t.wrapping_add(p[0].res)))
         .collect();
-    track(w, 1, &gaps);
-    track(w, 2, &level(|i| i.count as i64));
-    track(w, 3, &level(|i| i.last_t.wrapping_sub(i.t)));
+    track(w, 1, &|w| put_column(w, &gaps));
+    track(w, 2, &|w| put_column(w, &level(|i| i.count as i64)));
+    let offsets = level(|i| i.last_t.wrapping_sub(i.t));
+    track(w, 3, &|w| put_offsets(w, &offsets, iv));
     let decimal = scale_of(first_v, iv).and_then(|(k, ns)| Some((k, decimal_residuals(&ns, iv)?)));
     let (kind, values) = decimal.unwrap_or_else(|| (RAW, raw_residuals(first_v, iv)));
     for (c, r) in values.iter().enumerate() {
-        track(w, 4 + c, r);
+        track(w, 4 + c, &|w| put_column(w, r));
     }
     // `inc` is implied unless it differs from the difference of `last`s.
     let mut prev = first_v;
@@ -347,12 +419,12 @@ pub(super) fn put_series(
             i64::from(!implied)
         })
         .collect();
-    let before = w.bit_len();
-    put_column(w, &flags);
-    for x in odd {
-        w.write_bits_wide(x, 64);
-    }
-    acct[8] += (w.bit_len() - before) as u64;
+    track(w, 8, &|w| {
+        put_column(w, &flags);
+        for &x in &odd {
+            w.write_bits_wide(x, 64);
+        }
+    });
     kind
 }
 
@@ -379,7 +451,9 @@ pub(super) fn read_series(
         times.push(times[k].wrapping_add(res[k]).wrapping_add(g));
     }
     let count = level(r, b.count as i64)?;
-    let off = level(r, b.off)?;
+    let off: Vec<i64> = std::iter::once(b.off)
+        .chain(read_offsets(r, m - 1)?.into_iter().map(|x| b.off.wrapping_add(x)))
+        .collect();
     let mut codes: [Vec<i64>; 4] = Default::default();
     for c in &mut codes {
         *c = read_column(r, m)?;
