@@ -193,7 +193,7 @@ fn a_fast_clock_server_downsamples_and_expires_days_as_they_pass_and_frees_their
     // PromQL as the rules say, at times on 5m boundaries (less 1 ms), so
     // 1h windows hold whole intervals: 240 samples of 15 s.
     let at = |age: i64| (now - age).div_euclid(300_000) * 300_000 - 1;
-    let all = "count_over_time({__name__=~\".+\"}[1h])";
+    let all = "sum(count_over_time({__name__=~\".+\"}[1h]))";
     assert!(
         count(&server, all, at(6 * DAY + 3 * HOUR)).is_empty(),
         "past --retention 6d"

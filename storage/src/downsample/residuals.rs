@@ -452,7 +452,11 @@ pub(super) fn read_series(
     }
     let count = level(r, b.count as i64)?;
     let off: Vec<i64> = std::iter::once(b.off)
-        .chain(read_offsets(r, m - 1)?.into_iter().map(|x| b.off.wrapping_add(x)))
+        .chain(
+            read_offsets(r, m - 1)?
+                .into_iter()
+                .map(|x| b.off.wrapping_add(x)),
+        )
         .collect();
     let mut codes: [Vec<i64>; 4] = Default::default();
     for c in &mut codes {
