@@ -233,6 +233,30 @@ fn a_fast_clock_server_downsamples_and_expires_days_as_they_pass_and_frees_their
         (got[0] - raw_inc[0]).abs() <= 0.1 * raw_inc[0],
         "{got:?} vs {raw_inc:?}"
     );
+    // Remote write refuses what a rule would expire, naming the reason.
+    let late: Vec<(Vec<(&str, &str)>, Vec<Sample>)> = vec![
+        (
+            vec![("__name__", "g"), ("job", "debug"), ("instance", "late")],
+            vec![Sample::new(now - 3 * DAY, 1.0)],
+        ),
+        (
+            vec![("__name__", "g"), ("job", "keep"), ("instance", "late")],
+            vec![Sample::new(now - 3 * DAY, 1.0)],
+        ),
+    ];
+    let r = write_series(&server, &late);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("stored 1 samples, refused 1: past_retention=1"),
+        "{}",
+        r.text()
+    );
+    let refused = common::query::metric(
+        &server,
+        "hourglass_head_samples_rejected_total{reason=\"past_retention\"}",
+    );
+    assert_eq!(refused, 1.0);
     let (clean, _) = server.terminate();
     assert!(clean);
 }

@@ -252,6 +252,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Damage the checksum cannot see (a body sealed with a good one):
+    /// refused or read, never a panic, and what reads re-encodes alike.
+    #[test]
+    fn any_sealed_version_3_body_is_refused_or_read_never_a_panic(
+        raws in proptest::collection::vec(raw(), 1..3),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        junk in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let all: Vec<DsSeries> = raws.iter().enumerate()
+            .filter_map(|(k, r)| series(&format!("m{k}"), r, 300_000))
+            .collect();
+        let good = encode(&all).unwrap();
+        let raw_len = u32::from_le_bytes([good[8], good[9], good[10], good[11]]) as usize;
+        let mut body = if good[5] == 1 {
+            zstd::bulk::decompress(&good[12..good.len() - 4], raw_len).unwrap()
+        } else {
+            good[12..good.len() - 4].to_vec()
+        };
+        for (at, x) in flips {
+            let i = at.index(body.len());
+            body[i] ^= x;
+        }
+        fuzz_downsampled(&super::format::seal(3, &body));
+        fuzz_downsampled(&super::format::seal(3, &junk));
+    }
+}
+
 #[test]
 fn idle_series_cost_a_few_bits_and_counters_only_their_moves() {
     let day = |f: &dyn Fn(i64) -> f64| -> Vec<Sample> {
