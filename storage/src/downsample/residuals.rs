@@ -53,20 +53,36 @@ pub(super) struct Decoded {
     pub(super) cols: [Vec<f64>; 8],
 }
 
-/// The series' decimal scale and its values `[first, last…, min…, max…,
-/// sum…]` as integers at that scale, or `None` (stored as bit patterns).
+/// The series' decimal scale and its values `[first, last…, min…,
+/// max…]` as integers at that scale, or `None` (stored as bit patterns).
+/// Sums and increases are float arithmetic on those values: they are
+/// stored as decimals plus a correction in ulps ([`split`]).
 fn scale_of(first_v: f64, iv: &[Interval]) -> Option<(u8, Vec<i64>)> {
     let col = |f: fn(&Interval) -> f64| iv.iter().map(f);
     let all = std::iter::once(first_v)
         .chain(col(|i| i.last))
         .chain(col(|i| i.min))
-        .chain(col(|i| i.max))
-        .chain(col(|i| i.sum));
+        .chain(col(|i| i.max));
     decimals(all).map(|(ns, k)| (k, ns))
 }
 
+/// `v` as `base` plus a whole number `d` of `1/p`, and the distance in
+/// ulps (bit patterns as integers) from that float to `v`: exact for any
+/// `v` ([`join`] inverts it), and a correction of 0 or a few ulps for a
+/// float sum of decimals.
+fn split(v: f64, base: f64, p: f64) -> (i64, i64) {
+    let d = ((v - base) * p).round() as i64;
+    let g = base + d as f64 / p;
+    (d, (v.to_bits() as i64).wrapping_sub(g.to_bits() as i64))
+}
+
+fn join(base: f64, d: i64, e: i64, p: f64) -> f64 {
+    let g = base + d as f64 / p;
+    f64::from_bits((g.to_bits() as i64).wrapping_add(e) as u64)
+}
+
 /// The sum an interval of `c` samples moving evenly from `prev` to `last`
-/// would have (times 2, so it stays whole).
+/// would have (halved from twice it, so it stays whole).
 fn sum_guess(c: u64, prev: i128, last: i128) -> i128 {
     let c = i128::from(c);
     2i128
@@ -76,15 +92,14 @@ fn sum_guess(c: u64, prev: i128, last: i128) -> i128 {
         .div_euclid(2)
 }
 
-/// The residuals of `last`, `min`, `max` and `sum` for a decimal series
-/// (`None` when one does not fit 64 bits: the series is stored as bit
-/// patterns).
-fn decimal_residuals(ns: &[i64], iv: &[Interval]) -> Option<[Vec<i64>; 4]> {
+/// The residuals of `last`, `min`, `max`, `sum` and the sum's ulps for a
+/// decimal series of scale `p` (`None` when one does not fit 64 bits: the
+/// series is stored as bit patterns).
+fn decimal_residuals(ns: &[i64], iv: &[Interval], p: f64) -> Option<[Vec<i64>; 5]> {
     let m = iv.len();
     let (l, rest) = ns.get(1..)?.split_at(m);
-    let (n, rest) = rest.split_at(m);
-    let (x, s) = rest.split_at(m);
-    let mut out: [Vec<i64>; 4] = Default::default();
+    let (n, x) = rest.split_at(m);
+    let mut out: [Vec<i64>; 5] = Default::default();
     let mut prev = i128::from(ns[0]);
     let fit = |r: i128| i64::try_from(r).ok();
     for k in 0..m {
@@ -92,21 +107,20 @@ fn decimal_residuals(ns: &[i64], iv: &[Interval]) -> Option<[Vec<i64>; 4]> {
         out[0].push(fit(last - prev)?);
         out[1].push(fit(i128::from(n[k]) - prev.min(last))?);
         out[2].push(fit(i128::from(x[k]) - prev.max(last))?);
-        out[3].push(fit(i128::from(s[k]).wrapping_sub(sum_guess(
-            iv[k].count,
-            prev,
-            last,
-        )))?);
+        let (sum, ulps) = split(iv[k].sum, 0.0, p);
+        let guess = sum_guess(iv[k].count, prev, last);
+        out[3].push(fit(i128::from(sum).wrapping_sub(guess))?);
+        out[4].push(ulps);
         prev = last;
     }
     Some(out)
 }
 
 /// The residuals of a series stored as bit patterns: each value's bits
-/// XOR those of the value it most likely equals.
-fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 4] {
+/// XOR those of the value it most likely equals (no sum ulps).
+fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 5] {
     let b = f64::to_bits;
-    let mut out: [Vec<i64>; 4] = Default::default();
+    let mut out: [Vec<i64>; 5] = Default::default();
     let (mut prev, mut prev_sum) = (b(first_v), 0);
     for i in iv {
         for (c, x) in [
@@ -114,6 +128,7 @@ fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 4] {
             b(i.min) ^ b(i.last),
             b(i.max) ^ b(i.last),
             b(i.sum) ^ prev_sum,
+            0,
         ]
         .into_iter()
         .enumerate()
@@ -121,6 +136,21 @@ fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 4] {
             out[c].push(x as i64);
         }
         (prev, prev_sum) = (b(i.last), b(i.sum));
+    }
+    out
+}
+
+/// The increase against the difference of `last`s (which it is for a
+/// counter that did not drop) as whole `1/p` and ulps ([`split`]); the
+/// whole part of a drop is the value before it.
+fn inc_residuals(first_v: f64, iv: &[Interval], p: f64) -> [Vec<i64>; 2] {
+    let mut prev = first_v;
+    let mut out: [Vec<i64>; 2] = Default::default();
+    for i in iv {
+        let (d, e) = split(i.inc, i.last - prev, p);
+        out[0].push(d);
+        out[1].push(e);
+        prev = i.last;
     }
     out
 }
@@ -400,31 +430,19 @@ pub(super) fn put_series(
     track(w, 2, &|w| put_column(w, &level(|i| i.count as i64)));
     let offsets = level(|i| i.last_t.wrapping_sub(i.t));
     track(w, 3, &|w| put_offsets(w, &offsets, iv));
-    let decimal = scale_of(first_v, iv).and_then(|(k, ns)| Some((k, decimal_residuals(&ns, iv)?)));
-    let (kind, values) = decimal.unwrap_or_else(|| (RAW, raw_residuals(first_v, iv)));
-    for (c, r) in values.iter().enumerate() {
-        track(w, 4 + c, &|w| put_column(w, r));
-    }
-    // `inc` is implied unless it differs from the difference of `last`s.
-    let mut prev = first_v;
-    let mut odd = Vec::new();
-    let flags: Vec<i64> = iv
-        .iter()
-        .map(|i| {
-            let implied = (i.last - prev).to_bits() == i.inc.to_bits();
-            prev = i.last;
-            if !implied {
-                odd.push(i.inc.to_bits());
-            }
-            i64::from(!implied)
-        })
-        .collect();
-    track(w, 8, &|w| {
-        put_column(w, &flags);
-        for &x in &odd {
-            w.write_bits_wide(x, 64);
-        }
+    let decimal = scale_of(first_v, iv).and_then(|(k, ns)| {
+        let p = POW10[usize::from(k)];
+        Some((k, decimal_residuals(&ns, iv, p)?))
     });
+    let (kind, values) = decimal.unwrap_or_else(|| (RAW, raw_residuals(first_v, iv)));
+    // Columns 4..=7 and the sum's ulps (counted with the sum).
+    for (c, r) in values.iter().enumerate() {
+        track(w, 4 + c.min(3), &|w| put_column(w, r));
+    }
+    let p = POW10.get(usize::from(kind)).copied().unwrap_or(1.0);
+    for r in inc_residuals(first_v, iv, p) {
+        track(w, 8, &|w| put_column(w, &r));
+    }
     kind
 }
 
@@ -458,7 +476,7 @@ pub(super) fn read_series(
                 .map(|x| b.off.wrapping_add(x)),
         )
         .collect();
-    let mut codes: [Vec<i64>; 4] = Default::default();
+    let mut codes: [Vec<i64>; 5] = Default::default();
     for c in &mut codes {
         *c = read_column(r, m)?;
     }
@@ -467,15 +485,12 @@ pub(super) fn read_series(
     } else {
         values_decimal(kind, first_v, &count, &codes)?
     };
-    let flags = read_column(r, m)?;
+    let p = POW10.get(usize::from(kind)).copied().unwrap_or(1.0);
+    let (whole_inc, ulps) = (read_column(r, m)?, read_column(r, m)?);
     let mut prev = first_v;
     let mut inc = Vec::with_capacity(m);
-    for (k, f) in flags.into_iter().enumerate() {
-        inc.push(if f == 0 {
-            last[k] - prev
-        } else {
-            f64::from_bits(r.read_bits_wide(64))
-        });
+    for k in 0..m {
+        inc.push(join(last[k] - prev, whole_inc[k], ulps[k], p));
         prev = last[k];
     }
     let whole = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
@@ -488,7 +503,7 @@ pub(super) fn read_series(
 
 type Values = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
-fn values_raw(first_v: f64, codes: &[Vec<i64>; 4]) -> Values {
+fn values_raw(first_v: f64, codes: &[Vec<i64>; 5]) -> Values {
     let (mut prev, mut prev_sum) = (first_v.to_bits(), 0u64);
     let mut out: Values = Default::default();
     for k in 0..codes[0].len() {
@@ -507,7 +522,7 @@ fn values_decimal(
     kind: u8,
     first_v: f64,
     count: &[i64],
-    codes: &[Vec<i64>; 4],
+    codes: &[Vec<i64>; 5],
 ) -> Result<Values, &'static str> {
     let p = *POW10.get(usize::from(kind)).ok_or("bad series kind")?;
     let first = crate::chunk::xor::at_scale(first_v, kind).ok_or("first value off the scale")?;
@@ -524,7 +539,8 @@ fn values_decimal(
         out.1.push(f(prev.min(last).wrapping_add(r(1)))?);
         out.2.push(f(prev.max(last).wrapping_add(r(2)))?);
         let guess = sum_guess(count[k] as u64, prev, last);
-        out.3.push(f(guess.wrapping_add(r(3)))?);
+        let whole = i64::try_from(guess.wrapping_add(r(3))).map_err(|_| "sum out of range")?;
+        out.3.push(join(0.0, whole, codes[4][k], p));
         prev = last;
     }
     Ok(out)
