@@ -42,7 +42,7 @@ fn gauge(k: i64, salt: i64) -> f64 {
 }
 
 /// One hour of samples from `start` (the `k`th step since `t0`).
-fn hour(t0: i64, start: i64) -> Vec<(Vec<(&'static str, &'static str)>, Vec<Sample>)> {
+fn hour(t0: i64, start: i64) -> Vec<common::write::Series<'static>> {
     let ks = (start - t0) / STEP..(start + HOUR - t0) / STEP;
     let series: [(&str, &str, &str, i64); 6] = [
         ("node", "a", "g", 1),
@@ -245,7 +245,7 @@ fn a_fast_clock_server_downsamples_and_expires_days_as_they_pass_and_frees_their
         "{got:?} vs {raw_inc:?}"
     );
     // Remote write refuses what a rule would expire, naming the reason.
-    let late: Vec<(Vec<(&str, &str)>, Vec<Sample>)> = vec![
+    let late: Vec<common::write::Series<'_>> = vec![
         (
             vec![("__name__", "g"), ("job", "debug"), ("instance", "late")],
             vec![Sample::new(now - 3 * DAY, 1.0)],

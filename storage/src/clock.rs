@@ -42,6 +42,18 @@ impl Clock {
     }
 }
 
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock(now_ms={})", self.now_ms())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,17 +66,5 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let ahead = fast.now_ms() - sys.now_ms();
         assert!(ahead >= 19 * 999, "{ahead} ms ahead after 20 ms");
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::system()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock(now_ms={})", self.now_ms())
     }
 }

@@ -506,12 +506,13 @@ type Values = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 fn values_raw(first_v: f64, codes: &[Vec<i64>; 5]) -> Values {
     let (mut prev, mut prev_sum) = (first_v.to_bits(), 0u64);
     let mut out: Values = Default::default();
-    for k in 0..codes[0].len() {
-        let last = codes[0][k] as u64 ^ prev;
-        let sum = codes[3][k] as u64 ^ prev_sum;
+    let [l, n, x, s, _] = codes;
+    for (((l, n), x), s) in l.iter().zip(n).zip(x).zip(s) {
+        let last = *l as u64 ^ prev;
+        let sum = *s as u64 ^ prev_sum;
         out.0.push(f64::from_bits(last));
-        out.1.push(f64::from_bits(codes[1][k] as u64 ^ last));
-        out.2.push(f64::from_bits(codes[2][k] as u64 ^ last));
+        out.1.push(f64::from_bits(*n as u64 ^ last));
+        out.2.push(f64::from_bits(*x as u64 ^ last));
         out.3.push(f64::from_bits(sum));
         (prev, prev_sum) = (last, sum);
     }
