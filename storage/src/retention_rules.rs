@@ -28,7 +28,7 @@ impl RetentionRule {
 }
 
 /// The rules, the fallback, and "now" (the newest sample stored, capped
-/// at the wall clock: [`crate::head::Head::store_now`]).
+/// at the wall clock: the head's `store_now`).
 #[derive(Debug)]
 pub(crate) struct RuleRetention<'a> {
     pub(crate) rules: &'a [RetentionRule],
