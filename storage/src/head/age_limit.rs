@@ -10,25 +10,12 @@ use super::series::MemSeries;
 use crate::model::labels::Labels;
 use crate::retention_rules::{RetentionRule, RuleRetention};
 use hourglass_wal::lock::{read, write};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// The retention rules in force, with a generation that series' cached
-/// rule choices are checked against.
-#[derive(Debug)]
+/// The retention rules in force.
+#[derive(Debug, Default)]
 pub(crate) struct AgeRules {
     list: RwLock<Arc<Vec<RetentionRule>>>,
-    /// Starts at 1: a series' cache of 0 was never filled.
-    generation: AtomicU32,
-}
-
-impl Default for AgeRules {
-    fn default() -> Self {
-        AgeRules {
-            list: RwLock::default(),
-            generation: AtomicU32::new(1),
-        }
-    }
 }
 
 impl AgeRules {
@@ -37,9 +24,7 @@ impl AgeRules {
     }
 
     pub(crate) fn set(&self, rules: Vec<RetentionRule>) {
-        let mut w = write(&self.list);
-        *w = Arc::new(rules);
-        self.generation.fetch_add(1, Ordering::Release);
+        *write(&self.list) = Arc::new(rules);
     }
 
     /// One batch's limits, with "now" (none while nothing is stored).
@@ -49,7 +34,6 @@ impl AgeRules {
             now,
             fallback_ms,
             rules: Arc::clone(&list),
-            generation: self.generation.load(Ordering::Acquire),
         }
     }
 }
@@ -60,7 +44,6 @@ pub(crate) struct AgeLimit {
     now: Option<i64>,
     fallback_ms: Option<i64>,
     rules: Arc<Vec<RetentionRule>>,
-    generation: u32,
 }
 
 impl AgeLimit {
@@ -79,33 +62,13 @@ impl AgeLimit {
             .unwrap_or(i64::MIN)
     }
 
-    /// Samples of `series` before this are refused; the rule chosen is
-    /// cached in the series until the rules change.
+    /// Samples of `series` before this are refused.
     pub(crate) fn floor(&self, series: &MemSeries) -> i64 {
-        let Some(now) = self.now else {
-            return i64::MIN;
-        };
         if self.rules.is_empty() {
-            return self.fallback_ms.map_or(i64::MIN, |k| now.saturating_sub(k));
+            let keep = self.now.zip(self.fallback_ms);
+            return keep.map_or(i64::MIN, |(now, k)| now.saturating_sub(k));
         }
-        let cached = series.retention_rule.load(Ordering::Relaxed);
-        let index = if (cached >> 32) as u32 == self.generation {
-            cached as u32
-        } else {
-            let index = self
-                .rules
-                .iter()
-                .position(|r| r.selects(&series.labels))
-                .map_or(0, |i| i as u32 + 1);
-            let fresh = (u64::from(self.generation) << 32) | u64::from(index);
-            series.retention_rule.store(fresh, Ordering::Relaxed);
-            index
-        };
-        let keep = match index.checked_sub(1) {
-            Some(i) => self.rules.get(i as usize).map(|r| r.keep_ms),
-            None => self.fallback_ms,
-        };
-        keep.map_or(i64::MIN, |k| now.saturating_sub(k))
+        self.floor_of(&series.labels)
     }
 }
 
@@ -133,7 +96,7 @@ mod tests {
         let o = MemSeries::new(HeadRef::from_raw(2), l("other"), 0);
         let lim = rules.limit(Some(1_000), Some(100));
         assert_eq!(lim.floor(&s), 990);
-        assert_eq!(lim.floor(&s), 990, "cached");
+        assert_eq!(lim.floor(&s), 990, "again");
         assert_eq!(lim.floor(&o), 900, "the fallback");
         assert_eq!(lim.floor_of(&l("slo")), -4_000);
         rules.set(vec![rule("debug", 500)]);

@@ -125,10 +125,6 @@ pub(crate) struct MemSeries {
     /// The writer's quota this series is charged to: an index into the
     /// head's owners plus one, `0` for none (fits beside `id`).
     pub(crate) owner: u16,
-    /// The retention rule that selects this series, cached: the rules'
-    /// generation (high 32 bits) and the rule's index plus one (`0`: the
-    /// global retention) (`age_limit.rs`).
-    pub(crate) retention_rule: std::sync::atomic::AtomicU64,
 }
 
 impl MemSeries {
@@ -139,7 +135,6 @@ impl MemSeries {
             data: Mutex::new(SeriesData::default()),
             def_durable: AtomicBool::new(false),
             owner,
-            retention_rule: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
