@@ -68,7 +68,15 @@ fn post_form(server: &Server, path: &str, form: &str) -> Response {
 
 #[test]
 fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_file(
+        tmp.path(),
+        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1d\"\n",
+    );
+    let data = tmp.path().join("data");
     let flags = [
+        "--config",
+        cfg.as_str(),
         "--retention",
         "30d",
         "--compact-days-after",
@@ -76,13 +84,13 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
         "--persist-interval",
         "1s",
     ];
-    let (tmp, server) = start_with_config(
-        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1d\"\n",
-        &flags,
-    );
-    let data = tmp.path().join("data");
+    // Written before the rule is in force (with it, ingest refuses what
+    // it would remove: `storage/tests/retention_at_ingest.rs`).
+    let server = Server::start(&data, &flags[2..]);
     let now = now_ms() - 60_000;
     write_four_days(&server, now);
+    assert!(server.terminate().0);
+    let server = Server::start(&data, &flags);
 
     // Old days become day partitions; debug keeps one day.
     wait_until("day partitions", Duration::from_secs(90), || {
@@ -290,13 +298,20 @@ fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition
 
 #[test]
 fn a_retention_rule_hides_head_samples_older_than_its_keep_at_once() {
-    let (_tmp, server) = start_with_config(
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_file(
+        tmp.path(),
         "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1h\"\n",
-        &["--persist-interval", "1h"],
     );
+    // Written before the rule is in force (with it, ingest refuses what
+    // it would remove); replayed into the head at the restart.
+    let flags = ["--config", cfg.as_str(), "--persist-interval", "1h"];
+    let server = Server::start(&tmp.path().join("data"), &flags[2..]);
     let now = now_ms();
     write_minutes(&server, "debug", now - 90 * MIN, now);
     write_minutes(&server, "prod", now - 90 * MIN, now);
+    assert!(server.terminate().0);
+    let server = Server::start(&tmp.path().join("data"), &flags);
     let debug = counts(&server, "m{job=\"debug\"}");
     assert_eq!(debug.len(), 6);
     assert!(

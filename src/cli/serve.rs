@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// out-of-order cutoff past the present.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     future_grace: Duration,
+    /// Tests and benchmarks only: the store's clock (the future bound,
+    /// the "now" of retention, downsampling and day merges, series per
+    /// minute) runs this many times faster than the wall clock from the
+    /// start, so days pass in seconds; queries, scrapes and events keep the
+    /// wall clock. `1`: the wall clock.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    test_clock_speed: u32,
     /// How often hours that can no longer receive samples are written out
     /// as partitions (and retention applied).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
@@ -249,6 +256,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 ..LabelLimits::default()
             },
             future_grace_ms: millis(args.future_grace),
+            clock: if args.test_clock_speed > 1 {
+                tracing::warn!(
+                    speed = args.test_clock_speed,
+                    "the store's clock runs fast (--test-clock-speed)"
+                );
+                hourglass_storage::Clock::fast(args.test_clock_speed)
+            } else {
+                hourglass_storage::Clock::system()
+            },
             series_limits: SeriesLimits {
                 max_active: config.limits.max_active_series,
                 max_new_per_minute: config.limits.max_new_series_per_minute,

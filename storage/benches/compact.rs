@@ -320,8 +320,40 @@ fn footprint(_: &mut Criterion) {
             raw as f64 / down.max(1) as f64,
             s.counts.samples_in as f64 / (cpu.max(1) as f64 / 1e9) / 1e6,
         );
+        column_report(&st);
         st.close().unwrap();
     }
+}
+
+/// Where the downsampled day's bytes go: the `downsampled` files against
+/// the partitions' other files, and per column of the version 3 body.
+fn column_report(st: &Storage) {
+    use hourglass_storage::downsample::{COLUMNS, downsampled_bits};
+    let (mut file, mut body, mut heads, mut cols) = (0, 0, 0, [0u64; 9]);
+    let mut other = 0;
+    for p in st.partitions() {
+        if p.meta().hour_start_ms >= T0 + DAY {
+            continue;
+        }
+        other += p.bytes();
+        let Ok(b) = std::fs::read(p.dir().join("downsampled")) else {
+            continue;
+        };
+        other -= b.len() as u64;
+        if let Some((f, bd, h, c)) = downsampled_bits(&b) {
+            (file, body, heads) = (file + f, body + bd, heads + h);
+            cols.iter_mut().zip(c).for_each(|(a, x)| *a += x);
+        }
+    }
+    let per: Vec<String> = COLUMNS
+        .iter()
+        .zip(cols)
+        .map(|(n, b)| format!("{n} {}", b.div_ceil(8)))
+        .collect();
+    println!(
+        "  downsampled files {file} B (body {body} B before zstd: series headers {heads} B, columns {}); other partition files {other} B",
+        per.join(", ")
+    );
 }
 
 criterion_group!(benches, bench_compact, footprint);

@@ -19,6 +19,18 @@ impl Clock {
         }))
     }
 
+    /// For tests and benchmarks: a clock that starts at the system clock's
+    /// time and runs `speed` times faster, so days pass in seconds.
+    pub fn fast(speed: u32) -> Clock {
+        let system = Clock::system();
+        let start = system.now_ms();
+        let speed = i64::from(speed.max(1));
+        Clock(Arc::new(move || {
+            let elapsed = system.now_ms().saturating_sub(start);
+            start.saturating_add(elapsed.saturating_mul(speed))
+        }))
+    }
+
     /// A clock read from `now` (tests: a fixed or hand-moved time).
     pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
         Clock(Arc::new(now))
@@ -39,5 +51,20 @@ impl Default for Clock {
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Clock(now_ms={})", self.now_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fast_clock_starts_now_and_runs_faster() {
+        let (sys, fast) = (Clock::system(), Clock::fast(1_000));
+        let t0 = sys.now_ms();
+        assert!((fast.now_ms() - t0).abs() < 1_000);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let ahead = fast.now_ms() - sys.now_ms();
+        assert!(ahead >= 19 * 999, "{ahead} ms ahead after 20 ms");
     }
 }

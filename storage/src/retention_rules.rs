@@ -1,7 +1,8 @@
 //! Retention per selector: rules `match → keep`, the first rule whose
 //! matchers a series satisfies decides how long its samples are kept, the
 //! global retention when none does. Enforced by compaction, which rewrites
-//! the partitions holding expired samples (the bytes leave the disk).
+//! the partitions holding expired samples (the bytes leave the disk), and
+//! at ingest, which refuses what a rule would remove (`head/age_limit.rs`).
 
 use crate::compact::RewriteStep;
 use crate::model::labels::Labels;
@@ -21,13 +22,13 @@ pub struct RetentionRule {
 }
 
 impl RetentionRule {
-    fn selects(&self, labels: &Labels) -> bool {
+    pub(crate) fn selects(&self, labels: &Labels) -> bool {
         self.matchers.iter().all(|m| m.matches_labels(labels))
     }
 }
 
 /// The rules, the fallback, and "now" (the newest sample stored, capped
-/// at the wall clock: [`crate::head::Head::store_now`]).
+/// at the wall clock: the head's `store_now`).
 #[derive(Debug)]
 pub(crate) struct RuleRetention<'a> {
     pub(crate) rules: &'a [RetentionRule],

@@ -70,7 +70,6 @@ pub struct Storage {
     source_label: String,
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
-    retention_rules: RwLock<Arc<Vec<RetentionRule>>>,
     downsample_rules: RwLock<Arc<Vec<crate::downsample::DownsampleRule>>>,
     /// Deletions not yet applied to every partition (replaced whole).
     tombstones: RwLock<Arc<Vec<Tombstone>>>,
@@ -131,6 +130,7 @@ impl Storage {
         let retention_ms = opts.head.retention_ms;
         let retention_bytes = opts.head.retention_bytes;
         let head = Head::new(opts.head);
+        head.set_retention_rules(opts.retention_rules);
         if let Some(t) = parts.iter().map(|p| p.meta().max_t).max() {
             head.note_stored(t);
         }
@@ -163,7 +163,6 @@ impl Storage {
             source_label: opts.source_label.unwrap_or_else(|| "job".to_string()),
             retention_ms,
             retention_bytes,
-            retention_rules: RwLock::new(Arc::new(opts.retention_rules)),
             downsample_rules: RwLock::new(Arc::new(Vec::new())),
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),

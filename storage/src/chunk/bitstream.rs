@@ -125,6 +125,11 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Bits consumed so far, zero bits read past the end included.
+    pub(crate) fn bits_read(&self) -> u64 {
+        self.pos as u64 * 8 + self.fake - u64::from(self.n)
+    }
+
     #[inline]
     fn refill(&mut self) {
         if let Some(w) = self.data.get(self.pos..self.pos + 8) {

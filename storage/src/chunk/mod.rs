@@ -9,7 +9,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod anatomy;
-mod bitstream;
+pub(crate) mod bitstream;
 mod grid;
 pub mod histogram;
 mod iter;

@@ -1,9 +1,12 @@
 //! The `downsampled` file of a partition: every downsampled series with
-//! its intervals, column by column, each column a sealed chunk. Layout in
-//! `FORMAT.md` beside this file.
+//! its intervals. Version 3 (written) stores per series each column's
+//! residual against what the others imply (`residuals.rs`); versions 1
+//! and 2 are still read. Layout in `FORMAT.md` beside this file.
 
 use super::columns::{put_times, put_values, read_times, read_values};
 use super::interval::{DsSeries, Interval};
+use super::residuals::{self, Bases, ColumnBits};
+use crate::chunk::bitstream::{BitReader, BitWriter};
 use crate::chunk::{self, ChunkView};
 use crate::encoding::{VarintError, put_uvarint, put_zvarint, read_uvarint, unzigzag};
 use crate::model::labels::Labels;
@@ -14,8 +17,15 @@ pub(crate) const FILE: &str = "downsampled";
 const MAGIC: &[u8; 4] = b"HGDS";
 /// Version 1: each column of each series a sealed chunk.
 const VERSION_1: u8 = 1;
-/// Version 2: columns of many series grouped (`columns.rs`); written.
-const VERSION: u8 = 2;
+/// Version 2: columns of many series grouped (`columns.rs`); written
+/// when version 3's density bound refuses a set of series.
+const VERSION_2: u8 = 2;
+/// Version 3: per series, residual columns bit-packed (`residuals.rs`).
+const VERSION: u8 = 3;
+/// Most intervals a version 3 body holds per byte: its reader's bound on
+/// what a damaged count can make it allocate (an idle series' intervals
+/// cost no bits at all). Denser sets of series are written as version 2.
+const MAX_INTERVALS_PER_BYTE: u64 = 32;
 const CODEC_NONE: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 /// Series flag: the series never drops, so `max` equals `last` and the
@@ -25,6 +35,8 @@ const MONOTONE: u8 = 1;
 const MAX_SERIES: u64 = 10_000_000;
 const MAX_LABELS: u64 = 1_000;
 const MAX_RAW: usize = 1 << 30;
+/// Most a zstd body may expand (more is written uncompressed).
+const MAX_RATIO: usize = 1024;
 /// zstd level for the body: cold data, written once by compaction.
 const ZSTD_LEVEL: i32 = 9;
 
@@ -85,10 +97,39 @@ fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
     }
 }
 
-/// Encodes the series (sorted by labels, each with intervals) in
-/// version 2: every series' header, then every series' interval times,
-/// then column by column every series' values, the whole body zstd'd.
+/// Encodes the series (sorted by labels, each with intervals): version 3
+/// (version 2 when its density bound refuses them), the body zstd'd when
+/// that is smaller.
 pub(crate) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> {
+    let mut acct = ColumnBits::default();
+    Ok(match encode_v3(series, &mut acct) {
+        Some((body, _)) => seal(VERSION, &body),
+        None => seal(VERSION_2, &encode_v2(series)),
+    })
+}
+
+/// Header, the body (zstd'd when smaller), checksum.
+pub(super) fn seal(version: u8, body: &[u8]) -> Vec<u8> {
+    let packed = zstd::bulk::compress(body, ZSTD_LEVEL)
+        .ok()
+        .filter(|z| z.len() < body.len() && body.len() <= z.len().saturating_mul(MAX_RATIO));
+    let (codec, stored) = match &packed {
+        Some(z) => (CODEC_ZSTD, z.as_slice()),
+        None => (CODEC_NONE, body),
+    };
+    let mut out = Vec::with_capacity(stored.len() + 16);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[version, codec, 0, 0]);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(stored);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Version 2 body: every series' header, then every series' interval
+/// times, then column by column every series' values.
+pub(super) fn encode_v2(series: &[DsSeries]) -> Vec<u8> {
     let mut body = Vec::new();
     put_uvarint(&mut body, series.len() as u64);
     let mut cols = Vec::with_capacity(series.len());
@@ -112,21 +153,51 @@ pub(crate) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> 
             }
         }
     }
-    let packed = zstd::bulk::compress(&body, ZSTD_LEVEL)
-        .ok()
-        .filter(|z| z.len() < body.len());
-    let (codec, stored) = match &packed {
-        Some(z) => (CODEC_ZSTD, z.as_slice()),
-        None => (CODEC_NONE, body.as_slice()),
-    };
-    let mut out = Vec::with_capacity(stored.len() + 16);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[VERSION, codec, 0, 0]);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(stored);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    Ok(out)
+    body
+}
+
+/// Version 3 body: every series' header (with its kind, interval count
+/// and first interval), then the bit-packed columns of every series.
+/// `None` when a series' first interval is not aligned or the intervals
+/// are denser than the reader accepts. Adds each column's bits to `acct`;
+/// returns the body and the bytes of the headers.
+fn encode_v3(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, usize)> {
+    let mut body = Vec::new();
+    put_uvarint(&mut body, series.len() as u64);
+    let mut bits = BitWriter::with_capacity(series.len() * 8);
+    let mut total = 0u64;
+    for s in series {
+        put_labels(&mut body, &s.labels);
+        put_zvarint(&mut body, s.first.t);
+        body.extend_from_slice(&s.first.v.to_bits().to_le_bytes());
+        body.push(residuals::put_series(&mut bits, s.first.v, &s.iv, acct));
+        put_uvarint(&mut body, s.iv.len() as u64);
+        total = total.saturating_add(s.iv.len() as u64);
+        if let Some(first) = s.iv.first() {
+            let b = Bases::of(first);
+            if b.res <= 0 || b.t.rem_euclid(b.res) != 0 {
+                return None;
+            }
+            put_zvarint(&mut body, b.res);
+            put_zvarint(&mut body, b.t / b.res - s.first.t.div_euclid(b.res));
+            put_uvarint(&mut body, b.count);
+            put_zvarint(&mut body, b.off);
+        }
+    }
+    let heads = body.len();
+    bits.copy_to(&mut body);
+    (total <= MAX_INTERVALS_PER_BYTE.saturating_mul(body.len() as u64)).then_some((body, heads))
+}
+
+/// Where the bytes of a `downsampled` file go if written now: the file's
+/// bytes, the body's before zstd, the series headers' (labels, first
+/// sample, first interval), and each column's bits.
+#[doc(hidden)]
+pub fn downsampled_bits(file: &[u8]) -> Option<(usize, usize, usize, ColumnBits)> {
+    let series = decode(file).ok()?;
+    let mut acct = ColumnBits::default();
+    let (body, heads) = encode_v3(&series, &mut acct)?;
+    Some((encode(&series).ok()?.len(), body.len(), heads, acct))
 }
 
 struct Cur<'a> {
@@ -168,7 +239,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
         .checked_sub(4)
         .filter(|&n| n >= 12)
         .ok_or_else(|| err(0, "too short"))?;
-    if &b[..4] != MAGIC || (b[4] != VERSION && b[4] != VERSION_1) {
+    if &b[..4] != MAGIC || !(VERSION_1..=VERSION).contains(&b[4]) {
         return Err(err(0, "bad magic or version"));
     }
     let mut crc = [0u8; 4];
@@ -184,7 +255,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     let stored = &b[12..body_end];
     let body: std::borrow::Cow<'_, [u8]> = match b[5] {
         CODEC_NONE if stored.len() == raw_len => stored.into(),
-        CODEC_ZSTD if raw_len <= MAX_RAW && raw_len <= stored.len().saturating_mul(1024) => {
+        CODEC_ZSTD if raw_len <= MAX_RAW && raw_len <= stored.len().saturating_mul(MAX_RATIO) => {
             let z = zstd::bulk::decompress(stored, raw_len)
                 .map_err(|e| err(12, format!("zstd: {e}")))?;
             if z.len() != raw_len {
@@ -199,10 +270,10 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     if n > MAX_SERIES {
         return Err(err(0, "too many series"));
     }
-    let out = if b[4] == VERSION_1 {
-        body_v1(&mut c, n)?
-    } else {
-        body_v2(&mut c, n)?
+    let out = match b[4] {
+        VERSION_1 => body_v1(&mut c, n)?,
+        VERSION_2 => body_v2(&mut c, n)?,
+        _ => body_v3(&mut c, n)?,
     };
     if c.pos != body.len() {
         return Err(err(c.pos, "trailing bytes"));
@@ -210,11 +281,13 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     Ok(out)
 }
 
-/// A series' labels, first sample and flags; checks the labels are sorted
-/// and come after `prev`'s.
+/// A series' labels, first sample and flags (or kind, version 3: at
+/// most `max_flags`); checks the labels are sorted and come after
+/// `prev`'s.
 fn series_head(
     c: &mut Cur<'_>,
     prev: Option<&DsSeries>,
+    max_flags: u8,
 ) -> Result<(Labels, Sample, u8), FormatError> {
     let at = c.pos;
     let nl = c.uvarint()?;
@@ -237,7 +310,7 @@ fn series_head(
     fv.copy_from_slice(c.bytes(8)?);
     let first = Sample::new(first_t, f64::from_bits(u64::from_le_bytes(fv)));
     let flags = c.bytes(1)?[0];
-    if flags & !MONOTONE != 0 {
+    if flags > max_flags {
         return Err(err(c.pos - 1, "unknown flags"));
     }
     Ok((labels, first, flags))
@@ -251,7 +324,7 @@ fn ncols(flags: u8) -> usize {
 fn body_v1(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
     let mut out: Vec<DsSeries> = Vec::new();
     for _ in 0..n {
-        let (labels, first, flags) = series_head(c, out.last())?;
+        let (labels, first, flags) = series_head(c, out.last(), MONOTONE)?;
         let mut cols: Vec<Vec<Sample>> = Vec::with_capacity(ncols(flags));
         let mut at = c.pos;
         for _ in 0..ncols(flags) {
@@ -283,7 +356,7 @@ fn body_v2(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
     let mut counts = Vec::new();
     let mut total = 0u64;
     for _ in 0..n {
-        let (labels, first, flags) = series_head(c, heads.last())?;
+        let (labels, first, flags) = series_head(c, heads.last(), MONOTONE)?;
         let at = c.pos;
         // Every interval takes at least a byte of times, after the headers.
         let m = c.uvarint()?;
@@ -315,6 +388,67 @@ fn body_v2(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
         s.iv = intervals(at, flags, s.first, ts, |col, k| sc[col][k])?;
     }
     Ok(heads)
+}
+
+/// Version 3: every header (kind, interval count, first interval), then
+/// the bit-packed columns of every series (`residuals.rs`).
+fn body_v3(c: &mut Cur<'_>, n: u64) -> Result<Vec<DsSeries>, FormatError> {
+    let mut heads: Vec<(DsSeries, u8, Bases, usize)> = Vec::new();
+    let mut total = 0u64;
+    let bound = MAX_INTERVALS_PER_BYTE.saturating_mul(c.b.len() as u64);
+    for _ in 0..n {
+        let (labels, first, kind) = series_head(c, heads.last().map(|h| &h.0), residuals::RAW)?;
+        let at = c.pos;
+        let m = c.uvarint()?;
+        total = total.saturating_add(m);
+        if total > bound {
+            return Err(err(at, "more intervals than the body holds"));
+        }
+        let mut b = Bases {
+            res: 0,
+            t: 0,
+            count: 0,
+            off: 0,
+        };
+        if m > 0 {
+            b.res = unzigzag(c.uvarint()?);
+            let k = unzigzag(c.uvarint()?);
+            b.t = first
+                .t
+                .checked_div_euclid(b.res)
+                .filter(|_| b.res > 0)
+                .and_then(|q| q.checked_add(k)?.checked_mul(b.res))
+                .ok_or_else(|| err(at, "bad first interval"))?;
+            b.count = c.uvarint()?;
+            b.off = unzigzag(c.uvarint()?);
+        }
+        let s = DsSeries {
+            labels,
+            first,
+            iv: Vec::new(),
+        };
+        heads.push((s, kind, b, m as usize));
+    }
+    let at = c.pos;
+    let bits = &c.b[c.pos..];
+    let mut r = BitReader::new(bits);
+    let mut out = Vec::with_capacity(heads.len());
+    for (mut s, kind, b, m) in heads {
+        if m > 0 {
+            let d =
+                residuals::read_series(&mut r, kind, s.first.v, b, m).map_err(|e| err(at, e))?;
+            if r.overrun() {
+                return Err(err(at, "columns end early"));
+            }
+            s.iv = intervals(at, 0, s.first, &d.times, |col, k| d.cols[col][k])?;
+        }
+        out.push(s);
+    }
+    if r.bits_read().div_ceil(8) != bits.len() as u64 {
+        return Err(err(at, "trailing bytes after the columns"));
+    }
+    c.pos = c.b.len();
+    Ok(out)
 }
 
 /// Builds and checks a series' intervals from its interval starts `ts`

@@ -13,11 +13,13 @@
 mod columns;
 mod format;
 mod interval;
+mod residuals;
 
 pub(crate) use format::{FILE, decode, encode};
-pub use format::{FormatError, fuzz_downsampled};
+pub use format::{FormatError, downsampled_bits, fuzz_downsampled};
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
+pub use residuals::{COLUMNS, ColumnBits};
 
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;

@@ -158,6 +158,8 @@ impl SeriesKey for SortedPairs<'_, '_> {
 /// One `append` call's running state.
 pub(crate) struct Appending<'w> {
     rules: Rules,
+    /// Retention's floor per series (`age_limit.rs`).
+    age: super::age_limit::AgeLimit,
     writer: Option<&'w Arc<SeriesQuota>>,
     stats: AppendStats,
     rec: Option<RecordWriter>,
@@ -182,11 +184,26 @@ pub(crate) trait HeadBatch {
     fn counts(&self) -> (usize, usize);
     /// Appends each series to `a`.
     fn append_each(&self, head: &Head, a: &mut Appending<'_>);
+    /// The newest sample time at or before `cap` (`i64::MIN`: none).
+    fn newest(&self, cap: i64) -> i64;
+}
+
+/// The newest of `times` at or before `cap` (`i64::MIN`: none).
+fn newest_of(times: impl Iterator<Item = i64>, cap: i64) -> i64 {
+    times.filter(|&t| t <= cap).max().unwrap_or(i64::MIN)
 }
 
 impl HeadBatch for WriteBatch {
     fn counts(&self) -> (usize, usize) {
         (self.series.len(), self.num_samples())
+    }
+
+    fn newest(&self, cap: i64) -> i64 {
+        let times = self.series.iter().flat_map(|s| {
+            let h = s.histograms.iter().map(|h| h.0);
+            s.samples.iter().map(|x| x.t).chain(h)
+        });
+        newest_of(times, cap)
     }
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
@@ -202,6 +219,14 @@ impl HeadBatch for WriteBatch {
 impl HeadBatch for BorrowedBatch<'_> {
     fn counts(&self) -> (usize, usize) {
         (self.series.len(), self.num_samples())
+    }
+
+    fn newest(&self, cap: i64) -> i64 {
+        let times = self.series.iter().flat_map(|s| {
+            let h = s.histograms.iter().map(|h| h.0);
+            s.samples.iter().map(|x| x.t).chain(h)
+        });
+        newest_of(times, cap)
     }
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
@@ -248,7 +273,8 @@ impl Head {
     ) -> Result<AppendStats, StorageError> {
         let (series, samples) = batch.counts();
         let _span = tracing::debug_span!("append", series, samples).entered();
-        let mut a = self.appending(wal.is_some(), samples, writer);
+        let newest = batch.newest(self.max_valid_t());
+        let mut a = self.appending(wal.is_some(), samples, writer, newest);
         batch.append_each(self, &mut a);
         self.finish(a, wal)
     }
@@ -263,18 +289,23 @@ impl Head {
         self.append_any(batch, wal, None)
     }
 
+    /// The state of one batch's append; `newest` is the batch's newest
+    /// sample time the future bound allows (`i64::MIN`: none).
     pub(super) fn appending<'w>(
         &self,
         logged: bool,
         samples: usize,
         writer: Option<&'w Arc<SeriesQuota>>,
+        newest: i64,
     ) -> Appending<'w> {
         Appending {
             writer,
+            age: self.age_limit(newest),
             rules: Rules {
                 cut: self.opts.cut,
                 ooo_window_ms: self.opts.ooo_window_ms,
-                min_valid_t: self.min_valid_t(),
+                // Per series, from `age`.
+                min_valid_t: i64::MIN,
                 max_valid_t: self.max_valid_t(),
                 replay: false,
             },
@@ -341,8 +372,13 @@ impl Head {
             None => {
                 // A series none of whose samples could be stored is not
                 // created (nor charged to any quota).
+                let labels = key.to_labels();
+                let rules = Rules {
+                    min_valid_t: a.age.floor_of(&labels),
+                    ..a.rules
+                };
                 let refusals: Vec<Outcome> = (0..n)
-                    .map_while(|i| a.rules.refuse_time(payload.time(i)))
+                    .map_while(|i| rules.refuse_time(payload.time(i)))
                     .collect();
                 if refusals.len() == n {
                     for o in refusals {
@@ -350,7 +386,6 @@ impl Head {
                     }
                     return None;
                 }
-                let labels = key.to_labels();
                 if let Err(e) = labels.validate(&self.opts.limits) {
                     a.stats.rejected.invalid_series += n as u64;
                     if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
@@ -369,6 +404,10 @@ impl Head {
         };
         a.accepted.clear();
         a.accepted_h.clear();
+        let rules = Rules {
+            min_valid_t: a.age.floor(&series),
+            ..a.rules
+        };
         {
             let mut data = lock(&series.data);
             // Collected between lookup and lock: start it afresh.
@@ -391,12 +430,12 @@ impl Head {
                 Payload::Floats(samples, starts) => {
                     for (i, &s) in samples.iter().enumerate() {
                         if let Some(&st) = starts.get(i)
-                            && let Some(zero) = zero_at_start(&mut data, st, s, &a.rules)
+                            && let Some(zero) = zero_at_start(&mut data, st, s, &rules)
                         {
                             a.accepted.push(zero);
                             zeros += 1;
                         }
-                        match data.append(s, &a.rules) {
+                        match data.append(s, &rules) {
                             Outcome::Appended => a.accepted.push(s),
                             Outcome::Duplicate => a.stats.duplicates += 1,
                             refused => a.stats.rejected.add(refused),
@@ -407,13 +446,13 @@ impl Head {
                     for (i, (t, h)) in hs.iter().enumerate() {
                         if let Some(&st) = starts.get(i)
                             && let Some(zero) =
-                                zero_histogram_at_start(&mut data, st, *t, h, &a.rules)
+                                zero_histogram_at_start(&mut data, st, *t, h, &rules)
                         {
                             a.accepted_h.push((st, zero));
                             zeros += 1;
                             zero_histograms += 1;
                         }
-                        match data.append_histogram(*t, h, &a.rules) {
+                        match data.append_histogram(*t, h, &rules) {
                             Outcome::Appended => a.accepted_h.push((*t, h.clone())),
                             Outcome::Duplicate => a.stats.duplicates += 1,
                             refused => a.stats.rejected.add(refused),

@@ -113,7 +113,15 @@ impl Head {
         batch: &mut HandleBatch,
         wal: Option<&Wal>,
     ) -> Result<AppendStats, StorageError> {
-        let mut a = self.appending(wal.is_some(), batch.series.len(), None);
+        let cap = self.max_valid_t();
+        let newest = batch
+            .series
+            .iter()
+            .map(|e| e.sample.t)
+            .filter(|&t| t <= cap)
+            .max()
+            .unwrap_or(i64::MIN);
+        let mut a = self.appending(wal.is_some(), batch.series.len(), None, newest);
         for e in &mut batch.series {
             let samples = std::slice::from_ref(&e.sample);
             let starts: &[i64] = if e.start == 0 {

@@ -10,6 +10,7 @@
 //! (the querier), `replay.rs` (recovery, with `replay_decode.rs` decoding
 //! the log on a thread of its own), `series.rs` (one series).
 
+mod age_limit;
 mod append;
 mod checkpoint_records;
 mod handle;
@@ -213,6 +214,8 @@ pub struct Head {
     quota: SeriesQuota,
     /// Writers' quotas that series are charged to (`MemSeries::owner`).
     owners: RwLock<Vec<Arc<SeriesQuota>>>,
+    /// Retention per selector, enforced at ingest too.
+    age_rules: age_limit::AgeRules,
 }
 
 impl Head {
@@ -234,6 +237,7 @@ impl Head {
             collected_end: AtomicI64::new(i64::MIN),
             late: AtomicU64::new(0),
             counters: Counters::default(),
+            age_rules: age_limit::AgeRules::default(),
         }
     }
 
@@ -441,14 +445,27 @@ impl Head {
         (newest != i64::MIN).then(|| self.anchor(newest))
     }
 
-    /// Samples before this time are refused: retention by age, measured
-    /// back from [`Head::store_now`], so what retention would drop at the
-    /// next persist is never stored (Prometheus's out-of-bounds).
-    fn min_valid_t(&self) -> i64 {
-        match (self.opts.retention_ms, self.store_now()) {
-            (Some(r), Some(now)) => now.saturating_sub(r),
-            _ => i64::MIN,
-        }
+    /// The age limits of a batch whose newest sample is at `newest`:
+    /// retention (per selector, the global one as fallback) measured back
+    /// from [`Head::store_now`] moved by that sample, so what retention
+    /// would drop at the next persist is never stored (Prometheus's
+    /// out-of-bounds), whatever the order of the batch.
+    fn age_limit(&self, newest: i64) -> age_limit::AgeLimit {
+        let batch = (newest != i64::MIN && newest <= self.max_valid_t()).then_some(newest);
+        let now = self.store_now().max(batch);
+        self.age_rules.limit(now, self.opts.retention_ms)
+    }
+
+    /// The retention rules in force (first match wins; the global
+    /// retention is the fallback).
+    pub fn retention_rules(&self) -> Arc<Vec<crate::retention_rules::RetentionRule>> {
+        self.age_rules.get()
+    }
+
+    /// Replaces the retention rules: compaction applies them to what is
+    /// stored, appends from now on refuse what they would remove.
+    pub fn set_retention_rules(&self, rules: Vec<crate::retention_rules::RetentionRule>) {
+        self.age_rules.set(rules);
     }
 }
 

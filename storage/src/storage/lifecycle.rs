@@ -110,12 +110,13 @@ impl Storage {
 
     /// The retention rules in force.
     pub fn retention_rules(&self) -> Arc<Vec<RetentionRule>> {
-        Arc::clone(&read(&self.retention_rules))
+        self.head.retention_rules()
     }
 
-    /// Replaces the retention rules (the next compaction applies them).
+    /// Replaces the retention rules: the next compaction applies them,
+    /// appends refuse at once what they would remove.
     pub fn set_retention_rules(&self, rules: Vec<RetentionRule>) {
-        *write(&self.retention_rules) = Arc::new(rules);
+        self.head.set_retention_rules(rules);
     }
 
     /// The downsampling tiers in force.
