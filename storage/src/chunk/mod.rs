@@ -11,6 +11,7 @@
 mod bitstream;
 mod grid;
 pub mod histogram;
+mod histogram_field;
 mod iter;
 pub(crate) mod layout;
 mod packed;
