@@ -33,6 +33,9 @@ def main():
             om.write("# TYPE h histogram\n")
         for s in range(series):
             inst = f"i-{s:04d}"
+            prefix = [f'h_bucket{{instance="{inst}",le="{le}"}} ' for le in les]
+            count_prefix = f'h_count{{instance="{inst}"}} '
+            sum_prefix = f'h_sum{{instance="{inst}"}} '
             hists, times = [], []
             lines = []
             for k, (counts, count, total) in enumerate(data.series(shape, s, points, rate)):
@@ -48,14 +51,14 @@ def main():
                 times.append(t)
                 if not om:
                     continue
-                ts = f"{t // 1000}.{t % 1000:03d}"
+                ts = f" {t // 1000}.{t % 1000:03d}\n"
                 cum = 0
                 for b in range(data.BUCKETS):
                     cum += counts[b]
-                    lines.append(f'h_bucket{{instance="{inst}",le="{les[b]}"}} {cum} {ts}\n')
-                lines.append(f'h_bucket{{instance="{inst}",le="+Inf"}} {count} {ts}\n')
-                lines.append(f'h_count{{instance="{inst}"}} {count} {ts}\n')
-                lines.append(f'h_sum{{instance="{inst}"}} {repr(total)} {ts}\n')
+                    lines.append(prefix[b] + str(cum) + ts)
+                lines.append(prefix[data.BUCKETS] + str(count) + ts)
+                lines.append(count_prefix + str(count) + ts)
+                lines.append(sum_prefix + repr(total) + ts)
                 if len(lines) > 100_000:
                     om.writelines(lines)
                     lines.clear()
