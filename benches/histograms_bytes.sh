@@ -12,9 +12,9 @@
 # over the samples they hold (partition / block meta.json). Indexes are
 # left out on both sides.
 #
-#   SKIP_BUILD=1 SERIES=100 HOURS=24 benches/histograms_bytes.sh
+#   SKIP_BUILD=1 SERIES=20 HOURS=24 benches/histograms_bytes.sh
 set -euo pipefail
-SERIES=${SERIES:-100}
+SERIES=${SERIES:-20}
 HOURS=${HOURS:-24}
 SHAPES=${SHAPES:-realistic:0.01 realistic:0.1 realistic:1 adversarial:0}
 PROM_PORT=${PROM_PORT:-19092}

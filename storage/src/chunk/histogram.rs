@@ -61,21 +61,32 @@ fn put_layout(w: &mut BitWriter, h: &FloatHistogram) {
     }
 }
 
-/// Writes the values of `h`: the mode bit, count, zero count and sum,
-/// then the buckets ('0' when every bucket is steady in the mode). The
-/// mode is whichever codes this sample in fewer bits.
+/// Writes the values of `h` (version 2): the mode bit, zero count and
+/// sum, the buckets ('0' when every bucket is steady in the mode), then
+/// the count: '0' when it is the zero count plus the buckets (every
+/// integer histogram), else '1' and its value. The mode is whichever
+/// codes this sample in fewer bits.
 fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buckets: &mut [Field]) {
-    let vals = [h.count, h.zero_count, h.sum];
+    let [count_f, zero_f, sum_f] = head;
     let values = || h.positive_buckets.iter().chain(&h.negative_buckets).copied();
+    // Not for NaN: how a NaN's payload propagates through additions may
+    // differ between machines.
+    let sum_of_parts = implied_count(h.zero_count, values());
+    let implied = !sum_of_parts.is_nan() && sum_of_parts.to_bits() == h.count.to_bits();
     let cost = |mode: Mode| -> (u32, bool) {
-        let head_bits: u32 = head.iter().zip(vals).map(|(f, v)| f.cost(v, mode)).sum();
+        let mut bits = zero_f.cost(h.zero_count, mode) + sum_f.cost(h.sum, mode);
+        if !implied {
+            bits += count_f.cost(h.count, mode);
+        }
         let steady = buckets.iter().zip(values()).all(|(f, v)| f.steady(v, mode));
-        let bucket_bits: u32 = if steady {
-            0
-        } else {
-            buckets.iter().zip(values()).map(|(f, v)| f.cost(v, mode)).sum()
-        };
-        (head_bits + bucket_bits, steady)
+        if !steady {
+            bits += buckets
+                .iter()
+                .zip(values())
+                .map(|(f, v)| f.cost(v, mode))
+                .sum::<u32>();
+        }
+        (bits, steady)
     };
     let (dod, delta) = (cost(Mode::Dod), cost(Mode::Delta));
     let (mode, steady) = if delta.0 < dod.0 {
@@ -85,9 +96,8 @@ fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buck
         w.write_bits(0, 1);
         (Mode::Dod, dod.1)
     };
-    for (f, v) in head.into_iter().zip(vals) {
-        f.put(w, v, mode);
-    }
+    zero_f.put(w, h.zero_count, mode);
+    sum_f.put(w, h.sum, mode);
     if steady {
         w.write_bits(0, 1);
         for f in buckets.iter_mut() {
@@ -99,6 +109,19 @@ fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buck
             f.put(w, v, mode);
         }
     }
+    if implied {
+        w.write_bits(0, 1);
+        count_f.set(h.count);
+    } else {
+        w.write_bits(1, 1);
+        count_f.put(w, h.count, mode);
+    }
+}
+
+/// The count the buckets imply: the zero count plus every bucket, added
+/// in the order the decoder adds them.
+fn implied_count(zero: f64, buckets: impl Iterator<Item = f64>) -> f64 {
+    buckets.fold(zero, |a, b| a + b)
 }
 
 /// Encodes samples (strictly increasing times, at most `u16::MAX`, each
@@ -268,7 +291,9 @@ pub fn decode_range_into(
             true => Code::V2(Mode::Dod),
         };
         let [count_f, zero_f, sum_f] = &mut head;
-        cur.count = count_f.get(&mut r, code);
+        if !v2 {
+            cur.count = count_f.get(&mut r, code);
+        }
         cur.zero_count = zero_f.get(&mut r, code);
         cur.sum = sum_f.get(&mut r, code);
         let changed = r.read_bit();
@@ -282,12 +307,14 @@ pub fn decode_range_into(
         } else {
             (Vec::new(), Vec::new())
         };
+        let mut implied = cur.zero_count;
         for (j, f) in buckets.iter_mut().enumerate() {
             let v = match (changed, code) {
                 (true, _) => f.get(&mut r, code),
                 (false, Code::V1) => f.advance(Mode::Dod),
                 (false, Code::V2(mode)) => f.advance(mode),
             };
+            implied += v;
             if !keep {
                 continue;
             }
@@ -296,6 +323,14 @@ pub fn decode_range_into(
             } else {
                 negative.push(v);
             }
+        }
+        if v2 {
+            cur.count = if r.read_bit() {
+                count_f.get(&mut r, code)
+            } else {
+                count_f.set(implied);
+                implied
+            };
         }
         if r.overrun() {
             return Err(corrupt(i, "stream ends early"));

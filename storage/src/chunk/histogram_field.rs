@@ -152,6 +152,19 @@ impl Field {
         self.settle(v);
     }
 
+    /// Takes `v` as the next value without writing it (it is implied by
+    /// the others).
+    pub(super) fn set(&mut self, v: f64) {
+        match self.step(v) {
+            Some(d) => {
+                self.n = self.n.wrapping_add(d);
+                self.delta = d;
+                self.bits = v.to_bits();
+            }
+            None => self.settle(v),
+        }
+    }
+
     /// Moves a steady field on by one sample (see [`Field::steady`]).
     #[inline]
     pub(super) fn advance(&mut self, mode: Mode) -> f64 {
