@@ -61,7 +61,9 @@ fn fill(storage: &Storage) {
     let mut batch = hourglass_storage::WriteBatch::new();
     batch.push(
         Labels::from_pairs([("__name__", "f")]),
-        (0..POINTS).map(|k| Sample::new(k * STEP, k as f64)).collect(),
+        (0..POINTS)
+            .map(|k| Sample::new(k * STEP, k as f64))
+            .collect(),
     );
     storage.append(&batch).unwrap();
 }
@@ -70,7 +72,14 @@ fn answer(engine: &Engine, storage: &Storage, q: &str, start: i64, end: i64) -> 
     let querier = storage.querier(i64::MIN / 4, i64::MAX / 4);
     let expr = parse(q).unwrap();
     let out = engine
-        .range_with(&querier, &expr, start, end, 60_000, &QueryOptions::default())
+        .range_with(
+            &querier,
+            &expr,
+            start,
+            end,
+            60_000,
+            &QueryOptions::default(),
+        )
         .unwrap();
     format!("{:?}", out.value)
 }

@@ -104,11 +104,7 @@ impl StorageQuerier<'_> {
                 .querier(mint, maxt)
                 .select_as(matchers, mint, maxt, read);
         }
-        type Runs = (
-            Vec<Vec<ChunkMeta>>,
-            Vec<Sample>,
-            Vec<Vec<HistPiece>>,
-        );
+        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>, Vec<Vec<HistPiece>>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.

@@ -7,8 +7,7 @@ use super::Ctx;
 use super::error::EvalError;
 use super::value::RawSeries;
 use hourglass_storage::{
-    FloatHistogram, HistogramIter, Labels, Prefetch, Sample, SampleIter, StorageError,
-    is_stale_nan,
+    FloatHistogram, HistogramIter, Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan,
 };
 use rayon::prelude::*;
 

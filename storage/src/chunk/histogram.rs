@@ -68,7 +68,12 @@ fn put_layout(w: &mut BitWriter, h: &FloatHistogram) {
 /// codes this sample in fewer bits.
 fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buckets: &mut [Field]) {
     let [count_f, zero_f, sum_f] = head;
-    let values = || h.positive_buckets.iter().chain(&h.negative_buckets).copied();
+    let values = || {
+        h.positive_buckets
+            .iter()
+            .chain(&h.negative_buckets)
+            .copied()
+    };
     // Not for NaN: how a NaN's payload propagates through additions may
     // differ between machines.
     let sum_of_parts = implied_count(h.zero_count, values());
@@ -172,7 +177,12 @@ pub fn encode(samples: &[(i64, FloatHistogram)]) -> Result<Vec<u8>, ChunkError> 
                 buckets = vec![Field::default(); h.num_buckets()];
             }
         }
-        put_values(&mut w, [&mut count_f, &mut zero_f, &mut sum_f], h, &mut buckets);
+        put_values(
+            &mut w,
+            [&mut count_f, &mut zero_f, &mut sum_f],
+            h,
+            &mut buckets,
+        );
         prev = Some(h);
     }
     let mut out = Vec::with_capacity(HEADER + w.bit_len() / 8 + 1 + CRC);

@@ -164,7 +164,14 @@ fn a_range_decodes_only_its_samples() {
     super::decode_range_into(&c, s[10].0, s[19].0, &mut got).unwrap();
     assert_same(&got, &s[10..20]);
     super::decode_range_into(&c, s[45].0 + 1, i64::MAX, &mut got).unwrap();
-    assert_same(&got, &s[10..20].iter().chain(&s[46..]).cloned().collect::<Vec<_>>());
+    assert_same(
+        &got,
+        &s[10..20]
+            .iter()
+            .chain(&s[46..])
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
 }
 
 #[test]

@@ -10,8 +10,8 @@ use super::writer::{
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::downsample::DsSeries;
-use crate::histogram_iter::HistPiece;
 use crate::encoding::unzigzag;
+use crate::histogram_iter::HistPiece;
 use crate::index::MemPostings;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
