@@ -7,7 +7,7 @@ use super::Ctx;
 use super::error::EvalError;
 use super::range::HistMatrix;
 use hourglass_storage::{FloatHistogram, HistogramIter, Labels, StorageError};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A series' histogram samples and how many samples they hold against the
 /// query's limit.
@@ -26,10 +26,7 @@ impl Ctx<'_> {
     /// Evaluates `f` with the statistics-only flag set to `on`, restoring
     /// it afterwards.
     pub(crate) fn with_stats_only<T>(&self, on: bool, f: impl FnOnce() -> T) -> T {
-        let before = self.stats_only.swap(on, Ordering::Relaxed);
-        let out = f();
-        self.stats_only.store(before, Ordering::Relaxed);
-        out
+        with_flag(&self.stats_only, on, f)
     }
 
     /// Whether selectors derive reset hints (see [`Ctx::with_stats_only`]).
@@ -91,10 +88,7 @@ impl Ctx<'_> {
     /// Evaluates `f` with selectors leaving histograms in chunks (see
     /// [`Ctx::take_hists_lazy`]).
     pub(crate) fn with_lazy_hists<T>(&self, f: impl FnOnce() -> T) -> T {
-        let before = self.lazy_hists.swap(true, Ordering::Relaxed);
-        let out = f();
-        self.lazy_hists.store(before, Ordering::Relaxed);
-        out
+        with_flag(&self.lazy_hists, true, f)
     }
 
     /// Whether selectors leave histograms in chunks.
@@ -130,6 +124,14 @@ impl Ctx<'_> {
         self.keep(n)?;
         Ok((hists, n))
     }
+}
+
+/// Evaluates `f` with `flag` set to `on`, restoring it afterwards.
+fn with_flag<T>(flag: &AtomicBool, on: bool, f: impl FnOnce() -> T) -> T {
+    let before = flag.swap(on, Ordering::Relaxed);
+    let out = f();
+    flag.store(before, Ordering::Relaxed);
+    out
 }
 
 /// Gives every histogram without a hint the one its predecessor in `hs`
