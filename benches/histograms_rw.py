@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
 """Remote-writes the native histograms of benches/histograms_gen.py
-(SERIES latency histograms, 20 buckets of schema 2, every 15 s) to URL as
-remote write 1.0 integer histograms, time by time (all series of one
-scrape per request), so a server that only appends in order (Prometheus)
-takes them all. No dependencies: the protobuf is written by hand and the
-snappy block holds literals only (valid snappy, uncompressed).
+(SERIES latency histograms of SHAPE, benches/histograms_data.py, every
+15 s) to URL as remote write 1.0 integer histograms, time by time (all
+series of one scrape per request), so a server that only appends in order
+(Prometheus) takes them all. No dependencies: the protobuf is written by
+hand and the snappy block holds literals only (valid snappy, uncompressed).
 
-usage: histograms_rw.py URL SERIES POINTS START_MS
+usage: histograms_rw.py URL SERIES POINTS START_MS [SHAPE [RATE]]
 """
 import struct
 import sys
 import urllib.request
 
-BUCKETS = 20
-STEP_MS = 15_000
+import histograms_data as data
 
 
 def uvarint(v):
@@ -53,33 +52,31 @@ def snappy_literal(data):
     return bytes(out)
 
 
-def histogram(counts, t):
-    count = sum(counts)
+def histogram(counts, count, total, t):
     deltas, prev = bytearray(), 0
     for c in counts:
         deltas += uvarint(zigzag(c - prev))
         prev = c
-    span = field(1, 0, zigzag(-22)) + field(2, 0, BUCKETS)
-    return (field(1, 0, count) + field(3, 1, count * 0.1) + field(4, 0, zigzag(2))
+    span = field(1, 0, zigzag(data.OFFSET)) + field(2, 0, data.BUCKETS)
+    return (field(1, 0, count) + field(3, 1, total) + field(4, 0, zigzag(data.SCHEMA))
             + field(5, 1, 2.0 ** -128) + field(6, 0, 0) + field(11, 2, span)
             + field(12, 2, bytes(deltas)) + field(15, 0, t))
 
 
 def main():
     url, series, points, start_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    weight = [BUCKETS // 2 - min(abs(b - 10), 9) for b in range(BUCKETS)]
-    counts = [[0] * BUCKETS for _ in range(series)]
+    shape = sys.argv[5] if len(sys.argv) > 5 else "adversarial"
+    rate = float(sys.argv[6]) if len(sys.argv) > 6 else 1.0
+    gens = [data.series(shape, s, points, rate) for s in range(series)]
     labels = [field(1, 2, field(1, 2, b"__name__") + field(2, 2, b"h"))
               + field(1, 2, field(1, 2, b"instance") + field(2, 2, f"i-{s:04d}".encode()))
               for s in range(series)]
     for k in range(points):
-        t = start_ms + k * STEP_MS
+        t = start_ms + k * data.STEP_MS
         body = bytearray()
         for s in range(series):
-            c = counts[s]
-            for b in range(BUCKETS):
-                c[b] += 1 + ((s + b * 7 + k) % 5) * weight[b]
-            body += field(1, 2, labels[s] + field(4, 2, histogram(c, t)))
+            counts, count, total = next(gens[s])
+            body += field(1, 2, labels[s] + field(4, 2, histogram(counts, count, total, t)))
         req = urllib.request.Request(url, data=snappy_literal(bytes(body)), headers={
             "Content-Type": "application/x-protobuf",
             "Content-Encoding": "snappy",

@@ -1,7 +1,8 @@
 //! `histogram_quantile(0.99, sum(rate(h[5m])))` over native histograms:
 //! `HOURGLASS_BENCH_HISTOGRAMS` series (default 1,000) of a 20-bucket
-//! latency histogram, 24 h at 15 s, in the head; a range query over the
-//! day at a 60 s step. Prints the time per query and per histogram sample
+//! latency histogram, 24 h at 15 s, in the head (or, with
+//! `HOURGLASS_BENCH_PERSIST=1`, sealed into hour partitions as a server
+//! holds a day); a range query over the day at a 60 s step. Prints the time per query and per histogram sample
 //! read; run with `RAYON_NUM_THREADS=1` for the per-core figure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -75,9 +76,13 @@ fn bench(c: &mut Criterion) {
             .append_histograms(&labels, &samples)
             .expect("append");
     }
+    if std::env::var_os("HOURGLASS_BENCH_PERSIST").is_some() {
+        storage.persist().expect("persist");
+    }
     eprintln!(
-        "histogram_eval: {series} histograms x {POINTS} samples written in {:.1} s",
-        t0.elapsed().as_secs_f64()
+        "histogram_eval: {series} histograms x {POINTS} samples written in {:.1} s ({} partitions)",
+        t0.elapsed().as_secs_f64(),
+        storage.partitions().len()
     );
     let q = storage.querier(i64::MIN / 4, i64::MAX / 4);
     // Every selected series' histograms are decoded when selected (not

@@ -43,7 +43,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 if found.contains_key(&series.labels) {
                     continue;
                 }
-                let hists: Vec<(i64, FloatHistogram)> = series.histograms.collect();
+                let hists: Vec<(i64, FloatHistogram)> = match series.histograms.into_vec() {
+                    Ok(h) => h,
+                    Err(e) => bail!("reading {}: {e}", series.labels),
+                };
                 let mut it = series.samples;
                 let samples: Vec<Sample> = it.by_ref().collect();
                 if let Some(e) = it.error() {

@@ -1,12 +1,62 @@
-//! A series' histogram samples as the read seam hands them out.
+//! A series' histogram samples as the read seam hands them out: decoded
+//! where they were cheap to have (the head, the chunks at the ends of the
+//! range), and otherwise as partition chunks decoded only when the samples
+//! are read, so a reader that takes series one at a time holds one
+//! series' histograms at a time.
 
+use crate::chunk::ChunkError;
 use crate::model::histogram::FloatHistogram;
+use crate::part_bytes::PartBytes;
+use std::sync::Arc;
+
+/// Part of one source's samples, in time order.
+#[derive(Debug, Clone)]
+pub(crate) enum HistPiece {
+    /// Samples already decoded.
+    Decoded(Vec<(i64, FloatHistogram)>),
+    /// Whole histogram chunks of a partition (`start..end` in `file`),
+    /// every sample inside the selected range; never empty.
+    Chunks {
+        file: Arc<PartBytes>,
+        ranges: Vec<(usize, usize)>,
+    },
+}
+
+impl HistPiece {
+    fn decode_into(self, out: &mut Vec<(i64, FloatHistogram)>) -> Result<(), ChunkError> {
+        match self {
+            HistPiece::Decoded(mut v) if out.is_empty() => {
+                std::mem::swap(out, &mut v);
+                Ok(())
+            }
+            HistPiece::Decoded(mut v) => {
+                out.append(&mut v);
+                Ok(())
+            }
+            HistPiece::Chunks { file, ranges } => {
+                for (start, end) in ranges {
+                    let bytes = file
+                        .get(start..end)
+                        .ok_or(ChunkError::TooShort { len: 0 })?;
+                    crate::chunk::histogram::decode_range_into(bytes, i64::MIN, i64::MAX, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Histogram samples of one selected series in strictly increasing time
 /// order (duplicates across sources removed); empty for float-only series.
+/// Samples still in chunks are decoded when first read ([`Self::into_vec`]
+/// or iteration); a damaged chunk found then ends the samples and is kept
+/// in [`Self::error`].
 #[derive(Debug, Default, Clone)]
 pub struct HistogramIter {
     items: std::vec::IntoIter<(i64, FloatHistogram)>,
+    /// Sources not decoded yet, each a run of pieces in time order.
+    pending: Vec<Vec<HistPiece>>,
+    error: Option<ChunkError>,
 }
 
 impl HistogramIter {
@@ -14,64 +64,130 @@ impl HistogramIter {
     pub fn from_sorted(items: Vec<(i64, FloatHistogram)>) -> Self {
         HistogramIter {
             items: items.into_iter(),
+            ..HistogramIter::default()
         }
     }
 
     /// Samples from several sources, each sorted by time: merged in time
     /// order; on a timestamp several sources hold, the earliest source wins.
     pub fn merge(sources: Vec<Vec<(i64, FloatHistogram)>>) -> Self {
-        let mut sources: Vec<_> = sources.into_iter().filter(|s| !s.is_empty()).collect();
-        // Partitions are hours apart: sources that follow one another in
-        // time are concatenated, without sorting or copying twice.
-        let disjoint = sources
-            .windows(2)
-            .all(|w| matches!((w[0].last(), w[1].first()), (Some(a), Some(b)) if a.0 < b.0));
-        let all = match sources.len() {
-            0 => Vec::new(),
-            1 => sources.pop().unwrap_or_default(),
-            _ if disjoint => {
-                let mut all = Vec::with_capacity(sources.iter().map(Vec::len).sum());
-                for s in sources {
-                    all.extend(s);
+        Self::from_sorted(merge(sources))
+    }
+
+    /// [`Self::merge`] of sources still (partly) in chunks: nothing is
+    /// decoded until the samples are read. Empty sources are dropped.
+    pub(crate) fn merge_lazy(sources: Vec<Vec<HistPiece>>) -> Self {
+        let pending: Vec<Vec<HistPiece>> = sources
+            .into_iter()
+            .map(|s| {
+                s.into_iter()
+                    .filter(|p| !matches!(p, HistPiece::Decoded(v) if v.is_empty()))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        HistogramIter {
+            pending,
+            ..HistogramIter::default()
+        }
+    }
+
+    /// Decodes what is still in chunks.
+    fn materialize(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut sources = Vec::with_capacity(self.pending.len());
+        for pieces in std::mem::take(&mut self.pending) {
+            let mut v = Vec::new();
+            for p in pieces {
+                if let Err(e) = p.decode_into(&mut v) {
+                    self.error = Some(e);
+                    return;
                 }
-                all
             }
-            _ => {
-                let mut all: Vec<(usize, i64, FloatHistogram)> = sources
-                    .into_iter()
-                    .enumerate()
-                    .flat_map(|(i, s)| s.into_iter().map(move |(t, h)| (i, t, h)))
-                    .collect();
-                all.sort_by_key(|&(i, t, _)| (t, i));
-                all.dedup_by_key(|x| x.1);
-                all.into_iter().map(|(_, t, h)| (t, h)).collect()
-            }
-        };
-        Self::from_sorted(all)
+            sources.push(v);
+        }
+        self.items = merge(sources).into_iter();
     }
 
-    /// True when no sample is left.
+    /// The samples left, decoded; the error of a damaged chunk.
+    pub fn into_vec(mut self) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+        self.materialize();
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.items.collect()),
+        }
+    }
+
+    /// True when no sample is left (known without decoding).
     pub fn is_empty(&self) -> bool {
-        self.items.len() == 0
+        self.items.len() == 0 && self.pending.is_empty()
     }
 
-    /// The samples left, as a slice.
-    pub fn as_slice(&self) -> &[(i64, FloatHistogram)] {
+    /// True when some samples are still in chunks.
+    pub fn is_lazy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The decode error that ended the samples early, if any.
+    pub fn error(&self) -> Option<&ChunkError> {
+        self.error.as_ref()
+    }
+
+    /// The samples left, as a slice (decoded first).
+    pub fn as_slice(&mut self) -> &[(i64, FloatHistogram)] {
+        self.materialize();
         self.items.as_slice()
+    }
+}
+
+/// Sources sorted by time merged in time order, the earliest source
+/// winning a shared timestamp.
+fn merge(sources: Vec<Vec<(i64, FloatHistogram)>>) -> Vec<(i64, FloatHistogram)> {
+    let mut sources: Vec<_> = sources.into_iter().filter(|s| !s.is_empty()).collect();
+    // Partitions are hours apart: sources that follow one another in
+    // time are concatenated, without sorting or copying twice.
+    let disjoint = sources
+        .windows(2)
+        .all(|w| matches!((w[0].last(), w[1].first()), (Some(a), Some(b)) if a.0 < b.0));
+    match sources.len() {
+        0 => Vec::new(),
+        1 => sources.pop().unwrap_or_default(),
+        _ if disjoint => {
+            let mut all = Vec::with_capacity(sources.iter().map(Vec::len).sum());
+            for s in sources {
+                all.extend(s);
+            }
+            all
+        }
+        _ => {
+            let mut all: Vec<(usize, i64, FloatHistogram)> = sources
+                .into_iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.into_iter().map(move |(t, h)| (i, t, h)))
+                .collect();
+            all.sort_by_key(|&(i, t, _)| (t, i));
+            all.dedup_by_key(|x| x.1);
+            all.into_iter().map(|(_, t, h)| (t, h)).collect()
+        }
     }
 }
 
 impl Iterator for HistogramIter {
     type Item = (i64, FloatHistogram);
     fn next(&mut self) -> Option<Self::Item> {
+        self.materialize();
         self.items.next()
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.items.size_hint()
+        if self.pending.is_empty() {
+            self.items.size_hint()
+        } else {
+            (self.items.len(), None)
+        }
     }
 }
-
-impl ExactSizeIterator for HistogramIter {}
 
 #[cfg(test)]
 mod tests {

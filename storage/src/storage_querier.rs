@@ -6,8 +6,7 @@ use crate::downsample_read;
 use crate::error::StorageError;
 use crate::expiry::Expiry;
 use crate::head::Head;
-use crate::histogram_iter::HistogramIter;
-use crate::model::histogram::FloatHistogram;
+use crate::histogram_iter::{HistPiece, HistogramIter};
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
 use crate::model::sample::Sample;
@@ -47,7 +46,13 @@ fn hide(set: SeriesSet, gone: &Expiry, mint: i64, maxt: i64) -> Result<SeriesSet
                 source: e.clone(),
             });
         }
-        let mut h: Vec<(i64, FloatHistogram)> = s.histograms.collect();
+        let mut h = s
+            .histograms
+            .into_vec()
+            .map_err(|source| StorageError::Chunk {
+                series: s.labels.to_string(),
+                source,
+            })?;
         gone.apply(&s.labels, &mut v, &mut h);
         if !v.is_empty() || !h.is_empty() {
             out.push(Series {
@@ -99,11 +104,7 @@ impl StorageQuerier<'_> {
                 .querier(mint, maxt)
                 .select_as(matchers, mint, maxt, read);
         }
-        type Runs = (
-            Vec<Vec<ChunkMeta>>,
-            Vec<Sample>,
-            Vec<Vec<(i64, FloatHistogram)>>,
-        );
+        type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>, Vec<Vec<HistPiece>>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
         // Partitions first: on a timestamp present in several sources the
         // first wins, and persisted data is final.
@@ -136,7 +137,7 @@ impl StorageQuerier<'_> {
                 e.1.sort_by_key(|s| s.t);
                 e.1.dedup_by_key(|s| s.t);
             }
-            e.2.push(snap.histograms);
+            e.2.push(vec![HistPiece::Decoded(snap.histograms)]);
         }
         let mut out = Vec::with_capacity(by.len());
         for (labels, (runs, mut ooo, hists)) in by {
@@ -151,7 +152,7 @@ impl StorageQuerier<'_> {
             } else {
                 SampleIter::new(runs, ooo, mint, maxt)
             };
-            let histograms = HistogramIter::merge(hists);
+            let histograms = HistogramIter::merge_lazy(hists);
             if !samples.is_exhausted() || !histograms.is_empty() {
                 out.push(Series {
                     labels,

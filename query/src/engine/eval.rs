@@ -74,7 +74,7 @@ pub(crate) fn eval_raw_matrix(ctx: &Ctx, e: &Expr, t: i64) -> Result<Vec<RangeSe
     let end = m.ends[0];
     let inside = |t: i64| t > end - m.range && t <= end;
     let mut raw = super::selected::into_raw(ctx, m.series)?;
-    if let Some(hm) = ctx.take_hists(range::hist_key(e)) {
+    if let Some(hm) = ctx.take_hists(range::hist_key(e))? {
         // Those series' floats are in `raw` already.
         raw.retain(|s| !hm.series.iter().any(|h| h.labels == s.labels));
         raw.extend(hm.series);

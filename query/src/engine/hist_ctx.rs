@@ -4,8 +4,14 @@
 //! stats reads, and the count of histogram samples read.
 
 use super::Ctx;
+use super::error::EvalError;
 use super::range::HistMatrix;
-use std::sync::atomic::Ordering;
+use hourglass_storage::{FloatHistogram, HistogramIter, Labels, StorageError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A series' histogram samples and how many samples they hold against the
+/// query's limit.
+pub(crate) type Decoded = (Vec<(i64, FloatHistogram)>, usize);
 
 /// The samples one histogram counts for against the query's sample limit:
 impl Ctx<'_> {
@@ -20,10 +26,7 @@ impl Ctx<'_> {
     /// Evaluates `f` with the statistics-only flag set to `on`, restoring
     /// it afterwards.
     pub(crate) fn with_stats_only<T>(&self, on: bool, f: impl FnOnce() -> T) -> T {
-        let before = self.stats_only.swap(on, Ordering::Relaxed);
-        let out = f();
-        self.stats_only.store(before, Ordering::Relaxed);
-        out
+        with_flag(&self.stats_only, on, f)
     }
 
     /// Whether selectors derive reset hints (see [`Ctx::with_stats_only`]).
@@ -47,10 +50,115 @@ impl Ctx<'_> {
             .is_ok_and(|s| s.iter().any(|(k, _)| *k == key))
     }
 
-    /// The histogram series the range argument at `key` left, if any.
-    pub fn take_hists(&self, key: usize) -> Option<HistMatrix> {
+    /// The histogram series the range argument at `key` left, if any,
+    /// every series' histograms decoded.
+    pub fn take_hists(&self, key: usize) -> Result<Option<HistMatrix>, EvalError> {
+        let Some(mut m) = self.take_hists_lazy(key) else {
+            return Ok(None);
+        };
+        if m.pending.is_empty() {
+            return Ok(Some(m));
+        }
+        let pending = std::mem::take(&mut m.pending);
+        let mut series = Vec::with_capacity(m.series.len());
+        for (mut s, p) in std::mem::take(&mut m.series).into_iter().zip(pending) {
+            if let Some(it) = p {
+                s.hists = self.decode_hists(&s.labels, it, false)?.0;
+            }
+            // Only stale markers: a float series, as when decoded at once.
+            if !s.hists.is_empty() {
+                series.push(s);
+            }
+        }
+        if series.is_empty() {
+            return Ok(None);
+        }
+        m.series = series;
+        Ok(Some(m))
+    }
+
+    /// [`Ctx::take_hists`] leaving histograms still in chunks in
+    /// `pending`, for a reader that decodes one series at a time.
+    pub fn take_hists_lazy(&self, key: usize) -> Option<HistMatrix> {
         let mut stash = self.hist_stash.lock().ok()?;
         let i = stash.iter().position(|(k, _)| *k == key)?;
         Some(stash.swap_remove(i).1)
     }
+
+    /// Evaluates `f` with selectors leaving histograms in chunks (see
+    /// [`Ctx::take_hists_lazy`]).
+    pub(crate) fn with_lazy_hists<T>(&self, f: impl FnOnce() -> T) -> T {
+        with_flag(&self.lazy_hists, true, f)
+    }
+
+    /// Whether selectors leave histograms in chunks.
+    pub(crate) fn lazy_hists(&self) -> bool {
+        self.lazy_hists.load(Ordering::Relaxed)
+    }
+
+    /// Decodes a selected series' histograms: stale markers dropped
+    /// unless `keep_stale`, reset hints derived for statistics-only reads,
+    /// counted in the statistics and held against the query's sample
+    /// limit (the caller releases the count it gets once done, or keeps it
+    /// held as part of its result).
+    pub(crate) fn decode_hists(
+        &self,
+        labels: &Labels,
+        it: HistogramIter,
+        keep_stale: bool,
+    ) -> Result<Decoded, EvalError> {
+        let mut hists = it.into_vec().map_err(|source| StorageError::Chunk {
+            series: labels.to_string(),
+            source,
+        })?;
+        if !keep_stale {
+            hists.retain(|(_, h)| !h.is_stale());
+        }
+        if self.stats_only() {
+            derive_reset_hints(&mut hists);
+        }
+        self.loaded_histograms(&hists);
+        // Charged against the query's sample limit, each as Prometheus
+        // counts a histogram point.
+        let n = hists.iter().map(|(_, h)| hpoint_samples(h)).sum();
+        self.keep(n)?;
+        Ok((hists, n))
+    }
+}
+
+/// Evaluates `f` with `flag` set to `on`, restoring it afterwards.
+fn with_flag<T>(flag: &AtomicBool, on: bool, f: impl FnOnce() -> T) -> T {
+    let before = flag.swap(on, Ordering::Relaxed);
+    let out = f();
+    flag.store(before, Ordering::Relaxed);
+    out
+}
+
+/// Gives every histogram without a hint the one its predecessor in `hs`
+/// implies: a counter reset or not (the first: not).
+fn derive_reset_hints(hs: &mut [(i64, FloatHistogram)]) {
+    use hourglass_storage::CounterResetHint as H;
+    for i in 0..hs.len() {
+        if hs[i].1.counter_reset_hint != H::Unknown {
+            continue;
+        }
+        let reset = i > 0 && super::histogram::reset::is_reset(&hs[i].1, &hs[i - 1].1);
+        hs[i].1.counter_reset_hint = if reset {
+            H::CounterReset
+        } else {
+            H::NotCounterReset
+        };
+    }
+}
+
+/// Prometheus's `HPoint.size()`, `(FloatHistogram.Size() + 8) / 16`, where
+/// `Size()` is 168 bytes of struct plus 8 per span, bucket and custom
+/// bound (a 20-bucket histogram of 2 spans counts as 22 samples).
+fn hpoint_samples(h: &FloatHistogram) -> usize {
+    let parts = h.positive_spans.len()
+        + h.negative_spans.len()
+        + h.positive_buckets.len()
+        + h.negative_buckets.len()
+        + h.custom_values.len();
+    (168 + 8 * parts + 8) / 16
 }

@@ -367,6 +367,7 @@ impl Engine {
             notes: Mutex::new(Vec::new()),
             hist_stash: Mutex::new(Vec::new()),
             stats_only: AtomicBool::new(false),
+            lazy_hists: AtomicBool::new(false),
             max_samples: self.opts.max_samples,
             max_series: self.opts.max_series,
             budget: self.admission.memory(),
@@ -422,6 +423,9 @@ pub(crate) struct Ctx<'a> {
     /// Prometheus's statistics-only reads, selectors then give each
     /// histogram without a reset hint the hint its predecessor implies.
     stats_only: AtomicBool,
+    /// Set while selecting the range argument of a histogram sum that may
+    /// fold series by series: histograms still in chunks stay there.
+    lazy_hists: AtomicBool,
     max_samples: usize,
     max_series: usize,
     /// The server-wide budget `held` is drawn from.

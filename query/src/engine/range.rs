@@ -7,7 +7,9 @@ use super::selected::{self, Selected};
 use super::value::NAME;
 use super::value::{GSeries, GValue, Grid, RawSeries};
 use crate::parser::ast::{Expr, MatrixSelector, RangeModifier, Subquery, VectorSelector};
-use hourglass_storage::{FloatHistogram, MatchOp, Matcher, ReadAs, Sample, is_stale_nan};
+use hourglass_storage::{
+    FloatHistogram, HistogramIter, MatchOp, Matcher, ReadAs, Sample, is_stale_nan,
+};
 
 /// Selects every series matching `matchers` with samples in `[mint, maxt]`;
 /// their samples are decoded later, by whoever consumes them. Downsampled
@@ -37,22 +39,19 @@ pub(crate) fn load(
             ),
         );
     }
+    // Histograms still in chunks stay there for a sum that folds series
+    // by series (it decodes each when it gets to it).
+    let lazy = ctx.lazy_hists() && !stats_only && !keep_stale;
     let mut held = 0usize;
     let series: Vec<_> = set
         .map(|s| {
             held = held.saturating_add(s.samples.held_bytes());
-            let mut hists: Vec<(i64, FloatHistogram)> = s.histograms.collect();
-            if !keep_stale {
-                hists.retain(|(_, h)| !h.is_stale());
+            let sel = Selected::stored(s.labels, s.samples, keep_stale);
+            if lazy && s.histograms.is_lazy() {
+                return Ok(sel.with_lazy_hists(s.histograms));
             }
-            if stats_only {
-                derive_reset_hints(&mut hists);
-            }
-            ctx.loaded_histograms(&hists);
-            // Decoded whole: charged against the query's sample limit at
-            // once, each as Prometheus counts a histogram point.
-            ctx.keep(hists.iter().map(|(_, h)| hpoint_samples(h)).sum())?;
-            Ok(Selected::stored(s.labels, s.samples, keep_stale).with_hists(hists))
+            let (hists, _) = ctx.decode_hists(&sel.labels, s.histograms, keep_stale)?;
+            Ok(sel.with_hists(hists))
         })
         .collect::<Result<_, EvalError>>()?;
     ctx.selected_in(t0.elapsed());
@@ -63,23 +62,6 @@ pub(crate) fn load(
         held.saturating_add(series.capacity().saturating_mul(size_of::<Selected>())),
     )?;
     Ok(series)
-}
-
-/// Gives every histogram without a hint the one its predecessor in `hs`
-/// implies: a counter reset or not (the first: not).
-fn derive_reset_hints(hs: &mut [(i64, FloatHistogram)]) {
-    use hourglass_storage::CounterResetHint as H;
-    for i in 0..hs.len() {
-        if hs[i].1.counter_reset_hint != H::Unknown {
-            continue;
-        }
-        let reset = i > 0 && super::histogram::reset::is_reset(&hs[i].1, &hs[i - 1].1);
-        hs[i].1.counter_reset_hint = if reset {
-            H::CounterReset
-        } else {
-            H::NotCounterReset
-        };
-    }
 }
 
 /// Repeats single-step results over `n` steps (for `@`).
@@ -254,6 +236,9 @@ pub(crate) fn lookback_hists(
 /// their float samples, for the functions that read histograms.
 pub(crate) struct HistMatrix {
     pub series: Vec<RawSeries>,
+    /// Per series, histograms still in chunks (see `Ctx::take_hists`);
+    /// empty when none are.
+    pub pending: Vec<Option<HistogramIter>>,
     pub range: i64,
     /// As [`MatrixArg::ends`].
     pub ends: Vec<i64>,
@@ -268,20 +253,25 @@ fn stash_hists(
     range: i64,
     ends: &[i64],
 ) -> Result<(), EvalError> {
-    let mut hs = Vec::new();
-    for s in series.iter_mut().filter(|s| !s.hists.is_empty()) {
+    let (mut hs, mut pending) = (Vec::new(), Vec::new());
+    for s in series.iter_mut().filter(|s| s.has_hists()) {
         let samples = s.decode_floats(ctx)?;
         hs.push(RawSeries {
             labels: s.labels.clone(),
             samples,
             hists: std::mem::take(&mut s.hists),
         });
+        pending.push(s.lazy_hists.take());
     }
     if !hs.is_empty() {
+        if pending.iter().all(Option::is_none) {
+            pending.clear();
+        }
         ctx.stash_hists(
             key,
             HistMatrix {
                 series: hs,
+                pending,
                 range,
                 ends: ends.to_vec(),
             },
@@ -514,6 +504,7 @@ fn subquery(
                 key,
                 HistMatrix {
                     series: with_hists,
+                    pending: Vec::new(),
                     range: sq.range_ms,
                     ends: ends.clone(),
                 },
@@ -547,16 +538,4 @@ pub(crate) fn windows<'a>(
         }
         (lo, hi)
     })
-}
-
-/// Prometheus's `HPoint.size()`, `(FloatHistogram.Size() + 8) / 16`, where
-/// `Size()` is 168 bytes of struct plus 8 per span, bucket and custom
-/// bound (a 20-bucket histogram of 2 spans counts as 22 samples).
-fn hpoint_samples(h: &hourglass_storage::FloatHistogram) -> usize {
-    let parts = h.positive_spans.len()
-        + h.negative_spans.len()
-        + h.positive_buckets.len()
-        + h.negative_buckets.len()
-        + h.custom_values.len();
-    (168 + 8 * parts + 8) / 16
 }

@@ -7,7 +7,7 @@ use super::Ctx;
 use super::error::EvalError;
 use super::value::RawSeries;
 use hourglass_storage::{
-    FloatHistogram, Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan,
+    FloatHistogram, HistogramIter, Labels, Prefetch, Sample, SampleIter, StorageError, is_stale_nan,
 };
 use rayon::prelude::*;
 
@@ -26,6 +26,9 @@ pub(crate) struct Selected {
     /// Its native histogram samples in time order (decoded when selected:
     /// empty for float series, which never pay for them).
     pub hists: Vec<(i64, FloatHistogram)>,
+    /// Or, for a histogram sum that folds series by series, its histogram
+    /// samples still in chunks (stale markers not yet dropped).
+    pub lazy_hists: Option<HistogramIter>,
 }
 
 impl Selected {
@@ -34,6 +37,7 @@ impl Selected {
             labels,
             samples: Samples::Stored { iter, keep_stale },
             hists: Vec::new(),
+            lazy_hists: None,
         }
     }
 
@@ -42,6 +46,7 @@ impl Selected {
             labels,
             samples: Samples::Owned(samples),
             hists: Vec::new(),
+            lazy_hists: None,
         }
     }
 
@@ -49,6 +54,17 @@ impl Selected {
     pub fn with_hists(mut self, hists: Vec<(i64, FloatHistogram)>) -> Self {
         self.hists = hists;
         self
+    }
+
+    /// Adds the series' histogram samples still in chunks.
+    pub fn with_lazy_hists(mut self, hists: HistogramIter) -> Self {
+        self.lazy_hists = Some(hists);
+        self
+    }
+
+    /// True when the series carries histogram samples.
+    pub fn has_hists(&self) -> bool {
+        !self.hists.is_empty() || self.lazy_hists.is_some()
     }
 
     /// The float samples, decoded now (for series that also carry
@@ -189,7 +205,13 @@ where
                     labels,
                     mut samples,
                     hists,
+                    lazy_hists,
                 } = s;
+                // Lazy only under a folding sum, which stashes them first.
+                let hists = match lazy_hists {
+                    Some(it) => ctx.decode_hists(&labels, it, false)?.0,
+                    None => hists,
+                };
                 let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
                 let out = f(scratch, &labels, samples, &hists);
                 ctx.release(held);

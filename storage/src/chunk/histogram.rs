@@ -1,19 +1,22 @@
-//! Histogram chunks (encoding `0x10`): a run of native histogram samples of
-//! one series, Gorilla-style. Layout in `FORMAT.md` ("Histogram chunks").
+//! Histogram chunks: a run of native histogram samples of one series,
+//! Gorilla-style. Layouts in `FORMAT.md` ("Histogram chunks"). Written as
+//! version 2 (`0x11`); version 1 (`0x10`) chunks are still read.
 //!
-//! Every float field (count, zero count, sum, each bucket) is coded as an
-//! exact decimal `n / 10^k` against its previous value: the
-//! delta-of-delta of `n` when the value has the previous value's scale,
-//! otherwise the raw bits. A steady histogram (same increments per scrape)
-//! costs a bit per field, and one bit for all its buckets.
+//! Every float field (count, zero count, sum, each bucket) is coded
+//! against its previous value (`histogram_field.rs`). The layout (schema,
+//! spans, custom bounds) is written only when it changes, and one bit
+//! stands for every bucket when none moved differently (a steady or an
+//! idle histogram), so an idle scrape costs about a byte.
 
 use super::ChunkError;
 use super::bitstream::{BitReader, BitWriter};
-use super::xor::{POW10, at_scale, decimal_repr};
+use super::histogram_field::{Code, Field, Mode, get_signed, put_signed};
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Span};
 
-/// The encoding byte of histogram chunks.
-pub const ENCODING_HISTOGRAM: u8 = 0x10;
+/// The encoding byte of histogram chunks of version 1 (read only).
+pub const ENCODING_HISTOGRAM_V1: u8 = 0x10;
+/// The encoding byte of histogram chunks as written (version 2).
+pub const ENCODING_HISTOGRAM: u8 = 0x11;
 /// Bytes before the stream: encoding, sample count (u16 BE).
 const HEADER: usize = 3;
 /// Bytes of the trailing CRC32.
@@ -23,95 +26,6 @@ pub const MAX_BUCKETS_PER_SIDE: usize = 1 << 16;
 /// At most this many buckets decoded from one chunk in all (bounds the
 /// memory a damaged chunk can make a reader take).
 const MAX_DECODED_BUCKETS: usize = 1 << 24;
-
-/// Coding state of one float field.
-#[derive(Debug, Clone, Copy, Default)]
-struct Field {
-    n: i64,
-    k: u8,
-    delta: i64,
-}
-
-fn put_signed(w: &mut BitWriter, v: i64) {
-    match v {
-        0 => w.write_bits(0, 1),
-        -8..=7 => {
-            w.write_bits(0b10, 2);
-            w.write_bits(v as u64 & 0xf, 4);
-        }
-        -128..=127 => {
-            w.write_bits(0b110, 3);
-            w.write_bits(v as u64 & 0xff, 8);
-        }
-        -32768..=32767 => {
-            w.write_bits(0b1110, 4);
-            w.write_bits(v as u64 & 0xffff, 16);
-        }
-        -2147483648..=2147483647 => {
-            w.write_bits(0b11110, 5);
-            w.write_bits(v as u64 & 0xffff_ffff, 32);
-        }
-        _ => {
-            w.write_bits(0b111110, 6);
-            w.write_bits_wide(v as u64, 64);
-        }
-    }
-}
-
-/// Prefix of a raw 64-bit float in a field's code.
-const RAW: u32 = 6;
-
-fn sign_extend(v: u64, bits: u32) -> i64 {
-    let shift = 64 - bits;
-    ((v << shift) as i64) >> shift
-}
-
-/// A signed value, or `None` for the raw-float escape.
-fn get_signed(r: &mut BitReader<'_>) -> Option<i64> {
-    match r.read_unary(6) {
-        0 => Some(0),
-        1 => Some(sign_extend(r.read_bits(4), 4)),
-        2 => Some(sign_extend(r.read_bits(8), 8)),
-        3 => Some(sign_extend(r.read_bits(16), 16)),
-        4 => Some(sign_extend(r.read_bits(32), 32)),
-        5 => Some(r.read_bits_wide(64) as i64),
-        _ => None,
-    }
-}
-
-impl Field {
-    fn put(&mut self, w: &mut BitWriter, v: f64) {
-        if let Some(n) = at_scale(v, self.k) {
-            let delta = n.wrapping_sub(self.n);
-            put_signed(w, delta.wrapping_sub(self.delta));
-            (self.n, self.delta) = (n, delta);
-        } else {
-            w.write_bits(0b111111, RAW);
-            w.write_bits_wide(v.to_bits(), 64);
-            self.reset_to(v);
-        }
-    }
-
-    fn get(&mut self, r: &mut BitReader<'_>) -> f64 {
-        match get_signed(r) {
-            Some(dod) => {
-                self.delta = self.delta.wrapping_add(dod);
-                self.n = self.n.wrapping_add(self.delta);
-                (self.n as f64) / POW10[usize::from(self.k & 7)]
-            }
-            None => {
-                let v = f64::from_bits(r.read_bits_wide(64));
-                self.reset_to(v);
-                v
-            }
-        }
-    }
-
-    fn reset_to(&mut self, v: f64) {
-        let (n, k) = decimal_repr(v).unwrap_or((0, 0));
-        *self = Field { n, k, delta: 0 };
-    }
-}
 
 /// The parts of a histogram written only when they change.
 fn same_layout(a: &FloatHistogram, b: &FloatHistogram) -> bool {
@@ -145,6 +59,74 @@ fn put_layout(w: &mut BitWriter, h: &FloatHistogram) {
     for c in &h.custom_values {
         w.write_bits_wide(c.to_bits(), 64);
     }
+}
+
+/// Writes the values of `h` (version 2): the mode bit, zero count and
+/// sum, the buckets ('0' when every bucket is steady in the mode), then
+/// the count: '0' when it is the zero count plus the buckets (every
+/// integer histogram), else '1' and its value. The mode is whichever
+/// codes this sample in fewer bits.
+fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buckets: &mut [Field]) {
+    let [count_f, zero_f, sum_f] = head;
+    let values = || {
+        h.positive_buckets
+            .iter()
+            .chain(&h.negative_buckets)
+            .copied()
+    };
+    // Not for NaN: how a NaN's payload propagates through additions may
+    // differ between machines.
+    let sum_of_parts = implied_count(h.zero_count, values());
+    let implied = !sum_of_parts.is_nan() && sum_of_parts.to_bits() == h.count.to_bits();
+    let cost = |mode: Mode| -> (u32, bool) {
+        let mut bits = zero_f.cost(h.zero_count, mode) + sum_f.cost(h.sum, mode);
+        if !implied {
+            bits += count_f.cost(h.count, mode);
+        }
+        let steady = buckets.iter().zip(values()).all(|(f, v)| f.steady(v, mode));
+        if !steady {
+            bits += buckets
+                .iter()
+                .zip(values())
+                .map(|(f, v)| f.cost(v, mode))
+                .sum::<u32>();
+        }
+        (bits, steady)
+    };
+    let (dod, delta) = (cost(Mode::Dod), cost(Mode::Delta));
+    let (mode, steady) = if delta.0 < dod.0 {
+        w.write_bits(1, 1);
+        (Mode::Delta, delta.1)
+    } else {
+        w.write_bits(0, 1);
+        (Mode::Dod, dod.1)
+    };
+    zero_f.put(w, h.zero_count, mode);
+    sum_f.put(w, h.sum, mode);
+    if steady {
+        w.write_bits(0, 1);
+        for f in buckets.iter_mut() {
+            f.advance(mode);
+        }
+    } else {
+        w.write_bits(1, 1);
+        for (f, v) in buckets.iter_mut().zip(values()) {
+            f.put(w, v, mode);
+        }
+    }
+    if implied {
+        w.write_bits(0, 1);
+        count_f.set(h.count);
+    } else {
+        w.write_bits(1, 1);
+        count_f.put(w, h.count, mode);
+    }
+}
+
+/// The count the buckets imply: the zero count plus every bucket, added
+/// in the order the decoder adds them.
+fn implied_count(zero: f64, buckets: impl Iterator<Item = f64>) -> f64 {
+    buckets.fold(zero, |a, b| a + b)
 }
 
 /// Encodes samples (strictly increasing times, at most `u16::MAX`, each
@@ -195,25 +177,12 @@ pub fn encode(samples: &[(i64, FloatHistogram)]) -> Result<Vec<u8>, ChunkError> 
                 buckets = vec![Field::default(); h.num_buckets()];
             }
         }
-        count_f.put(&mut w, h.count);
-        zero_f.put(&mut w, h.zero_count);
-        sum_f.put(&mut w, h.sum);
-        let values = h.positive_buckets.iter().chain(&h.negative_buckets);
-        let steady = buckets
-            .iter()
-            .zip(values.clone())
-            .all(|(f, v)| at_scale(*v, f.k).is_some_and(|n| n.wrapping_sub(f.n) == f.delta));
-        if steady {
-            w.write_bits(0, 1);
-            for f in &mut buckets {
-                f.n = f.n.wrapping_add(f.delta);
-            }
-        } else {
-            w.write_bits(1, 1);
-            for (f, v) in buckets.iter_mut().zip(values) {
-                f.put(&mut w, *v);
-            }
-        }
+        put_values(
+            &mut w,
+            [&mut count_f, &mut zero_f, &mut sum_f],
+            h,
+            &mut buckets,
+        );
         prev = Some(h);
     }
     let mut out = Vec::with_capacity(HEADER + w.bit_len() / 8 + 1 + CRC);
@@ -255,12 +224,28 @@ fn get_spans(r: &mut BitReader<'_>, i: usize) -> Result<(Vec<Span>, usize), Chun
 /// Decodes a histogram chunk, checking length, encoding and CRC first.
 /// Never panics on any input.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
+    let mut out = Vec::new();
+    decode_range_into(bytes, i64::MIN, i64::MAX, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the samples of a histogram chunk with `mint <= t <= maxt` to
+/// `out` (checked as [`decode`] does; decoding stops after `maxt`). On an
+/// error `out` may hold some of the chunk's samples.
+pub fn decode_range_into(
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<(i64, FloatHistogram)>,
+) -> Result<(), ChunkError> {
     if bytes.len() < HEADER + CRC {
         return Err(ChunkError::TooShort { len: bytes.len() });
     }
-    if bytes[0] != ENCODING_HISTOGRAM {
-        return Err(ChunkError::UnknownEncoding(bytes[0]));
-    }
+    let v2 = match bytes[0] {
+        ENCODING_HISTOGRAM => true,
+        ENCODING_HISTOGRAM_V1 => false,
+        other => return Err(ChunkError::UnknownEncoding(other)),
+    };
     let (body, tail) = bytes.split_at(bytes.len() - CRC);
     let stored = u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]);
     let computed = crc32fast::hash(body);
@@ -269,10 +254,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
     }
     let count = usize::from(u16::from_be_bytes([body[1], body[2]]));
     let mut r = BitReader::new(&body[HEADER..]);
-    let mut out: Vec<(i64, FloatHistogram)> = Vec::with_capacity(count.min(body.len()));
+    out.reserve(count.min(body.len()));
     let (mut t, mut d) = (0i64, 0i64);
-    let (mut count_f, mut zero_f, mut sum_f) =
-        (Field::default(), Field::default(), Field::default());
+    let mut head = [Field::default(); 3];
     let mut buckets: Vec<Field> = Vec::new();
     let mut cur = FloatHistogram::default();
     let mut npos = 0usize;
@@ -293,21 +277,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
         if r.read_bit() {
             cur.counter_reset_hint = CounterResetHint::from_u8(r.read_bits(2) as u8);
             if r.read_bit() {
-                let schema = get_signed(&mut r).and_then(|s| i32::try_from(s).ok());
-                cur.schema = schema.ok_or_else(|| corrupt(i, "bad schema"))?;
-                cur.zero_threshold = f64::from_bits(r.read_bits_wide(64));
-                let (ps, np) = get_spans(&mut r, i)?;
-                let (ns, nn) = get_spans(&mut r, i)?;
-                let nc =
-                    get_signed(&mut r).filter(|n| (0..=MAX_BUCKETS_PER_SIDE as i64).contains(n));
-                let nc = nc.ok_or_else(|| corrupt(i, "bad custom bound count"))? as usize;
-                let mut custom = Vec::with_capacity(nc.min(64));
-                for _ in 0..nc {
-                    custom.push(f64::from_bits(r.read_bits_wide(64)));
-                    if r.overrun() {
-                        return Err(corrupt(i, "stream ends early"));
-                    }
-                }
+                let (schema, zt, ps, np, ns, nn, custom) = get_layout(&mut r, i)?;
+                cur.schema = schema;
+                cur.zero_threshold = zt;
                 cur.positive_spans = ps;
                 cur.negative_spans = ns;
                 cur.custom_values = custom;
@@ -323,28 +295,61 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
         if decoded > MAX_DECODED_BUCKETS {
             return Err(corrupt(i, "too many buckets in the chunk"));
         }
-        cur.count = count_f.get(&mut r);
-        cur.zero_count = zero_f.get(&mut r);
-        cur.sum = sum_f.get(&mut r);
+        let code = match v2 {
+            false => Code::V1,
+            true if r.read_bit() => Code::V2(Mode::Delta),
+            true => Code::V2(Mode::Dod),
+        };
+        let [count_f, zero_f, sum_f] = &mut head;
+        if !v2 {
+            cur.count = count_f.get(&mut r, code);
+        }
+        cur.zero_count = zero_f.get(&mut r, code);
+        cur.sum = sum_f.get(&mut r, code);
         let changed = r.read_bit();
+        let keep = t >= mint;
         let npos = npos.min(buckets.len());
-        let mut positive = Vec::with_capacity(npos);
-        let mut negative = Vec::with_capacity(buckets.len() - npos);
+        let (mut positive, mut negative) = if keep {
+            (
+                Vec::with_capacity(npos),
+                Vec::with_capacity(buckets.len() - npos),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut implied = cur.zero_count;
         for (j, f) in buckets.iter_mut().enumerate() {
-            let v = if changed {
-                f.get(&mut r)
-            } else {
-                f.n = f.n.wrapping_add(f.delta);
-                (f.n as f64) / POW10[usize::from(f.k & 7)]
+            let v = match (changed, code) {
+                (true, _) => f.get(&mut r, code),
+                (false, Code::V1) => f.advance(Mode::Dod),
+                (false, Code::V2(mode)) => f.advance(mode),
             };
+            implied += v;
+            if !keep {
+                continue;
+            }
             if j < npos {
                 positive.push(v);
             } else {
                 negative.push(v);
             }
         }
+        if v2 {
+            cur.count = if r.read_bit() {
+                count_f.get(&mut r, code)
+            } else {
+                count_f.set(implied);
+                implied
+            };
+        }
         if r.overrun() {
             return Err(corrupt(i, "stream ends early"));
+        }
+        if t > maxt {
+            break;
+        }
+        if !keep {
+            continue;
         }
         // Built straight into the sample: only the layout is copied.
         out.push((
@@ -364,17 +369,47 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
             },
         ));
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A layout as written: schema, zero threshold, positive spans and their
+/// bucket count, negative spans and theirs, custom bounds.
+type Layout = (i32, f64, Vec<Span>, usize, Vec<Span>, usize, Vec<f64>);
+
+fn get_layout(r: &mut BitReader<'_>, i: usize) -> Result<Layout, ChunkError> {
+    let schema = get_signed(r).and_then(|s| i32::try_from(s).ok());
+    let schema = schema.ok_or_else(|| corrupt(i, "bad schema"))?;
+    let zt = f64::from_bits(r.read_bits_wide(64));
+    let (ps, np) = get_spans(r, i)?;
+    let (ns, nn) = get_spans(r, i)?;
+    let nc = get_signed(r).filter(|n| (0..=MAX_BUCKETS_PER_SIDE as i64).contains(n));
+    let nc = nc.ok_or_else(|| corrupt(i, "bad custom bound count"))? as usize;
+    let mut custom = Vec::with_capacity(nc.min(64));
+    for _ in 0..nc {
+        custom.push(f64::from_bits(r.read_bits_wide(64)));
+        if r.overrun() {
+            return Err(corrupt(i, "stream ends early"));
+        }
+    }
+    Ok((schema, zt, ps, np, ns, nn, custom))
 }
 
 /// Fuzz body of `fuzz/fuzz_targets/histogram_chunk_decode.rs`: the bytes
-/// as they are, then as the stream of a chunk with a valid header and CRC
-/// (so the fuzzer reaches the decoder); whatever decodes re-encodes to the
-/// same samples.
+/// as they are, then (after a byte choosing the version) as the stream of
+/// a chunk with a valid header and CRC (so the fuzzer reaches the
+/// decoder); whatever decodes re-encodes to the same samples.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     let _ = decode(data);
-    let mut framed = vec![ENCODING_HISTOGRAM];
+    // The first byte's low bit picks the version the rest is read as.
+    let Some((&pick, data)) = data.split_first() else {
+        return;
+    };
+    let encoding = match pick & 1 {
+        0 => ENCODING_HISTOGRAM_V1,
+        _ => ENCODING_HISTOGRAM,
+    };
+    let mut framed = vec![encoding];
     framed.extend_from_slice(data);
     let crc = crc32fast::hash(&framed);
     framed.extend_from_slice(&crc.to_be_bytes());

@@ -12,6 +12,7 @@ pub mod anatomy;
 pub(crate) mod bitstream;
 mod grid;
 pub mod histogram;
+mod histogram_field;
 mod iter;
 pub(crate) mod layout;
 mod packed;

@@ -11,6 +11,7 @@ use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::downsample::DsSeries;
 use crate::encoding::unzigzag;
+use crate::histogram_iter::HistPiece;
 use crate::index::MemPostings;
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Label, Labels};
@@ -36,8 +37,8 @@ pub(super) struct SeriesEntry {
 
 type ChunkRange = (i64, i64, usize, usize);
 
-/// A series' labels with its histogram samples.
-pub(crate) type SeriesHistograms = (Labels, Vec<(i64, FloatHistogram)>);
+/// A series' labels with its histogram samples (partly still in chunks).
+pub(crate) type SeriesHistograms = (Labels, Vec<HistPiece>);
 
 /// An open, verified partition. Chunks stay in the mmapped file.
 #[derive(Debug)]
@@ -240,16 +241,46 @@ impl Partition {
                 .chunks
                 .get(start..end)
                 .ok_or(ChunkError::TooShort { len: 0 })?;
-            let mut decoded = crate::chunk::histogram::decode(bytes)?;
-            if out.is_empty() && lo >= mint && hi <= maxt {
-                // The first chunk, whole: kept as decoded.
-                out = decoded;
-                continue;
-            }
-            decoded.retain(|(t, _)| (mint..=maxt).contains(t));
-            out.append(&mut decoded);
+            crate::chunk::histogram::decode_range_into(bytes, mint, maxt, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// The samples of histogram chunks `hchunks` in `[mint, maxt]`: chunks
+    /// wholly inside left for the reader to decode, the others decoded now
+    /// (so an empty answer is known to be empty).
+    fn histogram_pieces(
+        &self,
+        hchunks: &[ChunkRange],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<HistPiece>, ChunkError> {
+        let mut pieces: Vec<HistPiece> = Vec::new();
+        for &(lo, hi, start, end) in hchunks {
+            if hi < mint || lo > maxt {
+                continue;
+            }
+            if lo >= mint && hi <= maxt && end > start {
+                match pieces.last_mut() {
+                    Some(HistPiece::Chunks { ranges, .. }) => ranges.push((start, end)),
+                    _ => pieces.push(HistPiece::Chunks {
+                        file: Arc::clone(&self.chunks),
+                        ranges: vec![(start, end)],
+                    }),
+                }
+                continue;
+            }
+            let bytes = self
+                .chunks
+                .get(start..end)
+                .ok_or(ChunkError::TooShort { len: 0 })?;
+            let mut v = Vec::new();
+            crate::chunk::histogram::decode_range_into(bytes, mint, maxt, &mut v)?;
+            if !v.is_empty() {
+                pieces.push(HistPiece::Decoded(v));
+            }
+        }
+        Ok(pieces)
     }
 
     /// Histogram samples in `[mint, maxt]` of the series matching
@@ -274,11 +305,11 @@ impl Partition {
             if s.hchunks.is_empty() {
                 continue;
             }
-            let h = self
-                .decode_histograms(&s.hchunks, mint, maxt)
+            let pieces = self
+                .histogram_pieces(&s.hchunks, mint, maxt)
                 .map_err(|e| (s.labels.clone(), e))?;
-            if !h.is_empty() {
-                out.push((s.labels.clone(), h));
+            if !pieces.is_empty() {
+                out.push((s.labels.clone(), pieces));
             }
         }
         Ok(out)

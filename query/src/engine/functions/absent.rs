@@ -34,10 +34,11 @@ pub(super) fn absent_over_time(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GVal
         },
     )?;
     // Histogram samples count as present too.
-    if let Some(hm) = args
-        .first()
-        .and_then(|a| ctx.take_hists(range::hist_key(a)))
-    {
+    let taken = match args.first() {
+        Some(a) => ctx.take_hists(range::hist_key(a))?,
+        None => None,
+    };
+    if let Some(hm) = taken {
         for s in &hm.series {
             let times: Vec<hourglass_storage::Sample> = s
                 .hists

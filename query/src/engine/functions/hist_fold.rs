@@ -75,16 +75,22 @@ pub(super) fn fold_sum(
             let block = hm.series.iter().zip(groups).enumerate();
             for (i, (s, &gi)) in block.skip(b0).take(FOLD_BLOCK) {
                 ctx.check()?;
+                // Histograms still in chunks: decoded now, let go after.
+                let decoded = match hm.pending.get(i) {
+                    Some(Some(it)) => Some(ctx.decode_hists(&s.labels, it.clone(), false)?),
+                    _ => None,
+                };
+                let hists: &[(i64, FloatHistogram)] = decoded.as_ref().map_or(&s.hists, |d| &d.0);
                 let name = s.labels.metric_name().unwrap_or("");
                 let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase) {
-                    s.hists
+                    hists
                         .windows(2)
                         .map(|p| is_reset(&p[1].1, &p[0].1))
                         .collect()
                 } else {
                     Vec::new()
                 };
-                let hw = hist_windows(&s.hists, &hm.ends, hm.range);
+                let hw = hist_windows(hists, &hm.ends, hm.range);
                 for (k, (hlo, hhi)) in hw.enumerate() {
                     let w = Window {
                         resets: resets
@@ -92,7 +98,7 @@ pub(super) fn fold_sum(
                             .unwrap_or(&[]),
                         floats: &[],
                         all_floats: &[],
-                        hists: &s.hists[hlo..hhi],
+                        hists: &hists[hlo..hhi],
                         end: hm.ends[k],
                         range: hm.range,
                     };
@@ -108,6 +114,9 @@ pub(super) fn fold_sum(
                         }
                     };
                     part[slot].2[k].add(ctx, h, 1.0, name);
+                }
+                if let Some((_, held)) = decoded {
+                    ctx.release(held);
                 }
             }
             Ok(part)

@@ -181,7 +181,7 @@ pub(crate) fn fold_hist_sum(
         return Ok(None);
     };
     let key = hist_key(arg);
-    let Some(hm) = ctx.take_hists(key) else {
+    let Some(hm) = ctx.take_hists_lazy(key) else {
         return Ok(None);
     };
     if hm.ends.len() != g.n || hm.series.iter().any(|s| !s.samples.is_empty()) {
@@ -216,7 +216,7 @@ pub(crate) fn with_hist_rows(
         .args
         .iter()
         .find(|a| a.value_type() == crate::parser::ast::ValueType::Matrix);
-    match range_arg.map(|a| ctx.take_hists(hist_key(a))) {
+    match range_arg.map(|a| ctx.take_hists(hist_key(a))).transpose()? {
         Some(Some(hm)) if hist_range::handles(c.func.id).is_some() => {
             let hist_rows = hist_range::eval(ctx, c.func.id, hm, g)?;
             Ok(hist_range::merge_rows(rows, hist_rows))

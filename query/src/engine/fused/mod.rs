@@ -117,7 +117,13 @@ fn plan(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Plan>, EvalError> {
             } else {
                 hourglass_storage::ReadAs::Last
             };
-            let m = range::matrix_arg_as(ctx, arg, g, read)?;
+            // A histogram sum folds series by series: their histograms
+            // are decoded one series at a time (never all at once).
+            let m = if matches!(a.op, AggregateOp::Sum | AggregateOp::Avg) {
+                ctx.with_lazy_hists(|| range::matrix_arg_as(ctx, arg, g, read))?
+            } else {
+                range::matrix_arg_as(ctx, arg, g, read)?
+            };
             Ok(Some(Plan::Extrapolated {
                 step: rate::fixed_step(&m.ends),
                 m,

@@ -1,0 +1,295 @@
+//! The value codes of histogram chunks: one float field (count, zero
+//! count, sum, a bucket) coded against its previous value. Layouts in
+//! `FORMAT.md` ("Histogram chunks").
+//!
+//! Version 1 codes an exact decimal `n / 10^k` as the delta-of-delta of
+//! `n`, anything else as its raw 64 bits. Version 2 adds, per sample, the
+//! choice of coding the plain delta of `n` (cheaper when counts move by
+//! small random amounts or stay put), and codes values without a short
+//! decimal form as the XOR with the previous value (an unchanged float
+//! costs one bit instead of 70).
+
+use super::bitstream::{BitReader, BitWriter};
+use super::xor::{POW10, at_scale, decimal_repr};
+
+/// How the decimal values of one sample are coded (version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The change of the step since the previous sample.
+    Dod,
+    /// The step itself.
+    Delta,
+}
+
+/// Which code a field is read with.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Code {
+    V1,
+    V2(Mode),
+}
+
+/// Coding state of one float field.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Field {
+    /// The previous value as `n / 10^k`, and its step from the one before.
+    n: i64,
+    k: u8,
+    delta: i64,
+    /// Version 2: the previous value's bits, and whether it had no
+    /// decimal form (then the next value is XOR-coded).
+    bits: u64,
+    float: bool,
+    /// Version 2: the XOR window (leading zeros, significant bits; 0 bits
+    /// means none yet).
+    lead: u8,
+    sig: u8,
+}
+
+/// Prefix of the escape from a decimal code.
+const ESCAPE: u32 = 6;
+
+pub(super) fn put_signed(w: &mut BitWriter, v: i64) {
+    match v {
+        0 => w.write_bits(0, 1),
+        -8..=7 => {
+            w.write_bits(0b10, 2);
+            w.write_bits(v as u64 & 0xf, 4);
+        }
+        -128..=127 => {
+            w.write_bits(0b110, 3);
+            w.write_bits(v as u64 & 0xff, 8);
+        }
+        -32768..=32767 => {
+            w.write_bits(0b1110, 4);
+            w.write_bits(v as u64 & 0xffff, 16);
+        }
+        -2147483648..=2147483647 => {
+            w.write_bits(0b11110, 5);
+            w.write_bits(v as u64 & 0xffff_ffff, 32);
+        }
+        _ => {
+            w.write_bits(0b111110, 6);
+            w.write_bits_wide(v as u64, 64);
+        }
+    }
+}
+
+/// Bits `put_signed` writes for `v`.
+fn signed_cost(v: i64) -> u32 {
+    match v {
+        0 => 1,
+        -8..=7 => 6,
+        -128..=127 => 11,
+        -32768..=32767 => 20,
+        -2147483648..=2147483647 => 37,
+        _ => 70,
+    }
+}
+
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+/// A signed value, or `None` for the escape.
+pub(super) fn get_signed(r: &mut BitReader<'_>) -> Option<i64> {
+    match r.read_unary(6) {
+        0 => Some(0),
+        1 => Some(sign_extend(r.read_bits(4), 4)),
+        2 => Some(sign_extend(r.read_bits(8), 8)),
+        3 => Some(sign_extend(r.read_bits(16), 16)),
+        4 => Some(sign_extend(r.read_bits(32), 32)),
+        5 => Some(r.read_bits_wide(64) as i64),
+        _ => None,
+    }
+}
+
+impl Field {
+    /// The decimal step `v` takes in `mode`, if it has the state's scale.
+    #[inline]
+    fn step(&self, v: f64) -> Option<i64> {
+        if self.float {
+            return None;
+        }
+        at_scale(v, self.k).map(|m| m.wrapping_sub(self.n))
+    }
+
+    /// What `put` writes for `v` in `mode` when it is a decimal code.
+    #[inline]
+    fn payload(&self, d: i64, mode: Mode) -> i64 {
+        match mode {
+            Mode::Dod => d.wrapping_sub(self.delta),
+            Mode::Delta => d,
+        }
+    }
+
+    /// Bits `put` writes for `v` in `mode`.
+    pub(super) fn cost(&self, v: f64, mode: Mode) -> u32 {
+        match self.step(v) {
+            Some(d) => signed_cost(self.payload(d, mode)),
+            None => (if self.float { 0 } else { ESCAPE }) + self.xor_cost(v.to_bits()),
+        }
+    }
+
+    /// True when `v` is the next value without a word (buckets' "steady").
+    pub(super) fn steady(&self, v: f64, mode: Mode) -> bool {
+        self.step(v).is_some_and(|d| self.payload(d, mode) == 0)
+    }
+
+    /// Writes `v` (version 2).
+    pub(super) fn put(&mut self, w: &mut BitWriter, v: f64, mode: Mode) {
+        if let Some(d) = self.step(v) {
+            put_signed(w, self.payload(d, mode));
+            self.n = self.n.wrapping_add(d);
+            self.delta = d;
+            self.bits = v.to_bits();
+            return;
+        }
+        if !self.float {
+            w.write_bits(0b111111, ESCAPE);
+        }
+        self.put_xor(w, v.to_bits());
+        self.settle(v);
+    }
+
+    /// Takes `v` as the next value without writing it (it is implied by
+    /// the others).
+    pub(super) fn set(&mut self, v: f64) {
+        match self.step(v) {
+            Some(d) => {
+                self.n = self.n.wrapping_add(d);
+                self.delta = d;
+                self.bits = v.to_bits();
+            }
+            None => self.settle(v),
+        }
+    }
+
+    /// Moves a steady field on by one sample (see [`Field::steady`]).
+    #[inline]
+    pub(super) fn advance(&mut self, mode: Mode) -> f64 {
+        if mode == Mode::Dod {
+            self.n = self.n.wrapping_add(self.delta);
+        } else {
+            self.delta = 0;
+        }
+        let v = (self.n as f64) / POW10[usize::from(self.k & 7)];
+        self.bits = v.to_bits();
+        v
+    }
+
+    /// Reads a value written with `code`.
+    #[inline]
+    pub(super) fn get(&mut self, r: &mut BitReader<'_>, code: Code) -> f64 {
+        let mode = match code {
+            Code::V1 => Mode::Dod,
+            Code::V2(m) => m,
+        };
+        if !self.float {
+            match get_signed(r) {
+                Some(p) => {
+                    self.delta = match mode {
+                        Mode::Dod => self.delta.wrapping_add(p),
+                        Mode::Delta => p,
+                    };
+                    self.n = self.n.wrapping_add(self.delta);
+                    let v = (self.n as f64) / POW10[usize::from(self.k & 7)];
+                    self.bits = v.to_bits();
+                    return v;
+                }
+                None if matches!(code, Code::V1) => {
+                    let v = f64::from_bits(r.read_bits_wide(64));
+                    let (n, k) = decimal_repr(v).unwrap_or((0, 0));
+                    *self = Field {
+                        n,
+                        k,
+                        ..Field::default()
+                    };
+                    return v;
+                }
+                None => {}
+            }
+        }
+        let v = f64::from_bits(self.get_xor(r));
+        self.settle(v);
+        v
+    }
+
+    /// The state after a XOR-coded `v`: decimal when `v` has a short
+    /// decimal form, float otherwise.
+    fn settle(&mut self, v: f64) {
+        self.bits = v.to_bits();
+        match decimal_repr(v) {
+            Some((n, k)) => {
+                (self.n, self.k, self.delta) = (n, k, 0);
+                self.float = false;
+            }
+            None => self.float = true,
+        }
+    }
+
+    fn xor_cost(&self, bits: u64) -> u32 {
+        let x = bits ^ self.bits;
+        if x == 0 {
+            return 1;
+        }
+        let (lead, trail) = (x.leading_zeros().min(63), x.trailing_zeros());
+        if self.fits_window(lead, trail) {
+            2 + u32::from(self.sig)
+        } else {
+            2 + 6 + 6 + (64 - lead - trail)
+        }
+    }
+
+    fn fits_window(&self, lead: u32, trail: u32) -> bool {
+        self.sig != 0
+            && lead >= u32::from(self.lead)
+            && trail >= 64 - u32::from(self.lead) - u32::from(self.sig)
+    }
+
+    /// Gorilla's code: '0' the same bits; '10' the XOR inside the previous
+    /// window; '11' leading zeros (6 bits), significant bits - 1 (6 bits)
+    /// and those bits.
+    fn put_xor(&mut self, w: &mut BitWriter, bits: u64) {
+        let x = bits ^ self.bits;
+        if x == 0 {
+            w.write_bits(0, 1);
+            return;
+        }
+        let (lead, trail) = (x.leading_zeros().min(63), x.trailing_zeros());
+        if self.fits_window(lead, trail) {
+            w.write_bits(0b10, 2);
+            let shift = 64 - u32::from(self.lead) - u32::from(self.sig);
+            w.write_bits_wide(x >> shift, u32::from(self.sig));
+            return;
+        }
+        let sig = 64 - lead - trail;
+        w.write_bits(0b11, 2);
+        w.write_bits(u64::from(lead), 6);
+        w.write_bits(u64::from(sig - 1), 6);
+        w.write_bits_wide(x >> trail, sig);
+        (self.lead, self.sig) = (lead as u8, sig as u8);
+    }
+
+    fn get_xor(&mut self, r: &mut BitReader<'_>) -> u64 {
+        if !r.read_bit() {
+            return self.bits;
+        }
+        if !r.read_bit() {
+            if self.sig == 0 {
+                // No window yet: only a damaged stream gets here.
+                return self.bits;
+            }
+            let shift = 64 - u32::from(self.lead) - u32::from(self.sig);
+            return self.bits ^ (r.read_bits_wide(u32::from(self.sig)) << shift);
+        }
+        let lead = r.read_bits(6) as u32;
+        let sig = r.read_bits(6) as u32 + 1;
+        let Some(shift) = 64u32.checked_sub(lead + sig) else {
+            // Damaged: more bits than a word; read nothing more.
+            return self.bits;
+        };
+        (self.lead, self.sig) = (lead as u8, sig as u8);
+        self.bits ^ (r.read_bits_wide(sig) << shift)
+    }
+}
