@@ -176,11 +176,7 @@ fn few(series: &[Selected]) -> bool {
         Samples::Owned(v) => v.len(),
     };
     series.len() <= FEW_SERIES
-        && series
-            .iter()
-            .map(bound)
-            .fold(0usize, usize::saturating_add)
-            <= FEW_SAMPLES
+        && series.iter().map(bound).fold(0usize, usize::saturating_add) <= FEW_SAMPLES
 }
 
 /// At most this many series with at most this many samples in all are

@@ -52,7 +52,8 @@ pub(super) fn extremes(
                 if p.v.is_nan() {
                     continue;
                 }
-                while queue.len() > head && queue.last().is_some_and(|&j| which.beats(p.v, smp[j].v))
+                while queue.len() > head
+                    && queue.last().is_some_and(|&j| which.beats(p.v, smp[j].v))
                 {
                     queue.pop();
                 }
@@ -137,7 +138,11 @@ mod tests {
 
     #[test]
     fn a_tie_between_zeros_keeps_the_first_as_the_fold_does() {
-        let smp = [Sample::new(1, -0.0), Sample::new(2, 0.0), Sample::new(3, -0.0)];
+        let smp = [
+            Sample::new(1, -0.0),
+            Sample::new(2, 0.0),
+            Sample::new(3, -0.0),
+        ];
         let ends = [2, 3, 4];
         let mut q = Vec::new();
         for which in [Extreme::Max, Extreme::Min] {
