@@ -17,9 +17,15 @@
 #
 # PARTS=1 runs Hourglass with `--persist-interval 5s` and waits until the
 # sealed hours are partitions (the head keeps only the open hour).
+# SCRAPES overrides HOURS * 240 (the queries still span the data's last
+# hour: with fewer scrapes, most of it empty).
 #
 #   SERIES=10000 HOURS=2 benches/query_vs.sh
 #   SERIES=10000 HOURS=6 PARTS=1 benches/query_vs.sh
+#   SERIES=100000 SCRAPES=20 benches/query_vs.sh
+#
+# PERF=FILE records Hourglass's stacks (`perf record -g`) while the suite
+# runs, into FILE.
 set -euo pipefail
 SERIES=${SERIES:-10000}
 HOURS=${HOURS:-2}
@@ -31,7 +37,7 @@ PROM_PORT=${PROM_PORT:-19093}
 VM_PORT=${VM_PORT:-19429}
 source "$(dirname "$0")/common.sh"
 
-stream_span "$HOURS"
+stream_span "$HOURS" "${SCRAPES:-}"
 gen=(--series "$SERIES" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
 
 hg_flags=(--retention 0)
@@ -77,6 +83,10 @@ answer() {
     --data "start=$(( q_start + 1 ))&end=$(( q_end + 1 ))&step=15" "$1/api/v1/query_range"
 }
 systems=(hg:$HG_PORT vm:$VM_PORT prom:$PROM_PORT)
+if [ -n "${PERF:-}" ]; then
+  perf record -q -g -o "$PERF" -p "$hg_pid" 2>"$work/perf.log" &
+  perf_pid=$!
+fi
 for qi in "${!queries[@]}"; do
   q=${queries[$qi]}
   for s in "${systems[@]}"; do
@@ -100,11 +110,15 @@ PY
   done
 done
 
+if [ -n "${PERF:-}" ]; then
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+fi
 echo "load: $(uptime)"
-python3 - "$tsv" "$work" "$SERIES" "$HOURS" "$PARTS" "${queries[@]}" <<'PY'
+python3 - "$tsv" "$work" "$SERIES" "$scrapes" "$PARTS" "${queries[@]}" <<'PY'
 import json, math, statistics, sys
 from collections import defaultdict
-tsv, work, series, hours, parts, *queries = sys.argv[1:]
+tsv, work, series, scrapes, parts, *queries = sys.argv[1:]
 t = defaultdict(list)
 for line in open(tsv):
     qi, name, kind, secs = line.split("\t")
@@ -128,7 +142,7 @@ def same(a, b):
     return "same"
 
 where = "partitions + head" if parts == "1" else "head"
-print(f"\n{series} series × {hours} h ({where}); ms, first run and median of the warm runs\n")
+print(f"\n{series} series × {scrapes} scrapes ({where}); ms, first run and median of the warm runs\n")
 print("| query | Hourglass first | Hourglass | VM first | VM (cached) | VM nocache=1 | Prometheus first | Prometheus | HG ÷ VM nocache | HG ÷ VM cached | answer vs Prometheus |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 tot = defaultdict(float)

@@ -38,6 +38,10 @@ pub struct SampleIter {
     /// happens wherever the samples are read, e.g. on a worker thread)
     /// when chunk bounds already prove a sample in range.
     primed: bool,
+    /// [`SampleIter::held_bytes`], counted by `new` while its lists are
+    /// still in cache (on thousands of series, reading them again later
+    /// misses the cache twice a series).
+    held: usize,
 }
 
 impl SampleIter {
@@ -73,10 +77,12 @@ impl SampleIter {
             last: None,
             err: None,
             primed: false,
+            held: 0,
         };
         if !sure {
             it.prime();
         }
+        it.held = it.count_held();
         it
     }
 
@@ -109,11 +115,16 @@ impl SampleIter {
             .fold(0, usize::saturating_add)
     }
 
-    /// Heap bytes this iterator holds of its own: its sources, their chunk
-    /// handles, decoded buffers, and chunk bytes copied for it alone (a
-    /// head chunk still being appended); bytes shared with storage are not
-    /// counted. For a query's memory accounting.
+    /// Heap bytes this iterator held of its own when it was made: its
+    /// sources, their chunk handles, decoded buffers, and chunk bytes
+    /// copied for it alone (a head chunk still being appended); bytes
+    /// shared with storage are not counted. For a query's memory
+    /// accounting, before anything is read.
     pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    fn count_held(&self) -> usize {
         // Known from the handle alone: no chunk's shared count is read
         // (a cache miss each, on thousands of series).
         let own = |m: &ChunkMeta| match &m.data {

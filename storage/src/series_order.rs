@@ -5,12 +5,15 @@
 //! comparison, `n log n` times. Instead each series' labels are encoded
 //! once into bytes whose order is the labels' order, the part every series
 //! shares is skipped, and the next [`KEY`] bytes are sorted as integers.
-//! Only equal keys fall back to comparing the labels themselves.
+//! Equal keys compare the rest of their encodings (bytes in one array, not
+//! strings behind pointers: series that differ only in a later label, such
+//! as the eight `mode`s of a CPU, tie on the key), and only equal
+//! encodings fall back to comparing the labels themselves.
 
 use crate::model::labels::Labels;
 
 /// Encoded bytes kept per series.
-const PREFIX: usize = 64;
+const PREFIX: usize = 96;
 /// Bytes compared as integers, from where the series first differ.
 const KEY: usize = 32;
 
@@ -36,13 +39,20 @@ pub(crate) fn sort_by_labels<T>(items: &mut [T], labels: impl Fn(&T) -> &Labels)
             (be(hi), be(lo), i)
         })
         .collect();
-    drop(prefixes);
+    let rest = (skip + KEY).min(PREFIX);
     keyed.sort_unstable_by(|a, b| {
-        (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
-            let (x, y) = (&items[a.2 as usize], &items[b.2 as usize]);
-            labels(x).cmp(labels(y))
-        })
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| {
+                let (x, y) = (&prefixes[a.2 as usize], &prefixes[b.2 as usize]);
+                x[rest..].cmp(&y[rest..])
+            })
+            .then_with(|| {
+                let (x, y) = (&items[a.2 as usize], &items[b.2 as usize]);
+                labels(x).cmp(labels(y))
+            })
     });
+    drop(prefixes);
     // Applies the permutation in place by swaps, following each cycle
     // (as `slice::sort_by_cached_key` does).
     for i in 0..keyed.len() {
@@ -142,6 +152,19 @@ mod tests {
             // Shared parts longer than the prefix: ties decided in full.
             let v = format!("{long}{}", (i * 13) % 300);
             items.push(l(&[("a", &long), ("b", &v)]));
+        }
+        // Keys tie (they end inside `job`); the rest of the encoding decides.
+        for i in 0..60 {
+            let (cpu, inst) = ((i * 7) % 4, format!("10.0.{}.{}:9100", i % 3, i % 5));
+            for mode in ["user", "idle", "iowait", "irq"] {
+                items.push(l(&[
+                    ("__name__", "node_cpu_seconds_total"),
+                    ("cpu", &cpu.to_string()),
+                    ("instance", &inst),
+                    ("job", "node"),
+                    ("mode", mode),
+                ]));
+            }
         }
         items.push(l(&[("__name__", "x")]));
         items.push(l(&[]));

@@ -195,31 +195,50 @@ where
         + Sync
         + Send,
 {
+    let one = |(buf, scratch): &mut (Vec<Sample>, S), s: Selected| {
+        ctx.check()?;
+        let Selected {
+            labels,
+            mut samples,
+            hists,
+            lazy_hists,
+        } = s;
+        // Lazy only under a folding sum, which stashes them first.
+        let hists = match lazy_hists {
+            Some(it) => ctx.decode_hists(&labels, it, false)?.0,
+            None => hists,
+        };
+        let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
+        let out = f(scratch, &labels, samples, &hists);
+        ctx.release(held);
+        out
+    };
+    if few(&series) {
+        let mut state = (Vec::new(), init());
+        return series.into_iter().map(|s| one(&mut state, s)).collect();
+    }
     series
         .into_par_iter()
-        .map_init(
-            || (Vec::new(), init()),
-            |(buf, scratch), s| {
-                ctx.check()?;
-                let Selected {
-                    labels,
-                    mut samples,
-                    hists,
-                    lazy_hists,
-                } = s;
-                // Lazy only under a folding sum, which stashes them first.
-                let hists = match lazy_hists {
-                    Some(it) => ctx.decode_hists(&labels, it, false)?.0,
-                    None => hists,
-                };
-                let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
-                let out = f(scratch, &labels, samples, &hists);
-                ctx.release(held);
-                out
-            },
-        )
+        .map_init(|| (Vec::new(), init()), one)
         .collect()
 }
+
+/// True when `series` hold so few samples that handing them to the pool
+/// costs more than reading them here: on a busy machine each hand-off
+/// waits for a thread to be scheduled, twice (there and back).
+fn few(series: &[Selected]) -> bool {
+    let bound = |s: &Selected| match &s.samples {
+        Samples::Stored { iter, .. } => iter.upper_bound(),
+        Samples::Owned(v) => v.len(),
+    };
+    series.len() <= FEW_SERIES
+        && series.iter().map(bound).fold(0usize, usize::saturating_add) <= FEW_SAMPLES
+}
+
+/// At most this many series with at most this many samples in all are
+/// read on the calling thread.
+const FEW_SERIES: usize = 1024;
+const FEW_SAMPLES: usize = 100_000;
 
 /// `f` over every series, `block` series at a time: each block is folded
 /// into a fresh state from `init` by one worker, in input order, and
@@ -267,8 +286,9 @@ where
         }
         Ok(state)
     };
+    let inline = workers == 1 || few(&series);
     let mut slots: Vec<Option<Selected>> = series.into_iter().map(Some).collect();
-    if workers == 1 {
+    if inline {
         // The same blocks on this thread: no hand-off to the pool and back
         // for every wave.
         let mut buf = Vec::new();

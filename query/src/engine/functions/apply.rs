@@ -20,21 +20,31 @@ pub(super) fn per_series<F>(
 where
     F: Fn(&[Sample], &[i64]) -> Vec<Option<f64>> + Sync + Send,
 {
+    per_series_with(ctx, m, n, |smp, ends, _: &mut ()| vals(smp, ends))
+}
+
+/// [`per_series`] with scratch state that each worker reuses from series
+/// to series.
+pub(super) fn per_series_with<S, F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    vals: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    S: Default,
+    F: Fn(&[Sample], &[i64], &mut S) -> Vec<Option<f64>> + Sync + Send,
+{
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     let ends = m.ends;
-    let mut out = selected::par_map(
-        ctx,
-        m.series,
-        || (),
-        |_, labels, smp| {
-            ctx.admit::<Option<f64>>(ends.len())?;
-            Ok(GSeries {
-                hists: Vec::new(),
-                labels: ctx.drop_name(labels),
-                vals: vals(smp, &ends),
-            })
-        },
-    )?;
+    let mut out = selected::par_map(ctx, m.series, S::default, |scratch, labels, smp| {
+        ctx.admit::<Option<f64>>(ends.len())?;
+        Ok(GSeries {
+            hists: Vec::new(),
+            labels: ctx.drop_name(labels),
+            vals: vals(smp, &ends, scratch),
+        })
+    })?;
     range::broadcast(ctx, &mut out, n)?;
     merge_unless_distinct(out, distinct)
 }

@@ -21,6 +21,7 @@ pub(crate) mod rate;
 mod regular;
 mod scalar;
 mod time;
+mod window_extreme;
 mod window_sum;
 
 use super::Ctx;
@@ -125,8 +126,8 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::AvgOverTime => over_time::avg(ctx, args, g),
         // Reads a count per sample (1 raw, n per downsampled interval).
         F::CountOverTime => window_as(drop_name, over_time::counted, ReadAs::Count),
-        F::MinOverTime => window_as(drop_name, over_time::min, ReadAs::Min),
-        F::MaxOverTime => window_as(drop_name, over_time::max, ReadAs::Max),
+        F::MinOverTime => over_time::extreme(ctx, args, g, window_extreme::Extreme::Min),
+        F::MaxOverTime => over_time::extreme(ctx, args, g, window_extreme::Extreme::Max),
         F::StddevOverTime => window(drop_name, over_time::stddev),
         F::StdvarOverTime => window(drop_name, over_time::stdvar),
         F::LastOverTime => window(keep_name, over_time::last),

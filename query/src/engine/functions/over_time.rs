@@ -5,8 +5,9 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::numeric::{kahan_inc, mean, quantile, variance, warn_invalid_quantiles};
 use super::super::value::{GSeries, Grid};
-use super::apply::{over_windows, over_windows_prepared};
+use super::apply::{over_windows, over_windows_prepared, per_series_with};
 use super::args::{matrix, matrix_as, scalar_arg};
+use super::window_extreme::{Extreme, extremes};
 use super::window_sum::{exact_prefix, window_sum};
 use crate::parser::ast::Expr;
 use hourglass_storage::{ReadAs, Sample};
@@ -129,20 +130,23 @@ pub(super) fn counted(w: &[Sample]) -> Option<f64> {
     Some(w.iter().map(|s| s.v).sum())
 }
 
-/// `min_over_time`.
-pub(super) fn min(w: &[Sample]) -> Option<f64> {
-    Some(
-        w.iter()
-            .fold(f64::NAN, |m, p| if p.v < m || m.is_nan() { p.v } else { m }),
-    )
-}
-
-/// `max_over_time`.
-pub(super) fn max(w: &[Sample]) -> Option<f64> {
-    Some(
-        w.iter()
-            .fold(f64::NAN, |m, p| if p.v > m || m.is_nan() { p.v } else { m }),
-    )
+/// `max_over_time` or `min_over_time`, every window of a series in one
+/// pass (see [`extremes`]).
+pub(super) fn extreme(
+    ctx: &Ctx,
+    args: &[Expr],
+    g: Grid,
+    which: Extreme,
+) -> Result<Vec<GSeries>, EvalError> {
+    let read = match which {
+        Extreme::Max => ReadAs::Max,
+        Extreme::Min => ReadAs::Min,
+    };
+    let m = matrix_as(ctx, args.first(), g, read)?;
+    let width = m.range;
+    per_series_with(ctx, m, g.n, |smp, ends, queue: &mut Vec<usize>| {
+        extremes(smp, ends, width, which, queue)
+    })
 }
 
 /// `stddev_over_time`.

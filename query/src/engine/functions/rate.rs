@@ -12,7 +12,7 @@ use super::extrapolate::Extrapolator;
 use super::regular;
 use crate::parser::ast::Expr;
 use crate::parser::functions::Func;
-use hourglass_storage::{Labels, ReadAs, Sample};
+use hourglass_storage::{ReadAs, Sample};
 
 /// `rate` (`counter`, `per_second`), `increase` (`counter`) or `delta`.
 pub(super) fn extrapolating(
@@ -41,7 +41,7 @@ pub(crate) fn from_matrix(
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
     if counter {
-        note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
+        note_non_counters(ctx, &m);
     }
     let (width, step) = (m.range, fixed_step(&m.ends));
     per_series(ctx, m, g.n, |smp, ends| {
@@ -54,9 +54,12 @@ pub(crate) fn from_matrix(
 
 /// Prometheus's info when `rate`/`increase` reads a series whose name
 /// does not look like a counter's (and that is not typed `counter`).
-pub(crate) fn note_non_counters<'a>(ctx: &Ctx, series: impl Iterator<Item = &'a Labels>) {
+pub(crate) fn note_non_counters(ctx: &Ctx, m: &MatrixArg) {
+    // One name for all: the first series gives the verdict (no look at
+    // the labels of thousands of others, a cache miss each).
+    let n = if m.name_fixed { 1 } else { m.series.len() };
     let mut last: Option<&str> = None;
-    for l in series {
+    for l in m.series.iter().take(n).map(|s| &s.labels) {
         // One verdict per run of one name: cheap over many series.
         let Some(name) = l.metric_name() else {
             continue;

@@ -94,7 +94,11 @@ fn slide(
 ) {
     let len = smp.len().min(p.len());
     let (mut lo, mut hi) = (0usize, 0usize);
-    let mut k = 0;
+    // Windows ending before the second sample hold fewer than two: a
+    // series that starts late in the range (or is short) skips them all.
+    let mut k = smp
+        .get(1)
+        .map_or(ends.len(), |s| ends.partition_point(|&e| e < s.t));
     // One run of slid windows' values at a time, handed over together.
     let mut buf = [0.0f64; RUN];
     while k < ends.len() {

@@ -198,7 +198,7 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
         m, counter: true, ..
     } = &plan
     {
-        rate::note_non_counters(ctx, m.series.iter().map(|s| &s.labels));
+        rate::note_non_counters(ctx, m);
     }
     let series = std::mem::take(plan.series());
     // Groups are keyed once, in input order.
