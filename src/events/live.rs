@@ -5,7 +5,8 @@
 //! Fed from storage's tap (`hourglass_storage::tap`), the seam every
 //! ingest path's appends go through; an append pays one atomic load when
 //! nobody subscribes. When someone does, the appending thread only hands
-//! its flat batch to a bounded queue ([`PENDING`] batches); one dispatcher
+//! its flat batch to a bounded queue ([`PENDING`] batches, at most
+//! [`PENDING_SAMPLES`] samples in all); one dispatcher
 //! thread takes whatever has arrived since its last flush, matches it
 //! against every subscriber's selectors and queues each subscriber one
 //! [`Update`] (bounded, [`QUEUE`] messages); the subscriber's own task
@@ -26,7 +27,10 @@ pub const QUEUE: usize = 1024;
 /// Most series one subscriber follows; samples of more are counted missed.
 pub const MAX_SERIES: usize = 100_000;
 /// Appends' batches waiting for the dispatcher.
-pub const PENDING: usize = 4096;
+pub const PENDING: usize = 1024;
+/// Samples waiting for the dispatcher, over all batches (≈ 2 s at
+/// 500,000 samples/s; about 32 MB with the labels' references).
+pub const PENDING_SAMPLES: usize = 1 << 20;
 /// Most samples (of every series, matched or not) one flush takes, so one
 /// update stays bounded.
 const MAX_FLUSH_SAMPLES: usize = 262_144;
@@ -65,6 +69,8 @@ struct Sub {
 static SUBS: Mutex<Vec<Arc<Sub>>> = Mutex::new(Vec::new());
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static FEED: OnceLock<SyncSender<Stored>> = OnceLock::new();
+/// Samples handed to the dispatcher and not yet taken.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 fn subs() -> std::sync::MutexGuard<'static, Vec<Arc<Sub>>> {
     SUBS.lock()
@@ -137,9 +143,16 @@ fn matches(sets: &[Vec<Matcher>], labels: &Labels) -> bool {
 /// behind, the batch is dropped and each subscriber's share of it counted.
 pub fn offer(batch: Stored) {
     let Some(feed) = FEED.get() else { return };
-    match feed.try_send(batch) {
+    let n = batch.num_samples();
+    let sent = if QUEUED.fetch_add(n, Ordering::Relaxed) + n > PENDING_SAMPLES {
+        Err(TrySendError::Full(batch))
+    } else {
+        feed.try_send(batch)
+    };
+    match sent {
         Ok(()) => {}
         Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => {
+            QUEUED.fetch_sub(n, Ordering::Relaxed);
             let subs: Vec<Arc<Sub>> = subs().clone();
             for sub in subs {
                 let lost: usize = batch
@@ -172,6 +185,7 @@ fn dispatch(rx: &Receiver<Stored>) {
                 Err(_) => break,
             }
         }
+        QUEUED.fetch_sub(n, Ordering::Relaxed);
         let subs: Vec<Arc<Sub>> = subs().clone();
         for sub in &subs {
             deliver(sub, &flush);
