@@ -22,7 +22,7 @@ const SERIES_PER_JOB: usize = 1_000;
 /// the 500,000 from `hourglass bench ingest`.
 const HZ: u64 = 50;
 /// Seconds per phase.
-const SECONDS: u64 = 6;
+const SECONDS: u64 = 5;
 /// Whether each phase has the subscriber (alternating, A/B).
 const PHASES: [bool; 4] = [false, true, false, true];
 /// Samples/s `hourglass bench ingest` is asked for beside the probe.
@@ -216,9 +216,9 @@ impl Bench {
             .arg(format!("http://{addr}/api/v1/write"))
             .args([
                 "--series",
-                "40000",
+                "20000",
                 "--scrapes",
-                "400",
+                "500",
                 "--concurrency",
                 "4",
             ])
