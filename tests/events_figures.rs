@@ -155,7 +155,11 @@ fn live_stream_ack_to_websocket_p99_at_500k_samples_per_second() {
         let took = start.elapsed().as_secs_f64();
         let stored = appended() - stored0;
         let cpu = cpu_seconds_of(pid) - cpu0;
-        let name = if subscribed { "subscriber" } else { "no subscriber" };
+        let name = if subscribed {
+            "subscriber"
+        } else {
+            "no subscriber"
+        };
         println!(
             "phase {phase} ({name}): {stored} samples stored in {took:.2} s = {:.0} samples/s (probe {sent}); server CPU {cpu:.2} s = {:.3} µs/sample; load {}",
             stored / took,

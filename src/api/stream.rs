@@ -152,7 +152,10 @@ mod tests {
         let u = live::Update {
             new: vec![(1, Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]))],
             data: vec![
-                (1, vec![Sample::new(1_500, 1.0), Sample::new(2_000, f64::NAN)]),
+                (
+                    1,
+                    vec![Sample::new(1_500, 1.0), Sample::new(2_000, f64::NAN)],
+                ),
                 (2, vec![Sample::new(-1_250, 0.25)]),
             ],
         };

@@ -283,7 +283,10 @@ mod tests {
         assert!(active());
         let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
         let b = Labels::from_pairs([("__name__", "down")]);
-        offer(batch(&[(&a, Sample::new(1000, 1.0)), (&b, Sample::new(1000, 1.0))]));
+        offer(batch(&[
+            (&a, Sample::new(1000, 1.0)),
+            (&b, Sample::new(1000, 1.0)),
+        ]));
         let Message::Samples(first) = next(&mut s).await else {
             panic!("samples first")
         };

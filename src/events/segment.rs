@@ -254,10 +254,13 @@ mod tests {
         let whole = decode(&b).unwrap().records;
         for from in 0..30 {
             for max in 0..25 {
-                let want: Vec<&Record> =
-                    whole.iter().filter(|r| r.seq >= from).take(max).collect();
+                let want: Vec<&Record> = whole.iter().filter(|r| r.seq >= from).take(max).collect();
                 let got = decode_range(&b, from, max).unwrap();
-                assert_eq!(got.iter().collect::<Vec<_>>(), want, "from {from} max {max}");
+                assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    want,
+                    "from {from} max {max}"
+                );
             }
         }
         // A flipped payload byte in record 10 ends every read there.
