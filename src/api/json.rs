@@ -44,7 +44,8 @@ fn write_list<T>(
     out.push(close);
 }
 
-fn write_labels(l: &Labels, out: &mut String) {
+/// A label set as a JSON object.
+pub(crate) fn write_labels(l: &Labels, out: &mut String) {
     write_list('{', l.iter(), '}', out, |label, out| {
         write_str(&label.name, out);
         out.push(':');
@@ -52,7 +53,8 @@ fn write_labels(l: &Labels, out: &mut String) {
     });
 }
 
-fn write_point(t: i64, v: f64, out: &mut String) {
+/// `[<t>,"<v>"]` as Prometheus writes a float point.
+pub(crate) fn write_point(t: i64, v: f64, out: &mut String) {
     out.push('[');
     format_timestamp(t, out);
     out.push_str(",\"");

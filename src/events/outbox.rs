@@ -279,13 +279,9 @@ impl Outbox {
                 continue;
             }
             let bytes = self.fs.read(&m.path).map_err(io(&m.path))?;
-            if let Ok(d) = segment::decode(&bytes) {
-                out.extend(
-                    d.records
-                        .into_iter()
-                        .filter(|r| r.seq >= from && r.seq < m.end_seq)
-                        .take(max - out.len()),
-                );
+            // Only the records asked for are copied out of the segment.
+            if let Ok(records) = segment::decode_range(&bytes, from, max - out.len()) {
+                out.extend(records.into_iter().filter(|r| r.seq < m.end_seq));
             }
         }
         Ok(out)

@@ -107,6 +107,52 @@ fn le_u64(b: &[u8]) -> u64 {
 
 /// Decodes a whole segment file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, HeaderError> {
+    let mut records = Vec::new();
+    let (first_seq, valid_len, stop) = walk(bytes, |seq, at_ms, payload| {
+        records.push(Record {
+            seq,
+            at_ms,
+            payload: payload.to_vec(),
+        });
+        true
+    })?;
+    Ok(Decoded {
+        first_seq,
+        records,
+        valid_len,
+        stop,
+    })
+}
+
+/// Up to `max` records numbered `from` on, in order: every record is
+/// checked as [`decode`] checks it (reading stops at the first bad one),
+/// but only those asked for are copied, and the walk ends once `max` are.
+pub fn decode_range(bytes: &[u8], from: u64, max: usize) -> Result<Vec<Record>, HeaderError> {
+    let mut records = Vec::new();
+    if max == 0 {
+        return Ok(records);
+    }
+    walk(bytes, |seq, at_ms, payload| {
+        if seq >= from {
+            records.push(Record {
+                seq,
+                at_ms,
+                payload: payload.to_vec(),
+            });
+        }
+        records.len() < max
+    })?;
+    Ok(records)
+}
+
+/// Walks a segment's valid records in order, handing each to `each`
+/// until it returns `false`; the first sequence number, the length of
+/// the valid prefix walked, and why the walk stopped early (if a record
+/// was bad).
+fn walk(
+    bytes: &[u8],
+    mut each: impl FnMut(u64, i64, &[u8]) -> bool,
+) -> Result<(u64, usize, Option<Stop>), HeaderError> {
     let Some(h) = bytes.get(..HEADER_LEN) else {
         return Err(HeaderError::Short(bytes.len()));
     };
@@ -119,7 +165,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, HeaderError> {
         return Err(HeaderError::Version(h[4]));
     }
     let first_seq = le_u64(&h[8..16]);
-    let mut records = Vec::new();
     let mut at = HEADER_LEN;
     let mut next = first_seq;
     let stop = loop {
@@ -146,20 +191,17 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, HeaderError> {
         if seq != next {
             break Some("record out of sequence");
         }
-        records.push(Record {
-            seq,
-            at_ms,
-            payload: payload.to_vec(),
-        });
         next = next.wrapping_add(1);
         at += RECORD_HEADER_LEN + len;
+        if !each(seq, at_ms, payload) {
+            break None;
+        }
     };
-    Ok(Decoded {
+    Ok((
         first_seq,
-        records,
-        valid_len: at,
-        stop: stop.map(|reason| Stop { offset: at, reason }),
-    })
+        at,
+        stop.map(|reason| Stop { offset: at, reason }),
+    ))
 }
 
 /// Decodes arbitrary bytes, for the `event_segment` fuzz target: never
@@ -204,6 +246,30 @@ mod tests {
         assert_eq!(d.records[4].payload, b"{\"n\":11}");
         assert_eq!(d.valid_len, b.len());
         assert_eq!(d.stop, None);
+    }
+
+    #[test]
+    fn a_range_read_is_the_whole_decode_filtered_and_stops_at_damage() {
+        let b = segment(7, 20);
+        let whole = decode(&b).unwrap().records;
+        for from in 0..30 {
+            for max in 0..25 {
+                let want: Vec<&Record> = whole.iter().filter(|r| r.seq >= from).take(max).collect();
+                let got = decode_range(&b, from, max).unwrap();
+                assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    want,
+                    "from {from} max {max}"
+                );
+            }
+        }
+        // A flipped payload byte in record 10 ends every read there.
+        let mut bad = b.clone();
+        let at = HEADER_LEN + 3 * (RECORD_HEADER_LEN + 7) + RECORD_HEADER_LEN;
+        bad[at] ^= 1;
+        let got = decode_range(&bad, 8, 100).unwrap();
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), [8, 9]);
+        assert!(decode_range(&bad, 11, 100).unwrap().is_empty());
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub(crate) struct Appending<'w> {
     batch_max: i64,
     batch_min: i64,
     /// What was stored, per series, while the tap wants it.
-    tapped: Option<Vec<crate::tap::Stored>>,
+    tapped: Option<crate::tap::Stored>,
 }
 
 /// A batch the head appends: owned, or borrowing its labels (series
@@ -319,7 +319,7 @@ impl Head {
             accepted_h: Vec::new(),
             batch_max: i64::MIN,
             batch_min: i64::MAX,
-            tapped: crate::tap::wanted().then(Vec::new),
+            tapped: crate::tap::wanted().then(|| crate::tap::Stored::with_capacity(samples)),
         }
     }
 
@@ -473,10 +473,8 @@ impl Head {
             a.stats.histograms += a.accepted_h.len() as u64 - zero_histograms;
             a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
-        if let Some(tapped) = a.tapped.as_mut()
-            && !a.accepted.is_empty()
-        {
-            tapped.push((series.labels.clone(), a.accepted.clone()));
+        if let Some(tapped) = a.tapped.as_mut() {
+            tapped.push(&series.labels, &a.accepted);
         }
         if let Some(rec) = a.rec.as_mut()
             && (!a.accepted.is_empty() || !a.accepted_h.is_empty())
@@ -522,7 +520,7 @@ impl Head {
             }
         }
         if let Some(tapped) = tapped {
-            crate::tap::deliver(&tapped);
+            crate::tap::deliver(tapped);
         }
         if late > 0 {
             self.late.fetch_add(late, Ordering::Relaxed);
