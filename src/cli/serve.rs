@@ -18,10 +18,12 @@ use std::time::Duration;
 
 mod flag_list;
 mod flag_values;
+mod shutdown;
 pub use flag_list::record as record_flags;
 use flag_values::{
     humanize, millis, parse_duration, parse_positive_duration, parse_size, parse_sync_policy,
 };
+use shutdown::shutdown_signal;
 
 /// Flags of `hourglass serve`.
 #[derive(Debug, clap::Args)]
@@ -582,22 +584,4 @@ async fn persist_loop(
             tracing::error!(error = %e, "compaction task failed");
         }
     }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-///
-/// The handlers are installed here, before the server reports ready, not when
-/// the returned future is first polled: axum polls it on a spawned task, and a
-/// SIGTERM arriving before that would take the default action and kill the
-/// process without syncing the WAL.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => tracing::info!("SIGINT received"),
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-        }
-    })
 }

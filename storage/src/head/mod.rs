@@ -12,6 +12,7 @@
 
 mod age_limit;
 mod append;
+mod append_stats;
 mod checkpoint_records;
 mod handle;
 mod hist_series;
