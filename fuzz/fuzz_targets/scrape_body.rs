@@ -1,4 +1,5 @@
-//! Arbitrary bytes as a scraped body, through the series cache (parse,
+//! Arbitrary bytes as a scraped body (text, OpenMetrics and protobuf),
+//! through the series cache (parse,
 //! label merge, metric relabelling, limits, staleness) twice in a row:
 //! never a panic, and never a stale marker forged by the body.
 #![no_main]
@@ -28,8 +29,11 @@ fuzz_target!(|data: &[u8]| {
         track_timestamps_staleness: false,
         metric_relabel: &job.metric_relabel_configs,
         limits: job.limits,
+        histograms: job.histograms,
+        type_and_unit_labels: data.first().is_some_and(|b| b & 2 == 2),
+        created_timestamp_zero: data.first().is_some_and(|b| b & 4 == 4),
     };
-    for format in [Format::Text, Format::OpenMetrics] {
+    for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
         let mut cache = SeriesCache::default();
         for ts in [1_000, 2_000] {
             cache.begin();
