@@ -1,7 +1,7 @@
 //! Arbitrary bytes as a scraped body (text, OpenMetrics and protobuf),
-//! through the series cache (parse,
-//! label merge, metric relabelling, limits, staleness) twice in a row:
-//! never a panic, and never a stale marker forged by the body.
+//! through the series cache (parse, label merge, metric relabelling,
+//! limits, staleness) twice in a row: never a panic, and never a stale
+//! marker forged by the body.
 #![no_main]
 
 use hourglass::scrape::cache::{Context, SeriesCache};
