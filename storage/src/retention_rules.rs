@@ -74,18 +74,22 @@ impl RewriteStep for RuleRetention<'_> {
     }
 }
 
+/// A rule keeping `{job="<job>"}` for `keep_ms` (tests).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn job_rule(job: &str, keep_ms: i64) -> RetentionRule {
+    RetentionRule {
+        selector: format!("{{job={job:?}}}"),
+        matchers: vec![Matcher::new(crate::model::matcher::MatchOp::Equal, "job", job).unwrap()],
+        keep_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::matcher::MatchOp;
 
-    fn rule(job: &str, keep_ms: i64) -> RetentionRule {
-        RetentionRule {
-            selector: format!("{{job={job:?}}}"),
-            matchers: vec![Matcher::new(MatchOp::Equal, "job", job).unwrap()],
-            keep_ms,
-        }
-    }
+    use crate::retention_rules::job_rule as rule;
 
     #[test]
     fn first_matching_rule_wins_and_the_fallback_covers_the_rest() {

@@ -76,16 +76,9 @@ impl AgeLimit {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::matcher::{MatchOp, Matcher};
     use crate::model::refs::{HeadRef, PostingId};
 
-    fn rule(job: &str, keep_ms: i64) -> RetentionRule {
-        RetentionRule {
-            selector: format!("{{job={job:?}}}"),
-            matchers: vec![Matcher::new(MatchOp::Equal, "job", job).unwrap()],
-            keep_ms,
-        }
-    }
+    use crate::retention_rules::job_rule as rule;
 
     #[test]
     fn the_first_matching_rule_sets_the_floor_and_a_rule_change_is_seen() {

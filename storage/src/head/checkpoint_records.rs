@@ -30,7 +30,7 @@
 //! records do, version 1 checkpoints hold batch records instead; replay
 //! reads both.
 
-use super::linked_records::{compress, decompress};
+use super::linked_records::{compress, unpack};
 use super::series::HeadChunk;
 use super::wal_records::{Reader, RecordError, VERSION, put_str};
 use crate::chunk::Chunk;
@@ -222,21 +222,7 @@ pub(crate) fn decode_with(
     if flags & ZSTD == 0 {
         return entries(r, version, intern);
     }
-    let raw_len = r.uvarint()?;
-    if raw_len > MAX_BODY {
-        return r.err("record body too large");
-    }
-    let at = r.pos;
-    let unpacked = decompress(&b[at..], raw_len as usize).map_err(|_| RecordError {
-        offset: at,
-        reason: "record body does not decompress",
-    })?;
-    if unpacked.len() as u64 != raw_len {
-        return Err(RecordError {
-            offset: at,
-            reason: "record body shorter than its length",
-        });
-    }
+    let (at, unpacked) = unpack(b, &mut r, MAX_BODY)?;
     entries(Reader::new(&unpacked), version, intern).map_err(|e| RecordError {
         offset: at,
         reason: e.reason,

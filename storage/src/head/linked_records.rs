@@ -202,6 +202,32 @@ thread_local! {
 
 /// zstd with a context kept per thread, as `compress` (replay unpacks
 /// every record).
+/// A zstd-packed body at `r` (`uvarint raw_len`, then the frame, to the end
+/// of `b`), unpacked: its offset in `b` and its bytes. A length above
+/// `max` or a frame that does not unpack to exactly that length is damage.
+pub(super) fn unpack(
+    b: &[u8],
+    r: &mut Reader<'_>,
+    max: u64,
+) -> Result<(usize, Vec<u8>), RecordError> {
+    let raw_len = r.uvarint()?;
+    if raw_len > max {
+        return r.err("record body too large");
+    }
+    let at = r.pos;
+    let unpacked = decompress(&b[at..], raw_len as usize).map_err(|_| RecordError {
+        offset: at,
+        reason: "record body does not decompress",
+    })?;
+    if unpacked.len() as u64 != raw_len {
+        return Err(RecordError {
+            offset: at,
+            reason: "record body shorter than its length",
+        });
+    }
+    Ok((at, unpacked))
+}
+
 pub(super) fn decompress(packed: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
@@ -235,21 +261,7 @@ pub(crate) fn decode_with(b: &[u8], resolve: Resolve<'_>) -> Result<BatchRecord,
     if flags & ZSTD == 0 {
         return body(&b[r.pos..], resolve, hist);
     }
-    let raw_len = r.uvarint()?;
-    if raw_len > MAX_BODY as u64 {
-        return r.err("record body too large");
-    }
-    let at = r.pos;
-    let unpacked = decompress(&b[at..], raw_len as usize).map_err(|_| RecordError {
-        offset: at,
-        reason: "record body does not decompress",
-    })?;
-    if unpacked.len() as u64 != raw_len {
-        return Err(RecordError {
-            offset: at,
-            reason: "record body shorter than its length",
-        });
-    }
+    let (at, unpacked) = unpack(b, &mut r, MAX_BODY as u64)?;
     body(&unpacked, resolve, hist).map_err(|e| RecordError {
         offset: at,
         reason: e.reason,
