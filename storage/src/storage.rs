@@ -232,7 +232,7 @@ impl Storage {
     pub fn querier(&self, mint: i64, maxt: i64) -> StorageQuerier<'_> {
         StorageQuerier {
             head: &self.head,
-            parts: self.parts.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            parts: &self.parts,
             mint,
             maxt,
             gone: self.expiry(false),

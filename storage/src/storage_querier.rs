@@ -5,7 +5,7 @@ use crate::downsample::ReadAs;
 use crate::downsample_read;
 use crate::error::StorageError;
 use crate::expiry::Expiry;
-use crate::head::Head;
+use crate::head::{Head, Snapshot, head_series};
 use crate::histogram_iter::{HistPiece, HistogramIter};
 use crate::model::labels::Labels;
 use crate::model::matcher::Matcher;
@@ -13,15 +13,21 @@ use crate::model::sample::Sample;
 use crate::partition::Partition;
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
+use hourglass_wal::lock::read as read_lock;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-/// A [`Querier`] over head + partitions for `[mint, maxt]`. Partitions are
-/// captured when it is created; later ones are not seen.
+/// Selects retried when the partition list changed under them before
+/// falling back to reading the head first (see [`StorageQuerier::select_as`]).
+const SELECT_ATTEMPTS: usize = 4;
+
+/// A [`Querier`] over head + partitions for `[mint, maxt]`. The partition
+/// list is read at each call, so a querier held across a persist sees the
+/// hour it moved out of the head.
 #[derive(Debug)]
 pub struct StorageQuerier<'a> {
     pub(crate) head: &'a Head,
-    pub(crate) parts: Vec<Arc<Partition>>,
+    pub(crate) parts: &'a RwLock<Vec<Arc<Partition>>>,
     pub(crate) mint: i64,
     pub(crate) maxt: i64,
     /// Deleted and expired samples, hidden from every result.
@@ -65,10 +71,47 @@ fn hide(set: SeriesSet, gone: &Expiry, mint: i64, maxt: i64) -> Result<SeriesSet
     Ok(SeriesSet::new(out).with_resolution(res))
 }
 
+/// Whether two partition lists are the same partitions in the same order.
+fn same_parts(a: &[Arc<Partition>], b: &[Arc<Partition>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+}
+
 impl StorageQuerier<'_> {
-    /// Every stored sample, deletions not yet hidden.
+    fn parts_now(&self) -> Vec<Arc<Partition>> {
+        read_lock(self.parts).clone()
+    }
+
+    /// Every stored sample, deletions not yet hidden. A persist pushes an
+    /// hour's partition before dropping the hour from the head, so a
+    /// select that read the head after the drop sees the list changed
+    /// since `parts` was read and is asked again; one that reads the head
+    /// first and the list after it cannot miss the hour (a sample in both
+    /// is merged once).
+    fn select_consistent(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        read: ReadAs,
+    ) -> Result<SeriesSet, StorageError> {
+        for _ in 1..SELECT_ATTEMPTS {
+            let parts = self.parts_now();
+            let set = self.select_all(&parts, None, matchers, mint, maxt, read)?;
+            if same_parts(&parts, &read_lock(self.parts)) {
+                return Ok(set);
+            }
+        }
+        let head = self.head.select_raw(matchers, mint, maxt);
+        let parts = self.parts_now();
+        self.select_all(&parts, Some(head), matchers, mint, maxt, read)
+    }
+
+    /// Every stored sample in `parts` and the head (read now, unless
+    /// `head` was read before `parts`), deletions not yet hidden.
     fn select_all(
         &self,
+        parts: &[Arc<Partition>],
+        head: Option<Vec<(Labels, Snapshot)>>,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
@@ -78,14 +121,13 @@ impl StorageQuerier<'_> {
         if mint > maxt {
             return Ok(SeriesSet::default());
         }
-        let from_parts: Vec<_> = self
-            .parts
+        let from_parts: Vec<_> = parts
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        let (mut ds, res) = downsample_read::select(&self.parts, matchers, mint, maxt, read);
+        let (mut ds, res) = downsample_read::select(parts, matchers, mint, maxt, read);
         let mut hist_parts = Vec::new();
-        for p in &self.parts {
+        for p in parts {
             let h = p
                 .select_histograms(matchers, mint, maxt)
                 .map_err(|(labels, source)| StorageError::Chunk {
@@ -99,10 +141,17 @@ impl StorageQuerier<'_> {
             && ds.is_empty()
         {
             // Head only: its series are distinct, nothing to merge.
-            return self
-                .head
-                .querier(mint, maxt)
-                .select_as(matchers, mint, maxt, read);
+            let Some(head) = head else {
+                return self
+                    .head
+                    .querier(mint, maxt)
+                    .select_as(matchers, mint, maxt, read);
+            };
+            let set = head_series(head, mint, maxt);
+            if read == ReadAs::Count {
+                return crate::querier::counted(set, mint, maxt);
+            }
+            return Ok(set);
         }
         type Runs = (Vec<Vec<ChunkMeta>>, Vec<Sample>, Vec<Vec<HistPiece>>);
         let mut by: BTreeMap<Labels, Runs> = BTreeMap::new();
@@ -121,7 +170,8 @@ impl StorageQuerier<'_> {
                 by.entry(labels).or_default().2.push(h);
             }
         }
-        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
+        let head = head.unwrap_or_else(|| self.head.select_raw(matchers, mint, maxt));
+        for (labels, snap) in head {
             let mut ooo = snap.ooo;
             if read == ReadAs::Count {
                 ooo.retain(|s| !crate::model::sample::is_stale_nan(s.v));
@@ -182,7 +232,7 @@ impl Querier for StorageQuerier<'_> {
         maxt: i64,
         read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
-        let set = self.select_all(matchers, mint, maxt, read)?;
+        let set = self.select_consistent(matchers, mint, maxt, read)?;
         if self.gone.is_empty() {
             return Ok(set);
         }
@@ -228,9 +278,12 @@ impl Querier for StorageQuerier<'_> {
 }
 
 impl StorageQuerier<'_> {
-    fn overlapping(&self) -> impl Iterator<Item = &Arc<Partition>> {
-        self.parts
-            .iter()
-            .filter(|p| p.meta().max_t >= self.mint && p.meta().min_t <= self.maxt)
+    /// The partitions overlapping the querier's range, read after the
+    /// head's labels (so an hour persisted meanwhile is seen in one of them).
+    fn overlapping(&self) -> Vec<Arc<Partition>> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        let mut parts = self.parts_now();
+        parts.retain(|p| p.meta().max_t >= mint && p.meta().min_t <= maxt);
+        parts
     }
 }

@@ -442,6 +442,48 @@ fn label_names_and_values_span_head_and_partitions() {
     assert_eq!(names, vec!["cpu", "mem", "old_only", "up"]);
 }
 
+/// Samples a select over everything returns, by series.
+fn count_all(q: &dyn Querier) -> usize {
+    q.select(&[], i64::MIN, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.samples.count())
+        .sum()
+}
+
+#[test]
+fn a_querier_held_across_a_persist_still_sees_the_persisted_hours() {
+    let (_dir, st) = fresh();
+    write_hours(&st, T0, 4);
+    let q = st.querier(i64::MIN, i64::MAX);
+    let before = count_all(&q);
+    let names = q.label_values("__name__", &[]).unwrap();
+    assert_eq!(st.persist().unwrap().partitions.len(), 3);
+    // The hours left the head after the querier was made: it must find
+    // them in the partitions written meanwhile.
+    assert_eq!(count_all(&q), before);
+    assert_eq!(q.label_values("__name__", &[]).unwrap(), names);
+}
+
+#[test]
+fn queries_racing_a_persist_see_every_sample_once() {
+    let (_dir, st) = fresh();
+    write_hours(&st, T0, 4);
+    let total = count_all(&st.querier(i64::MIN, i64::MAX));
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut seen = Vec::new();
+            for _ in 0..200 {
+                seen.push(count_all(&st.querier(i64::MIN, i64::MAX)));
+            }
+            seen
+        });
+        st.persist().unwrap();
+        let seen = reader.join().unwrap();
+        assert!(seen.iter().all(|&n| n == total), "{total} vs {seen:?}");
+    });
+}
+
 #[test]
 fn extreme_timestamps_neither_panic_nor_get_lost() {
     let (dir, st) = fresh();

@@ -34,7 +34,9 @@ pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
 pub use checkpoint_records::fuzz_decode as fuzz_wal_records;
 pub use handle::{HandleBatch, HandleSample, SeriesHandle, SeriesTarget};
 pub use read::HeadQuerier;
+pub(crate) use read::head_series;
 pub use replay::ReplayStats;
+pub(crate) use series::Snapshot;
 pub use series_limits::{SeriesLimits, SeriesQuota, SeriesRefusal};
 pub use stats::Cardinality;
 

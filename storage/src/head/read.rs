@@ -95,6 +95,24 @@ impl Head {
     }
 }
 
+/// The series of snapshots [`Head::select_raw`] took, in `[mint, maxt]`.
+pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) -> SeriesSet {
+    let mut out = Vec::with_capacity(raw.len());
+    for (labels, snap) in raw {
+        let samples = SampleIter::new(vec![snap.chunks], snap.ooo, mint, maxt);
+        let histograms = HistogramIter::from_sorted(snap.histograms);
+        // Chunks may overlap the range without a sample inside it.
+        if !samples.is_exhausted() || !histograms.is_empty() {
+            out.push(Series {
+                labels,
+                samples,
+                histograms,
+            });
+        }
+    }
+    SeriesSet::new(out)
+}
+
 impl Querier for HeadQuerier<'_> {
     fn select(
         &self,
@@ -106,20 +124,11 @@ impl Querier for HeadQuerier<'_> {
         if mint > maxt {
             return Ok(SeriesSet::default());
         }
-        let mut out = Vec::new();
-        for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
-            let samples = SampleIter::new(vec![snap.chunks], snap.ooo, mint, maxt);
-            let histograms = HistogramIter::from_sorted(snap.histograms);
-            // Chunks may overlap the range without a sample inside it.
-            if !samples.is_exhausted() || !histograms.is_empty() {
-                out.push(Series {
-                    labels,
-                    samples,
-                    histograms,
-                });
-            }
-        }
-        Ok(SeriesSet::new(out))
+        Ok(head_series(
+            self.head.select_raw(matchers, mint, maxt),
+            mint,
+            maxt,
+        ))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
