@@ -446,7 +446,6 @@ fn label_names_and_values_span_head_and_partitions() {
 fn count_all(q: &dyn Querier) -> usize {
     q.select(&[], i64::MIN, i64::MAX)
         .unwrap()
-        .into_iter()
         .map(|s| s.samples.count())
         .sum()
 }
