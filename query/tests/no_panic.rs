@@ -209,9 +209,10 @@ fn pathological_regexes_are_refused_or_cheap() {
     ] {
         let start = std::time::Instant::now();
         let _ = parse(&format!("foo{{a=~\"{}\"}}", re.replace('\\', "\\\\")));
-        // Generous for debug builds on a shared machine; a blow-up takes far longer.
+        // Only a gross stall fails: debug builds on a loaded 2-core machine
+        // took over 5 s here; an exponential blow-up takes far longer.
         assert!(
-            start.elapsed().as_secs() < 5,
+            start.elapsed().as_secs() < 30,
             "{re} took {:?}",
             start.elapsed()
         );
