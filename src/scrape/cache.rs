@@ -179,6 +179,9 @@ impl SeriesCache {
             let text = std::str::from_utf8(body).unwrap_or("");
             self.read_units(text);
             parser = text::parse_openmetrics(text);
+            if ctx.created_timestamp_zero {
+                parser = parser.with_created_timestamps();
+            }
         }
         let mut key = std::mem::take(&mut self.key);
         let mut failed = false;
@@ -201,11 +204,12 @@ impl SeriesCache {
                 }
             };
             out.scraped += 1;
-            let (series, value, own_ts) = match (&raw, &full) {
-                (Some(r), _) => (r.series, r.value, r.timestamp_ms),
+            let (series, value, own_ts, created_ms) = match (&raw, &full) {
+                (Some(r), _) => (r.series, r.value, r.timestamp_ms, parser.created_ms_raw(r)),
                 (None, Some(line)) => {
                     series_key(&mut key, line);
-                    (key.as_str(), line.value, line.timestamp_ms)
+                    let ct = parser.created_ms(line);
+                    (key.as_str(), line.value, line.timestamp_ms, ct)
                 }
                 (None, None) => continue,
             };
@@ -221,7 +225,7 @@ impl SeriesCache {
                 series,
                 value: Value::Float(value),
                 own_ts,
-                created_ms: None,
+                created_ms,
                 scrape_ts: ts,
             };
             if !self.admit(ctx, &mut out, &mut failed, item, line) {
