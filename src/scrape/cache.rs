@@ -17,6 +17,7 @@ use hourglass_storage::{
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod nhcb;
 mod proto;
 
 /// One exposed sample on its way into a batch.
@@ -185,16 +186,24 @@ impl SeriesCache {
         }
         let mut key = std::mem::take(&mut self.key);
         let mut failed = false;
+        let convert = ctx.histograms.convert_nhcb;
+        let mut classic = nhcb::Collector::default();
         while let Some(entry) = parser.next_raw() {
             let (raw, full) = match entry {
                 Ok(RawEntry::Sample(s)) => (Some(s), None),
                 Ok(RawEntry::Full(TextEntry::Sample(s))) => (None, Some(s)),
                 Ok(RawEntry::Full(TextEntry::Help { family, text })) => {
                     self.meta(&family).help = text.into_owned();
+                    if !self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts) {
+                        break;
+                    }
                     continue;
                 }
                 Ok(RawEntry::Full(TextEntry::Type { family, kind })) => {
                     self.meta(&family).kind = kind_name(kind, format).to_string();
+                    if !self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts) {
+                        break;
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -203,13 +212,47 @@ impl SeriesCache {
                     break;
                 }
             };
+            let created_ms = match (&raw, &full) {
+                (Some(r), _) => parser.created_ms_raw(r),
+                (None, Some(line)) => parser.created_ms(line),
+                (None, None) => None,
+            };
+            if convert {
+                let own_ts = raw.map_or_else(
+                    || full.as_ref().and_then(|l| l.timestamp_ms),
+                    |r| r.timestamp_ms,
+                );
+                let (finished, collected) = match parser.histogram_family() {
+                    None => (classic.finish(), false),
+                    Some(family) => {
+                        let parsed = match (&raw, &full) {
+                            (_, Some(line)) => Ok(Cow::Borrowed(line)),
+                            (Some(r), None) => parser.parse_sample(r.line).map(Cow::Owned),
+                            (None, None) => continue,
+                        };
+                        match parsed {
+                            Ok(line) => classic.offer(family, &line, own_ts, created_ms),
+                            Err(e) => {
+                                out.error = Some(e.to_string());
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                };
+                if !self.admit_nhcb(ctx, &mut out, &mut failed, finished, ts) {
+                    break;
+                }
+                if collected && !ctx.histograms.always_classic {
+                    continue;
+                }
+            }
             out.scraped += 1;
-            let (series, value, own_ts, created_ms) = match (&raw, &full) {
-                (Some(r), _) => (r.series, r.value, r.timestamp_ms, parser.created_ms_raw(r)),
+            let (series, value, own_ts) = match (&raw, &full) {
+                (Some(r), _) => (r.series, r.value, r.timestamp_ms),
                 (None, Some(line)) => {
                     series_key(&mut key, line);
-                    let ct = parser.created_ms(line);
-                    (key.as_str(), line.value, line.timestamp_ms, ct)
+                    (key.as_str(), line.value, line.timestamp_ms)
                 }
                 (None, None) => continue,
             };
@@ -231,6 +274,9 @@ impl SeriesCache {
             if !self.admit(ctx, &mut out, &mut failed, item, line) {
                 break;
             }
+        }
+        if !failed {
+            self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts);
         }
         self.key = key;
         self.finish(&mut out, failed);

@@ -220,6 +220,7 @@ fn text_body(b: &mut Builder<'_>, body: &[u8]) -> Result<Vec<Meta>, String> {
 const PUSHED_HISTOGRAMS: series::Options = series::Options {
     native: true,
     always_classic: true,
+    convert_nhcb: false,
 };
 
 /// Delimited `MetricFamily` messages. A family named again replaces the

@@ -129,6 +129,7 @@ pub fn parse(input: &str) -> Parser<'_> {
         strict: None,
         skip_created: false,
         ct_family: false,
+        histogram_family: false,
         ahead: None,
     }
 }
@@ -203,11 +204,23 @@ pub struct Parser<'a> {
     skip_created: bool,
     /// The current family's type carries created timestamps.
     ct_family: bool,
+    /// The current family's `# TYPE` is `histogram` (not a gauge
+    /// histogram).
+    histogram_family: bool,
     /// The `_created` line ahead of the current sample.
     ahead: Option<created::Ahead<'a>>,
 }
 
 impl Parser<'_> {
+    /// The current family's name when its `# TYPE` is `histogram` (a
+    /// classic histogram; gauge histograms are not).
+    pub fn histogram_family(&self) -> Option<&str> {
+        self.family
+            .as_ref()
+            .filter(|_| self.histogram_family)
+            .map(|(f, _)| f.as_ref())
+    }
+
     /// 1-based number of the line the last entry came from.
     pub fn line(&self) -> usize {
         self.line_no
@@ -237,6 +250,7 @@ impl Parser<'_> {
             strict: self.strict.clone(),
             skip_created: self.skip_created,
             ct_family: self.ct_family,
+            histogram_family: self.histogram_family,
             ahead: None,
         }
     }
@@ -293,12 +307,14 @@ impl<'a> Parser<'a> {
                         if !same {
                             self.family = Some((family.clone(), MetricKind::Untyped));
                             self.ct_family = false;
+                            self.histogram_family = false;
                         }
                     }
                     Entry::Type { family, kind } => {
                         self.family = Some((family.clone(), *kind));
                         let word = text.split_whitespace().last().unwrap_or_default();
                         self.ct_family = self.openmetrics && created::has_created(word);
+                        self.histogram_family = word == "histogram";
                     }
                     Entry::Sample(s) if self.skips(&s.name) => return Some(Step::Skip),
                     Entry::Sample(_) => {}
