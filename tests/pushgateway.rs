@@ -186,7 +186,9 @@ fn refusals() {
         let r = send(&server, "PUT", path, "m 1\n");
         assert_eq!(r.status, 400, "{path}: {}", r.text());
     }
-    let protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+    // Protobuf that is not delimited `MetricFamily` messages (those are
+    // read: tests/pushgateway_protobuf.rs).
+    let protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.Metric; \
                     encoding=delimited";
     let r = server.request("PUT", g, &[("Content-Type", protobuf)], b"\x00");
     assert_eq!(r.status, 415, "{}", r.text());
@@ -305,7 +307,7 @@ fn groups_survive_a_restart_so_a_put_still_ends_old_series() {
 
 /// The Pushgateway README's own example: curl sends
 /// `application/x-www-form-urlencoded`, which the Pushgateway reads as
-/// text, and so do we; only its protobuf type is refused.
+/// text, and so do we; only its protobuf type is read otherwise.
 #[test]
 fn curl_form_content_type_push_is_read_as_text() {
     let (_tmp, server) = Server::fresh();

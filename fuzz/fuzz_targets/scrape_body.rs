@@ -1,11 +1,12 @@
 //! Arbitrary bytes as a scraped body (text, OpenMetrics and protobuf),
 //! through the series cache (parse, label merge, metric relabelling,
-//! limits, staleness) twice in a row: never a panic, and never a stale
+//! limits, staleness, `_created` lines, classic histograms converted to
+//! custom buckets) twice in a row: never a panic, and never a stale
 //! marker forged by the body.
 #![no_main]
 
 use hourglass::scrape::cache::{Context, SeriesCache};
-use hourglass::scrape::config::ScrapeConfig;
+use hourglass::scrape::config::{HistogramOptions, ScrapeConfig};
 use hourglass::scrape::negotiate::Format;
 use hourglass_storage::STALE_NAN_BITS;
 use libfuzzer_sys::fuzz_target;
@@ -29,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
         track_timestamps_staleness: false,
         metric_relabel: &job.metric_relabel_configs,
         limits: job.limits,
-        histograms: job.histograms,
+        histograms: HistogramOptions {
+            native: data.first().is_some_and(|b| b & 8 == 8),
+            always_classic: data.first().is_some_and(|b| b & 16 == 16),
+            convert_nhcb: data.first().is_some_and(|b| b & 32 == 32),
+        },
         type_and_unit_labels: data.first().is_some_and(|b| b & 2 == 2),
         created_timestamp_zero: data.first().is_some_and(|b| b & 4 == 4),
     };

@@ -5,6 +5,7 @@ pub mod influx;
 pub mod jsonl;
 pub mod jsonl_histogram;
 pub mod metric_family;
+pub mod nhcb;
 pub mod otlp;
 pub mod protobuf;
 pub mod remote_write;

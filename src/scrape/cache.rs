@@ -17,6 +17,7 @@ use hourglass_storage::{
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod nhcb;
 mod proto;
 
 /// One exposed sample on its way into a batch.
@@ -179,19 +180,30 @@ impl SeriesCache {
             let text = std::str::from_utf8(body).unwrap_or("");
             self.read_units(text);
             parser = text::parse_openmetrics(text);
+            if ctx.created_timestamp_zero {
+                parser = parser.with_created_timestamps();
+            }
         }
         let mut key = std::mem::take(&mut self.key);
         let mut failed = false;
+        let convert = ctx.histograms.convert_nhcb;
+        let mut classic = nhcb::Collector::default();
         while let Some(entry) = parser.next_raw() {
             let (raw, full) = match entry {
                 Ok(RawEntry::Sample(s)) => (Some(s), None),
                 Ok(RawEntry::Full(TextEntry::Sample(s))) => (None, Some(s)),
                 Ok(RawEntry::Full(TextEntry::Help { family, text })) => {
                     self.meta(&family).help = text.into_owned();
+                    if !self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts) {
+                        break;
+                    }
                     continue;
                 }
                 Ok(RawEntry::Full(TextEntry::Type { family, kind })) => {
                     self.meta(&family).kind = kind_name(kind, format).to_string();
+                    if !self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts) {
+                        break;
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -200,6 +212,41 @@ impl SeriesCache {
                     break;
                 }
             };
+            let created_ms = match (&raw, &full) {
+                (Some(r), _) => parser.created_ms_raw(r),
+                (None, Some(line)) => parser.created_ms(line),
+                (None, None) => None,
+            };
+            if convert {
+                let own_ts = raw.map_or_else(
+                    || full.as_ref().and_then(|l| l.timestamp_ms),
+                    |r| r.timestamp_ms,
+                );
+                let (finished, collected) = match parser.histogram_family() {
+                    None => (classic.finish(), false),
+                    Some(family) => {
+                        let parsed = match (&raw, &full) {
+                            (_, Some(line)) => Ok(Cow::Borrowed(line)),
+                            (Some(r), None) => parser.parse_sample(r.line).map(Cow::Owned),
+                            (None, None) => continue,
+                        };
+                        match parsed {
+                            Ok(line) => classic.offer(family, &line, own_ts, created_ms),
+                            Err(e) => {
+                                out.error = Some(e.to_string());
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                };
+                if !self.admit_nhcb(ctx, &mut out, &mut failed, finished, ts) {
+                    break;
+                }
+                if collected && !ctx.histograms.always_classic {
+                    continue;
+                }
+            }
             out.scraped += 1;
             let (series, value, own_ts) = match (&raw, &full) {
                 (Some(r), _) => (r.series, r.value, r.timestamp_ms),
@@ -221,12 +268,15 @@ impl SeriesCache {
                 series,
                 value: Value::Float(value),
                 own_ts,
-                created_ms: None,
+                created_ms,
                 scrape_ts: ts,
             };
             if !self.admit(ctx, &mut out, &mut failed, item, line) {
                 break;
             }
+        }
+        if !failed {
+            self.admit_nhcb(ctx, &mut out, &mut failed, classic.finish(), ts);
         }
         self.key = key;
         self.finish(&mut out, failed);

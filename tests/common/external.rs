@@ -1,5 +1,5 @@
 //! Outside programs the tests run beside the server (Prometheus, the node
-//! exporter, promtool, Python): whether they are installed, a port for
+//! exporter, the Pushgateway, promtool, Python): whether they are installed, a port for
 //! them, and stopping them.
 
 use std::net::{SocketAddr, TcpListener};
@@ -141,6 +141,18 @@ pub fn small_node_exporter() -> (Proc, u16) {
         "--collector.loadavg",
         "--collector.meminfo",
     ])
+}
+
+/// Debian's Pushgateway (`prometheus-pushgateway`) on a free loopback
+/// port, ready; returns it and its address.
+pub fn pushgateway() -> (Proc, SocketAddr) {
+    let port = free_port();
+    let mut c = Command::new("prometheus-pushgateway");
+    c.arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let p = quiet(c);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_ready(addr);
+    (p, addr)
 }
 
 /// Prometheus with `config` written to `<dir>/prometheus.yml` and its TSDB

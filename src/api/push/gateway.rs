@@ -1,6 +1,6 @@
 //! `PUT`/`POST`/`DELETE /metrics/job/<job>{/<label>/<value>}`: the
-//! Pushgateway's API over the text format 0.0.4, so its clients work
-//! unchanged.
+//! Pushgateway's API over the text format 0.0.4 and delimited protobuf
+//! (`gateway_body`), so its clients work unchanged.
 //!
 //! A push is stored as samples stamped at receive time (bodies with
 //! timestamps are refused, as the Pushgateway does). PUT replaces the
@@ -8,16 +8,16 @@
 //! group no longer has get a stale marker. The grouping labels override
 //! labels of the same name in the body, and every push also writes
 //! `push_time_seconds` for the group. Bodies may be gzip- or
-//! snappy-compressed. Any Content-Type but the Pushgateway's protobuf one
-//! is read as text (curl's form type included), with the Pushgateway's
-//! strictness. A push or delete that is refused (parsing, limits or
-//! storage) leaves its group as it was. Success: 200 (PUT/POST), 202
-//! (DELETE); 400 for a bad path or body, 413 for an oversized one, 415 for
-//! protobuf or an unknown encoding.
+//! snappy-compressed. Any Content-Type but protobuf is read as text
+//! (curl's form type included), with the Pushgateway's strictness. A push
+//! or delete that is refused (parsing, limits or storage) leaves its group
+//! as it was. Success: 200 (PUT/POST), 202 (DELETE); 400 for a bad path or
+//! body, 413 for an oversized one, 415 for a protobuf type other than
+//! delimited `MetricFamily` messages or an unknown encoding.
 
+use super::gateway_body::{self, Format, PUSH_TIME};
 use crate::api::envelope::plain;
-use crate::ingest::text::{self, Entry, MetricKind};
-use crate::metadata::MetricMetadata;
+use crate::ingest::metric_family::series::Value;
 use crate::push::Families;
 use crate::push::grouping::{self, GroupKey};
 use crate::push::groups::{Change, Plan, Replace};
@@ -26,13 +26,10 @@ use crate::scrape::registry::arrivals::Channel;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, SeriesQuota, WriteBatch};
-use std::collections::HashSet;
 use std::sync::Arc;
-
-const PUSH_TIME: &str = "push_time_seconds";
 
 pub async fn pushgateway(
     State(state): State<AppState>,
@@ -73,16 +70,19 @@ pub async fn pushgateway(
     let watch = crate::api::arrival::watch(&state, Channel::Pushgateway, job);
     let source = job.unwrap_or_default().to_string();
     let started = std::time::Instant::now();
-    if let Err(msg) = check_headers(&headers) {
-        push.refused(Path::Pushgateway);
-        let r = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
-        return crate::api::arrival::observe(&state, watch, r).await;
-    }
+    let format = match gateway_body::format(&headers) {
+        Ok(f) => f,
+        Err(msg) => {
+            push.refused(Path::Pushgateway);
+            let r = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg);
+            return crate::api::arrival::observe(&state, watch, r).await;
+        }
+    };
     let st = state.clone();
     let r = run(state, move |s| {
         let max = s.limits().max_body_bytes;
         match super::body::decode(&headers, body, max, &res) {
-            Ok(body) => ingest(s, caller.as_ref(), &key, mode, &body),
+            Ok(body) => ingest(s, caller.as_ref(), &key, mode, format, &body),
             Err((code, msg)) => {
                 s.push().refused(Path::Pushgateway);
                 plain(code, msg)
@@ -105,39 +105,16 @@ async fn run(state: AppState, f: impl FnOnce(&AppState) -> Response + Send + 'st
     }
 }
 
-/// The Pushgateway reads every body that is not its delimited protobuf
-/// type as text (curl's default form type included); protobuf bodies are
-/// not supported here.
-fn check_headers(h: &HeaderMap) -> Result<(), String> {
-    if let Some(ct) = h.get(header::CONTENT_TYPE) {
-        let ct = String::from_utf8_lossy(ct.as_bytes());
-        let media = ct.split(';').next().unwrap_or_default().trim();
-        if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
-            return Err(format!(
-                "unsupported Content-Type {ct:?}: protobuf pushes are not supported; \
-                 send the text format 0.0.4 (text/plain; version=0.0.4)"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// One parsed series of a push.
-struct Pushed {
-    family: String,
-    labels: Labels,
-    value: f64,
-}
-
 fn ingest(
     state: &AppState,
     caller: Option<&crate::server::auth::Caller>,
     key: &GroupKey,
     mode: Replace,
+    format: Format,
     body: &[u8],
 ) -> Response {
     let push = state.push();
-    let series = match parse_body(state, key, body) {
+    let series = match gateway_body::parse(state, key, format, body) {
         Ok(s) => s,
         Err(msg) => {
             push.refused(Path::Pushgateway);
@@ -163,10 +140,11 @@ fn ingest(
         .or_default()
         .insert(time_labels.clone());
     let pushed = series.len() as u64;
-    let mut samples: Vec<(Labels, f64)> = series.into_iter().map(|p| (p.labels, p.value)).collect();
+    let mut samples: Vec<(Labels, Value)> =
+        series.into_iter().map(|p| (p.labels, p.value)).collect();
     let change = Change::Push(mode, families);
     let stored = push.groups.apply(key, now, change, |plan| {
-        samples.push((time_labels, plan.t as f64 / 1000.0));
+        samples.push((time_labels, Value::Float(plan.t as f64 / 1000.0)));
         store(state, caller.and_then(|c| c.series.as_ref()), samples, plan)
     });
     let mut r = answer(stored, StatusCode::OK);
@@ -190,125 +168,21 @@ fn push_time_labels(key: &GroupKey) -> Labels {
     Labels::from_pairs(name.chain(key.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
 }
 
-/// Parses the body (strictly, as the Pushgateway does) into series with the
-/// grouping labels applied; refuses timestamps, series that appear twice
-/// and more series than a write request may have.
-fn parse_body(state: &AppState, key: &GroupKey, body: &[u8]) -> Result<Vec<Pushed>, String> {
-    let bad = |e: text::ParseError| format!("text format parsing error: {e}");
-    let max = state.limits().max_series_per_request;
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut helps: Vec<(String, String)> = Vec::new();
-    let mut kinds: Vec<(String, MetricKind)> = Vec::new();
-    let mut parser = text::parse_strict_bytes(body).map_err(bad)?;
-    while let Some(entry) = parser.next() {
-        match entry.map_err(bad)? {
-            Entry::Help { family, text } => helps.push((family.into_owned(), text.into_owned())),
-            Entry::Type { family, kind } => kinds.push((family.into_owned(), kind)),
-            Entry::Sample(s) => {
-                if s.timestamp_ms.is_some() {
-                    return Err(format!(
-                        "line {}: sample {} has a timestamp; pushed samples are stamped at \
-                         receive time, so timestamps are refused (as the Pushgateway does)",
-                        parser.line(),
-                        s.name,
-                    ));
-                }
-                if s.name == PUSH_TIME {
-                    return Err(format!(
-                        "line {}: {PUSH_TIME} is written by the server for each push",
-                        parser.line()
-                    ));
-                }
-                let body_labels = s
-                    .labels
-                    .iter()
-                    .filter(|(name, _)| !key.iter().any(|(k, _)| k == name))
-                    .map(|(n, v)| (n.as_ref(), v.as_ref()));
-                let grouping = key.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-                let labels = Labels::from_pairs(
-                    std::iter::once(("__name__", s.name.as_ref()))
-                        .chain(body_labels)
-                        .chain(grouping),
-                );
-                if !seen.insert(labels.clone()) {
-                    return Err(format!(
-                        "line {}: series {labels} appears twice in the push",
-                        parser.line()
-                    ));
-                }
-                if out.len() >= max {
-                    return Err(format!(
-                        "line {}: push has more than {max} series, the limit per request",
-                        parser.line()
-                    ));
-                }
-                out.push(Pushed {
-                    family: s.family.into_owned(),
-                    labels,
-                    value: s.value,
-                });
-            }
-        }
-    }
-    record_metadata(state, helps, kinds);
-    Ok(out)
-}
-
-fn record_metadata(
-    state: &AppState,
-    helps: Vec<(String, String)>,
-    kinds: Vec<(String, MetricKind)>,
-) {
-    let mut families: Vec<&str> = helps
-        .iter()
-        .map(|(f, _)| f.as_str())
-        .chain(kinds.iter().map(|(f, _)| f.as_str()))
-        .collect();
-    families.sort_unstable();
-    families.dedup();
-    for family in families {
-        let kind =
-            kinds
-                .iter()
-                .rev()
-                .find(|(f, _)| f == family)
-                .map_or("unknown", |(_, k)| match k {
-                    MetricKind::Untyped => "unknown",
-                    k => k.as_str(),
-                });
-        let help = helps
-            .iter()
-            .rev()
-            .find(|(f, _)| f == family)
-            .map(|(_, h)| h.clone())
-            .unwrap_or_default();
-        let md = MetricMetadata {
-            kind,
-            help,
-            unit: String::new(),
-        };
-        if let Err(why) = state.metadata().set(family, md) {
-            state.refused("metadata", why.reason());
-        }
-    }
-}
-
 /// Appends the push's samples, then (only when storage took them all) the
 /// stale markers, at the plan's timestamp; `Err` when anything was
 /// refused, so the group is left as it was.
 fn store(
     state: &AppState,
     quota: Option<&Arc<SeriesQuota>>,
-    samples: Vec<(Labels, f64)>,
+    samples: Vec<(Labels, Value)>,
     plan: &Plan,
 ) -> Result<(), Refusal> {
-    let stale = f64::from_bits(STALE_NAN_BITS);
+    let stale = Value::Float(f64::from_bits(STALE_NAN_BITS));
     append(state, quota, samples, plan.t)?;
     append(
         state,
         quota,
-        plan.stale.iter().map(|l| (l.clone(), stale)),
+        plan.stale.iter().map(|l| (l.clone(), stale.clone())),
         plan.t,
     )
 }
@@ -318,12 +192,15 @@ fn store(
 fn append(
     state: &AppState,
     quota: Option<&Arc<SeriesQuota>>,
-    samples: impl IntoIterator<Item = (Labels, f64)>,
+    samples: impl IntoIterator<Item = (Labels, Value)>,
     t: i64,
 ) -> Result<(), Refusal> {
     let mut batch = WriteBatch::new();
     for (labels, v) in samples {
-        batch.push(labels, vec![Sample::new(t, v)]);
+        match v {
+            Value::Float(v) => batch.push(labels, vec![Sample::new(t, v)]),
+            Value::Histogram(h) => batch.push_histograms(labels, vec![(t, h)]),
+        }
     }
     if batch.is_empty() {
         return Ok(());

@@ -4,6 +4,7 @@
 mod body;
 mod custom;
 mod gateway;
+mod gateway_body;
 
 pub use custom::custom_metrics;
 pub use gateway::pushgateway;

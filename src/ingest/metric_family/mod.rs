@@ -234,6 +234,23 @@ impl<'a> Families<'a> {
     }
 }
 
+/// The number of `Metric`s of a whole body, read without decoding them,
+/// so a caller can refuse a body over its series limit before holding it.
+pub fn count_metrics(body: &[u8]) -> Result<usize, DecodeError> {
+    let mut frames = Reader::new(body);
+    let mut n = 0usize;
+    while !frames.is_empty() {
+        let mut f = frames.message()?;
+        while let Some((field, w)) = f.key()? {
+            if (field, w) == (4, WireType::Len) {
+                n += 1;
+            }
+            f.skip(w)?;
+        }
+    }
+    Ok(n)
+}
+
 /// Decodes a whole body (tests, the fuzz target).
 pub fn decode(body: &[u8]) -> Result<Vec<Family<'_>>, DecodeError> {
     let mut f = Families::new(body);

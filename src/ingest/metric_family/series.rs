@@ -4,11 +4,14 @@
 //! histogram is `_count`, `_sum` and `_bucket{le}` series (`le="+Inf"`
 //! added when missing); a native histogram is one histogram series of the
 //! family's name, with its classic buckets as well only when asked
-//! (`always_scrape_classic_histograms`). `le` and `quantile` values are
+//! (`always_scrape_classic_histograms`); with `convert_classic_histograms_to_nhcb`
+//! a classic histogram is one native histogram with custom buckets
+//! instead (its classic series too only when asked). `le` and `quantile` values are
 //! written as Prometheus writes them (`1.0`, `+Inf`), a timestamp of 0
 //! means none.
 
 use super::{Family, FamilyType, HistogramMsg, Metric};
+use crate::ingest::nhcb::{ClassicHistogram, NhcbError};
 use crate::ingest::remote_write::histogram::validated;
 use crate::ingest::text::{MetricKind, SampleLine};
 use hourglass_query::prom_text::exposition_float;
@@ -21,9 +24,14 @@ pub struct Options {
     /// Store native histograms (`scrape_native_histograms`); without it a
     /// native histogram yields its classic buckets only.
     pub native: bool,
-    /// Also store the classic buckets of a native histogram
+    /// Also store the classic buckets of a native histogram, and the
+    /// classic series of a converted one
     /// (`always_scrape_classic_histograms`).
     pub always_classic: bool,
+    /// Classic histograms (not gauge histograms, not beside a stored
+    /// native histogram) become native histograms with custom buckets
+    /// (`convert_classic_histograms_to_nhcb`, see [`crate::ingest::nhcb`]).
+    pub convert_nhcb: bool,
 }
 
 /// A series' value.
@@ -169,8 +177,16 @@ pub fn series<'a>(
                     )?;
                     push("", None, Value::Histogram(nh));
                 }
-                let classic_too = opts.always_classic && !h.buckets.is_empty();
-                if native && opts.native && !classic_too {
+                let native_used = native && opts.native;
+                let mut classic = !native_used || (opts.always_classic && !h.buckets.is_empty());
+                if opts.convert_nhcb && !native_used && f.kind == FamilyType::Histogram {
+                    // Unconvertible: no histogram, as in Prometheus.
+                    if let Ok(nh) = custom_buckets(&h) {
+                        push("", None, Value::Histogram(nh));
+                    }
+                    classic = opts.always_classic;
+                }
+                if !classic {
                     continue;
                 }
                 let count = if h.count_float != 0.0 {
@@ -204,6 +220,26 @@ pub fn series<'a>(
         }
     }
     Ok(())
+}
+
+/// A classic histogram message as a native histogram with custom buckets.
+fn custom_buckets(h: &HistogramMsg) -> Result<FloatHistogram, NhcbError> {
+    let mut c = ClassicHistogram::default();
+    for b in &h.buckets {
+        let v = if b.cumulative_float != 0.0 {
+            b.cumulative_float
+        } else {
+            b.cumulative as f64
+        };
+        c.set_bucket(b.upper, v);
+    }
+    c.set_count(if h.count_float != 0.0 {
+        h.count_float
+    } else {
+        h.count as f64
+    });
+    c.set_sum(h.sum);
+    c.convert()
 }
 
 fn created(t: FamilyType, m: &Metric<'_>) -> Option<i64> {
@@ -287,6 +323,7 @@ mod tests {
     const NATIVE: Options = Options {
         native: true,
         always_classic: false,
+        convert_nhcb: false,
     };
 
     fn native_msg() -> HistogramMsg {
@@ -391,12 +428,72 @@ mod tests {
         let both = Options {
             native: true,
             always_classic: true,
+            convert_nhcb: false,
         };
         let mut want = vec!["x{} h(3,1.5)"];
         want.extend(want_classic);
         assert_eq!(texts(&native, both), want);
         // Native histograms not scraped: the classic buckets stand in.
         assert_eq!(texts(&native, Options::default()), want_classic);
+    }
+
+    #[test]
+    fn classic_histograms_convert_to_custom_buckets_only_when_asked() {
+        let classic = HistogramMsg {
+            count: 3,
+            sum: 1.5,
+            buckets: native_msg().buckets,
+            ..HistogramMsg::default()
+        };
+        let m = |h| Metric {
+            histogram: Some(h),
+            ..Metric::default()
+        };
+        let convert = Options {
+            native: true,
+            always_classic: false,
+            convert_nhcb: true,
+        };
+        let f = family(FamilyType::Histogram, m(classic.clone()));
+        let mut out = Vec::new();
+        series(&f, convert, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        let Value::Histogram(h) = &out[0].value else {
+            panic!("{out:?}")
+        };
+        assert_eq!((h.schema, h.count, h.sum), (-53, 3.0, 1.5));
+        assert_eq!(h.custom_values, [0.5, 2.0]);
+        assert_eq!(h.positive_buckets, [1.0, 2.0]);
+        // Kept beside when asked.
+        let keep = Options {
+            always_classic: true,
+            ..convert
+        };
+        assert_eq!(texts(&f, keep).len(), 6);
+        // Not a gauge histogram, not beside a stored native histogram.
+        let gauge = family(FamilyType::GaugeHistogram, m(classic));
+        assert_eq!(texts(&gauge, convert).len(), 5);
+        let native = family(FamilyType::Histogram, m(native_msg()));
+        assert_eq!(texts(&native, convert), ["x{} h(3,1.5)"]);
+        // Inconsistent: nothing, as in Prometheus.
+        let falling = HistogramMsg {
+            count: 3,
+            buckets: vec![
+                Bucket {
+                    cumulative: 3,
+                    upper: 1.0,
+                    ..Bucket::default()
+                },
+                Bucket {
+                    cumulative: 2,
+                    upper: 2.0,
+                    ..Bucket::default()
+                },
+            ],
+            ..HistogramMsg::default()
+        };
+        let f = family(FamilyType::Histogram, m(falling));
+        assert!(texts(&f, convert).is_empty());
     }
 
     #[test]

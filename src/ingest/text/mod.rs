@@ -8,6 +8,7 @@
 //! are kept verbatim. [`parse_strict`] is as strict as Prometheus's expfmt
 //! parser, which the Pushgateway uses.
 
+mod created;
 mod error;
 mod line;
 mod print;
@@ -126,6 +127,10 @@ pub fn parse(input: &str) -> Parser<'_> {
         openmetrics: false,
         eof: false,
         strict: None,
+        skip_created: false,
+        ct_family: false,
+        histogram_family: false,
+        ahead: None,
     }
 }
 
@@ -195,9 +200,27 @@ pub struct Parser<'a> {
     eof: bool,
     /// The families seen, when strict.
     strict: Option<strict::Families>,
+    /// `_created` samples are created timestamps (OpenMetrics).
+    skip_created: bool,
+    /// The current family's type carries created timestamps.
+    ct_family: bool,
+    /// The current family's `# TYPE` is `histogram` (not a gauge
+    /// histogram).
+    histogram_family: bool,
+    /// The `_created` line ahead of the current sample.
+    ahead: Option<created::Ahead<'a>>,
 }
 
 impl Parser<'_> {
+    /// The current family's name when its `# TYPE` is `histogram` (a
+    /// classic histogram; gauge histograms are not).
+    pub fn histogram_family(&self) -> Option<&str> {
+        self.family
+            .as_ref()
+            .filter(|_| self.histogram_family)
+            .map(|(f, _)| f.as_ref())
+    }
+
     /// 1-based number of the line the last entry came from.
     pub fn line(&self) -> usize {
         self.line_no
@@ -225,6 +248,10 @@ impl Parser<'_> {
             openmetrics: self.openmetrics,
             eof: self.eof,
             strict: self.strict.clone(),
+            skip_created: self.skip_created,
+            ct_family: self.ct_family,
+            histogram_family: self.histogram_family,
+            ahead: None,
         }
     }
 }
@@ -279,11 +306,17 @@ impl<'a> Parser<'a> {
                         let same = self.family.as_ref().is_some_and(|(f, _)| f == family);
                         if !same {
                             self.family = Some((family.clone(), MetricKind::Untyped));
+                            self.ct_family = false;
+                            self.histogram_family = false;
                         }
                     }
                     Entry::Type { family, kind } => {
                         self.family = Some((family.clone(), *kind));
+                        let word = text.split_whitespace().last().unwrap_or_default();
+                        self.ct_family = self.openmetrics && created::has_created(word);
+                        self.histogram_family = word == "histogram";
                     }
+                    Entry::Sample(s) if self.skips(&s.name) => return Some(Step::Skip),
                     Entry::Sample(_) => {}
                 }
                 Step::Entry(entry)
@@ -336,8 +369,9 @@ pub fn fuzz_one(data: &[u8]) {
                 break;
             }
         }
-        raw::check_against_iterator(text, false);
-        raw::check_against_iterator(text, true);
+        raw::check_against_iterator(text, false, false);
+        raw::check_against_iterator(text, true, false);
+        raw::check_against_iterator(text, true, true);
     }
     let (printed, first) = print_until_error(parser);
     check_reparsed(&printed, &first, parse);

@@ -50,9 +50,18 @@ impl<'a> Parser<'a> {
                     Some(_) => {
                         if let Some((series, value, timestamp_ms)) =
                             line::split_sample(text, self.openmetrics)
+                                .filter(|(s, _, _)| !self.skip_needs_full_parse(s))
                         {
                             self.rest = rest;
                             self.line_no += 1;
+                            if self.skips_raw(series) {
+                                // Skipped, but only once it reads whole.
+                                if let Err(e) = self.parse_sample(text) {
+                                    self.failed = true;
+                                    return Some(Err(e));
+                                }
+                                continue;
+                            }
                             return Some(Ok(RawEntry::Sample(RawSample {
                                 series,
                                 value,
@@ -83,14 +92,21 @@ impl<'a> Parser<'a> {
 }
 
 /// Checks that the raw mode reads `input` as the iterator does: the same
-/// samples (labels read from each raw line equal the iterator's), the same
-/// first error. For [`super::fuzz_one`]; panics on a difference.
-pub(super) fn check_against_iterator(input: &str, openmetrics: bool) {
+/// samples (labels read from each raw line equal the iterator's) with the
+/// same created timestamps (`created`: OpenMetrics `_created` lines read
+/// as such), the same first error. For [`super::fuzz_one`]; panics on a
+/// difference.
+pub(super) fn check_against_iterator(input: &str, openmetrics: bool, created: bool) {
     let make = || {
-        if openmetrics {
+        let p = if openmetrics {
             super::parse_openmetrics(input)
         } else {
             super::parse(input)
+        };
+        if created {
+            p.with_created_timestamps()
+        } else {
+            p
         }
     };
     let mut raw = make();
@@ -98,7 +114,10 @@ pub(super) fn check_against_iterator(input: &str, openmetrics: bool) {
     loop {
         let want = loop {
             match full.next() {
-                Some(Ok(Entry::Sample(s))) => break Some(Ok(s)),
+                Some(Ok(Entry::Sample(s))) => {
+                    let ct = full.created_ms(&s);
+                    break Some(Ok((s, ct)));
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => break Some(Err(e)),
                 None => break None,
@@ -112,9 +131,13 @@ pub(super) fn check_against_iterator(input: &str, openmetrics: bool) {
                         assert_eq!(s.value.to_bits(), r.value.to_bits(), "{input:?}");
                         assert_eq!(s.timestamp_ms, r.timestamp_ms, "{input:?}");
                     }
-                    break Some(parsed);
+                    let ct = raw.created_ms_raw(&r);
+                    break Some(parsed.map(|s| (s, ct)));
                 }
-                Some(Ok(RawEntry::Full(Entry::Sample(s)))) => break Some(Ok(s)),
+                Some(Ok(RawEntry::Full(Entry::Sample(s)))) => {
+                    let ct = raw.created_ms(&s);
+                    break Some(Ok((s, ct)));
+                }
                 Some(Ok(RawEntry::Full(_))) => continue,
                 Some(Err(e)) => break Some(Err(e)),
                 None => break None,

@@ -226,9 +226,10 @@ fn fuzz_body_on_random_and_mutated_inputs() {
         b"# HELP h H \\\\ x\\n\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2 17\nh_sum 3\nh_count 2\n",
         b"{\"my.metric\", \"a.b\"=\"c\\\"\\n\\\\\"} NaN\n# TYPE s summary\ns{quantile=\"0.5\"} -Inf\n",
         b"m{a=\"x\",b=\"\",} 1e-300 -5\n# comment\n\n",
+        b"# TYPE c counter\nc_total{a=\"1\"} 1\nc_created{a=\"1\"} 5\n# TYPE h histogram\nh_bucket{le=\"1\",x=\"y\"} 1\nh_count{x=\"y\"} 1\nh_created{x=\"y\"} 2.5\n# EOF\n",
     ];
     let mut m = crate::mutate::Mutator::new(0x9e37_79b9_7f4a_7c15);
-    let alphabet = b"{}=\",# \n\\abnleqTYPEHLu_:.0123456789+-InfNa\t";
+    let alphabet = b"{}=\",# \n\\abnleqTYPEHLu_:.0123456789+-InfNa\tcrtdO";
     for round in 0..4000 {
         let data = m.mutate(seeds[round % seeds.len()], alphabet);
         fuzz_one(&data);

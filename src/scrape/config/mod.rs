@@ -118,6 +118,7 @@ with_limit_keys! {
         scrape_native_histograms: Option<bool>,
         #[serde(alias = "scrape_classic_histograms")]
         always_scrape_classic_histograms: Option<bool>,
+        convert_classic_histograms_to_nhcb: Option<bool>,
         #[serde(default)]
         external_labels: BTreeMap<String, String>,
         // Rule evaluation keys, not used by the scraper.
@@ -142,6 +143,7 @@ with_limit_keys! {
         scrape_native_histograms: Option<bool>,
         #[serde(alias = "scrape_classic_histograms")]
         always_scrape_classic_histograms: Option<bool>,
+        convert_classic_histograms_to_nhcb: Option<bool>,
         metrics_path: Option<String>,
         scheme: Option<String>,
         #[serde(default)]
@@ -289,7 +291,8 @@ pub struct Job {
     pub protocols: Vec<Protocol>,
     /// Parser when the response's Content-Type is unusable.
     pub fallback_protocol: Option<Protocol>,
-    /// `scrape_native_histograms`, `always_scrape_classic_histograms`.
+    /// `scrape_native_histograms`, `always_scrape_classic_histograms`,
+    /// `convert_classic_histograms_to_nhcb`.
     pub histograms: HistogramOptions,
     /// Default `/metrics`.
     pub metrics_path: String,
@@ -453,6 +456,7 @@ fn resolve_global(raw: RawGlobal) -> Result<Global, ConfigError> {
     let histograms = HistogramOptions {
         native: raw.scrape_native_histograms.unwrap_or(false),
         always_classic: raw.always_scrape_classic_histograms.unwrap_or(false),
+        convert_nhcb: raw.convert_classic_histograms_to_nhcb.unwrap_or(false),
     };
     let interval = raw.scrape_interval.map_or(Duration::from_secs(60), |d| d.0);
     let timeout = raw.scrape_timeout.map_or(Duration::from_secs(10), |d| d.0);
@@ -523,6 +527,9 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         always_classic: raw
             .always_scrape_classic_histograms
             .unwrap_or(global.histograms.always_classic),
+        convert_nhcb: raw
+            .convert_classic_histograms_to_nhcb
+            .unwrap_or(global.histograms.convert_nhcb),
     };
     let protocols = match raw.scrape_protocols.as_deref() {
         Some(list) => protocols(Some(list), &format!("job {name:?}"))?,
