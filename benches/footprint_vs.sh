@@ -49,7 +49,8 @@ tsv="$work/results.tsv"
 : > "$tsv"
 
 now_ns() { date +%s%N; }
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" >> "$tsv"; }
+# Each figure also goes to stderr as it is measured, so a run cut short keeps them.
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" | tee -a "$tsv" >&2; }
 
 # launch SYSTEM DIR: starts the system on its data dir; sets pid, url, ready.
 launch() {
