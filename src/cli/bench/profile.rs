@@ -427,7 +427,8 @@ mod tests {
         println!("moved per scrape: node {node:.3}, realistic {idle:.3}, all moving {moving:.3}");
         assert!(node > 0.9, "{node}");
         assert!((0.3..0.6).contains(&idle), "{idle}");
-        assert!(moving > 0.99, "{moving}");
+        // Every series steps every scrape, though a gauge's step may be 0.
+        assert!(moving > 0.95, "{moving}");
     }
 
     #[test]
