@@ -263,7 +263,8 @@ for n in sorted({k[0] for k in r}):
                 except Exception as e:  # a failed answer
                     verdicts.append(f"unreadable: {e}")
             ok = sum(v == "same" for v in verdicts)
-            detail = "; ".join(f"q{qi}: {v}" for qi, v in enumerate(verdicts) if v != "same")
+            # The first difference only, shortened: a table cell.
+            detail = next((f"(q{qi}: {v[:60]})" for qi, v in enumerate(verdicts) if v != "same"), "")
             cells = ["", "", ""]
             cells[col] = f"{ok}/{nq} same {detail}".strip()
             print(f"| answers vs Prometheus's ({nq} queries, grid + 1 s) | " + " | ".join(cells) + " | |")
