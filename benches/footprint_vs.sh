@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # What the data costs to keep: Debian's Prometheus 2.42, VictoriaMetrics
 # and Hourglass, back to back on the same generated remote-write stream
-# (`hourglass bench ingest`: node-exporter-like series, 15 s scrapes),
-# two datasets: scrape-aligned and mostly idle, then ±3 ms jitter with every
-# series moving. Each system starts fresh, takes the stream, answers a query
+# (`hourglass bench ingest`: node-exporter-like series, 15 s scrapes,
+# written once per dataset to a file with `--write-stream` and sent to each
+# system with `--replay`, so memory stays bounded at 24 h), per profile
+# (PROFILES: `node-realistic`, mostly idle as real node exporters are;
+# `node`, nearly every series moving by wide amounts) two datasets:
+# scrape-aligned, then ±3 ms jitter with every series moving. Each system
+# starts fresh, takes the stream, answers a query
 # suite, is stopped gracefully (SIGTERM), measured on disk, then restarted
 # (time to ready). Hourglass is also killed with -9 after ingest and timed
 # back to ready with its head replayed from the WAL. Loopback only; every
@@ -20,6 +24,7 @@
 # setting and the directory is measured again; COMPACT=0 skips it.
 #
 #   SERIES=10000 HOURS=24 benches/footprint_vs.sh
+#   SERIES=10000 HOURS=24 PROFILES=node-realistic SYSTEMS=victoriametrics KILL9=0 benches/footprint_vs.sh
 #   SERIES=1000 HOURS=3 DATASETS=aligned HG_FLAGS="--persist-interval 5s" benches/footprint_vs.sh
 #   SERIES="10000 100000" HOURS=1 DATASETS=aligned KILL9=0 benches/footprint_vs.sh
 #   SERIES=1000000 SCRAPES=3 DATASETS=aligned KILL9=0 benches/footprint_vs.sh
@@ -29,6 +34,7 @@ HOURS=${HOURS:-24}
 KILL9=${KILL9:-1}
 CONCURRENCY=${CONCURRENCY:-4}
 DATASETS=${DATASETS:-"aligned jittered"}
+PROFILES=${PROFILES:-"node-realistic node"}
 SYSTEMS=${SYSTEMS:-"prometheus victoriametrics hourglass"}
 HG_FLAGS=${HG_FLAGS:-}
 COMPACT=${COMPACT:-1}
@@ -43,7 +49,8 @@ tsv="$work/results.tsv"
 : > "$tsv"
 
 now_ns() { date +%s%N; }
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" >> "$tsv"; }
+# Each figure also goes to stderr as it is measured, so a run cut short keeps them.
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$2" "$3" "$4" | tee -a "$tsv" >&2; }
 
 # launch SYSTEM DIR: starts the system on its data dir; sets pid, url, ready.
 launch() {
@@ -104,6 +111,18 @@ query_suite_ms() {
   printf '%.1f' "$total"
 }
 
+# save_answers PREFIX: each query's answer in PREFIX-QI.json, on the grid a
+# second later (Prometheus 2.42's windows include their start, ours and
+# VictoriaMetrics' do not; on the scrape grid every window starts on a
+# sample), compared with Prometheus's at the end.
+save_answers() {
+  local qi
+  for qi in "${!queries[@]}"; do
+    curl -s -o "$1-$qi.json" --data-urlencode "query=${queries[$qi]}" \
+      --data "start=$(( q_start + 1 ))&end=$(( q_end + 1 ))&step=15&nocache=1" "$url/api/v1/query_range"
+  done
+}
+
 # WAL part of a data dir (Prometheus: wal/ and chunks_head/; VictoriaMetrics has none).
 wal_bytes() {
   case $1 in
@@ -115,22 +134,28 @@ wal_bytes() {
 
 for n in $SERIES; do
 samples=$(( (n + 99) / 100 * 100 * scrapes ))
-for ds in $DATASETS; do
-  gen=(--series "$n" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")
-  [ "$ds" = jittered ] && gen+=(--jitter-ms 3 --all-moving)
+for profile in $PROFILES; do
+for dsname in $DATASETS; do
+  ds="$profile $dsname"
+  gen=(--series "$n" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms" --profile "$profile")
+  [ "$dsname" = jittered ] && gen+=(--jitter-ms 3 --all-moving)
+  stream="$work/stream"
+  echo "== writing the stream, $ds" >&2
+  /usr/bin/time -f 'generator: %e s wall, %U s user, %S s system, %M kB peak RSS' \
+    "$bin" bench ingest --write-stream "$stream" "${gen[@]}" >&2
   for sys in $SYSTEMS; do
-    dir="$work/$sys-$ds"
+    dir="$work/$sys-${profile}-$dsname"
     echo "== $sys, $ds: $samples samples" >&2
     launch_timed "$sys" "$dir"
-    port=${url##*:}
     c0=$(cpu_s "$pid")
-    out=$("$bin" bench ingest --url "$url/api/v1/write" "${gen[@]}")
+    out=$("$bin" bench ingest --url "$url/api/v1/write" --replay "$stream")
     echo "$out" >&2
     c1=$(cpu_s "$pid")
     record "$sys" "$ds" ingest_cpu_us_per_sample "$(awk -v a="$c0" -v b="$c1" -v n="$samples" 'BEGIN {printf "%.3f", (b - a) * 1e6 / n}')"
     # VictoriaMetrics makes fresh rows searchable after about a second.
     sleep 2
     record "$sys" "$ds" query_suite_ms "$(query_suite_ms)"
+    save_answers "$work/answer-$n-$profile-$dsname-$sys"
     record "$sys" "$ds" rss_mb "$(( $(rss_kb "$pid") / 1024 ))"
     record "$sys" "$ds" peak_rss_mb "$(( $(hwm_kb "$pid") / 1024 ))"
     record "$sys" "$ds" peak_rss_b_per_series "$(( $(hwm_kb "$pid") * 1024 / n ))"
@@ -157,11 +182,11 @@ for ds in $DATASETS; do
     record "$sys" "$ds" restart_cpu_s "$(cpu_s "$pid")"
     record "$sys" "$ds" restart_load "$(cut -d' ' -f1 /proc/loadavg)"
     stop "$pid"
-    if [ "$sys" = hourglass ] && [ "$ds" = aligned ] && [ "$KILL9" = 1 ]; then
+    if [ "$sys" = hourglass ] && [ "$dsname" = aligned ] && [ "$KILL9" = 1 ]; then
       # The same ingest, then kill -9: the head comes back from the WAL.
       rm -rf "$dir"
       launch_timed "$sys" "$dir"
-      "$bin" bench ingest --url "$url/api/v1/write" "${gen[@]}" >/dev/null
+      "$bin" bench ingest --url "$url/api/v1/write" --replay "$stream" >/dev/null
       stop "$pid" KILL
       wal=$(wal_bytes "$sys" "$dir")
       record "$sys" "$ds" kill9_wal_mb "$(( wal >> 20 ))"
@@ -173,20 +198,27 @@ for ds in $DATASETS; do
     fi
     rm -rf "$dir"
   done
+  rm -f "$stream"
+done
 done
 done
 
 # Warnings and errors of the Hourglass runs (a failed persist shows here).
 grep -E ' (WARN|ERROR) ' "$work/hg.log" 2>/dev/null | head -20 >&2 || true
 
-python3 - "$tsv" "$HOURS" "$scrapes" <<'PY'
-import sys
+python3 - "$tsv" "$HOURS" "$scrapes" "$work" "${#queries[@]}" <<'PY'
+import os, sys
 from collections import defaultdict
-path, hours, scrapes = sys.argv[1:]
+sys.path.insert(0, "benches")
+from answers_same import points, same
+path, hours, scrapes, work, nq = sys.argv[1:]
 r = defaultdict(dict)
+datasets = []
 for line in open(path):
     n, sys_, ds, key, val = line.rstrip("\n").split("\t")
     r[(int(n), sys_, ds)][key] = val
+    if ds not in datasets:
+        datasets.append(ds)
 names = [("prometheus", "Prometheus 2.42"), ("victoriametrics", "VictoriaMetrics"), ("hourglass", "Hourglass")]
 rows = [
     ("whole data dir after graceful stop, bytes/sample", "bytes_per_sample"),
@@ -205,7 +237,7 @@ rows = [
 for n in sorted({k[0] for k in r}):
     samples = (n + 99) // 100 * 100 * int(scrapes)
     print(f"\n{n} series × {int(scrapes) / 240:g} h = {samples:,} samples per dataset\n")
-    for ds in ("aligned", "jittered"):
+    for ds in datasets:
         if not any((n, s, ds) in r for s, _ in names):
             continue
         print(f"| {ds} | " + " | ".join(m for _, m in names) + " | Hourglass ÷ VictoriaMetrics |")
@@ -219,6 +251,23 @@ for n in sorted({k[0] for k in r}):
             except (ValueError, ZeroDivisionError):
                 ratio = "—"
             print(f"| {label} | " + " | ".join(vals) + f" | {ratio} |")
+        def answer(sys_, qi):
+            return f"{work}/answer-{n}-{ds.replace(' ', '-')}-{sys_}-{qi}.json"
+        for col, (other, other_name) in enumerate(names[1:], start=1):
+            if not os.path.exists(answer(other, 0)) or not os.path.exists(answer("prometheus", 0)):
+                continue
+            verdicts = []
+            for qi in range(int(nq)):
+                try:
+                    verdicts.append(same(points(answer(other, qi)), points(answer("prometheus", qi))))
+                except Exception as e:  # a failed answer
+                    verdicts.append(f"unreadable: {e}")
+            ok = sum(v == "same" for v in verdicts)
+            # The first difference only, shortened: a table cell.
+            detail = next((f"(q{qi}: {v[:60]})" for qi, v in enumerate(verdicts) if v != "same"), "")
+            cells = ["", "", ""]
+            cells[col] = f"{ok}/{nq} same {detail}".strip()
+            print(f"| answers vs Prometheus's ({nq} queries, grid + 1 s) | " + " | ".join(cells) + " | |")
         hg = r[(n, "hourglass", ds)]
         if "kill9_restart_s" in hg:
             print(f"| Hourglass after kill -9: restart to ready, s | | | {hg['kill9_restart_s']} "

@@ -116,30 +116,16 @@ if [ -n "${PERF:-}" ]; then
 fi
 echo "load: $(uptime)"
 python3 - "$tsv" "$work" "$SERIES" "$scrapes" "$PARTS" "${queries[@]}" <<'PY'
-import json, math, statistics, sys
+import statistics, sys
 from collections import defaultdict
+sys.path.insert(0, "benches")
+from answers_same import points, same
 tsv, work, series, scrapes, parts, *queries = sys.argv[1:]
 t = defaultdict(list)
 for line in open(tsv):
     qi, name, kind, secs = line.split("\t")
     t[(int(qi), name, kind)].append(float(secs) * 1000)
 med = lambda k: statistics.median(t[k]) if t[k] else float("nan")
-
-def points(path):
-    d = json.load(open(path))["data"]["result"]
-    return {tuple(sorted(s["metric"].items())): [(p[0], p[1]) for p in s["values"]] for s in d}
-
-def same(a, b):
-    if a.keys() != b.keys():
-        return f"series differ ({len(a)} vs {len(b)})"
-    for k in a:
-        if [p[0] for p in a[k]] != [p[0] for p in b[k]]:
-            return f"steps differ for {dict(k)}"
-        for (_, x), (_, y) in zip(a[k], b[k]):
-            x, y = float(x), float(y)
-            if not (x == y or (math.isnan(x) and math.isnan(y)) or abs(x - y) <= 1e-9 * max(abs(x), abs(y))):
-                return f"values differ for {dict(k)}: {x} vs {y}"
-    return "same"
 
 where = "partitions + head" if parts == "1" else "head"
 print(f"\n{series} series × {scrapes} scrapes ({where}); ms, first run and median of the warm runs\n")

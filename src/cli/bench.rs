@@ -1,21 +1,26 @@
 //! `hourglass bench ingest`: a remote-write load generator.
 //!
 //! It builds node-exporter-like traffic (per host: CPU seconds by core and
-//! mode, memory gauges, load averages, filesystem and network counters),
-//! one sample per series per request as Prometheus sends it, every request
-//! encoded and compressed before the clock starts. Each series belongs to
-//! one sender, so per-series order is kept. It reports samples/s and the
-//! request latency distribution, against any remote-write URL (Hourglass,
-//! or Prometheus with `--web.enable-remote-write-receiver`).
+//! mode, memory gauges, load averages, filesystem and network counters;
+//! `profile`), one sample per series per request as Prometheus sends it.
+//! By default every request is encoded and compressed before the clock
+//! starts; `--on-the-fly` builds each scrape while the previous one is
+//! sent, `--write-stream` keeps the requests in a file (`stream`) and
+//! `--replay` sends such a file, so that several systems get the same
+//! stream in bounded memory. Each series belongs to one sender, so
+//! per-series order is kept. It reports samples/s and the request latency
+//! distribution, against any remote-write URL (Hourglass, or Prometheus
+//! with `--web.enable-remote-write-receiver`).
 
-use crate::ingest::protobuf::Writer;
-use crate::ingest::remote_write::{compress, v1, v2};
+pub mod profile;
+mod send;
+pub mod stream;
+
 use anyhow::{Context, bail};
-use hourglass_storage::Sample;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use profile::{Config, Generator, Profile, Scrape};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Flags of `hourglass bench ingest`.
@@ -53,238 +58,28 @@ pub struct IngestArgs {
     /// First scrape time, Unix ms (default: now minus the run's span).
     #[arg(long)]
     start_ms: Option<i64>,
-    /// Every series moves: the constant ones (info-like gauges) random-walk
+    /// Every series moves every scrape: the constant ones (sizes, totals)
     /// too, the worst case for compression.
     #[arg(long)]
     all_moving: bool,
-}
-
-#[derive(Clone, Copy)]
-enum Shape {
-    /// Rises by small random amounts.
-    Counter,
-    /// Two-decimal random walk.
-    Gauge,
-    /// Never changes.
-    Constant,
-    /// Integer counter (bytes, packets).
-    IntCounter,
-    /// Integer gauge moving in whole pages (memory, disk space).
-    Bytes,
-}
-
-struct SeriesSpec {
-    labels: Vec<(String, String)>,
-    shape: Shape,
-    value: f64,
-}
-
-/// The ~100 series of one node-exporter host.
-fn host_series(host: usize, rng: &mut fastrand::Rng) -> Vec<SeriesSpec> {
-    let instance = format!(
-        "10.{}.{}.{}:9100",
-        host / 65536 % 256,
-        host / 256 % 256,
-        host % 256
-    );
-    let base = |name: &str| -> Vec<(String, String)> {
-        vec![
-            ("__name__".into(), name.into()),
-            ("instance".into(), instance.clone()),
-            ("job".into(), "node".into()),
-        ]
-    };
-    let mut out = Vec::with_capacity(100);
-    let mut push = |mut labels: Vec<(String, String)>, shape: Shape, value: f64| {
-        labels.sort();
-        out.push(SeriesSpec {
-            labels,
-            shape,
-            value,
-        });
-    };
-    for cpu in 0..8 {
-        for mode in [
-            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-        ] {
-            let mut l = base("node_cpu_seconds_total");
-            l.push(("cpu".into(), cpu.to_string()));
-            l.push(("mode".into(), mode.into()));
-            // CPU seconds carry two decimals, as node exporter reports them.
-            push(l, Shape::Counter, (rng.f64() * 1e8).round() / 100.0);
-        }
-    }
-    for m in [
-        "MemTotal",
-        "MemFree",
-        "MemAvailable",
-        "Buffers",
-        "Cached",
-        "SwapTotal",
-        "SwapFree",
-        "Active",
-        "Inactive",
-        "Dirty",
-        "Writeback",
-        "Slab",
-    ] {
-        let shape = if m.ends_with("Total") {
-            Shape::Constant
-        } else {
-            Shape::Bytes
-        };
-        push(
-            base(&format!("node_memory_{m}_bytes")),
-            shape,
-            (rng.u64(..16 << 20) * 4096) as f64,
-        );
-    }
-    for l in ["node_load1", "node_load5", "node_load15"] {
-        push(base(l), Shape::Gauge, rng.f64() * 4.0);
-    }
-    for (dev, mount) in [("sda1", "/"), ("sda2", "/var"), ("sdb1", "/data")] {
-        for m in [
-            "node_filesystem_avail_bytes",
-            "node_filesystem_size_bytes",
-            "node_filesystem_files_free",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            l.push(("mountpoint".into(), mount.into()));
-            l.push(("fstype".into(), "ext4".into()));
-            let shape = if m.contains("size") {
-                Shape::Constant
-            } else {
-                Shape::Bytes
-            };
-            push(l, shape, (rng.u64(..1 << 28) * 4096) as f64);
-        }
-    }
-    for dev in ["eth0", "eth1", "lo"] {
-        for m in [
-            "node_network_receive_bytes_total",
-            "node_network_transmit_bytes_total",
-            "node_network_receive_packets_total",
-            "node_network_transmit_packets_total",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            push(l, Shape::IntCounter, rng.u64(..1_000_000_000) as f64);
-        }
-    }
-    out.truncate(100);
-    out
-}
-
-fn advance(s: &mut SeriesSpec, rng: &mut fastrand::Rng) {
-    s.value = match s.shape {
-        // Rounded after each step: node exporter reports CPU seconds as
-        // integer ticks / 100, never with accumulated float error.
-        Shape::Counter => ((s.value + rng.u64(..1000) as f64 / 100.0) * 100.0).round() / 100.0,
-        Shape::Gauge => ((s.value + (rng.f64() - 0.5) * 10.0) * 100.0).round() / 100.0,
-        Shape::Constant => s.value,
-        Shape::IntCounter => s.value + rng.u64(..100_000) as f64,
-        Shape::Bytes => (s.value + (rng.u64(..65) as f64 - 32.0) * 4096.0).max(0.0),
-    };
-}
-
-/// A parsed `http://host:port/path`.
-struct Target {
-    host_port: String,
-    path: String,
-}
-
-fn parse_url(url: &str) -> anyhow::Result<Target> {
-    let rest = url
-        .strip_prefix("http://")
-        .context("only http:// URLs are supported")?;
-    let (host_port, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    Ok(Target {
-        host_port: host_port.to_string(),
-        path: path.to_string(),
-    })
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    content_type: &'static str,
-}
-
-impl Conn {
-    fn open(t: &Target, protocol: u8) -> anyhow::Result<Conn> {
-        let s =
-            TcpStream::connect(&t.host_port).with_context(|| format!("connect {}", t.host_port))?;
-        s.set_nodelay(true)?;
-        Ok(Conn {
-            reader: BufReader::new(s.try_clone()?),
-            writer: s,
-            content_type: if protocol == 2 {
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request"
-            } else {
-                "application/x-protobuf"
-            },
-        })
-    }
-
-    /// POSTs a remote-write body; returns the status code.
-    fn post(&mut self, t: &Target, body: &[u8]) -> anyhow::Result<u16> {
-        write!(
-            self.writer,
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\n\
-             Content-Encoding: snappy\r\nUser-Agent: hourglass-bench\r\n\
-             Content-Length: {}\r\n\r\n",
-            t.path,
-            t.host_port,
-            self.content_type,
-            body.len()
-        )?;
-        self.writer.write_all(body)?;
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .with_context(|| format!("bad status line {line:?}"))?;
-        let mut len = 0usize;
-        let mut chunked = false;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let lower = l.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-        }
-        if chunked {
-            loop {
-                line.clear();
-                self.reader.read_line(&mut line)?;
-                let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
-                let mut skip = vec![0u8; n + 2];
-                self.reader.read_exact(&mut skip)?;
-                if n == 0 {
-                    break;
-                }
-            }
-        } else {
-            let mut skip = vec![0u8; len];
-            self.reader.read_exact(&mut skip)?;
-        }
-        Ok(status)
-    }
+    /// How the series move (see `profile`'s values).
+    #[arg(long, value_enum, default_value_t = Profile::Node)]
+    profile: Profile,
+    /// Build each scrape's requests while the previous scrape is sent
+    /// (bounded memory; the generator's CPU then runs beside the target)
+    /// instead of all of them before the clock starts.
+    #[arg(long)]
+    on_the_fly: bool,
+    /// Write the generated stream to FILE (a header naming the dataset,
+    /// then each scrape's compressed requests, checksummed) and send
+    /// nothing. Needs `--start-ms` or takes now minus the run's span.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "on_the_fly"])]
+    write_stream: Option<PathBuf>,
+    /// Send the stream in FILE (written by `--write-stream`) instead of
+    /// generating one; the generator's flags are then ignored, the senders
+    /// are the stream's.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -292,161 +87,127 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.samples_per_request == 0 || args.scrapes == 0 {
         bail!("--concurrency, --samples-per-request and --scrapes must be positive");
     }
-    let target = Arc::new(parse_url(&args.url)?);
-    let hosts = args.series.div_ceil(100).max(1);
-    let start = args.start_ms.unwrap_or_else(|| {
+    let start_ms = args.start_ms.unwrap_or_else(|| {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         now - args.scrapes as i64 * 15_000
     });
-
-    eprintln!(
-        "building requests: {hosts} hosts, {} scrapes ...",
-        args.scrapes
-    );
-    let t_build = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
-    let mut per_sender: Vec<Vec<SeriesSpec>> = (0..args.concurrency).map(|_| Vec::new()).collect();
-    // Spread series evenly, as a scraper's shards do by series hash: an
-    // uneven split leaves senders idle at every lockstep barrier and makes
-    // the busiest sender set the pace.
-    let mut next = 0usize;
-    for h in 0..hosts {
-        for mut s in host_series(h, &mut rng) {
-            if args.all_moving && matches!(s.shape, Shape::Constant) {
-                s.shape = Shape::Gauge;
-            }
-            per_sender[next % args.concurrency].push(s);
-            next += 1;
-        }
+    let cfg = Config {
+        profile: args.profile,
+        series: args.series,
+        scrapes: args.scrapes,
+        start_ms,
+        jitter_ms: args.jitter_ms,
+        all_moving: args.all_moving,
+        senders: args.concurrency,
+        samples_per_request: args.samples_per_request,
+        protocol: args.protocol,
+    };
+    if let Some(path) = &args.write_stream {
+        return write_stream(cfg, path);
     }
-    let series_total: usize = per_sender.iter().map(Vec::len).sum();
-    per_sender.retain(|s| !s.is_empty());
-    let mut plans: Vec<Vec<(Vec<u8>, usize, usize)>> = Vec::with_capacity(per_sender.len());
-    let mut raw_bytes = 0usize;
-    for series in &mut per_sender {
-        let mut reqs = Vec::new();
-        for k in 0..args.scrapes {
-            for group in series.chunks_mut(args.samples_per_request) {
-                let mut w = Writer::default();
-                let mut e2 = v2::Encoder::new();
-                for s in group.iter_mut() {
-                    advance(s, &mut rng);
-                    let jitter = if args.jitter_ms > 0 {
-                        rng.u64(..2 * args.jitter_ms as u64 + 1) as i64 - args.jitter_ms
-                    } else {
-                        0
-                    };
-                    let t = start + k as i64 * 15_000 + jitter;
-                    let labels = s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-                    if args.protocol == 2 {
-                        e2.series(labels, &[(Sample::new(t, s.value), 0)], None);
-                    } else {
-                        v1::encode_series(&mut w, labels, &[Sample::new(t, s.value)]);
-                    }
-                }
-                let raw = if args.protocol == 2 {
-                    e2.finish()
-                } else {
-                    w.buf
-                };
-                raw_bytes += raw.len();
-                reqs.push((compress(&raw), group.len(), k));
-            }
+    let target = send::parse_url(&args.url)?;
+    let mut plan = send::Plan {
+        target: &target,
+        protocol: args.protocol,
+        senders: 0,
+        lockstep: !args.free_running,
+        rate: args.rate,
+    };
+    let outcome = if let Some(path) = &args.replay {
+        let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+        let reader = stream::StreamReader::new(BufReader::with_capacity(1 << 20, file))
+            .with_context(|| format!("read {}", path.display()))?;
+        eprintln!(
+            "replaying {}: {}",
+            path.display(),
+            reader.header().description
+        );
+        plan.senders = reader.header().senders;
+        send::send(&plan, reader.map(|s| s.map_err(anyhow::Error::from)))?
+    } else {
+        let generator = Generator::new(cfg);
+        plan.senders = generator.senders();
+        if args.on_the_fly {
+            send::send(&plan, generator.map(Ok))?
+        } else {
+            let scrapes = build(generator);
+            send::send(&plan, scrapes.into_iter().map(Ok))?
         }
-        plans.push(reqs);
-    }
-    let requests: usize = plans.iter().map(Vec::len).sum();
-    let wire_bytes: usize = plans.iter().flatten().map(|(b, _, _)| b.len()).sum();
-    let barrier = Arc::new(std::sync::Barrier::new(plans.len()));
-    let lockstep = !args.free_running;
-    let samples_total = series_total * args.scrapes;
-    eprintln!(
-        "built {requests} requests, {samples_total} samples over {series_total} series in {:.1} s \
-         ({:.1} MB protobuf, {:.1} MB on the wire)",
-        t_build.elapsed().as_secs_f64(),
-        raw_bytes as f64 / 1e6,
-        wire_bytes as f64 / 1e6
-    );
+    };
+    report(outcome);
+    Ok(())
+}
 
-    let failures = Arc::new(AtomicU64::new(0));
-    // Each sender's share of the rate is its share of the samples.
-    let sender_rates: Vec<Option<f64>> = plans
+/// Every scrape's requests, built before the clock starts.
+fn build(mut generator: Generator) -> Vec<Scrape> {
+    let series = generator.series();
+    eprintln!("building requests: {series} series ...");
+    let t = Instant::now();
+    let scrapes: Vec<Scrape> = generator.by_ref().collect();
+    let requests: usize = scrapes.iter().flatten().map(Vec::len).sum();
+    let wire: usize = scrapes
         .iter()
-        .map(|reqs| {
-            let mine: usize = reqs.iter().map(|(_, n, _)| n).sum();
-            (args.rate > 0).then(|| args.rate as f64 * mine as f64 / samples_total.max(1) as f64)
-        })
-        .collect();
-    let protocol = args.protocol;
-    let t0 = Instant::now();
-    let latencies: Vec<Vec<Duration>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plans
-            .into_iter()
-            .zip(sender_rates)
-            .map(|(reqs, per_sender_rate)| {
-                let target = Arc::clone(&target);
-                let failures = Arc::clone(&failures);
-                let barrier = Arc::clone(&barrier);
-                scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
-                    let mut conn = Conn::open(&target, protocol)?;
-                    let mut lat = Vec::with_capacity(reqs.len());
-                    let started = Instant::now();
-                    let mut sent = 0usize;
-                    let mut scrape = 0usize;
-                    for (body, n, k) in reqs {
-                        // Shards of a scraper move from scrape to scrape together.
-                        if lockstep && k != scrape {
-                            barrier.wait();
-                            scrape = k;
-                        }
-                        if let Some(rate) = per_sender_rate {
-                            let due = Duration::from_secs_f64(sent as f64 / rate);
-                            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                                std::thread::sleep(wait);
-                            }
-                        }
-                        let t = Instant::now();
-                        let status = match conn.post(&target, &body) {
-                            Ok(s) => s,
-                            Err(_) => {
-                                conn = Conn::open(&target, protocol)?;
-                                conn.post(&target, &body)?
-                            }
-                        };
-                        lat.push(t.elapsed());
-                        if !(200..300).contains(&status) {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                        sent += n;
-                    }
-                    Ok(lat)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("sender panicked")))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })?;
-    let elapsed = t0.elapsed().as_secs_f64();
-    let mut all: Vec<Duration> = latencies.into_iter().flatten().collect();
+        .flatten()
+        .flatten()
+        .map(|r| r.body.len())
+        .sum();
+    eprintln!(
+        "built {requests} requests, {} samples over {series} series in {:.1} s \
+         ({:.1} MB protobuf, {:.1} MB on the wire)",
+        series * scrapes.len(),
+        t.elapsed().as_secs_f64(),
+        generator.raw_bytes as f64 / 1e6,
+        wire as f64 / 1e6
+    );
+    scrapes
+}
+
+fn write_stream(cfg: Config, path: &Path) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let description = cfg.describe();
+    let mut generator = Generator::new(cfg);
+    let header = stream::Header {
+        senders: generator.senders(),
+        description,
+    };
+    let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
+    let mut w = stream::StreamWriter::new(BufWriter::with_capacity(1 << 20, file), &header)?;
+    let mut scrapes = 0usize;
+    for scrape in generator.by_ref() {
+        w.append(&scrape)?;
+        scrapes += 1;
+    }
+    let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+    let bytes = file.metadata()?.len();
+    println!(
+        "wrote {}: {scrapes} scrapes, {} samples, {:.1} MB protobuf, {:.1} MB in the file, {:.1} s",
+        path.display(),
+        generator.series() * scrapes,
+        generator.raw_bytes as f64 / 1e6,
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn report(outcome: send::Outcome) {
+    let mut all = outcome.latencies;
     all.sort();
     let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)));
     let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
     println!(
-        "samples={samples_total} series={series_total} requests={} seconds={elapsed:.2} \
+        "samples={} series={} requests={} seconds={:.2} \
          samples_per_second={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} non_2xx={}",
+        outcome.samples,
+        outcome.series,
         all.len(),
-        samples_total as f64 / elapsed,
+        outcome.seconds,
+        outcome.samples as f64 / outcome.seconds,
         ms(pct(0.50)),
         ms(pct(0.99)),
         ms(all.last()),
-        failures.load(Ordering::Relaxed)
+        outcome.failures
     );
-    Ok(())
 }

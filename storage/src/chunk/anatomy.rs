@@ -3,12 +3,15 @@
 //! `hourglass inspect --bytes` and footprint work: which part of the data
 //! an encoding change would have to shrink.
 
-use super::{CRC_LEN, ChunkError, ChunkView, ENCODING_GRID, ENCODING_PACKED, HEADER_LEN, packed};
+use super::{
+    CRC_LEN, ChunkError, ChunkView, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GRID,
+    HEADER_LEN, packed,
+};
 
 /// Byte counts of a set of chunks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Anatomy {
-    /// Chunks counted, by encoding: XOR, packed, grid.
+    /// Chunks counted, by encoding: XOR, packed, grid (dense or sparse).
     pub chunks: [u64; 3],
     /// Samples they hold.
     pub samples: u64,
@@ -31,7 +34,14 @@ impl Anatomy {
         let stream = &bytes[HEADER_LEN..bytes.len() - CRC_LEN];
         let fields = match bytes[0] {
             ENCODING_PACKED => Some((1, packed::Packed::parse(stream, count)?.field_bytes())),
-            ENCODING_GRID => Some((2, packed::Packed::parse_grid(stream, count)?.field_bytes())),
+            ENCODING_GRID => Some((
+                2,
+                packed::Packed::parse_grid(stream, count, false)?.field_bytes(),
+            )),
+            ENCODING_SPARSE_GRID => Some((
+                2,
+                packed::Packed::parse_grid(stream, count, true)?.field_bytes(),
+            )),
             _ => None,
         };
         let framing = (HEADER_LEN + CRC_LEN) as u64;

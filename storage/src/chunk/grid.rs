@@ -11,7 +11,7 @@
 //! per field and random access stays O(1) for time.
 
 use super::packed::{decimals, push_fields};
-use super::{Chunk, ENCODING_GRID};
+use super::{Chunk, ENCODING_GRID, ENCODING_SPARSE_GRID};
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -76,9 +76,16 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
             .max(1)
     };
     let w = width((top - base) as u64 / g);
-    let fields_len = (samples.len() * (tw + w) as usize).div_ceil(8);
-    let mut body = Vec::with_capacity(48 + fields_len);
-    body.push(ENCODING_GRID);
+    let sparse = sparse_fields(&ns);
+    let dense_len = ((samples.len() - 1) * w as usize).div_ceil(8);
+    let use_sparse = sparse.as_ref().filter(|s| s.len < dense_len);
+    let fields_len = use_sparse.map_or(dense_len, |s| s.len);
+    let mut body = Vec::with_capacity(48 + fields_len + (samples.len() * tw as usize).div_ceil(8));
+    body.push(if use_sparse.is_some() {
+        ENCODING_SPARSE_GRID
+    } else {
+        ENCODING_GRID
+    });
     body.extend_from_slice(&count.to_be_bytes());
     put_uvarint(&mut body, zigzag(first.t));
     put_uvarint(&mut body, d as u64);
@@ -86,10 +93,11 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
     body.push(tw as u8);
     body.push(k);
     put_uvarint(&mut body, zigzag(ns[0]));
-    put_uvarint(&mut body, zigzag(base));
-    put_uvarint(&mut body, g);
-    body.push(w as u8);
     let t0 = first.t;
+    let (vbase, vg, vw) = use_sparse.map_or((base, g, w), |s| (s.base, s.g, s.w));
+    put_uvarint(&mut body, zigzag(vbase));
+    put_uvarint(&mut body, vg);
+    body.push(vw as u8);
     push_fields(
         &mut body,
         samples[1..]
@@ -103,12 +111,67 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
             }),
         tw,
     );
-    push_fields(
-        &mut body,
-        ns.windows(2).map(|p| (p[1] - p[0] - base) as u64 / g),
-        w,
-    );
+    if let Some(s) = use_sparse {
+        push_fields(
+            &mut body,
+            ns.windows(2).map(|p| u64::from(p[1] - p[0] != s.base)),
+            1,
+        );
+        push_fields(
+            &mut body,
+            ns.windows(2)
+                .filter(|p| p[1] - p[0] != s.base)
+                .map(|p| zigzag((p[1] - p[0] - s.base) / s.g as i64)),
+            s.w,
+        );
+    } else {
+        push_fields(
+            &mut body,
+            ns.windows(2).map(|p| (p[1] - p[0] - base) as u64 / g),
+            w,
+        );
+    }
     let crc = crc32fast::hash(&body);
     body.extend_from_slice(&crc.to_be_bytes());
     Some((Chunk::from_sealed_unchecked(Arc::from(body)), tw + w))
+}
+
+/// The sparse form of a run's value differences: the most common one as
+/// the base, a bitmap of the others, and those as zigzag multiples of
+/// their greatest common step.
+struct Sparse {
+    base: i64,
+    g: u64,
+    w: u32,
+    /// Bytes of bitmap and stored fields.
+    len: usize,
+}
+
+fn sparse_fields(ns: &[i64]) -> Option<Sparse> {
+    let mut diffs: Vec<i64> = ns.windows(2).map(|p| p[1] - p[0]).collect();
+    let n = diffs.len();
+    diffs.sort_unstable();
+    let (mut base, mut best, mut run) = (*diffs.first()?, 0usize, 0usize);
+    for (i, d) in diffs.iter().enumerate() {
+        run = if i > 0 && diffs[i - 1] == *d {
+            run + 1
+        } else {
+            1
+        };
+        if run > best {
+            (base, best) = (*d, run);
+        }
+    }
+    let g = diffs.iter().fold(0, |g, d| gcd(g, d.abs_diff(base))).max(1);
+    let w = diffs
+        .iter()
+        .map(|d| width(zigzag((d - base) / g as i64)))
+        .max()?;
+    let stored = n - best;
+    Some(Sparse {
+        base,
+        g,
+        w,
+        len: n.div_ceil(8) + (stored * w as usize).div_ceil(8),
+    })
 }

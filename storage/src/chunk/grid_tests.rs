@@ -1,4 +1,5 @@
-//! The grid encoding (`0x03`) against the samples it was given.
+//! The grid encodings (`0x03`, sparse `0x04`) against the samples they
+//! were given.
 
 use super::tests::{regular_series, series};
 use super::*;
@@ -8,20 +9,38 @@ use proptest::prelude::*;
 /// Scrape-like samples: a fixed interval with jitter, decimal values moving
 /// by steps of one size (pages, cents) with occasional resets.
 fn jittered_series() -> impl Strategy<Value = Vec<Sample>> {
+    scrape_like(prop::collection::vec(
+        prop_oneof![
+            8 => 0i64..64,
+            1 => -64i64..0,
+            1 => -(1i64 << 36)..(1i64 << 36),
+        ],
+        0..300,
+    ))
+}
+
+/// The same, mostly idle: most scrapes repeat the value (an idle CPU
+/// mode, a quiet interface), as the sparse grid expects.
+fn idle_series() -> impl Strategy<Value = Vec<Sample>> {
+    scrape_like(prop::collection::vec(
+        prop_oneof![
+            30 => Just(0i64),
+            2 => -64i64..64,
+            1 => -(1i64 << 36)..(1i64 << 36),
+        ],
+        0..300,
+    ))
+}
+
+/// Samples whose values move by `steps` times one step size.
+fn scrape_like(steps: impl Strategy<Value = Vec<i64>>) -> impl Strategy<Value = Vec<Sample>> {
     (
         any::<i64>().prop_map(|t| t >> 12),
         prop_oneof![Just(15_000i64), 1i64..100_000],
         0i64..8,
         prop_oneof![Just(1i64), Just(4096i64), 1i64..1000],
         0u32..4,
-        prop::collection::vec(
-            prop_oneof![
-                8 => 0i64..64,
-                1 => -64i64..0,
-                1 => -(1i64 << 36)..(1i64 << 36),
-            ],
-            0..300,
-        ),
+        steps,
         any::<u64>(),
     )
         .prop_map(|(t0, d, jitter, step, k, steps, seed)| {
@@ -46,7 +65,7 @@ fn jittered_series() -> impl Strategy<Value = Vec<Sample>> {
 }
 
 fn any_series() -> impl Strategy<Value = Vec<Sample>> {
-    prop_oneof![jittered_series(), series(), regular_series()]
+    prop_oneof![jittered_series(), idle_series(), series(), regular_series()]
 }
 
 proptest! {
@@ -56,7 +75,7 @@ proptest! {
     fn grid_chunks_round_trip(samples in any_series()) {
         match grid::encode(&samples) {
             Some(c) => {
-                prop_assert_eq!(c.as_bytes()[0], ENCODING_GRID);
+                prop_assert!([ENCODING_GRID, ENCODING_SPARSE_GRID].contains(&c.as_bytes()[0]));
                 let got = decode_all(c.as_bytes()).unwrap();
                 prop_assert_eq!(got.len(), samples.len());
                 for (g, w) in got.iter().zip(&samples) {
@@ -87,7 +106,7 @@ proptest! {
 
     #[test]
     fn grid_ranges_and_seeks_agree_with_a_scan(
-        samples in jittered_series(),
+        samples in prop_oneof![jittered_series(), idle_series()],
         bounds in prop::collection::vec(any::<prop::sample::Index>(), 2),
         off in -2i64..=2,
     ) {
@@ -255,5 +274,99 @@ fn a_range_ending_between_samples_of_a_shifted_grid_keeps_the_sample_before_it()
         let mut got = Vec::new();
         c.view().decode_range_into(from, to, &mut got).unwrap();
         assert_eq!(got, want, "{from}..={to}");
+    }
+}
+
+#[test]
+fn a_rarely_moving_series_is_stored_sparse_at_a_fraction_of_the_dense_grid() {
+    // A quiet interface's byte counter (2 % of scrapes, + 1..2000) and a
+    // free-space gauge (10 %, ± 4 pages), a day of 15 s scrapes in runs
+    // of 2048, aligned and with ±3 ms jitter.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut counter, mut pages) = (1_000_000i64, 1i64 << 30);
+    let mut quiet = Vec::new();
+    let mut free = Vec::new();
+    for i in 0..2048i64 {
+        if next() % 100 < 2 {
+            counter += 1 + (next() % 2000) as i64;
+        }
+        if next() % 10 == 0 {
+            pages += ((next() % 9) as i64 - 4) * 4096;
+        }
+        quiet.push(Sample::new(i * 15_000, counter as f64));
+        free.push(Sample::new(
+            i * 15_000 + (next() % 7) as i64 - 3,
+            pages as f64,
+        ));
+    }
+    for (name, samples) in [
+        ("quiet counter", &quiet),
+        ("free-space gauge, jittered", &free),
+    ] {
+        let cold = encode_cold(samples).unwrap();
+        let xor = super::encode(samples).unwrap();
+        let per = |c: &Chunk| c.as_bytes().len() as f64 / samples.len() as f64;
+        println!(
+            "{name}: XOR/packed {:.3} B/sample, cold {:.3} (encoding {:#04x})",
+            per(&xor),
+            per(&cold),
+            cold.as_bytes()[0]
+        );
+        assert_eq!(cold.as_bytes()[0], ENCODING_SPARSE_GRID);
+        assert!(per(&cold) < per(&xor) * 0.6, "{name}");
+        assert_eq!(&decode_all(cold.as_bytes()).unwrap(), samples);
+        // Ranges and seeks start from the bitmap's rank, not the front.
+        for (from, to) in [
+            (0, i64::MAX),
+            (15_000 * 700 + 1, 15_000 * 1500),
+            (15_000 * 2047, i64::MAX),
+        ] {
+            let mut got = Vec::new();
+            cold.view().decode_range_into(from, to, &mut got).unwrap();
+            let want: Vec<Sample> = samples
+                .iter()
+                .copied()
+                .filter(|s| s.t >= from && s.t <= to)
+                .collect();
+            assert_eq!(got, want, "{name} {from}..={to}");
+            let mut it = cold.iter();
+            assert_eq!(it.seek(from), want.first().copied());
+            assert_eq!(
+                it.count(),
+                want.len().saturating_sub(1) + samples.iter().filter(|s| s.t > to).count()
+            );
+        }
+    }
+}
+
+#[test]
+fn sparse_grid_bitmaps_are_checked() {
+    let samples: Vec<Sample> = (0..100)
+        .map(|i| Sample::new(i * 15_000, if i == 50 { 7.0 } else { 3.0 }))
+        .collect();
+    let c = grid::encode(&samples).unwrap();
+    assert_eq!(c.as_bytes()[0], ENCODING_SPARSE_GRID);
+    let resealed = |mut b: Vec<u8>| {
+        let n = b.len() - CRC_LEN;
+        let crc = crc32fast::hash(&b[..n]).to_be_bytes();
+        b[n..].copy_from_slice(&crc);
+        b
+    };
+    // 99 fields: the bitmap's 13th byte has 5 padding bits; set one, or
+    // mark four more stored fields than the stream holds.
+    let bitmap_end = c.as_bytes().len() - CRC_LEN - 1;
+    let mut padded = c.as_bytes().to_vec();
+    padded[bitmap_end - 1] |= 1;
+    let mut extra = c.as_bytes().to_vec();
+    extra[bitmap_end - 13] |= 0xf0;
+    for bad in [resealed(padded), resealed(extra)] {
+        assert!(decode_all(&bad).is_err());
+        fuzz_decode(&bad);
     }
 }

@@ -13,3 +13,8 @@ pub const CRC_LEN: usize = 4;
 /// value differences in multiples of a step, both at fixed widths (see
 /// `grid.rs`). Written only for cold data (partitions, a stop's checkpoint).
 pub const ENCODING_GRID: u8 = 0x03;
+/// Encoding byte of the sparse grid codec: the grid's header and time
+/// fields, then a bitmap of the samples whose value difference is not the
+/// chunk's most common one and only those differences (see `grid.rs`). For
+/// cold series that rarely move.
+pub const ENCODING_SPARSE_GRID: u8 = 0x04;

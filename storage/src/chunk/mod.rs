@@ -20,7 +20,9 @@ pub(crate) mod xor;
 mod xor_iter;
 
 pub use iter::ChunkIter;
-pub(crate) use layout::{CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_XOR, HEADER_LEN};
+pub(crate) use layout::{
+    CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GRID, ENCODING_XOR, HEADER_LEN,
+};
 pub(crate) use packed::decimals;
 pub(crate) use xor::XorAppender;
 
@@ -97,7 +99,14 @@ impl<'a> ChunkView<'a> {
         if bytes.len() < HEADER_LEN + CRC_LEN {
             return Err(ChunkError::TooShort { len: bytes.len() });
         }
-        if ![ENCODING_XOR, ENCODING_PACKED, ENCODING_GRID].contains(&bytes[0]) {
+        if ![
+            ENCODING_XOR,
+            ENCODING_PACKED,
+            ENCODING_GRID,
+            ENCODING_SPARSE_GRID,
+        ]
+        .contains(&bytes[0])
+        {
             return Err(ChunkError::UnknownEncoding(bytes[0]));
         }
         Ok(ChunkView { bytes })
@@ -122,7 +131,12 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         match self.bytes[0] {
             ENCODING_PACKED => ChunkIter::packed(packed::Packed::parse(self.stream(), count)),
-            ENCODING_GRID => ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count)),
+            ENCODING_GRID => {
+                ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, false))
+            }
+            ENCODING_SPARSE_GRID => {
+                ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, true))
+            }
             _ => ChunkIter::xor(self.stream(), count),
         }
     }
@@ -146,7 +160,8 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         let fixed = match self.bytes[0] {
             ENCODING_PACKED => Some(packed::Packed::parse(self.stream(), count)),
-            ENCODING_GRID => Some(packed::Packed::parse_grid(self.stream(), count)),
+            ENCODING_GRID => Some(packed::Packed::parse_grid(self.stream(), count, false)),
+            ENCODING_SPARSE_GRID => Some(packed::Packed::parse_grid(self.stream(), count, true)),
             _ => None,
         };
         if let Some(p) = fixed {

@@ -116,6 +116,9 @@ pub(crate) struct Packed<'a> {
     /// Grid: every value difference is `base + g · field`.
     g: i64,
     w: u32,
+    /// Sparse grid: bit `i` (MSB first) set when field `i` is stored; the
+    /// others are 0. `fields` then holds the stored ones, zigzag-coded.
+    nz: Option<&'a [u8]>,
     fields: &'a [u8],
 }
 
@@ -138,7 +141,12 @@ impl<'a> Header<'a> {
 
     /// `(count - 1)` fields of `w` bits.
     fn fields(&mut self, count: u16, w: u32) -> Result<&'a [u8], ChunkError> {
-        let need = (usize::from(count - 1) * w as usize).div_ceil(8);
+        self.fields_n(usize::from(count - 1), w)
+    }
+
+    /// `n` fields of `w` bits.
+    fn fields_n(&mut self, n: usize, w: u32) -> Result<&'a [u8], ChunkError> {
+        let need = (n * w as usize).div_ceil(8);
         let f = self
             .stream
             .get(self.pos..self.pos + need)
@@ -192,13 +200,19 @@ impl<'a> Packed<'a> {
             base,
             g: 1,
             w: u32::from(w),
+            nz: None,
             fields,
         })
     }
 
-    /// Parses a grid stream (`0x03`, see `FORMAT.md`), checking that every
-    /// timestamp is representable and strictly after the one before.
-    pub(crate) fn parse_grid(stream: &'a [u8], count: u16) -> Result<Self, ChunkError> {
+    /// Parses a grid stream (`0x03`, or `0x04` when `sparse`; see
+    /// `FORMAT.md`), checking that every timestamp is representable and
+    /// strictly after the one before.
+    pub(crate) fn parse_grid(
+        stream: &'a [u8],
+        count: u16,
+        sparse: bool,
+    ) -> Result<Self, ChunkError> {
         let mut h = Header { stream, pos: 0 };
         let t0 = unzigzag(h.varint("bad first timestamp varint")?);
         let d = h.varint("bad interval varint")?;
@@ -234,7 +248,20 @@ impl<'a> Packed<'a> {
             return Err(bad("timestamp overflow"));
         }
         let tfields = h.fields(count, u32::from(tw))?;
-        let fields = h.fields(count, u32::from(w))?;
+        let (nz, fields) = if sparse {
+            let nz = h.fields(count, 1)?;
+            let tail = usize::from(count - 1) % 8;
+            if tail != 0 && nz.last().is_some_and(|b| b & (0xff >> tail) != 0) {
+                return Err(bad("bitmap padding not zero"));
+            }
+            let stored: usize = nz.iter().map(|b| b.count_ones() as usize).sum();
+            if w == 0 && stored > 0 {
+                return Err(bad("stored fields of zero width"));
+            }
+            (Some(nz), h.fields_n(stored, u32::from(w))?)
+        } else {
+            (None, h.fields(count, u32::from(w))?)
+        };
         let p = Packed {
             count,
             t0,
@@ -247,6 +274,7 @@ impl<'a> Packed<'a> {
             base,
             g,
             w: u32::from(w),
+            nz,
             fields,
         };
         let mut prev = t0;
@@ -263,9 +291,13 @@ impl<'a> Packed<'a> {
         Ok(p)
     }
 
-    /// Bytes of the time fields and of the value fields.
+    /// Bytes of the time fields and of the value fields (with a sparse
+    /// chunk's bitmap).
     pub(crate) fn field_bytes(&self) -> (usize, usize) {
-        (self.tfields.len(), self.fields.len())
+        (
+            self.tfields.len(),
+            self.fields.len() + self.nz.map_or(0, <[u8]>::len),
+        )
     }
 
     /// Timestamp of sample `i` (< count, so it cannot overflow).
@@ -288,18 +320,50 @@ impl<'a> Packed<'a> {
         (n as f64) / POW10[usize::from(self.k & 7)]
     }
 
-    /// Field `i` (the difference into sample `i + 1`), `i < count - 1`.
+    /// Field `i` (the difference into sample `i + 1`), `i < count - 1`, of
+    /// a dense chunk.
     #[inline(always)]
     fn field(&self, i: usize) -> u64 {
         read_field(self.fields, self.w, i)
+    }
+
+    /// Field `i` read in order: `slot` is the index of the next stored
+    /// field of a sparse chunk ([`Packed::rank`]), moved past it when read.
+    /// Sparse fields come back as signed steps (wrapping in the u64).
+    #[inline(always)]
+    fn field_seq(&self, i: usize, slot: &mut usize) -> u64 {
+        let Some(nz) = self.nz else {
+            return self.field(i);
+        };
+        if nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0) {
+            let f = read_field(self.fields, self.w, *slot);
+            *slot += 1;
+            unzigzag(f) as u64
+        } else {
+            0
+        }
+    }
+
+    /// Stored fields before field `i` of a sparse chunk (`i` when dense).
+    fn rank(&self, i: usize) -> usize {
+        let Some(nz) = self.nz else {
+            return i;
+        };
+        let full = (i / 8).min(nz.len());
+        let mut r: usize = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
+        if let Some(b) = nz.get(i / 8) {
+            r += (u16::from(*b) >> (8 - i % 8)).count_ones() as usize;
+        }
+        r
     }
 
     /// The integer of sample `i` (< count), adding up the fields before it.
     fn n_at(&self, i: u16) -> i64 {
         let i = usize::from(i);
         let mut sum = 0u64;
+        let mut slot = 0;
         for f in 0..i {
-            sum = sum.wrapping_add(self.field(f));
+            sum = sum.wrapping_add(self.field_seq(f, &mut slot));
         }
         self.n0
             .wrapping_add(self.base.wrapping_mul(i as i64))
@@ -315,12 +379,13 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
-        if self.tw > 0 || self.tbase != 0 || self.g != 1 {
+        if self.tw > 0 || self.tbase != 0 || self.g != 1 || self.nz.is_some() {
             let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
+            let mut slot = self.rank(usize::from(lo));
             out.extend(rest.map(|f| {
                 n = n
                     .wrapping_add(base)
-                    .wrapping_add((self.field(f) as i64).wrapping_mul(g));
+                    .wrapping_add((self.field_seq(f, &mut slot) as i64).wrapping_mul(g));
                 Sample::new(self.t(f as u16 + 1), n as f64 / scale)
             }));
             return;
@@ -416,11 +481,18 @@ pub(crate) struct PackedIter<'a> {
     /// Samples returned so far.
     read: u16,
     n: i64,
+    /// Sparse chunks: stored fields read so far.
+    slot: usize,
 }
 
 impl<'a> PackedIter<'a> {
     pub(crate) fn new(p: Packed<'a>) -> Self {
-        PackedIter { p, read: 0, n: 0 }
+        PackedIter {
+            p,
+            read: 0,
+            n: 0,
+            slot: 0,
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -439,6 +511,7 @@ impl<'a> PackedIter<'a> {
         if lo > self.read {
             // The integer of the sample before `lo`: `next` adds one field.
             self.n = self.p.n_at(lo - 1);
+            self.slot = self.p.rank(usize::from(lo - 1));
             self.read = lo;
         }
     }
@@ -465,7 +538,7 @@ impl Iterator for PackedIter<'_> {
         self.n = if self.read == 0 {
             self.p.n0
         } else {
-            let f = self.p.field(usize::from(self.read - 1)) as i64;
+            let f = self.p.field_seq(usize::from(self.read - 1), &mut self.slot) as i64;
             self.n
                 .wrapping_add(self.p.base)
                 .wrapping_add(f.wrapping_mul(self.p.g))

@@ -220,7 +220,12 @@ fn random_bytes_with_valid_headers_never_panic() {
         let len = (next() % 200) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if b.len() >= 3 {
-            b[0] = [ENCODING_XOR, ENCODING_PACKED, ENCODING_GRID][(next() % 3) as usize];
+            b[0] = [
+                ENCODING_XOR,
+                ENCODING_PACKED,
+                ENCODING_GRID,
+                ENCODING_SPARSE_GRID,
+            ][(next() % 4) as usize];
         }
         fuzz_decode(&b);
         fuzz_cold_round_trip(&b);

@@ -7,7 +7,9 @@
 use super::PartitionError;
 use super::meta::Meta;
 use super::reader::parse_index;
-use super::writer::{CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3, VERSION_4};
+use super::writer::{
+    CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3, VERSION_4, VERSION_5,
+};
 use crate::chunk::ChunkView;
 use crate::model::sample::Sample;
 use std::path::Path;
@@ -91,7 +93,7 @@ pub fn check(dir: &Path) -> PartitionCheck {
     }
     let meta = meta_bytes.and_then(|b| match serde_json::from_slice::<Meta>(&b) {
         Ok(m)
-            if [VERSION_1, VERSION, VERSION_3, VERSION_4]
+            if [VERSION_1, VERSION, VERSION_3, VERSION_4, VERSION_5]
                 .map(u32::from)
                 .contains(&m.version) =>
         {

@@ -149,7 +149,7 @@ mod version_4 {
         fn compacted_partitions_round_trip_in_any_encoding(all in part_series()) {
             let fs = FaultyFs::new();
             let parts = Path::new("/p");
-            let mut grid = false;
+            let (mut grid, mut sparse) = (false, false);
             let series: Vec<PartSeries> = all
                 .iter()
                 .enumerate()
@@ -159,6 +159,7 @@ mod version_4 {
                         .map(|run| {
                             let c = chunk::encode_cold(run).unwrap();
                             grid |= c.as_bytes()[0] == chunk::ENCODING_GRID;
+                            sparse |= c.as_bytes()[0] == chunk::ENCODING_SPARSE_GRID;
                             (run[0].t, run[run.len() - 1].t, Arc::new(c))
                         })
                         .collect();
@@ -171,7 +172,8 @@ mod version_4 {
                 .collect();
             let dir = write_partition(&fs, parts, 0, series, "job").unwrap();
             let p = Partition::open_with(&fs, &dir).unwrap();
-            prop_assert_eq!(p.meta().version, if grid { 4 } else { 2 });
+            let want = if sparse { 5 } else if grid { 4 } else { 2 };
+            prop_assert_eq!(p.meta().version, want);
             let got = read_back(&p);
             prop_assert_eq!(got.len(), all.len());
             for (name, samples) in &got {

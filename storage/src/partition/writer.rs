@@ -44,6 +44,9 @@ pub(crate) const VERSION_3: u8 = 3;
 /// binary that cannot decode it quarantines the partition at open instead
 /// of failing its queries.
 pub(crate) const VERSION_4: u8 = 4;
+/// Version 5: version 4, and float chunks may use the sparse grid encoding
+/// (`0x04`), for the same reason.
+pub(crate) const VERSION_5: u8 = 5;
 /// Index version 2 codec bytes.
 pub(crate) const CODEC_NONE: u8 = 0;
 pub(crate) const CODEC_ZSTD: u8 = 1;
@@ -154,11 +157,15 @@ pub(crate) fn encode(
     source_label: &str,
 ) -> Result<Encoded, PartitionError> {
     series.retain(|s| !s.chunks.is_empty() || !s.histograms.is_empty());
-    let grid = series
-        .iter()
-        .flat_map(|s| &s.chunks)
-        .any(|c| c.2.as_bytes().first() == Some(&crate::chunk::ENCODING_GRID));
-    let version = if grid {
+    let uses = |encoding: u8| {
+        series
+            .iter()
+            .flat_map(|s| &s.chunks)
+            .any(|c| c.2.as_bytes().first() == Some(&encoding))
+    };
+    let version = if uses(crate::chunk::ENCODING_SPARSE_GRID) {
+        VERSION_5
+    } else if uses(crate::chunk::ENCODING_GRID) {
         VERSION_4
     } else if series.iter().any(|s| !s.histograms.is_empty()) {
         VERSION_3
