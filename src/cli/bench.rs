@@ -12,6 +12,7 @@ use crate::ingest::protobuf::Writer;
 use crate::ingest::remote_write::{compress, v1, v2};
 use anyhow::{Context, bail};
 use hourglass_storage::Sample;
+use hourglass_storage::synthetic_host::{HostSeries, Shape, host_series};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -57,135 +58,6 @@ pub struct IngestArgs {
     /// too, the worst case for compression.
     #[arg(long)]
     all_moving: bool,
-}
-
-#[derive(Clone, Copy)]
-enum Shape {
-    /// Rises by small random amounts.
-    Counter,
-    /// Two-decimal random walk.
-    Gauge,
-    /// Never changes.
-    Constant,
-    /// Integer counter (bytes, packets).
-    IntCounter,
-    /// Integer gauge moving in whole pages (memory, disk space).
-    Bytes,
-}
-
-struct SeriesSpec {
-    labels: Vec<(String, String)>,
-    shape: Shape,
-    value: f64,
-}
-
-/// The ~100 series of one node-exporter host.
-fn host_series(host: usize, rng: &mut fastrand::Rng) -> Vec<SeriesSpec> {
-    let instance = format!(
-        "10.{}.{}.{}:9100",
-        host / 65536 % 256,
-        host / 256 % 256,
-        host % 256
-    );
-    let base = |name: &str| -> Vec<(String, String)> {
-        vec![
-            ("__name__".into(), name.into()),
-            ("instance".into(), instance.clone()),
-            ("job".into(), "node".into()),
-        ]
-    };
-    let mut out = Vec::with_capacity(100);
-    let mut push = |mut labels: Vec<(String, String)>, shape: Shape, value: f64| {
-        labels.sort();
-        out.push(SeriesSpec {
-            labels,
-            shape,
-            value,
-        });
-    };
-    for cpu in 0..8 {
-        for mode in [
-            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-        ] {
-            let mut l = base("node_cpu_seconds_total");
-            l.push(("cpu".into(), cpu.to_string()));
-            l.push(("mode".into(), mode.into()));
-            // CPU seconds carry two decimals, as node exporter reports them.
-            push(l, Shape::Counter, (rng.f64() * 1e8).round() / 100.0);
-        }
-    }
-    for m in [
-        "MemTotal",
-        "MemFree",
-        "MemAvailable",
-        "Buffers",
-        "Cached",
-        "SwapTotal",
-        "SwapFree",
-        "Active",
-        "Inactive",
-        "Dirty",
-        "Writeback",
-        "Slab",
-    ] {
-        let shape = if m.ends_with("Total") {
-            Shape::Constant
-        } else {
-            Shape::Bytes
-        };
-        push(
-            base(&format!("node_memory_{m}_bytes")),
-            shape,
-            (rng.u64(..16 << 20) * 4096) as f64,
-        );
-    }
-    for l in ["node_load1", "node_load5", "node_load15"] {
-        push(base(l), Shape::Gauge, rng.f64() * 4.0);
-    }
-    for (dev, mount) in [("sda1", "/"), ("sda2", "/var"), ("sdb1", "/data")] {
-        for m in [
-            "node_filesystem_avail_bytes",
-            "node_filesystem_size_bytes",
-            "node_filesystem_files_free",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            l.push(("mountpoint".into(), mount.into()));
-            l.push(("fstype".into(), "ext4".into()));
-            let shape = if m.contains("size") {
-                Shape::Constant
-            } else {
-                Shape::Bytes
-            };
-            push(l, shape, (rng.u64(..1 << 28) * 4096) as f64);
-        }
-    }
-    for dev in ["eth0", "eth1", "lo"] {
-        for m in [
-            "node_network_receive_bytes_total",
-            "node_network_transmit_bytes_total",
-            "node_network_receive_packets_total",
-            "node_network_transmit_packets_total",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            push(l, Shape::IntCounter, rng.u64(..1_000_000_000) as f64);
-        }
-    }
-    out.truncate(100);
-    out
-}
-
-fn advance(s: &mut SeriesSpec, rng: &mut fastrand::Rng) {
-    s.value = match s.shape {
-        // Rounded after each step: node exporter reports CPU seconds as
-        // integer ticks / 100, never with accumulated float error.
-        Shape::Counter => ((s.value + rng.u64(..1000) as f64 / 100.0) * 100.0).round() / 100.0,
-        Shape::Gauge => ((s.value + (rng.f64() - 0.5) * 10.0) * 100.0).round() / 100.0,
-        Shape::Constant => s.value,
-        Shape::IntCounter => s.value + rng.u64(..100_000) as f64,
-        Shape::Bytes => (s.value + (rng.u64(..65) as f64 - 32.0) * 4096.0).max(0.0),
-    };
 }
 
 /// A parsed `http://host:port/path`.
@@ -307,13 +179,13 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     );
     let t_build = Instant::now();
     let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
-    let mut per_sender: Vec<Vec<SeriesSpec>> = (0..args.concurrency).map(|_| Vec::new()).collect();
+    let mut per_sender: Vec<Vec<HostSeries>> = (0..args.concurrency).map(|_| Vec::new()).collect();
     // Spread series evenly, as a scraper's shards do by series hash: an
     // uneven split leaves senders idle at every lockstep barrier and makes
     // the busiest sender set the pace.
     let mut next = 0usize;
     for h in 0..hosts {
-        for mut s in host_series(h, &mut rng) {
+        for mut s in host_series(h, &mut |n| rng.u64(..n)) {
             if args.all_moving && matches!(s.shape, Shape::Constant) {
                 s.shape = Shape::Gauge;
             }
@@ -332,7 +204,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 let mut w = Writer::default();
                 let mut e2 = v2::Encoder::new();
                 for s in group.iter_mut() {
-                    advance(s, &mut rng);
+                    s.advance(&mut |n| rng.u64(..n));
                     let jitter = if args.jitter_ms > 0 {
                         rng.u64(..2 * args.jitter_ms as u64 + 1) as i64 - args.jitter_ms
                     } else {
