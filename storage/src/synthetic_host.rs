@@ -120,12 +120,8 @@ pub fn host_series(host: usize, draw: &mut dyn FnMut(u64) -> u64) -> Vec<HostSer
         }
     }
     for m in MEMORY {
-        let shape = if m.ends_with("Total") {
-            Shape::Constant
-        } else {
-            Shape::Bytes
-        };
         let v = (draw(16 << 20) * 4096) as f64;
+        let shape = pages(m.ends_with("Total"));
         push(&format!("node_memory_{m}_bytes"), &[], shape, v);
     }
     for l in LOADS {
@@ -133,14 +129,9 @@ pub fn host_series(host: usize, draw: &mut dyn FnMut(u64) -> u64) -> Vec<HostSer
     }
     for (dev, mount) in FILESYSTEMS {
         for m in FILESYSTEM_METRICS {
-            let shape = if m.contains("size") {
-                Shape::Constant
-            } else {
-                Shape::Bytes
-            };
             let v = (draw(1 << 28) * 4096) as f64;
             let extra = [("device", dev), ("mountpoint", mount), ("fstype", "ext4")];
-            push(m, &extra, shape, v);
+            push(m, &extra, pages(m.contains("size")), v);
         }
     }
     for dev in NET_DEVICES {
@@ -151,6 +142,11 @@ pub fn host_series(host: usize, draw: &mut dyn FnMut(u64) -> u64) -> Vec<HostSer
     }
     out.truncate(100);
     out
+}
+
+/// A size in pages: a total never changes, the rest move.
+fn pages(total: bool) -> Shape {
+    if total { Shape::Constant } else { Shape::Bytes }
 }
 
 #[cfg(test)]

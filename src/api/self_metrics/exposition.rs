@@ -6,6 +6,8 @@
 use hourglass_query::prom_text::{Quoting, exposition_float, plain_float, write_quoted};
 use hourglass_wal::histogram::Snapshot;
 use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// An exposition being written.
 pub(super) struct Exposition(pub(super) String);
@@ -56,6 +58,13 @@ impl Exposition {
     pub(super) fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
+    }
+
+    /// One unlabelled counter family per row `(name, help, count)`.
+    pub(super) fn counters(&mut self, rows: &[(&str, &str, &AtomicU64)]) {
+        for &(name, help, count) in rows {
+            self.single(name, "counter", help, count.load(Relaxed) as f64);
+        }
     }
 
     /// One histogram of the family `name` (declared with
