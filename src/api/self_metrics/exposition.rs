@@ -109,6 +109,18 @@ mod tests {
     }
 
     #[test]
+    fn counters_are_one_family_each_with_their_current_count() {
+        let mut e = Exposition(String::new());
+        let (a, b) = (AtomicU64::new(3), AtomicU64::new(0));
+        e.counters(&[("a_total", "As.", &a), ("b_total", "Bs.", &b)]);
+        assert_eq!(
+            e.0,
+            "# HELP a_total As.\n# TYPE a_total counter\na_total 3\n\
+             # HELP b_total Bs.\n# TYPE b_total counter\nb_total 0\n"
+        );
+    }
+
+    #[test]
     fn exposition_of_a_histogram_is_cumulative_with_sum_and_count() {
         let h = Histogram::new(&[0.005, 1.0]);
         h.observe(0.001);
