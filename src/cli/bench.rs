@@ -12,7 +12,7 @@ use crate::ingest::protobuf::Writer;
 use crate::ingest::remote_write::{compress, v1, v2};
 use anyhow::{Context, bail};
 use hourglass_storage::Sample;
-use hourglass_storage::synthetic_host::{HostSeries, Shape, host_series};
+use hourglass_storage::synthetic_host::{Draw, HostSeries, Shape, host_series};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -58,6 +58,19 @@ pub struct IngestArgs {
     /// too, the worst case for compression.
     #[arg(long)]
     all_moving: bool,
+}
+
+/// The generator's random numbers from `fastrand`.
+struct Fast<'a>(&'a mut fastrand::Rng);
+
+impl Draw for Fast<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0.u64(..n)
+    }
+
+    fn unit(&mut self) -> f64 {
+        self.0.f64()
+    }
 }
 
 /// A parsed `http://host:port/path`.
@@ -185,7 +198,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     // the busiest sender set the pace.
     let mut next = 0usize;
     for h in 0..hosts {
-        for mut s in host_series(h, &mut |n| rng.u64(..n)) {
+        for mut s in host_series(h, &mut Fast(&mut rng)) {
             if args.all_moving && matches!(s.shape, Shape::Constant) {
                 s.shape = Shape::Gauge;
             }
@@ -204,7 +217,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 let mut w = Writer::default();
                 let mut e2 = v2::Encoder::new();
                 for s in group.iter_mut() {
-                    s.advance(&mut |n| rng.u64(..n));
+                    s.advance(&mut Fast(&mut rng));
                     let jitter = if args.jitter_ms > 0 {
                         rng.u64(..2 * args.jitter_ms as u64 + 1) as i64 - args.jitter_ms
                     } else {

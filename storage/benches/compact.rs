@@ -25,12 +25,26 @@ use hourglass_storage::{
 };
 use std::path::Path;
 use std::time::Instant;
-use support::{Rng, node_labels};
+use support::Rng;
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 const STEP: i64 = 15_000;
+
+fn labels(n: usize) -> Vec<Labels> {
+    (0..n)
+        .map(|i| {
+            let inst = format!("host-{:04}:9100", i / 100);
+            let name = format!("node_metric_{}", i % 100);
+            Labels::from_pairs([
+                ("__name__", name.as_str()),
+                ("instance", &inst),
+                ("job", "node"),
+            ])
+        })
+        .collect()
+}
 
 /// Node-exporter-like values: with `busy`, every series moves (counters
 /// by random steps, gauges by a random walk); without, 70 % stay constant
@@ -76,7 +90,7 @@ fn opts() -> Options {
 /// hour by hour), plus one marker sample a day later so the day is old.
 fn build(dir: &Path, n: usize, hours: i64, jitter: bool) -> Storage {
     let st = Storage::open(dir, opts()).unwrap();
-    let ls = node_labels(n, &[]);
+    let ls = labels(n);
     let mut vals = Values::new(n, jitter);
     let mut rng = Rng(42);
     for step in 0..hours * H / STEP {
@@ -270,10 +284,10 @@ fn footprint(_: &mut Criterion) {
             z.len(),
             100.0 * (chunks.len() - z.len().min(chunks.len())) as f64 / chunks.len() as f64
         );
-        // Delete 10 % of the series (host-00000 … host-00009 of 100 hosts)
+        // Delete 10 % of the series (host-0000 … host-0009 of 100 hosts)
         // and compact: the share of partition bytes freed.
         let before: u64 = st.partitions().iter().map(|p| p.bytes()).sum();
-        let m = Matcher::new(MatchOp::RegexMatch, "instance", "host-0000[0-9]:9100").unwrap();
+        let m = Matcher::new(MatchOp::RegexMatch, "instance", "host-000[0-9]:9100").unwrap();
         let hit = st.delete_series(&[vec![m]], i64::MIN, i64::MAX).unwrap();
         st.compact(&day_opts(), &mut |_| {}).unwrap();
         let after: u64 = st.partitions().iter().map(|p| p.bytes()).sum();

@@ -9,8 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass_storage::internals::Head;
 use hourglass_storage::{
@@ -19,11 +17,25 @@ use hourglass_storage::{
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use support::node_labels;
 
 const BATCH: usize = 2_000;
 const POOL: usize = 100_000;
 const T0: i64 = 1_763_800_000_000;
+
+fn series_labels(n: usize) -> Vec<Labels> {
+    (0..n)
+        .map(|i| {
+            let inst = format!("host-{:05}:9100", i / 100);
+            let name = format!("node_metric_{}", i % 100);
+            Labels::from_pairs([
+                ("__name__", name.as_str()),
+                ("instance", &inst),
+                ("job", "node"),
+                ("env", "prod"),
+            ])
+        })
+        .collect()
+}
 
 /// One scrape of `BATCH` consecutive series of the pool at round `round`.
 fn batch(labels: &[Labels], round: i64, offset: usize) -> WriteBatch {
@@ -43,7 +55,7 @@ fn rss_bytes() -> Option<u64> {
 }
 
 fn bench_append(c: &mut Criterion) {
-    let labels = node_labels(POOL, &[("env", "prod")]);
+    let labels = series_labels(POOL);
     let mut g = c.benchmark_group("head_append");
     g.throughput(Throughput::Elements(BATCH as u64));
 
@@ -114,7 +126,7 @@ fn bench_select(c: &mut Criterion) {
     let before = rss_bytes().unwrap_or(0);
     let head = Head::new(HeadOptions::default());
     {
-        let labels = node_labels(N, &[("env", "prod")]);
+        let labels = series_labels(N);
         for (k, part) in labels.chunks(BATCH).enumerate() {
             let mut b = WriteBatch::new();
             for (j, l) in part.iter().enumerate() {

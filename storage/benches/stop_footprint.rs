@@ -40,7 +40,7 @@ struct Series {
 }
 
 fn host(h: usize, rng: &mut Rng, all_moving: bool) -> Vec<Series> {
-    host_series(h, &mut |n| rng.next() % n)
+    host_series(h, rng)
         .into_iter()
         .map(|mut spec| {
             if all_moving && spec.shape == Shape::Constant {
@@ -98,7 +98,7 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
         let c0 = thread_cpu_ns();
         let mut b = WriteBatch::new();
         for s in &mut series {
-            s.spec.advance(&mut |n| rng.next() % n);
+            s.spec.advance(&mut rng);
             let j = if jitter {
                 (rng.next() % 7) as i64 - 3
             } else {

@@ -4,8 +4,15 @@
 //!
 //! `hourglass bench ingest` sends this traffic and the storage benchmarks
 //! store it, so both measure the same data. The caller brings the
-//! randomness as `draw(n)`, a uniform integer below `n`, and so keeps its
-//! own generator and seed.
+//! randomness ([`Draw`]), and so keeps its own generator and seed.
+
+/// The random numbers the generator asks for.
+pub trait Draw {
+    /// A uniform integer below `n` (`n` > 0).
+    fn below(&mut self, n: u64) -> u64;
+    /// A uniform float in `[0, 1)`.
+    fn unit(&mut self) -> f64;
+}
 
 /// How a series moves from one scrape to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,19 +42,16 @@ pub struct HostSeries {
 
 impl HostSeries {
     /// Moves the value to the next scrape's.
-    pub fn advance(&mut self, draw: &mut dyn FnMut(u64) -> u64) {
+    pub fn advance(&mut self, draw: &mut impl Draw) {
         let v = self.value;
         self.value = match self.shape {
             // Rounded after each step: node exporter reports CPU seconds as
             // integer ticks / 100, never with accumulated float error.
-            Shape::Counter => ((v + draw(1000) as f64 / 100.0) * 100.0).round() / 100.0,
-            Shape::Gauge => {
-                let d = draw(1_000_001) as f64 / 1e6 - 0.5;
-                ((v + d * 10.0) * 100.0).round() / 100.0
-            }
+            Shape::Counter => ((v + draw.below(1000) as f64 / 100.0) * 100.0).round() / 100.0,
+            Shape::Gauge => ((v + (draw.unit() - 0.5) * 10.0) * 100.0).round() / 100.0,
             Shape::Constant => v,
-            Shape::IntCounter => v + draw(100_000) as f64,
-            Shape::Bytes => (v + (draw(65) as f64 - 32.0) * 4096.0).max(0.0),
+            Shape::IntCounter => v + draw.below(100_000) as f64,
+            Shape::Bytes => (v + (draw.below(65) as f64 - 32.0) * 4096.0).max(0.0),
         };
     }
 }
@@ -86,7 +90,7 @@ const NET_METRICS: [&str; 4] = [
 
 /// The 100 series of host number `host` (its instance is
 /// `10.a.b.c:9100`, job `node`), with first values drawn from `draw`.
-pub fn host_series(host: usize, draw: &mut dyn FnMut(u64) -> u64) -> Vec<HostSeries> {
+pub fn host_series(host: usize, draw: &mut impl Draw) -> Vec<HostSeries> {
     let instance = format!(
         "10.{}.{}.{}:9100",
         host / 65536 % 256,
@@ -114,29 +118,30 @@ pub fn host_series(host: usize, draw: &mut dyn FnMut(u64) -> u64) -> Vec<HostSer
     for cpu in 0..8 {
         let cpu = cpu.to_string();
         for mode in CPU_MODES {
-            let v = draw(100_000_000) as f64 / 100.0;
+            // Two decimals, as node exporter reports them.
+            let v = (draw.unit() * 1e8).round() / 100.0;
             let extra = [("cpu", cpu.as_str()), ("mode", mode)];
             push("node_cpu_seconds_total", &extra, Shape::Counter, v);
         }
     }
     for m in MEMORY {
-        let v = (draw(16 << 20) * 4096) as f64;
+        let v = (draw.below(16 << 20) * 4096) as f64;
         let shape = pages(m.ends_with("Total"));
         push(&format!("node_memory_{m}_bytes"), &[], shape, v);
     }
     for l in LOADS {
-        push(l, &[], Shape::Gauge, draw(400) as f64 / 100.0);
+        push(l, &[], Shape::Gauge, draw.unit() * 4.0);
     }
     for (dev, mount) in FILESYSTEMS {
         for m in FILESYSTEM_METRICS {
-            let v = (draw(1 << 28) * 4096) as f64;
+            let v = (draw.below(1 << 28) * 4096) as f64;
             let extra = [("device", dev), ("mountpoint", mount), ("fstype", "ext4")];
             push(m, &extra, pages(m.contains("size")), v);
         }
     }
     for dev in NET_DEVICES {
         for m in NET_METRICS {
-            let v = draw(1_000_000_000) as f64;
+            let v = draw.below(1_000_000_000) as f64;
             push(m, &[("device", dev)], Shape::IntCounter, v);
         }
     }
@@ -155,13 +160,20 @@ mod tests {
 
     #[test]
     fn a_host_has_100_distinct_sorted_series_that_move_by_their_shape() {
-        let mut state = 1u64;
-        let mut draw = |n: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            (state >> 33) % n
-        };
+        struct Lcg(u64);
+        impl Draw for Lcg {
+            fn below(&mut self, n: u64) -> u64 {
+                self.0 = self
+                    .0
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (self.0 >> 33) % n
+            }
+            fn unit(&mut self) -> f64 {
+                self.below(1 << 30) as f64 / (1u64 << 30) as f64
+            }
+        }
+        let mut draw = Lcg(1);
         let mut host = host_series(7, &mut draw);
         assert_eq!(host.len(), 100);
         let distinct: std::collections::BTreeSet<_> = host.iter().map(|s| &s.labels).collect();

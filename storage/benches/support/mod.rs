@@ -1,8 +1,4 @@
-//! What the storage benchmarks and examples share; each bench uses part
-//! of it.
-#![allow(dead_code)]
-
-use hourglass_storage::Labels;
+//! What the storage benchmarks and examples share.
 
 /// xorshift64: deterministic data without a dependency.
 pub struct Rng(pub u64);
@@ -17,19 +13,12 @@ impl Rng {
     }
 }
 
-/// `n` series of 100 metrics per host (`node_metric_0` … `node_metric_99`
-/// on `host-00000:9100` …, job `node`), each with the `extra` labels too.
-pub fn node_labels(n: usize, extra: &[(&str, &str)]) -> Vec<Labels> {
-    (0..n)
-        .map(|i| {
-            let inst = format!("host-{:05}:9100", i / 100);
-            let name = format!("node_metric_{}", i % 100);
-            let base = [
-                ("__name__", name.as_str()),
-                ("instance", &inst),
-                ("job", "node"),
-            ];
-            Labels::from_pairs(base.iter().chain(extra).copied())
-        })
-        .collect()
+impl hourglass_storage::synthetic_host::Draw for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
