@@ -1,6 +1,6 @@
-# Shared set-up of the shell benches, sourced by them after their
-# settings: the release binary, a work directory, the servers under test
-# on loopback, and stopping them all and removing the directory at exit.
+# Shared set-up of the shell benches, sourced by them: the release binary,
+# a work directory, their `settings`, the servers under test on loopback,
+# and stopping them all and removing the directory at exit.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # SKIP_BUILD=1: use the release binary as it is (the build stamps the date, so
 # it relinks every time).
@@ -66,3 +66,16 @@ node_queries=(
   'avg_over_time(node_memory_MemFree_bytes{instance=~"10.0.0.(1|2|3).*"}[5m])'
   'max_over_time(node_load5[1h])'
 )
+
+# settings NAME=DEFAULT…: each NAME keeps its value from the environment or
+# takes DEFAULT; the effective settings go to stderr, so a run's log says
+# what it measured.
+settings() {
+  local kv name
+  for kv in "$@"; do
+    name=${kv%%=*}
+    [ -n "${!name:-}" ] || printf -v "$name" '%s' "${kv#*=}"
+    printf '%s=%q ' "$name" "${!name}" >&2
+  done
+  echo >&2
+}

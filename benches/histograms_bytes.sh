@@ -14,11 +14,8 @@
 #
 #   SKIP_BUILD=1 SERIES=20 HOURS=24 benches/histograms_bytes.sh
 set -euo pipefail
-SERIES=${SERIES:-20}
-HOURS=${HOURS:-24}
-SHAPES=${SHAPES:-realistic:0.01 realistic:0.1 realistic:1 adversarial:0}
-PROM_PORT=${PROM_PORT:-19092}
 source "$(dirname "$0")/common.sh"
+settings SERIES=20 HOURS=24 'SHAPES=realistic:0.01 realistic:0.1 realistic:1 adversarial:0' PROM_PORT=19092
 
 points=$(( HOURS * 240 ))
 start_ms=$(( ($(date +%s) / 3600 - 2 - HOURS) * 3600 * 1000 ))

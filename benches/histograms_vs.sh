@@ -16,12 +16,8 @@
 # Bounded by the classic data: SERIES × HOURS × 5,520 OpenMetrics lines
 # (about 8 GB and tens of minutes of generation at 1,000 × 24 h).
 set -euo pipefail
-SERIES=${SERIES:-100}
-HOURS=${HOURS:-24}
-RUNS=${RUNS:-5}
-HG_PORT=${HG_PORT:-19211}
-PROM_PORT=${PROM_PORT:-19091}
 source "$(dirname "$0")/common.sh"
+settings SERIES=100 HOURS=24 RUNS=5 HG_PORT=19211 PROM_PORT=19091
 
 points=$(( HOURS * 240 ))
 # Ending two hours ago, aligned to the hour.

@@ -16,12 +16,8 @@
 #   SERIES=10000 HOURS=2 ROUNDS=5 KEEP=/tmp/killed benches/kill9_restart.sh
 #   SKIP_BUILD=1 SERIES=100000 SCRAPES=20 GRACEFUL=1 BINS="/tmp/hourglass-before target/release/hourglass" benches/kill9_restart.sh
 set -euo pipefail
-SERIES=${SERIES:-10000}
-HOURS=${HOURS:-2}
-ROUNDS=${ROUNDS:-3}
-CONCURRENCY=${CONCURRENCY:-4}
-HG_PORT=${HG_PORT:-19287}
 source "$(dirname "$0")/common.sh"
+settings SERIES=10000 HOURS=2 ROUNDS=3 CONCURRENCY=4 HG_PORT=19287
 BINS=${BINS:-$bin}
 
 GRACEFUL=${GRACEFUL:-0}

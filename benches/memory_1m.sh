@@ -11,14 +11,8 @@
 #   SKIP_BUILD=1 SERIES=1000000 SCRAPES=3 benches/memory_1m.sh
 #   SKIP_BUILD=1 SERIES=100000 SCRAPES=20 SYSTEMS="victoriametrics hourglass prometheus" benches/memory_1m.sh
 set -euo pipefail
-SERIES=${SERIES:-1000000}
-SCRAPES=${SCRAPES:-3}
-CONCURRENCY=${CONCURRENCY:-4}
-SYSTEMS=${SYSTEMS:-"victoriametrics hourglass"}
-HG_PORT=${HG_PORT:-19211}
-PROM_PORT=${PROM_PORT:-19091}
-VM_PORT=${VM_PORT:-19411}
 source "$(dirname "$0")/common.sh"
+settings SERIES=1000000 SCRAPES=3 CONCURRENCY=4 'SYSTEMS=victoriametrics hourglass' HG_PORT=19211 PROM_PORT=19091 VM_PORT=19411
 # No self-scrape: like the others, Hourglass stores only the stream.
 export HOURGLASS_NO_SELF_SCRAPE=true
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }

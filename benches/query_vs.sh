@@ -27,15 +27,8 @@
 # PERF=FILE records Hourglass's stacks (`perf record -g`) while the suite
 # runs, into FILE.
 set -euo pipefail
-SERIES=${SERIES:-10000}
-HOURS=${HOURS:-2}
-RUNS=${RUNS:-5}
-PARTS=${PARTS:-0}
-CONCURRENCY=${CONCURRENCY:-4}
-HG_PORT=${HG_PORT:-19231}
-PROM_PORT=${PROM_PORT:-19093}
-VM_PORT=${VM_PORT:-19429}
 source "$(dirname "$0")/common.sh"
+settings SERIES=10000 HOURS=2 RUNS=5 PARTS=0 CONCURRENCY=4 HG_PORT=19231 PROM_PORT=19093 VM_PORT=19429
 
 stream_span "$HOURS" "${SCRAPES:-}"
 gen=(--series "$SERIES" --scrapes "$scrapes" --concurrency "$CONCURRENCY" --start-ms "$start_ms")

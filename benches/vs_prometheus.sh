@@ -7,13 +7,9 @@
 #
 #   SERIES=20000 SCRAPES=960 CONCURRENCY=8 JITTER_MS=0 benches/vs_prometheus.sh
 set -euo pipefail
-SERIES=${SERIES:-20000}
-SCRAPES=${SCRAPES:-960}          # 960 × 15 s = 4 h: Prometheus cuts a block after 3 h
-CONCURRENCY=${CONCURRENCY:-8}
-JITTER_MS=${JITTER_MS:-0}
-HG_PORT=${HG_PORT:-19201}
-PROM_PORT=${PROM_PORT:-19090}
 source "$(dirname "$0")/common.sh"
+# 960 scrapes × 15 s = 4 h: Prometheus cuts a block after 3 h.
+settings SERIES=20000 SCRAPES=960 CONCURRENCY=8 JITTER_MS=0 HG_PORT=19201 PROM_PORT=19090
 
 # Four hours ending an hour ago, aligned to the hour, the same for both.
 now_s=$(date +%s)

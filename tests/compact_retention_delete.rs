@@ -66,13 +66,17 @@ fn post_form(server: &Server, path: &str, form: &str) -> Response {
     server.post(path, &[FORM], form.as_bytes())
 }
 
+/// A config file in `dir` whose one retention rule keeps the series of
+/// job `debug` for `keep`; returns its path.
+fn debug_kept_for(dir: &Path, keep: &str) -> String {
+    let rule = format!("[[retention]]\nmatch = '{{job=\"debug\"}}'\nkeep = \"{keep}\"\n");
+    config_file(dir, &rule)
+}
+
 #[test]
 fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
-        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1d\"\n",
-    );
+    let cfg = debug_kept_for(tmp.path(), "1d");
     let data = tmp.path().join("data");
     let flags = [
         "--config",
@@ -299,10 +303,7 @@ fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition
 #[test]
 fn a_retention_rule_hides_head_samples_older_than_its_keep_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config_file(
-        tmp.path(),
-        "[[retention]]\nmatch = '{job=\"debug\"}'\nkeep = \"1h\"\n",
-    );
+    let cfg = debug_kept_for(tmp.path(), "1h");
     // Written before the rule is in force (with it, ingest refuses what
     // it would remove); replayed into the head at the restart.
     let flags = ["--config", cfg.as_str(), "--persist-interval", "1h"];

@@ -12,7 +12,7 @@
 mod common;
 
 use common::cli::parts_bytes;
-use common::query::{enc, query_at};
+use common::query::{query_at, warnings_at};
 use common::*;
 use hourglass_storage::Sample;
 use std::path::Path;
@@ -146,12 +146,6 @@ fn answers(server: &Server, t_s: f64) -> Vec<Vec<(common::query::Labels, f64)>> 
         .collect()
 }
 
-fn warnings(server: &Server, q: &str, t_s: f64) -> String {
-    let r = server.get(&format!("/api/v1/query?query={}&time={t_s}", enc(q)));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["warnings"].to_string()
-}
-
 #[test]
 fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error() {
     let tmp = tempfile::tempdir().unwrap();
@@ -214,9 +208,9 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
         println!("{q}: worst relative error {worst:.2e}");
         assert!(worst <= tolerance(q), "{q}: {r:?} vs {g:?}");
     }
-    let w = warnings(&server, "max_over_time(g{job=\"node\"}[1h])", t_s);
+    let w = warnings_at(&server, "max_over_time(g{job=\"node\"}[1h])", t_s);
     assert!(w.contains("downsampled to 5m"), "{w}");
-    let w = warnings(&server, "max_over_time(g{job=\"db\"}[1h])", t_s);
+    let w = warnings_at(&server, "max_over_time(g{job=\"db\"}[1h])", t_s);
     assert!(!w.contains("downsampled"), "raw series: no warning: {w}");
     let (clean, _) = server.terminate();
     assert!(clean);
@@ -243,7 +237,7 @@ fn a_downsampling_tier_shrinks_old_days_and_queries_stay_within_the_stated_error
     assert!(ok, "{out}\n{err}");
     println!("{out}");
     let server = Server::start(&data, &with_cfg);
-    let w = warnings(&server, "max_over_time(g{job=\"node\"}[1h])", t_s);
+    let w = warnings_at(&server, "max_over_time(g{job=\"node\"}[1h])", t_s);
     assert!(w.contains("downsampled to 1h"), "{w}");
     assert_eq!(
         query_at(&server, hourly, Some(th_s)),

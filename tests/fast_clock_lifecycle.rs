@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::query::{enc, query_at};
+use common::query::{query_at, warnings_at};
 use common::*;
 use hourglass_storage::Sample;
 use std::path::Path;
@@ -117,13 +117,6 @@ fn count(server: &Server, q: &str, t: i64) -> Vec<f64> {
         .collect()
 }
 
-fn warnings(server: &Server, q: &str, t: i64) -> String {
-    let path = format!("/api/v1/query?query={}&time={}", enc(q), t as f64 / 1000.0);
-    let r = server.get(&path);
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["warnings"].to_string()
-}
-
 #[test]
 fn a_fast_clock_server_downsamples_and_expires_days_as_they_pass_and_frees_their_bytes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -224,9 +217,9 @@ fn a_fast_clock_server_downsamples_and_expires_days_as_they_pass_and_frees_their
         || day_partition(&data, day4).is_some_and(|p| p.1),
     );
     assert_eq!(count(&server, node, t), [240.0, 240.0], "count stays exact");
-    let w = warnings(&server, node, t);
+    let w = warnings_at(&server, node, t as f64 / 1000.0);
     assert!(w.contains("downsampled to 5m"), "{w}");
-    assert!(!warnings(&server, node, at(DAY)).contains("downsampled"));
+    assert!(!warnings_at(&server, node, at(DAY) as f64 / 1000.0).contains("downsampled"));
     // max is exact over whole intervals; the counter's increase too.
     let max = "max_over_time(g{job=\"node\",instance=\"a\"}[1h])";
     let want = ((t - HOUR + 1 - t0).div_euclid(STEP) + 1..=(t - t0).div_euclid(STEP))

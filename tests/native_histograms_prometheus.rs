@@ -58,18 +58,17 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
             t - 5.0
         )
     };
+    // The same request of both servers: (Prometheus's answer, ours).
+    let both = |path: String| (get_json(prom, &path), get_json(ours, &path));
     for q in [
         "histogram_count(rpc_duration_seconds)",
         "histogram_sum(rpc_duration_seconds)",
         "histogram_count(rate(rpc_duration_seconds[1m]))",
         "histogram_sum(sum(rate(rpc_duration_seconds[1m])))",
     ] {
-        assert_same(
-            q,
-            &get_json(prom, &instant(q)),
-            &get_json(ours, &instant(q)),
-        );
-        assert_same(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
+        for (theirs, ours) in [both(instant(q)), both(range(q))] {
+            assert_same(q, &theirs, &ours);
+        }
     }
     // Inside a bucket, Prometheus 2.42 interpolates linearly; Prometheus 3
     // (which Hourglass follows) exponentially for exponential buckets. Both
@@ -83,18 +82,9 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "histogram_fraction(0.01, 0.1, rpc_duration_seconds)",
     ] {
         let rel = 2f64.powf(1.0 / 8.0) - 1.0;
-        assert_same_within(
-            q,
-            &get_json(prom, &instant(q)),
-            &get_json(ours, &instant(q)),
-            rel,
-        );
-        assert_same_within(
-            q,
-            &get_json(prom, &range(q)),
-            &get_json(ours, &range(q)),
-            rel,
-        );
+        for (theirs, ours) in [both(instant(q)), both(range(q))] {
+            assert_same_within(q, &theirs, &ours, rel);
+        }
     }
     for q in [
         "rpc_duration_seconds[15s]",
@@ -103,17 +93,15 @@ fn prometheus_scrapes_protobuf_native_histograms_remote_writes_them_and_both_ans
         "rate(rpc_duration_seconds[1m])",
         "increase(rpc_duration_seconds[20s])",
     ] {
-        assert_same_histograms(
-            q,
-            &get_json(prom, &instant(q)),
-            &get_json(ours, &instant(q)),
-        );
+        let (theirs, ours) = both(instant(q));
+        assert_same_histograms(q, &theirs, &ours);
     }
     for q in [
         "sum(rate(rpc_duration_seconds[1m]))",
         "rpc_duration_seconds",
     ] {
-        assert_same_histograms(q, &get_json(prom, &range(q)), &get_json(ours, &range(q)));
+        let (theirs, ours) = both(range(q));
+        assert_same_histograms(q, &theirs, &ours);
     }
 }
 

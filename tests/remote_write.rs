@@ -286,18 +286,9 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     );
     let r = server.post("/api/v1/write", &V2_HEADERS, &compress(&e.finish()));
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Samples-Written"),
-        Some("3")
-    );
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Histograms-Written"),
-        Some("0")
-    );
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Exemplars-Written"),
-        Some("0")
-    );
+    assert_eq!(written(&r, "Samples"), Some("3"));
+    assert_eq!(written(&r, "Histograms"), Some("0"));
+    assert_eq!(written(&r, "Exemplars"), Some("0"));
     // The injected zero at the start timestamp makes the first increase
     // visible: 9 over the 45 s from start to the last sample.
     let q: String = form_urlencoded::byte_serialize(b"increase(jobs_total[1m])").collect();
@@ -319,10 +310,7 @@ fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     // Damage: still the headers, and a 400.
     let bad = server.post("/api/v1/write", &V2_HEADERS, &compress(b"\x22\x01x"));
     assert_eq!(bad.status, 400, "{}", bad.text());
-    assert_eq!(
-        bad.header("X-Prometheus-Remote-Write-Samples-Written"),
-        Some("0")
-    );
+    assert_eq!(written(&bad, "Samples"), Some("0"));
 }
 
 #[test]

@@ -148,14 +148,8 @@ fn remote_write_2_stores_histograms_reports_them_written_and_reduces_high_schema
     );
     let r = remote_write_v2(&server, &e.finish());
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Histograms-Written"),
-        Some("6")
-    );
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Samples-Written"),
-        Some("0")
-    );
+    assert_eq!(written(&r, "Histograms"), Some("6"));
+    assert_eq!(written(&r, "Samples"), Some("0"));
     let (ok, _) = server.terminate();
     assert!(ok);
     same(&stored(tmp.path(), "rpc_seconds"), &to_float(&ints));
@@ -189,10 +183,7 @@ fn remote_write_2_histogram_start_timestamps_add_an_empty_histogram_only_with_th
         let r = remote_write_v2(&server, &batch(1, 3, start));
         assert_eq!(r.status, 204, "{}", r.text());
         // The zero is not counted as written.
-        assert_eq!(
-            r.header("X-Prometheus-Remote-Write-Histograms-Written"),
-            Some("3")
-        );
+        assert_eq!(written(&r, "Histograms"), Some("3"));
         // A start inside what is stored adds nothing.
         let r = remote_write_v2(&server, &batch(4, 4, t0 + 20_000));
         assert_eq!(r.status, 204, "{}", r.text());

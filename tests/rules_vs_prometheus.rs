@@ -88,7 +88,9 @@ fn rule_view(addr: SocketAddr) -> Vec<Value> {
     out
 }
 
-fn write_both(prom: SocketAddr, ours: &Server, values: &[(&str, f64)]) {
+/// Writes `values` of `x` to both; returns when it started.
+fn write_both(prom: SocketAddr, ours: &Server, values: &[(&str, f64)]) -> Instant {
+    let started = Instant::now();
     let t = now_ms();
     let series: Vec<Series<'_>> = values
         .iter()
@@ -104,9 +106,20 @@ fn write_both(prom: SocketAddr, ours: &Server, values: &[(&str, f64)]) {
     assert_eq!(r.status, 204, "prometheus: {}", r.text());
     let r = post_write(ours, &V1_HEADERS, None, &body);
     assert_eq!(r.status, 204, "hourglass: {}", r.text());
+    started
 }
 
-fn compare(prom: SocketAddr, ours: &Server, when: &str) {
+/// Waits until `after_ms` past `start`, asks both the same, and returns
+/// our rules view.
+fn compare_at(
+    prom: SocketAddr,
+    ours: &Server,
+    start: Instant,
+    after_ms: u64,
+    when: &str,
+) -> Vec<Value> {
+    let at = start + Duration::from_millis(after_ms);
+    std::thread::sleep(at.saturating_duration_since(Instant::now()));
     for q in [
         "job:x:sum",
         "job:x:max_ratio",
@@ -115,15 +128,9 @@ fn compare(prom: SocketAddr, ours: &Server, when: &str) {
     ] {
         assert_eq!(vector(prom, q), vector(ours.addr, q), "{when}: {q}");
     }
-    assert_eq!(
-        rule_view(prom),
-        rule_view(ours.addr),
-        "{when}: /api/v1/rules"
-    );
-}
-
-fn sleep_until(t: Instant) {
-    std::thread::sleep(t.saturating_duration_since(Instant::now()));
+    let view = rule_view(ours.addr);
+    assert_eq!(rule_view(prom), view, "{when}: /api/v1/rules");
+    view
 }
 
 #[test]
@@ -149,28 +156,21 @@ fn prometheus_and_hourglass_record_and_alert_alike_on_the_same_rule_file() {
     std::thread::sleep(Duration::from_secs(3));
 
     // Phase 1: one series above 3: pending, then firing after 3 s.
-    let t0 = Instant::now();
-    write_both(prom, &ours, &[("1", 1.0), ("2", 4.5)]);
-    sleep_until(t0 + Duration::from_millis(2000));
-    compare(prom, &ours, "phase 1, pending");
-    let view = rule_view(ours.addr);
+    let t0 = write_both(prom, &ours, &[("1", 1.0), ("2", 4.5)]);
+    let view = compare_at(prom, &ours, t0, 2000, "phase 1, pending");
     assert_eq!(view[2]["state"], "pending", "{view:?}");
     assert_eq!(
         view[2]["alerts"][0]["annotations"]["summary"], "2 at 4.5 (4.5)",
         "{view:?}"
     );
-    sleep_until(t0 + Duration::from_millis(6000));
-    compare(prom, &ours, "phase 1, firing");
-    assert_eq!(rule_view(ours.addr)[2]["state"], "firing");
+    let view = compare_at(prom, &ours, t0, 6000, "phase 1, firing");
+    assert_eq!(view[2]["state"], "firing");
     assert_eq!(vector(ours.addr, "ALERTS").len(), 1);
 
     // Phase 2: the sum drops below 5 and x stays under 3: XHigh resolves,
     // SumLow fires at once.
-    let t1 = Instant::now();
-    write_both(prom, &ours, &[("1", 1.0), ("2", 2.0)]);
-    sleep_until(t1 + Duration::from_millis(2500));
-    compare(prom, &ours, "phase 2, resolved");
-    let view = rule_view(ours.addr);
+    let t1 = write_both(prom, &ours, &[("1", 1.0), ("2", 2.0)]);
+    let view = compare_at(prom, &ours, t1, 2500, "phase 2, resolved");
     assert_eq!(view[2]["state"], "inactive", "{view:?}");
     assert_eq!(view[3]["state"], "firing", "{view:?}");
     assert_eq!(

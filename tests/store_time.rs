@@ -226,10 +226,7 @@ fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
         &[(Sample::new(last, 1170.0), t0 + 2 * MIN)],
     );
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Samples-Written"),
-        Some("1")
-    );
+    assert_eq!(written(&r, "Samples"), Some("1"));
     let inc = query_at(
         &server,
         "increase(jobs_total[5m])",
@@ -256,10 +253,7 @@ fn start_timestamps_insert_no_zero_without_created_timestamp_zero_ingestion() {
         .collect();
     let r = write_counter_v2(&server, "jobs_total", "batch", &samples);
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(
-        r.header("X-Prometheus-Remote-Write-Samples-Written"),
-        Some("4")
-    );
+    assert_eq!(written(&r, "Samples"), Some("4"));
     // Off by default, as in Prometheus: the four samples and nothing else.
     let n = query_at(
         &server,

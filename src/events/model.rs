@@ -232,19 +232,13 @@ impl Filter {
             match field {
                 "source_id" => push(&mut self.source_id, v.to_string(), "source_id")?,
                 "collection_method" => {
-                    let m = Method::parse(v).ok_or_else(|| FilterError::BadValue {
-                        field: "collection_method",
-                        value: v.to_string(),
-                        expected: "PULL_SCRAPING, PUSH_GATEWAY, STREAMING, BATCH_UPLOAD",
-                    })?;
+                    let expected = "PULL_SCRAPING, PUSH_GATEWAY, STREAMING, BATCH_UPLOAD";
+                    let m = known(Method::parse(v), "collection_method", v, expected)?;
                     push(&mut self.collection_method, m, "collection_method")?;
                 }
                 "target_health" => {
-                    let h = Health::parse(v).ok_or_else(|| FilterError::BadValue {
-                        field: "target_health",
-                        value: v.to_string(),
-                        expected: "healthy, unhealthy, unknown",
-                    })?;
+                    let expected = "healthy, unhealthy, unknown";
+                    let h = known(Health::parse(v), "target_health", v, expected)?;
                     push(&mut self.target_health, h, "target_health")?;
                 }
                 other => return Err(FilterError::UnknownField(other.to_string())),
@@ -260,6 +254,21 @@ impl Filter {
                 || self.collection_method.contains(&c.collection_method))
             && (self.target_health.is_empty() || self.target_health.contains(&c.target_health))
     }
+}
+
+/// `parsed`, or the error naming `field`, the `value` given and the values
+/// it takes.
+fn known<T>(
+    parsed: Option<T>,
+    field: &'static str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, FilterError> {
+    parsed.ok_or_else(|| FilterError::BadValue {
+        field,
+        value: value.to_string(),
+        expected,
+    })
 }
 
 fn push<T: PartialEq>(list: &mut Vec<T>, v: T, field: &'static str) -> Result<(), FilterError> {

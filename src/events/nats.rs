@@ -89,6 +89,27 @@ pub fn host_port(url: &str) -> Result<String, String> {
     Ok(rest.to_string())
 }
 
+/// Awaits `io` for at most `after`: its output, or the error naming `addr`
+/// and `what` was awaited.
+async fn within<T>(
+    addr: &str,
+    after: Duration,
+    what: &'static str,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, NatsError> {
+    match tokio::time::timeout(after, io).await {
+        Err(_) => Err(NatsError::Timeout {
+            addr: addr.to_string(),
+            after,
+            what,
+        }),
+        Ok(done) => done.map_err(|source| NatsError::Io {
+            addr: addr.to_string(),
+            source,
+        }),
+    }
+}
+
 impl Conn {
     /// Connects, logs in and subscribes to a fresh reply inbox.
     pub async fn connect(url: &str, login: &Login, timeout: Duration) -> Result<Conn, NatsError> {
@@ -100,14 +121,7 @@ impl Conn {
             addr: addr.clone(),
             source,
         };
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
-            .await
-            .map_err(|_| NatsError::Timeout {
-                addr: addr.clone(),
-                after: timeout,
-                what: "connect",
-            })?
-            .map_err(io)?;
+        let stream = within(&addr, timeout, "connect", TcpStream::connect(&addr)).await?;
         let _ = stream.set_nodelay(true);
         let (r, w) = stream.into_split();
         let mut c = Conn {
@@ -162,18 +176,14 @@ impl Conn {
 
     async fn line(&mut self, timeout: Duration) -> Result<String, NatsError> {
         let mut buf = Vec::new();
-        let read = async {
-            let mut r = (&mut self.reader).take(MAX_LINE as u64);
-            r.read_until(b'\n', &mut buf).await
-        };
-        let n = tokio::time::timeout(timeout, read)
-            .await
-            .map_err(|_| NatsError::Timeout {
-                addr: self.addr.clone(),
-                after: timeout,
-                what: "a reply",
-            })?
-            .map_err(|e| self.io(e))?;
+        let mut r = (&mut self.reader).take(MAX_LINE as u64);
+        let n = within(
+            &self.addr,
+            timeout,
+            "a reply",
+            r.read_until(b'\n', &mut buf),
+        )
+        .await?;
         if n == 0 || !buf.ends_with(b"\n") {
             return Err(self.protocol("connection closed".into()));
         }
@@ -267,14 +277,8 @@ impl Conn {
             return Err(self.protocol(format!("header longer than message in {args:?}")));
         }
         let mut buf = vec![0u8; total + 2];
-        tokio::time::timeout(timeout, self.reader.read_exact(&mut buf))
-            .await
-            .map_err(|_| NatsError::Timeout {
-                addr: self.addr.clone(),
-                after: timeout,
-                what: "a message body",
-            })?
-            .map_err(|e| self.io(e))?;
+        let body = self.reader.read_exact(&mut buf);
+        within(&self.addr, timeout, "a message body", body).await?;
         buf.truncate(total);
         let status = if headers {
             let head = String::from_utf8_lossy(&buf[..hlen]);

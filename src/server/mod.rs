@@ -12,6 +12,7 @@ mod http_metrics;
 pub(crate) mod inflight;
 pub(crate) mod request_body;
 mod request_target;
+mod write_through;
 #[doc(hidden)]
 pub use request_target::fuzz_request_target;
 

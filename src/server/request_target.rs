@@ -11,6 +11,7 @@
 //! head) switches it to passing bytes through untouched, where hyper
 //! judges them as before.
 
+use super::write_through::write_through;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -314,33 +315,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for LenientTargets<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for LenientTargets<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    write_through!(inner);
 }
 
 /// Fuzz body: any bytes, in any split, give the same rewriting, only
@@ -350,38 +325,27 @@ pub fn fuzz_request_target(data: &[u8]) {
     let Some((&split, data)) = data.split_first() else {
         return;
     };
-    let run = |piece: usize| {
-        let mut s = Scanner::new();
-        let mut out = Vec::new();
-        for chunk in data.chunks(piece.max(1)) {
-            match s.feed(chunk) {
-                Some(r) => out.extend_from_slice(&r),
-                None => out.extend_from_slice(chunk),
-            }
+    let whole = scan(data, data.len());
+    assert_eq!(whole, scan(data, usize::from(split)), "split at {split}");
+    assert!(whole.len() >= data.len() && (whole.len() - data.len()).is_multiple_of(2));
+}
+
+/// Feeds `input` in pieces of `piece` bytes and joins what comes out.
+fn scan(input: &[u8], piece: usize) -> Vec<u8> {
+    let mut s = Scanner::new();
+    let mut out = Vec::new();
+    for chunk in input.chunks(piece.max(1)) {
+        match s.feed(chunk) {
+            Some(r) => out.extend_from_slice(&r),
+            None => out.extend_from_slice(chunk),
         }
-        out
-    };
-    let whole = run(data.len());
-    assert_eq!(whole, run(usize::from(split)), "split at {split}");
-    assert!(whole.len() >= data.len() && (whole.len() - data.len()) % 2 == 0);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Feeds `input` in pieces of `piece` bytes and joins what comes out.
-    fn scan(input: &[u8], piece: usize) -> Vec<u8> {
-        let mut s = Scanner::new();
-        let mut out = Vec::new();
-        for chunk in input.chunks(piece.max(1)) {
-            match s.feed(chunk) {
-                Some(r) => out.extend_from_slice(&r),
-                None => out.extend_from_slice(chunk),
-            }
-        }
-        out
-    }
 
     #[test]
     fn an_unencoded_query_is_percent_encoded_in_the_target_only() {

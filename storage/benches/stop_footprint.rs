@@ -23,6 +23,7 @@
 mod support;
 
 use hourglass_storage::chunk::{self, ColdEncoder};
+use hourglass_storage::synthetic_host::{HostSeries, Shape, host_series};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::path::Path;
 use support::Rng;
@@ -31,129 +32,26 @@ const H: i64 = 3_600_000;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 const STEP: i64 = 15_000;
 
-#[derive(Clone, Copy)]
-enum Shape {
-    Counter,
-    Gauge,
-    Constant,
-    IntCounter,
-    Bytes,
-}
-
+/// One series of a host, as `hourglass bench ingest` builds it, with its
+/// labels made once.
 struct Series {
     labels: Labels,
-    shape: Shape,
-    value: f64,
+    spec: HostSeries,
 }
 
-/// One host's 100 series, as `hourglass bench ingest` builds them.
 fn host(h: usize, rng: &mut Rng, all_moving: bool) -> Vec<Series> {
-    let instance = format!("10.{}.{}.{}:9100", h / 65536 % 256, h / 256 % 256, h % 256);
-    let mut out = Vec::with_capacity(100);
-    let mut push = |name: &str, extra: &[(&str, &str)], shape: Shape, value: f64| {
-        let mut pairs = vec![
-            ("__name__", name),
-            ("instance", instance.as_str()),
-            ("job", "node"),
-        ];
-        pairs.extend_from_slice(extra);
-        let shape = match shape {
-            Shape::Constant if all_moving => Shape::Gauge,
-            s => s,
-        };
-        out.push(Series {
-            labels: Labels::from_pairs(pairs),
-            shape,
-            value,
-        });
-    };
-    for cpu in 0..8 {
-        let cpu = cpu.to_string();
-        for mode in [
-            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-        ] {
-            let v = (rng.next() % 100_000_000) as f64 / 100.0;
-            push(
-                "node_cpu_seconds_total",
-                &[("cpu", &cpu), ("mode", mode)],
-                Shape::Counter,
-                v,
-            );
-        }
-    }
-    for m in [
-        "MemTotal",
-        "MemFree",
-        "MemAvailable",
-        "Buffers",
-        "Cached",
-        "SwapTotal",
-        "SwapFree",
-        "Active",
-        "Inactive",
-        "Dirty",
-        "Writeback",
-        "Slab",
-    ] {
-        let shape = if m.ends_with("Total") {
-            Shape::Constant
-        } else {
-            Shape::Bytes
-        };
-        let v = ((rng.next() % (16 << 20)) * 4096) as f64;
-        push(&format!("node_memory_{m}_bytes"), &[], shape, v);
-    }
-    for l in ["node_load1", "node_load5", "node_load15"] {
-        let v = (rng.next() % 400) as f64 / 100.0;
-        push(l, &[], Shape::Gauge, v);
-    }
-    for (dev, mount) in [("sda1", "/"), ("sda2", "/var"), ("sdb1", "/data")] {
-        for m in [
-            "node_filesystem_avail_bytes",
-            "node_filesystem_size_bytes",
-            "node_filesystem_files_free",
-        ] {
-            let shape = if m.contains("size") {
-                Shape::Constant
-            } else {
-                Shape::Bytes
-            };
-            let v = ((rng.next() % (1 << 28)) * 4096) as f64;
-            push(
-                m,
-                &[("device", dev), ("mountpoint", mount), ("fstype", "ext4")],
-                shape,
-                v,
-            );
-        }
-    }
-    for dev in ["eth0", "eth1", "lo"] {
-        for m in [
-            "node_network_receive_bytes_total",
-            "node_network_transmit_bytes_total",
-            "node_network_receive_packets_total",
-            "node_network_transmit_packets_total",
-        ] {
-            let v = (rng.next() % 1_000_000_000) as f64;
-            push(m, &[("device", dev)], Shape::IntCounter, v);
-        }
-    }
-    out.truncate(100);
-    out
-}
-
-fn advance(s: &mut Series, rng: &mut Rng) {
-    let r = rng.next();
-    s.value = match s.shape {
-        Shape::Counter => ((s.value + (r % 1000) as f64 / 100.0) * 100.0).round() / 100.0,
-        Shape::Gauge => {
-            let d = (r % 1_000_001) as f64 / 1e6 - 0.5;
-            ((s.value + d * 10.0) * 100.0).round() / 100.0
-        }
-        Shape::Constant => s.value,
-        Shape::IntCounter => s.value + (r % 100_000) as f64,
-        Shape::Bytes => (s.value + ((r % 65) as f64 - 32.0) * 4096.0).max(0.0),
-    };
+    host_series(h, rng)
+        .into_iter()
+        .map(|mut spec| {
+            if all_moving && spec.shape == Shape::Constant {
+                spec.shape = Shape::Gauge;
+            }
+            Series {
+                labels: Labels::from_pairs(spec.labels.iter().map(|(n, v)| (n, v))),
+                spec,
+            }
+        })
+        .collect()
 }
 
 /// CPU time of this thread so far, in ns (`/proc/thread-self/schedstat`).
@@ -200,7 +98,7 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
         let c0 = thread_cpu_ns();
         let mut b = WriteBatch::new();
         for s in &mut series {
-            advance(s, &mut rng);
+            s.spec.advance(&mut rng);
             let j = if jitter {
                 (rng.next() % 7) as i64 - 3
             } else {
@@ -208,7 +106,7 @@ fn run(name: &str, n: usize, hours: i64, jitter: bool) {
             };
             b.push(
                 s.labels.clone(),
-                vec![Sample::new(T0 + k * STEP + j, s.value)],
+                vec![Sample::new(T0 + k * STEP + j, s.spec.value)],
             );
         }
         if k >= scrapes - H / STEP {

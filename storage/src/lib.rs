@@ -40,6 +40,7 @@ mod series_order;
 mod snapshot;
 mod storage;
 mod storage_querier;
+pub mod synthetic_host;
 pub mod tap;
 pub mod tombstones;
 

@@ -6,11 +6,9 @@
 
 mod common;
 
-use common::{Model, TestClock, dump};
+use common::{Model, TestClock, clocked_options, dump, eq, store_at};
 use hourglass_storage::compact::CompactOptions;
-use hourglass_storage::{
-    Labels, MatchOp, Matcher, Options, Querier, RetentionRule, Sample, Storage, WriteBatch,
-};
+use hourglass_storage::{Labels, Querier, RetentionRule, Sample, Storage, WriteBatch};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,22 +16,8 @@ use std::path::Path;
 const H: i64 = 3_600_000;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 
-/// Options with the wall clock `clock`.
-fn opts(rules: Vec<RetentionRule>, retention_ms: Option<i64>, clock: &TestClock) -> Options {
-    let mut o = Options::default();
-    o.head.clock = clock.clock();
-    o.head.ooo_window_ms = 10 * 60_000;
-    o.head.retention_ms = retention_ms;
-    o.retention_rules = rules;
-    o
-}
-
 fn lbl(job: &str, inst: &str) -> Labels {
     Labels::from_pairs([("__name__", "m"), ("instance", inst), ("job", job)])
-}
-
-fn eq(n: &str, v: &str) -> Matcher {
-    Matcher::new(MatchOp::Equal, n, v).unwrap()
 }
 
 fn parts_bytes(dir: &Path) -> u64 {
@@ -77,9 +61,7 @@ fn label_values(st: &Storage, name: &str) -> Vec<String> {
 
 #[test]
 fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(T0);
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let (dir, clock, st) = store_at(T0);
     fill(&st, &clock, 10, 4);
     let before = dump(&st);
     let bytes_before = parts_bytes(dir.path());
@@ -106,7 +88,7 @@ fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
     assert_eq!(dump(&st), want, "hidden at once, head and partitions");
     // Survives a restart.
     st.close().unwrap();
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
     assert_eq!(dump(&st), want);
     assert!(
         label_values(&st, "instance").contains(&"h3".to_string()),
@@ -136,7 +118,7 @@ fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
     st.close().unwrap();
     assert!(
         !dir.path().join("tombstones").exists() || {
-            let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+            let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
             st.tombstones().is_empty()
         }
     );
@@ -144,9 +126,7 @@ fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
 
 #[test]
 fn delete_on_an_empty_store_is_harmless() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(T0);
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let (_dir, _clock, st) = store_at(T0);
     assert_eq!(st.delete_series(&[vec![eq("job", "x")]], 0, 10).unwrap(), 0);
     let stats = st.compact(&CompactOptions::default(), &mut |_| {}).unwrap();
     assert_eq!(stats.groups, 0);
@@ -159,9 +139,7 @@ fn delete_on_an_empty_store_is_harmless() {
 
 #[test]
 fn a_damaged_tombstones_file_is_set_aside_not_fatal() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(T0);
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let (dir, clock, st) = store_at(T0);
     fill(&st, &clock, 2, 2);
     st.delete_series(&[vec![eq("job", "debug")]], i64::MIN, i64::MAX)
         .unwrap();
@@ -170,7 +148,7 @@ fn a_damaged_tombstones_file_is_set_aside_not_fatal() {
     let mut b = std::fs::read(&p).unwrap();
     b[10] ^= 0xff;
     std::fs::write(&p, b).unwrap();
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
     assert!(st.tombstones().is_empty());
     assert!(dir.path().join("tombstones.corrupt").exists());
 }
@@ -192,7 +170,7 @@ fn retention_rules_rewrite_partitions_first_match_wins_and_fallback_covers_the_r
         },
     ];
     // Eight hours stored while nothing limited them.
-    let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
     fill(&st, &clock, 5, 8);
     let before = dump(&st);
     let bytes_before = parts_bytes(dir.path());
@@ -209,7 +187,7 @@ fn retention_rules_rewrite_partitions_first_match_wins_and_fallback_covers_the_r
     // Then the rules and a fallback of 3 h: prod is kept 3 h, debug 2 h
     // (the first rule shadows the second). Queries hide what a rule
     // expired at once; the fallback acts on whole partitions.
-    let st = Storage::open(dir.path(), opts(rules, Some(3 * H), &clock)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, rules, Some(3 * H))).unwrap();
     let hidden = dump(&st);
     for (k, v) in before.iter().filter(|(k, _)| k.contains("debug")) {
         assert_eq!(hidden.get(k), Some(&want(k, v)), "{k}");
@@ -266,7 +244,7 @@ proptest! {
     fn compaction_and_deletes_agree_with_a_naive_model(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::at(T0);
-        let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+        let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
         let mut model: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
         let mut step = 0i64;
         let step_ms = 60_000;
@@ -312,7 +290,7 @@ proptest! {
             .collect();
         prop_assert_eq!(&dump(&st), &want);
         st.close().unwrap();
-        let st = Storage::open(dir.path(), opts(vec![], None, &clock)).unwrap();
+        let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
         prop_assert_eq!(&dump(&st), &want);
     }
 }

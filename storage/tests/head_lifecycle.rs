@@ -8,11 +8,9 @@
 
 mod common;
 
-use common::{Model, TestClock, dump};
+use common::{Model, TestClock, clocked_options, dump, eq, store_at};
 use hourglass_storage::compact::CompactOptions;
-use hourglass_storage::{
-    Labels, MatchOp, Matcher, Options, RetentionRule, Sample, Storage, WriteBatch,
-};
+use hourglass_storage::{Labels, RetentionRule, Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -26,19 +24,6 @@ const OOO: i64 = 10 * MIN;
 
 fn lbl(inst: &str) -> Labels {
     Labels::from_pairs([("__name__", "m"), ("instance", inst), ("job", "j")])
-}
-
-fn eq(n: &str, v: &str) -> Matcher {
-    Matcher::new(MatchOp::Equal, n, v).unwrap()
-}
-
-fn opts(clock: &TestClock, rules: Vec<RetentionRule>, retention_ms: Option<i64>) -> Options {
-    let mut o = Options::default();
-    o.head.ooo_window_ms = OOO;
-    o.head.clock = clock.clock();
-    o.head.retention_ms = retention_ms;
-    o.retention_rules = rules;
-    o
 }
 
 /// One sample a minute for series `s0..s{n}` over `[from, to)`, the clock
@@ -77,9 +62,7 @@ fn series_on_disk(dir: &std::path::Path) -> BTreeSet<String> {
 
 #[test]
 fn a_delete_hides_head_samples_at_once_and_the_persist_writes_none_of_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(T0);
-    let st = Storage::open(dir.path(), opts(&clock, vec![], None)).unwrap();
+    let (dir, clock, st) = store_at(T0);
     let mut model = Model::new();
     write(&st, &clock, 4, T0, T0 + 3 * H, &mut model);
     assert!(st.partitions().is_empty(), "all of it is in the head");
@@ -111,7 +94,7 @@ fn a_delete_hides_head_samples_at_once_and_the_persist_writes_none_of_them() {
     );
     assert_eq!(dump(&st), model);
     st.close().unwrap();
-    let st = Storage::open(dir.path(), opts(&clock, vec![], None)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
     assert_eq!(dump(&st), model, "after a restart");
 }
 
@@ -124,7 +107,7 @@ fn a_retention_rule_hides_old_head_samples_and_the_persist_never_writes_them() {
         matchers: vec![eq("instance", "s0")],
         keep_ms: H,
     }];
-    let st = Storage::open(dir.path(), opts(&clock, rules, None)).unwrap();
+    let st = Storage::open(dir.path(), clocked_options(&clock, rules, None)).unwrap();
     let mut model = Model::new();
     write(&st, &clock, 2, T0, T0 + 150 * MIN, &mut model);
     let now = T0 + 149 * MIN;
@@ -144,9 +127,7 @@ fn a_retention_rule_hides_old_head_samples_and_the_persist_never_writes_them() {
 
 #[test]
 fn a_whole_hour_deleted_in_the_head_writes_no_partition() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at(T0);
-    let st = Storage::open(dir.path(), opts(&clock, vec![], None)).unwrap();
+    let (_dir, clock, st) = store_at(T0);
     let mut model = Model::new();
     write(&st, &clock, 2, T0, T0 + 2 * H, &mut model);
     st.delete_series(&[vec![eq("job", "j")]], T0, T0 + H - 1)
@@ -161,8 +142,12 @@ fn a_whole_hour_deleted_in_the_head_writes_no_partition() {
 fn a_delete_acknowledged_survives_a_crash_at_every_step() {
     let data = PathBuf::from("/data");
     let build = |fs: &FaultyFs, clock: &TestClock| -> Model {
-        let st =
-            Storage::open_with_fs(Arc::new(fs.clone()), &data, opts(clock, vec![], None)).unwrap();
+        let st = Storage::open_with_fs(
+            Arc::new(fs.clone()),
+            &data,
+            clocked_options(clock, vec![], None),
+        )
+        .unwrap();
         let mut model = Model::new();
         write(&st, clock, 3, T0, T0 + 90 * MIN, &mut model);
         st.persist().unwrap();
@@ -175,8 +160,12 @@ fn a_delete_acknowledged_survives_a_crash_at_every_step() {
         let fs = FaultyFs::new();
         let clock = TestClock::at(T0);
         let model = build(&fs, &clock);
-        let st =
-            Storage::open_with_fs(Arc::new(fs.clone()), &data, opts(&clock, vec![], None)).unwrap();
+        let st = Storage::open_with_fs(
+            Arc::new(fs.clone()),
+            &data,
+            clocked_options(&clock, vec![], None),
+        )
+        .unwrap();
         fs.crash_after_ops(k);
         let acked = st
             .delete_series(&[vec![eq("instance", "s1")]], i64::MIN, i64::MAX)
@@ -191,8 +180,12 @@ fn a_delete_acknowledged_survives_a_crash_at_every_step() {
             fs.crash();
         }
         fs.restart();
-        let st =
-            Storage::open_with_fs(Arc::new(fs.clone()), &data, opts(&clock, vec![], None)).unwrap();
+        let st = Storage::open_with_fs(
+            Arc::new(fs.clone()),
+            &data,
+            clocked_options(&clock, vec![], None),
+        )
+        .unwrap();
         let got = dump(&st);
         if acked {
             assert_eq!(
@@ -258,7 +251,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::at(T0);
-        let open = || Storage::open(dir.path(), opts(&clock, rules(), None)).unwrap();
+        let open = || Storage::open(dir.path(), clocked_options(&clock, rules(), None)).unwrap();
         let mut st = open();
         let mut model = Model::new();
         let mut now = T0;

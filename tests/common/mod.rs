@@ -35,5 +35,5 @@ pub use text::assert_mentions;
 pub use wait::{wait_for, wait_until};
 pub use write::{
     Series, V1_HEADERS, V2_HEADERS, gzip, now_ms, post_write, remote_write, remote_write_v2,
-    v1_body, write_counter_v2, write_series,
+    v1_body, write_counter_v2, write_series, written,
 };

@@ -124,3 +124,11 @@ pub fn try_metric(server: &Server, line_start: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(line_start).and_then(|r| r.strip_prefix(' ')))
         .and_then(|v| v.parse().ok())
 }
+
+/// The `warnings` of an instant query at `time` (s), as JSON text; the
+/// query must answer 200.
+pub fn warnings_at(server: &Server, promql: &str, time: f64) -> String {
+    let r = server.get(&format!("/api/v1/query?query={}&time={time}", enc(promql)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["warnings"].to_string()
+}

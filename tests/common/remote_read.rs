@@ -67,26 +67,17 @@ pub fn samples_response(body: &[u8]) -> Vec<Decoded> {
         let mut qr = r.message().unwrap();
         let mut series = Decoded::new();
         while let Some((_, _)) = qr.key().unwrap() {
-            let mut ts = qr.message().unwrap();
-            let (mut labels, mut samples) = (Vec::new(), Vec::new());
-            while let Some((f, wt)) = ts.key().unwrap() {
-                match f {
-                    1 => labels.push(label(ts.message().unwrap())),
-                    2 => {
-                        let mut s = ts.message().unwrap();
-                        let (mut t, mut v) = (0i64, 0u64);
-                        while let Some((f, wt)) = s.key().unwrap() {
-                            match f {
-                                1 => v = s.fixed64().unwrap(),
-                                2 => t = s.varint().unwrap() as i64,
-                                _ => s.skip(wt).unwrap(),
-                            }
-                        }
-                        samples.push((t, v));
+            let (labels, samples) = labelled(qr.message().unwrap(), |mut s, samples| {
+                let (mut t, mut v) = (0i64, 0u64);
+                while let Some((f, wt)) = s.key().unwrap() {
+                    match f {
+                        1 => v = s.fixed64().unwrap(),
+                        2 => t = s.varint().unwrap() as i64,
+                        _ => s.skip(wt).unwrap(),
                     }
-                    _ => ts.skip(wt).unwrap(),
                 }
-            }
+                samples.push((t, v));
+            });
             series.insert(labels, samples);
         }
         out.push(series);
@@ -130,29 +121,37 @@ pub fn streamed_response(body: &[u8]) -> (BTreeMap<i64, Decoded>, usize) {
     (out, frames)
 }
 
-fn chunked_series(mut r: Reader<'_>) -> OneSeries {
+fn chunked_series(r: Reader<'_>) -> OneSeries {
+    labelled(r, |mut c, samples| {
+        let (mut min, mut max, mut kind, mut data) = (0i64, 0i64, 0u64, &[][..]);
+        while let Some((f, wt)) = c.key().unwrap() {
+            match f {
+                1 => min = c.varint().unwrap() as i64,
+                2 => max = c.varint().unwrap() as i64,
+                3 => kind = c.varint().unwrap(),
+                4 => data = c.bytes().unwrap(),
+                _ => c.skip(wt).unwrap(),
+            }
+        }
+        assert_eq!(kind, 1, "XOR encoding");
+        let got = xor_decode(data);
+        assert_eq!(got.first().map(|s| s.0), Some(min), "chunk min time");
+        assert_eq!(got.last().map(|s| s.0), Some(max), "chunk max time");
+        samples.extend(got);
+    })
+}
+
+/// A `TimeSeries` or `ChunkedSeries` message: its labels (field 1), and
+/// the samples `item` reads out of each field 2 (a sample or a chunk).
+fn labelled<'a>(
+    mut r: Reader<'a>,
+    mut item: impl FnMut(Reader<'a>, &mut Vec<(i64, u64)>),
+) -> OneSeries {
     let (mut labels, mut samples) = (Vec::new(), Vec::new());
     while let Some((f, wt)) = r.key().unwrap() {
         match f {
             1 => labels.push(label(r.message().unwrap())),
-            2 => {
-                let mut c = r.message().unwrap();
-                let (mut min, mut max, mut kind, mut data) = (0i64, 0i64, 0u64, &[][..]);
-                while let Some((f, wt)) = c.key().unwrap() {
-                    match f {
-                        1 => min = c.varint().unwrap() as i64,
-                        2 => max = c.varint().unwrap() as i64,
-                        3 => kind = c.varint().unwrap(),
-                        4 => data = c.bytes().unwrap(),
-                        _ => c.skip(wt).unwrap(),
-                    }
-                }
-                assert_eq!(kind, 1, "XOR encoding");
-                let got = xor_decode(data);
-                assert_eq!(got.first().map(|s| s.0), Some(min), "chunk min time");
-                assert_eq!(got.last().map(|s| s.0), Some(max), "chunk max time");
-                samples.extend(got);
-            }
+            2 => item(r.message().unwrap(), &mut samples),
             _ => r.skip(wt).unwrap(),
         }
     }

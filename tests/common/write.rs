@@ -10,6 +10,13 @@ pub const V1_HEADERS: [(&str, &str); 3] = [
     ("X-Prometheus-Remote-Write-Version", "0.1.0"),
 ];
 
+/// What a remote-write 2.0 answer says it stored of `kind` (`Samples`,
+/// `Histograms` or `Exemplars`): its `X-Prometheus-Remote-Write-<kind>-Written`
+/// header.
+pub fn written<'r>(r: &'r Response, kind: &str) -> Option<&'r str> {
+    r.header(&format!("X-Prometheus-Remote-Write-{kind}-Written"))
+}
+
 /// The headers of a remote-write 2.0 request.
 pub const V2_HEADERS: [(&str, &str); 3] = [
     (

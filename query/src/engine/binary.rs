@@ -342,24 +342,10 @@ fn push_merged_series(
             out.push(s);
         }
         Some(&idx) => {
-            let dst = &mut out[idx];
-            for k in 0..dst.vals.len() {
-                let (v, h) = (s.vals[k], s.hist(k));
-                if v.is_none() && h.is_none() {
-                    continue;
-                }
-                if dst.vals[k].is_some() || dst.hist(k).is_some() {
-                    return Err(EvalError::MultipleMatches {
-                        reason: "grouping labels must ensure unique matches",
-                    });
-                }
-                dst.vals[k] = v;
-                if let Some(h) = h {
-                    if dst.hists.is_empty() {
-                        dst.hists = vec![None; dst.vals.len()];
-                    }
-                    dst.hists[k] = Some(h.clone());
-                }
+            if !out[idx].absorb(&s) {
+                return Err(EvalError::MultipleMatches {
+                    reason: "grouping labels must ensure unique matches",
+                });
             }
         }
     }
@@ -511,22 +497,32 @@ fn vector_vector(
         }
     }
     let order = |mv: f64, ov: f64| if swapped { (ov, mv) } else { (mv, ov) };
+    // The values of `s` at the steps where the other side has no partner
+    // (`other_here[sig * n + k]` false), each met with the fill value by
+    // `pair`; `None` when there are none.
+    let filled = |s: &GSeries,
+                  sig: usize,
+                  other_here: &[bool],
+                  pair: &dyn Fn(f64) -> (f64, f64)|
+     -> Result<Option<Vec<Option<f64>>>, EvalError> {
+        ctx.check()?;
+        let mut vals = ctx.grid(n)?;
+        for k in 0..n {
+            if let Some(v) = s.vals[k]
+                && !other_here[sig * n + k]
+            {
+                let (l, r) = pair(v);
+                vals[k] = slot(op, l, r, return_bool);
+            }
+        }
+        Ok(vals.iter().any(Option::is_some).then_some(vals))
+    };
     if let Some(fv) = fill.one {
         // A "many" series with no partner at a step meets the fill value.
         let one_here = presence(ctx, &one, &osig, ids.len(), n)?;
         let empty = Labels::default();
         for (i, ms) in many.iter().enumerate() {
-            ctx.check()?;
-            let mut vals = ctx.grid(n)?;
-            for k in 0..n {
-                if let Some(mv) = ms.vals[k]
-                    && !one_here[msig[i] * n + k]
-                {
-                    let (l, r) = order(mv, fv);
-                    vals[k] = slot(op, l, r, return_bool);
-                }
-            }
-            if vals.iter().any(Option::is_some) {
+            if let Some(vals) = filled(ms, msig[i], &one_here, &|mv| order(mv, fv))? {
                 let labels = result_labels_in(ctx, &ms.labels, &empty, m, drop);
                 push_merged(&mut out, &mut by_labels, labels, vals)?;
             }
@@ -537,19 +533,8 @@ fn vector_vector(
         // matching labels.
         let many_here = presence(ctx, &many, &msig, ids.len(), n)?;
         for (j, os) in one.iter().enumerate() {
-            ctx.check()?;
-            let mut vals = ctx.grid(n)?;
-            for k in 0..n {
-                if let Some(ov) = os.vals[k]
-                    && !many_here[osig[j] * n + k]
-                {
-                    let (l, r) = order(fv, ov);
-                    vals[k] = slot(op, l, r, return_bool);
-                }
-            }
-            if vals.iter().any(Option::is_some) {
-                let labels = signature(&os.labels, m);
-                push_merged(&mut out, &mut by_labels, labels, vals)?;
+            if let Some(vals) = filled(os, osig[j], &many_here, &|ov| order(fv, ov))? {
+                push_merged(&mut out, &mut by_labels, signature(&os.labels, m), vals)?;
             }
         }
     }

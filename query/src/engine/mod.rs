@@ -310,12 +310,7 @@ impl Engine {
                         .enumerate()
                         .filter_map(|(k, v)| v.map(|v| Sample::new(grid.t(k), v))),
                 );
-                let histograms = s
-                    .hists
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(k, h)| h.map(|h| (grid.t(k), h)))
-                    .collect();
+                let histograms = grid.timed(s.hists);
                 RangeSeries {
                     points,
                     histograms,

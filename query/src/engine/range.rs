@@ -482,12 +482,7 @@ fn subquery(
             }));
             ctx.release(s.vals.len());
             if s.hists.iter().any(Option::is_some) {
-                let hists = s
-                    .hists
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(k, h)| h.map(|h| (inner.t(k), h)))
-                    .collect();
+                let hists = inner.timed(s.hists);
                 with_hists.push(RawSeries {
                     labels: s.labels.clone(),
                     samples: samples.clone(),

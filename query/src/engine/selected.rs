@@ -131,23 +131,7 @@ fn read<'a>(
     }
 }
 
-/// `f` over every series in parallel, results in input order. Each worker
-/// job gets one sample buffer and one scratch value from `init`.
-pub(crate) fn par_map<S, T, I, F>(
-    ctx: &Ctx,
-    series: Vec<Selected>,
-    init: I,
-    f: F,
-) -> Result<Vec<T>, EvalError>
-where
-    T: Send,
-    I: Fn() -> S + Sync + Send,
-    F: Fn(&mut S, &Labels, &[Sample]) -> Result<T, EvalError> + Sync + Send,
-{
-    par_map_hists(ctx, series, init, |s, labels, smp, _| f(s, labels, smp))
-}
-
-/// [`par_map_hists`] building one grid series per series: `fill` sets
+/// [`par_map`] building one grid series per series: `fill` sets
 /// its `n` floats (`None` where it has no value) and returns its
 /// histograms per step (empty when it has none).
 pub(crate) fn par_grids<F>(
@@ -165,7 +149,7 @@ where
         + Sync
         + Send,
 {
-    par_map_hists(
+    par_map(
         ctx,
         series,
         || (),
@@ -181,8 +165,10 @@ where
     )
 }
 
-/// [`par_map`] handing `f` the series' histogram samples too.
-pub(crate) fn par_map_hists<S, T, I, F>(
+/// `f` over every series in parallel, results in input order: `f` gets the
+/// series' labels, float samples and histogram samples. Each worker job
+/// gets one sample buffer and one scratch value from `init`.
+pub(crate) fn par_map<S, T, I, F>(
     ctx: &Ctx,
     series: Vec<Selected>,
     init: I,
@@ -343,7 +329,7 @@ const CHECK_EVERY: usize = 16;
 
 /// Every series with its samples in a vector of its own.
 pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries>, EvalError> {
-    par_map_hists(
+    par_map(
         ctx,
         series,
         || (),

@@ -80,6 +80,15 @@ impl Grid {
     pub fn times(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.n).map(|k| self.t(k))
     }
+
+    /// The steps of `per_step` that hold a value, with their times.
+    pub fn timed<T>(&self, per_step: Vec<Option<T>>) -> Vec<(i64, T)> {
+        per_step
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, x)| x.map(|x| (self.t(k), x)))
+            .collect()
+    }
 }
 
 /// One series of an instant-vector expression over the whole grid:
@@ -103,6 +112,29 @@ impl GSeries {
     /// The histogram at step `k`, if any.
     pub fn hist(&self, k: usize) -> Option<&FloatHistogram> {
         self.hists.get(k).and_then(Option::as_ref)
+    }
+
+    /// Takes the floats and histograms of `s` (same labels) into this
+    /// series' steps. False at the first step where both have one: the
+    /// series is then partly merged, and the caller raises its error.
+    pub fn absorb(&mut self, s: &GSeries) -> bool {
+        for k in 0..self.vals.len() {
+            let (v, h) = (s.vals.get(k).copied().flatten(), s.hist(k));
+            if v.is_none() && h.is_none() {
+                continue;
+            }
+            if self.vals[k].is_some() || self.hist(k).is_some() {
+                return false;
+            }
+            self.vals[k] = v;
+            if let Some(h) = h {
+                if self.hists.is_empty() {
+                    self.hists = vec![None; self.vals.len()];
+                }
+                self.hists[k] = Some(h.clone());
+            }
+        }
+        true
     }
 }
 
@@ -148,25 +180,10 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Ev
             }
             Some(&i) => {
                 let dst = &mut out[i];
-                let taken =
-                    |dst: &GSeries, k: usize| dst.vals[k].is_some() || dst.hist(k).is_some();
-                for k in 0..dst.vals.len() {
-                    let (v, h) = (s.vals.get(k).copied().flatten(), s.hist(k));
-                    if v.is_none() && h.is_none() {
-                        continue;
-                    }
-                    if taken(dst, k) {
-                        return Err(EvalError::DuplicateLabelset {
-                            labels: dst.labels.to_string(),
-                        });
-                    }
-                    dst.vals[k] = v;
-                    if let Some(h) = h {
-                        if dst.hists.is_empty() {
-                            dst.hists = vec![None; dst.vals.len()];
-                        }
-                        dst.hists[k] = Some(h.clone());
-                    }
+                if !dst.absorb(&s) {
+                    return Err(EvalError::DuplicateLabelset {
+                        labels: dst.labels.to_string(),
+                    });
                 }
             }
         }

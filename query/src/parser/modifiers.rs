@@ -213,13 +213,7 @@ impl<'a> Parser<'a> {
                 ));
             }
         };
-        if slot.is_some() {
-            return Err(ParseError::new(
-                kw.start..end,
-                "align may not be set multiple times",
-            ));
-        }
-        *slot = (ms != 0).then_some(ms);
+        set_once(slot, (ms != 0).then_some(ms), kw.start..end, "align")?;
         node.end = end;
         Ok(node)
     }
@@ -291,13 +285,7 @@ impl<'a> Parser<'a> {
                 ));
             }
         };
-        if slot.is_some() {
-            return Err(ParseError::new(
-                at_tok.start..end,
-                "@ <timestamp> may not be set multiple times",
-            ));
-        }
-        *slot = Some(at);
+        set_once(slot, Some(at), at_tok.start..end, "@ <timestamp>")?;
         node.end = end;
         Ok(node)
     }
@@ -334,4 +322,22 @@ pub(crate) struct Fill {
     pub(crate) left: Option<NumberLiteral>,
     pub(crate) right: Option<NumberLiteral>,
     pub(crate) span: Option<std::ops::Range<usize>>,
+}
+
+/// Sets a modifier's `slot` to `value`, or refuses (at `span`) a modifier
+/// `what` that was set already.
+fn set_once<T>(
+    slot: &mut Option<T>,
+    value: Option<T>,
+    span: std::ops::Range<usize>,
+    what: &str,
+) -> PResult<()> {
+    if slot.is_some() {
+        return Err(ParseError::new(
+            span,
+            format!("{what} may not be set multiple times"),
+        ));
+    }
+    *slot = value;
+    Ok(())
 }

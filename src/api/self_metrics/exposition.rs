@@ -6,6 +6,8 @@
 use hourglass_query::prom_text::{Quoting, exposition_float, plain_float, write_quoted};
 use hourglass_wal::histogram::Snapshot;
 use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// An exposition being written.
 pub(super) struct Exposition(pub(super) String);
@@ -58,6 +60,13 @@ impl Exposition {
         self.sample(name, &[], value);
     }
 
+    /// One unlabelled counter family per row `(name, help, count)`.
+    pub(super) fn counters(&mut self, rows: &[(&str, &str, &AtomicU64)]) {
+        for &(name, help, count) in rows {
+            self.single(name, "counter", help, count.load(Relaxed) as f64);
+        }
+    }
+
     /// One histogram of the family `name` (declared with
     /// [`Exposition::family`] and kind `histogram`): a `_bucket` line per
     /// bound, `le` last and spelled as Prometheus normalises it (`0.005`,
@@ -96,6 +105,18 @@ mod tests {
         assert_eq!(
             e.0,
             "# HELP m Help.\n# TYPE m gauge\nm{sink=\"nats\"} 1\nm{sink=\"kafka\"} 2.5\n"
+        );
+    }
+
+    #[test]
+    fn counters_are_one_family_each_with_their_current_count() {
+        let mut e = Exposition(String::new());
+        let (a, b) = (AtomicU64::new(3), AtomicU64::new(0));
+        e.counters(&[("a_total", "As.", &a), ("b_total", "Bs.", &b)]);
+        assert_eq!(
+            e.0,
+            "# HELP a_total As.\n# TYPE a_total counter\na_total 3\n\
+             # HELP b_total Bs.\n# TYPE b_total counter\nb_total 0\n"
         );
     }
 

@@ -212,7 +212,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         part_samples as f64,
     );
     let p = state.persist();
-    for (name, help, v) in [
+    out.counters(&[
         (
             "hourglass_persist_runs_total",
             "Persist rounds run.",
@@ -228,14 +228,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "Partitions written by persist rounds.",
             &p.partitions_written,
         ),
-    ] {
-        out.single(
-            name,
-            "counter",
-            help,
-            v.load(std::sync::atomic::Ordering::Relaxed) as f64,
-        );
-    }
+    ]);
     out.family(
         "hourglass_retention_partitions_removed_total",
         "counter",

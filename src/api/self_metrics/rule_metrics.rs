@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
     let Some(m) = rules else { return };
     let c = m.counters();
-    for (name, help, v) in [
+    out.counters(&[
         (
             "prometheus_rule_evaluations_total",
             "Rule evaluations.",
@@ -30,9 +30,7 @@ pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
             "Group slots skipped because an evaluation ran late.",
             &c.missed,
         ),
-    ] {
-        out.single(name, "counter", help, v.load(Relaxed) as f64);
-    }
+    ]);
     out.single(
         "hourglass_rule_evaluation_seconds_total",
         "counter",
@@ -56,7 +54,7 @@ pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
         groups.iter().map(|g| (key(g), g.rules.len() as f64)),
     );
     let (n, queue) = m.notifications();
-    for (name, help, v) in [
+    out.counters(&[
         (
             "prometheus_notifications_sent_total",
             "Alerts sent to Alertmanager.",
@@ -72,9 +70,7 @@ pub(super) fn write(out: &mut Exposition, rules: Option<&RuleManager>) {
             "Alerts dropped: full queue or failed POST.",
             &n.dropped,
         ),
-    ] {
-        out.single(name, "counter", help, v.load(Relaxed) as f64);
-    }
+    ]);
     out.single(
         "prometheus_notifications_queue_length",
         "gauge",

@@ -12,3 +12,13 @@ impl Rng {
         self.0
     }
 }
+
+impl hourglass_storage::synthetic_host::Draw for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

@@ -1,9 +1,11 @@
 //! Helpers the storage integration tests share: reading a whole store back
 //! for comparison, the numbered series, start time and options the WAL
-//! tests write with, and a directory listing.
+//! tests write with, stores on a test clock, and a directory listing.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use hourglass_storage::{Clock, Labels, Options, Querier, Storage};
+use hourglass_storage::{
+    Clock, Labels, MatchOp, Matcher, Options, Querier, RetentionRule, Storage,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -65,6 +67,33 @@ pub fn ooo_options() -> Options {
     let mut o = Options::default();
     o.head.ooo_window_ms = 600_000;
     o
+}
+
+/// [`ooo_options`] on the wall clock `clock`, with retention `rules` and
+/// a retention of `retention_ms` (none: keep everything).
+pub fn clocked_options(
+    clock: &TestClock,
+    rules: Vec<RetentionRule>,
+    retention_ms: Option<i64>,
+) -> Options {
+    let mut o = ooo_options();
+    o.head.clock = clock.clock();
+    o.head.retention_ms = retention_ms;
+    o.retention_rules = rules;
+    o
+}
+
+/// A store in a fresh directory on a test clock at `t0`, no retention.
+pub fn store_at(t0: i64) -> (tempfile::TempDir, TestClock, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at(t0);
+    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    (dir, clock, st)
+}
+
+/// The matcher `n="v"`.
+pub fn eq(n: &str, v: &str) -> Matcher {
+    Matcher::new(MatchOp::Equal, n, v).unwrap()
 }
 
 /// The entries of `dir` with their sizes, by name.

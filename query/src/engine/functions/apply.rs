@@ -9,23 +9,10 @@ use super::super::value::{GSeries, merge_same_labels, merge_unless_distinct, one
 use hourglass_storage::Sample;
 
 /// One value per window end for every series of `m`, from `vals` (the
-/// series' samples, the ends): the metric name dropped, broadcast to `n`
-/// steps, merged unless a name told series apart.
-pub(super) fn per_series<F>(
-    ctx: &Ctx,
-    m: MatrixArg,
-    n: usize,
-    vals: F,
-) -> Result<Vec<GSeries>, EvalError>
-where
-    F: Fn(&[Sample], &[i64]) -> Vec<Option<f64>> + Sync + Send,
-{
-    per_series_with(ctx, m, n, |smp, ends, _: &mut ()| vals(smp, ends))
-}
-
-/// [`per_series`] with scratch state that each worker reuses from series
-/// to series.
-pub(super) fn per_series_with<S, F>(
+/// series' samples, the ends, scratch state that each worker reuses from
+/// series to series): the metric name dropped, broadcast to `n` steps,
+/// merged unless a name told series apart.
+pub(super) fn per_series<S, F>(
     ctx: &Ctx,
     m: MatrixArg,
     n: usize,
@@ -37,7 +24,7 @@ where
 {
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     let ends = m.ends;
-    let mut out = selected::par_map(ctx, m.series, S::default, |scratch, labels, smp| {
+    let mut out = selected::par_map(ctx, m.series, S::default, |scratch, labels, smp, _| {
         ctx.admit::<Option<f64>>(ends.len())?;
         Ok(GSeries {
             hists: Vec::new(),
@@ -95,7 +82,7 @@ where
         ..
     } = m;
     let distinct = keep_name || name_fixed || one_name(series.iter().map(|s| &s.labels));
-    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples| {
+    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples, _| {
         ctx.admit::<Option<f64>>(ends.len())?;
         prepare(samples, state);
         let vals = range::windows(samples, &ends, width)

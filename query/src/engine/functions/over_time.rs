@@ -5,7 +5,7 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::numeric::{kahan_inc, mean, quantile, variance, warn_invalid_quantiles};
 use super::super::value::{GSeries, Grid};
-use super::apply::{over_windows, over_windows_prepared, per_series_with};
+use super::apply::{over_windows, over_windows_prepared, per_series};
 use super::args::{matrix, matrix_as, scalar_arg};
 use super::window_extreme::{Extreme, extremes};
 use super::window_sum::{exact_prefix, window_sum};
@@ -144,7 +144,7 @@ pub(super) fn extreme(
     };
     let m = matrix_as(ctx, args.first(), g, read)?;
     let width = m.range;
-    per_series_with(ctx, m, g.n, |smp, ends, queue: &mut Vec<usize>| {
+    per_series(ctx, m, g.n, |smp, ends, queue: &mut Vec<usize>| {
         extremes(smp, ends, width, which, queue)
     })
 }

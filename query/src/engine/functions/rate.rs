@@ -44,7 +44,7 @@ pub(crate) fn from_matrix(
         note_non_counters(ctx, &m);
     }
     let (width, step) = (m.range, fixed_step(&m.ends));
-    per_series(ctx, m, g.n, |smp, ends| {
+    per_series(ctx, m, g.n, |smp, ends, _: &mut ()| {
         let mut vals = vec![None; ends.len()];
         let mut emit = |k: usize, v| vals[k] = Some(v);
         windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
