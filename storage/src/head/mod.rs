@@ -44,7 +44,7 @@ use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
 use crate::model::refs::{HeadRef, PostingId};
 use hourglass_wal::lock::{lock, read, write};
-use intern::Interner;
+use intern::{Interner, SeriesLabels};
 use series::MemSeries;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -126,11 +126,11 @@ enum Slot {
 }
 
 impl Slot {
-    fn find(&self, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        self.find_by(|l| l == labels)
+    fn find(&self, interner: &Interner, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        self.find_by(|l| l.eq_labels(interner, labels))
     }
 
-    fn find_by(&self, matches: impl Fn(&Labels) -> bool) -> Option<&Arc<MemSeries>> {
+    fn find_by(&self, matches: impl Fn(&SeriesLabels) -> bool) -> Option<&Arc<MemSeries>> {
         match self {
             Slot::One(s) => matches(&s.labels).then_some(s),
             Slot::Many(v) => v.iter().find(|s| matches(&s.labels)),
@@ -161,14 +161,6 @@ struct Counters {
 pub(crate) enum Admit<'a> {
     Replay,
     Writer(Option<&'a Arc<SeriesQuota>>),
-}
-
-/// Whether labels handed to [`Head::create_with`] hold the head's
-/// interned strings already (a checkpoint's, interned as decoded).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Interned {
-    Yes,
-    No,
 }
 
 /// Head statistics.
@@ -249,11 +241,15 @@ impl Head {
 
     /// The series with these labels, if present.
     fn get(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        self.get_by(hash, |l| l == labels)
+        self.get_by(hash, |l| l.eq_labels(&self.interner, labels))
     }
 
     /// The series under `hash` whose labels satisfy `matches`.
-    fn get_by(&self, hash: u64, matches: impl Fn(&Labels) -> bool) -> Option<Arc<MemSeries>> {
+    fn get_by(
+        &self,
+        hash: u64,
+        matches: impl Fn(&SeriesLabels) -> bool,
+    ) -> Option<Arc<MemSeries>> {
         read(self.shard(hash)).get(&hash)?.find_by(matches).cloned()
     }
 
@@ -281,20 +277,11 @@ impl Head {
         id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
-        self.create_with(hash, labels, id, admit, Interned::No)
-    }
-
-    /// [`Head::create`], told whether `labels` hold the interner's strings.
-    fn create_with(
-        &self,
-        hash: u64,
-        labels: &Labels,
-        id: Option<HeadRef>,
-        admit: Admit<'_>,
-        interned: Interned,
-    ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
-        if let Some(s) = shard.get(&hash).and_then(|slot| slot.find(labels)) {
+        if let Some(s) = shard
+            .get(&hash)
+            .and_then(|slot| slot.find(&self.interner, labels))
+        {
             return Ok(Arc::clone(s));
         }
         let owner = match admit {
@@ -319,18 +306,16 @@ impl Head {
             Some(id) => id,
             None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
-        let labels = match interned {
-            Interned::Yes => labels.clone(),
-            Interned::No => self.interner.labels(labels),
-        };
-        let s = Arc::new(MemSeries::new(id, labels, owner));
+        let compact = self.interner.series_labels(labels);
+        let s = Arc::new(MemSeries::new(id, compact, owner));
         let slot = id.index();
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);
         }
         by_id[slot] = Some(Arc::clone(&s));
         drop(by_id);
-        write(&self.postings).add(id, &s.labels);
+        // The postings keep the shared strings as keys.
+        write(&self.postings).add(id, &self.interner.labels(&s.labels));
         let new = Arc::clone(&s);
         // A 64-bit hash collision: keep both series side by side.
         match shard.remove(&hash) {
@@ -368,6 +353,11 @@ impl Head {
         {
             q.release();
         }
+    }
+
+    /// A series' labels, holding the shared strings.
+    fn labels_of(&self, s: &MemSeries) -> Labels {
+        self.interner.labels(&s.labels)
     }
 
     /// The series with id `id`.

@@ -97,7 +97,9 @@ impl Head {
                 hours.entry(hour_of(t)).or_default().2.push((t, h));
             }
             drop(d);
+            let labels = (!hours.is_empty()).then(|| self.labels_of(&s));
             for (hour, (chunks, ooo, mut histograms)) in hours {
+                let labels = labels.clone().unwrap_or_default();
                 let taken = Taken {
                     series: Arc::clone(&s),
                     chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
@@ -105,14 +107,14 @@ impl Head {
                     histograms: histograms.iter().map(|x| x.0).collect(),
                 };
                 let mut samples = merge(&chunks, ooo);
-                leave(&s.labels, &mut samples, &mut histograms);
+                leave(&labels, &mut samples, &mut histograms);
                 let e = out.entry(hour).or_default();
                 if !samples.is_empty() || !histograms.is_empty() {
                     // One chunk per series-hour on disk, in the cold
                     // encodings: as compaction would write it, so a
                     // stop leaves no hot chunk in a partition.
                     e.0.push(PartSeries {
-                        labels: s.labels.clone(),
+                        labels,
                         chunks: chunk::encode_cold_runs(&samples),
                         histograms,
                     });
@@ -157,7 +159,8 @@ impl Head {
 
     /// Takes a series marked `deleted` out of the maps and postings.
     pub(super) fn unlink(&self, s: &Arc<MemSeries>) {
-        let hash = s.labels.stable_hash();
+        let labels = self.labels_of(s);
+        let hash = labels.stable_hash();
         {
             let mut shard = write(self.shard(hash));
             if let Some(slot) = shard.remove(&hash) {
@@ -182,7 +185,7 @@ impl Head {
         if let Some(slot) = write(&self.by_id).get_mut(s.id.index()) {
             *slot = None;
         }
-        write(&self.postings).remove(s.id, &s.labels);
+        write(&self.postings).remove(s.id, &labels);
         self.release_series(s.owner);
     }
 
@@ -203,7 +206,7 @@ impl Head {
         let mut hist_pass = None;
         std::iter::from_fn(move || {
             for s in series.by_ref() {
-                w.add(&series_entry(&s, cold));
+                w.add(&series_entry(&s, self.labels_of(&s), cold));
                 if lock(&s.data).ooo.hist().is_some() {
                     with_hist.push(s);
                 }
@@ -235,7 +238,7 @@ impl Head {
 
 /// A series' checkpoint entry, copied under its lock; with `cold`, its
 /// chunks re-encoded hour by hour after the lock is released.
-fn series_entry(s: &MemSeries, cold: bool) -> SeriesEntry {
+fn series_entry(s: &MemSeries, labels: Labels, cold: bool) -> SeriesEntry {
     let d = lock(&s.data);
     let mut chunks: Vec<HeadChunk> = d.sealed.iter().cloned().collect();
     if let (Some(min_t), Some(max_t)) = (d.open.first_t(), d.open.last_t()) {
@@ -253,7 +256,7 @@ fn series_entry(s: &MemSeries, cold: bool) -> SeriesEntry {
     }
     SeriesEntry {
         id: s.id,
-        labels: s.labels.clone(),
+        labels,
         newest,
         chunks,
         ooo,

@@ -4,7 +4,7 @@ use super::checkpoint_records::SeriesEntry;
 use super::replay_decode::{Decoded, Item, decode_record};
 use super::series::{Outcome, Rules};
 use super::wal_records::BatchRecord;
-use super::{Admit, Head, Interned, lock};
+use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
@@ -202,7 +202,7 @@ impl Head {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         for e in entries {
             let s = match self.by_id(e.id) {
-                Some(s) if s.labels == e.labels => s,
+                Some(s) if s.labels.eq_labels(&self.interner, &e.labels) => s,
                 Some(_) => {
                     return Err(StorageError::BadWalRecord {
                         lsn,
@@ -212,12 +212,11 @@ impl Head {
                 }
                 // Replay is never refused by limits; the decoder interned
                 // the labels already.
-                None => match self.create_with(
+                None => match self.create(
                     e.labels.stable_hash(),
                     &e.labels,
                     Some(e.id),
                     Admit::Replay,
-                    Interned::Yes,
                 ) {
                     Ok(s) => s,
                     Err(_) => continue,
@@ -273,7 +272,7 @@ impl Head {
         stats.records += 1;
         for (id, labels) in rec.defs {
             match self.by_id(id) {
-                Some(s) if s.labels == labels => {}
+                Some(s) if s.labels.eq_labels(&self.interner, &labels) => {}
                 Some(_) => {
                     return Err(StorageError::BadWalRecord {
                         lsn,

@@ -5,7 +5,7 @@ use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::model::histogram::FloatHistogram;
-use crate::model::labels::Labels;
+use super::intern::SeriesLabels;
 use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
@@ -117,7 +117,8 @@ impl Rules {
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub(crate) id: HeadRef,
-    pub(crate) labels: Labels,
+    /// Interned: read through the head's interner.
+    pub(crate) labels: SeriesLabels,
     pub(crate) data: Mutex<SeriesData>,
     /// Set once a WAL record holding this series' definition is durable;
     /// until then every record that uses the series repeats it.
@@ -128,7 +129,7 @@ pub(crate) struct MemSeries {
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: HeadRef, labels: Labels, owner: u16) -> Self {
+    pub(crate) fn new(id: HeadRef, labels: SeriesLabels, owner: u16) -> Self {
         MemSeries {
             id,
             labels,

@@ -153,17 +153,6 @@ fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
 }
 
 impl Labels {
-    /// Whether these labels are exactly `pairs` (sorted by name, no empty
-    /// values), compared without building a `Labels`.
-    pub(crate) fn eq_pairs(&self, pairs: &[(&str, &str)]) -> bool {
-        self.0.len() == pairs.len()
-            && self
-                .0
-                .iter()
-                .zip(pairs)
-                .all(|(l, (n, v))| *l.value == **v && *l.name == **n)
-    }
-
     /// Checks names, duplicates and sizes against `limits`; the error names
     /// the series.
     pub fn validate(&self, limits: &LabelLimits) -> Result<(), LabelError> {
