@@ -1,7 +1,7 @@
 //! The head: every series' recent samples in memory, behind the WAL.
 //!
-//! Series live in `SHARDS` hash-sharded maps (labels hash → series, with
-//! collisions kept side by side), so writers of different series never
+//! Series live in `SHARDS` hash-sharded tables (by labels hash, a 64-bit
+//! collision kept side by side), so writers of different series never
 //! share a lock; each series has its own mutex. Series get dense [`HeadRef`]s
 //! (their postings ids and WAL refs), stable across restarts because
 //! the WAL records them.
@@ -46,8 +46,7 @@ use crate::model::refs::{HeadRef, PostingId};
 use hourglass_wal::lock::{lock, read, write};
 use intern::{Interner, SeriesLabels};
 use series::MemSeries;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use hashbrown::HashTable;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -97,48 +96,11 @@ impl Default for HeadOptions {
     }
 }
 
-/// The key of a shard map is already a hash; don't hash it again.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
-}
-
-/// Series under one labels hash: nearly always one, so no extra
-/// allocation (and cache miss) for the common case.
-#[derive(Debug)]
-enum Slot {
-    One(Arc<MemSeries>),
-    /// Boxed, so a map entry is 24 bytes, not 32.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<Arc<MemSeries>>>),
-}
-
-impl Slot {
-    fn find(&self, interner: &Interner, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        self.find_by(|l| l.eq_labels(interner, labels))
-    }
-
-    fn find_by(&self, matches: impl Fn(&SeriesLabels) -> bool) -> Option<&Arc<MemSeries>> {
-        match self {
-            Slot::One(s) => matches(&s.labels).then_some(s),
-            Slot::Many(v) => v.iter().find(|s| matches(&s.labels)),
-        }
-    }
-}
-
-type ShardMap = HashMap<u64, Slot, BuildHasherDefault<IdentityHasher>>;
+/// A shard's series by labels hash: one pointer and one control byte a
+/// slot (a map from hash to series took 25; at a million series that was
+/// 52 bytes a series). The hash is not kept: growing the table hashes
+/// each series' labels again.
+type ShardMap = HashTable<Arc<MemSeries>>;
 
 /// Cumulative counters since open.
 #[derive(Debug, Default)]
@@ -219,7 +181,7 @@ impl Head {
             owners: RwLock::new(Vec::new()),
             opts,
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(ShardMap::default()))
+                .map(|_| RwLock::new(ShardMap::new()))
                 .collect(),
             by_id: RwLock::new(Vec::new()),
             postings: RwLock::new(MemPostings::new()),
@@ -250,7 +212,14 @@ impl Head {
         hash: u64,
         matches: impl Fn(&SeriesLabels) -> bool,
     ) -> Option<Arc<MemSeries>> {
-        read(self.shard(hash)).get(&hash)?.find_by(matches).cloned()
+        read(self.shard(hash))
+            .find(hash, |s| matches(&s.labels))
+            .cloned()
+    }
+
+    /// The labels hash `s` is filed under.
+    fn hash_of(&self, s: &MemSeries) -> u64 {
+        crate::model::labels::stable_hash_of(s.labels.pairs(&self.interner))
     }
 
     /// The series with these labels, created (with a fresh id, or `id`
@@ -278,10 +247,7 @@ impl Head {
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
-        if let Some(s) = shard
-            .get(&hash)
-            .and_then(|slot| slot.find(&self.interner, labels))
-        {
+        if let Some(s) = shard.find(hash, |s| s.labels.eq_labels(&self.interner, labels)) {
             return Ok(Arc::clone(s));
         }
         let owner = match admit {
@@ -316,16 +282,7 @@ impl Head {
         drop(by_id);
         // The postings keep the shared strings as keys.
         write(&self.postings).add(id, &self.interner.labels(&s.labels));
-        let new = Arc::clone(&s);
-        // A 64-bit hash collision: keep both series side by side.
-        match shard.remove(&hash) {
-            None => shard.insert(hash, Slot::One(new)),
-            Some(Slot::One(old)) => shard.insert(hash, Slot::Many(Box::new(vec![old, new]))),
-            Some(Slot::Many(mut v)) => {
-                v.push(new);
-                shard.insert(hash, Slot::Many(v))
-            }
-        };
+        shard.insert_unique(hash, Arc::clone(&s), |x| self.hash_of(x));
         Ok(s)
     }
 

@@ -13,7 +13,7 @@
 use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter, TARGET_RECORD_BYTES};
 use super::linked_records::RecordWriter;
 use super::series::{HeadChunk, MemSeries};
-use super::{Head, Slot, lock, read, write};
+use super::{Head, lock, read, write};
 use crate::chunk::{self, Chunk};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
@@ -161,26 +161,8 @@ impl Head {
     pub(super) fn unlink(&self, s: &Arc<MemSeries>) {
         let labels = self.labels_of(s);
         let hash = labels.stable_hash();
-        {
-            let mut shard = write(self.shard(hash));
-            if let Some(slot) = shard.remove(&hash) {
-                let rest: Vec<Arc<MemSeries>> = match slot {
-                    Slot::One(x) => vec![x],
-                    Slot::Many(v) => *v,
-                }
-                .into_iter()
-                .filter(|x| !Arc::ptr_eq(x, s))
-                .collect();
-                match rest.len() {
-                    0 => {}
-                    1 => {
-                        shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
-                    }
-                    _ => {
-                        shard.insert(hash, Slot::Many(Box::new(rest)));
-                    }
-                }
-            }
+        if let Ok(e) = write(self.shard(hash)).find_entry(hash, |x| Arc::ptr_eq(x, s)) {
+            e.remove();
         }
         if let Some(slot) = write(&self.by_id).get_mut(s.id.index()) {
             *slot = None;

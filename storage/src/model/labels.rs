@@ -138,6 +138,11 @@ pub(crate) fn sort_pairs<'a>(pairs: &[(&'a str, &'a str)], out: &mut Vec<(&'a st
     }
 }
 
+/// [`Labels::stable_hash`] of the pairs of labels, in name order.
+pub(crate) fn stable_hash_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    hash_pairs(pairs)
+}
+
 /// [`Labels::stable_hash`] of pairs prepared by [`sort_pairs`].
 pub(crate) fn stable_hash_pairs(pairs: &[(&str, &str)]) -> u64 {
     hash_pairs(pairs.iter().copied())
