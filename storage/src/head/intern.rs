@@ -7,8 +7,9 @@
 //! without a lock: the table only grows, and a string's slot is written
 //! once, before its number is handed out.
 
-use crate::model::labels::{Label, Labels};
+use crate::model::labels::{Label, Labels, StrHasher};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,13 +20,14 @@ const FIRST_BITS: u32 = 6;
 const SEGMENTS: usize = 27;
 
 type Segment = Box<[OnceLock<Arc<str>>]>;
+type Numbers = HashMap<Arc<str>, u32, BuildHasherDefault<StrHasher>>;
 
 /// A sharded map from string to number, and the table back. Strings are
 /// never evicted while the head lives; series removal leaves them
 /// (bounded by label cardinality).
 #[derive(Debug)]
 pub(crate) struct Interner {
-    shards: Box<[Mutex<HashMap<Arc<str>, u32>>]>,
+    shards: Box<[Mutex<Numbers>]>,
     table: Box<[OnceLock<Segment>]>,
     next: AtomicU32,
 }
@@ -33,7 +35,7 @@ pub(crate) struct Interner {
 impl Default for Interner {
     fn default() -> Self {
         Interner {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Numbers::default())).collect(),
             table: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
             next: AtomicU32::new(0),
         }
@@ -48,7 +50,7 @@ fn slot_of(id: u32) -> (usize, usize) {
 }
 
 impl Interner {
-    fn shard(&self, s: &str) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, u32>> {
+    fn shard(&self, s: &str) -> std::sync::MutexGuard<'_, Numbers> {
         // Cheap shard choice: length and first/last bytes.
         let b = s.as_bytes();
         let first = usize::from(b.first().copied().unwrap_or(0));
@@ -91,6 +93,12 @@ impl Interner {
         self.table.get(k)?.get()?.get(off)?.get()
     }
 
+    /// A shared copy of string `id` (an empty one for a number this
+    /// interner did not give, which cannot happen).
+    fn shared(&self, id: u32) -> Arc<str> {
+        self.get(id).map_or_else(|| Arc::from(""), Arc::clone)
+    }
+
     fn number(&self, s: &Arc<str>) -> u32 {
         self.intern_with(s, || Arc::clone(s)).0
     }
@@ -106,16 +114,10 @@ impl Interner {
 
     /// The labels `s` stands for, holding the shared strings.
     pub(crate) fn labels(&self, s: &SeriesLabels) -> Labels {
-        Labels::from_sorted(
-            s.0.chunks_exact(2)
-                .filter_map(|p| {
-                    Some(Label {
-                        name: Arc::clone(self.get(p[0])?),
-                        value: Arc::clone(self.get(p[1])?),
-                    })
-                })
-                .collect(),
-        )
+        Labels::from_sorted_iter(s.0.chunks_exact(2).map(|p| Label {
+            name: self.shared(p[0]),
+            value: self.shared(p[1]),
+        }))
     }
 }
 

@@ -280,8 +280,8 @@ impl Head {
         }
         by_id[slot] = Some(Arc::clone(&s));
         drop(by_id);
-        // The postings keep the shared strings as keys.
-        write(&self.postings).add(id, &self.interner.labels(&s.labels));
+        // The postings copy a string only for a pair they have not seen.
+        write(&self.postings).add(id, labels);
         shard.insert_unique(hash, Arc::clone(&s), |x| self.hash_of(x));
         Ok(s)
     }
