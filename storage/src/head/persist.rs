@@ -171,35 +171,61 @@ impl Head {
         self.release_series(s.owner);
     }
 
-    /// WAL checkpoint records standing for everything still in the head:
-    /// every live series (even one whose samples all moved to partitions,
-    /// as later records name it by ref only) with its chunks as they are
-    /// (the open one sealed as a copy), its out-of-order samples and its
-    /// newest sample, 256 series (at most a few MiB) per record; then the
-    /// histogram samples as batch records naming the series by ref. With
-    /// `cold` (the checkpoint of a graceful stop) each series-hour is
-    /// re-encoded as one chunk in the cold encodings, as a persisted hour
-    /// would be, and replay adopts those.
-    pub(crate) fn checkpoint_records(&self, cold: bool) -> impl Iterator<Item = Vec<u8>> + '_ {
+    /// WAL checkpoint records standing for everything still in the head,
+    /// handed to `sink`: every live series (even one whose samples all
+    /// moved to partitions, as later records name it by ref only) with its
+    /// chunks as they are (the open one sealed as a copy), its
+    /// out-of-order samples and its newest sample, 256 series (at most a
+    /// few MiB) per record; then the histogram samples as batch records
+    /// naming the series by ref. With `cold` (the checkpoint of a graceful
+    /// stop) each series-hour is re-encoded as one chunk in the cold
+    /// encodings, as a persisted hour would be, and replay adopts those.
+    ///
+    /// The series records are built by `workers` threads at once, in no
+    /// particular order (the re-encoding is most of a stop's time); at most
+    /// two records a worker wait for `sink`, and a `sink` that stops early
+    /// stops the workers.
+    pub(crate) fn with_checkpoint_records<R>(
+        &self,
+        cold: bool,
+        workers: usize,
+        sink: impl FnOnce(&mut dyn Iterator<Item = Vec<u8>>) -> R,
+    ) -> R {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
-        let mut with_hist: Vec<Arc<MemSeries>> = Vec::new();
-        let mut series = series.into_iter();
-        let mut w = SeriesRecordWriter::default();
-        let mut hist_pass = None;
+        let workers = workers.clamp(1, 16);
+        std::thread::scope(|sc| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * workers);
+            for part in series.chunks(series.len().div_ceil(workers).max(1)) {
+                let tx = tx.clone();
+                sc.spawn(move || {
+                    let mut w = SeriesRecordWriter::default();
+                    for s in part {
+                        w.add(&series_entry(s, self.labels_of(s), cold));
+                        if w.full() && tx.send(w.take()).is_err() {
+                            return;
+                        }
+                    }
+                    if !w.is_empty() {
+                        let _ = tx.send(w.take());
+                    }
+                });
+            }
+            drop(tx);
+            let mut records = rx.into_iter().chain(self.histogram_records(&series));
+            sink(&mut records)
+        })
+    }
+
+    /// The histogram samples of `series` as batch records (after every
+    /// series record, which define the refs they name).
+    fn histogram_records<'a>(
+        &'a self,
+        series: &'a [Arc<MemSeries>],
+    ) -> impl Iterator<Item = Vec<u8>> + 'a {
+        let mut hs = series
+            .iter()
+            .filter(|s| lock(&s.data).ooo.hist().is_some());
         std::iter::from_fn(move || {
-            for s in series.by_ref() {
-                w.add(&series_entry(&s, self.labels_of(&s), cold));
-                if lock(&s.data).ooo.hist().is_some() {
-                    with_hist.push(s);
-                }
-                if w.full() {
-                    return Some(w.take());
-                }
-            }
-            if !w.is_empty() {
-                return Some(w.take());
-            }
-            let hs = hist_pass.get_or_insert_with(|| std::mem::take(&mut with_hist).into_iter());
             let mut rec = RecordWriter::default();
             let mut bytes = 0usize;
             for s in hs.by_ref() {
