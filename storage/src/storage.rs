@@ -484,10 +484,11 @@ impl Storage {
         } else {
             1
         };
-        self.head.with_checkpoint_records(cold, workers, |records| {
-            self.wal
-                .checkpoint(upto, records.inspect(|r| size += r.len() as u64))
-        })?;
+        self.head
+            .with_checkpoint_records(cold, workers, |records| {
+                self.wal
+                    .checkpoint(upto, records.inspect(|r| size += r.len() as u64))
+            })?;
         *self.checkpointed.lock().unwrap_or_else(|p| p.into_inner()) = (written, size);
         Ok(())
     }

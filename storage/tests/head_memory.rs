@@ -44,10 +44,18 @@ static GLOBAL: Counting = Counting;
 /// makes them.
 fn host(h: usize) -> Vec<Labels> {
     let inst = format!("10.0.{}.{}:9100", h / 256, h % 256);
-    let base = |name: &str| vec![("__name__", name.to_string()), ("instance", inst.clone()), ("job", "node".into())];
+    let base = |name: &str| {
+        vec![
+            ("__name__", name.to_string()),
+            ("instance", inst.clone()),
+            ("job", "node".into()),
+        ]
+    };
     let mut out = Vec::new();
     for cpu in 0..8 {
-        for mode in ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"] {
+        for mode in [
+            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+        ] {
             let mut l = base("node_cpu_seconds_total");
             l.push(("cpu", cpu.to_string()));
             l.push(("mode", mode.into()));

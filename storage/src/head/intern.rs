@@ -35,7 +35,9 @@ pub(crate) struct Interner {
 impl Default for Interner {
     fn default() -> Self {
         Interner {
-            shards: (0..SHARDS).map(|_| Mutex::new(Numbers::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Numbers::default()))
+                .collect(),
             table: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
             next: AtomicU32::new(0),
         }
@@ -74,8 +76,11 @@ impl Interner {
             .unwrap_or(u32::MAX);
         let x = make();
         let (k, off) = slot_of(id);
-        let segment = self.table[k]
-            .get_or_init(|| (0..(1usize << (k as u32 + FIRST_BITS))).map(|_| OnceLock::new()).collect());
+        let segment = self.table[k].get_or_init(|| {
+            (0..(1usize << (k as u32 + FIRST_BITS)))
+                .map(|_| OnceLock::new())
+                .collect()
+        });
         // Written before the number leaves this lock.
         let _ = segment[off].set(Arc::clone(&x));
         set.insert(Arc::clone(&x), id);
@@ -162,7 +167,9 @@ impl SeriesLabels {
 
     /// The value of label `name`, if present.
     pub(crate) fn get<'a>(&'a self, interner: &'a Interner, name: &str) -> Option<&'a str> {
-        self.pairs(interner).find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.pairs(interner)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Hints the CPU to fetch the numbers, for a walk that will read them.
@@ -206,7 +213,10 @@ mod tests {
         // 3 names, 2 shared values, 300 instances.
         assert_eq!(i.next.load(Ordering::Relaxed), 305);
         let (a, b) = (i.labels(&all[0].1), i.labels(&all[1].1));
-        assert!(Arc::ptr_eq(&a.iter().next().unwrap().name, &b.iter().next().unwrap().name));
+        assert!(Arc::ptr_eq(
+            &a.iter().next().unwrap().name,
+            &b.iter().next().unwrap().name
+        ));
         assert!(!all[0].1.eq_labels(&i, &all[1].0));
         let fewer = Labels::from_pairs([("__name__", "node_load1")]);
         assert!(!all[0].1.eq_labels(&i, &fewer));

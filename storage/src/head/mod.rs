@@ -43,10 +43,10 @@ use crate::clock::Clock;
 use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
 use crate::model::refs::{HeadRef, PostingId};
+use hashbrown::HashTable;
 use hourglass_wal::lock::{lock, read, write};
 use intern::{Interner, SeriesLabels};
 use series::MemSeries;
-use hashbrown::HashTable;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -180,9 +180,7 @@ impl Head {
             quota: SeriesQuota::new(opts.series_limits),
             owners: RwLock::new(Vec::new()),
             opts,
-            shards: (0..SHARDS)
-                .map(|_| RwLock::new(ShardMap::new()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(ShardMap::new())).collect(),
             by_id: RwLock::new(Vec::new()),
             postings: RwLock::new(MemPostings::new()),
             interner: Interner::default(),
@@ -207,11 +205,7 @@ impl Head {
     }
 
     /// The series under `hash` whose labels satisfy `matches`.
-    fn get_by(
-        &self,
-        hash: u64,
-        matches: impl Fn(&SeriesLabels) -> bool,
-    ) -> Option<Arc<MemSeries>> {
+    fn get_by(&self, hash: u64, matches: impl Fn(&SeriesLabels) -> bool) -> Option<Arc<MemSeries>> {
         read(self.shard(hash))
             .find(hash, |s| matches(&s.labels))
             .cloned()

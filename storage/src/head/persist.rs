@@ -222,9 +222,7 @@ impl Head {
         &'a self,
         series: &'a [Arc<MemSeries>],
     ) -> impl Iterator<Item = Vec<u8>> + 'a {
-        let mut hs = series
-            .iter()
-            .filter(|s| lock(&s.data).ooo.hist().is_some());
+        let mut hs = series.iter().filter(|s| lock(&s.data).ooo.hist().is_some());
         std::iter::from_fn(move || {
             let mut rec = RecordWriter::default();
             let mut bytes = 0usize;

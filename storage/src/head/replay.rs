@@ -212,15 +212,13 @@ impl Head {
                 }
                 // Replay is never refused by limits; the decoder interned
                 // the labels already.
-                None => match self.create(
-                    e.labels.stable_hash(),
-                    &e.labels,
-                    Some(e.id),
-                    Admit::Replay,
-                ) {
-                    Ok(s) => s,
-                    Err(_) => continue,
-                },
+                None => {
+                    match self.create(e.labels.stable_hash(), &e.labels, Some(e.id), Admit::Replay)
+                    {
+                        Ok(s) => s,
+                        Err(_) => continue,
+                    }
+                }
             };
             let mut d = lock(&s.data);
             if d.idle_before(i64::MIN) && d.newest.is_none() {

@@ -1,11 +1,11 @@
 //! One in-memory series: sealed chunks, the open chunk, and the
 //! out-of-order buffer, with the acceptance rules.
 
+use super::intern::SeriesLabels;
 use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::chunk_handle::{ChunkData, ChunkMeta};
 use crate::model::histogram::FloatHistogram;
-use super::intern::SeriesLabels;
 use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
