@@ -347,7 +347,7 @@ impl Head {
             }
             let mut zeros = 0;
             let mut zero_histograms = 0;
-            a.base = data.newest;
+            a.base = data.newest();
             match payload {
                 Payload::Floats(samples, starts) => {
                     for (i, &s) in samples.iter().enumerate() {

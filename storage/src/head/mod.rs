@@ -98,9 +98,15 @@ impl Default for HeadOptions {
 
 /// A shard's series by labels hash: one pointer and one control byte a
 /// slot (a map from hash to series took 25; at a million series that was
-/// 52 bytes a series). The hash is not kept: growing the table hashes
-/// each series' labels again.
+/// 52 bytes a series). Filed by [`table_hash`] of the labels hash, which
+/// each series keeps the half of that it needs.
 type ShardMap = HashTable<Arc<MemSeries>>;
+
+/// A shard table's hash from a labels hash: its low half (the shard is
+/// chosen by the high half), spread over 64 bits again.
+fn table_hash(low: u32) -> u64 {
+    u64::from(low).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
 
 /// Cumulative counters since open.
 #[derive(Debug, Default)]
@@ -207,13 +213,8 @@ impl Head {
     /// The series under `hash` whose labels satisfy `matches`.
     fn get_by(&self, hash: u64, matches: impl Fn(&SeriesLabels) -> bool) -> Option<Arc<MemSeries>> {
         read(self.shard(hash))
-            .find(hash, |s| matches(&s.labels))
+            .find(table_hash(hash as u32), |s| matches(&s.labels))
             .cloned()
-    }
-
-    /// The labels hash `s` is filed under.
-    fn hash_of(&self, s: &MemSeries) -> u64 {
-        crate::model::labels::stable_hash_of(s.labels.pairs(&self.interner))
     }
 
     /// The series with these labels, created (with a fresh id, or `id`
@@ -241,7 +242,9 @@ impl Head {
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
-        if let Some(s) = shard.find(hash, |s| s.labels.eq_labels(&self.interner, labels)) {
+        if let Some(s) = shard.find(table_hash(hash as u32), |s| {
+            s.labels.eq_labels(&self.interner, labels)
+        }) {
             return Ok(Arc::clone(s));
         }
         let owner = match admit {
@@ -267,7 +270,7 @@ impl Head {
             None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
         let compact = self.interner.series_labels(labels);
-        let s = Arc::new(MemSeries::new(id, compact, owner));
+        let s = Arc::new(MemSeries::new(id, hash, compact, owner));
         let slot = id.index();
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);
@@ -276,7 +279,9 @@ impl Head {
         drop(by_id);
         // The postings copy a string only for a pair they have not seen.
         write(&self.postings).add(id, labels);
-        shard.insert_unique(hash, Arc::clone(&s), |x| self.hash_of(x));
+        shard.insert_unique(table_hash(s.table_hash), Arc::clone(&s), |x| {
+            table_hash(x.table_hash)
+        });
         Ok(s)
     }
 

@@ -161,7 +161,9 @@ impl Head {
     pub(super) fn unlink(&self, s: &Arc<MemSeries>) {
         let labels = self.labels_of(s);
         let hash = labels.stable_hash();
-        if let Ok(e) = write(self.shard(hash)).find_entry(hash, |x| Arc::ptr_eq(x, s)) {
+        if let Ok(e) = write(self.shard(hash))
+            .find_entry(super::table_hash(s.table_hash), |x| Arc::ptr_eq(x, s))
+        {
             e.remove();
         }
         if let Some(slot) = write(&self.by_id).get_mut(s.id.index()) {
@@ -255,7 +257,7 @@ fn series_entry(s: &MemSeries, labels: Labels, cold: bool) -> SeriesEntry {
         });
     }
     let ooo = d.ooo.iter().map(|(&t, &b)| (t, b)).collect();
-    let newest = d.newest;
+    let newest = d.newest();
     drop(d);
     if cold {
         chunks = cold_hours(chunks);

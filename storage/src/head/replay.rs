@@ -221,7 +221,7 @@ impl Head {
                 }
             };
             let mut d = lock(&s.data);
-            if d.idle_before(i64::MIN) && d.newest.is_none() {
+            if d.idle_before(i64::MIN) && d.newest().is_none() {
                 let mut newest = e.newest;
                 if let Some(last) = e.chunks.last()
                     && newest.is_none_or(|(t, _)| t < last.max_t)
@@ -234,7 +234,7 @@ impl Head {
                     max = max.max(c.max_t);
                     d.sealed.push(c);
                 }
-                d.newest = newest;
+                d.set_newest(newest);
                 if let Some((t, _)) = newest {
                     max = max.max(t);
                 }

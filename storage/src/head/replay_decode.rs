@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(stats.samples_set_aside(), 0);
         for (i, &id) in ids.iter().enumerate() {
             let s = head.by_id(id).unwrap();
-            assert_eq!(lock(&s.data).newest, newest[i]);
+            assert_eq!(lock(&s.data).newest(), newest[i]);
         }
     }
 }

@@ -146,11 +146,6 @@ pub(crate) fn sort_pairs<'a>(pairs: &[(&'a str, &'a str)], out: &mut Vec<(&'a st
     }
 }
 
-/// [`Labels::stable_hash`] of the pairs of labels, in name order.
-pub(crate) fn stable_hash_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    hash_pairs(pairs)
-}
-
 /// A `Hasher` for string keys (the head's interner) on the labels hash's
 /// mixing: a few multiplies per string where SipHash takes a few dozen
 /// rounds. Its seed is fixed, as the series maps' hash is.
