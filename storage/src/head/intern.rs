@@ -87,9 +87,9 @@ impl Interner {
         (id, x)
     }
 
-    /// The shared copy of `s`, made if it is new.
-    pub(crate) fn intern_str(&self, s: &str) -> Arc<str> {
-        self.intern_with(s, || Arc::from(s)).1
+    /// The number of `s` and its shared copy, made if it is new.
+    pub(crate) fn intern_str(&self, s: &str) -> (u32, Arc<str>) {
+        self.intern_with(s, || Arc::from(s))
     }
 
     /// The string numbered `id` (numbers come from this interner only).
@@ -110,11 +110,18 @@ impl Interner {
 
     /// `l` as numbers, interning its strings.
     pub(crate) fn series_labels(&self, l: &Labels) -> SeriesLabels {
-        SeriesLabels(
-            l.iter()
-                .flat_map(|x| [self.number(&x.name), self.number(&x.value)])
-                .collect(),
-        )
+        self.series_labels_with(l, |_| None)
+    }
+
+    /// [`Interner::series_labels`], asking `known` first (numbers a caller
+    /// noted as it interned the strings, keyed by the shared copy).
+    pub(crate) fn series_labels_with(
+        &self,
+        l: &Labels,
+        known: impl Fn(&Arc<str>) -> Option<u32>,
+    ) -> SeriesLabels {
+        let n = |s: &Arc<str>| known(s).unwrap_or_else(|| self.number(s));
+        SeriesLabels(l.iter().flat_map(|x| [n(&x.name), n(&x.value)]).collect())
     }
 
     /// The labels `s` stands for, holding the shared strings.

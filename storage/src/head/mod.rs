@@ -241,6 +241,19 @@ impl Head {
         id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
+        self.create_numbered(hash, labels, None, id, admit)
+    }
+
+    /// [`Head::create`] given `labels` as the interner's numbers already,
+    /// if `numbers` is there.
+    fn create_numbered(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        numbers: Option<SeriesLabels>,
+        id: Option<HeadRef>,
+        admit: Admit<'_>,
+    ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
         if let Some(s) = shard.find(table_hash(hash as u32), |s| {
             s.labels.eq_labels(&self.interner, labels)
@@ -269,7 +282,7 @@ impl Head {
             Some(id) => id,
             None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
-        let compact = self.interner.series_labels(labels);
+        let compact = numbers.unwrap_or_else(|| self.interner.series_labels(labels));
         let s = Arc::new(MemSeries::new(id, hash, compact, owner));
         let slot = id.index();
         if by_id.len() <= slot {

@@ -1,6 +1,7 @@
 //! Recovery: rebuilding the head from the WAL (checkpoint, then records).
 
 use super::checkpoint_records::SeriesEntry;
+use super::intern::SeriesLabels;
 use super::replay_decode::{Decoded, Item, decode_record};
 use super::series::{Outcome, Rules};
 use super::wal_records::BatchRecord;
@@ -193,16 +194,16 @@ impl Head {
     /// they are; otherwise their samples are appended.
     fn apply_series(
         &self,
-        entries: Vec<SeriesEntry>,
+        entries: Vec<(SeriesEntry, SeriesLabels)>,
         lsn: u64,
         stats: &mut ReplayStats,
     ) -> Result<(), StorageError> {
         stats.records += 1;
         let rules = self.replay_rules();
         let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for e in entries {
+        for (e, numbers) in entries {
             let s = match self.by_id(e.id) {
-                Some(s) if s.labels.eq_labels(&self.interner, &e.labels) => s,
+                Some(s) if s.labels == numbers => s,
                 Some(_) => {
                     return Err(StorageError::BadWalRecord {
                         lsn,
@@ -210,15 +211,18 @@ impl Head {
                         reason: "series ref redefined with other labels",
                     });
                 }
-                // Replay is never refused by limits; the decoder interned
+                // Replay is never refused by limits; the decoder numbered
                 // the labels already.
-                None => {
-                    match self.create(e.labels.stable_hash(), &e.labels, Some(e.id), Admit::Replay)
-                    {
-                        Ok(s) => s,
-                        Err(_) => continue,
-                    }
-                }
+                None => match self.create_numbered(
+                    e.labels.stable_hash(),
+                    &e.labels,
+                    Some(numbers),
+                    Some(e.id),
+                    Admit::Replay,
+                ) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                },
             };
             let mut d = lock(&s.data);
             if d.idle_before(i64::MIN) && d.newest().is_none() {
