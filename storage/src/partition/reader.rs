@@ -109,7 +109,7 @@ impl Partition {
         // make every page of every partition resident in this process
         // (RSS grew by each hour's chunks); queries map in what they read.
         let computed = match file.as_mut() {
-            Some(f) => crc_of_file(f, body).map_err(io(&dir))?,
+            Some(f) => crate::part_bytes::crc_of_file(f, body).map_err(io(&dir))?,
             None => crc32fast::hash(&map[..body]),
         };
         let stored = u32::from_le_bytes(crc);
@@ -405,21 +405,6 @@ fn check_meta(meta: &Meta) -> Result<(), String> {
 
 /// Parses and checks the index against the meta and the chunks file's body
 /// length (bytes between its header and its CRC).
-/// CRC-32 of the first `len` bytes of `f`, read in blocks.
-fn crc_of_file(f: &mut File, len: usize) -> std::io::Result<u32> {
-    use std::io::Read;
-    let mut h = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; (1 << 18).min(len.max(1))];
-    let mut left = len;
-    while left > 0 {
-        let n = buf.len().min(left);
-        f.read_exact(&mut buf[..n])?;
-        h.update(&buf[..n]);
-        left -= n;
-    }
-    Ok(h.finalize())
-}
-
 pub(super) fn parse_index(
     dname: &str,
     meta: &Meta,
