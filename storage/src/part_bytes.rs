@@ -23,3 +23,19 @@ impl Deref for PartBytes {
         }
     }
 }
+
+/// CRC-32 of the first `len` bytes of `f`, read in blocks: a mapped file's
+/// checksum taken without faulting its pages into the process.
+pub(crate) fn crc_of_file(f: &mut std::fs::File, len: usize) -> std::io::Result<u32> {
+    use std::io::Read;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; (1 << 18).min(len.max(1))];
+    let mut left = len;
+    while left > 0 {
+        let n = buf.len().min(left);
+        f.read_exact(&mut buf[..n])?;
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    Ok(h.finalize())
+}

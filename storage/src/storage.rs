@@ -477,11 +477,18 @@ impl Storage {
     fn checkpoint(&self, upto: hourglass_wal::Lsn, cold: bool) -> Result<(), StorageError> {
         let written = self.wal.stats().bytes;
         let mut size = 0u64;
-        let records = self
-            .head
-            .checkpoint_records(cold)
-            .inspect(|r| size += r.len() as u64);
-        self.wal.checkpoint(upto, records)?;
+        // A stop's re-encoding on every core; a running server's periodic
+        // checkpoint on this thread only, leaving the others to ingest.
+        let workers = if cold {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            1
+        };
+        self.head
+            .with_checkpoint_records(cold, workers, |records| {
+                self.wal
+                    .checkpoint(upto, records.inspect(|r| size += r.len() as u64))
+            })?;
         *self.checkpointed.lock().unwrap_or_else(|p| p.into_inner()) = (written, size);
         Ok(())
     }

@@ -6,7 +6,6 @@
 //! 1970 and current samples into an empty store keeps none of the 1970
 //! ones, whatever their order (they would be acknowledged, then deleted).
 
-use super::series::MemSeries;
 use crate::model::labels::Labels;
 use crate::retention_rules::{RetentionRule, RuleRetention};
 use hourglass_wal::lock::{read, write};
@@ -62,13 +61,14 @@ impl AgeLimit {
             .unwrap_or(i64::MIN)
     }
 
-    /// Samples of `series` before this are refused.
-    pub(crate) fn floor(&self, series: &MemSeries) -> i64 {
+    /// Samples of a series before this are refused; its `labels` are
+    /// built only when some rule needs them.
+    pub(crate) fn floor(&self, labels: impl FnOnce() -> Labels) -> i64 {
         if self.rules.is_empty() {
             let keep = self.now.zip(self.fallback_ms);
             return keep.map_or(i64::MIN, |(now, k)| now.saturating_sub(k));
         }
-        self.floor_of(&series.labels)
+        self.floor_of(&labels())
     }
 }
 
@@ -76,7 +76,6 @@ impl AgeLimit {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::refs::{HeadRef, PostingId};
 
     use crate::retention_rules::job_rule as rule;
 
@@ -85,18 +84,18 @@ mod tests {
         let rules = AgeRules::default();
         rules.set(vec![rule("debug", 10), rule("slo", 5_000)]);
         let l = |job| Labels::from_pairs([("__name__", "x"), ("job", job)]);
-        let s = MemSeries::new(HeadRef::from_raw(1), l("debug"), 0);
-        let o = MemSeries::new(HeadRef::from_raw(2), l("other"), 0);
+        let s = || l("debug");
+        let o = || l("other");
         let lim = rules.limit(Some(1_000), Some(100));
-        assert_eq!(lim.floor(&s), 990);
-        assert_eq!(lim.floor(&s), 990, "again");
-        assert_eq!(lim.floor(&o), 900, "the fallback");
+        assert_eq!(lim.floor(s), 990);
+        assert_eq!(lim.floor(s), 990, "again");
+        assert_eq!(lim.floor(o), 900, "the fallback");
         assert_eq!(lim.floor_of(&l("slo")), -4_000);
         rules.set(vec![rule("debug", 500)]);
-        assert_eq!(rules.limit(Some(1_000), Some(100)).floor(&s), 500);
-        assert_eq!(rules.limit(None, Some(100)).floor(&s), i64::MIN);
+        assert_eq!(rules.limit(Some(1_000), Some(100)).floor(s), 500);
+        assert_eq!(rules.limit(None, Some(100)).floor(s), i64::MIN);
         rules.set(Vec::new());
-        assert_eq!(rules.limit(Some(1_000), None).floor(&s), i64::MIN);
-        assert_eq!(rules.limit(Some(1_000), Some(100)).floor(&s), 900);
+        assert_eq!(rules.limit(Some(1_000), None).floor(s), i64::MIN);
+        assert_eq!(rules.limit(Some(1_000), Some(100)).floor(s), 900);
     }
 }

@@ -12,6 +12,7 @@
 //! without the out-of-order window (they were accepted once already).
 
 pub use super::append_stats::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
+use super::intern::{Interner, SeriesLabels};
 use super::linked_records::RecordWriter;
 use super::series::{MemSeries, Outcome, Rules, SeriesData};
 use super::series_limits::{SeriesQuota, SeriesRefusal};
@@ -30,7 +31,7 @@ use std::sync::atomic::Ordering;
 /// series.
 pub(super) trait SeriesKey {
     fn hash(&self) -> u64;
-    fn matches(&self, labels: &Labels) -> bool;
+    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool;
     fn to_labels(&self) -> Labels;
 }
 
@@ -38,8 +39,8 @@ impl SeriesKey for &Labels {
     fn hash(&self) -> u64 {
         self.stable_hash()
     }
-    fn matches(&self, labels: &Labels) -> bool {
-        labels == *self
+    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool {
+        labels.eq_labels(interner, self)
     }
     fn to_labels(&self) -> Labels {
         (*self).clone()
@@ -53,11 +54,26 @@ impl SeriesKey for SortedPairs<'_, '_> {
     fn hash(&self) -> u64 {
         stable_hash_pairs(self.0)
     }
-    fn matches(&self, labels: &Labels) -> bool {
-        labels.eq_pairs(self.0)
+    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool {
+        labels.eq_pairs(interner, self.0)
     }
     fn to_labels(&self) -> Labels {
         Labels::from_pairs(self.0.iter().copied())
+    }
+}
+
+/// A stored series' own labels (a handle kept from an earlier append).
+pub(super) struct Stored<'a>(pub(super) &'a Interner, pub(super) &'a SeriesLabels);
+
+impl SeriesKey for Stored<'_> {
+    fn hash(&self) -> u64 {
+        self.to_labels().stable_hash()
+    }
+    fn matches(&self, _: &Interner, labels: &SeriesLabels) -> bool {
+        labels == self.1
+    }
+    fn to_labels(&self) -> Labels {
+        self.0.labels(self.1)
     }
 }
 
@@ -271,7 +287,7 @@ impl Head {
         // created; only new series need checking.
         let found = match known {
             Some(s) => Some(Arc::clone(s)),
-            None => self.get_by(key.hash(), |l| key.matches(l)),
+            None => self.get_by(key.hash(), |l| key.matches(&self.interner, l)),
         };
         let mut series = match found {
             Some(s) => s,
@@ -311,7 +327,7 @@ impl Head {
         a.accepted.clear();
         a.accepted_h.clear();
         let rules = Rules {
-            min_valid_t: a.age.floor(&series),
+            min_valid_t: a.age.floor(|| self.labels_of(&series)),
             ..a.rules
         };
         {
@@ -331,7 +347,7 @@ impl Head {
             }
             let mut zeros = 0;
             let mut zero_histograms = 0;
-            a.base = data.newest;
+            a.base = data.newest();
             match payload {
                 Payload::Floats(samples, starts) => {
                     for (i, &s) in samples.iter().enumerate() {
@@ -380,13 +396,13 @@ impl Head {
             a.stats.appended += (a.accepted.len() + a.accepted_h.len()) as u64 - zeros;
         }
         if let Some(tapped) = a.tapped.as_mut() {
-            tapped.push(&series.labels, &a.accepted);
+            tapped.push(&self.labels_of(&series), &a.accepted);
         }
         if let Some(rec) = a.rec.as_mut()
             && (!a.accepted.is_empty() || !a.accepted_h.is_empty())
         {
             if !series.def_durable.load(Ordering::Acquire) {
-                rec.def(series.id, &series.labels);
+                rec.def(series.id, &self.labels_of(&series));
                 a.new_defs.push(series.clone());
             }
             rec.group(series.id, &a.accepted, a.base);

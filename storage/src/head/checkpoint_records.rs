@@ -35,7 +35,7 @@ use super::series::HeadChunk;
 use super::wal_records::{Reader, RecordError, VERSION, put_str};
 use crate::chunk::Chunk;
 use crate::encoding::{put_uvarint, zigzag};
-use crate::model::labels::{Label, Labels};
+use crate::model::labels::{Label, Labels, StrHasher};
 use crate::model::refs::{HeadRef, PostingId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ pub(crate) struct SeriesRecordWriter {
     /// The record's strings, encoded in order of first use.
     syms: Vec<u8>,
     /// Each string's index in `syms`.
-    sym_ids: HashMap<Arc<str>, u64>,
+    sym_ids: HashMap<Arc<str>, u64, std::hash::BuildHasherDefault<StrHasher>>,
 }
 
 impl SeriesRecordWriter {

@@ -4,7 +4,7 @@
 //! series map), the costliest step of appending a known series. Same
 //! acceptance rules, WAL record and counters as [`Head::append`].
 
-use super::append::AppendStats;
+use super::append::{AppendStats, Stored};
 use super::series::MemSeries;
 use super::{Head, lock};
 use crate::error::StorageError;
@@ -131,7 +131,8 @@ impl Head {
             };
             let used = match &e.series {
                 SeriesTarget::Known(h) => {
-                    self.append_series(&mut a, &h.0.labels, samples, starts, Some(&h.0))
+                    let key = Stored(&self.interner, &h.0.labels);
+                    self.append_series(&mut a, key, samples, starts, Some(&h.0))
                 }
                 SeriesTarget::Labels(l) => self.append_series(&mut a, l, samples, starts, None),
             };

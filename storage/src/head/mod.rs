@@ -1,7 +1,7 @@
 //! The head: every series' recent samples in memory, behind the WAL.
 //!
-//! Series live in `SHARDS` hash-sharded maps (labels hash → series, with
-//! collisions kept side by side), so writers of different series never
+//! Series live in `SHARDS` hash-sharded tables (by labels hash, a 64-bit
+//! collision kept side by side), so writers of different series never
 //! share a lock; each series has its own mutex. Series get dense [`HeadRef`]s
 //! (their postings ids and WAL refs), stable across restarts because
 //! the WAL records them.
@@ -45,11 +45,10 @@ use crate::clock::Clock;
 use crate::index::MemPostings;
 use crate::model::labels::{LabelLimits, Labels};
 use crate::model::refs::{HeadRef, PostingId};
+use hashbrown::HashTable;
 use hourglass_wal::lock::{lock, read, write};
-use intern::Interner;
+use intern::{Interner, SeriesLabels};
 use series::MemSeries;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -99,48 +98,17 @@ impl Default for HeadOptions {
     }
 }
 
-/// The key of a shard map is already a hash; don't hash it again.
-#[derive(Default)]
-struct IdentityHasher(u64);
+/// A shard's series by labels hash: one pointer and one control byte a
+/// slot (a map from hash to series took 25; at a million series that was
+/// 52 bytes a series). Filed by [`table_hash`] of the labels hash, which
+/// each series keeps the half of that it needs.
+type ShardMap = HashTable<Arc<MemSeries>>;
 
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
+/// A shard table's hash from a labels hash: its low half (the shard is
+/// chosen by the high half), spread over 64 bits again.
+fn table_hash(low: u32) -> u64 {
+    u64::from(low).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
-
-/// Series under one labels hash: nearly always one, so no extra
-/// allocation (and cache miss) for the common case.
-#[derive(Debug)]
-enum Slot {
-    One(Arc<MemSeries>),
-    /// Boxed, so a map entry is 24 bytes, not 32.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<Arc<MemSeries>>>),
-}
-
-impl Slot {
-    fn find(&self, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        self.find_by(|l| l == labels)
-    }
-
-    fn find_by(&self, matches: impl Fn(&Labels) -> bool) -> Option<&Arc<MemSeries>> {
-        match self {
-            Slot::One(s) => matches(&s.labels).then_some(s),
-            Slot::Many(v) => v.iter().find(|s| matches(&s.labels)),
-        }
-    }
-}
-
-type ShardMap = HashMap<u64, Slot, BuildHasherDefault<IdentityHasher>>;
 
 /// Cumulative counters since open.
 #[derive(Debug, Default)]
@@ -163,14 +131,6 @@ struct Counters {
 pub(crate) enum Admit<'a> {
     Replay,
     Writer(Option<&'a Arc<SeriesQuota>>),
-}
-
-/// Whether labels handed to [`Head::create_with`] hold the head's
-/// interned strings already (a checkpoint's, interned as decoded).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Interned {
-    Yes,
-    No,
 }
 
 /// Head statistics.
@@ -228,9 +188,7 @@ impl Head {
             quota: SeriesQuota::new(opts.series_limits),
             owners: RwLock::new(Vec::new()),
             opts,
-            shards: (0..SHARDS)
-                .map(|_| RwLock::new(ShardMap::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(ShardMap::new())).collect(),
             by_id: RwLock::new(Vec::new()),
             postings: RwLock::new(MemPostings::new()),
             interner: Interner::default(),
@@ -251,12 +209,14 @@ impl Head {
 
     /// The series with these labels, if present.
     fn get(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        self.get_by(hash, |l| l == labels)
+        self.get_by(hash, |l| l.eq_labels(&self.interner, labels))
     }
 
     /// The series under `hash` whose labels satisfy `matches`.
-    fn get_by(&self, hash: u64, matches: impl Fn(&Labels) -> bool) -> Option<Arc<MemSeries>> {
-        read(self.shard(hash)).get(&hash)?.find_by(matches).cloned()
+    fn get_by(&self, hash: u64, matches: impl Fn(&SeriesLabels) -> bool) -> Option<Arc<MemSeries>> {
+        read(self.shard(hash))
+            .find(table_hash(hash as u32), |s| matches(&s.labels))
+            .cloned()
     }
 
     /// The series with these labels, created (with a fresh id, or `id`
@@ -283,20 +243,23 @@ impl Head {
         id: Option<HeadRef>,
         admit: Admit<'_>,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
-        self.create_with(hash, labels, id, admit, Interned::No)
+        self.create_numbered(hash, labels, None, id, admit)
     }
 
-    /// [`Head::create`], told whether `labels` hold the interner's strings.
-    fn create_with(
+    /// [`Head::create`] given `labels` as the interner's numbers already,
+    /// if `numbers` is there.
+    fn create_numbered(
         &self,
         hash: u64,
         labels: &Labels,
+        numbers: Option<SeriesLabels>,
         id: Option<HeadRef>,
         admit: Admit<'_>,
-        interned: Interned,
     ) -> Result<Arc<MemSeries>, SeriesRefusal> {
         let mut shard = write(self.shard(hash));
-        if let Some(s) = shard.get(&hash).and_then(|slot| slot.find(labels)) {
+        if let Some(s) = shard.find(table_hash(hash as u32), |s| {
+            s.labels.eq_labels(&self.interner, labels)
+        }) {
             return Ok(Arc::clone(s));
         }
         let owner = match admit {
@@ -321,28 +284,19 @@ impl Head {
             Some(id) => id,
             None => HeadRef::from_raw(u32::try_from(by_id.len()).unwrap_or(u32::MAX)),
         };
-        let labels = match interned {
-            Interned::Yes => labels.clone(),
-            Interned::No => self.interner.labels(labels),
-        };
-        let s = Arc::new(MemSeries::new(id, labels, owner));
+        let compact = numbers.unwrap_or_else(|| self.interner.series_labels(labels));
+        let s = Arc::new(MemSeries::new(id, hash, compact, owner));
         let slot = id.index();
         if by_id.len() <= slot {
             by_id.resize(slot + 1, None);
         }
         by_id[slot] = Some(Arc::clone(&s));
         drop(by_id);
-        write(&self.postings).add(id, &s.labels);
-        let new = Arc::clone(&s);
-        // A 64-bit hash collision: keep both series side by side.
-        match shard.remove(&hash) {
-            None => shard.insert(hash, Slot::One(new)),
-            Some(Slot::One(old)) => shard.insert(hash, Slot::Many(Box::new(vec![old, new]))),
-            Some(Slot::Many(mut v)) => {
-                v.push(new);
-                shard.insert(hash, Slot::Many(v))
-            }
-        };
+        // The postings copy a string only for a pair they have not seen.
+        write(&self.postings).add(id, labels);
+        shard.insert_unique(table_hash(s.table_hash), Arc::clone(&s), |x| {
+            table_hash(x.table_hash)
+        });
         Ok(s)
     }
 
@@ -370,6 +324,11 @@ impl Head {
         {
             q.release();
         }
+    }
+
+    /// A series' labels, holding the shared strings.
+    fn labels_of(&self, s: &MemSeries) -> Labels {
+        self.interner.labels(&s.labels)
     }
 
     /// The series with id `id`.

@@ -13,7 +13,7 @@
 use super::checkpoint_records::{SeriesEntry, SeriesRecordWriter, TARGET_RECORD_BYTES};
 use super::linked_records::RecordWriter;
 use super::series::{HeadChunk, MemSeries};
-use super::{Head, Slot, lock, read, write};
+use super::{Head, lock, read, write};
 use crate::chunk::{self, Chunk};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
@@ -97,7 +97,9 @@ impl Head {
                 hours.entry(hour_of(t)).or_default().2.push((t, h));
             }
             drop(d);
+            let labels = (!hours.is_empty()).then(|| self.labels_of(&s));
             for (hour, (chunks, ooo, mut histograms)) in hours {
+                let labels = labels.clone().unwrap_or_default();
                 let taken = Taken {
                     series: Arc::clone(&s),
                     chunks: chunks.iter().map(|c| c.chunk.clone()).collect(),
@@ -105,14 +107,14 @@ impl Head {
                     histograms: histograms.iter().map(|x| x.0).collect(),
                 };
                 let mut samples = merge(&chunks, ooo);
-                leave(&s.labels, &mut samples, &mut histograms);
+                leave(&labels, &mut samples, &mut histograms);
                 let e = out.entry(hour).or_default();
                 if !samples.is_empty() || !histograms.is_empty() {
                     // One chunk per series-hour on disk, in the cold
                     // encodings: as compaction would write it, so a
                     // stop leaves no hot chunk in a partition.
                     e.0.push(PartSeries {
-                        labels: s.labels.clone(),
+                        labels,
                         chunks: chunk::encode_cold_runs(&samples),
                         histograms,
                     });
@@ -157,64 +159,73 @@ impl Head {
 
     /// Takes a series marked `deleted` out of the maps and postings.
     pub(super) fn unlink(&self, s: &Arc<MemSeries>) {
-        let hash = s.labels.stable_hash();
+        let labels = self.labels_of(s);
+        let hash = labels.stable_hash();
+        if let Ok(e) = write(self.shard(hash))
+            .find_entry(super::table_hash(s.table_hash), |x| Arc::ptr_eq(x, s))
         {
-            let mut shard = write(self.shard(hash));
-            if let Some(slot) = shard.remove(&hash) {
-                let rest: Vec<Arc<MemSeries>> = match slot {
-                    Slot::One(x) => vec![x],
-                    Slot::Many(v) => *v,
-                }
-                .into_iter()
-                .filter(|x| !Arc::ptr_eq(x, s))
-                .collect();
-                match rest.len() {
-                    0 => {}
-                    1 => {
-                        shard.insert(hash, Slot::One(Arc::clone(&rest[0])));
-                    }
-                    _ => {
-                        shard.insert(hash, Slot::Many(Box::new(rest)));
-                    }
-                }
-            }
+            e.remove();
         }
         if let Some(slot) = write(&self.by_id).get_mut(s.id.index()) {
             *slot = None;
         }
-        write(&self.postings).remove(s.id, &s.labels);
+        write(&self.postings).remove(s.id, &labels);
         self.release_series(s.owner);
     }
 
-    /// WAL checkpoint records standing for everything still in the head:
-    /// every live series (even one whose samples all moved to partitions,
-    /// as later records name it by ref only) with its chunks as they are
-    /// (the open one sealed as a copy), its out-of-order samples and its
-    /// newest sample, 256 series (at most a few MiB) per record; then the
-    /// histogram samples as batch records naming the series by ref. With
-    /// `cold` (the checkpoint of a graceful stop) each series-hour is
-    /// re-encoded as one chunk in the cold encodings, as a persisted hour
-    /// would be, and replay adopts those.
-    pub(crate) fn checkpoint_records(&self, cold: bool) -> impl Iterator<Item = Vec<u8>> + '_ {
+    /// WAL checkpoint records standing for everything still in the head,
+    /// handed to `sink`: every live series (even one whose samples all
+    /// moved to partitions, as later records name it by ref only) with its
+    /// chunks as they are (the open one sealed as a copy), its
+    /// out-of-order samples and its newest sample, 256 series (at most a
+    /// few MiB) per record; then the histogram samples as batch records
+    /// naming the series by ref. With `cold` (the checkpoint of a graceful
+    /// stop) each series-hour is re-encoded as one chunk in the cold
+    /// encodings, as a persisted hour would be, and replay adopts those.
+    ///
+    /// The series records are built by `workers` threads at once, in no
+    /// particular order (the re-encoding is most of a stop's time); at most
+    /// two records a worker wait for `sink`, and a `sink` that stops early
+    /// stops the workers.
+    pub(crate) fn with_checkpoint_records<R>(
+        &self,
+        cold: bool,
+        workers: usize,
+        sink: impl FnOnce(&mut dyn Iterator<Item = Vec<u8>>) -> R,
+    ) -> R {
         let series: Vec<Arc<MemSeries>> = read(&self.by_id).iter().flatten().cloned().collect();
-        let mut with_hist: Vec<Arc<MemSeries>> = Vec::new();
-        let mut series = series.into_iter();
-        let mut w = SeriesRecordWriter::default();
-        let mut hist_pass = None;
+        let workers = workers.clamp(1, 16);
+        std::thread::scope(|sc| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * workers);
+            for part in series.chunks(series.len().div_ceil(workers).max(1)) {
+                let tx = tx.clone();
+                sc.spawn(move || {
+                    let mut w = SeriesRecordWriter::default();
+                    for s in part {
+                        w.add(&series_entry(s, self.labels_of(s), cold));
+                        if w.full() && tx.send(w.take()).is_err() {
+                            return;
+                        }
+                    }
+                    if !w.is_empty() {
+                        let _ = tx.send(w.take());
+                    }
+                });
+            }
+            drop(tx);
+            let mut records = rx.into_iter().chain(self.histogram_records(&series));
+            sink(&mut records)
+        })
+    }
+
+    /// The histogram samples of `series` as batch records (after every
+    /// series record, which define the refs they name).
+    fn histogram_records<'a>(
+        &'a self,
+        series: &'a [Arc<MemSeries>],
+    ) -> impl Iterator<Item = Vec<u8>> + 'a {
+        let mut hs = series.iter().filter(|s| lock(&s.data).ooo.hist().is_some());
         std::iter::from_fn(move || {
-            for s in series.by_ref() {
-                w.add(&series_entry(&s, cold));
-                if lock(&s.data).ooo.hist().is_some() {
-                    with_hist.push(s);
-                }
-                if w.full() {
-                    return Some(w.take());
-                }
-            }
-            if !w.is_empty() {
-                return Some(w.take());
-            }
-            let hs = hist_pass.get_or_insert_with(|| std::mem::take(&mut with_hist).into_iter());
             let mut rec = RecordWriter::default();
             let mut bytes = 0usize;
             for s in hs.by_ref() {
@@ -235,7 +246,7 @@ impl Head {
 
 /// A series' checkpoint entry, copied under its lock; with `cold`, its
 /// chunks re-encoded hour by hour after the lock is released.
-fn series_entry(s: &MemSeries, cold: bool) -> SeriesEntry {
+fn series_entry(s: &MemSeries, labels: Labels, cold: bool) -> SeriesEntry {
     let d = lock(&s.data);
     let mut chunks: Vec<HeadChunk> = d.sealed.iter().cloned().collect();
     if let (Some(min_t), Some(max_t)) = (d.open.first_t(), d.open.last_t()) {
@@ -246,14 +257,14 @@ fn series_entry(s: &MemSeries, cold: bool) -> SeriesEntry {
         });
     }
     let ooo = d.ooo.iter().map(|(&t, &b)| (t, b)).collect();
-    let newest = d.newest;
+    let newest = d.newest();
     drop(d);
     if cold {
         chunks = cold_hours(chunks);
     }
     SeriesEntry {
         id: s.id,
-        labels: s.labels.clone(),
+        labels,
         newest,
         chunks,
         ooo,

@@ -88,7 +88,7 @@ impl Head {
                 if snap.is_empty() {
                     continue;
                 }
-                out.push((s.labels.clone(), snap));
+                out.push((self.interner.labels(&s.labels), snap));
             }
         }
         out

@@ -1,10 +1,11 @@
 //! Recovery: rebuilding the head from the WAL (checkpoint, then records).
 
 use super::checkpoint_records::SeriesEntry;
+use super::intern::SeriesLabels;
 use super::replay_decode::{Decoded, Item, decode_record};
 use super::series::{Outcome, Rules};
 use super::wal_records::BatchRecord;
-use super::{Admit, Head, Interned, lock};
+use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::refs::PostingId;
 use crate::model::sample::Sample;
@@ -193,16 +194,16 @@ impl Head {
     /// they are; otherwise their samples are appended.
     fn apply_series(
         &self,
-        entries: Vec<SeriesEntry>,
+        entries: Vec<(SeriesEntry, SeriesLabels)>,
         lsn: u64,
         stats: &mut ReplayStats,
     ) -> Result<(), StorageError> {
         stats.records += 1;
         let rules = self.replay_rules();
         let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for e in entries {
+        for (e, numbers) in entries {
             let s = match self.by_id(e.id) {
-                Some(s) if s.labels == e.labels => s,
+                Some(s) if s.labels == numbers => s,
                 Some(_) => {
                     return Err(StorageError::BadWalRecord {
                         lsn,
@@ -210,21 +211,21 @@ impl Head {
                         reason: "series ref redefined with other labels",
                     });
                 }
-                // Replay is never refused by limits; the decoder interned
+                // Replay is never refused by limits; the decoder numbered
                 // the labels already.
-                None => match self.create_with(
+                None => match self.create_numbered(
                     e.labels.stable_hash(),
                     &e.labels,
+                    Some(numbers),
                     Some(e.id),
                     Admit::Replay,
-                    Interned::Yes,
                 ) {
                     Ok(s) => s,
                     Err(_) => continue,
                 },
             };
             let mut d = lock(&s.data);
-            if d.idle_before(i64::MIN) && d.newest.is_none() {
+            if d.idle_before(i64::MIN) && d.newest().is_none() {
                 let mut newest = e.newest;
                 if let Some(last) = e.chunks.last()
                     && newest.is_none_or(|(t, _)| t < last.max_t)
@@ -237,7 +238,7 @@ impl Head {
                     max = max.max(c.max_t);
                     d.sealed.push(c);
                 }
-                d.newest = newest;
+                d.set_newest(newest);
                 if let Some((t, _)) = newest {
                     max = max.max(t);
                 }
@@ -273,7 +274,7 @@ impl Head {
         stats.records += 1;
         for (id, labels) in rec.defs {
             match self.by_id(id) {
-                Some(s) if s.labels == labels => {}
+                Some(s) if s.labels.eq_labels(&self.interner, &labels) => {}
                 Some(_) => {
                     return Err(StorageError::BadWalRecord {
                         lsn,

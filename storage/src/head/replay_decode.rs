@@ -13,13 +13,17 @@
 //! every record is in, as any group waiting for its base.
 
 use super::checkpoint_records::{self, SeriesEntry};
-use super::intern::Interner;
+use super::intern::{Interner, SeriesLabels};
 use super::linked_records;
 use super::wal_records::{BatchRecord, RecordError};
 use super::{Head, lock};
 use crate::error::StorageError;
+use crate::model::labels::StrHasher;
 use crate::model::refs::{HeadRef, PostingId};
 use hourglass_wal::{Lsn, Wal};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 /// Series refs up to this many are remembered by the decoder (16 bytes
 /// each); refs beyond it are looked up in the head only.
@@ -27,7 +31,9 @@ const SHADOW_MAX: usize = 1 << 24;
 
 /// A record's contents.
 pub(super) enum Decoded {
-    Series(Vec<SeriesEntry>),
+    /// With each series' labels as the head's numbers, found here on the
+    /// decoding thread rather than by the head as it applies them.
+    Series(Vec<(SeriesEntry, SeriesLabels)>),
     Batch(BatchRecord),
 }
 
@@ -81,9 +87,24 @@ pub(super) fn decode_record(
         reason: e.reason,
     };
     if checkpoint_records::is_series_record(data) {
-        return checkpoint_records::decode_with(data, &mut |s| interner.intern_str(s))
-            .map(Decoded::Series)
-            .map_err(bad);
+        // The record's strings by the address of their shared copy.
+        let mut numbers: HashMap<usize, u32, BuildHasherDefault<StrHasher>> = HashMap::default();
+        let entries = checkpoint_records::decode_with(data, &mut |s| {
+            let (n, x) = interner.intern_str(s);
+            numbers.insert(x.as_ptr().cast::<u8>() as usize, n);
+            x
+        })
+        .map_err(bad)?;
+        let known = |s: &Arc<str>| numbers.get(&(s.as_ptr().cast::<u8>() as usize)).copied();
+        return Ok(Decoded::Series(
+            entries
+                .into_iter()
+                .map(|e| {
+                    let l = interner.series_labels_with(&e.labels, known);
+                    (e, l)
+                })
+                .collect(),
+        ));
     }
     linked_records::decode_with(data, resolve)
         .map(Decoded::Batch)
@@ -130,7 +151,7 @@ impl Shadow {
             // The checkpoint's newest samples: the bases of the records
             // after it, before the head has adopted them.
             Decoded::Series(entries) => {
-                for e in entries {
+                for (e, _) in entries {
                     if let Some((t, bits)) = e.newest {
                         self.note(e.id, t, bits);
                     }
@@ -302,7 +323,7 @@ mod tests {
         assert_eq!(stats.samples_set_aside(), 0);
         for (i, &id) in ids.iter().enumerate() {
             let s = head.by_id(id).unwrap();
-            assert_eq!(lock(&s.data).newest, newest[i]);
+            assert_eq!(lock(&s.data).newest(), newest[i]);
         }
     }
 }

@@ -106,7 +106,7 @@ impl SeriesData {
         });
         self.open = XorAppender::new();
         let newest_removed = self
-            .newest
+            .newest()
             .is_some_and(|(t, bits)| in_order.contains(&(t, bits)));
         for &x in &kept {
             if cut.should_cut(&self.open, x.t) {
@@ -118,7 +118,7 @@ impl SeriesData {
             }
         }
         if newest_removed {
-            self.newest = kept
+            let newest = kept
                 .last()
                 .or(self
                     .sealed
@@ -126,6 +126,7 @@ impl SeriesData {
                     .and_then(|c| c.chunk.iter().last())
                     .as_ref())
                 .map(|x| (x.t, x.v.to_bits()));
+            self.set_newest(newest);
         }
         found
     }

@@ -29,7 +29,12 @@ impl Head {
             let n = lock(&s.data).num_samples() as u64;
             total += n;
             let e = per_metric
-                .entry(s.labels.metric_name().unwrap_or("").to_string())
+                .entry(
+                    s.labels
+                        .get(&self.interner, crate::model::labels::METRIC_NAME)
+                        .unwrap_or("")
+                        .to_string(),
+                )
                 .or_default();
             e.0 += 1;
             e.1 += n;

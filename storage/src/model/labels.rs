@@ -120,6 +120,14 @@ impl Labels {
         Labels(pairs.into())
     }
 
+    /// [`Labels::from_sorted`] from an iterator of known length: one
+    /// allocation, no intermediate vector.
+    pub(crate) fn from_sorted_iter(pairs: impl ExactSizeIterator<Item = Label>) -> Labels {
+        let l = Labels(pairs.collect());
+        debug_assert!(l.0.windows(2).all(|w| w[0].name <= w[1].name));
+        l
+    }
+
     /// A stable 64-bit hash of the pairs: the same on every run, machine
     /// and version (it may be persisted), unlike `std`'s `Hash`.
     pub fn stable_hash(&self) -> u64 {
@@ -138,6 +146,30 @@ pub(crate) fn sort_pairs<'a>(pairs: &[(&'a str, &'a str)], out: &mut Vec<(&'a st
     }
 }
 
+/// A `Hasher` for string keys (the head's interner) on the labels hash's
+/// mixing: a few multiplies per string where SipHash takes a few dozen
+/// rounds. Its seed is fixed, as the series maps' hash is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StrHasher(StableHasher);
+
+impl Default for StrHasher {
+    fn default() -> Self {
+        StrHasher(StableHasher::new())
+    }
+}
+
+impl std::hash::Hasher for StrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_bytes(bytes);
+    }
+    fn write_u8(&mut self, _: u8) {
+        // `str`'s `Hash` ends with 0xff: the length is mixed in already.
+    }
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
 /// [`Labels::stable_hash`] of pairs prepared by [`sort_pairs`].
 pub(crate) fn stable_hash_pairs(pairs: &[(&str, &str)]) -> u64 {
     hash_pairs(pairs.iter().copied())
@@ -153,17 +185,6 @@ fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
 }
 
 impl Labels {
-    /// Whether these labels are exactly `pairs` (sorted by name, no empty
-    /// values), compared without building a `Labels`.
-    pub(crate) fn eq_pairs(&self, pairs: &[(&str, &str)]) -> bool {
-        self.0.len() == pairs.len()
-            && self
-                .0
-                .iter()
-                .zip(pairs)
-                .all(|(l, (n, v))| *l.value == **v && *l.name == **n)
-    }
-
     /// Checks names, duplicates and sizes against `limits`; the error names
     /// the series.
     pub fn validate(&self, limits: &LabelLimits) -> Result<(), LabelError> {
@@ -264,6 +285,7 @@ pub struct LabelError {
 /// 64×64→128 multiply per block, so a typical label name or value costs
 /// one. Its output is part of nothing on disk; it only keys the head's
 /// series maps and `limit_ratio`, but keep it stable anyway.
+#[derive(Debug, Clone, Copy)]
 struct StableHasher(u64);
 
 /// Odd constants with well-spread bits (wyhash's).
@@ -305,7 +327,11 @@ impl StableHasher {
 
     #[inline]
     fn write_str(&mut self, s: &str) {
-        let b = s.as_bytes();
+        self.write_bytes(s.as_bytes());
+    }
+
+    #[inline]
+    fn write_bytes(&mut self, b: &[u8]) {
         let mut blocks = b.chunks_exact(16);
         for c in &mut blocks {
             self.0 = fold(le64(&c[..8]) ^ P[0] ^ self.0, le64(&c[8..]) ^ P[1]);
