@@ -221,6 +221,16 @@ fn get_spans(r: &mut BitReader<'_>, i: usize) -> Result<(Vec<Span>, usize), Chun
     Ok((spans, total))
 }
 
+/// The time of a histogram chunk's first sample, read without checking
+/// the chunk (for chunks this process wrote).
+pub(crate) fn first_time(bytes: &[u8]) -> Option<i64> {
+    let stream = bytes.get(HEADER..bytes.len().checked_sub(CRC)?)?;
+    if stream.len() < 8 {
+        return None;
+    }
+    Some(BitReader::new(stream).read_bits_wide(64) as i64)
+}
+
 /// Decodes a histogram chunk, checking length, encoding and CRC first.
 /// Never panics on any input.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
