@@ -89,6 +89,7 @@ run() {
     --data "start=$q_start&end=$q_end&step=60" "$1/api/v1/query_range")
   c1=$(cpu_ticks "$3")
   local n
+  head -1 <<<"$out" >"$work/answer.$3.json"
   n=$(head -1 <<<"$out" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(len(r[0]["values"]) if r else 0)')
   echo "$(tail -1 <<<"$out") $(awk -v t=$(( c1 - c0 )) -v hz="$(getconf CLK_TCK)" 'BEGIN{print t/hz}') $n"
 }
@@ -107,6 +108,18 @@ median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a
 hg_wall=$(cut -d' ' -f1 "$work/hg.runs" | median); hg_cpu=$(cut -d' ' -f2 "$work/hg.runs" | median)
 pr_wall=$(cut -d' ' -f1 "$work/prom.runs" | median); pr_cpu=$(cut -d' ' -f2 "$work/prom.runs" | median)
 echo "points per answer: Hourglass $(cut -d' ' -f3 "$work/hg.runs" | sort -u | tr '\n' ' ')/ Prometheus $(cut -d' ' -f3 "$work/prom.runs" | sort -u | tr '\n' ' ')"
+# The two answers side by side (classic buckets interpolate linearly
+# inside a bucket, native ones exponentially: close, not equal).
+python3 - "$work/answer.$hg_pid.json" "$work/answer.$prom_pid.json" <<'EOF'
+import json, sys
+def points(path):
+    r = json.load(open(path))["data"]["result"]
+    return {t: float(v) for t, v in r[0]["values"]} if r else {}
+a, b = points(sys.argv[1]), points(sys.argv[2])
+both = [t for t in a if t in b and b[t] != 0]
+worst = max((abs(a[t] - b[t]) / abs(b[t]) for t in both), default=float("nan"))
+print(f"answers: {len(both)} common steps, largest relative difference {worst:.3g}")
+EOF
 echo "load: $(uptime | sed 's/.*load average: //')"
 printf '%-44s %10s %10s\n' "median of $RUNS (s per query)" wall cpu
 printf '%-44s %10s %10s\n' "Hourglass  $hg_q" "$hg_wall" "$hg_cpu"
