@@ -22,6 +22,12 @@
 # then compacts the blocks as it would its own (2 h → 6 h → 18 h); the
 # queries start once its block set has not changed for 30 s (at most 10
 # minutes). About 25 minutes of loading at 1,000 × 24 h on a quiet machine.
+#
+# DATA=<dir> keeps both stores there: the first run loads them (and
+# leaves <dir>/span), later runs with the same DATA only start the
+# servers and query, a few minutes:
+#
+#   SKIP_BUILD=1 SERIES=1000 HOURS=24 RUNS=3 DATA=/work/scratch/hist1000 benches/histograms_vs.sh
 set -euo pipefail
 SERIES=${SERIES:-100}
 HOURS=${HOURS:-24}
@@ -31,11 +37,26 @@ PROM_PORT=${PROM_PORT:-19091}
 source "$(dirname "$0")/common.sh"
 
 PIECE_HOURS=${PIECE_HOURS:-2}
+if [ -n "${DATA:-}" ]; then
+  # A load that did not finish is started again.
+  [ -e "$DATA/span" ] || rm -rf "$DATA/hg" "$DATA/prom"
+  mkdir -p "$DATA/hg" "$DATA/prom"
+  ln -s "$DATA/hg" "$work/hg"
+  ln -s "$DATA/prom" "$work/prom"
+fi
 points=$(( HOURS * 240 ))
 # Ending two hours ago, aligned to PIECE_HOURS (so pieces fill whole blocks).
 start_h=$(( $(date +%s) / 3600 - 2 - HOURS ))
 start_ms=$(( start_h / PIECE_HOURS * PIECE_HOURS * 3600 * 1000 ))
 pieces=$(( (points + PIECE_HOURS * 240 - 1) / (PIECE_HOURS * 240) ))
+loaded=""
+if [ -n "${DATA:-}" ] && [ -e "$DATA/span" ]; then
+  # shellcheck disable=SC1091
+  source "$DATA/span"
+  loaded=1
+  echo "data: reused from $DATA ($SERIES histograms x $points scrapes from $start_ms)"
+fi
+[ -n "$loaded" ] || {
 PIECE_SCRAPES=$(( PIECE_HOURS * 240 )) python3 benches/histograms_gen.py "$work" "$SERIES" "$points" "$start_ms" &
 gen_pid=$!
 pids+=("$gen_pid")
@@ -54,6 +75,7 @@ for k in $(seq -f '%03g' 0 $(( pieces - 1 ))); do
 done
 wait "$gen_pid"
 echo "data: $SERIES histograms x $points scrapes in $pieces pieces ($(( classic_bytes / 1000000 )) MB of OpenMetrics), loaded in $(( $(date +%s) - load_start )) s"
+}
 
 start_hourglass "$HG_PORT" --query-timeout 10m --query-max-samples 1000000000 --query-memory-budget 2000000000
 printf 'global:\n  scrape_interval: 15s\n' >"$work/prom.yml"
@@ -73,10 +95,11 @@ for _ in $(seq 300); do
   now=$(ls "$work/prom" | grep '^01' | sort | tr '\n' ' ')
   [ "$now" = "$last" ] && same=$((same + 1)) || same=0
   last=$now
-  [ "$same" -ge 15 ] && [ "$(( $(date +%s) - prom_started ))" -ge 90 ] && break
+  [ "$same" -ge 15 ] && { [ -n "$loaded" ] || [ "$(( $(date +%s) - prom_started ))" -ge 90 ]; } && break
   sleep 2
 done
 echo "Prometheus blocks: $(wc -w <<<"$last")"
+[ -z "${DATA:-}" ] || [ -n "$loaded" ] || printf 'SERIES=%s\npoints=%s\nstart_ms=%s\n' "$SERIES" "$points" "$start_ms" >"$DATA/span"
 
 q_start=$(( start_ms / 1000 + 300 ))
 q_end=$(( start_ms / 1000 + points * 15 - 15 ))
