@@ -109,7 +109,12 @@ impl Querier for HeadQuerier<'_> {
         let mut out = Vec::new();
         for (labels, snap) in self.head.select_raw(matchers, mint, maxt) {
             let samples = SampleIter::new(vec![snap.chunks], snap.ooo, mint, maxt);
-            let histograms = HistogramIter::merge_lazy(snap.histograms.into_sources().into());
+            // Float-only series (nearly all) allocate nothing here.
+            let histograms = if snap.histograms.is_empty() {
+                HistogramIter::default()
+            } else {
+                HistogramIter::merge_lazy(snap.histograms.into_sources().into())
+            };
             // Chunks may overlap the range without a sample inside it.
             if !samples.is_exhausted() || !histograms.is_empty() {
                 out.push(Series {
