@@ -11,9 +11,11 @@ every 15 s. Two shapes:
                log-normal mass of the bucket; below the first bound counts
                in the first bucket, above the last in the last), and the
                sum grows by each observation's latency (drawn inside its
-               bucket, a float of full precision, as client libraries add
-               measured durations). Low buckets and the tail are mostly
-               idle; at low rates whole scrapes are.
+               bucket), a measured duration as client libraries observe
+               it: whole nanoseconds / 1e9 (Go's `time.Since(t).Seconds()`),
+               added to the float sum one observation at a time. Low
+               buckets and the tail are mostly idle; at low rates whole
+               scrapes are.
   adversarial  every bucket moves at every scrape by an amount that
                varies with the series, the bucket and the scrape (the
                shape of earlier figures): nothing is steady.
@@ -56,6 +58,11 @@ def _poisson(rng, lam):
     return k
 
 
+def _ns(seconds):
+    """A duration as measured: whole nanoseconds, in seconds."""
+    return int(seconds * 1e9) / 1e9
+
+
 def series(shape, s, points, rate=1.0):
     """Yields (bucket counts, count, sum) for each scrape of series `s`:
     counts per bucket (not cumulative over buckets), cumulative in time."""
@@ -79,7 +86,10 @@ def series(shape, s, points, rate=1.0):
             n = _poisson(rng, lam[b])
             counts[b] += n
             for _ in range(min(n, 8)):
-                total_sum += lo[b] + (BOUNDS[b] - lo[b]) * rng.random()
+                total_sum += _ns(lo[b] + (BOUNDS[b] - lo[b]) * rng.random())
             if n > 8:
-                total_sum += (n - 8) * (lo[b] + BOUNDS[b]) / 2 * (1 + 0.01 * rng.random())
+                # The rest at about the bucket's middle (one draw for all).
+                mid = _ns((lo[b] + BOUNDS[b]) / 2 * (1 + 0.01 * rng.random()))
+                for _ in range(n - 8):
+                    total_sum += mid
         yield list(counts), sum(counts), total_sum

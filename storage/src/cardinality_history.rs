@@ -150,7 +150,7 @@ fn head_series(head: &Head, sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<
                 .iter()
                 .map(|c| c.min_t.max(mint))
                 .chain(snap.ooo.iter().map(|s| s.t))
-                .chain(snap.histograms.iter().map(|h| h.0))
+                .chain(snap.histograms.first_t())
                 .min();
             if let Some(first) = first {
                 out.push((labels, first));

@@ -20,6 +20,9 @@ pub(crate) enum HistPiece {
         file: Arc<PartBytes>,
         ranges: Vec<(usize, usize)>,
     },
+    /// Whole sealed histogram chunks of the head, shared with it, every
+    /// sample inside the selected range; never empty.
+    Sealed(Vec<Arc<[u8]>>),
 }
 
 impl HistPiece {
@@ -42,7 +45,49 @@ impl HistPiece {
                 }
                 Ok(())
             }
+            HistPiece::Sealed(chunks) => {
+                for bytes in chunks {
+                    crate::chunk::histogram::decode_range_into(&bytes, i64::MIN, i64::MAX, out)?;
+                }
+                Ok(())
+            }
         }
+    }
+}
+
+/// A series' head histograms in a range as a reader takes them: the sealed
+/// part (shared chunks, and the samples of chunks partly in the range),
+/// and the decoded part; each in time order, timestamps disjoint.
+#[derive(Debug, Default)]
+pub(crate) struct HistSnapshot {
+    pub(crate) sealed: Vec<HistPiece>,
+    pub(crate) decoded: Vec<(i64, FloatHistogram)>,
+}
+
+impl HistSnapshot {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.decoded.is_empty()
+    }
+
+    /// The time of the first sample.
+    pub(crate) fn first_t(&self) -> Option<i64> {
+        let sealed = self.sealed.first().and_then(|p| match p {
+            HistPiece::Decoded(v) => v.first().map(|x| x.0),
+            HistPiece::Sealed(c) => c
+                .first()
+                .and_then(|b| crate::chunk::histogram::first_time(b)),
+            HistPiece::Chunks { .. } => None,
+        });
+        let decoded = self.decoded.first().map(|x| x.0);
+        match (sealed, decoded) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The two parts as sources of a merge, sealed first.
+    pub(crate) fn into_sources(self) -> [Vec<HistPiece>; 2] {
+        [self.sealed, vec![HistPiece::Decoded(self.decoded)]]
     }
 }
 

@@ -187,7 +187,9 @@ impl StorageQuerier<'_> {
                 e.1.sort_by_key(|s| s.t);
                 e.1.dedup_by_key(|s| s.t);
             }
-            e.2.push(vec![HistPiece::Decoded(snap.histograms)]);
+            if !snap.histograms.is_empty() {
+                e.2.extend(snap.histograms.into_sources());
+            }
         }
         let mut out = Vec::with_capacity(by.len());
         for (labels, (runs, mut ooo, hists)) in by {

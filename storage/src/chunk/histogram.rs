@@ -1,22 +1,28 @@
 //! Histogram chunks: a run of native histogram samples of one series,
 //! Gorilla-style. Layouts in `FORMAT.md` ("Histogram chunks"). Written as
-//! version 2 (`0x11`); version 1 (`0x10`) chunks are still read.
+//! version 3 (`0x12`); versions 1 (`0x10`) and 2 (`0x11`) are still read.
 //!
 //! Every float field (count, zero count, sum, each bucket) is coded
 //! against its previous value (`histogram_field.rs`). The layout (schema,
 //! spans, custom bounds) is written only when it changes, and one bit
 //! stands for every bucket when none moved differently (a steady or an
-//! idle histogram), so an idle scrape costs about a byte.
+//! idle histogram). Version 3 writes a sample equal to the previous one
+//! (an idle scrape) as one bit after its time, and a sum that moved by
+//! whole nanoseconds as their number.
 
 use super::ChunkError;
 use super::bitstream::{BitReader, BitWriter};
-use super::histogram_field::{Code, Field, Mode, get_signed, put_signed};
+use super::histogram_field::{
+    Code, Field, Mode, get_ns, get_signed, ns_cost, ns_step, put_ns, put_signed,
+};
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Span};
 
 /// The encoding byte of histogram chunks of version 1 (read only).
 pub const ENCODING_HISTOGRAM_V1: u8 = 0x10;
-/// The encoding byte of histogram chunks as written (version 2).
-pub const ENCODING_HISTOGRAM: u8 = 0x11;
+/// The encoding byte of histogram chunks of version 2 (read only).
+pub const ENCODING_HISTOGRAM_V2: u8 = 0x11;
+/// The encoding byte of histogram chunks as written (version 3).
+pub const ENCODING_HISTOGRAM: u8 = 0x12;
 /// Bytes before the stream: encoding, sample count (u16 BE).
 const HEADER: usize = 3;
 /// Bytes of the trailing CRC32.
@@ -61,11 +67,12 @@ fn put_layout(w: &mut BitWriter, h: &FloatHistogram) {
     }
 }
 
-/// Writes the values of `h` (version 2): the mode bit, zero count and
-/// sum, the buckets ('0' when every bucket is steady in the mode), then
-/// the count: '0' when it is the zero count plus the buckets (every
-/// integer histogram), else '1' and its value. The mode is whichever
-/// codes this sample in fewer bits.
+/// Writes the values of `h` (version 3): the mode bit, zero count and
+/// sum (a bit choosing the nanosecond code or the field's), the buckets
+/// ('0' when every bucket is steady in the mode), then the count: '0'
+/// when it is the zero count plus the buckets (every integer histogram),
+/// else '1' and its value. The mode is whichever codes this sample in
+/// fewer bits.
 fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buckets: &mut [Field]) {
     let [count_f, zero_f, sum_f] = head;
     let values = || {
@@ -78,8 +85,16 @@ fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buck
     // differ between machines.
     let sum_of_parts = implied_count(h.zero_count, values());
     let implied = !sum_of_parts.is_nan() && sum_of_parts.to_bits() == h.count.to_bits();
+    let ns = ns_step(sum_f.prev(), h.sum).map(|(n, u)| (n, u, ns_cost(n, u)));
+    let sum_cost = |mode: Mode| {
+        let field = sum_f.cost(h.sum, mode);
+        (
+            ns.is_some_and(|x| x.2 < field),
+            1 + ns.map_or(field, |x| x.2.min(field)),
+        )
+    };
     let cost = |mode: Mode| -> (u32, bool) {
-        let mut bits = zero_f.cost(h.zero_count, mode) + sum_f.cost(h.sum, mode);
+        let mut bits = zero_f.cost(h.zero_count, mode) + sum_cost(mode).1;
         if !implied {
             bits += count_f.cost(h.count, mode);
         }
@@ -102,7 +117,17 @@ fn put_values(w: &mut BitWriter, head: [&mut Field; 3], h: &FloatHistogram, buck
         (Mode::Dod, dod.1)
     };
     zero_f.put(w, h.zero_count, mode);
-    sum_f.put(w, h.sum, mode);
+    match ns {
+        Some((n, u, _)) if sum_cost(mode).0 => {
+            w.write_bits(1, 1);
+            put_ns(w, n, u);
+            sum_f.set(h.sum);
+        }
+        _ => {
+            w.write_bits(0, 1);
+            sum_f.put(w, h.sum, mode);
+        }
+    }
     if steady {
         w.write_bits(0, 1);
         for f in buckets.iter_mut() {
@@ -163,6 +188,15 @@ pub fn encode(samples: &[(i64, FloatHistogram)]) -> Result<Vec<u8>, ChunkError> 
             }
         }
         t_prev = *t;
+        // An idle scrape: '0' and nothing more; the fields keep their
+        // state.
+        if let Some(p) = prev {
+            if p.same_bits(h) {
+                w.write_bits(0, 1);
+                continue;
+            }
+            w.write_bits(1, 1);
+        }
         let same =
             prev.is_some_and(|p| same_layout(p, h) && p.counter_reset_hint == h.counter_reset_hint);
         if same {
@@ -221,6 +255,16 @@ fn get_spans(r: &mut BitReader<'_>, i: usize) -> Result<(Vec<Span>, usize), Chun
     Ok((spans, total))
 }
 
+/// The time of a histogram chunk's first sample, read without checking
+/// the chunk (for chunks this process wrote).
+pub(crate) fn first_time(bytes: &[u8]) -> Option<i64> {
+    let stream = bytes.get(HEADER..bytes.len().checked_sub(CRC)?)?;
+    if stream.len() < 8 {
+        return None;
+    }
+    Some(BitReader::new(stream).read_bits_wide(64) as i64)
+}
+
 /// Decodes a histogram chunk, checking length, encoding and CRC first.
 /// Never panics on any input.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
@@ -241,11 +285,13 @@ pub fn decode_range_into(
     if bytes.len() < HEADER + CRC {
         return Err(ChunkError::TooShort { len: bytes.len() });
     }
-    let v2 = match bytes[0] {
-        ENCODING_HISTOGRAM => true,
-        ENCODING_HISTOGRAM_V1 => false,
+    let version = match bytes[0] {
+        ENCODING_HISTOGRAM => 3,
+        ENCODING_HISTOGRAM_V2 => 2,
+        ENCODING_HISTOGRAM_V1 => 1,
         other => return Err(ChunkError::UnknownEncoding(other)),
     };
+    let v2 = version >= 2;
     let (body, tail) = bytes.split_at(bytes.len() - CRC);
     let stored = u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]);
     let computed = crc32fast::hash(body);
@@ -273,6 +319,25 @@ pub fn decode_range_into(
             t = t
                 .checked_add(d)
                 .ok_or_else(|| corrupt(i, "timestamp overflows"))?;
+        }
+        if version >= 3 && i > 0 && !r.read_bit() {
+            // An idle scrape: the previous sample again.
+            decoded = decoded.saturating_add(buckets.len());
+            if decoded > MAX_DECODED_BUCKETS {
+                return Err(corrupt(i, "too many buckets in the chunk"));
+            }
+            if r.overrun() {
+                return Err(corrupt(i, "stream ends early"));
+            }
+            if t > maxt {
+                break;
+            }
+            if t >= mint {
+                let (p, n) = buckets.split_at(npos.min(buckets.len()));
+                let values = |f: &[Field]| f.iter().map(Field::prev).collect();
+                out.push((t, sample(&cur, values(p), values(n))));
+            }
+            continue;
         }
         if r.read_bit() {
             cur.counter_reset_hint = CounterResetHint::from_u8(r.read_bits(2) as u8);
@@ -305,7 +370,13 @@ pub fn decode_range_into(
             cur.count = count_f.get(&mut r, code);
         }
         cur.zero_count = zero_f.get(&mut r, code);
-        cur.sum = sum_f.get(&mut r, code);
+        cur.sum = if version >= 3 && r.read_bit() {
+            let v = get_ns(&mut r, sum_f.prev()).ok_or_else(|| corrupt(i, "bad sum"))?;
+            sum_f.set(v);
+            v
+        } else {
+            sum_f.get(&mut r, code)
+        };
         let changed = r.read_bit();
         let keep = t >= mint;
         let npos = npos.min(buckets.len());
@@ -351,25 +422,27 @@ pub fn decode_range_into(
         if !keep {
             continue;
         }
-        // Built straight into the sample: only the layout is copied.
-        out.push((
-            t,
-            FloatHistogram {
-                counter_reset_hint: cur.counter_reset_hint,
-                schema: cur.schema,
-                zero_threshold: cur.zero_threshold,
-                zero_count: cur.zero_count,
-                count: cur.count,
-                sum: cur.sum,
-                positive_spans: cur.positive_spans.clone(),
-                negative_spans: cur.negative_spans.clone(),
-                positive_buckets: positive,
-                negative_buckets: negative,
-                custom_values: cur.custom_values.clone(),
-            },
-        ));
+        out.push((t, sample(&cur, positive, negative)));
     }
     Ok(())
+}
+
+/// The sample of `cur`'s layout and scalars with these buckets, built
+/// straight into the sample: only the layout is copied.
+fn sample(cur: &FloatHistogram, positive: Vec<f64>, negative: Vec<f64>) -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: cur.counter_reset_hint,
+        schema: cur.schema,
+        zero_threshold: cur.zero_threshold,
+        zero_count: cur.zero_count,
+        count: cur.count,
+        sum: cur.sum,
+        positive_spans: cur.positive_spans.clone(),
+        negative_spans: cur.negative_spans.clone(),
+        positive_buckets: positive,
+        negative_buckets: negative,
+        custom_values: cur.custom_values.clone(),
+    }
 }
 
 /// A layout as written: schema, zero threshold, positive spans and their
@@ -401,12 +474,13 @@ fn get_layout(r: &mut BitReader<'_>, i: usize) -> Result<Layout, ChunkError> {
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     let _ = decode(data);
-    // The first byte's low bit picks the version the rest is read as.
+    // The first byte picks the version the rest is read as.
     let Some((&pick, data)) = data.split_first() else {
         return;
     };
-    let encoding = match pick & 1 {
+    let encoding = match pick % 3 {
         0 => ENCODING_HISTOGRAM_V1,
+        1 => ENCODING_HISTOGRAM_V2,
         _ => ENCODING_HISTOGRAM,
     };
     let mut framed = vec![encoding];

@@ -49,6 +49,21 @@ fn assert_same(got: &[(i64, FloatHistogram)], want: &[(i64, FloatHistogram)]) {
 /// buckets by `weights`, the sum a float of full precision (measured
 /// durations): the shape of a real service's latency histogram.
 fn service(n: usize, rate: f64, seed: u64) -> Vec<(i64, FloatHistogram)> {
+    service_as(n, rate, seed, |x| x)
+}
+
+/// [`service`] with each observation measured as whole nanoseconds
+/// (`time.Since(t).Seconds()`), added to the sum one at a time.
+fn service_ns(n: usize, rate: f64, seed: u64) -> Vec<(i64, FloatHistogram)> {
+    service_as(n, rate, seed, |x| (x * 1e9).floor() / 1e9)
+}
+
+fn service_as(
+    n: usize,
+    rate: f64,
+    seed: u64,
+    measure: impl Fn(f64) -> f64,
+) -> Vec<(i64, FloatHistogram)> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let weights: Vec<f64> = (0..20)
         .map(|b| (-((b as f64 - 10.0) / 4.0).powi(2)).exp())
@@ -68,7 +83,7 @@ fn service(n: usize, rate: f64, seed: u64) -> Vec<(i64, FloatHistogram)> {
             }
             *c += f64::from(k);
             for _ in 0..k {
-                sum += 0.02 * 1.19f64.powi(b as i32) * (1.0 + 0.19 * rng.f64());
+                sum += measure(0.02 * 1.19f64.powi(b as i32) * (1.0 + 0.19 * rng.f64()));
             }
         }
         h.positive_buckets = counts.to_vec();
@@ -97,6 +112,21 @@ fn a_20_bucket_latency_histogram_costs_about_a_byte_or_two_per_sample() {
         ("service at 0.01/s", service(120, 0.01, 1), 3.0),
         ("service at 0.1/s", service(120, 0.1, 2), 12.0),
         ("service at 1/s", service(120, 1.0, 3), 24.0),
+        (
+            "service at 0.01/s, nanosecond sum",
+            service_ns(120, 0.01, 1),
+            2.0,
+        ),
+        (
+            "service at 0.1/s, nanosecond sum",
+            service_ns(120, 0.1, 2),
+            10.0,
+        ),
+        (
+            "service at 1/s, nanosecond sum",
+            service_ns(120, 1.0, 3),
+            20.0,
+        ),
     ];
     for (name, s, most) in &cases {
         let c = encode(s).unwrap();
@@ -127,6 +157,43 @@ fn an_idle_scrape_costs_about_a_byte_even_with_a_measured_sum() {
     assert!(per <= 1.3, "{per} bytes/sample");
 }
 
+#[test]
+fn an_idle_scrape_costs_two_bits() {
+    // The same one request as above: every later scrape is a timestamp
+    // delta-of-delta of 0 and the repeat bit.
+    let mut s = service(241, 0.0, 4);
+    for (_, h) in &mut s {
+        h.positive_buckets[7] = 1.0;
+        h.count = 1.0;
+        h.sum = 0.123_456_789_012_345_67;
+    }
+    // (The second sample differs: its hint is "no reset".)
+    let two = encode(&s[..2]).unwrap().len();
+    let c = encode(&s).unwrap();
+    assert_same(&decode(&c).unwrap(), &s);
+    let bits = 8 * (c.len() - two);
+    assert!((239 * 2..239 * 2 + 16).contains(&bits), "{bits} bits");
+}
+
+#[test]
+fn a_sum_moved_by_whole_nanoseconds_is_coded_as_their_number() {
+    // One observation of 123.456789 ms a scrape, on a sum already large.
+    let mut s = service(120, 0.0, 5);
+    let mut sum = 86_400.0 * 3.0;
+    for (k, (_, h)) in s.iter_mut().enumerate() {
+        h.positive_buckets[7] = k as f64;
+        h.count = k as f64;
+        h.sum = sum;
+        sum += 123_456_789.0 / 1e9;
+    }
+    let c = encode(&s).unwrap();
+    assert_same(&decode(&c).unwrap(), &s);
+    // About 27 bits of nanoseconds, 6 of length and the ulps, not a XOR
+    // of 50-odd bits.
+    let per = c.len() as f64 / s.len() as f64;
+    assert!(per <= 6.5, "{per} bytes/sample");
+}
+
 /// Chunks as version 1 wrote them (the encoder before version 2):
 /// `series(12, |i, b| ((i * 3 + b) % 4) as u64)` with the sum of sample 5
 /// set to 1/3 and sample 9 a stale marker.
@@ -154,6 +221,17 @@ fn version_1_chunks_still_read() {
     let again = encode(&v1_samples()).unwrap();
     assert_eq!(again[0], super::ENCODING_HISTOGRAM);
     assert_same(&decode(&again).unwrap(), &v1_samples());
+}
+
+/// The same samples as version 2 wrote them (the encoder before version
+/// 3).
+const V2_CHUNK: &str = include_str!("testdata/histogram_v2.hex");
+
+#[test]
+fn version_2_chunks_still_read() {
+    let bytes = unhex(V2_CHUNK);
+    assert_eq!(bytes[0], super::ENCODING_HISTOGRAM_V2);
+    assert_same(&decode(&bytes).unwrap(), &v1_samples());
 }
 
 #[test]
@@ -257,6 +335,28 @@ proptest! {
         for (_, h) in s.iter_mut().skip(cut) {
             h.positive_buckets.iter_mut().for_each(|c| *c = (*c / 2.0).floor());
             h.count = h.positive_buckets.iter().sum();
+        }
+        let got = decode(&encode(&s).unwrap()).unwrap();
+        prop_assert_eq!(got.len(), s.len());
+        for ((tg, g), (tw, w)) in got.iter().zip(&s) {
+            prop_assert_eq!(tg, tw);
+            prop_assert!(g.same_bits(w), "{:?} != {:?}", g, w);
+        }
+    }
+
+    #[test]
+    fn nanosecond_sums_round_trip_bit_exact(
+        start in prop_oneof![Just(0.0f64), 0.0f64..1e3, 1e6f64..1e12, -1e3f64..0.0],
+        scrapes in prop::collection::vec(prop::collection::vec(0u64..5_000_000_000, 0..6), 1..60),
+        idle_every in 1usize..5,
+    ) {
+        let mut s = series(scrapes.len(), |i, b| u64::from(b == 3 && i % idle_every == 0));
+        let mut sum = start;
+        for ((_, h), obs) in s.iter_mut().zip(&scrapes) {
+            for ns in obs {
+                sum += *ns as f64 / 1e9;
+            }
+            h.sum = sum;
         }
         let got = decode(&encode(&s).unwrap()).unwrap();
         prop_assert_eq!(got.len(), s.len());

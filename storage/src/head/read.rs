@@ -100,7 +100,12 @@ pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) ->
     let mut out = Vec::with_capacity(raw.len());
     for (labels, snap) in raw {
         let samples = SampleIter::new(vec![snap.chunks], snap.ooo, mint, maxt);
-        let histograms = HistogramIter::from_sorted(snap.histograms);
+        // Float-only series (nearly all) allocate nothing here.
+        let histograms = if snap.histograms.is_empty() {
+            HistogramIter::default()
+        } else {
+            HistogramIter::merge_lazy(snap.histograms.into_sources().into())
+        };
         // Chunks may overlap the range without a sample inside it.
         if !samples.is_exhausted() || !histograms.is_empty() {
             out.push(Series {

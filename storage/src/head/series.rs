@@ -5,7 +5,7 @@ use super::intern::SeriesLabels;
 use super::thin::{OooMap, ThinVec};
 use crate::chunk::{Chunk, CutPolicy, XorAppender};
 use crate::chunk_handle::{ChunkData, ChunkMeta};
-use crate::model::histogram::FloatHistogram;
+use crate::histogram_iter::HistSnapshot;
 use crate::model::refs::HeadRef;
 use crate::model::sample::Sample;
 use crate::prefetch::{self, Prefetch};
@@ -44,7 +44,7 @@ pub(crate) struct SeriesData {
 pub(crate) struct Snapshot {
     pub(crate) chunks: Vec<ChunkMeta>,
     pub(crate) ooo: Vec<Sample>,
-    pub(crate) histograms: Vec<(i64, FloatHistogram)>,
+    pub(crate) histograms: HistSnapshot,
 }
 
 impl Snapshot {
@@ -306,7 +306,7 @@ impl SeriesData {
         } else {
             Vec::new()
         };
-        let histograms = self.histograms_in(mint, maxt);
+        let histograms = self.hist_snapshot(mint, maxt);
         Snapshot {
             chunks,
             ooo,
@@ -323,7 +323,7 @@ impl SeriesData {
             && self
                 .ooo
                 .hist()
-                .is_none_or(|h| h.samples.is_empty() && h.newest.is_none_or(|n| n < t))
+                .is_none_or(|h| h.is_empty() && h.newest.is_none_or(|n| n < t))
     }
 
     /// Samples stored (in-order and out-of-order).
