@@ -217,9 +217,9 @@ proptest! {
         prop_assert_eq!(decode(&v1).unwrap(), all.clone());
         let v2 = super::format::seal(2, &super::format::encode_v2(&all));
         prop_assert_eq!(decode(&v2).unwrap(), all.clone());
-        let v3 = encode(&all).unwrap();
-        prop_assert_eq!(v3[4], 3);
-        prop_assert_eq!(decode(&v3).unwrap(), all);
+        let v4 = encode(&all).unwrap();
+        prop_assert_eq!(v4[4], 4);
+        prop_assert_eq!(decode(&v4).unwrap(), all);
     }
 
     /// Values with no decimal form (thirds, NaN, infinities, -0.0) and
@@ -227,7 +227,7 @@ proptest! {
     /// an increase that is not the difference of `last`s) round-trip bit
     /// for bit.
     #[test]
-    fn any_values_round_trip_in_version_3(
+    fn any_values_round_trip_in_version_4(
         raw in raw(),
         odd in proptest::collection::vec((0usize..300, 0u8..6, any::<u64>()), 0..8),
     ) {
@@ -246,7 +246,7 @@ proptest! {
             }
         }
         let b = encode(std::slice::from_ref(&s)).unwrap();
-        prop_assert_eq!(b[4], 3);
+        prop_assert_eq!(b[4], 4);
         prop_assert_eq!(decode(&b).unwrap(), vec![s]);
         fuzz_downsampled(&b);
     }
@@ -258,7 +258,7 @@ proptest! {
     /// Damage the checksum cannot see (a body sealed with a good one):
     /// refused or read, never a panic, and what reads re-encodes alike.
     #[test]
-    fn any_sealed_version_3_body_is_refused_or_read_never_a_panic(
+    fn any_sealed_version_3_or_4_body_is_refused_or_read_never_a_panic(
         raws in proptest::collection::vec(raw(), 1..3),
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         junk in proptest::collection::vec(any::<u8>(), 0..64),
@@ -277,8 +277,10 @@ proptest! {
             let i = at.index(body.len());
             body[i] ^= x;
         }
-        fuzz_downsampled(&super::format::seal(3, &body));
-        fuzz_downsampled(&super::format::seal(3, &junk));
+        for v in [3, 4] {
+            fuzz_downsampled(&super::format::seal(v, &body));
+            fuzz_downsampled(&super::format::seal(v, &junk));
+        }
     }
 }
 
@@ -313,7 +315,7 @@ fn idle_series_cost_a_few_bits_and_counters_only_their_moves() {
 }
 
 #[test]
-fn denser_intervals_than_version_3_accepts_are_written_as_version_2() {
+fn denser_intervals_than_version_4_accepts_are_written_as_version_2() {
     // One interval a minute over ten days in one block: 14,400 intervals
     // with no bits, more than 32 a byte of body.
     let raw: Vec<Sample> = (0..14_400).map(|k| Sample::new(k * 60_000, 1.0)).collect();
@@ -350,5 +352,14 @@ fn fixture_series() -> Vec<DsSeries> {
 fn frozen_version_3_file_still_reads() {
     let b = include_bytes!("../../testdata/downsampled/v3.bin");
     assert_eq!(b[4], 3);
+    assert_eq!(decode(b).unwrap(), fixture_series());
+}
+
+/// The frozen version 4 file (made by the version 4 writer from
+/// [`fixture_series`]) reads back as it was written.
+#[test]
+fn frozen_version_4_file_still_reads() {
+    let b = include_bytes!("../../testdata/downsampled/v4.bin");
+    assert_eq!(b[4], 4);
     assert_eq!(decode(b).unwrap(), fixture_series());
 }
