@@ -363,3 +363,72 @@ fn frozen_version_4_file_still_reads() {
     assert_eq!(b[4], 4);
     assert_eq!(decode(b).unwrap(), fixture_series());
 }
+
+/// A day of node-exporter-like series at 5m (the compaction benchmark's
+/// model, `benches/support/node.rs`: 30 % counters), `busy` (±3 ms jitter,
+/// counters by up to 5,000 a scrape, gauges a two-decimal random walk)
+/// or idle (aligned, gauges constant, counters by 0..=3).
+fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut out: Vec<DsSeries> = (0..n)
+        .filter_map(|i| {
+            let counter = i % 10 < 3;
+            let mut v = (i % 1000) as f64;
+            let raw: Vec<Sample> = (0..5760)
+                .map(|k| {
+                    let r = next();
+                    v = match (busy, counter) {
+                        (false, false) => v,
+                        (false, true) => v + (r % 4) as f64,
+                        (true, true) => v + (r % 5000) as f64,
+                        (true, false) => {
+                            ((v + (r % 2001) as f64 / 100.0 - 10.0) * 100.0).round() / 100.0
+                        }
+                    };
+                    let j = if busy && k > 0 {
+                        (next() % 7) as i64 - 3
+                    } else {
+                        0
+                    };
+                    Sample::new(1_700_006_400_000 + k * 15_000 + j, v)
+                })
+                .collect();
+            series(&format!("node_metric_{i}"), &raw, 300_000)
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// What a day of node-exporter-like series costs at 5m, per column
+/// (printed: the figures of `FORMAT.md`'s column table); bounds only
+/// against gross regressions.
+#[test]
+fn a_node_day_costs_about_what_its_columns_hold() {
+    for busy in [false, true] {
+        let day = node_day(200, busy);
+        let file = encode(&day).unwrap();
+        assert_eq!(decode(&file).unwrap(), day);
+        let (f, body, heads, cols) = downsampled_bits(&file).unwrap();
+        let n: usize = day.iter().map(|s| s.iv.len()).sum();
+        let per: Vec<String> = COLUMNS
+            .iter()
+            .zip(cols)
+            .map(|(c, b)| format!("{c} {:.2}", b as f64 / n as f64))
+            .collect();
+        println!(
+            "node day, {}: {f} B file, {body} B body ({heads} B headers), {:.1} B per series; bits per interval: {}",
+            if busy { "busy" } else { "idle" },
+            f as f64 / day.len() as f64,
+            per.join(", ")
+        );
+        let total: u64 = cols.iter().sum();
+        assert!((total as f64 / n as f64) < if busy { 90.0 } else { 8.0 });
+    }
+}
