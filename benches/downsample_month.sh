@@ -16,7 +16,7 @@
 #
 # PROFILES: `idle` (scrape-aligned, 70 % of the series constant) and/or
 # `busy` (±3 ms jitter, every series moving). SKIP_BUILD=1 uses the built
-# binaries as they are.
+# binaries as they are (GEN: another build of the generator).
 set -euo pipefail
 SERIES=${SERIES:-10000}
 DAYS=${DAYS:-30}
@@ -25,14 +25,15 @@ RAW_PORT=${RAW_PORT:-19481}
 DS_PORT=${DS_PORT:-19482}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet -p hourglass-storage --example month_of_days
-gen="${CARGO_TARGET_DIR:-target}/release/examples/month_of_days"
+gen=${GEN:-"${CARGO_TARGET_DIR:-target}/release/examples/month_of_days"}
 source benches/common.sh
 
 # serve DIR PORT: `hourglass serve` on DIR keeping everything, no rules.
 serve() {
-  "$bin" serve --listen "127.0.0.1:$2" --data-dir "$1" --retention 0 >"$1.log" 2>&1 &
+  "$bin" serve --listen "127.0.0.1:$2" --data-dir "$1" --retention 0 --query-timeout 15m >"$1.log" 2>&1 &
   pids+=("$!")
-  wait_http "http://127.0.0.1:$2/-/ready"
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$2/-/ready" >/dev/null && return 0; sleep 0.5; done
+  echo "server on $1 not ready: $(tail -3 "$1.log")"; return 1
 }
 
 # range_bytes DIR: bytes of the partitions of the DAYS − 7 oldest days, then
