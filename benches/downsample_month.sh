@@ -63,12 +63,12 @@ for profile in $PROFILES; do
   read -r range_before dir_before < <(range_bytes "$work/ds")
   mkdir -p "$work/raw" && cp -al "$work/ds/parts" "$work/raw/parts"
   t0=$(date +%s.%N)
-  cpu=$( { /usr/bin/time -f '%U %S %M' "$bin" compact --data-dir "$work/ds" --config "$work/ds.toml" \
-           --compact-days-after 0 >"$work/compact.log" 2>&1; } 2>&1 | tail -1)
-  t1=$(date +%s.%N)
+  /usr/bin/time -o "$work/time.txt" -f '%U %S %M' "$bin" compact --data-dir "$work/ds" --config "$work/ds.toml" \
+  --compact-days-after 0 >"$work/compact.log" 2>&1
+t1=$(date +%s.%N)
   tail -3 "$work/compact.log"
   read -r range_after dir_after < <(range_bytes "$work/ds")
-  read -r user sys rss_kb <<<"$cpu"
+  read -r user sys rss_kb < "$work/time.txt"
   python3 - "$range_before" "$range_after" "$dir_before" "$dir_after" "$user" "$sys" "$rss_kb" "$t0" "$t1" "$SERIES" "$DAYS" <<'PY'
 import sys
 rb, ra, db, da = map(int, sys.argv[1:5])
