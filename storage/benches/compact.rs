@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/node.rs"]
+mod node;
 mod support;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
@@ -23,6 +25,7 @@ use hourglass_storage::internals::merge_and_encode;
 use hourglass_storage::{
     DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch,
 };
+use node::{Values, labels};
 use std::path::Path;
 use std::time::Instant;
 use support::Rng;
@@ -31,53 +34,6 @@ const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
 const STEP: i64 = 15_000;
-
-fn labels(n: usize) -> Vec<Labels> {
-    (0..n)
-        .map(|i| {
-            let inst = format!("host-{:04}:9100", i / 100);
-            let name = format!("node_metric_{}", i % 100);
-            Labels::from_pairs([
-                ("__name__", name.as_str()),
-                ("instance", &inst),
-                ("job", "node"),
-            ])
-        })
-        .collect()
-}
-
-/// Node-exporter-like values: with `busy`, every series moves (counters
-/// by random steps, gauges by a random walk); without, 70 % stay constant
-/// and counters tick by small integers.
-struct Values {
-    v: Vec<f64>,
-    busy: bool,
-    rng: Rng,
-}
-
-impl Values {
-    fn new(n: usize, busy: bool) -> Values {
-        Values {
-            v: (0..n).map(|i| (i % 1000) as f64).collect(),
-            busy,
-            rng: Rng(0x9e37_79b9_7f4a_7c15),
-        }
-    }
-
-    fn next(&mut self, i: usize) -> f64 {
-        let r = self.rng.next();
-        let counter = i % 10 < 3;
-        self.v[i] = match (self.busy, counter) {
-            (false, false) => self.v[i],
-            (false, true) => self.v[i] + (r % 4) as f64,
-            (true, true) => self.v[i] + (r % 5000) as f64,
-            (true, false) => {
-                ((self.v[i] + (r % 2001) as f64 / 100.0 - 10.0) * 100.0).round() / 100.0
-            }
-        };
-        self.v[i]
-    }
-}
 
 fn opts() -> Options {
     let mut o = Options::default();

@@ -85,6 +85,7 @@ pub mod internals {
     pub use crate::head::Head;
     pub use crate::index::MemPostings;
     pub use crate::model::refs::{HeadRef, PostingId};
+    pub use crate::partition::DayWriter;
 
     /// Compaction's CPU work on `parts` (merge, re-encode, encode the
     /// partition's files in memory) without writing: the encoded bytes.

@@ -10,6 +10,7 @@
 //! `interval` holds the arithmetic, `format` the file; the compaction step
 //! is `compact/downsample_step.rs`, the reading `downsample_read.rs`.
 
+mod bitcolumn;
 mod columns;
 mod format;
 mod interval;

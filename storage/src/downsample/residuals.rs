@@ -1,16 +1,19 @@
-//! Version 3 columns of the `downsampled` file: per series, each column
-//! stored as its residual against what the columns before it imply,
-//! bit-packed. A counter's `max` is its `last` and its `inc` the difference
-//! of consecutive `last`s; an idle interval's `min`, `max`, `last` and
-//! `sum` all follow from the `last` before it; `count`, `res` and the
-//! offset of `last_t` repeat. Such residuals are zero, and a column of
-//! zeros costs one bit. Layout in `FORMAT.md` beside this file.
+//! Version 4 columns of the `downsampled` file (version 3 read): per
+//! series, each column stored as its residual against what the columns
+//! before it imply, bit-packed (`bitcolumn.rs`). A counter's `max` is its
+//! `last` and its `inc` the difference of consecutive `last`s; an idle
+//! interval's `min`, `max`, `last` and `sum` all follow from the `last`
+//! before it; `count`, `res` and the offset of `last_t` repeat. Such
+//! residuals are zero, and a column of zeros costs one bit. A sum is
+//! predicted from the interval's `min` and `max` (version 3: from the
+//! `last`s), a gauge's increase from half its sum. Layout in `FORMAT.md`
+//! beside this file.
 
+use super::bitcolumn::{TRANSFORMS_FROM, put_column, read_column};
 use super::interval::Interval;
 use crate::chunk::bitstream::{BitReader, BitWriter};
 use crate::chunk::decimals;
 use crate::chunk::xor::POW10;
-use crate::encoding::{unzigzag, zigzag};
 
 /// The columns in stored order, for [`ColumnBits`].
 pub const COLUMNS: [&str; 9] = [
@@ -81,10 +84,17 @@ fn join(base: f64, d: i64, e: i64, p: f64) -> f64 {
     f64::from_bits((g.to_bits() as i64).wrapping_add(e) as u64)
 }
 
-/// The sum an interval of `c` samples moving evenly from `prev` to `last`
-/// would have (halved from twice it, so it stays whole).
-fn sum_guess(c: u64, prev: i128, last: i128) -> i128 {
+/// What an interval's whole sum is predicted as, from its count `c`, the
+/// `last` before it, its `last`, `min` and `max` (integers at the series'
+/// scale): `linear`, `c` samples moving evenly from `prev` to `last`
+/// (halved from twice it, so it stays whole; all version 3 has), else `c`
+/// samples halfway between `min` and `max` (a random walk's sum is nearer
+/// that).
+fn sum_guess(linear: bool, c: u64, prev: i128, [last, min, max]: [i128; 3]) -> i128 {
     let c = i128::from(c);
+    if !linear {
+        return c.wrapping_mul(min.wrapping_add(max)).div_euclid(2);
+    }
     2i128
         .wrapping_mul(c)
         .wrapping_mul(prev)
@@ -92,33 +102,48 @@ fn sum_guess(c: u64, prev: i128, last: i128) -> i128 {
         .div_euclid(2)
 }
 
-/// The residuals of `last`, `min`, `max`, `sum` and the sum's ulps for a
-/// decimal series of scale `p` (`None` when one does not fit 64 bits: the
-/// series is stored as bit patterns).
-fn decimal_residuals(ns: &[i64], iv: &[Interval], p: f64) -> Option<[Vec<i64>; 5]> {
+/// The residuals of one series' value columns.
+#[derive(Default)]
+struct Residuals {
+    /// `last`, `min`, `max`, `sum` (against the halfway guess of
+    /// [`sum_guess`]) and the sum's ulps.
+    cols: [Vec<i64>; 5],
+    /// The sum against the linear guess (decimal series only).
+    sum_linear: Vec<i64>,
+    /// The sums' whole parts (decimal series only).
+    sums: Vec<i64>,
+}
+
+/// The residuals of a decimal series of scale `p` (`None` when one does
+/// not fit 64 bits: the series is stored as bit patterns).
+fn decimal_residuals(ns: &[i64], iv: &[Interval], p: f64) -> Option<Residuals> {
     let m = iv.len();
     let (l, rest) = ns.get(1..)?.split_at(m);
     let (n, x) = rest.split_at(m);
-    let mut out: [Vec<i64>; 5] = Default::default();
+    let mut r = Residuals::default();
+    let (out, sums) = (&mut r.cols, &mut r.sums);
     let mut prev = i128::from(ns[0]);
     let fit = |r: i128| i64::try_from(r).ok();
     for k in 0..m {
-        let last = i128::from(l[k]);
+        let [last, min, max] = [l[k], n[k], x[k]].map(i128::from);
         out[0].push(fit(last - prev)?);
-        out[1].push(fit(i128::from(n[k]) - prev.min(last))?);
-        out[2].push(fit(i128::from(x[k]) - prev.max(last))?);
+        out[1].push(fit(min - prev.min(last))?);
+        out[2].push(fit(max - prev.max(last))?);
         let (sum, ulps) = split(iv[k].sum, 0.0, p);
-        let guess = sum_guess(iv[k].count, prev, last);
-        out[3].push(fit(i128::from(sum).wrapping_sub(guess))?);
+        for (linear, col) in [(false, &mut out[3]), (true, &mut r.sum_linear)] {
+            let guess = sum_guess(linear, iv[k].count, prev, [last, min, max]);
+            col.push(fit(i128::from(sum).wrapping_sub(guess))?);
+        }
         out[4].push(ulps);
+        sums.push(sum);
         prev = last;
     }
-    Some(out)
+    Some(r)
 }
 
 /// The residuals of a series stored as bit patterns: each value's bits
 /// XOR those of the value it most likely equals (no sum ulps).
-fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 5] {
+fn raw_residuals(first_v: f64, iv: &[Interval]) -> Residuals {
     let b = f64::to_bits;
     let mut out: [Vec<i64>; 5] = Default::default();
     let (mut prev, mut prev_sum) = (b(first_v), 0);
@@ -137,7 +162,10 @@ fn raw_residuals(first_v: f64, iv: &[Interval]) -> [Vec<i64>; 5] {
         }
         (prev, prev_sum) = (b(i.last), b(i.sum));
     }
-    out
+    Residuals {
+        cols: out,
+        ..Residuals::default()
+    }
 }
 
 /// The increase against the difference of `last`s (which it is for a
@@ -153,175 +181,6 @@ fn inc_residuals(first_v: f64, iv: &[Interval], p: f64) -> [Vec<i64>; 2] {
         prev = i.last;
     }
     out
-}
-
-/// Bits to write an index below `n`.
-fn index_width(n: usize) -> u32 {
-    64 - (n as u64).leading_zeros()
-}
-
-/// Longest unary quotient of a Rice code (longer ones are not written).
-const MAX_QUOTIENT: u64 = 1024;
-
-/// Bits of `codes` as Rice codes with parameter `k` (`None`: a quotient
-/// too long).
-fn rice_cost(codes: &[u64], k: u32) -> Option<usize> {
-    codes.iter().try_fold(0usize, |acc, &c| {
-        let q = c >> k;
-        (q <= MAX_QUOTIENT).then(|| acc + q as usize + 1 + k as usize)
-    })
-}
-
-/// The cheapest layout of `codes`: (bits, layout, parameter): 0 dense,
-/// 1 sparse, 2 list (parameter: the width less one), 3 Rice (parameter:
-/// `k`). `None` when every code is 0.
-fn cheapest(codes: &[u64]) -> Option<(usize, u64, u32)> {
-    let any = codes.iter().fold(0, |a, &c| a | c);
-    if any == 0 {
-        return None;
-    }
-    let n = codes.len();
-    let iw = index_width(n) as usize;
-    let width = 64 - any.leading_zeros();
-    let nz = codes.iter().filter(|&&c| c != 0).count();
-    let wb = width as usize;
-    let mut best = [(n * wb, 0), (n + nz * wb, 1), (iw + nz * (iw + wb), 2)]
-        .into_iter()
-        .min()
-        .map(|(c, l)| (c, l, width - 1));
-    // Rice around the mean's width.
-    let mean = codes.iter().map(|&c| c as u128).sum::<u128>() / n as u128;
-    let b = 128 - mean.leading_zeros();
-    for k in b.saturating_sub(3)..=(b + 1).min(63) {
-        if let Some(c) = rice_cost(codes, k)
-            && best.is_none_or(|x| c < x.0)
-        {
-            best = Some((c, 3, k));
-        }
-    }
-    best
-}
-
-/// One column of residuals `r`: a bit "any non-zero"; then 2 bits of
-/// layout, a bit "delta" (the codes are `r_k - r_{k-1}` instead of `r_k`),
-/// a 6-bit parameter and the zigzag codes: every code at a width
-/// (dense), a bit "non-zero" per code and the non-zero ones (sparse), the
-/// count of non-zero codes and each one's index and code (list), or every
-/// code as a Rice code (`code >> k` in unary, then its low `k` bits). The
-/// cheapest wins.
-fn put_column(w: &mut BitWriter, r: &[i64]) {
-    let plain: Vec<u64> = r.iter().map(|&x| zigzag(x)).collect();
-    let mut prev = 0i64;
-    let delta: Vec<u64> = r
-        .iter()
-        .map(|&x| {
-            let d = x.wrapping_sub(prev);
-            prev = x;
-            zigzag(d)
-        })
-        .collect();
-    let choice = match (cheapest(&plain), cheapest(&delta)) {
-        (Some(p), Some(d)) if d.0 < p.0 => Some((&delta, d, 1)),
-        (Some(p), _) => Some((&plain, p, 0)),
-        _ => None,
-    };
-    let Some((codes, (_, layout, param), is_delta)) = choice else {
-        w.write_bits(0, 1);
-        return;
-    };
-    w.write_bits(0b1000 | (layout << 1) | is_delta, 4);
-    w.write_bits(u64::from(param), 6);
-    let width = param + 1;
-    match layout {
-        0 => codes.iter().for_each(|&c| w.write_bits_wide(c, width)),
-        1 => {
-            for &c in codes {
-                w.write_bits(u64::from(c != 0), 1);
-                if c != 0 {
-                    w.write_bits_wide(c, width);
-                }
-            }
-        }
-        2 => {
-            let iw = index_width(codes.len());
-            let nz = codes.iter().filter(|&&c| c != 0).count();
-            w.write_bits_wide(nz as u64, iw);
-            for (k, &c) in codes.iter().enumerate().filter(|x| *x.1 != 0) {
-                w.write_bits_wide(k as u64, iw);
-                w.write_bits_wide(c, width);
-            }
-        }
-        _ => {
-            for &c in codes {
-                let mut q = c >> param;
-                while q >= 32 {
-                    w.write_bits(u64::from(u32::MAX), 32);
-                    q -= 32;
-                }
-                w.write_bits(((1u64 << q) - 1) << 1, q as u32 + 1);
-                w.write_bits_wide(c & ((1u64 << param) - 1), param);
-            }
-        }
-    }
-}
-
-/// Reads `n` residuals written by [`put_column`] (zeros past the end: the
-/// caller checks [`BitReader::overrun`]).
-fn read_column(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str> {
-    if !r.read_bit() {
-        return Ok(vec![0; n]);
-    }
-    let head = r.read_bits(3);
-    let (layout, is_delta) = (head >> 1, head & 1 == 1);
-    let param = r.read_bits(6) as u32;
-    let width = param + 1;
-    let mut codes = vec![0u64; n];
-    match layout {
-        0 => codes.iter_mut().for_each(|c| *c = r.read_bits_wide(width)),
-        1 => {
-            for c in &mut codes {
-                if r.read_bit() {
-                    *c = r.read_bits_wide(width);
-                }
-            }
-        }
-        2 => {
-            let iw = index_width(n);
-            let nz = r.read_bits_wide(iw);
-            if nz > n as u64 {
-                return Err("column lists more codes than intervals");
-            }
-            for _ in 0..nz {
-                let k = r.read_bits_wide(iw) as usize;
-                *codes.get_mut(k).ok_or("column index out of range")? = r.read_bits_wide(width);
-            }
-        }
-        _ => {
-            for c in &mut codes {
-                let mut q = 0u64;
-                while r.read_bit() {
-                    q += 1;
-                    if q > MAX_QUOTIENT || r.overrun() {
-                        return Err("Rice code too long");
-                    }
-                }
-                *c = (q << param) | r.read_bits_wide(param);
-            }
-        }
-    }
-    let mut prev = 0i64;
-    Ok(codes
-        .into_iter()
-        .map(|c| {
-            let x = unzigzag(c);
-            if is_delta {
-                prev = prev.wrapping_add(x);
-                prev
-            } else {
-                x
-            }
-        })
-        .collect())
 }
 
 /// The scrape interval a series' intervals suggest: `res` over the
@@ -378,16 +237,16 @@ fn put_offsets(w: &mut BitWriter, r: &[i64], iv: &[Interval]) {
     put_column(w, r);
 }
 
-fn read_offsets(r: &mut BitReader<'_>, n: usize) -> Result<Vec<i64>, &'static str> {
+fn read_offsets(r: &mut BitReader<'_>, n: usize, version: u8) -> Result<Vec<i64>, &'static str> {
     if !r.read_bit() {
         return Ok(vec![0; n]);
     }
     if !r.read_bit() {
-        return read_column(r, n);
+        return read_column(r, n, version);
     }
     let p = r.read_bits(32) as i64;
-    let near = read_column(r, n)?;
-    let left = read_column(r, n)?;
+    let near = read_column(r, n, version)?;
+    let left = read_column(r, n, version)?;
     Ok(near
         .iter()
         .zip(left)
@@ -436,33 +295,81 @@ pub(super) fn put_series(
     });
     let (kind, values) = decimal.unwrap_or_else(|| (RAW, raw_residuals(first_v, iv)));
     // Columns 4..=7 and the sum's ulps (counted with the sum).
-    for (c, r) in values.iter().enumerate() {
-        track(w, 4 + c.min(3), &|w| put_column(w, r));
+    for (c, r) in values.cols.iter().enumerate() {
+        if c == 3 && kind != RAW {
+            track(w, 7, &|w| put_either(w, r, &values.sum_linear));
+        } else {
+            track(w, 4 + c.min(3), &|w| put_column(w, r));
+        }
     }
     let p = POW10.get(usize::from(kind)).copied().unwrap_or(1.0);
-    for r in inc_residuals(first_v, iv, p) {
-        track(w, 8, &|w| put_column(w, &r));
+    let [whole, ulps] = inc_residuals(first_v, iv, p);
+    if kind == RAW {
+        track(w, 8, &|w| put_column(w, &whole));
+    } else {
+        let less: Vec<i64> = whole
+            .iter()
+            .zip(half(&values.sums))
+            .map(|(&d, h)| d.wrapping_sub(h))
+            .collect();
+        track(w, 8, &|w| put_either(w, &whole, &less));
     }
+    track(w, 8, &|w| put_column(w, &ulps));
     kind
 }
 
+/// Half of each whole sum: what a gauge's whole increase (the values
+/// before its drops, about half its samples) is near.
+fn half(sums: &[i64]) -> impl Iterator<Item = i64> + '_ {
+    sums.iter().map(|&s| s.div_euclid(2))
+}
+
+/// One of two residual columns of a decimal series, from version 4 on:
+/// `0` when every one of `a` is 0, else `10` and column `a`, or `11` and
+/// column `b`, whichever is smaller.
+fn put_either(w: &mut BitWriter, a: &[i64], b: &[i64]) {
+    if a.iter().all(|&x| x == 0) {
+        w.write_bits(0, 1);
+        return;
+    }
+    let (mut wa, mut wb) = (BitWriter::default(), BitWriter::default());
+    put_column(&mut wa, a);
+    put_column(&mut wb, b);
+    let (flag, r) = if wb.bit_len() < wa.bit_len() {
+        (0b11, b)
+    } else {
+        (0b10, a)
+    };
+    w.write_bits(flag, 2);
+    put_column(w, r);
+}
+
+/// Reads what [`put_either`] wrote: true when it is column `b`.
+fn read_either(r: &mut BitReader<'_>, m: usize) -> Result<(bool, Vec<i64>), &'static str> {
+    if !r.read_bit() {
+        return Ok((false, vec![0; m]));
+    }
+    let b = r.read_bit();
+    Ok((b, read_column(r, m, TRANSFORMS_FROM)?))
+}
+
 /// Reads the columns of one series of `m ≥ 1` intervals written by
-/// [`put_series`].
+/// [`put_series`] (or version 3's).
 pub(super) fn read_series(
     r: &mut BitReader<'_>,
-    kind: u8,
-    first_v: f64,
+    version: u8,
+    (kind, first_v): (u8, f64),
     b: Bases,
     m: usize,
 ) -> Result<Decoded, &'static str> {
     let level = |r: &mut BitReader<'_>, base: i64| -> Result<Vec<i64>, &'static str> {
-        let rest = read_column(r, m - 1)?;
+        let rest = read_column(r, m - 1, version)?;
         Ok(std::iter::once(base)
             .chain(rest.into_iter().map(|x| base.wrapping_add(x)))
             .collect())
     };
     let res = level(r, b.res)?;
-    let gaps = read_column(r, m - 1)?;
+    let gaps = read_column(r, m - 1, version)?;
     let mut times = Vec::with_capacity(m);
     times.push(b.t);
     for (k, g) in gaps.into_iter().enumerate() {
@@ -471,22 +378,46 @@ pub(super) fn read_series(
     let count = level(r, b.count as i64)?;
     let off: Vec<i64> = std::iter::once(b.off)
         .chain(
-            read_offsets(r, m - 1)?
+            read_offsets(r, m - 1, version)?
                 .into_iter()
                 .map(|x| b.off.wrapping_add(x)),
         )
         .collect();
+    // Version 4 chose each decimal series' sum guess and whether its
+    // increase is against half the sum; version 3 has the linear guess
+    // and a plain increase.
+    let v4 = version >= TRANSFORMS_FROM && kind != RAW;
     let mut codes: [Vec<i64>; 5] = Default::default();
-    for c in &mut codes {
-        *c = read_column(r, m)?;
+    let mut linear = !v4;
+    for (c, col) in codes.iter_mut().enumerate() {
+        *col = if c == 3 && v4 {
+            let (b, col) = read_either(r, m)?;
+            linear = b;
+            col
+        } else {
+            read_column(r, m, version)?
+        };
     }
-    let (last, min, max, sum) = if kind == RAW {
-        values_raw(first_v, &codes)
+    let ((last, min, max, sum), sums) = if kind == RAW {
+        (values_raw(first_v, &codes), Vec::new())
     } else {
-        values_decimal(kind, first_v, &count, &codes)?
+        values_decimal((linear, kind), first_v, &count, &codes)?
     };
     let p = POW10.get(usize::from(kind)).copied().unwrap_or(1.0);
-    let (whole_inc, ulps) = (read_column(r, m)?, read_column(r, m)?);
+    let whole_inc = if v4 {
+        let (less, col) = read_either(r, m)?;
+        if less {
+            col.iter()
+                .zip(half(&sums))
+                .map(|(&d, h)| d.wrapping_add(h))
+                .collect()
+        } else {
+            col
+        }
+    } else {
+        read_column(r, m, version)?
+    };
+    let ulps = read_column(r, m, version)?;
     let mut prev = first_v;
     let mut inc = Vec::with_capacity(m);
     for k in 0..m {
@@ -519,12 +450,14 @@ fn values_raw(first_v: f64, codes: &[Vec<i64>; 5]) -> Values {
     out
 }
 
+/// The values of a decimal series (its sums against the `linear` guess
+/// or the halfway one), and the sums' whole parts.
 fn values_decimal(
-    kind: u8,
+    (linear, kind): (bool, u8),
     first_v: f64,
     count: &[i64],
     codes: &[Vec<i64>; 5],
-) -> Result<Values, &'static str> {
+) -> Result<(Values, Vec<i64>), &'static str> {
     let p = *POW10.get(usize::from(kind)).ok_or("bad series kind")?;
     let first = crate::chunk::xor::at_scale(first_v, kind).ok_or("first value off the scale")?;
     let mut prev = i128::from(first);
@@ -533,16 +466,20 @@ fn values_decimal(
         Ok(n as f64 / p)
     };
     let mut out: Values = Default::default();
+    let mut sums = Vec::with_capacity(count.len());
     for k in 0..codes[0].len() {
         let r = |c: usize| i128::from(codes[c][k]);
         let last = prev.wrapping_add(r(0));
+        let min = prev.min(last).wrapping_add(r(1));
+        let max = prev.max(last).wrapping_add(r(2));
         out.0.push(f(last)?);
-        out.1.push(f(prev.min(last).wrapping_add(r(1)))?);
-        out.2.push(f(prev.max(last).wrapping_add(r(2)))?);
-        let guess = sum_guess(count[k] as u64, prev, last);
+        out.1.push(f(min)?);
+        out.2.push(f(max)?);
+        let guess = sum_guess(linear, count[k] as u64, prev, [last, min, max]);
         let whole = i64::try_from(guess.wrapping_add(r(3))).map_err(|_| "sum out of range")?;
         out.3.push(join(0.0, whole, codes[4][k], p));
+        sums.push(whole);
         prev = last;
     }
-    Ok(out)
+    Ok((out, sums))
 }

@@ -217,9 +217,9 @@ proptest! {
         prop_assert_eq!(decode(&v1).unwrap(), all.clone());
         let v2 = super::format::seal(2, &super::format::encode_v2(&all));
         prop_assert_eq!(decode(&v2).unwrap(), all.clone());
-        let v3 = encode(&all).unwrap();
-        prop_assert_eq!(v3[4], 3);
-        prop_assert_eq!(decode(&v3).unwrap(), all);
+        let v4 = encode(&all).unwrap();
+        prop_assert_eq!(v4[4], 4);
+        prop_assert_eq!(decode(&v4).unwrap(), all);
     }
 
     /// Values with no decimal form (thirds, NaN, infinities, -0.0) and
@@ -227,7 +227,7 @@ proptest! {
     /// an increase that is not the difference of `last`s) round-trip bit
     /// for bit.
     #[test]
-    fn any_values_round_trip_in_version_3(
+    fn any_values_round_trip_in_version_4(
         raw in raw(),
         odd in proptest::collection::vec((0usize..300, 0u8..6, any::<u64>()), 0..8),
     ) {
@@ -246,7 +246,7 @@ proptest! {
             }
         }
         let b = encode(std::slice::from_ref(&s)).unwrap();
-        prop_assert_eq!(b[4], 3);
+        prop_assert_eq!(b[4], 4);
         prop_assert_eq!(decode(&b).unwrap(), vec![s]);
         fuzz_downsampled(&b);
     }
@@ -258,7 +258,7 @@ proptest! {
     /// Damage the checksum cannot see (a body sealed with a good one):
     /// refused or read, never a panic, and what reads re-encodes alike.
     #[test]
-    fn any_sealed_version_3_body_is_refused_or_read_never_a_panic(
+    fn any_sealed_version_3_or_4_body_is_refused_or_read_never_a_panic(
         raws in proptest::collection::vec(raw(), 1..3),
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         junk in proptest::collection::vec(any::<u8>(), 0..64),
@@ -277,8 +277,10 @@ proptest! {
             let i = at.index(body.len());
             body[i] ^= x;
         }
-        fuzz_downsampled(&super::format::seal(3, &body));
-        fuzz_downsampled(&super::format::seal(3, &junk));
+        for v in [3, 4] {
+            fuzz_downsampled(&super::format::seal(v, &body));
+            fuzz_downsampled(&super::format::seal(v, &junk));
+        }
     }
 }
 
@@ -313,7 +315,7 @@ fn idle_series_cost_a_few_bits_and_counters_only_their_moves() {
 }
 
 #[test]
-fn denser_intervals_than_version_3_accepts_are_written_as_version_2() {
+fn denser_intervals_than_version_4_accepts_are_written_as_version_2() {
     // One interval a minute over ten days in one block: 14,400 intervals
     // with no bits, more than 32 a byte of body.
     let raw: Vec<Sample> = (0..14_400).map(|k| Sample::new(k * 60_000, 1.0)).collect();
@@ -321,4 +323,112 @@ fn denser_intervals_than_version_3_accepts_are_written_as_version_2() {
     let b = encode(std::slice::from_ref(&s)).unwrap();
     assert_eq!(b[4], 2);
     assert_eq!(decode(&b).unwrap(), vec![s]);
+}
+
+/// The series of the frozen files in `storage/testdata/downsampled/`: a
+/// counter that resets, a two-decimal gauge, a gauge with thirds (stored
+/// as bit patterns), a day of 5m intervals each.
+fn fixture_series() -> Vec<DsSeries> {
+    let day = |f: &dyn Fn(i64) -> f64| -> Vec<Sample> {
+        (0..5760)
+            .map(|k| Sample::new(1_700_006_400_000 + k * 15_000 + (k * 7) % 5 - 2, f(k)))
+            .collect()
+    };
+    let mut out: Vec<DsSeries> = [
+        ("counter", day(&|k| ((k % 2000) * (k % 7 + 3)) as f64)),
+        ("gauge", day(&|k| ((k * 7919) % 2001) as f64 / 100.0 - 10.0)),
+        ("thirds", day(&|k| (k % 97) as f64 / 3.0)),
+    ]
+    .iter()
+    .filter_map(|(n, r)| series(n, r, 300_000))
+    .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// A file version 3 wrote (frozen: made by the version 3 writer from
+/// [`fixture_series`]) reads back as it was written.
+#[test]
+fn frozen_version_3_file_still_reads() {
+    let b = include_bytes!("../../testdata/downsampled/v3.bin");
+    assert_eq!(b[4], 3);
+    assert_eq!(decode(b).unwrap(), fixture_series());
+}
+
+/// The frozen version 4 file (made by the version 4 writer from
+/// [`fixture_series`]) reads back as it was written.
+#[test]
+fn frozen_version_4_file_still_reads() {
+    let b = include_bytes!("../../testdata/downsampled/v4.bin");
+    assert_eq!(b[4], 4);
+    assert_eq!(decode(b).unwrap(), fixture_series());
+}
+
+/// A day of node-exporter-like series at 5m (the compaction benchmark's
+/// model, `benches/support/node.rs`: 30 % counters), `busy` (±3 ms jitter,
+/// counters by up to 5,000 a scrape, gauges a two-decimal random walk)
+/// or idle (aligned, gauges constant, counters by 0..=3).
+fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut out: Vec<DsSeries> = (0..n)
+        .filter_map(|i| {
+            let counter = i % 10 < 3;
+            let mut v = (i % 1000) as f64;
+            let raw: Vec<Sample> = (0..5760)
+                .map(|k| {
+                    let r = next();
+                    v = match (busy, counter) {
+                        (false, false) => v,
+                        (false, true) => v + (r % 4) as f64,
+                        (true, true) => v + (r % 5000) as f64,
+                        (true, false) => {
+                            ((v + (r % 2001) as f64 / 100.0 - 10.0) * 100.0).round() / 100.0
+                        }
+                    };
+                    let j = if busy && k > 0 {
+                        (next() % 7) as i64 - 3
+                    } else {
+                        0
+                    };
+                    Sample::new(1_700_006_400_000 + k * 15_000 + j, v)
+                })
+                .collect();
+            series(&format!("node_metric_{i}"), &raw, 300_000)
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// What a day of node-exporter-like series costs at 5m, per column
+/// (printed: the figures of `FORMAT.md`'s column table); bounds only
+/// against gross regressions.
+#[test]
+fn a_node_day_costs_about_what_its_columns_hold() {
+    for busy in [false, true] {
+        let day = node_day(200, busy);
+        let file = encode(&day).unwrap();
+        assert_eq!(decode(&file).unwrap(), day);
+        let (f, body, heads, cols) = downsampled_bits(&file).unwrap();
+        let n: usize = day.iter().map(|s| s.iv.len()).sum();
+        let per: Vec<String> = COLUMNS
+            .iter()
+            .zip(cols)
+            .map(|(c, b)| format!("{c} {:.2}", b as f64 / n as f64))
+            .collect();
+        println!(
+            "node day, {}: {f} B file, {body} B body ({heads} B headers), {:.1} B per series; bits per interval: {}",
+            if busy { "busy" } else { "idle" },
+            f as f64 / day.len() as f64,
+            per.join(", ")
+        );
+        let total: u64 = cols.iter().sum();
+        assert!((total as f64 / n as f64) < if busy { 90.0 } else { 8.0 });
+    }
 }

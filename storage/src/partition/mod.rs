@@ -3,6 +3,8 @@
 
 mod check;
 mod cursor;
+#[cfg(feature = "internals")]
+mod day_writer;
 mod meta;
 mod reader;
 mod writer;
@@ -11,6 +13,8 @@ mod writer;
 mod tests;
 
 pub use check::{MAX_PROBLEMS, PartitionCheck, Problem, check};
+#[cfg(feature = "internals")]
+pub use day_writer::DayWriter;
 pub use meta::Meta;
 pub(crate) use meta::{day_name, hour_name};
 pub use reader::{Partition, fuzz_index};
