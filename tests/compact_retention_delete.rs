@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::cli::parts_bytes;
+use common::cli::{parts_bytes, settled_parts_bytes};
 use common::query::{enc, results};
 use common::*;
 use hourglass_storage::Sample;
@@ -110,7 +110,7 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
     println!("partitions after compaction: {:?}", part_names(&data));
 
     // Delete half of prod: hidden at once, bytes gone after clean_tombstones.
-    let before = parts_bytes(&data);
+    let before = settled_parts_bytes(&data);
     let r = post_form(
         &server,
         "/api/v1/admin/tsdb/delete_series",

@@ -260,8 +260,23 @@ fn a_rule_failing_at_evaluation_reports_it_in_health_and_the_others_go_on() {
       s: '{{ humanize "not a number" }}'
 "#,
     );
-    write_now(&server, "z", &[("i", "1")], 1.0);
-    write_now(&server, "z", &[("i", "2")], 2.0);
+    // One request: an evaluation between two writes would see one `z`,
+    // record `dup` without a clash, and leave it behind.
+    let t = now_ms();
+    let r = write_series(
+        &server,
+        &[
+            (
+                vec![("__name__", "z"), ("i", "1")],
+                vec![Sample { t, v: 1.0 }],
+            ),
+            (
+                vec![("__name__", "z"), ("i", "2")],
+                vec![Sample { t, v: 2.0 }],
+            ),
+        ],
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
     wait_for("later rule still evaluated", || {
         value(&server, "fine") == Some(3.0)
     });

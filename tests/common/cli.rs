@@ -31,15 +31,38 @@ pub fn input_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf
     path
 }
 
-/// Bytes of the files in the partition directories below `<data>/parts`.
+/// Bytes of the files in the partition directories below `<data>/parts`
+/// (a directory or file a running compactor removes meanwhile counts 0).
 pub fn parts_bytes(data: &Path) -> u64 {
     let mut total = 0;
-    for e in std::fs::read_dir(data.join("parts")).unwrap().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                total += f.metadata().unwrap().len();
-            }
+    let Ok(parts) = std::fs::read_dir(data.join("parts")) else {
+        return 0;
+    };
+    for e in parts.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir())
+            && let Ok(files) = std::fs::read_dir(e.path())
+        {
+            total += files
+                .flatten()
+                .filter_map(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>();
         }
     }
     total
+}
+
+/// [`parts_bytes`] once two readings half a second apart agree (a
+/// background compaction has finished its swap), or after a minute.
+pub fn settled_parts_bytes(data: &Path) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = parts_bytes(data);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let now = parts_bytes(data);
+        if now == last || std::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
 }
