@@ -11,7 +11,7 @@
 //! sample of its range instead of decoding the ones before it.
 
 use super::xor::{POW10, at_scale, decimal_repr};
-use super::{Chunk, ChunkError, ENCODING_PACKED};
+use super::{Chunk, ChunkError, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
 use crate::encoding::{put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -116,10 +116,33 @@ pub(crate) struct Packed<'a> {
     /// Grid: every value difference is `base + g · field`.
     g: i64,
     w: u32,
-    /// Sparse grid: bit `i` (MSB first) set when field `i` is stored; the
-    /// others are 0. `fields` then holds the stored ones, zigzag-coded.
-    nz: Option<&'a [u8]>,
+    /// Sparse grids: which fields are stored, the others being 0.
+    /// `fields` then holds the stored ones, zigzag-coded.
+    map: Map<'a>,
     fields: &'a [u8],
+}
+
+/// Which fields a chunk stores.
+#[derive(Debug, Clone, Copy)]
+enum Map<'a> {
+    /// Every one (packed, grid).
+    Dense,
+    /// `0x04`: bit `i` (MSB first) set when field `i` is stored.
+    Bitmap(&'a [u8]),
+    /// `0x05`: the `m` stored fields' positions as Rice-coded gaps at
+    /// parameter `r` (`gaps.rs`).
+    Gaps { gaps: &'a [u8], r: u32, m: usize },
+}
+
+/// Where a sequential read stands in a sparse chunk's stored fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Slot {
+    /// Stored fields read so far.
+    stored: usize,
+    /// `0x05`: position of the next stored field (`usize::MAX` past the
+    /// last), and the gap list's bit after its gap.
+    next: usize,
+    bit: usize,
 }
 
 /// Reads the stream's varints and bytes, naming what was cut short.
@@ -200,18 +223,18 @@ impl<'a> Packed<'a> {
             base,
             g: 1,
             w: u32::from(w),
-            nz: None,
+            map: Map::Dense,
             fields,
         })
     }
 
-    /// Parses a grid stream (`0x03`, or `0x04` when `sparse`; see
+    /// Parses a grid stream (`encoding` `0x03`, `0x04` or `0x05`; see
     /// `FORMAT.md`), checking that every timestamp is representable and
     /// strictly after the one before.
     pub(crate) fn parse_grid(
         stream: &'a [u8],
         count: u16,
-        sparse: bool,
+        encoding: u8,
     ) -> Result<Self, ChunkError> {
         let mut h = Header { stream, pos: 0 };
         let t0 = unzigzag(h.varint("bad first timestamp varint")?);
@@ -223,6 +246,12 @@ impl<'a> Packed<'a> {
         let base = unzigzag(h.varint("bad base varint")?);
         let g = h.varint("bad value step varint")?;
         let w = h.byte()?;
+        let gap_header = if encoding == ENCODING_SPARSE_GAPS {
+            let m = h.varint("bad stored field count varint")?;
+            Some((usize::try_from(m).unwrap_or(usize::MAX), h.byte()?))
+        } else {
+            None
+        };
         if count < 2 {
             return Err(bad("grid chunk of fewer than two samples"));
         }
@@ -248,7 +277,24 @@ impl<'a> Packed<'a> {
             return Err(bad("timestamp overflow"));
         }
         let tfields = h.fields(count, u32::from(tw))?;
-        let (nz, fields) = if sparse {
+        let (map, fields) = if let Some((m, r)) = gap_header {
+            let len = gaps::check(
+                &stream[h.pos.min(stream.len())..],
+                m,
+                r,
+                usize::from(count - 1),
+            )?;
+            let g = h.fields_n(len, 8)?;
+            if w == 0 && m > 0 {
+                return Err(bad("stored fields of zero width"));
+            }
+            let map = Map::Gaps {
+                gaps: g,
+                r: u32::from(r),
+                m,
+            };
+            (map, h.fields_n(m, u32::from(w))?)
+        } else if encoding == ENCODING_SPARSE_GRID {
             let nz = h.fields(count, 1)?;
             let tail = usize::from(count - 1) % 8;
             if tail != 0 && nz.last().is_some_and(|b| b & (0xff >> tail) != 0) {
@@ -258,9 +304,9 @@ impl<'a> Packed<'a> {
             if w == 0 && stored > 0 {
                 return Err(bad("stored fields of zero width"));
             }
-            (Some(nz), h.fields_n(stored, u32::from(w))?)
+            (Map::Bitmap(nz), h.fields_n(stored, u32::from(w))?)
         } else {
-            (None, h.fields(count, u32::from(w))?)
+            (Map::Dense, h.fields(count, u32::from(w))?)
         };
         let p = Packed {
             count,
@@ -274,7 +320,7 @@ impl<'a> Packed<'a> {
             base,
             g,
             w: u32::from(w),
-            nz,
+            map,
             fields,
         };
         let mut prev = t0;
@@ -292,12 +338,14 @@ impl<'a> Packed<'a> {
     }
 
     /// Bytes of the time fields and of the value fields (with a sparse
-    /// chunk's bitmap).
+    /// chunk's bitmap or gap list).
     pub(crate) fn field_bytes(&self) -> (usize, usize) {
-        (
-            self.tfields.len(),
-            self.fields.len() + self.nz.map_or(0, <[u8]>::len),
-        )
+        let map = match self.map {
+            Map::Dense => 0,
+            Map::Bitmap(nz) => nz.len(),
+            Map::Gaps { gaps, .. } => gaps.len(),
+        };
+        (self.tfields.len(), self.fields.len() + map)
     }
 
     /// Timestamp of sample `i` (< count, so it cannot overflow).
@@ -327,41 +375,68 @@ impl<'a> Packed<'a> {
         read_field(self.fields, self.w, i)
     }
 
-    /// Field `i` read in order: `slot` is the index of the next stored
-    /// field of a sparse chunk ([`Packed::rank`]), moved past it when read.
-    /// Sparse fields come back as signed steps (wrapping in the u64).
+    /// Field `i` read in order: `slot` says where the next stored field
+    /// of a sparse chunk is ([`Packed::slot_at`]), moved past it when
+    /// read. Sparse fields come back as signed steps (wrapping in the u64).
     #[inline(always)]
-    fn field_seq(&self, i: usize, slot: &mut usize) -> u64 {
-        let Some(nz) = self.nz else {
-            return self.field(i);
+    fn field_seq(&self, i: usize, slot: &mut Slot) -> u64 {
+        let stored = match self.map {
+            Map::Dense => return self.field(i),
+            Map::Bitmap(nz) => nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0),
+            Map::Gaps { .. } => i == slot.next,
         };
-        if nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0) {
-            let f = read_field(self.fields, self.w, *slot);
-            *slot += 1;
-            unzigzag(f) as u64
-        } else {
-            0
+        if !stored {
+            return 0;
+        }
+        let f = read_field(self.fields, self.w, slot.stored);
+        slot.stored += 1;
+        self.next_gap(slot);
+        unzigzag(f) as u64
+    }
+
+    /// `0x05`: moves `slot.next` to the position of stored field
+    /// `slot.stored`.
+    #[inline]
+    fn next_gap(&self, slot: &mut Slot) {
+        if let Map::Gaps { gaps, r, m } = self.map {
+            slot.next = if slot.stored >= m {
+                usize::MAX
+            } else {
+                let after = if slot.stored == 0 { 0 } else { slot.next + 1 };
+                after + gaps::read(gaps, &mut slot.bit, r)
+            };
         }
     }
 
-    /// Stored fields before field `i` of a sparse chunk (`i` when dense).
-    fn rank(&self, i: usize) -> usize {
-        let Some(nz) = self.nz else {
-            return i;
-        };
-        let full = (i / 8).min(nz.len());
-        let mut r: usize = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
-        if let Some(b) = nz.get(i / 8) {
-            r += (u16::from(*b) >> (8 - i % 8)).count_ones() as usize;
+    /// Where a sequential read from field `i` starts: the stored fields
+    /// before it, by popcount of the bitmap or a scan of the gap list.
+    fn slot_at(&self, i: usize) -> Slot {
+        let mut slot = Slot::default();
+        match self.map {
+            Map::Dense => {}
+            Map::Bitmap(nz) => {
+                let full = (i / 8).min(nz.len());
+                slot.stored = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
+                if let Some(b) = nz.get(i / 8) {
+                    slot.stored += (u16::from(*b) >> (8 - i % 8)).count_ones() as usize;
+                }
+            }
+            Map::Gaps { .. } => {
+                self.next_gap(&mut slot);
+                while slot.next < i {
+                    slot.stored += 1;
+                    self.next_gap(&mut slot);
+                }
+            }
         }
-        r
+        slot
     }
 
     /// The integer of sample `i` (< count), adding up the fields before it.
     fn n_at(&self, i: u16) -> i64 {
         let i = usize::from(i);
         let mut sum = 0u64;
-        let mut slot = 0;
+        let mut slot = self.slot_at(0);
         for f in 0..i {
             sum = sum.wrapping_add(self.field_seq(f, &mut slot));
         }
@@ -379,9 +454,9 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
-        if self.tw > 0 || self.tbase != 0 || self.g != 1 || self.nz.is_some() {
+        if self.tw > 0 || self.tbase != 0 || self.g != 1 || !matches!(self.map, Map::Dense) {
             let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
-            let mut slot = self.rank(usize::from(lo));
+            let mut slot = self.slot_at(usize::from(lo));
             out.extend(rest.map(|f| {
                 n = n
                     .wrapping_add(base)
@@ -481,8 +556,8 @@ pub(crate) struct PackedIter<'a> {
     /// Samples returned so far.
     read: u16,
     n: i64,
-    /// Sparse chunks: stored fields read so far.
-    slot: usize,
+    /// Sparse chunks: where the next stored field is.
+    slot: Slot,
 }
 
 impl<'a> PackedIter<'a> {
@@ -491,7 +566,7 @@ impl<'a> PackedIter<'a> {
             p,
             read: 0,
             n: 0,
-            slot: 0,
+            slot: p.slot_at(0),
         }
     }
 
@@ -511,7 +586,7 @@ impl<'a> PackedIter<'a> {
         if lo > self.read {
             // The integer of the sample before `lo`: `next` adds one field.
             self.n = self.p.n_at(lo - 1);
-            self.slot = self.p.rank(usize::from(lo - 1));
+            self.slot = self.p.slot_at(usize::from(lo - 1));
             self.read = lo;
         }
     }
