@@ -6,6 +6,8 @@
 //! scrape in `0x04`; its gaps of about twenty cost `r + 2` ≈ 6 bits per move.
 
 use super::ChunkError;
+use super::bitstream::BitWriter;
+use super::fields::read_bits;
 
 /// Largest Rice parameter a reader accepts (gaps are below 2^16).
 pub(super) const MAX_R: u8 = 16;
@@ -34,30 +36,20 @@ pub(super) fn best(positions: &[usize]) -> (u8, usize) {
 /// Appends `positions` (increasing) as gaps at parameter `r`, the last
 /// byte zero-padded.
 pub(super) fn push(body: &mut Vec<u8>, positions: &[usize], r: u8) {
-    let (mut acc, mut bits) = (0u64, 0u32);
-    let mut put = |body: &mut Vec<u8>, v: u64, w: u32| {
-        acc = (acc << w) | v;
-        bits += w;
-        while bits >= 8 {
-            bits -= 8;
-            body.push((acc >> bits) as u8);
-        }
-    };
+    let mut bits = BitWriter::with_capacity(positions.len());
     let mut prev = 0;
     for &p in positions {
         let g = (p - prev) as u64;
         prev = p + 1;
         let mut q = g >> r;
         while q >= 32 {
-            put(body, u64::from(u32::MAX), 32);
+            bits.write_bits(u64::from(u32::MAX), 32);
             q -= 32;
         }
-        put(body, ((1u64 << q) - 1) << 1, q as u32 + 1);
-        put(body, g & ((1u64 << r) - 1), u32::from(r));
+        bits.write_bits(((1u64 << q) - 1) << 1, q as u32 + 1);
+        bits.write_bits(g & ((1u64 << r) - 1), u32::from(r));
     }
-    if bits > 0 {
-        body.push((acc << (8 - bits)) as u8);
-    }
+    bits.copy_to(body);
 }
 
 /// The gap at bit `*bit` of `bytes` (zeros past the end, so a read always
@@ -79,21 +71,6 @@ pub(super) fn read(bytes: &[u8], bit: &mut usize, r: u32) -> usize {
     let rem = read_bits(bytes, *bit, r) as usize;
     *bit += r as usize;
     (q << r) | rem
-}
-
-/// `w` (≤ 56) bits of `bytes` from bit `at`, zeros past the end.
-#[inline]
-fn read_bits(bytes: &[u8], at: usize, w: u32) -> u64 {
-    if w == 0 {
-        return 0;
-    }
-    let (byte, shift) = (at / 8, (at % 8) as u32);
-    let mut b = [0u8; 8];
-    if let Some(src) = bytes.get(byte..) {
-        let n = src.len().min(8);
-        b[..n].copy_from_slice(&src[..n]);
-    }
-    (u64::from_be_bytes(b) << shift) >> (64 - w)
 }
 
 /// Checks that `stream` starts with `m` gaps at parameter `r` whose

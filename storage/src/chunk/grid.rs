@@ -10,7 +10,8 @@
 //! stream spends prefix bits on every sample; decoding stays branch-free
 //! per field and random access stays O(1) for time.
 
-use super::packed::{decimals, push_fields};
+use super::fields::push_fields;
+use super::packed::decimals;
 use super::{Chunk, ENCODING_GRID, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::sample::Sample;

@@ -10,6 +10,7 @@
 
 pub mod anatomy;
 pub(crate) mod bitstream;
+mod fields;
 mod gaps;
 mod grid;
 pub mod histogram;

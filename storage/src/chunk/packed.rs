@@ -10,6 +10,7 @@
 //! the CPU overlaps them; and a reader can jump straight to the first
 //! sample of its range instead of decoding the ones before it.
 
+use super::fields::{push_fields, read_field};
 use super::xor::{POW10, at_scale, decimal_repr};
 use super::{Chunk, ChunkError, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
 use crate::encoding::{put_uvarint, read_uvarint, unzigzag, zigzag};
@@ -74,27 +75,6 @@ pub(crate) fn decimals<I: Iterator<Item = f64> + Clone>(values: I) -> Option<(Ve
         ns.push(at_scale(v, k)?);
     }
     Some((ns, k))
-}
-
-/// Appends `fields` at `w` bits each, most-significant bit first, the last
-/// byte zero-padded (nothing at all when `w` is 0).
-pub(super) fn push_fields(body: &mut Vec<u8>, fields: impl Iterator<Item = u64>, w: u32) {
-    if w == 0 {
-        return;
-    }
-    let mut acc = 0u128;
-    let mut bits = 0u32;
-    for field in fields {
-        acc = (acc << w) | u128::from(field);
-        bits += w;
-        while bits >= 8 {
-            bits -= 8;
-            body.push((acc >> bits) as u8);
-        }
-    }
-    if bits > 0 {
-        body.push((acc << (8 - bits)) as u8);
-    }
 }
 
 /// A parsed packed (`0x02`) or grid (`0x03`) chunk: header fields and the
@@ -516,37 +496,6 @@ impl<'a> Packed<'a> {
         };
         (lo, hi.max(lo))
     }
-}
-
-/// Field `i` of `w` bits (most-significant bit first) in `fields`; zeros
-/// past the end.
-#[inline(always)]
-pub(super) fn read_field(fields: &[u8], w: u32, i: usize) -> u64 {
-    if w == 0 {
-        return 0;
-    }
-    let bit = i * w as usize;
-    let (byte, shift) = (bit / 8, (bit % 8) as u32);
-    if w <= 56 {
-        let word = match fields.get(byte..byte + 8) {
-            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-            None => padded::<8>(fields, byte) as u64,
-        };
-        (word << shift) >> (64 - w)
-    } else {
-        let word = padded::<16>(fields, byte);
-        ((word << shift) >> (128 - w)) as u64
-    }
-}
-
-/// `N` bytes of `bytes` from `at` as a big-endian integer, zeros past the end.
-fn padded<const N: usize>(bytes: &[u8], at: usize) -> u128 {
-    let mut b = [0u8; 16];
-    if let Some(src) = bytes.get(at..) {
-        let n = src.len().min(N);
-        b[..n].copy_from_slice(&src[..n]);
-    }
-    u128::from_be_bytes(b) >> (8 * (16 - N))
 }
 
 /// Sample-at-a-time iteration over a packed chunk.
