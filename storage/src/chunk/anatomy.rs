@@ -4,14 +4,15 @@
 //! an encoding change would have to shrink.
 
 use super::{
-    CRC_LEN, ChunkError, ChunkView, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GRID,
-    HEADER_LEN, packed,
+    CRC_LEN, ChunkError, ChunkView, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GAPS,
+    ENCODING_SPARSE_GRID, HEADER_LEN, packed,
 };
 
 /// Byte counts of a set of chunks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Anatomy {
-    /// Chunks counted, by encoding: XOR, packed, grid (dense or sparse).
+    /// Chunks counted, by encoding: XOR, packed, grid (dense or sparse,
+    /// bitmap or gap list).
     pub chunks: [u64; 3],
     /// Samples they hold.
     pub samples: u64,
@@ -34,13 +35,9 @@ impl Anatomy {
         let stream = &bytes[HEADER_LEN..bytes.len() - CRC_LEN];
         let fields = match bytes[0] {
             ENCODING_PACKED => Some((1, packed::Packed::parse(stream, count)?.field_bytes())),
-            ENCODING_GRID => Some((
+            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => Some((
                 2,
-                packed::Packed::parse_grid(stream, count, false)?.field_bytes(),
-            )),
-            ENCODING_SPARSE_GRID => Some((
-                2,
-                packed::Packed::parse_grid(stream, count, true)?.field_bytes(),
+                packed::Packed::parse_grid(stream, count, e)?.field_bytes(),
             )),
             _ => None,
         };

@@ -10,8 +10,9 @@
 //! stream spends prefix bits on every sample; decoding stays branch-free
 //! per field and random access stays O(1) for time.
 
-use super::packed::{decimals, push_fields};
-use super::{Chunk, ENCODING_GRID, ENCODING_SPARSE_GRID};
+use super::fields::push_fields;
+use super::packed::decimals;
+use super::{Chunk, ENCODING_GRID, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -37,6 +38,17 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
 
 /// [`encode`], with the bits each sample costs (time and value fields).
 pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
+    encode_as(samples, true)
+}
+
+/// [`encode`] without the gap list (`0x04` where `0x05` would be smaller),
+/// to compare the two.
+#[cfg(test)]
+pub(crate) fn encode_bitmap(samples: &[Sample]) -> Option<Chunk> {
+    encode_as(samples, false).map(|(c, _)| c)
+}
+
+fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
     let count = u16::try_from(samples.len()).ok()?;
     let (first, last) = (samples.first()?, samples.last()?);
     let steps = i128::from(count).checked_sub(1).filter(|s| *s > 0)?;
@@ -76,15 +88,15 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
             .max(1)
     };
     let w = width((top - base) as u64 / g);
-    let sparse = sparse_fields(&ns);
+    let sparse = sparse_fields(&ns, allow_gaps);
     let dense_len = ((samples.len() - 1) * w as usize).div_ceil(8);
-    let use_sparse = sparse.as_ref().filter(|s| s.len < dense_len);
-    let fields_len = use_sparse.map_or(dense_len, |s| s.len);
+    let use_sparse = sparse.as_ref().filter(|s| s.len() < dense_len);
+    let fields_len = use_sparse.map_or(dense_len, Sparse::len);
     let mut body = Vec::with_capacity(48 + fields_len + (samples.len() * tw as usize).div_ceil(8));
-    body.push(if use_sparse.is_some() {
-        ENCODING_SPARSE_GRID
-    } else {
-        ENCODING_GRID
+    body.push(match use_sparse {
+        Some(Sparse { gaps: Some(_), .. }) => ENCODING_SPARSE_GAPS,
+        Some(_) => ENCODING_SPARSE_GRID,
+        None => ENCODING_GRID,
     });
     body.extend_from_slice(&count.to_be_bytes());
     put_uvarint(&mut body, zigzag(first.t));
@@ -98,6 +110,15 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
     put_uvarint(&mut body, zigzag(vbase));
     put_uvarint(&mut body, vg);
     body.push(vw as u8);
+    if let Some(Sparse {
+        gaps: Some((r, _)),
+        positions,
+        ..
+    }) = use_sparse
+    {
+        put_uvarint(&mut body, positions.len() as u64);
+        body.push(*r);
+    }
     push_fields(
         &mut body,
         samples[1..]
@@ -112,11 +133,14 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
         tw,
     );
     if let Some(s) = use_sparse {
-        push_fields(
-            &mut body,
-            ns.windows(2).map(|p| u64::from(p[1] - p[0] != s.base)),
-            1,
-        );
+        match s.gaps {
+            Some((r, _)) => gaps::push(&mut body, &s.positions, r),
+            None => push_fields(
+                &mut body,
+                ns.windows(2).map(|p| u64::from(p[1] - p[0] != s.base)),
+                1,
+            ),
+        }
         push_fields(
             &mut body,
             ns.windows(2)
@@ -137,18 +161,33 @@ pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
 }
 
 /// The sparse form of a run's value differences: the most common one as
-/// the base, a bitmap of the others, and those as zigzag multiples of
-/// their greatest common step.
+/// the base, a map of the others (a bitmap, or their positions as gaps
+/// when that is smaller), and those as zigzag multiples of their greatest
+/// common step.
 struct Sparse {
     base: i64,
     g: u64,
     w: u32,
-    /// Bytes of bitmap and stored fields.
-    len: usize,
+    /// Fields whose difference is not `base`.
+    positions: Vec<usize>,
+    /// Bytes of the bitmap.
+    bitmap: usize,
+    /// The gap list's Rice parameter and bytes (with its count and
+    /// parameter), when smaller than the bitmap.
+    gaps: Option<(u8, usize)>,
 }
 
-fn sparse_fields(ns: &[i64]) -> Option<Sparse> {
-    let mut diffs: Vec<i64> = ns.windows(2).map(|p| p[1] - p[0]).collect();
+impl Sparse {
+    /// Bytes of map and stored fields.
+    fn len(&self) -> usize {
+        let map = self.gaps.map_or(self.bitmap, |(_, len)| len);
+        map + (self.positions.len() * self.w as usize).div_ceil(8)
+    }
+}
+
+fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
+    let unsorted: Vec<i64> = ns.windows(2).map(|p| p[1] - p[0]).collect();
+    let mut diffs = unsorted.clone();
     let n = diffs.len();
     diffs.sort_unstable();
     let (mut base, mut best, mut run) = (*diffs.first()?, 0usize, 0usize);
@@ -167,11 +206,18 @@ fn sparse_fields(ns: &[i64]) -> Option<Sparse> {
         .iter()
         .map(|d| width(zigzag((d - base) / g as i64)))
         .max()?;
-    let stored = n - best;
+    let positions: Vec<usize> = (0..n).filter(|&i| unsorted[i] != base).collect();
+    let (r, gap_bytes) = gaps::best(&positions);
+    let mut count = Vec::new();
+    put_uvarint(&mut count, positions.len() as u64);
+    let gap_len = count.len() + 1 + gap_bytes;
+    let bitmap = n.div_ceil(8);
     Some(Sparse {
         base,
         g,
         w,
-        len: n.div_ceil(8) + (stored * w as usize).div_ceil(8),
+        positions,
+        bitmap,
+        gaps: (allow_gaps && gap_len < bitmap).then_some((r, gap_len)),
     })
 }

@@ -1,4 +1,4 @@
-//! The grid encodings (`0x03`, sparse `0x04`) against the samples they
+//! The grid encodings (`0x03`, sparse `0x04` and `0x05`) against the samples they
 //! were given.
 
 use super::tests::{regular_series, series};
@@ -29,6 +29,18 @@ fn idle_series() -> impl Strategy<Value = Vec<Sample>> {
             1 => -(1i64 << 36)..(1i64 << 36),
         ],
         0..300,
+    ))
+}
+
+/// Rarely moving: about one scrape in forty changes the value (a quiet
+/// counter), as the sparse grid's gap list (`0x05`) expects.
+fn rare_series() -> impl Strategy<Value = Vec<Sample>> {
+    scrape_like(prop::collection::vec(
+        prop_oneof![
+            40 => Just(0i64),
+            1 => -64i64..64,
+        ],
+        0..600,
     ))
 }
 
@@ -65,7 +77,13 @@ fn scrape_like(steps: impl Strategy<Value = Vec<i64>>) -> impl Strategy<Value = 
 }
 
 fn any_series() -> impl Strategy<Value = Vec<Sample>> {
-    prop_oneof![jittered_series(), idle_series(), series(), regular_series()]
+    prop_oneof![
+        jittered_series(),
+        idle_series(),
+        rare_series(),
+        series(),
+        regular_series()
+    ]
 }
 
 proptest! {
@@ -75,7 +93,7 @@ proptest! {
     fn grid_chunks_round_trip(samples in any_series()) {
         match grid::encode(&samples) {
             Some(c) => {
-                prop_assert!([ENCODING_GRID, ENCODING_SPARSE_GRID].contains(&c.as_bytes()[0]));
+                prop_assert!([ENCODING_GRID, ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&c.as_bytes()[0]));
                 let got = decode_all(c.as_bytes()).unwrap();
                 prop_assert_eq!(got.len(), samples.len());
                 for (g, w) in got.iter().zip(&samples) {
@@ -106,7 +124,7 @@ proptest! {
 
     #[test]
     fn grid_ranges_and_seeks_agree_with_a_scan(
-        samples in prop_oneof![jittered_series(), idle_series()],
+        samples in prop_oneof![jittered_series(), idle_series(), rare_series()],
         bounds in prop::collection::vec(any::<prop::sample::Index>(), 2),
         off in -2i64..=2,
     ) {
@@ -231,7 +249,7 @@ fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
                 let v = if reset && i == 1000 {
                     0
                 } else {
-                    from + i * step + i % 7
+                    from + i * step + i * i % 7
                 };
                 Sample::new((from + i) * 15_000 + i % 3, v as f64)
             })
@@ -318,7 +336,12 @@ fn a_rarely_moving_series_is_stored_sparse_at_a_fraction_of_the_dense_grid() {
             per(&cold),
             cold.as_bytes()[0]
         );
-        assert_eq!(cold.as_bytes()[0], ENCODING_SPARSE_GRID);
+        let bitmap = grid::encode_bitmap(samples).unwrap();
+        println!(
+            "{name}: with the bitmap only (0x04) {:.3} B/sample",
+            per(&bitmap)
+        );
+        assert!([ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&cold.as_bytes()[0]));
         assert!(per(&cold) < per(&xor) * 0.6, "{name}");
         assert_eq!(&decode_all(cold.as_bytes()).unwrap(), samples);
         // Ranges and seeks start from the bitmap's rank, not the front.
@@ -350,7 +373,7 @@ fn sparse_grid_bitmaps_are_checked() {
     let samples: Vec<Sample> = (0..100)
         .map(|i| Sample::new(i * 15_000, if i == 50 { 7.0 } else { 3.0 }))
         .collect();
-    let c = grid::encode(&samples).unwrap();
+    let c = grid::encode_bitmap(&samples).unwrap();
     assert_eq!(c.as_bytes()[0], ENCODING_SPARSE_GRID);
     let resealed = |mut b: Vec<u8>| {
         let n = b.len() - CRC_LEN;
@@ -369,4 +392,97 @@ fn sparse_grid_bitmaps_are_checked() {
         assert!(decode_all(&bad).is_err());
         fuzz_decode(&bad);
     }
+}
+
+#[test]
+fn a_series_moving_once_in_twenty_scrapes_keeps_gaps_not_a_bitmap() {
+    // The gap list wins for series moving in fewer than about one scrape
+    // in four; the bitmap stays for busier ones.
+    let moving = |every: i64, jitter: i64| -> Vec<Sample> {
+        let mut v = 1000;
+        (0..2048i64)
+            .map(|i| {
+                let t = i * 15_000 + (i * 7919) % (2 * jitter + 1) - jitter;
+                if i % every == every - 1 {
+                    v += (i * 31) % 97 + 1;
+                }
+                Sample::new(t, v as f64)
+            })
+            .collect()
+    };
+    for (name, samples, want) in [
+        ("once in 20, aligned", moving(20, 0), ENCODING_SPARSE_GAPS),
+        ("once in 20, ±3 ms", moving(20, 3), ENCODING_SPARSE_GAPS),
+        ("once in 200, aligned", moving(200, 0), ENCODING_SPARSE_GAPS),
+        ("once in 2, aligned", moving(2, 0), ENCODING_SPARSE_GRID),
+    ] {
+        let gaps = encode_cold(&samples).unwrap();
+        let bitmap = grid::encode_bitmap(&samples).unwrap();
+        let per = |c: &Chunk| c.as_bytes().len() as f64 / samples.len() as f64;
+        println!(
+            "{name}: cold {:.3} B/sample ({:#04x}), bitmap only {:.3} ({:#04x})",
+            per(&gaps),
+            gaps.as_bytes()[0],
+            per(&bitmap),
+            bitmap.as_bytes()[0]
+        );
+        assert_eq!(gaps.as_bytes()[0], want, "{name}");
+        assert_eq!(bitmap.as_bytes()[0], ENCODING_SPARSE_GRID, "{name}");
+        if want == ENCODING_SPARSE_GAPS {
+            assert!(gaps.as_bytes().len() < bitmap.as_bytes().len(), "{name}");
+        }
+        assert_eq!(decode_all(gaps.as_bytes()).unwrap(), samples, "{name}");
+        let mut a = anatomy::Anatomy::default();
+        a.add_chunk(gaps.as_bytes()).unwrap();
+        assert_eq!(a.bytes(), gaps.as_bytes().len() as u64, "{name}");
+    }
+}
+
+#[test]
+fn sparse_grid_gap_lists_are_checked() {
+    let samples: Vec<Sample> = (0..100)
+        .map(|i| Sample::new(i * 15_000, if i >= 50 { 7.0 } else { 3.0 }))
+        .collect();
+    let c = grid::encode(&samples).unwrap();
+    let b = c.as_bytes();
+    assert_eq!(b[0], ENCODING_SPARSE_GAPS);
+    let resealed = |mut b: Vec<u8>| {
+        let n = b.len() - CRC_LEN;
+        let crc = crc32fast::hash(&b[..n]).to_be_bytes();
+        b[n..].copy_from_slice(&crc);
+        b
+    };
+    // Every flipped byte and every cut is an error, with the checksum
+    // stored and resealed alike (resealed: decoded, never a panic).
+    for i in 0..b.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = b.to_vec();
+            bad[i] ^= flip;
+            assert!(decode_all(&bad).is_err(), "byte {i} ^ {flip:#x}");
+            fuzz_decode(&resealed(bad));
+        }
+    }
+    for len in 0..b.len() {
+        assert!(decode_all(&b[..len]).is_err(), "cut at {len}");
+        if len >= HEADER_LEN + CRC_LEN {
+            fuzz_decode(&resealed(b[..len].to_vec()));
+        }
+    }
+    // One stored field at position 49: the header ends `w, m = 1, r`,
+    // then the gap list and the field (1 byte each), then the CRC.
+    let end = b.len() - CRC_LEN;
+    let (m_at, r_at) = (end - 4, end - 3);
+    assert_eq!((b[m_at], b[r_at]), (1, grid_gap_r(49)));
+    for (at, v) in [(m_at, 2u8), (m_at, 99), (m_at, 0xff), (r_at, 17), (r_at, 0)] {
+        let mut bad = b.to_vec();
+        bad[at] = v;
+        assert!(decode_all(&resealed(bad)).is_err(), "byte {at} = {v}");
+    }
+}
+
+/// The Rice parameter the encoder picks for a single gap of `g`.
+fn grid_gap_r(g: usize) -> u8 {
+    (0..=12u8)
+        .min_by_key(|r| ((g >> r) + 1 + usize::from(*r)).div_ceil(8))
+        .unwrap()
 }

@@ -18,3 +18,7 @@ pub const ENCODING_GRID: u8 = 0x03;
 /// chunk's most common one and only those differences (see `grid.rs`). For
 /// cold series that rarely move.
 pub const ENCODING_SPARSE_GRID: u8 = 0x04;
+/// Encoding byte of the sparse grid codec with the stored fields'
+/// positions as Rice-coded gaps instead of a bitmap (see `gaps.rs`). For
+/// cold series that move in fewer than about one scrape in eight.
+pub const ENCODING_SPARSE_GAPS: u8 = 0x05;

@@ -10,6 +10,8 @@
 
 pub mod anatomy;
 pub(crate) mod bitstream;
+mod fields;
+mod gaps;
 mod grid;
 pub mod histogram;
 mod histogram_field;
@@ -21,7 +23,8 @@ mod xor_iter;
 
 pub use iter::ChunkIter;
 pub(crate) use layout::{
-    CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GRID, ENCODING_XOR, HEADER_LEN,
+    CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID,
+    ENCODING_XOR, HEADER_LEN,
 };
 pub(crate) use packed::decimals;
 pub(crate) use xor::XorAppender;
@@ -104,6 +107,7 @@ impl<'a> ChunkView<'a> {
             ENCODING_PACKED,
             ENCODING_GRID,
             ENCODING_SPARSE_GRID,
+            ENCODING_SPARSE_GAPS,
         ]
         .contains(&bytes[0])
         {
@@ -131,11 +135,8 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         match self.bytes[0] {
             ENCODING_PACKED => ChunkIter::packed(packed::Packed::parse(self.stream(), count)),
-            ENCODING_GRID => {
-                ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, false))
-            }
-            ENCODING_SPARSE_GRID => {
-                ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, true))
+            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => {
+                ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, e))
             }
             _ => ChunkIter::xor(self.stream(), count),
         }
@@ -160,8 +161,9 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         let fixed = match self.bytes[0] {
             ENCODING_PACKED => Some(packed::Packed::parse(self.stream(), count)),
-            ENCODING_GRID => Some(packed::Packed::parse_grid(self.stream(), count, false)),
-            ENCODING_SPARSE_GRID => Some(packed::Packed::parse_grid(self.stream(), count, true)),
+            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => {
+                Some(packed::Packed::parse_grid(self.stream(), count, e))
+            }
             _ => None,
         };
         if let Some(p) = fixed {

@@ -10,8 +10,9 @@
 //! the CPU overlaps them; and a reader can jump straight to the first
 //! sample of its range instead of decoding the ones before it.
 
+use super::fields::{push_fields, read_field};
 use super::xor::{POW10, at_scale, decimal_repr};
-use super::{Chunk, ChunkError, ENCODING_PACKED};
+use super::{Chunk, ChunkError, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
 use crate::encoding::{put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -76,27 +77,6 @@ pub(crate) fn decimals<I: Iterator<Item = f64> + Clone>(values: I) -> Option<(Ve
     Some((ns, k))
 }
 
-/// Appends `fields` at `w` bits each, most-significant bit first, the last
-/// byte zero-padded (nothing at all when `w` is 0).
-pub(super) fn push_fields(body: &mut Vec<u8>, fields: impl Iterator<Item = u64>, w: u32) {
-    if w == 0 {
-        return;
-    }
-    let mut acc = 0u128;
-    let mut bits = 0u32;
-    for field in fields {
-        acc = (acc << w) | u128::from(field);
-        bits += w;
-        while bits >= 8 {
-            bits -= 8;
-            body.push((acc >> bits) as u8);
-        }
-    }
-    if bits > 0 {
-        body.push((acc << (8 - bits)) as u8);
-    }
-}
-
 /// A parsed packed (`0x02`) or grid (`0x03`) chunk: header fields and the
 /// packed differences. A packed chunk is a grid chunk without time fields
 /// (`tw = 0`, `tbase = 0`) and with `g = 1`.
@@ -116,10 +96,33 @@ pub(crate) struct Packed<'a> {
     /// Grid: every value difference is `base + g · field`.
     g: i64,
     w: u32,
-    /// Sparse grid: bit `i` (MSB first) set when field `i` is stored; the
-    /// others are 0. `fields` then holds the stored ones, zigzag-coded.
-    nz: Option<&'a [u8]>,
+    /// Sparse grids: which fields are stored, the others being 0.
+    /// `fields` then holds the stored ones, zigzag-coded.
+    map: Map<'a>,
     fields: &'a [u8],
+}
+
+/// Which fields a chunk stores.
+#[derive(Debug, Clone, Copy)]
+enum Map<'a> {
+    /// Every one (packed, grid).
+    Dense,
+    /// `0x04`: bit `i` (MSB first) set when field `i` is stored.
+    Bitmap(&'a [u8]),
+    /// `0x05`: the `m` stored fields' positions as Rice-coded gaps at
+    /// parameter `r` (`gaps.rs`).
+    Gaps { gaps: &'a [u8], r: u32, m: usize },
+}
+
+/// Where a sequential read stands in a sparse chunk's stored fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Slot {
+    /// Stored fields read so far.
+    stored: usize,
+    /// `0x05`: position of the next stored field (`usize::MAX` past the
+    /// last), and the gap list's bit after its gap.
+    next: usize,
+    bit: usize,
 }
 
 /// Reads the stream's varints and bytes, naming what was cut short.
@@ -200,18 +203,18 @@ impl<'a> Packed<'a> {
             base,
             g: 1,
             w: u32::from(w),
-            nz: None,
+            map: Map::Dense,
             fields,
         })
     }
 
-    /// Parses a grid stream (`0x03`, or `0x04` when `sparse`; see
+    /// Parses a grid stream (`encoding` `0x03`, `0x04` or `0x05`; see
     /// `FORMAT.md`), checking that every timestamp is representable and
     /// strictly after the one before.
     pub(crate) fn parse_grid(
         stream: &'a [u8],
         count: u16,
-        sparse: bool,
+        encoding: u8,
     ) -> Result<Self, ChunkError> {
         let mut h = Header { stream, pos: 0 };
         let t0 = unzigzag(h.varint("bad first timestamp varint")?);
@@ -223,6 +226,12 @@ impl<'a> Packed<'a> {
         let base = unzigzag(h.varint("bad base varint")?);
         let g = h.varint("bad value step varint")?;
         let w = h.byte()?;
+        let gap_header = if encoding == ENCODING_SPARSE_GAPS {
+            let m = h.varint("bad stored field count varint")?;
+            Some((usize::try_from(m).unwrap_or(usize::MAX), h.byte()?))
+        } else {
+            None
+        };
         if count < 2 {
             return Err(bad("grid chunk of fewer than two samples"));
         }
@@ -248,7 +257,24 @@ impl<'a> Packed<'a> {
             return Err(bad("timestamp overflow"));
         }
         let tfields = h.fields(count, u32::from(tw))?;
-        let (nz, fields) = if sparse {
+        let (map, fields) = if let Some((m, r)) = gap_header {
+            let len = gaps::check(
+                &stream[h.pos.min(stream.len())..],
+                m,
+                r,
+                usize::from(count - 1),
+            )?;
+            let g = h.fields_n(len, 8)?;
+            if w == 0 && m > 0 {
+                return Err(bad("stored fields of zero width"));
+            }
+            let map = Map::Gaps {
+                gaps: g,
+                r: u32::from(r),
+                m,
+            };
+            (map, h.fields_n(m, u32::from(w))?)
+        } else if encoding == ENCODING_SPARSE_GRID {
             let nz = h.fields(count, 1)?;
             let tail = usize::from(count - 1) % 8;
             if tail != 0 && nz.last().is_some_and(|b| b & (0xff >> tail) != 0) {
@@ -258,9 +284,9 @@ impl<'a> Packed<'a> {
             if w == 0 && stored > 0 {
                 return Err(bad("stored fields of zero width"));
             }
-            (Some(nz), h.fields_n(stored, u32::from(w))?)
+            (Map::Bitmap(nz), h.fields_n(stored, u32::from(w))?)
         } else {
-            (None, h.fields(count, u32::from(w))?)
+            (Map::Dense, h.fields(count, u32::from(w))?)
         };
         let p = Packed {
             count,
@@ -274,7 +300,7 @@ impl<'a> Packed<'a> {
             base,
             g,
             w: u32::from(w),
-            nz,
+            map,
             fields,
         };
         let mut prev = t0;
@@ -292,12 +318,14 @@ impl<'a> Packed<'a> {
     }
 
     /// Bytes of the time fields and of the value fields (with a sparse
-    /// chunk's bitmap).
+    /// chunk's bitmap or gap list).
     pub(crate) fn field_bytes(&self) -> (usize, usize) {
-        (
-            self.tfields.len(),
-            self.fields.len() + self.nz.map_or(0, <[u8]>::len),
-        )
+        let map = match self.map {
+            Map::Dense => 0,
+            Map::Bitmap(nz) => nz.len(),
+            Map::Gaps { gaps, .. } => gaps.len(),
+        };
+        (self.tfields.len(), self.fields.len() + map)
     }
 
     /// Timestamp of sample `i` (< count, so it cannot overflow).
@@ -327,41 +355,68 @@ impl<'a> Packed<'a> {
         read_field(self.fields, self.w, i)
     }
 
-    /// Field `i` read in order: `slot` is the index of the next stored
-    /// field of a sparse chunk ([`Packed::rank`]), moved past it when read.
-    /// Sparse fields come back as signed steps (wrapping in the u64).
+    /// Field `i` read in order: `slot` says where the next stored field
+    /// of a sparse chunk is ([`Packed::slot_at`]), moved past it when
+    /// read. Sparse fields come back as signed steps (wrapping in the u64).
     #[inline(always)]
-    fn field_seq(&self, i: usize, slot: &mut usize) -> u64 {
-        let Some(nz) = self.nz else {
-            return self.field(i);
+    fn field_seq(&self, i: usize, slot: &mut Slot) -> u64 {
+        let stored = match self.map {
+            Map::Dense => return self.field(i),
+            Map::Bitmap(nz) => nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0),
+            Map::Gaps { .. } => i == slot.next,
         };
-        if nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0) {
-            let f = read_field(self.fields, self.w, *slot);
-            *slot += 1;
-            unzigzag(f) as u64
-        } else {
-            0
+        if !stored {
+            return 0;
+        }
+        let f = read_field(self.fields, self.w, slot.stored);
+        slot.stored += 1;
+        self.next_gap(slot);
+        unzigzag(f) as u64
+    }
+
+    /// `0x05`: moves `slot.next` to the position of stored field
+    /// `slot.stored`.
+    #[inline]
+    fn next_gap(&self, slot: &mut Slot) {
+        if let Map::Gaps { gaps, r, m } = self.map {
+            slot.next = if slot.stored >= m {
+                usize::MAX
+            } else {
+                let after = if slot.stored == 0 { 0 } else { slot.next + 1 };
+                after + gaps::read(gaps, &mut slot.bit, r)
+            };
         }
     }
 
-    /// Stored fields before field `i` of a sparse chunk (`i` when dense).
-    fn rank(&self, i: usize) -> usize {
-        let Some(nz) = self.nz else {
-            return i;
-        };
-        let full = (i / 8).min(nz.len());
-        let mut r: usize = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
-        if let Some(b) = nz.get(i / 8) {
-            r += (u16::from(*b) >> (8 - i % 8)).count_ones() as usize;
+    /// Where a sequential read from field `i` starts: the stored fields
+    /// before it, by popcount of the bitmap or a scan of the gap list.
+    fn slot_at(&self, i: usize) -> Slot {
+        let mut slot = Slot::default();
+        match self.map {
+            Map::Dense => {}
+            Map::Bitmap(nz) => {
+                let full = (i / 8).min(nz.len());
+                slot.stored = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
+                if let Some(b) = nz.get(i / 8) {
+                    slot.stored += (u16::from(*b) >> (8 - i % 8)).count_ones() as usize;
+                }
+            }
+            Map::Gaps { .. } => {
+                self.next_gap(&mut slot);
+                while slot.next < i {
+                    slot.stored += 1;
+                    self.next_gap(&mut slot);
+                }
+            }
         }
-        r
+        slot
     }
 
     /// The integer of sample `i` (< count), adding up the fields before it.
     fn n_at(&self, i: u16) -> i64 {
         let i = usize::from(i);
         let mut sum = 0u64;
-        let mut slot = 0;
+        let mut slot = self.slot_at(0);
         for f in 0..i {
             sum = sum.wrapping_add(self.field_seq(f, &mut slot));
         }
@@ -379,9 +434,9 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
-        if self.tw > 0 || self.tbase != 0 || self.g != 1 || self.nz.is_some() {
+        if self.tw > 0 || self.tbase != 0 || self.g != 1 || !matches!(self.map, Map::Dense) {
             let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
-            let mut slot = self.rank(usize::from(lo));
+            let mut slot = self.slot_at(usize::from(lo));
             out.extend(rest.map(|f| {
                 n = n
                     .wrapping_add(base)
@@ -443,37 +498,6 @@ impl<'a> Packed<'a> {
     }
 }
 
-/// Field `i` of `w` bits (most-significant bit first) in `fields`; zeros
-/// past the end.
-#[inline(always)]
-pub(super) fn read_field(fields: &[u8], w: u32, i: usize) -> u64 {
-    if w == 0 {
-        return 0;
-    }
-    let bit = i * w as usize;
-    let (byte, shift) = (bit / 8, (bit % 8) as u32);
-    if w <= 56 {
-        let word = match fields.get(byte..byte + 8) {
-            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-            None => padded::<8>(fields, byte) as u64,
-        };
-        (word << shift) >> (64 - w)
-    } else {
-        let word = padded::<16>(fields, byte);
-        ((word << shift) >> (128 - w)) as u64
-    }
-}
-
-/// `N` bytes of `bytes` from `at` as a big-endian integer, zeros past the end.
-fn padded<const N: usize>(bytes: &[u8], at: usize) -> u128 {
-    let mut b = [0u8; 16];
-    if let Some(src) = bytes.get(at..) {
-        let n = src.len().min(N);
-        b[..n].copy_from_slice(&src[..n]);
-    }
-    u128::from_be_bytes(b) >> (8 * (16 - N))
-}
-
 /// Sample-at-a-time iteration over a packed chunk.
 #[derive(Debug, Clone)]
 pub(crate) struct PackedIter<'a> {
@@ -481,8 +505,8 @@ pub(crate) struct PackedIter<'a> {
     /// Samples returned so far.
     read: u16,
     n: i64,
-    /// Sparse chunks: stored fields read so far.
-    slot: usize,
+    /// Sparse chunks: where the next stored field is.
+    slot: Slot,
 }
 
 impl<'a> PackedIter<'a> {
@@ -491,7 +515,7 @@ impl<'a> PackedIter<'a> {
             p,
             read: 0,
             n: 0,
-            slot: 0,
+            slot: p.slot_at(0),
         }
     }
 
@@ -511,7 +535,7 @@ impl<'a> PackedIter<'a> {
         if lo > self.read {
             // The integer of the sample before `lo`: `next` adds one field.
             self.n = self.p.n_at(lo - 1);
-            self.slot = self.p.rank(usize::from(lo - 1));
+            self.slot = self.p.slot_at(usize::from(lo - 1));
             self.read = lo;
         }
     }

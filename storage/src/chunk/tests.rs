@@ -225,7 +225,8 @@ fn random_bytes_with_valid_headers_never_panic() {
                 ENCODING_PACKED,
                 ENCODING_GRID,
                 ENCODING_SPARSE_GRID,
-            ][(next() % 4) as usize];
+                ENCODING_SPARSE_GAPS,
+            ][(next() % 5) as usize];
         }
         fuzz_decode(&b);
         fuzz_cold_round_trip(&b);

@@ -159,7 +159,8 @@ mod version_4 {
                         .map(|run| {
                             let c = chunk::encode_cold(run).unwrap();
                             grid |= c.as_bytes()[0] == chunk::ENCODING_GRID;
-                            sparse |= c.as_bytes()[0] == chunk::ENCODING_SPARSE_GRID;
+                            sparse |= [chunk::ENCODING_SPARSE_GRID, chunk::ENCODING_SPARSE_GAPS]
+                                .contains(&c.as_bytes()[0]);
                             (run[0].t, run[run.len() - 1].t, Arc::new(c))
                         })
                         .collect();

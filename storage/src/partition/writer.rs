@@ -45,7 +45,7 @@ pub(crate) const VERSION_3: u8 = 3;
 /// of failing its queries.
 pub(crate) const VERSION_4: u8 = 4;
 /// Version 5: version 4, and float chunks may use the sparse grid encoding
-/// (`0x04`), for the same reason.
+/// (`0x04`) or its gap-list form (`0x05`), for the same reason.
 pub(crate) const VERSION_5: u8 = 5;
 /// Index version 2 codec bytes.
 pub(crate) const CODEC_NONE: u8 = 0;
@@ -163,15 +163,16 @@ pub(crate) fn encode(
             .flat_map(|s| &s.chunks)
             .any(|c| c.2.as_bytes().first() == Some(&encoding))
     };
-    let version = if uses(crate::chunk::ENCODING_SPARSE_GRID) {
-        VERSION_5
-    } else if uses(crate::chunk::ENCODING_GRID) {
-        VERSION_4
-    } else if series.iter().any(|s| !s.histograms.is_empty()) {
-        VERSION_3
-    } else {
-        VERSION
-    };
+    let version =
+        if uses(crate::chunk::ENCODING_SPARSE_GRID) || uses(crate::chunk::ENCODING_SPARSE_GAPS) {
+            VERSION_5
+        } else if uses(crate::chunk::ENCODING_GRID) {
+            VERSION_4
+        } else if series.iter().any(|s| !s.histograms.is_empty()) {
+            VERSION_3
+        } else {
+            VERSION
+        };
     // Grouped by (metric, source) so one metric of one source is one range.
     series.sort_by(|a, b| {
         let key = |s: &PartSeries| {
