@@ -359,6 +359,7 @@ impl Engine {
                 .per_step_stats
                 .then(|| StepSamples::new(start, step, steps)),
             series: AtomicUsize::new(0),
+            downsampled_reads: AtomicUsize::new(0),
             notes: Mutex::new(Vec::new()),
             hist_stash: Mutex::new(Vec::new()),
             stats_only: AtomicBool::new(false),
@@ -408,6 +409,8 @@ pub(crate) struct Ctx<'a> {
     /// Samples loaded by step, when asked for.
     per_step: Option<StepSamples>,
     series: AtomicUsize,
+    /// Selects that read downsampled spans (`avg_over_time` then weighs).
+    downsampled_reads: AtomicUsize,
     notes: Mutex<Vec<(Note, String)>>,
     /// The histogram-carrying series of range arguments, keyed by the
     /// address of their AST node, until the function that called for the

@@ -31,6 +31,8 @@ pub(crate) fn load(
     let stats_only = ctx.stats_only();
     let set = ctx.querier.select_as(matchers, mint, maxt, read)?;
     if let Some(res) = set.downsampled_resolution() {
+        ctx.downsampled_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ctx.note(
             super::Note::Warning,
             format!(

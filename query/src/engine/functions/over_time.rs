@@ -11,6 +11,7 @@ use super::window_extreme::{Extreme, extremes};
 use super::window_sum::{exact_prefix, window_sum};
 use crate::parser::ast::Expr;
 use hourglass_storage::{ReadAs, Sample};
+use std::sync::atomic::Ordering;
 
 /// Least-squares slope (per second) and intercept at `at` (ms), with
 /// times taken relative to `at` for accuracy.
@@ -115,14 +116,45 @@ pub(super) fn sum(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Eva
 
 /// `avg_over_time`.
 pub(super) fn avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
-    summed(ctx, args, g, ReadAs::Avg, |w, sum| {
+    let before = ctx.downsampled_reads.load(Ordering::Relaxed);
+    let plain = summed(ctx, args, g, ReadAs::Avg, |w, sum| {
         // Allocation-free unless the plain sum overflows.
         if sum.is_finite() || w.iter().any(|p| !p.v.is_finite()) {
             sum / w.len() as f64
         } else {
             mean(&values(w))
         }
-    })
+    })?;
+    if ctx.downsampled_reads.load(Ordering::Relaxed) == before {
+        return Ok(plain);
+    }
+    // Downsampled intervals hold different numbers of samples (jitter, a
+    // missed scrape): the mean of their means is not the mean. Σsum / Σcount
+    // is, over raw samples (each counting 1) as over intervals.
+    drop(plain);
+    weighted_avg(ctx, args, g)
+}
+
+/// `sum_over_time / count_over_time`, window by window.
+fn weighted_avg(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let counts: std::collections::HashMap<_, _> =
+        each(ctx, args, g, false, counted, ReadAs::Count)?
+            .into_iter()
+            .map(|s| (s.labels, s.vals))
+            .collect();
+    let mut sums = sum(ctx, args, g)?;
+    for s in &mut sums {
+        let n = counts.get(&s.labels);
+        for (k, v) in s.vals.iter_mut().enumerate() {
+            let c = n.and_then(|n| n.get(k).copied().flatten());
+            *v = match (*v, c) {
+                (Some(sum), Some(c)) if c > 0.0 => Some(sum / c),
+                _ => None,
+            };
+        }
+    }
+    sums.retain(GSeries::has_any);
+    Ok(sums)
 }
 
 /// `count_over_time` over samples read as [`ReadAs::Count`]: their sum.
