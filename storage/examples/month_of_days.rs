@@ -10,8 +10,6 @@
 //! after it, so that the store's "now" makes exactly DAYS − 7 days older
 //! than 7 days.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 #[path = "../benches/support/node.rs"]
 mod node;
 #[path = "../benches/support/mod.rs"]
@@ -20,6 +18,7 @@ mod support;
 use hourglass_storage::internals::DayWriter;
 use hourglass_storage::{Labels, Sample};
 use node::{Values, labels};
+use std::error::Error;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use support::Rng;
@@ -27,29 +26,31 @@ use support::Rng;
 const DAY: i64 = 86_400_000;
 const STEP: i64 = 15_000;
 
-fn main() {
+fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [dir, series, days, profile] = args.as_slice() else {
         eprintln!("usage: month_of_days DIR SERIES DAYS idle|busy");
         std::process::exit(2);
     };
     let dir = PathBuf::from(dir);
-    let n: usize = series.parse().expect("SERIES: a number");
-    let days: i64 = days.parse().expect("DAYS: a number");
+    let n: usize = series
+        .parse()
+        .map_err(|e| format!("SERIES {series:?}: {e}"))?;
+    let days: i64 = days
+        .parse()
+        .ok()
+        .filter(|d| (1..=3660).contains(d))
+        .ok_or_else(|| format!("DAYS {days:?}: a number of days from 1 to 3660"))?;
     let busy = match profile.as_str() {
         "idle" => false,
         "busy" => true,
-        _ => panic!("PROFILE: idle or busy"),
+        other => return Err(format!("PROFILE {other:?}: idle or busy").into()),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     let end = now.div_euclid(DAY) * DAY;
-    assert!(
-        now >= end + 60_000,
-        "run it at least a minute after midnight UTC"
-    );
+    if now < end + 60_000 {
+        return Err("run it at least a minute after midnight UTC".into());
+    }
     let ls = labels(n);
     let mut vals = Values::new(n, busy);
     let mut rng = Rng(42);
@@ -70,16 +71,16 @@ fn main() {
             }
             w.push(l.clone(), &samples);
         }
-        let p = w.write(&dir).unwrap();
-        let b: u64 = std::fs::read_dir(&p)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
-            .sum();
+        let p = w.write(&dir)?;
+        let mut b = 0u64;
+        for e in std::fs::read_dir(&p)? {
+            b += e?.metadata()?.len();
+        }
         bytes += b;
         eprintln!(
             "day {}/{days} {}: {b} bytes ({:.3} B/sample), {:.0} s",
             d + 1,
-            p.file_name().unwrap().to_string_lossy(),
+            p.file_name().unwrap_or_default().to_string_lossy(),
             b as f64 / (n * per_day) as f64,
             t0.elapsed().as_secs_f64()
         );
@@ -89,7 +90,7 @@ fn main() {
         Labels::from_pairs([("__name__", "marker"), ("job", "marker")]),
         &[Sample::new(end + 60_000, 1.0)],
     );
-    w.write(&dir).unwrap();
+    w.write(&dir)?;
     let samples = n as u64 * per_day as u64 * days as u64;
     println!(
         "month_of_days: {n} series x {days} days ({profile}), {samples} samples, {bytes} bytes of day partitions \
@@ -98,4 +99,5 @@ fn main() {
         end - days * DAY,
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
 }
