@@ -97,7 +97,7 @@ fn ingest(c: &mut Criterion) {
     let settings = Settings {
         promote: &[],
         max_series: 100_000,
-        type_and_unit_labels: false,
+        ..Settings::default()
     };
     group.bench_function("otlp_protobuf_1000_points", |b| {
         b.iter(|| {

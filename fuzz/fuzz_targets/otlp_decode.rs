@@ -9,12 +9,14 @@ use hourglass::ingest::otlp::translate::{Metadata, Settings, translate};
 use hourglass::ingest::otlp::{json, proto};
 use libfuzzer_sys::fuzz_target;
 
-fn check(req: &Request<'_>) {
+fn check(req: &Request<'_>, nhcb: bool) {
     let promote = vec!["k8s.pod.name".to_string()];
     let settings = Settings {
         promote: &promote,
         max_series: 10_000,
         type_and_unit_labels: false,
+        created_timestamp_zero: nhcb,
+        convert_histograms_to_nhcb: nhcb,
     };
     let mut arena = SeriesArena::default();
     let mut md = Metadata::new();
@@ -32,10 +34,12 @@ fn check(req: &Request<'_>) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The last byte picks how histograms and start times are translated.
+    let nhcb = data.last().is_some_and(|b| b & 1 == 1);
     if let Ok(req) = proto::decode(data) {
-        check(&req);
+        check(&req, nhcb);
     }
     if let Ok(req) = json::decode(data) {
-        check(&req);
+        check(&req, nhcb);
     }
 });

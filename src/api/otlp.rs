@@ -208,6 +208,8 @@ fn ingest(
         promote: &limits.otlp_promote_resource_attributes,
         max_series: limits.max_series_per_request,
         type_and_unit_labels: limits.type_and_unit_labels,
+        created_timestamp_zero: limits.created_timestamp_zero_ingestion,
+        convert_histograms_to_nhcb: limits.otlp_convert_histograms_to_nhcb,
     };
     let mut arena = SeriesArena::default();
     let mut metadata = Metadata::new();

@@ -106,6 +106,11 @@ pub struct ServeArgs {
     /// series of their resource; the others go on `target_info` only.
     #[arg(long, value_delimiter = ',')]
     otlp_promote_resource_attributes: Vec<String>,
+    /// Store OTLP explicit-bucket histograms as native histograms with
+    /// custom buckets (one series instead of `_bucket`/`_sum`/`_count`), as
+    /// Prometheus's `otlp: convert_histograms_to_nhcb: true`.
+    #[arg(long, env = "HOURGLASS_OTLP_CONVERT_HISTOGRAMS_TO_NHCB", value_parser = BoolishValueParser::new())]
+    otlp_convert_histograms_to_nhcb: bool,
     /// Give remote write 2.0 series their metric family's type and unit as
     /// the labels `__type__` and `__unit__`, as Prometheus's
     /// --enable-feature=type-and-unit-labels (changes those series' labels).
@@ -114,7 +119,8 @@ pub struct ServeArgs {
     /// Store a zero sample at a counter's, summary's or histogram's
     /// created (start) timestamp when it is newer than the series' last
     /// sample and older than the sample (remote write 2.0 start
-    /// timestamps, protobuf scrapes), as Prometheus's
+    /// timestamps, OpenMetrics `_created` lines, protobuf scrapes and
+    /// Pushgateway pushes, OTLP start times), as Prometheus's
     /// --enable-feature=created-timestamp-zero-ingestion.
     #[arg(long, env = "HOURGLASS_CREATED_TIMESTAMP_ZERO_INGESTION")]
     created_timestamp_zero_ingestion: bool,
@@ -322,6 +328,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
         type_and_unit_labels: args.type_and_unit_labels,
         created_timestamp_zero_ingestion: args.created_timestamp_zero_ingestion,
+        otlp_convert_histograms_to_nhcb: args.otlp_convert_histograms_to_nhcb,
     };
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: millis(args.query_lookback_delta).max(1),

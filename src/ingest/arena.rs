@@ -20,6 +20,10 @@ pub struct SeriesArena {
     series: Vec<(Range<usize>, Sample)>,
     /// Each native-histogram series' range in `pairs`, and its sample.
     histograms: Vec<(Range<usize>, HistogramSample)>,
+    /// Start timestamps of `series`' samples (ms, `0`: none), one each.
+    starts: Vec<i64>,
+    /// Start timestamps of `histograms`' samples, as of `starts`.
+    histogram_starts: Vec<i64>,
     /// Bucket bytes held by `histograms`' samples.
     histogram_bytes: usize,
     /// Where the series being built starts in `pairs`.
@@ -33,6 +37,8 @@ impl SeriesArena {
         self.pairs.clear();
         self.series.clear();
         self.histograms.clear();
+        self.starts.clear();
+        self.histogram_starts.clear();
         self.histogram_bytes = 0;
         self.open = 0;
     }
@@ -71,13 +77,27 @@ impl SeriesArena {
 
     /// Ends the series being built with its sample.
     pub fn finish(&mut self, sample: Sample) {
+        self.finish_started(sample, 0);
+    }
+
+    /// Ends the series being built with its sample and the start ("created")
+    /// timestamp of its counter (ms, `0`: none).
+    pub fn finish_started(&mut self, sample: Sample, start: i64) {
         let end = self.pairs.len();
         self.series.push((self.open..end, sample));
+        self.starts.push(start);
         self.open = end;
     }
 
     /// Ends the series being built with a native histogram sample.
     pub fn finish_histogram(&mut self, t: i64, h: FloatHistogram) {
+        self.finish_histogram_started(t, h, 0);
+    }
+
+    /// [`SeriesArena::finish_histogram`] with a start timestamp (ms, `0`:
+    /// none).
+    pub fn finish_histogram_started(&mut self, t: i64, h: FloatHistogram, start: i64) {
+        self.histogram_starts.push(start);
         let end = self.pairs.len();
         self.histogram_bytes += (h.num_buckets() + h.custom_values.len()) * size_of::<f64>()
             + (h.positive_spans.len() + h.negative_spans.len()) * 8;
@@ -106,6 +126,7 @@ impl SeriesArena {
             + self.pairs.capacity() * size_of::<(Range<usize>, Range<usize>)>()
             + self.series.capacity() * size_of::<(Range<usize>, Sample)>()
             + self.histograms.capacity() * size_of::<(Range<usize>, HistogramSample)>()
+            + (self.starts.capacity() + self.histogram_starts.capacity()) * size_of::<i64>()
             + self.histogram_bytes
     }
 
@@ -126,12 +147,12 @@ impl SeriesArena {
         batch.series.reserve(self.len());
         for (i, (range, _)) in self.series.iter().enumerate() {
             if let (Some(labels), Some(s)) = (refs.get(range.clone()), samples.get(i..=i)) {
-                batch.push(labels, s);
+                batch.push_with_starts(labels, s, start_of(&self.starts, i));
             }
         }
-        for (range, h) in &self.histograms {
+        for (i, (range, h)) in self.histograms.iter().enumerate() {
             if let Some(labels) = refs.get(range.clone()) {
-                batch.push_histograms(labels, h);
+                batch.push_histograms_with_starts(labels, h, start_of(&self.histogram_starts, i));
             }
         }
         f(&batch)
@@ -155,5 +176,14 @@ impl SeriesArena {
                 (labels, *s)
             })
             .collect()
+    }
+}
+
+/// The start timestamp at `i` as a batch's one-element slice; empty when
+/// it is `0`, so a sample without one takes storage's plain path.
+fn start_of(starts: &[i64], i: usize) -> &[i64] {
+    match starts.get(i..=i) {
+        Some(st) if st.first() != Some(&0) => st,
+        _ => &[],
     }
 }

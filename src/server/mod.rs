@@ -64,6 +64,9 @@ pub struct Limits {
     /// Remote write 2.0 start timestamps add a zero sample
     /// (`--created-timestamp-zero-ingestion`).
     pub created_timestamp_zero_ingestion: bool,
+    /// OTLP explicit-bucket histograms are stored as custom-bucket native
+    /// histograms (`--otlp-convert-histograms-to-nhcb`).
+    pub otlp_convert_histograms_to_nhcb: bool,
 }
 
 /// What the background persister did, for `/metrics`.

@@ -7,7 +7,10 @@
 //! group, POST the families it carries, DELETE the whole group; series a
 //! group no longer has get a stale marker. The grouping labels override
 //! labels of the same name in the body, and every push also writes
-//! `push_time_seconds` for the group. Bodies may be gzip- or
+//! `push_time_seconds` for the group. With
+//! `--created-timestamp-zero-ingestion` a protobuf metric's created
+//! timestamp adds a zero there when it is newer than the series' last
+//! sample (as Prometheus scraping the Pushgateway does). Bodies may be gzip- or
 //! snappy-compressed. Any Content-Type but protobuf is read as text
 //! (curl's form type included), with the Pushgateway's strictness. A push
 //! or delete that is refused (parsing, limits or storage) leaves its group
@@ -28,7 +31,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, SeriesQuota, WriteBatch};
+use hourglass_storage::{
+    BorrowedBatch, FloatHistogram, Labels, STALE_NAN_BITS, Sample, SeriesQuota,
+};
 use std::sync::Arc;
 
 pub async fn pushgateway(
@@ -140,11 +145,17 @@ fn ingest(
         .or_default()
         .insert(time_labels.clone());
     let pushed = series.len() as u64;
-    let mut samples: Vec<(Labels, Value)> =
-        series.into_iter().map(|p| (p.labels, p.value)).collect();
+    let created = state.limits().created_timestamp_zero_ingestion;
+    let mut samples: Vec<Stamped> = series
+        .into_iter()
+        .map(|p| {
+            let start = p.created_ms.filter(|_| created).unwrap_or(0);
+            (p.labels, p.value, start)
+        })
+        .collect();
     let change = Change::Push(mode, families);
     let stored = push.groups.apply(key, now, change, |plan| {
-        samples.push((time_labels, Value::Float(plan.t as f64 / 1000.0)));
+        samples.push((time_labels, Value::Float(plan.t as f64 / 1000.0), 0));
         store(state, caller.and_then(|c| c.series.as_ref()), samples, plan)
     });
     let mut r = answer(stored, StatusCode::OK);
@@ -155,6 +166,9 @@ fn ingest(
 
 /// Why storage did not take a push: the status and reason to answer.
 type Refusal = (StatusCode, String);
+
+/// A series to store, its value and its start timestamp (ms, `0`: none).
+type Stamped = (Labels, Value, i64);
 
 fn answer(stored: Result<(), Refusal>, ok: StatusCode) -> Response {
     match stored {
@@ -174,7 +188,7 @@ fn push_time_labels(key: &GroupKey) -> Labels {
 fn store(
     state: &AppState,
     quota: Option<&Arc<SeriesQuota>>,
-    samples: Vec<(Labels, Value)>,
+    samples: Vec<Stamped>,
     plan: &Plan,
 ) -> Result<(), Refusal> {
     let stale = Value::Float(f64::from_bits(STALE_NAN_BITS));
@@ -182,9 +196,15 @@ fn store(
     append(
         state,
         quota,
-        plan.stale.iter().map(|l| (l.clone(), stale.clone())),
+        plan.stale.iter().map(|l| (l.clone(), stale.clone(), 0)),
         plan.t,
     )
+}
+
+/// One sample of a batch, as the batch borrows it.
+enum Owned {
+    Float([Sample; 1]),
+    Histogram([(i64, FloatHistogram); 1]),
 }
 
 /// Appends `samples` at `t`, new series charged to the caller's quota; the
@@ -192,20 +212,38 @@ fn store(
 fn append(
     state: &AppState,
     quota: Option<&Arc<SeriesQuota>>,
-    samples: impl IntoIterator<Item = (Labels, Value)>,
+    samples: impl IntoIterator<Item = Stamped>,
     t: i64,
 ) -> Result<(), Refusal> {
-    let mut batch = WriteBatch::new();
-    for (labels, v) in samples {
+    let (mut labels, mut values, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    for (l, v, start) in samples {
+        labels.push(l);
+        values.push(match v {
+            Value::Float(v) => Owned::Float([Sample::new(t, v)]),
+            Value::Histogram(h) => Owned::Histogram([(t, h)]),
+        });
+        starts.push([start]);
+    }
+    let pairs: Vec<Vec<(&str, &str)>> = labels
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                .collect()
+        })
+        .collect();
+    let mut batch = BorrowedBatch::default();
+    for ((labels, v), start) in pairs.iter().zip(&values).zip(&starts) {
+        let start: &[i64] = if start == &[0] { &[] } else { start };
         match v {
-            Value::Float(v) => batch.push(labels, vec![Sample::new(t, v)]),
-            Value::Histogram(h) => batch.push_histograms(labels, vec![(t, h)]),
+            Owned::Float(s) => batch.push_with_starts(labels, s, start),
+            Owned::Histogram(h) => batch.push_histograms_with_starts(labels, h, start),
         }
     }
     if batch.is_empty() {
         return Ok(());
     }
-    let stats = match state.storage().append_for(&batch, quota) {
+    let stats = match state.storage().append_borrowed_for(&batch, quota) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "pushgateway: storage failed");

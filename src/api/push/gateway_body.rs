@@ -6,7 +6,9 @@
 //! way the grouping labels win over body labels of the same name,
 //! timestamps are refused, a series may appear once, and a push holds at
 //! most `max_series_per_request` series. The families' HELP, TYPE and UNIT
-//! go to the metadata store.
+//! go to the metadata store. A protobuf counter's, summary's or
+//! histogram's `created_timestamp` goes with its series, for
+//! `--created-timestamp-zero-ingestion`.
 
 use crate::ingest::metric_family::series::{self, Value};
 use crate::ingest::metric_family::{self as mf, Families};
@@ -26,6 +28,8 @@ pub(super) struct Pushed {
     pub(super) family: String,
     pub(super) labels: Labels,
     pub(super) value: Value,
+    /// The created timestamp its metric carried (protobuf), ms.
+    pub(super) created_ms: Option<i64>,
 }
 
 /// How a body is read, by its `Content-Type`.
@@ -95,6 +99,7 @@ impl Builder<'_> {
         body_labels: &[(&str, &str)],
         timestamp: Option<i64>,
         value: Value,
+        created_ms: Option<i64>,
     ) -> Result<(), String> {
         if timestamp.is_some() {
             return Err(format!(
@@ -131,6 +136,7 @@ impl Builder<'_> {
             family: family.to_string(),
             labels,
             value,
+            created_ms,
         });
         Ok(())
     }
@@ -181,6 +187,7 @@ fn text_body(b: &mut Builder<'_>, body: &[u8]) -> Result<Vec<Meta>, String> {
                     &labels,
                     s.timestamp_ms,
                     Value::Float(s.value),
+                    None,
                 )?;
             }
         }
@@ -272,6 +279,7 @@ fn protobuf_body(b: &mut Builder<'_>, body: &[u8]) -> Result<Vec<Meta>, String> 
                 &labels,
                 e.line.timestamp_ms,
                 e.value,
+                e.created_ms,
             )?;
         }
         meta.push(Meta {

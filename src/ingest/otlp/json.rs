@@ -242,6 +242,7 @@ fn number_point(p: &Map<String, Value>) -> Result<NumberPoint<'static>, JsonErro
     Ok(NumberPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
         value,
         flags: uint(p, "flags", "flags")? as u32,
     })
@@ -265,6 +266,7 @@ fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, Js
     Ok(HistogramPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?,
         bucket_counts: counts,
@@ -278,6 +280,7 @@ fn exponential_point(p: &Map<String, Value>) -> Result<ExponentialPoint<'static>
     Ok(ExponentialPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?,
         scale: i32::try_from(scale)
@@ -325,6 +328,7 @@ fn summary_point(p: &Map<String, Value>) -> Result<SummaryPoint<'static>, JsonEr
     Ok(SummaryPoint {
         attributes: attributes(p)?,
         time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?.unwrap_or(0.0),
         quantiles,

@@ -94,6 +94,9 @@ pub struct NumberPoint<'a> {
     pub attributes: Vec<Attr<'a>>,
     /// Time (ns since the epoch).
     pub time_ns: u64,
+    /// `start_time_unix_nano`: when the cumulative series began (0: not
+    /// sent).
+    pub start_ns: u64,
     /// The value (`as_int` converted).
     pub value: f64,
     /// `DataPointFlags`.
@@ -107,6 +110,9 @@ pub struct HistogramPoint<'a> {
     pub attributes: Vec<Attr<'a>>,
     /// Time (ns since the epoch).
     pub time_ns: u64,
+    /// `start_time_unix_nano`: when the cumulative series began (0: not
+    /// sent).
+    pub start_ns: u64,
     /// Observations.
     pub count: u64,
     /// Their sum, when sent.
@@ -126,6 +132,9 @@ pub struct ExponentialPoint<'a> {
     pub attributes: Vec<Attr<'a>>,
     /// Time (ns since the epoch).
     pub time_ns: u64,
+    /// `start_time_unix_nano`: when the cumulative series began (0: not
+    /// sent).
+    pub start_ns: u64,
     /// Observations.
     pub count: u64,
     /// Their sum, when sent.
@@ -161,6 +170,9 @@ pub struct SummaryPoint<'a> {
     pub attributes: Vec<Attr<'a>>,
     /// Time (ns since the epoch).
     pub time_ns: u64,
+    /// `start_time_unix_nano`: when the cumulative series began (0: not
+    /// sent).
+    pub start_ns: u64,
     /// Observations.
     pub count: u64,
     /// Their sum.

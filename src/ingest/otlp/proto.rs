@@ -249,6 +249,7 @@ fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>
         match (f, w) {
             (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.value = f64::from_bits(r.fixed64()?),
             (6, WireType::Fixed64) => p.value = r.fixed64()? as i64 as f64,
             (8, WireType::Varint) => p.flags = r.varint()? as u32,
@@ -289,6 +290,7 @@ fn histogram_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<HistogramPoi
         match (f, w) {
             (9, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
             (6, w) => fixed64s(&mut r, w, &mut p.bucket_counts, b)?,
@@ -310,6 +312,7 @@ fn exponential_point<'a>(
         match (f, w) {
             (1, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
             (6, WireType::Varint) => p.scale = sint32(r.varint()?),
@@ -357,6 +360,7 @@ fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'
         match (f, w) {
             (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
             (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
+            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = f64::from_bits(r.fixed64()?),
             (6, WireType::Len) => {

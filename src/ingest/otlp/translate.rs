@@ -16,7 +16,15 @@
 //!   refused with a reason (they would need per-series state to convert,
 //!   and a restart would lose it); so are metrics of no known kind.
 //! - Exponential histograms are native histograms (`exponential.rs`), named
-//!   with the unit suffix and no type suffix.
+//!   with the unit suffix and no type suffix; so are explicit-bucket
+//!   histograms with `convert_histograms_to_nhcb`, as custom-bucket native
+//!   histograms (NHCB: the bounds are the custom values, the count must be
+//!   the buckets' total).
+//! - With created-timestamp zero ingestion, `start_time_unix_nano` of a
+//!   monotonic sum, a histogram or a summary point is the start timestamp
+//!   of its series (storage writes a zero there when it is newer than the
+//!   series' last sample), as Prometheus does with
+//!   `created-timestamp-zero-ingestion`; gauges carry none.
 //! - A point flagged "no recorded value" writes a staleness marker.
 //! - Times are nanoseconds, stored as milliseconds (rounded down).
 
@@ -38,6 +46,12 @@ pub struct Settings<'s> {
     /// Series carry their metric's type and unit as `__type__` and
     /// `__unit__` (Prometheus's type-and-unit-labels feature).
     pub type_and_unit_labels: bool,
+    /// Points' start times are start timestamps of their series
+    /// (`--created-timestamp-zero-ingestion`).
+    pub created_timestamp_zero: bool,
+    /// Explicit-bucket histograms become custom-bucket native histograms
+    /// (`--otlp-convert-histograms-to-nhcb`).
+    pub convert_histograms_to_nhcb: bool,
 }
 
 /// What translation did.
@@ -124,6 +138,7 @@ pub fn translate(
         charge,
         over: false,
         typed: Vec::new(),
+        start: 0,
     };
     for r in &req.resources {
         let res = resource_labels(r, s);
@@ -140,7 +155,7 @@ pub fn translate(
                     w.typed.push((n.to_string(), v.to_string()));
                 }
             }
-            metric(&mut w, &res, m, &mut o, metadata, &mut newest);
+            metric(&mut w, s, &res, m, &mut o, metadata, &mut newest);
             w.typed.clear();
         }
         target_info(&mut w, r, &res, newest);
@@ -161,6 +176,7 @@ fn target_info(w: &mut Writer<'_>, r: &Resource<'_>, res: &ResourceLabels, newes
     if rest.is_empty() {
         return;
     }
+    w.start = 0;
     let ids: Vec<(String, String)> = res
         .pairs
         .iter()
@@ -196,6 +212,8 @@ struct Writer<'o> {
     over: bool,
     /// `__type__`/`__unit__` of the current metric's series.
     typed: Vec<(String, String)>,
+    /// Start timestamp (ms, `0`: none) of the current point's series.
+    start: i64,
 }
 
 impl Writer<'_> {
@@ -250,8 +268,8 @@ impl Writer<'_> {
             self.out.label(n, v);
         }
         match s.into() {
-            Point::Float(s) => self.out.finish(s),
-            Point::Native(t, h) => self.out.finish_histogram(t, h),
+            Point::Float(s) => self.out.finish_started(s, self.start),
+            Point::Native(t, h) => self.out.finish_histogram_started(t, h, self.start),
         }
         let held = self.out.held_bytes();
         if held > self.charged {
@@ -287,6 +305,7 @@ fn float_label(v: f64) -> String {
 
 fn metric(
     w: &mut Writer<'_>,
+    s: &Settings<'_>,
     res: &ResourceLabels,
     m: &Metric<'_>,
     o: &mut Outcome,
@@ -301,6 +320,7 @@ fn metric(
         Data::Gauge(_) | Data::Sum { .. } => Kind::Gauge,
         _ => Kind::Other,
     };
+    let nhcb = s.convert_histograms_to_nhcb && matches!(m.data, Data::Histogram { .. });
     let name = metric_name(&m.name, &m.unit, kind);
     if name.is_empty() {
         o.refuse(
@@ -333,6 +353,17 @@ fn metric(
         return;
     }
     let mut note = |t: i64| *newest = Some(newest.map_or(t, |x| x.max(t)));
+    // Gauges have no start; every other kind's points may.
+    let started = s.created_timestamp_zero
+        && !matches!(
+            m.data,
+            Data::Gauge(_)
+                | Data::Sum {
+                    monotonic: false,
+                    ..
+                }
+        );
+    let start = |ns: u64| if started { ms(ns) } else { 0 };
     let type_name = match &m.data {
         Data::Missing => {
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
@@ -344,6 +375,7 @@ fn metric(
                     Ok(h) => {
                         let t = ms(p.time_ns);
                         note(t);
+                        w.start = start(p.start_ns);
                         let h = Point::Native(t, h.to_float());
                         w.series(&name, &p.attributes, &res.pairs, None, h);
                         o.accepted += 1;
@@ -357,6 +389,7 @@ fn metric(
             for p in points {
                 let t = ms(p.time_ns);
                 note(t);
+                w.start = start(p.start_ns);
                 let v = value(p.value, p.flags);
                 w.series(&name, &p.attributes, &res.pairs, None, Sample { t, v });
                 o.accepted += 1;
@@ -376,9 +409,24 @@ fn metric(
                     ));
                     continue;
                 }
+                if nhcb {
+                    match super::explicit::to_custom_buckets(p) {
+                        Ok(h) => {
+                            let t = ms(p.time_ns);
+                            note(t);
+                            w.start = start(p.start_ns);
+                            let h = Point::Native(t, h);
+                            w.series(&name, &p.attributes, &res.pairs, None, h);
+                            o.accepted += 1;
+                        }
+                        Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
+                    }
+                    continue;
+                }
                 let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
+                w.start = start(p.start_ns);
                 let at = |v: f64| Sample {
                     t,
                     v: value(v, p.flags),
@@ -411,6 +459,7 @@ fn metric(
                 let attrs = &p.attributes;
                 let t = ms(p.time_ns);
                 note(t);
+                w.start = start(p.start_ns);
                 let at = |v: f64| Sample {
                     t,
                     v: value(v, p.flags),
