@@ -273,7 +273,12 @@ impl ScrapeManager {
         for (source, jobs) in lock(&self.inner.sources).iter() {
             for job in jobs {
                 if names.insert(job.name.clone()) {
-                    config.jobs.push(job.clone());
+                    let mut job = job.clone();
+                    if let Some(keys) = job.inherits_histograms {
+                        job.histograms = keys.over(config.global.histograms);
+                        job.protocols = config.global.protocols_for(job.histograms);
+                    }
+                    config.jobs.push(job);
                 } else {
                     tracing::warn!(source, job = %job.name, "scrape job name already taken; skipped");
                 }

@@ -5,6 +5,7 @@
 use super::TargetError;
 use super::fields::{MAX_TEXT, Obj, bad, bounded, field, object, only, string};
 use super::filters::filters;
+use crate::scrape::config::HistogramKeys;
 use crate::scrape::registry::{Credentials, Endpoint, RegisteredTarget, Retention};
 use hourglass_query::prom_text::is_legacy_label_name;
 use serde_json::Value;
@@ -90,10 +91,10 @@ pub fn parse(
     let sc = field(o, "scrape_config")
         .map(|v| object(v, "scrape_config"))
         .transpose()?;
-    let (endpoint, interval, timeout, credentials) = match (pushed, sc) {
+    let (endpoint, interval, timeout, credentials, histograms) = match (pushed, sc) {
         (false, Some(sc)) => {
-            let (e, i, t, c) = scrape_config(sc)?;
-            (Some(e), i, t, c)
+            let (e, i, t, c, h) = scrape_config(sc)?;
+            (Some(e), i, t, c, h)
         }
         (false, None) => {
             return Err(bad(
@@ -101,7 +102,7 @@ pub fn parse(
                 "scrape_config is required (with target_url)",
             ));
         }
-        (true, sc) => (None, push_interval(sc, method)?, Duration::ZERO, None),
+        (true, sc) => (None, push_interval(sc, method)?, Duration::ZERO, None, None),
     };
     if pushed && field(o, "filters").is_some() {
         return Err(bad(
@@ -156,6 +157,7 @@ pub fn parse(
         retention_policy,
         labels,
         created_ms: now_ms,
+        histograms,
     };
     crate::scrape::registry::validate(&t).map_err(|e| bad("scrape_config", e))?;
     Ok(t)
@@ -195,7 +197,34 @@ fn collection_method(m: &str) -> Result<bool, TargetError> {
     }
 }
 
-type ScrapeParts = (Endpoint, Duration, Duration, Option<Credentials>);
+type ScrapeParts = (
+    Endpoint,
+    Duration,
+    Duration,
+    Option<Credentials>,
+    Option<HistogramKeys>,
+);
+
+/// The histogram keys of `scrape_config` (booleans, as in a scrape job);
+/// none when none is given.
+fn histogram_keys(sc: &Obj) -> Result<Option<HistogramKeys>, TargetError> {
+    let flag = |key: &str| -> Result<Option<bool>, TargetError> {
+        match field(sc, key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(bad(
+                format!("scrape_config.{key}"),
+                format!("{key} must be true or false, got {v}"),
+            )),
+        }
+    };
+    let keys = HistogramKeys {
+        scrape_native_histograms: flag("scrape_native_histograms")?,
+        always_scrape_classic_histograms: flag("always_scrape_classic_histograms")?,
+        convert_classic_histograms_to_nhcb: flag("convert_classic_histograms_to_nhcb")?,
+    };
+    Ok((!keys.is_empty()).then_some(keys))
+}
 
 fn scrape_config(sc: &Obj) -> Result<ScrapeParts, TargetError> {
     const P: &str = "scrape_config.";
@@ -208,6 +237,9 @@ fn scrape_config(sc: &Obj) -> Result<ScrapeParts, TargetError> {
             "metrics_path",
             "scheme",
             "authentication",
+            "scrape_native_histograms",
+            "always_scrape_classic_histograms",
+            "convert_classic_histograms_to_nhcb",
         ],
         P,
     )?;
@@ -267,7 +299,8 @@ fn scrape_config(sc: &Obj) -> Result<ScrapeParts, TargetError> {
         Some(v) => authentication(v)?,
         None => None,
     };
-    Ok((endpoint, interval, timeout, credentials))
+    let histograms = histogram_keys(sc)?;
+    Ok((endpoint, interval, timeout, credentials, histograms))
 }
 
 /// `http://host:port/path?query`, or `host:port` (then `scheme` and

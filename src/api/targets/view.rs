@@ -194,7 +194,7 @@ pub fn metric_target(t: &RegisteredTarget, seen: Option<&Seen>, now_ms: i64) -> 
             })
         })
         .collect();
-    json!({
+    let mut v = json!({
         "target_id": t.target_id,
         "source_id": t.source_id,
         "collection_method": t.collection_method,
@@ -215,7 +215,14 @@ pub fn metric_target(t: &RegisteredTarget, seen: Option<&Seen>, now_ms: i64) -> 
         "filters": filters,
         "retention_policy": t.retention_policy.as_ref().map(|r| json!({"duration": r.duration})),
         "created_at": format_rfc3339_ms(t.created_ms),
-    })
+    });
+    // The histogram keys the target sets, beside the other scrape settings.
+    if let (Some(keys), Some(o)) = (t.histograms, v.as_object_mut())
+        && let Ok(Value::Object(keys)) = serde_json::to_value(keys)
+    {
+        o.extend(keys);
+    }
+    v
 }
 
 /// What the list asks for.

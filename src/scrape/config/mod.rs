@@ -4,10 +4,12 @@
 //! them once); anything else is an error with its line.
 
 mod auth;
+mod histograms;
 mod sd;
 mod value;
 
 pub use auth::{Authorization, BasicAuth};
+pub use histograms::HistogramKeys;
 pub use sd::{DnsRecord, DnsSd, FileSd, HttpSd, StaticConfig};
 
 use super::relabel::Rule;
@@ -294,6 +296,10 @@ pub struct Job {
     /// `scrape_native_histograms`, `always_scrape_classic_histograms`,
     /// `convert_classic_histograms_to_nhcb`.
     pub histograms: HistogramOptions,
+    /// Set on a job that does not come from the file (a registered
+    /// target): its own histogram keys, taken over the file's `global` when
+    /// the jobs are composed (`histograms` and `protocols` then follow).
+    pub inherits_histograms: Option<HistogramKeys>,
     /// Default `/metrics`.
     pub metrics_path: String,
     /// `http` (default) or `https`.
@@ -520,21 +526,15 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         )));
     }
     let metrics_path = raw.metrics_path.unwrap_or_else(|| "/metrics".into());
-    let histograms = HistogramOptions {
-        native: raw
-            .scrape_native_histograms
-            .unwrap_or(global.histograms.native),
-        always_classic: raw
-            .always_scrape_classic_histograms
-            .unwrap_or(global.histograms.always_classic),
-        convert_nhcb: raw
-            .convert_classic_histograms_to_nhcb
-            .unwrap_or(global.histograms.convert_nhcb),
-    };
+    let histograms = HistogramKeys {
+        scrape_native_histograms: raw.scrape_native_histograms,
+        always_scrape_classic_histograms: raw.always_scrape_classic_histograms,
+        convert_classic_histograms_to_nhcb: raw.convert_classic_histograms_to_nhcb,
+    }
+    .over(global.histograms);
     let protocols = match raw.scrape_protocols.as_deref() {
         Some(list) => protocols(Some(list), &format!("job {name:?}"))?,
-        None if histograms.native && !global.scrape_protocols_set => PROTO_FIRST_PROTOCOLS.to_vec(),
-        None => global.scrape_protocols.clone(),
+        None => global.protocols_for(histograms),
     };
     let fallback_protocol = match raw.fallback_scrape_protocol.as_deref() {
         None => None,
@@ -568,6 +568,7 @@ fn resolve_job(raw: RawJob, global: &Global) -> Result<Job, ConfigError> {
         protocols,
         fallback_protocol,
         histograms,
+        inherits_histograms: None,
         metrics_path,
         scheme,
         params: raw.params,

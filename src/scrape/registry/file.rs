@@ -6,9 +6,11 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"HGTR";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 /// Pulled targets only (`endpoint` always present); still read.
 const VERSION_1: u8 = 1;
+/// Push sources, no histogram keys; still read.
+const VERSION_2: u8 = 2;
 const HEADER: usize = 13;
 
 /// Why a registry file was not read or written.
@@ -18,7 +20,7 @@ pub enum RegistryFileError {
     #[error("not a targets registry (bad magic or shorter than the header)")]
     NotRegistry,
     /// Written by another version.
-    #[error("registry version {0}, this build reads {VERSION_1} and {VERSION}")]
+    #[error("registry version {0}, this build reads {VERSION_1} to {VERSION}")]
     Version(u8),
     /// Torn: fewer or more payload bytes than the header says.
     #[error("registry torn: header says {expected} payload bytes, file holds {found}")]
@@ -91,7 +93,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RegisteredTarget>, RegistryFileError> 
     if magic != MAGIC {
         return Err(RegistryFileError::NotRegistry);
     }
-    if version != VERSION && version != VERSION_1 {
+    if !(VERSION_1..=VERSION).contains(&version) {
         return Err(RegistryFileError::Version(version));
     }
     let word = |at: usize| -> Result<u32, RegistryFileError> {
@@ -127,6 +129,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RegisteredTarget>, RegistryFileError> 
         if version == VERSION_1 && t.endpoint.is_none() {
             return Err(RegistryFileError::Payload(format!(
                 "target {:?}: version 1 holds only scraped targets",
+                t.target_id
+            )));
+        }
+        if version <= VERSION_2 && t.histograms.is_some() {
+            return Err(RegistryFileError::Payload(format!(
+                "target {:?}: version {version} holds no histogram keys",
                 t.target_id
             )));
         }

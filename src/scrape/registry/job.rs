@@ -102,6 +102,7 @@ pub fn to_job(t: &RegisteredTarget) -> Result<Job, String> {
         protocols: DEFAULT_PROTOCOLS.to_vec(),
         fallback_protocol: None,
         histograms: Default::default(),
+        inherits_histograms: Some(t.histograms.unwrap_or_default()),
         metrics_path: endpoint.metrics_path.clone(),
         scheme: endpoint.scheme.clone(),
         params: endpoint.params.clone(),

@@ -9,7 +9,7 @@ mod job;
 
 pub use job::{job_name, to_job, validate};
 
-use super::config::Job;
+use super::config::{HistogramKeys, Job};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -183,6 +183,12 @@ pub struct RegisteredTarget {
     pub labels: BTreeMap<String, String>,
     /// When it was registered, Unix ms.
     pub created_ms: i64,
+    /// Its histogram keys (`scrape_config.scrape_native_histograms`,
+    /// `always_scrape_classic_histograms`,
+    /// `convert_classic_histograms_to_nhcb`); absent ones are the scrape
+    /// file's `global` ones (registry version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<HistogramKeys>,
 }
 
 /// Why a registration or removal was refused.

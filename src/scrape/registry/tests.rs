@@ -31,6 +31,7 @@ fn target(id: &str, source: &str, address: &str) -> RegisteredTarget {
         }),
         labels: BTreeMap::from([("team".to_string(), "core".to_string())]),
         created_ms: 1_700_000_000_000,
+        histograms: None,
     }
 }
 
@@ -167,6 +168,7 @@ fn push_source(id: &str, source: &str, method: &str) -> RegisteredTarget {
         retention_policy: None,
         labels: BTreeMap::new(),
         created_ms: 1_700_000_000_000,
+        histograms: None,
     }
 }
 
@@ -176,7 +178,7 @@ fn version_2_round_trips_push_sources_beside_pulled_targets() {
     let p = push_source("p", "batch", "PUSH_GATEWAY");
     let s = push_source("s", "prometheus", "STREAMING");
     let u = push_source("u", "loader", "BATCH_UPLOAD");
-    let bytes = file::encode(&[&a, &p, &s, &u]);
+    let bytes = file::encode_version(&[&a, &p, &s, &u], 2);
     assert_eq!(bytes[4], 2);
     assert_eq!(file::decode(&bytes).unwrap(), vec![a, p, s, u]);
     file::fuzz_decode(&bytes);
@@ -194,7 +196,43 @@ fn version_1_files_are_still_read_and_hold_only_pulled_targets() {
     let p = push_source("p", "batch", "PUSH_GATEWAY");
     let err = file::decode(&file::encode_version(&[&p], 1)).unwrap_err();
     assert!(err.to_string().contains("version 1"), "{err}");
-    assert!(file::decode(&file::encode_version(&[&a], 3)).is_err());
+    assert!(file::decode(&file::encode_version(&[&a], 4)).is_err());
+}
+
+#[test]
+fn version_3_round_trips_histogram_keys_and_older_versions_hold_none() {
+    let mut a = target("a", "billing", "127.0.0.1:9100");
+    a.histograms = Some(crate::scrape::config::HistogramKeys {
+        convert_classic_histograms_to_nhcb: Some(true),
+        scrape_native_histograms: Some(false),
+        ..Default::default()
+    });
+    let b = target("b", "billing", "127.0.0.1:9101");
+    let bytes = file::encode(&[&a, &b]);
+    assert_eq!(bytes[4], 3);
+    let payload = String::from_utf8_lossy(&bytes[13..]).to_string();
+    assert!(
+        payload.contains(r#""histograms":{"scrape_native_histograms":false,"convert_classic_histograms_to_nhcb":true}"#),
+        "{payload}"
+    );
+    assert_eq!(file::decode(&bytes).unwrap(), vec![a.clone(), b.clone()]);
+    file::fuzz_decode(&bytes);
+    // A target without keys is written as version 2 wrote it.
+    assert_eq!(
+        file::decode(&file::encode_version(&[&b], 2)).unwrap(),
+        vec![b.clone()]
+    );
+    for old in [1, 2] {
+        let err = file::decode(&file::encode_version(&[&a], old)).unwrap_err();
+        assert!(err.to_string().contains("no histogram keys"), "{err}");
+    }
+    // The job takes the keys over the file's global ones when composed.
+    let job = to_job(&a).unwrap();
+    assert_eq!(job.inherits_histograms, a.histograms);
+    assert_eq!(
+        to_job(&b).unwrap().inherits_histograms,
+        Some(Default::default())
+    );
 }
 
 #[test]
