@@ -81,6 +81,15 @@ struct Meta {
     unit: String,
 }
 
+/// One sample of the body as read.
+struct Point {
+    /// Its own timestamp (refused when set).
+    timestamp: Option<i64>,
+    value: Value,
+    /// Its metric's created timestamp (protobuf), ms.
+    created_ms: Option<i64>,
+}
+
 /// The series of a push, checked against the grouping key and limits.
 struct Builder<'k> {
     key: &'k GroupKey,
@@ -97,11 +106,9 @@ impl Builder<'_> {
         family: &str,
         name: &str,
         body_labels: &[(&str, &str)],
-        timestamp: Option<i64>,
-        value: Value,
-        created_ms: Option<i64>,
+        point: Point,
     ) -> Result<(), String> {
-        if timestamp.is_some() {
+        if point.timestamp.is_some() {
             return Err(format!(
                 "{at}: sample {name} has a timestamp; pushed samples are stamped at \
                  receive time, so timestamps are refused (as the Pushgateway does)"
@@ -135,8 +142,8 @@ impl Builder<'_> {
         self.out.push(Pushed {
             family: family.to_string(),
             labels,
-            value,
-            created_ms,
+            value: point.value,
+            created_ms: point.created_ms,
         });
         Ok(())
     }
@@ -185,9 +192,11 @@ fn text_body(b: &mut Builder<'_>, body: &[u8]) -> Result<Vec<Meta>, String> {
                     &s.family,
                     &s.name,
                     &labels,
-                    s.timestamp_ms,
-                    Value::Float(s.value),
-                    None,
+                    Point {
+                        timestamp: s.timestamp_ms,
+                        value: Value::Float(s.value),
+                        created_ms: None,
+                    },
                 )?;
             }
         }
@@ -277,9 +286,11 @@ fn protobuf_body(b: &mut Builder<'_>, body: &[u8]) -> Result<Vec<Meta>, String> 
                 f.name,
                 &e.line.name,
                 &labels,
-                e.line.timestamp_ms,
-                e.value,
-                e.created_ms,
+                Point {
+                    timestamp: e.line.timestamp_ms,
+                    value: e.value,
+                    created_ms: e.created_ms,
+                },
             )?;
         }
         meta.push(Meta {
