@@ -11,6 +11,7 @@ mod common;
 
 use common::query::*;
 use common::*;
+use hourglass::ingest::protobuf::Writer;
 use serde_json::json;
 
 const PATH: &str = "/api/v1/otlp/v1/metrics";
@@ -123,6 +124,53 @@ fn otlp_start_times_add_zeros_to_counters_histograms_and_summaries_only_with_the
         Some((t + 5_000) as f64 / 1000.0),
     );
     assert_eq!(stored.first().map(|(_, v)| *v), Some(3.0), "{stored:?}");
+}
+
+/// A protobuf request of one monotonic sum point, started at `start`.
+fn proto_counter(start: i64, t: i64) -> Vec<u8> {
+    let fixed = |p: &mut Writer, f: u32, v: u64| {
+        p.varint(u64::from(f) << 3 | 1);
+        p.buf.extend_from_slice(&v.to_le_bytes());
+    };
+    let mut w = Writer::default();
+    w.message(1, |rm| {
+        rm.message(2, |sm| {
+            sm.message(2, |m| {
+                m.bytes(1, b"pb.jobs");
+                m.message(7, |sum| {
+                    sum.message(1, |p| {
+                        fixed(p, 2, (start * 1_000_000) as u64);
+                        fixed(p, 3, (t * 1_000_000) as u64);
+                        p.double(4, 5.0);
+                    });
+                    sum.uint(2, 2);
+                    sum.uint(3, 1);
+                });
+            });
+        });
+    });
+    w.buf
+}
+
+#[test]
+fn otlp_protobuf_start_times_add_a_zero_with_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--created-timestamp-zero-ingestion"]);
+    let t = now_ms() - 10_000;
+    let r = server.post(
+        PATH,
+        &[("Content-Type", "application/x-protobuf")],
+        &proto_counter(t - 30_000, t),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let at = |ms: i64| -> Vec<f64> {
+        query_at(&server, "pb_jobs_total", Some(ms as f64 / 1000.0))
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(at(t - 29_999), vec![0.0]);
+    assert_eq!(at(t), vec![5.0]);
 }
 
 #[test]
