@@ -23,18 +23,31 @@ pub fn one(name: &'static str, kind: FamilyType, m: Metric<'static>) -> Family<'
     }
 }
 
+/// A family of one series of `labels`, no value set yet.
+pub fn labelled(
+    name: &'static str,
+    kind: FamilyType,
+    labels: Vec<(&'static str, &'static str)>,
+) -> Family<'static> {
+    one(
+        name,
+        kind,
+        Metric {
+            labels,
+            ..Metric::default()
+        },
+    )
+}
+
 /// A gauge family of one series.
 pub fn gauge(
     name: &'static str,
     labels: Vec<(&'static str, &'static str)>,
     v: f64,
 ) -> Family<'static> {
-    let m = Metric {
-        labels,
-        gauge: Some(v),
-        ..Metric::default()
-    };
-    one(name, FamilyType::Gauge, m)
+    let mut f = labelled(name, FamilyType::Gauge, labels);
+    f.metrics[0].gauge = Some(v);
+    f
 }
 
 /// `jobs_total`, a counter of one series with its help text.
@@ -43,15 +56,10 @@ pub fn jobs_total(
     value: f64,
     created_ms: Option<i64>,
 ) -> Family<'static> {
-    let m = Metric {
-        labels,
-        counter: Some(Counter { value, created_ms }),
-        ..Metric::default()
-    };
-    Family {
-        help: "Jobs done.",
-        ..one("jobs_total", FamilyType::Counter, m)
-    }
+    let mut f = labelled("jobs_total", FamilyType::Counter, labels);
+    f.metrics[0].counter = Some(Counter { value, created_ms });
+    f.help = "Jobs done.";
+    f
 }
 
 /// `rpc_seconds`, a summary of 4 observations summing to 2 (quantiles
@@ -89,12 +97,9 @@ pub fn histogram(
     labels: Vec<(&'static str, &'static str)>,
     h: HistogramMsg,
 ) -> Family<'static> {
-    let m = Metric {
-        labels,
-        histogram: Some(h),
-        ..Metric::default()
-    };
-    one(name, kind, m)
+    let mut f = labelled(name, kind, labels);
+    f.metrics[0].histogram = Some(h);
+    f
 }
 
 /// An integer native histogram of 3 observations summing to 1.5 (schema
