@@ -8,7 +8,7 @@ mod common;
 
 use common::external::{have_all, pushgateway};
 use common::families::{
-    body, buckets, float_native, gauge, histogram, jobs_total, one, rpc_seconds,
+    body, buckets, classic, float_native, gauge, histogram, jobs_total, one, rpc_seconds,
 };
 use common::protobuf_target;
 use common::query::{query, value};
@@ -23,13 +23,8 @@ const PROTOBUF: (&str, &str) = ("Content-Type", protobuf_target::PROTOBUF);
 /// histogram, a native histogram that also has classic buckets (as
 /// client_golang sends them), and a float gauge histogram.
 fn families() -> Vec<Family<'static>> {
-    let classic = || buckets(&[(0.1, 1), (0.5, 3), (2.0, 4)]);
-    let size = HistogramMsg {
-        count: 5,
-        sum: 9.0,
-        buckets: classic(),
-        ..HistogramMsg::default()
-    };
+    let le = || buckets(&[(0.1, 1), (0.5, 3), (2.0, 4)]);
+    let size = classic(5, 9.0, le());
     let lat = HistogramMsg {
         count: 4,
         sum: 1.25,
@@ -39,7 +34,7 @@ fn families() -> Vec<Family<'static>> {
         // (0.0625, 0.125]: 1, (0.25, 0.5]: 2.
         positive_spans: vec![Span::new(-3, 1), Span::new(1, 1)],
         positive_deltas: vec![1, 1],
-        buckets: classic(),
+        buckets: le(),
         ..HistogramMsg::default()
     };
     vec![

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::families::{body, buckets, histogram};
+use common::families::{body, buckets, classic, histogram};
 use common::protobuf_target::PROTOBUF;
 use common::query::{query, value};
 use common::target::{TEXT, serve_bytes};
@@ -212,11 +212,8 @@ fn openmetrics_and_protobuf_classic_histograms_convert_too() {
     );
     let (_om, om_addr) = serve_bytes(OPENMETRICS, om.into_bytes());
     let size = HistogramMsg {
-        count: 5,
-        sum: 100.0,
         created_ms: Some(now_ms() - 60_000),
-        buckets: buckets(&[(10.0, 1), (100.0, 4)]),
-        ..HistogramMsg::default()
+        ..classic(5, 100.0, buckets(&[(10.0, 1), (100.0, 4)]))
     };
     let classic = histogram(
         "size_bytes",

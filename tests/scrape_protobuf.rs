@@ -9,7 +9,7 @@
 mod common;
 
 use common::families::{
-    self, body, float_native, gauge, histogram, jobs_total, native, one, rpc_seconds,
+    self, body, classic, float_native, gauge, histogram, jobs_total, native, one, rpc_seconds,
 };
 use common::protobuf_target::PROTOBUF;
 use common::query::{labels, query, query_at, results, value};
@@ -145,12 +145,7 @@ proptest! {
 
 /// One family of every kind; created timestamps at `created_ms`.
 fn every_kind(created_ms: Option<i64>) -> Vec<u8> {
-    let size = HistogramMsg {
-        count: 5,
-        sum: 100.0,
-        buckets: native(None).buckets,
-        ..HistogramMsg::default()
-    };
+    let size = classic(5, 100.0, native(None).buckets);
     let plain = Metric {
         untyped: Some(1.0),
         // The family's type says which value counts.

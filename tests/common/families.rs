@@ -102,6 +102,16 @@ pub fn histogram(
     f
 }
 
+/// A classic histogram of `count` observations summing to `sum`.
+pub fn classic(count: u64, sum: f64, buckets: Vec<Bucket>) -> HistogramMsg {
+    HistogramMsg {
+        count,
+        sum,
+        buckets,
+        ..HistogramMsg::default()
+    }
+}
+
 /// An integer native histogram of 3 observations summing to 1.5 (schema
 /// 1, buckets (0.5, 0.71] and (1.41, 2]: one each, one in the zero
 /// bucket), with the classic buckets `le` 0.5: 1 and 2: 3 beside.

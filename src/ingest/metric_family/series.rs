@@ -286,7 +286,7 @@ pub fn native_histogram(h: &HistogramMsg, gauge: bool) -> Result<FloatHistogram,
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::super::families::{buckets, float_native, native, one};
+    use super::super::families::{buckets, classic, float_native, histogram, native, one};
     use super::super::{Counter, Summary};
     use super::*;
 
@@ -313,6 +313,10 @@ mod tests {
 
     fn family(kind: FamilyType, m: Metric<'static>) -> Family<'static> {
         one("x", kind, m)
+    }
+
+    fn hist(kind: FamilyType, h: HistogramMsg) -> Family<'static> {
+        histogram("x", kind, vec![], h)
     }
 
     const NATIVE: Options = Options {
@@ -372,12 +376,7 @@ mod tests {
 
     #[test]
     fn classic_histograms_get_an_inf_bucket_and_native_ones_their_buckets_only_when_asked() {
-        let classic = HistogramMsg {
-            count: 3,
-            sum: 1.5,
-            buckets: native(None).buckets,
-            ..HistogramMsg::default()
-        };
+        let classic = classic(3, 1.5, native(None).buckets);
         let want_classic = [
             "x_count{} 3",
             "x_sum{} 1.5",
@@ -385,15 +384,11 @@ mod tests {
             "x_bucket{le=2.0} 3",
             "x_bucket{le=+Inf} 3",
         ];
-        let m = |h| Metric {
-            histogram: Some(h),
-            ..Metric::default()
-        };
         assert_eq!(
-            texts(&family(FamilyType::Histogram, m(classic)), NATIVE),
+            texts(&hist(FamilyType::Histogram, classic), NATIVE),
             want_classic
         );
-        let native = family(FamilyType::Histogram, m(native(None)));
+        let native = hist(FamilyType::Histogram, native(None));
         assert_eq!(texts(&native, NATIVE), ["x{} h(3,1.5)"]);
         let both = Options {
             native: true,
@@ -409,22 +404,13 @@ mod tests {
 
     #[test]
     fn classic_histograms_convert_to_custom_buckets_only_when_asked() {
-        let classic = HistogramMsg {
-            count: 3,
-            sum: 1.5,
-            buckets: native(None).buckets,
-            ..HistogramMsg::default()
-        };
-        let m = |h| Metric {
-            histogram: Some(h),
-            ..Metric::default()
-        };
+        let classic = classic(3, 1.5, native(None).buckets);
         let convert = Options {
             native: true,
             always_classic: false,
             convert_nhcb: true,
         };
-        let f = family(FamilyType::Histogram, m(classic.clone()));
+        let f = hist(FamilyType::Histogram, classic.clone());
         let mut out = Vec::new();
         series(&f, convert, &mut out).unwrap();
         assert_eq!(out.len(), 1);
@@ -441,9 +427,9 @@ mod tests {
         };
         assert_eq!(texts(&f, keep).len(), 6);
         // Not a gauge histogram, not beside a stored native histogram.
-        let gauge = family(FamilyType::GaugeHistogram, m(classic));
+        let gauge = hist(FamilyType::GaugeHistogram, classic);
         assert_eq!(texts(&gauge, convert).len(), 5);
-        let native = family(FamilyType::Histogram, m(native(None)));
+        let native = hist(FamilyType::Histogram, native(None));
         assert_eq!(texts(&native, convert), ["x{} h(3,1.5)"]);
         // Inconsistent: nothing, as in Prometheus.
         let falling = HistogramMsg {
@@ -451,20 +437,14 @@ mod tests {
             buckets: buckets(&[(1.0, 3), (2.0, 2)]),
             ..HistogramMsg::default()
         };
-        let f = family(FamilyType::Histogram, m(falling));
+        let f = hist(FamilyType::Histogram, falling);
         assert!(texts(&f, convert).is_empty());
     }
 
     #[test]
     fn native_histograms_are_validated_typed_and_reduced() {
         let mut out = Vec::new();
-        let f = family(
-            FamilyType::GaugeHistogram,
-            Metric {
-                histogram: Some(native(None)),
-                ..Metric::default()
-            },
-        );
+        let f = hist(FamilyType::GaugeHistogram, native(None));
         series(&f, NATIVE, &mut out).unwrap();
         let Value::Histogram(h) = &out[0].value else {
             panic!("{out:?}")
@@ -485,13 +465,7 @@ mod tests {
             count: 9,
             ..native(None)
         };
-        let f = family(
-            FamilyType::Histogram,
-            Metric {
-                histogram: Some(wrong),
-                ..Metric::default()
-            },
-        );
+        let f = hist(FamilyType::Histogram, wrong);
         let err = series(&f, NATIVE, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, SeriesError::Histogram { .. }), "{err}");
     }
