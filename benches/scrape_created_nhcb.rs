@@ -16,9 +16,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass::scrape::cache::{Context, SeriesCache};
-use hourglass::scrape::config::{HistogramOptions, Limits};
+use hourglass::scrape::config::HistogramOptions;
 use hourglass::scrape::negotiate::Format;
 use std::hint::black_box;
 
@@ -28,28 +30,53 @@ const BOUNDS: [&str; 11] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 ];
 
-fn openmetrics_page() -> Vec<u8> {
+/// `families` families of `per_family` series (labels `handler` and
+/// `shard`), each opened by its `# TYPE name kind` line; `series` writes
+/// one series' lines given the family's name, the labels, the family's
+/// and the series' numbers.
+fn page(
+    families: usize,
+    per_family: usize,
+    kind: &str,
+    name: impl Fn(usize) -> String,
+    mut series: impl FnMut(&mut String, &str, &str, usize, usize),
+) -> String {
     let mut out = String::new();
-    for f in 0..COUNTERS / 100 {
-        let name = format!("bench_requests_{f}");
-        out.push_str(&format!("# TYPE {name} counter\n"));
-        for i in 0..100 {
+    for f in 0..families {
+        let name = name(f);
+        out.push_str(&format!("# TYPE {name} {kind}\n"));
+        for i in 0..per_family {
             let labels = format!("handler=\"/api/v1/h{f}\",shard=\"{i}\"");
-            out.push_str(&format!("{name}_total{{{labels}}} {}\n", i * 7 + f));
-            out.push_str(&format!("{name}_created{{{labels}}} 1700000000.{i:03}\n"));
+            series(&mut out, &name, &labels, f, i);
         }
     }
+    out
+}
+
+fn openmetrics_page() -> Vec<u8> {
+    let name = |f| format!("bench_requests_{f}");
+    let mut out = page(
+        COUNTERS / 100,
+        100,
+        "counter",
+        name,
+        |out, name, labels, f, i| {
+            out.push_str(&format!("{name}_total{{{labels}}} {}\n", i * 7 + f));
+            out.push_str(&format!("{name}_created{{{labels}}} 1700000000.{i:03}\n"));
+        },
+    );
     out.push_str("# EOF\n");
     out.into_bytes()
 }
 
 fn histogram_page() -> Vec<u8> {
-    let mut out = String::new();
-    for f in 0..HISTOGRAMS / 50 {
-        let name = format!("bench_latency_{f}_seconds");
-        out.push_str(&format!("# TYPE {name} histogram\n"));
-        for i in 0..50 {
-            let labels = format!("handler=\"/api/v1/h{f}\",shard=\"{i}\"");
+    let name = |f| format!("bench_latency_{f}_seconds");
+    let out = page(
+        HISTOGRAMS / 50,
+        50,
+        "histogram",
+        name,
+        |out, name, labels, _, i| {
             let mut n = 0;
             for le in BOUNDS.iter().chain(["+Inf"].iter()) {
                 n += i + 3;
@@ -57,8 +84,8 @@ fn histogram_page() -> Vec<u8> {
             }
             out.push_str(&format!("{name}_sum{{{labels}}} {}.5\n", n * 2));
             out.push_str(&format!("{name}_count{{{labels}}} {n}\n"));
-        }
-    }
+        },
+    );
     out.into_bytes()
 }
 
@@ -67,21 +94,8 @@ fn lines(page: &[u8]) -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let target_labels = vec![
-        ("instance".to_string(), "127.0.0.1:19300".to_string()),
-        ("job".to_string(), "bench".to_string()),
-    ];
-    let base = Context {
-        target_labels: &target_labels,
-        honor_labels: false,
-        honor_timestamps: true,
-        track_timestamps_staleness: false,
-        metric_relabel: &[],
-        limits: Limits::default(),
-        histograms: HistogramOptions::default(),
-        type_and_unit_labels: false,
-        created_timestamp_zero: false,
-    };
+    let target_labels = support::target_labels();
+    let base = support::context(&target_labels);
     let om = openmetrics_page();
     let text = histogram_page();
     let nhcb = HistogramOptions {

@@ -11,9 +11,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hourglass::scrape::cache::{Context, SeriesCache};
-use hourglass::scrape::config::Limits;
+use hourglass::scrape::cache::SeriesCache;
 use hourglass::scrape::negotiate::Format;
 use hourglass_storage::{Options, Storage};
 use std::hint::black_box;
@@ -52,21 +53,8 @@ fn now_ms() -> i64 {
 
 fn bench(c: &mut Criterion) {
     let body = page();
-    let target_labels = vec![
-        ("instance".to_string(), "127.0.0.1:19300".to_string()),
-        ("job".to_string(), "bench".to_string()),
-    ];
-    let ctx = Context {
-        target_labels: &target_labels,
-        honor_labels: false,
-        honor_timestamps: true,
-        track_timestamps_staleness: false,
-        metric_relabel: &[],
-        limits: Limits::default(),
-        histograms: Default::default(),
-        type_and_unit_labels: false,
-        created_timestamp_zero: false,
-    };
+    let target_labels = support::target_labels();
+    let ctx = support::context(&target_labels);
     let mut g = c.benchmark_group("scrape_parse_append");
     g.throughput(Throughput::Elements(SERIES as u64));
 

@@ -7,140 +7,75 @@
 mod common;
 
 use common::external::{have_all, pushgateway};
+use common::families::{
+    body, buckets, classic, float_native, gauge, histogram, jobs_total, one, rpc_seconds,
+};
+use common::protobuf_target;
 use common::query::{query, value};
 use common::*;
-use hourglass::ingest::metric_family::encode::encode;
-use hourglass::ingest::metric_family::{
-    Bucket, Counter, Family, FamilyType, HistogramMsg, Metric, Summary,
-};
+use hourglass::ingest::metric_family::{Family, FamilyType, HistogramMsg, Metric};
 use hourglass::ingest::text::{self, Entry};
 use hourglass_storage::Span;
 
-const PROTOBUF: (&str, &str) = (
-    "Content-Type",
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
-);
-
-fn body(families: &[Family<'_>]) -> Vec<u8> {
-    let mut b = Vec::new();
-    encode(families, &mut b);
-    b
-}
-
-fn one(name: &'static str, kind: FamilyType, m: Metric<'static>) -> Family<'static> {
-    Family {
-        name,
-        kind,
-        metrics: vec![m],
-        ..Family::default()
-    }
-}
-
-fn classic_buckets() -> Vec<Bucket> {
-    [(0.1, 1), (0.5, 3), (2.0, 4)]
-        .into_iter()
-        .map(|(upper, cumulative)| Bucket {
-            cumulative,
-            upper,
-            ..Bucket::default()
-        })
-        .collect()
-}
+const PROTOBUF: (&str, &str) = ("Content-Type", protobuf_target::PROTOBUF);
 
 /// A client library's families: counter, gauge, summary, a classic
 /// histogram, a native histogram that also has classic buckets (as
 /// client_golang sends them), and a float gauge histogram.
 fn families() -> Vec<Family<'static>> {
+    let le = || buckets(&[(0.1, 1), (0.5, 3), (2.0, 4)]);
+    let size = classic(5, 9.0, le());
+    let lat = HistogramMsg {
+        count: 4,
+        sum: 1.25,
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: 1,
+        // (0.0625, 0.125]: 1, (0.25, 0.5]: 2.
+        positive_spans: vec![Span::new(-3, 1), Span::new(1, 1)],
+        positive_deltas: vec![1, 1],
+        buckets: le(),
+        ..HistogramMsg::default()
+    };
     vec![
-        Family {
-            help: "Jobs done.",
-            ..one(
-                "jobs_total",
-                FamilyType::Counter,
-                Metric {
-                    labels: vec![("queue", "a")],
-                    counter: Some(Counter {
-                        value: 3.0,
-                        created_ms: None,
-                    }),
-                    ..Metric::default()
-                },
-            )
-        },
+        jobs_total(vec![("queue", "a")], 3.0, None),
         Family {
             unit: "seconds",
-            ..one(
-                "last_run_seconds",
-                FamilyType::Gauge,
-                Metric {
-                    gauge: Some(1.7e9),
-                    ..Metric::default()
-                },
-            )
+            ..gauge("last_run_seconds", vec![], 1.7e9)
         },
-        one(
-            "rpc_seconds",
-            FamilyType::Summary,
-            Metric {
-                summary: Some(Summary {
-                    count: 4,
-                    sum: 2.0,
-                    quantiles: vec![(0.5, 0.25), (0.99, 0.75)],
-                    created_ms: None,
-                }),
-                ..Metric::default()
-            },
-        ),
-        one(
-            "size_bytes",
-            FamilyType::Histogram,
-            Metric {
-                histogram: Some(HistogramMsg {
-                    count: 5,
-                    sum: 9.0,
-                    buckets: classic_buckets(),
-                    ..HistogramMsg::default()
-                }),
-                ..Metric::default()
-            },
-        ),
-        one(
+        rpc_seconds(),
+        histogram("size_bytes", FamilyType::Histogram, vec![], size),
+        histogram(
             "lat_seconds",
             FamilyType::Histogram,
-            Metric {
-                labels: vec![("path", "/")],
-                histogram: Some(HistogramMsg {
-                    count: 4,
-                    sum: 1.25,
-                    schema: 0,
-                    zero_threshold: 0.001,
-                    zero_count: 1,
-                    // (0.0625, 0.125]: 1, (0.25, 0.5]: 2.
-                    positive_spans: vec![Span::new(-3, 1), Span::new(1, 1)],
-                    positive_deltas: vec![1, 1],
-                    buckets: classic_buckets(),
-                    ..HistogramMsg::default()
-                }),
-                ..Metric::default()
-            },
+            vec![("path", "/")],
+            lat,
         ),
-        one(
+        histogram(
             "queue_depth",
             FamilyType::GaugeHistogram,
-            Metric {
-                histogram: Some(HistogramMsg {
-                    count_float: 2.5,
-                    sum: 3.0,
-                    zero_threshold: 0.001,
-                    zero_count_float: 0.5,
-                    positive_spans: vec![Span::new(1, 1)],
-                    positive_counts: vec![2.0],
-                    ..HistogramMsg::default()
-                }),
-                ..Metric::default()
-            },
+            vec![],
+            float_native(),
         ),
     ]
+}
+
+/// A gauge carrying a timestamp, which pushes may not.
+fn stamped() -> Family<'static> {
+    let m = Metric {
+        gauge: Some(1.0),
+        timestamp_ms: 1_700_000_000_000,
+        ..Metric::default()
+    };
+    one("m", FamilyType::Gauge, m)
+}
+
+/// A family naming the same series twice.
+fn twice() -> Family<'static> {
+    Family {
+        metrics: vec![Metric::default(), Metric::default()],
+        ..gauge("twice", vec![], 1.0)
+    }
 }
 
 #[test]
@@ -193,18 +128,7 @@ fn protobuf_push_stores_every_kind_of_family_with_its_grouping_labels() {
     );
 
     // gzip, POST: replaces only the families it carries.
-    let fresh = one(
-        "jobs_total",
-        FamilyType::Counter,
-        Metric {
-            labels: vec![("queue", "b")],
-            counter: Some(Counter {
-                value: 8.0,
-                created_ms: None,
-            }),
-            ..Metric::default()
-        },
-    );
+    let fresh = jobs_total(vec![("queue", "b")], 8.0, None);
     let r = server.request(
         "POST",
         "/metrics/job/batch/instance/x",
@@ -233,56 +157,27 @@ fn protobuf_push_stores_every_kind_of_family_with_its_grouping_labels() {
 fn protobuf_push_refusals_name_the_family_and_leave_the_group() {
     let (_tmp, server) = start_with_config("[limits]\nmax_series_per_request = 20\n", &[]);
     let g = "/metrics/job/j";
-    let gauge = |name: &'static str, labels: Vec<(&'static str, &'static str)>| {
-        one(
-            name,
-            FamilyType::Gauge,
-            Metric {
-                labels,
-                gauge: Some(1.0),
-                ..Metric::default()
-            },
-        )
-    };
+    let gauge = |name, labels| gauge(name, labels, 1.0);
     let r = server.request("PUT", g, &[PROTOBUF], &body(&[gauge("kept", vec![])]));
     assert_eq!(r.status, 200, "{}", r.text());
-    let stamped = one(
-        "m",
-        FamilyType::Gauge,
-        Metric {
-            gauge: Some(1.0),
-            timestamp_ms: 1_700_000_000_000,
-            ..Metric::default()
-        },
-    );
-    let twice = Family {
-        metrics: vec![Metric::default(), Metric::default()],
-        ..gauge("twice", vec![])
+    let wrong_count = HistogramMsg {
+        count: 9,
+        positive_spans: vec![Span::new(0, 1)],
+        positive_deltas: vec![1],
+        ..HistogramMsg::default()
     };
-    let bad_native = one(
-        "h",
-        FamilyType::Histogram,
-        Metric {
-            histogram: Some(HistogramMsg {
-                count: 9,
-                positive_spans: vec![Span::new(0, 1)],
-                positive_deltas: vec![1],
-                ..HistogramMsg::default()
-            }),
-            ..Metric::default()
-        },
-    );
+    let bad_native = histogram("h", FamilyType::Histogram, vec![], wrong_count);
     let many = Family {
         metrics: vec![Metric::default(); 21],
         ..gauge("many", vec![])
     };
     for (families, reason) in [
-        (vec![stamped], "sample m has a timestamp"),
+        (vec![stamped()], "sample m has a timestamp"),
         (
             vec![gauge("push_time_seconds", vec![])],
             "written by the server",
         ),
-        (vec![twice], "appears twice"),
+        (vec![twice()], "appears twice"),
         (vec![bad_native], "family \"h\": invalid native histogram"),
         (
             vec![gauge("x", vec![("", "v")])],
@@ -391,20 +286,7 @@ fn protobuf_pushes_give_the_series_and_answers_of_the_real_pushgateway() {
         .map(|(_, v)| *v);
     assert_eq!(value(&server, "histogram_count(lat_seconds)"), count);
     // Bodies the Pushgateway refuses, we refuse too.
-    let stamped = one(
-        "m",
-        FamilyType::Gauge,
-        Metric {
-            gauge: Some(1.0),
-            timestamp_ms: 1_700_000_000_000,
-            ..Metric::default()
-        },
-    );
-    let twice = Family {
-        metrics: vec![Metric::default(), Metric::default()],
-        ..one("twice", FamilyType::Gauge, Metric::default())
-    };
-    for families in [vec![stamped], vec![twice]] {
+    for families in [vec![stamped()], vec![twice()]] {
         let b = body(&families);
         let theirs = request(pg, "PUT", "/metrics/job/bad", &[PROTOBUF], &b);
         let ours = server.request("PUT", "/metrics/job/bad", &[PROTOBUF], &b);

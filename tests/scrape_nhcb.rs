@@ -8,13 +8,12 @@
 
 mod common;
 
+use common::families::{body, buckets, classic, histogram};
 use common::protobuf_target::PROTOBUF;
 use common::query::{query, value};
-use common::target::{Served, TEXT, serve_body};
+use common::target::{TEXT, serve_bytes};
 use common::*;
-use hourglass::ingest::metric_family::encode::encode;
-use hourglass::ingest::metric_family::{Bucket, Family, FamilyType, HistogramMsg, Metric};
-use std::sync::{Arc, Mutex};
+use hourglass::ingest::metric_family::{Family, FamilyType, HistogramMsg};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -60,16 +59,6 @@ fn job(name: &str, addr: std::net::SocketAddr, extra: &str) -> String {
     )
 }
 
-fn served(content_type: &str, body: Vec<u8>) -> (Arc<Mutex<Served>>, std::net::SocketAddr) {
-    let s = Arc::new(Mutex::new(Served {
-        content_type: content_type.into(),
-        body,
-        accept: String::new(),
-    }));
-    let addr = serve_body(Arc::clone(&s));
-    (s, addr)
-}
-
 fn scraped(server: &Server, job: &str) -> Option<f64> {
     value(server, &format!("scrape_samples_scraped{{job=\"{job}\"}}"))
 }
@@ -85,7 +74,7 @@ fn close(a: Option<f64>, b: Option<f64>, what: &str) {
 #[test]
 fn classic_text_histograms_become_custom_bucket_histograms_that_answer_alike() {
     let tmp = tempfile::tempdir().unwrap();
-    let (target, addr) = served(TEXT, text_page(0).into_bytes());
+    let (target, addr) = serve_bytes(TEXT, text_page(0).into_bytes());
     // The global default converts; a job can switch it off or keep the
     // classic series beside.
     let config = format!(
@@ -221,38 +210,23 @@ fn openmetrics_and_protobuf_classic_histograms_convert_too() {
         "{}# EOF\n",
         text_page(0).replace("# TYPE temp gauge\ntemp 3\n", "")
     );
-    let (_om, om_addr) = served(OPENMETRICS, om.into_bytes());
-    let classic = Family {
-        name: "size_bytes",
-        kind: FamilyType::Histogram,
-        metrics: vec![Metric {
-            labels: vec![("disk", "d")],
-            histogram: Some(HistogramMsg {
-                count: 5,
-                sum: 100.0,
-                created_ms: Some(now_ms() - 60_000),
-                buckets: [(10.0, 1), (100.0, 4)]
-                    .into_iter()
-                    .map(|(upper, cumulative)| Bucket {
-                        cumulative,
-                        upper,
-                        ..Bucket::default()
-                    })
-                    .collect(),
-                ..HistogramMsg::default()
-            }),
-            ..Metric::default()
-        }],
-        ..Family::default()
+    let (_om, om_addr) = serve_bytes(OPENMETRICS, om.into_bytes());
+    let size = HistogramMsg {
+        created_ms: Some(now_ms() - 60_000),
+        ..classic(5, 100.0, buckets(&[(10.0, 1), (100.0, 4)]))
     };
+    let classic = histogram(
+        "size_bytes",
+        FamilyType::Histogram,
+        vec![("disk", "d")],
+        size,
+    );
     let gauge_histogram = Family {
         name: "depth",
         kind: FamilyType::GaugeHistogram,
         ..classic.clone()
     };
-    let mut body = Vec::new();
-    encode(&[classic, gauge_histogram], &mut body);
-    let (_pb, pb_addr) = served(PROTOBUF, body);
+    let (_pb, pb_addr) = serve_bytes(PROTOBUF, body(&[classic, gauge_histogram]));
     let convert = "    convert_classic_histograms_to_nhcb: true\n";
     let config = format!(
         "scrape_configs:\n{}{}",

@@ -8,9 +8,8 @@
 mod common;
 
 use common::query::{query, query_at, value};
-use common::target::{Served, serve_body};
+use common::target::serve_bytes;
 use common::*;
-use std::sync::{Arc, Mutex};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -52,12 +51,7 @@ fn job(addr: std::net::SocketAddr) -> String {
 fn openmetrics_created_lines_become_start_zeros_only_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
     let created = now_ms() - 30_000;
-    let served = Arc::new(Mutex::new(Served {
-        content_type: OPENMETRICS.into(),
-        body: page(created),
-        accept: String::new(),
-    }));
-    let addr = serve_body(Arc::clone(&served));
+    let (served, addr) = serve_bytes(OPENMETRICS, page(created));
     for d in ["with", "without"] {
         std::fs::create_dir(tmp.path().join(d)).unwrap();
     }

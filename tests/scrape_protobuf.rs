@@ -8,9 +8,12 @@
 
 mod common;
 
+use common::families::{
+    self, body, classic, float_native, gauge, histogram, jobs_total, native, one, rpc_seconds,
+};
 use common::protobuf_target::PROTOBUF;
-use common::query::{labels, query, query_at, value};
-use common::target::{Served, serve_body};
+use common::query::{labels, query, query_at, results, value};
+use common::target::serve_bytes;
 use common::*;
 use hourglass::ingest::metric_family::encode::encode;
 use hourglass::ingest::metric_family::{
@@ -18,7 +21,6 @@ use hourglass::ingest::metric_family::{
 };
 use hourglass_storage::Span;
 use proptest::prelude::*;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn leak(s: String) -> &'static str {
@@ -37,7 +39,7 @@ fn created() -> impl Strategy<Value = Option<i64>> {
     proptest::option::of(-1_000_000_000_000_000i64..1_000_000_000_000_000)
 }
 
-fn histogram() -> impl Strategy<Value = HistogramMsg> {
+fn histogram_msg() -> impl Strategy<Value = HistogramMsg> {
     let spans = || proptest::collection::vec((any::<i32>(), any::<u32>()), 0..3);
     let buckets = proptest::collection::vec((any::<u64>(), float(), float()), 0..4);
     (
@@ -90,7 +92,7 @@ fn metric() -> impl Strategy<Value = Metric<'static>> {
             created(),
         )),
         proptest::option::of(float()),
-        proptest::option::of(histogram()),
+        proptest::option::of(histogram_msg()),
         any::<i64>(),
     )
         .prop_map(
@@ -141,139 +143,33 @@ proptest! {
     }
 }
 
-fn gauge(name: &'static str, labels: Vec<(&'static str, &'static str)>, v: f64) -> Family<'static> {
-    Family {
-        name,
-        kind: FamilyType::Gauge,
-        metrics: vec![Metric {
-            labels,
-            gauge: Some(v),
-            ..Metric::default()
-        }],
-        ..Family::default()
-    }
-}
-
-fn native(created_ms: Option<i64>) -> HistogramMsg {
-    HistogramMsg {
-        count: 3,
-        sum: 1.5,
-        created_ms,
-        schema: 1,
-        zero_threshold: 0.01,
-        zero_count: 1,
-        // Buckets (0.5, 0.71] and (1.41, 2]: one each.
-        positive_spans: vec![Span::new(-1, 1), Span::new(2, 1)],
-        positive_deltas: vec![1, 0],
-        buckets: vec![
-            Bucket {
-                cumulative: 1,
-                upper: 0.5,
-                ..Bucket::default()
-            },
-            Bucket {
-                cumulative: 3,
-                upper: 2.0,
-                ..Bucket::default()
-            },
-        ],
-        ..HistogramMsg::default()
-    }
-}
-
 /// One family of every kind; created timestamps at `created_ms`.
 fn every_kind(created_ms: Option<i64>) -> Vec<u8> {
-    let histogram = |name, kind, h| Family {
-        name,
-        kind,
-        metrics: vec![Metric {
-            labels: vec![("path", "/")],
-            histogram: Some(h),
-            ..Metric::default()
-        }],
-        ..Family::default()
+    let size = classic(5, 100.0, native(None).buckets);
+    let plain = Metric {
+        untyped: Some(1.0),
+        // The family's type says which value counts.
+        gauge: Some(9.0),
+        ..Metric::default()
     };
-    let families = vec![
-        Family {
-            name: "jobs_total",
-            help: "Jobs done.",
-            kind: FamilyType::Counter,
-            metrics: vec![Metric {
-                counter: Some(Counter {
-                    value: 7.0,
-                    created_ms,
-                }),
-                ..Metric::default()
-            }],
-            ..Family::default()
-        },
+    let path = || vec![("path", "/")];
+    body(&[
+        jobs_total(vec![], 7.0, created_ms),
         Family {
             unit: "celsius",
             ..gauge("temp_celsius", vec![("room", "a")], 21.5)
         },
-        Family {
-            name: "plain",
-            kind: FamilyType::Untyped,
-            metrics: vec![Metric {
-                untyped: Some(1.0),
-                // The family's type says which value counts.
-                gauge: Some(9.0),
-                ..Metric::default()
-            }],
-            ..Family::default()
-        },
-        Family {
-            name: "rpc_seconds",
-            kind: FamilyType::Summary,
-            metrics: vec![Metric {
-                summary: Some(Summary {
-                    count: 4,
-                    sum: 2.0,
-                    quantiles: vec![(0.5, 0.25), (0.99, 0.75)],
-                    created_ms: None,
-                }),
-                ..Metric::default()
-            }],
-            ..Family::default()
-        },
+        one("plain", FamilyType::Untyped, plain),
+        rpc_seconds(),
+        histogram("size_bytes", FamilyType::Histogram, path(), size),
         histogram(
-            "size_bytes",
+            "lat_seconds",
             FamilyType::Histogram,
-            HistogramMsg {
-                count: 5,
-                sum: 100.0,
-                buckets: native(None).buckets,
-                ..HistogramMsg::default()
-            },
+            path(),
+            native(created_ms),
         ),
-        histogram("lat_seconds", FamilyType::Histogram, native(created_ms)),
-        histogram(
-            "flt",
-            FamilyType::GaugeHistogram,
-            HistogramMsg {
-                count_float: 2.5,
-                sum: 3.0,
-                zero_threshold: 0.001,
-                zero_count_float: 0.5,
-                positive_spans: vec![Span::new(1, 1)],
-                positive_counts: vec![2.0],
-                ..HistogramMsg::default()
-            },
-        ),
-    ];
-    let mut body = Vec::new();
-    encode(&families, &mut body);
-    body
-}
-
-fn protobuf_target(body: Vec<u8>) -> (Arc<Mutex<Served>>, std::net::SocketAddr) {
-    let served = Arc::new(Mutex::new(Served {
-        content_type: PROTOBUF.into(),
-        body,
-        accept: String::new(),
-    }));
-    let addr = serve_body(Arc::clone(&served));
-    (served, addr)
+        histogram("flt", FamilyType::GaugeHistogram, path(), float_native()),
+    ])
 }
 
 fn job(addr: std::net::SocketAddr, extra: &str) -> String {
@@ -289,7 +185,7 @@ fn up(server: &Server) -> Option<f64> {
 #[test]
 fn protobuf_scrape_stores_every_kind_of_family_as_prometheus_would() {
     let tmp = tempfile::tempdir().unwrap();
-    let (served, addr) = protobuf_target(every_kind(None));
+    let (served, addr) = serve_bytes(PROTOBUF, every_kind(None));
     let (_cfg, server) = start_scraping(
         tmp.path(),
         &job(addr, "    always_scrape_classic_histograms: true\n"),
@@ -343,21 +239,16 @@ fn protobuf_scrape_keeps_the_text_paths_limits_and_staleness() {
             .map(|i| gauge(leak(format!("g{i}")), vec![], i as f64))
             .collect();
         if n == 3 {
-            families.push(Family {
-                name: "hist",
-                kind: FamilyType::Histogram,
-                metrics: vec![Metric {
-                    histogram: Some(native(None)),
-                    ..Metric::default()
-                }],
-                ..Family::default()
-            });
+            families.push(histogram(
+                "hist",
+                FamilyType::Histogram,
+                vec![],
+                native(None),
+            ));
         }
-        let mut b = Vec::new();
-        encode(&families, &mut b);
-        b
+        families::body(&families)
     };
-    let (served, addr) = protobuf_target(body(3));
+    let (served, addr) = serve_bytes(PROTOBUF, body(3));
     let (_cfg, server) = start_scraping(tmp.path(), &job(addr, "    sample_limit: 5\n"));
     wait_for("three series", || {
         value(&server, "count({__name__=~\"g.\"})") == Some(3.0)
@@ -391,11 +282,20 @@ fn protobuf_scrape_keeps_the_text_paths_limits_and_staleness() {
     wait_for("recovered", || up(&server) == Some(1.0));
 }
 
+/// `jobs_total`'s samples of the last 5 minutes, and how many are zeros.
+fn zeros_in_window(server: &Server) -> (usize, usize) {
+    let rows = results(server, "jobs_total[5m]");
+    let values = rows[0]["values"].as_array().unwrap();
+    let zeros = values.iter().filter(|p| p[1] == "0").count();
+    println!("jobs_total[5m]: {values:?}");
+    (values.len(), zeros)
+}
+
 #[test]
 fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
     let created = now_ms() - 30_000;
-    let (served, addr) = protobuf_target(every_kind(Some(created)));
+    let (served, addr) = serve_bytes(PROTOBUF, every_kind(Some(created)));
     for d in ["with", "without"] {
         std::fs::create_dir(tmp.path().join(d)).unwrap();
     }
@@ -430,19 +330,9 @@ fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     // Scrapes after the first add no other zero (created is older than the
     // last sample).
     std::thread::sleep(Duration::from_millis(2_500));
-    let raw = with
-        .get(&format!(
-            "/api/v1/query?query={}",
-            common::query::enc("jobs_total[5m]")
-        ))
-        .json();
-    let values = raw["data"]["result"][0]["values"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let zeros = values.iter().filter(|p| p[1] == "0").count();
-    assert!(values.len() >= 3, "{raw}");
-    assert_eq!(zeros, 1, "{raw}");
+    let (values, zeros) = zeros_in_window(&with);
+    assert!(values >= 3, "{values} samples");
+    assert_eq!(zeros, 1);
     // Nor after a restart, when the scraper knows nothing of the series
     // and only storage knows that a created timestamp between stored
     // samples is stale (a zero there would land inside the out-of-order
@@ -460,14 +350,7 @@ fn created_timestamps_add_zeros_on_protobuf_scrapes_only_with_the_flag() {
     wait_for("a scrape after the restart", || {
         value(&with, "count_over_time(up[5m])").unwrap_or(0.0) > scraped + 1.0
     });
-    let raw = with
-        .get(&format!(
-            "/api/v1/query?query={}",
-            common::query::enc("jobs_total[5m]")
-        ))
-        .json();
-    let values = raw["data"]["result"][0]["values"].as_array().unwrap();
-    assert_eq!(values.iter().filter(|p| p[1] == "0").count(), 1, "{raw}");
+    assert_eq!(zeros_in_window(&with).1, 1);
     // Off by default, as in Prometheus.
     assert!(query_at(&without, "jobs_total", at).is_empty());
     assert!(query_at(&without, "histogram_count(lat_seconds)", at).is_empty());

@@ -113,37 +113,22 @@ fn without_the_flag_series_keep_the_labels_they_were_sent_with() {
 
 #[test]
 fn scraped_text_openmetrics_and_protobuf_families_get_type_and_unit_labels() {
+    use common::families::{body, gauge};
     use common::protobuf_target::PROTOBUF;
-    use common::target::{Served, serve_body, serve_fixed};
-    use hourglass::ingest::metric_family::{Family, FamilyType, Metric, encode::encode};
-    use std::sync::{Arc, Mutex};
+    use common::target::{serve_bytes, serve_fixed};
+    use hourglass::ingest::metric_family::Family;
     let text = serve_fixed(
         "# TYPE req_total counter\nreq_total 3\n# TYPE temp gauge\ntemp{__type__=\"x\"} 2\nloose 1\n",
     );
-    let om = serve_body(Arc::new(Mutex::new(Served {
-        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
-        body: b"# TYPE disk_bytes gauge\n# UNIT disk_bytes bytes\ndisk_bytes 5\n# TYPE om_requests counter\nom_requests_total 4\n# EOF\n".to_vec(),
-        accept: String::new(),
-    })));
-    let mut body = Vec::new();
-    encode(
-        &[Family {
-            name: "wait_seconds",
-            kind: FamilyType::Gauge,
-            unit: "seconds",
-            metrics: vec![Metric {
-                gauge: Some(0.5),
-                ..Metric::default()
-            }],
-            ..Family::default()
-        }],
-        &mut body,
+    let (_om, om) = serve_bytes(
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        b"# TYPE disk_bytes gauge\n# UNIT disk_bytes bytes\ndisk_bytes 5\n# TYPE om_requests counter\nom_requests_total 4\n# EOF\n".to_vec(),
     );
-    let proto = serve_body(Arc::new(Mutex::new(Served {
-        content_type: PROTOBUF.into(),
-        body,
-        accept: String::new(),
-    })));
+    let wait = Family {
+        unit: "seconds",
+        ..gauge("wait_seconds", vec![], 0.5)
+    };
+    let (_proto, proto) = serve_bytes(PROTOBUF, body(&[wait]));
     let mut yaml = String::from("scrape_configs:\n");
     for (name, addr) in [("text", text), ("om", om), ("proto", proto)] {
         yaml.push_str(&format!(

@@ -2,10 +2,10 @@
 //! rounds and the stop cost in CPU.
 //!
 //! The stream of `hourglass bench ingest` (`benches/footprint_vs.sh`):
-//! hosts of 100 node-exporter-like series (64 two-decimal CPU counters
-//! moving by 0–9.99, memory and filesystem bytes moving by ±32 pages, load
-//! gauges in a two-decimal random walk, network counters moving by
-//! 0–99,999, five constants) at 15 s; `aligned` as scraped on the grid,
+//! hosts of 100 node-exporter-like series of its `node` profile (64
+//! two-decimal CPU counters moving by 0.01–10, memory and filesystem bytes
+//! moving by ±32 pages, load gauges in a two-decimal random walk, network
+//! counters moving by 1–100,000, five constants) at 15 s; `aligned` as scraped on the grid,
 //! `jittered` ±3 ms with the constants moving like gauges. Hours are
 //! persisted as `serve` does (its persist round after every hour of data
 //! here), then `Storage::stop` (SIGTERM); the directory is measured by
@@ -23,7 +23,7 @@
 mod support;
 
 use hourglass_storage::chunk::{self, ColdEncoder};
-use hourglass_storage::synthetic_host::{HostSeries, Shape, host_series};
+use hourglass_storage::synthetic_host::{HostSeries, Profile, host_series};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::path::Path;
 use support::Rng;
@@ -40,11 +40,11 @@ struct Series {
 }
 
 fn host(h: usize, rng: &mut Rng, all_moving: bool) -> Vec<Series> {
-    host_series(h, rng)
+    host_series(h, Profile::Node, rng)
         .into_iter()
         .map(|mut spec| {
-            if all_moving && spec.shape == Shape::Constant {
-                spec.shape = Shape::Gauge;
+            if all_moving {
+                spec.move_always(Profile::Node);
             }
             Series {
                 labels: Labels::from_pairs(spec.labels.iter().map(|(n, v)| (n, v))),

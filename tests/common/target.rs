@@ -115,3 +115,15 @@ pub fn serve_body(served: Arc<Mutex<Served>>) -> SocketAddr {
         let _ = axum::serve(listener, app).await;
     })
 }
+
+/// [`serve_body`] starting with `body` of `content_type`; the handle
+/// changes what later scrapes get.
+pub fn serve_bytes(content_type: &str, body: Vec<u8>) -> (Arc<Mutex<Served>>, SocketAddr) {
+    let served = Arc::new(Mutex::new(Served {
+        content_type: content_type.into(),
+        body,
+        accept: String::new(),
+    }));
+    let addr = serve_body(Arc::clone(&served));
+    (served, addr)
+}

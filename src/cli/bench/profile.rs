@@ -1,17 +1,19 @@
-//! The generated load: node-exporter-like hosts of 100 series, one sample
-//! per series per 15 s scrape, built scrape by scrape into remote-write
-//! requests (encoded and compressed) for each sender. The state is the
-//! series' current values, so any number of scrapes runs in bounded memory.
+//! The generated load: node-exporter-like hosts of 100 series
+//! (`hourglass_storage::synthetic_host`), one sample per series per 15 s
+//! scrape, built scrape by scrape into remote-write requests (encoded and
+//! compressed) for each sender. The state is the series' current values,
+//! so any number of scrapes runs in bounded memory.
 
 use crate::ingest::protobuf::Writer;
 use crate::ingest::remote_write::{compress, v1, v2};
 use hourglass_storage::Sample;
+use hourglass_storage::synthetic_host::{self, Draw, HostSeries, host_series};
 
 /// How the series of a host move from scrape to scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
     /// Every series but the sizes and totals moves every scrape, by wide
-    /// amounts (CPU seconds +0…9.99, network counters +0…100k, page-sized
+    /// amounts (CPU seconds +0.01…10, network counters +1…100k, page-sized
     /// memory steps ±32, load ±5): the hard case for compression.
     Node,
     /// A node exporter as it is on a mostly idle host: each series moves
@@ -26,31 +28,27 @@ pub enum Profile {
     NodeRealistic,
 }
 
-/// How one series' value steps when it moves.
-#[derive(Clone, Copy)]
-enum Shape {
-    /// A counter in hundredths (CPU seconds): + 0.01 … `amp`.
-    Counter,
-    /// A gauge walking ± `amp`.
-    Gauge,
-    /// A two-decimal gauge walking ± `amp`, never below 0 (load averages).
-    Load,
-    /// Never changes (unless every series moves: then a gauge).
-    Constant,
-    /// An integer counter (bytes, packets): + 1 … `amp`.
-    IntCounter,
-    /// A gauge of `unit`-sized steps (memory, disk space): ± `amp` units.
-    Bytes { unit: f64 },
+impl From<Profile> for synthetic_host::Profile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Node => Self::Node,
+            Profile::NodeRealistic => Self::NodeRealistic,
+        }
+    }
 }
 
-struct SeriesSpec {
-    labels: Vec<(String, String)>,
-    shape: Shape,
-    /// Chance of moving at a scrape.
-    p: f64,
-    /// Step size of a move, in the shape's unit.
-    amp: f64,
-    value: f64,
+/// The generator's randomness: one seeded `fastrand` sequence, asked in
+/// a fixed order, so one configuration gives one stream.
+struct Rng(fastrand::Rng);
+
+impl Draw for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0.u64(..n)
+    }
+
+    fn unit(&mut self) -> f64 {
+        self.0.f64()
+    }
 }
 
 /// What to generate.
@@ -107,8 +105,8 @@ pub type Scrape = Vec<Vec<Request>>;
 
 /// Builds the stream one scrape at a time.
 pub struct Generator {
-    senders: Vec<Vec<SeriesSpec>>,
-    rng: fastrand::Rng,
+    senders: Vec<Vec<HostSeries>>,
+    rng: Rng,
     cfg: Config,
     next: usize,
     /// Protobuf bytes before compression, so far.
@@ -118,23 +116,18 @@ pub struct Generator {
 impl Generator {
     /// The series of `cfg` at their first values.
     pub fn new(cfg: Config) -> Generator {
-        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15));
+        let profile = cfg.profile.into();
         let senders_n = cfg.senders.max(1);
-        let mut senders: Vec<Vec<SeriesSpec>> = (0..senders_n).map(|_| Vec::new()).collect();
+        let mut senders: Vec<Vec<HostSeries>> = (0..senders_n).map(|_| Vec::new()).collect();
         // Spread series evenly, as a scraper's shards do by series hash: an
         // uneven split leaves senders idle at every lockstep barrier and
         // makes the busiest sender set the pace.
         let mut next = 0usize;
         for h in 0..cfg.series.div_ceil(100).max(1) {
-            for mut s in host_series(h, cfg.profile, &mut rng) {
+            for mut s in host_series(h, profile, &mut rng) {
                 if cfg.all_moving {
-                    s.p = 1.0;
-                    if matches!(s.shape, Shape::Constant) {
-                        (s.shape, s.amp) = match cfg.profile {
-                            Profile::Node => (Shape::Gauge, 5.0),
-                            Profile::NodeRealistic => (Shape::Bytes { unit: 1024.0 }, 1.0),
-                        };
-                    }
+                    s.move_always(profile);
                 }
                 senders[next % senders_n].push(s);
                 next += 1;
@@ -179,9 +172,9 @@ impl Iterator for Generator {
                 let mut w = Writer::default();
                 let mut e2 = v2::Encoder::new();
                 for s in group.iter_mut() {
-                    advance(s, rng);
+                    s.advance(rng);
                     let jitter = if cfg.jitter_ms > 0 {
-                        rng.u64(..2 * cfg.jitter_ms as u64 + 1) as i64 - cfg.jitter_ms
+                        rng.below(2 * cfg.jitter_ms as u64 + 1) as i64 - cfg.jitter_ms
                     } else {
                         0
                     };
@@ -210,179 +203,6 @@ impl Iterator for Generator {
     }
 }
 
-/// Per-series move probability and step of the realistic profile, by
-/// metric name and the distinguishing label (mode, device, mountpoint).
-fn realistic(name: &str, which: &str) -> (f64, f64) {
-    match (name, which) {
-        ("node_cpu_seconds_total", "idle") => (1.0, 15.0),
-        ("node_cpu_seconds_total", "user") => (1.0, 0.5),
-        ("node_cpu_seconds_total", "system") => (1.0, 0.2),
-        ("node_cpu_seconds_total", "softirq") => (0.3, 0.02),
-        ("node_cpu_seconds_total", "iowait") => (0.2, 0.05),
-        ("node_cpu_seconds_total", _) => (0.02, 0.01),
-        ("node_memory_MemFree_bytes" | "node_memory_MemAvailable_bytes", _) => (1.0, 64.0),
-        ("node_memory_Active_bytes" | "node_memory_Dirty_bytes", _) => (0.5, 16.0),
-        ("node_memory_Cached_bytes" | "node_memory_Inactive_bytes", _) => (0.3, 16.0),
-        ("node_memory_Buffers_bytes" | "node_memory_Slab_bytes", _) => (0.1, 4.0),
-        ("node_memory_Writeback_bytes", _) => (0.02, 4.0),
-        ("node_load1", _) => (1.0, 0.1),
-        ("node_load5", _) => (0.8, 0.03),
-        ("node_load15", _) => (0.6, 0.01),
-        ("node_filesystem_avail_bytes", "/var") => (0.2, 8.0),
-        ("node_filesystem_avail_bytes", _) => (0.05, 8.0),
-        ("node_filesystem_files_free", _) => (0.05, 4.0),
-        (n, "eth0") if n.contains("bytes") => (1.0, 200_000.0),
-        (_, "eth0") => (1.0, 300.0),
-        (n, "lo") if n.contains("bytes") => (0.3, 5_000.0),
-        (_, "lo") => (0.3, 40.0),
-        (n, "eth1") if n.contains("bytes") => (0.02, 2_000.0),
-        (_, "eth1") => (0.02, 10.0),
-        _ => (0.0, 0.0),
-    }
-}
-
-/// The 100 series of one node-exporter host.
-fn host_series(host: usize, profile: Profile, rng: &mut fastrand::Rng) -> Vec<SeriesSpec> {
-    let instance = format!(
-        "10.{}.{}.{}:9100",
-        host / 65536 % 256,
-        host / 256 % 256,
-        host % 256
-    );
-    let base = |name: &str| -> Vec<(String, String)> {
-        vec![
-            ("__name__".into(), name.into()),
-            ("instance".into(), instance.clone()),
-            ("job".into(), "node".into()),
-        ]
-    };
-    let mut out = Vec::with_capacity(100);
-    let mut push = |mut labels: Vec<(String, String)>, which: &str, shape: Shape, value: f64| {
-        let (p, amp) = match profile {
-            Profile::Node => match shape {
-                Shape::Counter => (1.0, 10.0),
-                Shape::Gauge | Shape::Load => (1.0, 5.0),
-                Shape::Constant => (0.0, 0.0),
-                Shape::IntCounter => (1.0, 100_000.0),
-                Shape::Bytes { .. } => (1.0, 32.0),
-            },
-            Profile::NodeRealistic => realistic(&labels[0].1, which),
-        };
-        labels.sort();
-        out.push(SeriesSpec {
-            labels,
-            shape,
-            p,
-            amp,
-            value,
-        });
-    };
-    let page = Shape::Bytes { unit: 4096.0 };
-    for cpu in 0..8 {
-        for mode in [
-            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-        ] {
-            let mut l = base("node_cpu_seconds_total");
-            l.push(("cpu".into(), cpu.to_string()));
-            l.push(("mode".into(), mode.into()));
-            // CPU seconds carry two decimals, as node exporter reports them.
-            push(l, mode, Shape::Counter, (rng.f64() * 1e8).round() / 100.0);
-        }
-    }
-    for m in [
-        "MemTotal",
-        "MemFree",
-        "MemAvailable",
-        "Buffers",
-        "Cached",
-        "SwapTotal",
-        "SwapFree",
-        "Active",
-        "Inactive",
-        "Dirty",
-        "Writeback",
-        "Slab",
-    ] {
-        let shape =
-            if m.ends_with("Total") || (profile == Profile::NodeRealistic && m == "SwapFree") {
-                Shape::Constant
-            } else {
-                page
-            };
-        push(
-            base(&format!("node_memory_{m}_bytes")),
-            m,
-            shape,
-            (rng.u64(..16 << 20) * 4096) as f64,
-        );
-    }
-    for l in ["node_load1", "node_load5", "node_load15"] {
-        let v = rng.f64() * 4.0;
-        match profile {
-            Profile::Node => push(base(l), l, Shape::Gauge, v),
-            Profile::NodeRealistic => push(base(l), l, Shape::Load, (v * 100.0).round() / 100.0),
-        }
-    }
-    for (dev, mount) in [("sda1", "/"), ("sda2", "/var"), ("sdb1", "/data")] {
-        for m in [
-            "node_filesystem_avail_bytes",
-            "node_filesystem_size_bytes",
-            "node_filesystem_files_free",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            l.push(("mountpoint".into(), mount.into()));
-            l.push(("fstype".into(), "ext4".into()));
-            let shape = if m.contains("size") {
-                Shape::Constant
-            } else if m.contains("files") && profile == Profile::NodeRealistic {
-                Shape::Bytes { unit: 1.0 }
-            } else {
-                page
-            };
-            push(l, mount, shape, (rng.u64(..1 << 28) * 4096) as f64);
-        }
-    }
-    for dev in ["eth0", "eth1", "lo"] {
-        for m in [
-            "node_network_receive_bytes_total",
-            "node_network_transmit_bytes_total",
-            "node_network_receive_packets_total",
-            "node_network_transmit_packets_total",
-        ] {
-            let mut l = base(m);
-            l.push(("device".into(), dev.into()));
-            push(l, dev, Shape::IntCounter, rng.u64(..1_000_000_000) as f64);
-        }
-    }
-    out.truncate(100);
-    out
-}
-
-fn advance(s: &mut SeriesSpec, rng: &mut fastrand::Rng) {
-    if s.p < 1.0 && rng.f64() >= s.p {
-        return;
-    }
-    s.value = match s.shape {
-        // Rounded after each step: node exporter reports CPU seconds as
-        // integer ticks / 100, never with accumulated float error.
-        Shape::Counter => {
-            let ticks = rng.u64(..(s.amp * 100.0) as u64) + 1;
-            ((s.value * 100.0).round() + ticks as f64) / 100.0
-        }
-        Shape::Gauge => ((s.value + (rng.f64() - 0.5) * 2.0 * s.amp) * 100.0).round() / 100.0,
-        Shape::Load => {
-            (((s.value + (rng.f64() - 0.5) * 2.0 * s.amp) * 100.0).round() / 100.0).max(0.0)
-        }
-        Shape::Constant => s.value,
-        Shape::IntCounter => s.value + (rng.u64(..s.amp as u64) + 1) as f64,
-        Shape::Bytes { unit } => {
-            let steps = rng.u64(..2 * s.amp as u64 + 1) as f64 - s.amp;
-            (s.value + steps * unit).max(0.0)
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,7 +229,7 @@ mod tests {
         let mut steps = 0usize;
         for _ in 0..40 {
             for s in g.senders.iter_mut().flatten() {
-                advance(s, &mut g.rng);
+                s.advance(&mut g.rng);
             }
             let now: Vec<f64> = g.senders.iter().flatten().map(|s| s.value).collect();
             moved += now.iter().zip(&prev).filter(|(a, b)| a != b).count();
@@ -441,24 +261,6 @@ mod tests {
         for s in &scrapes {
             let n: usize = s.iter().flatten().map(|r| r.samples).sum();
             assert_eq!(n, 1000);
-        }
-    }
-
-    #[test]
-    fn counters_never_fall_and_keep_two_decimals() {
-        let mut rng = fastrand::Rng::with_seed(7);
-        for profile in [Profile::Node, Profile::NodeRealistic] {
-            for mut s in host_series(3, profile, &mut rng) {
-                if !matches!(s.shape, Shape::Counter) {
-                    continue;
-                }
-                for _ in 0..200 {
-                    let before = s.value;
-                    advance(&mut s, &mut rng);
-                    assert!(s.value >= before);
-                    assert_eq!((s.value * 100.0).round() / 100.0, s.value);
-                }
-            }
         }
     }
 }

@@ -434,6 +434,13 @@ fn histogram(mut m: Reader<'_>, b: &mut Bounds<'_>) -> Result<HistogramMsg, Deco
     Ok(h)
 }
 
+/// The families the integration tests use, shared with these unit tests
+/// (which use some of them).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../tests/common/families.rs"]
+mod families;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -286,9 +286,9 @@ pub fn native_histogram(h: &HistogramMsg, gauge: bool) -> Result<FloatHistogram,
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::super::{Bucket, Counter, Summary};
+    use super::super::families::{buckets, classic, float_native, histogram, native, one};
+    use super::super::{Counter, Summary};
     use super::*;
-    use hourglass_storage::Span;
 
     /// Each series as `name{labels} value`, histograms as `h(count,sum)`.
     fn texts(f: &Family<'_>, opts: Options) -> Vec<String> {
@@ -312,12 +312,11 @@ mod tests {
     }
 
     fn family(kind: FamilyType, m: Metric<'static>) -> Family<'static> {
-        Family {
-            name: "x",
-            kind,
-            metrics: vec![m],
-            ..Family::default()
-        }
+        one("x", kind, m)
+    }
+
+    fn hist(kind: FamilyType, h: HistogramMsg) -> Family<'static> {
+        histogram("x", kind, vec![], h)
     }
 
     const NATIVE: Options = Options {
@@ -325,31 +324,6 @@ mod tests {
         always_classic: false,
         convert_nhcb: false,
     };
-
-    fn native_msg() -> HistogramMsg {
-        HistogramMsg {
-            count: 3,
-            sum: 1.5,
-            schema: 0,
-            zero_threshold: 0.001,
-            zero_count: 1,
-            positive_spans: vec![Span::new(0, 2)],
-            positive_deltas: vec![1, 0],
-            buckets: vec![
-                Bucket {
-                    cumulative: 1,
-                    upper: 0.5,
-                    ..Bucket::default()
-                },
-                Bucket {
-                    cumulative: 3,
-                    upper: 2.0,
-                    ..Bucket::default()
-                },
-            ],
-            ..HistogramMsg::default()
-        }
-    }
 
     #[test]
     fn counters_gauges_untyped_and_summaries_read_as_prometheus_reads_them() {
@@ -402,12 +376,7 @@ mod tests {
 
     #[test]
     fn classic_histograms_get_an_inf_bucket_and_native_ones_their_buckets_only_when_asked() {
-        let classic = HistogramMsg {
-            count: 3,
-            sum: 1.5,
-            buckets: native_msg().buckets,
-            ..HistogramMsg::default()
-        };
+        let classic = classic(3, 1.5, native(None).buckets);
         let want_classic = [
             "x_count{} 3",
             "x_sum{} 1.5",
@@ -415,15 +384,11 @@ mod tests {
             "x_bucket{le=2.0} 3",
             "x_bucket{le=+Inf} 3",
         ];
-        let m = |h| Metric {
-            histogram: Some(h),
-            ..Metric::default()
-        };
         assert_eq!(
-            texts(&family(FamilyType::Histogram, m(classic)), NATIVE),
+            texts(&hist(FamilyType::Histogram, classic), NATIVE),
             want_classic
         );
-        let native = family(FamilyType::Histogram, m(native_msg()));
+        let native = hist(FamilyType::Histogram, native(None));
         assert_eq!(texts(&native, NATIVE), ["x{} h(3,1.5)"]);
         let both = Options {
             native: true,
@@ -439,22 +404,13 @@ mod tests {
 
     #[test]
     fn classic_histograms_convert_to_custom_buckets_only_when_asked() {
-        let classic = HistogramMsg {
-            count: 3,
-            sum: 1.5,
-            buckets: native_msg().buckets,
-            ..HistogramMsg::default()
-        };
-        let m = |h| Metric {
-            histogram: Some(h),
-            ..Metric::default()
-        };
+        let classic = classic(3, 1.5, native(None).buckets);
         let convert = Options {
             native: true,
             always_classic: false,
             convert_nhcb: true,
         };
-        let f = family(FamilyType::Histogram, m(classic.clone()));
+        let f = hist(FamilyType::Histogram, classic.clone());
         let mut out = Vec::new();
         series(&f, convert, &mut out).unwrap();
         assert_eq!(out.len(), 1);
@@ -471,75 +427,45 @@ mod tests {
         };
         assert_eq!(texts(&f, keep).len(), 6);
         // Not a gauge histogram, not beside a stored native histogram.
-        let gauge = family(FamilyType::GaugeHistogram, m(classic));
+        let gauge = hist(FamilyType::GaugeHistogram, classic);
         assert_eq!(texts(&gauge, convert).len(), 5);
-        let native = family(FamilyType::Histogram, m(native_msg()));
+        let native = hist(FamilyType::Histogram, native(None));
         assert_eq!(texts(&native, convert), ["x{} h(3,1.5)"]);
         // Inconsistent: nothing, as in Prometheus.
         let falling = HistogramMsg {
             count: 3,
-            buckets: vec![
-                Bucket {
-                    cumulative: 3,
-                    upper: 1.0,
-                    ..Bucket::default()
-                },
-                Bucket {
-                    cumulative: 2,
-                    upper: 2.0,
-                    ..Bucket::default()
-                },
-            ],
+            buckets: buckets(&[(1.0, 3), (2.0, 2)]),
             ..HistogramMsg::default()
         };
-        let f = family(FamilyType::Histogram, m(falling));
+        let f = hist(FamilyType::Histogram, falling);
         assert!(texts(&f, convert).is_empty());
     }
 
     #[test]
     fn native_histograms_are_validated_typed_and_reduced() {
         let mut out = Vec::new();
-        let f = family(
-            FamilyType::GaugeHistogram,
-            Metric {
-                histogram: Some(native_msg()),
-                ..Metric::default()
-            },
-        );
+        let f = hist(FamilyType::GaugeHistogram, native(None));
         series(&f, NATIVE, &mut out).unwrap();
         let Value::Histogram(h) = &out[0].value else {
             panic!("{out:?}")
         };
         assert_eq!(h.counter_reset_hint, CounterResetHint::Gauge);
         assert_eq!(h.positive_buckets, [1.0, 1.0]);
-        let float = HistogramMsg {
-            count_float: 2.5,
-            zero_count_float: 0.5,
-            positive_spans: vec![Span::new(-1, 1)],
-            positive_counts: vec![2.0],
-            ..HistogramMsg::default()
-        };
-        let h = native_histogram(&float, false).unwrap();
+        let h = native_histogram(&float_native(), false).unwrap();
         assert_eq!(
             (h.count, h.zero_count, h.positive_buckets.clone()),
             (2.5, 0.5, vec![2.0])
         );
         let fine = HistogramMsg {
             schema: 9,
-            ..native_msg()
+            ..native(None)
         };
         assert_eq!(native_histogram(&fine, false).unwrap().schema, 8);
         let wrong = HistogramMsg {
             count: 9,
-            ..native_msg()
+            ..native(None)
         };
-        let f = family(
-            FamilyType::Histogram,
-            Metric {
-                histogram: Some(wrong),
-                ..Metric::default()
-            },
-        );
+        let f = hist(FamilyType::Histogram, wrong);
         let err = series(&f, NATIVE, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, SeriesError::Histogram { .. }), "{err}");
     }

@@ -181,14 +181,6 @@ pub(crate) fn put_spans(w: &mut Writer, field: u32, spans: &[Span]) {
     }
 }
 
-fn put_common(w: &mut Writer, t: i64, schema: i32, zt: f64, sum: f64, hint: CounterResetHint) {
-    w.double(3, sum);
-    w.uint(4, zigzag(i64::from(schema)));
-    w.double(5, zt);
-    w.uint(14, hint as u64);
-    w.uint(15, t as u64);
-}
-
 pub(crate) fn packed_doubles(w: &mut Writer, field: u32, v: &[f64]) {
     if !v.is_empty() {
         let b: Vec<u8> = v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect();
@@ -206,6 +198,23 @@ pub(crate) fn packed_sints(w: &mut Writer, field: u32, v: &[i64]) {
     }
 }
 
+/// Writes what the two kinds share (fields 3–16) around each kind's own
+/// bucket fields, `$negative` and `$positive`, keeping the wire order.
+macro_rules! put_shared {
+    ($m:ident, $t:expr, $h:ident, $negative:expr, $positive:expr) => {{
+        $m.double(3, $h.sum);
+        $m.uint(4, zigzag(i64::from($h.schema)));
+        $m.double(5, $h.zero_threshold);
+        $m.uint(14, $h.counter_reset_hint as u64);
+        $m.uint(15, $t as u64);
+        put_spans($m, 8, &$h.negative_spans);
+        $negative;
+        put_spans($m, 11, &$h.positive_spans);
+        $positive;
+        packed_doubles($m, 16, &$h.custom_values);
+    }};
+}
+
 /// Encodes an integer histogram as message `field` (senders, tests).
 pub fn encode_int(w: &mut Writer, field: u32, t: i64, h: &Histogram) {
     encode_int_started(w, field, t, 0, h);
@@ -219,19 +228,13 @@ pub fn encode_int_started(w: &mut Writer, field: u32, t: i64, start: i64, h: &Hi
         }
         m.uint(1, h.count);
         m.uint(6, h.zero_count);
-        put_common(
+        put_shared!(
             m,
             t,
-            h.schema,
-            h.zero_threshold,
-            h.sum,
-            h.counter_reset_hint,
+            h,
+            packed_sints(m, 9, &h.negative_deltas),
+            packed_sints(m, 12, &h.positive_deltas)
         );
-        put_spans(m, 8, &h.negative_spans);
-        packed_sints(m, 9, &h.negative_deltas);
-        put_spans(m, 11, &h.positive_spans);
-        packed_sints(m, 12, &h.positive_deltas);
-        packed_doubles(m, 16, &h.custom_values);
     });
 }
 
@@ -240,18 +243,12 @@ pub fn encode_float(w: &mut Writer, field: u32, t: i64, h: &FloatHistogram) {
     w.message(field, |m| {
         m.double(2, h.count);
         m.double(7, h.zero_count);
-        put_common(
+        put_shared!(
             m,
             t,
-            h.schema,
-            h.zero_threshold,
-            h.sum,
-            h.counter_reset_hint,
+            h,
+            packed_doubles(m, 10, &h.negative_buckets),
+            packed_doubles(m, 13, &h.positive_buckets)
         );
-        put_spans(m, 8, &h.negative_spans);
-        packed_doubles(m, 10, &h.negative_buckets);
-        put_spans(m, 11, &h.positive_spans);
-        packed_doubles(m, 13, &h.positive_buckets);
-        packed_doubles(m, 16, &h.custom_values);
     });
 }

@@ -336,12 +336,7 @@ proptest! {
             h.positive_buckets.iter_mut().for_each(|c| *c = (*c / 2.0).floor());
             h.count = h.positive_buckets.iter().sum();
         }
-        let got = decode(&encode(&s).unwrap()).unwrap();
-        prop_assert_eq!(got.len(), s.len());
-        for ((tg, g), (tw, w)) in got.iter().zip(&s) {
-            prop_assert_eq!(tg, tw);
-            prop_assert!(g.same_bits(w), "{:?} != {:?}", g, w);
-        }
+        assert_same(&decode(&encode(&s).unwrap()).unwrap(), &s);
     }
 
     #[test]
@@ -358,12 +353,7 @@ proptest! {
             }
             h.sum = sum;
         }
-        let got = decode(&encode(&s).unwrap()).unwrap();
-        prop_assert_eq!(got.len(), s.len());
-        for ((tg, g), (tw, w)) in got.iter().zip(&s) {
-            prop_assert_eq!(tg, tw);
-            prop_assert!(g.same_bits(w), "{:?} != {:?}", g, w);
-        }
+        assert_same(&decode(&encode(&s).unwrap()).unwrap(), &s);
     }
 
     #[test]
@@ -373,13 +363,7 @@ proptest! {
     ) {
         let mut t = start;
         let samples: Vec<(i64, FloatHistogram)> = hs.into_iter().map(|(d, h)| { t += d; (t, h) }).collect();
-        let c = encode(&samples).unwrap();
-        let got = decode(&c).unwrap();
-        prop_assert_eq!(got.len(), samples.len());
-        for ((tg, g), (tw, w)) in got.iter().zip(&samples) {
-            prop_assert_eq!(tg, tw);
-            prop_assert!(g.same_bits(w), "{:?} != {:?}", g, w);
-        }
+        assert_same(&decode(&encode(&samples).unwrap()).unwrap(), &samples);
     }
 }
 
