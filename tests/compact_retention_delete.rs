@@ -274,8 +274,9 @@ fn instances_on_disk(data: &Path) -> Vec<String> {
 fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    // No persist round before the kill: everything is in the head.
-    let server = Server::start(&data, &["--persist-interval", "1h"]);
+    // No hour ready before the kill (an out-of-order window longer than
+    // the data): everything is in the head.
+    let server = Server::start(&data, &["--out-of-order-window", "4h"]);
     let now = now_ms() - 60_000;
     write_minutes(&server, "k", now - 3 * 60 * MIN, now);
     let r = post_form(

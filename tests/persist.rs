@@ -255,3 +255,87 @@ fn assert_checkpoint_only(server: &Server) {
         "{replayed} records replayed, {workers} workers"
     );
 }
+
+/// Whether the UTC day 2024-01-01 is one day partition yet.
+fn day_merged(dir: &std::path::Path) -> bool {
+    partition_versions(dir)
+        .iter()
+        .any(|(n, _)| n == "2024-01-01")
+}
+
+/// The `took_ms` of the stop's head checkpoint, from the server's log.
+fn checkpoint_took_ms(log: &[String]) -> Option<u64> {
+    log.iter()
+        .filter(|l| l.contains("head checkpointed"))
+        .find_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("took_ms="))
+        })
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn a_backfilled_day_is_merged_as_soon_as_its_last_hour_is_written_not_a_persist_interval_later() {
+    // The default --persist-interval (1 min): a persist round runs as soon
+    // as an hour is ready, and the compaction after it merges the day
+    // whose last hour it wrote, long before the interval ends.
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = ["--retention", "0", "--compact-days-after", "1h"];
+    let server = Server::start(tmp.path(), &flags);
+    let t0 = std::time::Instant::now();
+    write_jittered_hours(&server, 27);
+    wait_until(
+        "the day partition before the 1 min persist interval",
+        std::time::Duration::from_secs(45),
+        || day_merged(tmp.path()),
+    );
+    println!("day merged {:?} after the first write", t0.elapsed());
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
+    println!("stop's checkpoint took {:?} ms", checkpoint_took_ms(&log));
+    // Nothing of the day was written twice: the day and the hour of the
+    // next day that was ready, nothing else.
+    let names: Vec<String> = partition_versions(tmp.path())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["2024-01-01", "2024-01-02T00"]);
+}
+
+#[test]
+fn a_day_left_unmerged_at_a_stop_is_merged_right_after_the_next_start() {
+    // Hours written and stopped with day merges off (as a stop that
+    // interrupted a merge leaves them); the next start with merges on
+    // does not wait for a persist interval to merge the day.
+    let tmp = tempfile::tempdir().unwrap();
+    let off = [
+        "--retention",
+        "0",
+        "--compact-days-after",
+        "0",
+        "--persist-interval",
+        "1s",
+    ];
+    let server = Server::start(tmp.path(), &off);
+    write_jittered_hours(&server, 27);
+    wait_for("the day's hours written", || {
+        partition_versions(tmp.path()).len() >= 24
+    });
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log:?}");
+    assert!(!day_merged(tmp.path()));
+    let on = ["--retention", "0", "--compact-days-after", "1h"];
+    let again = Server::start(tmp.path(), &on);
+    wait_until(
+        "the day partition before the 1 min persist interval",
+        std::time::Duration::from_secs(45),
+        || day_merged(tmp.path()),
+    );
+    let end = T0 + 27 * 3_600_000;
+    assert_eq!(
+        value_at(&again, "sum(count_over_time(m[2d]))", end),
+        format!("{}", 2 * 27 * 240)
+    );
+    let (ok, log) = again.terminate();
+    assert!(ok, "{log:?}");
+}

@@ -1,6 +1,8 @@
-//! The background compactor of `serve`: after each persist round, the
-//! retention rules (the config's, then those of targets registered with a
-//! `retention_policy`) are refreshed and one compaction runs.
+//! The background compactor of `serve`: after each persist round (one runs
+//! as soon as an hour is ready), the retention rules (the config's, then
+//! those of targets registered with a `retention_policy`) are refreshed and
+//! one compaction runs. A stop interrupts a merge in progress; the first
+//! round after the next start does it again.
 
 use crate::server::AppState;
 use hourglass_storage::compact::CompactOptions;
@@ -32,6 +34,10 @@ pub(crate) fn round(state: &AppState, opts: &CompactOptions, config_rules: &[Ret
     storage.set_retention_rules(rules);
     let _span = tracing::debug_span!("compact").entered();
     match storage.compact(opts, &mut |_| {}) {
+        Ok(s) if s.interrupted => tracing::info!(
+            groups_done = s.groups,
+            "compaction interrupted by the stop; the next start resumes it"
+        ),
         Ok(s) if s.groups > 0 => tracing::info!(
             groups = s.groups,
             partitions_in = s.partitions_in,

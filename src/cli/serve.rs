@@ -18,11 +18,13 @@ use std::time::Duration;
 
 mod flag_list;
 mod flag_values;
+mod persister;
 mod shutdown;
 pub use flag_list::record as record_flags;
 use flag_values::{
     humanize, millis, parse_duration, parse_positive_duration, parse_size, parse_sync_policy,
 };
+use persister::persist_loop;
 use shutdown::shutdown_signal;
 
 /// Flags of `hourglass serve`.
@@ -471,6 +473,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::events::streaming::flush();
     let flushing = bus.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
+    // A day merge in progress gives up (the next start merges again): the
+    // stop below waits for nothing but its own checkpoint.
+    storage.interrupt_compaction();
     persister.abort();
     let _ = sampler.await;
     let _ = persister.await;
@@ -532,63 +537,4 @@ fn start_scraping(
     }
     let hup = m.reload_on_sighup().context("cannot listen for SIGHUP")?;
     Ok((m, hup))
-}
-
-/// Periodically seals finished hours into partitions and applies retention,
-/// then compacts (`compactor::round`). A failure is logged and counted; the
-/// data stays in the head and the WAL, and the next round tries again.
-async fn persist_loop(
-    state: AppState,
-    every: Duration,
-    compact: CompactOptions,
-    rules: Vec<hourglass_storage::RetentionRule>,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let storage = state.storage();
-        let side = state.clone();
-        let t0 = std::time::Instant::now();
-        let round = tokio::task::spawn_blocking(move || {
-            let _span = tracing::debug_span!("persist").entered();
-            side.save_side_state();
-            storage.persist()
-        })
-        .await;
-        state.persist_took(t0.elapsed());
-        match round {
-            Ok(Ok(stats)) => {
-                state.persisted(&stats);
-                if !stats.partitions.is_empty()
-                    || stats.retention.by_age + stats.retention.by_size > 0
-                {
-                    tracing::info!(
-                        partitions = stats.partitions.len(),
-                        series = stats.series,
-                        removed_by_age = stats.retention.by_age,
-                        removed_by_size = stats.retention.by_size,
-                        "persisted"
-                    );
-                }
-            }
-            Ok(Err(e)) => {
-                state.persist_failed();
-                tracing::error!(error = %e, "persisting partitions failed; will retry");
-            }
-            Err(e) => {
-                state.persist_failed();
-                tracing::error!(error = %e, "persist task failed");
-            }
-        }
-        let side = state.clone();
-        let (compact, rules) = (compact.clone(), rules.clone());
-        if let Err(e) =
-            tokio::task::spawn_blocking(move || super::compactor::round(&side, &compact, &rules))
-                .await
-        {
-            tracing::error!(error = %e, "compaction task failed");
-        }
-    }
 }

@@ -48,4 +48,8 @@ pub enum StorageError {
         #[source]
         source: crate::chunk::ChunkError,
     },
+    /// A compaction stopped before its swap because the store is stopping
+    /// (`Storage::interrupt_compaction`); nothing of it was written.
+    #[error("compaction interrupted by a stop")]
+    Interrupted,
 }

@@ -21,6 +21,7 @@ use crate::tombstones::{self, Tombstone};
 use hourglass_wal::Wal;
 use hourglass_wal::fs::{Fs, StdFs};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 mod lifecycle;
@@ -80,6 +81,8 @@ pub struct Storage {
     /// The WAL's bytes written (since open) at the last checkpoint, and
     /// that checkpoint's size.
     checkpointed: Mutex<(u64, u64)>,
+    /// Set by a stop: a compaction in progress gives up before its swap.
+    stopping: AtomicBool,
 }
 
 /// Records written since the last checkpoint that make `persist` write a
@@ -167,6 +170,7 @@ impl Storage {
             tombstones: RwLock::new(Arc::new(tombstones)),
             persisting: Mutex::new(None),
             checkpointed: Mutex::new((0, 0)),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -261,6 +265,21 @@ impl Storage {
         let mut stats = self.persist_hours()?;
         stats.retention = self.retain()?;
         Ok(stats)
+    }
+
+    /// Whether an hour became ready since the last persist: a cheap check
+    /// (no pass over the series) for calling `persist` as soon as an hour
+    /// ends rather than on a timer.
+    pub fn persist_due(&self) -> bool {
+        let done = self.head.collected_end().unwrap_or(i64::MIN);
+        self.head.ready_end().is_some_and(|e| e > done)
+    }
+
+    /// Makes a compaction in progress (and every later one) give up
+    /// before its swap, leaving its inputs as they are: for a stop, which
+    /// should not wait for a day merge. The next start merges again.
+    pub fn interrupt_compaction(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// `persist` without retention.

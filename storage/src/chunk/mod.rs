@@ -326,8 +326,16 @@ pub(crate) const MAX_COLD_SAMPLES: usize = 2048;
 /// range, through one [`ColdEncoder`]: what partitions hold (persisted
 /// hours, compaction) and what the head's stop checkpoint holds.
 pub(crate) fn encode_cold_runs(samples: &[Sample]) -> Vec<(i64, i64, Arc<Chunk>)> {
+    encode_cold_runs_with(&mut ColdEncoder::default(), samples)
+}
+
+/// [`encode_cold_runs`] through `cold`, which keeps what it measured for
+/// the series' next samples (the stop's checkpoint, hour after hour).
+pub(crate) fn encode_cold_runs_with(
+    cold: &mut ColdEncoder,
+    samples: &[Sample],
+) -> Vec<(i64, i64, Arc<Chunk>)> {
     let mut out = Vec::with_capacity(samples.len().div_ceil(MAX_COLD_SAMPLES));
-    let mut cold = ColdEncoder::default();
     for part in samples.chunks(MAX_COLD_SAMPLES) {
         // Sorted, distinct timestamps: encoding cannot fail.
         if let (Some(lo), Some(hi), Ok(c)) = (part.first(), part.last(), cold.encode(part)) {

@@ -12,6 +12,7 @@ use crate::model::sample::Sample;
 use crate::partition::{PartSeries, Partition};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Counts of one merge.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,11 +38,13 @@ struct Sources<'a> {
     ds: Vec<&'a DsSeries>,
 }
 
-/// Merges `inputs` series by series into the span `(start, span_ms)`.
+/// Merges `inputs` series by series into the span `(start, span_ms)`;
+/// gives up with [`StorageError::Interrupted`] once `stop` is set.
 pub(crate) fn merge(
     inputs: &[Arc<Partition>],
     steps: &[&dyn RewriteStep],
     span: (i64, i64),
+    stop: &AtomicBool,
 ) -> Result<Merged, StorageError> {
     let mut by: BTreeMap<&Labels, Sources<'_>> = BTreeMap::new();
     for (pi, p) in inputs.iter().enumerate() {
@@ -59,6 +62,9 @@ pub(crate) fn merge(
     let mut out_ds = Vec::new();
     let mut samples: Vec<Sample> = Vec::new();
     for (labels, sources) in by {
+        if stop.load(Ordering::Relaxed) {
+            return Err(StorageError::Interrupted);
+        }
         samples.clear();
         let mut histograms = Vec::new();
         for &(pi, si) in &sources.raw {

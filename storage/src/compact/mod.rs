@@ -17,7 +17,7 @@ mod swap;
 
 pub use journal::{JOURNAL, check_journal, fuzz_journal};
 pub use merge::MergeCounts;
-pub use plan::{Group, plan};
+pub use plan::{Group, day_cutoff, plan};
 pub use rewrite::RewriteStep;
 pub(crate) use swap::recover;
 
@@ -26,6 +26,7 @@ use crate::partition::{Partition, encode, free_name};
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// How compaction runs.
@@ -54,6 +55,9 @@ pub struct CompactStats {
     pub bytes_out: u64,
     /// Time spent.
     pub elapsed: Duration,
+    /// A stop interrupted the run: the groups after `groups` were left
+    /// as they were, for the next run.
+    pub interrupted: bool,
 }
 
 impl CompactStats {
@@ -69,6 +73,7 @@ impl CompactStats {
         self.bytes_in += o.bytes_in;
         self.bytes_out += o.bytes_out;
         self.elapsed += o.elapsed;
+        self.interrupted |= o.interrupted;
     }
 }
 
@@ -89,20 +94,29 @@ pub struct Progress<'a> {
 pub(crate) fn merge_only(
     parts: &[Arc<Partition>],
 ) -> Result<(Vec<crate::partition::PartSeries>, MergeCounts), StorageError> {
-    merge::merge(parts, &[], (0, crate::partition::DAY_MS)).map(|(s, _, c)| (s, c))
+    merge::merge(
+        parts,
+        &[],
+        (0, crate::partition::DAY_MS),
+        &AtomicBool::new(false),
+    )
+    .map(|(s, _, c)| (s, c))
 }
 
 /// Compacts one group: merge, encode, swap. Returns the output partition
-/// (none when nothing stays) and the group's figures.
+/// (none when nothing stays) and the group's figures. `stop` set during
+/// the merge (a stop) ends it with [`StorageError::Interrupted`] before
+/// anything is written.
 pub(crate) fn compact_group(
     fs: &dyn Fs,
     parts: &Path,
     g: &Group,
     steps: &[&dyn RewriteStep],
     source_label: &str,
+    stop: &AtomicBool,
 ) -> Result<(Option<Arc<Partition>>, CompactStats), StorageError> {
     let t0 = std::time::Instant::now();
-    let (series, ds, counts) = merge::merge(&g.inputs, steps, (g.start_ms, g.span_ms))?;
+    let (series, ds, counts) = merge::merge(&g.inputs, steps, (g.start_ms, g.span_ms), stop)?;
     let enc = if series.is_empty() && ds.is_empty() {
         None
     } else {
@@ -123,6 +137,7 @@ pub(crate) fn compact_group(
         bytes_in: g.inputs.iter().map(|p| p.bytes()).sum(),
         bytes_out: out.as_ref().map_or(0, |p| p.bytes()),
         elapsed: t0.elapsed(),
+        interrupted: false,
     };
     Ok((out, stats))
 }

@@ -31,20 +31,29 @@ impl Group {
     }
 }
 
+/// The end before which whole days are merged: `day_after_ms` before
+/// `newest` (the store's "now"), and no later than `complete_before`
+/// when known (every hour before it left the head: a day merged with an
+/// hour still to come would be merged again once that hour arrives).
+/// None: no day merges.
+pub fn day_cutoff(
+    newest: Option<i64>,
+    day_after_ms: Option<i64>,
+    complete_before: Option<i64>,
+) -> Option<i64> {
+    let aged = newest?.saturating_sub(day_after_ms?);
+    Some(complete_before.map_or(aged, |c| aged.min(c)))
+}
+
 /// Plans compactions over `parts` (in querier order). Days that ended at
-/// least `day_after_ms` before `newest` (the store's "now") are merged whole; other hours are
-/// merged when they hold more than one partition. `touched` marks
+/// or before `day_cutoff` ([`day_cutoff`]) are merged whole; other hours
+/// are merged when they hold more than one partition. `touched` marks
 /// partitions to rewrite alone if nothing else would.
 pub fn plan(
     parts: &[Arc<Partition>],
-    newest: Option<i64>,
-    day_after_ms: Option<i64>,
+    day_cutoff: Option<i64>,
     touched: &dyn Fn(&Partition) -> bool,
 ) -> Vec<Group> {
-    let day_cutoff = match (newest, day_after_ms) {
-        (Some(n), Some(a)) => Some(n.saturating_sub(a)),
-        _ => None,
-    };
     let mut by_span: BTreeMap<(i64, i64), Vec<Arc<Partition>>> = BTreeMap::new();
     for p in parts {
         let m = p.meta();

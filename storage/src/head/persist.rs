@@ -65,6 +65,15 @@ impl Head {
             .store(end, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// End of the hours the last persist collected: every earlier hour
+    /// left the head (late samples aside); `None` before the first.
+    pub(crate) fn collected_end(&self) -> Option<i64> {
+        let end = self
+            .collected_end
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (end != i64::MIN).then_some(end)
+    }
+
     /// Copies the data of every hour that ends at or before `ready_end`,
     /// less what `leave` removes.
     pub(crate) fn collect_ready(&self, ready_end: i64, leave: Leave<'_>) -> Ready {
@@ -277,6 +286,9 @@ fn series_entry(s: &MemSeries, labels: Labels, cold: bool) -> SeriesEntry {
 fn cold_hours(chunks: Vec<HeadChunk>) -> Vec<HeadChunk> {
     let mut out = Vec::with_capacity(chunks.len().div_ceil(30));
     let mut samples = Vec::new();
+    // One encoder for the series: a grid that won its first hour clearly
+    // spares the later hours the XOR trial.
+    let mut cold = chunk::ColdEncoder::default();
     let mut i = 0;
     while let Some(first) = chunks.get(i) {
         let hour = hour_of(first.min_t);
@@ -288,7 +300,7 @@ fn cold_hours(chunks: Vec<HeadChunk>) -> Vec<HeadChunk> {
             i += 1;
         }
         out.extend(
-            chunk::encode_cold_runs(&samples)
+            chunk::encode_cold_runs_with(&mut cold, &samples)
                 .into_iter()
                 .map(|(min_t, max_t, c)| HeadChunk {
                     min_t,

@@ -47,9 +47,10 @@ impl Storage {
     }
 
     /// Compacts the partitions (see [`crate::compact`]): merges each
-    /// hour's partitions, old days into day partitions, and applies the
-    /// rewrite steps; calls `progress` after each group. Runs between
-    /// persist rounds, never beside one.
+    /// hour's partitions, old days (once every hour of them left the
+    /// head) into day partitions, and applies the rewrite steps; calls
+    /// `progress` after each group. Runs between persist rounds, never
+    /// beside one; [`Storage::interrupt_compaction`] ends it early.
     pub fn compact(
         &self,
         opts: &CompactOptions,
@@ -84,11 +85,25 @@ impl Storage {
             steps.push(&downsampling);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
-        let groups = compact::plan(&parts, now, opts.day_after_ms, &touched);
+        let cutoff = compact::day_cutoff(now, opts.day_after_ms, self.head.collected_end());
+        let groups = compact::plan(&parts, cutoff, &touched);
         let mut total = CompactStats::default();
         for (i, g) in groups.iter().enumerate() {
-            let (out, stats) =
-                compact::compact_group(&*self.fs, &parts_dir, g, &steps, &self.source_label)?;
+            let stop = &self.stopping;
+            let (out, stats) = match compact::compact_group(
+                &*self.fs,
+                &parts_dir,
+                g,
+                &steps,
+                &self.source_label,
+                stop,
+            ) {
+                Err(StorageError::Interrupted) => {
+                    total.interrupted = true;
+                    return Ok(total);
+                }
+                r => r?,
+            };
             {
                 let mut w = self.parts.write().unwrap_or_else(|p| p.into_inner());
                 w.retain(|p| !g.inputs.iter().any(|x| Arc::ptr_eq(x, p)));
