@@ -263,6 +263,13 @@ impl Storage {
         Ok(stats)
     }
 
+    /// Finished hours held in memory that [`Storage::persist`] would
+    /// write now: a server persists early when they pile up (a backfill
+    /// or a fast replay), rather than holding them until its next round.
+    pub fn hours_ready(&self) -> i64 {
+        self.head.hours_ready()
+    }
+
     /// `persist` without retention.
     fn persist_hours(&self) -> Result<PersistStats, StorageError> {
         if self.wal.fault().is_some()

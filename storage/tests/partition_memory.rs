@@ -120,3 +120,32 @@ fn hourly_partitions_of_the_same_series_share_their_label_sets() {
     );
     assert!(later < 100.0, "{later:.0} bytes a series a partition");
 }
+
+/// What makes a server persist before its interval is up: the finished
+/// hours waiting in memory, counted from the oldest sample to the hour
+/// the out-of-order window leaves open, and none once persisted.
+#[test]
+fn finished_hours_waiting_in_memory_are_counted_until_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::default();
+    o.head.ooo_window_ms = 600_000;
+    let st = Storage::open(dir.path(), o).unwrap();
+    assert_eq!(st.hours_ready(), 0);
+    let l = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+    let mut counted = Vec::new();
+    for step in 0..=(5 * 12) {
+        let mut b = WriteBatch::new();
+        b.push(l.clone(), vec![Sample::new(T0 + step * 300_000, 1.0)]);
+        st.append(&b).unwrap();
+        counted.push(st.hours_ready());
+    }
+    // At 5 h the window (10 min) still holds the fifth hour open.
+    assert_eq!(st.hours_ready(), 4, "{counted:?}");
+    assert!(counted.windows(2).all(|w| w[0] <= w[1]), "{counted:?}");
+    assert_eq!(st.persist().unwrap().partitions.len(), 4);
+    assert_eq!(st.hours_ready(), 0);
+    let mut b = WriteBatch::new();
+    b.push(l, vec![Sample::new(T0 + 6 * 3_600_000, 1.0)]);
+    st.append(&b).unwrap();
+    assert_eq!(st.hours_ready(), 1);
+}
