@@ -58,8 +58,9 @@ impl Head {
         let Some(end) = self.ready_end() else {
             return 0;
         };
-        let oldest = hour_of(self.min_t.load(std::sync::atomic::Ordering::Relaxed));
-        let from = oldest.max(self.collected_end.load(std::sync::atomic::Ordering::Relaxed));
+        use std::sync::atomic::Ordering::Relaxed;
+        let oldest = hour_of(self.min_t.load(Relaxed));
+        let from = oldest.max(self.collected_end.load(Relaxed));
         end.saturating_sub(from).max(0) / HOUR_MS
     }
 
