@@ -527,8 +527,7 @@ fn start_scraping(
     Ok((m, hup))
 }
 
-/// Finished hours waiting in the head that make a persist round run
-/// before its interval is up (two or fewer wait for the round).
+/// Finished hours waiting in the head that make a persist round run at once.
 const PERSIST_BACKLOG_HOURS: i64 = 3;
 
 /// Periodically seals finished hours into partitions and applies retention,
@@ -540,10 +539,8 @@ async fn persist_loop(
     compact: CompactOptions,
     rules: Vec<hourglass_storage::RetentionRule>,
 ) {
-    // Checked every second: once PERSIST_BACKLOG_HOURS finished hours wait
-    // in the head (a backfill, a fast replay), a round runs at once, so
-    // the head holds a few hours rather than what arrived since the last
-    // round (a 24 h replay in 80 s left 20 hours, 340 MB peak RSS).
+    // Checked every second, so a fast replay leaves a few hours in the head
+    // (not 20 at once: 340 MB peak RSS for a 24 h replay in 80 s).
     let mut tick = tokio::time::interval(every.min(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
