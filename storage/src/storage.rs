@@ -282,6 +282,13 @@ impl Storage {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
+    /// Finished hours held in memory that [`Storage::persist`] would
+    /// write now (a figure for tests and self-metrics; `persist_due` is
+    /// what the server's persister asks).
+    pub fn hours_ready(&self) -> i64 {
+        self.head.hours_ready()
+    }
+
     /// `persist` without retention.
     fn persist_hours(&self) -> Result<PersistStats, StorageError> {
         if self.wal.fault().is_some()

@@ -53,6 +53,17 @@ impl Head {
         Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
     }
 
+    /// Finished hours the head holds that `persist` has not collected.
+    pub(crate) fn hours_ready(&self) -> i64 {
+        let Some(end) = self.ready_end() else {
+            return 0;
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        let oldest = hour_of(self.min_t.load(Relaxed));
+        let from = oldest.max(self.collected_end.load(Relaxed));
+        end.saturating_sub(from).max(0) / HOUR_MS
+    }
+
     /// How many samples were appended for hours already collected since
     /// the last call, starting the count afresh.
     pub(crate) fn take_late(&self) -> u64 {

@@ -131,8 +131,19 @@ impl Labels {
     /// A stable 64-bit hash of the pairs: the same on every run, machine
     /// and version (it may be persisted), unlike `std`'s `Hash`.
     pub fn stable_hash(&self) -> u64 {
-        hash_pairs(self.iter().map(|l| (&*l.name, &*l.value)))
+        stable_hash_labels(&self.0)
     }
+
+    /// Whether no other copy of these labels exists (a shared table can
+    /// then let them go).
+    pub(crate) fn is_only_copy(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+}
+
+/// [`Labels::stable_hash`] of sorted pairs not (yet) made into [`Labels`].
+pub(crate) fn stable_hash_labels(pairs: &[Label]) -> u64 {
+    hash_pairs(pairs.iter().map(|l| (&*l.name, &*l.value)))
 }
 
 /// Sorts raw pairs the way [`Labels::from_pairs`] does (by name, stable,

@@ -163,11 +163,9 @@ pub fn check(dir: &Path) -> PartitionCheck {
     // Each chunk's own checksum and encoding: where a damaged chunks file
     // is damaged, series by series.
     let mut buf: Vec<Sample> = Vec::new();
-    for s in &series {
-        let floats = s.chunks.iter().map(|r| (r, "chunk"));
-        for (&(_, _, start, end), what) in
-            floats.chain(s.hchunks.iter().map(|r| (r, "histogram chunk")))
-        {
+    for s in series.iter() {
+        let floats = s.floats.map(|r| (r, "chunk"));
+        for ((_, _, start, end), what) in floats.chain(s.hists.map(|r| (r, "histogram chunk"))) {
             let Some(bytes) = chunks.get(start..end) else {
                 c.problem("chunks", start as u64, "chunk outside the file");
                 continue;

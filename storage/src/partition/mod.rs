@@ -7,6 +7,7 @@ mod cursor;
 mod day_writer;
 mod meta;
 mod reader;
+mod series_table;
 mod writer;
 
 #[cfg(test)]

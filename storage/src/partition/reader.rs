@@ -3,6 +3,7 @@
 use super::PartitionError;
 use super::cursor::Cursor;
 use super::meta::Meta;
+use super::series_table::{ChunkRange, Ranges, SeriesTable};
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
     VERSION_3, VERSION_4, VERSION_5,
@@ -25,18 +26,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// One series of a partition: labels and chunk ranges in `chunks`.
-#[derive(Debug)]
-pub(super) struct SeriesEntry {
-    pub(super) labels: Labels,
-    /// `(min_t, max_t, start, end)`.
-    pub(super) chunks: Vec<(i64, i64, usize, usize)>,
-    /// Histogram chunks, the same way (version 3).
-    pub(super) hchunks: Vec<(i64, i64, usize, usize)>,
-}
-
-type ChunkRange = (i64, i64, usize, usize);
-
 /// A series' labels with its histogram samples (partly still in chunks).
 pub(crate) type SeriesHistograms = (Labels, Vec<HistPiece>);
 
@@ -48,7 +37,7 @@ pub struct Partition {
     chunks: Arc<PartBytes>,
     /// Bytes of its three files.
     bytes: u64,
-    series: Vec<SeriesEntry>,
+    series: SeriesTable,
     postings: MemPostings<SeriesOrd>,
     /// Downsampled series (`downsampled` file), sorted by labels.
     downsampled: Vec<DsSeries>,
@@ -158,17 +147,15 @@ impl Partition {
     /// Downsampled series included.
     pub(crate) fn series_spans(&self) -> impl Iterator<Item = (&Labels, i64, i64)> {
         let raw = self.series.iter().filter_map(|s| {
-            let lo = [s.chunks.first(), s.hchunks.first()]
+            let lo = [s.floats.min_t(), s.hists.min_t()]
                 .into_iter()
                 .flatten()
-                .map(|c| c.0)
                 .min()?;
-            let hi = [s.chunks.last(), s.hchunks.last()]
+            let hi = [s.floats.max_t(), s.hists.max_t()]
                 .into_iter()
                 .flatten()
-                .map(|c| c.1)
                 .max()?;
-            Some((&s.labels, lo, hi))
+            Some((s.labels, lo, hi))
         });
         let ds = self
             .downsampled
@@ -182,15 +169,15 @@ impl Partition {
     pub fn anatomy(&self) -> Result<(crate::chunk::anatomy::Anatomy, u64), ChunkError> {
         let mut a = crate::chunk::anatomy::Anatomy::default();
         let mut histogram_bytes = 0;
-        for s in &self.series {
-            for &(_, _, start, end) in &s.chunks {
+        for s in self.series.iter() {
+            for (_, _, start, end) in s.floats {
                 let bytes = self
                     .chunks
                     .get(start..end)
                     .ok_or(ChunkError::TooShort { len: 0 })?;
                 a.add_chunk(bytes)?;
             }
-            histogram_bytes += s.hchunks.iter().map(|c| (c.3 - c.2) as u64).sum::<u64>();
+            histogram_bytes += s.hists.map(|c| (c.3 - c.2) as u64).sum::<u64>();
         }
         Ok((a, histogram_bytes))
     }
@@ -201,7 +188,7 @@ impl Partition {
     }
 
     /// A float chunk of the chunks file, (min_t, max_t, start, end).
-    fn mapped(&self, &(min_t, max_t, start, end): &(i64, i64, usize, usize)) -> ChunkMeta {
+    fn mapped(&self, (min_t, max_t, start, end): ChunkRange) -> ChunkMeta {
         ChunkMeta {
             min_t,
             max_t,
@@ -221,8 +208,8 @@ impl Partition {
     /// The `i`-th series in storage order with all its chunks.
     pub(crate) fn series_at(&self, i: usize) -> Option<(&Labels, Vec<ChunkMeta>)> {
         let s = self.series.get(i)?;
-        let chunks = s.chunks.iter().map(|c| self.mapped(c)).collect();
-        Some((&s.labels, chunks))
+        let chunks = s.floats.map(|c| self.mapped(c)).collect();
+        Some((s.labels, chunks))
     }
 
     /// The `i`-th series' histogram samples (compaction reads them).
@@ -230,18 +217,18 @@ impl Partition {
         let Some(s) = self.series.get(i) else {
             return Ok(Vec::new());
         };
-        self.decode_histograms(&s.hchunks, i64::MIN, i64::MAX)
+        self.decode_histograms(s.hists, i64::MIN, i64::MAX)
     }
 
     /// Samples of histogram chunks `hchunks` in `[mint, maxt]`.
     fn decode_histograms(
         &self,
-        hchunks: &[ChunkRange],
+        hchunks: Ranges<'_>,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<(i64, FloatHistogram)>, ChunkError> {
         let mut out = Vec::new();
-        for &(lo, hi, start, end) in hchunks {
+        for (lo, hi, start, end) in hchunks {
             if hi < mint || lo > maxt {
                 continue;
             }
@@ -259,12 +246,12 @@ impl Partition {
     /// (so an empty answer is known to be empty).
     fn histogram_pieces(
         &self,
-        hchunks: &[ChunkRange],
+        hchunks: Ranges<'_>,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<HistPiece>, ChunkError> {
         let mut pieces: Vec<HistPiece> = Vec::new();
-        for &(lo, hi, start, end) in hchunks {
+        for (lo, hi, start, end) in hchunks {
             if hi < mint || lo > maxt {
                 continue;
             }
@@ -310,11 +297,11 @@ impl Partition {
             let Some(s) = self.series.get(SeriesOrd::from_raw(id).index()) else {
                 continue;
             };
-            if s.hchunks.is_empty() {
+            if s.hists.is_empty() {
                 continue;
             }
             let pieces = self
-                .histogram_pieces(&s.hchunks, mint, maxt)
+                .histogram_pieces(s.hists, mint, maxt)
                 .map_err(|e| (s.labels.clone(), e))?;
             if !pieces.is_empty() {
                 out.push((s.labels.clone(), pieces));
@@ -331,7 +318,7 @@ impl Partition {
     /// Series in storage order (metric, source, labels) with their chunk
     /// count, for `hourglass inspect`.
     pub fn series(&self) -> impl Iterator<Item = (&Labels, usize)> {
-        self.series.iter().map(|s| (&s.labels, s.chunks.len()))
+        self.series.iter().map(|s| (s.labels, s.floats.len()))
     }
 
     /// Series matching `matchers` with chunks overlapping `[mint, maxt]`.
@@ -350,8 +337,7 @@ impl Partition {
                 continue;
             };
             let chunks: Vec<ChunkMeta> = s
-                .chunks
-                .iter()
+                .floats
                 .filter(|c| c.1 >= mint && c.0 <= maxt)
                 .map(|c| self.mapped(c))
                 .collect();
@@ -374,12 +360,12 @@ impl Partition {
             .iter()
             .filter_map(|id| self.series.get(SeriesOrd::from_raw(id).index()))
             .filter(|s| {
-                s.chunks
-                    .iter()
-                    .chain(&s.hchunks)
+                s.floats
+                    .clone()
+                    .chain(s.hists.clone())
                     .any(|c| c.1 >= mint && c.0 <= maxt)
             })
-            .map(|s| &s.labels)
+            .map(|s| s.labels)
             .collect()
     }
 
@@ -410,7 +396,7 @@ pub(super) fn parse_index(
     meta: &Meta,
     index: &[u8],
     body: usize,
-) -> Result<(Vec<SeriesEntry>, MemPostings<SeriesOrd>), PartitionError> {
+) -> Result<(SeriesTable, MemPostings<SeriesOrd>), PartitionError> {
     let mut c = Cursor {
         b: index,
         pos: 0,
@@ -490,12 +476,11 @@ pub(super) fn parse_index(
     }
 
     let n = ser.count()?;
-    let mut series = Vec::with_capacity(n);
-    // Chunks follow the 8-byte header back to back, in index order.
-    let mut next_chunk = 8usize;
+    let mut series = SeriesTable::with_capacity(n);
+    let mut pairs = Vec::new();
     for _ in 0..n {
         let nl = ser.count()?;
-        let mut pairs = Vec::with_capacity(nl);
+        pairs.clear();
         for _ in 0..nl {
             let name = Arc::clone(&symbols[ser.index(symbols.len())?]);
             let value = Arc::clone(&symbols[ser.index(symbols.len())?]);
@@ -504,20 +489,18 @@ pub(super) fn parse_index(
         if pairs.windows(2).any(|w| w[0].name >= w[1].name) {
             return Err(ser.corrupt("labels not sorted"));
         }
-        let chunks = chunk_ranges(&mut ser, meta, &mut next_chunk, body)?;
-        let hchunks = if version.is_some_and(|v| v >= VERSION_3) {
-            chunk_ranges(&mut ser, meta, &mut next_chunk, body)?
-        } else {
-            Vec::new()
-        };
-        series.push(SeriesEntry {
-            labels: Labels::from_sorted(pairs),
-            chunks,
-            hchunks,
-        });
+        series
+            .push_series(crate::index::share_labels(&pairs))
+            .map_err(|_| ser.corrupt("more chunks than a partition holds"))?;
+        chunk_ranges(&mut ser, meta, &mut series, body)?;
+        series.end_floats();
+        if version.is_some_and(|v| v >= VERSION_3) {
+            chunk_ranges(&mut ser, meta, &mut series, body)?;
+        }
     }
+    series.shrink_to_fit();
 
-    if next_chunk != body {
+    if series.next_start() != body {
         return Err(ser.corrupt("chunks file holds bytes no series uses"));
     }
     let n = post.count()?;
@@ -538,18 +521,18 @@ pub(super) fn parse_index(
     Ok((series, postings))
 }
 
-/// One list of chunk ranges of a series: sorted, disjoint, back to back
-/// in the chunks file from `next`.
+/// One list of chunk ranges of the series last pushed to `series`:
+/// sorted, disjoint, back to back in the chunks file after the chunks
+/// before.
 fn chunk_ranges(
     ser: &mut Cursor<'_>,
     meta: &Meta,
-    next: &mut usize,
+    series: &mut SeriesTable,
     body: usize,
-) -> Result<Vec<ChunkRange>, PartitionError> {
+) -> Result<(), PartitionError> {
     let nc = ser.count()?;
-    let mut chunks = Vec::with_capacity(nc);
     let mut prev_max = i64::MIN;
-    for _ in 0..nc {
+    for k in 0..nc {
         let rel = unzigzag(ser.uvarint()?);
         let min_t = meta
             .hour_start_ms
@@ -558,19 +541,18 @@ fn chunk_ranges(
         let max_t = min_t
             .checked_add_unsigned(ser.uvarint()?)
             .ok_or_else(|| ser.corrupt("chunk time range overflows"))?;
-        let start = *next;
+        let start = series.next_start();
         let len = ser.uvarint()? as usize;
         let Some(end) = start.checked_add(len).filter(|&e| e <= body) else {
             return Err(ser.corrupt("chunk outside the chunks file"));
         };
-        *next = end;
-        if !chunks.is_empty() && min_t <= prev_max {
+        if k > 0 && min_t <= prev_max {
             return Err(ser.corrupt("chunks overlap or are unsorted"));
         }
         prev_max = max_t;
-        chunks.push((min_t, max_t, start, end));
+        series.push_chunk(min_t, max_t, end);
     }
-    Ok(chunks)
+    Ok(())
 }
 
 /// Fuzz body for the partition reader (the index and meta parsers; chunk
