@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::partition::Partition;
-use hourglass_storage::synthetic_host::{Draw, host_series};
+use hourglass_storage::synthetic_host::{Draw, Profile, host_series};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -68,7 +68,7 @@ fn hourly_partitions_of_the_same_series_share_their_label_sets() {
     o.head.ooo_window_ms = 60_000;
     let st = Storage::open(dir.path(), o).unwrap();
     let mut draw = Steps(7);
-    let mut hosts: Vec<_> = (0..HOSTS).map(|h| host_series(h, &mut draw)).collect();
+    let mut hosts: Vec<_> = (0..HOSTS).map(|h| host_series(h, Profile::Node, &mut draw)).collect();
     let labels: Vec<Vec<Labels>> = hosts
         .iter()
         .map(|h| {
