@@ -255,9 +255,10 @@ fn deleting_a_downsampled_series_removes_its_intervals_at_compaction() {
         .into_iter()
         .find(|p| p.meta().hour_start_ms == T0)
         .unwrap();
-    assert!(!p.downsampled().is_empty());
+    assert!(!p.downsampled().entries().is_empty());
     assert!(
         p.downsampled()
+            .entries()
             .iter()
             .all(|s| s.labels.get("instance") != Some("h1")),
         "gone from the downsampled file"

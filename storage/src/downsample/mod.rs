@@ -11,12 +11,15 @@
 //! is `compact/downsample_step.rs`, the reading `downsample_read.rs`.
 
 mod bitcolumn;
+mod blocks;
 mod columns;
 mod format;
 mod interval;
 mod residuals;
 
-pub(crate) use format::{FILE, decode, encode};
+pub use blocks::{DsEntry, DsFile};
+pub(crate) use blocks::{DsCursor, DsEncoded, DsWriter, check, open_file};
+pub(crate) use format::FILE;
 pub use format::{FormatError, downsampled_bits, fuzz_downsampled};
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
