@@ -42,18 +42,13 @@ pub(crate) struct DsWriter {
     pending: Vec<DsSeries>,
     pending_iv: usize,
     span: Option<(i64, i64)>,
+    /// A block's most intervals and series.
+    limits: (usize, usize),
 }
 
 impl Default for DsWriter {
     fn default() -> Self {
-        DsWriter {
-            out: header(),
-            dir: Vec::new(),
-            blocks: 0,
-            pending: Vec::new(),
-            pending_iv: 0,
-            span: None,
-        }
+        DsWriter::with_blocks(BLOCK_INTERVALS, BLOCK_SERIES)
     }
 }
 
@@ -81,13 +76,26 @@ fn res_range(iv: &[Interval]) -> (i64, i64) {
 }
 
 impl DsWriter {
+    /// A writer closing blocks at `intervals` intervals or `series` series.
+    pub(super) fn with_blocks(intervals: usize, series: usize) -> DsWriter {
+        DsWriter {
+            out: header(),
+            dir: Vec::new(),
+            blocks: 0,
+            pending: Vec::new(),
+            pending_iv: 0,
+            span: None,
+            limits: (intervals, series),
+        }
+    }
+
     /// Adds the next series (after the previous one in label order).
     pub(crate) fn push(&mut self, s: DsSeries) {
         let (lo, hi) = (s.first.t, last_t(&s));
         self.span = Some(self.span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
         self.pending_iv += s.iv.len();
         self.pending.push(s);
-        if self.pending_iv >= BLOCK_INTERVALS || self.pending.len() >= BLOCK_SERIES {
+        if self.pending_iv >= self.limits.0 || self.pending.len() >= self.limits.1 {
             self.flush();
         }
     }

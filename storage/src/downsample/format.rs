@@ -116,10 +116,17 @@ pub(super) fn body_of(series: &[DsSeries]) -> (u8, Vec<u8>) {
 
 /// The series as a single-body file (version 4, or 2), as versions
 /// before 5 wrote it.
-#[cfg(test)]
 pub(super) fn encode_single(series: &[DsSeries]) -> Vec<u8> {
     let (v, body) = body_of(series);
     seal(v, &body)
+}
+
+/// A `downsampled` file of any version rewritten as version 4, which a
+/// partition decodes whole at open (tests compare that path with
+/// version 5's).
+#[doc(hidden)]
+pub fn rewrite_as_version_4(file: &[u8]) -> Result<Vec<u8>, FormatError> {
+    Ok(encode_single(&decode(file)?))
 }
 
 /// Encodes the series (sorted by labels, each with intervals): version 5,

@@ -20,7 +20,7 @@ mod residuals;
 pub use blocks::{DsEntry, DsFile};
 pub(crate) use blocks::{DsCursor, DsEncoded, DsWriter, check, open_file};
 pub(crate) use format::FILE;
-pub use format::{FormatError, downsampled_bits, fuzz_downsampled};
+pub use format::{FormatError, downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
 pub use residuals::{COLUMNS, ColumnBits};
@@ -173,5 +173,7 @@ impl Downsampling<'_> {
     }
 }
 
+#[cfg(test)]
+mod blocks_tests;
 #[cfg(test)]
 mod tests;

@@ -340,7 +340,7 @@ fn denser_intervals_than_version_4_accepts_are_written_as_version_2() {
 /// The series of the frozen files in `storage/testdata/downsampled/`: a
 /// counter that resets, a two-decimal gauge, a gauge with thirds (stored
 /// as bit patterns), a day of 5m intervals each.
-fn fixture_series() -> Vec<DsSeries> {
+pub(super) fn fixture_series() -> Vec<DsSeries> {
     let day = |f: &dyn Fn(i64) -> f64| -> Vec<Sample> {
         (0..5760)
             .map(|k| Sample::new(1_700_006_400_000 + k * 15_000 + (k * 7) % 5 - 2, f(k)))
@@ -380,7 +380,7 @@ fn frozen_version_4_file_still_reads() {
 /// model, `benches/support/node.rs`: 30 % counters), `busy` (±3 ms jitter,
 /// counters by up to 5,000 a scrape, gauges a two-decimal random walk)
 /// or idle (aligned, gauges constant, counters by 0..=3).
-fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
+pub(super) fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         rng ^= rng << 13;
