@@ -231,7 +231,7 @@ impl DsFile {
     fn decoded(series: Vec<DsSeries>) -> DsFile {
         let entries: Vec<DsEntry> = series.iter().map(DsEntry::of).collect();
         let ivs: usize = series.iter().map(|s| s.iv.capacity()).sum();
-        let resident = entries_bytes(&entries)
+        let resident = entries_bytes(&entries, entries.capacity())
             + series.capacity() * std::mem::size_of::<DsSeries>()
             + ivs * std::mem::size_of::<Interval>();
         DsFile {
@@ -327,10 +327,11 @@ impl DsFile {
     }
 }
 
-/// Bytes of the entries with their labels; each distinct string once.
-fn entries_bytes(entries: &Vec<DsEntry>) -> usize {
+/// Bytes of the entries (room for `capacity`) with their labels; each
+/// distinct string once.
+fn entries_bytes(entries: &[DsEntry], capacity: usize) -> usize {
     let mut strings: HashMap<*const u8, usize> = HashMap::new();
-    let mut n = entries.capacity() * std::mem::size_of::<DsEntry>();
+    let mut n = capacity * std::mem::size_of::<DsEntry>();
     for e in entries {
         n += 16 + e.labels.len() * std::mem::size_of::<Label>();
         for l in e.labels.iter() {
@@ -386,7 +387,7 @@ fn open_v5(bytes: PartBytes, crc_checked: bool, verify: bool) -> Result<DsFile, 
     }
     let raw = unpack(b[foot + 8], raw_len, &b[dir_start..foot], dir_start)?;
     let (entries, blocks) = parse_directory(&raw, dir_start)?;
-    let mut resident = entries_bytes(&entries)
+    let mut resident = entries_bytes(&entries, entries.capacity())
         + blocks.capacity() * std::mem::size_of::<(usize, usize, usize)>();
     if let PartBytes::Owned(v) = &bytes {
         resident += v.capacity();

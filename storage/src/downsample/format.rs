@@ -1,8 +1,9 @@
-//! The `downsampled` file of a partition: every downsampled series with
-//! its intervals. Version 4 (written) stores per series each column's
-//! residual against what the others imply (`residuals.rs`), bit-packed
-//! (`bitcolumn.rs`); versions 1, 2 and 3 are still read. Layout in
-//! `FORMAT.md` beside this file.
+//! The bodies of the `downsampled` file: every series with its
+//! intervals. Version 4 stores per series each column's residual against
+//! what the others imply (`residuals.rs`), bit-packed (`bitcolumn.rs`);
+//! it is the body of a version 5 block (`blocks.rs`), and files of
+//! versions 1 to 4 (one body each) are still read. Layout in `FORMAT.md`
+//! beside this file.
 
 use super::blocks::VERSION_5;
 use super::columns::{put_times, put_values, read_times, read_values};
