@@ -1,7 +1,8 @@
 //! Version 5 (`blocks.rs`): block sizes by their bytes, damage refused,
 //! the frozen file, series decoded on demand.
 
-use super::blocks::{DsCursor, DsFile, DsWriter, fuzz_unverified};
+use super::blocks::DsWriter;
+use super::reader::{DsCursor, DsFile, fuzz_unverified};
 use super::format::{decode, encode, encode_single};
 use super::interval::DsSeries;
 use super::tests::{fixture_series, node_day};

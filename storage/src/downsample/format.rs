@@ -296,7 +296,7 @@ impl<'a> Cur<'a> {
 /// (`blocks.rs`).
 pub(super) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     if b.get(..4) == Some(&MAGIC[..]) && b.get(4) == Some(&super::blocks::VERSION_5) {
-        return super::blocks::decode_all(b);
+        return super::reader::decode_all(b);
     }
     let body_end = b
         .len()
@@ -566,7 +566,7 @@ pub fn fuzz_downsampled(bytes: &[u8]) {
     round_trip(bytes);
     if let Some((&v, body)) = bytes.split_first() {
         match v % VERSION_5 {
-            4 => super::blocks::fuzz_unverified(body),
+            4 => super::reader::fuzz_unverified(body),
             k => round_trip(&seal(VERSION_1 + k, body)),
         }
     }

@@ -12,13 +12,15 @@
 
 mod bitcolumn;
 mod blocks;
+mod reader;
 mod columns;
 mod format;
 mod interval;
 mod residuals;
 
-pub use blocks::{DsEntry, DsFile};
-pub(crate) use blocks::{DsCursor, DsEncoded, DsWriter, check, open_file};
+pub(crate) use blocks::{DsEncoded, DsWriter};
+pub use reader::{DsEntry, DsFile};
+pub(crate) use reader::{DsCursor, check, open_file};
 pub(crate) use format::FILE;
 pub use format::{FormatError, downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
 pub use interval::{DsSeries, Interval, ReadAs};
