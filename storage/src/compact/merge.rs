@@ -97,9 +97,7 @@ pub(crate) fn merge(
         }
         let mut blocks = Vec::with_capacity(sources.ds.len());
         for &(pi, i) in &sources.ds {
-            let s = cursors[pi]
-                .series(i)
-                .map_err(|e| damaged(&inputs[pi], e))?;
+            let s = cursors[pi].series(i).map_err(|e| damaged(&inputs[pi], e))?;
             blocks.push(s.clone());
         }
         blocks.sort_by_key(|d| d.first.t);

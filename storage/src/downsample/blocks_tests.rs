@@ -2,9 +2,9 @@
 //! the frozen file, series decoded on demand.
 
 use super::blocks::DsWriter;
-use super::reader::{DsCursor, DsFile, fuzz_unverified};
 use super::format::{decode, encode, encode_single};
 use super::interval::DsSeries;
+use super::reader::{DsCursor, DsFile, fuzz_unverified};
 use super::tests::{fixture_series, node_day};
 use crate::part_bytes::PartBytes;
 
@@ -126,4 +126,3 @@ fn an_open_version_5_file_holds_its_directory_not_its_intervals() {
     assert!(lazy.resident_bytes() * 10 < whole.resident_bytes());
     assert_eq!(lazy.all().unwrap(), whole.all().unwrap());
 }
-

@@ -137,7 +137,8 @@ pub(super) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> 
     for s in series {
         w.push(s.clone());
     }
-    Ok(w.finish().map_or_else(super::blocks::empty_file, |e| e.bytes))
+    Ok(w.finish()
+        .map_or_else(super::blocks::empty_file, |e| e.bytes))
 }
 
 /// `body` zstd'd when that is smaller and within the reader's expansion

@@ -12,19 +12,19 @@
 
 mod bitcolumn;
 mod blocks;
-mod reader;
 mod columns;
 mod format;
 mod interval;
+mod reader;
 mod residuals;
 
 pub(crate) use blocks::{DsEncoded, DsWriter};
-pub use reader::{DsEntry, DsFile};
-pub(crate) use reader::{DsCursor, check, open_file};
 pub(crate) use format::FILE;
 pub use format::{FormatError, downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
+pub(crate) use reader::{DsCursor, check, open_file};
+pub use reader::{DsEntry, DsFile};
 pub use residuals::{COLUMNS, ColumnBits};
 
 use crate::model::labels::Labels;

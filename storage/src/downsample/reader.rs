@@ -157,8 +157,12 @@ impl DsFile {
             )
         })?;
         let want = self.entries.get(first..upto).unwrap_or_default();
-        if series.len() != want.len() || series.iter().zip(want).any(|(s, e)| DsEntry::of(s) != *e) {
-            return Err(err(start, format!("block {b} disagrees with the directory")));
+        if series.len() != want.len() || series.iter().zip(want).any(|(s, e)| DsEntry::of(s) != *e)
+        {
+            return Err(err(
+                start,
+                format!("block {b} disagrees with the directory"),
+            ));
         }
         Ok(series)
     }
@@ -221,7 +225,10 @@ fn open_v5(bytes: PartBytes, crc_checked: bool, verify: bool) -> Result<DsFile, 
         .checked_sub(dir_len)
         .filter(|&s| s >= HEADER)
         .ok_or_else(|| err(foot, "directory length out of bounds"))?;
-    let (stored, computed) = (u32_at(b, foot + 12), crc32fast::hash(&b[dir_start..foot + 12]));
+    let (stored, computed) = (
+        u32_at(b, foot + 12),
+        crc32fast::hash(&b[dir_start..foot + 12]),
+    );
     if verify && stored != computed {
         return Err(err(
             foot + 12,
@@ -424,6 +431,8 @@ pub(crate) fn open_file(
     #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&file) }?;
     let computed = crate::part_bytes::crc_of_file(&mut file, len - 4)?;
-    let checked = map.get(len - 4..).is_some_and(|c| c == computed.to_le_bytes());
+    let checked = map
+        .get(len - 4..)
+        .is_some_and(|c| c == computed.to_le_bytes());
     Ok((DsFile::open(PartBytes::Mapped(map), checked), len))
 }

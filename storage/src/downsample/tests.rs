@@ -1,6 +1,6 @@
+use super::format::{decode, encode};
 use super::interval::{DsSeries, ReadAs, coarsen, summarize, synthesize};
 use super::*;
-use super::format::{decode, encode};
 use crate::model::matcher::MatchOp;
 use proptest::prelude::*;
 

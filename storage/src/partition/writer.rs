@@ -69,8 +69,16 @@ impl Encoded {
             return self;
         };
         let raw = self.meta.chunks > 0;
-        self.meta.min_t = if raw { self.meta.min_t.min(ds.min_t) } else { ds.min_t };
-        self.meta.max_t = if raw { self.meta.max_t.max(ds.max_t) } else { ds.max_t };
+        self.meta.min_t = if raw {
+            self.meta.min_t.min(ds.min_t)
+        } else {
+            ds.min_t
+        };
+        self.meta.max_t = if raw {
+            self.meta.max_t.max(ds.max_t)
+        } else {
+            ds.max_t
+        };
         self.downsampled = Some(ds.bytes);
         self
     }
