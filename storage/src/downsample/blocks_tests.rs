@@ -2,9 +2,10 @@
 //! the frozen file, series decoded on demand.
 
 use super::blocks::DsWriter;
-use super::format::{decode, encode, encode_single};
+use super::file::{decode, encode, fuzz_unverified};
+use super::format::encode_single;
 use super::interval::DsSeries;
-use super::reader::{DsCursor, DsFile, fuzz_unverified};
+use super::reader::{DsCursor, DsFile};
 use super::tests::{fixture_series, node_day};
 use crate::part_bytes::PartBytes;
 

@@ -5,7 +5,6 @@
 //! versions 1 to 4 (one body each) are still read. Layout in `FORMAT.md`
 //! beside this file.
 
-use super::blocks::VERSION_5;
 use super::columns::{put_times, put_values, read_times, read_values};
 use super::interval::{DsSeries, Interval};
 use super::residuals::{self, Bases, ColumnBits};
@@ -19,7 +18,7 @@ use crate::model::sample::Sample;
 pub(crate) const FILE: &str = "downsampled";
 pub(super) const MAGIC: &[u8; 4] = b"HGDS";
 /// Version 1: each column of each series a sealed chunk.
-const VERSION_1: u8 = 1;
+pub(super) const VERSION_1: u8 = 1;
 /// Version 2: columns of many series grouped (`columns.rs`); written
 /// when version 4's density bound refuses a set of series.
 pub(super) const VERSION_2: u8 = 2;
@@ -122,25 +121,6 @@ pub(super) fn encode_single(series: &[DsSeries]) -> Vec<u8> {
     seal(v, &body)
 }
 
-/// A `downsampled` file of any version rewritten as version 4, which a
-/// partition decodes whole at open (tests compare that path with
-/// version 5's).
-#[doc(hidden)]
-pub fn rewrite_as_version_4(file: &[u8]) -> Result<Vec<u8>, FormatError> {
-    Ok(encode_single(&decode(file)?))
-}
-
-/// Encodes the series (sorted by labels, each with intervals): version 5,
-/// series in blocks (`blocks.rs`).
-pub(super) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> {
-    let mut w = super::blocks::DsWriter::default();
-    for s in series {
-        w.push(s.clone());
-    }
-    Ok(w.finish()
-        .map_or_else(super::blocks::empty_file, |e| e.bytes))
-}
-
 /// `body` zstd'd when that is smaller and within the reader's expansion
 /// bound: `(codec, stored bytes)`.
 pub(super) fn pack(body: &[u8]) -> (u8, std::borrow::Cow<'_, [u8]>) {
@@ -222,7 +202,7 @@ pub(super) fn encode_v2(series: &[DsSeries]) -> Vec<u8> {
 /// `None` when a series' first interval is not aligned or the intervals
 /// are denser than the reader accepts. Adds each column's bits to `acct`;
 /// returns the body and the bytes of the headers.
-fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, usize)> {
+pub(super) fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, usize)> {
     let mut body = Vec::new();
     put_uvarint(&mut body, series.len() as u64);
     let mut bits = BitWriter::with_capacity(series.len() * 8);
@@ -248,17 +228,6 @@ fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, u
     let heads = body.len();
     bits.copy_to(&mut body);
     (total <= MAX_INTERVALS_PER_BYTE.saturating_mul(body.len() as u64)).then_some((body, heads))
-}
-
-/// Where the bytes of a `downsampled` file go if written now: the file's
-/// bytes, the body's before zstd, the series headers' (labels, first
-/// sample, first interval), and each column's bits.
-#[doc(hidden)]
-pub fn downsampled_bits(file: &[u8]) -> Option<(usize, usize, usize, ColumnBits)> {
-    let series = decode(file).ok()?;
-    let mut acct = ColumnBits::default();
-    let (body, heads) = encode_bits(&series, &mut acct)?;
-    Some((encode(&series).ok()?.len(), body.len(), heads, acct))
 }
 
 pub(super) struct Cur<'a> {
@@ -291,14 +260,9 @@ impl<'a> Cur<'a> {
     }
 }
 
-/// Parses and checks `downsampled` bytes: header, checksums, and that
-/// the intervals are sorted, disjoint and aligned. Every series at once:
-/// tests, tools and old versions; a partition reads version 5 lazily
-/// (`blocks.rs`).
-pub(super) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
-    if b.get(..4) == Some(&MAGIC[..]) && b.get(4) == Some(&super::blocks::VERSION_5) {
-        return super::reader::decode_all(b);
-    }
+/// Parses and checks a file of versions 1 to 4: header, checksum, and
+/// that the intervals are sorted, disjoint and aligned.
+pub(super) fn decode_single(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     let body_end = b
         .len()
         .checked_sub(4)
@@ -556,27 +520,4 @@ fn intervals(
         });
     }
     Ok(iv)
-}
-
-/// Fuzz body for `fuzz/fuzz_targets/downsampled_decode.rs`: decoding
-/// never panics, and what decodes re-encodes to the same series; the
-/// bytes after the first are also sealed (a good checksum) as a body of
-/// the version the first byte names, so the body decoders see them.
-#[doc(hidden)]
-pub fn fuzz_downsampled(bytes: &[u8]) {
-    round_trip(bytes);
-    if let Some((&v, body)) = bytes.split_first() {
-        match v % VERSION_5 {
-            4 => super::reader::fuzz_unverified(body),
-            k => round_trip(&seal(VERSION_1 + k, body)),
-        }
-    }
-}
-
-fn round_trip(bytes: &[u8]) {
-    if let Ok(s) = decode(bytes)
-        && let Ok(b) = encode(&s)
-    {
-        assert_eq!(decode(&b).ok(), Some(s), "decoded series re-encode exactly");
-    }
 }

@@ -13,14 +13,16 @@
 mod bitcolumn;
 mod blocks;
 mod columns;
+mod file;
 mod format;
 mod interval;
 mod reader;
 mod residuals;
 
 pub(crate) use blocks::{DsEncoded, DsWriter};
+pub use file::{downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
 pub(crate) use format::FILE;
-pub use format::{FormatError, downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
+pub use format::FormatError;
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
 pub(crate) use reader::{DsCursor, check, open_file};

@@ -1,4 +1,4 @@
-use super::format::{decode, encode};
+use super::file::{decode, encode};
 use super::interval::{DsSeries, ReadAs, coarsen, summarize, synthesize};
 use super::*;
 use crate::model::matcher::MatchOp;
