@@ -36,6 +36,13 @@ serve() {
   echo "server on $1 not ready: $(tail -3 "$1.log")"; return 1
 }
 
+# rss WHEN: resident memory of both servers (pids[0] raw, pids[1] downsampled).
+rss() {
+  for i in 0 1; do
+    echo "server on the $([ "$i" = 0 ] && echo raw || echo downsampled) copy, $1: $(grep -E '^Vm(RSS|HWM)' "/proc/${pids[$i]}/status" | tr -s ' \t\n' ' ')"
+  done
+}
+
 # range_bytes DIR: bytes of the partitions of the DAYS − 7 oldest days, then
 # of the whole directory.
 range_bytes() {
@@ -84,9 +91,11 @@ print(f"hourglass compact: {user + sys_:.1f} CPU s ({samples / max(user + sys_, 
 PY
   serve "$work/raw" "$RAW_PORT"
   serve "$work/ds" "$DS_PORT"
+  rss "open"
   end_s=$(( ($(date +%s) / 86400 - 7) * 86400 ))
   python3 benches/downsample_compare.py "http://127.0.0.1:$RAW_PORT" "http://127.0.0.1:$DS_PORT" \
     "$(( end_s - (DAYS - 7) * 86400 ))" "$end_s" || echo "downsample_compare: FAILED"
+  rss "after the queries"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()

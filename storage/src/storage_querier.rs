@@ -125,7 +125,7 @@ impl StorageQuerier<'_> {
             .iter()
             .map(|p| p.select(matchers, mint, maxt))
             .collect();
-        let (mut ds, res) = downsample_read::select(parts, matchers, mint, maxt, read);
+        let (mut ds, res) = downsample_read::select(parts, matchers, mint, maxt, read)?;
         let mut hist_parts = Vec::new();
         for p in parts {
             let h = p

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hourglass_storage::compact::CompactOptions;
+use hourglass_storage::downsample::rewrite_as_version_4;
 use hourglass_storage::{
     Clock, DownsampleRule, Labels, MatchOp, Matcher, Options, Querier, ReadAs, Sample, Storage,
     WriteBatch,
@@ -255,13 +256,69 @@ fn deleting_a_downsampled_series_removes_its_intervals_at_compaction() {
         .into_iter()
         .find(|p| p.meta().hour_start_ms == T0)
         .unwrap();
-    assert!(!p.downsampled().is_empty());
+    assert!(!p.downsampled().entries().is_empty());
     assert!(
         p.downsampled()
+            .entries()
             .iter()
             .all(|s| s.labels.get("instance") != Some("h1")),
         "gone from the downsampled file"
     );
+}
+
+/// A downsampled day of many series, opened from disk, holds its
+/// directory in memory, not its intervals (`resident_bytes`, printed);
+/// reads through it answer exactly as the same file rewritten as
+/// version 4, which a partition decodes whole at open (the old path).
+#[test]
+fn a_downsampled_day_of_many_series_keeps_only_its_directory_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = T0 + (2 * 24 + 1) * H;
+    let st = Storage::open(dir.path(), opts(now)).unwrap();
+    fill(&st, 60, 2 * 24 + 1);
+    st.set_downsample_rules(vec![tier("node", DAY, RES)]);
+    st.compact(&days(), &mut |_| {}).unwrap();
+    let reads = [
+        ReadAs::Last,
+        ReadAs::Min,
+        ReadAs::Max,
+        ReadAs::Sum,
+        ReadAs::Avg,
+        ReadAs::Count,
+        ReadAs::Counter,
+    ];
+    let answers = |st: &Storage| -> Vec<(Model, Option<i64>)> {
+        reads
+            .iter()
+            .map(|&r| dump_as(st, r, T0 - H, T0 + DAY + H))
+            .collect()
+    };
+    let first_day = |st: &Storage| {
+        st.partitions()
+            .into_iter()
+            .find(|p| p.meta().hour_start_ms == T0)
+            .unwrap()
+    };
+    let lazy = answers(&st);
+    let p = first_day(&st);
+    let file = p.downsampled();
+    let (n, resident) = (file.entries().len(), file.resident_bytes());
+    let intervals: usize = file.all().unwrap().iter().map(|s| s.iv.len()).sum();
+    let path = p.dir().join("downsampled");
+    drop(p);
+    st.close().unwrap();
+    let v4 = rewrite_as_version_4(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::write(&path, v4).unwrap();
+    let st = Storage::open(dir.path(), opts(now)).unwrap();
+    let whole = first_day(&st).downsampled().resident_bytes();
+    println!(
+        "{n} downsampled series, {intervals} intervals: {resident} B in memory ({} B a series); decoded at open {whole} B",
+        resident / n
+    );
+    assert_eq!(n, 120, "the node job's series");
+    assert!(resident < n * 400, "{resident} B for {n} series");
+    assert!(resident * 10 < whole, "{resident} B against {whole} B");
+    assert_eq!(answers(&st), lazy);
 }
 
 /// The clock of the crash tests: the end of `faulty_build`'s hours.

@@ -14,9 +14,9 @@ impl RewriteStep for Downsampling<'_> {
         let m = p.meta();
         let end = m.hour_start_ms.saturating_add(m.span_ms);
         p.series().any(|(l, _)| self.past(l, m.span_ms, end, 0))
-            || p.downsampled().iter().any(|s| {
-                let finest = s.iv.iter().map(|i| i.res).min().unwrap_or(i64::MAX);
-                self.past(&s.labels, m.span_ms, end, finest)
+            || p.downsampled().entries().iter().any(|e| {
+                let finest = if e.res_max > 0 { e.res_min } else { i64::MAX };
+                self.past(&e.labels, m.span_ms, end, finest)
             })
     }
 

@@ -5,7 +5,8 @@
 
 use super::rewrite::{RewriteStep, apply_all, apply_all_histograms};
 use crate::chunk;
-use crate::downsample::{DsSeries, join};
+use crate::downsample::{DsCursor, DsEncoded, DsSeries, DsWriter, join};
+use crate::downsample_read::damaged;
 use crate::error::StorageError;
 use crate::model::labels::Labels;
 use crate::model::sample::Sample;
@@ -27,15 +28,16 @@ pub struct MergeCounts {
     pub samples_out: u64,
 }
 
-/// What a merge produces: raw series and downsampled series.
-pub(crate) type Merged = (Vec<PartSeries>, Vec<DsSeries>, MergeCounts);
+/// What a merge produces: raw series and the encoded downsampled file
+/// (streamed: one block of series decoded at a time).
+pub(crate) type Merged = (Vec<PartSeries>, Option<DsEncoded>, MergeCounts);
 
-/// Where a series comes from: raw series `(input, index)` and
-/// downsampled blocks.
+/// Where a series comes from: raw series and downsampled series, each
+/// `(input, index)`.
 #[derive(Default)]
-struct Sources<'a> {
+struct Sources {
     raw: Vec<(usize, usize)>,
-    ds: Vec<&'a DsSeries>,
+    ds: Vec<(usize, usize)>,
 }
 
 /// Merges `inputs` series by series into the span `(start, span_ms)`;
@@ -46,20 +48,25 @@ pub(crate) fn merge(
     span: (i64, i64),
     stop: &AtomicBool,
 ) -> Result<Merged, StorageError> {
-    let mut by: BTreeMap<&Labels, Sources<'_>> = BTreeMap::new();
+    let mut by: BTreeMap<&Labels, Sources> = BTreeMap::new();
     for (pi, p) in inputs.iter().enumerate() {
         for si in 0..p.series_count() {
             if let Some((labels, _)) = p.series_at(si) {
                 by.entry(labels).or_default().raw.push((pi, si));
             }
         }
-        for d in p.downsampled() {
-            by.entry(&d.labels).or_default().ds.push(d);
+        for (i, e) in p.downsampled().entries().iter().enumerate() {
+            by.entry(&e.labels).or_default().ds.push((pi, i));
         }
     }
+    // Series come in label order, so each input's blocks are decoded once.
+    let mut cursors: Vec<DsCursor<'_>> = inputs
+        .iter()
+        .map(|p| DsCursor::new(p.downsampled()))
+        .collect();
+    let mut writer = DsWriter::default();
     let mut counts = MergeCounts::default();
     let mut out = Vec::with_capacity(by.len());
-    let mut out_ds = Vec::new();
     let mut samples: Vec<Sample> = Vec::new();
     for (labels, sources) in by {
         if stop.load(Ordering::Relaxed) {
@@ -94,17 +101,23 @@ pub(crate) fn merge(
             histograms.sort_by_key(|h| h.0);
             histograms.dedup_by_key(|h| h.0);
         }
-        let mut blocks = sources.ds;
+        let mut blocks = Vec::with_capacity(sources.ds.len());
+        for &(pi, i) in &sources.ds {
+            let s = cursors[pi].series(i).map_err(|e| damaged(&inputs[pi], e))?;
+            blocks.push(s.clone());
+        }
         blocks.sort_by_key(|d| d.first.t);
         let mut ds: Option<DsSeries> = None;
         for b in blocks {
             match ds.as_mut() {
-                Some(a) => join(a, b.clone()),
-                None => ds = Some(b.clone()),
+                Some(a) => join(a, b),
+                None => ds = Some(b),
             }
         }
         apply_all(steps, labels, span, &mut samples, &mut ds);
-        out_ds.extend(ds);
+        if let Some(d) = ds {
+            writer.push(d);
+        }
         apply_all_histograms(steps, labels, &mut histograms);
         if samples.is_empty() && histograms.is_empty() {
             continue;
@@ -118,5 +131,5 @@ pub(crate) fn merge(
             histograms,
         });
     }
-    Ok((out, out_ds, counts))
+    Ok((out, writer.finish(), counts))
 }

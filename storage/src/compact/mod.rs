@@ -117,10 +117,10 @@ pub(crate) fn compact_group(
 ) -> Result<(Option<Arc<Partition>>, CompactStats), StorageError> {
     let t0 = std::time::Instant::now();
     let (series, ds, counts) = merge::merge(&g.inputs, steps, (g.start_ms, g.span_ms), stop)?;
-    let enc = if series.is_empty() && ds.is_empty() {
+    let enc = if series.is_empty() && ds.is_none() {
         None
     } else {
-        Some(encode(g.start_ms, g.span_ms, g.level, series, source_label)?.with_downsampled(&ds)?)
+        Some(encode(g.start_ms, g.span_ms, g.level, series, source_label)?.with_downsampled(ds))
     };
     let name = free_name(fs, parts, &g.base_name());
     let out = swap::swap(

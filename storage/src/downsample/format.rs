@@ -1,8 +1,9 @@
-//! The `downsampled` file of a partition: every downsampled series with
-//! its intervals. Version 4 (written) stores per series each column's
-//! residual against what the others imply (`residuals.rs`), bit-packed
-//! (`bitcolumn.rs`); versions 1, 2 and 3 are still read. Layout in
-//! `FORMAT.md` beside this file.
+//! The bodies of the `downsampled` file: every series with its
+//! intervals. Version 4 stores per series each column's residual against
+//! what the others imply (`residuals.rs`), bit-packed (`bitcolumn.rs`);
+//! it is the body of a version 5 block (`blocks.rs`), and files of
+//! versions 1 to 4 (one body each) are still read. Layout in `FORMAT.md`
+//! beside this file.
 
 use super::columns::{put_times, put_values, read_times, read_values};
 use super::interval::{DsSeries, Interval};
@@ -15,32 +16,32 @@ use crate::model::sample::Sample;
 
 /// File name inside a partition directory.
 pub(crate) const FILE: &str = "downsampled";
-const MAGIC: &[u8; 4] = b"HGDS";
+pub(super) const MAGIC: &[u8; 4] = b"HGDS";
 /// Version 1: each column of each series a sealed chunk.
-const VERSION_1: u8 = 1;
+pub(super) const VERSION_1: u8 = 1;
 /// Version 2: columns of many series grouped (`columns.rs`); written
 /// when version 4's density bound refuses a set of series.
-const VERSION_2: u8 = 2;
+pub(super) const VERSION_2: u8 = 2;
 /// Version 3: per series, residual columns bit-packed (`residuals.rs`);
 /// read only.
 const VERSION_3: u8 = 3;
 /// Version 4: version 3's layout with more ways to pack a column and
-/// better-predicted sums and increases.
-const VERSION: u8 = 4;
+/// better-predicted sums and increases; the body of a version 5 block.
+pub(super) const VERSION_4: u8 = 4;
 /// Most intervals a version 3 or 4 body holds per byte: its reader's
 /// bound on what a damaged count can make it allocate (an idle series'
 /// intervals cost no bits at all). Denser sets of series are written as
 /// version 2.
 const MAX_INTERVALS_PER_BYTE: u64 = 32;
-const CODEC_NONE: u8 = 0;
+pub(super) const CODEC_NONE: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 /// Series flag: the series never drops, so `max` equals `last` and the
 /// increase is the difference of consecutive `last`s.
 const MONOTONE: u8 = 1;
 /// Most series, labels per series, and decompressed bytes accepted.
 const MAX_SERIES: u64 = 10_000_000;
-const MAX_LABELS: u64 = 1_000;
-const MAX_RAW: usize = 1 << 30;
+pub(super) const MAX_LABELS: u64 = 1_000;
+pub(super) const MAX_RAW: usize = 1 << 30;
 /// Most a zstd body may expand (more is written uncompressed).
 const MAX_RATIO: usize = 1024;
 /// zstd level for the body: cold data, written once by compaction.
@@ -56,7 +57,7 @@ pub struct FormatError {
     pub reason: String,
 }
 
-fn err(offset: usize, reason: impl Into<String>) -> FormatError {
+pub(super) fn err(offset: usize, reason: impl Into<String>) -> FormatError {
     FormatError {
         offset,
         reason: reason.into(),
@@ -93,7 +94,7 @@ fn columns(s: &DsSeries, mono: bool) -> Vec<Vec<f64>> {
     cols
 }
 
-fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
+pub(super) fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
     put_uvarint(body, labels.len() as u64);
     for l in labels.iter() {
         for x in [&*l.name, &*l.value] {
@@ -103,31 +104,65 @@ fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
     }
 }
 
-/// Encodes the series (sorted by labels, each with intervals): version 4
-/// (version 2 when its density bound refuses them), the body zstd'd when
-/// that is smaller.
-pub(crate) fn encode(series: &[DsSeries]) -> Result<Vec<u8>, chunk::ChunkError> {
+/// Encodes the series (sorted by labels, each with intervals) as one
+/// body: version 4, or version 2 when its density bound refuses them.
+pub(super) fn body_of(series: &[DsSeries]) -> (u8, Vec<u8>) {
     let mut acct = ColumnBits::default();
-    Ok(match encode_bits(series, &mut acct) {
-        Some((body, _)) => seal(VERSION, &body),
-        None => seal(VERSION_2, &encode_v2(series)),
-    })
+    match encode_bits(series, &mut acct) {
+        Some((body, _)) => (VERSION_4, body),
+        None => (VERSION_2, encode_v2(series)),
+    }
+}
+
+/// The series as a single-body file (version 4, or 2), as versions
+/// before 5 wrote it.
+pub(super) fn encode_single(series: &[DsSeries]) -> Vec<u8> {
+    let (v, body) = body_of(series);
+    seal(v, &body)
+}
+
+/// `body` zstd'd when that is smaller and within the reader's expansion
+/// bound: `(codec, stored bytes)`.
+pub(super) fn pack(body: &[u8]) -> (u8, std::borrow::Cow<'_, [u8]>) {
+    let packed = zstd::bulk::compress(body, ZSTD_LEVEL)
+        .ok()
+        .filter(|z| z.len() < body.len() && body.len() <= z.len().saturating_mul(MAX_RATIO));
+    match packed {
+        Some(z) => (CODEC_ZSTD, z.into()),
+        None => (CODEC_NONE, body.into()),
+    }
+}
+
+/// The body of `stored` bytes packed with `codec` (at byte `at`), which
+/// must expand to exactly `raw_len` bytes.
+pub(super) fn unpack(
+    codec: u8,
+    raw_len: usize,
+    stored: &[u8],
+    at: usize,
+) -> Result<std::borrow::Cow<'_, [u8]>, FormatError> {
+    match codec {
+        CODEC_NONE if stored.len() == raw_len => Ok(stored.into()),
+        CODEC_ZSTD if raw_len <= MAX_RAW && raw_len <= stored.len().saturating_mul(MAX_RATIO) => {
+            let z = zstd::bulk::decompress(stored, raw_len)
+                .map_err(|e| err(at, format!("zstd: {e}")))?;
+            if z.len() != raw_len {
+                return Err(err(at, "body length differs from the header"));
+            }
+            Ok(z.into())
+        }
+        _ => Err(err(at, "bad codec or body length")),
+    }
 }
 
 /// Header, the body (zstd'd when smaller), checksum.
 pub(super) fn seal(version: u8, body: &[u8]) -> Vec<u8> {
-    let packed = zstd::bulk::compress(body, ZSTD_LEVEL)
-        .ok()
-        .filter(|z| z.len() < body.len() && body.len() <= z.len().saturating_mul(MAX_RATIO));
-    let (codec, stored) = match &packed {
-        Some(z) => (CODEC_ZSTD, z.as_slice()),
-        None => (CODEC_NONE, body),
-    };
+    let (codec, stored) = pack(body);
     let mut out = Vec::with_capacity(stored.len() + 16);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[version, codec, 0, 0]);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(stored);
+    out.extend_from_slice(&stored);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -167,7 +202,7 @@ pub(super) fn encode_v2(series: &[DsSeries]) -> Vec<u8> {
 /// `None` when a series' first interval is not aligned or the intervals
 /// are denser than the reader accepts. Adds each column's bits to `acct`;
 /// returns the body and the bytes of the headers.
-fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, usize)> {
+pub(super) fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, usize)> {
     let mut body = Vec::new();
     put_uvarint(&mut body, series.len() as u64);
     let mut bits = BitWriter::with_capacity(series.len() * 8);
@@ -195,31 +230,20 @@ fn encode_bits(series: &[DsSeries], acct: &mut ColumnBits) -> Option<(Vec<u8>, u
     (total <= MAX_INTERVALS_PER_BYTE.saturating_mul(body.len() as u64)).then_some((body, heads))
 }
 
-/// Where the bytes of a `downsampled` file go if written now: the file's
-/// bytes, the body's before zstd, the series headers' (labels, first
-/// sample, first interval), and each column's bits.
-#[doc(hidden)]
-pub fn downsampled_bits(file: &[u8]) -> Option<(usize, usize, usize, ColumnBits)> {
-    let series = decode(file).ok()?;
-    let mut acct = ColumnBits::default();
-    let (body, heads) = encode_bits(&series, &mut acct)?;
-    Some((encode(&series).ok()?.len(), body.len(), heads, acct))
-}
-
-struct Cur<'a> {
-    b: &'a [u8],
-    pos: usize,
+pub(super) struct Cur<'a> {
+    pub(super) b: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl<'a> Cur<'a> {
-    fn uvarint(&mut self) -> Result<u64, FormatError> {
+    pub(super) fn uvarint(&mut self) -> Result<u64, FormatError> {
         let at = self.pos;
         read_uvarint(self.b, &mut self.pos).map_err(|e| match e {
             VarintError::Truncated => err(at, "ends early"),
             VarintError::Overflow => err(at, "varint overflow"),
         })
     }
-    fn bytes(&mut self, n: u64) -> Result<&'a [u8], FormatError> {
+    pub(super) fn bytes(&mut self, n: u64) -> Result<&'a [u8], FormatError> {
         let at = self.pos;
         let n = usize::try_from(n).map_err(|_| err(at, "length too large"))?;
         let s = self
@@ -229,23 +253,22 @@ impl<'a> Cur<'a> {
         self.pos += n;
         Ok(s)
     }
-    fn string(&mut self) -> Result<&'a str, FormatError> {
+    pub(super) fn string(&mut self) -> Result<&'a str, FormatError> {
         let at = self.pos;
         let n = self.uvarint()?;
         std::str::from_utf8(self.bytes(n)?).map_err(|_| err(at, "label is not UTF-8"))
     }
 }
 
-/// Parses and checks `downsampled` bytes: header, checksum, every
-/// column's own checksum, and that the intervals are sorted, disjoint and
-/// aligned.
-pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
+/// Parses and checks a file of versions 1 to 4: header, checksum, and
+/// that the intervals are sorted, disjoint and aligned.
+pub(super) fn decode_single(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
     let body_end = b
         .len()
         .checked_sub(4)
         .filter(|&n| n >= 12)
         .ok_or_else(|| err(0, "too short"))?;
-    if &b[..4] != MAGIC || !(VERSION_1..=VERSION).contains(&b[4]) {
+    if &b[..4] != MAGIC || !(VERSION_1..=VERSION_4).contains(&b[4]) {
         return Err(err(0, "bad magic or version"));
     }
     let mut crc = [0u8; 4];
@@ -258,29 +281,22 @@ pub(crate) fn decode(b: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
         ));
     }
     let raw_len = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
-    let stored = &b[12..body_end];
-    let body: std::borrow::Cow<'_, [u8]> = match b[5] {
-        CODEC_NONE if stored.len() == raw_len => stored.into(),
-        CODEC_ZSTD if raw_len <= MAX_RAW && raw_len <= stored.len().saturating_mul(MAX_RATIO) => {
-            let z = zstd::bulk::decompress(stored, raw_len)
-                .map_err(|e| err(12, format!("zstd: {e}")))?;
-            if z.len() != raw_len {
-                return Err(err(12, "body length differs from the header"));
-            }
-            z.into()
-        }
-        _ => return Err(err(5, "bad codec or body length")),
-    };
-    let mut c = Cur { b: &body, pos: 0 };
+    let body = unpack(b[5], raw_len, &b[12..body_end], 12)?;
+    parse_body(b[4], &body)
+}
+
+/// Parses a whole body of `version` (1 to 4).
+pub(super) fn parse_body(version: u8, body: &[u8]) -> Result<Vec<DsSeries>, FormatError> {
+    let mut c = Cur { b: body, pos: 0 };
     let n = c.uvarint()?;
     if n > MAX_SERIES {
         return Err(err(0, "too many series"));
     }
-    let out = match b[4] {
+    let out = match version {
         VERSION_1 => body_v1(&mut c, n)?,
         VERSION_2 => body_v2(&mut c, n)?,
-        v @ (VERSION_3 | VERSION) => body_bits(&mut c, n, v)?,
-        _ => return Err(err(4, "bad version")),
+        v @ (VERSION_3 | VERSION_4) => body_bits(&mut c, n, v)?,
+        _ => return Err(err(0, "bad version")),
     };
     if c.pos != body.len() {
         return Err(err(c.pos, "trailing bytes"));
@@ -504,24 +520,4 @@ fn intervals(
         });
     }
     Ok(iv)
-}
-
-/// Fuzz body for `fuzz/fuzz_targets/downsampled_decode.rs`: decoding
-/// never panics, and what decodes re-encodes to the same series; the
-/// bytes after the first are also sealed (a good checksum) as a body of
-/// the version the first byte names, so the body decoders see them.
-#[doc(hidden)]
-pub fn fuzz_downsampled(bytes: &[u8]) {
-    round_trip(bytes);
-    if let Some((&v, body)) = bytes.split_first() {
-        round_trip(&seal(VERSION_1 + v % VERSION, body));
-    }
-}
-
-fn round_trip(bytes: &[u8]) {
-    if let Ok(s) = decode(bytes)
-        && let Ok(b) = encode(&s)
-    {
-        assert_eq!(decode(&b).ok(), Some(s), "decoded series re-encode exactly");
-    }
 }

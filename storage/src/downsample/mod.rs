@@ -11,15 +11,22 @@
 //! is `compact/downsample_step.rs`, the reading `downsample_read.rs`.
 
 mod bitcolumn;
+mod blocks;
 mod columns;
+mod file;
 mod format;
 mod interval;
+mod reader;
 mod residuals;
 
-pub(crate) use format::{FILE, decode, encode};
-pub use format::{FormatError, downsampled_bits, fuzz_downsampled};
+pub(crate) use blocks::{DsEncoded, DsWriter};
+pub use file::{downsampled_bits, fuzz_downsampled, rewrite_as_version_4};
+pub(crate) use format::FILE;
+pub use format::FormatError;
 pub use interval::{DsSeries, Interval, ReadAs};
 pub(crate) use interval::{join, synthesize};
+pub(crate) use reader::{DsCursor, check, open_file};
+pub use reader::{DsEntry, DsFile};
 pub use residuals::{COLUMNS, ColumnBits};
 
 use crate::model::labels::Labels;
@@ -170,5 +177,7 @@ impl Downsampling<'_> {
     }
 }
 
+#[cfg(test)]
+mod blocks_tests;
 #[cfg(test)]
 mod tests;

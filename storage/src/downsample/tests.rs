@@ -1,3 +1,4 @@
+use super::file::{decode, encode};
 use super::interval::{DsSeries, ReadAs, coarsen, summarize, synthesize};
 use super::*;
 use crate::model::matcher::MatchOp;
@@ -217,9 +218,12 @@ proptest! {
         prop_assert_eq!(decode(&v1).unwrap(), all.clone());
         let v2 = super::format::seal(2, &super::format::encode_v2(&all));
         prop_assert_eq!(decode(&v2).unwrap(), all.clone());
-        let v4 = encode(&all).unwrap();
+        let v4 = super::format::encode_single(&all);
         prop_assert_eq!(v4[4], 4);
-        prop_assert_eq!(decode(&v4).unwrap(), all);
+        prop_assert_eq!(decode(&v4).unwrap(), all.clone());
+        let v5 = encode(&all).unwrap();
+        prop_assert_eq!(v5[4], 5);
+        prop_assert_eq!(decode(&v5).unwrap(), all);
     }
 
     /// Values with no decimal form (thirds, NaN, infinities, -0.0) and
@@ -245,8 +249,12 @@ proptest! {
                 _ => i.max = f64::NAN,
             }
         }
-        let b = encode(std::slice::from_ref(&s)).unwrap();
+        let b = super::format::encode_single(std::slice::from_ref(&s));
         prop_assert_eq!(b[4], 4);
+        prop_assert_eq!(decode(&b).unwrap(), vec![s.clone()]);
+        fuzz_downsampled(&b);
+        let b = encode(std::slice::from_ref(&s)).unwrap();
+        prop_assert_eq!(b[4], 5);
         prop_assert_eq!(decode(&b).unwrap(), vec![s]);
         fuzz_downsampled(&b);
     }
@@ -266,7 +274,7 @@ proptest! {
         let all: Vec<DsSeries> = raws.iter().enumerate()
             .filter_map(|(k, r)| series(&format!("m{k}"), r, 300_000))
             .collect();
-        let good = encode(&all).unwrap();
+        let good = super::format::encode_single(&all);
         let raw_len = u32::from_le_bytes([good[8], good[9], good[10], good[11]]) as usize;
         let mut body = if good[5] == 1 {
             zstd::bulk::decompress(&good[12..good.len() - 4], raw_len).unwrap()
@@ -320,15 +328,19 @@ fn denser_intervals_than_version_4_accepts_are_written_as_version_2() {
     // with no bits, more than 32 a byte of body.
     let raw: Vec<Sample> = (0..14_400).map(|k| Sample::new(k * 60_000, 1.0)).collect();
     let s = series("dense", &raw, 60_000).unwrap();
-    let b = encode(std::slice::from_ref(&s)).unwrap();
+    let b = super::format::encode_single(std::slice::from_ref(&s));
     assert_eq!(b[4], 2);
+    assert_eq!(decode(&b).unwrap(), vec![s.clone()]);
+    // Version 5 holds it in a block of body version 2.
+    let b = encode(std::slice::from_ref(&s)).unwrap();
+    assert_eq!((b[4], b[9]), (5, 2));
     assert_eq!(decode(&b).unwrap(), vec![s]);
 }
 
 /// The series of the frozen files in `storage/testdata/downsampled/`: a
 /// counter that resets, a two-decimal gauge, a gauge with thirds (stored
 /// as bit patterns), a day of 5m intervals each.
-fn fixture_series() -> Vec<DsSeries> {
+pub(super) fn fixture_series() -> Vec<DsSeries> {
     let day = |f: &dyn Fn(i64) -> f64| -> Vec<Sample> {
         (0..5760)
             .map(|k| Sample::new(1_700_006_400_000 + k * 15_000 + (k * 7) % 5 - 2, f(k)))
@@ -368,7 +380,7 @@ fn frozen_version_4_file_still_reads() {
 /// model, `benches/support/node.rs`: 30 % counters), `busy` (±3 ms jitter,
 /// counters by up to 5,000 a scrape, gauges a two-decimal random walk)
 /// or idle (aligned, gauges constant, counters by 0..=3).
-fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
+pub(super) fn node_day(n: usize, busy: bool) -> Vec<DsSeries> {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         rng ^= rng << 13;

@@ -87,7 +87,7 @@ pub fn check(dir: &Path) -> PartitionCheck {
     let ds = crate::downsample::FILE;
     if dir.join(ds).exists()
         && let Some(b) = read(&mut c, dir, ds)
-        && let Err(e) = crate::downsample::decode(&b)
+        && let Err(e) = crate::downsample::check(&b)
     {
         c.problem(ds, e.offset as u64, e.reason);
     }

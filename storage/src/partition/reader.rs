@@ -10,7 +10,7 @@ use super::writer::{
 };
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
-use crate::downsample::DsSeries;
+use crate::downsample::DsFile;
 use crate::encoding::unzigzag;
 use crate::histogram_iter::HistPiece;
 use crate::index::MemPostings;
@@ -39,8 +39,9 @@ pub struct Partition {
     bytes: u64,
     series: SeriesTable,
     postings: MemPostings<SeriesOrd>,
-    /// Downsampled series (`downsampled` file), sorted by labels.
-    downsampled: Vec<DsSeries>,
+    /// Downsampled series (`downsampled` file): its directory, the
+    /// series decoded when read.
+    downsampled: DsFile,
 }
 
 fn io(dir: &Path) -> impl Fn(std::io::Error) -> PartitionError + '_ {
@@ -114,12 +115,11 @@ impl Partition {
         let (series, postings) = parse_index(&dname, &meta, &index, body)?;
         let ds_path = dir.join(crate::downsample::FILE);
         let (downsampled, ds_len) = if fs.exists(&ds_path) {
-            let b = fs.read(&ds_path).map_err(io(&dir))?;
-            let d = crate::downsample::decode(&b)
-                .map_err(|e| corrupt(crate::downsample::FILE, e.offset, e.reason.clone()))?;
-            (d, b.len())
+            let (d, len) = crate::downsample::open_file(fs, &ds_path).map_err(io(&dir))?;
+            let d = d.map_err(|e| corrupt(crate::downsample::FILE, e.offset, e.reason.clone()))?;
+            (d, len)
         } else {
-            (Vec::new(), 0)
+            (DsFile::default(), 0)
         };
 
         Ok(Partition {
@@ -159,8 +159,10 @@ impl Partition {
         });
         let ds = self
             .downsampled
+            .entries()
             .iter()
-            .filter_map(|s| Some((&s.labels, s.first.t, s.iv.last()?.last_t)));
+            .filter(|e| e.res_max > 0)
+            .map(|e| (&e.labels, e.first_t, e.last_t));
         raw.chain(ds)
     }
 
@@ -182,8 +184,9 @@ impl Partition {
         Ok((a, histogram_bytes))
     }
 
-    /// Its downsampled series, sorted by labels.
-    pub fn downsampled(&self) -> &[DsSeries] {
+    /// Its downsampled series: the directory in memory, each series
+    /// decoded when read.
+    pub fn downsampled(&self) -> &DsFile {
         &self.downsampled
     }
 

@@ -62,32 +62,25 @@ pub(crate) struct Encoded {
 }
 
 impl Encoded {
-    /// Adds downsampled series (sorted by labels); `meta.json`'s time
-    /// range grows to cover them.
-    pub(crate) fn with_downsampled(
-        mut self,
-        ds: &[crate::downsample::DsSeries],
-    ) -> Result<Encoded, PartitionError> {
-        if ds.is_empty() {
-            return Ok(self);
-        }
-        let bytes = crate::downsample::encode(ds).map_err(|e| PartitionError::Corrupt {
-            dir: hour_name(self.meta.hour_start_ms),
-            file: crate::downsample::FILE,
-            offset: 0,
-            reason: e.to_string(),
-        })?;
+    /// Adds the `downsampled` file (`crate::downsample::DsWriter`);
+    /// `meta.json`'s time range grows to cover its series.
+    pub(crate) fn with_downsampled(mut self, ds: Option<crate::downsample::DsEncoded>) -> Encoded {
+        let Some(ds) = ds else {
+            return self;
+        };
         let raw = self.meta.chunks > 0;
-        let lo = ds.iter().map(|s| s.first.t).min().unwrap_or(i64::MAX);
-        let hi = ds
-            .iter()
-            .filter_map(|s| s.iv.last().map(|i| i.last_t))
-            .max()
-            .unwrap_or(i64::MIN);
-        self.meta.min_t = if raw { self.meta.min_t.min(lo) } else { lo };
-        self.meta.max_t = if raw { self.meta.max_t.max(hi) } else { hi };
-        self.downsampled = Some(bytes);
-        Ok(self)
+        self.meta.min_t = if raw {
+            self.meta.min_t.min(ds.min_t)
+        } else {
+            ds.min_t
+        };
+        self.meta.max_t = if raw {
+            self.meta.max_t.max(ds.max_t)
+        } else {
+            ds.max_t
+        };
+        self.downsampled = Some(ds.bytes);
+        self
     }
 }
 
