@@ -68,7 +68,9 @@ fn hourly_partitions_of_the_same_series_share_their_label_sets() {
     o.head.ooo_window_ms = 60_000;
     let st = Storage::open(dir.path(), o).unwrap();
     let mut draw = Steps(7);
-    let mut hosts: Vec<_> = (0..HOSTS).map(|h| host_series(h, Profile::Node, &mut draw)).collect();
+    let mut hosts: Vec<_> = (0..HOSTS)
+        .map(|h| host_series(h, Profile::Node, &mut draw))
+        .collect();
     let labels: Vec<Vec<Labels>> = hosts
         .iter()
         .map(|h| {
