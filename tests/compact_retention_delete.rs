@@ -87,6 +87,7 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
         "1d",
         "--persist-interval",
         "1s",
+        "--enable-admin-api",
     ];
     // Written before the rule is in force (with it, ingest refuses what
     // it would remove: `storage/tests/retention_at_ingest.rs`).
@@ -186,22 +187,28 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
 }
 
 #[test]
-fn admin_api_switched_off_answers_503() {
+fn admin_api_is_off_unless_switched_on_and_answers_503() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--disable-admin-api"]);
+    let server = Server::start(tmp.path(), &[]);
+    let now = now_ms() - 60_000;
+    write_minutes(&server, "k", now - 10 * MIN, now);
+    let everything = format!("match[]={}", enc("{__name__=~\".+\"}"));
     for path in [
         "/api/v1/admin/tsdb/delete_series",
         "/api/v1/admin/tsdb/clean_tombstones",
     ] {
-        let r = post_form(&server, path, "match[]=up");
+        let r = post_form(&server, path, &everything);
         assert_eq!(r.status, 503, "{path}");
         assert_eq!(r.json()["errorType"], "unavailable");
     }
+    // A hostile delete on a server started with the defaults removes nothing.
+    assert_eq!(counts(&server, "m").len(), 6);
 }
 
 #[test]
 fn delete_and_clean_tombstones_on_an_empty_store_succeed() {
-    let (_tmp, server) = Server::fresh();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--enable-admin-api"]);
     let r = post_form(&server, "/api/v1/admin/tsdb/delete_series", "match[]=up");
     assert_eq!(r.status, 204, "{}", r.text());
     let r = post_form(&server, "/api/v1/admin/tsdb/clean_tombstones", "");
@@ -276,7 +283,10 @@ fn a_delete_acknowledged_then_kill_9_stays_deleted_and_never_reaches_a_partition
     let data = tmp.path().join("data");
     // No hour ready before the kill (an out-of-order window longer than
     // the data): everything is in the head.
-    let server = Server::start(&data, &["--out-of-order-window", "4h"]);
+    let server = Server::start(
+        &data,
+        &["--out-of-order-window", "4h", "--enable-admin-api"],
+    );
     let now = now_ms() - 60_000;
     write_minutes(&server, "k", now - 3 * 60 * MIN, now);
     let r = post_form(

@@ -1,8 +1,8 @@
 //! `POST /api/v1/admin/tsdb/snapshot` writes `snapshots/<name>/`, which a
 //! second server opens as its `--data-dir` and answers from exactly as the
 //! first did at the snapshot: partitions and head, nothing written after.
-//! `skip_head` leaves the head out; `--disable-admin-api` switches the
-//! endpoint off; `hourglass snapshot` does the same offline.
+//! `skip_head` leaves the head out; the endpoint is off unless `--enable-admin-api` switches
+//! it on; `hourglass snapshot` does the same offline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,7 +20,10 @@ const HOUR: i64 = 3_600_000;
 
 /// A server with hours 0 and 1 in partitions, 2 and 3 in the head.
 fn server_with_partitions_and_head(dir: &Path) -> Server {
-    let server = Server::start(dir, &keeping_history(&["--persist-interval", "1s"]));
+    let server = Server::start(
+        dir,
+        &keeping_history(&["--persist-interval", "1s", "--enable-admin-api"]),
+    );
     write_node_hours(&server, "bytes_total", 0..4, 1.0);
     wait_for("partitions", || {
         metric(&server, "hourglass_partitions") >= 2.0
@@ -114,13 +117,13 @@ fn snapshot_with_skip_head_holds_the_partitions_only() {
 #[test]
 fn snapshot_refuses_a_bad_skip_head_and_answers_503_when_the_admin_api_is_off() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let server = Server::start(tmp.path(), &["--enable-admin-api"]);
     let r = snapshot(&server, "?skip_head=maybe");
     assert_eq!(r.status, 400, "{}", r.text());
     assert_api_error(&r.json(), "bad_data", "skip_head");
     drop(server);
 
-    let server = Server::start(tmp.path(), &["--disable-admin-api"]);
+    let server = Server::start(tmp.path(), &[]);
     let r = snapshot(&server, "");
     assert_eq!(r.status, 503, "{}", r.text());
     assert_api_error(&r.json(), "unavailable", "admin APIs disabled");

@@ -2,8 +2,8 @@
 //! Prometheus's shape: `{"status":"success","data":{"name":"<name>"}}`.
 //! The snapshot lands in `<data-dir>/snapshots/<name>/` and opens as a
 //! `--data-dir` as it is: partitions hard-linked, the WAL copied (unless
-//! `skip_head`), see `hourglass_storage::Storage::snapshot`. Off with
-//! `serve --disable-admin-api`.
+//! `skip_head`), see `hourglass_storage::Storage::snapshot`. Off unless
+//! `serve --enable-admin-api`.
 
 use super::envelope::{ApiError, ApiResult, success};
 use super::params::Params;

@@ -3,7 +3,7 @@
 //! hides the selected samples at once and leaves them to the next
 //! compaction; `POST /api/v1/admin/tsdb/clean_tombstones` runs that
 //! compaction now. Both answer 204, need write credentials, and answer 503
-//! `unavailable` under `--disable-admin-api`, as Prometheus does with its
+//! `unavailable` unless `serve --enable-admin-api`, as Prometheus does with its
 //! admin API off.
 
 use super::envelope::ApiError;

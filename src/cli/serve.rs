@@ -207,10 +207,12 @@ pub struct ServeArgs {
     /// partition; `0` keeps hours as hours.
     #[arg(long, default_value = "2d", value_parser = parse_duration)]
     compact_days_after: Duration,
-    /// Switch off the admin API (`/api/v1/admin/tsdb/*`: snapshot, delete_series,
-    /// clean_tombstones), which otherwise needs the write credentials.
-    #[arg(long, env = "HOURGLASS_DISABLE_ADMIN_API", value_parser = BoolishValueParser::new())]
-    disable_admin_api: bool,
+    /// Switch on the admin API (`/api/v1/admin/tsdb/*`: snapshot, delete_series,
+    /// clean_tombstones; it needs the write credentials when they are set).
+    /// Off by default, as Prometheus's: a request cannot delete what is stored
+    /// unless the operator asked for it.
+    #[arg(long, env = "HOURGLASS_ENABLE_ADMIN_API", value_parser = BoolishValueParser::new())]
+    enable_admin_api: bool,
     /// How long the event outbox keeps events (`0` keeps them until
     /// --events-retention-size removes them).
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
@@ -325,7 +327,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         max_registered_targets: args.max_registered_targets,
         slow_query_threshold: args.query_slow_log_threshold,
-        disable_admin_api: args.disable_admin_api,
+        disable_admin_api: !args.enable_admin_api,
         compact: compact.clone(),
         otlp_promote_resource_attributes: args.otlp_promote_resource_attributes.clone(),
         type_and_unit_labels: args.type_and_unit_labels,

@@ -51,7 +51,8 @@ pub struct Limits {
     pub max_registered_targets: usize,
     /// Queries taking at least this long are logged; zero logs none.
     pub slow_query_threshold: std::time::Duration,
-    /// Admin endpoints (`/api/v1/admin/tsdb/*`) answer 503 when set.
+    /// Admin endpoints (`/api/v1/admin/tsdb/*`) answer 503 when set (the
+    /// default: `serve --enable-admin-api` clears it).
     pub disable_admin_api: bool,
     /// How compaction runs (`clean_tombstones` uses the background
     /// compactor's settings).
