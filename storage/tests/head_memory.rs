@@ -9,36 +9,9 @@
 
 use hourglass_storage::internals::{Head, HeadRef, MemPostings, PostingId};
 use hourglass_storage::{HeadOptions, Labels, Sample, WriteBatch};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only a counter
-// is updated beside it.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// The ~100 series of host `h`, label shapes as `hourglass bench ingest`
 /// makes them.
@@ -92,7 +65,7 @@ fn an_idle_node_exporter_series_costs_the_head_under_300_bytes() {
         clock: hourglass_storage::Clock::from_fn(move || t0 + 3_600_000),
         ..HeadOptions::default()
     };
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live();
     let head = Head::new(opts);
     let mut series = 0;
     for scrape in 0..3 {
@@ -107,9 +80,9 @@ fn an_idle_node_exporter_series_costs_the_head_under_300_bytes() {
             head.append(&b, None).unwrap();
         }
     }
-    let per_series = (LIVE.load(Ordering::Relaxed) - before) as f64 / series as f64;
+    let per_series = (counting_alloc::live() - before) as f64 / series as f64;
     // The postings' share, built alone from the same labels and ids.
-    let before_postings = LIVE.load(Ordering::Relaxed);
+    let before_postings = counting_alloc::live();
     let mut p = MemPostings::<HeadRef>::new();
     let mut id = 0;
     for h in 0..HOSTS {
@@ -118,7 +91,7 @@ fn an_idle_node_exporter_series_costs_the_head_under_300_bytes() {
             id += 1;
         }
     }
-    let postings = (LIVE.load(Ordering::Relaxed) - before_postings) as f64 / series as f64;
+    let postings = (counting_alloc::live() - before_postings) as f64 / series as f64;
     println!(
         "{series} series, 3 samples each: {per_series:.0} heap bytes a series, \
          of which postings about {postings:.0} (ids in host order)"

@@ -10,36 +10,9 @@
 use hourglass_storage::partition::Partition;
 use hourglass_storage::synthetic_host::{Draw, Profile, host_series};
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only a counter
-// is updated beside it.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// A fixed sequence: the values do not matter here, only the labels.
 struct Steps(u64);
@@ -106,9 +79,9 @@ fn hourly_partitions_of_the_same_series_share_their_label_sets() {
     let mut open = Vec::new();
     let mut per_series = Vec::new();
     for d in &dirs {
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = counting_alloc::live();
         let p = Partition::open(d).unwrap();
-        per_series.push((LIVE.load(Ordering::Relaxed) - before) as f64 / series as f64);
+        per_series.push((counting_alloc::live() - before) as f64 / series as f64);
         assert_eq!(p.meta().series, series as u64);
         open.push(p);
     }
