@@ -59,14 +59,8 @@ fn every_kind(start: i64, t: i64) -> Vec<u8> {
 #[test]
 fn otlp_start_times_add_zeros_to_counters_histograms_and_summaries_only_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
-    for d in ["with", "without"] {
-        std::fs::create_dir(tmp.path().join(d)).unwrap();
-    }
-    let with = Server::start(
-        &tmp.path().join("with"),
-        &["--created-timestamp-zero-ingestion"],
-    );
-    let without = Server::start(&tmp.path().join("without"), &[]);
+    let (with, without) =
+        Server::with_and_without(tmp.path(), &["--created-timestamp-zero-ingestion"]);
     let t = now_ms() - 10_000;
     let start = t - 60_000;
     for s in [&with, &without] {
@@ -176,14 +170,8 @@ fn otlp_protobuf_start_times_add_a_zero_with_the_flag() {
 #[test]
 fn otlp_explicit_histograms_become_custom_bucket_native_histograms_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
-    for d in ["nhcb", "classic"] {
-        std::fs::create_dir(tmp.path().join(d)).unwrap();
-    }
-    let nhcb = Server::start(
-        &tmp.path().join("nhcb"),
-        &["--otlp-convert-histograms-to-nhcb"],
-    );
-    let classic = Server::start(&tmp.path().join("classic"), &[]);
+    let (nhcb, classic) =
+        Server::with_and_without(tmp.path(), &["--otlp-convert-histograms-to-nhcb"]);
     let t = now_ms() - 10_000;
     for s in [&nhcb, &classic] {
         let r = s.post(PATH, &[JSON], &every_kind(t - 60_000, t));

@@ -99,14 +99,8 @@ fn values(server: &Server, q: &str, at_ms: i64) -> Vec<f64> {
 #[test]
 fn protobuf_pushes_put_a_zero_at_the_created_timestamp_only_with_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
-    for d in ["with", "without"] {
-        std::fs::create_dir(tmp.path().join(d)).unwrap();
-    }
-    let with = Server::start(
-        &tmp.path().join("with"),
-        &["--created-timestamp-zero-ingestion"],
-    );
-    let without = Server::start(&tmp.path().join("without"), &[]);
+    let (with, without) =
+        Server::with_and_without(tmp.path(), &["--created-timestamp-zero-ingestion"]);
     let created = now_ms() - 60_000;
     for s in [&with, &without] {
         let r = s.request(

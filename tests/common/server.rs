@@ -65,6 +65,16 @@ impl Server {
         (tmp, server)
     }
 
+    /// Two servers side by side, on `dir/with` (started with `flags`) and
+    /// `dir/without` (no flags): a flag's effect on the same writes.
+    pub fn with_and_without(dir: &Path, flags: &[&str]) -> (Server, Server) {
+        let (with, without) = (dir.join("with"), dir.join("without"));
+        for d in [&with, &without] {
+            std::fs::create_dir_all(d).expect("data dir");
+        }
+        (Server::start(&with, flags), Server::start(&without, &[]))
+    }
+
     pub fn spawn(mut cmd: Command) -> Server {
         let mut child = cmd
             .env("RUST_LOG", "info")
