@@ -48,8 +48,14 @@ fn hour_of(t: i64) -> i64 {
 
 impl Head {
     /// End (exclusive) of the time before which hours are ready.
+    /// Read once a second by `serve`'s persister: the newest time only, not
+    /// [`Head::stats`] (which counts the postings under their lock).
     pub(crate) fn ready_end(&self) -> Option<i64> {
-        let max = self.anchor(self.stats().max_t?);
+        let max_t = self.max_t.load(std::sync::atomic::Ordering::Relaxed);
+        if max_t == i64::MIN {
+            return None;
+        }
+        let max = self.anchor(max_t);
         Some(hour_of(max.saturating_sub(self.opts.ooo_window_ms)))
     }
 

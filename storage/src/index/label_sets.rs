@@ -1,9 +1,9 @@
-//! Label sets shared by every open partition. Each hourly partition of a
-//! series used to build its own copy of the series' labels (≈ 200 bytes
-//! for a node-exporter series), so a server that opens a partition an
-//! hour grew by that much a series an hour. Partitions take their label
-//! sets from this process-wide table instead: a series' labels exist
-//! once, and each further partition holding it pays a pointer.
+//! Label sets shared by every open partition. A server opens a partition
+//! an hour; were each to copy its series' labels (≈ 200 bytes for a
+//! node-exporter series), it would grow by that much a series an hour.
+//! Partitions take their label sets from this process-wide table: a
+//! series' labels exist once, and each further partition holding it pays
+//! a pointer.
 //!
 //! The table holds one copy of each set itself; sets no partition holds
 //! any more are dropped by a sweep whenever the table has doubled since
