@@ -508,10 +508,6 @@ fn refuse_series(a: &mut Appending<'_>, why: SeriesRefusal, samples: usize) {
     }
 }
 
-/// Stores a zero at a sample's start timestamp `st` when, as Prometheus
-/// does, it marks a (re)start newer than everything the series holds and
-/// older than the sample; the zero it stored, if any. Done under the
-/// series' lock so it is decided against the series' true last sample.
 /// [`zero_at_start`] for a histogram `h` at `t`: the zero is an empty
 /// histogram of its schema, zero threshold and custom bounds.
 fn zero_histogram_at_start(
@@ -534,6 +530,10 @@ fn zero_histogram_at_start(
     (data.append_histogram(st, &zero, rules) == Outcome::Appended).then_some(zero)
 }
 
+/// Stores a zero at a sample's start timestamp `st` when, as Prometheus
+/// does, it marks a (re)start newer than everything the series holds and
+/// older than the sample; the zero it stored, if any. Done under the
+/// series' lock so it is decided against the series' true last sample.
 fn zero_at_start(data: &mut SeriesData, st: i64, s: Sample, rules: &Rules) -> Option<Sample> {
     let fresh = st > 0 && st < s.t && s.t <= rules.max_valid_t;
     if !fresh || data.max_t().is_some_and(|last| st <= last) {
