@@ -25,6 +25,7 @@ pub mod remote_read;
 pub mod rules;
 pub mod scrape;
 mod server;
+mod sighup;
 mod size;
 mod ui;
 

@@ -299,22 +299,16 @@ impl RuleManager {
 
     /// Reloads on SIGHUP until the manager is dropped.
     pub fn reload_on_sighup(&self) -> std::io::Result<JoinHandle<()>> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = signal(SignalKind::hangup())?;
-        let weak = Arc::downgrade(&self.inner);
-        Ok(tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                let Some(inner) = weak.upgrade() else { return };
-                let m = RuleManager { inner };
-                match tokio::task::spawn_blocking(move || m.reload()).await {
-                    Ok(Ok(())) => tracing::info!("rules reloaded"),
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "rules reload refused; the running rules stay")
-                    }
-                    Err(e) => tracing::error!(error = %e, "rules reload task failed"),
+        crate::sighup::reload_on_sighup(&self.inner, |inner| async move {
+            let m = RuleManager { inner };
+            match tokio::task::spawn_blocking(move || m.reload()).await {
+                Ok(Ok(())) => tracing::info!("rules reloaded"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "rules reload refused; the running rules stay")
                 }
+                Err(e) => tracing::error!(error = %e, "rules reload task failed"),
             }
-        }))
+        })
     }
 
     /// Stops every group (no stale markers) and the notifier.

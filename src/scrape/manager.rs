@@ -402,21 +402,14 @@ impl ScrapeManager {
     /// Reloads on every SIGHUP until the manager is dropped; a refused file
     /// is logged with its line and reason.
     pub fn reload_on_sighup(&self) -> std::io::Result<JoinHandle<()>> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = signal(SignalKind::hangup())?;
-        let weak = Arc::downgrade(&self.inner);
-        Ok(tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                let Some(inner) = weak.upgrade() else { return };
-                let m = ScrapeManager { inner };
-                match m.reload() {
-                    Ok(()) => tracing::info!("scrape config reloaded"),
-                    Err(e) => {
-                        tracing::error!(error = %e, "scrape config reload refused; the running configuration stays")
-                    }
+        crate::sighup::reload_on_sighup(&self.inner, |inner| async move {
+            match (ScrapeManager { inner }).reload() {
+                Ok(()) => tracing::info!("scrape config reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "scrape config reload refused; the running configuration stays")
                 }
             }
-        }))
+        })
     }
 
     /// Stops every loop without stale markers (server shutdown) and waits
