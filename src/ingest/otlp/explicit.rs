@@ -11,14 +11,14 @@
 //!   histograms);
 //! - a point flagged "no recorded value" is a staleness marker.
 
-use super::model::{FLAG_NO_RECORDED_VALUE, HistogramPoint};
+use super::model::HistogramPoint;
 use crate::ingest::nhcb::ClassicHistogram;
 use hourglass_storage::FloatHistogram;
 
 /// The custom-bucket native histogram of one point, or why it cannot be
 /// one.
 pub fn to_custom_buckets(p: &HistogramPoint<'_>) -> Result<FloatHistogram, String> {
-    if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
+    if p.meta.no_recorded_value() {
         return Ok(FloatHistogram::stale_marker());
     }
     let mut classic = ClassicHistogram::default();
@@ -38,6 +38,7 @@ pub fn to_custom_buckets(p: &HistogramPoint<'_>) -> Result<FloatHistogram, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::otlp::model::FLAG_NO_RECORDED_VALUE;
     use hourglass_storage::{CUSTOM_BUCKETS_SCHEMA, Span};
 
     fn point(bounds: &[f64], counts: &[u64], count: u64) -> HistogramPoint<'static> {
@@ -85,7 +86,7 @@ mod tests {
     #[test]
     fn no_recorded_value_is_a_staleness_marker() {
         let mut p = point(&[1.0], &[1, 1], 2);
-        p.flags = FLAG_NO_RECORDED_VALUE;
+        p.meta.flags = FLAG_NO_RECORDED_VALUE;
         assert!(to_custom_buckets(&p).unwrap().is_stale());
     }
 }

@@ -12,7 +12,7 @@
 //!   (`1e-128`) is used.
 //! - A point flagged "no recorded value" is a staleness marker.
 
-use super::model::{ExponentialBuckets, ExponentialPoint, FLAG_NO_RECORDED_VALUE};
+use super::model::{ExponentialBuckets, ExponentialPoint};
 use hourglass_storage::{
     CounterResetHint, Histogram, MAX_EXPONENTIAL_SCHEMA, MIN_EXPONENTIAL_SCHEMA, STALE_NAN_BITS,
     Span,
@@ -24,7 +24,7 @@ const DEFAULT_ZERO_THRESHOLD: f64 = 1e-128;
 /// The (integer) native histogram of one point, checked as Prometheus
 /// checks one, or why it cannot be one.
 pub fn to_native(p: &ExponentialPoint<'_>) -> Result<Histogram, String> {
-    if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
+    if p.meta.no_recorded_value() {
         return Ok(Histogram {
             sum: f64::from_bits(STALE_NAN_BITS),
             ..Histogram::default()
@@ -109,6 +109,7 @@ fn layout(b: &ExponentialBuckets, scale_down: u32) -> (Vec<Span>, Vec<i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::otlp::model::FLAG_NO_RECORDED_VALUE;
 
     fn point(scale: i32, offset: i32, counts: &[u64]) -> ExponentialPoint<'static> {
         let n: u64 = counts.iter().sum();
@@ -167,7 +168,7 @@ mod tests {
     #[test]
     fn no_recorded_value_is_a_staleness_marker() {
         let mut p = point(0, 0, &[1]);
-        p.flags = FLAG_NO_RECORDED_VALUE;
+        p.meta.flags = FLAG_NO_RECORDED_VALUE;
         assert!(to_native(&p).unwrap().is_stale());
     }
 }

@@ -229,6 +229,15 @@ fn metric(o: &Map<String, Value>) -> Result<Metric<'static>, JsonError> {
     Ok(m)
 }
 
+fn meta(p: &Map<String, Value>) -> Result<PointMeta<'static>, JsonError> {
+    Ok(PointMeta {
+        attributes: attributes(p)?,
+        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
+        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
+        flags: uint(p, "flags", "flags")? as u32,
+    })
+}
+
 fn number_point(p: &Map<String, Value>) -> Result<NumberPoint<'static>, JsonError> {
     let value = match (get(p, "asDouble", "as_double"), get(p, "asInt", "as_int")) {
         (Some(d), _) => {
@@ -240,11 +249,8 @@ fn number_point(p: &Map<String, Value>) -> Result<NumberPoint<'static>, JsonErro
         (None, None) => 0.0,
     };
     Ok(NumberPoint {
-        attributes: attributes(p)?,
-        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
-        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
+        meta: meta(p)?,
         value,
-        flags: uint(p, "flags", "flags")? as u32,
     })
 }
 
@@ -264,23 +270,18 @@ fn histogram_point(p: &Map<String, Value>) -> Result<HistogramPoint<'static>, Js
         "numbers",
     )?;
     Ok(HistogramPoint {
-        attributes: attributes(p)?,
-        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
-        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
+        meta: meta(p)?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?,
         bucket_counts: counts,
         bounds,
-        flags: uint(p, "flags", "flags")? as u32,
     })
 }
 
 fn exponential_point(p: &Map<String, Value>) -> Result<ExponentialPoint<'static>, JsonError> {
     let scale = int(p, "scale", "scale")?;
     Ok(ExponentialPoint {
-        attributes: attributes(p)?,
-        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
-        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
+        meta: meta(p)?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?,
         scale: i32::try_from(scale)
@@ -289,7 +290,6 @@ fn exponential_point(p: &Map<String, Value>) -> Result<ExponentialPoint<'static>
         zero_threshold: double(p, "zeroThreshold", "zero_threshold")?.unwrap_or(0.0),
         positive: exponential_buckets(p, "positive")?,
         negative: exponential_buckets(p, "negative")?,
-        flags: uint(p, "flags", "flags")? as u32,
     })
 }
 
@@ -326,12 +326,9 @@ fn summary_point(p: &Map<String, Value>) -> Result<SummaryPoint<'static>, JsonEr
         ));
     }
     Ok(SummaryPoint {
-        attributes: attributes(p)?,
-        time_ns: uint(p, "timeUnixNano", "time_unix_nano")?,
-        start_ns: uint(p, "startTimeUnixNano", "start_time_unix_nano")?,
+        meta: meta(p)?,
         count: uint(p, "count", "count")?,
         sum: double(p, "sum", "sum")?.unwrap_or(0.0),
         quantiles,
-        flags: uint(p, "flags", "flags")? as u32,
     })
 }

@@ -87,9 +87,9 @@ pub enum Data<'a> {
 /// `DataPointFlags.FLAG_NO_RECORDED_VALUE`: the series went away.
 pub const FLAG_NO_RECORDED_VALUE: u32 = 1;
 
-/// A gauge or sum point.
+/// What a data point of every kind carries.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct NumberPoint<'a> {
+pub struct PointMeta<'a> {
     /// Point attributes.
     pub attributes: Vec<Attr<'a>>,
     /// Time (ns since the epoch).
@@ -97,22 +97,31 @@ pub struct NumberPoint<'a> {
     /// `start_time_unix_nano`: when the cumulative series began (0: not
     /// sent).
     pub start_ns: u64,
-    /// The value (`as_int` converted).
-    pub value: f64,
     /// `DataPointFlags`.
     pub flags: u32,
+}
+
+impl PointMeta<'_> {
+    /// Flagged "no recorded value": the series went away.
+    pub fn no_recorded_value(&self) -> bool {
+        self.flags & FLAG_NO_RECORDED_VALUE != 0
+    }
+}
+
+/// A gauge or sum point.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct NumberPoint<'a> {
+    /// Attributes, times and flags.
+    pub meta: PointMeta<'a>,
+    /// The value (`as_int` converted).
+    pub value: f64,
 }
 
 /// An explicit-bucket histogram point.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct HistogramPoint<'a> {
-    /// Point attributes.
-    pub attributes: Vec<Attr<'a>>,
-    /// Time (ns since the epoch).
-    pub time_ns: u64,
-    /// `start_time_unix_nano`: when the cumulative series began (0: not
-    /// sent).
-    pub start_ns: u64,
+    /// Attributes, times and flags.
+    pub meta: PointMeta<'a>,
     /// Observations.
     pub count: u64,
     /// Their sum, when sent.
@@ -121,20 +130,13 @@ pub struct HistogramPoint<'a> {
     pub bucket_counts: Vec<u64>,
     /// Upper bounds of all buckets but the last.
     pub bounds: Vec<f64>,
-    /// `DataPointFlags`.
-    pub flags: u32,
 }
 
 /// An exponential histogram point.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ExponentialPoint<'a> {
-    /// Point attributes.
-    pub attributes: Vec<Attr<'a>>,
-    /// Time (ns since the epoch).
-    pub time_ns: u64,
-    /// `start_time_unix_nano`: when the cumulative series began (0: not
-    /// sent).
-    pub start_ns: u64,
+    /// Attributes, times and flags.
+    pub meta: PointMeta<'a>,
     /// Observations.
     pub count: u64,
     /// Their sum, when sent.
@@ -149,8 +151,6 @@ pub struct ExponentialPoint<'a> {
     pub positive: ExponentialBuckets,
     /// Buckets of negative observations (by absolute value).
     pub negative: ExponentialBuckets,
-    /// `DataPointFlags`.
-    pub flags: u32,
 }
 
 /// Dense buckets from index `offset`: bucket `offset + i` holds `counts[i]`
@@ -166,21 +166,14 @@ pub struct ExponentialBuckets {
 /// A summary point.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SummaryPoint<'a> {
-    /// Point attributes.
-    pub attributes: Vec<Attr<'a>>,
-    /// Time (ns since the epoch).
-    pub time_ns: u64,
-    /// `start_time_unix_nano`: when the cumulative series began (0: not
-    /// sent).
-    pub start_ns: u64,
+    /// Attributes, times and flags.
+    pub meta: PointMeta<'a>,
     /// Observations.
     pub count: u64,
     /// Their sum.
     pub sum: f64,
     /// (quantile, value) pairs.
     pub quantiles: Vec<(f64, f64)>,
-    /// `DataPointFlags`.
-    pub flags: u32,
 }
 
 impl Data<'_> {

@@ -243,16 +243,36 @@ fn points<'a, P>(
     Ok((points, temporality, monotonic))
 }
 
+/// Decodes field `f` into `meta` when it is one of the fields every point
+/// kind has: its `attributes` and `flags` (numbered per kind) and its times
+/// (`start_time_unix_nano = 2`, `time_unix_nano = 3` in every kind); false
+/// when it is another.
+fn meta_field<'a>(
+    meta: &mut PointMeta<'a>,
+    (attributes, flags): (u32, u32),
+    (f, w): (u32, WireType),
+    r: &mut Reader<'a>,
+    b: &mut Budget,
+) -> Result<bool, WireError> {
+    match w {
+        WireType::Len if f == attributes => push_attr(&mut meta.attributes, r.message()?, b)?,
+        WireType::Varint if f == flags => meta.flags = r.varint()? as u32,
+        WireType::Fixed64 if f == 3 => meta.time_ns = r.fixed64()?,
+        WireType::Fixed64 if f == 2 => meta.start_ns = r.fixed64()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>, WireError> {
     let mut p = NumberPoint::default();
     while let Some((f, w)) = r.key()? {
+        if meta_field(&mut p.meta, (7, 8), (f, w), &mut r, b)? {
+            continue;
+        }
         match (f, w) {
-            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
-            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
-            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.value = f64::from_bits(r.fixed64()?),
             (6, WireType::Fixed64) => p.value = r.fixed64()? as i64 as f64,
-            (8, WireType::Varint) => p.flags = r.varint()? as u32,
             (_, w) => r.skip(w)?,
         }
     }
@@ -287,15 +307,14 @@ fn histogram_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<HistogramPoi
     let mut p = HistogramPoint::default();
     let mut bounds = Vec::new();
     while let Some((f, w)) = r.key()? {
+        if meta_field(&mut p.meta, (9, 10), (f, w), &mut r, b)? {
+            continue;
+        }
         match (f, w) {
-            (9, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
-            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
-            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
             (6, w) => fixed64s(&mut r, w, &mut p.bucket_counts, b)?,
             (7, w) => fixed64s(&mut r, w, &mut bounds, b)?,
-            (10, WireType::Varint) => p.flags = r.varint()? as u32,
             (_, w) => r.skip(w)?,
         }
     }
@@ -309,17 +328,16 @@ fn exponential_point<'a>(
 ) -> Result<ExponentialPoint<'a>, WireError> {
     let mut p = ExponentialPoint::default();
     while let Some((f, w)) = r.key()? {
+        if meta_field(&mut p.meta, (1, 10), (f, w), &mut r, b)? {
+            continue;
+        }
         match (f, w) {
-            (1, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
-            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
-            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = Some(f64::from_bits(r.fixed64()?)),
             (6, WireType::Varint) => p.scale = sint32(r.varint()?),
             (7, WireType::Fixed64) => p.zero_count = r.fixed64()?,
             (8, WireType::Len) => p.positive = exponential_buckets(r.message()?, b)?,
             (9, WireType::Len) => p.negative = exponential_buckets(r.message()?, b)?,
-            (10, WireType::Varint) => p.flags = r.varint()? as u32,
             (14, WireType::Fixed64) => p.zero_threshold = f64::from_bits(r.fixed64()?),
             (_, w) => r.skip(w)?,
         }
@@ -357,10 +375,10 @@ fn exponential_buckets(mut r: Reader<'_>, b: &mut Budget) -> Result<ExponentialB
 fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'a>, WireError> {
     let mut p = SummaryPoint::default();
     while let Some((f, w)) = r.key()? {
+        if meta_field(&mut p.meta, (7, 8), (f, w), &mut r, b)? {
+            continue;
+        }
         match (f, w) {
-            (7, WireType::Len) => push_attr(&mut p.attributes, r.message()?, b)?,
-            (3, WireType::Fixed64) => p.time_ns = r.fixed64()?,
-            (2, WireType::Fixed64) => p.start_ns = r.fixed64()?,
             (4, WireType::Fixed64) => p.count = r.fixed64()?,
             (5, WireType::Fixed64) => p.sum = f64::from_bits(r.fixed64()?),
             (6, WireType::Len) => {
@@ -376,7 +394,6 @@ fn summary_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<SummaryPoint<'
                 b.take(16)?;
                 p.quantiles.push((q, v));
             }
-            (8, WireType::Varint) => p.flags = r.varint()? as u32,
             (_, w) => r.skip(w)?,
         }
     }

@@ -286,8 +286,9 @@ fn ms(ns: u64) -> i64 {
     i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
 }
 
-fn value(v: f64, flags: u32) -> f64 {
-    if flags & FLAG_NO_RECORDED_VALUE != 0 {
+/// `v`, or a staleness marker when the point has no recorded value.
+fn value(v: f64, p: &PointMeta<'_>) -> f64 {
+    if p.no_recorded_value() {
         f64::from_bits(STALE_NAN_BITS)
     } else {
         v
@@ -352,7 +353,6 @@ fn metric(
     {
         return;
     }
-    let mut note = |t: i64| *newest = Some(newest.map_or(t, |x| x.max(t)));
     // Gauges have no start; every other kind's points may.
     let started = s.created_timestamp_zero
         && !matches!(
@@ -363,7 +363,13 @@ fn metric(
                     ..
                 }
         );
-    let start = |ns: u64| if started { ms(ns) } else { 0 };
+    // A point's time in ms, noted as the newest seen; its start goes on `w`.
+    let mut stamp = |w: &mut Writer<'_>, p: &PointMeta<'_>| {
+        let t = ms(p.time_ns);
+        *newest = Some(newest.map_or(t, |x| x.max(t)));
+        w.start = if started { ms(p.start_ns) } else { 0 };
+        t
+    };
     let type_name = match &m.data {
         Data::Missing => {
             o.refuse(1, format!("metric {:?}: no data of a known kind (gauge, sum, histogram, exponential histogram, summary)", m.name));
@@ -373,11 +379,9 @@ fn metric(
             for p in points {
                 match super::exponential::to_native(p) {
                     Ok(h) => {
-                        let t = ms(p.time_ns);
-                        note(t);
-                        w.start = start(p.start_ns);
+                        let t = stamp(w, &p.meta);
                         let h = Point::Native(t, h.to_float());
-                        w.series(&name, &p.attributes, &res.pairs, None, h);
+                        w.series(&name, &p.meta.attributes, &res.pairs, None, h);
                         o.accepted += 1;
                     }
                     Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
@@ -387,11 +391,9 @@ fn metric(
         }
         Data::Gauge(points) | Data::Sum { points, .. } => {
             for p in points {
-                let t = ms(p.time_ns);
-                note(t);
-                w.start = start(p.start_ns);
-                let v = value(p.value, p.flags);
-                w.series(&name, &p.attributes, &res.pairs, None, Sample { t, v });
+                let t = stamp(w, &p.meta);
+                let v = value(p.value, &p.meta);
+                w.series(&name, &p.meta.attributes, &res.pairs, None, Sample { t, v });
                 o.accepted += 1;
             }
             if kind == Kind::Counter {
@@ -412,24 +414,20 @@ fn metric(
                 if nhcb {
                     match super::explicit::to_custom_buckets(p) {
                         Ok(h) => {
-                            let t = ms(p.time_ns);
-                            note(t);
-                            w.start = start(p.start_ns);
+                            let t = stamp(w, &p.meta);
                             let h = Point::Native(t, h);
-                            w.series(&name, &p.attributes, &res.pairs, None, h);
+                            w.series(&name, &p.meta.attributes, &res.pairs, None, h);
                             o.accepted += 1;
                         }
                         Err(why) => o.refuse(1, format!("metric {:?}: {why}", m.name)),
                     }
                     continue;
                 }
-                let attrs = &p.attributes;
-                let t = ms(p.time_ns);
-                note(t);
-                w.start = start(p.start_ns);
+                let attrs = &p.meta.attributes;
+                let t = stamp(w, &p.meta);
                 let at = |v: f64| Sample {
                     t,
-                    v: value(v, p.flags),
+                    v: value(v, &p.meta),
                 };
                 let bucket = format!("{name}_bucket");
                 let mut cum = 0u64;
@@ -456,13 +454,11 @@ fn metric(
         }
         Data::Summary(points) => {
             for p in points {
-                let attrs = &p.attributes;
-                let t = ms(p.time_ns);
-                note(t);
-                w.start = start(p.start_ns);
+                let attrs = &p.meta.attributes;
+                let t = stamp(w, &p.meta);
                 let at = |v: f64| Sample {
                     t,
-                    v: value(v, p.flags),
+                    v: value(v, &p.meta),
                 };
                 for (q, v) in &p.quantiles {
                     let q = float_label(*q);
