@@ -57,46 +57,37 @@ use std::path::Path;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Credentials per path class.
-    #[serde(default)]
     pub auth: Auth,
     /// Request limits.
-    #[serde(default)]
     pub limits: Limits,
     /// Rule files beside those of the Prometheus configuration.
-    #[serde(default)]
     pub rules: RulesSection,
     /// Retention per selector, in order (first match wins).
-    #[serde(default)]
     pub retention: Vec<RetentionConfig>,
     /// Downsampling tiers, in order.
-    #[serde(default)]
     pub downsample: Vec<DownsampleConfig>,
     /// Where events are published beyond SSE and WebSocket.
-    #[serde(default)]
     pub events: Events,
 }
 
 /// `[events]`: broker sinks.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Events {
     /// `[events.nats]`: NATS JetStream.
-    #[serde(default)]
     pub nats: Option<crate::events::nats_sink::NatsConfig>,
 }
 
 /// `[rules]`: more rule files (globs) and the ready-made rules.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RulesSection {
     /// Rule file patterns (`*` and `?` in the last element).
-    #[serde(default)]
     pub files: Vec<String>,
     /// Evaluate the ready-made rules shipped in `rules/`.
-    #[serde(default)]
     pub ready_made: bool,
 }
 
@@ -132,25 +123,21 @@ pub const MAX_RETENTION_RULES: usize = 1000;
 
 /// Credentials for writing and for reading, separately.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Auth {
     /// Remote write, pushes.
-    #[serde(default)]
     pub write: Credentials,
     /// Queries and the rest of the Prometheus API.
-    #[serde(default)]
     pub read: Credentials,
 }
 
 /// Who may use one path class.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Credentials {
     /// Bearer tokens.
-    #[serde(default)]
     pub tokens: Vec<Token>,
     /// Basic-auth users.
-    #[serde(default)]
     pub basic: Vec<BasicUser>,
 }
 
@@ -199,66 +186,40 @@ pub struct BasicUser {
     pub limits: CallerLimits,
 }
 
-/// Request limits beyond the body size.
+/// Request limits beyond the body size; a field left out keeps its
+/// default.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Most series in one write request.
-    #[serde(default = "default_series")]
     pub max_series_per_request: usize,
     /// Most labels per series, `__name__` included.
-    #[serde(default = "default_labels")]
     pub max_labels_per_series: usize,
     /// Longest label name in bytes.
-    #[serde(default = "default_name")]
     pub max_label_name_bytes: usize,
     /// Longest label value in bytes.
-    #[serde(default = "default_value")]
     pub max_label_value_bytes: usize,
     /// Most live series in the head, server-wide.
-    #[serde(default)]
     pub max_active_series: Option<u64>,
     /// Most series created per minute, server-wide.
-    #[serde(default)]
     pub max_new_series_per_minute: Option<u64>,
     /// Most metric families whose metadata (type, help, unit) is kept.
-    #[serde(default = "default_metadata_families")]
     pub max_metadata_families: usize,
     /// Longest metadata entry in bytes (family name, help and unit).
-    #[serde(default = "default_metadata_bytes")]
     pub max_metadata_bytes: usize,
-}
-
-fn default_series() -> usize {
-    1_000_000
-}
-fn default_labels() -> usize {
-    64
-}
-fn default_name() -> usize {
-    1024
-}
-fn default_value() -> usize {
-    4096
-}
-fn default_metadata_families() -> usize {
-    100_000
-}
-fn default_metadata_bytes() -> usize {
-    16 * 1024
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_series_per_request: default_series(),
-            max_labels_per_series: default_labels(),
-            max_label_name_bytes: default_name(),
-            max_label_value_bytes: default_value(),
+            max_series_per_request: 1_000_000,
+            max_labels_per_series: 64,
+            max_label_name_bytes: 1024,
+            max_label_value_bytes: 4096,
             max_active_series: None,
             max_new_series_per_minute: None,
-            max_metadata_families: default_metadata_families(),
-            max_metadata_bytes: default_metadata_bytes(),
+            max_metadata_families: 100_000,
+            max_metadata_bytes: 16 * 1024,
         }
     }
 }

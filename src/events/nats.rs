@@ -327,30 +327,26 @@ impl Conn {
 }
 
 /// A JetStream publish acknowledgement.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
 pub struct PubAck {
     /// The stream that stored it.
-    #[serde(default)]
     pub stream: String,
     /// Its sequence in the stream.
-    #[serde(default)]
     pub seq: u64,
     /// Set when JetStream dropped it as a duplicate of the same id.
-    #[serde(default)]
     pub duplicate: bool,
     /// Set when JetStream refused it.
-    #[serde(default)]
     pub error: Option<ApiErr>,
 }
 
 /// A JetStream API error.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
 pub struct ApiErr {
     /// HTTP-like code.
-    #[serde(default)]
     pub code: u16,
     /// What went wrong.
-    #[serde(default)]
     pub description: String,
 }
 

@@ -95,12 +95,10 @@ impl Default for RulesConfig {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct RawFile {
-    #[serde(default)]
     global: RawGlobal,
-    #[serde(default)]
     rule_files: Vec<String>,
-    #[serde(default)]
     alerting: RawAlerting,
 }
 
@@ -113,36 +111,30 @@ struct RawGlobal {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct RawAlerting {
-    #[serde(default)]
     alert_relabel_configs: Vec<RelabelRule>,
-    #[serde(default)]
     alertmanagers: Vec<RawAlertmanager>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 struct RawAlertmanager {
     scheme: Option<String>,
     path_prefix: Option<String>,
     timeout: Option<String>,
     api_version: Option<String>,
-    #[serde(default)]
     static_configs: Vec<RawStatic>,
-    #[serde(default)]
     alert_relabel_configs: Vec<RelabelRule>,
-    #[serde(default)]
     relabel_configs: Vec<RelabelRule>,
     follow_redirects: Option<bool>,
     enable_http2: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 struct RawStatic {
-    #[serde(default)]
     targets: Vec<String>,
-    #[serde(default)]
     labels: BTreeMap<String, String>,
 }
 

@@ -201,15 +201,13 @@ fn ascii_classes(pattern: &str) -> String {
 }
 
 /// One rule as written in YAML.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 struct RawRule {
-    #[serde(default)]
     source_labels: Vec<String>,
     separator: Option<String>,
     target_label: Option<String>,
     regex: Option<AnchoredRegex>,
-    #[serde(default)]
     modulus: u64,
     replacement: Option<String>,
     action: Option<Action>,

@@ -8,14 +8,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A `static_configs` entry, also the shape of file SD groups.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 pub struct StaticConfig {
     /// `host:port` addresses.
-    #[serde(default)]
     pub targets: Vec<String>,
     /// Labels for every target of the group.
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
