@@ -11,12 +11,12 @@
 
 mod common;
 
+use common::otlp::*;
 use common::query::*;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use serde_json::json;
 
-const PATH: &str = "/api/v1/otlp/v1/metrics";
 const PROTO: (&str, &str) = ("Content-Type", "application/x-protobuf");
 
 #[test]
@@ -127,23 +127,6 @@ fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
         md["data"]["orders_processed_total"][0]["help"], "Orders done.",
         "{md}"
     );
-}
-
-fn ns(ms: i64) -> String {
-    (ms * 1_000_000).to_string()
-}
-
-fn json_request(metrics: serde_json::Value) -> Vec<u8> {
-    json!({"resourceMetrics": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
-        "scopeMetrics": [{"scope": {"name": "t"}, "metrics": metrics}]
-    }]})
-    .to_string()
-    .into_bytes()
-}
-
-fn post_json(server: &Server, body: &[u8]) -> Response {
-    server.post(PATH, &[JSON], body)
 }
 
 #[test]

@@ -9,25 +9,11 @@
 
 mod common;
 
+use common::otlp::*;
 use common::query::*;
 use common::*;
 use hourglass::ingest::protobuf::Writer;
 use serde_json::json;
-
-const PATH: &str = "/api/v1/otlp/v1/metrics";
-
-fn ns(ms: i64) -> String {
-    (ms * 1_000_000).to_string()
-}
-
-fn request(metrics: serde_json::Value) -> Vec<u8> {
-    json!({"resourceMetrics": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
-        "scopeMetrics": [{"scope": {"name": "t"}, "metrics": metrics}]
-    }]})
-    .to_string()
-    .into_bytes()
-}
 
 /// One point of every kind at `t`, each started at `start`.
 fn every_kind(start: i64, t: i64) -> Vec<u8> {
@@ -38,7 +24,7 @@ fn every_kind(start: i64, t: i64) -> Vec<u8> {
             .extend(extra.as_object().unwrap().clone());
         p
     };
-    request(json!([
+    json_request(json!([
         {"name": "jobs", "sum": {"aggregationTemporality": 2, "isMonotonic": true,
             "dataPoints": [at(json!({"asInt": "42"}))]}},
         {"name": "queue", "sum": {"aggregationTemporality": 2, "isMonotonic": false,
@@ -58,13 +44,11 @@ fn every_kind(start: i64, t: i64) -> Vec<u8> {
 
 #[test]
 fn otlp_start_times_add_zeros_to_counters_histograms_and_summaries_only_with_the_flag() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (with, without) =
-        Server::with_and_without(tmp.path(), &["--created-timestamp-zero-ingestion"]);
+    let (_tmp, with, without) = Server::with_and_without(&["--created-timestamp-zero-ingestion"]);
     let t = now_ms() - 10_000;
     let start = t - 60_000;
     for s in [&with, &without] {
-        let r = s.post(PATH, &[JSON], &every_kind(start, t));
+        let r = post_json(s, &every_kind(start, t));
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.text(), "{}");
     }
@@ -109,7 +93,7 @@ fn otlp_start_times_add_zeros_to_counters_histograms_and_summaries_only_with_the
     assert!(query_at(&without, "increase(jobs_total[5m])", now).is_empty());
 
     // A later point of the same series with the same start adds no zero.
-    let r = with.post(PATH, &[JSON], &every_kind(start, t + 5_000));
+    let r = post_json(&with, &every_kind(start, t + 5_000));
     assert_eq!(r.status, 200, "{}", r.text());
     // The zero, the first point and this one.
     let stored = query_at(
@@ -169,12 +153,10 @@ fn otlp_protobuf_start_times_add_a_zero_with_the_flag() {
 
 #[test]
 fn otlp_explicit_histograms_become_custom_bucket_native_histograms_with_the_flag() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (nhcb, classic) =
-        Server::with_and_without(tmp.path(), &["--otlp-convert-histograms-to-nhcb"]);
+    let (_tmp, nhcb, classic) = Server::with_and_without(&["--otlp-convert-histograms-to-nhcb"]);
     let t = now_ms() - 10_000;
     for s in [&nhcb, &classic] {
-        let r = s.post(PATH, &[JSON], &every_kind(t - 60_000, t));
+        let r = post_json(s, &every_kind(t - 60_000, t));
         assert_eq!(r.status, 200, "{}", r.text());
     }
     assert_eq!(value(&nhcb, "histogram_count(lat_seconds)"), Some(3.0));
@@ -207,12 +189,12 @@ fn otlp_explicit_histograms_become_custom_bucket_native_histograms_with_the_flag
     assert_eq!(value(&nhcb, "histogram_count(rpc_seconds)"), Some(2.0));
 
     // Buckets that do not add up to the count: refused, with the reason.
-    let body = request(
+    let body = json_request(
         json!([{"name": "bad", "histogram": {"aggregationTemporality": 2,
         "dataPoints": [{"timeUnixNano": ns(t), "count": "5", "bucketCounts": ["1", "1"],
             "explicitBounds": [1.0]}]}}]),
     );
-    let r = nhcb.post(PATH, &[JSON], &body);
+    let r = post_json(&nhcb, &body);
     assert_eq!(r.status, 400, "{}", r.text());
     let msg = r.json()["message"].as_str().unwrap().to_string();
     assert_mentions(&msg, &["\"bad\"", "count mismatch"]);

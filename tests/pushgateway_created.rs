@@ -89,6 +89,17 @@ fn body(created: i64, jobs: f64) -> Vec<u8> {
     b
 }
 
+/// Pushes [`body`] to job `batch` and asserts it is accepted.
+fn push(server: &Server, created: i64, jobs: f64) {
+    let r = server.request(
+        "PUT",
+        "/metrics/job/batch",
+        &[PROTOBUF],
+        &body(created, jobs),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 fn values(server: &Server, q: &str, at_ms: i64) -> Vec<f64> {
     query_at(server, q, Some(at_ms as f64 / 1000.0))
         .into_iter()
@@ -98,18 +109,10 @@ fn values(server: &Server, q: &str, at_ms: i64) -> Vec<f64> {
 
 #[test]
 fn protobuf_pushes_put_a_zero_at_the_created_timestamp_only_with_the_flag() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (with, without) =
-        Server::with_and_without(tmp.path(), &["--created-timestamp-zero-ingestion"]);
+    let (_tmp, with, without) = Server::with_and_without(&["--created-timestamp-zero-ingestion"]);
     let created = now_ms() - 60_000;
     for s in [&with, &without] {
-        let r = s.request(
-            "PUT",
-            "/metrics/job/batch",
-            &[PROTOBUF],
-            &body(created, 7.0),
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
+        push(s, created, 7.0);
     }
     let just_after = created + 1;
     for q in [
@@ -135,13 +138,7 @@ fn protobuf_pushes_put_a_zero_at_the_created_timestamp_only_with_the_flag() {
 
     // Another push of the same series and created timestamp: no second
     // zero (the created timestamp is older than the stored sample).
-    let r = with.request(
-        "PUT",
-        "/metrics/job/batch",
-        &[PROTOBUF],
-        &body(created, 9.0),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    push(&with, created, 9.0);
     let stored = values(&with, "count_over_time(jobs_total[5m])", now_ms());
     assert_eq!(stored, vec![3.0], "the zero and two pushes");
 }

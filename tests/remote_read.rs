@@ -13,7 +13,7 @@
 mod common;
 
 use common::compare::{assert_same, get_json};
-use common::external::{have_all, prometheus, prometheus_with, wait_ready};
+use common::external::{have_all, prometheus_with, ready_prometheus, wait_ready};
 use common::query::enc;
 use common::remote_read::{self as rr, EQ, RE, SAMPLES, STREAMED};
 use common::*;
@@ -106,13 +106,11 @@ fn prometheus_with_remote_read_answers_like_hourglass() {
     let (_tmp, server) = Server::fresh();
     let r = post_write(&server, &V1_HEADERS, None, &dataset());
     assert_eq!(r.status, 204, "{}", r.text());
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "global:\n  scrape_interval: 1h\nremote_read:\n  - url: http://{}/api/v1/read\n    read_recent: true\n",
         server.addr
     );
-    let (_prom, paddr) = prometheus(dir.path(), &config);
-    wait_ready(paddr);
+    let (_dir, _prom, paddr) = ready_prometheus(&config);
     let end = now_ms() / 1000 - 60;
     let start = end - 1800;
     let instant = [
@@ -330,13 +328,11 @@ fn prometheus_federates_the_latest_samples_from_hourglass() {
     if !have_all(&["prometheus"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "scrape_configs:\n  - job_name: federate\n    honor_labels: true\n    scrape_interval: 1s\n    metrics_path: /federate\n    params:\n      'match[]': ['{{job=\"node\"}}']\n    static_configs:\n      - targets: ['{}']\n",
         server.addr
     );
-    let (_prom, paddr) = prometheus(dir.path(), &config);
-    wait_ready(paddr);
+    let (_dir, _prom, paddr) = ready_prometheus(&config);
     let path = format!("/api/v1/query?query={}", enc("fed_load"));
     wait_until(
         "Prometheus holds the federated series",

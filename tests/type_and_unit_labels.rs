@@ -211,7 +211,7 @@ fn otlp_metrics_get_type_and_unit_labels_when_enabled() {
         let flags: &[&str] = if on { &["--type-and-unit-labels"] } else { &[] };
         let server = Server::start(tmp.path(), flags);
         let t = now_ms();
-        let r = server.post("/api/v1/otlp/v1/metrics", &[JSON], &body(t));
+        let r = common::otlp::post_json(&server, &body(t));
         assert_eq!(r.status, 200, "{}", r.text());
         let at = Some(t as f64 / 1000.0);
         let typed = |name: &str, kind: &str, unit: &str| {

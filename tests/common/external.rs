@@ -161,6 +161,15 @@ pub fn prometheus(dir: &Path, config: &str) -> (Proc, SocketAddr) {
     prometheus_with(dir, config, &[])
 }
 
+/// [`prometheus`] in a fresh temporary directory (removed when the guard
+/// drops), once it answers ready.
+pub fn ready_prometheus(config: &str) -> (tempfile::TempDir, Proc, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let (prom, addr) = prometheus(dir.path(), config);
+    wait_ready(addr);
+    (dir, prom, addr)
+}
+
 /// [`prometheus`] with extra command-line `flags`.
 pub fn prometheus_with(dir: &Path, config: &str, flags: &[&str]) -> (Proc, SocketAddr) {
     let config_path = dir.join("prometheus.yml");

@@ -1,7 +1,7 @@
 //! Helpers of the integration tests, one module per idea: a real
 //! `hourglass serve` ([`server`]), the binary as a command ([`cli`]), the HTTP client ([`http`]), writes
 //! ([`write`]), queries and `/metrics` ([`query`]), answers compared with Prometheus ([`compare`]), waiting ([`wait`]),
-//! credentials ([`auth`]), the custom metrics API ([`custom`]), scrape targets served by the test ([`target`],
+//! credentials ([`auth`]), the custom metrics API ([`custom`]), OTLP bodies ([`otlp`]), scrape targets served by the test ([`target`],
 //! [`protobuf_target`] for the protobuf format, [`families`] for its bodies),
 //! the targets API ([`targets`]) and outside binaries such as Prometheus
 //! ([`external`]).
@@ -16,6 +16,7 @@ pub mod events;
 pub mod external;
 pub mod families;
 pub mod http;
+pub mod otlp;
 pub mod protobuf_target;
 pub mod query;
 pub mod remote_read;

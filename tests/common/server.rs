@@ -65,14 +65,17 @@ impl Server {
         (tmp, server)
     }
 
-    /// Two servers side by side, on `dir/with` (started with `flags`) and
-    /// `dir/without` (no flags): a flag's effect on the same writes.
-    pub fn with_and_without(dir: &Path, flags: &[&str]) -> (Server, Server) {
-        let (with, without) = (dir.join("with"), dir.join("without"));
+    /// Two servers side by side in a fresh temporary directory, one
+    /// started with `flags` and one without: a flag's effect on the same
+    /// writes. The directory is removed when the guard drops.
+    pub fn with_and_without(flags: &[&str]) -> (tempfile::TempDir, Server, Server) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (with, without) = (tmp.path().join("with"), tmp.path().join("without"));
         for d in [&with, &without] {
             std::fs::create_dir_all(d).expect("data dir");
         }
-        (Server::start(&with, flags), Server::start(&without, &[]))
+        let servers = (Server::start(&with, flags), Server::start(&without, &[]));
+        (tmp, servers.0, servers.1)
     }
 
     pub fn spawn(mut cmd: Command) -> Server {
