@@ -141,16 +141,21 @@ fn a_20_bucket_latency_histogram_costs_about_a_byte_or_two_per_sample() {
     }
 }
 
-#[test]
-fn an_idle_scrape_costs_about_a_byte_even_with_a_measured_sum() {
-    // One request at the start, then nothing: the sum has no short
-    // decimal form, and repeats.
-    let mut s = service(120, 0.0, 4);
+/// `n` scrapes of one request at the start, then nothing: the sum has no
+/// short decimal form, and repeats.
+fn one_request_then_idle(n: usize) -> Vec<(i64, FloatHistogram)> {
+    let mut s = service(n, 0.0, 4);
     for (_, h) in &mut s {
         h.positive_buckets[7] = 1.0;
         h.count = 1.0;
         h.sum = 0.123_456_789_012_345_67;
     }
+    s
+}
+
+#[test]
+fn an_idle_scrape_costs_about_a_byte_even_with_a_measured_sum() {
+    let s = one_request_then_idle(120);
     let c = encode(&s).unwrap();
     assert_same(&decode(&c).unwrap(), &s);
     let per = c.len() as f64 / s.len() as f64;
@@ -159,14 +164,9 @@ fn an_idle_scrape_costs_about_a_byte_even_with_a_measured_sum() {
 
 #[test]
 fn an_idle_scrape_costs_two_bits() {
-    // The same one request as above: every later scrape is a timestamp
-    // delta-of-delta of 0 and the repeat bit.
-    let mut s = service(241, 0.0, 4);
-    for (_, h) in &mut s {
-        h.positive_buckets[7] = 1.0;
-        h.count = 1.0;
-        h.sum = 0.123_456_789_012_345_67;
-    }
+    // Every later scrape is a timestamp delta-of-delta of 0 and the
+    // repeat bit.
+    let s = one_request_then_idle(241);
     // (The second sample differs: its hint is "no reset".)
     let two = encode(&s[..2]).unwrap().len();
     let c = encode(&s).unwrap();
