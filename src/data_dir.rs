@@ -1,5 +1,5 @@
-//! The data directory and the exclusive lock that keeps a second server
-//! off it.
+//! The data directory, the exclusive lock that keeps a second server
+//! off it, and the durable replacement of the small files kept in it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -98,6 +98,34 @@ pub(crate) fn subdirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     };
     dirs.sort();
     Ok(dirs)
+}
+
+/// Replaces `path` with `bytes` atomically and durably: a temporary file
+/// beside it (extension `tmp_extension`) created with permission bits
+/// `mode` (before the umask), fsynced, renamed over `path`, then the
+/// directory fsynced.
+pub(crate) fn replace_file(
+    path: &Path,
+    tmp_extension: &str,
+    mode: u32,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(tmp_extension);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Total bytes of the regular files directly in `dir`.

@@ -13,7 +13,6 @@ use super::group::{Families, Group};
 use super::grouping::GroupKey;
 use hourglass_storage::Labels;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"HGPG";
@@ -144,22 +143,10 @@ pub(super) fn check(bytes: &[u8]) -> Result<usize, (u64, String)> {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), GroupFileError> {
-    let io = |source| GroupFileError::Io {
+    crate::data_dir::replace_file(path, "tmp", 0o666, bytes).map_err(|source| GroupFileError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        // The rename is durable once the directory is synced.
-        d.sync_all().map_err(io)?;
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

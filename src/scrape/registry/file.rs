@@ -2,7 +2,6 @@
 //! written whole through a temporary file (see `FORMAT.md`).
 
 use super::RegisteredTarget;
-use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"HGTR";
@@ -148,28 +147,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RegisteredTarget>, RegistryFileError> 
 /// fsynced, renamed over the old one, then the directory fsynced. The file
 /// holds scrape credentials, so it is created readable by its owner only.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), RegistryFileError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| RegistryFileError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let tmp = path.with_extension("registry.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        let d = std::fs::File::open(dir).map_err(io)?;
-        d.sync_all().map_err(io)?;
-    }
-    Ok(())
+    crate::data_dir::replace_file(path, "registry.tmp", 0o600, bytes).map_err(|source| {
+        RegistryFileError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    })
 }
 
 /// The body of the `target_registry` fuzz target: decoding never panics,
