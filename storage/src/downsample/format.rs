@@ -258,6 +258,29 @@ impl<'a> Cur<'a> {
         let n = self.uvarint()?;
         std::str::from_utf8(self.bytes(n)?).map_err(|_| err(at, "label is not UTF-8"))
     }
+
+    /// A series' label list as `put_labels` writes it: the count (at most
+    /// [`MAX_LABELS`]), then each name and value, sorted by name; `keep`
+    /// makes what is kept of each string.
+    pub(super) fn labels<S: PartialOrd>(
+        &mut self,
+        mut keep: impl FnMut(&'a str) -> S,
+    ) -> Result<Vec<(S, S)>, FormatError> {
+        let at = self.pos;
+        let nl = self.uvarint()?;
+        if nl > MAX_LABELS {
+            return Err(err(at, "too many labels"));
+        }
+        let mut pairs = Vec::new();
+        for _ in 0..nl {
+            let name = keep(self.string()?);
+            pairs.push((name, keep(self.string()?)));
+        }
+        if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(err(at, "labels not sorted by name"));
+        }
+        Ok(pairs)
+    }
 }
 
 /// Parses and checks a file of versions 1 to 4: header, checksum, and
@@ -313,18 +336,7 @@ fn series_head(
     max_flags: u8,
 ) -> Result<(Labels, Sample, u8), FormatError> {
     let at = c.pos;
-    let nl = c.uvarint()?;
-    if nl > MAX_LABELS {
-        return Err(err(at, "too many labels"));
-    }
-    let mut pairs = Vec::new();
-    for _ in 0..nl {
-        pairs.push((c.string()?, c.string()?));
-    }
-    if pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(err(at, "labels not sorted by name"));
-    }
-    let labels = Labels::from_pairs(pairs);
+    let labels = Labels::from_pairs(c.labels(|s| s)?);
     if prev.is_some_and(|p| p.labels >= labels) {
         return Err(err(at, "series not sorted by labels"));
     }

@@ -5,9 +5,7 @@
 //! Layout in `FORMAT.md`.
 
 use super::blocks::{BLOCK_HEAD, FOOTER, HEADER, VERSION_5, header, last_t, res_range};
-use super::format::{
-    Cur, FormatError, MAGIC, MAX_LABELS, VERSION_2, VERSION_4, err, parse_body, unpack,
-};
+use super::format::{Cur, FormatError, MAGIC, VERSION_2, VERSION_4, err, parse_body, unpack};
 use super::interval::{DsSeries, Interval};
 use crate::encoding::unzigzag;
 use crate::model::labels::{Label, Labels};
@@ -307,25 +305,11 @@ fn entry<'a>(
     c: &mut Cur<'a>,
     strings: &mut HashMap<&'a str, Arc<str>>,
 ) -> Result<DsEntry, FormatError> {
-    let at = c.pos;
-    let nl = c.uvarint()?;
-    if nl > MAX_LABELS {
-        return Err(err(at, "too many labels"));
-    }
-    let mut labels = Vec::new();
-    for _ in 0..nl {
-        let mut pair = [None, None];
-        for p in &mut pair {
-            let s = c.string()?;
-            *p = Some(Arc::clone(strings.entry(s).or_insert_with(|| Arc::from(s))));
-        }
-        if let [Some(name), Some(value)] = pair {
-            labels.push(Label { name, value });
-        }
-    }
-    if labels.windows(2).any(|w| w[0].name >= w[1].name) {
-        return Err(err(at, "labels not sorted by name"));
-    }
+    let labels = c
+        .labels(|s| Arc::clone(strings.entry(s).or_insert_with(|| Arc::from(s))))?
+        .into_iter()
+        .map(|(name, value)| Label { name, value })
+        .collect();
     let first_t = unzigzag(c.uvarint()?);
     let last_t = first_t.wrapping_add(unzigzag(c.uvarint()?));
     let res_min = unzigzag(c.uvarint()?);
