@@ -17,6 +17,8 @@ mod common;
 mod compare;
 #[path = "../query/tests/script/parse.rs"]
 mod parse;
+#[path = "../query/tests/script/values.rs"]
+mod values;
 
 use common::Server;
 use common::query::enc;
@@ -25,8 +27,9 @@ use hourglass::ingest::protobuf::Writer;
 use hourglass::ingest::remote_write::v1;
 use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::{FloatHistogram, Labels, Sample};
-use parse::{Command, Eval, Kind, Val};
+use parse::{Command, Eval, Kind};
 use serde_json::Value as Json;
+use values::Val;
 
 /// Milliseconds as the API's seconds.
 fn secs(ms: i64) -> String {
@@ -159,7 +162,7 @@ fn ask(server: &Server, ev: &Eval) -> Result<Answer, String> {
 }
 
 /// Writes one `load` to the server; `Err` says why it was refused.
-fn load(server: &Server, series: &[(Labels, Vec<parse::Slot>)], step: i64) -> Result<(), String> {
+fn load(server: &Server, series: &[(Labels, Vec<values::Slot>)], step: i64) -> Result<(), String> {
     let mut w = Writer::default();
     for (i, (l, slots)) in series.iter().enumerate() {
         // A series written twice in one load keeps its last line.

@@ -10,12 +10,15 @@ mod common;
 mod compare;
 #[path = "script/parse.rs"]
 mod parse;
+#[path = "script/values.rs"]
+mod values;
 
 use compare::{Answer, Tally, judge, script_name, scripts};
 use hourglass_query::{Engine, QueryOptions, Value, parse as parse_promql};
 use hourglass_storage::{Labels, Sample, Storage, WriteBatch};
-use parse::{Command, Eval, Kind, Val};
+use parse::{Command, Eval, Kind};
 use std::path::Path;
+use values::Val;
 
 /// Checks one eval; `Err` says what differs.
 fn check(engine: &Engine, storage: &Storage, ev: &Eval) -> Result<(), String> {

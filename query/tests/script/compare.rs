@@ -3,7 +3,8 @@
 //! (`promql_scripts.rs`) and the one that asks a live server over HTTP
 //! (`tests/promql_scripts_http.rs` at the workspace root).
 
-use super::parse::{Command, Eval, Slot, Val};
+use super::parse::{Command, Eval};
+use super::values::{Slot, Val};
 use hourglass_query::{Expr, Value, parse as parse_promql};
 use hourglass_storage::Labels;
 use std::path::{Path, PathBuf};
