@@ -36,7 +36,7 @@ pub use value::{InstantSample, RangeSeries, Value};
 
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
-use crate::parser::duration_expr::{QueryTimes, bind};
+use crate::parser::duration_expr::{QueryTimes, bind, reads_eval_time};
 use hourglass_storage::{Querier, Sample};
 use stats::StepSamples;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -193,6 +193,7 @@ impl Engine {
             start: t,
             end: t,
             step: 0,
+            now: t,
         };
         let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
         let expr = bound.as_ref().unwrap_or(expr);
@@ -270,9 +271,6 @@ impl Engine {
                 return Err(EvalError::BadRangeType { got: other.name() });
             }
         }
-        let times = QueryTimes { start, end, step };
-        let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
-        let expr = bound.as_ref().unwrap_or(expr);
         let t0 = Instant::now();
         let ctx = self.ctx(q, (start, end, step), qo, points as usize + 1);
         let grid = Grid {
@@ -280,7 +278,23 @@ impl Engine {
             step,
             n: points as usize + 1,
         };
-        let series = match eval::eval(&ctx, expr, grid)? {
+        let at = |now| QueryTimes {
+            start,
+            end,
+            step,
+            now,
+        };
+        let bad = |reason| EvalError::BadDuration { reason };
+        let value = if reads_eval_time(expr) {
+            aligned::per_step(&ctx, grid, |one| {
+                let bound = bind(expr, at(one.start)).map_err(bad)?;
+                eval::eval(&ctx, bound.as_ref().unwrap_or(expr), one)
+            })?
+        } else {
+            let bound = bind(expr, at(start)).map_err(bad)?;
+            eval::eval(&ctx, bound.as_ref().unwrap_or(expr), grid)?
+        };
+        let series = match value {
             GValue::Scalar(v) => vec![value::GSeries {
                 hists: Vec::new(),
                 labels: Default::default(),
