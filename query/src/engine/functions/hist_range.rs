@@ -427,7 +427,7 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
             );
         }
         // `idelta` wants two gauges.
-        if !is_rate && !(gauge(&l.1) && gauge(&p.1)) {
+        if !(is_rate || gauge(&l.1) && gauge(&p.1)) {
             ctx.note(
                 Note::Warning,
                 format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
