@@ -28,6 +28,7 @@ mod range;
 mod select_k;
 mod selected;
 mod stats;
+mod step_bind;
 mod value;
 
 pub use error::{ErrorKind, EvalError};
@@ -36,7 +37,7 @@ pub use value::{InstantSample, RangeSeries, Value};
 
 use crate::admission::{Admission, MemoryBudget};
 use crate::parser::ast::{Expr, ValueType};
-use crate::parser::duration_expr::{QueryTimes, bind, reads_eval_time};
+use crate::parser::duration_expr::{QueryTimes, bind};
 use hourglass_storage::{Querier, Sample};
 use stats::StepSamples;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -278,22 +279,14 @@ impl Engine {
             step,
             n: points as usize + 1,
         };
-        let at = |now| QueryTimes {
+        let now = start;
+        let times = QueryTimes {
             start,
             end,
             step,
             now,
         };
-        let bad = |reason| EvalError::BadDuration { reason };
-        let value = if reads_eval_time(expr) {
-            aligned::per_step(&ctx, grid, |one| {
-                let bound = bind(expr, at(one.start)).map_err(bad)?;
-                eval::eval(&ctx, bound.as_ref().unwrap_or(expr), one)
-            })?
-        } else {
-            let bound = bind(expr, at(start)).map_err(bad)?;
-            eval::eval(&ctx, bound.as_ref().unwrap_or(expr), grid)?
-        };
+        let value = step_bind::eval_bound(&ctx, expr, grid, times)?;
         let series = match value {
             GValue::Scalar(v) => vec![value::GSeries {
                 hists: Vec::new(),
