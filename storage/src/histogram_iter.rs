@@ -5,6 +5,8 @@
 //! series' histograms at a time.
 
 use crate::chunk::ChunkError;
+use crate::chunk::histogram::decode_range_reusing;
+use crate::hist_buf::HistBuf;
 use crate::model::histogram::FloatHistogram;
 use crate::part_bytes::PartBytes;
 use std::sync::Arc;
@@ -48,6 +50,36 @@ impl HistPiece {
             HistPiece::Sealed(chunks) => {
                 for bytes in chunks {
                     crate::chunk::histogram::decode_range_into(&bytes, i64::MIN, i64::MAX, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl HistPiece {
+    /// [`HistPiece::decode_into`] into a reused buffer.
+    fn decode_reusing(self, out: &mut HistBuf) -> Result<(), ChunkError> {
+        match self {
+            HistPiece::Decoded(v) => {
+                out.reserve(v.len());
+                for (t, h) in v {
+                    out.push(t, h);
+                }
+                Ok(())
+            }
+            HistPiece::Chunks { file, ranges } => {
+                for (start, end) in ranges {
+                    let bytes = file
+                        .get(start..end)
+                        .ok_or(ChunkError::TooShort { len: 0 })?;
+                    decode_range_reusing(bytes, i64::MIN, i64::MAX, out)?;
+                }
+                Ok(())
+            }
+            HistPiece::Sealed(chunks) => {
+                for bytes in chunks {
+                    decode_range_reusing(&bytes, i64::MIN, i64::MAX, out)?;
                 }
                 Ok(())
             }
@@ -165,6 +197,38 @@ impl HistogramIter {
         }
     }
 
+    /// The samples left decoded into `buf` (replacing what it held), its
+    /// kept slots reused; the error of a damaged chunk. Sources that follow
+    /// one another in time are decoded straight in place.
+    pub fn decode_into(mut self, buf: &mut HistBuf) -> Result<(), ChunkError> {
+        buf.clear();
+        if self.pending.is_empty() {
+            buf.fill(self.items.collect());
+            return Ok(());
+        }
+        let mut starts = Vec::with_capacity(self.pending.len());
+        for pieces in std::mem::take(&mut self.pending) {
+            starts.push(buf.len());
+            for p in pieces {
+                p.decode_reusing(buf)?;
+            }
+        }
+        let s = buf.as_slice();
+        let ordered = starts
+            .iter()
+            .filter(|&&i| i > 0 && i < s.len())
+            .all(|&i| s[i - 1].0 < s[i].0);
+        if !ordered {
+            let mut sources = Vec::with_capacity(starts.len());
+            let ends = starts.iter().skip(1).copied().chain([s.len()]);
+            for (a, b) in starts.iter().copied().zip(ends) {
+                sources.push(s[a..b].to_vec());
+            }
+            buf.fill(merge(sources));
+        }
+        Ok(())
+    }
+
     /// True when no sample is left (known without decoding).
     pub fn is_empty(&self) -> bool {
         self.items.len() == 0 && self.pending.is_empty()
@@ -243,6 +307,37 @@ mod tests {
             sum,
             ..FloatHistogram::default()
         }
+    }
+
+    fn chunk(ts: &[i64]) -> Arc<[u8]> {
+        let samples: Vec<(i64, FloatHistogram)> = ts.iter().map(|&t| (t, h(t as f64))).collect();
+        crate::chunk::histogram::encode(&samples).unwrap().into()
+    }
+
+    fn lazy(second: Vec<(i64, FloatHistogram)>) -> HistogramIter {
+        HistogramIter::merge_lazy(vec![
+            vec![HistPiece::Sealed(vec![chunk(&[1, 2, 3]), chunk(&[4, 5])])],
+            vec![HistPiece::Decoded(second)],
+        ])
+    }
+
+    #[test]
+    fn decode_into_a_reused_buffer_matches_into_vec() {
+        let mut buf = HistBuf::default();
+        for second in [
+            vec![(6, h(6.0)), (7, h(7.0))],
+            // Overlapping sources: merged, the first winning the tie.
+            vec![(0, h(0.0)), (5, h(50.0)), (8, h(8.0))],
+            vec![],
+        ] {
+            let want = lazy(second.clone()).into_vec().unwrap();
+            lazy(second).decode_into(&mut buf).unwrap();
+            assert_eq!(buf.as_slice(), want.as_slice());
+        }
+        HistogramIter::from_sorted(vec![(9, h(9.0))])
+            .decode_into(&mut buf)
+            .unwrap();
+        assert_eq!(buf.as_slice(), &[(9, h(9.0))]);
     }
 
     #[test]

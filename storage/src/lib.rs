@@ -25,6 +25,7 @@ pub mod encoding;
 mod error;
 mod expiry;
 mod head;
+mod hist_buf;
 mod histogram_iter;
 mod index;
 mod model;
@@ -55,6 +56,7 @@ pub use head::{
     HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
     SeriesQuota, SeriesRefusal, SeriesTarget,
 };
+pub use hist_buf::HistBuf;
 pub use histogram_iter::HistogramIter;
 pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::histogram::{

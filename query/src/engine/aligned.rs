@@ -2,7 +2,8 @@
 //! a multiple of theirs. Their points sit on each evaluation time minus
 //! multiples of their step, so different steps see different points and
 //! no single inner grid serves them all: the call that reads the subquery
-//! is evaluated one step at a time and the rows put back together.
+//! is evaluated one step at a time and the rows put back together (as is
+//! a range query whose durations read `time()`).
 
 use super::Ctx;
 use super::error::EvalError;
@@ -30,17 +31,41 @@ pub(crate) fn needs_per_step(ctx: &Ctx, c: &Call, g: Grid) -> bool {
 /// Evaluates `c` at each step of `g` alone and joins the results by
 /// labels.
 pub(crate) fn per_step_call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
+    per_step(ctx, g, |one| functions::call(ctx, c, one))
+}
+
+/// Prometheus anchors the points of an aligned subquery under a range
+/// query on the query's end, `gcd(query step, subquery step)` apart: when
+/// the end is off the query's steps, no step finds its points there.
+pub(crate) fn off_end_grid(ctx: &Ctx, sq_step: i64, g: Grid) -> bool {
+    let q = ctx.query_step;
+    let gcd = |mut a: i64, mut b: i64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    q > 0 && g.step == q && (ctx.query_end - g.start).rem_euclid(gcd(q, sq_step.max(1))) != 0
+}
+
+/// Evaluates `one` at each step of `g` alone and joins the results by
+/// labels.
+pub(crate) fn per_step(
+    ctx: &Ctx,
+    g: Grid,
+    mut one: impl FnMut(Grid) -> Result<GValue, EvalError>,
+) -> Result<GValue, EvalError> {
     let mut rows: Vec<GSeries> = Vec::new();
     let mut scalar: Option<Vec<f64>> = None;
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for k in 0..g.n {
         ctx.check()?;
-        let one = Grid {
+        let one_grid = Grid {
             start: g.t(k),
             step: g.step,
             n: 1,
         };
-        match functions::call(ctx, c, one)? {
+        match one(one_grid)? {
             GValue::Scalar(v) => {
                 let row = match &mut scalar {
                     Some(row) => row,

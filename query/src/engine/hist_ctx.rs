@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::error::EvalError;
 use super::range::HistMatrix;
-use hourglass_storage::{FloatHistogram, HistogramIter, Labels, StorageError};
+use hourglass_storage::{FloatHistogram, HistBuf, HistogramIter, Labels, StorageError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A series' histogram samples and how many samples they hold against the
@@ -123,6 +123,28 @@ impl Ctx<'_> {
         let n = hists.iter().map(|(_, h)| hpoint_samples(h)).sum();
         self.keep(n)?;
         Ok((hists, n))
+    }
+
+    /// [`Ctx::decode_hists`] into a worker's reused buffer; the count held
+    /// against the sample limit, for the caller to release.
+    pub(crate) fn decode_hists_into(
+        &self,
+        labels: &Labels,
+        it: HistogramIter,
+        buf: &mut HistBuf,
+    ) -> Result<usize, EvalError> {
+        it.decode_into(buf).map_err(|source| StorageError::Chunk {
+            series: labels.to_string(),
+            source,
+        })?;
+        buf.retain(|h| !h.is_stale());
+        if self.stats_only() {
+            derive_reset_hints(buf.as_mut_slice());
+        }
+        self.loaded_histograms(buf.as_slice());
+        let n = buf.as_slice().iter().map(|(_, h)| hpoint_samples(h)).sum();
+        self.keep(n)?;
+        Ok(n)
     }
 }
 

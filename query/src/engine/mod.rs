@@ -28,6 +28,7 @@ mod range;
 mod select_k;
 mod selected;
 mod stats;
+mod step_bind;
 mod value;
 
 pub use error::{ErrorKind, EvalError};
@@ -193,6 +194,7 @@ impl Engine {
             start: t,
             end: t,
             step: 0,
+            now: t,
         };
         let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
         let expr = bound.as_ref().unwrap_or(expr);
@@ -270,9 +272,6 @@ impl Engine {
                 return Err(EvalError::BadRangeType { got: other.name() });
             }
         }
-        let times = QueryTimes { start, end, step };
-        let bound = bind(expr, times).map_err(|reason| EvalError::BadDuration { reason })?;
-        let expr = bound.as_ref().unwrap_or(expr);
         let t0 = Instant::now();
         let ctx = self.ctx(q, (start, end, step), qo, points as usize + 1);
         let grid = Grid {
@@ -280,7 +279,15 @@ impl Engine {
             step,
             n: points as usize + 1,
         };
-        let series = match eval::eval(&ctx, expr, grid)? {
+        let now = start;
+        let times = QueryTimes {
+            start,
+            end,
+            step,
+            now,
+        };
+        let value = step_bind::eval_bound(&ctx, expr, grid, times)?;
+        let series = match value {
             GValue::Scalar(v) => vec![value::GSeries {
                 hists: Vec::new(),
                 labels: Default::default(),

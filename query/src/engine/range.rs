@@ -439,7 +439,7 @@ fn subquery(
             .saturating_mul(step)
             .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step })
     };
-    let series = if start > last {
+    let series = if start > last || (sq.aligned && super::aligned::off_end_grid(ctx, step, g)) {
         Vec::new()
     } else {
         // A tiny step over a long range would allocate without bound.

@@ -57,9 +57,12 @@ pub enum DurationExpr {
     Start,
     /// `end()`: the query's end, in seconds since the epoch.
     End,
+    /// `time()`: the evaluation time, in seconds since the epoch.
+    Time,
     /// `-e`.
     Neg(Box<DurationExpr>),
-    /// `a op b` with op one of `+ - * / % ^`.
+    /// `a op b` with op one of `+ - * / % ^`, or a comparison, which
+    /// always carries `bool` (1 or 0).
     Binary(BinaryOp, Box<DurationExpr>, Box<DurationExpr>),
     /// `min(a, b)`.
     Min(Box<DurationExpr>, Box<DurationExpr>),

@@ -3,8 +3,9 @@
 //! `offset (1h - 5m)`, `offset -step()`. Operands are duration literals,
 //! numbers of seconds, `step()`, `range()`, `start()`, `end()` (the
 //! query's step, `end - start`, start and end, in seconds) and
-//! `min(a, b)`/`max(a, b)`; operators are `+ - * / % ^` with PromQL's
-//! precedence, and unary signs.
+//! `min(a, b)`/`max(a, b)`, and `time()` (the evaluation time); operators
+//! are `+ - * / % ^` and the comparisons with `bool` (`time() > bool 0`),
+//! with PromQL's precedence, and unary signs.
 //!
 //! An expression without query-dependent operands is folded to
 //! milliseconds while parsing; the others stay in the tree and are bound
@@ -30,6 +31,9 @@ pub struct QueryTimes {
     pub end: i64,
     /// Query step; 0 for an instant query.
     pub step: i64,
+    /// The evaluation time `time()` stands for: the instant query's time,
+    /// or the step a range query is at.
+    pub now: i64,
 }
 
 impl DurationExpr {
@@ -37,13 +41,27 @@ impl DurationExpr {
     pub fn is_constant(&self) -> bool {
         match self {
             DurationExpr::Number(_) | DurationExpr::Duration(_) => true,
-            DurationExpr::Step | DurationExpr::Range | DurationExpr::Start | DurationExpr::End => {
-                false
-            }
+            DurationExpr::Step
+            | DurationExpr::Range
+            | DurationExpr::Start
+            | DurationExpr::End
+            | DurationExpr::Time => false,
             DurationExpr::Neg(e) => e.is_constant(),
             DurationExpr::Binary(_, a, b) | DurationExpr::Min(a, b) | DurationExpr::Max(a, b) => {
                 a.is_constant() && b.is_constant()
             }
+        }
+    }
+
+    /// True when `time()` is in it: the value changes from step to step.
+    fn reads_time(&self) -> bool {
+        match self {
+            DurationExpr::Time => true,
+            DurationExpr::Neg(e) => e.reads_time(),
+            DurationExpr::Binary(_, a, b) | DurationExpr::Min(a, b) | DurationExpr::Max(a, b) => {
+                a.reads_time() || b.reads_time()
+            }
+            _ => false,
         }
     }
 
@@ -57,6 +75,7 @@ impl DurationExpr {
             DurationExpr::Range => ms(q.end.saturating_sub(q.start)),
             DurationExpr::Start => ms(q.start),
             DurationExpr::End => ms(q.end),
+            DurationExpr::Time => ms(q.now),
             DurationExpr::Neg(e) => -e.seconds(q)?,
             DurationExpr::Min(a, b) => a.seconds(q)?.min(b.seconds(q)?),
             DurationExpr::Max(a, b) => a.seconds(q)?.max(b.seconds(q)?),
@@ -75,6 +94,17 @@ impl DurationExpr {
                     }
                     BinaryOp::Mod => a % b,
                     BinaryOp::Pow => a.powf(b),
+                    op if op.is_comparison() => {
+                        let holds = match op {
+                            BinaryOp::Eql => a == b,
+                            BinaryOp::Neq => a != b,
+                            BinaryOp::Lt => a < b,
+                            BinaryOp::Le => a <= b,
+                            BinaryOp::Gt => a > b,
+                            _ => a >= b,
+                        };
+                        if holds { 1.0 } else { 0.0 }
+                    }
                     other => {
                         return Err(format!(
                             "operator {:?} is not allowed in a duration expression",
@@ -126,6 +156,7 @@ impl Display for DurationExpr {
             DurationExpr::Range => f.write_str("range()"),
             DurationExpr::Start => f.write_str("start()"),
             DurationExpr::End => f.write_str("end()"),
+            DurationExpr::Time => f.write_str("time()"),
             DurationExpr::Min(a, b) => write!(f, "min({a}, {b})"),
             DurationExpr::Max(a, b) => write!(f, "max({a}, {b})"),
             DurationExpr::Neg(e) => {
@@ -155,7 +186,8 @@ impl Display for DurationExpr {
                     }
                 };
                 side(f, a, wrap_a)?;
-                write!(f, " {} ", op.as_str())?;
+                let flag = if op.is_comparison() { " bool" } else { "" };
+                write!(f, " {}{flag} ", op.as_str())?;
                 side(f, b, wrap_b)
             }
         }
@@ -198,7 +230,7 @@ impl<'a> Parser<'a> {
                 let w = self.text(first).to_ascii_lowercase();
                 matches!(
                     w.as_str(),
-                    "step" | "range" | "start" | "end" | "min" | "max" | "inf" | "nan"
+                    "step" | "range" | "start" | "end" | "time" | "min" | "max" | "inf" | "nan"
                 )
             }
             _ => false,
@@ -238,12 +270,20 @@ impl<'a> Parser<'a> {
                     | BinaryOp::Mod
                     | BinaryOp::Pow),
                 ) => op,
+                Tok::Op(op) if op.is_comparison() => op,
                 _ => return Ok(lhs),
             };
             if op.precedence() < min_prec {
                 return Ok(lhs);
             }
             self.next();
+            if op.is_comparison() {
+                let b = self.peek();
+                if !self.is_word(b, "bool") {
+                    return Err(self.unexpected(b, "\"bool\" after a comparison in a duration"));
+                }
+                self.next();
+            }
             let next = op.rhs_min_precedence();
             self.enter(t)?;
             let rhs = self.dur_binary(next);
@@ -293,6 +333,7 @@ impl<'a> Parser<'a> {
                     "range" => Some(DurationExpr::Range),
                     "start" => Some(DurationExpr::Start),
                     "end" => Some(DurationExpr::End),
+                    "time" => Some(DurationExpr::Time),
                     _ => None,
                 };
                 if let Some(leaf) = leaf {
@@ -329,7 +370,7 @@ impl<'a> Parser<'a> {
                 }
                 Err(self.unexpected(
                     t,
-                    "a duration, a number, step(), range(), start(), end(), min() or max()",
+                    "a duration, a number, step(), range(), start(), end(), time(), min() or max()",
                 ))
             }
             _ => Err(self.unexpected(t, "a duration expression")),
@@ -354,6 +395,7 @@ fn fold(e: DurationExpr, span: std::ops::Range<usize>) -> PResult<Dur> {
         start: 0,
         end: 0,
         step: 0,
+        now: 0,
     };
     e.millis(q)
         .map(Dur::Fixed)
@@ -369,6 +411,27 @@ pub fn bind(e: &Expr, q: QueryTimes) -> Result<Option<Expr>, String> {
     let mut e = e.clone();
     bind_mut(&mut e, q)?;
     Ok(Some(e))
+}
+
+/// True when a duration in `e` reads `time()`: a range query binds it
+/// anew at each step.
+pub fn reads_eval_time(e: &Expr) -> bool {
+    let d = |d: &Option<Box<DurationExpr>>| d.as_deref().is_some_and(DurationExpr::reads_time);
+    match e {
+        Expr::Number(_) | Expr::String(_) => false,
+        Expr::Vector(v) => d(&v.offset_expr),
+        Expr::Matrix(m) => d(&m.range_expr) || d(&m.vector.offset_expr),
+        Expr::Subquery(s) => {
+            d(&s.range_expr) || d(&s.step_expr) || d(&s.offset_expr) || reads_eval_time(&s.expr)
+        }
+        Expr::Paren(e) => reads_eval_time(e),
+        Expr::Unary(u) => reads_eval_time(&u.expr),
+        Expr::Binary(b) => reads_eval_time(&b.lhs) || reads_eval_time(&b.rhs),
+        Expr::Aggregate(a) => {
+            reads_eval_time(&a.expr) || a.param.as_deref().is_some_and(reads_eval_time)
+        }
+        Expr::Call(c) => c.args.iter().any(reads_eval_time),
+    }
 }
 
 fn has_query_durations(e: &Expr) -> bool {
@@ -472,73 +535,5 @@ pub(crate) fn split(d: Dur) -> (i64, Option<Box<DurationExpr>>) {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn q() -> QueryTimes {
-        QueryTimes {
-            start: 50_000,
-            end: 60_000,
-            step: 5_000,
-        }
-    }
-
-    #[track_caller]
-    fn range_of(query: &str) -> i64 {
-        match crate::parse(query).unwrap() {
-            Expr::Matrix(m) => m.range_ms,
-            Expr::Call(c) => match &c.args[0] {
-                Expr::Matrix(m) => m.range_ms,
-                other => panic!("{other:?}"),
-            },
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn constant_expressions_fold_when_parsed() {
-        assert_eq!(range_of("x[5m * 2]"), 600_000);
-        assert_eq!(range_of("x[26m+4m]"), 1_800_000);
-        assert_eq!(range_of("x[2m*(10+5)]"), 1_800_000);
-        assert_eq!(range_of("x[24m+((1.5*2m)+2m)]"), 1_740_000);
-        assert_eq!(range_of("x[-5m+35m]"), 1_800_000);
-        assert_eq!(range_of("x[30m1s-30m1s % 1m]"), 1_800_000);
-        assert_eq!(range_of("x[-(10s-5s)+20s]"), 15_000);
-        assert_eq!(range_of("x[1h/2]"), 1_800_000);
-        assert_eq!(range_of("x[max(1m, 2m) - min(30s, 1m)]"), 90_000);
-    }
-
-    #[test]
-    fn query_durations_bind_at_run_time() {
-        let e = crate::parse("count_over_time(x[step() + 1ms])").unwrap();
-        let bound = bind(&e, q()).unwrap().unwrap();
-        assert_eq!(bound.to_string(), "count_over_time(x[5s1ms])");
-        let e = crate::parse("x offset -step() * 2").unwrap();
-        assert_eq!(e.to_string(), "x offset (-step()) * 2");
-        let bound = bind(&e, q()).unwrap().unwrap();
-        assert_eq!(bound.to_string(), "x offset -5s * 2");
-        let e = crate::parse("x[range():step() / 5]").unwrap();
-        assert_eq!(bind(&e, q()).unwrap().unwrap().to_string(), "x[10s:1s]");
-        assert!(
-            bind(&crate::parse("x[5m]").unwrap(), q())
-                .unwrap()
-                .is_none()
-        );
-        let zero = QueryTimes { step: 0, ..q() };
-        assert!(bind(&crate::parse("x[step()]").unwrap(), zero).is_err());
-    }
-
-    #[test]
-    fn bad_expressions_are_refused() {
-        for bad in [
-            "x[1m / 0]",
-            "x[1m % 0]",
-            "x[1m +]",
-            "x[foo()]",
-            "x offset (1m",
-        ] {
-            assert!(crate::parse(bad).is_err(), "{bad}");
-        }
-    }
-}
+#[path = "duration_expr_tests.rs"]
+mod tests;

@@ -207,9 +207,14 @@ pub fn nhcb(series: &[(Labels, Vec<Slot>)]) -> Vec<(Labels, Vec<Slot>)> {
     for (key, mut buckets) in groups {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         buckets.dedup_by(|b, a| a.0 == b.0);
-        if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
-            continue;
-        }
+        // Without a `+Inf` bucket every bound is a custom value and the
+        // overflow bucket stays empty, as Prometheus converts them.
+        let Some(last) = buckets.last() else { continue };
+        let bounds = if last.0 == f64::INFINITY {
+            buckets.len() - 1
+        } else {
+            buckets.len()
+        };
         let sum_name = format!("{}_sum", key.metric_name().unwrap_or(""));
         let sum_labels = Labels::from_pairs(
             std::iter::once(("__name__", sum_name.as_str())).chain(
@@ -246,7 +251,7 @@ pub fn nhcb(series: &[(Labels, Vec<Slot>)]) -> Vec<(Labels, Vec<Slot>)> {
                     negative_spans: Vec::new(),
                     positive_buckets: counts,
                     negative_buckets: Vec::new(),
-                    custom_values: buckets[..buckets.len() - 1].iter().map(|b| b.0).collect(),
+                    custom_values: buckets[..bounds].iter().map(|b| b.0).collect(),
                 })))
             })
             .collect();

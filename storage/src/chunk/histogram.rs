@@ -15,6 +15,7 @@ use super::bitstream::{BitReader, BitWriter};
 use super::histogram_field::{
     Code, Field, Mode, get_ns, get_signed, ns_cost, ns_step, put_ns, put_signed,
 };
+use crate::hist_buf::HistBuf;
 use crate::model::histogram::{CounterResetHint, FloatHistogram, Span};
 
 /// The encoding byte of histogram chunks of version 1 (read only).
@@ -282,6 +283,46 @@ pub fn decode_range_into(
     maxt: i64,
     out: &mut Vec<(i64, FloatHistogram)>,
 ) -> Result<(), ChunkError> {
+    decode_to(bytes, mint, maxt, out)
+}
+
+/// [`decode_range_into`] into a reader's reused buffer: the samples are
+/// written into the buffer's kept slots.
+pub(crate) fn decode_range_reusing(
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+    out: &mut HistBuf,
+) -> Result<(), ChunkError> {
+    decode_to(bytes, mint, maxt, out)
+}
+
+/// Where decoded samples go: a sample is `layout`'s schema, spans, bounds
+/// and scalars with these buckets.
+trait Sink {
+    fn reserve(&mut self, n: usize);
+    fn emit(&mut self, t: i64, layout: &FloatHistogram, positive: &[f64], negative: &[f64]);
+}
+
+impl Sink for Vec<(i64, FloatHistogram)> {
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+    fn emit(&mut self, t: i64, layout: &FloatHistogram, positive: &[f64], negative: &[f64]) {
+        self.push((t, sample(layout, positive.to_vec(), negative.to_vec())));
+    }
+}
+
+impl Sink for HistBuf {
+    fn reserve(&mut self, n: usize) {
+        HistBuf::reserve(self, n);
+    }
+    fn emit(&mut self, t: i64, layout: &FloatHistogram, positive: &[f64], negative: &[f64]) {
+        self.push_parts(t, layout, positive, negative);
+    }
+}
+
+fn decode_to(bytes: &[u8], mint: i64, maxt: i64, out: &mut impl Sink) -> Result<(), ChunkError> {
     if bytes.len() < HEADER + CRC {
         return Err(ChunkError::TooShort { len: bytes.len() });
     }
@@ -307,6 +348,8 @@ pub fn decode_range_into(
     let mut cur = FloatHistogram::default();
     let mut npos = 0usize;
     let mut decoded = 0usize;
+    // The bucket values of the sample at hand.
+    let mut vals: Vec<f64> = Vec::new();
     for i in 0..count {
         if i == 0 {
             t = r.read_bits_wide(64) as i64;
@@ -333,9 +376,10 @@ pub fn decode_range_into(
                 break;
             }
             if t >= mint {
-                let (p, n) = buckets.split_at(npos.min(buckets.len()));
-                let values = |f: &[Field]| f.iter().map(Field::prev).collect();
-                out.push((t, sample(&cur, values(p), values(n))));
+                vals.clear();
+                vals.extend(buckets.iter().map(Field::prev));
+                let (p, n) = vals.split_at(npos.min(vals.len()));
+                out.emit(t, &cur, p, n);
             }
             continue;
         }
@@ -380,29 +424,17 @@ pub fn decode_range_into(
         let changed = r.read_bit();
         let keep = t >= mint;
         let npos = npos.min(buckets.len());
-        let (mut positive, mut negative) = if keep {
-            (
-                Vec::with_capacity(npos),
-                Vec::with_capacity(buckets.len() - npos),
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        vals.clear();
         let mut implied = cur.zero_count;
-        for (j, f) in buckets.iter_mut().enumerate() {
+        for f in buckets.iter_mut() {
             let v = match (changed, code) {
                 (true, _) => f.get(&mut r, code),
                 (false, Code::V1) => f.advance(Mode::Dod),
                 (false, Code::V2(mode)) => f.advance(mode),
             };
             implied += v;
-            if !keep {
-                continue;
-            }
-            if j < npos {
-                positive.push(v);
-            } else {
-                negative.push(v);
+            if keep {
+                vals.push(v);
             }
         }
         if v2 {
@@ -422,7 +454,8 @@ pub fn decode_range_into(
         if !keep {
             continue;
         }
-        out.push((t, sample(&cur, positive, negative)));
+        let (p, n) = vals.split_at(npos.min(vals.len()));
+        out.emit(t, &cur, p, n);
     }
     Ok(())
 }

@@ -50,11 +50,16 @@ fn window(
     let counter = matches!(func, Func::Rate | Func::Increase);
     let points: Vec<f64> = match modifier {
         RangeModifier::Anchored => {
-            let anchor = lo
-                .checked_sub(1)
-                .and_then(|i| s.get(i))
-                .filter(|p| p.t > start.saturating_sub(lookback));
-            anchor.into_iter().chain(&s[lo..hi]).map(|p| p.v).collect()
+            // The samples in `(start - lookback, end]`, from the newest at or
+            // before the start on; as Prometheus searches for it among all
+            // but the last sample, a window with nothing of its own starts
+            // one sample earlier (what `changes` and `resets` see).
+            let base = s.partition_point(|p| p.t <= start.saturating_sub(lookback));
+            if hi <= base || (lo >= hi && !matches!(func, Func::Changes | Func::Resets)) {
+                return None;
+            }
+            let first = lo.min(hi - 1).saturating_sub(1).max(base);
+            s[first..hi].iter().map(|p| p.v).collect()
         }
         RangeModifier::Smoothed => {
             let first = interpolate(s, start, lookback, counter)?;

@@ -10,7 +10,7 @@ use super::super::{Ctx, Note};
 use super::hist_range::{Out, Window, answer, hist_windows, incompatible};
 use crate::engine::error::EvalError;
 use crate::parser::functions::Func as F;
-use hourglass_storage::{CounterResetHint, FloatHistogram, Labels};
+use hourglass_storage::{CounterResetHint, FloatHistogram, HistBuf, Labels};
 use rayon::prelude::*;
 
 /// One step of a group's histogram sum.
@@ -72,15 +72,22 @@ pub(super) fn fold_sum(
         .map(|&b0| -> Result<Partial, EvalError> {
             // (group, first series with a value, steps)
             let mut part: Partial = Vec::new();
+            // The block's series decode one after another into one buffer.
+            let mut buf = HistBuf::default();
             let block = hm.series.iter().zip(groups).enumerate();
             for (i, (s, &gi)) in block.skip(b0).take(FOLD_BLOCK) {
                 ctx.check()?;
                 // Histograms still in chunks: decoded now, let go after.
-                let decoded = match hm.pending.get(i) {
-                    Some(Some(it)) => Some(ctx.decode_hists(&s.labels, it.clone(), false)?),
+                let held = match hm.pending.get(i) {
+                    Some(Some(it)) => {
+                        Some(ctx.decode_hists_into(&s.labels, it.clone(), &mut buf)?)
+                    }
                     _ => None,
                 };
-                let hists: &[(i64, FloatHistogram)] = decoded.as_ref().map_or(&s.hists, |d| &d.0);
+                let hists: &[(i64, FloatHistogram)] = match held {
+                    Some(_) => buf.as_slice(),
+                    None => &s.hists,
+                };
                 let name = s.labels.metric_name().unwrap_or("");
                 let resets: Vec<bool> = if matches!(f, F::Rate | F::Increase) {
                     hists
@@ -115,7 +122,7 @@ pub(super) fn fold_sum(
                     };
                     part[slot].2[k].add(ctx, h, 1.0, name);
                 }
-                if let Some((_, held)) = decoded {
+                if let Some(held) = held {
                     ctx.release(held);
                 }
             }

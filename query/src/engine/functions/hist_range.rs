@@ -418,12 +418,19 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
     let [last, prev] = picked.as_slice() else {
         return Out::None;
     };
-    if let (true, Err(l), Err(p)) = (is_rate, last, prev) {
+    if let (Err(l), Err(p)) = (last, prev) {
         let gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
-        if gauge(&l.1) || gauge(&p.1) {
+        if is_rate && (gauge(&l.1) || gauge(&p.1)) {
             ctx.note(
                 Note::Warning,
                 format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
+            );
+        }
+        // `idelta` wants two gauges.
+        if !(is_rate || gauge(&l.1) && gauge(&p.1)) {
+            ctx.note(
+                Note::Warning,
+                format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
             );
         }
     }

@@ -14,6 +14,7 @@
 use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range;
+use super::super::selected;
 use super::super::value::{GSeries, Grid, NAME};
 use super::args::{unparen, vector_arg};
 use crate::parser::ast::{Expr, VectorSelector};
@@ -50,7 +51,7 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
     let mut select = names.clone();
     select.push(matcher(MatchOp::RegexMatch, NAME, ".+")?);
     let vs = VectorSelector::new(None, select);
-    let infos: Vec<GSeries> = range::vector_selector(ctx, &vs, g, true)?
+    let infos: Vec<GSeries> = info_series(ctx, &vs, g)?
         .into_iter()
         .filter(|s| data.iter().all(|m| m.matches_labels(&s.labels)))
         .collect();
@@ -84,6 +85,12 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
             // Per info metric, the series with the newest sample.
             let mut newest: HashMap<&str, (f64, usize)> = HashMap::new();
             for &j in candidates {
+                if infos[j].hists.get(k).is_some_and(Option::is_some) {
+                    return Err(EvalError::InvalidArgument {
+                        func: "info",
+                        reason: "info sample should be float".into(),
+                    });
+                }
                 if let Some(t) = infos[j].vals[k] {
                     let name = infos[j].labels.metric_name().unwrap_or("");
                     let e = newest.entry(name).or_insert((t, j));
@@ -136,6 +143,23 @@ pub(super) fn info(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<Vec<GSeries>, Ev
             )?;
         }
     }
+    Ok(out)
+}
+
+/// The info series: at each step the time of the float sample the step
+/// sees, and the histogram it sees instead, if any (an error once used).
+fn info_series(ctx: &Ctx, vs: &VectorSelector, g: Grid) -> Result<Vec<GSeries>, EvalError> {
+    let (raw, eg, off) = range::selector_load(ctx, vs, g)?;
+    let lookback = ctx.lookback;
+    let mut out = selected::par_grids(ctx, raw, eg.n, |s, hs, vals| {
+        range::lookback_each(s, eg, off, lookback, true, |k, v| vals[k] = Some(v));
+        if hs.is_empty() {
+            Ok(Vec::new())
+        } else {
+            range::lookback_hists(ctx, s, hs, eg, off, lookback, false, vals)
+        }
+    })?;
+    range::broadcast(ctx, &mut out, g.n)?;
     Ok(out)
 }
 
