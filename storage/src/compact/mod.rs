@@ -1,7 +1,8 @@
 //! Compaction: one mechanism for the background compactor of `serve` and
 //! the offline `hourglass compact`. It merges the partitions of one hour
-//! (late data leaves several) and, past an age, the hours of a day into
-//! one day partition; re-encodes every series over its whole span; applies
+//! (late data leaves several), the hours of a four-hour block once they
+//! all left the head, and, past an age, the partitions of a day into one
+//! day partition; re-encodes every series over its whole span; applies
 //! the rewrite steps (deletions, retention rules); and swaps the result in
 //! for its inputs so that a crash at any step loses and duplicates nothing.
 //!
@@ -17,7 +18,7 @@ mod swap;
 
 pub use journal::{JOURNAL, check_journal, fuzz_journal};
 pub use merge::MergeCounts;
-pub use plan::{Group, day_cutoff, plan};
+pub use plan::{Cutoffs, Group, cutoffs, plan};
 pub use rewrite::RewriteStep;
 pub(crate) use swap::recover;
 
@@ -32,9 +33,10 @@ use std::time::Duration;
 /// How compaction runs.
 #[derive(Debug, Clone, Default)]
 pub struct CompactOptions {
-    /// Merge the hours of a day into one partition once the day ended this
-    /// long before the newest sample stored, capped at the wall clock
-    /// (none: hours stay hours).
+    /// Merge the partitions of a day into one once the day ended this
+    /// long before the newest sample stored, capped at the wall clock, and
+    /// meanwhile its hours into four-hour blocks as each block's hours
+    /// leave the head (none: hours stay hours).
     pub day_after_ms: Option<i64>,
 }
 
