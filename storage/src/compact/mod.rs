@@ -27,7 +27,7 @@ use crate::partition::{Partition, encode, free_name};
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How compaction runs.
@@ -106,9 +106,10 @@ pub(crate) fn merge_only(
 }
 
 /// Compacts one group: merge, encode, swap. Returns the output partition
-/// (none when nothing stays) and the group's figures. `stop` set during
-/// the merge (a stop) ends it with [`StorageError::Interrupted`] before
-/// anything is written.
+/// (none when nothing stays) and the group's figures. `stop` set before
+/// the swap commits (a stop) ends it with [`StorageError::Interrupted`]:
+/// during the merge, after the encoding, or once the copy is written
+/// (which then goes), so a stop waits for one step at most.
 pub(crate) fn compact_group(
     fs: &dyn Fs,
     parts: &Path,
@@ -124,12 +125,16 @@ pub(crate) fn compact_group(
     } else {
         Some(encode(g.start_ms, g.span_ms, g.level, series, source_label)?.with_downsampled(ds))
     };
+    if stop.load(Ordering::Relaxed) {
+        return Err(StorageError::Interrupted);
+    }
     let name = free_name(fs, parts, &g.base_name());
     let out = swap::swap(
         fs,
         parts,
         &g.inputs,
         enc.as_ref().map(|e| (e, name.as_str())),
+        stop,
     )?;
     let stats = CompactStats {
         groups: 1,

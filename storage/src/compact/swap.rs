@@ -20,6 +20,7 @@ use crate::retention::delete_dir;
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StorageError + '_ {
     move |source| StorageError::Io {
@@ -36,17 +37,26 @@ fn name_of(p: &Partition) -> String {
 }
 
 /// Writes `enc` (none: the inputs held nothing that stays) as `out_name`
-/// and swaps it in for `inputs`. Returns the opened output.
+/// and swaps it in for `inputs`. Returns the opened output. `stop` set
+/// once the copy is written gives up before the journal: the copy goes,
+/// [`StorageError::Interrupted`].
 pub(crate) fn swap(
     fs: &dyn Fs,
     parts: &Path,
     inputs: &[Arc<Partition>],
     enc: Option<(&Encoded, &str)>,
+    stop: &AtomicBool,
 ) -> Result<Option<Arc<Partition>>, StorageError> {
     let tmp = match enc {
         Some((enc, name)) => Some((write_tmp(fs, parts, name, enc)?, name)),
         None => None,
     };
+    if stop.load(Ordering::Relaxed) {
+        if let Some((t, _)) = &tmp {
+            let _ = fs.remove_dir_all(t);
+        }
+        return Err(StorageError::Interrupted);
+    }
     let journal = Journal {
         inputs: inputs.iter().map(|p| name_of(p)).collect(),
         output: tmp.as_ref().map(|(_, n)| n.to_string()),
