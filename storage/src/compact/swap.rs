@@ -143,3 +143,47 @@ pub(crate) fn recover(fs: &dyn Fs, parts: &Path) -> Result<(), StorageError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::labels::Labels;
+    use crate::model::sample::Sample;
+    use crate::partition::{HOUR_MS, PartSeries, encode};
+    use hourglass_wal::fs::FaultyFs;
+
+    #[test]
+    fn a_stop_once_the_copy_is_written_removes_it_and_commits_nothing() {
+        let fs = FaultyFs::new();
+        let parts = Path::new("/data/parts");
+        fs.create_dir_all(parts).unwrap();
+        let samples = [Sample::new(0, 1.0), Sample::new(15_000, 2.0)];
+        let series = vec![PartSeries {
+            labels: Labels::from_pairs([("__name__", "m")]),
+            chunks: crate::chunk::encode_cold_runs(&samples),
+            histograms: Vec::new(),
+        }];
+        let enc = encode(0, HOUR_MS, 1, series, "job").unwrap();
+        let r = swap(&fs, parts, &[], Some((&enc, "out")), &AtomicBool::new(true));
+        assert!(matches!(r, Err(StorageError::Interrupted)), "{r:?}");
+        assert!(
+            fs.list_dir(parts).unwrap().is_empty(),
+            "no copy, no journal"
+        );
+        let done = swap(
+            &fs,
+            parts,
+            &[],
+            Some((&enc, "out")),
+            &AtomicBool::new(false),
+        );
+        assert!(done.unwrap().is_some());
+        let names: Vec<String> = fs
+            .list_dir(parts)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["out"]);
+    }
+}
