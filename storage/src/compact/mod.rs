@@ -1,7 +1,8 @@
 //! Compaction: one mechanism for the background compactor of `serve` and
 //! the offline `hourglass compact`. It merges the partitions of one hour
-//! (late data leaves several) and, past an age, the hours of a day into
-//! one day partition; re-encodes every series over its whole span; applies
+//! (late data leaves several), the hours of a four-hour block once they
+//! all left the head, and, past an age, the partitions of a day into one
+//! day partition; re-encodes every series over its whole span; applies
 //! the rewrite steps (deletions, retention rules); and swaps the result in
 //! for its inputs so that a crash at any step loses and duplicates nothing.
 //!
@@ -17,7 +18,7 @@ mod swap;
 
 pub use journal::{JOURNAL, check_journal, fuzz_journal};
 pub use merge::MergeCounts;
-pub use plan::{Group, day_cutoff, plan};
+pub use plan::{Cutoffs, Group, cutoffs, plan};
 pub use rewrite::RewriteStep;
 pub(crate) use swap::recover;
 
@@ -26,15 +27,16 @@ use crate::partition::{Partition, encode, free_name};
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How compaction runs.
 #[derive(Debug, Clone, Default)]
 pub struct CompactOptions {
-    /// Merge the hours of a day into one partition once the day ended this
-    /// long before the newest sample stored, capped at the wall clock
-    /// (none: hours stay hours).
+    /// Merge the partitions of a day into one once the day ended this
+    /// long before the newest sample stored, capped at the wall clock, and
+    /// meanwhile its hours into four-hour blocks as each block's hours
+    /// leave the head (none: hours stay hours).
     pub day_after_ms: Option<i64>,
 }
 
@@ -104,9 +106,10 @@ pub(crate) fn merge_only(
 }
 
 /// Compacts one group: merge, encode, swap. Returns the output partition
-/// (none when nothing stays) and the group's figures. `stop` set during
-/// the merge (a stop) ends it with [`StorageError::Interrupted`] before
-/// anything is written.
+/// (none when nothing stays) and the group's figures. `stop` set before
+/// the swap commits (a stop) ends it with [`StorageError::Interrupted`]:
+/// during the merge, after the encoding, or once the copy is written
+/// (which then goes), so a stop waits for one step at most.
 pub(crate) fn compact_group(
     fs: &dyn Fs,
     parts: &Path,
@@ -122,12 +125,16 @@ pub(crate) fn compact_group(
     } else {
         Some(encode(g.start_ms, g.span_ms, g.level, series, source_label)?.with_downsampled(ds))
     };
+    if stop.load(Ordering::Relaxed) {
+        return Err(StorageError::Interrupted);
+    }
     let name = free_name(fs, parts, &g.base_name());
     let out = swap::swap(
         fs,
         parts,
         &g.inputs,
         enc.as_ref().map(|e| (e, name.as_str())),
+        stop,
     )?;
     let stats = CompactStats {
         groups: 1,

@@ -20,6 +20,7 @@ use crate::retention::delete_dir;
 use hourglass_wal::fs::Fs;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StorageError + '_ {
     move |source| StorageError::Io {
@@ -36,17 +37,26 @@ fn name_of(p: &Partition) -> String {
 }
 
 /// Writes `enc` (none: the inputs held nothing that stays) as `out_name`
-/// and swaps it in for `inputs`. Returns the opened output.
+/// and swaps it in for `inputs`. Returns the opened output. `stop` set
+/// once the copy is written gives up before the journal: the copy goes,
+/// [`StorageError::Interrupted`].
 pub(crate) fn swap(
     fs: &dyn Fs,
     parts: &Path,
     inputs: &[Arc<Partition>],
     enc: Option<(&Encoded, &str)>,
+    stop: &AtomicBool,
 ) -> Result<Option<Arc<Partition>>, StorageError> {
     let tmp = match enc {
         Some((enc, name)) => Some((write_tmp(fs, parts, name, enc)?, name)),
         None => None,
     };
+    if stop.load(Ordering::Relaxed) {
+        if let Some((t, _)) = &tmp {
+            let _ = fs.remove_dir_all(t);
+        }
+        return Err(StorageError::Interrupted);
+    }
     let journal = Journal {
         inputs: inputs.iter().map(|p| name_of(p)).collect(),
         output: tmp.as_ref().map(|(_, n)| n.to_string()),
@@ -131,5 +141,49 @@ pub(crate) fn recover(fs: &dyn Fs, parts: &Path) -> Result<(), StorageError> {
             fs.remove_file(&jpath).map_err(io(&jpath))?;
             fs.sync_dir(parts).map_err(io(parts))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::labels::Labels;
+    use crate::model::sample::Sample;
+    use crate::partition::{HOUR_MS, PartSeries, encode};
+    use hourglass_wal::fs::FaultyFs;
+
+    #[test]
+    fn a_stop_once_the_copy_is_written_removes_it_and_commits_nothing() {
+        let fs = FaultyFs::new();
+        let parts = Path::new("/data/parts");
+        fs.create_dir_all(parts).unwrap();
+        let samples = [Sample::new(0, 1.0), Sample::new(15_000, 2.0)];
+        let series = vec![PartSeries {
+            labels: Labels::from_pairs([("__name__", "m")]),
+            chunks: crate::chunk::encode_cold_runs(&samples),
+            histograms: Vec::new(),
+        }];
+        let enc = encode(0, HOUR_MS, 1, series, "job").unwrap();
+        let r = swap(&fs, parts, &[], Some((&enc, "out")), &AtomicBool::new(true));
+        assert!(matches!(r, Err(StorageError::Interrupted)), "{r:?}");
+        assert!(
+            fs.list_dir(parts).unwrap().is_empty(),
+            "no copy, no journal"
+        );
+        let done = swap(
+            &fs,
+            parts,
+            &[],
+            Some((&enc, "out")),
+            &AtomicBool::new(false),
+        );
+        assert!(done.unwrap().is_some());
+        let names: Vec<String> = fs
+            .list_dir(parts)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["out"]);
     }
 }

@@ -40,6 +40,17 @@ pub(crate) fn day_name(day_start_ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `2026-11-22B16` for the UTC block starting at `block_start_ms` (here
+/// the hours 16 to 19): it sorts after its day's day partition and before
+/// its hours' partitions, so that where a block and a later partition of
+/// one of its hours overlap, the block is read first, as the querier and
+/// compaction read an hour's first partition before its late ones.
+pub(crate) fn block_name(block_start_ms: i64) -> String {
+    let hours = block_start_ms.div_euclid(super::HOUR_MS);
+    let (y, m, d) = crate::calendar::civil_from_days(hours.div_euclid(24));
+    format!("{y:04}-{m:02}-{d:02}B{:02}", hours.rem_euclid(24))
+}
+
 /// `2026-11-22T18` for the UTC hour starting at `hour_start_ms`.
 pub(crate) fn hour_name(hour_start_ms: i64) -> String {
     let hours = hour_start_ms.div_euclid(super::HOUR_MS);
@@ -60,6 +71,23 @@ mod tests {
         assert_eq!(hour_name(951_782_400_000), "2000-02-29T00");
         assert_eq!(hour_name(-3_600_000), "1969-12-31T23");
         assert_eq!(day_name(951_782_400_000), "2000-02-29");
+        assert_eq!(block_name(1_763_827_200_000), "2025-11-22B16");
+    }
+
+    #[test]
+    fn a_block_sorts_between_its_day_and_its_hours() {
+        let block = 1_763_827_200_000;
+        let mut names = vec![
+            hour_name(block + super::super::HOUR_MS),
+            hour_name(block),
+            block_name(block),
+            day_name(block),
+            hour_name(block - super::super::HOUR_MS),
+        ];
+        names.sort();
+        assert_eq!(names[0], day_name(block));
+        assert_eq!(names[1], block_name(block));
+        assert!(names[2..].iter().all(|n| n.contains('T')), "{names:?}");
     }
 
     #[test]

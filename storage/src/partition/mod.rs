@@ -1,5 +1,6 @@
 //! Partitions: immutable, checksummed directories of sealed chunks with
-//! their own label index, one per hour (or per day, once compacted). Layout in `FORMAT.md` beside this file.
+//! their own label index, one per hour (or per four-hour block or day,
+//! once compacted). Layout in `FORMAT.md` beside this file.
 
 mod check;
 mod cursor;
@@ -17,7 +18,7 @@ pub use check::{MAX_PROBLEMS, PartitionCheck, Problem, check};
 #[cfg(feature = "internals")]
 pub use day_writer::DayWriter;
 pub use meta::Meta;
-pub(crate) use meta::{day_name, hour_name};
+pub(crate) use meta::{block_name, day_name, hour_name};
 pub use reader::{Partition, fuzz_index};
 pub(crate) use writer::{
     Encoded, PartSeries, encode, free_name, publish, write_partition, write_tmp,
@@ -25,6 +26,9 @@ pub(crate) use writer::{
 
 /// One hour in ms.
 pub const HOUR_MS: i64 = 3_600_000;
+/// One block in ms: compaction merges the hours of a day that is not
+/// merged whole yet into blocks of this length (aligned, six a day).
+pub const BLOCK_MS: i64 = 4 * HOUR_MS;
 /// One day in ms.
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 

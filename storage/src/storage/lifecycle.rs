@@ -47,8 +47,9 @@ impl Storage {
     }
 
     /// Compacts the partitions (see [`crate::compact`]): merges each
-    /// hour's partitions, old days (once every hour of them left the
-    /// head) into day partitions, and applies the rewrite steps; calls
+    /// hour's partitions, the hours of each four-hour block and old days
+    /// (once every hour of them left the head) into block and day
+    /// partitions, and applies the rewrite steps; calls
     /// `progress` after each group. Runs between persist rounds, never
     /// beside one; [`Storage::interrupt_compaction`] ends it early.
     pub fn compact(
@@ -85,8 +86,8 @@ impl Storage {
             steps.push(&downsampling);
         }
         let touched = |p: &Partition| steps.iter().any(|s| s.touches(p));
-        let cutoff = compact::day_cutoff(now, opts.day_after_ms, self.head.collected_end());
-        let groups = compact::plan(&parts, cutoff, &touched);
+        let cutoffs = compact::cutoffs(now, opts.day_after_ms, self.head.collected_end());
+        let groups = compact::plan(&parts, cutoffs, &touched);
         let mut total = CompactStats::default();
         for (i, g) in groups.iter().enumerate() {
             let stop = &self.stopping;
