@@ -202,11 +202,13 @@ fn walk(
 }
 
 /// The first index from `i` on whose sample is after `t` (or the end).
+/// The next two samples are compared at once (sorted, so those not after
+/// `t` come first and their count is the move), leaving one load on the
+/// path from one window's edge to the next instead of one per sample.
 #[inline(always)]
-fn advance(smp: &[Sample], mut i: usize, t: i64) -> usize {
-    for _ in 0..2 {
-        i += usize::from(smp.get(i).is_some_and(|s| s.t <= t));
-    }
+fn advance(smp: &[Sample], i: usize, t: i64) -> usize {
+    let at = |j: usize| usize::from(smp.get(j).is_some_and(|s| s.t <= t));
+    let mut i = i + at(i) + at(i + 1);
     while smp.get(i).is_some_and(|s| s.t <= t) {
         i += 1;
     }
