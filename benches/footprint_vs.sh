@@ -99,13 +99,16 @@ queries=("${node_queries[@]}")
 # 15 s step, summed, in ms. `nocache=1` (ignored by the others): without
 # it VictoriaMetrics answers the repeated runs from its response cache
 # (the data is older than its 5 min cache offset) instead of evaluating.
+# Each query's median is recorded too (query_ms_QI, in the order of
+# `node_queries`): SYS and DS name the run.
 query_suite_ms() {
-  local total=0 q ms
-  for q in "${queries[@]}"; do
+  local total=0 qi ms
+  for qi in "${!queries[@]}"; do
     ms=$(for _ in 1 2 3; do
-      curl -s -o /dev/null -w '%{time_total}\n' --data-urlencode "query=$q" \
+      curl -s -o /dev/null -w '%{time_total}\n' --data-urlencode "query=${queries[$qi]}" \
         --data "start=$q_start&end=$q_end&step=15&nocache=1" "$url/api/v1/query_range"
     done | sort -n | sed -n 2p)
+    record "$1" "$2" "query_ms_$qi" "$(awk -v b="$ms" 'BEGIN {printf "%.1f", b * 1000}')"
     total=$(awk -v a="$total" -v b="$ms" 'BEGIN {print a + b * 1000}')
   done
   printf '%.1f' "$total"
@@ -154,7 +157,11 @@ for dsname in $DATASETS; do
     record "$sys" "$ds" ingest_cpu_us_per_sample "$(awk -v a="$c0" -v b="$c1" -v n="$samples" 'BEGIN {printf "%.3f", (b - a) * 1e6 / n}')"
     # VictoriaMetrics makes fresh rows searchable after about a second.
     sleep 2
-    record "$sys" "$ds" query_suite_ms "$(query_suite_ms)"
+    c0=$(cpu_s "$pid")
+    record "$sys" "$ds" query_suite_ms "$(query_suite_ms "$sys" "$ds")"
+    # The server's CPU for one run of the suite (it ran three times): on a
+    # busy machine a steadier figure than the wall-clock medians.
+    record "$sys" "$ds" query_suite_cpu_ms "$(awk -v a="$c0" -v b="$(cpu_s "$pid")" 'BEGIN {printf "%.1f", (b - a) * 1000 / 3}')"
     save_answers "$work/answer-$n-$profile-$dsname-$sys"
     record "$sys" "$ds" rss_mb "$(( $(rss_kb "$pid") / 1024 ))"
     record "$sys" "$ds" peak_rss_mb "$(( $(hwm_kb "$pid") / 1024 ))"
@@ -233,7 +240,8 @@ rows = [
     ("  load average at that restart", "restart_load"),
     ("ingest CPU per sample, µs", "ingest_cpu_us_per_sample"),
     ("query suite, ms (sum of medians)", "query_suite_ms"),
-]
+    ("query suite, server CPU ms per run", "query_suite_cpu_ms"),
+] + [(f"  query {qi + 1} (`node_queries` in common.sh), ms", f"query_ms_{qi}") for qi in range(int(nq))]
 for n in sorted({k[0] for k in r}):
     samples = (n + 99) // 100 * 100 * int(scrapes)
     print(f"\n{n} series × {int(scrapes) / 240:g} h = {samples:,} samples per dataset\n")

@@ -57,28 +57,42 @@ pub(super) fn counter_windows(
     // start from zero). Without a reset that is the values themselves:
     // checked first, in a loop with no dependency from one sample to the
     // next, where the running sum has one.
+    match reset_prefix(smp) {
+        Some(p) => slide(smp, &p, ends, width, x, m, emit),
+        None => {
+            let p: Vec<f64> = smp.iter().map(|p| p.v + 0.0).collect();
+            slide(smp, &p, ends, width, x, m, emit)
+        }
+    }
+}
+
+/// Each sample's value plus every reset up to it (the value before each
+/// drop), or `None` when the values never drop: then that is the value
+/// plus `0.0`. The running sum adds the resets in order from zero, as a
+/// walk keeping one sum per window edge does, so a window's increase
+/// `p[hi] - p[lo]` is bit for bit the walk's.
+pub(super) fn reset_prefix(smp: &[Sample]) -> Option<Vec<f64>> {
     let later = smp.get(1..).unwrap_or_default();
     let resets = smp
         .iter()
         .zip(later)
         .fold(false, |r, (a, b)| r | (b.v < a.v));
     if !resets {
-        let p: Vec<f64> = smp.iter().map(|p| p.v + 0.0).collect();
-        return slide(smp, &p, ends, width, x, m, emit);
+        return None;
     }
     let mut acc = 0.0;
     let mut prev = f64::NAN;
-    let p: Vec<f64> = smp
-        .iter()
-        .map(|p| {
-            if p.v < prev {
-                acc += prev;
-            }
-            prev = p.v;
-            p.v + acc
-        })
-        .collect();
-    slide(smp, &p, ends, width, x, m, emit)
+    Some(
+        smp.iter()
+            .map(|p| {
+                if p.v < prev {
+                    acc += prev;
+                }
+                prev = p.v;
+                p.v + acc
+            })
+            .collect(),
+    )
 }
 
 /// The windows over `smp` whose increases are differences of `p`.
