@@ -145,16 +145,20 @@ fn sent_keys_name_the_label_fields_as_sent() {
         b.extend(body);
         b
     };
-    let first = decode(&series(&[&label_a, &sample])).unwrap();
-    let after = decode(&series(&[&sample, &label_a])).unwrap();
+    let first_bytes = series(&[&label_a, &sample]);
+    let first = decode(&first_bytes).unwrap();
+    let after_bytes = series(&[&sample, &label_a]);
+    let after = decode(&after_bytes).unwrap();
     assert_eq!(first.series[0].sent_key, Some(sent_key(&label_a)));
     assert_eq!(after.series[0].sent_key, Some(sent_key(&label_a)));
     // Label fields split by a sample: no key (they would be hashed apart).
     let label_c = [0x0a, 0x06, 0x0a, 0x01, b'c', 0x12, 0x01, b'd'];
-    let split = decode(&series(&[&label_a, &sample, &label_c])).unwrap();
+    let split_bytes = series(&[&label_a, &sample, &label_c]);
+    let split = decode(&split_bytes).unwrap();
     assert_eq!(split.labels_of(&split.series[0]), [("a", "b"), ("c", "d")]);
     assert_eq!(split.series[0].sent_key, None);
-    let both = decode(&series(&[&label_a, &label_c, &sample])).unwrap();
+    let both_bytes = series(&[&label_a, &label_c, &sample]);
+    let both = decode(&both_bytes).unwrap();
     assert_eq!(
         both.series[0].sent_key,
         Some(sent_key(&[label_a, label_c].concat()))

@@ -153,8 +153,9 @@ impl HeadBatch for BorrowedBatch<'_> {
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
         let mut sorted = Vec::new();
+        let keyed = head.sent.used_at(head.quota.active());
         for ss in &self.series {
-            if let Some(key) = ss.sent_key.filter(|_| ss.histograms.is_empty()) {
+            if let Some(key) = ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()) {
                 head.append_sent(a, key, ss, &mut sorted);
                 continue;
             }
@@ -287,7 +288,7 @@ impl Head {
             }
         };
         if let Some(s) = used {
-            self.sent.insert(key, &s, generation, self.quota.active());
+            self.sent.insert(key, &s, generation);
         }
     }
 

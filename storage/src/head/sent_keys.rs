@@ -4,21 +4,21 @@
 //! series, where sorting, hashing and comparing its labels against the
 //! stored ones took a fifth of remote-write ingest.
 //!
-//! Bounded: at most [`MAX_KEYS`] keys, none added while the head holds
-//! more series than that (a cache that cannot hold every series would only
-//! churn), and emptied whenever the head removes series, so no removed
-//! series stays pinned by it.
+//! Bounded: at most [`MAX_KEYS`] keys (about 13 MiB of tables), emptied
+//! and unused while the head holds more series than that (a cache that
+//! cannot hold every series would only churn), and emptied whenever the
+//! head removes series, so no removed series stays pinned by it.
 
 use super::series::MemSeries;
 use crate::model::batch::SentKey;
 use hourglass_wal::lock::lock;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 64;
-/// Most keys held: about 7 MiB of tables.
+/// Most keys held.
 pub(crate) const MAX_KEYS: usize = 1 << 18;
 const SHARD_KEYS: usize = MAX_KEYS / SHARDS;
 
@@ -59,6 +59,8 @@ pub(crate) struct SentKeys {
     /// Bumped when the head removes series: an insert decided before the
     /// bump is dropped, so a series removed meanwhile is not kept.
     generation: AtomicU64,
+    /// Set by an insert, cleared by [`SentKeys::release`].
+    holding: AtomicBool,
 }
 
 impl Default for SentKeys {
@@ -66,6 +68,7 @@ impl Default for SentKeys {
         SentKeys {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             generation: AtomicU64::new(0),
+            holding: AtomicBool::new(false),
         }
     }
 }
@@ -87,13 +90,22 @@ impl SentKeys {
         lock(self.shard(key)).get(&Key(key.0)).cloned()
     }
 
-    /// Files `series` under `key`, unless the head removed series since
-    /// `generation` or holds more than [`MAX_KEYS`] (`live`). A full shard
-    /// is emptied first.
-    pub(crate) fn insert(&self, key: SentKey, series: &Arc<MemSeries>, generation: u64, live: u64) {
-        if live > MAX_KEYS as u64 {
-            return;
+    /// Whether a head holding `live` series uses the keys; when it does
+    /// not, they are let go.
+    pub(crate) fn used_at(&self, live: u64) -> bool {
+        if live <= MAX_KEYS as u64 {
+            return true;
         }
+        if self.holding.swap(false, Ordering::AcqRel) {
+            self.forget();
+        }
+        false
+    }
+
+    /// Files `series` under `key`, unless the head removed series since
+    /// `generation`. A full shard is emptied first.
+    pub(crate) fn insert(&self, key: SentKey, series: &Arc<MemSeries>, generation: u64) {
+        self.holding.store(true, Ordering::Release);
         let mut shard = lock(self.shard(key));
         if self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -205,19 +217,21 @@ mod tests {
         let s = head.sent.get(SentKey([1, 2])).unwrap();
         let keys = SentKeys::default();
         let g = keys.generation();
-        // Not while the head holds more series than it may keep.
-        keys.insert(SentKey([9, 9]), &s, g, MAX_KEYS as u64 + 1);
-        assert_eq!(keys.len(), 0);
         // A full shard starts over.
         for i in 0..=SHARD_KEYS as u64 {
-            keys.insert(SentKey([i, 7]), &s, g, 1);
+            keys.insert(SentKey([i, 7]), &s, g);
         }
         assert_eq!(keys.len(), 1);
         // An insert decided before a removal is dropped.
         keys.forget();
-        keys.insert(SentKey([1, 1]), &s, g, 1);
+        keys.insert(SentKey([1, 1]), &s, g);
         assert_eq!(keys.len(), 0);
-        keys.insert(SentKey([1, 1]), &s, keys.generation(), 1);
+        keys.insert(SentKey([1, 1]), &s, keys.generation());
         assert_eq!(keys.len(), 1);
+        // Let go while the head holds more series than it may keep.
+        assert!(keys.used_at(MAX_KEYS as u64));
+        assert_eq!(keys.len(), 1);
+        assert!(!keys.used_at(MAX_KEYS as u64 + 1));
+        assert_eq!(keys.len(), 0);
     }
 }
