@@ -376,12 +376,16 @@ fn store(
         let starts = starts
             .and_then(|st| st.samples.get(ts.samples.clone()))
             .unwrap_or_default();
-        let labels = match typed.get(i) {
-            Some(Some(l)) => l.as_slice(),
-            _ => req.labels_of(ts),
+        // The key names the labels as sent, so not those typed here.
+        let (labels, key) = match typed.get(i) {
+            Some(Some(l)) => (l.as_slice(), None),
+            _ => (req.labels_of(ts), ts.sent_key),
         };
         if !samples.is_empty() {
             batch.push_with_starts(labels, samples, starts);
+            if let Some(s) = batch.series.last_mut() {
+                s.sent_key = key;
+            }
         }
         if !histograms.is_empty() {
             batch.push_histograms_with_starts(labels, histograms, h_starts);

@@ -139,6 +139,11 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// How many bytes were read.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     /// The bytes this reader reads, whole.
     pub fn buf(&self) -> &'a [u8] {
         self.buf

@@ -58,7 +58,7 @@ pub use head::{
 };
 pub use hist_buf::HistBuf;
 pub use histogram_iter::HistogramIter;
-pub use model::batch::{BorrowedBatch, SeriesRef, SeriesSamples, WriteBatch};
+pub use model::batch::{BorrowedBatch, SentKey, SeriesRef, SeriesSamples, WriteBatch};
 pub use model::histogram::{
     CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Histogram, HistogramError,
     MAX_EXPONENTIAL_SCHEMA, MIN_EXPONENTIAL_SCHEMA, Span, is_custom_buckets_schema,

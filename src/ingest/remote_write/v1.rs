@@ -6,7 +6,7 @@
 
 use super::bounds::{Bounds, DecodeError, capacity_bytes};
 use crate::ingest::protobuf::{Reader, WireError, WireType, Writer};
-use hourglass_storage::{FloatHistogram, HistogramError, Sample};
+use hourglass_storage::{FloatHistogram, HistogramError, Sample, SentKey};
 use std::ops::Range;
 
 /// How many invalid histograms a request reports in full.
@@ -43,8 +43,11 @@ pub struct TimeSeries {
     pub exemplars: u32,
     /// How many valid histogram samples it has in
     /// `WriteRequest::histograms` (after the earlier series' ones; a
-    /// count, not a range, to keep this 40 bytes).
+    /// count, not a range).
     pub histograms: u32,
+    /// The key of its labels as sent (see [`sent_key`]), when its label
+    /// fields came one after another.
+    pub sent_key: Option<SentKey>,
 }
 
 /// Metric type as remote write numbers it.
@@ -301,15 +304,20 @@ impl LabelSpans {
         let buf = r.buf();
         let spans = &self.spans[..self.n];
         // Absent fields are empty slices from elsewhere: no offset of theirs
-        // means anything, so they take no part.
-        let pieces = || {
-            spans
-                .iter()
-                .flat_map(|&(n, nl, v, vl)| [(n, nl), (v, vl)])
-                .filter(|&(_, len)| len > 0)
-        };
-        let lo = pieces().map(|(at, _)| at).min().unwrap_or(0);
-        let hi = pieces().map(|(at, len)| at + len).max().unwrap_or(0);
+        // means anything, so they take no part. A plain loop: the same as
+        // iterator adapters took a twentieth of the server's ingest CPU.
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for &(n, nl, v, vl) in spans {
+            for (at, len) in [(n, nl), (v, vl)] {
+                if len > 0 {
+                    lo = lo.min(at);
+                    hi = hi.max(at + len);
+                }
+            }
+        }
+        if lo > hi {
+            (lo, hi) = (0, 0);
+        }
         let whole = buf.get(lo..hi).and_then(|b| std::str::from_utf8(b).ok());
         for &(n, nl, v, vl) in spans {
             let piece = |at: usize, len: usize| -> Result<&'a str, WireError> {
@@ -344,7 +352,12 @@ fn decode_series<'a>(
         spans: [(0, 0, 0, 0); LabelSpans::MAX],
         n: 0,
     };
-    while let Some((field, wire)) = r.key()? {
+    // The label fields' bytes, while they follow one another.
+    let mut run: Option<Range<usize>> = None;
+    let mut runs = 0u32;
+    loop {
+        let field_at = r.pos();
+        let Some((field, wire)) = r.key()? else { break };
         match field {
             1 => {
                 r.expect(wire, WireType::Len)?;
@@ -378,6 +391,9 @@ fn decode_series<'a>(
                     let pair = (check(name)?, check(value)?);
                     bounds.push(&mut req.labels, pair)?;
                 }
+                let next = run.filter(|x| x.end == field_at);
+                runs += u32::from(next.is_none());
+                run = Some(next.map_or(field_at, |x| x.start)..r.pos());
             }
             2 => {
                 r.expect(wire, WireType::Len)?;
@@ -423,8 +439,28 @@ fn decode_series<'a>(
         samples: s0..req.samples.len(),
         exemplars,
         histograms: (req.histograms.len() - h0) as u32,
+        sent_key: match run {
+            Some(x) if runs == 1 => r.buf().get(x).map(sent_key),
+            _ => None,
+        },
     };
     bounds.push(&mut req.series, series)
+}
+
+/// The key storage files a series under ([`SentKey`]): SipHash-1-3-128,
+/// keyed by a secret of this process, of the series' label fields as sent
+/// (each with its field key and length, so the bytes decode to one list
+/// of labels only).
+pub fn sent_key(label_fields: &[u8]) -> SentKey {
+    static SECRET: std::sync::OnceLock<siphasher::sip128::SipHasher13> = std::sync::OnceLock::new();
+    let h = SECRET.get_or_init(|| {
+        use std::hash::BuildHasher;
+        // Outputs of the std hasher under its random per-process keys.
+        let s = std::hash::RandomState::new();
+        siphasher::sip128::SipHasher13::new_with_keys(s.hash_one(1u8), s.hash_one(2u8))
+    });
+    let x = h.hash(label_fields);
+    SentKey([x.h1, x.h2])
 }
 
 fn decode_metadata(mut m: Reader<'_>) -> Result<Metadata<'_>, WireError> {

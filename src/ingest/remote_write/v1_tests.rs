@@ -118,6 +118,54 @@ fn decodes_a_hand_written_request() {
 }
 
 #[test]
+fn sent_keys_name_the_label_fields_as_sent() {
+    let key = |labels: &[(&str, &str)], samples: &[Sample]| {
+        let mut w = Writer::default();
+        encode_series(&mut w, labels.iter().copied(), samples);
+        decode(&w.buf).unwrap().series[0].sent_key
+    };
+    let up = [("__name__", "up"), ("job", "node")];
+    let a = key(&up, &[Sample::new(1, 1.0)]);
+    assert!(a.is_some());
+    assert_eq!(a, key(&up, &[Sample::new(2, 5.0), Sample::new(3, 1.0)]));
+    assert_ne!(a, key(&[("__name__", "up"), ("job", "api")], &[]));
+    // Another order is another key (for the same series).
+    assert_ne!(a, key(&[up[1], up[0]], &[]));
+    assert_eq!(key(&[], &[Sample::new(1, 1.0)]), None);
+
+    // The key covers the label fields whole: those of a hand-written
+    // series, after its samples, give the same key.
+    let label_a = [0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b'];
+    let mut sample = vec![0x12, 0x0c, 0x09];
+    sample.extend(1.0f64.to_le_bytes());
+    sample.extend([0x10, 0xe8, 0x07]);
+    let series = |parts: &[&[u8]]| {
+        let body: Vec<u8> = parts.concat();
+        let mut b = vec![0x0a, body.len() as u8];
+        b.extend(body);
+        b
+    };
+    let first_bytes = series(&[&label_a, &sample]);
+    let first = decode(&first_bytes).unwrap();
+    let after_bytes = series(&[&sample, &label_a]);
+    let after = decode(&after_bytes).unwrap();
+    assert_eq!(first.series[0].sent_key, Some(sent_key(&label_a)));
+    assert_eq!(after.series[0].sent_key, Some(sent_key(&label_a)));
+    // Label fields split by a sample: no key (they would be hashed apart).
+    let label_c = [0x0a, 0x06, 0x0a, 0x01, b'c', 0x12, 0x01, b'd'];
+    let split_bytes = series(&[&label_a, &sample, &label_c]);
+    let split = decode(&split_bytes).unwrap();
+    assert_eq!(split.labels_of(&split.series[0]), [("a", "b"), ("c", "d")]);
+    assert_eq!(split.series[0].sent_key, None);
+    let both_bytes = series(&[&label_a, &label_c, &sample]);
+    let both = decode(&both_bytes).unwrap();
+    assert_eq!(
+        both.series[0].sent_key,
+        Some(sent_key(&[label_a, label_c].concat()))
+    );
+}
+
+#[test]
 fn unknown_fields_are_skipped_and_damage_is_an_error() {
     let mut w = Writer::default();
     w.uint(15, 7); // unknown top-level varint
@@ -172,6 +220,12 @@ proptest! {
             prop_assert_eq!(req.labels_of(got), &want[..]);
             let bits: Vec<(i64, u64)> = req.samples_of(got).iter().map(|s| (s.t, s.v.to_bits())).collect();
             prop_assert_eq!(&bits, samples);
+        }
+        // Equal keys, equal labels as sent, and the other way round.
+        for (i, a) in req.series.iter().enumerate() {
+            for b in &req.series[i + 1..] {
+                prop_assert_eq!(a.sent_key == b.sent_key, req.labels_of(a) == req.labels_of(b));
+            }
         }
     }
 }

@@ -184,6 +184,7 @@ fn decode_series<'a>(
         samples: s0..req.samples.len(),
         exemplars,
         histograms: (req.histograms.len() - h0) as u32,
+        sent_key: None,
     };
     if let Some((kind, help, unit)) = meta
         && let Some(&(_, family)) = req

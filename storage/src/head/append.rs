@@ -18,7 +18,7 @@ use super::series::{MemSeries, Outcome, Rules, SeriesData};
 use super::series_limits::{SeriesQuota, SeriesRefusal};
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
-use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Labels, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
@@ -153,7 +153,12 @@ impl HeadBatch for BorrowedBatch<'_> {
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
         let mut sorted = Vec::new();
+        let keyed = head.sent.used_at(head.quota.active());
         for ss in &self.series {
+            if let Some(key) = ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()) {
+                head.append_sent(a, key, ss, &mut sorted);
+                continue;
+            }
             sort_pairs(ss.labels, &mut sorted);
             head.append_series(
                 a,
@@ -258,6 +263,33 @@ impl Head {
         known: Option<&Arc<MemSeries>>,
     ) -> Option<Arc<MemSeries>> {
         self.append_payload(a, key, Payload::Floats(samples, starts), known)
+    }
+
+    /// Appends the float samples of a series its writer keyed: found by
+    /// the key when it was seen before, else by its labels (`sorted` is
+    /// scratch room for them) and filed under the key.
+    fn append_sent<'s>(
+        &self,
+        a: &mut Appending<'_>,
+        key: SentKey,
+        ss: &SeriesRef<'s>,
+        sorted: &mut Vec<(&'s str, &'s str)>,
+    ) {
+        let generation = self.sent.generation();
+        let used = match self.sent.get(key) {
+            Some(s) => {
+                let stored = Stored(&self.interner, &s.labels);
+                self.append_series(a, stored, ss.samples, ss.start_timestamps, Some(&s))
+            }
+            None => {
+                sort_pairs(ss.labels, sorted);
+                let pairs = SortedPairs(sorted);
+                self.append_series(a, pairs, ss.samples, ss.start_timestamps, None)
+            }
+        };
+        if let Some(s) = used {
+            self.sent.insert(key, &s, generation);
+        }
     }
 
     /// Appends one series' native histogram samples; `starts` as for

@@ -23,6 +23,7 @@ mod read;
 mod replay;
 mod replay_decode;
 mod rollback;
+mod sent_keys;
 mod series;
 mod series_limits;
 mod stats;
@@ -179,6 +180,8 @@ pub struct Head {
     owners: RwLock<Vec<Arc<SeriesQuota>>>,
     /// Retention per selector, enforced at ingest too.
     age_rules: age_limit::AgeRules,
+    /// Series by the key of their labels as sent.
+    sent: sent_keys::SentKeys,
 }
 
 impl Head {
@@ -199,6 +202,7 @@ impl Head {
             late: AtomicU64::new(0),
             counters: Counters::default(),
             age_rules: age_limit::AgeRules::default(),
+            sent: sent_keys::SentKeys::default(),
         }
     }
 

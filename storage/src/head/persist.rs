@@ -180,6 +180,9 @@ impl Head {
             self.unlink(&s);
             removed += 1;
         }
+        if removed > 0 {
+            self.sent.forget();
+        }
         removed
     }
 

@@ -66,6 +66,9 @@ impl Head {
             self.unlink(&s);
             dropped += 1;
         }
+        if dropped > 0 {
+            self.sent.forget();
+        }
         tracing::debug!(removed, dropped, "refused batch taken back out of the head");
     }
 }

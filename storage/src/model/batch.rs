@@ -64,6 +64,15 @@ impl WriteBatch {
     }
 }
 
+/// A keyed 128-bit hash of a series' labels exactly as sent (order, empty
+/// values and all), made by the writer's decoder with a secret key of the
+/// process (remote write: SipHash-1-3 of the label fields' bytes). Equal
+/// keys stand for equal labels: a sender cannot choose two label sets
+/// whose keys collide without the secret, and by chance that happens once
+/// in 2^128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SentKey(pub [u64; 2]);
+
 /// Samples of one series borrowed from a decoded request: labels as sent
 /// (any order; an empty value means the label is absent).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,6 +91,9 @@ pub struct SeriesRef<'a> {
     /// Start timestamps of `histograms` as of `start_timestamps` (an
     /// empty histogram of the same schema is the zero), or empty.
     pub histogram_starts: &'a [i64],
+    /// The key of `labels` as sent, when the writer made one: a series
+    /// sent again is then found by it alone.
+    pub sent_key: Option<SentKey>,
 }
 
 impl SeriesRef<'_> {
@@ -129,6 +141,7 @@ impl<'a> BorrowedBatch<'a> {
             start_timestamps,
             histograms: &[],
             histogram_starts: &[],
+            sent_key: None,
         });
     }
 
@@ -155,6 +168,7 @@ impl<'a> BorrowedBatch<'a> {
             start_timestamps: &[],
             histograms,
             histogram_starts,
+            sent_key: None,
         });
     }
 
