@@ -8,38 +8,22 @@
 
 mod common;
 
+use common::seam::{append, check, lbl, names, open};
 use common::{Model, TestClock, clocked_options, dump};
 use hourglass_storage::compact::CompactOptions;
-use hourglass_storage::{Labels, Options, Querier, Sample, Storage, WriteBatch};
-use hourglass_wal::fs::{FaultyFs, Fs};
+use hourglass_storage::{Sample, Storage, WriteBatch};
+use hourglass_wal::fs::FaultyFs;
 use proptest::prelude::*;
-use std::path::Path;
-use std::sync::Arc;
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
-const DATA: &str = "/data";
-
-fn opts() -> Options {
-    let mut o = Options::default();
-    o.head.ooo_window_ms = 10 * 60_000;
-    o
-}
-
-fn open(fs: &FaultyFs) -> Storage {
-    Storage::open_with_fs(Arc::new(fs.clone()), DATA, opts()).unwrap()
-}
 
 /// Day merges an hour after the day, so blocks in the meantime.
 fn day_opts() -> CompactOptions {
     CompactOptions {
         day_after_ms: Some(H),
     }
-}
-
-fn lbl(name: &str, inst: &str) -> Labels {
-    Labels::from_pairs([("__name__", name), ("instance", inst), ("job", "node")])
 }
 
 /// Writes 6 series at 60 s over `[from, to)`.
@@ -64,15 +48,6 @@ fn write_span(st: &Storage, from: i64, to: i64) {
     }
 }
 
-fn append(st: &Storage, name: &str, inst: &str, samples: &[(i64, f64)]) {
-    let mut b = WriteBatch::new();
-    b.push(
-        lbl(name, inst),
-        samples.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
-    );
-    assert_eq!(st.append(&b).unwrap().appended, samples.len() as u64);
-}
-
 /// Nine and a half hours of the day: hours 0 to 8 persisted (hour 1 twice:
 /// a lagging series lands after it was written), the rest in the head;
 /// flushed and closed. Returns what was acknowledged.
@@ -92,44 +67,6 @@ fn build(fs: &FaultyFs) -> Model {
     let model = dump(&st);
     st.close().unwrap();
     model
-}
-
-fn names(fs: &FaultyFs) -> Vec<String> {
-    let mut v: Vec<String> = fs
-        .list_dir(&Path::new(DATA).join("parts"))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    v.sort();
-    v
-}
-
-/// Samples stored, counting duplicates: every partition's plus the head's.
-fn stored(st: &Storage) -> u64 {
-    let parts: u64 = st.partitions().iter().map(|p| p.meta().samples).sum();
-    let head: u64 = st
-        .head_querier(i64::MIN, i64::MAX)
-        .select(&[], i64::MIN, i64::MAX)
-        .unwrap()
-        .map(|s| s.samples.count() as u64)
-        .sum();
-    parts + head
-}
-
-/// Reopens and checks the store against `model`: everything readable,
-/// nothing twice.
-fn check(fs: &FaultyFs, model: &Model, when: &str) {
-    let st = open(fs);
-    assert_eq!(&dump(&st), model, "{when}: {:?}", names(fs));
-    let total: u64 = model.values().map(|v| v.len() as u64).sum();
-    assert_eq!(
-        stored(&st),
-        total,
-        "{when}: samples stored twice or lost; {:?}",
-        names(fs)
-    );
-    st.close().unwrap();
 }
 
 /// Opens and persists (which finds nothing new, but learns which hours

@@ -6,52 +6,15 @@
 
 mod common;
 
+use common::seam::{append, check, lbl, names, open};
 use common::{Model, dump};
 use hourglass_storage::compact::CompactOptions;
-use hourglass_storage::{Labels, MatchOp, Matcher, Options, Querier, Sample, Storage, WriteBatch};
-use hourglass_wal::fs::{FaultyFs, Fs};
-use std::path::Path;
-use std::sync::Arc;
+use hourglass_storage::{MatchOp, Matcher, Sample, WriteBatch};
+use hourglass_wal::fs::FaultyFs;
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const T0: i64 = 1_763_769_600_000; // 2025-11-22T00:00Z
-const DATA: &str = "/data";
-
-fn opts() -> Options {
-    let mut o = Options::default();
-    o.head.ooo_window_ms = 10 * 60_000;
-    o
-}
-
-fn open(fs: &FaultyFs) -> Storage {
-    Storage::open_with_fs(Arc::new(fs.clone()), DATA, opts()).unwrap()
-}
-
-fn lbl(name: &str, inst: &str) -> Labels {
-    Labels::from_pairs([("__name__", name), ("instance", inst), ("job", "node")])
-}
-
-/// Samples stored, counting duplicates: every partition's plus the head's.
-fn stored(st: &Storage) -> u64 {
-    let parts: u64 = st.partitions().iter().map(|p| p.meta().samples).sum();
-    let head: u64 = st
-        .head_querier(i64::MIN, i64::MAX)
-        .select(&[], i64::MIN, i64::MAX)
-        .unwrap()
-        .map(|s| s.samples.count() as u64)
-        .sum();
-    parts + head
-}
-
-fn append(st: &Storage, name: &str, inst: &str, samples: &[(i64, f64)]) {
-    let mut b = WriteBatch::new();
-    b.push(
-        lbl(name, inst),
-        samples.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
-    );
-    assert_eq!(st.append(&b).unwrap().appended, samples.len() as u64);
-}
 
 /// Three hours of 8 series at 15 s (and one jittered), late data for the first hour (so it
 /// has two partitions), then a jump two days ahead so the first day is
@@ -93,41 +56,6 @@ fn build(fs: &FaultyFs) -> Model {
     let model = dump(&st);
     st.close().unwrap();
     model
-}
-
-fn names(fs: &FaultyFs) -> Vec<String> {
-    let mut v: Vec<String> = fs
-        .list_dir(&Path::new(DATA).join("parts"))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    v.sort();
-    v
-}
-
-/// Reopens and checks the store against `model`: everything readable,
-/// nothing twice.
-fn check(fs: &FaultyFs, model: &Model, when: &str) {
-    let st = open(fs);
-    assert_eq!(&dump(&st), model, "{when}: {:?}", names(fs));
-    let total: u64 = model.values().map(|v| v.len() as u64).sum();
-    if st.tombstones().is_empty() {
-        assert_eq!(
-            stored(&st),
-            total,
-            "{when}: samples stored twice or lost; {:?}",
-            names(fs)
-        );
-    } else {
-        // Deleted samples may still be on disk (hidden) until compacted.
-        assert!(
-            stored(&st) >= total,
-            "{when}: samples lost; {:?}",
-            names(fs)
-        );
-    }
-    st.close().unwrap();
 }
 
 /// Deletes `{instance="h2"}` and the first half hour of `{instance="h1"}`

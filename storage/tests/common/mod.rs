@@ -3,6 +3,8 @@
 //! tests write with, stores on a test clock, and a directory listing.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod seam;
+
 use hourglass_storage::{
     Clock, Labels, MatchOp, Matcher, Options, Querier, RetentionRule, Storage,
 };
