@@ -6,8 +6,9 @@
 //! of each text and its slot; texts whose hash is already taken (by chance
 //! or by design of the target) go to a second, ordinary map.
 
+use hourglass_storage::BuildPreHashed;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 
 /// Odd constants with well-spread bits (wyhash's).
 const FOLD: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
@@ -35,24 +36,6 @@ fn hash_text(seed: u64, text: &str) -> u64 {
     )
 }
 
-/// Keys that are hashes already.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[derive(Debug)]
 struct Slot<T> {
     /// The text: `keys[off..off + len]`.
@@ -66,7 +49,7 @@ struct Slot<T> {
 #[derive(Debug)]
 pub struct TextIndex<T> {
     seed: u64,
-    by_hash: HashMap<u64, usize, BuildHasherDefault<Identity>>,
+    by_hash: HashMap<u64, usize, BuildPreHashed>,
     collided: HashMap<Box<str>, usize>,
     keys: String,
     /// Bytes of `keys` whose slot is gone.

@@ -11,9 +11,10 @@
 
 use super::series::MemSeries;
 use crate::model::batch::SentKey;
+use crate::prehashed::BuildPreHashed;
 use hourglass_wal::lock::lock;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,25 +23,8 @@ const SHARDS: usize = 64;
 pub(crate) const MAX_KEYS: usize = 1 << 18;
 const SHARD_KEYS: usize = MAX_KEYS / SHARDS;
 
-/// The key's first word is already uniformly random: the map's hash.
-#[derive(Default)]
-struct FirstWord(u64);
-
-impl Hasher for FirstWord {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Keyed by the first word only (see [`FirstWord`]).
+/// Keyed by the first word only: it is already uniformly random, so it is
+/// the map's hash as it is ([`PreHashed`](crate::prehashed::PreHashed)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key([u64; 2]);
 
@@ -50,7 +34,7 @@ impl std::hash::Hash for Key {
     }
 }
 
-type Shard = HashMap<Key, Arc<MemSeries>, BuildHasherDefault<FirstWord>>;
+type Shard = HashMap<Key, Arc<MemSeries>, BuildPreHashed>;
 
 /// The cache of the head's series by [`SentKey`].
 #[derive(Debug)]
