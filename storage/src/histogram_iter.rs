@@ -28,6 +28,23 @@ pub(crate) enum HistPiece {
 }
 
 impl HistPiece {
+    /// Calls `f` with the bytes of each chunk of a `Chunks` or `Sealed`
+    /// piece, in order; nothing for `Decoded`.
+    fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(&[u8]) -> Result<(), ChunkError>,
+    ) -> Result<(), ChunkError> {
+        match self {
+            HistPiece::Decoded(_) => Ok(()),
+            HistPiece::Chunks { file, ranges } => ranges.iter().try_for_each(|&(start, end)| {
+                f(file
+                    .get(start..end)
+                    .ok_or(ChunkError::TooShort { len: 0 })?)
+            }),
+            HistPiece::Sealed(chunks) => chunks.iter().try_for_each(|bytes| f(bytes)),
+        }
+    }
+
     fn decode_into(self, out: &mut Vec<(i64, FloatHistogram)>) -> Result<(), ChunkError> {
         match self {
             HistPiece::Decoded(mut v) if out.is_empty() => {
@@ -38,26 +55,12 @@ impl HistPiece {
                 out.append(&mut v);
                 Ok(())
             }
-            HistPiece::Chunks { file, ranges } => {
-                for (start, end) in ranges {
-                    let bytes = file
-                        .get(start..end)
-                        .ok_or(ChunkError::TooShort { len: 0 })?;
-                    crate::chunk::histogram::decode_range_into(bytes, i64::MIN, i64::MAX, out)?;
-                }
-                Ok(())
-            }
-            HistPiece::Sealed(chunks) => {
-                for bytes in chunks {
-                    crate::chunk::histogram::decode_range_into(&bytes, i64::MIN, i64::MAX, out)?;
-                }
-                Ok(())
-            }
+            chunks => chunks.for_each_chunk(|bytes| {
+                crate::chunk::histogram::decode_range_into(bytes, i64::MIN, i64::MAX, out)
+            }),
         }
     }
-}
 
-impl HistPiece {
     /// [`HistPiece::decode_into`] into a reused buffer.
     fn decode_reusing(self, out: &mut HistBuf) -> Result<(), ChunkError> {
         match self {
@@ -68,20 +71,8 @@ impl HistPiece {
                 }
                 Ok(())
             }
-            HistPiece::Chunks { file, ranges } => {
-                for (start, end) in ranges {
-                    let bytes = file
-                        .get(start..end)
-                        .ok_or(ChunkError::TooShort { len: 0 })?;
-                    decode_range_reusing(bytes, i64::MIN, i64::MAX, out)?;
-                }
-                Ok(())
-            }
-            HistPiece::Sealed(chunks) => {
-                for bytes in chunks {
-                    decode_range_reusing(&bytes, i64::MIN, i64::MAX, out)?;
-                }
-                Ok(())
+            chunks => {
+                chunks.for_each_chunk(|bytes| decode_range_reusing(bytes, i64::MIN, i64::MAX, out))
             }
         }
     }
