@@ -12,6 +12,9 @@ use hourglass_query::{Engine, EngineOptions, QueryOptions, parse};
 use hourglass_storage::{CounterResetHint, FloatHistogram, Labels, Options, Span, Storage};
 use std::hint::black_box;
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -43,16 +46,6 @@ fn histogram(s: usize, k: i64, counts: &mut [f64; BUCKETS]) -> FloatHistogram {
         negative_buckets: Vec::new(),
         custom_values: Vec::new(),
     }
-}
-
-/// CPU time of this process (all threads) so far, from `/proc/self/stat`
-/// (Linux; clock ticks of 10 ms): the figure to trust on a loaded machine.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 fn bench(c: &mut Criterion) {
@@ -103,13 +96,13 @@ fn bench(c: &mut Criterion) {
     let out = run();
     let read = out.stats.samples_loaded;
     let t = std::time::Instant::now();
-    let cpu = cpu_seconds();
+    let cpu = cpu::process_cpu_seconds();
     let runs = 3;
     for _ in 0..runs {
         black_box(run());
     }
     let per = t.elapsed().as_secs_f64() / f64::from(runs);
-    let cpu_per = cpu_seconds()
+    let cpu_per = cpu::process_cpu_seconds()
         .zip(cpu)
         .map(|(b, a)| (b - a) / f64::from(runs));
     eprintln!(

@@ -20,24 +20,15 @@ use std::hint::black_box;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[path = "data/node.rs"]
 mod data;
-
-/// CPU time of this process (all threads), from /proc; None elsewhere.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // utime and stime, the 14th and 15th fields, in clock ticks (100 Hz).
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
 
 /// Wall-clock figures suffer on a shared machine; CPU time per run
 /// measures the work itself. Printed beside criterion's numbers.
 fn report_cpu(name: &str, mut run: impl FnMut()) {
-    let Some(before) = process_cpu_seconds() else {
+    let Some(before) = cpu::process_cpu_seconds() else {
         return;
     };
     let mut iters = 0u32;
@@ -46,7 +37,7 @@ fn report_cpu(name: &str, mut run: impl FnMut()) {
         run();
         iters += 1;
     }
-    if let Some(after) = process_cpu_seconds() {
+    if let Some(after) = cpu::process_cpu_seconds() {
         eprintln!(
             "node_suite/{name}: {:.2} ms CPU per run ({iters} runs)",
             (after - before) * 1e3 / f64::from(iters)

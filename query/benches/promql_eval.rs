@@ -16,27 +16,17 @@ use std::hint::black_box;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[path = "data/promql.rs"]
 mod data;
 
 use data::{POINTS, STEP_MS};
 
-/// CPU time of this process (all threads), from /proc; None elsewhere.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are
-    // the 14th and 15th fields overall, in clock ticks (100 Hz on Linux).
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
 /// Wall-clock figures suffer on a shared machine; samples per CPU-second
 /// measures the work itself. Printed beside criterion's numbers.
 fn report_cpu(name: &str, samples: usize, mut run: impl FnMut() -> bool) {
-    let Some(before) = process_cpu_seconds() else {
+    let Some(before) = cpu::process_cpu_seconds() else {
         return;
     };
     let mut iters = 0u32;
@@ -47,7 +37,7 @@ fn report_cpu(name: &str, samples: usize, mut run: impl FnMut() -> bool) {
         }
         iters += 1;
     }
-    if let Some(after) = process_cpu_seconds() {
+    if let Some(after) = cpu::process_cpu_seconds() {
         let cpu = after - before;
         if cpu > 0.0 {
             eprintln!(
