@@ -81,31 +81,6 @@ impl StorageQuerier<'_> {
         read_lock(self.parts).clone()
     }
 
-    /// Every stored sample, deletions not yet hidden. A persist pushes an
-    /// hour's partition before dropping the hour from the head, so a
-    /// select that read the head after the drop sees the list changed
-    /// since `parts` was read and is asked again; one that reads the head
-    /// first and the list after it cannot miss the hour (a sample in both
-    /// is merged once).
-    fn select_consistent(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        read: ReadAs,
-    ) -> Result<SeriesSet, StorageError> {
-        for _ in 1..SELECT_ATTEMPTS {
-            let parts = self.parts_now();
-            let set = self.select_all(&parts, None, matchers, mint, maxt, read)?;
-            if same_parts(&parts, &read_lock(self.parts)) {
-                return Ok(set);
-            }
-        }
-        let head = self.head.select_raw(matchers, mint, maxt);
-        let parts = self.parts_now();
-        self.select_all(&parts, Some(head), matchers, mint, maxt, read)
-    }
-
     /// Every stored sample in `parts` and the head (read now, unless
     /// `head` was read before `parts`), deletions not yet hidden.
     fn select_all(
@@ -227,6 +202,12 @@ impl Querier for StorageQuerier<'_> {
         self.select_as(matchers, mint, maxt, ReadAs::Last)
     }
 
+    /// Every stored sample, deletions hidden. A persist pushes an hour's
+    /// partition before dropping the hour from the head, so a read that
+    /// read the head after the drop sees the list changed since `parts`
+    /// was read and is asked again; one that reads the head first and the
+    /// list after it cannot miss the hour (a sample in both is merged
+    /// once).
     fn select_as(
         &self,
         matchers: &[Matcher],
@@ -234,7 +215,18 @@ impl Querier for StorageQuerier<'_> {
         maxt: i64,
         read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
-        let set = self.select_consistent(matchers, mint, maxt, read)?;
+        let set = 'consistent: {
+            for _ in 1..SELECT_ATTEMPTS {
+                let parts = self.parts_now();
+                let set = self.select_all(&parts, None, matchers, mint, maxt, read)?;
+                if same_parts(&parts, &read_lock(self.parts)) {
+                    break 'consistent set;
+                }
+            }
+            let head = self.head.select_raw(matchers, mint, maxt);
+            let parts = self.parts_now();
+            self.select_all(&parts, Some(head), matchers, mint, maxt, read)?
+        };
         if self.gone.is_empty() {
             return Ok(set);
         }

@@ -16,6 +16,18 @@ pub trait Draw {
     fn unit(&mut self) -> f64;
 }
 
+/// The generators of the benches and of `hourglass bench ingest`: one
+/// seeded `fastrand` sequence.
+impl Draw for fastrand::Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.u64(..n)
+    }
+
+    fn unit(&mut self) -> f64 {
+        self.f64()
+    }
+}
+
 /// How the series of a host move from scrape to scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {

@@ -1,15 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 
-impl Draw for fastrand::Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.u64(..n)
-    }
-    fn unit(&mut self) -> f64 {
-        self.f64()
-    }
-}
-
 #[test]
 fn a_host_has_100_distinct_sorted_series_that_move_by_their_shape() {
     let mut draw = fastrand::Rng::with_seed(1);

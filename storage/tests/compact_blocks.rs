@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::seam::{append, check, lbl, names, open};
+use common::seam::{append, check, crash_at_every_step, lbl, names, open, scrape};
 use common::{Model, TestClock, clocked_options, dump};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Sample, Storage, WriteBatch};
@@ -31,19 +31,7 @@ fn write_span(st: &Storage, from: i64, to: i64) {
     let mut t = from;
     while t < to {
         let step = (t - T0) / 60_000;
-        let mut b = WriteBatch::new();
-        for i in 0..6 {
-            let v = if i % 2 == 0 {
-                1.0
-            } else {
-                (step * i) as f64 * 0.5
-            };
-            b.push(
-                lbl(["up", "cpu"][i as usize % 2], &format!("h{i}")),
-                vec![Sample::new(t, v)],
-            );
-        }
-        st.append(&b).unwrap();
+        st.append(&scrape(t, step, 6, 0.5)).unwrap();
         t += 60_000;
     }
 }
@@ -191,55 +179,30 @@ fn late_samples_for_a_merged_block_are_merged_into_it_again() {
     check(&fs, &before, "after re-merging the block");
 }
 
-/// Crashes at the 0th, 1st, 2nd … file operation of the block merges until
-/// one runs through; after each crash the store reopens whole and the next
-/// compaction still merges the blocks. Returns the steps of a whole run.
-fn crash_at_every_step(torn: bool) -> u64 {
-    for k in 0.. {
-        let fs = FaultyFs::new();
-        let model = build(&fs);
-        let st = open_persisted(&fs);
-        match torn {
-            true => fs.crash_torn_after_ops(k, k + 1),
-            false => fs.crash_after_ops(k),
-        }
-        let r = st.compact(&day_opts(), &mut |_| {});
-        if !fs.is_crashed() {
-            fs.cancel_crash();
-            assert_eq!(r.unwrap().groups, 2);
-            st.close().unwrap();
-            check(&fs, &model, "no crash");
-            return k;
-        }
-        drop((r, st));
-        fs.restart();
-        check(&fs, &model, &format!("crash at step {k}"));
-        let st = open_persisted(&fs);
-        st.compact(&day_opts(), &mut |_| {}).unwrap();
-        st.close().unwrap();
+/// Crashes at every step of the block merges; the next compaction after
+/// a crash still merges the blocks. Returns the steps of a whole run.
+fn crash_at_every_step_of_the_blocks(torn: bool) -> u64 {
+    let merged = |fs: &FaultyFs, when: &str| {
         assert_eq!(
-            names(&fs),
+            names(fs),
             ["2025-11-22B00", "2025-11-22B04", "2025-11-22T08"],
-            "merged after the crash at step {k}"
+            "merged: {when}"
         );
-        check(
-            &fs,
-            &model,
-            &format!("merged again after crash at step {k}"),
-        );
-    }
-    unreachable!()
+    };
+    let (steps, whole) = crash_at_every_step(torn, &day_opts(), build, open_persisted, merged);
+    assert_eq!(whole.groups, 2, "{whole:?}");
+    steps
 }
 
 #[test]
 fn crash_at_every_step_of_a_block_merge_loses_and_duplicates_nothing() {
-    let steps = crash_at_every_step(false);
+    let steps = crash_at_every_step_of_the_blocks(false);
     assert!(steps > 20, "two swaps take more steps than that: {steps}");
 }
 
 #[test]
 fn torn_unsynced_bytes_after_a_crash_during_a_block_merge_are_not_served() {
-    crash_at_every_step(true);
+    crash_at_every_step_of_the_blocks(true);
 }
 
 #[test]

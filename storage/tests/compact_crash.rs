@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::seam::{append, check, lbl, names, open};
+use common::seam::{append, check, crash_at_every_step, lbl, names, open, scrape};
 use common::{Model, dump};
 use hourglass_storage::compact::CompactOptions;
-use hourglass_storage::{MatchOp, Matcher, Sample, WriteBatch};
+use hourglass_storage::{MatchOp, Matcher, Sample};
 use hourglass_wal::fs::FaultyFs;
 
 const H: i64 = 3_600_000;
@@ -23,18 +23,7 @@ fn build(fs: &FaultyFs) -> Model {
     let st = open(fs);
     for step in 0..(3 * H / 15_000) {
         let t = T0 + step * 15_000;
-        let mut b = WriteBatch::new();
-        for i in 0..8 {
-            let v = if i % 2 == 0 {
-                1.0
-            } else {
-                (step * i) as f64 * 0.25
-            };
-            b.push(
-                lbl(["up", "cpu"][i as usize % 2], &format!("h{i}")),
-                vec![Sample::new(t, v)],
-            );
-        }
+        let mut b = scrape(t, step, 8, 0.25);
         // Jittered scrapes of memory in whole pages: compaction writes
         // them in the grid encoding, so the day is a version 4 partition.
         b.push(
@@ -115,69 +104,35 @@ fn compaction_merges_late_hours_and_old_days_and_reads_the_same() {
     check(&fs, &model, "after compaction");
 }
 
-/// Crashes at the 0th, 1st, 2nd … file operation of a compaction until one
-/// runs through; after each crash the store reopens whole.
-fn crash_at_every_step(opts: &CompactOptions, torn: bool) -> u64 {
-    crash_at_every_step_with(opts, torn, false)
-}
-
-fn crash_at_every_step_with(opts: &CompactOptions, torn: bool, delete: bool) -> u64 {
-    for k in 0.. {
-        let fs = FaultyFs::new();
-        let mut model = build(&fs);
-        if delete {
-            model = delete_some(&fs, model);
-        }
-        let st = open(&fs);
-        match torn {
-            true => fs.crash_torn_after_ops(k, k + 1),
-            false => fs.crash_after_ops(k),
-        }
-        let r = st.compact(opts, &mut |_| {});
-        if !fs.is_crashed() {
-            fs.cancel_crash();
-            r.unwrap();
-            st.close().unwrap();
-            check(&fs, &model, "no crash");
-            return k;
-        }
-        // Past the commit (the rename), a crash while removing the inputs
-        // does not fail the run: the journal finishes it at open.
-        drop((r, st));
-        fs.restart();
-        check(&fs, &model, &format!("crash at step {k}"));
-        // The next compaction still works and keeps everything.
-        let st = open(&fs);
-        st.compact(opts, &mut |_| {}).unwrap();
-        st.close().unwrap();
-        check(
-            &fs,
-            &model,
-            &format!("compacted again after crash at step {k}"),
-        );
-    }
-    unreachable!()
+/// Crashes at every step of a compaction with `opts` of what `build`
+/// wrote, or of that with some series deleted; returns the steps.
+fn crash_at_every_step_of(opts: &CompactOptions, torn: bool, delete: bool) -> u64 {
+    let written = |fs: &FaultyFs| match delete {
+        true => delete_some(fs, build(fs)),
+        false => build(fs),
+    };
+    crash_at_every_step(torn, opts, written, open, |_, _| {}).0
 }
 
 #[test]
 fn crash_at_every_step_of_an_hour_merge_loses_and_duplicates_nothing() {
-    let steps = crash_at_every_step(&CompactOptions::default(), false);
+    let steps = crash_at_every_step_of(&CompactOptions::default(), false, false);
     assert!(steps > 10, "the swap takes more steps than that: {steps}");
 }
 
 #[test]
 fn crash_at_every_step_of_a_day_merge_loses_and_duplicates_nothing() {
-    crash_at_every_step(&day_opts(), false);
+    crash_at_every_step_of(&day_opts(), false, false);
 }
 
 #[test]
 fn crash_at_every_step_of_a_compaction_applying_deletes_loses_and_duplicates_nothing() {
-    crash_at_every_step_with(&day_opts(), false, true);
+    crash_at_every_step_of(&day_opts(), false, true);
 }
 
 #[test]
 fn torn_unsynced_bytes_after_a_crash_during_compaction_are_not_served() {
-    crash_at_every_step(&day_opts(), true);
+    crash_at_every_step_of(&day_opts(), true, false);
 }
 
 /// A fault during compaction fails it; the store keeps serving everything

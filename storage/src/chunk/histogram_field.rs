@@ -53,42 +53,34 @@ pub(super) struct Field {
 /// Prefix of the escape from a decimal code.
 const ESCAPE: u32 = 6;
 
-pub(super) fn put_signed(w: &mut BitWriter, v: i64) {
+/// Value bits of the signed code whose prefix is `i` ones and a zero
+/// (0: the value is 0; the last: all 64 bits); six ones are the escape.
+const SIGNED_BITS: [u32; 6] = [0, 4, 8, 16, 32, 64];
+
+/// The shortest signed code that holds `v`: its index in `SIGNED_BITS`.
+fn signed_code(v: i64) -> usize {
     match v {
-        0 => w.write_bits(0, 1),
-        -8..=7 => {
-            w.write_bits(0b10, 2);
-            w.write_bits(v as u64 & 0xf, 4);
-        }
-        -128..=127 => {
-            w.write_bits(0b110, 3);
-            w.write_bits(v as u64 & 0xff, 8);
-        }
-        -32768..=32767 => {
-            w.write_bits(0b1110, 4);
-            w.write_bits(v as u64 & 0xffff, 16);
-        }
-        -2147483648..=2147483647 => {
-            w.write_bits(0b11110, 5);
-            w.write_bits(v as u64 & 0xffff_ffff, 32);
-        }
-        _ => {
-            w.write_bits(0b111110, 6);
-            w.write_bits_wide(v as u64, 64);
-        }
+        0 => 0,
+        _ => (1..SIGNED_BITS.len())
+            .find(|&c| sign_extend(v as u64, SIGNED_BITS[c]) == v)
+            .unwrap_or(SIGNED_BITS.len() - 1),
     }
+}
+
+pub(super) fn put_signed(w: &mut BitWriter, v: i64) {
+    let c = signed_code(v);
+    let bits = SIGNED_BITS[c];
+    w.write_bits(((1 << c) - 1) << 1, c as u32 + 1);
+    w.write_bits_wide(
+        v as u64 & u64::MAX.checked_shr(64 - bits).unwrap_or(0),
+        bits,
+    );
 }
 
 /// Bits `put_signed` writes for `v`.
 fn signed_cost(v: i64) -> u32 {
-    match v {
-        0 => 1,
-        -8..=7 => 6,
-        -128..=127 => 11,
-        -32768..=32767 => 20,
-        -2147483648..=2147483647 => 37,
-        _ => 70,
-    }
+    let c = signed_code(v);
+    c as u32 + 1 + SIGNED_BITS[c]
 }
 
 fn sign_extend(v: u64, bits: u32) -> i64 {
@@ -98,14 +90,9 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 
 /// A signed value, or `None` for the escape.
 pub(super) fn get_signed(r: &mut BitReader<'_>) -> Option<i64> {
-    match r.read_unary(6) {
+    match *SIGNED_BITS.get(r.read_unary(6) as usize)? {
         0 => Some(0),
-        1 => Some(sign_extend(r.read_bits(4), 4)),
-        2 => Some(sign_extend(r.read_bits(8), 8)),
-        3 => Some(sign_extend(r.read_bits(16), 16)),
-        4 => Some(sign_extend(r.read_bits(32), 32)),
-        5 => Some(r.read_bits_wide(64) as i64),
-        _ => None,
+        bits => Some(sign_extend(r.read_bits_wide(bits), bits)),
     }
 }
 
@@ -355,5 +342,44 @@ impl Field {
         };
         (self.lead, self.sig) = (lead as u8, sig as u8);
         self.bits ^ (r.read_bits_wide(sig) << shift)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each width's edges: the prefix and value bits as written before the
+    /// codes came from one table, read back, and the cost counted right.
+    #[test]
+    fn signed_codes_keep_their_bits_at_every_width_edge() {
+        let cases: [(i64, u128, u32); 12] = [
+            (0, 0, 1),
+            (7, 0b10_0111, 6),
+            (-8, 0b10_1000, 6),
+            (8, 0b110 << 8 | 8, 11),
+            (-128, 0b110 << 8 | 0x80, 11),
+            (128, 0b1110 << 16 | 128, 20),
+            (-32768, 0b1110 << 16 | 0x8000, 20),
+            (32768, 0b11110 << 32 | 32768, 37),
+            (i64::from(i32::MIN), 0b11110 << 32 | 0x8000_0000, 37),
+            (i64::from(i32::MAX) + 1, 0b111110 << 64 | 0x8000_0000, 70),
+            (i64::MIN, 0b111110 << 64 | 1 << 63, 70),
+            (i64::MAX, 0b111110 << 64 | (i64::MAX as u128), 70),
+        ];
+        for (v, bits, len) in cases {
+            let mut w = BitWriter::default();
+            put_signed(&mut w, v);
+            assert_eq!(w.bit_len(), len as usize, "{v}");
+            assert_eq!(signed_cost(v), len, "{v}");
+            let mut bytes = Vec::new();
+            w.copy_to(&mut bytes);
+            let mut r = BitReader::new(&bytes);
+            let written = u128::from(r.read_bits_wide(len.min(64))) << len.saturating_sub(64)
+                | u128::from(r.read_bits_wide(len.saturating_sub(64)));
+            assert_eq!(written, bits, "{v}");
+            assert_eq!(get_signed(&mut BitReader::new(&bytes)), Some(v), "{v}");
+        }
+        assert_eq!(get_signed(&mut BitReader::new(&[0xfc])), None, "escape");
     }
 }

@@ -1,8 +1,10 @@
 //! A store on the `Fs` fault-injection seam at `/data`, for the crash
 //! tests of compaction: open it, write `job="node"` series, list its
-//! partitions, count what it stores, and check it against a model.
+//! partitions, count what it stores, check it against a model, and crash
+//! a compaction at each of its file operations.
 
 use super::{Model, dump, ooo_options};
+use hourglass_storage::compact::{CompactOptions, CompactStats};
 use hourglass_storage::{Labels, Querier, Sample, Storage, WriteBatch};
 use hourglass_wal::fs::{FaultyFs, Fs};
 use std::path::Path;
@@ -18,6 +20,24 @@ pub fn open(fs: &FaultyFs) -> Storage {
 /// `name{instance=inst, job="node"}`.
 pub fn lbl(name: &str, inst: &str) -> Labels {
     Labels::from_pairs([("__name__", name), ("instance", inst), ("job", "node")])
+}
+
+/// One scrape at `t` of `n` series `{instance="h<i>"}`: the even ones
+/// `up` = 1, the odd ones `cpu` = `step * i * slope`.
+pub fn scrape(t: i64, step: i64, n: i64, slope: f64) -> WriteBatch {
+    let mut b = WriteBatch::new();
+    for i in 0..n {
+        let v = if i % 2 == 0 {
+            1.0
+        } else {
+            (step * i) as f64 * slope
+        };
+        b.push(
+            lbl(["up", "cpu"][i as usize % 2], &format!("h{i}")),
+            vec![Sample::new(t, v)],
+        );
+    }
+    b
 }
 
 /// Appends `samples` to one series and checks every one was taken.
@@ -76,4 +96,49 @@ pub fn check(fs: &FaultyFs, model: &Model, when: &str) {
         );
     }
     st.close().unwrap();
+}
+
+/// Crashes (`torn`: with unsynced bytes torn) at the 0th, 1st, 2nd … file
+/// operation of a compaction with `opts` of what `build` wrote, on the
+/// store as `reopen` opens it, until one runs through. After each crash
+/// the store reopens whole and the next compaction still runs and keeps
+/// everything; `merged` checks the store after each compaction that ran
+/// through. Returns the steps and the statistics of the whole run.
+pub fn crash_at_every_step(
+    torn: bool,
+    opts: &CompactOptions,
+    build: impl Fn(&FaultyFs) -> Model,
+    reopen: impl Fn(&FaultyFs) -> Storage,
+    merged: impl Fn(&FaultyFs, &str),
+) -> (u64, CompactStats) {
+    for k in 0.. {
+        let fs = FaultyFs::new();
+        let model = build(&fs);
+        let st = reopen(&fs);
+        match torn {
+            true => fs.crash_torn_after_ops(k, k + 1),
+            false => fs.crash_after_ops(k),
+        }
+        let r = st.compact(opts, &mut |_| {});
+        if !fs.is_crashed() {
+            fs.cancel_crash();
+            let stats = r.unwrap();
+            st.close().unwrap();
+            merged(&fs, "no crash");
+            check(&fs, &model, "no crash");
+            return (k, stats);
+        }
+        // Past the commit (the rename), a crash while removing the inputs
+        // does not fail the run: the journal finishes it at open.
+        drop((r, st));
+        fs.restart();
+        check(&fs, &model, &format!("crash at step {k}"));
+        let st = reopen(&fs);
+        st.compact(opts, &mut |_| {}).unwrap();
+        st.close().unwrap();
+        let again = format!("compacted again after crash at step {k}");
+        merged(&fs, &again);
+        check(&fs, &model, &again);
+    }
+    unreachable!()
 }
