@@ -11,27 +11,11 @@ mod common;
 use hourglass_query::{Engine, Value, parse};
 use hourglass_storage::{Labels, STALE_NAN_BITS, Sample, Storage, WriteBatch};
 
-/// A small deterministic generator (64-bit LCG), so failures reproduce.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// 400 series of `x` over 40 minutes with irregular scrapes, plus a
 /// second metric `y` with the same label sets.
 fn dataset() -> (tempfile::TempDir, Storage) {
-    let mut rng = Lcg(7);
+    // Seeded, so failures reproduce.
+    let mut rng = fastrand::Rng::with_seed(7);
     let mut batch = WriteBatch::new();
     for name in ["x", "y"] {
         for s in 0..400 {
@@ -43,24 +27,24 @@ fn dataset() -> (tempfile::TempDir, Storage) {
                 ("pod", pod.as_str()),
             ]);
             let mut samples = Vec::new();
-            let mut t = rng.below(15_000) as i64;
-            let mut v = rng.below(1_000) as f64;
+            let mut t = rng.u64(..15_000) as i64;
+            let mut v = rng.u64(..1_000) as f64;
             while t < 2_400_000 {
-                let roll = rng.below(100);
+                let roll = rng.u64(..100);
                 v = match roll {
                     0 => 0.0,                            // counter reset
                     1 => f64::from_bits(STALE_NAN_BITS), // series ends
                     2 if s % 50 == 0 => f64::NAN,        // a NaN sample
                     3 if s % 97 == 0 => f64::INFINITY,   // an infinite one
-                    _ if v.is_finite() => v + rng.below(500) as f64 / 8.0,
-                    _ => rng.below(1_000) as f64,
+                    _ if v.is_finite() => v + rng.u64(..500) as f64 / 8.0,
+                    _ => rng.u64(..1_000) as f64,
                 };
                 samples.push(Sample::new(t, v));
                 // Mostly 15 s apart, sometimes a gap of minutes.
-                t += if rng.below(40) == 0 {
-                    rng.below(400_000) as i64
+                t += if rng.u64(..40) == 0 {
+                    rng.u64(..400_000) as i64
                 } else {
-                    14_000 + rng.below(2_000) as i64
+                    14_000 + rng.u64(..2_000) as i64
                 };
             }
             batch.push(labels, samples);

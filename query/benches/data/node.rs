@@ -35,24 +35,13 @@ pub fn end_ms() -> i64 {
     START_MS + (SCRAPES - 1) * STEP_MS
 }
 
-struct Rng(fastrand::Rng);
-
-impl Draw for Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0.u64(..n)
-    }
-    fn unit(&mut self) -> f64 {
-        self.0.f64()
-    }
-}
-
 /// Opens storage in `dir` (WAL unsynced) and writes `hosts` hosts
 /// (100 series each), jittered or not, then persists the finished hours.
 pub fn build(dir: &std::path::Path, hosts: usize, jittered: bool) -> Result<Storage, StorageError> {
     let mut opts = Options::default();
     opts.wal.sync = hourglass_wal::SyncPolicy::Never;
     let storage = Storage::open(dir, opts)?;
-    let mut rng = Rng(fastrand::Rng::with_seed(15));
+    let mut rng = fastrand::Rng::with_seed(15);
     for host in 0..hosts {
         let mut series = host_series(host, Profile::NodeRealistic, &mut rng);
         if jittered {

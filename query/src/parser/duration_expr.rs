@@ -416,42 +416,30 @@ pub fn bind(e: &Expr, q: QueryTimes) -> Result<Option<Expr>, String> {
 /// True when a duration in `e` reads `time()`: a range query binds it
 /// anew at each step.
 pub fn reads_eval_time(e: &Expr) -> bool {
-    let d = |d: &Option<Box<DurationExpr>>| d.as_deref().is_some_and(DurationExpr::reads_time);
+    any_duration(e, &DurationExpr::reads_time)
+}
+
+fn has_query_durations(e: &Expr) -> bool {
+    any_duration(e, &|_| true)
+}
+
+/// True when a duration expression (an offset, range or step) anywhere in
+/// `e` satisfies `f`.
+fn any_duration(e: &Expr, f: &impl Fn(&DurationExpr) -> bool) -> bool {
+    let d = |d: &Option<Box<DurationExpr>>| d.as_deref().is_some_and(f);
+    let any = |e: &Expr| any_duration(e, f);
     match e {
         Expr::Number(_) | Expr::String(_) => false,
         Expr::Vector(v) => d(&v.offset_expr),
         Expr::Matrix(m) => d(&m.range_expr) || d(&m.vector.offset_expr),
         Expr::Subquery(s) => {
-            d(&s.range_expr) || d(&s.step_expr) || d(&s.offset_expr) || reads_eval_time(&s.expr)
+            d(&s.range_expr) || d(&s.step_expr) || d(&s.offset_expr) || any(&s.expr)
         }
-        Expr::Paren(e) => reads_eval_time(e),
-        Expr::Unary(u) => reads_eval_time(&u.expr),
-        Expr::Binary(b) => reads_eval_time(&b.lhs) || reads_eval_time(&b.rhs),
-        Expr::Aggregate(a) => {
-            reads_eval_time(&a.expr) || a.param.as_deref().is_some_and(reads_eval_time)
-        }
-        Expr::Call(c) => c.args.iter().any(reads_eval_time),
-    }
-}
-
-fn has_query_durations(e: &Expr) -> bool {
-    match e {
-        Expr::Number(_) | Expr::String(_) => false,
-        Expr::Vector(v) => v.offset_expr.is_some(),
-        Expr::Matrix(m) => m.range_expr.is_some() || m.vector.offset_expr.is_some(),
-        Expr::Subquery(s) => {
-            s.range_expr.is_some()
-                || s.step_expr.is_some()
-                || s.offset_expr.is_some()
-                || has_query_durations(&s.expr)
-        }
-        Expr::Paren(e) => has_query_durations(e),
-        Expr::Unary(u) => has_query_durations(&u.expr),
-        Expr::Binary(b) => has_query_durations(&b.lhs) || has_query_durations(&b.rhs),
-        Expr::Aggregate(a) => {
-            has_query_durations(&a.expr) || a.param.as_deref().is_some_and(has_query_durations)
-        }
-        Expr::Call(c) => c.args.iter().any(has_query_durations),
+        Expr::Paren(e) => any(e),
+        Expr::Unary(u) => any(&u.expr),
+        Expr::Binary(b) => any(&b.lhs) || any(&b.rhs),
+        Expr::Aggregate(a) => any(&a.expr) || a.param.as_deref().is_some_and(any),
+        Expr::Call(c) => c.args.iter().any(any),
     }
 }
 

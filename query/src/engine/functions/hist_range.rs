@@ -321,19 +321,7 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
         return Out::None;
     }
     let (first, last) = (&hs[0], &hs[hs.len() - 1]);
-    let gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
-    if counter && (gauge(&first.1) || gauge(&last.1)) {
-        ctx.note(
-            Note::Warning,
-            format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
-        );
-    }
-    if !(counter || gauge(&first.1) && gauge(&last.1)) {
-        ctx.note(
-            Note::Warning,
-            format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
-        );
-    }
+    note_kind(ctx, counter, &first.1, &last.1, name);
     let h = if counter {
         increase(ctx, hs, w.resets)
     } else {
@@ -357,6 +345,22 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
     map_values_in_place(&mut h, |c| c * factor);
     h.counter_reset_hint = CounterResetHint::Gauge;
     Out::Hist(h)
+}
+
+/// Warns when the histograms at the two ends are not what the function
+/// reads: counters (`counter`: a rate or an increase), else two gauges
+/// (`delta`, `idelta`).
+fn note_kind(ctx: &Ctx, counter: bool, a: &FloatHistogram, b: &FloatHistogram, name: &str) {
+    let gauges = [a, b].map(|h| h.counter_reset_hint == CounterResetHint::Gauge);
+    let not = match counter {
+        true if gauges.contains(&true) => "counter",
+        false if gauges.contains(&false) => "gauge",
+        _ => return,
+    };
+    ctx.note(
+        Note::Warning,
+        format!("PromQL warning: this native histogram metric is not a {not}: {name:?}"),
+    );
 }
 
 /// A counter's increase over `hs` (at least two samples); `resets[i]`
@@ -419,20 +423,7 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
         return Out::None;
     };
     if let (Err(l), Err(p)) = (last, prev) {
-        let gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
-        if is_rate && (gauge(&l.1) || gauge(&p.1)) {
-            ctx.note(
-                Note::Warning,
-                format!("PromQL warning: this native histogram metric is not a counter: {name:?}"),
-            );
-        }
-        // `idelta` wants two gauges.
-        if !(is_rate || gauge(&l.1) && gauge(&p.1)) {
-            ctx.note(
-                Note::Warning,
-                format!("PromQL warning: this native histogram metric is not a gauge: {name:?}"),
-            );
-        }
+        note_kind(ctx, is_rate, &l.1, &p.1, name);
     }
     match (last, prev) {
         (Ok(last), Ok(prev)) => {

@@ -2,6 +2,7 @@
 //! buckets.
 
 use super::super::error::EvalError;
+use super::super::histogram::buckets::merge_sorted;
 use super::super::value::{GSeries, Grid, merge_same_labels};
 use super::super::{Ctx, Note};
 use super::args::{scalar_arg, vector_arg};
@@ -27,15 +28,7 @@ fn prepare(buckets: &mut Vec<(f64, f64)>, forced: &mut bool) -> bool {
         Some(&(ub, _)) if ub == f64::INFINITY => {}
         _ => return false,
     }
-    // Buckets with the same bound are added up.
-    buckets.dedup_by(|b, a| {
-        if a.0 == b.0 {
-            a.1 += b.1;
-            true
-        } else {
-            false
-        }
-    });
+    merge_sorted(buckets);
     // Counts must not decrease; scraping races make them, so take the
     // running maximum (which also smooths float noise).
     let mut max = f64::NEG_INFINITY;

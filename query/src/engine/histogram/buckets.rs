@@ -64,8 +64,8 @@ pub(crate) fn from_pairs(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
     (spans, counts)
 }
 
-/// Adds up pairs of the same index (input sorted by index).
-pub(crate) fn merge_sorted(pairs: &mut Vec<(i32, f64)>) {
+/// Adds up pairs of the same index or bound (input sorted by it).
+pub(crate) fn merge_sorted<K: PartialEq>(pairs: &mut Vec<(K, f64)>) {
     pairs.dedup_by(|b, a| {
         if a.0 == b.0 {
             a.1 += b.1;

@@ -92,42 +92,43 @@ fn custom(lo: f64, hi: f64, cut: f64, keep: Keep) -> Cut {
             let whole = keep == Keep::Below && cut >= hi;
             return if whole { all } else { none(hi) };
         }
-        let lo = 0.0;
-        if cut <= lo || cut >= hi {
-            let kept = match keep {
-                Keep::Below => cut >= hi,
-                Keep::Above => cut <= lo,
-            };
-            return if kept { all } else { none(hi) };
-        }
-        let below = (cut - lo) / (hi - lo);
-        return match keep {
-            Keep::Below => Cut {
-                kept: below,
-                removed_at: (cut + hi) / 2.0,
-            },
-            Keep::Above => Cut {
-                kept: 1.0 - below,
-                removed_at: (lo + cut) / 2.0,
-            },
-        };
+        return linear(0.0, hi, cut, keep, hi, |a, b| (a + b) / 2.0);
     }
     let mid = (lo + hi) / 2.0;
+    linear(lo, hi, cut, keep, mid, |_, _| mid)
+}
+
+/// `(lo, hi]` cut where `cut` falls, its count spread evenly: a bucket
+/// removed whole counts at `whole_at`, the removed part `(a, b]` of a
+/// bucket cut inside at `part_at(a, b)`.
+fn linear(
+    lo: f64,
+    hi: f64,
+    cut: f64,
+    keep: Keep,
+    whole_at: f64,
+    part_at: impl Fn(f64, f64) -> f64,
+) -> Cut {
     if cut <= lo || cut >= hi {
         let kept = match keep {
             Keep::Below => cut >= hi,
             Keep::Above => cut <= lo,
         };
-        return if kept { all } else { none(mid) };
+        return Cut {
+            kept: if kept { 1.0 } else { 0.0 },
+            removed_at: if kept { 0.0 } else { whole_at },
+        };
     }
     let below = (cut - lo) / (hi - lo);
-    Cut {
-        kept: if keep == Keep::Below {
-            below
-        } else {
-            1.0 - below
+    match keep {
+        Keep::Below => Cut {
+            kept: below,
+            removed_at: part_at(cut, hi),
         },
-        removed_at: mid,
+        Keep::Above => Cut {
+            kept: 1.0 - below,
+            removed_at: part_at(lo, cut),
+        },
     }
 }
 
