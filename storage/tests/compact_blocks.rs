@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::seam::{append, check, crash_at_every_step, lbl, names, open, scrape};
+use common::seam::{
+    append, check, crash_at_every_step, interrupted_then_compacted, lbl, names, open, scrape,
+};
 use common::{Model, TestClock, clocked_options, dump};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Sample, Storage, WriteBatch};
@@ -207,20 +209,8 @@ fn torn_unsynced_bytes_after_a_crash_during_a_block_merge_are_not_served() {
 
 #[test]
 fn a_stop_interrupting_a_block_merge_writes_nothing_and_the_next_start_merges() {
-    let fs = FaultyFs::new();
-    let model = build(&fs);
-    let before = names(&fs);
-    let st = open_persisted(&fs);
-    st.interrupt_compaction();
-    let cut = st.compact(&day_opts(), &mut |_| {}).unwrap();
-    assert!(cut.interrupted && cut.partitions_out == 0, "{cut:?}");
-    assert_eq!(names(&fs), before);
-    st.close().unwrap();
-    check(&fs, &model, "after the interrupted merge");
-    let st = open_persisted(&fs);
-    assert_eq!(st.compact(&day_opts(), &mut |_| {}).unwrap().groups, 2);
-    st.close().unwrap();
-    check(&fs, &model, "after the next start's merge");
+    let (_, next) = interrupted_then_compacted(&day_opts(), build, open_persisted);
+    assert_eq!(next.groups, 2, "{next:?}");
 }
 
 #[derive(Debug, Clone)]

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::seam::{append, check, crash_at_every_step, lbl, names, open, scrape};
+use common::seam::{
+    append, check, crash_at_every_step, interrupted_then_compacted, lbl, names, open, scrape,
+};
 use common::{Model, dump};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{MatchOp, Matcher, Sample};
@@ -200,28 +202,10 @@ fn a_short_write_during_compaction_keeps_the_store_whole() {
 
 #[test]
 fn a_stop_interrupting_a_day_merge_writes_nothing_and_the_next_start_merges_the_day() {
-    let fs = FaultyFs::new();
-    let model = build(&fs);
-    let before = names(&fs);
-    let st = open(&fs);
-    // The stop comes first: the merge gives up before its swap.
-    st.interrupt_compaction();
-    let cut = st.compact(&day_opts(), &mut |_| {}).unwrap();
-    assert!(cut.interrupted, "{cut:?}");
-    assert_eq!(cut.partitions_out, 0, "{cut:?}");
-    assert_eq!(names(&fs), before, "nothing written, nothing removed");
-    assert_eq!(dump(&st), model);
-    st.close().unwrap();
-    check(&fs, &model, "after the interrupted merge");
-    let st = open(&fs);
-    let days = st.compact(&day_opts(), &mut |_| {}).unwrap();
-    assert!(!days.interrupted);
+    let (fs, _) = interrupted_then_compacted(&day_opts(), build, open);
     assert!(
         names(&fs).contains(&"2025-11-22".to_string()),
         "{:?}",
         names(&fs)
     );
-    assert_eq!(dump(&st), model);
-    st.close().unwrap();
-    check(&fs, &model, "after the next start's merge");
 }

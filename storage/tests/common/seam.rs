@@ -142,3 +142,33 @@ pub fn crash_at_every_step(
     }
     unreachable!()
 }
+
+/// A stop before a compaction with `opts` of what `build` wrote, on the
+/// store as `reopen` opens it: the compaction writes and removes nothing,
+/// and the next start's runs through; both keep everything. Returns the
+/// seam and the statistics of that next compaction.
+pub fn interrupted_then_compacted(
+    opts: &CompactOptions,
+    build: impl Fn(&FaultyFs) -> Model,
+    reopen: impl Fn(&FaultyFs) -> Storage,
+) -> (FaultyFs, CompactStats) {
+    let fs = FaultyFs::new();
+    let model = build(&fs);
+    let before = names(&fs);
+    let st = reopen(&fs);
+    // The stop comes first: the merge gives up before its swap.
+    st.interrupt_compaction();
+    let cut = st.compact(opts, &mut |_| {}).unwrap();
+    assert!(cut.interrupted && cut.partitions_out == 0, "{cut:?}");
+    assert_eq!(names(&fs), before, "nothing written, nothing removed");
+    assert_eq!(&dump(&st), &model);
+    st.close().unwrap();
+    check(&fs, &model, "after the interrupted merge");
+    let st = reopen(&fs);
+    let next = st.compact(opts, &mut |_| {}).unwrap();
+    assert!(!next.interrupted, "{next:?}");
+    assert_eq!(&dump(&st), &model);
+    st.close().unwrap();
+    check(&fs, &model, "after the next start's merge");
+    (fs, next)
+}
