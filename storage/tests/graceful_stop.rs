@@ -169,20 +169,14 @@ fn a_graceful_stop_stores_the_open_hours_as_compactly_as_persisted_ones() {
     // spread's bits: 3 of time, 10 of value.
     let dir = tempfile::tempdir().unwrap();
     let st = Storage::open(dir.path(), hourglass_storage::Options::default()).unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let mut values: Vec<f64> = (0..SERIES).map(|i| i as f64 * 1000.0).collect();
     let scrapes = 480;
     for k in 0..scrapes {
         let mut b = WriteBatch::new();
         for (i, v) in values.iter_mut().enumerate() {
-            *v = ((*v + (next() % 1000) as f64 / 100.0) * 100.0).round() / 100.0;
-            let t = T0 + k * 15_000 + (next() % 7) as i64;
+            *v = ((*v + rng.u64(..1000) as f64 / 100.0) * 100.0).round() / 100.0;
+            let t = T0 + k * 15_000 + rng.u64(..7) as i64;
             b.push(numbered(i), vec![Sample::new(t, *v)]);
         }
         st.append(&b).unwrap();

@@ -16,13 +16,7 @@ const SERIES: usize = 200;
 const HOURS: i64 = 6;
 
 fn jittered_hours(st: &Storage, live: bool) -> usize {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     if live {
         // Now: two hours after the backfilled ones end.
         let mut b = WriteBatch::new();
@@ -36,8 +30,8 @@ fn jittered_hours(st: &Storage, live: bool) -> usize {
     for k in 0..HOURS * 240 {
         let mut b = WriteBatch::new();
         for i in 0..SERIES {
-            let jitter = (next() % 7) as i64 - 3;
-            let v = (next() % 100_000) as f64 / 100.0;
+            let jitter = rng.u64(..7) as i64 - 3;
+            let v = rng.u64(..100_000) as f64 / 100.0;
             let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]);
             b.push(l, vec![Sample::new(T0 + k * 15_000 + jitter, v)]);
         }

@@ -48,13 +48,11 @@ fn a_wal_that_outgrows_its_checkpoint_is_checkpointed_without_a_ready_hour() {
     // Scrapes 1 s apart of two-decimal counters, each moving by 0 to 9.99
     // (10 bits of news a sample), all within the first hour.
     let mut values: Vec<f64> = (0..SERIES).map(|i| i as f64 * 1000.0).collect();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for k in 0..300 {
         let mut b = WriteBatch::new();
         for (i, v) in values.iter_mut().enumerate() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.u64(..);
             *v = ((*v + (x % 1000) as f64 / 100.0) * 100.0).round() / 100.0;
             b.push(label(i), vec![Sample::new(T0 + k * 1000, *v)]);
         }
@@ -68,9 +66,7 @@ fn a_wal_that_outgrows_its_checkpoint_is_checkpointed_without_a_ready_hour() {
     while dir_bytes(&wal) <= 4 << 20 {
         let mut b = WriteBatch::new();
         for i in 0..SERIES {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.u64(..);
             let v = f64::from_bits((x >> 12) | 0x3ff0_0000_0000_0000);
             b.push(label(i), vec![Sample::new(T0 + scrapes * 1000, v)]);
         }

@@ -57,13 +57,12 @@ fn scrape_like(steps: impl Strategy<Value = Vec<i64>>) -> impl Strategy<Value = 
     )
         .prop_map(|(t0, d, jitter, step, k, steps, seed)| {
             let p = 10f64.powi(k as i32);
-            let (mut n, mut x) = (0i64, seed | 1);
+            let mut n = 0i64;
+            let mut rng = fastrand::Rng::with_seed(seed);
             let mut prev = i64::MIN;
             let mut out = Vec::with_capacity(steps.len());
             for (i, &s) in steps.iter().enumerate() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = rng.u64(..);
                 let j = (x % (2 * jitter as u64 + 1)) as i64 - jitter;
                 let t = (t0 + i as i64 * d + j).max(prev + 1);
                 prev = t;
@@ -150,13 +149,11 @@ proptest! {
 fn jittered_scrapes_cost_their_jitter_and_step_not_xor_prefixes() {
     // ±3 ms jitter on 15 s, a counter moving by 0..=999 cents: 3 bits of
     // time and 10 of value a sample in the grid encoding.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let mut n = 0i64;
     let samples: Vec<Sample> = (0..2048)
         .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.u64(..);
             n += (x % 1000) as i64;
             Sample::new(i * 15_000 + (x >> 32) as i64 % 7 - 3, n as f64 / 100.0)
         })
@@ -300,26 +297,20 @@ fn a_rarely_moving_series_is_stored_sparse_at_a_fraction_of_the_dense_grid() {
     // A quiet interface's byte counter (2 % of scrapes, + 1..2000) and a
     // free-space gauge (10 %, ± 4 pages), a day of 15 s scrapes in runs
     // of 2048, aligned and with ±3 ms jitter.
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let (mut counter, mut pages) = (1_000_000i64, 1i64 << 30);
     let mut quiet = Vec::new();
     let mut free = Vec::new();
     for i in 0..2048i64 {
-        if next() % 100 < 2 {
-            counter += 1 + (next() % 2000) as i64;
+        if rng.u64(..100) < 2 {
+            counter += 1 + rng.u64(..2000) as i64;
         }
-        if next() % 10 == 0 {
-            pages += ((next() % 9) as i64 - 4) * 4096;
+        if rng.u64(..10) == 0 {
+            pages += (rng.u64(..9) as i64 - 4) * 4096;
         }
         quiet.push(Sample::new(i * 15_000, counter as f64));
         free.push(Sample::new(
-            i * 15_000 + (next() % 7) as i64 - 3,
+            i * 15_000 + rng.u64(..7) as i64 - 3,
             pages as f64,
         ));
     }

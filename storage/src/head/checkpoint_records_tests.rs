@@ -154,19 +154,13 @@ fn a_label_string_index_past_the_table_is_damage() {
 /// counters each as one cold chunk: a stop checkpoint's record.
 fn node_record_body() -> SeriesRecordWriter {
     let mut w = SeriesRecordWriter::default();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for i in 0..MAX_RECORD_SERIES as u32 {
-        let mut v = (next() % 100_000_000) as f64 / 100.0;
+        let mut v = rng.u64(..100_000_000) as f64 / 100.0;
         let samples: Vec<Sample> = (0..240)
             .map(|k| {
-                v = ((v + (next() % 1000) as f64 / 100.0) * 100.0).round() / 100.0;
-                let j = (next() % 7) as i64 - 3;
+                v = ((v + rng.u64(..1000) as f64 / 100.0) * 100.0).round() / 100.0;
+                let j = rng.u64(..7) as i64 - 3;
                 Sample::new(1_700_000_000_000 + k * 15_000 + j, v)
             })
             .collect();
@@ -231,14 +225,11 @@ fn damaged_series_records_are_errors_not_panics() {
     for n in 0..b.len() {
         assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");
     }
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     for _ in 0..5_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
         let mut c = b.clone();
-        let i = (x as usize) % c.len();
-        c[i] ^= (x >> 32) as u8 | 1;
+        let i = rng.usize(..c.len());
+        c[i] ^= rng.u8(1..);
         fuzz_decode(&c);
     }
 }

@@ -120,13 +120,11 @@ mod version_4 {
             specs
                 .into_iter()
                 .map(|(jitter, k, n, seed, floats)| {
-                    let mut x = seed | 1;
+                    let mut rng = fastrand::Rng::with_seed(seed);
                     let mut v = 0i64;
                     (0..n as i64)
                         .map(|i| {
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
+                            let x = rng.u64(..);
                             v += (x % 500) as i64;
                             let t = 1_000_000 + i * 15_000 + (x >> 40) as i64 % (jitter + 1);
                             let val = if floats {
