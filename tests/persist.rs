@@ -153,19 +153,13 @@ fn write_jittered_hours(server: &Server, hours: i64) {
     use hourglass::ingest::protobuf::Writer;
     use hourglass::ingest::remote_write::v1;
     use hourglass_storage::Sample;
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for h in 0..hours {
         let mut w = Writer::default();
         for inst in ["a", "b"] {
             let samples: Vec<Sample> = (h * 240..(h + 1) * 240)
                 .map(|i| {
-                    let t = T0 + i * 15_000 + (next() % 7) as i64;
+                    let t = T0 + i * 15_000 + rng.u64(..7) as i64;
                     Sample::new(t, (i * 997 % 1000) as f64 / 100.0)
                 })
                 .collect();

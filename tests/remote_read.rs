@@ -26,28 +26,15 @@ const PROTO: [(&str, &str); 2] = [
     ("Content-Encoding", "snappy"),
 ];
 
-/// A deterministic sequence of awkward floats.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-}
-
 /// `n` samples ending near now at an irregular spacing around `step_ms`
 /// (repeated values, jitter, one long gap): counters climb, gauges wander.
 fn samples(seed: u64, n: usize, step_ms: i64, counter: bool) -> Vec<Sample> {
-    let mut r = Lcg(seed);
+    let mut r = fastrand::Rng::with_seed(seed);
     let mut t = now_ms() - (n as i64 + 40) * step_ms;
-    let mut v = (r.next() % 1000) as f64;
+    let mut v = r.u64(..1000) as f64;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        t += step_ms + (r.next() % 7) as i64 - 3;
+        t += step_ms + r.u64(..7) as i64 - 3;
         if i == n / 2 {
             t += 20 * step_ms;
         }
@@ -58,11 +45,11 @@ fn samples(seed: u64, n: usize, step_ms: i64, counter: bool) -> Vec<Sample> {
         if t % 1000 == 0 {
             t += 1;
         }
-        match r.next() % 4 {
+        match r.u64(..4) {
             0 => {}
             1 => v += 1.0,
-            _ if counter => v += (r.next() % 1000) as f64 / 7.0,
-            _ => v = (r.next() % 100_000) as f64 / 3.0 - 10_000.0,
+            _ if counter => v += r.u64(..1000) as f64 / 7.0,
+            _ => v = r.u64(..100_000) as f64 / 3.0 - 10_000.0,
         }
         out.push(Sample { t, v });
     }

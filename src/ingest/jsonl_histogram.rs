@@ -309,14 +309,12 @@ mod tests {
             for n in 0..b.len() {
                 fuzz_import_line(&b[..n]);
             }
-            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
+            let bytes = b"0123456789-.e,:[]{}\"\\x";
             for _ in 0..3_000 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
                 let mut c = b.to_vec();
-                let i = (x as usize) % c.len();
-                c[i] = b"0123456789-.e,:[]{}\"\\x"[(x >> 40) as usize % 22];
+                let i = rng.usize(..c.len());
+                c[i] = bytes[rng.usize(..bytes.len())];
                 fuzz_import_line(&c);
             }
         }

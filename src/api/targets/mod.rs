@@ -17,7 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hourglass_wal::lock::lock;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 /// Largest registration body.
@@ -170,27 +171,31 @@ pub async fn create(
         .into_response())
 }
 
-/// Runs `f` on the registry off the async threads (a registration may
+/// Answers with the JSON `f` builds from the registry and the state of
+/// the collection loops, run off the async threads (a registration may
 /// hold the lock while its file is fsynced).
-async fn read_registry<T: Send + 'static>(
+async fn from_registry(
     state: &AppState,
-    f: impl FnOnce(&registry::Registry) -> Result<T, TargetError> + Send + 'static,
-) -> Result<T, TargetError> {
+    f: impl FnOnce(&registry::Registry, &HashMap<String, view::Seen>) -> Result<Value, TargetError>
+    + Send
+    + 'static,
+) -> Result<Response, TargetError> {
+    let loops = view::loops(state.scrape().targets(), state.arrivals().snapshot());
     let st = state.clone();
-    tokio::task::spawn_blocking(move || {
+    let body = tokio::task::spawn_blocking(move || {
         let reg = lock(st.registry());
-        f(&reg)
+        f(&reg, &loops)
     })
     .await
-    .map_err(|e| TargetError::internal(format!("registry task failed: {e}")))?
+    .map_err(|e| TargetError::internal(format!("registry task failed: {e}")))??;
+    Ok(Json(body).into_response())
 }
 
 /// `GET /api/v1/metrics/targets?health=&source_id=&sort=&order=&limit=&offset=|page=&page_size=`
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, TargetError> {
     let q = view::ListQuery::parse(&params)?;
-    let loops = view::loops(state.scrape().targets(), state.arrivals().snapshot());
-    let body = read_registry(&state, move |reg| {
-        let (page, total) = q.apply(reg.iter(), &loops, now_ms());
+    from_registry(&state, move |reg, loops| {
+        let (page, total) = q.apply(reg.iter(), loops, now_ms());
         let mut body = json!({
             "targets": page,
             "total": total,
@@ -202,8 +207,7 @@ pub async fn list(State(state): State<AppState>, params: Params) -> Result<Respo
         }
         Ok(body)
     })
-    .await?;
-    Ok(Json(body).into_response())
+    .await
 }
 
 /// `GET /api/v1/metrics/targets/{target_id}`: with its last error.
@@ -211,8 +215,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, TargetError> {
-    let loops = view::loops(state.scrape().targets(), state.arrivals().snapshot());
-    let body = read_registry(&state, move |reg| {
+    from_registry(&state, move |reg, loops| {
         let t = reg.get(&id).ok_or_else(|| TargetError::not_found(&id))?;
         Ok(view::metric_target(
             t,
@@ -220,8 +223,7 @@ pub async fn get_one(
             now_ms(),
         ))
     })
-    .await?;
-    Ok(Json(body).into_response())
+    .await
 }
 
 /// `DELETE /api/v1/metrics/targets/{target_id}`: 204; its loop stops and

@@ -37,20 +37,6 @@ impl From<Profile> for synthetic_host::Profile {
     }
 }
 
-/// The generator's randomness: one seeded `fastrand` sequence, asked in
-/// a fixed order, so one configuration gives one stream.
-struct Rng(fastrand::Rng);
-
-impl Draw for Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0.u64(..n)
-    }
-
-    fn unit(&mut self) -> f64 {
-        self.0.f64()
-    }
-}
-
 /// What to generate.
 pub struct Config {
     /// How the series move.
@@ -106,7 +92,7 @@ pub type Scrape = Vec<Vec<Request>>;
 /// Builds the stream one scrape at a time.
 pub struct Generator {
     senders: Vec<Vec<HostSeries>>,
-    rng: Rng,
+    rng: fastrand::Rng,
     cfg: Config,
     next: usize,
     /// Protobuf bytes before compression, so far.
@@ -116,7 +102,7 @@ pub struct Generator {
 impl Generator {
     /// The series of `cfg` at their first values.
     pub fn new(cfg: Config) -> Generator {
-        let mut rng = Rng(fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15));
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let profile = cfg.profile.into();
         let senders_n = cfg.senders.max(1);
         let mut senders: Vec<Vec<HostSeries>> = (0..senders_n).map(|_| Vec::new()).collect();
