@@ -19,6 +19,8 @@ pub mod chunk;
 mod chunk_handle;
 mod clock;
 pub mod compact;
+#[cfg(test)]
+mod damage;
 pub mod downsample;
 mod downsample_read;
 pub mod encoding;

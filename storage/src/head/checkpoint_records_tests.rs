@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::chunk;
+use crate::damage::check_damage;
 use crate::model::sample::Sample;
 
 fn entry(id: u32, n: i64) -> SeriesEntry {
@@ -221,17 +222,7 @@ fn checkpoint_zstd_levels() {
 fn damaged_series_records_are_errors_not_panics() {
     let mut w = SeriesRecordWriter::default();
     w.add(&entry(3, 130));
-    let b = w.take();
-    for n in 0..b.len() {
-        assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");
-    }
-    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
-    for _ in 0..5_000 {
-        let mut c = b.clone();
-        let i = rng.usize(..c.len());
-        c[i] ^= rng.u8(1..);
-        fuzz_decode(&c);
-    }
+    check_damage(&w.take(), decode, 5_000, fuzz_decode);
 }
 
 #[test]
