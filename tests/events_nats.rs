@@ -71,6 +71,17 @@ fn ready() -> bool {
     true
 }
 
+/// A fresh directory with a JetStream broker storing in `<dir>/js`;
+/// `None` (the test is skipped) without nats-server and nats-py.
+fn broker() -> Option<(tempfile::TempDir, Nats)> {
+    if !ready() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&dir.path().join("js"), free_port());
+    Some((dir, nats))
+}
+
 fn start_hourglass(data: &Path, url: &str) -> Server {
     let config = data.join("hourglass.toml");
     std::fs::write(
@@ -182,11 +193,9 @@ fn check_exactly_once_in_order(got: &[Value], want: &[Value]) {
 
 #[test]
 fn a_jetstream_consumer_gets_every_event_once_in_order() {
-    if !ready() {
+    let Some((dir, nats)) = broker() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&dir.path().join("js"), free_port());
+    };
     let server = start_hourglass(dir.path(), &nats.url());
     for i in 0..60 {
         push(&server, ["a", "b", "c"][i % 3], i);
@@ -214,13 +223,10 @@ fn a_jetstream_consumer_gets_every_event_once_in_order() {
 
 #[test]
 fn broker_and_server_killed_mid_stream_lose_and_repeat_nothing() {
-    if !ready() {
+    let Some((dir, nats)) = broker() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("js");
-    let port = free_port();
-    let nats = Nats::start(&store, port);
+    };
+    let (store, port) = (dir.path().join("js"), nats.port);
     let server = start_hourglass(dir.path(), &nats.url());
     let mut n = 0;
     let mut pushes = |server: &Server, count: usize| {
@@ -302,11 +308,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn jetstream_throughput_cpu_and_latency_figures() {
     use hourglass::events::{Bus, nats_sink, outbox, sink};
     use std::sync::Arc;
-    if !ready() {
+    let Some((dir, nats)) = broker() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&dir.path().join("js"), free_port());
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let fs: Arc<dyn hourglass_wal::fs::Fs> = Arc::new(hourglass_wal::fs::StdFs);
     let events_dir = dir.path().join("events");
@@ -445,11 +449,9 @@ fn jetstream_throughput_cpu_and_latency_figures() {
 fn the_servers_sink_drains_a_backlog_into_jetstream_figure() {
     use hourglass::events::outbox;
     use std::sync::Arc;
-    if !ready() {
+    let Some((dir, nats)) = broker() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&dir.path().join("js"), free_port());
+    };
     let fs: Arc<dyn hourglass_wal::fs::Fs> = Arc::new(hourglass_wal::fs::StdFs);
     let (mut o, _) = outbox::Outbox::open(
         fs,
@@ -512,12 +514,10 @@ fn consume_count(url: &str) -> u64 {
 #[test]
 #[ignore = "a figure of the binary under HOURGLASS_BIN; see the doc comment"]
 fn batch_end_to_jetstream_consumer_and_sse_client_figure() {
-    if !ready() {
-        return;
-    }
     const N: usize = 1000;
-    let dir = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&dir.path().join("js"), free_port());
+    let Some((dir, nats)) = broker() else {
+        return;
+    };
     let server = start_hourglass(dir.path(), &nats.url());
     push(&server, "warmup", 0);
     wait_delivered(&server);
