@@ -59,11 +59,11 @@ const SIGNED_BITS: [u32; 6] = [0, 4, 8, 16, 32, 64];
 
 /// The shortest signed code that holds `v`: its index in `SIGNED_BITS`.
 fn signed_code(v: i64) -> usize {
+    // Bits of `v` in two's complement, its sign bit included.
+    let bits = 65 - (v ^ (v >> 63)).leading_zeros();
     match v {
         0 => 0,
-        _ => (1..SIGNED_BITS.len())
-            .find(|&c| sign_extend(v as u64, SIGNED_BITS[c]) == v)
-            .unwrap_or(SIGNED_BITS.len() - 1),
+        _ => SIGNED_BITS.partition_point(|&b| b < bits),
     }
 }
 
