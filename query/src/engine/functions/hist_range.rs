@@ -183,6 +183,16 @@ pub(crate) fn note_reconciled(ctx: &Ctx, a: &FloatHistogram, b: &FloatHistogram,
     }
 }
 
+/// `a - b`, noting when mismatched custom buckets were reconciled.
+fn subtract(
+    ctx: &Ctx,
+    a: &FloatHistogram,
+    b: &FloatHistogram,
+) -> Result<FloatHistogram, Incompatible> {
+    note_reconciled(ctx, a, b, "subtraction");
+    sub(a, b)
+}
+
 pub(super) fn answer(ctx: &Ctx, f: F, w: &Window, name: &str) -> Out {
     let (nf, nh) = (w.floats.len(), w.hists.len());
     if nf == 0 && nh == 0 {
@@ -325,8 +335,7 @@ fn hist_rate(ctx: &Ctx, w: &Window, counter: bool, per_second: bool, name: &str)
     let h = if counter {
         increase(ctx, hs, w.resets)
     } else {
-        note_reconciled(ctx, &last.1, &first.1, "subtraction");
-        sub(&last.1, &first.1)
+        subtract(ctx, &last.1, &first.1)
     };
     let mut h = match h {
         Ok(h) => h,
@@ -387,8 +396,7 @@ fn increase(
         let step = if resets.get(i).copied().unwrap_or(false) {
             curr.clone()
         } else {
-            note_reconciled(ctx, curr, prev, "subtraction");
-            sub(curr, prev)?
+            subtract(ctx, curr, prev)?
         };
         match &mut acc {
             None => acc = Some(step),
@@ -445,8 +453,7 @@ fn instant(ctx: &Ctx, w: &Window, is_rate: bool, name: &str) -> Out {
             let d = if is_rate && is_reset(&last.1, &prev.1) {
                 Ok(last.1.clone())
             } else {
-                note_reconciled(ctx, &last.1, &prev.1, "subtraction");
-                sub(&last.1, &prev.1)
+                subtract(ctx, &last.1, &prev.1)
             };
             let mut d = match d {
                 Ok(d) => d,
