@@ -11,7 +11,7 @@ mod common;
 use common::seam::{
     append, check, crash_at_every_step, interrupted_then_compacted, lbl, names, open, scrape,
 };
-use common::{Model, TestClock, clocked_options, dump};
+use common::{Model, dump, open_clocked, store_at};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
@@ -248,9 +248,7 @@ proptest! {
     /// exactly as they were, and so does a reopen without a persist.
     #[test]
     fn a_merged_block_answers_like_the_partitions_it_replaced(ops in prop::collection::vec(op(), 1..50)) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(T0);
-        let mut st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+        let (dir, clock, mut st) = store_at(T0);
         let mut minute = 0i64;
         for op in ops {
             match op {
@@ -286,13 +284,13 @@ proptest! {
                     // change which of two conflicting samples is read, so
                     // only compactions are compared.
                     st.stop().unwrap();
-                    st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+                    st = open_clocked(dir.path(), &clock);
                 }
             }
         }
         let last = dump(&st);
         st.close().unwrap();
-        let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+        let st = open_clocked(dir.path(), &clock);
         prop_assert_eq!(&dump(&st), &last);
         // A persist may change which of two conflicting samples is read
         // (the head's before, the older partition's after): compared from

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Model, TestClock, clocked_options, dump, eq, store_at};
+use common::{Model, TestClock, clocked_options, dump, eq, open_clocked, store_at};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Labels, Querier, RetentionRule, Sample, Storage, WriteBatch};
 use proptest::prelude::*;
@@ -88,7 +88,7 @@ fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
     assert_eq!(dump(&st), want, "hidden at once, head and partitions");
     // Survives a restart.
     st.close().unwrap();
-    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    let st = open_clocked(dir.path(), &clock);
     assert_eq!(dump(&st), want);
     assert!(
         label_values(&st, "instance").contains(&"h3".to_string()),
@@ -118,7 +118,7 @@ fn deleted_series_are_hidden_at_once_and_leave_the_disk_at_compaction() {
     st.close().unwrap();
     assert!(
         !dir.path().join("tombstones").exists() || {
-            let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+            let st = open_clocked(dir.path(), &clock);
             st.tombstones().is_empty()
         }
     );
@@ -148,7 +148,7 @@ fn a_damaged_tombstones_file_is_set_aside_not_fatal() {
     let mut b = std::fs::read(&p).unwrap();
     b[10] ^= 0xff;
     std::fs::write(&p, b).unwrap();
-    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    let st = open_clocked(dir.path(), &clock);
     assert!(st.tombstones().is_empty());
     assert!(dir.path().join("tombstones.corrupt").exists());
 }
@@ -170,7 +170,7 @@ fn retention_rules_rewrite_partitions_first_match_wins_and_fallback_covers_the_r
         },
     ];
     // Eight hours stored while nothing limited them.
-    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    let st = open_clocked(dir.path(), &clock);
     fill(&st, &clock, 5, 8);
     let before = dump(&st);
     let bytes_before = parts_bytes(dir.path());
@@ -242,9 +242,7 @@ proptest! {
     /// and day merges) answers as a naive map of samples minus deletions.
     #[test]
     fn compaction_and_deletes_agree_with_a_naive_model(ops in prop::collection::vec(op(), 1..40)) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(T0);
-        let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+        let (dir, clock, st) = store_at(T0);
         let mut model: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
         let mut step = 0i64;
         let step_ms = 60_000;
@@ -290,7 +288,7 @@ proptest! {
             .collect();
         prop_assert_eq!(&dump(&st), &want);
         st.close().unwrap();
-        let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+        let st = open_clocked(dir.path(), &clock);
         prop_assert_eq!(&dump(&st), &want);
     }
 }

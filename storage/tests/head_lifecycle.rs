@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Model, TestClock, clocked_options, dump, eq, store_at};
+use common::{Model, TestClock, clocked_options, dump, eq, open_clocked, store_at};
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Labels, RetentionRule, Sample, Storage, WriteBatch};
 use hourglass_wal::fs::FaultyFs;
@@ -94,7 +94,7 @@ fn a_delete_hides_head_samples_at_once_and_the_persist_writes_none_of_them() {
     );
     assert_eq!(dump(&st), model);
     st.close().unwrap();
-    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    let st = open_clocked(dir.path(), &clock);
     assert_eq!(dump(&st), model, "after a restart");
 }
 

@@ -89,8 +89,13 @@ pub fn clocked_options(
 pub fn store_at(t0: i64) -> (tempfile::TempDir, TestClock, Storage) {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at(t0);
-    let st = Storage::open(dir.path(), clocked_options(&clock, vec![], None)).unwrap();
+    let st = open_clocked(dir.path(), &clock);
     (dir, clock, st)
+}
+
+/// The store in `dir` on `clock`, no retention.
+pub fn open_clocked(dir: &Path, clock: &TestClock) -> Storage {
+    Storage::open(dir, clocked_options(clock, vec![], None)).unwrap()
 }
 
 /// The matcher `n="v"`.
