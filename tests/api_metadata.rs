@@ -187,16 +187,12 @@ fn parse_query_returns_the_ast() {
 
 #[test]
 fn hourglass_flags_show_effective_values_with_url_passwords_redacted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        tmp.path(),
-        &[
-            "--retention",
-            "2d",
-            "--web-external-url",
-            "https://ops:hunter2@example.org/hg",
-        ],
-    );
+    let (_tmp, server) = Server::fresh_with(&[
+        "--retention",
+        "2d",
+        "--web-external-url",
+        "https://ops:hunter2@example.org/hg",
+    ]);
     let r = server.get("/api/v1/status/hourglass/flags");
     assert_eq!(r.status, 200, "{}", r.text());
     let flags = r.json();

@@ -188,8 +188,7 @@ fn retention_rules_compaction_and_delete_series_shrink_the_disk() {
 
 #[test]
 fn admin_api_is_off_unless_switched_on_and_answers_503() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (_tmp, server) = Server::fresh();
     let now = now_ms() - 60_000;
     write_minutes(&server, "k", now - 10 * MIN, now);
     let everything = format!("match[]={}", enc("{__name__=~\".+\"}"));
@@ -207,8 +206,7 @@ fn admin_api_is_off_unless_switched_on_and_answers_503() {
 
 #[test]
 fn delete_and_clean_tombstones_on_an_empty_store_succeed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--enable-admin-api"]);
+    let (_tmp, server) = Server::fresh_with(&["--enable-admin-api"]);
     let r = post_form(&server, "/api/v1/admin/tsdb/delete_series", "match[]=up");
     assert_eq!(r.status, 204, "{}", r.text());
     let r = post_form(&server, "/api/v1/admin/tsdb/clean_tombstones", "");

@@ -30,15 +30,11 @@ fn assert_ready_fast(server: &Server) {
 
 #[test]
 fn hostile_timestamps_never_move_the_store_nor_refuse_current_data() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        tmp.path(),
-        &[
-            "--persist-interval",
-            "1s",
-            "--created-timestamp-zero-ingestion",
-        ],
-    );
+    let (tmp, server) = Server::fresh_with(&[
+        "--persist-interval",
+        "1s",
+        "--created-timestamp-zero-ingestion",
+    ]);
     let now = now_ms();
     let edges = [
         i64::MAX,

@@ -109,8 +109,7 @@ fn bad_lines_are_reported_and_good_ones_kept() {
 
 #[test]
 fn export_refuses_a_directory_in_use() {
-    let tmp = tempfile::tempdir().unwrap();
-    let _server = Server::start(tmp.path(), &[]);
+    let (tmp, _server) = Server::fresh();
     let (ok, _, err) = export(tmp.path(), "up", &[]);
     assert!(!ok);
     assert!(err.contains("in use"), "{err}");

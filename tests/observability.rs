@@ -222,8 +222,7 @@ fn histogram(text: &str, family: &str, want: &[(&str, &str)]) -> (Vec<(f64, f64)
 
 #[test]
 fn metrics_show_latency_histograms_of_requests_queries_and_fsyncs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &keeping_history(&["--wal-sync", "always"]));
+    let (_tmp, server) = Server::fresh_with(&keeping_history(&["--wal-sync", "always"]));
     seed(&server, 2);
     let at = (T0 + 300_000) / 1000;
     for _ in 0..3 {

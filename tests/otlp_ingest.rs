@@ -24,14 +24,10 @@ fn opentelemetry_sdk_exports_are_translated_as_prometheus_does() {
     if !common::external::python_has("opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http") {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        tmp.path(),
-        &[
-            "--otlp-promote-resource-attributes",
-            "deployment.environment",
-        ],
-    );
+    let (_tmp, server) = Server::fresh_with(&[
+        "--otlp-promote-resource-attributes",
+        "deployment.environment",
+    ]);
     let url = format!("http://{}{PATH}", server.addr);
     let (_, stderr) = common::external::run_python("otlp_export.py", &[&url, "2.5"]);
     assert!(

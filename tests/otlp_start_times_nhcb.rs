@@ -132,8 +132,7 @@ fn proto_counter(start: i64, t: i64) -> Vec<u8> {
 
 #[test]
 fn otlp_protobuf_start_times_add_a_zero_with_the_flag() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--created-timestamp-zero-ingestion"]);
+    let (_tmp, server) = Server::fresh_with(&["--created-timestamp-zero-ingestion"]);
     let t = now_ms() - 10_000;
     let r = server.post(
         PATH,

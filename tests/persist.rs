@@ -45,8 +45,7 @@ fn value_at(server: &Server, query: &str, t_ms: i64) -> String {
 
 #[test]
 fn sealed_hours_become_partitions_and_stay_readable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &keeping_history(&["--persist-interval", "1s"]));
+    let (tmp, server) = Server::fresh_with(&keeping_history(&["--persist-interval", "1s"]));
     write_hours(&server, 4);
     // Hours 0 and 1 end more than the 1 h out-of-order window before the
     // newest sample (end of hour 3), so they are sealed.
@@ -93,11 +92,12 @@ fn sealed_hours_become_partitions_and_stay_readable() {
 
 #[test]
 fn retention_by_size_removes_the_oldest_partitions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        tmp.path(),
-        &keeping_history(&["--persist-interval", "1s", "--retention-size", "1B"]),
-    );
+    let (_tmp, server) = Server::fresh_with(&keeping_history(&[
+        "--persist-interval",
+        "1s",
+        "--retention-size",
+        "1B",
+    ]));
     write_hours(&server, 4);
     wait_for("size retention", || {
         let text = server.get("/metrics").text();
@@ -108,8 +108,7 @@ fn retention_by_size_removes_the_oldest_partitions() {
 
 #[test]
 fn a_graceful_stop_leaves_one_checkpoint_and_no_wal_record_to_replay() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &KEEP_HISTORY);
+    let (tmp, server) = Server::fresh_with(&KEEP_HISTORY);
     write_hours(&server, 3);
     let (ok, log) = server.terminate();
     assert!(ok, "{log:?}");

@@ -197,8 +197,7 @@ fn streamed_xor_chunks_decode_like_prometheus_own() {
 
 #[test]
 fn remote_read_refuses_bad_requests_and_loses_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--query-max-samples", "1000"]);
+    let (_tmp, server) = Server::fresh_with(&["--query-max-samples", "1000"]);
     let r = post_write(&server, &V1_HEADERS, None, &dataset());
     assert_eq!(r.status, 204, "{}", r.text());
     let (start, end) = (now_ms() - 3_600_000, now_ms());

@@ -83,8 +83,7 @@ fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
 
 #[test]
 fn unsupported_formats_get_415_and_oversized_bodies_413() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--max-body-mib", "1"]);
+    let (_tmp, server) = Server::fresh_with(&["--max-body-mib", "1"]);
     let b = v1_body(&[(vec![("__name__", "m")], vec![Sample::new(T0, 1.0)])]);
     let unknown = server.post(
         "/api/v1/write",
@@ -264,11 +263,8 @@ fn kill_9_under_write_load_loses_no_acknowledged_sample() {
 #[test]
 fn remote_write_2_with_symbols_headers_and_created_timestamps() {
     use hourglass::ingest::remote_write::v2::Encoder;
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        tmp.path(),
-        &keeping_history(&["--created-timestamp-zero-ingestion"]),
-    );
+    let (_tmp, server) =
+        Server::fresh_with(&keeping_history(&["--created-timestamp-zero-ingestion"]));
     let mut e = Encoder::new();
     // A counter that started 30 s before its first sample.
     e.series(

@@ -358,8 +358,7 @@ fn shipped_rule_files_pass_promtool_and_load_with_one_flag() {
         "off by default"
     );
     drop(server);
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--rules-ready-made"]);
+    let (_tmp, server) = Server::fresh_with(&["--rules-ready-made"]);
     let body = rules_api(&server, "");
     let names: Vec<&str> = body["data"]["groups"]
         .as_array()

@@ -30,8 +30,7 @@ fn ready_within_two_seconds_on_an_empty_directory() {
 
 #[test]
 fn a_second_server_on_the_same_directory_fails_naming_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let _first = Server::start(tmp.path(), &[]);
+    let (tmp, _first) = Server::fresh();
     let err = refused_start(tmp.path(), &[]);
     assert!(
         err.contains(&tmp.path().display().to_string()) && err.contains("in use"),

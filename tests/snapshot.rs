@@ -116,8 +116,7 @@ fn snapshot_with_skip_head_holds_the_partitions_only() {
 
 #[test]
 fn snapshot_refuses_a_bad_skip_head_and_answers_503_when_the_admin_api_is_off() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--enable-admin-api"]);
+    let (tmp, server) = Server::fresh_with(&["--enable-admin-api"]);
     let r = snapshot(&server, "?skip_head=maybe");
     assert_eq!(r.status, 400, "{}", r.text());
     assert_api_error(&r.json(), "bad_data", "skip_head");

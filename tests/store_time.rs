@@ -201,8 +201,7 @@ fn import_refuses_future_samples_with_their_reason_and_stores_the_rest() {
 
 #[test]
 fn start_timestamp_older_than_the_last_sample_inserts_no_zero() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--created-timestamp-zero-ingestion"]);
+    let (_tmp, server) = Server::fresh_with(&["--created-timestamp-zero-ingestion"]);
     let t0 = now_ms() - 20 * MIN;
     let start = t0 - 30_000;
     // A counter at 1000 + 10/15 s for four minutes, started 30 s before.

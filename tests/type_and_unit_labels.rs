@@ -48,8 +48,7 @@ fn write_families(server: &Server) -> Option<f64> {
 
 #[test]
 fn remote_write_2_metadata_becomes_type_and_unit_labels_when_enabled() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &["--type-and-unit-labels"]);
+    let (_tmp, server) = Server::fresh_with(&["--type-and-unit-labels"]);
     let at = write_families(&server);
 
     let got = query_at(&server, "disk_free_bytes", at);

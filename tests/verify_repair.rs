@@ -295,8 +295,7 @@ fn repair_of_a_damaged_wal_segment_keeps_a_copy_and_serve_starts() {
 
 #[test]
 fn repair_is_refused_while_a_server_holds_the_directory() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    let (tmp, server) = Server::fresh();
     let (ok, out) = verify(tmp.path(), &["--repair"]);
     assert!(!ok, "{out}");
     assert!(out.contains("in use by another hourglass process"), "{out}");

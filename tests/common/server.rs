@@ -49,20 +49,23 @@ impl Server {
         Server::spawn(cmd)
     }
 
-    /// [`Server::start`] with no flags on a fresh temporary directory,
+    /// [`Server::start`] with `flags` on a fresh temporary directory,
     /// removed when the returned guard drops (after the server).
-    pub fn fresh() -> (tempfile::TempDir, Server) {
+    pub fn fresh_with(flags: &[&str]) -> (tempfile::TempDir, Server) {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let server = Server::start(tmp.path(), &[]);
+        let server = Server::start(tmp.path(), flags);
         (tmp, server)
     }
 
-    /// [`Server::fresh`] with [`KEEP_HISTORY`]: nothing expires, hours
+    /// [`Server::fresh_with`] with no flags.
+    pub fn fresh() -> (tempfile::TempDir, Server) {
+        Server::fresh_with(&[])
+    }
+
+    /// [`Server::fresh_with`] with [`KEEP_HISTORY`]: nothing expires, hours
     /// stay hours.
     pub fn fresh_keeping_history() -> (tempfile::TempDir, Server) {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let server = Server::start(tmp.path(), &KEEP_HISTORY);
-        (tmp, server)
+        Server::fresh_with(&KEEP_HISTORY)
     }
 
     /// Two servers side by side in a fresh temporary directory, one
