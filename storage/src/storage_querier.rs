@@ -13,6 +13,7 @@ use crate::model::sample::Sample;
 use crate::partition::Partition;
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
+use crate::start_times;
 use hourglass_wal::lock::read as read_lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -65,6 +66,7 @@ fn hide(set: SeriesSet, gone: &Expiry, mint: i64, maxt: i64) -> Result<SeriesSet
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
                 histograms: HistogramIter::from_sorted(h),
+                start_times: s.start_times,
             });
         }
     }
@@ -210,6 +212,7 @@ impl StorageQuerier<'_> {
                     labels,
                     samples,
                     histograms,
+                    start_times: Vec::new(),
                 });
             }
         }
@@ -235,10 +238,12 @@ impl Querier for StorageQuerier<'_> {
         read: ReadAs,
     ) -> Result<SeriesSet, StorageError> {
         let set = self.select_consistent(matchers, mint, maxt, read)?;
-        if self.gone.is_empty() {
-            return Ok(set);
-        }
-        hide(set, &self.gone, mint, maxt)
+        let set = if self.gone.is_empty() {
+            set
+        } else {
+            hide(set, &self.gone, mint, maxt)?
+        };
+        start_times::attach(set)
     }
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut all: BTreeSet<String> = self
@@ -256,10 +261,13 @@ impl Querier for StorageQuerier<'_> {
             };
             all.extend(names);
         }
-        Ok(all.into_iter().collect())
+        Ok(start_times::hide_name(all.into_iter().collect()))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        if name == start_times::START_TIME_LABEL {
+            return Ok(Vec::new());
+        }
         let mut all: BTreeSet<String> = self
             .head
             .querier(self.mint, self.maxt)

@@ -112,6 +112,7 @@ pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) ->
                 labels,
                 samples,
                 histograms,
+                start_times: Vec::new(),
             });
         }
     }
