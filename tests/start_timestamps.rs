@@ -157,3 +157,37 @@ fn with_zero_ingestion_start_timestamps_become_zero_samples_as_before() {
     assert_eq!(n[1], ("restart".into(), 5.0));
     assert_eq!(n[2], ("steady".into(), 4.0));
 }
+
+#[test]
+fn otlp_cumulative_sums_keep_their_start_time() {
+    use common::otlp::{json_request, ns, post_json};
+    use serde_json::json;
+    let (_tmp, server) = Server::fresh();
+    let t0 = t0();
+    // Points a minute apart; the process restarted between the second and
+    // third, which only the start time shows (the value kept rising).
+    let point = |t: i64, start: i64, v: i64| json!({"timeUnixNano": ns(t), "startTimeUnixNano": ns(start), "asInt": v.to_string()});
+    let body = json_request(json!([
+        {"name": "jobs", "sum": {"aggregationTemporality": 2, "isMonotonic": true, "dataPoints": [
+            point(t0, t0 - 30_000, 10)]}},
+    ]));
+    assert_eq!(post_json(&server, &body).status, 200);
+    for (t, start, v) in [
+        (t0 + 60_000, t0 - 30_000, 20),
+        (t0 + 120_000, t0 + 119_000, 25),
+    ] {
+        let body = json_request(json!([
+            {"name": "jobs", "sum": {"aggregationTemporality": 2, "isMonotonic": true,
+                "dataPoints": [point(t, start, v)]}},
+        ]));
+        let r = post_json(&server, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let at = Some((t0 + 120_000) as f64 / 1000.0);
+    let resets = query_at(&server, "resets(jobs_total[3m])", at);
+    assert_eq!(resets.len(), 1);
+    assert_eq!(resets[0].1, 1.0);
+    // Only the three samples: no zero was written at a start time.
+    let n = query_at(&server, "count_over_time(jobs_total[3m])", at);
+    assert_eq!(n[0].1, 3.0);
+}
