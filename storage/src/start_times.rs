@@ -70,16 +70,17 @@ pub(crate) fn companion_batch(owners: &[(Labels, Vec<(i64, i64)>)]) -> WriteBatc
 }
 
 /// `set` without companions, each owner carrying its companion's samples
-/// as start times. A downsampled set keeps none: its samples stand for
-/// intervals, which have no start timestamps.
-pub(crate) fn attach(set: SeriesSet) -> Result<SeriesSet, StorageError> {
+/// as start times when `keep` (samples read as they are stored). A
+/// downsampled set keeps none: its samples stand for intervals, which have
+/// no start timestamps.
+pub(crate) fn attach(set: SeriesSet, keep: bool) -> Result<SeriesSet, StorageError> {
     if !set.any(|s| is_companion(&s.labels)) {
         return Ok(set);
     }
     let res = set.downsampled_resolution();
     let (companions, mut owners): (Vec<Series>, Vec<Series>) =
         set.partition(|s| is_companion(&s.labels));
-    if companions.is_empty() || res.is_some() {
+    if !keep || res.is_some() {
         return Ok(SeriesSet::new(owners).with_resolution(res));
     }
     let mut starts: HashMap<Labels, Vec<Sample>> = HashMap::with_capacity(companions.len());

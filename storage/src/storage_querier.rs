@@ -243,7 +243,8 @@ impl Querier for StorageQuerier<'_> {
         } else {
             hide(set, &self.gone, mint, maxt)?
         };
-        start_times::attach(set)
+        // Read as counts, a companion's samples are no start timestamps.
+        start_times::attach(set, read != ReadAs::Count)
     }
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut all: BTreeSet<String> = self

@@ -221,6 +221,8 @@ impl Head {
         let (_, samples) = batch.counts();
         let mut a = self.appending(wal.is_some(), samples, writer, newest);
         a.companions = true;
+        // The live stream shows series, not their start timestamps.
+        a.tapped = None;
         batch.append_each(self, &mut a);
         self.finish(a, wal)
     }
