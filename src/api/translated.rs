@@ -119,12 +119,12 @@ pub(crate) fn store(
         .with_batch(|batch| state.storage().append_borrowed_for(batch, quota))
         .map_err(StoreError::Storage)?;
     // After their samples: a start timestamp whose sample was refused is
-    // never read.
+    // never read. Not charged to the writer's quota, as in `write.rs`.
     let kept = arena.kept_start_times();
     if !kept.is_empty() {
         state
             .storage()
-            .append_start_times(&kept, quota)
+            .append_start_times(&kept, None)
             .map_err(StoreError::Storage)?;
     }
     Ok(stats)

@@ -417,8 +417,9 @@ fn store(
         let quota = caller.and_then(|c| c.series.as_ref());
         let stats = state.storage().append_borrowed_for(&batch, quota)?;
         // After their samples: a start timestamp whose sample was refused
-        // is never read.
-        let st = state.storage().append_start_times(&kept, quota)?;
+        // is never read. Companions are not charged to the writer's quota
+        // (it never sees them), only to the server's series limit.
+        let st = state.storage().append_start_times(&kept, None)?;
         if st.rejected.total() > 0 {
             tracing::debug!(
                 rejected = st.rejected.total(),
