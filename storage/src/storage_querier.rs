@@ -243,6 +243,9 @@ impl Querier for StorageQuerier<'_> {
         } else {
             hide(set, &self.gone, mint, maxt)?
         };
+        if !self.may_hold_companions() {
+            return Ok(set);
+        }
         // Read as counts, a companion's samples are no start timestamps.
         start_times::attach(set, read != ReadAs::Count)
     }
@@ -289,6 +292,17 @@ impl Querier for StorageQuerier<'_> {
 }
 
 impl StorageQuerier<'_> {
+    /// Whether the head or a partition of the range holds a start-timestamp
+    /// companion (an index lookup each): most stores hold none, and their
+    /// selections skip looking for them series by series.
+    fn may_hold_companions(&self) -> bool {
+        self.head.has_label_name(start_times::START_TIME_LABEL)
+            || self
+                .overlapping()
+                .iter()
+                .any(|p| p.postings().has_name(start_times::START_TIME_LABEL))
+    }
+
     /// The partitions overlapping the querier's range, read after the
     /// head's labels (so an hour persisted meanwhile is seen in one of them).
     fn overlapping(&self) -> Vec<Arc<Partition>> {

@@ -262,6 +262,34 @@ mod tests {
         assert_eq!(irate(&smp, &[60_000, 179_000, 0], 0, 2), Some(5.0 / 60.0));
     }
 
+    proptest::proptest! {
+        /// Without start timestamps the windows are the definition's, bit
+        /// for bit.
+        #[test]
+        fn without_starts_it_is_the_plain_rate(
+            gaps in proptest::collection::vec((1i64..40_000, 0i64..1000), 0..40),
+            first_end in -100_000i64..400_000,
+            step in 1i64..60_000,
+            steps in 1usize..20,
+            width in 1i64..300_000,
+            per_second in proptest::bool::ANY,
+        ) {
+            let mut t = 0;
+            let smp: Vec<Sample> = gaps
+                .into_iter()
+                .map(|(d, v)| {
+                    t += d;
+                    Sample::new(t, v as f64)
+                })
+                .collect();
+            let ends: Vec<i64> = (0..steps).map(|k| first_end + k as i64 * step).collect();
+            let got = increase_windows(&smp, &vec![0; smp.len()], &ends, width, per_second);
+            let want = super::super::rate::tests::naive(&smp, &ends, width, true, per_second);
+            let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&got), bits(&want));
+        }
+    }
+
     #[test]
     fn aligned_matches_by_time() {
         let smp = [s(1, 1.0), s(2, 1.0), s(3, 1.0)];
