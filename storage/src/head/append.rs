@@ -20,7 +20,7 @@ use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
-use crate::model::labels::{Labels, sort_pairs, stable_hash_pairs};
+use crate::model::labels::{Labels, START_TIME_LABEL, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
 use hourglass_wal::Wal;
 use std::sync::Arc;
@@ -209,8 +209,8 @@ impl Head {
         self.finish(a, wal)
     }
 
-    /// Appends start-timestamp companion series (`start_times.rs`), the
-    /// only writes that may carry the reserved label.
+    /// Appends start-timestamp companions (`start_times.rs`), the only
+    /// writes that may carry the reserved label; off the live stream.
     pub(crate) fn append_companions(
         &self,
         batch: &WriteBatch,
@@ -218,11 +218,8 @@ impl Head {
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
         let newest = batch.newest(self.max_valid_t());
-        let (_, samples) = batch.counts();
-        let mut a = self.appending(wal.is_some(), samples, writer, newest);
-        a.companions = true;
-        // The live stream shows series, not their start timestamps.
-        a.tapped = None;
+        let mut a = self.appending(wal.is_some(), batch.counts().1, writer, newest);
+        (a.companions, a.tapped) = (true, None);
         batch.append_each(self, &mut a);
         self.finish(a, wal)
     }
@@ -362,12 +359,8 @@ impl Head {
                     }
                     return None;
                 }
-                let checked = if a.companions {
-                    labels.without(crate::model::labels::START_TIME_LABEL)
-                } else {
-                    labels.clone()
-                };
-                if let Err(e) = checked.validate(&self.opts.limits) {
+                let own = a.companions.then(|| labels.without(START_TIME_LABEL));
+                if let Err(e) = own.as_ref().unwrap_or(&labels).validate(&self.opts.limits) {
                     a.stats.rejected.invalid_series += n as u64;
                     if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
                         a.stats.invalid_series.push(e);
