@@ -90,7 +90,10 @@ fn otlp_start_times_add_zeros_to_counters_histograms_and_summaries_only_with_the
         inc.first().is_some_and(|(_, v)| *v >= 42.0),
         "increase from the zero: {inc:?}"
     );
-    assert!(query_at(&without, "increase(jobs_total[5m])", now).is_empty());
+    // Without the flag the start is kept as the sample's start timestamp:
+    // one sample that started inside the window counts from zero there.
+    let kept = query_at(&without, "increase(jobs_total[5m])", now);
+    assert_eq!(kept.first().map(|(_, v)| *v), Some(42.0), "{kept:?}");
 
     // A later point of the same series with the same start adds no zero.
     let r = post_json(&with, &every_kind(start, t + 5_000));

@@ -1,6 +1,7 @@
 //! Prometheus's PromQL test scripts as an outside tester runs them: each
 //! `load` goes to a live `hourglass serve` over remote write 1.0 (floats,
-//! stale markers and native histograms), each `eval` is asked of
+//! stale markers and native histograms; float series with an `@st` row
+//! over remote write 2.0 with their start timestamps), each `eval` is asked of
 //! `/api/v1/query` or `/api/v1/query_range`, and the JSON answer is judged
 //! as the in-process runner judges the engine's. A fresh server serves
 //! each stretch of a script between `clear`s.
@@ -24,7 +25,7 @@ use common::Server;
 use common::query::enc;
 use compare::{Answer, Tally, judge};
 use hourglass::ingest::protobuf::Writer;
-use hourglass::ingest::remote_write::v1;
+use hourglass::ingest::remote_write::{v1, v2};
 use hourglass_query::{InstantSample, RangeSeries, Value};
 use hourglass_storage::{FloatHistogram, Labels, Sample};
 use parse::{Command, Eval, Kind};
@@ -161,9 +162,18 @@ fn ask(server: &Server, ev: &Eval) -> Result<Answer, String> {
     })
 }
 
-/// Writes one `load` to the server; `Err` says why it was refused.
-fn load(server: &Server, series: &[(Labels, Vec<values::Slot>)], step: i64) -> Result<(), String> {
+/// Writes one `load` to the server, float series with an `@st` row over
+/// remote write 2.0 with their start timestamps; `Err` says why it was
+/// refused.
+fn load(
+    server: &Server,
+    series: &[(Labels, Vec<values::Slot>)],
+    starts: &[(Labels, Vec<Option<i64>>)],
+    step: i64,
+) -> Result<(), String> {
     let mut w = Writer::default();
+    let mut v2 = v2::Encoder::new();
+    let mut started = false;
     for (i, (l, slots)) in series.iter().enumerate() {
         // A series written twice in one load keeps its last line.
         if series[i + 1..].iter().any(|(m, _)| m == l) {
@@ -180,19 +190,42 @@ fn load(server: &Server, series: &[(Labels, Vec<values::Slot>)], step: i64) -> R
             }
         }
         let pairs: Vec<(&str, &str)> = l.iter().map(|p| (&*p.name, &*p.value)).collect();
-        if !samples.is_empty() {
-            v1::encode_series(&mut w, pairs.iter().copied(), &samples);
+        let offsets = starts.iter().rev().find(|(m, _)| m == l).map(|(_, o)| o);
+        match offsets {
+            Some(o) if !samples.is_empty() => {
+                let with_st: Vec<(Sample, i64)> = samples
+                    .iter()
+                    .map(|s| {
+                        let k = (s.t / step) as usize;
+                        let st = o.get(k).copied().flatten().map_or(0, |o| s.t + o);
+                        (*s, st)
+                    })
+                    .collect();
+                v2.series(pairs.iter().copied(), &with_st, None);
+                started = true;
+            }
+            _ if !samples.is_empty() => v1::encode_series(&mut w, pairs.iter().copied(), &samples),
+            _ => {}
         }
         if !hists.is_empty() {
             v1::encode_histogram_series(&mut w, pairs.iter().copied(), &[], &hists);
         }
     }
     let r = common::remote_write(server, &w.buf);
-    if (200..300).contains(&r.status) {
-        Ok(())
-    } else {
-        Err(format!("load refused ({}): {}", r.status, r.text()))
+    if !(200..300).contains(&r.status) {
+        return Err(format!("load refused ({}): {}", r.status, r.text()));
     }
+    if started {
+        let r = common::remote_write_v2(server, &v2.finish());
+        if !(200..300).contains(&r.status) {
+            return Err(format!(
+                "start timestamps refused ({}): {}",
+                r.status,
+                r.text()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn run_script(name: &str, text: &str) -> Tally {
@@ -220,14 +253,18 @@ fn run_script(name: &str, text: &str) -> Tally {
                 native.clear();
                 refused = None;
             }
-            Command::Load { step, series } => {
+            Command::Load {
+                step,
+                series,
+                starts,
+            } => {
                 native.extend(
                     series
                         .iter()
                         .filter(|(_, s)| s.iter().any(|v| matches!(v, Some(Val::Hist(_)))))
                         .map(|(l, _)| l.clone()),
                 );
-                if let Err(e) = load(&served.0, &series, step) {
+                if let Err(e) = load(&served.0, &series, &starts, step) {
                     refused = Some(e);
                 }
             }

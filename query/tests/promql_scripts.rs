@@ -61,7 +61,11 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                 (_dir, storage) = common::empty_store();
                 native.clear();
             }
-            Command::Load { step, series } => {
+            Command::Load {
+                step,
+                series,
+                starts,
+            } => {
                 let mut batch = WriteBatch::new();
                 // A series written twice in one load keeps its last line.
                 let last: Vec<_> = series
@@ -90,6 +94,9 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
                     batch.push(labels, samples);
                 }
                 storage.append(&batch).expect("append");
+                storage
+                    .append_start_times(&start_times(step, &starts), None)
+                    .expect("append start times");
             }
             Command::Unreadable { line, reason } => tally.unreadable(name, line, &reason),
             Command::Eval(ev) => {
@@ -99,6 +106,21 @@ fn run_script(engine: &Engine, name: &str, text: &str) -> Tally {
         }
     }
     tally
+}
+
+/// `@st` rows as `(t, st)` pairs per series: slot `i` sits at `i * step`
+/// and its start timestamp `offset` from there.
+fn start_times(step: i64, rows: &[(Labels, Vec<Option<i64>>)]) -> Vec<(Labels, Vec<(i64, i64)>)> {
+    rows.iter()
+        .map(|(labels, offsets)| {
+            let pairs = offsets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.map(|o| (i as i64 * step, i as i64 * step + o)))
+                .collect();
+            (labels.clone(), pairs)
+        })
+        .collect()
 }
 
 /// The engine a script runs on, with delayed name removal as

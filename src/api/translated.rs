@@ -115,9 +115,19 @@ pub(crate) fn store(
     }
     charge(state, caller, arena.len()).map_err(StoreError::RateLimited)?;
     let quota = caller.and_then(|c| c.series.as_ref());
-    arena
+    let stats = arena
         .with_batch(|batch| state.storage().append_borrowed_for(batch, quota))
-        .map_err(StoreError::Storage)
+        .map_err(StoreError::Storage)?;
+    // After their samples: a start timestamp whose sample was refused is
+    // never read. Not charged to the writer's quota, as in `write.rs`.
+    let kept = arena.kept_start_times();
+    if !kept.is_empty() {
+        state
+            .storage()
+            .append_start_times(&kept, None)
+            .map_err(StoreError::Storage)?;
+    }
+    Ok(stats)
 }
 
 /// What storage refused, in words; `None` when it refused nothing.

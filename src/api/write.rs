@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{AppendStats, BorrowedBatch};
+use hourglass_storage::{AppendStats, BorrowedBatch, Labels, Sample};
 use std::fmt::Write as _;
 
 const V1_PROTO: &str = "prometheus.WriteRequest";
@@ -286,13 +286,22 @@ fn store_v2(
     // it is newer than the series' last sample (as Prometheus's
     // created-timestamp zero ingestion does), so rate() sees the whole
     // first increase and nothing lands between samples.
-    let starts = if state.limits().created_timestamp_zero_ingestion {
+    // Without it, float samples' start timestamps are stored as they are
+    // (storage's start-timestamp companions) for rate() and friends to
+    // read; histograms' are not used.
+    let zeros = state.limits().created_timestamp_zero_ingestion;
+    let starts = if zeros {
         Starts {
             samples: &decoded.start_timestamps,
             histograms: &decoded.histogram_starts,
+            kept: false,
         }
     } else {
-        Starts::default()
+        Starts {
+            samples: &decoded.start_timestamps,
+            histograms: &[],
+            kept: true,
+        }
     };
     match store(state, caller, &decoded.req, Some(starts)) {
         Ok((stats, bad)) => with_written(
@@ -330,6 +339,9 @@ fn with_written(mut r: Response, samples: u64, histograms: u64) -> Response {
 struct Starts<'s> {
     samples: &'s [i64],
     histograms: &'s [i64],
+    /// Float samples' start timestamps are kept as such rather than
+    /// turned into zero samples.
+    kept: bool,
 }
 
 /// Stores a decoded request, new series charged to the caller's series
@@ -366,6 +378,7 @@ fn store(
         };
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
+    let mut kept = Vec::new();
     let mut h_at = 0usize;
     for (i, (ts, histograms)) in req.series_with_histograms().enumerate() {
         let samples = req.samples_of(ts);
@@ -373,7 +386,7 @@ fn store(
             .and_then(|st| st.histograms.get(h_at..h_at + histograms.len()))
             .unwrap_or_default();
         h_at += histograms.len();
-        let starts = starts
+        let mut sample_starts = starts
             .and_then(|st| st.samples.get(ts.samples.clone()))
             .unwrap_or_default();
         // The key names the labels as sent, so not those typed here.
@@ -381,8 +394,14 @@ fn store(
             Some(Some(l)) => (l.as_slice(), None),
             _ => (req.labels_of(ts), ts.sent_key),
         };
+        if starts.is_some_and(|st| st.kept) {
+            if let Some(pairs) = kept_starts(samples, sample_starts) {
+                kept.push((Labels::from_pairs(labels.iter().copied()), pairs));
+            }
+            sample_starts = &[];
+        }
         if !samples.is_empty() {
-            batch.push_with_starts(labels, samples, starts);
+            batch.push_with_starts(labels, samples, sample_starts);
             if let Some(s) = batch.series.last_mut() {
                 s.sent_key = key;
             }
@@ -396,12 +415,34 @@ fn store(
         AppendStats::default()
     } else {
         let quota = caller.and_then(|c| c.series.as_ref());
-        state.storage().append_borrowed_for(&batch, quota)?
+        let stats = state.storage().append_borrowed_for(&batch, quota)?;
+        // After their samples: a start timestamp whose sample was refused
+        // is never read. Companions are not charged to the writer's quota
+        // (it never sees them), only to the server's series limit.
+        let st = state.storage().append_start_times(&kept, None)?;
+        if st.rejected.total() > 0 {
+            tracing::debug!(
+                rejected = st.rejected.total(),
+                "remote write: start timestamps refused"
+            );
+        }
+        stats
     };
     state
         .collection()
         .remote_write(stats.appended + stats.duplicates);
     Ok((stats, bad))
+}
+
+/// The `(t, st)` pairs of samples with a usable start timestamp, if any.
+fn kept_starts(samples: &[Sample], starts: &[i64]) -> Option<Vec<(i64, i64)>> {
+    let pairs: Vec<(i64, i64)> = samples
+        .iter()
+        .zip(starts)
+        .filter(|(s, st)| hourglass_storage::valid_start(**st, s.t))
+        .map(|(s, st)| (s.t, *st))
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 /// Native histograms a request carried that failed validation.

@@ -3,7 +3,7 @@
 //! many points allocates a few buffers, not a string per label; the result
 //! is handed to storage as a [`BorrowedBatch`].
 
-use hourglass_storage::{BorrowedBatch, FloatHistogram, Sample};
+use hourglass_storage::{BorrowedBatch, FloatHistogram, Labels, Sample};
 use std::ops::Range;
 
 /// One native histogram sample, as a one-element slice for the batch.
@@ -24,6 +24,9 @@ pub struct SeriesArena {
     starts: Vec<i64>,
     /// Start timestamps of `histograms`' samples, as of `starts`.
     histogram_starts: Vec<i64>,
+    /// Start timestamps kept as such (storage's start-timestamp
+    /// companions) rather than as zero samples: `(index in series, ms)`.
+    kept: Vec<(usize, i64)>,
     /// Bucket bytes held by `histograms`' samples.
     histogram_bytes: usize,
     /// Where the series being built starts in `pairs`.
@@ -39,6 +42,7 @@ impl SeriesArena {
         self.histograms.clear();
         self.starts.clear();
         self.histogram_starts.clear();
+        self.kept.clear();
         self.histogram_bytes = 0;
         self.open = 0;
     }
@@ -89,6 +93,15 @@ impl SeriesArena {
         self.open = end;
     }
 
+    /// Ends the series being built with its sample and the start timestamp
+    /// of its counter (ms), kept as such for queries to read.
+    pub fn finish_kept(&mut self, sample: Sample, start: i64) {
+        if hourglass_storage::valid_start(start, sample.t) {
+            self.kept.push((self.series.len(), start));
+        }
+        self.finish_started(sample, 0);
+    }
+
     /// Ends the series being built with a native histogram sample.
     pub fn finish_histogram(&mut self, t: i64, h: FloatHistogram) {
         self.finish_histogram_started(t, h, 0);
@@ -127,6 +140,7 @@ impl SeriesArena {
             + self.series.capacity() * size_of::<(Range<usize>, Sample)>()
             + self.histograms.capacity() * size_of::<(Range<usize>, HistogramSample)>()
             + (self.starts.capacity() + self.histogram_starts.capacity()) * size_of::<i64>()
+            + self.kept.capacity() * size_of::<(usize, i64)>()
             + self.histogram_bytes
     }
 
@@ -156,6 +170,24 @@ impl SeriesArena {
             }
         }
         f(&batch)
+    }
+
+    /// The start timestamps kept by [`SeriesArena::finish_kept`], as
+    /// `(labels, [(t, st)])` for `Storage::append_start_times`.
+    pub fn kept_start_times(&self) -> Vec<(Labels, Vec<(i64, i64)>)> {
+        self.kept
+            .iter()
+            .filter_map(|&(i, st)| {
+                let (range, s) = self.series.get(i)?;
+                let pairs = self.pairs.get(range.clone())?.iter().map(|(n, v)| {
+                    (
+                        self.text.get(n.clone()).unwrap_or_default(),
+                        self.text.get(v.clone()).unwrap_or_default(),
+                    )
+                });
+                Some((Labels::from_pairs(pairs), vec![(s.t, st)]))
+            })
+            .collect()
     }
 
     /// Each series' labels (in the order added) and sample, for tests.

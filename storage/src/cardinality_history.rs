@@ -93,7 +93,8 @@ fn bump<K: Eq + Hash>(map: &mut HashMap<K, u64>, key: K) {
 
 impl Counter {
     fn add(&mut self, labels: &Labels, hour: i64, focus: Option<&str>, source: &str) {
-        if !self.seen.insert(label_hash(labels)) {
+        // Start-timestamp companions are part of their owner, not series.
+        if crate::start_times::is_companion(labels) || !self.seen.insert(label_hash(labels)) {
             return;
         }
         bump(

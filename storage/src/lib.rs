@@ -42,6 +42,7 @@ mod sample_iter;
 mod sealed;
 mod series_order;
 mod snapshot;
+mod start_times;
 mod storage;
 mod storage_querier;
 pub mod synthetic_host;
@@ -77,6 +78,7 @@ pub use retention::RetentionStats;
 pub use retention_rules::RetentionRule;
 pub use sample_iter::SampleIter;
 pub use snapshot::{SnapshotStats, snapshot_name, snapshot_offline};
+pub use start_times::{START_TIME_LABEL, valid_start};
 pub use storage::{Options, PersistStats, Storage};
 pub use storage_querier::StorageQuerier;
 

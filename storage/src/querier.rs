@@ -64,6 +64,7 @@ pub(crate) fn counted(set: SeriesSet, mint: i64, maxt: i64) -> Result<SeriesSet,
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
                 histograms: s.histograms,
+                start_times: Vec::new(),
             });
         }
     }
@@ -96,6 +97,10 @@ pub struct Series {
     /// Its histogram samples in the selected range (empty for float-only
     /// series). A timestamp is never in both.
     pub histograms: HistogramIter,
+    /// Start timestamps of its float samples, in time order: a sample at
+    /// `t` with value `st` says the sample at `t` counts since `st` (ms).
+    /// Empty when none is stored (see `start_times.rs`).
+    pub start_times: Vec<Sample>,
 }
 
 /// Selected series in label order.
@@ -120,6 +125,11 @@ impl SeriesSet {
     pub(crate) fn with_resolution(mut self, res: Option<i64>) -> Self {
         self.resolution_ms = res;
         self
+    }
+
+    /// Whether any series satisfies `f`, without taking it out.
+    pub(crate) fn any(&self, f: impl Fn(&Series) -> bool) -> bool {
+        self.series.as_slice().iter().any(f)
     }
 
     /// The coarsest resolution (ms) of the downsampled data among these

@@ -227,6 +227,23 @@ impl Storage {
         self.head.append_any(batch, Some(&self.wal), writer)
     }
 
+    /// Stores start timestamps of float samples already appended: per
+    /// series, `(t, st)` pairs (`st` in ms; unset or not before `t`: left
+    /// out), kept in the series' companion (`start_times.rs`). Call it
+    /// after appending the samples themselves; a start timestamp whose
+    /// sample was not stored is never read.
+    pub fn append_start_times(
+        &self,
+        owners: &[(Labels, Vec<(i64, i64)>)],
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let batch = crate::start_times::companion_batch(owners);
+        if batch.series.is_empty() {
+            return Ok(AppendStats::default());
+        }
+        self.head.append_companions(&batch, Some(&self.wal), writer)
+    }
+
     /// Live series, as counted for the active-series limit.
     pub fn active_series(&self) -> u64 {
         self.head.active_series()

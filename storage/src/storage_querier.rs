@@ -13,6 +13,7 @@ use crate::model::sample::Sample;
 use crate::partition::Partition;
 use crate::querier::{Querier, Series, SeriesSet};
 use crate::sample_iter::SampleIter;
+use crate::start_times;
 use hourglass_wal::lock::read as read_lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -65,6 +66,7 @@ fn hide(set: SeriesSet, gone: &Expiry, mint: i64, maxt: i64) -> Result<SeriesSet
                 labels: s.labels,
                 samples: SampleIter::new(Vec::new(), v, mint, maxt),
                 histograms: HistogramIter::from_sorted(h),
+                start_times: s.start_times,
             });
         }
     }
@@ -185,6 +187,7 @@ impl StorageQuerier<'_> {
                     labels,
                     samples,
                     histograms,
+                    start_times: Vec::new(),
                 });
             }
         }
@@ -227,10 +230,16 @@ impl Querier for StorageQuerier<'_> {
             let parts = self.parts_now();
             self.select_all(&parts, Some(head), matchers, mint, maxt, read)?
         };
-        if self.gone.is_empty() {
+        let set = if self.gone.is_empty() {
+            set
+        } else {
+            hide(set, &self.gone, mint, maxt)?
+        };
+        if !self.may_hold_companions() {
             return Ok(set);
         }
-        hide(set, &self.gone, mint, maxt)
+        // Read as counts, a companion's samples are no start timestamps.
+        start_times::attach(set, read != ReadAs::Count)
     }
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut all: BTreeSet<String> = self
@@ -248,10 +257,13 @@ impl Querier for StorageQuerier<'_> {
             };
             all.extend(names);
         }
-        Ok(all.into_iter().collect())
+        Ok(start_times::hide_name(all.into_iter().collect()))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        if name == start_times::START_TIME_LABEL {
+            return Ok(Vec::new());
+        }
         let mut all: BTreeSet<String> = self
             .head
             .querier(self.mint, self.maxt)
@@ -272,6 +284,17 @@ impl Querier for StorageQuerier<'_> {
 }
 
 impl StorageQuerier<'_> {
+    /// Whether the head or a partition of the range holds a start-timestamp
+    /// companion (an index lookup each): most stores hold none, and their
+    /// selections skip looking for them series by series.
+    fn may_hold_companions(&self) -> bool {
+        self.head.has_label_name(start_times::START_TIME_LABEL)
+            || self
+                .overlapping()
+                .iter()
+                .any(|p| p.postings().has_name(start_times::START_TIME_LABEL))
+    }
+
     /// The partitions overlapping the querier's range, read after the
     /// head's labels (so an hour persisted meanwhile is seen in one of them).
     fn overlapping(&self) -> Vec<Arc<Partition>> {

@@ -48,7 +48,8 @@ pub(crate) fn load(
     let series: Vec<_> = set
         .map(|s| {
             held = held.saturating_add(s.samples.held_bytes());
-            let sel = Selected::stored(s.labels, s.samples, keep_stale);
+            held = held.saturating_add(s.start_times.len() * size_of::<Sample>());
+            let sel = Selected::stored(s.labels, s.samples, keep_stale).with_starts(s.start_times);
             if lazy && s.histograms.is_lazy() {
                 return Ok(sel.with_lazy_hists(s.histograms));
             }

@@ -29,6 +29,9 @@ pub(crate) struct Selected {
     /// Or, for a histogram sum that folds series by series, its histogram
     /// samples still in chunks (stale markers not yet dropped).
     pub lazy_hists: Option<HistogramIter>,
+    /// Start timestamps of its float samples as storage gave them
+    /// (`Series::start_times`); empty for most series and every subquery.
+    pub starts: Vec<Sample>,
 }
 
 impl Selected {
@@ -38,6 +41,7 @@ impl Selected {
             samples: Samples::Stored { iter, keep_stale },
             hists: Vec::new(),
             lazy_hists: None,
+            starts: Vec::new(),
         }
     }
 
@@ -47,6 +51,7 @@ impl Selected {
             samples: Samples::Owned(samples),
             hists: Vec::new(),
             lazy_hists: None,
+            starts: Vec::new(),
         }
     }
 
@@ -60,6 +65,17 @@ impl Selected {
     pub fn with_lazy_hists(mut self, hists: HistogramIter) -> Self {
         self.lazy_hists = Some(hists);
         self
+    }
+
+    /// Adds the start timestamps of the series' float samples.
+    pub fn with_starts(mut self, starts: Vec<Sample>) -> Self {
+        self.starts = starts;
+        self
+    }
+
+    /// True when the series carries start timestamps.
+    pub fn has_starts(&self) -> bool {
+        !self.starts.is_empty()
     }
 
     /// True when the series carries histogram samples.
@@ -181,6 +197,24 @@ where
         + Sync
         + Send,
 {
+    par_map_starts(ctx, series, init, |s, l, smp, hs, _| f(s, l, smp, hs))
+}
+
+/// [`par_map`] whose `f` also gets the series' start timestamps
+/// ([`Selected::starts`]).
+pub(crate) fn par_map_starts<S, T, I, F>(
+    ctx: &Ctx,
+    series: Vec<Selected>,
+    init: I,
+    f: F,
+) -> Result<Vec<T>, EvalError>
+where
+    T: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, &Labels, &[Sample], &[(i64, FloatHistogram)], &[Sample]) -> Result<T, EvalError>
+        + Sync
+        + Send,
+{
     let one = |(buf, scratch): &mut (Vec<Sample>, S), s: Selected| {
         ctx.check()?;
         let Selected {
@@ -188,6 +222,7 @@ where
             mut samples,
             hists,
             lazy_hists,
+            starts,
         } = s;
         // Lazy only under a folding sum, which stashes them first.
         let hists = match lazy_hists {
@@ -195,7 +230,7 @@ where
             None => hists,
         };
         let (samples, held) = read(ctx, &labels, &mut samples, buf)?;
-        let out = f(scratch, &labels, samples, &hists);
+        let out = f(scratch, &labels, samples, &hists, &starts);
         ctx.release(held);
         out
     };

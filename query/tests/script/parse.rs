@@ -49,6 +49,9 @@ pub enum Command {
     Load {
         step: i64,
         series: Vec<(Labels, Vec<Slot>)>,
+        /// `name@st` rows: per slot, the start timestamp's offset from the
+        /// sample's own time (ms), or none.
+        starts: Vec<(Labels, Vec<Option<i64>>)>,
     },
     Clear,
     Eval(Box<Eval>),
@@ -57,6 +60,48 @@ pub enum Command {
         line: usize,
         reason: String,
     },
+}
+
+/// The slots of an `@st` row: durations with the value notation's
+/// expansions (`-30s-1mx2` is -30s, -90s, -150s; `-1mx3` four times
+/// -1m; `_` none).
+fn start_offsets(s: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out = Vec::new();
+    for tok in s.split_whitespace() {
+        if let Some(n) = tok.strip_prefix('_') {
+            let n = match n.strip_prefix('x') {
+                Some(k) => k.parse::<usize>().map_err(|e| format!("{tok:?}: {e}"))? + 1,
+                None => 1,
+            };
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        // The first sign after the start's own splits off a step.
+        let body = tok.strip_prefix(['+', '-']).unwrap_or(tok);
+        let lead = tok.len() - body.len();
+        let (start, rest) = match body.find(['+', '-']) {
+            Some(i) => tok.split_at(lead + i),
+            None => match body.rfind('x') {
+                Some(i) => tok.split_at(lead + i),
+                None => (tok, ""),
+            },
+        };
+        let base = duration(start.strip_prefix('+').unwrap_or(start))?;
+        if rest.is_empty() {
+            out.push(Some(base));
+            continue;
+        }
+        let (step, count) = rest
+            .rsplit_once('x')
+            .ok_or_else(|| format!("bad start timestamps {tok:?}"))?;
+        let count: i64 = count.parse().map_err(|e| format!("{tok:?}: {e}"))?;
+        let step = match step {
+            "" => 0,
+            s => duration(s.strip_prefix('+').unwrap_or(s))?,
+        };
+        out.extend((0..=count).map(|k| Some(base + k * step)));
+    }
+    Ok(out)
 }
 
 /// A Prometheus duration (`1h30m`, `5m`, `100ms`, `0`) in milliseconds;
@@ -162,9 +207,14 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
             Some("load" | "load_with_nhcb") => {
                 let step = duration(words.next().unwrap_or("")).map_err(err)?;
                 let mut series = Vec::new();
+                let mut starts = Vec::new();
                 for (bl, l) in block {
                     let (labels, rest) = series_desc(l).map_err(|m| format!("line {bl}: {m}"))?;
-                    series.push((labels, values(rest).map_err(|m| format!("line {bl}: {m}"))?));
+                    let at = |m: String| format!("line {bl}: {m}");
+                    match rest.trim_start().strip_prefix("@st") {
+                        Some(offsets) => starts.push((labels, start_offsets(offsets).map_err(at)?)),
+                        None => series.push((labels, values(rest).map_err(at)?)),
+                    }
                 }
                 // `load_with_nhcb` also loads each classic histogram as a
                 // native one with custom buckets.
@@ -172,7 +222,11 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                     let converted = nhcb(&series);
                     series.extend(converted);
                 }
-                cmds.push(Command::Load { step, series });
+                cmds.push(Command::Load {
+                    step,
+                    series,
+                    starts,
+                });
             }
             Some(w @ ("eval" | "eval_fail" | "eval_ordered" | "eval_warn" | "eval_info")) => {
                 let rest = t[w.len()..].trim_start();

@@ -25,6 +25,9 @@
 //!   of its series (storage writes a zero there when it is newer than the
 //!   series' last sample), as Prometheus does with
 //!   `created-timestamp-zero-ingestion`; gauges carry none.
+//!   Without it, a monotonic sum point's `start_time_unix_nano` is kept as
+//!   its sample's start timestamp (storage's start-timestamp companions),
+//!   which `rate` and friends read.
 //! - A point flagged "no recorded value" writes a staleness marker.
 //! - Times are nanoseconds, stored as milliseconds (rounded down).
 
@@ -139,6 +142,7 @@ pub fn translate(
         over: false,
         typed: Vec::new(),
         start: 0,
+        keep: false,
     };
     for r in &req.resources {
         let res = resource_labels(r, s);
@@ -214,6 +218,9 @@ struct Writer<'o> {
     typed: Vec<(String, String)>,
     /// Start timestamp (ms, `0`: none) of the current point's series.
     start: i64,
+    /// `start` is kept as the sample's start timestamp, not turned into a
+    /// zero sample.
+    keep: bool,
 }
 
 impl Writer<'_> {
@@ -268,6 +275,7 @@ impl Writer<'_> {
             self.out.label(n, v);
         }
         match s.into() {
+            Point::Float(s) if self.keep => self.out.finish_kept(s, self.start),
             Point::Float(s) => self.out.finish_started(s, self.start),
             Point::Native(t, h) => self.out.finish_histogram_started(t, h, self.start),
         }
@@ -363,11 +371,22 @@ fn metric(
                     ..
                 }
         );
+    // Without zero ingestion, a monotonic sum's start is kept as its
+    // samples' start timestamp.
+    let kept = !s.created_timestamp_zero
+        && matches!(
+            m.data,
+            Data::Sum {
+                monotonic: true,
+                ..
+            }
+        );
     // A point's time in ms, noted as the newest seen; its start goes on `w`.
     let mut stamp = |w: &mut Writer<'_>, p: &PointMeta<'_>| {
         let t = ms(p.time_ns);
         *newest = Some(newest.map_or(t, |x| x.max(t)));
-        w.start = if started { ms(p.start_ns) } else { 0 };
+        w.start = if started || kept { ms(p.start_ns) } else { 0 };
+        w.keep = kept;
         t
     };
     let type_name = match &m.data {

@@ -20,7 +20,7 @@ use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
-use crate::model::labels::{Labels, sort_pairs, stable_hash_pairs};
+use crate::model::labels::{Labels, START_TIME_LABEL, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
 use hourglass_wal::Wal;
 use std::sync::Arc;
@@ -97,6 +97,9 @@ pub(crate) struct Appending<'w> {
     batch_min: i64,
     /// What was stored, per series, while the tap wants it.
     tapped: Option<crate::tap::Stored>,
+    /// The batch holds start-timestamp companions (`start_times.rs`),
+    /// which carry the reserved label writers may not use.
+    companions: bool,
 }
 
 /// A batch the head appends: owned, or borrowing its labels (series
@@ -206,6 +209,21 @@ impl Head {
         self.finish(a, wal)
     }
 
+    /// Appends start-timestamp companions (`start_times.rs`), the only
+    /// writes that may carry the reserved label; off the live stream.
+    pub(crate) fn append_companions(
+        &self,
+        batch: &WriteBatch,
+        wal: Option<&Wal>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let newest = batch.newest(self.max_valid_t());
+        let mut a = self.appending(wal.is_some(), batch.counts().1, writer, newest);
+        (a.companions, a.tapped) = (true, None);
+        batch.append_each(self, &mut a);
+        self.finish(a, wal)
+    }
+
     /// Like [`Head::append`], for a batch borrowing its labels: series
     /// already present are found without allocating.
     pub fn append_borrowed(
@@ -247,6 +265,7 @@ impl Head {
             batch_max: i64::MIN,
             batch_min: i64::MAX,
             tapped: crate::tap::wanted().then(|| crate::tap::Stored::with_capacity(samples)),
+            companions: false,
         }
     }
 
@@ -340,7 +359,8 @@ impl Head {
                     }
                     return None;
                 }
-                if let Err(e) = labels.validate(&self.opts.limits) {
+                let own = a.companions.then(|| labels.without(START_TIME_LABEL));
+                if let Err(e) = own.as_ref().unwrap_or(&labels).validate(&self.opts.limits) {
                     a.stats.rejected.invalid_series += n as u64;
                     if a.stats.invalid_series.len() < MAX_REPORTED_ERRORS {
                         a.stats.invalid_series.push(e);

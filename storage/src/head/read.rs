@@ -95,6 +95,13 @@ impl Head {
     }
 }
 
+impl Head {
+    /// Whether any series in the head carries label `name`.
+    pub(crate) fn has_label_name(&self, name: &str) -> bool {
+        read(&self.postings).has_name(name)
+    }
+}
+
 /// The series of snapshots [`Head::select_raw`] took, in `[mint, maxt]`.
 pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) -> SeriesSet {
     let mut out = Vec::with_capacity(raw.len());
@@ -112,6 +119,7 @@ pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) ->
                 labels,
                 samples,
                 histograms,
+                start_times: Vec::new(),
             });
         }
     }

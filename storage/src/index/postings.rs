@@ -178,6 +178,11 @@ impl<Id: PostingId> MemPostings<Id> {
         out
     }
 
+    /// Whether any series carries label `name`.
+    pub(crate) fn has_name(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
     /// Values of `name` on at least one series in `within`, sorted.
     pub fn label_values(&self, name: &str, within: Option<&RoaringBitmap>) -> Vec<String> {
         let Some(np) = self.names.get(name) else {

@@ -195,9 +195,13 @@ fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     h.finish()
 }
 
+/// The reserved label that marks a start-timestamp companion series
+/// (`start_times.rs`): refused from writers.
+pub const START_TIME_LABEL: &str = "__start_timestamp__";
+
 impl Labels {
-    /// Checks names, duplicates and sizes against `limits`; the error names
-    /// the series.
+    /// Checks names, duplicates and sizes against `limits`, and refuses
+    /// the reserved [`START_TIME_LABEL`]; the error names the series.
     pub fn validate(&self, limits: &LabelLimits) -> Result<(), LabelError> {
         let fail = |reason: String| {
             Err(LabelError {
@@ -224,6 +228,9 @@ impl Labels {
                 return fail(format!("duplicate label name {:?}", &*l.name));
             }
             prev = Some(&l.name);
+            if &*l.name == START_TIME_LABEL {
+                return fail(format!("label name {START_TIME_LABEL:?} is reserved"));
+            }
             if l.name.len() > limits.max_name_bytes {
                 return fail(format!(
                     "label name {:?} longer than {} bytes",

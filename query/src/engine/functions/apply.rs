@@ -22,16 +22,38 @@ where
     S: Default,
     F: Fn(&[Sample], &[i64], &mut S) -> Vec<Option<f64>> + Sync + Send,
 {
+    per_series_starts(ctx, m, n, |smp, _, ends, scratch: &mut S| {
+        vals(smp, ends, scratch)
+    })
+}
+
+/// [`per_series`] whose `vals` also gets the series' start timestamps
+/// (empty when it has none).
+pub(super) fn per_series_starts<S, F>(
+    ctx: &Ctx,
+    m: MatrixArg,
+    n: usize,
+    vals: F,
+) -> Result<Vec<GSeries>, EvalError>
+where
+    S: Default,
+    F: Fn(&[Sample], &[Sample], &[i64], &mut S) -> Vec<Option<f64>> + Sync + Send,
+{
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     let ends = m.ends;
-    let mut out = selected::par_map(ctx, m.series, S::default, |scratch, labels, smp, _| {
-        ctx.admit::<Option<f64>>(ends.len())?;
-        Ok(GSeries {
-            hists: Vec::new(),
-            labels: ctx.drop_name(labels),
-            vals: vals(smp, &ends, scratch),
-        })
-    })?;
+    let mut out = selected::par_map_starts(
+        ctx,
+        m.series,
+        S::default,
+        |scratch, labels, smp, _, starts| {
+            ctx.admit::<Option<f64>>(ends.len())?;
+            Ok(GSeries {
+                hists: Vec::new(),
+                labels: ctx.drop_name(labels),
+                vals: vals(smp, starts, &ends, scratch),
+            })
+        },
+    )?;
     range::broadcast(ctx, &mut out, n)?;
     merge_unless_distinct(out, distinct)
 }

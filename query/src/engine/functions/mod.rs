@@ -20,6 +20,7 @@ mod over_time;
 pub(crate) mod rate;
 mod regular;
 mod scalar;
+mod start_times;
 mod time;
 mod window_extreme;
 mod window_sum;
@@ -139,7 +140,7 @@ pub(crate) fn call(ctx: &Ctx, c: &Call, g: Grid) -> Result<GValue, EvalError> {
         F::PresentOverTime => window(drop_name, over_time::present),
         F::MadOverTime => window(drop_name, over_time::mad),
         F::Changes => window(drop_name, over_time::changes),
-        F::Resets => window(drop_name, over_time::resets),
+        F::Resets => start_times::resets_call(ctx, args, g),
         F::Deriv => window(drop_name, over_time::deriv),
         F::QuantileOverTime => over_time::quantile_over_time(ctx, args, g),
         F::DirectDeltaIncrease => delta_temporality::call(ctx, args, g, false, false),

@@ -6,10 +6,11 @@ use super::super::range::MatrixArg;
 use super::super::value::{GSeries, Grid};
 use super::super::{Ctx, Note};
 use super::Emit;
-use super::apply::{over_windows, per_series};
+use super::apply::{over_windows, per_series, per_series_starts};
 use super::args::{matrix, matrix_as};
 use super::extrapolate::Extrapolator;
 use super::regular;
+use super::start_times;
 use crate::parser::ast::Expr;
 use crate::parser::functions::Func;
 use hourglass_storage::{ReadAs, Sample};
@@ -44,6 +45,18 @@ pub(crate) fn from_matrix(
         note_non_counters(ctx, &m);
     }
     let (width, step) = (m.range, fixed_step(&m.ends));
+    if counter && m.series.iter().any(|s| s.has_starts()) {
+        return per_series_starts(ctx, m, g.n, |smp, starts, ends, _: &mut ()| {
+            if starts.is_empty() {
+                let mut vals = vec![None; ends.len()];
+                let mut emit = |k: usize, v| vals[k] = Some(v);
+                windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
+                return vals;
+            }
+            let sts = start_times::aligned(smp, starts);
+            start_times::increase_windows(smp, &sts, ends, width, per_second)
+        });
+    }
     per_series(ctx, m, g.n, |smp, ends, _: &mut ()| {
         let mut vals = vec![None; ends.len()];
         let mut emit = |k: usize, v| vals[k] = Some(v);
@@ -300,26 +313,32 @@ pub(super) fn instant(
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
     let m = matrix(ctx, args.first(), g)?;
-    over_windows(ctx, m, g.n, false, |w, _| {
-        if w.len() < 2 {
-            return None;
-        }
-        let (prev, last) = (w[w.len() - 2], w[w.len() - 1]);
-        if !is_rate {
-            return Some(last.v - prev.v);
-        }
-        let dt = (last.t - prev.t) as f64 / 1000.0;
-        if dt == 0.0 {
-            return None;
-        }
-        // After a counter reset the last value is the increase.
-        let inc = if last.v < prev.v {
-            last.v
-        } else {
-            last.v - prev.v
-        };
-        Some(inc / dt)
-    })
+    if is_rate && m.series.iter().any(|s| s.has_starts()) {
+        return start_times::over_windows(ctx, m, g, start_times::irate, |w| last_two(w, true));
+    }
+    over_windows(ctx, m, g.n, false, |w, _| last_two(w, is_rate))
+}
+
+/// `irate` (`is_rate`) or `idelta` of a window's samples.
+fn last_two(w: &[Sample], is_rate: bool) -> Option<f64> {
+    if w.len() < 2 {
+        return None;
+    }
+    let (prev, last) = (w[w.len() - 2], w[w.len() - 1]);
+    if !is_rate {
+        return Some(last.v - prev.v);
+    }
+    let dt = (last.t - prev.t) as f64 / 1000.0;
+    if dt == 0.0 {
+        return None;
+    }
+    // After a counter reset the last value is the increase.
+    let inc = if last.v < prev.v {
+        last.v
+    } else {
+        last.v - prev.v
+    };
+    Some(inc / dt)
 }
 
 #[cfg(test)]

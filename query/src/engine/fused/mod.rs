@@ -181,6 +181,16 @@ pub(crate) fn eval(ctx: &Ctx, a: &Aggregate, g: Grid) -> Result<Option<Fused>, E
         plan => plan,
     };
     let mut plan = match plan {
+        // Start timestamps are read by the general path.
+        Plan::Extrapolated {
+            m,
+            counter,
+            per_second,
+            ..
+        } if counter && m.series.iter().any(Selected::has_starts) => {
+            let input = rate::from_matrix(ctx, m, counter, per_second, g)?;
+            return Ok(Some(Fused::Input(input)));
+        }
         // Per-series results may share labels, which is an error (or a
         // merge) the general path knows how to report.
         Plan::Extrapolated {
