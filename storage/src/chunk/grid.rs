@@ -88,7 +88,8 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
             .max(1)
     };
     let w = width((top - base) as u64 / g);
-    let sparse = sparse_fields(&ns, allow_gaps);
+    // Equal differences take no bits dense: no sparse form is smaller.
+    let sparse = (w > 0).then(|| sparse_fields(&ns, allow_gaps)).flatten();
     let dense_len = ((samples.len() - 1) * w as usize).div_ceil(8);
     let use_sparse = sparse.as_ref().filter(|s| s.len() < dense_len);
     let fields_len = use_sparse.map_or(dense_len, Sparse::len);
