@@ -279,6 +279,20 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn a_majority_is_the_most_common_difference(
+        xs in prop::collection::vec(prop_oneof![4 => Just(0i64), 1 => -3i64..3], 0..64),
+    ) {
+        let m = grid::majority(&xs);
+        if let Some(m) = m {
+            prop_assert_eq!(Some(m), grid::most_common(&xs));
+        }
+        let count = |v: i64| xs.iter().filter(|&&x| x == v).count();
+        prop_assert_eq!(m.is_some(), xs.iter().any(|&x| count(x) * 2 > xs.len()));
+    }
+}
+
 #[test]
 fn an_idle_series_is_written_as_grid_without_its_xor_stream() {
     // Moves once in 240 scrapes: far under the two bits a sample any XOR

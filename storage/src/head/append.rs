@@ -22,6 +22,7 @@ use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Labels, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
+use crate::prefetch;
 use hourglass_wal::Wal;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -100,6 +101,10 @@ pub(crate) struct Appending<'w> {
     tapped: Option<crate::tap::Stored>,
 }
 
+/// How many series ahead of the one appended a batch found by key hints
+/// the cache with a series' lock and data (their misses then overlap).
+const PREFETCH_AHEAD: usize = 4;
+
 /// A batch the head appends: owned, or borrowing its labels (series
 /// already present are then found without allocating).
 pub(crate) trait HeadBatch {
@@ -168,6 +173,9 @@ impl HeadBatch for BorrowedBatch<'_> {
             head.sent.get_many(&keys, &mut found);
         }
         for (i, (ss, key)) in self.series.iter().zip(&keys).enumerate() {
+            if let Some(Some(ahead)) = found.get(i + PREFETCH_AHEAD) {
+                prefetch::object(&**ahead);
+            }
             if let Some(key) = *key {
                 let known = found.get_mut(i).and_then(Option::take);
                 head.append_sent(a, key, ss, known, generation, &mut sorted);
