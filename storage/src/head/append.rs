@@ -101,8 +101,7 @@ pub(crate) struct Appending<'w> {
     tapped: Option<crate::tap::Stored>,
 }
 
-/// How many series ahead of the one appended a batch found by key hints
-/// the cache with a series' lock and data (their misses then overlap).
+/// Series a batch found by key hints to the cache ahead of its append.
 const PREFETCH_AHEAD: usize = 4;
 
 /// A batch the head appends: owned, or borrowing its labels (series
@@ -160,8 +159,7 @@ impl HeadBatch for BorrowedBatch<'_> {
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
         let mut sorted = Vec::new();
         let keyed = head.sent.used_at(head.quota.active());
-        // Read before any lookup: an insert is dropped if series were
-        // removed since.
+        // Read before any lookup: inserts after a removal are dropped.
         let generation = head.sent.generation();
         let keys: Vec<Option<SentKey>> = self
             .series
@@ -169,9 +167,7 @@ impl HeadBatch for BorrowedBatch<'_> {
             .map(|ss| ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()))
             .collect();
         let mut found = Vec::new();
-        if keys.iter().any(Option::is_some) {
-            head.sent.get_many(&keys, &mut found);
-        }
+        head.sent.get_many(&keys, &mut found);
         for (i, (ss, key)) in self.series.iter().zip(&keys).enumerate() {
             if let Some(Some(ahead)) = found.get(i + PREFETCH_AHEAD) {
                 prefetch::object(&**ahead);
@@ -287,10 +283,9 @@ impl Head {
         self.append_payload(a, key, Payload::Floats(samples, starts), known)
     }
 
-    /// Appends the float samples of a series its writer keyed: `known`
-    /// when the key found it, else found by its labels (`sorted` is
-    /// scratch room for them) and filed under the key unless series were
-    /// removed since `generation`.
+    /// Appends the float samples of a series its writer keyed: `known` if
+    /// the key found it, else by its labels (`sorted`: scratch room), then
+    /// filed under the key unless series were removed since `generation`.
     fn append_sent<'s>(
         &self,
         a: &mut Appending<'_>,
@@ -341,8 +336,7 @@ impl Head {
         }
         // Labels equal to a stored series' were validated when it was
         // created; only new series need checking.
-        // The caller's series is borrowed: an append by handle or key
-        // costs no reference count.
+        // Borrowed: an append by handle or key costs no reference count.
         let found = match known {
             Some(s) => Some(Cow::Borrowed(s)),
             None => self
