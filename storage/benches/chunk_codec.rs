@@ -168,6 +168,36 @@ fn bench(c: &mut Criterion) {
     }
     enc.finish();
 
+    // Cold encoding (persisted hours, compaction): the encoder that skips
+    // the XOR stream where a grid chunk is under what any XOR chunk takes,
+    // against `encode_cold`, which builds and compares every encoding.
+    // The chunks are the same bytes.
+    let mut cold = c.benchmark_group("chunk_encode_cold");
+    cold.throughput(Throughput::Elements((SERIES * PER_CHUNK) as u64));
+    for (name, g) in SHAPES {
+        let d = data(g);
+        for s in &d {
+            let full = chunk::encode_cold(s).unwrap();
+            let fast = chunk::ColdEncoder::default().encode(s).unwrap();
+            assert_eq!(full.as_bytes(), fast.as_bytes(), "{name}");
+        }
+        cold.bench_with_input(BenchmarkId::new("every_encoding", name), &d, |b, d| {
+            b.iter(|| {
+                for s in d {
+                    black_box(chunk::encode_cold(s).unwrap());
+                }
+            })
+        });
+        cold.bench_with_input(BenchmarkId::new("cold_encoder", name), &d, |b, d| {
+            b.iter(|| {
+                for s in d {
+                    black_box(chunk::ColdEncoder::default().encode(s).unwrap());
+                }
+            })
+        });
+    }
+    cold.finish();
+
     let mut dec = c.benchmark_group("chunk_decode");
     dec.throughput(Throughput::Elements((SERIES * PER_CHUNK) as u64));
     for (name, chunks) in &sized {

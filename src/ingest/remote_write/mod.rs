@@ -44,7 +44,8 @@ pub fn decompress_into(body: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(),
     if len > max {
         return Err(SnappyError::TooLarge { len, max });
     }
-    out.clear();
+    // Room for `len` bytes, zeroed only where it grows: the decoder
+    // writes each byte it reports, and the rest is cut.
     out.resize(len, 0);
     let n = snap::raw::Decoder::new()
         .decompress(body, out)

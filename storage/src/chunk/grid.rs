@@ -88,7 +88,8 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
             .max(1)
     };
     let w = width((top - base) as u64 / g);
-    let sparse = sparse_fields(&ns, allow_gaps);
+    // Equal differences take no bits dense: no sparse form is smaller.
+    let sparse = (w > 0).then(|| sparse_fields(&ns, allow_gaps)).flatten();
     let dense_len = ((samples.len() - 1) * w as usize).div_ceil(8);
     let use_sparse = sparse.as_ref().filter(|s| s.len() < dense_len);
     let fields_len = use_sparse.map_or(dense_len, Sparse::len);
@@ -185,14 +186,27 @@ impl Sparse {
     }
 }
 
-fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
-    let unsorted: Vec<i64> = ns.windows(2).map(|p| p[1] - p[0]).collect();
-    let mut diffs = unsorted.clone();
-    let n = diffs.len();
-    diffs.sort_unstable();
-    let (mut base, mut best, mut run) = (*diffs.first()?, 0usize, 0usize);
-    for (i, d) in diffs.iter().enumerate() {
-        run = if i > 0 && diffs[i - 1] == *d {
+/// The value more than half of `xs` hold, if one does (then it is the
+/// only most common one): one pass to find the candidate, one to count.
+pub(super) fn majority(xs: &[i64]) -> Option<i64> {
+    let (mut candidate, mut lead) = (*xs.first()?, 0usize);
+    for &x in xs {
+        if lead == 0 {
+            candidate = x;
+        }
+        lead = if x == candidate { lead + 1 } else { lead - 1 };
+    }
+    let count = xs.iter().filter(|&&x| x == candidate).count();
+    (count * 2 > xs.len()).then_some(candidate)
+}
+
+/// The most common value of `xs`, the smallest of those tied.
+pub(super) fn most_common(xs: &[i64]) -> Option<i64> {
+    let mut sorted = xs.to_vec();
+    sorted.sort_unstable();
+    let (mut base, mut best, mut run) = (*sorted.first()?, 0usize, 0usize);
+    for (i, d) in sorted.iter().enumerate() {
+        run = if i > 0 && sorted[i - 1] == *d {
             run + 1
         } else {
             1
@@ -201,12 +215,23 @@ fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
             (base, best) = (*d, run);
         }
     }
+    Some(base)
+}
+
+fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
+    let diffs: Vec<i64> = ns.windows(2).map(|p| p[1] - p[0]).collect();
+    let n = diffs.len();
+    // Usually one difference (no move) is most of them: no sort needed.
+    let base = match majority(&diffs) {
+        Some(m) => m,
+        None => most_common(&diffs)?,
+    };
     let g = diffs.iter().fold(0, |g, d| gcd(g, d.abs_diff(base))).max(1);
     let w = diffs
         .iter()
         .map(|d| width(zigzag((d - base) / g as i64)))
         .max()?;
-    let positions: Vec<usize> = (0..n).filter(|&i| unsorted[i] != base).collect();
+    let positions: Vec<usize> = (0..n).filter(|&i| diffs[i] != base).collect();
     let (r, gap_bytes) = gaps::best(&positions);
     let mut count = Vec::new();
     put_uvarint(&mut count, positions.len() as u64);

@@ -238,6 +238,86 @@ proptest! {
     }
 }
 
+/// [`ColdEncoder::encode`] the long way: every run's XOR stream built and
+/// compared, as before grids that XOR cannot reach skipped it.
+fn cold_reference(won: &mut Option<u32>, samples: &[Sample]) -> Result<Chunk, ChunkError> {
+    let grid = grid::encode_with_width(samples);
+    if let (Some((g, bits)), Some(w)) = (&grid, *won)
+        && *bits <= w
+    {
+        return Ok(g.clone());
+    }
+    let hot = encode(samples)?;
+    Ok(match grid {
+        Some((g, bits)) if g.as_bytes().len() < hot.as_bytes().len() => {
+            if g.as_bytes().len() * 5 <= hot.as_bytes().len() * 4 {
+                *won = Some(bits);
+            }
+            g
+        }
+        _ => hot,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_cold_encoder_chooses_as_when_it_built_every_xor_stream(
+        runs in prop::collection::vec(any_series(), 1..5),
+    ) {
+        let (mut enc, mut won) = (ColdEncoder::default(), None);
+        for samples in &runs {
+            let fast = enc.encode(samples).map(|c| c.as_bytes().to_vec());
+            let slow = cold_reference(&mut won, samples).map(|c| c.as_bytes().to_vec());
+            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(enc.grid_won_at, won);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_majority_is_the_most_common_difference(
+        xs in prop::collection::vec(prop_oneof![4 => Just(0i64), 1 => -3i64..3], 0..64),
+    ) {
+        let m = grid::majority(&xs);
+        if let Some(m) = m {
+            prop_assert_eq!(Some(m), grid::most_common(&xs));
+        }
+        let count = |v: i64| xs.iter().filter(|&&x| x == v).count();
+        prop_assert_eq!(m.is_some(), xs.iter().any(|&x| count(x) * 2 > xs.len()));
+    }
+}
+
+#[test]
+fn an_idle_series_is_written_as_grid_without_its_xor_stream() {
+    // Moves once in 240 scrapes: far under the two bits a sample any XOR
+    // stream takes.
+    let samples: Vec<Sample> = (0..240)
+        .map(|i| {
+            Sample::new(
+                1_700_000_000_000 + i * 15_000,
+                if i < 100 { 3.0 } else { 4.0 },
+            )
+        })
+        .collect();
+    let mut enc = ColdEncoder::default();
+    let g = grid::encode_with_width(&samples).unwrap().0;
+    assert!(g.as_bytes().len() * 5 <= xor::min_chunk_len(samples.len()) * 4);
+    let c = enc.grid_beats_xor(&samples, &g, 0).unwrap();
+    assert_eq!(c.as_bytes(), encode_cold(&samples).unwrap().as_bytes());
+    assert!(enc.grid_won_at.is_some());
+    // The least an XOR chunk takes is a true floor.
+    for n in [2, 3, 17, 240, 2048] {
+        let mut a = xor::XorAppender::new();
+        for i in 0..n as i64 {
+            a.append(Sample::new(i * 15_000, 0.0)).unwrap();
+        }
+        assert!(a.to_chunk().as_bytes().len() >= xor::min_chunk_len(n));
+    }
+}
+
 #[test]
 fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
     let run = |from: i64, step: i64, reset: bool| -> Vec<Sample> {

@@ -158,6 +158,13 @@ pub struct XorAppender {
     unpackable: bool,
 }
 
+/// The fewest bytes an XOR chunk of `samples` samples takes: header, CRC
+/// and, from the third sample on, at least a bit for the timestamp's delta
+/// of delta and one for the value.
+pub(crate) fn min_chunk_len(samples: usize) -> usize {
+    HEADER_LEN + CRC_LEN + (2 * samples.saturating_sub(2)).div_ceil(8)
+}
+
 impl Default for XorAppender {
     fn default() -> Self {
         Self::new()

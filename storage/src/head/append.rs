@@ -22,7 +22,9 @@ use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{Labels, START_TIME_LABEL, sort_pairs, stable_hash_pairs};
 use crate::model::sample::Sample;
+use crate::prefetch;
 use hourglass_wal::Wal;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -102,6 +104,9 @@ pub(crate) struct Appending<'w> {
     companions: bool,
 }
 
+/// Series a batch found by key hints to the cache ahead of its append.
+const PREFETCH_AHEAD: usize = 4;
+
 /// A batch the head appends: owned, or borrowing its labels (series
 /// already present are then found without allocating).
 pub(crate) trait HeadBatch {
@@ -157,9 +162,22 @@ impl HeadBatch for BorrowedBatch<'_> {
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
         let mut sorted = Vec::new();
         let keyed = head.sent.used_at(head.quota.active());
-        for ss in &self.series {
-            if let Some(key) = ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()) {
-                head.append_sent(a, key, ss, &mut sorted);
+        // Read before any lookup: inserts after a removal are dropped.
+        let generation = head.sent.generation();
+        let keys: Vec<Option<SentKey>> = self
+            .series
+            .iter()
+            .map(|ss| ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()))
+            .collect();
+        let mut found = Vec::new();
+        head.sent.get_many(&keys, &mut found);
+        for (i, (ss, key)) in self.series.iter().zip(&keys).enumerate() {
+            if let Some(Some(ahead)) = found.get(i + PREFETCH_AHEAD) {
+                prefetch::object(&**ahead);
+            }
+            if let Some(key) = *key {
+                let known = found.get_mut(i).and_then(Option::take);
+                head.append_sent(a, key, ss, known, generation, &mut sorted);
                 continue;
             }
             sort_pairs(ss.labels, &mut sorted);
@@ -284,18 +302,19 @@ impl Head {
         self.append_payload(a, key, Payload::Floats(samples, starts), known)
     }
 
-    /// Appends the float samples of a series its writer keyed: found by
-    /// the key when it was seen before, else by its labels (`sorted` is
-    /// scratch room for them) and filed under the key.
+    /// Appends the float samples of a series its writer keyed: `known` if
+    /// the key found it, else by its labels (`sorted`: scratch room), then
+    /// filed under the key unless series were removed since `generation`.
     fn append_sent<'s>(
         &self,
         a: &mut Appending<'_>,
         key: SentKey,
         ss: &SeriesRef<'s>,
+        known: Option<Arc<MemSeries>>,
+        generation: u64,
         sorted: &mut Vec<(&'s str, &'s str)>,
     ) {
-        let generation = self.sent.generation();
-        let used = match self.sent.get(key) {
+        let used = match known {
             Some(s) => {
                 let stored = Stored(&self.interner, &s.labels);
                 self.append_series(a, stored, ss.samples, ss.start_timestamps, Some(&s))
@@ -336,9 +355,12 @@ impl Head {
         }
         // Labels equal to a stored series' were validated when it was
         // created; only new series need checking.
+        // Borrowed: an append by handle or key costs no reference count.
         let found = match known {
-            Some(s) => Some(Arc::clone(s)),
-            None => self.get_by(key.hash(), |l| key.matches(&self.interner, l)),
+            Some(s) => Some(Cow::Borrowed(s)),
+            None => self
+                .get_by(key.hash(), |l| key.matches(&self.interner, l))
+                .map(Cow::Owned),
         };
         let mut series = match found {
             Some(s) => s,
@@ -368,7 +390,7 @@ impl Head {
                     return None;
                 }
                 match self.create(key.hash(), &labels, None, Admit::Writer(a.writer)) {
-                    Ok(s) => s,
+                    Ok(s) => Cow::Owned(s),
                     Err(e) => {
                         refuse_series(a, e, n);
                         return None;
@@ -389,7 +411,7 @@ impl Head {
                 drop(data);
                 std::thread::yield_now();
                 series = match self.get_or_create(&key.to_labels(), None, Admit::Writer(a.writer)) {
-                    Ok(s) => s,
+                    Ok(s) => Cow::Owned(s),
                     Err(e) => {
                         refuse_series(a, e, n);
                         return None;
@@ -455,13 +477,15 @@ impl Head {
         {
             if !series.def_durable.load(Ordering::Acquire) {
                 rec.def(series.id, &self.labels_of(&series));
-                a.new_defs.push(series.clone());
+                a.new_defs.push(Arc::clone(&series));
             }
             rec.group(series.id, &a.accepted, a.base);
             rec.histogram_group(series.id, &a.accepted_h);
         }
-        let same = known.is_some_and(|k| Arc::ptr_eq(k, &series));
-        (!same).then_some(series)
+        match series {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        }
     }
 
     /// Logs what was accepted and publishes counters.

@@ -11,10 +11,8 @@
 
 use super::series::MemSeries;
 use crate::model::batch::SentKey;
-use crate::prehashed::BuildPreHashed;
+use crate::prefetch;
 use hourglass_wal::lock::lock;
-use std::collections::HashMap;
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,19 +20,84 @@ const SHARDS: usize = 64;
 /// Most keys held.
 pub(crate) const MAX_KEYS: usize = 1 << 18;
 const SHARD_KEYS: usize = MAX_KEYS / SHARDS;
+/// Slots of a shard's first table.
+const MIN_SLOTS: usize = 16;
 
-/// Keyed by the first word only: it is already uniformly random, so it is
-/// the map's hash as it is ([`PreHashed`](crate::prehashed::PreHashed)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key([u64; 2]);
-
-impl std::hash::Hash for Key {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(self.0[0]);
-    }
+/// One shard: open addressing with linear probing, at most half full, so
+/// a probe ends at an empty slot. A key's home slot is its first word (a
+/// strong hash already) masked, so a caller can hint the slot's cache line
+/// before it looks. Keys are only added or all dropped at once: no
+/// tombstones.
+#[derive(Debug, Default)]
+struct Shard {
+    /// Empty, or a power of two long.
+    slots: Vec<Slot>,
+    len: usize,
 }
 
-type Shard = HashMap<Key, Arc<MemSeries>, BuildPreHashed>;
+#[derive(Debug, Default, Clone)]
+struct Slot {
+    key: [u64; 2],
+    /// `None`: an empty slot.
+    series: Option<Arc<MemSeries>>,
+}
+
+impl Shard {
+    fn home(&self, key: &[u64; 2]) -> usize {
+        (key[0] as usize) & self.slots.len().wrapping_sub(1)
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn probe(&self, key: &[u64; 2]) -> Option<usize> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = self.home(key);
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get(i)?;
+            if slot.series.is_none() || slot.key == *key {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    fn get(&self, key: &[u64; 2]) -> Option<&Arc<MemSeries>> {
+        let slot = self.slots.get(self.probe(key)?)?;
+        slot.series.as_ref()
+    }
+
+    /// Hints the cache line of `key`'s home slot.
+    fn prefetch(&self, key: &[u64; 2]) {
+        if let Some(slot) = self.slots.get(self.home(key)) {
+            prefetch::line(slot);
+        }
+    }
+
+    fn insert(&mut self, key: [u64; 2], series: &Arc<MemSeries>) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let Some(slot) = self.probe(&key).and_then(|i| self.slots.get_mut(i)) else {
+            return;
+        };
+        if slot.series.is_none() {
+            self.len += 1;
+        }
+        slot.key = key;
+        slot.series = Some(Arc::clone(series));
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
+        self.len = 0;
+        for slot in old {
+            if let Some(series) = slot.series {
+                self.insert(slot.key, &series);
+            }
+        }
+    }
+}
 
 /// The cache of the head's series by [`SentKey`].
 #[derive(Debug)]
@@ -57,9 +120,13 @@ impl Default for SentKeys {
     }
 }
 
+fn shard_of(key: SentKey) -> usize {
+    (key.0[1] as usize) % SHARDS
+}
+
 impl SentKeys {
     fn shard(&self, key: SentKey) -> &Mutex<Shard> {
-        &self.shards[(key.0[1] as usize) % SHARDS]
+        &self.shards[shard_of(key)]
     }
 
     /// The current generation, read before looking a series up by labels
@@ -70,8 +137,60 @@ impl SentKeys {
 
     /// The series last filed under `key`; the caller checks it is not
     /// deleted (under its lock, as for any series found).
+    #[cfg(test)]
     pub(crate) fn get(&self, key: SentKey) -> Option<Arc<MemSeries>> {
-        lock(self.shard(key)).get(&Key(key.0)).cloned()
+        lock(self.shard(key)).get(&key.0).cloned()
+    }
+
+    /// [`SentKeys::get`] for each of `keys` (`None`: not looked up) into
+    /// `found`, one lock per shard: the keys of a shard are looked up
+    /// together, their slots and then their series hinted to the cache
+    /// first, so their misses overlap instead of following one another.
+    pub(crate) fn get_many(
+        &self,
+        keys: &[Option<SentKey>],
+        found: &mut Vec<Option<Arc<MemSeries>>>,
+    ) {
+        found.clear();
+        found.resize(keys.len(), None);
+        // The positions of `keys` grouped by shard (a counting sort).
+        let mut starts = [0u32; SHARDS + 1];
+        for key in keys.iter().flatten() {
+            starts[shard_of(*key) + 1] += 1;
+        }
+        for i in 1..=SHARDS {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts;
+        let mut order = vec![0u32; starts[SHARDS] as usize];
+        for (pos, key) in keys.iter().enumerate() {
+            if let Some(key) = key {
+                let at = &mut next[shard_of(*key)];
+                order[*at as usize] = pos as u32;
+                *at += 1;
+            }
+        }
+        let key_at = |pos: u32| keys.get(pos as usize).copied().flatten().map(|k| k.0);
+        for (i, shard) in self.shards.iter().enumerate() {
+            let group = &order[starts[i] as usize..starts[i + 1] as usize];
+            if group.is_empty() {
+                continue;
+            }
+            let shard = lock(shard);
+            for key in group.iter().filter_map(|&p| key_at(p)) {
+                shard.prefetch(&key);
+            }
+            for key in group.iter().filter_map(|&p| key_at(p)) {
+                if let Some(s) = shard.get(&key) {
+                    prefetch::line(Arc::as_ptr(s));
+                }
+            }
+            for &pos in group {
+                if let (Some(key), Some(out)) = (key_at(pos), found.get_mut(pos as usize)) {
+                    *out = shard.get(&key).cloned();
+                }
+            }
+        }
     }
 
     /// Whether a head holding `live` series uses the keys; when it does
@@ -94,10 +213,10 @@ impl SentKeys {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if shard.len() >= SHARD_KEYS && !shard.contains_key(&Key(key.0)) {
+        if shard.len >= SHARD_KEYS && shard.get(&key.0).is_none() {
             *shard = Shard::default();
         }
-        shard.insert(Key(key.0), Arc::clone(series));
+        shard.insert(key.0, series);
     }
 
     /// Forgets every key: the head removed series.
@@ -111,7 +230,7 @@ impl SentKeys {
     /// Keys held, for tests.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.iter().map(|s| lock(s).len).sum()
     }
 }
 
@@ -192,6 +311,43 @@ mod tests {
         *lock(&new.data) = Default::default();
         assert_eq!(head.gc(i64::MAX), 1);
         assert_eq!(head.sent.len(), 0);
+    }
+
+    #[test]
+    fn a_request_looks_its_keys_up_together() {
+        let head = Head::new(HeadOptions::default());
+        append(&head, &series()[..1], &[SentKey([1, 2])], 1_000);
+        let s = head.sent.get(SentKey([1, 2])).unwrap();
+        let keys = SentKeys::default();
+        let g = keys.generation();
+        // Enough keys to grow the tables several times, some sharing a
+        // home slot (same first word) so probes run past it.
+        let filed: Vec<SentKey> = (0..3_000u64)
+            .map(|i| SentKey([(i % 700) << 7, i.wrapping_mul(0x9e37_79b9_7f4a_7c15)]))
+            .collect();
+        for k in &filed {
+            keys.insert(*k, &s, g);
+        }
+        assert_eq!(keys.len(), filed.len());
+        let mut asked: Vec<Option<SentKey>> = filed.iter().map(|k| Some(*k)).collect();
+        asked.push(None);
+        asked.push(Some(SentKey([5, 5])));
+        asked.push(Some(filed[7]));
+        let mut found = Vec::new();
+        keys.get_many(&asked, &mut found);
+        assert_eq!(found.len(), asked.len());
+        for (k, f) in asked.iter().zip(&found) {
+            let expected = k.and_then(|k| keys.get(k));
+            assert_eq!(f.is_some(), expected.is_some(), "{k:?}");
+            assert_eq!(
+                f.is_some(),
+                k.is_some() && *k != Some(SentKey([5, 5])),
+                "{k:?}"
+            );
+        }
+        // Filing a key again replaces its series, not adds a key.
+        keys.insert(filed[0], &s, g);
+        assert_eq!(keys.len(), filed.len());
     }
 
     #[test]
