@@ -103,6 +103,23 @@ pub struct Series {
     pub start_times: Vec<Sample>,
 }
 
+impl Series {
+    /// A series without start timestamps, or `None` when neither iterator
+    /// holds a sample (chunks may overlap a range without one inside it).
+    pub(crate) fn non_empty(
+        labels: Labels,
+        samples: SampleIter,
+        histograms: HistogramIter,
+    ) -> Option<Series> {
+        (!samples.is_exhausted() || !histograms.is_empty()).then(|| Series {
+            labels,
+            samples,
+            histograms,
+            start_times: Vec::new(),
+        })
+    }
+}
+
 /// Selected series in label order.
 #[derive(Debug, Default)]
 pub struct SeriesSet {

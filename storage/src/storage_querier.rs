@@ -182,14 +182,7 @@ impl StorageQuerier<'_> {
                 SampleIter::new(runs, ooo, mint, maxt)
             };
             let histograms = HistogramIter::merge_lazy(hists);
-            if !samples.is_exhausted() || !histograms.is_empty() {
-                out.push(Series {
-                    labels,
-                    samples,
-                    histograms,
-                    start_times: Vec::new(),
-                });
-            }
+            out.extend(Series::non_empty(labels, samples, histograms));
         }
         Ok(SeriesSet::new(out).with_resolution(res))
     }

@@ -169,7 +169,7 @@ where
         ctx,
         series,
         || (),
-        |_, labels, s, hs| {
+        |_, labels, s, hs, _| {
             let mut vals = ctx.grid(n)?;
             let hists = fill(s, hs, &mut vals)?;
             Ok(super::value::GSeries {
@@ -182,27 +182,10 @@ where
 }
 
 /// `f` over every series in parallel, results in input order: `f` gets the
-/// series' labels, float samples and histogram samples. Each worker job
-/// gets one sample buffer and one scratch value from `init`.
+/// series' labels, float samples, histogram samples and start timestamps
+/// ([`Selected::starts`], empty when it has none). Each worker job gets one
+/// sample buffer and one scratch value from `init`.
 pub(crate) fn par_map<S, T, I, F>(
-    ctx: &Ctx,
-    series: Vec<Selected>,
-    init: I,
-    f: F,
-) -> Result<Vec<T>, EvalError>
-where
-    T: Send,
-    I: Fn() -> S + Sync + Send,
-    F: Fn(&mut S, &Labels, &[Sample], &[(i64, FloatHistogram)]) -> Result<T, EvalError>
-        + Sync
-        + Send,
-{
-    par_map_starts(ctx, series, init, |s, l, smp, hs, _| f(s, l, smp, hs))
-}
-
-/// [`par_map`] whose `f` also gets the series' start timestamps
-/// ([`Selected::starts`]).
-pub(crate) fn par_map_starts<S, T, I, F>(
     ctx: &Ctx,
     series: Vec<Selected>,
     init: I,
@@ -368,7 +351,7 @@ pub(crate) fn into_raw(ctx: &Ctx, series: Vec<Selected>) -> Result<Vec<RawSeries
         ctx,
         series,
         || (),
-        |_, labels, samples, hists| {
+        |_, labels, samples, hists, _| {
             // The copy outlives the decode buffer: it stays held.
             ctx.keep(samples.len())?;
             Ok(RawSeries {

@@ -12,72 +12,21 @@
 //! without the out-of-order window (they were accepted once already).
 
 pub use super::append_stats::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
-use super::intern::{Interner, SeriesLabels};
 use super::linked_records::RecordWriter;
 use super::series::{MemSeries, Outcome, Rules, SeriesData};
+use super::series_key::{SeriesKey, SortedPairs, Stored};
 use super::series_limits::{SeriesQuota, SeriesRefusal};
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
-use crate::model::labels::{Labels, START_TIME_LABEL, sort_pairs, stable_hash_pairs};
+use crate::model::labels::{START_TIME_LABEL, sort_pairs};
 use crate::model::sample::Sample;
 use crate::prefetch;
 use hourglass_wal::Wal;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-/// How a batch names a series: owned labels, or borrowed pairs sorted by
-/// [`sort_pairs`]. Lookups use it as is; labels are built only for new
-/// series.
-pub(super) trait SeriesKey {
-    fn hash(&self) -> u64;
-    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool;
-    fn to_labels(&self) -> Labels;
-}
-
-impl SeriesKey for &Labels {
-    fn hash(&self) -> u64 {
-        self.stable_hash()
-    }
-    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool {
-        labels.eq_labels(interner, self)
-    }
-    fn to_labels(&self) -> Labels {
-        (*self).clone()
-    }
-}
-
-/// Pairs sorted by name with empty values dropped.
-struct SortedPairs<'p, 'a>(&'p [(&'a str, &'a str)]);
-
-impl SeriesKey for SortedPairs<'_, '_> {
-    fn hash(&self) -> u64 {
-        stable_hash_pairs(self.0)
-    }
-    fn matches(&self, interner: &Interner, labels: &SeriesLabels) -> bool {
-        labels.eq_pairs(interner, self.0)
-    }
-    fn to_labels(&self) -> Labels {
-        Labels::from_pairs(self.0.iter().copied())
-    }
-}
-
-/// A stored series' own labels (a handle kept from an earlier append).
-pub(super) struct Stored<'a>(pub(super) &'a Interner, pub(super) &'a SeriesLabels);
-
-impl SeriesKey for Stored<'_> {
-    fn hash(&self) -> u64 {
-        self.to_labels().stable_hash()
-    }
-    fn matches(&self, _: &Interner, labels: &SeriesLabels) -> bool {
-        labels == self.1
-    }
-    fn to_labels(&self) -> Labels {
-        self.0.labels(self.1)
-    }
-}
 
 /// One `append` call's running state.
 pub(crate) struct Appending<'w> {

@@ -4,8 +4,9 @@
 //! series map), the costliest step of appending a known series. Same
 //! acceptance rules, WAL record and counters as [`Head::append`].
 
-use super::append::{AppendStats, Stored};
+use super::append::AppendStats;
 use super::series::MemSeries;
+use super::series_key::Stored;
 use super::{Head, lock};
 use crate::error::StorageError;
 use crate::model::labels::Labels;

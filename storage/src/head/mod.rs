@@ -25,6 +25,7 @@ mod replay_decode;
 mod rollback;
 mod sent_keys;
 mod series;
+mod series_key;
 mod series_limits;
 mod stats;
 mod thin;

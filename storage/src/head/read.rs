@@ -113,15 +113,7 @@ pub(crate) fn head_series(raw: Vec<(Labels, Snapshot)>, mint: i64, maxt: i64) ->
         } else {
             HistogramIter::merge_lazy(snap.histograms.into_sources().into())
         };
-        // Chunks may overlap the range without a sample inside it.
-        if !samples.is_exhausted() || !histograms.is_empty() {
-            out.push(Series {
-                labels,
-                samples,
-                histograms,
-                start_times: Vec::new(),
-            });
-        }
+        out.extend(Series::non_empty(labels, samples, histograms));
     }
     SeriesSet::new(out)
 }

@@ -28,7 +28,7 @@ pub(super) fn absent_over_time(ctx: &Ctx, args: &[Expr], g: Grid) -> Result<GVal
         ctx,
         m.series,
         || (),
-        |_, _, samples, _| {
+        |_, _, samples, _, _| {
             ctx.admit::<(usize, usize)>(ends.len())?;
             Ok(range::windows(samples, ends, width).collect())
         },

@@ -9,27 +9,11 @@ use super::super::value::{GSeries, merge_same_labels, merge_unless_distinct, one
 use hourglass_storage::Sample;
 
 /// One value per window end for every series of `m`, from `vals` (the
-/// series' samples, the ends, scratch state that each worker reuses from
-/// series to series): the metric name dropped, broadcast to `n` steps,
-/// merged unless a name told series apart.
+/// series' samples, its start timestamps (empty when it has none), the
+/// ends, scratch state that each worker reuses from series to series):
+/// the metric name dropped, broadcast to `n` steps, merged unless a name
+/// told series apart.
 pub(super) fn per_series<S, F>(
-    ctx: &Ctx,
-    m: MatrixArg,
-    n: usize,
-    vals: F,
-) -> Result<Vec<GSeries>, EvalError>
-where
-    S: Default,
-    F: Fn(&[Sample], &[i64], &mut S) -> Vec<Option<f64>> + Sync + Send,
-{
-    per_series_starts(ctx, m, n, |smp, _, ends, scratch: &mut S| {
-        vals(smp, ends, scratch)
-    })
-}
-
-/// [`per_series`] whose `vals` also gets the series' start timestamps
-/// (empty when it has none).
-pub(super) fn per_series_starts<S, F>(
     ctx: &Ctx,
     m: MatrixArg,
     n: usize,
@@ -41,7 +25,7 @@ where
 {
     let distinct = m.name_fixed || one_name(m.series.iter().map(|s| &s.labels));
     let ends = m.ends;
-    let mut out = selected::par_map_starts(
+    let mut out = selected::par_map(
         ctx,
         m.series,
         S::default,
@@ -104,7 +88,7 @@ where
         ..
     } = m;
     let distinct = keep_name || name_fixed || one_name(series.iter().map(|s| &s.labels));
-    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples, _| {
+    let mut out = selected::par_map(ctx, series, S::default, |state, labels, samples, _, _| {
         ctx.admit::<Option<f64>>(ends.len())?;
         prepare(samples, state);
         let vals = range::windows(samples, &ends, width)

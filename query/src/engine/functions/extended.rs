@@ -28,7 +28,7 @@ pub(super) fn call(
     g: Grid,
 ) -> Result<Vec<GSeries>, EvalError> {
     let (width, lookback) = (m.range, ctx.lookback);
-    per_series(ctx, m, g.n, |smp, ends, _: &mut ()| {
+    per_series(ctx, m, g.n, |smp, _, ends, _: &mut ()| {
         ends.iter()
             .map(|&e| window(func, modifier, smp, e, width, lookback))
             .collect()
@@ -139,7 +139,7 @@ pub(crate) fn smoothed_selector(
         ctx,
         raw,
         || (),
-        |_, labels, s, _| {
+        |_, labels, s, _, _| {
             let mut vals = ctx.grid(eg.n)?;
             for (k, t) in eg.times().enumerate() {
                 let t = t.saturating_sub(off);

@@ -176,7 +176,7 @@ pub(super) fn extreme(
     };
     let m = matrix_as(ctx, args.first(), g, read)?;
     let width = m.range;
-    per_series(ctx, m, g.n, |smp, ends, queue: &mut Vec<usize>| {
+    per_series(ctx, m, g.n, |smp, _, ends, queue: &mut Vec<usize>| {
         extremes(smp, ends, width, which, queue)
     })
 }

@@ -6,7 +6,7 @@ use super::super::range::MatrixArg;
 use super::super::value::{GSeries, Grid};
 use super::super::{Ctx, Note};
 use super::Emit;
-use super::apply::{over_windows, per_series, per_series_starts};
+use super::apply::{over_windows, per_series};
 use super::args::{matrix, matrix_as};
 use super::extrapolate::Extrapolator;
 use super::regular;
@@ -45,19 +45,11 @@ pub(crate) fn from_matrix(
         note_non_counters(ctx, &m);
     }
     let (width, step) = (m.range, fixed_step(&m.ends));
-    if counter && m.series.iter().any(|s| s.has_starts()) {
-        return per_series_starts(ctx, m, g.n, |smp, starts, ends, _: &mut ()| {
-            if starts.is_empty() {
-                let mut vals = vec![None; ends.len()];
-                let mut emit = |k: usize, v| vals[k] = Some(v);
-                windowed_each(smp, ends, step, width, counter, per_second, &mut emit);
-                return vals;
-            }
+    per_series(ctx, m, g.n, |smp, starts, ends, _: &mut ()| {
+        if counter && !starts.is_empty() {
             let sts = start_times::aligned(smp, starts);
-            start_times::increase_windows(smp, &sts, ends, width, per_second)
-        });
-    }
-    per_series(ctx, m, g.n, |smp, ends, _: &mut ()| {
+            return start_times::increase_windows(smp, &sts, ends, width, per_second);
+        }
         let mut vals = vec![None; ends.len()];
         let mut emit = |k: usize, v| vals[k] = Some(v);
         windowed_each(smp, ends, step, width, counter, per_second, &mut emit);

@@ -34,7 +34,7 @@ use super::super::Ctx;
 use super::super::error::EvalError;
 use super::super::range::{self, MatrixArg};
 use super::super::value::{GSeries, Grid};
-use super::apply::per_series_starts;
+use super::apply::per_series;
 use super::extrapolate::Extrapolator;
 use hourglass_storage::{Sample, valid_start};
 
@@ -194,7 +194,7 @@ pub(super) fn over_windows(
     plain: impl Fn(&[Sample]) -> Option<f64> + Sync + Send,
 ) -> Result<Vec<GSeries>, EvalError> {
     let width = m.range;
-    per_series_starts(ctx, m, g.n, |smp, starts, ends, _: &mut ()| {
+    per_series(ctx, m, g.n, |smp, starts, ends, _: &mut ()| {
         let sts = if starts.is_empty() {
             Vec::new()
         } else {
