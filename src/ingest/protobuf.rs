@@ -197,6 +197,30 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a repeated scalar field whose elements have wire type
+    /// `scalar`: one element when `w` is `scalar`, every element of the
+    /// packed run when `w` is `Len`, each handed to `each` with the reader
+    /// positioned on it. `Ok(false)`, reading nothing, for any other `w`.
+    #[inline]
+    pub fn repeated<E: From<WireError>>(
+        &mut self,
+        w: WireType,
+        scalar: WireType,
+        mut each: impl FnMut(&mut Reader<'a>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        if w == WireType::Len {
+            let mut packed = self.message()?;
+            while !packed.is_empty() {
+                each(&mut packed)?;
+            }
+        } else if w == scalar {
+            each(self)?;
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Fails unless the field has the expected wire type.
     #[inline]
     pub fn expect(&self, got: WireType, want: WireType) -> Result<(), WireError> {

@@ -279,26 +279,21 @@ fn number_point<'a>(mut r: Reader<'a>, b: &mut Budget) -> Result<NumberPoint<'a>
     Ok(p)
 }
 
-/// Repeated fixed64/double: packed (one length-delimited run) or not.
+/// Repeated fixed64/double: packed (one length-delimited run) or not;
+/// any other wire type is skipped.
 fn fixed64s(
     r: &mut Reader<'_>,
     w: WireType,
     out: &mut Vec<u64>,
     b: &mut Budget,
 ) -> Result<(), WireError> {
-    match w {
-        WireType::Fixed64 => {
-            b.take(8)?;
-            out.push(r.fixed64()?)
-        }
-        WireType::Len => {
-            let mut p = r.message()?;
-            while !p.is_empty() {
-                b.take(8)?;
-                out.push(p.fixed64()?);
-            }
-        }
-        other => r.skip(other)?,
+    let read = r.repeated(w, WireType::Fixed64, |p| {
+        b.take(8)?;
+        out.push(p.fixed64()?);
+        Ok::<(), WireError>(())
+    })?;
+    if !read {
+        r.skip(w)?;
     }
     Ok(())
 }

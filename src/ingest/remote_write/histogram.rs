@@ -57,17 +57,8 @@ pub(crate) fn sints(
     out: &mut Vec<i64>,
     b: &mut Bounds<'_>,
 ) -> Result<(), DecodeError> {
-    match w {
-        WireType::Len => {
-            let mut p = Reader::new(m.bytes()?);
-            while !p.is_empty() {
-                b.push(out, unzigzag(p.varint()?))?;
-            }
-        }
-        WireType::Varint => b.push(out, unzigzag(m.varint()?))?,
-        _ => return Err(wrong().into()),
-    }
-    Ok(())
+    let read = m.repeated(w, WireType::Varint, |r| b.push(out, unzigzag(r.varint()?)))?;
+    if read { Ok(()) } else { Err(wrong().into()) }
 }
 
 /// Appends a repeated double field (packed or not).
@@ -77,17 +68,10 @@ pub(crate) fn doubles(
     out: &mut Vec<f64>,
     b: &mut Bounds<'_>,
 ) -> Result<(), DecodeError> {
-    match w {
-        WireType::Len => {
-            let mut p = Reader::new(m.bytes()?);
-            while !p.is_empty() {
-                b.push(out, f64::from_bits(p.fixed64()?))?;
-            }
-        }
-        WireType::Fixed64 => b.push(out, f64::from_bits(m.fixed64()?))?,
-        _ => return Err(wrong().into()),
-    }
-    Ok(())
+    let read = m.repeated(w, WireType::Fixed64, |r| {
+        b.push(out, f64::from_bits(r.fixed64()?))
+    })?;
+    if read { Ok(()) } else { Err(wrong().into()) }
 }
 
 /// Decodes one `Histogram` message; its vectors are charged to `b`.
