@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hourglass_storage::{AppendStats, BorrowedBatch, Labels, Sample};
+use hourglass_storage::{AppendStats, BorrowedBatch, KnownSeries, Labels, Sample, SentKey};
 use std::fmt::Write as _;
 
 const V1_PROTO: &str = "prometheus.WriteRequest";
@@ -226,6 +226,34 @@ impl Ctx<'_> {
         f(raw, req, &mut Bounds::new(max_series, &mut allow))
     }
 
+    /// The series storage knows by the keys of `req`'s float series (one
+    /// per series), after which the labels of the others are decoded: a
+    /// series sent before is stored without its labels being read.
+    fn known_series<'a>(
+        &self,
+        raw: &'a [u8],
+        req: &mut v1::WriteRequest<'a>,
+    ) -> Result<Vec<Option<KnownSeries>>, DecodeError> {
+        let keys: Vec<Option<SentKey>> = req
+            .series
+            .iter()
+            .map(|ts| {
+                ts.sent_key
+                    .filter(|_| ts.histograms == 0 && !ts.samples.is_empty())
+            })
+            .collect();
+        let mut allow = |n: usize| self.res.add(n).is_ok();
+        let mut bounds = Bounds::new(self.state.limits().max_series_per_request, &mut allow);
+        bounds.hold(keys.capacity() * std::mem::size_of::<Option<KnownSeries>>())?;
+        let known = self.state.storage().find_sent(&keys);
+        for (i, k) in known.iter().enumerate() {
+            if k.is_none() {
+                req.decode_labels(i, raw, &mut bounds)?;
+            }
+        }
+        Ok(known)
+    }
+
     /// The answer to a request that did not decode (`what` names the
     /// message).
     fn refuse(&self, what: &str, e: DecodeError) -> Response {
@@ -245,13 +273,16 @@ impl Ctx<'_> {
 
 fn ingest_v1(ctx: &Ctx<'_>, raw: &[u8], bufs: &mut v1::DecodeBuffers) -> Response {
     let (state, caller) = (ctx.state, ctx.caller);
-    match ctx.decode(raw, bufs.take(), v1::decode_bounded) {
-        Ok(req) => {
+    match ctx.decode(raw, bufs.take(), v1::decode_deferring) {
+        Ok(mut req) => {
             let response = match refusal(state, caller, &req) {
                 Some(r) => r,
-                None => match store(state, caller, &req, None) {
-                    Ok((stats, bad)) => answer(&stats, &bad),
-                    Err(e) => storage_failed(&e),
+                None => match ctx.known_series(raw, &mut req) {
+                    Err(e) => ctx.refuse("WriteRequest", e),
+                    Ok(known) => match store(state, caller, &req, None, known) {
+                        Ok((stats, bad)) => answer(&stats, &bad),
+                        Err(e) => storage_failed(&e),
+                    },
                 },
             };
             bufs.give_back(req);
@@ -303,7 +334,7 @@ fn store_v2(
             kept: true,
         }
     };
-    match store(state, caller, &decoded.req, Some(starts)) {
+    match store(state, caller, &decoded.req, Some(starts), Vec::new()) {
         Ok((stats, bad)) => with_written(
             answer(&stats, &bad),
             stats.appended + stats.duplicates - stats.histograms,
@@ -345,13 +376,15 @@ struct Starts<'s> {
 }
 
 /// Stores a decoded request, new series charged to the caller's series
-/// quota (`starts`: 2.0 start timestamps); returns what storage did and
-/// the invalid histograms.
+/// quota (`starts`: 2.0 start timestamps; `known`: the series storage
+/// found for `req`'s, or none); returns what storage did and the invalid
+/// histograms.
 fn store(
     state: &AppState,
     caller: Option<&crate::server::auth::Caller>,
     req: &v1::WriteRequest<'_>,
     starts: Option<Starts<'_>>,
+    mut known: Vec<Option<KnownSeries>>,
 ) -> Result<(AppendStats, BadHistograms), hourglass_storage::StorageError> {
     for md in &req.metadata {
         if !md.family.is_empty() {
@@ -378,6 +411,8 @@ fn store(
         };
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
+    // The found series, one per series of `batch`.
+    let mut batch_known: Vec<Option<KnownSeries>> = Vec::new();
     let mut kept = Vec::new();
     let mut h_at = 0usize;
     for (i, (ts, histograms)) in req.series_with_histograms().enumerate() {
@@ -405,6 +440,10 @@ fn store(
             if let Some(s) = batch.series.last_mut() {
                 s.sent_key = key;
             }
+            if !known.is_empty() {
+                batch_known.resize(batch.series.len() - 1, None);
+                batch_known.push(known.get_mut(i).and_then(Option::take));
+            }
         }
         if !histograms.is_empty() {
             batch.push_histograms_with_starts(labels, histograms, h_starts);
@@ -415,7 +454,7 @@ fn store(
         AppendStats::default()
     } else {
         let quota = caller.and_then(|c| c.series.as_ref());
-        let stats = state.storage().append_borrowed_for(&batch, quota)?;
+        let stats = state.storage().append_known(&batch, &batch_known, quota)?;
         // After their samples: a start timestamp whose sample was refused
         // is never read. Companions are not charged to the writer's quota
         // (it never sees them), only to the server's series limit.

@@ -139,6 +139,19 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A reader over `range` of this reader's bytes, keeping offsets
+    /// absolute; `None` when the range is not within them.
+    pub fn part(&self, range: std::ops::Range<usize>) -> Option<Reader<'a>> {
+        let base = self.base + range.start;
+        let buf = self.buf.get(range)?;
+        Some(Reader { buf, pos: 0, base })
+    }
+
+    /// The absolute offset of position `pos` of this reader.
+    pub fn absolute(&self, pos: usize) -> usize {
+        self.base + pos
+    }
+
     /// How many bytes were read.
     pub fn pos(&self) -> usize {
         self.pos

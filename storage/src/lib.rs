@@ -57,8 +57,8 @@ pub use error::StorageError;
 pub use head::fuzz_wal_records;
 pub use head::{
     AppendStats, Cardinality, DEFAULT_FUTURE_GRACE_MS, HandleBatch, HandleSample, HeadOptions,
-    HeadQuerier, HeadStats, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle, SeriesLimits,
-    SeriesQuota, SeriesRefusal, SeriesTarget,
+    HeadQuerier, HeadStats, KnownSeries, MAX_REPORTED_ERRORS, Rejected, ReplayStats, SeriesHandle,
+    SeriesLimits, SeriesQuota, SeriesRefusal, SeriesTarget,
 };
 pub use hist_buf::HistBuf;
 pub use histogram_iter::HistogramIter;

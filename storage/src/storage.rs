@@ -6,10 +6,10 @@
 
 use crate::error::StorageError;
 use crate::head::{
-    AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, ReplayStats,
-    SeriesQuota,
+    AppendStats, Cardinality, HandleBatch, Head, HeadOptions, HeadQuerier, HeadStats, KnownSeries,
+    ReplayStats, SeriesQuota,
 };
-use crate::model::batch::{BorrowedBatch, WriteBatch};
+use crate::model::batch::{BorrowedBatch, SentKey, WriteBatch};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::Labels;
 use crate::partition::{Partition, write_partition};
@@ -225,6 +225,26 @@ impl Storage {
         writer: Option<&Arc<SeriesQuota>>,
     ) -> Result<AppendStats, StorageError> {
         self.head.append_any(batch, Some(&self.wal), writer)
+    }
+
+    /// The series a writer's keys name (`None`: not looked up, or not
+    /// found), for [`Storage::append_known`]: a request's series sent
+    /// before need no labels decoded.
+    pub fn find_sent(&self, keys: &[Option<SentKey>]) -> Vec<Option<KnownSeries>> {
+        self.head.find_sent(keys)
+    }
+
+    /// Like [`Storage::append_borrowed_for`], with the series
+    /// [`Storage::find_sent`] found for the batch's series (one per
+    /// series, in order, or none): a found series' labels are not read.
+    pub fn append_known(
+        &self,
+        batch: &BorrowedBatch<'_>,
+        known: &[Option<KnownSeries>],
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let batch = crate::head::KnownBatch(batch, known);
+        self.head.append_any(&batch, Some(&self.wal), writer)
     }
 
     /// Stores start timestamps of float samples already appended: per

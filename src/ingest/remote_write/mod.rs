@@ -3,6 +3,7 @@
 
 mod bounds;
 pub mod histogram;
+mod labels;
 pub mod v1;
 pub mod v2;
 

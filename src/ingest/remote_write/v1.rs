@@ -48,6 +48,10 @@ pub struct TimeSeries {
     /// The key of its labels as sent (see [`sent_key`]), when its label
     /// fields came one after another.
     pub sent_key: Option<SentKey>,
+    /// Where its label fields are in the body while they are left
+    /// undecoded ([`decode_deferring`]); `labels` is empty until
+    /// [`WriteRequest::decode_labels`].
+    pub deferred: Option<Range<usize>>,
 }
 
 /// Metric type as remote write numbers it.
@@ -127,7 +131,31 @@ pub struct Metadata<'a> {
 }
 
 impl<'a> WriteRequest<'a> {
-    /// A series' labels as sent (not yet validated or sorted).
+    /// Decodes the labels of series `i` of a request decoded from `body`
+    /// by [`decode_deferring`], if they were left undecoded.
+    pub fn decode_labels(
+        &mut self,
+        i: usize,
+        body: &'a [u8],
+        bounds: &mut Bounds<'_>,
+    ) -> Result<(), DecodeError> {
+        let Some(at) = self.series.get_mut(i).and_then(|ts| ts.deferred.take()) else {
+            return Ok(());
+        };
+        let r = Reader::new(body).part(at.clone()).ok_or(WireError {
+            offset: at.start,
+            what: "label fields past the end of the body",
+        })?;
+        let l0 = self.labels.len();
+        super::labels::decode(r, &mut self.labels, bounds)?;
+        if let Some(ts) = self.series.get_mut(i) {
+            ts.labels = l0..self.labels.len();
+        }
+        Ok(())
+    }
+
+    /// A series' labels as sent (not yet validated or sorted; empty while
+    /// [`TimeSeries::deferred`]).
     pub fn labels_of(&self, s: &TimeSeries) -> &[(&'a str, &'a str)] {
         &self.labels[s.labels.clone()]
     }
@@ -243,8 +271,30 @@ pub fn decode_into<'a>(
 /// earlier requests included).
 pub fn decode_bounded<'a>(
     buf: &'a [u8],
+    req: WriteRequest<'a>,
+    bounds: &mut Bounds<'_>,
+) -> Result<WriteRequest<'a>, DecodeError> {
+    decode_with(buf, req, bounds, false)
+}
+
+/// Like [`decode_bounded`], leaving undecoded the labels of each series
+/// whose label fields come one after another and that carries no native
+/// histograms ([`TimeSeries::deferred`]): a series its writer sent before
+/// is found by its [`sent_key`] alone, and only the others' labels are
+/// decoded, by [`WriteRequest::decode_labels`].
+pub fn decode_deferring<'a>(
+    buf: &'a [u8],
+    req: WriteRequest<'a>,
+    bounds: &mut Bounds<'_>,
+) -> Result<WriteRequest<'a>, DecodeError> {
+    decode_with(buf, req, bounds, true)
+}
+
+fn decode_with<'a>(
+    buf: &'a [u8],
     mut req: WriteRequest<'a>,
     bounds: &mut Bounds<'_>,
+    defer: bool,
 ) -> Result<WriteRequest<'a>, DecodeError> {
     bounds.hold(held_bytes(&req))?;
     let mut r = Reader::new(buf);
@@ -254,7 +304,7 @@ pub fn decode_bounded<'a>(
                 r.expect(wire, WireType::Len)?;
                 let m = r.message()?;
                 bounds.check_series(req.series.len() + 1)?;
-                decode_series(m, &mut req, bounds)?;
+                decode_series(m, &mut req, bounds, defer)?;
             }
             3 => {
                 r.expect(wire, WireType::Len)?;
@@ -277,81 +327,15 @@ pub(crate) fn held_bytes(req: &WriteRequest<'_>) -> usize {
         + capacity_bytes(&req.histograms)
 }
 
-/// Label strings of one series, as byte ranges of the series message,
-/// checked as UTF-8 together (see [`LabelSpans::finish`]).
-struct LabelSpans {
-    /// (name start, name length, value start, value length).
-    spans: [(usize, usize, usize, usize); LabelSpans::MAX],
-    n: usize,
-}
-
-impl LabelSpans {
-    /// Series with more labels check each string on its own.
-    const MAX: usize = 24;
-
-    /// Checking a series' label strings one by one was a tenth of decode
-    /// time (short strings, a call each). They sit between ASCII key and
-    /// length bytes, so when the stretch from the first to the last is
-    /// valid UTF-8 as a whole, every string in it is, and slicing it is
-    /// free. Otherwise (long strings, labels after samples, bad bytes)
-    /// each string is checked alone, which also names a bad one.
-    fn finish<'a>(
-        &self,
-        r: &Reader<'a>,
-        out: &mut Vec<(&'a str, &'a str)>,
-        bounds: &mut Bounds<'_>,
-    ) -> Result<(), DecodeError> {
-        let buf = r.buf();
-        let spans = &self.spans[..self.n];
-        // Absent fields are empty slices from elsewhere: no offset of theirs
-        // means anything, so they take no part. A plain loop: the same as
-        // iterator adapters took a twentieth of the server's ingest CPU.
-        let (mut lo, mut hi) = (usize::MAX, 0);
-        for &(n, nl, v, vl) in spans {
-            for (at, len) in [(n, nl), (v, vl)] {
-                if len > 0 {
-                    lo = lo.min(at);
-                    hi = hi.max(at + len);
-                }
-            }
-        }
-        if lo > hi {
-            (lo, hi) = (0, 0);
-        }
-        let whole = buf.get(lo..hi).and_then(|b| std::str::from_utf8(b).ok());
-        for &(n, nl, v, vl) in spans {
-            let piece = |at: usize, len: usize| -> Result<&'a str, WireError> {
-                if len == 0 {
-                    return Ok("");
-                }
-                if let Some(s) = whole.and_then(|w| w.get(at - lo..at - lo + len)) {
-                    return Ok(s);
-                }
-                let b = buf.get(at..at + len).unwrap_or_default();
-                std::str::from_utf8(b).map_err(|_| WireError {
-                    offset: r.offset_of(b),
-                    what: "string is not valid UTF-8",
-                })
-            };
-            let pair = (piece(n, nl)?, piece(v, vl)?);
-            bounds.push(out, pair)?;
-        }
-        Ok(())
-    }
-}
-
 fn decode_series<'a>(
     mut r: Reader<'a>,
     req: &mut WriteRequest<'a>,
     bounds: &mut Bounds<'_>,
+    defer: bool,
 ) -> Result<(), DecodeError> {
-    let (l0, s0, h0) = (req.labels.len(), req.samples.len(), req.histograms.len());
+    let (s0, h0) = (req.samples.len(), req.histograms.len());
     let mut exemplars = 0u32;
-    let base = r.buf().as_ptr() as usize;
-    let mut spans = LabelSpans {
-        spans: [(0, 0, 0, 0); LabelSpans::MAX],
-        n: 0,
-    };
+    let mut histogram_fields = false;
     // The label fields' bytes, while they follow one another.
     let mut run: Option<Range<usize>> = None;
     let mut runs = 0u32;
@@ -361,36 +345,7 @@ fn decode_series<'a>(
         match field {
             1 => {
                 r.expect(wire, WireType::Len)?;
-                let mut m = r.message()?;
-                let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
-                while let Some((f, w)) = m.key()? {
-                    match f {
-                        1 => {
-                            m.expect(w, WireType::Len)?;
-                            name = m.bytes()?;
-                        }
-                        2 => {
-                            m.expect(w, WireType::Len)?;
-                            value = m.bytes()?;
-                        }
-                        _ => m.skip(w)?,
-                    }
-                }
-                // Offsets within the series message.
-                let at = |b: &[u8]| (b.as_ptr() as usize).saturating_sub(base);
-                if spans.n < LabelSpans::MAX {
-                    spans.spans[spans.n] = (at(name), name.len(), at(value), value.len());
-                    spans.n += 1;
-                } else {
-                    let check = |b: &'a [u8]| {
-                        std::str::from_utf8(b).map_err(|_| WireError {
-                            offset: m.offset_of(b),
-                            what: "string is not valid UTF-8",
-                        })
-                    };
-                    let pair = (check(name)?, check(value)?);
-                    bounds.push(&mut req.labels, pair)?;
-                }
+                r.bytes()?;
                 let next = run.filter(|x| x.end == field_at);
                 runs += u32::from(next.is_none());
                 run = Some(next.map_or(field_at, |x| x.start)..r.pos());
@@ -421,28 +376,34 @@ fn decode_series<'a>(
             }
             4 => {
                 r.expect(wire, WireType::Len)?;
+                histogram_fields = true;
                 let h = super::histogram::decode(r.message()?, bounds)?;
                 req.add_histogram(h, bounds)?;
             }
             _ => r.skip(wire)?,
         }
     }
-    // Labels beyond `LabelSpans::MAX` were pushed already; keep the
-    // order as sent.
-    let overflow = req.labels.split_off(l0);
-    spans.finish(&r, &mut req.labels, bounds)?;
-    for pair in overflow {
-        bounds.push(&mut req.labels, pair)?;
+    let single = run.filter(|_| runs == 1);
+    let l0 = req.labels.len();
+    let mut deferred = None;
+    match single.clone() {
+        Some(x) if defer && !histogram_fields => {
+            deferred = Some(r.absolute(x.start)..r.absolute(x.end));
+        }
+        // One run: only label fields to read; else the whole message.
+        at => {
+            if let Some(p) = r.part(at.unwrap_or(0..r.buf().len())) {
+                super::labels::decode(p, &mut req.labels, bounds)?;
+            }
+        }
     }
     let series = TimeSeries {
         labels: l0..req.labels.len(),
         samples: s0..req.samples.len(),
         exemplars,
         histograms: (req.histograms.len() - h0) as u32,
-        sent_key: match run {
-            Some(x) if runs == 1 => r.buf().get(x).map(sent_key),
-            _ => None,
-        },
+        sent_key: single.and_then(|x| r.buf().get(x)).map(sent_key),
+        deferred,
     };
     bounds.push(&mut req.series, series)
 }

@@ -221,6 +221,18 @@ proptest! {
             let bits: Vec<(i64, u64)> = req.samples_of(got).iter().map(|s| (s.t, s.v.to_bits())).collect();
             prop_assert_eq!(&bits, samples);
         }
+        // Deferred, then decoded: the same series.
+        let mut later = decode_deferring(&w.buf, WriteRequest::default(), &mut Bounds::none()).unwrap();
+        for i in 0..later.series.len() {
+            later.decode_labels(i, &w.buf, &mut Bounds::none()).unwrap();
+        }
+        prop_assert_eq!(later.series.len(), req.series.len());
+        for (a, b) in later.series.iter().zip(&req.series) {
+            prop_assert_eq!(later.labels_of(a), req.labels_of(b));
+            prop_assert_eq!(a.sent_key, b.sent_key);
+            prop_assert_eq!(a.deferred.clone(), None);
+            prop_assert_eq!(later.samples_of(a).len(), req.samples_of(b).len());
+        }
         // Equal keys, equal labels as sent, and the other way round.
         for (i, a) in req.series.iter().enumerate() {
             for b in &req.series[i + 1..] {
@@ -228,4 +240,78 @@ proptest! {
             }
         }
     }
+}
+
+/// `decode_deferring` leaves one run of label fields undecoded, with its
+/// key; what those bytes hold is checked only when they are decoded.
+#[test]
+fn deferred_labels_are_checked_when_decoded() {
+    let mut w = Writer::default();
+    encode_series(
+        &mut w,
+        [("__name__", "up"), ("x", "bad!")],
+        &[Sample::new(1, 1.0)],
+    );
+    encode_series(
+        &mut w,
+        [("__name__", "up"), ("x", "ok")],
+        &[Sample::new(1, 2.0)],
+    );
+    let at = w.buf.windows(4).position(|x| x == b"bad!").unwrap();
+    w.buf[at + 3] = 0xff;
+    let mut req = decode_deferring(&w.buf, WriteRequest::default(), &mut Bounds::none()).unwrap();
+    assert!(
+        req.series
+            .iter()
+            .all(|s| s.deferred.is_some() && s.sent_key.is_some())
+    );
+    assert!(req.labels_of(&req.series[0]).is_empty());
+    req.decode_labels(1, &w.buf, &mut Bounds::none()).unwrap();
+    assert_eq!(
+        req.labels_of(&req.series[1]),
+        [("__name__", "up"), ("x", "ok")]
+    );
+    let Err(DecodeError::Wire(e)) = req.decode_labels(0, &w.buf, &mut Bounds::none()) else {
+        panic!("bad label decodes");
+    };
+    assert_eq!((e.what, e.offset), ("string is not valid UTF-8", at));
+    // Decoding again is a no-op once decoded.
+    req.decode_labels(1, &w.buf, &mut Bounds::none()).unwrap();
+    assert_eq!(req.labels_of(&req.series[1]).len(), 2);
+}
+
+/// Labels split by other fields, or of a series with native histograms,
+/// are decoded at once.
+#[test]
+fn split_labels_and_histogram_series_are_not_deferred() {
+    let mut w = Writer::default();
+    w.message(1, |ts| {
+        ts.message(1, |l| {
+            l.bytes(1, b"__name__");
+            l.bytes(2, b"up");
+        });
+        ts.message(2, |m| {
+            m.double(1, 1.0);
+            m.uint(2, 5);
+        });
+        ts.message(1, |l| {
+            l.bytes(1, b"job");
+            l.bytes(2, b"a");
+        });
+    });
+    let h = hourglass_storage::Histogram {
+        count: 1,
+        zero_count: 1,
+        ..Default::default()
+    };
+    encode_histogram_series(&mut w, [("__name__", "h")], &[(5, h)], &[]);
+    let req = decode_deferring(&w.buf, WriteRequest::default(), &mut Bounds::none()).unwrap();
+    assert_eq!(
+        req.labels_of(&req.series[0]),
+        [("__name__", "up"), ("job", "a")]
+    );
+    assert_eq!(req.labels_of(&req.series[1]), [("__name__", "h")]);
+    assert!(req.series.iter().all(|s| s.deferred.is_none()));
+    assert_eq!(req.series[0].sent_key, None);
+    assert!(req.series[1].sent_key.is_some());
 }

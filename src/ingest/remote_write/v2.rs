@@ -185,6 +185,7 @@ fn decode_series<'a>(
         exemplars,
         histograms: (req.histograms.len() - h0) as u32,
         sent_key: None,
+        deferred: None,
     };
     if let Some((kind, help, unit)) = meta
         && let Some(&(_, family)) = req

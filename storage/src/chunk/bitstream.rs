@@ -53,6 +53,12 @@ impl BitWriter {
         self.bytes.len() * 8 + self.nacc as usize
     }
 
+    /// Hints the cache line the next spilled bytes go to.
+    #[inline]
+    pub(crate) fn prefetch_end(&self) {
+        crate::prefetch::line(self.bytes.as_ptr().wrapping_add(self.bytes.len()));
+    }
+
     /// The bytes spilled so far; [`BitWriter::tail`] follows them.
     pub(crate) fn whole_bytes(&self) -> &[u8] {
         &self.bytes

@@ -17,11 +17,36 @@ use crate::encoding::{put_uvarint, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
+/// Binary GCD: shifts and subtractions, no division.
+fn gcd(a: u64, b: u64) -> u64 {
+    if a == 0 || b == 0 {
+        return a | b;
     }
-    a
+    let shift = (a | b).trailing_zeros();
+    let (mut a, mut b) = (a >> a.trailing_zeros(), b);
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            (a, b) = (b, a);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
+}
+
+/// The greatest common divisor of `xs` (0 when all are 0); stops reading
+/// once it is 1, as moving values reach within a few fields.
+fn gcd_all(xs: impl Iterator<Item = u64>) -> u64 {
+    let mut g = 0;
+    for x in xs {
+        if g == 1 {
+            break;
+        }
+        g = gcd(g, x);
+    }
+    g
 }
 
 /// Bits to hold `x`.
@@ -83,9 +108,7 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
     let g = if top == base {
         1
     } else {
-        ns.windows(2)
-            .fold(0, |g, w| gcd(g, (w[1] - w[0] - base) as u64))
-            .max(1)
+        gcd_all(ns.windows(2).map(|w| (w[1] - w[0] - base) as u64)).max(1)
     };
     let w = width((top - base) as u64 / g);
     // Equal differences take no bits dense: no sparse form is smaller.
@@ -226,7 +249,7 @@ fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
         Some(m) => m,
         None => most_common(&diffs)?,
     };
-    let g = diffs.iter().fold(0, |g, d| gcd(g, d.abs_diff(base))).max(1);
+    let g = gcd_all(diffs.iter().map(|d| d.abs_diff(base))).max(1);
     let w = diffs
         .iter()
         .map(|d| width(zigzag((d - base) / g as i64)))
@@ -245,4 +268,31 @@ fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
         bitmap,
         gaps: (allow_gaps && gap_len < bitmap).then_some((r, gap_len)),
     })
+}
+
+#[cfg(test)]
+mod gcd_tests {
+    use proptest::prelude::*;
+
+    fn euclid(mut a: u64, mut b: u64) -> u64 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+
+    proptest! {
+        #[test]
+        fn binary_gcd_is_euclid(a in any::<u64>(), b in any::<u64>(), k in 0u32..20) {
+            prop_assert_eq!(super::gcd(a, b), euclid(a, b));
+            let (a, b) = (a >> 24 << k, b >> 24 << k);
+            prop_assert_eq!(super::gcd(a, b), euclid(a, b));
+        }
+
+        #[test]
+        fn gcd_all_stops_at_one(xs in proptest::collection::vec(any::<u64>(), 0..20)) {
+            let want = xs.iter().fold(0, |g, &x| euclid(g, x));
+            prop_assert_eq!(super::gcd_all(xs.into_iter()), want);
+        }
+    }
 }

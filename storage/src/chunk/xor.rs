@@ -165,6 +165,14 @@ pub(crate) fn min_chunk_len(samples: usize) -> usize {
     HEADER_LEN + CRC_LEN + (2 * samples.saturating_sub(2)).div_ceil(8)
 }
 
+impl XorAppender {
+    /// Hints the cache line the next appended bits go to.
+    #[inline]
+    pub(crate) fn prefetch_end(&self) {
+        self.w.prefetch_end();
+    }
+}
+
 impl Default for XorAppender {
     fn default() -> Self {
         Self::new()

@@ -12,6 +12,7 @@
 //! without the out-of-order window (they were accepted once already).
 
 pub use super::append_stats::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
+use super::batches::HeadBatch;
 use super::linked_records::RecordWriter;
 use super::series::{MemSeries, Outcome, Rules, SeriesData};
 use super::series_key::{SeriesKey, SortedPairs, Stored};
@@ -22,7 +23,6 @@ use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{START_TIME_LABEL, sort_pairs};
 use crate::model::sample::Sample;
-use crate::prefetch;
 use hourglass_wal::Wal;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -51,102 +51,6 @@ pub(crate) struct Appending<'w> {
     /// The batch holds start-timestamp companions (`start_times.rs`),
     /// which carry the reserved label writers may not use.
     companions: bool,
-}
-
-/// Series a batch found by key hints to the cache ahead of its append.
-const PREFETCH_AHEAD: usize = 4;
-
-/// A batch the head appends: owned, or borrowing its labels (series
-/// already present are then found without allocating).
-pub(crate) trait HeadBatch {
-    /// Series and samples in the batch.
-    fn counts(&self) -> (usize, usize);
-    /// Appends each series to `a`.
-    fn append_each(&self, head: &Head, a: &mut Appending<'_>);
-    /// The newest sample time at or before `cap` (`i64::MIN`: none).
-    fn newest(&self, cap: i64) -> i64;
-}
-
-/// The newest of `times` at or before `cap` (`i64::MIN`: none).
-fn newest_of(times: impl Iterator<Item = i64>, cap: i64) -> i64 {
-    times.filter(|&t| t <= cap).max().unwrap_or(i64::MIN)
-}
-
-impl HeadBatch for WriteBatch {
-    fn counts(&self) -> (usize, usize) {
-        (self.series.len(), self.num_samples())
-    }
-
-    fn newest(&self, cap: i64) -> i64 {
-        let times = self.series.iter().flat_map(|s| {
-            let h = s.histograms.iter().map(|h| h.0);
-            s.samples.iter().map(|x| x.t).chain(h)
-        });
-        newest_of(times, cap)
-    }
-
-    fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
-        for ss in &self.series {
-            head.append_series(a, &ss.labels, &ss.samples, &[], None);
-            if !ss.histograms.is_empty() {
-                head.append_histogram_series(a, &ss.labels, &ss.histograms, &[]);
-            }
-        }
-    }
-}
-
-impl HeadBatch for BorrowedBatch<'_> {
-    fn counts(&self) -> (usize, usize) {
-        (self.series.len(), self.num_samples())
-    }
-
-    fn newest(&self, cap: i64) -> i64 {
-        let times = self.series.iter().flat_map(|s| {
-            let h = s.histograms.iter().map(|h| h.0);
-            s.samples.iter().map(|x| x.t).chain(h)
-        });
-        newest_of(times, cap)
-    }
-
-    fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
-        let mut sorted = Vec::new();
-        let keyed = head.sent.used_at(head.quota.active());
-        // Read before any lookup: inserts after a removal are dropped.
-        let generation = head.sent.generation();
-        let keys: Vec<Option<SentKey>> = self
-            .series
-            .iter()
-            .map(|ss| ss.sent_key.filter(|_| keyed && ss.histograms.is_empty()))
-            .collect();
-        let mut found = Vec::new();
-        head.sent.get_many(&keys, &mut found);
-        for (i, (ss, key)) in self.series.iter().zip(&keys).enumerate() {
-            if let Some(Some(ahead)) = found.get(i + PREFETCH_AHEAD) {
-                prefetch::object(&**ahead);
-            }
-            if let Some(key) = *key {
-                let known = found.get_mut(i).and_then(Option::take);
-                head.append_sent(a, key, ss, known, generation, &mut sorted);
-                continue;
-            }
-            sort_pairs(ss.labels, &mut sorted);
-            head.append_series(
-                a,
-                SortedPairs(&sorted),
-                ss.samples,
-                ss.start_timestamps,
-                None,
-            );
-            if !ss.histograms.is_empty() {
-                head.append_histogram_series(
-                    a,
-                    SortedPairs(&sorted),
-                    ss.histograms,
-                    ss.histogram_starts,
-                );
-            }
-        }
-    }
 }
 
 impl Head {
@@ -254,19 +158,19 @@ impl Head {
     /// Appends the float samples of a series its writer keyed: `known` if
     /// the key found it, else by its labels (`sorted`: scratch room), then
     /// filed under the key unless series were removed since `generation`.
-    fn append_sent<'s>(
+    pub(super) fn append_sent<'s>(
         &self,
         a: &mut Appending<'_>,
         key: SentKey,
         ss: &SeriesRef<'s>,
-        known: Option<Arc<MemSeries>>,
+        known: Option<&Arc<MemSeries>>,
         generation: u64,
         sorted: &mut Vec<(&'s str, &'s str)>,
     ) {
         let used = match known {
             Some(s) => {
                 let stored = Stored(&self.interner, &s.labels);
-                self.append_series(a, stored, ss.samples, ss.start_timestamps, Some(&s))
+                self.append_series(a, stored, ss.samples, ss.start_timestamps, Some(s))
             }
             None => {
                 sort_pairs(ss.labels, sorted);

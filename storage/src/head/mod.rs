@@ -13,6 +13,7 @@
 mod age_limit;
 mod append;
 mod append_stats;
+mod batches;
 mod checkpoint_records;
 mod handle;
 mod hist_series;
@@ -32,12 +33,14 @@ mod thin;
 pub(crate) mod wal_records;
 
 pub use append::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
+pub(crate) use batches::KnownBatch;
 #[doc(hidden)]
 pub use checkpoint_records::fuzz_decode as fuzz_wal_records;
 pub use handle::{HandleBatch, HandleSample, SeriesHandle, SeriesTarget};
 pub use read::HeadQuerier;
 pub(crate) use read::head_series;
 pub use replay::ReplayStats;
+pub use sent_keys::KnownSeries;
 pub(crate) use series::Snapshot;
 pub use series_limits::{SeriesLimits, SeriesQuota, SeriesRefusal};
 pub use stats::Cardinality;

@@ -99,6 +99,41 @@ impl Shard {
     }
 }
 
+/// A head series found by its writer's key ahead of an append
+/// ([`crate::Storage::find_sent`]): the append then needs no labels for it.
+#[derive(Clone)]
+pub struct KnownSeries {
+    pub(super) series: Arc<MemSeries>,
+    /// The keys' generation when it was found (see [`SentKeys::insert`]).
+    pub(super) generation: u64,
+}
+
+impl std::fmt::Debug for KnownSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownSeries")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl super::Head {
+    /// The series each of `keys` names (`None`: not looked up), as
+    /// [`SentKeys::get_many`] finds them; all `None` while the head holds
+    /// too many series to keep keys.
+    pub(crate) fn find_sent(&self, keys: &[Option<SentKey>]) -> Vec<Option<KnownSeries>> {
+        if !self.sent.used_at(self.quota.active()) {
+            return vec![None; keys.len()];
+        }
+        let generation = self.sent.generation();
+        let mut found = Vec::new();
+        self.sent.get_many(keys, &mut found);
+        found
+            .into_iter()
+            .map(|s| s.map(|series| KnownSeries { series, generation }))
+            .collect()
+    }
+}
+
 /// The cache of the head's series by [`SentKey`].
 #[derive(Debug)]
 pub(crate) struct SentKeys {
@@ -348,6 +383,59 @@ mod tests {
         // Filing a key again replaces its series, not adds a key.
         keys.insert(filed[0], &s, g);
         assert_eq!(keys.len(), filed.len());
+    }
+
+    #[test]
+    fn series_found_ahead_are_appended_without_their_labels() {
+        let head = Head::new(HeadOptions::default());
+        let keys = [SentKey([1, 2]), SentKey([3, 4])];
+        append(&head, &series(), &keys, 1_000);
+        let asked = [Some(keys[0]), None, Some(SentKey([9, 9])), Some(keys[1])];
+        let known = head.find_sent(&asked);
+        let found: Vec<bool> = known.iter().map(Option::is_some).collect();
+        assert_eq!(found, [true, false, false, true]);
+        // Found series need no labels: the batch carries none for them.
+        let samples = [[Sample::new(2_000, 5.0)], [Sample::new(2_000, 6.0)]];
+        let mut batch = BorrowedBatch::default();
+        for (s, k) in samples.iter().zip(keys) {
+            batch.push(&[], s);
+            batch.series.last_mut().unwrap().sent_key = Some(k);
+        }
+        let known = [known[0].clone(), known[3].clone()];
+        let stats = head
+            .append_any(&crate::head::KnownBatch(&batch, &known), None, None)
+            .unwrap();
+        assert_eq!(stats.appended, 2);
+        assert_eq!(head.stats().series, 2);
+        for k in keys {
+            assert_eq!(lock(&head.sent.get(k).unwrap().data).max_t(), Some(2_000));
+        }
+        // Removed between the lookup and the append: made anew from its
+        // stored labels, and not filed under the key (its generation is
+        // past).
+        let old = head.sent.get(keys[0]).unwrap();
+        let known = head.find_sent(&[Some(keys[0])]);
+        {
+            let mut d = lock(&old.data);
+            *d = Default::default();
+            d.deleted = true;
+        }
+        head.unlink(&old);
+        head.sent.forget();
+        let one = BorrowedBatch {
+            series: batch.series[..1].to_vec(),
+        };
+        let stats = head
+            .append_any(&crate::head::KnownBatch(&one, &known), None, None)
+            .unwrap();
+        assert_eq!(stats.appended, 1);
+        assert!(head.sent.get(keys[0]).is_none());
+        assert_eq!(append(&head, &series()[..1], &keys[..1], 3_000), 1);
+        assert_eq!(head.stats().series, 2);
+        assert_eq!(
+            lock(&head.sent.get(keys[0]).unwrap().data).max_t(),
+            Some(3_000)
+        );
     }
 
     #[test]
