@@ -4,7 +4,10 @@
 //! (node-realistic, 10,000 series in requests of 2,000, one sample a
 //! series), as the server does it.
 //!
-//! * `sent_keys`: series found by the key of their labels as sent.
+//! * `known`: as the server does it: labels left undecoded, series looked
+//!   up by the key of their label fields as sent, and only the labels of
+//!   series not found decoded.
+//! * `sent_keys`: every label decoded, series found by their keys.
 //! * `labels`: the same requests with the keys dropped, so every series
 //!   is found by sorting, hashing and comparing its labels.
 
@@ -12,7 +15,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hourglass::cli::bench::profile::{Config, Generator, Profile};
-use hourglass::ingest::remote_write::{decompress_into, v1};
+use hourglass::ingest::remote_write::{Bounds, decompress_into, v1};
 use hourglass_storage::{BorrowedBatch, Options, Storage};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -52,26 +55,46 @@ fn open() -> (Storage, tempfile::TempDir) {
     (Storage::open(dir.path(), opts).unwrap(), dir)
 }
 
-/// Decodes `body` and appends it to `store` as the server does; `keyed`
-/// passes each series' sent key on.
+/// How a request's series are found.
+#[derive(Clone, Copy)]
+enum Mode {
+    Known,
+    SentKeys,
+    Labels,
+}
+
+/// Decodes `body` and appends it to `store` the way `mode` names.
 fn ingest(
     store: &Storage,
     body: &[u8],
     raw: &mut Vec<u8>,
     bufs: &mut v1::DecodeBuffers,
-    keyed: bool,
+    mode: Mode,
 ) {
     decompress_into(body, 64 << 20, raw).unwrap();
-    let req = v1::decode_into(raw, bufs.take()).unwrap();
+    let mut req = match mode {
+        Mode::Known => v1::decode_deferring(raw, bufs.take(), &mut Bounds::none()).unwrap(),
+        _ => v1::decode_into(raw, bufs.take()).unwrap(),
+    };
+    let mut known = Vec::new();
+    if let Mode::Known = mode {
+        let keys: Vec<_> = req.series.iter().map(|ts| ts.sent_key).collect();
+        known = store.find_sent(&keys);
+        for (i, k) in known.iter().enumerate() {
+            if k.is_none() {
+                req.decode_labels(i, raw, &mut Bounds::none()).unwrap();
+            }
+        }
+    }
     let mut batch = BorrowedBatch::default();
     batch.series.reserve(req.series.len());
     for ts in &req.series {
         batch.push(req.labels_of(ts), req.samples_of(ts));
         if let Some(s) = batch.series.last_mut() {
-            s.sent_key = ts.sent_key.filter(|_| keyed);
+            s.sent_key = ts.sent_key.filter(|_| !matches!(mode, Mode::Labels));
         }
     }
-    let stats = store.append_borrowed_for(&batch, None).unwrap();
+    let stats = store.append_known(&batch, &known, None).unwrap();
     assert_eq!(stats.appended as usize, req.series.len());
     bufs.give_back(req);
 }
@@ -80,7 +103,11 @@ fn bench(c: &mut Criterion) {
     let requests = stream();
     let mut g = c.benchmark_group("remote_write_ingest");
     g.throughput(Throughput::Elements(PER_REQUEST as u64));
-    for (name, keyed) in [("sent_keys", true), ("labels", false)] {
+    for (name, mode) in [
+        ("known", Mode::Known),
+        ("sent_keys", Mode::SentKeys),
+        ("labels", Mode::Labels),
+    ] {
         let (mut raw, mut bufs) = (Vec::new(), v1::DecodeBuffers::default());
         let mut store = open();
         let mut next = 0;
@@ -99,7 +126,7 @@ fn bench(c: &mut Criterion) {
                         black_box(&requests[next]),
                         &mut raw,
                         &mut bufs,
-                        keyed,
+                        mode,
                     );
                     total += start.elapsed();
                     next += 1;

@@ -12,14 +12,13 @@
 //! without the out-of-order window (they were accepted once already).
 
 pub use super::append_stats::{AppendStats, MAX_REPORTED_ERRORS, Rejected};
-use super::batches::HeadBatch;
 use super::linked_records::RecordWriter;
 use super::series::{MemSeries, Outcome, Rules, SeriesData};
 use super::series_key::{SeriesKey, SortedPairs, Stored};
 use super::series_limits::{SeriesQuota, SeriesRefusal};
 use super::{Admit, Head, lock};
 use crate::error::StorageError;
-use crate::model::batch::{BorrowedBatch, SentKey, SeriesRef, WriteBatch};
+use crate::model::batch::{SentKey, SeriesRef};
 use crate::model::histogram::FloatHistogram;
 use crate::model::labels::{START_TIME_LABEL, sort_pairs};
 use crate::model::sample::Sample;
@@ -53,58 +52,15 @@ pub(crate) struct Appending<'w> {
     companions: bool,
 }
 
+impl Appending<'_> {
+    /// Start-timestamp companions: they may carry the reserved label and
+    /// are not tapped.
+    pub(super) fn for_companions(&mut self) {
+        (self.companions, self.tapped) = (true, None);
+    }
+}
+
 impl Head {
-    /// Applies a batch and logs it to `wal` (if any) as one record.
-    pub fn append(
-        &self,
-        batch: &WriteBatch,
-        wal: Option<&Wal>,
-    ) -> Result<AppendStats, StorageError> {
-        self.append_any(batch, wal, None)
-    }
-
-    /// Applies `batch` (owned or borrowing its labels), logging it to
-    /// `wal` (if any) as one record and charging new series to `writer`'s
-    /// quota as well as the server's.
-    pub(crate) fn append_any(
-        &self,
-        batch: &impl HeadBatch,
-        wal: Option<&Wal>,
-        writer: Option<&Arc<SeriesQuota>>,
-    ) -> Result<AppendStats, StorageError> {
-        let (series, samples) = batch.counts();
-        let _span = tracing::debug_span!("append", series, samples).entered();
-        let newest = batch.newest(self.max_valid_t());
-        let mut a = self.appending(wal.is_some(), samples, writer, newest);
-        batch.append_each(self, &mut a);
-        self.finish(a, wal)
-    }
-
-    /// Appends start-timestamp companions (`start_times.rs`), the only
-    /// writes that may carry the reserved label; off the live stream.
-    pub(crate) fn append_companions(
-        &self,
-        batch: &WriteBatch,
-        wal: Option<&Wal>,
-        writer: Option<&Arc<SeriesQuota>>,
-    ) -> Result<AppendStats, StorageError> {
-        let newest = batch.newest(self.max_valid_t());
-        let mut a = self.appending(wal.is_some(), batch.counts().1, writer, newest);
-        (a.companions, a.tapped) = (true, None);
-        batch.append_each(self, &mut a);
-        self.finish(a, wal)
-    }
-
-    /// Like [`Head::append`], for a batch borrowing its labels: series
-    /// already present are found without allocating.
-    pub fn append_borrowed(
-        &self,
-        batch: &BorrowedBatch<'_>,
-        wal: Option<&Wal>,
-    ) -> Result<AppendStats, StorageError> {
-        self.append_any(batch, wal, None)
-    }
-
     /// The state of one batch's append; `newest` is the batch's newest
     /// sample time the future bound allows (`i64::MIN`: none).
     pub(super) fn appending<'w>(

@@ -3,12 +3,16 @@
 //! found ahead of the append ([`KnownBatch`]).
 
 use super::Head;
-use super::append::Appending;
+use super::append::{AppendStats, Appending};
 use super::sent_keys::KnownSeries;
 use super::series_key::SortedPairs;
+use super::series_limits::SeriesQuota;
+use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, SentKey, WriteBatch};
 use crate::model::labels::sort_pairs;
 use crate::prefetch;
+use hourglass_wal::Wal;
+use std::sync::Arc;
 
 /// Series a batch found by key hints to the cache ahead of its append.
 const PREFETCH_AHEAD: usize = 4;
@@ -159,5 +163,58 @@ fn append_borrowed_each(
                 ss.histogram_starts,
             );
         }
+    }
+}
+
+impl Head {
+    /// Applies a batch and logs it to `wal` (if any) as one record.
+    pub fn append(
+        &self,
+        batch: &WriteBatch,
+        wal: Option<&Wal>,
+    ) -> Result<AppendStats, StorageError> {
+        self.append_any(batch, wal, None)
+    }
+
+    /// Applies `batch` (owned or borrowing its labels), logging it to
+    /// `wal` (if any) as one record and charging new series to `writer`'s
+    /// quota as well as the server's.
+    pub(crate) fn append_any(
+        &self,
+        batch: &impl HeadBatch,
+        wal: Option<&Wal>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let (series, samples) = batch.counts();
+        let _span = tracing::debug_span!("append", series, samples).entered();
+        let newest = batch.newest(self.max_valid_t());
+        let mut a = self.appending(wal.is_some(), samples, writer, newest);
+        batch.append_each(self, &mut a);
+        self.finish(a, wal)
+    }
+
+    /// Appends start-timestamp companions (`start_times.rs`), the only
+    /// writes that may carry the reserved label; off the live stream.
+    pub(crate) fn append_companions(
+        &self,
+        batch: &WriteBatch,
+        wal: Option<&Wal>,
+        writer: Option<&Arc<SeriesQuota>>,
+    ) -> Result<AppendStats, StorageError> {
+        let newest = batch.newest(self.max_valid_t());
+        let mut a = self.appending(wal.is_some(), batch.counts().1, writer, newest);
+        a.for_companions();
+        batch.append_each(self, &mut a);
+        self.finish(a, wal)
+    }
+
+    /// Like [`Head::append`], for a batch borrowing its labels: series
+    /// already present are found without allocating.
+    pub fn append_borrowed(
+        &self,
+        batch: &BorrowedBatch<'_>,
+        wal: Option<&Wal>,
+    ) -> Result<AppendStats, StorageError> {
+        self.append_any(batch, wal, None)
     }
 }
