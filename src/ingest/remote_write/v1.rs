@@ -226,10 +226,13 @@ impl DecodeBuffers {
     pub fn give_back(&mut self, req: WriteRequest<'_>) {
         let WriteRequest {
             mut series,
-            labels,
+            mut labels,
             mut samples,
             ..
         } = req;
+        trim(&mut labels);
+        trim(&mut samples);
+        trim(&mut series);
         if capacity_bytes(&labels) <= KEEP_AT_MOST_BYTES {
             self.labels = recycle(labels);
         }
@@ -241,6 +244,20 @@ impl DecodeBuffers {
             series.clear();
             self.series = series;
         }
+    }
+}
+
+/// Elements a kept vector may always hold room for.
+const KEEP_ROOM: usize = 1024;
+
+/// Gives back room a request left unused: more than four times what it
+/// used (or [`KEEP_ROOM`]) is cut to twice that. Once a sender's series
+/// are known their labels are not decoded, and the room the first
+/// requests took would otherwise stay held by every thread.
+fn trim<T>(v: &mut Vec<T>) {
+    let want = v.len().max(KEEP_ROOM);
+    if v.capacity() > 4 * want {
+        v.shrink_to(2 * want);
     }
 }
 

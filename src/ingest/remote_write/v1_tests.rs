@@ -315,3 +315,38 @@ fn split_labels_and_histogram_series_are_not_deferred() {
     assert_eq!(req.series[0].sent_key, None);
     assert!(req.series[1].sent_key.is_some());
 }
+
+/// Room a request used is kept for the next; room it left unused is
+/// given back (the labels of series found by key are never decoded).
+#[test]
+fn unused_room_is_given_back() {
+    let mut bufs = DecodeBuffers::default();
+    let mut big = Writer::default();
+    for i in 0..5_000 {
+        let v = i.to_string();
+        encode_series(
+            &mut big,
+            [("__name__", "up"), ("i", v.as_str())],
+            &[Sample::new(i, 1.0)],
+        );
+    }
+    let req = decode_into(&big.buf, bufs.take()).unwrap();
+    assert_eq!(req.labels.len(), 10_000);
+    bufs.give_back(req);
+    let mut w = Writer::default();
+    encode_series(&mut w, [("__name__", "up")], &[Sample::new(1, 1.0)]);
+    let req = decode_into(&w.buf, bufs.take()).unwrap();
+    assert!(
+        req.labels.capacity() >= 10_000,
+        "a full request's room is kept"
+    );
+    bufs.give_back(req);
+    let req = decode_into(&w.buf, bufs.take()).unwrap();
+    assert!(
+        req.labels.capacity() <= 2 * KEEP_ROOM,
+        "{}",
+        req.labels.capacity()
+    );
+    assert!(req.series.capacity() <= 2 * KEEP_ROOM);
+    bufs.give_back(req);
+}

@@ -9,7 +9,9 @@ use super::series_key::SortedPairs;
 use super::series_limits::SeriesQuota;
 use crate::error::StorageError;
 use crate::model::batch::{BorrowedBatch, SentKey, WriteBatch};
+use crate::model::histogram::FloatHistogram;
 use crate::model::labels::sort_pairs;
+use crate::model::sample::Sample;
 use crate::prefetch;
 use hourglass_wal::Wal;
 use std::sync::Arc;
@@ -30,9 +32,17 @@ pub(crate) trait HeadBatch {
     fn newest(&self, cap: i64) -> i64;
 }
 
-/// The newest of `times` at or before `cap` (`i64::MIN`: none).
-fn newest_of(times: impl Iterator<Item = i64>, cap: i64) -> i64 {
-    times.filter(|&t| t <= cap).max().unwrap_or(i64::MIN)
+/// The newest sample time of `series` (floats and histograms) at or
+/// before `cap` (`i64::MIN`: none).
+fn newest_of<'s>(
+    series: impl Iterator<Item = (&'s [Sample], &'s [(i64, FloatHistogram)])>,
+    cap: i64,
+) -> i64 {
+    series
+        .flat_map(|(samples, hs)| samples.iter().map(|x| x.t).chain(hs.iter().map(|h| h.0)))
+        .filter(|&t| t <= cap)
+        .max()
+        .unwrap_or(i64::MIN)
 }
 
 impl HeadBatch for WriteBatch {
@@ -41,11 +51,8 @@ impl HeadBatch for WriteBatch {
     }
 
     fn newest(&self, cap: i64) -> i64 {
-        let times = self.series.iter().flat_map(|s| {
-            let h = s.histograms.iter().map(|h| h.0);
-            s.samples.iter().map(|x| x.t).chain(h)
-        });
-        newest_of(times, cap)
+        let series = self.series.iter();
+        newest_of(series.map(|s| (&s.samples[..], &s.histograms[..])), cap)
     }
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
@@ -64,11 +71,7 @@ impl HeadBatch for BorrowedBatch<'_> {
     }
 
     fn newest(&self, cap: i64) -> i64 {
-        let times = self.series.iter().flat_map(|s| {
-            let h = s.histograms.iter().map(|h| h.0);
-            s.samples.iter().map(|x| x.t).chain(h)
-        });
-        newest_of(times, cap)
+        newest_of(self.series.iter().map(|s| (s.samples, s.histograms)), cap)
     }
 
     fn append_each(&self, head: &Head, a: &mut Appending<'_>) {
