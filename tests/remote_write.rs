@@ -81,6 +81,44 @@ fn malformed_bodies_get_400_and_stored_data_is_unchanged() {
     );
 }
 
+/// A series sent before is stored without its labels being decoded; a
+/// bad label in a new series of the same request still refuses the whole
+/// request, the known series' sample included.
+#[test]
+fn a_bad_new_series_refuses_the_request_even_beside_known_ones() {
+    let (_tmp, server) = Server::fresh_keeping_history();
+    let known = [("__name__", "m"), ("job", "j")];
+    let first = v1_body(&[(known.to_vec(), vec![Sample::new(T0, 1.0)])]);
+    assert_eq!(write(&server, &first).status, 204);
+
+    let mut w = Writer::default();
+    v1::encode_series(&mut w, known, &[Sample::new(T0 + 15_000, 2.0)]);
+    v1::encode_series(
+        &mut w,
+        [("__name__", "m"), ("job", "bad!")],
+        &[Sample::new(T0, 3.0)],
+    );
+    let at = w.buf.windows(4).position(|x| x == b"bad!").unwrap();
+    w.buf[at + 3] = 0xff;
+    let r = write(&server, &compress(&w.buf));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("UTF-8"), "{}", r.text());
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        1.0
+    );
+    assert_eq!(metric(&server, "hourglass_head_series"), 1.0);
+
+    // The known series alone, sent again, is found by its key.
+    let again = v1_body(&[(known.to_vec(), vec![Sample::new(T0 + 15_000, 2.0)])]);
+    assert_eq!(write(&server, &again).status, 204);
+    assert_eq!(
+        metric(&server, "hourglass_head_samples_appended_total"),
+        2.0
+    );
+    assert_eq!(metric(&server, "hourglass_head_series"), 1.0);
+}
+
 #[test]
 fn unsupported_formats_get_415_and_oversized_bodies_413() {
     let (_tmp, server) = Server::fresh_with(&["--max-body-mib", "1"]);

@@ -244,7 +244,10 @@ impl Ctx<'_> {
             .collect();
         let mut allow = |n: usize| self.res.add(n).is_ok();
         let mut bounds = Bounds::new(self.state.limits().max_series_per_request, &mut allow);
-        bounds.hold(keys.capacity() * std::mem::size_of::<Option<KnownSeries>>())?;
+        // The keys and what storage finds for them, one each a series.
+        let each =
+            std::mem::size_of::<Option<SentKey>>() + std::mem::size_of::<Option<KnownSeries>>();
+        bounds.hold(keys.capacity() * each)?;
         let known = self.state.storage().find_sent(&keys);
         for (i, k) in known.iter().enumerate() {
             if k.is_none() {

@@ -4,11 +4,12 @@
 //! restarts), persisted to partitions and compacted.
 //! `cargo run --release -p hourglass-storage --example start_times_footprint`
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use hourglass_storage::compact::CompactOptions;
 use hourglass_storage::{Labels, Options, Sample, Storage, WriteBatch};
+use std::error::Error;
 use std::path::Path;
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_763_769_600_000;
@@ -16,24 +17,24 @@ const SERIES: usize = 500;
 const HOURS: i64 = 6;
 
 /// Sum of the file sizes under `dir`.
-fn bytes_under(dir: &Path) -> u64 {
+fn bytes_under(dir: &Path) -> Result<u64> {
     let mut total = 0;
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let m = e.metadata().unwrap();
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let m = e.metadata()?;
         total += if m.is_dir() {
-            bytes_under(&e.path())
+            bytes_under(&e.path())?
         } else {
             m.len()
         };
     }
-    total
+    Ok(total)
 }
 
 /// Writes the counters (with start timestamps when `starts`), persists and
 /// compacts; the partitions' bytes and the samples written.
-fn run(starts: bool) -> (u64, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), Options::default()).unwrap();
+fn run(starts: bool) -> Result<(u64, u64)> {
+    let dir = tempfile::tempdir()?;
+    let st = Storage::open(dir.path(), Options::default())?;
     let steps = HOURS * H / 15_000;
     let mut samples = 0u64;
     let labels: Vec<Labels> = (0..SERIES)
@@ -63,9 +64,9 @@ fn run(starts: bool) -> (u64, u64) {
             }
             samples += 1;
         }
-        st.append(&b).unwrap();
+        st.append(&b)?;
         if starts {
-            st.append_start_times(&sts, None).unwrap();
+            st.append_start_times(&sts, None)?;
         }
     }
     // Two days on, every hour written is ready to persist.
@@ -74,24 +75,23 @@ fn run(starts: bool) -> (u64, u64) {
         Labels::from_pairs([("__name__", "tick")]),
         vec![Sample::new(T0 + 48 * H, 1.0)],
     );
-    st.append(&b).unwrap();
-    st.persist().unwrap();
+    st.append(&b)?;
+    st.persist()?;
     st.compact(
         &CompactOptions {
             day_after_ms: Some(H),
         },
         &mut |_| {},
-    )
-    .unwrap();
-    st.flush().unwrap();
-    let bytes = bytes_under(&dir.path().join("parts"));
-    st.close().unwrap();
-    (bytes, samples)
+    )?;
+    st.flush()?;
+    let bytes = bytes_under(&dir.path().join("parts"))?;
+    st.close()?;
+    Ok((bytes, samples))
 }
 
-fn main() {
-    let (plain, n) = run(false);
-    let (with, _) = run(true);
+fn main() -> Result<()> {
+    let (plain, n) = run(false)?;
+    let (with, _) = run(true)?;
     let per = |b: u64| b as f64 / n as f64;
     println!(
         "{SERIES} counters x {HOURS} h at 15 s ({n} samples), partitions after compaction:\n  \
@@ -101,4 +101,5 @@ fn main() {
         per(with),
         per(with) - per(plain)
     );
+    Ok(())
 }
