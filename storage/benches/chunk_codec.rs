@@ -214,6 +214,43 @@ fn bench(c: &mut Criterion) {
         });
     }
     dec.finish();
+
+    // Cold chunks (grid, sparse grid, packed or XOR, whichever is
+    // smallest), as partitions hold them: read sample by sample, and in
+    // bulk as range queries do.
+    let mut cold_dec = c.benchmark_group("chunk_decode_cold");
+    cold_dec.throughput(Throughput::Elements((SERIES * PER_CHUNK) as u64));
+    for (name, g) in SHAPES {
+        let chunks: Vec<Chunk> = data(g)
+            .iter()
+            .map(|s| chunk::encode_cold(s).unwrap())
+            .collect();
+        let bytes: usize = chunks.iter().map(|c| c.as_bytes().len()).sum();
+        let bps = bytes as f64 / (SERIES * PER_CHUNK) as f64;
+        println!("cold bytes/sample {name:<28} {bps:.3}");
+        cold_dec.bench_with_input(BenchmarkId::new("iter", name), &chunks, |b, chunks| {
+            b.iter(|| {
+                let mut acc = 0u64;
+                for c in chunks {
+                    for s in c.iter() {
+                        acc = acc.wrapping_add(s.v.to_bits() ^ s.t as u64);
+                    }
+                }
+                black_box(acc)
+            })
+        });
+        cold_dec.bench_with_input(BenchmarkId::new("bulk", name), &chunks, |b, chunks| {
+            let mut out = Vec::with_capacity(PER_CHUNK);
+            b.iter(|| {
+                for c in chunks {
+                    out.clear();
+                    c.view().decode_into(&mut out).unwrap();
+                    black_box(&out);
+                }
+            })
+        });
+    }
+    cold_dec.finish();
 }
 
 criterion_group!(benches, bench);

@@ -3,10 +3,7 @@
 //! `hourglass inspect --bytes` and footprint work: which part of the data
 //! an encoding change would have to shrink.
 
-use super::{
-    CRC_LEN, ChunkError, ChunkView, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GAPS,
-    ENCODING_SPARSE_GRID, HEADER_LEN, packed,
-};
+use super::{CRC_LEN, ChunkError, ChunkView, ENCODING_PACKED, HEADER_LEN, is_grid, packed};
 
 /// Byte counts of a set of chunks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,7 +32,7 @@ impl Anatomy {
         let stream = &bytes[HEADER_LEN..bytes.len() - CRC_LEN];
         let fields = match bytes[0] {
             ENCODING_PACKED => Some((1, packed::Packed::parse(stream, count)?.field_bytes())),
-            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => Some((
+            e if is_grid(e) => Some((
                 2,
                 packed::Packed::parse_grid(stream, count, e)?.field_bytes(),
             )),

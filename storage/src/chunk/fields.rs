@@ -22,16 +22,15 @@ pub(super) fn push_fields(body: &mut Vec<u8>, fields: impl Iterator<Item = u64>,
     }
 }
 
-/// Field `i` of `w` bits (most-significant bit first) in `fields`; zeros
-/// past the end.
+/// `w` (≤ 64) bits of `bytes` from bit `bit`, right-aligned; zeros past
+/// the end.
 #[inline(always)]
-pub(super) fn read_field(fields: &[u8], w: u32, i: usize) -> u64 {
-    let bit = i * w as usize;
+pub(super) fn read_at(bytes: &[u8], bit: usize, w: u32) -> u64 {
     if w <= 56 {
-        return read_bits(fields, bit, w);
+        return read_bits(bytes, bit, w);
     }
     let (byte, shift) = (bit / 8, (bit % 8) as u32);
-    let word = padded::<16>(fields, byte);
+    let word = padded::<16>(bytes, byte);
     ((word << shift) >> (128 - w)) as u64
 }
 

@@ -1,18 +1,23 @@
-//! The grid encoding (`0x03`), see `FORMAT.md`: the packed encoding
-//! generalised for cold data. Timestamps are offsets from an interval grid
-//! at one fixed bit width (scrape jitter of ±3 ms costs 3–4 bits, an
-//! aligned chunk none), and value differences are `base + g · field` with
-//! `g` the greatest common divisor of their spread (memory in whole pages
-//! moves in steps of 4096), at one fixed width.
+//! The grid encodings (`0x03`–`0x08`), see `FORMAT.md`: the packed
+//! encoding generalised for cold data. Timestamps are offsets from an
+//! interval grid (scrape jitter of ±3 ms costs 2.8–3 bits, an aligned chunk
+//! none), and value differences are `base + g · field` with `g` the
+//! greatest common divisor of their spread (memory in whole pages moves in
+//! steps of 4096); each column at one fixed width, or in mixed radix
+//! (`radix.rs`) when that is smaller; the values dense, or sparse for
+//! series that rarely move.
 //!
 //! Why: compaction re-encodes whole runs of up to 2048 samples, where a
-//! fixed width per column sits close to the data's entropy while the XOR
+//! column sized to its spread sits close to the data's entropy while the XOR
 //! stream spends prefix bits on every sample; decoding stays branch-free
 //! per field and random access stays O(1) for time.
 
 use super::fields::push_fields;
 use super::packed::decimals;
-use super::{Chunk, ENCODING_GRID, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
+use super::radix::Column;
+use super::{
+    Chunk, ENCODING_GRID, ENCODING_GRID_RADIX, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps,
+};
 use crate::encoding::{put_uvarint, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -63,17 +68,103 @@ pub(crate) fn encode(samples: &[Sample]) -> Option<Chunk> {
 
 /// [`encode`], with the bits each sample costs (time and value fields).
 pub(crate) fn encode_with_width(samples: &[Sample]) -> Option<(Chunk, u32)> {
-    encode_as(samples, true)
+    encode_as(samples, Form::Any)
 }
 
 /// [`encode`] without the gap list (`0x04` where `0x05` would be smaller),
 /// to compare the two.
 #[cfg(test)]
 pub(crate) fn encode_bitmap(samples: &[Sample]) -> Option<Chunk> {
-    encode_as(samples, false).map(|(c, _)| c)
+    encode_as(samples, Form::NoGaps).map(|(c, _)| c)
 }
 
-fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
+/// [`encode`] in the fixed-width columns of `0x03`–`0x05` only, as
+/// binaries before the mixed-radix columns wrote.
+#[cfg(test)]
+pub(crate) fn encode_fixed(samples: &[Sample]) -> Option<Chunk> {
+    encode_as(samples, Form::Fixed).map(|(c, _)| c)
+}
+
+/// Which grid layouts an encode may choose from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Any,
+    #[cfg(test)]
+    NoGaps,
+    #[cfg(test)]
+    Fixed,
+}
+
+impl Form {
+    fn gaps(self) -> bool {
+        #[cfg(test)]
+        if self == Form::NoGaps {
+            return false;
+        }
+        true
+    }
+}
+
+/// One way to lay a run's fields out, and its size.
+struct Layout<'s> {
+    radix: bool,
+    tcol: Column,
+    vcol: Column,
+    sparse: Option<&'s Sparse>,
+    /// Bytes of fields, map and the column shapes beyond a width byte.
+    len: usize,
+}
+
+fn uvarint_len(x: u64) -> usize {
+    (64 - (x | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The smallest layout with fixed-width (`radix` false) or mixed-radix
+/// columns: dense, or sparse when that is smaller.
+fn layout(radix: bool, n: usize, tmax: u64, vmax: u64, sparse: Option<&Sparse>) -> Layout<'_> {
+    let col = |max: u64, n: usize| {
+        if radix {
+            Column::best(max, n)
+        } else {
+            Column::fixed(width(max), n)
+        }
+    };
+    let tcol = col(tmax, n);
+    let dense = col(vmax, n);
+    let mut best = Layout {
+        radix,
+        tcol,
+        vcol: dense,
+        sparse: None,
+        len: tcol.byte_len() + dense.byte_len(),
+    };
+    if let Some(s) = sparse {
+        // Stored fields are never 0 (zigzag of a step that is not the
+        // base): mixed radix stores them less one.
+        let vcol = col(s.max.saturating_sub(u64::from(radix)), s.positions.len());
+        let len = tcol.byte_len() + s.map_len() + vcol.byte_len();
+        if len < best.len {
+            (best.vcol, best.sparse, best.len) = (vcol, Some(s), len);
+        }
+    }
+    if radix {
+        best.len += uvarint_len(tmax) + uvarint_len(best.vcol.max());
+    }
+    best
+}
+
+/// Writes a column's shape: its width byte, or fields per group and the
+/// largest field.
+fn put_shape(body: &mut Vec<u8>, col: &Column, radix: bool, max: u64) {
+    if radix {
+        body.push(col.per() as u8);
+        put_uvarint(body, col.max());
+    } else {
+        body.push(width(max) as u8);
+    }
+}
+
+fn encode_as(samples: &[Sample], form: Form) -> Option<(Chunk, u32)> {
     let count = u16::try_from(samples.len()).ok()?;
     let (first, last) = (samples.first()?, samples.last()?);
     let steps = i128::from(count).checked_sub(1).filter(|s| *s > 0)?;
@@ -93,8 +184,8 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
         hi = hi.max(o);
     }
     let tbase = lo;
-    let tw = width(hi.checked_sub(lo)? as u64);
-    if tw > 63 {
+    let tmax = hi.checked_sub(lo)? as u64;
+    if width(tmax) > 63 {
         return None;
     }
     let (ns, k) = decimals(samples.iter().map(|s| s.v))?;
@@ -110,30 +201,50 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
     } else {
         gcd_all(ns.windows(2).map(|w| (w[1] - w[0] - base) as u64)).max(1)
     };
-    let w = width((top - base) as u64 / g);
+    let vmax = (top - base) as u64 / g;
     // Equal differences take no bits dense: no sparse form is smaller.
-    let sparse = (w > 0).then(|| sparse_fields(&ns, allow_gaps)).flatten();
-    let dense_len = ((samples.len() - 1) * w as usize).div_ceil(8);
-    let use_sparse = sparse.as_ref().filter(|s| s.len() < dense_len);
-    let fields_len = use_sparse.map_or(dense_len, Sparse::len);
-    let mut body = Vec::with_capacity(48 + fields_len + (samples.len() * tw as usize).div_ceil(8));
-    body.push(match use_sparse {
+    let sparse = (vmax > 0)
+        .then(|| sparse_fields(&ns, form.gaps()))
+        .flatten();
+    let n = samples.len() - 1;
+    let fixed = layout(false, n, tmax, vmax, sparse.as_ref());
+    let chosen = match form {
+        Form::Any => Some(layout(true, n, tmax, vmax, sparse.as_ref()))
+            .filter(|r| r.len < fixed.len)
+            .unwrap_or(fixed),
+        #[cfg(test)]
+        _ => fixed,
+    };
+    let Layout {
+        radix,
+        tcol,
+        vcol,
+        sparse: use_sparse,
+        len,
+    } = chosen;
+    let mut body = Vec::with_capacity(48 + len);
+    let kind = match use_sparse {
         Some(Sparse { gaps: Some(_), .. }) => ENCODING_SPARSE_GAPS,
         Some(_) => ENCODING_SPARSE_GRID,
         None => ENCODING_GRID,
+    };
+    body.push(if radix {
+        kind + (ENCODING_GRID_RADIX - ENCODING_GRID)
+    } else {
+        kind
     });
     body.extend_from_slice(&count.to_be_bytes());
     put_uvarint(&mut body, zigzag(first.t));
     put_uvarint(&mut body, d as u64);
     put_uvarint(&mut body, zigzag(tbase));
-    body.push(tw as u8);
+    put_shape(&mut body, &tcol, radix, tmax);
     body.push(k);
     put_uvarint(&mut body, zigzag(ns[0]));
     let t0 = first.t;
-    let (vbase, vg, vw) = use_sparse.map_or((base, g, w), |s| (s.base, s.g, s.w));
+    let (vbase, vg, vfixed_max) = use_sparse.map_or((base, g, vmax), |s| (s.base, s.g, s.max));
     put_uvarint(&mut body, zigzag(vbase));
     put_uvarint(&mut body, vg);
-    body.push(vw as u8);
+    put_shape(&mut body, &vcol, radix, vfixed_max);
     if let Some(Sparse {
         gaps: Some((r, _)),
         positions,
@@ -143,7 +254,7 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
         put_uvarint(&mut body, positions.len() as u64);
         body.push(*r);
     }
-    push_fields(
+    tcol.push(
         &mut body,
         samples[1..]
             .iter()
@@ -154,7 +265,6 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
                     .wrapping_sub(d.wrapping_mul(i as i64 + 1))
                     .wrapping_sub(tbase) as u64
             }),
-        tw,
     );
     if let Some(s) = use_sparse {
         match s.gaps {
@@ -165,23 +275,22 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
                 1,
             ),
         }
-        push_fields(
+        vcol.push(
             &mut body,
             ns.windows(2)
                 .filter(|p| p[1] - p[0] != s.base)
-                .map(|p| zigzag((p[1] - p[0] - s.base) / s.g as i64)),
-            s.w,
+                .map(|p| zigzag((p[1] - p[0] - s.base) / s.g as i64) - u64::from(radix)),
         );
     } else {
-        push_fields(
+        vcol.push(
             &mut body,
             ns.windows(2).map(|p| (p[1] - p[0] - base) as u64 / g),
-            w,
         );
     }
     let crc = crc32fast::hash(&body);
     body.extend_from_slice(&crc.to_be_bytes());
-    Some((Chunk::from_sealed_unchecked(Arc::from(body)), tw + w))
+    let bits = tcol.field_bits() + vcol.field_bits();
+    Some((Chunk::from_sealed_unchecked(Arc::from(body)), bits))
 }
 
 /// The sparse form of a run's value differences: the most common one as
@@ -191,7 +300,8 @@ fn encode_as(samples: &[Sample], allow_gaps: bool) -> Option<(Chunk, u32)> {
 struct Sparse {
     base: i64,
     g: u64,
-    w: u32,
+    /// The largest stored field.
+    max: u64,
     /// Fields whose difference is not `base`.
     positions: Vec<usize>,
     /// Bytes of the bitmap.
@@ -202,10 +312,9 @@ struct Sparse {
 }
 
 impl Sparse {
-    /// Bytes of map and stored fields.
-    fn len(&self) -> usize {
-        let map = self.gaps.map_or(self.bitmap, |(_, len)| len);
-        map + (self.positions.len() * self.w as usize).div_ceil(8)
+    /// Bytes of the map: bitmap or gap list.
+    fn map_len(&self) -> usize {
+        self.gaps.map_or(self.bitmap, |(_, len)| len)
     }
 }
 
@@ -250,10 +359,7 @@ fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
         None => most_common(&diffs)?,
     };
     let g = gcd_all(diffs.iter().map(|d| d.abs_diff(base))).max(1);
-    let w = diffs
-        .iter()
-        .map(|d| width(zigzag((d - base) / g as i64)))
-        .max()?;
+    let max = diffs.iter().map(|d| zigzag((d - base) / g as i64)).max()?;
     let positions: Vec<usize> = (0..n).filter(|&i| diffs[i] != base).collect();
     let (r, gap_bytes) = gaps::best(&positions);
     let mut count = Vec::new();
@@ -263,7 +369,7 @@ fn sparse_fields(ns: &[i64], allow_gaps: bool) -> Option<Sparse> {
     Some(Sparse {
         base,
         g,
-        w,
+        max,
         positions,
         bitmap,
         gaps: (allow_gaps && gap_len < bitmap).then_some((r, gap_len)),

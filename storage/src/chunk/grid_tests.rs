@@ -92,12 +92,19 @@ proptest! {
     fn grid_chunks_round_trip(samples in any_series()) {
         match grid::encode(&samples) {
             Some(c) => {
-                prop_assert!([ENCODING_GRID, ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&c.as_bytes()[0]));
-                let got = decode_all(c.as_bytes()).unwrap();
-                prop_assert_eq!(got.len(), samples.len());
-                for (g, w) in got.iter().zip(&samples) {
-                    prop_assert_eq!(g.t, w.t);
-                    prop_assert_eq!(g.v.to_bits(), w.v.to_bits());
+                prop_assert!(is_grid(c.as_bytes()[0]));
+                // The fixed-width columns, as older binaries wrote them, still
+                // decode; mixed radix is chosen only when smaller.
+                let fixed = grid::encode_fixed(&samples).unwrap();
+                prop_assert!([ENCODING_GRID, ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&fixed.as_bytes()[0]));
+                prop_assert!(c.as_bytes().len() <= fixed.as_bytes().len());
+                for chunk in [&c, &fixed] {
+                    let got = decode_all(chunk.as_bytes()).unwrap();
+                    prop_assert_eq!(got.len(), samples.len());
+                    for (g, w) in got.iter().zip(&samples) {
+                        prop_assert_eq!(g.t, w.t);
+                        prop_assert_eq!(g.v.to_bits(), w.v.to_bits());
+                    }
                 }
             }
             // Only fewer than two samples, or a value without a decimal form.
@@ -167,8 +174,18 @@ fn jittered_scrapes_cost_their_jitter_and_step_not_xor_prefixes() {
         per(&cold),
         cold.as_bytes()[0]
     );
-    assert_eq!(cold.as_bytes()[0], ENCODING_GRID);
+    // 7 time offsets and 1000 value steps are not powers of two: mixed
+    // radix stores them at 2.81 and 9.97 bits, not 3 and 10.
+    let fixed = grid::encode_fixed(&samples).unwrap();
+    println!("same, fixed-width columns (0x03): {:.3}", per(&fixed));
+    assert_eq!(cold.as_bytes()[0], ENCODING_GRID_RADIX);
     assert!(per(&cold) < 1.7, "{}", per(&cold));
+    assert!(
+        cold.as_bytes().len() * 100 < fixed.as_bytes().len() * 99,
+        "{} vs {}",
+        cold.as_bytes().len(),
+        fixed.as_bytes().len()
+    );
     // Memory in whole pages: the step 4096 costs no bits.
     let pages: Vec<Sample> = (0..1000)
         .map(|i| Sample::new(i * 15_000, ((i * 7919) % 61 * 4096 + (1 << 30)) as f64))
@@ -215,6 +232,51 @@ fn grid_headers_are_checked() {
         },
     ] {
         assert!(decode_all(&bad).is_err());
+        fuzz_decode(&bad);
+    }
+}
+
+#[test]
+fn mixed_radix_column_shapes_are_checked() {
+    // Offsets of -3..=3 ms and steps of 0..=4: both columns in mixed radix.
+    let mut n = 0;
+    let samples: Vec<Sample> = (0..100)
+        .map(|i| {
+            n += i % 5;
+            Sample::new(i * 15_000 + i * 5 % 7 - 3, n as f64)
+        })
+        .collect();
+    let c = grid::encode(&samples).unwrap();
+    let bytes = c.as_bytes().to_vec();
+    assert_eq!(bytes[0], ENCODING_GRID_RADIX);
+    assert_eq!(decode_all(&bytes).unwrap(), samples);
+    // The time column's shape follows t0, d and tbase (three varints).
+    let mut at = HEADER_LEN;
+    for _ in 0..3 {
+        while bytes[at] & 0x80 != 0 {
+            at += 1;
+        }
+        at += 1;
+    }
+    let resealed = |mut b: Vec<u8>| {
+        let n = b.len() - CRC_LEN;
+        let crc = crc32fast::hash(&b[..n]).to_be_bytes();
+        b[n..].copy_from_slice(&crc);
+        b
+    };
+    let with = |at: usize, v: u8| {
+        let mut b = bytes.clone();
+        b[at] = v;
+        resealed(b)
+    };
+    // No fields a group; 7^64 > 2^64; a larger bound than the fields hold
+    // needs more bytes than the stream has.
+    for bad in [with(at, 0), with(at, 64), with(at + 1, 0x7f)] {
+        assert!(
+            matches!(decode_all(&bad), Err(ChunkError::Corrupt { .. })),
+            "{:?}",
+            decode_all(&bad)
+        );
         fuzz_decode(&bad);
     }
 }
@@ -334,11 +396,11 @@ fn the_cold_encoder_measures_again_when_a_run_gets_wider() {
     };
     let mut enc = ColdEncoder::default();
     let first = enc.encode(&run(0, 10, false)).unwrap();
-    assert_eq!(first.as_bytes()[0], ENCODING_GRID);
+    assert_eq!(grid_layout(first.as_bytes()[0]), ENCODING_GRID);
     // Same shape: grid without comparing; a reset widens the fields, so
     // the XOR stream is built and compared again (and wins).
     assert_eq!(
-        enc.encode(&run(2048, 10, false)).unwrap().as_bytes()[0],
+        grid_layout(enc.encode(&run(2048, 10, false)).unwrap().as_bytes()[0]),
         ENCODING_GRID
     );
     let reset = run(4096, 1_000_000_000, true);
@@ -412,7 +474,9 @@ fn a_rarely_moving_series_is_stored_sparse_at_a_fraction_of_the_dense_grid() {
             "{name}: with the bitmap only (0x04) {:.3} B/sample",
             per(&bitmap)
         );
-        assert!([ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&cold.as_bytes()[0]));
+        assert!(
+            [ENCODING_SPARSE_GRID, ENCODING_SPARSE_GAPS].contains(&grid_layout(cold.as_bytes()[0]))
+        );
         assert!(per(&cold) < per(&xor) * 0.6, "{name}");
         assert_eq!(&decode_all(cold.as_bytes()).unwrap(), samples);
         // Ranges and seeks start from the bitmap's rank, not the front.
@@ -497,7 +561,7 @@ fn a_series_moving_once_in_twenty_scrapes_keeps_gaps_not_a_bitmap() {
             per(&bitmap),
             bitmap.as_bytes()[0]
         );
-        assert_eq!(gaps.as_bytes()[0], want, "{name}");
+        assert_eq!(grid_layout(gaps.as_bytes()[0]), want, "{name}");
         assert_eq!(bitmap.as_bytes()[0], ENCODING_SPARSE_GRID, "{name}");
         if want == ENCODING_SPARSE_GAPS {
             assert!(gaps.as_bytes().len() < bitmap.as_bytes().len(), "{name}");

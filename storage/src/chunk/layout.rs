@@ -22,3 +22,28 @@ pub const ENCODING_SPARSE_GRID: u8 = 0x04;
 /// positions as Rice-coded gaps instead of a bitmap (see `gaps.rs`). For
 /// cold series that move in fewer than about one scrape in eight.
 pub const ENCODING_SPARSE_GAPS: u8 = 0x05;
+/// Encoding bytes of the three grid codecs with mixed-radix columns: the
+/// layouts of `0x03`, `0x04` and `0x05` with each column's width byte
+/// replaced by its fields per group and largest field, so a spread that is
+/// not a power of two costs its own bits, not the next power's (see
+/// `radix.rs`).
+pub const ENCODING_GRID_RADIX: u8 = 0x06;
+/// [`ENCODING_SPARSE_GRID`] with mixed-radix columns.
+pub const ENCODING_SPARSE_GRID_RADIX: u8 = 0x07;
+/// [`ENCODING_SPARSE_GAPS`] with mixed-radix columns.
+pub const ENCODING_SPARSE_GAPS_RADIX: u8 = 0x08;
+
+/// The fixed-width grid encoding (`0x03`–`0x05`) with `encoding`'s
+/// layout (dense, bitmap or gap list); other encodings as they are.
+pub(crate) fn grid_layout(encoding: u8) -> u8 {
+    if encoding >= ENCODING_GRID_RADIX && is_grid(encoding) {
+        encoding - (ENCODING_GRID_RADIX - ENCODING_GRID)
+    } else {
+        encoding
+    }
+}
+
+/// True for the grid codecs, `0x03` to `0x08`.
+pub(crate) fn is_grid(encoding: u8) -> bool {
+    (ENCODING_GRID..=ENCODING_SPARSE_GAPS_RADIX).contains(&encoding)
+}

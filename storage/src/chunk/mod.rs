@@ -18,13 +18,15 @@ mod histogram_field;
 mod iter;
 pub(crate) mod layout;
 mod packed;
+mod radix;
 pub(crate) mod xor;
 mod xor_iter;
 
 pub use iter::ChunkIter;
 pub(crate) use layout::{
-    CRC_LEN, ENCODING_GRID, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID,
-    ENCODING_XOR, HEADER_LEN,
+    CRC_LEN, ENCODING_GRID, ENCODING_GRID_RADIX, ENCODING_PACKED, ENCODING_SPARSE_GAPS,
+    ENCODING_SPARSE_GAPS_RADIX, ENCODING_SPARSE_GRID, ENCODING_SPARSE_GRID_RADIX, ENCODING_XOR,
+    HEADER_LEN, grid_layout, is_grid,
 };
 pub(crate) use packed::decimals;
 pub(crate) use xor::XorAppender;
@@ -102,15 +104,7 @@ impl<'a> ChunkView<'a> {
         if bytes.len() < HEADER_LEN + CRC_LEN {
             return Err(ChunkError::TooShort { len: bytes.len() });
         }
-        if ![
-            ENCODING_XOR,
-            ENCODING_PACKED,
-            ENCODING_GRID,
-            ENCODING_SPARSE_GRID,
-            ENCODING_SPARSE_GAPS,
-        ]
-        .contains(&bytes[0])
-        {
+        if ![ENCODING_XOR, ENCODING_PACKED].contains(&bytes[0]) && !is_grid(bytes[0]) {
             return Err(ChunkError::UnknownEncoding(bytes[0]));
         }
         Ok(ChunkView { bytes })
@@ -135,7 +129,7 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         match self.bytes[0] {
             ENCODING_PACKED => ChunkIter::packed(packed::Packed::parse(self.stream(), count)),
-            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => {
+            e if is_grid(e) => {
                 ChunkIter::packed(packed::Packed::parse_grid(self.stream(), count, e))
             }
             _ => ChunkIter::xor(self.stream(), count),
@@ -161,9 +155,7 @@ impl<'a> ChunkView<'a> {
         let count = self.num_samples() as u16;
         let fixed = match self.bytes[0] {
             ENCODING_PACKED => Some(packed::Packed::parse(self.stream(), count)),
-            e @ (ENCODING_GRID | ENCODING_SPARSE_GRID | ENCODING_SPARSE_GAPS) => {
-                Some(packed::Packed::parse_grid(self.stream(), count, e))
-            }
+            e if is_grid(e) => Some(packed::Packed::parse_grid(self.stream(), count, e)),
             _ => None,
         };
         if let Some(p) = fixed {

@@ -10,9 +10,13 @@
 //! the CPU overlaps them; and a reader can jump straight to the first
 //! sample of its range instead of decoding the ones before it.
 
-use super::fields::{push_fields, read_field};
+use super::fields::push_fields;
+use super::radix::{Column, Cursor};
 use super::xor::{POW10, at_scale, decimal_repr};
-use super::{Chunk, ChunkError, ENCODING_PACKED, ENCODING_SPARSE_GAPS, ENCODING_SPARSE_GRID, gaps};
+use super::{
+    Chunk, ChunkError, ENCODING_GRID_RADIX, ENCODING_PACKED, ENCODING_SPARSE_GAPS,
+    ENCODING_SPARSE_GRID, gaps, grid_layout,
+};
 use crate::encoding::{put_uvarint, read_uvarint, unzigzag, zigzag};
 use crate::model::sample::Sample;
 use std::sync::Arc;
@@ -86,19 +90,21 @@ pub(crate) struct Packed<'a> {
     t0: i64,
     d: i64,
     /// Grid: smallest offset from the interval grid, and the time fields'
-    /// width.
+    /// column.
     tbase: i64,
-    tw: u32,
+    tcol: Column,
     tfields: &'a [u8],
     k: u8,
     n0: i64,
     base: i64,
     /// Grid: every value difference is `base + g · field`.
     g: i64,
-    w: u32,
+    col: Column,
     /// Sparse grids: which fields are stored, the others being 0.
-    /// `fields` then holds the stored ones, zigzag-coded.
+    /// `fields` then holds the stored ones, zigzag-coded, less `bias`
+    /// (1 in mixed radix, where a stored field is never 0).
     map: Map<'a>,
+    bias: u64,
     fields: &'a [u8],
 }
 
@@ -114,8 +120,8 @@ enum Map<'a> {
     Gaps { gaps: &'a [u8], r: u32, m: usize },
 }
 
-/// Where a sequential read stands in a sparse chunk's stored fields.
-#[derive(Debug, Clone, Copy, Default)]
+/// Where a sequential read stands in a chunk's value fields.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
     /// Stored fields read so far.
     stored: usize,
@@ -123,6 +129,39 @@ pub(crate) struct Slot {
     /// last), and the gap list's bit after its gap.
     next: usize,
     bit: usize,
+    /// The stored fields from `stored` on.
+    cur: Cursor,
+}
+
+/// A column as its header declares it.
+enum Shape {
+    /// Older encodings: a width in bits.
+    Fixed(u8),
+    /// `0x06`–`0x08`: fields per group and the largest field.
+    Radix(u8, u64),
+}
+
+impl Shape {
+    fn read(h: &mut Header<'_>, radix: bool) -> Result<Shape, ChunkError> {
+        Ok(if radix {
+            let per = h.byte()?;
+            Shape::Radix(per, h.varint("bad largest field varint")?)
+        } else {
+            Shape::Fixed(h.byte()?)
+        })
+    }
+
+    /// The column of `n` fields, if the shape is in range (a fixed width
+    /// at most `max_w` bits).
+    fn column(&self, n: usize, max_w: u8) -> Result<Column, ChunkError> {
+        match *self {
+            Shape::Fixed(w) if w <= max_w => Ok(Column::fixed(u32::from(w), n)),
+            Shape::Fixed(_) => Err(bad("scale or width out of range")),
+            Shape::Radix(per, max) => {
+                Column::new(max, u32::from(per), n).ok_or(bad("column shape out of range"))
+            }
+        }
+    }
 }
 
 /// Reads the stream's varints and bytes, naming what was cut short.
@@ -142,14 +181,8 @@ impl<'a> Header<'a> {
         b.ok_or(bad("stream ends in the header"))
     }
 
-    /// `(count - 1)` fields of `w` bits.
-    fn fields(&mut self, count: u16, w: u32) -> Result<&'a [u8], ChunkError> {
-        self.fields_n(usize::from(count - 1), w)
-    }
-
-    /// `n` fields of `w` bits.
-    fn fields_n(&mut self, n: usize, w: u32) -> Result<&'a [u8], ChunkError> {
-        let need = (n * w as usize).div_ceil(8);
+    /// The next `need` bytes.
+    fn bytes(&mut self, need: usize) -> Result<&'a [u8], ChunkError> {
         let f = self
             .stream
             .get(self.pos..self.pos + need)
@@ -190,25 +223,27 @@ impl<'a> Packed<'a> {
         if last.is_none() {
             return Err(bad("timestamp overflow"));
         }
-        let fields = h.fields(count, u32::from(w))?;
+        let col = Column::fixed(u32::from(w), usize::from(count - 1));
+        let fields = h.bytes(col.byte_len())?;
         Ok(Packed {
             count,
             t0,
             d,
             tbase: 0,
-            tw: 0,
+            tcol: Column::fixed(0, usize::from(count - 1)),
             tfields: &[],
             k,
             n0,
             base,
             g: 1,
-            w: u32::from(w),
+            col,
             map: Map::Dense,
+            bias: 0,
             fields,
         })
     }
 
-    /// Parses a grid stream (`encoding` `0x03`, `0x04` or `0x05`; see
+    /// Parses a grid stream (`encoding` `0x03` to `0x08`; see
     /// `FORMAT.md`), checking that every timestamp is representable and
     /// strictly after the one before.
     pub(crate) fn parse_grid(
@@ -216,17 +251,19 @@ impl<'a> Packed<'a> {
         count: u16,
         encoding: u8,
     ) -> Result<Self, ChunkError> {
+        let radix = encoding >= ENCODING_GRID_RADIX;
         let mut h = Header { stream, pos: 0 };
         let t0 = unzigzag(h.varint("bad first timestamp varint")?);
         let d = h.varint("bad interval varint")?;
         let tbase = unzigzag(h.varint("bad time base varint")?);
-        let tw = h.byte()?;
+        let tshape = Shape::read(&mut h, radix)?;
         let k = h.byte()?;
         let n0 = unzigzag(h.varint("bad first value varint")?);
         let base = unzigzag(h.varint("bad base varint")?);
         let g = h.varint("bad value step varint")?;
-        let w = h.byte()?;
-        let gap_header = if encoding == ENCODING_SPARSE_GAPS {
+        let shape = Shape::read(&mut h, radix)?;
+        let layout = grid_layout(encoding);
+        let gap_header = if layout == ENCODING_SPARSE_GAPS {
             let m = h.varint("bad stored field count varint")?;
             Some((usize::try_from(m).unwrap_or(usize::MAX), h.byte()?))
         } else {
@@ -235,9 +272,11 @@ impl<'a> Packed<'a> {
         if count < 2 {
             return Err(bad("grid chunk of fewer than two samples"));
         }
-        if k > 7 || w > 64 || tw > 63 {
+        if k > 7 {
             return Err(bad("scale or width out of range"));
         }
+        let n = usize::from(count - 1);
+        let tcol = tshape.column(n, 63)?;
         let g = i64::try_from(g)
             .ok()
             .filter(|g| *g > 0)
@@ -246,66 +285,61 @@ impl<'a> Packed<'a> {
             .ok()
             .filter(|d| *d > 0)
             .ok_or(bad("interval not positive"))?;
-        // Every t_i lies in [t0 + d + tbase, t0 + d·(count-1) + tbase + 2^tw):
+        // Every t_i lies in [t0 + d + tbase, t0 + d·(count-1) + tbase + limit]:
         // with both ends in range, the wrapping sums in `t` are exact.
         let lo = i128::from(t0) + i128::from(d) + i128::from(tbase);
         let hi = i128::from(t0)
             + i128::from(d) * i128::from(count - 1)
             + i128::from(tbase)
-            + (1i128 << tw);
+            + i128::from(tcol.limit());
         if lo < i128::from(i64::MIN) || hi > i128::from(i64::MAX) {
             return Err(bad("timestamp overflow"));
         }
-        let tfields = h.fields(count, u32::from(tw))?;
-        let (map, fields) = if let Some((m, r)) = gap_header {
-            let len = gaps::check(
-                &stream[h.pos.min(stream.len())..],
-                m,
-                r,
-                usize::from(count - 1),
-            )?;
-            let g = h.fields_n(len, 8)?;
-            if w == 0 && m > 0 {
-                return Err(bad("stored fields of zero width"));
-            }
+        let tfields = h.bytes(tcol.byte_len())?;
+        let (map, col) = if let Some((m, r)) = gap_header {
+            let len = gaps::check(&stream[h.pos.min(stream.len())..], m, r, n)?;
+            let g = h.bytes(len)?;
             let map = Map::Gaps {
                 gaps: g,
                 r: u32::from(r),
                 m,
             };
-            (map, h.fields_n(m, u32::from(w))?)
-        } else if encoding == ENCODING_SPARSE_GRID {
-            let nz = h.fields(count, 1)?;
-            let tail = usize::from(count - 1) % 8;
+            (map, shape.column(m, 64)?)
+        } else if layout == ENCODING_SPARSE_GRID {
+            let nz = h.bytes(n.div_ceil(8))?;
+            let tail = n % 8;
             if tail != 0 && nz.last().is_some_and(|b| b & (0xff >> tail) != 0) {
                 return Err(bad("bitmap padding not zero"));
             }
             let stored: usize = nz.iter().map(|b| b.count_ones() as usize).sum();
-            if w == 0 && stored > 0 {
-                return Err(bad("stored fields of zero width"));
-            }
-            (Map::Bitmap(nz), h.fields_n(stored, u32::from(w))?)
+            (Map::Bitmap(nz), shape.column(stored, 64)?)
         } else {
-            (Map::Dense, h.fields(count, u32::from(w))?)
+            (Map::Dense, shape.column(n, 64)?)
         };
+        if !radix && col.is_empty_width() && !matches!(map, Map::Dense) && col.len() > 0 {
+            return Err(bad("stored fields of zero width"));
+        }
+        let fields = h.bytes(col.byte_len())?;
         let p = Packed {
             count,
             t0,
             d,
             tbase,
-            tw: u32::from(tw),
+            tcol,
             tfields,
             k,
             n0,
             base,
             g,
-            w: u32::from(w),
+            col,
             map,
+            bias: u64::from(radix),
             fields,
         };
         let mut prev = t0;
+        let mut offsets = p.tcol.cursor(p.tfields, 0);
         for i in 1..count {
-            let t = p.t(i);
+            let t = p.grid_t(i, offsets.next(&p.tcol, p.tfields));
             if t <= prev {
                 return Err(ChunkError::Corrupt {
                     sample: i,
@@ -331,16 +365,23 @@ impl<'a> Packed<'a> {
     /// Timestamp of sample `i` (< count, so it cannot overflow).
     #[inline]
     pub(crate) fn t(&self, i: u16) -> i64 {
-        let t = self.t0.wrapping_add(self.d.wrapping_mul(i64::from(i)));
         if i == 0 {
-            return t;
+            return self.t0;
         }
-        if self.tw == 0 {
+        if self.tcol.is_empty_width() {
             // Every offset the same: the grid's base alone.
-            return t.wrapping_add(self.tbase);
+            return self.grid_t(i, 0);
         }
-        let off = read_field(self.tfields, self.tw, usize::from(i) - 1) as i64;
-        t.wrapping_add(self.tbase).wrapping_add(off)
+        self.grid_t(i, self.tcol.get(self.tfields, usize::from(i) - 1))
+    }
+
+    /// Timestamp of sample `i` (≥ 1) whose time field is `off`.
+    #[inline(always)]
+    fn grid_t(&self, i: u16, off: u64) -> i64 {
+        self.t0
+            .wrapping_add(self.d.wrapping_mul(i64::from(i)))
+            .wrapping_add(self.tbase)
+            .wrapping_add(off as i64)
     }
 
     #[inline]
@@ -352,7 +393,7 @@ impl<'a> Packed<'a> {
     /// a dense chunk.
     #[inline(always)]
     fn field(&self, i: usize) -> u64 {
-        read_field(self.fields, self.w, i)
+        self.col.get(self.fields, i)
     }
 
     /// Field `i` read in order: `slot` says where the next stored field
@@ -361,17 +402,17 @@ impl<'a> Packed<'a> {
     #[inline(always)]
     fn field_seq(&self, i: usize, slot: &mut Slot) -> u64 {
         let stored = match self.map {
-            Map::Dense => return self.field(i),
+            Map::Dense => return slot.cur.next(&self.col, self.fields),
             Map::Bitmap(nz) => nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0),
             Map::Gaps { .. } => i == slot.next,
         };
         if !stored {
             return 0;
         }
-        let f = read_field(self.fields, self.w, slot.stored);
+        let f = slot.cur.next(&self.col, self.fields);
         slot.stored += 1;
         self.next_gap(slot);
-        unzigzag(f) as u64
+        unzigzag(f.wrapping_add(self.bias)) as u64
     }
 
     /// `0x05`: moves `slot.next` to the position of stored field
@@ -391,9 +432,14 @@ impl<'a> Packed<'a> {
     /// Where a sequential read from field `i` starts: the stored fields
     /// before it, by popcount of the bitmap or a scan of the gap list.
     fn slot_at(&self, i: usize) -> Slot {
-        let mut slot = Slot::default();
+        let mut slot = Slot {
+            stored: 0,
+            next: 0,
+            bit: 0,
+            cur: self.col.cursor(self.fields, 0),
+        };
         match self.map {
-            Map::Dense => {}
+            Map::Dense => slot.stored = i,
             Map::Bitmap(nz) => {
                 let full = (i / 8).min(nz.len());
                 slot.stored = nz[..full].iter().map(|b| b.count_ones() as usize).sum();
@@ -409,6 +455,7 @@ impl<'a> Packed<'a> {
                 }
             }
         }
+        slot.cur = self.col.cursor(self.fields, slot.stored);
         slot
     }
 
@@ -434,14 +481,21 @@ impl<'a> Packed<'a> {
         out.push(Sample::new(self.t(lo), self.value(n)));
         let rest = usize::from(lo)..usize::from(hi) - 1;
         let (t0, d, base) = (self.t0, self.d, self.base);
-        if self.tw > 0 || self.tbase != 0 || self.g != 1 || !matches!(self.map, Map::Dense) {
+        if !self.tcol.is_empty_width()
+            || self.tbase != 0
+            || self.g != 1
+            || self.col.per() != 1
+            || !matches!(self.map, Map::Dense)
+        {
             let (g, scale) = (self.g, POW10[usize::from(self.k & 7)]);
             let mut slot = self.slot_at(usize::from(lo));
+            let mut offsets = self.tcol.cursor(self.tfields, usize::from(lo));
             out.extend(rest.map(|f| {
                 n = n
                     .wrapping_add(base)
                     .wrapping_add((self.field_seq(f, &mut slot) as i64).wrapping_mul(g));
-                Sample::new(self.t(f as u16 + 1), n as f64 / scale)
+                let off = offsets.next(&self.tcol, self.tfields);
+                Sample::new(self.grid_t(f as u16 + 1, off), n as f64 / scale)
             }));
             return;
         }
@@ -467,7 +521,7 @@ impl<'a> Packed<'a> {
             if t <= self.t0 {
                 return 0;
             }
-            if self.tw > 0 {
+            if !self.tcol.is_empty_width() {
                 // Grid times increase (checked at parse): binary search.
                 let (mut lo, mut hi) = (0u16, self.count);
                 while lo < hi {
@@ -505,8 +559,10 @@ pub(crate) struct PackedIter<'a> {
     /// Samples returned so far.
     read: u16,
     n: i64,
-    /// Sparse chunks: where the next stored field is.
+    /// Where the next value field is.
     slot: Slot,
+    /// The next time field.
+    offsets: Cursor,
 }
 
 impl<'a> PackedIter<'a> {
@@ -516,6 +572,7 @@ impl<'a> PackedIter<'a> {
             read: 0,
             n: 0,
             slot: p.slot_at(0),
+            offsets: p.tcol.cursor(p.tfields, 0),
         }
     }
 
@@ -536,6 +593,7 @@ impl<'a> PackedIter<'a> {
             // The integer of the sample before `lo`: `next` adds one field.
             self.n = self.p.n_at(lo - 1);
             self.slot = self.p.slot_at(usize::from(lo - 1));
+            self.offsets = self.p.tcol.cursor(self.p.tfields, usize::from(lo - 1));
             self.read = lo;
         }
     }
@@ -559,16 +617,20 @@ impl Iterator for PackedIter<'_> {
         if self.read >= self.p.count {
             return None;
         }
-        self.n = if self.read == 0 {
-            self.p.n0
+        let t = if self.read == 0 {
+            self.n = self.p.n0;
+            self.p.t0
         } else {
             let f = self.p.field_seq(usize::from(self.read - 1), &mut self.slot) as i64;
-            self.n
+            self.n = self
+                .n
                 .wrapping_add(self.p.base)
-                .wrapping_add(f.wrapping_mul(self.p.g))
+                .wrapping_add(f.wrapping_mul(self.p.g));
+            let off = self.offsets.next(&self.p.tcol, self.p.tfields);
+            self.p.grid_t(self.read, off)
         };
         self.read += 1;
-        Some(Sample::new(self.p.t(self.read - 1), self.p.value(self.n)))
+        Some(Sample::new(t, self.p.value(self.n)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -220,7 +220,10 @@ fn random_bytes_with_valid_headers_never_panic() {
                 ENCODING_GRID,
                 ENCODING_SPARSE_GRID,
                 ENCODING_SPARSE_GAPS,
-            ][rng.u64(..5) as usize];
+                ENCODING_GRID_RADIX,
+                ENCODING_SPARSE_GRID_RADIX,
+                ENCODING_SPARSE_GAPS_RADIX,
+            ][rng.u64(..8) as usize];
         }
         fuzz_decode(&b);
         fuzz_cold_round_trip(&b);

@@ -8,7 +8,7 @@ use super::PartitionError;
 use super::meta::Meta;
 use super::reader::parse_index;
 use super::writer::{
-    CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3, VERSION_4, VERSION_5,
+    CHUNKS_MAGIC, CHUNKS_VERSION, VERSION, VERSION_1, VERSION_3, VERSION_4, VERSION_5, VERSION_6,
 };
 use crate::chunk::ChunkView;
 use crate::model::sample::Sample;
@@ -93,9 +93,11 @@ pub fn check(dir: &Path) -> PartitionCheck {
     }
     let meta = meta_bytes.and_then(|b| match serde_json::from_slice::<Meta>(&b) {
         Ok(m)
-            if [VERSION_1, VERSION, VERSION_3, VERSION_4, VERSION_5]
-                .map(u32::from)
-                .contains(&m.version) =>
+            if [
+                VERSION_1, VERSION, VERSION_3, VERSION_4, VERSION_5, VERSION_6,
+            ]
+            .map(u32::from)
+            .contains(&m.version) =>
         {
             Some(m)
         }

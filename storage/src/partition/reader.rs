@@ -6,7 +6,7 @@ use super::meta::Meta;
 use super::series_table::{ChunkRange, Ranges, SeriesTable};
 use super::writer::{
     CHUNKS_MAGIC, CHUNKS_VERSION, CODEC_NONE, CODEC_ZSTD, INDEX_MAGIC, VERSION, VERSION_1,
-    VERSION_3, VERSION_4, VERSION_5,
+    VERSION_3, VERSION_4, VERSION_5, VERSION_6,
 };
 use crate::chunk::ChunkError;
 use crate::chunk_handle::{ChunkData, ChunkMeta};
@@ -380,9 +380,11 @@ impl Partition {
 
 /// Checks the fields of `meta.json` the reader relies on.
 fn check_meta(meta: &Meta) -> Result<(), String> {
-    if ![VERSION_1, VERSION, VERSION_3, VERSION_4, VERSION_5]
-        .map(u32::from)
-        .contains(&meta.version)
+    if ![
+        VERSION_1, VERSION, VERSION_3, VERSION_4, VERSION_5, VERSION_6,
+    ]
+    .map(u32::from)
+    .contains(&meta.version)
     {
         return Err(format!("unknown version {}", meta.version));
     }
@@ -418,7 +420,7 @@ pub(super) fn parse_index(
     let unpacked;
     let mut c = match (version, head.get(1).copied()) {
         (Some(VERSION_1), _) => c,
-        (Some(VERSION | VERSION_3 | VERSION_4 | VERSION_5), Some(codec)) => {
+        (Some(VERSION | VERSION_3 | VERSION_4 | VERSION_5 | VERSION_6), Some(codec)) => {
             let body_end = index
                 .len()
                 .checked_sub(4)

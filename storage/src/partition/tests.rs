@@ -147,7 +147,7 @@ mod version_4 {
         fn compacted_partitions_round_trip_in_any_encoding(all in part_series()) {
             let fs = FaultyFs::new();
             let parts = Path::new("/p");
-            let (mut grid, mut sparse) = (false, false);
+            let (mut grid, mut sparse, mut radix) = (false, false, false);
             let series: Vec<PartSeries> = all
                 .iter()
                 .enumerate()
@@ -156,9 +156,11 @@ mod version_4 {
                         .chunks(250)
                         .map(|run| {
                             let c = chunk::encode_cold(run).unwrap();
-                            grid |= c.as_bytes()[0] == chunk::ENCODING_GRID;
+                            let layout = chunk::grid_layout(c.as_bytes()[0]);
+                            grid |= layout == chunk::ENCODING_GRID;
                             sparse |= [chunk::ENCODING_SPARSE_GRID, chunk::ENCODING_SPARSE_GAPS]
-                                .contains(&c.as_bytes()[0]);
+                                .contains(&layout);
+                            radix |= layout != c.as_bytes()[0];
                             (run[0].t, run[run.len() - 1].t, Arc::new(c))
                         })
                         .collect();
@@ -171,7 +173,7 @@ mod version_4 {
                 .collect();
             let dir = write_partition(&fs, parts, 0, series, "job").unwrap();
             let p = Partition::open_with(&fs, &dir).unwrap();
-            let want = if sparse { 5 } else if grid { 4 } else { 2 };
+            let want = if radix { 6 } else if sparse { 5 } else if grid { 4 } else { 2 };
             prop_assert_eq!(p.meta().version, want);
             let got = read_back(&p);
             prop_assert_eq!(got.len(), all.len());

@@ -47,6 +47,9 @@ pub(crate) const VERSION_4: u8 = 4;
 /// Version 5: version 4, and float chunks may use the sparse grid encoding
 /// (`0x04`) or its gap-list form (`0x05`), for the same reason.
 pub(crate) const VERSION_5: u8 = 5;
+/// Version 6: version 5, and float chunks may use the grid encodings with
+/// mixed-radix columns (`0x06`–`0x08`), for the same reason.
+pub(crate) const VERSION_6: u8 = 6;
 /// Index version 2 codec bytes.
 pub(crate) const CODEC_NONE: u8 = 0;
 pub(crate) const CODEC_ZSTD: u8 = 1;
@@ -156,16 +159,24 @@ pub(crate) fn encode(
             .flat_map(|s| &s.chunks)
             .any(|c| c.2.as_bytes().first() == Some(&encoding))
     };
-    let version =
-        if uses(crate::chunk::ENCODING_SPARSE_GRID) || uses(crate::chunk::ENCODING_SPARSE_GAPS) {
-            VERSION_5
-        } else if uses(crate::chunk::ENCODING_GRID) {
-            VERSION_4
-        } else if series.iter().any(|s| !s.histograms.is_empty()) {
-            VERSION_3
-        } else {
-            VERSION
-        };
+    let version = if [
+        crate::chunk::ENCODING_GRID_RADIX,
+        crate::chunk::ENCODING_SPARSE_GRID_RADIX,
+        crate::chunk::ENCODING_SPARSE_GAPS_RADIX,
+    ]
+    .into_iter()
+    .any(uses)
+    {
+        VERSION_6
+    } else if uses(crate::chunk::ENCODING_SPARSE_GRID) || uses(crate::chunk::ENCODING_SPARSE_GAPS) {
+        VERSION_5
+    } else if uses(crate::chunk::ENCODING_GRID) {
+        VERSION_4
+    } else if series.iter().any(|s| !s.histograms.is_empty()) {
+        VERSION_3
+    } else {
+        VERSION
+    };
     // Grouped by (metric, source) so one metric of one source is one range.
     series.sort_by(|a, b| {
         let key = |s: &PartSeries| {
