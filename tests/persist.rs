@@ -212,15 +212,15 @@ fn serve_merges_days_of_past_data_on_schedule_and_a_stop_leaves_hours_in_cold_ch
     assert!(ok, "{log:?}");
     // The day, and the hour of the next day that was ready at the stop;
     // the last two hours are in the stop's checkpoint. Jittered time
-    // takes the grid encodings: the day's rarely moving runs the sparse
-    // grid (partition version 5), the persisted hour the grid (version 4).
+    // takes the grid encodings, its offsets (a spread that is not a power
+    // of two) in mixed radix: partition version 6 for both.
     let parts = partition_versions(tmp.path());
     println!("partitions after the stop: {parts:?}");
     assert_eq!(
         parts,
         [
-            ("2024-01-01".to_string(), 5),
-            ("2024-01-02T00".to_string(), 4)
+            ("2024-01-01".to_string(), 6),
+            ("2024-01-02T00".to_string(), 6)
         ]
     );
     let again = Server::start(tmp.path(), &flags);

@@ -1,7 +1,8 @@
 //! [`ChunkIter`]: one iterator over a chunk of either encoding.
 
 use super::ChunkError;
-use super::packed::{Packed, PackedIter};
+use super::packed::Packed;
+use super::packed_iter::PackedIter;
 use super::xor_iter::XorIter;
 use crate::model::sample::Sample;
 

@@ -18,6 +18,7 @@ mod histogram_field;
 mod iter;
 pub(crate) mod layout;
 mod packed;
+mod packed_iter;
 mod radix;
 pub(crate) mod xor;
 mod xor_iter;
@@ -484,6 +485,8 @@ impl CutPolicy {
     }
 }
 
+#[cfg(test)]
+mod grid_damage_tests;
 #[cfg(test)]
 mod grid_tests;
 #[cfg(test)]

@@ -86,19 +86,19 @@ pub(crate) fn decimals<I: Iterator<Item = f64> + Clone>(values: I) -> Option<(Ve
 /// (`tw = 0`, `tbase = 0`) and with `g = 1`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Packed<'a> {
-    count: u16,
-    t0: i64,
+    pub(super) count: u16,
+    pub(super) t0: i64,
     d: i64,
     /// Grid: smallest offset from the interval grid, and the time fields'
     /// column.
     tbase: i64,
-    tcol: Column,
-    tfields: &'a [u8],
+    pub(super) tcol: Column,
+    pub(super) tfields: &'a [u8],
     k: u8,
-    n0: i64,
-    base: i64,
+    pub(super) n0: i64,
+    pub(super) base: i64,
     /// Grid: every value difference is `base + g · field`.
-    g: i64,
+    pub(super) g: i64,
     col: Column,
     /// Sparse grids: which fields are stored, the others being 0.
     /// `fields` then holds the stored ones, zigzag-coded, less `bias`
@@ -377,7 +377,7 @@ impl<'a> Packed<'a> {
 
     /// Timestamp of sample `i` (≥ 1) whose time field is `off`.
     #[inline(always)]
-    fn grid_t(&self, i: u16, off: u64) -> i64 {
+    pub(super) fn grid_t(&self, i: u16, off: u64) -> i64 {
         self.t0
             .wrapping_add(self.d.wrapping_mul(i64::from(i)))
             .wrapping_add(self.tbase)
@@ -385,7 +385,7 @@ impl<'a> Packed<'a> {
     }
 
     #[inline]
-    fn value(&self, n: i64) -> f64 {
+    pub(super) fn value(&self, n: i64) -> f64 {
         (n as f64) / POW10[usize::from(self.k & 7)]
     }
 
@@ -400,7 +400,7 @@ impl<'a> Packed<'a> {
     /// of a sparse chunk is ([`Packed::slot_at`]), moved past it when
     /// read. Sparse fields come back as signed steps (wrapping in the u64).
     #[inline(always)]
-    fn field_seq(&self, i: usize, slot: &mut Slot) -> u64 {
+    pub(super) fn field_seq(&self, i: usize, slot: &mut Slot) -> u64 {
         let stored = match self.map {
             Map::Dense => return slot.cur.next(&self.col, self.fields),
             Map::Bitmap(nz) => nz.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0),
@@ -431,7 +431,7 @@ impl<'a> Packed<'a> {
 
     /// Where a sequential read from field `i` starts: the stored fields
     /// before it, by popcount of the bitmap or a scan of the gap list.
-    fn slot_at(&self, i: usize) -> Slot {
+    pub(super) fn slot_at(&self, i: usize) -> Slot {
         let mut slot = Slot {
             stored: 0,
             next: 0,
@@ -460,7 +460,7 @@ impl<'a> Packed<'a> {
     }
 
     /// The integer of sample `i` (< count), adding up the fields before it.
-    fn n_at(&self, i: u16) -> i64 {
+    pub(super) fn n_at(&self, i: u16) -> i64 {
         let i = usize::from(i);
         let mut sum = 0u64;
         let mut slot = self.slot_at(0);
@@ -549,92 +549,5 @@ impl<'a> Packed<'a> {
             at_or_after(to + 1)
         };
         (lo, hi.max(lo))
-    }
-}
-
-/// Sample-at-a-time iteration over a packed chunk.
-#[derive(Debug, Clone)]
-pub(crate) struct PackedIter<'a> {
-    p: Packed<'a>,
-    /// Samples returned so far.
-    read: u16,
-    n: i64,
-    /// Where the next value field is.
-    slot: Slot,
-    /// The next time field.
-    offsets: Cursor,
-}
-
-impl<'a> PackedIter<'a> {
-    pub(crate) fn new(p: Packed<'a>) -> Self {
-        PackedIter {
-            p,
-            read: 0,
-            n: 0,
-            slot: p.slot_at(0),
-            offsets: p.tcol.cursor(p.tfields, 0),
-        }
-    }
-
-    pub(crate) fn remaining(&self) -> usize {
-        usize::from(self.p.count - self.read)
-    }
-
-    /// The last sample returned, if any.
-    pub(crate) fn current(&self) -> Option<Sample> {
-        (self.read > 0).then(|| Sample::new(self.p.t(self.read - 1), self.p.value(self.n)))
-    }
-
-    /// Moves to the first sample at or after `t` without returning the
-    /// ones before it; the next call to `next` returns it.
-    pub(crate) fn skip_before(&mut self, t: i64) {
-        let (lo, _) = self.p.index_range(t, i64::MAX);
-        if lo > self.read {
-            // The integer of the sample before `lo`: `next` adds one field.
-            self.n = self.p.n_at(lo - 1);
-            self.slot = self.p.slot_at(usize::from(lo - 1));
-            self.offsets = self.p.tcol.cursor(self.p.tfields, usize::from(lo - 1));
-            self.read = lo;
-        }
-    }
-
-    /// Appends every remaining sample.
-    pub(crate) fn decode_into(self, out: &mut Vec<Sample>) {
-        let lo = self.read;
-        if lo == 0 {
-            return self.p.decode_range(0, self.p.count, out);
-        }
-        let mut it = self;
-        out.extend(std::iter::from_fn(|| it.next()));
-    }
-}
-
-impl Iterator for PackedIter<'_> {
-    type Item = Sample;
-
-    #[inline]
-    fn next(&mut self) -> Option<Sample> {
-        if self.read >= self.p.count {
-            return None;
-        }
-        let t = if self.read == 0 {
-            self.n = self.p.n0;
-            self.p.t0
-        } else {
-            let f = self.p.field_seq(usize::from(self.read - 1), &mut self.slot) as i64;
-            self.n = self
-                .n
-                .wrapping_add(self.p.base)
-                .wrapping_add(f.wrapping_mul(self.p.g));
-            let off = self.offsets.next(&self.p.tcol, self.p.tfields);
-            self.p.grid_t(self.read, off)
-        };
-        self.read += 1;
-        Some(Sample::new(t, self.p.value(self.n)))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining();
-        (n, Some(n))
     }
 }
