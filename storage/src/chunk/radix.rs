@@ -121,13 +121,14 @@ impl Column {
         self.max
     }
 
-    /// The largest field a read can return: `max`, or for a column of
-    /// one field a group, anything its width holds.
+    /// The largest field a read can return: anything the width of a
+    /// group of one holds (a group of several yields at most `max`; a
+    /// short last group of one field is stored as it is).
     pub(crate) fn limit(&self) -> u64 {
         if self.per == 1 {
             mask(self.bits)
         } else {
-            self.max
+            mask(64 - self.max.leading_zeros())
         }
     }
 
