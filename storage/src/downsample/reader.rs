@@ -403,9 +403,7 @@ pub(crate) fn open_file(
     // never write to them; see storage/UNSAFE.md.
     #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&file) }?;
-    let computed = crate::part_bytes::crc_of_file(&mut file, len - 4)?;
-    let checked = map
-        .get(len - 4..)
-        .is_some_and(|c| c == computed.to_le_bytes());
+    let (_, computed, stored) = crate::part_bytes::check_file(&mut file, len - 4)?;
+    let checked = stored == computed.to_le_bytes();
     Ok((DsFile::open(PartBytes::Mapped(map), checked), len))
 }

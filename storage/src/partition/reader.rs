@@ -90,18 +90,22 @@ impl Partition {
             .checked_sub(4)
             .filter(|&n| n >= 8)
             .ok_or_else(|| corrupt("chunks", 0, "too short".into()))?;
-        if map.get(..4) != Some(&CHUNKS_MAGIC[..]) || map.get(4) != Some(&CHUNKS_VERSION) {
-            return Err(corrupt("chunks", 0, "bad magic or version".into()));
-        }
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(&map[body..]);
         // A mapped file is checked through reads: summing the mapping would
         // make every page of every partition resident in this process
         // (RSS grew by each hour's chunks); queries map in what they read.
-        let computed = match file.as_mut() {
-            Some(f) => crate::part_bytes::crc_of_file(f, body).map_err(io(&dir))?,
-            None => crc32fast::hash(&map[..body]),
+        let (head, computed, crc) = match file.as_mut() {
+            Some(f) => crate::part_bytes::check_file(f, body).map_err(io(&dir))?,
+            None => {
+                let mut head = [0u8; 8];
+                head.copy_from_slice(&map[..8]);
+                let mut crc = [0u8; 4];
+                crc.copy_from_slice(&map[body..]);
+                (head, crc32fast::hash(&map[..body]), crc)
+            }
         };
+        if head[..4] != CHUNKS_MAGIC[..] || head[4] != CHUNKS_VERSION {
+            return Err(corrupt("chunks", 0, "bad magic or version".into()));
+        }
         let stored = u32::from_le_bytes(crc);
         if stored != computed {
             return Err(corrupt(
