@@ -1,5 +1,6 @@
-//! Fixed-width fields, most-significant bit first: how the packed and
-//! grid encodings store time offsets and value differences.
+//! Bit fields, most-significant bit first: how the packed and grid
+//! encodings store time offsets and value differences (fixed-width fields,
+//! and the groups of mixed-radix columns).
 
 /// Appends `fields` at `w` bits each, most-significant bit first, the last
 /// byte zero-padded (nothing at all when `w` is 0).
@@ -7,18 +8,42 @@ pub(super) fn push_fields(body: &mut Vec<u8>, fields: impl Iterator<Item = u64>,
     if w == 0 {
         return;
     }
-    let mut acc = 0u128;
-    let mut bits = 0u32;
+    let mut out = BitPush::default();
     for field in fields {
-        acc = (acc << w) | u128::from(field);
-        bits += w;
-        while bits >= 8 {
-            bits -= 8;
-            body.push((acc >> bits) as u8);
+        out.push(body, field, w);
+    }
+    out.finish(body);
+}
+
+/// Appends values of up to 64 bits each, most-significant bit first.
+#[derive(Default)]
+pub(super) struct BitPush {
+    acc: u128,
+    /// Bits in `acc` not yet written (fewer than 8 between calls).
+    bits: u32,
+}
+
+impl BitPush {
+    /// Appends the low `w` (≤ 64) bits of `v`.
+    #[inline]
+    pub(super) fn push(&mut self, body: &mut Vec<u8>, v: u64, w: u32) {
+        if w == 0 {
+            return;
+        }
+        let v = if w >= 64 { v } else { v & ((1 << w) - 1) };
+        self.acc = (self.acc << w) | u128::from(v);
+        self.bits += w;
+        while self.bits >= 8 {
+            self.bits -= 8;
+            body.push((self.acc >> self.bits) as u8);
         }
     }
-    if bits > 0 {
-        body.push((acc << (8 - bits)) as u8);
+
+    /// Writes the last bits, zero-padded to a byte.
+    pub(super) fn finish(self, body: &mut Vec<u8>) {
+        if self.bits > 0 {
+            body.push((self.acc << (8 - self.bits)) as u8);
+        }
     }
 }
 

@@ -155,12 +155,12 @@ fn layout(radix: bool, n: usize, tmax: u64, vmax: u64, sparse: Option<&Sparse>) 
 
 /// Writes a column's shape: its width byte, or fields per group and the
 /// largest field.
-fn put_shape(body: &mut Vec<u8>, col: &Column, radix: bool, max: u64) {
+fn put_shape(body: &mut Vec<u8>, col: &Column, radix: bool) {
     if radix {
         body.push(col.per() as u8);
         put_uvarint(body, col.max());
     } else {
-        body.push(width(max) as u8);
+        body.push(col.field_bits() as u8);
     }
 }
 
@@ -237,14 +237,14 @@ fn encode_as(samples: &[Sample], form: Form) -> Option<(Chunk, u32)> {
     put_uvarint(&mut body, zigzag(first.t));
     put_uvarint(&mut body, d as u64);
     put_uvarint(&mut body, zigzag(tbase));
-    put_shape(&mut body, &tcol, radix, tmax);
+    put_shape(&mut body, &tcol, radix);
     body.push(k);
     put_uvarint(&mut body, zigzag(ns[0]));
     let t0 = first.t;
-    let (vbase, vg, vfixed_max) = use_sparse.map_or((base, g, vmax), |s| (s.base, s.g, s.max));
+    let (vbase, vg) = use_sparse.map_or((base, g), |s| (s.base, s.g));
     put_uvarint(&mut body, zigzag(vbase));
     put_uvarint(&mut body, vg);
-    put_shape(&mut body, &vcol, radix, vfixed_max);
+    put_shape(&mut body, &vcol, radix);
     if let Some(Sparse {
         gaps: Some((r, _)),
         positions,

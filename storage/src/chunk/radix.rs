@@ -13,7 +13,7 @@
 //! below every digit's step. A group of one field is stored as it is, so
 //! a column of `per = 1` is the fixed-width column of the older encodings.
 
-use super::fields::{push_fields, read_at};
+use super::fields::{BitPush, push_fields, read_at};
 
 /// Bits of a group of `per` fields below `max + 1`: the field's own width
 /// for one, ⌈log2 (max + 1)^per⌉ for more; `None` when that exceeds 64.
@@ -21,11 +21,9 @@ fn group_bits(max: u64, per: u32) -> Option<u32> {
     if per == 1 {
         return Some(64 - max.leading_zeros());
     }
-    let r = u128::from(max) + 1;
-    let mut pow = 1u128;
-    for _ in 0..per {
-        pow = pow.checked_mul(r).filter(|p| *p <= 1 << 64)?;
-    }
+    let pow = (u128::from(max) + 1)
+        .checked_pow(per)
+        .filter(|p| *p <= 1 << 64)?;
     Some(128 - (pow - 1).leading_zeros())
 }
 
@@ -65,6 +63,8 @@ pub(crate) struct Column {
     bits: u32,
     /// Fields in the column.
     n: usize,
+    /// Groups in the column (kept: reads ask for every group they load).
+    groups: usize,
     /// Fields and bits of the last group (it may be short).
     last_per: u32,
     last_bits: u32,
@@ -89,6 +89,7 @@ impl Column {
             per,
             bits,
             n,
+            groups: n.div_ceil(per as usize),
             last_per,
             last_bits,
         })
@@ -106,6 +107,7 @@ impl Column {
             per: 1,
             bits: w.min(64),
             n,
+            groups: n,
             last_per: 1,
             last_bits: w.min(64),
         }
@@ -152,13 +154,9 @@ impl Column {
         self.bits == 0
     }
 
-    fn groups(&self) -> usize {
-        self.n.div_ceil(self.per as usize)
-    }
-
     /// Bits the column takes.
     pub(crate) fn bit_len(&self) -> usize {
-        match self.groups() {
+        match self.groups {
             0 => 0,
             g => (g - 1) * self.bits as usize + self.last_bits as usize,
         }
@@ -172,7 +170,7 @@ impl Column {
     /// Fields and bits of group `g`.
     #[inline(always)]
     fn group_shape(&self, g: usize) -> (u32, u32) {
-        if g + 1 >= self.groups() {
+        if g + 1 >= self.groups {
             (self.last_per, self.last_bits)
         } else {
             (self.per, self.bits)
@@ -190,6 +188,7 @@ impl Column {
         let mut w = BitPush::default();
         let (mut num, mut len) = (0u128, 0u32);
         for f in fields.take(self.n) {
+            debug_assert!(f <= self.max, "field {f} above the column's {}", self.max);
             num = num * r + u128::from(f.min(self.max));
             len += 1;
             if len == self.per {
@@ -308,33 +307,6 @@ impl Cursor {
         let (d, rest) = digit(self.x, col.max + 1, self.bits);
         self.x = rest;
         d
-    }
-}
-
-/// Appends values of up to 64 bits, most-significant bit first.
-#[derive(Default)]
-struct BitPush {
-    acc: u128,
-    bits: u32,
-}
-
-impl BitPush {
-    fn push(&mut self, body: &mut Vec<u8>, v: u64, w: u32) {
-        if w == 0 {
-            return;
-        }
-        self.acc = (self.acc << w) | u128::from(v & mask(w));
-        self.bits += w;
-        while self.bits >= 8 {
-            self.bits -= 8;
-            body.push((self.acc >> self.bits) as u8);
-        }
-    }
-
-    fn finish(self, body: &mut Vec<u8>) {
-        if self.bits > 0 {
-            body.push((self.acc << (8 - self.bits)) as u8);
-        }
     }
 }
 
